@@ -1,0 +1,255 @@
+//! The tantivy schema: which ECS field is indexed how, and Event <-> document.
+//!
+//! - `message`: full text (default tokenizer: split on non-alphanumerics, lowercase), with
+//!   positions for phrase queries. The default search field.
+//! - keyword fields (`host.name`, `log.level`, ...): indexed whole (raw tokenizer, exact match,
+//!   case-sensitive like Elasticsearch's `keyword`), and fast (columnar) for filters and top-N
+//!   terms aggregations.
+//! - numeric fields (`process.pid`, ports, ...): u64, indexed and fast (ranges, stats).
+//! - `@timestamp`, `event.ingested`: dates at microsecond precision, indexed and fast.
+//! - `labels`: a JSON object field, keyword-tokenized and fast, queried as `labels.<key>:value`.
+//! - `_source`: the whole event as JSON, stored only (zstd doc store); hits are rebuilt from it.
+//!
+//! tantivy field names are the ECS names themselves, so `host.name:web1` works in the query
+//! parser as written.
+
+use std::collections::BTreeMap;
+
+use loglynx_core::{fields as f, Event};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue,
+    Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+/// Name of the stored field that holds the event as JSON.
+pub const SOURCE: &str = "_source";
+/// Name of the JSON field holding `labels.*`.
+pub const LABELS: &str = "labels";
+
+/// Keyword fields: exact-match, fast.
+pub const KEYWORD_FIELDS: &[&str] = &[
+    f::EVENT_DATASET,
+    f::HOST_NAME,
+    f::LOG_FILE_PATH,
+    f::LOG_LEVEL,
+    f::LOG_FLAGS,
+    f::SERVICE_NAME,
+    f::PROCESS_NAME,
+    f::SOURCE_IP,
+    f::DESTINATION_IP,
+    f::USER_NAME,
+    f::PATTERN_ID,
+    f::NETWORK_TRANSPORT,
+    f::TCP_OLD_STATE,
+    f::TCP_NEW_STATE,
+];
+
+/// Unsigned numeric fields: indexed, fast.
+pub const NUMERIC_FIELDS: &[&str] = &[
+    f::PROCESS_PID,
+    f::SOURCE_PORT,
+    f::DESTINATION_PORT,
+    f::TCP_STATE_DURATION_US,
+    f::LOG_SYSLOG_SEVERITY,
+    f::LOG_SYSLOG_FACILITY,
+];
+
+/// Date fields: indexed, fast.
+pub const DATE_FIELDS: &[&str] = &[f::TIMESTAMP, f::EVENT_INGESTED];
+
+/// The schema and its field handles.
+#[derive(Clone, Debug)]
+pub struct StoreSchema {
+    pub schema: Schema,
+    pub timestamp: Field,
+    pub ingested: Field,
+    pub id: Field,
+    pub message: Field,
+    pub labels: Field,
+    pub source: Field,
+    keywords: BTreeMap<&'static str, Field>,
+    numerics: BTreeMap<&'static str, Field>,
+}
+
+/// What kind of field an ECS name is in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Keyword,
+    Numeric,
+    Date,
+    Labels,
+}
+
+impl StoreSchema {
+    pub fn new() -> StoreSchema {
+        let mut b = Schema::builder();
+        let date = DateOptions::default()
+            .set_indexed()
+            .set_fast()
+            .set_precision(DateTimePrecision::Microseconds);
+        let timestamp = b.add_date_field(f::TIMESTAMP, date.clone());
+        let ingested = b.add_date_field(f::EVENT_INGESTED, date);
+        let id = b.add_text_field(
+            f::EVENT_ID,
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+            ),
+        );
+        let message = b.add_text_field(
+            f::MESSAGE,
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        );
+        let keyword = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast(Some("raw"));
+        let keywords = KEYWORD_FIELDS.iter().map(|n| (*n, b.add_text_field(n, keyword.clone()))).collect();
+        let numeric: NumericOptions = (INDEXED | FAST).into();
+        let numerics = NUMERIC_FIELDS.iter().map(|n| (*n, b.add_u64_field(n, numeric.clone()))).collect();
+        let labels = b.add_json_field(
+            LABELS,
+            JsonObjectOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+                )
+                .set_fast(Some("raw")),
+        );
+        let source = b.add_text_field(SOURCE, STORED);
+        StoreSchema {
+            schema: b.build(),
+            timestamp,
+            ingested,
+            id,
+            message,
+            labels,
+            source,
+            keywords,
+            numerics,
+        }
+    }
+
+    /// The kind of an ECS field name (`labels.x` is [`FieldKind::Labels`]), or None if unknown.
+    pub fn kind(&self, name: &str) -> Option<FieldKind> {
+        if name == f::MESSAGE {
+            Some(FieldKind::Text)
+        } else if DATE_FIELDS.contains(&name) {
+            Some(FieldKind::Date)
+        } else if self.keywords.contains_key(name) || name == f::EVENT_ID {
+            Some(FieldKind::Keyword)
+        } else if self.numerics.contains_key(name) {
+            Some(FieldKind::Numeric)
+        } else if name.starts_with(f::LABELS_PREFIX) {
+            Some(FieldKind::Labels)
+        } else {
+            None
+        }
+    }
+
+    /// Field names a user can filter and aggregate on (for the field sidebar and errors).
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = vec![f::TIMESTAMP, f::EVENT_INGESTED, f::MESSAGE, f::EVENT_ID];
+        v.extend(KEYWORD_FIELDS);
+        v.extend(NUMERIC_FIELDS);
+        v
+    }
+
+    /// Builds the tantivy document for an event.
+    pub fn to_document(&self, e: &Event) -> TantivyDocument {
+        let mut d = TantivyDocument::default();
+        d.add_date(self.timestamp, DateTime::from_timestamp_nanos(e.timestamp.as_nanos()));
+        d.add_date(self.ingested, DateTime::from_timestamp_nanos(e.ingested.as_nanos()));
+        d.add_text(self.id, &e.id);
+        d.add_text(self.message, &e.message);
+        let kw = |d: &mut TantivyDocument, name: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                d.add_text(self.keywords[name], v);
+            }
+        };
+        kw(&mut d, f::EVENT_DATASET, &e.dataset);
+        kw(&mut d, f::HOST_NAME, &e.host);
+        kw(&mut d, f::LOG_FILE_PATH, &e.file_path);
+        kw(&mut d, f::LOG_LEVEL, &e.level);
+        kw(&mut d, f::SERVICE_NAME, &e.service);
+        kw(&mut d, f::PROCESS_NAME, &e.process_name);
+        kw(&mut d, f::SOURCE_IP, &e.source_ip);
+        kw(&mut d, f::DESTINATION_IP, &e.destination_ip);
+        kw(&mut d, f::USER_NAME, &e.user_name);
+        kw(&mut d, f::PATTERN_ID, &e.pattern_id);
+        kw(&mut d, f::NETWORK_TRANSPORT, &e.network_transport);
+        kw(&mut d, f::TCP_OLD_STATE, &e.tcp_old_state);
+        kw(&mut d, f::TCP_NEW_STATE, &e.tcp_new_state);
+        for flag in e.flags.names() {
+            d.add_text(self.keywords[f::LOG_FLAGS], flag);
+        }
+        let num = |d: &mut TantivyDocument, name: &str, v: Option<u64>| {
+            if let Some(v) = v {
+                d.add_u64(self.numerics[name], v);
+            }
+        };
+        num(&mut d, f::PROCESS_PID, e.pid.map(u64::from));
+        num(&mut d, f::SOURCE_PORT, e.source_port.map(u64::from));
+        num(&mut d, f::DESTINATION_PORT, e.destination_port.map(u64::from));
+        num(&mut d, f::TCP_STATE_DURATION_US, e.tcp_state_duration_us);
+        num(&mut d, f::LOG_SYSLOG_SEVERITY, e.syslog_severity.map(u64::from));
+        num(&mut d, f::LOG_SYSLOG_FACILITY, e.syslog_facility.map(u64::from));
+        if !e.labels.is_empty() {
+            let obj = e.labels.iter().map(|(k, v)| (k.clone(), OwnedValue::Str(v.clone()))).collect();
+            d.add_object(self.labels, obj);
+        }
+        d.add_text(self.source, serde_json::to_string(e).unwrap_or_default());
+        d
+    }
+
+    /// Rebuilds the event from a stored document (its `_source`).
+    pub fn from_document(&self, d: &TantivyDocument) -> Option<Event> {
+        let src = d.get_first(self.source)?.as_str()?;
+        serde_json::from_str(src).ok()
+    }
+
+    /// The tantivy field of a keyword or numeric ECS name.
+    pub fn field(&self, name: &str) -> Option<Field> {
+        match name {
+            f::TIMESTAMP => Some(self.timestamp),
+            f::EVENT_INGESTED => Some(self.ingested),
+            f::EVENT_ID => Some(self.id),
+            f::MESSAGE => Some(self.message),
+            _ => self.keywords.get(name).or_else(|| self.numerics.get(name)).copied(),
+        }
+    }
+}
+
+impl Default for StoreSchema {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use loglynx_core::Timestamp;
+
+    use super::*;
+
+    #[test]
+    fn document_round_trips_through_source() {
+        let s = StoreSchema::new();
+        let mut e = Event::new("disk full", Timestamp::from_secs(1_700_000_000), Timestamp::from_secs(1_700_000_005), "id-1".into());
+        e.host = Some("web1".into());
+        e.pid = Some(7);
+        e.labels.insert("env".into(), "prod".into());
+        e.flags.truncated = true;
+        let d = s.to_document(&e);
+        assert_eq!(s.from_document(&d), Some(e));
+        assert_eq!(s.kind("host.name"), Some(FieldKind::Keyword));
+        assert_eq!(s.kind("process.pid"), Some(FieldKind::Numeric));
+        assert_eq!(s.kind("labels.env"), Some(FieldKind::Labels));
+        assert_eq!(s.kind("nope"), None);
+    }
+}
