@@ -1,1 +1,14 @@
-//! placeholder
+//! loglynx pipeline: the stage between transport and store.
+//!
+//! - [`parse`]: format detection, parsing and ECS normalisation of one [`RawRecord`].
+//! - [`stage`]: the loop that turns [`RawBatch`]es into [`EventBatch`]es on a pool of blocking
+//!   threads, preserving batch order (so source positions reach the store in order).
+//!
+//! [`RawRecord`]: loglynx_core::RawRecord
+//! [`RawBatch`]: loglynx_core::RawBatch
+//! [`EventBatch`]: loglynx_core::EventBatch
+
+pub mod parse;
+mod stage;
+
+pub use stage::{spawn_pipeline, PipelineStats};

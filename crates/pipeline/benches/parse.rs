@@ -1,0 +1,75 @@
+//! Parse throughput per format, one core: `cargo bench -p loglynx-pipeline --bench parse`.
+//! Each iteration parses a batch of 1,000 lines; criterion reports elements (lines) per second.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
+use loglynx_pipeline::parse::{parse_record, ParseContext};
+
+const BATCH: usize = 1000;
+
+fn records(lines: &[&str], hint: FormatHint) -> Vec<RawRecord> {
+    let source = Arc::new(SourceKind::Syslog {
+        transport: "udp".into(),
+        peer: "127.0.0.1:514".into(),
+    });
+    (0..BATCH)
+        .map(|i| RawRecord {
+            body: lines[i % lines.len()]
+                .replace("{i}", &i.to_string())
+                .into_bytes(),
+            truncated: false,
+            hint,
+            source: source.clone(),
+            host: Some("receiver".into()),
+            received: Timestamp::from_secs(1_717_200_000),
+            id: format!("id-{i}"),
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let ctx = ParseContext {
+        now: Timestamp::from_secs(1_717_200_000),
+        keep_original: false,
+    };
+    let cases: [(&str, Vec<RawRecord>); 5] = [
+        (
+            "rfc3164",
+            records(&["<34>Oct 11 22:14:15 mymachine su[{i}]: 'su root' failed for lonvick on /dev/pts/8"], FormatHint::Auto),
+        ),
+        (
+            "rfc3164_nopri",
+            records(&["Jun 14 15:16:01 combo sshd(pam_unix)[{i}]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4"], FormatHint::Auto),
+        ),
+        (
+            "rfc5424",
+            records(&[r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog {i} ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event log entry"#], FormatHint::Auto),
+        ),
+        (
+            "json",
+            records(&[r#"{"@timestamp":"2024-05-01T10:00:00.123Z","log.level":"info","message":"request served","host":{"name":"web1"},"service.name":"api","http.status":200,"duration_ms":{i}}"#], FormatHint::Auto),
+        ),
+        (
+            "loghub_hdfs",
+            records(&["081109 203615 {i} INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating"], FormatHint::Auto),
+        ),
+    ];
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for (name, recs) in &cases {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                for r in recs {
+                    black_box(parse_record(black_box(r), &ctx));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,192 @@
+//! Which event field a structured key (JSON, logfmt) fills: ECS names, flat dotted or nested,
+//! and common aliases. Everything else becomes a label.
+
+use loglynx_core::Event;
+
+use super::level;
+use super::scan::parse_u32;
+use super::timestamp::{self, TsField};
+
+/// The target of one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `@timestamp` and aliases; lower rank wins when several are present.
+    Timestamp(u8),
+    /// `message` and aliases; lower rank wins.
+    Message(u8),
+    Level,
+    Host,
+    Service,
+    ProcessName,
+    Pid,
+    Dataset,
+    FilePath,
+    SourceIp,
+    SourcePort,
+    DestinationIp,
+    DestinationPort,
+    UserName,
+    Transport,
+    Facility,
+    Severity,
+    /// `labels.<key>`: the label `<key>`.
+    Label,
+    /// Any other key: a label with the key as written.
+    Other,
+}
+
+/// Maps a full dotted key.
+pub(crate) fn classify(key: &str) -> Target {
+    match key {
+        "@timestamp" => Target::Timestamp(0),
+        "timestamp" => Target::Timestamp(1),
+        "time" => Target::Timestamp(2),
+        "ts" => Target::Timestamp(3),
+        "message" => Target::Message(0),
+        "msg" => Target::Message(1),
+        "log" => Target::Message(2),
+        "log.level" | "level" | "severity" | "lvl" | "loglevel" | "levelname" => Target::Level,
+        "host.name" | "host" | "hostname" | "host.hostname" => Target::Host,
+        "service.name" | "service" | "app" => Target::Service,
+        "process.name" | "process" | "program" => Target::ProcessName,
+        "process.pid" | "pid" => Target::Pid,
+        "event.dataset" => Target::Dataset,
+        "log.file.path" => Target::FilePath,
+        "source.ip" => Target::SourceIp,
+        "source.port" => Target::SourcePort,
+        "destination.ip" => Target::DestinationIp,
+        "destination.port" => Target::DestinationPort,
+        "user.name" | "user" | "username" => Target::UserName,
+        "network.transport" => Target::Transport,
+        "log.syslog.facility.code" => Target::Facility,
+        "log.syslog.severity.code" => Target::Severity,
+        k if k.starts_with("labels.") => Target::Label,
+        _ => Target::Other,
+    }
+}
+
+/// Collects the fields of one structured record, then writes them into the event.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    ts: Option<(u8, TsField, String)>,
+    msg: Option<(u8, String)>,
+}
+
+const TS_KEYS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"];
+const MSG_KEYS: [&str; 3] = ["message", "msg", "log"];
+
+/// A value as the collector sees it: text, or a number.
+pub(crate) enum Val<'a> {
+    Text(&'a str),
+    Int(i64),
+    Float(f64),
+}
+
+impl Val<'_> {
+    fn to_text(&self) -> String {
+        match self {
+            Val::Text(s) => (*s).to_string(),
+            Val::Int(n) => n.to_string(),
+            Val::Float(f) => f.to_string(),
+        }
+    }
+    fn as_u64(&self) -> Option<u64> {
+        match self {
+            Val::Text(s) => parse_u32(s.trim()).map(u64::from),
+            Val::Int(n) => u64::try_from(*n).ok(),
+            Val::Float(_) => None,
+        }
+    }
+}
+
+impl Collected {
+    /// Sets the field `key` names. Values that do not fit their field (a port of `"http"`)
+    /// are kept as labels so nothing is lost.
+    pub(crate) fn set(&mut self, key: &str, v: Val<'_>, ev: &mut Event) {
+        let as_label = |ev: &mut Event, v: &Val<'_>| {
+            ev.labels.insert(key.to_string(), v.to_text());
+        };
+        match classify(key) {
+            Target::Timestamp(rank) => {
+                // The best-ranked alias wins; the others are kept as labels.
+                if self.ts.as_ref().is_some_and(|(r, _, _)| *r <= rank) {
+                    return as_label(ev, &v);
+                }
+                if let Some((r, _, old)) = self.ts.take() {
+                    ev.labels.insert(TS_KEYS[usize::from(r)].into(), old);
+                }
+                let ts = match &v {
+                    Val::Text(s) => timestamp::parse_text(s),
+                    Val::Int(n) => timestamp::from_epoch_int(*n),
+                    Val::Float(f) => timestamp::from_epoch_f64(*f),
+                };
+                self.ts = Some((rank, ts.map_or(TsField::Bad, TsField::Ok), v.to_text()));
+            }
+            Target::Message(rank) => {
+                if self.msg.as_ref().is_some_and(|(r, _)| *r <= rank) {
+                    return as_label(ev, &v);
+                }
+                if let Some((r, old)) = self.msg.take() {
+                    ev.labels.insert(MSG_KEYS[usize::from(r)].into(), old);
+                }
+                self.msg = Some((rank, v.to_text()));
+            }
+            Target::Level => match &v {
+                Val::Int(n) => match level::from_number(*n) {
+                    Some(l) => ev.level = Some(l.to_string()),
+                    None => as_label(ev, &v),
+                },
+                _ => match level::from_field(&v.to_text()) {
+                    Some(l) => ev.level = Some(l),
+                    None => as_label(ev, &v),
+                },
+            },
+            Target::Host => ev.host = Some(v.to_text()),
+            Target::Service => ev.service = Some(v.to_text()),
+            Target::ProcessName => ev.process_name = Some(v.to_text()),
+            Target::Dataset => ev.dataset = Some(v.to_text()),
+            Target::FilePath => ev.file_path = Some(v.to_text()),
+            Target::SourceIp => ev.source_ip = Some(v.to_text()),
+            Target::DestinationIp => ev.destination_ip = Some(v.to_text()),
+            Target::UserName => ev.user_name = Some(v.to_text()),
+            Target::Transport => ev.network_transport = Some(v.to_text()),
+            Target::Pid => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => ev.pid = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::SourcePort => match v.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(n) => ev.source_port = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::DestinationPort => match v.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(n) => ev.destination_port = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::Facility => match v.as_u64().and_then(|n| u8::try_from(n).ok()) {
+                Some(n) => ev.syslog_facility = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::Severity => match v.as_u64().and_then(|n| u8::try_from(n).ok()) {
+                Some(n) => ev.syslog_severity = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::Label => {
+                let k = key.strip_prefix("labels.").unwrap_or(key);
+                ev.labels.insert(k.to_string(), v.to_text());
+            }
+            Target::Other => as_label(ev, &v),
+        }
+    }
+
+    /// Writes timestamp and message. Without a message key the event's message is
+    /// `fallback` (the whole raw record), so the event stays readable and searchable.
+    pub(crate) fn finish(self, ev: &mut Event, fallback: &str) {
+        if let Some((_, ts, _)) = self.ts {
+            super::record::apply_ts(ev, ts);
+        }
+        ev.message = match self.msg {
+            Some((_, m)) => m,
+            None => fallback.to_string(),
+        };
+    }
+}

@@ -1,0 +1,38 @@
+//! Parse and normalise: one [`RawRecord`](loglynx_core::RawRecord) becomes one
+//! [`Event`](loglynx_core::Event) with ECS fields, whatever the bytes.
+//!
+//! [`parse_record`] is the entry point. With hint `Auto` the format is detected
+//! (module `detect`); the formats, one module each:
+//!
+//! | module | `event.dataset` |
+//! |---|---|
+//! | `syslog` | `syslog` (RFC 5424, RFC 3164 with or without PRI; Loghub Linux, OpenSSH) |
+//! | `json` | `json` (or the object's own `event.dataset`) |
+//! | `logfmt` | `logfmt` |
+//! | `access` | `apache.access` (Apache / Nginx common and combined) |
+//! | `apache_error` | `apache.error` |
+//! | `loghub` | `loghub.bgl`, `loghub.hdfs`, `loghub.hpc`, `loghub.proxifier`, `loghub.zookeeper` |
+//! | (detect) | `timestamped`: any other line starting with an ISO date-time |
+//!
+//! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
+//! Timestamps without an offset are UTC; formats without a year get one from
+//! [`timestamp::infer_year`]. Levels are normalised by [`level::normalize`].
+
+mod access;
+mod apache_error;
+mod detect;
+mod json;
+mod keys;
+pub mod level;
+mod logfmt;
+mod loghub;
+mod record;
+mod scan;
+mod syslog;
+pub mod timestamp;
+
+pub use json::{apply_object, parse_json_object, validate_json_line};
+pub use record::{parse_record, ParseContext};
+
+#[cfg(test)]
+mod tests;
