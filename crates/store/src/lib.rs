@@ -1,7 +1,27 @@
 //! loglynx store: tantivy indexes in time windows, with the source checkpoint in each commit.
+//!
+//! - [`Store`] (`store.rs`): opens `<data_dir>/store/`, hands out snapshots and the checkpoint.
+//! - `window.rs`: one window index, its id, reader and commit payload.
+//! - `writer.rs`: the writer thread ([`Store::start_writer`], [`WriterHandle`]): batches in,
+//!   commits with the checkpoint, acks out, rollover.
+//! - `retention.rs`: deleting whole windows by age and size.
+//! - [`schema`]: the tantivy schema, Event <-> document.
+//! - `snapshot.rs`: [`WindowSnapshot`], what queries search.
+//! - `stats.rs`: [`StoreStats`] for the health page.
+//! - `error.rs`: [`StoreError`].
 
+mod error;
+mod retention;
 pub mod schema;
 mod snapshot;
+mod stats;
+mod store;
+mod window;
+mod writer;
 
+pub use error::StoreError;
 pub use schema::{FieldKind, StoreSchema};
 pub use snapshot::WindowSnapshot;
+pub use stats::StoreStats;
+pub use store::Store;
+pub use writer::WriterHandle;

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use loglynx_core::{fields as f, Event};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue,
-    Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
+    OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -94,7 +94,9 @@ impl StoreSchema {
         let id = b.add_text_field(
             f::EVENT_ID,
             TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic),
             ),
         );
         let message = b.add_text_field(
@@ -107,17 +109,27 @@ impl StoreSchema {
         );
         let keyword = TextOptions::default()
             .set_indexing_options(
-                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic),
             )
             .set_fast(Some("raw"));
-        let keywords = KEYWORD_FIELDS.iter().map(|n| (*n, b.add_text_field(n, keyword.clone()))).collect();
+        let keywords = KEYWORD_FIELDS
+            .iter()
+            .map(|n| (*n, b.add_text_field(n, keyword.clone())))
+            .collect();
         let numeric: NumericOptions = (INDEXED | FAST).into();
-        let numerics = NUMERIC_FIELDS.iter().map(|n| (*n, b.add_u64_field(n, numeric.clone()))).collect();
+        let numerics = NUMERIC_FIELDS
+            .iter()
+            .map(|n| (*n, b.add_u64_field(n, numeric.clone())))
+            .collect();
         let labels = b.add_json_field(
             LABELS,
             JsonObjectOptions::default()
                 .set_indexing_options(
-                    TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
+                    TextFieldIndexing::default()
+                        .set_tokenizer("raw")
+                        .set_index_option(IndexRecordOption::Basic),
                 )
                 .set_fast(Some("raw")),
         );
@@ -154,7 +166,8 @@ impl StoreSchema {
 
     /// Field names a user can filter and aggregate on (for the field sidebar and errors).
     pub fn field_names(&self) -> Vec<&'static str> {
-        let mut v: Vec<&'static str> = vec![f::TIMESTAMP, f::EVENT_INGESTED, f::MESSAGE, f::EVENT_ID];
+        let mut v: Vec<&'static str> =
+            vec![f::TIMESTAMP, f::EVENT_INGESTED, f::MESSAGE, f::EVENT_ID];
         v.extend(KEYWORD_FIELDS);
         v.extend(NUMERIC_FIELDS);
         v
@@ -163,8 +176,14 @@ impl StoreSchema {
     /// Builds the tantivy document for an event.
     pub fn to_document(&self, e: &Event) -> TantivyDocument {
         let mut d = TantivyDocument::default();
-        d.add_date(self.timestamp, DateTime::from_timestamp_nanos(e.timestamp.as_nanos()));
-        d.add_date(self.ingested, DateTime::from_timestamp_nanos(e.ingested.as_nanos()));
+        d.add_date(
+            self.timestamp,
+            DateTime::from_timestamp_nanos(e.timestamp.as_nanos()),
+        );
+        d.add_date(
+            self.ingested,
+            DateTime::from_timestamp_nanos(e.ingested.as_nanos()),
+        );
         d.add_text(self.id, &e.id);
         d.add_text(self.message, &e.message);
         let kw = |d: &mut TantivyDocument, name: &str, v: &Option<String>| {
@@ -195,12 +214,28 @@ impl StoreSchema {
         };
         num(&mut d, f::PROCESS_PID, e.pid.map(u64::from));
         num(&mut d, f::SOURCE_PORT, e.source_port.map(u64::from));
-        num(&mut d, f::DESTINATION_PORT, e.destination_port.map(u64::from));
+        num(
+            &mut d,
+            f::DESTINATION_PORT,
+            e.destination_port.map(u64::from),
+        );
         num(&mut d, f::TCP_STATE_DURATION_US, e.tcp_state_duration_us);
-        num(&mut d, f::LOG_SYSLOG_SEVERITY, e.syslog_severity.map(u64::from));
-        num(&mut d, f::LOG_SYSLOG_FACILITY, e.syslog_facility.map(u64::from));
+        num(
+            &mut d,
+            f::LOG_SYSLOG_SEVERITY,
+            e.syslog_severity.map(u64::from),
+        );
+        num(
+            &mut d,
+            f::LOG_SYSLOG_FACILITY,
+            e.syslog_facility.map(u64::from),
+        );
         if !e.labels.is_empty() {
-            let obj = e.labels.iter().map(|(k, v)| (k.clone(), OwnedValue::Str(v.clone()))).collect();
+            let obj = e
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), OwnedValue::Str(v.clone())))
+                .collect();
             d.add_object(self.labels, obj);
         }
         d.add_text(self.source, serde_json::to_string(e).unwrap_or_default());
@@ -220,7 +255,11 @@ impl StoreSchema {
             f::EVENT_INGESTED => Some(self.ingested),
             f::EVENT_ID => Some(self.id),
             f::MESSAGE => Some(self.message),
-            _ => self.keywords.get(name).or_else(|| self.numerics.get(name)).copied(),
+            _ => self
+                .keywords
+                .get(name)
+                .or_else(|| self.numerics.get(name))
+                .copied(),
         }
     }
 }
@@ -240,7 +279,12 @@ mod tests {
     #[test]
     fn document_round_trips_through_source() {
         let s = StoreSchema::new();
-        let mut e = Event::new("disk full", Timestamp::from_secs(1_700_000_000), Timestamp::from_secs(1_700_000_005), "id-1".into());
+        let mut e = Event::new(
+            "disk full",
+            Timestamp::from_secs(1_700_000_000),
+            Timestamp::from_secs(1_700_000_005),
+            "id-1".into(),
+        );
         e.host = Some("web1".into());
         e.pid = Some(7);
         e.labels.insert("env".into(), "prod".into());

@@ -18,7 +18,7 @@ impl WindowSnapshot {
     /// Whether the window may hold events with `start <= @timestamp < end`.
     pub fn overlaps(&self, start: Option<Timestamp>, end: Option<Timestamp>) -> bool {
         match (self.min_timestamp, self.max_timestamp) {
-            (Some(lo), Some(hi)) => start.map_or(true, |s| hi >= s) && end.map_or(true, |e| lo < e),
+            (Some(lo), Some(hi)) => start.is_none_or(|s| hi >= s) && end.is_none_or(|e| lo < e),
             _ => true,
         }
     }
