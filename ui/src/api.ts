@@ -1,0 +1,90 @@
+// HTTP client for the loglynx API: same origin, optional bearer token, typed errors.
+
+const TOKEN_KEY = "loglynx.token";
+
+/** An API failure with the server's reason (or a network/parse reason) to show the user. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * Moves a `?token=` from the page URL into sessionStorage (and out of the address bar, so it
+ * is not shared with the link), then returns the token to use, if any.
+ */
+export function initToken(): string | null {
+  const url = new URL(window.location.href);
+  const fromUrl = url.searchParams.get("token");
+  if (fromUrl !== null) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.toString());
+  }
+  return token();
+}
+
+function token(): string | null {
+  const t = sessionStorage.getItem(TOKEN_KEY);
+  return t ? t : null;
+}
+
+/** Headers for every API request. */
+export function authHeaders(): Record<string, string> {
+  const t = token();
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
+
+/** The API URL of `path` (e.g. "search") with the given query parameters; empty values dropped. */
+export function apiUrl(path: string, params: Record<string, string | number | undefined> = {}): string {
+  // The page lives at /ui/; the API at /api/v1/ on the same origin.
+  const url = new URL(`/api/v1/${path}`, window.location.origin);
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== "") url.searchParams.set(k, String(v));
+  }
+  return url.pathname + url.search;
+}
+
+/** GETs an API endpoint and parses its JSON; throws ApiError with a readable reason on failure. */
+export async function getJson<T>(
+  path: string,
+  params: Record<string, string | number | undefined> = {},
+  signal?: AbortSignal,
+): Promise<T> {
+  let resp: Response;
+  try {
+    resp = await fetch(apiUrl(path, params), { headers: authHeaders(), signal });
+  } catch (e) {
+    if ((e as Error).name === "AbortError") throw e;
+    throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
+  }
+  const text = await resp.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // fall through: handled below
+  }
+  if (!resp.ok) throw errorFrom(resp.status, body, text);
+  if (body === undefined) {
+    throw new ApiError(resp.status, "bad_response", `the server sent no JSON for ${path}`);
+  }
+  return body as T;
+}
+
+/** Builds an ApiError from an error response (`{"error":{"type","reason"}}` when well formed). */
+export function errorFrom(status: number, body: unknown, text: string): ApiError {
+  const err = (body as { error?: { type?: string; reason?: string } } | undefined)?.error;
+  if (err && typeof err.reason === "string") {
+    return new ApiError(status, err.type ?? "error", err.reason);
+  }
+  if (status === 401 || status === 403) {
+    return new ApiError(status, "unauthorized", "unauthorized: open the dashboard with ?token=<your token>");
+  }
+  const snippet = text.trim().slice(0, 200);
+  return new ApiError(status, "http", `server answered ${status}${snippet ? `: ${snippet}` : ""}`);
+}

@@ -1,0 +1,40 @@
+// Dashboard state kept in the URL hash (#q=...&start=...&end=...&view=...) so that a view can be
+// shared and reloaded.
+
+/** Which main view is shown. */
+export type View = "search" | "tail";
+
+/** Everything that defines what the dashboard shows. */
+export interface State {
+  q: string;
+  /** RFC 3339 or relative (`now-15m`); empty = unbounded. */
+  start: string;
+  /** RFC 3339 or relative; empty = now/unbounded. */
+  end: string;
+  view: View;
+}
+
+/** The range a fresh dashboard opens with. */
+export const DEFAULT_STATE: State = { q: "", start: "now-24h", end: "", view: "search" };
+
+/** Parses a hash such as `#q=error&start=now-1h&view=tail`; missing keys take the defaults. */
+export function parseHash(hash: string): State {
+  const p = new URLSearchParams(hash.replace(/^#/, ""));
+  const view = p.get("view") === "tail" ? "tail" : "search";
+  return {
+    q: p.get("q") ?? DEFAULT_STATE.q,
+    start: p.has("start") ? (p.get("start") ?? "") : DEFAULT_STATE.start,
+    end: p.get("end") ?? DEFAULT_STATE.end,
+    view,
+  };
+}
+
+/** The hash for a state (start is always written, even empty, since empty means "all time"). */
+export function formatHash(s: State): string {
+  const p = new URLSearchParams();
+  if (s.q) p.set("q", s.q);
+  p.set("start", s.start);
+  if (s.end) p.set("end", s.end);
+  p.set("view", s.view);
+  return "#" + p.toString();
+}
