@@ -1,0 +1,216 @@
+//! `loglynx tcpstates`: print every TCP state change, like libbpf-tools' tcpstates.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::filter::{parse_ports, Family, Filter};
+use crate::tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};
+use crate::transition::Layout;
+
+/// A comma-separated port list given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortList(pub Vec<u16>);
+
+fn port_list(s: &str) -> Result<PortList, String> {
+    parse_ports(s).map(PortList).map_err(|e| e.to_string())
+}
+
+/// Arguments of `loglynx tcpstates`.
+#[derive(Debug, Clone, Args)]
+pub struct TcpstatesArgs {
+    /// Print a TIME column (wall clock, HH:MM:SS.mmm).
+    #[arg(short = 'T', long)]
+    pub timestamp: bool,
+    /// Wide address columns, for IPv6.
+    #[arg(short = 'w', long)]
+    pub wide: bool,
+    /// IPv4 sockets only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Only sockets whose local port is in this comma-separated list.
+    #[arg(short = 'L', long = "localport", value_name = "PORTS", value_parser = port_list)]
+    pub localport: Option<PortList>,
+    /// Only sockets whose remote port is in this comma-separated list.
+    #[arg(short = 'D', long = "remoteport", value_name = "PORTS", value_parser = port_list)]
+    pub remoteport: Option<PortList>,
+    /// Only sockets whose local or remote port is in this comma-separated list.
+    #[arg(short = 'P', long = "port", value_name = "PORTS", value_parser = port_list)]
+    pub port: Option<PortList>,
+    /// One JSON object per line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many transitions.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long (e.g. `10s`, `2m`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Kernel ring buffer size in bytes (a power of two, at least 4096).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RING_BUFFER_BYTES)]
+    pub ring_buffer_bytes: u32,
+}
+
+impl TcpstatesArgs {
+    /// The tracer configuration these arguments ask for.
+    pub fn tracer_config(&self) -> TracerConfig {
+        let family = match (self.ipv4, self.ipv6) {
+            (true, _) => Some(Family::Inet),
+            (_, true) => Some(Family::Inet6),
+            _ => None,
+        };
+        let list = |p: &Option<PortList>| p.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+        TracerConfig {
+            filter: Filter {
+                family,
+                local_ports: list(&self.localport),
+                remote_ports: list(&self.remoteport),
+                any_ports: list(&self.port),
+            },
+            ring_buffer_bytes: self.ring_buffer_bytes,
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_stop_handlers() {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+    }
+}
+
+/// Runs `loglynx tcpstates` until Ctrl-C, `--count` or `--duration`; prints a summary with the
+/// kernel-side drops on stderr. Returns the process exit code (0).
+pub fn run_tcpstates(args: TcpstatesArgs) -> anyhow::Result<i32> {
+    let config = args.tracer_config();
+    let mut tracer = Tracer::start(&config)?;
+    for (hook, why) in tracer.missing_hooks() {
+        eprintln!("tcpstates: note: {hook} unavailable ({why}); owners of accepted sockets may be less precise");
+    }
+    STOP.store(false, Ordering::SeqCst);
+    install_stop_handlers();
+
+    let layout = Layout {
+        timestamp: args.timestamp,
+        wide: args.wide,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if !args.json {
+        writeln!(out, "{}", layout.header())?;
+        out.flush()?;
+    }
+    let deadline = args.duration.map(|d| Instant::now() + d);
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut seen = 0u64;
+    let mut write_err: Option<io::Error> = None;
+    while seen < limit && !STOP.load(Ordering::SeqCst) {
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) => left.min(Duration::from_millis(200)),
+                None => break,
+            },
+            None => Duration::from_millis(200),
+        };
+        tracer.poll(wait, &mut |t| {
+            if seen >= limit || write_err.is_some() {
+                return;
+            }
+            seen += 1;
+            let r = if args.json {
+                serde_json::to_writer(&mut out, &t)
+                    .map_err(io::Error::from)
+                    .and_then(|_| writeln!(out))
+            } else {
+                writeln!(out, "{}", t.row(layout))
+            };
+            if let Err(e) = r {
+                write_err = Some(e);
+            }
+        })?;
+        if write_err.is_none() {
+            if let Err(e) = out.flush() {
+                write_err = Some(e);
+            }
+        }
+        if let Some(e) = write_err.take() {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return Err(e.into());
+        }
+    }
+    let _ = out.flush();
+    let drops = tracer.drops()?;
+    eprintln!(
+        "tcpstates: {seen} transitions printed, {drops} dropped in the kernel (ring buffer full)"
+    );
+    if drops > 0 {
+        eprintln!("tcpstates: raise --ring-buffer-bytes to lose fewer");
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: TcpstatesArgs,
+    }
+
+    #[test]
+    fn parses_flags_like_tcpstates() {
+        let c = Cmd::try_parse_from([
+            "x",
+            "-T",
+            "-w",
+            "-4",
+            "-L",
+            "80,443",
+            "-D",
+            "22",
+            "--count",
+            "5",
+            "--duration",
+            "2s",
+        ])
+        .unwrap();
+        let a = c.args;
+        assert!(a.timestamp && a.wide && a.ipv4 && !a.ipv6 && !a.json);
+        assert_eq!(a.count, Some(5));
+        assert_eq!(a.duration, Some(Duration::from_secs(2)));
+        let cfg = a.tracer_config();
+        assert_eq!(cfg.filter.family, Some(Family::Inet));
+        assert_eq!(cfg.filter.local_ports, vec![80, 443]);
+        assert_eq!(cfg.filter.remote_ports, vec![22]);
+        assert!(cfg.filter.any_ports.is_empty());
+        assert_eq!(cfg.ring_buffer_bytes, DEFAULT_RING_BUFFER_BYTES);
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(Cmd::try_parse_from(["x", "-4", "-6"]).is_err());
+        let e = Cmd::try_parse_from(["x", "-L", "80,http"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("\"http\" is not a port number"), "{e}");
+    }
+}

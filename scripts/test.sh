@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: unit and integration tests (cargo), end-to-end tests on the real
+# binary (files, syslog, HTTP, crash recovery), and the dashboard in a real headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_tool cargo "install Rust (https://rustup.rs)"
+ensure_tool node "install Node.js 20 or newer"
+ensure_apt build-essential pkg-config chromium
+
+scripts/build-ui.sh
+
+log "eBPF object matches its source"
+crates/netmon/bpf/check.sh
+
+log "cargo tests (unit, integration, end-to-end on the binary)"
+cargo build --locked --workspace --all-targets
+cargo test --locked --workspace --no-fail-fast
+
+log "dashboard end-to-end test in headless Chromium"
+(cd ui && LOGLYNX_BIN="$PWD/../target/debug/loglynx" npm run --silent test:e2e)
+log "all tests passed"
