@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_tool node "install Node.js 20 or newer"
-ensure_apt build-essential pkg-config chromium
+ensure_apt build-essential pkg-config chromium clang llvm libbpf-dev
 
 scripts/build-ui.sh
 

@@ -1,1 +1,114 @@
-//! placeholder
+//! loglynx HTTP API: ingest (NDJSON, plain lines, Elasticsearch `_bulk`), search,
+//! aggregations, live tail, stats and metrics, and the embedded dashboard.
+//!
+//! - [`router`] builds the axum [`Router`] over an [`AppState`]; [`serve`] runs it until a
+//!   shutdown signal.
+//! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
+//!   for the Elasticsearch start-up probes, `health`).
+//! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
+//! - auth.rs: the bearer token check; metrics.rs: counters and `/metrics`; ui.rs: `/ui/`.
+//!
+//! Every endpoint is described in `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
+
+mod auth;
+mod error;
+mod metrics;
+mod routes;
+mod state;
+mod ui;
+
+use std::future::Future;
+use std::io;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+
+pub use error::ApiError;
+pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
+pub use routes::meta::OPENAPI_YAML;
+pub use state::{AppState, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS};
+
+/// Builds the router: every endpoint, the token check, request counting and the body limit.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    Router::new()
+        .route("/api/v1/health", get(health::health))
+        .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/histogram", get(search::histogram))
+        .route("/api/v1/terms", get(search::terms))
+        .route("/api/v1/fields", get(meta::fields))
+        .route("/api/v1/tail", get(tail::tail))
+        .route("/api/v1/tail/stream", get(tail::tail_stream))
+        .route("/api/v1/stats", get(meta::stats))
+        .route("/api/v1/openapi.yaml", get(meta::openapi))
+        .route("/metrics", get(meta::metrics))
+        .route("/ui", get(ui::redirect))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{*path}", get(ui::asset))
+        // Elasticsearch compatibility (`get` answers HEAD too).
+        .route("/", get(compat::root))
+        .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
+        .route(
+            "/{index}/_bulk",
+            post(bulk::bulk_index).put(bulk::bulk_index),
+        )
+        .route("/_license", get(compat::license))
+        .route("/_xpack", get(compat::xpack))
+        .route("/_cluster/health", get(compat::cluster_health))
+        .route(
+            "/_index_template/{name}",
+            get(compat::setup_exists).put(compat::setup_put),
+        )
+        .route(
+            "/_ilm/policy/{name}",
+            get(compat::setup_exists).put(compat::setup_put),
+        )
+        .route(
+            "/_ingest/pipeline/{name}",
+            get(compat::setup_exists).put(compat::setup_put),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::NotFound(format!(
+        "no endpoint at {}: see /api/v1/openapi.yaml for the endpoints",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::MethodNotAllowed
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends the
+/// live tail streams and waits for in-flight requests (ingest replies wait for their acks, so
+/// keep the pipeline running until this returns).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let closing = state.shutdown.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.send_replace(true);
+        })
+        .await
+}

@@ -1,1 +1,52 @@
-fn main() {}
+//! `loglynx`: real-time log management in one binary.
+//!
+//! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
+//! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
+//! - `loglynx tcpstates`: live TCP state changes from eBPF.
+
+mod client;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "loglynx", version, about = "Real-time log management and search", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the all-in-one: collect, parse, store, search API and dashboard in one process.
+    Run(commands::run::RunArgs),
+    /// Search a running instance.
+    Search(client::SearchArgs),
+    /// Follow new events of a running instance as they arrive.
+    Tail(client::TailArgs),
+    /// Bulk-import files into a running instance, with progress.
+    Ingest(client::IngestArgs),
+    /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
+    /// CAP_BPF + CAP_PERFMON.
+    Tcpstates(loglynx_netmon::TcpstatesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::main(args),
+        Command::Search(args) => client::run_search(args),
+        Command::Tail(args) => client::run_tail(args),
+        Command::Ingest(args) => client::run_ingest(args),
+        Command::Tcpstates(args) => loglynx_netmon::run_tcpstates(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("loglynx: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

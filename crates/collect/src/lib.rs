@@ -1,1 +1,18 @@
-//! placeholder
+//! loglynx sources: they find and frame records, they do not parse them.
+//!
+//! - [`file`]: follow files by glob ([`FileSource`]), with rotation, truncation and resume from
+//!   the store's checkpoint (DESIGN invariant 1);
+//! - [`syslog`]: syslog over UDP and TCP ([`SyslogServer`]), RFC 6587 framing, no ack;
+//! - [`error`]: the crate's error type, [`CollectError`].
+//!
+//! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
+//! and awaits room there: a slow store slows the sources down (DESIGN invariant 2). Sources stop
+//! when their `tokio_util::sync::CancellationToken` is cancelled or the receiver is dropped.
+
+pub mod error;
+pub mod file;
+pub mod syslog;
+
+pub use error::CollectError;
+pub use file::{FileSource, FileSourceSnapshot, FileSourceState, FileStatus};
+pub use syslog::SyslogServer;

@@ -22,7 +22,10 @@ pub(crate) fn auto(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
         b'[' => apache_error::parse(line, ev) || loghub::proxifier(line, ev, ctx),
         b'0'..=b'9' => {
             if b.get(4) == Some(&b'-') {
-                loghub::zookeeper(line, ev) || timestamped(line, ev) || access::parse(line, ev)
+                loghub::zookeeper(line, ev)
+                    || syslog::parse_iso_file(line, ev)
+                    || timestamped(line, ev)
+                    || access::parse(line, ev)
             } else if b.get(6) == Some(&b' ') && b.get(13) == Some(&b' ') {
                 loghub::hdfs(line, ev) || loghub::hpc(line, ev) || access::parse(line, ev)
             } else {

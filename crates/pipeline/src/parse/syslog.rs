@@ -96,6 +96,39 @@ fn read_3164_ts(cur: &mut Cursor<'_>, ctx: &ParseContext) -> Option<TsField> {
     Some(ts.map_or(TsField::Bad, TsField::Ok))
 }
 
+/// rsyslog's file format with an RFC 3339 timestamp (the default of `/var/log/syslog` on
+/// Debian 12 and later): `2024-05-01T10:00:00.123456+02:00 host tag[pid]: msg`. Only taken
+/// when a `T`-separated timestamp is followed by a host token and a tag, so other lines that
+/// merely start with a date fall through to the generic `timestamped` parser.
+pub(crate) fn parse_iso_file(line: &str, ev: &mut Event) -> bool {
+    if line.as_bytes().get(10) != Some(&b'T') {
+        return false;
+    }
+    let mut cur = Cursor::new(line);
+    let Some(ts) = read_iso(&mut cur) else {
+        return false;
+    };
+    if cur.peek() != Some(b' ') {
+        return false;
+    }
+    cur.skip_spaces();
+    let mut probe = cur;
+    let host = probe.token();
+    if host.is_empty()
+        || host.ends_with(':')
+        || host.contains('[')
+        || super::level::normalize(host.trim_matches(['[', ']'])).is_some()
+    {
+        return false;
+    }
+    probe.skip_spaces();
+    if split_tag(probe.rest()).0.is_none() {
+        return false;
+    }
+    fill_3164(&mut cur, None, ts.map_or(TsField::Bad, TsField::Ok), ev);
+    true
+}
+
 /// After the timestamp: `HOSTNAME TAG[PID]: MSG`, each part optional.
 fn fill_3164(cur: &mut Cursor<'_>, pri: Option<u8>, ts: TsField, ev: &mut Event) {
     cur.skip_spaces();

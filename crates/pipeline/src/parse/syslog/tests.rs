@@ -177,3 +177,24 @@ fn truncated_frames() {
     assert_eq!(e.host.as_deref(), Some("host"));
     assert_eq!(e.message, "");
 }
+
+#[test]
+fn rsyslog_file_format_with_rfc3339_timestamp() {
+    let auto = |line: &str| {
+        let mut ev = Event::default();
+        assert!(super::super::detect::auto(line, &mut ev, &ctx()), "{line}");
+        ev
+    };
+    let e = auto("2024-05-01T10:00:00.123456+02:00 web1 sshd[42]: Accepted password for bob");
+    assert_eq!(e.dataset.as_deref(), Some("syslog"));
+    assert_eq!(e.host.as_deref(), Some("web1"));
+    assert_eq!(e.process_name.as_deref(), Some("sshd"));
+    assert_eq!(e.pid, Some(42));
+    assert_eq!(e.message, "Accepted password for bob");
+    assert_eq!(e.timestamp, ts("2024-05-01T08:00:00.123456Z"));
+    // A dated line without host and tag stays with the generic parser.
+    let g = auto("2024-05-01T10:00:00Z INFO starting: now");
+    assert_eq!(g.dataset.as_deref(), Some("timestamped"));
+    assert_eq!(g.message, "starting: now");
+    assert!(!super::parse_iso_file("2024-05-01 10:00:00 web1 sshd[1]: x", &mut Event::default()));
+}

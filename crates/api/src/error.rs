@@ -1,0 +1,177 @@
+//! The API's errors and their HTTP mapping: the one place a status code is chosen for a failure.
+//!
+//! Every error body has the same shape, close to Elasticsearch's so its clients read it too:
+//!
+//! ```json
+//! {"error": {"type": "bad_request", "reason": "limit must be at most 10000"}, "status": 400}
+//! ```
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use loglynx_query::QueryError;
+use serde_json::json;
+
+/// Why a request failed; converted to a status and a JSON body by [`IntoResponse`].
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A parameter or body the client must fix.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The query string or time range could not be understood (the engine's message).
+    #[error("{0}")]
+    InvalidQuery(String),
+    /// Missing or wrong credentials. `basic` adds a Basic challenge (browsers prompt for it).
+    #[error("missing or invalid credentials: send the header `Authorization: Bearer <token>` with the server's auth token")]
+    Unauthorized {
+        /// Offer HTTP Basic too (password = token), for browsers and log shippers.
+        basic: bool,
+    },
+    /// No such route or resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed on this path: see /api/v1/openapi.yaml for the endpoints")]
+    MethodNotAllowed,
+    /// The body is larger than `http.max_body`.
+    #[error("request body larger than {limit} bytes: send smaller requests (split the data) or raise http.max_body")]
+    PayloadTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// A body in a format this endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The pipeline or store cannot take or confirm the data now; the client should retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an I/O failure on the server.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidQuery(_) => "query_error",
+            ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The JSON body of this error.
+    pub fn body(&self) -> serde_json::Value {
+        json!({
+            "error": {"type": self.kind(), "reason": self.to_string()},
+            "status": self.status().as_u16(),
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(reason) = &self {
+            tracing::error!(%reason, "api request failed");
+        }
+        let mut resp = (self.status(), Json(self.body())).into_response();
+        let h = resp.headers_mut();
+        match &self {
+            ApiError::Unauthorized { basic } => {
+                h.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"loglynx\""),
+                );
+                if *basic {
+                    h.append(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"loglynx\", charset=\"UTF-8\""),
+                    );
+                }
+            }
+            ApiError::Unavailable(_) => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        query_error(e)
+    }
+}
+
+/// Maps an engine error: what the user wrote is a 400, an index failure is a 500.
+fn query_error(e: QueryError) -> ApiError {
+    if e.is_user_error() {
+        ApiError::InvalidQuery(e.to_string())
+    } else {
+        ApiError::Internal(format!("{e}: check the server log and the store directory"))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::BadRequest(format!("{}: check the URL parameters", r.body_text()))
+    }
+}
+
+/// Turns a body-reading failure into a JSON error (413 when over the limit).
+pub(crate) fn body_rejection(r: BytesRejection, limit: usize) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit }
+    } else {
+        ApiError::BadRequest(format!("cannot read the request body: {}", r.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_type_reason_and_status() {
+        let e = ApiError::PayloadTooLarge { limit: 10 };
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let b = e.body();
+        assert_eq!(b["error"]["type"], "payload_too_large");
+        assert_eq!(b["status"], 413);
+        assert!(b["error"]["reason"].as_str().unwrap().contains("10 bytes"));
+    }
+
+    #[test]
+    fn unauthorized_carries_challenges() {
+        let r = ApiError::Unauthorized { basic: true }.into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers().get_all(header::WWW_AUTHENTICATE).iter().count(),
+            2
+        );
+        let r = ApiError::Unavailable("retry".into()).into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,153 @@
+//! The endpoints, one module per concern, and the helpers they share (query-string extraction,
+//! request bodies, time ranges, running a query off the async threads).
+
+pub(crate) mod bulk;
+pub(crate) mod compat;
+pub(crate) mod health;
+pub(crate) mod ingest;
+pub(crate) mod meta;
+pub(crate) mod search;
+pub(crate) mod tail;
+
+use std::io::Read as _;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use bytes::Bytes;
+use loglynx_core::Timestamp;
+use loglynx_query::{parse_time, Filter, QueryEngine, QueryError};
+use loglynx_store::WindowSnapshot;
+use serde::de::DeserializeOwned;
+
+use crate::error::{body_rejection, ApiError};
+use crate::state::AppState;
+
+/// `Query<T>` whose rejection is an [`ApiError`] (a JSON 400).
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(v) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(v))
+    }
+}
+
+/// The request body, gunzipped when `Content-Encoding: gzip` (Filebeat compresses by default),
+/// at most `max_body` bytes after decompression.
+pub(crate) fn read_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|r| body_rejection(r, st.max_body))?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "" | "identity" => Ok(body),
+        "gzip" | "x-gzip" => inflate(flate2::read::MultiGzDecoder::new(&body[..]), st.max_body),
+        "deflate" => inflate(flate2::read::ZlibDecoder::new(&body[..]), st.max_body),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "unsupported Content-Encoding {other:?}: send the body uncompressed or gzip-compressed"
+        ))),
+    }
+}
+
+fn inflate(decoder: impl std::io::Read, limit: usize) -> Result<Bytes, ApiError> {
+    let mut out = Vec::new();
+    decoder
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::BadRequest(format!("cannot decompress the request body: {e}")))?;
+    if out.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Builds a [`Filter`] from the `q`, `start` and `end` parameters (RFC 3339 or `now-1h`).
+pub(crate) fn filter(
+    q: Option<String>,
+    start: Option<&str>,
+    end: Option<&str>,
+) -> Result<Filter, ApiError> {
+    let now = Timestamp::now();
+    let time = |name: &str, v: Option<&str>| -> Result<Option<Timestamp>, ApiError> {
+        match v.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => parse_time(s, now)
+                .map(Some)
+                .map_err(|e| ApiError::BadRequest(format!("{name}: {e}"))),
+        }
+    };
+    Ok(Filter {
+        query: q.unwrap_or_default(),
+        start: time("start", start)?,
+        end: time("end", end)?,
+    })
+}
+
+/// Parses an optional count parameter with a default and a maximum.
+pub(crate) fn bounded(
+    name: &str,
+    v: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(n) if n > max => Err(ApiError::BadRequest(format!(
+            "{name} must be at most {max}, got {n}"
+        ))),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Runs `f` over a fresh store snapshot on the blocking pool (searches read index files).
+pub(crate) async fn run_query<T, F>(st: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&QueryEngine, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
+{
+    let engine = st.engine.clone();
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let windows = store.snapshot();
+        f(&engine, &windows)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
+    .map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    #[test]
+    fn inflate_enforces_the_limit_after_decompression() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'a'; 1000]).unwrap();
+        let gz = enc.finish().unwrap();
+        let ok = inflate(flate2::read::MultiGzDecoder::new(&gz[..]), 1000).unwrap();
+        assert_eq!(ok.len(), 1000);
+        let e = inflate(flate2::read::MultiGzDecoder::new(&gz[..]), 999).unwrap_err();
+        assert!(matches!(e, ApiError::PayloadTooLarge { limit: 999 }));
+        let e = inflate(flate2::read::MultiGzDecoder::new(&b"not gzip"[..]), 999).unwrap_err();
+        assert!(matches!(e, ApiError::BadRequest(_)));
+    }
+
+    #[test]
+    fn bounded_applies_default_and_max() {
+        assert_eq!(bounded("limit", None, 100, 10_000).unwrap(), 100);
+        assert_eq!(bounded("limit", Some(7), 100, 10_000).unwrap(), 7);
+        assert!(bounded("limit", Some(10_001), 100, 10_000).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! `GET /api/v1/search`, `/api/v1/histogram`, `/api/v1/terms`: URL parameters -> engine
+//! requests -> the engine's JSON responses.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use loglynx_query::{
+    HistogramRequest, HistogramResponse, SearchRequest, SearchResponse, SortOrder, TermsRequest,
+    TermsResponse, MAX_BUCKETS, MAX_LIMIT, MAX_TERMS,
+};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::state::AppState;
+
+/// Hits returned when `limit` is not given.
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+
+/// Parameters of `GET /api/v1/search`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchParams {
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    sort: Option<String>,
+}
+
+/// Handler of `GET /api/v1/search`.
+pub(crate) async fn search(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let sort = match p.sort.as_deref().map(str::trim) {
+        None | Some("") | Some("desc") => SortOrder::Desc,
+        Some("asc") => SortOrder::Asc,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort must be asc or desc, got {other:?}"
+            )))
+        }
+    };
+    let req = SearchRequest {
+        filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
+        limit: bounded("limit", p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
+        offset: p.offset.unwrap_or(0),
+        sort,
+    };
+    Ok(Json(
+        run_query(&st, move |engine, windows| engine.search(windows, &req)).await?,
+    ))
+}
+
+/// Parameters of `GET /api/v1/histogram`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistogramParams {
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    interval: Option<String>,
+    buckets: Option<usize>,
+}
+
+/// Handler of `GET /api/v1/histogram`.
+pub(crate) async fn histogram(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<HistogramParams>,
+) -> Result<Json<HistogramResponse>, ApiError> {
+    let interval_ms = match p
+        .interval
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => Some(parse_interval_ms(s)?),
+    };
+    if p.buckets == Some(0) {
+        return Err(ApiError::BadRequest("buckets must be at least 1".into()));
+    }
+    let req = HistogramRequest {
+        filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
+        interval_ms,
+        target_buckets: Some(bounded("buckets", p.buckets, 60, MAX_BUCKETS)?),
+    };
+    Ok(Json(
+        run_query(&st, move |engine, windows| engine.histogram(windows, &req)).await?,
+    ))
+}
+
+/// Reads an interval: milliseconds (`60000`) or a duration (`1m`, `1h`, `500ms`).
+fn parse_interval_ms(s: &str) -> Result<u64, ApiError> {
+    let ms = match s.parse::<u64>() {
+        Ok(ms) => ms,
+        Err(_) => humantime::parse_duration(s)
+            .map(|d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "invalid interval {s:?} ({e}): give milliseconds (60000) or a duration (30s, 1m, 1h)"
+                ))
+            })?,
+    };
+    if ms == 0 {
+        return Err(ApiError::BadRequest(format!(
+            "interval {s:?} is zero: give at least 1ms"
+        )));
+    }
+    Ok(ms)
+}
+
+/// Parameters of `GET /api/v1/terms`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TermsParams {
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    field: Option<String>,
+    size: Option<usize>,
+}
+
+/// Handler of `GET /api/v1/terms`.
+pub(crate) async fn terms(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<TermsParams>,
+) -> Result<Json<TermsResponse>, ApiError> {
+    let Some(field) = p.field.filter(|f| !f.trim().is_empty()) else {
+        return Err(ApiError::BadRequest(
+            "missing parameter field: name a keyword or numeric field, e.g. field=host.name (see /api/v1/fields)".into(),
+        ));
+    };
+    let req = TermsRequest {
+        filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
+        field: field.trim().to_string(),
+        size: Some(bounded("size", p.size, 10, MAX_TERMS)?),
+    };
+    Ok(Json(
+        run_query(&st, move |engine, windows| engine.terms(windows, &req)).await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_as_ms_or_durations() {
+        assert_eq!(parse_interval_ms("60000").unwrap(), 60_000);
+        assert_eq!(parse_interval_ms("1m").unwrap(), 60_000);
+        assert_eq!(parse_interval_ms("1h").unwrap(), 3_600_000);
+        assert_eq!(parse_interval_ms("250ms").unwrap(), 250);
+        assert!(parse_interval_ms("0").is_err());
+        assert!(parse_interval_ms("soon").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! Live tail: `GET /api/v1/tail` (polling with an opaque cursor) and `GET /api/v1/tail/stream`
+//! (Server-Sent Events).
+//!
+//! The cursor is the engine's [`TailCursor`] (`event.ingested` + `event.id` of the last event
+//! seen) encoded as `<ingested ns>_<hex of the id>`: clients pass it back unchanged. The
+//! stream polls the engine every [`POLL_INTERVAL`] on the server side, sends each new event as
+//! one `data:` line of JSON with the event's cursor as SSE `id` (so a reconnecting EventSource
+//! resumes where it stopped via `Last-Event-ID`), and ends when the client goes away or the
+//! server shuts down. At most [`crate::state::DEFAULT_MAX_STREAMS`] streams run at once and
+//! each holds at most one poll's worth of events ([`STREAM_POLL_LIMIT`]).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Json;
+use futures::Stream;
+use loglynx_core::{Event, Timestamp};
+use loglynx_query::{Filter, TailCursor, TailRequest, MAX_LIMIT};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::error::ApiError;
+use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::state::AppState;
+
+/// How often a stream asks the engine for new events.
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// Most events fetched by one server-side poll of a stream.
+pub(crate) const STREAM_POLL_LIMIT: usize = 1_000;
+/// Events returned when `limit` is not given.
+const DEFAULT_LIMIT: usize = 100;
+
+/// Parameters of both tail endpoints.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TailParams {
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The reply of `GET /api/v1/tail`.
+#[derive(Debug, Serialize)]
+pub(crate) struct TailReply {
+    /// Oldest first.
+    events: Vec<Event>,
+    /// Pass back as `cursor` to get what comes next; null until there is a first event.
+    cursor: Option<String>,
+}
+
+/// Encodes a cursor for clients.
+pub(crate) fn encode_cursor(c: &TailCursor) -> String {
+    let mut s = format!("{}_", c.ingested.as_nanos());
+    for b in c.id.as_bytes() {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Decodes a cursor made by [`encode_cursor`].
+pub(crate) fn decode_cursor(s: &str) -> Result<TailCursor, ApiError> {
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "invalid cursor {s:?}: pass back the cursor of a previous tail reply unchanged, or omit it to start at the newest events"
+        ))
+    };
+    let (ns, hex) = s.trim().split_once('_').ok_or_else(bad)?;
+    let ns: i64 = ns.parse().map_err(|_| bad())?;
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return Err(bad());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| bad())?;
+    let id = String::from_utf8(bytes).map_err(|_| bad())?;
+    Ok(TailCursor {
+        ingested: Timestamp(ns),
+        id,
+    })
+}
+
+fn optional_cursor(s: Option<&str>) -> Result<Option<TailCursor>, ApiError> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(decode_cursor)
+        .transpose()
+}
+
+/// Handler of `GET /api/v1/tail`.
+pub(crate) async fn tail(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<TailParams>,
+) -> Result<Json<TailReply>, ApiError> {
+    let cursor = optional_cursor(p.cursor.as_deref())?;
+    let req = TailRequest {
+        filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
+        cursor: cursor.clone(),
+        limit: bounded("limit", p.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
+    };
+    let resp = run_query(&st, move |engine, windows| engine.tail(windows, &req)).await?;
+    let cursor = resp.cursor.or(cursor).map(|c| encode_cursor(&c));
+    Ok(Json(TailReply {
+        events: resp.events,
+        cursor,
+    }))
+}
+
+/// State of one SSE stream.
+struct Follow {
+    st: AppState,
+    filter: Filter,
+    cursor: Option<TailCursor>,
+    pending: VecDeque<Event>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    done: bool,
+    /// Released when the stream is dropped (client gone).
+    _permit: OwnedSemaphorePermit,
+}
+
+/// Handler of `GET /api/v1/tail/stream`.
+pub(crate) async fn tail_stream(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<TailParams>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let permit = st.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable(
+            "too many live tail streams are open: close one, or poll GET /api/v1/tail instead"
+                .into(),
+        )
+    })?;
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let cursor = optional_cursor(last_event_id.or(p.cursor.as_deref()))?;
+    let filter = filter(p.q, p.start.as_deref(), p.end.as_deref())?;
+    // The first poll runs before the reply so a bad query is a 400, not a broken stream.
+    let req = TailRequest {
+        filter: filter.clone(),
+        cursor: cursor.clone(),
+        limit: bounded("limit", p.limit, DEFAULT_LIMIT, STREAM_POLL_LIMIT)?,
+    };
+    let first = run_query(&st, move |engine, windows| engine.tail(windows, &req)).await?;
+    let follow = Follow {
+        shutdown: st.shutdown.subscribe(),
+        st,
+        filter,
+        cursor: first.cursor.or(cursor),
+        pending: first.events.into(),
+        done: false,
+        _permit: permit,
+    };
+    let stream = futures::stream::unfold(follow, |mut f| async move {
+        loop {
+            if f.done {
+                return None;
+            }
+            if let Some(ev) = f.pending.pop_front() {
+                let sse = event_message(&ev);
+                return Some((Ok(sse), f));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = f.shutdown.wait_for(|closing| *closing) => return None,
+            }
+            let req = TailRequest {
+                filter: f.filter.clone(),
+                cursor: f.cursor.clone(),
+                limit: STREAM_POLL_LIMIT,
+            };
+            match run_query(&f.st, move |engine, windows| engine.tail(windows, &req)).await {
+                Ok(resp) => {
+                    if resp.cursor.is_some() {
+                        f.cursor = resp.cursor;
+                    }
+                    f.pending.extend(resp.events);
+                }
+                Err(e) => {
+                    f.done = true;
+                    let msg = SseEvent::default()
+                        .event("error")
+                        .data(e.body().to_string());
+                    return Some((Ok(msg), f));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
+}
+
+/// One event as an SSE message: JSON data, its cursor as id.
+fn event_message(ev: &Event) -> SseEvent {
+    let id = encode_cursor(&TailCursor {
+        ingested: ev.ingested,
+        id: ev.id.clone(),
+    });
+    let data = serde_json::to_string(ev).unwrap_or_else(|_| "{}".into());
+    SseEvent::default().id(id).data(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = TailCursor {
+            ingested: Timestamp(1_700_000_000_123_456_789),
+            id: "a_b:é\n".into(),
+        };
+        let s = encode_cursor(&c);
+        assert!(
+            s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{s}"
+        );
+        assert_eq!(decode_cursor(&s).unwrap(), c);
+        assert!(decode_cursor("").is_err());
+        assert!(decode_cursor("12").is_err());
+        assert!(decode_cursor("x_00").is_err());
+        assert!(decode_cursor("12_0").is_err());
+        assert!(decode_cursor("12_zz").is_err());
+        assert!(decode_cursor("12_ff").is_err());
+        assert!(decode_cursor("12_é").is_err());
+    }
+}

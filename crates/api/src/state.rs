@@ -1,0 +1,86 @@
+//! What every handler shares: the store, the query engine, the ingest queue and settings.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loglynx_config::HttpConfig;
+use loglynx_core::RawBatch;
+use loglynx_query::QueryEngine;
+use loglynx_store::{Store, StoreSchema};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::metrics::Metrics;
+
+/// Most SSE tail streams served at once; further ones get 503.
+pub const DEFAULT_MAX_STREAMS: usize = 64;
+/// Lines longer than this (text/plain ingest) are cut and flagged `truncated`, like file lines.
+pub const DEFAULT_MAX_LINE: usize = 1 << 20;
+/// How long an ingest request waits for its batches to be durable before answering 503.
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Shared state of the HTTP server; cheap to clone (handles and `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    /// The store: snapshots for queries, stats and checkpoint for `/api/v1/stats`.
+    pub store: Store,
+    /// The query engine (search, aggregations, tail).
+    pub engine: Arc<QueryEngine>,
+    /// The pipeline's input queue (bounded); ingest endpoints send here and await the ack.
+    pub ingest: mpsc::Sender<RawBatch>,
+    /// This machine's name, given to ingested records as the receiving host.
+    pub host: String,
+    /// Bearer token required on every endpoint when set (empty counts as unset).
+    pub auth_token: Option<String>,
+    /// Largest accepted request body in bytes (after gzip decompression).
+    pub max_body: usize,
+    /// Longest text/plain line kept whole; longer lines are truncated and flagged.
+    pub max_line: usize,
+    /// How long ingest waits for the store to confirm a batch.
+    pub ack_timeout: Duration,
+    /// Request and ingest counters.
+    pub metrics: Arc<Metrics>,
+    /// When the server state was built (uptime).
+    pub started: Instant,
+    /// The store schema (field list and kinds).
+    pub schema: Arc<StoreSchema>,
+    /// Permits for concurrent SSE streams.
+    pub streams: Arc<Semaphore>,
+    /// Elasticsearch-style `_seq_no` of bulk items.
+    pub(crate) seq_no: Arc<AtomicU64>,
+    /// Set to true when the server shuts down: ends the SSE streams.
+    pub(crate) shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// Builds the state from the running parts and the `[http]` config section.
+    pub fn new(
+        store: Store,
+        engine: Arc<QueryEngine>,
+        ingest: mpsc::Sender<RawBatch>,
+        host: String,
+        http: &HttpConfig,
+    ) -> AppState {
+        AppState {
+            store,
+            engine,
+            ingest,
+            host,
+            auth_token: http.auth_token.clone().filter(|t| !t.is_empty()),
+            max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
+            max_line: DEFAULT_MAX_LINE,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            metrics: Arc::new(Metrics::default()),
+            started: Instant::now(),
+            schema: Arc::new(StoreSchema::new()),
+            streams: Arc::new(Semaphore::new(DEFAULT_MAX_STREAMS)),
+            seq_no: Arc::new(AtomicU64::new(0)),
+            shutdown: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Reserves `n` consecutive bulk sequence numbers and returns the first.
+    pub(crate) fn next_seq_nos(&self, n: u64) -> u64 {
+        self.seq_no.fetch_add(n, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,389 @@
+//! Query, tail, auth, compatibility and server endpoints over HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, start, Opts};
+use futures::StreamExt;
+use serde_json::Value;
+
+/// Five events one minute apart: hosts a, a, b, a, c.
+async fn seed(s: &common::Server) {
+    let mut body = String::new();
+    for (i, host) in ["a", "a", "b", "a", "c"].iter().enumerate() {
+        body.push_str(&format!(
+            "{{\"@timestamp\":\"2024-05-01T10:0{i}:30Z\",\"host.name\":\"{host}\",\"message\":\"event {i}\"}}\n"
+        ));
+    }
+    let (status, v) = s.post("/api/v1/ingest", "application/x-ndjson", body).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["accepted"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_histogram_terms_and_fields() {
+    let s = start(Opts::default()).await;
+    seed(&s).await;
+
+    let (_, v) = s
+        .get("/api/v1/search?start=2024-05-01T10:01:00Z&end=2024-05-01T10:04:00Z&sort=asc")
+        .await;
+    assert_eq!(v["total"], 3, "{v}");
+    let msgs: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, vec!["event 1", "event 2", "event 3"]);
+    let (_, v) = s.get("/api/v1/search?limit=2&offset=1").await;
+    assert_eq!(v["total"], 5);
+    let msgs: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, vec!["event 3", "event 2"]);
+
+    let (status, v) = s
+        .get("/api/v1/histogram?start=2024-05-01T10:00:00Z&end=2024-05-01T10:05:00Z&interval=1m")
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["interval_ms"], 60_000);
+    assert_eq!(v["total"], 5);
+    let counts: Vec<u64> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, vec![1, 1, 1, 1, 1]);
+    assert_eq!(v["buckets"][0]["start"], "2024-05-01T10:00:00Z");
+    let (_, v) = s.get("/api/v1/histogram?q=host.name:a&start=2024-05-01T10:00:00Z&end=2024-05-01T10:05:00Z&interval=120000").await;
+    let counts: Vec<u64> = v["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 3, "{v}");
+    assert_eq!(v["interval_ms"], 120_000);
+
+    let (status, v) = s.get("/api/v1/terms?field=host.name&size=2").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["field"], "host.name");
+    assert_eq!(v["buckets"][0]["value"], "a");
+    assert_eq!(v["buckets"][0]["count"], 3);
+    assert_eq!(v["buckets"].as_array().unwrap().len(), 2);
+    assert_eq!(v["other"], 1);
+
+    let (_, v) = s.get("/api/v1/fields").await;
+    let fields = v.as_array().unwrap();
+    let kind = |n: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == n)
+            .map(|f| f["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind("host.name").as_deref(), Some("keyword"));
+    assert_eq!(kind("message").as_deref(), Some("text"));
+    assert_eq!(kind("@timestamp").as_deref(), Some("date"));
+    assert_eq!(kind("process.pid").as_deref(), Some("numeric"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_polling_follows_with_the_cursor() {
+    let s = start(Opts::default()).await;
+    let (_, v) = s.get("/api/v1/tail").await;
+    assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    assert!(v["cursor"].is_null());
+
+    seed(&s).await;
+    let (_, v) = s.get("/api/v1/tail?limit=2").await;
+    let msgs: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs.len(), 2, "{v}");
+    let cursor = v["cursor"].as_str().unwrap().to_string();
+
+    // Nothing new: the same cursor comes back.
+    let (_, v) = s.get(&format!("/api/v1/tail?cursor={cursor}")).await;
+    assert_eq!(v["events"].as_array().unwrap().len(), 0);
+    assert_eq!(v["cursor"], cursor.as_str());
+
+    let (status, _) = s
+        .post("/api/v1/ingest", "text/plain", "new one\nnew two\n")
+        .await;
+    assert_eq!(status, 200);
+    let (_, v) = s.get(&format!("/api/v1/tail?cursor={cursor}")).await;
+    let msgs: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, vec!["new one", "new two"]);
+    assert_ne!(v["cursor"], cursor.as_str());
+}
+
+/// Reads the stream into `text` until it contains `needle` (20 s deadline).
+async fn read_until<S>(stream: &mut S, text: &mut String, needle: &str)
+where
+    S: futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+{
+    let read = async {
+        while !text.contains(needle) {
+            let chunk = stream.next().await.expect("stream ended").unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .is_err()
+    {
+        panic!("no {needle:?} in the stream: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_stream_sends_new_events_as_sse() {
+    let s = start(Opts::default()).await;
+    let (status, _) = s.post("/api/v1/ingest", "text/plain", "before\n").await;
+    assert_eq!(status, 200);
+    let r = s
+        .client
+        .get(s.url("/api/v1/tail/stream?q=-skipme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut stream = Box::pin(r.bytes_stream());
+    let mut text = String::new();
+    read_until(&mut stream, &mut text, "before").await;
+    let (status, _) = s
+        .post("/api/v1/ingest", "text/plain", "skipme please\nafter\n")
+        .await;
+    assert_eq!(status, 200);
+    read_until(&mut stream, &mut text, "after").await;
+    let datas: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let msgs: Vec<&str> = datas
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(msgs, vec!["before", "after"]);
+    assert_eq!(text.lines().filter(|l| l.starts_with("id: ")).count(), 2);
+    drop(stream);
+
+    // The stream's permit is given back once the client is gone.
+    eventually(10, || async {
+        let (_, v) = s.get("/api/v1/stats").await;
+        (v["tail_streams"] == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_required_everywhere_when_set() {
+    let s = start(Opts {
+        token: Some("s3cret"),
+        ..Opts::default()
+    })
+    .await;
+    for path in [
+        "/api/v1/health",
+        "/metrics",
+        "/ui/",
+        "/api/v1/search",
+        "/",
+        "/_license",
+        "/nope",
+    ] {
+        let r = s.client.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(
+            r.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"),
+            "{path}"
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "unauthorized");
+        let r = s
+            .client
+            .get(s.url(path))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let r = s
+        .client
+        .post(s.url("/api/v1/ingest"))
+        .body("x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(s.store.stats().docs_stored, 0);
+
+    let r = s
+        .client
+        .get(s.url("/api/v1/health"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    let r = s
+        .client
+        .get(s.url("/ui/"))
+        .basic_auth("elastic", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s.client.get(s.url("/ui/")).send().await.unwrap();
+    assert!(r
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .any(|h| h.to_str().unwrap().starts_with("Basic")));
+    let (status, v) = s
+        .post("/api/v1/ingest", "text/plain", "authorised line\n")
+        .await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_root_dashboard_openapi_and_metrics() {
+    let s = start(Opts::default()).await;
+    let r = s.client.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-elastic-product"], "Elasticsearch");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["version"]["number"], "8.11.0");
+    assert_eq!(v["name"], "testhost");
+    assert!(v["cluster_name"].is_string() && v["tagline"].is_string());
+    let r = s.client.head(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s
+        .client
+        .get(s.url("/"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()["location"], "/ui/");
+    for path in [
+        "/_license",
+        "/_xpack",
+        "/_cluster/health",
+        "/_index_template/filebeat-8.11.0",
+        "/_ilm/policy/filebeat",
+    ] {
+        let (status, _) = s.get(path).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let r = s
+        .client
+        .put(s.url("/_index_template/x"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["acknowledged"], true);
+
+    let r = s.client.get(s.url("/ui/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let etag = r.headers()["etag"].clone();
+    assert!(!r.text().await.unwrap().is_empty());
+    let r = s
+        .client
+        .get(s.url("/ui/"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let r = s
+        .client
+        .get(s.url("/ui/some/client/route"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = s.client.get(s.url("/ui/missing.js")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = s.client.get(s.url("/ui")).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/ui/");
+
+    let r = s
+        .client
+        .get(s.url("/api/v1/openapi.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let yaml = r.text().await.unwrap();
+    assert!(yaml.starts_with("openapi: 3.1.0"));
+    for path in [
+        "/api/v1/ingest:",
+        "/_bulk:",
+        "/api/v1/tail/stream:",
+        "/metrics:",
+        "/api/v1/terms:",
+    ] {
+        assert!(yaml.contains(path), "{path} missing from openapi.yaml");
+    }
+
+    let (status, _) = s.post("/api/v1/ingest", "text/plain", "one\ntwo\n").await;
+    assert_eq!(status, 200);
+    let (status, _) = s
+        .post("/api/v1/ingest", "application/x-ndjson", "{}\nbad\n")
+        .await;
+    assert_eq!(status, 200);
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let m = r.text().await.unwrap();
+    for line in [
+        "loglynx_http_requests_total{route=\"/api/v1/ingest\",status=\"200\"} 2",
+        "loglynx_http_requests_total{route=\"/\",status=\"200\"} 2",
+        "loglynx_http_requests_total{route=\"/\",status=\"302\"} 1",
+        "loglynx_events_ingested_total{endpoint=\"ingest\"} 3",
+        "loglynx_ingest_rejected_total{endpoint=\"ingest\"} 1",
+        "loglynx_ingest_requests_total{endpoint=\"ingest\"} 2",
+        "loglynx_store_docs 3",
+    ] {
+        assert!(m.lines().any(|l| l == line), "missing {line:?} in\n{m}");
+    }
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("loglynx_store_commits_total ") && !l.ends_with(" 0")),
+        "{m}"
+    );
+}

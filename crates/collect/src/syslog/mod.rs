@@ -1,0 +1,245 @@
+//! Syslog servers: UDP (one datagram, one message) and TCP (RFC 6587 framing, see
+//! [`framing`]).
+//!
+//! The servers frame messages; they do not parse them (records carry
+//! [`FormatHint::Syslog`] and the parser reads PRI, time and host). Records are batched per
+//! socket (UDP) or per connection (TCP): a batch is sent when it holds [`MAX_BATCH`] records or
+//! its first record has waited `linger`.
+//!
+//! **No acknowledgement.** Syslog over UDP and plain TCP has no application-level ack: a sender
+//! cannot learn whether a message was stored. Batches carry no checkpoint and no [`Ack`]; what
+//! is in flight when the process stops is lost, as with any syslog receiver. Back-pressure still
+//! applies: while the pipeline is full, TCP connections stop being read (senders block in their
+//! socket buffers) and UDP datagrams queue in, then overflow, the kernel's receive buffer.
+//!
+//! [`Ack`]: loglynx_core::Ack
+
+pub mod framing;
+mod tcp;
+mod udp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loglynx_config::SyslogConfig;
+use loglynx_core::{FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CollectError;
+
+/// Most records in one batch.
+pub const MAX_BATCH: usize = 1024;
+
+/// The bound syslog sockets, ready to [`SyslogServer::run`].
+#[derive(Debug)]
+pub struct SyslogServer {
+    udp: Option<UdpSocket>,
+    tcp: Option<TcpListener>,
+    settings: Settings,
+    tx: mpsc::Sender<RawBatch>,
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    max_frame: usize,
+    max_connections: usize,
+    linger: Duration,
+    host: String,
+}
+
+impl SyslogServer {
+    /// Binds the UDP and/or TCP addresses of `cfg` (port 0 picks a free port; see
+    /// [`SyslogServer::udp_addr`]). `host` is this machine's name, used in log lines only:
+    /// records carry no host, because a syslog message names its own.
+    pub async fn bind(
+        cfg: &SyslogConfig,
+        host: String,
+        tx: mpsc::Sender<RawBatch>,
+    ) -> Result<Self, CollectError> {
+        if cfg.max_connections == 0 {
+            return Err(CollectError::Config(
+                "syslog.max_connections must be at least 1".into(),
+            ));
+        }
+        if cfg.max_frame.0 == 0 {
+            return Err(CollectError::Config(
+                "syslog.max_frame must be at least 1".into(),
+            ));
+        }
+        let udp = match cfg.udp {
+            Some(addr) => {
+                Some(
+                    UdpSocket::bind(addr)
+                        .await
+                        .map_err(|source| CollectError::Bind {
+                            transport: "udp",
+                            addr,
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let tcp = match cfg.tcp {
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| CollectError::Bind {
+                            transport: "tcp",
+                            addr,
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let settings = Settings {
+            max_frame: usize::try_from(cfg.max_frame.0).unwrap_or(usize::MAX),
+            max_connections: cfg.max_connections,
+            linger: cfg.linger,
+            host,
+        };
+        Ok(SyslogServer {
+            udp,
+            tcp,
+            settings,
+            tx,
+        })
+    }
+
+    /// The bound UDP address, if UDP is on.
+    pub fn udp_addr(&self) -> Option<SocketAddr> {
+        self.udp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    /// The bound TCP address, if TCP is on.
+    pub fn tcp_addr(&self) -> Option<SocketAddr> {
+        self.tcp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` is cancelled or the receiver is dropped; both end with `Ok`.
+    /// Open TCP connections are closed on the way out, after a best-effort send of their batch.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), CollectError> {
+        let stop = shutdown.child_token();
+        tracing::info!(udp = ?self.udp_addr(), tcp = ?self.tcp_addr(), host = %self.settings.host, "syslog server listening");
+        let udp = self.udp.map(|sock| {
+            tokio::spawn(udp::serve(
+                sock,
+                self.settings.clone(),
+                self.tx.clone(),
+                stop.clone(),
+            ))
+        });
+        let tcp = self.tcp.map(|l| {
+            tokio::spawn(tcp::serve(
+                l,
+                self.settings.clone(),
+                self.tx.clone(),
+                stop.clone(),
+            ))
+        });
+        drop(self.tx);
+        for task in [udp, tcp].into_iter().flatten() {
+            task.await.map_err(|e| CollectError::Task(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Records waiting to be sent, with the time the first one arrived.
+struct Batcher {
+    records: Vec<RawRecord>,
+    first: Option<Instant>,
+    linger: Duration,
+}
+
+impl Batcher {
+    fn new(linger: Duration) -> Self {
+        Batcher {
+            records: Vec::new(),
+            first: None,
+            linger,
+        }
+    }
+
+    fn push(&mut self, r: RawRecord) {
+        if self.records.is_empty() {
+            self.first = Some(Instant::now());
+        }
+        self.records.push(r);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.records.len() >= MAX_BATCH
+    }
+
+    /// When the batch must go even if not full (far ahead when empty).
+    fn deadline(&self) -> tokio::time::Instant {
+        let at = self.first.map_or_else(
+            || Instant::now() + Duration::from_secs(3600),
+            |f| f + self.linger,
+        );
+        tokio::time::Instant::from_std(at)
+    }
+
+    fn take(&mut self) -> RawBatch {
+        self.first = None;
+        RawBatch {
+            records: std::mem::take(&mut self.records),
+            checkpoint: Vec::new(),
+            ack: None,
+        }
+    }
+}
+
+/// Sends a batch, unless `stop` comes first. `false`: stop serving (shutdown, or the pipeline
+/// closed its input, in which case `stop` is cancelled for the other tasks too).
+async fn deliver(tx: &mpsc::Sender<RawBatch>, batch: RawBatch, stop: &CancellationToken) -> bool {
+    if batch.records.is_empty() {
+        return true;
+    }
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => false,
+        r = tx.send(batch) => match r {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::info!("syslog server stopping: the pipeline closed its input");
+                stop.cancel();
+                false
+            }
+        },
+    }
+}
+
+/// Last chance at shutdown: hand over what is ready if there is room, never wait.
+fn deliver_now(tx: &mpsc::Sender<RawBatch>, batch: RawBatch) {
+    let n = batch.records.len();
+    if n > 0 && tx.try_send(batch).is_err() {
+        tracing::warn!(
+            records = n,
+            "syslog records dropped at shutdown: the pipeline was full"
+        );
+    }
+}
+
+/// A syslog record (fresh uuid v7 id: syslog has no position to derive one from).
+fn record(body: Vec<u8>, truncated: bool, source: &Arc<SourceKind>) -> RawRecord {
+    RawRecord {
+        body,
+        truncated,
+        hint: FormatHint::Syslog,
+        source: Arc::clone(source),
+        host: None,
+        received: Timestamp::now(),
+        id: uuid::Uuid::now_v7().to_string(),
+    }
+}

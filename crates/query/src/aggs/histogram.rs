@@ -1,0 +1,274 @@
+//! Date histogram on `@timestamp` with fixed-width buckets.
+
+use std::time::Instant;
+
+use loglynx_core::{fields as f, Timestamp};
+use loglynx_store::WindowSnapshot;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, ColumnIndex};
+use tantivy::{DateTime, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::engine::QueryEngine;
+use crate::error::QueryError;
+use crate::request::{HistogramBucket, HistogramRequest, HistogramResponse};
+use crate::topk::extent;
+
+/// Most buckets one histogram returns.
+pub const MAX_BUCKETS: usize = 10_000;
+const DEFAULT_TARGET: usize = 60;
+
+const SEC: u64 = 1_000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+const DAY: u64 = 24 * HOUR;
+/// Round widths a histogram may pick, in milliseconds.
+const NICE_MS: &[u64] = &[
+    1,
+    5,
+    10,
+    50,
+    100,
+    500,
+    SEC,
+    5 * SEC,
+    10 * SEC,
+    30 * SEC,
+    MIN,
+    5 * MIN,
+    10 * MIN,
+    30 * MIN,
+    HOUR,
+    3 * HOUR,
+    12 * HOUR,
+    DAY,
+    7 * DAY,
+    30 * DAY,
+];
+
+/// The smallest round width (1s, 5s, 10s, 30s, 1m, 5m ... 1d, 7d, 30d) that covers `span_ms`
+/// in at most `target` buckets (beyond 30 days: whole multiples of 30 days).
+pub fn auto_interval_ms(span_ms: u64, target: usize) -> u64 {
+    let target = target.max(1) as u64;
+    let raw = span_ms.div_ceil(target).max(1);
+    NICE_MS
+        .iter()
+        .copied()
+        .find(|w| *w >= raw)
+        .unwrap_or_else(|| raw.div_ceil(30 * DAY) * 30 * DAY)
+}
+
+impl QueryEngine {
+    /// Counts of matching events per fixed-width time bucket over `[start, end)` (the data's
+    /// own extent where a bound is open). Buckets are aligned on multiples of the width since
+    /// the epoch; empty ones inside the range are returned with count 0.
+    pub fn histogram(
+        &self,
+        windows: &[WindowSnapshot],
+        req: &HistogramRequest,
+    ) -> Result<HistogramResponse, QueryError> {
+        let started = Instant::now();
+        if req.interval_ms == Some(0) {
+            return Err(QueryError::BadRequest(
+                "interval_ms must be at least 1; leave it out for an automatic width".into(),
+            ));
+        }
+        let p = self.prepare(windows, &req.filter, Timestamp::now())?;
+        let target = req.target_buckets.unwrap_or(DEFAULT_TARGET);
+        let (start, end) = match (req.filter.start, req.filter.end) {
+            (Some(s), Some(e)) => (s.as_micros(), e.as_micros()),
+            (s, e) => match data_extent(&p.windows)? {
+                Some((lo, hi)) => {
+                    let start = s.map_or(lo, |s| s.as_micros());
+                    (start, e.map_or(hi + 1, |e| e.as_micros()).max(start))
+                }
+                None => {
+                    let interval_ms = req.interval_ms.unwrap_or(MIN);
+                    let took_ms = started.elapsed().as_millis() as u64;
+                    return Ok(HistogramResponse {
+                        interval_ms,
+                        buckets: Vec::new(),
+                        total: 0,
+                        took_ms,
+                    });
+                }
+            },
+        };
+        let span_ms = ((end - start).max(0) as u64).div_ceil(1_000);
+        let interval_ms = req
+            .interval_ms
+            .unwrap_or_else(|| auto_interval_ms(span_ms, target));
+        let interval_us = i64::try_from(interval_ms.saturating_mul(1_000))
+            .map_err(|_| QueryError::BadRequest("interval_ms is too large".into()))?;
+        let origin = start.div_euclid(interval_us) * interval_us;
+        let n = if end <= start {
+            0
+        } else {
+            ((end - origin) as u64).div_ceil(interval_us as u64) as usize
+        };
+        if n > MAX_BUCKETS {
+            return Err(QueryError::TooLarge {
+                what: "bucket count (widen interval_ms)",
+                value: n,
+                max: MAX_BUCKETS,
+            });
+        }
+        let collector = DateHistogram {
+            origin,
+            interval_us,
+            buckets: n,
+        };
+        let mut counts = vec![0u64; n];
+        for w in &p.windows {
+            let part = w.searcher.search(&*p.query, &collector)?;
+            for (c, x) in counts.iter_mut().zip(part) {
+                *c += x;
+            }
+        }
+        let buckets: Vec<HistogramBucket> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| HistogramBucket {
+                start: Timestamp::from_micros(origin + i as i64 * interval_us),
+                count: *c,
+            })
+            .collect();
+        let total = counts.iter().sum();
+        Ok(HistogramResponse {
+            interval_ms,
+            buckets,
+            total,
+            took_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+/// Smallest and largest `@timestamp` (µs) in the windows, from the columns' statistics.
+fn data_extent(windows: &[&WindowSnapshot]) -> Result<Option<(i64, i64)>, QueryError> {
+    let mut all: Option<(i64, i64)> = None;
+    for w in windows {
+        if let Some((lo, hi)) = extent(&w.searcher, f::TIMESTAMP)? {
+            all = Some(all.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    Ok(all)
+}
+
+/// Counts docs per bucket of `@timestamp`: bucket i covers `origin + i*interval ..+interval`.
+struct DateHistogram {
+    origin: i64,
+    interval_us: i64,
+    buckets: usize,
+}
+
+struct DateHistogramSegment {
+    column: Column<DateTime>,
+    origin: i64,
+    interval_us: i64,
+    /// 1 / interval_us.
+    inverse: f64,
+    counts: Vec<u64>,
+    buf: Vec<DateTime>,
+}
+
+impl Collector for DateHistogram {
+    type Fruit = Vec<u64>;
+    type Child = DateHistogramSegment;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        Ok(DateHistogramSegment {
+            column: reader.fast_fields().date(f::TIMESTAMP)?,
+            origin: self.origin,
+            interval_us: self.interval_us,
+            inverse: 1.0 / self.interval_us as f64,
+            counts: vec![0; self.buckets],
+            buf: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        let mut out = vec![0u64; self.buckets];
+        for fruit in fruits {
+            for (o, x) in out.iter_mut().zip(fruit) {
+                *o += x;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl DateHistogramSegment {
+    #[inline]
+    fn add(&mut self, t: DateTime) {
+        let rel = t.into_timestamp_micros() - self.origin;
+        if rel < 0 {
+            return;
+        }
+        // A multiplication instead of a division per document; f64 may land one bucket off
+        // at an edge, which the two comparisons correct.
+        let mut idx = (rel as f64 * self.inverse) as i64;
+        if idx * self.interval_us > rel {
+            idx -= 1;
+        } else if (idx + 1) * self.interval_us <= rel {
+            idx += 1;
+        }
+        if let Some(c) = self.counts.get_mut(idx as usize) {
+            *c += 1;
+        }
+    }
+}
+
+impl SegmentCollector for DateHistogramSegment {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        if let Some(t) = self.column.first(doc) {
+            self.add(t);
+        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        if matches!(self.column.index, ColumnIndex::Full) {
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.resize(docs.len(), DateTime::MIN);
+            self.column.values.get_vals(docs, &mut buf);
+            for t in &buf {
+                self.add(*t);
+            }
+            self.buf = buf;
+        } else {
+            for doc in docs {
+                self.collect(*doc, 0.0);
+            }
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_interval_picks_round_widths() {
+        assert_eq!(auto_interval_ms(60 * MIN, 60), MIN);
+        assert_eq!(auto_interval_ms(61 * MIN, 60), 5 * MIN);
+        assert_eq!(auto_interval_ms(DAY, 60), 30 * MIN);
+        assert_eq!(auto_interval_ms(DAY, 24), HOUR);
+        assert_eq!(auto_interval_ms(7 * DAY, 60), 3 * HOUR);
+        assert_eq!(auto_interval_ms(30 * SEC, 60), 500);
+        assert_eq!(auto_interval_ms(0, 60), 1);
+        assert_eq!(auto_interval_ms(365 * DAY, 6), 90 * DAY);
+        assert_eq!(auto_interval_ms(5 * MIN, 0), 5 * MIN);
+    }
+}

@@ -1,0 +1,285 @@
+//! Top-N values of a keyword, numeric or `labels.*` field, with exact counts.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use loglynx_core::{fields as f, Timestamp};
+use loglynx_store::{FieldKind, WindowSnapshot};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::engine::QueryEngine;
+use crate::error::QueryError;
+use crate::request::{TermsBucket, TermsRequest, TermsResponse};
+
+/// Most buckets one terms request returns.
+pub const MAX_TERMS: usize = 10_000;
+const DEFAULT_SIZE: usize = 10;
+
+impl QueryEngine {
+    /// The `size` most frequent values of `field` among matching events, most frequent first
+    /// (ties by value). Every value is counted in every window, so the counts are exact.
+    /// `other` is the number of matching events minus the sum of the bucket counts: exact for
+    /// single-valued fields; for the multi-valued `log.flags` an event counts once per flag.
+    pub fn terms(
+        &self,
+        windows: &[WindowSnapshot],
+        req: &TermsRequest,
+    ) -> Result<TermsResponse, QueryError> {
+        let started = Instant::now();
+        let size = req.size.unwrap_or(DEFAULT_SIZE);
+        if size > MAX_TERMS {
+            return Err(QueryError::TooLarge {
+                what: "size",
+                value: size,
+                max: MAX_TERMS,
+            });
+        }
+        let column = self.terms_column(&req.field)?;
+        let p = self.prepare(windows, &req.filter, Timestamp::now())?;
+        let collector = TermCounts {
+            column: column.clone(),
+        };
+        let mut counts: HashMap<Key, u64> = HashMap::new();
+        let mut total = 0u64;
+        for w in &p.windows {
+            let (docs, part) = w.searcher.search(&*p.query, &collector)?;
+            total += docs;
+            for (k, c) in part {
+                *counts.entry(k).or_default() += c;
+            }
+        }
+        let mut all: Vec<(Key, u64)> = counts.into_iter().collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(size);
+        let in_buckets: u64 = all.iter().map(|(_, c)| c).sum();
+        let buckets = all
+            .into_iter()
+            .map(|(k, count)| TermsBucket {
+                value: k.to_string(),
+                count,
+            })
+            .collect();
+        Ok(TermsResponse {
+            field: req.field.clone(),
+            buckets,
+            other: total.saturating_sub(in_buckets),
+            took_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    /// The fast column to count `field` on, or why it cannot be aggregated.
+    fn terms_column(&self, field: &str) -> Result<TermsColumn, QueryError> {
+        let reason = match self.schema.kind(field) {
+            None => {
+                let mut known = self.schema.field_names();
+                known.push("labels.<key>");
+                return Err(QueryError::UnknownField {
+                    field: field.to_string(),
+                    known: known.join(", "),
+                });
+            }
+            Some(FieldKind::Keyword) if field != f::EVENT_ID => {
+                return Ok(TermsColumn::Str(field.to_string()))
+            }
+            Some(FieldKind::Numeric) => return Ok(TermsColumn::U64(field.to_string())),
+            Some(FieldKind::Labels) => {
+                let key = &field[f::LABELS_PREFIX.len()..];
+                if key.is_empty() {
+                    "name the label, e.g. `labels.env`"
+                } else {
+                    return Ok(TermsColumn::Str(format!(
+                        "{}{}",
+                        f::LABELS_PREFIX,
+                        key.replace('.', "\\.")
+                    )));
+                }
+            }
+            Some(FieldKind::Keyword) => {
+                "every event has its own id; pick a field whose values repeat"
+            }
+            Some(FieldKind::Text) => {
+                "`message` is full text; aggregate a keyword field such as `pattern.id`"
+            }
+            Some(FieldKind::Date) => "dates are counted with the histogram",
+        };
+        Err(QueryError::BadRequest(format!(
+            "cannot count the values of `{field}`: {reason}"
+        )))
+    }
+}
+
+/// Which fast column a terms request reads (its column name in the store).
+#[derive(Clone)]
+enum TermsColumn {
+    Str(String),
+    U64(String),
+}
+
+/// A counted value: text, or a number (ordered numerically on ties).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Key {
+    Num(u64),
+    Str(String),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Num(n) => write!(f, "{n}"),
+            Key::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Counts matching docs and every value of one column.
+struct TermCounts {
+    column: TermsColumn,
+}
+
+enum TermCountsSegment {
+    /// Counts per term ordinal of the segment's dictionary.
+    Str {
+        column: StrColumn,
+        counts: Vec<u64>,
+        docs: u64,
+    },
+    U64 {
+        column: Column<u64>,
+        counts: HashMap<u64, u64>,
+        docs: u64,
+    },
+    /// The column is absent in this segment: only docs are counted.
+    Missing { docs: u64 },
+}
+
+impl Collector for TermCounts {
+    type Fruit = (u64, HashMap<Key, u64>);
+    type Child = TermCountsSegment;
+
+    fn for_segment(
+        &self,
+        _: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let ff = reader.fast_fields();
+        Ok(match &self.column {
+            TermsColumn::Str(name) => match ff.str(name)? {
+                Some(column) => {
+                    let counts = vec![0; column.num_terms()];
+                    TermCountsSegment::Str {
+                        column,
+                        counts,
+                        docs: 0,
+                    }
+                }
+                None => TermCountsSegment::Missing { docs: 0 },
+            },
+            TermsColumn::U64(name) => match ff.column_opt::<u64>(name)? {
+                Some(column) => TermCountsSegment::U64 {
+                    column,
+                    counts: HashMap::new(),
+                    docs: 0,
+                },
+                None => TermCountsSegment::Missing { docs: 0 },
+            },
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(
+        &self,
+        fruits: Vec<std::io::Result<(u64, HashMap<Key, u64>)>>,
+    ) -> tantivy::Result<Self::Fruit> {
+        let mut docs = 0;
+        let mut all: HashMap<Key, u64> = HashMap::new();
+        for fruit in fruits {
+            let (d, part) = fruit?;
+            docs += d;
+            for (k, c) in part {
+                *all.entry(k).or_default() += c;
+            }
+        }
+        Ok((docs, all))
+    }
+}
+
+impl SegmentCollector for TermCountsSegment {
+    type Fruit = std::io::Result<(u64, HashMap<Key, u64>)>;
+
+    fn collect(&mut self, doc: DocId, _: Score) {
+        match self {
+            TermCountsSegment::Str {
+                column,
+                counts,
+                docs,
+            } => {
+                *docs += 1;
+                for ord in column.term_ords(doc) {
+                    if let Some(c) = counts.get_mut(ord as usize) {
+                        *c += 1;
+                    }
+                }
+            }
+            TermCountsSegment::U64 {
+                column,
+                counts,
+                docs,
+            } => {
+                *docs += 1;
+                for v in column.values_for_doc(doc) {
+                    *counts.entry(v).or_default() += 1;
+                }
+            }
+            TermCountsSegment::Missing { docs } => *docs += 1,
+        }
+    }
+
+    fn collect_block(&mut self, block: &[DocId]) {
+        if let TermCountsSegment::Missing { docs } = self {
+            *docs += block.len() as u64;
+            return;
+        }
+        for doc in block {
+            self.collect(*doc, 0.0);
+        }
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        match self {
+            TermCountsSegment::Str {
+                column,
+                counts,
+                docs,
+            } => {
+                let seen: Vec<(u64, u64)> = counts
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, c)| *c > 0)
+                    .map(|(o, c)| (o as u64, c))
+                    .collect();
+                let mut out = HashMap::with_capacity(seen.len());
+                let mut next = seen.iter().map(|(_, c)| *c);
+                // One sequential walk over the dictionary resolves every counted ordinal.
+                column.dictionary().sorted_ords_to_term_cb(
+                    seen.iter().map(|(o, _)| *o),
+                    |bytes| {
+                        let count = next.next().unwrap_or(0);
+                        out.insert(Key::Str(String::from_utf8_lossy(bytes).into_owned()), count);
+                        Ok(())
+                    },
+                )?;
+                Ok((docs, out))
+            }
+            TermCountsSegment::U64 { counts, docs, .. } => Ok((
+                docs,
+                counts.into_iter().map(|(k, c)| (Key::Num(k), c)).collect(),
+            )),
+            TermCountsSegment::Missing { docs } => Ok((docs, HashMap::new())),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The parsed form of a query string.
+
+use std::ops::Bound;
+
+/// A query expression.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    /// Matches every event (`*` or an empty query).
+    All,
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Clause(Clause),
+}
+
+/// One `field:value` test (or a bare value on `message`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Clause {
+    /// None: the default field (`message`).
+    pub field: Option<String>,
+    pub value: Value,
+    /// Character offset of the clause, for errors.
+    pub position: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Word(Word),
+    /// Text between double quotes, escapes resolved.
+    Phrase(String),
+    /// Bounds as typed; `*` becomes Unbounded.
+    Range {
+        lower: Bound<String>,
+        upper: Bound<String>,
+    },
+}
+
+/// A word as typed, keeping track of which `*` / `?` are wildcards (not escaped).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Word {
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Piece {
+    Char(char),
+    /// `*`: any run of characters.
+    Any,
+    /// `?`: exactly one character.
+    One,
+}
+
+impl Word {
+    /// The text with wildcards written back as `*` / `?`.
+    pub fn text(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Char(c) => *c,
+                Piece::Any => '*',
+                Piece::One => '?',
+            })
+            .collect()
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.pieces.iter().any(|p| !matches!(p, Piece::Char(_)))
+    }
+
+    /// Just `*`: "anything" / "field exists".
+    pub fn is_star(&self) -> bool {
+        self.pieces == [Piece::Any]
+    }
+
+    /// A regex matching the whole word; `map` transforms literal characters (e.g. lowercase).
+    pub fn to_regex(&self, map: impl Fn(char) -> char) -> String {
+        let mut re = String::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Char(c) => push_escaped(&mut re, map(*c)),
+                Piece::Any => re.push_str(".*"),
+                Piece::One => re.push('.'),
+            }
+        }
+        re
+    }
+}
+
+/// Appends `c` to a regex so that it matches itself only.
+pub(crate) fn push_escaped(re: &mut String, c: char) {
+    if c.is_control() {
+        re.push_str(&format!("\\x{{{:x}}}", c as u32));
+    } else {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            re.push('\\');
+        }
+        re.push(c);
+    }
+}

@@ -1,0 +1,302 @@
+//! Histogram and terms aggregations: exact counts across windows.
+
+mod common;
+
+use common::{at, event, window};
+use loglynx_core::Event;
+use loglynx_query::{Filter, HistogramRequest, QueryError, TermsBucket, TermsRequest};
+use loglynx_store::WindowSnapshot;
+
+fn hist(
+    windows: &[WindowSnapshot],
+    query: &str,
+    start: i64,
+    end: i64,
+    interval_ms: Option<u64>,
+) -> (u64, Vec<u64>, u64) {
+    let req = HistogramRequest {
+        filter: Filter {
+            query: query.into(),
+            start: Some(at(start)),
+            end: Some(at(end)),
+        },
+        interval_ms,
+        target_buckets: None,
+    };
+    let r = common::engine().histogram(windows, &req).unwrap();
+    (
+        r.interval_ms,
+        r.buckets.iter().map(|b| b.count).collect(),
+        r.total,
+    )
+}
+
+/// Events at 0, 0.5, 30, 125, 130, 299 and 300 s, split over two windows.
+fn timeline() -> Vec<WindowSnapshot> {
+    let mut half = event("h", 0, "x");
+    half.timestamp = loglynx_core::Timestamp(at(0).0 + 500_000_000);
+    vec![
+        window("a", &[vec![event("a", 0, "x"), half, event("b", 30, "y")]]),
+        window(
+            "b",
+            &[
+                vec![event("c", 125, "x"), event("d", 130, "y")],
+                vec![event("e", 299, "x"), event("f", 300, "x")],
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn fixed_interval_counts_with_empty_buckets() {
+    let w = timeline();
+    // [0, 300 s) in minutes: 3, 0, 2, 0, 1 (the event at 300 s is outside).
+    assert_eq!(
+        hist(&w, "", 0, 300, Some(60_000)),
+        (60_000, vec![3, 0, 2, 0, 1], 6)
+    );
+    assert_eq!(
+        hist(&w, "x", 0, 300, Some(60_000)),
+        (60_000, vec![2, 0, 1, 0, 1], 4)
+    );
+    // Buckets align on the interval: a range starting at 30 s starts its first bucket at 0.
+    assert_eq!(
+        hist(&w, "", 30, 180, Some(60_000)),
+        (60_000, vec![1, 0, 2], 3)
+    );
+    let r = common::engine()
+        .histogram(
+            &w,
+            &HistogramRequest {
+                filter: Filter {
+                    start: Some(at(30)),
+                    end: Some(at(180)),
+                    ..Default::default()
+                },
+                interval_ms: Some(60_000),
+                target_buckets: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(r.buckets[0].start, at(0));
+    assert_eq!(r.buckets[2].start, at(120));
+}
+
+#[test]
+fn auto_interval_gives_round_widths() {
+    let w = timeline();
+    // 1 h over 60 buckets: 1 minute each.
+    let (interval, counts, total) = hist(&w, "", 0, 3600, None);
+    assert_eq!((interval, counts.len(), total), (60_000, 60, 7));
+    assert_eq!(&counts[..6], &[3, 0, 2, 0, 1, 1]);
+    // 5 min with target 10: 30 s buckets.
+    let req = HistogramRequest {
+        filter: Filter {
+            start: Some(at(0)),
+            end: Some(at(300)),
+            ..Default::default()
+        },
+        interval_ms: None,
+        target_buckets: Some(10),
+    };
+    let r = common::engine().histogram(&w, &req).unwrap();
+    assert_eq!(r.interval_ms, 30_000);
+    assert_eq!(
+        r.buckets.iter().map(|b| b.count).collect::<Vec<_>>(),
+        vec![2, 1, 0, 0, 2, 0, 0, 0, 0, 1]
+    );
+}
+
+#[test]
+fn open_range_uses_the_data_extent() {
+    let w = timeline();
+    let req = HistogramRequest {
+        filter: Filter::default(),
+        interval_ms: Some(60_000),
+        target_buckets: None,
+    };
+    let r = common::engine().histogram(&w, &req).unwrap();
+    // Data spans 0..=300 s: buckets 0,1,2,3,4,5 minutes; every event counted.
+    assert_eq!(
+        r.buckets.iter().map(|b| b.count).collect::<Vec<_>>(),
+        vec![3, 0, 2, 0, 1, 1]
+    );
+    assert_eq!(r.total, 7);
+    assert_eq!(r.buckets[0].start, at(0));
+    let empty = common::engine().histogram(&[], &req).unwrap();
+    assert_eq!((empty.buckets.len(), empty.total), (0, 0));
+}
+
+#[test]
+fn histogram_limits() {
+    let w = timeline();
+    let req = HistogramRequest {
+        filter: Filter {
+            start: Some(at(0)),
+            end: Some(at(86_400)),
+            ..Default::default()
+        },
+        interval_ms: Some(1),
+        target_buckets: None,
+    };
+    assert!(matches!(
+        common::engine().histogram(&w, &req),
+        Err(QueryError::TooLarge { .. })
+    ));
+    let req = HistogramRequest {
+        interval_ms: Some(0),
+        ..req
+    };
+    assert!(matches!(
+        common::engine().histogram(&w, &req),
+        Err(QueryError::BadRequest(_))
+    ));
+}
+
+fn host_event(id: &str, host: Option<&str>, pid: u32, env: Option<&str>) -> Event {
+    let mut e = event(id, 0, "m");
+    e.host = host.map(Into::into);
+    e.pid = Some(pid);
+    if let Some(env) = env {
+        e.labels.insert("env".into(), env.into());
+    }
+    e
+}
+
+/// web1 x5, web2 x4, web3 x3, db1 x2 (+1 without host), spread so that no window alone
+/// shows the global order.
+fn hosts() -> Vec<WindowSnapshot> {
+    let h = |id: &str, host: &str, pid: u32| {
+        host_event(
+            id,
+            Some(host),
+            pid,
+            Some(if pid.is_multiple_of(2) { "prod" } else { "dev" }),
+        )
+    };
+    vec![
+        window(
+            "a",
+            &[vec![
+                h("1", "web3", 1),
+                h("2", "web3", 1),
+                h("3", "web3", 2),
+                h("4", "web1", 2),
+            ]],
+        ),
+        window(
+            "b",
+            &[
+                vec![h("5", "web2", 3), h("6", "web2", 3), h("7", "web1", 4)],
+                vec![h("8", "db1", 4), h("9", "db1", 4)],
+            ],
+        ),
+        window(
+            "c",
+            &[vec![
+                h("10", "web1", 5),
+                h("11", "web1", 5),
+                h("12", "web1", 6),
+                h("13", "web2", 6),
+                h("14", "web2", 6),
+            ]],
+        ),
+        window("d", &[vec![host_event("15", None, 7, None)]]),
+    ]
+}
+
+fn terms(
+    windows: &[WindowSnapshot],
+    field: &str,
+    query: &str,
+    size: usize,
+) -> (Vec<(String, u64)>, u64) {
+    let req = TermsRequest {
+        filter: Filter {
+            query: query.into(),
+            ..Default::default()
+        },
+        field: field.into(),
+        size: Some(size),
+    };
+    let r = common::engine().terms(windows, &req).unwrap();
+    assert_eq!(r.field, field);
+    (
+        r.buckets
+            .into_iter()
+            .map(|TermsBucket { value, count }| (value, count))
+            .collect(),
+        r.other,
+    )
+}
+
+fn b(v: &[(&str, u64)]) -> Vec<(String, u64)> {
+    v.iter().map(|(s, c)| (s.to_string(), *c)).collect()
+}
+
+#[test]
+fn keyword_terms_are_exact_across_windows() {
+    let w = hosts();
+    assert_eq!(
+        terms(&w, "host.name", "", 2),
+        (b(&[("web1", 5), ("web2", 4)]), 6)
+    );
+    assert_eq!(
+        terms(&w, "host.name", "", 10),
+        (b(&[("web1", 5), ("web2", 4), ("web3", 3), ("db1", 2)]), 1)
+    );
+    assert_eq!(
+        terms(&w, "host.name", "process.pid:[1 TO 3]", 1),
+        (b(&[("web3", 3)]), 3)
+    );
+    assert_eq!(terms(&w, "host.name", "host.name:nothing", 5), (b(&[]), 0));
+}
+
+#[test]
+fn numeric_and_label_terms() {
+    let w = hosts();
+    // pids: 1 x2, 2 x2, 3 x2, 4 x3, 5 x2, 6 x3, 7 x1; ties by value.
+    assert_eq!(
+        terms(&w, "process.pid", "", 3),
+        (b(&[("4", 3), ("6", 3), ("1", 2)]), 7)
+    );
+    assert_eq!(
+        terms(&w, "labels.env", "", 5),
+        (b(&[("prod", 8), ("dev", 6)]), 1)
+    );
+    assert_eq!(
+        terms(&w, "labels.env", "host.name:web1", 5),
+        (b(&[("prod", 3), ("dev", 2)]), 0)
+    );
+}
+
+#[test]
+fn terms_errors() {
+    let w = hosts();
+    let req = |field: &str| TermsRequest {
+        field: field.into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        common::engine().terms(&w, &req("nope")),
+        Err(QueryError::UnknownField { .. })
+    ));
+    let err = common::engine().terms(&w, &req("message")).unwrap_err();
+    assert!(err.to_string().contains("full text"), "{err}");
+    assert!(matches!(
+        common::engine().terms(&w, &req("@timestamp")),
+        Err(QueryError::BadRequest(_))
+    ));
+    assert!(matches!(
+        common::engine().terms(&w, &req("event.id")),
+        Err(QueryError::BadRequest(_))
+    ));
+    let big = TermsRequest {
+        size: Some(1_000_000),
+        ..req("host.name")
+    };
+    assert!(matches!(
+        common::engine().terms(&w, &big),
+        Err(QueryError::TooLarge { .. })
+    ));
+}

@@ -1,0 +1,255 @@
+//! The query language over a fixed corpus of ten events (see `common::language_corpus`):
+//! every construct with its exact hit count.
+
+mod common;
+
+use loglynx_query::{Filter, QueryError};
+
+fn error(q: &str) -> QueryError {
+    let windows = common::language_corpus();
+    match common::engine().count(
+        &windows,
+        &Filter {
+            query: q.into(),
+            ..Default::default()
+        },
+    ) {
+        Ok(n) => panic!("query {q:?} should fail, matched {n}"),
+        Err(e) => e,
+    }
+}
+
+fn check(cases: &[(&str, u64)]) {
+    let windows = common::language_corpus();
+    let engine = common::engine();
+    for (q, want) in cases {
+        let got = engine
+            .count(
+                &windows,
+                &Filter {
+                    query: q.to_string(),
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("query {q:?} failed: {e}"));
+        assert_eq!(got, *want, "query {q:?}");
+    }
+}
+
+#[test]
+fn empty_and_star_match_everything() {
+    check(&[("", 10), ("  ", 10), ("*", 10), ("message:*", 10)]);
+}
+
+#[test]
+fn bare_words_search_message_lowercased_and_anded() {
+    check(&[
+        ("disk", 4),
+        ("DISK", 4),
+        ("Disk", 4),
+        ("disk full", 4),
+        ("disk warning", 1),
+        ("error", 1), // only e7 says "ERROR" in its message; log.level is not searched
+        ("message:error", 1),
+        ("nothing-like-this", 0),
+    ]);
+}
+
+#[test]
+fn phrases_need_adjacent_words() {
+    check(&[
+        ("\"disk full\"", 2), // e1 "Disk full", e10 "disk-full"; not "disk is full" nor "full disk"
+        ("disk-full", 2),     // split like the index: the phrase "disk full"
+        ("message:\"full disk\"", 1),
+        ("\"DISK FULL\"", 2),
+        ("\"connection failed\"", 1),
+    ]);
+}
+
+#[test]
+fn keyword_fields_are_exact_and_case_sensitive() {
+    check(&[
+        ("log.level:error", 3),
+        ("log.level:ERROR", 0),
+        ("log.level:err", 0),
+        ("host.name:web1", 2),
+        ("host.name:Web1", 1),
+        ("host.name:\"my host\"", 1),
+        ("service.name:nginx", 4),
+        ("user.name:root", 1),
+        ("source.ip:::1", 1),
+        ("log.flags:truncated", 1),
+        ("event.id:e3", 1),
+    ]);
+}
+
+#[test]
+fn boolean_operators_and_precedence() {
+    check(&[
+        ("disk OR connection", 6),
+        ("disk || connection", 6),
+        ("log.level:error AND host.name:web2", 1),
+        ("log.level:error && host.name:web2", 1),
+        // AND binds tighter than OR: error OR (warn AND web2)
+        ("log.level:error OR log.level:warn AND host.name:web2", 4),
+        ("(log.level:error OR log.level:warn) AND host.name:web2", 2),
+        // implicit AND has AND's precedence: (error web2) OR db1
+        ("log.level:error host.name:web2 OR host.name:db1", 3),
+        ("NOT service.name:nginx", 6),
+        ("-service.name:nginx", 6),
+        ("!service.name:nginx", 6),
+        ("disk -log.level:error", 3),
+        ("disk NOT log.level:error", 3),
+        ("NOT log.level:error OR host.name:web1", 8),
+        ("disk AND NOT (host.name:db1 OR log.level:error)", 1),
+        ("+disk +full", 4),
+        ("NOT NOT log.level:error", 3),
+        ("host.name:(web1 OR web2)", 4),
+        ("host.name:(web1 OR web2) -log.level:warn", 2),
+    ]);
+}
+
+#[test]
+fn numeric_ranges_inclusive_exclusive_and_comparisons() {
+    check(&[
+        ("process.pid:100", 2),
+        ("process.pid:[100 TO 200]", 4),
+        ("process.pid:{100 TO 200}", 1),
+        ("process.pid:[100 TO 200}", 3),
+        ("process.pid:{100 TO 200]", 2),
+        ("process.pid:[* TO 50]", 2),
+        ("process.pid:[300 TO *]", 2),
+        ("process.pid:>=200", 4),
+        ("process.pid:>200", 3),
+        ("process.pid:<100", 3),
+        ("process.pid:<=100", 5),
+        ("process.pid:*", 10),
+        ("source.port:*", 0),
+    ]);
+}
+
+#[test]
+fn date_ranges() {
+    check(&[
+        ("@timestamp:>=2024-05-01T10:04:00Z", 6),
+        (
+            "@timestamp:[2024-05-01T10:02:00Z TO 2024-05-01T10:04:00Z}",
+            2,
+        ),
+        (
+            "@timestamp:[2024-05-01T10:02:00Z TO 2024-05-01T10:04:00Z]",
+            3,
+        ),
+        ("@timestamp:2024-05-01T10:00:00Z", 1),
+        ("@timestamp:>=2024-05-01", 10),
+        ("@timestamp:<2024-05-01", 0),
+        ("@timestamp:<now", 10),
+        ("@timestamp:>=now-1h", 0),
+        ("event.ingested:>2024-05-01T10:00:01Z", 9),
+    ]);
+}
+
+#[test]
+fn wildcards() {
+    check(&[
+        ("service.name:ngin*", 5),
+        ("service.name:*proxy", 1),
+        ("service.name:p?stgres", 2),
+        ("service.name:NGIN*", 0),
+        ("host.name:web?", 6),
+        ("message:fail*", 3),
+        ("FAIL*", 3),
+        ("f?iled", 2),
+        ("service.name:nginx\\*", 0),
+        ("host.name:*", 10),
+        ("user.name:*", 1),
+    ]);
+}
+
+#[test]
+fn labels() {
+    check(&[
+        ("labels.env:prod", 4),
+        ("labels.env:PROD", 0),
+        ("labels.env:pr*", 4),
+        ("labels.team:core", 1),
+        ("labels.env:*", 6),
+        ("labels.k8s.pod:api-1", 1),
+        ("labels.nope:x", 0),
+        ("labels.env:prod AND NOT host.name:web1", 2),
+        ("labels.env:(dev OR staging)", 2),
+    ]);
+}
+
+#[test]
+fn unknown_field_lists_the_known_ones() {
+    let err = error("hots.name:web1");
+    let QueryError::UnknownField {
+        ref field,
+        ref known,
+    } = err
+    else {
+        panic!("got {err:?}")
+    };
+    assert_eq!(field, "hots.name");
+    for name in [
+        "host.name",
+        "@timestamp",
+        "process.pid",
+        "message",
+        "labels.<key>",
+    ] {
+        assert!(known.contains(name), "{name} missing from {known}");
+    }
+    assert!(
+        err.to_string()
+            .starts_with("unknown field `hots.name`: use one of "),
+        "{err}"
+    );
+    assert!(err.is_user_error());
+}
+
+#[test]
+fn syntax_errors_are_readable() {
+    let err = error("\"disk full");
+    assert_eq!(
+        err.to_string(),
+        "invalid query at position 0: unterminated phrase: add the closing `\"`"
+    );
+    let err = error("disk AND (full OR");
+    assert!(
+        matches!(err, QueryError::Syntax { position: 15, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid query at position 15: `OR` needs a term on both sides"
+    );
+}
+
+#[test]
+fn values_that_do_not_fit_their_field() {
+    let err = error("process.pid:abc");
+    assert_eq!(
+        err.to_string(),
+        "invalid value `abc` for field `process.pid`: expected a whole number like 200"
+    );
+    let err = error("process.pid:[1 TO x]");
+    assert!(
+        matches!(err, QueryError::BadValue { ref value, .. } if value == "x"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        error("message:[a TO b]"),
+        QueryError::BadValue { .. }
+    ));
+    assert!(matches!(
+        error("process.pid:1*"),
+        QueryError::BadValue { .. }
+    ));
+    assert!(matches!(
+        error("@timestamp:>=yesterday"),
+        QueryError::BadTime { .. }
+    ));
+    assert!(matches!(error("labels.:x"), QueryError::BadValue { .. }));
+}

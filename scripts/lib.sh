@@ -1,0 +1,28 @@
+# Shared helpers for loglynx's scripts: install what is missing, skip what is there.
+# shellcheck shell=bash
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+_apt_updated=0
+# ensure_apt PKG...: installs the Debian packages that are not installed yet.
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ $_apt_updated -eq 0 ]; then
+    log "apt-get update"
+    $sudo apt-get update -qq
+    _apt_updated=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_tool CMD: fails with a clear message when CMD is not on PATH.
+ensure_tool() {
+  command -v "$1" >/dev/null 2>&1 || { echo "loglynx: '$1' is required: $2" >&2; exit 1; }
+}
