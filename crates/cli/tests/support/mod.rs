@@ -96,19 +96,29 @@ impl Server {
         self.search(q, 1, 0, "desc")["total"].as_u64().expect("total")
     }
 
-    /// Every hit of `q`, oldest first, fetched page by page.
+    /// Every event matching `q`, in ingest order, read with the tail cursor from the start
+    /// (search pagination stops at 100,000 hits, like Elasticsearch's result window; the
+    /// cursor `0_` means "before every event", see crates/api/src/routes/tail.rs).
     pub fn all_hits(&self, q: &str) -> Vec<Value> {
-        let total = self.total(q) as usize;
-        let mut out = Vec::with_capacity(total);
-        while out.len() < total {
-            let page = self.search(q, 10_000, out.len(), "asc");
-            let hits = page["hits"].as_array().expect("hits").clone();
-            if hits.is_empty() {
-                break;
+        let mut out = Vec::new();
+        let mut cursor = "0_".to_string();
+        loop {
+            let r = self
+                .client
+                .get(self.url("/api/v1/tail"))
+                .query(&[("q", q), ("cursor", cursor.as_str()), ("limit", "10000")])
+                .send()
+                .expect("tail request");
+            let status = r.status();
+            let body: Value = r.json().expect("tail json");
+            assert!(status.is_success(), "tail {q:?} failed: {status} {body}");
+            let events = body["events"].as_array().expect("events");
+            if events.is_empty() {
+                return out;
             }
-            out.extend(hits);
+            out.extend(events.iter().cloned());
+            cursor = body["cursor"].as_str().expect("cursor").to_string();
         }
-        out
     }
 
     /// Polls `cond` until it holds; panics with `what` after `timeout`.
@@ -153,4 +163,140 @@ impl Drop for Server {
 
 fn unsafe_sigterm(pid: u32) {
     let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+/// A Tansu broker (Kafka-compatible) on a free 127.0.0.1 port, in memory; killed when dropped.
+/// Panics with what to do when tansu is not installed.
+pub struct Tansu {
+    child: Child,
+    pub brokers: String,
+}
+
+impl Tansu {
+    pub fn start() -> Tansu {
+        let bin = std::env::var("LOGLYNX_TANSU").ok().map(PathBuf::from).or_else(|| {
+            let home = std::env::var("HOME").ok()?;
+            let p = Path::new(&home).join(".cargo/bin/tansu");
+            p.exists().then_some(p)
+        });
+        let bin = bin.unwrap_or_else(|| PathBuf::from("tansu"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start the Kafka test broker {} ({e}): run scripts/tansu.sh install", bin.display())
+            });
+        let t = Tansu { child, brokers: format!("127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        t
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `loglynx agent` or `loglynx worker`; SIGKILLed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    /// Starts `loglynx ARGS...` and waits until it prints a line starting with `ready`.
+    pub fn start(name: &str, args: &[&str], ready: &str) -> Proc {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start loglynx");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with(ready) => break,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{name} did not print {ready:?} within 60 s");
+                }
+            }
+        }
+        Proc { child, name: name.into() }
+    }
+
+    /// SIGKILL, no chance to commit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) {
+        unsafe_sigterm(self.child.id());
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "{} exited with {status} after SIGTERM", self.name);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `loglynx serve --data-dir DIR --http 127.0.0.1:0` and waits until it answers.
+    pub fn start_serve(data_dir: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http", "127.0.0.1:0", "--log", "warn"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start loglynx serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let http: SocketAddr = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("loglynx serve did not become ready within 60 s")
+            });
+            if let Some(rest) = line.strip_prefix("loglynx ready: dashboard http://") {
+                break rest.trim_end_matches("/ui/").parse().expect("address");
+            }
+        };
+        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        Server { child, http, syslog_udp: None, syslog_tcp: None, data_dir: data_dir.into(), client }
+    }
 }
