@@ -48,6 +48,8 @@ pub struct AppState {
     pub streams: Arc<Semaphore>,
     /// Elasticsearch-style `_seq_no` of bulk items.
     pub(crate) seq_no: Arc<AtomicU64>,
+    /// Counters of the parse stage (batches, events, flagged events).
+    pub pipeline: Arc<loglynx_pipeline::PipelineStats>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -75,6 +77,7 @@ impl AppState {
             schema: Arc::new(StoreSchema::new()),
             streams: Arc::new(Semaphore::new(DEFAULT_MAX_STREAMS)),
             seq_no: Arc::new(AtomicU64::new(0)),
+            pipeline: Arc::new(loglynx_pipeline::PipelineStats::default()),
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -134,5 +134,12 @@ fn file_syslog_ndjson_and_bulk_are_all_searchable_exactly_once() {
     assert_eq!(file_msgs.len(), 1500);
     assert!(file_msgs.contains("filemark request 1000 done"), "the line first written without newline is whole");
 
+    // Pipeline health reports the same numbers.
+    let stats: serde_json::Value = server.client().get(server.url("/api/v1/stats")).send().unwrap().json().unwrap();
+    assert_eq!(stats["pipeline"]["events"], 1870, "{stats}");
+    assert_eq!(stats["pipeline"]["flagged"], 0, "{stats}");
+    let metrics = server.client().get(server.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.lines().any(|l| l == "loglynx_pipeline_events_total 1870"), "{metrics}");
+
     server.stop();
 }

@@ -69,6 +69,11 @@ pub(crate) async fn stats(State(st): State<AppState>) -> Result<Json<Value>, Api
         "store": stats,
         "windows": windows,
         "ingest": st.metrics.ingest_json(),
+        "pipeline": {
+            "batches": st.pipeline.snapshot().0,
+            "events": st.pipeline.snapshot().1,
+            "flagged": st.pipeline.snapshot().2,
+        },
         "tail_streams": DEFAULT_MAX_STREAMS.saturating_sub(st.streams.available_permits()),
     })))
 }
@@ -103,6 +108,16 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Result<impl IntoRespo
             s.windows_deleted,
         ),
     ];
+    let (batches, events, flagged) = st.pipeline.snapshot();
+    let counters = counters.into_iter().chain([
+        ("loglynx_pipeline_batches_total", "batches parsed by the pipeline", batches),
+        ("loglynx_pipeline_events_total", "events parsed by the pipeline", events),
+        (
+            "loglynx_pipeline_events_flagged_total",
+            "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed)",
+            flagged,
+        ),
+    ]);
     for (name, help, v) in counters {
         single(&mut out, name, help, "counter", v as f64);
     }

@@ -166,7 +166,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (in use? pass --http ADDR)", cfg.http.listen))?;
     let addr = listener.local_addr()?;
     let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
-    let state = loglynx_api::AppState::new(store.clone(), engine, raw_tx.clone(), host.clone(), &cfg.http);
+    let mut state = loglynx_api::AppState::new(store.clone(), engine, raw_tx.clone(), host.clone(), &cfg.http);
+    state.pipeline = pipeline_stats.clone();
     drop(raw_tx);
     {
         let token = shutdown.clone();
