@@ -289,7 +289,7 @@ fn terms_errors() {
     ));
     assert!(matches!(
         common::engine().terms(&w, &req("event.id")),
-        Err(QueryError::BadRequest(_))
+        Err(QueryError::UnknownField { .. })
     ));
     let big = TermsRequest {
         size: Some(1_000_000),

@@ -9,6 +9,12 @@
 //! - `@timestamp`, `event.ingested`: dates at microsecond precision, indexed and fast.
 //! - `labels`: a JSON object field, keyword-tokenized and fast, queried as `labels.<key>:value`.
 //! - `_source`: the whole event as JSON, stored only (zstd doc store); hits are rebuilt from it.
+//! - `event.id`: stored in `_source` only, not indexed: ids are unique, so indexing them would
+//!   add one term per event to the dictionary (a fifth of the index) for a lookup nobody does
+//!   in log search.
+//!
+//! No field records fieldnorms: results are ordered by time, never by relevance score, and
+//! fieldnorms cost one byte per event per text field.
 //!
 //! tantivy field names are the ECS names themselves, so `host.name:web1` works in the query
 //! parser as written.
@@ -18,7 +24,7 @@ use std::collections::BTreeMap;
 use loglynx_core::{fields as f, Event};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
-    OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, STORED,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -91,19 +97,13 @@ impl StoreSchema {
             .set_precision(DateTimePrecision::Microseconds);
         let timestamp = b.add_date_field(f::TIMESTAMP, date.clone());
         let ingested = b.add_date_field(f::EVENT_INGESTED, date);
-        let id = b.add_text_field(
-            f::EVENT_ID,
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer("raw")
-                    .set_index_option(IndexRecordOption::Basic),
-            ),
-        );
+        let id = b.add_text_field(f::EVENT_ID, TextOptions::default());
         let message = b.add_text_field(
             f::MESSAGE,
             TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer("default")
+                    .set_fieldnorms(false)
                     .set_index_option(IndexRecordOption::WithFreqsAndPositions),
             ),
         );
@@ -111,6 +111,7 @@ impl StoreSchema {
             .set_indexing_options(
                 TextFieldIndexing::default()
                     .set_tokenizer("raw")
+                    .set_fieldnorms(false)
                     .set_index_option(IndexRecordOption::Basic),
             )
             .set_fast(Some("raw"));
@@ -118,7 +119,7 @@ impl StoreSchema {
             .iter()
             .map(|n| (*n, b.add_text_field(n, keyword.clone())))
             .collect();
-        let numeric: NumericOptions = (INDEXED | FAST).into();
+        let numeric = NumericOptions::default().set_indexed().set_fast();
         let numerics = NUMERIC_FIELDS
             .iter()
             .map(|n| (*n, b.add_u64_field(n, numeric.clone())))
@@ -129,6 +130,7 @@ impl StoreSchema {
                 .set_indexing_options(
                     TextFieldIndexing::default()
                         .set_tokenizer("raw")
+                        .set_fieldnorms(false)
                         .set_index_option(IndexRecordOption::Basic),
                 )
                 .set_fast(Some("raw")),
@@ -153,7 +155,7 @@ impl StoreSchema {
             Some(FieldKind::Text)
         } else if DATE_FIELDS.contains(&name) {
             Some(FieldKind::Date)
-        } else if self.keywords.contains_key(name) || name == f::EVENT_ID {
+        } else if self.keywords.contains_key(name) {
             Some(FieldKind::Keyword)
         } else if self.numerics.contains_key(name) {
             Some(FieldKind::Numeric)
@@ -166,8 +168,7 @@ impl StoreSchema {
 
     /// Field names a user can filter and aggregate on (for the field sidebar and errors).
     pub fn field_names(&self) -> Vec<&'static str> {
-        let mut v: Vec<&'static str> =
-            vec![f::TIMESTAMP, f::EVENT_INGESTED, f::MESSAGE, f::EVENT_ID];
+        let mut v: Vec<&'static str> = vec![f::TIMESTAMP, f::EVENT_INGESTED, f::MESSAGE];
         v.extend(KEYWORD_FIELDS);
         v.extend(NUMERIC_FIELDS);
         v

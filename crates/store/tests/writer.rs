@@ -273,12 +273,12 @@ fn segments_stay_few_after_200_small_commits() {
     let snap = store.snapshot();
     assert_eq!(snap.len(), 1);
     let segments = snap[0].searcher.segment_readers().len();
-    // All 1000 docs are under min_layer_size (10k): one level, merged 4 at a time. Once merges
-    // have settled (shutdown waits for them) fewer than 4 segments can remain.
-    assert!(segments <= 3, "{segments} segments after merges settled");
-    // While running: at most 3 waiting, plus the segments of running merges (2 threads x 4),
+    // All 1000 docs are under min_layer_size (20k): one level, merged 8 at a time. Once merges
+    // have settled (shutdown waits for them) fewer than 8 segments can remain.
+    assert!(segments <= 7, "{segments} segments after merges settled");
+    // While running: at most 7 waiting, plus the segments of running merges (2 threads x 8),
     // plus the newest one.
     eprintln!("most segments seen: {most}, final: {segments}");
-    assert!(most <= 12, "{most} segments seen while writing");
+    assert!(most <= 24, "{most} segments seen while writing");
     assert_exactly(&store, "a", 1000);
 }
