@@ -4,6 +4,7 @@ import { getJson, initToken } from "./api";
 import { byId } from "./dom";
 import { fieldKinds } from "./fields";
 import { addClause, clause, isNumericKind } from "./query";
+import { NetworkView } from "./network";
 import { SearchView } from "./search";
 import { formatHash, parseHash, type State, type View } from "./state";
 import { LiveTail } from "./tail";
@@ -19,6 +20,7 @@ const fromInput = byId<HTMLInputElement>("range-from");
 const toInput = byId<HTMLInputElement>("range-to");
 const errorBox = byId("error");
 
+const VIEWS: View[] = ["search", "tail", "network"];
 let state: State = parseHash(location.hash);
 
 function showError(msg: string | null): void {
@@ -45,6 +47,7 @@ const tail = new LiveTail(
   byId<HTMLButtonElement>("tail-toggle"),
   addFilter,
 );
+const network = new NetworkView(showError);
 byId("tail-clear").addEventListener("click", () => tail.clear());
 
 /** Shows a state in the inputs (query, range picker, tabs). */
@@ -60,13 +63,15 @@ function syncInputs(s: State): void {
     fromInput.value = a !== null && !Number.isNaN(a) ? toLocalInput(a) : "";
     toInput.value = b !== null && !Number.isNaN(b) ? toLocalInput(b) : "";
   }
-  for (const v of ["search", "tail"] as View[]) {
+  for (const v of VIEWS) {
     byId(v).hidden = s.view !== v;
     byId(`tab-${v}`).classList.toggle("active", s.view === v);
     byId(`tab-${v}`).setAttribute("aria-selected", String(s.view === v));
   }
   document.body.dataset.view = s.view;
   byId("range").classList.toggle("disabled", s.view === "tail");
+  queryInput.disabled = s.view === "network";
+  queryInput.title = s.view === "network" ? "the Network page shows the TCP state monitor; the query applies to Search and Live tail" : "";
 }
 
 /** Applies a state: inputs, then runs the view (search query or tail stream). */
@@ -75,8 +80,13 @@ function apply(s: State): void {
   syncInputs(s);
   if (s.view === "search") {
     tail.stop();
+    network.stop();
     void search.run(s);
+  } else if (s.view === "network") {
+    tail.stop();
+    void network.run(s);
   } else {
+    network.stop();
     showError(null);
     tail.start(s.q.trim());
   }
@@ -139,7 +149,7 @@ for (const inp of [fromInput, toInput]) {
     }
   });
 }
-for (const v of ["search", "tail"] as View[]) {
+for (const v of VIEWS) {
   byId(`tab-${v}`).addEventListener("click", (ev) => {
     ev.preventDefault();
     navigate({ ...state, q: queryInput.value, view: v });

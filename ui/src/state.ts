@@ -2,7 +2,7 @@
 // shared and reloaded.
 
 /** Which main view is shown. */
-export type View = "search" | "tail";
+export type View = "search" | "tail" | "network";
 
 /** Everything that defines what the dashboard shows. */
 export interface State {
@@ -20,7 +20,8 @@ export const DEFAULT_STATE: State = { q: "", start: "now-24h", end: "", view: "s
 /** Parses a hash such as `#q=error&start=now-1h&view=tail`; missing keys take the defaults. */
 export function parseHash(hash: string): State {
   const p = new URLSearchParams(hash.replace(/^#/, ""));
-  const view = p.get("view") === "tail" ? "tail" : "search";
+  const v = p.get("view");
+  const view: View = v === "tail" || v === "network" ? v : "search";
   return {
     q: p.get("q") ?? DEFAULT_STATE.q,
     start: p.has("start") ? (p.get("start") ?? "") : DEFAULT_STATE.start,

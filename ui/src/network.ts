@@ -1,0 +1,406 @@
+// The Network page: the TCP state monitor (sockets per state and process now, CLOSE_WAIT leaders,
+// transitions over time, time in state, recent alerts, monitor mode).
+
+import uPlot from "uplot";
+import { ApiError, getJson } from "./api";
+import { byId, el, valueText } from "./dom";
+import { scopeOf } from "./scope";
+import type { State } from "./state";
+import { formatTime } from "./time";
+import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
+
+/** Kernel TCP state names in connection-lifecycle order (the column order of the tables). */
+export const TCP_STATES = [
+  "LISTEN",
+  "SYN_SENT",
+  "SYN_RECV",
+  "ESTABLISHED",
+  "FIN_WAIT1",
+  "FIN_WAIT2",
+  "CLOSE_WAIT",
+  "LAST_ACK",
+  "CLOSING",
+  "TIME_WAIT",
+  "CLOSE",
+] as const;
+
+/** States charted in "transitions over time" (entered states), with their colours. */
+const CHARTED: [string, string][] = [
+  ["SYN_SENT", "#8b95a5"],
+  ["SYN_RECV", "#e3b341"],
+  ["ESTABLISHED", "#3fb950"],
+  ["FIN_WAIT1", "#4fb3a9"],
+  ["FIN_WAIT2", "#d2a8ff"],
+  ["CLOSE_WAIT", "#f25f5c"],
+  ["LAST_ACK", "#f0a53a"],
+  ["TIME_WAIT", "#3d8bfd"],
+  ["CLOSE", "#7f8797"],
+];
+
+const BUCKETS = 60;
+const POLL_MS = 3000;
+const ALERTS = 20;
+
+/** `GET /api/v1/network/status`. */
+export interface NetStatus {
+  mode: string;
+  reason: string;
+  transitions: number;
+  events_sent: number;
+  drops: { kernel: number; queue: number };
+  last_snapshot: string | null;
+  snapshot_interval_s: number;
+  sockets: number;
+  alerts_raised: number;
+  alerts_active: string[];
+}
+
+/** `GET /api/v1/network/sockets`. */
+export interface NetSockets {
+  mode: string;
+  as_of: string;
+  total: number;
+  by_state: Record<string, number>;
+  processes: { pid: number; comm: string; total: number; states: Record<string, number> }[];
+  unowned: Record<string, number>;
+  close_wait_leaders: {
+    pid: number;
+    comm: string;
+    count: number;
+    local_ports: number[];
+    peers: { ip: string; count: number }[];
+  }[];
+  time_wait: { total: number; by_endpoint: { side: string; ip: string; port: number; count: number }[] };
+  time_in_state?: { labels: string[]; states: Record<string, number[]> };
+}
+
+/** The states to show as columns: those present now, in lifecycle order (CLOSE_WAIT always). */
+export function stateColumns(byState: Record<string, number>): string[] {
+  const known = TCP_STATES.filter((s) => (byState[s] ?? 0) > 0 || s === "CLOSE_WAIT");
+  const other = Object.keys(byState)
+    .filter((s) => !(TCP_STATES as readonly string[]).includes(s) && byState[s] > 0)
+    .sort();
+  return [...known, ...other];
+}
+
+function td(text: string, cls = ""): HTMLTableCellElement {
+  return el("td", cls, text);
+}
+
+function num(n: number | undefined): string {
+  return n ? n.toLocaleString() : "";
+}
+
+/** Replaces the rows of a table body; an empty list shows `empty` across `cols` columns. */
+function fill(body: HTMLElement, rows: HTMLTableRowElement[], cols: number, empty: string): void {
+  body.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const tr = el("tr", "empty-row");
+    const c = td(empty, "muted");
+    c.colSpan = cols;
+    tr.appendChild(c);
+    body.appendChild(tr);
+  }
+}
+
+/** The Network view; `run(state)` refreshes everything, then the socket tables poll. */
+export class NetworkView {
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private plot: uPlot | null = null;
+  private ctl: AbortController | null = null;
+  private readonly chart = byId("net-chart");
+  private readonly resize: ResizeObserver;
+
+  constructor(private readonly showError: (msg: string | null) => void) {
+    this.resize = new ResizeObserver(() => {
+      if (this.plot) this.plot.setSize({ width: this.chartWidth(), height: 180 });
+    });
+    this.resize.observe(this.chart);
+  }
+
+  private chartWidth(): number {
+    return Math.max(300, this.chart.clientWidth);
+  }
+
+  /** Stops polling (the view was left). */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.ctl?.abort();
+    this.ctl = null;
+  }
+
+  /** Loads the whole page for a state's time range and starts polling the socket tables. */
+  async run(s: State): Promise<void> {
+    this.stop();
+    this.showError(null);
+    const ctl = new AbortController();
+    this.ctl = ctl;
+    const on = await this.pollNow(ctl.signal);
+    if (ctl.signal.aborted) return;
+    this.timer = setInterval(() => void this.pollNow(ctl.signal), POLL_MS);
+    let scope;
+    try {
+      scope = scopeOf(s, Date.now());
+    } catch (e) {
+      this.showError((e as Error).message);
+      return;
+    }
+    await Promise.all([
+      this.loadTransitions(scope.start, scope.end, ctl.signal, on),
+      this.loadAlerts(scope.start, scope.end, ctl.signal),
+    ]);
+  }
+
+  /** Status and sockets now; returns whether the monitor is on. */
+  private async pollNow(signal: AbortSignal): Promise<boolean> {
+    const page = byId("network");
+    try {
+      const [st, so] = await Promise.all([
+        getJson<NetStatus>("network/status", {}, signal),
+        getJson<NetSockets>("network/sockets", {}, signal),
+      ]);
+      if (signal.aborted) return true;
+      page.dataset.monitor = "on";
+      byId("net-off").hidden = true;
+      this.renderStatus(st, so);
+      this.renderProcesses(so);
+      this.renderLeaders(so);
+      this.renderTimeInState(so);
+      return true;
+    } catch (e) {
+      if (signal.aborted || (e as Error).name === "AbortError") return false;
+      if (e instanceof ApiError && e.status === 404) {
+        page.dataset.monitor = "off";
+        byId("net-off").hidden = false;
+        byId("net-mode").textContent = "off";
+        byId("net-mode").dataset.mode = "off";
+        byId("net-status-text").textContent = "";
+        return false;
+      }
+      page.dataset.monitor = "error";
+      this.showError((e as Error).message);
+      return false;
+    }
+  }
+
+  private renderStatus(st: NetStatus, so: NetSockets): void {
+    const mode = byId("net-mode");
+    mode.textContent = st.mode;
+    mode.dataset.mode = st.mode;
+    const drops = st.drops.kernel + st.drops.queue;
+    const parts = [
+      st.reason,
+      `${so.total.toLocaleString()} sockets`,
+      `${st.transitions.toLocaleString()} transitions`,
+      `${drops.toLocaleString()} dropped` +
+        (drops ? ` (kernel ${st.drops.kernel}, queue ${st.drops.queue})` : ""),
+      `as of ${formatTime(so.as_of, false)}`,
+    ];
+    if (st.alerts_active.length) parts.push(`active alerts: ${st.alerts_active.join(", ")}`);
+    byId("net-status-text").textContent = parts.join("  ·  ");
+    byId("net-status-text").dataset.drops = String(drops);
+  }
+
+  private renderProcesses(so: NetSockets): void {
+    const cols = stateColumns(so.by_state);
+    const head = byId("net-procs-head");
+    const hr = el("tr");
+    hr.append(el("th", "c-proc", "Process"), el("th", "c-num", "PID"), el("th", "c-num", "Total"));
+    for (const c of cols) hr.appendChild(el("th", "c-num", c));
+    head.replaceChildren(hr);
+    const rows: HTMLTableRowElement[] = [];
+    const addRow = (name: string, pid: string, total: number, states: Record<string, number>) => {
+      const tr = el("tr");
+      tr.dataset.pid = pid;
+      tr.append(td(name, "c-proc"), td(pid, "c-num muted"), td(num(total), "c-num"));
+      for (const c of cols) {
+        const cell = td(num(states[c]), "c-num");
+        cell.dataset.state = c;
+        if (c === "CLOSE_WAIT" && states[c]) cell.classList.add("hot");
+        tr.appendChild(cell);
+      }
+      rows.push(tr);
+    };
+    for (const p of so.processes) addRow(p.comm, String(p.pid), p.total, p.states);
+    const unownedTotal = Object.values(so.unowned).reduce((a, b) => a + b, 0);
+    if (unownedTotal > 0) addRow("(no owner)", "", unownedTotal, so.unowned);
+    fill(byId("net-procs"), rows, cols.length + 3, "no sockets");
+    const totals = cols.map((c) => `${c} ${so.by_state[c] ?? 0}`).join(" · ");
+    byId("net-procs-summary").textContent = totals;
+  }
+
+  private renderLeaders(so: NetSockets): void {
+    const rows = so.close_wait_leaders.map((l) => {
+      const tr = el("tr");
+      tr.dataset.pid = String(l.pid);
+      const peers = l.peers.map((p) => `${p.ip} (${p.count})`).join(", ");
+      tr.append(
+        td(l.comm, "c-proc"),
+        td(String(l.pid), "c-num muted"),
+        td(String(l.count), "c-num hot"),
+        td(l.local_ports.join(", "), "c-mono"),
+        td(peers, "c-mono"),
+      );
+      tr.cells[2].dataset.state = "CLOSE_WAIT";
+      return tr;
+    });
+    fill(byId("net-leaders"), rows, 5, "no socket in CLOSE_WAIT");
+    const tw = so.time_wait;
+    const top = tw.by_endpoint
+      .slice(0, 3)
+      .map((e) => `${e.side} ${e.ip.includes(":") ? `[${e.ip}]` : e.ip}:${e.port} (${e.count})`)
+      .join(", ");
+    byId("net-timewait").textContent =
+      `TIME_WAIT: ${tw.total.toLocaleString()} sockets` + (top ? `; busiest: ${top}` : "");
+  }
+
+  private renderTimeInState(so: NetSockets): void {
+    const t = so.time_in_state;
+    const head = byId("net-tis-head");
+    const body = byId("net-tis");
+    const labels = t?.labels?.length ? t.labels : [];
+    const hr = el("tr");
+    hr.append(el("th", "c-state", "State left"), el("th", "c-num", "Total"));
+    for (const l of labels) hr.appendChild(el("th", "c-num", l));
+    head.replaceChildren(hr);
+    const states = Object.keys(t?.states ?? {}).sort(
+      (a, b) =>
+        (TCP_STATES as readonly string[]).indexOf(a) - (TCP_STATES as readonly string[]).indexOf(b),
+    );
+    const rows = states.map((s) => {
+      const counts = t!.states[s];
+      const total = counts.reduce((a, b) => a + b, 0);
+      const max = Math.max(1, ...counts);
+      const tr = el("tr");
+      tr.dataset.state = s;
+      tr.append(td(s, "c-state"), td(total.toLocaleString(), "c-num"));
+      for (const c of counts) {
+        const cell = td(num(c), "c-num heat");
+        cell.style.setProperty("--pct", `${Math.round((100 * c) / max)}%`);
+        tr.appendChild(cell);
+      }
+      return tr;
+    });
+    const note =
+      so.mode === "bpf" ? "no completed state yet" : "needs eBPF mode (sock_diag sees no transitions)";
+    fill(body, rows, labels.length + 2, note);
+  }
+
+  /** One histogram per charted state over the range, drawn as lines. */
+  private async loadTransitions(
+    start: string | undefined,
+    end: string | undefined,
+    signal: AbortSignal,
+    on: boolean,
+  ): Promise<void> {
+    const box = this.chart;
+    box.classList.add("loading");
+    const rs = await Promise.allSettled(
+      CHARTED.map(([st]) =>
+        getJson<HistogramResponse>(
+          "histogram",
+          { q: `event.dataset:network.tcp AND tcp.new_state:${st}`, start, end, buckets: BUCKETS },
+          signal,
+        ),
+      ),
+    );
+    if (signal.aborted) return;
+    box.classList.remove("loading");
+    this.plot?.destroy();
+    this.plot = null;
+    const failed = rs.find((r) => r.status === "rejected");
+    if (failed) {
+      this.showError(`transitions: ${((failed as PromiseRejectedResult).reason as Error).message}`);
+      return;
+    }
+    const hs = rs.map((r) => (r as PromiseFulfilledResult<HistogramResponse>).value);
+    const xs = hs[0].buckets.map((b) => Date.parse(b.start) / 1000);
+    const series = hs.map((h) => h.buckets.map((b) => b.count));
+    const totals = hs.map((h) => h.buckets.reduce((a, b) => a + b.count, 0));
+    box.dataset.total = String(totals.reduce((a, b) => a + b, 0));
+    const sum = totals.reduce((a, b) => a + b, 0);
+    box.classList.toggle("empty", sum === 0);
+    box.dataset.empty = on ? "no TCP transitions in this range" : "the monitor is off";
+    if (sum === 0 || xs.length === 0) return;
+    const interval = Math.max(hs[0].interval_ms, 1) / 1000;
+    // One more point at the end of the last bucket so that its step is drawn as wide as the others.
+    const xsEnd = [...xs, xs[xs.length - 1] + interval];
+    const data: uPlot.AlignedData = [
+      xsEnd,
+      ...series.map((s, i) => (totals[i] > 0 ? [...s, s[s.length - 1]] : xsEnd.map(() => null))),
+    ];
+    const opts: uPlot.Options = {
+      width: this.chartWidth(),
+      height: 180,
+      padding: [8, 8, 0, 0],
+      legend: { show: true, live: false },
+      cursor: { points: { show: false }, y: false, drag: { x: false, y: false } },
+      scales: {
+        x: { time: true, range: (_u, min, max) => [min, max] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, (max ?? 1) * 1.1)] },
+      },
+      axes: [
+        { stroke: "#8b95a5", grid: { stroke: "#252b36", width: 1 }, ticks: { stroke: "#252b36" } },
+        {
+          stroke: "#8b95a5",
+          size: 44,
+          grid: { stroke: "#252b36", width: 1 },
+          ticks: { stroke: "#252b36" },
+          values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : "")),
+        },
+      ],
+      series: [
+        { value: (_u, v) => (v === null ? "" : formatTime(v * 1000, false)) },
+        ...CHARTED.map(([name, color], i) => ({
+          label: `${name} (${totals[i]})`,
+          stroke: color,
+          fill: `${color}26`,
+          width: 1.5,
+          show: totals[i] > 0,
+          paths: uPlot.paths.stepped!({ align: 1 }),
+          points: { show: false },
+        })),
+      ],
+    };
+    this.plot = new uPlot(opts, data, box);
+  }
+
+  /** The newest alerts in the range. */
+  private async loadAlerts(
+    start: string | undefined,
+    end: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let r: SearchResponse;
+    try {
+      r = await getJson<SearchResponse>(
+        "search",
+        { q: "event.dataset:loglynx.alert", start, end, limit: ALERTS, sort: "desc" },
+        signal,
+      );
+    } catch (e) {
+      if (signal.aborted) return;
+      this.showError(`alerts: ${(e as Error).message}`);
+      return;
+    }
+    if (signal.aborted) return;
+    const rows = r.hits.map((h: LogEvent) => {
+      const tr = el("tr");
+      const sev = valueText(h["labels.alert.severity"]);
+      const sevCell = td("", "c-sev");
+      sevCell.appendChild(el("span", `sev sev-${sev || "other"}`, sev || "–"));
+      tr.append(
+        td(formatTime(valueText(h["@timestamp"])), "c-time"),
+        sevCell,
+        td(valueText(h["labels.alert.rule"]), "c-mono"),
+        td(valueText(h["message"]), "c-msg"),
+      );
+      return tr;
+    });
+    fill(byId("net-alerts"), rows, 4, "no alert in this range");
+    byId("net-alerts-count").textContent = r.total
+      ? `${r.total.toLocaleString()} in range${r.total > ALERTS ? `, newest ${ALERTS} shown` : ""}`
+      : "";
+  }
+}

@@ -1,0 +1,230 @@
+// End-to-end test of the Network page against the real `loglynx run --tcp-states` (root: eBPF
+// mode) and a python3 TCP server that leaks 2 of 3 accepted connections in CLOSE_WAIT.
+//
+//   scripts/build-ui.sh && cargo build -p loglynx-cli && (cd ui && npm run test:e2e)
+//
+// Env: LOGLYNX_BIN (default ../target/debug/loglynx), CHROMIUM (default /usr/bin/chromium).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = resolve(UI_DIR, process.env.LOGLYNX_BIN ?? "../target/debug/loglynx");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const SCREENSHOT_DIR = join(UI_DIR, "test-results");
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+const DEADLINE_MS = 30_000;
+
+/** Polls `probe` until it returns a truthy value or the deadline passes (no fixed sleeps). */
+async function waitFor(what, probe, timeoutMs = DEADLINE_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      const v = await probe();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Spawns a process, keeping the tail of its output; `stop()` ends it (SIGTERM, then SIGKILL). */
+function launch(cmd, args) {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const keep = (b) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
+  proc.stdout.on("data", keep);
+  proc.stderr.on("data", keep);
+  let exited = null;
+  proc.on("exit", (code, signal) => {
+    exited = { code, signal };
+  });
+  const stop = async () => {
+    if (exited) return;
+    const gone = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await gone;
+    clearTimeout(t);
+  };
+  return { proc, output: () => out, exited: () => exited, stop };
+}
+
+/** `loglynx run` with its own data dir and `config` text; `stop()` kills it and removes the dir. */
+async function startServer(config, extraArgs) {
+  if (!existsSync(BIN)) throw new Error(`loglynx binary not found at ${BIN}: run \`cargo build -p loglynx-cli\``);
+  const dir = await mkdtemp(join(tmpdir(), "loglynx-net-e2e-"));
+  const dataDir = join(dir, "data");
+  await mkdir(dataDir);
+  const cfg = join(dir, "loglynx.toml");
+  await writeFile(cfg, config);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const p = launch(BIN, ["run", "--config", cfg, "--data-dir", dataDir, "--http", `127.0.0.1:${port}`, ...extraArgs]);
+  const stop = async () => {
+    await p.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor("GET /api/v1/health", async () => {
+      if (p.exited()) throw new Error(`loglynx exited early (${JSON.stringify(p.exited())})`);
+      return (await fetch(`${base}/api/v1/health`)).ok;
+    });
+  } catch (e) {
+    await stop();
+    throw new Error(`${e.message}\n--- loglynx output ---\n${p.output()}`);
+  }
+  return { base, stop, output: p.output };
+}
+
+// Listens on 127.0.0.1 (port 0), connects to itself 3 times and closes the client ends; the
+// server closes only the first accepted socket, so 2 stay in CLOSE_WAIT until it exits.
+const LEAKER = `
+import os, signal, socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+port = srv.getsockname()[1]
+clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+accepted = [srv.accept()[0] for _ in range(3)]
+for c in clients: c.close()
+accepted[0].close()
+print("ready", os.getpid(), port, flush=True)
+signal.pause()
+`;
+
+const SYSLOG_OFF = '[syslog]\nudp = "off"\ntcp = "off"\n';
+let browser;
+const cleanups = [];
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  await browser?.close();
+});
+
+async function newPage() {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { page, errors };
+}
+
+async function searchTotal(base, q) {
+  const r = await fetch(`${base}/api/v1/search?${new URLSearchParams({ q, start: "now-1h", limit: "1" })}`);
+  return r.ok ? (await r.json()).total : -1;
+}
+
+test("network page: CLOSE_WAIT leak of a python server, transitions, time in state, alerts", async () => {
+  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nclose_wait_threshold = 2\n`;
+  const server = await startServer(config, ["--tcp-states"]);
+  cleanups.push(server.stop);
+  await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
+  const mode = /tcp states: mode (\w+)/.exec(server.output())[1];
+  assert.equal(mode, "bpf", `expected eBPF mode as root:\n${server.output()}`);
+
+  const leaker = launch("python3", ["-c", LEAKER]);
+  cleanups.push(leaker.stop);
+  const ready = await waitFor("the python leaker", () => {
+    if (leaker.exited()) throw new Error(`python exited: ${leaker.output()}`);
+    return /ready (\d+) (\d+)/.exec(leaker.output());
+  });
+  const pid = ready[1];
+  const port = ready[2];
+
+  const { page, errors } = await newPage();
+  await page.goto(`${server.base}/ui/#start=now-15m&view=network`);
+  await page.waitForSelector("#network:not([hidden])");
+  assert.equal(await page.getAttribute("#tab-network", "aria-selected"), "true");
+  await waitFor("mode bpf shown", async () => (await page.textContent("#net-mode")) === "bpf");
+  assert.ok(await page.isHidden("#net-off"));
+
+  // (a) sockets per state per process: exactly 2 CLOSE_WAIT for the python pid.
+  const cwCell = `#net-procs tr[data-pid="${pid}"] td[data-state="CLOSE_WAIT"]`;
+  await waitFor(`CLOSE_WAIT cell of pid ${pid} to show 2`, async () => {
+    const t = await page.textContent(cwCell).catch(() => null);
+    return t?.trim() === "2";
+  });
+  const procName = (await page.textContent(`#net-procs tr[data-pid="${pid}"] td.c-proc`)).trim();
+  assert.match(procName, /^python/);
+  // (b) the leader row with its peer.
+  const lead = `#net-leaders tr[data-pid="${pid}"]`;
+  await page.waitForSelector(lead);
+  const cells = await page.$$eval(`${lead} td`, (tds) => tds.map((t) => t.textContent.trim()));
+  assert.deepEqual(cells, [procName, pid, "2", port, "127.0.0.1 (2)"]);
+
+  // The transitions and the alert are stored events: wait for them, then reload the page.
+  const cwq = `event.dataset:network.tcp AND tcp.new_state:CLOSE_WAIT AND source.port:${port}`;
+  await waitFor("3 CLOSE_WAIT transitions stored", async () => (await searchTotal(server.base, cwq)) === 3);
+  const aq = `event.dataset:loglynx.alert AND labels.alert.rule:tcp_close_wait_leak AND process.pid:${pid}`;
+  await waitFor("the CLOSE_WAIT leak alert stored", async () => (await searchTotal(server.base, aq)) >= 1);
+  await page.reload();
+  await page.waitForSelector("#network:not([hidden])");
+
+  // (c) the transitions chart has a CLOSE_WAIT series counting at least our 3.
+  await waitFor("the transitions chart", () => page.$("#net-chart .u-legend"));
+  const legend = await page.$$eval("#net-chart .u-legend .u-label", (ls) => ls.map((l) => l.textContent));
+  const cw = legend.map((l) => /^CLOSE_WAIT \((\d+)\)$/.exec(l)).find(Boolean);
+  assert.ok(cw && Number(cw[1]) >= 3, `legend: ${legend.join(" | ")}`);
+  assert.ok(Number(await page.getAttribute("#net-chart", "data-total")) >= 3 * 4);
+
+  // (d) time in state: ESTABLISHED was left by at least our 6 sockets.
+  await page.waitForSelector('#net-tis tr[data-state="ESTABLISHED"]');
+  const est = await page.textContent('#net-tis tr[data-state="ESTABLISHED"] td:nth-child(2)');
+  assert.ok(Number(est.replace(/,/g, "")) >= 6, `ESTABLISHED left ${est} times`);
+
+  // (e) the alert names the process.
+  await waitFor("the alert row", async () => {
+    const rows = await page.$$eval("#net-alerts tr", (rs) => rs.map((r) => r.textContent));
+    return rows.some((r) => r.includes("tcp_close_wait_leak") && r.includes(pid));
+  });
+  // (f) mode and reason.
+  assert.match(await page.textContent("#net-status-text"), /\d+ sockets .* transitions .* dropped/);
+
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network.png") });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("network page: a clear message when the monitor is off", async () => {
+  const server = await startServer(SYSLOG_OFF, []);
+  cleanups.push(server.stop);
+  const { page, errors } = await newPage();
+  await page.goto(`${server.base}/ui/#start=now-15m&view=network`);
+  await page.waitForSelector("#net-off:not([hidden])");
+  assert.match(await page.textContent("#net-off"), /network monitor is off: start\s+loglynx run --tcp-states/);
+  assert.equal(await page.textContent("#net-mode"), "off");
+  assert.ok(await page.isHidden("#error"), "no error banner for an off monitor");
+  assert.ok(await page.isHidden("#net-procs"), "no stale socket table while the monitor is off");
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-off.png") });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
