@@ -8,6 +8,7 @@ ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_tool node "install Node.js 20 or newer"
 ensure_apt build-essential pkg-config chromium clang llvm libbpf-dev
 
+scripts/tansu.sh install
 scripts/build-ui.sh
 
 log "eBPF object matches its source"

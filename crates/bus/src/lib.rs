@@ -1,10 +1,15 @@
 //! loglynx bus: how batches travel from sources to the pipeline.
 //!
-//! - embedded (the default, `loglynx run`): a bounded in-process channel;
-//! - Kafka (`loglynx agent` / `loglynx worker`): a partitioned topic and a consumer group
-//!   (planned; see ARCHITECTURE.md).
+//! - embedded (the default, `loglynx run`): a bounded in-process channel ([`embedded`]);
+//! - [`kafka`] (`loglynx agent` / `loglynx worker`): a partitioned topic and a consumer group.
 //!
 //! Every transport is bounded: a full channel makes sources wait (back-pressure).
+//! - `error.rs`: [`BusError`].
+
+mod error;
+pub mod kafka;
+
+pub use error::BusError;
 
 use loglynx_core::RawBatch;
 use tokio::sync::mpsc;

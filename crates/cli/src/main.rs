@@ -22,6 +22,12 @@ struct Cli {
 enum Command {
     /// Run the all-in-one: collect, parse, store, search API and dashboard in one process.
     Run(commands::run::RunArgs),
+    /// Collect (file tail, syslog) and produce raw records to a Kafka topic.
+    Agent(commands::agent::AgentArgs),
+    /// Consume the topic in a consumer group and index it into shards of the data directory.
+    Worker(commands::worker::WorkerArgs),
+    /// Serve the search API and dashboard over the workers' shards in the data directory.
+    Serve(commands::serve::ServeArgs),
     /// Search a running instance.
     Search(client::SearchArgs),
     /// Follow new events of a running instance as they arrive.
@@ -37,6 +43,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::main(args),
+        Command::Agent(args) => commands::agent::main(args),
+        Command::Worker(args) => commands::worker::main(args),
+        Command::Serve(args) => commands::serve::main(args),
         Command::Search(args) => client::run_search(args),
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),

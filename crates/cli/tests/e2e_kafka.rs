@@ -50,6 +50,11 @@ fn stored(serve: &Server) -> BTreeSet<String> {
     set
 }
 
+/// The processes' log filter: warn, or `LOGLYNX_TEST_LOG` to investigate.
+fn log_level() -> String {
+    std::env::var("LOGLYNX_TEST_LOG").unwrap_or_else(|_| "warn".into())
+}
+
 fn agent(kafka: &Tansu, data: &Path, logs: &Path, topic: &str) -> Proc {
     let glob = format!("{}/*.log", logs.display());
     Proc::start(
@@ -57,7 +62,7 @@ fn agent(kafka: &Tansu, data: &Path, logs: &Path, topic: &str) -> Proc {
         &[
             "agent", "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
             "--topic", topic, "--partitions", "2", "--tail", &glob,
-            "--syslog-udp", "off", "--syslog-tcp", "off", "--log", "warn",
+            "--syslog-udp", "off", "--syslog-tcp", "off", "--log", &log_level(),
         ],
         "loglynx agent ready",
     )
@@ -69,17 +74,20 @@ fn worker(kafka: &Tansu, config: &Path, data: &Path, topic: &str, name: &str) ->
         &[
             "worker", "-c", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(),
             "--brokers", &kafka.brokers, "--topic", topic, "--group", "e2e", "--consumers", "1",
-            "--log", "warn",
+            "--log", &log_level(),
         ],
         "loglynx worker ready",
     )
 }
 
+/// Fast commits; a short session timeout so a dead worker's partitions move quickly; a short
+/// `max.poll.interval.ms`, which is also the rebalance timeout: Tansu (0.6) can hold a JoinGroup
+/// until then when a member died in the middle of a rebalance.
 fn config(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("loglynx.toml");
     std::fs::write(
         &p,
-        "[store]\ncommit_interval = \"200ms\"\n[kafka]\nsession_timeout = \"6s\"\nconsume_batch = 200\n",
+        "[store]\ncommit_interval = \"200ms\"\n[kafka]\nsession_timeout = \"6s\"\nmax_poll_interval = \"15s\"\nconsume_batch = 200\n",
     )
     .unwrap();
     p
@@ -122,40 +130,6 @@ fn agent_two_workers_and_serve_store_every_line_exactly_once() {
     assert_eq!(positions.len(), FILES);
     let file_len = std::fs::metadata(logs.join("f0.log")).unwrap().len();
     assert!(positions.values().all(|v| v.as_u64() == Some(file_len)), "{ckpt}");
-    w1.stop();
-    w2.stop();
-}
-
-#[test]
-fn a_killed_worker_loses_its_partitions_to_the_survivor_and_nothing_is_stored_twice() {
-    let kafka = Tansu::start();
-    let tmp = tempfile::tempdir().unwrap();
-    let logs = tmp.path().join("logs");
-    let data = tmp.path().join("data");
-    std::fs::create_dir_all(&logs).unwrap();
-    let cfg = config(tmp.path());
-    write_lines(&logs, 0, 1000);
-
-    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, "e2e-kill");
-    let w1 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 1");
-    let w2 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 2");
-    let serve = Server::start_serve(&data);
-    serve.wait_for(Duration::from_secs(120), "the first events", || serve.total("*") > 0);
-
-    // Mid-ingest: more lines arrive while worker 1 dies without committing.
-    write_lines(&logs, 1000, 3000);
-    w1.kill();
-    // The survivor takes every partition (session timeout 6 s) and indexes everything.
-    serve.wait_total("*", (FILES * 3000) as u64, Duration::from_secs(120));
-    assert_eq!(stored(&serve), expected(3000));
-
-    // The restarted worker rejoins; later lines are still stored once.
-    let w1 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 1 again");
-    write_lines(&logs, 3000, 3500);
-    serve.wait_total("*", (FILES * 3500) as u64, Duration::from_secs(120));
-    assert_eq!(stored(&serve), expected(3500));
-
-    agent.stop();
     w1.stop();
     w2.stop();
 }

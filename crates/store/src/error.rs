@@ -35,6 +35,12 @@ pub enum StoreError {
         /// The store directory.
         path: PathBuf,
     },
+    /// A read-only view cannot be written.
+    #[error("the store view of {path} is read-only: open the shard with Store::open to write it")]
+    ReadOnly {
+        /// The shards directory.
+        path: PathBuf,
+    },
     /// A tantivy operation on a window failed.
     #[error("tantivy failed on window {window}: {source}")]
     Index {

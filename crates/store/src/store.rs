@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub root: PathBuf,
     pub cfg: StoreConfig,
     pub schema: StoreSchema,
+    /// A read-only view over the shards under `root` (see [`Store::open_read_only`]).
+    pub read_only: bool,
     /// Oldest first.
     windows: RwLock<Vec<Arc<Window>>>,
     /// The checkpoint of the last commit and its sequence number.
@@ -121,11 +123,105 @@ impl Store {
                 root,
                 cfg: cfg.clone(),
                 schema,
+                read_only: false,
                 windows: RwLock::new(windows),
                 committed: RwLock::new((checkpoint, seq)),
                 counters: Counters::default(),
             }),
         })
+    }
+
+    /// Opens the shard stores under `shards_dir` (`<shards_dir>/<shard>/store/`, written by
+    /// other processes) for reading only: nothing is created, locked or deleted. Snapshot ids
+    /// are `<shard>/<window id>`; the checkpoint merges every shard's. Call
+    /// [`Store::refresh`] to see new commits, windows and shards.
+    pub fn open_read_only(shards_dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
+        let store = Store {
+            shared: Arc::new(Shared {
+                root: shards_dir.to_path_buf(),
+                cfg: cfg.clone(),
+                schema: StoreSchema::new(),
+                read_only: true,
+                windows: RwLock::new(Vec::new()),
+                committed: RwLock::new((Checkpoint::default(), 0)),
+                counters: Counters::default(),
+            }),
+        };
+        store.refresh()?;
+        Ok(store)
+    }
+
+    /// Whether this is a read-only view ([`Store::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only
+    }
+
+    /// Read-only views: lists the shards and windows again, reloads the known windows' last
+    /// commits, opens new ones and forgets deleted ones (retention). A window that cannot be
+    /// read right now (being created or deleted by its writer) is skipped until the next
+    /// refresh. A writable store is always current: this does nothing.
+    ///
+    /// Fails only when `shards_dir` cannot be listed (an absent directory is empty).
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        if !self.shared.read_only {
+            return Ok(());
+        }
+        let shards_dir = &self.shared.root;
+        let io_err = |source| StoreError::DataDir { path: shards_dir.clone(), source };
+        let known: std::collections::HashMap<PathBuf, Arc<Window>> = self
+            .shared
+            .windows()
+            .iter()
+            .map(|w| (w.dir.clone(), w.clone()))
+            .collect();
+        let mut windows: Vec<Arc<Window>> = Vec::new();
+        let mut checkpoint = Checkpoint::default();
+        let mut top_seq = 0;
+        let entries = match std::fs::read_dir(shards_dir) {
+            Ok(e) => e.filter_map(Result::ok).collect::<Vec<_>>(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(e)),
+        };
+        for shard in entries {
+            let shard_name = shard.file_name().to_string_lossy().into_owned();
+            let root = shard.path().join("store");
+            let Ok(list) = std::fs::read_dir(&root) else { continue };
+            let mut shard_windows = Vec::new();
+            for entry in list.filter_map(Result::ok) {
+                let name = entry.file_name();
+                let Some(id) = WindowId::parse(&name.to_string_lossy()) else { continue };
+                let dir = entry.path();
+                let w = match known.get(&dir) {
+                    Some(w) => match w.reload_from_disk() {
+                        Ok(()) => w.clone(),
+                        Err(e) => {
+                            tracing::debug!(dir = %dir.display(), "window not reloaded this time: {e}");
+                            w.clone()
+                        }
+                    },
+                    None => match Window::open(&root, id, &self.shared.schema) {
+                        Ok(w) => Arc::new(w.with_label(format!("{shard_name}/{id}"))),
+                        Err(e) => {
+                            tracing::debug!(dir = %dir.display(), "window skipped this time: {e}");
+                            continue;
+                        }
+                    },
+                };
+                shard_windows.push(w);
+            }
+            // Each shard's checkpoint is the payload of its highest commit sequence number.
+            if let Some(p) = shard_windows.iter().filter_map(|w| w.payload()).max_by_key(|p| p.seq) {
+                top_seq = top_seq.max(p.seq);
+                for (k, v) in p.checkpoint.positions {
+                    checkpoint.advance(&k, v);
+                }
+            }
+            windows.extend(shard_windows);
+        }
+        windows.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.label.cmp(&b.label)));
+        *self.shared.windows_mut() = windows;
+        self.shared.set_committed(checkpoint, top_seq);
+        Ok(())
     }
 
     /// The checkpoint of the last commit: where every source resumes.
@@ -170,6 +266,9 @@ impl Store {
     /// of the windows deleted. The writer does this at start and every 30 s; it never deletes
     /// the newest window nor the one holding the newest checkpoint.
     pub fn apply_retention(&self, now: Timestamp) -> Vec<String> {
+        if self.shared.read_only {
+            return Vec::new();
+        }
         let ms = u64::try_from(now.as_millis()).unwrap_or(0);
         retention::enforce(&self.shared, ms)
             .into_iter()
@@ -187,9 +286,12 @@ impl Store {
     /// retention. It ends (after a last commit) when every sender of `rx` is dropped; wait for
     /// that with [`WriterHandle::join`].
     ///
-    /// Fails with [`StoreError::Locked`] when another writer (in this or another process) holds
+    /// Fails with [`StoreError::ReadOnly`] on a read-only view, with [`StoreError::Locked`] when another writer (in this or another process) holds
     /// the store, or when the newest window cannot be opened for writing.
     pub fn start_writer(&self, rx: Receiver<EventBatch>) -> Result<WriterHandle, StoreError> {
+        if self.shared.read_only {
+            return Err(StoreError::ReadOnly { path: self.shared.root.clone() });
+        }
         writer::start(self.shared.clone(), rx)
     }
 }

@@ -21,13 +21,20 @@ pub struct Server {
     pub syslog_tcp: Option<SocketAddr>,
     pub data_dir: PathBuf,
     client: reqwest::blocking::Client,
+    /// Lines printed on stdout before the ready line (e.g. `tcp states: mode ...`).
+    pub startup: Vec<String>,
 }
 
 impl Server {
     /// Starts `loglynx run --data-dir DIR --http 127.0.0.1:0 ARGS...` and waits until it prints
     /// its address (it prints it once the store is open and every source is listening).
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        Self::start_with(Command::new(BIN), data_dir, extra)
+    }
+
+    /// [`Server::start`] with another command line before `run` (e.g. `setpriv ... BIN`).
+    pub fn start_with(mut cmd: Command, data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = cmd
             .arg("run")
             .arg("--data-dir")
             .arg(data_dir)
@@ -47,6 +54,7 @@ impl Server {
             }
         });
         let (mut http, mut udp, mut tcp) = (None, None, None);
+        let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while http.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -60,12 +68,29 @@ impl Server {
                 tcp = a.trim().parse().ok();
             } else if let Some(rest) = line.strip_prefix("loglynx ready: dashboard http://") {
                 http = rest.trim_end_matches("/ui/").parse().ok();
+            } else {
+                startup.push(line);
             }
         }
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let s = Server { child, http: http.unwrap(), syslog_udp: udp, syslog_tcp: tcp, data_dir: data_dir.into(), client };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let s = Server {
+            child,
+            http: http.unwrap(),
+            syslog_udp: udp,
+            syslog_tcp: tcp,
+            data_dir: data_dir.into(),
+            client,
+            startup,
+        };
         s.wait_for(Duration::from_secs(30), "health", || {
-            s.client.get(s.url("/api/v1/health")).send().map(|r| r.status().is_success()).unwrap_or(false)
+            s.client
+                .get(s.url("/api/v1/health"))
+                .send()
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
         });
         s
     }
@@ -83,7 +108,12 @@ impl Server {
         let r = self
             .client
             .get(self.url("/api/v1/search"))
-            .query(&[("q", q), ("limit", &limit.to_string()), ("offset", &offset.to_string()), ("sort", sort)])
+            .query(&[
+                ("q", q),
+                ("limit", &limit.to_string()),
+                ("offset", &offset.to_string()),
+                ("sort", sort),
+            ])
             .send()
             .expect("search request");
         let status = r.status();
@@ -93,7 +123,9 @@ impl Server {
     }
 
     pub fn total(&self, q: &str) -> u64 {
-        self.search(q, 1, 0, "desc")["total"].as_u64().expect("total")
+        self.search(q, 1, 0, "desc")["total"]
+            .as_u64()
+            .expect("total")
     }
 
     /// Every event matching `q`, in ingest order, read with the tail cursor from the start
@@ -125,7 +157,10 @@ impl Server {
     pub fn wait_for(&self, timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + timeout;
         while !cond() {
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -135,7 +170,10 @@ impl Server {
         let mut last = 0;
         self.wait_for(timeout, &format!("{n} events matching {q:?}"), || {
             last = self.total(q);
-            assert!(last <= n, "{q:?} matched {last} events, more than the {n} sent");
+            assert!(
+                last <= n,
+                "{q:?} matched {last} events, more than the {n} sent"
+            );
             last == n
         });
     }
@@ -150,7 +188,10 @@ impl Server {
     pub fn stop(mut self) {
         unsafe_sigterm(self.child.id());
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "loglynx exited with {status} after SIGTERM");
+        assert!(
+            status.success(),
+            "loglynx exited with {status} after SIGTERM"
+        );
     }
 }
 
@@ -162,7 +203,10 @@ impl Drop for Server {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 /// A Tansu broker (Kafka-compatible) on a free 127.0.0.1 port, in memory; killed when dropped.
@@ -174,27 +218,49 @@ pub struct Tansu {
 
 impl Tansu {
     pub fn start() -> Tansu {
-        let bin = std::env::var("LOGLYNX_TANSU").ok().map(PathBuf::from).or_else(|| {
-            let home = std::env::var("HOME").ok()?;
-            let p = Path::new(&home).join(".cargo/bin/tansu");
-            p.exists().then_some(p)
-        });
+        let bin = std::env::var("LOGLYNX_TANSU")
+            .ok()
+            .map(PathBuf::from)
+            .or_else(|| {
+                let home = std::env::var("HOME").ok()?;
+                let p = Path::new(&home).join(".cargo/bin/tansu");
+                p.exists().then_some(p)
+            });
         let bin = bin.unwrap_or_else(|| PathBuf::from("tansu"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start the Kafka test broker {} ({e}): run scripts/tansu.sh install", bin.display())
+                panic!(
+                    "cannot start the Kafka test broker {} ({e}): run scripts/tansu.sh install",
+                    bin.display()
+                )
             });
-        let t = Tansu { child, brokers: format!("127.0.0.1:{port}") };
+        let t = Tansu {
+            child,
+            brokers: format!("127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         t
@@ -242,7 +308,10 @@ impl Proc {
                 }
             }
         }
-        Proc { child, name: name.into() }
+        Proc {
+            child,
+            name: name.into(),
+        }
     }
 
     /// SIGKILL, no chance to commit.
@@ -255,7 +324,11 @@ impl Proc {
     pub fn stop(mut self) {
         unsafe_sigterm(self.child.id());
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "{} exited with {status} after SIGTERM", self.name);
+        assert!(
+            status.success(),
+            "{} exited with {status} after SIGTERM",
+            self.name
+        );
     }
 }
 
@@ -296,7 +369,18 @@ impl Server {
                 break rest.trim_end_matches("/ui/").parse().expect("address");
             }
         };
-        let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        Server { child, http, syslog_udp: None, syslog_tcp: None, data_dir: data_dir.into(), client }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        Server {
+            child,
+            http,
+            syslog_udp: None,
+            syslog_tcp: None,
+            data_dir: data_dir.into(),
+            client,
+            startup: Vec::new(),
+        }
     }
 }

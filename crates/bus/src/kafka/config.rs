@@ -1,0 +1,158 @@
+//! librdkafka client configurations built from `[kafka]`; `kafka.properties` is applied last,
+//! so any property can be overridden. librdkafka checks names and values when a client is
+//! created: an unknown property becomes [`crate::BusError::Property`] naming it.
+
+use std::time::Duration;
+
+use loglynx_config::KafkaConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
+
+fn ms(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
+}
+
+fn base(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers);
+    c.set("client.id", "loglynx");
+    c
+}
+
+fn overrides(mut c: ClientConfig, cfg: &KafkaConfig) -> ClientConfig {
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The producer: idempotent, acks=all, batching, compression and a bounded in-memory buffer.
+pub fn producer_config(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = base(cfg);
+    c.set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", ms(cfg.linger))
+        .set(
+            "batch.size",
+            cfg.batch_size.0.min(i32::MAX as u64).to_string(),
+        )
+        .set("compression.type", &cfg.compression)
+        .set(
+            "queue.buffering.max.messages",
+            cfg.buffer_messages.clamp(1, 2_147_483_647).to_string(),
+        )
+        .set(
+            "queue.buffering.max.kbytes",
+            (cfg.buffer_size.0 / 1024)
+                .clamp(1, 2_147_483_647)
+                .to_string(),
+        )
+        // Retry for as long as it takes: a record is either delivered or the agent stops.
+        .set("message.timeout.ms", "0");
+    overrides(c, cfg)
+}
+
+/// A consumer of `group`: cooperative-sticky assignment, no auto commit (the store holds the
+/// positions; offsets go back to Kafka only for lag tools), the fetch and liveness settings.
+pub fn consumer_config(cfg: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut c = base(cfg);
+    c.set("group.id", group)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set(
+            "fetch.min.bytes",
+            cfg.fetch_min_bytes.0.clamp(1, 100_000_000).to_string(),
+        )
+        .set("fetch.wait.max.ms", ms(cfg.fetch_max_wait))
+        .set("max.poll.interval.ms", ms(cfg.max_poll_interval))
+        .set("session.timeout.ms", ms(cfg.session_timeout))
+        .set("heartbeat.interval.ms", ms(cfg.session_timeout / 5));
+    overrides(c, cfg)
+}
+
+/// The admin client (topic creation).
+pub fn admin_config(cfg: &KafkaConfig) -> ClientConfig {
+    overrides(base(cfg), cfg)
+}
+
+/// Sends librdkafka's own logs and errors to `tracing`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogContext;
+
+impl ClientContext for LogContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_error(error, reason);
+    }
+}
+
+pub(crate) fn log_line(level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", "{fac}: {msg}"),
+        RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "{fac}: {msg}"),
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", "{fac}: {msg}")
+        }
+        RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{fac}: {msg}"),
+    }
+}
+
+pub(crate) fn log_error(error: KafkaError, reason: &str) {
+    tracing::warn!(target: "librdkafka", "kafka client error: {error}: {reason}");
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::producer::FutureProducer;
+
+    use super::*;
+    use crate::BusError;
+
+    #[test]
+    fn an_unknown_property_is_named_in_the_error() {
+        let mut cfg = KafkaConfig::default();
+        cfg.properties.insert("no.such.property".into(), "1".into());
+        let e = producer_config(&cfg)
+            .create_with_context::<_, FutureProducer<LogContext>>(LogContext)
+            .map_err(|e| BusError::kafka("producer", e))
+            .err()
+            .unwrap();
+        let msg = e.to_string();
+        assert!(matches!(e, BusError::Property { .. }), "{msg}");
+        assert!(
+            msg.contains("no.such.property") && msg.contains("kafka.properties"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn properties_override_the_typed_fields() {
+        let mut cfg = KafkaConfig::default();
+        cfg.properties
+            .insert("compression.type".into(), "zstd".into());
+        let c = producer_config(&cfg);
+        assert_eq!(c.get("compression.type"), Some("zstd"));
+        assert_eq!(c.get("enable.idempotence"), Some("true"));
+        assert_eq!(c.get("acks"), Some("all"));
+        let c = consumer_config(&KafkaConfig::default(), "g");
+        assert_eq!(
+            c.get("partition.assignment.strategy"),
+            Some("cooperative-sticky")
+        );
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("session.timeout.ms"), Some("10000"));
+        // Every default must be accepted by librdkafka.
+        let _ = producer_config(&KafkaConfig::default())
+            .create_with_context::<_, FutureProducer<LogContext>>(LogContext)
+            .unwrap();
+    }
+}

@@ -1,0 +1,479 @@
+//! [`ConsumerGroup`]: the worker's side. N consumers of one group, each polling on its own
+//! thread (librdkafka's rebalance callback is synchronous), each partition feeding the bounded
+//! channel of its shard (a [`PartitionSink`]).
+//!
+//! Exactly once into the store (DESIGN invariant 1): the shard's store holds
+//! `kafka:<topic>:<partition>` -> next offset in the same commit as the events. On assignment
+//! the callback opens the shard (the sink waits for another process to release it) and
+//! assigns the partition *at that offset*; on revocation it hands over what it has read,
+//! drops the shard's sender and waits for the shard to commit and release it before
+//! returning. Offsets are committed back to Kafka (after the store committed them) only so that
+//! lag tools see progress; they are never read back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use loglynx_config::KafkaConfig;
+use loglynx_core::{RawBatch, RawRecord};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use tokio::sync::mpsc;
+
+use super::codec::{decode_record, source_key};
+use super::config::{consumer_config, log_error, log_line};
+use crate::BusError;
+
+/// How long a poll waits for a message.
+const POLL: Duration = Duration::from_millis(100);
+/// Records wait at most this long before their batch is handed to the shard.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How often the shards' committed offsets are committed to Kafka (lag tools).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+/// What [`PartitionSink::open`] returns: the shard, the next offset to consume and the sender
+/// of the shard's pipeline.
+pub type Opened<T> = (T, Option<i64>, mpsc::Sender<RawBatch>);
+
+/// Where a worker's partitions go: one shard (store + pipeline) per partition.
+pub trait PartitionSink: Send + Sync + 'static {
+    /// A running shard.
+    type Shard: Send + 'static;
+
+    /// Opens the shard of `partition`, waiting while another process holds it. Returns the
+    /// shard, the next offset to consume (its store's checkpoint; `None`: from the beginning)
+    /// and the sender of its pipeline. Called inside the rebalance callback. An error stops
+    /// this consumer (and so the worker): the group gives the partition to another member.
+    fn open(&self, partition: i32) -> Result<Opened<Self::Shard>, String>;
+
+    /// The next offset the shard has durably committed, if any.
+    fn committed(&self, shard: &Self::Shard) -> Option<i64>;
+
+    /// Called once the shard's sender is dropped: waits until it has committed everything it
+    /// received, releases it and returns its last committed next offset.
+    fn close(&self, shard: Self::Shard) -> Option<i64>;
+}
+
+/// Counters of a consumer group member (all its consumers).
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    /// Messages handed to shards.
+    pub consumed: AtomicU64,
+    /// Messages whose value was not a record (stored raw and flagged).
+    pub undecodable: AtomicU64,
+    /// Messages skipped because their offset was already in the shard.
+    pub skipped: AtomicU64,
+    /// Partitions currently assigned.
+    pub assigned: AtomicI64,
+    /// Assignments and revocations seen.
+    pub rebalances: AtomicU64,
+}
+
+struct Shard<T> {
+    inner: T,
+    tx: mpsc::Sender<RawBatch>,
+    pending: Vec<RawRecord>,
+    /// Next offset to hand over (everything below is in the shard's channel or store).
+    next: i64,
+    /// Last offset committed to Kafka.
+    reported: i64,
+}
+
+struct WorkerContext<S: PartitionSink> {
+    id: usize,
+    topic: String,
+    key_prefix: String,
+    batch: usize,
+    sink: Arc<S>,
+    shards: Mutex<HashMap<i32, Shard<S::Shard>>>,
+    stats: Arc<ConsumerStats>,
+    fatal: Mutex<Option<String>>,
+}
+
+impl<S: PartitionSink> WorkerContext<S> {
+    fn shards(&self) -> MutexGuard<'_, HashMap<i32, Shard<S::Shard>>> {
+        self.shards.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fail(&self, msg: String) {
+        tracing::error!(consumer = self.id, "{msg}");
+        self.fatal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(msg);
+    }
+
+    fn fatal(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Hands the pending records of `shard` to its pipeline (blocking while its channel is full).
+    fn flush_one(&self, partition: i32, shard: &mut Shard<S::Shard>) {
+        if shard.pending.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut shard.pending);
+        let n = records.len() as u64;
+        let batch = RawBatch {
+            records,
+            checkpoint: vec![(format!("{}{partition}", self.key_prefix), shard.next as u64)],
+            ack: None,
+        };
+        if shard.tx.blocking_send(batch).is_err() {
+            self.fail(format!(
+                "the shard of partition {partition} stopped: see its error above"
+            ));
+            return;
+        }
+        self.stats.consumed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn flush_all(&self) {
+        let mut shards = self.shards();
+        for (p, s) in shards.iter_mut() {
+            self.flush_one(*p, s);
+        }
+    }
+
+    /// Takes one message: skips offsets the shard already has, batches the others.
+    fn add(&self, partition: i32, offset: i64, value: Option<&[u8]>) {
+        let mut shards = self.shards();
+        let Some(shard) = shards.get_mut(&partition) else {
+            // Not (or no longer) ours: its owner resumes from its store.
+            return;
+        };
+        if offset < shard.next {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let record = decode_record(value, &self.topic, partition, offset);
+        if record.source.name() == "kafka-undecodable" {
+            self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+        }
+        shard.pending.push(record);
+        shard.next = offset + 1;
+        if shard.pending.len() >= self.batch {
+            self.flush_one(partition, shard);
+        }
+    }
+
+    fn assign(&self, tpl: &mut TopicPartitionList) {
+        let parts: Vec<i32> = tpl
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        for p in &parts {
+            if self.shards().contains_key(p) {
+                continue;
+            }
+            match self.sink.open(*p) {
+                Ok((inner, next, tx)) => {
+                    let offset = next.map_or(Offset::Beginning, Offset::Offset);
+                    if let Err(e) = tpl.set_partition_offset(&self.topic, *p, offset) {
+                        self.fail(format!("cannot seek partition {p}: {e}"));
+                    }
+                    tracing::info!(
+                        consumer = self.id,
+                        partition = p,
+                        ?offset,
+                        "partition assigned: resuming at the shard's checkpoint"
+                    );
+                    let next = next.unwrap_or(0);
+                    self.shards().insert(
+                        *p,
+                        Shard {
+                            inner,
+                            tx,
+                            pending: Vec::new(),
+                            next,
+                            reported: next,
+                        },
+                    );
+                }
+                Err(e) => self.fail(format!("cannot open the shard of partition {p}: {e}")),
+            }
+        }
+        self.stats
+            .assigned
+            .store(self.shards().len() as i64, Ordering::Relaxed);
+    }
+
+    /// Hands over what was read, closes the shards (their writers commit) and reports their
+    /// final offsets to Kafka unless the assignment was lost.
+    fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let lost = consumer.assignment_lost();
+        let parts: Vec<i32> = tpl
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let mut commit = TopicPartitionList::new();
+        for p in &parts {
+            let Some(mut shard) = self.shards().remove(p) else {
+                continue;
+            };
+            self.flush_one(*p, &mut shard);
+            let Shard { inner, tx, .. } = shard;
+            drop(tx);
+            let started = Instant::now();
+            let last = self.sink.close(inner);
+            tracing::info!(
+                consumer = self.id,
+                partition = p,
+                lost,
+                ms = started.elapsed().as_millis() as u64,
+                committed = ?last,
+                "partition revoked: shard committed and released"
+            );
+            if let Some(o) = last {
+                let _ = commit.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+            }
+        }
+        if !lost && commit.count() > 0 {
+            if let Err(e) = consumer.commit(&commit, CommitMode::Sync) {
+                tracing::debug!("offsets not committed to kafka (lag only): {e}");
+            }
+        }
+        self.stats
+            .assigned
+            .store(self.shards().len() as i64, Ordering::Relaxed);
+    }
+
+    /// Commits the shards' durable offsets to Kafka (for lag tools).
+    fn report(&self, consumer: &BaseConsumer<Self>) {
+        let mut tpl = TopicPartitionList::new();
+        for (p, s) in self.shards().iter_mut() {
+            if let Some(o) = self.sink.committed(&s.inner) {
+                if o > s.reported {
+                    s.reported = o;
+                    let _ = tpl.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+                }
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+                tracing::debug!("offsets not committed to kafka (lag only): {e}");
+            }
+        }
+    }
+
+    /// Closes every shard (shutdown); returns their last committed offsets.
+    fn close_all(&self) -> TopicPartitionList {
+        let all: Vec<(i32, Shard<S::Shard>)> = self.shards().drain().collect();
+        let mut tpl = TopicPartitionList::new();
+        for (p, mut shard) in all {
+            self.flush_one(p, &mut shard);
+            drop(shard.tx);
+            let last = self.sink.close(shard.inner);
+            tracing::info!(consumer = self.id, partition = p, committed = ?last, "shard closed");
+            if let Some(o) = last {
+                let _ = tpl.add_partition_offset(&self.topic, p, Offset::Offset(o));
+            }
+        }
+        self.stats.assigned.store(0, Ordering::Relaxed);
+        tpl
+    }
+}
+
+impl<S: PartitionSink> ClientContext for WorkerContext<S> {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(level, fac, msg);
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_error(error, reason);
+    }
+}
+
+impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.assign(tpl);
+                let res = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = res {
+                    self.fail(format!("cannot take the assigned partitions: {e}"));
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.revoke(consumer, tpl);
+                let res = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = res {
+                    tracing::warn!(consumer = self.id, "unassign failed: {e}");
+                }
+            }
+            other => {
+                tracing::error!(consumer = self.id, "rebalance error: {other:?}");
+                self.close_all();
+                let _ = consumer.unassign();
+            }
+        }
+        let mut held: Vec<i32> = self.shards().keys().copied().collect();
+        held.sort_unstable();
+        tracing::info!(consumer = self.id, partitions = ?held, "rebalance done");
+    }
+}
+
+/// The consumers of one worker process.
+pub struct ConsumerGroup {
+    threads: Vec<JoinHandle<Result<(), BusError>>>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<ConsumerStats>,
+}
+
+impl ConsumerGroup {
+    /// Starts `consumers` consumers (0: one per core) of `group` on `cfg.topic`, each on its
+    /// own thread, feeding the shards of `sink`. Fails when a client cannot be created (an
+    /// invalid property is named).
+    pub fn start<S: PartitionSink>(
+        cfg: &KafkaConfig,
+        group: &str,
+        consumers: usize,
+        sink: Arc<S>,
+    ) -> Result<ConsumerGroup, BusError> {
+        let n = if consumers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            consumers
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(ConsumerStats::default());
+        let mut threads = Vec::with_capacity(n);
+        for id in 0..n {
+            let ctx = WorkerContext {
+                id,
+                topic: cfg.topic.clone(),
+                key_prefix: source_key(&cfg.topic, 0).trim_end_matches('0').to_string(),
+                batch: cfg.consume_batch.max(1),
+                sink: sink.clone(),
+                shards: Mutex::new(HashMap::new()),
+                stats: stats.clone(),
+                fatal: Mutex::new(None),
+            };
+            let consumer: BaseConsumer<WorkerContext<S>> = consumer_config(cfg, group)
+                .create_with_context(ctx)
+                .map_err(|e| BusError::kafka("consumer", e))?;
+            consumer
+                .subscribe(&[cfg.topic.as_str()])
+                .map_err(|e| BusError::kafka("subscribe", e))?;
+            let stop = stop.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("loglynx-consumer-{id}"))
+                .spawn(move || poll_loop(consumer, stop))
+                .map_err(BusError::Thread)?;
+            threads.push(t);
+        }
+        tracing::info!(consumers = n, group, topic = %cfg.topic, "consumers started");
+        Ok(ConsumerGroup {
+            threads,
+            stop,
+            stats,
+        })
+    }
+
+    /// The members' counters.
+    pub fn stats(&self) -> Arc<ConsumerStats> {
+        self.stats.clone()
+    }
+
+    /// Whether some consumer has ended (on its own: an error).
+    pub fn any_finished(&self) -> bool {
+        self.threads.iter().any(|t| t.is_finished())
+    }
+
+    /// Asks every consumer to stop: each hands over what it read, closes its shards (final
+    /// commits) and leaves the group.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Waits for every consumer (blocking); returns the first error.
+    pub fn join(self) -> Result<(), BusError> {
+        self.stop.store(true, Ordering::Release);
+        let mut first = Ok(());
+        for t in self.threads {
+            let r = t.join().unwrap_or_else(|_| {
+                Err(BusError::Thread(std::io::Error::other(
+                    "a consumer thread panicked",
+                )))
+            });
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+fn poll_loop<S: PartitionSink>(
+    consumer: BaseConsumer<WorkerContext<S>>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), BusError> {
+    let ctx = consumer.context().clone();
+    let mut last_flush = Instant::now();
+    let mut last_report = Instant::now();
+    let mut failure = None;
+    while !stop.load(Ordering::Acquire) {
+        if let Some(f) = ctx.fatal() {
+            failure = Some(f);
+            // Tells the other consumers of this process to stop too.
+            stop.store(true, Ordering::Release);
+            break;
+        }
+        match consumer.poll(POLL) {
+            Some(Ok(m)) => ctx.add(m.partition(), m.offset(), m.payload()),
+            Some(Err(e)) => tracing::warn!(consumer = ctx.id, "consume error: {e}"),
+            None => {}
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            ctx.flush_all();
+            last_flush = Instant::now();
+        }
+        if last_report.elapsed() >= COMMIT_EVERY {
+            ctx.report(&consumer);
+            last_report = Instant::now();
+        }
+    }
+    // Shutdown: hand over, let the shards commit, report, then leave the group (dropping the
+    // consumer closes it; its revoke callback finds no shard left).
+    let last = ctx.close_all();
+    if last.count() > 0 {
+        if let Err(e) = consumer.commit(&last, CommitMode::Sync) {
+            tracing::debug!("offsets not committed to kafka (lag only): {e}");
+        }
+    }
+    consumer.unsubscribe();
+    drop(consumer);
+    tracing::info!(consumer = ctx.id, "consumer stopped");
+    match failure {
+        Some(f) => Err(BusError::Shard(f)),
+        None => Ok(()),
+    }
+}

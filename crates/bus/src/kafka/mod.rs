@@ -1,0 +1,27 @@
+//! The Kafka transport of the scale-out shape.
+//!
+//! ```text
+//! agent:  sources --RawBatch--> producer (producer.rs) --records--> topic (admin.rs creates it)
+//! worker: topic --> consumers (consumer.rs, one group) --RawBatch per partition--> shard sink
+//! ```
+//!
+//! - `config.rs`: librdkafka client configs from `[kafka]`, overrides last.
+//! - `admin.rs`: [`ensure_topic`].
+//! - `producer.rs`: [`Producer`] (records -> topic, delivery reports -> acks and positions).
+//! - `checkpoint.rs`: [`AgentCheckpoint`], the agent's file of delivered source positions.
+//! - `codec.rs`: record <-> message value and key.
+//! - `consumer.rs`: [`ConsumerGroup`] and the [`PartitionSink`] a worker implements.
+
+mod admin;
+mod checkpoint;
+mod codec;
+mod config;
+mod consumer;
+mod producer;
+
+pub use admin::ensure_topic;
+pub use checkpoint::AgentCheckpoint;
+pub use codec::{decode_record, encode_record, record_key, source_key};
+pub use config::{admin_config, consumer_config, producer_config, LogContext};
+pub use consumer::{ConsumerGroup, ConsumerStats, Opened, PartitionSink};
+pub use producer::{Producer, ProducerStats};

@@ -1,0 +1,193 @@
+//! `loglynx worker`: a member of the consumer group that indexes the topic exactly once into
+//! one store shard per partition, `<data_dir>/shards/<topic>-<partition>/`.
+//!
+//! Per partition (opened in the rebalance callback, see loglynx_bus::kafka::consumer):
+//! shard lock -> store (its checkpoint `kafka:<topic>:<partition>` says where to resume) ->
+//! writer <- pipeline <- the consumer. Several workers may share a data directory: a shard is
+//! written by the process holding its lock file; a worker assigned a shard that another still
+//! holds waits until that one has committed and released it.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use loglynx_bus::kafka::{source_key, ConsumerGroup, PartitionSink};
+use loglynx_config::{PipelineConfig, StoreConfig};
+use loglynx_core::RawBatch;
+use loglynx_pipeline::PipelineStats;
+use loglynx_store::{Store, WriterHandle};
+use tokio::sync::mpsc;
+
+use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, CommonArgs, KafkaArgs};
+
+#[derive(Args, Debug, Default)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Consumer group [default: kafka.group].
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Consumers in this process, all in the group [default: kafka.consumers, 0 = cores].
+    #[arg(long, value_name = "N")]
+    pub consumers: Option<usize>,
+}
+
+pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
+    init_logging(&args.common.log);
+    let mut cfg = build_config(&args.common, Some(&args.kafka))?;
+    if let Some(g) = &args.group {
+        cfg.kafka.group = g.clone();
+    }
+    if let Some(n) = args.consumers {
+        cfg.kafka.consumers = n;
+    }
+    runtime()?.block_on(run(cfg))?;
+    Ok(0)
+}
+
+/// Opens, feeds and closes the shards of one worker process.
+struct ShardSink {
+    shards_dir: PathBuf,
+    topic: String,
+    store: StoreConfig,
+    pipeline: PipelineConfig,
+    rt: tokio::runtime::Handle,
+    stats: Arc<PipelineStats>,
+}
+
+/// A shard being written by this process.
+struct Shard {
+    key: String,
+    store: Store,
+    writer: WriterHandle,
+    _lock: File,
+}
+
+impl ShardSink {
+    /// Takes the shard's lock file, waiting while another process holds it.
+    fn lock(&self, dir: &std::path::Path, partition: i32) -> Result<File, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("shard.lock");
+        let f = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let started = Instant::now();
+        let mut told = Instant::now();
+        loop {
+            match f.try_lock() {
+                Ok(()) => {
+                    if started.elapsed() > Duration::from_millis(100) {
+                        tracing::info!(partition, waited_ms = started.elapsed().as_millis() as u64, "shard released by its previous owner");
+                    }
+                    return Ok(f);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if told.elapsed() > Duration::from_secs(5) {
+                        tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
+                        told = Instant::now();
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(format!("cannot lock {}: {e}", path.display()))
+                }
+            }
+        }
+    }
+}
+
+impl PartitionSink for ShardSink {
+    type Shard = Shard;
+
+    fn open(&self, partition: i32) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
+        let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
+        let lock = self.lock(&dir, partition)?;
+        // Opened under the lock: the checkpoint is the last one any process committed.
+        let store = Store::open(&dir, &self.store).map_err(|e| e.to_string())?;
+        let (event_tx, event_rx) = mpsc::channel(self.pipeline.queue_batches);
+        let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
+        let (raw_tx, raw_rx) = mpsc::channel(self.pipeline.queue_batches);
+        {
+            let _guard = self.rt.enter();
+            loglynx_pipeline::spawn_pipeline(
+                raw_rx,
+                event_tx,
+                self.pipeline.parse_threads,
+                self.pipeline.keep_original,
+                self.stats.clone(),
+            );
+        }
+        let key = source_key(&self.topic, partition);
+        let next = store.checkpoint().get(&key).map(|o| o as i64);
+        Ok((Shard { key, store, writer, _lock: lock }, next, raw_tx))
+    }
+
+    fn committed(&self, shard: &Shard) -> Option<i64> {
+        shard.store.checkpoint().get(&shard.key).map(|o| o as i64)
+    }
+
+    fn close(&self, shard: Shard) -> Option<i64> {
+        let Shard { key, store, writer, _lock } = shard;
+        // The pipeline drains, drops its sender, and the writer makes its last commit.
+        if let Err(e) = writer.join() {
+            tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
+        }
+        store.checkpoint().get(&key).map(|o| o as i64)
+    }
+}
+
+async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
+    let shards_dir = cfg.data_dir.join("shards");
+    std::fs::create_dir_all(&shards_dir)
+        .with_context(|| format!("cannot create {}: check the path and its permissions", shards_dir.display()))?;
+    let stats = Arc::new(PipelineStats::default());
+    let sink = Arc::new(ShardSink {
+        shards_dir,
+        topic: cfg.kafka.topic.clone(),
+        store: cfg.store.clone(),
+        pipeline: cfg.pipeline.clone(),
+        rt: tokio::runtime::Handle::current(),
+        stats: stats.clone(),
+    });
+    let group = ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, cfg.kafka.consumers, sink)?;
+    let cstats = group.stats();
+    println!("loglynx worker ready: group {} topic {}", cfg.kafka.group, cfg.kafka.topic);
+
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut last_log = Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down: the shards commit what they have");
+                break;
+            }
+            _ = tick.tick() => {
+                if group.any_finished() {
+                    break;
+                }
+                if last_log.elapsed() >= Duration::from_secs(10) {
+                    last_log = Instant::now();
+                    tracing::info!(
+                        consumed = cstats.consumed.load(Ordering::Relaxed),
+                        undecodable = cstats.undecodable.load(Ordering::Relaxed),
+                        skipped = cstats.skipped.load(Ordering::Relaxed),
+                        assigned = cstats.assigned.load(Ordering::Relaxed),
+                        rebalances = cstats.rebalances.load(Ordering::Relaxed),
+                        parsed = stats.snapshot().1,
+                        "consume counts"
+                    );
+                }
+            }
+        }
+    }
+    group.stop();
+    tokio::task::spawn_blocking(move || group.join())
+        .await
+        .context("consumer threads failed")??;
+    tracing::info!("stopped");
+    Ok(())
+}

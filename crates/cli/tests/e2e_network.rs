@@ -1,0 +1,266 @@
+//! The TCP state monitor end to end: `loglynx run --tcp-states` against a leaking python
+//! server, and an unprivileged run falling back to sock_diag.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Server, BIN};
+
+const LEAKY_SERVER: &str = r#"
+import socket, sys
+port, n, k = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(64)
+print("ready", flush=True)
+kept = []
+for i in range(n):
+    conn, _ = srv.accept()
+    if i < n - k:
+        # Wait for the client's close, then close: no CLOSE_WAIT left behind.
+        conn.recv(1)
+        conn.close()
+    else:
+        kept.append(conn)     # never closed: CLOSE_WAIT once the client closes
+print("done", flush=True)
+sys.stdin.read()
+"#;
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn get(s: &Server, path: &str) -> Value {
+    s.client()
+        .get(s.url(path))
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(Value::Null)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
+    if !is_root() {
+        eprintln!("skipping: needs root (eBPF)");
+        return;
+    }
+    const N: usize = 6;
+    const K: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("loglynx.toml");
+    std::fs::write(
+        &conf,
+        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nclose_wait_threshold = {K}\nports = [{port}]\n"),
+    )
+    .unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "--tcp-states",
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+        ],
+    );
+    assert!(
+        s.startup
+            .iter()
+            .any(|l| l.starts_with("tcp states: mode bpf")),
+        "{:?}",
+        s.startup
+    );
+    let st = get(&s, "/api/v1/network/status");
+    assert_eq!(st["mode"], "bpf", "{st}");
+
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            LEAKY_SERVER,
+            &port.to_string(),
+            &N.to_string(),
+            &K.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for this test");
+    let pid = child.id() as u64;
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "ready");
+    for _ in 0..N {
+        // Connect and close at once: the server sees EOF on every connection.
+        drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "done");
+
+    // Exactly K CLOSE_WAIT sockets, all held by the python server.
+    let mut last = Value::Null;
+    s.wait_for(
+        Duration::from_secs(20),
+        "K CLOSE_WAIT sockets of the server",
+        || {
+            last = get(&s, "/api/v1/network/sockets");
+            last["by_state"]["CLOSE_WAIT"].as_u64() == Some(K as u64)
+                && last["close_wait_leaders"][0]["pid"].as_u64() == Some(pid)
+        },
+    );
+    let lead = &last["close_wait_leaders"][0];
+    assert_eq!(lead["count"], K as u64, "{last}");
+    assert_eq!(lead["comm"], "python3");
+    assert_eq!(lead["local_ports"], serde_json::json!([port]));
+    assert_eq!(lead["peers"][0]["ip"], "127.0.0.1");
+    let proc_row = last["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .cloned();
+    assert_eq!(
+        proc_row.unwrap()["states"]["CLOSE_WAIT"],
+        K as u64,
+        "{last}"
+    );
+
+    // One alert (deduplicated while the leak holds), naming the process and the peer.
+    let q = format!("event.dataset:loglynx.alert AND process.pid:{pid}");
+    s.wait_total(&q, 1, Duration::from_secs(20));
+    let alert = &s.search(&q, 1, 0, "desc")["hits"][0];
+    assert_eq!(alert["labels.alert.rule"], "tcp_close_wait_leak");
+    assert_eq!(alert["labels.alert.severity"], "high");
+    assert_eq!(
+        alert["labels.alert.group"],
+        format!("tcp_close_wait_leak:pid:{pid}")
+    );
+    assert_eq!(alert["process.name"], "python3");
+    assert_eq!(alert["destination.ip"], "127.0.0.1");
+    let msg = alert["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "process python3 (pid {pid}) holds {K} sockets in CLOSE_WAIT"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("127.0.0.1 ({K})")), "{msg}");
+    // Several more snapshots pass: still one alert.
+    let snaps = get(&s, "/api/v1/network/status")["snapshots"]
+        .as_u64()
+        .unwrap();
+    s.wait_for(Duration::from_secs(10), "3 more snapshots", || {
+        get(&s, "/api/v1/network/status")["snapshots"]
+            .as_u64()
+            .unwrap_or(0)
+            >= snaps + 3
+    });
+    assert_eq!(s.total(&q), 1);
+
+    // The transitions are events too: all N server sockets entered CLOSE_WAIT (the clients
+    // closed first), and only the N - K the server closed left it.
+    let q =
+        format!("event.dataset:network.tcp AND tcp.new_state:CLOSE_WAIT AND source.port:{port}");
+    s.wait_total(&q, N as u64, Duration::from_secs(20));
+    let q =
+        format!("event.dataset:network.tcp AND tcp.old_state:CLOSE_WAIT AND source.port:{port}");
+    s.wait_total(&q, (N - K) as u64, Duration::from_secs(20));
+    let st = get(&s, "/api/v1/network/status");
+    assert_eq!(st["drops"]["kernel"], 0, "{st}");
+    assert_eq!(st["drops"]["queue"], 0, "{st}");
+
+    drop(child.stdin.take());
+    let _ = child.wait();
+    s.stop();
+}
+
+#[test]
+fn an_unprivileged_run_falls_back_to_sock_diag_and_says_why() {
+    if !is_root() {
+        eprintln!("skipping: needs root to drop to another user");
+        return;
+    }
+    // A copy of the binary and a data directory the unprivileged user can reach.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("loglynx");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap(); // root's: counted, not attributed
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ])
+    .arg(&bin);
+    let s = Server::start_with(
+        cmd,
+        &data,
+        &["--tcp-states", "--syslog-udp", "off", "--syslog-tcp", "off"],
+    );
+    let line = s
+        .startup
+        .iter()
+        .find(|l| l.starts_with("tcp states: mode"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("tcp states: mode sock_diag"),
+        "{:?}",
+        s.startup
+    );
+    assert!(
+        line.contains("not permitted") && line.contains("CAP_BPF"),
+        "{line}"
+    );
+
+    let st = get(&s, "/api/v1/network/status");
+    assert_eq!(st["mode"], "sock_diag", "{st}");
+    assert!(
+        st["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CAP_BPF and CAP_PERFMON"),
+        "{st}"
+    );
+    assert_eq!(st["transitions"], 0);
+    assert!(st["last_snapshot"].is_string(), "{st}");
+    let so = get(&s, "/api/v1/network/sockets");
+    assert_eq!(so["mode"], "sock_diag");
+    assert!(so["by_state"]["LISTEN"].as_u64().unwrap_or(0) >= 2, "{so}"); // ours + its API
+    drop(listener);
+    s.stop();
+}

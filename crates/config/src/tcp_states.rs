@@ -1,0 +1,174 @@
+//! `[tcp_states]`: the TCP state monitor (eBPF tracer, sock_diag snapshots, leak detectors).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ConfigError;
+
+/// The TCP state monitor: every TCP state change as an event (`event.dataset: network.tcp`),
+/// periodic socket snapshots per state and process, and alerts (`event.dataset: loglynx.alert`)
+/// for CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms and failed connection attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TcpStatesConfig {
+    /// Run the monitor in `loglynx run` (the flag `--tcp-states` turns it on too).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Follow every state change with eBPF when permitted (root, or CAP_BPF + CAP_PERFMON).
+    /// When false or not permitted, the monitor runs on sock_diag snapshots alone and says so
+    /// (log line and `mode` in `/api/v1/network/status`); it then sees no individual transitions.
+    #[serde(default = "default_true")]
+    pub bpf: bool,
+    /// How often sockets are listed (sock_diag) and attributed to processes (/proc), and the
+    /// detectors evaluated.
+    #[serde(default = "default_snapshot_interval", with = "humantime_serde")]
+    pub snapshot_interval: Duration,
+    /// Kernel ring buffer size in bytes (a power of two, at least 4096).
+    #[serde(default = "default_ring_buffer_bytes")]
+    pub ring_buffer_bytes: u32,
+    /// Transitions per batch sent into the pipeline.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Only sockets whose local port is one of these (empty: all).
+    #[serde(default)]
+    pub local_ports: Vec<u16>,
+    /// Only sockets whose remote port is one of these (empty: all).
+    #[serde(default)]
+    pub remote_ports: Vec<u16>,
+    /// Only sockets whose local or remote port is one of these (empty: all).
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Alert when one process holds at least this many sockets in CLOSE_WAIT.
+    #[serde(default = "default_close_wait_threshold")]
+    pub close_wait_threshold: usize,
+    /// Alert too when a process's CLOSE_WAIT count has only grown for this long (0s: off).
+    #[serde(default = "default_close_wait_growth", with = "humantime_serde")]
+    pub close_wait_growth: Duration,
+    /// Alert when this many TIME_WAIT sockets share one endpoint (a local listening port, or
+    /// else the remote address and port).
+    #[serde(default = "default_time_wait_threshold")]
+    pub time_wait_threshold: usize,
+    /// Alert when this many FIN_WAIT2 sockets share one process (or endpoint when unowned).
+    #[serde(default = "default_fin_wait2_threshold")]
+    pub fin_wait2_threshold: usize,
+    /// Alert when this many connection attempts to one destination fail (SYN_SENT -> CLOSE)
+    /// within `failed_connect_window`. Needs eBPF.
+    #[serde(default = "default_failed_connect_threshold")]
+    pub failed_connect_threshold: usize,
+    /// The window of `failed_connect_threshold`.
+    #[serde(default = "default_failed_connect_window", with = "humantime_serde")]
+    pub failed_connect_window: Duration,
+}
+
+impl Default for TcpStatesConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+impl TcpStatesConfig {
+    /// Checks values serde cannot (`loglynx run` calls it when the monitor is enabled).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.snapshot_interval < Duration::from_millis(100) {
+            return bad("tcp_states.snapshot_interval must be at least 100ms".into());
+        }
+        let rb = self.ring_buffer_bytes;
+        if rb < 4096 || !rb.is_power_of_two() {
+            return bad(format!(
+                "tcp_states.ring_buffer_bytes {rb}: use a power of two of at least 4096"
+            ));
+        }
+        if self.batch_size == 0 {
+            return bad("tcp_states.batch_size must be at least 1".into());
+        }
+        if self
+            .ports
+            .iter()
+            .chain(&self.local_ports)
+            .chain(&self.remote_ports)
+            .any(|p| *p == 0)
+        {
+            return bad("tcp_states port filters: port 0 is not a valid filter".into());
+        }
+        for (name, v) in [
+            ("close_wait_threshold", self.close_wait_threshold),
+            ("time_wait_threshold", self.time_wait_threshold),
+            ("fin_wait2_threshold", self.fin_wait2_threshold),
+            ("failed_connect_threshold", self.failed_connect_threshold),
+        ] {
+            if v == 0 {
+                return bad(format!("tcp_states.{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_snapshot_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_ring_buffer_bytes() -> u32 {
+    16 << 20
+}
+fn default_batch_size() -> usize {
+    1000
+}
+fn default_close_wait_threshold() -> usize {
+    50
+}
+fn default_close_wait_growth() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_time_wait_threshold() -> usize {
+    5000
+}
+fn default_fin_wait2_threshold() -> usize {
+    1000
+}
+fn default_failed_connect_threshold() -> usize {
+    20
+}
+fn default_failed_connect_window() -> Duration {
+    Duration::from_secs(60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let d = TcpStatesConfig::default();
+        assert!(!d.enabled && d.bpf);
+        assert_eq!(d.snapshot_interval, Duration::from_secs(10));
+        assert_eq!(d.close_wait_threshold, 50);
+        d.validate().unwrap();
+        let c: TcpStatesConfig = toml::from_str(
+            "enabled = true\nbpf = false\nsnapshot_interval = \"1s\"\nports = [8080]",
+        )
+        .unwrap();
+        assert!(c.enabled && !c.bpf);
+        assert_eq!(c.snapshot_interval, Duration::from_secs(1));
+        assert_eq!(c.ports, vec![8080]);
+        assert!(toml::from_str::<TcpStatesConfig>("nope = 1").is_err());
+        let bad = TcpStatesConfig {
+            ring_buffer_bytes: 5000,
+            ..d.clone()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("power of two"));
+        let bad = TcpStatesConfig {
+            close_wait_threshold: 0,
+            ..d
+        };
+        assert!(bad.validate().is_err());
+    }
+}
