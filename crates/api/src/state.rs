@@ -50,6 +50,8 @@ pub struct AppState {
     pub(crate) seq_no: Arc<AtomicU64>,
     /// Counters of the parse stage (batches, events, flagged events).
     pub pipeline: Arc<loglynx_pipeline::PipelineStats>,
+    /// The TCP state monitor, when it runs (`/api/v1/network/*`; 404 when `None`).
+    pub network: Option<Arc<dyn crate::NetworkView>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -78,6 +80,7 @@ impl AppState {
             streams: Arc::new(Semaphore::new(DEFAULT_MAX_STREAMS)),
             seq_no: Arc::new(AtomicU64::new(0)),
             pipeline: Arc::new(loglynx_pipeline::PipelineStats::default()),
+            network: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -8,8 +8,8 @@ pub enum NetmonError {
     /// The process lacks the privileges to load and attach eBPF programs.
     #[error(
         "loading eBPF programs is not permitted ({detail}): run as root or grant CAP_BPF and \
-         CAP_PERFMON (e.g. `sudo setcap cap_bpf,cap_perfmon+ep <binary>`); the sock_diag \
-         polling fallback for unprivileged use is not implemented yet"
+         CAP_PERFMON (e.g. `sudo setcap cap_bpf,cap_perfmon+ep <binary>`); `loglynx run` then \
+         falls back to sock_diag snapshots"
     )]
     NotPermitted {
         /// What was found missing or what the kernel refused.
@@ -46,6 +46,12 @@ pub enum NetmonError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Listing sockets with sock_diag (NETLINK_SOCK_DIAG) failed.
+    #[error("cannot list sockets with sock_diag: {0}; check that the kernel has CONFIG_INET_DIAG (module inet_diag/tcp_diag)")]
+    Snapshot(#[source] std::io::Error),
+    /// A monitor thread could not be started.
+    #[error("cannot start a monitor thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// Waiting on the ring buffer failed.
     #[error("polling the ring buffer: {0}")]
     Poll(#[source] std::io::Error),

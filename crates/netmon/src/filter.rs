@@ -46,6 +46,22 @@ pub(crate) const PORT_REMOTE: u8 = 2;
 pub(crate) const PORT_EITHER: u8 = 4;
 
 impl Filter {
+    /// Whether a socket passes the filter (the user-space twin of the kernel-side check, for
+    /// sock_diag snapshots). `v4` tells the socket's family.
+    pub fn matches(&self, v4: bool, lport: u16, rport: u16) -> bool {
+        let family_ok = match self.family {
+            None => true,
+            Some(Family::Inet) => v4,
+            Some(Family::Inet6) => !v4,
+        };
+        family_ok
+            && (self.local_ports.is_empty() || self.local_ports.contains(&lport))
+            && (self.remote_ports.is_empty() || self.remote_ports.contains(&rport))
+            && (self.any_ports.is_empty()
+                || self.any_ports.contains(&lport)
+                || self.any_ports.contains(&rport))
+    }
+
     /// The active filter modes (`filter_ports`) and each port's bits (`port_filter` map).
     pub(crate) fn port_bits(&self) -> Result<(u8, Vec<(u16, u8)>)> {
         let mut mode = 0u8;
@@ -110,6 +126,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn user_space_matching_follows_the_kernel_rules() {
+        assert!(Filter::default().matches(true, 1, 2));
+        let f = Filter {
+            any_ports: vec![80],
+            family: Some(Family::Inet),
+            ..Default::default()
+        };
+        assert!(f.matches(true, 80, 5000) && f.matches(true, 5000, 80));
+        assert!(!f.matches(false, 80, 5000) && !f.matches(true, 81, 5000));
+        let f = Filter {
+            local_ports: vec![80],
+            remote_ports: vec![9],
+            ..Default::default()
+        };
+        assert!(f.matches(true, 80, 9) && !f.matches(true, 80, 10) && !f.matches(true, 9, 80));
     }
 
     #[test]

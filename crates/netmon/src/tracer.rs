@@ -381,6 +381,6 @@ mod tests {
     fn not_permitted_message_says_what_is_needed() {
         let msg = NetmonError::NotPermitted { detail: "x".into() }.to_string();
         assert!(msg.contains("CAP_BPF") && msg.contains("CAP_PERFMON") && msg.contains("root"));
-        assert!(msg.contains("sock_diag") && msg.contains("not implemented yet"));
+        assert!(msg.contains("falls back to sock_diag snapshots"));
     }
 }

@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use crate::states::TcpState;
 
+/// `event.dataset` of TCP state change events.
+pub const DATASET: &str = "network.tcp";
+
 /// Size of `struct event` in tcpstates.bpf.c.
 pub(crate) const RECORD_LEN: usize = 88;
 
@@ -163,7 +166,7 @@ impl TcpTransition {
     pub fn to_event(&self) -> Event {
         let id = format!("tcp-{:x}-{:x}", self.skaddr, self.monotonic_ns);
         let mut e = Event::new(self.message(), self.timestamp, Timestamp::now(), id);
-        e.dataset = Some("network.tcp_state".to_string());
+        e.dataset = Some(DATASET.to_string());
         e.process_name = Some(self.comm.clone());
         e.pid = Some(self.pid);
         e.source_ip = Some(self.laddr.to_string());
@@ -345,6 +348,7 @@ mod tests {
         assert_eq!(v["state_duration_us"], 1234);
         let e = serde_json::to_value(t.to_event()).unwrap();
         assert_eq!(e["network.transport"], "tcp");
+        assert_eq!(e["event.dataset"], "network.tcp");
         assert_eq!(e["tcp.old_state"], "ESTABLISHED");
         assert_eq!(e["tcp.new_state"], "CLOSE_WAIT");
         assert_eq!(e["tcp.state_duration_us"], 1234);

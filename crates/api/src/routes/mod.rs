@@ -6,6 +6,7 @@ pub(crate) mod compat;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod meta;
+pub(crate) mod network;
 pub(crate) mod search;
 pub(crate) mod tail;
 

@@ -38,6 +38,10 @@ pub struct RunArgs {
     /// Log filter for loglynx's own logs (e.g. info, debug, loglynx_store=debug).
     #[arg(long, env = "LOGLYNX_LOG", default_value = "info")]
     pub log: String,
+    /// Run the TCP state monitor (eBPF when permitted, else sock_diag snapshots; see
+    /// [tcp_states] in loglynx.example.toml).
+    #[arg(long)]
+    pub tcp_states: bool,
 }
 
 fn parse_opt_addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
@@ -73,6 +77,12 @@ pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
         if !tok.is_empty() {
             cfg.http.auth_token = Some(tok);
         }
+    }
+    if args.tcp_states {
+        cfg.tcp_states.enabled = true;
+    }
+    if cfg.tcp_states.enabled {
+        cfg.tcp_states.validate()?;
     }
     cfg.validate()?;
     Ok(cfg)
@@ -167,6 +177,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
     let mut state = loglynx_api::AppState::new(store.clone(), engine, raw_tx.clone(), host.clone(), &cfg.http);
+    let netmon = start_tcp_states(&cfg, &host, &raw_tx)?;
+    if let Some(m) = &netmon {
+        state.network = Some(Arc::new(NetView(m.shared())));
+    }
     state.pipeline = pipeline_stats.clone();
     drop(raw_tx);
     {
@@ -192,6 +206,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             tracing::error!("{e:#}");
         }
     }
+    if let Some(m) = netmon {
+        let _ = tokio::task::spawn_blocking(move || m.stop()).await;
+    }
     // All senders are gone: the pipeline drains, then the writer commits and ends.
     pipeline.await.ok();
     match tokio::task::spawn_blocking(move || writer.join()).await {
@@ -203,6 +220,35 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Starts the TCP state monitor when `[tcp_states]` is enabled; prints its mode on stdout
+/// (`tcp states: mode bpf|sock_diag`) for scripts, and logs why.
+pub(crate) fn start_tcp_states(
+    cfg: &Config,
+    host: &str,
+    raw_tx: &tokio::sync::mpsc::Sender<loglynx_core::RawBatch>,
+) -> anyhow::Result<Option<loglynx_netmon::Monitor>> {
+    if !cfg.tcp_states.enabled {
+        return Ok(None);
+    }
+    let m = loglynx_netmon::Monitor::start(&cfg.tcp_states, host.to_string(), raw_tx.clone())
+        .context("cannot start the TCP state monitor")?;
+    let sh = m.shared();
+    println!("tcp states: mode {} ({})", sh.mode.name(), sh.reason);
+    Ok(Some(m))
+}
+
+/// The monitor's state as the API sees it.
+struct NetView(Arc<loglynx_netmon::MonitorShared>);
+
+impl loglynx_api::NetworkView for NetView {
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.status()).unwrap_or_default()
+    }
+    fn sockets(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.sockets()).unwrap_or_default()
     }
 }
 

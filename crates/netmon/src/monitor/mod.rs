@@ -1,0 +1,366 @@
+//! The TCP state monitor of `loglynx run`: eBPF transitions when permitted, sock_diag
+//! snapshots always, detectors, and events into the pipeline.
+//!
+//! Two plain threads (the tracer's `poll(2)` and the /proc scan block):
+//! - `netmon-bpf` (bpf mode): drains the ring buffer, updates the state table, and sends the
+//!   transitions as `FormatHint::Event` records in batches with `try_send`, so the reader never
+//!   waits on the pipeline: when the queue stays full, at most [`MAX_PENDING_BATCHES`] batches
+//!   wait and further transitions are dropped and counted (`drops.queue`).
+//! - `netmon-snapshot`: every `snapshot_interval`, a sock_diag dump + /proc scan (the whole
+//!   monitor in sock_diag mode; TIME_WAIT counts and owner refresh in bpf mode), then the
+//!   detectors, whose alerts are sent as events.
+
+mod shared;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use loglynx_config::TcpStatesConfig;
+use loglynx_core::{Event, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+pub use shared::{Counters, Drops, Mode, MonitorShared, SocketsNow, Status};
+
+use crate::detect::{DetectConfig, Detector};
+use crate::diag::Snapshot;
+use crate::error::{NetmonError, Result};
+use crate::filter::Filter;
+use crate::table::StateTable;
+use crate::tracer::{Tracer, TracerConfig};
+use crate::transition::TcpTransition;
+use crate::view::TimeInState;
+use shared::{rows_of, Inner};
+
+/// Batches waiting for room in the pipeline queue before transitions are dropped.
+pub const MAX_PENDING_BATCHES: usize = 8;
+/// Longest time a partial batch of transitions waits before it is sent.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// A running monitor; stop it with [`Monitor::stop`] (dropping it stops it too, unjoined).
+pub struct Monitor {
+    shared: Arc<MonitorShared>,
+    ctx: Arc<Ctx>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What the threads share besides the state.
+struct Ctx {
+    filter: Filter,
+    host: String,
+    tx: mpsc::Sender<RawBatch>,
+    source: Arc<SourceKind>,
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// The port filter of `[tcp_states]`.
+pub fn filter_of(cfg: &TcpStatesConfig) -> Filter {
+    Filter {
+        family: None,
+        local_ports: cfg.local_ports.clone(),
+        remote_ports: cfg.remote_ports.clone(),
+        any_ports: cfg.ports.clone(),
+    }
+}
+
+impl Monitor {
+    /// Takes the first snapshot (seeding the state table), starts the tracer when `cfg.bpf`
+    /// and permitted (else sock_diag mode, with the reason in [`MonitorShared::reason`] and a
+    /// log line), and starts the threads. Events go to `tx`, records named `host`.
+    ///
+    /// Fails only when sockets cannot be listed at all (sock_diag unavailable).
+    pub fn start(
+        cfg: &TcpStatesConfig,
+        host: String,
+        tx: mpsc::Sender<RawBatch>,
+    ) -> Result<Monitor> {
+        let filter = filter_of(cfg);
+        let first = Snapshot::take(&filter).map_err(NetmonError::Snapshot)?;
+
+        let (tracer, mode, reason) = if !cfg.bpf {
+            (
+                None,
+                Mode::SockDiag,
+                "ebpf switched off in the configuration ([tcp_states] bpf = false)".to_string(),
+            )
+        } else {
+            let tcfg = TracerConfig {
+                filter: filter.clone(),
+                ring_buffer_bytes: cfg.ring_buffer_bytes,
+            };
+            match Tracer::start(&tcfg) {
+                Ok(t) => (
+                    Some(t),
+                    Mode::Bpf,
+                    "ebpf permitted: following every transition".to_string(),
+                ),
+                Err(e) => (
+                    None,
+                    Mode::SockDiag,
+                    format!("ebpf unavailable, falling back to sock_diag snapshots: {e}"),
+                ),
+            }
+        };
+        let hooks = tracer
+            .as_ref()
+            .map(|t| t.hooks().to_vec())
+            .unwrap_or_default();
+        if let Some(t) = &tracer {
+            for (hook, why) in t.missing_hooks() {
+                tracing::info!("tcp states: optional hook {hook} unavailable ({why})");
+            }
+        }
+        match mode {
+            Mode::Bpf => tracing::info!(
+                "tcp states: mode bpf (every transition, snapshots every {})",
+                humantime::format_duration(cfg.snapshot_interval)
+            ),
+            Mode::SockDiag => tracing::warn!(
+                "tcp states: mode sock_diag (snapshots every {}, no individual transitions): {reason}",
+                humantime::format_duration(cfg.snapshot_interval)
+            ),
+        }
+
+        let mut table = StateTable::default();
+        table.seed(&first);
+        let inner = Inner {
+            table,
+            last: Some(first),
+            detector: Detector::new(DetectConfig::from(cfg)),
+            time_in_state: TimeInState::default(),
+        };
+        let shared = Arc::new(MonitorShared::new(
+            mode,
+            reason,
+            hooks,
+            cfg.snapshot_interval.as_secs_f64(),
+            inner,
+        ));
+        shared.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+        let ctx = Arc::new(Ctx {
+            filter,
+            host,
+            tx,
+            source: Arc::new(SourceKind::TcpStates),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        if let Some(tracer) = tracer {
+            let (sh, cx, st, bs) = (shared.clone(), ctx.clone(), stop.clone(), cfg.batch_size);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("netmon-bpf".into())
+                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs))
+                    .map_err(NetmonError::Thread)?,
+            );
+        }
+        let (sh, cx, st, every) = (
+            shared.clone(),
+            ctx.clone(),
+            stop.clone(),
+            cfg.snapshot_interval,
+        );
+        threads.push(
+            std::thread::Builder::new()
+                .name("netmon-snapshot".into())
+                .spawn(move || snapshot_loop(&sh, &cx, &st, every))
+                .map_err(NetmonError::Thread)?,
+        );
+        Ok(Monitor {
+            shared,
+            ctx,
+            stop,
+            threads,
+        })
+    }
+
+    /// The state the API reads.
+    pub fn shared(&self) -> Arc<MonitorShared> {
+        self.shared.clone()
+    }
+
+    /// Takes a snapshot and runs the detectors now (as the snapshot thread does each interval);
+    /// returns how many alerts were raised. Blocks while the pipeline queue is full.
+    pub fn snapshot_now(&self) -> Result<usize> {
+        snapshot_and_detect(&self.shared, &self.ctx).map_err(NetmonError::Snapshot)
+    }
+
+    /// Stops the threads, sends what they hold and waits for them; their senders are dropped.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn record(cx: &Ctx, e: &Event) -> Option<RawRecord> {
+    Some(RawRecord {
+        body: serde_json::to_vec(e).ok()?,
+        truncated: false,
+        hint: FormatHint::Event,
+        source: cx.source.clone(),
+        host: Some(cx.host.clone()),
+        received: Timestamp::now(),
+        id: e.id.clone(),
+    })
+}
+
+fn batch(records: Vec<RawRecord>) -> RawBatch {
+    RawBatch {
+        records,
+        checkpoint: Vec::new(),
+        ack: None,
+    }
+}
+
+fn bpf_loop(
+    mut tracer: Tracer,
+    sh: &MonitorShared,
+    cx: &Ctx,
+    stop: &AtomicBool,
+    batch_size: usize,
+) {
+    let c = &sh.counters;
+    let mut got: Vec<TcpTransition> = Vec::new();
+    let mut current: Vec<RawRecord> = Vec::with_capacity(batch_size);
+    let mut pending: VecDeque<RawBatch> = VecDeque::new();
+    let mut last_flush = Instant::now();
+    let mut last_drops = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        got.clear();
+        if let Err(e) = tracer.poll(Duration::from_millis(50), &mut |t| got.push(t)) {
+            tracing::error!("tcp states: {e}; the eBPF reader stops (snapshots go on)");
+            break;
+        }
+        if !got.is_empty() {
+            sh.apply(&got);
+            c.transitions.fetch_add(got.len() as u64, Ordering::Relaxed);
+            for t in &got {
+                if let Some(r) = record(cx, &t.to_event()) {
+                    current.push(r);
+                }
+                if current.len() >= batch_size {
+                    pending.push_back(batch(std::mem::replace(
+                        &mut current,
+                        Vec::with_capacity(batch_size),
+                    )));
+                }
+            }
+        }
+        if !current.is_empty() && (pending.is_empty() && last_flush.elapsed() >= FLUSH_EVERY) {
+            pending.push_back(batch(std::mem::take(&mut current)));
+        }
+        while let Some(b) = pending.pop_front() {
+            let n = b.records.len() as u64;
+            match cx.tx.try_send(b) {
+                Ok(()) => {
+                    c.events_sent.fetch_add(n, Ordering::Relaxed);
+                    last_flush = Instant::now();
+                }
+                Err(TrySendError::Full(b)) => {
+                    pending.push_front(b);
+                    break;
+                }
+                Err(TrySendError::Closed(_)) => return,
+            }
+        }
+        while pending.len() > MAX_PENDING_BATCHES {
+            if let Some(b) = pending.pop_front() {
+                c.queue_drops
+                    .fetch_add(b.records.len() as u64, Ordering::Relaxed);
+            }
+        }
+        if last_drops.elapsed() >= Duration::from_secs(1) {
+            if let Ok(d) = tracer.drops() {
+                c.kernel_drops.store(d, Ordering::Relaxed);
+            }
+            last_drops = Instant::now();
+        }
+    }
+    // Stopping: the pipeline still drains, so wait for room for what is held.
+    if !current.is_empty() {
+        pending.push_back(batch(current));
+    }
+    for b in pending {
+        let n = b.records.len() as u64;
+        if cx.tx.blocking_send(b).is_ok() {
+            c.events_sent.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+    if let Ok(d) = tracer.drops() {
+        c.kernel_drops.store(d, Ordering::Relaxed);
+    }
+}
+
+fn snapshot_loop(sh: &MonitorShared, cx: &Ctx, stop: &AtomicBool, every: Duration) {
+    // The first evaluation runs at once, over the snapshot taken at start.
+    let mut next = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now < next {
+            std::thread::sleep((next - now).min(Duration::from_millis(100)));
+            continue;
+        }
+        next = now + every;
+        if let Err(e) = snapshot_and_detect(sh, cx) {
+            sh.counters.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "tcp states: snapshot failed: {e}; retrying in {}",
+                humantime::format_duration(every)
+            );
+        }
+    }
+}
+
+fn snapshot_and_detect(sh: &MonitorShared, cx: &Ctx) -> std::io::Result<usize> {
+    let snap = Snapshot::take(&cx.filter)?;
+    sh.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+    let now = Timestamp::now();
+    let alerts = {
+        let mut g = sh.lock();
+        if sh.mode == Mode::Bpf {
+            g.table.reconcile(&snap);
+        }
+        g.last = Some(snap);
+        let (_, rows) = rows_of(sh.mode, &g);
+        let refs: Vec<_> = rows.iter().collect();
+        g.detector.evaluate(&refs, monotonic_ns())
+    };
+    let n = alerts.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut records = Vec::with_capacity(n);
+    for a in &alerts {
+        tracing::warn!(rule = a.rule, group = %a.group, "tcp states alert: {}", a.message);
+        if let Some(r) = record(cx, &a.to_event(now)) {
+            records.push(r);
+        }
+    }
+    let sent = records.len() as u64;
+    if cx.tx.blocking_send(batch(records)).is_ok() {
+        sh.counters.events_sent.fetch_add(sent, Ordering::Relaxed);
+    }
+    Ok(n)
+}
