@@ -40,6 +40,10 @@ pub struct AgentArgs {
     /// Syslog TCP address, or "off" [default: syslog.tcp].
     #[arg(long, value_name = "ADDR|off")]
     pub syslog_tcp: Option<String>,
+    /// Run the TCP state monitor as a source (eBPF when permitted, else sock_diag snapshots;
+    /// see [tcp_states] in loglynx.example.toml).
+    #[arg(long)]
+    pub tcp_states: bool,
 }
 
 fn opt_addr(flag: &str, v: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
@@ -57,6 +61,12 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     let mut cfg = build_config(&args.common, Some(&args.kafka))?;
     if let Some(p) = args.partitions {
         cfg.kafka.partitions = p;
+    }
+    if args.tcp_states {
+        cfg.tcp_states.enabled = true;
+    }
+    if cfg.tcp_states.enabled {
+        cfg.tcp_states.validate()?;
     }
     cfg.files.include.extend(args.tail.iter().cloned());
     if let Some(u) = &args.syslog_udp {
@@ -118,6 +128,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         let token = shutdown.clone();
         tasks.spawn(async move { syslog.run(token).await.context("syslog server failed") });
     }
+    let netmon = super::run::start_tcp_states(&cfg, &host, &raw_tx)?;
     drop(raw_tx);
     {
         let stats = stats.clone();
@@ -155,6 +166,9 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         if let Ok(Err(e)) = res {
             tracing::error!("{e:#}");
         }
+    }
+    if let Some(m) = netmon {
+        let _ = tokio::task::spawn_blocking(move || m.stop()).await;
     }
     let res = match produced {
         Some(r) => r,
