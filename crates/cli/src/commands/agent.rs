@@ -46,16 +46,6 @@ pub struct AgentArgs {
     pub tcp_states: bool,
 }
 
-fn opt_addr(flag: &str, v: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
-    let t = v.trim();
-    if t.is_empty() || t.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    t.parse()
-        .map(Some)
-        .with_context(|| format!("--{flag} {t:?}: expected IP:PORT (e.g. 127.0.0.1:5514) or \"off\""))
-}
-
 pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
     let mut cfg = build_config(&args.common, Some(&args.kafka))?;
@@ -70,10 +60,10 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     }
     cfg.files.include.extend(args.tail.iter().cloned());
     if let Some(u) = &args.syslog_udp {
-        cfg.syslog.udp = opt_addr("syslog-udp", u)?;
+        cfg.syslog.udp = super::run::parse_opt_addr("syslog-udp", u)?;
     }
     if let Some(t) = &args.syslog_tcp {
-        cfg.syslog.tcp = opt_addr("syslog-tcp", t)?;
+        cfg.syslog.tcp = super::run::parse_opt_addr("syslog-tcp", t)?;
     }
     runtime()?.block_on(run(cfg))?;
     Ok(0)
@@ -108,26 +98,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    if !cfg.files.include.is_empty() {
-        let files = loglynx_collect::FileSource::new(cfg.files.clone(), host.clone(), positions, raw_tx.clone())
-            .context("cannot start the file tail")?;
-        tracing::info!(globs = ?cfg.files.include, "tailing files");
-        let token = shutdown.clone();
-        tasks.spawn(async move { files.run(token).await.context("file tail failed") });
-    }
-    if cfg.syslog.udp.is_some() || cfg.syslog.tcp.is_some() {
-        let syslog = loglynx_collect::SyslogServer::bind(&cfg.syslog, host.clone(), raw_tx.clone())
-            .await
-            .context("cannot start the syslog server (is the port in use? pass --syslog-udp/--syslog-tcp ADDR or off)")?;
-        if let Some(a) = syslog.udp_addr() {
-            println!("syslog udp: {a}");
-        }
-        if let Some(a) = syslog.tcp_addr() {
-            println!("syslog tcp: {a}");
-        }
-        let token = shutdown.clone();
-        tasks.spawn(async move { syslog.run(token).await.context("syslog server failed") });
-    }
+    super::run::start_sources(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
     let netmon = super::run::start_tcp_states(&cfg, &host, &raw_tx)?;
     drop(raw_tx);
     {

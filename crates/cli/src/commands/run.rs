@@ -44,7 +44,7 @@ pub struct RunArgs {
     pub tcp_states: bool,
 }
 
-fn parse_opt_addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
+pub(crate) fn parse_opt_addr(flag: &str, v: &str) -> anyhow::Result<Option<SocketAddr>> {
     let t = v.trim();
     if t.is_empty() || t.eq_ignore_ascii_case("off") {
         return Ok(None);
@@ -148,27 +148,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
 
     // Sources.
-    if !cfg.files.include.is_empty() {
-        let files = loglynx_collect::FileSource::new(cfg.files.clone(), host.clone(), checkpoint.clone(), raw_tx.clone())
-            .context("cannot start the file tail")?;
-        tracing::info!(globs = ?cfg.files.include, "tailing files");
-        let token = shutdown.clone();
-        tasks.spawn(async move { files.run(token).await.context("file tail failed") });
-    }
-    if cfg.syslog.udp.is_some() || cfg.syslog.tcp.is_some() {
-        let syslog = loglynx_collect::SyslogServer::bind(&cfg.syslog, host.clone(), raw_tx.clone())
-            .await
-            .context("cannot start the syslog server (is the port in use? pass --syslog-udp/--syslog-tcp ADDR or off)")?;
-        // Machine-readable lines on stdout: scripts and tests read the bound addresses here.
-        if let Some(a) = syslog.udp_addr() {
-            println!("syslog udp: {a}");
-        }
-        if let Some(a) = syslog.tcp_addr() {
-            println!("syslog tcp: {a}");
-        }
-        let token = shutdown.clone();
-        tasks.spawn(async move { syslog.run(token).await.context("syslog server failed") });
-    }
+    start_sources(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
 
     // API and dashboard.
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
@@ -221,6 +201,45 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Starts the file tail and the syslog servers that `cfg` enables, each as a task of `tasks`
+/// that ends when `shutdown` is cancelled; shared by `run` and `agent`. Prints the bound syslog
+/// addresses on stdout (`syslog udp: ADDR`, `syslog tcp: ADDR`): scripts and tests read them.
+pub(crate) async fn start_sources(
+    cfg: &Config,
+    host: &str,
+    checkpoint: &loglynx_core::Checkpoint,
+    raw_tx: &tokio::sync::mpsc::Sender<loglynx_core::RawBatch>,
+    shutdown: &CancellationToken,
+    tasks: &mut tokio::task::JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    if !cfg.files.include.is_empty() {
+        let files = loglynx_collect::FileSource::new(
+            cfg.files.clone(),
+            host.to_string(),
+            checkpoint.clone(),
+            raw_tx.clone(),
+        )
+        .context("cannot start the file tail")?;
+        tracing::info!(globs = ?cfg.files.include, "tailing files");
+        let token = shutdown.clone();
+        tasks.spawn(async move { files.run(token).await.context("file tail failed") });
+    }
+    if cfg.syslog.udp.is_some() || cfg.syslog.tcp.is_some() {
+        let syslog = loglynx_collect::SyslogServer::bind(&cfg.syslog, host.to_string(), raw_tx.clone())
+            .await
+            .context("cannot start the syslog server (is the port in use? pass --syslog-udp/--syslog-tcp ADDR or off)")?;
+        if let Some(a) = syslog.udp_addr() {
+            println!("syslog udp: {a}");
+        }
+        if let Some(a) = syslog.tcp_addr() {
+            println!("syslog tcp: {a}");
+        }
+        let token = shutdown.clone();
+        tasks.spawn(async move { syslog.run(token).await.context("syslog server failed") });
+    }
+    Ok(())
 }
 
 /// Starts the TCP state monitor when `[tcp_states]` is enabled; prints its mode on stdout
