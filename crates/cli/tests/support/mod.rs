@@ -34,34 +34,23 @@ impl Server {
 
     /// [`Server::start`] with another command line before `run` (e.g. `setpriv ... BIN`).
     pub fn start_with(mut cmd: Command, data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = cmd
-            .arg("run")
+        cmd.arg("run")
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--log", "warn"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start loglynx");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .args(extra);
+        let (child, rx) = spawn_lines(cmd);
+        Self::when_ready(child, rx, data_dir, "loglynx")
+    }
+
+    /// Reads the start-up lines (`syslog udp: ADDR`, `syslog tcp: ADDR`, others kept in
+    /// `startup`) until `loglynx ready: dashboard http://ADDR/ui/`, then waits for health.
+    fn when_ready(mut child: Child, rx: mpsc::Receiver<String>, data_dir: &Path, what: &str) -> Server {
         let (mut http, mut udp, mut tcp) = (None, None, None);
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while http.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!("loglynx did not become ready within 60 s")
-            });
+            let line = next_line(&mut child, &rx, deadline, what);
             if let Some(a) = line.strip_prefix("syslog udp: ") {
                 udp = a.trim().parse().ok();
             } else if let Some(a) = line.strip_prefix("syslog tcp: ") {
@@ -283,31 +272,11 @@ pub struct Proc {
 impl Proc {
     /// Starts `loglynx ARGS...` and waits until it prints a line starting with `ready`.
     pub fn start(name: &str, args: &[&str], ready: &str) -> Proc {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start loglynx");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        let (mut child, rx) = spawn_lines(cmd);
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.starts_with(ready) => break,
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("{name} did not print {ready:?} within 60 s");
-                }
-            }
-        }
+        while !next_line(&mut child, &rx, deadline, name).starts_with(ready) {}
         Proc {
             child,
             name: name.into(),
@@ -342,45 +311,40 @@ impl Drop for Proc {
 impl Server {
     /// Starts `loglynx serve --data-dir DIR --http 127.0.0.1:0` and waits until it answers.
     pub fn start_serve(data_dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("serve")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http", "127.0.0.1:0", "--log", "warn"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start loglynx serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let http: SocketAddr = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-                let _ = child.kill();
-                panic!("loglynx serve did not become ready within 60 s")
-            });
-            if let Some(rest) = line.strip_prefix("loglynx ready: dashboard http://") {
-                break rest.trim_end_matches("/ui/").parse().expect("address");
-            }
-        };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
-        Server {
-            child,
-            http,
-            syslog_udp: None,
-            syslog_tcp: None,
-            data_dir: data_dir.into(),
-            client,
-            startup: Vec::new(),
-        }
+            .args(["--http", "127.0.0.1:0", "--log", "warn"]);
+        let (child, rx) = spawn_lines(cmd);
+        Self::when_ready(child, rx, data_dir, "loglynx serve")
     }
+}
+
+/// Spawns `cmd` with stdout piped (stderr inherited) and a thread that sends each stdout line.
+fn spawn_lines(mut cmd: Command) -> (Child, mpsc::Receiver<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start loglynx");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next stdout line before `deadline`; kills the child and panics naming `what` otherwise.
+fn next_line(child: &mut Child, rx: &mpsc::Receiver<String>, deadline: Instant, what: &str) -> String {
+    let left = deadline.saturating_duration_since(Instant::now());
+    rx.recv_timeout(left).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("{what} did not become ready within 60 s")
+    })
 }
