@@ -10,59 +10,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = resolve(UI_DIR, process.env.LOGLYNX_BIN ?? "../target/debug/loglynx");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const SCREENSHOT_DIR = join(UI_DIR, "test-results");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const DEADLINE_MS = 30_000;
-
-/** Polls `probe` until it returns a truthy value or the deadline passes (no fixed sleeps). */
-async function waitFor(what, probe, timeoutMs = DEADLINE_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-    try {
-      const v = await probe();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-
-/** A port that was free a moment ago (the binary takes an explicit address). */
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
+import { BIN, CHROMIUM, CHROMIUM_ARGS, DEADLINE_MS, SCREENSHOT_DIR, UI_DIR, freePort, waitFor } from "./support.mjs";
 /** A running `loglynx run` with its own data dir; `stop()` kills it and removes the dir. */
 async function startServer() {
   if (!existsSync(BIN)) {

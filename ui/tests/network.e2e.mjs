@@ -10,50 +10,11 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const UI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = resolve(UI_DIR, process.env.LOGLYNX_BIN ?? "../target/debug/loglynx");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const SCREENSHOT_DIR = join(UI_DIR, "test-results");
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
-const DEADLINE_MS = 30_000;
-
-/** Polls `probe` until it returns a truthy value or the deadline passes (no fixed sleeps). */
-async function waitFor(what, probe, timeoutMs = DEADLINE_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-    try {
-      const v = await probe();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-}
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-/** Spawns a process, keeping the tail of its output; `stop()` ends it (SIGTERM, then SIGKILL). */
+import { BIN, CHROMIUM, CHROMIUM_ARGS, DEADLINE_MS, SCREENSHOT_DIR, UI_DIR, freePort, waitFor } from "./support.mjs";
 function launch(cmd, args) {
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
