@@ -29,6 +29,7 @@ pub use error::ApiError;
 pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
+pub use routes::pipeline::PipelineView;
 pub use state::{AppState, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(meta::stats))
         .route("/api/v1/network/status", get(network::status))
         .route("/api/v1/network/sockets", get(network::sockets))
+        .route("/api/v1/pipeline", get(pipeline::status))
         .route("/api/v1/openapi.yaml", get(meta::openapi))
         .route("/metrics", get(meta::metrics))
         .route("/ui", get(ui::redirect))

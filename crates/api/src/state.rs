@@ -52,6 +52,9 @@ pub struct AppState {
     pub pipeline: Arc<loglynx_pipeline::PipelineStats>,
     /// The TCP state monitor, when it runs (`/api/v1/network/*`; 404 when `None`).
     pub network: Option<Arc<dyn crate::NetworkView>>,
+    /// The Kafka pipeline's health (`loglynx serve`; `/api/v1/pipeline` answers 404 and
+    /// `/metrics` has no `loglynx_kafka_*` series when `None`).
+    pub pipeline_view: Option<Arc<dyn crate::PipelineView>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -81,6 +84,7 @@ impl AppState {
             seq_no: Arc::new(AtomicU64::new(0)),
             pipeline: Arc::new(loglynx_pipeline::PipelineStats::default()),
             network: None,
+            pipeline_view: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -156,6 +156,16 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Result<impl IntoRespo
     for (name, help, v) in gauges {
         single(&mut out, name, help, "gauge", v);
     }
+    if let Some(v) = st.pipeline_view.clone() {
+        let text = tokio::task::spawn_blocking(move || {
+            let mut s = String::new();
+            v.prometheus(&mut s);
+            s
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("pipeline view failed: {e}")))?;
+        out.push_str(&text);
+    }
     metric_header(
         &mut out,
         "loglynx_build_info",

@@ -11,12 +11,14 @@
 //! - `checkpoint.rs`: [`AgentCheckpoint`], the agent's file of delivered source positions.
 //! - `codec.rs`: record <-> message value and key.
 //! - `consumer.rs`: [`ConsumerGroup`] and the [`PartitionSink`] a worker implements.
+//! - `health.rs`: [`HealthReport`], what agents and workers report (files read by serve).
 
 mod admin;
 mod checkpoint;
 mod codec;
 mod config;
 mod consumer;
+pub mod health;
 mod producer;
 
 pub use admin::ensure_topic;
@@ -24,4 +26,5 @@ pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, LogContext};
 pub use consumer::{ConsumerGroup, ConsumerStats, Opened, PartitionSink};
+pub use health::HealthReport;
 pub use producer::{Producer, ProducerStats};

@@ -45,6 +45,15 @@ pub struct ProducerStats {
     pub failures: AtomicU64,
     /// Batches whose positions were advanced.
     pub batches: AtomicU64,
+    /// True while batches go to the on-disk buffer (broker unreachable or stalled, or the
+    /// buffer still draining).
+    pub spooling: std::sync::atomic::AtomicBool,
+    /// Bytes in the on-disk buffer.
+    pub spool_bytes: AtomicU64,
+    /// Capacity of the on-disk buffer.
+    pub spool_max_bytes: AtomicU64,
+    /// Records in the on-disk buffer not yet delivered.
+    pub spool_records: AtomicU64,
 }
 
 /// The agent's Kafka producer.
