@@ -5,6 +5,7 @@ import { byId } from "./dom";
 import { fieldKinds } from "./fields";
 import { addClause, clause, isNumericKind } from "./query";
 import { NetworkView } from "./network";
+import { PipelineView } from "./pipeline";
 import { SearchView } from "./search";
 import { formatHash, parseHash, type State, type View } from "./state";
 import { LiveTail } from "./tail";
@@ -20,7 +21,7 @@ const fromInput = byId<HTMLInputElement>("range-from");
 const toInput = byId<HTMLInputElement>("range-to");
 const errorBox = byId("error");
 
-const VIEWS: View[] = ["search", "tail", "network"];
+const VIEWS: View[] = ["search", "tail", "network", "pipeline"];
 let state: State = parseHash(location.hash);
 
 function showError(msg: string | null): void {
@@ -48,6 +49,7 @@ const tail = new LiveTail(
   addFilter,
 );
 const network = new NetworkView(showError);
+const pipeline = new PipelineView(showError);
 byId("tail-clear").addEventListener("click", () => tail.clear());
 
 /** Shows a state in the inputs (query, range picker, tabs). */
@@ -69,24 +71,31 @@ function syncInputs(s: State): void {
     byId(`tab-${v}`).setAttribute("aria-selected", String(s.view === v));
   }
   document.body.dataset.view = s.view;
-  byId("range").classList.toggle("disabled", s.view === "tail");
-  queryInput.disabled = s.view === "network";
-  queryInput.title = s.view === "network" ? "the Network page shows the TCP state monitor; the query applies to Search and Live tail" : "";
+  byId("range").classList.toggle("disabled", s.view === "tail" || s.view === "pipeline");
+  queryInput.disabled = s.view === "network" || s.view === "pipeline";
+  queryInput.title =
+    s.view === "network"
+      ? "the Network page shows the TCP state monitor; the query applies to Search and Live tail"
+      : s.view === "pipeline"
+        ? "the Pipeline page shows the Kafka pipeline now; the query applies to Search and Live tail"
+        : "";
 }
 
 /** Applies a state: inputs, then runs the view (search query or tail stream). */
 function apply(s: State): void {
   state = s;
   syncInputs(s);
+  if (s.view !== "tail") tail.stop();
+  if (s.view !== "network") network.stop();
+  if (s.view !== "pipeline") pipeline.stop();
   if (s.view === "search") {
-    tail.stop();
-    network.stop();
     void search.run(s);
   } else if (s.view === "network") {
-    tail.stop();
     void network.run(s);
+  } else if (s.view === "pipeline") {
+    showError(null);
+    void pipeline.run();
   } else {
-    network.stop();
     showError(null);
     tail.start(s.q.trim());
   }

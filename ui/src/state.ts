@@ -2,7 +2,7 @@
 // shared and reloaded.
 
 /** Which main view is shown. */
-export type View = "search" | "tail" | "network";
+export type View = "search" | "tail" | "network" | "pipeline";
 
 /** Everything that defines what the dashboard shows. */
 export interface State {
@@ -21,7 +21,7 @@ export const DEFAULT_STATE: State = { q: "", start: "now-24h", end: "", view: "s
 export function parseHash(hash: string): State {
   const p = new URLSearchParams(hash.replace(/^#/, ""));
   const v = p.get("view");
-  const view: View = v === "tail" || v === "network" ? v : "search";
+  const view: View = v === "tail" || v === "network" || v === "pipeline" ? v : "search";
   return {
     q: p.get("q") ?? DEFAULT_STATE.q,
     start: p.has("start") ? (p.get("start") ?? "") : DEFAULT_STATE.start,

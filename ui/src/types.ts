@@ -37,3 +37,113 @@ export interface TailResponse {
   events: LogEvent[];
   cursor: unknown;
 }
+
+// `GET /api/v1/pipeline` (crates/api/src/routes/pipeline.rs; reports from crates/bus/src/kafka/health.rs).
+
+/** An agent's producer (`ProducerHealth`). */
+export interface ProducerHealth {
+  enqueued: number;
+  delivered: number;
+  failures: number;
+  rate: number;
+  in_flight: number;
+  /** `direct` or `spooling` (broker unreachable or stalled: batches go to the on-disk buffer). */
+  state: string;
+  spool_bytes: number;
+  spool_max_bytes: number;
+  spool_records: number;
+}
+
+/** One partition a worker owns (`PartitionHealth`). */
+export interface PartitionHealth {
+  partition: number;
+  consumer: number;
+  position: number;
+  committed: number | null;
+  high_watermark: number | null;
+  lag: number | null;
+}
+
+/** One rebalance callback (`RebalanceEvent`). */
+export interface RebalanceEvent {
+  at_ms: number;
+  consumer: number;
+  /** `assign`, `revoke`, `lost` or `error`. */
+  kind: string;
+  partitions: number[];
+}
+
+/** A worker's consumers (`ConsumerHealth`). */
+export interface ConsumerHealth {
+  group: string;
+  consumers: number;
+  consumed: number;
+  rate: number;
+  undecodable: number;
+  skipped: number;
+  partitions: PartitionHealth[];
+  rebalances_total: number;
+  rebalances: RebalanceEvent[];
+}
+
+/** One process's report (`HealthReport`) plus whether it is stale (its process is gone). */
+export interface HealthReport {
+  role: "agent" | "worker";
+  id: string;
+  host: string;
+  pid: number;
+  topic: string;
+  brokers: string;
+  started_ms: number;
+  updated_ms: number;
+  producer?: ProducerHealth;
+  consumer?: ConsumerHealth;
+  stale: boolean;
+}
+
+/** One row of the pipeline's partition table: an owned partition and its owner. */
+export interface PipelinePartition {
+  /** The partition's topic (absent from older servers: the status's `topic`). */
+  topic?: string;
+  partition: number;
+  owner: string;
+  consumer: number;
+  position: number;
+  committed: number | null;
+  high_watermark: number | null;
+  lag: number | null;
+}
+
+/** The pipeline's totals over fresh reports. */
+export interface PipelineTotals {
+  produce_rate: number;
+  consume_rate: number;
+  lag: number;
+  members: number;
+  rebalances_total: number;
+  spool_bytes: number;
+  spool_max_bytes: number;
+  spool_records: number;
+  agents: number;
+  workers: number;
+}
+
+/** `GET /api/v1/pipeline` with a view (`loglynx serve`). */
+export interface PipelineStatus {
+  enabled: true;
+  now_ms: number;
+  topic: string;
+  group: string;
+  agents: HealthReport[];
+  workers: HealthReport[];
+  partitions: PipelinePartition[];
+  totals: PipelineTotals;
+  /** Newest last, at most 50. */
+  rebalances: (RebalanceEvent & { worker: string })[];
+}
+
+/** `GET /api/v1/pipeline` without a view (404: `loglynx run` has no Kafka pipeline). */
+export interface PipelineOff {
+  enabled: false;
+  error: string;
+}

@@ -7,36 +7,13 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-import { BIN, CHROMIUM, CHROMIUM_ARGS, DEADLINE_MS, SCREENSHOT_DIR, UI_DIR, freePort, waitFor } from "./support.mjs";
-function launch(cmd, args) {
-  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const keep = (b) => {
-    out = (out + b.toString()).slice(-20_000);
-  };
-  proc.stdout.on("data", keep);
-  proc.stderr.on("data", keep);
-  let exited = null;
-  proc.on("exit", (code, signal) => {
-    exited = { code, signal };
-  });
-  const stop = async () => {
-    if (exited) return;
-    const gone = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGTERM");
-    const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await gone;
-    clearTimeout(t);
-  };
-  return { proc, output: () => out, exited: () => exited, stop };
-}
+import { BIN, CHROMIUM, CHROMIUM_ARGS, DEADLINE_MS, SCREENSHOT_DIR, UI_DIR, freePort, launch, waitFor } from "./support.mjs";
 
 /** `loglynx run` with its own data dir and `config` text; `stop()` kills it and removes the dir. */
 async function startServer(config, extraArgs) {

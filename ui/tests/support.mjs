@@ -1,5 +1,6 @@
 // Shared by the dashboard end-to-end tests: paths, Chromium flags and deadline-based waiting.
 
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,3 +52,43 @@ export function freePort() {
   });
 }
 
+
+/**
+ * Starts `cmd args` with stdout and stderr kept (the last 20,000 characters, for failure
+ * messages); `stop()` sends SIGTERM, then SIGKILL after 10 s, and waits for the exit.
+ */
+export function launch(cmd, args, env = {}) {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  let out = "";
+  const keep = (b) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
+  proc.stdout.on("data", keep);
+  proc.stderr.on("data", keep);
+  let exited = null;
+  proc.on("exit", (code, signal) => {
+    exited = { code, signal };
+  });
+  proc.on("error", (e) => {
+    exited = { error: e.message };
+  });
+  const stop = async () => {
+    if (exited) return;
+    const gone = new Promise((r) => proc.once("exit", r));
+    proc.kill("SIGTERM");
+    const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await gone;
+    clearTimeout(t);
+  };
+  return { proc, output: () => out, exited: () => exited, stop };
+}
+
+/**
+ * Waits until a launched process prints a line matching `re`; returns the match. Fails at once
+ * (with its output) when the process exits first.
+ */
+export async function waitOutput(p, what, re, timeoutMs = DEADLINE_MS) {
+  const r = await waitFor(what, () => re.exec(p.output()) ?? (p.exited() ? { exited: p.exited() } : null), timeoutMs);
+  if (r.exited) throw new Error(`${what}: exited early (${JSON.stringify(r.exited)}):\n${p.output()}`);
+  return r;
+}

@@ -1,9 +1,10 @@
-// Unit tests of the dashboard's pure modules (query editing, time ranges, URL state, SSE parsing).
+// Unit tests of the dashboard's pure modules (query editing, time ranges, URL state, SSE parsing,
+// the Pipeline page's model over a fixed /api/v1/pipeline sample).
 // The TypeScript sources are bundled with esbuild into a temporary module first.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -21,6 +22,7 @@ before(async () => {
     `export * from ${JSON.stringify(join(SRC, "state.ts"))};`,
     `export { SseParser, eventsOf, MAX_ROWS } from ${JSON.stringify(join(SRC, "tail.ts"))};`,
     `export { scopeOf } from ${JSON.stringify(join(SRC, "scope.ts"))};`,
+    `export * as pipe from ${JSON.stringify(join(SRC, "pipeline.ts"))};`,
   ].join("\n");
   const out = join(dir, "bundle.mjs");
   await build({
@@ -130,4 +132,133 @@ test("eventsOf takes one event, an array, or one event per data line", () => {
   assert.deepEqual(m.eventsOf('{"message":"a"}\n{"message":"b"}'), [{ message: "a" }, { message: "b" }]);
   assert.deepEqual(m.eventsOf("not json"), []);
   assert.equal(m.MAX_ROWS, 1000);
+});
+
+// A fixed /api/v1/pipeline answer (the contract in crates/api/src/routes/pipeline.rs): one agent
+// spooling, one stale agent, two workers with one partition each, partition 1 lagging.
+async function pipelineSample() {
+  const p = join(dirname(fileURLToPath(import.meta.url)), "fixtures/pipeline.json");
+  return JSON.parse(await readFile(p, "utf8"));
+}
+
+test("pipeline: number, rate and byte formats", () => {
+  assert.equal(m.pipe.fmtCount(1234567), "1,234,567");
+  assert.equal(m.pipe.fmtCount(0), "0");
+  assert.equal(m.pipe.fmtCount(null), "–");
+  assert.equal(m.pipe.fmtRate(0), "0/s");
+  assert.equal(m.pipe.fmtRate(7.46), "7.5/s");
+  assert.equal(m.pipe.fmtRate(1523.4), "1,523/s");
+  assert.equal(m.pipe.fmtBytes(0), "0 B");
+  assert.equal(m.pipe.fmtBytes(512), "512 B");
+  assert.equal(m.pipe.fmtBytes(1536), "1.5 KiB");
+  assert.equal(m.pipe.fmtBytes(25165824), "24 MiB");
+  assert.equal(m.pipe.fmtBytes(268435456), "256 MiB");
+  assert.equal(m.pipe.ago(1000, 13_400), "12 s ago");
+  assert.equal(m.pipe.ago(0, 600_000), "10 min ago");
+});
+
+test("pipeline: summary tiles and the spooling buffer", async () => {
+  const s = await pipelineSample();
+  const tiles = Object.fromEntries(m.pipe.tilesOf(s).map((t) => [t.key, t]));
+  assert.deepEqual(Object.keys(tiles), ["produce-rate", "consume-rate", "lag", "members", "rebalances"]);
+  assert.equal(tiles["produce-rate"].value, "1,523/s");
+  assert.equal(tiles["produce-rate"].sub, "1 agent", "the stale agent is not counted");
+  assert.equal(tiles["consume-rate"].value, "758/s");
+  assert.equal(tiles["consume-rate"].sub, "2 workers");
+  assert.equal(tiles.lag.value, "1,200");
+  assert.equal(tiles.lag.level, "warn");
+  assert.equal(tiles.members.value, "2");
+  assert.equal(tiles.members.sub, "in loglynx");
+  assert.equal(tiles.members.level, "");
+  assert.equal(tiles.rebalances.value, "4");
+  const b = m.pipe.bufferOf(s);
+  assert.equal(b.text, "24 MiB / 256 MiB");
+  assert.equal(b.pct, 9.4);
+  assert.equal(b.records, 8200);
+  assert.deepEqual(b.spooling, ["edge1-4242"]);
+  // A stale agent that was spooling is gone, not spooling.
+  s.agents[0].stale = true;
+  assert.deepEqual(m.pipe.bufferOf(s).spooling, []);
+  // Fewer members than the live workers' consumers: a warning on the tile.
+  s.totals.members = 1;
+  const members = m.pipe.tilesOf(s).find((t) => t.key === "members");
+  assert.equal(members.level, "warn");
+  assert.equal(members.sub, "in loglynx (2 consumers running)");
+});
+
+test("pipeline: partitions sorted, lag growing only when above 0 and higher than before", async () => {
+  const s = await pipelineSample();
+  const first = m.pipe.partitionRows(s, new Map());
+  assert.deepEqual(
+    first.map((r) => [r.partition, r.owner, r.consumer, r.committed, r.highWatermark, r.lag, r.growing]),
+    [
+      [0, "idx2-200", "0", "59,000", "59,000", "0", false],
+      [1, "idx1-100", "0", "60,000", "61,200", "1,200", false],
+    ],
+  );
+  const prev = m.pipe.lagsOf(s);
+  assert.deepEqual([...prev], [["/1", 1200], ["/0", 0]]);
+  assert.deepEqual(m.pipe.partitionRows(s, prev).map((r) => r.growing), [false, false]);
+  s.partitions[0].lag = 1500;
+  assert.deepEqual(m.pipe.partitionRows(s, prev).map((r) => r.growing), [false, true]);
+  s.partitions[0].lag = 900;
+  assert.deepEqual(m.pipe.partitionRows(s, prev).map((r) => r.growing), [false, false]);
+  // Unknown lag (no high watermark yet) is shown as such, never as growing.
+  s.partitions[1].lag = null;
+  s.partitions[1].high_watermark = null;
+  const r0 = m.pipe.partitionRows(s, prev)[0];
+  assert.deepEqual([r0.highWatermark, r0.lag, r0.lagValue, r0.growing], ["–", "–", null, false]);
+  // Partitions of two topics: shown as topic/partition, lag compared per topic.
+  for (const p of s.partitions) p.topic = "logs";
+  const prevLogs = m.pipe.lagsOf(s);
+  s.partitions.push({ topic: "audit", partition: 1, owner: "idx1-100", consumer: 0, position: 5, committed: 5, high_watermark: 9, lag: 4 });
+  assert.deepEqual(
+    m.pipe.partitionRows(s, prevLogs).map((r) => [r.label, r.lag, r.growing]),
+    [["audit/1", "4", false], ["logs/0", "–", false], ["logs/1", "900", false]],
+  );
+});
+
+test("pipeline: agents, workers (stale marked) and the rebalance timeline newest first", async () => {
+  const s = await pipelineSample();
+  assert.deepEqual(
+    m.pipe.agentRows(s).map((a) => [a.id, a.stale, a.state, a.rate, a.delivered, a.failures, a.inFlight, a.spool]),
+    [
+      ["edge1-4242", false, "spooling", "1,523/s", "120,000", "3", "500", "24 MiB / 256 MiB (8,200 records)"],
+      ["edge2-77", true, "stale", "0/s", "10", "0", "0", "0 B / 256 MiB"],
+    ],
+  );
+  assert.equal(m.pipe.agentRows(s)[1].updated, "100 s ago");
+  assert.deepEqual(
+    m.pipe.workerRows(s).map((w) => [w.id, w.stale, w.consumers, w.rate, w.consumed, w.undecodable, w.skipped, w.partitions]),
+    [
+      ["idx1-100", false, "1", "750/s", "60,000", "2", "0", "1"],
+      ["idx2-200", false, "1", "7.5/s", "59,000", "0", "12", "0"],
+    ],
+  );
+  assert.deepEqual(
+    m.pipe.rebalanceRows(s).map((r) => [r.atMs, r.worker, r.kind, r.partitions]),
+    [
+      [1767225001000, "idx1-100", "assign", "1"],
+      [1767225001000, "idx2-200", "revoke", "1"],
+      [1767225000500, "idx2-200", "assign", "0, 1"],
+    ],
+  );
+  // A worker without partitions says so.
+  s.workers[0].consumer.partitions = [];
+  assert.equal(m.pipe.workerRows(s)[0].partitions, "none");
+});
+
+test("pipeline: an empty pipeline (no reports yet) shows zeros, not errors", () => {
+  const s = { enabled: true, now_ms: 0, topic: "t", group: "g", agents: [], workers: [], partitions: [], rebalances: [] };
+  const tiles = m.pipe.tilesOf(s).map((t) => [t.key, t.value, t.level]);
+  assert.deepEqual(tiles, [
+    ["produce-rate", "0/s", "warn"],
+    ["consume-rate", "0/s", "warn"],
+    ["lag", "0", ""],
+    ["members", "0", "bad"],
+    ["rebalances", "0", ""],
+  ]);
+  assert.deepEqual(m.pipe.bufferOf(s), { bytes: 0, max: 0, records: 0, pct: 0, text: "0 B / –", spooling: [] });
+  assert.deepEqual(m.pipe.partitionRows(s, new Map()), []);
+  assert.deepEqual(m.pipe.rebalanceRows(s), []);
 });

@@ -8,6 +8,8 @@
 //!
 //! Tokens are compared in constant time.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -15,15 +17,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
-/// Middleware: lets the request through when no token is configured or the right one is sent.
+/// Middleware: lets the request through when no token is configured (`None`) or the right
+/// one is sent.
 pub(crate) async fn require_token(
-    State(st): State<AppState>,
+    State(token): State<Option<Arc<str>>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = st.auth_token.as_deref() else {
+    let Some(token) = token.as_deref() else {
         return next.run(req).await;
     };
     let given = req

@@ -46,6 +46,15 @@ pub enum ApiError {
     /// The pipeline or store cannot take or confirm the data now; the client should retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The ingest queue stayed full: nothing of the request was taken; retry it whole after
+    /// `retry_after` seconds (503 with a `Retry-After` header).
+    #[error("{reason}")]
+    QueueFull {
+        /// What happened and what to do.
+        reason: String,
+        /// Seconds the client should wait before sending again.
+        retry_after: u64,
+    },
     /// A bug or an I/O failure on the server.
     #[error("{0}")]
     Internal(String),
@@ -61,7 +70,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::QueueFull { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +88,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::QueueFull { .. } => "queue_full",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -112,6 +124,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::QueueFull { retry_after, .. } => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
         }
@@ -173,5 +188,12 @@ mod tests {
         );
         let r = ApiError::Unavailable("retry".into()).into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = ApiError::QueueFull {
+            reason: "full".into(),
+            retry_after: 5,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "5");
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`router`] builds the axum [`Router`] over an [`AppState`]; [`serve`] runs it until a
 //!   shutdown signal.
+//! - [`ingest_router`] builds the ingest endpoints alone over an [`IngestState`] (no store:
+//!   `loglynx agent` in front of its Kafka producer); [`serve_router`] runs any router.
 //! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
 //!   for the Elasticsearch start-up probes, `health`).
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
@@ -19,8 +21,9 @@ mod ui;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
@@ -30,14 +33,17 @@ pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
-pub use state::{AppState, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS};
+pub use state::{
+    AppState, IngestState, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS,
+    DEFAULT_QUEUE_WAIT,
+};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
 pub fn router(state: AppState) -> Router {
     use routes::*;
+    let token = token_of(state.auth_token.as_deref());
     Router::new()
         .route("/api/v1/health", get(health::health))
-        .route("/api/v1/ingest", post(ingest::ingest))
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/histogram", get(search::histogram))
         .route("/api/v1/terms", get(search::terms))
@@ -53,8 +59,63 @@ pub fn router(state: AppState) -> Router {
         .route("/ui", get(ui::redirect))
         .route("/ui/", get(ui::index))
         .route("/ui/{*path}", get(ui::asset))
-        // Elasticsearch compatibility (`get` answers HEAD too).
+        // Elasticsearch compatibility (`get` answers HEAD too); a browser on `/` goes to /ui/.
         .route("/", get(compat::root))
+        .merge(ingest_routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .with_state(state)
+}
+
+/// Builds the router of the ingest endpoints alone, for a process without a store
+/// (`loglynx agent`): `POST /api/v1/ingest`, `/_bulk`, `/{index}/_bulk`, the Elasticsearch
+/// start-up probes, `GET /api/v1/health`, `GET /api/v1/openapi.yaml` and `GET /metrics` (the
+/// request and ingest counters, then what `extra_metrics` appends: it runs on the async
+/// threads, so it must only format numbers it already has). Same token check, request
+/// counting and body limit as [`router`].
+pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
+    use routes::*;
+    let token = token_of(state.auth_token.as_deref());
+    Router::new()
+        .route("/api/v1/health", get(health::health))
+        .route("/api/v1/openapi.yaml", get(meta::openapi))
+        .route(
+            "/metrics",
+            get(move |st: State<IngestState>| meta::ingest_metrics(st, extra_metrics.clone())),
+        )
+        .route("/", get(compat::root_no_ui))
+        .merge(ingest_routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .layer(DefaultBodyLimit::max(state.max_body))
+        .with_state(state)
+}
+
+/// Appends a process's own series to the ingest router's `/metrics` (Prometheus text format,
+/// with `# HELP` and `# TYPE` lines).
+pub type ExtraMetrics = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+/// The routes that take data in, and the Elasticsearch probes shippers call before `_bulk`;
+/// shared by [`router`] and [`ingest_router`].
+fn ingest_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    IngestState: FromRef<S>,
+{
+    use routes::*;
+    Router::new()
+        .route("/api/v1/ingest", post(ingest::ingest))
         .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
         .route(
             "/{index}/_bulk",
@@ -75,18 +136,11 @@ pub fn router(state: AppState) -> Router {
             "/_ingest/pipeline/{name}",
             get(compat::setup_exists).put(compat::setup_put),
         )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .layer(DefaultBodyLimit::max(state.max_body))
-        .with_state(state)
+}
+
+/// The token the auth middleware checks (`None`: no check).
+fn token_of(token: Option<&str>) -> Option<Arc<str>> {
+    token.filter(|t| !t.is_empty()).map(Arc::from)
 }
 
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
@@ -110,10 +164,22 @@ pub async fn serve(
 ) -> io::Result<()> {
     let closing = state.shutdown.clone();
     let app = router(state);
+    serve_router(listener, app, async move {
+        shutdown.await;
+        closing.send_replace(true);
+    })
+    .await
+}
+
+/// Serves `app` (e.g. an [`ingest_router`]) on `listener` until `shutdown` completes, then
+/// stops accepting and waits for in-flight requests (ingest replies wait for their acks, so
+/// keep the producer or pipeline running until this returns).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.send_replace(true);
-        })
+        .with_graceful_shutdown(shutdown)
         .await
 }

@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
-
-use crate::state::AppState;
 
 /// The endpoints that take data in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +39,8 @@ pub struct IngestCounters {
     pub accepted: AtomicU64,
     /// Lines or bulk items rejected.
     pub rejected: AtomicU64,
+    /// Requests answered 503 because the ingest queue stayed full (nothing taken).
+    pub queue_full: AtomicU64,
 }
 
 impl IngestCounters {
@@ -49,6 +49,7 @@ impl IngestCounters {
             "requests": self.requests.load(Ordering::Relaxed),
             "events_accepted": self.accepted.load(Ordering::Relaxed),
             "lines_rejected": self.rejected.load(Ordering::Relaxed),
+            "queue_full": self.queue_full.load(Ordering::Relaxed),
         })
     }
 }
@@ -108,7 +109,7 @@ impl Metrics {
             );
         }
         let eps = [IngestEndpoint::Ingest, IngestEndpoint::Bulk];
-        let series: [(&str, &str, CounterOf); 3] = [
+        let series: [(&str, &str, CounterOf); 4] = [
             (
                 "loglynx_ingest_requests_total",
                 "ingest requests received, by endpoint",
@@ -123,6 +124,11 @@ impl Metrics {
                 "loglynx_ingest_rejected_total",
                 "lines or bulk items rejected, by endpoint",
                 |c| &c.rejected,
+            ),
+            (
+                "loglynx_ingest_queue_full_total",
+                "ingest requests answered 503 because the ingest queue stayed full, by endpoint",
+                |c| &c.queue_full,
             ),
         ];
         for (name, help, get) in series {
@@ -157,14 +163,18 @@ fn escape_label(v: &str) -> String {
 }
 
 /// Middleware: counts every answered request by route template and status.
-pub(crate) async fn track(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let resp = next.run(req).await;
-    st.metrics.record_http(&route, resp.status().as_u16());
+    metrics.record_http(&route, resp.status().as_u16());
     resp
 }
 

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::FromRef;
 use loglynx_config::HttpConfig;
 use loglynx_core::RawBatch;
 use loglynx_query::QueryEngine;
@@ -18,6 +19,9 @@ pub const DEFAULT_MAX_STREAMS: usize = 64;
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 /// How long an ingest request waits for its batches to be durable before answering 503.
 pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an ingest request waits for room in the full ingest queue before answering 503
+/// with `Retry-After` (the pipeline, store or Kafka producer is behind).
+pub const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Shared state of the HTTP server; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -38,6 +42,8 @@ pub struct AppState {
     pub max_line: usize,
     /// How long ingest waits for the store to confirm a batch.
     pub ack_timeout: Duration,
+    /// How long ingest waits for room in a full ingest queue before answering 503.
+    pub queue_wait: Duration,
     /// Request and ingest counters.
     pub metrics: Arc<Metrics>,
     /// When the server state was built (uptime).
@@ -77,6 +83,7 @@ impl AppState {
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
+            queue_wait: DEFAULT_QUEUE_WAIT,
             metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
             schema: Arc::new(StoreSchema::new()),
@@ -88,9 +95,74 @@ impl AppState {
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }
+}
+
+/// What the ingest endpoints (`/api/v1/ingest`, `_bulk`, the Elasticsearch probes) need: no
+/// store, so `loglynx agent` serves them over its Kafka producer with [`crate::ingest_router`].
+/// Under [`crate::router`] it is taken from the [`AppState`] (same queue, counters and
+/// settings).
+#[derive(Clone)]
+pub struct IngestState {
+    /// The queue the accepted records go to (bounded); each batch carries an ack the reply
+    /// waits for (the store's commit under `run`, the Kafka delivery under `agent`).
+    pub ingest: mpsc::Sender<RawBatch>,
+    /// This machine's name, given to ingested records as the receiving host.
+    pub host: String,
+    /// Bearer token required on every endpoint when set (empty counts as unset).
+    pub auth_token: Option<String>,
+    /// Largest accepted request body in bytes (after gzip decompression).
+    pub max_body: usize,
+    /// Longest text/plain line kept whole; longer lines are truncated and flagged.
+    pub max_line: usize,
+    /// How long ingest waits for the acks of its batches before answering 503.
+    pub ack_timeout: Duration,
+    /// How long ingest waits for room in a full queue before answering 503 (`Retry-After`).
+    pub queue_wait: Duration,
+    /// Request and ingest counters.
+    pub metrics: Arc<Metrics>,
+    /// When the server state was built (uptime).
+    pub started: Instant,
+    /// Elasticsearch-style `_seq_no` of bulk items.
+    pub(crate) seq_no: Arc<AtomicU64>,
+}
+
+impl IngestState {
+    /// The ingest state from the queue, the host name and the `[http]` config section, with
+    /// the default line limit, ack timeout and queue wait.
+    pub fn new(ingest: mpsc::Sender<RawBatch>, host: String, http: &HttpConfig) -> IngestState {
+        IngestState {
+            ingest,
+            host,
+            auth_token: http.auth_token.clone().filter(|t| !t.is_empty()),
+            max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
+            max_line: DEFAULT_MAX_LINE,
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
+            queue_wait: DEFAULT_QUEUE_WAIT,
+            metrics: Arc::new(Metrics::default()),
+            started: Instant::now(),
+            seq_no: Arc::new(AtomicU64::new(0)),
+        }
+    }
 
     /// Reserves `n` consecutive bulk sequence numbers and returns the first.
     pub(crate) fn next_seq_nos(&self, n: u64) -> u64 {
         self.seq_no.fetch_add(n, Ordering::Relaxed)
+    }
+}
+
+impl FromRef<AppState> for IngestState {
+    fn from_ref(st: &AppState) -> IngestState {
+        IngestState {
+            ingest: st.ingest.clone(),
+            host: st.host.clone(),
+            auth_token: st.auth_token.clone(),
+            max_body: st.max_body,
+            max_line: st.max_line,
+            ack_timeout: st.ack_timeout,
+            queue_wait: st.queue_wait,
+            metrics: st.metrics.clone(),
+            started: st.started,
+            seq_no: st.seq_no.clone(),
+        }
     }
 }

@@ -39,6 +39,14 @@ pub enum BusError {
         /// What went wrong.
         reason: String,
     },
+    /// The agent's on-disk buffer could not be opened, read or written.
+    #[error("agent spool {path}: {reason}")]
+    Spool {
+        /// The directory or file.
+        path: PathBuf,
+        /// What went wrong and what to do next.
+        reason: String,
+    },
     /// A shard of a worker failed (its store or pipeline); the worker stops so the group gives
     /// its partitions to another member.
     #[error("{0}")]

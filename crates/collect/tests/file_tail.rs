@@ -291,6 +291,86 @@ async fn copytruncate_restarts_from_zero_without_repeats() {
     src.stop().await;
 }
 
+/// copytruncate where the new content starts with the old first line (a banner): same device,
+/// inode and fingerprint, so the new content gets the next generation of the key; its ids and
+/// positions never collide with the old content's (a Kafka worker would take them for re-sent
+/// records otherwise).
+#[tokio::test]
+async fn copytruncate_to_the_same_first_line_starts_a_new_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    append(&path, b"banner\n");
+    append(&path, lines("old", 1..=50).as_bytes());
+    let mut src = start(config(dir.path()), Checkpoint::default());
+    src.records(51).await;
+    let key = key_of(&path);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, b"banner\n");
+    append(&path, lines("new", 1..=3).as_bytes());
+    append(&path, b"END\n");
+    assert_eq!(key_of(&path), key);
+    let got = src.until("END").await;
+    let mut want = vec!["banner".to_string()];
+    want.extend(numbered("new", 1..=3));
+    assert_eq!(bodies(&got), want);
+    let next = format!("{key}~1");
+    assert_eq!(got[0].id, positioned_id(&next, 0));
+    assert_eq!(got[1].id, positioned_id(&next, 7));
+    assert!(
+        src.checkpoints.iter().any(|(k, p)| *k == next && *p > 0),
+        "{:?}",
+        src.checkpoints
+    );
+    // A second truncation to the same first line: generation 2.
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    append(&path, b"banner\nEND2\n");
+    let got = src.until("END2").await;
+    assert_eq!(bodies(&got), vec!["banner".to_string()]);
+    assert_eq!(got[0].id, positioned_id(&format!("{key}~2"), 0));
+    src.stop().await;
+}
+
+/// Restart after a copytruncate to the same first line: the checkpoint of the key is beyond
+/// the end of the file, so the file is read from 0 as the next generation; a checkpoint of a
+/// later generation is resumed under that generation.
+#[tokio::test]
+async fn restart_picks_the_last_generation_of_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let text = format!("banner\n{}", lines("l", 1..=5));
+    append(&path, text.as_bytes());
+    let key = key_of(&path);
+
+    let mut ck = Checkpoint::default();
+    ck.advance(&key, 10_000);
+    let mut src = start(config(dir.path()), ck);
+    let got = src.records(6).await;
+    assert_eq!(got[0].id, positioned_id(&format!("{key}~1"), 0));
+    src.stop().await;
+
+    let offset = text.find("l line 4\n").unwrap() as u64;
+    let mut ck = Checkpoint::default();
+    ck.advance(&key, 10_000);
+    ck.advance(&format!("{key}~1"), 20_000);
+    ck.advance(&format!("{key}~2"), offset);
+    let mut src = start(config(dir.path()), ck);
+    append(&path, b"END\n");
+    let got = src.until("END").await;
+    assert_eq!(bodies(&got), numbered("l", 4..=5));
+    assert_eq!(got[0].id, positioned_id(&format!("{key}~2"), offset));
+    src.stop().await;
+}
+
 #[tokio::test]
 async fn a_new_file_on_a_reused_inode_is_read_from_zero() {
     let dir = tempfile::tempdir().unwrap();

@@ -81,11 +81,21 @@ pub struct HttpConfig {
     /// Largest accepted request body; larger ones are answered 413.
     #[serde(default = "default_max_body")]
     pub max_body: ByteSize,
+    /// `loglynx agent`: address of its HTTP ingest (NDJSON, text, Elasticsearch `_bulk`), its
+    /// `/metrics` and health, or `"off"`. Another port than `listen`, so an agent and
+    /// `loglynx serve` can run on one machine. Not a loopback address: `auth_token` is required.
+    #[serde(default = "default_agent_listen", with = "opt_addr")]
+    pub agent_listen: Option<SocketAddr>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: default_http_listen(), auth_token: None, max_body: default_max_body() }
+        HttpConfig {
+            listen: default_http_listen(),
+            auth_token: None,
+            max_body: default_max_body(),
+            agent_listen: default_agent_listen(),
+        }
     }
 }
 
@@ -94,6 +104,9 @@ fn default_http_listen() -> SocketAddr {
 }
 fn default_max_body() -> ByteSize {
     ByteSize(64 << 20)
+}
+fn default_agent_listen() -> Option<SocketAddr> {
+    Some("127.0.0.1:7710".parse().expect("valid literal"))
 }
 
 /// Tailing files.
@@ -367,6 +380,16 @@ pub struct KafkaConfig {
     /// Records per batch handed to a shard's pipeline (worker).
     #[serde(default = "default_consume_batch")]
     pub consume_batch: usize,
+    /// Agent: capacity of the on-disk buffer (`<data_dir>/agent/spool/`) that takes batches
+    /// while the brokers are unreachable or stalled, drained in order when they return. When
+    /// full, files are read slower and HTTP ingest answers 503. 0 disables the buffer (batches
+    /// then wait in memory, `buffer_messages` / `buffer_size`).
+    #[serde(default = "default_spool_size")]
+    pub spool_size: ByteSize,
+    /// Agent: how long the oldest unconfirmed batch may wait for the brokers (or librdkafka's
+    /// queue may stay full) before batches go to the on-disk buffer.
+    #[serde(default = "default_spool_after", with = "humantime_serde")]
+    pub spool_after: Duration,
     /// Any librdkafka property, applied last (producer, consumer and admin clients alike);
     /// e.g. `"security.protocol" = "ssl"`. An unknown property stops the start with its name.
     #[serde(default)]
@@ -423,6 +446,12 @@ fn default_session_timeout() -> Duration {
 }
 fn default_consume_batch() -> usize {
     1000
+}
+fn default_spool_size() -> ByteSize {
+    ByteSize(1 << 30)
+}
+fn default_spool_after() -> Duration {
+    Duration::from_secs(5)
 }
 
 impl Config {
@@ -556,6 +585,15 @@ mod tests {
         assert_eq!(c.kafka.properties.get("socket.keepalive.enable").map(String::as_str), Some("true"));
         let c: Config = toml::from_str("[kafka]\ncompression = \"snappy\"\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("kafka.compression"));
+    }
+
+    #[test]
+    fn agent_http_defaults_beside_serve_and_can_be_switched_off() {
+        let c = Config::default();
+        assert_eq!(c.http.agent_listen, Some("127.0.0.1:7710".parse().unwrap()));
+        assert_ne!(c.http.agent_listen, Some(c.http.listen));
+        let c: Config = toml::from_str("[http]\nagent_listen = \"off\"\n").unwrap();
+        assert!(c.http.agent_listen.is_none());
     }
 
     #[test]

@@ -138,9 +138,77 @@ pub fn positioned_id(source_key: &str, position: u64) -> String {
     format!("{h:016x}-{position:012x}")
 }
 
+/// What a [`positioned_id`] was made from: the xxh3-64 hash of the source key and the position.
+/// `None` for ids of other shapes (uuids of syslog and HTTP records...).
+pub fn parse_positioned_id(id: &str) -> Option<(u64, u64)> {
+    let (hash, position) = id.split_once('-')?;
+    if hash.len() != 16 || position.len() < 12 {
+        return None;
+    }
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(hash) || !hex(position) {
+        return None;
+    }
+    Some((
+        u64::from_str_radix(hash, 16).ok()?,
+        u64::from_str_radix(position, 16).ok()?,
+    ))
+}
+
+impl RawRecord {
+    /// For a record of a positioned source (file tail): its stream (a hash of the host and of
+    /// the source key, which changes with the file and its generation) and the position it
+    /// starts at, read from its id. Records of one stream are produced in position order; one
+    /// seen again is a re-sent copy (the Kafka worker skips those, see loglynx_bus). The host
+    /// is part of the stream: two machines can hold files with the same device, inode and
+    /// first line (cloned images).
+    pub fn stream_position(&self) -> Option<(u64, u64)> {
+        match self.source.as_ref() {
+            SourceKind::File { .. } => {
+                let (key_hash, position) = parse_positioned_id(&self.id)?;
+                let host = self.host.as_deref().unwrap_or_default();
+                let stream = xxhash_rust::xxh3::xxh3_64_with_seed(host.as_bytes(), key_hash);
+                Some((stream, position))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positioned_ids_parse_back() {
+        let h = xxhash_rust::xxh3::xxh3_64(b"file:1:2:ab");
+        assert_eq!(parse_positioned_id(&positioned_id("file:1:2:ab", 0)), Some((h, 0)));
+        let big = 1u64 << 50;
+        assert_eq!(parse_positioned_id(&positioned_id("file:1:2:ab", big)), Some((h, big)));
+        for other in ["", "x", "0190c1a2-7b3e-7c4d-9e8f-0a1b2c3d4e5f", "zzzzzzzzzzzzzzzz-000000000001"] {
+            assert_eq!(parse_positioned_id(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn only_file_records_have_a_stream_position() {
+        let mut r = RawRecord {
+            body: b"x".to_vec(),
+            truncated: false,
+            hint: FormatHint::Auto,
+            source: Arc::new(SourceKind::File { path: "/a.log".into() }),
+            host: None,
+            received: Timestamp(5),
+            id: positioned_id("file:1:2:ab", 7),
+        };
+        assert_eq!(r.stream_position().map(|p| p.1), Some(7));
+        // Same file key on another host: another stream.
+        let mut other = r.clone();
+        other.host = Some("web2".into());
+        assert_ne!(r.stream_position(), other.stream_position());
+        r.source = Arc::new(SourceKind::Http { endpoint: "ingest".into() });
+        assert_eq!(r.stream_position(), None);
+    }
 
     #[test]
     fn positioned_ids_are_stable_and_distinct() {

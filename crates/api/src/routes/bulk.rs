@@ -14,7 +14,9 @@
 //!   skipped. So one bad line costs one item and the good items around it are kept.
 //!
 //! The reply is sent once every accepted document is durable, shaped like Elasticsearch's
-//! (`took`, `errors`, `items` in request order, status 201 per created document).
+//! (`took`, `errors`, `items` in request order, status 201 per created document). A full
+//! ingest queue gets 503 `queue_full` with `Retry-After` and nothing of the request is taken
+//! (see `ingest.rs`); Elasticsearch clients retry a 503 whole.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -34,7 +36,7 @@ use crate::error::ApiError;
 use crate::metrics::IngestEndpoint;
 use crate::routes::ingest::{deliver, lines, new_event_id};
 use crate::routes::read_body;
-use crate::state::AppState;
+use crate::state::IngestState;
 
 /// `_index` reported for documents sent without one.
 const DEFAULT_INDEX: &str = "loglynx";
@@ -51,7 +53,7 @@ pub(crate) fn elastic_product_header() -> (HeaderName, HeaderValue) {
 
 /// Handler of `POST /_bulk`.
 pub(crate) async fn bulk(
-    State(st): State<AppState>,
+    State(st): State<IngestState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -60,7 +62,7 @@ pub(crate) async fn bulk(
 
 /// Handler of `POST /{index}/_bulk`.
 pub(crate) async fn bulk_index(
-    State(st): State<AppState>,
+    State(st): State<IngestState>,
     index: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -108,7 +110,7 @@ struct Item {
 }
 
 async fn handle(
-    st: AppState,
+    st: IngestState,
     path_index: Option<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -116,7 +118,7 @@ async fn handle(
     let began = Instant::now();
     let counters = st.metrics.ingest(IngestEndpoint::Bulk);
     counters.requests.fetch_add(1, Ordering::Relaxed);
-    let body = read_body(&st, &headers, body)?;
+    let body = read_body(st.max_body, &headers, body)?;
     let (items, records) = parse_bulk(&body, path_index.as_deref(), &st.host);
     if items.is_empty() {
         return Err(ApiError::BadRequest(
@@ -126,7 +128,7 @@ async fn handle(
     let accepted = records.len() as u64;
     let rejected = items.len() as u64 - accepted;
     counters.rejected.fetch_add(rejected, Ordering::Relaxed);
-    deliver(&st, records).await?;
+    deliver(&st, records, counters).await?;
     counters.accepted.fetch_add(accepted, Ordering::Relaxed);
 
     let mut seq = st.next_seq_nos(accepted);

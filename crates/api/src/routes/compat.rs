@@ -17,13 +17,13 @@ use axum::Json;
 use serde_json::json;
 
 use crate::routes::bulk::elastic_product_header;
-use crate::state::AppState;
+use crate::state::IngestState;
 
 /// The Elasticsearch version loglynx presents itself as.
 pub(crate) const ES_VERSION: &str = "8.11.0";
 
-/// Handler of `GET /` and `HEAD /`.
-pub(crate) async fn root(State(st): State<AppState>, headers: HeaderMap) -> Response {
+/// Handler of `GET /` and `HEAD /` where the dashboard is served (`run`, `serve`).
+pub(crate) async fn root(State(st): State<IngestState>, headers: HeaderMap) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -31,8 +31,17 @@ pub(crate) async fn root(State(st): State<AppState>, headers: HeaderMap) -> Resp
     if wants_html {
         return (StatusCode::FOUND, [(header::LOCATION, "/ui/")]).into_response();
     }
+    version(&st.host)
+}
+
+/// Handler of `GET /` and `HEAD /` without a dashboard (`agent`): the version check only.
+pub(crate) async fn root_no_ui(State(st): State<IngestState>) -> Response {
+    version(&st.host)
+}
+
+fn version(host: &str) -> Response {
     es_json(json!({
-        "name": st.host,
+        "name": host,
         "cluster_name": "loglynx",
         "cluster_uuid": "loglynx",
         "version": {

@@ -6,9 +6,16 @@
 //!   a raw log line, parsed like a file line (format detection); invalid UTF-8 is stored lossily
 //!   and flagged by the parser; lines over `max_line` are cut and flagged `truncated`.
 //!
-//! The accepted records go to the pipeline in a few batches, each carrying an ack; the reply
-//! waits for every ack. If an ack fails the answer is 503 ("retry"): batches acknowledged
-//! before the failure are stored, so a retry may store them again (at-least-once for HTTP).
+//! The accepted records go to the ingest queue in a few batches, each carrying an ack; the reply
+//! waits for every ack (the store's commit under `run`, the Kafka delivery or the agent's disk
+//! buffer under `agent`). If an ack fails or does not come within `ack_timeout` the answer is
+//! 503 ("retry"): batches acknowledged before the failure are stored, so a retry may store them
+//! again (at-least-once for HTTP).
+//!
+//! A full queue is answered quickly: the request waits at most `queue_wait` (5 s) for room for
+//! all of its batches at once, then gets 503 with `Retry-After` and error type `queue_full`.
+//! Room is taken for the whole request before any batch is sent, so a 503 `queue_full` means
+//! nothing of the request was accepted: resend it whole.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,9 +31,9 @@ use loglynx_pipeline::parse::validate_json_line;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::metrics::IngestEndpoint;
+use crate::metrics::{IngestCounters, IngestEndpoint};
 use crate::routes::read_body;
-use crate::state::AppState;
+use crate::state::IngestState;
 
 /// Records per batch sent into the pipeline.
 pub(crate) const BATCH_RECORDS: usize = 16_384;
@@ -61,14 +68,14 @@ struct IngestReply {
 
 /// Handler of `POST /api/v1/ingest`.
 pub(crate) async fn ingest(
-    State(st): State<AppState>,
+    State(st): State<IngestState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let counters = st.metrics.ingest(IngestEndpoint::Ingest);
     counters.requests.fetch_add(1, Ordering::Relaxed);
     let format = body_format(&headers)?;
-    let body = read_body(&st, &headers, body)?;
+    let body = read_body(st.max_body, &headers, body)?;
 
     let received = Timestamp::now();
     let source = Arc::new(SourceKind::Http {
@@ -119,7 +126,7 @@ pub(crate) async fn ingest(
     counters
         .rejected
         .fetch_add(rejected_count as u64, Ordering::Relaxed);
-    deliver(&st, records).await?;
+    deliver(&st, records, counters).await?;
     counters
         .accepted
         .fetch_add(accepted as u64, Ordering::Relaxed);
@@ -177,38 +184,58 @@ pub(crate) fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l))
 }
 
-/// Sends records into the pipeline and waits until the store has made them durable.
-pub(crate) async fn deliver(st: &AppState, records: Vec<RawRecord>) -> Result<(), ApiError> {
+/// Sends records into the ingest queue and waits until they are durable (stored by `run`,
+/// delivered to Kafka or buffered on disk by `agent`).
+///
+/// Room for every batch of the request is reserved first, waiting at most `queue_wait`: when
+/// the queue stays full the answer is [`ApiError::QueueFull`] and nothing was sent.
+pub(crate) async fn deliver(
+    st: &IngestState,
+    records: Vec<RawRecord>,
+    counters: &IngestCounters,
+) -> Result<(), ApiError> {
     if records.is_empty() {
         return Ok(());
     }
-    let send_and_wait = async {
-        let mut acks = Vec::new();
-        let mut iter = records.into_iter();
-        loop {
-            let chunk: Vec<RawRecord> = iter.by_ref().take(BATCH_RECORDS).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let (ack, done) = ack_channel();
-            let batch = RawBatch {
-                records: chunk,
-                checkpoint: Vec::new(),
-                ack: Some(ack),
-            };
-            if st.ingest.send(batch).await.is_err() {
-                return Err(ApiError::Unavailable(
-                    "the ingest pipeline is closed (server shutting down): retry the request against a running server".into(),
-                ));
-            }
-            acks.push(done);
+    let batches = split(records, st.ingest.max_capacity());
+    let closed = || {
+        ApiError::Unavailable(
+            "the ingest pipeline is closed (server shutting down): retry the request against a running server".into(),
+        )
+    };
+    let permits = match tokio::time::timeout(st.queue_wait, st.ingest.reserve_many(batches.len()))
+        .await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Err(closed()),
+        Err(_) => {
+            counters.queue_full.fetch_add(1, Ordering::Relaxed);
+            let retry_after = st.queue_wait.as_secs().max(1);
+            return Err(ApiError::QueueFull {
+                reason: format!(
+                    "the ingest queue is full (the pipeline is behind): nothing of this request was accepted, send it again in {retry_after}s"
+                ),
+                retry_after,
+            });
         }
+    };
+    let mut acks = Vec::with_capacity(batches.len());
+    for (permit, chunk) in permits.zip(batches) {
+        let (ack, done) = ack_channel();
+        permit.send(RawBatch {
+            records: chunk,
+            checkpoint: Vec::new(),
+            ack: Some(ack),
+        });
+        acks.push(done);
+    }
+    let wait = async {
         for done in acks {
             match done.await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     return Err(ApiError::Unavailable(format!(
-                        "the store could not make the events durable ({e}): retry the request"
+                        "the events could not be made durable ({e}): retry the request"
                     )))
                 }
                 Err(_) => {
@@ -220,13 +247,29 @@ pub(crate) async fn deliver(st: &AppState, records: Vec<RawRecord>) -> Result<()
         }
         Ok(())
     };
-    match tokio::time::timeout(st.ack_timeout, send_and_wait).await {
+    match tokio::time::timeout(st.ack_timeout, wait).await {
         Ok(r) => r,
         Err(_) => Err(ApiError::Unavailable(format!(
-            "the store did not confirm the events within {}s (overloaded?): retry the request later",
+            "the events were not confirmed durable within {}s (overloaded?): retry the request later",
             st.ack_timeout.as_secs()
         ))),
     }
+}
+
+/// Cuts records into batches of [`BATCH_RECORDS`], or bigger ones when that would make more
+/// batches than the queue holds (a request must fit in the queue at once).
+fn split(records: Vec<RawRecord>, queue_capacity: usize) -> Vec<Vec<RawRecord>> {
+    let n = records
+        .len()
+        .div_ceil(BATCH_RECORDS)
+        .clamp(1, queue_capacity.max(1));
+    let per = records.len().div_ceil(n).max(1);
+    let mut out = Vec::with_capacity(n);
+    let mut iter = records.into_iter().peekable();
+    while iter.peek().is_some() {
+        out.push(iter.by_ref().take(per).collect());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -272,6 +315,41 @@ mod tests {
             body_format(&h),
             Err(ApiError::UnsupportedMediaType(_))
         ));
+    }
+
+    fn record(i: usize) -> RawRecord {
+        RawRecord {
+            body: i.to_string().into_bytes(),
+            truncated: false,
+            hint: FormatHint::Auto,
+            source: Arc::new(SourceKind::Http {
+                endpoint: "ingest".into(),
+            }),
+            host: None,
+            received: Timestamp::now(),
+            id: new_event_id(),
+        }
+    }
+
+    #[test]
+    fn split_never_makes_more_batches_than_the_queue_holds() {
+        let sizes = |n: usize, cap: usize| -> Vec<usize> {
+            split((0..n).map(record).collect(), cap)
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(sizes(3, 16), vec![3]);
+        // Three even batches, none over BATCH_RECORDS.
+        assert_eq!(
+            sizes(BATCH_RECORDS * 2 + 1, 16),
+            vec![(BATCH_RECORDS * 2 + 1) / 3; 3]
+        );
+        assert_eq!(sizes(BATCH_RECORDS * 2 + 1, 1), vec![BATCH_RECORDS * 2 + 1]);
+        assert_eq!(
+            sizes(BATCH_RECORDS * 3, 2),
+            vec![BATCH_RECORDS * 3 / 2, BATCH_RECORDS * 3 / 2]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::metrics::{header as metric_header, single};
-use crate::state::{AppState, DEFAULT_MAX_STREAMS};
+use crate::state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// The OpenAPI 3.1 description of every endpoint (`docs/openapi.yaml`).
 pub const OPENAPI_YAML: &str = include_str!("../../../../docs/openapi.yaml");
@@ -166,23 +166,48 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Result<impl IntoRespo
         .map_err(|e| ApiError::Internal(format!("pipeline view failed: {e}")))?;
         out.push_str(&text);
     }
-    metric_header(
+    build_info(&mut out);
+    Ok(prometheus_text(out))
+}
+
+/// Handler of `GET /metrics` of the [`crate::ingest_router`]: request and ingest counters,
+/// uptime, then the process's own series.
+pub(crate) async fn ingest_metrics(
+    State(st): State<IngestState>,
+    extra: Option<crate::ExtraMetrics>,
+) -> impl IntoResponse {
+    let mut out = String::new();
+    st.metrics.render(&mut out);
+    single(
         &mut out,
-        "loglynx_build_info",
-        "the running version",
+        "loglynx_uptime_seconds",
+        "seconds since the server started",
         "gauge",
+        st.started.elapsed().as_secs_f64(),
     );
+    if let Some(f) = extra {
+        f(&mut out);
+    }
+    build_info(&mut out);
+    prometheus_text(out)
+}
+
+fn build_info(out: &mut String) {
+    metric_header(out, "loglynx_build_info", "the running version", "gauge");
     out.push_str(&format!(
         "loglynx_build_info{{version=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION")
     ));
-    Ok((
+}
+
+fn prometheus_text(out: String) -> impl IntoResponse {
+    (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         out,
-    ))
+    )
 }
 
 /// Handler of `GET /api/v1/openapi.yaml`.

@@ -41,19 +41,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// The request body, gunzipped when `Content-Encoding: gzip` (Filebeat compresses by default),
 /// at most `max_body` bytes after decompression.
 pub(crate) fn read_body(
-    st: &AppState,
+    max_body: usize,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Bytes, ApiError> {
-    let body = body.map_err(|r| body_rejection(r, st.max_body))?;
+    let body = body.map_err(|r| body_rejection(r, max_body))?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
     match encoding.as_str() {
         "" | "identity" => Ok(body),
-        "gzip" | "x-gzip" => inflate(flate2::read::MultiGzDecoder::new(&body[..]), st.max_body),
-        "deflate" => inflate(flate2::read::ZlibDecoder::new(&body[..]), st.max_body),
+        "gzip" | "x-gzip" => inflate(flate2::read::MultiGzDecoder::new(&body[..]), max_body),
+        "deflate" => inflate(flate2::read::ZlibDecoder::new(&body[..]), max_body),
         other => Err(ApiError::UnsupportedMediaType(format!(
             "unsupported Content-Encoding {other:?}: send the body uncompressed or gzip-compressed"
         ))),

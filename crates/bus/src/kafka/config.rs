@@ -49,7 +49,11 @@ pub fn producer_config(cfg: &KafkaConfig) -> ClientConfig {
                 .to_string(),
         )
         // Retry for as long as it takes: a record is either delivered or the agent stops.
-        .set("message.timeout.ms", "0");
+        .set("message.timeout.ms", "0")
+        // The Java client's partitioner (murmur2). librdkafka's default (CRC32) maps keys that
+        // differ only in the last characters to one partition: `host|file:/var/log/a1.log` ..
+        // `a4.log` all landed on partition 0 of 2, leaving the other consumer idle.
+        .set("partitioner", "murmur2_random");
     overrides(c, cfg)
 }
 
@@ -143,6 +147,7 @@ mod tests {
         assert_eq!(c.get("compression.type"), Some("zstd"));
         assert_eq!(c.get("enable.idempotence"), Some("true"));
         assert_eq!(c.get("acks"), Some("all"));
+        assert_eq!(c.get("partitioner"), Some("murmur2_random"));
         let c = consumer_config(&KafkaConfig::default(), "g");
         assert_eq!(
             c.get("partition.assignment.strategy"),

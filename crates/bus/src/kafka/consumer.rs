@@ -8,9 +8,11 @@
 //! assigns the partition *at that offset*; on revocation it hands over what it has read,
 //! drops the shard's sender and waits for the shard to commit and release it before
 //! returning. Offsets are committed back to Kafka (after the store committed them) only so that
-//! lag tools see progress; they are never read back.
+//! lag tools see progress; they are never read back. Records an agent sent twice (at new
+//! offsets, after it crashed) are recognised by their file position and skipped
+//! (`dedup.rs`); those positions are in the same store commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -29,6 +31,8 @@ use tokio::sync::mpsc;
 
 use super::codec::{decode_record, source_key};
 use super::config::{consumer_config, log_error, log_line};
+use super::dedup::Replays;
+use super::health::{now_ms, RebalanceEvent, MAX_REBALANCES};
 use crate::BusError;
 
 /// How long a poll waits for a message.
@@ -37,6 +41,15 @@ const POLL: Duration = Duration::from_millis(100);
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How often the shards' committed offsets are committed to Kafka (lag tools).
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// A partition is assigned this many offsets before the shard's checkpoint; the records
+/// below the checkpoint are skipped by offset. Kafka answers a fetch with the whole record
+/// batch holding the requested offset, but Tansu 0.6 answers with the batches *starting* at
+/// or after it (`offsets.split_off(&offset)` in tansu-storage's dynostore `fetch`), which
+/// silently drops the rest of a batch when the checkpoint falls inside one. A producer batch
+/// holds at most `batch.num.messages` records (librdkafka's default: 10,000), so starting
+/// that far back always includes it; with Kafka it costs one re-read of at most that many
+/// records per assignment.
+const REWIND: i64 = 10_000;
 
 /// What [`PartitionSink::open`] returns: the shard, the next offset to consume and the sender
 /// of the shard's pipeline.
@@ -59,6 +72,14 @@ pub trait PartitionSink: Send + Sync + 'static {
     /// Called once the shard's sender is dropped: waits until it has committed everything it
     /// received, releases it and returns its last committed next offset.
     fn close(&self, shard: Self::Shard) -> Option<i64>;
+
+    /// The whole checkpoint of the shard's store as opened: besides the partition's offset it
+    /// holds the file positions of the records already stored (`seen:<stream>`, see
+    /// [`Replays`]), so records an agent sent twice are skipped. The default (none) turns that
+    /// off.
+    fn checkpoint(&self, _shard: &Self::Shard) -> loglynx_core::Checkpoint {
+        loglynx_core::Checkpoint::default()
+    }
 }
 
 /// Counters of a consumer group member (all its consumers).
@@ -70,10 +91,68 @@ pub struct ConsumerStats {
     pub undecodable: AtomicU64,
     /// Messages skipped because their offset was already in the shard.
     pub skipped: AtomicU64,
+    /// Records skipped because the shard already had them from an earlier send (an agent that
+    /// crashed sends again what was delivered since its last checkpoint write).
+    pub duplicates: AtomicU64,
     /// Partitions currently assigned.
     pub assigned: AtomicI64,
     /// Assignments and revocations seen.
     pub rebalances: AtomicU64,
+    /// The last [`MAX_REBALANCES`] rebalance events of every consumer, oldest first.
+    pub rebalance_log: Mutex<VecDeque<RebalanceEvent>>,
+}
+
+impl ConsumerStats {
+    /// The last [`MAX_REBALANCES`] rebalance events, oldest first.
+    pub fn rebalance_events(&self) -> Vec<RebalanceEvent> {
+        let log = self.rebalance_log.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter().cloned().collect()
+    }
+
+    fn record_rebalance(&self, consumer: usize, kind: &str, partitions: Vec<i32>) {
+        let mut log = self.rebalance_log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() >= MAX_REBALANCES {
+            log.pop_front();
+        }
+        log.push_back(RebalanceEvent {
+            at_ms: now_ms(),
+            consumer,
+            kind: kind.into(),
+            partitions,
+        });
+    }
+}
+
+/// A partition a consumer of this process owns now (see [`ConsumerGroup::owned`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedPartition {
+    /// Partition number.
+    pub partition: i32,
+    /// Which consumer of the process owns it (0-based).
+    pub consumer: usize,
+    /// Next offset to hand to the shard (everything below was read).
+    pub position: i64,
+    /// Next offset durably committed in the shard's store, if any.
+    pub committed: Option<i64>,
+}
+
+/// Read access to one consumer's owned partitions, whatever its sink type.
+trait OwnedView: Send + Sync {
+    fn owned(&self) -> Vec<OwnedPartition>;
+}
+
+impl<S: PartitionSink> OwnedView for WorkerContext<S> {
+    fn owned(&self) -> Vec<OwnedPartition> {
+        self.shards()
+            .iter()
+            .map(|(p, s)| OwnedPartition {
+                partition: *p,
+                consumer: self.id,
+                position: s.next,
+                committed: self.sink.committed(&s.inner),
+            })
+            .collect()
+    }
 }
 
 struct Shard<T> {
@@ -84,6 +163,10 @@ struct Shard<T> {
     next: i64,
     /// Last offset committed to Kafka.
     reported: i64,
+    /// File positions taken, to skip records sent twice (see [`Replays`]).
+    replays: Replays,
+    /// Records skipped as sent twice since the last hand-over.
+    duplicates: u64,
 }
 
 struct WorkerContext<S: PartitionSink> {
@@ -116,14 +199,26 @@ impl<S: PartitionSink> WorkerContext<S> {
 
     /// Hands the pending records of `shard` to its pipeline (blocking while its channel is full).
     fn flush_one(&self, partition: i32, shard: &mut Shard<S::Shard>) {
-        if shard.pending.is_empty() {
+        if shard.pending.is_empty() && shard.duplicates == 0 {
             return;
+        }
+        if shard.duplicates > 0 {
+            tracing::info!(
+                consumer = self.id,
+                partition,
+                count = shard.duplicates,
+                "skipped records already stored (sent again by an agent after a crash)"
+            );
+            shard.duplicates = 0;
         }
         let records = std::mem::take(&mut shard.pending);
         let n = records.len() as u64;
+        // The file positions go with the offset, in the same store commit as the records.
+        let mut checkpoint = vec![(format!("{}{partition}", self.key_prefix), shard.next as u64)];
+        checkpoint.extend(shard.replays.take_checkpoint());
         let batch = RawBatch {
             records,
-            checkpoint: vec![(format!("{}{partition}", self.key_prefix), shard.next as u64)],
+            checkpoint,
             ack: None,
         };
         if shard.tx.blocking_send(batch).is_err() {
@@ -142,7 +237,8 @@ impl<S: PartitionSink> WorkerContext<S> {
         }
     }
 
-    /// Takes one message: skips offsets the shard already has, batches the others.
+    /// Takes one message: skips offsets the shard already has and records sent twice (see
+    /// [`Replays`]), batches the others.
     fn add(&self, partition: i32, offset: i64, value: Option<&[u8]>) {
         let mut shards = self.shards();
         let Some(shard) = shards.get_mut(&partition) else {
@@ -157,8 +253,13 @@ impl<S: PartitionSink> WorkerContext<S> {
         if record.source.name() == "kafka-undecodable" {
             self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
         }
-        shard.pending.push(record);
         shard.next = offset + 1;
+        if !shard.replays.admit(&record) {
+            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            shard.duplicates += 1;
+            return;
+        }
+        shard.pending.push(record);
         if shard.pending.len() >= self.batch {
             self.flush_one(partition, shard);
         }
@@ -176,14 +277,18 @@ impl<S: PartitionSink> WorkerContext<S> {
             }
             match self.sink.open(*p) {
                 Ok((inner, next, tx)) => {
-                    let offset = next.map_or(Offset::Beginning, Offset::Offset);
+                    let offset =
+                        next.map_or(Offset::Beginning, |n| Offset::Offset((n - REWIND).max(0)));
                     if let Err(e) = tpl.set_partition_offset(&self.topic, *p, offset) {
                         self.fail(format!("cannot seek partition {p}: {e}"));
                     }
+                    let replays = Replays::load(&self.sink.checkpoint(&inner).positions);
                     tracing::info!(
                         consumer = self.id,
                         partition = p,
-                        ?offset,
+                        checkpoint = ?next,
+                        fetch_from = ?offset,
+                        streams = replays.len(),
                         "partition assigned: resuming at the shard's checkpoint"
                     );
                     let next = next.unwrap_or(0);
@@ -195,6 +300,8 @@ impl<S: PartitionSink> WorkerContext<S> {
                             pending: Vec::new(),
                             next,
                             reported: next,
+                            replays,
+                            duplicates: 0,
                         },
                     );
                 }
@@ -304,6 +411,24 @@ impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        // Recorded for the health report (empty incremental callbacks are not events).
+        let mut parts: Vec<i32> = tpl
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        parts.sort_unstable();
+        let kind = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => "assign",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if consumer.assignment_lost() => {
+                "lost"
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => "revoke",
+            _ => "error",
+        };
+        if !parts.is_empty() || kind == "error" {
+            self.stats.record_rebalance(self.id, kind, parts);
+        }
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.assign(tpl);
@@ -344,6 +469,7 @@ pub struct ConsumerGroup {
     threads: Vec<JoinHandle<Result<(), BusError>>>,
     stop: Arc<AtomicBool>,
     stats: Arc<ConsumerStats>,
+    owners: Vec<Arc<dyn OwnedView>>,
 }
 
 impl ConsumerGroup {
@@ -366,6 +492,7 @@ impl ConsumerGroup {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ConsumerStats::default());
         let mut threads = Vec::with_capacity(n);
+        let mut owners: Vec<Arc<dyn OwnedView>> = Vec::with_capacity(n);
         for id in 0..n {
             let ctx = WorkerContext {
                 id,
@@ -383,24 +510,35 @@ impl ConsumerGroup {
             consumer
                 .subscribe(&[cfg.topic.as_str()])
                 .map_err(|e| BusError::kafka("subscribe", e))?;
+            let owner: Arc<dyn OwnedView> = consumer.context().clone();
             let stop = stop.clone();
             let t = std::thread::Builder::new()
                 .name(format!("loglynx-consumer-{id}"))
                 .spawn(move || poll_loop(consumer, stop))
                 .map_err(BusError::Thread)?;
             threads.push(t);
+            owners.push(owner);
         }
         tracing::info!(consumers = n, group, topic = %cfg.topic, "consumers started");
         Ok(ConsumerGroup {
             threads,
             stop,
             stats,
+            owners,
         })
     }
 
     /// The members' counters.
     pub fn stats(&self) -> Arc<ConsumerStats> {
         self.stats.clone()
+    }
+
+    /// The partitions the consumers own now, by partition (a read-only snapshot). Blocks
+    /// while a consumer hands a batch to a full shard channel: call it off the async threads.
+    pub fn owned(&self) -> Vec<OwnedPartition> {
+        let mut all: Vec<OwnedPartition> = self.owners.iter().flat_map(|o| o.owned()).collect();
+        all.sort_by_key(|o| o.partition);
+        all
     }
 
     /// Whether some consumer has ended (on its own: an error).

@@ -6,11 +6,16 @@
 //!
 //! A report older than [`STALE_AFTER`] belongs to a process that is gone (SIGKILL, crash);
 //! a clean exit removes its file.
+//!
+//! [`summarize`] and [`prometheus`] (in `stats.rs`) turn the reports into the JSON of
+//! `/api/v1/pipeline` and the `loglynx_kafka_*` series of `/metrics`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use super::stats::{prometheus, summarize};
 
 /// How often a process rewrites its report.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -27,6 +32,16 @@ pub enum Role {
     Agent,
     /// `loglynx worker`: consumer group member -> shards.
     Worker,
+}
+
+impl Role {
+    /// `agent` or `worker`, as in the JSON and the report's file name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Worker => "worker",
+        }
+    }
 }
 
 /// One process's report.
@@ -149,11 +164,7 @@ pub fn health_dir(data_dir: &Path) -> PathBuf {
 impl HealthReport {
     /// The file of this report in `dir` (`<role>-<id>.json`).
     pub fn path_in(&self, dir: &Path) -> PathBuf {
-        let role = match self.role {
-            Role::Agent => "agent",
-            Role::Worker => "worker",
-        };
-        dir.join(format!("{role}-{}.json", self.id))
+        dir.join(format!("{}-{}.json", self.role.as_str(), self.id))
     }
 
     /// Whether the report was last written more than [`STALE_AFTER`] before `now_ms`.

@@ -8,23 +8,33 @@
 //! - `config.rs`: librdkafka client configs from `[kafka]`, overrides last.
 //! - `admin.rs`: [`ensure_topic`].
 //! - `producer.rs`: [`Producer`] (records -> topic, delivery reports -> acks and positions).
+//! - `spool.rs`: [`Spool`], the agent's bounded on-disk buffer for broker outages.
 //! - `checkpoint.rs`: [`AgentCheckpoint`], the agent's file of delivered source positions.
 //! - `codec.rs`: record <-> message value and key.
+//! - `dedup.rs`: records an agent sent twice (after a crash), skipped by the worker.
 //! - `consumer.rs`: [`ConsumerGroup`] and the [`PartitionSink`] a worker implements.
 //! - `health.rs`: [`HealthReport`], what agents and workers report (files read by serve).
+//! - `lag.rs`: [`Watermarks`], the high watermarks of a worker's partitions (its lag).
+//! - `stats.rs`: the reports summed up for `/api/v1/pipeline` and `/metrics`.
 
 mod admin;
 mod checkpoint;
 mod codec;
 mod config;
 mod consumer;
+mod dedup;
 pub mod health;
+mod lag;
 mod producer;
+mod spool;
+mod stats;
 
 pub use admin::ensure_topic;
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, LogContext};
-pub use consumer::{ConsumerGroup, ConsumerStats, Opened, PartitionSink};
+pub use consumer::{ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink};
 pub use health::HealthReport;
+pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};
+pub use spool::{FrameId, Spool, SpoolBatch, SEGMENT_BYTES};

@@ -1,6 +1,6 @@
 //! [`Producer`]: the agent's side. Raw batches in, records to the topic, and each batch's
 //! positions advanced (and its ack fired) only once every record of it, and of every batch
-//! before it, has a delivery report from the brokers.
+//! before it from the same source, is delivered or safe in the on-disk buffer.
 //!
 //! - Records are enqueued in batch order with `send_result`; a full librdkafka queue
 //!   (`queue.buffering.max.messages` / `.kbytes`) makes the loop wait, so the bounded source
@@ -8,11 +8,46 @@
 //! - At most `max_in_flight` batches wait for their reports; their completions are taken in
 //!   order (`FuturesOrdered`), so a position is never written before the records before it.
 //! - A failed delivery is retried [`DELIVERY_RETRIES`] times; then the producer stops with an
-//!   error and the positions stay before the batch: the agent's restart sends it again.
+//!   error and the positions stay before the batch: the agent's restart sends it again. A
+//!   record the brokers refuse for good (too large, invalid) is logged, counted
+//!   (`ProducerStats::rejected`) and skipped.
+//!
+//! With a [`Spool`] (`kafka.spool_size` > 0) the producer has two states:
+//!
+//! ```text
+//!            oldest unconfirmed batch older than spool_after, or queue full that long
+//!   direct ─────────────────────────────────────────────────────────────────────────► spooling
+//!     ▲    batches -> librdkafka                      batches -> spool (fsync, then ack)   │
+//!     └──── every spooled record and every direct batch delivered (the drainer caught up) ──┘
+//! ```
+//!
+//! - Entering spooling, a copy of every direct batch not yet confirmed is written to the spool
+//!   first, in order, then the new batches. The spool thus holds, per source, every record
+//!   after its last delivered position in order: after a crash it is sent first and the
+//!   sources resume after it, so the first copy of each record reaches Kafka in source order
+//!   (a record may arrive twice; the workers drop the second copy). A batch cut because
+//!   librdkafka's queue stayed full is spooled whole (its head copied too).
+//! - spooling: batches are appended to the spool (several per fsync); a batch's ack fires and
+//!   its positions advance once it is fsynced (or delivered, for a direct one).
+//! - The drainer (`producer/drain.rs`) reads the spool in order and enqueues its records
+//!   (`max_in_flight` frames at a time, behind the direct records already queued: the
+//!   idempotent producer keeps that order per partition); a frame's delivery moves the cursor.
+//! - Catch-up: when the spool is nearly drained and deliveries flow, the source channel is
+//!   not read until it is empty, so the producer returns to direct under a steady load.
+//! - A full spool, or one that cannot be written (disk full, I/O error: the group is kept in
+//!   memory and written again every [`RETRY_WRITE`]), stops the reading of the source
+//!   channel: files slow down, HTTP answers 503.
+//! - A spool left non-empty by the previous run is sent first.
+//! - Shutdown: the `stop` future of [`Producer::run`] (or the channel closing) starts a drain
+//!   of at most `drain`, whether the spool is full or not.
 
+mod drain;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::FuturesOrdered;
@@ -22,17 +57,26 @@ use loglynx_core::{Ack, AckError, RawBatch};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::types::RDKafkaErrorCode;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch, Notify};
 
 use super::checkpoint::AgentCheckpoint;
 use super::codec::{encode_record, record_key};
 use super::config::{producer_config, LogContext};
+use super::spool::{Spool, SpoolBatch};
 use crate::BusError;
 
 /// Delivery attempts of one record after its first failure.
 pub const DELIVERY_RETRIES: u32 = 5;
 /// How often the checkpoint file is rewritten at most.
 const SAVE_EVERY: Duration = Duration::from_millis(200);
+/// Most batches written to the spool with one fsync.
+const GROUP_BATCHES: usize = 64;
+/// Most bytes written to the spool with one fsync.
+const GROUP_BYTES: u64 = 8 << 20;
+/// Wait before writing a group again after the spool refused it (write error).
+pub const RETRY_WRITE: Duration = Duration::from_secs(1);
+/// Records left in the spool under which the catch-up starts.
+const CATCH_UP_RECORDS: u64 = 20_000;
 
 /// Counters of the producer (logs, health).
 #[derive(Debug, Default)]
@@ -43,6 +87,8 @@ pub struct ProducerStats {
     pub delivered: AtomicU64,
     /// Delivery failures (each retried).
     pub failures: AtomicU64,
+    /// Records the brokers refused for good (too large, invalid): skipped.
+    pub rejected: AtomicU64,
     /// Batches whose positions were advanced.
     pub batches: AtomicU64,
     /// True while batches go to the on-disk buffer (broker unreachable or stalled, or the
@@ -61,14 +107,81 @@ pub struct Producer {
     inner: FutureProducer<LogContext>,
     topic: Arc<str>,
     stats: Arc<ProducerStats>,
+    spool: Option<Arc<Mutex<Spool>>>,
+    spool_dir: PathBuf,
+    spool_size: u64,
+    spool_after: Duration,
 }
 
-type Done =
-    Pin<Box<dyn Future<Output = (Vec<(String, u64)>, Option<Ack>, Result<(), BusError>)> + Send>>;
+/// Records as sent: message key and value.
+type Records = Arc<Vec<(String, Vec<u8>)>>;
+type Done = Pin<Box<dyn Future<Output = Result<(), BusError>> + Send>>;
+
+/// A batch handed to librdkafka and not yet confirmed (in step with the `in_flight` futures).
+struct Direct {
+    /// The records enqueued (kept to copy them into the spool).
+    records: Records,
+    positions: Vec<(String, u64)>,
+    ack: Option<Ack>,
+    sent: tokio::time::Instant,
+    /// A whole batch (counted in `stats.batches`), not the head of a cut one.
+    whole: bool,
+    /// Its copy is in the spool (or being written): its ack went with the copy.
+    copied: bool,
+}
+
+/// Batches for one spool write, with what fires once they are fsynced.
+#[derive(Default)]
+struct Group {
+    frames: Vec<SpoolBatch>,
+    /// Per frame: its ack, and whether it is a whole batch.
+    tails: Vec<(Option<Ack>, bool)>,
+}
+
+impl Group {
+    fn push(&mut self, frame: SpoolBatch, ack: Option<Ack>, whole: bool) {
+        self.frames.push(frame);
+        self.tails.push((ack, whole));
+    }
+
+    fn records(&self) -> u64 {
+        self.frames.iter().map(|f| f.records.len() as u64).sum()
+    }
+}
+
+/// The run loop's state.
+struct State {
+    checkpoint: AgentCheckpoint,
+    in_flight: FuturesOrdered<Done>,
+    direct: VecDeque<Direct>,
+    episode: Option<Episode>,
+    /// A group the spool refused, written again at `retry_at`.
+    retry: Option<Group>,
+    retry_at: tokio::time::Instant,
+    last_save: Instant,
+}
+
+/// One episode of spooling (for the log lines).
+struct Episode {
+    start: Instant,
+    records: u64,
+    full_warned: bool,
+    write_warned: bool,
+}
+
+/// What became of one record handed to librdkafka.
+enum Sent {
+    Queued(DeliveryFuture),
+    /// Refused for good (logged and counted).
+    Rejected,
+    /// The local queue stayed full for `give_up`.
+    Full,
+}
 
 impl Producer {
     /// Creates the producer (idempotent, acks=all; see `config.rs`). Fails on an invalid
-    /// property, naming it. Connecting to the brokers happens in the background.
+    /// property, naming it. Connecting to the brokers happens in the background. Without
+    /// [`Producer::with_spool_dir`] it has no on-disk buffer.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer, BusError> {
         let inner: FutureProducer<LogContext> = producer_config(cfg)
             .create_with_context(LogContext)
@@ -77,7 +190,35 @@ impl Producer {
             inner,
             topic: cfg.topic.as_str().into(),
             stats: Arc::default(),
+            spool: None,
+            spool_dir: PathBuf::new(),
+            spool_size: cfg.spool_size.0,
+            spool_after: cfg.spool_after,
         })
+    }
+
+    /// Opens the on-disk buffer in `dir` (the agent's is `<data_dir>/agent/spool`) with the
+    /// capacity `kafka.spool_size`; 0 leaves the producer without one. Fails, naming the
+    /// directory, when it cannot be written. Blocking (checksums the spool): call it before
+    /// the runtime or from `spawn_blocking`.
+    pub fn with_spool_dir(self, dir: &Path) -> Result<Producer, BusError> {
+        if self.spool_size == 0 {
+            tracing::info!("kafka.spool_size = 0: no disk buffer, batches wait in memory while the brokers are away");
+            return Ok(self);
+        }
+        let spool = Spool::open(dir, self.spool_size)?;
+        Ok(self.with_spool(spool))
+    }
+
+    /// Uses `spool` as the on-disk buffer (see [`Producer::with_spool_dir`]).
+    pub fn with_spool(mut self, spool: Spool) -> Producer {
+        publish(&spool, &self.stats);
+        self.spool_dir = spool.dir().to_path_buf();
+        self.stats
+            .spool_max_bytes
+            .store(spool.max_bytes(), Ordering::Relaxed);
+        self.spool = Some(Arc::new(Mutex::new(spool)));
+        self
     }
 
     /// The producer's counters.
@@ -85,107 +226,454 @@ impl Producer {
         self.stats.clone()
     }
 
-    /// Sends the batches of `rx` until it is closed, advancing `checkpoint` as batches are
-    /// delivered. Once `rx` is closed, waits at most `drain` for the last reports; batches
-    /// still unconfirmed then are not advanced (they are sent again after a restart).
+    /// Sends the batches of `rx`, advancing `checkpoint` as batches are delivered (or
+    /// spooled), until `rx` is closed or `stop` completes; then waits at most `drain` for the
+    /// last reports (and for `rx` to close). Batches still unconfirmed then are not advanced
+    /// (their sources send them again after a restart), batches still in `rx` are not read,
+    /// and the spool keeps what it holds for the next start.
     pub async fn run(
         self,
         mut rx: mpsc::Receiver<RawBatch>,
-        mut checkpoint: AgentCheckpoint,
+        checkpoint: AgentCheckpoint,
         max_in_flight: usize,
         drain: Duration,
+        stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), BusError> {
-        let mut in_flight: FuturesOrdered<Done> = FuturesOrdered::new();
+        let max_in_flight = max_in_flight.max(1);
+        let mut st = State {
+            checkpoint,
+            in_flight: FuturesOrdered::new(),
+            direct: VecDeque::new(),
+            episode: None,
+            retry: None,
+            retry_at: tokio::time::Instant::now(),
+            last_save: Instant::now(),
+        };
         let mut open = true;
-        let mut drain_until = None;
-        let mut last_save = Instant::now();
+        let mut stopped = false;
+        let mut drain_until: Option<tokio::time::Instant> = None;
         let mut save_tick = tokio::time::interval(SAVE_EVERY);
+        let wake = Arc::new(Notify::new());
+        let progress = Arc::new(Notify::new());
+        let mut last_progress = tokio::time::Instant::now();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut drainer = self.spool.as_ref().map(|spool| {
+            let d = drain::Drainer {
+                spool: spool.clone(),
+                producer: self.inner.clone(),
+                topic: self.topic.clone(),
+                stats: self.stats.clone(),
+                wake: wake.clone(),
+                progress: progress.clone(),
+                max_in_flight,
+            };
+            tokio::spawn(d.run(stop_rx))
+        });
+        tokio::pin!(stop);
+        if self.stats.spool_records.load(Ordering::Relaxed) > 0 {
+            st.episode = Some(self.start_spooling("records left by the previous run"));
+        }
         let result = loop {
-            if !open && in_flight.is_empty() {
+            if !open && st.in_flight.is_empty() && st.retry.is_none() {
                 break Ok(());
             }
-            let deadline = drain_until
-                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let spool_records = self.stats.spool_records.load(Ordering::Relaxed);
+            // Back to direct once every record sent before or spooled since is delivered:
+            // what is enqueued from now on comes after all of them.
+            if let Some(ep) = &st.episode {
+                if st.in_flight.is_empty() && st.retry.is_none() && spool_records == 0 {
+                    tracing::info!(
+                        records = ep.records,
+                        "broker back: {} records drained from disk in {:.1} s",
+                        ep.records,
+                        ep.start.elapsed().as_secs_f64()
+                    );
+                    self.stats.spooling.store(false, Ordering::Relaxed);
+                    st.episode = None;
+                }
+            }
+            let spooling = st.episode.is_some();
+            let full = spooling
+                && self.stats.spool_bytes.load(Ordering::Relaxed)
+                    >= self.stats.spool_max_bytes.load(Ordering::Relaxed);
+            if let Some(ep) = st.episode.as_mut() {
+                if full && !ep.full_warned {
+                    tracing::warn!(
+                        bytes = self.stats.spool_bytes.load(Ordering::Relaxed),
+                        "disk buffer full: sources are slowed down and HTTP ingest answers 503 until the brokers take records again (kafka.spool_size)"
+                    );
+                }
+                ep.full_warned = full;
+            }
+            // Nearly drained while deliveries flow: new batches wait until it is empty.
+            let catch_up_until = last_progress + self.spool_after;
+            let catch_up = spooling
+                && spool_records > 0
+                && spool_records <= CATCH_UP_RECORDS
+                && tokio::time::Instant::now() < catch_up_until;
+            // When the oldest unconfirmed batch has waited too long, batches go to disk.
+            let stall_at = match (&self.spool, spooling, open) {
+                (Some(_), false, true) => st.direct.front().map(|d| d.sent + self.spool_after),
+                _ => None,
+            };
+            let give_up = self.spool.is_some().then_some(self.spool_after);
+            let take = open
+                && !full
+                && !catch_up
+                && st.retry.is_none()
+                && (spooling || st.in_flight.len() < max_in_flight);
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            let deadline = drain_until.unwrap_or(far);
+            let retry_at = st.retry_at;
             tokio::select! {
-                b = rx.recv(), if open && in_flight.len() < max_in_flight.max(1) => match b {
-                    Some(batch) => match self.enqueue(batch).await {
-                        Ok(done) => in_flight.push_back(done),
+                b = rx.recv(), if take => match b {
+                    Some(batch) if spooling => {
+                        let mut group = Group::default();
+                        let room = self.stats.spool_max_bytes.load(Ordering::Relaxed)
+                            .saturating_sub(self.stats.spool_bytes.load(Ordering::Relaxed))
+                            .min(GROUP_BYTES);
+                        let mut bytes = 0;
+                        let mut next = Some(batch);
+                        while let Some(b) = next.take() {
+                            let (frame, ack) = encode_batch(b);
+                            bytes += frame.disk_bytes();
+                            group.push(frame, ack, true);
+                            if bytes >= room || group.frames.len() >= GROUP_BATCHES {
+                                break;
+                            }
+                            next = rx.try_recv().ok();
+                        }
+                        if let Some(ep) = st.episode.as_mut() {
+                            ep.records += group.records();
+                        }
+                        if let Err(e) = self.write(&mut st, group).await {
+                            break Err(e);
+                        }
+                        wake.notify_one();
+                    }
+                    Some(batch) => match self.enqueue(batch, give_up).await {
+                        Ok((done, direct, None)) => {
+                            st.in_flight.push_back(done);
+                            st.direct.push_back(direct);
+                        }
+                        Ok((done, head, Some((rest, ack)))) => {
+                            // The batch goes to disk whole: its head (already in
+                            // librdkafka) is copied with the other direct batches.
+                            st.in_flight.push_back(done);
+                            st.direct.push_back(head);
+                            st.episode = Some(self.start_spooling("librdkafka's queue stayed full"));
+                            let mut group = Group::default();
+                            group.push(rest, ack, true);
+                            if let Err(e) = self.copy_direct(&mut st, group).await {
+                                break Err(e);
+                            }
+                            wake.notify_one();
+                        }
                         Err(e) => break Err(e),
                     },
                     None => {
                         open = false;
-                        drain_until = Some(tokio::time::Instant::now() + drain);
+                        let until = tokio::time::Instant::now() + drain;
+                        drain_until = Some(drain_until.map_or(until, |d| d.min(until)));
                     }
                 },
-                Some((positions, ack, res)) = in_flight.next() => {
+                Some(res) = st.in_flight.next() => {
+                    let d = st.direct.pop_front();
                     match res {
                         Ok(()) => {
-                            checkpoint.advance(&positions);
-                            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                            if let Some(a) = ack {
-                                let _ = a.send(Ok(()));
+                            if let Some(d) = d {
+                                st.checkpoint.advance(&d.positions);
+                                if d.whole && !d.copied {
+                                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                                }
+                                if let Some(a) = d.ack {
+                                    let _ = a.send(Ok(()));
+                                }
                             }
-                            if last_save.elapsed() >= SAVE_EVERY {
-                                checkpoint.save()?;
-                                last_save = Instant::now();
+                            if st.last_save.elapsed() >= SAVE_EVERY {
+                                if let Err(e) = st.checkpoint.save() {
+                                    break Err(e);
+                                }
+                                st.last_save = Instant::now();
                             }
                         }
+                        Err(e) if d.as_ref().is_some_and(|d| d.copied) => {
+                            tracing::warn!("a batch failed to deliver, its copy in the disk buffer is sent instead: {e}");
+                        }
                         Err(e) => {
-                            if let Some(a) = ack {
+                            if let Some(a) = d.and_then(|d| d.ack) {
                                 let _ = a.send(Err(AckError(e.to_string())));
                             }
                             break Err(e);
                         }
                     }
                 }
+                _ = tokio::time::sleep_until(stall_at.unwrap_or(far)), if stall_at.is_some() => {
+                    st.episode = Some(self.start_spooling("no delivery report within kafka.spool_after"));
+                    if let Err(e) = self.copy_direct(&mut st, Group::default()).await {
+                        break Err(e);
+                    }
+                    wake.notify_one();
+                }
+                _ = progress.notified(), if spooling => last_progress = tokio::time::Instant::now(),
+                // The catch-up ends when deliveries stop flowing.
+                _ = tokio::time::sleep_until(catch_up_until), if catch_up => {}
+                _ = tokio::time::sleep_until(retry_at), if st.retry.is_some() => {
+                    let group = st.retry.take().unwrap_or_default();
+                    if let Err(e) = self.write(&mut st, group).await {
+                        break Err(e);
+                    }
+                    wake.notify_one();
+                }
+                res = async {
+                    match drainer.as_mut() {
+                        Some(h) => h.await,
+                        None => std::future::pending().await,
+                    }
+                }, if drainer.is_some() => {
+                    drainer = None;
+                    match res {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => break Err(e),
+                        Err(e) => break Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                    }
+                }
                 // Positions delivered since the last write reach the file within SAVE_EVERY.
                 _ = save_tick.tick() => {
-                    checkpoint.save()?;
-                    last_save = Instant::now();
+                    if let Err(e) = st.checkpoint.save() {
+                        break Err(e);
+                    }
+                    st.last_save = Instant::now();
+                }
+                _ = &mut stop, if !stopped => {
+                    stopped = true;
+                    let until = tokio::time::Instant::now() + drain;
+                    drain_until = Some(drain_until.map_or(until, |d| d.min(until)));
                 }
                 _ = tokio::time::sleep_until(deadline), if drain_until.is_some() => {
+                    let queued = rx.len();
                     tracing::warn!(
-                        batches = in_flight.len(),
-                        "stopping with batches not confirmed by the brokers: they are sent again at the next start"
+                        batches = st.in_flight.len(),
+                        queued,
+                        "stopping with batches not confirmed by the brokers or not read yet: their sources send them again at the next start"
                     );
                     break Ok(());
                 }
             }
         };
-        checkpoint.save()?;
+        let result = result.and(self.stop_drainer(stop_tx, drainer, drain_until, drain).await);
+        let saved = st.checkpoint.save();
         let s = &self.stats;
         tracing::info!(
             enqueued = s.enqueued.load(Ordering::Relaxed),
             delivered = s.delivered.load(Ordering::Relaxed),
             failures = s.failures.load(Ordering::Relaxed),
+            rejected = s.rejected.load(Ordering::Relaxed),
+            spooled = s.spool_records.load(Ordering::Relaxed),
             "producer stopped"
         );
-        result
+        result.and(saved)
+    }
+
+    /// Enters the spooling state.
+    fn start_spooling(&self, why: &str) -> Episode {
+        self.stats.spooling.store(true, Ordering::Relaxed);
+        tracing::warn!(
+            reason = why,
+            "broker unreachable or stalled: buffering to disk at {}",
+            self.spool_dir.display()
+        );
+        Episode {
+            start: Instant::now(),
+            records: self.stats.spool_records.load(Ordering::Relaxed),
+            full_warned: false,
+            write_warned: false,
+        }
+    }
+
+    fn spool_err(&self, reason: String) -> BusError {
+        BusError::Spool {
+            path: self.spool_dir.clone(),
+            reason,
+        }
+    }
+
+    /// Writes a copy of every direct batch not yet confirmed (in order), then `then`, to the
+    /// spool: the spool holds every unconfirmed record of a source before its newer ones.
+    async fn copy_direct(&self, st: &mut State, then: Group) -> Result<(), BusError> {
+        let mut group = Group::default();
+        for d in st.direct.iter_mut().filter(|d| !d.copied) {
+            d.copied = true;
+            let frame = SpoolBatch {
+                records: d.records.as_ref().clone(),
+                positions: d.positions.clone(),
+            };
+            group.push(frame, d.ack.take(), d.whole);
+        }
+        group.frames.extend(then.frames);
+        group.tails.extend(then.tails);
+        if let Some(ep) = st.episode.as_mut() {
+            ep.records += group.records();
+        }
+        self.write(st, group).await
+    }
+
+    /// Writes `group` (after a group refused earlier) to the spool with one fsync, then fires
+    /// the acks and advances the positions. When the spool refuses it (disk full, I/O error)
+    /// the group is kept for a new attempt after [`RETRY_WRITE`] and nothing is advanced.
+    async fn write(&self, st: &mut State, group: Group) -> Result<(), BusError> {
+        let Some(spool) = &self.spool else {
+            return Err(self.spool_err("no disk buffer configured".into()));
+        };
+        let group = match st.retry.take() {
+            Some(mut earlier) => {
+                earlier.frames.extend(group.frames);
+                earlier.tails.extend(group.tails);
+                earlier
+            }
+            None => group,
+        };
+        let Group { frames, tails } = group;
+        let (frames, res) = spool_op(spool, &self.stats, move |s| {
+            let r = s.append(&frames);
+            Ok((frames, r))
+        })
+        .await?;
+        match res {
+            Ok(()) => {
+                for (frame, (ack, whole)) in frames.iter().zip(tails) {
+                    st.checkpoint.advance(&frame.positions);
+                    if whole {
+                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Some(a) = ack {
+                        let _ = a.send(Ok(()));
+                    }
+                }
+                if let Some(ep) = st.episode.as_mut() {
+                    ep.write_warned = false;
+                }
+            }
+            Err(e) => {
+                let warned = st.episode.as_mut().map(|ep| std::mem::replace(&mut ep.write_warned, true));
+                if warned != Some(true) {
+                    tracing::warn!(
+                        "{e}; sources are slowed down and HTTP ingest answers 503 meanwhile; free disk space on that volume (or lower kafka.spool_size): the write is retried every {} s",
+                        RETRY_WRITE.as_secs()
+                    );
+                }
+                st.retry = Some(Group { frames, tails });
+                st.retry_at = tokio::time::Instant::now() + RETRY_WRITE;
+            }
+        }
+        Ok(())
     }
 
     /// Enqueues every record of `batch` (waiting while librdkafka's queue is full) and returns
-    /// the future of the batch's delivery.
-    async fn enqueue(&self, batch: RawBatch) -> Result<Done, BusError> {
+    /// the future of the batch's delivery and what it holds. With `give_up`, a queue full for
+    /// that long cuts the batch: the head enqueued is returned as a direct batch without
+    /// positions nor ack, the records not enqueued with its positions and ack, to be spooled.
+    #[allow(clippy::type_complexity)]
+    async fn enqueue(
+        &self,
+        batch: RawBatch,
+        give_up: Option<Duration>,
+    ) -> Result<(Done, Direct, Option<(SpoolBatch, Option<Ack>)>), BusError> {
         let RawBatch {
             records,
             checkpoint,
             ack,
         } = batch;
-        let mut pending = Vec::with_capacity(records.len());
-        for r in &records {
-            let key = record_key(r);
-            let value = encode_record(r);
-            let fut = send(&self.inner, &self.topic, &key, &value).await?;
-            self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-            pending.push((key, value, fut));
+        let mut all: Vec<(String, Vec<u8>)> = records
+            .iter()
+            .map(|r| (record_key(r), encode_record(r)))
+            .collect();
+        drop(records);
+        let mut futs = Vec::with_capacity(all.len());
+        let mut cut = None;
+        for (i, (key, value)) in all.iter().enumerate() {
+            match send(&self.inner, &self.topic, key, value, give_up, &self.stats).await? {
+                Sent::Queued(f) => {
+                    self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
+                    futs.push(Some(f));
+                }
+                Sent::Rejected => futs.push(None),
+                Sent::Full => {
+                    cut = Some(i);
+                    break;
+                }
+            }
         }
+        let sent = tokio::time::Instant::now();
+        let (direct, rest) = match cut {
+            None => {
+                let d = Direct {
+                    records: Arc::new(all),
+                    positions: checkpoint,
+                    ack,
+                    sent,
+                    whole: true,
+                    copied: false,
+                };
+                (d, None)
+            }
+            Some(i) => {
+                let tail = all.split_off(i);
+                let d = Direct {
+                    records: Arc::new(all),
+                    positions: Vec::new(),
+                    ack: None,
+                    sent,
+                    whole: false,
+                    copied: false,
+                };
+                let rest = SpoolBatch {
+                    records: tail,
+                    positions: checkpoint,
+                };
+                (d, Some((rest, ack)))
+            }
+        };
         let producer = self.inner.clone();
         let topic = self.topic.clone();
         let stats = self.stats.clone();
-        Ok(Box::pin(async move {
-            let res = confirm(&producer, &topic, pending, &stats).await;
-            (checkpoint, ack, res)
-        }))
+        let records = direct.records.clone();
+        let done: Done =
+            Box::pin(async move { confirm(&producer, &topic, &records, futs, &stats).await });
+        Ok((done, direct, rest))
+    }
+
+    /// Stops the drainer: it finishes the frames it has in librdkafka (until the drain
+    /// deadline), then the spool's cursor is written.
+    async fn stop_drainer(
+        &self,
+        stop: watch::Sender<bool>,
+        drainer: Option<tokio::task::JoinHandle<Result<(), BusError>>>,
+        drain_until: Option<tokio::time::Instant>,
+        drain: Duration,
+    ) -> Result<(), BusError> {
+        let _ = stop.send(true);
+        let Some(spool) = &self.spool else {
+            return Ok(());
+        };
+        let mut res = Ok(());
+        if let Some(mut h) = drainer {
+            let until = drain_until.unwrap_or_else(|| tokio::time::Instant::now() + drain);
+            res = match tokio::time::timeout_at(until, &mut h).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                Err(_) => {
+                    h.abort();
+                    tracing::warn!("stopping with disk buffer frames not confirmed by the brokers: they are sent again at the next start");
+                    Ok(())
+                }
+            };
+        }
+        let records = self.stats.spool_records.load(Ordering::Relaxed);
+        if records > 0 {
+            tracing::info!(records, "disk buffer kept for the next start");
+        }
+        res.and(spool_op(spool, &self.stats, |s| s.sync_cursor()).await)
     }
 
     /// Waits up to `timeout` for every enqueued record to be delivered (used at shutdown and
@@ -197,41 +685,122 @@ impl Producer {
     }
 }
 
-/// Enqueues one record, waiting while the local queue is full.
+/// A batch as a spool frame (all its positions) and its ack.
+fn encode_batch(b: RawBatch) -> (SpoolBatch, Option<Ack>) {
+    let records = b
+        .records
+        .iter()
+        .map(|r| (record_key(r), encode_record(r)))
+        .collect();
+    let frame = SpoolBatch {
+        records,
+        positions: b.checkpoint,
+    };
+    (frame, b.ack)
+}
+
+fn publish(s: &Spool, stats: &ProducerStats) {
+    stats.spool_bytes.store(s.bytes(), Ordering::Relaxed);
+    stats.spool_records.store(s.records(), Ordering::Relaxed);
+}
+
+/// Runs `f` on the spool in a blocking thread, then publishes its counters.
+async fn spool_op<T: Send + 'static>(
+    spool: &Arc<Mutex<Spool>>,
+    stats: &Arc<ProducerStats>,
+    f: impl FnOnce(&mut Spool) -> Result<T, BusError> + Send + 'static,
+) -> Result<T, BusError> {
+    let (spool, stats) = (spool.clone(), stats.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut s = spool.lock().unwrap_or_else(|p| p.into_inner());
+        let r = f(&mut s);
+        publish(&s, &stats);
+        r
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(BusError::Spool {
+            path: PathBuf::new(),
+            reason: format!("disk buffer task failed ({e})"),
+        })
+    })
+}
+
+/// True for an error the brokers (or librdkafka) give for a record that will never be taken.
+fn rejected_for_good(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
+}
+
+fn reject(stats: &ProducerStats, key: &str, len: usize, e: &KafkaError) {
+    stats.rejected.fetch_add(1, Ordering::Relaxed);
+    tracing::error!(
+        key,
+        bytes = len,
+        "a record was refused by the brokers and is skipped: {e}; raise the topic's max.message.bytes (and message.max.bytes in [kafka.properties]) or lower the sources' maximum line length"
+    );
+}
+
+/// Enqueues one record, waiting while the local queue is full; [`Sent::Full`] when it stayed
+/// full for `give_up`.
 async fn send(
     p: &FutureProducer<LogContext>,
     topic: &str,
     key: &str,
     value: &[u8],
-) -> Result<DeliveryFuture, BusError> {
+    give_up: Option<Duration>,
+    stats: &ProducerStats,
+) -> Result<Sent, BusError> {
+    let mut full_since = None;
     loop {
         match p.send_result(FutureRecord::to(topic).key(key).payload(value)) {
-            Ok(f) => return Ok(f),
+            Ok(f) => return Ok(Sent::Queued(f)),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                let since = *full_since.get_or_insert_with(Instant::now);
+                if give_up.is_some_and(|g| since.elapsed() >= g) {
+                    return Ok(Sent::Full);
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await
+            }
+            Err((e, _)) if rejected_for_good(&e) => {
+                reject(stats, key, value.len(), &e);
+                return Ok(Sent::Rejected);
             }
             Err((e, _)) => return Err(BusError::kafka("produce", e)),
         }
     }
 }
 
-/// Waits for the reports of one batch, re-sending a failed record up to [`DELIVERY_RETRIES`]
-/// times.
+/// Waits for the reports of one batch (`futs[i]` is the report of `records[i]`, `None` for a
+/// record not enqueued), re-sending a failed record up to [`DELIVERY_RETRIES`] times.
 async fn confirm(
     p: &FutureProducer<LogContext>,
     topic: &str,
-    pending: Vec<(String, Vec<u8>, DeliveryFuture)>,
+    records: &[(String, Vec<u8>)],
+    futs: Vec<Option<DeliveryFuture>>,
     stats: &ProducerStats,
 ) -> Result<(), BusError> {
-    for (key, value, fut) in pending {
-        let mut fut = fut;
+    for ((key, value), fut) in records.iter().zip(futs) {
+        let Some(mut fut) = fut else {
+            continue;
+        };
         let mut attempt = 0;
-        loop {
+        let delivered = loop {
             let err = match fut.await {
-                Ok(Ok(_)) => break,
+                Ok(Ok(_)) => break true,
                 Ok(Err((e, _))) => e,
                 Err(_) => KafkaError::Canceled,
             };
+            if rejected_for_good(&err) {
+                reject(stats, key, value.len(), &err);
+                break false;
+            }
             stats.failures.fetch_add(1, Ordering::Relaxed);
             attempt += 1;
             if attempt > DELIVERY_RETRIES {
@@ -239,9 +808,32 @@ async fn confirm(
             }
             tracing::warn!(attempt, "delivery failed, sending again: {err}");
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            fut = send(p, topic, &key, &value).await?;
+            match resend(p, topic, key, value, stats).await? {
+                Some(f) => fut = f,
+                None => break false,
+            }
+        };
+        if delivered {
+            stats.delivered.fetch_add(1, Ordering::Relaxed);
         }
-        stats.delivered.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Enqueues a record again (waiting while the queue is full); `None` when it is refused for
+/// good.
+async fn resend(
+    p: &FutureProducer<LogContext>,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    stats: &ProducerStats,
+) -> Result<Option<DeliveryFuture>, BusError> {
+    loop {
+        match send(p, topic, key, value, None, stats).await? {
+            Sent::Queued(f) => return Ok(Some(f)),
+            Sent::Full => continue,
+            Sent::Rejected => return Ok(None),
+        }
+    }
 }

@@ -2,6 +2,9 @@
 //! same data directory (`<data_dir>/shards/*`), opened read-only and refreshed every
 //! [`REFRESH`] (new commits, new windows, new shards, windows deleted by retention).
 //!
+//! `/api/v1/pipeline` and the `loglynx_kafka_*` series of `/metrics` come from the health
+//! reports the agents and workers write in `<data_dir>/health/` (see `pipeline_view.rs`).
+//!
 //! Ingest endpoints answer with an error: in the scale-out shape records enter through
 //! `loglynx agent`.
 
@@ -14,6 +17,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::pipeline_view::HealthFiles;
 use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, CommonArgs};
 
 /// How often the shards are looked at again.
@@ -71,7 +75,9 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
     // No pipeline here: the ingest queue is closed, so ingest requests get an error.
     let (ingest, _) = loglynx_bus::embedded(1);
-    let state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+    let mut state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+    // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
+    state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
     let token = shutdown.clone();
     let server = tokio::spawn(async move {
         loglynx_api::serve(listener, state, token.cancelled_owned()).await

@@ -6,16 +6,22 @@
 //! writer <- pipeline <- the consumer. Several workers may share a data directory: a shard is
 //! written by the process holding its lock file; a worker assigned a shard that another still
 //! holds waits until that one has committed and released it.
+//!
+//! Health: a reporter thread rewrites `<data_dir>/health/worker-<host>-<pid>.json` every
+//! [`health::REPORT_EVERY`] (partitions owned, positions, committed offsets, high watermarks
+//! and lag, rates, rebalance events); `loglynx serve` reads it. A clean exit removes it.
 
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use loglynx_bus::kafka::{source_key, ConsumerGroup, PartitionSink};
+use loglynx_bus::kafka::health::{self, ConsumerHealth, HealthReport, Role};
+use loglynx_bus::kafka::{source_key, ConsumerGroup, PartitionSink, Watermarks};
 use loglynx_config::{PipelineConfig, StoreConfig};
 use loglynx_core::RawBatch;
 use loglynx_pipeline::PipelineStats;
@@ -130,6 +136,10 @@ impl PartitionSink for ShardSink {
         shard.store.checkpoint().get(&shard.key).map(|o| o as i64)
     }
 
+    fn checkpoint(&self, shard: &Shard) -> loglynx_core::Checkpoint {
+        shard.store.checkpoint()
+    }
+
     fn close(&self, shard: Shard) -> Option<i64> {
         let Shard { key, store, writer, _lock } = shard;
         // The pipeline drains, drops its sender, and the writer makes its last commit.
@@ -137,6 +147,95 @@ impl PartitionSink for ShardSink {
             tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
         }
         store.checkpoint().get(&key).map(|o| o as i64)
+    }
+}
+
+/// Writes the worker's health report every [`health::REPORT_EVERY`] on its own thread (taking
+/// the owned partitions may wait for a consumer that is handing a batch to a full shard).
+struct Reporter {
+    stop: std_mpsc::Sender<()>,
+    thread: JoinHandle<HealthReport>,
+}
+
+impl Reporter {
+    fn start(
+        cfg: &loglynx_config::Config,
+        consumers: usize,
+        group: Arc<ConsumerGroup>,
+        watermarks: Watermarks,
+    ) -> anyhow::Result<Reporter> {
+        let dir = health::health_dir(&cfg.data_dir);
+        let host = cfg.host_name();
+        let pid = std::process::id();
+        let now = health::now_ms();
+        let mut report = HealthReport {
+            role: Role::Worker,
+            id: format!("{host}-{pid}"),
+            host,
+            pid,
+            topic: cfg.kafka.topic.clone(),
+            brokers: cfg.kafka.brokers.clone(),
+            started_ms: now,
+            updated_ms: now,
+            producer: None,
+            consumer: Some(ConsumerHealth {
+                group: cfg.kafka.group.clone(),
+                consumers,
+                ..Default::default()
+            }),
+        };
+        let (stop, stopped) = std_mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("loglynx-health".into())
+            .spawn(move || {
+                let stats = group.stats();
+                let mut last = (Instant::now(), 0u64);
+                let mut warned = false;
+                loop {
+                    let owned = group.owned();
+                    let parts: Vec<i32> = owned.iter().map(|o| o.partition).collect();
+                    watermarks.watch(&parts);
+                    let consumed = stats.consumed.load(Ordering::Relaxed);
+                    let secs = last.0.elapsed().as_secs_f64();
+                    if let Some(c) = report.consumer.as_mut() {
+                        c.consumed = consumed;
+                        if secs > 0.0 {
+                            let rate = consumed.saturating_sub(last.1) as f64 / secs;
+                            c.rate = (rate * 10.0).round() / 10.0;
+                        }
+                        c.undecodable = stats.undecodable.load(Ordering::Relaxed);
+                        // Both are records not stored again: offsets the shard already had,
+                        // and records an agent sent twice.
+                        c.skipped = stats.skipped.load(Ordering::Relaxed)
+                            + stats.duplicates.load(Ordering::Relaxed);
+                        c.partitions = watermarks.partitions(&owned);
+                        c.rebalances_total = stats.rebalances.load(Ordering::Relaxed);
+                        c.rebalances = stats.rebalance_events();
+                    }
+                    last = (Instant::now(), consumed);
+                    report.updated_ms = health::now_ms();
+                    match report.write(&dir) {
+                        Ok(()) => warned = false,
+                        Err(e) if !warned => {
+                            warned = true;
+                            tracing::warn!(dir = %dir.display(), "health report not written: {e}; check the directory's permissions");
+                        }
+                        Err(_) => {}
+                    }
+                    match stopped.recv_timeout(health::REPORT_EVERY) {
+                        Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return report,
+                    }
+                }
+            })
+            .context("cannot start the health reporter thread")?;
+        Ok(Reporter { stop, thread })
+    }
+
+    /// Stops the thread; returns the last report (to remove its file at exit).
+    fn stop(self) -> Option<HealthReport> {
+        let _ = self.stop.send(());
+        self.thread.join().ok()
     }
 }
 
@@ -153,8 +252,15 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         rt: tokio::runtime::Handle::current(),
         stats: stats.clone(),
     });
-    let group = ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, cfg.kafka.consumers, sink)?;
+    let consumers = match cfg.kafka.consumers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
+    // Before the consumers: a client that cannot be created stops the start cleanly.
+    let watermarks = Watermarks::start(&cfg.kafka)?;
+    let group = Arc::new(ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, consumers, sink)?);
     let cstats = group.stats();
+    let reporter = Reporter::start(&cfg, consumers, group.clone(), watermarks)?;
     println!("loglynx worker ready: group {} topic {}", cfg.kafka.group, cfg.kafka.topic);
 
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -185,9 +291,20 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         }
     }
     group.stop();
-    tokio::task::spawn_blocking(move || group.join())
+    let last = tokio::task::spawn_blocking(move || reporter.stop())
         .await
-        .context("consumer threads failed")??;
+        .context("health reporter failed")?;
+    // The reporter thread has ended and dropped its handle: this is the last one.
+    let group = Arc::try_unwrap(group)
+        .map_err(|_| anyhow::anyhow!("the consumer group is still in use at shutdown"))?;
+    let joined = tokio::task::spawn_blocking(move || group.join())
+        .await
+        .context("consumer threads failed")?;
+    // Gone, cleanly or not: serve stops listing this worker.
+    if let Some(r) = last {
+        r.remove(&health::health_dir(&cfg.data_dir));
+    }
+    joined?;
     tracing::info!("stopped");
     Ok(())
 }

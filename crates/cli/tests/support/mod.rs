@@ -7,9 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod kafka;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loglynx");
 
@@ -192,10 +195,18 @@ impl Drop for Server {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
+    signal(pid, "TERM");
+}
+
+/// Sends signal `name` (`TERM`, `STOP`, `CONT`...) to `pid` with the `kill` command; panics when
+/// it cannot be sent.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
         .arg(pid.to_string())
-        .status();
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed: {status}");
 }
 
 /// A Tansu broker (Kafka-compatible) on a free 127.0.0.1 port, in memory; killed when dropped.
@@ -222,6 +233,16 @@ impl Tansu {
             .unwrap()
             .port();
         let url = format!("tcp://127.0.0.1:{port}");
+        // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
+        let log = std::env::var_os("LOGLYNX_TANSU_LOG").map(|d| {
+            let p = Path::new(&d).join(format!("tansu-{port}.log"));
+            eprintln!("tansu log: {}", p.display());
+            std::fs::File::create(p).expect("create the tansu log")
+        });
+        let (out, err) = match &log {
+            Some(f) => (Stdio::from(f.try_clone().unwrap()), Stdio::from(f.try_clone().unwrap())),
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(&bin)
             .args([
                 "broker",
@@ -231,8 +252,8 @@ impl Tansu {
                 &url,
             ])
             .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
@@ -256,6 +277,13 @@ impl Tansu {
     }
 }
 
+impl Tansu {
+    /// The broker's process id (to SIGSTOP / SIGCONT it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Tansu {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -267,6 +295,8 @@ impl Drop for Tansu {
 pub struct Proc {
     pub child: Child,
     pub name: String,
+    /// Its stderr lines (ANSI colours removed) when started with [`Proc::start_logged`].
+    log: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Proc {
@@ -280,7 +310,62 @@ impl Proc {
         Proc {
             child,
             name: name.into(),
+            log: None,
         }
+    }
+
+    /// [`Proc::start`], also keeping its stderr (the log) for [`Proc::wait_log`]; every line is
+    /// still echoed to the test's stderr, prefixed with `name`.
+    pub fn start_logged(name: &str, args: &[&str], ready: &str) -> Proc {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).stderr(Stdio::piped());
+        let (mut child, rx) = spawn_lines(cmd);
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        {
+            let log = log.clone();
+            let name = name.to_string();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let line = strip_ansi(&line);
+                    eprintln!("[{name}] {line}");
+                    log.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !next_line(&mut child, &rx, deadline, name).starts_with(ready) {}
+        Proc {
+            child,
+            name: name.into(),
+            log: Some(log),
+        }
+    }
+
+    /// Log lines so far (empty unless started with [`Proc::start_logged`]).
+    pub fn log_lines(&self) -> Vec<String> {
+        match &self.log {
+            Some(l) => l.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Waits until `cond` holds for the log lines; panics after `timeout` naming `what`.
+    pub fn wait_log(&self, timeout: Duration, what: &str, mut cond: impl FnMut(&[String]) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !cond(&self.log_lines()) {
+            assert!(
+                Instant::now() < deadline,
+                "{}: timed out after {timeout:?} waiting for {what}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL, no chance to commit.
@@ -299,6 +384,24 @@ impl Proc {
             self.name
         );
     }
+}
+
+/// `line` without ANSI colour sequences (`ESC [ ... m`).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for Proc {
@@ -321,11 +424,10 @@ impl Server {
     }
 }
 
-/// Spawns `cmd` with stdout piped (stderr inherited) and a thread that sends each stdout line.
+/// Spawns `cmd` with stdout piped (stderr inherited unless `cmd` says otherwise) and a thread that sends each stdout line.
 fn spawn_lines(mut cmd: Command) -> (Child, mpsc::Receiver<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start loglynx");
     let stdout = child.stdout.take().expect("stdout");
@@ -347,4 +449,24 @@ fn next_line(child: &mut Child, rx: &mpsc::Receiver<String>, deadline: Instant, 
         let _ = child.kill();
         panic!("{what} did not become ready within 60 s")
     })
+}
+
+/// Starts `loglynx ARGS...` like [`Proc::start`] and also returns its ready line (the agent's
+/// `loglynx agent ready: topic T http ADDR` names the address it bound).
+pub fn start_proc_with_ready_line(name: &str, args: &[&str], ready: &str) -> (Proc, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let (mut child, rx) = spawn_lines(cmd);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = next_line(&mut child, &rx, deadline, name);
+        if line.starts_with(ready) {
+            let p = Proc {
+                child,
+                name: name.into(),
+                log: None,
+            };
+            return (p, line);
+        }
+    }
 }

@@ -17,9 +17,18 @@
 //! complete or it reaches `fingerprint_bytes`. In practice a log file gets a key with its first
 //! line. The price: a file that only ever holds one short unterminated line is never read.
 //!
-//! Known limit: two files that share device, inode (reuse) **and** first line (a fixed banner or
-//! CSV header) get the same key. The tailer then resumes the new file at the old file's offset;
-//! when that offset is beyond the new file's size it starts from 0 with a warning instead.
+//! # Generations
+//!
+//! A file truncated in place (copytruncate) whose new content starts with the same first line
+//! has the same device, inode and fingerprint. Its key then gets a generation suffix,
+//! `<key>~<n>` ([`generation_key`]), one more than the last generation known for it: the new
+//! content's positions (and event ids, and what a Kafka worker remembers of the stream) never
+//! mix with the old content's. The generation goes up when the tailer sees the truncation, and
+//! at start when the checkpoint of the last generation is beyond the file's size.
+//!
+//! Known limit: a file replaced (or truncated) while loglynx was not running, with the same
+//! device, inode **and** first line (a fixed banner or CSV header), and already longer than the
+//! checkpoint, cannot be told from the old file: it is resumed at the old file's offset.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
@@ -64,9 +73,41 @@ pub fn source_key(id: FileId, fingerprint: u64) -> String {
     format!("file:{}:{}:{fingerprint:016x}", id.dev, id.ino)
 }
 
+/// The key of generation `generation` of the file whose plain key is `base` (generation 0 is
+/// the plain key).
+pub fn generation_key(base: &str, generation: u32) -> String {
+    if generation == 0 {
+        base.to_string()
+    } else {
+        format!("{base}~{generation}")
+    }
+}
+
+/// The generation `key` names if it is a key of the file whose plain key is `base`.
+pub fn generation_of(key: &str, base: &str) -> Option<u32> {
+    let rest = key.strip_prefix(base)?;
+    if rest.is_empty() {
+        return Some(0);
+    }
+    rest.strip_prefix('~')?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generation_keys_round_trip() {
+        let base = source_key(FileId { dev: 8, ino: 42 }, fingerprint(b"first\n"));
+        assert_eq!(generation_key(&base, 0), base);
+        assert_eq!(generation_key(&base, 3), format!("{base}~3"));
+        for g in [0, 1, 17] {
+            assert_eq!(generation_of(&generation_key(&base, g), &base), Some(g));
+        }
+        let other = source_key(FileId { dev: 8, ino: 43 }, fingerprint(b"first\n"));
+        assert_eq!(generation_of(&other, &base), None);
+        assert_eq!(generation_of(&format!("{base}x"), &base), None);
+    }
 
     #[test]
     fn window_ends_after_the_first_newline() {

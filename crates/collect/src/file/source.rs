@@ -13,7 +13,8 @@
 //! - *rename + create*: the old file keeps its descriptor and is read to its end under its own
 //!   key; the new file at the path is a new inode and is read from 0. Orphaned files are
 //!   stepped before newer ones, so the old file's lines come first.
-//! - *copytruncate*: see [`super::tailer`] (size below the read offset -> from 0, logged).
+//! - *copytruncate*: see [`super::tailer`] (size below the read offset -> from 0 under a new
+//!   key, logged; the same first line again gives the next generation of the key).
 //! - *deleted* (link count 0): closed once drained and idle for the partial-line timeout
 //!   (1 s), so a writer still holding it can finish its last line. A renamed file no longer
 //!   matching: closed after `close_inactive` without growth.
@@ -33,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::discover::Discovery;
-use super::identity::FileId;
+use super::identity::{generation_of, FileId};
 use super::tailer::{Step, Tailer, TailerSettings};
 use crate::error::CollectError;
 
@@ -302,7 +303,7 @@ impl FileSource {
                 }
                 Ok(Step::Idle) => break,
                 Ok(Step::Identified) => {
-                    let offset = self.start_offset(&f.tailer);
+                    let offset = self.start_offset(&mut f.tailer);
                     f.tailer.start_at(offset);
                 }
                 Ok(Step::Batch { batch, more: m }) => {
@@ -339,22 +340,41 @@ impl FileSource {
         }
     }
 
-    /// Where a newly identified file starts: its checkpoint, else per `start_at`.
-    fn start_offset(&self, t: &Tailer) -> u64 {
-        let key = t.key().unwrap_or_default();
-        match self.positions.get(key) {
+    /// Where a newly identified file starts: its checkpoint (the last generation of its key the
+    /// checkpoint knows), else per `start_at`. A checkpoint beyond the end of the file means it
+    /// was truncated or replaced: the next generation, from 0.
+    fn start_offset(&self, t: &mut Tailer) -> u64 {
+        if t.generation() == 0 {
+            if let Some(g) = self.last_generation(t.base_key().unwrap_or_default()) {
+                t.set_generation(g);
+            }
+        }
+        let key = t.key().unwrap_or_default().to_string();
+        match self.positions.get(&key) {
             Some(off) if off <= t.size() => {
                 tracing::info!(path = %t.path().display(), key, offset = off, "resuming file from checkpoint");
                 off
             }
             Some(off) => {
+                t.set_generation(t.generation() + 1);
                 tracing::warn!(path = %t.path().display(), key, offset = off, size = t.size(),
-                    "checkpoint is beyond the end of the file (replaced?), reading it from the start");
+                    new_key = t.key().unwrap_or_default(),
+                    "checkpoint is beyond the end of the file (truncated or replaced?), reading it from the start under a new key");
                 0
             }
             None if t.seen_at_start() && self.cfg.start_at == StartAt::End => t.size(),
             None => 0,
         }
+    }
+
+    /// The highest generation of the file keyed `base` in the checkpoint.
+    fn last_generation(&self, base: &str) -> Option<u32> {
+        self.positions
+            .positions
+            .range(base.to_string()..)
+            .take_while(|(k, _)| k.starts_with(base))
+            .filter_map(|(k, _)| generation_of(k, base))
+            .max()
     }
 
     /// Awaits room in the channel, unless shutdown comes first or the receiver is gone.

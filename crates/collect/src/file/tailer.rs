@@ -8,7 +8,8 @@
 //! [`super::identity`]) -> *identified* (the source picks the start offset with
 //! [`Tailer::start_at`]) -> *reading*. A truncation (size below what was read) or a rewrite
 //! (the first bytes changed) sends it back to pending at offset 0 under a new key, after the
-//! unfinished line of the old content was flushed.
+//! unfinished line of the old content was flushed. When the new content has the same first
+//! line, the new key is the next generation of the old one (see [`super::identity`]).
 
 use std::fs::File;
 use std::io;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use loglynx_core::{positioned_id, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 
-use super::identity::{fingerprint, fingerprint_window, source_key, FileId};
+use super::identity::{fingerprint, fingerprint_window, generation_key, source_key, FileId};
 use super::reader::{FramedLine, LineFramer};
 
 /// Size of one read.
@@ -63,6 +64,12 @@ pub struct Tailer {
     file: File,
     settings: Arc<TailerSettings>,
     key: Option<String>,
+    /// The key without generation (device, inode, fingerprint), once identified.
+    base: Option<String>,
+    /// Generation of the key, see [`super::identity`].
+    generation: u32,
+    /// Plain key and generation before the last truncation, until the next identification.
+    truncated_from: Option<(String, u32)>,
     /// Bytes covered by the fingerprint, and its value, once identified.
     fp_window: usize,
     fp: u64,
@@ -102,6 +109,9 @@ impl Tailer {
             file,
             settings,
             key: None,
+            base: None,
+            generation: 0,
+            truncated_from: None,
             fp_window: 0,
             fp: 0,
             seen_at_start,
@@ -129,6 +139,22 @@ impl Tailer {
     /// The checkpoint key, once identified.
     pub fn key(&self) -> Option<&str> {
         self.key.as_deref()
+    }
+    /// The key without its generation suffix, once identified.
+    pub fn base_key(&self) -> Option<&str> {
+        self.base.as_deref()
+    }
+    /// Generation of the key: above 0 after a truncation to the same first line.
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+    /// Gives the identified file generation `generation` of its plain key (the source knows
+    /// later generations from the checkpoint). Call before [`Tailer::start_at`].
+    pub fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+        if let Some(base) = &self.base {
+            self.key = Some(generation_key(base, generation));
+        }
     }
     /// Offset after the last emitted line.
     pub fn committed(&self) -> u64 {
@@ -277,7 +303,15 @@ impl Tailer {
         };
         self.fp_window = window;
         self.fp = fingerprint(&head[..window]);
-        self.key = Some(source_key(self.id, self.fp));
+        let base = source_key(self.id, self.fp);
+        // Same first line as before the truncation: the next generation, so the new content's
+        // positions never mix with the old content's.
+        self.generation = match self.truncated_from.take() {
+            Some((old, g)) if old == base => g + 1,
+            _ => 0,
+        };
+        self.key = Some(generation_key(&base, self.generation));
+        self.base = Some(base);
         Ok(true)
     }
 
@@ -291,6 +325,7 @@ impl Tailer {
     /// Copytruncate or rewrite in place: flush what was held, start over at 0 under a new key.
     fn restart_truncated(&mut self, size: u64) -> Step {
         let old_key = self.key.take().unwrap_or_default();
+        self.truncated_from = self.base.take().map(|b| (b, self.generation));
         tracing::info!(
             path = %self.path.display(),
             key = %old_key,

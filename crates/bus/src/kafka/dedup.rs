@@ -1,0 +1,196 @@
+//! [`Replays`]: recognises records an agent sent twice, so a worker stores them once.
+//!
+//! An agent advances its checkpoint only on delivery and writes it every 200 ms, so after a
+//! crash (SIGKILL, power loss) it sends again the lines delivered since its last write: the
+//! same records at new Kafka offsets. The Kafka offset cannot tell them apart; the record can.
+//! A record of a positioned source (file tail) names its stream (host and file key) and start
+//! position ([`RawRecord::stream_position`], from its id and host); a stream's records are
+//! produced in position order and, keyed `host|stream`, stay in order on one partition. So a shard remembers, per stream, the
+//! position just after the start of the last record it took; a record starting below that is
+//! a re-sent copy and is skipped.
+//!
+//! These positions are written in the shard's store checkpoint, in the same commit as the
+//! events (keys `seen:<stream hash>`, next to `kafka:<topic>:<partition>`), so they survive
+//! the worker and move with the shard to the next owner of the partition. A truncated file
+//! whose new content starts with the same line is a new stream (its key gets a generation,
+//! see loglynx_collect), so its records are never taken for old ones.
+
+use std::collections::{BTreeSet, HashMap};
+
+use loglynx_core::RawRecord;
+
+/// Prefix of the checkpoint keys of [`Replays`].
+pub const SEEN_PREFIX: &str = "seen:";
+
+/// Per shard: stream -> position after the start of the last record taken (stored or on its
+/// way to the store).
+#[derive(Debug, Default)]
+pub struct Replays {
+    next: HashMap<u64, u64>,
+    /// Streams advanced since the last [`Replays::take_checkpoint`].
+    touched: BTreeSet<u64>,
+}
+
+impl Replays {
+    /// The positions a shard's store holds (its whole checkpoint; other keys are ignored).
+    pub fn load<'a>(checkpoint: impl IntoIterator<Item = (&'a String, &'a u64)>) -> Replays {
+        let next = checkpoint
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let hash = k.strip_prefix(SEEN_PREFIX)?;
+                Some((u64::from_str_radix(hash, 16).ok()?, *v))
+            })
+            .collect();
+        Replays {
+            next,
+            touched: BTreeSet::new(),
+        }
+    }
+
+    /// Whether `record` is new (then it is remembered) rather than a re-sent copy of one
+    /// already taken. Records without a stream position are always new.
+    pub fn admit(&mut self, record: &RawRecord) -> bool {
+        let Some((stream, start)) = record.stream_position() else {
+            return true;
+        };
+        let next = self.next.entry(stream).or_insert(0);
+        if start < *next {
+            return false;
+        }
+        *next = start + 1;
+        self.touched.insert(stream);
+        true
+    }
+
+    /// Checkpoint entries of the streams advanced since the last call, to commit with the
+    /// records taken since.
+    pub fn take_checkpoint(&mut self) -> Vec<(String, u64)> {
+        let touched = std::mem::take(&mut self.touched);
+        touched
+            .into_iter()
+            .filter_map(|s| Some((format!("{SEEN_PREFIX}{s:016x}"), *self.next.get(&s)?)))
+            .collect()
+    }
+
+    /// Streams known.
+    pub fn len(&self) -> usize {
+        self.next.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use loglynx_core::{positioned_id, FormatHint, SourceKind, Timestamp};
+
+    use super::*;
+
+    fn line(key: &str, start: u64) -> RawRecord {
+        RawRecord {
+            body: format!("{key} at {start}").into_bytes(),
+            truncated: false,
+            hint: FormatHint::Auto,
+            source: Arc::new(SourceKind::File {
+                path: "/var/log/a.log".into(),
+            }),
+            host: Some("h".into()),
+            received: Timestamp(1),
+            id: positioned_id(key, start),
+        }
+    }
+
+    fn admitted(r: &mut Replays, recs: &[RawRecord]) -> Vec<String> {
+        recs.iter()
+            .filter(|x| r.admit(x))
+            .map(|x| String::from_utf8_lossy(&x.body).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_resent_run_of_lines_is_skipped_and_the_rest_is_taken() {
+        let mut r = Replays::default();
+        let first: Vec<RawRecord> = [0, 10, 20, 30]
+            .iter()
+            .map(|p| line("file:1:2:a", *p))
+            .collect();
+        assert_eq!(admitted(&mut r, &first).len(), 4);
+        // The agent crashed after 10 and sends 20.. again, then new lines.
+        let again: Vec<RawRecord> = [20, 30, 40, 50]
+            .iter()
+            .map(|p| line("file:1:2:a", *p))
+            .collect();
+        assert_eq!(
+            admitted(&mut r, &again),
+            vec!["file:1:2:a at 40", "file:1:2:a at 50"]
+        );
+        // The very first line again too.
+        assert!(!r.admit(&line("file:1:2:a", 0)));
+    }
+
+    #[test]
+    fn streams_are_independent() {
+        let mut r = Replays::default();
+        assert!(r.admit(&line("file:1:2:a", 100)));
+        assert!(r.admit(&line("file:1:3:a", 0)));
+        // A new generation of a truncated file starts at 0 again.
+        assert!(r.admit(&line("file:1:2:a~1", 0)));
+        assert!(!r.admit(&line("file:1:2:a", 100)));
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn the_same_file_key_on_two_hosts_is_two_streams() {
+        let mut r = Replays::default();
+        let a = line("file:1:2:a", 100);
+        let mut b = line("file:1:2:a", 50);
+        b.host = Some("other".into());
+        assert!(r.admit(&a));
+        assert!(r.admit(&b), "another host's file is not a re-sent copy");
+    }
+
+    #[test]
+    fn records_without_position_are_always_taken() {
+        let mut r = Replays::default();
+        let mut rec = line("file:1:2:a", 5);
+        rec.source = Arc::new(SourceKind::Syslog {
+            transport: "udp".into(),
+            peer: "1.2.3.4".into(),
+        });
+        assert!(r.admit(&rec));
+        assert!(r.admit(&rec));
+        let mut odd = line("file:1:2:a", 5);
+        odd.id = "not-a-positioned-id".into();
+        assert!(r.admit(&odd));
+        assert!(r.admit(&odd));
+        assert_eq!(r.len(), 0);
+    }
+
+    #[test]
+    fn the_checkpoint_round_trips_and_names_only_touched_streams() {
+        let mut r = Replays::default();
+        r.admit(&line("file:1:2:a", 0));
+        r.admit(&line("file:1:2:a", 40));
+        r.admit(&line("file:9:9:b", 7));
+        let ck = r.take_checkpoint();
+        assert_eq!(ck.len(), 2);
+        assert!(ck
+            .iter()
+            .all(|(k, _)| k.starts_with(SEEN_PREFIX) && k.len() == 5 + 16));
+        assert!(ck.iter().any(|(_, p)| *p == 41));
+        assert!(r.take_checkpoint().is_empty(), "nothing new since");
+        r.admit(&line("file:9:9:b", 8));
+        assert_eq!(r.take_checkpoint().len(), 1);
+
+        // What the store holds, with the partition's own key: a new owner skips the same.
+        let mut store: BTreeMap<String, u64> = ck.into_iter().collect();
+        store.insert("kafka:logs:0".into(), 12);
+        store.insert("seen:zz".into(), 3);
+        let mut back = Replays::load(&store);
+        assert_eq!(back.len(), 2);
+        assert!(!back.admit(&line("file:1:2:a", 40)));
+        assert!(back.admit(&line("file:1:2:a", 41)));
+        assert!(back.admit(&line("file:9:9:b", 8)));
+    }
+}

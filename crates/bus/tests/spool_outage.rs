@@ -1,0 +1,322 @@
+//! The agent's producer through a broker outage, on librdkafka's mock cluster: batches go to
+//! the on-disk buffer while the broker is down, are acknowledged there, and reach the topic
+//! exactly once and in order when it returns.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loglynx_bus::kafka::{decode_record, AgentCheckpoint, Producer, ProducerStats, Spool};
+use loglynx_config::KafkaConfig;
+use loglynx_core::{
+    ack_channel, AckReceiver, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+const TOPIC: &str = "logs";
+const PER_BATCH: u64 = 5;
+
+type Mock = MockCluster<'static, DefaultProducerContext>;
+
+fn cluster() -> (Mock, KafkaConfig) {
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(TOPIC, 2, 1).unwrap();
+    let mut cfg = KafkaConfig {
+        brokers: mock.bootstrap_servers(),
+        topic: TOPIC.into(),
+        linger: Duration::from_millis(5),
+        spool_after: Duration::from_millis(300),
+        ..KafkaConfig::default()
+    };
+    cfg.properties
+        .insert("reconnect.backoff.max.ms".into(), "200".into());
+    (mock, cfg)
+}
+
+/// Batch `n` of source `a` (even n) or `b` (odd n): PER_BATCH records with ids `<src>-<n>-<i>`,
+/// advancing the source's position to (n + 1) * 100.
+fn batch(n: u64) -> (RawBatch, AckReceiver) {
+    let src = if n.is_multiple_of(2) { "a" } else { "b" };
+    let source = Arc::new(SourceKind::File {
+        path: format!("/var/log/{src}.log"),
+    });
+    let records = (0..PER_BATCH)
+        .map(|i| RawRecord {
+            body: format!("{src} line {n} {i} {}", "x".repeat(60)).into_bytes(),
+            truncated: false,
+            hint: FormatHint::Auto,
+            source: source.clone(),
+            host: Some("h1".into()),
+            received: Timestamp(1),
+            id: format!("{src}-{n}-{i}"),
+        })
+        .collect();
+    let (ack, rx) = ack_channel();
+    let b = RawBatch {
+        records,
+        checkpoint: vec![(format!("file:{src}"), (n + 1) * 100)],
+        ack: Some(ack),
+    };
+    (b, rx)
+}
+
+/// The ids expected per message key for batches `0..n`.
+fn expected(n: u64) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for b in 0..n {
+        let src = if b.is_multiple_of(2) { "a" } else { "b" };
+        let ids = m.entry(format!("h1|file:/var/log/{src}.log")).or_default();
+        ids.extend((0..PER_BATCH).map(|i| format!("{src}-{b}-{i}")));
+    }
+    m
+}
+
+/// Every record of the topic, its ids per message key in offset order.
+fn consume_all(brokers: &str, want: usize) -> BTreeMap<String, Vec<String>> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "spool-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..2 {
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut n = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Read until `want` records, then a little longer to catch any duplicate.
+    let mut quiet_until = None;
+    while std::time::Instant::now() < deadline {
+        if quiet_until.is_some_and(|t| std::time::Instant::now() > t) {
+            break;
+        }
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+                let r = decode_record(m.payload(), TOPIC, m.partition(), m.offset());
+                got.entry(key).or_default().push(r.id);
+                n += 1;
+                if n >= want && quiet_until.is_none() {
+                    quiet_until = Some(std::time::Instant::now() + Duration::from_secs(1));
+                }
+            }
+            Some(Err(e)) => panic!("consume: {e}"),
+            None => {}
+        }
+    }
+    got
+}
+
+async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn acked(rx: AckReceiver, secs: u64) {
+    let r = tokio::time::timeout(Duration::from_secs(secs), rx)
+        .await
+        .expect("ack within the deadline")
+        .expect("ack sent");
+    assert_eq!(r, Ok(()));
+}
+
+fn segment_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".spool")
+        })
+        .count()
+}
+
+fn position(data: &Path, key: &str) -> Option<u64> {
+    AgentCheckpoint::open(data).unwrap().get().get(key)
+}
+
+fn spooled(s: &ProducerStats) -> (bool, u64, u64) {
+    (
+        s.spooling.load(Ordering::Relaxed),
+        s.spool_records.load(Ordering::Relaxed),
+        s.spool_bytes.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_is_buffered_on_disk_and_drained_exactly_once_in_order() {
+    let (mock, cfg) = cluster();
+    let data = tempfile::tempdir().unwrap();
+    let spool_dir = data.path().join("agent/spool");
+    let spool = Spool::open(&spool_dir, 1 << 20)
+        .unwrap()
+        .with_segment_bytes(2048);
+    let producer = Producer::new(&cfg).unwrap().with_spool(spool);
+    let stats = producer.stats();
+    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
+    let (tx, rx) = mpsc::channel(4);
+    let run = tokio::spawn(producer.run(rx, checkpoint, 4, Duration::from_secs(5)));
+
+    // Broker up: batches 0..10 go straight through.
+    for n in 0..10 {
+        let (b, ack) = batch(n);
+        tx.send(b).await.unwrap();
+        acked(ack, 20).await;
+    }
+    assert_eq!(spooled(&stats), (false, 0, 0));
+
+    // Broker down: batch 10 waits in librdkafka, then the producer turns to the disk.
+    mock.broker_down(-1).unwrap();
+    let (b, mut stuck_ack) = batch(10);
+    tx.send(b).await.unwrap();
+    wait_until("spooling", 10, || stats.spooling.load(Ordering::Relaxed)).await;
+    for n in 11..30 {
+        let (b, ack) = batch(n);
+        tx.send(b).await.unwrap();
+        // Spooled batches are acknowledged while the broker is still down.
+        acked(ack, 10).await;
+    }
+    assert!(
+        stuck_ack.try_recv().is_err(),
+        "batch 10 is not delivered yet"
+    );
+    let (spooling, records, bytes) = spooled(&stats);
+    assert!(spooling);
+    assert_eq!(records, 19 * PER_BATCH);
+    assert!(bytes > 2048, "{bytes}");
+    assert!(segment_files(&spool_dir) >= 2);
+    // Source b's position follows its spooled batches; source a's waits for batch 10.
+    wait_until("b's position saved", 5, || {
+        position(data.path(), "file:b") == Some(3000)
+    })
+    .await;
+    assert_eq!(position(data.path(), "file:a"), Some(900));
+
+    // Broker back: everything drains, then batches go direct again.
+    mock.broker_up(-1).unwrap();
+    acked(stuck_ack, 60).await;
+    wait_until("drained", 60, || spooled(&stats) == (false, 0, 0)).await;
+    assert_eq!(segment_files(&spool_dir), 0);
+    for n in 30..36 {
+        let (b, ack) = batch(n);
+        tx.send(b).await.unwrap();
+        acked(ack, 20).await;
+    }
+    assert!(!stats.spooling.load(Ordering::Relaxed));
+    drop(tx);
+    run.await.unwrap().unwrap();
+
+    assert_eq!(stats.delivered.load(Ordering::Relaxed), 36 * PER_BATCH);
+    let got = consume_all(&cfg.brokers, (36 * PER_BATCH) as usize);
+    assert_eq!(got, expected(36));
+    assert_eq!(position(data.path(), "file:a"), Some(3500));
+    assert_eq!(position(data.path(), "file:b"), Some(3600));
+    assert_eq!(segment_files(&spool_dir), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_stops_taking_batches_and_loses_nothing() {
+    let (mock, mut cfg) = cluster();
+    // A tiny librdkafka queue: the second batch finds it full and is cut in two.
+    cfg.buffer_messages = 8;
+    let data = tempfile::tempdir().unwrap();
+    let spool_dir = data.path().join("agent/spool");
+    let spool = Spool::open(&spool_dir, 3000)
+        .unwrap()
+        .with_segment_bytes(700);
+    let producer = Producer::new(&cfg).unwrap().with_spool(spool);
+    let stats = producer.stats();
+    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
+    let (tx, rx) = mpsc::channel(1);
+    let run = tokio::spawn(producer.run(rx, checkpoint, 4, Duration::from_secs(5)));
+
+    mock.broker_down(-1).unwrap();
+    let total = 30;
+    let mut acks = Vec::new();
+    let mut sent = 0;
+    let mut blocked = false;
+    while sent < total {
+        let permit = match tokio::time::timeout(Duration::from_secs(2), tx.reserve()).await {
+            Ok(p) => p.unwrap(),
+            Err(_) => {
+                // The producer stopped reading: the spool is full.
+                let (spooling, _, bytes) = spooled(&stats);
+                assert!(spooling);
+                assert!(bytes >= 3000, "{bytes}");
+                blocked = true;
+                break;
+            }
+        };
+        let (b, ack) = batch(sent);
+        permit.send(b);
+        acks.push(ack);
+        sent += 1;
+    }
+    assert!(
+        blocked,
+        "the producer took all {total} batches with the broker down"
+    );
+    assert!(sent < total);
+    // The spooled batches were acknowledged while the broker was down (batch 0 waits in
+    // librdkafka, batch 1 is partly there).
+    let spooled_records = stats.spool_records.load(Ordering::Relaxed);
+    assert!(spooled_records >= PER_BATCH, "{spooled_records}");
+    let mut fired = 0;
+    let mut waiting = Vec::new();
+    for (n, mut ack) in acks.into_iter().enumerate() {
+        match ack.try_recv() {
+            Ok(r) => {
+                assert_eq!(r, Ok(()), "batch {n}");
+                assert!(
+                    n >= 2,
+                    "batch {n} acknowledged before its records were delivered"
+                );
+                fired += 1;
+            }
+            Err(_) => waiting.push(ack),
+        }
+    }
+    assert!(fired >= 1, "no spooled batch acknowledged");
+    let mut acks = waiting;
+
+    mock.broker_up(-1).unwrap();
+    while sent < total {
+        let (b, ack) = batch(sent);
+        tokio::time::timeout(Duration::from_secs(60), tx.send(b))
+            .await
+            .expect("the producer takes batches again")
+            .unwrap();
+        acks.push(ack);
+        sent += 1;
+    }
+    for ack in acks {
+        acked(ack, 60).await;
+    }
+    wait_until("drained", 60, || spooled(&stats) == (false, 0, 0)).await;
+    drop(tx);
+    run.await.unwrap().unwrap();
+
+    let got = consume_all(&cfg.brokers, (total * PER_BATCH) as usize);
+    assert_eq!(got, expected(total));
+    assert_eq!(position(data.path(), "file:a"), Some(2900));
+    assert_eq!(position(data.path(), "file:b"), Some(3000));
+    assert_eq!(segment_files(&spool_dir), 0);
+}

@@ -1,0 +1,235 @@
+//! Faults on the real binaries with a real Kafka-protocol broker (Tansu): a worker SIGKILLed
+//! mid-ingest, the broker SIGSTOPped for 30 s, the agent restarted (SIGTERM and SIGKILL). In
+//! each case the final store holds every line exactly once (the set of messages, no duplicate).
+//!
+//! The tests take turns (one broker and its processes at a time on a small machine: the
+//! timing assertions measure the system, not the scheduler). Needs tansu
+//! (`scripts/tansu.sh install`). `LOGLYNX_TEST_LOG=info` shows the processes' logs,
+//! `LOGLYNX_TANSU_LOG=DIR` keeps the broker's.
+
+mod support;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use support::kafka::{
+    agent, config, expected, held_partitions, missing, stored, worker, write_lines,
+    SESSION_TIMEOUT_S,
+};
+use support::{signal, Proc, Server, Tansu};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Waits until the store holds exactly the lines `0..n` of every file, then checks the set.
+fn assert_exactly(serve: &Server, n: usize, timeout: Duration) {
+    let want = expected(n);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let total = serve.total("*");
+        assert!(total <= want.len() as u64, "{total} events stored, more than the {} lines", want.len());
+        if total == want.len() as u64 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let got = stored(serve);
+            panic!("timed out after {timeout:?}: {total} of {} lines stored; {}", want.len(), missing(&want, &got));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = stored(serve);
+    assert!(got == want, "{}", missing(&want, &got));
+}
+
+/// Appends lines to every file in steps of `step` lines until stopped; returns how many
+/// lines each file got.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    written: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(dir: &Path, from: usize, step: usize, every: Duration) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicUsize::new(from));
+        let (s, w, dir) = (stop.clone(), written.clone(), dir.to_path_buf());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Acquire) {
+                let n = w.load(Ordering::Acquire);
+                write_lines(&dir, n, n + step);
+                w.store(n + step, Ordering::Release);
+                std::thread::sleep(every);
+            }
+        });
+        Writer { stop, written, thread }
+    }
+
+    fn written(&self) -> usize {
+        self.written.load(Ordering::Acquire)
+    }
+
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap();
+        self.written.load(Ordering::Acquire)
+    }
+}
+
+/// Sum of `skipped N records already stored` counts in a worker's log.
+fn duplicates_skipped(w: &Proc) -> u64 {
+    w.log_lines()
+        .iter()
+        .filter(|l| l.contains("records already stored"))
+        .filter_map(|l| l.split("count=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The worker SIGKILLed is the group's follower, not its leader: Tansu 0.6 keeps a dead
+/// leader as the leader of the next generation (its `Inner<Formed>::heartbeat` drops the
+/// expired member but not `state.leader`, and `Formed::join` carries that leader into the
+/// forming group), so the survivor's SyncGroup fails with REBALANCE_IN_PROGRESS until some
+/// concurrent group request makes Tansu reload the group from storage (which drops a leader
+/// that is no longer a member). That race is why an earlier version of this test, which
+/// killed the first worker (the leader), passed only about 3 runs in 4. Apache Kafka elects
+/// a new leader among the members that rejoin; see the report of issue 3.
+#[test]
+fn a_killed_worker_loses_its_partitions_to_the_survivor_and_nothing_is_stored_twice() {
+    let _turn = one_at_a_time();
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    write_lines(&logs, 0, 1000);
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, "e2e-kill");
+    // Worker 1 joins alone (so it leads the group and holds both partitions), then worker 2.
+    let w1 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 1");
+    w1.wait_log(Duration::from_secs(60), "both partitions", |log| {
+        held_partitions(log).is_some_and(|p| p.len() == 2)
+    });
+    let w2 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 2");
+    let serve = Server::start_serve(&data);
+    let split = |w: &Proc| held_partitions(&w.log_lines()).is_some_and(|p| p.len() == 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(split(&w1) && split(&w2)) {
+        assert!(Instant::now() < deadline, "the two workers did not split the partitions within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    serve.wait_for(Duration::from_secs(60), "the first events", || serve.total("*") > 0);
+
+    // Mid-ingest: lines keep arriving while worker 2 dies without committing.
+    let writer = Writer::start(&logs, 1000, 10, Duration::from_millis(50));
+    serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
+    eprintln!("=== SIGKILL worker 2 (pid {})", w2.pid());
+    let killed = Instant::now();
+    w2.kill();
+    // The survivor takes both partitions once the session timeout has passed and one
+    // rebalance is done.
+    let bound = Duration::from_secs(SESSION_TIMEOUT_S + 6);
+    w1.wait_log(bound, "both partitions after the kill", |log| {
+        held_partitions(log).is_some_and(|p| p.len() == 2)
+    });
+    eprintln!("survivor took both partitions {:?} after the kill", killed.elapsed());
+    let n = writer.stop();
+    assert_exactly(&serve, n, Duration::from_secs(90));
+
+    // The restarted worker rejoins and takes a partition back; later lines are stored once.
+    let w2 = worker(&kafka, &cfg, &data, "e2e-kill", "worker 2 again");
+    w2.wait_log(Duration::from_secs(60), "a partition", |log| {
+        held_partitions(log).is_some_and(|p| p.len() == 1)
+    });
+    write_lines(&logs, n, n + 500);
+    assert_exactly(&serve, n + 500, Duration::from_secs(60));
+
+    agent.stop();
+    w1.stop();
+    w2.stop();
+}
+
+#[test]
+fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
+    let _turn = one_at_a_time();
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    write_lines(&logs, 0, 1000);
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, "e2e-stop");
+    let w1 = worker(&kafka, &cfg, &data, "e2e-stop", "worker 1");
+    let w2 = worker(&kafka, &cfg, &data, "e2e-stop", "worker 2");
+    let serve = Server::start_serve(&data);
+    let writer = Writer::start(&logs, 1000, 5, Duration::from_millis(50));
+    serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
+
+    signal(kafka.pid(), "STOP");
+    let stopped = Instant::now();
+    let before = writer.written();
+    // The sources keep reading while the broker is frozen.
+    while stopped.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    signal(kafka.pid(), "CONT");
+    assert!(writer.written() > before, "the writer stalled");
+    let n = writer.stop();
+    assert_exactly(&serve, n, Duration::from_secs(90));
+
+    agent.stop();
+    w1.stop();
+    w2.stop();
+}
+
+/// The agent is restarted mid-ingest with `sig` (`TERM`: clean stop; `KILL`: no chance to
+/// write its checkpoint, so it sends again what was delivered since its last write).
+fn agent_restart(sig: &str, topic: &str) {
+    let _turn = one_at_a_time();
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    let agent_dir = tmp.path().join("agent");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    write_lines(&logs, 0, 1000);
+
+    let a = agent(&kafka, &agent_dir, &logs, topic);
+    let w1 = worker(&kafka, &cfg, &data, topic, "worker 1");
+    let w2 = worker(&kafka, &cfg, &data, topic, "worker 2");
+    let serve = Server::start_serve(&data);
+    let writer = Writer::start(&logs, 1000, 10, Duration::from_millis(50));
+    serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
+
+    match sig {
+        "KILL" => a.kill(),
+        _ => a.stop(),
+    }
+    let a = agent(&kafka, &agent_dir, &logs, topic);
+    let n = writer.stop();
+    assert_exactly(&serve, n, Duration::from_secs(90));
+    let dups = duplicates_skipped(&w1) + duplicates_skipped(&w2);
+    eprintln!("agent restarted with SIG{sig}: {n} lines per file, {dups} re-sent records skipped by the workers");
+
+    a.stop();
+    w1.stop();
+    w2.stop();
+}
+
+#[test]
+fn an_agent_stopped_and_restarted_mid_ingest_loses_and_repeats_nothing() {
+    agent_restart("TERM", "e2e-agent-term");
+}
+
+#[test]
+fn an_agent_killed_and_restarted_mid_ingest_loses_and_repeats_nothing() {
+    agent_restart("KILL", "e2e-agent-kill");
+}
