@@ -18,6 +18,9 @@ log "cargo tests (unit, integration, end-to-end on the binary)"
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace --no-fail-fast
 
+log "dashboard unit tests"
+(cd ui && npm run --silent test)
+
 log "dashboard end-to-end test in headless Chromium"
 (cd ui && LOGLYNX_BIN="$PWD/../target/debug/loglynx" npm run --silent test:e2e)
 log "all tests passed"

@@ -2,8 +2,9 @@
 //! `<data_dir>/agent/checkpoint.json`.
 //!
 //! A position is written only once every record before it was acknowledged by the brokers
-//! (delivery report), so on restart the file source resumes at a position whose lines are all
-//! in Kafka: none is lost. Lines delivered after the last write are sent again after a crash
+//! (delivery report) or fsynced in the agent's on-disk buffer (`spool.rs`, sent first at the
+//! next start), so on restart the file source resumes at a position whose lines are all in
+//! Kafka or on their way from the buffer: none is lost. Lines delivered after the last write are sent again after a crash
 //! (at-least-once into Kafka). The file is replaced atomically (write, fsync, rename).
 
 use std::io::Write;
@@ -44,12 +45,12 @@ impl AgentCheckpoint {
         })
     }
 
-    /// The delivered positions.
+    /// The positions delivered or safe in the on-disk buffer.
     pub fn get(&self) -> &Checkpoint {
         &self.current
     }
 
-    /// Records delivered positions (kept in memory until [`AgentCheckpoint::save`]).
+    /// Records positions delivered or spooled (kept in memory until [`AgentCheckpoint::save`]).
     pub fn advance(&mut self, positions: &[(String, u64)]) {
         if !positions.is_empty() {
             self.current.merge(positions);

@@ -461,7 +461,10 @@ impl Producer {
                 }
             }
         };
-        let result = result.and(self.stop_drainer(stop_tx, drainer, drain_until, drain).await);
+        let result = result.and(
+            self.stop_drainer(stop_tx, drainer, drain_until, drain)
+                .await,
+        );
         let saved = st.checkpoint.save();
         let s = &self.stats;
         tracing::info!(
@@ -555,7 +558,10 @@ impl Producer {
                 }
             }
             Err(e) => {
-                let warned = st.episode.as_mut().map(|ep| std::mem::replace(&mut ep.write_warned, true));
+                let warned = st
+                    .episode
+                    .as_mut()
+                    .map(|ep| std::mem::replace(&mut ep.write_warned, true));
                 if warned != Some(true) {
                     tracing::warn!(
                         "{e}; sources are slowed down and HTTP ingest answers 503 meanwhile; free disk space on that volume (or lower kafka.spool_size): the write is retried every {} s",

@@ -18,6 +18,9 @@
 //! - Segments rotate at [`SEGMENT_BYTES`] (less for a small spool). The cursor file is written
 //!   atomically (write, fsync, rename) at most every 200 ms and before any segment is deleted:
 //!   after a crash at most the frames of the last 200 ms are sent again (at-least-once).
+//! - A write that fails (disk full, I/O error) is undone: the segment is cut back to its last
+//!   good length (segments created by it are deleted), so the caller can try again later.
+//! - A frame larger than [`MAX_FRAME`] is written as several frames (the positions in the last).
 //! - Blocking I/O: call it from `spawn_blocking` in async code.
 
 use std::collections::VecDeque;
@@ -35,8 +38,8 @@ const VERSION: u32 = 1;
 const HEADER: u64 = 12;
 /// Bytes of a frame header (length + crc).
 const FRAME_HEAD: u64 = 8;
-/// Largest frame accepted when reading (a larger length is corruption).
-const MAX_FRAME: u64 = 1 << 30;
+/// Largest frame payload (a larger length read is corruption; a larger batch is split).
+pub const MAX_FRAME: u64 = 1 << 30;
 /// Largest segment file; a smaller spool uses a quarter of its capacity.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 const CURSOR_SAVE_EVERY: Duration = Duration::from_millis(200);
@@ -107,6 +110,23 @@ pub struct Spool {
     records: u64,
     cursor_dirty: bool,
     cursor_saved: Instant,
+    /// Largest frame payload written ([`MAX_FRAME`]; smaller in tests).
+    max_frame: u64,
+    /// Frames skipped because they could not be decoded.
+    skipped: u64,
+    /// Tests: the write of this frame (counted over the spool's life) fails.
+    #[cfg(test)]
+    fail_frame: Option<u64>,
+    #[cfg(test)]
+    frames_written: u64,
+}
+
+/// What [`Spool::append`] restores when a write fails.
+struct Mark {
+    segments: usize,
+    last: Option<(u64, u64)>,
+    bytes: u64,
+    records: u64,
 }
 
 fn seg_name(seq: u64) -> String {
@@ -176,6 +196,12 @@ impl Spool {
             records: 0,
             cursor_dirty: false,
             cursor_saved: Instant::now(),
+            max_frame: MAX_FRAME,
+            skipped: 0,
+            #[cfg(test)]
+            fail_frame: None,
+            #[cfg(test)]
+            frames_written: 0,
         };
         let last = seqs.last().copied();
         for (i, &seq) in seqs.iter().enumerate() {
@@ -225,6 +251,12 @@ impl Spool {
         self
     }
 
+    #[cfg(test)]
+    fn with_max_frame(mut self, bytes: u64) -> Spool {
+        self.max_frame = bytes;
+        self
+    }
+
     /// The spool's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -245,6 +277,11 @@ impl Spool {
         self.records
     }
 
+    /// Frames skipped by [`Spool::read_next`] because they could not be decoded.
+    pub fn skipped_frames(&self) -> u64 {
+        self.skipped
+    }
+
     /// True when every record written was delivered.
     pub fn is_empty(&self) -> bool {
         self.records == 0
@@ -256,7 +293,9 @@ impl Spool {
     }
 
     /// Appends `batches` (batches without records are skipped) as frames and fsyncs once.
-    /// Refuses when [`Spool::is_full`]; the batches of one call may go over the capacity.
+    /// Refuses when [`Spool::is_full`]; the batches of one call may go over the capacity. On
+    /// a write error nothing of the call stays (the segment is cut back to its length before)
+    /// and the error says what to do.
     pub fn append(&mut self, batches: &[SpoolBatch]) -> Result<(), BusError> {
         if self.is_full() {
             return Err(BusError::Spool {
@@ -267,37 +306,34 @@ impl Spool {
                 ),
             });
         }
+        let mark = Mark {
+            segments: self.segments.len(),
+            last: self.segments.back().map(|s| (s.seq, s.len)),
+            bytes: self.bytes,
+            records: self.records,
+        };
+        let res = self.append_frames(batches);
+        if res.is_err() {
+            self.rollback(mark);
+        }
+        res
+    }
+
+    fn append_frames(&mut self, batches: &[SpoolBatch]) -> Result<(), BusError> {
         let mut buf = Vec::new();
         let mut created = false;
         for batch in batches.iter().filter(|b| !b.records.is_empty()) {
-            buf.clear();
-            encode_frame(batch, &mut buf);
-            let n = buf.len() as u64;
-            let rotate = match self.segments.back() {
-                None => true,
-                Some(s) => {
-                    self.writer.is_none() || (s.len > HEADER && s.len + n > self.segment_bytes)
-                }
-            };
-            if rotate {
-                self.start_segment()?;
-                created = true;
+            for part in split_batch(batch, self.max_frame) {
+                buf.clear();
+                encode_frame(&part, &mut buf);
+                created |= self.write_frame(&buf, part.records.len() as u64)?;
             }
-            let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
-                return Err(io_err(&self.dir, "no segment to write to".into()));
-            };
-            let path = self.dir.join(seg_name(seg.seq));
-            w.write_all(&buf)
-                .map_err(|e| io_err(&path, format!("cannot write ({e}): check free disk space")))?;
-            seg.len += n;
-            self.bytes += n;
-            self.records += batch.records.len() as u64;
         }
         if let (Some(w), Some(seg)) = (self.writer.as_ref(), self.segments.back()) {
             w.sync_data().map_err(|e| {
                 io_err(
                     &self.dir.join(seg_name(seg.seq)),
-                    format!("cannot fsync ({e})"),
+                    format!("cannot fsync ({e}): check free disk space"),
                 )
             })?;
         }
@@ -305,6 +341,84 @@ impl Spool {
             sync_dir(&self.dir);
         }
         Ok(())
+    }
+
+    /// Writes one encoded frame, starting a segment when needed (returns whether it did).
+    fn write_frame(&mut self, buf: &[u8], records: u64) -> Result<bool, BusError> {
+        let n = buf.len() as u64;
+        if n - FRAME_HEAD > u64::from(u32::MAX) || n - FRAME_HEAD > MAX_FRAME {
+            return Err(io_err(
+                &self.dir,
+                format!("a record of {n} bytes is larger than a frame allows: lower the sources' maximum line length"),
+            ));
+        }
+        let rotate = match self.segments.back() {
+            None => true,
+            Some(s) => self.writer.is_none() || (s.len > HEADER && s.len + n > self.segment_bytes),
+        };
+        if rotate {
+            self.start_segment()?;
+        }
+        let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
+            return Err(io_err(&self.dir, "no segment to write to".into()));
+        };
+        let path = self.dir.join(seg_name(seg.seq));
+        #[cfg(test)]
+        {
+            self.frames_written += 1;
+            if self.fail_frame == Some(self.frames_written) {
+                // Half the frame reaches the file, as a full disk would leave it.
+                let _ = w.write_all(&buf[..buf.len() / 2]);
+                return Err(io_err(
+                    &path,
+                    "cannot write (test: no space left on device): check free disk space".into(),
+                ));
+            }
+        }
+        w.write_all(buf)
+            .map_err(|e| io_err(&path, format!("cannot write ({e}): check free disk space")))?;
+        seg.len += n;
+        self.bytes += n;
+        self.records += records;
+        Ok(rotate)
+    }
+
+    /// Undoes a failed [`Spool::append`]: deletes the segments it created and cuts the one it
+    /// wrote to back to its former length. When that cut fails the next write starts a new
+    /// segment (the bytes left behind were never acknowledged; the reopen truncates them).
+    fn rollback(&mut self, m: Mark) {
+        while self.segments.len() > m.segments {
+            let Some(seg) = self.segments.pop_back() else {
+                break;
+            };
+            if self.reader.as_ref().is_some_and(|(s, _)| *s == seg.seq) {
+                self.reader = None;
+            }
+            let _ = std::fs::remove_file(self.dir.join(seg_name(seg.seq)));
+        }
+        self.writer = None;
+        self.bytes = m.bytes;
+        self.records = m.records;
+        let Some((seq, len)) = m.last else {
+            return;
+        };
+        let Some(seg) = self.segments.back_mut() else {
+            return;
+        };
+        seg.len = len;
+        let path = self.dir.join(seg_name(seq));
+        let cut = OpenOptions::new().append(true).open(&path).and_then(|f| {
+            f.set_len(len)?;
+            f.sync_data()?;
+            Ok(f)
+        });
+        match cut {
+            Ok(f) => self.writer = Some(f),
+            Err(e) => tracing::warn!(
+                file = %path.display(),
+                "disk buffer: cannot cut a failed write back ({e}): the next write starts a new segment"
+            ),
+        }
     }
 
     /// The next frame not yet handed out, in write order; `None` when every frame written so
@@ -346,13 +460,22 @@ impl Spool {
                 Ok(None) => return Err(corrupt("corrupt frame")),
                 Err(e) => return Err(io_err(&path, format!("cannot read ({e})"))),
             };
-            let batch = decode_payload(&payload).ok_or_else(|| corrupt("undecodable frame"))?;
             let end = off + FRAME_HEAD + payload.len() as u64;
+            let batch = decode_payload(&payload).unwrap_or_else(|| {
+                self.skipped += 1;
+                tracing::error!(
+                    file = %path.display(),
+                    offset = off,
+                    records = payload_records(&payload),
+                    "disk buffer: a frame with a valid checksum cannot be decoded (written by another version?): its records are skipped"
+                );
+                SpoolBatch::default()
+            });
             self.read = (seq, end);
             let id = FrameId {
                 segment: seq,
                 end,
-                records: batch.records.len() as u64,
+                records: payload_records(&payload),
             };
             return Ok(Some((id, batch)));
         }
@@ -386,13 +509,8 @@ impl Spool {
                 self.done = (first_kept, HEADER);
             }
             self.save_cursor()?;
-            for s in self.segments.drain(..gone) {
-                let path = self.dir.join(seg_name(s.seq));
-                std::fs::remove_file(&path).map_err(|e| {
-                    io_err(&path, format!("cannot delete a delivered segment ({e})"))
-                })?;
-                self.bytes = self.bytes.saturating_sub(s.len);
-            }
+            let gone: Vec<Segment> = self.segments.drain(..gone).collect();
+            self.delete_segments(gone)?;
         } else if self.cursor_saved.elapsed() >= CURSOR_SAVE_EVERY {
             self.save_cursor()?;
         }
@@ -421,14 +539,28 @@ impl Spool {
         self.save_cursor()?;
         self.writer = None;
         self.reader = None;
-        for s in self.segments.drain(..) {
-            let path = self.dir.join(seg_name(s.seq));
-            std::fs::remove_file(&path)
-                .map_err(|e| io_err(&path, format!("cannot delete a delivered segment ({e})")))?;
-        }
-        self.bytes = 0;
         self.records = 0;
-        Ok(())
+        let gone: Vec<Segment> = self.segments.drain(..).collect();
+        self.delete_segments(gone)
+    }
+
+    /// Deletes delivered segments (already out of `segments`), keeping `bytes` right when a
+    /// deletion fails (the first error is returned; the cursor is already past them).
+    fn delete_segments(&mut self, gone: Vec<Segment>) -> Result<(), BusError> {
+        let mut res = Ok(());
+        for s in gone {
+            self.bytes = self.bytes.saturating_sub(s.len);
+            let path = self.dir.join(seg_name(s.seq));
+            if let Err(e) = std::fs::remove_file(&path) {
+                if res.is_ok() {
+                    res = Err(io_err(
+                        &path,
+                        format!("cannot delete a delivered segment ({e})"),
+                    ));
+                }
+            }
+        }
+        res
     }
 
     fn start_segment(&mut self) -> Result<(), BusError> {
@@ -483,7 +615,17 @@ impl Spool {
             && f.read_exact_at(&mut head, 0).is_ok()
             && &head[..8] == MAGIC
             && head[8..12] == VERSION.to_le_bytes();
-        if !head_ok {
+        if !head_ok && last && len >= HEADER && head == [0u8; HEADER as usize] {
+            // A power loss before the first fsync of a new segment: the header reads as
+            // zeros. Nothing in it was acknowledged before its frames (checked below) were.
+            tracing::warn!(file = %path.display(), "disk buffer: zeroed segment header (power loss?): rewritten");
+            let mut h = Vec::with_capacity(HEADER as usize);
+            h.extend_from_slice(MAGIC);
+            h.extend_from_slice(&VERSION.to_le_bytes());
+            f.write_all_at(&h, 0)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| io_err(&path, format!("cannot repair the header ({e})")))?;
+        } else if !head_ok {
             if len < HEADER && last {
                 // Created but its header not yet on disk: nothing was acknowledged in it.
                 rewrite_header(&f, &path)?;
@@ -614,6 +756,29 @@ fn read_frame(f: &File, off: u64, len: u64) -> std::io::Result<Option<Vec<u8>>> 
         return Ok(None);
     }
     Ok(Some(payload))
+}
+
+/// `b` as batches whose frames stay under `max_frame` bytes (a record alone may not): the
+/// positions go with the last one.
+fn split_batch(b: &SpoolBatch, max_frame: u64) -> Vec<std::borrow::Cow<'_, SpoolBatch>> {
+    if b.disk_bytes() <= max_frame {
+        return vec![std::borrow::Cow::Borrowed(b)];
+    }
+    let mut parts = Vec::new();
+    let mut cur = SpoolBatch::default();
+    let mut size = FRAME_HEAD + 8;
+    for (k, v) in &b.records {
+        let n = (8 + k.len() + v.len()) as u64;
+        if !cur.records.is_empty() && size + n > max_frame {
+            parts.push(std::borrow::Cow::Owned(std::mem::take(&mut cur)));
+            size = FRAME_HEAD + 8;
+        }
+        cur.records.push((k.clone(), v.clone()));
+        size += n;
+    }
+    cur.positions = b.positions.clone();
+    parts.push(std::borrow::Cow::Owned(cur));
+    parts
 }
 
 fn encode_frame(b: &SpoolBatch, out: &mut Vec<u8>) {
@@ -891,5 +1056,122 @@ mod tests {
         for cut in 0..p.len() {
             assert!(decode_payload(&p[..cut]).is_none(), "cut at {cut}");
         }
+    }
+
+    fn file_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.unwrap();
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with(".spool")
+                    .then(|| e.metadata().unwrap().len())
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_failed_write_is_undone_and_can_be_done_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+        s.append(&[batch(0)]).unwrap();
+        // The second frame of the next write fails half-written (same segment).
+        s.fail_frame = Some(s.frames_written + 2);
+        let e = s.append(&[batch(1), batch(2)]).unwrap_err().to_string();
+        assert!(e.contains("free disk space"), "{e}");
+        assert_eq!((s.records(), s.bytes()), (2, file_bytes(tmp.path())));
+        s.append(&[batch(1), batch(2)]).unwrap();
+        let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(got, vec![batch(0), batch(1), batch(2)]);
+        drop(s);
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(s.records(), 6);
+        let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(got, vec![batch(0), batch(1), batch(2)]);
+
+        // Across segments: the segments the failed write created are deleted.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20)
+            .unwrap()
+            .with_segment_bytes(100);
+        s.append(&[batch(0)]).unwrap();
+        s.fail_frame = Some(s.frames_written + 3);
+        assert!(s.append(&[batch(1), batch(2), batch(3)]).is_err());
+        assert_eq!(segment_files(tmp.path()), 1);
+        assert_eq!((s.records(), s.bytes()), (2, file_bytes(tmp.path())));
+        s.append(&[batch(1)]).unwrap();
+        let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(got, vec![batch(0), batch(1)]);
+    }
+
+    #[test]
+    fn a_zeroed_header_of_the_last_segment_is_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20)
+            .unwrap()
+            .with_segment_bytes(100);
+        s.append(&[batch(0), batch(1)]).unwrap();
+        drop(s);
+        // Power loss: the last segment's blocks read as zeros.
+        let last = tmp.path().join(seg_name(1));
+        let n = std::fs::metadata(&last).unwrap().len() as usize;
+        std::fs::write(&last, vec![0u8; n]).unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(s.records(), 2);
+        assert_eq!(std::fs::metadata(&last).unwrap().len(), HEADER);
+        s.append(&[batch(2)]).unwrap();
+        let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(got, vec![batch(0), batch(2)]);
+    }
+
+    #[test]
+    fn an_undecodable_frame_is_skipped_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+        s.append(&[batch(0)]).unwrap();
+        drop(s);
+        // A frame with a valid checksum around a payload that does not decode (3 records).
+        let payload = [
+            3u8, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+        ];
+        let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        let seg = tmp.path().join(seg_name(0));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(&frame).unwrap();
+        drop(f);
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+        assert_eq!(s.records(), 5);
+        s.append(&[batch(1)]).unwrap();
+        let frames = read_all(&mut s);
+        let got: Vec<_> = frames.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(got, vec![batch(0), SpoolBatch::default(), batch(1)]);
+        assert_eq!(s.skipped_frames(), 1);
+        for (id, _) in frames {
+            s.delivered(id).unwrap();
+        }
+        assert!(s.is_empty());
+        assert_eq!(segment_files(tmp.path()), 0);
+    }
+
+    #[test]
+    fn a_batch_larger_than_a_frame_is_split_with_its_positions_last() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(tmp.path(), 1 << 20).unwrap().with_max_frame(60);
+        let big = SpoolBatch {
+            records: (0..3)
+                .map(|i| (format!("k{i}"), vec![i as u8; 20]))
+                .collect(),
+            positions: vec![("file:a".into(), 7)],
+        };
+        s.append(std::slice::from_ref(&big)).unwrap();
+        let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got[..2].iter().all(|b| b.positions.is_empty()));
+        assert_eq!(got[2].positions, big.positions);
+        let records: Vec<_> = got.into_iter().flat_map(|b| b.records).collect();
+        assert_eq!(records, big.records);
     }
 }

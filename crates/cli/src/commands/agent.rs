@@ -3,9 +3,14 @@
 //!
 //! Wiring: producer <- bounded channel <- sources. The file source resumes from the agent's
 //! own checkpoint (`<data_dir>/agent/checkpoint.json`), which advances only when every record
-//! of a batch (and of every batch before it) has a delivery report: no line is lost; after a
-//! crash the lines delivered since the last checkpoint write are sent again (at-least-once
-//! into Kafka; same event ids, see ARCHITECTURE.md).
+//! of a batch (and of every batch before it) is delivered (delivery report) or fsynced in the
+//! on-disk buffer (`<data_dir>/agent/spool`, sent first at the next start): no line is lost;
+//! after a crash the lines delivered since the last checkpoint write are sent again
+//! (at-least-once into Kafka; same event ids, see ARCHITECTURE.md).
+//!
+//! Brokers down at start: with a disk buffer (`kafka.spool_size` > 0) the agent starts anyway
+//! (the topic is checked again in the background) and buffers to disk; a topic the brokers
+//! refuse (invalid partitions, replication...) still stops it.
 //!
 //! HTTP ingest (`--http ADDR|off`, `http.agent_listen`, default 127.0.0.1:7710): the ingest
 //! endpoints of `run` (NDJSON, text, Elasticsearch `_bulk` and its start-up probes) without a
@@ -34,6 +39,10 @@ use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, Comm
 
 /// How long the agent waits at shutdown for the brokers to confirm the last records.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long the start waits for the topic check when a disk buffer can take the records.
+const TOPIC_WAIT: Duration = Duration::from_secs(10);
+/// Pause between two topic checks in the background.
+const TOPIC_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Args, Debug, Default)]
 pub struct AgentArgs {
@@ -86,11 +95,7 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
         cfg.http.agent_listen = super::run::parse_opt_addr("http", h)?;
     }
     check_http_auth(&cfg)?;
-    // The default address may be taken by another agent on this machine: then HTTP is off
-    // (with a warning) rather than the agent not starting. An address asked for must bind.
-    let http_default = args.http.is_none()
-        && cfg.http.agent_listen == loglynx_config::HttpConfig::default().agent_listen;
-    runtime()?.block_on(run(cfg, http_default))?;
+    runtime()?.block_on(run(cfg))?;
     Ok(0)
 }
 
@@ -107,26 +112,49 @@ fn lock_agent_dir(data_dir: &Path) -> anyhow::Result<File> {
     Ok(f)
 }
 
-async fn run(cfg: loglynx_config::Config, http_default: bool) -> anyhow::Result<()> {
+async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let _lock = lock_agent_dir(&cfg.data_dir)?;
     let host = cfg.host_name();
-    // The producer first: an invalid property stops the start before anything else.
-    let producer = Producer::new(&cfg.kafka)?.with_spool_dir(&cfg.data_dir.join("agent").join("spool"))?;
-    ensure_topic(&cfg.kafka).await?;
+    // The producer first: an invalid property stops the start before anything else. Opening
+    // the disk buffer checksums it (up to kafka.spool_size): off the async threads.
+    let producer = {
+        let (kafka, dir) = (cfg.kafka.clone(), cfg.data_dir.join("agent").join("spool"));
+        tokio::task::spawn_blocking(move || Producer::new(&kafka)?.with_spool_dir(&dir)).await??
+    };
+    if cfg.kafka.spool_size.0 > 0 {
+        let why = match tokio::time::timeout(TOPIC_WAIT, ensure_topic(&cfg.kafka)).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) if !topic_unreachable(&e) => return Err(e.into()),
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {} s", TOPIC_WAIT.as_secs())),
+        };
+        if let Some(why) = why {
+            tracing::warn!(
+                "cannot check the topic now ({why}): starting anyway, records are buffered to disk until the brokers answer; the topic is checked again every {} s",
+                TOPIC_RETRY.as_secs()
+            );
+            tokio::spawn(retry_topic(cfg.kafka.clone()));
+        }
+    } else {
+        ensure_topic(&cfg.kafka).await?;
+    }
     let checkpoint = AgentCheckpoint::open(&cfg.data_dir)?;
     let positions = checkpoint.get().clone();
     tracing::info!(sources = positions.positions.len(), "agent checkpoint read");
 
     let stats = producer.stats();
     let (raw_tx, raw_rx) = loglynx_bus::embedded(cfg.pipeline.queue_batches);
-    let producing = tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN));
-
+    // The producer stops taking batches at most DRAIN after the shutdown, even when the
+    // sources are blocked on a full channel (disk buffer full, brokers down).
     let shutdown = CancellationToken::new();
+    let stop = shutdown.clone().cancelled_owned();
+    let producing = tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN, stop));
+
     let mut tasks = tokio::task::JoinSet::new();
     super::run::start_sources(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
     let netmon = super::run::start_tcp_states(&cfg, &host, &raw_tx)?;
     let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
-    let http = start_http(&cfg, http_default, &host, &raw_tx, &agent_health, &shutdown, &mut tasks).await?;
+    let http = start_http(&cfg, &host, &raw_tx, &agent_health, &shutdown, &mut tasks).await?;
     drop(raw_tx);
     // Reports until the producer is done (it drains after the sources stop).
     let report_stop = CancellationToken::new();
@@ -194,6 +222,39 @@ async fn run(cfg: loglynx_config::Config, http_default: bool) -> anyhow::Result<
     }
 }
 
+/// True when creating the topic failed because the brokers did not answer (down, no
+/// controller yet), not because they refused the topic's settings.
+fn topic_unreachable(e: &loglynx_bus::BusError) -> bool {
+    match e {
+        loglynx_bus::BusError::Kafka { .. } => true,
+        loglynx_bus::BusError::CreateTopic { reason, .. } => {
+            let r = reason.to_lowercase();
+            ["timed out", "not available", "not controller", "transport", "all brokers are down"]
+                .iter()
+                .any(|s| r.contains(s))
+        }
+        _ => false,
+    }
+}
+
+/// Checks (creates) the topic every [`TOPIC_RETRY`] until the brokers answer.
+async fn retry_topic(kafka: loglynx_config::KafkaConfig) {
+    loop {
+        tokio::time::sleep(TOPIC_RETRY).await;
+        match ensure_topic(&kafka).await {
+            Ok(_) => {
+                tracing::info!(topic = %kafka.topic, "brokers reachable: topic checked");
+                return;
+            }
+            Err(e) if topic_unreachable(&e) => tracing::debug!("topic check: {e}"),
+            Err(e) => {
+                tracing::error!("{e}: records stay in the disk buffer until the topic exists");
+                return;
+            }
+        }
+    }
+}
+
 /// Refuses an agent HTTP address off loopback without a token (the rule of `http.listen`).
 fn check_http_auth(cfg: &loglynx_config::Config) -> anyhow::Result<()> {
     if let Some(addr) = cfg.http.agent_listen {
@@ -210,10 +271,9 @@ fn check_http_auth(cfg: &loglynx_config::Config) -> anyhow::Result<()> {
 /// Starts the HTTP ingest on `http.agent_listen` (when set) as a task of `tasks` that stops
 /// accepting when `shutdown` is cancelled and ends once its in-flight requests are answered
 /// (their acks need the producer: it keeps running until every sender is gone). Returns the
-/// bound address; `None` when off, or when `is_default` and that address is in use.
+/// bound address; `None` when off. An address in use stops the start (say another one).
 async fn start_http(
     cfg: &loglynx_config::Config,
-    is_default: bool,
     host: &str,
     raw_tx: &tokio::sync::mpsc::Sender<loglynx_core::RawBatch>,
     agent_health: &Arc<AgentHealth>,
@@ -225,12 +285,6 @@ async fn start_http(
     };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
-        Err(e) if is_default && e.kind() == std::io::ErrorKind::AddrInUse => {
-            tracing::warn!(
-                "HTTP ingest is off: the default address {addr} is in use (another agent?); pass --http ADDR to use another one, or --http off"
-            );
-            return Ok(None);
-        }
         Err(e) => {
             return Err(e).with_context(|| {
                 format!("cannot listen on {addr} for HTTP ingest (in use? pass --http ADDR or --http off)")
@@ -365,6 +419,22 @@ mod tests {
         }
         cfg.http.auth_token = token.map(str::to_string);
         cfg
+    }
+
+    #[test]
+    fn an_unreachable_broker_is_told_from_a_refused_topic() {
+        use loglynx_bus::BusError;
+        let timeout = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Request timed out".into() };
+        assert!(topic_unreachable(&timeout));
+        let refused = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Invalid number of partitions".into() };
+        assert!(!topic_unreachable(&refused));
+        let replication = BusError::CreateTopic {
+            topic: "logs".into(),
+            reason: "Broker: Invalid replication factor".into(),
+        };
+        assert!(!topic_unreachable(&replication));
+        let property = BusError::Property { key: "acks".into(), value: "x".into(), reason: "bad".into() };
+        assert!(!topic_unreachable(&property));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn agent_with(kafka: &Tansu, data: &Path, logs: &Path, topic: &str, config: 
     let mut args = vec![
         "agent", "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
         "--topic", topic, "--partitions", "2", "--tail", &glob,
-        "--syslog-udp", "off", "--syslog-tcp", "off", "--log", &level,
+        "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off", "--log", &level,
     ];
     if let Some(c) = config {
         args.extend(["-c", c.to_str().unwrap()]);
