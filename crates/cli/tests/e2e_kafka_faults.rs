@@ -172,21 +172,52 @@ fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
     let writer = Writer::start(&logs, 1000, 5, Duration::from_millis(50));
     serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
 
+    let agent_dir = tmp.path().join("agent");
     signal(kafka.pid(), "STOP");
     let stopped = Instant::now();
     let before = writer.written();
-    // The sources keep reading while the broker is frozen.
+    // The sources keep reading while the broker is frozen: after `spool_after` (5 s) the agent
+    // buffers to disk and says so in its health report.
+    let mut spooled = 0;
     while stopped.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(100));
+        if let Some(p) = agent_producer(&agent_dir) {
+            if p["state"] == "spooling" {
+                spooled = spooled.max(p["spool_records"].as_u64().unwrap_or(0));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
     signal(kafka.pid(), "CONT");
     assert!(writer.written() > before, "the writer stalled");
+    assert!(spooled > 0, "the agent never reported spooling to disk while the broker was stopped");
     let n = writer.stop();
     assert_exactly(&serve, n, Duration::from_secs(90));
+    // Drained: back to direct, nothing left on disk.
+    serve.wait_for(Duration::from_secs(30), "the spool drained", || {
+        agent_producer(&agent_dir)
+            .is_some_and(|p| p["state"] == "direct" && p["spool_records"] == 0)
+    });
+    let segments = std::fs::read_dir(agent_dir.join("agent/spool"))
+        .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "spool")).count())
+        .unwrap_or(0);
+    assert_eq!(segments, 0, "spool segments left after draining");
 
     agent.stop();
     w1.stop();
     w2.stop();
+}
+
+/// The `producer` part of the agent's health report in `<agent_dir>/health/`.
+fn agent_producer(agent_dir: &Path) -> Option<serde_json::Value> {
+    let dir = agent_dir.join("health");
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with("agent-") || !name.ends_with(".json") {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+        Some(v["producer"].clone())
+    })
 }
 
 /// The agent is restarted mid-ingest with `sig` (`TERM`: clean stop; `KILL`: no chance to
