@@ -53,3 +53,37 @@ fn agent_two_workers_and_serve_store_every_line_exactly_once() {
     w1.stop();
     w2.stop();
 }
+
+/// Bad input: one worker with three consumers on a two-partition topic. The spare consumer is
+/// idle (the worker says so and how to fix it); every line is still stored exactly once.
+#[test]
+fn more_consumers_than_partitions_is_told_and_still_stores_every_line_once() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let n = 800;
+    write_lines(&logs, 0, n);
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, "e2e-spare");
+    let level = format!("{},loglynx_bus=info,loglynx=warn", support::kafka::log_level());
+    let w = support::Proc::start_logged(
+        "worker 3 consumers",
+        &[
+            "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(),
+            "--brokers", &kafka.brokers, "--topic", "e2e-spare", "--group", "e2e-spare",
+            "--consumers", "3", "--log", &level,
+        ],
+        "loglynx worker ready",
+    );
+    let serve = Server::start_serve(&data);
+    serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(120));
+    assert_eq!(stored(&serve), expected(n));
+    w.wait_log(Duration::from_secs(30), "the idle-consumer warning", |lines| {
+        lines.iter().any(|l| l.contains("has 2 partitions for 3 consumers") && l.contains("--consumers 2"))
+    });
+    agent.stop();
+    w.stop();
+}

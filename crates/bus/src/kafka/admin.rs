@@ -59,3 +59,21 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<bool, BusError> {
         },
     }
 }
+
+/// The number of partitions of `cfg.topic`, asked of the brokers (blocking, at most
+/// `timeout`). `Ok(None)`: the topic does not exist (yet). An unreachable broker is an error.
+pub fn topic_partitions(cfg: &KafkaConfig, timeout: Duration) -> Result<Option<usize>, BusError> {
+    let admin: AdminClient<LogContext> = admin_config(cfg)
+        .create_with_context(LogContext)
+        .map_err(|e| BusError::kafka("metadata client", e))?;
+    let md = admin
+        .inner()
+        .fetch_metadata(Some(&cfg.topic), timeout)
+        .map_err(|e| BusError::kafka("metadata", e))?;
+    Ok(md
+        .topics()
+        .iter()
+        .find(|t| t.name() == cfg.topic && t.error().is_none())
+        .map(|t| t.partitions().len())
+        .filter(|n| *n > 0))
+}

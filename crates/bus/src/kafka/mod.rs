@@ -29,7 +29,7 @@ mod producer;
 mod spool;
 mod stats;
 
-pub use admin::ensure_topic;
+pub use admin::{ensure_topic, topic_partitions};
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, LogContext};

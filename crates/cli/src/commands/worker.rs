@@ -262,6 +262,25 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let cstats = group.stats();
     let reporter = Reporter::start(&cfg, consumers, group.clone(), watermarks)?;
     println!("loglynx worker ready: group {} topic {}", cfg.kafka.group, cfg.kafka.topic);
+    {
+        // More consumers than partitions is allowed (spares take over when a member dies) but
+        // is usually a mistake: say so.
+        let kafka = cfg.kafka.clone();
+        tokio::task::spawn_blocking(move || {
+            match loglynx_bus::kafka::topic_partitions(&kafka, Duration::from_secs(5)) {
+                Ok(Some(p)) if p < consumers => tracing::warn!(
+                    partitions = p,
+                    consumers,
+                    "topic {} has {p} partitions for {consumers} consumers in this worker: {} of them stay idle; pass --consumers {p} or give the topic more partitions",
+                    kafka.topic,
+                    consumers - p
+                ),
+                Ok(Some(_)) => {}
+                Ok(None) => tracing::info!("topic {} does not exist yet: waiting for an agent to create it", kafka.topic),
+                Err(e) => tracing::warn!("cannot read the topic's partitions: {e}"),
+            }
+        });
+    }
 
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut last_log = Instant::now();
