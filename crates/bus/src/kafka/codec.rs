@@ -11,12 +11,16 @@ pub fn encode_record(r: &RawRecord) -> Vec<u8> {
     serde_json::to_vec(r).unwrap_or_else(|_| r.body.clone())
 }
 
-/// The message key: `<host>|<stream>`, the stream being the file path, `syslog` or `http`.
+/// The message key: `<host>|<stream>`. For a file the stream is the file itself (device,
+/// inode, first line and generation, hashed: [`RawRecord::stream_position`]), not its path,
+/// so a file renamed by rotation keeps its partition and its lines stay in order (the workers'
+/// replay detection relies on that); otherwise `syslog`, `http`, ...
 pub fn record_key(r: &RawRecord) -> String {
     let host = r.host.as_deref().unwrap_or("-");
-    match r.source.as_ref() {
-        SourceKind::File { path } => format!("{host}|file:{path}"),
-        other => format!("{host}|{}", other.name()),
+    match (r.source.as_ref(), r.stream_position()) {
+        (SourceKind::File { .. }, Some((stream, _))) => format!("{host}|file:{stream:016x}"),
+        (SourceKind::File { path }, None) => format!("{host}|file:{path}"),
+        (other, _) => format!("{host}|{}", other.name()),
     }
 }
 
@@ -76,6 +80,20 @@ mod tests {
     #[test]
     fn keys_are_host_and_stream() {
         assert_eq!(record_key(&rec(b"x")), "web1|file:/var/log/a.log");
+        // A file record with its position: keyed by the file, not the path, so a rename by
+        // rotation keeps the partition.
+        let mut a = rec(b"x");
+        a.id = loglynx_core::positioned_id("file:1:2:ab", 10);
+        let mut renamed = a.clone();
+        renamed.source = Arc::new(SourceKind::File {
+            path: "/var/log/a.log.1".into(),
+        });
+        renamed.id = loglynx_core::positioned_id("file:1:2:ab", 99);
+        assert_eq!(record_key(&a), record_key(&renamed));
+        assert!(record_key(&a).starts_with("web1|file:"));
+        let mut other_file = a.clone();
+        other_file.id = loglynx_core::positioned_id("file:1:3:ab", 10);
+        assert_ne!(record_key(&a), record_key(&other_file));
         let mut r = rec(b"x");
         r.source = Arc::new(SourceKind::Http {
             endpoint: "ingest".into(),

@@ -53,8 +53,39 @@ pub fn producer_config(cfg: &KafkaConfig) -> ClientConfig {
         // The Java client's partitioner (murmur2). librdkafka's default (CRC32) maps keys that
         // differ only in the last characters to one partition: `host|file:/var/log/a1.log` ..
         // `a4.log` all landed on partition 0 of 2, leaving the other consumer idle.
-        .set("partitioner", "murmur2_random");
+        .set("partitioner", "murmur2_random")
+        // A record that fails after later ones of its partition succeeded stops the producer
+        // instead of leaving a gap: the workers skip records below what they have stored, so a
+        // gap filled later would be skipped.
+        .set("enable.gapless.guarantee", "true");
     overrides(c, cfg)
+}
+
+/// Producer properties whose value the delivery guarantees depend on, with the value required.
+const REQUIRED: [(&str, &[&str]); 3] = [
+    ("enable.idempotence", &["true"]),
+    ("acks", &["all", "-1"]),
+    ("enable.gapless.guarantee", &["true"]),
+];
+
+/// Refuses `kafka.properties` that would break the agent's guarantees (ordered, gapless,
+/// acknowledged by every in-sync replica): the workers' exactly-once depends on them.
+pub fn check_producer_overrides(cfg: &KafkaConfig) -> Result<(), crate::BusError> {
+    for (key, allowed) in REQUIRED {
+        if let Some(v) = cfg.properties.get(key) {
+            if !allowed.contains(&v.trim().to_ascii_lowercase().as_str()) {
+                return Err(crate::BusError::Property {
+                    key: key.to_string(),
+                    value: v.clone(),
+                    reason: format!(
+                        "loglynx needs {key} = {}: without it records can be lost or reordered, and the workers' exactly-once relies on ordered, gapless delivery; remove it from [kafka.properties]",
+                        allowed[0]
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A consumer of `group`: cooperative-sticky assignment, no auto commit (the store holds the
@@ -139,6 +170,20 @@ mod tests {
     }
 
     #[test]
+    fn overrides_that_break_the_guarantees_are_refused_by_name() {
+        let mut cfg = KafkaConfig::default();
+        assert!(check_producer_overrides(&cfg).is_ok());
+        cfg.properties.insert("acks".into(), "-1".into());
+        assert!(check_producer_overrides(&cfg).is_ok());
+        for (k, v) in [("enable.idempotence", "false"), ("acks", "1"), ("enable.gapless.guarantee", "false")] {
+            let mut cfg = KafkaConfig::default();
+            cfg.properties.insert(k.into(), v.into());
+            let msg = check_producer_overrides(&cfg).unwrap_err().to_string();
+            assert!(msg.contains(k) && msg.contains("remove it"), "{msg}");
+        }
+    }
+
+    #[test]
     fn properties_override_the_typed_fields() {
         let mut cfg = KafkaConfig::default();
         cfg.properties
@@ -148,6 +193,7 @@ mod tests {
         assert_eq!(c.get("enable.idempotence"), Some("true"));
         assert_eq!(c.get("acks"), Some("all"));
         assert_eq!(c.get("partitioner"), Some("murmur2_random"));
+        assert_eq!(c.get("enable.gapless.guarantee"), Some("true"));
         let c = consumer_config(&KafkaConfig::default(), "g");
         assert_eq!(
             c.get("partition.assignment.strategy"),

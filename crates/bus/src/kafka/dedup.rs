@@ -6,7 +6,7 @@
 //! A record of a positioned source (file tail) names its stream (host and file key) and start
 //! position ([`RawRecord::stream_position`], from its id and host); a stream's records are
 //! produced in position order and, keyed `host|stream`, stay in order on one partition. So a shard remembers, per stream, the
-//! position just after the start of the last record it took; a record starting below that is
+//! end of the last record it took (start + body length); a record ending at or below that is
 //! a re-sent copy and is skipped.
 //!
 //! These positions are written in the shard's store checkpoint, in the same commit as the
@@ -22,8 +22,13 @@ use loglynx_core::RawRecord;
 /// Prefix of the checkpoint keys of [`Replays`].
 pub const SEEN_PREFIX: &str = "seen:";
 
-/// Per shard: stream -> position after the start of the last record taken (stored or on its
-/// way to the store).
+/// Per shard: stream -> end of the last record taken (its start + body length; stored or on
+/// its way to the store).
+///
+/// Ends, not starts: a partial last line sent after the idle timeout (`abc` at S) and read
+/// again complete after an agent crash (`abcdef` at S) has a larger end, so it is taken (a
+/// partial duplicate) rather than lost. Within a stream ends strictly increase (each line
+/// starts after the previous one's end and its newline).
 #[derive(Debug, Default)]
 pub struct Replays {
     next: HashMap<u64, u64>,
@@ -53,11 +58,14 @@ impl Replays {
         let Some((stream, start)) = record.stream_position() else {
             return true;
         };
-        let next = self.next.entry(stream).or_insert(0);
-        if start < *next {
-            return false;
+        let end = start.saturating_add(record.body.len() as u64);
+        match self.next.get_mut(&stream) {
+            Some(seen) if end <= *seen => return false,
+            Some(seen) => *seen = end,
+            None => {
+                self.next.insert(stream, end);
+            }
         }
-        *next = start + 1;
         self.touched.insert(stream);
         true
     }
@@ -130,6 +138,27 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_line_read_again_complete_is_taken_not_lost() {
+        let mut r = Replays::default();
+        let mut partial = line("file:1:2:a", 100);
+        partial.body = b"abc".to_vec();
+        assert!(r.admit(&partial));
+        // After an agent crash the line is read again, now complete: a longer body.
+        let mut whole = line("file:1:2:a", 100);
+        whole.body = b"abcdef".to_vec();
+        assert!(r.admit(&whole), "the completed line must be stored");
+        assert!(!r.admit(&whole), "but only once");
+        // Empty lines still advance: each starts after the previous newline.
+        let mut empty = line("file:1:2:a", 107);
+        empty.body.clear();
+        assert!(r.admit(&empty));
+        assert!(!r.admit(&empty));
+        let mut next_empty = line("file:1:2:a", 108);
+        next_empty.body.clear();
+        assert!(r.admit(&next_empty));
+    }
+
+    #[test]
     fn streams_are_independent() {
         let mut r = Replays::default();
         assert!(r.admit(&line("file:1:2:a", 100)));
@@ -178,7 +207,7 @@ mod tests {
         assert!(ck
             .iter()
             .all(|(k, _)| k.starts_with(SEEN_PREFIX) && k.len() == 5 + 16));
-        assert!(ck.iter().any(|(_, p)| *p == 41));
+        assert!(ck.iter().any(|(_, p)| *p == 40 + "file:1:2:a at 40".len() as u64));
         assert!(r.take_checkpoint().is_empty(), "nothing new since");
         r.admit(&line("file:9:9:b", 8));
         assert_eq!(r.take_checkpoint().len(), 1);

@@ -183,6 +183,7 @@ impl Producer {
     /// property, naming it. Connecting to the brokers happens in the background. Without
     /// [`Producer::with_spool_dir`] it has no on-disk buffer.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer, BusError> {
+        super::config::check_producer_overrides(cfg)?;
         let inner: FutureProducer<LogContext> = producer_config(cfg)
             .create_with_context(LogContext)
             .map_err(|e| BusError::kafka("producer", e))?;
