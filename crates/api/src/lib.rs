@@ -34,7 +34,7 @@ pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
 pub use state::{
-    AppState, IngestState, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS,
+    AppState, IngestState, Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS,
     DEFAULT_QUEUE_WAIT,
 };
 

@@ -124,7 +124,14 @@ pub struct IngestState {
     pub started: Instant,
     /// Elasticsearch-style `_seq_no` of bulk items.
     pub(crate) seq_no: Arc<AtomicU64>,
+    /// Asked before a request is taken: `Some(reason)` answers 503 at once, with
+    /// `Retry-After` (the agent: its disk buffer is full while the brokers are away, so a batch
+    /// sent now would wait for them).
+    pub refuse: Option<Refuse>,
 }
+
+/// See [`IngestState::refuse`].
+pub type Refuse = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 impl IngestState {
     /// The ingest state from the queue, the host name and the `[http]` config section, with
@@ -141,6 +148,7 @@ impl IngestState {
             metrics: Arc::new(Metrics::default()),
             started: Instant::now(),
             seq_no: Arc::new(AtomicU64::new(0)),
+            refuse: None,
         }
     }
 
@@ -163,6 +171,7 @@ impl FromRef<AppState> for IngestState {
             metrics: st.metrics.clone(),
             started: st.started,
             seq_no: st.seq_no.clone(),
+            refuse: None,
         }
     }
 }

@@ -257,3 +257,46 @@ async fn the_all_in_one_router_answers_a_full_queue_503_too() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["type"], "queue_full", "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusing_producer_is_answered_503_at_once_and_nothing_taken() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (tx, rx) = mpsc::channel(4);
+    let consumer = acking_consumer(rx);
+    let full = Arc::new(AtomicBool::new(true));
+    let mut st = IngestState::new(tx, "agenthost".into(), &HttpConfig::default());
+    let f = full.clone();
+    st.refuse = Some(Arc::new(move || {
+        f.load(Ordering::Relaxed).then(|| "the agent's disk buffer is full".to_string())
+    }));
+    let (base, stop) = serve(ingest_router(st, None)).await;
+    let client = reqwest::Client::new();
+    let post = |body: &'static str| {
+        client
+            .post(format!("{base}/api/v1/ingest"))
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    let started = Instant::now();
+    let r = post("{\"message\":\"refused\"}\n").await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(2), "answered at once, not after a wait");
+    assert_eq!(r.headers()["retry-after"], "5");
+    let v: Value = r.json().await.unwrap();
+    let msg = v.to_string();
+    assert!(msg.contains("disk buffer is full") && msg.contains("nothing of this request was accepted"), "{msg}");
+    full.store(false, Ordering::Relaxed);
+    let r = post("{\"message\":\"taken\"}\n").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = stop.send(());
+    drop(client);
+    // The server drops its sender when it stops: the stand-in producer then ends.
+    let records = tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("the server stopped")
+        .unwrap();
+    let bodies: Vec<String> = records.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("taken"), "{bodies:?}");
+}

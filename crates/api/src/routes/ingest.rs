@@ -197,6 +197,14 @@ pub(crate) async fn deliver(
     if records.is_empty() {
         return Ok(());
     }
+    if let Some(reason) = st.refuse.as_ref().and_then(|f| f()) {
+        counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        let retry_after = st.queue_wait.as_secs().max(1);
+        return Err(ApiError::QueueFull {
+            reason: format!("{reason}: nothing of this request was accepted, send it again in {retry_after}s"),
+            retry_after,
+        });
+    }
     let batches = split(records, st.ingest.max_capacity());
     let closed = || {
         ApiError::Unavailable(

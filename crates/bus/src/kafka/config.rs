@@ -128,6 +128,12 @@ impl ClientContext for LogContext {
 }
 
 pub(crate) fn log_line(level: RDKafkaLogLevel, fac: &str, msg: &str) {
+    // loglynx sets this property on purpose (see producer_config): not worth a warning at
+    // every start.
+    if fac == "CONFWARN" && msg.contains("enable.gapless.guarantee is experimental") {
+        tracing::debug!(target: "librdkafka", "{fac}: {msg}");
+        return;
+    }
     match level {
         RDKafkaLogLevel::Emerg
         | RDKafkaLogLevel::Alert

@@ -15,12 +15,19 @@
 //! whose new content starts with the same line is a new stream (its key gets a generation,
 //! see loglynx_collect), so its records are never taken for old ones.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use loglynx_core::RawRecord;
 
 /// Prefix of the checkpoint keys of [`Replays`].
 pub const SEEN_PREFIX: &str = "seen:";
+
+/// Ids of records without a position (HTTP, syslog) remembered per shard. When the broker
+/// stalls, the agent copies its unconfirmed batches into its disk buffer (to keep order across
+/// a restart); if the originals are delivered too, both copies reach the partition, the copy
+/// at most the agent's in-flight records (`max_in_flight` batches) after the original. A
+/// window of this many ids catches them (~1.5 MiB per shard).
+pub const RECENT_IDS: usize = 65_536;
 
 /// Per shard: stream -> end of the last record taken (its start + body length; stored or on
 /// its way to the store).
@@ -34,6 +41,10 @@ pub struct Replays {
     next: HashMap<u64, u64>,
     /// Streams advanced since the last [`Replays::take_checkpoint`].
     touched: BTreeSet<u64>,
+    /// Hashes of the ids of the last [`RECENT_IDS`] records without a position, oldest first,
+    /// and how many times each is in the window.
+    recent: VecDeque<u64>,
+    recent_set: HashMap<u64, u32>,
 }
 
 impl Replays {
@@ -48,7 +59,7 @@ impl Replays {
             .collect();
         Replays {
             next,
-            touched: BTreeSet::new(),
+            ..Replays::default()
         }
     }
 
@@ -56,7 +67,7 @@ impl Replays {
     /// already taken. Records without a stream position are always new.
     pub fn admit(&mut self, record: &RawRecord) -> bool {
         let Some((stream, start)) = record.stream_position() else {
-            return true;
+            return self.admit_unpositioned(record);
         };
         let end = start.saturating_add(record.body.len() as u64);
         match self.next.get_mut(&stream) {
@@ -67,6 +78,33 @@ impl Replays {
             }
         }
         self.touched.insert(stream);
+        true
+    }
+
+    /// A record without a position is new unless its id was among the last [`RECENT_IDS`]
+    /// such records of this shard (a copy from the agent's disk buffer). Not persisted: a
+    /// worker restart between an original and its copy lets the copy through (a duplicate,
+    /// never a loss).
+    fn admit_unpositioned(&mut self, record: &RawRecord) -> bool {
+        if record.id.is_empty() {
+            return true;
+        }
+        let h = xxhash_rust::xxh3::xxh3_64(record.id.as_bytes());
+        if self.recent_set.contains_key(&h) {
+            return false;
+        }
+        self.recent.push_back(h);
+        *self.recent_set.entry(h).or_insert(0) += 1;
+        if self.recent.len() > RECENT_IDS {
+            if let Some(old) = self.recent.pop_front() {
+                if let Some(c) = self.recent_set.get_mut(&old) {
+                    *c -= 1;
+                    if *c == 0 {
+                        self.recent_set.remove(&old);
+                    }
+                }
+            }
+        }
         true
     }
 
@@ -180,20 +218,34 @@ mod tests {
     }
 
     #[test]
-    fn records_without_position_are_always_taken() {
+    fn records_without_position_are_taken_once_within_the_window() {
         let mut r = Replays::default();
         let mut rec = line("file:1:2:a", 5);
         rec.source = Arc::new(SourceKind::Syslog {
             transport: "udp".into(),
             peer: "1.2.3.4".into(),
         });
+        rec.id = "0190c1a2-7b3e-7c4d-9e8f-0a1b2c3d4e5f".into();
         assert!(r.admit(&rec));
-        assert!(r.admit(&rec));
+        // The copy the agent's disk buffer sent after the original.
+        assert!(!r.admit(&rec));
         let mut odd = line("file:1:2:a", 5);
         odd.id = "not-a-positioned-id".into();
         assert!(r.admit(&odd));
-        assert!(r.admit(&odd));
-        assert_eq!(r.len(), 0);
+        assert!(!r.admit(&odd));
+        assert_eq!(r.len(), 0, "no stream positions for these");
+        // Beyond the window an id is forgotten (bounded memory).
+        for i in 0..RECENT_IDS {
+            let mut other = rec.clone();
+            other.id = format!("other-{i}");
+            assert!(r.admit(&other));
+        }
+        assert_eq!(r.recent.len(), RECENT_IDS);
+        assert!(r.admit(&rec), "forgotten after RECENT_IDS newer ids");
+        let mut no_id = rec.clone();
+        no_id.id.clear();
+        assert!(r.admit(&no_id));
+        assert!(r.admit(&no_id));
     }
 
     #[test]

@@ -292,7 +292,17 @@ async fn start_http(
         }
     };
     let bound = listener.local_addr()?;
-    let state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
+    let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
+    // A full disk buffer means the brokers are away and the producer takes nothing more: answer
+    // 503 at once rather than after the ack timeout.
+    let stats = agent_health.stats.clone();
+    state.refuse = Some(Arc::new(move || {
+        let max = stats.spool_max_bytes.load(Ordering::Relaxed);
+        let used = stats.spool_bytes.load(Ordering::Relaxed);
+        (max > 0 && used >= max).then(|| {
+            format!("the agent's disk buffer is full ({used} of {max} bytes) while the Kafka brokers are unreachable or slow")
+        })
+    }));
     let h = agent_health.clone();
     let extra: loglynx_api::ExtraMetrics = Arc::new(move |out: &mut String| {
         let now = health::now_ms();

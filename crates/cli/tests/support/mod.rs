@@ -218,6 +218,16 @@ pub struct Tansu {
 
 impl Tansu {
     pub fn start() -> Tansu {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Tansu::start_on(port)
+    }
+
+    /// A broker on `port` (e.g. one an agent was told to use before the broker was up).
+    pub fn start_on(port: u16) -> Tansu {
         let bin = std::env::var("LOGLYNX_TANSU")
             .ok()
             .map(PathBuf::from)
@@ -227,11 +237,6 @@ impl Tansu {
                 p.exists().then_some(p)
             });
         let bin = bin.unwrap_or_else(|| PathBuf::from("tansu"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let url = format!("tcp://127.0.0.1:{port}");
         // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
         let log = std::env::var_os("LOGLYNX_TANSU_LOG").map(|d| {
