@@ -2,7 +2,7 @@
 //! positions advanced (and its ack fired) only once every record of it, and of every batch
 //! before it from the same source, is delivered or safe in the on-disk buffer.
 //!
-//! - Records are enqueued in batch order with `send_result`; a full librdkafka queue
+//! - Records are enqueued in batch order; a full librdkafka queue
 //!   (`queue.buffering.max.messages` / `.kbytes`) makes the loop wait, so the bounded source
 //!   channel fills and the sources slow down (back-pressure, bounded memory).
 //! - At most `max_in_flight` batches wait for their reports; their completions are taken in
@@ -41,6 +41,7 @@
 //! - Shutdown: the `stop` future of [`Producer::run`] (or the channel closing) starts a drain
 //!   of at most `drain`, whether the spool is full or not.
 
+mod deliver;
 mod drain;
 
 use std::collections::VecDeque;
@@ -54,14 +55,13 @@ use futures::stream::FuturesOrdered;
 use futures::{Future, StreamExt};
 use loglynx_config::KafkaConfig;
 use loglynx_core::{Ack, AckError, RawBatch};
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::producer::Producer as _;
 use tokio::sync::{mpsc, watch, Notify};
 
+use self::deliver::{Batch, Encoded, Kafka, SendContext, Sent};
 use super::checkpoint::AgentCheckpoint;
-use super::codec::{encode_record, record_key};
-use super::config::{producer_config, LogContext};
+use super::codec::{KeyCache, ValueEncoder};
+use super::config::producer_config;
 use super::spool::{Spool, SpoolBatch};
 use crate::BusError;
 
@@ -104,7 +104,7 @@ pub struct ProducerStats {
 
 /// The agent's Kafka producer.
 pub struct Producer {
-    inner: FutureProducer<LogContext>,
+    inner: Kafka,
     topic: Arc<str>,
     stats: Arc<ProducerStats>,
     spool: Option<Arc<Mutex<Spool>>>,
@@ -113,14 +113,13 @@ pub struct Producer {
     spool_after: Duration,
 }
 
-/// Records as sent: message key and value.
-type Records = Arc<Vec<(String, Vec<u8>)>>;
 type Done = Pin<Box<dyn Future<Output = Result<(), BusError>> + Send>>;
 
 /// A batch handed to librdkafka and not yet confirmed (in step with the `in_flight` futures).
 struct Direct {
-    /// The records enqueued (kept to copy them into the spool).
-    records: Records,
+    /// The records enqueued (kept to copy them into the spool): the first `len` of `records`.
+    records: Encoded,
+    len: usize,
     positions: Vec<(String, u64)>,
     ack: Option<Ack>,
     sent: tokio::time::Instant,
@@ -159,6 +158,8 @@ struct State {
     retry: Option<Group>,
     retry_at: tokio::time::Instant,
     last_save: Instant,
+    keys: KeyCache,
+    values: ValueEncoder,
 }
 
 /// One episode of spooling (for the log lines).
@@ -169,28 +170,23 @@ struct Episode {
     write_warned: bool,
 }
 
-/// What became of one record handed to librdkafka.
-enum Sent {
-    Queued(DeliveryFuture),
-    /// Refused for good (logged and counted).
-    Rejected,
-    /// The local queue stayed full for `give_up`.
-    Full,
-}
-
 impl Producer {
     /// Creates the producer (idempotent, acks=all; see `config.rs`). Fails on an invalid
     /// property, naming it. Connecting to the brokers happens in the background. Without
     /// [`Producer::with_spool_dir`] it has no on-disk buffer.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer, BusError> {
         super::config::check_producer_overrides(cfg)?;
-        let inner: FutureProducer<LogContext> = producer_config(cfg)
-            .create_with_context(LogContext)
+        let stats: Arc<ProducerStats> = Arc::default();
+        let context = SendContext {
+            delivered: stats.clone(),
+        };
+        let inner: Kafka = producer_config(cfg)
+            .create_with_context(context)
             .map_err(|e| BusError::kafka("producer", e))?;
         Ok(Producer {
             inner,
             topic: cfg.topic.as_str().into(),
-            stats: Arc::default(),
+            stats,
             spool: None,
             spool_dir: PathBuf::new(),
             spool_size: cfg.spool_size.0,
@@ -249,6 +245,8 @@ impl Producer {
             retry: None,
             retry_at: tokio::time::Instant::now(),
             last_save: Instant::now(),
+            keys: KeyCache::default(),
+            values: ValueEncoder::default(),
         };
         let mut open = true;
         let mut stopped = false;
@@ -336,7 +334,7 @@ impl Producer {
                         let mut bytes = 0;
                         let mut next = Some(batch);
                         while let Some(b) = next.take() {
-                            let (frame, ack) = encode_batch(b);
+                            let (frame, ack) = encode_batch(b, &mut st.keys, &mut st.values);
                             bytes += frame.disk_bytes();
                             group.push(frame, ack, true);
                             if bytes >= room || group.frames.len() >= GROUP_BATCHES {
@@ -352,7 +350,7 @@ impl Producer {
                         }
                         wake.notify_one();
                     }
-                    Some(batch) => match self.enqueue(batch, give_up).await {
+                    Some(batch) => match self.enqueue(batch, give_up, &mut st.keys, &mut st.values).await {
                         Ok((done, direct, None)) => {
                             st.in_flight.push_back(done);
                             st.direct.push_back(direct);
@@ -509,7 +507,7 @@ impl Producer {
         for d in st.direct.iter_mut().filter(|d| !d.copied) {
             d.copied = true;
             let frame = SpoolBatch {
-                records: d.records.as_ref().clone(),
+                records: d.records.records(0, d.len),
                 positions: d.positions.clone(),
             };
             group.push(frame, d.ack.take(), d.whole);
@@ -585,37 +583,37 @@ impl Producer {
         &self,
         batch: RawBatch,
         give_up: Option<Duration>,
+        keys: &mut KeyCache,
+        values: &mut ValueEncoder,
     ) -> Result<(Done, Direct, Option<(SpoolBatch, Option<Ack>)>), BusError> {
         let RawBatch {
             records,
             checkpoint,
             ack,
         } = batch;
-        let mut all: Vec<(String, Vec<u8>)> = records
-            .iter()
-            .map(|r| (record_key(r), encode_record(r)))
-            .collect();
+        let all = Encoded::from_records(&records, keys, values);
         drop(records);
-        let mut futs = Vec::with_capacity(all.len());
+        let mut out = Batch::new();
         let mut cut = None;
         for (i, (key, value)) in all.iter().enumerate() {
-            match send(&self.inner, &self.topic, key, value, give_up, &self.stats).await? {
-                Sent::Queued(f) => {
-                    self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-                    futs.push(Some(f));
-                }
-                Sent::Rejected => futs.push(None),
+            match out
+                .send(&self.inner, &self.topic, key, value, give_up, &self.stats)
+                .await?
+            {
+                Sent::Queued | Sent::Rejected => {}
                 Sent::Full => {
                     cut = Some(i);
                     break;
                 }
             }
         }
+        self.stats.enqueued.fetch_add(out.queued, Ordering::Relaxed);
         let sent = tokio::time::Instant::now();
         let (direct, rest) = match cut {
             None => {
                 let d = Direct {
-                    records: Arc::new(all),
+                    len: all.len(),
+                    records: all,
                     positions: checkpoint,
                     ack,
                     sent,
@@ -625,28 +623,24 @@ impl Producer {
                 (d, None)
             }
             Some(i) => {
-                let tail = all.split_off(i);
+                let rest = SpoolBatch {
+                    records: all.records(i, all.len()),
+                    positions: checkpoint,
+                };
                 let d = Direct {
-                    records: Arc::new(all),
+                    records: all,
+                    len: i,
                     positions: Vec::new(),
                     ack: None,
                     sent,
                     whole: false,
                     copied: false,
                 };
-                let rest = SpoolBatch {
-                    records: tail,
-                    positions: checkpoint,
-                };
                 (d, Some((rest, ack)))
             }
         };
-        let producer = self.inner.clone();
-        let topic = self.topic.clone();
-        let stats = self.stats.clone();
-        let records = direct.records.clone();
         let done: Done =
-            Box::pin(async move { confirm(&producer, &topic, &records, futs, &stats).await });
+            Box::pin(out.seal(self.inner.clone(), self.topic.clone(), self.stats.clone()));
         Ok((done, direct, rest))
     }
 
@@ -693,11 +687,19 @@ impl Producer {
 }
 
 /// A batch as a spool frame (all its positions) and its ack.
-fn encode_batch(b: RawBatch) -> (SpoolBatch, Option<Ack>) {
+fn encode_batch(
+    b: RawBatch,
+    keys: &mut KeyCache,
+    values: &mut ValueEncoder,
+) -> (SpoolBatch, Option<Ack>) {
     let records = b
         .records
         .iter()
-        .map(|r| (record_key(r), encode_record(r)))
+        .map(|r| {
+            let mut v = Vec::with_capacity(r.body.len() + 224);
+            values.encode_into(r, &mut v);
+            (keys.key(r).0.to_string(), v)
+        })
         .collect();
     let frame = SpoolBatch {
         records,
@@ -731,116 +733,4 @@ async fn spool_op<T: Send + 'static>(
             reason: format!("disk buffer task failed ({e})"),
         })
     })
-}
-
-/// True for an error the brokers (or librdkafka) give for a record that will never be taken.
-fn rejected_for_good(e: &KafkaError) -> bool {
-    matches!(
-        e.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::InvalidRecord
-        )
-    )
-}
-
-fn reject(stats: &ProducerStats, key: &str, len: usize, e: &KafkaError) {
-    stats.rejected.fetch_add(1, Ordering::Relaxed);
-    tracing::error!(
-        key,
-        bytes = len,
-        "a record was refused by the brokers and is skipped: {e}; raise the topic's max.message.bytes (and message.max.bytes in [kafka.properties]) or lower the sources' maximum line length"
-    );
-}
-
-/// Enqueues one record, waiting while the local queue is full; [`Sent::Full`] when it stayed
-/// full for `give_up`.
-async fn send(
-    p: &FutureProducer<LogContext>,
-    topic: &str,
-    key: &str,
-    value: &[u8],
-    give_up: Option<Duration>,
-    stats: &ProducerStats,
-) -> Result<Sent, BusError> {
-    let mut full_since = None;
-    loop {
-        match p.send_result(FutureRecord::to(topic).key(key).payload(value)) {
-            Ok(f) => return Ok(Sent::Queued(f)),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                let since = *full_since.get_or_insert_with(Instant::now);
-                if give_up.is_some_and(|g| since.elapsed() >= g) {
-                    return Ok(Sent::Full);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await
-            }
-            Err((e, _)) if rejected_for_good(&e) => {
-                reject(stats, key, value.len(), &e);
-                return Ok(Sent::Rejected);
-            }
-            Err((e, _)) => return Err(BusError::kafka("produce", e)),
-        }
-    }
-}
-
-/// Waits for the reports of one batch (`futs[i]` is the report of `records[i]`, `None` for a
-/// record not enqueued), re-sending a failed record up to [`DELIVERY_RETRIES`] times.
-async fn confirm(
-    p: &FutureProducer<LogContext>,
-    topic: &str,
-    records: &[(String, Vec<u8>)],
-    futs: Vec<Option<DeliveryFuture>>,
-    stats: &ProducerStats,
-) -> Result<(), BusError> {
-    for ((key, value), fut) in records.iter().zip(futs) {
-        let Some(mut fut) = fut else {
-            continue;
-        };
-        let mut attempt = 0;
-        let delivered = loop {
-            let err = match fut.await {
-                Ok(Ok(_)) => break true,
-                Ok(Err((e, _))) => e,
-                Err(_) => KafkaError::Canceled,
-            };
-            if rejected_for_good(&err) {
-                reject(stats, key, value.len(), &err);
-                break false;
-            }
-            stats.failures.fetch_add(1, Ordering::Relaxed);
-            attempt += 1;
-            if attempt > DELIVERY_RETRIES {
-                return Err(BusError::kafka("delivery", err));
-            }
-            tracing::warn!(attempt, "delivery failed, sending again: {err}");
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            match resend(p, topic, key, value, stats).await? {
-                Some(f) => fut = f,
-                None => break false,
-            }
-        };
-        if delivered {
-            stats.delivered.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-    Ok(())
-}
-
-/// Enqueues a record again (waiting while the queue is full); `None` when it is refused for
-/// good.
-async fn resend(
-    p: &FutureProducer<LogContext>,
-    topic: &str,
-    key: &str,
-    value: &[u8],
-    stats: &ProducerStats,
-) -> Result<Option<DeliveryFuture>, BusError> {
-    loop {
-        match send(p, topic, key, value, None, stats).await? {
-            Sent::Queued(f) => return Ok(Some(f)),
-            Sent::Full => continue,
-            Sent::Rejected => return Ok(None),
-        }
-    }
 }

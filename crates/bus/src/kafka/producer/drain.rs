@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use futures::stream::FuturesOrdered;
 use futures::{Future, StreamExt};
-use rdkafka::producer::FutureProducer;
 use tokio::sync::{watch, Notify};
 
-use super::{confirm, send, spool_op, ProducerStats, Sent};
-use crate::kafka::config::LogContext;
+use super::deliver::{Batch, Kafka, Sent};
+use super::{spool_op, ProducerStats};
 use crate::kafka::spool::{FrameId, Spool};
 use crate::BusError;
 
@@ -20,7 +19,7 @@ type FrameDone = Pin<Box<dyn Future<Output = (FrameId, Result<(), BusError>)> + 
 /// What the drainer works with.
 pub(super) struct Drainer {
     pub spool: Arc<Mutex<Spool>>,
-    pub producer: FutureProducer<LogContext>,
+    pub producer: Kafka,
     pub topic: Arc<str>,
     pub stats: Arc<ProducerStats>,
     /// Notified when frames are appended.
@@ -48,26 +47,21 @@ impl Drainer {
                     exhausted = true;
                     break;
                 };
-                let records = Arc::new(batch.records);
-                let mut futs = Vec::with_capacity(records.len());
-                for (key, value) in records.iter() {
-                    match send(&self.producer, &self.topic, key, value, None, &self.stats).await? {
-                        Sent::Queued(f) => {
-                            self.stats.enqueued.fetch_add(1, Ordering::Relaxed);
-                            futs.push(Some(f));
-                        }
-                        Sent::Rejected | Sent::Full => futs.push(None),
-                    }
+                let mut out = Batch::new();
+                for (key, value) in &batch.records {
+                    let sent = out
+                        .send(&self.producer, &self.topic, key, value, None, &self.stats)
+                        .await?;
+                    debug_assert!(!matches!(sent, Sent::Full));
                 }
-                let (p, t, st) = (
+                drop(batch);
+                self.stats.enqueued.fetch_add(out.queued, Ordering::Relaxed);
+                let done = out.seal(
                     self.producer.clone(),
                     self.topic.clone(),
                     self.stats.clone(),
                 );
-                in_flight.push_back(Box::pin(async move {
-                    let res = confirm(&p, &t, &records, futs, &st).await;
-                    (id, res)
-                }));
+                in_flight.push_back(Box::pin(async move { (id, done.await) }));
             }
             if stopping && in_flight.is_empty() {
                 return Ok(());
