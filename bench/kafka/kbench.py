@@ -20,6 +20,7 @@ progress to stderr and one JSON object of results to stdout; `table` prints the 
 
 import argparse
 import json
+import shutil
 import os
 import re
 import resource
@@ -610,22 +611,32 @@ def cmd_worker(a):
     broker = Tansu(a.work)
     results, prefill = [], {}
     try:
-        topic = "worker-bench"
-        data = os.path.join(a.work, "prefill-agent")
-        subprocess.run(["rm", "-rf", data], check=True)
-        cfg = write_config(os.path.join(a.work, "prefill.toml"), broker.brokers)
-        glob = os.path.join(os.path.dirname(a.logs[0]), "*.log")
-        agent = Proc("prefill-agent", agent_cmd(a.bin, cfg, data, broker.brokers, topic, glob), a.work)
-        log(f"pre-filling {topic} (2 partitions): {' '.join(agent.cmd)}")
-        agent.wait_ready()
-        wm = Watermarks(broker.brokers)
-        t = wait_delivered(data, a.raw_bytes, [agent], "pre-fill agent", agent.t_ready)
-        highs = wm.highs(topic)
-        agent.stop()
-        prefill = {"partitions": highs, "wall_s": round(t - agent.t_start, 2)}
-        log(f"pre-filled in {prefill['wall_s']} s: records per partition {highs}")
-        if min(highs.values()) == 0:
-            raise SystemExit("every record went to one partition: pick other file names (run.sh does)")
+        # The agent keys a file's records by the file itself (host, device, inode, first line:
+        # hashed, then murmur2), so which partition a file lands on cannot be chosen by name:
+        # re-create the second file (a new inode, so a new key) until the halves land apart.
+        for attempt in range(10):
+            topic = f"worker-bench-{attempt}"
+            data = os.path.join(a.work, "prefill-agent")
+            subprocess.run(["rm", "-rf", data], check=True)
+            cfg = write_config(os.path.join(a.work, "prefill.toml"), broker.brokers)
+            glob = os.path.join(os.path.dirname(a.logs[0]), "*.log")
+            agent = Proc("prefill-agent", agent_cmd(a.bin, cfg, data, broker.brokers, topic, glob), a.work)
+            log(f"pre-filling {topic} (2 partitions): {' '.join(agent.cmd)}")
+            agent.wait_ready()
+            wm = Watermarks(broker.brokers)
+            t = wait_delivered(data, a.raw_bytes, [agent], "pre-fill agent", agent.t_ready)
+            highs = wm.highs(topic)
+            agent.stop()
+            prefill = {"partitions": highs, "wall_s": round(t - agent.t_start, 2), "attempts": attempt + 1}
+            log(f"pre-filled in {prefill['wall_s']} s: records per partition {highs}")
+            if min(highs.values()) > 0:
+                break
+            last = a.logs[-1]
+            shutil.copyfile(last, last + ".new")
+            os.replace(last + ".new", last)
+            log("every record went to one partition: re-created the second file (new inode, new key)")
+        else:
+            raise SystemExit("the two files kept landing on one partition after 10 tries")
         for rnd in range(a.rounds):
             results.append(run_allinone_once(a, f"r{rnd}"))
             for c in a.consumers:
@@ -784,9 +795,9 @@ def cmd_settings(a):
 
 
 def cmd_split(a):
-    """Writes the first and second half of LOG into two files of DIR whose record keys
-    (`bench|file:PATH`) fall into different partitions of a 2-partition topic under librdkafka's
-    default partitioner (consistent_random: CRC-32 of the key modulo the partition count)."""
+    """Writes the first and second half of LOG into two files of DIR. (The names were once chosen
+    so that path keys fell into different partitions; keys are now per file, so `worker`
+    re-creates the second file until they do.)"""
     os.makedirs(a.dir, exist_ok=True)
     for f in os.listdir(a.dir):
         if f.endswith(".log"):
