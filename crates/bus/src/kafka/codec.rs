@@ -141,20 +141,238 @@ pub fn source_key(topic: &str, partition: i32) -> String {
 /// parser stores raw and flagged; its id is derived from the partition and offset, so a
 /// replay gives the same id. Never fails.
 pub fn decode_record(value: Option<&[u8]>, topic: &str, partition: i32, offset: i64) -> RawRecord {
-    let bytes = value.unwrap_or_default();
-    match serde_json::from_slice::<RawRecord>(bytes) {
-        Ok(r) => r,
-        Err(_) => RawRecord {
-            body: bytes.to_vec(),
-            truncated: false,
-            hint: FormatHint::Auto,
-            source: Arc::new(SourceKind::Other {
-                name: "kafka-undecodable".into(),
-            }),
-            host: None,
-            received: Timestamp::now(),
-            id: positioned_id(&source_key(topic, partition), offset.max(0) as u64),
-        },
+    ValueDecoder::default().decode(value, topic, partition, offset)
+}
+
+/// Decodes message values ([`decode_record`]) of consecutive messages, sharing one
+/// `Arc<SourceKind>` among consecutive records of the same source (a batch's records are) and
+/// borrowing the strings of the value instead of buffering them: the same records as
+/// `serde_json::from_slice::<RawRecord>`, with one allocation per body, host and id.
+#[derive(Debug, Default)]
+pub struct ValueDecoder {
+    last: Option<Arc<SourceKind>>,
+}
+
+impl ValueDecoder {
+    /// The record of a message value ([`decode_record`]). Never fails.
+    pub fn decode(
+        &mut self,
+        value: Option<&[u8]>,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> RawRecord {
+        let bytes = value.unwrap_or_default();
+        match serde_json::from_slice::<wire::Record<'_>>(bytes) {
+            Ok(w) if w.source.valid() => {
+                let source = match &self.last {
+                    Some(last) if w.source.is(last) => last.clone(),
+                    _ => {
+                        let s = Arc::new(w.source.into_kind());
+                        self.last = Some(s.clone());
+                        s
+                    }
+                };
+                RawRecord {
+                    body: w.body.0.into_owned(),
+                    truncated: w.truncated,
+                    hint: w.hint,
+                    source,
+                    host: w.host.map(|h| h.0.into_owned()),
+                    received: w.received.0,
+                    id: w.id.into_owned(),
+                }
+            }
+            _ => RawRecord {
+                body: bytes.to_vec(),
+                truncated: false,
+                hint: FormatHint::Auto,
+                source: Arc::new(SourceKind::Other {
+                    name: "kafka-undecodable".into(),
+                }),
+                host: None,
+                received: Timestamp::now(),
+                id: positioned_id(&source_key(topic, partition), offset.max(0) as u64),
+            },
+        }
+    }
+}
+
+/// The JSON of a [`RawRecord`] as `serde_json` writes and reads it (the same fields, defaults
+/// and accepted shapes), with borrowed strings.
+mod wire {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use loglynx_core::{FormatHint, SourceKind, Timestamp};
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub(super) struct Record<'a> {
+        #[serde(borrow)]
+        pub body: Body<'a>,
+        #[serde(default)]
+        pub truncated: bool,
+        pub hint: FormatHint,
+        #[serde(borrow)]
+        pub source: Source<'a>,
+        #[serde(borrow)]
+        pub host: Option<Text<'a>>,
+        pub received: Received,
+        #[serde(borrow)]
+        pub id: Cow<'a, str>,
+    }
+
+    /// A body: a string (borrowed unless it has escapes) or an array of bytes.
+    pub(super) struct Body<'a>(pub Cow<'a, [u8]>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Body<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Body<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string or an array of bytes")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Body(Cow::Borrowed(v.as_bytes())))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Body(Cow::Owned(v.as_bytes().to_vec())))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Body(Cow::Owned(v.into_bytes())))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    let mut b = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                    while let Some(x) = seq.next_element::<u8>()? {
+                        b.push(x);
+                    }
+                    Ok(Body(Cow::Owned(b)))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// `received`: nanoseconds or RFC 3339 text, as [`Timestamp`]'s own deserializer.
+    pub(super) struct Received(pub Timestamp);
+
+    impl<'de> Deserialize<'de> for Received {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Received;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("nanoseconds or an RFC 3339 timestamp")
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                    Ok(Received(Timestamp(v)))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                    i64::try_from(v)
+                        .map(|n| Received(Timestamp(n)))
+                        .map_err(|_| E::custom("timestamp out of range"))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Timestamp::parse_rfc3339(v)
+                        .map(Received)
+                        .ok_or_else(|| E::custom(format!("invalid RFC 3339 timestamp: {v}")))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A string, borrowed unless it has escapes (`Option<Cow<str>>` would always copy).
+    pub(super) struct Text<'a>(pub Cow<'a, str>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Text<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Borrowed(v)))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Text(Cow::Owned(v)))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    /// A [`SourceKind`] (`{"kind": "file", "path": ..}`...) with borrowed strings.
+    #[derive(Deserialize)]
+    pub(super) struct Source<'a> {
+        #[serde(borrow)]
+        kind: Cow<'a, str>,
+        #[serde(borrow, default)]
+        path: Option<Text<'a>>,
+        #[serde(borrow, default)]
+        transport: Option<Text<'a>>,
+        #[serde(borrow, default)]
+        peer: Option<Text<'a>>,
+        #[serde(borrow, default)]
+        endpoint: Option<Text<'a>>,
+        #[serde(borrow, default)]
+        name: Option<Text<'a>>,
+    }
+
+    impl Source<'_> {
+        /// Whether this is `k` (then no new `SourceKind` is needed).
+        pub(super) fn is(&self, k: &SourceKind) -> bool {
+            let eq = |a: &Option<Text<'_>>, b: &str| a.as_ref().is_some_and(|a| a.0 == b);
+            match k {
+                SourceKind::File { path } => self.kind == "file" && eq(&self.path, path),
+                SourceKind::Syslog { transport, peer } => {
+                    self.kind == "syslog" && eq(&self.transport, transport) && eq(&self.peer, peer)
+                }
+                SourceKind::Http { endpoint } => {
+                    self.kind == "http" && eq(&self.endpoint, endpoint)
+                }
+                SourceKind::TcpStates => self.kind == "tcp_states",
+                SourceKind::Other { name } => self.kind == "other" && eq(&self.name, name),
+            }
+        }
+
+        /// Whether it has its variant's fields (else `serde_json` would not read it as a
+        /// [`SourceKind`]).
+        pub(super) fn valid(&self) -> bool {
+            match &*self.kind {
+                "file" => self.path.is_some(),
+                "syslog" => self.transport.is_some() && self.peer.is_some(),
+                "http" => self.endpoint.is_some(),
+                "tcp_states" => true,
+                "other" => self.name.is_some(),
+                _ => false,
+            }
+        }
+
+        /// The source (a [`Source::valid`] one).
+        pub(super) fn into_kind(self) -> SourceKind {
+            let s = |v: Option<Text<'_>>| v.map(|t| t.0.into_owned()).unwrap_or_default();
+            match &*self.kind {
+                "file" => SourceKind::File { path: s(self.path) },
+                "syslog" => SourceKind::Syslog {
+                    transport: s(self.transport),
+                    peer: s(self.peer),
+                },
+                "http" => SourceKind::Http {
+                    endpoint: s(self.endpoint),
+                },
+                "tcp_states" => SourceKind::TcpStates,
+                _ => SourceKind::Other { name: s(self.name) },
+            }
+        }
     }
 }
 
@@ -273,6 +491,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_decoder_reads_what_serde_json_reads_and_shares_sources() {
+        let mut dec = ValueDecoder::default();
+        let a = rec(b"first \"quoted\" line");
+        let mut b = rec(&[0x66, 0xff, 0x00]);
+        b.id = "esc\\aped\u{e9}".into();
+        b.host = None;
+        let (va, vb) = (encode_record(&a), encode_record(&b));
+        let (da, db) = (
+            dec.decode(Some(&va), "t", 0, 1),
+            dec.decode(Some(&vb), "t", 0, 2),
+        );
+        assert_eq!((&da, &db), (&a, &b));
+        assert!(
+            Arc::ptr_eq(&da.source, &db.source),
+            "one source for a run of records"
+        );
+        let mut c = rec(b"x");
+        c.source = Arc::new(SourceKind::Syslog {
+            transport: "udp".into(),
+            peer: "10.0.0.1:514".into(),
+        });
+        let dc = dec.decode(Some(&encode_record(&c)), "t", 0, 3);
+        assert_eq!(dc, c);
+        assert!(!Arc::ptr_eq(&da.source, &dc.source));
+
+        // Other shapes: each decodes as serde_json decodes it, or is undecodable when it fails.
+        let values: [&str; 10] = [
+            r#"{"id":"i","received":5,"host":"h","source":{"path":"/p","kind":"file"},"hint":"json","body":[104,105]}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"tcp_states"},"host":null,"received":"2024-05-01T12:00:00+02:00","id":"i","extra":[1,{"x":2}]}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"other","name":"n"},"host":"h","received":"2024-05-01T10:00:00.5Z","id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"http","endpoint":"e"},"host":"h","received":1,"id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"file"},"host":"h","received":1,"id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"syslog","peer":"p"},"host":"h","received":1,"id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"nope"},"host":"h","received":1,"id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"file","path":"/p"},"host":"h","received":"yesterday","id":"i"}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"file","path":"/p"},"host":"h","received":1}"#,
+            r#"{"body":"b","hint":"auto","source":{"kind":"file","path":"/p"},"host":"h","received":1,"id":"i"} x"#,
+        ];
+        for v in values {
+            let got = dec.decode(Some(v.as_bytes()), "t", 1, 9);
+            match serde_json::from_str::<RawRecord>(v) {
+                Ok(want) => assert_eq!(got, want, "{v}"),
+                Err(_) => {
+                    assert_eq!(got.source.name(), "kafka-undecodable", "{v}");
+                    assert_eq!(got.body, v.as_bytes());
+                }
+            }
+        }
+        assert_eq!(
+            dec.decode(Some(values[0].as_bytes()), "t", 1, 9).body,
+            b"hi"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use tokio::sync::mpsc;
 
-use super::codec::{decode_record, source_key};
+use super::codec::{source_key, ValueDecoder};
 use super::config::{consumer_config, log_error, log_line};
 use super::dedup::Replays;
 use super::health::{now_ms, RebalanceEvent, MAX_REBALANCES};
@@ -37,6 +37,8 @@ use crate::BusError;
 
 /// How long a poll waits for a message.
 const POLL: Duration = Duration::from_millis(100);
+/// Messages taken per poll burst at most (between two reads of the clock).
+const BURST: usize = 256;
 /// Records wait at most this long before their batch is handed to the shard.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How often the shards' committed offsets are committed to Kafka (lag tools).
@@ -167,6 +169,8 @@ struct Shard<T> {
     replays: Replays,
     /// Records skipped as sent twice since the last hand-over.
     duplicates: u64,
+    /// Decodes this partition's messages (consecutive records share their source).
+    decoder: ValueDecoder,
 }
 
 struct WorkerContext<S: PartitionSink> {
@@ -249,7 +253,7 @@ impl<S: PartitionSink> WorkerContext<S> {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let record = decode_record(value, &self.topic, partition, offset);
+        let record = shard.decoder.decode(value, &self.topic, partition, offset);
         if record.source.name() == "kafka-undecodable" {
             self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
         }
@@ -302,6 +306,7 @@ impl<S: PartitionSink> WorkerContext<S> {
                             reported: next,
                             replays,
                             duplicates: 0,
+                            decoder: ValueDecoder::default(),
                         },
                     );
                 }
@@ -585,18 +590,25 @@ fn poll_loop<S: PartitionSink>(
             stop.store(true, Ordering::Release);
             break;
         }
-        match consumer.poll(POLL) {
-            Some(Ok(m)) => ctx.add(m.partition(), m.offset(), m.payload()),
-            Some(Err(e)) => tracing::warn!(consumer = ctx.id, "consume error: {e}"),
-            None => {}
+        // A burst of messages already fetched is taken without waiting and without reading
+        // the clock per message; the clock is read after each burst.
+        let mut wait = POLL;
+        for _ in 0..BURST {
+            match consumer.poll(wait) {
+                Some(Ok(m)) => ctx.add(m.partition(), m.offset(), m.payload()),
+                Some(Err(e)) => tracing::warn!(consumer = ctx.id, "consume error: {e}"),
+                None => break,
+            }
+            wait = Duration::ZERO;
         }
-        if last_flush.elapsed() >= FLUSH_EVERY {
+        let now = Instant::now();
+        if now.duration_since(last_flush) >= FLUSH_EVERY {
             ctx.flush_all();
-            last_flush = Instant::now();
+            last_flush = now;
         }
-        if last_report.elapsed() >= COMMIT_EVERY {
+        if now.duration_since(last_report) >= COMMIT_EVERY {
             ctx.report(&consumer);
-            last_report = Instant::now();
+            last_report = now;
         }
     }
     // Shutdown: hand over, let the shards commit, report, then leave the group (dropping the
