@@ -300,6 +300,8 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
                         consumed = cstats.consumed.load(Ordering::Relaxed),
                         undecodable = cstats.undecodable.load(Ordering::Relaxed),
                         skipped = cstats.skipped.load(Ordering::Relaxed),
+                        refetches = cstats.refetches.load(Ordering::Relaxed),
+                        missing = cstats.missing.load(Ordering::Relaxed),
                         assigned = cstats.assigned.load(Ordering::Relaxed),
                         rebalances = cstats.rebalances.load(Ordering::Relaxed),
                         parsed = stats.snapshot().1,
