@@ -349,7 +349,7 @@ pub struct KafkaConfig {
     /// Producer `batch.size` in bytes.
     #[serde(default = "default_batch_size")]
     pub batch_size: ByteSize,
-    /// Producer `compression.type`: none, gzip, lz4, zstd (snappy is not built in).
+    /// Producer `compression.type`: none, gzip, lz4, zstd, snappy.
     #[serde(default = "default_compression")]
     pub compression: String,
     /// Producer in-memory buffer: most records waiting for delivery
@@ -497,9 +497,9 @@ impl Config {
         if self.kafka.consume_batch == 0 {
             return bad("kafka.consume_batch must be at least 1".into());
         }
-        if !matches!(self.kafka.compression.as_str(), "none" | "gzip" | "lz4" | "zstd") {
+        if !matches!(self.kafka.compression.as_str(), "none" | "gzip" | "lz4" | "zstd" | "snappy") {
             return bad(format!(
-                "kafka.compression = {:?}: use none, gzip, lz4 or zstd",
+                "kafka.compression = {:?}: use none, gzip, lz4, zstd or snappy",
                 self.kafka.compression
             ));
         }
@@ -584,6 +584,8 @@ mod tests {
         assert_eq!(c.kafka.brokers, "k:9092");
         assert_eq!(c.kafka.properties.get("socket.keepalive.enable").map(String::as_str), Some("true"));
         let c: Config = toml::from_str("[kafka]\ncompression = \"snappy\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[kafka]\ncompression = \"lzma\"\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("kafka.compression"));
     }
 

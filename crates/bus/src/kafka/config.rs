@@ -207,6 +207,16 @@ mod tests {
         );
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("session.timeout.ms"), Some("10000"));
+        // Every compression the config accepts is built into this librdkafka.
+        for codec in ["none", "gzip", "lz4", "zstd", "snappy"] {
+            let cfg = KafkaConfig {
+                compression: codec.into(),
+                ..KafkaConfig::default()
+            };
+            producer_config(&cfg)
+                .create_with_context::<_, FutureProducer<LogContext>>(LogContext)
+                .unwrap_or_else(|e| panic!("{codec}: {e}"));
+        }
         // Every default must be accepted by librdkafka.
         let _ = producer_config(&KafkaConfig::default())
             .create_with_context::<_, FutureProducer<LogContext>>(LogContext)
