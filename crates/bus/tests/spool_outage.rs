@@ -6,65 +6,29 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
-use loglynx_bus::kafka::{decode_record, AgentCheckpoint, Producer, ProducerStats, Spool};
+use loglynx_bus::kafka::{AgentCheckpoint, Producer, ProducerStats, Spool};
 use loglynx_config::KafkaConfig;
-use loglynx_core::{
-    ack_channel, AckReceiver, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp,
-};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use loglynx_core::{AckReceiver, RawBatch};
 use tokio::sync::mpsc;
 
-const TOPIC: &str = "logs";
+mod mock;
+
 const PER_BATCH: u64 = 5;
 
-type Mock = MockCluster<'static, DefaultProducerContext>;
-
-fn cluster() -> (Mock, KafkaConfig) {
-    let mock = MockCluster::new(1).unwrap();
-    mock.create_topic(TOPIC, 2, 1).unwrap();
-    let mut cfg = KafkaConfig {
-        brokers: mock.bootstrap_servers(),
-        topic: TOPIC.into(),
-        linger: Duration::from_millis(5),
-        spool_after: Duration::from_millis(300),
-        ..KafkaConfig::default()
-    };
+/// The mock cluster, with a quick switch to the disk buffer and quick reconnects.
+fn cluster() -> (mock::Mock, KafkaConfig) {
+    let (mock, mut cfg) = mock::cluster();
+    cfg.spool_after = Duration::from_millis(300);
     cfg.properties
         .insert("reconnect.backoff.max.ms".into(), "200".into());
     (mock, cfg)
 }
 
-/// Batch `n` of source `a` (even n) or `b` (odd n): PER_BATCH records with ids `<src>-<n>-<i>`,
-/// advancing the source's position to (n + 1) * 100.
+/// Batch `n`: PER_BATCH records of source `a` (even n) or `b` (odd n), see [`mock::batch`].
 fn batch(n: u64) -> (RawBatch, AckReceiver) {
-    let src = if n.is_multiple_of(2) { "a" } else { "b" };
-    let source = Arc::new(SourceKind::File {
-        path: format!("/var/log/{src}.log"),
-    });
-    let records = (0..PER_BATCH)
-        .map(|i| RawRecord {
-            body: format!("{src} line {n} {i} {}", "x".repeat(60)).into_bytes(),
-            truncated: false,
-            hint: FormatHint::Auto,
-            source: source.clone(),
-            host: Some("h1".into()),
-            received: Timestamp(1),
-            id: format!("{src}-{n}-{i}"),
-        })
-        .collect();
-    let (ack, rx) = ack_channel();
-    let b = RawBatch {
-        records,
-        checkpoint: vec![(format!("file:{src}"), (n + 1) * 100)],
-        ack: Some(ack),
-    };
-    (b, rx)
+    mock::batch(n, PER_BATCH, &"x".repeat(60))
 }
 
 /// The ids expected per message key for batches `0..n`.
@@ -80,42 +44,10 @@ fn expected(n: u64) -> BTreeMap<String, Vec<String>> {
 
 /// Every record of the topic, its ids per message key in offset order.
 fn consume_all(brokers: &str, want: usize) -> BTreeMap<String, Vec<String>> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "spool-test")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..2 {
-        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut n = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    // Read until `want` records, then a little longer to catch any duplicate.
-    let mut quiet_until = None;
-    while std::time::Instant::now() < deadline {
-        if quiet_until.is_some_and(|t| std::time::Instant::now() > t) {
-            break;
-        }
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-                let r = decode_record(m.payload(), TOPIC, m.partition(), m.offset());
-                got.entry(key).or_default().push(r.id);
-                n += 1;
-                if n >= want && quiet_until.is_none() {
-                    quiet_until = Some(std::time::Instant::now() + Duration::from_secs(1));
-                }
-            }
-            Some(Err(e)) => panic!("consume: {e}"),
-            None => {}
-        }
-    }
-    got
+    mock::consume_all(brokers, want, "spool-test")
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|(_, id)| id).collect()))
+        .collect()
 }
 
 /// The ids per key with every id after its first occurrence removed, and how many were

@@ -213,7 +213,7 @@ mod tests {
                 compression: codec.into(),
                 ..KafkaConfig::default()
             };
-            producer_config(&cfg)
+            let _producer = producer_config(&cfg)
                 .create_with_context::<_, FutureProducer<LogContext>>(LogContext)
                 .unwrap_or_else(|e| panic!("{codec}: {e}"));
         }
