@@ -35,7 +35,7 @@ use loglynx_bus::kafka::health::{self, ProducerHealth, Role};
 use loglynx_bus::kafka::{ensure_topic, AgentCheckpoint, HealthReport, Producer, ProducerStats};
 use tokio_util::sync::CancellationToken;
 
-use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, CommonArgs, KafkaArgs};
+use super::scaleout::{build_config, init_logging, runtime, CommonArgs, KafkaArgs};
 
 /// How long the agent waits at shutdown for the brokers to confirm the last records.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -182,13 +182,14 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     }
     let http_shown = http.map_or_else(|| "off".to_string(), |a| a.to_string());
     tracing::info!(topic = %cfg.kafka.topic, brokers = %cfg.kafka.brokers, http = %http_shown, "agent ready");
+    let mut signals = super::scaleout::Shutdown::install();
     println!("loglynx agent ready: topic {} http {http_shown}", cfg.kafka.topic);
 
     let mut failure = None;
     let mut producing = producing;
     let mut produced = None;
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down: waiting for the last deliveries"),
+        _ = signals.wait() => tracing::info!("shutting down: waiting for the last deliveries"),
         Some(res) = tasks.join_next() => {
             if let Ok(Err(e)) = res { failure = Some(e); }
         }

@@ -170,12 +170,13 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         });
     }
     tracing::info!(%addr, "loglynx ready: dashboard http://{addr}/ui/  api http://{addr}/api/v1/");
+    let mut signals = super::scaleout::Shutdown::install();
     println!("loglynx ready: dashboard http://{addr}/ui/");
 
     // Run until a signal or a task fails.
     let mut failure = None;
     tokio::select! {
-        _ = shutdown_signal() => tracing::info!("shutting down: finishing the in-flight batches"),
+        _ = signals.wait() => tracing::info!("shutting down: finishing the in-flight batches"),
         Some(res) = tasks.join_next() => {
             if let Ok(Err(e)) = res { failure = Some(e); }
         }
@@ -271,22 +272,6 @@ impl loglynx_api::NetworkView for NetView {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await.ok();
-}
 
 #[cfg(test)]
 mod tests {

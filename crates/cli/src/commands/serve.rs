@@ -18,7 +18,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::pipeline_view::HealthFiles;
-use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, CommonArgs};
+use super::scaleout::{build_config, init_logging, runtime, CommonArgs};
 
 /// How often the shards are looked at again.
 pub const REFRESH: Duration = Duration::from_millis(500);
@@ -83,8 +83,9 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         loglynx_api::serve(listener, state, token.cancelled_owned()).await
     });
     tracing::info!(%addr, shards = %shards.display(), "serve ready");
+    let mut signals = super::scaleout::Shutdown::install();
     println!("loglynx ready: dashboard http://{addr}/ui/");
-    shutdown_signal().await;
+    signals.wait().await;
     shutdown.cancel();
     server.await.context("http server task failed")?.context("http server failed")?;
     Ok(())

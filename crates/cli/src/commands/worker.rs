@@ -28,7 +28,7 @@ use loglynx_pipeline::PipelineStats;
 use loglynx_store::{Store, WriterHandle};
 use tokio::sync::mpsc;
 
-use super::scaleout::{build_config, init_logging, runtime, shutdown_signal, CommonArgs, KafkaArgs};
+use super::scaleout::{build_config, init_logging, runtime, CommonArgs, KafkaArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct WorkerArgs {
@@ -261,6 +261,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let group = Arc::new(ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, consumers, sink)?);
     let cstats = group.stats();
     let reporter = Reporter::start(&cfg, consumers, group.clone(), watermarks)?;
+    let mut shutdown = super::scaleout::Shutdown::install();
     println!("loglynx worker ready: group {} topic {}", cfg.kafka.group, cfg.kafka.topic);
     {
         // More consumers than partitions is allowed (spares take over when a member dies) but
@@ -286,7 +287,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let mut last_log = Instant::now();
     loop {
         tokio::select! {
-            _ = shutdown_signal() => {
+            _ = shutdown.wait() => {
                 tracing::info!("shutting down: the shards commit what they have");
                 break;
             }
