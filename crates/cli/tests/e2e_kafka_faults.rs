@@ -180,7 +180,7 @@ fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
     // buffers to disk and says so in its health report.
     let mut spooled = 0;
     while stopped.elapsed() < Duration::from_secs(30) {
-        if let Some(p) = agent_producer(&agent_dir) {
+        if let Some(p) = support::kafka::agent_producer(&agent_dir) {
             if p["state"] == "spooling" {
                 spooled = spooled.max(p["spool_records"].as_u64().unwrap_or(0));
             }
@@ -194,7 +194,7 @@ fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
     assert_exactly(&serve, n, Duration::from_secs(90));
     // Drained: back to direct, nothing left on disk.
     serve.wait_for(Duration::from_secs(30), "the spool drained", || {
-        agent_producer(&agent_dir)
+        support::kafka::agent_producer(&agent_dir)
             .is_some_and(|p| p["state"] == "direct" && p["spool_records"] == 0)
     });
     let segments = std::fs::read_dir(agent_dir.join("agent/spool"))
@@ -205,19 +205,6 @@ fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
     agent.stop();
     w1.stop();
     w2.stop();
-}
-
-/// The `producer` part of the agent's health report in `<agent_dir>/health/`.
-fn agent_producer(agent_dir: &Path) -> Option<serde_json::Value> {
-    let dir = agent_dir.join("health");
-    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !name.starts_with("agent-") || !name.ends_with(".json") {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-        Some(v["producer"].clone())
-    })
 }
 
 /// The agent is restarted mid-ingest with `sig` (`TERM`: clean stop; `KILL`: no chance to

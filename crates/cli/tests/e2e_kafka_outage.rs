@@ -31,18 +31,6 @@ fn config(dir: &Path, spool: Option<&str>) -> std::path::PathBuf {
     p
 }
 
-/// The `producer` part of the agent's health report in `<data>/health/`.
-fn producer_health(data: &Path) -> Option<serde_json::Value> {
-    std::fs::read_dir(data.join("health")).ok()?.flatten().find_map(|e| {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !name.starts_with("agent-") || !name.ends_with(".json") {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-        Some(v["producer"].clone())
-    })
-}
-
 fn wait(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !cond() {
@@ -82,7 +70,7 @@ fn an_agent_started_before_the_broker_buffers_on_disk_then_delivers_every_line_o
     // No broker: every line is acknowledged on disk, so the checkpoint reaches the files' end.
     let file_len = std::fs::metadata(logs.join("f0.log")).unwrap().len();
     wait(Duration::from_secs(60), "the agent to buffer every line on disk", || {
-        producer_health(&agent_dir).is_some_and(|p| {
+        support::kafka::agent_producer(&agent_dir).is_some_and(|p| {
             p["state"] == "spooling" && p["spool_records"].as_u64() == Some((FILES * n) as u64)
         })
     });
@@ -103,7 +91,7 @@ fn an_agent_started_before_the_broker_buffers_on_disk_then_delivers_every_line_o
     serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(120));
     assert_eq!(stored(&serve), expected(n));
     wait(Duration::from_secs(30), "the buffer drained", || {
-        producer_health(&agent_dir).is_some_and(|p| p["state"] == "direct" && p["spool_records"] == 0)
+        support::kafka::agent_producer(&agent_dir).is_some_and(|p| p["state"] == "direct" && p["spool_records"] == 0)
     });
     agent.stop();
     w.stop();

@@ -140,3 +140,15 @@ pub fn held_partitions(log: &[String]) -> Option<Vec<i32>> {
             .collect(),
     )
 }
+
+/// The `producer` part of the agent's health report in `<agent data dir>/health/`.
+pub fn agent_producer(data: &Path) -> Option<serde_json::Value> {
+    std::fs::read_dir(data.join("health")).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with("agent-") || !name.ends_with(".json") {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+        Some(v["producer"].clone())
+    })
+}
