@@ -26,3 +26,16 @@ ensure_apt() {
 ensure_tool() {
   command -v "$1" >/dev/null 2>&1 || { echo "loglynx: '$1' is required: $2" >&2; exit 1; }
 }
+
+# ensure_space DIR GIB WHAT: fails early, with what to do, when DIR's file system has less than
+# GIB GiB free (a linker that runs out of disk dies with SIGBUS, which says nothing useful).
+ensure_space() {
+  mkdir -p "$1"
+  local free_kib
+  free_kib=$(df -Pk "$1" | awk 'NR == 2 { print $4 }')
+  if [ "${free_kib:-0}" -lt $(($2 * 1024 * 1024)) ]; then
+    echo "loglynx: $3 needs about $2 GiB free in $1, but only $((free_kib / 1024)) MiB are:" \
+      "free some space (e.g. 'cargo clean' in old checkouts, old bench data in /tmp) and run again" >&2
+    exit 1
+  fi
+}

@@ -9,6 +9,7 @@ ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_apt build-essential pkg-config
 scripts/build-ui.sh
 log "building loglynx (release)"
+ensure_space target 2 "building loglynx"
 cargo build --release --locked -p loglynx-cli
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then

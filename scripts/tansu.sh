@@ -17,6 +17,7 @@ case "${1:-}" in
       log "tansu present: $(tansu_bin)"
     else
       log "installing tansu $TANSU_VERSION (cargo install, several minutes)"
+      ensure_space "${TMPDIR:-/tmp}" 4 "compiling tansu (cargo install builds in \$TMPDIR)"
       cargo install tansu --version "$TANSU_VERSION" --features dynostore,libsql
     fi
     ;;
