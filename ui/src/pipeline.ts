@@ -262,6 +262,10 @@ export interface WorkerRow {
   undecodable: string;
   undecodableValue: number;
   skipped: string;
+  /** What the skipped records were (the cell's tooltip). */
+  skippedWhy: string;
+  missing: string;
+  missingValue: number;
   partitions: string;
 }
 
@@ -280,6 +284,11 @@ export function workerRows(s: PipelineStatus): WorkerRow[] {
       undecodable: fmtCount(c?.undecodable),
       undecodableValue: c?.undecodable ?? 0,
       skipped: fmtCount(c?.skipped),
+      skippedWhy:
+        `${fmtCount(c?.duplicates ?? 0)} sent twice by an agent, ` +
+        `${fmtCount(Math.max(0, (c?.skipped ?? 0) - (c?.duplicates ?? 0)))} offsets the shard already had`,
+      missing: fmtCount(c?.missing ?? 0),
+      missingValue: c?.missing ?? 0,
       partitions: parts.length ? parts.join(", ") : "none",
     };
   });
@@ -536,18 +545,26 @@ export class PipelineView {
       id.append(el("span", "", w.id));
       if (w.stale) id.append(badge("stale", "bad"));
       id.title = `report updated ${w.updated}`;
+      const skipped = td(w.skipped, "c-num", "skipped");
+      skipped.title = w.skippedWhy;
+      const missing = td(w.missing, w.missingValue > 0 ? "c-num bad" : "c-num", "missing");
+      missing.title =
+        w.missingValue > 0
+          ? "offsets the broker no longer had when re-fetched (retention?); see the worker's log"
+          : "no offset missing";
       tr.append(
         id,
         td(w.consumers, "c-num", "consumers"),
         td(w.rate, "c-num", "rate"),
         td(w.consumed, "c-num", "consumed"),
         td(w.undecodable, w.undecodableValue > 0 ? "c-num warm" : "c-num", "undecodable"),
-        td(w.skipped, "c-num", "skipped"),
+        skipped,
+        missing,
         td(w.partitions, "c-mono", "partitions"),
       );
       return tr;
     });
-    fill(byId("pipe-workers"), rows, 7, "no worker report: start `loglynx worker` on this data directory");
+    fill(byId("pipe-workers"), rows, 8, "no worker report: start `loglynx worker` on this data directory");
   }
 
   private renderAgents(s: PipelineStatus): void {

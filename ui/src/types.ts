@@ -81,6 +81,12 @@ export interface ConsumerHealth {
   rate: number;
   undecodable: number;
   skipped: number;
+  /** Of `skipped`, records an agent sent twice (absent in reports of older workers). */
+  duplicates?: number;
+  /** Fetches started again because the broker's answer skipped offsets. */
+  refetches?: number;
+  /** Offsets given up as missing after re-fetching: anything but 0 needs a look. */
+  missing?: number;
   partitions: PartitionHealth[];
   rebalances_total: number;
   rebalances: RebalanceEvent[];

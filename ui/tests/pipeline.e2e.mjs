@@ -156,11 +156,19 @@ test("pipeline page renders the contract sample, refreshes every 2 s, pauses whe
   );
   const workers = await tableRows(page, "#pipe-workers");
   assert.deepEqual(
-    workers.map((w) => [w.id, w.consumers, w.rate, w.consumed, w.undecodable, w.skipped, w.partitions]),
+    workers.map((w) => [w.id, w.consumers, w.rate, w.consumed, w.undecodable, w.skipped, w.missing, w.partitions]),
     [
-      ["idx1-100", "1", "750/s", "60,000", "2", "0", "1"],
-      ["idx2-200", "1", "7.5/s", "59,000", "0", "12", "0"],
+      ["idx1-100", "1", "750/s", "60,000", "2", "0", "40", "1"],
+      ["idx2-200", "1", "7.5/s", "59,000", "0", "12", "0", "0"],
     ],
+  );
+  assert.equal(
+    await page.getAttribute('#pipe-workers tr[data-id="idx2-200"] td[data-col="skipped"]', "title"),
+    "10 sent twice by an agent, 2 offsets the shard already had",
+  );
+  assert.ok(
+    (await page.getAttribute('#pipe-workers tr[data-id="idx1-100"] td[data-col="missing"]', "class")).includes("bad"),
+    "missing offsets are marked",
   );
   const reb = await tableRows(page, "#pipe-rebalances");
   assert.deepEqual(
@@ -339,6 +347,7 @@ test("pipeline page on a real Kafka pipeline: agent, two workers, serve", async 
   assert.deepEqual(parts.map((p) => p.partition).sort(), ["0", "1"]);
   assert.equal(ws.length, 2, "two worker rows");
   assert.ok(ws.every((w) => !w.class.includes("stale")), "no stale worker");
+  assert.deepEqual(ws.map((w) => w.missing), ["0", "0"], "no offset missing");
   const workerIds = ws.map((w) => w.id);
   assert.equal(new Set(workerIds).size, 2);
   for (const p of parts) assert.ok(workerIds.includes(p.owner), `partition ${p.partition} owner ${p.owner} not in ${workerIds}`);

@@ -229,12 +229,13 @@ test("pipeline: agents, workers (stale marked) and the rebalance timeline newest
   );
   assert.equal(m.pipe.agentRows(s)[1].updated, "100 s ago");
   assert.deepEqual(
-    m.pipe.workerRows(s).map((w) => [w.id, w.stale, w.consumers, w.rate, w.consumed, w.undecodable, w.skipped, w.partitions]),
+    m.pipe.workerRows(s).map((w) => [w.id, w.stale, w.consumers, w.rate, w.consumed, w.undecodable, w.skipped, w.missing, w.partitions]),
     [
-      ["idx1-100", false, "1", "750/s", "60,000", "2", "0", "1"],
-      ["idx2-200", false, "1", "7.5/s", "59,000", "0", "12", "0"],
+      ["idx1-100", false, "1", "750/s", "60,000", "2", "0", "40", "1"],
+      ["idx2-200", false, "1", "7.5/s", "59,000", "0", "12", "0", "0"],
     ],
   );
+  assert.equal(m.pipe.workerRows(s)[1].skippedWhy, "10 sent twice by an agent, 2 offsets the shard already had");
   assert.deepEqual(
     m.pipe.rebalanceRows(s).map((r) => [r.atMs, r.worker, r.kind, r.partitions]),
     [

@@ -162,6 +162,7 @@ fn pipeline_status_and_metrics_follow_the_workers() {
     assert_eq!(s["totals"]["workers"], 2);
     assert_eq!(s["totals"]["lag"], 0);
     assert_eq!(s["totals"]["agents"], 1);
+    assert_eq!(s["totals"]["missing"], 0, "no offset given up: {s:#}");
     assert_eq!(s["agents"][0]["pid"], agent.pid(), "{s:#}");
     assert_eq!(s["agents"][0]["producer"]["delivered"], n, "{s:#}");
     let (id1, id2) = (id_of(&s, w1.pid()), id_of(&s, w2.pid()));
@@ -204,6 +205,8 @@ fn pipeline_status_and_metrics_follow_the_workers() {
         format!("loglynx_kafka_consumer_lag{{topic=\"{TOPIC}\",partition=\"1\"}} 0"),
         "loglynx_kafka_group_members{group=\"e2e\"} 2".to_string(),
         format!("loglynx_kafka_report_stale{{role=\"worker\",id=\"{id1}\"}} 0"),
+        format!("loglynx_kafka_missing_offsets_total{{worker=\"{id1}\"}} 0"),
+        format!("loglynx_kafka_skipped_records_total{{worker=\"{id2}\",reason=\"resent\"}} 0"),
     ] {
         assert!(
             m.lines().any(|l| l == line),

@@ -480,7 +480,6 @@ impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
-        self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
@@ -501,6 +500,9 @@ impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
             _ => "error",
         };
         if !parts.is_empty() || kind == "error" {
+            // Counted like the events: a cooperative rebalance calls every member, most with
+            // nothing to add or take.
+            self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
             self.stats.record_rebalance(self.id, kind, parts);
         }
         match err {

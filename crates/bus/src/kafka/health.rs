@@ -108,8 +108,19 @@ pub struct ConsumerHealth {
     pub rate: f64,
     /// Records that were not loglynx records (stored raw and flagged) since start.
     pub undecodable: u64,
-    /// Records skipped as already stored (replays) since start.
+    /// Records skipped as already stored since start: offsets the shard already had (a
+    /// re-fetch, a new owner resuming) and records an agent sent twice (see `duplicates`).
     pub skipped: u64,
+    /// Of `skipped`, records an agent sent twice (after a crash, or copied to its disk buffer).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Fetches started again because the broker's answer skipped offsets.
+    #[serde(default)]
+    pub refetches: u64,
+    /// Offsets given up as missing after re-fetching (deleted by retention before they were
+    /// read, or lost by the broker). Anything but 0 needs a look.
+    #[serde(default)]
+    pub missing: u64,
     /// Partitions this process owns now, with their lag.
     pub partitions: Vec<PartitionHealth>,
     /// Assignments and revocations seen since start.

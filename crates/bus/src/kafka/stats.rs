@@ -99,6 +99,7 @@ pub fn summarize(reports: &[HealthReport], now_ms: u64) -> serde_json::Value {
         "lag": owned.iter().filter_map(|o| o.part.lag).sum::<i64>(),
         "members": consumers().map(|c| c.consumers).sum::<usize>(),
         "rebalances_total": consumers().map(|c| c.rebalances_total).sum::<u64>(),
+        "missing": consumers().map(|c| c.missing).sum::<u64>(),
         "spool_bytes": producers().map(|p| p.spool_bytes).sum::<u64>(),
         "spool_max_bytes": producers().map(|p| p.spool_max_bytes).sum::<u64>(),
         "spool_records": producers().map(|p| p.spool_records).sum::<u64>(),
@@ -270,6 +271,22 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         "counter",
         "rebalance callbacks (assignments, revocations) since the worker started",
     );
+    let mut skipped = Family::new(
+        "loglynx_kafka_skipped_records_total",
+        "counter",
+        "records not stored again since the worker started, by reason: offset (the shard had \
+         the offset) or resent (an agent sent the record twice)",
+    );
+    let mut refetches = Family::new(
+        "loglynx_kafka_refetches_total",
+        "counter",
+        "fetches started again because the broker's answer skipped offsets",
+    );
+    let mut missing = Family::new(
+        "loglynx_kafka_missing_offsets_total",
+        "counter",
+        "offsets given up as missing after re-fetching (deleted by retention or lost by the broker)",
+    );
     let mut members: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in fresh(reports, Role::Worker, now_ms) {
         let Some(c) = &r.consumer else { continue };
@@ -277,6 +294,11 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         consumed.add(&l, c.consumed);
         crate_.add(&l, float(c.rate));
         rebalances.add(&l, c.rebalances_total);
+        let offset = c.skipped.saturating_sub(c.duplicates);
+        skipped.add(&[("worker", r.id.as_str()), ("reason", "offset")], offset);
+        skipped.add(&[("worker", r.id.as_str()), ("reason", "resent")], c.duplicates);
+        refetches.add(&l, c.refetches);
+        missing.add(&l, c.missing);
         *members.entry(c.group.as_str()).or_default() += c.consumers;
     }
     let mut group_members = Family::new(
@@ -360,6 +382,9 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         owner,
         group_members,
         rebalances,
+        skipped,
+        refetches,
+        missing,
         stale,
     ] {
         f.write(out);
@@ -403,6 +428,9 @@ mod tests {
                 rate: 50.0,
                 undecodable: 0,
                 skipped: 0,
+                duplicates: 0,
+                refetches: 0,
+                missing: 0,
                 partitions: vec![part],
                 rebalances_total: events.len() as u64,
                 rebalances: events,
@@ -443,14 +471,18 @@ mod tests {
             high_watermark: hw,
             lag: hw.zip(committed).map(|(h, c)| h - c),
         };
+        let mut h20 = worker(
+            "h-20",
+            99_500,
+            p(0, 310, Some(300), Some(320)),
+            vec![ev(1_000, "assign", &[0, 1]), ev(5_000, "revoke", &[1])],
+        );
+        if let Some(c) = h20.consumer.as_mut() {
+            (c.skipped, c.duplicates, c.refetches, c.missing) = (5, 2, 4, 3);
+        }
         vec![
             agent,
-            worker(
-                "h-20",
-                99_500,
-                p(0, 310, Some(300), Some(320)),
-                vec![ev(1_000, "assign", &[0, 1]), ev(5_000, "revoke", &[1])],
-            ),
+            h20,
             worker(
                 "h-30",
                 100_000,
@@ -474,12 +506,15 @@ mod tests {
                            part: serde_json::Value,
                            evs: serde_json::Value,
                            stale: bool| {
+            // skipped, duplicates, refetches, missing
+            let gaps = if id == "h-20" { [5, 2, 4, 3] } else { [0; 4] };
             serde_json::json!({
                 "role": "worker", "id": id, "host": "h", "pid": 2, "topic": "logs",
                 "brokers": "b:9092", "started_ms": 500, "updated_ms": updated,
                 "consumer": {
                     "group": "g\"x", "consumers": 1, "consumed": 300, "rate": 50.0,
-                    "undecodable": 0, "skipped": 0, "partitions": [part],
+                    "undecodable": 0, "skipped": gaps[0], "duplicates": gaps[1],
+                    "refetches": gaps[2], "missing": gaps[3], "partitions": [part],
                     "rebalances_total": evs.as_array().unwrap().len(), "rebalances": evs,
                 },
                 "stale": stale,
@@ -529,7 +564,7 @@ mod tests {
             ],
             "totals": {
                 "produce_rate": 12.5, "consume_rate": 100.0, "lag": 20, "members": 2,
-                "rebalances_total": 3, "spool_bytes": 2048, "spool_max_bytes": 4096,
+                "rebalances_total": 3, "missing": 3, "spool_bytes": 2048, "spool_max_bytes": 4096,
                 "spool_records": 7, "agents": 1, "workers": 2,
             },
             "rebalances": [
@@ -596,6 +631,20 @@ loglynx_kafka_group_members{group="g\"x"} 2
 # TYPE loglynx_kafka_rebalances_total counter
 loglynx_kafka_rebalances_total{worker="h-20"} 2
 loglynx_kafka_rebalances_total{worker="h-30"} 1
+# HELP loglynx_kafka_skipped_records_total records not stored again since the worker started, by reason: offset (the shard had the offset) or resent (an agent sent the record twice)
+# TYPE loglynx_kafka_skipped_records_total counter
+loglynx_kafka_skipped_records_total{worker="h-20",reason="offset"} 3
+loglynx_kafka_skipped_records_total{worker="h-20",reason="resent"} 2
+loglynx_kafka_skipped_records_total{worker="h-30",reason="offset"} 0
+loglynx_kafka_skipped_records_total{worker="h-30",reason="resent"} 0
+# HELP loglynx_kafka_refetches_total fetches started again because the broker's answer skipped offsets
+# TYPE loglynx_kafka_refetches_total counter
+loglynx_kafka_refetches_total{worker="h-20"} 4
+loglynx_kafka_refetches_total{worker="h-30"} 0
+# HELP loglynx_kafka_missing_offsets_total offsets given up as missing after re-fetching (deleted by retention or lost by the broker)
+# TYPE loglynx_kafka_missing_offsets_total counter
+loglynx_kafka_missing_offsets_total{worker="h-20"} 3
+loglynx_kafka_missing_offsets_total{worker="h-30"} 0
 # HELP loglynx_kafka_report_stale 1 when a process's health report was not rewritten in time (the process is gone)
 # TYPE loglynx_kafka_report_stale gauge
 loglynx_kafka_report_stale{role="agent",id="h-10"} 0

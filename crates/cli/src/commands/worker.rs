@@ -206,8 +206,10 @@ impl Reporter {
                         c.undecodable = stats.undecodable.load(Ordering::Relaxed);
                         // Both are records not stored again: offsets the shard already had,
                         // and records an agent sent twice.
-                        c.skipped = stats.skipped.load(Ordering::Relaxed)
-                            + stats.duplicates.load(Ordering::Relaxed);
+                        c.duplicates = stats.duplicates.load(Ordering::Relaxed);
+                        c.skipped = stats.skipped.load(Ordering::Relaxed) + c.duplicates;
+                        c.refetches = stats.refetches.load(Ordering::Relaxed);
+                        c.missing = stats.missing.load(Ordering::Relaxed);
                         c.partitions = watermarks.partitions(&owned);
                         c.rebalances_total = stats.rebalances.load(Ordering::Relaxed);
                         c.rebalances = stats.rebalance_events();
