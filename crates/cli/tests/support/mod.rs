@@ -176,14 +176,9 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM and wait for a clean exit.
+    /// SIGTERM and wait for a clean exit (SIGKILL and panic after [`STOP_DEADLINE`]).
     pub fn stop(mut self) {
-        unsafe_sigterm(self.child.id());
-        let status = self.child.wait().expect("wait");
-        assert!(
-            status.success(),
-            "loglynx exited with {status} after SIGTERM"
-        );
+        stop_child(&mut self.child, "loglynx");
     }
 }
 
@@ -194,8 +189,28 @@ impl Drop for Server {
     }
 }
 
-fn unsafe_sigterm(pid: u32) {
-    signal(pid, "TERM");
+/// How long a process may take to exit after SIGTERM. A clean stop commits and flushes within a
+/// few seconds; a process still running after this is hung, and the test says so instead of
+/// waiting until CI's time limit.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// SIGTERM, then waits up to [`STOP_DEADLINE`] for a successful exit. A process that does not exit
+/// in time is SIGKILLed (so it does not outlive the test) and the test fails naming it.
+fn stop_child(child: &mut Child, name: &str) {
+    signal(child.id(), "TERM");
+    let deadline = Instant::now() + STOP_DEADLINE;
+    let status = loop {
+        match child.try_wait().expect("wait") {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{name} did not exit within {STOP_DEADLINE:?} of SIGTERM (hung); SIGKILLed it");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    assert!(status.success(), "{name} exited with {status} after SIGTERM");
 }
 
 /// Sends signal `name` (`TERM`, `STOP`, `CONT`...) to `pid` with the `kill` command; panics when
@@ -379,15 +394,10 @@ impl Proc {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM and wait for a clean exit.
+    /// SIGTERM and wait for a clean exit (SIGKILL and panic after [`STOP_DEADLINE`]).
     pub fn stop(mut self) {
-        unsafe_sigterm(self.child.id());
-        let status = self.child.wait().expect("wait");
-        assert!(
-            status.success(),
-            "{} exited with {status} after SIGTERM",
-            self.name
-        );
+        let name = self.name.clone();
+        stop_child(&mut self.child, &name);
     }
 }
 
