@@ -171,12 +171,15 @@ class Proc:
         return self.proc.returncode
 
 
-def write_config(path, brokers, properties=None, extra=""):
-    """A loglynx config: fixed hostname (stable keys), no syslog listeners, [kafka.properties]."""
+def write_config(path, brokers, properties=None, extra="", tables=""):
+    """A loglynx config: fixed hostname (stable keys), no syslog listeners, [kafka.properties],
+    then `tables` (more TOML tables, e.g. "[store]\nwriter_threads = 1")."""
     lines = [f'hostname = "{HOSTNAME}"', "", "[syslog]", 'udp = "off"', 'tcp = "off"', "",
              "[kafka]", f'brokers = "{brokers}"', extra, "", "[kafka.properties]"]
     for k, v in (properties or {}).items():
         lines.append(f'"{k}" = "{v}"')
+    if tables:
+        lines += ["", tables]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
@@ -540,7 +543,8 @@ def cmd_produce(a):
 def run_worker_once(a, broker, topic, consumers, tag):
     data = os.path.join(a.work, f"worker-data-{tag}")
     subprocess.run(["rm", "-rf", data], check=True)
-    cfg = write_config(os.path.join(a.work, f"worker-{tag}.toml"), broker.brokers)
+    cfg = write_config(os.path.join(a.work, f"worker-{tag}.toml"), broker.brokers,
+                       tables=a.worker_toml or "")
     load_start = loadavg()
     b_cpu0 = broker.cpu()
     w = Proc(f"worker-{tag}", [a.bin, "worker", "--config", cfg, "--data-dir", data,
@@ -913,6 +917,7 @@ def main():
     s.add_argument("--work", required=True)
     s.add_argument("--consumers", type=lambda v: [int(x) for x in v.split(",")], default=[1, 2])
     s.add_argument("--rounds", type=int, default=1)
+    s.add_argument("--worker-toml", help="TOML tables appended to the worker's config (not run's)")
     s = sub.add_parser("settings")
     s.add_argument("--bin", required=True)
     s.add_argument("--log", required=True)

@@ -13,7 +13,8 @@
 # the agent's JSON record instead of the bare line), CONSUMERS (default 1,2), MARKERS (latency
 # probes per setting, default 5), ONLY (settings: comma-separated substrings of setting names),
 # PERF=1 (produce: `perf record` the agent of round 0 into WORK/perf-agent.data; slows it),
-# PY (a python with confluent-kafka; default bench/kafka/.venv, created with pip when absent).
+# PY (a python with confluent-kafka; default bench/kafka/.venv, created with pip when absent),
+# WORKER_TOML (worker: TOML tables appended to the workers' config only, to compare settings).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in bench/
 cd "$(dirname "$0")/../.."
@@ -88,7 +89,8 @@ if [ "$what" = worker ] || [ "$what" = all ]; then
   UP0=$(uptime)
   say "worker: $N events, consumers $CONSUMERS, beside loglynx run, $ROUNDS round(s)"
   "$PY" bench/kafka/kbench.py worker --bin "$BIN" --logs "$WORK/split-$N"/*.log --n "$N" \
-    --work "$WORK" --consumers "$CONSUMERS" --rounds "$ROUNDS" >"$RES/worker-$N.json"
+    --work "$WORK" --consumers "$CONSUMERS" --rounds "$ROUNDS" --worker-toml "${WORKER_TOML:-}" \
+    >"$RES/worker-$N.json"
   header "worker ($N events in 2 files, 2 partitions)"
   "$PY" bench/kafka/kbench.py table "$RES/worker-$N.json"
   echo "uptime at end: $(uptime)"
