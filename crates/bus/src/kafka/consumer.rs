@@ -95,7 +95,9 @@ pub trait PartitionSink: Send + Sync + 'static {
     /// shard, the next offset to consume (its store's checkpoint; `None`: from the beginning)
     /// and the sender of its pipeline. Called inside the rebalance callback. An error stops
     /// this consumer (and so the worker): the group gives the partition to another member.
-    fn open(&self, partition: i32) -> Result<Opened<Self::Shard>, String>;
+    /// `more` is how many partitions of the same assignment are still to be opened after this
+    /// one (a sink that splits a budget between its shards counts them in).
+    fn open(&self, partition: i32, more: usize) -> Result<Opened<Self::Shard>, String>;
 
     /// The next offset the shard has durably committed, if any.
     fn committed(&self, shard: &Self::Shard) -> Option<i64>;
@@ -341,11 +343,12 @@ impl<S: PartitionSink> WorkerContext<S> {
             .iter()
             .map(|e| e.partition())
             .collect();
-        for p in &parts {
-            if self.shards().contains_key(p) {
-                continue;
-            }
-            match self.sink.open(*p) {
+        let new: Vec<i32> = {
+            let shards = self.shards();
+            parts.iter().copied().filter(|p| !shards.contains_key(p)).collect()
+        };
+        for (i, p) in new.iter().enumerate() {
+            match self.sink.open(*p, new.len() - i - 1) {
                 Ok((inner, next, tx)) => {
                     let offset =
                         next.map_or(Offset::Beginning, |n| Offset::Offset((n - REWIND).max(0)));

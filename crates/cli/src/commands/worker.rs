@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -61,10 +61,42 @@ pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
 struct ShardSink {
     shards_dir: PathBuf,
     topic: String,
+    /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
+    /// between its shards, see [`shard_budget`].
     store: StoreConfig,
     pipeline: PipelineConfig,
     rt: tokio::runtime::Handle,
     stats: Arc<PipelineStats>,
+    /// Consumers in this process: the shards it expects to hold at least.
+    consumers: usize,
+    /// Shards open now, in every consumer of the process.
+    open: AtomicUsize,
+}
+
+/// The store and pipeline settings of one of `shards` shards of a worker process on `cores`
+/// cores. In `run` one store has the whole budget; a worker has a store per partition it owns,
+/// so what is automatic (`writer_threads`, `parse_threads` at 0) is divided between the shards,
+/// and so is `writer_memory`. A value set explicitly applies to each shard as given.
+///
+/// Measured (docs/BENCHMARKS.md): a worker holding 2 shards with 2 indexing threads each on 2
+/// cores spent ~12% more CPU per event than with one each (more, smaller segments to merge).
+fn shard_budget(
+    store: &StoreConfig,
+    pipeline: &PipelineConfig,
+    shards: usize,
+    cores: usize,
+) -> (StoreConfig, PipelineConfig) {
+    let shards = shards.max(1);
+    let mut store = store.clone();
+    let mut pipeline = pipeline.clone();
+    if store.writer_threads == 0 {
+        store.writer_threads = (cores.clamp(1, 4) / shards).max(1);
+    }
+    store.writer_memory.0 /= shards as u64;
+    if pipeline.parse_threads == 0 {
+        pipeline.parse_threads = (cores / shards).max(1);
+    }
+    (store, pipeline)
 }
 
 /// A shard being written by this process.
@@ -109,26 +141,42 @@ impl ShardSink {
 impl PartitionSink for ShardSink {
     type Shard = Shard;
 
-    fn open(&self, partition: i32) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
+    fn open(
+        &self,
+        partition: i32,
+        more: usize,
+    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
         let lock = self.lock(&dir, partition)?;
+        let shards = self.consumers.max(self.open.load(Ordering::Relaxed) + 1 + more);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
+        tracing::debug!(
+            partition,
+            shards,
+            writer_threads = store_cfg.writer_threads,
+            writer_memory = store_cfg.writer_memory.0,
+            parse_threads = pipeline.parse_threads,
+            "shard budget"
+        );
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(&dir, &self.store).map_err(|e| e.to_string())?;
-        let (event_tx, event_rx) = mpsc::channel(self.pipeline.queue_batches);
+        let store = Store::open(&dir, &store_cfg).map_err(|e| e.to_string())?;
+        let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
         let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
-        let (raw_tx, raw_rx) = mpsc::channel(self.pipeline.queue_batches);
+        let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
         {
             let _guard = self.rt.enter();
             loglynx_pipeline::spawn_pipeline(
                 raw_rx,
                 event_tx,
-                self.pipeline.parse_threads,
-                self.pipeline.keep_original,
+                pipeline.parse_threads,
+                pipeline.keep_original,
                 self.stats.clone(),
             );
         }
         let key = source_key(&self.topic, partition);
         let next = store.checkpoint().get(&key).map(|o| o as i64);
+        self.open.fetch_add(1, Ordering::Relaxed);
         Ok((Shard { key, store, writer, _lock: lock }, next, raw_tx))
     }
 
@@ -141,6 +189,7 @@ impl PartitionSink for ShardSink {
     }
 
     fn close(&self, shard: Shard) -> Option<i64> {
+        self.open.fetch_sub(1, Ordering::Relaxed);
         let Shard { key, store, writer, _lock } = shard;
         // The pipeline drains, drops its sender, and the writer makes its last commit.
         if let Err(e) = writer.join() {
@@ -246,6 +295,10 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&shards_dir)
         .with_context(|| format!("cannot create {}: check the path and its permissions", shards_dir.display()))?;
     let stats = Arc::new(PipelineStats::default());
+    let consumers = match cfg.kafka.consumers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        n => n,
+    };
     let sink = Arc::new(ShardSink {
         shards_dir,
         topic: cfg.kafka.topic.clone(),
@@ -253,11 +306,9 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
         pipeline: cfg.pipeline.clone(),
         rt: tokio::runtime::Handle::current(),
         stats: stats.clone(),
+        consumers,
+        open: AtomicUsize::new(0),
     });
-    let consumers = match cfg.kafka.consumers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        n => n,
-    };
     // Before the consumers: a client that cannot be created stops the start cleanly.
     let watermarks = Watermarks::start(&cfg.kafka)?;
     let group = Arc::new(ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, consumers, sink)?);
@@ -331,4 +382,40 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     joined?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_budgets_are_split_between_shards_and_explicit_ones_kept() {
+        let store = StoreConfig::default();
+        let pipeline = PipelineConfig::default();
+        let mib = 1024 * 1024;
+        assert_eq!(store.writer_memory.0, 256 * mib, "the example's default");
+
+        // One shard: the whole budget, as in `run`.
+        let (s, p) = shard_budget(&store, &pipeline, 1, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (2, 256 * mib, 2));
+        // Two shards on 2 cores: one indexing and one parsing thread each, half the memory.
+        let (s, p) = shard_budget(&store, &pipeline, 2, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (1, 128 * mib, 1));
+        // Never less than one thread; 16 cores count as 4 indexing threads, as in `run`.
+        let (s, p) = shard_budget(&store, &pipeline, 3, 2);
+        assert_eq!((s.writer_threads, p.parse_threads), (1, 1));
+        let (s, p) = shard_budget(&store, &pipeline, 2, 16);
+        assert_eq!((s.writer_threads, p.parse_threads), (2, 8));
+
+        // Set explicitly: per shard, as given (memory is still the process's, split).
+        let mut explicit = store.clone();
+        explicit.writer_threads = 3;
+        let mut explicit_p = pipeline.clone();
+        explicit_p.parse_threads = 5;
+        let (s, p) = shard_budget(&explicit, &explicit_p, 2, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (3, 128 * mib, 5));
+        // Other settings pass through.
+        assert_eq!(s.commit_interval, store.commit_interval);
+        assert_eq!(p.queue_batches, pipeline.queue_batches);
+    }
 }
