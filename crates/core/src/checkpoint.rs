@@ -11,6 +11,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// A position that removes its key instead of advancing it (see [`Checkpoint::advance`]): how a
+/// source forgets a key it no longer needs, in the same commit as the events. Never a real
+/// position: byte offsets and Kafka offsets stay far below it.
+pub const FORGET: u64 = u64::MAX;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Source key -> next position.
@@ -21,8 +26,12 @@ impl Checkpoint {
     pub fn get(&self, key: &str) -> Option<u64> {
         self.positions.get(key).copied()
     }
-    /// Records `pos` for `key`; positions only move forward.
+    /// Records `pos` for `key`; positions only move forward. [`FORGET`] removes the key.
     pub fn advance(&mut self, key: &str, pos: u64) {
+        if pos == FORGET {
+            self.positions.remove(key);
+            return;
+        }
         match self.positions.get_mut(key) {
             Some(p) => *p = (*p).max(pos),
             None => {
@@ -62,5 +71,17 @@ mod tests {
         assert_eq!(c.get("file:1:2:ab"), Some(150));
         let back = Checkpoint::from_json(&c.to_json()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn forget_removes_a_key_and_a_later_position_brings_it_back() {
+        let mut c = Checkpoint::default();
+        c.merge(&[("seen:a".into(), 10), ("seen:b".into(), 20)]);
+        c.merge(&[("seen:a".into(), FORGET), ("seen:zz".into(), FORGET)]);
+        assert_eq!(c.get("seen:a"), None);
+        assert_eq!(c.get("seen:zz"), None, "forgetting an absent key adds nothing");
+        assert_eq!(c.get("seen:b"), Some(20));
+        c.advance("seen:a", 5);
+        assert_eq!(c.get("seen:a"), Some(5), "a new start after forgetting");
     }
 }

@@ -14,7 +14,7 @@ pub mod fields;
 pub mod record;
 pub mod time;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, FORGET};
 pub use event::{Event, EventFlags};
 pub use record::{ack_channel, positioned_id, Ack, AckError, AckReceiver, EventBatch, FormatHint, RawBatch, RawRecord, SourceKind};
 pub use time::Timestamp;

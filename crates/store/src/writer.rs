@@ -345,7 +345,12 @@ impl WriterLoop {
             ack,
         } = batch;
         let advances = checkpoint.iter().any(|(k, p)| {
-            !self.frozen.contains(k) && self.checkpoint.get(k).is_none_or(|c| *p > c)
+            !self.frozen.contains(k)
+                && match self.checkpoint.get(k) {
+                    // Forgetting a key changes the checkpoint only if it is there.
+                    c if *p == loglynx_core::FORGET => c.is_some(),
+                    c => c.is_none_or(|c| *p > c),
+                }
         });
         if events.is_empty() && !advances {
             match ack {

@@ -92,6 +92,36 @@ fn an_ack_fires_only_once_its_batch_is_committed_and_searchable() {
 }
 
 #[test]
+fn a_forgotten_key_leaves_the_committed_checkpoint_and_other_keys_stay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), &cfg()).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let writer = store.start_writer(rx).unwrap();
+    tx.blocking_send(batch("a", 0, 10, 1_700_000_000)).unwrap();
+    tx.blocking_send(batch("b", 0, 5, 1_700_000_000)).unwrap();
+    let (b, ack) = with_ack(EventBatch::default());
+    tx.blocking_send(b).unwrap();
+    wait_ack(ack).unwrap();
+    assert_eq!(store.checkpoint(), checkpoint(&[("a", 10), ("b", 5)]));
+
+    // A batch with no events that only forgets `a` (and a key the store never had) is
+    // committed: the key is gone from the store's checkpoint, also after a reopen.
+    let (b, ack) = with_ack(EventBatch {
+        checkpoint: vec![("a".into(), loglynx_core::FORGET), ("zz".into(), loglynx_core::FORGET)],
+        ..EventBatch::default()
+    });
+    tx.blocking_send(b).unwrap();
+    wait_ack(ack).unwrap();
+    assert_eq!(store.checkpoint(), checkpoint(&[("b", 5)]));
+    drop(tx);
+    writer.join().unwrap();
+    drop(store);
+    let store = Store::open(tmp.path(), &cfg()).unwrap();
+    assert_eq!(store.checkpoint(), checkpoint(&[("b", 5)]));
+    assert_exactly(&store, "a", 10);
+}
+
+#[test]
 fn a_crash_keeps_exactly_the_last_commit_and_the_replay_stores_nothing_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = cfg();

@@ -14,13 +14,28 @@
 //! the worker and move with the shard to the next owner of the partition. A truncated file
 //! whose new content starts with the same line is a new stream (its key gets a generation,
 //! see loglynx_collect), so its records are never taken for old ones.
+//!
+//! A stream that took no record for [`SEEN_TTL`] is forgotten (its key is removed from the
+//! checkpoint with [`loglynx_core::FORGET`]), so memory and the checkpoint written at every commit
+//! hold only the streams of the last week, not every file generation ever read. Forgetting can
+//! only let a copy through (a duplicate, if an agent comes back after more than a week and sends
+//! again its last unconfirmed lines), never drop a record.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
 
-use loglynx_core::RawRecord;
+use loglynx_core::{RawRecord, FORGET};
+
+use super::health::now_ms;
 
 /// Prefix of the checkpoint keys of [`Replays`].
 pub const SEEN_PREFIX: &str = "seen:";
+
+/// A stream that took no record for this long is forgotten.
+pub const SEEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How often [`Replays::take_checkpoint`] looks for streams to forget.
+const PRUNE_EVERY_MS: u64 = 60_000;
 
 /// Ids of records without a position (HTTP, syslog) remembered per shard. When the broker
 /// stalls, the agent copies its unconfirmed batches into its disk buffer (to keep order across
@@ -38,27 +53,49 @@ pub const RECENT_IDS: usize = 65_536;
 /// starts after the previous one's end and its newline).
 #[derive(Debug, Default)]
 pub struct Replays {
-    next: HashMap<u64, u64>,
+    next: HashMap<u64, Seen>,
     /// Streams advanced since the last [`Replays::take_checkpoint`].
     touched: BTreeSet<u64>,
+    /// When streams were last looked at for [`SEEN_TTL`].
+    pruned_ms: u64,
     /// Hashes of the ids of the last [`RECENT_IDS`] records without a position, oldest first,
     /// and how many times each is in the window.
     recent: VecDeque<u64>,
     recent_set: HashMap<u64, u32>,
 }
 
+/// One stream: the end of the last record taken, and when.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    end: u64,
+    touched_ms: u64,
+}
+
 impl Replays {
     /// The positions a shard's store holds (its whole checkpoint; other keys are ignored).
+    /// Their age is not stored: they count as touched now.
     pub fn load<'a>(checkpoint: impl IntoIterator<Item = (&'a String, &'a u64)>) -> Replays {
+        Self::load_at(checkpoint, now_ms())
+    }
+
+    fn load_at<'a>(
+        checkpoint: impl IntoIterator<Item = (&'a String, &'a u64)>,
+        now: u64,
+    ) -> Replays {
         let next = checkpoint
             .into_iter()
             .filter_map(|(k, v)| {
                 let hash = k.strip_prefix(SEEN_PREFIX)?;
-                Some((u64::from_str_radix(hash, 16).ok()?, *v))
+                let seen = Seen {
+                    end: *v,
+                    touched_ms: now,
+                };
+                Some((u64::from_str_radix(hash, 16).ok()?, seen))
             })
             .collect();
         Replays {
             next,
+            pruned_ms: now,
             ..Replays::default()
         }
     }
@@ -71,10 +108,11 @@ impl Replays {
         };
         let end = start.saturating_add(record.body.len() as u64);
         match self.next.get_mut(&stream) {
-            Some(seen) if end <= *seen => return false,
-            Some(seen) => *seen = end,
+            Some(s) if end <= s.end => return false,
+            Some(s) => s.end = end,
             None => {
-                self.next.insert(stream, end);
+                // Its time is set by the next take_checkpoint (one clock read per batch).
+                self.next.insert(stream, Seen { end, touched_ms: 0 });
             }
         }
         self.touched.insert(stream);
@@ -109,19 +147,53 @@ impl Replays {
     }
 
     /// Checkpoint entries of the streams advanced since the last call, to commit with the
-    /// records taken since.
+    /// records taken since, and (once a minute) [`FORGET`] entries of the streams idle for
+    /// [`SEEN_TTL`].
     pub fn take_checkpoint(&mut self) -> Vec<(String, u64)> {
+        self.take_checkpoint_at(now_ms())
+    }
+
+    fn take_checkpoint_at(&mut self, now: u64) -> Vec<(String, u64)> {
         let touched = std::mem::take(&mut self.touched);
-        touched
+        let mut out: Vec<(String, u64)> = touched
             .into_iter()
-            .filter_map(|s| Some((format!("{SEEN_PREFIX}{s:016x}"), *self.next.get(&s)?)))
-            .collect()
+            .filter_map(|s| {
+                let seen = self.next.get_mut(&s)?;
+                seen.touched_ms = now;
+                Some((key(s), seen.end))
+            })
+            .collect();
+        if now.saturating_sub(self.pruned_ms) >= PRUNE_EVERY_MS {
+            self.pruned_ms = now;
+            let ttl = SEEN_TTL.as_millis() as u64;
+            let before = self.next.len();
+            self.next.retain(|s, seen| {
+                let keep = now.saturating_sub(seen.touched_ms) < ttl;
+                if !keep {
+                    out.push((key(*s), FORGET));
+                }
+                keep
+            });
+            if self.next.len() < before {
+                tracing::info!(
+                    forgotten = before - self.next.len(),
+                    streams = self.next.len(),
+                    "forgot file streams idle for {} days",
+                    SEEN_TTL.as_secs() / 86_400
+                );
+            }
+        }
+        out
     }
 
     /// Streams known.
     pub fn len(&self) -> usize {
         self.next.len()
     }
+}
+
+fn key(stream: u64) -> String {
+    format!("{SEEN_PREFIX}{stream:016x}")
 }
 
 #[cfg(test)]
@@ -273,5 +345,51 @@ mod tests {
         assert!(!back.admit(&line("file:1:2:a", 40)));
         assert!(back.admit(&line("file:1:2:a", 41)));
         assert!(back.admit(&line("file:9:9:b", 8)));
+    }
+
+    #[test]
+    fn streams_idle_for_the_ttl_are_forgotten_in_the_checkpoint() {
+        let day = 86_400_000;
+        let ttl = SEEN_TTL.as_millis() as u64;
+        let mut store: BTreeMap<String, u64> = BTreeMap::new();
+        // Loaded at day 0: counts as touched then.
+        let mut r = Replays::load_at(&store, 0);
+        r.admit(&line("file:1:2:old", 0));
+        r.admit(&line("file:1:2:live", 0));
+        store.extend(r.take_checkpoint_at(0));
+        assert_eq!(store.len(), 2);
+        // Only `live` takes records afterwards.
+        for d in 1..=8 {
+            r.admit(&line("file:1:2:live", d * 100));
+            let ck = r.take_checkpoint_at(d * day);
+            for (k, p) in &ck {
+                if *p == FORGET {
+                    store.remove(k);
+                } else {
+                    store.insert(k.clone(), *p);
+                }
+            }
+            let forgets = ck.iter().filter(|(_, p)| *p == FORGET).count();
+            // `old` was last touched at 0: forgotten at the first look past the TTL.
+            assert_eq!(forgets, usize::from(d * day >= ttl && d * day < ttl + day), "day {d}");
+        }
+        assert_eq!(r.len(), 1, "only the live stream is remembered");
+        assert_eq!(store.len(), 1);
+        // Forgetting lets a re-sent copy through (a duplicate), it never drops a new record.
+        assert!(r.admit(&line("file:1:2:old", 0)));
+        assert!(!r.admit(&line("file:1:2:live", 800)));
+        // Looks happen at most once a minute (not a scan of every stream per batch).
+        let mut q = Replays::load_at(&BTreeMap::new(), 0);
+        q.admit(&line("file:1:2:x", 0));
+        q.take_checkpoint_at(0);
+        assert!(q.take_checkpoint_at(ttl - 1).is_empty(), "not idle for the TTL yet");
+        assert!(q.take_checkpoint_at(ttl + 10).is_empty(), "idle, but looked 11 ms ago");
+        assert_eq!(q.take_checkpoint_at(ttl - 1 + 60_000), vec![(key_of("file:1:2:x"), FORGET)]);
+        assert_eq!(q.len(), 0);
+    }
+
+    fn key_of(file_key: &str) -> String {
+        let (stream, _) = line(file_key, 0).stream_position().expect("positioned");
+        key(stream)
     }
 }
