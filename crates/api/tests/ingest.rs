@@ -4,7 +4,7 @@ mod common;
 
 use std::io::Write as _;
 
-use common::{start, Opts};
+use common::{post_raw, start, Opts};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,15 +117,16 @@ async fn gzip_bodies_are_accepted() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(b"{\"message\":\"zipped\"}\n").unwrap();
     let gz = enc.finish().unwrap();
-    let r = s
-        .client
-        .post(s.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .header("content-encoding", "gzip")
-        .body(gz)
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &s.client,
+        s.url("/api/v1/ingest"),
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+        ],
+        gz,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(s.search("zipped").await.0, 1);
 }
@@ -149,15 +150,13 @@ async fn oversized_bodies_get_a_json_413() {
     enc.write_all(&vec![b'a'; 64 * 1024]).unwrap();
     let gz = enc.finish().unwrap();
     assert!(gz.len() < 1024);
-    let r = s
-        .client
-        .post(s.url("/api/v1/ingest"))
-        .header("content-type", "text/plain")
-        .header("content-encoding", "gzip")
-        .body(gz)
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &s.client,
+        s.url("/api/v1/ingest"),
+        &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+        gz,
+    )
+    .await;
     assert_eq!(r.status(), 413);
     assert_eq!(s.search("").await.0, 0);
 }
@@ -180,14 +179,13 @@ async fn bulk_answers_like_elasticsearch_and_stores_the_good_documents() {
         "{\"create\":{\"_id\":\"doc-3\"}}\n",
         "{\"message\":\"bulk three\"}\n",
     );
-    let r = s
-        .client
-        .post(s.url("/logs/_bulk"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &s.client,
+        s.url("/logs/_bulk"),
+        &[("content-type", "application/x-ndjson")],
+        body,
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-elastic-product"], "Elasticsearch");
     let v: Value = r.json().await.unwrap();
@@ -292,23 +290,21 @@ async fn garbage_never_gets_a_500() {
         }
     }
     // Unknown encodings and bad gzip are 4xx.
-    let r = s
-        .client
-        .post(s.url("/api/v1/ingest"))
-        .header("content-encoding", "br")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &s.client,
+        s.url("/api/v1/ingest"),
+        &[("content-encoding", "br")],
+        "x",
+    )
+    .await;
     assert_eq!(r.status(), 415);
-    let r = s
-        .client
-        .post(s.url("/api/v1/ingest"))
-        .header("content-encoding", "gzip")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &s.client,
+        s.url("/api/v1/ingest"),
+        &[("content-encoding", "gzip")],
+        "x",
+    )
+    .await;
     assert_eq!(r.status(), 400);
     for path in [
         "/api/v1/search?limit=abc",

@@ -12,6 +12,12 @@ use loglynx_store::Store;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+mod common;
+
+use common::post_raw;
+
+const NDJSON: (&str, &str) = ("content-type", "application/x-ndjson");
+
 /// Serves `app` on 127.0.0.1:0; returns the base URL and the stop handle.
 async fn serve(app: axum::Router) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -35,6 +41,35 @@ fn acking_consumer(mut rx: mpsc::Receiver<RawBatch>) -> tokio::task::JoinHandle<
         }
         all
     })
+}
+
+/// What the [`acking_consumer`] kept, with the bodies as text, once it ends (at most 10 s,
+/// else it fails on `ending`: what should have ended it).
+async fn kept(
+    consumer: tokio::task::JoinHandle<Vec<RawRecord>>,
+    ending: &str,
+) -> (Vec<RawRecord>, Vec<String>) {
+    let records = tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect(ending)
+        .unwrap();
+    let bodies = records
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    (records, bodies)
+}
+
+/// The text of `base`'s /metrics.
+async fn metrics(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 fn full_queue_state(tx: mpsc::Sender<RawBatch>) -> IngestState {
@@ -64,26 +99,14 @@ async fn ingest_router_acks_through_the_queue_and_serves_its_metrics() {
     let client = reqwest::Client::new();
 
     let body = "{\"message\":\"one\"}\n{bad\n{\"message\":\"two\"}\n";
-    let r = client
-        .post(format!("{base}/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(&client, format!("{base}/api/v1/ingest"), &[NDJSON], body).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["accepted"], 2, "{v}");
     assert_eq!(v["rejected"][0]["line"], 2, "{v}");
 
     let bulk = "{\"index\":{\"_index\":\"web\",\"_id\":\"b1\"}}\n{\"message\":\"three\"}\n";
-    let r = client
-        .post(format!("{base}/_bulk"))
-        .header("content-type", "application/x-ndjson")
-        .body(bulk)
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(&client, format!("{base}/_bulk"), &[NDJSON], bulk).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-elastic-product"], "Elasticsearch");
     let v: Value = r.json().await.unwrap();
@@ -108,14 +131,7 @@ async fn ingest_router_acks_through_the_queue_and_serves_its_metrics() {
         .unwrap();
     assert_eq!(r.status(), 404);
 
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&client, &base).await;
     assert!(
         text.contains("loglynx_events_ingested_total{endpoint=\"ingest\"} 2\n"),
         "{text}"
@@ -129,14 +145,7 @@ async fn ingest_router_acks_through_the_queue_and_serves_its_metrics() {
 
     let _ = stop.send(());
     // The server's state (and its queue sender) goes away with it.
-    let records = tokio::time::timeout(Duration::from_secs(10), consumer)
-        .await
-        .expect("the queue closes once the server stops")
-        .unwrap();
-    let bodies: Vec<String> = records
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let (records, bodies) = kept(consumer, "the queue closes once the server stops").await;
     assert_eq!(bodies.len(), 3, "{bodies:?}");
     assert_eq!(bodies[0], "{\"message\":\"one\"}");
     assert_eq!(bodies[1], "{\"message\":\"two\"}");
@@ -183,13 +192,13 @@ async fn a_full_queue_is_answered_503_with_retry_after_and_nothing_taken() {
     let client = reqwest::Client::new();
 
     let began = Instant::now();
-    let r = client
-        .post(format!("{base}/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body("{\"message\":\"good\"}\n{bad\n{\"message\":\"also good\"}\n")
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &client,
+        format!("{base}/api/v1/ingest"),
+        &[NDJSON],
+        "{\"message\":\"good\"}\n{bad\n{\"message\":\"also good\"}\n",
+    )
+    .await;
     let waited = began.elapsed();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
@@ -204,13 +213,13 @@ async fn a_full_queue_is_answered_503_with_retry_after_and_nothing_taken() {
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(waited < Duration::from_secs(10), "{waited:?}");
 
-    let r = client
-        .post(format!("{base}/_bulk"))
-        .header("content-type", "application/x-ndjson")
-        .body("{\"index\":{}}\n{\"message\":\"x\"}\n")
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &client,
+        format!("{base}/_bulk"),
+        &[NDJSON],
+        "{\"index\":{}}\n{\"message\":\"x\"}\n",
+    )
+    .await;
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));
 
@@ -219,14 +228,7 @@ async fn a_full_queue_is_answered_503_with_retry_after_and_nothing_taken() {
     assert!(first.records.is_empty());
     assert!(rx.try_recv().is_err());
 
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&client, &base).await;
     assert!(
         text.contains("loglynx_ingest_queue_full_total{endpoint=\"ingest\"} 1\n"),
         "{text}"
@@ -245,13 +247,13 @@ async fn the_all_in_one_router_answers_a_full_queue_503_too() {
     let mut st = AppState::new(store, engine, tx, "h".into(), &HttpConfig::default());
     st.queue_wait = Duration::from_millis(200);
     let (base, _stop) = serve(loglynx_api::router(st)).await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}/api/v1/ingest"))
-        .header("content-type", "text/plain")
-        .body("one line\n")
-        .send()
-        .await
-        .unwrap();
+    let r = post_raw(
+        &reqwest::Client::new(),
+        format!("{base}/api/v1/ingest"),
+        &[("content-type", "text/plain")],
+        "one line\n",
+    )
+    .await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     let v: Value = r.json().await.unwrap();
@@ -267,36 +269,34 @@ async fn a_refusing_producer_is_answered_503_at_once_and_nothing_taken() {
     let mut st = IngestState::new(tx, "agenthost".into(), &HttpConfig::default());
     let f = full.clone();
     st.refuse = Some(Arc::new(move || {
-        f.load(Ordering::Relaxed).then(|| "the agent's disk buffer is full".to_string())
+        f.load(Ordering::Relaxed)
+            .then(|| "the agent's disk buffer is full".to_string())
     }));
     let (base, stop) = serve(ingest_router(st, None)).await;
     let client = reqwest::Client::new();
-    let post = |body: &'static str| {
-        client
-            .post(format!("{base}/api/v1/ingest"))
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-    };
+    let post =
+        |body: &'static str| post_raw(&client, format!("{base}/api/v1/ingest"), &[NDJSON], body);
     let started = Instant::now();
-    let r = post("{\"message\":\"refused\"}\n").await.unwrap();
+    let r = post("{\"message\":\"refused\"}\n").await;
     assert_eq!(r.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(2), "answered at once, not after a wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered at once, not after a wait"
+    );
     assert_eq!(r.headers()["retry-after"], "5");
     let v: Value = r.json().await.unwrap();
     let msg = v.to_string();
-    assert!(msg.contains("disk buffer is full") && msg.contains("nothing of this request was accepted"), "{msg}");
+    assert!(
+        msg.contains("disk buffer is full") && msg.contains("nothing of this request was accepted"),
+        "{msg}"
+    );
     full.store(false, Ordering::Relaxed);
-    let r = post("{\"message\":\"taken\"}\n").await.unwrap();
+    let r = post("{\"message\":\"taken\"}\n").await;
     assert_eq!(r.status(), 200);
     let _ = stop.send(());
     drop(client);
     // The server drops its sender when it stops: the stand-in producer then ends.
-    let records = tokio::time::timeout(Duration::from_secs(10), consumer)
-        .await
-        .expect("the server stopped")
-        .unwrap();
-    let bodies: Vec<String> = records.iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
+    let (_, bodies) = kept(consumer, "the server stopped").await;
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(bodies[0].contains("taken"), "{bodies:?}");
 }

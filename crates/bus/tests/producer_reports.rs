@@ -4,43 +4,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use loglynx_bus::kafka::{AgentCheckpoint, Producer};
-use loglynx_core::AckReceiver;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use tokio::sync::mpsc;
 
 mod mock;
 
-use mock::{batch, cluster};
+use mock::{acked, batch, cluster, start};
 
 fn consume_all(brokers: &str, want: usize) -> BTreeMap<String, Vec<(String, String)>> {
     mock::consume_all(brokers, want, "reports-test")
-}
-
-async fn ack_of(rx: AckReceiver) -> Result<(), loglynx_core::AckError> {
-    tokio::time::timeout(Duration::from_secs(20), rx)
-        .await
-        .expect("ack within the deadline")
-        .expect("ack sent")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_of_many_batches_is_delivered_once_in_order() {
     let (_mock, cfg) = cluster();
     let data = tempfile::tempdir().unwrap();
-    let producer = Producer::new(&cfg).unwrap();
-    let stats = producer.stats();
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let (tx, rx) = mpsc::channel(4);
-    let run = tokio::spawn(producer.run(
-        rx,
-        checkpoint,
-        4,
-        Duration::from_secs(5),
-        std::future::pending(),
-    ));
+    let (stats, tx, run) = start(Producer::new(&cfg).unwrap(), data.path(), 4);
     const BATCHES: u64 = 40;
     const PER: u64 = 300;
     let mut acks = Vec::new();
@@ -50,7 +30,7 @@ async fn every_record_of_many_batches_is_delivered_once_in_order() {
         acks.push(ack);
     }
     for ack in acks {
-        assert_eq!(ack_of(ack).await, Ok(()));
+        acked(ack, 20).await;
     }
     drop(tx);
     run.await.unwrap().unwrap();
@@ -83,29 +63,19 @@ async fn every_record_of_many_batches_is_delivered_once_in_order() {
 async fn records_the_broker_refuses_for_good_are_counted_and_skipped() {
     let (mock, cfg) = cluster();
     let data = tempfile::tempdir().unwrap();
-    let producer = Producer::new(&cfg).unwrap();
-    let stats = producer.stats();
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let (tx, rx) = mpsc::channel(4);
-    let run = tokio::spawn(producer.run(
-        rx,
-        checkpoint,
-        4,
-        Duration::from_secs(5),
-        std::future::pending(),
-    ));
+    let (stats, tx, run) = start(Producer::new(&cfg).unwrap(), data.path(), 4);
     // The connection is up (the first batch delivered), then the next produce request fails
     // with a permanent error.
     let (b, ack) = batch(0, 3, "\"quoted\"");
     tx.send(b).await.unwrap();
-    assert_eq!(ack_of(ack).await, Ok(()));
+    acked(ack, 20).await;
     mock.request_errors(
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
     );
     let (b, ack) = batch(2, 3, "\"quoted\"");
     tx.send(b).await.unwrap();
-    assert_eq!(ack_of(ack).await, Ok(()));
+    acked(ack, 20).await;
     assert_eq!(stats.rejected.load(Ordering::Relaxed), 3);
     assert_eq!(stats.delivered.load(Ordering::Relaxed), 3);
     assert_eq!(stats.failures.load(Ordering::Relaxed), 0);

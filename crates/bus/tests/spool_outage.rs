@@ -4,6 +4,7 @@
 //! batch unconfirmed when spooling started reaches it twice), also across a restart.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,9 +12,11 @@ use std::time::Duration;
 use loglynx_bus::kafka::{AgentCheckpoint, Producer, ProducerStats, Spool};
 use loglynx_config::KafkaConfig;
 use loglynx_core::{AckReceiver, RawBatch};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 mod mock;
+
+use mock::{acked, start, start_until};
 
 const PER_BATCH: u64 = 5;
 
@@ -79,12 +82,16 @@ async fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
-async fn acked(rx: AckReceiver, secs: u64) {
-    let r = tokio::time::timeout(Duration::from_secs(secs), rx)
-        .await
-        .expect("ack within the deadline")
-        .expect("ack sent");
-    assert_eq!(r, Ok(()));
+/// A stop signal for [`start_until`]: it completes once the sender is used (or dropped).
+fn stop_signal() -> (
+    oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    (stop_tx, stop)
 }
 
 fn segment_files(dir: &Path) -> usize {
@@ -121,16 +128,7 @@ async fn a_broker_outage_is_buffered_on_disk_and_drained_in_order() {
         .unwrap()
         .with_segment_bytes(2048);
     let producer = Producer::new(&cfg).unwrap().with_spool(spool);
-    let stats = producer.stats();
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let (tx, rx) = mpsc::channel(4);
-    let run = tokio::spawn(producer.run(
-        rx,
-        checkpoint,
-        4,
-        Duration::from_secs(5),
-        std::future::pending(),
-    ));
+    let (stats, tx, run) = start(producer, data.path(), 4);
 
     // Broker up: batches 0..10 go straight through.
     for n in 0..10 {
@@ -202,16 +200,7 @@ async fn a_full_spool_stops_taking_batches_and_loses_nothing() {
         .unwrap()
         .with_segment_bytes(700);
     let producer = Producer::new(&cfg).unwrap().with_spool(spool);
-    let stats = producer.stats();
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let (tx, rx) = mpsc::channel(1);
-    let run = tokio::spawn(producer.run(
-        rx,
-        checkpoint,
-        4,
-        Duration::from_secs(5),
-        std::future::pending(),
-    ));
+    let (stats, tx, run) = start(producer, data.path(), 1);
 
     mock.broker_down(-1).unwrap();
     let total = 30;
@@ -319,14 +308,8 @@ async fn a_stop_with_the_spool_full_and_the_broker_down_ends_within_the_drain_ti
         .unwrap()
         .with_segment_bytes(700);
     let producer = Producer::new(&cfg).unwrap().with_spool(spool);
-    let stats = producer.stats();
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let (tx, rx) = mpsc::channel(1);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop = async move {
-        let _ = stop_rx.await;
-    };
-    let run = tokio::spawn(producer.run(rx, checkpoint, 4, Duration::from_secs(1), stop));
+    let (stop_tx, stop) = stop_signal();
+    let (stats, tx, run) = start_until(producer, data.path(), 1, Duration::from_secs(1), stop);
 
     mock.broker_down(-1).unwrap();
     let mut sent = 0;
@@ -365,14 +348,8 @@ async fn records_stay_in_source_order_across_a_restart_during_an_outage() {
     let producer = Producer::new(&cfg)
         .unwrap()
         .with_spool(Spool::open(&spool_dir, 1 << 20).unwrap());
-    let stats = producer.stats();
-    let (tx, rx) = mpsc::channel(4);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop = async move {
-        let _ = stop_rx.await;
-    };
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let run = tokio::spawn(producer.run(rx, checkpoint, 4, Duration::from_millis(500), stop));
+    let (stop_tx, stop) = stop_signal();
+    let (stats, tx, run) = start_until(producer, data.path(), 4, Duration::from_millis(500), stop);
     for n in 0..4 {
         let (b, ack) = batch(n);
         tx.send(b).await.unwrap();
@@ -402,16 +379,7 @@ async fn records_stay_in_source_order_across_a_restart_during_an_outage() {
     let producer = Producer::new(&cfg)
         .unwrap()
         .with_spool(Spool::open(&spool_dir, 1 << 20).unwrap());
-    let stats = producer.stats();
-    let (tx, rx) = mpsc::channel(4);
-    let checkpoint = AgentCheckpoint::open(data.path()).unwrap();
-    let run = tokio::spawn(producer.run(
-        rx,
-        checkpoint,
-        4,
-        Duration::from_secs(5),
-        std::future::pending(),
-    ));
+    let (stats, tx, run) = start(producer, data.path(), 4);
     for ack in resend_from_checkpoint(&tx, data.path(), 20).await {
         acked(ack, 60).await;
     }

@@ -163,6 +163,20 @@ impl Drop for Server {
     }
 }
 
+/// POSTs `body` to `url` with these headers (and no token); the response, whatever its status.
+pub async fn post_raw(
+    client: &reqwest::Client,
+    url: String,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut rb = client.post(url);
+    for (name, value) in headers {
+        rb = rb.header(*name, *value);
+    }
+    rb.body(body).send().await.unwrap()
+}
+
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {

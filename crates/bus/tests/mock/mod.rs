@@ -1,17 +1,25 @@
 //! What the mock-cluster tests share: a one-broker librdkafka mock cluster with a 2-partition
-//! topic, batches of file records from two sources, and a reader of the whole topic.
+//! topic, batches of file records from two sources, a producer run fed by a channel, the wait
+//! for a batch's ack, and a reader of the whole topic.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loglynx_bus::kafka::decode_record;
+use loglynx_bus::kafka::{decode_record, AgentCheckpoint, Producer, ProducerStats};
+use loglynx_bus::BusError;
 use loglynx_config::KafkaConfig;
-use loglynx_core::{ack_channel, AckReceiver, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
+use loglynx_core::{
+    ack_channel, AckReceiver, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 pub const TOPIC: &str = "logs";
 
@@ -57,9 +65,57 @@ pub fn batch(n: u64, per: u64, pad: &str) -> (RawBatch, AckReceiver) {
     (b, rx)
 }
 
+/// A running producer: its stats, the sender of its batch channel, and its run.
+pub type Running = (
+    Arc<ProducerStats>,
+    mpsc::Sender<RawBatch>,
+    JoinHandle<Result<(), BusError>>,
+);
+
+/// Runs `producer` (as configured, spool or not) with the checkpoint of `data`, 4 batches in
+/// flight, a 5 s drain and no stop signal: it ends when the returned sender is dropped. The
+/// batch channel holds `capacity` batches.
+pub fn start(producer: Producer, data: &Path, capacity: usize) -> Running {
+    start_until(
+        producer,
+        data,
+        capacity,
+        Duration::from_secs(5),
+        std::future::pending(),
+    )
+}
+
+/// [`start`] with this drain time, ending too when `stop` completes.
+pub fn start_until(
+    producer: Producer,
+    data: &Path,
+    capacity: usize,
+    drain: Duration,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Running {
+    let stats = producer.stats();
+    let checkpoint = AgentCheckpoint::open(data).unwrap();
+    let (tx, rx) = mpsc::channel(capacity);
+    let run = tokio::spawn(producer.run(rx, checkpoint, 4, drain, stop));
+    (stats, tx, run)
+}
+
+/// Waits at most `secs` for the ack of `rx`, which must be a success.
+pub async fn acked(rx: AckReceiver, secs: u64) {
+    let r = tokio::time::timeout(Duration::from_secs(secs), rx)
+        .await
+        .expect("ack within the deadline")
+        .expect("ack sent");
+    assert_eq!(r, Ok(()));
+}
+
 /// Every record of the topic as (body, id), per message key in offset order: read until
 /// `want` records, then one more second to catch any duplicate (at most 30 s).
-pub fn consume_all(brokers: &str, want: usize, group: &str) -> BTreeMap<String, Vec<(String, String)>> {
+pub fn consume_all(
+    brokers: &str,
+    want: usize,
+    group: &str,
+) -> BTreeMap<String, Vec<(String, String)>> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -68,7 +124,8 @@ pub fn consume_all(brokers: &str, want: usize, group: &str) -> BTreeMap<String, 
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..2 {
-        tpl.add_partition_offset(TOPIC, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let mut got: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
