@@ -76,7 +76,15 @@ struct ShardSink {
 /// The store and pipeline settings of one of `shards` shards of a worker process on `cores`
 /// cores. In `run` one store has the whole budget; a worker has a store per partition it owns,
 /// so what is automatic (`writer_threads`, `parse_threads` at 0) is divided between the shards,
-/// and so is `writer_memory`. A value set explicitly applies to each shard as given.
+/// and so is `writer_memory`. A thread count set explicitly applies to each shard as given.
+/// `retention_size` stays per shard: a worker cannot know how many shards share the disk (other
+/// workers may hold the rest), and dividing by a guess would delete data early.
+///
+/// `shards` is at least the process's consumers (one partition each, the default topic shape):
+/// the consumers of a group get their first partitions in separate callbacks, and the first
+/// shard opened must not take the whole budget. A worker that holds fewer shards than it has
+/// consumers (e.g. two 8-consumer workers on an 8-partition topic) leaves some budget unused;
+/// `--consumers` matching its share avoids that.
 ///
 /// Measured (docs/BENCHMARKS.md): a worker holding 2 shards with 2 indexing threads each on 2
 /// cores spent ~12% more CPU per event than with one each (more, smaller segments to merge).
@@ -414,6 +422,10 @@ mod tests {
         explicit_p.parse_threads = 5;
         let (s, p) = shard_budget(&explicit, &explicit_p, 2, 2);
         assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (3, 128 * mib, 5));
+        // Retention by size stays per shard.
+        let mut limited = store.clone();
+        limited.retention_size.0 = 100 * mib;
+        assert_eq!(shard_budget(&limited, &pipeline, 4, 2).0.retention_size.0, 100 * mib);
         // Other settings pass through.
         assert_eq!(s.commit_interval, store.commit_interval);
         assert_eq!(p.queue_batches, pipeline.queue_batches);
