@@ -37,6 +37,26 @@ pub const SEEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often [`Replays::take_checkpoint`] looks for streams to forget.
 const PRUNE_EVERY_MS: u64 = 60_000;
 
+const DAY_MS: u64 = 86_400_000;
+/// A `seen:` value holds the stream's end in its low 48 bits (256 TiB) and the day it last
+/// advanced (days since 1970) in the 16 above, so the age survives restarts and hand-overs.
+/// Both only grow within a stream, so the packed value only grows too, as checkpoint
+/// positions must. The day is capped below 0xFFFF: a value is never [`FORGET`].
+const END_BITS: u32 = 48;
+const END_MAX: u64 = (1 << END_BITS) - 1;
+const DAY_MAX: u64 = 0xFFFE;
+
+fn pack(end: u64, now_ms: u64) -> u64 {
+    ((now_ms / DAY_MS).min(DAY_MAX) << END_BITS) | end.min(END_MAX)
+}
+
+/// The end and the time (start of its day) of a `seen:` value; `None` for the time of a value
+/// written before days were stored.
+fn unpack(v: u64) -> (u64, Option<u64>) {
+    let day = v >> END_BITS;
+    (v & END_MAX, (day > 0).then_some(day * DAY_MS))
+}
+
 /// Ids of records without a position (HTTP, syslog) remembered per shard. When the broker
 /// stalls, the agent copies its unconfirmed batches into its disk buffer (to keep order across
 /// a restart); if the originals are delivered too, both copies reach the partition, the copy
@@ -72,8 +92,8 @@ struct Seen {
 }
 
 impl Replays {
-    /// The positions a shard's store holds (its whole checkpoint; other keys are ignored).
-    /// Their age is not stored: they count as touched now.
+    /// The positions a shard's store holds (its whole checkpoint; other keys are ignored),
+    /// with the day each stream last advanced (a value without one counts as touched now).
     pub fn load<'a>(checkpoint: impl IntoIterator<Item = (&'a String, &'a u64)>) -> Replays {
         Self::load_at(checkpoint, now_ms())
     }
@@ -86,9 +106,10 @@ impl Replays {
             .into_iter()
             .filter_map(|(k, v)| {
                 let hash = k.strip_prefix(SEEN_PREFIX)?;
+                let (end, at) = unpack(*v);
                 let seen = Seen {
-                    end: *v,
-                    touched_ms: now,
+                    end,
+                    touched_ms: at.unwrap_or(now),
                 };
                 Some((u64::from_str_radix(hash, 16).ok()?, seen))
             })
@@ -107,6 +128,11 @@ impl Replays {
             return self.admit_unpositioned(record);
         };
         let end = start.saturating_add(record.body.len() as u64);
+        if end > END_MAX {
+            // Beyond what a `seen:` value holds (no real file; a malformed id): taken, never
+            // compared, so it cannot hide the records after it.
+            return true;
+        }
         match self.next.get_mut(&stream) {
             Some(s) if end <= s.end => return false,
             Some(s) => s.end = end,
@@ -160,7 +186,7 @@ impl Replays {
             .filter_map(|s| {
                 let seen = self.next.get_mut(&s)?;
                 seen.touched_ms = now;
-                Some((key(s), seen.end))
+                Some((key(s), pack(seen.end, now)))
             })
             .collect();
         if now.saturating_sub(self.pruned_ms) >= PRUNE_EVERY_MS {
@@ -331,7 +357,7 @@ mod tests {
         assert!(ck
             .iter()
             .all(|(k, _)| k.starts_with(SEEN_PREFIX) && k.len() == 5 + 16));
-        assert!(ck.iter().any(|(_, p)| *p == 40 + "file:1:2:a at 40".len() as u64));
+        assert!(ck.iter().any(|(_, p)| unpack(*p).0 == 40 + "file:1:2:a at 40".len() as u64));
         assert!(r.take_checkpoint().is_empty(), "nothing new since");
         r.admit(&line("file:9:9:b", 8));
         assert_eq!(r.take_checkpoint().len(), 1);
@@ -349,28 +375,32 @@ mod tests {
 
     #[test]
     fn streams_idle_for_the_ttl_are_forgotten_in_the_checkpoint() {
-        let day = 86_400_000;
+        let day = DAY_MS;
         let ttl = SEEN_TTL.as_millis() as u64;
+        // A real clock: some day in 2026.
+        let t0 = 20_400 * day;
         let mut store: BTreeMap<String, u64> = BTreeMap::new();
-        // Loaded at day 0: counts as touched then.
-        let mut r = Replays::load_at(&store, 0);
+        let mut r = Replays::load_at(&store, t0);
         r.admit(&line("file:1:2:old", 0));
         r.admit(&line("file:1:2:live", 0));
-        store.extend(r.take_checkpoint_at(0));
+        store.extend(r.take_checkpoint_at(t0));
         assert_eq!(store.len(), 2);
-        // Only `live` takes records afterwards.
-        for d in 1..=8 {
-            r.admit(&line("file:1:2:live", d * 100));
-            let ck = r.take_checkpoint_at(d * day);
-            for (k, p) in &ck {
+        let apply = |store: &mut BTreeMap<String, u64>, ck: &[(String, u64)]| {
+            for (k, p) in ck {
                 if *p == FORGET {
                     store.remove(k);
                 } else {
                     store.insert(k.clone(), *p);
                 }
             }
+        };
+        // Only `live` takes records afterwards.
+        for d in 1..=8 {
+            r.admit(&line("file:1:2:live", d * 100));
+            let ck = r.take_checkpoint_at(t0 + d * day);
+            apply(&mut store, &ck);
             let forgets = ck.iter().filter(|(_, p)| *p == FORGET).count();
-            // `old` was last touched at 0: forgotten at the first look past the TTL.
+            // `old` was last touched at t0: forgotten at the first look past the TTL.
             assert_eq!(forgets, usize::from(d * day >= ttl && d * day < ttl + day), "day {d}");
         }
         assert_eq!(r.len(), 1, "only the live stream is remembered");
@@ -378,14 +408,51 @@ mod tests {
         // Forgetting lets a re-sent copy through (a duplicate), it never drops a new record.
         assert!(r.admit(&line("file:1:2:old", 0)));
         assert!(!r.admit(&line("file:1:2:live", 800)));
+
         // Looks happen at most once a minute (not a scan of every stream per batch).
-        let mut q = Replays::load_at(&BTreeMap::new(), 0);
+        let mut q = Replays::load_at(&BTreeMap::new(), t0);
         q.admit(&line("file:1:2:x", 0));
-        q.take_checkpoint_at(0);
-        assert!(q.take_checkpoint_at(ttl - 1).is_empty(), "not idle for the TTL yet");
-        assert!(q.take_checkpoint_at(ttl + 10).is_empty(), "idle, but looked 11 ms ago");
-        assert_eq!(q.take_checkpoint_at(ttl - 1 + 60_000), vec![(key_of("file:1:2:x"), FORGET)]);
+        q.take_checkpoint_at(t0);
+        assert!(q.take_checkpoint_at(t0 + ttl - 1).is_empty(), "not idle for the TTL yet");
+        assert!(q.take_checkpoint_at(t0 + ttl + 10).is_empty(), "idle, but looked 11 ms ago");
+        assert_eq!(
+            q.take_checkpoint_at(t0 + ttl - 1 + 60_000),
+            vec![(key_of("file:1:2:x"), FORGET)]
+        );
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn the_age_of_a_stream_survives_a_reload_and_old_values_count_as_new() {
+        let day = DAY_MS;
+        let t0 = 20_400 * day;
+        let mut r = Replays::load_at(&BTreeMap::new(), t0);
+        r.admit(&line("file:1:2:a", 0));
+        let mut store: BTreeMap<String, u64> = r.take_checkpoint_at(t0).into_iter().collect();
+        // The value still only grows with the end, and decodes to it.
+        let (k, v) = store.iter().next().map(|(k, v)| (k.clone(), *v)).unwrap();
+        assert_eq!(unpack(v), ("file:1:2:a at 0".len() as u64, Some(t0)));
+        assert!(pack(16, t0) > v && pack(0, t0 + day) > v && v != FORGET);
+        // A value written before days were stored (a bare end).
+        store.insert(key_of("file:1:2:legacy"), 40);
+        // Another worker (or a restart) loads the shard 8 days later: `a` is 8 days old and is
+        // forgotten at the first look; the legacy stream counts from the load.
+        let later = t0 + 8 * day;
+        let mut back = Replays::load_at(&store, later);
+        assert!(!back.admit(&line("file:1:2:legacy", 10)), "its end (40) is still known");
+        let ck = back.take_checkpoint_at(later + PRUNE_EVERY_MS);
+        assert_eq!(ck, vec![(k, FORGET)]);
+        assert_eq!(back.len(), 1);
+    }
+
+    #[test]
+    fn a_position_beyond_what_a_value_holds_is_taken_and_hides_nothing() {
+        let mut r = Replays::default();
+        let huge = line("file:1:2:a", END_MAX);
+        assert!(r.admit(&huge));
+        assert!(r.admit(&huge), "not compared: a copy is kept rather than a record lost");
+        assert!(r.admit(&line("file:1:2:a", 10)));
+        assert_eq!(r.len(), 1);
     }
 
     fn key_of(file_key: &str) -> String {

@@ -275,7 +275,8 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         "loglynx_kafka_skipped_records_total",
         "counter",
         "records not stored again since the worker started, by reason: offset (the shard had \
-         the offset) or resent (an agent sent the record twice)",
+         the offset: read again after a hand-over or a re-fetch) or resent (an agent sent the \
+         record twice)",
     );
     let mut refetches = Family::new(
         "loglynx_kafka_refetches_total",
@@ -631,7 +632,7 @@ loglynx_kafka_group_members{group="g\"x"} 2
 # TYPE loglynx_kafka_rebalances_total counter
 loglynx_kafka_rebalances_total{worker="h-20"} 2
 loglynx_kafka_rebalances_total{worker="h-30"} 1
-# HELP loglynx_kafka_skipped_records_total records not stored again since the worker started, by reason: offset (the shard had the offset) or resent (an agent sent the record twice)
+# HELP loglynx_kafka_skipped_records_total records not stored again since the worker started, by reason: offset (the shard had the offset: read again after a hand-over or a re-fetch) or resent (an agent sent the record twice)
 # TYPE loglynx_kafka_skipped_records_total counter
 loglynx_kafka_skipped_records_total{worker="h-20",reason="offset"} 3
 loglynx_kafka_skipped_records_total{worker="h-20",reason="resent"} 2

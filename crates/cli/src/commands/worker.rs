@@ -156,7 +156,47 @@ impl PartitionSink for ShardSink {
     ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
         let lock = self.lock(&dir, partition)?;
-        let shards = self.consumers.max(self.open.load(Ordering::Relaxed) + 1 + more);
+        // Counted from here (two consumers opening at once see each other), given back if the
+        // shard cannot be opened.
+        let held = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        let opened = self.open_locked(&dir, partition, held + more, lock);
+        if opened.is_err() {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
+        opened
+    }
+
+    fn committed(&self, shard: &Shard) -> Option<i64> {
+        shard.store.checkpoint().get(&shard.key).map(|o| o as i64)
+    }
+
+    fn checkpoint(&self, shard: &Shard) -> loglynx_core::Checkpoint {
+        shard.store.checkpoint()
+    }
+
+    fn close(&self, shard: Shard) -> Option<i64> {
+        let Shard { key, store, writer, _lock } = shard;
+        // The pipeline drains, drops its sender, and the writer makes its last commit.
+        if let Err(e) = writer.join() {
+            tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
+        }
+        // Its memory is given back only now.
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        store.checkpoint().get(&key).map(|o| o as i64)
+    }
+}
+
+impl ShardSink {
+    /// [`PartitionSink::open`] once the shard's lock is held and counted: `held` is how many
+    /// shards the process holds with this one and the rest of the assignment.
+    fn open_locked(
+        &self,
+        dir: &std::path::Path,
+        partition: i32,
+        held: usize,
+        lock: File,
+    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
+        let shards = self.consumers.max(held);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
         tracing::debug!(
@@ -168,7 +208,7 @@ impl PartitionSink for ShardSink {
             "shard budget"
         );
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(&dir, &store_cfg).map_err(|e| e.to_string())?;
+        let store = Store::open(dir, &store_cfg).map_err(|e| e.to_string())?;
         let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
         let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
@@ -184,26 +224,7 @@ impl PartitionSink for ShardSink {
         }
         let key = source_key(&self.topic, partition);
         let next = store.checkpoint().get(&key).map(|o| o as i64);
-        self.open.fetch_add(1, Ordering::Relaxed);
         Ok((Shard { key, store, writer, _lock: lock }, next, raw_tx))
-    }
-
-    fn committed(&self, shard: &Shard) -> Option<i64> {
-        shard.store.checkpoint().get(&shard.key).map(|o| o as i64)
-    }
-
-    fn checkpoint(&self, shard: &Shard) -> loglynx_core::Checkpoint {
-        shard.store.checkpoint()
-    }
-
-    fn close(&self, shard: Shard) -> Option<i64> {
-        self.open.fetch_sub(1, Ordering::Relaxed);
-        let Shard { key, store, writer, _lock } = shard;
-        // The pipeline drains, drops its sender, and the writer makes its last commit.
-        if let Err(e) = writer.join() {
-            tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
-        }
-        store.checkpoint().get(&key).map(|o| o as i64)
     }
 }
 
