@@ -60,35 +60,6 @@ async fn every_record_of_many_batches_is_delivered_once_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_that_only_forgets_a_file_removes_it_from_the_checkpoint_in_order() {
-    let (_mock, cfg) = cluster();
-    let data = tempfile::tempdir().unwrap();
-    let (stats, tx, run) = start(Producer::new(&cfg).unwrap(), data.path(), 4);
-    let (a, a_ack) = batch(0, 50, "");
-    let (b, b_ack) = batch(1, 50, "");
-    // What the file source sends once a deleted file is drained: no record, its key forgotten.
-    let (ack, forget_ack) = loglynx_core::ack_channel();
-    let forget = loglynx_core::RawBatch {
-        records: Vec::new(),
-        checkpoint: vec![("file:a".into(), loglynx_core::FORGET)],
-        ack: Some(ack),
-    };
-    for x in [a, b, forget] {
-        tx.send(x).await.unwrap();
-    }
-    for ack in [a_ack, b_ack, forget_ack] {
-        acked(ack, 20).await;
-    }
-    drop(tx);
-    run.await.unwrap().unwrap();
-    assert_eq!(stats.delivered.load(Ordering::Relaxed), 100);
-    let cp = AgentCheckpoint::open(data.path()).unwrap();
-    assert_eq!(cp.get().get("file:a"), None, "forgotten after its records");
-    assert_eq!(cp.get().get("file:b"), Some(200));
-    assert_eq!(consume_all(&cfg.brokers, 100).values().map(Vec::len).sum::<usize>(), 100);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_the_broker_refuses_for_good_are_counted_and_skipped() {
     let (mock, cfg) = cluster();
     let data = tempfile::tempdir().unwrap();

@@ -397,56 +397,6 @@ async fn a_new_file_on_a_reused_inode_is_read_from_zero() {
 }
 
 #[tokio::test]
-async fn a_deleted_file_leaves_the_checkpoint_after_its_last_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let gone = dir.path().join("gone.log");
-    let kept = dir.path().join("kept.log");
-    append(&gone, lines("gone", 1..=5).as_bytes());
-    append(&kept, lines("kept", 1..=5).as_bytes());
-    let (gone_base, kept_key) = (key_of(&gone), key_of(&kept));
-    // The checkpoint knows two generations of the file to delete (it was truncated to the same
-    // first line once): it is read as generation 1, from its start.
-    let gone_key = format!("{gone_base}~1");
-    let mut checkpoint = Checkpoint::default();
-    checkpoint.advance(&gone_base, 0);
-    checkpoint.advance(&gone_key, 0);
-    let mut src = start_with(config(dir.path()), checkpoint, Duration::from_millis(50));
-    src.records(10).await;
-    // Its last line has no newline yet: it must come before the positions are dropped.
-    append(&gone, b"gone tail");
-    std::fs::remove_file(&gone).unwrap();
-    src.wait_state("the deleted file to be closed", |s| s.files.len() == 1)
-        .await;
-    append(&kept, b"marker\n");
-    let got = src.until("marker").await;
-    assert_eq!(bodies(&got), vec!["gone tail".to_string()]);
-    let forget_at = src
-        .checkpoints
-        .iter()
-        .position(|(k, p)| *k == gone_key && *p == loglynx_core::FORGET)
-        .expect("the deleted file's key is forgotten");
-    let tail_at = src
-        .checkpoints
-        .iter()
-        .position(|(k, p)| *k == gone_key && *p != loglynx_core::FORGET)
-        .expect("the tail's position");
-    assert!(tail_at < forget_at, "forgotten only after its last line: {:?}", src.checkpoints);
-    assert!(
-        src.checkpoints
-            .contains(&(gone_base.clone(), loglynx_core::FORGET)),
-        "every generation is forgotten: {:?}",
-        src.checkpoints
-    );
-    assert!(
-        !src.checkpoints
-            .iter()
-            .any(|(k, p)| *k == kept_key && *p == loglynx_core::FORGET),
-        "the file still there is kept"
-    );
-    src.stop().await;
-}
-
-#[tokio::test]
 async fn a_reused_inode_with_another_fingerprint_ignores_the_old_checkpoint() {
     // Restart case: the checkpoint names this device and inode, but other first bytes.
     let dir = tempfile::tempdir().unwrap();

@@ -16,11 +16,8 @@
 //! - *copytruncate*: see [`super::tailer`] (size below the read offset -> from 0 under a new
 //!   key, logged; the same first line again gives the next generation of the key).
 //! - *deleted* (link count 0): closed once drained and idle for the partial-line timeout
-//!   (1 s), so a writer still holding it can finish its last line; then its positions (every
-//!   generation of its key) are removed from the checkpoint with [`FORGET`] in a batch of their
-//!   own, after its last lines, so checkpoints do not grow with every file ever deleted. A
-//!   renamed file no longer matching: closed after `close_inactive` without growth (kept in the
-//!   checkpoint: it may match again).
+//!   (1 s), so a writer still holding it can finish its last line. A renamed file no longer
+//!   matching: closed after `close_inactive` without growth.
 //!
 //! The unfinished last line of a file is emitted once the file has been idle for the
 //! partial-line timeout (1 s), and at close. If the writer completes it later, the rest arrives
@@ -32,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loglynx_config::{FilesConfig, StartAt};
-use loglynx_core::{Checkpoint, RawBatch, FORGET};
+use loglynx_core::{Checkpoint, RawBatch};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -323,26 +320,9 @@ impl FileSource {
         }
         if f.orphaned && f.tailer.at_eof() && self.done(&f.tailer) {
             tracing::info!(path = %f.tailer.path().display(), key = f.tailer.key().unwrap_or("-"), "closing drained file");
-            let deleted = f.tailer.nlink() == 0;
-            let base = f.tailer.base_key().map(str::to_string);
             if let Some(batch) = f.tailer.close() {
                 if let Flow::Stop = self.send(batch, shutdown).await {
                     return Ok((None, false, Flow::Stop));
-                }
-            }
-            if let (true, Some(base)) = (deleted, base) {
-                // Deleted and read to its end: nothing can be read from it again, so its
-                // positions (every generation) leave the checkpoint, after its last lines.
-                let forget = self.forget(&base);
-                if !forget.is_empty() {
-                    let batch = RawBatch {
-                        records: Vec::new(),
-                        checkpoint: forget,
-                        ack: None,
-                    };
-                    if let Flow::Stop = self.send(batch, shutdown).await {
-                        return Ok((None, false, Flow::Stop));
-                    }
                 }
             }
             return Ok((None, false, Flow::Go));
@@ -385,17 +365,6 @@ impl FileSource {
             None if t.seen_at_start() && self.cfg.start_at == StartAt::End => t.size(),
             None => 0,
         }
-    }
-
-    /// [`FORGET`] entries for every generation of the file keyed `base` in the checkpoint.
-    fn forget(&self, base: &str) -> Vec<(String, u64)> {
-        self.positions
-            .positions
-            .range(base.to_string()..)
-            .take_while(|(k, _)| k.starts_with(base))
-            .filter(|(k, _)| generation_of(k, base).is_some())
-            .map(|(k, _)| (k.clone(), FORGET))
-            .collect()
     }
 
     /// The highest generation of the file keyed `base` in the checkpoint.
