@@ -176,6 +176,9 @@ export interface PartitionRow {
   lagValue: number | null;
   /** Lag above 0 and higher than at the previous refresh. */
   growing: boolean;
+  /** Offsets given up as missing over the shard's life. */
+  missing: string;
+  missingValue: number;
 }
 
 function partitionKey(p: { topic?: string; partition: number }): string {
@@ -203,6 +206,8 @@ export function partitionRows(s: PipelineStatus, prevLag: Map<string, number>): 
         lag: fmtCount(lag),
         lagValue: lag,
         growing: lag !== null && lag > 0 && before !== undefined && lag > before,
+        missing: fmtCount(p.missing ?? 0),
+        missingValue: p.missing ?? 0,
       };
     });
 }
@@ -524,6 +529,11 @@ export class PipelineView {
       const lag = td(p.growing ? `▲ ${p.lag}` : p.lag, lagCls, "lag");
       lag.dataset.value = p.lagValue === null ? "" : String(p.lagValue);
       if (p.growing) lag.title = "lag grew since the previous refresh";
+      const missing = td(p.missing, p.missingValue > 0 ? "c-num bad" : "c-num", "missing");
+      missing.title =
+        p.missingValue > 0
+          ? "offsets of this partition the workers gave up as missing (kept in the shard: survives restarts)"
+          : "no offset missing";
       tr.append(
         td(p.label, "c-num", "partition"),
         td(p.owner, known.has(p.owner) ? "c-mono" : "c-mono muted", "owner"),
@@ -531,10 +541,11 @@ export class PipelineView {
         td(p.committed, "c-num", "committed"),
         td(p.highWatermark, "c-num", "high_watermark"),
         lag,
+        missing,
       );
       return tr;
     });
-    fill(byId("pipe-partitions"), rows, 6, "no partition owned by a live worker");
+    fill(byId("pipe-partitions"), rows, 7, "no partition owned by a live worker");
   }
 
   private renderWorkers(s: PipelineStatus): void {

@@ -62,6 +62,8 @@ export interface PartitionHealth {
   committed: number | null;
   high_watermark: number | null;
   lag: number | null;
+  /** Offsets given up as missing over the shard's life (absent from older workers). */
+  missing?: number;
 }
 
 /** One rebalance callback (`RebalanceEvent`). */
@@ -118,6 +120,8 @@ export interface PipelinePartition {
   committed: number | null;
   high_watermark: number | null;
   lag: number | null;
+  /** Offsets given up as missing over the shard's life (absent from older servers). */
+  missing?: number;
 }
 
 /** The pipeline's totals over fresh reports. */
@@ -127,6 +131,8 @@ export interface PipelineTotals {
   lag: number;
   members: number;
   rebalances_total: number;
+  /** Offsets given up as missing in the owned partitions, over their shards' life. */
+  missing?: number;
   spool_bytes: number;
   spool_max_bytes: number;
   spool_records: number;

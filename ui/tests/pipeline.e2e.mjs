@@ -143,8 +143,8 @@ test("pipeline page renders the contract sample, refreshes every 2 s, pauses whe
 
   // Tables.
   assert.deepEqual(await tableRows(page, "#pipe-partitions"), [
-    { class: "", partition: "0", owner: "idx2-200", consumer: "0", committed: "59,000", high_watermark: "59,000", lag: "0" },
-    { class: "", partition: "1", owner: "idx1-100", consumer: "0", committed: "60,000", high_watermark: "61,200", lag: "1,200" },
+    { class: "", partition: "0", owner: "idx2-200", consumer: "0", committed: "59,000", high_watermark: "59,000", lag: "0", missing: "0" },
+    { class: "", partition: "1", owner: "idx1-100", consumer: "0", committed: "60,000", high_watermark: "61,200", lag: "1,200", missing: "55" },
   ]);
   const agents = await tableRows(page, "#pipe-agents");
   assert.deepEqual(
@@ -345,6 +345,7 @@ test("pipeline page on a real Kafka pipeline: agent, two workers, serve", async 
   const ws = await tableRows(page, "#pipe-workers");
   assert.equal(parts.length, 2);
   assert.deepEqual(parts.map((p) => p.partition).sort(), ["0", "1"]);
+  assert.deepEqual(parts.map((p) => p.missing), ["0", "0"], "no offset missing in either shard");
   assert.equal(ws.length, 2, "two worker rows");
   assert.ok(ws.every((w) => !w.class.includes("stale")), "no stale worker");
   assert.deepEqual(ws.map((w) => w.missing), ["0", "0"], "no offset missing");

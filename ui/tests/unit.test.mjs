@@ -190,10 +190,10 @@ test("pipeline: partitions sorted, lag growing only when above 0 and higher than
   const s = await pipelineSample();
   const first = m.pipe.partitionRows(s, new Map());
   assert.deepEqual(
-    first.map((r) => [r.partition, r.owner, r.consumer, r.committed, r.highWatermark, r.lag, r.growing]),
+    first.map((r) => [r.partition, r.owner, r.consumer, r.committed, r.highWatermark, r.lag, r.growing, r.missing]),
     [
-      [0, "idx2-200", "0", "59,000", "59,000", "0", false],
-      [1, "idx1-100", "0", "60,000", "61,200", "1,200", false],
+      [0, "idx2-200", "0", "59,000", "59,000", "0", false, "0"],
+      [1, "idx1-100", "0", "60,000", "61,200", "1,200", false, "55"],
     ],
   );
   const prev = m.pipe.lagsOf(s);

@@ -171,6 +171,7 @@ fn pipeline_status_and_metrics_follow_the_workers() {
         assert_eq!(p["topic"], TOPIC);
         assert_eq!(p["high_watermark"], committed(p), "{p}");
         assert_eq!(p["position"], committed(p), "{p}");
+        assert_eq!(p["missing"], 0, "{p}");
         // Listed by exactly one fresh worker's own report.
         let claimed = s["workers"]
             .as_array()
@@ -206,6 +207,7 @@ fn pipeline_status_and_metrics_follow_the_workers() {
         "loglynx_kafka_group_members{group=\"e2e\"} 2".to_string(),
         format!("loglynx_kafka_report_stale{{role=\"worker\",id=\"{id1}\"}} 0"),
         format!("loglynx_kafka_missing_offsets_total{{worker=\"{id1}\"}} 0"),
+        format!("loglynx_kafka_partition_missing_offsets{{topic=\"{TOPIC}\",partition=\"0\"}} 0"),
         format!("loglynx_kafka_skipped_records_total{{worker=\"{id2}\",reason=\"resent\"}} 0"),
     ] {
         assert!(

@@ -171,6 +171,36 @@ pub struct OwnedPartition {
     pub position: i64,
     /// Next offset durably committed in the shard's store, if any.
     pub committed: Option<i64>,
+    /// Offsets of the partition given up as missing over the shard's life (kept in its
+    /// checkpoint, see [`MISSING_PREFIX`]).
+    pub missing: u64,
+}
+
+/// Prefix of the shard checkpoint key that counts the offsets of its partition given up as
+/// missing (`missing:kafka:<topic>:<partition>`), committed with the records after the gap, so
+/// the count survives restarts and moves with the shard. Only grows, like a position.
+pub const MISSING_PREFIX: &str = "missing:";
+
+/// The key of the missing count of the partition whose offset key is `offset_key`.
+fn missing_key(offset_key: &str) -> String {
+    format!("{MISSING_PREFIX}{offset_key}")
+}
+
+/// What a batch handed to a shard commits with its records: the partition's missing count when
+/// it changed, the next offset, and the file positions taken (see [`Replays`]).
+fn batch_checkpoint(
+    offset_key: String,
+    next: i64,
+    missing: Option<u64>,
+    replays: &mut Replays,
+) -> Vec<(String, u64)> {
+    let mut checkpoint = Vec::with_capacity(2);
+    if let Some(m) = missing {
+        checkpoint.push((missing_key(&offset_key), m));
+    }
+    checkpoint.push((offset_key, next as u64));
+    checkpoint.extend(replays.take_checkpoint());
+    checkpoint
 }
 
 /// Read access to one consumer's owned partitions, whatever its sink type.
@@ -187,6 +217,7 @@ impl<S: PartitionSink> OwnedView for WorkerContext<S> {
                 consumer: self.id,
                 position: s.next,
                 committed: self.sink.committed(&s.inner),
+                missing: s.missing,
             })
             .collect()
     }
@@ -209,6 +240,10 @@ struct Shard<T> {
     contiguous: bool,
     /// Re-fetches of the current gap.
     gap_retries: u32,
+    /// Offsets given up as missing over the shard's life; `missing_dirty` until the next batch
+    /// carries it to the store.
+    missing: u64,
+    missing_dirty: bool,
     /// Decodes this partition's messages (consecutive records share their source).
     decoder: ValueDecoder,
 }
@@ -243,7 +278,7 @@ impl<S: PartitionSink> WorkerContext<S> {
 
     /// Hands the pending records of `shard` to its pipeline (blocking while its channel is full).
     fn flush_one(&self, partition: i32, shard: &mut Shard<S::Shard>) {
-        if shard.pending.is_empty() && shard.duplicates == 0 {
+        if shard.pending.is_empty() && shard.duplicates == 0 && !shard.missing_dirty {
             return;
         }
         if shard.duplicates > 0 {
@@ -258,8 +293,13 @@ impl<S: PartitionSink> WorkerContext<S> {
         let records = std::mem::take(&mut shard.pending);
         let n = records.len() as u64;
         // The file positions go with the offset, in the same store commit as the records.
-        let mut checkpoint = vec![(format!("{}{partition}", self.key_prefix), shard.next as u64)];
-        checkpoint.extend(shard.replays.take_checkpoint());
+        let missing = std::mem::take(&mut shard.missing_dirty).then_some(shard.missing);
+        let checkpoint = batch_checkpoint(
+            format!("{}{partition}", self.key_prefix),
+            shard.next,
+            missing,
+            &mut shard.replays,
+        );
         let batch = RawBatch {
             records,
             checkpoint,
@@ -308,7 +348,10 @@ impl<S: PartitionSink> WorkerContext<S> {
                 return Some(from);
             }
             Step::Take if offset > shard.next && shard.contiguous => {
-                self.stats.missing.fetch_add((offset - shard.next) as u64, Ordering::Relaxed);
+                let n = (offset - shard.next) as u64;
+                self.stats.missing.fetch_add(n, Ordering::Relaxed);
+                shard.missing += n;
+                shard.missing_dirty = true;
                 tracing::error!(
                     consumer = self.id,
                     partition,
@@ -355,13 +398,18 @@ impl<S: PartitionSink> WorkerContext<S> {
                     if let Err(e) = tpl.set_partition_offset(&self.topic, *p, offset) {
                         self.fail(format!("cannot seek partition {p}: {e}"));
                     }
-                    let replays = Replays::load(&self.sink.checkpoint(&inner).positions);
+                    let stored = self.sink.checkpoint(&inner);
+                    let replays = Replays::load(&stored.positions);
+                    let missing = stored
+                        .get(&missing_key(&format!("{}{p}", self.key_prefix)))
+                        .unwrap_or(0);
                     tracing::info!(
                         consumer = self.id,
                         partition = p,
                         checkpoint = ?next,
                         fetch_from = ?offset,
                         streams = replays.len(),
+                        missing,
                         "partition assigned: resuming at the shard's checkpoint"
                     );
                     let checkpoint_known = next.is_some();
@@ -378,6 +426,8 @@ impl<S: PartitionSink> WorkerContext<S> {
                             duplicates: 0,
                             contiguous: checkpoint_known,
                             gap_retries: 0,
+                            missing,
+                            missing_dirty: false,
                             decoder: ValueDecoder::default(),
                         },
                     );
@@ -725,5 +775,29 @@ mod tests {
         assert_eq!(step(20_010, 20_015, true, GAP_RETRIES), Step::Take);
         // Right after an assignment from the beginning the first offset may be anything.
         assert_eq!(step(0, 500, false, 0), Step::Take);
+    }
+
+    #[test]
+    fn the_missing_count_is_committed_with_the_batch_after_a_gap_and_read_back() {
+        let mut replays = Replays::default();
+        // No gap: the offset only.
+        assert_eq!(
+            batch_checkpoint("kafka:logs:1".into(), 42, None, &mut replays),
+            vec![("kafka:logs:1".to_string(), 42)]
+        );
+        // After a gap of 5 on top of 7 from an earlier owner: the count goes with the offset.
+        let ck = batch_checkpoint("kafka:logs:1".into(), 60, Some(12), &mut replays);
+        assert_eq!(
+            ck,
+            vec![
+                ("missing:kafka:logs:1".to_string(), 12),
+                ("kafka:logs:1".to_string(), 60)
+            ]
+        );
+        // What the next owner of the shard reads back.
+        let mut stored = loglynx_core::Checkpoint::default();
+        stored.merge(&ck);
+        assert_eq!(stored.get(&missing_key("kafka:logs:1")), Some(12));
+        assert_eq!(stored.get(&missing_key("kafka:logs:0")), None);
     }
 }

@@ -144,6 +144,10 @@ pub struct PartitionHealth {
     pub high_watermark: Option<i64>,
     /// `high_watermark - committed` (records not yet searchable), when both are known.
     pub lag: Option<i64>,
+    /// Offsets of the partition given up as missing over its shard's life (kept in the shard's
+    /// checkpoint: survives restarts and hand-overs).
+    #[serde(default)]
+    pub missing: u64,
 }
 
 /// One rebalance callback.

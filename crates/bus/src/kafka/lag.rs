@@ -143,6 +143,7 @@ impl Watermarks {
                     committed: o.committed,
                     high_watermark: high,
                     lag: lag(high, o.committed, marks.map(|(l, _)| l)),
+                    missing: o.missing,
                 }
             })
             .collect()
@@ -229,6 +230,7 @@ mod tests {
             consumer: 0,
             position: 7,
             committed: Some(5),
+            missing: 3,
         }];
         assert_eq!(
             w.partitions(&owned),
@@ -239,6 +241,7 @@ mod tests {
                 committed: Some(5),
                 high_watermark: None,
                 lag: None,
+                missing: 3,
             }]
         );
         assert!(started.elapsed() < Duration::from_millis(200));

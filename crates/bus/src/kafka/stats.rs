@@ -87,6 +87,7 @@ pub fn summarize(reports: &[HealthReport], now_ms: u64) -> serde_json::Value {
                 "committed": o.part.committed,
                 "high_watermark": o.part.high_watermark,
                 "lag": o.part.lag,
+                "missing": o.part.missing,
             })
         })
         .collect();
@@ -99,7 +100,8 @@ pub fn summarize(reports: &[HealthReport], now_ms: u64) -> serde_json::Value {
         "lag": owned.iter().filter_map(|o| o.part.lag).sum::<i64>(),
         "members": consumers().map(|c| c.consumers).sum::<usize>(),
         "rebalances_total": consumers().map(|c| c.rebalances_total).sum::<u64>(),
-        "missing": consumers().map(|c| c.missing).sum::<u64>(),
+        // Over the shards' life (their checkpoints), not since the workers started.
+        "missing": owned.iter().map(|o| o.part.missing).sum::<u64>(),
         "spool_bytes": producers().map(|p| p.spool_bytes).sum::<u64>(),
         "spool_max_bytes": producers().map(|p| p.spool_max_bytes).sum::<u64>(),
         "spool_records": producers().map(|p| p.spool_records).sum::<u64>(),
@@ -326,6 +328,11 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         "gauge",
         "next offset the broker will write in the partition",
     );
+    let mut part_missing = Family::new(
+        "loglynx_kafka_partition_missing_offsets",
+        "gauge",
+        "offsets of the partition given up as missing over its shard's life (alert on any rise)",
+    );
     let mut owner = Family::new(
         "loglynx_kafka_partition_owner",
         "gauge",
@@ -343,6 +350,7 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         if let Some(v) = o.part.high_watermark {
             high.add(&l, v);
         }
+        part_missing.add(&l, o.part.missing);
         let c = o.part.consumer.to_string();
         owner.add(
             &[
@@ -380,6 +388,7 @@ pub fn prometheus(reports: &[HealthReport], now_ms: u64, out: &mut String) {
         lag,
         committed,
         high,
+        part_missing,
         owner,
         group_members,
         rebalances,
@@ -464,6 +473,8 @@ mod tests {
             }),
             consumer: None,
         };
+        // `missing` over the shard's life: partition 0 lost 10 offsets (7 of them under an
+        // earlier owner, 3 since h-20 started), partition 1 none.
         let p = |partition, position, committed: Option<i64>, hw: Option<i64>| PartitionHealth {
             partition,
             consumer: 0,
@@ -471,6 +482,7 @@ mod tests {
             committed,
             high_watermark: hw,
             lag: hw.zip(committed).map(|(h, c)| h - c),
+            missing: if partition == 0 { if position == 310 { 10 } else { 7 } } else { 0 },
         };
         let mut h20 = worker(
             "h-20",
@@ -539,33 +551,35 @@ mod tests {
             "workers": [
                 worker_json("h-20", 99_500,
                     serde_json::json!({"partition": 0, "consumer": 0, "position": 310,
-                        "committed": 300, "high_watermark": 320, "lag": 20}),
+                        "committed": 300, "high_watermark": 320, "lag": 20, "missing": 10}),
                     serde_json::json!([
                         {"at_ms": 1_000, "consumer": 0, "kind": "assign", "partitions": [0, 1]},
                         {"at_ms": 5_000, "consumer": 0, "kind": "revoke", "partitions": [1]},
                     ]), false),
                 worker_json("h-30", 100_000,
                     serde_json::json!({"partition": 1, "consumer": 0, "position": 200,
-                        "committed": 190, "high_watermark": null, "lag": null}),
+                        "committed": 190, "high_watermark": null, "lag": null, "missing": 0}),
                     serde_json::json!([
                         {"at_ms": 6_000, "consumer": 0, "kind": "assign", "partitions": [1]},
                     ]), false),
                 worker_json("h-40", 80_000,
                     serde_json::json!({"partition": 0, "consumer": 0, "position": 120,
-                        "committed": 100, "high_watermark": 320, "lag": 220}),
+                        "committed": 100, "high_watermark": 320, "lag": 220, "missing": 7}),
                     serde_json::json!([
                         {"at_ms": 3_000, "consumer": 0, "kind": "assign", "partitions": [0]},
                     ]), true),
             ],
             "partitions": [
                 {"topic": "logs", "partition": 0, "owner": "h-20", "consumer": 0,
-                 "position": 310, "committed": 300, "high_watermark": 320, "lag": 20},
+                 "position": 310, "committed": 300, "high_watermark": 320, "lag": 20,
+                 "missing": 10},
                 {"topic": "logs", "partition": 1, "owner": "h-30", "consumer": 0,
-                 "position": 200, "committed": 190, "high_watermark": null, "lag": null},
+                 "position": 200, "committed": 190, "high_watermark": null, "lag": null,
+                 "missing": 0},
             ],
             "totals": {
                 "produce_rate": 12.5, "consume_rate": 100.0, "lag": 20, "members": 2,
-                "rebalances_total": 3, "missing": 3, "spool_bytes": 2048, "spool_max_bytes": 4096,
+                "rebalances_total": 3, "missing": 10, "spool_bytes": 2048, "spool_max_bytes": 4096,
                 "spool_records": 7, "agents": 1, "workers": 2,
             },
             "rebalances": [
@@ -621,6 +635,10 @@ loglynx_kafka_partition_committed_offset{topic="logs",partition="1"} 190
 # HELP loglynx_kafka_high_watermark next offset the broker will write in the partition
 # TYPE loglynx_kafka_high_watermark gauge
 loglynx_kafka_high_watermark{topic="logs",partition="0"} 320
+# HELP loglynx_kafka_partition_missing_offsets offsets of the partition given up as missing over its shard's life (alert on any rise)
+# TYPE loglynx_kafka_partition_missing_offsets gauge
+loglynx_kafka_partition_missing_offsets{topic="logs",partition="0"} 10
+loglynx_kafka_partition_missing_offsets{topic="logs",partition="1"} 0
 # HELP loglynx_kafka_partition_owner 1 for the worker and consumer that own the partition
 # TYPE loglynx_kafka_partition_owner gauge
 loglynx_kafka_partition_owner{topic="logs",partition="0",worker="h-20",consumer="0"} 1
