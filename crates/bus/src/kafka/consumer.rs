@@ -251,7 +251,6 @@ struct Shard<T> {
 struct WorkerContext<S: PartitionSink> {
     id: usize,
     topic: String,
-    key_prefix: String,
     batch: usize,
     sink: Arc<S>,
     shards: Mutex<HashMap<i32, Shard<S::Shard>>>,
@@ -295,7 +294,7 @@ impl<S: PartitionSink> WorkerContext<S> {
         // The file positions go with the offset, in the same store commit as the records.
         let missing = std::mem::take(&mut shard.missing_dirty).then_some(shard.missing);
         let checkpoint = batch_checkpoint(
-            format!("{}{partition}", self.key_prefix),
+            source_key(&self.topic, partition),
             shard.next,
             missing,
             &mut shard.replays,
@@ -401,7 +400,7 @@ impl<S: PartitionSink> WorkerContext<S> {
                     let stored = self.sink.checkpoint(&inner);
                     let replays = Replays::load(&stored.positions);
                     let missing = stored
-                        .get(&missing_key(&format!("{}{p}", self.key_prefix)))
+                        .get(&missing_key(&source_key(&self.topic, *p)))
                         .unwrap_or(0);
                     tracing::info!(
                         consumer = self.id,
@@ -626,7 +625,6 @@ impl ConsumerGroup {
             let ctx = WorkerContext {
                 id,
                 topic: cfg.topic.clone(),
-                key_prefix: source_key(&cfg.topic, 0).trim_end_matches('0').to_string(),
                 batch: cfg.consume_batch.max(1),
                 sink: sink.clone(),
                 shards: Mutex::new(HashMap::new()),
