@@ -87,7 +87,7 @@ struct ShardSink {
 /// `--consumers` matching its share avoids that.
 ///
 /// Measured (docs/BENCHMARKS.md): a worker holding 2 shards with 2 indexing threads each on 2
-/// cores spent ~12% more CPU per event than with one each (more, smaller segments to merge).
+/// cores spent 11-18% more CPU per event than with one each (more, smaller segments to merge).
 fn shard_budget(
     store: &StoreConfig,
     pipeline: &PipelineConfig,
