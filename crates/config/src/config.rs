@@ -1,0 +1,120 @@
+//! [`Config`]: the whole file, how it is read and how it is checked.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ConfigError, FilesConfig, HttpConfig, KafkaConfig, PipelineConfig, StoreConfig, SyslogConfig,
+    TcpStatesConfig,
+};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the store, its checkpoints and state live. Created when absent.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The name this machine gives its events (`host.name`) when a line names none.
+    /// Default: the system hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The HTTP API, ingest endpoints and dashboard.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Tailing files.
+    #[serde(default)]
+    pub files: FilesConfig,
+    /// The syslog servers.
+    #[serde(default)]
+    pub syslog: SyslogConfig,
+    /// Parsing and the queues between stages.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// The tantivy store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The Kafka transport of the scale-out shape (`loglynx agent`, `loglynx worker`).
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    /// The TCP state monitor (`loglynx run --tcp-states`).
+    #[serde(default)]
+    pub tcp_states: TcpStatesConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("empty config is valid")
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let cfg: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks what types cannot: consistent values and the auth rule, section by section.
+    /// `tcp_states` is checked by `loglynx run` when the monitor is on
+    /// ([`TcpStatesConfig::validate`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
+        self.store.validate()?;
+        self.pipeline.validate()?;
+        self.files.validate()?;
+        self.kafka.validate()?;
+        Ok(())
+    }
+
+    /// The host name for events: configured, or the system's.
+    pub fn host_name(&self) -> String {
+        if let Some(h) = &self.hostname {
+            return h.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn empty_config_has_working_defaults() {
+        let c = Config::default();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.http.listen.ip().is_loopback());
+        assert_eq!(c.store.commit_interval, Duration::from_secs(1));
+        assert_eq!(c.syslog.udp.unwrap().port(), 5514);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../../loglynx.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_name() {
+        let e = toml::from_str::<Config>("[store]\ncomit_interval = \"1s\"\n").unwrap_err();
+        assert!(e.to_string().contains("comit_interval"), "{e}");
+    }
+}

@@ -1,0 +1,97 @@
+//! `[files]`: tailing files.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ByteSize, ConfigError};
+
+/// Tailing files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Glob patterns of files to follow (`/var/log/*.log`, `/srv/app/**/*.log`). New files that
+    /// match are picked up while running.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Glob patterns of files never to read (rotated archives such as `*.gz`).
+    #[serde(default = "default_exclude")]
+    pub exclude: Vec<String>,
+    /// How often globs are re-evaluated and files checked for growth, rotation and truncation.
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Lines longer than this are cut to this length and flagged `truncated`; the rest of the
+    /// line is skipped.
+    #[serde(default = "default_max_line")]
+    pub max_line: ByteSize,
+    /// Where to start in a file seen for the first time with no checkpoint: `beginning` or
+    /// `end`. Files created while running are always read from the beginning.
+    #[serde(default)]
+    pub start_at: StartAt,
+    /// Lines per batch sent into the pipeline.
+    #[serde(default = "default_batch_lines")]
+    pub batch_lines: usize,
+    /// Bytes read at the start of a file to tell it apart from another file with the same
+    /// device and inode (inode reuse after rotation).
+    #[serde(default = "default_fingerprint")]
+    pub fingerprint_bytes: usize,
+    /// A file that no longer matches or was deleted is closed after this long without growth.
+    #[serde(default = "default_close_inactive", with = "humantime_serde")]
+    pub close_inactive: Duration,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+/// `files.start_at`: where to start in a file seen for the first time with no checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Read the whole file.
+    #[default]
+    Beginning,
+    /// Read only what is appended from now on.
+    End,
+}
+
+impl FilesConfig {
+    /// Batch and line sizes that make progress, and globs that compile.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.batch_lines == 0 {
+            return bad("files.batch_lines must be at least 1");
+        }
+        if self.max_line.0 < 1024 {
+            return bad("files.max_line must be at least 1KiB");
+        }
+        for g in self.include.iter().chain(&self.exclude) {
+            if let Err(e) = glob::Pattern::new(g) {
+                return Err(ConfigError::Invalid(format!("invalid glob {g:?} in files: {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_exclude() -> Vec<String> {
+    vec!["*.gz".into(), "*.zip".into(), "*.bz2".into(), "*.xz".into()]
+}
+fn default_poll() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_max_line() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn default_batch_lines() -> usize {
+    2048
+}
+fn default_fingerprint() -> usize {
+    256
+}
+fn default_close_inactive() -> Duration {
+    Duration::from_secs(300)
+}
+

@@ -1,0 +1,190 @@
+//! `[kafka]`: the Kafka transport of the scale-out shape (`loglynx agent`, `loglynx worker`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ByteSize, ConfigError};
+
+/// The Kafka transport: agents produce raw records to a topic, workers consume it in one group.
+///
+/// Every field maps to a librdkafka property; `properties` overrides any of them (and sets any
+/// other librdkafka property, see librdkafka's CONFIGURATION.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers (`bootstrap.servers`), e.g. `"kafka1:9092,kafka2:9092"`.
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    /// The topic of raw records.
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// Partitions of the topic when the agent creates it (0: this machine's CPU cores).
+    #[serde(default)]
+    pub partitions: i32,
+    /// Replication factor of the topic when the agent creates it.
+    #[serde(default = "default_replication")]
+    pub replication_factor: i32,
+    /// Topic `retention.ms` when the agent creates it (0s: the broker's default).
+    #[serde(default = "default_topic_retention", with = "humantime_serde")]
+    pub retention: Duration,
+    /// Topic `retention.bytes` per partition when the agent creates it (0: the broker's default).
+    #[serde(default)]
+    pub retention_bytes: ByteSize,
+    /// Producer `linger.ms`: how long records wait to fill a batch.
+    #[serde(default = "default_linger", with = "humantime_serde")]
+    pub linger: Duration,
+    /// Producer `batch.size` in bytes.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: ByteSize,
+    /// Producer `compression.type`: none, gzip, lz4, zstd, snappy.
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// Producer in-memory buffer: most records waiting for delivery
+    /// (`queue.buffering.max.messages`). When full, sources wait (back-pressure).
+    #[serde(default = "default_buffer_messages")]
+    pub buffer_messages: u64,
+    /// Producer in-memory buffer in bytes (`queue.buffering.max.kbytes`).
+    #[serde(default = "default_buffer_size")]
+    pub buffer_size: ByteSize,
+    /// Consumer group of the workers (`group.id`).
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// Consumers per worker process, all in the one group (0: this machine's CPU cores).
+    #[serde(default)]
+    pub consumers: usize,
+    /// Consumer `fetch.min.bytes`.
+    #[serde(default = "default_fetch_min_bytes")]
+    pub fetch_min_bytes: ByteSize,
+    /// Consumer `fetch.wait.max.ms` (Kafka's `fetch.max.wait.ms`).
+    #[serde(default = "default_fetch_max_wait", with = "humantime_serde")]
+    pub fetch_max_wait: Duration,
+    /// Consumer `max.poll.interval.ms`.
+    #[serde(default = "default_max_poll_interval", with = "humantime_serde")]
+    pub max_poll_interval: Duration,
+    /// Consumer `session.timeout.ms`: how soon the group gives a dead worker's partitions away.
+    #[serde(default = "default_session_timeout", with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// Records per batch handed to a shard's pipeline (worker).
+    #[serde(default = "default_consume_batch")]
+    pub consume_batch: usize,
+    /// Agent: capacity of the on-disk buffer (`<data_dir>/agent/spool/`) that takes batches
+    /// while the brokers are unreachable or stalled, drained in order when they return. When
+    /// full, files are read slower and HTTP ingest answers 503. 0 disables the buffer (batches
+    /// then wait in memory, `buffer_messages` / `buffer_size`).
+    #[serde(default = "default_spool_size")]
+    pub spool_size: ByteSize,
+    /// Agent: how long the oldest unconfirmed batch may wait for the brokers (or librdkafka's
+    /// queue may stay full) before batches go to the on-disk buffer.
+    #[serde(default = "default_spool_after", with = "humantime_serde")]
+    pub spool_after: Duration,
+    /// Any librdkafka property, applied last (producer, consumer and admin clients alike);
+    /// e.g. `"security.protocol" = "ssl"`. An unknown property stops the start with its name.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+impl KafkaConfig {
+    /// A topic to produce to, batches that hold a record and a known compression.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.topic.trim().is_empty() {
+            return bad("kafka.topic must not be empty");
+        }
+        if self.consume_batch == 0 {
+            return bad("kafka.consume_batch must be at least 1");
+        }
+        if !matches!(self.compression.as_str(), "none" | "gzip" | "lz4" | "zstd" | "snappy") {
+            return Err(ConfigError::Invalid(format!(
+                "kafka.compression = {:?}: use none, gzip, lz4, zstd or snappy",
+                self.compression
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn default_brokers() -> String {
+    "127.0.0.1:9092".into()
+}
+fn default_topic() -> String {
+    "loglynx-raw".into()
+}
+fn default_replication() -> i32 {
+    1
+}
+fn default_topic_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_linger() -> Duration {
+    Duration::from_millis(20)
+}
+fn default_batch_size() -> ByteSize {
+    ByteSize(1 << 20)
+}
+fn default_compression() -> String {
+    "lz4".into()
+}
+fn default_buffer_messages() -> u64 {
+    100_000
+}
+fn default_buffer_size() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn default_group() -> String {
+    "loglynx-workers".into()
+}
+fn default_fetch_min_bytes() -> ByteSize {
+    ByteSize(1)
+}
+fn default_fetch_max_wait() -> Duration {
+    Duration::from_millis(100)
+}
+fn default_max_poll_interval() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_consume_batch() -> usize {
+    1000
+}
+fn default_spool_size() -> ByteSize {
+    ByteSize(1 << 30)
+}
+fn default_spool_after() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::Config;
+
+    #[test]
+    fn kafka_section_has_defaults_and_free_properties() {
+        let c = Config::default();
+        assert_eq!(c.kafka.compression, "lz4");
+        assert_eq!(c.kafka.partitions, 0);
+        assert_eq!(c.kafka.session_timeout, Duration::from_secs(10));
+        let c: Config = toml::from_str(
+            "[kafka]\nbrokers = \"k:9092\"\ncompression = \"zstd\"\n[kafka.properties]\n\"socket.keepalive.enable\" = \"true\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.kafka.brokers, "k:9092");
+        assert_eq!(c.kafka.properties.get("socket.keepalive.enable").map(String::as_str), Some("true"));
+        let c: Config = toml::from_str("[kafka]\ncompression = \"snappy\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[kafka]\ncompression = \"lzma\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("kafka.compression"));
+    }
+}

@@ -1,0 +1,62 @@
+//! `[syslog]`: the syslog servers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ByteSize;
+
+/// Syslog servers (RFC 3164 and RFC 5424).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// UDP listen address, `""` or `"off"` to disable. Default port 5514 (unprivileged; 514
+    /// needs root).
+    #[serde(default = "default_syslog_addr", with = "crate::opt_addr")]
+    pub udp: Option<SocketAddr>,
+    /// TCP listen address (newline or octet-counting framing, RFC 6587), `""` or `"off"` to
+    /// disable.
+    #[serde(default = "default_syslog_addr", with = "crate::opt_addr")]
+    pub tcp: Option<SocketAddr>,
+    /// Largest accepted frame; longer ones are truncated and flagged.
+    #[serde(default = "default_max_frame")]
+    pub max_frame: ByteSize,
+    /// Most TCP connections served at once; further ones wait.
+    #[serde(default = "default_max_conns")]
+    pub max_connections: usize,
+    /// Time a batch may wait to fill before it is sent on.
+    #[serde(default = "default_syslog_linger", with = "humantime_serde")]
+    pub linger: Duration,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+fn default_syslog_addr() -> Option<SocketAddr> {
+    Some("127.0.0.1:5514".parse().expect("valid literal"))
+}
+fn default_max_frame() -> ByteSize {
+    ByteSize(256 << 10)
+}
+fn default_max_conns() -> usize {
+    1024
+}
+fn default_syslog_linger() -> Duration {
+    Duration::from_millis(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn syslog_can_be_switched_off() {
+        let c: Config = toml::from_str("[syslog]\nudp = \"off\"\ntcp = \"127.0.0.1:6514\"\n").unwrap();
+        assert!(c.syslog.udp.is_none());
+        assert_eq!(c.syslog.tcp.unwrap().port(), 6514);
+    }
+}
