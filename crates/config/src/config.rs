@@ -59,7 +59,7 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let cfg: Config =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -116,5 +116,21 @@ mod tests {
     fn unknown_fields_are_rejected_with_their_name() {
         let e = toml::from_str::<Config>("[store]\ncomit_interval = \"1s\"\n").unwrap_err();
         assert!(e.to_string().contains("comit_interval"), "{e}");
+    }
+
+    #[test]
+    fn load_names_the_file_and_the_line() {
+        let dir = std::env::temp_dir().join(format!("loglynx-config-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "[kafka]\ncompresion = \"lz4\"\n").unwrap();
+        let e = Config::load(&path).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{msg}");
+        assert!(msg.contains("bad.toml") && msg.contains("line 2") && msg.contains("compresion"), "{msg}");
+        let e = Config::load(&dir.join("absent.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+        assert!(e.to_string().contains("--config"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! [`ConfigError`]: every way a configuration can be refused.
+//! [`ConfigError`]: every way a configuration can be refused, with what to do next.
 
 use std::path::PathBuf;
 
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {source}; check the path given to --config (or LOGLYNX_CONFIG)")]
     Read {
         /// The file.
         path: PathBuf,
@@ -14,14 +14,23 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not TOML, names an unknown key or has a value of the wrong type.
-    #[error("invalid config file {path}: {message}")]
+    #[error("invalid config file {path}: {source}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The TOML parser's message.
-        message: String,
+        /// The TOML parser's error, with the line and column.
+        source: toml::de::Error,
     },
-    /// Values that parse but break a rule; the message names the key and what to set.
+    /// A glob of `files.include` or `files.exclude` is not a valid pattern.
+    #[error("invalid configuration: invalid glob {pattern:?} in files: {source}; fix the pattern in files.include / files.exclude")]
+    Glob {
+        /// The pattern as written.
+        pattern: String,
+        /// What is wrong with it.
+        source: glob::PatternError,
+    },
+    /// Values that parse but break a rule (a zero that must be at least 1, a listen address
+    /// open to the network without a token); the message names the key and what to set.
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }

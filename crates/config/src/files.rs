@@ -68,9 +68,7 @@ impl FilesConfig {
             return bad("files.max_line must be at least 1KiB");
         }
         for g in self.include.iter().chain(&self.exclude) {
-            if let Err(e) = glob::Pattern::new(g) {
-                return Err(ConfigError::Invalid(format!("invalid glob {g:?} in files: {e}")));
-            }
+            glob::Pattern::new(g).map_err(|source| ConfigError::Glob { pattern: g.clone(), source })?;
         }
         Ok(())
     }
@@ -95,3 +93,17 @@ fn default_close_inactive() -> Duration {
     Duration::from_secs(300)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    #[test]
+    fn a_bad_glob_is_named() {
+        let c: Config = toml::from_str("[files]\ninclude = [\"/var/log/[.log\"]\n").unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(matches!(e, ConfigError::Glob { .. }), "{e}");
+        assert!(e.to_string().contains("/var/log/[.log"), "{e}");
+    }
+}
