@@ -131,6 +131,9 @@ mod tests {
         let e = Config::load(&dir.join("absent.toml")).unwrap_err();
         assert!(matches!(e, ConfigError::Read { .. }), "{e}");
         assert!(e.to_string().contains("--config"), "{e}");
+        std::fs::write(&path, "[kafka]\ncompression = \"brotli\"\n").unwrap();
+        let msg = Config::load(&path).unwrap_err().to_string();
+        assert!(msg.contains("line 2") && msg.contains("kafka.compression = \"brotli\""), "{msg}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -13,7 +13,8 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not TOML, names an unknown key or has a value of the wrong type.
+    /// The file is not TOML, or names an unknown key, or a value has the wrong type or is not
+    /// one of the values a closed setting accepts (the message names the key and the choices).
     #[error("invalid config file {path}: {source}")]
     Parse {
         /// The file.

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::choice::{self, Choice};
 use crate::{ByteSize, ConfigError};
 
 /// Tailing files.
@@ -26,7 +27,7 @@ pub struct FilesConfig {
     pub max_line: ByteSize,
     /// Where to start in a file seen for the first time with no checkpoint: `beginning` or
     /// `end`. Files created while running are always read from the beginning.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "start_at")]
     pub start_at: StartAt,
     /// Lines per batch sent into the pipeline.
     #[serde(default = "default_batch_lines")]
@@ -55,6 +56,20 @@ pub enum StartAt {
     Beginning,
     /// Read only what is appended from now on.
     End,
+}
+
+impl Choice for StartAt {
+    const ALL: &'static [Self] = &[StartAt::Beginning, StartAt::End];
+    fn as_str(self) -> &'static str {
+        match self {
+            StartAt::Beginning => "beginning",
+            StartAt::End => "end",
+        }
+    }
+}
+
+fn start_at<'de, D: Deserializer<'de>>(d: D) -> Result<StartAt, D::Error> {
+    choice::deserialize("files.start_at", d)
 }
 
 impl FilesConfig {
@@ -93,11 +108,20 @@ fn default_close_inactive() -> Duration {
     Duration::from_secs(300)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::choice::tests::spelled_like_serde;
     use crate::Config;
+
+    #[test]
+    fn start_at_is_one_of_two_words() {
+        spelled_like_serde::<StartAt>();
+        let c: Config = toml::from_str("[files]\nstart_at = \"end\"\n").unwrap();
+        assert_eq!(c.files.start_at, StartAt::End);
+        let e = toml::from_str::<Config>("[files]\nstart_at = \"middle\"\n").unwrap_err().to_string();
+        assert!(e.contains("files.start_at = \"middle\": use beginning or end"), "{e}");
+    }
 
     #[test]
     fn a_bad_glob_is_named() {

@@ -7,6 +7,7 @@
 //! One module per section of the file, each with its defaults and its checks;
 //! [`Config::validate`] runs them all.
 
+mod choice;
 mod config;
 mod error;
 mod files;
@@ -23,7 +24,7 @@ pub use config::Config;
 pub use error::ConfigError;
 pub use files::{FilesConfig, StartAt};
 pub use http::HttpConfig;
-pub use kafka::KafkaConfig;
+pub use kafka::{Compression, KafkaConfig};
 pub use pipeline::PipelineConfig;
 pub use size::ByteSize;
 pub use store::StoreConfig;

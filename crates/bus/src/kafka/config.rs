@@ -4,13 +4,24 @@
 
 use std::time::Duration;
 
-use loglynx_config::KafkaConfig;
+use loglynx_config::{Compression, KafkaConfig};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
 
 fn ms(d: Duration) -> String {
     d.as_millis().max(1).to_string()
+}
+
+/// librdkafka's `compression.type` value of `kafka.compression`.
+fn compression_type(c: Compression) -> &'static str {
+    match c {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Lz4 => "lz4",
+        Compression::Zstd => "zstd",
+        Compression::Snappy => "snappy",
+    }
 }
 
 fn base(cfg: &KafkaConfig) -> ClientConfig {
@@ -37,7 +48,7 @@ pub fn producer_config(cfg: &KafkaConfig) -> ClientConfig {
             "batch.size",
             cfg.batch_size.0.min(i32::MAX as u64).to_string(),
         )
-        .set("compression.type", &cfg.compression)
+        .set("compression.type", compression_type(cfg.compression))
         .set(
             "queue.buffering.max.messages",
             cfg.buffer_messages.clamp(1, 2_147_483_647).to_string(),
@@ -190,6 +201,16 @@ mod tests {
     }
 
     #[test]
+    fn typed_fields_become_librdkafka_values() {
+        assert_eq!(producer_config(&KafkaConfig::default()).get("compression.type"), Some("lz4"));
+        let cfg = KafkaConfig {
+            compression: Compression::None,
+            ..KafkaConfig::default()
+        };
+        assert_eq!(producer_config(&cfg).get("compression.type"), Some("none"));
+    }
+
+    #[test]
     fn properties_override_the_typed_fields() {
         let mut cfg = KafkaConfig::default();
         cfg.properties
@@ -208,9 +229,9 @@ mod tests {
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("session.timeout.ms"), Some("10000"));
         // Every compression the config accepts is built into this librdkafka.
-        for codec in ["none", "gzip", "lz4", "zstd", "snappy"] {
+        for codec in Compression::ALL {
             let cfg = KafkaConfig {
-                compression: codec.into(),
+                compression: codec,
                 ..KafkaConfig::default()
             };
             let _producer = producer_config(&cfg)
