@@ -113,6 +113,22 @@ mod tests {
     }
 
     #[test]
+    fn example_file_sets_every_key() {
+        let example: toml::Table = toml::from_str(include_str!("../../../loglynx.example.toml")).unwrap();
+        let defaults: toml::Table = toml::from_str(&toml::to_string(&Config::default()).unwrap()).unwrap();
+        for (section, value) in &defaults {
+            let Some(keys) = value.as_table() else {
+                assert!(example.contains_key(section), "loglynx.example.toml lacks {section}");
+                continue;
+            };
+            for key in keys.keys() {
+                let documented = example.get(section).and_then(|s| s.get(key)).is_some();
+                assert!(documented, "loglynx.example.toml lacks {section}.{key}");
+            }
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_rejected_with_their_name() {
         let e = toml::from_str::<Config>("[store]\ncomit_interval = \"1s\"\n").unwrap_err();
         assert!(e.to_string().contains("comit_interval"), "{e}");

@@ -24,7 +24,7 @@ pub use config::Config;
 pub use error::ConfigError;
 pub use files::{FilesConfig, StartAt};
 pub use http::HttpConfig;
-pub use kafka::{Compression, KafkaConfig};
+pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
 pub use pipeline::PipelineConfig;
 pub use size::ByteSize;
 pub use store::StoreConfig;
