@@ -1,8 +1,8 @@
-//! Commands that run loglynx components in this process.
+//! Commands that run loglynx components in this process: flags -> [`loglynx_node::Overrides`]
+//! -> an assembly of `loglynx_node`, started, printed, stopped on a signal.
 
 pub mod agent;
-mod pipeline_view;
+mod common;
 pub mod run;
-mod scaleout;
 pub mod serve;
 pub mod worker;

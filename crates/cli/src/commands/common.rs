@@ -1,10 +1,10 @@
-//! What `agent`, `worker` and `serve` share: the config file, data directory, Kafka flags,
-//! logging and the shutdown signal.
+//! What the commands that run loglynx share: the config file, data directory and Kafka flags
+//! (turned into [`Overrides`]), logging, the runtime, the start-up lines and the shutdown signal.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use loglynx_config::Config;
+use loglynx_node::{Listen, Overrides, SourceAddrs, TcpStatesMode};
 
 /// Flags common to the scale-out commands.
 #[derive(Args, Debug, Default, Clone)]
@@ -31,30 +31,41 @@ pub struct KafkaArgs {
     pub topic: Option<String>,
 }
 
-/// The configuration: file (if any), then flags, validated.
-pub fn build_config(common: &CommonArgs, kafka: Option<&KafkaArgs>) -> anyhow::Result<Config> {
-    let mut cfg = match &common.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    if let Some(d) = &common.data_dir {
-        cfg.data_dir = d.clone();
+impl CommonArgs {
+    /// The overrides these flags make (the rest left to the caller).
+    pub fn overrides(&self) -> Overrides {
+        Overrides { config: self.config.clone(), data_dir: self.data_dir.clone(), ..Default::default() }
     }
-    if let Some(k) = kafka {
-        if let Some(b) = &k.brokers {
-            cfg.kafka.brokers = b.clone();
-        }
-        if let Some(t) = &k.topic {
-            cfg.kafka.topic = t.clone();
-        }
+}
+
+impl KafkaArgs {
+    /// Adds these flags to `o`.
+    pub fn apply(&self, o: &mut Overrides) {
+        o.brokers = self.brokers.clone();
+        o.topic = self.topic.clone();
     }
-    if let Ok(tok) = std::env::var("LOGLYNX_AUTH_TOKEN") {
-        if !tok.is_empty() {
-            cfg.http.auth_token = Some(tok);
-        }
+}
+
+/// Reads `value` of `--flag`: `off` or `IP:PORT`.
+pub fn listen(flag: &'static str, value: &Option<String>) -> anyhow::Result<Option<Listen>> {
+    Ok(match value {
+        Some(v) => Some(Listen::parse(flag, v)?),
+        None => None,
+    })
+}
+
+/// Prints the lines scripts and tests read before the ready line: the syslog addresses and the
+/// TCP state monitor's mode.
+pub fn print_startup(sources: &SourceAddrs, tcp_states: Option<&TcpStatesMode>) {
+    if let Some(a) = sources.syslog_udp {
+        println!("syslog udp: {a}");
     }
-    cfg.validate()?;
-    Ok(cfg)
+    if let Some(a) = sources.syslog_tcp {
+        println!("syslog tcp: {a}");
+    }
+    if let Some(m) = tcp_states {
+        println!("tcp states: mode {} ({})", m.mode, m.reason);
+    }
 }
 
 /// Logs to stderr with `filter`.

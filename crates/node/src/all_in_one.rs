@@ -1,0 +1,163 @@
+//! [`AllInOne`]: the whole pipeline in one process (`loglynx run`, the embedded default).
+//!
+//! Wiring, in reverse order of the data flow, each stage given its downstream handle:
+//! store writer <- pipeline <- sources (file tail, syslog, TCP states, HTTP ingest); the API
+//! reads the store. [`RunningAllInOne::shutdown`]: sources stop and drop their senders, the
+//! pipeline drains, the writer makes its final commit. Nothing acknowledged is lost.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loglynx_config::Config;
+use loglynx_pipeline::PipelineStats;
+use loglynx_store::{Store, WriterHandle};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{NodeError, Result};
+use crate::lock::DirLock;
+use crate::sources::{self, NetView, SourceAddrs, TcpStatesMode};
+
+/// A validated all-in-one, not started yet.
+pub struct AllInOne {
+    cfg: Config,
+}
+
+/// What a running all-in-one bound and is doing.
+#[derive(Debug, Clone)]
+pub struct AllInOneState {
+    /// The API and dashboard.
+    pub http: SocketAddr,
+    /// The syslog servers.
+    pub sources: SourceAddrs,
+    /// The TCP state monitor's mode, when it runs.
+    pub tcp_states: Option<TcpStatesMode>,
+}
+
+/// A running all-in-one.
+pub struct RunningAllInOne {
+    state: AllInOneState,
+    stats: Arc<PipelineStats>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<Result<()>>,
+    netmon: Option<loglynx_netmon::Monitor>,
+    pipeline: JoinHandle<()>,
+    writer: WriterHandle,
+    _lock: DirLock,
+}
+
+impl AllInOne {
+    /// Checks what can be checked before anything starts.
+    pub fn build(cfg: Config) -> Result<AllInOne> {
+        cfg.validate()?;
+        if cfg.tcp_states.enabled {
+            cfg.tcp_states.validate()?;
+        }
+        Ok(AllInOne { cfg })
+    }
+
+    /// Locks the data directory, opens the store and starts every stage. Must run inside a
+    /// tokio runtime.
+    pub async fn start(self) -> Result<RunningAllInOne> {
+        let cfg = self.cfg;
+        let lock = DirLock::try_lock(&cfg.data_dir, "loglynx.lock", || {
+            format!(
+                "data directory {} is in use by another loglynx process: stop it or pass another --data-dir",
+                cfg.data_dir.display()
+            )
+        })?;
+        let host = cfg.host_name();
+
+        // Store first: its checkpoint says where the sources resume.
+        let store = Store::open(&cfg.data_dir, &cfg.store)
+            .map_err(|source| NodeError::Store { dir: cfg.data_dir.clone(), source })?;
+        let checkpoint = store.checkpoint();
+        tracing::info!(sources = checkpoint.positions.len(), "store opened");
+
+        // store writer <- pipeline <- transport
+        let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
+        let writer = store
+            .start_writer(event_rx)
+            .map_err(|source| NodeError::Writer { what: "cannot start the store writer", source })?;
+        let (raw_tx, raw_rx) = loglynx_bus::embedded(cfg.pipeline.queue_batches);
+        let stats = Arc::new(PipelineStats::default());
+        let pipeline = loglynx_pipeline::spawn_pipeline(
+            raw_rx,
+            event_tx,
+            cfg.pipeline.parse_threads,
+            cfg.pipeline.keep_original,
+            stats.clone(),
+        );
+
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let addrs = sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
+
+        // API and dashboard.
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen).await.map_err(|source| NodeError::Listen {
+            addr: cfg.http.listen,
+            hint: "in use? pass --http ADDR",
+            source,
+        })?;
+        let http = listener.local_addr().map_err(NodeError::Http)?;
+        let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
+        let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
+        let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
+        if let Some(m) = &netmon {
+            state.network = Some(Arc::new(NetView(m.shared())));
+        }
+        state.pipeline = stats.clone();
+        drop(raw_tx);
+        {
+            let token = shutdown.clone();
+            tasks.spawn(async move { loglynx_api::serve(listener, state, token.cancelled_owned()).await.map_err(NodeError::Http) });
+        }
+        tracing::info!(%http, "loglynx ready: dashboard http://{http}/ui/  api http://{http}/api/v1/");
+        Ok(RunningAllInOne {
+            state: AllInOneState { http, sources: addrs, tcp_states: netmon.as_ref().map(sources::mode_of) },
+            stats,
+            shutdown,
+            tasks,
+            netmon,
+            pipeline,
+            writer,
+            _lock: lock,
+        })
+    }
+}
+
+impl RunningAllInOne {
+    /// What it bound and runs.
+    pub fn state(&self) -> &AllInOneState {
+        &self.state
+    }
+
+    /// The pipeline's counters (records parsed, by format).
+    pub fn pipeline_stats(&self) -> &Arc<PipelineStats> {
+        &self.stats
+    }
+
+    /// Resolves when a stage ends by itself: with its error, or `None` when it ended cleanly.
+    /// Call [`RunningAllInOne::shutdown`] after it.
+    pub async fn failed(&mut self) -> Option<NodeError> {
+        sources::first_failure(&mut self.tasks).await
+    }
+
+    /// Stops the sources and the API (in-flight requests are answered), lets the pipeline drain
+    /// and the writer make its last commit.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.shutdown.cancel();
+        sources::drain(&mut self.tasks).await;
+        sources::stop_tcp_states(self.netmon.take()).await;
+        // All senders are gone: the pipeline drains, then the writer commits and ends.
+        self.pipeline.await.ok();
+        let writer = self.writer;
+        match tokio::task::spawn_blocking(move || writer.join()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("store writer failed at shutdown: {e}"),
+            Err(e) => tracing::error!("store writer panicked: {e}"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,162 @@
+//! [`NodeError`]: why an assembly could not start or stopped, with what to do next.
+//!
+//! Each variant names what was being done; the cause is its typed `source` (walk the chain with
+//! [`chain`] or anyhow's `{:#}` to print all of it).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use loglynx_bus::BusError;
+use loglynx_collect::CollectError;
+use loglynx_config::ConfigError;
+use loglynx_netmon::NetmonError;
+use loglynx_store::StoreError;
+
+/// Errors of the assemblies.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration file or a setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A flag's value could not be read.
+    #[error("--{flag} {value:?}: expected {expected}")]
+    Flag {
+        /// The flag, without dashes.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What is expected, with an example.
+        expected: &'static str,
+    },
+    /// The agent's HTTP ingest would be open to the network without a token.
+    #[error(
+        "the agent's HTTP ingest address {addr} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so it is not open to the network, or pass --http off"
+    )]
+    OpenIngest {
+        /// The address configured.
+        addr: SocketAddr,
+    },
+    /// A directory could not be created.
+    #[error("cannot create {}: check the path and its permissions", dir.display())]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A lock file could not be created or locked.
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the directory.
+    #[error("{message}")]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+        /// What holds it and what to do (from the [`crate::lock::DirLock`] caller).
+        message: String,
+    },
+    /// The store could not be opened.
+    #[error("cannot open the store in {}", dir.display())]
+    Store {
+        /// The data directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: StoreError,
+    },
+    /// The store writer could not be started or failed.
+    #[error("{what}")]
+    Writer {
+        /// What was being done (`cannot start the store writer`, `store writer failed`...).
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: StoreError,
+    },
+    /// A source (file tail, syslog server) could not start or failed.
+    #[error("{what}")]
+    Source {
+        /// What was being done, and what to try.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: CollectError,
+    },
+    /// The TCP state monitor could not start.
+    #[error("cannot start the TCP state monitor")]
+    Netmon(#[source] NetmonError),
+    /// An address could not be bound.
+    #[error("cannot listen on {addr} ({hint})")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What to do about it.
+        hint: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An HTTP server failed while serving.
+    #[error("http server failed")]
+    Http(#[source] std::io::Error),
+    /// The Kafka transport failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// A background task or thread could not start, panicked or was cancelled.
+    #[error("{what}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
+}
+
+impl NodeError {
+    /// A task that ended without its result (panic, cancellation) or could not start.
+    pub(crate) fn task(what: &'static str, source: impl StdError + Send + Sync + 'static) -> NodeError {
+        NodeError::Task { what, source: Some(Box::new(source)) }
+    }
+}
+
+/// The error and its causes, `outer: inner: ...` (for log lines; anyhow's `{:#}` prints the same).
+pub fn chain<'a>(e: &'a (dyn StdError + 'static)) -> impl fmt::Display + 'a {
+    struct Chain<'a>(&'a (dyn StdError + 'static));
+    impl fmt::Display for Chain<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}", self.0)?;
+            let mut next = self.0.source();
+            while let Some(e) = next {
+                write!(f, ": {e}")?;
+                next = e.source();
+            }
+            Ok(())
+        }
+    }
+    Chain(e)
+}
+
+/// Results of this crate.
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_the_step_then_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        let e = NodeError::Listen { addr: "127.0.0.1:1".parse().unwrap(), hint: "in use? pass --http ADDR", source: io };
+        assert_eq!(chain(&e).to_string(), "cannot listen on 127.0.0.1:1 (in use? pass --http ADDR): address in use");
+    }
+}

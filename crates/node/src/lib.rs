@@ -1,0 +1,33 @@
+//! loglynx node: the assemblies that run in a process, each `config -> build() (validates) ->
+//! start() -> a running handle` with an observable state and a `shutdown()`:
+//!
+//! - [`AllInOne`]: sources -> pipeline -> store -> API and dashboard (`loglynx run`);
+//! - [`Agent`]: sources -> Kafka producer, with the on-disk buffer (`loglynx agent`);
+//! - [`Worker`]: Kafka consumer group -> pipeline -> one store shard per partition
+//!   (`loglynx worker`);
+//! - [`Serve`]: the API and dashboard over the workers' shards (`loglynx serve`).
+//!
+//! [`Overrides::resolve`] turns the command line over the config file into the validated
+//! [`loglynx_config::Config`] all of them take. Also here: [`DirLock`] (one writer per
+//! directory), [`HealthReporter`] (the health report files `serve` reads). The binary
+//! (`crates/cli`) keeps argument parsing, signals, printing and the HTTP client commands.
+
+mod agent;
+mod all_in_one;
+mod error;
+mod lock;
+mod reporter;
+mod serve;
+mod settings;
+mod sources;
+mod worker;
+
+pub use agent::{Agent, AgentState, RunningAgent};
+pub use all_in_one::{AllInOne, AllInOneState, RunningAllInOne};
+pub use error::{chain, NodeError, Result};
+pub use lock::DirLock;
+pub use reporter::HealthReporter;
+pub use serve::{HealthFiles, RunningServe, Serve, REFRESH};
+pub use settings::{Listen, Overrides, AUTH_TOKEN_ENV};
+pub use sources::{SourceAddrs, TcpStatesMode};
+pub use worker::{RunningWorker, Worker};

@@ -1,0 +1,135 @@
+//! [`Serve`]: the search API and dashboard over the shards the workers write in the same data
+//! directory (`<data_dir>/shards/*`), opened read-only and refreshed every [`REFRESH`] (new
+//! commits, new windows, new shards, windows deleted by retention).
+//!
+//! `/api/v1/pipeline` and the `loglynx_kafka_*` series of `/metrics` come from the health
+//! reports the agents and workers write in `<data_dir>/health/` ([`HealthFiles`]).
+//!
+//! Ingest endpoints answer with an error: in the scale-out shape records enter through
+//! `loglynx agent`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loglynx_api::PipelineView;
+use loglynx_bus::kafka::health;
+use loglynx_config::Config;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{NodeError, Result};
+
+/// How often the shards are looked at again.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
+/// A validated `serve`, not started yet.
+pub struct Serve {
+    cfg: Config,
+}
+
+/// A running `serve`.
+pub struct RunningServe {
+    http: SocketAddr,
+    shards: PathBuf,
+    shutdown: CancellationToken,
+    server: JoinHandle<Result<()>>,
+}
+
+impl Serve {
+    /// Checks the configuration.
+    pub fn build(cfg: Config) -> Result<Serve> {
+        cfg.validate()?;
+        Ok(Serve { cfg })
+    }
+
+    /// Opens the shards, starts refreshing them and serves the API.
+    pub async fn start(self) -> Result<RunningServe> {
+        let cfg = self.cfg;
+        let shards = cfg.data_dir.join("shards");
+        let store = loglynx_store::Store::open_read_only(&shards, &cfg.store)
+            .map_err(|source| NodeError::Store { dir: shards.clone(), source })?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(refresh(store.clone(), shutdown.clone()));
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen).await.map_err(|source| NodeError::Listen {
+            addr: cfg.http.listen,
+            hint: "in use? pass --http ADDR",
+            source,
+        })?;
+        let http = listener.local_addr().map_err(NodeError::Http)?;
+        let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
+        // No pipeline here: the ingest queue is closed, so ingest requests get an error.
+        let (ingest, _) = loglynx_bus::embedded(1);
+        let mut state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
+        let token = shutdown.clone();
+        let server = tokio::spawn(async move {
+            loglynx_api::serve(listener, state, token.cancelled_owned()).await.map_err(NodeError::Http)
+        });
+        tracing::info!(%http, shards = %shards.display(), "serve ready");
+        Ok(RunningServe { http, shards, shutdown, server })
+    }
+}
+
+impl RunningServe {
+    /// The API and dashboard address.
+    pub fn http(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The folder of the shards it reads.
+    pub fn shards(&self) -> &Path {
+        &self.shards
+    }
+
+    /// Stops accepting, answers the requests in flight and returns.
+    pub async fn shutdown(self) -> Result<()> {
+        self.shutdown.cancel();
+        match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(NodeError::task("http server task failed", e)),
+        }
+    }
+}
+
+/// Refreshes the read-only store every [`REFRESH`] until `stop`.
+async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(REFRESH);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || s.refresh()).await {
+                    Ok(Err(e)) => tracing::warn!("shards not refreshed: {e}"),
+                    Err(e) => tracing::warn!("refresh task failed: {e}"),
+                    Ok(Ok(())) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The [`PipelineView`] of `serve`, built from the health reports the agents and workers write
+/// in `<data_dir>/health/` (read again on each call: a few small files).
+pub struct HealthFiles {
+    dir: PathBuf,
+}
+
+impl HealthFiles {
+    /// The reports under `<data_dir>/health/`.
+    pub fn new(data_dir: &Path) -> HealthFiles {
+        HealthFiles { dir: health::health_dir(data_dir) }
+    }
+}
+
+impl PipelineView for HealthFiles {
+    fn status(&self) -> serde_json::Value {
+        health::summarize(&health::read_reports(&self.dir), health::now_ms())
+    }
+
+    fn prometheus(&self, out: &mut String) {
+        health::prometheus(&health::read_reports(&self.dir), health::now_ms(), out);
+    }
+}

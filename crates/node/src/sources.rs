@@ -1,0 +1,130 @@
+//! The sources `run` and `agent` share: file tail, syslog servers and the TCP state monitor,
+//! started from the config into the same bounded channel.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loglynx_config::Config;
+use loglynx_core::{Checkpoint, RawBatch};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{NodeError, Result};
+
+/// What the started sources bound.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceAddrs {
+    /// The syslog UDP socket, when on.
+    pub syslog_udp: Option<SocketAddr>,
+    /// The syslog TCP listener, when on.
+    pub syslog_tcp: Option<SocketAddr>,
+}
+
+/// Starts the file tail and the syslog servers that `cfg` enables, each as a task of `tasks`
+/// that ends when `shutdown` is cancelled; the file tail resumes from `checkpoint`.
+pub(crate) async fn start(
+    cfg: &Config,
+    host: &str,
+    checkpoint: &Checkpoint,
+    raw_tx: &mpsc::Sender<RawBatch>,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<Result<()>>,
+) -> Result<SourceAddrs> {
+    let mut addrs = SourceAddrs::default();
+    if !cfg.files.include.is_empty() {
+        let files = loglynx_collect::FileSource::new(cfg.files.clone(), host.to_string(), checkpoint.clone(), raw_tx.clone())
+            .map_err(|source| NodeError::Source { what: "cannot start the file tail", source })?;
+        tracing::info!(globs = ?cfg.files.include, "tailing files");
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            files.run(token).await.map_err(|source| NodeError::Source { what: "file tail failed", source })
+        });
+    }
+    if cfg.syslog.udp.is_some() || cfg.syslog.tcp.is_some() {
+        let syslog = loglynx_collect::SyslogServer::bind(&cfg.syslog, host.to_string(), raw_tx.clone())
+            .await
+            .map_err(|source| NodeError::Source {
+                what: "cannot start the syslog server (is the port in use? pass --syslog-udp/--syslog-tcp ADDR or off)",
+                source,
+            })?;
+        addrs.syslog_udp = syslog.udp_addr();
+        addrs.syslog_tcp = syslog.tcp_addr();
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            syslog.run(token).await.map_err(|source| NodeError::Source { what: "syslog server failed", source })
+        });
+    }
+    Ok(addrs)
+}
+
+/// Starts the TCP state monitor when `[tcp_states]` is enabled.
+pub(crate) fn start_tcp_states(
+    cfg: &Config,
+    host: &str,
+    raw_tx: &mpsc::Sender<RawBatch>,
+) -> Result<Option<loglynx_netmon::Monitor>> {
+    if !cfg.tcp_states.enabled {
+        return Ok(None);
+    }
+    let m = loglynx_netmon::Monitor::start(&cfg.tcp_states, host.to_string(), raw_tx.clone()).map_err(NodeError::Netmon)?;
+    let sh = m.shared();
+    tracing::info!(mode = sh.mode.name(), reason = %sh.reason, "tcp state monitor started");
+    Ok(Some(m))
+}
+
+/// Stops the monitor off the async threads (it joins its threads).
+pub(crate) async fn stop_tcp_states(m: Option<loglynx_netmon::Monitor>) {
+    if let Some(m) = m {
+        let _ = tokio::task::spawn_blocking(move || m.stop()).await;
+    }
+}
+
+/// The monitor's mode as the binary prints it (`bpf (reason)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpStatesMode {
+    /// `bpf` or `sock_diag`.
+    pub mode: &'static str,
+    /// Why this mode.
+    pub reason: String,
+}
+
+pub(crate) fn mode_of(m: &loglynx_netmon::Monitor) -> TcpStatesMode {
+    let sh = m.shared();
+    TcpStatesMode { mode: sh.mode.name(), reason: sh.reason.to_string() }
+}
+
+/// The monitor's state as the API sees it.
+pub(crate) struct NetView(pub(crate) Arc<loglynx_netmon::MonitorShared>);
+
+impl loglynx_api::NetworkView for NetView {
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.status()).unwrap_or_default()
+    }
+    fn sockets(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.sockets()).unwrap_or_default()
+    }
+}
+
+/// Waits for every task of `tasks`, logging the failures (shutdown: the first failure, if any,
+/// was taken already).
+pub(crate) async fn drain(tasks: &mut JoinSet<Result<()>>) {
+    while let Some(res) = tasks.join_next().await {
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("{}", crate::error::chain(&e)),
+            Err(e) => tracing::error!("task ended abnormally: {e}"),
+        }
+    }
+}
+
+/// The first task of `tasks` to end: its error, if it failed (`None` when it ended cleanly or
+/// there are no tasks, in which case this waits forever).
+pub(crate) async fn first_failure(tasks: &mut JoinSet<Result<()>>) -> Option<NodeError> {
+    match tasks.join_next().await {
+        Some(Ok(Err(e))) => Some(e),
+        Some(Err(e)) => Some(NodeError::task("a task ended abnormally", e)),
+        Some(Ok(Ok(()))) => None,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,214 @@
+//! [`Worker`]: a member of the consumer group that indexes the topic exactly once into one
+//! store shard per partition (`shard.rs`), `<data_dir>/shards/<topic>-<partition>/`.
+//!
+//! Health: a [`HealthReporter`] rewrites `<data_dir>/health/worker-<host>-<pid>.json` every
+//! [`health::REPORT_EVERY`] (partitions owned, positions, committed offsets, high watermarks
+//! and lag, rates, rebalance events); `loglynx serve` reads it. A clean exit removes it.
+
+mod shard;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loglynx_bus::kafka::health::{self, ConsumerHealth, HealthReport, Role};
+use loglynx_bus::kafka::{ConsumerGroup, ConsumerStats, Watermarks};
+use loglynx_config::Config;
+use loglynx_pipeline::PipelineStats;
+
+use crate::error::{NodeError, Result};
+use crate::reporter::HealthReporter;
+use shard::ShardSink;
+
+/// How often the running worker checks its consumers and logs its counts.
+const TICK: Duration = Duration::from_millis(200);
+/// How often the counts are logged.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A validated worker, not started yet.
+pub struct Worker {
+    cfg: Config,
+    consumers: usize,
+}
+
+/// A running worker.
+pub struct RunningWorker {
+    cfg: Config,
+    group: Arc<ConsumerGroup>,
+    cstats: Arc<ConsumerStats>,
+    stats: Arc<PipelineStats>,
+    reporter: HealthReporter,
+}
+
+impl Worker {
+    /// Checks the configuration and works out the number of consumers (`kafka.consumers`, 0 =
+    /// the cores).
+    pub fn build(cfg: Config) -> Result<Worker> {
+        cfg.validate()?;
+        let consumers = match cfg.kafka.consumers {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        };
+        Ok(Worker { cfg, consumers })
+    }
+
+    /// Joins the group (must run inside a tokio runtime: the shards' pipelines run on it).
+    pub async fn start(self) -> Result<RunningWorker> {
+        let Worker { cfg, consumers } = self;
+        let shards_dir = cfg.data_dir.join("shards");
+        std::fs::create_dir_all(&shards_dir).map_err(|source| NodeError::CreateDir { dir: shards_dir.clone(), source })?;
+        let stats = Arc::new(PipelineStats::default());
+        let sink = Arc::new(ShardSink {
+            shards_dir,
+            topic: cfg.kafka.topic.clone(),
+            store: cfg.store.clone(),
+            pipeline: cfg.pipeline.clone(),
+            rt: tokio::runtime::Handle::current(),
+            stats: stats.clone(),
+            consumers,
+            open: AtomicUsize::new(0),
+        });
+        // Before the consumers: a client that cannot be created stops the start cleanly.
+        let watermarks = Watermarks::start(&cfg.kafka)?;
+        let group = Arc::new(ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, consumers, sink)?);
+        let cstats = group.stats();
+        let reporter = {
+            let mut report = base_report(&cfg, consumers);
+            let group = group.clone();
+            let mut last = (Instant::now(), 0u64);
+            HealthReporter::start(health::health_dir(&cfg.data_dir), move || {
+                let owned = group.owned();
+                let parts: Vec<i32> = owned.iter().map(|o| o.partition).collect();
+                watermarks.watch(&parts);
+                let stats = group.stats();
+                let consumed = stats.consumed.load(Ordering::Relaxed);
+                let secs = last.0.elapsed().as_secs_f64();
+                if let Some(c) = report.consumer.as_mut() {
+                    c.consumed = consumed;
+                    if secs > 0.0 {
+                        let rate = consumed.saturating_sub(last.1) as f64 / secs;
+                        c.rate = (rate * 10.0).round() / 10.0;
+                    }
+                    c.undecodable = stats.undecodable.load(Ordering::Relaxed);
+                    // Both are records not stored again: offsets the shard already had, and
+                    // records an agent sent twice.
+                    c.duplicates = stats.duplicates.load(Ordering::Relaxed);
+                    c.skipped = stats.skipped.load(Ordering::Relaxed) + c.duplicates;
+                    c.refetches = stats.refetches.load(Ordering::Relaxed);
+                    c.missing = stats.missing.load(Ordering::Relaxed);
+                    c.partitions = watermarks.partitions(&owned);
+                    c.rebalances_total = stats.rebalances.load(Ordering::Relaxed);
+                    c.rebalances = stats.rebalance_events();
+                }
+                last = (Instant::now(), consumed);
+                report.updated_ms = health::now_ms();
+                report.clone()
+            })?
+        };
+        warn_on_idle_consumers(&cfg, consumers);
+        Ok(RunningWorker { cfg, group, cstats, stats, reporter })
+    }
+}
+
+impl RunningWorker {
+    /// The group, topic and consumers of this worker (for the ready line).
+    pub fn group(&self) -> &str {
+        &self.cfg.kafka.group
+    }
+
+    /// The topic consumed.
+    pub fn topic(&self) -> &str {
+        &self.cfg.kafka.topic
+    }
+
+    /// The consumers' counters (records consumed, skipped, partitions assigned...).
+    pub fn consumer_stats(&self) -> &Arc<ConsumerStats> {
+        &self.cstats
+    }
+
+    /// Resolves when a consumer has stopped by itself (its shard failed, or the group is gone):
+    /// the worker must then shut down so the group gives its partitions to another member.
+    /// Logs the counts every 10 s meanwhile.
+    pub async fn finished(&self) {
+        let mut tick = tokio::time::interval(TICK);
+        let mut last_log = Instant::now();
+        loop {
+            tick.tick().await;
+            if self.group.any_finished() {
+                return;
+            }
+            if last_log.elapsed() >= LOG_EVERY {
+                last_log = Instant::now();
+                let c = &self.cstats;
+                tracing::info!(
+                    consumed = c.consumed.load(Ordering::Relaxed),
+                    undecodable = c.undecodable.load(Ordering::Relaxed),
+                    skipped = c.skipped.load(Ordering::Relaxed),
+                    refetches = c.refetches.load(Ordering::Relaxed),
+                    missing = c.missing.load(Ordering::Relaxed),
+                    assigned = c.assigned.load(Ordering::Relaxed),
+                    rebalances = c.rebalances.load(Ordering::Relaxed),
+                    parsed = self.stats.snapshot().1,
+                    "consume counts"
+                );
+            }
+        }
+    }
+
+    /// Leaves the group: every shard commits what it has and is released; the health report
+    /// is removed.
+    pub async fn shutdown(self) -> Result<()> {
+        let RunningWorker { group, reporter, .. } = self;
+        group.stop();
+        tokio::task::spawn_blocking(move || reporter.stop())
+            .await
+            .map_err(|e| NodeError::task("health reporter failed", e))?;
+        // The reporter thread has ended and dropped its handle: this is the last one.
+        let group = Arc::try_unwrap(group).map_err(|_| NodeError::Task {
+            what: "the consumer group is still in use at shutdown",
+            source: None,
+        })?;
+        tokio::task::spawn_blocking(move || group.join())
+            .await
+            .map_err(|e| NodeError::task("consumer threads failed", e))??;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The fixed part of the worker's report.
+fn base_report(cfg: &Config, consumers: usize) -> HealthReport {
+    let host = cfg.host_name();
+    let pid = std::process::id();
+    let now = health::now_ms();
+    HealthReport {
+        role: Role::Worker,
+        id: format!("{host}-{pid}"),
+        host,
+        pid,
+        topic: cfg.kafka.topic.clone(),
+        brokers: cfg.kafka.brokers.clone(),
+        started_ms: now,
+        updated_ms: now,
+        producer: None,
+        consumer: Some(ConsumerHealth { group: cfg.kafka.group.clone(), consumers, ..Default::default() }),
+    }
+}
+
+/// More consumers than partitions is allowed (spares take over when a member dies) but is
+/// usually a mistake: say so (in the background: the brokers may be slow to answer).
+fn warn_on_idle_consumers(cfg: &Config, consumers: usize) {
+    let kafka = cfg.kafka.clone();
+    tokio::task::spawn_blocking(move || match loglynx_bus::kafka::topic_partitions(&kafka, Duration::from_secs(5)) {
+        Ok(Some(p)) if p < consumers => tracing::warn!(
+            partitions = p,
+            consumers,
+            "topic {} has {p} partitions for {consumers} consumers in this worker: {} of them stay idle; pass --consumers {p} or give the topic more partitions",
+            kafka.topic,
+            consumers - p
+        ),
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::info!("topic {} does not exist yet: waiting for an agent to create it", kafka.topic),
+        Err(e) => tracing::warn!("cannot read the topic's partitions: {e}"),
+    });
+}

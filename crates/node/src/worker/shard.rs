@@ -1,0 +1,197 @@
+//! [`ShardSink`]: the worker's [`PartitionSink`], one store shard per partition,
+//! `<data_dir>/shards/<topic>-<partition>/`.
+//!
+//! Per partition (opened in the rebalance callback, see loglynx_bus::kafka::consumer):
+//! shard lock -> store (its checkpoint `kafka:<topic>:<partition>` says where to resume) ->
+//! writer <- pipeline <- the consumer. Several workers may share a data directory: a shard is
+//! written by the process holding its lock file; a worker assigned a shard that another still
+//! holds waits until that one has committed and released it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use loglynx_bus::kafka::{source_key, Opened, PartitionSink};
+use loglynx_config::{PipelineConfig, StoreConfig};
+use loglynx_pipeline::PipelineStats;
+use loglynx_store::{Store, WriterHandle};
+use tokio::sync::mpsc;
+
+use crate::lock::DirLock;
+
+/// Opens, feeds and closes the shards of one worker process.
+pub(crate) struct ShardSink {
+    pub(crate) shards_dir: PathBuf,
+    pub(crate) topic: String,
+    /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
+    /// between its shards, see [`shard_budget`].
+    pub(crate) store: StoreConfig,
+    pub(crate) pipeline: PipelineConfig,
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) stats: Arc<PipelineStats>,
+    /// Consumers in this process: the shards it expects to hold at least.
+    pub(crate) consumers: usize,
+    /// Shards open now, in every consumer of the process.
+    pub(crate) open: AtomicUsize,
+}
+
+/// The store and pipeline settings of one of `shards` shards of a worker process on `cores`
+/// cores. In `run` one store has the whole budget; a worker has a store per partition it owns,
+/// so what is automatic (`writer_threads`, `parse_threads` at 0) is divided between the shards,
+/// and so is `writer_memory`. A thread count set explicitly applies to each shard as given.
+/// `retention_size` stays per shard: a worker cannot know how many shards share the disk (other
+/// workers may hold the rest), and dividing by a guess would delete data early.
+///
+/// `shards` is at least the process's consumers (one partition each, the default topic shape):
+/// the consumers of a group get their first partitions in separate callbacks, and the first
+/// shard opened must not take the whole budget. A worker that holds fewer shards than it has
+/// consumers (e.g. two 8-consumer workers on an 8-partition topic) leaves some budget unused;
+/// `--consumers` matching its share avoids that.
+///
+/// Measured (docs/BENCHMARKS.md): a worker holding 2 shards with 2 indexing threads each on 2
+/// cores spent 11-18% more CPU per event than with one each (more, smaller segments to merge).
+pub(crate) fn shard_budget(
+    store: &StoreConfig,
+    pipeline: &PipelineConfig,
+    shards: usize,
+    cores: usize,
+) -> (StoreConfig, PipelineConfig) {
+    let shards = shards.max(1);
+    let mut store = store.clone();
+    let mut pipeline = pipeline.clone();
+    if store.writer_threads == 0 {
+        store.writer_threads = (cores.clamp(1, 4) / shards).max(1);
+    }
+    store.writer_memory.0 /= shards as u64;
+    if pipeline.parse_threads == 0 {
+        pipeline.parse_threads = (cores / shards).max(1);
+    }
+    (store, pipeline)
+}
+
+/// A shard being written by this process.
+pub(crate) struct Shard {
+    key: String,
+    store: Store,
+    writer: WriterHandle,
+    _lock: DirLock,
+}
+
+impl PartitionSink for ShardSink {
+    type Shard = Shard;
+
+    fn open(&self, partition: i32, more: usize) -> Result<Opened<Shard>, String> {
+        let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
+        let lock = DirLock::wait(&dir, "shard.lock", |waited, taken| {
+            if taken {
+                tracing::info!(partition, waited_ms = waited.as_millis() as u64, "shard released by its previous owner");
+            } else {
+                tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
+            }
+        })
+        .map_err(|e| crate::error::chain(&e).to_string())?;
+        // Counted from here (two consumers opening at once see each other), given back if the
+        // shard cannot be opened.
+        let held = self.open.fetch_add(1, Ordering::Relaxed) + 1;
+        let opened = self.open_locked(&dir, partition, held + more, lock);
+        if opened.is_err() {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+        }
+        opened
+    }
+
+    fn committed(&self, shard: &Shard) -> Option<i64> {
+        shard.store.checkpoint().get(&shard.key).map(|o| o as i64)
+    }
+
+    fn checkpoint(&self, shard: &Shard) -> loglynx_core::Checkpoint {
+        shard.store.checkpoint()
+    }
+
+    fn close(&self, shard: Shard) -> Option<i64> {
+        let Shard { key, store, writer, _lock } = shard;
+        // The pipeline drains, drops its sender, and the writer makes its last commit.
+        if let Err(e) = writer.join() {
+            tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
+        }
+        // Its memory is given back only now.
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        store.checkpoint().get(&key).map(|o| o as i64)
+    }
+}
+
+impl ShardSink {
+    /// [`PartitionSink::open`] once the shard's lock is held and counted: `held` is how many
+    /// shards the process holds with this one and the rest of the assignment.
+    fn open_locked(&self, dir: &Path, partition: i32, held: usize, lock: DirLock) -> Result<Opened<Shard>, String> {
+        let shards = self.consumers.max(held);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
+        tracing::debug!(
+            partition,
+            shards,
+            writer_threads = store_cfg.writer_threads,
+            writer_memory = store_cfg.writer_memory.0,
+            parse_threads = pipeline.parse_threads,
+            "shard budget"
+        );
+        // Opened under the lock: the checkpoint is the last one any process committed.
+        let store = Store::open(dir, &store_cfg).map_err(|e| e.to_string())?;
+        let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
+        let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
+        let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
+        {
+            let _guard = self.rt.enter();
+            loglynx_pipeline::spawn_pipeline(
+                raw_rx,
+                event_tx,
+                pipeline.parse_threads,
+                pipeline.keep_original,
+                self.stats.clone(),
+            );
+        }
+        let key = source_key(&self.topic, partition);
+        let next = store.checkpoint().get(&key).map(|o| o as i64);
+        Ok((Shard { key, store, writer, _lock: lock }, next, raw_tx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn automatic_budgets_are_split_between_shards_and_explicit_ones_kept() {
+        let store = StoreConfig::default();
+        let pipeline = PipelineConfig::default();
+        let mib = 1024 * 1024;
+        assert_eq!(store.writer_memory.0, 256 * mib, "the example's default");
+
+        // One shard: the whole budget, as in `run`.
+        let (s, p) = shard_budget(&store, &pipeline, 1, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (2, 256 * mib, 2));
+        // Two shards on 2 cores: one indexing and one parsing thread each, half the memory.
+        let (s, p) = shard_budget(&store, &pipeline, 2, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (1, 128 * mib, 1));
+        // Never less than one thread; 16 cores count as 4 indexing threads, as in `run`.
+        let (s, p) = shard_budget(&store, &pipeline, 3, 2);
+        assert_eq!((s.writer_threads, p.parse_threads), (1, 1));
+        let (s, p) = shard_budget(&store, &pipeline, 2, 16);
+        assert_eq!((s.writer_threads, p.parse_threads), (2, 8));
+
+        // Set explicitly: per shard, as given (memory is still the process's, split).
+        let mut explicit = store.clone();
+        explicit.writer_threads = 3;
+        let mut explicit_p = pipeline.clone();
+        explicit_p.parse_threads = 5;
+        let (s, p) = shard_budget(&explicit, &explicit_p, 2, 2);
+        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (3, 128 * mib, 5));
+        // Retention by size stays per shard.
+        let mut limited = store.clone();
+        limited.retention_size.0 = 100 * mib;
+        assert_eq!(shard_budget(&limited, &pipeline, 4, 2).0.retention_size.0, 100 * mib);
+        // Other settings pass through.
+        assert_eq!(s.commit_interval, store.commit_interval);
+        assert_eq!(p.queue_batches, pipeline.queue_batches);
+    }
+}
