@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use loglynx_bus::kafka::health::{self, ProducerHealth, Role};
-use loglynx_bus::kafka::{ensure_topic, AgentCheckpoint, HealthReport, Producer, ProducerStats};
+use loglynx_bus::kafka::{ensure_topic, AgentCheckpoint, Producer, ProducerStats};
+use loglynx_telemetry::health::{self, HealthReport, ProducerHealth, ProducerState, ReportsCollector, Role};
 use tokio_util::sync::CancellationToken;
 
 use super::scaleout::{build_config, init_logging, runtime, CommonArgs, KafkaArgs};
@@ -305,11 +305,8 @@ async fn start_http(
         })
     }));
     let h = agent_health.clone();
-    let extra: loglynx_api::ExtraMetrics = Arc::new(move |out: &mut String| {
-        let now = health::now_ms();
-        health::prometheus(&[h.report(now)], now, out);
-    });
-    let app = loglynx_api::ingest_router(state, Some(extra));
+    state.telemetry.register_collector(ReportsCollector::from_fn(move || vec![h.report(health::now_ms())]));
+    let app = loglynx_api::ingest_router(state, None);
     let token = shutdown.clone();
     tasks.spawn(async move {
         loglynx_api::serve_router(listener, app, token.cancelled_owned())
@@ -385,7 +382,7 @@ impl AgentHealth {
             failures: s.failures.load(Ordering::Relaxed),
             rate,
             in_flight: enqueued.saturating_sub(delivered),
-            state: if spooling { "spooling" } else { "direct" }.to_string(),
+            state: ProducerState::from_spooling(spooling),
             spool_bytes: s.spool_bytes.load(Ordering::Relaxed),
             spool_max_bytes: s.spool_max_bytes.load(Ordering::Relaxed),
             spool_records: s.spool_records.load(Ordering::Relaxed),

@@ -1,11 +1,11 @@
 //! [`HealthFiles`]: the [`PipelineView`] of `loglynx serve`, built from the health reports the
 //! agents and workers write in `<data_dir>/health/` (read again on each call: a few small
-//! files).
+//! files). Their `loglynx_kafka_*` series are `loglynx_telemetry::health::ReportsCollector`.
 
 use std::path::{Path, PathBuf};
 
 use loglynx_api::PipelineView;
-use loglynx_bus::kafka::health;
+use loglynx_telemetry::health;
 
 /// Reads the reports of one data directory.
 pub struct HealthFiles {
@@ -24,9 +24,5 @@ impl HealthFiles {
 impl PipelineView for HealthFiles {
     fn status(&self) -> serde_json::Value {
         health::summarize(&health::read_reports(&self.dir), health::now_ms())
-    }
-
-    fn prometheus(&self, out: &mut String) {
-        health::prometheus(&health::read_reports(&self.dir), health::now_ms(), out);
     }
 }

@@ -78,6 +78,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     let mut state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
     // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
     state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
+    state.telemetry.register_collector(loglynx_telemetry::health::ReportsCollector::files(loglynx_telemetry::health::health_dir(&cfg.data_dir)));
     let token = shutdown.clone();
     let server = tokio::spawn(async move {
         loglynx_api::serve(listener, state, token.cancelled_owned()).await

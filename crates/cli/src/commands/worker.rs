@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use loglynx_bus::kafka::health::{self, ConsumerHealth, HealthReport, Role};
 use loglynx_bus::kafka::{source_key, ConsumerGroup, PartitionSink, Watermarks};
 use loglynx_config::{PipelineConfig, StoreConfig};
 use loglynx_core::RawBatch;
 use loglynx_pipeline::PipelineStats;
 use loglynx_store::{Store, WriterHandle};
+use loglynx_telemetry::health::{self, ConsumerHealth, HealthReport, Role};
 use tokio::sync::mpsc;
 
 use super::scaleout::{build_config, init_logging, runtime, CommonArgs, KafkaArgs};

@@ -96,6 +96,13 @@ impl ProducerState {
     }
 }
 
+/// Compares with the JSON's string (`state == "spooling"`).
+impl PartialEq<&str> for ProducerState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An agent's producer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProducerHealth {
@@ -200,6 +207,13 @@ impl RebalanceKind {
     }
 }
 
+/// Compares with the JSON's string (`kind == "assign"`).
+impl PartialEq<&str> for RebalanceKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One rebalance callback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RebalanceEvent {
@@ -235,6 +249,8 @@ mod tests {
             assert_eq!(back, k);
         }
         assert_eq!(ProducerState::from_spooling(true), ProducerState::Spooling);
+        assert_eq!(ProducerState::Spooling, "spooling");
+        assert_eq!(RebalanceKind::Lost, "lost");
         assert_eq!(serde_json::to_value(Role::Worker).unwrap(), "worker");
     }
 }
