@@ -8,7 +8,8 @@
 //! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
 //!   for the Elasticsearch start-up probes, `health`).
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
-//! - auth.rs: the bearer token check; metrics.rs: counters and `/metrics`; ui.rs: `/ui/`.
+//! - auth.rs: the bearer token check; metrics.rs: request counting and the figures `/metrics`
+//!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
 //!
 //! Every endpoint is described in `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
 
@@ -29,7 +30,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 pub use error::ApiError;
-pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
+pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
@@ -42,6 +43,12 @@ pub use state::{
 pub fn router(state: AppState) -> Router {
     use routes::*;
     let token = token_of(state.auth_token.as_deref());
+    state.telemetry.register_collector(metrics::ServerFigures {
+        store: state.store.clone(),
+        pipeline: state.pipeline.clone(),
+        streams: state.streams.clone(),
+        started: state.started,
+    });
     Router::new()
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/search", get(search::search))
@@ -76,12 +83,15 @@ pub fn router(state: AppState) -> Router {
 /// Builds the router of the ingest endpoints alone, for a process without a store
 /// (`loglynx agent`): `POST /api/v1/ingest`, `/_bulk`, `/{index}/_bulk`, the Elasticsearch
 /// start-up probes, `GET /api/v1/health`, `GET /api/v1/openapi.yaml` and `GET /metrics` (the
-/// request and ingest counters, then what `extra_metrics` appends: it runs on the async
-/// threads, so it must only format numbers it already has). Same token check, request
+/// state's registry: request and ingest counters, uptime and whatever the process registered
+/// in `state.telemetry`, then what `extra_metrics` appends). Same token check, request
 /// counting and body limit as [`router`].
 pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
     use routes::*;
     let token = token_of(state.auth_token.as_deref());
+    state
+        .telemetry
+        .register_collector(metrics::Uptime(state.started));
     Router::new()
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.yaml", get(meta::openapi))
@@ -102,8 +112,9 @@ pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) ->
         .with_state(state)
 }
 
-/// Appends a process's own series to the ingest router's `/metrics` (Prometheus text format,
-/// with `# HELP` and `# TYPE` lines).
+/// Appends text to the ingest router's `/metrics` after the registry's (Prometheus text
+/// format, with `# HELP` and `# TYPE` lines). Prefer registering metrics or a collector in
+/// [`IngestState::telemetry`].
 pub type ExtraMetrics = Arc<dyn Fn(&mut String) + Send + Sync>;
 
 /// The routes that take data in, and the Elasticsearch probes shippers call before `_bulk`;

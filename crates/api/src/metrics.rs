@@ -1,170 +1,28 @@
-//! Request and ingest counters, rendered in the Prometheus text format (hand-rolled: a few
-//! counters do not need a metrics library).
+//! The API's telemetry: the request-counting middleware and the figures read at scrape time
+//! (store, parse stage, live tail, uptime). The counters themselves and their rendering are
+//! in `loglynx_telemetry` ([`HttpMetrics`], [`loglynx_telemetry::Registry`]).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde_json::json;
+use loglynx_store::Store;
+use loglynx_telemetry::internal_events::{HttpMetrics, HttpRequestServed};
+use loglynx_telemetry::InternalEvent;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use tokio::sync::Semaphore;
 
-/// The endpoints that take data in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IngestEndpoint {
-    /// `POST /api/v1/ingest`.
-    Ingest,
-    /// `POST /_bulk` (Elasticsearch compatible).
-    Bulk,
-}
-
-impl IngestEndpoint {
-    /// The metric label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            IngestEndpoint::Ingest => "ingest",
-            IngestEndpoint::Bulk => "bulk",
-        }
-    }
-}
-
-/// Counters of one ingest endpoint.
-#[derive(Debug, Default)]
-pub struct IngestCounters {
-    /// Requests received.
-    pub requests: AtomicU64,
-    /// Events acknowledged as durable.
-    pub accepted: AtomicU64,
-    /// Lines or bulk items rejected.
-    pub rejected: AtomicU64,
-    /// Requests answered 503 because the ingest queue stayed full (nothing taken).
-    pub queue_full: AtomicU64,
-}
-
-impl IngestCounters {
-    fn json(&self) -> serde_json::Value {
-        json!({
-            "requests": self.requests.load(Ordering::Relaxed),
-            "events_accepted": self.accepted.load(Ordering::Relaxed),
-            "lines_rejected": self.rejected.load(Ordering::Relaxed),
-            "queue_full": self.queue_full.load(Ordering::Relaxed),
-        })
-    }
-}
-
-/// The server's counters.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// (route template, status) -> requests.
-    http: Mutex<BTreeMap<(String, u16), u64>>,
-    ingest: IngestCounters,
-    bulk: IngestCounters,
-}
-
-impl Metrics {
-    /// Counts one answered request.
-    pub fn record_http(&self, route: &str, status: u16) {
-        let mut m = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        *m.entry((route.to_string(), status)).or_insert(0) += 1;
-    }
-
-    /// The counters of an ingest endpoint.
-    pub fn ingest(&self, ep: IngestEndpoint) -> &IngestCounters {
-        match ep {
-            IngestEndpoint::Ingest => &self.ingest,
-            IngestEndpoint::Bulk => &self.bulk,
-        }
-    }
-
-    /// Requests answered so far with this route template and status (tests, stats).
-    pub fn http_count(&self, route: &str, status: u16) -> u64 {
-        let m = self.http.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(&(route.to_string(), status)).copied().unwrap_or(0)
-    }
-
-    /// Ingest counters as JSON, by endpoint (for `/api/v1/stats`).
-    pub fn ingest_json(&self) -> serde_json::Value {
-        json!({"ingest": self.ingest.json(), "bulk": self.bulk.json()})
-    }
-
-    /// Appends the counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let http: Vec<_> = {
-            let m = self.http.lock().unwrap_or_else(|e| e.into_inner());
-            m.iter().map(|((r, s), n)| (r.clone(), *s, *n)).collect()
-        };
-        header(
-            out,
-            "loglynx_http_requests_total",
-            "HTTP requests answered, by route and status",
-            "counter",
-        );
-        for (route, status, n) in http {
-            let _ = writeln!(
-                out,
-                "loglynx_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
-                escape_label(&route)
-            );
-        }
-        let eps = [IngestEndpoint::Ingest, IngestEndpoint::Bulk];
-        let series: [(&str, &str, CounterOf); 4] = [
-            (
-                "loglynx_ingest_requests_total",
-                "ingest requests received, by endpoint",
-                |c| &c.requests,
-            ),
-            (
-                "loglynx_events_ingested_total",
-                "events acknowledged as durable, by endpoint",
-                |c| &c.accepted,
-            ),
-            (
-                "loglynx_ingest_rejected_total",
-                "lines or bulk items rejected, by endpoint",
-                |c| &c.rejected,
-            ),
-            (
-                "loglynx_ingest_queue_full_total",
-                "ingest requests answered 503 because the ingest queue stayed full, by endpoint",
-                |c| &c.queue_full,
-            ),
-        ];
-        for (name, help, get) in series {
-            header(out, name, help, "counter");
-            for ep in eps {
-                let v = get(self.ingest(ep)).load(Ordering::Relaxed);
-                let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {v}", ep.name());
-            }
-        }
-    }
-}
-
-/// Picks one counter of an endpoint.
-type CounterOf = fn(&IngestCounters) -> &AtomicU64;
-
-/// Writes the `# HELP` and `# TYPE` lines of a metric.
-pub(crate) fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Writes a metric without labels, with its header.
-pub(crate) fn single(out: &mut String, name: &str, help: &str, kind: &str, value: f64) {
-    header(out, name, help, kind);
-    let _ = writeln!(out, "{name} {value}");
-}
-
-fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
+use crate::state::DEFAULT_MAX_STREAMS;
 
 /// Middleware: counts every answered request by route template and status.
 pub(crate) async fn track(
-    State(metrics): State<Arc<Metrics>>,
+    State(metrics): State<HttpMetrics>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -174,36 +32,116 @@ pub(crate) async fn track(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let resp = next.run(req).await;
-    metrics.record_http(&route, resp.status().as_u16());
+    HttpRequestServed {
+        route: &route,
+        status: resp.status().as_u16(),
+    }
+    .emit(&metrics);
     resp
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `loglynx_uptime_seconds`, read at each scrape.
+#[derive(Debug)]
+pub(crate) struct Uptime(pub(crate) Instant);
 
-    #[test]
-    fn renders_counters_in_text_format() {
-        let m = Metrics::default();
-        m.record_http("/api/v1/search", 200);
-        m.record_http("/api/v1/search", 200);
-        m.record_http("/api/v1/search", 400);
-        m.ingest(IngestEndpoint::Bulk)
-            .accepted
-            .fetch_add(5, Ordering::Relaxed);
-        let mut out = String::new();
-        m.render(&mut out);
-        assert!(
-            out.contains(
-                "loglynx_http_requests_total{route=\"/api/v1/search\",status=\"200\"} 2\n"
-            ),
-            "{out}"
-        );
-        assert!(out
-            .contains("loglynx_http_requests_total{route=\"/api/v1/search\",status=\"400\"} 1\n"));
-        assert!(out.contains("loglynx_events_ingested_total{endpoint=\"bulk\"} 5\n"));
-        assert!(out.contains("loglynx_events_ingested_total{endpoint=\"ingest\"} 0\n"));
-        assert!(out.contains("# TYPE loglynx_ingest_rejected_total counter\n"));
-        assert_eq!(m.http_count("/api/v1/search", 200), 2);
+impl Collector for Uptime {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        gauge(
+            &mut encoder,
+            "loglynx_uptime_seconds",
+            "seconds since the server started",
+            self.0.elapsed().as_secs_f64(),
+        )
     }
+}
+
+/// The figures of a server with a store, read at each scrape: the store's counters and sizes
+/// (blocking: render off the async threads), the parse stage's counters, open tail streams
+/// and uptime.
+pub(crate) struct ServerFigures {
+    pub(crate) store: Store,
+    pub(crate) pipeline: Arc<loglynx_pipeline::PipelineStats>,
+    pub(crate) streams: Arc<Semaphore>,
+    pub(crate) started: Instant,
+}
+
+impl fmt::Debug for ServerFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerFigures").finish_non_exhaustive()
+    }
+}
+
+impl Collector for ServerFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let s = self.store.stats();
+        let (batches, events, flagged) = self.pipeline.snapshot();
+        let counters = [
+            (
+                "loglynx_store_docs_indexed",
+                "events committed by this process",
+                s.docs_indexed,
+            ),
+            (
+                "loglynx_store_commits",
+                "successful store commits",
+                s.commits,
+            ),
+            (
+                "loglynx_store_commit_failures",
+                "failed store commits",
+                s.commit_failures,
+            ),
+            (
+                "loglynx_store_windows_deleted",
+                "windows deleted by retention",
+                s.windows_deleted,
+            ),
+            ("loglynx_pipeline_batches", "batches parsed by the pipeline", batches),
+            ("loglynx_pipeline_events", "events parsed by the pipeline", events),
+            (
+                "loglynx_pipeline_events_flagged",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed)",
+                flagged,
+            ),
+        ];
+        for (name, help, v) in counters {
+            let m = ConstCounter::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        let tail = DEFAULT_MAX_STREAMS.saturating_sub(self.streams.available_permits()) as u64;
+        let gauges = [
+            ("loglynx_store_docs", "events searchable now", s.docs_stored),
+            (
+                "loglynx_store_docs_pending",
+                "events waiting for the next commit",
+                s.docs_pending,
+            ),
+            (
+                "loglynx_store_windows",
+                "time windows in the store",
+                s.windows as u64,
+            ),
+            (
+                "loglynx_store_bytes",
+                "bytes on disk over all windows",
+                s.bytes,
+            ),
+            ("loglynx_tail_streams", "live tail streams open", tail),
+        ];
+        for (name, help, v) in gauges {
+            let m = ConstGauge::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        Uptime(self.started).encode(encoder)
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: f64,
+) -> Result<(), fmt::Error> {
+    let m = ConstGauge::new(v);
+    m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)
 }

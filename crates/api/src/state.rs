@@ -11,7 +11,8 @@ use loglynx_query::QueryEngine;
 use loglynx_store::{Store, StoreSchema};
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::metrics::Metrics;
+use loglynx_telemetry::internal_events::HttpMetrics;
+use loglynx_telemetry::Registry;
 
 /// Most SSE tail streams served at once; further ones get 503.
 pub const DEFAULT_MAX_STREAMS: usize = 64;
@@ -44,8 +45,10 @@ pub struct AppState {
     pub ack_timeout: Duration,
     /// How long ingest waits for room in a full ingest queue before answering 503.
     pub queue_wait: Duration,
-    /// Request and ingest counters.
-    pub metrics: Arc<Metrics>,
+    /// The process's metrics, rendered on `/metrics`.
+    pub telemetry: Registry,
+    /// Request and ingest counters (registered in `telemetry`).
+    pub metrics: HttpMetrics,
     /// When the server state was built (uptime).
     pub started: Instant,
     /// The store schema (field list and kinds).
@@ -58,8 +61,8 @@ pub struct AppState {
     pub pipeline: Arc<loglynx_pipeline::PipelineStats>,
     /// The TCP state monitor, when it runs (`/api/v1/network/*`; 404 when `None`).
     pub network: Option<Arc<dyn crate::NetworkView>>,
-    /// The Kafka pipeline's health (`loglynx serve`; `/api/v1/pipeline` answers 404 and
-    /// `/metrics` has no `loglynx_kafka_*` series when `None`).
+    /// The Kafka pipeline's health (`loglynx serve`; `/api/v1/pipeline` answers 404 when
+    /// `None`). Its `loglynx_kafka_*` series are a collector registered in `telemetry`.
     pub pipeline_view: Option<Arc<dyn crate::PipelineView>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
@@ -74,6 +77,8 @@ impl AppState {
         host: String,
         http: &HttpConfig,
     ) -> AppState {
+        let telemetry = Registry::new();
+        let metrics = HttpMetrics::register(&telemetry);
         AppState {
             store,
             engine,
@@ -84,7 +89,8 @@ impl AppState {
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue_wait: DEFAULT_QUEUE_WAIT,
-            metrics: Arc::new(Metrics::default()),
+            telemetry,
+            metrics,
             started: Instant::now(),
             schema: Arc::new(StoreSchema::new()),
             streams: Arc::new(Semaphore::new(DEFAULT_MAX_STREAMS)),
@@ -118,8 +124,10 @@ pub struct IngestState {
     pub ack_timeout: Duration,
     /// How long ingest waits for room in a full queue before answering 503 (`Retry-After`).
     pub queue_wait: Duration,
-    /// Request and ingest counters.
-    pub metrics: Arc<Metrics>,
+    /// The process's metrics, rendered on `/metrics`.
+    pub telemetry: Registry,
+    /// Request and ingest counters (registered in `telemetry`).
+    pub metrics: HttpMetrics,
     /// When the server state was built (uptime).
     pub started: Instant,
     /// Elasticsearch-style `_seq_no` of bulk items.
@@ -137,6 +145,8 @@ impl IngestState {
     /// The ingest state from the queue, the host name and the `[http]` config section, with
     /// the default line limit, ack timeout and queue wait.
     pub fn new(ingest: mpsc::Sender<RawBatch>, host: String, http: &HttpConfig) -> IngestState {
+        let telemetry = Registry::new();
+        let metrics = HttpMetrics::register(&telemetry);
         IngestState {
             ingest,
             host,
@@ -145,7 +155,8 @@ impl IngestState {
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue_wait: DEFAULT_QUEUE_WAIT,
-            metrics: Arc::new(Metrics::default()),
+            telemetry,
+            metrics,
             started: Instant::now(),
             seq_no: Arc::new(AtomicU64::new(0)),
             refuse: None,
@@ -168,6 +179,7 @@ impl FromRef<AppState> for IngestState {
             max_line: st.max_line,
             ack_timeout: st.ack_timeout,
             queue_wait: st.queue_wait,
+            telemetry: st.telemetry.clone(),
             metrics: st.metrics.clone(),
             started: st.started,
             seq_no: st.seq_no.clone(),

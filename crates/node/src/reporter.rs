@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use loglynx_bus::kafka::health::{self, HealthReport};
+use loglynx_telemetry::health::{self, HealthReport};
 
 use crate::error::{NodeError, Result};
 

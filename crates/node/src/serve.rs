@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loglynx_api::PipelineView;
-use loglynx_bus::kafka::health;
+use loglynx_telemetry::health;
 use loglynx_config::Config;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -62,7 +62,9 @@ impl Serve {
         // No pipeline here: the ingest queue is closed, so ingest requests get an error.
         let (ingest, _) = loglynx_bus::embedded(1);
         let mut state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
+        state.telemetry.register_collector(health::ReportsCollector::files(health::health_dir(&cfg.data_dir)));
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
             loglynx_api::serve(listener, state, token.cancelled_owned()).await.map_err(NodeError::Http)
@@ -127,9 +129,5 @@ impl HealthFiles {
 impl PipelineView for HealthFiles {
     fn status(&self) -> serde_json::Value {
         health::summarize(&health::read_reports(&self.dir), health::now_ms())
-    }
-
-    fn prometheus(&self, out: &mut String) {
-        health::prometheus(&health::read_reports(&self.dir), health::now_ms(), out);
     }
 }

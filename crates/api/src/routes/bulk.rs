@@ -18,7 +18,6 @@
 //! ingest queue gets 503 `queue_full` with `Retry-After` and nothing of the request is taken
 //! (see `ingest.rs`); Elasticsearch clients retry a 503 whole.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,10 +29,13 @@ use axum::Json;
 use bytes::Bytes;
 use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::parse::validate_json_line;
+use loglynx_telemetry::internal_events::{
+    IngestEndpoint, IngestEventsAccepted, IngestLinesRejected, IngestRequestReceived,
+};
+use loglynx_telemetry::InternalEvent;
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
-use crate::metrics::IngestEndpoint;
 use crate::routes::ingest::{deliver, lines, new_event_id};
 use crate::routes::read_body;
 use crate::state::IngestState;
@@ -116,8 +118,8 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let began = Instant::now();
-    let counters = st.metrics.ingest(IngestEndpoint::Bulk);
-    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let endpoint = IngestEndpoint::Bulk;
+    IngestRequestReceived { endpoint }.emit(&st.metrics);
     let body = read_body(st.max_body, &headers, body)?;
     let (items, records) = parse_bulk(&body, path_index.as_deref(), &st.host);
     if items.is_empty() {
@@ -127,9 +129,17 @@ async fn handle(
     }
     let accepted = records.len() as u64;
     let rejected = items.len() as u64 - accepted;
-    counters.rejected.fetch_add(rejected, Ordering::Relaxed);
-    deliver(&st, records, counters).await?;
-    counters.accepted.fetch_add(accepted, Ordering::Relaxed);
+    IngestLinesRejected {
+        endpoint,
+        count: rejected,
+    }
+    .emit(&st.metrics);
+    deliver(&st, records, endpoint).await?;
+    IngestEventsAccepted {
+        endpoint,
+        count: accepted,
+    }
+    .emit(&st.metrics);
 
     let mut seq = st.next_seq_nos(accepted);
     let errors = rejected > 0;

@@ -17,7 +17,6 @@
 //! Room is taken for the whole request before any batch is sent, so a 503 `queue_full` means
 //! nothing of the request was accepted: resend it whole.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::rejection::BytesRejection;
@@ -28,10 +27,14 @@ use axum::Json;
 use bytes::Bytes;
 use loglynx_core::{ack_channel, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::parse::validate_json_line;
+use loglynx_telemetry::internal_events::{
+    IngestEndpoint, IngestEventsAccepted, IngestLinesRejected, IngestQueueFull,
+    IngestRequestReceived,
+};
+use loglynx_telemetry::InternalEvent;
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::metrics::{IngestCounters, IngestEndpoint};
 use crate::routes::read_body;
 use crate::state::IngestState;
 
@@ -72,8 +75,8 @@ pub(crate) async fn ingest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let counters = st.metrics.ingest(IngestEndpoint::Ingest);
-    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let endpoint = IngestEndpoint::Ingest;
+    IngestRequestReceived { endpoint }.emit(&st.metrics);
     let format = body_format(&headers)?;
     let body = read_body(st.max_body, &headers, body)?;
 
@@ -123,13 +126,17 @@ pub(crate) async fn ingest(
     }
 
     let accepted = records.len();
-    counters
-        .rejected
-        .fetch_add(rejected_count as u64, Ordering::Relaxed);
-    deliver(&st, records, counters).await?;
-    counters
-        .accepted
-        .fetch_add(accepted as u64, Ordering::Relaxed);
+    IngestLinesRejected {
+        endpoint,
+        count: rejected_count as u64,
+    }
+    .emit(&st.metrics);
+    deliver(&st, records, endpoint).await?;
+    IngestEventsAccepted {
+        endpoint,
+        count: accepted as u64,
+    }
+    .emit(&st.metrics);
     let status = if accepted == 0 && rejected_count > 0 {
         StatusCode::BAD_REQUEST
     } else {
@@ -192,13 +199,13 @@ pub(crate) fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 pub(crate) async fn deliver(
     st: &IngestState,
     records: Vec<RawRecord>,
-    counters: &IngestCounters,
+    endpoint: IngestEndpoint,
 ) -> Result<(), ApiError> {
     if records.is_empty() {
         return Ok(());
     }
     if let Some(reason) = st.refuse.as_ref().and_then(|f| f()) {
-        counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        IngestQueueFull { endpoint }.emit(&st.metrics);
         let retry_after = st.queue_wait.as_secs().max(1);
         return Err(ApiError::QueueFull {
             reason: format!("{reason}: nothing of this request was accepted, send it again in {retry_after}s"),
@@ -217,7 +224,7 @@ pub(crate) async fn deliver(
         Ok(Ok(p)) => p,
         Ok(Err(_)) => return Err(closed()),
         Err(_) => {
-            counters.queue_full.fetch_add(1, Ordering::Relaxed);
+            IngestQueueFull { endpoint }.emit(&st.metrics);
             let retry_after = st.queue_wait.as_secs().max(1);
             return Err(ApiError::QueueFull {
                 reason: format!(

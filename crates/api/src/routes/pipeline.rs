@@ -16,11 +16,10 @@ use crate::state::AppState;
 
 /// What the scale-out pipeline shows the API (implemented by the binary).
 pub trait PipelineView: Send + Sync + 'static {
-    /// The pipeline's status as JSON (see `docs/openapi.yaml`, `PipelineStatus`).
+    /// The pipeline's status as JSON (see `docs/openapi.yaml`, `PipelineStatus`). Its
+    /// metrics are a collector the binary registers in [`AppState::telemetry`]
+    /// (`loglynx_telemetry::health::ReportsCollector`).
     fn status(&self) -> Value;
-    /// Appends the pipeline's metrics to `out` in the Prometheus text format (with `# HELP`
-    /// and `# TYPE` lines).
-    fn prometheus(&self, out: &mut String);
 }
 
 /// Handler of `GET /api/v1/pipeline`.

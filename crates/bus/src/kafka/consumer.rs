@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 
 use loglynx_config::KafkaConfig;
 use loglynx_core::{RawBatch, RawRecord};
+use loglynx_telemetry::health::{now_ms, RebalanceEvent, RebalanceKind, MAX_REBALANCES};
+use loglynx_telemetry::internal_events::{
+    ConsumerRebalance, KafkaRefetchStarted, OffsetsGivenUpAsMissing, RecordUndecodable,
+    RecordsConsumed, RecordsSkippedAsResent, RecordsSkippedAsStored,
+};
+use loglynx_telemetry::InternalEvent;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
@@ -32,7 +38,6 @@ use tokio::sync::mpsc;
 use super::codec::{source_key, ValueDecoder};
 use super::config::{consumer_config, log_error, log_line};
 use super::dedup::Replays;
-use super::health::{now_ms, RebalanceEvent, MAX_REBALANCES};
 use crate::BusError;
 
 /// How long a poll waits for a message.
@@ -146,7 +151,7 @@ impl ConsumerStats {
         log.iter().cloned().collect()
     }
 
-    fn record_rebalance(&self, consumer: usize, kind: &str, partitions: Vec<i32>) {
+    fn record_rebalance(&self, consumer: usize, kind: RebalanceKind, partitions: Vec<i32>) {
         let mut log = self.rebalance_log.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() >= MAX_REBALANCES {
             log.pop_front();
@@ -154,7 +159,7 @@ impl ConsumerStats {
         log.push_back(RebalanceEvent {
             at_ms: now_ms(),
             consumer,
-            kind: kind.into(),
+            kind,
             partitions,
         });
     }
@@ -310,7 +315,7 @@ impl<S: PartitionSink> WorkerContext<S> {
             ));
             return;
         }
-        self.stats.consumed.fetch_add(n, Ordering::Relaxed);
+        RecordsConsumed { count: n }.emit(&self.stats.consumed);
     }
 
     fn flush_all(&self) {
@@ -331,32 +336,31 @@ impl<S: PartitionSink> WorkerContext<S> {
         };
         match step(shard.next, offset, shard.contiguous, shard.gap_retries) {
             Step::Skip => {
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                RecordsSkippedAsStored.emit(&self.stats.skipped);
                 return None;
             }
             Step::Refetch(from) => {
                 shard.gap_retries += 1;
-                self.stats.refetches.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    consumer = self.id,
+                KafkaRefetchStarted {
+                    consumer: self.id,
                     partition,
-                    missing = ?(shard.next..offset),
+                    missing: shard.next..offset,
                     from,
-                    "the broker's answer skipped records (Tansu 0.6 serves a fetch inside a record batch from the next batch): fetching again"
-                );
+                }
+                .emit(&self.stats.refetches);
                 return Some(from);
             }
             Step::Take if offset > shard.next && shard.contiguous => {
                 let n = (offset - shard.next) as u64;
-                self.stats.missing.fetch_add(n, Ordering::Relaxed);
                 shard.missing += n;
                 shard.missing_dirty = true;
-                tracing::error!(
-                    consumer = self.id,
+                OffsetsGivenUpAsMissing {
+                    consumer: self.id,
                     partition,
-                    missing = ?(shard.next..offset),
-                    "offsets still missing after {GAP_RETRIES} fetches (deleted by retention?): going on without them"
-                );
+                    missing: shard.next..offset,
+                    tries: GAP_RETRIES,
+                }
+                .emit(&self.stats.missing);
             }
             Step::Take => {}
         }
@@ -364,11 +368,11 @@ impl<S: PartitionSink> WorkerContext<S> {
         shard.gap_retries = 0;
         let record = shard.decoder.decode(value, &self.topic, partition, offset);
         if record.source.name() == "kafka-undecodable" {
-            self.stats.undecodable.fetch_add(1, Ordering::Relaxed);
+            RecordUndecodable.emit(&self.stats.undecodable);
         }
         shard.next = offset + 1;
         if !shard.replays.admit(&record) {
-            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            RecordsSkippedAsResent.emit(&self.stats.duplicates);
             shard.duplicates += 1;
             return None;
         }
@@ -544,17 +548,22 @@ impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
             .collect();
         parts.sort_unstable();
         let kind = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => "assign",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => RebalanceKind::Assign,
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS if consumer.assignment_lost() => {
-                "lost"
+                RebalanceKind::Lost
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => "revoke",
-            _ => "error",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => RebalanceKind::Revoke,
+            _ => RebalanceKind::Error,
         };
-        if !parts.is_empty() || kind == "error" {
+        if !parts.is_empty() || kind == RebalanceKind::Error {
             // Counted like the events: a cooperative rebalance calls every member, most with
             // nothing to add or take.
-            self.stats.rebalances.fetch_add(1, Ordering::Relaxed);
+            ConsumerRebalance {
+                consumer: self.id,
+                kind,
+                partitions: &parts,
+            }
+            .emit(&self.stats.rebalances);
             self.stats.record_rebalance(self.id, kind, parts);
         }
         match err {

@@ -25,8 +25,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use loglynx_core::{RawRecord, FORGET};
-
-use super::health::now_ms;
+use loglynx_telemetry::health::now_ms;
 
 /// Prefix of the checkpoint keys of [`Replays`].
 pub const SEEN_PREFIX: &str = "seen:";

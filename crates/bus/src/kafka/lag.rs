@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use loglynx_config::KafkaConfig;
+use loglynx_telemetry::health::{PartitionHealth, REPORT_EVERY};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -30,7 +31,6 @@ use rdkafka::error::KafkaError;
 
 use super::config::{admin_config, log_error, log_line};
 use super::consumer::OwnedPartition;
-use super::health::{PartitionHealth, REPORT_EVERY};
 use crate::BusError;
 
 /// How long one watermark request may take.

@@ -13,9 +13,10 @@
 //! - `codec.rs`: record <-> message value and key.
 //! - `dedup.rs`: records an agent sent twice (after a crash), skipped by the worker.
 //! - `consumer.rs`: [`ConsumerGroup`] and the [`PartitionSink`] a worker implements.
-//! - `health.rs`: [`HealthReport`], what agents and workers report (files read by serve).
 //! - `lag.rs`: [`Watermarks`], the high watermarks of a worker's partitions (its lag).
-//! - `stats.rs`: the reports summed up for `/api/v1/pipeline` and `/metrics`.
+//!
+//! What agents and workers report about themselves (health reports, metrics) lives in
+//! `loglynx_telemetry`.
 
 mod admin;
 mod checkpoint;
@@ -23,18 +24,15 @@ mod codec;
 mod config;
 mod consumer;
 mod dedup;
-pub mod health;
 mod lag;
 mod producer;
 mod spool;
-mod stats;
 
 pub use admin::{ensure_topic, topic_partitions};
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, LogContext};
 pub use consumer::{ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink};
-pub use health::HealthReport;
 pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};
 pub use spool::{FrameId, Spool, SpoolBatch, SEGMENT_BYTES};

@@ -55,6 +55,8 @@ use futures::stream::FuturesOrdered;
 use futures::{Future, StreamExt};
 use loglynx_config::KafkaConfig;
 use loglynx_core::{Ack, AckError, RawBatch};
+use loglynx_telemetry::internal_events::{RecordsEnqueued, SpoolingEnded, SpoolingStarted};
+use loglynx_telemetry::InternalEvent;
 use rdkafka::producer::Producer as _;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -281,13 +283,11 @@ impl Producer {
             // what is enqueued from now on comes after all of them.
             if let Some(ep) = &st.episode {
                 if st.in_flight.is_empty() && st.retry.is_none() && spool_records == 0 {
-                    tracing::info!(
-                        records = ep.records,
-                        "broker back: {} records drained from disk in {:.1} s",
-                        ep.records,
-                        ep.start.elapsed().as_secs_f64()
-                    );
-                    self.stats.spooling.store(false, Ordering::Relaxed);
+                    SpoolingEnded {
+                        records: ep.records,
+                        took: ep.start.elapsed(),
+                    }
+                    .emit(&self.stats.spooling);
                     st.episode = None;
                 }
             }
@@ -479,12 +479,11 @@ impl Producer {
 
     /// Enters the spooling state.
     fn start_spooling(&self, why: &str) -> Episode {
-        self.stats.spooling.store(true, Ordering::Relaxed);
-        tracing::warn!(
-            reason = why,
-            "broker unreachable or stalled: buffering to disk at {}",
-            self.spool_dir.display()
-        );
+        SpoolingStarted {
+            reason: why,
+            dir: &self.spool_dir,
+        }
+        .emit(&self.stats.spooling);
         Episode {
             start: Instant::now(),
             records: self.stats.spool_records.load(Ordering::Relaxed),
@@ -607,7 +606,7 @@ impl Producer {
                 }
             }
         }
-        self.stats.enqueued.fetch_add(out.queued, Ordering::Relaxed);
+        RecordsEnqueued { count: out.queued }.emit(&self.stats.enqueued);
         let sent = tokio::time::Instant::now();
         let (direct, rest) = match cut {
             None => {

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use loglynx_bus::kafka::health::{self, HealthReport, ProducerHealth, Role};
+use loglynx_telemetry::health::{self, HealthReport, ProducerHealth, ProducerState, Role};
 use loglynx_bus::kafka::ProducerStats;
 use loglynx_config::Config;
 
@@ -73,7 +73,7 @@ impl AgentHealth {
             failures: s.failures.load(Ordering::Relaxed),
             rate,
             in_flight: enqueued.saturating_sub(delivered),
-            state: if spooling { "spooling" } else { "direct" }.to_string(),
+            state: ProducerState::from_spooling(spooling),
             spool_bytes: s.spool_bytes.load(Ordering::Relaxed),
             spool_max_bytes: s.spool_max_bytes.load(Ordering::Relaxed),
             spool_records: s.spool_records.load(Ordering::Relaxed),

@@ -29,7 +29,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loglynx_bus::kafka::{ensure_topic, health as reports, AgentCheckpoint, Producer, ProducerStats};
+use loglynx_bus::kafka::{ensure_topic, AgentCheckpoint, Producer, ProducerStats};
+use loglynx_telemetry::health::{self as reports, ReportsCollector};
 use loglynx_bus::BusError;
 use loglynx_config::{Config, KafkaConfig};
 use loglynx_core::RawBatch;
@@ -305,12 +306,10 @@ async fn start_http(
     let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
+    // This agent's loglynx_kafka_* series on the port's /metrics.
     let h = agent_health.clone();
-    let extra: loglynx_api::ExtraMetrics = Arc::new(move |out: &mut String| {
-        let now = reports::now_ms();
-        reports::prometheus(&[h.report(now)], now, out);
-    });
-    let app = loglynx_api::ingest_router(state, Some(extra));
+    state.telemetry.register_collector(ReportsCollector::from_fn(move || vec![h.report(reports::now_ms())]));
+    let app = loglynx_api::ingest_router(state, None);
     let token = shutdown.clone();
     tasks.spawn(async move {
         loglynx_api::serve_router(listener, app, token.cancelled_owned()).await.map_err(NodeError::Http)

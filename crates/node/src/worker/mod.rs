@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loglynx_bus::kafka::health::{self, ConsumerHealth, HealthReport, Role};
+use loglynx_telemetry::health::{self, ConsumerHealth, HealthReport, Role};
 use loglynx_bus::kafka::{ConsumerGroup, ConsumerStats, Watermarks};
 use loglynx_config::Config;
 use loglynx_pipeline::PipelineStats;

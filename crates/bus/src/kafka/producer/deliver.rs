@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loglynx_core::RawRecord;
+use loglynx_telemetry::internal_events::{RecordDelivered, RecordDeliveryFailed, RecordRejected};
+use loglynx_telemetry::InternalEvent;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
@@ -46,7 +48,7 @@ impl ProducerContext for SendContext {
     fn delivery(&self, result: &DeliveryResult<'_>, tracker: Arc<Tracker>) {
         match result {
             Ok(_) => {
-                self.delivered.delivered.fetch_add(1, Ordering::Relaxed);
+                RecordDelivered.emit(&self.delivered.delivered);
             }
             Err((e, m)) => {
                 let failed = Failed {
@@ -275,12 +277,20 @@ async fn retry(p: &Kafka, topic: &str, f: Failed, stats: &ProducerStats) -> Resu
             reject(stats, &key, value.len(), &err);
             return Ok(());
         }
-        stats.failures.fetch_add(1, Ordering::Relaxed);
         attempt += 1;
         if attempt > DELIVERY_RETRIES {
+            RecordDeliveryFailed {
+                attempt: 0,
+                error: &err,
+            }
+            .emit(&stats.failures);
             return Err(BusError::kafka("delivery", err));
         }
-        tracing::warn!(attempt, "delivery failed, sending again: {err}");
+        RecordDeliveryFailed {
+            attempt,
+            error: &err,
+        }
+        .emit(&stats.failures);
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         let mut b = Batch::new();
         match b.send(p, topic, &key, &value, None, stats).await? {
@@ -315,12 +325,12 @@ fn rejected_for_good(e: &KafkaError) -> bool {
 }
 
 fn reject(stats: &ProducerStats, key: &str, len: usize, e: &KafkaError) {
-    stats.rejected.fetch_add(1, Ordering::Relaxed);
-    tracing::error!(
+    RecordRejected {
         key,
-        bytes = len,
-        "a record was refused by the brokers and is skipped: {e}; raise the topic's max.message.bytes (and message.max.bytes in [kafka.properties]) or lower the sources' maximum line length"
-    );
+        bytes: len,
+        error: e,
+    }
+    .emit(&stats.rejected);
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! to the spool once every record of it is delivered (which moves the spool's cursor).
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use futures::stream::FuturesOrdered;
 use futures::{Future, StreamExt};
+use loglynx_telemetry::internal_events::RecordsEnqueued;
+use loglynx_telemetry::InternalEvent;
 use tokio::sync::{watch, Notify};
 
 use super::deliver::{Batch, Kafka, Sent};
@@ -55,7 +56,7 @@ impl Drainer {
                     debug_assert!(!matches!(sent, Sent::Full));
                 }
                 drop(batch);
-                self.stats.enqueued.fetch_add(out.queued, Ordering::Relaxed);
+                RecordsEnqueued { count: out.queued }.emit(&self.stats.enqueued);
                 let done = out.seal(
                     self.producer.clone(),
                     self.topic.clone(),

@@ -1,21 +1,8 @@
-//! Pipeline health of the scale-out shape: what each agent and worker process reports about
-//! itself, written every [`REPORT_EVERY`] to `<data_dir>/health/<role>-<host>-<pid>.json` and
-//! read back by `loglynx serve` (same data directory, same machine) for `/api/v1/pipeline`,
-//! `/metrics` and the dashboard's Pipeline page. The agent also serves its own report on its
-//! `/metrics`. Across machines, scrape each process's `/metrics` (see ARCHITECTURE.md).
-//!
-//! A report older than [`STALE_AFTER`] belongs to a process that is gone (SIGKILL, crash);
-//! a clean exit removes its file.
-//!
-//! [`summarize`] and [`prometheus`] (in `stats.rs`) turn the reports into the JSON of
-//! `/api/v1/pipeline` and the `loglynx_kafka_*` series of `/metrics`.
+//! [`HealthReport`]: one process's report, and its parts.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-pub use super::stats::{prometheus, summarize};
 
 /// How often a process rewrites its report.
 pub const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -71,6 +58,51 @@ pub struct HealthReport {
     pub consumer: Option<ConsumerHealth>,
 }
 
+impl HealthReport {
+    /// Whether the report was last written more than [`STALE_AFTER`] before `now_ms`.
+    pub fn is_stale(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.updated_ms) > STALE_AFTER.as_millis() as u64
+    }
+}
+
+/// Where an agent's batches go (`state` in the JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProducerState {
+    /// Records go straight to librdkafka.
+    #[default]
+    Direct,
+    /// The broker is unreachable or stalled: batches go to the on-disk buffer, drained in
+    /// order when it returns.
+    Spooling,
+}
+
+impl ProducerState {
+    /// [`ProducerState::Spooling`] when `spooling`, else [`ProducerState::Direct`].
+    pub fn from_spooling(spooling: bool) -> ProducerState {
+        if spooling {
+            ProducerState::Spooling
+        } else {
+            ProducerState::Direct
+        }
+    }
+
+    /// `direct` or `spooling`, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProducerState::Direct => "direct",
+            ProducerState::Spooling => "spooling",
+        }
+    }
+}
+
+/// Compares with the JSON's string (`state == "spooling"`).
+impl PartialEq<&str> for ProducerState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An agent's producer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProducerHealth {
@@ -84,9 +116,8 @@ pub struct ProducerHealth {
     pub rate: f64,
     /// Records waiting in librdkafka's memory queue (sent, no report yet).
     pub in_flight: u64,
-    /// `direct` (records go straight to librdkafka) or `spooling` (the broker is unreachable
-    /// or stalled: batches go to the on-disk buffer, drained in order when it returns).
-    pub state: String,
+    /// Direct or spooling.
+    pub state: ProducerState,
     /// Bytes in the on-disk buffer.
     pub spool_bytes: u64,
     /// Capacity of the on-disk buffer; when full, sources wait and HTTP ingest answers 503.
@@ -150,6 +181,39 @@ pub struct PartitionHealth {
     pub missing: u64,
 }
 
+/// What a rebalance callback did (`kind` in the JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RebalanceKind {
+    /// Partitions assigned.
+    Assign,
+    /// Partitions revoked (handed over in order).
+    Revoke,
+    /// Partitions lost (revoked without a hand-over: the member was thrown out).
+    Lost,
+    /// The callback reported an error.
+    Error,
+}
+
+impl RebalanceKind {
+    /// `assign`, `revoke`, `lost` or `error`, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RebalanceKind::Assign => "assign",
+            RebalanceKind::Revoke => "revoke",
+            RebalanceKind::Lost => "lost",
+            RebalanceKind::Error => "error",
+        }
+    }
+}
+
+/// Compares with the JSON's string (`kind == "assign"`).
+impl PartialEq<&str> for RebalanceKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One rebalance callback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RebalanceEvent {
@@ -157,112 +221,36 @@ pub struct RebalanceEvent {
     pub at_ms: u64,
     /// Which consumer of the process.
     pub consumer: usize,
-    /// `assign`, `revoke`, `lost` or `error`.
-    pub kind: String,
+    /// Assign, revoke, lost or error.
+    pub kind: RebalanceKind,
     /// The partitions concerned.
     pub partitions: Vec<i32>,
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// `<data_dir>/health`.
-pub fn health_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("health")
-}
-
-impl HealthReport {
-    /// The file of this report in `dir` (`<role>-<id>.json`).
-    pub fn path_in(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("{}-{}.json", self.role.as_str(), self.id))
-    }
-
-    /// Whether the report was last written more than [`STALE_AFTER`] before `now_ms`.
-    pub fn is_stale(&self, now_ms: u64) -> bool {
-        now_ms.saturating_sub(self.updated_ms) > STALE_AFTER.as_millis() as u64
-    }
-
-    /// Writes the report into `dir` atomically (write a temporary file, rename). No fsync: a
-    /// report lost in a crash is rewritten a second later.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let path = self.path_in(dir);
-        let tmp = path.with_extension("json.tmp");
-        let body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, &path)
-    }
-
-    /// Removes the report's file (clean exit).
-    pub fn remove(&self, dir: &Path) {
-        let _ = std::fs::remove_file(self.path_in(dir));
-    }
-}
-
-/// Reads every report in `dir`, sorted by role then id. Unreadable or half-written files are
-/// skipped (they are rewritten within [`REPORT_EVERY`]); an absent directory is no reports.
-pub fn read_reports(dir: &Path) -> Vec<HealthReport> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<HealthReport> = entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect();
-    out.sort_by(|a, b| (a.role as u8, &a.id).cmp(&(b.role as u8, &b.id)));
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn report(role: Role, id: &str) -> HealthReport {
-        HealthReport {
-            role,
-            id: id.into(),
-            host: "h".into(),
-            pid: 1,
-            topic: "t".into(),
-            brokers: "b:9092".into(),
-            started_ms: 1,
-            updated_ms: 1_000,
-            producer: None,
-            consumer: Some(ConsumerHealth {
-                group: "g".into(),
-                partitions: vec![PartitionHealth {
-                    partition: 1,
-                    committed: Some(5),
-                    high_watermark: Some(9),
-                    lag: Some(4),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        }
-    }
-
     #[test]
-    fn reports_round_trip_through_the_directory_and_go_stale() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = health_dir(tmp.path());
-        let w = report(Role::Worker, "h-2");
-        let a = report(Role::Agent, "h-1");
-        w.write(&dir).unwrap();
-        a.write(&dir).unwrap();
-        std::fs::write(dir.join("worker-broken.json"), b"{half").unwrap();
-        assert_eq!(read_reports(&dir), vec![a.clone(), w.clone()]);
-        assert!(!w.is_stale(1_000 + STALE_AFTER.as_millis() as u64));
-        assert!(w.is_stale(1_001 + STALE_AFTER.as_millis() as u64));
-        w.remove(&dir);
-        assert_eq!(read_reports(&dir), vec![a]);
-        assert!(read_reports(&tmp.path().join("absent")).is_empty());
+    fn typed_states_serialise_to_the_strings_of_the_json() {
+        let states = [ProducerState::Direct, ProducerState::Spooling];
+        for s in states {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        let kinds = [
+            RebalanceKind::Assign,
+            RebalanceKind::Revoke,
+            RebalanceKind::Lost,
+            RebalanceKind::Error,
+        ];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            let back: RebalanceKind = serde_json::from_value(k.as_str().into()).unwrap();
+            assert_eq!(back, k);
+        }
+        assert_eq!(ProducerState::from_spooling(true), ProducerState::Spooling);
+        assert_eq!(ProducerState::Spooling, "spooling");
+        assert_eq!(RebalanceKind::Lost, "lost");
+        assert_eq!(serde_json::to_value(Role::Worker).unwrap(), "worker");
     }
 }
