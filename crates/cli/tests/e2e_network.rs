@@ -1,5 +1,6 @@
 //! The TCP state monitor end to end: `loglynx run --tcp-states` against a leaking python
-//! server, and an unprivileged run falling back to sock_diag.
+//! server, and an unprivileged run falling back to sock_diag. Both need root: skipped without
+//! it, failed when `LOGLYNX_REQUIRE_ROOT` is set (as `.ci/run` does).
 
 mod support;
 
@@ -34,15 +35,6 @@ print("done", flush=True)
 sys.stdin.read()
 "#;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 fn get(s: &Server, path: &str) -> Value {
     s.client()
         .get(s.url(path))
@@ -61,8 +53,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
-    if !is_root() {
-        eprintln!("skipping: needs root (eBPF)");
+    if !loglynx_testkit::require_root("eBPF") {
         return;
     }
     const N: usize = 6;
@@ -203,8 +194,7 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
 
 #[test]
 fn an_unprivileged_run_falls_back_to_sock_diag_and_says_why() {
-    if !is_root() {
-        eprintln!("skipping: needs root to drop to another user");
+    if !loglynx_testkit::require_root("to drop to another user") {
         return;
     }
     // A copy of the binary and a data directory the unprivileged user can reach.

@@ -9,7 +9,8 @@
 //!   CLOSE_WAIT->LAST_ACK, LAST_ACK->CLOSE;
 //! - listener: CLOSE->LISTEN, LISTEN->CLOSE.
 //!
-//! Needs root (CI runs as root); without it each test prints "skipping" and returns.
+//! Needs root (CI runs as root); without it each test prints "skipping" and returns, or fails
+//! when `LOGLYNX_REQUIRE_ROOT` is set (as `.ci/run` does).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,13 +26,9 @@ use TcpState::*;
 /// One transition, as (old, new).
 type Step = (TcpState, TcpState);
 
+/// Not root: skipped, or failed when `LOGLYNX_REQUIRE_ROOT` is set (CI), see loglynx-testkit.
 fn skip_without_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root/CAP_BPF (this test loads eBPF programs)");
-        return true;
-    }
-    false
+    !loglynx_testkit::require_root("CAP_BPF: this test loads eBPF programs")
 }
 
 /// A port that was free a moment ago (bound then released), so the tracer can be filtered on
