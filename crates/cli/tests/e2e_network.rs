@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use loglynx_testkit::free_port;
 use support::{Server, BIN};
 
 const LEAKY_SERVER: &str = r#"
@@ -41,14 +40,6 @@ fn get(s: &Server, path: &str) -> Value {
         .send()
         .and_then(|r| r.json())
         .unwrap_or(Value::Null)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -88,26 +79,8 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     let st = get(&s, "/api/v1/network/status");
     assert_eq!(st["mode"], "bpf", "{st}");
 
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            LEAKY_SERVER,
-            &port.to_string(),
-            &N.to_string(),
-            &K.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
+    let (mut child, rx) = loglynx_testkit::python(LEAKY_SERVER, &[&port, &N, &K]);
     let pid = child.id() as u64;
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "ready");
     for _ in 0..N {
         // Connect and close at once: the server sees EOF on every connection.

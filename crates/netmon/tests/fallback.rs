@@ -9,10 +9,8 @@
 //! failed when `LOGLYNX_REQUIRE_ROOT` is set).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use loglynx_config::TcpStatesConfig;
@@ -70,11 +68,7 @@ fn sock_diag_fallback_counts_the_same_states_as_the_ebpf_table() {
     const N: usize = 7;
     const T: usize = 2;
     const K: usize = 3;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = loglynx_testkit::free_port();
     let (bpf, d1) = monitor(port, true);
     let (diag, d2) = monitor(port, false);
     assert_eq!(bpf.shared().mode, Mode::Bpf);
@@ -85,26 +79,8 @@ fn sock_diag_fallback_counts_the_same_states_as_the_ebpf_table() {
         diag.shared().reason
     );
 
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            SERVER,
-            &port.to_string(),
-            &N.to_string(),
-            &T.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
+    let (mut child, rx) = loglynx_testkit::python(SERVER, &[&port, &N, &T]);
     let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "ready");
     let mut clients: Vec<TcpStream> = (0..N)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())

@@ -21,7 +21,12 @@
 //! }
 //! ```
 
+use std::fmt::Display;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 
 /// Makes [`require_root`] fail instead of skip.
 pub const REQUIRE_ROOT: &str = "LOGLYNX_REQUIRE_ROOT";
@@ -65,6 +70,38 @@ pub fn is_root() -> bool {
                 .unwrap_or(false)
         })
         .unwrap_or(false)
+}
+
+/// A 127.0.0.1 TCP port that was free a moment ago (bound, then released), e.g. to filter a
+/// monitor on it before the server that will listen there exists.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Starts `python3 -c <script> <args>...` with stdin and stdout piped (the test's scripts wait
+/// on stdin to hold their sockets); its stdout lines arrive on the returned channel.
+pub fn python(script: &str, args: &[&dyn Display]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args.iter().map(|a| a.to_string()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for this test");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
 }
 
 fn flag(value: Option<&str>) -> bool {
@@ -165,6 +202,25 @@ mod tests {
         if data.exists() || !required(REQUIRE_SHARED) {
             assert_eq!(shared_data("loghub"), data.exists().then_some(data));
         }
+    }
+
+    #[test]
+    fn python_lines_arrive_on_the_channel() {
+        let (mut child, rx) = python(
+            "import sys\nprint(sys.argv[1], sys.argv[2], flush=True)\nsys.stdin.read()",
+            &[&7u16, &"x"],
+        );
+        let line = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(line, "7 x");
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+
+    #[test]
+    fn a_free_port_can_be_bound() {
+        let p = free_port();
+        assert_ne!(p, 0);
+        TcpListener::bind(("127.0.0.1", p)).unwrap();
     }
 
     #[test]
