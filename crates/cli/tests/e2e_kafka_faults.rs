@@ -90,6 +90,56 @@ fn duplicates_skipped(w: &Proc) -> u64 {
         .sum()
 }
 
+/// Lines of `logs/f*.log` below the positions of the agent's checkpoint file
+/// (`<agent data dir>/agent/checkpoint.json`): the lines a restarted agent does not send again.
+/// Every line of [`write_lines`] is 21 bytes (`kafka e2e fF nNNNNNN\n`).
+fn checkpointed_lines(agent_dir: &Path) -> u64 {
+    let text = std::fs::read_to_string(agent_dir.join("agent/checkpoint.json")).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let bytes: u64 = v["positions"]
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| k.starts_with("file:")).filter_map(|(_, p)| p.as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(bytes % 21, 0, "checkpoint positions not at line ends: {text}");
+    bytes / 21
+}
+
+/// Lines of a process's log that are warnings or errors (the processes log at `warn` unless
+/// `LOGLYNX_TEST_LOG` says otherwise).
+fn warnings(log: &[String]) -> Vec<String> {
+    log.iter().filter(|l| l.contains(" WARN ") || l.contains(" ERROR ")).cloned().collect()
+}
+
+/// Waits until the workers' shards have committed every record of the topic, then checks that
+/// the records are the `lines` stored plus the `dups()` skipped as sent twice (plus offsets
+/// given up as missing, which should be none): every record an agent sent again was skipped
+/// and counted once. Returns (records in the topic, missing).
+fn assert_records_accounted(serve: &Server, lines: u64, dups: impl Fn() -> u64) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = serve
+            .client()
+            .get(serve.url("/api/v1/pipeline"))
+            .send()
+            .and_then(|r| r.json::<serde_json::Value>())
+            .unwrap_or_default();
+        let parts = p["partitions"].as_array().cloned().unwrap_or_default();
+        let committed: u64 = parts.iter().filter_map(|x| x["committed"].as_u64()).sum();
+        let missing: u64 = parts.iter().filter_map(|x| x["missing"].as_u64()).sum();
+        let d = dups();
+        if parts.len() == 2 && committed == lines + d + missing {
+            return (committed, missing);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 30 s the partitions' committed offsets sum to {committed} ({} partitions), not \
+             the {lines} lines stored + {d} records skipped as sent twice + {missing} missing: {p}",
+            parts.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The worker SIGKILLed is the group's follower, not its leader: Tansu 0.6 keeps a dead
 /// leader as the leader of the next generation (its `Inner<Formed>::heartbeat` drops the
 /// expired member but not `state.leader`, and `Formed::join` carries that leader into the
@@ -224,20 +274,57 @@ fn agent_restart(sig: &str, topic: &str) {
     let w1 = worker(&kafka, &cfg, &data, topic, "worker 1");
     let w2 = worker(&kafka, &cfg, &data, topic, "worker 2");
     let serve = Server::start_serve(&data);
-    let writer = Writer::start(&logs, 1000, 10, Duration::from_millis(50));
+    const STEP: usize = 10;
+    let writer = Writer::start(&logs, 1000, STEP, Duration::from_millis(50));
     serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
 
-    match sig {
-        "KILL" => a.kill(),
-        _ => a.stop(),
-    }
+    let first_log = match sig {
+        "KILL" => {
+            let log = a.log_lines();
+            a.kill();
+            log
+        }
+        _ => a.stop_logged(),
+    };
+    // What the stopped agent had written to its checkpoint: the restarted one sends the lines
+    // from there on, so only lines past it and already in the files can be sent twice.
+    let checkpointed = checkpointed_lines(&agent_dir);
+    // At most: a step may be under way when `written` is read.
+    let in_files = (support::kafka::FILES * (writer.written() + STEP)) as u64;
     let a = agent(&kafka, &agent_dir, &logs, topic);
     let n = writer.stop();
     assert_exactly(&serve, n, Duration::from_secs(90));
-    let dups = duplicates_skipped(&w1) + duplicates_skipped(&w2);
-    eprintln!("agent restarted with SIG{sig}: {n} lines per file, {dups} re-sent records skipped by the workers");
+    let dups_now = || duplicates_skipped(&w1) + duplicates_skipped(&w2);
+    let lines = (support::kafka::FILES * n) as u64;
+    let (records, missing) = assert_records_accounted(&serve, lines, dups_now);
+    let dups = dups_now();
+    eprintln!(
+        "agent restarted with SIG{sig}: {n} lines per file, {dups} re-sent records skipped by the workers \
+         ({records} records in the topic, {missing} missing; the stopped agent had checkpointed \
+         {checkpointed} of the at most {in_files} lines then in the files)"
+    );
+    assert!(checkpointed <= in_files, "checkpoint past the end of the files: {checkpointed} > {in_files}");
+    // Bounds that hold when the agents had no trouble delivering: a warning (delivery retried,
+    // records copied to the disk buffer, batches not confirmed at stop) can mean records in
+    // Kafka twice without a restart.
+    let restarted_log = a.stop_logged();
+    let trouble: Vec<String> = warnings(&first_log).into_iter().chain(warnings(&restarted_log)).collect();
+    if trouble.is_empty() {
+        if sig == "KILL" {
+            // Only the lines the killed agent had read past its checkpoint can be sent twice.
+            assert!(
+                dups <= in_files - checkpointed,
+                "{dups} records skipped as sent twice, but only {} lines were past the killed agent's checkpoint",
+                in_files - checkpointed
+            );
+        } else {
+            // A clean stop writes the checkpoint after the last delivery report: nothing is sent twice.
+            assert_eq!(dups, 0, "records sent twice after a clean stop (SIGTERM)");
+        }
+    } else {
+        eprintln!("agent warnings, bounds on the re-sent records not checked: {trouble:?}");
+    }
 
-    a.stop();
     w1.stop();
     w2.stop();
 }

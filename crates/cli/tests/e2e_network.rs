@@ -1,16 +1,16 @@
 //! The TCP state monitor end to end: `loglynx run --tcp-states` against a leaking python
-//! server, and an unprivileged run falling back to sock_diag.
+//! server, and an unprivileged run falling back to sock_diag. Both need root: skipped without
+//! it, failed when `LOGLYNX_REQUIRE_ROOT` is set (as `.ci/run` does).
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use loglynx_testkit::free_port;
 use support::{Server, BIN};
 
 const LEAKY_SERVER: &str = r#"
@@ -34,15 +34,6 @@ print("done", flush=True)
 sys.stdin.read()
 "#;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 fn get(s: &Server, path: &str) -> Value {
     s.client()
         .get(s.url(path))
@@ -51,18 +42,9 @@ fn get(s: &Server, path: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
-    if !is_root() {
-        eprintln!("skipping: needs root (eBPF)");
+    if !loglynx_testkit::require_root("eBPF") {
         return;
     }
     const N: usize = 6;
@@ -97,26 +79,8 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     let st = get(&s, "/api/v1/network/status");
     assert_eq!(st["mode"], "bpf", "{st}");
 
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            LEAKY_SERVER,
-            &port.to_string(),
-            &N.to_string(),
-            &K.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
+    let (mut child, rx) = loglynx_testkit::python(LEAKY_SERVER, &[&port, &N, &K]);
     let pid = child.id() as u64;
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "ready");
     for _ in 0..N {
         // Connect and close at once: the server sees EOF on every connection.
@@ -203,8 +167,7 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
 
 #[test]
 fn an_unprivileged_run_falls_back_to_sock_diag_and_says_why() {
-    if !is_root() {
-        eprintln!("skipping: needs root to drop to another user");
+    if !loglynx_testkit::require_root("to drop to another user") {
         return;
     }
     // A copy of the binary and a data directory the unprivileged user can reach.

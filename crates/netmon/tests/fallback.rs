@@ -5,13 +5,12 @@
 //! connections, closes T of them first (-> T server sockets in TIME_WAIT once the clients
 //! close), keeps the others; the test then closes K of the kept clients first (-> K server
 //! sockets in CLOSE_WAIT held by python, K client sockets in orphaned FIN_WAIT2) and holds the
-//! rest open (-> 2 * (N - T - K) ESTABLISHED). Needs root for the eBPF side.
+//! rest open (-> 2 * (N - T - K) ESTABLISHED). Needs root for the eBPF side (skipped without it,
+//! failed when `LOGLYNX_REQUIRE_ROOT` is set).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use loglynx_config::TcpStatesConfig;
@@ -63,19 +62,13 @@ fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn sock_diag_fallback_counts_the_same_states_as_the_ebpf_table() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root (loads eBPF programs)");
+    if !loglynx_testkit::require_root("loads eBPF programs") {
         return;
     }
     const N: usize = 7;
     const T: usize = 2;
     const K: usize = 3;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = loglynx_testkit::free_port();
     let (bpf, d1) = monitor(port, true);
     let (diag, d2) = monitor(port, false);
     assert_eq!(bpf.shared().mode, Mode::Bpf);
@@ -86,26 +79,8 @@ fn sock_diag_fallback_counts_the_same_states_as_the_ebpf_table() {
         diag.shared().reason
     );
 
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            SERVER,
-            &port.to_string(),
-            &N.to_string(),
-            &T.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
+    let (mut child, rx) = loglynx_testkit::python(SERVER, &[&port, &N, &T]);
     let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "ready");
     let mut clients: Vec<TcpStream> = (0..N)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())

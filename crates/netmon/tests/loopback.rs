@@ -9,37 +9,29 @@
 //!   CLOSE_WAIT->LAST_ACK, LAST_ACK->CLOSE;
 //! - listener: CLOSE->LISTEN, LISTEN->CLOSE.
 //!
-//! Needs root (CI runs as root); without it each test prints "skipping" and returns.
+//! Needs root (CI runs as root); without it each test prints "skipping" and returns, or fails
+//! when `LOGLYNX_REQUIRE_ROOT` is set (as `.ci/run` does).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use loglynx_netmon::{Filter, Owner, TcpState, TcpTransition, Tracer, TracerConfig};
+// A port that was free a moment ago (bound then released), so the tracer can be filtered on it
+// before the listener exists and its CLOSE->LISTEN is seen.
+use loglynx_testkit::free_port;
 
 use TcpState::*;
 
 /// One transition, as (old, new).
 type Step = (TcpState, TcpState);
 
+/// Not root: skipped, or failed when `LOGLYNX_REQUIRE_ROOT` is set (CI), see loglynx-testkit.
 fn skip_without_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: needs root/CAP_BPF (this test loads eBPF programs)");
-        return true;
-    }
-    false
+    !loglynx_testkit::require_root("CAP_BPF: this test loads eBPF programs")
 }
 
-/// A port that was free a moment ago (bound then released), so the tracer can be filtered on
-/// it before the listener exists and its CLOSE->LISTEN is seen.
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn tracer_on(port: u16) -> Tracer {
     let cfg = TracerConfig {
@@ -220,29 +212,8 @@ fn close_wait_leak_is_attributed_to_the_server_process() {
     const K: usize = 2;
     let port = free_port();
     let mut tracer = tracer_on(port);
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            LEAKY_SERVER,
-            &port.to_string(),
-            &N.to_string(),
-            &K.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
+    let (mut child, rx) = loglynx_testkit::python(LEAKY_SERVER, &[&port, &N, &K]);
     let server_pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
     let line = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("server ready");

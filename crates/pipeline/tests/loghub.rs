@@ -2,20 +2,22 @@
 //! (`X_2k.log_structured.csv`).
 //!
 //! The samples live outside the repository, at `../shared/data/loghub` from the project root;
-//! when absent (a user's clone) the test says so and passes without checking anything.
+//! when absent (a user's clone) the test says so and passes without checking anything, unless
+//! `LOGLYNX_REQUIRE_SHARED` is set (as `.ci/run` does): then it fails (see loglynx-testkit).
 //!
 //! Normalisation before comparing `message` with `Content`: both are trimmed of surrounding
 //! whitespace (`str::trim`), nothing else. The raw files have CRLF line ends; lines are split
 //! on `\n` and handed over with their `\r`, which the parser strips, as a file source would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::parse::{parse_record, ParseContext};
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/loghub")
+/// The samples' folder; None (skip) when absent, a panic then when `LOGLYNX_REQUIRE_SHARED` is set.
+fn data_dir() -> Option<PathBuf> {
+    loglynx_testkit::shared_data("loghub")
 }
 
 struct Sample {
@@ -24,8 +26,8 @@ struct Sample {
     headers: csv::StringRecord,
 }
 
-fn load(name: &str) -> Sample {
-    let dir = data_dir().join(name);
+fn load(data: &Path, name: &str) -> Sample {
+    let dir = data.join(name);
     let raw = std::fs::read(dir.join(format!("{name}_2k.log"))).unwrap();
     let mut lines: Vec<Vec<u8>> = raw.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     if lines.last().is_some_and(Vec::is_empty) {
@@ -74,15 +76,11 @@ type Getter = fn(&Event) -> Option<String>;
 
 /// Checks one dataset; `checks` compares header columns: (CSV column, event value getter).
 fn check(name: &str, dataset: &str, checks: &[(&str, Getter)]) {
-    if !data_dir().is_dir() {
-        println!(
-            "skipping: loghub samples not found at {}",
-            data_dir().display()
-        );
+    let Some(data) = data_dir() else {
         return;
-    }
+    };
     let now = Timestamp::parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
-    let s = load(name);
+    let s = load(&data, name);
     let events = parse_all(&s, now);
     let col = |c: &str| s.headers.iter().position(|h| h == c).unwrap();
     let content = col("Content");
@@ -179,14 +177,10 @@ fn bgl() {
 
 #[test]
 fn bgl_levels_normalise() {
-    if !data_dir().is_dir() {
-        println!(
-            "skipping: loghub samples not found at {}",
-            data_dir().display()
-        );
+    let Some(data) = data_dir() else {
         return;
-    }
-    let s = load("BGL");
+    };
+    let s = load(&data, "BGL");
     let events = parse_all(&s, Timestamp::now());
     // BGL's raw level words are normalised; check the mapping on every line.
     let c = s.headers.iter().position(|h| h == "Level").unwrap();

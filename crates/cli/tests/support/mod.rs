@@ -399,6 +399,15 @@ impl Proc {
         let name = self.name.clone();
         stop_child(&mut self.child, &name);
     }
+
+    /// [`Proc::stop`], then its log lines, including those written while it stopped.
+    pub fn stop_logged(mut self) -> Vec<String> {
+        let name = self.name.clone();
+        stop_child(&mut self.child, &name);
+        // The reader thread takes the last lines once the pipe is closed.
+        std::thread::sleep(Duration::from_millis(200));
+        self.log_lines()
+    }
 }
 
 /// `line` without ANSI colour sequences (`ESC [ ... m`).
