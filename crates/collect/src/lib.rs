@@ -3,6 +3,8 @@
 //! - [`file`]: follow files by glob ([`FileSource`]), with rotation, truncation and resume from
 //!   the store's checkpoint (DESIGN invariant 1);
 //! - [`syslog`]: syslog over UDP and TCP ([`SyslogServer`]), RFC 6587 framing, no ack;
+//! - [`http`]: NDJSON, raw lines and Elasticsearch `_bulk` bodies ([`HttpSource`]), answered
+//!   once durable (the HTTP server itself is `loglynx-api`'s);
 //! - [`error`]: the crate's error type, [`CollectError`].
 //!
 //! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
@@ -11,8 +13,10 @@
 
 pub mod error;
 pub mod file;
+pub mod http;
 pub mod syslog;
 
 pub use error::CollectError;
 pub use file::{FileSource, FileSourceSnapshot, FileSourceState, FileStatus};
+pub use http::HttpSource;
 pub use syslog::SyslogServer;
