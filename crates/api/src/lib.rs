@@ -6,7 +6,9 @@
 //! - [`ingest_router`] builds the ingest endpoints alone over an [`IngestState`] (no store:
 //!   `loglynx agent` in front of its Kafka producer); [`serve_router`] runs any router.
 //! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
-//!   for the Elasticsearch start-up probes, `health`).
+//!   for the Elasticsearch start-up probes, `health`). The ingest routes read the request and
+//!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
+//!   is `loglynx_collect::http`.
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth.rs: the bearer token check; metrics.rs: counters and `/metrics`; ui.rs: `/ui/`.
 //!
@@ -33,10 +35,10 @@ pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
-pub use state::{
-    AppState, IngestState, Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS,
-    DEFAULT_QUEUE_WAIT,
+pub use loglynx_collect::http::{
+    Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
+pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
 pub fn router(state: AppState) -> Router {
