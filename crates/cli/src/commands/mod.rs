@@ -5,4 +5,5 @@ mod pipeline_view;
 pub mod run;
 mod scaleout;
 pub mod serve;
+pub mod tcpstates;
 pub mod worker;
