@@ -31,13 +31,13 @@ use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 pub use error::ApiError;
+pub use loglynx_collect::http::{
+    Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
+};
 pub use metrics::{IngestCounters, IngestEndpoint, Metrics};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
-pub use loglynx_collect::http::{
-    Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
-};
 pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.

@@ -95,7 +95,11 @@ pub(crate) async fn ingest(
         status,
         Json(IngestReply {
             accepted,
-            rejected: lines.rejected.into_iter().map(RejectedReply::from).collect(),
+            rejected: lines
+                .rejected
+                .into_iter()
+                .map(RejectedReply::from)
+                .collect(),
             rejected_count,
         }),
     )

@@ -213,7 +213,11 @@ struct Action {
 }
 
 /// Reads a bulk body into per-item outcomes (request order) and the records to store.
-fn parse_bulk(body: &[u8], path_index: Option<&str>, host: &str) -> (Vec<BulkItem>, Vec<RawRecord>) {
+fn parse_bulk(
+    body: &[u8],
+    path_index: Option<&str>,
+    host: &str,
+) -> (Vec<BulkItem>, Vec<RawRecord>) {
     let received = Timestamp::now();
     let source = Arc::new(SourceKind::Http {
         endpoint: "bulk".into(),
@@ -407,7 +411,10 @@ mod tests {
             e(br#"{"upsert":{}}"#),
             "unknown action \"upsert\": expected index, create, delete or update"
         );
-        assert_eq!(e(br#"["index"]"#), "expected an object such as {\"index\":{}}");
+        assert_eq!(
+            e(br#"["index"]"#),
+            "expected an object such as {\"index\":{}}"
+        );
         assert_eq!(
             e(br#"{"index":1}"#),
             "the metadata of action \"index\" must be an object"
@@ -475,7 +482,11 @@ mod tests {
 
     #[test]
     fn item_errors_name_the_line() {
-        let (items, _) = parse_bulk(b"{\"delete\":{}}\n{\"index\":{}}\n[1]\n{\"index\":{}}\n", None, "h");
+        let (items, _) = parse_bulk(
+            b"{\"delete\":{}}\n{\"index\":{}}\n[1]\n{\"index\":{}}\n",
+            None,
+            "h",
+        );
         let reasons: Vec<String> = items
             .iter()
             .map(|i| i.outcome.as_ref().unwrap_err().to_string())

@@ -76,7 +76,9 @@ mod tests {
             (b"true", "a boolean"),
             (b"null", "null"),
         ] {
-            assert!(matches!(validate_json_line(line), Err(JsonLineError::NotAnObject(k)) if k == kind));
+            assert!(
+                matches!(validate_json_line(line), Err(JsonLineError::NotAnObject(k)) if k == kind)
+            );
         }
     }
 }

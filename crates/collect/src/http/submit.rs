@@ -42,8 +42,7 @@ pub(crate) async fn submit(
         });
     }
     let batches = split(records, queue.max_capacity());
-    let permits = match tokio::time::timeout(queue_wait, queue.reserve_many(batches.len())).await
-    {
+    let permits = match tokio::time::timeout(queue_wait, queue.reserve_many(batches.len())).await {
         Ok(Ok(p)) => p,
         Ok(Err(_)) => return Err(CollectError::Closed),
         Err(_) => return Err(CollectError::QueueFull { retry_after }),
@@ -162,8 +161,13 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         tx.send(RawBatch::default()).await.unwrap();
         let e = submit(&tx, records(3), WAIT, WAIT, None).await.unwrap_err();
-        assert!(matches!(e, CollectError::QueueFull { retry_after: 1 }), "{e}");
-        assert!(e.to_string().contains("nothing of this request was accepted"));
+        assert!(
+            matches!(e, CollectError::QueueFull { retry_after: 1 }),
+            "{e}"
+        );
+        assert!(e
+            .to_string()
+            .contains("nothing of this request was accepted"));
         assert!(rx.recv().await.unwrap().records.is_empty());
         assert!(rx.try_recv().is_err());
     }
@@ -172,7 +176,9 @@ mod tests {
     async fn refusal_closed_queue_and_failed_acks_are_told_apart() {
         let (tx, mut rx) = mpsc::channel::<RawBatch>(4);
         let refuse: Refuse = Arc::new(|| Some("the disk buffer is full".into()));
-        let e = submit(&tx, records(1), WAIT, WAIT, Some(&refuse)).await.unwrap_err();
+        let e = submit(&tx, records(1), WAIT, WAIT, Some(&refuse))
+            .await
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "the disk buffer is full: nothing of this request was accepted, send it again in 1s"
@@ -186,13 +192,17 @@ mod tests {
             let unanswered = rx.recv().await.unwrap(); // kept, never acknowledged
             (rx, unanswered)
         });
-        let e = submit(&tx, records(1), WAIT, WAIT * 10, None).await.unwrap_err();
+        let e = submit(&tx, records(1), WAIT, WAIT * 10, None)
+            .await
+            .unwrap_err();
         assert!(matches!(e, CollectError::NotDurable(_)), "{e}");
         assert_eq!(
             e.to_string(),
             "the events could not be made durable (disk full): retry the request"
         );
-        let e = submit(&tx, records(1), WAIT, WAIT * 10, None).await.unwrap_err();
+        let e = submit(&tx, records(1), WAIT, WAIT * 10, None)
+            .await
+            .unwrap_err();
         assert!(matches!(e, CollectError::AckDropped), "{e}");
         let e = submit(&tx, records(1), WAIT, WAIT, None).await.unwrap_err();
         assert!(matches!(e, CollectError::AckTimeout(_)), "{e}");
