@@ -8,8 +8,10 @@
 //! - [`error`]: the crate's error type, [`CollectError`].
 //!
 //! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
-//! and awaits room there: a slow store slows the sources down (DESIGN invariant 2). Sources stop
-//! when their `tokio_util::sync::CancellationToken` is cancelled or the receiver is dropped.
+//! and awaits room there: a slow store slows the sources down (DESIGN invariant 2). The file and
+//! syslog sources stop when their `tokio_util::sync::CancellationToken` is cancelled or the
+//! receiver is dropped; the HTTP source works per request (its server stops taking requests)
+//! and waits for room at most its queue wait, so a client is told to come back instead.
 
 pub mod error;
 pub mod file;
