@@ -10,6 +10,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use loglynx_collect::CollectError;
 use loglynx_query::QueryError;
 use serde_json::json;
 
@@ -146,6 +147,34 @@ fn query_error(e: QueryError) -> ApiError {
         ApiError::InvalidQuery(e.to_string())
     } else {
         ApiError::Internal(format!("{e}: check the server log and the store directory"))
+    }
+}
+
+impl From<CollectError> for ApiError {
+    /// The HTTP source's failures: a body it does not read is 415 or 400; a request it could not
+    /// take or confirm is 503 (`queue_full` with the source's `Retry-After` when nothing was
+    /// taken).
+    fn from(e: CollectError) -> Self {
+        let reason = e.to_string();
+        match e {
+            CollectError::UnsupportedContentType(_) => ApiError::UnsupportedMediaType(reason),
+            CollectError::EmptyBulk => ApiError::BadRequest(reason),
+            CollectError::Refused { retry_after, .. } | CollectError::QueueFull { retry_after } => {
+                ApiError::QueueFull {
+                    reason,
+                    retry_after,
+                }
+            }
+            CollectError::Closed
+            | CollectError::NotDurable(_)
+            | CollectError::AckDropped
+            | CollectError::AckTimeout(_) => ApiError::Unavailable(reason),
+            CollectError::Config(_)
+            | CollectError::Bind { .. }
+            | CollectError::Io { .. }
+            | CollectError::File { .. }
+            | CollectError::Task(_) => ApiError::Internal(reason),
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 //! - [`ingest_router`] builds the ingest endpoints alone over an [`IngestState`] (no store:
 //!   `loglynx agent` in front of its Kafka producer); [`serve_router`] runs any router.
 //! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
-//!   for the Elasticsearch start-up probes, `health`).
+//!   for the Elasticsearch start-up probes, `health`). The ingest routes read the request and
+//!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
+//!   is `loglynx_collect::http`.
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth.rs: the bearer token check; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
@@ -31,13 +33,13 @@ use axum::{middleware, Router};
 
 pub use error::ApiError;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
+pub use loglynx_collect::http::{
+    Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
+};
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
-pub use state::{
-    AppState, IngestState, Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_MAX_STREAMS,
-    DEFAULT_QUEUE_WAIT,
-};
+pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
 pub fn router(state: AppState) -> Router {

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRef;
+use loglynx_collect::http::{
+    HttpSettings, HttpSource, Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
+};
 use loglynx_config::HttpConfig;
 use loglynx_core::RawBatch;
 use loglynx_query::QueryEngine;
@@ -16,13 +19,6 @@ use loglynx_telemetry::Registry;
 
 /// Most SSE tail streams served at once; further ones get 503.
 pub const DEFAULT_MAX_STREAMS: usize = 64;
-/// Lines longer than this (text/plain ingest) are cut and flagged `truncated`, like file lines.
-pub const DEFAULT_MAX_LINE: usize = 1 << 20;
-/// How long an ingest request waits for its batches to be durable before answering 503.
-pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long an ingest request waits for room in the full ingest queue before answering 503
-/// with `Retry-After` (the pipeline, store or Kafka producer is behind).
-pub const DEFAULT_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// Shared state of the HTTP server; cheap to clone (handles and `Arc`s).
 #[derive(Clone)]
@@ -132,14 +128,11 @@ pub struct IngestState {
     pub started: Instant,
     /// Elasticsearch-style `_seq_no` of bulk items.
     pub(crate) seq_no: Arc<AtomicU64>,
-    /// Asked before a request is taken: `Some(reason)` answers 503 at once, with
+    /// Asked before a request's records are sent: `Some(reason)` answers 503 at once, with
     /// `Retry-After` (the agent: its disk buffer is full while the brokers are away, so a batch
     /// sent now would wait for them).
     pub refuse: Option<Refuse>,
 }
-
-/// See [`IngestState::refuse`].
-pub type Refuse = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 impl IngestState {
     /// The ingest state from the queue, the host name and the `[http]` config section, with
@@ -161,6 +154,21 @@ impl IngestState {
             seq_no: Arc::new(AtomicU64::new(0)),
             refuse: None,
         }
+    }
+
+    /// The HTTP source over this state's queue, host, limits and refuse hook (built per
+    /// request: the fields may be changed after [`IngestState::new`]).
+    pub(crate) fn source(&self) -> HttpSource {
+        HttpSource::new(
+            self.ingest.clone(),
+            self.host.clone(),
+            HttpSettings {
+                max_line: self.max_line,
+                queue_wait: self.queue_wait,
+                ack_timeout: self.ack_timeout,
+            },
+            self.refuse.clone(),
+        )
     }
 
     /// Reserves `n` consecutive bulk sequence numbers and returns the first.

@@ -36,7 +36,7 @@ enum Command {
     Ingest(client::IngestArgs),
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
-    Tcpstates(loglynx_netmon::TcpstatesArgs),
+    Tcpstates(commands::tcpstates::TcpstatesArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Search(args) => client::run_search(args),
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),
-        Command::Tcpstates(args) => loglynx_netmon::run_tcpstates(args),
+        Command::Tcpstates(args) => commands::tcpstates::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -3,16 +3,22 @@
 //! - [`file`]: follow files by glob ([`FileSource`]), with rotation, truncation and resume from
 //!   the store's checkpoint (DESIGN invariant 1);
 //! - [`syslog`]: syslog over UDP and TCP ([`SyslogServer`]), RFC 6587 framing, no ack;
+//! - [`http`]: NDJSON, raw lines and Elasticsearch `_bulk` bodies ([`HttpSource`]), answered
+//!   once durable (the HTTP server itself is `loglynx-api`'s);
 //! - [`error`]: the crate's error type, [`CollectError`].
 //!
 //! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
-//! and awaits room there: a slow store slows the sources down (DESIGN invariant 2). Sources stop
-//! when their `tokio_util::sync::CancellationToken` is cancelled or the receiver is dropped.
+//! and awaits room there: a slow store slows the sources down (DESIGN invariant 2). The file and
+//! syslog sources stop when their `tokio_util::sync::CancellationToken` is cancelled or the
+//! receiver is dropped; the HTTP source works per request (its server stops taking requests)
+//! and waits for room at most its queue wait, so a client is told to come back instead.
 
 pub mod error;
 pub mod file;
+pub mod http;
 pub mod syslog;
 
 pub use error::CollectError;
 pub use file::{FileSource, FileSourceSnapshot, FileSourceState, FileStatus};
+pub use http::HttpSource;
 pub use syslog::SyslogServer;

@@ -5,41 +5,38 @@
 //! spent in the previous state and the process that owns the socket (recorded at `connect()`,
 //! `listen()` and `accept()`, since many changes run in softirq on behalf of no process).
 //!
-//! - [`tracer`]: load, filter, attach, read the ring buffer ([`Tracer`]).
-//! - [`transition`]: one decoded change ([`TcpTransition`]), as table row, JSON or [`Event`].
-//! - [`states`]: TCP state numbers and names ([`TcpState`]).
-//! - [`filter`]: family and port filters applied in the kernel ([`Filter`]).
-//! - [`cli`]: `loglynx tcpstates` ([`TcpstatesArgs`], [`run_tcpstates`]).
-//! - [`diag`]: sock_diag snapshots of every socket with its owner from /proc ([`Snapshot`]);
-//!   no privilege needed.
-//! - [`table`]: the live state table kept from transitions ([`StateTable`]).
-//! - [`view`]: what the API shows about sockets now ([`SocketsView`]).
-//! - [`detect`]: CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms, failed connections ([`Detector`]).
-//! - [`monitor`]: the source of `loglynx run` tying them together ([`Monitor`]): eBPF when
-//!   permitted, sock_diag snapshots always (and alone when eBPF is not permitted or off).
+//! Two entry points:
 //!
-//! [`Event`]: loglynx_core::Event
+//! - [`Monitor`]: the source of `loglynx run` (`[tcp_states]`): eBPF when permitted, sock_diag
+//!   snapshots always (and alone when eBPF is not permitted or off), the live state table and
+//!   the detectors; its [`MonitorShared`] state is what the API shows ([`Status`],
+//!   [`SocketsNow`]).
+//! - [`Tracer`]: the eBPF tracer alone (`loglynx tcpstates`): start it with a [`TracerConfig`]
+//!   (a kernel-side [`Filter`]), poll [`TcpTransition`]s, print them as table rows
+//!   ([`Layout`]) or JSON.
+//!
+//! Inside (private modules): `tracer.rs` loads, filters, attaches and reads the ring buffer;
+//! `transition.rs` is one decoded change; `states.rs` the TCP state numbers and names;
+//! `filter.rs` the family and port filters; `diag/` sock_diag snapshots of every socket with
+//! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
+//! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
+//! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
+//! `monitor/` ties them together; `error.rs` is [`NetmonError`].
 
-pub mod cli;
-pub mod detect;
-pub mod diag;
-pub mod error;
-pub mod filter;
-pub mod monitor;
-pub mod states;
-pub mod table;
-pub mod tracer;
-pub mod transition;
-pub mod view;
+mod detect;
+mod diag;
+mod error;
+mod filter;
+mod monitor;
+mod states;
+mod table;
+mod tracer;
+mod transition;
+mod view;
 
-pub use cli::{run_tcpstates, TcpstatesArgs};
-pub use detect::{Alert, DetectConfig, Detector, ALERT_DATASET};
-pub use diag::{Process, Snapshot, SocketRow};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use monitor::{Mode, Monitor, MonitorShared, SocketsNow, Status};
 pub use states::TcpState;
-pub use table::StateTable;
-pub use tracer::{check_permissions, Tracer, TracerConfig};
-pub use transition::{Layout, Owner, TcpTransition, DATASET};
-pub use view::SocketsView;
+pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};
+pub use transition::{Layout, Owner, TcpTransition};

@@ -91,11 +91,13 @@ impl StateTable {
     }
 
     /// Sockets in the table.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.by_sk.len() + self.seeded.len()
     }
 
     /// Whether the table is empty.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -145,7 +147,6 @@ mod tests {
             taken: Timestamp(0),
             took_us: 0,
             sockets,
-            unreadable_processes: 0,
         }
     }
 

@@ -5,4 +5,5 @@ pub mod agent;
 mod common;
 pub mod run;
 pub mod serve;
+pub mod tcpstates;
 pub mod worker;

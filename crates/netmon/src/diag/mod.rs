@@ -55,8 +55,6 @@ pub struct Snapshot {
     pub took_us: u64,
     /// The sockets that pass the filter.
     pub sockets: Vec<SocketRow>,
-    /// Processes whose descriptors could not be read (their sockets have no owner).
-    pub unreadable_processes: usize,
 }
 
 impl Snapshot {
@@ -92,12 +90,6 @@ impl Snapshot {
             taken,
             took_us: start.elapsed().as_micros() as u64,
             sockets,
-            unreadable_processes: owners.unreadable,
         })
-    }
-
-    /// How many sockets are in `state`.
-    pub fn count(&self, state: TcpState) -> usize {
-        self.sockets.iter().filter(|s| s.state == state).count()
     }
 }

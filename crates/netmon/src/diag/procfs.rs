@@ -1,7 +1,7 @@
 //! Socket owners from /proc: which process holds a file descriptor `socket:[inode]`.
 //!
 //! Without privilege only the caller's own processes can be read; the others' sockets stay
-//! without owner (counted in [`Owners::unreadable`]).
+//! without owner.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -22,8 +22,6 @@ pub struct Process {
 pub struct Owners {
     /// Owner of each socket inode found.
     pub by_inode: HashMap<u32, Process>,
-    /// Processes whose fd table could not be read (permission, or exited meanwhile).
-    pub unreadable: usize,
 }
 
 /// Reads the inode out of a `socket:[12345]` link target.
@@ -49,8 +47,8 @@ pub fn scan(proc_root: &Path, wanted: &HashSet<u32>) -> Owners {
     pids.sort_unstable();
     for pid in pids {
         let base = proc_root.join(pid.to_string());
+        // A process whose fd table cannot be read (permission, or exited meanwhile) is skipped.
         let Ok(fds) = fs::read_dir(base.join("fd")) else {
-            owners.unreadable += 1;
             continue;
         };
         let mut comm: Option<String> = None;

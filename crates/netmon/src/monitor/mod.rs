@@ -22,7 +22,7 @@ use loglynx_config::TcpStatesConfig;
 use loglynx_core::{Event, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-pub use shared::{Counters, Drops, Mode, MonitorShared, SocketsNow, Status};
+pub use shared::{Mode, MonitorShared, SocketsNow, Status};
 
 use crate::detect::{DetectConfig, Detector};
 use crate::diag::Snapshot;

@@ -67,27 +67,6 @@ pub fn parse_json_object(obj: &Map<String, Value>, rec: &RawRecord, ctx: &ParseC
     record::finish(rec, ctx, ev, line, invalid)
 }
 
-/// `Ok` when `body` is one JSON object; otherwise why not, for a 4xx answer
-/// (`invalid JSON: expected value at line 1 column 1`, `expected a JSON object, got an array`).
-pub fn validate_json_line(body: &[u8]) -> Result<(), String> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(_)) => Ok(()),
-        Ok(v) => {
-            let kind = match v {
-                Value::Array(_) => "an array",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            };
-            Err(format!(
-                "expected a JSON object, got {kind}: send one object per line"
-            ))
-        }
-        Err(e) => Err(format!("invalid JSON: {e}")),
-    }
-}
-
 fn walk(key: &mut String, obj: &Map<String, Value>, c: &mut Collected, ev: &mut Event) {
     for (k, v) in obj {
         let len = key.len();

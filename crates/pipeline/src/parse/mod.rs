@@ -31,7 +31,7 @@ mod scan;
 mod syslog;
 pub mod timestamp;
 
-pub use json::{apply_object, parse_json_object, validate_json_line};
+pub use json::{apply_object, parse_json_object};
 pub use record::{parse_record, ParseContext};
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
-//! `loglynx tcpstates`: print every TCP state change, like libbpf-tools' tcpstates.
+//! `loglynx tcpstates`: print every TCP state change, like libbpf-tools' tcpstates (the
+//! tracer is `loglynx_netmon::Tracer`; this is its command line and printing).
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-
-use crate::filter::{parse_ports, Family, Filter};
-use crate::tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};
-use crate::transition::Layout;
+use loglynx_netmon::{
+    parse_ports, Family, Filter, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
+};
 
 /// A comma-separated port list given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,7 @@ fn install_stop_handlers() {
 
 /// Runs `loglynx tcpstates` until Ctrl-C, `--count` or `--duration`; prints a summary with the
 /// kernel-side drops on stderr. Returns the process exit code (0).
-pub fn run_tcpstates(args: TcpstatesArgs) -> anyhow::Result<i32> {
+pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
     let config = args.tracer_config();
     let mut tracer = Tracer::start(&config)?;
     for (hook, why) in tracer.missing_hooks() {
