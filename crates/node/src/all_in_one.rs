@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use loglynx_config::Config;
-use loglynx_pipeline::PipelineStats;
+use loglynx_pipeline::{PipelineError, PipelineStats};
 use loglynx_store::{Store, WriterHandle};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ pub struct RunningAllInOne {
     shutdown: CancellationToken,
     tasks: JoinSet<Result<()>>,
     netmon: Option<loglynx_netmon::Monitor>,
-    pipeline: JoinHandle<()>,
+    pipeline: JoinHandle<std::result::Result<(), PipelineError>>,
     writer: WriterHandle,
     _lock: DirLock,
 }
@@ -150,7 +150,9 @@ impl RunningAllInOne {
         sources::drain(&mut self.tasks).await;
         sources::stop_tcp_states(self.netmon.take()).await;
         // All senders are gone: the pipeline drains, then the writer commits and ends.
-        self.pipeline.await.ok();
+        // A stage that stopped early (the writer failed) has logged why; the writer's own
+        // error follows.
+        let _ = self.pipeline.await;
         let writer = self.writer;
         match tokio::task::spawn_blocking(move || writer.join()).await {
             Ok(Ok(())) => {}

@@ -1,14 +1,17 @@
 //! loglynx pipeline: the stage between transport and store.
 //!
 //! - [`parse`]: format detection, parsing and ECS normalisation of one [`RawRecord`].
-//! - [`stage`]: the loop that turns [`RawBatch`]es into [`EventBatch`]es on a pool of blocking
+//! - [`PipelineError`]: why the stage stopped early.
+//! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
 //! [`RawRecord`]: loglynx_core::RawRecord
 //! [`RawBatch`]: loglynx_core::RawBatch
 //! [`EventBatch`]: loglynx_core::EventBatch
 
+mod error;
 pub mod parse;
 mod stage;
 
+pub use error::PipelineError;
 pub use stage::{spawn_pipeline, PipelineStats};

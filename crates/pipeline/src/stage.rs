@@ -14,6 +14,7 @@ use loglynx_core::{EventBatch, RawBatch, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::error::PipelineError;
 use crate::parse::{parse_record, ParseContext};
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
@@ -46,14 +47,15 @@ fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> E
 }
 
 /// Starts the pipeline stage. It ends when `rx` is closed and drained, dropping `tx` so the
-/// store writer sees the end of input too.
+/// store writer sees the end of input too; or early, with [`PipelineError::DownstreamClosed`],
+/// when the store writer stops taking batches.
 pub fn spawn_pipeline(
     mut rx: mpsc::Receiver<RawBatch>,
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
     stats: Arc<PipelineStats>,
-) -> JoinHandle<()> {
+) -> JoinHandle<Result<(), PipelineError>> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
     } else {
@@ -71,8 +73,11 @@ pub fn spawn_pipeline(
             match res {
                 Ok(batch) => {
                     if tx.send(batch).await.is_err() {
-                        tracing::error!("store writer stopped: pipeline cannot deliver events");
-                        return;
+                        // This batch and the ones still being parsed are not delivered: their
+                        // positions and acks never advance, so they are read or sent again.
+                        let e = PipelineError::DownstreamClosed;
+                        tracing::error!("{e}");
+                        return Err(e);
                     }
                 }
                 // A panic in the parser is a bug; the batch's ack is dropped, so an HTTP client
@@ -80,6 +85,7 @@ pub fn spawn_pipeline(
                 Err(e) => tracing::error!(error = %e, "parser task failed: batch dropped"),
             }
         }
+        Ok(())
     })
 }
 
@@ -131,8 +137,21 @@ mod tests {
             n += 1;
         }
         feeder.await.unwrap();
-        h.await.unwrap();
+        h.await.unwrap().unwrap();
         assert_eq!(n, 50);
         assert_eq!(stats.snapshot().0, 50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stopped_writer_ends_the_stage_with_an_error_not_silently() {
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, out_rx) = mpsc::channel(1);
+        drop(out_rx);
+        let h = spawn_pipeline(in_rx, out_tx, 2, false, Arc::new(PipelineStats::default()));
+        in_tx.send(batch(3, 0)).await.unwrap();
+        drop(in_tx);
+        let e = h.await.unwrap().unwrap_err();
+        assert!(matches!(e, PipelineError::DownstreamClosed), "{e}");
+        assert!(e.to_string().contains("store writer"), "{e}");
     }
 }
