@@ -2,7 +2,7 @@
 //! `<data_dir>/agent/checkpoint.json`.
 //!
 //! A position is written only once every record before it was acknowledged by the brokers
-//! (delivery report) or fsynced in the agent's on-disk buffer (`spool.rs`, sent first at the
+//! (delivery report) or fsynced in the agent's on-disk buffer (`spool/`, sent first at the
 //! next start), so on restart the file source resumes at a position whose lines are all in
 //! Kafka or on their way from the buffer: none is lost. Lines delivered after the last write are sent again after a crash
 //! (at-least-once into Kafka). The file is replaced atomically (write, fsync, rename).
@@ -27,16 +27,20 @@ impl AgentCheckpoint {
     pub fn open(data_dir: &Path) -> Result<AgentCheckpoint, BusError> {
         let dir = data_dir.join("agent");
         let path = dir.join("checkpoint.json");
-        let err = |reason: String| BusError::Checkpoint {
+        let io = |source| BusError::CheckpointIo {
             path: path.clone(),
-            reason,
+            source,
         };
-        std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(io)?;
         let current = match std::fs::read_to_string(&path) {
-            Ok(text) => Checkpoint::from_json(&text)
-                .map_err(|e| err(format!("invalid content ({e}): move it away to start over")))?,
+            Ok(text) => {
+                Checkpoint::from_json(&text).map_err(|source| BusError::CheckpointContent {
+                    path: path.clone(),
+                    source,
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
-            Err(e) => return Err(err(e.to_string())),
+            Err(e) => return Err(io(e)),
         };
         Ok(AgentCheckpoint {
             path,
@@ -63,9 +67,9 @@ impl AgentCheckpoint {
         if !self.dirty {
             return Ok(());
         }
-        let err = |e: std::io::Error| BusError::Checkpoint {
+        let err = |source| BusError::CheckpointIo {
             path: self.path.clone(),
-            reason: e.to_string(),
+            source,
         };
         let tmp = self.path.with_extension("json.tmp");
         let mut f = std::fs::File::create(&tmp).map_err(err)?;

@@ -434,7 +434,7 @@ impl Producer {
                     match res {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => break Err(e),
-                        Err(e) => break Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                        Err(e) => break Err(BusError::Task { what: "drainer", source: e }),
                     }
                 }
                 // Positions delivered since the last write reach the file within SAVE_EVERY.
@@ -493,13 +493,6 @@ impl Producer {
         }
     }
 
-    fn spool_err(&self, reason: String) -> BusError {
-        BusError::Spool {
-            path: self.spool_dir.clone(),
-            reason,
-        }
-    }
-
     /// Writes a copy of every direct batch not yet confirmed (in order), then `then`, to the
     /// spool: the spool holds every unconfirmed record of a source before its newer ones.
     async fn copy_direct(&self, st: &mut State, then: Group) -> Result<(), BusError> {
@@ -525,7 +518,7 @@ impl Producer {
     /// the group is kept for a new attempt after [`RETRY_WRITE`] and nothing is advanced.
     async fn write(&self, st: &mut State, group: Group) -> Result<(), BusError> {
         let Some(spool) = &self.spool else {
-            return Err(self.spool_err("no disk buffer configured".into()));
+            return Err(BusError::NoSpool);
         };
         let group = match st.retry.take() {
             Some(mut earlier) => {
@@ -662,7 +655,10 @@ impl Producer {
             let until = drain_until.unwrap_or_else(|| tokio::time::Instant::now() + drain);
             res = match tokio::time::timeout_at(until, &mut h).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) => Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                Ok(Err(e)) => Err(BusError::Task {
+                    what: "drainer",
+                    source: e,
+                }),
                 Err(_) => {
                     h.abort();
                     tracing::warn!("stopping with disk buffer frames not confirmed by the brokers: they are sent again at the next start");
@@ -728,9 +724,9 @@ async fn spool_op<T: Send + 'static>(
     })
     .await
     .unwrap_or_else(|e| {
-        Err(BusError::Spool {
-            path: PathBuf::new(),
-            reason: format!("disk buffer task failed ({e})"),
+        Err(BusError::Task {
+            what: "disk buffer",
+            source: e,
         })
     })
 }

@@ -124,7 +124,7 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     if cfg.kafka.spool_size.0 > 0 {
         let why = match tokio::time::timeout(TOPIC_WAIT, ensure_topic(&cfg.kafka)).await {
             Ok(Ok(_)) => None,
-            Ok(Err(e)) if !topic_unreachable(&e) => return Err(e.into()),
+            Ok(Err(e)) if !e.is_unreachable() => return Err(e.into()),
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some(format!("no answer within {} s", TOPIC_WAIT.as_secs())),
         };
@@ -223,21 +223,6 @@ async fn run(cfg: loglynx_config::Config) -> anyhow::Result<()> {
     }
 }
 
-/// True when creating the topic failed because the brokers did not answer (down, no
-/// controller yet), not because they refused the topic's settings.
-fn topic_unreachable(e: &loglynx_bus::BusError) -> bool {
-    match e {
-        loglynx_bus::BusError::Kafka { .. } => true,
-        loglynx_bus::BusError::CreateTopic { reason, .. } => {
-            let r = reason.to_lowercase();
-            ["timed out", "not available", "not controller", "transport", "all brokers are down"]
-                .iter()
-                .any(|s| r.contains(s))
-        }
-        _ => false,
-    }
-}
-
 /// Checks (creates) the topic every [`TOPIC_RETRY`] until the brokers answer.
 async fn retry_topic(kafka: loglynx_config::KafkaConfig) {
     loop {
@@ -247,7 +232,7 @@ async fn retry_topic(kafka: loglynx_config::KafkaConfig) {
                 tracing::info!(topic = %kafka.topic, "brokers reachable: topic checked");
                 return;
             }
-            Err(e) if topic_unreachable(&e) => tracing::debug!("topic check: {e}"),
+            Err(e) if e.is_unreachable() => tracing::debug!("topic check: {e}"),
             Err(e) => {
                 tracing::error!("{e}: records stay in the disk buffer until the topic exists");
                 return;
@@ -430,22 +415,6 @@ mod tests {
         }
         cfg.http.auth_token = token.map(str::to_string);
         cfg
-    }
-
-    #[test]
-    fn an_unreachable_broker_is_told_from_a_refused_topic() {
-        use loglynx_bus::BusError;
-        let timeout = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Request timed out".into() };
-        assert!(topic_unreachable(&timeout));
-        let refused = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Invalid number of partitions".into() };
-        assert!(!topic_unreachable(&refused));
-        let replication = BusError::CreateTopic {
-            topic: "logs".into(),
-            reason: "Broker: Invalid replication factor".into(),
-        };
-        assert!(!topic_unreachable(&replication));
-        let property = BusError::Property { key: "acks".into(), value: "x".into(), reason: "bad".into() };
-        assert!(!topic_unreachable(&property));
     }
 
     #[test]

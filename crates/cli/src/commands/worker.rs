@@ -25,7 +25,7 @@ use loglynx_bus::kafka::{source_key, ConsumerGroup, PartitionSink, Watermarks};
 use loglynx_config::{PipelineConfig, StoreConfig};
 use loglynx_core::RawBatch;
 use loglynx_pipeline::PipelineStats;
-use loglynx_store::{Store, WriterHandle};
+use loglynx_store::{Store, StoreError, WriterHandle};
 use tokio::sync::mpsc;
 
 use super::scaleout::{build_config, init_logging, runtime, CommonArgs, KafkaArgs};
@@ -107,6 +107,22 @@ fn shard_budget(
     (store, pipeline)
 }
 
+/// Why a shard could not be opened: the worker stops, and the group gives its partitions to
+/// another member.
+#[derive(Debug, thiserror::Error)]
+enum ShardError {
+    /// The shard's directory or lock file could not be created or locked.
+    #[error("cannot {action} {path}: {source}")]
+    Lock {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The shard's store could not be opened or its writer started.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A shard being written by this process.
 struct Shard {
     key: String,
@@ -117,10 +133,14 @@ struct Shard {
 
 impl ShardSink {
     /// Takes the shard's lock file, waiting while another process holds it.
-    fn lock(&self, dir: &std::path::Path, partition: i32) -> Result<File, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fn lock(&self, dir: &std::path::Path, partition: i32) -> Result<File, ShardError> {
+        let lock_err = |action, path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| ShardError::Lock { action, path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(lock_err("create", dir))?;
         let path = dir.join("shard.lock");
-        let f = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let f = File::create(&path).map_err(lock_err("create", &path))?;
         let started = Instant::now();
         let mut told = Instant::now();
         loop {
@@ -138,9 +158,7 @@ impl ShardSink {
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(format!("cannot lock {}: {e}", path.display()))
-                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(lock_err("lock", &path)(e)),
             }
         }
     }
@@ -148,12 +166,13 @@ impl ShardSink {
 
 impl PartitionSink for ShardSink {
     type Shard = Shard;
+    type Error = ShardError;
 
     fn open(
         &self,
         partition: i32,
         more: usize,
-    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
+    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), ShardError> {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
         let lock = self.lock(&dir, partition)?;
         // Counted from here (two consumers opening at once see each other), given back if the
@@ -195,7 +214,7 @@ impl ShardSink {
         partition: i32,
         held: usize,
         lock: File,
-    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), String> {
+    ) -> Result<(Shard, Option<i64>, mpsc::Sender<RawBatch>), ShardError> {
         let shards = self.consumers.max(held);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
@@ -208,9 +227,9 @@ impl ShardSink {
             "shard budget"
         );
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(dir, &store_cfg).map_err(|e| e.to_string())?;
+        let store = Store::open(dir, &store_cfg)?;
         let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
-        let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
+        let writer = store.start_writer(event_rx)?;
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
         {
             let _guard = self.rt.enter();

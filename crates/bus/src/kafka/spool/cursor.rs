@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::frame::HEADER;
-use super::segments::{io_err, sync_dir};
-use crate::BusError;
+use super::segments::{io_err, sync_dir, DISK};
+use crate::{BusError, SpoolDamage};
 
 const CURSOR: &str = "cursor";
 const CURSOR_TMP: &str = "cursor.tmp";
@@ -18,15 +18,15 @@ pub(super) fn read_cursor(dir: &Path) -> Result<Option<(u64, u64)>, BusError> {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(&path, format!("cannot read ({e})"))),
+        Err(e) => return Err(io_err(&path, "read", "")(e)),
     };
     let mut it = text.split_whitespace().map(str::parse::<u64>);
     match (it.next(), it.next(), it.next()) {
         (Some(Ok(seq)), Some(Ok(off)), None) => Ok(Some((seq, off.max(HEADER)))),
-        _ => Err(io_err(
-            &path,
-            "invalid content: delete it to send the whole disk buffer again (records may be duplicated)".into(),
-        )),
+        _ => Err(BusError::SpoolDamaged {
+            path,
+            problem: SpoolDamage::BadCursor,
+        }),
     }
 }
 
@@ -41,7 +41,7 @@ pub(super) fn write_cursor(dir: &Path, (seq, off): (u64, u64)) -> Result<(), Bus
             f.sync_all()
         })
         .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| io_err(&path, format!("cannot write ({e}): check free disk space")))?;
+        .map_err(io_err(&path, "write", DISK))?;
     sync_dir(dir);
     Ok(())
 }

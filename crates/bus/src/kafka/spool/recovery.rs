@@ -11,7 +11,10 @@ use std::path::Path;
 use super::cursor::{read_cursor, remove_tmp};
 use super::frame::{payload_records, read_frame, segment_header, FRAME_HEAD, HEADER};
 use super::segments::{io_err, seg_name, Segment};
-use crate::BusError;
+use crate::{BusError, SpoolDamage};
+
+/// The hint of errors about the spool directory itself.
+const DIR: &str = ": check the path and its permissions or pass another --data-dir";
 
 /// The state of a spool directory after recovery.
 pub(super) struct Recovered {
@@ -28,27 +31,17 @@ pub(super) struct Recovered {
 /// Creates `dir` if needed, checks that it is writable, deletes delivered segments and
 /// validates the others (see the module documentation).
 pub(super) fn recover(dir: &Path) -> Result<Recovered, BusError> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        io_err(
-            dir,
-            format!("cannot create the directory ({e}): check the path and its permissions or pass another --data-dir"),
-        )
-    })?;
+    std::fs::create_dir_all(dir).map_err(io_err(dir, "create the directory", DIR))?;
     let probe = dir.join(".probe");
     File::create(&probe)
         .and_then(|mut f| f.write_all(b"x"))
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|e| {
-            io_err(
-                dir,
-                format!("the directory is not writable ({e}): fix its permissions or pass another --data-dir"),
-            )
-        })?;
+        .map_err(io_err(dir, "write in the directory", DIR))?;
     remove_tmp(dir);
     let cursor = read_cursor(dir)?;
 
     let mut seqs = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, format!("cannot list ({e})")))?;
+    let entries = std::fs::read_dir(dir).map_err(io_err(dir, "list", ""))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
@@ -64,7 +57,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, BusError> {
     for &seq in seqs.iter().filter(|&&s| s < cur_seq) {
         let path = dir.join(seg_name(seq));
         std::fs::remove_file(&path)
-            .map_err(|e| io_err(&path, format!("cannot delete a delivered segment ({e})")))?;
+            .map_err(io_err(&path, "delete a delivered segment", ""))?;
     }
     seqs.retain(|&s| s >= cur_seq);
 
@@ -100,10 +93,10 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
         .read(true)
         .write(true)
         .open(&path)
-        .map_err(|e| io_err(&path, format!("cannot open ({e})")))?;
+        .map_err(io_err(&path, "open", ""))?;
     let len = f
         .metadata()
-        .map_err(|e| io_err(&path, format!("cannot read its size ({e})")))?
+        .map_err(io_err(&path, "read its size", ""))?
         .len();
     let mut head = [0u8; HEADER as usize];
     let head_ok =
@@ -114,17 +107,17 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
         tracing::warn!(file = %path.display(), "disk buffer: zeroed segment header (power loss?): rewritten");
         f.write_all_at(&segment_header(), 0)
             .and_then(|()| f.sync_data())
-            .map_err(|e| io_err(&path, format!("cannot repair the header ({e})")))?;
+            .map_err(io_err(&path, "repair the header", ""))?;
     } else if !head_ok {
         if len < HEADER && last {
             // Created but its header not yet on disk: nothing was acknowledged in it.
             rewrite_header(&f, &path)?;
             return Ok((HEADER, 0));
         }
-        return Err(io_err(
-            &path,
-            "not a loglynx spool segment (bad header): move it out of the spool directory".into(),
-        ));
+        return Err(BusError::SpoolDamaged {
+            path,
+            problem: SpoolDamage::BadHeader,
+        });
     }
     let mut off = start.clamp(HEADER, len);
     let mut records = 0;
@@ -135,7 +128,7 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
                 off += FRAME_HEAD + payload.len() as u64;
             }
             Ok(None) => break,
-            Err(e) => return Err(io_err(&path, format!("cannot read ({e})"))),
+            Err(e) => return Err(io_err(&path, "read", "")(e)),
         }
     }
     if off < len {
@@ -156,7 +149,7 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
         }
         f.set_len(off)
             .and_then(|()| f.sync_all())
-            .map_err(|e| io_err(&path, format!("cannot truncate ({e})")))?;
+            .map_err(io_err(&path, "truncate", ""))?;
     }
     Ok((off, records))
 }
@@ -166,5 +159,5 @@ fn rewrite_header(f: &File, path: &Path) -> Result<(), BusError> {
     f.set_len(0)
         .and_then(|()| f.write_all_at(&segment_header(), 0))
         .and_then(|()| f.sync_all())
-        .map_err(|e| io_err(path, format!("cannot repair the header ({e})")))
+        .map_err(io_err(path, "repair the header", ""))
 }

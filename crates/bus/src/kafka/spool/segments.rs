@@ -14,11 +14,13 @@ use super::frame::{
     SpoolBatch, FRAME_HEAD, HEADER, MAX_FRAME,
 };
 use super::recovery::recover;
-use crate::BusError;
+use crate::{BusError, SpoolDamage};
 
 /// Largest segment file; a smaller spool uses a quarter of its capacity.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 const CURSOR_SAVE_EVERY: Duration = Duration::from_millis(200);
+/// The hint of write errors.
+pub(super) const DISK: &str = ": check free disk space";
 
 /// A frame handed out by [`Spool::read_next`]; give it back to [`Spool::delivered`] once
 /// every record of it is delivered.
@@ -118,7 +120,7 @@ impl Spool {
             let f = OpenOptions::new()
                 .append(true)
                 .open(&path)
-                .map_err(|e| io_err(&path, format!("cannot open for writing ({e})")))?;
+                .map_err(io_err(&path, "open for writing", ""))?;
             spool.writer = Some(f);
         }
         if spool.records > 0 {
@@ -187,12 +189,10 @@ impl Spool {
     /// and the error says what to do.
     pub fn append(&mut self, batches: &[SpoolBatch]) -> Result<(), BusError> {
         if self.is_full() {
-            return Err(BusError::Spool {
+            return Err(BusError::SpoolFull {
                 path: self.dir.clone(),
-                reason: format!(
-                    "full ({} of {} bytes): wait for the brokers or raise kafka.spool_size",
-                    self.bytes, self.max_bytes
-                ),
+                bytes: self.bytes,
+                max_bytes: self.max_bytes,
             });
         }
         let mark = Mark {
@@ -219,12 +219,8 @@ impl Spool {
             }
         }
         if let (Some(w), Some(seg)) = (self.writer.as_ref(), self.segments.back()) {
-            w.sync_data().map_err(|e| {
-                io_err(
-                    &self.dir.join(seg_name(seg.seq)),
-                    format!("cannot fsync ({e}): check free disk space"),
-                )
-            })?;
+            w.sync_data()
+                .map_err(io_err(&self.dir.join(seg_name(seg.seq)), "fsync", DISK))?;
         }
         if created {
             sync_dir(&self.dir);
@@ -236,10 +232,10 @@ impl Spool {
     fn write_frame(&mut self, buf: &[u8], records: u64) -> Result<bool, BusError> {
         let n = buf.len() as u64;
         if n - FRAME_HEAD > u64::from(u32::MAX) || n - FRAME_HEAD > MAX_FRAME {
-            return Err(io_err(
-                &self.dir,
-                format!("a record of {n} bytes is larger than a frame allows: lower the sources' maximum line length"),
-            ));
+            return Err(BusError::SpoolRecordTooLarge {
+                path: self.dir.clone(),
+                bytes: n,
+            });
         }
         let rotate = match self.segments.back() {
             None => true,
@@ -249,7 +245,10 @@ impl Spool {
             self.start_segment()?;
         }
         let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
-            return Err(io_err(&self.dir, "no segment to write to".into()));
+            return Err(BusError::SpoolDamaged {
+                path: self.dir.clone(),
+                problem: SpoolDamage::NoSegment,
+            });
         };
         let path = self.dir.join(seg_name(seg.seq));
         #[cfg(test)]
@@ -258,14 +257,13 @@ impl Spool {
             if self.fail_frame == Some(self.frames_written) {
                 // Half the frame reaches the file, as a full disk would leave it.
                 let _ = w.write_all(&buf[..buf.len() / 2]);
-                return Err(io_err(
-                    &path,
-                    "cannot write (test: no space left on device): check free disk space".into(),
-                ));
+                return Err(io_err(&path, "write", DISK)(std::io::Error::other(
+                    "test: no space left on device",
+                )));
             }
         }
         w.write_all(buf)
-            .map_err(|e| io_err(&path, format!("cannot write ({e}): check free disk space")))?;
+            .map_err(io_err(&path, "write", DISK))?;
         seg.len += n;
         self.bytes += n;
         self.records += records;
@@ -331,23 +329,21 @@ impl Spool {
             let (seq, off, seg_len) = (seg.seq, self.read.1, seg.len);
             let path = self.dir.join(seg_name(seq));
             if self.reader.as_ref().map(|(s, _)| *s) != Some(seq) {
-                let f =
-                    File::open(&path).map_err(|e| io_err(&path, format!("cannot open ({e})")))?;
+                let f = File::open(&path).map_err(io_err(&path, "open", ""))?;
                 self.reader = Some((seq, f));
             }
             let Some((_, f)) = self.reader.as_ref() else {
                 return Ok(None);
             };
-            let corrupt = |what: &str| {
-                io_err(
-                    &path,
-                    format!("{what} at offset {off}: the disk buffer is damaged; move the file away to skip it (its records are lost)"),
-                )
-            };
             let payload = match read_frame(f, off, seg_len) {
                 Ok(Some(p)) => p,
-                Ok(None) => return Err(corrupt("corrupt frame")),
-                Err(e) => return Err(io_err(&path, format!("cannot read ({e})"))),
+                Ok(None) => {
+                    return Err(BusError::SpoolDamaged {
+                        path,
+                        problem: SpoolDamage::CorruptFrame(off),
+                    })
+                }
+                Err(e) => return Err(io_err(&path, "read", "")(e)),
             };
             let end = off + FRAME_HEAD + payload.len() as u64;
             let batch = decode_payload(&payload).unwrap_or_else(|| {
@@ -442,10 +438,7 @@ impl Spool {
             let path = self.dir.join(seg_name(s.seq));
             if let Err(e) = std::fs::remove_file(&path) {
                 if res.is_ok() {
-                    res = Err(io_err(
-                        &path,
-                        format!("cannot delete a delivered segment ({e})"),
-                    ));
+                    res = Err(io_err(&path, "delete a delivered segment", "")(e));
                 }
             }
         }
@@ -454,12 +447,8 @@ impl Spool {
 
     fn start_segment(&mut self) -> Result<(), BusError> {
         if let (Some(w), Some(seg)) = (self.writer.as_ref(), self.segments.back()) {
-            w.sync_data().map_err(|e| {
-                io_err(
-                    &self.dir.join(seg_name(seg.seq)),
-                    format!("cannot fsync ({e})"),
-                )
-            })?;
+            w.sync_data()
+                .map_err(io_err(&self.dir.join(seg_name(seg.seq)), "fsync", ""))?;
         }
         let seq = self.next_seq;
         let path = self.dir.join(seg_name(seq));
@@ -468,14 +457,13 @@ impl Spool {
             .truncate(true)
             .write(true)
             .open(&path)
-            .map_err(|e| {
-                io_err(
-                    &path,
-                    format!("cannot create ({e}): check free disk space and permissions"),
-                )
-            })?;
+            .map_err(io_err(
+                &path,
+                "create",
+                ": check free disk space and permissions",
+            ))?;
         f.write_all(&segment_header())
-            .map_err(|e| io_err(&path, format!("cannot write ({e}): check free disk space")))?;
+            .map_err(io_err(&path, "write", DISK))?;
         self.writer = Some(f);
         self.segments.push_back(Segment { seq, len: HEADER });
         self.bytes += HEADER;
@@ -499,11 +487,18 @@ impl Drop for Spool {
     }
 }
 
-/// A spool error about `path`.
-pub(super) fn io_err(path: &Path, reason: String) -> BusError {
-    BusError::Spool {
-        path: path.to_path_buf(),
-        reason,
+/// Turns the I/O error of `action` on `path` into a [`BusError::Spool`] with `hint`.
+pub(super) fn io_err(
+    path: &Path,
+    action: &'static str,
+    hint: &'static str,
+) -> impl FnOnce(std::io::Error) -> BusError {
+    let path = path.to_path_buf();
+    move |source| BusError::Spool {
+        path,
+        action,
+        hint,
+        source,
     }
 }
 
