@@ -390,7 +390,7 @@ impl Producer {
                                 }
                             }
                             if st.last_save.elapsed() >= SAVE_EVERY {
-                                if let Err(e) = st.checkpoint.save() {
+                                if let Err(e) = st.checkpoint.save_async().await {
                                     break Err(e);
                                 }
                                 st.last_save = Instant::now();
@@ -439,7 +439,7 @@ impl Producer {
                 }
                 // Positions delivered since the last write reach the file within SAVE_EVERY.
                 _ = save_tick.tick() => {
-                    if let Err(e) = st.checkpoint.save() {
+                    if let Err(e) = st.checkpoint.save_async().await {
                         break Err(e);
                     }
                     st.last_save = Instant::now();
@@ -464,7 +464,7 @@ impl Producer {
             self.stop_drainer(stop_tx, drainer, drain_until, drain)
                 .await,
         );
-        let saved = st.checkpoint.save();
+        let saved = st.checkpoint.save_async().await;
         let s = &self.stats;
         tracing::info!(
             enqueued = s.enqueued.load(Ordering::Relaxed),
