@@ -27,7 +27,9 @@ pub enum BusError {
         source: KafkaError,
     },
     /// The topic could not be created.
-    #[error("cannot create topic {topic}: {code}; create it by hand or check the broker's permissions")]
+    #[error(
+        "cannot create topic {topic}: {code}; create it by hand or check the broker's permissions"
+    )]
     CreateTopic {
         /// The topic.
         topic: String,

@@ -56,8 +56,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, BusError> {
     let (cur_seq, cur_off) = cursor.unwrap_or((0, HEADER));
     for &seq in seqs.iter().filter(|&&s| s < cur_seq) {
         let path = dir.join(seg_name(seq));
-        std::fs::remove_file(&path)
-            .map_err(io_err(&path, "delete a delivered segment", ""))?;
+        std::fs::remove_file(&path).map_err(io_err(&path, "delete a delivered segment", ""))?;
     }
     seqs.retain(|&s| s >= cur_seq);
 

@@ -117,10 +117,11 @@ impl Spool {
         };
         if let Some(seg) = spool.segments.back() {
             let path = dir.join(seg_name(seg.seq));
-            let f = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path, "open for writing", ""))?;
+            let f = OpenOptions::new().append(true).open(&path).map_err(io_err(
+                &path,
+                "open for writing",
+                "",
+            ))?;
             spool.writer = Some(f);
         }
         if spool.records > 0 {
@@ -262,8 +263,7 @@ impl Spool {
                 )));
             }
         }
-        w.write_all(buf)
-            .map_err(io_err(&path, "write", DISK))?;
+        w.write_all(buf).map_err(io_err(&path, "write", DISK))?;
         seg.len += n;
         self.bytes += n;
         self.records += records;
