@@ -4,12 +4,12 @@
 //! - [`kafka`] (`loglynx agent` / `loglynx worker`): a partitioned topic and a consumer group.
 //!
 //! Every transport is bounded: a full channel makes sources wait (back-pressure).
-//! - `error.rs`: [`BusError`].
+//! - `error.rs`: [`BusError`] (and [`SpoolDamage`]).
 
 mod error;
 pub mod kafka;
 
-pub use error::BusError;
+pub use error::{BusError, SpoolDamage};
 
 use loglynx_core::RawBatch;
 use tokio::sync::mpsc;

@@ -52,10 +52,7 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<bool, BusError> {
                 tracing::info!(topic = %cfg.topic, "topic exists");
                 Ok(false)
             }
-            Err((name, code)) => Err(BusError::CreateTopic {
-                topic: name,
-                reason: code.to_string(),
-            }),
+            Err((name, code)) => Err(BusError::CreateTopic { topic: name, code }),
         },
     }
 }

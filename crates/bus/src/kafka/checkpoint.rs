@@ -2,7 +2,7 @@
 //! `<data_dir>/agent/checkpoint.json`.
 //!
 //! A position is written only once every record before it was acknowledged by the brokers
-//! (delivery report) or fsynced in the agent's on-disk buffer (`spool.rs`, sent first at the
+//! (delivery report) or fsynced in the agent's on-disk buffer (`spool/`, sent first at the
 //! next start), so on restart the file source resumes at a position whose lines are all in
 //! Kafka or on their way from the buffer: none is lost. Lines delivered after the last write are sent again after a crash
 //! (at-least-once into Kafka). The file is replaced atomically (write, fsync, rename).
@@ -27,16 +27,20 @@ impl AgentCheckpoint {
     pub fn open(data_dir: &Path) -> Result<AgentCheckpoint, BusError> {
         let dir = data_dir.join("agent");
         let path = dir.join("checkpoint.json");
-        let err = |reason: String| BusError::Checkpoint {
+        let io = |source| BusError::CheckpointIo {
             path: path.clone(),
-            reason,
+            source,
         };
-        std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+        std::fs::create_dir_all(&dir).map_err(io)?;
         let current = match std::fs::read_to_string(&path) {
-            Ok(text) => Checkpoint::from_json(&text)
-                .map_err(|e| err(format!("invalid content ({e}): move it away to start over")))?,
+            Ok(text) => {
+                Checkpoint::from_json(&text).map_err(|source| BusError::CheckpointContent {
+                    path: path.clone(),
+                    source,
+                })?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint::default(),
-            Err(e) => return Err(err(e.to_string())),
+            Err(e) => return Err(io(e)),
         };
         Ok(AgentCheckpoint {
             path,
@@ -58,30 +62,52 @@ impl AgentCheckpoint {
         }
     }
 
-    /// Writes the file atomically when something changed.
+    /// Writes the file atomically when something changed (blocking: fsync).
     pub fn save(&mut self) -> Result<(), BusError> {
         if !self.dirty {
             return Ok(());
         }
-        let err = |e: std::io::Error| BusError::Checkpoint {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(self.current.to_json().as_bytes())
-            .map_err(err)?;
-        f.sync_all().map_err(err)?;
-        drop(f);
-        std::fs::rename(&tmp, &self.path).map_err(err)?;
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        write_atomically(&self.path, &self.current)?;
         self.dirty = false;
         Ok(())
     }
+
+    /// [`AgentCheckpoint::save`] on the blocking pool, so its fsync never holds an async
+    /// worker thread.
+    pub async fn save_async(&mut self) -> Result<(), BusError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let (path, current) = (self.path.clone(), self.current.clone());
+        tokio::task::spawn_blocking(move || write_atomically(&path, &current))
+            .await
+            .map_err(|source| BusError::Task {
+                what: "checkpoint write",
+                source,
+            })??;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// Replaces the file at `path` by `current` (write, fsync, rename, fsync of the directory).
+fn write_atomically(path: &Path, current: &Checkpoint) -> Result<(), BusError> {
+    let err = |source| BusError::CheckpointIo {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(current.to_json().as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(err)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -99,6 +125,16 @@ mod tests {
         let c = AgentCheckpoint::open(tmp.path()).unwrap();
         assert_eq!(c.get().get("file:1:2:ab"), Some(100));
         assert!(!tmp.path().join("agent/checkpoint.json.tmp").exists());
+    }
+
+    #[tokio::test]
+    async fn an_async_save_writes_what_a_reopen_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = AgentCheckpoint::open(tmp.path()).unwrap();
+        c.advance(&[("file:1:2:ab".into(), 7)]);
+        c.save_async().await.unwrap();
+        let c = AgentCheckpoint::open(tmp.path()).unwrap();
+        assert_eq!(c.get().get("file:1:2:ab"), Some(7));
     }
 
     #[test]

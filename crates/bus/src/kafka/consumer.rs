@@ -95,6 +95,9 @@ pub type Opened<T> = (T, Option<i64>, mpsc::Sender<RawBatch>);
 pub trait PartitionSink: Send + Sync + 'static {
     /// A running shard.
     type Shard: Send + 'static;
+    /// Why a shard could not be opened (the worker stops with it, see
+    /// [`BusError::ShardOpen`]).
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// Opens the shard of `partition`, waiting while another process holds it. Returns the
     /// shard, the next offset to consume (its store's checkpoint; `None`: from the beginning)
@@ -102,7 +105,7 @@ pub trait PartitionSink: Send + Sync + 'static {
     /// this consumer (and so the worker): the group gives the partition to another member.
     /// `more` is how many partitions of the same assignment are still to be opened after this
     /// one (a sink that splits a budget between its shards counts them in).
-    fn open(&self, partition: i32, more: usize) -> Result<Opened<Self::Shard>, String>;
+    fn open(&self, partition: i32, more: usize) -> Result<Opened<Self::Shard>, Self::Error>;
 
     /// The next offset the shard has durably committed, if any.
     fn committed(&self, shard: &Self::Shard) -> Option<i64>;
@@ -260,7 +263,8 @@ struct WorkerContext<S: PartitionSink> {
     sink: Arc<S>,
     shards: Mutex<HashMap<i32, Shard<S::Shard>>>,
     stats: Arc<ConsumerStats>,
-    fatal: Mutex<Option<String>>,
+    /// The first error that stops this consumer (it is logged when it happens).
+    fatal: Mutex<Option<BusError>>,
 }
 
 impl<S: PartitionSink> WorkerContext<S> {
@@ -268,16 +272,17 @@ impl<S: PartitionSink> WorkerContext<S> {
         self.shards.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn fail(&self, msg: String) {
-        tracing::error!(consumer = self.id, "{msg}");
+    fn fail(&self, e: BusError) {
+        tracing::error!(consumer = self.id, "{e}");
         self.fatal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert(msg);
+            .get_or_insert(e);
     }
 
-    fn fatal(&self) -> Option<String> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The error that stops this consumer, taken (the loop ends with it).
+    fn take_fatal(&self) -> Option<BusError> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Hands the pending records of `shard` to its pipeline (blocking while its channel is full).
@@ -310,9 +315,7 @@ impl<S: PartitionSink> WorkerContext<S> {
             ack: None,
         };
         if shard.tx.blocking_send(batch).is_err() {
-            self.fail(format!(
-                "the shard of partition {partition} stopped: see its error above"
-            ));
+            self.fail(BusError::ShardStopped { partition });
             return;
         }
         RecordsConsumed { count: n }.emit(&self.stats.consumed);
@@ -399,7 +402,10 @@ impl<S: PartitionSink> WorkerContext<S> {
                     let offset =
                         next.map_or(Offset::Beginning, |n| Offset::Offset((n - REWIND).max(0)));
                     if let Err(e) = tpl.set_partition_offset(&self.topic, *p, offset) {
-                        self.fail(format!("cannot seek partition {p}: {e}"));
+                        self.fail(BusError::Seek {
+                            partition: *p,
+                            source: e,
+                        });
                     }
                     let stored = self.sink.checkpoint(&inner);
                     let replays = Replays::load(&stored.positions);
@@ -435,7 +441,10 @@ impl<S: PartitionSink> WorkerContext<S> {
                         },
                     );
                 }
-                Err(e) => self.fail(format!("cannot open the shard of partition {p}: {e}")),
+                Err(e) => self.fail(BusError::ShardOpen {
+                    partition: *p,
+                    source: Box::new(e),
+                }),
             }
         }
         self.stats
@@ -575,7 +584,7 @@ impl<S: PartitionSink> ConsumerContext for WorkerContext<S> {
                     consumer.assign(tpl)
                 };
                 if let Err(e) = res {
-                    self.fail(format!("cannot take the assigned partitions: {e}"));
+                    self.fail(BusError::Assign { source: e });
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -715,7 +724,7 @@ fn poll_loop<S: PartitionSink>(
     let mut last_report = Instant::now();
     let mut failure = None;
     while !stop.load(Ordering::Acquire) {
-        if let Some(f) = ctx.fatal() {
+        if let Some(f) = ctx.take_fatal() {
             failure = Some(f);
             // Tells the other consumers of this process to stop too.
             stop.store(true, Ordering::Release);
@@ -730,7 +739,11 @@ fn poll_loop<S: PartitionSink>(
                     if let Some(from) = ctx.add(m.partition(), m.offset(), m.payload()) {
                         // librdkafka drops what it prefetched for the partition on a seek.
                         if let Err(e) = consumer.seek(&ctx.topic, m.partition(), Offset::Offset(from), Duration::from_secs(10)) {
-                            ctx.fail(format!("cannot fetch partition {} again from offset {from}: {e}", m.partition()));
+                            ctx.fail(BusError::Refetch {
+                                partition: m.partition(),
+                                offset: from,
+                                source: e,
+                            });
                         }
                         break;
                     }
@@ -762,7 +775,7 @@ fn poll_loop<S: PartitionSink>(
     drop(consumer);
     tracing::info!(consumer = ctx.id, "consumer stopped");
     match failure {
-        Some(f) => Err(BusError::Shard(f)),
+        Some(f) => Err(f),
         None => Ok(()),
     }
 }

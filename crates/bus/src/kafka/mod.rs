@@ -8,7 +8,8 @@
 //! - `config.rs`: librdkafka client configs from `[kafka]`, overrides last.
 //! - `admin.rs`: [`ensure_topic`].
 //! - `producer.rs`: [`Producer`] (records -> topic, delivery reports -> acks and positions).
-//! - `spool.rs`: [`Spool`], the agent's bounded on-disk buffer for broker outages.
+//! - `spool/`: [`Spool`], the agent's bounded on-disk buffer for broker outages (format,
+//!   segments, cursor, recovery).
 //! - `checkpoint.rs`: [`AgentCheckpoint`], the agent's file of delivered source positions.
 //! - `codec.rs`: record <-> message value and key.
 //! - `dedup.rs`: records an agent sent twice (after a crash), skipped by the worker.

@@ -40,9 +40,14 @@
 //! - A spool left non-empty by the previous run is sent first.
 //! - Shutdown: the `stop` future of [`Producer::run`] (or the channel closing) starts a drain
 //!   of at most `drain`, whether the spool is full or not.
+//!
+//! The states (`Mode`: direct / spooling; `Phase`: running / stopping / closed) and what the
+//! loop decides from them each turn (read the channel? go spooling when? catch up until?)
+//! are plain data in `producer/state.rs`, unit-tested without librdkafka; `run` does the I/O.
 
 mod deliver;
 mod drain;
+mod state;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -61,6 +66,7 @@ use rdkafka::producer::Producer as _;
 use tokio::sync::{mpsc, watch, Notify};
 
 use self::deliver::{Batch, Encoded, Kafka, SendContext, Sent};
+use self::state::{finished, Episode, Limits, Mode, Phase, SpoolLevel, View};
 use super::checkpoint::AgentCheckpoint;
 use super::codec::{KeyCache, ValueEncoder};
 use super::config::producer_config;
@@ -77,8 +83,6 @@ const GROUP_BATCHES: usize = 64;
 const GROUP_BYTES: u64 = 8 << 20;
 /// Wait before writing a group again after the spool refused it (write error).
 pub const RETRY_WRITE: Duration = Duration::from_secs(1);
-/// Records left in the spool under which the catch-up starts.
-const CATCH_UP_RECORDS: u64 = 20_000;
 
 /// Counters of the producer (logs, health).
 #[derive(Debug, Default)]
@@ -155,21 +159,13 @@ struct State {
     checkpoint: AgentCheckpoint,
     in_flight: FuturesOrdered<Done>,
     direct: VecDeque<Direct>,
-    episode: Option<Episode>,
+    mode: Mode,
     /// A group the spool refused, written again at `retry_at`.
     retry: Option<Group>,
     retry_at: tokio::time::Instant,
     last_save: Instant,
     keys: KeyCache,
     values: ValueEncoder,
-}
-
-/// One episode of spooling (for the log lines).
-struct Episode {
-    start: Instant,
-    records: u64,
-    full_warned: bool,
-    write_warned: bool,
 }
 
 impl Producer {
@@ -243,16 +239,19 @@ impl Producer {
             checkpoint,
             in_flight: FuturesOrdered::new(),
             direct: VecDeque::new(),
-            episode: None,
+            mode: Mode::Direct,
             retry: None,
             retry_at: tokio::time::Instant::now(),
             last_save: Instant::now(),
             keys: KeyCache::default(),
             values: ValueEncoder::default(),
         };
-        let mut open = true;
+        let limits = Limits {
+            max_in_flight,
+            spool_after: self.spool_after,
+        };
+        let mut phase = Phase::Running;
         let mut stopped = false;
-        let mut drain_until: Option<tokio::time::Instant> = None;
         let mut save_tick = tokio::time::interval(SAVE_EVERY);
         let wake = Arc::new(Notify::new());
         let progress = Arc::new(Notify::new());
@@ -272,60 +271,48 @@ impl Producer {
         });
         tokio::pin!(stop);
         if self.stats.spool_records.load(Ordering::Relaxed) > 0 {
-            st.episode = Some(self.start_spooling("records left by the previous run"));
+            st.mode = Mode::Spooling(self.start_spooling("records left by the previous run"));
         }
         let result = loop {
-            if !open && st.in_flight.is_empty() && st.retry.is_none() {
+            let v = View {
+                now: tokio::time::Instant::now(),
+                in_flight: st.in_flight.len(),
+                retry_pending: st.retry.is_some(),
+                spool: self.spool.as_ref().map(|_| SpoolLevel {
+                    records: self.stats.spool_records.load(Ordering::Relaxed),
+                    bytes: self.stats.spool_bytes.load(Ordering::Relaxed),
+                    max_bytes: self.stats.spool_max_bytes.load(Ordering::Relaxed),
+                }),
+                oldest_direct: st.direct.front().map(|d| d.sent),
+                last_progress,
+            };
+            if finished(phase, &v) {
                 break Ok(());
             }
-            let spool_records = self.stats.spool_records.load(Ordering::Relaxed);
-            // Back to direct once every record sent before or spooled since is delivered:
-            // what is enqueued from now on comes after all of them.
-            if let Some(ep) = &st.episode {
-                if st.in_flight.is_empty() && st.retry.is_none() && spool_records == 0 {
-                    SpoolingEnded {
-                        records: ep.records,
-                        took: ep.start.elapsed(),
-                    }
-                    .emit(&self.stats.spooling);
-                    st.episode = None;
+            if let Some(ep) = st.mode.leave_if_caught_up(&v) {
+                SpoolingEnded {
+                    records: ep.records,
+                    took: ep.start.elapsed(),
                 }
+                .emit(&self.stats.spooling);
             }
-            let spooling = st.episode.is_some();
-            let full = spooling
-                && self.stats.spool_bytes.load(Ordering::Relaxed)
-                    >= self.stats.spool_max_bytes.load(Ordering::Relaxed);
-            if let Some(ep) = st.episode.as_mut() {
-                if full && !ep.full_warned {
+            let plan = st.mode.plan(phase, &v, limits);
+            let spooling = matches!(st.mode, Mode::Spooling(_));
+            if let Some(ep) = st.mode.episode_mut() {
+                if plan.full && !ep.full_warned {
                     tracing::warn!(
-                        bytes = self.stats.spool_bytes.load(Ordering::Relaxed),
+                        bytes = v.spool.map_or(0, |l| l.bytes),
                         "disk buffer full: sources are slowed down and HTTP ingest answers 503 until the brokers take records again (kafka.spool_size)"
                     );
                 }
-                ep.full_warned = full;
+                ep.full_warned = plan.full;
             }
-            // Nearly drained while deliveries flow: new batches wait until it is empty.
-            let catch_up_until = last_progress + self.spool_after;
-            let catch_up = spooling
-                && spool_records > 0
-                && spool_records <= CATCH_UP_RECORDS
-                && tokio::time::Instant::now() < catch_up_until;
-            // When the oldest unconfirmed batch has waited too long, batches go to disk.
-            let stall_at = match (&self.spool, spooling, open) {
-                (Some(_), false, true) => st.direct.front().map(|d| d.sent + self.spool_after),
-                _ => None,
-            };
             let give_up = self.spool.is_some().then_some(self.spool_after);
-            let take = open
-                && !full
-                && !catch_up
-                && st.retry.is_none()
-                && (spooling || st.in_flight.len() < max_in_flight);
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
-            let deadline = drain_until.unwrap_or(far);
+            let deadline = phase.deadline();
             let retry_at = st.retry_at;
             tokio::select! {
-                b = rx.recv(), if take => match b {
+                b = rx.recv(), if plan.take => match b {
                     Some(batch) if spooling => {
                         let mut group = Group::default();
                         let room = self.stats.spool_max_bytes.load(Ordering::Relaxed)
@@ -342,7 +329,7 @@ impl Producer {
                             }
                             next = rx.try_recv().ok();
                         }
-                        if let Some(ep) = st.episode.as_mut() {
+                        if let Some(ep) = st.mode.episode_mut() {
                             ep.records += group.records();
                         }
                         if let Err(e) = self.write(&mut st, group).await {
@@ -360,7 +347,7 @@ impl Producer {
                             // librdkafka) is copied with the other direct batches.
                             st.in_flight.push_back(done);
                             st.direct.push_back(head);
-                            st.episode = Some(self.start_spooling("librdkafka's queue stayed full"));
+                            st.mode = Mode::Spooling(self.start_spooling("librdkafka's queue stayed full"));
                             let mut group = Group::default();
                             group.push(rest, ack, true);
                             if let Err(e) = self.copy_direct(&mut st, group).await {
@@ -370,11 +357,7 @@ impl Producer {
                         }
                         Err(e) => break Err(e),
                     },
-                    None => {
-                        open = false;
-                        let until = tokio::time::Instant::now() + drain;
-                        drain_until = Some(drain_until.map_or(until, |d| d.min(until)));
-                    }
+                    None => phase.close(tokio::time::Instant::now() + drain),
                 },
                 Some(res) = st.in_flight.next() => {
                     let d = st.direct.pop_front();
@@ -390,7 +373,7 @@ impl Producer {
                                 }
                             }
                             if st.last_save.elapsed() >= SAVE_EVERY {
-                                if let Err(e) = st.checkpoint.save() {
+                                if let Err(e) = st.checkpoint.save_async().await {
                                     break Err(e);
                                 }
                                 st.last_save = Instant::now();
@@ -407,8 +390,8 @@ impl Producer {
                         }
                     }
                 }
-                _ = tokio::time::sleep_until(stall_at.unwrap_or(far)), if stall_at.is_some() => {
-                    st.episode = Some(self.start_spooling("no delivery report within kafka.spool_after"));
+                _ = tokio::time::sleep_until(plan.stall_at.unwrap_or(far)), if plan.stall_at.is_some() => {
+                    st.mode = Mode::Spooling(self.start_spooling("no delivery report within kafka.spool_after"));
                     if let Err(e) = self.copy_direct(&mut st, Group::default()).await {
                         break Err(e);
                     }
@@ -416,7 +399,7 @@ impl Producer {
                 }
                 _ = progress.notified(), if spooling => last_progress = tokio::time::Instant::now(),
                 // The catch-up ends when deliveries stop flowing.
-                _ = tokio::time::sleep_until(catch_up_until), if catch_up => {}
+                _ = tokio::time::sleep_until(plan.catch_up_until.unwrap_or(far)), if plan.catch_up_until.is_some() => {}
                 _ = tokio::time::sleep_until(retry_at), if st.retry.is_some() => {
                     let group = st.retry.take().unwrap_or_default();
                     if let Err(e) = self.write(&mut st, group).await {
@@ -434,22 +417,21 @@ impl Producer {
                     match res {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => break Err(e),
-                        Err(e) => break Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                        Err(e) => break Err(BusError::Task { what: "drainer", source: e }),
                     }
                 }
                 // Positions delivered since the last write reach the file within SAVE_EVERY.
                 _ = save_tick.tick() => {
-                    if let Err(e) = st.checkpoint.save() {
+                    if let Err(e) = st.checkpoint.save_async().await {
                         break Err(e);
                     }
                     st.last_save = Instant::now();
                 }
                 _ = &mut stop, if !stopped => {
                     stopped = true;
-                    let until = tokio::time::Instant::now() + drain;
-                    drain_until = Some(drain_until.map_or(until, |d| d.min(until)));
+                    phase.stop(tokio::time::Instant::now() + drain);
                 }
-                _ = tokio::time::sleep_until(deadline), if drain_until.is_some() => {
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
                     let queued = rx.len();
                     tracing::warn!(
                         batches = st.in_flight.len(),
@@ -461,10 +443,10 @@ impl Producer {
             }
         };
         let result = result.and(
-            self.stop_drainer(stop_tx, drainer, drain_until, drain)
+            self.stop_drainer(stop_tx, drainer, phase.deadline(), drain)
                 .await,
         );
-        let saved = st.checkpoint.save();
+        let saved = st.checkpoint.save_async().await;
         let s = &self.stats;
         tracing::info!(
             enqueued = s.enqueued.load(Ordering::Relaxed),
@@ -484,19 +466,7 @@ impl Producer {
             dir: &self.spool_dir,
         }
         .emit(&self.stats.spooling);
-        Episode {
-            start: Instant::now(),
-            records: self.stats.spool_records.load(Ordering::Relaxed),
-            full_warned: false,
-            write_warned: false,
-        }
-    }
-
-    fn spool_err(&self, reason: String) -> BusError {
-        BusError::Spool {
-            path: self.spool_dir.clone(),
-            reason,
-        }
+        Episode::new(self.stats.spool_records.load(Ordering::Relaxed))
     }
 
     /// Writes a copy of every direct batch not yet confirmed (in order), then `then`, to the
@@ -513,7 +483,7 @@ impl Producer {
         }
         group.frames.extend(then.frames);
         group.tails.extend(then.tails);
-        if let Some(ep) = st.episode.as_mut() {
+        if let Some(ep) = st.mode.episode_mut() {
             ep.records += group.records();
         }
         self.write(st, group).await
@@ -524,7 +494,7 @@ impl Producer {
     /// the group is kept for a new attempt after [`RETRY_WRITE`] and nothing is advanced.
     async fn write(&self, st: &mut State, group: Group) -> Result<(), BusError> {
         let Some(spool) = &self.spool else {
-            return Err(self.spool_err("no disk buffer configured".into()));
+            return Err(BusError::NoSpool);
         };
         let group = match st.retry.take() {
             Some(mut earlier) => {
@@ -551,14 +521,14 @@ impl Producer {
                         let _ = a.send(Ok(()));
                     }
                 }
-                if let Some(ep) = st.episode.as_mut() {
+                if let Some(ep) = st.mode.episode_mut() {
                     ep.write_warned = false;
                 }
             }
             Err(e) => {
                 let warned = st
-                    .episode
-                    .as_mut()
+                    .mode
+                    .episode_mut()
                     .map(|ep| std::mem::replace(&mut ep.write_warned, true));
                 if warned != Some(true) {
                     tracing::warn!(
@@ -661,7 +631,10 @@ impl Producer {
             let until = drain_until.unwrap_or_else(|| tokio::time::Instant::now() + drain);
             res = match tokio::time::timeout_at(until, &mut h).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) => Err(self.spool_err(format!("the drainer task failed ({e})"))),
+                Ok(Err(e)) => Err(BusError::Task {
+                    what: "drainer",
+                    source: e,
+                }),
                 Err(_) => {
                     h.abort();
                     tracing::warn!("stopping with disk buffer frames not confirmed by the brokers: they are sent again at the next start");
@@ -727,9 +700,9 @@ async fn spool_op<T: Send + 'static>(
     })
     .await
     .unwrap_or_else(|e| {
-        Err(BusError::Spool {
-            path: PathBuf::new(),
-            reason: format!("disk buffer task failed ({e})"),
+        Err(BusError::Task {
+            what: "disk buffer",
+            source: e,
         })
     })
 }

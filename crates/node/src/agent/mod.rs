@@ -224,7 +224,7 @@ async fn check_topic(kafka: &KafkaConfig) -> Result<()> {
     }
     let why = match tokio::time::timeout(TOPIC_WAIT, ensure_topic(kafka)).await {
         Ok(Ok(_)) => None,
-        Ok(Err(e)) if !topic_unreachable(&e) => return Err(e.into()),
+        Ok(Err(e)) if !e.is_unreachable() => return Err(e.into()),
         Ok(Err(e)) => Some(e.to_string()),
         Err(_) => Some(format!("no answer within {} s", TOPIC_WAIT.as_secs())),
     };
@@ -238,21 +238,6 @@ async fn check_topic(kafka: &KafkaConfig) -> Result<()> {
     Ok(())
 }
 
-/// True when creating the topic failed because the brokers did not answer (down, no
-/// controller yet), not because they refused the topic's settings.
-fn topic_unreachable(e: &BusError) -> bool {
-    match e {
-        BusError::Kafka { .. } => true,
-        BusError::CreateTopic { reason, .. } => {
-            let r = reason.to_lowercase();
-            ["timed out", "not available", "not controller", "transport", "all brokers are down"]
-                .iter()
-                .any(|s| r.contains(s))
-        }
-        _ => false,
-    }
-}
-
 /// Checks (creates) the topic every [`TOPIC_RETRY`] until the brokers answer.
 async fn retry_topic(kafka: KafkaConfig) {
     loop {
@@ -262,7 +247,7 @@ async fn retry_topic(kafka: KafkaConfig) {
                 tracing::info!(topic = %kafka.topic, "brokers reachable: topic checked");
                 return;
             }
-            Err(e) if topic_unreachable(&e) => tracing::debug!("topic check: {e}"),
+            Err(e) if e.is_unreachable() => tracing::debug!("topic check: {e}"),
             Err(e) => {
                 tracing::error!("{e}: records stay in the disk buffer until the topic exists");
                 return;
@@ -346,21 +331,6 @@ mod tests {
         }
         cfg.http.auth_token = token.map(str::to_string);
         cfg
-    }
-
-    #[test]
-    fn an_unreachable_broker_is_told_from_a_refused_topic() {
-        let timeout = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Request timed out".into() };
-        assert!(topic_unreachable(&timeout));
-        let refused = BusError::CreateTopic { topic: "logs".into(), reason: "Broker: Invalid number of partitions".into() };
-        assert!(!topic_unreachable(&refused));
-        let replication = BusError::CreateTopic {
-            topic: "logs".into(),
-            reason: "Broker: Invalid replication factor".into(),
-        };
-        assert!(!topic_unreachable(&replication));
-        let property = BusError::Property { key: "acks".into(), value: "x".into(), reason: "bad".into() };
-        assert!(!topic_unreachable(&property));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use loglynx_pipeline::PipelineStats;
 use loglynx_store::{Store, WriterHandle};
 use tokio::sync::mpsc;
 
+use crate::error::NodeError;
 use crate::lock::DirLock;
 
 /// Opens, feeds and closes the shards of one worker process.
@@ -79,8 +80,9 @@ pub(crate) struct Shard {
 
 impl PartitionSink for ShardSink {
     type Shard = Shard;
+    type Error = NodeError;
 
-    fn open(&self, partition: i32, more: usize) -> Result<Opened<Shard>, String> {
+    fn open(&self, partition: i32, more: usize) -> Result<Opened<Shard>, NodeError> {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
         let lock = DirLock::wait(&dir, "shard.lock", |waited, taken| {
             if taken {
@@ -88,8 +90,7 @@ impl PartitionSink for ShardSink {
             } else {
                 tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
             }
-        })
-        .map_err(|e| crate::error::chain(&e).to_string())?;
+        })?;
         // Counted from here (two consumers opening at once see each other), given back if the
         // shard cannot be opened.
         let held = self.open.fetch_add(1, Ordering::Relaxed) + 1;
@@ -123,7 +124,7 @@ impl PartitionSink for ShardSink {
 impl ShardSink {
     /// [`PartitionSink::open`] once the shard's lock is held and counted: `held` is how many
     /// shards the process holds with this one and the rest of the assignment.
-    fn open_locked(&self, dir: &Path, partition: i32, held: usize, lock: DirLock) -> Result<Opened<Shard>, String> {
+    fn open_locked(&self, dir: &Path, partition: i32, held: usize, lock: DirLock) -> Result<Opened<Shard>, NodeError> {
         let shards = self.consumers.max(held);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
@@ -136,9 +137,11 @@ impl ShardSink {
             "shard budget"
         );
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(dir, &store_cfg).map_err(|e| e.to_string())?;
+        let store = Store::open(dir, &store_cfg).map_err(|source| NodeError::Store { dir: dir.to_path_buf(), source })?;
         let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
-        let writer = store.start_writer(event_rx).map_err(|e| e.to_string())?;
+        let writer = store
+            .start_writer(event_rx)
+            .map_err(|source| NodeError::Writer { what: "cannot start the shard's store writer", source })?;
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
         {
             let _guard = self.rt.enter();
