@@ -45,11 +45,13 @@ pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 pub fn router(state: AppState) -> Router {
     use routes::*;
     let token = token_of(state.auth_token.as_deref());
-    state.telemetry.register_collector(metrics::ServerFigures {
-        store: state.store.clone(),
-        pipeline: state.pipeline.clone(),
-        streams: state.streams.clone(),
-        started: state.started,
+    state.figures.call_once(|| {
+        state.telemetry.register_collector(metrics::ServerFigures {
+            store: state.store.clone(),
+            pipeline: state.pipeline.clone(),
+            streams: state.streams.clone(),
+            started: state.started,
+        })
     });
     Router::new()
         .route("/api/v1/health", get(health::health))
@@ -91,9 +93,7 @@ pub fn router(state: AppState) -> Router {
 pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
     use routes::*;
     let token = token_of(state.auth_token.as_deref());
-    state
-        .telemetry
-        .register_collector(metrics::Uptime(state.started));
+    state.figures.call_once(|| state.telemetry.register_collector(metrics::Uptime(state.started)));
     Router::new()
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.yaml", get(meta::openapi))

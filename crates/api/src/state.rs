@@ -1,7 +1,7 @@
 //! What every handler shares: the store, the query engine, the ingest queue and settings.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRef;
@@ -45,6 +45,9 @@ pub struct AppState {
     pub telemetry: Registry,
     /// Request and ingest counters (registered in `telemetry`).
     pub metrics: HttpMetrics,
+    /// The server's own figures are registered in `telemetry` once, whatever the number of
+    /// routers built over clones of this state.
+    pub(crate) figures: Arc<Once>,
     /// When the server state was built (uptime).
     pub started: Instant,
     /// The store schema (field list and kinds).
@@ -87,6 +90,7 @@ impl AppState {
             queue_wait: DEFAULT_QUEUE_WAIT,
             telemetry,
             metrics,
+            figures: Arc::new(Once::new()),
             started: Instant::now(),
             schema: Arc::new(StoreSchema::new()),
             streams: Arc::new(Semaphore::new(DEFAULT_MAX_STREAMS)),
@@ -124,6 +128,8 @@ pub struct IngestState {
     pub telemetry: Registry,
     /// Request and ingest counters (registered in `telemetry`).
     pub metrics: HttpMetrics,
+    /// See [`AppState::figures`].
+    pub(crate) figures: Arc<Once>,
     /// When the server state was built (uptime).
     pub started: Instant,
     /// Elasticsearch-style `_seq_no` of bulk items.
@@ -150,6 +156,7 @@ impl IngestState {
             queue_wait: DEFAULT_QUEUE_WAIT,
             telemetry,
             metrics,
+            figures: Arc::new(Once::new()),
             started: Instant::now(),
             seq_no: Arc::new(AtomicU64::new(0)),
             refuse: None,
@@ -189,6 +196,7 @@ impl FromRef<AppState> for IngestState {
             queue_wait: st.queue_wait,
             telemetry: st.telemetry.clone(),
             metrics: st.metrics.clone(),
+            figures: st.figures.clone(),
             started: st.started,
             seq_no: st.seq_no.clone(),
             refuse: None,

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("loglynx: error: {e:#}");
+            eprintln!("loglynx: error: {}", loglynx_node::chain(e.as_ref()));
             ExitCode::from(2)
         }
     }

@@ -69,8 +69,10 @@ impl AllInOne {
         let host = cfg.host_name();
 
         // Store first: its checkpoint says where the sources resume.
-        let store = Store::open(&cfg.data_dir, &cfg.store)
-            .map_err(|source| NodeError::Store { dir: cfg.data_dir.clone(), source })?;
+        let store = Store::open(&cfg.data_dir, &cfg.store).map_err(|source| NodeError::Store {
+            dir: cfg.data_dir.clone(),
+            source,
+        })?;
         let checkpoint = store.checkpoint();
         tracing::info!(sources = checkpoint.positions.len(), "store opened");
 
@@ -78,7 +80,10 @@ impl AllInOne {
         let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
-            .map_err(|source| NodeError::Writer { what: "cannot start the store writer", source })?;
+            .map_err(|source| NodeError::Writer {
+                what: "cannot start the store writer",
+                source,
+            })?;
         let (raw_tx, raw_rx) = loglynx_bus::embedded(cfg.pipeline.queue_batches);
         let stats = Arc::new(PipelineStats::default());
         let pipeline = loglynx_pipeline::spawn_pipeline(
@@ -91,14 +96,17 @@ impl AllInOne {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let addrs = sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
+        let addrs =
+            sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
 
         // API and dashboard.
-        let listener = tokio::net::TcpListener::bind(cfg.http.listen).await.map_err(|source| NodeError::Listen {
-            addr: cfg.http.listen,
-            hint: "in use? pass --http ADDR",
-            source,
-        })?;
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: cfg.http.listen,
+                hint: "in use? pass --http ADDR",
+                source,
+            })?;
         let http = listener.local_addr().map_err(NodeError::Http)?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
@@ -110,11 +118,19 @@ impl AllInOne {
         drop(raw_tx);
         {
             let token = shutdown.clone();
-            tasks.spawn(async move { loglynx_api::serve(listener, state, token.cancelled_owned()).await.map_err(NodeError::Http) });
+            tasks.spawn(async move {
+                loglynx_api::serve(listener, state, token.cancelled_owned())
+                    .await
+                    .map_err(NodeError::Http)
+            });
         }
         tracing::info!(%http, "loglynx ready: dashboard http://{http}/ui/  api http://{http}/api/v1/");
         Ok(RunningAllInOne {
-            state: AllInOneState { http, sources: addrs, tcp_states: netmon.as_ref().map(sources::mode_of) },
+            state: AllInOneState {
+                http,
+                sources: addrs,
+                tcp_states: netmon.as_ref().map(sources::mode_of),
+            },
             stats,
             shutdown,
             tasks,
@@ -144,7 +160,8 @@ impl RunningAllInOne {
     }
 
     /// Stops the sources and the API (in-flight requests are answered), lets the pipeline drain
-    /// and the writer make its last commit.
+    /// and the writer make its last commit; its error if that commit failed (the events since
+    /// the previous commit are read again at the next start).
     pub async fn shutdown(mut self) -> Result<()> {
         self.shutdown.cancel();
         sources::drain(&mut self.tasks).await;
@@ -154,12 +171,15 @@ impl RunningAllInOne {
         // error follows.
         let _ = self.pipeline.await;
         let writer = self.writer;
-        match tokio::task::spawn_blocking(move || writer.join()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!("store writer failed at shutdown: {e}"),
-            Err(e) => tracing::error!("store writer panicked: {e}"),
-        }
+        let joined = tokio::task::spawn_blocking(move || writer.join()).await;
         tracing::info!("stopped");
-        Ok(())
+        match joined {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(NodeError::Writer {
+                what: "store writer failed at shutdown",
+                source,
+            }),
+            Err(e) => Err(NodeError::join("store writer panicked", e)),
+        }
     }
 }

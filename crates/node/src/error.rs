@@ -111,33 +111,55 @@ pub enum NodeError {
     /// The Kafka transport failed.
     #[error(transparent)]
     Bus(#[from] BusError),
-    /// A background task or thread could not start, panicked or was cancelled.
+    /// A background task panicked or was cancelled.
     #[error("{what}")]
-    Task {
+    Join {
         /// Which task.
         what: &'static str,
-        /// The cause, when there is one.
+        /// The cause.
         #[source]
-        source: Option<Box<dyn StdError + Send + Sync>>,
+        source: tokio::task::JoinError,
     },
+    /// A thread could not be started.
+    #[error("{what}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Kafka producer stopped with an error.
+    #[error("kafka producer failed")]
+    Producer(#[source] BusError),
+    /// A part of the worker still held the consumer group at shutdown (a bug: the shards may not
+    /// have made their last commit).
+    #[error("the consumer group is still in use at shutdown")]
+    GroupInUse,
 }
 
 impl NodeError {
-    /// A task that ended without its result (panic, cancellation) or could not start.
-    pub(crate) fn task(what: &'static str, source: impl StdError + Send + Sync + 'static) -> NodeError {
-        NodeError::Task { what, source: Some(Box::new(source)) }
+    /// A task that ended without its result (panic, cancellation).
+    pub(crate) fn join(what: &'static str, source: tokio::task::JoinError) -> NodeError {
+        NodeError::Join { what, source }
     }
 }
 
-/// The error and its causes, `outer: inner: ...` (for log lines; anyhow's `{:#}` prints the same).
+/// The error and its causes, `outer: inner: ...` (for log lines and the binary's last word). A
+/// cause whose text its parent already shows (many messages quote their source) is not repeated.
 pub fn chain<'a>(e: &'a (dyn StdError + 'static)) -> impl fmt::Display + 'a {
     struct Chain<'a>(&'a (dyn StdError + 'static));
     impl fmt::Display for Chain<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "{}", self.0)?;
+            let mut shown = self.0.to_string();
+            write!(f, "{shown}")?;
             let mut next = self.0.source();
             while let Some(e) = next {
-                write!(f, ": {e}")?;
+                let text = e.to_string();
+                if !shown.contains(&text) {
+                    write!(f, ": {text}")?;
+                }
+                shown = text;
                 next = e.source();
             }
             Ok(())
@@ -156,7 +178,30 @@ mod tests {
     #[test]
     fn the_chain_names_the_step_then_the_cause() {
         let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
-        let e = NodeError::Listen { addr: "127.0.0.1:1".parse().unwrap(), hint: "in use? pass --http ADDR", source: io };
-        assert_eq!(chain(&e).to_string(), "cannot listen on 127.0.0.1:1 (in use? pass --http ADDR): address in use");
+        let e = NodeError::Listen {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            hint: "in use? pass --http ADDR",
+            source: io,
+        };
+        assert_eq!(
+            chain(&e).to_string(),
+            "cannot listen on 127.0.0.1:1 (in use? pass --http ADDR): address in use"
+        );
+    }
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let e = NodeError::Source {
+            what: "cannot start the file tail",
+            source: loglynx_collect::CollectError::Io {
+                context: "cannot read x".into(),
+                source: std::io::Error::other("disk gone"),
+            },
+        };
+        // CollectError::Io's message quotes its io::Error: shown once.
+        assert_eq!(
+            chain(&e).to_string(),
+            "cannot start the file tail: cannot read x: disk gone"
+        );
     }
 }

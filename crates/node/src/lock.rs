@@ -30,7 +30,10 @@ impl DirLock {
         let (file, path) = open(dir, name)?;
         match file.try_lock() {
             Ok(()) => Ok(DirLock { _file: file, path }),
-            Err(TryLockError::WouldBlock) => Err(NodeError::InUse { dir: dir.to_path_buf(), message: busy() }),
+            Err(TryLockError::WouldBlock) => Err(NodeError::InUse {
+                dir: dir.to_path_buf(),
+                message: busy(),
+            }),
             Err(TryLockError::Error(source)) => Err(NodeError::Lock { path, source }),
         }
     }
@@ -38,7 +41,11 @@ impl DirLock {
     /// Creates `dir` if needed and locks `dir/name`, waiting while another process holds it;
     /// `waiting(elapsed)` is called every few seconds of waiting, and once more with the total
     /// when the lock is taken after a wait of more than 100 ms (to log it).
-    pub fn wait(dir: &Path, name: &str, mut waiting: impl FnMut(Duration, bool)) -> Result<DirLock> {
+    pub fn wait(
+        dir: &Path,
+        name: &str,
+        mut waiting: impl FnMut(Duration, bool),
+    ) -> Result<DirLock> {
         let (file, path) = open(dir, name)?;
         let started = Instant::now();
         let mut told = Instant::now();
@@ -69,7 +76,10 @@ impl DirLock {
 }
 
 fn open(dir: &Path, name: &str) -> Result<(File, PathBuf)> {
-    std::fs::create_dir_all(dir).map_err(|source| NodeError::CreateDir { dir: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| NodeError::CreateDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     let path = dir.join(name);
     match File::create(&path) {
         Ok(f) => Ok((f, path)),
@@ -105,7 +115,10 @@ mod tests {
         let mut told_taken = false;
         let got = DirLock::wait(&dir, "shard.lock", |_, taken| told_taken |= taken).unwrap();
         releaser.join().unwrap();
-        assert!(told_taken, "a wait over 100 ms is reported when the lock is taken");
+        assert!(
+            told_taken,
+            "a wait over 100 ms is reported when the lock is taken"
+        );
         drop(got);
     }
 }

@@ -20,7 +20,10 @@ pub struct HealthReporter {
 impl HealthReporter {
     /// Starts writing `report()` into `dir` now and then every [`health::REPORT_EVERY`]. A write
     /// that fails is logged once until one succeeds again.
-    pub fn start(dir: PathBuf, mut report: impl FnMut() -> HealthReport + Send + 'static) -> Result<HealthReporter> {
+    pub fn start(
+        dir: PathBuf,
+        mut report: impl FnMut() -> HealthReport + Send + 'static,
+    ) -> Result<HealthReporter> {
         let (stop, stopped) = mpsc::channel::<()>();
         let d = dir.clone();
         let thread = std::thread::Builder::new()
@@ -43,17 +46,42 @@ impl HealthReporter {
                     }
                 }
             })
-            .map_err(|e| NodeError::task("cannot start the health reporter thread", e))?;
+            .map_err(|source| NodeError::Thread { what: "cannot start the health reporter thread", source })?;
         Ok(HealthReporter { stop, thread, dir })
     }
 
     /// Stops the thread and removes the report (the process is going: `serve` stops listing it).
     /// Blocks until the thread has ended (at most one report write).
     pub fn stop(self) {
-        let _ = self.stop.send(());
-        if let Ok(Some(last)) = self.thread.join() {
-            last.remove(&self.dir);
+        if let Some(last) = self.stop_keeping() {
+            last.remove();
         }
+    }
+
+    /// Stops the thread but leaves the last report in place until [`LastReport::remove`] (a
+    /// worker keeps being listed while its shards make their last commits).
+    pub fn stop_keeping(self) -> Option<LastReport> {
+        let _ = self.stop.send(());
+        match self.thread.join() {
+            Ok(Some(report)) => Some(LastReport {
+                report,
+                dir: self.dir,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The last report a stopped [`HealthReporter`] wrote, still on disk.
+pub struct LastReport {
+    report: HealthReport,
+    dir: PathBuf,
+}
+
+impl LastReport {
+    /// Removes the report file.
+    pub fn remove(self) {
+        self.report.remove(&self.dir);
     }
 }
 
@@ -84,11 +112,18 @@ mod tests {
         let r = HealthReporter::start(dir.clone(), || report("box-1")).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while health::read_reports(&dir).is_empty() {
-            assert!(std::time::Instant::now() < deadline, "no report written in {}", dir.display());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no report written in {}",
+                dir.display()
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(health::read_reports(&dir)[0].id, "box-1");
         r.stop();
-        assert!(health::read_reports(&dir).is_empty(), "the report is removed at stop");
+        assert!(
+            health::read_reports(&dir).is_empty(),
+            "the report is removed at stop"
+        );
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loglynx_api::PipelineView;
-use loglynx_telemetry::health;
 use loglynx_config::Config;
+use loglynx_telemetry::health;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -48,29 +48,48 @@ impl Serve {
     pub async fn start(self) -> Result<RunningServe> {
         let cfg = self.cfg;
         let shards = cfg.data_dir.join("shards");
-        let store = loglynx_store::Store::open_read_only(&shards, &cfg.store)
-            .map_err(|source| NodeError::Store { dir: shards.clone(), source })?;
+        let store =
+            loglynx_store::Store::open_read_only(&shards, &cfg.store).map_err(|source| {
+                NodeError::Store {
+                    dir: shards.clone(),
+                    source,
+                }
+            })?;
         let shutdown = CancellationToken::new();
         tokio::spawn(refresh(store.clone(), shutdown.clone()));
-        let listener = tokio::net::TcpListener::bind(cfg.http.listen).await.map_err(|source| NodeError::Listen {
-            addr: cfg.http.listen,
-            hint: "in use? pass --http ADDR",
-            source,
-        })?;
+        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: cfg.http.listen,
+                hint: "in use? pass --http ADDR",
+                source,
+            })?;
         let http = listener.local_addr().map_err(NodeError::Http)?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
         // No pipeline here: the ingest queue is closed, so ingest requests get an error.
         let (ingest, _) = loglynx_bus::embedded(1);
-        let mut state = loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        let mut state =
+            loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
-        state.telemetry.register_collector(health::ReportsCollector::files(health::health_dir(&cfg.data_dir)));
+        state
+            .telemetry
+            .register_collector(health::ReportsCollector::files(health::health_dir(
+                &cfg.data_dir,
+            )));
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
-            loglynx_api::serve(listener, state, token.cancelled_owned()).await.map_err(NodeError::Http)
+            loglynx_api::serve(listener, state, token.cancelled_owned())
+                .await
+                .map_err(NodeError::Http)
         });
         tracing::info!(%http, shards = %shards.display(), "serve ready");
-        Ok(RunningServe { http, shards, shutdown, server })
+        Ok(RunningServe {
+            http,
+            shards,
+            shutdown,
+            server,
+        })
     }
 }
 
@@ -90,7 +109,7 @@ impl RunningServe {
         self.shutdown.cancel();
         match self.server.await {
             Ok(r) => r,
-            Err(e) => Err(NodeError::task("http server task failed", e)),
+            Err(e) => Err(NodeError::join("http server task failed", e)),
         }
     }
 }
@@ -122,7 +141,9 @@ pub struct HealthFiles {
 impl HealthFiles {
     /// The reports under `<data_dir>/health/`.
     pub fn new(data_dir: &Path) -> HealthFiles {
-        HealthFiles { dir: health::health_dir(data_dir) }
+        HealthFiles {
+            dir: health::health_dir(data_dir),
+        }
     }
 }
 

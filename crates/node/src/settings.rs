@@ -89,9 +89,7 @@ impl Overrides {
             None => Config::default(),
         };
         self.apply(&mut cfg, std::env::var(AUTH_TOKEN_ENV).ok());
-        if cfg.tcp_states.enabled {
-            cfg.tcp_states.validate()?;
-        }
+        // `[tcp_states]` is checked by the assemblies that run the monitor (run, agent).
         cfg.validate()?;
         Ok(cfg)
     }
@@ -160,8 +158,18 @@ mod tests {
         assert_eq!(cfg.http.listen.port(), 9999);
         assert_eq!(cfg.files.include, vec!["/var/log/*.log".to_string()]);
         assert!(cfg.syslog.udp.is_none());
-        assert!(cfg.syslog.tcp.is_some(), "not overridden: the default stays");
-        assert_eq!((cfg.kafka.brokers.as_str(), cfg.kafka.group.as_str(), cfg.kafka.consumers), ("k1:9092", "g", 3));
+        assert!(
+            cfg.syslog.tcp.is_some(),
+            "not overridden: the default stays"
+        );
+        assert_eq!(
+            (
+                cfg.kafka.brokers.as_str(),
+                cfg.kafka.group.as_str(),
+                cfg.kafka.consumers
+            ),
+            ("k1:9092", "g", 3)
+        );
         assert_eq!(cfg.http.auth_token.as_deref(), Some("s3cret"));
         // An empty token in the environment is no token.
         let mut cfg = Config::default();
@@ -171,10 +179,15 @@ mod tests {
 
     #[test]
     fn a_bad_address_says_what_is_expected() {
-        let e = Listen::parse("syslog-tcp", "nowhere").unwrap_err().to_string();
+        let e = Listen::parse("syslog-tcp", "nowhere")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--syslog-tcp") && e.contains("IP:PORT"), "{e}");
         assert_eq!(Listen::parse("http", " OFF ").unwrap(), Listen::Off);
         assert_eq!(Listen::parse("http", "").unwrap(), Listen::Off);
-        assert_eq!(Listen::parse("http", "127.0.0.1:7").unwrap().addr(), Some("127.0.0.1:7".parse().unwrap()));
+        assert_eq!(
+            Listen::parse("http", "127.0.0.1:7").unwrap().addr(),
+            Some("127.0.0.1:7".parse().unwrap())
+        );
     }
 }

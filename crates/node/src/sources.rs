@@ -33,12 +33,23 @@ pub(crate) async fn start(
 ) -> Result<SourceAddrs> {
     let mut addrs = SourceAddrs::default();
     if !cfg.files.include.is_empty() {
-        let files = loglynx_collect::FileSource::new(cfg.files.clone(), host.to_string(), checkpoint.clone(), raw_tx.clone())
-            .map_err(|source| NodeError::Source { what: "cannot start the file tail", source })?;
+        let files = loglynx_collect::FileSource::new(
+            cfg.files.clone(),
+            host.to_string(),
+            checkpoint.clone(),
+            raw_tx.clone(),
+        )
+        .map_err(|source| NodeError::Source {
+            what: "cannot start the file tail",
+            source,
+        })?;
         tracing::info!(globs = ?cfg.files.include, "tailing files");
         let token = shutdown.clone();
         tasks.spawn(async move {
-            files.run(token).await.map_err(|source| NodeError::Source { what: "file tail failed", source })
+            files.run(token).await.map_err(|source| NodeError::Source {
+                what: "file tail failed",
+                source,
+            })
         });
     }
     if cfg.syslog.udp.is_some() || cfg.syslog.tcp.is_some() {
@@ -52,7 +63,10 @@ pub(crate) async fn start(
         addrs.syslog_tcp = syslog.tcp_addr();
         let token = shutdown.clone();
         tasks.spawn(async move {
-            syslog.run(token).await.map_err(|source| NodeError::Source { what: "syslog server failed", source })
+            syslog.run(token).await.map_err(|source| NodeError::Source {
+                what: "syslog server failed",
+                source,
+            })
         });
     }
     Ok(addrs)
@@ -67,7 +81,8 @@ pub(crate) fn start_tcp_states(
     if !cfg.tcp_states.enabled {
         return Ok(None);
     }
-    let m = loglynx_netmon::Monitor::start(&cfg.tcp_states, host.to_string(), raw_tx.clone()).map_err(NodeError::Netmon)?;
+    let m = loglynx_netmon::Monitor::start(&cfg.tcp_states, host.to_string(), raw_tx.clone())
+        .map_err(NodeError::Netmon)?;
     let sh = m.shared();
     tracing::info!(mode = sh.mode.name(), reason = %sh.reason, "tcp state monitor started");
     Ok(Some(m))
@@ -91,7 +106,10 @@ pub struct TcpStatesMode {
 
 pub(crate) fn mode_of(m: &loglynx_netmon::Monitor) -> TcpStatesMode {
     let sh = m.shared();
-    TcpStatesMode { mode: sh.mode.name(), reason: sh.reason.to_string() }
+    TcpStatesMode {
+        mode: sh.mode.name(),
+        reason: sh.reason.to_string(),
+    }
 }
 
 /// The monitor's state as the API sees it.
@@ -123,7 +141,7 @@ pub(crate) async fn drain(tasks: &mut JoinSet<Result<()>>) {
 pub(crate) async fn first_failure(tasks: &mut JoinSet<Result<()>>) -> Option<NodeError> {
     match tasks.join_next().await {
         Some(Ok(Err(e))) => Some(e),
-        Some(Err(e)) => Some(NodeError::task("a task ended abnormally", e)),
+        Some(Err(e)) => Some(NodeError::join("a task ended abnormally", e)),
         Some(Ok(Ok(()))) => None,
         None => std::future::pending().await,
     }

@@ -317,6 +317,8 @@ pub struct Proc {
     pub name: String,
     /// Its stderr lines (ANSI colours removed) when started with [`Proc::start_logged`].
     log: Option<Arc<Mutex<Vec<String>>>>,
+    /// The thread reading its stderr into `log` (ends when the process has exited).
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proc {
@@ -331,6 +333,7 @@ impl Proc {
             child,
             name: name.into(),
             log: None,
+            reader: None,
         }
     }
 
@@ -342,7 +345,7 @@ impl Proc {
         let (mut child, rx) = spawn_lines(cmd);
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(Vec::new()));
-        {
+        let reader = {
             let log = log.clone();
             let name = name.to_string();
             std::thread::spawn(move || {
@@ -351,14 +354,15 @@ impl Proc {
                     eprintln!("[{name}] {line}");
                     log.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
-            });
-        }
+            })
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !next_line(&mut child, &rx, deadline, name).starts_with(ready) {}
         Proc {
             child,
             name: name.into(),
             log: Some(log),
+            reader: Some(reader),
         }
     }
 
@@ -404,8 +408,10 @@ impl Proc {
     pub fn stop_logged(mut self) -> Vec<String> {
         let name = self.name.clone();
         stop_child(&mut self.child, &name);
-        // The reader thread takes the last lines once the pipe is closed.
-        std::thread::sleep(Duration::from_millis(200));
+        // The reader thread takes the last lines and ends once the pipe is closed.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
         self.log_lines()
     }
 }
@@ -489,6 +495,7 @@ pub fn start_proc_with_ready_line(name: &str, args: &[&str], ready: &str) -> (Pr
                 child,
                 name: name.into(),
                 log: None,
+                reader: None,
             };
             return (p, line);
         }

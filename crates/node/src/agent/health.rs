@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use loglynx_telemetry::health::{self, HealthReport, ProducerHealth, ProducerState, Role};
 use loglynx_bus::kafka::ProducerStats;
 use loglynx_config::Config;
+use loglynx_telemetry::health::{self, HealthReport, ProducerHealth, ProducerState, Role};
 
 /// The agent's report source.
 pub(crate) struct AgentHealth {
@@ -42,7 +42,11 @@ impl AgentHealth {
                 consumer: None,
             },
             stats,
-            rate: Mutex::new(Rate { delivered: 0, at: Instant::now(), per_sec: 0.0 }),
+            rate: Mutex::new(Rate {
+                delivered: 0,
+                at: Instant::now(),
+                per_sec: 0.0,
+            }),
         })
     }
 

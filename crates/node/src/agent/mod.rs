@@ -30,10 +30,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use loglynx_bus::kafka::{ensure_topic, AgentCheckpoint, Producer, ProducerStats};
-use loglynx_telemetry::health::{self as reports, ReportsCollector};
 use loglynx_bus::BusError;
 use loglynx_config::{Config, KafkaConfig};
 use loglynx_core::RawBatch;
+use loglynx_telemetry::health::{self as reports, ReportsCollector};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -102,7 +102,10 @@ impl Agent {
         let cfg = self.cfg;
         let agent_dir = cfg.data_dir.join("agent");
         let lock = DirLock::try_lock(&agent_dir, "agent.lock", || {
-            format!("{} is used by another loglynx agent: stop it or pass another --data-dir", agent_dir.display())
+            format!(
+                "{} is used by another loglynx agent: stop it or pass another --data-dir",
+                agent_dir.display()
+            )
         })?;
         let host = cfg.host_name();
         // Opening the disk buffer checksums it (up to kafka.spool_size): off the async threads.
@@ -110,7 +113,7 @@ impl Agent {
             let (kafka, dir) = (cfg.kafka.clone(), agent_dir.join("spool"));
             tokio::task::spawn_blocking(move || Producer::new(&kafka)?.with_spool_dir(&dir))
                 .await
-                .map_err(|e| NodeError::task("the producer could not be created", e))??
+                .map_err(|e| NodeError::join("the producer could not be created", e))??
         };
         check_topic(&cfg.kafka).await?;
         let checkpoint = AgentCheckpoint::open(&cfg.data_dir)?;
@@ -123,7 +126,8 @@ impl Agent {
         // sources are blocked on a full channel (disk buffer full, brokers down).
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone().cancelled_owned();
-        let producing = tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN, stop));
+        let producing =
+            tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN, stop));
 
         let mut tasks = JoinSet::new();
         let addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
@@ -172,15 +176,16 @@ impl RunningAgent {
         &self.stats
     }
 
-    /// Resolves when a source or the producer ends by itself: with its error, or `None` when it
-    /// ended cleanly. Call [`RunningAgent::shutdown`] after it.
+    /// Resolves when a source or the producer ends by itself: with a source's error, or `None`
+    /// (a source ended cleanly, or the producer ended: its error, if any, is what
+    /// [`RunningAgent::shutdown`] returns). Call [`RunningAgent::shutdown`] after it.
     pub async fn failed(&mut self) -> Option<NodeError> {
         tokio::select! {
             f = sources::first_failure(&mut self.tasks) => f,
             res = &mut self.producing => {
-                // Taken here: the shutdown must not wait for it again.
-                self.produced = Some(Ok(()));
-                producer_result(res).err()
+                // Kept for the shutdown, which must not wait for it again.
+                self.produced = Some(producer_result(res));
+                None
             }
         }
     }
@@ -209,8 +214,8 @@ fn producer_result(
 ) -> Result<()> {
     match res {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(NodeError::Task { what: "kafka producer failed", source: Some(Box::new(e)) }),
-        Err(e) => Err(NodeError::task("producer task failed", e)),
+        Ok(Err(e)) => Err(NodeError::Producer(e)),
+        Err(e) => Err(NodeError::join("producer task failed", e)),
     }
 }
 
@@ -282,22 +287,30 @@ async fn start_http(
     let Some(addr) = cfg.http.agent_listen else {
         return Ok(None);
     };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| NodeError::Listen {
-        addr,
-        hint: "for HTTP ingest: in use? pass --http ADDR or --http off",
-        source,
-    })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Listen {
+            addr,
+            hint: "for HTTP ingest: in use? pass --http ADDR or --http off",
+            source,
+        })?;
     let bound = listener.local_addr().map_err(NodeError::Http)?;
     let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
     // This agent's loglynx_kafka_* series on the port's /metrics.
     let h = agent_health.clone();
-    state.telemetry.register_collector(ReportsCollector::from_fn(move || vec![h.report(reports::now_ms())]));
+    state
+        .telemetry
+        .register_collector(ReportsCollector::from_fn(move || {
+            vec![h.report(reports::now_ms())]
+        }));
     let app = loglynx_api::ingest_router(state, None);
     let token = shutdown.clone();
     tasks.spawn(async move {
-        loglynx_api::serve_router(listener, app, token.cancelled_owned()).await.map_err(NodeError::Http)
+        loglynx_api::serve_router(listener, app, token.cancelled_owned())
+            .await
+            .map_err(NodeError::Http)
     });
     tracing::info!(%bound, "http ingest listening");
     Ok(Some(bound))
@@ -336,13 +349,24 @@ mod tests {
     #[test]
     fn http_off_loopback_needs_a_token() {
         let cfg = cfg_with(None, None);
-        assert_eq!(cfg.http.agent_listen, Some("127.0.0.1:7710".parse().unwrap()));
+        assert_eq!(
+            cfg.http.agent_listen,
+            Some("127.0.0.1:7710".parse().unwrap())
+        );
         check_http_auth(&cfg).unwrap();
         assert!(cfg_with(Some("off"), None).http.agent_listen.is_none());
-        let e = check_http_auth(&cfg_with(Some("0.0.0.0:7710"), None)).unwrap_err().to_string();
-        assert!(e.contains("auth_token") && e.contains("0.0.0.0:7710"), "{e}");
+        let e = check_http_auth(&cfg_with(Some("0.0.0.0:7710"), None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("auth_token") && e.contains("0.0.0.0:7710"),
+            "{e}"
+        );
         check_http_auth(&cfg_with(Some("0.0.0.0:7710"), Some("s3cret"))).unwrap();
         check_http_auth(&cfg_with(Some("off"), None)).unwrap();
-        assert!(Agent::build(cfg_with(Some("0.0.0.0:7710"), None)).is_err(), "build refuses it");
+        assert!(
+            Agent::build(cfg_with(Some("0.0.0.0:7710"), None)).is_err(),
+            "build refuses it"
+        );
     }
 }

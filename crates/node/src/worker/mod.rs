@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loglynx_telemetry::health::{self, ConsumerHealth, HealthReport, Role};
 use loglynx_bus::kafka::{ConsumerGroup, ConsumerStats, Watermarks};
 use loglynx_config::Config;
 use loglynx_pipeline::PipelineStats;
+use loglynx_telemetry::health::{self, ConsumerHealth, HealthReport, Role};
 
 use crate::error::{NodeError, Result};
 use crate::reporter::HealthReporter;
@@ -31,9 +31,23 @@ pub struct Worker {
     consumers: usize,
 }
 
+/// What a running worker consumes and holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerState {
+    /// The consumer group.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// Consumers in this process.
+    pub consumers: usize,
+    /// The partitions its consumers own now, in order.
+    pub partitions: Vec<i32>,
+}
+
 /// A running worker.
 pub struct RunningWorker {
     cfg: Config,
+    consumers: usize,
     group: Arc<ConsumerGroup>,
     cstats: Arc<ConsumerStats>,
     stats: Arc<PipelineStats>,
@@ -46,7 +60,9 @@ impl Worker {
     pub fn build(cfg: Config) -> Result<Worker> {
         cfg.validate()?;
         let consumers = match cfg.kafka.consumers {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             n => n,
         };
         Ok(Worker { cfg, consumers })
@@ -56,7 +72,10 @@ impl Worker {
     pub async fn start(self) -> Result<RunningWorker> {
         let Worker { cfg, consumers } = self;
         let shards_dir = cfg.data_dir.join("shards");
-        std::fs::create_dir_all(&shards_dir).map_err(|source| NodeError::CreateDir { dir: shards_dir.clone(), source })?;
+        std::fs::create_dir_all(&shards_dir).map_err(|source| NodeError::CreateDir {
+            dir: shards_dir.clone(),
+            source,
+        })?;
         let stats = Arc::new(PipelineStats::default());
         let sink = Arc::new(ShardSink {
             shards_dir,
@@ -70,7 +89,12 @@ impl Worker {
         });
         // Before the consumers: a client that cannot be created stops the start cleanly.
         let watermarks = Watermarks::start(&cfg.kafka)?;
-        let group = Arc::new(ConsumerGroup::start(&cfg.kafka, &cfg.kafka.group, consumers, sink)?);
+        let group = Arc::new(ConsumerGroup::start(
+            &cfg.kafka,
+            &cfg.kafka.group,
+            consumers,
+            sink,
+        )?);
         let cstats = group.stats();
         let reporter = {
             let mut report = base_report(&cfg, consumers);
@@ -106,12 +130,30 @@ impl Worker {
             })?
         };
         warn_on_idle_consumers(&cfg, consumers);
-        Ok(RunningWorker { cfg, group, cstats, stats, reporter })
+        Ok(RunningWorker {
+            cfg,
+            consumers,
+            group,
+            cstats,
+            stats,
+            reporter,
+        })
     }
 }
 
 impl RunningWorker {
-    /// The group, topic and consumers of this worker (for the ready line).
+    /// What it consumes and the partitions it holds now (reads the consumers' shard tables:
+    /// call it off the async threads when the shards are busy).
+    pub fn state(&self) -> WorkerState {
+        WorkerState {
+            group: self.cfg.kafka.group.clone(),
+            topic: self.cfg.kafka.topic.clone(),
+            consumers: self.consumers,
+            partitions: self.group.owned().iter().map(|o| o.partition).collect(),
+        }
+    }
+
+    /// The consumer group (for the ready line).
     pub fn group(&self) -> &str {
         &self.cfg.kafka.group
     }
@@ -158,19 +200,21 @@ impl RunningWorker {
     /// Leaves the group: every shard commits what it has and is released; the health report
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
-        let RunningWorker { group, reporter, .. } = self;
+        let RunningWorker {
+            group, reporter, ..
+        } = self;
         group.stop();
-        tokio::task::spawn_blocking(move || reporter.stop())
+        let last = tokio::task::spawn_blocking(move || reporter.stop_keeping())
             .await
-            .map_err(|e| NodeError::task("health reporter failed", e))?;
+            .map_err(|e| NodeError::join("health reporter failed", e))?;
         // The reporter thread has ended and dropped its handle: this is the last one.
-        let group = Arc::try_unwrap(group).map_err(|_| NodeError::Task {
-            what: "the consumer group is still in use at shutdown",
-            source: None,
-        })?;
-        tokio::task::spawn_blocking(move || group.join())
-            .await
-            .map_err(|e| NodeError::task("consumer threads failed", e))??;
+        let group = Arc::try_unwrap(group).map_err(|_| NodeError::GroupInUse)?;
+        let joined = tokio::task::spawn_blocking(move || group.join()).await;
+        // Gone, cleanly or not: serve stops listing this worker once its shards have committed.
+        if let Some(last) = last {
+            last.remove();
+        }
+        joined.map_err(|e| NodeError::join("consumer threads failed", e))??;
         tracing::info!("stopped");
         Ok(())
     }
@@ -191,7 +235,11 @@ fn base_report(cfg: &Config, consumers: usize) -> HealthReport {
         started_ms: now,
         updated_ms: now,
         producer: None,
-        consumer: Some(ConsumerHealth { group: cfg.kafka.group.clone(), consumers, ..Default::default() }),
+        consumer: Some(ConsumerHealth {
+            group: cfg.kafka.group.clone(),
+            consumers,
+            ..Default::default()
+        }),
     }
 }
 
@@ -199,7 +247,8 @@ fn base_report(cfg: &Config, consumers: usize) -> HealthReport {
 /// usually a mistake: say so (in the background: the brokers may be slow to answer).
 fn warn_on_idle_consumers(cfg: &Config, consumers: usize) {
     let kafka = cfg.kafka.clone();
-    tokio::task::spawn_blocking(move || match loglynx_bus::kafka::topic_partitions(&kafka, Duration::from_secs(5)) {
+    tokio::task::spawn_blocking(move || {
+        match loglynx_bus::kafka::topic_partitions(&kafka, Duration::from_secs(5)) {
         Ok(Some(p)) if p < consumers => tracing::warn!(
             partitions = p,
             consumers,
@@ -210,5 +259,6 @@ fn warn_on_idle_consumers(cfg: &Config, consumers: usize) {
         Ok(Some(_)) => {}
         Ok(None) => tracing::info!("topic {} does not exist yet: waiting for an agent to create it", kafka.topic),
         Err(e) => tracing::warn!("cannot read the topic's partitions: {e}"),
+    }
     });
 }

@@ -86,7 +86,11 @@ impl PartitionSink for ShardSink {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
         let lock = DirLock::wait(&dir, "shard.lock", |waited, taken| {
             if taken {
-                tracing::info!(partition, waited_ms = waited.as_millis() as u64, "shard released by its previous owner");
+                tracing::info!(
+                    partition,
+                    waited_ms = waited.as_millis() as u64,
+                    "shard released by its previous owner"
+                );
             } else {
                 tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
             }
@@ -110,7 +114,12 @@ impl PartitionSink for ShardSink {
     }
 
     fn close(&self, shard: Shard) -> Option<i64> {
-        let Shard { key, store, writer, _lock } = shard;
+        let Shard {
+            key,
+            store,
+            writer,
+            _lock,
+        } = shard;
         // The pipeline drains, drops its sender, and the writer makes its last commit.
         if let Err(e) = writer.join() {
             tracing::error!(shard = %key, "last commit failed: {e}; the next owner resumes from the previous commit");
@@ -124,9 +133,17 @@ impl PartitionSink for ShardSink {
 impl ShardSink {
     /// [`PartitionSink::open`] once the shard's lock is held and counted: `held` is how many
     /// shards the process holds with this one and the rest of the assignment.
-    fn open_locked(&self, dir: &Path, partition: i32, held: usize, lock: DirLock) -> Result<Opened<Shard>, NodeError> {
+    fn open_locked(
+        &self,
+        dir: &Path,
+        partition: i32,
+        held: usize,
+        lock: DirLock,
+    ) -> Result<Opened<Shard>, NodeError> {
         let shards = self.consumers.max(held);
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let (store_cfg, pipeline) = shard_budget(&self.store, &self.pipeline, shards, cores);
         tracing::debug!(
             partition,
@@ -137,11 +154,17 @@ impl ShardSink {
             "shard budget"
         );
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(dir, &store_cfg).map_err(|source| NodeError::Store { dir: dir.to_path_buf(), source })?;
+        let store = Store::open(dir, &store_cfg).map_err(|source| NodeError::Store {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
-            .map_err(|source| NodeError::Writer { what: "cannot start the shard's store writer", source })?;
+            .map_err(|source| NodeError::Writer {
+                what: "cannot start the shard's store writer",
+                source,
+            })?;
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
         {
             let _guard = self.rt.enter();
@@ -155,7 +178,16 @@ impl ShardSink {
         }
         let key = source_key(&self.topic, partition);
         let next = store.checkpoint().get(&key).map(|o| o as i64);
-        Ok((Shard { key, store, writer, _lock: lock }, next, raw_tx))
+        Ok((
+            Shard {
+                key,
+                store,
+                writer,
+                _lock: lock,
+            },
+            next,
+            raw_tx,
+        ))
     }
 }
 
@@ -172,10 +204,16 @@ mod tests {
 
         // One shard: the whole budget, as in `run`.
         let (s, p) = shard_budget(&store, &pipeline, 1, 2);
-        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (2, 256 * mib, 2));
+        assert_eq!(
+            (s.writer_threads, s.writer_memory.0, p.parse_threads),
+            (2, 256 * mib, 2)
+        );
         // Two shards on 2 cores: one indexing and one parsing thread each, half the memory.
         let (s, p) = shard_budget(&store, &pipeline, 2, 2);
-        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (1, 128 * mib, 1));
+        assert_eq!(
+            (s.writer_threads, s.writer_memory.0, p.parse_threads),
+            (1, 128 * mib, 1)
+        );
         // Never less than one thread; 16 cores count as 4 indexing threads, as in `run`.
         let (s, p) = shard_budget(&store, &pipeline, 3, 2);
         assert_eq!((s.writer_threads, p.parse_threads), (1, 1));
@@ -188,11 +226,17 @@ mod tests {
         let mut explicit_p = pipeline.clone();
         explicit_p.parse_threads = 5;
         let (s, p) = shard_budget(&explicit, &explicit_p, 2, 2);
-        assert_eq!((s.writer_threads, s.writer_memory.0, p.parse_threads), (3, 128 * mib, 5));
+        assert_eq!(
+            (s.writer_threads, s.writer_memory.0, p.parse_threads),
+            (3, 128 * mib, 5)
+        );
         // Retention by size stays per shard.
         let mut limited = store.clone();
         limited.retention_size.0 = 100 * mib;
-        assert_eq!(shard_budget(&limited, &pipeline, 4, 2).0.retention_size.0, 100 * mib);
+        assert_eq!(
+            shard_budget(&limited, &pipeline, 4, 2).0.retention_size.0,
+            100 * mib
+        );
         // Other settings pass through.
         assert_eq!(s.commit_interval, store.commit_interval);
         assert_eq!(p.queue_batches, pipeline.queue_batches);
