@@ -28,4 +28,4 @@ pub mod ruleset;
 
 pub use error::DetectError;
 pub use event::SigmaEvent;
-pub use ruleset::{Rejection, RuleInfo, RuleSet};
+pub use ruleset::{LoadOptions, Rejection, RuleInfo, RuleSet};

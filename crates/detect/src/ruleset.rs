@@ -83,6 +83,15 @@ impl std::fmt::Debug for RuleSet {
     }
 }
 
+/// How [`RuleSet::load_with`] loads rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Evaluate every detection rule that compiles, also those whose logsource loglynx does not
+    /// route (no routing condition is added to them). For benchmarks and for trying foreign
+    /// rules; by default (false) such rules load inactive.
+    pub evaluate_unrouted: bool,
+}
+
 /// One parsed correlation waiting for every file to be read (its references may be anywhere).
 struct PendingCorrelation {
     rule: CorrelationRule,
@@ -95,6 +104,11 @@ impl RuleSet {
     /// name order). A rule that does not parse or compile is a [`Rejection`]; the others load.
     /// Fails only when a path cannot be read at all.
     pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<RuleSet, DetectError> {
+        Self::load_with(paths, LoadOptions::default())
+    }
+
+    /// [`RuleSet::load`] with options.
+    pub fn load_with<P: AsRef<Path>>(paths: &[P], options: LoadOptions) -> Result<RuleSet, DetectError> {
         let mut files = Vec::new();
         for p in paths {
             collect_files(p.as_ref(), &mut files)?;
@@ -114,7 +128,7 @@ impl RuleSet {
         for file in &files {
             match std::fs::read(file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => set.load_text(file, &text, &pipeline, &mut compiled, &mut pending),
+                    Ok(text) => set.load_text(file, &text, &pipeline, options, &mut compiled, &mut pending),
                     Err(_) => set.reject(
                         file,
                         1,
@@ -135,6 +149,7 @@ impl RuleSet {
         file: &Path,
         text: &str,
         pipeline: &Pipeline,
+        options: LoadOptions,
         compiled: &mut Vec<rsigma_eval::CompiledRule>,
         pending: &mut Vec<PendingCorrelation>,
     ) {
@@ -171,11 +186,8 @@ impl RuleSet {
             };
             match compile_rule(&transformed.rule) {
                 Ok(c) => {
-                    if transformed
-                        .applied_items
-                        .iter()
-                        .any(|i| i.starts_with(ROUTE_PREFIX))
-                    {
+                    let routed = transformed.applied_items.iter().any(|i| i.starts_with(ROUTE_PREFIX));
+                    if routed || options.evaluate_unrouted {
                         compiled.push(c);
                         self.index(&info);
                         self.active.push(info);
@@ -282,7 +294,8 @@ impl RuleSet {
         &self.rejected
     }
 
-    /// Detection rules evaluated against loglynx events (their logsource is routed).
+    /// Detection rules evaluated against loglynx events (their logsource is routed, or
+    /// [`LoadOptions::evaluate_unrouted`]).
     pub fn active(&self) -> &[RuleInfo] {
         &self.active
     }

@@ -167,3 +167,13 @@ fn a_missing_path_is_an_error() {
     let err = RuleSet::load(&[Path::new("/nonexistent/rules")]).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/rules"));
 }
+
+#[test]
+fn unrouted_rules_are_evaluated_when_asked() {
+    let rule = "title: any\nlogsource:\n  product: windows\ndetection:\n  k: ['mimikatz']\n  condition: k\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.yml"), rule).unwrap();
+    let set = RuleSet::load_with(&[dir.path()], LoadOptions { evaluate_unrouted: true }).unwrap();
+    assert_eq!(set.active().len(), 1);
+    assert_eq!(set.matching_rules(&sshd_event("ran mimikatz.exe", "x")).len(), 1);
+}
