@@ -20,8 +20,13 @@ use loglynx_pipeline::parse::{parse_record, ParseContext};
 
 fn linux_events(data: &Path) -> Vec<Event> {
     let raw = std::fs::read(data.join("loghub/Linux/Linux_2k.log")).expect("read Linux_2k.log");
-    let source = Arc::new(SourceKind::File { path: "Linux_2k.log".into() });
-    let ctx = ParseContext { now: Timestamp::from_secs(1_717_200_000), keep_original: false };
+    let source = Arc::new(SourceKind::File {
+        path: "Linux_2k.log".into(),
+    });
+    let ctx = ParseContext {
+        now: Timestamp::from_secs(1_717_200_000),
+        keep_original: false,
+    };
     raw.split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .enumerate()
@@ -41,7 +46,10 @@ fn linux_events(data: &Path) -> Vec<Event> {
 }
 
 fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -57,12 +65,16 @@ fn matches(set: &RuleSet, events: &[Event]) -> usize {
 }
 
 fn bench(c: &mut Criterion) {
-    let Some(data) = loglynx_testkit::shared_data("") else { return };
+    let Some(data) = loglynx_testkit::shared_data("") else {
+        return;
+    };
     let sigmahq = data.join("sigmahq/rules");
 
     let mut g = c.benchmark_group("load_compile");
     g.sample_size(10);
-    g.bench_function("sigmahq", |b| b.iter(|| black_box(RuleSet::load(&[&sigmahq]).unwrap().loaded())));
+    g.bench_function("sigmahq", |b| {
+        b.iter(|| black_box(RuleSet::load(&[&sigmahq]).unwrap().loaded()))
+    });
     g.finish();
 
     let events = linux_events(&data);
@@ -70,7 +82,13 @@ fn bench(c: &mut Criterion) {
     let mut files = Vec::new();
     rule_files(&sigmahq.join("linux"), &mut files);
     files.truncate(100);
-    let hundred = RuleSet::load_with(&files, LoadOptions { evaluate_unrouted: true }).unwrap();
+    let hundred = RuleSet::load_with(
+        &files,
+        LoadOptions {
+            evaluate_unrouted: true,
+        },
+    )
+    .unwrap();
     println!(
         "{} events; linux_routed: {} rules, {} matches; linux_100: {} rules, {} matches",
         events.len(),
