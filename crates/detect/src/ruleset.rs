@@ -165,7 +165,11 @@ impl RuleSet {
             }
         };
         for err in &collection.errors {
-            let line = yaml_line(err).unwrap_or_else(|| line_of(text, err, 1, "detection:"));
+            let line = if err.starts_with("Condition parse error") {
+                line_of(text, "", 1, "condition:")
+            } else {
+                yaml_line(err).unwrap_or_else(|| line_of(text, err, 1, "detection:"))
+            };
             self.reject(file, line, explain_parse_error(err));
         }
         self.filters += collection.filters.len();
@@ -271,6 +275,12 @@ impl RuleSet {
     }
 
     fn reject(&mut self, file: &Path, line: usize, reason: String) {
+        // one line per rejection (`file:line: reason`), whatever the parser's message looks like
+        let reason = if reason.contains('\n') {
+            reason.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            reason
+        };
         self.rejected.push(Rejection {
             file: file.to_path_buf(),
             line,
@@ -405,7 +415,13 @@ fn yaml_line(err: &str) -> Option<usize> {
 
 /// A parser message with what to do next.
 fn explain_parse_error(err: &str) -> String {
-    if err.starts_with("Unknown modifier") {
+    if let Some(rest) = err.strip_prefix("Condition parse error") {
+        // pest's multi-line report: keep the position and what was expected, on one line
+        let at = rest.strip_prefix(" at ").and_then(|r| r.split(':').nth(1)).map(str::trim);
+        let expected = err.lines().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("a valid expression");
+        let column = at.map_or(String::new(), |c| format!(" at column {c}"));
+        format!("the condition does not parse{column}: {expected}: fix the condition")
+    } else if err.starts_with("Unknown modifier") {
         format!("{err}: use a modifier of the sigma specification (contains, startswith, endswith, re, cidr, all, ...)")
     } else if err.starts_with("YAML parse error") {
         format!("{err}: fix the YAML syntax")

@@ -177,3 +177,12 @@ fn unrouted_rules_are_evaluated_when_asked() {
     assert_eq!(set.active().len(), 1);
     assert_eq!(set.matching_rules(&sshd_event("ran mimikatz.exe", "x")).len(), 1);
 }
+
+#[test]
+fn a_condition_that_does_not_parse_is_rejected_on_one_line() {
+    let rule = "title: c\nlogsource:\n  product: linux\ndetection:\n  sel:\n    a: 1\n  condition: sel and (\n";
+    let (_d, set) = load(&[("c.yml", rule)]);
+    let r = one_rejection(&set);
+    assert_eq!(r.line, 7);
+    assert_eq!(r.reason, "the condition does not parse at column 10: expected expr: fix the condition");
+}
