@@ -2,7 +2,8 @@
 //!
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
 //! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
-//! - `loglynx tcpstates`: live TCP state changes from eBPF.
+//! - `loglynx tcpstates`: live TCP state changes from eBPF;
+//! - `loglynx rules check`: validate Sigma rule files without a running instance.
 
 mod client;
 mod commands;
@@ -37,6 +38,8 @@ enum Command {
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
+    /// Work with Sigma detection rules (`rules check PATH...`).
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
+        Command::Rules(args) => commands::rules::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

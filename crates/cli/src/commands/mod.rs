@@ -1,8 +1,10 @@
 //! Commands that run loglynx components in this process: flags -> [`loglynx_node::Overrides`]
-//! -> an assembly of `loglynx_node`, started, printed, stopped on a signal.
+//! -> an assembly of `loglynx_node`, started, printed, stopped on a signal; and `rules`, which
+//! checks Sigma rule files offline.
 
 pub mod agent;
 mod common;
+pub mod rules;
 pub mod run;
 pub mod serve;
 pub mod tcpstates;

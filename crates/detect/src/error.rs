@@ -1,0 +1,25 @@
+//! The errors of loglynx-detect.
+
+use std::path::PathBuf;
+
+/// What can go wrong in loglynx-detect outside a single rule (a rule that does not compile is a
+/// [`crate::Rejection`], not an error: the others still load).
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// A path given to load rules from could not be read.
+    #[error("cannot read rules at {path}: {source} (check the path and its permissions)")]
+    ReadPath {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The processing pipeline shipped in the crate does not parse (a bug in loglynx).
+    #[error("the built-in sigma pipeline does not parse: {source} (report this as a loglynx bug)")]
+    Pipeline {
+        /// rsigma's error.
+        #[source]
+        source: rsigma_eval::EvalError,
+    },
+}

@@ -1,0 +1,129 @@
+//! loglynx events as Sigma events: rsigma's [`rsigma_eval::Event`] trait over a borrowed
+//! [`loglynx_core::Event`], so matching reads the typed fields in place (no JSON per event, no
+//! allocation for text fields).
+
+use std::borrow::Cow;
+
+use loglynx_core::{fields, Event};
+use rsigma_eval::EventValue;
+
+/// A borrowed [`Event`] seen by the Sigma engine: field names are loglynx's ECS names (the
+/// rules' names are mapped to them when the rule is compiled, see [`crate::pipeline`]); free
+/// labels are found under their key, with or without the `labels.` prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct SigmaEvent<'a>(pub &'a Event);
+
+fn text(s: &str) -> EventValue<'_> {
+    EventValue::Str(Cow::Borrowed(s))
+}
+
+impl<'a> SigmaEvent<'a> {
+    fn field(&self, path: &str) -> Option<EventValue<'a>> {
+        let e = self.0;
+        let opt = |v: &'a Option<String>| v.as_deref().map(text);
+        match path {
+            fields::MESSAGE => Some(text(&e.message)),
+            fields::EVENT_ID => Some(text(&e.id)),
+            fields::EVENT_DATASET => opt(&e.dataset),
+            fields::EVENT_ORIGINAL => opt(&e.original),
+            fields::HOST_NAME => opt(&e.host),
+            fields::LOG_FILE_PATH => opt(&e.file_path),
+            fields::LOG_LEVEL => opt(&e.level),
+            fields::LOG_SYSLOG_FACILITY => e.syslog_facility.map(|v| EventValue::Int(i64::from(v))),
+            fields::LOG_SYSLOG_SEVERITY => e.syslog_severity.map(|v| EventValue::Int(i64::from(v))),
+            fields::SERVICE_NAME => opt(&e.service),
+            fields::PROCESS_NAME => opt(&e.process_name),
+            fields::PROCESS_PID => e.pid.map(|v| EventValue::Int(i64::from(v))),
+            fields::SOURCE_IP => opt(&e.source_ip),
+            fields::SOURCE_PORT => e.source_port.map(|v| EventValue::Int(i64::from(v))),
+            fields::DESTINATION_IP => opt(&e.destination_ip),
+            fields::DESTINATION_PORT => e.destination_port.map(|v| EventValue::Int(i64::from(v))),
+            fields::USER_NAME => opt(&e.user_name),
+            fields::PATTERN_ID => opt(&e.pattern_id),
+            fields::NETWORK_TRANSPORT => opt(&e.network_transport),
+            fields::TCP_OLD_STATE => opt(&e.tcp_old_state),
+            fields::TCP_NEW_STATE => opt(&e.tcp_new_state),
+            fields::TCP_STATE_DURATION_US => e
+                .tcp_state_duration_us
+                .and_then(|v| i64::try_from(v).ok())
+                .map(EventValue::Int),
+            other => {
+                let key = other.strip_prefix(fields::LABELS_PREFIX).unwrap_or(other);
+                e.labels.get(key).map(|v| text(v))
+            }
+        }
+    }
+
+    /// Every text value of the event (what keyword rules search).
+    fn texts(&self) -> impl Iterator<Item = &'a str> {
+        let e = self.0;
+        [
+            Some(e.message.as_str()),
+            e.original.as_deref(),
+            e.host.as_deref(),
+            e.service.as_deref(),
+            e.process_name.as_deref(),
+            e.source_ip.as_deref(),
+            e.destination_ip.as_deref(),
+            e.user_name.as_deref(),
+            e.file_path.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(e.labels.values().map(String::as_str))
+    }
+}
+
+impl rsigma_eval::Event for SigmaEvent<'_> {
+    fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        self.field(path)
+    }
+
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        self.texts().any(pred)
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        self.texts().map(Cow::Borrowed).collect()
+    }
+
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        self.texts().for_each(visit);
+    }
+
+    /// Only for correlation storage and explanations, never on the matching path.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_core::Timestamp;
+    use rsigma_eval::Event as _;
+
+    #[test]
+    fn reads_typed_fields_and_labels_without_copying() {
+        let mut e = Event::new(
+            "Failed password for root",
+            Timestamp::from_secs(1),
+            Timestamp::from_secs(2),
+            "id".into(),
+        );
+        e.process_name = Some("sshd".into());
+        e.source_port = Some(22);
+        e.labels.insert("url.original".into(), "/a".into());
+        let s = SigmaEvent(&e);
+        assert_eq!(s.get_field("process.name"), Some(text("sshd")));
+        assert_eq!(s.get_field("source.port"), Some(EventValue::Int(22)));
+        assert_eq!(s.get_field("url.original"), Some(text("/a")));
+        assert_eq!(s.get_field("labels.url.original"), Some(text("/a")));
+        assert_eq!(s.get_field("user.name"), None);
+        assert!(s.any_string_value(&|v| v.contains("Failed password")));
+        assert!(matches!(
+            s.get_field("message"),
+            Some(EventValue::Str(Cow::Borrowed(_)))
+        ));
+    }
+}

@@ -1,0 +1,449 @@
+//! Loading Sigma rules from files and folders, compiling them against loglynx events, and
+//! refusing the ones that do not compile (with file, line and reason) while the others load.
+//!
+//! Parsing and compiling are rsigma's (`rsigma-parser`, `rsigma-eval`: spec v2.1, MIT).
+//! Written here, because rsigma stops at the first error of a collection
+//! (`Engine::add_collection`, `CorrelationEngine::add_collection`) and its parse errors carry
+//! no file line: the loop over files and rules, the line search ([`crate::locate`]) and the
+//! check of correlation references across all the files loaded.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use loglynx_core::Event;
+use rsigma_eval::{
+    compile_rule, correlation::compile_correlation, transform_rule, CompiledCorrelation, Engine,
+    Pipeline,
+};
+use rsigma_parser::{CorrelationRule, SigmaRule};
+use serde::Serialize;
+
+use crate::event::SigmaEvent;
+use crate::locate::{doc_start, line_of};
+use crate::pipeline::{loglynx_pipeline, ROUTE_PREFIX};
+use crate::DetectError;
+
+/// A rule (or a whole file) that was refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The rule file.
+    pub file: PathBuf,
+    /// 1-based line of the problem: from the parser where it gives one, else the line of the
+    /// offending key found in the file's text, else the start of the rule's document.
+    pub line: usize,
+    /// What is wrong, for the rule's author.
+    pub reason: String,
+}
+
+/// What a loaded rule is, for listings and alerts (the `author` must follow every alert of a
+/// SigmaHQ rule: DRL 1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleInfo {
+    /// `title`.
+    pub title: String,
+    /// `id` (a UUID in SigmaHQ rules).
+    pub id: Option<String>,
+    /// `name` (how correlation rules refer to a rule, besides its id).
+    pub name: Option<String>,
+    /// `level`: informational, low, medium, high, critical.
+    pub level: Option<String>,
+    /// `author`.
+    pub author: Option<String>,
+    /// The file it was loaded from.
+    pub file: PathBuf,
+    /// `logsource` as `product/category/service` (absent parts empty).
+    pub logsource: String,
+}
+
+/// Rules loaded from files and folders, compiled.
+///
+/// Detection rules whose logsource loglynx routes (see [`crate::pipeline`]) are *active*: they
+/// are evaluated by [`RuleSet::matching_rules`]. The others compiled but target logs loglynx does
+/// not collect (Windows, cloud, ...): they are counted as loaded and listed by
+/// [`RuleSet::inactive`]. Correlation rules are compiled and their references checked; their
+/// evaluation (windows, state) is not part of this crate yet, nor is applying Sigma filters.
+pub struct RuleSet {
+    engine: Engine,
+    active: Vec<RuleInfo>,
+    by_key: HashMap<String, usize>,
+    inactive: Vec<RuleInfo>,
+    correlations: Vec<(RuleInfo, CompiledCorrelation)>,
+    filters: usize,
+    rejected: Vec<Rejection>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("active", &self.active.len())
+            .field("inactive", &self.inactive.len())
+            .field("correlations", &self.correlations.len())
+            .field("rejected", &self.rejected.len())
+            .finish()
+    }
+}
+
+/// How [`RuleSet::load_with`] loads rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Evaluate every detection rule that compiles, also those whose logsource loglynx does not
+    /// route (no routing condition is added to them). For benchmarks and for trying foreign
+    /// rules; by default (false) such rules load inactive.
+    pub evaluate_unrouted: bool,
+}
+
+/// One parsed correlation waiting for every file to be read (its references may be anywhere).
+struct PendingCorrelation {
+    rule: CorrelationRule,
+    info: RuleInfo,
+    line: usize,
+}
+
+impl RuleSet {
+    /// Loads every `*.yml` / `*.yaml` file of `paths` (files, or folders read recursively in
+    /// name order). A rule that does not parse or compile is a [`Rejection`]; the others load.
+    /// Fails only when a path cannot be read at all.
+    pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<RuleSet, DetectError> {
+        Self::load_with(paths, LoadOptions::default())
+    }
+
+    /// [`RuleSet::load`] with options.
+    pub fn load_with<P: AsRef<Path>>(paths: &[P], options: LoadOptions) -> Result<RuleSet, DetectError> {
+        let mut files = Vec::new();
+        for p in paths {
+            collect_files(p.as_ref(), &mut files)?;
+        }
+        let pipeline = loglynx_pipeline()?;
+        let mut set = RuleSet {
+            engine: Engine::new(),
+            active: Vec::new(),
+            by_key: HashMap::new(),
+            inactive: Vec::new(),
+            correlations: Vec::new(),
+            filters: 0,
+            rejected: Vec::new(),
+        };
+        let mut compiled = Vec::new();
+        let mut pending = Vec::new();
+        for file in &files {
+            match std::fs::read(file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => set.load_text(file, &text, &pipeline, options, &mut compiled, &mut pending),
+                    Err(_) => set.reject(
+                        file,
+                        1,
+                        "the file is not UTF-8 text: save it as UTF-8".into(),
+                    ),
+                },
+                Err(e) => set.reject(file, 1, format!("cannot read the file: {e}")),
+            }
+        }
+        set.engine.extend_compiled_rules(compiled);
+        set.add_correlations(pending, &pipeline);
+        Ok(set)
+    }
+
+    /// Parses one file's text and compiles its rules.
+    fn load_text(
+        &mut self,
+        file: &Path,
+        text: &str,
+        pipeline: &Pipeline,
+        options: LoadOptions,
+        compiled: &mut Vec<rsigma_eval::CompiledRule>,
+        pending: &mut Vec<PendingCorrelation>,
+    ) {
+        let collection = match rsigma_parser::parse_sigma_yaml(text) {
+            Ok(c) => c,
+            Err(e) => {
+                let reason = format!("not a valid sigma file: {e}");
+                let line = e.location().map_or_else(
+                    || line_of(text, &reason, 1, "detection:"),
+                    |l| l.line as usize,
+                );
+                return self.reject(file, line, reason);
+            }
+        };
+        for err in &collection.errors {
+            let line = if err.starts_with("Condition parse error") {
+                line_of(text, "", 1, "condition:")
+            } else {
+                yaml_line(err).unwrap_or_else(|| line_of(text, err, 1, "detection:"))
+            };
+            self.reject(file, line, explain_parse_error(err));
+        }
+        self.filters += collection.filters.len();
+        if collection.is_empty() && collection.errors.is_empty() {
+            self.reject(file, 1, "no sigma rule in this file: a rule needs title, logsource and detection (or correlation, or filter)".into());
+        }
+        for rule in &collection.rules {
+            let start = title_line(text, &rule.title);
+            let info = rule_info(rule, file);
+            let transformed = match transform_rule(std::slice::from_ref(pipeline), rule) {
+                Ok(t) => t,
+                Err(e) => {
+                    let reason = format!("cannot apply the loglynx field mapping: {e}");
+                    let line = line_of(text, &reason, start, "detection:");
+                    self.reject(file, line, reason);
+                    continue;
+                }
+            };
+            match compile_rule(&transformed.rule) {
+                Ok(c) => {
+                    let routed = transformed.applied_items.iter().any(|i| i.starts_with(ROUTE_PREFIX));
+                    if routed || options.evaluate_unrouted {
+                        compiled.push(c);
+                        self.index(&info);
+                        self.active.push(info);
+                    } else {
+                        self.inactive.push(info);
+                    }
+                }
+                Err(e) => {
+                    let reason = explain_compile_error(&e);
+                    let hint = match &e {
+                        rsigma_eval::EvalError::InvalidRegex(_) => "'re'".to_string(),
+                        rsigma_eval::EvalError::InvalidCidr(_) => "'cidr'".to_string(),
+                        other => other.to_string(),
+                    };
+                    let line = line_of(text, &hint, start, "detection:");
+                    self.reject(file, line, reason);
+                }
+            }
+        }
+        for corr in collection.correlations {
+            let line = title_line(text, &corr.title);
+            let info = correlation_info(&corr, file);
+            pending.push(PendingCorrelation {
+                rule: corr,
+                info,
+                line,
+            });
+        }
+    }
+
+    fn index(&mut self, info: &RuleInfo) {
+        let n = self.active.len();
+        if let Some(id) = &info.id {
+            self.by_key.entry(id.clone()).or_insert(n);
+        }
+        self.by_key.entry(info.title.clone()).or_insert(n);
+    }
+
+    /// Checks each correlation's references against every rule loaded, then compiles it.
+    fn add_correlations(&mut self, pending: Vec<PendingCorrelation>, pipeline: &Pipeline) {
+        let mut known: HashSet<&str> = HashSet::new();
+        for info in self
+            .active
+            .iter()
+            .chain(&self.inactive)
+            .chain(pending.iter().map(|p| &p.info))
+        {
+            known.extend(info.id.as_deref());
+            known.extend(info.name.as_deref());
+        }
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        for p in &pending {
+            let text = std::fs::read_to_string(&p.info.file).unwrap_or_default();
+            if let Some(missing) = p.rule.rules.iter().find(|r| !known.contains(r.as_str())) {
+                let line = line_of(&text, &format!("'{missing}'"), p.line, "rules:");
+                rejected.push((p.info.file.clone(), line, format!(
+                    "correlation rule refers to unknown rule '{missing}': load the rule with that id or name too, or fix the reference"
+                )));
+                continue;
+            }
+            let mut rule = p.rule.clone();
+            let result = rsigma_eval::pipeline::apply_pipelines_to_correlation(
+                std::slice::from_ref(pipeline),
+                &mut rule,
+            )
+            .and_then(|_| compile_correlation(&rule));
+            match result {
+                Ok(c) => accepted.push((p.info.clone(), c)),
+                Err(e) => {
+                    let reason = format!("correlation rule does not compile: {e}");
+                    let line = line_of(&text, &reason, p.line, "correlation:");
+                    rejected.push((p.info.file.clone(), line, reason));
+                }
+            }
+        }
+        self.correlations = accepted;
+        for (file, line, reason) in rejected {
+            self.reject(&file, line, reason);
+        }
+    }
+
+    fn reject(&mut self, file: &Path, line: usize, reason: String) {
+        // one line per rejection (`file:line: reason`), whatever the parser's message looks like
+        let reason = if reason.contains('\n') {
+            reason.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            reason
+        };
+        self.rejected.push(Rejection {
+            file: file.to_path_buf(),
+            line,
+            reason,
+        });
+    }
+
+    /// How many rules compiled: detection rules (active and inactive), correlation rules and
+    /// filters.
+    pub fn loaded(&self) -> usize {
+        self.active.len() + self.inactive.len() + self.correlations.len() + self.filters
+    }
+
+    /// How many Sigma filters (documents with `filter:`) parsed; they are not applied yet.
+    pub fn filters(&self) -> usize {
+        self.filters
+    }
+
+    /// The refused rules, in the order met.
+    pub fn rejected(&self) -> &[Rejection] {
+        &self.rejected
+    }
+
+    /// Detection rules evaluated against loglynx events (their logsource is routed, or
+    /// [`LoadOptions::evaluate_unrouted`]).
+    pub fn active(&self) -> &[RuleInfo] {
+        &self.active
+    }
+
+    /// Detection rules that compiled but whose logsource loglynx does not collect.
+    pub fn inactive(&self) -> &[RuleInfo] {
+        &self.inactive
+    }
+
+    /// Correlation rules that compiled, with their references found.
+    pub fn correlations(&self) -> impl Iterator<Item = &RuleInfo> {
+        self.correlations.iter().map(|(i, _)| i)
+    }
+
+    /// The active rules that match `event`. Reads the event's fields in place; allocates only
+    /// for matches (rsigma builds a result per matching rule).
+    pub fn matching_rules(&self, event: &Event) -> Vec<&RuleInfo> {
+        self.engine
+            .evaluate(&SigmaEvent(event))
+            .into_iter()
+            .filter_map(|r| {
+                let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
+                self.by_key
+                    .get(key)
+                    .or_else(|| self.by_key.get(&r.header.rule_title))
+                    .map(|&i| &self.active[i])
+            })
+            .collect()
+    }
+}
+
+/// Pushes `path` (a rule file) or the rule files under it (a folder) onto `out`.
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
+    let read = |source| DetectError::ReadPath {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_dir() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(read)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_files(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn rule_info(rule: &SigmaRule, file: &Path) -> RuleInfo {
+    let ls = &rule.logsource;
+    RuleInfo {
+        title: rule.title.clone(),
+        id: rule.id.clone(),
+        name: rule.name.clone(),
+        level: rule.level.map(|l| l.as_str().to_string()),
+        author: rule.author.clone(),
+        file: file.to_path_buf(),
+        logsource: format!(
+            "{}/{}/{}",
+            ls.product.as_deref().unwrap_or(""),
+            ls.category.as_deref().unwrap_or(""),
+            ls.service.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+fn correlation_info(corr: &CorrelationRule, file: &Path) -> RuleInfo {
+    RuleInfo {
+        title: corr.title.clone(),
+        id: corr.id.clone(),
+        name: corr.name.clone(),
+        level: corr.level.map(|l| l.as_str().to_string()),
+        author: corr.author.clone(),
+        file: file.to_path_buf(),
+        logsource: String::new(),
+    }
+}
+
+/// The line of `title: <title>` (where a rule's document starts), else 1.
+fn title_line(text: &str, title: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("title:")
+                .is_some_and(|t| t.trim().trim_matches(['\'', '"']) == title)
+        })
+        .map_or_else(|| doc_start(text, 0), |i| i + 1)
+}
+
+/// The line yaml_serde puts in its messages (`... at line 3 column 5`).
+fn yaml_line(err: &str) -> Option<usize> {
+    let (_, rest) = err.split_once("at line ")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A parser message with what to do next.
+fn explain_parse_error(err: &str) -> String {
+    if let Some(rest) = err.strip_prefix("Condition parse error") {
+        // pest's multi-line report: keep the position and what was expected, on one line
+        let at = rest.strip_prefix(" at ").and_then(|r| r.split(':').nth(1)).map(str::trim);
+        let expected = err.lines().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("a valid expression");
+        let column = at.map_or(String::new(), |c| format!(" at column {c}"));
+        format!("the condition does not parse{column}: {expected}: fix the condition")
+    } else if err.starts_with("Unknown modifier") {
+        format!("{err}: use a modifier of the sigma specification (contains, startswith, endswith, re, cidr, all, ...)")
+    } else if err.starts_with("YAML parse error") {
+        format!("{err}: fix the YAML syntax")
+    } else if err.starts_with("Document is not a YAML mapping") {
+        "the document is not a YAML mapping: a sigma rule is a mapping with title, logsource and detection".into()
+    } else {
+        err.to_string()
+    }
+}
+
+/// A compiler message with what to do next.
+fn explain_compile_error(e: &rsigma_eval::EvalError) -> String {
+    use rsigma_eval::EvalError as E;
+    match e {
+        E::UnknownDetection(name) => format!(
+            "the condition names '{name}', which is not a selection of this rule's detection: add it or fix the condition"
+        ),
+        E::InvalidRegex(err) => format!("a |re value is not a valid regular expression ({err}): fix the pattern"),
+        E::InvalidCidr(err) => format!("a |cidr value is not a network ({err}): write it like 10.0.0.0/8"),
+        other => format!("the rule does not compile: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
