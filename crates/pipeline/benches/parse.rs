@@ -34,6 +34,7 @@ fn bench(c: &mut Criterion) {
     let ctx = ParseContext {
         now: Timestamp::from_secs(1_717_200_000),
         keep_original: false,
+        utc_offset_secs: 0,
     };
     let cases: [(&str, Vec<RawRecord>); 5] = [
         (
