@@ -87,6 +87,11 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
     let mut h = Header::default();
     let mut numbers: [Option<u64>; 2] = [None, None];
     let mut letter_after_numbers = false;
+    // Where a `[thread]` read before any level started: without a level after it, it was the
+    // start of the message.
+    let mut thread_at: Option<Cursor<'a>> = None;
+    // MongoDB's component came after the level: a `[thread]` follows it.
+    let mut component = false;
     for _ in 0..8 {
         let gap = skip_seps(cur);
         let save = *cur;
@@ -104,7 +109,14 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
                 h.level = lv;
             } else if all_digits(inner) && h.pid.is_none() && h.level.is_none() {
                 h.pid = inner.parse().ok();
-            } else if h.thread.is_none() && numbers[0].is_none() && !inner.trim().is_empty() {
+            } else if h.thread.is_none()
+                && numbers[0].is_none()
+                && !inner.trim().is_empty()
+                && (h.level.is_none() || component || thread_then_logger(&k))
+            {
+                if h.level.is_none() {
+                    thread_at = Some(save);
+                }
                 h.thread = Some(inner.trim());
             } else {
                 *cur = save;
@@ -137,7 +149,7 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
                     skip_seps(cur);
                     break;
                 }
-                if single && numbers[0].is_none() {
+                if bare.len() <= 2 && numbers[0].is_none() {
                     // MongoDB: `I NETWORK  [conn1] msg`: the component is the logger.
                     let mut k = *cur;
                     k.skip_spaces();
@@ -146,6 +158,7 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
                     {
                         k.advance(comp.len());
                         h.logger = Some(comp);
+                        component = true;
                         *cur = k;
                     }
                 }
@@ -192,6 +205,11 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         cur.skip_spaces();
         break;
     }
+    if let (None, Some(at)) = (h.level, thread_at) {
+        h.thread = None;
+        h.logger = None;
+        *cur = at;
+    }
     match numbers {
         [Some(p), Some(t)] => {
             h.pid = u32::try_from(p).ok();
@@ -201,6 +219,16 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         _ => {}
     }
     h
+}
+
+/// After `[thread]` that follows a level: a logger or ` - ` comes next (log4j's
+/// `%p [%t] %c - %m`), so the bracket is the thread and not the start of the message.
+fn thread_then_logger(k: &Cursor<'_>) -> bool {
+    let mut k = *k;
+    if k.skip_spaces() == 0 {
+        return false;
+    }
+    k.peek() == Some(b'-') && k.peek_at(1) == Some(b' ') || logger_at(&k, false, 1).is_some()
 }
 
 /// After a level: the next token is a component or upper-case word (MongoDB `I NETWORK`), or a
