@@ -243,6 +243,27 @@ fn formats() -> Vec<(&'static str, i32, Gen)> {
                 m,
             )
         }),
+        ("logback HH:mm:ss.SSS (no date)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            // NOW is midnight: a time of day more than an hour ahead is yesterday's.
+            let day = if t.h == 0 { 31 } else { 30 };
+            let want = T {
+                y: 2024,
+                mo: 12,
+                d: day,
+                ..t
+            };
+            case(
+                format!(
+                    "{:02}:{:02}:{:02}.{f} [main] {w:<5} c.a.s.Main - {m}",
+                    t.h, t.mi, t.s
+                ),
+                want.utc(),
+                Some(l),
+                m,
+            )
+        }),
         ("log4j yy/MM/dd (spark)", 0, |i, t, m| {
             let t = t.whole();
             let (w, l) = lvl(i, LOG4J);

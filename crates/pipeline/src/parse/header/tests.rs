@@ -155,6 +155,66 @@ fn bracketed_rfc3164_and_django() {
 }
 
 #[test]
+fn bracketed_iso_kafka() {
+    // Kafka's log4j layout `[%d] %p %m (%c)%n`: the bracket after the level is the message.
+    let e = check(
+        "[2024-01-15 10:20:30,123] INFO [KafkaServer id=0] started (kafka.server.KafkaServer)",
+        "2024-01-15T10:20:30.123Z",
+        Some("info"),
+        "[KafkaServer id=0] started (kafka.server.KafkaServer)",
+    );
+    assert_eq!(label(&e, "process.thread.name"), None);
+    // log4j `%d %-5p [%t] %c - %m`: there it is the thread.
+    let e = check(
+        "2024-01-15 10:20:30,123 INFO  [http-nio-8080-exec-1] com.acme.web.Api - served",
+        "2024-01-15T10:20:30.123Z",
+        Some("info"),
+        "served",
+    );
+    assert_eq!(
+        label(&e, "process.thread.name"),
+        Some("http-nio-8080-exec-1")
+    );
+}
+
+#[test]
+fn time_of_day_only() {
+    // logback's default `%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg`.
+    let e = parse_in(
+        b"10:00:00.123 [main] INFO  c.e.App - up",
+        &ParseContext {
+            now: ts("2024-06-01T12:00:00Z"),
+            ..ctx()
+        },
+    );
+    assert_eq!(e.timestamp, ts("2024-06-01T10:00:00.123Z"));
+    assert_eq!(
+        (e.level.as_deref(), e.message.as_str()),
+        (Some("info"), "up")
+    );
+    assert_eq!(label(&e, "log.logger"), Some("c.e.App"));
+    // Read just after midnight: yesterday's.
+    let e = parse_in(
+        b"23:59:59.900 [main] WARN  c.e.App - late",
+        &ParseContext {
+            now: ts("2024-06-01T00:00:05Z"),
+            ..ctx()
+        },
+    );
+    assert_eq!(e.timestamp, ts("2024-05-31T23:59:59.9Z"));
+    // In the source's zone (+02:00): 01:30 local on June 1st is 23:30 UTC on May 31st.
+    let e = parse_in(
+        b"01:30:00 INFO x",
+        &ParseContext {
+            now: ts("2024-06-01T00:00:00Z"),
+            utc_offset_secs: 7200,
+            ..ctx()
+        },
+    );
+    assert_eq!(e.timestamp, ts("2024-05-31T23:30:00Z"));
+}
+
+#[test]
 fn log4j_short_year() {
     let e = check(
         "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered signal handlers for [TERM, HUP, INT]",

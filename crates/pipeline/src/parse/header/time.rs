@@ -12,6 +12,7 @@
 //! | `dd/MMM/yyyy:HH:mm:ss Z` and `dd/MMM/yyyy HH:mm:ss` | `10/Oct/2000:13:55:36 -0700` |
 //! | `dd Mmm yyyy HH:mm:ss.SSS` (Redis) | `01 Jan 2024 10:00:00.123` |
 //! | `EEE MMM dd HH:mm:ss[.f] yyyy` (ctime) and `MMM dd HH:mm:ss` (RFC 3164, year inferred) | `Mon Jan  1 10:00:00 2024` |
+//! | `HH:mm:ss[.f]` alone (logback's default): today in the source's zone, or yesterday when that is more than an hour ahead | `10:00:00.123` |
 //! | epoch seconds (10 digits, optional fraction) or milliseconds (13 digits), 2000 .. now + 1 day | `1704103200.5` |
 //!
 //! A time without a zone is in the context's default offset (UTC unless configured).
@@ -110,6 +111,11 @@ fn numeric(k: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> 
             Some(resolve(c, true, false, ctx))
         }
         (1 | 2, Some(b'/')) => slashed(k, n, ctx),
+        (2, Some(b':')) => {
+            let mut c = Civil::default();
+            read_hms(k, &mut c)?;
+            Some(time_of_day(c, ctx))
+        }
         (2, Some(b'-')) => {
             let mut c = Civil {
                 month: k.digits(2)?,
@@ -152,6 +158,28 @@ fn numeric(k: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> 
         }
         _ => None,
     }
+}
+
+/// A time of day without a date: on the day of `now` in the source's zone, or the day before
+/// when that is more than an hour ahead of `now` (a line written just before midnight).
+fn time_of_day(c: Civil, ctx: &ParseContext) -> Option<Timestamp> {
+    const HOUR: i64 = 3_600 * 1_000_000_000;
+    const DAY: i64 = 24 * HOUR;
+    if c.hour > 23 || c.minute > 59 || c.second > 60 {
+        return None;
+    }
+    let offset = i64::from(ctx.utc_offset_secs) * 1_000_000_000;
+    let local_now = ctx.now.0.checked_add(offset)?;
+    let midnight = local_now.div_euclid(DAY) * DAY;
+    let of_day =
+        (i64::from(c.hour) * 3600 + i64::from(c.minute) * 60 + i64::from(c.second.min(59)))
+            * 1_000_000_000
+            + i64::from(c.nanos);
+    let mut local = midnight + of_day;
+    if local > local_now + HOUR {
+        local -= DAY;
+    }
+    Some(Timestamp(local - offset))
 }
 
 /// `yy/MM/dd HH:mm:ss`, `M/d/yyyy h:mm:ss[ AM|PM]`, `dd/MMM/yyyy:HH:mm:ss[ ±hhmm]`.
