@@ -76,7 +76,7 @@ fn skip_seps(cur: &mut Cursor<'_>) -> usize {
     cur.pos() - start
 }
 
-/// The next token: up to a space, or the whole `[...]` group.
+/// The next token (up to a space), without moving the cursor.
 fn next_token<'a>(cur: &Cursor<'a>) -> &'a str {
     let mut k = *cur;
     k.token()
@@ -87,9 +87,9 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
     let mut h = Header::default();
     let mut numbers: [Option<u64>; 2] = [None, None];
     let mut letter_after_numbers = false;
-    // Where a `[thread]` read before any level started: without a level after it, it was the
-    // start of the message.
-    let mut thread_at: Option<Cursor<'a>> = None;
+    // Where the first part read before any level (a number, `[pid]`, `[thread]`) started:
+    // without a level after it, it was the start of the message.
+    let mut pre_level_at: Option<Cursor<'a>> = None;
     // MongoDB's component came after the level: a `[thread]` follows it.
     let mut component = false;
     for _ in 0..8 {
@@ -105,6 +105,9 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
                 break;
             };
             let lv = level_word(inner).filter(|_| inner.len() > 1);
+            if h.level.is_none() && lv.is_none() && pre_level_at.is_none() {
+                pre_level_at = Some(save);
+            }
             if h.level.is_none() && lv.is_some() {
                 h.level = lv;
             } else if all_digits(inner) && h.pid.is_none() && h.level.is_none() {
@@ -114,9 +117,6 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
                 && !inner.trim().is_empty()
                 && (h.level.is_none() || component || thread_then_logger(&k))
             {
-                if h.level.is_none() {
-                    thread_at = Some(save);
-                }
                 h.thread = Some(inner.trim());
             } else {
                 *cur = save;
@@ -130,6 +130,7 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         let colon = bare.len() < tok.len();
         if h.level.is_none() {
             if all_digits(tok) {
+                pre_level_at.get_or_insert(save);
                 match numbers {
                     [None, _] => numbers[0] = tok.parse().ok(),
                     [Some(_), None] => numbers[1] = tok.parse().ok(),
@@ -205,10 +206,9 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         cur.skip_spaces();
         break;
     }
-    if let (None, Some(at)) = (h.level, thread_at) {
-        h.thread = None;
-        h.logger = None;
+    if let (None, Some(at)) = (h.level, pre_level_at) {
         *cur = at;
+        return Header::default();
     }
     match numbers {
         [Some(p), Some(t)] => {

@@ -215,6 +215,25 @@ fn time_of_day_only() {
 }
 
 #[test]
+fn parts_without_a_level_after_them_stay_in_the_message() {
+    let e = check(
+        "2024-01-15 10:20:30 42 apples sold",
+        "2024-01-15T10:20:30Z",
+        None,
+        "42 apples sold",
+    );
+    assert_eq!(label(&e, "process.thread.id"), None);
+    let e = check(
+        "2024-01-15 10:20:30 [1234] [cron] nightly run",
+        "2024-01-15T10:20:30Z",
+        None,
+        "[1234] [cron] nightly run",
+    );
+    assert_eq!(e.pid, None);
+    assert_eq!(label(&e, "process.thread.name"), None);
+}
+
+#[test]
 fn log4j_short_year() {
     let e = check(
         "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered signal handlers for [TERM, HUP, INT]",
