@@ -22,7 +22,9 @@ pub struct EventFlags {
     /// The bytes were not valid UTF-8 and were decoded lossily.
     #[serde(default, skip_serializing_if = "is_false")]
     pub invalid_utf8: bool,
-    /// The format has a timestamp but it could not be read; `@timestamp` is the ingest time.
+    /// The format has a timestamp but it could not be read, or it is implausible (before 1970
+    /// or more than a day ahead of the ingest time, for generic line headers); `@timestamp` is
+    /// the ingest time.
     #[serde(default, skip_serializing_if = "is_false")]
     pub bad_timestamp: bool,
     /// A structured body (JSON) was malformed or not an object; the raw text is in `message`.

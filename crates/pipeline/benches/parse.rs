@@ -34,8 +34,9 @@ fn bench(c: &mut Criterion) {
     let ctx = ParseContext {
         now: Timestamp::from_secs(1_717_200_000),
         keep_original: false,
+        utc_offset_secs: 0,
     };
-    let cases: [(&str, Vec<RawRecord>); 5] = [
+    let cases: [(&str, Vec<RawRecord>); 7] = [
         (
             "rfc3164",
             records(&["<34>Oct 11 22:14:15 mymachine su[{i}]: 'su root' failed for lonvick on /dev/pts/8"], FormatHint::Auto),
@@ -55,6 +56,26 @@ fn bench(c: &mut Criterion) {
         (
             "loghub_hdfs",
             records(&["081109 203615 {i} INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating"], FormatHint::Auto),
+        ),
+        (
+            "header_log4j",
+            records(&["2024-05-01 10:00:00,123 INFO  [main] com.example.OrderService - order {i} accepted"], FormatHint::Auto),
+        ),
+        (
+            // One line of each of ten application formats of tests/formats.rs, in turn.
+            "header_mixed",
+            records(&[
+                "2024-05-01T10:00:00.123+01:00  INFO 1234 --- [           main] o.s.b.w.e.tomcat.TomcatWebServer         : Tomcat started on port {i}",
+                "24/05/01 10:00:00 INFO storage.BlockManagerMaster: Registered BlockManager {i}",
+                "05-01 10:00:00.123  1234  5678 E ActivityManager: ANR in com.example.app{i}",
+                "2024-05-01 10:00:00.123 CET [1234] LOG:  checkpoint {i} complete",
+                "2024-05-01T10:00:00.123456Z 0 [System] [MY-010116] [Server] mysqld starting as process {i}",
+                "1234:M 01 May 2024 10:00:00.123 * Ready to accept connections {i}",
+                "I0501 10:00:00.123456    1234 controller.go:123] Starting controller {i}",
+                "I, [2024-05-01T10:00:00.123456 #1234]  INFO -- : Started GET \"/items/{i}\" for 127.0.0.1",
+                "2024/05/01 10:00:00 [error] 1234#0: *{i} open() \"/x\" failed (2: No such file or directory)",
+                "2024-05-01 10:00:00, Info                  CBS    Loaded Servicing Stack v10.0.{i}",
+            ], FormatHint::Auto),
         ),
     ];
     let mut g = c.benchmark_group("parse");

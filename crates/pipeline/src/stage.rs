@@ -37,7 +37,7 @@ impl PipelineStats {
 }
 
 fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> EventBatch {
-    let ctx = ParseContext { now: Timestamp::now(), keep_original };
+    let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
     let events: Vec<_> = batch.records.iter().map(|r| parse_record(r, &ctx)).collect();
     let flagged = events.iter().filter(|e| e.flags.any()).count() as u64;
     stats.batches.fetch_add(1, Ordering::Relaxed);

@@ -52,6 +52,7 @@ fn parse_all(s: &Sample, now: Timestamp) -> Vec<Event> {
     let ctx = ParseContext {
         now,
         keep_original: false,
+        utc_offset_secs: 0,
     };
     s.lines
         .iter()

@@ -12,15 +12,17 @@
 //! | `access` | `apache.access` (Apache / Nginx common and combined) |
 //! | `apache_error` | `apache.error` |
 //! | `loghub` | `loghub.bgl`, `loghub.hdfs`, `loghub.hpc`, `loghub.proxifier`, `loghub.zookeeper` |
-//! | (detect) | `timestamped`: any other line starting with an ISO date-time |
+//! | `header` | `timestamped`: any other line starting with a timestamp in a common format (ISO, ctime, `yy/MM/dd`, logcat, klog, Rails, Redis, PostgreSQL, Windows, epoch...), with its level, pid, thread and logger |
 //!
 //! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
-//! Timestamps without an offset are UTC; formats without a year get one from
+//! Timestamps without an offset are UTC, except in `header` lines, which take
+//! [`ParseContext::utc_offset_secs`]; formats without a year get one from
 //! [`timestamp::infer_year`]. Levels are normalised by [`level::normalize`].
 
 mod access;
 mod apache_error;
 mod detect;
+mod header;
 mod json;
 mod keys;
 pub mod level;

@@ -14,6 +14,9 @@ pub struct ParseContext {
     pub now: Timestamp,
     /// Store the raw line in `event.original`.
     pub keep_original: bool,
+    /// Offset from UTC, in seconds east, of header timestamps that carry no zone (the
+    /// source's zone); 0 is UTC. Only the generic header parser uses it so far.
+    pub utc_offset_secs: i32,
 }
 
 impl ParseContext {
@@ -22,6 +25,7 @@ impl ParseContext {
         ParseContext {
             now: Timestamp::now(),
             keep_original: false,
+            utc_offset_secs: 0,
         }
     }
 }

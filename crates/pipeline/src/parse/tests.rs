@@ -31,6 +31,7 @@ fn ctx() -> ParseContext {
     ParseContext {
         now: RECEIVED,
         keep_original: false,
+        utc_offset_secs: 0,
     }
 }
 

@@ -7,6 +7,7 @@ fn ctx() -> ParseContext {
     ParseContext {
         now: Timestamp::parse_rfc3339("2024-06-01T00:00:00Z").unwrap(),
         keep_original: false,
+        utc_offset_secs: 0,
     }
 }
 

@@ -1,0 +1,274 @@
+//! Generic line headers (`event.dataset` `timestamped`): a timestamp in any common format at
+//! the start of the line (after an optional collector prefix `name: ` / `name | `, or in a
+//! bracket), then the header parts a layout puts before the message: level, pid, thread id or
+//! `[thread name]`, logger. The shapes of the common servers whose header is not just
+//! "time, then words" are read first: Kubernetes klog, Rails, Redis, Android logcat `E/Tag`.
+//!
+//! - The time formats are listed in `time`; a time without a zone is in
+//!   [`ParseContext::utc_offset_secs`] (UTC by default); a time without a year gets the year
+//!   that puts it closest to now without being more than a day ahead.
+//! - A time before 1970 or more than a day after now is not used: `@timestamp` stays the
+//!   ingest time and `log.flags` gets `bad_timestamp`.
+//! - Levels: [`level::normalize`](super::level::normalize) plus the header words of
+//!   `fields::level_word`.
+//! - `process.pid`, labels `process.thread.name`, `process.thread.id`, `log.logger` (the same
+//!   labels as the Loghub parsers), only where the header's shape makes them unambiguous.
+
+mod fields;
+mod time;
+
+use loglynx_core::{Event, Timestamp};
+
+use super::level;
+use super::record::ParseContext;
+use super::scan::{parse_u32, Cursor};
+use super::timestamp::{read_hms, Civil};
+use fields::Header;
+
+const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
+
+/// Fills `ev` when the line starts with a known timestamp (maybe after a collector prefix);
+/// `false` (event untouched) otherwise.
+pub(crate) fn parse(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+    if at(line, ev, ctx) {
+        return true;
+    }
+    let Some((prefix, rest)) = collector_prefix(line) else {
+        return false;
+    };
+    if at(rest, ev, ctx) {
+        ev.labels
+            .insert("log.prefix".to_string(), prefix.to_string());
+        return true;
+    }
+    false
+}
+
+/// `name: ` or `name | ` (up to 64 bytes, no blanks in the name) before the header.
+fn collector_prefix(line: &str) -> Option<(&str, &str)> {
+    let b = line.as_bytes();
+    let end = b.iter().take(65).position(|&c| c == b' ')?;
+    let name = line.get(..end)?;
+    let rest = line.get(end..)?;
+    let (name, rest) = if let Some(n) = name.strip_suffix(':') {
+        (n, rest.trim_start_matches(' '))
+    } else if let Some(r) = rest.strip_prefix(" | ").or_else(|| rest.strip_prefix(" |")) {
+        (name, r.trim_start_matches(' '))
+    } else {
+        return None;
+    };
+    (!name.is_empty() && !rest.is_empty()).then_some((name, rest))
+}
+
+fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut cur = Cursor::new(line);
+    if let Some(first) = cur.peek() {
+        if first.is_ascii_uppercase() && (klog(&mut cur, ev, ctx) || rails(&mut cur, ev, ctx)) {
+            return true;
+        }
+        if first.is_ascii_digit() && redis(&mut cur, ev, ctx) {
+            return true;
+        }
+    }
+    let bracketed = cur.eat(b'[');
+    let Some(ts) = time::read(&mut cur, ctx) else {
+        return false;
+    };
+    if bracketed && !cur.eat(b']') {
+        return false;
+    }
+    if !matches!(cur.peek(), None | Some(b' ' | b',' | b'|' | b':' | b'\t')) {
+        return false;
+    }
+    // `10:00:00: msg` / `10:00:00 | msg`
+    if cur.peek() == Some(b':') && !matches!(cur.peek_at(1), None | Some(b' ')) {
+        return false;
+    }
+    cur.eat(b':');
+    let h = logcat_brief(&mut cur).unwrap_or_else(|| fields::scan(&mut cur));
+    fill(ev, ts, ctx, &h, cur.rest().trim_start_matches([' ', '\t']));
+    true
+}
+
+/// Applies a header to the event.
+fn fill(ev: &mut Event, ts: Option<Timestamp>, ctx: &ParseContext, h: &Header<'_>, msg: &str) {
+    match ts {
+        Some(t) if t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(DAY_NANOS) => ev.timestamp = t,
+        _ => ev.flags.bad_timestamp = true,
+    }
+    ev.dataset = Some("timestamped".to_string());
+    ev.level = h.level.map(str::to_string);
+    ev.pid = h.pid;
+    if let Some(t) = h.tid {
+        ev.labels
+            .insert("process.thread.id".to_string(), t.to_string());
+    }
+    if let Some(t) = h.thread {
+        ev.labels
+            .insert("process.thread.name".to_string(), t.to_string());
+    }
+    if let Some(l) = h.logger {
+        ev.labels.insert("log.logger".to_string(), l.to_string());
+    }
+    ev.message = msg.to_string();
+}
+
+/// Logcat's `time` / `brief` shape after the time: `E/Tag( 1234): msg` or `E/Tag: msg`.
+fn logcat_brief<'a>(cur: &mut Cursor<'a>) -> Option<Header<'a>> {
+    let mut k = *cur;
+    k.skip_spaces();
+    let letter = k.peek()?;
+    if k.peek_at(1) != Some(b'/') || !b"VDIWEFA".contains(&letter) {
+        return None;
+    }
+    k.advance(2);
+    let rest = k.rest();
+    let colon = memchr::memmem::find(rest.as_bytes(), b": ")
+        .or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+    let head = rest.get(..colon)?;
+    let (tag, pid) = match head.strip_suffix(')').and_then(|h| h.rsplit_once('(')) {
+        Some((t, p)) => (t, parse_u32(p.trim())),
+        None => (head, None),
+    };
+    let tag = tag.trim_end();
+    if tag.is_empty() || tag.len() > 64 {
+        return None;
+    }
+    k.advance(colon + 1);
+    k.skip_spaces();
+    *cur = k;
+    Some(Header {
+        level: if letter == b'A' {
+            Some("crit")
+        } else {
+            fields::level_word(std::str::from_utf8(&[letter]).ok()?)
+        },
+        pid,
+        logger: Some(tag),
+        ..Header::default()
+    })
+}
+
+/// Kubernetes klog: `I0102 15:04:05.123456    1234 file.go:123] msg` (`IWEF` + MMdd, year
+/// inferred). The number is klog's thread id; `file:line` gives labels
+/// `log.origin.file.name` / `log.origin.file.line`.
+fn klog(cur: &mut Cursor<'_>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut k = *cur;
+    let lv = match k.peek() {
+        Some(b'I') => "info",
+        Some(b'W') => "warn",
+        Some(b'E') => "error",
+        Some(b'F') => "crit",
+        _ => return false,
+    };
+    k.advance(1);
+    let mut c = Civil::default();
+    let (Some(m), Some(d)) = (k.digits(2), k.digits(2)) else {
+        return false;
+    };
+    (c.month, c.day) = (m, d);
+    if !k.eat(b' ') || read_hms(&mut k, &mut c).is_none() || k.skip_spaces() == 0 {
+        return false;
+    }
+    let Some(tid) = k.uint() else { return false };
+    if !k.eat(b' ') {
+        return false;
+    }
+    let Some(src) = k.until(b']').filter(|s| s.len() <= 256 && !s.contains(' ')) else {
+        return false;
+    };
+    k.eat(b' ');
+    c.offset_secs = ctx.utc_offset_secs;
+    let ts = super::timestamp::infer_year(c, ctx.now);
+    let h = Header {
+        level: Some(lv),
+        tid: Some(tid),
+        ..Header::default()
+    };
+    fill(ev, ts, ctx, &h, k.rest());
+    if let Some((file, line)) = src.rsplit_once(':') {
+        ev.labels
+            .insert("log.origin.file.name".to_string(), file.to_string());
+        ev.labels
+            .insert("log.origin.file.line".to_string(), line.to_string());
+    }
+    *cur = k;
+    true
+}
+
+/// Rails / Ruby `Logger`: `I, [2024-01-01T10:00:00.123456 #1234]  INFO -- progname: msg`.
+fn rails(cur: &mut Cursor<'_>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut k = *cur;
+    k.advance(1);
+    if !k.eat_str(", [") {
+        return false;
+    }
+    let Some(ts) = time::read(&mut k, ctx) else {
+        return false;
+    };
+    if !k.eat_str(" #") {
+        return false;
+    }
+    let Some(pid) = k.uint() else { return false };
+    if !k.eat(b']') {
+        return false;
+    }
+    k.skip_spaces();
+    let word = k.token();
+    let Some(lv) =
+        level::normalize(word).or_else(|| word.eq_ignore_ascii_case("any").then_some("info"))
+    else {
+        return false;
+    };
+    let Some(rest) = k.rest().strip_prefix(" -- ") else {
+        return false;
+    };
+    let (prog, msg) = rest.split_once(": ").unwrap_or(("", rest));
+    let h = Header {
+        level: Some(lv),
+        pid: u32::try_from(pid).ok(),
+        logger: (!prog.is_empty() && !prog.contains(' ')).then_some(prog),
+        ..Header::default()
+    };
+    fill(ev, ts, ctx, &h, msg);
+    true
+}
+
+/// Redis: `1234:M 01 Jan 2024 10:00:00.123 * msg` (role `X`/`C`/`S`/`M`; level `.` debug,
+/// `-` verbose -> `info`, `*` notice, `#` warning -> `warn`).
+fn redis(cur: &mut Cursor<'_>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut k = *cur;
+    let Some(pid) = k.uint() else { return false };
+    if !k.eat(b':')
+        || !matches!(k.peek(), Some(b'X' | b'C' | b'S' | b'M'))
+        || k.peek_at(1) != Some(b' ')
+    {
+        return false;
+    }
+    k.advance(2);
+    let Some(ts) = time::read(&mut k, ctx) else {
+        return false;
+    };
+    if !k.eat(b' ') {
+        return false;
+    }
+    let lv = match k.peek() {
+        Some(b'.') => "debug",
+        Some(b'-') => "info",
+        Some(b'*') => "notice",
+        Some(b'#') => "warn",
+        _ => return false,
+    };
+    k.advance(1);
+    k.skip_spaces();
+    let h = Header {
+        level: Some(lv),
+        pid: u32::try_from(pid).ok(),
+        ..Header::default()
+    };
+    fill(ev, ts, ctx, &h, k.rest());
+    true
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,785 @@
+//! A corpus of application log formats, written for this test from the formats' documentation
+//! (layouts, default patterns, the examples in their manuals), not copied from log files: per
+//! format 24 lines built from one layout with varying times, levels and messages. Each line is
+//! parsed with hint `Auto`; a line counts as right when its `@timestamp` (to the nanosecond),
+//! `log.level` and `message` are the expected ones. The test prints the per-format table and
+//! fails when a format falls under its floor.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
+use loglynx_pipeline::parse::{parse_record, ParseContext};
+
+/// 2024-12-31T00:00:00Z: formats without a year fall in 2024.
+const NOW: Timestamp = Timestamp(1_735_603_200_000_000_000);
+const LINES: usize = 24;
+/// Every format must get at least this share of its lines entirely right.
+const FLOOR: f64 = 0.95;
+
+/// The parts a line is built from.
+#[derive(Clone, Copy)]
+struct T {
+    y: i32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    /// Nanoseconds.
+    ns: u32,
+}
+
+impl T {
+    fn new(i: usize) -> T {
+        let i32_ = i as u32;
+        T {
+            y: 2024,
+            mo: 1 + i32_ % 12,
+            d: 1 + (i32_ * 5) % 28,
+            h: (i32_ * 7) % 24,
+            mi: (i32_ * 11) % 60,
+            s: (i32_ * 13) % 60,
+            ns: (i32_.wrapping_mul(123_456_789)) % 1_000_000_000,
+        }
+    }
+    /// The fraction cut to `digits` and the time with that fraction.
+    fn frac(self, digits: u32) -> (String, T) {
+        let unit = 10u32.pow(9 - digits);
+        let v = self.ns / unit;
+        (
+            format!("{v:0w$}", w = digits as usize),
+            T {
+                ns: v * unit,
+                ..self
+            },
+        )
+    }
+    fn whole(self) -> T {
+        T { ns: 0, ..self }
+    }
+    /// The instant, the time being at `offset_secs` east of UTC.
+    fn at(self, offset_secs: i64) -> Timestamp {
+        let n = NaiveDate::from_ymd_opt(self.y, self.mo, self.d)
+            .and_then(|d| d.and_hms_nano_opt(self.h, self.mi, self.s, self.ns))
+            .expect("valid test time")
+            .and_utc()
+            .timestamp_nanos_opt()
+            .expect("in range");
+        Timestamp(n - offset_secs * 1_000_000_000)
+    }
+    fn utc(self) -> Timestamp {
+        self.at(0)
+    }
+    fn mon(self) -> &'static str {
+        [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ][self.mo as usize - 1]
+    }
+    fn wday(self) -> &'static str {
+        let d = NaiveDate::from_ymd_opt(self.y, self.mo, self.d).expect("valid");
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            [chrono::Datelike::weekday(&d).num_days_from_monday() as usize]
+    }
+    fn epoch_secs(self) -> i64 {
+        self.utc().0 / 1_000_000_000
+    }
+}
+
+/// Messages with the shapes that make header ends hard: colons, brackets, dashes, numbers.
+const MESSAGES: [&str; 13] = [
+    "server started on port 8080",
+    "user alice logged in from 10.0.0.7",
+    "Connection refused: connect",
+    "cache miss for key=user:42 (ttl 30s)",
+    "GET /api/v1/items?page=2 - 200 in 12ms",
+    "[scheduler] job nightly-report finished",
+    "retrying in 5 seconds - attempt 3 of 5",
+    "disk usage at 91% on /var",
+    "received SIGTERM, shutting down",
+    "transaction 0x3f2a committed",
+    "Reloading configuration from /etc/app/app.yaml",
+    "worker 7: queue depth 1024",
+    // Reads like `logger: msg` after a bare level: taken as the logger (a known limit).
+    "java.net.ConnectException: Connection refused",
+];
+
+/// One expected line.
+struct Case {
+    line: String,
+    ts: Timestamp,
+    level: Option<&'static str>,
+    message: String,
+}
+
+fn case(line: String, ts: Timestamp, level: Option<&'static str>, message: &str) -> Case {
+    Case {
+        line,
+        ts,
+        level,
+        message: message.to_string(),
+    }
+}
+
+/// Cycles through a format's level words: (as written, as stored).
+fn lvl(i: usize, words: &[(&'static str, &'static str)]) -> (&'static str, &'static str) {
+    words[i % words.len()]
+}
+
+const LOG4J: &[(&str, &str)] = &[
+    ("INFO", "info"),
+    ("WARN", "warn"),
+    ("ERROR", "error"),
+    ("DEBUG", "debug"),
+    ("TRACE", "trace"),
+    ("FATAL", "crit"),
+];
+
+type Gen = fn(usize, T, &str) -> Case;
+
+fn formats() -> Vec<(&'static str, i32, Gen)> {
+    vec![
+        ("log4j iso8601 comma", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}:{:02},{f} {w:<5} [main] com.acme.Server - {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("rfc3339 Z nanos", 0, |i, t, m| {
+            let (f, t) = t.frac(9);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{f}Z {w} {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("spring boot +hh:mm", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(format!("{}-{:02}-{:02}T{:02}:{:02}:{:02}.{f}+01:00 {w:>5} {} --- [           main] o.s.b.w.e.tomcat.TomcatWebServer         : {m}", t.y, t.mo, t.d, t.h, t.mi, t.s, 1000 + i), t.at(3600), Some(l), m)
+        }),
+        ("iso +hhmm [LEVEL]", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{}-{:02}-{:02}T{:02}:{:02}:{:02}-0500 [{w}] {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.at(-5 * 3600),
+                Some(l),
+                m,
+            )
+        }),
+        ("iso no zone, source zone +05:30", 19_800, |i, t, m| {
+            let (f, t) = t.frac(6);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("info", "info"),
+                    ("warning", "warn"),
+                    ("error", "error"),
+                    ("debug", "debug"),
+                ],
+            );
+            case(
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}:{:02}.{f} {w}: {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.at(19_800),
+                Some(l),
+                m,
+            )
+        }),
+        ("python logging", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("INFO", "info"),
+                    ("WARNING", "warn"),
+                    ("ERROR", "error"),
+                    ("DEBUG", "debug"),
+                    ("CRITICAL", "crit"),
+                ],
+            );
+            case(
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}:{:02},{f} - myapp.worker - {w} - {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("[rfc3164] level", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "[{} {:>2} {:02}:{:02}:{:02}] {w} {m}",
+                    t.mon(),
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("logback HH:mm:ss.SSS (no date)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            // NOW is midnight: a time of day more than an hour ahead is yesterday's.
+            let day = if t.h == 0 { 31 } else { 30 };
+            let want = T {
+                y: 2024,
+                mo: 12,
+                d: day,
+                ..t
+            };
+            case(
+                format!(
+                    "{:02}:{:02}:{:02}.{f} [main] {w:<5} c.a.s.Main - {m}",
+                    t.h, t.mi, t.s
+                ),
+                want.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("log4j yy/MM/dd (spark)", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{:02}/{:02}/{:02} {:02}:{:02}:{:02} {w} storage.BlockManagerMaster: {m}",
+                    t.y % 100,
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("logcat threadtime", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("V", "trace"),
+                    ("D", "debug"),
+                    ("I", "info"),
+                    ("W", "warn"),
+                    ("E", "error"),
+                    ("F", "crit"),
+                ],
+            );
+            case(
+                format!(
+                    "{:02}-{:02} {:02}:{:02}:{:02}.{f}  {:>4}  {:>4} {w} ActivityManager: {m}",
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    500 + i,
+                    600 + i
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("logcat time E/Tag", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("V", "trace"),
+                    ("D", "debug"),
+                    ("I", "info"),
+                    ("W", "warn"),
+                    ("E", "error"),
+                ],
+            );
+            case(
+                format!(
+                    "{:02}-{:02} {:02}:{:02}:{:02}.{f} {w}/MainActivity({:>5}): {m}",
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    1234 + i
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("yyyyMMdd-HH:mm:ss:SSS", 0, |_, t, m| {
+            let (f, t) = t.frac(3);
+            case(
+                format!(
+                    "{}{:02}{:02}-{:02}:{:02}:{:02}:{f}|Step_LSC|30002312|{m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                None,
+                &format!("Step_LSC|30002312|{m}"),
+            )
+        }),
+        ("yyyy.MM.dd", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{}.{:02}.{:02} {:02}:{:02}:{:02} [{w}] {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("[dd/MMM/yyyy:HH:mm:ss Z]", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "[{:02}/{}/{}:{:02}:{:02}:{:02} +0200] {w} {m}",
+                    t.d,
+                    t.mon(),
+                    t.y,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.at(7200),
+                Some(l),
+                m,
+            )
+        }),
+        ("[dd/MMM/yyyy HH:mm:ss] (django)", 0, |i, t, _| {
+            let t = t.whole();
+            let m = format!("\"GET /items/{i} HTTP/1.1\" 200 {}", 100 + i);
+            case(
+                format!(
+                    "[{:02}/{}/{} {:02}:{:02}:{:02}] {m}",
+                    t.d,
+                    t.mon(),
+                    t.y,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.utc(),
+                None,
+                &m,
+            )
+        }),
+        ("ctime", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{} {} {:>2} {:02}:{:02}:{:02} {} {w} {m}",
+                    t.wday(),
+                    t.mon(),
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    t.y
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("epoch seconds", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(format!("{} {w} {m}", t.epoch_secs()), t.utc(), Some(l), m)
+        }),
+        ("epoch millis", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!("{}{f} [{w}] {m}", t.epoch_secs()),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("nginx error", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("error", "error"),
+                    ("warn", "warn"),
+                    ("notice", "notice"),
+                    ("crit", "crit"),
+                    ("alert", "alert"),
+                    ("emerg", "emerg"),
+                    ("info", "info"),
+                    ("debug", "debug"),
+                ],
+            );
+            let msg = format!("*{i} {m}, client: 10.0.0.{i}, server: example.org");
+            case(
+                format!(
+                    "{}/{:02}/{:02} {:02}:{:02}:{:02} [{w}] {}#0: {msg}",
+                    t.y,
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    4000 + i
+                ),
+                t.utc(),
+                Some(l),
+                &msg,
+            )
+        }),
+        ("postgresql", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("LOG", "info"),
+                    ("ERROR", "error"),
+                    ("WARNING", "warn"),
+                    ("FATAL", "crit"),
+                    ("PANIC", "emerg"),
+                    ("DEBUG1", "debug"),
+                    ("INFO", "info"),
+                    ("NOTICE", "notice"),
+                ],
+            );
+            let (zone, off) = [("UTC", 0), ("CET", 3600), ("EST", -18_000), ("JST", 32_400)][i % 4];
+            case(
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}:{:02}.{f} {zone} [{}] {w}:  {m}",
+                    t.y,
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    700 + i
+                ),
+                t.at(off),
+                Some(l),
+                m,
+            )
+        }),
+        ("mysql 8", 0, |i, t, m| {
+            let (f, t) = t.frac(6);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("System", "info"),
+                    ("Warning", "warn"),
+                    ("ERROR", "error"),
+                    ("Note", "info"),
+                ],
+            );
+            let msg = format!("[MY-0{}] [Server] {m}", 10_000 + i);
+            case(
+                format!(
+                    "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{f}Z {i} [{w}] {msg}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                &msg,
+            )
+        }),
+        ("redis", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    (".", "debug"),
+                    ("-", "info"),
+                    ("*", "notice"),
+                    ("#", "warn"),
+                ],
+            );
+            let role = ["M", "S", "C", "X"][i % 4];
+            case(
+                format!(
+                    "{}:{role} {:02} {} {} {:02}:{:02}:{:02}.{f} {w} {m}",
+                    100 + i,
+                    t.d,
+                    t.mon(),
+                    t.y,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("mongodb legacy", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("I", "info"),
+                    ("W", "warn"),
+                    ("E", "error"),
+                    ("F", "crit"),
+                    ("D1", "debug"),
+                ],
+            );
+            let comp = ["NETWORK", "COMMAND", "STORAGE", "REPL", "ACCESS"][i % 5];
+            case(
+                format!(
+                    "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{f}+0000 {w} {comp:<8} [conn{i}] {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("kubernetes klog", 0, |i, t, m| {
+            let (f, t) = t.frac(6);
+            let (w, l) = lvl(
+                i,
+                &[("I", "info"), ("W", "warn"), ("E", "error"), ("F", "crit")],
+            );
+            case(
+                format!(
+                    "{w}{:02}{:02} {:02}:{:02}:{:02}.{f} {:>7} controller.go:{}] {m}",
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    1 + i,
+                    100 + i
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("go log", 0, |_, t, m| {
+            let (f, t) = t.frac(6);
+            if t.d % 2 == 0 {
+                case(
+                    format!(
+                        "{}/{:02}/{:02} {:02}:{:02}:{:02}.{f} {m}",
+                        t.y, t.mo, t.d, t.h, t.mi, t.s
+                    ),
+                    t.utc(),
+                    None,
+                    m,
+                )
+            } else {
+                let t = t.whole();
+                case(
+                    format!(
+                        "{}/{:02}/{:02} {:02}:{:02}:{:02} {m}",
+                        t.y, t.mo, t.d, t.h, t.mi, t.s
+                    ),
+                    t.utc(),
+                    None,
+                    m,
+                )
+            }
+        }),
+        ("rails logger", 0, |i, t, m| {
+            let (f, t) = t.frac(6);
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("INFO", "info"),
+                    ("WARN", "warn"),
+                    ("ERROR", "error"),
+                    ("DEBUG", "debug"),
+                    ("FATAL", "crit"),
+                ],
+            );
+            let prog = if i % 2 == 0 { "" } else { "MyApp" };
+            case(
+                format!(
+                    "{}, [{}-{:02}-{:02}T{:02}:{:02}:{:02}.{f} #{}] {w:>5} -- {prog}: {m}",
+                    &w[..1],
+                    t.y,
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s,
+                    200 + i
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("windows cbs", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(
+                i,
+                &[("Info", "info"), ("Warning", "warn"), ("Error", "error")],
+            );
+            let comp = ["CBS", "CSI", "DISM"][i % 3];
+            case(
+                format!(
+                    "{}-{:02}-{:02} {:02}:{:02}:{:02}, {w:<22}{comp:<7}{m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("windows M/d/yyyy h:mm:ss AM", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(
+                i,
+                &[
+                    ("Information", "info"),
+                    ("Warning", "warn"),
+                    ("Error", "error"),
+                ],
+            );
+            let (h12, ampm) = match t.h {
+                0 => (12, "AM"),
+                1..=11 => (t.h, "AM"),
+                12 => (12, "PM"),
+                h => (h - 12, "PM"),
+            };
+            case(
+                format!(
+                    "{}/{}/{} {h12}:{:02}:{:02} {ampm} {w} {m}",
+                    t.mo, t.d, t.y, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("collector prefix", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "web-{} | {}-{:02}-{:02}T{:02}:{:02}:{:02}.{f}Z {w} {m}",
+                    i % 3,
+                    t.y,
+                    t.mo,
+                    t.d,
+                    t.h,
+                    t.mi,
+                    t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+    ]
+}
+
+#[test]
+fn formats_corpus() {
+    let source = Arc::new(SourceKind::File {
+        path: "corpus.log".into(),
+    });
+    let mut failures = Vec::new();
+    let mut total = (0, 0);
+    println!(
+        "{:<34} {:>5} {:>6} {:>6} {:>6} {:>7}",
+        "format", "lines", "time", "level", "msg", "all"
+    );
+    for (name, offset, gen) in formats() {
+        let ctx = ParseContext {
+            now: NOW,
+            keep_original: false,
+            utc_offset_secs: offset,
+        };
+        let mut ok = [0usize; 4];
+        for i in 0..LINES {
+            let c = gen(i, T::new(i), MESSAGES[i % MESSAGES.len()]);
+            let rec = RawRecord {
+                body: c.line.clone().into_bytes(),
+                truncated: false,
+                hint: FormatHint::Auto,
+                source: source.clone(),
+                host: None,
+                received: NOW,
+                id: format!("{name}-{i}"),
+            };
+            let e = parse_record(&rec, &ctx);
+            let right = [
+                e.timestamp == c.ts,
+                e.level.as_deref() == c.level,
+                e.message == c.message,
+            ];
+            for (n, r) in ok.iter_mut().zip(right) {
+                *n += usize::from(r);
+            }
+            if right.iter().all(|&r| r) {
+                ok[3] += 1;
+            } else if failures.len() < 40 {
+                failures.push(format!(
+                    "{name}: {:?}\n  got  ts={} level={:?} msg={:?}\n  want ts={} level={:?} msg={:?}",
+                    c.line, e.timestamp.0, e.level, e.message, c.ts.0, c.level, c.message
+                ));
+            }
+        }
+        let pct = |n: usize| 100.0 * n as f64 / LINES as f64;
+        println!(
+            "{name:<34} {LINES:>5} {:>5.1}% {:>5.1}% {:>5.1}% {:>6.1}%",
+            pct(ok[0]),
+            pct(ok[1]),
+            pct(ok[2]),
+            pct(ok[3])
+        );
+        total.0 += ok[3];
+        total.1 += LINES;
+        if (ok[3] as f64) < FLOOR * LINES as f64 {
+            failures.push(format!("{name}: {}/{LINES} right, under the floor", ok[3]));
+        }
+    }
+    println!("all formats: {}/{} lines right", total.0, total.1);
+    assert!(
+        !failures.iter().any(|f| f.contains("under the floor")),
+        "{}",
+        failures.join("\n")
+    );
+    for f in &failures {
+        println!("{f}");
+    }
+}
