@@ -26,6 +26,7 @@ fn linux_events(data: &Path) -> Vec<Event> {
     let ctx = ParseContext {
         now: Timestamp::from_secs(1_717_200_000),
         keep_original: false,
+        utc_offset_secs: 0,
     };
     raw.split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())

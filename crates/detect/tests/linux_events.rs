@@ -19,6 +19,7 @@ fn linux_events() -> Option<(String, Vec<Event>)> {
     let ctx = ParseContext {
         now: Timestamp::from_secs(1_717_200_000),
         keep_original: false,
+        utc_offset_secs: 0,
     };
     let events = text
         .lines()
