@@ -49,6 +49,18 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     f::NETWORK_TRANSPORT,
     f::TCP_OLD_STATE,
     f::TCP_NEW_STATE,
+    f::EVENT_ACTION,
+    f::EVENT_OUTCOME,
+    f::EVENT_CATEGORY,
+    f::USER_EFFECTIVE_NAME,
+    f::USER_TARGET_NAME,
+    f::GROUP_NAME,
+    f::PROCESS_COMMAND_LINE,
+    f::SOURCE_DOMAIN,
+    f::SYSTEMD_UNIT,
+    f::HTTP_REQUEST_METHOD,
+    f::URL_ORIGINAL,
+    f::USER_AGENT_ORIGINAL,
 ];
 
 /// Unsigned numeric fields: indexed, fast.
@@ -59,6 +71,7 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::TCP_STATE_DURATION_US,
     f::LOG_SYSLOG_SEVERITY,
     f::LOG_SYSLOG_FACILITY,
+    f::HTTP_RESPONSE_STATUS_CODE,
 ];
 
 /// Date fields: indexed, fast.
@@ -205,6 +218,18 @@ impl StoreSchema {
         kw(&mut d, f::NETWORK_TRANSPORT, &e.network_transport);
         kw(&mut d, f::TCP_OLD_STATE, &e.tcp_old_state);
         kw(&mut d, f::TCP_NEW_STATE, &e.tcp_new_state);
+        kw(&mut d, f::EVENT_ACTION, &e.action);
+        kw(&mut d, f::EVENT_OUTCOME, &e.outcome);
+        kw(&mut d, f::EVENT_CATEGORY, &e.category);
+        kw(&mut d, f::USER_EFFECTIVE_NAME, &e.user_effective_name);
+        kw(&mut d, f::USER_TARGET_NAME, &e.user_target_name);
+        kw(&mut d, f::GROUP_NAME, &e.group_name);
+        kw(&mut d, f::PROCESS_COMMAND_LINE, &e.command_line);
+        kw(&mut d, f::SOURCE_DOMAIN, &e.source_domain);
+        kw(&mut d, f::SYSTEMD_UNIT, &e.systemd_unit);
+        kw(&mut d, f::HTTP_REQUEST_METHOD, &e.http_method);
+        kw(&mut d, f::URL_ORIGINAL, &e.url_original);
+        kw(&mut d, f::USER_AGENT_ORIGINAL, &e.user_agent);
         for flag in e.flags.names() {
             d.add_text(self.keywords[f::LOG_FLAGS], flag);
         }
@@ -230,6 +255,11 @@ impl StoreSchema {
             &mut d,
             f::LOG_SYSLOG_FACILITY,
             e.syslog_facility.map(u64::from),
+        );
+        num(
+            &mut d,
+            f::HTTP_RESPONSE_STATUS_CODE,
+            e.http_status.map(u64::from),
         );
         if !e.labels.is_empty() {
             let obj = e
