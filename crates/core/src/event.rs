@@ -4,6 +4,7 @@
 //! doc store) as a flat JSON object with the ECS dotted names of [`crate::fields`]; absent
 //! fields are omitted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -127,14 +128,15 @@ pub struct Event {
     #[serde(rename = "network.transport", default, skip_serializing_if = "Option::is_none")]
     pub network_transport: Option<String>,
     /// What happened (`ssh_login`, `session_opened`, `user_added`, ...), set by the decoders.
+    /// `action`, `outcome` and `category` are `Cow` so the decoders set them without allocating.
     #[serde(rename = "event.action", default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<Cow<'static, str>>,
     /// `success`, `failure` or `unknown`.
     #[serde(rename = "event.outcome", default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<Cow<'static, str>>,
     /// ECS category: `authentication`, `session`, `iam`, `process`, `network`, `web`.
     #[serde(rename = "event.category", default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<Cow<'static, str>>,
     /// The user a command runs as (sudo `USER=`, the target of su).
     #[serde(rename = "user.effective.name", default, skip_serializing_if = "Option::is_none")]
     pub user_effective_name: Option<String>,
@@ -243,9 +245,9 @@ impl Event {
             USER_NAME => self.user_name.clone()?,
             PATTERN_ID => self.pattern_id.clone()?,
             NETWORK_TRANSPORT => self.network_transport.clone()?,
-            EVENT_ACTION => self.action.clone()?,
-            EVENT_OUTCOME => self.outcome.clone()?,
-            EVENT_CATEGORY => self.category.clone()?,
+            EVENT_ACTION => self.action.as_deref()?.to_string(),
+            EVENT_OUTCOME => self.outcome.as_deref()?.to_string(),
+            EVENT_CATEGORY => self.category.as_deref()?.to_string(),
             USER_EFFECTIVE_NAME => self.user_effective_name.clone()?,
             USER_TARGET_NAME => self.user_target_name.clone()?,
             GROUP_NAME => self.group_name.clone()?,

@@ -71,8 +71,8 @@ impl Tally {
     fn new(events: &[Event]) -> Tally {
         let mut t = Tally::default();
         for e in events {
-            if let Some(a) = &e.action {
-                *t.decoded.entry(a.clone()).or_default() += 1;
+            if let Some(a) = e.action.as_deref() {
+                *t.decoded.entry(a.to_string()).or_default() += 1;
             }
         }
         t

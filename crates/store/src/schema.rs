@@ -200,36 +200,36 @@ impl StoreSchema {
         );
         d.add_text(self.id, &e.id);
         d.add_text(self.message, &e.message);
-        let kw = |d: &mut TantivyDocument, name: &str, v: &Option<String>| {
+        let kw = |d: &mut TantivyDocument, name: &str, v: Option<&str>| {
             if let Some(v) = v {
                 d.add_text(self.keywords[name], v);
             }
         };
-        kw(&mut d, f::EVENT_DATASET, &e.dataset);
-        kw(&mut d, f::HOST_NAME, &e.host);
-        kw(&mut d, f::LOG_FILE_PATH, &e.file_path);
-        kw(&mut d, f::LOG_LEVEL, &e.level);
-        kw(&mut d, f::SERVICE_NAME, &e.service);
-        kw(&mut d, f::PROCESS_NAME, &e.process_name);
-        kw(&mut d, f::SOURCE_IP, &e.source_ip);
-        kw(&mut d, f::DESTINATION_IP, &e.destination_ip);
-        kw(&mut d, f::USER_NAME, &e.user_name);
-        kw(&mut d, f::PATTERN_ID, &e.pattern_id);
-        kw(&mut d, f::NETWORK_TRANSPORT, &e.network_transport);
-        kw(&mut d, f::TCP_OLD_STATE, &e.tcp_old_state);
-        kw(&mut d, f::TCP_NEW_STATE, &e.tcp_new_state);
-        kw(&mut d, f::EVENT_ACTION, &e.action);
-        kw(&mut d, f::EVENT_OUTCOME, &e.outcome);
-        kw(&mut d, f::EVENT_CATEGORY, &e.category);
-        kw(&mut d, f::USER_EFFECTIVE_NAME, &e.user_effective_name);
-        kw(&mut d, f::USER_TARGET_NAME, &e.user_target_name);
-        kw(&mut d, f::GROUP_NAME, &e.group_name);
-        kw(&mut d, f::PROCESS_COMMAND_LINE, &e.command_line);
-        kw(&mut d, f::SOURCE_DOMAIN, &e.source_domain);
-        kw(&mut d, f::SYSTEMD_UNIT, &e.systemd_unit);
-        kw(&mut d, f::HTTP_REQUEST_METHOD, &e.http_method);
-        kw(&mut d, f::URL_ORIGINAL, &e.url_original);
-        kw(&mut d, f::USER_AGENT_ORIGINAL, &e.user_agent);
+        kw(&mut d, f::EVENT_DATASET, e.dataset.as_deref());
+        kw(&mut d, f::HOST_NAME, e.host.as_deref());
+        kw(&mut d, f::LOG_FILE_PATH, e.file_path.as_deref());
+        kw(&mut d, f::LOG_LEVEL, e.level.as_deref());
+        kw(&mut d, f::SERVICE_NAME, e.service.as_deref());
+        kw(&mut d, f::PROCESS_NAME, e.process_name.as_deref());
+        kw(&mut d, f::SOURCE_IP, e.source_ip.as_deref());
+        kw(&mut d, f::DESTINATION_IP, e.destination_ip.as_deref());
+        kw(&mut d, f::USER_NAME, e.user_name.as_deref());
+        kw(&mut d, f::PATTERN_ID, e.pattern_id.as_deref());
+        kw(&mut d, f::NETWORK_TRANSPORT, e.network_transport.as_deref());
+        kw(&mut d, f::TCP_OLD_STATE, e.tcp_old_state.as_deref());
+        kw(&mut d, f::TCP_NEW_STATE, e.tcp_new_state.as_deref());
+        kw(&mut d, f::EVENT_ACTION, e.action.as_deref());
+        kw(&mut d, f::EVENT_OUTCOME, e.outcome.as_deref());
+        kw(&mut d, f::EVENT_CATEGORY, e.category.as_deref());
+        kw(&mut d, f::USER_EFFECTIVE_NAME, e.user_effective_name.as_deref());
+        kw(&mut d, f::USER_TARGET_NAME, e.user_target_name.as_deref());
+        kw(&mut d, f::GROUP_NAME, e.group_name.as_deref());
+        kw(&mut d, f::PROCESS_COMMAND_LINE, e.command_line.as_deref());
+        kw(&mut d, f::SOURCE_DOMAIN, e.source_domain.as_deref());
+        kw(&mut d, f::SYSTEMD_UNIT, e.systemd_unit.as_deref());
+        kw(&mut d, f::HTTP_REQUEST_METHOD, e.http_method.as_deref());
+        kw(&mut d, f::URL_ORIGINAL, e.url_original.as_deref());
+        kw(&mut d, f::USER_AGENT_ORIGINAL, e.user_agent.as_deref());
         for flag in e.flags.names() {
             d.add_text(self.keywords[f::LOG_FLAGS], flag);
         }

@@ -23,7 +23,7 @@ pub(super) fn decode(ev: &mut Event) {
         ev.user_agent = Some(a);
     }
     if ev.http_method.is_some() || ev.http_status.is_some() {
-        ev.category = Some("web".to_string());
+        ev.category = Some("web".into());
     }
 }
 

@@ -30,6 +30,7 @@ mod su;
 mod sudo;
 mod systemd;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use loglynx_core::Event;
@@ -105,10 +106,15 @@ fn service_of(program: &str) -> Option<Service> {
 }
 
 /// Sets `event.action`, `event.outcome` (when known) and `event.category`.
-pub(crate) fn set_event(ev: &mut Event, action: &str, outcome: Option<&str>, category: &str) {
-    ev.action = Some(action.to_string());
-    ev.outcome = outcome.map(str::to_string);
-    ev.category = Some(category.to_string());
+pub(crate) fn set_event(
+    ev: &mut Event,
+    action: &'static str,
+    outcome: Option<&'static str>,
+    category: &'static str,
+) {
+    ev.action = Some(Cow::Borrowed(action));
+    ev.outcome = outcome.map(Cow::Borrowed);
+    ev.category = Some(Cow::Borrowed(category));
 }
 
 /// `Some` for a non-empty name without spaces or control characters.

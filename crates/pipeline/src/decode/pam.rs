@@ -31,7 +31,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
     }
 }
 
-fn session(user: &str, action: &str, ev: &mut Event) {
+fn session(user: &str, action: &'static str, ev: &mut Event) {
     let user = user.trim_end();
     let user = user.split_once("(uid=").map_or(user, |(u, _)| u);
     if let Some(u) = name(user) {

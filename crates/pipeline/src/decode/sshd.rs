@@ -109,7 +109,7 @@ fn unwrap_repeated(msg: &str) -> &str {
 }
 
 /// After `Accepted ` / `Failed `: `METHOD for [invalid user ]NAME from ADDR port N ssh2[: ...]`.
-fn login(rest: &str, outcome: &str, ev: &mut Event) {
+fn login(rest: &str, outcome: &'static str, ev: &mut Event) {
     let Some((method, rest)) = rest.split_once(" for ") else {
         return;
     };
