@@ -4,7 +4,7 @@
 
 use loglynx_core::Event;
 
-use super::{name, quoted, set_event, SUCCESS};
+use super::{name, quoted, set_event, split_str, SUCCESS};
 
 pub(super) fn decode(msg: &str, ev: &mut Event) {
     let msg = msg.trim_end();
@@ -16,7 +16,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         "user_added"
     } else if let Some(rest) = msg.strip_prefix("new group: ").or_else(|| {
         msg.strip_prefix("group added to ")
-            .and_then(|r| r.split_once(": ").map(|(_, r)| r))
+            .and_then(|r| split_str(r, ": ").map(|(_, r)| r))
     }) {
         group = kv(rest, "name");
         "group_added"
@@ -67,9 +67,9 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
             return;
         };
         let (action, rest) = if let Some(r) = rest.strip_prefix("added by ") {
-            ("user_added_to_group", r.split_once(" to group "))
+            ("user_added_to_group", split_str(r, " to group "))
         } else if let Some(r) = rest.strip_prefix("removed by ") {
-            ("user_removed_from_group", r.split_once(" from group "))
+            ("user_removed_from_group", split_str(r, " from group "))
         } else {
             return;
         };

@@ -2,13 +2,13 @@
 
 use loglynx_core::Event;
 
-use super::{name, set_event};
+use super::{name, set_event, split_str};
 
 pub(super) fn decode(msg: &str, ev: &mut Event) {
     let Some(rest) = msg.strip_prefix('(') else {
         return;
     };
-    let Some((user, rest)) = rest.split_once(") CMD (") else {
+    let Some((user, rest)) = split_str(rest, ") CMD (") else {
         return;
     };
     // The command may hold parentheses itself: it ends at the last `)`.

@@ -8,12 +8,12 @@ use std::net::IpAddr;
 
 use loglynx_core::Event;
 
-use super::set_event;
+use super::{find, set_event, split_str};
 
 pub(super) fn decode(msg: &str, ev: &mut Event) {
     // Cheap checks first: most kernel lines are not firewall lines.
-    let Some(at) = msg.find("IN=") else { return };
-    if !msg.contains(" SRC=") || !msg.contains(" DST=") {
+    let Some(at) = find(msg, "IN=") else { return };
+    if !find(msg, " SRC=").is_some() || !find(msg, " DST=").is_some() {
         return;
     }
     let (prefix, fields) = msg.split_at(at);
@@ -62,8 +62,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
 /// From the UFW tag (`[UFW BLOCK]`, `[UFW ALLOW]`, `[UFW AUDIT]`, `[UFW LIMIT BLOCK]`) or the
 /// verb in an iptables log prefix; `firewall_log` when the prefix names none.
 fn action(prefix: &str) -> &'static str {
-    if let Some(tag) = prefix
-        .split_once("[UFW ")
+    if let Some(tag) = split_str(prefix, "[UFW ")
         .and_then(|(_, r)| r.split_once(']'))
         .map(|(t, _)| t)
     {

@@ -179,6 +179,49 @@ pub(crate) fn set_addr_port(ev: &mut Event, s: &str) -> bool {
     }
 }
 
+/// The first occurrence of `needle` in `hay`: memchr on its first byte, then a comparison.
+/// The decoders' needles are short and their lines too, where `str::find`'s two-way searcher
+/// spends more on its set-up than on the search.
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let first = *n.first()?;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(first, h.get(from..)?) {
+        let at = from + p;
+        if h[at..].starts_with(n) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// The last occurrence of `needle` in `hay` (see [`find`]).
+pub(crate) fn rfind(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let first = *n.first()?;
+    let mut end = h.len();
+    while let Some(at) = memchr::memrchr(first, &h[..end]) {
+        if h[at..].starts_with(n) {
+            return Some(at);
+        }
+        end = at;
+    }
+    None
+}
+
+/// `str::split_once` with a string pattern, through [`find`].
+pub(crate) fn split_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(s, pat)?;
+    Some((s.get(..at)?, s.get(at + pat.len()..)?))
+}
+
+/// `str::rsplit_once` with a string pattern, through [`rfind`].
+pub(crate) fn rsplit_str<'a>(s: &'a str, pat: &str) -> Option<(&'a str, &'a str)> {
+    let at = rfind(s, pat)?;
+    Some((s.get(..at)?, s.get(at + pat.len()..)?))
+}
+
 /// The text between the first pair of single quotes and what follows it.
 pub(crate) fn quoted(s: &str) -> Option<(&str, &str)> {
     let (_, rest) = s.split_once('\'')?;
@@ -219,6 +262,29 @@ pub(crate) mod test_util {
 #[cfg(test)]
 mod tests {
     use super::test_util::{ev, untouched};
+
+    #[test]
+    fn string_search_helpers_agree_with_std() {
+        use super::{find, rfind, rsplit_str, split_str};
+        for (hay, needle) in [
+            ("Failed password for root from 1.2.3.4 port 22", " from "),
+            ("a from b from c", " from "),
+            ("ééé from ü from", " from "),
+            ("from", " from "),
+            ("", "x"),
+            ("aaab", "aab"),
+            ("ab", ""),
+        ] {
+            if needle.is_empty() {
+                assert_eq!(find(hay, needle), None);
+                continue;
+            }
+            assert_eq!(find(hay, needle), hay.find(needle), "{hay:?} {needle:?}");
+            assert_eq!(rfind(hay, needle), hay.rfind(needle), "{hay:?} {needle:?}");
+            assert_eq!(split_str(hay, needle), hay.split_once(needle));
+            assert_eq!(rsplit_str(hay, needle), hay.rsplit_once(needle));
+        }
+    }
 
     #[test]
     fn other_programs_are_left_alone() {

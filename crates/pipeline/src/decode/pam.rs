@@ -4,12 +4,12 @@
 
 use loglynx_core::Event;
 
-use super::{name, set_event, set_source_host, FAILURE, SUCCESS};
+use super::{name, set_event, set_source_host, split_str, FAILURE, SUCCESS};
 
 /// `pam_unix(sshd:auth): MSG` -> `MSG`; other text unchanged.
 pub(super) fn strip_prefix(msg: &str) -> &str {
     msg.strip_prefix("pam_unix(")
-        .and_then(|r| r.split_once("): "))
+        .and_then(|r| split_str(r, "): "))
         .map_or(msg, |(_, m)| m)
 }
 
@@ -18,7 +18,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         auth_failure(kv, ev);
     } else if let Some(rest) = msg.strip_prefix("session opened for user ") {
         // `NAME by LOGIN(uid=0)`, `NAME by (uid=0)`, `NAME(uid=1000) by (uid=0)`
-        if let Some((user, _)) = rest.split_once(" by ") {
+        if let Some((user, _)) = split_str(rest, " by ") {
             session(user, "session_opened", ev);
         }
     } else if let Some(user) = msg.strip_prefix("session closed for user ") {
@@ -33,7 +33,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
 
 fn session(user: &str, action: &'static str, ev: &mut Event) {
     let user = user.trim_end();
-    let user = user.split_once("(uid=").map_or(user, |(u, _)| u);
+    let user = split_str(user, "(uid=").map_or(user, |(u, _)| u);
     if let Some(u) = name(user) {
         ev.user_name = Some(u);
         set_event(ev, action, Some(SUCCESS), "session");

@@ -4,8 +4,8 @@
 use loglynx_core::Event;
 
 use super::{
-    addr_port, bounded_name, name, set_addr_port, set_event, set_source_host, FAILURE, SUCCESS,
-    UNKNOWN,
+    addr_port, bounded_name, find, name, rsplit_str, set_addr_port, set_event, set_source_host,
+    split_str, FAILURE, SUCCESS, UNKNOWN,
 };
 
 const AUTH: &str = "authentication";
@@ -21,9 +21,8 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         login(rest, FAILURE, ev);
     } else if let Some(rest) = msg.strip_prefix("Invalid user ") {
         // `Invalid user NAME from ADDR[ port N]`; the name may be empty.
-        if let Some((user, addr)) = rest
-            .rsplit_once(" from ")
-            .or_else(|| rest.strip_prefix("from ").map(|a| ("", a)))
+        if let Some((user, addr)) =
+            rsplit_str(rest, " from ").or_else(|| rest.strip_prefix("from ").map(|a| ("", a)))
         {
             if set_addr_port(ev, addr) {
                 ev.user_name = bounded_name(user);
@@ -47,13 +46,13 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         received_disconnect(rest, ev);
     } else if let Some(rest) = msg.strip_prefix("reverse mapping checking getaddrinfo for ") {
         // `HOST [ADDR] failed - POSSIBLE BREAK-IN ATTEMPT!`
-        let Some((host, tail)) = rest.split_once(" [") else {
+        let Some((host, tail)) = split_str(rest, " [") else {
             return;
         };
         let Some((ip, tail)) = tail.split_once(']') else {
             return;
         };
-        if tail.contains("POSSIBLE BREAK-IN ATTEMPT") && set_addr_port(ev, ip) {
+        if find(tail, "POSSIBLE BREAK-IN ATTEMPT").is_some() && set_addr_port(ev, ip) {
             if let Some(h) = name(host) {
                 ev.source_domain = Some(h);
             }
@@ -61,7 +60,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         }
     } else if let Some(rest) = msg.strip_prefix("Address ") {
         // `Address ADDR maps to HOST, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!`
-        if rest.contains("POSSIBLE BREAK-IN ATTEMPT")
+        if find(rest, "POSSIBLE BREAK-IN ATTEMPT").is_some()
             && set_addr_port(ev, rest.split(' ').next().unwrap_or(""))
         {
             ev.source_port = None;
@@ -70,7 +69,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
     } else if let Some(rest) = msg.strip_prefix("maximum authentication attempts exceeded for ") {
         // `[invalid user ]NAME from ADDR port N ssh2`
         let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
-        if let Some((user, addr)) = rest.rsplit_once(" from ") {
+        if let Some((user, addr)) = rsplit_str(rest, " from ") {
             if set_addr_port(ev, addr) {
                 ev.user_name = bounded_name(user);
                 set_event(ev, "max_auth_attempts_exceeded", Some(FAILURE), AUTH);
@@ -89,7 +88,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         };
         if n.bytes().all(|b| b.is_ascii_digit()) && tail.starts_with("more authentication failure")
         {
-            if let Some((_, kv)) = tail.split_once("; ") {
+            if let Some((_, kv)) = split_str(tail, "; ") {
                 super::pam::auth_failure(kv, ev);
             }
         }
@@ -99,7 +98,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
 /// `message repeated N times: [ INNER]` -> `INNER` (syslog's de-duplication wrapper).
 fn unwrap_repeated(msg: &str) -> &str {
     msg.strip_prefix("message repeated ")
-        .and_then(|r| r.split_once(" times: [ "))
+        .and_then(|r| split_str(r, " times: [ "))
         .and_then(|(n, inner)| {
             n.bytes()
                 .all(|b| b.is_ascii_digit())
@@ -110,14 +109,14 @@ fn unwrap_repeated(msg: &str) -> &str {
 
 /// After `Accepted ` / `Failed `: `METHOD for [invalid user ]NAME from ADDR port N ssh2[: ...]`.
 fn login(rest: &str, outcome: &'static str, ev: &mut Event) {
-    let Some((method, rest)) = rest.split_once(" for ") else {
+    let Some((method, rest)) = split_str(rest, " for ") else {
         return;
     };
     if name(method).is_none() {
         return;
     }
     let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
-    let Some((user, addr)) = rest.rsplit_once(" from ") else {
+    let Some((user, addr)) = rsplit_str(rest, " from ") else {
         return;
     };
     let Some((ip, port, _)) = addr_port(addr) else {
@@ -178,7 +177,7 @@ fn too_many_failures(rest: &str, ev: &mut Event) {
             ev.user_name = name(u.strip_prefix("invalid user ").unwrap_or(u));
         }
         set_event(ev, "max_auth_attempts_exceeded", Some(FAILURE), AUTH);
-    } else if let Some((who, _)) = rest.split_once(": Too many authentication failures") {
+    } else if let Some((who, _)) = split_str(rest, ": Too many authentication failures") {
         if user_then_addr(who.trim_start(), ev) {
             set_event(ev, "max_auth_attempts_exceeded", Some(FAILURE), AUTH);
         }

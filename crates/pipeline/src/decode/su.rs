@@ -3,25 +3,25 @@
 
 use loglynx_core::Event;
 
-use super::{name, set_event, FAILURE, SUCCESS};
+use super::{name, set_event, split_str, FAILURE, SUCCESS};
 
 pub(super) fn decode(msg: &str, ev: &mut Event) {
     let msg = msg.trim_end();
     let (caller, target, outcome) = if let Some(rest) = msg.strip_prefix("'su ") {
         // `'su root' failed for lonvick on /dev/pts/8`
-        let Some((target, rest)) = rest.split_once("' failed for ") else {
+        let Some((target, rest)) = split_str(rest, "' failed for ") else {
             return;
         };
-        let caller = rest.split_once(" on ").map_or(rest, |(c, _)| c);
+        let caller = split_str(rest, " on ").map_or(rest, |(c, _)| c);
         (caller, target, FAILURE)
     } else if let Some(rest) = msg.strip_prefix("Successful su for ") {
         // `Successful su for root by alice`
-        let Some((target, caller)) = rest.split_once(" by ") else {
+        let Some((target, caller)) = split_str(rest, " by ") else {
             return;
         };
         (caller, target, SUCCESS)
     } else if let Some(rest) = msg.strip_prefix("FAILED su for ") {
-        let Some((target, caller)) = rest.split_once(" by ") else {
+        let Some((target, caller)) = split_str(rest, " by ") else {
             return;
         };
         (caller, target, FAILURE)
@@ -32,10 +32,10 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
     {
         // util-linux: `(to root) alice on pts/0`, `FAILED SU (to root) alice on pts/0`
         let (rest, outcome) = rest;
-        let Some((target, rest)) = rest.split_once(") ") else {
+        let Some((target, rest)) = split_str(rest, ") ") else {
             return;
         };
-        let caller = rest.split_once(" on ").map_or(rest, |(c, _)| c);
+        let caller = split_str(rest, " on ").map_or(rest, |(c, _)| c);
         (caller, target, outcome)
     } else if let Some(rest) = msg
         .strip_prefix("+ ")

@@ -4,16 +4,16 @@
 
 use loglynx_core::Event;
 
-use super::{name, set_event, FAILURE, SUCCESS};
+use super::{find, name, set_event, split_str, FAILURE, SUCCESS};
 
 pub(super) fn decode(msg: &str, ev: &mut Event) {
-    let Some((caller, rest)) = msg.trim_start().split_once(" : ") else {
+    let Some((caller, rest)) = split_str(msg.trim_start(), " : ") else {
         return;
     };
     let Some(caller) = name(caller.trim_end()) else {
         return;
     };
-    let (head, command) = match rest.split_once("COMMAND=") {
+    let (head, command) = match split_str(rest, "COMMAND=") {
         Some((h, c)) => (h, Some(c.trim_end())),
         None => (rest, None),
     };
@@ -32,13 +32,13 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
     }
     let (action, outcome, category) = match reason {
         None => ("sudo_command", SUCCESS, "process"),
-        Some(r) if r.contains("incorrect password attempt") => {
+        Some(r) if find(r, "incorrect password attempt").is_some() => {
             ("sudo_incorrect_password", FAILURE, "authentication")
         }
-        Some(r) if r.contains("NOT in sudoers") => {
+        Some(r) if find(r, "NOT in sudoers").is_some() => {
             ("sudo_not_in_sudoers", FAILURE, "authentication")
         }
-        Some(r) if r.contains("command not allowed") => {
+        Some(r) if find(r, "command not allowed").is_some() => {
             ("sudo_command_not_allowed", FAILURE, "authentication")
         }
         Some(_) => ("sudo_denied", FAILURE, "authentication"),

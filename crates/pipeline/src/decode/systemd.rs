@@ -4,7 +4,7 @@
 
 use loglynx_core::Event;
 
-use super::{set_event, FAILURE, SUCCESS};
+use super::{set_event, split_str, FAILURE, SUCCESS};
 
 const UNIT_SUFFIXES: [&str; 10] = [
     ".service", ".socket", ".timer", ".mount", ".target", ".path", ".scope", ".slice", ".device",
@@ -27,7 +27,7 @@ pub(super) fn decode(msg: &str, ev: &mut Event) {
         ("unit_reloaded", Some(SUCCESS), r)
     } else if let Some(r) = msg.strip_prefix("Failed to start ") {
         ("unit_failed", Some(FAILURE), r)
-    } else if let Some((unit, r)) = msg.split_once(": ") {
+    } else if let Some((unit, r)) = split_str(msg, ": ") {
         // `nginx.service: Failed with result 'exit-code'.`, `x.service: Deactivated successfully.`
         if !is_unit(unit) {
             return;
