@@ -4,7 +4,7 @@
 
 use loglynx_core::Event;
 
-use super::{name, set_event, set_source_host, split_str, FAILURE, SUCCESS};
+use super::{name, rfind, set_event, set_source_host, split_str, FAILURE, SUCCESS};
 
 /// `pam_unix(sshd:auth): MSG` -> `MSG`; other text unchanged.
 pub(super) fn strip_prefix(msg: &str) -> &str {
@@ -41,23 +41,34 @@ fn session(user: &str, action: &'static str, ev: &mut Event) {
 }
 
 /// `logname= uid=0 euid=0 tty=ssh ruser= rhost=ADDR  user=NAME` (space-separated, values may
-/// be empty).
+/// be empty). The two keys are looked up directly rather than by splitting every pair: this
+/// is the commonest line of an exposed host's auth log.
 pub(super) fn auth_failure(kv: &str, ev: &mut Event) {
-    for item in kv.split(' ') {
-        if let Some(v) = item.strip_prefix("rhost=") {
-            if !v.is_empty() {
-                set_source_host(ev, v);
-            }
-        } else if let Some(v) = item.strip_prefix("user=") {
-            ev.user_name = name(v);
+    if let Some(host) = value_of(kv, "rhost=") {
+        if !host.is_empty() {
+            set_source_host(ev, host);
         }
     }
-    set_event(
-        ev,
-        "authentication_failure",
-        Some(FAILURE),
-        "authentication",
-    );
+    if let Some(user) = value_of(kv, "user=") {
+        ev.user_name = name(user);
+    }
+    set_event(ev, "authentication_failure", Some(FAILURE), "authentication");
+}
+
+/// The value of `key` (which ends with `=` and holds no other `=`, so two matches never
+/// overlap) at the start of `kv` or after a space, up to the next space. Searched from the end:
+/// `rhost=` and `user=` are the last pairs of the line.
+fn value_of<'a>(kv: &'a str, key: &str) -> Option<&'a str> {
+    let mut end = kv.len();
+    loop {
+        let at = rfind(kv.get(..end)?, key)?;
+        // `ruser=` holds `user=`: take only a match at the start or after a space.
+        if at == 0 || kv.as_bytes().get(at - 1) == Some(&b' ') {
+            let rest = kv.get(at + key.len()..)?;
+            return Some(rest.split_once(' ').map_or(rest, |(v, _)| v));
+        }
+        end = at;
+    }
 }
 
 #[cfg(test)]
@@ -123,6 +134,18 @@ mod tests {
             (Some("password_changed"), Some("bob"))
         );
         assert_eq!(e.user_name, None);
+    }
+
+    #[test]
+    fn keys_are_matched_whole() {
+        use super::value_of;
+        let kv = "logname= uid=0 euid=0 tty=ssh ruser=eve rhost=10.1.2.3  user=root";
+        assert_eq!(value_of(kv, "user="), Some("root"));
+        assert_eq!(value_of(kv, "ruser="), Some("eve"));
+        assert_eq!(value_of(kv, "rhost="), Some("10.1.2.3"));
+        assert_eq!(value_of("ruser=eve rhost=", "user="), None);
+        assert_eq!(value_of("ruser=eve rhost=", "rhost="), Some(""));
+        assert_eq!(value_of("user=bob", "user="), Some("bob"));
     }
 
     #[test]
