@@ -13,7 +13,7 @@ use super::{find, set_event, split_str};
 pub(super) fn decode(msg: &str, ev: &mut Event) {
     // Cheap checks first: most kernel lines are not firewall lines.
     let Some(at) = find(msg, "IN=") else { return };
-    if !find(msg, " SRC=").is_some() || !find(msg, " DST=").is_some() {
+    if find(msg, " SRC=").is_none() || find(msg, " DST=").is_none() {
         return;
     }
     let (prefix, fields) = msg.split_at(at);

@@ -234,9 +234,11 @@ pub(crate) mod test_util {
 
     /// An event as the parser leaves it: program and message.
     pub(crate) fn ev(program: &str, message: &str) -> Event {
-        let mut e = Event::default();
-        e.process_name = Some(program.to_string());
-        e.message = message.to_string();
+        let mut e = Event {
+            process_name: Some(program.to_string()),
+            message: message.to_string(),
+            ..Event::default()
+        };
         super::decode(&mut e);
         e
     }
