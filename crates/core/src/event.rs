@@ -4,6 +4,7 @@
 //! doc store) as a flat JSON object with the ECS dotted names of [`crate::fields`]; absent
 //! fields are omitted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,39 @@ pub struct Event {
     pub pattern_id: Option<String>,
     #[serde(rename = "network.transport", default, skip_serializing_if = "Option::is_none")]
     pub network_transport: Option<String>,
+    /// What happened (`ssh_login`, `session_opened`, `user_added`, ...), set by the decoders.
+    /// `action`, `outcome` and `category` are `Cow` so the decoders set them without allocating.
+    #[serde(rename = "event.action", default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Cow<'static, str>>,
+    /// `success`, `failure` or `unknown`.
+    #[serde(rename = "event.outcome", default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Cow<'static, str>>,
+    /// ECS category: `authentication`, `session`, `iam`, `process`, `network`, `web`.
+    #[serde(rename = "event.category", default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Cow<'static, str>>,
+    /// The user a command runs as (sudo `USER=`, the target of su).
+    #[serde(rename = "user.effective.name", default, skip_serializing_if = "Option::is_none")]
+    pub user_effective_name: Option<String>,
+    /// The account an administrative action is about (useradd, passwd, ...).
+    #[serde(rename = "user.target.name", default, skip_serializing_if = "Option::is_none")]
+    pub user_target_name: Option<String>,
+    #[serde(rename = "group.name", default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    #[serde(rename = "process.command_line", default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+    /// The client's host name when the line names it instead of an address.
+    #[serde(rename = "source.domain", default, skip_serializing_if = "Option::is_none")]
+    pub source_domain: Option<String>,
+    #[serde(rename = "systemd.unit", default, skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
+    #[serde(rename = "http.request.method", default, skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<String>,
+    #[serde(rename = "http.response.status_code", default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(rename = "url.original", default, skip_serializing_if = "Option::is_none")]
+    pub url_original: Option<String>,
+    #[serde(rename = "user_agent.original", default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
     #[serde(rename = "tcp.old_state", default, skip_serializing_if = "Option::is_none")]
     pub tcp_old_state: Option<String>,
     #[serde(rename = "tcp.new_state", default, skip_serializing_if = "Option::is_none")]
@@ -213,6 +247,19 @@ impl Event {
             USER_NAME => self.user_name.clone()?,
             PATTERN_ID => self.pattern_id.clone()?,
             NETWORK_TRANSPORT => self.network_transport.clone()?,
+            EVENT_ACTION => self.action.as_deref()?.to_string(),
+            EVENT_OUTCOME => self.outcome.as_deref()?.to_string(),
+            EVENT_CATEGORY => self.category.as_deref()?.to_string(),
+            USER_EFFECTIVE_NAME => self.user_effective_name.clone()?,
+            USER_TARGET_NAME => self.user_target_name.clone()?,
+            GROUP_NAME => self.group_name.clone()?,
+            PROCESS_COMMAND_LINE => self.command_line.clone()?,
+            SOURCE_DOMAIN => self.source_domain.clone()?,
+            SYSTEMD_UNIT => self.systemd_unit.clone()?,
+            HTTP_REQUEST_METHOD => self.http_method.clone()?,
+            HTTP_RESPONSE_STATUS_CODE => self.http_status?.to_string(),
+            URL_ORIGINAL => self.url_original.clone()?,
+            USER_AGENT_ORIGINAL => self.user_agent.clone()?,
             TCP_OLD_STATE => self.tcp_old_state.clone()?,
             TCP_NEW_STATE => self.tcp_new_state.clone()?,
             other => self.labels.get(other.strip_prefix(LABELS_PREFIX)?)?.clone(),

@@ -25,6 +25,27 @@ pub const DESTINATION_PORT: &str = "destination.port";
 pub const USER_NAME: &str = "user.name";
 pub const PATTERN_ID: &str = "pattern.id";
 pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// What happened, as a short snake_case verb phrase set by the decoders (`ssh_login`,
+/// `session_opened`, `user_added`, `firewall_block`, ...).
+pub const EVENT_ACTION: &str = "event.action";
+/// `success`, `failure` or `unknown`.
+pub const EVENT_OUTCOME: &str = "event.outcome";
+/// ECS category: `authentication`, `session`, `iam`, `process`, `network`, `web`.
+pub const EVENT_CATEGORY: &str = "event.category";
+/// The user a command runs as (sudo's `USER=`, su's target).
+pub const USER_EFFECTIVE_NAME: &str = "user.effective.name";
+/// The account an administrative action is about (useradd, usermod, passwd, ...).
+pub const USER_TARGET_NAME: &str = "user.target.name";
+pub const GROUP_NAME: &str = "group.name";
+pub const PROCESS_COMMAND_LINE: &str = "process.command_line";
+/// The client's host name when the line names it instead of an address (pam `rhost=`).
+pub const SOURCE_DOMAIN: &str = "source.domain";
+/// The systemd unit a line is about (`nginx.service`), as journald's field.
+pub const SYSTEMD_UNIT: &str = "systemd.unit";
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+pub const URL_ORIGINAL: &str = "url.original";
+pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 pub const TCP_OLD_STATE: &str = "tcp.old_state";
 pub const TCP_NEW_STATE: &str = "tcp.new_state";
 pub const TCP_STATE_DURATION_US: &str = "tcp.state_duration_us";

@@ -1,14 +1,17 @@
 //! loglynx pipeline: the stage between transport and store.
 //!
 //! - [`parse`]: format detection, parsing and ECS normalisation of one [`RawRecord`].
+//! - [`decode`]: after parsing, ECS fields from the messages of sshd, sudo, su, pam_unix,
+//!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
-//! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es on a pool of blocking
+//! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
 //! [`RawRecord`]: loglynx_core::RawRecord
 //! [`RawBatch`]: loglynx_core::RawBatch
 //! [`EventBatch`]: loglynx_core::EventBatch
 
+pub mod decode;
 mod error;
 pub mod parse;
 mod stage;

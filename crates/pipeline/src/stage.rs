@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use loglynx_core::{EventBatch, RawBatch, Timestamp};
+use loglynx_core::{EventBatch, FormatHint, RawBatch, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::decode::decode;
 use crate::error::PipelineError;
 use crate::parse::{parse_record, ParseContext};
 
@@ -38,7 +39,18 @@ impl PipelineStats {
 
 fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let events: Vec<_> = batch.records.iter().map(|r| parse_record(r, &ctx)).collect();
+    let events: Vec<_> = batch
+        .records
+        .iter()
+        .map(|r| {
+            let mut e = parse_record(r, &ctx);
+            // A serialised loglynx event was decoded where it was made.
+            if r.hint != FormatHint::Event {
+                decode(&mut e);
+            }
+            e
+        })
+        .collect();
     let flagged = events.iter().filter(|e| e.flags.any()).count() as u64;
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);

@@ -49,6 +49,18 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     f::NETWORK_TRANSPORT,
     f::TCP_OLD_STATE,
     f::TCP_NEW_STATE,
+    f::EVENT_ACTION,
+    f::EVENT_OUTCOME,
+    f::EVENT_CATEGORY,
+    f::USER_EFFECTIVE_NAME,
+    f::USER_TARGET_NAME,
+    f::GROUP_NAME,
+    f::PROCESS_COMMAND_LINE,
+    f::SOURCE_DOMAIN,
+    f::SYSTEMD_UNIT,
+    f::HTTP_REQUEST_METHOD,
+    f::URL_ORIGINAL,
+    f::USER_AGENT_ORIGINAL,
 ];
 
 /// Unsigned numeric fields: indexed, fast.
@@ -59,6 +71,7 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::TCP_STATE_DURATION_US,
     f::LOG_SYSLOG_SEVERITY,
     f::LOG_SYSLOG_FACILITY,
+    f::HTTP_RESPONSE_STATUS_CODE,
 ];
 
 /// Date fields: indexed, fast.
@@ -187,24 +200,36 @@ impl StoreSchema {
         );
         d.add_text(self.id, &e.id);
         d.add_text(self.message, &e.message);
-        let kw = |d: &mut TantivyDocument, name: &str, v: &Option<String>| {
+        let kw = |d: &mut TantivyDocument, name: &str, v: Option<&str>| {
             if let Some(v) = v {
                 d.add_text(self.keywords[name], v);
             }
         };
-        kw(&mut d, f::EVENT_DATASET, &e.dataset);
-        kw(&mut d, f::HOST_NAME, &e.host);
-        kw(&mut d, f::LOG_FILE_PATH, &e.file_path);
-        kw(&mut d, f::LOG_LEVEL, &e.level);
-        kw(&mut d, f::SERVICE_NAME, &e.service);
-        kw(&mut d, f::PROCESS_NAME, &e.process_name);
-        kw(&mut d, f::SOURCE_IP, &e.source_ip);
-        kw(&mut d, f::DESTINATION_IP, &e.destination_ip);
-        kw(&mut d, f::USER_NAME, &e.user_name);
-        kw(&mut d, f::PATTERN_ID, &e.pattern_id);
-        kw(&mut d, f::NETWORK_TRANSPORT, &e.network_transport);
-        kw(&mut d, f::TCP_OLD_STATE, &e.tcp_old_state);
-        kw(&mut d, f::TCP_NEW_STATE, &e.tcp_new_state);
+        kw(&mut d, f::EVENT_DATASET, e.dataset.as_deref());
+        kw(&mut d, f::HOST_NAME, e.host.as_deref());
+        kw(&mut d, f::LOG_FILE_PATH, e.file_path.as_deref());
+        kw(&mut d, f::LOG_LEVEL, e.level.as_deref());
+        kw(&mut d, f::SERVICE_NAME, e.service.as_deref());
+        kw(&mut d, f::PROCESS_NAME, e.process_name.as_deref());
+        kw(&mut d, f::SOURCE_IP, e.source_ip.as_deref());
+        kw(&mut d, f::DESTINATION_IP, e.destination_ip.as_deref());
+        kw(&mut d, f::USER_NAME, e.user_name.as_deref());
+        kw(&mut d, f::PATTERN_ID, e.pattern_id.as_deref());
+        kw(&mut d, f::NETWORK_TRANSPORT, e.network_transport.as_deref());
+        kw(&mut d, f::TCP_OLD_STATE, e.tcp_old_state.as_deref());
+        kw(&mut d, f::TCP_NEW_STATE, e.tcp_new_state.as_deref());
+        kw(&mut d, f::EVENT_ACTION, e.action.as_deref());
+        kw(&mut d, f::EVENT_OUTCOME, e.outcome.as_deref());
+        kw(&mut d, f::EVENT_CATEGORY, e.category.as_deref());
+        kw(&mut d, f::USER_EFFECTIVE_NAME, e.user_effective_name.as_deref());
+        kw(&mut d, f::USER_TARGET_NAME, e.user_target_name.as_deref());
+        kw(&mut d, f::GROUP_NAME, e.group_name.as_deref());
+        kw(&mut d, f::PROCESS_COMMAND_LINE, e.command_line.as_deref());
+        kw(&mut d, f::SOURCE_DOMAIN, e.source_domain.as_deref());
+        kw(&mut d, f::SYSTEMD_UNIT, e.systemd_unit.as_deref());
+        kw(&mut d, f::HTTP_REQUEST_METHOD, e.http_method.as_deref());
+        kw(&mut d, f::URL_ORIGINAL, e.url_original.as_deref());
+        kw(&mut d, f::USER_AGENT_ORIGINAL, e.user_agent.as_deref());
         for flag in e.flags.names() {
             d.add_text(self.keywords[f::LOG_FLAGS], flag);
         }
@@ -230,6 +255,11 @@ impl StoreSchema {
             &mut d,
             f::LOG_SYSLOG_FACILITY,
             e.syslog_facility.map(u64::from),
+        );
+        num(
+            &mut d,
+            f::HTTP_RESPONSE_STATUS_CODE,
+            e.http_status.map(u64::from),
         );
         if !e.labels.is_empty() {
             let obj = e

@@ -146,7 +146,10 @@ impl Window {
         let index = Index::open(mmap).map_err(|e| corrupt(e.to_string()))?;
         if index.schema() != schema.schema {
             return Err(corrupt(
-                "its schema differs from this loglynx version's".into(),
+                "its schema differs from this loglynx version's (written by a version with other \
+                 fields; windows are not migrated yet): move the data directory away or pass \
+                 another --data-dir, and ingest again"
+                    .into(),
             ));
         }
         let meta = index.load_metas().map_err(|e| corrupt(e.to_string()))?;

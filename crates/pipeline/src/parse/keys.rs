@@ -27,12 +27,51 @@ pub(crate) enum Target {
     DestinationPort,
     UserName,
     Transport,
+    /// A keyword field the decoders also set (`event.outcome`, `group.name`, ...).
+    Keyword(KeywordField),
+    HttpStatus,
     Facility,
     Severity,
     /// `labels.<key>`: the label `<key>`.
     Label,
     /// Any other key: a label with the key as written.
     Other,
+}
+
+/// The string fields of [`Event`] that structured records may name directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeywordField {
+    Action,
+    Outcome,
+    Category,
+    UserEffective,
+    UserTarget,
+    Group,
+    CommandLine,
+    SourceDomain,
+    SystemdUnit,
+    HttpMethod,
+    Url,
+    UserAgent,
+}
+
+impl KeywordField {
+    fn set(self, ev: &mut Event, v: String) {
+        match self {
+            KeywordField::Action => ev.action = Some(v.into()),
+            KeywordField::Outcome => ev.outcome = Some(v.into()),
+            KeywordField::Category => ev.category = Some(v.into()),
+            KeywordField::UserEffective => ev.user_effective_name = Some(v),
+            KeywordField::UserTarget => ev.user_target_name = Some(v),
+            KeywordField::Group => ev.group_name = Some(v),
+            KeywordField::CommandLine => ev.command_line = Some(v),
+            KeywordField::SourceDomain => ev.source_domain = Some(v),
+            KeywordField::SystemdUnit => ev.systemd_unit = Some(v),
+            KeywordField::HttpMethod => ev.http_method = Some(v),
+            KeywordField::Url => ev.url_original = Some(v),
+            KeywordField::UserAgent => ev.user_agent = Some(v),
+        }
+    }
 }
 
 /// Maps a full dotted key.
@@ -58,6 +97,19 @@ pub(crate) fn classify(key: &str) -> Target {
         "destination.port" => Target::DestinationPort,
         "user.name" | "user" | "username" => Target::UserName,
         "network.transport" => Target::Transport,
+        "event.action" => Target::Keyword(KeywordField::Action),
+        "event.outcome" => Target::Keyword(KeywordField::Outcome),
+        "event.category" => Target::Keyword(KeywordField::Category),
+        "user.effective.name" => Target::Keyword(KeywordField::UserEffective),
+        "user.target.name" => Target::Keyword(KeywordField::UserTarget),
+        "group.name" => Target::Keyword(KeywordField::Group),
+        "process.command_line" => Target::Keyword(KeywordField::CommandLine),
+        "source.domain" => Target::Keyword(KeywordField::SourceDomain),
+        "systemd.unit" => Target::Keyword(KeywordField::SystemdUnit),
+        "http.request.method" => Target::Keyword(KeywordField::HttpMethod),
+        "url.original" => Target::Keyword(KeywordField::Url),
+        "user_agent.original" => Target::Keyword(KeywordField::UserAgent),
+        "http.response.status_code" => Target::HttpStatus,
         "log.syslog.facility.code" => Target::Facility,
         "log.syslog.severity.code" => Target::Severity,
         k if k.starts_with("labels.") => Target::Label,
@@ -150,6 +202,11 @@ impl Collected {
             Target::DestinationIp => ev.destination_ip = Some(v.to_text()),
             Target::UserName => ev.user_name = Some(v.to_text()),
             Target::Transport => ev.network_transport = Some(v.to_text()),
+            Target::Keyword(k) => k.set(ev, v.to_text()),
+            Target::HttpStatus => match v.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(n) => ev.http_status = Some(n),
+                None => as_label(ev, &v),
+            },
             Target::Pid => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
                 Some(n) => ev.pid = Some(n),
                 None => as_label(ev, &v),

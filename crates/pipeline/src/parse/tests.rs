@@ -136,6 +136,27 @@ fn json_flat_nested_and_aliases() {
 }
 
 #[test]
+fn json_ecs_keys_of_the_decoded_fields_fill_them() {
+    // A JSON shipper (Filebeat, Vector) that already decoded an auth line: the ECS keys land in
+    // the same fields as loglynx's decoders set, not in labels.
+    let e = parse(
+        r#"{"message":"Failed password","event":{"action":"ssh_login","outcome":"failure","category":"authentication"},"source.domain":"scanner.example","group.name":"wheel","http.response.status_code":404,"url.original":"/x","user_agent":{"original":"curl/8"}}"#,
+    );
+    assert_eq!(e.action.as_deref(), Some("ssh_login"));
+    assert_eq!(e.outcome.as_deref(), Some("failure"));
+    assert_eq!(e.category.as_deref(), Some("authentication"));
+    assert_eq!(e.source_domain.as_deref(), Some("scanner.example"));
+    assert_eq!(e.group_name.as_deref(), Some("wheel"));
+    assert_eq!(e.http_status, Some(404));
+    assert_eq!(e.url_original.as_deref(), Some("/x"));
+    assert_eq!(e.user_agent.as_deref(), Some("curl/8"));
+    assert!(e.labels.is_empty(), "{:?}", e.labels);
+    // A status that is not a number stays a label.
+    let e = parse(r#"{"message":"m","http.response.status_code":"teapot"}"#);
+    assert_eq!((e.http_status, label(&e, "http.response.status_code")), (None, Some("teapot")));
+}
+
+#[test]
 fn json_epoch_times_and_aliases() {
     let e = parse(r#"{"ts":1700000000,"msg":"a","hostname":"h","severity":"ERR","pid":"7"}"#);
     assert_eq!(e.timestamp, Timestamp::from_secs(1_700_000_000));
