@@ -25,6 +25,7 @@ pub use error::ConfigError;
 pub use files::{FilesConfig, StartAt};
 pub use http::HttpConfig;
 pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
+pub use opt_addr::parse_opt_addr;
 pub use pipeline::PipelineConfig;
 pub use size::ByteSize;
 pub use store::StoreConfig;

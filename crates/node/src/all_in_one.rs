@@ -100,14 +100,8 @@ impl AllInOne {
             sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
 
         // API and dashboard.
-        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
-            .await
-            .map_err(|source| NodeError::Listen {
-                addr: cfg.http.listen,
-                hint: "in use? pass --http ADDR",
-                source,
-            })?;
-        let http = listener.local_addr().map_err(NodeError::Http)?;
+        let (listener, http) =
+            sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
         let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{NodeError, Result};
+use crate::sources;
 
 /// How often the shards are looked at again.
 pub const REFRESH: Duration = Duration::from_millis(500);
@@ -57,14 +58,8 @@ impl Serve {
             })?;
         let shutdown = CancellationToken::new();
         tokio::spawn(refresh(store.clone(), shutdown.clone()));
-        let listener = tokio::net::TcpListener::bind(cfg.http.listen)
-            .await
-            .map_err(|source| NodeError::Listen {
-                addr: cfg.http.listen,
-                hint: "in use? pass --http ADDR",
-                source,
-            })?;
-        let http = listener.local_addr().map_err(NodeError::Http)?;
+        let (listener, http) =
+            sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
         // No pipeline here: the ingest queue is closed, so ingest requests get an error.
         let (ingest, _) = loglynx_bus::embedded(1);

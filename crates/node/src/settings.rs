@@ -29,15 +29,15 @@ pub enum Listen {
 impl Listen {
     /// Reads `value` given to `--flag`: `off` (or empty) or `IP:PORT`.
     pub fn parse(flag: &'static str, value: &str) -> Result<Listen> {
-        let t = value.trim();
-        if t.is_empty() || t.eq_ignore_ascii_case("off") {
-            return Ok(Listen::Off);
+        match loglynx_config::parse_opt_addr(value) {
+            Ok(Some(a)) => Ok(Listen::At(a)),
+            Ok(None) => Ok(Listen::Off),
+            Err(_) => Err(NodeError::Flag {
+                flag,
+                value: value.trim().to_string(),
+                expected: "IP:PORT (e.g. 127.0.0.1:5514) or \"off\"",
+            }),
         }
-        t.parse().map(Listen::At).map_err(|_| NodeError::Flag {
-            flag,
-            value: t.to_string(),
-            expected: "IP:PORT (e.g. 127.0.0.1:5514) or \"off\"",
-        })
     }
 
     /// The address, `None` when off.

@@ -88,6 +88,19 @@ pub(crate) fn start_tcp_states(
     Ok(Some(m))
 }
 
+/// Binds an HTTP listener on `addr`; `hint` says what to do when that fails. Returns it with the
+/// address bound (port 0 becomes the one the kernel chose).
+pub(crate) async fn bind_http(
+    addr: SocketAddr,
+    hint: &'static str,
+) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| NodeError::Listen { addr, hint, source })?;
+    let bound = listener.local_addr().map_err(NodeError::Http)?;
+    Ok((listener, bound))
+}
+
 /// Stops the monitor off the async threads (it joins its threads).
 pub(crate) async fn stop_tcp_states(m: Option<loglynx_netmon::Monitor>) {
     if let Some(m) = m {

@@ -287,14 +287,11 @@ async fn start_http(
     let Some(addr) = cfg.http.agent_listen else {
         return Ok(None);
     };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Listen {
-            addr,
-            hint: "for HTTP ingest: in use? pass --http ADDR or --http off",
-            source,
-        })?;
-    let bound = listener.local_addr().map_err(NodeError::Http)?;
+    let (listener, bound) = sources::bind_http(
+        addr,
+        "for HTTP ingest: in use? pass --http ADDR or --http off",
+    )
+    .await?;
     let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
