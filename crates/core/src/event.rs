@@ -168,6 +168,15 @@ pub struct Event {
     pub tcp_new_state: Option<String>,
     #[serde(rename = "tcp.state_duration_us", default, skip_serializing_if = "Option::is_none")]
     pub tcp_state_duration_us: Option<u64>,
+    /// The detection rules this event matched (ids), set by the detection stage.
+    #[serde(rename = "rule.id", default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_ids: Vec<String>,
+    /// The names of the rules of `rule_ids`, in the same order.
+    #[serde(rename = "rule.name", default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_names: Vec<String>,
+    /// On an alert event (`event.dataset: loglynx.alert`): the alert's id.
+    #[serde(rename = "alert.id", default, skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
     /// Free-form string labels, serialised as `labels.<key>`.
     #[serde(flatten, with = "labels_serde", default)]
     pub labels: BTreeMap<String, String>,
@@ -262,6 +271,9 @@ impl Event {
             USER_AGENT_ORIGINAL => self.user_agent.clone()?,
             TCP_OLD_STATE => self.tcp_old_state.clone()?,
             TCP_NEW_STATE => self.tcp_new_state.clone()?,
+            RULE_ID => self.rule_ids.first()?.clone(),
+            RULE_NAME => self.rule_names.first()?.clone(),
+            ALERT_ID => self.alert_id.clone()?,
             other => self.labels.get(other.strip_prefix(LABELS_PREFIX)?)?.clone(),
         })
     }

@@ -49,5 +49,12 @@ pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 pub const TCP_OLD_STATE: &str = "tcp.old_state";
 pub const TCP_NEW_STATE: &str = "tcp.new_state";
 pub const TCP_STATE_DURATION_US: &str = "tcp.state_duration_us";
+/// The ids of the detection rules an event matched (several when several matched), and on an
+/// alert event the id of the rule that raised it. Set by the detection stage.
+pub const RULE_ID: &str = "rule.id";
+/// The names (or titles) of the rules of [`RULE_ID`], in the same order.
+pub const RULE_NAME: &str = "rule.name";
+/// On an alert event (`event.dataset: loglynx.alert`): the alert's id, stable across replays.
+pub const ALERT_ID: &str = "alert.id";
 /// Prefix of free-form labels: `labels.<key>`.
 pub const LABELS_PREFIX: &str = "labels.";

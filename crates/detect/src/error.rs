@@ -22,4 +22,14 @@ pub enum DetectError {
         #[source]
         source: rsigma_eval::EvalError,
     },
+    /// The alerts database could not be opened, read or written.
+    #[error("{what} ({path}): {reason}; check the data directory's disk space and permissions")]
+    Alerts {
+        /// The database file or its directory.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// redb's error, as text (its error types differ per operation).
+        reason: String,
+    },
 }

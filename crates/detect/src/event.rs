@@ -43,6 +43,19 @@ impl<'a> SigmaEvent<'a> {
             fields::NETWORK_TRANSPORT => opt(&e.network_transport),
             fields::TCP_OLD_STATE => opt(&e.tcp_old_state),
             fields::TCP_NEW_STATE => opt(&e.tcp_new_state),
+            fields::EVENT_ACTION => e.action.as_deref().map(text),
+            fields::EVENT_OUTCOME => e.outcome.as_deref().map(text),
+            fields::EVENT_CATEGORY => e.category.as_deref().map(text),
+            fields::USER_EFFECTIVE_NAME => opt(&e.user_effective_name),
+            fields::USER_TARGET_NAME => opt(&e.user_target_name),
+            fields::GROUP_NAME => opt(&e.group_name),
+            fields::PROCESS_COMMAND_LINE => opt(&e.command_line),
+            fields::SOURCE_DOMAIN => opt(&e.source_domain),
+            fields::SYSTEMD_UNIT => opt(&e.systemd_unit),
+            fields::HTTP_REQUEST_METHOD => opt(&e.http_method),
+            fields::HTTP_RESPONSE_STATUS_CODE => e.http_status.map(|v| EventValue::Int(i64::from(v))),
+            fields::URL_ORIGINAL => opt(&e.url_original),
+            fields::USER_AGENT_ORIGINAL => opt(&e.user_agent),
             fields::TCP_STATE_DURATION_US => e
                 .tcp_state_duration_us
                 .and_then(|v| i64::try_from(v).ok())
@@ -67,6 +80,11 @@ impl<'a> SigmaEvent<'a> {
             e.destination_ip.as_deref(),
             e.user_name.as_deref(),
             e.file_path.as_deref(),
+            e.command_line.as_deref(),
+            e.url_original.as_deref(),
+            e.user_agent.as_deref(),
+            e.user_target_name.as_deref(),
+            e.group_name.as_deref(),
         ]
         .into_iter()
         .flatten()

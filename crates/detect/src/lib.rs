@@ -20,12 +20,20 @@
 //! assert_eq!(rules.matching_rules(&e)[0].title, "t");
 //! ```
 
+pub mod alerts;
+pub mod correlate;
+mod detector;
 mod error;
+pub mod rules;
+mod stage;
 pub mod event;
 mod locate;
 pub mod pipeline;
 pub mod ruleset;
 
+pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus};
+pub use detector::{Detector, DetectorOptions};
 pub use error::DetectError;
+pub use stage::{DetectionStage, DetectionStats};
 pub use event::SigmaEvent;
 pub use ruleset::{LoadOptions, Rejection, RuleInfo, RuleSet};

@@ -55,6 +55,19 @@ pub struct RuleInfo {
     pub logsource: String,
 }
 
+impl RuleInfo {
+    /// How events, alerts and the API name the rule: its `id`, else its `name`, else its
+    /// `title`.
+    pub fn key(&self) -> &str {
+        self.id.as_deref().or(self.name.as_deref()).unwrap_or(&self.title)
+    }
+
+    /// Its `name`, else its `title`.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.title)
+    }
+}
+
 /// Rules loaded from files and folders, compiled.
 ///
 /// Detection rules whose logsource loglynx routes (see [`crate::pipeline`]) are *active*: they
@@ -109,6 +122,16 @@ impl RuleSet {
 
     /// [`RuleSet::load`] with options.
     pub fn load_with<P: AsRef<Path>>(paths: &[P], options: LoadOptions) -> Result<RuleSet, DetectError> {
+        Self::load_all(paths, &[], options)
+    }
+
+    /// Loads `texts` (name, YAML: rules compiled into the binary, named `builtin:<name>`) and
+    /// then the rule files of `paths`, as [`RuleSet::load_with`].
+    pub fn load_all<P: AsRef<Path>>(
+        paths: &[P],
+        texts: &[(&str, &str)],
+        options: LoadOptions,
+    ) -> Result<RuleSet, DetectError> {
         let mut files = Vec::new();
         for p in paths {
             collect_files(p.as_ref(), &mut files)?;
@@ -125,6 +148,10 @@ impl RuleSet {
         };
         let mut compiled = Vec::new();
         let mut pending = Vec::new();
+        for (name, text) in texts {
+            let file = PathBuf::from(format!("builtin:{name}"));
+            set.load_text(&file, text, &pipeline, options, &mut compiled, &mut pending);
+        }
         for file in &files {
             match std::fs::read(file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
@@ -318,6 +345,36 @@ impl RuleSet {
     /// Correlation rules that compiled, with their references found.
     pub fn correlations(&self) -> impl Iterator<Item = &RuleInfo> {
         self.correlations.iter().map(|(i, _)| i)
+    }
+
+    /// Tags `event` with the active rules it matches: their keys ([`RuleInfo::key`]) in
+    /// `rule_ids`, their names in `rule_names` (replacing tags it had), skipping the rules
+    /// `skip` says to.
+    pub fn tag(&self, event: &mut Event, skip: impl Fn(&RuleInfo) -> bool) {
+        let matched: Vec<&RuleInfo> = self.matching_rules(event).into_iter().filter(|r| !skip(r)).collect();
+        event.rule_ids = matched.iter().map(|r| r.key().to_string()).collect();
+        event.rule_names = matched.iter().map(|r| r.display_name().to_string()).collect();
+    }
+
+    /// The compiled correlation rules.
+    pub fn correlation_specs(&self) -> Vec<crate::correlate::CorrelationSpec> {
+        self.correlations
+            .iter()
+            .map(|(info, compiled)| crate::correlate::CorrelationSpec {
+                info: info.clone(),
+                compiled: compiled.clone(),
+            })
+            .collect()
+    }
+
+    /// Keys and names of the detection rules that correlations use without `generate: true`:
+    /// their matches feed the correlations and raise no alert of their own.
+    pub fn correlation_only(&self) -> HashSet<String> {
+        self.correlations
+            .iter()
+            .filter(|(_, c)| !c.generate)
+            .flat_map(|(_, c)| c.rule_refs.iter().cloned())
+            .collect()
     }
 
     /// The active rules that match `event`. Reads the event's fields in place; allocates only

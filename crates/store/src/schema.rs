@@ -61,6 +61,9 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     f::HTTP_REQUEST_METHOD,
     f::URL_ORIGINAL,
     f::USER_AGENT_ORIGINAL,
+    f::RULE_ID,
+    f::RULE_NAME,
+    f::ALERT_ID,
 ];
 
 /// Unsigned numeric fields: indexed, fast.
@@ -230,6 +233,13 @@ impl StoreSchema {
         kw(&mut d, f::HTTP_REQUEST_METHOD, e.http_method.as_deref());
         kw(&mut d, f::URL_ORIGINAL, e.url_original.as_deref());
         kw(&mut d, f::USER_AGENT_ORIGINAL, e.user_agent.as_deref());
+        kw(&mut d, f::ALERT_ID, e.alert_id.as_deref());
+        for id in &e.rule_ids {
+            d.add_text(self.keywords[f::RULE_ID], id);
+        }
+        for name in &e.rule_names {
+            d.add_text(self.keywords[f::RULE_NAME], name);
+        }
         for flag in e.flags.names() {
             d.add_text(self.keywords[f::LOG_FLAGS], flag);
         }

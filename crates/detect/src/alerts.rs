@@ -1,0 +1,491 @@
+//! Alerts: raised from rule matches and correlation firings, kept in an embedded transactional
+//! store (redb, `<data>/alerts/alerts.redb`), with a lifecycle (`open` -> `acknowledged` ->
+//! `closed`, who, when, a comment).
+//!
+//! Why redb and not the index: an alert changes (its count grows, someone acknowledges it), the
+//! index is append-only and eventually consistent (a second per commit); the alerts of a
+//! process are few (thousands, not billions), and a change must be durable when the API answers.
+//! Every new alert is also written to the index as an event (`event.dataset: loglynx.alert`, see
+//! [`Alert::to_event`]) so it can be searched and charted with the logs.
+//!
+//! Idempotence: a rule match or correlation firing for (rule, group) folds into the alert of
+//! that (rule, group) while its event time is within `suppress` of the alert's events; the
+//! evidence is a set of event ids (event ids are stable across replays), so events read again
+//! after a crash add nothing, and a new alert's id is derived from rule + group + the event
+//! time its window started. A replay therefore raises nothing twice.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use loglynx_core::{Event, Timestamp};
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::correlate::Fired;
+use crate::ruleset::RuleInfo;
+use crate::DetectError;
+
+const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
+/// rule key + group -> id of its latest alert.
+const LATEST: TableDefinition<&str, &str> = TableDefinition::new("latest");
+
+/// The dataset of alert events in the index.
+pub const ALERT_DATASET: &str = "loglynx.alert";
+
+/// Where an alert is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Closed,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        match s {
+            "open" => Some(AlertStatus::Open),
+            "acknowledged" | "ack" => Some(AlertStatus::Acknowledged),
+            "closed" => Some(AlertStatus::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// The rule of an alert, as it was when the alert was raised. `author` is kept on every alert
+/// (SigmaHQ rules are under the DRL 1.1, which requires it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    pub level: Option<String>,
+    pub author: Option<String>,
+}
+
+impl From<&RuleInfo> for AlertRule {
+    fn from(r: &RuleInfo) -> AlertRule {
+        AlertRule {
+            id: r.key().to_string(),
+            name: r.display_name().to_string(),
+            title: r.title.clone(),
+            level: r.level.clone(),
+            author: r.author.clone(),
+        }
+    }
+}
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub status: AlertStatus,
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// An alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub rule: AlertRule,
+    pub status: AlertStatus,
+    /// Group-by field -> value (`{"source.ip": "1.2.3.4"}`); empty for a rule without groups.
+    pub group: BTreeMap<String, String>,
+    /// Events folded into the alert (distinct event ids).
+    pub count: u64,
+    /// Event time of the first and last of them.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// The ids of the events (the first [`AlertBook`]'s `max_evidence`).
+    pub evidence: Vec<String>,
+    /// The host of the events, when they all came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// When loglynx raised it and last changed it (wall clock).
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    /// Status changes, oldest first.
+    #[serde(default)]
+    pub history: Vec<Change>,
+}
+
+impl Alert {
+    /// The alert as an event for the index (`event.dataset: loglynx.alert`), at the event time
+    /// its evidence starts.
+    pub fn to_event(&self) -> Event {
+        let group = self
+            .group
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let msg = if group.is_empty() {
+            format!("alert: {} ({} events)", self.rule.title, self.count)
+        } else {
+            format!("alert: {} [{group}] ({} events)", self.rule.title, self.count)
+        };
+        let mut e = Event::new(msg, self.first_seen, self.created, format!("alert-{}", self.id));
+        e.dataset = Some(ALERT_DATASET.into());
+        e.alert_id = Some(self.id.clone());
+        e.rule_ids = vec![self.rule.id.clone()];
+        e.rule_names = vec![self.rule.name.clone()];
+        e.level = Some(level_to_log_level(self.rule.level.as_deref()).into());
+        e.host = self.host.clone();
+        e.service = Some("loglynx".into());
+        for (k, v) in &self.group {
+            match k.as_str() {
+                loglynx_core::fields::SOURCE_IP => e.source_ip = Some(v.clone()),
+                loglynx_core::fields::USER_NAME => e.user_name = Some(v.clone()),
+                loglynx_core::fields::HOST_NAME => e.host = Some(v.clone()),
+                loglynx_core::fields::DESTINATION_IP => e.destination_ip = Some(v.clone()),
+                loglynx_core::fields::PROCESS_NAME => e.process_name = Some(v.clone()),
+                _ => {
+                    e.labels.insert(format!("group.{k}"), v.clone());
+                }
+            }
+        }
+        if let Some(a) = &self.rule.author {
+            e.labels.insert("rule.author".into(), a.clone());
+        }
+        e.labels.insert("alert.count".into(), self.count.to_string());
+        e
+    }
+}
+
+/// Sigma `level` -> `log.level` of the alert event.
+fn level_to_log_level(level: Option<&str>) -> &'static str {
+    match level {
+        Some("critical") => "crit",
+        Some("high") => "error",
+        Some("medium") => "warn",
+        Some("low") => "notice",
+        _ => "info",
+    }
+}
+
+/// A rule match or correlation observation to fold into the alerts.
+#[derive(Debug, Clone)]
+pub struct Signal<'a> {
+    pub rule: std::borrow::Cow<'a, RuleInfo>,
+    pub group: Vec<(String, String)>,
+    /// Event time, seconds.
+    pub ts: i64,
+    pub event_id: &'a str,
+    pub host: Option<&'a str>,
+    /// Set when the rule's condition is met (always for a single-event rule); an unmet
+    /// observation only extends an alert that exists.
+    pub fired: Option<Fired>,
+}
+
+/// What [`AlertBook::list`] selects.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    /// A rule id, name or title.
+    pub rule: Option<String>,
+    /// Words that must all appear (case-insensitive) in the rule title or name, a group value
+    /// or the alert id.
+    pub q: Option<String>,
+    /// Alerts whose events overlap [start, end).
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// The alerts of a data directory.
+pub struct AlertBook {
+    db: Database,
+    path: PathBuf,
+    suppress_secs: i64,
+    max_evidence: usize,
+}
+
+impl std::fmt::Debug for AlertBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertBook").field("path", &self.path).finish()
+    }
+}
+
+fn db_err(path: &Path, what: &'static str, e: impl std::fmt::Display) -> DetectError {
+    DetectError::Alerts {
+        path: path.to_path_buf(),
+        what,
+        reason: e.to_string(),
+    }
+}
+
+impl AlertBook {
+    /// Opens (creates) `<dir>/alerts.redb`. Matches for a (rule, group) fold into its alert
+    /// while within `suppress_secs` of its events; an alert keeps at most `max_evidence` ids.
+    pub fn open(dir: &Path, suppress_secs: u64, max_evidence: usize) -> Result<AlertBook, DetectError> {
+        std::fs::create_dir_all(dir).map_err(|e| db_err(dir, "cannot create the alerts directory", e))?;
+        let path = dir.join("alerts.redb");
+        let db = Database::create(&path).map_err(|e| db_err(&path, "cannot open the alerts database", e))?;
+        let book = AlertBook {
+            db,
+            path,
+            suppress_secs: suppress_secs.min(i64::MAX as u64 / 4) as i64,
+            max_evidence: max_evidence.max(1),
+        };
+        // Create the tables so readers never meet a missing one.
+        let tx = book.db.begin_write().map_err(|e| book.err("cannot write the alerts database", e))?;
+        tx.open_table(ALERTS).map_err(|e| book.err("cannot open the alerts table", e))?;
+        tx.open_table(LATEST).map_err(|e| book.err("cannot open the alerts table", e))?;
+        tx.commit().map_err(|e| book.err("cannot write the alerts database", e))?;
+        Ok(book)
+    }
+
+    fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
+        db_err(&self.path, what, e)
+    }
+
+    /// Folds `signals` into the alerts in one durable transaction; returns the alerts it
+    /// created.
+    pub fn apply(&self, signals: &[Signal<'_>]) -> Result<Vec<Alert>, DetectError> {
+        if signals.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Timestamp::now();
+        let mut created = Vec::new();
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        let out = {
+            let mut alerts = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+            let mut latest = tx.open_table(LATEST).map_err(|e| self.err("cannot open the alerts table", e))?;
+            // The alerts touched in this transaction, written once at the end.
+            let mut touched: BTreeMap<String, Alert> = BTreeMap::new();
+            for s in signals {
+                let group_json = serde_json::to_string(&s.group).unwrap_or_default();
+                let lkey = format!("{}\u{1f}{group_json}", s.rule.key());
+                let current_id = latest
+                    .get(lkey.as_str())
+                    .map_err(|e| self.err("cannot read the alerts table", e))?
+                    .map(|v| v.value().to_string());
+                let mut current = match current_id {
+                    Some(id) => match touched.remove(&id) {
+                        Some(a) => Some(a),
+                        None => self.read(&alerts, &id)?,
+                    },
+                    None => None,
+                };
+                let usable = current.as_ref().is_some_and(|a| {
+                    a.status != AlertStatus::Closed
+                        && s.ts <= secs(a.last_seen).saturating_add(self.suppress_secs)
+                        && s.ts >= secs(a.first_seen).saturating_sub(self.suppress_secs)
+                });
+                if !usable {
+                    let Some(fired) = &s.fired else {
+                        if let Some(a) = current.take() {
+                            touched.insert(a.id.clone(), a);
+                        }
+                        continue;
+                    };
+                    if let Some(a) = current.take() {
+                        touched.insert(a.id.clone(), a);
+                    }
+                    let id = alert_id(s.rule.key(), &group_json, fired.first_ts);
+                    // The same alert raised again (a replay): fold into it.
+                    current = match touched.remove(&id) {
+                        Some(a) => Some(a),
+                        None => self.read(&alerts, &id)?,
+                    };
+                    if current.is_none() {
+                        let a = Alert {
+                            id: id.clone(),
+                            rule: AlertRule::from(&*s.rule),
+                            status: AlertStatus::Open,
+                            group: s.group.iter().cloned().collect(),
+                            count: 0,
+                            first_seen: Timestamp::from_secs(fired.first_ts.min(s.ts)),
+                            last_seen: Timestamp::from_secs(s.ts),
+                            evidence: Vec::new(),
+                            host: s.host.map(str::to_string),
+                            created: now,
+                            updated: now,
+                            history: vec![Change {
+                                status: AlertStatus::Open,
+                                by: "loglynx".into(),
+                                at: now,
+                                comment: None,
+                            }],
+                        };
+                        created.push(id.clone());
+                        current = Some(a);
+                    }
+                    latest
+                        .insert(lkey.as_str(), id.as_str())
+                        .map_err(|e| self.err("cannot write the alerts table", e))?;
+                }
+                let mut a = current.expect("an alert to fold into");
+                let ids = s
+                    .fired
+                    .iter()
+                    .flat_map(|f| f.evidence.iter().map(String::as_str))
+                    .chain(std::iter::once(s.event_id));
+                for id in ids {
+                    self.add_evidence(&mut a, id, s.ts);
+                }
+                if let Some(f) = &s.fired {
+                    a.first_seen = a.first_seen.min(Timestamp::from_secs(f.first_ts));
+                }
+                a.last_seen = a.last_seen.max(Timestamp::from_secs(s.ts));
+                if a.host.as_deref() != s.host {
+                    a.host = None;
+                }
+                a.updated = now;
+                touched.insert(a.id.clone(), a);
+            }
+            for (id, a) in &touched {
+                let bytes = serde_json::to_vec(a).unwrap_or_default();
+                alerts
+                    .insert(id.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err("cannot write the alerts table", e))?;
+            }
+            let out: Vec<Alert> = created.iter().filter_map(|id| touched.get(id).cloned()).collect();
+            drop(alerts);
+            drop(latest);
+            out
+        };
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
+        Ok(out)
+    }
+
+    fn add_evidence(&self, a: &mut Alert, id: &str, ts: i64) {
+        if a.evidence.iter().any(|e| e == id) {
+            return;
+        }
+        if a.evidence.len() < self.max_evidence {
+            a.evidence.push(id.to_string());
+            a.count += 1;
+        } else if ts >= secs(a.last_seen) {
+            // Past the evidence cap, ids are no longer kept: count the events that move the
+            // alert forward in time (a replay of older ones does not).
+            a.count += 1;
+        }
+    }
+
+    fn read(&self, t: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<Option<Alert>, DetectError> {
+        let Some(v) = t.get(id).map_err(|e| self.err("cannot read the alerts table", e))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(v.value())
+            .map(Some)
+            .map_err(|e| self.err("an alert record is not readable", e))
+    }
+
+    /// One alert.
+    pub fn get(&self, id: &str) -> Result<Option<Alert>, DetectError> {
+        let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
+        let t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+        self.read(&t, id)
+    }
+
+    /// The alerts `filter` selects, newest `last_seen` first, at most `filter.limit`, and how
+    /// many it selects in all.
+    pub fn list(&self, filter: &AlertFilter) -> Result<(usize, Vec<Alert>), DetectError> {
+        let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
+        let t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+        let words: Vec<String> = filter
+            .q
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let mut out = Vec::new();
+        for row in t.iter().map_err(|e| self.err("cannot read the alerts table", e))? {
+            let (_, v) = row.map_err(|e| self.err("cannot read the alerts table", e))?;
+            let Ok(a) = serde_json::from_slice::<Alert>(v.value()) else {
+                continue;
+            };
+            if filter.status.is_some_and(|s| s != a.status) {
+                continue;
+            }
+            if let Some(r) = &filter.rule {
+                if r != &a.rule.id && r != &a.rule.name && r != &a.rule.title {
+                    continue;
+                }
+            }
+            if filter.start.is_some_and(|s| a.last_seen < s) || filter.end.is_some_and(|e| a.first_seen >= e) {
+                continue;
+            }
+            if !words.is_empty() {
+                let hay = format!(
+                    "{} {} {} {}",
+                    a.id,
+                    a.rule.title,
+                    a.rule.name,
+                    a.group.values().cloned().collect::<Vec<_>>().join(" ")
+                )
+                .to_lowercase();
+                if !words.iter().all(|w| hay.contains(w.as_str())) {
+                    continue;
+                }
+            }
+            out.push(a);
+        }
+        let total = out.len();
+        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
+        out.truncate(filter.limit);
+        Ok((total, out))
+    }
+
+    /// Moves an alert to `status` (acknowledge, close, or reopen), recording who and why.
+    /// `None` when there is no such alert.
+    pub fn set_status(&self, id: &str, status: AlertStatus, by: &str, comment: Option<String>) -> Result<Option<Alert>, DetectError> {
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        let out = {
+            let mut t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+            let Some(mut a) = self.read(&t, id)? else {
+                return Ok(None);
+            };
+            let now = Timestamp::now();
+            a.status = status;
+            a.updated = now;
+            a.history.push(Change {
+                status,
+                by: by.to_string(),
+                at: now,
+                comment,
+            });
+            let bytes = serde_json::to_vec(&a).unwrap_or_default();
+            t.insert(id, bytes.as_slice()).map_err(|e| self.err("cannot write the alerts table", e))?;
+            a
+        };
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
+        Ok(Some(out))
+    }
+
+    /// Counts of alerts by status.
+    pub fn counts(&self) -> Result<BTreeMap<&'static str, u64>, DetectError> {
+        let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
+        let t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+        let mut m = BTreeMap::new();
+        for row in t.iter().map_err(|e| self.err("cannot read the alerts table", e))? {
+            let (_, v) = row.map_err(|e| self.err("cannot read the alerts table", e))?;
+            if let Ok(a) = serde_json::from_slice::<Alert>(v.value()) {
+                *m.entry(a.status.as_str()).or_insert(0) += 1;
+            }
+        }
+        Ok(m)
+    }
+}
+
+fn secs(t: Timestamp) -> i64 {
+    t.as_millis().div_euclid(1000)
+}
+
+/// The id of a new alert: rule + group + the event time its window starts, hashed, so the same
+/// evidence read again names the same alert.
+fn alert_id(rule: &str, group_json: &str, first_ts: i64) -> String {
+    let h = xxhash_rust::xxh3::xxh3_128(format!("{rule}\u{1f}{group_json}\u{1f}{first_ts}").as_bytes());
+    format!("{h:032x}")
+}

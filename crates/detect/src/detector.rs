@@ -1,0 +1,136 @@
+//! [`Detector`]: the loaded rules as the pipeline uses them: [`Detector::tag`] (stateless, on
+//! the parse threads) and [`Detector::signals`] (turns a tagged event and what the
+//! [`Correlator`] observed into [`Signal`]s for the [`crate::AlertBook`]).
+
+use std::collections::HashSet;
+
+use loglynx_core::Event;
+
+use crate::alerts::Signal;
+use crate::correlate::{Correlator, Fired, Observation};
+use crate::ruleset::{RuleInfo, RuleSet};
+
+/// How a [`Detector`] turns matches into alerts.
+#[derive(Debug, Clone)]
+pub struct DetectorOptions {
+    /// Rules (id or name) that neither tag events nor raise alerts.
+    pub disabled: Vec<String>,
+    /// The fields that group the alerts of a single-event rule (one alert per rule and value,
+    /// folding matches while they keep coming); absent fields are left out.
+    pub group_by: Vec<String>,
+    /// Most groups a correlation rule holds; beyond it the stalest are evicted and counted.
+    pub max_groups: usize,
+}
+
+impl Default for DetectorOptions {
+    fn default() -> Self {
+        DetectorOptions {
+            disabled: Vec::new(),
+            group_by: vec![loglynx_core::fields::HOST_NAME.to_string()],
+            max_groups: 100_000,
+        }
+    }
+}
+
+/// Loaded rules, ready for the pipeline.
+#[derive(Debug)]
+pub struct Detector {
+    rules: RuleSet,
+    disabled: HashSet<String>,
+    correlation_only: HashSet<String>,
+    options: DetectorOptions,
+}
+
+impl Detector {
+    pub fn new(rules: RuleSet, options: DetectorOptions) -> Detector {
+        let correlation_only = rules.correlation_only();
+        Detector {
+            rules,
+            disabled: options.disabled.iter().cloned().collect(),
+            correlation_only,
+            options,
+        }
+    }
+
+    /// The rules, loaded and refused.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Whether the rule is enabled (not in `disabled` by id, name or title).
+    pub fn is_enabled(&self, r: &RuleInfo) -> bool {
+        !(self.disabled.contains(r.key())
+            || r.name.as_ref().is_some_and(|n| self.disabled.contains(n))
+            || r.id.as_ref().is_some_and(|n| self.disabled.contains(n))
+            || self.disabled.contains(&r.title))
+    }
+
+    /// Tags `event` with the enabled rules it matches (`rule.id`, `rule.name`).
+    pub fn tag(&self, event: &mut Event) {
+        self.rules.tag(event, |r| !self.is_enabled(r));
+    }
+
+    /// A correlator for the enabled correlation rules.
+    pub fn correlator(&self) -> Correlator {
+        let specs = self
+            .rules
+            .correlation_specs()
+            .into_iter()
+            .filter(|s| self.is_enabled(&s.info))
+            .collect();
+        Correlator::new(specs, self.options.max_groups)
+    }
+
+    /// The rule a key (id, name or title) names, among the active detection rules.
+    pub fn rule(&self, key: &str) -> Option<&RuleInfo> {
+        self.rules
+            .active()
+            .iter()
+            .find(|r| r.key() == key || r.name.as_deref() == Some(key) || r.title == key)
+    }
+
+    /// What `event` (tagged) and the correlator's `observations` of it mean for the alerts:
+    /// one fired signal per matched rule that raises alerts on its own (grouped by
+    /// `group_by`), one signal per correlation observation.
+    pub fn signals<'a>(
+        &'a self,
+        event: &'a Event,
+        observations: &[Observation],
+        correlator: &Correlator,
+    ) -> Vec<Signal<'a>> {
+        let ts = event.timestamp.as_millis().div_euclid(1000);
+        let mut out = Vec::new();
+        for (i, id) in event.rule_ids.iter().enumerate() {
+            let name = event.rule_names.get(i);
+            if self.correlation_only.contains(id) || name.is_some_and(|n| self.correlation_only.contains(n)) {
+                continue;
+            }
+            let Some(rule) = self.rule(id) else { continue };
+            let group = self
+                .options
+                .group_by
+                .iter()
+                .filter_map(|f| event.get(f).map(|v| (f.clone(), v)))
+                .collect();
+            out.push(Signal {
+                rule: std::borrow::Cow::Borrowed(rule),
+                group,
+                ts,
+                event_id: &event.id,
+                host: event.host.as_deref(),
+                fired: Some(Fired { value: 1.0, first_ts: ts, evidence: Vec::new() }),
+            });
+        }
+        for o in observations {
+            out.push(Signal {
+                rule: std::borrow::Cow::Owned(correlator.specs()[o.correlation].info.clone()),
+                group: o.group.clone(),
+                ts: o.ts,
+                event_id: &event.id,
+                host: event.host.as_deref(),
+                fired: o.fired.clone(),
+            });
+        }
+        out
+    }
+}

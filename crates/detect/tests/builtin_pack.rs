@@ -1,0 +1,151 @@
+//! The built-in rule pack over real logs: Loghub's `OpenSSH_2k.log` parsed and decoded as the
+//! pipeline does, tagged, correlated and folded into alerts. The expected alerts are computed
+//! here from the lines themselves (a plain scan of "Failed ... from ADDR" lines), not by the
+//! code under test.
+//!
+//! Skipped when the data is absent, unless `LOGLYNX_REQUIRE_SHARED` is set (see loglynx-testkit).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
+use loglynx_detect::{AlertBook, AlertFilter, DetectionStage, DetectionStats, Detector, DetectorOptions, LoadOptions, RuleSet};
+use loglynx_pipeline::parse::{parse_record, ParseContext};
+
+fn events(dataset: &str, file: &str) -> Option<Vec<Event>> {
+    let dir = loglynx_testkit::shared_data(dataset)?;
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let source = Arc::new(SourceKind::File { path: file.into() });
+    let now = Timestamp::from_secs(1_717_200_000);
+    let ctx = ParseContext { now, keep_original: false, utc_offset_secs: 0 };
+    Some(
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let rec = RawRecord {
+                    body: l.as_bytes().to_vec(),
+                    truncated: false,
+                    hint: FormatHint::Auto,
+                    source: source.clone(),
+                    host: Some("labsz".into()),
+                    received: now,
+                    id: format!("line-{i}"),
+                };
+                let mut e = parse_record(&rec, &ctx);
+                loglynx_pipeline::decode::decode(&mut e);
+                e
+            })
+            .collect(),
+    )
+}
+
+fn stage(dir: &std::path::Path) -> (Arc<Detector>, DetectionStage, Arc<AlertBook>) {
+    let rules = RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
+    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
+    let detector = Arc::new(Detector::new(rules, DetectorOptions::default()));
+    let book = Arc::new(AlertBook::open(dir, 3600, 10_000).unwrap());
+    let stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
+    (detector, stage, book)
+}
+
+/// Per source address, the event times of the "Failed <method> for ... from ADDR" lines.
+fn failures(events: &[Event]) -> BTreeMap<String, Vec<(i64, String)>> {
+    let mut m: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for e in events {
+        let msg = e.message.trim_start_matches(|c: char| c != 'F');
+        if !e.message.contains("Failed ") || !msg.starts_with("Failed ") {
+            continue;
+        }
+        let Some(addr) = msg.split(" from ").nth(1).and_then(|r| r.split(' ').next()) else { continue };
+        m.entry(addr.to_string()).or_default().push((e.timestamp.as_millis() / 1000, e.id.clone()));
+    }
+    m
+}
+
+/// The brute-force alert a source must get, by the rule's definition (10 failures within 5
+/// minutes; then every failure within an hour of the previous one folds in): its count.
+fn expected_brute_force(times: &[(i64, String)]) -> Option<u64> {
+    for (k, (t, _)) in times.iter().enumerate() {
+        let first = times[..=k].iter().position(|(u, _)| *u >= t - 300).unwrap();
+        if k + 1 - first >= 10 {
+            let mut count = (k + 1 - first) as u64;
+            let mut last = *t;
+            for (u, _) in &times[k + 1..] {
+                if *u > last + 3600 {
+                    break;
+                }
+                count += 1;
+                last = last.max(*u);
+            }
+            return Some(count);
+        }
+    }
+    None
+}
+
+#[test]
+fn ssh_brute_force_alerts_of_openssh_2k_with_exact_counts_and_none_twice_on_replay() {
+    let Some(mut evs) = events("loghub/OpenSSH", "OpenSSH_2k.log") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (detector, mut stage, book) = stage(dir.path());
+    for e in &mut evs {
+        detector.tag(e);
+    }
+    let fails = failures(&evs);
+    let expected: BTreeMap<String, u64> = fails
+        .iter()
+        .filter_map(|(ip, t)| expected_brute_force(t).map(|c| (ip.clone(), c)))
+        .collect();
+    println!("expected brute-force alerts: {expected:?}");
+    assert!(expected.len() >= 4, "the file has at least four brute-forcing sources");
+
+    // in batches of 100 lines, as a tail would deliver them
+    let mut raised = Vec::new();
+    for chunk in evs.chunks(100) {
+        let mut batch = chunk.to_vec();
+        let n = batch.len();
+        stage.process(&mut batch).unwrap();
+        raised.extend(batch.drain(n..));
+    }
+    let list = |rule: &str| {
+        book.list(&AlertFilter { rule: Some(rule.into()), limit: 10_000, ..Default::default() }).unwrap().1
+    };
+    let brute = list("ssh_brute_force");
+    let got: BTreeMap<String, u64> = brute.iter().map(|a| (a.group["source.ip"].clone(), a.count)).collect();
+    assert_eq!(got, expected);
+    for a in &brute {
+        assert_eq!(a.rule.author.as_deref(), Some("loglynx"));
+        assert_eq!(a.rule.level.as_deref(), Some("high"));
+        assert_eq!(a.evidence.len() as u64, a.count);
+        let ids: HashMap<&str, i64> = fails[&a.group["source.ip"]].iter().map(|(t, id)| (id.as_str(), *t)).collect();
+        assert!(a.evidence.iter().all(|id| ids.contains_key(id.as_str())), "evidence is the source's failures");
+    }
+    // every alert created is also an event of the batch
+    let alert_events: Vec<_> = raised.iter().filter(|e| e.dataset.as_deref() == Some("loglynx.alert")).collect();
+    let (total, _) = book.list(&AlertFilter { limit: 0, ..Default::default() }).unwrap();
+    assert_eq!(alert_events.len(), total);
+
+    // spraying: many user names from one source; the top source tries many
+    let spray = list("ssh_password_spraying");
+    assert!(spray.iter().any(|a| a.group["source.ip"] == "183.62.140.253"), "{spray:?}");
+
+    // a replay of the whole file (a crash before the store commit) raises nothing new and
+    // counts nothing twice
+    let before = book.list(&AlertFilter { limit: 10_000, ..Default::default() }).unwrap().1;
+    let (_, mut stage2, _) = {
+        let (d, _, _) = (detector.clone(), (), ());
+        let s = DetectionStage::new(d.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
+        (d, s, ())
+    };
+    for chunk in evs.chunks(100) {
+        let mut batch = chunk.to_vec();
+        let n = batch.len();
+        assert_eq!(stage2.process(&mut batch).unwrap(), 0);
+        assert_eq!(batch.len(), n);
+    }
+    let after = book.list(&AlertFilter { limit: 10_000, ..Default::default() }).unwrap().1;
+    assert_eq!(before.len(), after.len());
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!((&a.id, a.count, &a.evidence), (&b.id, b.count, &b.evidence));
+    }
+}
