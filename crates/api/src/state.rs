@@ -63,6 +63,8 @@ pub struct AppState {
     /// The Kafka pipeline's health (`loglynx serve`; `/api/v1/pipeline` answers 404 when
     /// `None`). Its `loglynx_kafka_*` series are a collector registered in `telemetry`.
     pub pipeline_view: Option<Arc<dyn crate::PipelineView>>,
+    /// Detection (rules, alerts), when on (`/api/v1/alerts`, `/api/v1/rules`; 404 when `None`).
+    pub detection: Option<Arc<loglynx_detect::Detection>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -98,6 +100,7 @@ impl AppState {
             pipeline: Arc::new(loglynx_pipeline::PipelineStats::default()),
             network: None,
             pipeline_view: None,
+            detection: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

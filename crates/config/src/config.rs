@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, FilesConfig, HttpConfig, KafkaConfig, PipelineConfig, StoreConfig, SyslogConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, PipelineConfig, StoreConfig, SyslogConfig,
     TcpStatesConfig,
 };
 
@@ -41,6 +41,9 @@ pub struct Config {
     /// The TCP state monitor (`loglynx run --tcp-states`).
     #[serde(default)]
     pub tcp_states: TcpStatesConfig,
+    /// Sigma rules, correlation and alerts.
+    #[serde(default)]
+    pub detect: DetectConfig,
 }
 
 impl Default for Config {
@@ -73,6 +76,7 @@ impl Config {
         self.pipeline.validate()?;
         self.files.validate()?;
         self.kafka.validate()?;
+        self.detect.validate()?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 
 mod choice;
 mod config;
+mod detect;
 mod error;
 mod files;
 mod http;
@@ -21,6 +22,7 @@ mod syslog;
 mod tcp_states;
 
 pub use config::Config;
+pub use detect::DetectConfig;
 pub use error::ConfigError;
 pub use files::{FilesConfig, StartAt};
 pub use http::HttpConfig;

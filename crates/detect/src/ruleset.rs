@@ -394,6 +394,11 @@ impl RuleSet {
     }
 }
 
+/// [`collect_files`] for the reload watcher.
+pub(crate) fn collect_files_pub(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
+    collect_files(path, out)
+}
+
 /// Pushes `path` (a rule file) or the rule files under it (a folder) onto `out`.
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
     let read = |source| DetectError::ReadPath {

@@ -42,6 +42,7 @@ pub struct RunningAllInOne {
     tasks: JoinSet<Result<()>>,
     netmon: Option<loglynx_netmon::Monitor>,
     pipeline: JoinHandle<std::result::Result<(), PipelineError>>,
+    detect_stage: Option<std::thread::JoinHandle<()>>,
     writer: WriterHandle,
     _lock: DirLock,
 }
@@ -76,7 +77,8 @@ impl AllInOne {
         let checkpoint = store.checkpoint();
         tracing::info!(sources = checkpoint.positions.len(), "store opened");
 
-        // store writer <- pipeline <- transport
+        // store writer <- detection <- pipeline <- transport
+        let detection = crate::detection::open(&cfg)?;
         let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
@@ -85,13 +87,21 @@ impl AllInOne {
                 source,
             })?;
         let (raw_tx, raw_rx) = loglynx_bus::embedded(cfg.pipeline.queue_batches);
+        let (pipeline_tx, detect_stage) = match &detection {
+            Some(det) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
+                (tx, Some(crate::detection::spawn_stage(det.clone(), rx, event_tx)?))
+            }
+            None => (event_tx, None),
+        };
         let stats = Arc::new(PipelineStats::default());
         let pipeline = loglynx_pipeline::spawn_pipeline(
             raw_rx,
-            event_tx,
+            pipeline_tx,
             cfg.pipeline.parse_threads,
             cfg.pipeline.keep_original,
             stats.clone(),
+            detection.as_ref().map(crate::detection::hook),
         );
 
         let shutdown = CancellationToken::new();
@@ -109,6 +119,7 @@ impl AllInOne {
             state.network = Some(Arc::new(NetView(m.shared())));
         }
         state.pipeline = stats.clone();
+        state.detection = detection.clone();
         drop(raw_tx);
         {
             let token = shutdown.clone();
@@ -130,6 +141,7 @@ impl AllInOne {
             tasks,
             netmon,
             pipeline,
+            detect_stage,
             writer,
             _lock: lock,
         })
@@ -164,6 +176,9 @@ impl RunningAllInOne {
         // A stage that stopped early (the writer failed) has logged why; the writer's own
         // error follows.
         let _ = self.pipeline.await;
+        if let Some(stage) = self.detect_stage.take() {
+            let _ = tokio::task::spawn_blocking(move || stage.join()).await;
+        }
         let writer = self.writer;
         let joined = tokio::task::spawn_blocking(move || writer.join()).await;
         tracing::info!("stopped");

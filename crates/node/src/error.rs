@@ -17,6 +17,9 @@ use loglynx_store::StoreError;
 /// Errors of the assemblies.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// Detection could not start (the rule paths or the alerts database).
+    #[error("detection could not start")]
+    Detect(#[source] loglynx_detect::DetectError),
     /// The configuration file or a setting is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -14,6 +14,7 @@
 
 mod agent;
 mod all_in_one;
+mod detection;
 mod error;
 mod lock;
 mod reporter;

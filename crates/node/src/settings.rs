@@ -78,6 +78,8 @@ pub struct Overrides {
     pub consumers: Option<usize>,
     /// `kafka.partitions`.
     pub partitions: Option<i32>,
+    /// Rule files and folders added to `detect.rules`.
+    pub rules: Vec<PathBuf>,
 }
 
 impl Overrides {
@@ -130,6 +132,7 @@ impl Overrides {
         if let Some(p) = self.partitions {
             cfg.kafka.partitions = p;
         }
+        cfg.detect.rules.extend(self.rules.iter().cloned());
         if let Some(tok) = token.filter(|t| !t.is_empty()) {
             cfg.http.auth_token = Some(tok);
         }

@@ -17,4 +17,4 @@ pub mod parse;
 mod stage;
 
 pub use error::PipelineError;
-pub use stage::{spawn_pipeline, PipelineStats};
+pub use stage::{spawn_pipeline, BatchHook, PipelineStats};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use loglynx_core::{EventBatch, FormatHint, RawBatch, Timestamp};
+use loglynx_core::{Event, EventBatch, FormatHint, RawBatch, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -37,9 +37,13 @@ impl PipelineStats {
     }
 }
 
-fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> EventBatch {
+/// Runs on each parsed batch on the parse threads, in parallel with other batches: detection
+/// tags the events with the rules they match here (the stateless half of detection).
+pub type BatchHook = Arc<dyn Fn(&mut [Event]) + Send + Sync>;
+
+fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats, hook: Option<&BatchHook>) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let events: Vec<_> = batch
+    let mut events: Vec<_> = batch
         .records
         .iter()
         .map(|r| {
@@ -51,6 +55,9 @@ fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> E
             e
         })
         .collect();
+    if let Some(hook) = hook {
+        hook(&mut events);
+    }
     let flagged = events.iter().filter(|e| e.flags.any()).count() as u64;
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
@@ -67,6 +74,7 @@ pub fn spawn_pipeline(
     threads: usize,
     keep_original: bool,
     stats: Arc<PipelineStats>,
+    hook: Option<BatchHook>,
 ) -> JoinHandle<Result<(), PipelineError>> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
@@ -78,7 +86,8 @@ pub fn spawn_pipeline(
         let mut parsed = input
             .map(|batch| {
                 let stats = stats.clone();
-                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, &stats))
+                let hook = hook.clone();
+                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, &stats, hook.as_ref()))
             })
             .buffered(threads);
         while let Some(res) = parsed.next().await {
@@ -133,7 +142,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, mut out_rx) = mpsc::channel(4);
         let stats = Arc::new(PipelineStats::default());
-        let h = spawn_pipeline(in_rx, out_tx, 4, false, stats.clone());
+        let h = spawn_pipeline(in_rx, out_tx, 4, false, stats.clone(), None);
         let feeder = tokio::spawn(async move {
             for i in 0..50u64 {
                 in_tx.send(batch(10 + (i as usize % 7), i * 100)).await.unwrap();
@@ -159,7 +168,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, out_rx) = mpsc::channel(1);
         drop(out_rx);
-        let h = spawn_pipeline(in_rx, out_tx, 2, false, Arc::new(PipelineStats::default()));
+        let h = spawn_pipeline(in_rx, out_tx, 2, false, Arc::new(PipelineStats::default()), None);
         in_tx.send(batch(3, 0)).await.unwrap();
         drop(in_tx);
         let e = h.await.unwrap().unwrap_err();

@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// [tcp_states] in loglynx.example.toml).
     #[arg(long)]
     pub tcp_states: bool,
+    /// Sigma rule file or folder (repeatable), besides the built-in pack and [detect] rules;
+    /// reloaded when changed. Validate offline with `loglynx rules check`.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<std::path::PathBuf>,
 }
 
 impl RunArgs {
@@ -49,6 +53,7 @@ impl RunArgs {
             syslog_udp: listen("syslog-udp", &self.syslog_udp)?,
             syslog_tcp: listen("syslog-tcp", &self.syslog_tcp)?,
             tcp_states: self.tcp_states,
+            rules: self.rules.clone(),
             ..Default::default()
         })
     }

@@ -174,6 +174,7 @@ impl ShardSink {
                 pipeline.parse_threads,
                 pipeline.keep_original,
                 self.stats.clone(),
+                None,
             );
         }
         let key = source_key(&self.topic, partition);

@@ -1,0 +1,190 @@
+//! Alerts and rules: `GET /api/v1/alerts`, `GET /api/v1/alerts/{id}`,
+//! `POST /api/v1/alerts/{id}/ack|close|reopen`, `GET /api/v1/rules`.
+//!
+//! 404 with `{"enabled": false, ...}` when detection is off (`[detect] enabled = false`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use loglynx_detect::{AlertFilter, AlertStatus, Detection};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+use crate::error::ApiError;
+use crate::routes::{bounded, filter};
+use crate::state::AppState;
+
+/// Most alerts one `GET /api/v1/alerts` returns.
+pub const MAX_ALERTS: usize = 100_000;
+
+fn detection(st: &AppState) -> Result<Arc<Detection>, Response> {
+    st.detection.clone().ok_or_else(|| {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "enabled": false,
+                "error": "detection is off: set [detect] enabled = true (the default) and restart"
+            })),
+        )
+            .into_response()
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    ApiError::Internal(e.to_string()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListParams {
+    status: Option<String>,
+    rule: Option<String>,
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Handler of `GET /api/v1/alerts`.
+pub(crate) async fn list(State(st): State<AppState>, Query(p): Query<ListParams>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let status = match p.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match AlertStatus::parse(s) {
+            Some(s) => Some(s),
+            None => {
+                return ApiError::BadRequest(format!(
+                    "status {s:?}: expected open, acknowledged or closed"
+                ))
+                .into_response()
+            }
+        },
+    };
+    let range = match filter(None, p.start.as_deref(), p.end.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let limit = match bounded("limit", p.limit, 100, MAX_ALERTS) {
+        Ok(n) => n,
+        Err(e) => return e.into_response(),
+    };
+    let f = AlertFilter {
+        status,
+        rule: p.rule.filter(|r| !r.is_empty()),
+        q: p.q.filter(|q| !q.trim().is_empty()),
+        start: range.start,
+        end: range.end,
+        limit,
+    };
+    match tokio::task::spawn_blocking(move || det.alerts().list(&f)).await {
+        Ok(Ok((total, alerts))) => Json(json!({ "total": total, "alerts": alerts })).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// Handler of `GET /api/v1/alerts/{id}`.
+pub(crate) async fn get_one(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    match tokio::task::spawn_blocking(move || det.alerts().get(&id).map(|a| (id, a))).await {
+        Ok(Ok((_, Some(a)))) => Json(a).into_response(),
+        Ok(Ok((id, None))) => ApiError::NotFound(format!("no alert {id:?}: list them with GET /api/v1/alerts")).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// Body of the status changes (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeBody {
+    /// Who does it (default: `api`).
+    by: Option<String>,
+    comment: Option<String>,
+}
+
+async fn change(st: AppState, id: String, status: AlertStatus, body: Option<Json<ChangeBody>>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let by = body.by.filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "api".into());
+    if by.len() > 200 || body.comment.as_ref().is_some_and(|c| c.len() > 10_000) {
+        return ApiError::BadRequest("by is at most 200 bytes and comment at most 10000".into()).into_response();
+    }
+    let comment = body.comment.filter(|c| !c.trim().is_empty());
+    match tokio::task::spawn_blocking(move || det.alerts().set_status(&id, status, &by, comment).map(|a| (id, a))).await {
+        Ok(Ok((_, Some(a)))) => Json(a).into_response(),
+        Ok(Ok((id, None))) => ApiError::NotFound(format!("no alert {id:?}: list them with GET /api/v1/alerts")).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// Handler of `POST /api/v1/alerts/{id}/ack`.
+pub(crate) async fn ack(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+    change(st, id, AlertStatus::Acknowledged, body).await
+}
+
+/// Handler of `POST /api/v1/alerts/{id}/close`.
+pub(crate) async fn close(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+    change(st, id, AlertStatus::Closed, body).await
+}
+
+/// Handler of `POST /api/v1/alerts/{id}/reopen`.
+pub(crate) async fn reopen(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+    change(st, id, AlertStatus::Open, body).await
+}
+
+/// Handler of `GET /api/v1/rules`: the rules loaded (detection and correlation, with hits and
+/// enabled state), the rules that compiled but target logs loglynx does not collect, and the
+/// refused ones with file, line and reason.
+pub(crate) async fn rules(State(st): State<AppState>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let d = det.detector();
+    let stats = det.stats().lock().unwrap_or_else(|p| p.into_inner());
+    let rule = |r: &loglynx_detect::RuleInfo, kind: &str| -> Value {
+        let mut v = json!({
+            "key": r.key(),
+            "id": r.id,
+            "name": r.name,
+            "title": r.title,
+            "level": r.level,
+            "author": r.author,
+            "file": r.file.display().to_string(),
+            "logsource": r.logsource,
+            "kind": kind,
+            "enabled": d.is_enabled(r),
+            "hits": stats.hits.get(r.key()).copied().unwrap_or(0),
+        });
+        if let Some((groups, evicted)) = stats.groups.get(r.key()) {
+            v["groups"] = json!(groups);
+            v["groups_evicted"] = json!(evicted);
+        }
+        v
+    };
+    let set = d.rules();
+    let mut loaded: Vec<Value> = set.active().iter().map(|r| rule(r, "detection")).collect();
+    loaded.extend(set.correlations().map(|r| rule(r, "correlation")));
+    let inactive: Vec<Value> = set.inactive().iter().map(|r| rule(r, "inactive")).collect();
+    Json(json!({
+        "loaded": set.loaded(),
+        "rules": loaded,
+        "inactive": inactive,
+        "rejected": set.rejected(),
+        "reloads": det.reloads(),
+        "alerts_raised": stats.alerts_raised,
+    }))
+    .into_response()
+}
