@@ -47,6 +47,13 @@ impl DetectionStage {
         self.detector = detector;
     }
 
+    /// How far back in event time the correlation windows reach (the longest timespan, twice
+    /// for chains): what a restart must read again to rebuild them.
+    pub fn lookback_secs(&self) -> i64 {
+        let max = self.correlator.specs().iter().map(|s| s.compiled.timespan_secs).max().unwrap_or(0);
+        (max.min(i64::MAX as u64 / 4) as i64) * 2
+    }
+
     /// The rules in use.
     pub fn detector(&self) -> &Arc<Detector> {
         &self.detector

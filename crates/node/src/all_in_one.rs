@@ -90,7 +90,14 @@ impl AllInOne {
         let (pipeline_tx, detect_stage) = match &detection {
             Some(det) => {
                 let (tx, rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
-                (tx, Some(crate::detection::spawn_stage(det.clone(), rx, event_tx)?))
+                let (st, eng) = (store.clone(), loglynx_query::QueryEngine::new(store.schema().clone()));
+                let warm: crate::detection::Warm =
+                    Box::new(move |lookback| crate::detection::stored_matches(&st, &eng, lookback));
+                let (st, eng) = (store.clone(), loglynx_query::QueryEngine::new(store.schema().clone()));
+                let indexed: crate::detection::Indexed =
+                    Box::new(move |book| crate::detection::unindexed_alerts(&st, &eng, book));
+                let stage = crate::detection::spawn_stage(det.clone(), rx, event_tx, Some(warm), Some(indexed))?;
+                (tx, Some(stage))
             }
             None => (event_tx, None),
         };

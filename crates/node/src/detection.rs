@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use loglynx_config::Config;
-use loglynx_core::EventBatch;
+use loglynx_core::{Event, EventBatch, Timestamp};
+use loglynx_query::{Filter, QueryEngine, SearchRequest, SortOrder};
+use loglynx_store::Store;
 use loglynx_detect::{Detection, DetectionSettings, DetectorOptions};
 use loglynx_pipeline::BatchHook;
 use tokio::sync::mpsc;
@@ -57,17 +59,132 @@ pub(crate) fn hook(det: &Arc<Detection>) -> BatchHook {
     })
 }
 
+/// Most stored events read again to rebuild the correlation windows at start.
+const WARM_MAX: usize = loglynx_query::MAX_RESULT_WINDOW;
+
+/// The stored events that matched a rule, from `lookback_secs` before the newest of them, oldest
+/// first (at most [`WARM_MAX`]): what the correlation windows held when the process stopped.
+/// The store's checkpoint is after them, so they are not read from the sources again.
+pub(crate) fn stored_matches(store: &Store, engine: &QueryEngine, lookback_secs: i64) -> Vec<Event> {
+    if lookback_secs <= 0 {
+        return Vec::new();
+    }
+    let windows = store.snapshot();
+    let newest = SearchRequest {
+        filter: Filter { query: "rule.id:*".into(), start: None, end: None },
+        limit: 1,
+        offset: 0,
+        sort: SortOrder::Desc,
+    };
+    let last = match engine.search(&windows, &newest) {
+        Ok(r) => match r.hits.first() {
+            Some(e) => e.timestamp,
+            None => return Vec::new(),
+        },
+        Err(e) => {
+            tracing::warn!("correlation windows not rebuilt: {e}");
+            return Vec::new();
+        }
+    };
+    let start = Timestamp::from_millis(last.as_millis().saturating_sub(lookback_secs.saturating_mul(1000)));
+    let mut out = Vec::new();
+    while out.len() < WARM_MAX {
+        let req = SearchRequest {
+            filter: Filter { query: "rule.id:*".into(), start: Some(start), end: None },
+            limit: loglynx_query::MAX_LIMIT.min(WARM_MAX - out.len()),
+            offset: out.len(),
+            sort: SortOrder::Asc,
+        };
+        match engine.search(&windows, &req) {
+            Ok(r) => {
+                let n = r.hits.len();
+                out.extend(r.hits.into_iter().filter(|e| e.alert_id.is_none()));
+                if n < req.limit {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("correlation windows partly rebuilt: {e}");
+                break;
+            }
+        }
+    }
+    if out.len() >= WARM_MAX {
+        tracing::warn!(events = out.len(), "correlation windows rebuilt from the newest {WARM_MAX} matches only");
+    }
+    out
+}
+
+/// Reads the stored matches a restart needs ([`stored_matches`]), given the lookback.
+pub(crate) type Warm = Box<dyn FnOnce(i64) -> Vec<Event> + Send>;
+
+/// Returns the events of the recent alerts the store does not have ([`unindexed_alerts`]).
+pub(crate) type Indexed = Box<dyn FnOnce(&loglynx_detect::AlertBook) -> Vec<Event> + Send>;
+
+/// The alert events of the alerts changed in the last day that the store lacks: the alerts
+/// database commits before the store, so a crash between the two leaves an alert without its
+/// event.
+pub(crate) fn unindexed_alerts(store: &Store, engine: &QueryEngine, book: &loglynx_detect::AlertBook) -> Vec<Event> {
+    let since = Timestamp::from_millis(Timestamp::now().as_millis() - 86_400_000);
+    let recent = match book.list(&loglynx_detect::AlertFilter { limit: 10_000, ..Default::default() }) {
+        Ok((_, a)) => a.into_iter().filter(|a| a.updated >= since).collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::warn!("alerts not checked against the store: {e}");
+            return Vec::new();
+        }
+    };
+    let windows = store.snapshot();
+    recent
+        .into_iter()
+        .filter(|a| {
+            let f = Filter { query: format!("alert.id:{}", a.id), start: None, end: None };
+            matches!(engine.count(&windows, &f), Ok(0))
+        })
+        .map(|a| a.to_event())
+        .collect()
+}
+
 /// Runs the detection stage between `rx` (the pipeline's output) and `tx` (the store writer)
-/// on its own thread; it ends when `rx` closes (dropping `tx`) or the writer goes away.
+/// on its own thread; it ends when `rx` closes (dropping `tx`) or the writer goes away. First
+/// it rebuilds the correlation windows from the stored matches `warm` reads (alerts fold
+/// idempotently, so this raises nothing twice); an alert that this creates (its event was not
+/// committed before a crash) goes to the store at once.
 pub(crate) fn spawn_stage(
     det: Arc<Detection>,
     mut rx: mpsc::Receiver<EventBatch>,
     tx: mpsc::Sender<EventBatch>,
+    warm: Option<Warm>,
+    mut indexed: Option<Indexed>,
 ) -> Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("detect".into())
         .spawn(move || {
             let (mut stage, mut seen) = det.stage();
+            if let Some(warm) = warm {
+                let mut events = warm(stage.lookback_secs());
+                let n = events.len();
+                if n > 0 {
+                    match stage.process(&mut events) {
+                        Ok(created) => {
+                            tracing::info!(events = n, alerts_created = created, "correlation windows rebuilt from the store");
+                            let alerts: Vec<Event> = events.split_off(n);
+                            if !alerts.is_empty() {
+                                let batch = EventBatch { events: alerts, checkpoint: Vec::new(), ack: None };
+                                let _ = tx.blocking_send(batch);
+                            }
+                        }
+                        Err(e) => tracing::error!("correlation windows not rebuilt: {e}"),
+                    }
+                }
+            }
+            if let Some(check) = indexed.take() {
+                let missing = check(det.alerts());
+                if !missing.is_empty() {
+                    tracing::info!(alerts = missing.len(), "alert events the store lacked (a crash before their commit) written again");
+                    let batch = EventBatch { events: missing, checkpoint: Vec::new(), ack: None };
+                    let _ = tx.blocking_send(batch);
+                }
+            }
             while let Some(mut batch) = rx.blocking_recv() {
                 det.refresh(&mut stage, &mut seen);
                 if let Err(e) = stage.process(&mut batch.events) {

@@ -33,6 +33,8 @@ pub const REQUIRE_ROOT: &str = "LOGLYNX_REQUIRE_ROOT";
 /// Makes [`shared_data`] fail instead of skip.
 pub const REQUIRE_SHARED: &str = "LOGLYNX_REQUIRE_SHARED";
 
+pub mod oracle;
+
 /// True when running as root (effective uid 0). When not, prints `skipping: needs root (why)`
 /// and returns false, or panics when `LOGLYNX_REQUIRE_ROOT` is set.
 pub fn require_root(why: &str) -> bool {

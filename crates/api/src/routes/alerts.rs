@@ -3,6 +3,7 @@
 //!
 //! 404 with `{"enabled": false, ...}` when detection is off (`[detect] enabled = false`).
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -110,12 +111,22 @@ pub(crate) struct ChangeBody {
     comment: Option<String>,
 }
 
-async fn change(st: AppState, id: String, status: AlertStatus, body: Option<Json<ChangeBody>>) -> Response {
+async fn change(st: AppState, id: String, status: AlertStatus, body: Bytes) -> Response {
     let det = match detection(&st) {
         Ok(d) => d,
         Err(r) => return r,
     };
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    // No body, `null` or `{}`: defaults.
+    let body: ChangeBody = match serde_json::from_slice::<Option<ChangeBody>>(&body) {
+        _ if body.iter().all(u8::is_ascii_whitespace) => ChangeBody::default(),
+        Ok(b) => b.unwrap_or_default(),
+        Err(e) => {
+            return ApiError::BadRequest(format!(
+                "the body must be JSON like {{\"by\": \"alice\", \"comment\": \"...\"}} (both optional): {e}"
+            ))
+            .into_response()
+        }
+    };
     let by = body.by.filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "api".into());
     if by.len() > 200 || body.comment.as_ref().is_some_and(|c| c.len() > 10_000) {
         return ApiError::BadRequest("by is at most 200 bytes and comment at most 10000".into()).into_response();
@@ -130,17 +141,17 @@ async fn change(st: AppState, id: String, status: AlertStatus, body: Option<Json
 }
 
 /// Handler of `POST /api/v1/alerts/{id}/ack`.
-pub(crate) async fn ack(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+pub(crate) async fn ack(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
     change(st, id, AlertStatus::Acknowledged, body).await
 }
 
 /// Handler of `POST /api/v1/alerts/{id}/close`.
-pub(crate) async fn close(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+pub(crate) async fn close(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
     change(st, id, AlertStatus::Closed, body).await
 }
 
 /// Handler of `POST /api/v1/alerts/{id}/reopen`.
-pub(crate) async fn reopen(State(st): State<AppState>, Path(id): Path<String>, body: Option<Json<ChangeBody>>) -> Response {
+pub(crate) async fn reopen(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
     change(st, id, AlertStatus::Open, body).await
 }
 
