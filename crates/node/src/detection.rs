@@ -29,6 +29,7 @@ pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
             disabled: d.disabled.clone(),
             group_by: d.group_by.clone(),
             max_groups: d.max_groups,
+            overrides: Default::default(),
         },
         suppress_secs: d.suppress.as_secs(),
         max_evidence: d.max_evidence,
