@@ -28,6 +28,10 @@ use crate::DetectError;
 const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
 /// rule key + group -> id of its latest alert.
 const LATEST: TableDefinition<&str, &str> = TableDefinition::new("latest");
+/// Pending notifications: sequence number -> [`crate::notify::Pending`] as JSON. Written in the
+/// transaction that creates the alert, so a notification is never lost nor made without its
+/// alert.
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// rule key -> enabled, set through the API (wins over `[detect] disabled`).
 const RULE_STATE: TableDefinition<&str, bool> = TableDefinition::new("rule_state");
 
@@ -205,10 +209,12 @@ pub struct AlertFilter {
 
 /// The alerts of a data directory.
 pub struct AlertBook {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
     suppress_secs: i64,
     max_evidence: usize,
+    /// Where each new alert is notified (names of the channels configured); empty: nowhere.
+    channels: Vec<String>,
 }
 
 impl std::fmt::Debug for AlertBook {
@@ -246,6 +252,7 @@ impl AlertBook {
 
     fn with_db(db: Database, path: PathBuf, suppress_secs: u64, max_evidence: usize) -> Result<AlertBook, DetectError> {
         let book = AlertBook {
+            channels: Vec::new(),
             db,
             path,
             suppress_secs: suppress_secs.min(i64::MAX as u64 / 4) as i64,
@@ -256,11 +263,18 @@ impl AlertBook {
         tx.open_table(ALERTS).map_err(|e| book.err("cannot open the alerts table", e))?;
         tx.open_table(LATEST).map_err(|e| book.err("cannot open the alerts table", e))?;
         tx.open_table(RULE_STATE).map_err(|e| book.err("cannot open the alerts table", e))?;
+        tx.open_table(OUTBOX).map_err(|e| book.err("cannot open the alerts table", e))?;
         tx.commit().map_err(|e| book.err("cannot write the alerts database", e))?;
         Ok(book)
     }
 
-    fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
+    /// Notifies every new alert on `channels` (their names, e.g. `webhook`, `syslog`): each
+    /// creation queues one notification per channel in the same transaction.
+    pub fn set_channels(&mut self, channels: Vec<String>) {
+        self.channels = channels;
+    }
+
+    pub(crate) fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
         db_err(&self.path, what, e)
     }
 
@@ -366,6 +380,23 @@ impl AlertBook {
                     .map_err(|e| self.err("cannot write the alerts table", e))?;
             }
             let out: Vec<Alert> = created.iter().filter_map(|id| touched.get(id).cloned()).collect();
+            if !self.channels.is_empty() && !out.is_empty() {
+                let mut outbox = tx.open_table(OUTBOX).map_err(|e| self.err("cannot open the outbox", e))?;
+                let mut seq = outbox
+                    .last()
+                    .map_err(|e| self.err("cannot read the outbox", e))?
+                    .map_or(0, |(k, _)| k.value() + 1);
+                for a in &out {
+                    for ch in &self.channels {
+                        let p = crate::notify::Pending::new(ch, a.clone());
+                        let bytes = serde_json::to_vec(&p).unwrap_or_default();
+                        outbox
+                            .insert(seq, bytes.as_slice())
+                            .map_err(|e| self.err("cannot write the outbox", e))?;
+                        seq += 1;
+                    }
+                }
+            }
             drop(alerts);
             drop(latest);
             out

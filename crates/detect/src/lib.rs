@@ -23,6 +23,7 @@
 pub mod alerts;
 pub mod correlate;
 mod detector;
+pub mod notify;
 mod error;
 pub mod rules;
 mod runtime;

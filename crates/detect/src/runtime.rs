@@ -27,6 +27,8 @@ pub struct DetectionSettings {
     pub max_evidence: usize,
     /// How often the rule files are checked for changes.
     pub reload_interval: Duration,
+    /// Where new alerts are notified.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// Detection in a running process.
@@ -38,6 +40,8 @@ pub struct Detection {
     stats: Arc<Mutex<DetectionStats>>,
     stop: AtomicBool,
     reloads: AtomicU64,
+    notify_stats: Arc<crate::notify::NotifyStats>,
+    notify_stop: Mutex<Option<Arc<AtomicBool>>>,
 }
 
 impl std::fmt::Debug for Detection {
@@ -50,7 +54,9 @@ impl Detection {
     /// Loads the rules (refused ones are logged and listed, the others run) and opens the
     /// alerts under `alerts_dir`.
     pub fn open(settings: DetectionSettings, alerts_dir: &Path) -> Result<Arc<Detection>, DetectError> {
-        let book = Arc::new(AlertBook::open(alerts_dir, settings.suppress_secs, settings.max_evidence)?);
+        let mut book = AlertBook::open(alerts_dir, settings.suppress_secs, settings.max_evidence)?;
+        book.set_channels(settings.notify.channels());
+        let book = Arc::new(book);
         let detector = load(&settings, book.rule_overrides()?)?;
         Ok(Arc::new(Detection {
             settings,
@@ -60,6 +66,8 @@ impl Detection {
             stats: Arc::new(Mutex::new(DetectionStats::default())),
             stop: AtomicBool::new(false),
             reloads: AtomicU64::new(0),
+            notify_stats: Arc::new(crate::notify::NotifyStats::default()),
+            notify_stop: Mutex::new(None),
         }))
     }
 
@@ -137,9 +145,46 @@ impl Detection {
         })
     }
 
-    /// Ends the watcher thread (at its next check).
+    /// Ends the watcher and notifier threads (at their next check).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(s) = self.notify_stop.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            s.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts delivering the outbox when a channel is configured (also what an earlier run
+    /// left pending).
+    pub fn start_notifier(&self) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+        if self.settings.notify.channels().is_empty() {
+            return Ok(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        *self.notify_stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+        let (book, settings, stats) = (self.book.clone(), self.settings.notify.clone(), self.notify_stats.clone());
+        // The blocking HTTP client owns a runtime of its own: made and dropped on this thread,
+        // never inside the caller's async context.
+        std::thread::Builder::new()
+            .name("notify".into())
+            .spawn(move || match crate::notify::Notifier::new(book, settings) {
+                Ok(mut n) => {
+                    n.stats = stats;
+                    n.run(&stop);
+                }
+                Err(e) => tracing::error!("alert notifications off: {e}"),
+            })
+            .map(Some)
+            .map_err(|e| format!("cannot start the notifier thread: {e}"))
+    }
+
+    /// Notifications delivered and failed attempts since start.
+    pub fn notify_stats(&self) -> &crate::notify::NotifyStats {
+        &self.notify_stats
+    }
+
+    /// The channels configured (`webhook`, `syslog`).
+    pub fn notify_channels(&self) -> Vec<String> {
+        self.settings.notify.channels()
     }
 }
 

@@ -323,3 +323,41 @@ pub(crate) async fn backtest(State(st): State<AppState>, body: Bytes) -> Respons
         Err(e) => internal(e),
     }
 }
+
+/// Handler of `GET /api/v1/notifications`: the channels configured, deliveries and failed
+/// attempts since start, and the notifications still pending with their last error.
+pub(crate) async fn notifications(State(st): State<AppState>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let d2 = det.clone();
+    match tokio::task::spawn_blocking(move || loglynx_detect::notify::Notifier::pending(d2.alerts())).await {
+        Ok(Ok(pending)) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let s = det.notify_stats();
+            let pending: Vec<Value> = pending
+                .into_iter()
+                .map(|(_, p)| {
+                    json!({
+                        "channel": p.channel,
+                        "alert": p.alert.id,
+                        "rule": p.alert.rule.name,
+                        "attempts": p.attempts,
+                        "next_at": p.next_at,
+                        "last_error": p.last_error,
+                    })
+                })
+                .collect();
+            Json(json!({
+                "channels": det.notify_channels(),
+                "delivered": s.delivered.load(Relaxed),
+                "failed_attempts": s.failed_attempts.load(Relaxed),
+                "pending": pending,
+            }))
+            .into_response()
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
