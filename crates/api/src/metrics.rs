@@ -145,3 +145,65 @@ fn gauge(
     let m = ConstGauge::new(v);
     m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)
 }
+
+/// Detection's figures, read at each scrape: rules, matches per rule, alerts, correlation
+/// groups, notifications.
+pub(crate) struct DetectionFigures(pub(crate) Arc<loglynx_detect::Detection>);
+
+impl fmt::Debug for DetectionFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DetectionFigures").finish_non_exhaustive()
+    }
+}
+
+impl Collector for DetectionFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let det = &self.0;
+        let d = det.detector();
+        let (hits, groups, raised, alert_errors) = {
+            let st = det.stats().lock().unwrap_or_else(|p| p.into_inner());
+            (st.hits.clone(), st.groups.clone(), st.alerts_raised, st.alert_errors)
+        };
+        let n = det.notify_stats();
+        for (name, help, v) in [
+            ("loglynx_detect_alerts_raised", "alerts raised since start", raised),
+            ("loglynx_detect_alert_write_failures", "batches whose alerts could not be written", alert_errors),
+            ("loglynx_detect_rule_reloads", "rule reloads after a rule file changed", det.reloads()),
+            ("loglynx_detect_notifications_delivered", "alert notifications delivered", n.delivered.load(Relaxed)),
+            ("loglynx_detect_notification_failures", "failed alert notification attempts (retried)", n.failed_attempts.load(Relaxed)),
+        ] {
+            let m = ConstCounter::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        let set = d.rules();
+        for (name, help, v) in [
+            ("loglynx_detect_rules_active", "detection rules evaluated", set.active().len() as u64),
+            ("loglynx_detect_rules_correlation", "correlation rules loaded", set.correlations().count() as u64),
+            ("loglynx_detect_rules_rejected", "rules refused (GET /api/v1/rules says why)", set.rejected().len() as u64),
+        ] {
+            let m = ConstGauge::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        if !hits.is_empty() {
+            let mut m = encoder.encode_descriptor("loglynx_detect_rule_matches", "events matched (and correlation firings) per rule", None, prometheus_client::metrics::MetricType::Counter)?;
+            for (rule, v) in &hits {
+                let labels = [("rule", rule.as_str())];
+                ConstCounter::new(*v).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        if !groups.is_empty() {
+            let mut m = encoder.encode_descriptor("loglynx_detect_correlation_groups", "groups held in memory per correlation rule", None, prometheus_client::metrics::MetricType::Gauge)?;
+            for (rule, (g, _)) in &groups {
+                let labels = [("rule", rule.as_str())];
+                ConstGauge::new(*g as u64).encode(m.encode_family(&labels)?)?;
+            }
+            let mut m = encoder.encode_descriptor("loglynx_detect_correlation_groups_evicted", "groups evicted because a rule held [detect] max_groups", None, prometheus_client::metrics::MetricType::Counter)?;
+            for (rule, (_, e)) in &groups {
+                let labels = [("rule", rule.as_str())];
+                ConstCounter::new(*e).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
