@@ -100,8 +100,13 @@ impl Collector for ServerFigures {
             ("loglynx_pipeline_events", "events parsed by the pipeline", events),
             (
                 "loglynx_pipeline_events_flagged",
-                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed)",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, parse_panic)",
                 flagged,
+            ),
+            (
+                "loglynx_pipeline_parse_panics",
+                "records whose parse panicked (a bug): stored raw, flagged parse_panic",
+                self.pipeline.parse_panics(),
             ),
         ];
         for (name, help, v) in counters {
