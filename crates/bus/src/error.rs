@@ -152,6 +152,9 @@ pub enum SpoolDamage {
     /// The file does not start with a segment header.
     #[error("not a loglynx spool segment (bad header): move it out of the spool directory")]
     BadHeader,
+    /// A segment of a format this version does not know (written by a newer loglynx).
+    #[error("written by a newer loglynx (spool format {0}): run that version until its disk buffer is empty, or move the file out of the spool directory (its records will not be sent)")]
+    UnknownVersion(u32),
     /// A frame read back has a bad length or checksum.
     #[error("corrupt frame at offset {0}: the disk buffer is damaged; move the file away to skip it (its records are lost)")]
     CorruptFrame(u64),

@@ -106,6 +106,10 @@ pub struct ProducerStats {
     pub spool_max_bytes: AtomicU64,
     /// Records in the on-disk buffer not yet delivered.
     pub spool_records: AtomicU64,
+    /// Damaged frames of the on-disk buffer skipped since start (their records are lost).
+    pub spool_lost_frames: AtomicU64,
+    /// Bytes of the damaged stretches skipped.
+    pub spool_lost_bytes: AtomicU64,
 }
 
 /// The agent's Kafka producer.
@@ -683,6 +687,8 @@ fn encode_batch(
 fn publish(s: &Spool, stats: &ProducerStats) {
     stats.spool_bytes.store(s.bytes(), Ordering::Relaxed);
     stats.spool_records.store(s.records(), Ordering::Relaxed);
+    stats.spool_lost_frames.store(s.lost_frames(), Ordering::Relaxed);
+    stats.spool_lost_bytes.store(s.lost_bytes(), Ordering::Relaxed);
 }
 
 /// Runs `f` on the spool in a blocking thread, then publishes its counters.

@@ -81,6 +81,8 @@ impl AgentHealth {
             spool_bytes: s.spool_bytes.load(Ordering::Relaxed),
             spool_max_bytes: s.spool_max_bytes.load(Ordering::Relaxed),
             spool_records: s.spool_records.load(Ordering::Relaxed),
+            spool_lost_frames: s.spool_lost_frames.load(Ordering::Relaxed),
+            spool_lost_bytes: s.spool_lost_bytes.load(Ordering::Relaxed),
         });
         r
     }

@@ -182,6 +182,14 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         "loglynx_kafka_spool_records",
         "records in the agent's on-disk buffer not yet delivered",
     );
+    let mut spool_lost_frames = Family::counter(
+        "loglynx_kafka_spool_lost_frames",
+        "damaged frames of the agent's on-disk buffer skipped since it started (their records are lost)",
+    );
+    let mut spool_lost_bytes = Family::counter(
+        "loglynx_kafka_spool_lost_bytes",
+        "bytes of damaged stretches of the agent's on-disk buffer skipped since it started",
+    );
     let mut spooling = Family::gauge(
         "loglynx_kafka_spooling",
         "1 while the agent buffers on disk (broker unreachable or stalled)",
@@ -195,6 +203,8 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         spool_bytes.add(&l, p.spool_bytes);
         spool_max.add(&l, p.spool_max_bytes);
         spool_records.add(&l, p.spool_records);
+        spool_lost_frames.add(&l, p.spool_lost_frames);
+        spool_lost_bytes.add(&l, p.spool_lost_bytes);
         spooling.add(&l, u64::from(p.state == ProducerState::Spooling));
     }
 
@@ -312,6 +322,8 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         spool_bytes,
         spool_max,
         spool_records,
+        spool_lost_frames,
+        spool_lost_bytes,
         spooling,
         consumed,
         crate_,

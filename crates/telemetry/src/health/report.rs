@@ -124,6 +124,13 @@ pub struct ProducerHealth {
     pub spool_max_bytes: u64,
     /// Records in the on-disk buffer not yet delivered.
     pub spool_records: u64,
+    /// Damaged frames of the on-disk buffer skipped since start (about: the frame markers in
+    /// the damaged stretches); their records are lost. Anything but 0 needs a look at the disk.
+    #[serde(default)]
+    pub spool_lost_frames: u64,
+    /// Bytes of those damaged stretches.
+    #[serde(default)]
+    pub spool_lost_bytes: u64,
 }
 
 /// A worker's consumers.

@@ -133,6 +133,54 @@ impl InternalEvent for SpoolingEnded {
     }
 }
 
+/// What the agent's disk buffer lost to damaged frames since start (`spool_lost_frames`,
+/// `spool_lost_bytes` in the health report).
+#[derive(Debug, Default)]
+pub struct SpoolLoss {
+    /// Damaged frames skipped (about: the frame markers counted in the damaged stretches).
+    pub frames: AtomicU64,
+    /// Bytes of the damaged stretches.
+    pub bytes: AtomicU64,
+}
+
+/// A damaged stretch of a disk buffer segment (bad checksum, length or marker) was skipped:
+/// the records in it are lost; reading goes on at the next good frame (`resumed`) or the next
+/// segment.
+#[derive(Debug)]
+pub struct SpoolDamageSkipped<'a> {
+    /// The segment file.
+    pub file: &'a Path,
+    /// Where the damage starts.
+    pub offset: u64,
+    /// Bytes skipped.
+    pub bytes: u64,
+    /// Frames skipped (about).
+    pub frames: u64,
+    /// True when a good frame follows in the same segment.
+    pub resumed: bool,
+}
+
+impl InternalEvent for SpoolDamageSkipped<'_> {
+    type Metrics = SpoolLoss;
+
+    fn emit(self, loss: &SpoolLoss) {
+        loss.frames.fetch_add(self.frames, Ordering::Relaxed);
+        loss.bytes.fetch_add(self.bytes, Ordering::Relaxed);
+        let after = if self.resumed {
+            "reading goes on at the next good frame"
+        } else {
+            "no good frame follows in this segment"
+        };
+        tracing::error!(
+            file = %self.file.display(),
+            offset = self.offset,
+            bytes = self.bytes,
+            frames = self.frames,
+            "disk buffer: damaged frames skipped, their records are lost ({after}); check the disk (SMART, dmesg)"
+        );
+    }
+}
+
 /// Records were handed to a shard (`consumed`, `loglynx_kafka_consumed_records_total`).
 #[derive(Debug)]
 pub struct RecordsConsumed {
