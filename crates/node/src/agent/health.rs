@@ -75,6 +75,7 @@ impl AgentHealth {
             enqueued,
             delivered,
             failures: s.failures.load(Ordering::Relaxed),
+            truncated: s.truncated.load(Ordering::Relaxed),
             rate,
             in_flight: enqueued.saturating_sub(delivered),
             state: ProducerState::from_spooling(spooling),

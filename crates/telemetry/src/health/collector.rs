@@ -166,6 +166,10 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         "loglynx_kafka_produce_failures",
         "delivery failures (each retried) since the agent started",
     );
+    let mut truncated = Family::counter(
+        "loglynx_kafka_produce_truncated_records",
+        "records too large for Kafka sent cut to fit (flagged truncated) since the agent started",
+    );
     let mut prate = Family::gauge(
         "loglynx_kafka_produce_rate",
         "records delivered per second over the last report interval",
@@ -199,6 +203,7 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         let l = [("agent", r.id.as_str())];
         produced.add(&l, p.delivered);
         failures.add(&l, p.failures);
+        truncated.add(&l, p.truncated);
         prate.add(&l, p.rate);
         spool_bytes.add(&l, p.spool_bytes);
         spool_max.add(&l, p.spool_max_bytes);
@@ -318,6 +323,7 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
     vec![
         produced,
         failures,
+        truncated,
         prate,
         spool_bytes,
         spool_max,

@@ -112,6 +112,9 @@ pub struct ProducerHealth {
     pub delivered: u64,
     /// Delivery failures (each retried) since start.
     pub failures: u64,
+    /// Records refused as too large and sent cut to fit, flagged `truncated`, since start.
+    #[serde(default)]
+    pub truncated: u64,
     /// Records delivered per second over the last report interval.
     pub rate: f64,
     /// Records waiting in librdkafka's memory queue (sent, no report yet).

@@ -65,6 +65,7 @@ fn cluster() -> Vec<HealthReport> {
             enqueued: 510,
             delivered: 500,
             failures: 1,
+            truncated: 4,
             rate: 12.5,
             in_flight: 3,
             state: ProducerState::Spooling,
@@ -153,7 +154,7 @@ fn summarize_merges_fresh_workers_and_flags_the_stale_one() {
             "role": "agent", "id": "h-10", "host": "h", "pid": 10, "topic": "logs",
             "brokers": "b:9092", "started_ms": 500, "updated_ms": 100_000,
             "producer": {
-                "enqueued": 510, "delivered": 500, "failures": 1, "rate": 12.5,
+                "enqueued": 510, "delivered": 500, "failures": 1, "truncated": 4, "rate": 12.5,
                 "in_flight": 3, "state": "spooling", "spool_bytes": 2048,
                 "spool_max_bytes": 4096, "spool_records": 7, "spool_lost_frames": 2,
                 "spool_lost_bytes": 300,
@@ -213,6 +214,9 @@ loglynx_kafka_produced_records_total{agent="h-10"} 500
 # HELP loglynx_kafka_produce_failures_total delivery failures (each retried) since the agent started
 # TYPE loglynx_kafka_produce_failures_total counter
 loglynx_kafka_produce_failures_total{agent="h-10"} 1
+# HELP loglynx_kafka_produce_truncated_records_total records too large for Kafka sent cut to fit (flagged truncated) since the agent started
+# TYPE loglynx_kafka_produce_truncated_records_total counter
+loglynx_kafka_produce_truncated_records_total{agent="h-10"} 4
 # HELP loglynx_kafka_produce_rate records delivered per second over the last report interval
 # TYPE loglynx_kafka_produce_rate gauge
 loglynx_kafka_produce_rate{agent="h-10"} 12.5

@@ -64,7 +64,34 @@ impl InternalEvent for RecordDeliveryFailed<'_> {
     }
 }
 
-/// The brokers refused a record for good (too large, invalid): it is skipped (`rejected`).
+/// A record was refused as too large (by the producer's `message.max.bytes` or the brokers')
+/// and is sent again with its body cut to fit, flagged `truncated` (`truncated`,
+/// `loglynx_kafka_produce_truncated_records_total`).
+pub struct RecordTruncatedToFit<'a> {
+    /// The record's key.
+    pub key: &'a str,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// Its size once cut.
+    pub kept: usize,
+}
+
+impl InternalEvent for RecordTruncatedToFit<'_> {
+    type Metrics = AtomicU64;
+
+    fn emit(self, truncated: &AtomicU64) {
+        truncated.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            key = self.key,
+            bytes = self.bytes,
+            kept = self.kept,
+            "a record too large for Kafka is sent cut and flagged truncated; raise the topic's max.message.bytes (and message.max.bytes in [kafka.properties]) or lower the sources' maximum line length"
+        );
+    }
+}
+
+/// The brokers refused a record for good (invalid, or too large even cut): it is skipped
+/// (`rejected`).
 pub struct RecordRejected<'a> {
     /// The record's key.
     pub key: &'a str,

@@ -23,7 +23,7 @@ pub use http::{
 };
 pub use kafka::{
     ConsumerRebalance, KafkaRefetchStarted, OffsetsGivenUpAsMissing, RecordDelivered,
-    RecordDeliveryFailed, RecordRejected, RecordUndecodable, RecordsConsumed, RecordsEnqueued,
+    RecordDeliveryFailed, RecordRejected, RecordTruncatedToFit, RecordUndecodable, RecordsConsumed, RecordsEnqueued,
     RecordsSkippedAsResent, RecordsSkippedAsStored, SpoolDamageSkipped, SpoolLoss, SpoolingEnded,
     SpoolingStarted,
 };
