@@ -293,7 +293,9 @@ impl Batch {
 }
 
 /// Sends a failed record again until it is delivered, refused for good, or has failed
-/// [`DELIVERY_RETRIES`] more times.
+/// [`DELIVERY_RETRIES`] more times. It may then arrive after later records of its key (their
+/// batches were in flight): a worker takes such a late first copy of a file line through the
+/// hole its stream's jump left (`dedup.rs`), so it is not skipped as an old copy.
 async fn retry(p: &Kafka, topic: &str, f: Failed, stats: &ProducerStats) -> Result<(), BusError> {
     let Failed {
         mut err,
