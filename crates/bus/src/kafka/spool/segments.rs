@@ -83,6 +83,8 @@ pub struct Spool {
     skipped: u64,
     /// Damaged frames skipped (at open and while reading).
     loss: SpoolLoss,
+    /// Records of the frames handed out by [`Spool::read_next`] and not yet delivered.
+    in_flight: u64,
     /// Tests: the write of this frame (counted over the spool's life) fails.
     #[cfg(test)]
     pub(super) fail_frame: Option<u64>,
@@ -126,6 +128,7 @@ impl Spool {
             max_frame: MAX_FRAME,
             skipped: 0,
             loss: found.loss,
+            in_flight: 0,
             #[cfg(test)]
             fail_frame: None,
             #[cfg(test)]
@@ -383,6 +386,9 @@ impl Spool {
                     SpoolDamageSkipped { file: &path, offset: off, bytes: end - off, frames, resumed: next.is_some() }
                         .emit(&self.loss);
                     self.read.1 = end;
+                    // The damaged frames' records will never be delivered: count again what
+                    // can be, so the spool still empties.
+                    self.records = self.in_flight + self.count_from_read()?;
                     continue;
                 }
                 Err(e) => return Err(io_err(&path, "read", "")(e)),
@@ -403,8 +409,38 @@ impl Spool {
                 end,
                 records: payload_records(&payload),
             };
+            self.in_flight += id.records;
             return Ok(Some((id, batch)));
         }
+    }
+
+    /// Records in the good frames from the read position to the end of the spool (damaged
+    /// stretches are skipped; they are reported when reading reaches them).
+    fn count_from_read(&self) -> Result<u64, BusError> {
+        let mut records = 0;
+        for seg in self.segments.iter().filter(|s| s.seq >= self.read.0) {
+            let path = self.dir.join(seg_name(seg.seq));
+            let f = File::open(&path).map_err(io_err(&path, "open", ""))?;
+            let mut off = if seg.seq == self.read.0 { self.read.1 } else { HEADER };
+            while off < seg.len {
+                if let Some(&(_, end)) = seg.holes.iter().find(|(start, _)| *start == off) {
+                    off = end;
+                    continue;
+                }
+                match read_frame(&f, off, seg.len, seg.version).map_err(io_err(&path, "read", ""))? {
+                    Some((payload, next)) => {
+                        records += payload_records(&payload);
+                        off = next;
+                    }
+                    None if seg.version == VERSION_1 => break,
+                    None => match next_good_frame(&f, off, seg.len).map_err(io_err(&path, "read", ""))? {
+                        (Some(next), _) => off = next,
+                        (None, _) => break,
+                    },
+                }
+            }
+        }
+        Ok(records)
     }
 
     /// Marks the frame `id` delivered (frames must come back in the order they were handed
@@ -413,6 +449,7 @@ impl Spool {
     pub fn delivered(&mut self, id: FrameId) -> Result<(), BusError> {
         self.done = (id.segment, id.end);
         self.records = self.records.saturating_sub(id.records);
+        self.in_flight = self.in_flight.saturating_sub(id.records);
         self.cursor_dirty = true;
         let at_end = self
             .segments
@@ -466,6 +503,7 @@ impl Spool {
         self.writer = None;
         self.reader = None;
         self.records = 0;
+        self.in_flight = 0;
         let gone: Vec<Segment> = self.segments.drain(..).collect();
         self.delete_segments(gone)
     }

@@ -396,9 +396,38 @@ fn damage_after_open_is_skipped_while_reading() {
     let seg = tmp.path().join(seg_name(0));
     let offs = frame_offsets(&seg);
     flip_bytes(&seg, offs[2] + FRAME_HEAD + 2, 1);
-    let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+    let frames = read_all(&mut s);
+    let got: Vec<_> = frames.iter().map(|(_, b)| b.clone()).collect();
     assert_eq!(got, vec![batch(0), batch(1), batch(3), batch(4)]);
     assert_eq!((s.lost_frames(), s.lost_bytes()), (1, offs[3] - offs[2]));
+    // The lost frame's records are not waited for: the spool empties.
+    assert_eq!(s.records(), 8);
+    for (id, _) in frames {
+        s.delivered(id).unwrap();
+    }
+    assert!(s.is_empty());
+    assert_eq!(segment_files(tmp.path()), 0);
+}
+
+#[test]
+fn damage_found_while_frames_are_in_flight_keeps_their_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    s.append(&(0..6).map(batch).collect::<Vec<_>>()).unwrap();
+    let first = s.read_next().unwrap().unwrap();
+    let seg = tmp.path().join(seg_name(0));
+    let offs = frame_offsets(&seg);
+    flip_bytes(&seg, offs[2] + FRAME_HEAD + 2, 1);
+    let second = s.read_next().unwrap().unwrap();
+    let rest = read_all(&mut s);
+    assert_eq!(rest.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(), vec![batch(3), batch(4), batch(5)]);
+    // Frames 0, 1 (in flight) and 3..5: 5 frames of 2 records.
+    assert_eq!(s.records(), 10);
+    for (id, _) in [first, second].into_iter().chain(rest) {
+        assert!(!s.is_empty());
+        s.delivered(id).unwrap();
+    }
+    assert!(s.is_empty());
 }
 
 /// A version 1 segment as the first release wrote it: frames of length + CRC32, no marker.
