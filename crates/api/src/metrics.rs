@@ -96,12 +96,22 @@ impl Collector for ServerFigures {
                 "windows deleted by retention",
                 s.windows_deleted,
             ),
+            (
+                "loglynx_store_disk_pauses",
+                "times ingestion paused because the data directory's disk was below store.disk_watermark",
+                s.disk_pauses,
+            ),
             ("loglynx_pipeline_batches", "batches parsed by the pipeline", batches),
             ("loglynx_pipeline_events", "events parsed by the pipeline", events),
             (
                 "loglynx_pipeline_events_flagged",
-                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed)",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, parse_panic)",
                 flagged,
+            ),
+            (
+                "loglynx_pipeline_parse_panics",
+                "records whose parse panicked (a bug): stored raw, flagged parse_panic",
+                self.pipeline.parse_panics(),
             ),
         ];
         for (name, help, v) in counters {
@@ -127,6 +137,16 @@ impl Collector for ServerFigures {
                 s.bytes,
             ),
             ("loglynx_tail_streams", "live tail streams open", tail),
+            (
+                "loglynx_store_disk_paused",
+                "1 while ingestion is paused for disk space (free space below store.disk_watermark)",
+                u64::from(s.disk_paused),
+            ),
+            (
+                "loglynx_store_disk_free_bytes",
+                "free bytes of the data directory's file system at the last check",
+                s.disk_free,
+            ),
         ];
         for (name, help, v) in gauges {
             let m = ConstGauge::new(v);
