@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::choice::{self, Choice};
-use crate::{ByteSize, ConfigError};
+use crate::{ByteSize, ConfigError, Zone};
 
 /// Tailing files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +39,28 @@ pub struct FilesConfig {
     /// A file that no longer matches or was deleted is closed after this long without growth.
     #[serde(default = "default_close_inactive", with = "humantime_serde")]
     pub close_inactive: Duration,
+    /// The zone of timestamps that carry none (`2024-01-01 10:00:00`, `Jan  1 10:00:00`) in
+    /// files no `[[files.zones]]` entry matches: an IANA name (`Europe/Paris`, with its daylight
+    /// saving rules, from the system's tzdb), `UTC`, `local` (this machine's zone) or a fixed
+    /// offset (`+02:00`). A timestamp with a zone or offset keeps its own.
+    #[serde(default = "Zone::utc")]
+    pub timezone: Zone,
+    /// Per-file zones: the first entry whose `paths` match a file's path gives the zone of its
+    /// timestamps that carry none (`[[files.zones]]`, `paths = ["/var/log/app/*.log"]`,
+    /// `timezone = "America/New_York"`). A `loglynx worker` applies its own configuration's
+    /// zones to the paths the agents read.
+    #[serde(default)]
+    pub zones: Vec<ZoneRule>,
+}
+
+/// One `[[files.zones]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneRule {
+    /// Glob patterns of the files this zone applies to (matched like `files.include`).
+    pub paths: Vec<String>,
+    /// The zone of their timestamps that carry none (same spellings as `files.timezone`).
+    pub timezone: Zone,
 }
 
 impl Default for FilesConfig {
@@ -82,7 +104,8 @@ impl FilesConfig {
         if self.max_line.0 < 1024 {
             return bad("files.max_line must be at least 1KiB");
         }
-        for g in self.include.iter().chain(&self.exclude) {
+        let zone_globs = self.zones.iter().flat_map(|z| &z.paths);
+        for g in self.include.iter().chain(&self.exclude).chain(zone_globs) {
             glob::Pattern::new(g).map_err(|source| ConfigError::Glob { pattern: g.clone(), source })?;
         }
         Ok(())
@@ -129,5 +152,21 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert!(matches!(e, ConfigError::Glob { .. }), "{e}");
         assert!(e.to_string().contains("/var/log/[.log"), "{e}");
+    }
+
+    #[test]
+    fn zones_per_glob_and_a_default() {
+        let c: Config = toml::from_str(
+            "[files]\ntimezone = \"+02:00\"\n[[files.zones]]\npaths = [\"/srv/ny/*.log\"]\ntimezone = \"America/New_York\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.files.timezone.fixed_offset_secs(), Some(7200));
+        assert_eq!(c.files.zones[0].timezone.name(), "America/New_York");
+        assert_eq!(Config::default().files.timezone.fixed_offset_secs(), Some(0));
+        let e = toml::from_str::<Config>("[files]\ntimezone = \"Paris\"\n").unwrap_err().to_string();
+        assert!(e.contains("\"Paris\" is unknown"), "{e}");
+        let c: Config = toml::from_str("[[files.zones]]\npaths = [\"[\"]\ntimezone = \"UTC\"\n").unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::Glob { .. })));
     }
 }

@@ -19,10 +19,11 @@ mod size;
 mod store;
 mod syslog;
 mod tcp_states;
+mod zone;
 
 pub use config::Config;
 pub use error::ConfigError;
-pub use files::{FilesConfig, StartAt};
+pub use files::{FilesConfig, StartAt, ZoneRule};
 pub use http::HttpConfig;
 pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
 pub use opt_addr::parse_opt_addr;
@@ -31,3 +32,4 @@ pub use size::ByteSize;
 pub use store::StoreConfig;
 pub use syslog::SyslogConfig;
 pub use tcp_states::TcpStatesConfig;
+pub use zone::Zone;

@@ -4,6 +4,7 @@
 //! - [`decode`]: after parsing, ECS fields from the messages of sshd, sudo, su, pam_unix,
 //!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
+//! - [`SourceZones`]: the zone of each file's timestamps that carry none (`files.timezone`).
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
@@ -15,6 +16,8 @@ pub mod decode;
 mod error;
 pub mod parse;
 mod stage;
+mod zones;
 
 pub use error::PipelineError;
 pub use stage::{spawn_pipeline, PipelineStats};
+pub use zones::SourceZones;

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::decode::decode;
 use crate::error::PipelineError;
-use crate::parse::{parse_record, ParseContext};
+use crate::parse::ParseContext;
+use crate::zones::{parse_in_zone, SourceZones, ZoneCache};
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
 #[derive(Debug, Default)]
@@ -37,13 +38,19 @@ impl PipelineStats {
     }
 }
 
-fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> EventBatch {
+fn parse_batch(
+    batch: RawBatch,
+    keep_original: bool,
+    zones: &SourceZones,
+    stats: &PipelineStats,
+) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
+    let mut zone_of = ZoneCache::new(zones);
     let events: Vec<_> = batch
         .records
         .iter()
         .map(|r| {
-            let mut e = parse_record(r, &ctx);
+            let mut e = parse_in_zone(r, &ctx, zone_of.get(&r.source));
             // A serialised loglynx event was decoded where it was made.
             if r.hint != FormatHint::Event {
                 decode(&mut e);
@@ -58,7 +65,8 @@ fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats) -> E
     EventBatch { events, checkpoint: batch.checkpoint, ack: batch.ack }
 }
 
-/// Starts the pipeline stage. It ends when `rx` is closed and drained, dropping `tx` so the
+/// Starts the pipeline stage; `zones` gives the zone of file sources' timestamps that carry
+/// none. It ends when `rx` is closed and drained, dropping `tx` so the
 /// store writer sees the end of input too; or early, with [`PipelineError::DownstreamClosed`],
 /// when the store writer stops taking batches.
 pub fn spawn_pipeline(
@@ -66,6 +74,7 @@ pub fn spawn_pipeline(
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
+    zones: Arc<SourceZones>,
     stats: Arc<PipelineStats>,
 ) -> JoinHandle<Result<(), PipelineError>> {
     let threads = if threads == 0 {
@@ -78,7 +87,10 @@ pub fn spawn_pipeline(
         let mut parsed = input
             .map(|batch| {
                 let stats = stats.clone();
-                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, &stats))
+                let zones = zones.clone();
+                tokio::task::spawn_blocking(move || {
+                    parse_batch(batch, keep_original, &zones, &stats)
+                })
             })
             .buffered(threads);
         while let Some(res) = parsed.next().await {
@@ -133,7 +145,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, mut out_rx) = mpsc::channel(4);
         let stats = Arc::new(PipelineStats::default());
-        let h = spawn_pipeline(in_rx, out_tx, 4, false, stats.clone());
+        let h = spawn_pipeline(in_rx, out_tx, 4, false, Default::default(), stats.clone());
         let feeder = tokio::spawn(async move {
             for i in 0..50u64 {
                 in_tx.send(batch(10 + (i as usize % 7), i * 100)).await.unwrap();
@@ -159,7 +171,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, out_rx) = mpsc::channel(1);
         drop(out_rx);
-        let h = spawn_pipeline(in_rx, out_tx, 2, false, Arc::new(PipelineStats::default()));
+        let h = spawn_pipeline(in_rx, out_tx, 2, false, Default::default(), Arc::new(PipelineStats::default()));
         in_tx.send(batch(3, 0)).await.unwrap();
         drop(in_tx);
         let e = h.await.unwrap().unwrap_err();

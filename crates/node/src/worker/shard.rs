@@ -28,6 +28,8 @@ pub(crate) struct ShardSink {
     /// between its shards, see [`shard_budget`].
     pub(crate) store: StoreConfig,
     pub(crate) pipeline: PipelineConfig,
+    /// `files.timezone` / `[[files.zones]]`, applied to the paths the agents read.
+    pub(crate) zones: Arc<loglynx_pipeline::SourceZones>,
     pub(crate) rt: tokio::runtime::Handle,
     pub(crate) stats: Arc<PipelineStats>,
     /// Consumers in this process: the shards it expects to hold at least.
@@ -173,6 +175,7 @@ impl ShardSink {
                 event_tx,
                 pipeline.parse_threads,
                 pipeline.keep_original,
+                self.zones.clone(),
                 self.stats.clone(),
             );
         }

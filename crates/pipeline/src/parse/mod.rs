@@ -15,8 +15,9 @@
 //! | `header` | `timestamped`: any other line starting with a timestamp in a common format (ISO, ctime, `yy/MM/dd`, logcat, klog, Rails, Redis, PostgreSQL, Windows, epoch...), with its level, pid, thread and logger |
 //!
 //! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
-//! Timestamps without an offset are UTC, except in `header` lines, which take
-//! [`ParseContext::utc_offset_secs`]; formats without a year get one from
+//! Timestamps without an offset are UTC, except in `header` and RFC 3164 `syslog` lines, which
+//! take [`ParseContext::utc_offset_secs`] (the file's zone, `files.timezone`, set by the stage);
+//! formats without a year get one from
 //! [`timestamp::infer_year`]. Levels are normalised by [`level::normalize`].
 
 mod access;

@@ -15,7 +15,8 @@ pub struct ParseContext {
     /// Store the raw line in `event.original`.
     pub keep_original: bool,
     /// Offset from UTC, in seconds east, of header timestamps that carry no zone (the
-    /// source's zone); 0 is UTC. Only the generic header parser uses it so far.
+    /// source's zone); 0 is UTC. The generic header parser and RFC 3164 syslog timestamps use
+    /// it; the stage sets it from `files.timezone` / `[[files.zones]]` (`crate::SourceZones`).
     pub utc_offset_secs: i32,
 }
 
