@@ -23,7 +23,7 @@ mod zone;
 
 pub use config::Config;
 pub use error::ConfigError;
-pub use files::{FilesConfig, StartAt, ZoneRule};
+pub use files::{FilesConfig, Multiline, StartAt, ZoneRule};
 pub use http::HttpConfig;
 pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
 pub use opt_addr::parse_opt_addr;

@@ -31,6 +31,14 @@ pub struct EventFlags {
     /// A structured body (JSON) was malformed or not an object; the raw text is in `message`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub malformed: bool,
+    /// The event spans several lines (a stack trace joined by the file source, a frame with
+    /// newlines). Informative: not counted by [`EventFlags::any`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiline: bool,
+    /// A multi-line event that was cut: at `files.multiline_max_lines` / `_max_bytes` (its next
+    /// lines are the next event) or one of its lines at `files.max_line`. Comes with `truncated`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiline_truncated: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -38,8 +46,14 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl EventFlags {
+    /// A flag that says something went wrong (all but `multiline`).
     pub fn any(&self) -> bool {
-        self.unparsed || self.truncated || self.invalid_utf8 || self.bad_timestamp || self.malformed
+        self.unparsed
+            || self.truncated
+            || self.invalid_utf8
+            || self.bad_timestamp
+            || self.malformed
+            || self.multiline_truncated
     }
     /// The flag names that are set, as stored in `log.flags`.
     pub fn names(&self) -> Vec<&'static str> {
@@ -59,6 +73,12 @@ impl EventFlags {
         if self.malformed {
             v.push("malformed");
         }
+        if self.multiline {
+            v.push("multiline");
+        }
+        if self.multiline_truncated {
+            v.push("multiline_truncated");
+        }
         v
     }
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -70,6 +90,8 @@ impl EventFlags {
                 "invalid_utf8" => f.invalid_utf8 = true,
                 "bad_timestamp" => f.bad_timestamp = true,
                 "malformed" => f.malformed = true,
+                "multiline" => f.multiline = true,
+                "multiline_truncated" => f.multiline_truncated = true,
                 _ => {}
             }
         }

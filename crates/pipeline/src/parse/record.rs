@@ -85,6 +85,11 @@ pub(crate) fn finish(
     }
     ev.flags.truncated |= rec.truncated;
     ev.flags.invalid_utf8 |= invalid_utf8;
+    // A file source's joined event (or any frame with newlines) spans several lines.
+    if memchr::memchr(b'\n', line.as_bytes()).is_some() {
+        ev.flags.multiline = true;
+        ev.flags.multiline_truncated = rec.truncated;
+    }
     if ctx.keep_original {
         ev.original = Some(line.to_string());
     }
