@@ -198,7 +198,7 @@ pub struct Event {
 }
 
 fn flags_empty(f: &EventFlags) -> bool {
-    !f.any()
+    *f == EventFlags::default()
 }
 
 mod flags_serde {
@@ -309,5 +309,18 @@ mod tests {
         assert!(v.get("service.name").is_none());
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn the_multiline_flag_alone_is_stored_but_is_no_problem() {
+        let mut e = Event::new("a\n  b", Timestamp(0), Timestamp(0), "id".into());
+        e.flags.multiline = true;
+        assert!(!e.flags.any());
+        let v: serde_json::Value = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["log.flags"], serde_json::json!(["multiline"]));
+        let back: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(back.flags, e.flags);
+        e.flags = EventFlags::default();
+        assert!(serde_json::to_value(&e).unwrap().get("log.flags").is_none());
     }
 }
