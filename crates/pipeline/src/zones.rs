@@ -47,6 +47,11 @@ impl SourceZones {
         }
     }
 
+    /// Parses `rec` in the zone of its source (what the stage does for each record).
+    pub fn parse(&self, rec: &RawRecord, ctx: &ParseContext) -> Event {
+        parse_in_zone(rec, ctx, self.zone_for(&rec.source))
+    }
+
     /// The zone of a file source's path; `None` for other sources and for UTC.
     pub fn zone_for(&self, source: &SourceKind) -> Option<&Zone> {
         let SourceKind::File { path } = source else {

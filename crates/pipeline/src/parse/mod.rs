@@ -34,6 +34,7 @@ mod scan;
 mod syslog;
 pub mod timestamp;
 
+pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
 pub use record::{parse_record, ParseContext};
 

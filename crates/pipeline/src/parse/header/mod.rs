@@ -44,6 +44,20 @@ pub(crate) fn parse(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     false
 }
 
+/// The text of the timestamp a line starts with (after a syslog `<PRI>` or a `[`), in one of
+/// the shapes of `time`; `None` when it starts with none.
+pub fn leading_timestamp<'a>(line: &'a str, ctx: &ParseContext) -> Option<&'a str> {
+    let mut cur = Cursor::new(line);
+    if cur.eat(b'<') {
+        cur.uint()?;
+        cur.eat(b'>').then_some(())?;
+    }
+    cur.eat(b'[');
+    let start = cur.pos();
+    time::read(&mut cur, ctx)?;
+    line.get(start..cur.pos())
+}
+
 /// `name: ` or `name | ` (up to 64 bytes, no blanks in the name) before the header.
 fn collector_prefix(line: &str) -> Option<(&str, &str)> {
     let b = line.as_bytes();
