@@ -107,3 +107,33 @@ fn a_missing_file_is_an_error_that_names_it() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot open /nonexistent/x.log"), "{err}");
 }
+
+#[test]
+fn an_explicit_layout_of_the_config_wins_over_detection() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("billing.log");
+    let lines: String = (0..50)
+        .map(|i| format!("31.05.2024 10:00:{:02}.250|{}|worker-{}|billing.Invoice|invoice {i} sent\n", i % 60, if i % 10 == 0 { "ERROR" } else { "INFO" }, i % 3))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    // Without the layout nothing is recognised.
+    let r = report(&[file.to_str().unwrap()]);
+    assert_eq!(r["explained"].as_u64(), Some(0));
+    let cfg = dir.path().join("loglynx.toml");
+    std::fs::write(
+        &cfg,
+        "[[files.layouts]]\npaths = [\"*/billing.log\"]\npattern = '^(?P<timestamp>[^|]+)\\|(?P<level>[^|]*)\\|(?P<thread>[^|]*)\\|(?P<logger>[^|]*)\\|(?P<message>.*)$'\ntimestamp_format = \"%d.%m.%Y %H:%M:%S%.3f\"\n",
+    )
+    .unwrap();
+    let r = report(&[file.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(top(&r, "layouts"), ("custom: time + level + thread + logger".to_string(), 100.0));
+    assert_eq!(r["timed"].as_u64(), Some(50));
+    assert_eq!(r["first"][0]["@timestamp"], "2024-05-31T10:00:00.250Z");
+    assert_eq!(r["first"][0]["log.level"], "error");
+    assert_eq!(r["first"][0]["message"], "invoice 0 sent");
+    // A layout that does not compile is refused with its place.
+    std::fs::write(&cfg, "[[files.layouts]]\npaths = [\"*\"]\npattern = '(?P<when>x)'\n").unwrap();
+    let (code, _, err) = parse(&[file.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("files.layouts[0]: pattern group \"when\""), "{err}");
+}

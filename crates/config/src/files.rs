@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::choice::{self, Choice};
-use crate::{ByteSize, ConfigError, Zone};
+use crate::{ByteSize, ConfigError, LayoutRule, Zone};
 
 /// Tailing files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +68,11 @@ pub struct FilesConfig {
     /// zones to the paths the agents read.
     #[serde(default)]
     pub zones: Vec<ZoneRule>,
+    /// Explicit layouts that win over format detection for the files they match (the first
+    /// entry whose `paths` match): a `pattern` with named groups, a `timestamp_format`, or both
+    /// (`[[files.layouts]]`, see [`LayoutRule`]). Lines that do not fit are detected as usual.
+    #[serde(default)]
+    pub layouts: Vec<LayoutRule>,
 }
 
 /// One `[[files.zones]]` entry.
@@ -152,8 +157,12 @@ impl FilesConfig {
         if self.multiline_max_bytes.0 < 1024 {
             return bad("files.multiline_max_bytes must be at least 1KiB");
         }
+        for (i, l) in self.layouts.iter().enumerate() {
+            l.validate(i)?;
+        }
         let zone_globs = self.zones.iter().flat_map(|z| &z.paths);
-        for g in self.include.iter().chain(&self.exclude).chain(zone_globs) {
+        let layout_globs = self.layouts.iter().flat_map(|l| &l.paths);
+        for g in self.include.iter().chain(&self.exclude).chain(zone_globs).chain(layout_globs) {
             glob::Pattern::new(g).map_err(|source| ConfigError::Glob { pattern: g.clone(), source })?;
         }
         Ok(())

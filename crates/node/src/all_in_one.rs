@@ -91,7 +91,7 @@ impl AllInOne {
             event_tx,
             cfg.pipeline.parse_threads,
             cfg.pipeline.keep_original,
-            Arc::new(loglynx_pipeline::SourceZones::from_files(&cfg.files)),
+            Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
             stats.clone(),
         );
 

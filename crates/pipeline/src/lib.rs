@@ -4,7 +4,8 @@
 //! - [`decode`]: after parsing, ECS fields from the messages of sshd, sudo, su, pam_unix,
 //!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
-//! - [`SourceZones`]: the zone of each file's timestamps that carry none (`files.timezone`).
+//! - [`FileRules`]: each file's zone for timestamps that carry none (`files.timezone`) and its
+//!   explicit layout (`[[files.layouts]]`).
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
@@ -15,9 +16,9 @@
 pub mod decode;
 mod error;
 pub mod parse;
+mod file_rules;
 mod stage;
-mod zones;
 
 pub use error::PipelineError;
 pub use stage::{spawn_pipeline, PipelineStats};
-pub use zones::SourceZones;
+pub use file_rules::{FileRules, SourceRules};

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::decode::decode;
 use crate::error::PipelineError;
 use crate::parse::ParseContext;
-use crate::zones::{parse_in_zone, SourceZones, ZoneCache};
+use crate::file_rules::{parse_with, FileRules, RulesCache};
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
 #[derive(Debug, Default)]
@@ -41,16 +41,16 @@ impl PipelineStats {
 fn parse_batch(
     batch: RawBatch,
     keep_original: bool,
-    zones: &SourceZones,
+    rules: &FileRules,
     stats: &PipelineStats,
 ) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let mut zone_of = ZoneCache::new(zones);
+    let mut rules_of = RulesCache::new(rules);
     let events: Vec<_> = batch
         .records
         .iter()
         .map(|r| {
-            let mut e = parse_in_zone(r, &ctx, zone_of.get(&r.source));
+            let mut e = parse_with(r, &ctx, rules_of.get(&r.source));
             // A serialised loglynx event was decoded where it was made.
             if r.hint != FormatHint::Event {
                 decode(&mut e);
@@ -65,8 +65,8 @@ fn parse_batch(
     EventBatch { events, checkpoint: batch.checkpoint, ack: batch.ack }
 }
 
-/// Starts the pipeline stage; `zones` gives the zone of file sources' timestamps that carry
-/// none. It ends when `rx` is closed and drained, dropping `tx` so the
+/// Starts the pipeline stage; `rules` gives file sources' zones and layouts (`[files]`). It
+/// ends when `rx` is closed and drained, dropping `tx` so the
 /// store writer sees the end of input too; or early, with [`PipelineError::DownstreamClosed`],
 /// when the store writer stops taking batches.
 pub fn spawn_pipeline(
@@ -74,7 +74,7 @@ pub fn spawn_pipeline(
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
-    zones: Arc<SourceZones>,
+    rules: Arc<FileRules>,
     stats: Arc<PipelineStats>,
 ) -> JoinHandle<Result<(), PipelineError>> {
     let threads = if threads == 0 {
@@ -87,9 +87,9 @@ pub fn spawn_pipeline(
         let mut parsed = input
             .map(|batch| {
                 let stats = stats.clone();
-                let zones = zones.clone();
+                let rules = rules.clone();
                 tokio::task::spawn_blocking(move || {
-                    parse_batch(batch, keep_original, &zones, &stats)
+                    parse_batch(batch, keep_original, &rules, &stats)
                 })
             })
             .buffered(threads);

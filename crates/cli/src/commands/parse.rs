@@ -1,7 +1,7 @@
 //! `loglynx parse FILE [--json] [--lines N] [--events N] [--config PATH]`: what loglynx makes of
 //! a file, offline (no server, nothing stored). The first lines are cut into events as the file
 //! source cuts them (`files.max_line`, multi-line joining), parsed and decoded as the pipeline
-//! does (in the file's zone, `files.timezone` / `[[files.zones]]`), then summarised:
+//! does (in the file's zone and with its explicit layout, `[files]`), then summarised:
 //!
 //! - the layouts found (the format, `event.dataset`, and the header parts read: time, level,
 //!   pid, thread, logger, host, program) and the share of events of each;
@@ -23,7 +23,7 @@ use loglynx_collect::file::multiline::{split_events, MultilineSettings};
 use loglynx_config::{Config, Multiline};
 use loglynx_core::{positioned_id, Event, FormatHint, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::parse::{leading_timestamp, ParseContext};
-use loglynx_pipeline::SourceZones;
+use loglynx_pipeline::FileRules;
 use serde::Serialize;
 
 /// Arguments of `loglynx parse`.
@@ -41,7 +41,7 @@ pub struct ParseArgs {
     /// Print the summary and the events as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Take `[files]` settings (zones, multi-line, max_line) from this configuration file.
+    /// Take `[files]` settings (zones, layouts, multi-line, max_line) from this configuration file.
     #[arg(long, short, value_name = "PATH")]
     pub config: Option<PathBuf>,
 }
@@ -102,7 +102,7 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
     let joined = split_events(&data, max_line, settings, args.lines.max(1));
     let path = std::fs::canonicalize(&args.file).unwrap_or_else(|_| args.file.clone());
     let source = Arc::new(SourceKind::File { path: path.to_string_lossy().into_owned() });
-    let zones = SourceZones::from_files(&cfg.files);
+    let rules = FileRules::from_files(&cfg.files);
     let now = Timestamp::now();
     let ctx = ParseContext { now, keep_original: false, utc_offset_secs: 0 };
     let host = cfg.host_name();
@@ -133,7 +133,7 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
             host: Some(host.clone()),
             received: now,
         };
-        let mut ev = zones.parse(&rec, &ctx);
+        let mut ev = rules.parse(&rec, &ctx);
         loglynx_pipeline::decode::decode(&mut ev);
         let timed = ev.timestamp != now && !ev.flags.bad_timestamp;
         *layouts.entry(layout(&ev, timed, &host)).or_default() += 1;

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
 
+use super::layout::Layout;
 use super::timestamp::TsField;
 use super::{detect, json, syslog};
 
@@ -40,6 +41,12 @@ impl ParseContext {
 ///   from a file source.
 /// - Invalid UTF-8 is decoded lossily (`invalid_utf8`); one trailing `\r` is removed.
 pub fn parse_record(rec: &RawRecord, ctx: &ParseContext) -> Event {
+    parse_record_with(rec, ctx, None)
+}
+
+/// [`parse_record`] with the source's explicit [`Layout`] (`[[files.layouts]]`) tried first on
+/// records of hint `Auto`; a line it does not fit is detected as usual.
+pub fn parse_record_with(rec: &RawRecord, ctx: &ParseContext, layout: Option<&Layout>) -> Event {
     let text = String::from_utf8_lossy(&rec.body);
     let invalid_utf8 = matches!(text, Cow::Owned(_));
     let line: &str = text.strip_suffix('\r').unwrap_or(&text);
@@ -47,7 +54,8 @@ pub fn parse_record(rec: &RawRecord, ctx: &ParseContext) -> Event {
     let mut ev = new_event(rec);
     match rec.hint {
         FormatHint::Auto => {
-            if !detect::auto(line, &mut ev, ctx) {
+            let fitted = layout.is_some_and(|l| l.apply(line, &mut ev, ctx));
+            if !fitted && !detect::auto(line, &mut ev, ctx) {
                 unparsed(line, &mut ev);
             }
         }
