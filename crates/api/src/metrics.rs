@@ -105,7 +105,7 @@ impl Collector for ServerFigures {
             ("loglynx_pipeline_events", "events parsed by the pipeline", events),
             (
                 "loglynx_pipeline_events_flagged",
-                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, parse_panic)",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, multiline_truncated, parse_panic)",
                 flagged,
             ),
             (

@@ -3,7 +3,8 @@
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
 //! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
 //! - `loglynx tcpstates`: live TCP state changes from eBPF;
-//! - `loglynx rules check`: validate Sigma rule files without a running instance.
+//! - `loglynx rules check`: validate Sigma rule files without a running instance;
+//! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
 
 mod client;
 mod commands;
@@ -40,6 +41,9 @@ enum Command {
     Tcpstates(commands::tcpstates::TcpstatesArgs),
     /// Work with Sigma detection rules (`rules check PATH...`).
     Rules(commands::rules::RulesArgs),
+    /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
+    /// the share of lines explained and flagged, and the first events as they would be stored.
+    Parse(commands::parse::ParseArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => client::run_ingest(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
         Command::Rules(args) => commands::rules::main(args),
+        Command::Parse(args) => commands::parse::main(args),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -1,5 +1,5 @@
 //! File source against real files in temp dirs: appends, discovery, rotation, truncation,
-//! inode reuse, unfinished lines, resume, long lines, raw bytes.
+//! inode reuse, unfinished lines, resume, long lines, raw bytes, multi-line events.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -491,6 +491,144 @@ async fn a_10mb_line_is_cut_and_the_next_line_is_intact() {
     assert!(!got[2].truncated);
     let key = key_of(&path);
     assert_eq!(got[2].id, positioned_id(&key, 7 + (10 << 20) + 1));
+    src.stop().await;
+}
+
+const JAVA: &str = "\
+2024-05-31 10:00:00,001 INFO  [main] com.acme.Server - started
+2024-05-31 10:00:01,002 ERROR [http-1] com.acme.Handler - request failed
+java.lang.IllegalStateException: no session
+\tat com.acme.Handler.handle(Handler.java:42)
+\tat com.acme.Server.run(Server.java:7)
+Caused by: java.io.IOException: closed
+\tat com.acme.Io.read(Io.java:3)
+\t... 2 more
+2024-05-31 10:00:02,003 WARN  [main] com.acme.Server - slow
+";
+
+const PYTHON: &str = "\
+2024-05-31 10:00:00,001 ERROR app.db: query failed
+Traceback (most recent call last):
+  File \"/srv/app/db.py\", line 12, in run
+    cur.execute(sql)
+psycopg2.OperationalError: connection lost
+2024-05-31 10:00:01,002 INFO app.db: reconnected
+";
+
+/// The events of `text`: lines joined where a line does not start with `2024-`.
+fn events_of(text: &str) -> Vec<(u64, String)> {
+    let mut out: Vec<(u64, String)> = Vec::new();
+    let mut pos = 0u64;
+    for l in text.split_inclusive('\n') {
+        let body = l.trim_end_matches('\n');
+        match out.last_mut() {
+            Some((_, ev)) if !body.starts_with("2024-") => {
+                ev.push('\n');
+                ev.push_str(body);
+            }
+            _ => out.push((pos, body.to_string())),
+        }
+        pos += l.len() as u64;
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_java_stack_trace_and_a_python_traceback_are_one_event_each() {
+    for (name, text) in [("java.log", JAVA), ("python.log", PYTHON)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        append(&path, text.as_bytes());
+        let expected = events_of(text);
+        let mut src = start(config(dir.path()), Checkpoint::default());
+        // The last event is held until the file is idle for the timeout.
+        let got = src.records(expected.len()).await;
+        let key = key_of(&path);
+        let want: Vec<String> = expected.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(bodies(&got), want, "{name}");
+        for (r, (start, _)) in got.iter().zip(&expected) {
+            assert_eq!(r.id, positioned_id(&key, *start), "{name}: ids from the first line's offset");
+            assert!(!r.truncated);
+        }
+        assert!(got.iter().any(|r| r.body.iter().filter(|&&b| b == b'\n').count() >= 4));
+        // Checkpoints stop only at event boundaries, the last at the end of the file.
+        let starts: Vec<u64> = expected.iter().map(|(s, _)| *s).collect();
+        let size = text.len() as u64;
+        assert!(
+            src.checkpoints.iter().all(|(_, p)| starts.contains(p) || *p == size),
+            "{name}: {:?} not at event starts {starts:?}",
+            src.checkpoints
+        );
+        assert_eq!(src.checkpoints.last(), Some(&(key, size)));
+        src.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_never_ends_is_cut_at_the_cap_and_no_line_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut text = String::from("2024-05-31 10:00:00 ERROR dump follows\n");
+    for i in 1..=1200 {
+        text.push_str(&format!("    frame {i}\n"));
+    }
+    append(&path, text.as_bytes());
+    let mut cfg = config(dir.path());
+    cfg.multiline_max_lines = 500;
+    let mut src = start(cfg, Checkpoint::default());
+    let got = src.records(3).await;
+    let lines_of = |r: &RawRecord| r.body.split(|&b| b == b'\n').count();
+    assert_eq!(got.iter().map(lines_of).collect::<Vec<_>>(), [500, 500, 201]);
+    assert_eq!(got.iter().map(|r| r.truncated).collect::<Vec<_>>(), [true, true, false]);
+    // Every line exactly once, in order.
+    assert_eq!(bodies(&got).join("\n"), text.trim_end());
+    assert_eq!(src.checkpoints.last().map(|c| c.1), Some(text.len() as u64));
+
+    // The byte cap too: an event of 3 x 700 bytes with a 1 KiB cap.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let long = "x".repeat(700);
+    let text = format!("2024-05-31 10:00:00 ERROR {long}\n {long}\n {long}\n");
+    append(&path, text.as_bytes());
+    let mut cfg = config(dir.path());
+    cfg.multiline_max_bytes = ByteSize(1024);
+    let mut src = start(cfg, Checkpoint::default());
+    let got = src.records(3).await;
+    assert!(got[0].truncated && got.iter().all(|r| r.body.len() <= 1024));
+    assert_eq!(bodies(&got).join("\n"), text.trim_end());
+    src.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_in_the_middle_of_an_event_reads_the_whole_event_again_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let (head, tail) = JAVA.split_at(JAVA.find("Caused by:").unwrap());
+    append(&path, head.as_bytes());
+    let mut cfg = config(dir.path());
+    // Long enough that the held event is not emitted before the "crash".
+    cfg.multiline_timeout = Duration::from_secs(60);
+    let mut src = start_with(cfg.clone(), Checkpoint::default(), Duration::from_secs(60));
+    let got = src.records(1).await;
+    assert_eq!(bodies(&got), ["2024-05-31 10:00:00,001 INFO  [main] com.acme.Server - started"]);
+    let key = key_of(&path);
+    let held_start = JAVA.find("2024-05-31 10:00:01").unwrap() as u64;
+    // The position is the end of the last complete event, not the end of what was read.
+    src.wait_state("read to the end", |s| s.files.first().is_some_and(|f| f.read == head.len() as u64))
+        .await;
+    assert_eq!(src.checkpoints.last(), Some(&(key.clone(), held_start)));
+    assert_eq!(src.state.snapshot().files[0].offset, held_start);
+    // Stopped like a crash: the held event is not sent.
+    src.stop().await;
+    append(&path, tail.as_bytes());
+
+    let mut ck = Checkpoint::default();
+    ck.advance(&key, held_start);
+    let mut src = start(cfg, ck);
+    let got = src.records(2).await;
+    let expected = events_of(JAVA);
+    assert_eq!(bodies(&got), [expected[1].1.clone(), expected[2].1.clone()]);
+    assert_eq!(got[0].id, positioned_id(&key, held_start));
     src.stop().await;
 }
 

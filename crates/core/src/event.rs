@@ -31,6 +31,14 @@ pub struct EventFlags {
     /// A structured body (JSON) was malformed or not an object; the raw text is in `message`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub malformed: bool,
+    /// The event spans several lines (a stack trace joined by the file source, a frame with
+    /// newlines). Informative: not counted by [`EventFlags::any`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiline: bool,
+    /// A multi-line event that was cut: at `files.multiline_max_lines` / `_max_bytes` (its next
+    /// lines are the next event) or one of its lines at `files.max_line`. Comes with `truncated`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiline_truncated: bool,
     /// Parsing or decoding the line panicked (a loglynx bug): the line is kept whole in
     /// `message`, unparsed, and the rest of its batch is parsed as usual.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -42,8 +50,14 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl EventFlags {
+    /// A flag that says something went wrong (all but `multiline`).
     pub fn any(&self) -> bool {
-        self.unparsed || self.truncated || self.invalid_utf8 || self.bad_timestamp || self.malformed
+        self.unparsed
+            || self.truncated
+            || self.invalid_utf8
+            || self.bad_timestamp
+            || self.malformed
+            || self.multiline_truncated
             || self.parse_panic
     }
     /// The flag names that are set, as stored in `log.flags`.
@@ -64,6 +78,12 @@ impl EventFlags {
         if self.malformed {
             v.push("malformed");
         }
+        if self.multiline {
+            v.push("multiline");
+        }
+        if self.multiline_truncated {
+            v.push("multiline_truncated");
+        }
         if self.parse_panic {
             v.push("parse_panic");
         }
@@ -79,6 +99,8 @@ impl EventFlags {
                 "bad_timestamp" => f.bad_timestamp = true,
                 "malformed" => f.malformed = true,
                 "parse_panic" => f.parse_panic = true,
+                "multiline" => f.multiline = true,
+                "multiline_truncated" => f.multiline_truncated = true,
                 _ => {}
             }
         }
@@ -194,7 +216,7 @@ pub struct Event {
 }
 
 fn flags_empty(f: &EventFlags) -> bool {
-    !f.any()
+    *f == EventFlags::default()
 }
 
 mod flags_serde {
@@ -308,5 +330,18 @@ mod tests {
         assert!(v.get("service.name").is_none());
         let back: Event = serde_json::from_value(v).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn the_multiline_flag_alone_is_stored_but_is_no_problem() {
+        let mut e = Event::new("a\n  b", Timestamp(0), Timestamp(0), "id".into());
+        e.flags.multiline = true;
+        assert!(!e.flags.any());
+        let v: serde_json::Value = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["log.flags"], serde_json::json!(["multiline"]));
+        let back: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(back.flags, e.flags);
+        e.flags = EventFlags::default();
+        assert!(serde_json::to_value(&e).unwrap().get("log.flags").is_none());
     }
 }

@@ -107,6 +107,7 @@ impl AllInOne {
             pipeline_tx,
             cfg.pipeline.parse_threads,
             cfg.pipeline.keep_original,
+            Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
             stats.clone(),
             detection.as_ref().map(crate::detection::hook),
         );

@@ -4,6 +4,8 @@
 //! - [`decode`]: after parsing, ECS fields from the messages of sshd, sudo, su, pam_unix,
 //!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
+//! - [`FileRules`]: each file's zone for timestamps that carry none (`files.timezone`) and its
+//!   explicit layout (`[[files.layouts]]`).
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
@@ -14,7 +16,9 @@
 pub mod decode;
 mod error;
 pub mod parse;
+mod file_rules;
 mod stage;
 
 pub use error::PipelineError;
 pub use stage::{spawn_pipeline, BatchHook, PipelineStats};
+pub use file_rules::{FileRules, SourceRules};

@@ -18,7 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::decode::decode;
 use crate::error::PipelineError;
-use crate::parse::{parse_record, ParseContext};
+use crate::file_rules::{parse_with, FileRules, RulesCache, SourceRules};
+use crate::parse::ParseContext;
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
 #[derive(Debug, Default)]
@@ -48,10 +49,10 @@ impl PipelineStats {
 
 /// Parses and decodes one record: the function the stage runs per record (a parameter so the
 /// tests can give it one that panics).
-type ParseFn = fn(&RawRecord, &ParseContext) -> Event;
+type ParseFn = fn(&RawRecord, &ParseContext, SourceRules<'_>) -> Event;
 
-fn parse_and_decode(r: &RawRecord, ctx: &ParseContext) -> Event {
-    let mut e = parse_record(r, ctx);
+fn parse_and_decode(r: &RawRecord, ctx: &ParseContext, rules: SourceRules<'_>) -> Event {
+    let mut e = parse_with(r, ctx, rules);
     // A serialised loglynx event was decoded where it was made.
     if r.hint != FormatHint::Event {
         decode(&mut e);
@@ -81,8 +82,14 @@ fn raw_event(r: &RawRecord, ctx: &ParseContext) -> Event {
 
 /// One record, isolated: a panic in `parse` costs this record its fields, never its batch
 /// (dropping a batch while later ones advance the source position would lose it for good).
-fn parse_isolated(r: &RawRecord, ctx: &ParseContext, parse: ParseFn, stats: &PipelineStats) -> Event {
-    match catch_unwind(AssertUnwindSafe(|| parse(r, ctx))) {
+fn parse_isolated(
+    r: &RawRecord,
+    ctx: &ParseContext,
+    rules: SourceRules<'_>,
+    parse: ParseFn,
+    stats: &PipelineStats,
+) -> Event {
+    match catch_unwind(AssertUnwindSafe(|| parse(r, ctx, rules))) {
         Ok(e) => e,
         Err(payload) => {
             let why = payload
@@ -108,12 +115,18 @@ pub type BatchHook = Arc<dyn Fn(&mut [Event]) + Send + Sync>;
 fn parse_batch(
     batch: RawBatch,
     keep_original: bool,
+    rules: &FileRules,
     parse: ParseFn,
     stats: &PipelineStats,
     hook: Option<&BatchHook>,
 ) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let mut events: Vec<_> = batch.records.iter().map(|r| parse_isolated(r, &ctx, parse, stats)).collect();
+    let mut rules_of = RulesCache::new(rules);
+    let mut events: Vec<_> = batch
+        .records
+        .iter()
+        .map(|r| parse_isolated(r, &ctx, rules_of.get(&r.source), parse, stats))
+        .collect();
     if let Some(hook) = hook {
         // A panic in the hook (rule matching) costs the batch its tags, never its events.
         if catch_unwind(AssertUnwindSafe(|| hook(&mut events))).is_err() {
@@ -140,10 +153,11 @@ pub fn spawn_pipeline(
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
+    rules: Arc<FileRules>,
     stats: Arc<PipelineStats>,
     hook: Option<BatchHook>,
 ) -> JoinHandle<Result<(), PipelineError>> {
-    spawn_stage(rx, tx, threads, keep_original, parse_and_decode, stats, hook)
+    spawn_stage(rx, tx, threads, keep_original, rules, parse_and_decode, stats, hook)
 }
 
 fn spawn_stage(
@@ -151,6 +165,7 @@ fn spawn_stage(
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
+    rules: Arc<FileRules>,
     parse: ParseFn,
     stats: Arc<PipelineStats>,
     hook: Option<BatchHook>,
@@ -166,7 +181,10 @@ fn spawn_stage(
             .map(|batch| {
                 let stats = stats.clone();
                 let hook = hook.clone();
-                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, parse, &stats, hook.as_ref()))
+                let rules = rules.clone();
+                tokio::task::spawn_blocking(move || {
+                    parse_batch(batch, keep_original, &rules, parse, &stats, hook.as_ref())
+                })
             })
             .buffered(threads);
         while let Some(res) = parsed.next().await {
@@ -226,7 +244,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, mut out_rx) = mpsc::channel(4);
         let stats = Arc::new(PipelineStats::default());
-        let h = spawn_pipeline(in_rx, out_tx, 4, false, stats.clone(), None);
+        let h = spawn_pipeline(in_rx, out_tx, 4, false, Default::default(), stats.clone(), None);
         let feeder = tokio::spawn(async move {
             for i in 0..50u64 {
                 in_tx.send(batch(10 + (i as usize % 7), i * 100)).await.unwrap();
@@ -248,11 +266,11 @@ mod tests {
     }
 
     /// The real parser, except that a line containing `boom` panics, as a parser bug would.
-    fn panicking_parser(r: &RawRecord, ctx: &ParseContext) -> Event {
+    fn panicking_parser(r: &RawRecord, ctx: &ParseContext, rules: SourceRules<'_>) -> Event {
         if r.body.windows(4).any(|w| w == b"boom") {
             panic!("injected parser bug");
         }
-        parse_and_decode(r, ctx)
+        parse_and_decode(r, ctx, rules)
     }
 
     /// Issue 11: a panic in the parser dropped its whole batch while the batches after it
@@ -262,7 +280,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, mut out_rx) = mpsc::channel(4);
         let stats = Arc::new(PipelineStats::default());
-        let h = spawn_stage(in_rx, out_tx, 2, false, panicking_parser, stats.clone(), None);
+        let h = spawn_stage(in_rx, out_tx, 2, false, Default::default(), panicking_parser, stats.clone(), None);
         let feeder = tokio::spawn(async move {
             for i in 0..6u64 {
                 let mut b = batch(5, i * 100);
@@ -310,7 +328,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, out_rx) = mpsc::channel(1);
         drop(out_rx);
-        let h = spawn_pipeline(in_rx, out_tx, 2, false, Arc::new(PipelineStats::default()), None);
+        let h = spawn_pipeline(in_rx, out_tx, 2, false, Default::default(), Arc::new(PipelineStats::default()), None);
         in_tx.send(batch(3, 0)).await.unwrap();
         drop(in_tx);
         let e = h.await.unwrap().unwrap_err();

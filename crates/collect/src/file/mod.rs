@@ -3,12 +3,14 @@
 //!
 //! - [`identity`]: source keys and the fingerprint rule;
 //! - [`reader`]: the line framer (offsets, long lines, unfinished last line);
+//! - [`multiline`]: continuation lines joined into events (stack traces), caps, positions;
 //! - [`tailer`]: one followed file;
 //! - [`discover`]: glob evaluation;
 //! - [`source`]: the [`FileSource`] task tying them together.
 
 pub mod discover;
 pub mod identity;
+pub mod multiline;
 pub mod reader;
 pub mod source;
 pub mod tailer;

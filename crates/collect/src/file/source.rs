@@ -21,20 +21,22 @@
 //!
 //! The unfinished last line of a file is emitted once the file has been idle for the
 //! partial-line timeout (1 s), and at close. If the writer completes it later, the rest arrives
-//! as a second record.
+//! as a second record. Likewise the multi-line event being held (see [`super::multiline`]) is
+//! emitted after `files.multiline_timeout` idle, and at close.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use loglynx_config::{FilesConfig, StartAt};
+use loglynx_config::{FilesConfig, Multiline, StartAt};
 use loglynx_core::{Checkpoint, RawBatch};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::discover::Discovery;
 use super::identity::{generation_of, FileId};
+use super::multiline::MultilineSettings;
 use super::tailer::{Step, Tailer, TailerSettings};
 use crate::error::CollectError;
 
@@ -152,6 +154,12 @@ impl FileSource {
             fingerprint_bytes: cfg.fingerprint_bytes,
             partial_line_timeout: PARTIAL_LINE_TIMEOUT,
             host,
+            multiline: MultilineSettings {
+                enabled: cfg.multiline == Multiline::Auto,
+                max_lines: cfg.multiline_max_lines.max(1),
+                max_bytes: usize::try_from(cfg.multiline_max_bytes.0).unwrap_or(usize::MAX).max(1),
+            },
+            multiline_timeout: cfg.multiline_timeout,
         };
         Ok(FileSource {
             cfg,
@@ -164,9 +172,11 @@ impl FileSource {
     }
 
     /// Changes how long a file must be idle before its unfinished last line is emitted
-    /// (default [`PARTIAL_LINE_TIMEOUT`]).
+    /// (default [`PARTIAL_LINE_TIMEOUT`]), and its held multi-line event when
+    /// `files.multiline_timeout` is longer.
     pub fn with_partial_line_timeout(mut self, timeout: Duration) -> Self {
         self.settings.partial_line_timeout = timeout;
+        self.settings.multiline_timeout = self.settings.multiline_timeout.min(timeout);
         self
     }
 

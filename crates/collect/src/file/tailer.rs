@@ -10,6 +10,9 @@
 //! (the first bytes changed) sends it back to pending at offset 0 under a new key, after the
 //! unfinished line of the old content was flushed. When the new content has the same first
 //! line, the new key is the next generation of the old one (see [`super::identity`]).
+//!
+//! Lines go through the [`Joiner`] (multi-line events): the checkpoint position is the end of
+//! the last complete event, never inside the event being held ([`Tailer::committed`]).
 
 use std::fs::File;
 use std::io;
@@ -21,7 +24,8 @@ use std::time::{Duration, Instant};
 use loglynx_core::{positioned_id, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 
 use super::identity::{fingerprint, fingerprint_window, generation_key, source_key, FileId};
-use super::reader::{FramedLine, LineFramer};
+use super::multiline::{Joined, Joiner, MultilineSettings};
+use super::reader::LineFramer;
 
 /// Size of one read.
 pub const CHUNK: usize = 256 << 10;
@@ -37,6 +41,10 @@ pub struct TailerSettings {
     pub partial_line_timeout: Duration,
     /// The host name given to records.
     pub host: String,
+    /// `files.multiline*`: how lines are joined into events.
+    pub multiline: MultilineSettings,
+    /// A held multi-line event is emitted once the file has not grown for this long.
+    pub multiline_timeout: Duration,
 }
 
 /// What one [`Tailer::step`] did.
@@ -76,6 +84,7 @@ pub struct Tailer {
     /// The file was found by the first scan (`start_at` applies) rather than later.
     seen_at_start: bool,
     framer: LineFramer,
+    joiner: Joiner,
     buf: Vec<u8>,
     buf_pos: usize,
     buf_len: usize,
@@ -102,6 +111,7 @@ impl Tailer {
             path: path.to_string_lossy().into_owned(),
         });
         let framer = LineFramer::new(settings.max_line, 0);
+        let joiner = Joiner::new(settings.multiline);
         Tailer {
             id,
             path,
@@ -116,6 +126,7 @@ impl Tailer {
             fp: 0,
             seen_at_start,
             framer,
+            joiner,
             buf: Vec::new(),
             buf_pos: 0,
             buf_len: 0,
@@ -156,9 +167,10 @@ impl Tailer {
             self.key = Some(generation_key(base, generation));
         }
     }
-    /// Offset after the last emitted line.
+    /// Offset after the last emitted event: the start of the held multi-line event, if one is
+    /// held, else the end of the last emitted line.
     pub fn committed(&self) -> u64 {
-        self.framer.committed()
+        self.joiner.held_start().unwrap_or_else(|| self.framer.committed())
     }
     /// Offset up to which the file was read (includes a held unfinished line).
     pub fn read_offset(&self) -> u64 {
@@ -180,7 +192,7 @@ impl Tailer {
     pub fn seen_at_start(&self) -> bool {
         self.seen_at_start
     }
-    /// Non-empty lines emitted so far.
+    /// Records (events: one line, or several joined) emitted so far.
     pub fn lines_read(&self) -> u64 {
         self.lines_read
     }
@@ -202,6 +214,7 @@ impl Tailer {
     /// Starts reading at `offset` (a checkpoint, 0 or the end). Call after [`Step::Identified`].
     pub fn start_at(&mut self, offset: u64) {
         self.framer = LineFramer::new(self.settings.max_line, offset);
+        self.joiner = Joiner::new(self.settings.multiline);
         self.read_pos = offset;
         self.buf_pos = 0;
         self.buf_len = 0;
@@ -230,7 +243,7 @@ impl Tailer {
         let key = self.key.clone().unwrap_or_default();
         let received = Timestamp::now();
         let mut records = Vec::new();
-        let before = self.framer.committed();
+        let before = self.committed();
         self.at_eof = false;
         while records.len() < limit {
             if self.buf_pos == self.buf_len {
@@ -249,28 +262,28 @@ impl Tailer {
             }
             let want = limit - records.len();
             let chunk = &self.buf[self.buf_pos..self.buf_len];
-            let (settings, source) = (&self.settings, &self.source);
+            let (settings, source, joiner) = (&self.settings, &self.source, &mut self.joiner);
             let used = self.framer.feed(chunk, want, |line| {
-                records.push(make_record(line, &key, source, settings, received));
+                joiner.push(line, |ev| records.push(make_record(ev, &key, source, settings, received)));
             });
             self.buf_pos += used;
         }
-        if self.at_eof && self.idle_for(now) >= self.settings.partial_line_timeout {
-            if let Some(line) = self.framer.flush() {
-                records.push(make_record(
-                    line,
-                    &key,
-                    &self.source,
-                    &self.settings,
-                    received,
-                ));
+        if self.at_eof {
+            let idle = self.idle_for(now);
+            if idle >= self.settings.partial_line_timeout {
+                self.flush_partial(&key, received, &mut records);
+            }
+            if idle >= self.settings.multiline_timeout {
+                if let Some(ev) = self.joiner.flush() {
+                    records.push(make_record(ev, &key, &self.source, &self.settings, received));
+                }
             }
         }
         self.lines_read += records.len() as u64;
-        if records.is_empty() && self.framer.committed() == before {
+        if records.is_empty() && self.committed() == before {
             return Ok(Step::Idle);
         }
-        let checkpoint = vec![(key, self.framer.committed())];
+        let checkpoint = vec![(key, self.committed())];
         Ok(Step::Batch {
             batch: RawBatch {
                 records,
@@ -281,17 +294,38 @@ impl Tailer {
         })
     }
 
-    /// Flushes the unfinished line before the tailer is dropped (close, rotation drained).
+    /// Flushes the unfinished line and the held event before the tailer is dropped (close,
+    /// rotation drained).
     pub fn close(mut self) -> Option<RawBatch> {
         let key = self.key.clone()?;
-        let line = self.framer.flush()?;
-        let rec = make_record(line, &key, &self.source, &self.settings, Timestamp::now());
-        self.lines_read += 1;
+        let records = self.flush_all(&key, Timestamp::now());
+        if records.is_empty() {
+            return None;
+        }
+        self.lines_read += records.len() as u64;
         Some(RawBatch {
-            records: vec![rec],
-            checkpoint: vec![(key, self.framer.committed())],
+            records,
+            checkpoint: vec![(key, self.committed())],
             ack: None,
         })
+    }
+
+    /// The unfinished last line, as a line of the held event or an event of its own.
+    fn flush_partial(&mut self, key: &str, received: Timestamp, records: &mut Vec<RawRecord>) {
+        if let Some(line) = self.framer.flush() {
+            let (settings, source) = (&self.settings, &self.source);
+            self.joiner.push(line, |ev| records.push(make_record(ev, key, source, settings, received)));
+        }
+    }
+
+    /// Everything held: the unfinished line and the held event.
+    fn flush_all(&mut self, key: &str, received: Timestamp) -> Vec<RawRecord> {
+        let mut records = Vec::new();
+        self.flush_partial(key, received, &mut records);
+        if let Some(ev) = self.joiner.flush() {
+            records.push(make_record(ev, key, &self.source, &self.settings, received));
+        }
+        records
     }
 
     /// Computes the key when the fingerprint window is complete.
@@ -333,26 +367,14 @@ impl Tailer {
             size,
             "file truncated or rewritten (copytruncate?), reading it again from the start"
         );
-        let flushed = self.framer.flush();
-        let committed = self.framer.committed();
+        let records = self.flush_all(&old_key, Timestamp::now());
+        self.lines_read += records.len() as u64;
+        let committed = self.committed();
         self.start_at(0);
         self.size = size;
         // What comes now was written after we first saw the file: `start_at = end` no longer
         // applies.
         self.seen_at_start = false;
-        let records = match flushed {
-            Some(line) => {
-                self.lines_read += 1;
-                vec![make_record(
-                    line,
-                    &old_key,
-                    &self.source,
-                    &self.settings,
-                    Timestamp::now(),
-                )]
-            }
-            None => Vec::new(),
-        };
         Step::Batch {
             batch: RawBatch {
                 records,
@@ -365,7 +387,7 @@ impl Tailer {
 }
 
 fn make_record(
-    line: FramedLine,
+    line: Joined,
     key: &str,
     source: &Arc<SourceKind>,
     settings: &TailerSettings,

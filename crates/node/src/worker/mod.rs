@@ -83,6 +83,7 @@ impl Worker {
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),
             pipeline: cfg.pipeline.clone(),
+            file_rules: Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
             rt: tokio::runtime::Handle::current(),
             stats: stats.clone(),
             consumers,

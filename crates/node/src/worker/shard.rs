@@ -30,6 +30,8 @@ pub(crate) struct ShardSink {
     /// between its shards, see [`shard_budget`].
     pub(crate) store: StoreConfig,
     pub(crate) pipeline: PipelineConfig,
+    /// `files.timezone`, `[[files.zones]]`, `[[files.layouts]]`, applied to the paths the agents read.
+    pub(crate) file_rules: Arc<loglynx_pipeline::FileRules>,
     pub(crate) rt: tokio::runtime::Handle,
     pub(crate) stats: Arc<PipelineStats>,
     /// Consumers in this process: the shards it expects to hold at least.
@@ -175,6 +177,7 @@ impl ShardSink {
                 event_tx,
                 pipeline.parse_threads,
                 pipeline.keep_original,
+                self.file_rules.clone(),
                 self.stats.clone(),
                 self.detection.as_ref().map(crate::detection::hook),
             );

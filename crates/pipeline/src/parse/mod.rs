@@ -15,8 +15,11 @@
 //! | `header` | `timestamped`: any other line starting with a timestamp in a common format (ISO, ctime, `yy/MM/dd`, logcat, klog, Rails, Redis, PostgreSQL, Windows, epoch...), with its level, pid, thread and logger |
 //!
 //! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
-//! Timestamps without an offset are UTC, except in `header` lines, which take
-//! [`ParseContext::utc_offset_secs`]; formats without a year get one from
+//! A source with an explicit [`Layout`] (`[[files.layouts]]`, `event.dataset` `custom`) has its
+//! lines read with it first ([`parse_record_with`]).
+//! Timestamps without an offset are UTC, except in `header` and RFC 3164 `syslog` lines, which
+//! take [`ParseContext::utc_offset_secs`] (the file's zone, `files.timezone`, set by the stage);
+//! formats without a year get one from
 //! [`timestamp::infer_year`]. Levels are normalised by [`level::normalize`].
 
 mod access;
@@ -25,6 +28,7 @@ mod detect;
 mod header;
 mod json;
 mod keys;
+mod layout;
 pub mod level;
 mod logfmt;
 mod loghub;
@@ -33,8 +37,10 @@ mod scan;
 mod syslog;
 pub mod timestamp;
 
+pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
-pub use record::{parse_record, ParseContext};
+pub use layout::Layout;
+pub use record::{parse_record, parse_record_with, ParseContext};
 
 #[cfg(test)]
 mod tests;

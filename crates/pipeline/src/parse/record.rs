@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
 
+use super::layout::Layout;
 use super::timestamp::TsField;
 use super::{detect, json, syslog};
 
@@ -15,7 +16,8 @@ pub struct ParseContext {
     /// Store the raw line in `event.original`.
     pub keep_original: bool,
     /// Offset from UTC, in seconds east, of header timestamps that carry no zone (the
-    /// source's zone); 0 is UTC. Only the generic header parser uses it so far.
+    /// source's zone); 0 is UTC. The generic header parser and RFC 3164 syslog timestamps use
+    /// it; the stage sets it from `files.timezone` / `[[files.zones]]` (`crate::SourceZones`).
     pub utc_offset_secs: i32,
 }
 
@@ -39,6 +41,12 @@ impl ParseContext {
 ///   from a file source.
 /// - Invalid UTF-8 is decoded lossily (`invalid_utf8`); one trailing `\r` is removed.
 pub fn parse_record(rec: &RawRecord, ctx: &ParseContext) -> Event {
+    parse_record_with(rec, ctx, None)
+}
+
+/// [`parse_record`] with the source's explicit [`Layout`] (`[[files.layouts]]`) tried first on
+/// records of hint `Auto`; a line it does not fit is detected as usual.
+pub fn parse_record_with(rec: &RawRecord, ctx: &ParseContext, layout: Option<&Layout>) -> Event {
     let text = String::from_utf8_lossy(&rec.body);
     let invalid_utf8 = matches!(text, Cow::Owned(_));
     let line: &str = text.strip_suffix('\r').unwrap_or(&text);
@@ -46,7 +54,8 @@ pub fn parse_record(rec: &RawRecord, ctx: &ParseContext) -> Event {
     let mut ev = new_event(rec);
     match rec.hint {
         FormatHint::Auto => {
-            if !detect::auto(line, &mut ev, ctx) {
+            let fitted = layout.is_some_and(|l| l.apply(line, &mut ev, ctx));
+            if !fitted && !detect::auto(line, &mut ev, ctx) {
                 unparsed(line, &mut ev);
             }
         }
@@ -84,6 +93,11 @@ pub(crate) fn finish(
     }
     ev.flags.truncated |= rec.truncated;
     ev.flags.invalid_utf8 |= invalid_utf8;
+    // A file source's joined event (or any frame with newlines) spans several lines.
+    if memchr::memchr(b'\n', line.as_bytes()).is_some() {
+        ev.flags.multiline = true;
+        ev.flags.multiline_truncated = rec.truncated;
+    }
     if ctx.keep_original {
         ev.original = Some(line.to_string());
     }

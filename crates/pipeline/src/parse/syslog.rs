@@ -89,6 +89,8 @@ fn read_3164_ts(cur: &mut Cursor<'_>, ctx: &ParseContext) -> Option<TsField> {
         return None;
     }
     *cur = k;
+    // No zone in the line: the source's (files: `files.timezone`; UTC otherwise).
+    c.offset_secs = ctx.utc_offset_secs;
     let ts = match year {
         Some(y) => Civil { year: y, ..c }.to_timestamp(),
         None => infer_year(c, ctx.now),

@@ -503,3 +503,30 @@ fn random_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_joined_stack_trace_keeps_its_first_lines_header_and_is_flagged_multiline() {
+    let java = "2024-05-31 10:00:00,123 ERROR [main] com.acme.Server - request failed\njava.lang.IllegalStateException: boom\n\tat com.acme.Server.handle(Server.java:42)\n\t... 7 more";
+    let e = parse(java);
+    assert_eq!(e.timestamp, ts("2024-05-31T10:00:00.123Z"));
+    assert_eq!(e.level.as_deref(), Some("error"));
+    assert_eq!(label(&e, "process.thread.name"), Some("main"));
+    assert!(e.message.starts_with("request failed\njava.lang.IllegalStateException: boom\n\tat "), "{}", e.message);
+    assert!(e.message.ends_with("... 7 more"));
+    assert!(e.flags.multiline && !e.flags.multiline_truncated && !e.flags.unparsed);
+    assert!(!e.flags.any(), "multiline alone is not a problem");
+    assert_eq!(e.flags.names(), ["multiline"]);
+
+    let python = "2024-05-31 10:00:00,5 ERROR app.db: query failed\nTraceback (most recent call last):\n  File \"db.py\", line 3, in run\nValueError: bad";
+    let mut r = rec(python, FormatHint::Auto);
+    r.truncated = true;
+    let e = parse_record(&r, &ctx());
+    assert_eq!(e.level.as_deref(), Some("error"));
+    assert_eq!(label(&e, "log.logger"), Some("app.db"));
+    assert!(e.message.ends_with("ValueError: bad"));
+    assert!(e.flags.multiline && e.flags.multiline_truncated && e.flags.truncated);
+    assert!(e.flags.any());
+
+    // One line: no flag.
+    assert!(!parse("2024-05-31 10:00:00 INFO x").flags.multiline);
+}

@@ -44,6 +44,38 @@ pub(crate) fn parse(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     false
 }
 
+/// The text of the timestamp a line starts with (after a syslog `<PRI>` or a `[`), in one of
+/// the shapes of `time`; `None` when it starts with none.
+pub fn leading_timestamp<'a>(line: &'a str, ctx: &ParseContext) -> Option<&'a str> {
+    let mut cur = Cursor::new(line);
+    if cur.eat(b'<') {
+        cur.uint()?;
+        cur.eat(b'>').then_some(())?;
+    }
+    cur.eat(b'[');
+    let start = cur.pos();
+    time::read(&mut cur, ctx)?;
+    line.get(start..cur.pos())
+}
+
+/// Reads `text` as a timestamp in any shape of `time` (an explicit layout's `timestamp` group).
+/// `None` when it is not one or is out of range.
+pub(crate) fn read_time_text(text: &str, ctx: &ParseContext) -> Option<Timestamp> {
+    let mut cur = Cursor::new(text);
+    time::read(&mut cur, ctx).flatten()
+}
+
+/// Fills `ev` from the header after a time read elsewhere (an explicit `timestamp_format`):
+/// level, pid, thread, logger, then the message, as for a line that starts with a known time.
+pub(crate) fn after_time(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext) {
+    let mut cur = Cursor::new(rest);
+    if cur.peek() == Some(b':') && matches!(cur.peek_at(1), None | Some(b' ')) {
+        cur.eat(b':');
+    }
+    let h = logcat_brief(&mut cur).unwrap_or_else(|| fields::scan(&mut cur));
+    fill(ev, ts, ctx, &h, cur.rest().trim_start_matches([' ', '\t']));
+}
+
 /// `name: ` or `name | ` (up to 64 bytes, no blanks in the name) before the header.
 fn collector_prefix(line: &str) -> Option<(&str, &str)> {
     let b = line.as_bytes();
