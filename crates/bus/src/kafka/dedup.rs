@@ -325,6 +325,11 @@ impl Replays {
     pub fn len(&self) -> usize {
         self.next.len()
     }
+
+    /// True when no stream is known.
+    pub fn is_empty(&self) -> bool {
+        self.next.is_empty()
+    }
 }
 
 fn key(stream: u64) -> String {

@@ -17,7 +17,6 @@ use loglynx_core::{
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
-use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -128,10 +127,7 @@ pub fn consume_all(
 /// A message of the topic.
 pub struct Consumed {
     pub key: String,
-    pub partition: i32,
     pub record: RawRecord,
-    /// The names of its headers.
-    pub headers: Vec<String>,
 }
 
 /// Every message of the topic, in offset order per partition (partitions interleaved as
@@ -160,11 +156,7 @@ pub fn consume_messages(brokers: &str, want: usize, group: &str) -> Vec<Consumed
             Some(Ok(m)) => {
                 let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
                 let record = decode_record(m.payload(), TOPIC, m.partition(), m.offset());
-                let headers = m
-                    .headers()
-                    .map(|h| h.iter().map(|h| h.key.to_string()).collect())
-                    .unwrap_or_default();
-                got.push(Consumed { key, partition: m.partition(), record, headers });
+                got.push(Consumed { key, record });
                 if got.len() >= want && quiet_until.is_none() {
                     quiet_until = Some(Instant::now() + Duration::from_secs(1));
                 }

@@ -8,10 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cursor::write_cursor;
 use loglynx_telemetry::internal_events::{SpoolDamageSkipped, SpoolLoss};
 use loglynx_telemetry::InternalEvent;
 
+use super::cursor::write_cursor;
 use super::frame::{
     decode_payload, encode_frame, next_good_frame, payload_records, read_frame, segment_header,
     split_batch, SpoolBatch, FRAME_HEAD, HEADER, MAX_FRAME, VERSION, VERSION_1,
@@ -108,7 +108,8 @@ pub(super) fn seg_name(seq: u64) -> String {
 impl Spool {
     /// Opens (or creates) the spool in `dir` with a capacity of `max_bytes`. Deletes segments
     /// the cursor says were delivered, truncates a torn tail (warning), skips damaged frames
-    /// (error, counted in [`Spool::lost_frames`]) and counts the records still to send. Fails, naming the directory, when it cannot be created or written.
+    /// (error, counted in [`Spool::lost_frames`]) and counts the records still to send. Fails,
+    /// naming the directory, when it cannot be created or written.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, BusError> {
         let found = recover(dir)?;
         let mut spool = Spool {
