@@ -159,6 +159,50 @@ fn openssh_brute_force_alerts_survive_sigkill_exactly_and_have_a_lifecycle() {
     let none = alerts(&s, &[("end", "2000-01-01T00:00:00Z")]);
     assert_eq!(none["total"], 0);
 
+    // backtest: the loaded rule over the stored events raises what ran live; a pasted rule
+    // with a lower threshold raises more; nothing of it is stored
+    let (code, bt) = post(&s, "/api/v1/rules/backtest", serde_json::json!({"rule": "ssh_brute_force", "start": "2000-01-01"}));
+    assert_eq!(code, 200, "{bt}");
+    assert_eq!(bt["events_scanned"], 2000);
+    assert_eq!(bt["matched"].as_u64().unwrap(), fails.values().map(|v| v.len() as u64).sum::<u64>());
+    let back: BTreeSet<(String, i64, u64)> = bt["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let first = chrono::DateTime::parse_from_rfc3339(a["first_seen"].as_str().unwrap()).unwrap().timestamp();
+            (a["group"]["source.ip"].as_str().unwrap().to_string(), first, a["count"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(back, expected);
+    let lower = "title: five failures\nname: five_failures\ncorrelation:\n  type: event_count\n  rules: [ssh_failed_login]\n  group-by: [source.ip]\n  timespan: 5m\n  condition:\n    gte: 5\nlevel: medium\n";
+    let (code, bt5) = post(&s, "/api/v1/rules/backtest", serde_json::json!({"yaml": lower}));
+    assert_eq!(code, 200, "{bt5}");
+    let five: BTreeSet<(String, i64, u64)> = fails
+        .iter()
+        .flat_map(|(ip, t)| {
+            loglynx_testkit::oracle::event_count_alerts(t, 5, 300, 3600).into_iter().map(|(f, c)| (ip.clone(), f, c))
+        })
+        .collect();
+    assert_eq!(bt5["alerts"].as_array().unwrap().len(), five.len());
+    assert!(five.len() > expected.len());
+    assert_eq!(alerts(&s, &[("rule", "five_failures")])["total"], 0, "a backtest stores nothing");
+    let (code, bad) = post(&s, "/api/v1/rules/backtest", serde_json::json!({"yaml": "title: x\ndetection: [\n"}));
+    assert_eq!(code, 400, "{bad}");
+    let (code, _) = post(&s, "/api/v1/rules/backtest", serde_json::json!({"rule": "no_such_rule"}));
+    assert_eq!(code, 404);
+
+    // enable / disable, durable in the alerts database
+    let (code, r) = post(&s, "/api/v1/rules/sudo_auth_failure/disable", Value::Null);
+    assert_eq!((code, &r["enabled"]), (200, &Value::Bool(false)), "{r}");
+    let v: Value = s.client().get(s.url("/api/v1/rules")).send().unwrap().json().unwrap();
+    let sudo = v["rules"].as_array().unwrap().iter().find(|r| r["name"] == "sudo_auth_failure").unwrap();
+    assert_eq!(sudo["enabled"], false);
+    let (code, r) = post(&s, "/api/v1/rules/sudo_auth_failure/enable", Value::Null);
+    assert_eq!((code, &r["enabled"]), (200, &Value::Bool(true)));
+    let (code, _) = post(&s, "/api/v1/rules/nope/disable", Value::Null);
+    assert_eq!(code, 404);
+
     // rules: built-in, hits, and a rule folder changed while running
     let rules_v: Value = s.client().get(s.url("/api/v1/rules")).send().unwrap().json().unwrap();
     let find = |v: &Value, name: &str| v["rules"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned();

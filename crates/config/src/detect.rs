@@ -42,6 +42,39 @@ pub struct DetectConfig {
     /// How often rule files are checked for changes (reloaded without a restart).
     #[serde(default = "default_reload", with = "humantime_serde")]
     pub reload_interval: Duration,
+    /// Where new alerts are sent.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+}
+
+/// `[detect.notify]`: notifications of new alerts, from a durable outbox, retried with backoff.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// A URL each new alert is POSTed to as JSON (`http://` or `https://`); empty: none.
+    #[serde(default)]
+    pub webhook: String,
+    /// A header sent with each webhook, `Name: value` (e.g. an authorization); empty: none.
+    /// Kept out of logs. `LOGLYNX_WEBHOOK_HEADER` overrides it.
+    #[serde(default)]
+    pub webhook_header: String,
+    /// A syslog receiver each new alert is forwarded to (RFC 5424): `udp://HOST:PORT` or
+    /// `tcp://HOST:PORT`; empty: none.
+    #[serde(default)]
+    pub syslog: String,
+    /// Time allowed for one delivery; a receiver that hangs longer counts as a failure.
+    #[serde(default = "default_notify_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+fn default_notify_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl Default for DetectConfig {
@@ -56,6 +89,19 @@ impl DetectConfig {
             return Err(ConfigError::Invalid(
                 "detect.max_groups and detect.max_evidence must be at least 1".into(),
             ));
+        }
+        let n = &self.notify;
+        if !n.webhook.is_empty() && !(n.webhook.starts_with("http://") || n.webhook.starts_with("https://")) {
+            return Err(ConfigError::Invalid("detect.notify.webhook must start with http:// or https://".into()));
+        }
+        if !n.webhook_header.is_empty() && !n.webhook_header.contains(':') {
+            return Err(ConfigError::Invalid("detect.notify.webhook_header must look like \"Name: value\"".into()));
+        }
+        if !n.syslog.is_empty() && !(n.syslog.starts_with("udp://") || n.syslog.starts_with("tcp://")) {
+            return Err(ConfigError::Invalid("detect.notify.syslog must look like udp://HOST:PORT or tcp://HOST:PORT".into()));
+        }
+        if n.timeout.is_zero() {
+            return Err(ConfigError::Invalid("detect.notify.timeout must be more than 0s".into()));
         }
         if self.reload_interval < Duration::from_millis(100) {
             return Err(ConfigError::Invalid("detect.reload_interval must be at least 100ms".into()));

@@ -22,7 +22,7 @@ mod syslog;
 mod tcp_states;
 
 pub use config::Config;
-pub use detect::DetectConfig;
+pub use detect::{DetectConfig, NotifyConfig};
 pub use error::ConfigError;
 pub use files::{FilesConfig, StartAt};
 pub use http::HttpConfig;

@@ -28,6 +28,12 @@ use crate::DetectError;
 const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
 /// rule key + group -> id of its latest alert.
 const LATEST: TableDefinition<&str, &str> = TableDefinition::new("latest");
+/// Pending notifications: sequence number -> [`crate::notify::Pending`] as JSON. Written in the
+/// transaction that creates the alert, so a notification is never lost nor made without its
+/// alert.
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// rule key -> enabled, set through the API (wins over `[detect] disabled`).
+const RULE_STATE: TableDefinition<&str, bool> = TableDefinition::new("rule_state");
 
 /// The dataset of alert events in the index.
 pub const ALERT_DATASET: &str = "loglynx.alert";
@@ -203,10 +209,12 @@ pub struct AlertFilter {
 
 /// The alerts of a data directory.
 pub struct AlertBook {
-    db: Database,
+    pub(crate) db: Database,
     path: PathBuf,
     suppress_secs: i64,
     max_evidence: usize,
+    /// Where each new alert is notified (names of the channels configured); empty: nowhere.
+    channels: Vec<String>,
 }
 
 impl std::fmt::Debug for AlertBook {
@@ -230,7 +238,21 @@ impl AlertBook {
         std::fs::create_dir_all(dir).map_err(|e| db_err(dir, "cannot create the alerts directory", e))?;
         let path = dir.join("alerts.redb");
         let db = Database::create(&path).map_err(|e| db_err(&path, "cannot open the alerts database", e))?;
+        Self::with_db(db, path, suppress_secs, max_evidence)
+    }
+
+    /// An alert book in memory (a backtest: what rules would raise, stored nowhere).
+    pub fn in_memory(suppress_secs: u64, max_evidence: usize) -> Result<AlertBook, DetectError> {
+        let path = PathBuf::from("(memory)");
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| db_err(&path, "cannot create an alerts database in memory", e))?;
+        Self::with_db(db, path, suppress_secs, max_evidence)
+    }
+
+    fn with_db(db: Database, path: PathBuf, suppress_secs: u64, max_evidence: usize) -> Result<AlertBook, DetectError> {
         let book = AlertBook {
+            channels: Vec::new(),
             db,
             path,
             suppress_secs: suppress_secs.min(i64::MAX as u64 / 4) as i64,
@@ -240,11 +262,19 @@ impl AlertBook {
         let tx = book.db.begin_write().map_err(|e| book.err("cannot write the alerts database", e))?;
         tx.open_table(ALERTS).map_err(|e| book.err("cannot open the alerts table", e))?;
         tx.open_table(LATEST).map_err(|e| book.err("cannot open the alerts table", e))?;
+        tx.open_table(RULE_STATE).map_err(|e| book.err("cannot open the alerts table", e))?;
+        tx.open_table(OUTBOX).map_err(|e| book.err("cannot open the alerts table", e))?;
         tx.commit().map_err(|e| book.err("cannot write the alerts database", e))?;
         Ok(book)
     }
 
-    fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
+    /// Notifies every new alert on `channels` (their names, e.g. `webhook`, `syslog`): each
+    /// creation queues one notification per channel in the same transaction.
+    pub fn set_channels(&mut self, channels: Vec<String>) {
+        self.channels = channels;
+    }
+
+    pub(crate) fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
         db_err(&self.path, what, e)
     }
 
@@ -350,6 +380,23 @@ impl AlertBook {
                     .map_err(|e| self.err("cannot write the alerts table", e))?;
             }
             let out: Vec<Alert> = created.iter().filter_map(|id| touched.get(id).cloned()).collect();
+            if !self.channels.is_empty() && !out.is_empty() {
+                let mut outbox = tx.open_table(OUTBOX).map_err(|e| self.err("cannot open the outbox", e))?;
+                let mut seq = outbox
+                    .last()
+                    .map_err(|e| self.err("cannot read the outbox", e))?
+                    .map_or(0, |(k, _)| k.value() + 1);
+                for a in &out {
+                    for ch in &self.channels {
+                        let p = crate::notify::Pending::new(ch, a.clone());
+                        let bytes = serde_json::to_vec(&p).unwrap_or_default();
+                        outbox
+                            .insert(seq, bytes.as_slice())
+                            .map_err(|e| self.err("cannot write the outbox", e))?;
+                        seq += 1;
+                    }
+                }
+            }
             drop(alerts);
             drop(latest);
             out
@@ -462,6 +509,28 @@ impl AlertBook {
         };
         tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
         Ok(Some(out))
+    }
+
+    /// Rules enabled or disabled through the API: key -> enabled.
+    pub fn rule_overrides(&self) -> Result<std::collections::HashMap<String, bool>, DetectError> {
+        let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
+        let t = tx.open_table(RULE_STATE).map_err(|e| self.err("cannot open the rules table", e))?;
+        let mut m = std::collections::HashMap::new();
+        for row in t.iter().map_err(|e| self.err("cannot read the rules table", e))? {
+            let (k, v) = row.map_err(|e| self.err("cannot read the rules table", e))?;
+            m.insert(k.value().to_string(), v.value());
+        }
+        Ok(m)
+    }
+
+    /// Records that the rule `key` is enabled or disabled (durable).
+    pub fn set_rule_enabled(&self, key: &str, enabled: bool) -> Result<(), DetectError> {
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        {
+            let mut t = tx.open_table(RULE_STATE).map_err(|e| self.err("cannot open the rules table", e))?;
+            t.insert(key, enabled).map_err(|e| self.err("cannot write the rules table", e))?;
+        }
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))
     }
 
     /// Counts of alerts by status.

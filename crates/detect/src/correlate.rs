@@ -211,6 +211,10 @@ impl Correlator {
             event_id: event_id.to_string(),
             fired: None,
         };
+        // The same event seen again (a replay) does not count twice.
+        if decision != WindowDecision::Reset && g.evidence.iter().any(|(_, id)| id == event_id) {
+            return obs;
+        }
         match decision {
             WindowDecision::Discard => return obs,
             WindowDecision::Reset => g.evidence.clear(),
@@ -289,5 +293,104 @@ impl Correlator {
             groups.remove(&k);
         }
         self.evicted[c] += excess as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_core::Timestamp;
+
+    use crate::{Detector, DetectorOptions, LoadOptions, RuleSet};
+
+    fn detector(max_groups: usize) -> Detector {
+        let rules = RuleSet::load_all::<&str>(&[], crate::rules::BUILTIN, LoadOptions::default()).unwrap();
+        Detector::new(rules, DetectorOptions { max_groups, ..Default::default() })
+    }
+
+    fn failure(ip: &str, ts: i64, id: &str, user: &str) -> Event {
+        let mut e = Event::new(
+            format!("Failed password for {user} from {ip} port 22 ssh2"),
+            Timestamp::from_secs(ts),
+            Timestamp::from_secs(ts),
+            id.into(),
+        );
+        e.process_name = Some("sshd".into());
+        e.action = Some("ssh_login".into());
+        e.outcome = Some("failure".into());
+        e.source_ip = Some(ip.into());
+        e.user_name = Some(user.into());
+        e
+    }
+
+    #[test]
+    fn a_million_distinct_groups_stay_bounded_and_evictions_are_counted() {
+        let d = detector(1_000);
+        let mut c = d.correlator();
+        for i in 0..1_000_000u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+            let mut e = failure(&ip, 1_700_000_000, &i.to_string(), "root");
+            d.tag(&mut e);
+            c.observe(&e);
+        }
+        for (n, spec) in c.group_counts().iter().zip(c.specs()) {
+            assert!(*n <= 1_000, "{} holds {n} groups", spec.key());
+        }
+        let evicted: u64 = c.evicted().iter().sum();
+        // brute force and spraying both group by source.ip: each evicted ~999,000
+        assert!(evicted >= 2 * 998_000, "evicted {evicted}");
+    }
+
+    #[test]
+    fn ten_failures_fire_once_the_tenth_arrives_and_a_replayed_event_counts_once() {
+        let d = detector(100);
+        let mut c = d.correlator();
+        let brute = c.specs().iter().position(|s| s.key().ends_with("0a03")).unwrap();
+        let mut fired_at = None;
+        for i in 0..10 {
+            let mut e = failure("203.0.113.9", 1_700_000_000 + i, &format!("e{i}"), "root");
+            d.tag(&mut e);
+            let obs = c.observe(&e);
+            // the 5th event is read again (a replay): no extra count
+            if i == 4 {
+                let again = c.observe(&e);
+                assert!(again.iter().all(|o| o.fired.is_none()));
+            }
+            if obs.iter().any(|o| o.correlation == brute && o.fired.is_some()) && fired_at.is_none() {
+                fired_at = Some(i);
+            }
+        }
+        assert_eq!(fired_at, Some(9));
+        // ten failures more than 5 minutes apart never fire
+        let mut c = d.correlator();
+        for i in 0..10 {
+            let mut e = failure("203.0.113.10", 1_700_000_000 + i * 400, &format!("f{i}"), "root");
+            d.tag(&mut e);
+            assert!(c.observe(&e).iter().all(|o| o.correlation != brute || o.fired.is_none()));
+        }
+    }
+
+    #[test]
+    fn spraying_counts_distinct_users_and_chains_feed_success_after_brute_force() {
+        let d = detector(100);
+        let mut c = d.correlator();
+        let key = |suffix: &str| c.specs().iter().position(|s| s.key().ends_with(suffix)).unwrap();
+        let (spray, after) = (key("0a04"), key("0a05"));
+        let mut fired = std::collections::BTreeSet::new();
+        for i in 0..12 {
+            let mut e = failure("198.51.100.7", 1_700_000_000 + i, &format!("s{i}"), &format!("user{}", i % 6));
+            d.tag(&mut e);
+            for o in c.observe(&e) {
+                if o.fired.is_some() {
+                    fired.insert(o.correlation);
+                }
+            }
+        }
+        assert!(fired.contains(&spray));
+        assert!(!fired.contains(&after), "no success yet");
+        let mut ok = failure("198.51.100.7", 1_700_000_100, "ok", "user1");
+        ok.outcome = Some("success".into());
+        d.tag(&mut ok);
+        assert!(c.observe(&ok).iter().any(|o| o.correlation == after && o.fired.is_some()));
     }
 }

@@ -20,6 +20,8 @@ pub struct DetectorOptions {
     pub group_by: Vec<String>,
     /// Most groups a correlation rule holds; beyond it the stalest are evicted and counted.
     pub max_groups: usize,
+    /// Rule key -> enabled, set through the API; wins over `disabled`.
+    pub overrides: std::collections::HashMap<String, bool>,
 }
 
 impl Default for DetectorOptions {
@@ -28,6 +30,7 @@ impl Default for DetectorOptions {
             disabled: Vec::new(),
             group_by: vec![loglynx_core::fields::HOST_NAME.to_string()],
             max_groups: 100_000,
+            overrides: Default::default(),
         }
     }
 }
@@ -59,6 +62,9 @@ impl Detector {
 
     /// Whether the rule is enabled (not in `disabled` by id, name or title).
     pub fn is_enabled(&self, r: &RuleInfo) -> bool {
+        if let Some(&on) = self.options.overrides.get(r.key()) {
+            return on;
+        }
         !(self.disabled.contains(r.key())
             || r.name.as_ref().is_some_and(|n| self.disabled.contains(n))
             || r.id.as_ref().is_some_and(|n| self.disabled.contains(n))

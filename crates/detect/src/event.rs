@@ -20,6 +20,16 @@ fn text(s: &str) -> EventValue<'_> {
 impl<'a> SigmaEvent<'a> {
     fn field(&self, path: &str) -> Option<EventValue<'a>> {
         let e = self.0;
+        // A typed field that is empty may still be a label of that name (a JSON or logfmt line
+        // with `url.original=...` keeps it in labels).
+        self.typed(path).or_else(|| {
+            let key = path.strip_prefix(fields::LABELS_PREFIX).unwrap_or(path);
+            e.labels.get(key).map(|v| text(v))
+        })
+    }
+
+    fn typed(&self, path: &str) -> Option<EventValue<'a>> {
+        let e = self.0;
         let opt = |v: &'a Option<String>| v.as_deref().map(text);
         match path {
             fields::MESSAGE => Some(text(&e.message)),
@@ -60,10 +70,7 @@ impl<'a> SigmaEvent<'a> {
                 .tcp_state_duration_us
                 .and_then(|v| i64::try_from(v).ok())
                 .map(EventValue::Int),
-            other => {
-                let key = other.strip_prefix(fields::LABELS_PREFIX).unwrap_or(other);
-                e.labels.get(key).map(|v| text(v))
-            }
+            _ => None,
         }
     }
 

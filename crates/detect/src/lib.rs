@@ -23,6 +23,7 @@
 pub mod alerts;
 pub mod correlate;
 mod detector;
+pub mod notify;
 mod error;
 pub mod rules;
 mod runtime;
@@ -35,7 +36,7 @@ pub mod ruleset;
 pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus};
 pub use detector::{Detector, DetectorOptions};
 pub use error::DetectError;
-pub use runtime::{Detection, DetectionSettings};
+pub use runtime::{BacktestError, BacktestResult, BacktestRule, Detection, DetectionSettings};
 pub use stage::{DetectionStage, DetectionStats};
 pub use event::SigmaEvent;
 pub use ruleset::{LoadOptions, Rejection, RuleInfo, RuleSet};

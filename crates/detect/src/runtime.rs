@@ -2,6 +2,7 @@
 //! files change), the alerts, the counters; shared by the pipeline (tagging on the parse
 //! threads, the [`DetectionStage`] after them) and the API.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,6 +27,8 @@ pub struct DetectionSettings {
     pub max_evidence: usize,
     /// How often the rule files are checked for changes.
     pub reload_interval: Duration,
+    /// Where new alerts are notified.
+    pub notify: crate::notify::NotifySettings,
 }
 
 /// Detection in a running process.
@@ -37,6 +40,8 @@ pub struct Detection {
     stats: Arc<Mutex<DetectionStats>>,
     stop: AtomicBool,
     reloads: AtomicU64,
+    notify_stats: Arc<crate::notify::NotifyStats>,
+    notify_stop: Mutex<Option<Arc<AtomicBool>>>,
 }
 
 impl std::fmt::Debug for Detection {
@@ -49,8 +54,10 @@ impl Detection {
     /// Loads the rules (refused ones are logged and listed, the others run) and opens the
     /// alerts under `alerts_dir`.
     pub fn open(settings: DetectionSettings, alerts_dir: &Path) -> Result<Arc<Detection>, DetectError> {
-        let detector = load(&settings)?;
-        let book = Arc::new(AlertBook::open(alerts_dir, settings.suppress_secs, settings.max_evidence)?);
+        let mut book = AlertBook::open(alerts_dir, settings.suppress_secs, settings.max_evidence)?;
+        book.set_channels(settings.notify.channels());
+        let book = Arc::new(book);
+        let detector = load(&settings, book.rule_overrides()?)?;
         Ok(Arc::new(Detection {
             settings,
             detector: RwLock::new(Arc::new(detector)),
@@ -59,6 +66,8 @@ impl Detection {
             stats: Arc::new(Mutex::new(DetectionStats::default())),
             stop: AtomicBool::new(false),
             reloads: AtomicU64::new(0),
+            notify_stats: Arc::new(crate::notify::NotifyStats::default()),
+            notify_stop: Mutex::new(None),
         }))
     }
 
@@ -100,7 +109,7 @@ impl Detection {
 
     /// Loads the rules again now; on success they replace the ones in use.
     pub fn reload(&self) -> Result<(), DetectError> {
-        let d = load(&self.settings)?;
+        let d = load(&self.settings, self.book.rule_overrides()?)?;
         *self.detector.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(d);
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.reloads.fetch_add(1, Ordering::Relaxed);
@@ -136,19 +145,181 @@ impl Detection {
         })
     }
 
-    /// Ends the watcher thread (at its next check).
+    /// Ends the watcher and notifier threads (at their next check).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        if let Some(s) = self.notify_stop.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            s.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts delivering the outbox when a channel is configured (also what an earlier run
+    /// left pending).
+    pub fn start_notifier(&self) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+        if self.settings.notify.channels().is_empty() {
+            return Ok(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        *self.notify_stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop.clone());
+        let (book, settings, stats) = (self.book.clone(), self.settings.notify.clone(), self.notify_stats.clone());
+        // The blocking HTTP client owns a runtime of its own: made and dropped on this thread,
+        // never inside the caller's async context.
+        std::thread::Builder::new()
+            .name("notify".into())
+            .spawn(move || match crate::notify::Notifier::new(book, settings) {
+                Ok(mut n) => {
+                    n.stats = stats;
+                    n.run(&stop);
+                }
+                Err(e) => tracing::error!("alert notifications off: {e}"),
+            })
+            .map(Some)
+            .map_err(|e| format!("cannot start the notifier thread: {e}"))
+    }
+
+    /// Notifications delivered and failed attempts since start.
+    pub fn notify_stats(&self) -> &crate::notify::NotifyStats {
+        &self.notify_stats
+    }
+
+    /// The channels configured (`webhook`, `syslog`).
+    pub fn notify_channels(&self) -> Vec<String> {
+        self.settings.notify.channels()
     }
 }
 
-fn load(s: &DetectionSettings) -> Result<Detector, DetectError> {
-    let texts: &[(&str, &str)] = if s.builtin { crate::rules::BUILTIN } else { &[] };
-    let rules = RuleSet::load_all(&s.paths, texts, LoadOptions::default())?;
+fn load(s: &DetectionSettings, overrides: HashMap<String, bool>) -> Result<Detector, DetectError> {
+    let rules = load_rules(s, None)?;
     for r in rules.rejected() {
         tracing::warn!("rule refused: {}:{}: {}", r.file.display(), r.line, r.reason);
     }
-    Ok(Detector::new(rules, s.options.clone()))
+    let mut options = s.options.clone();
+    options.overrides = overrides;
+    Ok(Detector::new(rules, options))
+}
+
+/// The rules of `s`, plus `extra` (a YAML text, named `builtin:backtest.yml`).
+fn load_rules(s: &DetectionSettings, extra: Option<&str>) -> Result<RuleSet, DetectError> {
+    let mut texts: Vec<(&str, &str)> = if s.builtin { crate::rules::BUILTIN.to_vec() } else { Vec::new() };
+    if let Some(y) = extra {
+        texts.push((BACKTEST_FILE, y));
+    }
+    RuleSet::load_all(&s.paths, &texts, LoadOptions::default())
+}
+
+/// The name a backtested YAML text is loaded under (`builtin:backtest.yml`).
+const BACKTEST_FILE: &str = "backtest.yml";
+
+/// What a backtest runs.
+#[derive(Debug, Clone)]
+pub enum BacktestRule {
+    /// A loaded rule, by key, id, name or title (also a disabled one).
+    Loaded(String),
+    /// Sigma YAML (one or more rules; correlations may refer to the loaded rules).
+    Yaml(String),
+}
+
+/// What a backtest found: nothing of it is stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BacktestResult {
+    pub events_scanned: usize,
+    /// Events that matched the rule (for a correlation: the rules it refers to).
+    pub matched: usize,
+    /// The alerts the rule would have raised.
+    pub alerts: Vec<crate::Alert>,
+}
+
+/// Why a backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    #[error("no loaded rule is called {0:?}: GET /api/v1/rules lists them (key, name or title)")]
+    UnknownRule(String),
+    #[error("the YAML has no rule that compiles: {}", .0.iter().map(|r| format!("line {}: {}", r.line, r.reason)).collect::<Vec<_>>().join("; "))]
+    Rejected(Vec<crate::Rejection>),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+}
+
+impl Detection {
+    /// Enables or disables the loaded rule `key` (key, id, name or title) durably and reloads
+    /// the rules; the rule's key, or `None` when no loaded rule has that name.
+    pub fn set_enabled(&self, key: &str, enabled: bool) -> Result<Option<String>, DetectError> {
+        let d = self.detector();
+        let set = d.rules();
+        let found = set
+            .active()
+            .iter()
+            .chain(set.correlations())
+            .find(|r| r.key() == key || r.id.as_deref() == Some(key) || r.name.as_deref() == Some(key) || r.title == key)
+            .map(|r| r.key().to_string());
+        let Some(k) = found else { return Ok(None) };
+        self.book.set_rule_enabled(&k, enabled)?;
+        self.reload()?;
+        Ok(Some(k))
+    }
+
+    /// Runs `rule` over `events` (stored events, oldest first) with a correlation state and
+    /// alerts of its own, in memory: the alerts it would have raised.
+    pub fn backtest(&self, rule: &BacktestRule, mut events: Vec<loglynx_core::Event>) -> Result<BacktestResult, BacktestError> {
+        let (rules, targets) = match rule {
+            BacktestRule::Yaml(y) => {
+                let rules = load_rules(&self.settings, Some(y))?;
+                let file = format!("builtin:{BACKTEST_FILE}");
+                let mine: Vec<String> = rules
+                    .active()
+                    .iter()
+                    .chain(rules.correlations())
+                    .filter(|r| r.file.to_string_lossy() == file)
+                    .map(|r| r.key().to_string())
+                    .collect();
+                if mine.is_empty() {
+                    let rejected = rules.rejected().iter().filter(|r| r.file.to_string_lossy() == file).cloned().collect();
+                    return Err(BacktestError::Rejected(rejected));
+                }
+                (rules, mine)
+            }
+            BacktestRule::Loaded(key) => {
+                let rules = load_rules(&self.settings, None)?;
+                let k = rules
+                    .active()
+                    .iter()
+                    .chain(rules.correlations())
+                    .find(|r| r.key() == key || r.id.as_deref() == Some(key) || r.name.as_deref() == Some(key) || &r.title == key)
+                    .map(|r| r.key().to_string())
+                    .ok_or_else(|| BacktestError::UnknownRule(key.clone()))?;
+                (rules, vec![k])
+            }
+        };
+        // what the targets use: themselves, and for correlations the rules they refer to
+        let mut used: std::collections::HashSet<String> = targets.iter().cloned().collect();
+        for s in rules.correlation_specs() {
+            if targets.iter().any(|t| t == s.key()) {
+                used.extend(s.compiled.rule_refs.iter().cloned());
+            }
+        }
+        let mut options = self.settings.options.clone();
+        options.disabled.clear();
+        let detector = Arc::new(Detector::new(rules, options));
+        let book = Arc::new(AlertBook::in_memory(self.settings.suppress_secs, self.settings.max_evidence)?);
+        let mut stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
+        let scanned = events.len();
+        let mut matched = 0;
+        for e in &mut events {
+            e.rule_ids.clear();
+            e.rule_names.clear();
+            detector.tag(e);
+            if e.rule_ids.iter().chain(&e.rule_names).any(|k| used.contains(k)) {
+                matched += 1;
+            }
+        }
+        for chunk in events.chunks(1000) {
+            let mut batch = chunk.to_vec();
+            stage.process(&mut batch)?;
+        }
+        let (_, all) = book.list(&crate::AlertFilter { limit: usize::MAX, ..Default::default() })?;
+        let alerts = all.into_iter().filter(|a| targets.contains(&a.rule.id)).collect();
+        Ok(BacktestResult { events_scanned: scanned, matched, alerts })
+    }
 }
 
 /// (path, size, mtime) of every rule file under `paths`: a change of any means a reload.

@@ -29,10 +29,23 @@ pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
             disabled: d.disabled.clone(),
             group_by: d.group_by.clone(),
             max_groups: d.max_groups,
+            overrides: Default::default(),
         },
         suppress_secs: d.suppress.as_secs(),
         max_evidence: d.max_evidence,
         reload_interval: d.reload_interval,
+        notify: loglynx_detect::notify::NotifySettings {
+            webhook: Some(d.notify.webhook.clone()).filter(|w| !w.is_empty()),
+            webhook_header: std::env::var("LOGLYNX_WEBHOOK_HEADER")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| d.notify.webhook_header.clone())
+                .split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string())),
+            syslog: Some(d.notify.syslog.clone()).filter(|s| !s.is_empty()),
+            timeout: d.notify.timeout,
+            host: cfg.host_name(),
+        },
     };
     let det = Detection::open(settings, &cfg.data_dir.join("alerts")).map_err(NodeError::Detect)?;
     {
@@ -45,6 +58,10 @@ pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
         );
     }
     det.watch().map_err(|source| NodeError::Thread { what: "rules watcher", source })?;
+    det.start_notifier().map_err(|e| NodeError::Thread {
+        what: "alert notifier",
+        source: std::io::Error::other(e),
+    })?;
     Ok(Some(det))
 }
 

@@ -199,3 +199,165 @@ pub(crate) async fn rules(State(st): State<AppState>) -> Response {
     }))
     .into_response()
 }
+
+/// Handler of `POST /api/v1/rules/{key}/enable`.
+pub(crate) async fn enable(State(st): State<AppState>, Path(key): Path<String>) -> Response {
+    set_enabled(st, key, true).await
+}
+
+/// Handler of `POST /api/v1/rules/{key}/disable`.
+pub(crate) async fn disable(State(st): State<AppState>, Path(key): Path<String>) -> Response {
+    set_enabled(st, key, false).await
+}
+
+async fn set_enabled(st: AppState, key: String, on: bool) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let d2 = det.clone();
+    match tokio::task::spawn_blocking(move || d2.set_enabled(&key, on).map(|k| (key, k))).await {
+        Ok(Ok((_, Some(k)))) => {
+            let d = det.detector();
+            let set = d.rules();
+            let r = set.active().iter().chain(set.correlations()).find(|r| r.key() == k);
+            Json(json!({
+                "key": k,
+                "title": r.map(|r| r.title.clone()),
+                "name": r.and_then(|r| r.name.clone()),
+                "enabled": r.map(|r| d.is_enabled(r)).unwrap_or(on),
+            }))
+            .into_response()
+        }
+        Ok(Ok((key, None))) => ApiError::NotFound(format!("no loaded rule {key:?}: GET /api/v1/rules lists them")).into_response(),
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
+
+/// Most stored events a backtest reads.
+pub const BACKTEST_MAX_EVENTS: usize = loglynx_query::MAX_RESULT_WINDOW;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BacktestBody {
+    /// A loaded rule (key, id, name or title).
+    rule: Option<String>,
+    /// Sigma YAML.
+    yaml: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    /// A query narrowing the events read (default: all).
+    q: Option<String>,
+}
+
+/// Handler of `POST /api/v1/rules/backtest`: runs a rule over stored events of a time range and
+/// returns the alerts it would have raised, storing nothing.
+pub(crate) async fn backtest(State(st): State<AppState>, body: Bytes) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let b: BacktestBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::BadRequest(format!(
+                "the body must be JSON with \"rule\" (a loaded rule) or \"yaml\" (Sigma YAML), and optional \"start\", \"end\", \"q\": {e}"
+            ))
+            .into_response()
+        }
+    };
+    let rule = match (b.rule.filter(|r| !r.trim().is_empty()), b.yaml.filter(|y| !y.trim().is_empty())) {
+        (Some(r), None) => loglynx_detect::BacktestRule::Loaded(r),
+        (None, Some(y)) => loglynx_detect::BacktestRule::Yaml(y),
+        _ => return ApiError::BadRequest("give exactly one of \"rule\" and \"yaml\"".into()).into_response(),
+    };
+    let f = match filter(b.q, b.start.as_deref(), b.end.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = st.engine.validate(&f.query) {
+        return ApiError::from(e).into_response();
+    }
+    let started = std::time::Instant::now();
+    let (engine, store) = (st.engine.clone(), st.store.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        let windows = store.snapshot();
+        let mut events = Vec::new();
+        let mut total = 0;
+        while events.len() < BACKTEST_MAX_EVENTS {
+            let req = loglynx_query::SearchRequest {
+                filter: f.clone(),
+                limit: loglynx_query::MAX_LIMIT.min(BACKTEST_MAX_EVENTS - events.len()),
+                offset: events.len(),
+                sort: loglynx_query::SortOrder::Asc,
+            };
+            let r = engine.search(&windows, &req).map_err(|e| e.to_string())?;
+            total = r.total;
+            let n = r.hits.len();
+            // alerts are not evidence of anything
+            events.extend(r.hits.into_iter().filter(|e| e.alert_id.is_none()));
+            if n < req.limit {
+                break;
+            }
+        }
+        let truncated = total as usize > BACKTEST_MAX_EVENTS;
+        det.backtest(&rule, events).map(|r| (r, truncated)).map_err(|e| match e {
+            loglynx_detect::BacktestError::Detect(d) => format!("internal: {d}"),
+            other => other.to_string(),
+        })
+    })
+    .await;
+    match run {
+        Ok(Ok((r, truncated))) => Json(json!({
+            "events_scanned": r.events_scanned,
+            "matched": r.matched,
+            "alerts": r.alerts,
+            "truncated": truncated,
+            "took_ms": started.elapsed().as_millis() as u64,
+        }))
+        .into_response(),
+        Ok(Err(e)) if e.starts_with("internal: ") => internal(e),
+        Ok(Err(e)) if e.starts_with("no loaded rule") => ApiError::NotFound(e).into_response(),
+        Ok(Err(e)) => ApiError::BadRequest(e).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Handler of `GET /api/v1/notifications`: the channels configured, deliveries and failed
+/// attempts since start, and the notifications still pending with their last error.
+pub(crate) async fn notifications(State(st): State<AppState>) -> Response {
+    let det = match detection(&st) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let d2 = det.clone();
+    match tokio::task::spawn_blocking(move || loglynx_detect::notify::Notifier::pending(d2.alerts())).await {
+        Ok(Ok(pending)) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            let s = det.notify_stats();
+            let pending: Vec<Value> = pending
+                .into_iter()
+                .map(|(_, p)| {
+                    json!({
+                        "channel": p.channel,
+                        "alert": p.alert.id,
+                        "rule": p.alert.rule.name,
+                        "attempts": p.attempts,
+                        "next_at": p.next_at,
+                        "last_error": p.last_error,
+                    })
+                })
+                .collect();
+            Json(json!({
+                "channels": det.notify_channels(),
+                "delivered": s.delivered.load(Relaxed),
+                "failed_attempts": s.failed_attempts.load(Relaxed),
+                "pending": pending,
+            }))
+            .into_response()
+        }
+        Ok(Err(e)) => internal(e),
+        Err(e) => internal(e),
+    }
+}
