@@ -103,9 +103,10 @@ function td(text: string, cls: string, col: string): HTMLTableCellElement {
 
 /**
  * One row of an alert table: severity, rule (title and name), group, count, first and last
- * event, status. `data-id` is the alert id.
+ * event, and status unless `withStatus` is false (a backtest's alerts have none: they are not
+ * stored). `data-id` is the alert id.
  */
-export function alertTableRow(r: AlertRow): HTMLTableRowElement {
+export function alertTableRow(r: AlertRow, withStatus = true): HTMLTableRowElement {
   const tr = el("tr", "alert-row");
   tr.dataset.id = r.id;
   tr.dataset.status = r.status;
@@ -131,8 +132,8 @@ export function alertTableRow(r: AlertRow): HTMLTableRowElement {
     td(r.count, "c-num", "count"),
     td(r.first, "c-time", "first"),
     td(r.last, "c-time", "last"),
-    status,
   );
+  if (withStatus) tr.append(status);
   return tr;
 }
 

@@ -349,8 +349,8 @@ export class RulesView {
     summary.textContent = backtestSummary(r);
     fillRows(
       byId("backtest-alerts"),
-      alertRows(r.alerts).map(alertTableRow),
-      7,
+      alertRows(r.alerts).map((row) => alertTableRow(row, false)),
+      6,
       "no alert would be raised",
     );
   }

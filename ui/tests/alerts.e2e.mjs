@@ -359,9 +359,12 @@ test("rules page: enable/disable and backtest", async (t) => {
   assert.equal(await page.getAttribute("#backtest-result", "data-scanned"), String(want.body.events_scanned));
   assert.equal(await page.getAttribute("#backtest-result", "data-matched"), String(want.body.matched));
   assert.match(await page.textContent("#backtest-summary"), new RegExp(`${want.body.alerts.length} alerts? would be raised`));
-  const groups = await page.$$eval("#backtest-alerts tr.alert-row td[data-col=group]", (tds) => tds.map((td) => td.textContent));
-  assert.deepEqual(groups.sort(), want.body.alerts.map((a) => `source.ip=${a.group["source.ip"]}`).sort());
-  assert.ok(groups.includes("source.ip=183.62.140.253"), groups.join(" | "));
+  const got = await page.$$eval("#backtest-alerts tr.alert-row", (trs) =>
+    trs.map((tr) => `${tr.querySelector("[data-col=group]").textContent} ${tr.querySelector("[data-col=count]").textContent}`),
+  );
+  assert.deepEqual(got.sort(), want.body.alerts.map((a) => `source.ip=${a.group["source.ip"]} ${a.count.toLocaleString("en-US")}`).sort());
+  assert.ok(got.some((g) => g.startsWith("source.ip=183.62.140.253 ")), got.join(" | "));
+  assert.equal(await page.$("#backtest-alerts [data-col=status]"), null, "a backtest's alerts have no status");
 
   // Backtest of pasted YAML narrowed by a query.
   const yaml =
