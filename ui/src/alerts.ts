@@ -283,6 +283,12 @@ export class AlertsView {
     document.addEventListener("visibilitychange", () => {
       if (this.active && !document.hidden && this.timer === null) void this.tick();
     });
+    // Escape closes the detail (unless typing in a field, where it clears the field).
+    document.addEventListener("keydown", (ev) => {
+      const t = ev.target as HTMLElement | null;
+      const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+      if (ev.key === "Escape" && this.active && !this.detail.hidden && !typing) this.navigate({ alert: "" });
+    });
   }
 
   /** Stops refreshing (the view was left). */

@@ -269,6 +269,19 @@ test("alerts page: the OpenSSH brute-force alerts, their evidence, acknowledged 
   const acked = await waitRowsLikeApi(page, s.base, { status: "acknowledged", q: "183.62.140.253" }, "acknowledged");
   assert.deepEqual(acked.map((r) => r.id), [top.id]);
   await page.screenshot({ path: join(SCREENSHOT_DIR, "alert-acknowledged.png") });
+  // Escape closes the detail.
+  await page.click("#alerts-count");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#alert-detail", { state: "hidden" });
+  assert.doesNotMatch(await page.evaluate(() => location.hash), /alert=/);
+
+  // From Search: the alert's event links to it.
+  await page.goto(`${s.base}/ui/#${new URLSearchParams({ q: `alert.id:${top.id}`, start: "", view: "search" })}`);
+  await page.waitForSelector('#results tr.hit[data-testid="hit"]');
+  await page.click('#results tr.hit[data-testid="hit"]');
+  await page.click('#results tr.detail [data-testid="open-alert"]');
+  await page.waitForSelector(`#alert-detail:not([hidden])[data-id="${top.id}"][data-status="acknowledged"]`);
+  assert.equal(await page.inputValue("#alerts-status"), "all");
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -24,6 +24,7 @@ before(async () => {
     `export { SseParser, eventsOf, MAX_ROWS } from ${JSON.stringify(join(SRC, "tail.ts"))};`,
     `export { scopeOf } from ${JSON.stringify(join(SRC, "scope.ts"))};`,
     `export * as pipe from ${JSON.stringify(join(SRC, "pipeline.ts"))};`,
+    `export { errorFrom, offReason } from ${JSON.stringify(join(SRC, "api.ts"))};`,
     `export * as det from ${JSON.stringify(join(SRC, "detect.ts"))};`,
     `export * as alerts from ${JSON.stringify(join(SRC, "alerts.ts"))};`,
     `export * as rules from ${JSON.stringify(join(SRC, "rules.ts"))};`,
@@ -287,6 +288,19 @@ async function fixture(name) {
   const p = join(dirname(fileURLToPath(import.meta.url)), "fixtures", name);
   return JSON.parse(await readFile(p, "utf8"));
 }
+
+test("api errors: the server's reason, a subsystem that is off, an unreadable answer", () => {
+  const e = m.errorFrom(400, { error: { type: "bad_request", reason: "status \"x\": expected open" } }, "");
+  assert.deepEqual([e.status, e.type, e.reason], [400, "bad_request", 'status "x": expected open']);
+  assert.equal(m.offReason(e), null);
+  const off = m.errorFrom(404, { enabled: false, error: "detection is off: set [detect] enabled = true" }, "");
+  assert.deepEqual([off.type, m.offReason(off)], ["off", "detection is off: set [detect] enabled = true"]);
+  // A plain 404 (an endpoint this server lacks) is not "off".
+  const missing = m.errorFrom(404, { error: { type: "not_found", reason: "no endpoint at /api/v1/x" } }, "");
+  assert.equal(m.offReason(missing), null);
+  assert.equal(m.errorFrom(502, undefined, "<html>bad gateway</html>").reason, "server answered 502: <html>bad gateway</html>");
+  assert.match(m.errorFrom(401, undefined, "").reason, /\?token=/);
+});
 
 test("detect: levels, groups and the alert rows", async () => {
   assert.equal(m.det.levelOf("High"), "high");
