@@ -51,7 +51,10 @@ pub fn router(state: AppState) -> Router {
             pipeline: state.pipeline.clone(),
             streams: state.streams.clone(),
             started: state.started,
-        })
+        });
+        if let Some(d) = &state.detection {
+            state.telemetry.register_collector(metrics::DetectionFigures(d.clone()));
+        }
     });
     Router::new()
         .route("/api/v1/health", get(health::health))

@@ -96,12 +96,22 @@ impl Collector for ServerFigures {
                 "windows deleted by retention",
                 s.windows_deleted,
             ),
+            (
+                "loglynx_store_disk_pauses",
+                "times ingestion paused because the data directory's disk was below store.disk_watermark",
+                s.disk_pauses,
+            ),
             ("loglynx_pipeline_batches", "batches parsed by the pipeline", batches),
             ("loglynx_pipeline_events", "events parsed by the pipeline", events),
             (
                 "loglynx_pipeline_events_flagged",
-                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed)",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, parse_panic)",
                 flagged,
+            ),
+            (
+                "loglynx_pipeline_parse_panics",
+                "records whose parse panicked (a bug): stored raw, flagged parse_panic",
+                self.pipeline.parse_panics(),
             ),
         ];
         for (name, help, v) in counters {
@@ -127,6 +137,16 @@ impl Collector for ServerFigures {
                 s.bytes,
             ),
             ("loglynx_tail_streams", "live tail streams open", tail),
+            (
+                "loglynx_store_disk_paused",
+                "1 while ingestion is paused for disk space (free space below store.disk_watermark)",
+                u64::from(s.disk_paused),
+            ),
+            (
+                "loglynx_store_disk_free_bytes",
+                "free bytes of the data directory's file system at the last check",
+                s.disk_free,
+            ),
         ];
         for (name, help, v) in gauges {
             let m = ConstGauge::new(v);
@@ -144,4 +164,66 @@ fn gauge(
 ) -> Result<(), fmt::Error> {
     let m = ConstGauge::new(v);
     m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)
+}
+
+/// Detection's figures, read at each scrape: rules, matches per rule, alerts, correlation
+/// groups, notifications.
+pub(crate) struct DetectionFigures(pub(crate) Arc<loglynx_detect::Detection>);
+
+impl fmt::Debug for DetectionFigures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DetectionFigures").finish_non_exhaustive()
+    }
+}
+
+impl Collector for DetectionFigures {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let det = &self.0;
+        let d = det.detector();
+        let (hits, groups, raised, alert_errors) = {
+            let st = det.stats().lock().unwrap_or_else(|p| p.into_inner());
+            (st.hits.clone(), st.groups.clone(), st.alerts_raised, st.alert_errors)
+        };
+        let n = det.notify_stats();
+        for (name, help, v) in [
+            ("loglynx_detect_alerts_raised", "alerts raised since start", raised),
+            ("loglynx_detect_alert_write_failures", "batches whose alerts could not be written", alert_errors),
+            ("loglynx_detect_rule_reloads", "rule reloads after a rule file changed", det.reloads()),
+            ("loglynx_detect_notifications_delivered", "alert notifications delivered", n.delivered.load(Relaxed)),
+            ("loglynx_detect_notification_failures", "failed alert notification attempts (retried)", n.failed_attempts.load(Relaxed)),
+        ] {
+            let m = ConstCounter::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        let set = d.rules();
+        for (name, help, v) in [
+            ("loglynx_detect_rules_active", "detection rules evaluated", set.active().len() as u64),
+            ("loglynx_detect_rules_correlation", "correlation rules loaded", set.correlations().count() as u64),
+            ("loglynx_detect_rules_rejected", "rules refused (GET /api/v1/rules says why)", set.rejected().len() as u64),
+        ] {
+            let m = ConstGauge::new(v);
+            m.encode(encoder.encode_descriptor(name, help, None, m.metric_type())?)?;
+        }
+        if !hits.is_empty() {
+            let mut m = encoder.encode_descriptor("loglynx_detect_rule_matches", "events matched (and correlation firings) per rule", None, prometheus_client::metrics::MetricType::Counter)?;
+            for (rule, v) in &hits {
+                let labels = [("rule", rule.as_str())];
+                ConstCounter::new(*v).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        if !groups.is_empty() {
+            let mut m = encoder.encode_descriptor("loglynx_detect_correlation_groups", "groups held in memory per correlation rule", None, prometheus_client::metrics::MetricType::Gauge)?;
+            for (rule, (g, _)) in &groups {
+                let labels = [("rule", rule.as_str())];
+                ConstGauge::new(*g as u64).encode(m.encode_family(&labels)?)?;
+            }
+            let mut m = encoder.encode_descriptor("loglynx_detect_correlation_groups_evicted", "groups evicted because a rule held [detect] max_groups", None, prometheus_client::metrics::MetricType::Counter)?;
+            for (rule, (_, e)) in &groups {
+                let labels = [("rule", rule.as_str())];
+                ConstCounter::new(*e).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -202,7 +202,11 @@ impl FromRef<AppState> for IngestState {
             figures: st.figures.clone(),
             started: st.started,
             seq_no: st.seq_no.clone(),
-            refuse: None,
+            // The store's disk below its watermark: 503 with Retry-After at once.
+            refuse: Some({
+                let store = st.store.clone();
+                Arc::new(move || store.disk_low())
+            }),
         }
     }
 }

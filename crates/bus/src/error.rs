@@ -90,6 +90,17 @@ pub enum BusError {
         /// What is wrong and what to do next.
         problem: SpoolDamage,
     },
+    /// The brokers refused a record as too large: the topic's `max.message.bytes` is below the
+    /// producer's `message.max.bytes` (records above that are cut before sending).
+    #[error("the brokers refused a record of {bytes} bytes (key {key}) as too large, below the producer's message.max.bytes ({max_message}): set message.max.bytes in [kafka.properties] to at most the topic's max.message.bytes (longer records are then sent cut, flagged truncated) and restart; its batch was not acknowledged and is sent again")]
+    TooLargeForTopic {
+        /// The record's key.
+        key: String,
+        /// Its size.
+        bytes: usize,
+        /// The producer's `message.max.bytes`.
+        max_message: usize,
+    },
     /// The producer was asked to spool without a disk buffer (a bug).
     #[error("agent spool: no disk buffer configured; set kafka.spool_size above 0")]
     NoSpool,
@@ -152,6 +163,9 @@ pub enum SpoolDamage {
     /// The file does not start with a segment header.
     #[error("not a loglynx spool segment (bad header): move it out of the spool directory")]
     BadHeader,
+    /// A segment of a format this version does not know (written by a newer loglynx).
+    #[error("written by a newer loglynx (spool format {0}): run that version until its disk buffer is empty, or move the file out of the spool directory (its records will not be sent)")]
+    UnknownVersion(u32),
     /// A frame read back has a bad length or checksum.
     #[error("corrupt frame at offset {0}: the disk buffer is damaged; move the file away to skip it (its records are lost)")]
     CorruptFrame(u64),

@@ -132,6 +132,14 @@ fn openssh_brute_force_alerts_survive_sigkill_exactly_and_have_a_lifecycle() {
     // matched events carry their rules
     assert_eq!(s.total("rule.name:ssh_failed_login"), fails.values().map(|v| v.len() as u64).sum::<u64>());
 
+    // /metrics: per-rule matches and the alerts raised by this process (after the restart)
+    let m = s.client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    let line = |name: &str| m.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in /metrics"));
+    let raised: u64 = line("loglynx_detect_alerts_raised_total ").rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(raised >= 1 && raised <= total, "{raised} of {total}");
+    assert!(m.contains("loglynx_detect_rule_matches_total{rule=\"6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a01\"}"), "{m}");
+    assert_eq!(line("loglynx_detect_rules_active "), "loglynx_detect_rules_active 5", "the built-in detection rules");
+
     // lifecycle
     let top = v["alerts"].as_array().unwrap().iter().find(|a| a["group"]["source.ip"] == "183.62.140.253").unwrap();
     let id = top["id"].as_str().unwrap();

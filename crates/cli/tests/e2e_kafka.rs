@@ -39,6 +39,14 @@ fn agent_two_workers_and_serve_store_every_line_exactly_once() {
     write_lines(&logs, n, n + 500);
     serve.wait_total("*", (FILES * (n + 500)) as u64, Duration::from_secs(120));
     assert_eq!(stored(&serve), expected(n + 500));
+    // Workers tag the events with the detection rules they match (the built-in pack).
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(logs.join("f0.log")).unwrap();
+        writeln!(f, "Dec 10 06:55:48 LabSZ sshd[24200]: Failed password for invalid user webmaster from 173.234.31.186 port 38926 ssh2").unwrap();
+    }
+    serve.wait_total("*", (FILES * (n + 500) + 1) as u64, Duration::from_secs(120));
+    assert_eq!(serve.total("rule.name:ssh_failed_login AND source.ip:\"173.234.31.186\""), 1);
 
     agent.stop();
     // The agent's checkpoint has every file at its end (every line delivered).
@@ -48,8 +56,11 @@ fn agent_two_workers_and_serve_store_every_line_exactly_once() {
     .unwrap();
     let positions = ckpt["positions"].as_object().unwrap();
     assert_eq!(positions.len(), FILES);
-    let file_len = std::fs::metadata(logs.join("f0.log")).unwrap().len();
-    assert!(positions.values().all(|v| v.as_u64() == Some(file_len)), "{ckpt}");
+    let mut lens: Vec<u64> = (0..FILES).map(|f| std::fs::metadata(logs.join(format!("f{f}.log"))).unwrap().len()).collect();
+    let mut got: Vec<u64> = positions.values().map(|v| v.as_u64().unwrap()).collect();
+    lens.sort();
+    got.sort();
+    assert_eq!(got, lens, "{ckpt}");
     w1.stop();
     w2.stop();
 }

@@ -32,6 +32,12 @@ pub struct StoreConfig {
     /// Indexing threads (0: one per core, at most 4).
     #[serde(default)]
     pub writer_threads: usize,
+    /// Ingestion pauses while the file system of the data directory has less free space than
+    /// this (the store stops taking batches: sources wait, HTTP ingest answers 503 with
+    /// `Retry-After`), and resumes once it has a quarter more than this free again (retention
+    /// or an operator freed space). What was acknowledged stays stored; 0 turns the check off.
+    #[serde(default = "default_disk_watermark")]
+    pub disk_watermark: ByteSize,
 }
 
 impl Default for StoreConfig {
@@ -68,6 +74,9 @@ fn default_retention_age() -> Duration {
 }
 fn default_writer_memory() -> ByteSize {
     ByteSize(256 << 20)
+}
+fn default_disk_watermark() -> ByteSize {
+    ByteSize(1 << 30)
 }
 
 #[cfg(test)]

@@ -31,6 +31,10 @@ pub struct EventFlags {
     /// A structured body (JSON) was malformed or not an object; the raw text is in `message`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub malformed: bool,
+    /// Parsing or decoding the line panicked (a loglynx bug): the line is kept whole in
+    /// `message`, unparsed, and the rest of its batch is parsed as usual.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub parse_panic: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -40,6 +44,7 @@ fn is_false(b: &bool) -> bool {
 impl EventFlags {
     pub fn any(&self) -> bool {
         self.unparsed || self.truncated || self.invalid_utf8 || self.bad_timestamp || self.malformed
+            || self.parse_panic
     }
     /// The flag names that are set, as stored in `log.flags`.
     pub fn names(&self) -> Vec<&'static str> {
@@ -59,6 +64,9 @@ impl EventFlags {
         if self.malformed {
             v.push("malformed");
         }
+        if self.parse_panic {
+            v.push("parse_panic");
+        }
         v
     }
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -70,6 +78,7 @@ impl EventFlags {
                 "invalid_utf8" => f.invalid_utf8 = true,
                 "bad_timestamp" => f.bad_timestamp = true,
                 "malformed" => f.malformed = true,
+                "parse_panic" => f.parse_panic = true,
                 _ => {}
             }
         }

@@ -71,6 +71,25 @@ impl Detection {
         }))
     }
 
+    /// Detection that only tags events with the rules they match (a worker of the scale-out
+    /// shape: correlation and alerts need every partition's matches in one place, see
+    /// ARCHITECTURE.md). No alerts database: its alert book is in memory and unused.
+    pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
+        let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
+        let detector = load(&settings, HashMap::new())?;
+        Ok(Arc::new(Detection {
+            settings,
+            detector: RwLock::new(Arc::new(detector)),
+            generation: AtomicU64::new(0),
+            book,
+            stats: Arc::new(Mutex::new(DetectionStats::default())),
+            stop: AtomicBool::new(false),
+            reloads: AtomicU64::new(0),
+            notify_stats: Arc::new(crate::notify::NotifyStats::default()),
+            notify_stop: Mutex::new(None),
+        }))
+    }
+
     /// The rules in use now.
     pub fn detector(&self) -> Arc<Detector> {
         self.detector.read().unwrap_or_else(|p| p.into_inner()).clone()

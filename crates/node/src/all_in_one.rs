@@ -179,6 +179,8 @@ impl RunningAllInOne {
         self.shutdown.cancel();
         sources::drain(&mut self.tasks).await;
         sources::stop_tcp_states(self.netmon.take()).await;
+        // With the disk below its watermark the writer stops without taking what is queued.
+        self.writer.stopping();
         // All senders are gone: the pipeline drains, then the writer commits and ends.
         // A stage that stopped early (the writer failed) has logged why; the writer's own
         // error follows.

@@ -18,11 +18,46 @@ use crate::error::{NodeError, Result};
 /// Opens detection as `cfg.detect` says, `None` when it is off. Alerts live under
 /// `<data_dir>/alerts/`.
 pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
-    let d = &cfg.detect;
-    if !d.enabled {
+    if !cfg.detect.enabled {
         return Ok(None);
     }
-    let settings = DetectionSettings {
+    let det = Detection::open(settings(cfg), &cfg.data_dir.join("alerts")).map_err(NodeError::Detect)?;
+    started(&det)?;
+    det.start_notifier().map_err(|e| NodeError::Thread {
+        what: "alert notifier",
+        source: std::io::Error::other(e),
+    })?;
+    Ok(Some(det))
+}
+
+/// Detection that only tags events (a worker), `None` when it is off.
+pub(crate) fn open_tagging(cfg: &Config) -> Result<Option<Arc<Detection>>> {
+    if !cfg.detect.enabled {
+        return Ok(None);
+    }
+    let det = Detection::open_tagging(settings(cfg)).map_err(NodeError::Detect)?;
+    started(&det)?;
+    Ok(Some(det))
+}
+
+/// Logs what loaded and starts the rule-file watcher.
+fn started(det: &Arc<Detection>) -> Result<()> {
+    {
+        let r = det.detector();
+        tracing::info!(
+            active = r.rules().active().len(),
+            correlations = r.rules().correlations().count(),
+            rejected = r.rules().rejected().len(),
+            "detection rules loaded"
+        );
+    }
+    det.watch().map_err(|source| NodeError::Thread { what: "rules watcher", source })?;
+    Ok(())
+}
+
+fn settings(cfg: &Config) -> DetectionSettings {
+    let d = &cfg.detect;
+    DetectionSettings {
         paths: d.rules.clone(),
         builtin: d.builtin,
         options: DetectorOptions {
@@ -46,23 +81,7 @@ pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
             timeout: d.notify.timeout,
             host: cfg.host_name(),
         },
-    };
-    let det = Detection::open(settings, &cfg.data_dir.join("alerts")).map_err(NodeError::Detect)?;
-    {
-        let r = det.detector();
-        tracing::info!(
-            active = r.rules().active().len(),
-            correlations = r.rules().correlations().count(),
-            rejected = r.rules().rejected().len(),
-            "detection rules loaded"
-        );
     }
-    det.watch().map_err(|source| NodeError::Thread { what: "rules watcher", source })?;
-    det.start_notifier().map_err(|e| NodeError::Thread {
-        what: "alert notifier",
-        source: std::io::Error::other(e),
-    })?;
-    Ok(Some(det))
 }
 
 /// Tags each parsed event with the rules it matches, on the parse threads.

@@ -7,4 +7,11 @@ pub enum PipelineError {
     /// since were not stored, and their positions and acks were not advanced.
     #[error("the store writer stopped taking events: the pipeline stopped too (see the store writer's error)")]
     DownstreamClosed,
+    /// A parse task did not finish (cancelled at shutdown): its batch and the later ones were
+    /// not passed on, so their positions and acks were not advanced and they are read again.
+    #[error("a parse task did not finish: the pipeline stopped without passing on its batch")]
+    ParseTask {
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }

@@ -6,11 +6,13 @@
 //! channels are bounded: when the store is slow, `send` waits, this loop stops pulling, and the
 //! sources' own `send` waits in turn.
 
+use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use loglynx_core::{Event, EventBatch, FormatHint, RawBatch, Timestamp};
+use loglynx_core::{Event, EventBatch, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -25,6 +27,8 @@ pub struct PipelineStats {
     pub events: AtomicU64,
     /// Events that carry at least one flag (unparsed, truncated, invalid UTF-8, ...).
     pub flagged: AtomicU64,
+    /// Records whose parse or decode panicked (a bug): stored raw, flagged `parse_panic`.
+    pub parse_panics: AtomicU64,
 }
 
 impl PipelineStats {
@@ -35,28 +39,91 @@ impl PipelineStats {
             self.flagged.load(Ordering::Relaxed),
         )
     }
+
+    /// Records stored raw because their parse or decode panicked, since start.
+    pub fn parse_panics(&self) -> u64 {
+        self.parse_panics.load(Ordering::Relaxed)
+    }
+}
+
+/// Parses and decodes one record: the function the stage runs per record (a parameter so the
+/// tests can give it one that panics).
+type ParseFn = fn(&RawRecord, &ParseContext) -> Event;
+
+fn parse_and_decode(r: &RawRecord, ctx: &ParseContext) -> Event {
+    let mut e = parse_record(r, ctx);
+    // A serialised loglynx event was decoded where it was made.
+    if r.hint != FormatHint::Event {
+        decode(&mut e);
+    }
+    e
+}
+
+/// The event of a record whose parse panicked: the whole line as the message, the fields every
+/// event gets from its record, flagged `parse_panic` and `unparsed`.
+fn raw_event(r: &RawRecord, ctx: &ParseContext) -> Event {
+    let text = String::from_utf8_lossy(&r.body);
+    let line = text.strip_suffix('\r').unwrap_or(&text);
+    let mut e = Event::new(line, r.received, r.received, r.id.clone());
+    e.host.clone_from(&r.host);
+    if let SourceKind::File { path } = r.source.as_ref() {
+        e.file_path = Some(path.clone());
+    }
+    e.flags.parse_panic = true;
+    e.flags.unparsed = true;
+    e.flags.truncated = r.truncated;
+    e.flags.invalid_utf8 = matches!(text, Cow::Owned(_));
+    if ctx.keep_original {
+        e.original = Some(line.to_string());
+    }
+    e
+}
+
+/// One record, isolated: a panic in `parse` costs this record its fields, never its batch
+/// (dropping a batch while later ones advance the source position would lose it for good).
+fn parse_isolated(r: &RawRecord, ctx: &ParseContext, parse: ParseFn, stats: &PipelineStats) -> Event {
+    match catch_unwind(AssertUnwindSafe(|| parse(r, ctx))) {
+        Ok(e) => e,
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            stats.parse_panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                event_id = %r.id,
+                panic = %why,
+                "parser panicked on a record: stored raw and flagged parse_panic (a bug, please report the line)"
+            );
+            raw_event(r, ctx)
+        }
+    }
 }
 
 /// Runs on each parsed batch on the parse threads, in parallel with other batches: detection
 /// tags the events with the rules they match here (the stateless half of detection).
 pub type BatchHook = Arc<dyn Fn(&mut [Event]) + Send + Sync>;
 
-fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats, hook: Option<&BatchHook>) -> EventBatch {
+fn parse_batch(
+    batch: RawBatch,
+    keep_original: bool,
+    parse: ParseFn,
+    stats: &PipelineStats,
+    hook: Option<&BatchHook>,
+) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let mut events: Vec<_> = batch
-        .records
-        .iter()
-        .map(|r| {
-            let mut e = parse_record(r, &ctx);
-            // A serialised loglynx event was decoded where it was made.
-            if r.hint != FormatHint::Event {
-                decode(&mut e);
-            }
-            e
-        })
-        .collect();
+    let mut events: Vec<_> = batch.records.iter().map(|r| parse_isolated(r, &ctx, parse, stats)).collect();
     if let Some(hook) = hook {
-        hook(&mut events);
+        // A panic in the hook (rule matching) costs the batch its tags, never its events.
+        if catch_unwind(AssertUnwindSafe(|| hook(&mut events))).is_err() {
+            stats.parse_panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("rule matching panicked on a batch: its events are stored without rule tags (a bug, please report it)");
+            for e in &mut events {
+                e.rule_ids.clear();
+                e.rule_names.clear();
+            }
+        }
     }
     let flagged = events.iter().filter(|e| e.flags.any()).count() as u64;
     stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -69,10 +136,22 @@ fn parse_batch(batch: RawBatch, keep_original: bool, stats: &PipelineStats, hook
 /// store writer sees the end of input too; or early, with [`PipelineError::DownstreamClosed`],
 /// when the store writer stops taking batches.
 pub fn spawn_pipeline(
+    rx: mpsc::Receiver<RawBatch>,
+    tx: mpsc::Sender<EventBatch>,
+    threads: usize,
+    keep_original: bool,
+    stats: Arc<PipelineStats>,
+    hook: Option<BatchHook>,
+) -> JoinHandle<Result<(), PipelineError>> {
+    spawn_stage(rx, tx, threads, keep_original, parse_and_decode, stats, hook)
+}
+
+fn spawn_stage(
     mut rx: mpsc::Receiver<RawBatch>,
     tx: mpsc::Sender<EventBatch>,
     threads: usize,
     keep_original: bool,
+    parse: ParseFn,
     stats: Arc<PipelineStats>,
     hook: Option<BatchHook>,
 ) -> JoinHandle<Result<(), PipelineError>> {
@@ -87,7 +166,7 @@ pub fn spawn_pipeline(
             .map(|batch| {
                 let stats = stats.clone();
                 let hook = hook.clone();
-                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, &stats, hook.as_ref()))
+                tokio::task::spawn_blocking(move || parse_batch(batch, keep_original, parse, &stats, hook.as_ref()))
             })
             .buffered(threads);
         while let Some(res) = parsed.next().await {
@@ -101,9 +180,14 @@ pub fn spawn_pipeline(
                         return Err(e);
                     }
                 }
-                // A panic in the parser is a bug; the batch's ack is dropped, so an HTTP client
-                // gets an error instead of a false success, and the file position is not advanced.
-                Err(e) => tracing::error!(error = %e, "parser task failed: batch dropped"),
+                // Panics are caught per record, so only a cancelled task (the runtime shutting
+                // down) gets here. Passing on later batches would advance their sources'
+                // positions past this one's records: stop instead, so they are read again.
+                Err(source) => {
+                    let e = PipelineError::ParseTask { source };
+                    tracing::error!("{e}");
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -161,6 +245,64 @@ mod tests {
         h.await.unwrap().unwrap();
         assert_eq!(n, 50);
         assert_eq!(stats.snapshot().0, 50);
+    }
+
+    /// The real parser, except that a line containing `boom` panics, as a parser bug would.
+    fn panicking_parser(r: &RawRecord, ctx: &ParseContext) -> Event {
+        if r.body.windows(4).any(|w| w == b"boom") {
+            panic!("injected parser bug");
+        }
+        parse_and_decode(r, ctx)
+    }
+
+    /// Issue 11: a panic in the parser dropped its whole batch while the batches after it
+    /// advanced the source position past it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn regression_issue_11_a_parser_panic_costs_one_records_fields_never_its_batch() {
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        let stats = Arc::new(PipelineStats::default());
+        let h = spawn_stage(in_rx, out_tx, 2, false, panicking_parser, stats.clone(), None);
+        let feeder = tokio::spawn(async move {
+            for i in 0..6u64 {
+                let mut b = batch(5, i * 100);
+                if i % 2 == 1 {
+                    // Records 1 and 3 of every other batch hit the bug.
+                    for j in [1, 3] {
+                        b.records[j].body = format!("<13>Oct 11 22:14:15 web1 app[7]: boom {}\r", i * 100 + j as u64)
+                            .into_bytes();
+                    }
+                }
+                in_tx.send(b).await.unwrap();
+            }
+        });
+        let mut positions = Vec::new();
+        let mut events = Vec::new();
+        while let Some(b) = out_rx.recv().await {
+            positions.push(b.checkpoint[0].1);
+            events.extend(b.events);
+        }
+        feeder.await.unwrap();
+        h.await.unwrap().unwrap();
+
+        assert_eq!(positions, vec![5, 105, 205, 305, 405, 505], "every batch, in order");
+        let ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+        let want: Vec<_> = (0..6u64).flat_map(|i| (0..5).map(move |j| format!("id{}", i * 100 + j))).collect();
+        assert_eq!(ids, want, "every record of every batch, in order");
+        for (n, e) in events.iter().enumerate() {
+            let (i, j) = ((n / 5) as u64, n % 5);
+            if i % 2 == 1 && (j == 1 || j == 3) {
+                assert_eq!(e.message, format!("<13>Oct 11 22:14:15 web1 app[7]: boom {}", i * 100 + j as u64));
+                assert_eq!(e.flags.names(), vec!["unparsed", "parse_panic"]);
+                assert_eq!(e.host.as_deref(), Some("h"));
+                assert_eq!(e.file_path.as_deref(), Some("/var/log/x.log"));
+            } else {
+                assert!(!e.flags.any(), "{e:?}");
+                assert_eq!(e.process_name.as_deref(), Some("app"), "parsed as usual");
+            }
+        }
+        assert_eq!(stats.parse_panics(), 6);
+        assert_eq!(stats.snapshot(), (6, 30, 6));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,11 +5,13 @@
 //! - `writer.rs`: the writer thread ([`Store::start_writer`], [`WriterHandle`]): batches in,
 //!   commits with the checkpoint, acks out, rollover.
 //! - `retention.rs`: deleting whole windows by age and size.
+//! - `disk.rs`: the disk watermark (ingestion pauses before the disk is full).
 //! - [`schema`]: the tantivy schema, Event <-> document.
 //! - `snapshot.rs`: [`WindowSnapshot`], what queries search.
 //! - `stats.rs`: [`StoreStats`] for the health page.
 //! - `error.rs`: [`StoreError`].
 
+mod disk;
 mod error;
 mod retention;
 pub mod schema;

@@ -1,6 +1,6 @@
 //! What the store reports to the health page: counters kept by the writer, read without locks.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use loglynx_core::{Checkpoint, Timestamp};
 use serde::Serialize;
@@ -28,6 +28,13 @@ pub struct StoreStats {
     pub windows: usize,
     /// Windows deleted by retention since this process started.
     pub windows_deleted: u64,
+    /// True while ingestion is paused because the data directory's disk is below
+    /// `store.disk_watermark`.
+    pub disk_paused: bool,
+    /// Free bytes of the data directory's file system at the last check (0 before the first).
+    pub disk_free: u64,
+    /// Times ingestion paused for disk space since this process started.
+    pub disk_pauses: u64,
 }
 
 /// The writer's counters, shared with readers of [`StoreStats`].
@@ -40,6 +47,9 @@ pub(crate) struct Counters {
     /// Nanoseconds since the epoch of the last commit, 0 when none.
     pub last_commit_ns: AtomicI64,
     pub windows_deleted: AtomicU64,
+    pub disk_paused: AtomicBool,
+    pub disk_free: AtomicU64,
+    pub disk_pauses: AtomicU64,
 }
 
 impl Counters {
@@ -66,6 +76,9 @@ impl Counters {
         let ns = self.last_commit_ns.load(Ordering::Relaxed);
         s.last_commit = (ns != 0).then_some(Timestamp(ns));
         s.windows_deleted = self.windows_deleted.load(Ordering::Relaxed);
+        s.disk_paused = self.disk_paused.load(Ordering::Relaxed);
+        s.disk_free = self.disk_free.load(Ordering::Relaxed);
+        s.disk_pauses = self.disk_pauses.load(Ordering::Relaxed);
     }
 }
 

@@ -276,6 +276,22 @@ impl Store {
             .collect()
     }
 
+    /// Why ingestion is paused, while the data directory's disk is below `store.disk_watermark`
+    /// (the writer takes no batches until a quarter more is free); `None` otherwise. HTTP
+    /// ingest asks this to answer 503 with `Retry-After` at once.
+    pub fn disk_low(&self) -> Option<String> {
+        let c = &self.shared.counters;
+        if !c.disk_paused.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let watermark = self.shared.cfg.disk_watermark.0;
+        Some(format!(
+            "the data directory's disk is nearly full ({} bytes free, below store.disk_watermark = {watermark}): ingestion resumes once {} bytes are free",
+            c.disk_free.load(std::sync::atomic::Ordering::Relaxed),
+            crate::disk::resume_at(watermark)
+        ))
+    }
+
     /// The store directory (`<data_dir>/store`).
     pub fn root(&self) -> &Path {
         &self.shared.root

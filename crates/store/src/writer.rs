@@ -15,8 +15,12 @@
 //!   `window_max_size`; the next batch opens a new window, whose first commit carries the whole
 //!   cumulative checkpoint. Merges of the closed window finish on a helper thread.
 //! - Retention runs at start (before this returns) and every [`RETENTION_EVERY`].
+//! - While the data directory's disk is below `store.disk_watermark` (`disk.rs`) no batch is
+//!   taken: the pipeline's queue fills and the sources wait; what is pending is still
+//!   committed (and acknowledged), retention still runs.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -29,6 +33,7 @@ use tantivy::{Directory, IndexWriter, TantivyError};
 use tokio::sync::mpsc::Receiver;
 use tokio::sync::Notify;
 
+use crate::disk::{DiskWatch, CHECK_EVERY};
 use crate::error::StoreError;
 use crate::retention;
 use crate::store::Shared;
@@ -52,6 +57,7 @@ const MERGE_THREADS: usize = 2;
 pub struct WriterHandle {
     thread: Option<JoinHandle<Result<(), StoreError>>>,
     kill: Arc<Notify>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl WriterHandle {
@@ -62,6 +68,15 @@ impl WriterHandle {
             Some(t) => t.join().map_err(|_| StoreError::WriterPanicked)?,
             None => Ok(()),
         }
+    }
+
+    /// Says the process is stopping: from now on, while the disk is below its watermark, the
+    /// writer does not wait for space to take the batches still queued. It commits what it
+    /// holds and ends, dropping its queue (those batches are not acknowledged: their sources
+    /// send them again at the next start), so a shutdown never waits for an operator to free
+    /// space. With room on disk it changes nothing: the queue drains as usual.
+    pub fn stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// Test hook simulating a crash: the writer stops at once, without committing what it
@@ -95,6 +110,7 @@ pub(crate) fn start(
         last_commit: Instant::now(),
         next_retention: Instant::now() + RETENTION_EVERY,
         closing: Vec::new(),
+        disk: DiskWatch::new(shared.root.clone(), shared.cfg.disk_watermark.0),
         shared,
         _lock: lock,
     };
@@ -110,13 +126,16 @@ pub(crate) fn start(
     }
     let kill = Arc::new(Notify::new());
     let k = kill.clone();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let s = stopping.clone();
     let thread = std::thread::Builder::new()
         .name("loglynx-store-writer".into())
-        .spawn(move || w.run(rx, k))
+        .spawn(move || w.run(rx, k, s))
         .map_err(StoreError::Thread)?;
     Ok(WriterHandle {
         thread: Some(thread),
         kill,
+        stopping,
     })
 }
 
@@ -268,11 +287,17 @@ struct WriterLoop {
     last_commit: Instant,
     next_retention: Instant,
     closing: Vec<Closing>,
+    disk: DiskWatch,
     _lock: DirectoryLock,
 }
 
 impl WriterLoop {
-    fn run(mut self, mut rx: Receiver<EventBatch>, kill: Arc<Notify>) -> Result<(), StoreError> {
+    fn run(
+        mut self,
+        mut rx: Receiver<EventBatch>,
+        kill: Arc<Notify>,
+        stopping: Arc<AtomicBool>,
+    ) -> Result<(), StoreError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -286,14 +311,25 @@ impl WriterLoop {
             if now >= self.next_retention {
                 self.housekeeping();
             }
-            let wake_at = self
+            let paused = self.disk.paused(&self.shared.counters);
+            if paused && (rx.is_closed() || stopping.load(Ordering::Relaxed)) {
+                // Stopping while paused: the batches still queued are not taken (their acks
+                // are dropped, their sources send them again after the restart).
+                tracing::warn!("store writer stopping with the disk below its watermark: queued batches are left for the next start");
+                return self.shutdown();
+            }
+            let mut wake_at = self
                 .commit_due()
                 .map_or(self.next_retention, |d| d.min(self.next_retention));
+            if self.disk.enabled() {
+                // Looked at again while idle too, so HTTP ingest learns of a full disk at once.
+                wake_at = wake_at.min(now + CHECK_EVERY);
+            }
             let wake = rt.block_on(async {
                 tokio::select! {
                     biased;
                     _ = kill.notified() => Wake::Kill,
-                    b = rx.recv() => b.map_or(Wake::Closed, Wake::Batch),
+                    b = rx.recv(), if !paused => b.map_or(Wake::Closed, Wake::Batch),
                     _ = tokio::time::sleep_until(wake_at.into()) => Wake::Tick,
                 }
             });

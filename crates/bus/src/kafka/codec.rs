@@ -73,6 +73,51 @@ impl ValueEncoder {
     }
 }
 
+/// The message value `value` (of [`encode_record`]) cut to at most `limit` bytes: the body
+/// shortened (at a character boundary when it is text) and the record flagged `truncated`, so
+/// it is stored, cut, in its place rather than lost. `None` when `value` is not a record or its
+/// other fields alone exceed `limit`.
+pub(crate) fn shrink_value(value: &[u8], limit: usize) -> Option<Vec<u8>> {
+    let mut r: RawRecord = serde_json::from_slice(value).ok()?;
+    r.truncated = true;
+    let body = std::mem::take(&mut r.body);
+    if encode_record(&r).len() > limit {
+        return None;
+    }
+    // Escaping makes the encoded body longer than its bytes: the longest cut that fits, by
+    // bisection (an encoded body is never shorter than its bytes, so at most `limit` of them).
+    let text = std::str::from_utf8(&body).is_ok();
+    let cut = |mut end: usize| {
+        while text && end > 0 && !is_char_start(&body, end) {
+            end -= 1;
+        }
+        end
+    };
+    let (mut lo, mut hi) = (0, cut(body.len().min(limit)));
+    let mut best = encode_record(&r);
+    while lo < hi {
+        let mid = cut(lo + (hi - lo).div_ceil(2));
+        if mid <= lo {
+            // No character boundary between lo and hi other than lo.
+            break;
+        }
+        r.body = body[..mid].to_vec();
+        let v = encode_record(&r);
+        if v.len() <= limit {
+            lo = mid;
+            best = v;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Some(best)
+}
+
+/// True when `i` is the end of `b` or the first byte of a UTF-8 character of it.
+fn is_char_start(b: &[u8], i: usize) -> bool {
+    b.get(i).is_none_or(|&c| (c as i8) >= -0x40)
+}
+
 /// A JSON string: copied when nothing in it needs escaping, else through `serde_json`.
 fn write_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
     // Branch-free per chunk, so the check vectorises.
@@ -556,5 +601,30 @@ mod tests {
         assert_eq!(a.id, decode_record(Some(b"zz"), "t", 1, 9).id);
         assert_ne!(a.id, decode_record(Some(b"zz"), "t", 1, 10).id);
         assert!(decode_record(None, "t", 1, 11).body.is_empty());
+    }
+
+    #[test]
+    fn a_value_is_shrunk_to_the_limit_with_its_body_cut_and_flagged() {
+        let mut r = rec("é\"x".repeat(2000).as_bytes());
+        r.truncated = false;
+        let v = encode_record(&r);
+        for limit in [v.len() - 1, 3000, 1000, 400] {
+            let s = shrink_value(&v, limit).unwrap();
+            assert!(s.len() <= limit, "{} > {limit}", s.len());
+            assert!(s.len() + 8 > limit, "cut no more than needed: {} for {limit}", s.len());
+            let back = decode_record(Some(&s), "t", 0, 0);
+            assert!(back.truncated);
+            assert!(r.body.starts_with(&back.body) && !back.body.is_empty());
+            assert!(std::str::from_utf8(&back.body).is_ok(), "cut at a character boundary");
+            assert_eq!((back.id, back.host, back.source), (r.id.clone(), r.host.clone(), r.source.clone()));
+        }
+        // Bytes that are not text are cut anywhere.
+        r.body = vec![0xff; 3000];
+        let s = shrink_value(&encode_record(&r), 2000).unwrap();
+        assert!(s.len() <= 2000);
+        assert!(decode_record(Some(&s), "t", 0, 0).truncated);
+        // Not a record, or no room for its fields.
+        assert_eq!(shrink_value(b"garbage", 100), None);
+        assert_eq!(shrink_value(&v, 20), None);
     }
 }

@@ -85,6 +85,18 @@ pub fn producer_config(cfg: &KafkaConfig) -> ClientConfig {
     overrides(c, cfg)
 }
 
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
+/// The producer's `message.max.bytes` (from `[kafka.properties]`, else librdkafka's default):
+/// librdkafka refuses a larger record before sending it.
+pub(crate) fn max_message_bytes(cfg: &KafkaConfig) -> usize {
+    cfg.properties
+        .get("message.max.bytes")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES)
+}
+
 /// Producer properties whose value the delivery guarantees depend on, with the value required.
 const REQUIRED: [(&str, &[&str]); 3] = [
     ("enable.idempotence", &["true"]),

@@ -15,6 +15,16 @@
 //! whose new content starts with the same line is a new stream (its key gets a generation,
 //! see loglynx_collect), so its records are never taken for old ones.
 //!
+//! Late records: a record the agent sends again after later records of its stream were
+//! delivered (its first delivery failed, and the retry or the restart came after them) ends
+//! below what the shard took, yet was never stored. So when a stream jumps forward, past room
+//! for at least one line, the shard remembers the skipped range as a hole (keys
+//! `hole:<stream hash>:<from>:<to>`, committed with the events like `seen:`); a record that
+//! fits in a hole is taken and the hole shrinks around it, so a second copy of it is skipped.
+//! Gaps after a truncated line (its rest was never sent) make no hole; at most [`MAX_HOLES`]
+//! per stream are kept (the oldest goes, with a warning), and they are forgotten with their
+//! stream.
+//!
 //! A stream that took no record for [`SEEN_TTL`] is forgotten (its key is removed from the
 //! checkpoint with [`loglynx_core::FORGET`]), so memory and the checkpoint written at every commit
 //! hold only the streams of the last week, not every file generation ever read. Forgetting can
@@ -29,6 +39,12 @@ use loglynx_telemetry::health::now_ms;
 
 /// Prefix of the checkpoint keys of [`Replays`].
 pub const SEEN_PREFIX: &str = "seen:";
+
+/// Prefix of the checkpoint keys of the holes of [`Replays`].
+pub const HOLE_PREFIX: &str = "hole:";
+
+/// Most holes remembered per stream.
+pub const MAX_HOLES: usize = 16;
 
 /// A stream that took no record for this long is forgotten.
 pub const SEEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -73,6 +89,11 @@ pub const RECENT_IDS: usize = 65_536;
 #[derive(Debug, Default)]
 pub struct Replays {
     next: HashMap<u64, Seen>,
+    /// Per stream: ranges skipped when the stream jumped forward, oldest first.
+    holes: HashMap<u64, Vec<Hole>>,
+    /// Hole keys opened (a value) or closed ([`FORGET`]) since the last
+    /// [`Replays::take_checkpoint`].
+    hole_changes: Vec<(String, u64)>,
     /// Streams advanced since the last [`Replays::take_checkpoint`].
     touched: BTreeSet<u64>,
     /// When streams were last looked at for [`SEEN_TTL`].
@@ -88,6 +109,25 @@ pub struct Replays {
 struct Seen {
     end: u64,
     touched_ms: u64,
+    /// The last record taken was cut: the gap after it is its rest, not missing records.
+    truncated: bool,
+}
+
+/// A range of a stream no record was taken from although later ones were: a record with
+/// `from <= start` and `end <= to` is a late first copy (its newline at `to` at the latest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hole {
+    from: u64,
+    to: u64,
+}
+
+impl Hole {
+    /// The hole between a record ending at `end` and the next one taken, starting at `start`,
+    /// if there is room in it for a line (one byte and its newline).
+    fn between(end: u64, start: u64) -> Option<Hole> {
+        let h = Hole { from: end + 1, to: start.checked_sub(1)? };
+        (h.to > h.from).then_some(h)
+    }
 }
 
 impl Replays {
@@ -101,20 +141,29 @@ impl Replays {
         checkpoint: impl IntoIterator<Item = (&'a String, &'a u64)>,
         now: u64,
     ) -> Replays {
-        let next = checkpoint
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let hash = k.strip_prefix(SEEN_PREFIX)?;
+        let mut next = HashMap::new();
+        let mut holes: HashMap<u64, Vec<Hole>> = HashMap::new();
+        for (k, v) in checkpoint {
+            if let Some(hash) = k.strip_prefix(SEEN_PREFIX) {
                 let (end, at) = unpack(*v);
                 let seen = Seen {
                     end,
                     touched_ms: at.unwrap_or(now),
+                    truncated: false,
                 };
-                Some((u64::from_str_radix(hash, 16).ok()?, seen))
-            })
-            .collect();
+                if let Ok(stream) = u64::from_str_radix(hash, 16) {
+                    next.insert(stream, seen);
+                }
+            } else if let Some((stream, hole)) = parse_hole_key(k) {
+                holes.entry(stream).or_default().push(hole);
+            }
+        }
+        for list in holes.values_mut() {
+            list.sort_by_key(|h| h.from);
+        }
         Replays {
             next,
+            holes,
             pruned_ms: now,
             ..Replays::default()
         }
@@ -133,13 +182,69 @@ impl Replays {
             return true;
         }
         match self.next.get_mut(&stream) {
-            Some(s) if end <= s.end => return false,
-            Some(s) => s.end = end,
+            Some(s) if end <= s.end => return self.fill_hole(stream, start, end),
+            Some(s) => {
+                let opened = if s.truncated { None } else { Hole::between(s.end, start) };
+                s.end = end;
+                s.truncated = record.truncated;
+                if let Some(h) = opened {
+                    self.open_hole(stream, h);
+                }
+            }
             None => {
                 // Its time is set by the next take_checkpoint (one clock read per batch).
-                self.next.insert(stream, Seen { end, touched_ms: 0 });
+                self.next.insert(stream, Seen { end, touched_ms: 0, truncated: record.truncated });
             }
         }
+        self.touched.insert(stream);
+        true
+    }
+
+    /// Remembers that `stream` skipped `h`, dropping its oldest hole beyond [`MAX_HOLES`].
+    fn open_hole(&mut self, stream: u64, h: Hole) {
+        let list = self.holes.entry(stream).or_default();
+        list.push(h);
+        self.hole_changes.push((hole_key(stream, h), 1));
+        if list.len() > MAX_HOLES {
+            let old = list.remove(0);
+            tracing::warn!(
+                stream = %format!("{stream:016x}"),
+                from = old.from,
+                to = old.to,
+                "more than {MAX_HOLES} gaps in one file stream: the oldest is forgotten (a line of it arriving late would be skipped)"
+            );
+            self.hole_changes.push((hole_key(stream, old), FORGET));
+        }
+    }
+
+    /// Takes a record of `stream` that ends at or below what was taken if it fits in one of
+    /// its holes (a late first copy), shrinking the hole around it.
+    fn fill_hole(&mut self, stream: u64, start: u64, end: u64) -> bool {
+        let Some(list) = self.holes.get_mut(&stream) else {
+            return false;
+        };
+        let Some(i) = list.iter().position(|h| h.from <= start && end <= h.to) else {
+            return false;
+        };
+        let h = list.remove(i);
+        self.hole_changes.push((hole_key(stream, h), FORGET));
+        let left = Hole { from: h.from, to: start.saturating_sub(1) };
+        let right = Hole { from: end + 1, to: h.to };
+        for part in [left, right] {
+            if part.to > part.from {
+                list.push(part);
+                self.hole_changes.push((hole_key(stream, part), 1));
+            }
+        }
+        list.sort_by_key(|h| h.from);
+        if list.is_empty() {
+            self.holes.remove(&stream);
+        }
+        tracing::info!(
+            stream = %format!("{stream:016x}"),
+            start,
+            "a line sent again after later lines of its file (its first delivery failed) is taken"
+        );
         self.touched.insert(stream);
         true
     }
@@ -188,14 +293,19 @@ impl Replays {
                 Some((key(s), pack(seen.end, now)))
             })
             .collect();
+        out.append(&mut self.hole_changes);
         if now.saturating_sub(self.pruned_ms) >= PRUNE_EVERY_MS {
             self.pruned_ms = now;
             let ttl = SEEN_TTL.as_millis() as u64;
             let before = self.next.len();
+            let holes = &mut self.holes;
             self.next.retain(|s, seen| {
                 let keep = now.saturating_sub(seen.touched_ms) < ttl;
                 if !keep {
                     out.push((key(*s), FORGET));
+                    for h in holes.remove(s).unwrap_or_default() {
+                        out.push((hole_key(*s, h), FORGET));
+                    }
                 }
                 keep
             });
@@ -219,6 +329,17 @@ impl Replays {
 
 fn key(stream: u64) -> String {
     format!("{SEEN_PREFIX}{stream:016x}")
+}
+
+fn hole_key(stream: u64, h: Hole) -> String {
+    format!("{HOLE_PREFIX}{stream:016x}:{:x}:{:x}", h.from, h.to)
+}
+
+fn parse_hole_key(k: &str) -> Option<(u64, Hole)> {
+    let mut it = k.strip_prefix(HOLE_PREFIX)?.split(':');
+    let mut num = || u64::from_str_radix(it.next()?, 16).ok();
+    let (stream, from, to) = (num()?, num()?, num()?);
+    Some((stream, Hole { from, to }))
 }
 
 #[cfg(test)]
@@ -352,9 +473,13 @@ mod tests {
         r.admit(&line("file:1:2:a", 40));
         r.admit(&line("file:9:9:b", 7));
         let ck = r.take_checkpoint();
-        assert_eq!(ck.len(), 2);
+        // Two streams, and the gap of `a` between its line at 0 and the one at 40.
+        assert_eq!(ck.len(), 3);
+        let (a, _) = line("file:1:2:a", 0).stream_position().unwrap();
+        assert!(ck.contains(&(format!("hole:{a:016x}:10:27"), 1)), "{ck:?}");
         assert!(ck
             .iter()
+            .filter(|(k, _)| !k.starts_with(HOLE_PREFIX))
             .all(|(k, _)| k.starts_with(SEEN_PREFIX) && k.len() == 5 + 16));
         assert!(ck.iter().any(|(_, p)| unpack(*p).0 == 40 + "file:1:2:a at 40".len() as u64));
         assert!(r.take_checkpoint().is_empty(), "nothing new since");
@@ -403,7 +528,7 @@ mod tests {
             assert_eq!(forgets, usize::from(d * day >= ttl && d * day < ttl + day), "day {d}");
         }
         assert_eq!(r.len(), 1, "only the live stream is remembered");
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.keys().filter(|k| k.starts_with(SEEN_PREFIX)).count(), 1);
         // Forgetting lets a re-sent copy through (a duplicate), it never drops a new record.
         assert!(r.admit(&line("file:1:2:old", 0)));
         assert!(!r.admit(&line("file:1:2:live", 800)));
@@ -457,5 +582,71 @@ mod tests {
     fn key_of(file_key: &str) -> String {
         let (stream, _) = line(file_key, 0).stream_position().expect("positioned");
         key(stream)
+    }
+
+    /// Issue 11: a line whose first delivery failed, sent again after later lines of its file
+    /// were delivered, was skipped as an old copy.
+    #[test]
+    fn regression_issue_11_a_late_first_copy_fills_its_hole_once() {
+        let mut r = Replays::default();
+        // Lines of 9 bytes + newline: 0, 10, 20, ... Lines 20 and 30 fail and come late.
+        let l = |start: u64| {
+            let mut x = line("file:1:2:a", start);
+            x.body = format!("line {start:04}").into_bytes();
+            x
+        };
+        assert_eq!(admitted(&mut r, &[l(0), l(10), l(40), l(50)]).len(), 4);
+        assert!(r.admit(&l(30)), "late, in the hole 20..39");
+        assert!(!r.admit(&l(30)), "its copy is skipped");
+        assert!(!r.admit(&l(10)), "an old copy outside any hole is skipped");
+        assert!(!r.admit(&l(50)));
+        // The hole survives a hand-over: the next owner takes line 20 too, once.
+        let store: BTreeMap<String, u64> = r.take_checkpoint().into_iter().fold(BTreeMap::new(), |mut m, (k, v)| {
+            if v == FORGET {
+                m.remove(&k);
+            } else {
+                m.insert(k, v);
+            }
+            m
+        });
+        assert_eq!(store.keys().filter(|k| k.starts_with(HOLE_PREFIX)).count(), 1, "{store:?}");
+        let mut back = Replays::load(&store);
+        assert!(back.admit(&l(20)));
+        assert!(!back.admit(&l(20)));
+        assert!(!back.admit(&l(30)));
+        let ck = back.take_checkpoint();
+        assert!(ck.iter().any(|(k, v)| k.starts_with(HOLE_PREFIX) && *v == FORGET), "{ck:?}");
+        assert!(!ck.iter().any(|(k, v)| k.starts_with(HOLE_PREFIX) && *v != FORGET), "filled: {ck:?}");
+    }
+
+    #[test]
+    fn gaps_that_hold_no_line_make_no_hole() {
+        let mut r = Replays::default();
+        let l = |start: u64, body: &str, truncated: bool| {
+            let mut x = line("file:1:2:a", start);
+            x.body = body.as_bytes().to_vec();
+            x.truncated = truncated;
+            x
+        };
+        assert!(r.admit(&l(0, "abc", false)));
+        // An empty line (skipped by the tail) between two lines: no room for a line.
+        assert!(r.admit(&l(5, "def", false)));
+        // A line cut at 3 bytes whose rest (90 bytes) was never sent.
+        assert!(r.admit(&l(9, "ghi", true)));
+        assert!(r.admit(&l(103, "jkl", false)));
+        assert!(r.holes.is_empty(), "{:?}", r.holes);
+        assert!(r.take_checkpoint().iter().all(|(k, _)| k.starts_with(SEEN_PREFIX)));
+    }
+
+    #[test]
+    fn a_stream_keeps_its_newest_holes() {
+        let mut r = Replays::default();
+        for i in 0..=(MAX_HOLES as u64 + 1) {
+            assert!(r.admit(&line("file:1:2:a", i * 100)));
+        }
+        let (a, _) = line("file:1:2:a", 0).stream_position().unwrap();
+        assert_eq!(r.holes[&a].len(), MAX_HOLES);
+        assert!(!r.admit(&line("file:1:2:a", 50)), "the oldest hole was forgotten");
+        assert!(r.admit(&line("file:1:2:a", 250)));
     }
 }

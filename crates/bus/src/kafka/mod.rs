@@ -33,6 +33,7 @@ pub use admin::{ensure_topic, topic_partitions};
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, LogContext};
+pub use dedup::Replays;
 pub use consumer::{ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink};
 pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};

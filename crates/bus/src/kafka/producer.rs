@@ -9,8 +9,12 @@
 //!   order (`FuturesOrdered`), so a position is never written before the records before it.
 //! - A failed delivery is retried [`DELIVERY_RETRIES`] times; then the producer stops with an
 //!   error and the positions stay before the batch: the agent's restart sends it again. A
-//!   record the brokers refuse for good (too large, invalid) is logged, counted
-//!   (`ProducerStats::rejected`) and skipped.
+//!   record librdkafka refuses as larger than `message.max.bytes` (before sending it) is sent
+//!   again at once, in its place, with its body cut to fit and flagged `truncated`
+//!   (`ProducerStats::truncated`). One the brokers refuse as too large (the topic's limit is
+//!   lower) stops the producer with [`BusError::TooLargeForTopic`], its batch unacknowledged
+//!   (with the gapless guarantee librdkafka stored nothing after it); one they refuse for good
+//!   otherwise (invalid) is logged, counted (`ProducerStats::rejected`) and skipped.
 //!
 //! With a [`Spool`] (`kafka.spool_size` > 0) the producer has two states:
 //!
@@ -93,8 +97,10 @@ pub struct ProducerStats {
     pub delivered: AtomicU64,
     /// Delivery failures (each retried).
     pub failures: AtomicU64,
-    /// Records the brokers refused for good (too large, invalid): skipped.
+    /// Records the brokers refused for good (invalid, or too large even cut): skipped.
     pub rejected: AtomicU64,
+    /// Records refused as too large and sent again cut to fit (flagged `truncated`).
+    pub truncated: AtomicU64,
     /// Batches whose positions were advanced.
     pub batches: AtomicU64,
     /// True while batches go to the on-disk buffer (broker unreachable or stalled, or the
@@ -106,6 +112,10 @@ pub struct ProducerStats {
     pub spool_max_bytes: AtomicU64,
     /// Records in the on-disk buffer not yet delivered.
     pub spool_records: AtomicU64,
+    /// Damaged frames of the on-disk buffer skipped since start (their records are lost).
+    pub spool_lost_frames: AtomicU64,
+    /// Bytes of the damaged stretches skipped.
+    pub spool_lost_bytes: AtomicU64,
 }
 
 /// The agent's Kafka producer.
@@ -177,6 +187,7 @@ impl Producer {
         let stats: Arc<ProducerStats> = Arc::default();
         let context = SendContext {
             delivered: stats.clone(),
+            max_message: super::config::max_message_bytes(cfg),
         };
         let inner: Kafka = producer_config(cfg)
             .create_with_context(context)
@@ -683,6 +694,8 @@ fn encode_batch(
 fn publish(s: &Spool, stats: &ProducerStats) {
     stats.spool_bytes.store(s.bytes(), Ordering::Relaxed);
     stats.spool_records.store(s.records(), Ordering::Relaxed);
+    stats.spool_lost_frames.store(s.lost_frames(), Ordering::Relaxed);
+    stats.spool_lost_bytes.store(s.lost_bytes(), Ordering::Relaxed);
 }
 
 /// Runs `f` on the spool in a blocking thread, then publishes its counters.

@@ -17,6 +17,7 @@ use loglynx_core::{
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -116,6 +117,26 @@ pub fn consume_all(
     want: usize,
     group: &str,
 ) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut got: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for m in consume_messages(brokers, want, group) {
+        let body = String::from_utf8(m.record.body).unwrap();
+        got.entry(m.key).or_default().push((body, m.record.id));
+    }
+    got
+}
+
+/// A message of the topic.
+pub struct Consumed {
+    pub key: String,
+    pub partition: i32,
+    pub record: RawRecord,
+    /// The names of its headers.
+    pub headers: Vec<String>,
+}
+
+/// Every message of the topic, in offset order per partition (partitions interleaved as
+/// fetched): read until `want`, then one more second to catch any duplicate (at most 30 s).
+pub fn consume_messages(brokers: &str, want: usize, group: &str) -> Vec<Consumed> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -128,8 +149,7 @@ pub fn consume_all(
             .unwrap();
     }
     c.assign(&tpl).unwrap();
-    let mut got: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let mut n = 0;
+    let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut quiet_until = None;
     while Instant::now() < deadline {
@@ -139,11 +159,13 @@ pub fn consume_all(
         match c.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
-                let r = decode_record(m.payload(), TOPIC, m.partition(), m.offset());
-                let body = String::from_utf8(r.body).unwrap();
-                got.entry(key).or_default().push((body, r.id));
-                n += 1;
-                if n >= want && quiet_until.is_none() {
+                let record = decode_record(m.payload(), TOPIC, m.partition(), m.offset());
+                let headers = m
+                    .headers()
+                    .map(|h| h.iter().map(|h| h.key.to_string()).collect())
+                    .unwrap_or_default();
+                got.push(Consumed { key, partition: m.partition(), record, headers });
+                if got.len() >= want && quiet_until.is_none() {
                     quiet_until = Some(Instant::now() + Duration::from_secs(1));
                 }
             }

@@ -75,12 +75,15 @@ impl AgentHealth {
             enqueued,
             delivered,
             failures: s.failures.load(Ordering::Relaxed),
+            truncated: s.truncated.load(Ordering::Relaxed),
             rate,
             in_flight: enqueued.saturating_sub(delivered),
             state: ProducerState::from_spooling(spooling),
             spool_bytes: s.spool_bytes.load(Ordering::Relaxed),
             spool_max_bytes: s.spool_max_bytes.load(Ordering::Relaxed),
             spool_records: s.spool_records.load(Ordering::Relaxed),
+            spool_lost_frames: s.spool_lost_frames.load(Ordering::Relaxed),
+            spool_lost_bytes: s.spool_lost_bytes.load(Ordering::Relaxed),
         });
         r
     }

@@ -78,6 +78,7 @@ impl Worker {
         })?;
         let stats = Arc::new(PipelineStats::default());
         let sink = Arc::new(ShardSink {
+            detection: crate::detection::open_tagging(&cfg)?,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),

@@ -22,6 +22,8 @@ use crate::lock::DirLock;
 
 /// Opens, feeds and closes the shards of one worker process.
 pub(crate) struct ShardSink {
+    /// Tags events with the rules they match (correlation and alerts are not in workers yet).
+    pub(crate) detection: Option<Arc<loglynx_detect::Detection>>,
     pub(crate) shards_dir: PathBuf,
     pub(crate) topic: String,
     /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
@@ -174,7 +176,7 @@ impl ShardSink {
                 pipeline.parse_threads,
                 pipeline.keep_original,
                 self.stats.clone(),
-                None,
+                self.detection.as_ref().map(crate::detection::hook),
             );
         }
         let key = source_key(&self.topic, partition);

@@ -21,6 +21,7 @@ pub fn cfg() -> StoreConfig {
         retention_size: ByteSize(0),
         writer_memory: ByteSize(32 << 20),
         writer_threads: 1,
+        disk_watermark: ByteSize(0),
     }
 }
 

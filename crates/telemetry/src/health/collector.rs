@@ -166,6 +166,10 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         "loglynx_kafka_produce_failures",
         "delivery failures (each retried) since the agent started",
     );
+    let mut truncated = Family::counter(
+        "loglynx_kafka_produce_truncated_records",
+        "records too large for Kafka sent cut to fit (flagged truncated) since the agent started",
+    );
     let mut prate = Family::gauge(
         "loglynx_kafka_produce_rate",
         "records delivered per second over the last report interval",
@@ -182,6 +186,14 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         "loglynx_kafka_spool_records",
         "records in the agent's on-disk buffer not yet delivered",
     );
+    let mut spool_lost_frames = Family::counter(
+        "loglynx_kafka_spool_lost_frames",
+        "damaged frames of the agent's on-disk buffer skipped since it started (their records are lost)",
+    );
+    let mut spool_lost_bytes = Family::counter(
+        "loglynx_kafka_spool_lost_bytes",
+        "bytes of damaged stretches of the agent's on-disk buffer skipped since it started",
+    );
     let mut spooling = Family::gauge(
         "loglynx_kafka_spooling",
         "1 while the agent buffers on disk (broker unreachable or stalled)",
@@ -191,10 +203,13 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
         let l = [("agent", r.id.as_str())];
         produced.add(&l, p.delivered);
         failures.add(&l, p.failures);
+        truncated.add(&l, p.truncated);
         prate.add(&l, p.rate);
         spool_bytes.add(&l, p.spool_bytes);
         spool_max.add(&l, p.spool_max_bytes);
         spool_records.add(&l, p.spool_records);
+        spool_lost_frames.add(&l, p.spool_lost_frames);
+        spool_lost_bytes.add(&l, p.spool_lost_bytes);
         spooling.add(&l, u64::from(p.state == ProducerState::Spooling));
     }
 
@@ -308,10 +323,13 @@ fn families(reports: &[HealthReport], now_ms: u64) -> Vec<Family> {
     vec![
         produced,
         failures,
+        truncated,
         prate,
         spool_bytes,
         spool_max,
         spool_records,
+        spool_lost_frames,
+        spool_lost_bytes,
         spooling,
         consumed,
         crate_,

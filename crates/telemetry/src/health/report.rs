@@ -112,6 +112,9 @@ pub struct ProducerHealth {
     pub delivered: u64,
     /// Delivery failures (each retried) since start.
     pub failures: u64,
+    /// Records refused as too large and sent cut to fit, flagged `truncated`, since start.
+    #[serde(default)]
+    pub truncated: u64,
     /// Records delivered per second over the last report interval.
     pub rate: f64,
     /// Records waiting in librdkafka's memory queue (sent, no report yet).
@@ -124,6 +127,13 @@ pub struct ProducerHealth {
     pub spool_max_bytes: u64,
     /// Records in the on-disk buffer not yet delivered.
     pub spool_records: u64,
+    /// Damaged frames of the on-disk buffer skipped since start (about: the frame markers in
+    /// the damaged stretches); their records are lost. Anything but 0 needs a look at the disk.
+    #[serde(default)]
+    pub spool_lost_frames: u64,
+    /// Bytes of those damaged stretches.
+    #[serde(default)]
+    pub spool_lost_bytes: u64,
 }
 
 /// A worker's consumers.

@@ -108,6 +108,7 @@ pub fn summarize(reports: &[HealthReport], now_ms: u64) -> serde_json::Value {
         "spool_bytes": producers().map(|p| p.spool_bytes).sum::<u64>(),
         "spool_max_bytes": producers().map(|p| p.spool_max_bytes).sum::<u64>(),
         "spool_records": producers().map(|p| p.spool_records).sum::<u64>(),
+        "spool_lost_frames": producers().map(|p| p.spool_lost_frames).sum::<u64>(),
         "agents": fresh(reports, Role::Agent, now_ms).count(),
         "workers": fresh(reports, Role::Worker, now_ms).count(),
     });

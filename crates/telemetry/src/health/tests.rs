@@ -65,12 +65,15 @@ fn cluster() -> Vec<HealthReport> {
             enqueued: 510,
             delivered: 500,
             failures: 1,
+            truncated: 4,
             rate: 12.5,
             in_flight: 3,
             state: ProducerState::Spooling,
             spool_bytes: 2048,
             spool_max_bytes: 4096,
             spool_records: 7,
+            spool_lost_frames: 2,
+            spool_lost_bytes: 300,
         }),
         consumer: None,
     };
@@ -151,9 +154,10 @@ fn summarize_merges_fresh_workers_and_flags_the_stale_one() {
             "role": "agent", "id": "h-10", "host": "h", "pid": 10, "topic": "logs",
             "brokers": "b:9092", "started_ms": 500, "updated_ms": 100_000,
             "producer": {
-                "enqueued": 510, "delivered": 500, "failures": 1, "rate": 12.5,
+                "enqueued": 510, "delivered": 500, "failures": 1, "truncated": 4, "rate": 12.5,
                 "in_flight": 3, "state": "spooling", "spool_bytes": 2048,
-                "spool_max_bytes": 4096, "spool_records": 7,
+                "spool_max_bytes": 4096, "spool_records": 7, "spool_lost_frames": 2,
+                "spool_lost_bytes": 300,
             },
             "stale": false,
         }],
@@ -189,7 +193,7 @@ fn summarize_merges_fresh_workers_and_flags_the_stale_one() {
         "totals": {
             "produce_rate": 12.5, "consume_rate": 100.0, "lag": 20, "members": 2,
             "rebalances_total": 3, "missing": 10, "spool_bytes": 2048, "spool_max_bytes": 4096,
-            "spool_records": 7, "agents": 1, "workers": 2,
+            "spool_records": 7, "spool_lost_frames": 2, "agents": 1, "workers": 2,
         },
         "rebalances": [
             {"at_ms": 1_000, "consumer": 0, "kind": "assign", "partitions": [0, 1], "worker": "h-20"},
@@ -210,6 +214,9 @@ loglynx_kafka_produced_records_total{agent="h-10"} 500
 # HELP loglynx_kafka_produce_failures_total delivery failures (each retried) since the agent started
 # TYPE loglynx_kafka_produce_failures_total counter
 loglynx_kafka_produce_failures_total{agent="h-10"} 1
+# HELP loglynx_kafka_produce_truncated_records_total records too large for Kafka sent cut to fit (flagged truncated) since the agent started
+# TYPE loglynx_kafka_produce_truncated_records_total counter
+loglynx_kafka_produce_truncated_records_total{agent="h-10"} 4
 # HELP loglynx_kafka_produce_rate records delivered per second over the last report interval
 # TYPE loglynx_kafka_produce_rate gauge
 loglynx_kafka_produce_rate{agent="h-10"} 12.5
@@ -222,6 +229,12 @@ loglynx_kafka_spool_max_bytes{agent="h-10"} 4096
 # HELP loglynx_kafka_spool_records records in the agent's on-disk buffer not yet delivered
 # TYPE loglynx_kafka_spool_records gauge
 loglynx_kafka_spool_records{agent="h-10"} 7
+# HELP loglynx_kafka_spool_lost_frames_total damaged frames of the agent's on-disk buffer skipped since it started (their records are lost)
+# TYPE loglynx_kafka_spool_lost_frames_total counter
+loglynx_kafka_spool_lost_frames_total{agent="h-10"} 2
+# HELP loglynx_kafka_spool_lost_bytes_total bytes of damaged stretches of the agent's on-disk buffer skipped since it started
+# TYPE loglynx_kafka_spool_lost_bytes_total counter
+loglynx_kafka_spool_lost_bytes_total{agent="h-10"} 300
 # HELP loglynx_kafka_spooling 1 while the agent buffers on disk (broker unreachable or stalled)
 # TYPE loglynx_kafka_spooling gauge
 loglynx_kafka_spooling{agent="h-10"} 1

@@ -64,7 +64,34 @@ impl InternalEvent for RecordDeliveryFailed<'_> {
     }
 }
 
-/// The brokers refused a record for good (too large, invalid): it is skipped (`rejected`).
+/// A record was refused as too large (by the producer's `message.max.bytes` or the brokers')
+/// and is sent again with its body cut to fit, flagged `truncated` (`truncated`,
+/// `loglynx_kafka_produce_truncated_records_total`).
+pub struct RecordTruncatedToFit<'a> {
+    /// The record's key.
+    pub key: &'a str,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// Its size once cut.
+    pub kept: usize,
+}
+
+impl InternalEvent for RecordTruncatedToFit<'_> {
+    type Metrics = AtomicU64;
+
+    fn emit(self, truncated: &AtomicU64) {
+        truncated.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            key = self.key,
+            bytes = self.bytes,
+            kept = self.kept,
+            "a record too large for Kafka is sent cut and flagged truncated; raise the topic's max.message.bytes (and message.max.bytes in [kafka.properties]) or lower the sources' maximum line length"
+        );
+    }
+}
+
+/// The brokers refused a record for good (invalid, or too large even cut): it is skipped
+/// (`rejected`).
 pub struct RecordRejected<'a> {
     /// The record's key.
     pub key: &'a str,
@@ -130,6 +157,54 @@ impl InternalEvent for SpoolingEnded {
             self.took.as_secs_f64()
         );
         spooling.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What the agent's disk buffer lost to damaged frames since start (`spool_lost_frames`,
+/// `spool_lost_bytes` in the health report).
+#[derive(Debug, Default)]
+pub struct SpoolLoss {
+    /// Damaged frames skipped (about: the frame markers counted in the damaged stretches).
+    pub frames: AtomicU64,
+    /// Bytes of the damaged stretches.
+    pub bytes: AtomicU64,
+}
+
+/// A damaged stretch of a disk buffer segment (bad checksum, length or marker) was skipped:
+/// the records in it are lost; reading goes on at the next good frame (`resumed`) or the next
+/// segment.
+#[derive(Debug)]
+pub struct SpoolDamageSkipped<'a> {
+    /// The segment file.
+    pub file: &'a Path,
+    /// Where the damage starts.
+    pub offset: u64,
+    /// Bytes skipped.
+    pub bytes: u64,
+    /// Frames skipped (about).
+    pub frames: u64,
+    /// True when a good frame follows in the same segment.
+    pub resumed: bool,
+}
+
+impl InternalEvent for SpoolDamageSkipped<'_> {
+    type Metrics = SpoolLoss;
+
+    fn emit(self, loss: &SpoolLoss) {
+        loss.frames.fetch_add(self.frames, Ordering::Relaxed);
+        loss.bytes.fetch_add(self.bytes, Ordering::Relaxed);
+        let after = if self.resumed {
+            "reading goes on at the next good frame"
+        } else {
+            "no good frame follows in this segment"
+        };
+        tracing::error!(
+            file = %self.file.display(),
+            offset = self.offset,
+            bytes = self.bytes,
+            frames = self.frames,
+            "disk buffer: damaged frames skipped, their records are lost ({after}); check the disk (SMART, dmesg)"
+        );
     }
 }
 

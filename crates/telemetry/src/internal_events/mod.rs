@@ -8,7 +8,7 @@
 //!   [`IngestQueueFull`]); their metrics are [`HttpMetrics`], registered in the process's
 //!   [`crate::Registry`].
 //! - `kafka.rs`: the agent's producer (records enqueued, delivered, failed, rejected,
-//!   spooling started / ended) and the worker's consumers (records consumed, skipped as
+//!   spooling started / ended, damaged disk buffer frames skipped) and the worker's consumers (records consumed, skipped as
 //!   stored, sent twice, undecodable, re-fetches, offsets given up as missing, rebalances).
 //!   Their metric is the process's counter behind its [`crate::health::HealthReport`]; the
 //!   report is rendered as the `loglynx_kafka_*` series by
@@ -23,8 +23,9 @@ pub use http::{
 };
 pub use kafka::{
     ConsumerRebalance, KafkaRefetchStarted, OffsetsGivenUpAsMissing, RecordDelivered,
-    RecordDeliveryFailed, RecordRejected, RecordUndecodable, RecordsConsumed, RecordsEnqueued,
-    RecordsSkippedAsResent, RecordsSkippedAsStored, SpoolingEnded, SpoolingStarted,
+    RecordDeliveryFailed, RecordRejected, RecordTruncatedToFit, RecordUndecodable, RecordsConsumed, RecordsEnqueued,
+    RecordsSkippedAsResent, RecordsSkippedAsStored, SpoolDamageSkipped, SpoolLoss, SpoolingEnded,
+    SpoolingStarted,
 };
 
 /// Something that happened: [`InternalEvent::emit`] logs it and updates its metric.

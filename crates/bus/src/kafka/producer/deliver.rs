@@ -9,18 +9,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loglynx_core::RawRecord;
-use loglynx_telemetry::internal_events::{RecordDelivered, RecordDeliveryFailed, RecordRejected};
+use loglynx_telemetry::internal_events::{
+    RecordDelivered, RecordDeliveryFailed, RecordRejected, RecordTruncatedToFit,
+};
 use loglynx_telemetry::InternalEvent;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::oneshot;
 
 use super::{ProducerStats, DELIVERY_RETRIES};
-use crate::kafka::codec::{KeyCache, ValueEncoder};
+use crate::kafka::codec::{shrink_value, KeyCache, ValueEncoder};
 use crate::kafka::config::{log_error, log_line};
 use crate::BusError;
 
@@ -31,6 +33,23 @@ pub(super) type Kafka = ThreadedProducer<SendContext>;
 /// batches' trackers.
 pub struct SendContext {
     pub(super) delivered: Arc<ProducerStats>,
+    /// librdkafka's `message.max.bytes`: a larger record is refused before it is sent.
+    pub(super) max_message: usize,
+}
+
+/// Room left in a message for what librdkafka adds to key and value (record headers, the
+/// batch header): a record cut to fit `message.max.bytes` keeps this much below it.
+const MESSAGE_OVERHEAD: usize = 512;
+
+/// The value of a record librdkafka refused as larger than `message.max.bytes`, cut to fit
+/// (flagged `truncated`, counted and logged); `None` when it cannot be made smaller. A first
+/// cut aims below `max_message`; a value refused again is halved.
+fn cut_to_fit(key: &str, value: &[u8], max_message: usize, stats: &ProducerStats) -> Option<Vec<u8>> {
+    let first = max_message.saturating_sub(key.len() + MESSAGE_OVERHEAD);
+    let limit = if value.len() > first { first } else { value.len() / 2 };
+    let cut = shrink_value(value, limit)?;
+    RecordTruncatedToFit { key, bytes: value.len(), kept: cut.len() }.emit(&stats.truncated);
+    Some(cut)
 }
 
 impl ClientContext for SendContext {
@@ -210,7 +229,9 @@ impl Batch {
         stats: &ProducerStats,
     ) -> Result<Sent, BusError> {
         let mut full_since = None;
+        let mut cut: Option<Vec<u8>> = None;
         loop {
+            let value = cut.as_deref().unwrap_or(value);
             self.tracker.pending.fetch_add(1, Ordering::Relaxed);
             let rec = BaseRecord::with_opaque_to(topic, self.tracker.clone())
                 .key(key)
@@ -232,6 +253,14 @@ impl Batch {
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await
                 }
+                e if too_large(&e) => match cut_to_fit(key, value, p.context().max_message, stats) {
+                    // Sent again at once, cut: it keeps its place among its key's records.
+                    Some(c) => cut = Some(c),
+                    None => {
+                        reject(stats, key, value.len(), &e);
+                        return Ok(Sent::Rejected);
+                    }
+                },
                 e if rejected_for_good(&e) => {
                     reject(stats, key, value.len(), &e);
                     return Ok(Sent::Rejected);
@@ -264,7 +293,9 @@ impl Batch {
 }
 
 /// Sends a failed record again until it is delivered, refused for good, or has failed
-/// [`DELIVERY_RETRIES`] more times.
+/// [`DELIVERY_RETRIES`] more times. It may then arrive after later records of its key (their
+/// batches were in flight): a worker takes such a late first copy of a file line through the
+/// hole its stream's jump left (`dedup.rs`), so it is not skipped as an old copy.
 async fn retry(p: &Kafka, topic: &str, f: Failed, stats: &ProducerStats) -> Result<(), BusError> {
     let Failed {
         mut err,
@@ -273,6 +304,17 @@ async fn retry(p: &Kafka, topic: &str, f: Failed, stats: &ProducerStats) -> Resu
     } = f;
     let mut attempt = 0;
     loop {
+        if too_large(&err) {
+            // The brokers refused it: the topic's limit is below the producer's. With the
+            // gapless guarantee librdkafka has stopped (nothing after it was stored, so order
+            // holds); the batch is not acknowledged and is sent again after the restart, cut
+            // to fit once message.max.bytes is set to the topic's limit.
+            return Err(BusError::TooLargeForTopic {
+                key,
+                bytes: value.len(),
+                max_message: p.context().max_message,
+            });
+        }
         if rejected_for_good(&err) {
             reject(stats, &key, value.len(), &err);
             return Ok(());
@@ -292,24 +334,41 @@ async fn retry(p: &Kafka, topic: &str, f: Failed, stats: &ProducerStats) -> Resu
         }
         .emit(&stats.failures);
         tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-        let mut b = Batch::new();
-        match b.send(p, topic, &key, &value, None, stats).await? {
-            Sent::Queued => {}
-            Sent::Rejected | Sent::Full => return Ok(()),
-        }
-        let Batch { tracker, done, .. } = b;
-        tracker.report();
-        let _ = done.await;
-        let again = tracker
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
-        match again {
+        match send_alone(p, topic, &key, &value, stats).await? {
             None => return Ok(()),
-            Some(f) => err = f.err,
+            Some(e) => err = e,
         }
     }
+}
+
+/// Sends one record and waits for its report: `None` once it is delivered (or cut and
+/// delivered, or refused for good), else the error of its report.
+async fn send_alone(
+    p: &Kafka,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    stats: &ProducerStats,
+) -> Result<Option<KafkaError>, BusError> {
+    let mut b = Batch::new();
+    match b.send(p, topic, key, value, None, stats).await? {
+        Sent::Queued => {}
+        Sent::Rejected | Sent::Full => return Ok(None),
+    }
+    let Batch { tracker, done, .. } = b;
+    tracker.report();
+    let _ = done.await;
+    let again = tracker
+        .failed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop();
+    Ok(again.map(|f| f.err))
+}
+
+/// True for a record refused for its size (by librdkafka before sending, or by the brokers).
+fn too_large(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
 }
 
 /// True for an error the brokers (or librdkafka) give for a record that will never be taken.

@@ -1,18 +1,34 @@
-//! The spool's on-disk format: segment header, frame (length + CRC32 + payload) and payload
-//! (a [`SpoolBatch`]). Pure functions; the files are handled in `segments.rs`.
+//! The spool's on-disk format: segment header, frame (sync marker + length + CRC32 + payload)
+//! and payload (a [`SpoolBatch`]). Pure functions; the files are handled in `segments.rs`.
+//!
+//! Version 2 frames start with [`SYNC`], and their checksum covers the length too, so after a
+//! damaged frame reading resumes at the next good one ([`next_good_frame`]) instead of losing
+//! the rest of the segment. Version 1 segments (no marker) are still read; a damaged frame in
+//! one ends it, as it always did.
 
 use std::borrow::Cow;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 pub(super) const MAGIC: &[u8; 8] = b"LLXSPOOL";
-pub(super) const VERSION: u32 = 1;
+/// The format new segments are written in.
+pub(super) const VERSION: u32 = 2;
+/// The first format (no sync marker): read, never written.
+pub(super) const VERSION_1: u32 = 1;
 /// Bytes of a segment header (magic + version).
 pub(super) const HEADER: u64 = 12;
-/// Bytes of a frame header (length + crc).
-pub(super) const FRAME_HEAD: u64 = 8;
+/// What every version 2 frame starts with. 0xF7 never occurs in UTF-8 text, so the marker is
+/// not found in keys or JSON values; where it occurs by chance (in a length or a position),
+/// the frame's checksum refuses it.
+pub(super) const SYNC: [u8; 4] = [0xF7, b'L', b'X', 0xF7];
+/// Bytes of a frame header (sync + length + crc).
+pub(super) const FRAME_HEAD: u64 = 12;
+/// Bytes of a version 1 frame header (length + crc).
+const FRAME_HEAD_V1: u64 = 8;
 /// Largest frame payload (a larger length read is corruption; a larger batch is split).
 pub const MAX_FRAME: u64 = 1 << 30;
+/// How much [`next_good_frame`] reads at a time.
+const SCAN_CHUNK: u64 = 1 << 20;
 
 /// One batch as stored in a frame.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,24 +61,82 @@ pub(super) fn segment_header() -> Vec<u8> {
     head
 }
 
-/// Reads the frame at `off` of a file of `len` bytes: `Ok(None)` when it is torn or corrupt.
-pub(super) fn read_frame(f: &File, off: u64, len: u64) -> std::io::Result<Option<Vec<u8>>> {
-    if len < off + FRAME_HEAD {
+/// The format version of a segment header: `None` when it is not a spool segment header.
+pub(super) fn header_version(head: &[u8]) -> Option<u32> {
+    let (magic, version) = (head.get(..8)?, head.get(8..12)?);
+    (magic == MAGIC).then(|| u32::from_le_bytes([version[0], version[1], version[2], version[3]]))
+}
+
+/// Reads the frame at `off` of a segment of format `version` and `len` bytes: its payload and
+/// where the next frame starts, or `Ok(None)` when it is torn or corrupt.
+pub(super) fn read_frame(f: &File, off: u64, len: u64, version: u32) -> std::io::Result<Option<(Vec<u8>, u64)>> {
+    let head_len = if version == VERSION_1 { FRAME_HEAD_V1 } else { FRAME_HEAD };
+    if len < off + head_len {
         return Ok(None);
     }
     let mut head = [0u8; FRAME_HEAD as usize];
-    f.read_exact_at(&mut head, off)?;
+    let head = &mut head[..head_len as usize];
+    f.read_exact_at(head, off)?;
+    let head: &[u8] = if version == VERSION_1 {
+        head
+    } else {
+        if head[..4] != SYNC {
+            return Ok(None);
+        }
+        &head[4..]
+    };
     let n = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
     let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if !(8..=MAX_FRAME).contains(&n) || off + FRAME_HEAD + n > len {
+    if !(8..=MAX_FRAME).contains(&n) || off + head_len + n > len {
         return Ok(None);
     }
     let mut payload = vec![0u8; n as usize];
-    f.read_exact_at(&mut payload, off + FRAME_HEAD)?;
-    if crc32fast::hash(&payload) != crc {
+    f.read_exact_at(&mut payload, off + head_len)?;
+    let sum = if version == VERSION_1 {
+        crc32fast::hash(&payload)
+    } else {
+        frame_crc(&head[..4], &payload)
+    };
+    if sum != crc {
         return Ok(None);
     }
-    Ok(Some(payload))
+    Ok(Some((payload, off + head_len + n)))
+}
+
+/// The checksum of a version 2 frame: over its length field and its payload.
+fn frame_crc(len: &[u8], payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(len);
+    h.update(payload);
+    h.finalize()
+}
+
+/// The offset of the first good version 2 frame that starts after `from` (a damaged frame),
+/// and how many frame markers the damaged stretch before it holds (at least 1: about how many
+/// frames it held). `None` for the offset when no good frame follows in the segment. Reads
+/// [`SCAN_CHUNK`] bytes at a time.
+pub(super) fn next_good_frame(f: &File, from: u64, len: u64) -> std::io::Result<(Option<u64>, u64)> {
+    let finder = memchr::memmem::Finder::new(&SYNC);
+    let mut markers = 1;
+    let mut pos = from + 1;
+    let mut buf = vec![0u8; SCAN_CHUNK as usize];
+    while pos + SYNC.len() as u64 <= len {
+        let n = (len - pos).min(SCAN_CHUNK) as usize;
+        f.read_exact_at(&mut buf[..n], pos)?;
+        for i in finder.find_iter(&buf[..n]) {
+            let at = pos + i as u64;
+            if read_frame(f, at, len, VERSION)?.is_some() {
+                return Ok((Some(at), markers));
+            }
+            markers += 1;
+        }
+        if n < SCAN_CHUNK as usize {
+            break;
+        }
+        // Overlap by a marker's length less one, so a marker across chunks is found.
+        pos += n as u64 - (SYNC.len() as u64 - 1);
+    }
+    Ok((None, markers))
 }
 
 /// `b` as batches whose frames stay under `max_frame` bytes (a record alone may not): the
@@ -90,6 +164,7 @@ pub(super) fn split_batch(b: &SpoolBatch, max_frame: u64) -> Vec<Cow<'_, SpoolBa
 
 /// Appends `b` to `out` as a frame (header, then payload).
 pub(super) fn encode_frame(b: &SpoolBatch, out: &mut Vec<u8>) {
+    let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEAD as usize]);
     out.extend_from_slice(&(b.records.len() as u32).to_le_bytes());
     out.extend_from_slice(&(b.positions.len() as u32).to_le_bytes());
@@ -104,10 +179,17 @@ pub(super) fn encode_frame(b: &SpoolBatch, out: &mut Vec<u8>) {
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
         out.extend_from_slice(v);
     }
-    let payload_len = (out.len() - FRAME_HEAD as usize) as u32;
-    let crc = crc32fast::hash(&out[FRAME_HEAD as usize..]);
-    out[0..4].copy_from_slice(&payload_len.to_le_bytes());
-    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    seal(&mut out[start..]);
+}
+
+/// Fills the header of the frame `frame` (header room, then payload).
+pub(super) fn seal(frame: &mut [u8]) {
+    let head = FRAME_HEAD as usize;
+    let len = ((frame.len() - head) as u32).to_le_bytes();
+    let crc = frame_crc(&len, &frame[head..]);
+    frame[0..4].copy_from_slice(&SYNC);
+    frame[4..8].copy_from_slice(&len);
+    frame[8..12].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// The record count a payload starts with (0 when it is too short).

@@ -5,13 +5,18 @@
 //! 00000000000000000003.spool  "LLXSPOOL" u32 version | frame | frame | ...
 //! 00000000000000000004.spool  (the segment being written)
 //! cursor                      "<segment> <offset>": the first frame not yet delivered
-//! frame   = u32 payload length | u32 crc32(payload) | payload          (little endian)
+//! frame   = F7 'L' 'X' F7 | u32 payload length | u32 crc32(length, payload) | payload   (little endian)
 //! payload = u32 records | u32 positions | (u32 len, key, u64 position)* | (u32 len, key, u32 len, value)*
 //! ```
 //!
 //! - [`Spool::append`] writes several batches and fsyncs once (group commit); a batch is
 //!   acknowledged only after that, so a frame cut by a crash was never acknowledged: on open a
-//!   torn or corrupt tail is truncated (with a warning).
+//!   torn or corrupt tail of the last segment is truncated (with a warning).
+//! - A damaged frame anywhere else is skipped up to the next marker whose frame checks out
+//!   (on open, or while reading if the damage came later), logged and counted
+//!   ([`Spool::lost_frames`], [`Spool::lost_bytes`]): it costs its own records, not the rest
+//!   of its segment. Version 1 segments (no marker; the first release) are read as before and
+//!   never appended to.
 //! - [`Spool::read_next`] hands frames out in order; [`Spool::delivered`] takes them back in
 //!   the same order once every record is in Kafka, moves the cursor and deletes the segments
 //!   left behind. When everything is delivered every file but the cursor is deleted.

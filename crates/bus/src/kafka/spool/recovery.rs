@@ -1,7 +1,9 @@
 //! What [`Spool::open`](super::Spool::open) finds in a spool directory left by an earlier
 //! run: segments the cursor says were delivered are deleted, the others are validated frame
-//! by frame; a torn or corrupt tail is truncated (it was never acknowledged) and a zeroed
-//! header of the last segment (power loss before its first fsync) is rewritten.
+//! by frame; a damaged frame followed by a good one is skipped (a hole, counted as lost), a
+//! torn or corrupt tail is truncated (at the end of the last segment it was never
+//! acknowledged; elsewhere it is counted as lost) and a zeroed header of the last segment
+//! (power loss before its first fsync) is rewritten.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,7 +11,13 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::cursor::{read_cursor, remove_tmp};
-use super::frame::{payload_records, read_frame, segment_header, FRAME_HEAD, HEADER};
+use loglynx_telemetry::internal_events::{SpoolDamageSkipped, SpoolLoss};
+use loglynx_telemetry::InternalEvent;
+
+use super::frame::{
+    header_version, next_good_frame, payload_records, read_frame, segment_header, HEADER, VERSION,
+    VERSION_1,
+};
 use super::segments::{io_err, seg_name, Segment};
 use crate::{BusError, SpoolDamage};
 
@@ -26,6 +34,8 @@ pub(super) struct Recovered {
     pub resume: (u64, u64),
     /// The number of the next segment to create.
     pub next_seq: u64,
+    /// What damaged frames cost.
+    pub loss: SpoolLoss,
 }
 
 /// Creates `dir` if needed, checks that it is writable, deletes delivered segments and
@@ -65,6 +75,7 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, BusError> {
         records: 0,
         resume: (cur_seq, HEADER),
         next_seq: cur_seq,
+        loss: SpoolLoss::default(),
     };
     let last = seqs.last().copied();
     for (i, &seq) in seqs.iter().enumerate() {
@@ -73,20 +84,28 @@ pub(super) fn recover(dir: &Path) -> Result<Recovered, BusError> {
         } else {
             HEADER
         };
-        let (len, records) = scan(dir, seq, start, Some(seq) == last)?;
+        let seg = scan(dir, seq, start, Some(seq) == last, &found.loss)?;
         if i == 0 {
-            found.resume = (seq, start.min(len));
+            found.resume = (seq, start.min(seg.segment.len));
         }
-        found.records += records;
-        found.segments.push(Segment { seq, len });
+        found.records += seg.records;
+        found.segments.push(seg.segment);
         found.next_seq = seq + 1;
     }
     Ok(found)
 }
 
-/// Validates segment `seq` from `start`, truncating at the first bad frame. Returns the
-/// file length after that and the records after `start`.
-fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusError> {
+/// A segment as [`scan`] found it.
+struct Scanned {
+    segment: Segment,
+    /// Records in good frames after the start.
+    records: u64,
+}
+
+/// Validates segment `seq` from `start`: skips damaged stretches followed by a good frame
+/// (holes), truncates a damaged tail (counted in `loss` unless it is the torn end of the last
+/// segment, never acknowledged).
+fn scan(dir: &Path, seq: u64, start: u64, last: bool, loss: &SpoolLoss) -> Result<Scanned, BusError> {
     let path = dir.join(seg_name(seq));
     let f = OpenOptions::new()
         .read(true)
@@ -98,37 +117,64 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
         .map_err(io_err(&path, "read its size", ""))?
         .len();
     let mut head = [0u8; HEADER as usize];
-    let head_ok =
-        len >= HEADER && f.read_exact_at(&mut head, 0).is_ok() && head[..] == segment_header()[..];
-    if !head_ok && last && len >= HEADER && head == [0u8; HEADER as usize] {
-        // A power loss before the first fsync of a new segment: the header reads as
-        // zeros. Nothing in it was acknowledged before its frames (checked below) were.
-        tracing::warn!(file = %path.display(), "disk buffer: zeroed segment header (power loss?): rewritten");
-        f.write_all_at(&segment_header(), 0)
-            .and_then(|()| f.sync_data())
-            .map_err(io_err(&path, "repair the header", ""))?;
-    } else if !head_ok {
-        if len < HEADER && last {
+    let read_head = len >= HEADER && f.read_exact_at(&mut head, 0).is_ok();
+    let version = if read_head { header_version(&head) } else { None };
+    let version = match version {
+        Some(v @ (VERSION_1 | VERSION)) => v,
+        Some(v) => {
+            return Err(BusError::SpoolDamaged {
+                path,
+                problem: SpoolDamage::UnknownVersion(v),
+            })
+        }
+        None if last && read_head && head == [0u8; HEADER as usize] => {
+            // A power loss before the first fsync of a new segment: the header reads as
+            // zeros. Nothing in it was acknowledged before its frames (checked below) were.
+            tracing::warn!(file = %path.display(), "disk buffer: zeroed segment header (power loss?): rewritten");
+            f.write_all_at(&segment_header(), 0)
+                .and_then(|()| f.sync_data())
+                .map_err(io_err(&path, "repair the header", ""))?;
+            VERSION
+        }
+        None if len < HEADER && last => {
             // Created but its header not yet on disk: nothing was acknowledged in it.
             rewrite_header(&f, &path)?;
-            return Ok((HEADER, 0));
+            return Ok(Scanned { segment: Segment::new(seq, HEADER, VERSION), records: 0 });
         }
-        return Err(BusError::SpoolDamaged {
-            path,
-            problem: SpoolDamage::BadHeader,
-        });
-    }
+        None => {
+            return Err(BusError::SpoolDamaged {
+                path,
+                problem: SpoolDamage::BadHeader,
+            })
+        }
+    };
+    let mut segment = Segment::new(seq, len, version);
     let mut off = start.clamp(HEADER, len);
     let mut records = 0;
     while off < len {
-        match read_frame(&f, off, len) {
-            Ok(Some(payload)) => {
+        match read_frame(&f, off, len, version) {
+            Ok(Some((payload, next))) => {
                 records += payload_records(&payload);
-                off += FRAME_HEAD + payload.len() as u64;
+                off = next;
+                continue;
             }
-            Ok(None) => break,
+            Ok(None) => {}
             Err(e) => return Err(io_err(&path, "read", "")(e)),
         }
+        if version == VERSION_1 {
+            // No marker to find the next frame by.
+            break;
+        }
+        let (next, frames) = next_good_frame(&f, off, len).map_err(io_err(&path, "read", ""))?;
+        let Some(next) = next else {
+            if !last {
+                SpoolDamageSkipped { file: &path, offset: off, bytes: len - off, frames, resumed: false }.emit(loss);
+            }
+            break;
+        };
+        SpoolDamageSkipped { file: &path, offset: off, bytes: next - off, frames, resumed: true }.emit(loss);
+        segment.holes.push((off, next));
+        off = next;
     }
     if off < len {
         if last {
@@ -138,19 +184,15 @@ fn scan(dir: &Path, seq: u64, start: u64, last: bool) -> Result<(u64, u64), BusE
                 bytes = len - off,
                 "disk buffer: torn frame at the end (written during a crash, never acknowledged): truncated"
             );
-        } else {
-            tracing::error!(
-                file = %path.display(),
-                offset = off,
-                bytes = len - off,
-                "disk buffer: corrupt frame in the middle of a segment: the rest of this segment is lost"
-            );
+        } else if version == VERSION_1 {
+            SpoolDamageSkipped { file: &path, offset: off, bytes: len - off, frames: 1, resumed: false }.emit(loss);
         }
         f.set_len(off)
             .and_then(|()| f.sync_all())
             .map_err(io_err(&path, "truncate", ""))?;
+        segment.len = off;
     }
-    Ok((off, records))
+    Ok(Scanned { segment, records })
 }
 
 /// Replaces a segment shorter than its header by an empty segment.

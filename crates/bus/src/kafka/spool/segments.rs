@@ -9,9 +9,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::cursor::write_cursor;
+use loglynx_telemetry::internal_events::{SpoolDamageSkipped, SpoolLoss};
+use loglynx_telemetry::InternalEvent;
+
 use super::frame::{
-    decode_payload, encode_frame, payload_records, read_frame, segment_header, split_batch,
-    SpoolBatch, FRAME_HEAD, HEADER, MAX_FRAME,
+    decode_payload, encode_frame, next_good_frame, payload_records, read_frame, segment_header,
+    split_batch, SpoolBatch, FRAME_HEAD, HEADER, MAX_FRAME, VERSION, VERSION_1,
 };
 use super::recovery::recover;
 use crate::{BusError, SpoolDamage};
@@ -38,11 +41,21 @@ impl FrameId {
     }
 }
 
-/// A segment file: its number and length.
+/// A segment file: its number, length and format, and the damaged stretches recovery found
+/// in it.
 #[derive(Debug)]
 pub(super) struct Segment {
     pub(super) seq: u64,
     pub(super) len: u64,
+    pub(super) version: u32,
+    /// `(start, end)` of damaged stretches, each followed by a good frame: skipped.
+    pub(super) holes: Vec<(u64, u64)>,
+}
+
+impl Segment {
+    pub(super) fn new(seq: u64, len: u64, version: u32) -> Segment {
+        Segment { seq, len, version, holes: Vec::new() }
+    }
 }
 
 /// The on-disk buffer. See `spool/mod.rs` for the format.
@@ -68,6 +81,10 @@ pub struct Spool {
     max_frame: u64,
     /// Frames skipped because they could not be decoded.
     skipped: u64,
+    /// Damaged frames skipped (at open and while reading).
+    loss: SpoolLoss,
+    /// Records of the frames handed out by [`Spool::read_next`] and not yet delivered.
+    in_flight: u64,
     /// Tests: the write of this frame (counted over the spool's life) fails.
     #[cfg(test)]
     pub(super) fail_frame: Option<u64>,
@@ -90,8 +107,8 @@ pub(super) fn seg_name(seq: u64) -> String {
 
 impl Spool {
     /// Opens (or creates) the spool in `dir` with a capacity of `max_bytes`. Deletes segments
-    /// the cursor says were delivered, truncates a torn tail (warning) and counts the records
-    /// still to send. Fails, naming the directory, when it cannot be created or written.
+    /// the cursor says were delivered, truncates a torn tail (warning), skips damaged frames
+    /// (error, counted in [`Spool::lost_frames`]) and counts the records still to send. Fails, naming the directory, when it cannot be created or written.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<Spool, BusError> {
         let found = recover(dir)?;
         let mut spool = Spool {
@@ -110,12 +127,15 @@ impl Spool {
             cursor_saved: Instant::now(),
             max_frame: MAX_FRAME,
             skipped: 0,
+            loss: found.loss,
+            in_flight: 0,
             #[cfg(test)]
             fail_frame: None,
             #[cfg(test)]
             frames_written: 0,
         };
-        if let Some(seg) = spool.segments.back() {
+        // An older format's last segment is read, never appended to: writing starts a new one.
+        if let Some(seg) = spool.segments.back().filter(|s| s.version == VERSION) {
             let path = dir.join(seg_name(seg.seq));
             let f = OpenOptions::new().append(true).open(&path).map_err(io_err(
                 &path,
@@ -172,6 +192,17 @@ impl Spool {
     /// Frames skipped by [`Spool::read_next`] because they could not be decoded.
     pub fn skipped_frames(&self) -> u64 {
         self.skipped
+    }
+
+    /// Damaged frames skipped since open (about: the frame markers in the damaged stretches);
+    /// their records are lost.
+    pub fn lost_frames(&self) -> u64 {
+        self.loss.frames.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of the damaged stretches skipped since open.
+    pub fn lost_bytes(&self) -> u64 {
+        self.loss.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// True when every record written was delivered.
@@ -326,7 +357,12 @@ impl Spool {
                 self.read = (self.segments[idx + 1].seq, HEADER);
                 continue;
             }
-            let (seq, off, seg_len) = (seg.seq, self.read.1, seg.len);
+            if let Some(&(_, end)) = seg.holes.iter().find(|(start, _)| *start == self.read.1) {
+                // Damaged, counted at open.
+                self.read.1 = end;
+                continue;
+            }
+            let (seq, off, seg_len, version) = (seg.seq, self.read.1, seg.len, seg.version);
             let path = self.dir.join(seg_name(seq));
             if self.reader.as_ref().map(|(s, _)| *s) != Some(seq) {
                 let f = File::open(&path).map_err(io_err(&path, "open", ""))?;
@@ -335,17 +371,28 @@ impl Spool {
             let Some((_, f)) = self.reader.as_ref() else {
                 return Ok(None);
             };
-            let payload = match read_frame(f, off, seg_len) {
+            let (payload, end) = match read_frame(f, off, seg_len, version) {
                 Ok(Some(p)) => p,
-                Ok(None) => {
+                Ok(None) if version == VERSION_1 => {
                     return Err(BusError::SpoolDamaged {
                         path,
                         problem: SpoolDamage::CorruptFrame(off),
                     })
                 }
+                Ok(None) => {
+                    // Damaged since open: skip to the next good frame, or to the segment's end.
+                    let (next, frames) = next_good_frame(f, off, seg_len).map_err(io_err(&path, "read", ""))?;
+                    let end = next.unwrap_or(seg_len);
+                    SpoolDamageSkipped { file: &path, offset: off, bytes: end - off, frames, resumed: next.is_some() }
+                        .emit(&self.loss);
+                    self.read.1 = end;
+                    // The damaged frames' records will never be delivered: count again what
+                    // can be, so the spool still empties.
+                    self.records = self.in_flight + self.count_from_read()?;
+                    continue;
+                }
                 Err(e) => return Err(io_err(&path, "read", "")(e)),
             };
-            let end = off + FRAME_HEAD + payload.len() as u64;
             let batch = decode_payload(&payload).unwrap_or_else(|| {
                 self.skipped += 1;
                 tracing::error!(
@@ -362,8 +409,38 @@ impl Spool {
                 end,
                 records: payload_records(&payload),
             };
+            self.in_flight += id.records;
             return Ok(Some((id, batch)));
         }
+    }
+
+    /// Records in the good frames from the read position to the end of the spool (damaged
+    /// stretches are skipped; they are reported when reading reaches them).
+    fn count_from_read(&self) -> Result<u64, BusError> {
+        let mut records = 0;
+        for seg in self.segments.iter().filter(|s| s.seq >= self.read.0) {
+            let path = self.dir.join(seg_name(seg.seq));
+            let f = File::open(&path).map_err(io_err(&path, "open", ""))?;
+            let mut off = if seg.seq == self.read.0 { self.read.1 } else { HEADER };
+            while off < seg.len {
+                if let Some(&(_, end)) = seg.holes.iter().find(|(start, _)| *start == off) {
+                    off = end;
+                    continue;
+                }
+                match read_frame(&f, off, seg.len, seg.version).map_err(io_err(&path, "read", ""))? {
+                    Some((payload, next)) => {
+                        records += payload_records(&payload);
+                        off = next;
+                    }
+                    None if seg.version == VERSION_1 => break,
+                    None => match next_good_frame(&f, off, seg.len).map_err(io_err(&path, "read", ""))? {
+                        (Some(next), _) => off = next,
+                        (None, _) => break,
+                    },
+                }
+            }
+        }
+        Ok(records)
     }
 
     /// Marks the frame `id` delivered (frames must come back in the order they were handed
@@ -372,6 +449,7 @@ impl Spool {
     pub fn delivered(&mut self, id: FrameId) -> Result<(), BusError> {
         self.done = (id.segment, id.end);
         self.records = self.records.saturating_sub(id.records);
+        self.in_flight = self.in_flight.saturating_sub(id.records);
         self.cursor_dirty = true;
         let at_end = self
             .segments
@@ -425,6 +503,7 @@ impl Spool {
         self.writer = None;
         self.reader = None;
         self.records = 0;
+        self.in_flight = 0;
         let gone: Vec<Segment> = self.segments.drain(..).collect();
         self.delete_segments(gone)
     }
@@ -465,7 +544,7 @@ impl Spool {
         f.write_all(&segment_header())
             .map_err(io_err(&path, "write", DISK))?;
         self.writer = Some(f);
-        self.segments.push_back(Segment { seq, len: HEADER });
+        self.segments.push_back(Segment::new(seq, HEADER, VERSION));
         self.bytes += HEADER;
         self.next_seq = seq + 1;
         Ok(())

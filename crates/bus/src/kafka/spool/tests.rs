@@ -4,7 +4,7 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use super::frame::{encode_frame, HEADER};
+use super::frame::{encode_frame, seal, FRAME_HEAD, HEADER, MAGIC};
 use super::segments::seg_name;
 use super::{FrameId, Spool, SpoolBatch};
 
@@ -267,9 +267,9 @@ fn an_undecodable_frame_is_skipped_and_counted() {
     let payload = [
         3u8, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
     ];
-    let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
-    frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    let mut frame = vec![0u8; FRAME_HEAD as usize];
     frame.extend_from_slice(&payload);
+    seal(&mut frame);
     let seg = tmp.path().join(seg_name(0));
     let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
     f.write_all(&frame).unwrap();
@@ -305,4 +305,170 @@ fn a_batch_larger_than_a_frame_is_split_with_its_positions_last() {
     assert_eq!(got[2].positions, big.positions);
     let records: Vec<_> = got.into_iter().flat_map(|b| b.records).collect();
     assert_eq!(records, big.records);
+}
+
+/// The offsets of the frames of a (version 2) segment file.
+fn frame_offsets(seg: &Path) -> Vec<u64> {
+    let bytes = std::fs::read(seg).unwrap();
+    let mut offs = Vec::new();
+    let mut off = HEADER as usize;
+    while off < bytes.len() {
+        offs.push(off as u64);
+        let n = u32::from_le_bytes(bytes[off + 4..off + 8].try_into().unwrap()) as usize;
+        off += FRAME_HEAD as usize + n;
+    }
+    offs
+}
+
+fn flip_bytes(path: &Path, at: u64, n: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    for b in &mut bytes[at as usize..at as usize + n] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(path, &bytes).unwrap();
+}
+
+/// Issue 11: a checksum failure truncated the rest of its segment (up to 64 MiB of
+/// acknowledged records).
+#[test]
+fn regression_issue_11_damaged_frames_in_the_middle_are_skipped_and_the_rest_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    s.append(&(0..10).map(batch).collect::<Vec<_>>()).unwrap();
+    s.append(&(10..20).map(batch).collect::<Vec<_>>()).unwrap();
+    drop(s);
+    let seg = tmp.path().join(seg_name(0));
+    let offs = frame_offsets(&seg);
+    assert_eq!(offs.len(), 20);
+    let len = std::fs::metadata(&seg).unwrap().len();
+    // Payload bytes of frame 3; the length field of frame 7 and the payload of frame 8 (one
+    // damaged stretch of two frames); the checksum of frame 15.
+    flip_bytes(&seg, offs[3] + FRAME_HEAD + 5, 3);
+    flip_bytes(&seg, offs[7] + 5, 2);
+    flip_bytes(&seg, offs[8] + FRAME_HEAD + 1, 1);
+    flip_bytes(&seg, offs[15] + 9, 1);
+
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), len, "nothing truncated");
+    let frames = read_all(&mut s);
+    let got: Vec<_> = frames.iter().map(|(_, b)| b.clone()).collect();
+    let want: Vec<_> = (0..20).filter(|i| ![3, 7, 8, 15].contains(i)).map(batch).collect();
+    assert_eq!(got, want, "every frame after the damage is delivered, in order");
+    assert_eq!(s.records(), 2 * 16);
+    assert_eq!(s.lost_frames(), 4);
+    let lost = (offs[4] - offs[3]) + (offs[9] - offs[7]) + (offs[16] - offs[15]);
+    assert_eq!(s.lost_bytes(), lost);
+    for (id, _) in frames {
+        s.delivered(id).unwrap();
+    }
+    assert!(s.is_empty());
+    assert_eq!(segment_files(tmp.path()), 0);
+}
+
+#[test]
+fn damage_in_an_older_segment_skips_to_its_next_good_frame_or_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap().with_segment_bytes(400);
+    for i in 0..12 {
+        s.append(&[batch(i)]).unwrap();
+    }
+    drop(s);
+    assert!(segment_files(tmp.path()) >= 3);
+    // The first segment: its first frame damaged; the second: its last frame damaged (no good
+    // frame follows in it, yet the next segment is read).
+    let first = frame_offsets(&tmp.path().join(seg_name(0)));
+    let second = frame_offsets(&tmp.path().join(seg_name(1)));
+    flip_bytes(&tmp.path().join(seg_name(0)), first[0] + FRAME_HEAD + 1, 1);
+    flip_bytes(&tmp.path().join(seg_name(1)), *second.last().unwrap() + FRAME_HEAD, 1);
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    let got: Vec<_> = read_all(&mut s).into_iter().map(|(_, b)| b).collect();
+    let lost_second = first.len() as u64 + second.len() as u64 - 1;
+    let want: Vec<_> = (1..12).filter(|&i| i != lost_second).map(batch).collect();
+    assert_eq!(got, want);
+    assert_eq!(s.lost_frames(), 2);
+}
+
+#[test]
+fn damage_after_open_is_skipped_while_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    s.append(&(0..5).map(batch).collect::<Vec<_>>()).unwrap();
+    let seg = tmp.path().join(seg_name(0));
+    let offs = frame_offsets(&seg);
+    flip_bytes(&seg, offs[2] + FRAME_HEAD + 2, 1);
+    let frames = read_all(&mut s);
+    let got: Vec<_> = frames.iter().map(|(_, b)| b.clone()).collect();
+    assert_eq!(got, vec![batch(0), batch(1), batch(3), batch(4)]);
+    assert_eq!((s.lost_frames(), s.lost_bytes()), (1, offs[3] - offs[2]));
+    // The lost frame's records are not waited for: the spool empties.
+    assert_eq!(s.records(), 8);
+    for (id, _) in frames {
+        s.delivered(id).unwrap();
+    }
+    assert!(s.is_empty());
+    assert_eq!(segment_files(tmp.path()), 0);
+}
+
+#[test]
+fn damage_found_while_frames_are_in_flight_keeps_their_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    s.append(&(0..6).map(batch).collect::<Vec<_>>()).unwrap();
+    let first = s.read_next().unwrap().unwrap();
+    let seg = tmp.path().join(seg_name(0));
+    let offs = frame_offsets(&seg);
+    flip_bytes(&seg, offs[2] + FRAME_HEAD + 2, 1);
+    let second = s.read_next().unwrap().unwrap();
+    let rest = read_all(&mut s);
+    assert_eq!(rest.iter().map(|(_, b)| b.clone()).collect::<Vec<_>>(), vec![batch(3), batch(4), batch(5)]);
+    // Frames 0, 1 (in flight) and 3..5: 5 frames of 2 records.
+    assert_eq!(s.records(), 10);
+    for (id, _) in [first, second].into_iter().chain(rest) {
+        assert!(!s.is_empty());
+        s.delivered(id).unwrap();
+    }
+    assert!(s.is_empty());
+}
+
+/// A version 1 segment as the first release wrote it: frames of length + CRC32, no marker.
+fn write_v1_segment(path: &Path, batches: &[SpoolBatch]) {
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for b in batches {
+        let mut f = Vec::new();
+        encode_frame(b, &mut f);
+        let payload = &f[FRAME_HEAD as usize..];
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        out.extend_from_slice(payload);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_spool_of_the_first_format_is_still_read_and_new_frames_go_to_a_new_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_v1_segment(&tmp.path().join(seg_name(0)), &[batch(0), batch(1)]);
+    let mut s = Spool::open(tmp.path(), 1 << 20).unwrap();
+    assert_eq!(s.records(), 4);
+    s.append(&[batch(2)]).unwrap();
+    assert!(tmp.path().join(seg_name(1)).exists(), "a version 2 segment for new frames");
+    let frames = read_all(&mut s);
+    let got: Vec<_> = frames.iter().map(|(_, b)| b.clone()).collect();
+    assert_eq!(got, vec![batch(0), batch(1), batch(2)]);
+    for (id, _) in frames {
+        s.delivered(id).unwrap();
+    }
+    assert_eq!(segment_files(tmp.path()), 0);
+}
+
+#[test]
+fn a_segment_of_a_newer_format_is_refused_with_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&3u32.to_le_bytes());
+    std::fs::write(tmp.path().join(seg_name(0)), out).unwrap();
+    let e = Spool::open(tmp.path(), 1 << 20).unwrap_err().to_string();
+    assert!(e.contains("newer loglynx (spool format 3)"), "{e}");
+    assert!(e.contains(&seg_name(0)), "{e}");
 }
