@@ -311,7 +311,11 @@ export class AlertsView {
       this.state.end !== s.end;
     if (filtersChanged) this.limit = PAGE;
     const wasActive = this.active;
-    this.stop();
+    // The list is loaded again; the detail shown (or loading) stays unless the selection changed.
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.listCtl?.abort();
+    if (!wasActive) this.detailCtl?.abort();
     this.active = true;
     this.state = s;
     this.statusSel.value = statusOf(s);
