@@ -49,15 +49,32 @@ export function apiUrl(path: string, params: Record<string, string | number | un
   return url.pathname + url.search;
 }
 
-/** GETs an API endpoint and parses its JSON; throws ApiError with a readable reason on failure. */
-export async function getJson<T>(
+/** A response read as text and, when it is JSON, parsed. */
+interface Answer {
+  status: number;
+  ok: boolean;
+  body: unknown;
+  text: string;
+}
+
+/** Sends a request (GET, or POST with a JSON body) and reads the answer; network errors become ApiError. */
+async function send(
+  method: "GET" | "POST",
   path: string,
-  params: Record<string, string | number | undefined> = {},
+  params: Record<string, string | number | undefined>,
+  json: unknown,
   signal?: AbortSignal,
-): Promise<T> {
+): Promise<Answer> {
   let resp: Response;
+  const headers: Record<string, string> = { ...authHeaders() };
+  if (method === "POST") headers["Content-Type"] = "application/json";
   try {
-    resp = await fetch(apiUrl(path, params), { headers: authHeaders(), signal });
+    resp = await fetch(apiUrl(path, params), {
+      method,
+      headers,
+      body: method === "POST" ? JSON.stringify(json ?? {}) : undefined,
+      signal,
+    });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
@@ -67,17 +84,47 @@ export async function getJson<T>(
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {
-    // fall through: handled below
+    // not JSON: the callers say so
   }
-  if (!resp.ok) throw errorFrom(resp.status, body, text);
-  if (body === undefined) {
-    throw new ApiError(resp.status, "bad_response", `the server sent no JSON for ${path}`);
+  return { status: resp.status, ok: resp.ok, body, text };
+}
+
+function parsed<T>(a: Answer, path: string): T {
+  if (!a.ok) throw errorFrom(a.status, a.body, a.text);
+  if (a.body === undefined) {
+    throw new ApiError(a.status, "bad_response", `the server sent no JSON for ${path}`);
   }
-  return body as T;
+  return a.body as T;
+}
+
+/** GETs an API endpoint and parses its JSON; throws ApiError with a readable reason on failure. */
+export async function getJson<T>(
+  path: string,
+  params: Record<string, string | number | undefined> = {},
+  signal?: AbortSignal,
+): Promise<T> {
+  return parsed<T>(await send("GET", path, params, undefined, signal), path);
+}
+
+/** POSTs a JSON body to an API endpoint and parses the JSON answer (ApiError on failure). */
+export async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return parsed<T>(await send("POST", path, {}, body, signal), path);
+}
+
+/** The 404 of a subsystem that is off (`{"enabled": false, "error": ...}`), if `e` is one. */
+export function offReason(e: unknown): string | null {
+  if (e instanceof ApiError && e.status === 404 && e.type === "off") return e.reason;
+  return null;
 }
 
 /** Builds an ApiError from an error response (`{"error":{"type","reason"}}` when well formed). */
+/** Builds an ApiError from an error response (`{"error":{"type","reason"}}` when well formed). */
 export function errorFrom(status: number, body: unknown, text: string): ApiError {
+  // A subsystem that is off (detection, the Kafka pipeline): `{"enabled": false, "error": "..."}`.
+  const off = body as { enabled?: unknown; error?: unknown } | undefined;
+  if (status === 404 && off?.enabled === false && typeof off.error === "string") {
+    return new ApiError(status, "off", off.error);
+  }
   const err = (body as { error?: { type?: string; reason?: string } } | undefined)?.error;
   if (err && typeof err.reason === "string") {
     return new ApiError(status, err.type ?? "error", err.reason);

@@ -89,6 +89,14 @@ export function detailRow(e: LogEvent, colspan: number, onFilter: FilterHandler)
     row.append(actions, name, val);
     table.appendChild(row);
   }
+  // An alert stored as an event: a link to it on the Alerts page.
+  const alertId = valueText(e["alert.id"]);
+  if (alertId) {
+    const link = el("a", "pivot", "open this alert on the Alerts page");
+    link.href = `#${new URLSearchParams({ start: "", view: "alerts", status: "all", alert: alertId })}`;
+    link.dataset.testid = "open-alert";
+    td.appendChild(link);
+  }
   const json = el("details", "raw");
   json.appendChild(el("summary", "", "JSON"));
   json.appendChild(el("pre", "", JSON.stringify(e, null, 2)));

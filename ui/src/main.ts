@@ -1,13 +1,15 @@
-// Entry point: wires the query bar, the time-range picker, the URL hash and the two views.
+// Entry point: wires the query bar, the time-range picker, the URL hash and the views.
 
+import { AlertBadge, AlertsView } from "./alerts";
 import { getJson, initToken } from "./api";
 import { byId } from "./dom";
 import { fieldKinds } from "./fields";
 import { addClause, clause, isNumericKind } from "./query";
 import { NetworkView } from "./network";
 import { PipelineView } from "./pipeline";
+import { RulesView } from "./rules";
 import { SearchView } from "./search";
-import { formatHash, parseHash, type State, type View } from "./state";
+import { VIEWS, formatHash, parseHash, type State } from "./state";
 import { LiveTail } from "./tail";
 import { PRESETS, fromLocalInput, presetOf, resolveTime, toLocalInput } from "./time";
 
@@ -21,7 +23,6 @@ const fromInput = byId<HTMLInputElement>("range-from");
 const toInput = byId<HTMLInputElement>("range-to");
 const errorBox = byId("error");
 
-const VIEWS: View[] = ["search", "tail", "network", "pipeline"];
 let state: State = parseHash(location.hash);
 
 function showError(msg: string | null): void {
@@ -50,7 +51,24 @@ const tail = new LiveTail(
 );
 const network = new NetworkView(showError);
 const pipeline = new PipelineView(showError);
+const badge = new AlertBadge();
+const alerts = new AlertsView(
+  showError,
+  (patch) => navigate({ ...state, q: queryInput.value, ...patch }),
+  addFilter,
+  (q, a, b) => navigate({ ...state, q, start: new Date(a).toISOString(), end: new Date(b).toISOString(), view: "search" }),
+  badge,
+);
+const rules = new RulesView(showError);
 byId("tail-clear").addEventListener("click", () => tail.clear());
+
+/** Why the query bar is off on the pages that do not search. */
+const QUERY_OFF: Partial<Record<State["view"], string>> = {
+  network: "the Network page shows the TCP state monitor; the query applies to Search and Live tail",
+  pipeline: "the Pipeline page shows the Kafka pipeline now; the query applies to Search and Live tail",
+  alerts: "the Alerts page has its own filters (status, rule, words); the time range applies to it",
+  rules: "the Rules page lists the rules; the time range is the backtests'",
+};
 
 /** Shows a state in the inputs (query, range picker, tabs). */
 function syncInputs(s: State): void {
@@ -72,13 +90,9 @@ function syncInputs(s: State): void {
   }
   document.body.dataset.view = s.view;
   byId("range").classList.toggle("disabled", s.view === "tail" || s.view === "pipeline");
-  queryInput.disabled = s.view === "network" || s.view === "pipeline";
-  queryInput.title =
-    s.view === "network"
-      ? "the Network page shows the TCP state monitor; the query applies to Search and Live tail"
-      : s.view === "pipeline"
-        ? "the Pipeline page shows the Kafka pipeline now; the query applies to Search and Live tail"
-        : "";
+  queryInput.disabled = s.view !== "search" && s.view !== "tail";
+  queryInput.title = QUERY_OFF[s.view] ?? "";
+  byId<HTMLButtonElement>("run").textContent = s.view === "search" || s.view === "tail" ? "Search" : "Apply";
 }
 
 /** Applies a state: inputs, then runs the view (search query or tail stream). */
@@ -88,6 +102,8 @@ function apply(s: State): void {
   if (s.view !== "tail") tail.stop();
   if (s.view !== "network") network.stop();
   if (s.view !== "pipeline") pipeline.stop();
+  if (s.view !== "alerts") alerts.stop();
+  if (s.view !== "rules") rules.stop();
   if (s.view === "search") {
     void search.run(s);
   } else if (s.view === "network") {
@@ -95,6 +111,10 @@ function apply(s: State): void {
   } else if (s.view === "pipeline") {
     showError(null);
     void pipeline.run();
+  } else if (s.view === "alerts") {
+    void alerts.run(s);
+  } else if (s.view === "rules") {
+    void rules.run(s);
   } else {
     showError(null);
     tail.start(s.q.trim());
@@ -221,6 +241,7 @@ function findCount(stats: Record<string, unknown>): number | null {
 
 void pollHealth();
 setInterval(() => void pollHealth(), 15_000);
+void badge.refresh();
 
 if (!location.hash) history.replaceState(null, "", formatHash(state));
 apply(state);

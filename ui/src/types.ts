@@ -159,3 +159,113 @@ export interface PipelineOff {
   enabled: false;
   error: string;
 }
+
+// Detection: `GET /api/v1/alerts`, `GET /api/v1/rules` and the rule actions
+// (crates/api/src/routes/alerts.rs; docs/openapi.yaml, tag `detection`).
+
+/** The rule that raised an alert (`AlertRule`). */
+export interface AlertRule {
+  /** The rule's id, else its name, else its title: what events' `rule.id` holds. */
+  id: string;
+  name: string;
+  title: string;
+  /** Sigma level: informational, low, medium, high, critical. */
+  level: string | null;
+  /** Kept on every alert (SigmaHQ rules are under the DRL 1.1, which requires it). */
+  author: string | null;
+}
+
+/** One status change of an alert, oldest first. */
+export interface AlertChange {
+  status: string;
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+export type AlertStatus = "open" | "acknowledged" | "closed";
+
+/** An alert (`Alert` in the OpenAPI document). */
+export interface Alert {
+  id: string;
+  rule: AlertRule;
+  status: AlertStatus;
+  /** Group-by field -> value, e.g. {"source.ip": "1.2.3.4"}. */
+  group: Record<string, string>;
+  /** Distinct events folded into the alert. */
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  /** The `event.id` of its events (the first `[detect] max_evidence`). */
+  evidence: string[];
+  host?: string;
+  created: string;
+  updated: string;
+  history?: AlertChange[];
+}
+
+/** `GET /api/v1/alerts`. */
+export interface AlertsResponse {
+  total: number;
+  alerts: Alert[];
+}
+
+/** One rule of `GET /api/v1/rules` (`Rule`). */
+export interface RuleInfo {
+  /** How events' `rule.id` and alerts name the rule; the path segment of enable/disable. */
+  key: string;
+  id: string | null;
+  name: string | null;
+  title: string;
+  level: string | null;
+  author: string | null;
+  /** The rule file, or `builtin:<file>` for the built-in pack. */
+  file: string;
+  logsource: string;
+  kind: "detection" | "correlation" | "inactive";
+  enabled: boolean;
+  hits: number;
+  groups?: number;
+  groups_evicted?: number;
+}
+
+/** A rule that does not compile. */
+export interface RejectedRule {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+/** `GET /api/v1/rules`. */
+export interface RulesResponse {
+  loaded: number;
+  rules: RuleInfo[];
+  inactive: RuleInfo[];
+  rejected: RejectedRule[];
+  reloads: number;
+  alerts_raised: number;
+}
+
+/** `POST /api/v1/rules/backtest` body: a loaded rule's key or Sigma YAML, over stored events. */
+export interface BacktestRequest {
+  rule?: string;
+  yaml?: string;
+  start?: string;
+  end?: string;
+  q?: string;
+}
+
+/** `POST /api/v1/rules/backtest`: what the rule would have raised (nothing is stored). */
+export interface BacktestResponse {
+  events_scanned: number;
+  matched: number;
+  alerts: Alert[];
+  truncated: boolean;
+  took_ms: number;
+}
+
+/** 404 of a subsystem that is off: `{"enabled": false, "error": "..."}`. */
+export interface Off {
+  enabled: false;
+  error: string;
+}

@@ -1,5 +1,6 @@
 // Unit tests of the dashboard's pure modules (query editing, time ranges, URL state, SSE parsing,
-// the Pipeline page's model over a fixed /api/v1/pipeline sample).
+// the Pipeline page's model over a fixed /api/v1/pipeline sample, the Alerts and Rules pages'
+// models over fixed /api/v1/alerts and /api/v1/rules samples).
 // The TypeScript sources are bundled with esbuild into a temporary module first.
 
 import { test, before, after } from "node:test";
@@ -23,6 +24,10 @@ before(async () => {
     `export { SseParser, eventsOf, MAX_ROWS } from ${JSON.stringify(join(SRC, "tail.ts"))};`,
     `export { scopeOf } from ${JSON.stringify(join(SRC, "scope.ts"))};`,
     `export * as pipe from ${JSON.stringify(join(SRC, "pipeline.ts"))};`,
+    `export { errorFrom, offReason } from ${JSON.stringify(join(SRC, "api.ts"))};`,
+    `export * as det from ${JSON.stringify(join(SRC, "detect.ts"))};`,
+    `export * as alerts from ${JSON.stringify(join(SRC, "alerts.ts"))};`,
+    `export * as rules from ${JSON.stringify(join(SRC, "rules.ts"))};`,
   ].join("\n");
   const out = join(dir, "bundle.mjs");
   await build({
@@ -30,6 +35,8 @@ before(async () => {
     bundle: true,
     format: "esm",
     platform: "neutral",
+    // uPlot (imported by the Alerts page's timeline) is found by its package.json's module field.
+    mainFields: ["module", "main"],
     outfile: out,
     logLevel: "error",
   });
@@ -85,6 +92,16 @@ test("presetOf recognises the picker's presets", () => {
   assert.equal(m.presetOf("", ""), "all");
   assert.equal(m.presetOf("now-2h", ""), "custom");
   assert.equal(m.presetOf("now-1h", "2024-05-01T00:00:00Z"), "custom");
+});
+
+test("URL hash keeps the Alerts page's filters and selection, only on that page", () => {
+  const s = { q: "", start: "", end: "", view: "alerts", status: "all", rule: "ssh_brute_force", text: "183.62", alert: "abc" };
+  assert.equal(m.formatHash(s), "#start=&view=alerts&status=all&rule=ssh_brute_force&text=183.62&alert=abc");
+  assert.deepEqual(m.parseHash(m.formatHash(s)), s);
+  // Other pages do not carry them in their links.
+  assert.equal(m.formatHash({ ...s, view: "search" }), "#start=&view=search");
+  assert.equal(m.parseHash("#view=rules").view, "rules");
+  assert.deepEqual(m.parseHash("#view=alerts&status="), { q: "", start: "now-24h", end: "", view: "alerts" });
 });
 
 test("URL hash round-trips the state and defaults missing keys", () => {
@@ -262,4 +279,181 @@ test("pipeline: an empty pipeline (no reports yet) shows zeros, not errors", () 
   assert.deepEqual(m.pipe.bufferOf(s), { bytes: 0, max: 0, records: 0, pct: 0, text: "0 B / –", spooling: [] });
   assert.deepEqual(m.pipe.partitionRows(s, new Map()), []);
   assert.deepEqual(m.pipe.rebalanceRows(s), []);
+});
+
+// Fixed /api/v1/alerts and /api/v1/rules answers (crates/api/src/routes/alerts.rs): a correlation
+// alert (acknowledged) and a detection alert with an odd group; detection and correlation rules,
+// one disabled, one evicting groups, one inactive and two refused files.
+async function fixture(name) {
+  const p = join(dirname(fileURLToPath(import.meta.url)), "fixtures", name);
+  return JSON.parse(await readFile(p, "utf8"));
+}
+
+test("api errors: the server's reason, a subsystem that is off, an unreadable answer", () => {
+  const e = m.errorFrom(400, { error: { type: "bad_request", reason: "status \"x\": expected open" } }, "");
+  assert.deepEqual([e.status, e.type, e.reason], [400, "bad_request", 'status "x": expected open']);
+  assert.equal(m.offReason(e), null);
+  const off = m.errorFrom(404, { enabled: false, error: "detection is off: set [detect] enabled = true" }, "");
+  assert.deepEqual([off.type, m.offReason(off)], ["off", "detection is off: set [detect] enabled = true"]);
+  // A plain 404 (an endpoint this server lacks) is not "off".
+  const missing = m.errorFrom(404, { error: { type: "not_found", reason: "no endpoint at /api/v1/x" } }, "");
+  assert.equal(m.offReason(missing), null);
+  assert.equal(m.errorFrom(502, undefined, "<html>bad gateway</html>").reason, "server answered 502: <html>bad gateway</html>");
+  assert.match(m.errorFrom(401, undefined, "").reason, /\?token=/);
+});
+
+test("detect: levels, groups and the alert rows", async () => {
+  assert.equal(m.det.levelOf("High"), "high");
+  assert.equal(m.det.levelOf("info"), "informational");
+  assert.equal(m.det.levelOf(null), "other");
+  assert.equal(m.det.levelOf("urgent"), "other");
+  assert.deepEqual(
+    ["low", "critical", null, "informational", "medium", "high"].map(m.det.levelRank),
+    [3, 0, 5, 4, 2, 1],
+  );
+  assert.equal(m.det.groupText({}), "");
+  assert.equal(m.det.groupText({ "user.name": "bob", "host.name": "web1" }), "host.name=web1, user.name=bob");
+  const { alerts } = await fixture("alerts.json");
+  const rows = m.det.alertRows(alerts);
+  assert.deepEqual(
+    rows.map((r) => [r.id, r.level, r.levelText, r.title, r.name, r.group, r.count, r.status]),
+    [
+      ["dbe3af8f72f1a4810a6e145c946589fe", "high", "high", "SSH brute force", "ssh_brute_force", "source.ip=183.62.140.253", "3", "acknowledged"],
+      ["77aa", "medium", "Medium", "Sudo authentication failure", "sudo_auth_failure", 'host.name=web1, labels.empty=, user.name=bob "the" admin', "1", "open"],
+    ],
+  );
+  assert.equal(rows[0].first, m.formatTime("2025-12-10T10:54:29Z", false));
+  assert.equal(rows[0].last, m.formatTime("2025-12-10T11:04:43Z", false));
+});
+
+test("alerts: the status filter defaults to open, all sends none, the range and words go along", () => {
+  assert.equal(m.alerts.statusOf({}), "open");
+  assert.equal(m.alerts.statusOf({ status: "closed" }), "closed");
+  assert.equal(m.alerts.statusOf({ status: "sleeping" }), "open");
+  const scope = { start: "2025-12-10T00:00:00.000Z", end: "2025-12-11T00:00:00.000Z" };
+  assert.deepEqual(m.alerts.alertParams({}, scope, 200), {
+    status: "open", rule: undefined, q: undefined, start: scope.start, end: scope.end, limit: 200,
+  });
+  assert.deepEqual(m.alerts.alertParams({ status: "all", rule: " ssh_brute_force ", text: " 183.62 " }, {}, 400), {
+    status: undefined, rule: "ssh_brute_force", q: "183.62", start: undefined, end: undefined, limit: 400,
+  });
+});
+
+test("alerts: the actions each status offers, and their body", () => {
+  const acts = (s) => m.alerts.actionsFor(s).map((a) => `${a.action}:${a.label}`);
+  assert.deepEqual(acts("open"), ["ack:Acknowledge", "close:Close"]);
+  assert.deepEqual(acts("acknowledged"), ["close:Close", "reopen:Reopen"]);
+  assert.deepEqual(acts("closed"), ["reopen:Reopen"]);
+  assert.deepEqual(m.alerts.changeBody(" alice ", " looking "), { by: "alice", comment: "looking" });
+  assert.deepEqual(m.alerts.changeBody("", "  "), {});
+});
+
+test("alerts: the evidence query by rule kind, its range, and the events kept", async () => {
+  const [corr, det] = (await fixture("alerts.json")).alerts;
+  // A correlation's events carry the ids of the rules it correlates: any rule, same group.
+  assert.equal(m.alerts.evidenceQuery(corr, "correlation"), 'rule.id:* AND source.ip:"183.62.140.253"');
+  assert.equal(m.alerts.evidenceQuery(corr, undefined), 'rule.id:* AND source.ip:"183.62.140.253"');
+  // A detection rule's events carry its id; values quoted, empty values left to the evidence ids.
+  assert.equal(
+    m.alerts.evidenceQuery(det, "detection"),
+    'rule.id:"sudo_auth_failure" AND host.name:"web1" AND user.name:"bob \\"the\\" admin"',
+  );
+  assert.deepEqual(m.alerts.evidenceRange(corr), { start: "2025-12-10T10:54:29.000Z", end: "2025-12-10T11:04:44.000Z" });
+  assert.deepEqual(m.alerts.evidenceRange(det), { start: "2025-12-10T10:00:00.250Z", end: "2025-12-10T10:00:01.250Z" });
+  const hits = [
+    { "@timestamp": "2025-12-10T11:00:00Z", "event.id": "00ba-0003" },
+    { "@timestamp": "2025-12-10T10:54:29Z", "event.id": "00ba-0001" },
+    { "@timestamp": "2025-12-10T10:55:00Z", "event.id": "other" },
+    { "@timestamp": "2025-12-10T10:54:29Z", "event.id": "alert-dbe3" },
+    { "@timestamp": "2025-12-10T10:54:29Z", "event.id": "00ba-0001" },
+  ];
+  assert.deepEqual(m.alerts.evidenceOf(hits, corr).map((h) => h["event.id"]), ["00ba-0001", "00ba-0003"]);
+});
+
+test("alerts: the evidence timeline has round buckets over the alert's range", () => {
+  const start = Date.parse("2025-12-10T10:54:29Z");
+  const end = Date.parse("2025-12-10T11:04:44Z");
+  const ev = (t) => ({ "@timestamp": t });
+  const h = m.alerts.timelineOf(
+    [ev("2025-12-10T10:54:29Z"), ev("2025-12-10T10:54:59Z"), ev("2025-12-10T11:04:43Z"), ev("2025-12-10T12:00:00Z"), ev("bad")],
+    start,
+    end,
+  );
+  // 10 min 15 s in at most 60 buckets: 15 s wide, aligned to 15 s.
+  assert.equal(h.interval_ms, 15_000);
+  assert.equal(h.buckets[0].start, "2025-12-10T10:54:15.000Z");
+  assert.equal(h.buckets.length, 42);
+  assert.equal(h.buckets.at(-1).start, "2025-12-10T11:04:30.000Z");
+  assert.equal(h.total, 3, "the event after the range and the unreadable one are not counted");
+  assert.deepEqual(h.buckets.filter((b) => b.count).map((b) => [b.start, b.count]), [
+    ["2025-12-10T10:54:15.000Z", 1],
+    ["2025-12-10T10:54:45.000Z", 1],
+    ["2025-12-10T11:04:30.000Z", 1],
+  ]);
+  // One second: one bucket of 1 s.
+  const one = m.alerts.timelineOf([ev("2025-12-10T10:00:00.250Z")], Date.parse("2025-12-10T10:00:00.250Z"), Date.parse("2025-12-10T10:00:01.250Z"));
+  assert.deepEqual([one.interval_ms, one.buckets.length, one.total], [1000, 2, 1]);
+  // A year: whole days.
+  const year = m.alerts.timelineOf([], 0, 365 * 86_400_000);
+  assert.equal(year.interval_ms, 7 * 86_400_000);
+  assert.ok(year.buckets.length <= 60);
+});
+
+test("alerts: the evidence note says what was found and why some is missing", async () => {
+  const [corr] = (await fixture("alerts.json")).alerts;
+  assert.equal(m.alerts.evidenceNote(3, corr, 40), "3 of 3 events");
+  assert.equal(m.alerts.evidenceNote(2, corr, 40), "2 of 3 events · 1 not in the store (deleted by retention?)");
+  assert.equal(
+    m.alerts.evidenceNote(2, corr, 10_000),
+    "2 of 3 events · more than 10,000 candidates in the range: narrow it in Search",
+  );
+  assert.equal(
+    m.alerts.evidenceNote(3, { ...corr, count: 1500 }, 40),
+    "3 of 1,500 events · the alert keeps the ids of the first 3",
+  );
+});
+
+test("rules: rows (groups and evictions), the filter, refused lines and the summary", async () => {
+  const r = await fixture("rules.json");
+  const rows = m.rules.ruleRows(r.rules);
+  assert.deepEqual(
+    rows.map((x) => [x.key, x.name, x.kind, x.level, x.levelText, x.enabled, x.hits, x.groups, x.evicted, x.evictedValue]),
+    [
+      ["6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a01", "ssh_failed_login", "detection", "low", "low", true, "524", "", "", 0],
+      ["root_login", "root_login", "detection", "other", "–", false, "0", "", "", 0],
+      ["6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03", "ssh_brute_force", "correlation", "high", "high", true, "1,234,567", "13", "0", 0],
+      ["spray", "", "correlation", "critical", "critical", true, "9", "10,000", "42", 42],
+    ],
+  );
+  const keys = (f) => m.rules.ruleRows(r.rules, f).map((x) => x.key);
+  assert.deepEqual(keys("BRUTE"), ["6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03"]);
+  assert.deepEqual(keys("ssh login"), ["6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a01"]);
+  assert.deepEqual(keys("mine.yml"), ["root_login"]);
+  assert.deepEqual(keys("0a01"), ["6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a01"]);
+  assert.deepEqual(keys("nothing-like-this"), []);
+  assert.equal(keys("  ").length, 4);
+  assert.deepEqual(m.rules.rejectedLines(r.rejected), [
+    "/etc/loglynx/rules/broken.yml:7: Unknown modifier 'containz'",
+    "/etc/loglynx/rules/empty.yml: no rule in the file",
+  ]);
+  assert.equal(
+    m.rules.rulesSummary(r),
+    "2 detection rules, 2 correlations (1 disabled)  ·  1 inactive  ·  2 refused  ·  1 reload and 12 alerts since start",
+  );
+});
+
+test("rules: the backtest request and its summary", () => {
+  const scope = { start: "2025-12-10T00:00:00.000Z", end: undefined };
+  assert.deepEqual(m.rules.backtestRequest({ rule: "ssh_brute_force" }, scope, " host.name:LabSZ "), {
+    rule: "ssh_brute_force",
+    start: "2025-12-10T00:00:00.000Z",
+    q: "host.name:LabSZ",
+  });
+  assert.deepEqual(m.rules.backtestRequest({ yaml: "title: x" }, {}, ""), { yaml: "title: x" });
+  const r = { events_scanned: 2012, matched: 524, alerts: [{}, {}], truncated: false, took_ms: 41 };
+  assert.equal(m.rules.backtestSummary(r), "2,012 events scanned, 524 matched, 2 alerts would be raised (41 ms)");
+  assert.equal(
+    m.rules.backtestSummary({ ...r, alerts: [{}], truncated: true }),
+    "2,012 events scanned, 524 matched, 1 alert would be raised (41 ms); stopped early: narrow the range or the query to scan everything",
+  );
 });
