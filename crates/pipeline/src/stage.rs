@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::decode::decode;
 use crate::error::PipelineError;
 use crate::parse::ParseContext;
-use crate::file_rules::{parse_with, FileRules, RulesCache};
+use crate::file_rules::FileRules;
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
 #[derive(Debug, Default)]
@@ -45,19 +45,13 @@ fn parse_batch(
     stats: &PipelineStats,
 ) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let mut rules_of = RulesCache::new(rules);
-    let events: Vec<_> = batch
-        .records
-        .iter()
-        .map(|r| {
-            let mut e = parse_with(r, &ctx, rules_of.get(&r.source));
-            // A serialised loglynx event was decoded where it was made.
-            if r.hint != FormatHint::Event {
-                decode(&mut e);
-            }
-            e
-        })
-        .collect();
+    let mut events = rules.parse_batch(&batch.records, &ctx);
+    for (e, r) in events.iter_mut().zip(&batch.records) {
+        // A serialised loglynx event was decoded where it was made.
+        if r.hint != FormatHint::Event {
+            decode(e);
+        }
+    }
     let flagged = events.iter().filter(|e| e.flags.any()).count() as u64;
     stats.batches.fetch_add(1, Ordering::Relaxed);
     stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
