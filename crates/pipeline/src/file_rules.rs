@@ -78,22 +78,26 @@ impl FileRules {
     pub fn parse_batch(&self, records: &[RawRecord], ctx: &ParseContext) -> Vec<Event> {
         struct Src<'a> {
             rules: SourceRules<'a>,
-            path: Option<&'a str>,
+            /// The learner's key (`host|path`), for files without a configured layout.
+            key: Option<String>,
             learned: Option<Arc<Layout>>,
             idx: Vec<usize>,
         }
-        let mut by_ptr: HashMap<*const SourceKind, usize> = HashMap::new();
+        // One entry per file and host (a worker's batch holds several agents' records).
+        let mut by_src: HashMap<(*const SourceKind, Option<&str>), usize> = HashMap::new();
         let mut srcs: Vec<Src<'_>> = Vec::new();
         let mut events = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            let k = *by_ptr.entry(Arc::as_ptr(&r.source)).or_insert_with(|| {
+            let k = *by_src.entry((Arc::as_ptr(&r.source), r.host.as_deref())).or_insert_with(|| {
                 let rules = self.for_source(&r.source);
-                let path = match r.source.as_ref() {
-                    SourceKind::File { path } if rules.layout.is_none() => Some(path.as_str()),
+                let key = match r.source.as_ref() {
+                    SourceKind::File { path } if rules.layout.is_none() => {
+                        Some(learner_key(r.host.as_deref(), path))
+                    }
                     _ => None,
                 };
-                let learned = path.and_then(|p| self.learner.layout(p));
-                srcs.push(Src { rules, path, learned, idx: Vec::new() });
+                let learned = key.as_deref().and_then(|k| self.learner.layout(k));
+                srcs.push(Src { rules, key, learned, idx: Vec::new() });
                 srcs.len() - 1
             });
             let s = &mut srcs[k];
@@ -102,7 +106,7 @@ impl FileRules {
             events.push(parse_with(r, ctx, SourceRules { zone: s.rules.zone, layout }));
         }
         for s in &srcs {
-            let Some(path) = s.path else { continue };
+            let Some(key) = &s.key else { continue };
             let unexplained: Vec<&str> = s
                 .idx
                 .iter()
@@ -110,7 +114,7 @@ impl FileRules {
                 .map(|&i| first_line(&records[i].body))
                 .collect();
             let out = Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), unexplained };
-            if let Some(layout) = self.learner.observe(path, out, ctx) {
+            if let Some(layout) = self.learner.observe(key, out, ctx) {
                 let rules = SourceRules { zone: s.rules.zone, layout: Some(&*layout) };
                 for &i in &s.idx {
                     events[i] = parse_with(&records[i], ctx, rules);
@@ -120,9 +124,10 @@ impl FileRules {
         events
     }
 
-    /// The timestamp format learned for a file, if any.
-    pub fn learned_format(&self, path: &str) -> Option<String> {
-        self.learner.layout(path).and_then(|l| l.timestamp_format().map(str::to_string))
+    /// The timestamp format learned for a file of `host` (the records' host), if any.
+    pub fn learned_format(&self, host: Option<&str>, path: &str) -> Option<String> {
+        let layout = self.learner.layout(&learner_key(host, path))?;
+        layout.timestamp_format().map(str::to_string)
     }
 
     /// Parses `rec` with the rules of its source (what the stage does for each record).
@@ -139,6 +144,11 @@ impl FileRules {
         let layout = first_match(&self.layouts, path);
         SourceRules { zone: (zone.fixed_offset_secs() != Some(0)).then_some(zone), layout }
     }
+}
+
+/// What the learner keeps a file's state under: the same path on two hosts is two files.
+fn learner_key(host: Option<&str>, path: &str) -> String {
+    format!("{}|{path}", host.unwrap_or(""))
 }
 
 /// The first line of a body, as text (invalid UTF-8 lines are not sampled).
@@ -275,20 +285,26 @@ mod tests {
         assert!(evs.iter().all(|e| !e.flags.any() && e.level.as_deref() == Some("warn")), "{:?}", evs[0]);
         // 04.07.2024 10:00:03 in UTC.
         assert_eq!(evs[0].timestamp.0 / 1_000_000_000, JULY - 11 * 86_400 - 2 * 3600 + 3);
-        assert_eq!(z.learned_format("/srv/eu/app.log").as_deref(), Some("%d.%m.%Y %H:%M:%S%.f"));
+        assert_eq!(z.learned_format(None, "/srv/eu/app.log").as_deref(), Some("%d.%m.%Y %H:%M:%S%.f"));
         // The next lines use it at once, one at a time too.
         let one = z.parse_batch(&batch(&[eu(20)]), &ctx);
         assert_eq!(one[0].labels.get("log.timestamp_format").map(String::as_str), Some("%d.%m.%Y %H:%M:%S%.f"));
         // The file changes structure: after a window of lines it no longer explains, forgotten.
         let plain: Vec<String> = (0..300).map(|i| format!("plain text {i}")).collect();
         z.parse_batch(&batch(&plain), &ctx);
-        assert_eq!(z.learned_format("/srv/eu/app.log"), None);
+        assert_eq!(z.learned_format(None, "/srv/eu/app.log"), None);
+        // The same path on another host is another file: nothing learned there yet.
+        let other_host: Vec<RawRecord> = batch(&[eu(30)])
+            .into_iter()
+            .map(|r| RawRecord { host: Some("other".into()), ..r })
+            .collect();
+        assert!(z.parse_batch(&other_host, &ctx)[0].flags.unparsed);
         // Lines detection explains never learn anything.
         let sys = Arc::new(SourceKind::File { path: "/var/log/syslog".into() });
         let lines: Vec<RawRecord> = (0..50)
             .map(|i| RawRecord { source: Arc::clone(&sys), ..rec("", &format!("Jul 15 10:00:{:02} web1 cron[1]: run", i % 60), ctx.now) })
             .collect();
         assert!(z.parse_batch(&lines, &ctx).iter().all(|e| e.dataset.as_deref() == Some("syslog")));
-        assert_eq!(z.learned_format("/var/log/syslog"), None);
+        assert_eq!(z.learned_format(None, "/var/log/syslog"), None);
     }
 }

@@ -12,7 +12,8 @@
 //!   still unexplained (the file changed structure), the format is dropped and learning starts
 //!   again. A file whose lines detection explains keeps no state beyond its counters and never
 //!   pays for a learned layout: the fast paths (syslog, JSON, logfmt, access, header) stay first.
-//! - Files only, keyed by path; a configured `[[files.layouts]]` entry wins (no learning).
+//! - Files only, keyed by host and path; a configured `[[files.layouts]]` entry wins (no
+//!   learning).
 //!   State is in memory: after a restart the file learns again from the lines it reads.
 //!
 //! The candidates are the common formats the generic header reader does not take: day-first
@@ -101,21 +102,21 @@ pub(crate) struct Outcome<'a> {
 }
 
 impl Learner {
-    /// The layout learned for `path`.
-    pub(crate) fn layout(&self, path: &str) -> Option<Arc<Layout>> {
+    /// The layout learned for the file `key`.
+    pub(crate) fn layout(&self, key: &str) -> Option<Arc<Layout>> {
         let files = self.files.lock().ok()?;
-        files.get(path).and_then(|f| f.learned.clone())
+        files.get(key).and_then(|f| f.learned.clone())
     }
 
-    /// Takes a batch's outcome for `path`; returns a layout when one was just learned (the batch
+    /// Takes a batch's outcome for the file `key`; returns a layout when one was just learned (the batch
     /// should be parsed again with it).
-    pub(crate) fn observe(&self, path: &str, out: Outcome<'_>, ctx: &ParseContext) -> Option<Arc<Layout>> {
+    pub(crate) fn observe(&self, key: &str, out: Outcome<'_>, ctx: &ParseContext) -> Option<Arc<Layout>> {
         let mut files = self.files.lock().ok()?;
-        if !files.contains_key(path) && out.unexplained.is_empty() {
+        if !files.contains_key(key) && out.unexplained.is_empty() {
             // Detection explains this file: no state at all.
             return None;
         }
-        let st = files.entry(path.to_string()).or_default();
+        let st = files.entry(key.to_string()).or_default();
         st.seen = st.seen.saturating_add(out.lines);
         let missed = u32::try_from(out.unexplained.len()).unwrap_or(u32::MAX);
         if st.learned.is_some() {
@@ -128,7 +129,7 @@ impl Learner {
             if !changed {
                 return None;
             }
-            tracing::info!(path, "lines no longer fit the learned timestamp format, learning again");
+            tracing::info!(file = key, "lines no longer fit the learned timestamp format, learning again");
             st.learned = None;
             (st.seen, st.misses) = (out.lines, missed);
         } else {
@@ -142,7 +143,7 @@ impl Learner {
         if n >= MIN_SAMPLE && st.misses.saturating_mul(2) >= st.seen {
             let lines: Vec<&str> = st.samples.iter().map(String::as_str).collect();
             if let Some(fmt) = infer_format(&lines, ctx) {
-                tracing::info!(path, format = fmt, "learned the timestamp format of the file's lines");
+                tracing::info!(file = key, format = fmt, "learned the timestamp format of the file's lines");
                 let layout = Arc::new(Layout::learned(fmt));
                 *st = FileState { learned: Some(Arc::clone(&layout)), ..FileState::default() };
                 return Some(layout);

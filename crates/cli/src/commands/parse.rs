@@ -137,7 +137,7 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
         })
         .collect();
     let events = rules.parse_batch(&records, &ctx);
-    report.learned_timestamp_format = rules.learned_format(&path.to_string_lossy());
+    report.learned_timestamp_format = rules.learned_format(Some(&host), &path.to_string_lossy());
     for (rec, mut ev) in records.iter().zip(events) {
         loglynx_pipeline::decode::decode(&mut ev);
         let first_line = String::from_utf8_lossy(rec.body.split(|&b| b == b'\n').next().unwrap_or(&[]))
