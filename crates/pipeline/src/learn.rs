@@ -14,7 +14,8 @@
 //!   pays for a learned layout: the fast paths (syslog, JSON, logfmt, access, header) stay first.
 //! - Files only, keyed by host and path; a configured `[[files.layouts]]` entry wins (no
 //!   learning).
-//!   State is in memory: after a restart the file learns again from the lines it reads.
+//!   State is in memory (at most [`MAX_FILES`] files): after a restart the file learns again
+//!   from the lines it reads.
 //!
 //! The candidates are the common formats the generic header reader does not take: day-first
 //! dates (`31/05/2024`, `31.05.2024`, `31-05-2024`, `31-May-2024`), `Jun 01, 2024 10:00:00 AM`
@@ -49,6 +50,9 @@ pub const CANDIDATES: &[&str] = &[
 pub const MIN_SAMPLE: usize = 8;
 /// Most sample lines kept per file (each cut to 256 bytes).
 const SAMPLE: usize = 32;
+/// Files with learning state at most (about 8 KiB each while learning): beyond, new files are
+/// not learned (memory stays bounded in a worker that sees the files of many agents).
+pub const MAX_FILES: usize = 10_000;
 /// Lines over which a learned format is checked, and after which a file that did not learn
 /// starts counting again.
 pub const WINDOW: u32 = 256;
@@ -112,9 +116,14 @@ impl Learner {
     /// should be parsed again with it).
     pub(crate) fn observe(&self, key: &str, out: Outcome<'_>, ctx: &ParseContext) -> Option<Arc<Layout>> {
         let mut files = self.files.lock().ok()?;
-        if !files.contains_key(key) && out.unexplained.is_empty() {
-            // Detection explains this file: no state at all.
-            return None;
+        if !files.contains_key(key) {
+            if out.unexplained.is_empty() {
+                // Detection explains this file: no state at all.
+                return None;
+            }
+            if files.len() >= MAX_FILES {
+                return None;
+            }
         }
         let st = files.entry(key.to_string()).or_default();
         st.seen = st.seen.saturating_add(out.lines);
@@ -196,6 +205,17 @@ mod tests {
         let other = vec!["something else"; 200];
         l.observe("/a.log", Outcome { lines: WINDOW, unexplained: other }, &ctx());
         assert!(l.layout("/a.log").is_none());
+        // Past MAX_FILES files with state, a new one is not learned.
+        {
+            let mut files = l.files.lock().unwrap();
+            for i in files.len()..MAX_FILES {
+                files.insert(format!("|/full/{i}"), FileState::default());
+            }
+        }
+        let eight = vec![line; MIN_SAMPLE];
+        assert!(l.observe("|/new.log", Outcome { lines: 8, unexplained: eight }, &ctx()).is_none());
+        assert!(l.files.lock().unwrap().get("|/new.log").is_none());
+        l.files.lock().unwrap().retain(|k, _| !k.starts_with("|/full/"));
         // A file detection explains keeps no state.
         l.observe("/b.log", Outcome { lines: 1000, unexplained: vec![] }, &ctx());
         assert!(l.files.lock().unwrap().get("/b.log").is_none());
