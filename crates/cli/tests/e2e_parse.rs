@@ -116,9 +116,11 @@ fn an_explicit_layout_of_the_config_wins_over_detection() {
         .map(|i| format!("31.05.2024 10:00:{:02}.250|{}|worker-{}|billing.Invoice|invoice {i} sent\n", i % 60, if i % 10 == 0 { "ERROR" } else { "INFO" }, i % 3))
         .collect();
     std::fs::write(&file, lines).unwrap();
-    // Without the layout nothing is recognised.
+    // Without the layout only the time is learned; the pipe-delimited fields are not read.
     let r = report(&[file.to_str().unwrap()]);
-    assert_eq!(r["explained"].as_u64(), Some(0));
+    assert_eq!(r["learned_timestamp_format"], "%d.%m.%Y %H:%M:%S%.f");
+    assert_eq!(r["timed"].as_u64(), Some(50));
+    assert!(r["first"][0].get("log.level").is_none(), "{}", r["first"][0]);
     let cfg = dir.path().join("loglynx.toml");
     std::fs::write(
         &cfg,
@@ -136,4 +138,23 @@ fn an_explicit_layout_of_the_config_wins_over_detection() {
     let (code, _, err) = parse(&[file.to_str().unwrap(), "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("files.layouts[0]: pattern group \"when\""), "{err}");
+}
+
+#[test]
+fn a_timestamp_format_detection_does_not_know_is_learned_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jul.log");
+    // java.util.logging's SimpleFormatter: the time line, then the level and message.
+    let text: String = (0..40)
+        .map(|i| format!("May {:02}, 2024 {}:{:02}:00 {} com.acme.Main run\nINFO: step {i}\n", 1 + i % 28, 1 + i % 12, i % 60, if i % 2 == 0 { "AM" } else { "PM" }))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = parse(&[file.to_str().unwrap(), "--events", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("80 lines read, 40 events"), "{out}");
+    assert!(out.contains("learned timestamp format: %b %d, %Y %I:%M:%S %p"), "{out}");
+    assert!(out.contains("time from the line: 100.0%"), "{out}");
+    let first: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(first["@timestamp"], "2024-05-01T01:00:00Z");
+    assert_eq!(first["message"], "com.acme.Main run\nINFO: step 0");
 }

@@ -3,6 +3,11 @@
 //! criterion reports elements (lines) per second. The syslog cases are an su and a pam_unix
 //! line (decoded: fields extracted) and an RFC 5424 line of another program (decode skips it);
 //! `sshd_failed` is the commonest line of an exposed host's auth log.
+//!
+//! Group `stage`: the same batches from a file source through [`FileRules::parse_batch`] (the
+//! stage's path: the file's rules looked up once per batch, the learning bookkeeping), and a
+//! file with day-first dates read with the timestamp format learned for it (`learned_dayfirst`);
+//! each beside `<case>_parse_record`, the stage's loop before (`parse_record` per record).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -11,6 +16,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::decode::decode;
 use loglynx_pipeline::parse::{parse_record, ParseContext};
+use loglynx_pipeline::FileRules;
 
 const BATCH: usize = 1000;
 
@@ -19,6 +25,14 @@ fn records(lines: &[&str], hint: FormatHint) -> Vec<RawRecord> {
         transport: "udp".into(),
         peer: "127.0.0.1:514".into(),
     });
+    records_from(source, lines, hint)
+}
+
+fn file_records(path: &str, lines: &[&str]) -> Vec<RawRecord> {
+    records_from(Arc::new(SourceKind::File { path: path.into() }), lines, FormatHint::Auto)
+}
+
+fn records_from(source: Arc<SourceKind>, lines: &[&str], hint: FormatHint) -> Vec<RawRecord> {
     (0..BATCH)
         .map(|i| RawRecord {
             body: lines[i % lines.len()]
@@ -96,6 +110,45 @@ fn bench(c: &mut Criterion) {
                     decode(&mut e);
                     black_box(e);
                 }
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("stage");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let rules = FileRules::default();
+    let stage_cases = [
+        ("rfc3164", file_records("/var/log/a.log", &["<34>Oct 11 22:14:15 mymachine su[{i}]: 'su root' failed for lonvick on /dev/pts/8"])),
+        ("json", file_records("/var/log/b.log", &[r#"{"@timestamp":"2024-05-01T10:00:00.123Z","log.level":"info","message":"request served","host":{"name":"web1"},"service.name":"api","http.status":200,"duration_ms":{i}}"#])),
+        ("header_log4j", file_records("/var/log/c.log", &["2024-05-01 10:00:00,123 INFO  [main] com.example.OrderService - order {i} accepted"])),
+        ("learned_dayfirst", file_records("/var/log/d.log", &["31/05/2024 10:00:00.123 INFO [main] com.example.OrderService - order {i} accepted"])),
+    ];
+    for (name, recs) in &stage_cases {
+        // The stage's loop before `FileRules` (parse_record per record, collected), for an A/B
+        // in one binary.
+        g.bench_function(format!("{name}_parse_record"), |b| {
+            b.iter(|| {
+                let evs: Vec<_> = black_box(recs)
+                    .iter()
+                    .map(|r| {
+                        let mut e = parse_record(r, &ctx);
+                        decode(&mut e);
+                        e
+                    })
+                    .collect();
+                black_box(evs);
+            })
+        });
+        // The learned case learns on its first batch; every later one uses the format.
+        black_box(rules.parse_batch(recs, &ctx));
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let mut evs = rules.parse_batch(black_box(recs), &ctx);
+                for e in &mut evs {
+                    decode(e);
+                }
+                black_box(evs);
             })
         });
     }

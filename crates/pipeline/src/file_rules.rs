@@ -10,21 +10,27 @@
 //! offset of the second pass (after the change) is taken.
 //!
 //! Files only: syslog and HTTP records keep UTC for times without a zone, and no layout.
+//!
+//! A file without a configured layout whose lines detection does not explain gets a learned one
+//! (`crate::learn`); [`FileRules::parse_batch`] does both.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use glob::Pattern;
 use loglynx_config::{FilesConfig, Zone};
 use loglynx_core::{Event, RawRecord, SourceKind};
 
+use crate::learn::{unexplained, Learner, Outcome};
 use crate::parse::{parse_record_with, Layout, ParseContext};
 
 /// Zones and layouts by file path; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileRules {
     default_zone: Zone,
     zones: Vec<(Vec<Pattern>, Zone)>,
     layouts: Vec<(Vec<Pattern>, Layout)>,
+    learner: Learner,
 }
 
 /// What applies to one source.
@@ -37,7 +43,12 @@ pub struct SourceRules<'a> {
 
 impl Default for FileRules {
     fn default() -> Self {
-        FileRules { default_zone: Zone::utc(), zones: Vec::new(), layouts: Vec::new() }
+        FileRules {
+            default_zone: Zone::utc(),
+            zones: Vec::new(),
+            layouts: Vec::new(),
+            learner: Learner::default(),
+        }
     }
 }
 
@@ -57,7 +68,66 @@ impl FileRules {
                 .iter()
                 .filter_map(|r| Some((globs(&r.paths), Layout::new(r)?)))
                 .collect(),
+            learner: Learner::default(),
         }
+    }
+
+    /// Parses a batch as the stage does: each record with its file's rules, the layout learned
+    /// for its file first when it has no configured one; then learns from what detection did
+    /// not explain (records of a file that just learned are parsed again).
+    pub fn parse_batch(&self, records: &[RawRecord], ctx: &ParseContext) -> Vec<Event> {
+        struct Src<'a> {
+            rules: SourceRules<'a>,
+            /// The learner's key (`host|path`), for files without a configured layout.
+            key: Option<String>,
+            learned: Option<Arc<Layout>>,
+            idx: Vec<usize>,
+        }
+        // One entry per file and host (a worker's batch holds several agents' records).
+        let mut by_src: HashMap<(*const SourceKind, Option<&str>), usize> = HashMap::new();
+        let mut srcs: Vec<Src<'_>> = Vec::new();
+        let mut events = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let k = *by_src.entry((Arc::as_ptr(&r.source), r.host.as_deref())).or_insert_with(|| {
+                let rules = self.for_source(&r.source);
+                let key = match r.source.as_ref() {
+                    SourceKind::File { path } if rules.layout.is_none() => {
+                        Some(learner_key(r.host.as_deref(), path))
+                    }
+                    _ => None,
+                };
+                let learned = key.as_deref().and_then(|k| self.learner.layout(k));
+                srcs.push(Src { rules, key, learned, idx: Vec::new() });
+                srcs.len() - 1
+            });
+            let s = &mut srcs[k];
+            s.idx.push(i);
+            let layout = s.rules.layout.or(s.learned.as_deref());
+            events.push(parse_with(r, ctx, SourceRules { zone: s.rules.zone, layout }));
+        }
+        for s in &srcs {
+            let Some(key) = &s.key else { continue };
+            let unexplained: Vec<&str> = s
+                .idx
+                .iter()
+                .filter(|&&i| unexplained(&events[i]))
+                .map(|&i| first_line(&records[i].body))
+                .collect();
+            let out = Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), unexplained };
+            if let Some(layout) = self.learner.observe(key, out, ctx) {
+                let rules = SourceRules { zone: s.rules.zone, layout: Some(&*layout) };
+                for &i in &s.idx {
+                    events[i] = parse_with(&records[i], ctx, rules);
+                }
+            }
+        }
+        events
+    }
+
+    /// The timestamp format learned for a file of `host` (the records' host), if any.
+    pub fn learned_format(&self, host: Option<&str>, path: &str) -> Option<String> {
+        let layout = self.learner.layout(&learner_key(host, path))?;
+        layout.timestamp_format().map(str::to_string)
     }
 
     /// Parses `rec` with the rules of its source (what the stage does for each record).
@@ -74,6 +144,17 @@ impl FileRules {
         let layout = first_match(&self.layouts, path);
         SourceRules { zone: (zone.fixed_offset_secs() != Some(0)).then_some(zone), layout }
     }
+}
+
+/// What the learner keeps a file's state under: the same path on two hosts is two files.
+fn learner_key(host: Option<&str>, path: &str) -> String {
+    format!("{}|{path}", host.unwrap_or(""))
+}
+
+/// The first line of a body, as text (invalid UTF-8 lines are not sampled).
+fn first_line(body: &[u8]) -> &str {
+    let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    std::str::from_utf8(&body[..end]).unwrap_or("")
 }
 
 /// The value of the first entry with a glob that matches `path`.
@@ -97,30 +178,6 @@ pub(crate) fn parse_with(rec: &RawRecord, ctx: &ParseContext, rules: SourceRules
         return ev;
     }
     parse(at_event)
-}
-
-/// The rules of each record of a batch, looked up once per source (the records of a batch share
-/// their `Arc<SourceKind>`).
-pub(crate) struct RulesCache<'a> {
-    rules: &'a FileRules,
-    last: Option<(Arc<SourceKind>, SourceRules<'a>)>,
-}
-
-impl<'a> RulesCache<'a> {
-    pub(crate) fn new(rules: &'a FileRules) -> Self {
-        RulesCache { rules, last: None }
-    }
-
-    pub(crate) fn get(&mut self, source: &Arc<SourceKind>) -> SourceRules<'a> {
-        match &self.last {
-            Some((s, r)) if Arc::ptr_eq(s, source) => *r,
-            _ => {
-                let r = self.rules.for_source(source);
-                self.last = Some((Arc::clone(source), r));
-                r
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -204,5 +261,50 @@ mod tests {
         // 2024-01-15T12:00:00Z
         assert_eq!(ev.timestamp.0 / 1_000_000_000, 1_705_320_000);
         assert_eq!(ev.level.as_deref(), Some("warn"));
+    }
+
+    #[test]
+    fn a_file_detection_does_not_explain_learns_its_format_across_batches() {
+        let z = FileRules::default();
+        let ctx = ParseContext { now: Timestamp(JULY * 1_000_000_000), keep_original: false, utc_offset_secs: 0 };
+        let src = Arc::new(SourceKind::File { path: "/srv/eu/app.log".into() });
+        let batch = |lines: &[String]| -> Vec<RawRecord> {
+            lines
+                .iter()
+                .map(|l| RawRecord { source: Arc::clone(&src), ..rec("", l, ctx.now) })
+                .collect()
+        };
+        let eu = |i: usize| format!("{:02}.07.2024 10:00:{:02} WARN [w{i}] shop.Cart - line {i}", 1 + i % 28, i % 60);
+        // Too few lines yet: stored as detection leaves them.
+        let first: Vec<String> = (0..3).map(eu).collect();
+        let evs = z.parse_batch(&batch(&first), &ctx);
+        assert!(evs.iter().all(|e| e.flags.unparsed));
+        // Enough: learned, and this batch is parsed again with it.
+        let more: Vec<String> = (3..13).map(eu).collect();
+        let evs = z.parse_batch(&batch(&more), &ctx);
+        assert!(evs.iter().all(|e| !e.flags.any() && e.level.as_deref() == Some("warn")), "{:?}", evs[0]);
+        // 04.07.2024 10:00:03 in UTC.
+        assert_eq!(evs[0].timestamp.0 / 1_000_000_000, JULY - 11 * 86_400 - 2 * 3600 + 3);
+        assert_eq!(z.learned_format(None, "/srv/eu/app.log").as_deref(), Some("%d.%m.%Y %H:%M:%S%.f"));
+        // The next lines use it at once, one at a time too.
+        let one = z.parse_batch(&batch(&[eu(20)]), &ctx);
+        assert_eq!(one[0].labels.get("log.timestamp_format").map(String::as_str), Some("%d.%m.%Y %H:%M:%S%.f"));
+        // The file changes structure: after a window of lines it no longer explains, forgotten.
+        let plain: Vec<String> = (0..300).map(|i| format!("plain text {i}")).collect();
+        z.parse_batch(&batch(&plain), &ctx);
+        assert_eq!(z.learned_format(None, "/srv/eu/app.log"), None);
+        // The same path on another host is another file: nothing learned there yet.
+        let other_host: Vec<RawRecord> = batch(&[eu(30)])
+            .into_iter()
+            .map(|r| RawRecord { host: Some("other".into()), ..r })
+            .collect();
+        assert!(z.parse_batch(&other_host, &ctx)[0].flags.unparsed);
+        // Lines detection explains never learn anything.
+        let sys = Arc::new(SourceKind::File { path: "/var/log/syslog".into() });
+        let lines: Vec<RawRecord> = (0..50)
+            .map(|i| RawRecord { source: Arc::clone(&sys), ..rec("", &format!("Jul 15 10:00:{:02} web1 cron[1]: run", i % 60), ctx.now) })
+            .collect();
+        assert!(z.parse_batch(&lines, &ctx).iter().all(|e| e.dataset.as_deref() == Some("syslog")));
+        assert_eq!(z.learned_format(None, "/var/log/syslog"), None);
     }
 }

@@ -5,7 +5,8 @@
 //!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
 //! - [`FileRules`]: each file's zone for timestamps that carry none (`files.timezone`) and its
-//!   explicit layout (`[[files.layouts]]`).
+//!   explicit layout (`[[files.layouts]]`), or the timestamp format learned from its lines
+//!   when detection does not explain them (`learn`).
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
@@ -17,6 +18,7 @@ pub mod decode;
 mod error;
 pub mod parse;
 mod file_rules;
+mod learn;
 mod stage;
 
 pub use error::PipelineError;

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::decode::decode;
 use crate::error::PipelineError;
-use crate::file_rules::{parse_with, FileRules, RulesCache, SourceRules};
+use crate::file_rules::{parse_with, FileRules, SourceRules};
 use crate::parse::ParseContext;
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
@@ -50,6 +50,21 @@ impl PipelineStats {
 /// Parses and decodes one record: the function the stage runs per record (a parameter so the
 /// tests can give it one that panics).
 type ParseFn = fn(&RawRecord, &ParseContext, SourceRules<'_>) -> Event;
+
+/// Parses and decodes a batch at once (the fast path, where files learn their timestamp
+/// format across lines); a parameter so the tests can give it one that panics.
+type BatchFn = fn(&FileRules, &[RawRecord], &ParseContext) -> Vec<Event>;
+
+fn parse_and_decode_batch(rules: &FileRules, records: &[RawRecord], ctx: &ParseContext) -> Vec<Event> {
+    let mut events = rules.parse_batch(records, ctx);
+    for (e, r) in events.iter_mut().zip(records) {
+        // A serialised loglynx event was decoded where it was made.
+        if r.hint != FormatHint::Event {
+            decode(e);
+        }
+    }
+    events
+}
 
 fn parse_and_decode(r: &RawRecord, ctx: &ParseContext, rules: SourceRules<'_>) -> Event {
     let mut e = parse_with(r, ctx, rules);
@@ -116,17 +131,23 @@ fn parse_batch(
     batch: RawBatch,
     keep_original: bool,
     rules: &FileRules,
-    parse: ParseFn,
+    (batch_fn, parse): (BatchFn, ParseFn),
     stats: &PipelineStats,
     hook: Option<&BatchHook>,
 ) -> EventBatch {
     let ctx = ParseContext { now: Timestamp::now(), keep_original, utc_offset_secs: 0 };
-    let mut rules_of = RulesCache::new(rules);
-    let mut events: Vec<_> = batch
-        .records
-        .iter()
-        .map(|r| parse_isolated(r, &ctx, rules_of.get(&r.source), parse, stats))
-        .collect();
+    // The batch at once (files learn their timestamp format across lines); if that panics
+    // (a bug), again record by record so only the record that panics is stored raw.
+    let mut events = match catch_unwind(AssertUnwindSafe(|| batch_fn(rules, &batch.records, &ctx))) {
+        Ok(events) => events,
+        Err(_) => {
+            batch
+                .records
+                .iter()
+                .map(|r| parse_isolated(r, &ctx, rules.for_source(&r.source), parse, stats))
+                .collect()
+        }
+    };
     if let Some(hook) = hook {
         // A panic in the hook (rule matching) costs the batch its tags, never its events.
         if catch_unwind(AssertUnwindSafe(|| hook(&mut events))).is_err() {
@@ -157,7 +178,7 @@ pub fn spawn_pipeline(
     stats: Arc<PipelineStats>,
     hook: Option<BatchHook>,
 ) -> JoinHandle<Result<(), PipelineError>> {
-    spawn_stage(rx, tx, threads, keep_original, rules, parse_and_decode, stats, hook)
+    spawn_stage(rx, tx, threads, keep_original, rules, (parse_and_decode_batch, parse_and_decode), stats, hook)
 }
 
 fn spawn_stage(
@@ -166,7 +187,7 @@ fn spawn_stage(
     threads: usize,
     keep_original: bool,
     rules: Arc<FileRules>,
-    parse: ParseFn,
+    parse: (BatchFn, ParseFn),
     stats: Arc<PipelineStats>,
     hook: Option<BatchHook>,
 ) -> JoinHandle<Result<(), PipelineError>> {
@@ -273,6 +294,15 @@ mod tests {
         parse_and_decode(r, ctx, rules)
     }
 
+    /// The batch path with the same bug: it panics on the batch, so the stage parses the
+    /// batch again record by record.
+    fn panicking_batch(rules: &FileRules, records: &[RawRecord], ctx: &ParseContext) -> Vec<Event> {
+        if records.iter().any(|r| r.body.windows(4).any(|w| w == b"boom")) {
+            panic!("injected parser bug");
+        }
+        parse_and_decode_batch(rules, records, ctx)
+    }
+
     /// Issue 11: a panic in the parser dropped its whole batch while the batches after it
     /// advanced the source position past it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,7 +310,16 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel(4);
         let (out_tx, mut out_rx) = mpsc::channel(4);
         let stats = Arc::new(PipelineStats::default());
-        let h = spawn_stage(in_rx, out_tx, 2, false, Default::default(), panicking_parser, stats.clone(), None);
+        let h = spawn_stage(
+            in_rx,
+            out_tx,
+            2,
+            false,
+            Default::default(),
+            (panicking_batch, panicking_parser),
+            stats.clone(),
+            None,
+        );
         let feeder = tokio::spawn(async move {
             for i in 0..6u64 {
                 let mut b = batch(5, i * 100);

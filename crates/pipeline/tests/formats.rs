@@ -1,15 +1,18 @@
 //! A corpus of application log formats, written for this test from the formats' documentation
 //! (layouts, default patterns, the examples in their manuals), not copied from log files: per
-//! format 24 lines built from one layout with varying times, levels and messages. Each line is
-//! parsed with hint `Auto`; a line counts as right when its `@timestamp` (to the nanosecond),
-//! `log.level` and `message` are the expected ones. The test prints the per-format table and
+//! format 24 lines built from one layout with varying times, levels and messages. Each format's
+//! lines are one batch of one file through `FileRules::parse_batch`, as the pipeline stage
+//! parses them (hint `Auto`; formats detection does not know get their timestamp format learned
+//! from the batch: the `(learned)` rows); a line counts as right when its `@timestamp` (to the
+//! nanosecond), `log.level` and `message` are the expected ones. The test prints the per-format table and
 //! fails when a format falls under its floor.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
-use loglynx_pipeline::parse::{parse_record, ParseContext};
+use loglynx_pipeline::parse::ParseContext;
+use loglynx_pipeline::FileRules;
 
 /// 2024-12-31T00:00:00Z: formats without a year fall in 2024.
 const NOW: Timestamp = Timestamp(1_735_603_200_000_000_000);
@@ -709,14 +712,45 @@ fn formats() -> Vec<(&'static str, i32, Gen)> {
                 m,
             )
         }),
+        ("dd/MM/yyyy HH:mm:ss.SSS (learned)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{:02}/{:02}/{} {:02}:{:02}:{:02}.{f} {w:<5} [main] com.acme.Server - {m}",
+                    t.d, t.mo, t.y, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("dd.MM.yyyy [LEVEL] (learned)", 3600, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!("{:02}.{:02}.{} {:02}:{:02}:{:02} [{w}] {m}", t.d, t.mo, t.y, t.h, t.mi, t.s),
+                t.at(3600),
+                Some(l),
+                m,
+            )
+        }),
+        ("dd/MM/yyyy HH:mm (learned)", 0, |i, t, m| {
+            let t = T { s: 0, ns: 0, ..t };
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!("{:02}/{:02}/{} {:02}:{:02} {w} {m}", t.d, t.mo, t.y, t.h, t.mi),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
     ]
 }
 
 #[test]
 fn formats_corpus() {
-    let source = Arc::new(SourceKind::File {
-        path: "corpus.log".into(),
-    });
+    let rules = FileRules::default();
     let mut failures = Vec::new();
     let mut total = (0, 0);
     println!(
@@ -730,9 +764,16 @@ fn formats_corpus() {
             utc_offset_secs: offset,
         };
         let mut ok = [0usize; 4];
-        for i in 0..LINES {
-            let c = gen(i, T::new(i), MESSAGES[i % MESSAGES.len()]);
-            let rec = RawRecord {
+        let source = Arc::new(SourceKind::File {
+            path: format!("corpus/{name}.log"),
+        });
+        let cases: Vec<Case> = (0..LINES)
+            .map(|i| gen(i, T::new(i), MESSAGES[i % MESSAGES.len()]))
+            .collect();
+        let records: Vec<RawRecord> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| RawRecord {
                 body: c.line.clone().into_bytes(),
                 truncated: false,
                 hint: FormatHint::Auto,
@@ -740,8 +781,10 @@ fn formats_corpus() {
                 host: None,
                 received: NOW,
                 id: format!("{name}-{i}"),
-            };
-            let e = parse_record(&rec, &ctx);
+            })
+            .collect();
+        let events = rules.parse_batch(&records, &ctx);
+        for (c, e) in cases.iter().zip(events) {
             let right = [
                 e.timestamp == c.ts,
                 e.level.as_deref() == c.level,

@@ -6,7 +6,7 @@
 //! - the layouts found (the format, `event.dataset`, and the header parts read: time, level,
 //!   pid, thread, logger, host, program) and the share of events of each;
 //! - the shapes of the timestamps lines start with (digits as `d`, month and day names as
-//!   `MMM` / `EEE`);
+//!   `MMM` / `EEE`), and the timestamp format learned when detection did not explain most lines;
 //! - the share of events a format explained (not `unparsed`), that got their time from the
 //!   line, and that carry a flag, by flag;
 //! - the first events as they would be stored (`event.id` from the offset, not the file's
@@ -62,6 +62,9 @@ pub struct Report {
     pub timed: usize,
     /// Events with a flag that says something went wrong ([`loglynx_core::EventFlags::any`]).
     pub flagged: usize,
+    /// The timestamp format learned from lines detection did not explain, if any (what a
+    /// `[[files.layouts]]` `timestamp_format` would say).
+    pub learned_timestamp_format: Option<String>,
     /// Events per flag (`multiline` included).
     pub flags: BTreeMap<String, usize>,
     /// The first events as they would be stored.
@@ -117,14 +120,13 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
         explained: 0,
         timed: 0,
         flagged: 0,
+        learned_timestamp_format: None,
         flags: BTreeMap::new(),
         first: Vec::new(),
     };
-    for j in joined {
-        let first_line = String::from_utf8_lossy(j.body.split(|&b| b == b'\n').next().unwrap_or(&[]))
-            .trim_end_matches('\r')
-            .to_string();
-        let rec = RawRecord {
+    let records: Vec<RawRecord> = joined
+        .into_iter()
+        .map(|j| RawRecord {
             id: positioned_id("parse", j.start),
             body: j.body,
             truncated: j.truncated,
@@ -132,15 +134,22 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
             source: Arc::clone(&source),
             host: Some(host.clone()),
             received: now,
-        };
-        let mut ev = rules.parse(&rec, &ctx);
+        })
+        .collect();
+    let events = rules.parse_batch(&records, &ctx);
+    report.learned_timestamp_format = rules.learned_format(Some(&host), &path.to_string_lossy());
+    for (rec, mut ev) in records.iter().zip(events) {
         loglynx_pipeline::decode::decode(&mut ev);
+        let first_line = String::from_utf8_lossy(rec.body.split(|&b| b == b'\n').next().unwrap_or(&[]))
+            .trim_end_matches('\r')
+            .to_string();
         let timed = ev.timestamp != now && !ev.flags.bad_timestamp;
         *layouts.entry(layout(&ev, timed, &host)).or_default() += 1;
-        let shape = match leading_timestamp(&first_line, &ctx) {
-            Some(t) => shape_of(t),
-            None if timed => format!("(elsewhere: read by {})", ev.dataset.as_deref().unwrap_or("the format")),
-            None => "(none)".to_string(),
+        let shape = match (ev.labels.get("log.timestamp_format"), leading_timestamp(&first_line, &ctx)) {
+            (Some(f), _) => format!("{f} (learned)"),
+            (None, Some(t)) => shape_of(t),
+            (None, None) if timed => format!("(elsewhere: read by {})", ev.dataset.as_deref().unwrap_or("the format")),
+            (None, None) => "(none)".to_string(),
         };
         *shapes.entry(shape).or_default() += 1;
         report.explained += usize::from(!ev.flags.unparsed);
@@ -267,6 +276,9 @@ fn print(r: &Report, json: bool) -> io::Result<()> {
     writeln!(out, "timestamp format (at the line's start):")?;
     for s in &r.timestamp_formats {
         writeln!(out, "  {:>5.1}%  {:>6}  {}", s.percent, s.events, s.name)?;
+    }
+    if let Some(f) = &r.learned_timestamp_format {
+        writeln!(out, "learned timestamp format: {f} (set it as a [[files.layouts]] timestamp_format to keep it)")?;
     }
     writeln!(out, "explained (a format matched): {:.1}% of {} events", percent(r.explained, r.events), r.events)?;
     writeln!(out, "time from the line: {:.1}%", percent(r.timed, r.events))?;

@@ -26,6 +26,9 @@ const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 pub struct Layout {
     pattern: Option<Regex>,
     timestamp_format: Option<String>,
+    /// `custom` for a configured layout; a learned one (`crate::learn`) is `timestamped`,
+    /// with label `log.timestamp_format`.
+    learned: bool,
 }
 
 impl Layout {
@@ -37,7 +40,18 @@ impl Layout {
             None => None,
         };
         (pattern.is_some() || rule.timestamp_format.is_some())
-            .then(|| Layout { pattern, timestamp_format: rule.timestamp_format.clone() })
+            .then(|| Layout { pattern, timestamp_format: rule.timestamp_format.clone(), learned: false })
+    }
+
+    /// A layout inferred from a file's lines: a timestamp format at the start of the line (maybe
+    /// in `[...]`), the rest read like a generic header.
+    pub(crate) fn learned(timestamp_format: &str) -> Self {
+        Layout { pattern: None, timestamp_format: Some(timestamp_format.to_string()), learned: true }
+    }
+
+    /// The strftime format of its timestamps, if it has one.
+    pub fn timestamp_format(&self) -> Option<&str> {
+        self.timestamp_format.as_deref()
     }
 
     /// Fills `ev` when the line fits; `false` (event untouched) otherwise.
@@ -46,8 +60,13 @@ impl Layout {
             Some(re) => self.apply_pattern(re, line, ev, ctx),
             None => self.apply_format(line, ev, ctx),
         };
-        if fitted {
+        if fitted && !self.learned {
             ev.dataset = Some("custom".to_string());
+        }
+        if fitted && self.learned {
+            if let Some(f) = &self.timestamp_format {
+                ev.labels.insert("log.timestamp_format".to_string(), f.clone());
+            }
         }
         fitted
     }
@@ -87,7 +106,7 @@ impl Layout {
         let Some(fmt) = &self.timestamp_format else {
             return false;
         };
-        let Some((ts, rest)) = prefix(line, fmt, ctx) else {
+        let Some((ts, rest)) = start_time(line, fmt, ctx) else {
             return false;
         };
         header::after_time(rest, ts, ev, ctx);
@@ -110,6 +129,16 @@ fn whole(text: &str, fmt: &str, ctx: &ParseContext) -> Option<Timestamp> {
     }
     let n = NaiveDateTime::parse_from_str(text, fmt).ok()?;
     naive(n, ctx)
+}
+
+/// A time in `fmt` at the start of `line`, or in a `[...]` there, and the rest of the line.
+pub(crate) fn start_time<'a>(line: &'a str, fmt: &str, ctx: &ParseContext) -> Option<(Option<Timestamp>, &'a str)> {
+    if let Some(r) = prefix(line, fmt, ctx) {
+        return Some(r);
+    }
+    let inner = line.strip_prefix('[')?;
+    let (ts, rest) = prefix(inner, fmt, ctx)?;
+    Some((ts, rest.strip_prefix(']')?))
 }
 
 /// A time in `fmt` at the start of `line` and the rest of the line; `None` when the line does

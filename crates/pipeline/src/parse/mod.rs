@@ -40,6 +40,7 @@ pub mod timestamp;
 pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
 pub use layout::Layout;
+pub(crate) use layout::start_time as layout_start_time;
 pub use record::{parse_record, parse_record_with, ParseContext};
 
 #[cfg(test)]
