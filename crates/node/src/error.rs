@@ -17,6 +17,14 @@ use loglynx_store::StoreError;
 /// Errors of the assemblies.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
+    /// The process was asked to stop while waiting (e.g. for a shard another worker holds).
+    #[error("stopped while {what} ({path})")]
+    Stopping {
+        /// What it was doing.
+        what: &'static str,
+        /// The lock file.
+        path: PathBuf,
+    },
     /// Detection could not start (the rule paths or the alerts database).
     #[error("detection could not start")]
     Detect(#[source] loglynx_detect::DetectError),

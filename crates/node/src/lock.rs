@@ -44,7 +44,18 @@ impl DirLock {
     pub fn wait(
         dir: &Path,
         name: &str,
+        waiting: impl FnMut(Duration, bool),
+    ) -> Result<DirLock> {
+        Self::wait_unless(dir, name, waiting, || false)
+    }
+
+    /// [`DirLock::wait`] that gives up with [`NodeError::Stopping`] once `cancelled` says so
+    /// (checked between tries), so a process asked to stop does not wait for another one.
+    pub fn wait_unless(
+        dir: &Path,
+        name: &str,
         mut waiting: impl FnMut(Duration, bool),
+        cancelled: impl Fn() -> bool,
     ) -> Result<DirLock> {
         let (file, path) = open(dir, name)?;
         let started = Instant::now();
@@ -58,6 +69,9 @@ impl DirLock {
                     return Ok(DirLock { _file: file, path });
                 }
                 Err(TryLockError::WouldBlock) => {
+                    if cancelled() {
+                        return Err(NodeError::Stopping { what: "waiting for a lock", path });
+                    }
                     if told.elapsed() > TELL_EVERY {
                         waiting(started.elapsed(), false);
                         told = Instant::now();
@@ -120,5 +134,17 @@ mod tests {
             "a wait over 100 ms is reported when the lock is taken"
         );
         drop(got);
+    }
+
+    #[test]
+    fn a_wait_gives_up_when_the_process_stops() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let _held = DirLock::try_lock(&dir, "shard.lock", || "busy".into()).unwrap();
+        let started = Instant::now();
+        let e = DirLock::wait_unless(&dir, "shard.lock", |_, _| {}, || started.elapsed() > Duration::from_millis(200))
+            .unwrap_err();
+        assert!(matches!(e, NodeError::Stopping { .. }), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

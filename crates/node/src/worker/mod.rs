@@ -52,6 +52,7 @@ pub struct RunningWorker {
     cstats: Arc<ConsumerStats>,
     stats: Arc<PipelineStats>,
     reporter: HealthReporter,
+    sink: Arc<ShardSink>,
 }
 
 impl Worker {
@@ -78,6 +79,7 @@ impl Worker {
         })?;
         let stats = Arc::new(PipelineStats::default());
         let sink = Arc::new(ShardSink {
+            stopping: std::sync::atomic::AtomicBool::new(false),
             detection: crate::detection::open_tagging(&cfg)?,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
@@ -95,8 +97,9 @@ impl Worker {
             &cfg.kafka,
             &cfg.kafka.group,
             consumers,
-            sink,
+            sink.clone(),
         )?);
+        let sink_keep = sink;
         let cstats = group.stats();
         let reporter = {
             let mut report = base_report(&cfg, consumers);
@@ -139,6 +142,7 @@ impl Worker {
             cstats,
             stats,
             reporter,
+            sink: sink_keep,
         })
     }
 }
@@ -203,8 +207,10 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, ..
+            group, reporter, sink, ..
         } = self;
+        // A consumer waiting in a rebalance for a shard another worker holds gives up.
+        sink.stopping.store(true, Ordering::Relaxed);
         group.stop();
         let last = tokio::task::spawn_blocking(move || reporter.stop_keeping())
             .await

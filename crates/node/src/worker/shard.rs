@@ -22,6 +22,8 @@ use crate::lock::DirLock;
 
 /// Opens, feeds and closes the shards of one worker process.
 pub(crate) struct ShardSink {
+    /// Set when the worker stops: a shard still awaited is given up.
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
     /// Tags events with the rules they match (correlation and alerts are not in workers yet).
     pub(crate) detection: Option<Arc<loglynx_detect::Detection>>,
     pub(crate) shards_dir: PathBuf,
@@ -88,7 +90,7 @@ impl PartitionSink for ShardSink {
 
     fn open(&self, partition: i32, more: usize) -> Result<Opened<Shard>, NodeError> {
         let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
-        let lock = DirLock::wait(&dir, "shard.lock", |waited, taken| {
+        let lock = DirLock::wait_unless(&dir, "shard.lock", |waited, taken| {
             if taken {
                 tracing::info!(
                     partition,
@@ -98,7 +100,7 @@ impl PartitionSink for ShardSink {
             } else {
                 tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
             }
-        })?;
+        }, || self.stopping.load(Ordering::Relaxed))?;
         // Counted from here (two consumers opening at once see each other), given back if the
         // shard cannot be opened.
         let held = self.open.fetch_add(1, Ordering::Relaxed) + 1;
@@ -107,6 +109,10 @@ impl PartitionSink for ShardSink {
             self.open.fetch_sub(1, Ordering::Relaxed);
         }
         opened
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     fn committed(&self, shard: &Shard) -> Option<i64> {

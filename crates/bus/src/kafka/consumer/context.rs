@@ -281,6 +281,9 @@ impl<S: PartitionSink> WorkerContext<S> {
                         },
                     );
                 }
+                Err(e) if self.sink.stopping() => {
+                    tracing::info!(consumer = self.id, partition = p, "partition not opened: stopping ({e})");
+                }
                 Err(e) => self.fail(BusError::ShardOpen {
                     partition: *p,
                     source: Box::new(e),

@@ -29,6 +29,12 @@ pub trait PartitionSink: Send + Sync + 'static {
     /// one (a sink that splits a budget between its shards counts them in).
     fn open(&self, partition: i32, more: usize) -> Result<Opened<Self::Shard>, Self::Error>;
 
+    /// Whether the process is stopping: an `open` that fails then (it gave up waiting for a
+    /// shard another process holds) is not an error of the consumer.
+    fn stopping(&self) -> bool {
+        false
+    }
+
     /// The next offset the shard has durably committed, if any.
     fn committed(&self, shard: &Self::Shard) -> Option<i64>;
 
