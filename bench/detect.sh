@@ -67,10 +67,13 @@ if [ -n "$RSIGMA" ] && [ -x "$RSIGMA" ]; then
       if python3 -c "import sys; sys.exit(0 if $fe < $best_full else 1)"; then
         best_full=$fe; best_cpu=$(python3 -c "print(round($fu + $fs, 2))"); rss=$fm
       fi
-      matches=$(wc -l <"$OUT/rsigma-$set.jsonl")
     done
-    correlations=$(grep -c '"correlation' "$OUT/rsigma-$set.jsonl" || true)
-    say "rsigma $set: load ${best_load} s, full ${best_full} s (cpu ${best_cpu} s, peak RSS ${rss} KiB), $matches output lines ($correlations mention a correlation); stderr: $(tail -c 300 "$OUT/rsigma-$set.err" | tr '\n' ' ')"
+    # rsigma's last stderr line: "Processed N events, D detection matches, C correlation
+    # matches." (or "Processed N events, D matches." without correlation rules)
+    matches=$(grep -oE '[0-9]+ (detection )?matches' "$OUT/rsigma-$set.err" | tail -1 | cut -d' ' -f1 || true)
+    correlations=$(grep -oE '[0-9]+ correlation matches' "$OUT/rsigma-$set.err" | tail -1 | cut -d' ' -f1 || true)
+    matches=${matches:-0}; correlations=${correlations:-0}
+    say "rsigma $set: load ${best_load} s, full ${best_full} s (cpu ${best_cpu} s, peak RSS ${rss} KiB), $matches detection matches, $correlations correlation matches; stderr: $(tail -c 300 "$OUT/rsigma-$set.err" | tr '\n' ' ')"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$set" "$best_load" "$best_full" "$best_cpu" "$rss" "$matches" "$correlations" >>"$OUT/rsigma.tsv"
   done
 else
@@ -92,7 +95,7 @@ rs = {}
 for row in csv.reader(open(f"{out}/rsigma.tsv"), delimiter="\t"):
     s, load, full, cpu, rss, matches, corr = row
     rs[s] = (float(load), float(full), float(cpu), int(rss), int(matches), int(corr))
-print("| rule set | rules evaluated | loglynx tag ev/s | loglynx tag+stage ev/s | loglynx json+tag ev/s | rsigma ev/s (excl. load) | rsigma wall s (load s) | tag / rsigma | matches loglynx / rsigma lines | loglynx alerts |")
+print("| rule set | rules evaluated | loglynx tag ev/s | loglynx tag+stage ev/s | loglynx json+tag ev/s | rsigma ev/s (excl. load) | rsigma wall s (load s) | tag / rsigma | detection matches loglynx / rsigma | alerts loglynx / rsigma correlation matches |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in ["builtin", "sigmahq_100", "sigmahq_1000"]:
     t = ll.get((s, "tag")); ts = ll.get((s, "tag+stage")); jt = ll.get((s, "json+tag"))
@@ -101,7 +104,8 @@ for s in ["builtin", "sigmahq_100", "sigmahq_1000"]:
     rwall = f"{r[1]:.2f} ({r[0]:.2f})" if r else "not run"
     ratio = f"{t[2] / (n / (r[1] - r[0])):.1f}x" if r and t and r[1] > r[0] else "-"
     rm = f"{r[4]:,}" if r else "-"
-    print(f"| {s} | {t[0]:,} | {t[2]:,.0f} | {ts[2]:,.0f} | {jt[2]:,.0f} | {reps} | {rwall} | {ratio} | {t[3]:,} / {rm} | {ts[4]:,} |")
+    rc = f"{r[5]:,}" if r else "-"
+    print(f"| {s} | {t[0]:,} | {t[2]:,.0f} | {ts[2]:,.0f} | {jt[2]:,.0f} | {reps} | {rwall} | {ratio} | {t[3]:,} / {rm} | {ts[4]:,} / {rc} |")
 for s in ["sigmahq_100_routed", "sigmahq_1000_routed"]:
     t = ll.get((s, "tag"))
     if t:

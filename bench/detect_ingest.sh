@@ -9,7 +9,7 @@
 # RULES (`[detect] rules = [RULES]`; default: the first 100 files of sigmahq/rules/linux, as
 # bench/detect.sh writes them to /tmp/loglynx-detect-bench/rules-sigmahq_100, copied here if
 # absent), loaded as `run` loads them (rules whose logsource loglynx does not route stay
-# inactive). Env: N (default 1000000), ROUNDS (default 3), WORK (default /tmp/loglynx-bench),
+# inactive); RULES=none: the built-in pack alone. Env: N (default 1000000), ROUNDS (default 3), WORK (default /tmp/loglynx-bench),
 # BIN (default target/release/loglynx), RULES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,13 +20,15 @@ BIN=${BIN:-target/release/loglynx}
 RULES=${RULES:-$WORK/rules-sigmahq_linux_100}
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 mkdir -p "$WORK"
-if [ ! -d "$RULES" ]; then
+if [ "$RULES" = none ]; then
+  RULES_TOML="[]"   # the built-in pack alone
+elif [ ! -d "$RULES" ]; then
   mkdir -p "$RULES"
   find ../shared/data/sigmahq/rules/linux -name '*.yml' | sort | head -100 | while read -r f; do
     cp "$f" "$RULES/"
   done
 fi
-say "rules: $(find "$RULES" -name '*.yml' | wc -l) files in $RULES"
+[ "$RULES" = none ] || { RULES_TOML="[\"$RULES\"]"; say "rules: $(find "$RULES" -name '*.yml' | wc -l) files in $RULES"; }
 cat >"$WORK/detect-off.toml" <<EOF
 [detect]
 enabled = false
@@ -34,7 +36,7 @@ EOF
 cat >"$WORK/detect-on.toml" <<EOF
 [detect]
 enabled = true
-rules = ["$RULES"]
+rules = $RULES_TOML
 EOF
 AB="$WORK/detect-ab-$N"
 rm -rf "$AB"
