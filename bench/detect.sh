@@ -26,7 +26,8 @@
 #
 # Env: N (events, default 200000), ROUNDS (default 3), OUT (default /tmp/loglynx-detect-bench),
 # RSIGMA (path of the rsigma binary; default: `command -v rsigma`; install with
-# `cargo install rsigma --version 0.23.0 --locked --no-default-features`: 0.24+ need Rust 1.96),
+# `cargo install rsigma --version 0.23.0 --locked` (its default features: --no-default-features
+# does not compile, E0432 rsigma_runtime in disposition_spool.rs); 0.26 needs Rust 1.96),
 # BUILD=0 to skip `cargo build --release --workspace --locked`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
