@@ -96,21 +96,22 @@ rs = {}
 for row in csv.reader(open(f"{out}/rsigma.tsv"), delimiter="\t"):
     s, load, full, cpu, rss, matches, corr = row
     rs[s] = (float(load), float(full), float(cpu), int(rss), int(matches), int(corr))
-print("| rule set | rules evaluated | loglynx tag ev/s | loglynx tag+stage ev/s | loglynx json+tag ev/s | rsigma ev/s (excl. load) | rsigma wall s (load s) | tag / rsigma | detection matches loglynx / rsigma | alerts loglynx / rsigma correlation matches |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| rule set | rules evaluated | loglynx tag ev/s | loglynx tag+stage ev/s | loglynx json+tag ev/s | rsigma ev/s (excl. load) | rsigma wall s (load s) | tag / rsigma | json+tag / rsigma | detection matches loglynx / rsigma | alerts loglynx / rsigma correlation matches |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for s in ["builtin", "sigmahq_100", "sigmahq_1000"]:
     t = ll.get((s, "tag")); ts = ll.get((s, "tag+stage")); jt = ll.get((s, "json+tag"))
     r = rs.get(s)
     reps = f"{n / (r[1] - r[0]):,.0f}" if r and r[1] > r[0] else "not run"
     rwall = f"{r[1]:.2f} ({r[0]:.2f})" if r else "not run"
     ratio = f"{t[2] / (n / (r[1] - r[0])):.1f}x" if r and t and r[1] > r[0] else "-"
+    jratio = f"{jt[2] / (n / (r[1] - r[0])):.1f}x" if r and jt and r[1] > r[0] else "-"
     rm = f"{r[4]:,}" if r else "-"
     rc = f"{r[5]:,}" if r else "-"
-    print(f"| {s} | {t[0]:,} | {t[2]:,.0f} | {ts[2]:,.0f} | {jt[2]:,.0f} | {reps} | {rwall} | {ratio} | {t[3]:,} / {rm} | {ts[4]:,} / {rc} |")
+    print(f"| {s} | {t[0]:,} | {t[2]:,.0f} | {ts[2]:,.0f} | {jt[2]:,.0f} | {reps} | {rwall} | {ratio} | {jratio} | {t[3]:,} / {rm} | {ts[4]:,} / {rc} |")
 for s in ["sigmahq_100_routed", "sigmahq_1000_routed"]:
     t = ll.get((s, "tag"))
     if t:
-        print(f"| {s} (as `run` loads them: unrouted rules inactive) | {t[0]:,} | {t[2]:,.0f} | - | - | - | - | - | {t[3]:,} / - | - |")
+        print(f"| {s} (as `run` loads them: unrouted rules inactive) | {t[0]:,} | {t[2]:,.0f} | - | - | - | - | - | - | {t[3]:,} / - | - |")
 print()
 print(f"rsigma: {rv}; loglynx: cargo bench --workspace --bench detect_compare (profile.release)")
 EOF
