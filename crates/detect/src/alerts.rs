@@ -292,6 +292,10 @@ impl AlertBook {
             let mut latest = tx.open_table(LATEST).map_err(|e| self.err("cannot open the alerts table", e))?;
             // The alerts touched in this transaction, written once at the end.
             let mut touched: BTreeMap<String, Alert> = BTreeMap::new();
+            // Their evidence as sets (an alert keeps up to `max_evidence` ids; a linear search
+            // per match was most of the stage's time).
+            let mut seen: std::collections::HashMap<String, std::collections::HashSet<String>> =
+                std::collections::HashMap::new();
             for s in signals {
                 let group_json = serde_json::to_string(&s.group).unwrap_or_default();
                 let lkey = format!("{}\u{1f}{group_json}", s.rule.key());
@@ -360,8 +364,11 @@ impl AlertBook {
                     .iter()
                     .flat_map(|f| f.evidence.iter().map(String::as_str))
                     .chain(std::iter::once(s.event_id));
+                let set = seen
+                    .entry(a.id.clone())
+                    .or_insert_with(|| a.evidence.iter().cloned().collect());
                 for id in ids {
-                    self.add_evidence(&mut a, id, s.ts);
+                    self.add_evidence(&mut a, set, id, s.ts);
                 }
                 if let Some(f) = &s.fired {
                     a.first_seen = a.first_seen.min(Timestamp::from_secs(f.first_ts));
@@ -405,10 +412,11 @@ impl AlertBook {
         Ok(out)
     }
 
-    fn add_evidence(&self, a: &mut Alert, id: &str, ts: i64) {
-        if a.evidence.iter().any(|e| e == id) {
+    fn add_evidence(&self, a: &mut Alert, seen: &mut std::collections::HashSet<String>, id: &str, ts: i64) {
+        if seen.contains(id) {
             return;
         }
+        seen.insert(id.to_string());
         if a.evidence.len() < self.max_evidence {
             a.evidence.push(id.to_string());
             a.count += 1;
