@@ -153,8 +153,15 @@ fn bench(c: &mut Criterion) {
         rule_files(d, &mut others);
     }
     let all = LoadOptions { evaluate_unrouted: true };
+    // as `run` loads them: routed rules only (the others are inactive), with and without
+    // rsigma's bloom pre-filter
+    let routed = || RuleSet::load_all(&linux[..100], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
+    let mut routed_bloom = routed();
+    routed_bloom.set_bloom_prefilter(true);
     let sets = [
         ("builtin", RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap()),
+        ("run_100", routed()),
+        ("run_100_bloom", routed_bloom),
         ("sigmahq_100", RuleSet::load_with(&linux[..100], all).unwrap()),
         (
             "sigmahq_1000",

@@ -356,6 +356,12 @@ impl RuleSet {
         event.rule_names = matched.iter().map(|r| r.display_name().to_string()).collect();
     }
 
+    /// Turns rsigma's bloom pre-filter of substring patterns on or off (off by default): it
+    /// skips the substring search of rules whose patterns cannot occur in an event.
+    pub fn set_bloom_prefilter(&mut self, on: bool) {
+        self.engine.set_bloom_prefilter(on);
+    }
+
     /// The compiled correlation rules.
     pub fn correlation_specs(&self) -> Vec<crate::correlate::CorrelationSpec> {
         self.correlations
