@@ -325,12 +325,22 @@ impl AlertBook {
                     if let Some(a) = current.take() {
                         touched.insert(a.id.clone(), a);
                     }
-                    let id = alert_id(s.rule.key(), &group_json, fired.first_ts);
+                    let mut id = alert_id(s.rule.key(), &group_json, fired.first_ts);
                     // The same alert raised again (a replay): fold into it.
                     current = match touched.remove(&id) {
                         Some(a) => Some(a),
                         None => self.read(&alerts, &id)?,
                     };
+                    // A closed alert stays closed: new matches raise a new alert, whose id is
+                    // salted with the closed one's (the same window start would name it again).
+                    while let Some(closed) = current.take_if(|a| a.status == AlertStatus::Closed) {
+                        id = alert_id(s.rule.key(), &format!("{group_json}\u{1f}{}", closed.id), fired.first_ts);
+                        touched.insert(closed.id.clone(), closed);
+                        current = match touched.remove(&id) {
+                            Some(a) => Some(a),
+                            None => self.read(&alerts, &id)?,
+                        };
+                    }
                     if current.is_none() {
                         let a = Alert {
                             id: id.clone(),
@@ -566,3 +576,56 @@ fn alert_id(rule: &str, group_json: &str, first_ts: i64) -> String {
     let h = xxhash_rust::xxh3::xxh3_128(format!("{rule}\u{1f}{group_json}\u{1f}{first_ts}").as_bytes());
     format!("{h:032x}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule() -> RuleInfo {
+        RuleInfo {
+            title: "t".into(),
+            id: Some("r1".into()),
+            name: Some("r".into()),
+            level: Some("high".into()),
+            author: Some("a".into()),
+            file: PathBuf::from("x.yml"),
+            logsource: String::new(),
+        }
+    }
+
+    fn fired<'a>(r: &'a RuleInfo, ts: i64, ev: &'a str, evidence: &[&str]) -> Signal<'a> {
+        Signal {
+            rule: std::borrow::Cow::Borrowed(r),
+            group: vec![("source.ip".into(), "1.2.3.4".into())],
+            ts,
+            event_id: ev,
+            host: None,
+            fired: Some(Fired { value: 1.0, first_ts: 100, evidence: evidence.iter().map(|s| s.to_string()).collect() }),
+        }
+    }
+
+    #[test]
+    fn matches_fold_replays_count_once_and_a_closed_alert_is_not_reopened() {
+        let book = AlertBook::in_memory(3600, 1000).unwrap();
+        let r = rule();
+        let created = book.apply(&[fired(&r, 110, "e2", &["e1", "e2"])]).unwrap();
+        assert_eq!(created.len(), 1);
+        let first = created[0].id.clone();
+        // more of the same, and a replay of e1/e2: folds, counts e3 once
+        assert!(book.apply(&[fired(&r, 120, "e3", &["e1", "e2", "e3"]), fired(&r, 120, "e3", &["e3"])]).unwrap().is_empty());
+        assert_eq!(book.get(&first).unwrap().unwrap().count, 3);
+        // closed: the next firing of the same window raises a new alert, the closed one keeps its count
+        book.set_status(&first, AlertStatus::Closed, "bob", None).unwrap();
+        let again = book.apply(&[fired(&r, 130, "e4", &["e3", "e4"])]).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0].id, first);
+        assert_eq!(book.get(&first).unwrap().unwrap().count, 3);
+        assert_eq!(book.get(&first).unwrap().unwrap().status, AlertStatus::Closed);
+        // and later matches fold into the new one, not the closed one
+        assert!(book.apply(&[fired(&r, 140, "e5", &["e5"])]).unwrap().is_empty());
+        assert_eq!(book.get(&again[0].id).unwrap().unwrap().count, 3);
+        let (total, _) = book.list(&AlertFilter { limit: 10, ..Default::default() }).unwrap();
+        assert_eq!(total, 2);
+    }
+}
+
