@@ -87,14 +87,6 @@ impl Detector {
         Correlator::new(specs, self.options.max_groups)
     }
 
-    /// The rule a key (id, name or title) names, among the active detection rules.
-    pub fn rule(&self, key: &str) -> Option<&RuleInfo> {
-        self.rules
-            .active()
-            .iter()
-            .find(|r| r.key() == key || r.name.as_deref() == Some(key) || r.title == key)
-    }
-
     /// What `event` (tagged) and the correlator's `observations` of it mean for the alerts:
     /// one fired signal per matched rule that raises alerts on its own (grouped by
     /// `group_by`), one signal per correlation observation.
@@ -111,7 +103,7 @@ impl Detector {
             if self.correlation_only.contains(id) || name.is_some_and(|n| self.correlation_only.contains(n)) {
                 continue;
             }
-            let Some(rule) = self.rule(id) else { continue };
+            let Some(rule) = self.rules.active_rule(id) else { continue };
             let group = self
                 .options
                 .group_by

@@ -62,6 +62,11 @@ impl RuleInfo {
         self.id.as_deref().or(self.name.as_deref()).unwrap_or(&self.title)
     }
 
+    /// Whether `key` names it: its key, id, name or title.
+    pub fn is_named(&self, key: &str) -> bool {
+        self.id.as_deref() == Some(key) || self.name.as_deref() == Some(key) || self.title == key
+    }
+
     /// Its `name`, else its `title`.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.title)
@@ -254,6 +259,9 @@ impl RuleSet {
         if let Some(id) = &info.id {
             self.by_key.entry(id.clone()).or_insert(n);
         }
+        if let Some(name) = &info.name {
+            self.by_key.entry(name.clone()).or_insert(n);
+        }
         self.by_key.entry(info.title.clone()).or_insert(n);
     }
 
@@ -383,6 +391,16 @@ impl RuleSet {
             .collect()
     }
 
+    /// The active detection rule `key` names (its key, id, name or title), by index.
+    pub fn active_rule(&self, key: &str) -> Option<&RuleInfo> {
+        self.by_key.get(key).map(|&i| &self.active[i])
+    }
+
+    /// The loaded rule `key` names, detection (active) or correlation.
+    pub fn find(&self, key: &str) -> Option<&RuleInfo> {
+        self.active_rule(key).or_else(|| self.correlations().find(|r| r.is_named(key)))
+    }
+
     /// The active rules that match `event`. Reads the event's fields in place; allocates only
     /// for matches (rsigma builds a result per matching rule).
     pub fn matching_rules(&self, event: &Event) -> Vec<&RuleInfo> {
@@ -400,13 +418,8 @@ impl RuleSet {
     }
 }
 
-/// [`collect_files`] for the reload watcher.
-pub(crate) fn collect_files_pub(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
-    collect_files(path, out)
-}
-
 /// Pushes `path` (a rule file) or the rule files under it (a folder) onto `out`.
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
+pub(crate) fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), DetectError> {
     let read = |source| DetectError::ReadPath {
         path: path.to_path_buf(),
         source,

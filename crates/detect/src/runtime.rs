@@ -263,15 +263,9 @@ impl Detection {
     /// Enables or disables the loaded rule `key` (key, id, name or title) durably and reloads
     /// the rules; the rule's key, or `None` when no loaded rule has that name.
     pub fn set_enabled(&self, key: &str, enabled: bool) -> Result<Option<String>, DetectError> {
-        let d = self.detector();
-        let set = d.rules();
-        let found = set
-            .active()
-            .iter()
-            .chain(set.correlations())
-            .find(|r| r.key() == key || r.id.as_deref() == Some(key) || r.name.as_deref() == Some(key) || r.title == key)
-            .map(|r| r.key().to_string());
-        let Some(k) = found else { return Ok(None) };
+        let Some(k) = self.detector().rules().find(key).map(|r| r.key().to_string()) else {
+            return Ok(None);
+        };
         self.book.set_rule_enabled(&k, enabled)?;
         self.reload()?;
         Ok(Some(k))
@@ -300,10 +294,7 @@ impl Detection {
             BacktestRule::Loaded(key) => {
                 let rules = load_rules(&self.settings, None)?;
                 let k = rules
-                    .active()
-                    .iter()
-                    .chain(rules.correlations())
-                    .find(|r| r.key() == key || r.id.as_deref() == Some(key) || r.name.as_deref() == Some(key) || &r.title == key)
+                    .find(key)
                     .map(|r| r.key().to_string())
                     .ok_or_else(|| BacktestError::UnknownRule(key.clone()))?;
                 (rules, vec![k])
@@ -345,7 +336,7 @@ impl Detection {
 fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut files = Vec::new();
     for p in paths {
-        let _ = crate::ruleset::collect_files_pub(p, &mut files);
+        let _ = crate::ruleset::collect_files(p, &mut files);
     }
     files
         .into_iter()

@@ -219,8 +219,7 @@ async fn set_enabled(st: AppState, key: String, on: bool) -> Response {
     match tokio::task::spawn_blocking(move || d2.set_enabled(&key, on).map(|k| (key, k))).await {
         Ok(Ok((_, Some(k)))) => {
             let d = det.detector();
-            let set = d.rules();
-            let r = set.active().iter().chain(set.correlations()).find(|r| r.key() == k);
+            let r = d.rules().find(&k);
             Json(json!({
                 "key": k,
                 "title": r.map(|r| r.title.clone()),
