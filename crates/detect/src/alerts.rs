@@ -550,20 +550,6 @@ impl AlertBook {
         }
         tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))
     }
-
-    /// Counts of alerts by status.
-    pub fn counts(&self) -> Result<BTreeMap<&'static str, u64>, DetectError> {
-        let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
-        let t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
-        let mut m = BTreeMap::new();
-        for row in t.iter().map_err(|e| self.err("cannot read the alerts table", e))? {
-            let (_, v) = row.map_err(|e| self.err("cannot read the alerts table", e))?;
-            if let Ok(a) = serde_json::from_slice::<Alert>(v.value()) {
-                *m.entry(a.status.as_str()).or_insert(0) += 1;
-            }
-        }
-        Ok(m)
-    }
 }
 
 fn secs(t: Timestamp) -> i64 {

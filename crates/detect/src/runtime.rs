@@ -58,17 +58,7 @@ impl Detection {
         book.set_channels(settings.notify.channels());
         let book = Arc::new(book);
         let detector = load(&settings, book.rule_overrides()?)?;
-        Ok(Arc::new(Detection {
-            settings,
-            detector: RwLock::new(Arc::new(detector)),
-            generation: AtomicU64::new(0),
-            book,
-            stats: Arc::new(Mutex::new(DetectionStats::default())),
-            stop: AtomicBool::new(false),
-            reloads: AtomicU64::new(0),
-            notify_stats: Arc::new(crate::notify::NotifyStats::default()),
-            notify_stop: Mutex::new(None),
-        }))
+        Ok(Self::with(settings, book, detector))
     }
 
     /// Detection that only tags events with the rules they match (a worker of the scale-out
@@ -77,7 +67,11 @@ impl Detection {
     pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
         let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
         let detector = load(&settings, HashMap::new())?;
-        Ok(Arc::new(Detection {
+        Ok(Self::with(settings, book, detector))
+    }
+
+    fn with(settings: DetectionSettings, book: Arc<AlertBook>, detector: Detector) -> Arc<Detection> {
+        Arc::new(Detection {
             settings,
             detector: RwLock::new(Arc::new(detector)),
             generation: AtomicU64::new(0),
@@ -87,7 +81,7 @@ impl Detection {
             reloads: AtomicU64::new(0),
             notify_stats: Arc::new(crate::notify::NotifyStats::default()),
             notify_stop: Mutex::new(None),
-        }))
+        })
     }
 
     /// The rules in use now.

@@ -77,6 +77,9 @@ impl AllInOne {
         let checkpoint = store.checkpoint();
         tracing::info!(sources = checkpoint.positions.len(), "store opened");
 
+        // One query engine: the API's, and the detection stage's reads of the store at start.
+        let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
+
         // store writer <- detection <- pipeline <- transport
         let detection = crate::detection::open(&cfg)?;
         let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
@@ -90,10 +93,10 @@ impl AllInOne {
         let (pipeline_tx, detect_stage) = match &detection {
             Some(det) => {
                 let (tx, rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
-                let (st, eng) = (store.clone(), loglynx_query::QueryEngine::new(store.schema().clone()));
+                let (st, eng) = (store.clone(), engine.clone());
                 let warm: crate::detection::Warm =
                     Box::new(move |lookback| crate::detection::stored_matches(&st, &eng, lookback));
-                let (st, eng) = (store.clone(), loglynx_query::QueryEngine::new(store.schema().clone()));
+                let (st, eng) = (store.clone(), engine.clone());
                 let indexed: crate::detection::Indexed =
                     Box::new(move |book| crate::detection::unindexed_alerts(&st, &eng, book));
                 let stage = crate::detection::spawn_stage(det.clone(), rx, event_tx, Some(warm), Some(indexed))?;
@@ -120,7 +123,6 @@ impl AllInOne {
         // API and dashboard.
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
-        let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
         let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {

@@ -106,8 +106,10 @@ pub(crate) fn stored_matches(store: &Store, engine: &QueryEngine, lookback_secs:
         return Vec::new();
     }
     let windows = store.snapshot();
+    // alert events carry rule.id too; they are not matches
+    let query = "rule.id:* AND NOT event.dataset:loglynx.alert";
     let newest = SearchRequest {
-        filter: Filter { query: "rule.id:*".into(), start: None, end: None },
+        filter: Filter { query: query.into(), start: None, end: None },
         limit: 1,
         offset: 0,
         sort: SortOrder::Desc,
@@ -123,32 +125,27 @@ pub(crate) fn stored_matches(store: &Store, engine: &QueryEngine, lookback_secs:
         }
     };
     let start = Timestamp::from_millis(last.as_millis().saturating_sub(lookback_secs.saturating_mul(1000)));
-    let mut out = Vec::new();
-    while out.len() < WARM_MAX {
-        let req = SearchRequest {
-            filter: Filter { query: "rule.id:*".into(), start: Some(start), end: None },
-            limit: loglynx_query::MAX_LIMIT.min(WARM_MAX - out.len()),
-            offset: out.len(),
-            sort: SortOrder::Asc,
-        };
-        match engine.search(&windows, &req) {
-            Ok(r) => {
-                let n = r.hits.len();
-                out.extend(r.hits.into_iter().filter(|e| e.alert_id.is_none()));
-                if n < req.limit {
-                    break;
-                }
+    let filter = Filter {
+        query: query.into(),
+        start: Some(start),
+        end: None,
+    };
+    match engine.search_all(&windows, &filter, SortOrder::Asc, WARM_MAX) {
+        Ok((total, events)) => {
+            if total as usize > events.len() {
+                tracing::warn!(
+                    events = events.len(),
+                    matches = total,
+                    "correlation windows rebuilt from the oldest {WARM_MAX} matches of the lookback only"
+                );
             }
-            Err(e) => {
-                tracing::warn!("correlation windows partly rebuilt: {e}");
-                break;
-            }
+            events
+        }
+        Err(e) => {
+            tracing::warn!("correlation windows not rebuilt: {e}");
+            Vec::new()
         }
     }
-    if out.len() >= WARM_MAX {
-        tracing::warn!(events = out.len(), "correlation windows rebuilt from the newest {WARM_MAX} matches only");
-    }
-    out
 }
 
 /// Reads the stored matches a restart needs ([`stored_matches`]), given the lookback.

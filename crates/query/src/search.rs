@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::time::Instant;
 
-use loglynx_core::{fields as f, Timestamp};
+use loglynx_core::{fields as f, Event, Timestamp};
 use loglynx_store::WindowSnapshot;
 use tantivy::{DateTime, DocAddress, Order, TantivyDocument};
 
@@ -87,6 +87,37 @@ impl QueryEngine {
             hits,
             took_ms: started.elapsed().as_millis() as u64,
         })
+    }
+
+    /// The events matching `filter` in `sort` order, at most `max` (and at most
+    /// [`MAX_RESULT_WINDOW`]), read a page of [`MAX_LIMIT`] at a time, with the exact number of
+    /// matches (more than were returned when it is over the bound).
+    pub fn search_all(
+        &self,
+        windows: &[WindowSnapshot],
+        filter: &Filter,
+        sort: SortOrder,
+        max: usize,
+    ) -> Result<(u64, Vec<Event>), QueryError> {
+        let max = max.min(MAX_RESULT_WINDOW);
+        let mut out = Vec::new();
+        let mut total = 0;
+        while out.len() < max {
+            let req = SearchRequest {
+                filter: filter.clone(),
+                limit: MAX_LIMIT.min(max - out.len()),
+                offset: out.len(),
+                sort,
+            };
+            let r = self.search(windows, &req)?;
+            total = r.total;
+            let n = r.hits.len();
+            out.extend(r.hits);
+            if n < req.limit {
+                break;
+            }
+        }
+        Ok((total, out))
     }
 
     /// The exact number of events matching `filter`.

@@ -282,24 +282,11 @@ pub(crate) async fn backtest(State(st): State<AppState>, body: Bytes) -> Respons
     let (engine, store) = (st.engine.clone(), st.store.clone());
     let run = tokio::task::spawn_blocking(move || {
         let windows = store.snapshot();
-        let mut events = Vec::new();
-        let mut total = 0;
-        while events.len() < BACKTEST_MAX_EVENTS {
-            let req = loglynx_query::SearchRequest {
-                filter: f.clone(),
-                limit: loglynx_query::MAX_LIMIT.min(BACKTEST_MAX_EVENTS - events.len()),
-                offset: events.len(),
-                sort: loglynx_query::SortOrder::Asc,
-            };
-            let r = engine.search(&windows, &req).map_err(|e| e.to_string())?;
-            total = r.total;
-            let n = r.hits.len();
-            // alerts are not evidence of anything
-            events.extend(r.hits.into_iter().filter(|e| e.alert_id.is_none()));
-            if n < req.limit {
-                break;
-            }
-        }
+        let (total, mut events) = engine
+            .search_all(&windows, &f, loglynx_query::SortOrder::Asc, BACKTEST_MAX_EVENTS)
+            .map_err(|e| e.to_string())?;
+        // alerts are not evidence of anything
+        events.retain(|e| e.alert_id.is_none());
         let truncated = total as usize > BACKTEST_MAX_EVENTS;
         det.backtest(&rule, events).map(|r| (r, truncated)).map_err(|e| match e {
             loglynx_detect::BacktestError::Detect(d) => format!("internal: {d}"),
