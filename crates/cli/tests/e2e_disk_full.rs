@@ -6,8 +6,7 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::Server;
@@ -15,41 +14,7 @@ use support::Server;
 const WAIT: Duration = Duration::from_secs(60);
 const MIB: u64 = 1 << 20;
 
-/// A tmpfs of `size_mib` mounted on a fresh directory, unmounted on drop.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn mount(size_mib: u64) -> Tmpfs {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount tmpfs on {}", dir.path().display());
-        Tmpfs(dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
-fn free_bytes(dir: &Path) -> u64 {
-    let out = Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().trim().parse().unwrap()
-}
-
-/// Fills the file system of `dir` until `free_mib` MiB are left.
-fn fill(dir: &Path, free_mib: u64) -> PathBuf {
-    let path = dir.join("ballast");
-    let n = free_bytes(dir).saturating_sub(free_mib * MIB);
-    std::fs::write(&path, vec![0x5au8; n as usize]).unwrap();
-    path
-}
+use loglynx_testkit::tmpfs::{fill, Tmpfs};
 
 fn append(log: &Path, from: u64, to: u64) {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
@@ -84,7 +49,7 @@ fn regression_issue_11_a_nearly_full_disk_pauses_ingestion_with_503_and_loses_no
         return;
     }
     let fs = Tmpfs::mount(64);
-    let data = fs.0.path().join("data");
+    let data = fs.path().join("data");
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -100,7 +65,7 @@ fn regression_issue_11_a_nearly_full_disk_pauses_ingestion_with_503_and_loses_no
     assert_eq!(ingest(&server, 0).0, 200);
 
     // 10 MiB left: HTTP ingest is refused at once, saying why and when to come back.
-    let ballast = fill(fs.0.path(), 10);
+    let ballast = fill(fs.path(), 10);
     let t0 = Instant::now();
     // Requests answered before the writer's next look at the disk (every 250 ms) are stored.
     let mut accepted = 1;
@@ -135,7 +100,7 @@ fn regression_issue_11_a_nearly_full_disk_pauses_ingestion_with_503_and_loses_no
 
     // Paused again, with lines waiting: a stop ends promptly, and the next start (with room)
     // stores them, each once.
-    let ballast = fill(fs.0.path(), 10);
+    let ballast = fill(fs.path(), 10);
     server.wait_for(Duration::from_secs(10), "paused", || ingest(&server, 4).0 == 503);
     append(&log, 2000, 2500);
     std::thread::sleep(Duration::from_secs(2));

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -14,48 +12,7 @@ use loglynx_store::Store;
 
 const MIB: u64 = 1 << 20;
 
-/// A tmpfs of `size_mib` mounted on a fresh directory, unmounted on drop.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size_mib: u64) -> Tmpfs {
-        let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount tmpfs on {}", dir.path().display());
-        Tmpfs { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// Fills the file system of `dir` with a ballast file until `free_mib` MiB are left.
-fn ballast(dir: &Path, free_mib: u64) -> PathBuf {
-    let path = dir.join("ballast");
-    let free = fs_free(dir);
-    let n = free.saturating_sub(free_mib * MIB);
-    std::fs::write(&path, vec![0x5au8; n as usize]).unwrap();
-    path
-}
-
-fn fs_free(dir: &Path) -> u64 {
-    let out = Command::new("df").args(["-B1", "--output=avail"]).arg(dir).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().lines().nth(1).unwrap().trim().parse().unwrap()
-}
+use loglynx_testkit::tmpfs::{fill as ballast, free_bytes as fs_free, Tmpfs};
 
 #[test]
 fn regression_issue_11_ingestion_pauses_below_the_disk_watermark_and_resumes_without_loss() {

@@ -34,6 +34,7 @@ pub const REQUIRE_ROOT: &str = "LOGLYNX_REQUIRE_ROOT";
 pub const REQUIRE_SHARED: &str = "LOGLYNX_REQUIRE_SHARED";
 
 pub mod oracle;
+pub mod tmpfs;
 
 /// True when running as root (effective uid 0). When not, prints `skipping: needs root (why)`
 /// and returns false, or panics when `LOGLYNX_REQUIRE_ROOT` is set.
