@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use support::Server;
 
 const WAIT: Duration = Duration::from_secs(60);
-const MIB: u64 = 1 << 20;
 
 use loglynx_testkit::tmpfs::{fill, Tmpfs};
 
