@@ -10,7 +10,7 @@
 //!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
 //!   is `loglynx_collect::http`.
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
-//! - auth.rs: the bearer token check; metrics.rs: request counting and the figures `/metrics`
+//! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
 //!
 //! Every endpoint is described in `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
@@ -31,6 +31,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 
+pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::http::{
@@ -44,7 +45,7 @@ pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
 pub fn router(state: AppState) -> Router {
     use routes::*;
-    let token = token_of(state.auth_token.as_deref());
+    let creds = state.auth.clone();
     state.figures.call_once(|| {
         state.telemetry.register_collector(metrics::ServerFigures {
             store: state.store.clone(),
@@ -88,7 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(creds, auth::require_auth))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -105,7 +106,7 @@ pub fn router(state: AppState) -> Router {
 /// counting and body limit as [`router`].
 pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
     use routes::*;
-    let token = token_of(state.auth_token.as_deref());
+    let creds = state.auth.clone();
     state.figures.call_once(|| state.telemetry.register_collector(metrics::Uptime(state.started)));
     Router::new()
         .route("/api/v1/health", get(health::health))
@@ -118,7 +119,7 @@ pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) ->
         .merge(ingest_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(creds, auth::require_auth))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -164,11 +165,6 @@ where
         )
 }
 
-/// The token the auth middleware checks (`None`: no check).
-fn token_of(token: Option<&str>) -> Option<Arc<str>> {
-    token.filter(|t| !t.is_empty()).map(Arc::from)
-}
-
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
     ApiError::NotFound(format!(
         "no endpoint at {}: see /api/v1/openapi.yaml for the endpoints",
@@ -205,7 +201,11 @@ pub async fn serve_router(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    // The peer address feeds the limit on failed authentication attempts.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
         .await
 }

@@ -4,6 +4,7 @@
 //! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
 //! - `loglynx tcpstates`: live TCP state changes from eBPF;
 //! - `loglynx rules check`: validate Sigma rule files without a running instance;
+//! - `loglynx keys add|list|revoke`: the API keys of a data directory;
 //! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
 
 mod client;
@@ -39,6 +40,9 @@ enum Command {
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
+    /// Manage the API keys of a data directory (`keys add NAME --scope ingest|read|admin`,
+    /// `keys list`, `keys revoke NAME`); a running instance picks up changes at once.
+    Keys(commands::keys::KeysArgs),
     /// Work with Sigma detection rules (`rules check PATH...`).
     Rules(commands::rules::RulesArgs),
     /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => client::run_ingest(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
         Command::Rules(args) => commands::rules::main(args),
+        Command::Keys(args) => commands::keys::main(args),
         Command::Parse(args) => commands::parse::main(args),
     };
     match result {

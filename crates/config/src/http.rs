@@ -1,20 +1,27 @@
 //! `[http]`: the HTTP API, ingest endpoints and dashboard, and the agent's HTTP ingest.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{ByteSize, ConfigError};
 
+/// The file of the data directory that holds the API keys (`loglynx keys add`): their names,
+/// scopes and hashes. While it exists every request needs a key, on loopback too.
+pub const KEYS_FILE: &str = "keys.json";
+
 /// The HTTP API, ingest endpoints and dashboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Address to listen on. Loopback by default; any other address requires `auth_token`.
+    /// Address to listen on. Loopback by default; any other address requires `auth_token` or
+    /// API keys (`loglynx keys add`, kept in `<data_dir>/keys.json`).
     #[serde(default = "default_http_listen")]
     pub listen: SocketAddr,
-    /// Bearer token required on every endpoint when set; mandatory when `listen` is not a
-    /// loopback address. The environment variable `LOGLYNX_AUTH_TOKEN` overrides it.
+    /// A shortcut for one admin API key: when set, every request needs it or an API key
+    /// (`Authorization: Bearer TOKEN`). `listen` off loopback needs it or API keys. The
+    /// environment variable `LOGLYNX_AUTH_TOKEN` overrides it.
     #[serde(default)]
     pub auth_token: Option<String>,
     /// Largest accepted request body; larger ones are answered 413.
@@ -39,15 +46,23 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
-    /// The auth rule: an API open to the network needs a token.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if !self.listen.ip().is_loopback() && self.auth_token.as_deref().map_or(true, str::is_empty) {
+    /// The auth rule: an API open to the network needs a token or API keys (the key file of
+    /// `data_dir`).
+    pub(crate) fn validate(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        if !self.listen.ip().is_loopback() && !self.has_credentials(data_dir) {
             return Err(ConfigError::Invalid(format!(
-                "http.listen = {} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",
-                self.listen
+                "http.listen = {} is not a loopback address: create an API key (`loglynx keys add NAME --scope admin --data-dir {}`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",
+                self.listen,
+                data_dir.display()
             )));
         }
         Ok(())
+    }
+
+    /// Whether a credential is configured: `auth_token` or the key file of `data_dir`.
+    pub fn has_credentials(&self, data_dir: &Path) -> bool {
+        self.auth_token.as_deref().is_some_and(|t| !t.is_empty())
+            || data_dir.join(KEYS_FILE).exists()
     }
 }
 
@@ -69,8 +84,14 @@ mod tests {
     fn non_loopback_without_token_is_refused() {
         let c: Config = toml::from_str("[http]\nlisten = \"0.0.0.0:7700\"\n").unwrap();
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("auth_token"), "{e}");
+        assert!(e.contains("auth_token") && e.contains("loglynx keys add"), "{e}");
         let c: Config = toml::from_str("[http]\nlisten = \"0.0.0.0:7700\"\nauth_token = \"s3cret\"\n").unwrap();
+        c.validate().unwrap();
+        // A key file in the data directory is enough.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(super::KEYS_FILE), "{\"keys\": []}").unwrap();
+        let text = format!("data_dir = {:?}\n[http]\nlisten = \"0.0.0.0:7700\"\n", dir.path());
+        let c: Config = toml::from_str(&text).unwrap();
         c.validate().unwrap();
     }
 

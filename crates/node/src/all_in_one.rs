@@ -124,6 +124,7 @@ impl AllInOne {
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
+        state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
         let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {
             state.network = Some(Arc::new(NetView(m.shared())));

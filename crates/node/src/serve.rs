@@ -65,6 +65,7 @@ impl Serve {
         let (ingest, _) = loglynx_bus::embedded(1);
         let mut state =
             loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
         state

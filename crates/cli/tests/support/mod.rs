@@ -81,7 +81,8 @@ impl Server {
             s.client
                 .get(s.url("/api/v1/health"))
                 .send()
-                .map(|r| r.status().is_success())
+                // 401: up, and API keys are required (e2e_auth).
+                .map(|r| r.status().is_success() || r.status() == 401)
                 .unwrap_or(false)
         });
         s
