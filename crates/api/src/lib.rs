@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rules/{key}/disable", post(alerts::disable))
         .route("/api/v1/openapi.yaml", get(meta::openapi))
         .route("/metrics", get(meta::metrics))
+        .merge(auth::session_routes())
         .route("/ui", get(ui::redirect))
         .route("/ui/", get(ui::index))
         .route("/ui/{*path}", get(ui::asset))

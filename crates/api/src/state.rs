@@ -87,11 +87,7 @@ impl AppState {
             engine,
             ingest,
             host,
-            auth: crate::Auth::new(
-                http.auth_token.as_deref(),
-                None,
-                !http.listen.ip().is_loopback(),
-            ),
+            auth: crate::Auth::from_config(http, None, http.listen, false),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
@@ -160,10 +156,11 @@ impl IngestState {
         IngestState {
             ingest,
             host,
-            auth: crate::Auth::new(
-                http.auth_token.as_deref(),
+            auth: crate::Auth::from_config(
+                http,
                 None,
-                http.agent_listen.is_some_and(|a| !a.ip().is_loopback()),
+                http.agent_listen.unwrap_or(http.listen),
+                false,
             ),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
             max_line: DEFAULT_MAX_LINE,

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,15 @@ pub struct HttpConfig {
     /// `loglynx serve` can run on one machine. Not a loopback address: `auth_token` is required.
     #[serde(default = "default_agent_listen", with = "crate::opt_addr")]
     pub agent_listen: Option<SocketAddr>,
+    /// How long a dashboard login lasts (the session cookie's lifetime); log in again after.
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Extra host names the server answers to (`Host` header), e.g. the name of a reverse
+    /// proxy in front of a loopback listener. On loopback only `localhost`, `*.localhost` and
+    /// loopback addresses are answered otherwise (against DNS rebinding); off loopback any
+    /// host is answered unless this is set.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -41,6 +51,8 @@ impl Default for HttpConfig {
             auth_token: None,
             max_body: default_max_body(),
             agent_listen: default_agent_listen(),
+            session_ttl: default_session_ttl(),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -54,6 +66,16 @@ impl HttpConfig {
                 "http.listen = {} is not a loopback address: create an API key (`loglynx keys add NAME --scope admin --data-dir {}`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",
                 self.listen,
                 data_dir.display()
+            )));
+        }
+        if self.session_ttl.is_zero() {
+            return Err(ConfigError::Invalid(
+                "http.session_ttl must be above 0: e.g. \"12h\"".into(),
+            ));
+        }
+        if let Some(h) = self.allowed_hosts.iter().find(|h| h.trim().is_empty() || h.contains(['/', ' '])) {
+            return Err(ConfigError::Invalid(format!(
+                "http.allowed_hosts: {h:?} is not a host name: give names such as \"logs.example.com\""
             )));
         }
         Ok(())
@@ -71,6 +93,9 @@ fn default_http_listen() -> SocketAddr {
 }
 fn default_max_body() -> ByteSize {
     ByteSize(64 << 20)
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 fn default_agent_listen() -> Option<SocketAddr> {
     Some("127.0.0.1:7710".parse().expect("valid literal"))

@@ -104,11 +104,7 @@ pub(crate) async fn bind_http(
 /// Who may call the HTTP server listening on `listen`: `http.auth_token` and the API keys of
 /// the data directory (re-read when they change); a credential is required off loopback.
 pub(crate) fn api_auth(cfg: &loglynx_config::Config, listen: SocketAddr) -> loglynx_api::Auth {
-    loglynx_api::Auth::new(
-        cfg.http.auth_token.as_deref(),
-        Some(&cfg.data_dir),
-        !listen.ip().is_loopback(),
-    )
+    loglynx_api::Auth::from_config(&cfg.http, Some(&cfg.data_dir), listen, false)
 }
 
 /// Stops the monitor off the async threads (it joins its threads).

@@ -321,6 +321,11 @@ impl LoadedKeys {
         }
     }
 
+    /// Whether a key with this id is in the file.
+    pub fn has_id(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
     /// The entry `key` is, when it is one of these keys.
     pub fn check(&self, key: &str) -> Option<&KeyEntry> {
         let entry = self.by_id.get(id_of(key)?)?;

@@ -25,17 +25,19 @@
 
 mod keys;
 mod limit;
+mod origin;
+mod session;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 
 use crate::error::ApiError;
@@ -43,9 +45,11 @@ use crate::error::ApiError;
 pub use keys::{KeyEntry, KeyError, KeyFile, Scope, KEYS_FILE};
 use keys::{id_of, LoadedKeys};
 use limit::FailureLimiter;
+use origin::HostPolicy;
+pub(crate) use session::routes as session_routes;
+use session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 
-/// Who made a request, put in the request's extensions by [`require_auth`]; `None` scope
-/// fields mean the server has auth off.
+/// Who made a request, put in the request's extensions by [`require_auth`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The key's name (`token` for `http.auth_token`, `anonymous` when auth is off).
@@ -66,8 +70,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// The server's credentials: the key file, the token, whether one is required, and the
-/// failed-attempt table. Cheap to clone (one `Arc`).
+/// The server's credentials: the key file, the token, whether one is required, the hosts it
+/// answers to, the dashboard sessions and the failed-attempt table. Cheap to clone (one `Arc`).
 #[derive(Clone, Default)]
 pub struct Auth(Arc<Inner>);
 
@@ -76,8 +80,12 @@ struct Inner {
     token: Option<String>,
     keys_path: Option<PathBuf>,
     required: bool,
+    hosts: HostPolicy,
+    session_ttl: Duration,
+    secure_cookies: bool,
     keys: Mutex<LoadedKeys>,
     failures: Mutex<FailureLimiter>,
+    sessions: Mutex<Sessions>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -93,7 +101,8 @@ impl std::fmt::Debug for Auth {
 /// What a request's credentials turned out to be.
 enum Verdict {
     Open,
-    Allowed(Principal),
+    /// Allowed; `csrf`: the session's token when the credential was the session cookie.
+    Allowed(Principal, Option<String>),
     Missing,
     Wrong { key_id: Option<String> },
 }
@@ -101,14 +110,49 @@ enum Verdict {
 impl Auth {
     /// Credentials from `token` (an admin key; empty counts as unset) and the key file of
     /// `data_dir` when given. `required`: refuse requests without a credential even when there
-    /// is neither (a server listening off loopback).
-    pub fn new(token: Option<&str>, data_dir: Option<&std::path::Path>, required: bool) -> Auth {
+    /// is neither (a server listening off loopback). Hosts: loopback names only when not
+    /// `required`; sessions last 12 h.
+    pub fn new(token: Option<&str>, data_dir: Option<&Path>, required: bool) -> Auth {
+        Auth::build(token, data_dir, required, HostPolicy::new(!required, &[]), Duration::from_secs(12 * 3600), false)
+    }
+
+    /// The credentials of a server listening on `listen` with the `[http]` section `http`, the
+    /// key file of `data_dir`, and `tls` (session cookies marked `Secure`).
+    pub fn from_config(
+        http: &loglynx_config::HttpConfig,
+        data_dir: Option<&Path>,
+        listen: SocketAddr,
+        tls: bool,
+    ) -> Auth {
+        let loopback = listen.ip().is_loopback();
+        Auth::build(
+            http.auth_token.as_deref(),
+            data_dir,
+            !loopback,
+            HostPolicy::new(loopback, &http.allowed_hosts),
+            http.session_ttl,
+            tls,
+        )
+    }
+
+    fn build(
+        token: Option<&str>,
+        data_dir: Option<&Path>,
+        required: bool,
+        hosts: HostPolicy,
+        session_ttl: Duration,
+        secure_cookies: bool,
+    ) -> Auth {
         let auth = Auth(Arc::new(Inner {
             token: token.filter(|t| !t.is_empty()).map(str::to_string),
             keys_path: data_dir.map(|d| KeyFile::in_data_dir(d).path().to_path_buf()),
             required,
+            hosts,
+            session_ttl,
+            secure_cookies,
             keys: Mutex::default(),
             failures: Mutex::default(),
+            sessions: Mutex::default(),
         }));
         auth.refresh();
         auth
@@ -127,56 +171,134 @@ impl Auth {
         self.0.required || self.0.token.is_some() || exists
     }
 
-    fn verdict(&self, headers: &axum::http::HeaderMap) -> Verdict {
+    /// The principal `key` is (with the key's id; `None` for the token), if it is one.
+    pub(crate) fn check_key(&self, key: &str) -> Option<(Principal, Option<String>)> {
+        self.refresh();
+        if let Some(token) = &self.0.token {
+            if constant_time_eq(key.as_bytes(), token.as_bytes()) {
+                let p = Principal {
+                    name: "token".into(),
+                    scope: Scope::Admin,
+                };
+                return Some((p, None));
+            }
+        }
+        let keys = lock(&self.0.keys);
+        let entry = keys.check(key)?;
+        let p = Principal {
+            name: entry.name.clone(),
+            scope: entry.scope,
+        };
+        Some((p, Some(entry.id.clone())))
+    }
+
+    /// `Some(seconds)` while `peer` has no attempt left.
+    pub(crate) fn blocked(&self, peer: Option<IpAddr>) -> Option<u64> {
+        lock(&self.0.failures).blocked(peer?, Instant::now())
+    }
+
+    /// Counts and logs a wrong credential (never the credential itself).
+    pub(crate) fn failed(&self, peer: Option<IpAddr>, key_id: Option<&str>, path: &str) {
+        let locked = peer.is_some_and(|ip| lock(&self.0.failures).fail(ip, Instant::now()));
+        tracing::warn!(
+            peer = %peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+            key_id = key_id.unwrap_or("-"),
+            %path,
+            locked,
+            "authentication failed: wrong or revoked key"
+        );
+    }
+
+    pub(crate) fn sessions(&self) -> MutexGuard<'_, Sessions> {
+        lock(&self.0.sessions)
+    }
+
+    pub(crate) fn session_ttl(&self) -> Duration {
+        self.0.session_ttl
+    }
+
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.0.secure_cookies
+    }
+
+    fn verdict(&self, headers: &HeaderMap) -> Verdict {
         if !self.refresh() {
             return Verdict::Open;
         }
-        let Some(given) = headers
+        if let Some(given) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(credential)
-        else {
+        {
+            return match self.check_key(&given) {
+                Some((p, _)) => Verdict::Allowed(p, None),
+                None => Verdict::Wrong {
+                    key_id: id_of(&given).map(str::to_string),
+                },
+            };
+        }
+        if headers.contains_key(header::AUTHORIZATION) {
+            return Verdict::Wrong { key_id: None };
+        }
+        let Some(sid) = session::cookie(headers, SESSION_COOKIE) else {
             return Verdict::Missing;
         };
-        if let Some(token) = &self.0.token {
-            if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-                return Verdict::Allowed(Principal {
-                    name: "token".into(),
-                    scope: Scope::Admin,
-                });
-            }
+        let Some(s) = self.sessions().get(sid) else {
+            return Verdict::Missing;
+        };
+        // A revoked key ends its sessions.
+        let live = match &s.key_id {
+            Some(id) => lock(&self.0.keys).has_id(id),
+            None => self.0.token.is_some(),
+        };
+        if !live {
+            self.sessions().end(sid);
+            return Verdict::Missing;
         }
-        if let Some(entry) = lock(&self.0.keys).check(&given) {
-            return Verdict::Allowed(Principal {
-                name: entry.name.clone(),
-                scope: entry.scope,
-            });
-        }
-        Verdict::Wrong {
-            key_id: id_of(&given).map(str::to_string),
-        }
+        let p = Principal {
+            name: s.name,
+            scope: s.scope,
+        };
+        Verdict::Allowed(p, Some(s.csrf))
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Middleware: lets the request through when its credential allows what it asks, else
-/// answers 401, 403 or 429.
+/// Paths anyone may fetch, even when keys are required: the login page, its call, and the
+/// dashboard's static files (code and styles, no data; the data comes from the API).
+fn is_public(method: &Method, path: &str) -> bool {
+    if path == "/api/v1/session" {
+        return method == Method::POST;
+    }
+    let read = method == Method::GET || method == Method::HEAD;
+    read && (path == "/ui/login"
+        || path
+            .strip_prefix("/ui/")
+            .and_then(|f| f.rsplit('/').next())
+            .is_some_and(|last| last.contains('.') && last != "index.html"))
+}
+
+/// Middleware: lets the request through when its host is answered and its credential allows
+/// what it asks, else answers 401, 403, 429 (or sends a browser to the login page).
 pub(crate) async fn require_auth(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
+    if let Err(reason) = auth.0.hosts.check(req.headers()) {
+        return ApiError::Forbidden(reason).into_response();
+    }
     let path = req.uri().path().to_string();
+    if is_public(req.method(), &path) {
+        return next.run(req).await;
+    }
     let browser_path = path == "/" || path == "/ui" || path.starts_with("/ui/");
     let peer: Option<IpAddr> = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let has_credential = req.headers().contains_key(header::AUTHORIZATION);
-    if has_credential {
-        if let Some(ip) = peer {
-            if let Some(retry_after) = lock(&auth.0.failures).blocked(ip, Instant::now()) {
-                return ApiError::TooManyAttempts { retry_after }.into_response();
-            }
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        if let Some(retry_after) = auth.blocked(peer) {
+            return ApiError::TooManyAttempts { retry_after }.into_response();
         }
     }
     let principal = match auth.verdict(req.headers()) {
@@ -184,22 +306,37 @@ pub(crate) async fn require_auth(State(auth): State<Auth>, mut req: Request, nex
             name: "anonymous".into(),
             scope: Scope::Admin,
         },
-        Verdict::Allowed(p) => p,
+        Verdict::Allowed(p, csrf) => {
+            let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+            if let Some(csrf) = csrf.filter(|_| changes) {
+                let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), csrf.as_bytes())) {
+                    return ApiError::Forbidden(format!(
+                        "missing or wrong {CSRF_HEADER} header: a request made with the dashboard's session cookie must send the token of the loglynx_csrf cookie"
+                    ))
+                    .into_response();
+                }
+            }
+            p
+        }
         Verdict::Missing => {
+            let wants_html = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            if browser_path && wants_html && *req.method() == Method::GET {
+                let next_page = if path.starts_with("/ui/") { path.as_str() } else { "/ui/" };
+                return Redirect::to(&format!("/ui/login?next={}", url_escape(next_page)))
+                    .into_response();
+            }
             return ApiError::Unauthorized {
                 basic: browser_path,
             }
-            .into_response()
+            .into_response();
         }
         Verdict::Wrong { key_id } => {
-            let locked = peer.is_some_and(|ip| lock(&auth.0.failures).fail(ip, Instant::now()));
-            tracing::warn!(
-                peer = %peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-                key_id = key_id.as_deref().unwrap_or("-"),
-                %path,
-                locked,
-                "authentication failed: wrong or revoked key"
-            );
+            auth.failed(peer, key_id.as_deref(), &path);
             return ApiError::Unauthorized {
                 basic: browser_path,
             }
@@ -222,6 +359,18 @@ pub(crate) async fn require_auth(State(auth): State<Auth>, mut req: Request, nex
     next.run(req).await
 }
 
+/// `s` with the characters a query value cannot hold percent-encoded.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The scope an endpoint needs; `None`: any valid key (health, the API description, the
 /// Elasticsearch start-up probes shippers call with an ingest key).
 ///
@@ -231,9 +380,9 @@ pub(crate) async fn require_auth(State(auth): State<Auth>, mut req: Request, nex
 pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     let read_method = method == Method::GET || method == Method::HEAD;
     let last = path.rsplit('/').next().unwrap_or("");
-    // Any key: liveness, the API description, the probes of Elasticsearch clients.
-    if read_method
-        && (matches!(path, "/" | "/api/v1/health" | "/api/v1/openapi.yaml")
+    // Any key: liveness, the API description, the probes of Elasticsearch clients, who am I.
+    if (read_method || path == "/api/v1/session")
+        && (matches!(path, "/" | "/api/v1/health" | "/api/v1/openapi.yaml" | "/api/v1/session")
             || matches!(path, "/_license" | "/_xpack" | "/_cluster/health"))
     {
         return None;
@@ -317,7 +466,22 @@ mod tests {
     }
 
     #[test]
+    fn public_paths_are_the_login_and_static_files() {
+        assert!(is_public(&Method::POST, "/api/v1/session"));
+        assert!(!is_public(&Method::GET, "/api/v1/session"));
+        assert!(is_public(&Method::GET, "/ui/login"));
+        assert!(is_public(&Method::GET, "/ui/app.js"));
+        assert!(is_public(&Method::GET, "/ui/assets/x.css"));
+        assert!(!is_public(&Method::GET, "/ui/"));
+        assert!(!is_public(&Method::GET, "/ui/index.html"));
+        assert!(!is_public(&Method::GET, "/ui/search"));
+        assert!(!is_public(&Method::GET, "/api/v1/search"));
+        assert!(!is_public(&Method::POST, "/ui/app.js"));
+    }
+
+    #[test]
     fn scopes_of_the_endpoints() {
+        assert_eq!(required_scope(&Method::DELETE, "/api/v1/session"), None);
         let get = &Method::GET;
         let post = &Method::POST;
         assert_eq!(required_scope(get, "/api/v1/health"), None);
