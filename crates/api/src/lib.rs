@@ -20,6 +20,7 @@ mod error;
 mod metrics;
 mod routes;
 mod state;
+mod tls;
 mod ui;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub use loglynx_collect::http::{
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
+pub use tls::{TlsConfig, TlsError, TlsListener};
 pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
@@ -185,9 +187,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let closing = state.shutdown.clone();
     let app = router(state);
-    serve_router(listener, app, async move {
+    serve_router_with(listener, app, tls, async move {
         shutdown.await;
         closing.send_replace(true);
     })
@@ -202,11 +214,25 @@ pub async fn serve_router(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_router_with(listener, app, None, shutdown).await
+}
+
+/// [`serve_router`], over TLS when `tls` is given.
+pub async fn serve_router_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt as _;
     // The peer address feeds the limit on failed authentication attempts.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-        .await
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(tls) => {
+            // `tap_io` (doing nothing) gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
+            let listener = TlsListener::new(listener, &tls)?.tap_io(|_| ());
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! `[http]`: the HTTP API, ingest endpoints and dashboard, and the agent's HTTP ingest.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,13 @@ pub struct HttpConfig {
     /// host is answered unless this is set.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Serve HTTPS: the certificate chain (PEM, leaf first) of `listen` and `agent_listen`.
+    /// Set with `tls_key`; clients then use `https://` (the CLI's `--ca-cert` for a private CA).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -53,6 +60,8 @@ impl Default for HttpConfig {
             agent_listen: default_agent_listen(),
             session_ttl: default_session_ttl(),
             allowed_hosts: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -67,6 +76,11 @@ impl HttpConfig {
                 self.listen,
                 data_dir.display()
             )));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "http.tls_cert and http.tls_key go together (--tls-cert and --tls-key): set both, or neither for plain HTTP".into(),
+            ));
         }
         if self.session_ttl.is_zero() {
             return Err(ConfigError::Invalid(
@@ -118,6 +132,19 @@ mod tests {
         let text = format!("data_dir = {:?}\n[http]\nlisten = \"0.0.0.0:7700\"\n", dir.path());
         let c: Config = toml::from_str(&text).unwrap();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together_and_sessions_need_a_lifetime() {
+        let c: Config = toml::from_str("[http]\ntls_cert = \"c.pem\"\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("tls_key"), "{e}");
+        let c: Config = toml::from_str("[http]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[http]\nsession_ttl = \"0s\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("session_ttl"));
+        let c: Config = toml::from_str("[http]\nallowed_hosts = [\"a b\"]\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("allowed_hosts"));
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificate or key could not be used.
+    #[error("cannot set up TLS for the HTTP server")]
+    Tls(#[source] loglynx_api::TlsError),
     /// An HTTP server failed while serving.
     #[error("http server failed")]
     Http(#[source] std::io::Error),

@@ -33,6 +33,7 @@ pub struct Serve {
 /// A running `serve`.
 pub struct RunningServe {
     http: SocketAddr,
+    https: bool,
     shards: PathBuf,
     shutdown: CancellationToken,
     server: JoinHandle<Result<()>>,
@@ -58,6 +59,8 @@ impl Serve {
             })?;
         let shutdown = CancellationToken::new();
         tokio::spawn(refresh(store.clone(), shutdown.clone()));
+        let tls = sources::api_tls(&cfg)?;
+        let https = tls.is_some();
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
@@ -75,13 +78,14 @@ impl Serve {
             )));
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
-            loglynx_api::serve(listener, state, token.cancelled_owned())
+            loglynx_api::serve_with(listener, state, tls, token.cancelled_owned())
                 .await
                 .map_err(NodeError::Http)
         });
         tracing::info!(%http, shards = %shards.display(), "serve ready");
         Ok(RunningServe {
             http,
+            https,
             shards,
             shutdown,
             server,
@@ -93,6 +97,15 @@ impl RunningServe {
     /// The API and dashboard address.
     pub fn http(&self) -> SocketAddr {
         self.http
+    }
+
+    /// `https` when it serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The folder of the shards it reads.

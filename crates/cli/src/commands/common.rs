@@ -20,6 +20,25 @@ pub struct CommonArgs {
     pub log: String,
 }
 
+/// TLS flags of the commands that serve HTTP (`run`, `serve`, `agent`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) [default: http.tls_cert].
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: http.tls_key].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Adds these flags to `o`.
+    pub fn apply(&self, o: &mut Overrides) {
+        o.tls_cert = self.tls_cert.clone();
+        o.tls_key = self.tls_key.clone();
+    }
+}
+
 /// Kafka flags of the agent and the worker.
 #[derive(Args, Debug, Default, Clone)]
 pub struct KafkaArgs {

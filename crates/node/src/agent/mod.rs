@@ -304,9 +304,10 @@ async fn start_http(
             vec![h.report(reports::now_ms())]
         }));
     let app = loglynx_api::ingest_router(state, None);
+    let tls = crate::sources::api_tls(cfg)?;
     let token = shutdown.clone();
     tasks.spawn(async move {
-        loglynx_api::serve_router(listener, app, token.cancelled_owned())
+        loglynx_api::serve_router_with(listener, app, tls, token.cancelled_owned())
             .await
             .map_err(NodeError::Http)
     });
