@@ -4,7 +4,7 @@
 use clap::Args;
 use loglynx_node::Agent;
 
-use super::common::{init_logging, listen, print_startup, runtime, CommonArgs, KafkaArgs, Shutdown, TlsArgs};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, CommonArgs, KafkaArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct AgentArgs {
@@ -38,6 +38,7 @@ pub struct AgentArgs {
 
 pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
+    private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);
     o.partitions = args.partitions;

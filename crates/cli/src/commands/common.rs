@@ -98,6 +98,17 @@ pub fn init_logging(filter: &str) {
         .try_init();
 }
 
+/// Makes every file and directory this process creates private to its user: the data
+/// directory, the store's index files, the spool, checkpoints, alerts and health files come
+/// out 0600 / 0700 whatever the shell's umask (logs are what loglynx keeps, and they are
+/// sensitive). Set before any thread starts, as PostgreSQL does with `umask(077)`.
+pub fn private_files() {
+    // SAFETY: umask only swaps the process's file-mode mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// A multi-threaded runtime for the command.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use loglynx_node::{AllInOne, Overrides};
 
-use super::common::{init_logging, listen, print_startup, runtime, Shutdown, TlsArgs};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
@@ -65,6 +65,7 @@ impl RunArgs {
 
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     init_logging(&args.log);
+    private_files();
     let node = AllInOne::build(args.overrides()?.resolve()?)?;
     runtime()?.block_on(async move {
         let mut running = node.start().await?;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use clap::Args;
 use loglynx_node::Serve;
 
-use super::common::{init_logging, runtime, CommonArgs, Shutdown, TlsArgs};
+use super::common::{private_files, init_logging, runtime, CommonArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
@@ -21,6 +21,7 @@ pub struct ServeArgs {
 
 pub fn main(args: ServeArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
+    private_files();
     let mut o = args.common.overrides();
     o.http = args.http;
     args.tls.apply(&mut o);
