@@ -171,8 +171,9 @@ impl Auth {
         self.0.required || self.0.token.is_some() || exists
     }
 
-    /// The principal `key` is (with the key's id; `None` for the token), if it is one.
-    pub(crate) fn check_key(&self, key: &str) -> Option<(Principal, Option<String>)> {
+    /// The principal `key` is (with the key's id; `None` for the token), if it is one: re-reads
+    /// the key file when it changed, then compares hashes (what every request with a key costs).
+    pub fn check_key(&self, key: &str) -> Option<(Principal, Option<String>)> {
         self.refresh();
         if let Some(token) = &self.0.token {
             if constant_time_eq(key.as_bytes(), token.as_bytes()) {
