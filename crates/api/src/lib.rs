@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         if let Some(d) = &state.detection {
             state.telemetry.register_collector(metrics::DetectionFigures(d.clone()));
         }
+        state.auth.register_metrics(&state.telemetry);
     });
     Router::new()
         .route("/api/v1/health", get(health::health))
@@ -110,7 +111,10 @@ pub fn router(state: AppState) -> Router {
 pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
     use routes::*;
     let creds = state.auth.clone();
-    state.figures.call_once(|| state.telemetry.register_collector(metrics::Uptime(state.started)));
+    state.figures.call_once(|| {
+        state.telemetry.register_collector(metrics::Uptime(state.started));
+        state.auth.register_metrics(&state.telemetry);
+    });
     Router::new()
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.yaml", get(meta::openapi))

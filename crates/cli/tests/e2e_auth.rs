@@ -129,6 +129,10 @@ fn keys_scopes_revocation_and_failed_attempts() {
         .build()
         .unwrap();
     assert_eq!(status(other.get(&search).bearer_auth(&boss)), 200);
+    // Counted on /metrics: the revoked key and the nine wrong ones, the refused right one.
+    let metrics = other.get(server.url("/metrics")).bearer_auth(&boss).send().unwrap().text().unwrap();
+    assert!(metrics.lines().any(|l| l == "loglynx_http_auth_failures_total 10"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "loglynx_http_auth_blocked_total 1"), "{metrics}");
 
     // Failed attempts are logged with the key's id, never the key.
     server.stop();

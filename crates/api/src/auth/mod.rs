@@ -86,6 +86,11 @@ struct Inner {
     keys: Mutex<LoadedKeys>,
     failures: Mutex<FailureLimiter>,
     sessions: Mutex<Sessions>,
+    /// Wrong credentials (`loglynx_http_auth_failures_total`).
+    failed_total: prometheus_client::metrics::counter::Counter,
+    /// Requests refused because their address had no attempt left
+    /// (`loglynx_http_auth_blocked_total`).
+    blocked_total: prometheus_client::metrics::counter::Counter,
 }
 
 impl std::fmt::Debug for Auth {
@@ -153,6 +158,8 @@ impl Auth {
             keys: Mutex::default(),
             failures: Mutex::default(),
             sessions: Mutex::default(),
+            failed_total: Default::default(),
+            blocked_total: Default::default(),
         }));
         auth.refresh();
         auth
@@ -195,11 +202,30 @@ impl Auth {
 
     /// `Some(seconds)` while `peer` has no attempt left.
     pub(crate) fn blocked(&self, peer: Option<IpAddr>) -> Option<u64> {
-        lock(&self.0.failures).blocked(peer?, Instant::now())
+        let wait = lock(&self.0.failures).blocked(peer?, Instant::now());
+        if wait.is_some() {
+            self.0.blocked_total.inc();
+        }
+        wait
+    }
+
+    /// Registers the failure counters in `registry` (once per server).
+    pub(crate) fn register_metrics(&self, registry: &loglynx_telemetry::Registry) {
+        registry.register(
+            "loglynx_http_auth_failures",
+            "requests with a wrong or revoked key (401)",
+            self.0.failed_total.clone(),
+        );
+        registry.register(
+            "loglynx_http_auth_blocked",
+            "requests refused because their address made too many wrong attempts (429)",
+            self.0.blocked_total.clone(),
+        );
     }
 
     /// Counts and logs a wrong credential (never the credential itself).
     pub(crate) fn failed(&self, peer: Option<IpAddr>, key_id: Option<&str>, path: &str) {
+        self.0.failed_total.inc();
         let locked = peer.is_some_and(|ip| lock(&self.0.failures).fail(ip, Instant::now()));
         tracing::warn!(
             peer = %peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
