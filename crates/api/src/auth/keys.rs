@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -237,8 +237,6 @@ impl KeyFile {
         Ok(())
     }
 }
-
-use std::os::unix::fs::DirBuilderExt as _;
 
 fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<KeyEntry>, KeyError> {
     serde_json::from_slice::<FileBody>(bytes)

@@ -49,7 +49,8 @@ use origin::HostPolicy;
 pub(crate) use session::routes as session_routes;
 use session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 
-/// Who made a request, put in the request's extensions by [`require_auth`].
+/// Who made a request, put in the request's extensions by [`require_auth`] (`anonymous` with
+/// the admin scope when the server requires no credential); handlers take it as an extractor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The key's name (`token` for `http.auth_token`, `anonymous` when auth is off).
