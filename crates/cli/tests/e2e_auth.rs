@@ -146,3 +146,38 @@ fn keys_scopes_revocation_and_failed_attempts() {
         assert!(!log.contains(&k[17..]), "a key was logged");
     }
 }
+
+#[test]
+fn off_loopback_a_key_is_always_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let args = [
+        "run", "--data-dir", data_s, "--http", "0.0.0.0:0", "--log", "warn",
+        "--syslog-udp", "off", "--syslog-tcp", "off",
+    ];
+    // No key, no token: it does not start, and says what to do.
+    let (code, _, err) = loglynx(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("loglynx keys add") && err.contains("auth_token"), "{err}");
+
+    let key = add_key(data_s, "ops", "admin");
+    let (_server, ready) = support::start_proc_with_ready_line("loglynx run (0.0.0.0)", &args, "loglynx ready:");
+    let port: u16 = ready
+        .trim_end_matches("/ui/")
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {ready:?}"));
+    let c = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let health = format!("http://127.0.0.1:{port}/api/v1/health");
+    assert_eq!(status(c.get(&health)), 401);
+    assert_eq!(status(c.get(&health).bearer_auth(&key)), 200);
+    // Every key revoked: still closed (off loopback nothing falls open).
+    let (code, _, err) = loglynx(&["keys", "revoke", "ops", "--data-dir", data_s]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status(c.get(&health).bearer_auth(&key)), 401);
+    assert_eq!(status(c.get(&health)), 401);
+    fs::remove_file(data.join("keys.json")).unwrap();
+    assert_eq!(status(c.get(&health)), 401, "deleting the key file must not open the API");
+}
