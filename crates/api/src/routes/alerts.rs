@@ -132,7 +132,7 @@ async fn change(st: AppState, id: String, status: AlertStatus, body: Bytes) -> R
         return ApiError::BadRequest("by is at most 200 bytes and comment at most 10000".into()).into_response();
     }
     let comment = body.comment.filter(|c| !c.trim().is_empty());
-    match tokio::task::spawn_blocking(move || det.alerts().set_status(&id, status, &by, comment).map(|a| (id, a))).await {
+    match tokio::task::spawn_blocking(move || det.set_status(&id, status, &by, comment).map(|a| (id, a))).await {
         Ok(Ok((_, Some(a)))) => Json(a).into_response(),
         Ok(Ok((id, None))) => ApiError::NotFound(format!("no alert {id:?}: list them with GET /api/v1/alerts")).into_response(),
         Ok(Err(e)) => internal(e),
