@@ -68,9 +68,9 @@ impl Detection {
         Ok(Self::with(settings, book, detector))
     }
 
-    /// Detection that only tags events with the rules they match (a worker of the scale-out
-    /// shape: correlation and alerts need every partition's matches in one place, see
-    /// ARCHITECTURE.md). No alerts database: its alert book is in memory and unused.
+    /// Detection without an alerts database: its alert book is in memory. A worker of the
+    /// scale-out shape tags with it and its correlator fills the book from the alerts topic;
+    /// `serve` lists alerts from it (see ARCHITECTURE.md, "Detection across workers").
     pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
         let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
         let detector = load(&settings, HashMap::new())?;
