@@ -3,6 +3,7 @@
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
 //! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
 //! - `loglynx tcpstates`: live TCP state changes from eBPF;
+//! - `loglynx tcplife`: finished TCP connections with bytes, duration, retransmits, from eBPF;
 //! - `loglynx rules check`: validate Sigma rule files without a running instance;
 //! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
 
@@ -39,6 +40,9 @@ enum Command {
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
+    /// Trace finished TCP connections live with eBPF (like libbpf-tools' tcplife): owner, ends,
+    /// bytes each way, duration, retransmits, RTT; needs root or CAP_BPF + CAP_PERFMON.
+    Tcplife(commands::tcplife::TcplifeArgs),
     /// Work with Sigma detection rules (`rules check PATH...`).
     Rules(commands::rules::RulesArgs),
     /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
+        Command::Tcplife(args) => commands::tcplife::main(args),
         Command::Rules(args) => commands::rules::main(args),
         Command::Parse(args) => commands::parse::main(args),
     };

@@ -27,6 +27,11 @@ pub struct TcpStatesConfig {
     /// Kernel ring buffer size in bytes (a power of two, at least 4096).
     #[serde(default = "default_ring_buffer_bytes")]
     pub ring_buffer_bytes: u32,
+    /// Also store one event per finished TCP connection (`event.dataset: network.connection`,
+    /// like libbpf-tools' tcplife: bytes each way, duration, retransmits, smoothed RTT, owner).
+    /// Needs eBPF; a second ring buffer of `ring_buffer_bytes` is allocated for them.
+    #[serde(default = "default_true")]
+    pub connections: bool,
     /// Transitions per batch sent into the pipeline.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,

@@ -9,13 +9,16 @@
 //   fexit      inet_csk_accept            the process that accepted a passive socket (optional:
 //                                         needs BPF trampolines; user space attaches it if it can)
 //
-// No vmlinux.h and no CO-RE: the tracepoint context is declared by hand from
-// /sys/kernel/tracing/events/sock/inet_sock_set_state/format, which is a stable ABI.
+// No vmlinux.h: the tracepoint context is declared by hand from
+// /sys/kernel/tracing/events/sock/inet_sock_set_state/format, which is a stable ABI. The
+// counters of a closing socket (connection lifetimes, like libbpf-tools' tcplife) are read from
+// struct tcp_sock with CO-RE: the loader relocates the field offsets against the kernel's BTF.
 //
 // Rebuild with bpf/build.sh; bpf/check.sh verifies the committed object matches this source.
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -86,6 +89,44 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
+// One finished connection (emitted at the change to CLOSE when `emit_lives` is set); mirrored by
+// src/lifetime.rs (112 bytes, no implicit padding).
+struct life {
+	__u64 ts_ns;           // bpf_ktime_get_ns at CLOSE
+	__u64 skaddr;
+	__u64 duration_ns;     // since SYN_SENT (active) or LISTEN->SYN_RECV (passive)
+	__u64 bytes_acked;     // sent by this socket and acknowledged by the peer
+	__u64 bytes_received;
+	__u32 pid;
+	__u32 total_retrans;
+	__u32 segs_out;
+	__u32 srtt_us;         // smoothed RTT, microseconds
+	__u16 family;
+	__u16 sport;           // from the tracepoint (skc_num is already 0 at CLOSE)
+	__u16 dport;
+	__u8 active;           // 1: this socket connected; 0: accepted
+	__u8 owner_src;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[TASK_COMM_LEN];
+};
+
+// The fields of struct tcp_sock read at CLOSE. preserve_access_index makes every access a CO-RE
+// relocation: the loader finds each field's offset in the running kernel's BTF by name.
+struct tcp_sock___loglynx {
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u32 total_retrans;
+	__u32 segs_out;
+	__u32 srtt_us;  // smoothed RTT << 3
+} __attribute__((preserve_access_index));
+
+struct birth {
+	__u64 ts_ns;
+	__u8 active;
+	__u8 pad[7];
+};
+
 struct owner {
 	__u32 pid;
 	__u8 src;
@@ -96,6 +137,7 @@ struct owner {
 // Read-only settings, written by the loader before the program is loaded.
 const volatile __u16 filter_family = 0;  // 0: any, else AF_INET or AF_INET6
 const volatile __u8 filter_ports = 0;    // PORT_* bits that are active
+const volatile __u8 emit_lives = 0;      // 1: a `struct life` per finished connection
 
 // Ring buffer: max_entries is set by the loader (a power of two multiple of the page size).
 struct {
@@ -103,10 +145,21 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-// Ring-buffer reserve failures, per CPU (single slot 0).
+// Finished connections (only written when emit_lives is set); sized by the loader.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 12);
+} lives SEC(".maps");
+
+#define DROP_EVENTS 0     // ring buffer `events` full
+#define DROP_LIVES 1      // ring buffer `lives` full
+#define DROP_NO_BIRTH 2   // a connection closed whose birth was not recorded (born before the
+                          // tracer started, or evicted from the bounded `births` map)
+
+// Counted losses, per CPU (slots DROP_*).
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -118,6 +171,14 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } since SEC(".maps");
+
+// skaddr -> when and how the connection began (only kept when emit_lives is set).
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct birth);
+} births SEC(".maps");
 
 // skaddr -> owning process.
 struct {
@@ -165,6 +226,65 @@ static __always_inline int wanted(__u16 sport, __u16 dport)
 	return 1;
 }
 
+static __always_inline void count_drop(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &slot);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void note_birth(__u64 sk, __u64 now, __u8 active)
+{
+	struct birth b = {};
+	b.ts_ns = now;
+	b.active = active;
+	bpf_map_update_elem(&births, &sk, &b, BPF_ANY);
+}
+
+// The connection `sk` ends: one `struct life` with its counters, if its birth was seen.
+static __always_inline void emit_life(struct inet_sock_set_state_ctx *ctx, __u64 sk, __u64 now,
+				      const struct owner *o)
+{
+	struct birth *b = bpf_map_lookup_elem(&births, &sk);
+	if (!b) {
+		count_drop(DROP_NO_BIRTH);
+		return;
+	}
+	struct birth seen = *b;
+	bpf_map_delete_elem(&births, &sk);
+	struct life *l = bpf_ringbuf_reserve(&lives, sizeof(*l), 0);
+	if (!l) {
+		count_drop(DROP_LIVES);
+		return;
+	}
+	const struct tcp_sock___loglynx *tp = ctx->skaddr;
+	l->ts_ns = now;
+	l->skaddr = sk;
+	l->duration_ns = now > seen.ts_ns ? now - seen.ts_ns : 0;
+	l->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	l->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	l->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	l->segs_out = BPF_CORE_READ(tp, segs_out);
+	l->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	l->pid = o->pid;
+	l->family = ctx->family;
+	l->sport = ctx->sport;
+	l->dport = ctx->dport;
+	l->active = seen.active;
+	l->owner_src = o->src;
+	__builtin_memcpy(l->comm, o->comm, sizeof(l->comm));
+	if (ctx->family == AF_INET) {
+		__builtin_memset(l->saddr, 0, sizeof(l->saddr));
+		__builtin_memset(l->daddr, 0, sizeof(l->daddr));
+		__builtin_memcpy(l->saddr, ctx->saddr, 4);
+		__builtin_memcpy(l->daddr, ctx->daddr, 4);
+	} else {
+		__builtin_memcpy(l->saddr, ctx->saddr_v6, 16);
+		__builtin_memcpy(l->daddr, ctx->daddr_v6, 16);
+	}
+	bpf_ringbuf_submit(l, 0);
+}
+
 static __always_inline void current_owner(struct owner *o, __u8 src)
 {
 	o->pid = bpf_get_current_pid_tgid() >> 32;
@@ -201,6 +321,8 @@ int tcp_state_change(struct inet_sock_set_state_ctx *ctx)
 	if (newstate == TCP_SYN_SENT) {
 		current_owner(&o, OWNER_CONNECT);
 		bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
+		if (emit_lives)
+			note_birth(sk, now, 1);
 	} else if (newstate == TCP_LISTEN) {
 		current_owner(&o, OWNER_SOCKET);
 		bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
@@ -216,6 +338,8 @@ int tcp_state_change(struct inet_sock_set_state_ctx *ctx)
 			bpf_map_delete_elem(&owners, &sk);
 			current_owner(&o, OWNER_CURRENT);
 		}
+		if (emit_lives)
+			note_birth(sk, now, 0);
 	} else {
 		struct owner *known = bpf_map_lookup_elem(&owners, &sk);
 		if (known)
@@ -251,11 +375,11 @@ int tcp_state_change(struct inet_sock_set_state_ctx *ctx)
 		}
 		bpf_ringbuf_submit(e, 0);
 	} else {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&drops, &zero);
-		if (n)
-			*n += 1;
+		count_drop(DROP_EVENTS);
 	}
+
+	if (newstate == TCP_CLOSE && emit_lives && oldstate != TCP_LISTEN)
+		emit_life(ctx, sk, now, &o);
 
 	if (newstate == TCP_CLOSE) {
 		bpf_map_delete_elem(&since, &sk);

@@ -13,10 +13,13 @@
 //!   [`SocketsNow`]).
 //! - [`Tracer`]: the eBPF tracer alone (`loglynx tcpstates`): start it with a [`TracerConfig`]
 //!   (a kernel-side [`Filter`]), poll [`TcpTransition`]s, print them as table rows
-//!   ([`Layout`]) or JSON.
+//!   ([`Layout`]) or JSON; with [`TracerConfig::lifetimes`], also [`ConnLife`]s, one per
+//!   finished connection (`loglynx tcplife`).
 //!
-//! Inside (private modules): `tracer.rs` loads, filters, attaches and reads the ring buffer;
-//! `transition.rs` is one decoded change; `states.rs` the TCP state numbers and names;
+//! Inside (private modules): `tracer.rs` loads, filters, attaches and reads the ring buffers;
+//! `transition.rs` is one decoded change; `lifetime.rs` one finished connection (tcplife:
+//! bytes each way, duration, retransmits, RTT, as a `network.connection` event); `states.rs`
+//! the TCP state numbers and names;
 //! `filter.rs` the family and port filters; `diag/` sock_diag snapshots of every socket with
 //! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
 //! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
@@ -27,6 +30,7 @@ mod detect;
 mod diag;
 mod error;
 mod filter;
+mod lifetime;
 mod monitor;
 mod states;
 mod table;
@@ -36,6 +40,7 @@ mod view;
 
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
+pub use lifetime::ConnLife;
 pub use monitor::{Mode, Monitor, MonitorShared, SocketsNow, Status};
 pub use states::TcpState;
 pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};

@@ -14,6 +14,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
+use crate::lifetime::ConnLife;
 use crate::transition::TcpTransition;
 
 /// The compiled kernel side, built by bpf/build.sh from bpf/tcpstates.bpf.c.
@@ -28,8 +29,11 @@ pub const DEFAULT_RING_BUFFER_BYTES: u32 = 16 << 20;
 pub struct TracerConfig {
     /// What to report (applied in the kernel).
     pub filter: Filter,
-    /// Ring buffer size in bytes: a power of two, at least 4096.
+    /// Ring buffer size in bytes: a power of two, at least 4096. Connection lifetimes, when
+    /// asked for, get a second ring buffer of the same size.
     pub ring_buffer_bytes: u32,
+    /// Also report each finished connection ([`ConnLife`], read with [`Tracer::poll_all`]).
+    pub lifetimes: bool,
 }
 
 impl Default for TracerConfig {
@@ -37,6 +41,7 @@ impl Default for TracerConfig {
         TracerConfig {
             filter: Filter::default(),
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
+            lifetimes: false,
         }
     }
 }
@@ -45,6 +50,7 @@ impl Default for TracerConfig {
 pub struct Tracer {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
+    lives: Option<RingBuf<MapData>>,
     boot_offset_ns: i64,
     malformed: u64,
     hooks: Vec<String>,
@@ -221,10 +227,14 @@ impl Tracer {
         ensure_tracefs()?;
 
         let family: u16 = config.filter.family.map(|f| f.af()).unwrap_or(0);
+        let emit_lives = u8::from(config.lifetimes);
+        let lives_size = if config.lifetimes { size } else { 4096 };
         let mut bpf = EbpfLoader::new()
             .set_global("filter_family", &family, true)
             .set_global("filter_ports", &mode, true)
+            .set_global("emit_lives", &emit_lives, true)
             .set_max_entries("events", size)
+            .set_max_entries("lives", lives_size)
             .load(OBJECT)
             .map_err(|e| ebpf_err("load", e))?;
 
@@ -266,9 +276,18 @@ impl Tracer {
             .take_map("events")
             .ok_or_else(|| NetmonError::MissingInObject("map events".into()))?;
         let ring = RingBuf::try_from(map).map_err(|e| ebpf_err("open ring buffer", e))?;
+        let lives = if config.lifetimes {
+            let map = bpf
+                .take_map("lives")
+                .ok_or_else(|| NetmonError::MissingInObject("map lives".into()))?;
+            Some(RingBuf::try_from(map).map_err(|e| ebpf_err("open ring buffer lives", e))?)
+        } else {
+            None
+        };
         Ok(Tracer {
             bpf,
             ring,
+            lives,
             boot_offset_ns: boot_offset_ns(),
             malformed: 0,
             hooks,
@@ -291,18 +310,34 @@ impl Tracer {
     /// Hands every record already in the ring buffer to `on`; when there is none, waits up to
     /// `timeout` for one. Returns how many were handed over (0 on timeout or signal).
     pub fn poll(&mut self, timeout: Duration, on: &mut dyn FnMut(TcpTransition)) -> Result<usize> {
-        let n = self.drain(on);
+        self.poll_all(timeout, on, &mut |_| {})
+    }
+
+    /// Like [`Tracer::poll`], also handing finished connections to `on_life` (when the tracer
+    /// was started with [`TracerConfig::lifetimes`]). Returns how many records of both kinds.
+    pub fn poll_all(
+        &mut self,
+        timeout: Duration,
+        on: &mut dyn FnMut(TcpTransition),
+        on_life: &mut dyn FnMut(ConnLife),
+    ) -> Result<usize> {
+        let n = self.drain(on, on_life);
         if n > 0 {
             return Ok(n);
         }
-        let mut pfd = libc::pollfd {
-            fd: self.ring.as_raw_fd(),
+        let mut pfds = [self.ring.as_raw_fd(), self.ring.as_raw_fd()].map(|fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        };
+        });
+        let mut nfds = 1;
+        if let Some(l) = &self.lives {
+            pfds[1].fd = l.as_raw_fd();
+            nfds = 2;
+        }
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: pfd is a valid pollfd array of length 1 for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        // SAFETY: pfds is a valid pollfd array of at least nfds entries for the call.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), nfds, ms) };
         if rc < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -310,10 +345,14 @@ impl Tracer {
             }
             return Err(NetmonError::Poll(e));
         }
-        Ok(self.drain(on))
+        Ok(self.drain(on, on_life))
     }
 
-    fn drain(&mut self, on: &mut dyn FnMut(TcpTransition)) -> usize {
+    fn drain(
+        &mut self,
+        on: &mut dyn FnMut(TcpTransition),
+        on_life: &mut dyn FnMut(ConnLife),
+    ) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             match TcpTransition::decode(&item, self.boot_offset_ns) {
@@ -324,11 +363,26 @@ impl Tracer {
                 None => self.malformed += 1,
             }
         }
+        if let Some(lives) = &mut self.lives {
+            while let Some(item) = lives.next() {
+                match ConnLife::decode(&item, self.boot_offset_ns) {
+                    Some(l) => {
+                        n += 1;
+                        on_life(l);
+                    }
+                    None => self.malformed += 1,
+                }
+            }
+        }
         n
     }
 
     /// Records the kernel could not emit because the ring buffer was full (sum over CPUs).
     pub fn drops(&self) -> Result<u64> {
+        self.drop_slot(0)
+    }
+
+    fn drop_slot(&self, slot: u32) -> Result<u64> {
         let map = self
             .bpf
             .map("drops")
@@ -336,9 +390,17 @@ impl Tracer {
         let drops: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(|e| ebpf_err("open map drops", e))?;
         let per_cpu = drops
-            .get(&0, 0)
+            .get(&slot, 0)
             .map_err(|e| ebpf_err("read map drops", e))?;
         Ok(per_cpu.iter().sum())
+    }
+
+    /// Connection lifetimes lost: `(ring_full, no_birth)`. `ring_full` counts records the
+    /// kernel could not emit because the `lives` ring buffer was full; `no_birth` counts
+    /// connections that closed without their start being recorded (opened before the tracer
+    /// started, or evicted from the bounded birth map under a flood of connections).
+    pub fn life_drops(&self) -> Result<(u64, u64)> {
+        Ok((self.drop_slot(1)?, self.drop_slot(2)?))
     }
 
     /// Records that were shorter than expected (a mismatched object; should stay 0).

@@ -8,5 +8,6 @@ pub mod parse;
 pub mod rules;
 pub mod run;
 pub mod serve;
+pub mod tcplife;
 pub mod tcpstates;
 pub mod worker;

@@ -2,8 +2,8 @@
 //! snapshots always, detectors, and events into the pipeline.
 //!
 //! Two plain threads (the tracer's `poll(2)` and the /proc scan block):
-//! - `netmon-bpf` (bpf mode): drains the ring buffer, updates the state table, and sends the
-//!   transitions as `FormatHint::Event` records in batches with `try_send`, so the reader never
+//! - `netmon-bpf` (bpf mode): drains the ring buffers, updates the state table, and sends the
+//!   transitions and finished connections (`[tcp_states] connections`) as `FormatHint::Event` records in batches with `try_send`, so the reader never
 //!   waits on the pipeline: when the queue stays full, at most [`MAX_PENDING_BATCHES`] batches
 //!   wait and further transitions are dropped and counted (`drops.queue`).
 //! - `netmon-snapshot`: every `snapshot_interval`, a sock_diag dump + /proc scan (the whole
@@ -28,6 +28,7 @@ use crate::detect::{DetectConfig, Detector};
 use crate::diag::Snapshot;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
+use crate::lifetime::ConnLife;
 use crate::table::StateTable;
 use crate::tracer::{Tracer, TracerConfig};
 use crate::transition::TcpTransition;
@@ -101,6 +102,7 @@ impl Monitor {
             let tcfg = TracerConfig {
                 filter: filter.clone(),
                 ring_buffer_bytes: cfg.ring_buffer_bytes,
+                lifetimes: cfg.connections,
             };
             match Tracer::start(&tcfg) {
                 Ok(t) => (
@@ -243,29 +245,39 @@ fn bpf_loop(
 ) {
     let c = &sh.counters;
     let mut got: Vec<TcpTransition> = Vec::new();
+    let mut lives: Vec<ConnLife> = Vec::new();
     let mut current: Vec<RawRecord> = Vec::with_capacity(batch_size);
     let mut pending: VecDeque<RawBatch> = VecDeque::new();
     let mut last_flush = Instant::now();
     let mut last_drops = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         got.clear();
-        if let Err(e) = tracer.poll(Duration::from_millis(50), &mut |t| got.push(t)) {
+        lives.clear();
+        if let Err(e) = tracer.poll_all(Duration::from_millis(50), &mut |t| got.push(t), &mut |l| {
+            lives.push(l)
+        }) {
             tracing::error!("tcp states: {e}; the eBPF reader stops (snapshots go on)");
             break;
         }
         if !got.is_empty() {
             sh.apply(&got);
             c.transitions.fetch_add(got.len() as u64, Ordering::Relaxed);
-            for t in &got {
-                if let Some(r) = record(cx, &t.to_event()) {
-                    current.push(r);
-                }
-                if current.len() >= batch_size {
-                    pending.push_back(batch(std::mem::replace(
-                        &mut current,
-                        Vec::with_capacity(batch_size),
-                    )));
-                }
+        }
+        c.connections
+            .fetch_add(lives.len() as u64, Ordering::Relaxed);
+        let events = got
+            .iter()
+            .map(TcpTransition::to_event)
+            .chain(lives.iter().map(ConnLife::to_event));
+        for e in events {
+            if let Some(r) = record(cx, &e) {
+                current.push(r);
+            }
+            if current.len() >= batch_size {
+                pending.push_back(batch(std::mem::replace(
+                    &mut current,
+                    Vec::with_capacity(batch_size),
+                )));
             }
         }
         if !current.is_empty() && (pending.is_empty() && last_flush.elapsed() >= FLUSH_EVERY) {
@@ -292,9 +304,7 @@ fn bpf_loop(
             }
         }
         if last_drops.elapsed() >= Duration::from_secs(1) {
-            if let Ok(d) = tracer.drops() {
-                c.kernel_drops.store(d, Ordering::Relaxed);
-            }
+            store_drops(&tracer, c);
             last_drops = Instant::now();
         }
     }
@@ -308,8 +318,16 @@ fn bpf_loop(
             c.events_sent.fetch_add(n, Ordering::Relaxed);
         }
     }
+    store_drops(&tracer, c);
+}
+
+fn store_drops(tracer: &Tracer, c: &shared::Counters) {
     if let Ok(d) = tracer.drops() {
         c.kernel_drops.store(d, Ordering::Relaxed);
+    }
+    if let Ok((full, no_birth)) = tracer.life_drops() {
+        c.connection_drops.store(full, Ordering::Relaxed);
+        c.connections_unborn.store(no_birth, Ordering::Relaxed);
     }
 }
 

@@ -38,6 +38,13 @@ impl Mode {
 pub struct Counters {
     /// Transitions read from the ring buffer.
     pub transitions: AtomicU64,
+    /// Finished connections read from their ring buffer.
+    pub connections: AtomicU64,
+    /// Finished connections the kernel could not report because their ring buffer was full.
+    pub connection_drops: AtomicU64,
+    /// Connections that closed without their start recorded (opened before the tracer, or
+    /// evicted from the bounded birth map), so not reported.
+    pub connections_unborn: AtomicU64,
     /// Records dropped by the kernel because the ring buffer was full.
     pub kernel_drops: AtomicU64,
     /// Transitions dropped in user space because the pipeline queue stayed full.
@@ -85,6 +92,8 @@ pub struct Status {
     pub hooks: Vec<String>,
     /// Transitions read from the kernel.
     pub transitions: u64,
+    /// Finished connections read from the kernel (`network.connection` events).
+    pub connections: u64,
     /// Events sent into the pipeline (transitions and alerts).
     pub events_sent: u64,
     /// Lost records: `kernel` (ring buffer full), `queue` (pipeline queue full).
@@ -114,6 +123,11 @@ pub struct Drops {
     pub kernel: u64,
     /// Transitions dropped because the pipeline queue stayed full.
     pub queue: u64,
+    /// Finished connections the kernel could not put in their full ring buffer.
+    pub connections_kernel: u64,
+    /// Connections that closed without their start recorded (opened before the monitor
+    /// started, or evicted from the bounded birth map): no `network.connection` event.
+    pub connections_unseen_start: u64,
 }
 
 /// `GET /api/v1/network/sockets`.
@@ -193,10 +207,13 @@ impl MonitorShared {
             reason: self.reason.clone(),
             hooks: self.hooks.clone(),
             transitions: c.transitions.load(Ordering::Relaxed),
+            connections: c.connections.load(Ordering::Relaxed),
             events_sent: c.events_sent.load(Ordering::Relaxed),
             drops: Drops {
                 kernel: c.kernel_drops.load(Ordering::Relaxed),
                 queue: c.queue_drops.load(Ordering::Relaxed),
+                connections_kernel: c.connection_drops.load(Ordering::Relaxed),
+                connections_unseen_start: c.connections_unborn.load(Ordering::Relaxed),
             },
             last_snapshot: g.last.as_ref().map(|s| s.taken),
             last_snapshot_ms: g.last.as_ref().map(|s| s.took_us as f64 / 1000.0),
