@@ -24,24 +24,31 @@
 //! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
 //! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
 //! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
-//! `monitor/` ties them together; `error.rs` is [`NetmonError`].
+//! `monitor/` ties them together; `netstat.rs` the snapshot view of `loglynx netstat` (sockets
+//! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
+//! systemd units / containers; `error.rs` is [`NetmonError`].
 
+mod cgroup;
 mod detect;
 mod diag;
 mod error;
 mod filter;
 mod lifetime;
 mod monitor;
+mod netstat;
 mod states;
 mod table;
 mod tracer;
 mod transition;
 mod view;
 
+pub use cgroup::{cgroup2_mount, proc_cgroup, service_of, CgroupNames};
+pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
 pub use monitor::{Mode, Monitor, MonitorShared, SocketsNow, Status};
+pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
 pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};
 pub use transition::{Layout, Owner, TcpTransition};
