@@ -9,12 +9,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{FExit, TracePoint};
+use aya::programs::{BtfTracePoint, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
 use crate::lifetime::ConnLife;
+use crate::perf::{self, PerfRaw, PerfSnapshot, RttKeyRaw, RttRaw};
 use crate::transition::TcpTransition;
 
 /// The compiled kernel side, built by bpf/build.sh from bpf/tcpstates.bpf.c.
@@ -34,7 +35,40 @@ pub struct TracerConfig {
     pub ring_buffer_bytes: u32,
     /// Also report each finished connection ([`ConnLife`], read with [`Tracer::poll_all`]).
     pub lifetimes: bool,
+    /// Also keep performance counters in kernel maps (retransmits, resets, live bytes, RTT
+    /// histograms, drops by reason; read with [`Tracer::perf_snapshot`]).
+    pub perf: bool,
 }
+
+/// The BTF tracepoints of the performance counters: (program, tracepoint, what it gives).
+pub const PERF_HOOKS: [(&str, &str, &str); 6] = [
+    (
+        "tcp_retransmit",
+        "tcp_retransmit_skb",
+        "retransmits per process",
+    ),
+    (
+        "tcp_retransmit_synack",
+        "tcp_retransmit_synack",
+        "SYN-ACK retransmits per process",
+    ),
+    (
+        "tcp_send_reset",
+        "tcp_send_reset",
+        "resets sent per process and reason",
+    ),
+    (
+        "tcp_receive_reset",
+        "tcp_receive_reset",
+        "resets received per process",
+    ),
+    (
+        "tcp_rtt",
+        "tcp_probe",
+        "RTT histograms per process and peer",
+    ),
+    ("skb_drop", "kfree_skb", "drops per reason"),
+];
 
 impl Default for TracerConfig {
     fn default() -> Self {
@@ -42,6 +76,7 @@ impl Default for TracerConfig {
             filter: Filter::default(),
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
             lifetimes: false,
+            perf: false,
         }
     }
 }
@@ -75,6 +110,20 @@ fn attach_tracepoint(bpf: &mut Ebpf, prog: &str, category: &str, event: &str) ->
     tp.load()
         .map_err(|e| ebpf_err(&format!("load {what}"), e))?;
     tp.attach(category, event)
+        .map_err(|e| ebpf_err(&format!("attach {what}"), e))?;
+    Ok(())
+}
+
+fn attach_btf_tracepoint(bpf: &mut Ebpf, btf: &Btf, prog: &str, event: &str) -> Result<()> {
+    let what = format!("tp_btf {event}");
+    let tp: &mut BtfTracePoint = bpf
+        .program_mut(prog)
+        .ok_or_else(|| NetmonError::MissingInObject(format!("program {prog}")))?
+        .try_into()
+        .map_err(|e| ebpf_err(&format!("program {prog}"), e))?;
+    tp.load(event, btf)
+        .map_err(|e| ebpf_err(&format!("load {what}"), e))?;
+    tp.attach()
         .map_err(|e| ebpf_err(&format!("attach {what}"), e))?;
     Ok(())
 }
@@ -228,11 +277,13 @@ impl Tracer {
 
         let family: u16 = config.filter.family.map(|f| f.af()).unwrap_or(0);
         let emit_lives = u8::from(config.lifetimes);
+        let emit_perf = u8::from(config.perf);
         let lives_size = if config.lifetimes { size } else { 4096 };
         let mut bpf = EbpfLoader::new()
             .set_global("filter_family", &family, true)
             .set_global("filter_ports", &mode, true)
             .set_global("emit_lives", &emit_lives, true)
+            .set_global("emit_perf", &emit_perf, true)
             .set_max_entries("events", size)
             .set_max_entries("lives", lives_size)
             .load(OBJECT)
@@ -262,6 +313,30 @@ impl Tracer {
             match attach_tracepoint(&mut bpf, prog, "sock", event) {
                 Ok(()) => hooks.push(name),
                 Err(e) => missing.push((name, short_reason(&e))),
+            }
+        }
+        if config.perf {
+            match Btf::from_sys_fs() {
+                Ok(btf) => {
+                    for (prog, event, view) in PERF_HOOKS {
+                        let name = format!("tp_btf {event}");
+                        match attach_btf_tracepoint(&mut bpf, &btf, prog, event) {
+                            Ok(()) => hooks.push(name),
+                            Err(e) => missing
+                                .push((name, format!("{}; unavailable: {view}", short_reason(&e)))),
+                        }
+                    }
+                }
+                Err(e) => {
+                    for (_, event, view) in PERF_HOOKS {
+                        missing.push((
+                            format!("tp_btf {event}"),
+                            format!(
+                                "no kernel BTF (/sys/kernel/btf/vmlinux: {e}); unavailable: {view}"
+                            ),
+                        ));
+                    }
+                }
             }
         }
         match attach_accept_exit(&mut bpf) {
@@ -401,6 +476,62 @@ impl Tracer {
     /// started, or evicted from the bounded birth map under a flood of connections).
     pub fn life_drops(&self) -> Result<(u64, u64)> {
         Ok((self.drop_slot(1)?, self.drop_slot(2)?))
+    }
+
+    /// The performance counters now (see [`TracerConfig::perf`]; all empty without it).
+    pub fn perf_snapshot(&self) -> Result<PerfSnapshot> {
+        let map = |name: &str| {
+            self.bpf
+                .map(name)
+                .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))
+        };
+        let by_pid: HashMap<_, u32, PerfRaw> =
+            HashMap::try_from(map("perf")?).map_err(|e| ebpf_err("open map perf", e))?;
+        let mut processes: Vec<_> = by_pid
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(pid, v)| perf::process(pid, &v))
+            .collect();
+        processes.sort_by_key(|p| p.pid);
+        let rtt: HashMap<_, RttKeyRaw, RttRaw> =
+            HashMap::try_from(map("rtt")?).map_err(|e| ebpf_err("open map rtt", e))?;
+        let mut hist: Vec<_> = rtt
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(k, v)| perf::histogram(&k, &v))
+            .collect();
+        hist.sort_by_key(|h| (h.pid, h.peer));
+        let per_cpu = |name: &str, n: u32| -> Result<Vec<(u32, u64)>> {
+            let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(map(name)?)
+                .map_err(|e| ebpf_err(&format!("open map {name}"), e))?;
+            let mut out = Vec::new();
+            for i in 0..n {
+                let v = arr
+                    .get(&i, 0)
+                    .map_err(|e| ebpf_err(&format!("read map {name}"), e))?;
+                let sum: u64 = v.iter().sum();
+                if sum > 0 {
+                    out.push((i, sum));
+                }
+            }
+            Ok(out)
+        };
+        let drops = perf::counts(
+            per_cpu("drop_reasons", 1024)?,
+            &perf::tracepoint_reasons("skb", "kfree_skb"),
+        );
+        let resets = perf::counts(
+            per_cpu("rst_reasons", 256)?,
+            &perf::tracepoint_reasons("tcp", "tcp_send_reset"),
+        );
+        Ok(PerfSnapshot {
+            processes,
+            rtt: hist,
+            drops,
+            resets,
+            owners_overflow: self.drop_slot(3)?,
+            rtt_overflow: self.drop_slot(4)?,
+        })
     }
 
     /// Records that were shorter than expected (a mismatched object; should stay 0).

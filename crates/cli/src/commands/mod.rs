@@ -4,6 +4,7 @@
 
 pub mod agent;
 mod common;
+pub mod netperf;
 pub mod netstat;
 pub mod parse;
 pub mod rules;

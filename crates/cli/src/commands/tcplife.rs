@@ -71,6 +71,7 @@ impl TcplifeArgs {
             },
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: true,
+            perf: false,
         }
     }
 }

@@ -74,6 +74,7 @@ impl TcpstatesArgs {
             },
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: false,
+            perf: false,
         }
     }
 }

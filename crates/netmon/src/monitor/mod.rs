@@ -103,6 +103,7 @@ impl Monitor {
                 filter: filter.clone(),
                 ring_buffer_bytes: cfg.ring_buffer_bytes,
                 lifetimes: cfg.connections,
+                perf: false,
             };
             match Tracer::start(&tcfg) {
                 Ok(t) => (
