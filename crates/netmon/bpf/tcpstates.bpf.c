@@ -129,6 +129,23 @@ struct tcp_sock___loglynx {
 	__u32 srtt_us;  // smoothed RTT << 3
 } __attribute__((preserve_access_index));
 
+// The control block of a TCP skb (in sk_buff.cb): how many segments the skb carries.
+struct tcp_skb_cb___loglynx {
+	__u32 seq;
+	__u32 end_seq;
+	union {
+		__u32 tcp_tw_isn;
+		struct {
+			__u16 tcp_gso_segs;
+			__u16 tcp_gso_size;
+		};
+	};
+} __attribute__((preserve_access_index));
+
+struct sk_buff___loglynx {
+	char cb[48];
+} __attribute__((preserve_access_index));
+
 struct birth {
 	__u64 ts_ns;
 	__u8 active;
@@ -194,7 +211,7 @@ struct {
 
 // Counters per owner (tgid); mirrored by src/perf.rs.
 struct perf {
-	__u64 retrans;         // tcp_retransmit_skb events (retransmitted skbs)
+	__u64 retrans;         // segments retransmitted (as total_retrans counts them)
 	__u64 synack_retrans;  // tcp_retransmit_synack
 	__u64 rst_sent;        // tcp_send_reset
 	__u64 rst_recv;        // tcp_receive_reset
@@ -593,13 +610,38 @@ int tcp_recv_owner(struct sock_length_ctx *ctx)
 	return note_io(ctx, 0);
 }
 
-// tcp_retransmit_skb(const struct sock *sk, const struct sk_buff *skb, ...)
+// Segments in a TCP skb (tcp_skb_pcount: the skb may carry several).
+static __always_inline __u32 skb_segs(__u64 skb)
+{
+	const struct sk_buff___loglynx *s = (const void *)skb;
+	const struct tcp_skb_cb___loglynx *cb = (const void *)__builtin_preserve_access_index(&s->cb);
+	__u16 segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	return segs ? segs : 1;
+}
+
+static __always_inline void count_retrans(__u64 sk, __u64 skb)
+{
+	struct perf *p = perf_of_sock(sk);
+	if (p)
+		__sync_fetch_and_add(&p->retrans, skb_segs(skb));
+}
+
+// tcp_retransmit_skb(const struct sock *sk, const struct sk_buff *skb, int err) (Linux 6.15+:
+// fires on failed attempts too, which the kernel's total_retrans does not count).
+SEC("tp_btf/tcp_retransmit_skb")
+int tcp_retransmit_err(__u64 *ctx)
+{
+	if ((int)ctx[2] == 0)
+		count_retrans(ctx[0], ctx[1]);
+	return 0;
+}
+
+// tcp_retransmit_skb(const struct sock *sk, const struct sk_buff *skb) (before Linux 6.15:
+// fires only on success); attached when the kernel refuses the program above.
 SEC("tp_btf/tcp_retransmit_skb")
 int tcp_retransmit(__u64 *ctx)
 {
-	struct perf *p = perf_of_sock(ctx[0]);
-	if (p)
-		__sync_fetch_and_add(&p->retrans, 1);
+	count_retrans(ctx[0], ctx[1]);
 	return 0;
 }
 

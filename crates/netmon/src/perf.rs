@@ -61,7 +61,8 @@ pub struct ProcessPerf {
     pub pid: u32,
     /// Command name.
     pub comm: String,
-    /// Retransmitted skbs (`tcp_retransmit_skb`; one skb can carry several segments).
+    /// Segments retransmitted on its sockets (`tcp_retransmit_skb`, counting the segments of
+    /// each skb, as the kernel's `total_retrans` does).
     pub retransmits: u64,
     /// SYN-ACKs retransmitted by its listeners.
     pub synack_retransmits: u64,

@@ -320,7 +320,16 @@ impl Tracer {
                 Ok(btf) => {
                     for (prog, event, view) in PERF_HOOKS {
                         let name = format!("tp_btf {event}");
-                        match attach_btf_tracepoint(&mut bpf, &btf, prog, event) {
+                        // Kernels since 6.15 pass tcp_retransmit_skb an `err` argument and fire
+                        // on failures too; the program that reads it is tried first.
+                        let first = (prog == "tcp_retransmit").then(|| {
+                            attach_btf_tracepoint(&mut bpf, &btf, "tcp_retransmit_err", event)
+                        });
+                        let attached = match first {
+                            Some(Ok(())) => Ok(()),
+                            _ => attach_btf_tracepoint(&mut bpf, &btf, prog, event),
+                        };
+                        match attached {
                             Ok(()) => hooks.push(name),
                             Err(e) => missing
                                 .push((name, format!("{}; unavailable: {view}", short_reason(&e)))),

@@ -38,9 +38,10 @@ pub struct NetnsPair {
 /// What the emulated link does to packets, per direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Link {
-    /// Share of packets from `a` to `b` dropped (0.0 to 1.0; seeded, so runs repeat).
+    /// Share of IPv4 TCP segments carrying data from `a` to `b` dropped (0.0 to 1.0; seeded,
+    /// so runs repeat). Handshakes and pure ACKs pass, so a connection always opens.
     pub loss_a_to_b: f64,
-    /// Share of packets from `b` to `a` dropped.
+    /// The same from `b` to `a`.
     pub loss_b_to_a: f64,
     /// Delay added to packets from `a` to `b`, milliseconds.
     pub delay_a_to_b_ms: u32,
@@ -65,6 +66,14 @@ def tun(ns, name):
     return t
 fds = [tun(ns_a, "tun-a"), tun(ns_b, "tun-b")]
 rng = random.Random(1234)
+def carries_tcp_data(pkt):
+    # IPv4 TCP with payload: handshakes and pure ACKs are never dropped.
+    if len(pkt) < 40 or pkt[0] >> 4 != 4 or pkt[9] != 6:
+        return False
+    ihl = (pkt[0] & 15) * 4
+    total = (pkt[2] << 8) | pkt[3]
+    doff = (pkt[ihl + 12] >> 4) * 4
+    return total > ihl + doff
 queue, seq = [], 0
 print("ready", flush=True)
 while True:
@@ -73,7 +82,7 @@ while True:
     for fd in ready:
         side = fds.index(fd)
         pkt = os.read(fd, 65536)
-        if rng.random() < loss[side]:
+        if loss[side] > 0 and carries_tcp_data(pkt) and rng.random() < loss[side]:
             continue
         seq += 1
         heapq.heappush(queue, (time.monotonic() + delay[side], seq, fds[1 - side], pkt))
