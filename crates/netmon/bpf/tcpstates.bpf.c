@@ -98,7 +98,7 @@ struct event {
 };
 
 // One finished connection (emitted at the change to CLOSE when `emit_lives` is set); mirrored by
-// src/lifetime.rs (112 bytes, no implicit padding).
+// src/lifetime.rs (120 bytes, no implicit padding).
 struct life {
 	__u64 ts_ns;           // bpf_ktime_get_ns at CLOSE
 	__u64 skaddr;
@@ -117,7 +117,26 @@ struct life {
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[TASK_COMM_LEN];
+	__u64 cgroup_id;       // the socket's cgroup v2 id (0: unknown)
 };
+
+// sk->sk_cgrp_data.cgroup->kn->id: the cgroup v2 id of the socket, set when it was created
+// (correct in softirq, unlike the current task's cgroup).
+struct kernfs_node___loglynx {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup___loglynx {
+	struct kernfs_node___loglynx *kn;
+} __attribute__((preserve_access_index));
+
+struct sock_cgroup_data___loglynx {
+	struct cgroup___loglynx *cgroup;
+} __attribute__((preserve_access_index));
+
+struct sock___loglynx {
+	struct sock_cgroup_data___loglynx sk_cgrp_data;
+} __attribute__((preserve_access_index));
 
 // The fields of struct tcp_sock read at CLOSE. preserve_access_index makes every access a CO-RE
 // relocation: the loader finds each field's offset in the running kernel's BTF by name.
@@ -391,6 +410,8 @@ static __always_inline void emit_life(struct inet_sock_set_state_ctx *ctx, __u64
 	l->active = seen.active;
 	l->owner_src = o->src;
 	__builtin_memcpy(l->comm, o->comm, sizeof(l->comm));
+	const struct sock___loglynx *s = ctx->skaddr;
+	l->cgroup_id = BPF_CORE_READ(s, sk_cgrp_data.cgroup, kn, id);
 	if (ctx->family == AF_INET) {
 		__builtin_memset(l->saddr, 0, sizeof(l->saddr));
 		__builtin_memset(l->daddr, 0, sizeof(l->daddr));

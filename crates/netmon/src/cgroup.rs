@@ -11,10 +11,14 @@ use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Directories visited at most per walk of the cgroup tree (bounds the work on hosts with
 /// very many cgroups; ids beyond it stay unresolved).
 const MAX_CGROUPS: usize = 100_000;
+/// Shortest time between two walks of the tree for unknown ids (ids of cgroups that vanished
+/// would otherwise cost a walk each).
+const WALK_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the cgroup2 file system is mounted (`/sys/fs/cgroup` on unified hosts,
 /// `/sys/fs/cgroup/unified` on hybrid ones), from /proc/self/mountinfo.
@@ -38,7 +42,7 @@ fn mount_of(mountinfo: &str) -> Option<PathBuf> {
 pub struct CgroupNames {
     root: Option<PathBuf>,
     by_id: HashMap<u64, String>,
-    walked: bool,
+    walked: Option<Instant>,
 }
 
 impl CgroupNames {
@@ -52,7 +56,7 @@ impl CgroupNames {
         CgroupNames {
             root,
             by_id: HashMap::new(),
-            walked: false,
+            walked: None,
         }
     }
 
@@ -62,17 +66,20 @@ impl CgroupNames {
     }
 
     /// The path of cgroup `id`, e.g. `/system.slice/nginx.service`; walks the tree again
-    /// when `id` is unknown (at most once per call).
+    /// when `id` is unknown (at most once a second). `None` for ids of cgroups gone.
     pub fn path(&mut self, id: u64) -> Option<String> {
         if let Some(p) = self.by_id.get(&id) {
             return Some(p.clone());
+        }
+        if self.walked.is_some_and(|t| t.elapsed() < WALK_EVERY) {
+            return None;
         }
         self.walk();
         self.by_id.get(&id).cloned()
     }
 
     fn walk(&mut self) {
-        self.walked = true;
+        self.walked = Some(Instant::now());
         let Some(root) = self.root.clone() else {
             return;
         };
@@ -103,6 +110,12 @@ impl CgroupNames {
             }
         }
     }
+}
+
+/// Whether cgroup `path` is `prefix` or below it (whole components: `/a` is not under `/ab`).
+pub fn cgroup_under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
 }
 
 /// What a cgroup path stands for: the systemd unit (`nginx.service`, `session-3.scope`) or the
@@ -226,6 +239,7 @@ mod tests {
         assert_eq!(names.path(id).as_deref(), Some("/system.slice/x.service"));
         fs::create_dir(dir.path().join("late")).unwrap();
         let late = fs::metadata(dir.path().join("late")).unwrap().ino();
+        names.walked = None; // as if a second had passed
         assert_eq!(names.path(late).as_deref(), Some("/late"), "walked again");
         assert_eq!(names.path(u64::MAX), None);
         assert_eq!(CgroupNames::with_root(None).path(id), None);

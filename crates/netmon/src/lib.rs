@@ -43,7 +43,7 @@ mod tracer;
 mod transition;
 mod view;
 
-pub use cgroup::{cgroup2_mount, proc_cgroup, service_of, CgroupNames};
+pub use cgroup::{cgroup2_mount, cgroup_under, proc_cgroup, service_of, CgroupNames};
 pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};

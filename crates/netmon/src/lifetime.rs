@@ -17,7 +17,7 @@ use crate::transition::{addr, sock_addr, u16_at, u32_at, u64_at, Layout, Owner};
 pub const DATASET: &str = "network.connection";
 
 /// Size of `struct life` in tcpstates.bpf.c.
-pub(crate) const LIFE_LEN: usize = 112;
+pub(crate) const LIFE_LEN: usize = 120;
 
 /// One finished connection, seen from one of its sockets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,6 +58,11 @@ pub struct ConnLife {
     pub segs_out: u32,
     /// Smoothed round-trip time at close, microseconds.
     pub srtt_us: u32,
+    /// The socket's cgroup v2 id (0: unknown).
+    pub cgroup_id: u64,
+    /// The cgroup's path, when the tracer could resolve the id (the cgroup may be gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
 }
 
 fn hex_u64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -95,6 +100,8 @@ impl ConnLife {
             laddr: addr(family, &b[64..80]),
             raddr: addr(family, &b[80..96]),
             comm: String::from_utf8_lossy(&comm_raw[..comm_len]).into_owned(),
+            cgroup_id: u64_at(b, 112),
+            cgroup: None,
         })
     }
 
@@ -167,6 +174,16 @@ impl ConnLife {
         );
         if let Ok(serde_json::Value::String(o)) = serde_json::to_value(self.owner) {
             e.labels.insert("tcp.owner".into(), o);
+        }
+        if let Some(path) = &self.cgroup {
+            e.labels.insert("cgroup.path".into(), path.clone());
+            match crate::cgroup::service_of(path) {
+                Some(s) if s.contains(':') => {
+                    e.labels.insert("container.id".into(), s);
+                }
+                Some(unit) => e.systemd_unit = Some(unit),
+                None => {}
+            }
         }
         e
     }
@@ -242,6 +259,7 @@ mod tests {
         b[64..68].copy_from_slice(&[10, 0, 0, 1]);
         b[80..84].copy_from_slice(&[10, 0, 0, 2]);
         b[96..100].copy_from_slice(b"curl");
+        b[112..120].copy_from_slice(&4242u64.to_ne_bytes());
         b
     }
 
@@ -256,6 +274,7 @@ mod tests {
         assert_eq!((l.lport, l.rport, l.active), (40000, 80, true));
         assert_eq!((l.tx_bytes, l.rx_bytes), (307_200, 2049));
         assert_eq!((l.retransmits, l.segs_out, l.srtt_us), (3, 250, 51_000));
+        assert_eq!((l.cgroup_id, l.cgroup.as_deref()), (4242, None));
         assert_eq!(
             l.to_string(),
             "4242    curl             10.0.0.1        40000 10.0.0.2        80    300    2      12.35"
@@ -284,6 +303,11 @@ mod tests {
         assert_eq!(out["process.pid"], 4242);
         assert_eq!(out["labels.network.direction"], "outbound");
         assert_eq!(out["event.id"], "tcplife-ffff888100002000-12a05f200");
+        let mut l = ConnLife::decode(&record(true), 0).unwrap();
+        l.cgroup = Some("/system.slice/nginx.service".into());
+        let e = l.to_event();
+        assert_eq!(e.systemd_unit.as_deref(), Some("nginx.service"));
+        assert_eq!(e.labels["cgroup.path"], "/system.slice/nginx.service");
 
         // The accepted end of the same connection: local is the destination.
         let inb =

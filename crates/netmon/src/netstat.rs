@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::cgroup::{proc_cgroup, service_of, CgroupNames};
+use crate::cgroup::{cgroup_under, proc_cgroup, service_of, CgroupNames};
 use crate::diag::{Snapshot, SocketRow};
 use crate::filter::Filter;
 use crate::states::TcpState;
@@ -38,11 +38,6 @@ pub struct NetstatQuery {
     pub states: Vec<TcpState>,
     /// Only sockets whose cgroup path is this one or below it.
     pub cgroup: Option<String>,
-}
-
-fn under(path: &str, prefix: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
 }
 
 /// Takes a snapshot and returns the sockets `q` asks for, by state, then process, then ports.
@@ -78,7 +73,7 @@ pub(crate) fn entries(
         })
         .filter(|e| match &q.cgroup {
             None => true,
-            Some(p) => e.cgroup.as_deref().is_some_and(|c| under(c, p)),
+            Some(p) => e.cgroup.as_deref().is_some_and(|c| cgroup_under(c, p)),
         })
         .collect();
     out.sort_by(order);
@@ -314,9 +309,9 @@ mod tests {
 
     #[test]
     fn cgroup_prefixes_match_whole_components() {
-        assert!(under("/system.slice/a.service", "/system.slice"));
-        assert!(under("/system.slice", "/system.slice/"));
-        assert!(!under("/system.slicex/a", "/system.slice"));
-        assert!(under("/anything", "/"));
+        assert!(cgroup_under("/system.slice/a.service", "/system.slice"));
+        assert!(cgroup_under("/system.slice", "/system.slice/"));
+        assert!(!cgroup_under("/system.slicex/a", "/system.slice"));
+        assert!(cgroup_under("/anything", "/"));
     }
 }

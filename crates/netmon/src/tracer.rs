@@ -12,6 +12,7 @@ use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
+use crate::cgroup::CgroupNames;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
 use crate::lifetime::ConnLife;
@@ -86,6 +87,7 @@ pub struct Tracer {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
     lives: Option<RingBuf<MapData>>,
+    cgroups: CgroupNames,
     boot_offset_ns: i64,
     malformed: u64,
     hooks: Vec<String>,
@@ -372,6 +374,7 @@ impl Tracer {
             bpf,
             ring,
             lives,
+            cgroups: CgroupNames::new(),
             boot_offset_ns: boot_offset_ns(),
             malformed: 0,
             hooks,
@@ -450,8 +453,11 @@ impl Tracer {
         if let Some(lives) = &mut self.lives {
             while let Some(item) = lives.next() {
                 match ConnLife::decode(&item, self.boot_offset_ns) {
-                    Some(l) => {
+                    Some(mut l) => {
                         n += 1;
+                        if l.cgroup_id != 0 {
+                            l.cgroup = self.cgroups.path(l.cgroup_id);
+                        }
                         on_life(l);
                     }
                     None => self.malformed += 1,

@@ -5,7 +5,7 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -15,11 +15,20 @@ use loglynx_testkit::netns::{NetnsPair, Side, ADDR_A, ADDR_B};
 
 const N: usize = 8;
 
+struct TestCgroup(std::path::PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 /// Accepts `n` connections; each: read until the client half-closes, then send back the size
 /// asked for in the first 8 bytes, then close.
 const SERVER: &str = r#"
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
+sys.stdin.readline()  # the test moves us into its cgroup first
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("0.0.0.0", port))
@@ -71,6 +80,7 @@ fn spawn(
         .arg("-c")
         .arg(script)
         .args(args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 is needed for this test");
@@ -117,6 +127,13 @@ fn every_socket_reports_its_bytes_duration_and_owner() {
         })
         .collect();
     let (mut server, srx) = spawn(&pair, Side::B, SERVER, &[port.to_string(), N.to_string()]);
+    // The server runs in a cgroup of its own: its sockets say so (read in the kernel at close).
+    let root = loglynx_netmon::cgroup2_mount().expect("a cgroup2 mount");
+    let cg_name = format!("llx-tcplife-{}", std::process::id());
+    let cg = TestCgroup(root.join(&cg_name));
+    std::fs::create_dir(&cg.0).unwrap();
+    std::fs::write(cg.0.join("cgroup.procs"), server.id().to_string()).unwrap();
+    writeln!(server.stdin.as_mut().unwrap(), "go").unwrap();
     assert_eq!(
         srx.recv_timeout(Duration::from_secs(10)).as_deref(),
         Ok("ready")
@@ -202,6 +219,20 @@ fn every_socket_reports_its_bytes_duration_and_owner() {
             "connection {i}: server sent {reply}, reported {}\n{table}",
             s.tx_bytes
         );
+        let cg_path = format!("/{cg_name}");
+        assert_eq!(
+            s.cgroup.as_deref(),
+            Some(cg_path.as_str()),
+            "server socket's cgroup\n{table}"
+        );
+        assert_ne!(
+            c.cgroup.as_deref(),
+            Some(cg_path.as_str()),
+            "client socket's cgroup"
+        );
+        assert_ne!(c.cgroup_id, 0);
+        let e = s.to_event();
+        assert_eq!(e.labels.get("cgroup.path"), Some(&cg_path));
 
         // Both events describe the connection the same way: source = the side that connected.
         for (l, owner) in [(*c, client_pid), (*s, server_pid)] {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use loglynx_core::Timestamp;
 use loglynx_netmon::{
-    proc_cgroup, service_of, PerfSnapshot, ProcessPerf, ReasonCount, RttHistogram, Tracer,
-    TracerConfig,
+    cgroup_under, proc_cgroup, service_of, PerfSnapshot, ProcessPerf, ReasonCount, RttHistogram,
+    Tracer, TracerConfig,
 };
 
 use super::tcpstates::{install_stop_handlers, STOP};
@@ -38,18 +38,13 @@ pub struct NetperfArgs {
     pub json: bool,
 }
 
-fn under(path: &str, prefix: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
-}
-
 /// Keeps what `--cgroup` asks for (pid 0, the unknown owner, never matches a cgroup).
 fn keep(snap: &mut PerfSnapshot, cgroup: &str) {
     let mut cache: HashMap<u32, bool> = HashMap::new();
     let mut ok = |pid: u32| {
-        *cache
-            .entry(pid)
-            .or_insert_with(|| pid != 0 && proc_cgroup(pid).is_some_and(|c| under(&c, cgroup)))
+        *cache.entry(pid).or_insert_with(|| {
+            pid != 0 && proc_cgroup(pid).is_some_and(|c| cgroup_under(&c, cgroup))
+        })
     };
     snap.processes.retain(|p| ok(p.pid));
     snap.rtt.retain(|h| ok(h.pid));
@@ -317,6 +312,6 @@ mod tests {
         let row = text.lines().nth(1).unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
         assert_eq!(&cols[..5], ["7", "curl", "10", "0", "3"], "{text}");
-        assert!(under("/a/b", "/a") && !under("/ab", "/a"));
+        assert!(cgroup_under("/a/b", "/a") && !cgroup_under("/ab", "/a"));
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use loglynx_netmon::{
-    ConnLife, Family, Filter, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
+    cgroup_under, ConnLife, Family, Filter, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
 };
 
 use super::tcpstates::{install_stop_handlers, port_list, PortList, STOP};
@@ -36,6 +36,11 @@ pub struct TcplifeArgs {
     /// Only sockets whose local or remote port is in this comma-separated list.
     #[arg(short = 'P', long = "port", value_name = "PORTS", value_parser = port_list)]
     pub port: Option<PortList>,
+    /// Only connections whose socket belongs to this cgroup or one below it (e.g.
+    /// `/system.slice/nginx.service`): the socket's cgroup id is read in the kernel at close
+    /// and resolved to a path here.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
     /// One JSON object per line instead of the table (`--json event`: the stored
     /// `network.connection` event with its ECS fields).
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "raw",
@@ -127,6 +132,11 @@ pub fn main(args: TcplifeArgs) -> anyhow::Result<i32> {
             if seen >= limit || write_err.is_some() {
                 return;
             }
+            if let Some(want) = &args.cgroup {
+                if !l.cgroup.as_deref().is_some_and(|c| cgroup_under(c, want)) {
+                    return;
+                }
+            }
             seen += 1;
             if let Err(e) = write_life(&mut out, &l, json, layout) {
                 write_err = Some(e);
@@ -182,5 +192,13 @@ mod tests {
         assert_eq!(a.json.as_deref(), Some("event"));
         assert!(Cmd::try_parse_from(["x", "--json", "xml"]).is_err());
         assert!(Cmd::try_parse_from(["x", "-4", "-6"]).is_err());
+        let a = Cmd::try_parse_from(["x", "--cgroup", "/system.slice"])
+            .unwrap()
+            .args;
+        assert_eq!(a.cgroup.as_deref(), Some("/system.slice"));
+        assert!(
+            cgroup_under("/system.slice/a.service", "/system.slice")
+                && !cgroup_under("/system.slicex", "/system.slice")
+        );
     }
 }
