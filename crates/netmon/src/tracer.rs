@@ -274,6 +274,13 @@ impl Tracer {
             return Err(NetmonError::RingBufferSize(size));
         }
         let (mode, ports) = config.filter.port_bits()?;
+        // Lifetimes read struct tcp_sock with CO-RE: without BTF the offsets would be the
+        // compile-time guesses, so refuse rather than report wrong counters.
+        if config.lifetimes && !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(NetmonError::NoBtf {
+                view: "connection lifetimes (tcplife)",
+            });
+        }
         check_permissions()?;
         ensure_tracefs()?;
 

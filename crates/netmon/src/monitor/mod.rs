@@ -105,7 +105,19 @@ impl Monitor {
                 lifetimes: cfg.connections,
                 perf: false,
             };
-            match Tracer::start(&tcfg) {
+            let started = match Tracer::start(&tcfg) {
+                Err(NetmonError::NoBtf { view }) => {
+                    tracing::warn!(
+                        "tcp states: {view} unavailable: no kernel BTF; state changes only"
+                    );
+                    Tracer::start(&TracerConfig {
+                        lifetimes: false,
+                        ..tcfg
+                    })
+                }
+                other => other,
+            };
+            match started {
                 Ok(t) => (
                     Some(t),
                     Mode::Bpf,
