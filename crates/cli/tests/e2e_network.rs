@@ -180,6 +180,19 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     assert_eq!(st["drops"]["connections_kernel"], 0, "{st}");
     assert!(st["connections"].as_u64().unwrap() >= (2 * N - K) as u64, "{st}");
 
+    // Performance counters: loglynx itself sent the HTTP answers of this test.
+    let me_server = s.child.id() as u64;
+    let mut perf = Value::Null;
+    s.wait_for(Duration::from_secs(20), "perf counters naming loglynx", || {
+        perf = get(&s, "/api/v1/network/perf");
+        perf["processes"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| p["pid"] == me_server && p["tx_bytes"].as_u64() > Some(0))
+        })
+    });
+    assert!(perf["as_of"].is_string(), "{perf}");
+    assert!(perf["drops"].is_array() && perf["rtt"].is_array(), "{perf}");
+    assert_eq!(perf["owners_overflow"], 0);
+
     drop(child.stdin.take());
     let _ = child.wait();
     s.stop();

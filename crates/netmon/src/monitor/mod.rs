@@ -22,7 +22,7 @@ use loglynx_config::TcpStatesConfig;
 use loglynx_core::{Event, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-pub use shared::{Mode, MonitorShared, SocketsNow, Status};
+pub use shared::{Mode, MonitorShared, PerfNow, SocketsNow, Status};
 
 use crate::detect::{DetectConfig, Detector};
 use crate::diag::Snapshot;
@@ -103,7 +103,7 @@ impl Monitor {
                 filter: filter.clone(),
                 ring_buffer_bytes: cfg.ring_buffer_bytes,
                 lifetimes: cfg.connections,
-                perf: false,
+                perf: cfg.perf,
             };
             let started = match Tracer::start(&tcfg) {
                 Err(NetmonError::NoBtf { view }) => {
@@ -176,10 +176,11 @@ impl Monitor {
         let mut threads = Vec::new();
         if let Some(tracer) = tracer {
             let (sh, cx, st, bs) = (shared.clone(), ctx.clone(), stop.clone(), cfg.batch_size);
+            let perf_every = cfg.perf.then_some(cfg.perf_interval);
             threads.push(
                 std::thread::Builder::new()
                     .name("netmon-bpf".into())
-                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs))
+                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs, perf_every))
                     .map_err(NetmonError::Thread)?,
             );
         }
@@ -255,7 +256,9 @@ fn bpf_loop(
     cx: &Ctx,
     stop: &AtomicBool,
     batch_size: usize,
+    perf_every: Option<Duration>,
 ) {
+    let mut last_perf = Instant::now();
     let c = &sh.counters;
     let mut got: Vec<TcpTransition> = Vec::new();
     let mut lives: Vec<ConnLife> = Vec::new();
@@ -319,6 +322,15 @@ fn bpf_loop(
         if last_drops.elapsed() >= Duration::from_secs(1) {
             store_drops(&tracer, c);
             last_drops = Instant::now();
+        }
+        if let Some(every) = perf_every {
+            if last_perf.elapsed() >= every {
+                match tracer.perf_snapshot() {
+                    Ok(p) => sh.set_perf(p),
+                    Err(e) => tracing::warn!("tcp states: reading the performance counters: {e}"),
+                }
+                last_perf = Instant::now();
+            }
         }
     }
     // Stopping: the pipeline still drains, so wait for room for what is held.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::detect::Detector;
 use crate::diag::{Snapshot, SocketRow};
+use crate::perf::PerfSnapshot;
 use crate::states::TcpState;
 use crate::table::StateTable;
 use crate::transition::TcpTransition;
@@ -77,6 +78,17 @@ pub struct MonitorShared {
     /// Counters.
     pub counters: Counters,
     pub(crate) inner: Mutex<Inner>,
+    perf: Mutex<Option<(Timestamp, PerfSnapshot)>>,
+}
+
+/// `GET /api/v1/network/perf`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfNow {
+    /// When the kernel maps were read (none: not read yet).
+    pub as_of: Option<Timestamp>,
+    /// The counters, cumulative since the monitor started.
+    #[serde(flatten)]
+    pub counters: PerfSnapshot,
 }
 
 /// `GET /api/v1/network/status`.
@@ -160,12 +172,34 @@ impl MonitorShared {
             snapshot_interval_s: interval_s,
             counters: Counters::default(),
             inner: Mutex::new(inner),
+            perf: Mutex::new(None),
         }
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain data; keep serving it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_perf(&self, p: PerfSnapshot) {
+        let mut g = self.perf.lock().unwrap_or_else(|e| e.into_inner());
+        *g = Some((Timestamp::now(), p));
+    }
+
+    /// The performance counters last read (empty before the first read, and in sock_diag
+    /// mode or with `[tcp_states] perf = false`).
+    pub fn perf(&self) -> PerfNow {
+        let g = self.perf.lock().unwrap_or_else(|e| e.into_inner());
+        match &*g {
+            Some((t, p)) => PerfNow {
+                as_of: Some(*t),
+                counters: p.clone(),
+            },
+            None => PerfNow {
+                as_of: None,
+                counters: PerfSnapshot::default(),
+            },
+        }
     }
 
     /// Applies transitions to the table, the time-in-state histogram and the detectors.
