@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_tool node "install Node.js 20 or newer"
-ensure_apt build-essential pkg-config chromium clang llvm libbpf-dev
+ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev
 # A clean debug build of every test is about 2.5 GiB (see [profile.dev] in Cargo.toml).
 ensure_space target 3 "building the tests"
 

@@ -1,4 +1,4 @@
-// Builds the dashboard into dist/: one bundled ES module, one stylesheet, index.html.
+// Builds the dashboard into dist/: one bundled ES module, one stylesheet, index.html, and the login page (login.html, login.js).
 // Asset URLs are relative so the server can mount dist/ under any path (it uses /ui/).
 import { build } from "esbuild";
 import { mkdir, copyFile, rm } from "node:fs/promises";
@@ -11,7 +11,7 @@ const out = join(root, "dist");
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 await build({
-  entryPoints: { app: join(root, "src/main.ts"), style: join(root, "src/style.css") },
+  entryPoints: { app: join(root, "src/main.ts"), login: join(root, "src/login.ts"), style: join(root, "src/style.css") },
   outdir: out,
   bundle: true,
   format: "esm",
@@ -21,4 +21,5 @@ await build({
   logLevel: "warning",
 });
 await copyFile(join(root, "index.html"), join(out, "index.html"));
+await copyFile(join(root, "login.html"), join(out, "login.html"));
 console.log(`built ${out}`);

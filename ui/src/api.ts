@@ -39,6 +39,41 @@ export function authHeaders(): Record<string, string> {
   return t ? { Authorization: `Bearer ${t}` } : {};
 }
 
+/** The value of the cookie `name`, if set (the session cookie itself is HttpOnly: unreadable). */
+export function cookie(name: string): string | null {
+  for (const part of document.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return v.join("=");
+  }
+  return null;
+}
+
+/**
+ * Headers for a request that changes something: the session's CSRF token (the readable
+ * `loglynx_csrf` cookie), which the server requires with the session cookie.
+ */
+export function changeHeaders(): Record<string, string> {
+  const csrf = cookie("loglynx_csrf");
+  return { ...authHeaders(), ...(csrf ? { "X-CSRF-Token": csrf } : {}) };
+}
+
+/** The login page, coming back to the current page after. */
+export function loginUrl(): string {
+  const here = location.pathname + location.search + location.hash;
+  return `/ui/login?next=${encodeURIComponent(here.startsWith("/ui/") ? here : "/ui/")}`;
+}
+
+/** Sends the browser to the login page when the server wants a key and none was given. */
+function toLoginOn401(status: number): void {
+  if (status === 401 && token() === null) location.assign(loginUrl());
+}
+
+/** Ends the dashboard session (the cookies are cleared) and opens the login page. */
+export async function logout(): Promise<void> {
+  await fetch("/api/v1/session", { method: "DELETE", headers: changeHeaders() }).catch(() => undefined);
+  location.assign("/ui/login");
+}
+
 /** The API URL of `path` (e.g. "search") with the given query parameters; empty values dropped. */
 export function apiUrl(path: string, params: Record<string, string | number | undefined> = {}): string {
   // The page lives at /ui/; the API at /api/v1/ on the same origin.
@@ -66,7 +101,7 @@ async function send(
   signal?: AbortSignal,
 ): Promise<Answer> {
   let resp: Response;
-  const headers: Record<string, string> = { ...authHeaders() };
+  const headers: Record<string, string> = method === "POST" ? changeHeaders() : { ...authHeaders() };
   if (method === "POST") headers["Content-Type"] = "application/json";
   try {
     resp = await fetch(apiUrl(path, params), {
@@ -79,6 +114,7 @@ async function send(
     if ((e as Error).name === "AbortError") throw e;
     throw new ApiError(0, "network", `cannot reach the server: ${(e as Error).message}`);
   }
+  toLoginOn401(resp.status);
   const text = await resp.text();
   let body: unknown = undefined;
   try {
@@ -130,7 +166,7 @@ export function errorFrom(status: number, body: unknown, text: string): ApiError
     return new ApiError(status, err.type ?? "error", err.reason);
   }
   if (status === 401 || status === 403) {
-    return new ApiError(status, "unauthorized", "unauthorized: open the dashboard with ?token=<your token>");
+    return new ApiError(status, "unauthorized", "unauthorized: log in at /ui/login (or open the dashboard with ?token=<your key>)");
   }
   const snippet = text.trim().slice(0, 200);
   return new ApiError(status, "http", `server answered ${status}${snippet ? `: ${snippet}` : ""}`);

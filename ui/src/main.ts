@@ -1,7 +1,7 @@
 // Entry point: wires the query bar, the time-range picker, the URL hash and the views.
 
 import { AlertBadge, AlertsView } from "./alerts";
-import { getJson, initToken } from "./api";
+import { getJson, initToken, logout } from "./api";
 import { byId } from "./dom";
 import { fieldKinds } from "./fields";
 import { addClause, clause, isNumericKind } from "./query";
@@ -199,6 +199,21 @@ window.addEventListener("hashchange", () => {
   const s = parseHash(location.hash);
   if (formatHash(s) !== formatHash(state)) apply(s);
 });
+
+// Who is logged in, and the logout button when the dashboard uses a session cookie.
+async function showSession(): Promise<void> {
+  try {
+    const me = await getJson<{ name: string; scope: string; via: string }>("session");
+    if (me.via !== "session") return;
+    const who = byId("session-who");
+    who.textContent = `${me.name} (${me.scope})`;
+    byId("session").hidden = false;
+  } catch {
+    // auth off or an older server: nothing to show
+  }
+}
+byId("logout").addEventListener("click", () => void logout());
+void showSession();
 
 // Server status in the top bar.
 const healthText = byId("health-text");

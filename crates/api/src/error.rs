@@ -24,10 +24,19 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidQuery(String),
     /// Missing or wrong credentials. `basic` adds a Basic challenge (browsers prompt for it).
-    #[error("missing or invalid credentials: send the header `Authorization: Bearer <token>` with the server's auth token")]
+    #[error("missing or invalid credentials: send the header `Authorization: Bearer <key>` with an API key (`loglynx keys add`) or the server's auth token")]
     Unauthorized {
         /// Offer HTTP Basic too (password = token), for browsers and log shippers.
         basic: bool,
+    },
+    /// A valid key whose scope does not allow this endpoint.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many wrong credentials from this address: wait `retry_after` seconds (429).
+    #[error("too many failed authentication attempts from this address: wait {retry_after} s and check the key")]
+    TooManyAttempts {
+        /// Seconds until one more attempt is allowed.
+        retry_after: u64,
     },
     /// No such route or resource.
     #[error("{0}")]
@@ -67,6 +76,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,6 +95,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidQuery(_) => "query_error",
             ApiError::Unauthorized { .. } => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -126,7 +139,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::QueueFull { retry_after, .. } => {
+            ApiError::QueueFull { retry_after, .. } | ApiError::TooManyAttempts { retry_after } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}

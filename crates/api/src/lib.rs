@@ -10,7 +10,7 @@
 //!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
 //!   is `loglynx_collect::http`.
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
-//! - auth.rs: the bearer token check; metrics.rs: request counting and the figures `/metrics`
+//! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
 //!
 //! Every endpoint is described in `docs/openapi.yaml`, served at `/api/v1/openapi.yaml`.
@@ -20,6 +20,7 @@ mod error;
 mod metrics;
 mod routes;
 mod state;
+mod tls;
 mod ui;
 
 use std::future::Future;
@@ -31,6 +32,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 
+pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::http::{
@@ -39,12 +41,13 @@ pub use loglynx_collect::http::{
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::pipeline::PipelineView;
+pub use tls::{TlsConfig, TlsError, TlsListener};
 pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
 /// Builds the router: every endpoint, the token check, request counting and the body limit.
 pub fn router(state: AppState) -> Router {
     use routes::*;
-    let token = token_of(state.auth_token.as_deref());
+    let creds = state.auth.clone();
     state.figures.call_once(|| {
         state.telemetry.register_collector(metrics::ServerFigures {
             store: state.store.clone(),
@@ -55,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         if let Some(d) = &state.detection {
             state.telemetry.register_collector(metrics::DetectionFigures(d.clone()));
         }
+        state.auth.register_metrics(&state.telemetry);
     });
     Router::new()
         .route("/api/v1/health", get(health::health))
@@ -81,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rules/{key}/disable", post(alerts::disable))
         .route("/api/v1/openapi.yaml", get(meta::openapi))
         .route("/metrics", get(meta::metrics))
+        .merge(auth::session_routes())
         .route("/ui", get(ui::redirect))
         .route("/ui/", get(ui::index))
         .route("/ui/{*path}", get(ui::asset))
@@ -89,7 +94,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ingest_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(creds, auth::require_auth))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -106,8 +111,11 @@ pub fn router(state: AppState) -> Router {
 /// counting and body limit as [`router`].
 pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) -> Router {
     use routes::*;
-    let token = token_of(state.auth_token.as_deref());
-    state.figures.call_once(|| state.telemetry.register_collector(metrics::Uptime(state.started)));
+    let creds = state.auth.clone();
+    state.figures.call_once(|| {
+        state.telemetry.register_collector(metrics::Uptime(state.started));
+        state.auth.register_metrics(&state.telemetry);
+    });
     Router::new()
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.yaml", get(meta::openapi))
@@ -119,7 +127,7 @@ pub fn ingest_router(state: IngestState, extra_metrics: Option<ExtraMetrics>) ->
         .merge(ingest_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(token, auth::require_token))
+        .layer(middleware::from_fn_with_state(creds, auth::require_auth))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -165,11 +173,6 @@ where
         )
 }
 
-/// The token the auth middleware checks (`None`: no check).
-fn token_of(token: Option<&str>) -> Option<Arc<str>> {
-    token.filter(|t| !t.is_empty()).map(Arc::from)
-}
-
 async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
     ApiError::NotFound(format!(
         "no endpoint at {}: see /api/v1/openapi.yaml for the endpoints",
@@ -189,9 +192,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let closing = state.shutdown.clone();
     let app = router(state);
-    serve_router(listener, app, async move {
+    serve_router_with(listener, app, tls, async move {
         shutdown.await;
         closing.send_replace(true);
     })
@@ -206,7 +219,25 @@ pub async fn serve_router(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_router_with(listener, app, None, shutdown).await
+}
+
+/// [`serve_router`], over TLS when `tls` is given.
+pub async fn serve_router_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // The peer address feeds the limit on failed authentication attempts.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(tls) => {
+            // `tap_io` (doing nothing) gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
+            let listener = TlsListener::new(listener, &tls)?.tap_io(|_| ());
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    }
 }

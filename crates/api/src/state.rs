@@ -31,8 +31,10 @@ pub struct AppState {
     pub ingest: mpsc::Sender<RawBatch>,
     /// This machine's name, given to ingested records as the receiving host.
     pub host: String,
-    /// Bearer token required on every endpoint when set (empty counts as unset).
-    pub auth_token: Option<String>,
+    /// Who may call: `http.auth_token`, the key file, whether a credential is required
+    /// (built by `new` from the `[http]` section without a key file; the assemblies replace it
+    /// with one that reads `<data_dir>/keys.json`).
+    pub auth: crate::Auth,
     /// Largest accepted request body in bytes (after gzip decompression).
     pub max_body: usize,
     /// Longest text/plain line kept whole; longer lines are truncated and flagged.
@@ -85,7 +87,7 @@ impl AppState {
             engine,
             ingest,
             host,
-            auth_token: http.auth_token.clone().filter(|t| !t.is_empty()),
+            auth: crate::Auth::from_config(http, None, http.listen, false),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
@@ -117,8 +119,10 @@ pub struct IngestState {
     pub ingest: mpsc::Sender<RawBatch>,
     /// This machine's name, given to ingested records as the receiving host.
     pub host: String,
-    /// Bearer token required on every endpoint when set (empty counts as unset).
-    pub auth_token: Option<String>,
+    /// Who may call: `http.auth_token`, the key file, whether a credential is required
+    /// (built by `new` from the `[http]` section without a key file; the assemblies replace it
+    /// with one that reads `<data_dir>/keys.json`).
+    pub auth: crate::Auth,
     /// Largest accepted request body in bytes (after gzip decompression).
     pub max_body: usize,
     /// Longest text/plain line kept whole; longer lines are truncated and flagged.
@@ -152,7 +156,12 @@ impl IngestState {
         IngestState {
             ingest,
             host,
-            auth_token: http.auth_token.clone().filter(|t| !t.is_empty()),
+            auth: crate::Auth::from_config(
+                http,
+                None,
+                http.agent_listen.unwrap_or(http.listen),
+                false,
+            ),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
@@ -192,7 +201,7 @@ impl FromRef<AppState> for IngestState {
         IngestState {
             ingest: st.ingest.clone(),
             host: st.host.clone(),
-            auth_token: st.auth_token.clone(),
+            auth: st.auth.clone(),
             max_body: st.max_body,
             max_line: st.max_line,
             ack_timeout: st.ack_timeout,

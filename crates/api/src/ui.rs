@@ -32,6 +32,10 @@ pub(crate) async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Respo
     if path.is_empty() {
         return serve("index.html", &headers);
     }
+    // The login page (public: see auth::is_public).
+    if path == "login" {
+        return serve("login.html", &headers);
+    }
     if Assets::get(path).is_some() {
         return serve(path, &headers);
     }

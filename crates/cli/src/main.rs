@@ -7,6 +7,7 @@
 //! - `loglynx netstat`: every TCP socket now per state and process, like `ss -tinp`;
 //! - `loglynx tcplife`: finished TCP connections with bytes, duration, retransmits, from eBPF;
 //! - `loglynx rules check`: validate Sigma rule files without a running instance;
+//! - `loglynx keys add|list|revoke`: the API keys of a data directory;
 //! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
 
 mod client;
@@ -52,6 +53,9 @@ enum Command {
     /// resets, RTT percentiles, and drops by reason, every interval (like tcptop, tcpretrans
     /// and tcprtt together); needs root or CAP_BPF + CAP_PERFMON.
     Netperf(commands::netperf::NetperfArgs),
+    /// Manage the API keys of a data directory (`keys add NAME --scope ingest|read|admin`,
+    /// `keys list`, `keys revoke NAME`); a running instance picks up changes at once.
+    Keys(commands::keys::KeysArgs),
     /// Work with Sigma detection rules (`rules check PATH...`).
     Rules(commands::rules::RulesArgs),
     /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Netstat(args) => commands::netstat::main(args),
         Command::Netperf(args) => commands::netperf::main(args),
         Command::Rules(args) => commands::rules::main(args),
+        Command::Keys(args) => commands::keys::main(args),
         Command::Parse(args) => commands::parse::main(args),
     };
     match result {

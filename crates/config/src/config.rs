@@ -71,7 +71,7 @@ impl Config {
     /// `tcp_states` is checked by `loglynx run` when the monitor is on
     /// ([`TcpStatesConfig::validate`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.http.validate()?;
+        self.http.validate(&self.data_dir)?;
         self.store.validate()?;
         self.pipeline.validate()?;
         self.files.validate()?;

@@ -18,6 +18,11 @@ pub struct FilesConfig {
     /// Glob patterns of files never to read (rotated archives such as `*.gz`).
     #[serde(default = "default_exclude")]
     pub exclude: Vec<String>,
+    /// Read a matched path that resolves through a symlink to a file no include glob matches.
+    /// Off: such files are refused with a warning, so a link planted in a log directory cannot
+    /// make loglynx read (and show in searches) a file such as `/etc/shadow`.
+    #[serde(default)]
+    pub follow_symlinks: bool,
     /// How often globs are re-evaluated and files checked for growth, rotation and truncation.
     #[serde(default = "default_poll", with = "humantime_serde")]
     pub poll_interval: Duration,

@@ -1,20 +1,28 @@
 //! `[http]`: the HTTP API, ingest endpoints and dashboard, and the agent's HTTP ingest.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::{ByteSize, ConfigError};
 
+/// The file of the data directory that holds the API keys (`loglynx keys add`): their names,
+/// scopes and hashes. While it exists every request needs a key, on loopback too.
+pub const KEYS_FILE: &str = "keys.json";
+
 /// The HTTP API, ingest endpoints and dashboard.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Address to listen on. Loopback by default; any other address requires `auth_token`.
+    /// Address to listen on. Loopback by default; any other address requires `auth_token` or
+    /// API keys (`loglynx keys add`, kept in `<data_dir>/keys.json`).
     #[serde(default = "default_http_listen")]
     pub listen: SocketAddr,
-    /// Bearer token required on every endpoint when set; mandatory when `listen` is not a
-    /// loopback address. The environment variable `LOGLYNX_AUTH_TOKEN` overrides it.
+    /// A shortcut for one admin API key: when set, every request needs it or an API key
+    /// (`Authorization: Bearer TOKEN`). `listen` off loopback needs it or API keys. The
+    /// environment variable `LOGLYNX_AUTH_TOKEN` overrides it.
     #[serde(default)]
     pub auth_token: Option<String>,
     /// Largest accepted request body; larger ones are answered 413.
@@ -25,6 +33,22 @@ pub struct HttpConfig {
     /// `loglynx serve` can run on one machine. Not a loopback address: `auth_token` is required.
     #[serde(default = "default_agent_listen", with = "crate::opt_addr")]
     pub agent_listen: Option<SocketAddr>,
+    /// How long a dashboard login lasts (the session cookie's lifetime); log in again after.
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Extra host names the server answers to (`Host` header), e.g. the name of a reverse
+    /// proxy in front of a loopback listener. On loopback only `localhost`, `*.localhost` and
+    /// loopback addresses are answered otherwise (against DNS rebinding); off loopback any
+    /// host is answered unless this is set.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Serve HTTPS: the certificate chain (PEM, leaf first) of `listen` and `agent_listen`.
+    /// Set with `tls_key`; clients then use `https://` (the CLI's `--ca-cert` for a private CA).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -34,20 +58,47 @@ impl Default for HttpConfig {
             auth_token: None,
             max_body: default_max_body(),
             agent_listen: default_agent_listen(),
+            session_ttl: default_session_ttl(),
+            allowed_hosts: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
 
 impl HttpConfig {
-    /// The auth rule: an API open to the network needs a token.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if !self.listen.ip().is_loopback() && self.auth_token.as_deref().map_or(true, str::is_empty) {
+    /// The auth rule: an API open to the network needs a token or API keys (the key file of
+    /// `data_dir`).
+    pub(crate) fn validate(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        if !self.listen.ip().is_loopback() && !self.has_credentials(data_dir) {
             return Err(ConfigError::Invalid(format!(
-                "http.listen = {} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",
-                self.listen
+                "http.listen = {} is not a loopback address: create an API key (`loglynx keys add NAME --scope admin --data-dir {}`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",
+                self.listen,
+                data_dir.display()
+            )));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "http.tls_cert and http.tls_key go together (--tls-cert and --tls-key): set both, or neither for plain HTTP".into(),
+            ));
+        }
+        if self.session_ttl.is_zero() {
+            return Err(ConfigError::Invalid(
+                "http.session_ttl must be above 0: e.g. \"12h\"".into(),
+            ));
+        }
+        if let Some(h) = self.allowed_hosts.iter().find(|h| h.trim().is_empty() || h.contains(['/', ' '])) {
+            return Err(ConfigError::Invalid(format!(
+                "http.allowed_hosts: {h:?} is not a host name: give names such as \"logs.example.com\""
             )));
         }
         Ok(())
+    }
+
+    /// Whether a credential is configured: `auth_token` or the key file of `data_dir`.
+    pub fn has_credentials(&self, data_dir: &Path) -> bool {
+        self.auth_token.as_deref().is_some_and(|t| !t.is_empty())
+            || data_dir.join(KEYS_FILE).exists()
     }
 }
 
@@ -56,6 +107,9 @@ fn default_http_listen() -> SocketAddr {
 }
 fn default_max_body() -> ByteSize {
     ByteSize(64 << 20)
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 fn default_agent_listen() -> Option<SocketAddr> {
     Some("127.0.0.1:7710".parse().expect("valid literal"))
@@ -69,9 +123,28 @@ mod tests {
     fn non_loopback_without_token_is_refused() {
         let c: Config = toml::from_str("[http]\nlisten = \"0.0.0.0:7700\"\n").unwrap();
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("auth_token"), "{e}");
+        assert!(e.contains("auth_token") && e.contains("loglynx keys add"), "{e}");
         let c: Config = toml::from_str("[http]\nlisten = \"0.0.0.0:7700\"\nauth_token = \"s3cret\"\n").unwrap();
         c.validate().unwrap();
+        // A key file in the data directory is enough.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(super::KEYS_FILE), "{\"keys\": []}").unwrap();
+        let text = format!("data_dir = {:?}\n[http]\nlisten = \"0.0.0.0:7700\"\n", dir.path());
+        let c: Config = toml::from_str(&text).unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together_and_sessions_need_a_lifetime() {
+        let c: Config = toml::from_str("[http]\ntls_cert = \"c.pem\"\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("tls_key"), "{e}");
+        let c: Config = toml::from_str("[http]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[http]\nsession_ttl = \"0s\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("session_ttl"));
+        let c: Config = toml::from_str("[http]\nallowed_hosts = [\"a b\"]\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("allowed_hosts"));
     }
 
     #[test]

@@ -21,10 +21,9 @@ pub struct KafkaConfig {
     /// How every client (producer, consumer, admin) talks to the brokers
     /// (`security.protocol`): `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`. Certificates,
     /// the SASL mechanism and the credentials go in `properties` (`ssl.ca.location`,
-    /// `sasl.mechanisms`, `sasl.username`, `sasl.password`); of the SASL mechanisms, PLAIN is
-    /// built in. `ssl` and `sasl_ssl` need a librdkafka built with OpenSSL, which the loglynx
-    /// binary is not today: the start then stops naming `security.protocol`. A
-    /// `"security.protocol"` in `properties` overrides this field, as it does every field.
+    /// `sasl.mechanisms`, `sasl.username`, `sasl.password`); the SASL mechanisms PLAIN,
+    /// SCRAM-SHA-256 and SCRAM-SHA-512 are built in (librdkafka with OpenSSL; GSSAPI is not).
+    /// A `"security.protocol"` in `properties` overrides this field, as it does every field.
     #[serde(default = "default_security_protocol", deserialize_with = "security_protocol")]
     pub security_protocol: SecurityProtocol,
     /// The topic of raw records.

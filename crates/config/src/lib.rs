@@ -27,7 +27,7 @@ pub use config::Config;
 pub use detect::{DetectConfig, NotifyConfig};
 pub use error::ConfigError;
 pub use files::{FilesConfig, Multiline, StartAt, ZoneRule};
-pub use http::HttpConfig;
+pub use http::{HttpConfig, KEYS_FILE};
 pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
 pub use layout::{LayoutRule, LAYOUT_GROUPS};
 pub use opt_addr::parse_opt_addr;

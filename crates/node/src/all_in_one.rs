@@ -28,6 +28,8 @@ pub struct AllInOne {
 pub struct AllInOneState {
     /// The API and dashboard.
     pub http: SocketAddr,
+    /// Whether they speak HTTPS (`http.tls_cert`).
+    pub https: bool,
     /// The syslog servers.
     pub sources: SourceAddrs,
     /// The TCP state monitor's mode, when it runs.
@@ -121,9 +123,12 @@ impl AllInOne {
             sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
 
         // API and dashboard.
+        let tls = sources::api_tls(&cfg)?;
+        let https = tls.is_some();
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
+        state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
         let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {
             state.network = Some(Arc::new(NetView(m.shared())));
@@ -134,7 +139,7 @@ impl AllInOne {
         {
             let token = shutdown.clone();
             tasks.spawn(async move {
-                loglynx_api::serve(listener, state, token.cancelled_owned())
+                loglynx_api::serve_with(listener, state, tls, token.cancelled_owned())
                     .await
                     .map_err(NodeError::Http)
             });
@@ -143,6 +148,7 @@ impl AllInOne {
         Ok(RunningAllInOne {
             state: AllInOneState {
                 http,
+                https,
                 sources: addrs,
                 tcp_states: netmon.as_ref().map(sources::mode_of),
             },

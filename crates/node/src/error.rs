@@ -43,7 +43,7 @@ pub enum NodeError {
     },
     /// The agent's HTTP ingest would be open to the network without a token.
     #[error(
-        "the agent's HTTP ingest address {addr} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so it is not open to the network, or pass --http off"
+        "the agent's HTTP ingest address {addr} is not a loopback address: create an API key (`loglynx keys add NAME --scope ingest --data-dir DIR`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so it is not open to the network, or pass --http off"
     )]
     OpenIngest {
         /// The address configured.
@@ -116,6 +116,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificate or key could not be used.
+    #[error("cannot set up TLS for the HTTP server")]
+    Tls(#[source] loglynx_api::TlsError),
     /// An HTTP server failed while serving.
     #[error("http server failed")]
     Http(#[source] std::io::Error),

@@ -23,6 +23,8 @@ mod settings;
 mod sources;
 mod worker;
 
+/// API keys (`loglynx keys`): the key file of a data directory and the scopes.
+pub use loglynx_api::{KeyEntry, KeyError, KeyFile, Scope};
 pub use agent::{Agent, AgentState, RunningAgent};
 pub use all_in_one::{AllInOne, AllInOneState, RunningAllInOne};
 pub use error::{chain, NodeError, Result};

@@ -90,10 +90,26 @@ impl DirLock {
 }
 
 fn open(dir: &Path, name: &str) -> Result<(File, PathBuf)> {
-    std::fs::create_dir_all(dir).map_err(|source| NodeError::CreateDir {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| NodeError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    // A directory made before (or by hand) may be open to other users: say so, do not change it.
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the data directory is open to other users: `chmod 700` it (logs are sensitive)"
+            );
+        }
+    }
     let path = dir.join(name);
     match File::create(&path) {
         Ok(f) => Ok((f, path)),

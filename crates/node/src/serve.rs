@@ -36,6 +36,7 @@ pub struct Serve {
 /// A running `serve`.
 pub struct RunningServe {
     http: SocketAddr,
+    https: bool,
     shards: PathBuf,
     shutdown: CancellationToken,
     server: JoinHandle<Result<()>>,
@@ -61,6 +62,8 @@ impl Serve {
             })?;
         let shutdown = CancellationToken::new();
         tokio::spawn(refresh(store.clone(), shutdown.clone()));
+        let tls = sources::api_tls(&cfg)?;
+        let https = tls.is_some();
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let engine = Arc::new(loglynx_query::QueryEngine::new(store.schema().clone()));
@@ -68,6 +71,7 @@ impl Serve {
         let (ingest, _) = loglynx_bus::embedded(1);
         let mut state =
             loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
         // The alerts the workers' correlator raised, from the alerts topic.
         state.detection = alerts_from_kafka(&cfg, shutdown.clone())?;
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
@@ -79,13 +83,14 @@ impl Serve {
             )));
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
-            loglynx_api::serve(listener, state, token.cancelled_owned())
+            loglynx_api::serve_with(listener, state, tls, token.cancelled_owned())
                 .await
                 .map_err(NodeError::Http)
         });
         tracing::info!(%http, shards = %shards.display(), "serve ready");
         Ok(RunningServe {
             http,
+            https,
             shards,
             shutdown,
             server,
@@ -97,6 +102,15 @@ impl RunningServe {
     /// The API and dashboard address.
     pub fn http(&self) -> SocketAddr {
         self.http
+    }
+
+    /// `https` when it serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The folder of the shards it reads.

@@ -80,6 +80,10 @@ pub struct Overrides {
     pub partitions: Option<i32>,
     /// Rule files and folders added to `detect.rules`.
     pub rules: Vec<PathBuf>,
+    /// `http.tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `http.tls_key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -133,6 +137,12 @@ impl Overrides {
             cfg.kafka.partitions = p;
         }
         cfg.detect.rules.extend(self.rules.iter().cloned());
+        if let Some(c) = &self.tls_cert {
+            cfg.http.tls_cert = Some(c.clone());
+        }
+        if let Some(k) = &self.tls_key {
+            cfg.http.tls_key = Some(k.clone());
+        }
         if let Some(tok) = token.filter(|t| !t.is_empty()) {
             cfg.http.auth_token = Some(tok);
         }

@@ -101,6 +101,22 @@ pub(crate) async fn bind_http(
     Ok((listener, bound))
 }
 
+/// Who may call the HTTP server listening on `listen`: `http.auth_token` and the API keys of
+/// the data directory (re-read when they change); a credential is required off loopback.
+pub(crate) fn api_auth(cfg: &loglynx_config::Config, listen: SocketAddr) -> loglynx_api::Auth {
+    loglynx_api::Auth::from_config(&cfg.http, Some(&cfg.data_dir), listen, cfg.http.tls_cert.is_some())
+}
+
+/// The TLS set-up of the HTTP servers (`http.tls_cert` + `http.tls_key`), `None` for plain HTTP.
+pub(crate) fn api_tls(cfg: &loglynx_config::Config) -> Result<Option<loglynx_api::TlsConfig>> {
+    match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+        (Some(cert), Some(key)) => loglynx_api::TlsConfig::from_pem_files(cert, key)
+            .map(Some)
+            .map_err(NodeError::Tls),
+        _ => Ok(None),
+    }
+}
+
 /// Stops the monitor off the async threads (it joins its threads).
 pub(crate) async fn stop_tcp_states(m: Option<loglynx_netmon::Monitor>) {
     if let Some(m) = m {

@@ -25,9 +25,14 @@ pub struct ServerArgs {
     /// URL of the loglynx server.
     #[arg(long, env = "LOGLYNX_SERVER", default_value = "http://127.0.0.1:7700")]
     pub server: String,
-    /// Auth token of the server (sent as `Authorization: Bearer`).
+    /// API key (`loglynx keys add`) or auth token of the server (sent as
+    /// `Authorization: Bearer`).
     #[arg(long, env = "LOGLYNX_AUTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Trust this CA certificate (PEM; may hold several) for an `https://` server, besides the
+    /// system's web PKI roots: for a private CA or a self-signed certificate.
+    #[arg(long, env = "LOGLYNX_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// A failed request: the message to print (the server's reason, or why it was unreachable).
@@ -60,11 +65,26 @@ impl Client {
                 "invalid --server {base:?}: give a URL such as http://127.0.0.1:7700"
             ));
         }
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(timeout)
-            .user_agent(concat!("loglynx-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the HTTP client")?;
+            .user_agent(concat!("loglynx-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &args.ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read --ca-cert {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                format!("--ca-cert {}: not a PEM certificate file", path.display())
+            })?;
+            if certs.is_empty() {
+                return Err(anyhow!(
+                    "--ca-cert {}: no certificate in it: give the CA's PEM file",
+                    path.display()
+                ));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().context("cannot build the HTTP client")?;
         Ok(Client {
             http,
             base,
@@ -157,10 +177,10 @@ pub(crate) fn server_failure(status: u16, json: Option<&Value>, text: &str) -> F
         })
         .map(str::to_string)
         .unwrap_or_else(|| text.trim().chars().take(500).collect());
-    let hint = if status == 401 {
-        " (pass --token or set LOGLYNX_AUTH_TOKEN)"
-    } else {
-        ""
+    let hint = match status {
+        401 => " (pass --token with an API key or set LOGLYNX_AUTH_TOKEN)",
+        403 => " (use a key with the scope this needs: `loglynx keys add NAME --scope ...`)",
+        _ => "",
     };
     Failure {
         status: Some(status),

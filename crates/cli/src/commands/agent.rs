@@ -4,7 +4,7 @@
 use clap::Args;
 use loglynx_node::Agent;
 
-use super::common::{init_logging, listen, print_startup, runtime, CommonArgs, KafkaArgs, Shutdown};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, CommonArgs, KafkaArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct AgentArgs {
@@ -29,13 +29,16 @@ pub struct AgentArgs {
     #[arg(long)]
     pub tcp_states: bool,
     /// Address of the HTTP ingest, /metrics and health, or "off" [default: http.agent_listen,
-    /// 127.0.0.1:7710]. Not a loopback address: an auth token is required.
+    /// 127.0.0.1:7710]. Not a loopback address: API keys or an auth token are required.
     #[arg(long, value_name = "ADDR|off")]
     pub http: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
+    private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);
     o.partitions = args.partitions;
@@ -43,6 +46,7 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     o.syslog_udp = listen("syslog-udp", &args.syslog_udp)?;
     o.syslog_tcp = listen("syslog-tcp", &args.syslog_tcp)?;
     o.agent_http = listen("http", &args.http)?;
+    args.tls.apply(&mut o);
     o.tcp_states = args.tcp_states;
     let node = Agent::build(o.resolve()?)?;
     runtime()?.block_on(async move {

@@ -20,6 +20,25 @@ pub struct CommonArgs {
     pub log: String,
 }
 
+/// TLS flags of the commands that serve HTTP (`run`, `serve`, `agent`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) [default: http.tls_cert].
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) [default: http.tls_key].
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Adds these flags to `o`.
+    pub fn apply(&self, o: &mut Overrides) {
+        o.tls_cert = self.tls_cert.clone();
+        o.tls_key = self.tls_key.clone();
+    }
+}
+
 /// Kafka flags of the agent and the worker.
 #[derive(Args, Debug, Default, Clone)]
 pub struct KafkaArgs {
@@ -77,6 +96,17 @@ pub fn init_logging(filter: &str) {
         .with_target(false)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Makes every file and directory this process creates private to its user: the data
+/// directory, the store's index files, the spool, checkpoints, alerts and health files come
+/// out 0600 / 0700 whatever the shell's umask (logs are what loglynx keeps, and they are
+/// sensitive). Set before any thread starts, as PostgreSQL does with `umask(077)`.
+pub fn private_files() {
+    // SAFETY: umask only swaps the process's file-mode mask; no memory is involved.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// A multi-threaded runtime for the command.

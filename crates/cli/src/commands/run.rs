@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use loglynx_node::{AllInOne, Overrides};
 
-use super::common::{init_logging, listen, print_startup, runtime, Shutdown};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
@@ -40,12 +40,14 @@ pub struct RunArgs {
     /// reloaded when changed. Validate offline with `loglynx rules check`.
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 impl RunArgs {
     /// What these flags set over the config file.
     fn overrides(&self) -> anyhow::Result<Overrides> {
-        Ok(Overrides {
+        let mut o = Overrides {
             config: self.config.clone(),
             data_dir: self.data_dir.clone(),
             http: self.http,
@@ -55,19 +57,23 @@ impl RunArgs {
             tcp_states: self.tcp_states,
             rules: self.rules.clone(),
             ..Default::default()
-        })
+        };
+        self.tls.apply(&mut o);
+        Ok(o)
     }
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     init_logging(&args.log);
+    private_files();
     let node = AllInOne::build(args.overrides()?.resolve()?)?;
     runtime()?.block_on(async move {
         let mut running = node.start().await?;
         let st = running.state().clone();
         let mut signals = Shutdown::install();
         print_startup(&st.sources, st.tcp_states.as_ref());
-        println!("loglynx ready: dashboard http://{}/ui/", st.http);
+        let scheme = if st.https { "https" } else { "http" };
+        println!("loglynx ready: dashboard {scheme}://{}/ui/", st.http);
         let failure = tokio::select! {
             _ = signals.wait() => {
                 tracing::info!("shutting down: finishing the in-flight batches");

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use clap::Args;
 use loglynx_node::Serve;
 
-use super::common::{init_logging, runtime, CommonArgs, KafkaArgs, Shutdown};
+use super::common::{private_files, init_logging, runtime, CommonArgs, KafkaArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
@@ -20,18 +20,22 @@ pub struct ServeArgs {
     /// Address of the API and dashboard [default: http.listen].
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub fn main(args: ServeArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
+    private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);
     o.http = args.http;
+    args.tls.apply(&mut o);
     let node = Serve::build(o.resolve()?)?;
     runtime()?.block_on(async move {
         let running = node.start().await?;
         let mut signals = Shutdown::install();
-        println!("loglynx ready: dashboard http://{}/ui/", running.http());
+        println!("loglynx ready: dashboard {}://{}/ui/", running.scheme(), running.http());
         signals.wait().await;
         running.shutdown().await
     })?;

@@ -4,7 +4,7 @@
 use clap::Args;
 use loglynx_node::Worker;
 
-use super::common::{init_logging, runtime, CommonArgs, KafkaArgs, Shutdown};
+use super::common::{private_files, init_logging, runtime, CommonArgs, KafkaArgs, Shutdown};
 
 #[derive(Args, Debug, Default)]
 pub struct WorkerArgs {
@@ -22,6 +22,7 @@ pub struct WorkerArgs {
 
 pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
     init_logging(&args.common.log);
+    private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);
     o.group = args.group.clone();

@@ -81,7 +81,8 @@ impl Server {
             s.client
                 .get(s.url("/api/v1/health"))
                 .send()
-                .map(|r| r.status().is_success())
+                // 401: up, and API keys are required (e2e_auth).
+                .map(|r| r.status().is_success() || r.status() == 401)
                 .unwrap_or(false)
         });
         s
@@ -243,6 +244,12 @@ impl Tansu {
 
     /// A broker on `port` (e.g. one an agent was told to use before the broker was up).
     pub fn start_on(port: u16) -> Tansu {
+        Tansu::start_advertising(port, port)
+    }
+
+    /// A broker on `port` that tells clients to reach it at `advertised` (e.g. a TLS proxy in
+    /// front of it, e2e_kafka_tls).
+    pub fn start_advertising(port: u16, advertised: u16) -> Tansu {
         let bin = std::env::var("LOGLYNX_TANSU")
             .ok()
             .map(PathBuf::from)
@@ -253,6 +260,7 @@ impl Tansu {
             });
         let bin = bin.unwrap_or_else(|| PathBuf::from("tansu"));
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised_url = format!("tcp://127.0.0.1:{advertised}");
         // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
         let log = std::env::var_os("LOGLYNX_TANSU_LOG").map(|d| {
             let p = Path::new(&d).join(format!("tansu-{port}.log"));
@@ -269,7 +277,7 @@ impl Tansu {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised_url,
             ])
             .args(["--storage-engine", "memory://tansu/"])
             .stdout(out)

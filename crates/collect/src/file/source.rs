@@ -148,7 +148,7 @@ impl FileSource {
                 "files.poll_interval must be greater than 0".into(),
             ));
         }
-        let discovery = Discovery::new(&cfg.include, &cfg.exclude)?;
+        let discovery = Discovery::new(&cfg.include, &cfg.exclude)?.follow_symlinks(cfg.follow_symlinks);
         let settings = TailerSettings {
             max_line: usize::try_from(cfg.max_line.0).unwrap_or(usize::MAX),
             fingerprint_bytes: cfg.fingerprint_bytes,

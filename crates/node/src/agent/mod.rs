@@ -261,11 +261,11 @@ async fn retry_topic(kafka: KafkaConfig) {
     }
 }
 
-/// Refuses an agent HTTP address off loopback without a token (the rule of `http.listen`).
+/// Refuses an agent HTTP address off loopback without a token or API keys (the rule of
+/// `http.listen`).
 fn check_http_auth(cfg: &Config) -> Result<()> {
     if let Some(addr) = cfg.http.agent_listen {
-        let no_token = cfg.http.auth_token.as_deref().is_none_or(str::is_empty);
-        if !addr.ip().is_loopback() && no_token {
+        if !addr.ip().is_loopback() && !cfg.http.has_credentials(&cfg.data_dir) {
             return Err(NodeError::OpenIngest { addr });
         }
     }
@@ -293,6 +293,7 @@ async fn start_http(
     )
     .await?;
     let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
+    state.auth = crate::sources::api_auth(cfg, addr);
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
     // This agent's loglynx_kafka_* series on the port's /metrics.
@@ -303,9 +304,10 @@ async fn start_http(
             vec![h.report(reports::now_ms())]
         }));
     let app = loglynx_api::ingest_router(state, None);
+    let tls = crate::sources::api_tls(cfg)?;
     let token = shutdown.clone();
     tasks.spawn(async move {
-        loglynx_api::serve_router(listener, app, token.cancelled_owned())
+        loglynx_api::serve_router_with(listener, app, tls, token.cancelled_owned())
             .await
             .map_err(NodeError::Http)
     });
