@@ -54,21 +54,37 @@ log "loglynx tcplife"
 run loglynx 20012 "PID" "grep -vc '^PID' $OUT/loglynx.out" \
   "grep -oE '[0-9]+ dropped' $OUT/loglynx.err | grep -oE '[0-9]+' || echo '?'" -- "$BIN" tcplife -P 20012
 
-log "bpftrace"
-run bpftrace 20013 "Attaching" "grep -c '^life' $OUT/bpftrace.out" \
-  "grep -oE 'Lost [0-9]+' $OUT/bpftrace.out | awk '{s+=\$2} END {print s+0}'" -- bpftrace -e '
-tracepoint:sock:inet_sock_set_state /args->protocol == 6 && (args->sport == 20013 || args->dport == 20013)/ {
+bt_script() { # PORT: the bpftrace equivalent of tcplife for one port
+  cat <<BT
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && (args->sport == $1 || args->dport == $1)/ {
   if ((args->newstate == 2 || (args->oldstate == 10 && args->newstate == 3)) && @birth[args->skaddr] == 0) {
     @birth[args->skaddr] = nsecs; @owner[args->skaddr] = pid;
   }
   if (args->newstate == 7 && @birth[args->skaddr] != 0) {
-    $tp = (struct tcp_sock *)args->skaddr;
-    printf("life %d %d %d %d %d %d %d %d\n", @owner[args->skaddr], args->sport, args->dport,
-      $tp->bytes_acked, $tp->bytes_received, $tp->total_retrans, $tp->srtt_us >> 3,
+    \$tp = (struct tcp_sock *)args->skaddr;
+    printf("life %d %d %d %d %d %d %d %d\\n", @owner[args->skaddr], args->sport, args->dport,
+      \$tp->bytes_acked, \$tp->bytes_received, \$tp->total_retrans, \$tp->srtt_us >> 3,
       (nsecs - @birth[args->skaddr]) / 1000);
     delete(@birth[args->skaddr]); delete(@owner[args->skaddr]);
   }
-}'
+}
+BT
+}
+
+log "bpftrace"
+run bpftrace 20013 "Attaching" "grep -c '^life' $OUT/bpftrace.out" \
+  "grep -oE 'Lost [0-9]+' $OUT/bpftrace.out | awk '{s+=\$2} END {print s+0}'" -- bpftrace -e "$(bt_script 20013)"
+
+# Exactness: one storm traced by both at once. Sockets the kernel has not closed yet when the
+# tracers stop (SYNs retried after accept-queue overflows) are missing from both alike.
+log "same storm, both tracers at once"
+"$BIN" tcplife -P 20014 > "$OUT/same-loglynx.out" 2> "$OUT/same-loglynx.err" & p1=$!
+bpftrace -e "$(bt_script 20014)" > "$OUT/same-bpftrace.out" 2>&1 & p2=$!
+wait_for "$OUT/same-loglynx.out" PID; wait_for "$OUT/same-bpftrace.out" Attaching
+"$OUT/connstorm" 20014 "$CONNS" > /dev/null
+sleep 5
+kill -INT "$p1" "$p2"; wait "$p1" "$p2" 2>/dev/null || true
+echo "same storm: loglynx $(grep -vc '^PID' "$OUT/same-loglynx.out") lifetimes, bpftrace $(grep -c '^life' "$OUT/same-bpftrace.out"); $(cat "$OUT/same-loglynx.err")" | tee "$OUT/same.txt"
 
 uptime
 cat "$OUT/table.md"

@@ -20,12 +20,19 @@ impl NetworkView for Fake {
     fn sockets(&self) -> Value {
         json!({"by_state": {"CLOSE_WAIT": 2}})
     }
+    fn perf(&self) -> Value {
+        json!({"processes": [{"pid": 7, "retransmits": 3}]})
+    }
 }
 
 #[tokio::test]
 async fn network_routes_say_when_the_monitor_is_off() {
     let s = common::start(common::Opts::default()).await;
-    for path in ["/api/v1/network/status", "/api/v1/network/sockets"] {
+    for path in [
+        "/api/v1/network/status",
+        "/api/v1/network/sockets",
+        "/api/v1/network/perf",
+    ] {
         let (code, body) = s.get(path).await;
         assert_eq!(code, 404, "{path}");
         assert_eq!(body["enabled"], false);
@@ -57,5 +64,10 @@ async fn network_routes_serve_the_monitor_reports() {
     assert_eq!(
         (code, so["by_state"]["CLOSE_WAIT"].as_u64()),
         (200, Some(2))
+    );
+    let (code, p) = get("/api/v1/network/perf").await;
+    assert_eq!(
+        (code, p["processes"][0]["retransmits"].as_u64()),
+        (200, Some(3))
     );
 }

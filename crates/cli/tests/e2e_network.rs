@@ -170,6 +170,9 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     assert_eq!(hit["network.transport"], "tcp");
     assert!(hit["event.duration"].as_u64().unwrap() > 0, "{hit}");
     assert!(hit["tcp.srtt_us"].is_u64(), "{hit}");
+    // The counters are numeric fields: ranges work (every socket here sent at least its FIN).
+    let q = format!("event.dataset:network.connection AND destination.port:{port} AND network.bytes:[1 TO *] AND event.duration:[1 TO *]");
+    s.wait_total(&q, (2 * N - K) as u64, Duration::from_secs(20));
     let me = std::process::id();
     let q = format!("event.dataset:network.connection AND destination.port:{port} AND process.pid:{me}");
     s.wait_total(&q, N as u64, Duration::from_secs(20));

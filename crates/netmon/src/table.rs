@@ -176,6 +176,43 @@ mod tests {
     }
 
     #[test]
+    fn rows_keep_the_counters_of_the_latest_snapshot() {
+        use crate::diag::{SockStats, TcpStats};
+        let stats = |acked: u64| {
+            Some(Box::new(SockStats {
+                tcp: Some(TcpStats {
+                    bytes_acked: acked,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }))
+        };
+        let mut tb = StateTable::default();
+        let mut seeded = row(Established, 1, None);
+        seeded.stats = stats(10);
+        tb.seed(&snap(vec![seeded]));
+        // A transition moves the row to the eBPF side; the counters stay until the next dump.
+        tb.apply(&t(9, 1, Established, CloseWait, Owner::Current));
+        let acked = |tb: &StateTable| {
+            tb.rows()
+                .next()
+                .unwrap()
+                .stats
+                .as_ref()
+                .unwrap()
+                .tcp
+                .as_ref()
+                .unwrap()
+                .bytes_acked
+        };
+        assert_eq!(acked(&tb), 10);
+        let mut later = row(CloseWait, 1, None);
+        later.stats = stats(99);
+        tb.reconcile(&snap(vec![later]));
+        assert_eq!(acked(&tb), 99);
+    }
+
+    #[test]
     fn seeded_sockets_move_on_their_first_transition_and_leave_when_gone() {
         let mut tb = StateTable::default();
         let p = Process {

@@ -2,7 +2,7 @@
 //! the TCP state monitor.
 //!
 //! The monitor lives in another crate; the API sees it through [`NetworkView`], so this crate
-//! does not depend on the eBPF loader. When the monitor is off both routes answer 404 with
+//! does not depend on the eBPF loader. When the monitor is off every route answers 404 with
 //! `{"enabled": false, ...}`.
 
 use axum::extract::State;

@@ -154,6 +154,18 @@ pub fn main(args: TcplifeArgs) -> anyhow::Result<i32> {
             return Err(e.into());
         }
     }
+    // Stopped by a signal or the deadline: print what the kernel already handed over.
+    if seen < limit {
+        tracer.poll_all(Duration::ZERO, &mut |_| {}, &mut |l| {
+            let wanted = args
+                .cgroup
+                .as_ref()
+                .is_none_or(|want| l.cgroup.as_deref().is_some_and(|c| cgroup_under(c, want)));
+            if seen < limit && wanted && write_life(&mut out, &l, json, layout).is_ok() {
+                seen += 1;
+            }
+        })?;
+    }
     let _ = out.flush();
     let (full, unseen) = tracer.life_drops()?;
     eprintln!(
