@@ -33,6 +33,7 @@ use axum::{middleware, Router};
 
 pub use error::ApiError;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
+pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{
     Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
@@ -142,6 +143,7 @@ where
     use routes::*;
     Router::new()
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/v1/logs", post(otlp::logs))
         .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
         .route(
             "/{index}/_bulk",

@@ -117,8 +117,15 @@ impl AllInOne {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let addrs =
+        let mut addrs =
             sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
+        let disk_low: loglynx_collect::http::Refuse = {
+            let store = store.clone();
+            Arc::new(move || store.disk_low())
+        };
+        addrs.otlp_grpc =
+            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(disk_low), &shutdown, &mut tasks)
+                .await?;
 
         // API and dashboard.
         let (listener, http) =
@@ -129,6 +136,7 @@ impl AllInOne {
             state.network = Some(Arc::new(NetView(m.shared())));
         }
         state.pipeline = stats.clone();
+        state.otlp = sources::otlp_limits(&cfg);
         state.detection = detection.clone();
         drop(raw_tx);
         {
