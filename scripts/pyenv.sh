@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (when missing) the Python virtual environment the tests that drive real third-party
 # clients use: the OpenTelemetry SDK with its OTLP exporters (HTTP and gRPC) and the
-# Elasticsearch client. Prints nothing when it is already there with these versions.
+# Elasticsearch client (8.x: loglynx answers its product check). Prints nothing when it is already there with these versions.
 # Usage: scripts/pyenv.sh [DIR]   (default target/pyenv; the tests look there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ packages=(
   "opentelemetry-sdk==1.45.2"
   "opentelemetry-exporter-otlp-proto-http==1.45.2"
   "opentelemetry-exporter-otlp-proto-grpc==1.45.2"
+  "elasticsearch==8.17.2"
 )
 stamp="$dir/.loglynx-packages"
 want="${packages[*]}"
