@@ -1,5 +1,6 @@
 //! Elasticsearch-compatible search with the official `elasticsearch` Python client (8.x, whose
-//! product check loglynx passes): searches, aggregations, `_msearch` with the bodies Grafana's
+//! product check loglynx passes): searches, aggregations (date_histogram, terms, min, max, avg,
+//! sum, cardinality), `_msearch` with the bodies Grafana's
 //! data source sends, `_mapping`, `_field_caps` and a refused unsupported query, each compared
 //! with what loglynx's own API says about the same events.
 //!
@@ -30,6 +31,7 @@ fn events() -> String {
             "host.name": format!("web{}", i % 3),
             "log.level": levels[i % 5],
             "message": format!("{} n{i}", words[i % 3]),
+            "process.pid": 100 + (i * 13) % 50,
         });
         if i % 4 == 0 {
             e["source.ip"] = json!(format!("10.0.0.{}", i % 7));
@@ -144,7 +146,27 @@ fn the_python_elasticsearch_client_gets_loglynx_numbers() {
     assert!(newest[0].as_str() > newest[1].as_str(), "{newest}");
 
     assert!(es["unsupported"].as_str().unwrap().contains("unsupported query type [wildcard]"), "{es}");
-    assert!(es["unsupported_agg"].as_str().unwrap().contains("unsupported aggregation type [avg]"), "{es}");
+    assert!(es["unsupported_agg"].as_str().unwrap().contains("unsupported aggregation type [percentiles]"), "{es}");
+
+    // min / max / avg / sum / cardinality against the exact value counts of /api/v1/terms.
+    let counts = |field: &str| -> Vec<(String, u64)> {
+        get(&server, "/api/v1/terms", &[("q", "*"), ("field", field), ("size", "10000")])["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["value"].as_str().unwrap().to_string(), b["count"].as_u64().unwrap()))
+            .collect()
+    };
+    let pids: Vec<(u64, u64)> = counts("process.pid").into_iter().map(|(v, c)| (v.parse().unwrap(), c)).collect();
+    let (n, sum) = pids.iter().fold((0, 0), |(n, s), (v, c)| (n + c, s + v * c));
+    let m = &es["metrics"];
+    assert_eq!(m["min_pid"], json!(pids.iter().map(|p| p.0).min().unwrap() as f64));
+    assert_eq!(m["max_pid"], json!(pids.iter().map(|p| p.0).max().unwrap() as f64));
+    assert_eq!(m["sum_pid"], json!(sum as f64));
+    assert_eq!(m["avg_pid"], json!(sum as f64 / n as f64));
+    assert_eq!(m["hosts_n"], json!(counts("host.name").len()));
+    assert_eq!(m["ips_n"], json!(counts("source.ip").len()));
+    assert_eq!(m["hosts_n"], json!(3));
     assert_eq!(es["mapping"], "keyword");
     assert_eq!(es["field_caps"], true);
 }

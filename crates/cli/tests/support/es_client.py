@@ -33,7 +33,14 @@ aggs = es.search(index="loglynx", size=0, aggs={
     "per10m": {"date_histogram": {"field": "@timestamp", "fixed_interval": "10m"}},
     "hosts": {"terms": {"field": "host.name", "size": 2}},
     "ips": {"terms": {"field": "source.ip", "size": 1}},
+    "min_pid": {"min": {"field": "process.pid"}},
+    "max_pid": {"max": {"field": "process.pid"}},
+    "avg_pid": {"avg": {"field": "process.pid"}},
+    "sum_pid": {"sum": {"field": "process.pid"}},
+    "hosts_n": {"cardinality": {"field": "host.name"}},
+    "ips_n": {"cardinality": {"field": "source.ip"}},
 })["aggregations"]
+out["metrics"] = {k: aggs[k]["value"] for k in ["min_pid", "max_pid", "avg_pid", "sum_pid", "hosts_n", "ips_n"]}
 out["histogram"] = {str(b["key"]): b["doc_count"] for b in aggs["per10m"]["buckets"]}
 out["hosts"] = {"buckets": {b["key"]: b["doc_count"] for b in aggs["hosts"]["buckets"]},
                 "other": aggs["hosts"]["sum_other_doc_count"]}
@@ -64,7 +71,7 @@ try:
 except BadRequestError as e:
     out["unsupported"] = e.body["error"]["reason"]
 try:
-    es.search(index="loglynx", aggs={"a": {"avg": {"field": "process.pid"}}})
+    es.search(index="loglynx", aggs={"a": {"percentiles": {"field": "process.pid"}}})
     out["unsupported_agg"] = "accepted"
 except BadRequestError as e:
     out["unsupported_agg"] = e.body["error"]["reason"]

@@ -1,5 +1,5 @@
-//! `_search` and `_msearch`: an Elasticsearch search body -> the engine's search, histogram and
-//! terms -> Elasticsearch's reply shape. The query is translated by `dsl.rs`; this module reads
+//! `_search` and `_msearch`: an Elasticsearch search body -> the engine's search, histogram,
+//! terms and field stats -> Elasticsearch's reply shape. The query is translated by `dsl.rs`; this module reads
 //! the rest of the body (size, from, sort, track_total_hits, aggregations) and refuses, with
 //! its name, anything it does not support.
 
@@ -36,6 +36,17 @@ pub(crate) struct Plan {
 enum Agg {
     DateHistogram { interval_ms: u64, min_doc_count: u64 },
     Terms { field: String, size: usize },
+    /// `min`, `max`, `avg`, `sum` (numeric fields) and `cardinality` (any aggregatable field).
+    Metric { kind: Metric, field: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Min,
+    Max,
+    Avg,
+    Sum,
+    Cardinality,
 }
 
 /// Reads a search body (`{}` for none).
@@ -196,8 +207,23 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
             let size = b.get("size").and_then(Value::as_u64).map_or(10, |n| n as usize).min(MAX_TERMS);
             Ok(Agg::Terms { field: field.strip_suffix(".keyword").unwrap_or(&field).to_string(), size })
         }
+        "min" | "max" | "avg" | "sum" | "cardinality" => {
+            let b = body.as_object().ok_or_else(|| Unsupported(format!("[{name}] must be an object")))?;
+            if let Some(k) = b.keys().find(|k| !matches!(k.as_str(), "field" | "precision_threshold")) {
+                return Err(Unsupported(format!("unsupported option [{kind}.{k}]")));
+            }
+            let field = field.ok_or_else(|| Unsupported(format!("{kind} [{name}] needs a field")))?;
+            let kind = match kind.as_str() {
+                "min" => Metric::Min,
+                "max" => Metric::Max,
+                "avg" => Metric::Avg,
+                "sum" => Metric::Sum,
+                _ => Metric::Cardinality,
+            };
+            Ok(Agg::Metric { kind, field: field.strip_suffix(".keyword").unwrap_or(&field).to_string() })
+        }
         other => Err(Unsupported(format!(
-            "unsupported aggregation type [{other}] in [{name}]: loglynx supports date_histogram and terms"
+            "unsupported aggregation type [{other}] in [{name}]: loglynx supports date_histogram, terms, min, max, avg, sum and cardinality"
         ))),
     }
 }
@@ -274,6 +300,24 @@ pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan)
                     "buckets": buckets,
                 })
             }
+            Agg::Metric { kind, field } => {
+                let s = engine.field_stats(windows, &filter, field)?;
+                let numeric = engine.schema().kind(field) == Some(loglynx_store::FieldKind::Numeric);
+                if *kind != Metric::Cardinality && !numeric {
+                    return Err(QueryError::BadRequest(format!(
+                        "field [{field}] is not numeric: {kind:?} needs a numeric field such as process.pid (cardinality works on any aggregatable field)"
+                    )
+                    .to_lowercase()));
+                }
+                let value = match kind {
+                    Metric::Min => json!(s.min.map(|v| v as f64)),
+                    Metric::Max => json!(s.max.map(|v| v as f64)),
+                    Metric::Sum => json!(s.sum.unwrap_or(0) as f64),
+                    Metric::Avg => json!(s.avg()),
+                    Metric::Cardinality => json!(s.distinct),
+                };
+                json!({ "value": value })
+            }
         };
         aggregations.insert(name.clone(), v);
     }
@@ -323,8 +367,10 @@ mod tests {
         assert!(matches!(&p.aggs[0].1, Agg::DateHistogram { interval_ms: 30_000, .. }));
         assert!(matches!(&p.aggs[1].1, Agg::Terms { field, size: 3 } if field == "host.name"));
         let e = |b: Value| plan(&b).unwrap_err().0;
-        assert!(e(json!({"highlight": {}})).contains("unsupported search option [highlight]"));
-        assert!(e(json!({"aggs": {"a": {"avg": {"field": "process.pid"}}}})).contains("unsupported aggregation type [avg]"));
+        assert!(e(json!({"suggest": {}})).contains("unsupported search option [suggest]"));
+        assert!(e(json!({"script_fields": {"x": {}}})).contains("scripts are not supported"));
+        assert!(e(json!({"aggs": {"a": {"percentiles": {"field": "process.pid"}}}})).contains("unsupported aggregation type [percentiles]"));
+        assert!(matches!(plan(&json!({"aggs": {"a": {"avg": {"field": "process.pid"}}}})).unwrap().aggs[0].1, Agg::Metric { kind: Metric::Avg, .. }));
         assert!(e(json!({"aggs": {"a": {"terms": {"field": "x"}, "aggs": {}}}})).contains("sub-aggregations"));
         assert!(e(json!({"sort": ["host.name"]})).contains("sorts by @timestamp only"));
         assert!(e(json!({"size": 9000, "from": 2000})).contains("result window"));
