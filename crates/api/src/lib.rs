@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/terms", get(search::terms))
         .route("/api/v1/fields", get(meta::fields))
         .route("/api/v1/tail", get(tail::tail))
+        .route("/api/v1/export", get(export::export))
         .route("/api/v1/tail/stream", get(tail::tail_stream))
         .route("/api/v1/stats", get(meta::stats))
         .route("/api/v1/network/status", get(network::status))

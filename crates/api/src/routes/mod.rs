@@ -5,6 +5,7 @@ pub(crate) mod alerts;
 pub(crate) mod bulk;
 pub(crate) mod compat;
 pub(crate) mod es;
+pub(crate) mod export;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod meta;
