@@ -79,6 +79,8 @@ pub fn response(rejected: u64, message: String) -> ExportLogsServiceResponse {
 pub fn encode_response(resp: &ExportLogsServiceResponse, encoding: OtlpEncoding) -> Vec<u8> {
     match encoding {
         OtlpEncoding::Protobuf => resp.encode_to_vec(),
+        // A full success is `{}` (the generated serde would write `"partialSuccess": null`).
+        OtlpEncoding::Json if resp.partial_success.is_none() => b"{}".to_vec(),
         OtlpEncoding::Json => serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec()),
     }
 }
@@ -121,5 +123,6 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&encode_response(&r, OtlpEncoding::Json)).unwrap();
         assert_eq!(json["partialSuccess"]["errorMessage"], "2 rejected");
         assert!(response(0, String::new()).partial_success.is_none());
+        assert_eq!(encode_response(&response(0, String::new()), OtlpEncoding::Json), b"{}");
     }
 }
