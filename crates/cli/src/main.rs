@@ -3,6 +3,9 @@
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
 //! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
 //! - `loglynx tcpstates`: live TCP state changes from eBPF;
+//! - `loglynx netperf`: live bytes, retransmits, resets, RTT per process and drops by reason;
+//! - `loglynx netstat`: every TCP socket now per state and process, like `ss -tinp`;
+//! - `loglynx tcplife`: finished TCP connections with bytes, duration, retransmits, from eBPF;
 //! - `loglynx rules check`: validate Sigma rule files without a running instance;
 //! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
 
@@ -41,6 +44,16 @@ enum Command {
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
+    /// Trace finished TCP connections live with eBPF (like libbpf-tools' tcplife): owner, ends,
+    /// bytes each way, duration, retransmits, RTT; needs root or CAP_BPF + CAP_PERFMON.
+    Tcplife(commands::tcplife::TcplifeArgs),
+    /// List every TCP socket now, per state and process, with queues, RTT, retransmits, bytes
+    /// and the service (cgroup, systemd unit) behind it, like `ss -tinp`; sock_diag, no eBPF.
+    Netstat(commands::netstat::NetstatArgs),
+    /// Live network performance per process from eBPF: bytes sent and received, retransmits,
+    /// resets, RTT percentiles, and drops by reason, every interval (like tcptop, tcpretrans
+    /// and tcprtt together); needs root or CAP_BPF + CAP_PERFMON.
+    Netperf(commands::netperf::NetperfArgs),
     /// Work with Sigma detection rules (`rules check PATH...`).
     Rules(commands::rules::RulesArgs),
     /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
@@ -60,6 +73,9 @@ fn main() -> ExitCode {
         Command::Ingest(args) => client::run_ingest(args),
         Command::Export(args) => client::run_export(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
+        Command::Tcplife(args) => commands::tcplife::main(args),
+        Command::Netstat(args) => commands::netstat::main(args),
+        Command::Netperf(args) => commands::netperf::main(args),
         Command::Rules(args) => commands::rules::main(args),
         Command::Parse(args) => commands::parse::main(args),
     };

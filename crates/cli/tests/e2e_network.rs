@@ -156,9 +156,42 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     let q =
         format!("event.dataset:network.tcp AND tcp.old_state:CLOSE_WAIT AND source.port:{port}");
     s.wait_total(&q, (N - K) as u64, Duration::from_secs(20));
+
+    // Finished connections are events too (tcplife): the N client sockets the test closed
+    // (source: this process's ports) and the N - K server sockets the server closed, each with
+    // its own owner; source is the connecting side on both.
+    let q = format!("event.dataset:network.connection AND destination.port:{port}");
+    s.wait_total(&q, (2 * N - K) as u64, Duration::from_secs(20));
+    let q = format!("event.dataset:network.connection AND destination.port:{port} AND process.pid:{pid}");
+    s.wait_total(&q, (N - K) as u64, Duration::from_secs(20));
+    let hit = &s.search(&q, 1, 0, "desc")["hits"][0];
+    assert_eq!(hit["labels.network.direction"], "inbound", "{hit}");
+    assert_eq!(hit["source.ip"], "127.0.0.1");
+    assert_eq!(hit["network.transport"], "tcp");
+    assert!(hit["event.duration"].as_u64().unwrap() > 0, "{hit}");
+    assert!(hit["tcp.srtt_us"].is_u64(), "{hit}");
+    let me = std::process::id();
+    let q = format!("event.dataset:network.connection AND destination.port:{port} AND process.pid:{me}");
+    s.wait_total(&q, N as u64, Duration::from_secs(20));
+
     let st = get(&s, "/api/v1/network/status");
     assert_eq!(st["drops"]["kernel"], 0, "{st}");
     assert_eq!(st["drops"]["queue"], 0, "{st}");
+    assert_eq!(st["drops"]["connections_kernel"], 0, "{st}");
+    assert!(st["connections"].as_u64().unwrap() >= (2 * N - K) as u64, "{st}");
+
+    // Performance counters: loglynx itself sent the HTTP answers of this test.
+    let me_server = s.child.id() as u64;
+    let mut perf = Value::Null;
+    s.wait_for(Duration::from_secs(20), "perf counters naming loglynx", || {
+        perf = get(&s, "/api/v1/network/perf");
+        perf["processes"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| p["pid"] == me_server && p["tx_bytes"].as_u64() > Some(0))
+        })
+    });
+    assert!(perf["as_of"].is_string(), "{perf}");
+    assert!(perf["drops"].is_array() && perf["rtt"].is_array(), "{perf}");
+    assert_eq!(perf["owners_overflow"], 0);
 
     drop(child.stdin.take());
     let _ = child.wait();

@@ -27,6 +27,20 @@ pub struct TcpStatesConfig {
     /// Kernel ring buffer size in bytes (a power of two, at least 4096).
     #[serde(default = "default_ring_buffer_bytes")]
     pub ring_buffer_bytes: u32,
+    /// Also store one event per finished TCP connection (`event.dataset: network.connection`,
+    /// like libbpf-tools' tcplife: bytes each way, duration, retransmits, smoothed RTT, owner).
+    /// Needs eBPF; a second ring buffer of `ring_buffer_bytes` is allocated for them.
+    #[serde(default = "default_true")]
+    pub connections: bool,
+    /// Keep performance counters in kernel maps (retransmits, resets, live bytes per process,
+    /// RTT histograms per process and peer, drops by reason), read every `perf_interval` and
+    /// shown at `/api/v1/network/perf`. Needs eBPF with BTF tracepoints; each missing hook is
+    /// logged with the view it takes away.
+    #[serde(default = "default_true")]
+    pub perf: bool,
+    /// How often the performance counters are read from the kernel.
+    #[serde(default = "default_perf_interval", with = "humantime_serde")]
+    pub perf_interval: Duration,
     /// Transitions per batch sent into the pipeline.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -74,6 +88,9 @@ impl TcpStatesConfig {
         if self.snapshot_interval < Duration::from_millis(100) {
             return bad("tcp_states.snapshot_interval must be at least 100ms".into());
         }
+        if self.perf_interval < Duration::from_millis(100) {
+            return bad("tcp_states.perf_interval must be at least 100ms".into());
+        }
         let rb = self.ring_buffer_bytes;
         if rb < 4096 || !rb.is_power_of_two() {
             return bad(format!(
@@ -112,6 +129,10 @@ fn default_true() -> bool {
 fn default_snapshot_interval() -> Duration {
     Duration::from_secs(10)
 }
+fn default_perf_interval() -> Duration {
+    Duration::from_secs(2)
+}
+
 fn default_ring_buffer_bytes() -> u32 {
     16 << 20
 }

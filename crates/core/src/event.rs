@@ -199,6 +199,25 @@ pub struct Event {
     pub tcp_new_state: Option<String>,
     #[serde(rename = "tcp.state_duration_us", default, skip_serializing_if = "Option::is_none")]
     pub tcp_state_duration_us: Option<u64>,
+    // Connection lifetimes (`event.dataset: network.connection`, from the network monitor).
+    /// Bytes sent by the source (the side that connected).
+    #[serde(rename = "source.bytes", default, skip_serializing_if = "Option::is_none")]
+    pub source_bytes: Option<u64>,
+    /// Bytes sent by the destination (the side that accepted).
+    #[serde(rename = "destination.bytes", default, skip_serializing_if = "Option::is_none")]
+    pub destination_bytes: Option<u64>,
+    /// `source.bytes` + `destination.bytes`.
+    #[serde(rename = "network.bytes", default, skip_serializing_if = "Option::is_none")]
+    pub network_bytes: Option<u64>,
+    /// How long the event lasted, in nanoseconds (ECS `event.duration`).
+    #[serde(rename = "event.duration", default, skip_serializing_if = "Option::is_none")]
+    pub duration_ns: Option<u64>,
+    /// Segments the socket retransmitted (the kernel's `total_retrans`).
+    #[serde(rename = "tcp.retransmits", default, skip_serializing_if = "Option::is_none")]
+    pub tcp_retransmits: Option<u64>,
+    /// Smoothed round-trip time, microseconds.
+    #[serde(rename = "tcp.srtt_us", default, skip_serializing_if = "Option::is_none")]
+    pub tcp_srtt_us: Option<u64>,
     /// The detection rules this event matched (ids), set by the detection stage.
     #[serde(rename = "rule.id", default, skip_serializing_if = "Vec::is_empty")]
     pub rule_ids: Vec<String>,

@@ -49,6 +49,16 @@ pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
 pub const TCP_OLD_STATE: &str = "tcp.old_state";
 pub const TCP_NEW_STATE: &str = "tcp.new_state";
 pub const TCP_STATE_DURATION_US: &str = "tcp.state_duration_us";
+// Connection lifetimes (`event.dataset: network.connection`).
+/// Bytes sent by the side that connected.
+pub const SOURCE_BYTES: &str = "source.bytes";
+/// Bytes sent by the side that accepted.
+pub const DESTINATION_BYTES: &str = "destination.bytes";
+pub const NETWORK_BYTES: &str = "network.bytes";
+/// Nanoseconds.
+pub const EVENT_DURATION: &str = "event.duration";
+pub const TCP_RETRANSMITS: &str = "tcp.retransmits";
+pub const TCP_SRTT_US: &str = "tcp.srtt_us";
 /// The ids of the detection rules an event matched (several when several matched), and on an
 /// alert event the id of the rule that raised it. Set by the detection stage.
 pub const RULE_ID: &str = "rule.id";

@@ -281,8 +281,15 @@ impl AlertBook {
     /// Folds `signals` into the alerts in one durable transaction; returns the alerts it
     /// created.
     pub fn apply(&self, signals: &[Signal<'_>]) -> Result<Vec<Alert>, DetectError> {
+        Ok(self.apply_changes(signals)?.created)
+    }
+
+    /// [`AlertBook::apply`], also returning every alert the signals changed (created, counted
+    /// further, moved in time): what a correlator publishes. Signals read again (a replay)
+    /// change nothing and are not in it.
+    pub fn apply_changes(&self, signals: &[Signal<'_>]) -> Result<Applied, DetectError> {
         if signals.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Applied::default());
         }
         let now = Timestamp::now();
         let mut created = Vec::new();
@@ -390,11 +397,17 @@ impl AlertBook {
                 a.updated = now;
                 touched.insert(a.id.clone(), a);
             }
+            let mut changed = Vec::new();
             for (id, a) in &touched {
+                let before = self.read(&alerts, id)?;
+                if before.as_ref().is_some_and(|b| same_state(b, a)) {
+                    continue;
+                }
                 let bytes = serde_json::to_vec(a).unwrap_or_default();
                 alerts
                     .insert(id.as_str(), bytes.as_slice())
                     .map_err(|e| self.err("cannot write the alerts table", e))?;
+                changed.push(a.clone());
             }
             let out: Vec<Alert> = created.iter().filter_map(|id| touched.get(id).cloned()).collect();
             if !self.channels.is_empty() && !out.is_empty() {
@@ -416,10 +429,57 @@ impl AlertBook {
             }
             drop(alerts);
             drop(latest);
-            out
+            Applied { created: out, changed }
         };
         tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
         Ok(out)
+    }
+
+    /// Takes in alerts another process wrote (the correlator's changes and the lifecycle
+    /// changes of `serve`, read from the alerts topic of the scale-out shape): each is merged
+    /// with the copy here, if any ([`merged`]), and becomes its (rule, group)'s latest alert when
+    /// it is the most recent. Returns the alerts that changed here.
+    pub fn merge(&self, incoming: &[Alert]) -> Result<Vec<Alert>, DetectError> {
+        if incoming.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        let mut changed = Vec::new();
+        {
+            let mut alerts = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+            let mut latest = tx.open_table(LATEST).map_err(|e| self.err("cannot open the alerts table", e))?;
+            for a in incoming {
+                let before = self.read(&alerts, &a.id)?;
+                let after = match &before {
+                    Some(b) => merged(b, a, self.max_evidence),
+                    None => a.clone(),
+                };
+                if before.as_ref().is_some_and(|b| same_state(b, &after) && b.history.len() == after.history.len()) {
+                    continue;
+                }
+                let bytes = serde_json::to_vec(&after).unwrap_or_default();
+                alerts
+                    .insert(a.id.as_str(), bytes.as_slice())
+                    .map_err(|e| self.err("cannot write the alerts table", e))?;
+                let group: Vec<(&String, &String)> = after.group.iter().collect();
+                let lkey = format!("{}\u{1f}{}", after.rule.id, serde_json::to_string(&group).unwrap_or_default());
+                let newer = match latest.get(lkey.as_str()).map_err(|e| self.err("cannot read the alerts table", e))? {
+                    Some(id) => {
+                        let id = id.value().to_string();
+                        id != after.id && self.read(&alerts, &id)?.is_none_or(|cur| cur.first_seen <= after.first_seen)
+                    }
+                    None => true,
+                };
+                if newer {
+                    latest
+                        .insert(lkey.as_str(), after.id.as_str())
+                        .map_err(|e| self.err("cannot write the alerts table", e))?;
+                }
+                changed.push(after);
+            }
+        }
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
+        Ok(changed)
     }
 
     fn add_evidence(&self, a: &mut Alert, seen: &mut std::collections::HashSet<String>, id: &str, ts: i64) {
@@ -552,6 +612,56 @@ impl AlertBook {
     }
 }
 
+/// What [`AlertBook::apply_changes`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// Alerts raised.
+    pub created: Vec<Alert>,
+    /// Alerts raised or changed (the created ones included).
+    pub changed: Vec<Alert>,
+}
+
+/// Whether two copies of an alert say the same (its wall-clock `updated` aside).
+fn same_state(a: &Alert, b: &Alert) -> bool {
+    a.status == b.status
+        && a.count == b.count
+        && a.first_seen == b.first_seen
+        && a.last_seen == b.last_seen
+        && a.host == b.host
+        && a.evidence.len() == b.evidence.len()
+}
+
+/// Two copies of one alert written by different processes, made one: the lifecycle of the copy
+/// with the longer history (changes are only appended: the longer one has seen more), the
+/// count, time span and evidence of both (each only grows). The result does not depend on the
+/// order the copies arrive in, so every reader of the alerts topic ends up with the same alert.
+pub fn merged(a: &Alert, b: &Alert, max_evidence: usize) -> Alert {
+    let (life, other) = if b.history.len() > a.history.len() { (b, a) } else { (a, b) };
+    let mut out = life.clone();
+    out.count = a.count.max(b.count);
+    out.first_seen = a.first_seen.min(b.first_seen);
+    out.last_seen = a.last_seen.max(b.last_seen);
+    out.updated = a.updated.max(b.updated);
+    out.created = a.created.min(b.created);
+    if out.host != other.host {
+        out.host = None;
+    }
+    let mut seen: std::collections::HashSet<&str> = out.evidence.iter().map(String::as_str).collect();
+    let extra: Vec<String> = other
+        .evidence
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect();
+    for id in extra {
+        if out.evidence.len() >= max_evidence {
+            break;
+        }
+        out.evidence.push(id);
+    }
+    out
+}
+
 fn secs(t: Timestamp) -> i64 {
     t.as_millis().div_euclid(1000)
 }
@@ -613,5 +723,43 @@ mod tests {
         let (total, _) = book.list(&AlertFilter { limit: 10, ..Default::default() }).unwrap();
         assert_eq!(total, 2);
     }
-}
 
+    #[test]
+    fn changes_are_reported_once_and_copies_merge_to_the_same_alert_in_any_order() {
+        // The correlator's book: the changes it publishes; a replay publishes nothing.
+        let corr = AlertBook::in_memory(3600, 1000).unwrap();
+        let r = rule();
+        let a = corr.apply_changes(&[fired(&r, 110, "e2", &["e1", "e2"])]).unwrap();
+        assert_eq!((a.created.len(), a.changed.len()), (1, 1));
+        let b = corr.apply_changes(&[fired(&r, 120, "e3", &["e3"])]).unwrap();
+        assert_eq!((b.created.len(), b.changed.len()), (0, 1));
+        assert_eq!(b.changed[0].count, 3);
+        let replay = corr.apply_changes(&[fired(&r, 120, "e3", &["e1", "e2", "e3"])]).unwrap();
+        assert!(replay.changed.is_empty(), "{:?}", replay.changed);
+
+        // serve's book: the alert as first published, then acknowledged there, then the
+        // correlator's later copy (count 3, no acknowledgement) arrives: one alert, acknowledged,
+        // counting 3, whichever order the copies come in.
+        let first = a.changed[0].clone();
+        let later = b.changed[0].clone();
+        let mut acked = first.clone();
+        acked.status = AlertStatus::Acknowledged;
+        acked.history.push(Change { status: AlertStatus::Acknowledged, by: "ann".into(), at: Timestamp::from_secs(200), comment: None });
+        for order in [vec![first.clone(), acked.clone(), later.clone()], vec![later.clone(), acked.clone(), first.clone()]] {
+            let serve = AlertBook::in_memory(3600, 1000).unwrap();
+            for copy in order {
+                serve.merge(&[copy]).unwrap();
+            }
+            let got = serve.get(&first.id).unwrap().unwrap();
+            assert_eq!((got.status, got.count, got.evidence.len()), (AlertStatus::Acknowledged, 3, 3));
+            assert_eq!(got.history.len(), 2);
+        }
+        // A merged alert is the latest of its rule + group: new matches fold into it.
+        let restored = AlertBook::in_memory(3600, 1000).unwrap();
+        restored.merge(&[later.clone()]).unwrap();
+        let more = restored.apply_changes(&[fired(&r, 130, "e4", &["e4"])]).unwrap();
+        assert!(more.created.is_empty());
+        assert_eq!(more.changed[0].id, later.id);
+        assert_eq!(more.changed[0].count, 4);
+    }
+}

@@ -73,6 +73,10 @@ impl Detector {
 
     /// Tags `event` with the enabled rules it matches (`rule.id`, `rule.name`).
     pub fn tag(&self, event: &mut Event) {
+        // An alert event names the rule that raised it; it is not matched again.
+        if event.dataset.as_deref() == Some(crate::alerts::ALERT_DATASET) {
+            return;
+        }
         self.rules.tag(event, |r| !self.is_enabled(r));
     }
 

@@ -32,4 +32,13 @@ pub enum DetectError {
         /// redb's error, as text (its error types differ per operation).
         reason: String,
     },
+    /// A lifecycle change was kept here but could not be sent to the other processes (the
+    /// alerts topic of the scale-out shape).
+    #[error("alert {alert} changed here but not published: {reason}; check the brokers and try again")]
+    Publish {
+        /// The alert id.
+        alert: String,
+        /// Why.
+        reason: String,
+    },
 }

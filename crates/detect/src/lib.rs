@@ -33,7 +33,7 @@ mod locate;
 pub mod pipeline;
 pub mod ruleset;
 
-pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus};
+pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus, Applied};
 pub use detector::{Detector, DetectorOptions};
 pub use error::DetectError;
 pub use runtime::{BacktestError, BacktestResult, BacktestRule, Detection, DetectionSettings};

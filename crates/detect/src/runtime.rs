@@ -42,7 +42,14 @@ pub struct Detection {
     reloads: AtomicU64,
     notify_stats: Arc<crate::notify::NotifyStats>,
     notify_stop: Mutex<Option<Arc<AtomicBool>>>,
+    /// Where lifecycle changes go besides the alert book (`serve` of the scale-out shape
+    /// publishes them to the alerts topic).
+    publisher: RwLock<Option<Publisher>>,
 }
+
+/// Receives each alert whose lifecycle changed through [`Detection::set_status`]; an error
+/// is returned to the caller of the change.
+pub type Publisher = Box<dyn Fn(&crate::Alert) -> Result<(), String> + Send + Sync>;
 
 impl std::fmt::Debug for Detection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,9 +68,9 @@ impl Detection {
         Ok(Self::with(settings, book, detector))
     }
 
-    /// Detection that only tags events with the rules they match (a worker of the scale-out
-    /// shape: correlation and alerts need every partition's matches in one place, see
-    /// ARCHITECTURE.md). No alerts database: its alert book is in memory and unused.
+    /// Detection without an alerts database: its alert book is in memory. A worker of the
+    /// scale-out shape tags with it and its correlator fills the book from the alerts topic;
+    /// `serve` lists alerts from it (see ARCHITECTURE.md, "Detection across workers").
     pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
         let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
         let detector = load(&settings, HashMap::new())?;
@@ -81,12 +88,36 @@ impl Detection {
             reloads: AtomicU64::new(0),
             notify_stats: Arc::new(crate::notify::NotifyStats::default()),
             notify_stop: Mutex::new(None),
+            publisher: RwLock::new(None),
         })
     }
 
     /// The rules in use now.
     pub fn detector(&self) -> Arc<Detector> {
         self.detector.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sends every lifecycle change to `p` too, after the alert book took it.
+    pub fn set_publisher(&self, p: Publisher) {
+        *self.publisher.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    }
+
+    /// Moves an alert to `status` (see [`AlertBook::set_status`]) and publishes the change.
+    /// `None` when there is no such alert.
+    pub fn set_status(
+        &self,
+        id: &str,
+        status: crate::AlertStatus,
+        by: &str,
+        comment: Option<String>,
+    ) -> Result<Option<crate::Alert>, DetectError> {
+        let Some(a) = self.book.set_status(id, status, by, comment)? else {
+            return Ok(None);
+        };
+        if let Some(p) = self.publisher.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            p(&a).map_err(|reason| DetectError::Publish { alert: a.id.clone(), reason })?;
+        }
+        Ok(Some(a))
     }
 
     /// The alerts.

@@ -31,12 +31,16 @@ pub struct DetectionStage {
     correlator: Correlator,
     book: Arc<AlertBook>,
     stats: Arc<Mutex<DetectionStats>>,
+    /// The alerts the batches processed since the last [`DetectionStage::take_changed`] changed.
+    changed: Vec<crate::Alert>,
+    /// Whether `changed` is kept (a correlator takes it after each batch; `run` does not).
+    keep_changed: bool,
 }
 
 impl DetectionStage {
     pub fn new(detector: Arc<Detector>, book: Arc<AlertBook>, stats: Arc<Mutex<DetectionStats>>) -> DetectionStage {
         let correlator = detector.correlator();
-        DetectionStage { detector, correlator, book, stats }
+        DetectionStage { detector, correlator, book, stats, changed: Vec::new(), keep_changed: false }
     }
 
     /// Uses newly loaded rules; the windows of correlation rules that are still there are kept.
@@ -52,6 +56,18 @@ impl DetectionStage {
     pub fn lookback_secs(&self) -> i64 {
         let max = self.correlator.specs().iter().map(|s| s.compiled.timespan_secs).max().unwrap_or(0);
         (max.min(i64::MAX as u64 / 4) as i64) * 2
+    }
+
+    /// The alerts changed (raised, counted further) since the last call, oldest change first:
+    /// what a correlator publishes to the other processes.
+    /// Only kept after [`DetectionStage::keep_changed`].
+    pub fn take_changed(&mut self) -> Vec<crate::Alert> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Keeps the changed alerts for [`DetectionStage::take_changed`].
+    pub fn keep_changed(&mut self) {
+        self.keep_changed = true;
     }
 
     /// The rules in use.
@@ -82,7 +98,7 @@ impl DetectionStage {
             // A failed write is retried (a full disk may clear); the signals are kept meanwhile.
             let mut tries = 0;
             loop {
-                match self.book.apply(&signals) {
+                match self.book.apply_changes(&signals) {
                     Err(e) if tries < 3 => {
                         tries += 1;
                         tracing::error!("{e}; retrying ({tries}/3)");
@@ -101,7 +117,11 @@ impl DetectionStage {
             st.groups.insert(spec.key().to_string(), (counts[i], self.correlator.evicted()[i]));
         }
         match created {
-            Ok(created) => {
+            Ok(applied) => {
+                let created = applied.created;
+                if self.keep_changed {
+                    self.changed.extend(applied.changed);
+                }
                 st.alerts_raised += created.len() as u64;
                 drop(st);
                 let n = created.len();

@@ -371,6 +371,7 @@ mod tests {
                     pid,
                     comm: "leaky".into(),
                 }),
+                stats: None,
             })
             .collect()
     }
@@ -448,6 +449,7 @@ mod tests {
             raddr: "10.9.9.9".parse().unwrap(),
             rport: 443,
             owner: None,
+            stats: None,
         };
         let mut rows = vec![tw(1), tw(2)];
         rows.push(SocketRow {

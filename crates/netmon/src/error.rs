@@ -31,6 +31,12 @@ pub enum NetmonError {
         /// Capacity of the filter map.
         max: usize,
     },
+    /// A view needs the kernel's BTF, which this kernel does not publish.
+    #[error("{view} needs the kernel's BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y), which this kernel lacks; tcpstates and netstat work without it")]
+    NoBtf {
+        /// The view asked for (`connection lifetimes`).
+        view: &'static str,
+    },
     /// The ring buffer size is not a power of two multiple of the page size.
     #[error("invalid ring buffer size {0} bytes: use a power of two of at least 4096")]
     RingBufferSize(u32),

@@ -13,30 +13,44 @@
 //!   [`SocketsNow`]).
 //! - [`Tracer`]: the eBPF tracer alone (`loglynx tcpstates`): start it with a [`TracerConfig`]
 //!   (a kernel-side [`Filter`]), poll [`TcpTransition`]s, print them as table rows
-//!   ([`Layout`]) or JSON.
+//!   ([`Layout`]) or JSON; with [`TracerConfig::lifetimes`], also [`ConnLife`]s, one per
+//!   finished connection (`loglynx tcplife`).
 //!
-//! Inside (private modules): `tracer.rs` loads, filters, attaches and reads the ring buffer;
-//! `transition.rs` is one decoded change; `states.rs` the TCP state numbers and names;
+//! Inside (private modules): `tracer.rs` loads, filters, attaches and reads the ring buffers;
+//! `transition.rs` is one decoded change; `lifetime.rs` one finished connection (tcplife:
+//! bytes each way, duration, retransmits, RTT, as a `network.connection` event); `states.rs`
+//! the TCP state numbers and names;
 //! `filter.rs` the family and port filters; `diag/` sock_diag snapshots of every socket with
 //! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
 //! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
 //! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
-//! `monitor/` ties them together; `error.rs` is [`NetmonError`].
+//! `monitor/` ties them together; `netstat.rs` the snapshot view of `loglynx netstat` (sockets
+//! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
+//! systemd units / containers; `error.rs` is [`NetmonError`].
 
+mod cgroup;
 mod detect;
 mod diag;
 mod error;
 mod filter;
+mod lifetime;
 mod monitor;
+mod netstat;
+mod perf;
 mod states;
 mod table;
 mod tracer;
 mod transition;
 mod view;
 
+pub use cgroup::{cgroup2_mount, cgroup_under, proc_cgroup, service_of, CgroupNames};
+pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
-pub use monitor::{Mode, Monitor, MonitorShared, SocketsNow, Status};
+pub use lifetime::ConnLife;
+pub use monitor::{Mode, Monitor, MonitorShared, PerfNow, SocketsNow, Status};
+pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
-pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES};
+pub use perf::{PerfSnapshot, ProcessPerf, ReasonCount, RttBucket, RttHistogram, RTT_SLOTS};
+pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES, PERF_HOOKS};
 pub use transition::{Layout, Owner, TcpTransition};

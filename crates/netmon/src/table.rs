@@ -41,11 +41,9 @@ impl StateTable {
             self.by_sk.remove(&t.skaddr);
             return;
         }
-        let prev_owner = self
-            .by_sk
-            .get(&t.skaddr)
-            .and_then(|r| r.owner.clone())
-            .or_else(|| seeded.and_then(|r| r.owner));
+        let prev = self.by_sk.remove(&t.skaddr).or(seeded);
+        let stats = prev.as_ref().and_then(|r| r.stats.clone());
+        let prev_owner = prev.and_then(|r| r.owner);
         let owner = if t.owner == Owner::Current {
             prev_owner
         } else {
@@ -63,24 +61,31 @@ impl StateTable {
                 raddr: t.raddr,
                 rport: t.rport,
                 owner,
+                stats,
             },
         );
     }
 
     /// After a later snapshot: drops seeded sockets that no longer exist (their end was missed)
-    /// and takes the owner /proc reports, which holds even after fd passing or fork.
+    /// and takes the owner /proc reports, which holds even after fd passing or fork, and the
+    /// counters of the dump (RTT, retransmits, bytes, queues, cgroup).
     pub fn reconcile(&mut self, snap: &Snapshot) {
-        let owners: HashMap<Tuple, &Process> = snap
+        let now: HashMap<Tuple, &SocketRow> = snap
             .sockets
             .iter()
             .filter(|s| s.state != TcpState::TimeWait)
-            .filter_map(|s| Some((s.tuple(), s.owner.as_ref()?)))
+            .map(|s| (s.tuple(), s))
             .collect();
         let present: HashSet<Tuple> = snap.sockets.iter().map(SocketRow::tuple).collect();
         self.seeded.retain(|t, _| present.contains(t));
         for row in self.by_sk.values_mut().chain(self.seeded.values_mut()) {
-            if let Some(p) = owners.get(&row.tuple()) {
-                row.owner = Some((*p).clone());
+            if let Some(s) = now.get(&row.tuple()) {
+                if let Some(p) = &s.owner {
+                    row.owner = Some(p.clone());
+                }
+                if s.stats.is_some() {
+                    row.stats = s.stats.clone();
+                }
             }
         }
     }
@@ -139,6 +144,7 @@ mod tests {
             raddr: ip(),
             rport: 9000,
             owner,
+            stats: None,
         }
     }
 

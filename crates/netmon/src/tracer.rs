@@ -9,11 +9,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{FExit, TracePoint};
+use aya::programs::{BtfTracePoint, FExit, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
+use crate::cgroup::CgroupNames;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
+use crate::lifetime::ConnLife;
+use crate::perf::{self, PerfRaw, PerfSnapshot, RttKeyRaw, RttRaw};
 use crate::transition::TcpTransition;
 
 /// The compiled kernel side, built by bpf/build.sh from bpf/tcpstates.bpf.c.
@@ -28,15 +31,53 @@ pub const DEFAULT_RING_BUFFER_BYTES: u32 = 16 << 20;
 pub struct TracerConfig {
     /// What to report (applied in the kernel).
     pub filter: Filter,
-    /// Ring buffer size in bytes: a power of two, at least 4096.
+    /// Ring buffer size in bytes: a power of two, at least 4096. Connection lifetimes, when
+    /// asked for, get a second ring buffer of the same size.
     pub ring_buffer_bytes: u32,
+    /// Also report each finished connection ([`ConnLife`], read with [`Tracer::poll_all`]).
+    pub lifetimes: bool,
+    /// Also keep performance counters in kernel maps (retransmits, resets, live bytes, RTT
+    /// histograms, drops by reason; read with [`Tracer::perf_snapshot`]).
+    pub perf: bool,
 }
+
+/// The BTF tracepoints of the performance counters: (program, tracepoint, what it gives).
+pub const PERF_HOOKS: [(&str, &str, &str); 6] = [
+    (
+        "tcp_retransmit",
+        "tcp_retransmit_skb",
+        "retransmits per process",
+    ),
+    (
+        "tcp_retransmit_synack",
+        "tcp_retransmit_synack",
+        "SYN-ACK retransmits per process",
+    ),
+    (
+        "tcp_send_reset",
+        "tcp_send_reset",
+        "resets sent per process and reason",
+    ),
+    (
+        "tcp_receive_reset",
+        "tcp_receive_reset",
+        "resets received per process",
+    ),
+    (
+        "tcp_rtt",
+        "tcp_probe",
+        "RTT histograms per process and peer",
+    ),
+    ("skb_drop", "kfree_skb", "drops per reason"),
+];
 
 impl Default for TracerConfig {
     fn default() -> Self {
         TracerConfig {
             filter: Filter::default(),
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
+            lifetimes: false,
+            perf: false,
         }
     }
 }
@@ -45,6 +86,8 @@ impl Default for TracerConfig {
 pub struct Tracer {
     bpf: Ebpf,
     ring: RingBuf<MapData>,
+    lives: Option<RingBuf<MapData>>,
+    cgroups: CgroupNames,
     boot_offset_ns: i64,
     malformed: u64,
     hooks: Vec<String>,
@@ -69,6 +112,20 @@ fn attach_tracepoint(bpf: &mut Ebpf, prog: &str, category: &str, event: &str) ->
     tp.load()
         .map_err(|e| ebpf_err(&format!("load {what}"), e))?;
     tp.attach(category, event)
+        .map_err(|e| ebpf_err(&format!("attach {what}"), e))?;
+    Ok(())
+}
+
+fn attach_btf_tracepoint(bpf: &mut Ebpf, btf: &Btf, prog: &str, event: &str) -> Result<()> {
+    let what = format!("tp_btf {event}");
+    let tp: &mut BtfTracePoint = bpf
+        .program_mut(prog)
+        .ok_or_else(|| NetmonError::MissingInObject(format!("program {prog}")))?
+        .try_into()
+        .map_err(|e| ebpf_err(&format!("program {prog}"), e))?;
+    tp.load(event, btf)
+        .map_err(|e| ebpf_err(&format!("load {what}"), e))?;
+    tp.attach()
         .map_err(|e| ebpf_err(&format!("attach {what}"), e))?;
     Ok(())
 }
@@ -217,14 +274,27 @@ impl Tracer {
             return Err(NetmonError::RingBufferSize(size));
         }
         let (mode, ports) = config.filter.port_bits()?;
+        // Lifetimes read struct tcp_sock with CO-RE: without BTF the offsets would be the
+        // compile-time guesses, so refuse rather than report wrong counters.
+        if config.lifetimes && !Path::new("/sys/kernel/btf/vmlinux").exists() {
+            return Err(NetmonError::NoBtf {
+                view: "connection lifetimes (tcplife)",
+            });
+        }
         check_permissions()?;
         ensure_tracefs()?;
 
         let family: u16 = config.filter.family.map(|f| f.af()).unwrap_or(0);
+        let emit_lives = u8::from(config.lifetimes);
+        let emit_perf = u8::from(config.perf);
+        let lives_size = if config.lifetimes { size } else { 4096 };
         let mut bpf = EbpfLoader::new()
             .set_global("filter_family", &family, true)
             .set_global("filter_ports", &mode, true)
+            .set_global("emit_lives", &emit_lives, true)
+            .set_global("emit_perf", &emit_perf, true)
             .set_max_entries("events", size)
+            .set_max_entries("lives", lives_size)
             .load(OBJECT)
             .map_err(|e| ebpf_err("load", e))?;
 
@@ -254,6 +324,39 @@ impl Tracer {
                 Err(e) => missing.push((name, short_reason(&e))),
             }
         }
+        if config.perf {
+            match Btf::from_sys_fs() {
+                Ok(btf) => {
+                    for (prog, event, view) in PERF_HOOKS {
+                        let name = format!("tp_btf {event}");
+                        // Kernels since 6.15 pass tcp_retransmit_skb an `err` argument and fire
+                        // on failures too; the program that reads it is tried first.
+                        let first = (prog == "tcp_retransmit").then(|| {
+                            attach_btf_tracepoint(&mut bpf, &btf, "tcp_retransmit_err", event)
+                        });
+                        let attached = match first {
+                            Some(Ok(())) => Ok(()),
+                            _ => attach_btf_tracepoint(&mut bpf, &btf, prog, event),
+                        };
+                        match attached {
+                            Ok(()) => hooks.push(name),
+                            Err(e) => missing
+                                .push((name, format!("{}; unavailable: {view}", short_reason(&e)))),
+                        }
+                    }
+                }
+                Err(e) => {
+                    for (_, event, view) in PERF_HOOKS {
+                        missing.push((
+                            format!("tp_btf {event}"),
+                            format!(
+                                "no kernel BTF (/sys/kernel/btf/vmlinux: {e}); unavailable: {view}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
         match attach_accept_exit(&mut bpf) {
             Ok(()) => hooks.push("fexit inet_csk_accept".to_string()),
             Err(e) => missing.push(("fexit inet_csk_accept".to_string(), short_reason(&e))),
@@ -266,9 +369,19 @@ impl Tracer {
             .take_map("events")
             .ok_or_else(|| NetmonError::MissingInObject("map events".into()))?;
         let ring = RingBuf::try_from(map).map_err(|e| ebpf_err("open ring buffer", e))?;
+        let lives = if config.lifetimes {
+            let map = bpf
+                .take_map("lives")
+                .ok_or_else(|| NetmonError::MissingInObject("map lives".into()))?;
+            Some(RingBuf::try_from(map).map_err(|e| ebpf_err("open ring buffer lives", e))?)
+        } else {
+            None
+        };
         Ok(Tracer {
             bpf,
             ring,
+            lives,
+            cgroups: CgroupNames::new(),
             boot_offset_ns: boot_offset_ns(),
             malformed: 0,
             hooks,
@@ -291,18 +404,34 @@ impl Tracer {
     /// Hands every record already in the ring buffer to `on`; when there is none, waits up to
     /// `timeout` for one. Returns how many were handed over (0 on timeout or signal).
     pub fn poll(&mut self, timeout: Duration, on: &mut dyn FnMut(TcpTransition)) -> Result<usize> {
-        let n = self.drain(on);
+        self.poll_all(timeout, on, &mut |_| {})
+    }
+
+    /// Like [`Tracer::poll`], also handing finished connections to `on_life` (when the tracer
+    /// was started with [`TracerConfig::lifetimes`]). Returns how many records of both kinds.
+    pub fn poll_all(
+        &mut self,
+        timeout: Duration,
+        on: &mut dyn FnMut(TcpTransition),
+        on_life: &mut dyn FnMut(ConnLife),
+    ) -> Result<usize> {
+        let n = self.drain(on, on_life);
         if n > 0 {
             return Ok(n);
         }
-        let mut pfd = libc::pollfd {
-            fd: self.ring.as_raw_fd(),
+        let mut pfds = [self.ring.as_raw_fd(), self.ring.as_raw_fd()].map(|fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        };
+        });
+        let mut nfds = 1;
+        if let Some(l) = &self.lives {
+            pfds[1].fd = l.as_raw_fd();
+            nfds = 2;
+        }
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: pfd is a valid pollfd array of length 1 for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        // SAFETY: pfds is a valid pollfd array of at least nfds entries for the call.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), nfds, ms) };
         if rc < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -310,10 +439,14 @@ impl Tracer {
             }
             return Err(NetmonError::Poll(e));
         }
-        Ok(self.drain(on))
+        Ok(self.drain(on, on_life))
     }
 
-    fn drain(&mut self, on: &mut dyn FnMut(TcpTransition)) -> usize {
+    fn drain(
+        &mut self,
+        on: &mut dyn FnMut(TcpTransition),
+        on_life: &mut dyn FnMut(ConnLife),
+    ) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
             match TcpTransition::decode(&item, self.boot_offset_ns) {
@@ -324,11 +457,29 @@ impl Tracer {
                 None => self.malformed += 1,
             }
         }
+        if let Some(lives) = &mut self.lives {
+            while let Some(item) = lives.next() {
+                match ConnLife::decode(&item, self.boot_offset_ns) {
+                    Some(mut l) => {
+                        n += 1;
+                        if l.cgroup_id != 0 {
+                            l.cgroup = self.cgroups.path(l.cgroup_id);
+                        }
+                        on_life(l);
+                    }
+                    None => self.malformed += 1,
+                }
+            }
+        }
         n
     }
 
     /// Records the kernel could not emit because the ring buffer was full (sum over CPUs).
     pub fn drops(&self) -> Result<u64> {
+        self.drop_slot(0)
+    }
+
+    fn drop_slot(&self, slot: u32) -> Result<u64> {
         let map = self
             .bpf
             .map("drops")
@@ -336,9 +487,73 @@ impl Tracer {
         let drops: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(|e| ebpf_err("open map drops", e))?;
         let per_cpu = drops
-            .get(&0, 0)
+            .get(&slot, 0)
             .map_err(|e| ebpf_err("read map drops", e))?;
         Ok(per_cpu.iter().sum())
+    }
+
+    /// Connection lifetimes lost: `(ring_full, no_birth)`. `ring_full` counts records the
+    /// kernel could not emit because the `lives` ring buffer was full; `no_birth` counts
+    /// connections that closed without their start being recorded (opened before the tracer
+    /// started, or evicted from the bounded birth map under a flood of connections).
+    pub fn life_drops(&self) -> Result<(u64, u64)> {
+        Ok((self.drop_slot(1)?, self.drop_slot(2)?))
+    }
+
+    /// The performance counters now (see [`TracerConfig::perf`]; all empty without it).
+    pub fn perf_snapshot(&self) -> Result<PerfSnapshot> {
+        let map = |name: &str| {
+            self.bpf
+                .map(name)
+                .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))
+        };
+        let by_pid: HashMap<_, u32, PerfRaw> =
+            HashMap::try_from(map("perf")?).map_err(|e| ebpf_err("open map perf", e))?;
+        let mut processes: Vec<_> = by_pid
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(pid, v)| perf::process(pid, &v))
+            .collect();
+        processes.sort_by_key(|p| p.pid);
+        let rtt: HashMap<_, RttKeyRaw, RttRaw> =
+            HashMap::try_from(map("rtt")?).map_err(|e| ebpf_err("open map rtt", e))?;
+        let mut hist: Vec<_> = rtt
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(k, v)| perf::histogram(&k, &v))
+            .collect();
+        hist.sort_by_key(|h| (h.pid, h.peer));
+        let per_cpu = |name: &str, n: u32| -> Result<Vec<(u32, u64)>> {
+            let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(map(name)?)
+                .map_err(|e| ebpf_err(&format!("open map {name}"), e))?;
+            let mut out = Vec::new();
+            for i in 0..n {
+                let v = arr
+                    .get(&i, 0)
+                    .map_err(|e| ebpf_err(&format!("read map {name}"), e))?;
+                let sum: u64 = v.iter().sum();
+                if sum > 0 {
+                    out.push((i, sum));
+                }
+            }
+            Ok(out)
+        };
+        let drops = perf::counts(
+            per_cpu("drop_reasons", 1024)?,
+            &perf::tracepoint_reasons("skb", "kfree_skb"),
+        );
+        let resets = perf::counts(
+            per_cpu("rst_reasons", 256)?,
+            &perf::tracepoint_reasons("tcp", "tcp_send_reset"),
+        );
+        Ok(PerfSnapshot {
+            processes,
+            rtt: hist,
+            drops,
+            resets,
+            owners_overflow: self.drop_slot(3)?,
+            rtt_overflow: self.drop_slot(4)?,
+        })
     }
 
     /// Records that were shorter than expected (a mismatched object; should stay 0).

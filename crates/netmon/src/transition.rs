@@ -34,7 +34,7 @@ pub enum Owner {
 }
 
 impl Owner {
-    fn from_kernel(n: u8) -> Self {
+    pub(crate) fn from_kernel(n: u8) -> Self {
         match n {
             1 => Owner::Connect,
             2 => Owner::Listen,
@@ -83,23 +83,23 @@ fn hex_u64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&format_args!("{v:x}"))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
     u64::from_ne_bytes(a)
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[at..at + 4]);
     u32::from_ne_bytes(a)
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
-fn addr(family: u16, raw: &[u8]) -> IpAddr {
+pub(crate) fn addr(family: u16, raw: &[u8]) -> IpAddr {
     if family == 2 {
         IpAddr::V4(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]))
     } else {
@@ -213,7 +213,7 @@ impl TcpTransition {
     }
 }
 
-fn sock_addr(ip: IpAddr, port: u16) -> String {
+pub(crate) fn sock_addr(ip: IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
@@ -230,7 +230,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn addr_width(self) -> usize {
+    pub(crate) fn addr_width(self) -> usize {
         if self.wide {
             39
         } else {

@@ -298,6 +298,7 @@ mod tests {
                 pid,
                 comm: format!("p{pid}"),
             }),
+            stats: None,
         }
     }
 

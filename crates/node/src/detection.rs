@@ -30,7 +30,7 @@ pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Detection>>> {
     Ok(Some(det))
 }
 
-/// Detection that only tags events (a worker), `None` when it is off.
+/// Detection without an alerts database (a worker, `serve`), `None` when it is off.
 pub(crate) fn open_tagging(cfg: &Config) -> Result<Option<Arc<Detection>>> {
     if !cfg.detect.enabled {
         return Ok(None);

@@ -7,6 +7,9 @@
 //!
 //! Ingest endpoints answer with an error: in the scale-out shape records enter through
 //! `loglynx agent`.
+//!
+//! Alerts come from the alerts topic the workers' correlator writes (`<topic>-alerts`, see
+//! `worker/correlator.rs`), read with `--brokers`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,8 @@ impl Serve {
         let (ingest, _) = loglynx_bus::embedded(1);
         let mut state =
             loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
+        // The alerts the workers' correlator raised, from the alerts topic.
+        state.detection = alerts_from_kafka(&cfg, shutdown.clone())?;
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
         state
@@ -105,6 +110,70 @@ impl RunningServe {
         match self.server.await {
             Ok(r) => r,
             Err(e) => Err(NodeError::join("http server task failed", e)),
+        }
+    }
+}
+
+/// The rules (for `/api/v1/rules`) and the alerts of the scale-out shape: the alerts topic is
+/// read whole into an alert book in memory and followed; acknowledging or closing an alert
+/// here publishes the change to the topic (the correlator and the other `serve`s take it
+/// from there). `None` with detection off.
+fn alerts_from_kafka(cfg: &Config, stop: CancellationToken) -> Result<Option<Arc<loglynx_detect::Detection>>> {
+    let Some(det) = crate::detection::open_tagging(cfg)? else {
+        return Ok(None);
+    };
+    let topic = loglynx_bus::kafka::alerts_topic(&cfg.kafka.topic);
+    let producer = Arc::new(loglynx_bus::kafka::SideProducer::new(&cfg.kafka)?);
+    {
+        let topic = topic.clone();
+        det.set_publisher(Box::new(move |a| {
+            let value = serde_json::to_vec(a).map_err(|e| e.to_string())?;
+            producer
+                .send(&topic, &[(a.id.clone(), value)], Duration::from_secs(10))
+                .map_err(|e| e.to_string())
+        }));
+    }
+    let kafka = cfg.kafka.clone();
+    let book = det.clone();
+    std::thread::Builder::new()
+        .name("alerts-reader".into())
+        .spawn(move || follow_alerts(&kafka, &topic, &book, &stop))
+        .map_err(|source| NodeError::Thread { what: "alerts reader", source })?;
+    Ok(Some(det))
+}
+
+/// Reads the alerts topic into `det`'s alert book until `stop`; an unreachable broker is
+/// retried (and said once).
+fn follow_alerts(kafka: &loglynx_config::KafkaConfig, topic: &str, det: &loglynx_detect::Detection, stop: &CancellationToken) {
+    let mut warned = false;
+    let mut reader = None;
+    while !stop.is_cancelled() {
+        let r = match reader.as_mut() {
+            Some(r) => r,
+            None => match loglynx_bus::kafka::TopicReader::new(kafka, topic) {
+                Ok(r) => reader.insert(r),
+                Err(e) => {
+                    tracing::warn!("alerts not listed: {e}");
+                    return;
+                }
+            },
+        };
+        match r.poll(1000, Duration::from_millis(500)) {
+            Ok(records) => {
+                warned = false;
+                let alerts: Vec<loglynx_detect::Alert> =
+                    records.iter().filter_map(|r| serde_json::from_slice(&r.payload).ok()).collect();
+                if let Err(e) = det.alerts().merge(&alerts) {
+                    tracing::error!("alerts from {topic} not kept: {e}");
+                }
+            }
+            Err(e) => {
+                if !warned {
+                    tracing::warn!("alerts of {topic} not read: {e}; retrying (pass --brokers where the workers' brokers differ)");
+                    warned = true;
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
         }
     }
 }

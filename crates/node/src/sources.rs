@@ -190,6 +190,9 @@ impl loglynx_api::NetworkView for NetView {
     fn sockets(&self) -> serde_json::Value {
         serde_json::to_value(self.0.sockets()).unwrap_or_default()
     }
+    fn perf(&self) -> serde_json::Value {
+        serde_json::to_value(self.0.perf()).unwrap_or_default()
+    }
 }
 
 /// Waits for every task of `tasks`, logging the failures (shutdown: the first failure, if any,

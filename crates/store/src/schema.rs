@@ -72,6 +72,12 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::SOURCE_PORT,
     f::DESTINATION_PORT,
     f::TCP_STATE_DURATION_US,
+    f::SOURCE_BYTES,
+    f::DESTINATION_BYTES,
+    f::NETWORK_BYTES,
+    f::EVENT_DURATION,
+    f::TCP_RETRANSMITS,
+    f::TCP_SRTT_US,
     f::LOG_SYSLOG_SEVERITY,
     f::LOG_SYSLOG_FACILITY,
     f::HTTP_RESPONSE_STATUS_CODE,
@@ -256,6 +262,12 @@ impl StoreSchema {
             e.destination_port.map(u64::from),
         );
         num(&mut d, f::TCP_STATE_DURATION_US, e.tcp_state_duration_us);
+        num(&mut d, f::SOURCE_BYTES, e.source_bytes);
+        num(&mut d, f::DESTINATION_BYTES, e.destination_bytes);
+        num(&mut d, f::NETWORK_BYTES, e.network_bytes);
+        num(&mut d, f::EVENT_DURATION, e.duration_ns);
+        num(&mut d, f::TCP_RETRANSMITS, e.tcp_retransmits);
+        num(&mut d, f::TCP_SRTT_US, e.tcp_srtt_us);
         num(
             &mut d,
             f::LOG_SYSLOG_SEVERITY,

@@ -33,6 +33,7 @@ pub const REQUIRE_ROOT: &str = "LOGLYNX_REQUIRE_ROOT";
 /// Makes [`shared_data`] fail instead of skip.
 pub const REQUIRE_SHARED: &str = "LOGLYNX_REQUIRE_SHARED";
 
+pub mod netns;
 pub mod oracle;
 pub mod tmpfs;
 

@@ -1,4 +1,5 @@
-//! `GET /api/v1/network/status` and `GET /api/v1/network/sockets`: the TCP state monitor.
+//! `GET /api/v1/network/status`, `GET /api/v1/network/sockets` and `GET /api/v1/network/perf`:
+//! the TCP state monitor.
 //!
 //! The monitor lives in another crate; the API sees it through [`NetworkView`], so this crate
 //! does not depend on the eBPF loader. When the monitor is off both routes answer 404 with
@@ -18,6 +19,11 @@ pub trait NetworkView: Send + Sync + 'static {
     fn status(&self) -> Value;
     /// Sockets now: per state, per process, CLOSE_WAIT leaders, TIME_WAIT per endpoint.
     fn sockets(&self) -> Value;
+    /// Performance counters: per process bytes, retransmits, resets; RTT histograms per
+    /// process and peer; drops and resets by reason (`{}` when the monitor keeps none).
+    fn perf(&self) -> Value {
+        json!({})
+    }
 }
 
 fn off() -> Response {
@@ -35,6 +41,14 @@ fn off() -> Response {
 pub(crate) async fn status(State(st): State<AppState>) -> Response {
     match &st.network {
         Some(n) => Json(n.status()).into_response(),
+        None => off(),
+    }
+}
+
+/// Handler of `GET /api/v1/network/perf`.
+pub(crate) async fn perf(State(st): State<AppState>) -> Response {
+    match &st.network {
+        Some(n) => Json(n.perf()).into_response(),
         None => off(),
     }
 }

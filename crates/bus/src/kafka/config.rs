@@ -141,7 +141,26 @@ pub fn consumer_config(cfg: &KafkaConfig, group: &str) -> ClientConfig {
         .set("fetch.wait.max.ms", ms(cfg.fetch_max_wait))
         .set("max.poll.interval.ms", ms(cfg.max_poll_interval))
         .set("session.timeout.ms", ms(cfg.session_timeout))
-        .set("heartbeat.interval.ms", ms(cfg.session_timeout / 5));
+        .set("heartbeat.interval.ms", ms(cfg.session_timeout / 5))
+        // A worker started before the agent created the topic sees it within seconds, not at
+        // librdkafka's default 5 minute refresh.
+        .set("topic.metadata.refresh.interval.ms", "5000");
+    overrides(c, cfg)
+}
+
+/// A consumer without a group that reads partitions it is given (the side topics every
+/// process reads whole): it reports the end of each partition.
+pub fn reader_config(cfg: &KafkaConfig) -> ClientConfig {
+    static READERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut c = base(cfg);
+    // librdkafka assigns only in a consumer with a group; this one never joins it (no
+    // subscribe, no commit), so a name of its own is enough.
+    let n = READERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    c.set("group.id", format!("loglynx-reader-{}-{n}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "100");
     overrides(c, cfg)
 }
 
@@ -184,6 +203,10 @@ pub(crate) fn log_line(level: RDKafkaLogLevel, fac: &str, msg: &str) {
 }
 
 pub(crate) fn log_error(error: KafkaError, reason: &str) {
+    // The end of a partition is news to the readers that ask for it, not an error.
+    if matches!(&error, KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)) {
+        return;
+    }
     tracing::warn!(target: "librdkafka", "kafka client error: {error}: {reason}");
 }
 
@@ -314,3 +337,7 @@ mod tests {
             .unwrap();
     }
 }
+
+/// Consumers without rebalance work of their own (the side topics' readers) use librdkafka's
+/// default assignment handling.
+impl rdkafka::consumer::ConsumerContext for LogContext {}

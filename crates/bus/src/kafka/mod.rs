@@ -15,6 +15,7 @@
 //! - `dedup.rs`: records an agent sent twice (after a crash), skipped by the worker.
 //! - `consumer.rs`: [`ConsumerGroup`] and the [`PartitionSink`] a worker implements.
 //! - `lag.rs`: [`Watermarks`], the high watermarks of a worker's partitions (its lag).
+//! - `side.rs`: the side topics of detection (signals, alerts) and their producer and readers.
 //!
 //! What agents and workers report about themselves (health reports, metrics) lives in
 //! `loglynx_telemetry`.
@@ -27,14 +28,16 @@ mod consumer;
 mod dedup;
 mod lag;
 mod producer;
+mod side;
 mod spool;
 
 pub use admin::{ensure_topic, topic_partitions};
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
-pub use config::{admin_config, consumer_config, producer_config, LogContext};
+pub use config::{admin_config, consumer_config, producer_config, reader_config, LogContext};
 pub use dedup::Replays;
 pub use consumer::{ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink};
 pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};
+pub use side::{alerts_topic, ensure_side_topic, signals_topic, GroupReader, SideProducer, SideRecord, TopicReader};
 pub use spool::{FrameId, Spool, SpoolBatch, SEGMENT_BYTES};

@@ -4,9 +4,12 @@
 
 pub mod agent;
 mod common;
+pub mod netperf;
+pub mod netstat;
 pub mod parse;
 pub mod rules;
 pub mod run;
 pub mod serve;
+pub mod tcplife;
 pub mod tcpstates;
 pub mod worker;

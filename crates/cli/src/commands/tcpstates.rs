@@ -14,7 +14,7 @@ use loglynx_netmon::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortList(pub Vec<u16>);
 
-fn port_list(s: &str) -> Result<PortList, String> {
+pub(crate) fn port_list(s: &str) -> Result<PortList, String> {
     parse_ports(s).map(PortList).map_err(|e| e.to_string())
 }
 
@@ -73,17 +73,19 @@ impl TcpstatesArgs {
                 any_ports: list(&self.port),
             },
             ring_buffer_bytes: self.ring_buffer_bytes,
+            lifetimes: false,
+            perf: false,
         }
     }
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
+pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-fn install_stop_handlers() {
+pub(crate) fn install_stop_handlers() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {

@@ -444,11 +444,17 @@ impl Drop for Proc {
 impl Server {
     /// Starts `loglynx serve --data-dir DIR --http 127.0.0.1:0` and waits until it answers.
     pub fn start_serve(data_dir: &Path) -> Server {
+        Self::start_serve_with(data_dir, &[])
+    }
+
+    /// [`Server::start_serve`] with more arguments (e.g. `--brokers`, `--topic`).
+    pub fn start_serve_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--http", "127.0.0.1:0", "--log", "warn"]);
+            .args(["--http", "127.0.0.1:0", "--log", "warn"])
+            .args(extra);
         let (child, rx) = spawn_lines(cmd);
         Self::when_ready(child, rx, data_dir, "loglynx serve")
     }

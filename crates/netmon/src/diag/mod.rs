@@ -15,7 +15,7 @@ use std::time::Instant;
 use loglynx_core::Timestamp;
 use serde::Serialize;
 
-pub use netlink::{dump_tcp, DiagSocket};
+pub use netlink::{dump_tcp, DiagSocket, SockMem, TcpStats};
 pub use procfs::Process;
 
 use crate::filter::Filter;
@@ -37,6 +37,28 @@ pub struct SocketRow {
     /// The process holding the socket; `None` for TIME_WAIT and orphaned sockets, and for
     /// processes this user cannot inspect.
     pub owner: Option<Process>,
+    /// What the last sock_diag dump said about the socket (none for rows known only from
+    /// eBPF transitions since).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Box<SockStats>>,
+}
+
+/// A socket's counters from a sock_diag dump (what `ss -tinpm` shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SockStats {
+    /// Bytes in the receive queue (listeners: connections waiting for accept).
+    pub recv_q: u32,
+    /// Bytes in the send queue (listeners: the backlog).
+    pub send_q: u32,
+    /// The socket's cgroup v2 id (kernels 5.7+; none for TIME_WAIT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_id: Option<u64>,
+    /// `tcp_info`: RTT, retransmits, bytes (none for TIME_WAIT and request sockets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpStats>,
+    /// Socket memory (none for TIME_WAIT and request sockets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem: Option<SockMem>,
 }
 
 impl SocketRow {
@@ -84,6 +106,13 @@ impl Snapshot {
                 lport: s.lport,
                 raddr: s.raddr,
                 rport: s.rport,
+                stats: Some(Box::new(SockStats {
+                    recv_q: s.recv_q,
+                    send_q: s.send_q,
+                    cgroup_id: s.cgroup_id,
+                    tcp: s.tcp,
+                    mem: s.mem,
+                })),
             })
             .collect();
         Ok(Snapshot {

@@ -2,8 +2,8 @@
 //! snapshots always, detectors, and events into the pipeline.
 //!
 //! Two plain threads (the tracer's `poll(2)` and the /proc scan block):
-//! - `netmon-bpf` (bpf mode): drains the ring buffer, updates the state table, and sends the
-//!   transitions as `FormatHint::Event` records in batches with `try_send`, so the reader never
+//! - `netmon-bpf` (bpf mode): drains the ring buffers, updates the state table, and sends the
+//!   transitions and finished connections (`[tcp_states] connections`) as `FormatHint::Event` records in batches with `try_send`, so the reader never
 //!   waits on the pipeline: when the queue stays full, at most [`MAX_PENDING_BATCHES`] batches
 //!   wait and further transitions are dropped and counted (`drops.queue`).
 //! - `netmon-snapshot`: every `snapshot_interval`, a sock_diag dump + /proc scan (the whole
@@ -22,12 +22,13 @@ use loglynx_config::TcpStatesConfig;
 use loglynx_core::{Event, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-pub use shared::{Mode, MonitorShared, SocketsNow, Status};
+pub use shared::{Mode, MonitorShared, PerfNow, SocketsNow, Status};
 
 use crate::detect::{DetectConfig, Detector};
 use crate::diag::Snapshot;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
+use crate::lifetime::ConnLife;
 use crate::table::StateTable;
 use crate::tracer::{Tracer, TracerConfig};
 use crate::transition::TcpTransition;
@@ -101,8 +102,22 @@ impl Monitor {
             let tcfg = TracerConfig {
                 filter: filter.clone(),
                 ring_buffer_bytes: cfg.ring_buffer_bytes,
+                lifetimes: cfg.connections,
+                perf: cfg.perf,
             };
-            match Tracer::start(&tcfg) {
+            let started = match Tracer::start(&tcfg) {
+                Err(NetmonError::NoBtf { view }) => {
+                    tracing::warn!(
+                        "tcp states: {view} unavailable: no kernel BTF; state changes only"
+                    );
+                    Tracer::start(&TracerConfig {
+                        lifetimes: false,
+                        ..tcfg
+                    })
+                }
+                other => other,
+            };
+            match started {
                 Ok(t) => (
                     Some(t),
                     Mode::Bpf,
@@ -161,10 +176,11 @@ impl Monitor {
         let mut threads = Vec::new();
         if let Some(tracer) = tracer {
             let (sh, cx, st, bs) = (shared.clone(), ctx.clone(), stop.clone(), cfg.batch_size);
+            let perf_every = cfg.perf.then_some(cfg.perf_interval);
             threads.push(
                 std::thread::Builder::new()
                     .name("netmon-bpf".into())
-                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs))
+                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs, perf_every))
                     .map_err(NetmonError::Thread)?,
             );
         }
@@ -240,32 +256,44 @@ fn bpf_loop(
     cx: &Ctx,
     stop: &AtomicBool,
     batch_size: usize,
+    perf_every: Option<Duration>,
 ) {
+    let mut last_perf = Instant::now();
     let c = &sh.counters;
     let mut got: Vec<TcpTransition> = Vec::new();
+    let mut lives: Vec<ConnLife> = Vec::new();
     let mut current: Vec<RawRecord> = Vec::with_capacity(batch_size);
     let mut pending: VecDeque<RawBatch> = VecDeque::new();
     let mut last_flush = Instant::now();
     let mut last_drops = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         got.clear();
-        if let Err(e) = tracer.poll(Duration::from_millis(50), &mut |t| got.push(t)) {
+        lives.clear();
+        if let Err(e) = tracer.poll_all(Duration::from_millis(50), &mut |t| got.push(t), &mut |l| {
+            lives.push(l)
+        }) {
             tracing::error!("tcp states: {e}; the eBPF reader stops (snapshots go on)");
             break;
         }
         if !got.is_empty() {
             sh.apply(&got);
             c.transitions.fetch_add(got.len() as u64, Ordering::Relaxed);
-            for t in &got {
-                if let Some(r) = record(cx, &t.to_event()) {
-                    current.push(r);
-                }
-                if current.len() >= batch_size {
-                    pending.push_back(batch(std::mem::replace(
-                        &mut current,
-                        Vec::with_capacity(batch_size),
-                    )));
-                }
+        }
+        c.connections
+            .fetch_add(lives.len() as u64, Ordering::Relaxed);
+        let events = got
+            .iter()
+            .map(TcpTransition::to_event)
+            .chain(lives.iter().map(ConnLife::to_event));
+        for e in events {
+            if let Some(r) = record(cx, &e) {
+                current.push(r);
+            }
+            if current.len() >= batch_size {
+                pending.push_back(batch(std::mem::replace(
+                    &mut current,
+                    Vec::with_capacity(batch_size),
+                )));
             }
         }
         if !current.is_empty() && (pending.is_empty() && last_flush.elapsed() >= FLUSH_EVERY) {
@@ -292,10 +320,17 @@ fn bpf_loop(
             }
         }
         if last_drops.elapsed() >= Duration::from_secs(1) {
-            if let Ok(d) = tracer.drops() {
-                c.kernel_drops.store(d, Ordering::Relaxed);
-            }
+            store_drops(&tracer, c);
             last_drops = Instant::now();
+        }
+        if let Some(every) = perf_every {
+            if last_perf.elapsed() >= every {
+                match tracer.perf_snapshot() {
+                    Ok(p) => sh.set_perf(p),
+                    Err(e) => tracing::warn!("tcp states: reading the performance counters: {e}"),
+                }
+                last_perf = Instant::now();
+            }
         }
     }
     // Stopping: the pipeline still drains, so wait for room for what is held.
@@ -308,8 +343,16 @@ fn bpf_loop(
             c.events_sent.fetch_add(n, Ordering::Relaxed);
         }
     }
+    store_drops(&tracer, c);
+}
+
+fn store_drops(tracer: &Tracer, c: &shared::Counters) {
     if let Ok(d) = tracer.drops() {
         c.kernel_drops.store(d, Ordering::Relaxed);
+    }
+    if let Ok((full, no_birth)) = tracer.life_drops() {
+        c.connection_drops.store(full, Ordering::Relaxed);
+        c.connections_unborn.store(no_birth, Ordering::Relaxed);
     }
 }
 

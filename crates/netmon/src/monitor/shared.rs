@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::detect::Detector;
 use crate::diag::{Snapshot, SocketRow};
+use crate::perf::PerfSnapshot;
 use crate::states::TcpState;
 use crate::table::StateTable;
 use crate::transition::TcpTransition;
@@ -38,6 +39,13 @@ impl Mode {
 pub struct Counters {
     /// Transitions read from the ring buffer.
     pub transitions: AtomicU64,
+    /// Finished connections read from their ring buffer.
+    pub connections: AtomicU64,
+    /// Finished connections the kernel could not report because their ring buffer was full.
+    pub connection_drops: AtomicU64,
+    /// Connections that closed without their start recorded (opened before the tracer, or
+    /// evicted from the bounded birth map), so not reported.
+    pub connections_unborn: AtomicU64,
     /// Records dropped by the kernel because the ring buffer was full.
     pub kernel_drops: AtomicU64,
     /// Transitions dropped in user space because the pipeline queue stayed full.
@@ -70,6 +78,17 @@ pub struct MonitorShared {
     /// Counters.
     pub counters: Counters,
     pub(crate) inner: Mutex<Inner>,
+    perf: Mutex<Option<(Timestamp, PerfSnapshot)>>,
+}
+
+/// `GET /api/v1/network/perf`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfNow {
+    /// When the kernel maps were read (none: not read yet).
+    pub as_of: Option<Timestamp>,
+    /// The counters, cumulative since the monitor started.
+    #[serde(flatten)]
+    pub counters: PerfSnapshot,
 }
 
 /// `GET /api/v1/network/status`.
@@ -85,6 +104,8 @@ pub struct Status {
     pub hooks: Vec<String>,
     /// Transitions read from the kernel.
     pub transitions: u64,
+    /// Finished connections read from the kernel (`network.connection` events).
+    pub connections: u64,
     /// Events sent into the pipeline (transitions and alerts).
     pub events_sent: u64,
     /// Lost records: `kernel` (ring buffer full), `queue` (pipeline queue full).
@@ -114,6 +135,11 @@ pub struct Drops {
     pub kernel: u64,
     /// Transitions dropped because the pipeline queue stayed full.
     pub queue: u64,
+    /// Finished connections the kernel could not put in their full ring buffer.
+    pub connections_kernel: u64,
+    /// Connections that closed without their start recorded (opened before the monitor
+    /// started, or evicted from the bounded birth map): no `network.connection` event.
+    pub connections_unseen_start: u64,
 }
 
 /// `GET /api/v1/network/sockets`.
@@ -146,12 +172,34 @@ impl MonitorShared {
             snapshot_interval_s: interval_s,
             counters: Counters::default(),
             inner: Mutex::new(inner),
+            perf: Mutex::new(None),
         }
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain data; keep serving it.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_perf(&self, p: PerfSnapshot) {
+        let mut g = self.perf.lock().unwrap_or_else(|e| e.into_inner());
+        *g = Some((Timestamp::now(), p));
+    }
+
+    /// The performance counters last read (empty before the first read, and in sock_diag
+    /// mode or with `[tcp_states] perf = false`).
+    pub fn perf(&self) -> PerfNow {
+        let g = self.perf.lock().unwrap_or_else(|e| e.into_inner());
+        match &*g {
+            Some((t, p)) => PerfNow {
+                as_of: Some(*t),
+                counters: p.clone(),
+            },
+            None => PerfNow {
+                as_of: None,
+                counters: PerfSnapshot::default(),
+            },
+        }
     }
 
     /// Applies transitions to the table, the time-in-state histogram and the detectors.
@@ -193,10 +241,13 @@ impl MonitorShared {
             reason: self.reason.clone(),
             hooks: self.hooks.clone(),
             transitions: c.transitions.load(Ordering::Relaxed),
+            connections: c.connections.load(Ordering::Relaxed),
             events_sent: c.events_sent.load(Ordering::Relaxed),
             drops: Drops {
                 kernel: c.kernel_drops.load(Ordering::Relaxed),
                 queue: c.queue_drops.load(Ordering::Relaxed),
+                connections_kernel: c.connection_drops.load(Ordering::Relaxed),
+                connections_unseen_start: c.connections_unborn.load(Ordering::Relaxed),
             },
             last_snapshot: g.last.as_ref().map(|s| s.taken),
             last_snapshot_ms: g.last.as_ref().map(|s| s.took_us as f64 / 1000.0),

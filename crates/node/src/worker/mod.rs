@@ -5,6 +5,7 @@
 //! [`health::REPORT_EVERY`] (partitions owned, positions, committed offsets, high watermarks
 //! and lag, rates, rebalance events); `loglynx serve` reads it. A clean exit removes it.
 
+mod correlator;
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +54,7 @@ pub struct RunningWorker {
     stats: Arc<PipelineStats>,
     reporter: HealthReporter,
     sink: Arc<ShardSink>,
+    correlator: Option<correlator::Correlator>,
 }
 
 impl Worker {
@@ -78,9 +80,20 @@ impl Worker {
             source,
         })?;
         let stats = Arc::new(PipelineStats::default());
+        let detection = crate::detection::open_tagging(&cfg)?;
+        // Correlation across partitions: signals and alerts through side topics.
+        let (signals, correlator) = match &detection {
+            Some(det) => {
+                let producer = Arc::new(loglynx_bus::kafka::SideProducer::new(&cfg.kafka)?);
+                let c = correlator::Correlator::start(&cfg, det.clone(), producer.clone())?;
+                (Some(producer), Some(c))
+            }
+            None => (None, None),
+        };
         let sink = Arc::new(ShardSink {
-            stopping: std::sync::atomic::AtomicBool::new(false),
-            detection: crate::detection::open_tagging(&cfg)?,
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            detection,
+            signals,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),
@@ -143,6 +156,7 @@ impl Worker {
             stats,
             reporter,
             sink: sink_keep,
+            correlator,
         })
     }
 }
@@ -207,7 +221,7 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, ..
+            group, reporter, sink, correlator, ..
         } = self;
         // A consumer waiting in a rebalance for a shard another worker holds gives up.
         sink.stopping.store(true, Ordering::Relaxed);
@@ -221,6 +235,11 @@ impl RunningWorker {
         // Gone, cleanly or not: serve stops listing this worker once its shards have committed.
         if let Some(last) = last {
             last.remove();
+        }
+        if let Some(c) = correlator {
+            tokio::task::spawn_blocking(move || c.stop())
+                .await
+                .map_err(|e| NodeError::join("correlator failed", e))?;
         }
         joined.map_err(|e| NodeError::join("consumer threads failed", e))??;
         tracing::info!("stopped");

@@ -23,9 +23,12 @@ use crate::lock::DirLock;
 /// Opens, feeds and closes the shards of one worker process.
 pub(crate) struct ShardSink {
     /// Set when the worker stops: a shard still awaited is given up.
-    pub(crate) stopping: std::sync::atomic::AtomicBool,
-    /// Tags events with the rules they match (correlation and alerts are not in workers yet).
+    pub(crate) stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// Tags events with the rules they match (the correlator takes it from there).
     pub(crate) detection: Option<Arc<loglynx_detect::Detection>>,
+    /// Sends the tagged events to the signals topic before the store commits them (with
+    /// detection on).
+    pub(crate) signals: Option<Arc<loglynx_bus::kafka::SideProducer>>,
     pub(crate) shards_dir: PathBuf,
     pub(crate) topic: String,
     /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
@@ -168,13 +171,19 @@ impl ShardSink {
             dir: dir.to_path_buf(),
             source,
         })?;
-        let (event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
+        let (mut event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
             .map_err(|source| NodeError::Writer {
                 what: "cannot start the shard's store writer",
                 source,
             })?;
+        if let Some(producer) = &self.signals {
+            // pipeline -> signals sender -> writer
+            let (tx, rx) = mpsc::channel(pipeline.queue_batches);
+            super::correlator::spawn_signals(producer.clone(), self.topic.clone(), self.stopping.clone(), rx, event_tx)?;
+            event_tx = tx;
+        }
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
         {
             let _guard = self.rt.enter();
