@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+# Tests run in parallel and each calls this script: one installs, the others wait for it.
+mkdir -p target/shippers
+exec 9>target/shippers/.lock
+flock 9
 ensure_apt rsyslog rsyslog-elasticsearch
 # syslog-ng's shared libraries (its package's dependencies, which do not conflict).
 ensure_apt libivykis0 libnet1 libjson-c5 libglib2.0-0 libpcre3 libwrap0 libcap2 libcurl4
