@@ -11,6 +11,9 @@ ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev
 ensure_space target 3 "building the tests"
 
 scripts/tansu.sh install
+# Real third-party clients the end-to-end tests drive (OpenTelemetry SDK and exporters).
+scripts/pyenv.sh
+scripts/shippers.sh
 scripts/build-ui.sh
 
 log "eBPF object matches its source"

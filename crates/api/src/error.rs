@@ -170,7 +170,11 @@ impl From<CollectError> for ApiError {
     fn from(e: CollectError) -> Self {
         let reason = e.to_string();
         match e {
-            CollectError::UnsupportedContentType(_) => ApiError::UnsupportedMediaType(reason),
+            CollectError::UnsupportedContentType(_)
+            | CollectError::UnsupportedOtlpContentType(_) => {
+                ApiError::UnsupportedMediaType(reason)
+            }
+            CollectError::BadOtlp { .. } => ApiError::BadRequest(reason),
             CollectError::EmptyBulk => ApiError::BadRequest(reason),
             CollectError::Refused { retry_after, .. } | CollectError::QueueFull { retry_after } => {
                 ApiError::QueueFull {

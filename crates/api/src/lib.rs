@@ -35,6 +35,7 @@ use axum::{middleware, Router};
 pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
+pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{
     Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/terms", get(search::terms))
         .route("/api/v1/fields", get(meta::fields))
         .route("/api/v1/tail", get(tail::tail))
+        .route("/api/v1/export", get(export::export))
         .route("/api/v1/tail/stream", get(tail::tail_stream))
         .route("/api/v1/stats", get(meta::stats))
         .route("/api/v1/network/status", get(network::status))
@@ -91,6 +93,14 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/{*path}", get(ui::asset))
         // Elasticsearch compatibility (`get` answers HEAD too); a browser on `/` goes to /ui/.
         .route("/", get(compat::root))
+        .route("/_search", get(es::search).post(es::search))
+        .route("/{index}/_search", get(es::search).post(es::search))
+        .route("/_msearch", get(es::msearch).post(es::msearch))
+        .route("/{index}/_msearch", get(es::msearch).post(es::msearch))
+        .route("/_mapping", get(es::mapping))
+        .route("/{index}/_mapping", get(es::mapping))
+        .route("/_field_caps", get(es::field_caps).post(es::field_caps))
+        .route("/{index}/_field_caps", get(es::field_caps).post(es::field_caps))
         .merge(ingest_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -151,6 +161,7 @@ where
     use routes::*;
     Router::new()
         .route("/api/v1/ingest", post(ingest::ingest))
+        .route("/v1/logs", post(otlp::logs))
         .route("/_bulk", post(bulk::bulk).put(bulk::bulk))
         .route(
             "/{index}/_bulk",

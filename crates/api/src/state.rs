@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use loglynx_collect::http::{
     HttpSettings, HttpSource, Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
+use loglynx_collect::otlp::OtlpLimits;
 use loglynx_config::HttpConfig;
 use loglynx_core::RawBatch;
 use loglynx_query::QueryEngine;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub pipeline_view: Option<Arc<dyn crate::PipelineView>>,
     /// Detection (rules, alerts), when on (`/api/v1/alerts`, `/api/v1/rules`; 404 when `None`).
     pub detection: Option<Arc<loglynx_detect::Detection>>,
+    /// The per-record limits of OTLP ingest (`[otlp]`).
+    pub otlp: OtlpLimits,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -103,6 +106,7 @@ impl AppState {
             network: None,
             pipeline_view: None,
             detection: None,
+            otlp: OtlpLimits::default(),
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }
@@ -145,6 +149,8 @@ pub struct IngestState {
     /// `Retry-After` (the agent: its disk buffer is full while the brokers are away, so a batch
     /// sent now would wait for them).
     pub refuse: Option<Refuse>,
+    /// The per-record limits of OTLP ingest (`[otlp]`).
+    pub otlp: OtlpLimits,
 }
 
 impl IngestState {
@@ -172,6 +178,7 @@ impl IngestState {
             started: Instant::now(),
             seq_no: Arc::new(AtomicU64::new(0)),
             refuse: None,
+            otlp: OtlpLimits::default(),
         }
     }
 
@@ -211,6 +218,7 @@ impl FromRef<AppState> for IngestState {
             figures: st.figures.clone(),
             started: st.started,
             seq_no: st.seq_no.clone(),
+            otlp: st.otlp,
             // The store's disk below its watermark: 503 with Retry-After at once.
             refuse: Some({
                 let store = st.store.clone();

@@ -40,6 +40,8 @@ enum Command {
     Tail(client::TailArgs),
     /// Bulk-import files into a running instance, with progress.
     Ingest(client::IngestArgs),
+    /// Export every event matching a query as NDJSON on stdout, with progress on stderr.
+    Export(client::ExportArgs),
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
     /// CAP_BPF + CAP_PERFMON.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Search(args) => client::run_search(args),
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),
+        Command::Export(args) => client::run_export(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),
         Command::Tcplife(args) => commands::tcplife::main(args),
         Command::Netstat(args) => commands::netstat::main(args),

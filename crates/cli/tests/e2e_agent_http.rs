@@ -1,5 +1,5 @@
-//! HTTP ingest into `loglynx agent` through a real Kafka-protocol broker (Tansu): NDJSON and
-//! Elasticsearch `_bulk` requests are answered only once their records are delivered (the
+//! HTTP ingest into `loglynx agent` through a real Kafka-protocol broker (Tansu): NDJSON,
+//! Elasticsearch `_bulk` and OTLP/HTTP (`/v1/logs`) requests are answered only once their records are delivered (the
 //! agent's own `/metrics` already counts them when the reply arrives); a worker and
 //! `loglynx serve` then find every accepted event exactly once. The agent, the worker and
 //! serve share one data directory, where the agent keeps its health report while it runs.
@@ -154,6 +154,28 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
     assert_eq!(v["items"].as_array().unwrap().len(), 100);
     assert!(agent.durable() >= 600.0);
 
+    // 50 OpenTelemetry log records over OTLP/HTTP (JSON): answered once delivered too.
+    let records: Vec<Value> = (0..50)
+        .map(|i| {
+            let msg = format!("agent otlp n{i:03}");
+            expected.insert(msg.clone());
+            json!({"severityNumber": 9, "body": {"stringValue": msg}})
+        })
+        .collect();
+    let otlp = json!({"resourceLogs": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "e2e-otel"}}]},
+        "scopeLogs": [{"logRecords": records}]}]});
+    let r = agent
+        .client
+        .post(format!("{}/v1/logs", agent.base))
+        .header("content-type", "application/json")
+        .body(otlp.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap(), json!({}));
+    assert!(agent.durable() >= 650.0);
+
     // A bad line is named; the good lines around it are kept (as with `run`).
     let body =
         "{\"message\":\"agent http mixed a\"}\n{not json\n{\"message\":\"agent http mixed b\"}\n";
@@ -172,7 +194,12 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
     // The agent's /metrics: Kafka delivery and the ingest counters.
     let m = agent.metrics();
     let produced = metric(&m, "loglynx_kafka_produced_records_total", "agent=").unwrap();
-    assert!(produced >= 602.0, "{m}");
+    assert!(produced >= 652.0, "{m}");
+    assert_eq!(
+        metric(&m, "loglynx_events_ingested_total", "endpoint=\"otlp\""),
+        Some(50.0),
+        "{m}"
+    );
     assert_eq!(
         metric(&m, "loglynx_events_ingested_total", "endpoint=\"ingest\""),
         Some(502.0),
@@ -211,7 +238,7 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let r = reports();
-        if r.len() == 1 && r[0]["producer"]["delivered"].as_u64() >= Some(602) {
+        if r.len() == 1 && r[0]["producer"]["delivered"].as_u64() >= Some(652) {
             assert_eq!(r[0]["role"], "agent");
             assert_eq!(r[0]["topic"], TOPIC);
             assert_eq!(r[0]["pid"], agent_proc.pid());

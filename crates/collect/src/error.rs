@@ -51,6 +51,19 @@ pub enum CollectError {
         "unsupported Content-Type {0:?}: send application/x-ndjson (one JSON object per line) or text/plain (raw log lines)"
     )]
     UnsupportedContentType(String),
+    /// An OTLP/HTTP body in a content type other than protobuf or JSON (the header as sent).
+    #[error(
+        "unsupported Content-Type {0:?} for OTLP: send application/x-protobuf or application/json"
+    )]
+    UnsupportedOtlpContentType(String),
+    /// An OTLP body that is not an export logs request in its encoding.
+    #[error("invalid OTLP {encoding} export request: {reason}: send an ExportLogsServiceRequest (OTLP logs)")]
+    BadOtlp {
+        /// `protobuf` or `JSON`.
+        encoding: &'static str,
+        /// What the decoder found wrong.
+        reason: String,
+    },
     /// A `_bulk` body without a single item.
     #[error("empty bulk body: send action lines each followed by a document line (NDJSON)")]
     EmptyBulk,

@@ -5,6 +5,8 @@
 //! - [`syslog`]: syslog over UDP and TCP ([`SyslogServer`]), RFC 6587 framing, no ack;
 //! - [`http`]: NDJSON, raw lines and Elasticsearch `_bulk` bodies ([`HttpSource`]), answered
 //!   once durable (the HTTP server itself is `loglynx-api`'s);
+//! - [`otlp`]: OpenTelemetry logs, OTLP/HTTP bodies (protobuf, JSON) and the OTLP/gRPC service,
+//!   mapped to records with ECS names and acknowledged like HTTP ingest;
 //! - [`error`]: the crate's error type, [`CollectError`].
 //!
 //! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
@@ -16,6 +18,7 @@
 pub mod error;
 pub mod file;
 pub mod http;
+pub mod otlp;
 pub mod syslog;
 
 pub use error::CollectError;

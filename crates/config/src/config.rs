@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, PipelineConfig, StoreConfig, SyslogConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PipelineConfig, StoreConfig, SyslogConfig,
     TcpStatesConfig,
 };
 
@@ -29,6 +29,9 @@ pub struct Config {
     /// The syslog servers.
     #[serde(default)]
     pub syslog: SyslogConfig,
+    /// OpenTelemetry logs: the OTLP/gRPC listener and the per-record limits.
+    #[serde(default)]
+    pub otlp: OtlpConfig,
     /// Parsing and the queues between stages.
     #[serde(default)]
     pub pipeline: PipelineConfig,
@@ -77,6 +80,14 @@ impl Config {
         self.files.validate()?;
         self.kafka.validate()?;
         self.detect.validate()?;
+        self.otlp.validate()?;
+        if let Some(addr) = self.otlp.grpc {
+            if !addr.ip().is_loopback() && self.http.auth_token.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::Invalid(format!(
+                    "otlp.grpc = {addr} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so OTLP ingest is not open to the network"
+                )));
+            }
+        }
         Ok(())
     }
 

@@ -119,8 +119,15 @@ impl AllInOne {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let addrs =
+        let mut addrs =
             sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
+        let disk_low: loglynx_collect::http::Refuse = {
+            let store = store.clone();
+            Arc::new(move || store.disk_low())
+        };
+        addrs.otlp_grpc =
+            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(disk_low), &shutdown, &mut tasks)
+                .await?;
 
         // API and dashboard.
         let tls = sources::api_tls(&cfg)?;
@@ -134,6 +141,7 @@ impl AllInOne {
             state.network = Some(Arc::new(NetView(m.shared())));
         }
         state.pipeline = stats.clone();
+        state.otlp = sources::otlp_limits(&cfg);
         state.detection = detection.clone();
         drop(raw_tx);
         {

@@ -66,6 +66,8 @@ pub struct Overrides {
     pub syslog_udp: Option<Listen>,
     /// `syslog.tcp`.
     pub syslog_tcp: Option<Listen>,
+    /// `otlp.grpc`.
+    pub otlp_grpc: Option<Listen>,
     /// Turns `tcp_states.enabled` on.
     pub tcp_states: bool,
     /// `kafka.brokers`.
@@ -117,6 +119,9 @@ impl Overrides {
         }
         if let Some(t) = self.syslog_tcp {
             cfg.syslog.tcp = t.addr();
+        }
+        if let Some(g) = self.otlp_grpc {
+            cfg.otlp.grpc = g.addr();
         }
         if self.tcp_states {
             cfg.tcp_states.enabled = true;

@@ -19,6 +19,8 @@ pub struct SourceAddrs {
     pub syslog_udp: Option<SocketAddr>,
     /// The syslog TCP listener, when on.
     pub syslog_tcp: Option<SocketAddr>,
+    /// The OTLP/gRPC listener, when on.
+    pub otlp_grpc: Option<SocketAddr>,
 }
 
 /// Starts the file tail and the syslog servers that `cfg` enables, each as a task of `tasks`
@@ -70,6 +72,59 @@ pub(crate) async fn start(
         });
     }
     Ok(addrs)
+}
+
+/// The per-record limits of OTLP ingest (both transports) from `[otlp]`.
+pub(crate) fn otlp_limits(cfg: &Config) -> loglynx_collect::otlp::OtlpLimits {
+    loglynx_collect::otlp::OtlpLimits {
+        max_attributes: cfg.otlp.max_attributes,
+        max_value: usize::try_from(cfg.otlp.max_value.0).unwrap_or(usize::MAX),
+        max_message: loglynx_collect::http::DEFAULT_MAX_LINE,
+    }
+}
+
+/// Starts the OTLP/gRPC server on `otlp.grpc` (when set) as a task of `tasks` that stops
+/// accepting when `shutdown` is cancelled and ends once its in-flight exports are answered.
+/// Its records go into `raw_tx` through an HTTP source like the HTTP ingest's (`refuse`: the
+/// store's disk watermark under `run`, the agent's full disk buffer). Returns the bound address.
+pub(crate) async fn start_otlp_grpc(
+    cfg: &Config,
+    host: &str,
+    raw_tx: &mpsc::Sender<RawBatch>,
+    refuse: Option<loglynx_collect::http::Refuse>,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<Result<()>>,
+) -> Result<Option<SocketAddr>> {
+    let Some(addr) = cfg.otlp.grpc else {
+        return Ok(None);
+    };
+    let (listener, bound) =
+        bind_http(addr, "for OTLP/gRPC: in use? pass --otlp-grpc ADDR or off").await?;
+    let source = loglynx_collect::HttpSource::new(
+        raw_tx.clone(),
+        host.to_string(),
+        loglynx_collect::http::HttpSettings::default(),
+        refuse,
+    );
+    let token = cfg
+        .http
+        .auth_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(Arc::from);
+    let max_message = usize::try_from(cfg.http.max_body.0).unwrap_or(usize::MAX);
+    let limits = otlp_limits(cfg);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        loglynx_collect::otlp::serve_grpc(listener, source, limits, token, max_message, stop.cancelled_owned())
+            .await
+            .map_err(|source| NodeError::Source {
+                what: "otlp grpc server failed",
+                source,
+            })
+    });
+    tracing::info!(%bound, "otlp grpc listening");
+    Ok(Some(bound))
 }
 
 /// Starts the TCP state monitor when `[tcp_states]` is enabled.

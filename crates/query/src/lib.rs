@@ -34,7 +34,7 @@ mod tail;
 mod time;
 mod topk;
 
-pub use aggs::{auto_interval_ms, MAX_BUCKETS, MAX_TERMS};
+pub use aggs::{auto_interval_ms, FieldStats, MAX_BUCKETS, MAX_TERMS};
 pub use engine::QueryEngine;
 pub use error::QueryError;
 pub use request::*;

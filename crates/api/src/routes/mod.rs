@@ -4,10 +4,13 @@
 pub(crate) mod alerts;
 pub(crate) mod bulk;
 pub(crate) mod compat;
+pub(crate) mod es;
+pub(crate) mod export;
 pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod meta;
 pub(crate) mod network;
+pub(crate) mod otlp;
 pub(crate) mod pipeline;
 pub(crate) mod search;
 pub(crate) mod tail;

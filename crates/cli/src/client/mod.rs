@@ -1,10 +1,11 @@
-//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, talking to a running
+//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, `loglynx export`, talking to a running
 //! instance over its HTTP API (blocking reqwest; these commands run outside any runtime).
 //!
 //! Exit codes: 0 success; 1 the server refused or failed the request (its message is printed),
 //! the server cannot be reached, or `ingest` had rejected lines; 2 a local error (bad flags,
 //! unreadable file).
 
+mod export;
 mod ingest;
 mod search;
 mod tail;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context as _};
 use serde_json::Value;
 
+pub use export::{run_export, ExportArgs};
 pub use ingest::{run_ingest, IngestArgs};
 pub use search::{run_search, SearchArgs};
 pub use tail::{run_tail, TailArgs};
@@ -96,6 +98,23 @@ impl Client {
     pub fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
         let rb = self.http.get(format!("{}{path}", self.base)).query(query);
         self.send(rb).map(|(_, v)| v)
+    }
+
+    /// GET `path` and return the 2xx response unread (a streamed body), or the failure.
+    pub fn get_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::blocking::Response, Failure> {
+        let rb = self.authorize(self.http.get(format!("{}{path}", self.base)).query(query));
+        let resp = rb.send().map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let text = resp.text().unwrap_or_default();
+        let json = serde_json::from_str::<Value>(&text).ok();
+        Err(server_failure(status, json.as_ref(), &text))
     }
 
     /// POST a body; the status and JSON body of any answer the server gave as JSON.

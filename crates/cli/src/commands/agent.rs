@@ -24,6 +24,10 @@ pub struct AgentArgs {
     /// Syslog TCP address, or "off" [default: syslog.tcp].
     #[arg(long, value_name = "ADDR|off")]
     pub syslog_tcp: Option<String>,
+    /// OTLP/gRPC address (OpenTelemetry logs; the usual port is 4317), or "off" [default:
+    /// otlp.grpc, off]. OTLP/HTTP is always on the HTTP address (`POST /v1/logs`).
+    #[arg(long, value_name = "ADDR|off")]
+    pub otlp_grpc: Option<String>,
     /// Run the TCP state monitor as a source (eBPF when permitted, else sock_diag snapshots;
     /// see [tcp_states] in loglynx.example.toml).
     #[arg(long)]
@@ -47,6 +51,7 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     o.syslog_tcp = listen("syslog-tcp", &args.syslog_tcp)?;
     o.agent_http = listen("http", &args.http)?;
     args.tls.apply(&mut o);
+    o.otlp_grpc = listen("otlp-grpc", &args.otlp_grpc)?;
     o.tcp_states = args.tcp_states;
     let node = Agent::build(o.resolve()?)?;
     runtime()?.block_on(async move {

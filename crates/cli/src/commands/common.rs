@@ -73,14 +73,17 @@ pub fn listen(flag: &'static str, value: &Option<String>) -> anyhow::Result<Opti
     })
 }
 
-/// Prints the lines scripts and tests read before the ready line: the syslog addresses and the
-/// TCP state monitor's mode.
+/// Prints the lines scripts and tests read before the ready line: the syslog and OTLP/gRPC
+/// addresses and the TCP state monitor's mode.
 pub fn print_startup(sources: &SourceAddrs, tcp_states: Option<&TcpStatesMode>) {
     if let Some(a) = sources.syslog_udp {
         println!("syslog udp: {a}");
     }
     if let Some(a) = sources.syslog_tcp {
         println!("syslog tcp: {a}");
+    }
+    if let Some(a) = sources.otlp_grpc {
+        println!("otlp grpc: {a}");
     }
     if let Some(m) = tcp_states {
         println!("tcp states: mode {} ({})", m.mode, m.reason);

@@ -29,6 +29,10 @@ pub struct RunArgs {
     /// Syslog TCP address, or "off" [default: 127.0.0.1:5514].
     #[arg(long, value_name = "ADDR|off")]
     pub syslog_tcp: Option<String>,
+    /// OTLP/gRPC address (OpenTelemetry logs; the usual port is 4317), or "off" [default:
+    /// otlp.grpc, off]. OTLP/HTTP is always on the HTTP address (`POST /v1/logs`).
+    #[arg(long, value_name = "ADDR|off")]
+    pub otlp_grpc: Option<String>,
     /// Log filter for loglynx's own logs (e.g. info, debug, loglynx_store=debug).
     #[arg(long, env = "LOGLYNX_LOG", default_value = "info")]
     pub log: String,
@@ -54,6 +58,7 @@ impl RunArgs {
             tail: self.tail.clone(),
             syslog_udp: listen("syslog-udp", &self.syslog_udp)?,
             syslog_tcp: listen("syslog-tcp", &self.syslog_tcp)?,
+            otlp_grpc: listen("otlp-grpc", &self.otlp_grpc)?,
             tcp_states: self.tcp_states,
             rules: self.rules.clone(),
             ..Default::default()

@@ -25,3 +25,5 @@ pub use source::{
     HttpSettings, HttpSource, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
 pub use submit::{Refuse, BATCH_RECORDS};
+
+pub(crate) use lines::new_event_id;

@@ -83,6 +83,11 @@ impl HttpSource {
         }
     }
 
+    /// The receiving host given to this source's records.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Frames a line body (NDJSON or text; see [`LineFormat`]).
     pub fn lines(&self, body: &[u8], format: LineFormat) -> Lines {
         frame_lines(body, format, &self.host, self.settings.max_line)

@@ -130,10 +130,16 @@ impl Agent {
             tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN, stop));
 
         let mut tasks = JoinSet::new();
-        let addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
+        let mut addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
         let netmon = sources::start_tcp_states(&cfg, &host, &raw_tx)?;
         let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
         let http = start_http(&cfg, &host, &raw_tx, &agent_health, &shutdown, &mut tasks).await?;
+        let full: loglynx_collect::http::Refuse = {
+            let h = agent_health.clone();
+            Arc::new(move || h.refuse_reason())
+        };
+        addrs.otlp_grpc =
+            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(full), &shutdown, &mut tasks).await?;
         drop(raw_tx);
         // Reports until the producer is done (it drains after the sources stop).
         let reporter = {
@@ -296,6 +302,7 @@ async fn start_http(
     state.auth = crate::sources::api_auth(cfg, addr);
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
+    state.otlp = sources::otlp_limits(cfg);
     // This agent's loglynx_kafka_* series on the port's /metrics.
     let h = agent_health.clone();
     state

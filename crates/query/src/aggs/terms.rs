@@ -36,20 +36,7 @@ impl QueryEngine {
                 max: MAX_TERMS,
             });
         }
-        let column = self.terms_column(&req.field)?;
-        let p = self.prepare(windows, &req.filter, Timestamp::now())?;
-        let collector = TermCounts {
-            column: column.clone(),
-        };
-        let mut counts: HashMap<Key, u64> = HashMap::new();
-        let mut total = 0u64;
-        for w in &p.windows {
-            let (docs, part) = w.searcher.search(&*p.query, &collector)?;
-            total += docs;
-            for (k, c) in part {
-                *counts.entry(k).or_default() += c;
-            }
-        }
+        let (total, counts) = self.value_counts(windows, &req.filter, &req.field)?;
         let mut all: Vec<(Key, u64)> = counts.into_iter().collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(size);
@@ -67,6 +54,29 @@ impl QueryEngine {
             other: total.saturating_sub(in_buckets),
             took_ms: started.elapsed().as_millis() as u64,
         })
+    }
+
+    /// The number of matching events and the count of every value of `field` among them, over
+    /// all windows (what terms, cardinality and the numeric stats are made from).
+    pub(super) fn value_counts(
+        &self,
+        windows: &[WindowSnapshot],
+        filter: &crate::request::Filter,
+        field: &str,
+    ) -> Result<(u64, HashMap<Key, u64>), QueryError> {
+        let column = self.terms_column(field)?;
+        let p = self.prepare(windows, filter, Timestamp::now())?;
+        let collector = TermCounts { column };
+        let mut counts: HashMap<Key, u64> = HashMap::new();
+        let mut total = 0u64;
+        for w in &p.windows {
+            let (docs, part) = w.searcher.search(&*p.query, &collector)?;
+            total += docs;
+            for (k, c) in part {
+                *counts.entry(k).or_default() += c;
+            }
+        }
+        Ok((total, counts))
     }
 
     /// The fast column to count `field` on, or why it cannot be aggregated.
@@ -119,7 +129,7 @@ enum TermsColumn {
 
 /// A counted value: text, or a number (ordered numerically on ties).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Key {
+pub(super) enum Key {
     Num(u64),
     Str(String),
 }

@@ -14,17 +14,24 @@ pub enum IngestEndpoint {
     Ingest,
     /// `POST /_bulk` (Elasticsearch compatible).
     Bulk,
+    /// `POST /v1/logs` (OpenTelemetry OTLP/HTTP).
+    Otlp,
 }
 
 impl IngestEndpoint {
-    /// Both endpoints, in the order of `/api/v1/stats`.
-    pub const ALL: [IngestEndpoint; 2] = [IngestEndpoint::Ingest, IngestEndpoint::Bulk];
+    /// Every endpoint, in the order of `/api/v1/stats`.
+    pub const ALL: [IngestEndpoint; 3] = [
+        IngestEndpoint::Ingest,
+        IngestEndpoint::Bulk,
+        IngestEndpoint::Otlp,
+    ];
 
     /// The metric label value.
     pub fn name(self) -> &'static str {
         match self {
             IngestEndpoint::Ingest => "ingest",
             IngestEndpoint::Bulk => "bulk",
+            IngestEndpoint::Otlp => "otlp",
         }
     }
 
@@ -104,7 +111,11 @@ impl HttpMetrics {
                 "queue_full": get(&self.queue_full),
             })
         };
-        json!({"ingest": one(IngestEndpoint::Ingest), "bulk": one(IngestEndpoint::Bulk)})
+        json!({
+            "ingest": one(IngestEndpoint::Ingest),
+            "bulk": one(IngestEndpoint::Bulk),
+            "otlp": one(IngestEndpoint::Otlp),
+        })
     }
 }
 

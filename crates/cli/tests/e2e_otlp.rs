@@ -1,0 +1,185 @@
+//! OpenTelemetry logs end to end: the Python OpenTelemetry SDK (its logging bridge, inside a
+//! span) exports through the real OTLP/HTTP (protobuf, gzip) and OTLP/gRPC exporters to
+//! `loglynx run`, and the records are found through the search API with their severity,
+//! attributes, resource and trace ids. Then bad OTLP input: a clear 400 / 415 or a partial
+//! success, and the server keeps serving.
+//!
+//! The SDK comes from PyPI in the virtual environment `scripts/pyenv.sh` creates when missing
+//! (`target/pyenv`; `scripts/test.sh` runs it too).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::Server;
+
+const SENDER: &str = include_str!("support/otel_send.py");
+
+/// The virtual environment's python, created by `scripts/pyenv.sh` when missing.
+fn pyenv_python() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new(root.join("scripts/pyenv.sh"))
+        .status()
+        .expect("run scripts/pyenv.sh");
+    assert!(
+        status.success(),
+        "scripts/pyenv.sh failed: it installs the OpenTelemetry SDK from PyPI into target/pyenv"
+    );
+    root.join("target/pyenv/bin/python")
+}
+
+/// Runs the sender; returns the trace and span ids it logged under, after checking that every
+/// export was accepted.
+fn send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (String, String) {
+    let out = Command::new(python)
+        .args(["-c", SENDER, mode, endpoint, run])
+        .output()
+        .expect("run the OpenTelemetry sender");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{mode} sender failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = stdout.lines();
+    let ids: Value = serde_json::from_str(lines.next().expect("ids line")).expect("ids json");
+    assert_eq!(
+        lines.next(),
+        Some("exported SUCCESS SUCCESS SUCCESS"),
+        "{mode}: every export accepted\n{stdout}"
+    );
+    (
+        ids["trace_id"].as_str().unwrap().to_string(),
+        ids["span_id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn python_sdk_logs_over_http_and_grpc_are_searchable_with_their_context() {
+    let python = pyenv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--syslog-udp", "off", "--syslog-tcp", "off", "--otlp-grpc", "127.0.0.1:0"],
+    );
+    let grpc = server
+        .startup
+        .iter()
+        .find_map(|l| l.strip_prefix("otlp grpc: "))
+        .expect("the otlp grpc address line")
+        .to_string();
+
+    let run = "e2e-otel";
+    let via_http = send(&python, "http", &format!("http://{}", server.http), run);
+    let via_grpc = send(&python, "grpc", &format!("http://{grpc}"), run);
+    server.wait_total(&format!("labels.run:{run}"), 6, Duration::from_secs(30));
+
+    for (mode, (trace, span)) in [("http", via_http), ("grpc", via_grpc)] {
+        let body = server.search(&format!("labels.trace.id:{trace}"), 10, 0, "asc");
+        let hits = body["hits"].as_array().unwrap();
+        assert_eq!(hits.len(), 3, "{mode}: {body}");
+        let levels: Vec<&str> = hits.iter().map(|h| h["log.level"].as_str().unwrap()).collect();
+        assert_eq!(levels, ["info", "warn", "error"], "{mode}");
+        for h in hits {
+            assert_eq!(h["event.dataset"], "otel");
+            assert_eq!(h["service.name"], format!("checkout-{mode}"));
+            assert_eq!(h["labels.deployment.environment"], "e2e");
+            assert_eq!(h["labels.span.id"], span.as_str());
+            assert_eq!(h["labels.order.id"], "1");
+            assert_eq!(h["labels.otel.scope.name"], "shop");
+            assert_eq!(h["labels.telemetry.sdk.language"], "python");
+        }
+        assert_eq!(hits[0]["message"], "order o-1 received");
+        assert_eq!(hits[0]["labels.otel.severity_number"], "9");
+        assert_eq!(hits[1]["http.response.status_code"], 502);
+        assert_eq!(hits[1]["labels.otel.severity_text"], "WARN");
+        assert_eq!(hits[2]["message"], "payment declined for order o-1");
+        assert_eq!(hits[2]["source.ip"], "10.1.2.3");
+        // Typed fields are searchable as such.
+        assert_eq!(
+            server.total(&format!("service.name:checkout-{mode} AND log.level:error AND source.ip:10.1.2.3")),
+            1,
+            "{mode}"
+        );
+    }
+    let stats: Value = server
+        .client()
+        .get(server.url("/api/v1/stats"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(stats.to_string().contains("\"otlp\""), "{stats}");
+
+    bad_input(&server);
+}
+
+/// Wrong types, undecodable bodies, other content types, bad ids, unknown enums and a huge
+/// attribute map: clear answers, the good records kept, and the server still serving.
+fn bad_input(server: &Server) {
+    let post = |ct: &str, body: Vec<u8>| {
+        let r = server
+            .client()
+            .post(server.url("/v1/logs"))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().unwrap())
+    };
+
+    let wrong_type = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"severityNumber": "loud"}]}]}]});
+    let (status, text) = post("application/json", wrong_type.to_string().into_bytes());
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid OTLP JSON export request"), "{text}");
+
+    let (status, text) = post("application/x-protobuf", b"\x0a\xff\xff\xff\xff\x0f".to_vec());
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid OTLP protobuf export request"), "{text}");
+
+    let (status, text) = post("text/plain", b"hello".to_vec());
+    assert_eq!(status, 415, "{text}");
+    assert!(text.contains("application/x-protobuf or application/json"), "{text}");
+
+    let attrs: Vec<Value> = (0..5000)
+        .map(|i| json!({"key": format!("a{i}"), "value": {"intValue": i}}))
+        .collect();
+    let rec = |extra: Value| {
+        let mut r = json!({"timeUnixNano": "1700000000000000000", "body": {"stringValue": "bad-input-run"},
+            "attributes": [{"key": "run", "value": {"stringValue": "bad"}}]});
+        r.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        r
+    };
+    let body = json!({"resourceLogs": [{
+        "resource": {"attributes": attrs},
+        "scopeLogs": [{"logRecords": [
+            rec(json!({"severityNumber": 9})),
+            rec(json!({"traceId": "0102"})),
+            rec(json!({"severityNumber": 77, "severityText": "LOUD"})),
+        ]}]}]});
+    let (status, text) = post("application/json", body.to_string().into_bytes());
+    assert_eq!(status, 200, "{text}");
+    let reply: Value = serde_json::from_str(&text).unwrap();
+    let partial = &reply["partialSuccess"];
+    assert_eq!(partial["rejectedLogRecords"], json!(1), "{reply}");
+    let msg = partial["errorMessage"].as_str().unwrap();
+    assert!(msg.contains("record 2: trace_id must be 16 bytes (or empty), got 2"), "{msg}");
+    assert!(msg.contains("unknown severity_number"), "{msg}");
+    assert!(msg.contains("attribute(s) dropped"), "{msg}");
+
+    server.wait_total("labels.run:bad", 2, Duration::from_secs(30));
+    let hits = server.search("labels.run:bad", 10, 0, "asc");
+    for h in hits["hits"].as_array().unwrap() {
+        assert_eq!(h["@timestamp"], "2023-11-14T22:13:20Z");
+        // 128 attributes kept: the record's own (`run`) first, then the resource's a0..a126.
+        assert!(h.get("labels.a126").is_some(), "{h}");
+        assert!(h.get("labels.a127").is_none(), "{h}");
+        assert_eq!(h["labels.otel.dropped_attributes_count"], "4873", "{h}");
+    }
+    let health = server.client().get(server.url("/api/v1/health")).send().unwrap();
+    assert!(health.status().is_success());
+}
