@@ -1,0 +1,216 @@
+//! The miner: lines of a service grouped into templates as they arrive.
+//!
+//! Lines are bucketed by service, token count and first word (a first token that is a value
+//! buckets with the other values), like Drain's fixed-depth tree. Within a bucket a line joins
+//! the template it fits best when the fit reaches [`MinerSettings::similarity`] (ties go to the
+//! template with fewer `Any` positions, then to the older one), and the template learns from
+//! it; otherwise it starts a new template. A service keeps at most
+//! [`MinerSettings::max_templates`] templates: past that, lines that fit none are counted as
+//! the service's overflow and get the overflow template's id.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::template::{template_id, Template, TemplateId};
+use crate::token::{tokenize, Span};
+
+/// The text of the template that lines past a service's cap get.
+pub const OVERFLOW_TEMPLATE: &str = "<overflow: too many patterns>";
+
+/// How the miner groups lines.
+#[derive(Debug, Clone, Copy)]
+pub struct MinerSettings {
+    /// Least share of a line's positions that must fit a template for the line to join it.
+    pub similarity: f64,
+    /// Most templates per service.
+    pub max_templates: usize,
+    /// Most tokens a line is split into (the rest is one value).
+    pub max_tokens: usize,
+    /// Most services kept apart (others share one).
+    pub max_services: usize,
+}
+
+/// Defaults of [`MinerSettings`].
+pub const DEFAULT_SIMILARITY: f64 = 0.5;
+/// Default of [`MinerSettings::max_templates`].
+pub const DEFAULT_MAX_TEMPLATES: usize = 2000;
+/// Default of [`MinerSettings::max_tokens`].
+pub const DEFAULT_MAX_TOKENS: usize = 80;
+/// Default of [`MinerSettings::max_services`].
+pub const DEFAULT_MAX_SERVICES: usize = 1000;
+
+impl Default for MinerSettings {
+    fn default() -> Self {
+        MinerSettings {
+            similarity: DEFAULT_SIMILARITY,
+            max_templates: DEFAULT_MAX_TEMPLATES,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            max_services: DEFAULT_MAX_SERVICES,
+        }
+    }
+}
+
+/// The service that services past [`MinerSettings::max_services`] share.
+pub const OTHER_SERVICES: &str = "<other>";
+
+/// What mining one line gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mined {
+    /// The line's template id now.
+    pub id: TemplateId,
+    /// The line started a new template.
+    pub new: bool,
+    /// The line refined its template (the id changed; the old one is a former id).
+    pub refined: bool,
+    /// The line went over the service's cap.
+    pub overflow: bool,
+}
+
+/// The templates of one service.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ServiceMiner {
+    pub templates: Vec<Template>,
+    /// Lines that fit no template once the cap was reached.
+    pub overflow: u64,
+    #[serde(skip)]
+    buckets: HashMap<u64, Vec<u32>>,
+}
+
+impl ServiceMiner {
+    pub(crate) fn reindex(&mut self) {
+        self.buckets.clear();
+        for (i, t) in self.templates.iter().enumerate() {
+            self.buckets.entry(t.bucket).or_default().push(i as u32);
+        }
+    }
+}
+
+/// The online template miner (single-threaded; [`crate::Patterns`] shares one).
+#[derive(Debug, Default)]
+pub struct Miner {
+    settings: MinerSettings,
+    pub(crate) services: HashMap<String, ServiceMiner>,
+    scratch: Vec<Span>,
+}
+
+fn bucket_of(line: &str, spans: &[Span]) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(&(spans.len() as u32).to_le_bytes());
+    if let Some(first) = spans.first().filter(|s| !s.var) {
+        h.update(first.text(line).as_bytes());
+    }
+    h.digest()
+}
+
+impl Miner {
+    pub fn new(settings: MinerSettings) -> Miner {
+        Miner { settings, services: HashMap::new(), scratch: Vec::new() }
+    }
+
+    pub fn settings(&self) -> &MinerSettings {
+        &self.settings
+    }
+
+    /// Mines one line of `service` seen at `now` (milliseconds since the epoch).
+    pub fn mine(&mut self, service: &str, line: &str, now: i64) -> Mined {
+        let settings = self.settings;
+        let service = if self.services.contains_key(service) || self.services.len() < settings.max_services {
+            service
+        } else {
+            OTHER_SERVICES
+        };
+        if !self.services.contains_key(service) {
+            self.services.insert(service.to_string(), ServiceMiner::default());
+        }
+        let sm = self.services.get_mut(service).expect("inserted above");
+        let mut spans = std::mem::take(&mut self.scratch);
+        tokenize(line, settings.max_tokens.max(1), &mut spans);
+        let bucket = bucket_of(line, &spans);
+        let mut best: Option<(usize, f64, usize)> = None;
+        if let Some(members) = sm.buckets.get(&bucket) {
+            for &i in members {
+                let Some((sim, any)) = sm.templates[i as usize].score(line, &spans) else { continue };
+                let better = match best {
+                    None => true,
+                    Some((_, bs, ba)) => sim > bs || (sim == bs && any < ba),
+                };
+                if better {
+                    best = Some((i as usize, sim, any));
+                }
+            }
+        }
+        let out = match best {
+            Some((i, sim, _)) if sim >= settings.similarity => {
+                let t = &mut sm.templates[i];
+                let refined = t.absorb(line, &spans, now);
+                Mined { id: t.id, new: false, refined, overflow: false }
+            }
+            _ if sm.templates.len() >= settings.max_templates => {
+                sm.overflow += 1;
+                Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true }
+            }
+            _ => {
+                let t = Template::new(line, &spans, bucket, now);
+                let id = t.id;
+                sm.buckets.entry(bucket).or_default().push(sm.templates.len() as u32);
+                sm.templates.push(t);
+                Mined { id, new: true, refined: false, overflow: false }
+            }
+        };
+        self.scratch = spans;
+        out
+    }
+
+    /// Number of templates over all services.
+    pub fn template_count(&self) -> usize {
+        self.services.values().map(|s| s.templates.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_kind_share_a_template_and_others_do_not() {
+        let mut m = Miner::new(MinerSettings::default());
+        let a = m.mine("sshd", "Failed password for root from 10.0.0.1 port 22 ssh2", 1);
+        assert!(a.new);
+        let b = m.mine("sshd", "Failed password for admin from 10.0.0.9 port 2222 ssh2", 2);
+        assert!(!b.new && b.refined);
+        let c = m.mine("sshd", "Failed password for bob from 10.0.0.7 port 1 ssh2", 3);
+        assert_eq!(c.id, b.id);
+        assert!(!c.refined);
+        let d = m.mine("sshd", "Connection closed by 10.0.0.1 [preauth]", 4);
+        assert!(d.new && d.id != c.id);
+        // another service mines apart but agrees on the id of the same template
+        let e = m.mine("other", "Connection closed by 10.9.9.9 [preauth]", 5);
+        assert!(e.new);
+        assert_eq!(e.id, d.id);
+        assert_eq!(m.template_count(), 3);
+    }
+
+    #[test]
+    fn a_service_past_its_cap_counts_overflow() {
+        let mut m = Miner::new(MinerSettings { max_templates: 10, ..Default::default() });
+        for i in 0..1000 {
+            // no two lines alike: one word each, all different
+            let line: String = format!("{}", i).chars().map(|c| (b'a' + c.to_digit(10).unwrap() as u8) as char).collect();
+            m.mine("svc", &line, i);
+        }
+        assert_eq!(m.template_count(), 10);
+        assert_eq!(m.services["svc"].overflow, 990);
+    }
+
+    #[test]
+    fn services_past_their_cap_share_one() {
+        let mut m = Miner::new(MinerSettings { max_services: 3, ..Default::default() });
+        for i in 0..10 {
+            m.mine(&format!("s{i}"), "hello world", 0);
+        }
+        assert_eq!(m.services.len(), 4);
+        assert!(m.services.contains_key(OTHER_SERVICES));
+    }
+}
