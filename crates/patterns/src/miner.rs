@@ -78,7 +78,40 @@ pub(crate) struct ServiceMiner {
     buckets: HashMap<u64, Vec<u32>>,
 }
 
+/// How many templates differing only in words at the same places make those words variables
+/// (up to three stay apart: `for root` / `for admin`, `HTTPS` / `SOCKS5` are often kinds of
+/// line of their own; a fourth says the place holds values).
+pub const VARIANTS_TO_MERGE: usize = 4;
+
 impl ServiceMiner {
+    /// Templates of the bucket that are `i` but for words at `at` (`i` included).
+    fn variants(&self, i: usize, bucket: u64, at: &[usize]) -> usize {
+        let t = &self.templates[i];
+        self.buckets[&bucket].iter().filter(|&&j| t.sibling_of(&self.templates[j as usize], at)).count()
+    }
+
+    /// Merges the variants of `i` into the oldest of them; returns its index afterwards.
+    fn merge_variants(&mut self, i: usize, bucket: u64, at: &[usize]) -> usize {
+        let t = &self.templates[i];
+        let mut members: Vec<usize> = self.buckets[&bucket]
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| t.sibling_of(&self.templates[j], at))
+            .collect();
+        members.sort_unstable();
+        let keep = members[0];
+        // remove from the highest index down so the others stay valid
+        let mut taken = Vec::new();
+        for &j in members[1..].iter().rev() {
+            taken.push(self.templates.remove(j));
+        }
+        for other in taken.into_iter().rev() {
+            self.templates[keep].swallow(other, at);
+        }
+        self.reindex();
+        keep
+    }
+
     pub(crate) fn reindex(&mut self) {
         self.buckets.clear();
         for (i, t) in self.templates.iter().enumerate() {
@@ -93,6 +126,7 @@ pub struct Miner {
     settings: MinerSettings,
     pub(crate) services: HashMap<String, ServiceMiner>,
     scratch: Vec<Span>,
+    at: Vec<usize>,
 }
 
 fn bucket_of(line: &str, spans: &[Span]) -> u64 {
@@ -106,7 +140,7 @@ fn bucket_of(line: &str, spans: &[Span]) -> u64 {
 
 impl Miner {
     pub fn new(settings: MinerSettings) -> Miner {
-        Miner { settings, services: HashMap::new(), scratch: Vec::new() }
+        Miner { settings, services: HashMap::new(), scratch: Vec::new(), at: Vec::new() }
     }
 
     pub fn settings(&self) -> &MinerSettings {
@@ -141,8 +175,22 @@ impl Miner {
                 }
             }
         }
+        let mut at = std::mem::take(&mut self.at);
         let out = match best {
-            Some((i, sim, _)) if sim >= settings.similarity => {
+            Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
+                let t = &mut sm.templates[i];
+                let refined = t.absorb(line, &spans, now);
+                Mined { id: t.id, new: false, refined, overflow: false }
+            }
+            Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
+                // enough different words at the same places: they are a variable
+                let i = sm.merge_variants(i, bucket, &at);
+                let t = &mut sm.templates[i];
+                t.absorb(line, &spans, now);
+                Mined { id: t.id, new: false, refined: true, overflow: false }
+            }
+            Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
+                // no room for a variant: the line joins the template, the words become variables
                 let t = &mut sm.templates[i];
                 let refined = t.absorb(line, &spans, now);
                 Mined { id: t.id, new: false, refined, overflow: false }
@@ -160,6 +208,7 @@ impl Miner {
             }
         };
         self.scratch = spans;
+        self.at = at;
         out
     }
 
@@ -178,11 +227,18 @@ mod tests {
         let mut m = Miner::new(MinerSettings::default());
         let a = m.mine("sshd", "Failed password for root from 10.0.0.1 port 22 ssh2", 1);
         assert!(a.new);
+        // another word at one place: another kind of line, until a fourth word says it is a value
         let b = m.mine("sshd", "Failed password for admin from 10.0.0.9 port 2222 ssh2", 2);
+        assert!(b.new);
+        let b = m.mine("sshd", "Failed password for guest from 10.0.0.9 port 2222 ssh2", 2);
+        assert!(b.new);
+        let b = m.mine("sshd", "Failed password for bob from 10.0.0.7 port 1 ssh2", 3);
         assert!(!b.new && b.refined);
-        let c = m.mine("sshd", "Failed password for bob from 10.0.0.7 port 1 ssh2", 3);
+        let c = m.mine("sshd", "Failed password for carol from 10.0.0.7 port 1 ssh2", 3);
         assert_eq!(c.id, b.id);
         assert!(!c.refined);
+        assert_eq!(m.dictionary().get(a.id).unwrap().template, "Failed password for <*> from <*> port <*> ssh2");
+        assert_eq!(m.dictionary().get(a.id).unwrap().count, 5);
         let d = m.mine("sshd", "Connection closed by 10.0.0.1 [preauth]", 4);
         assert!(d.new && d.id != c.id);
         // another service mines apart but agrees on the id of the same template

@@ -134,14 +134,16 @@ mod tests {
     fn state_round_trips_and_former_ids_resolve() {
         let mut m = Miner::new(MinerSettings::default());
         let a = m.mine("sshd", "Invalid user admin from 1.2.3.4", 10);
-        let b = m.mine("sshd", "Invalid user guest from 1.2.3.5", 20);
+        m.mine("sshd", "Invalid user guest from 1.2.3.5", 15);
+        m.mine("sshd", "Invalid user test from 1.2.3.5", 16);
+        let b = m.mine("sshd", "Invalid user oracle from 1.2.3.5", 20);
         assert_ne!(a.id, b.id);
         let bytes = m.save();
         let mut back = Miner::load(MinerSettings::default(), &bytes).unwrap();
         let d = back.dictionary();
         assert_eq!(d.get(a.id).unwrap().template, "Invalid user <*> from <*>");
         assert_eq!(d.get(b.id).unwrap().id, format_id(template_id("Invalid user <*> from <*>")));
-        assert_eq!(d.get(b.id).unwrap().count, 2);
+        assert_eq!(d.get(b.id).unwrap().count, 4);
         assert_eq!((d.get(b.id).unwrap().first_seen, d.get(b.id).unwrap().last_seen), (10, 20));
         // the restored miner goes on where it stopped
         let c = back.mine("sshd", "Invalid user root from 9.9.9.9", 30);

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::token::{covers, is_pure_value, mask, merge, Span, MAX_WORD_LEN, WILDCARD};
+use crate::token::{covers, is_pure_value, mask, merge, Span, MAX_WORD_LEN};
 
 /// A template id: a hash of the template's text, so miners that never talked to each other
 /// (shards, restarts) give the same template the same id.
@@ -164,6 +164,58 @@ impl Template {
             return Some((1.0, 0));
         }
         Some((same as f64 / spans.len() as f64, any))
+    }
+
+    /// The positions where the template has a word and the line another word.
+    pub fn word_mismatches(&self, line: &str, spans: &[Span], out: &mut Vec<usize>) {
+        out.clear();
+        for (i, (p, s)) in self.positions.iter().zip(spans).enumerate() {
+            if let Slot::Word(w) = &p.slot {
+                if !s.var && **w != *s.text(line) {
+                    out.push(i);
+                }
+            }
+        }
+    }
+
+    /// Whether the line has another word where the template has one (the places in `at`).
+    pub fn has_word_mismatch(&self, line: &str, spans: &[Span], at: &mut Vec<usize>) -> bool {
+        self.word_mismatches(line, spans, at);
+        !at.is_empty()
+    }
+
+    /// Whether `other` is this template but for (some of) the words at `at`: the same length,
+    /// the same slots elsewhere, and words at `at`.
+    pub fn sibling_of(&self, other: &Template, at: &[usize]) -> bool {
+        self.positions.len() == other.positions.len()
+            && self.positions.iter().zip(&other.positions).enumerate().all(|(i, (a, b))| {
+                if at.contains(&i) {
+                    matches!(b.slot, Slot::Word(_))
+                } else {
+                    a.slot == b.slot
+                }
+            })
+    }
+
+    /// Takes a sibling in: its lines, times and ids; the positions `at` become variables.
+    pub fn swallow(&mut self, other: Template, at: &[usize]) {
+        self.count += other.count;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        for f in other.former.into_iter().chain([other.id]) {
+            if self.former.len() == MAX_FORMER {
+                self.former.remove(0);
+            }
+            self.former.push(f);
+        }
+        for &i in at {
+            let (p, o) = (&mut self.positions[i], &other.positions[i]);
+            p.slot = Slot::Any;
+            let mine = p.same.take().map(|v| mask(&v)).unwrap_or_else(|| p.render.to_string());
+            let theirs = o.same.as_deref().map(mask).unwrap_or_else(|| o.render.to_string());
+            p.render = merge(&mine, &theirs).into();
+        }
+        self.rename();
     }
 
     /// Learns from a line that joined the template; true when the template text changed.

@@ -2,7 +2,7 @@
 //!
 //! A line is split on whitespace; each token keeps the whitespace before it so a template
 //! renders with the line's own spacing. A token is *variable-like* when its shape says it is
-//! a value rather than a word of the message: it holds a digit, is very long, holds binary
+//! a value rather than a word of the message: it holds a number (digits not inside a word), is very long, holds binary
 //! junk, or looks like a path, a host name or a dotted identifier. Variable-like tokens match
 //! each other when lines are grouped; words must be equal.
 //!
@@ -70,9 +70,32 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
         }
         let end = floor_char_boundary(line, i);
         let text = &line[start..end];
-        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: is_variable(text) });
         i = end.max(start + 1);
+        // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
+        if let Some(prev) = out.last_mut().filter(|p| p.var && is_unit(text)) {
+            let prev_text = &line[prev.start as usize..prev.end as usize];
+            if is_pure_value(&mask(prev_text)) {
+                prev.end = end as u32;
+                // a measurement in parentheses is an aside some lines have and others not:
+                // left out so that both kinds group together
+                if prev_text.starts_with('(') && text.ends_with(')') {
+                    out.pop();
+                }
+                continue;
+            }
+        }
+        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: is_variable(text) });
     }
+}
+
+/// Units of time and size that follow numbers.
+fn is_unit(tok: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "ns", "us", "µs", "ms", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "h",
+        "hour", "hours", "day", "days", "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "kB",
+    ];
+    let t = tok.trim_end_matches([')', ',', ';', ']']);
+    UNITS.contains(&t)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -95,7 +118,9 @@ pub(crate) fn is_variable(tok: &str) -> bool {
     let mut slashes = 0;
     let mut inner_dots = 0;
     for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_digit() {
+        // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
+        // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
+        if c.is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
             return true;
         }
         if c < 0x20 || c == 0x7f {
@@ -110,11 +135,22 @@ pub(crate) fn is_variable(tok: &str) -> bool {
             _ => {}
         }
     }
-    if slashes >= 2 || inner_dots >= 2 {
+    if slashes >= 2 || inner_dots >= 2 || is_calendar_word(tok) {
         return true;
     }
     // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
     !tok.is_ascii() && tok.contains('\u{fffd}')
+}
+
+/// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
+fn is_calendar_word(tok: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon", "Tue", "Wed", "Thu",
+        "Fri", "Sat", "Sun", "January", "February", "March", "April", "June", "July", "August", "September",
+        "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    ];
+    let t = tok.trim_end_matches([',', '.']);
+    t.len() >= 3 && t.len() <= 9 && NAMES.contains(&t)
 }
 
 /// The token with its values masked as [`WILDCARD`] (see the module documentation).
@@ -225,7 +261,7 @@ pub(crate) fn merge(a: &str, b: &str) -> String {
 }
 
 fn is_cut(c: u8) -> bool {
-    !c.is_ascii_alphanumeric() && c != b'<' && c != b'*' && c != b'>' && c < 0x80
+    !c.is_ascii_alphanumeric() && !matches!(c, b'<' | b'*' | b'>' | b'.') && c < 0x80
 }
 
 /// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
@@ -261,10 +297,21 @@ mod tests {
         let vars: Vec<_> = t.iter().filter(|x| x.2).map(|x| x.1.as_str()).collect();
         assert_eq!(vars, ["10.0.0.1", "22"]);
         assert!(is_variable("/var/log/messages"));
+        assert!(!is_variable("SOCKS5") && !is_variable("ssh2") && is_variable("uid=0") && is_variable("blk_-12"));
         assert!(is_variable("ns.example.com"));
         assert!(!is_variable("connection."));
         assert!(is_variable(&"a".repeat(100_000)));
         assert!(is_variable("x\u{fffd}y"));
+        assert!(is_variable("Jun") && is_variable("Fri,") && !is_variable("Junk"));
+    }
+
+    #[test]
+    fn units_join_their_numbers_and_measurements_in_parentheses_are_asides() {
+        let words = |l: &str| toks(l, 64).into_iter().map(|t| t.1).collect::<Vec<_>>();
+        assert_eq!(words("took 5 ms total"), ["took", "5 ms", "total"]);
+        assert_eq!(words("lifetime <1 sec"), ["lifetime", "<1 sec"]);
+        assert_eq!(words("100 bytes (1.2 KB) sent"), ["100", "bytes", "sent"]);
+        assert_eq!(words("seconds 5 and (12)"), ["seconds", "5", "and", "(12)"]);
     }
 
     #[test]

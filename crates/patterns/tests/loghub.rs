@@ -103,9 +103,11 @@ fn loghub_accuracy_stays_above_its_floors() {
     let (ga, pa, fga) = (mean(|a| a.ga), mean(|a| a.pa), mean(|a| a.fga));
     println!("| **mean** | **{ga:.3}** | **{pa:.3}** | **{fga:.3}** | | |");
     // floors: just under what the miner reaches (see docs/BENCHMARKS.md)
-    assert!(ga >= 0.0, "mean GA {ga:.3}");
-    assert!(pa >= 0.0, "mean PA {pa:.3}");
+    // (2026-12-02: mean GA 0.975, PA 0.677, FGA 0.948; lowest GA Linux 0.879)
+    assert!(ga >= 0.97, "mean GA {ga:.3}");
+    assert!(pa >= 0.66, "mean PA {pa:.3}");
+    assert!(fga >= 0.93, "mean FGA {fga:.3}");
     for (name, a) in &rows {
-        assert!(a.ga >= 0.0, "{name}: GA {:.3}", a.ga);
+        assert!(a.ga >= 0.87, "{name}: GA {:.3}", a.ga);
     }
 }
