@@ -8,10 +8,11 @@
 //! [`MinerSettings::max_templates`] templates: past that, lines that fit none are counted as
 //! the service's overflow and get the overflow template's id.
 
-use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::template::{template_id, Template, TemplateId};
 use crate::token::{tokenize, Span};
@@ -75,7 +76,7 @@ pub(crate) struct ServiceMiner {
     /// Lines that fit no template once the cap was reached.
     pub overflow: u64,
     #[serde(skip)]
-    buckets: HashMap<u64, Vec<u32>>,
+    buckets: FxHashMap<u64, Vec<u32>>,
 }
 
 /// How many templates differing only in words at the same places make those words variables
@@ -124,23 +125,19 @@ impl ServiceMiner {
 #[derive(Debug, Default)]
 pub struct Miner {
     settings: MinerSettings,
-    pub(crate) services: HashMap<String, ServiceMiner>,
+    pub(crate) services: FxHashMap<String, ServiceMiner>,
     scratch: Vec<Span>,
     at: Vec<usize>,
 }
 
 fn bucket_of(line: &str, spans: &[Span]) -> u64 {
-    let mut h = Xxh3::new();
-    h.update(&(spans.len() as u32).to_le_bytes());
-    if let Some(first) = spans.first().filter(|s| !s.var) {
-        h.update(first.text(line).as_bytes());
-    }
-    h.digest()
+    let first = spans.first().filter(|s| !s.var).map_or("", |s| s.text(line));
+    xxh3_64(first.as_bytes()) ^ (spans.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl Miner {
     pub fn new(settings: MinerSettings) -> Miner {
-        Miner { settings, services: HashMap::new(), scratch: Vec::new(), at: Vec::new() }
+        Miner { settings, services: FxHashMap::default(), scratch: Vec::new(), at: Vec::new() }
     }
 
     pub fn settings(&self) -> &MinerSettings {
@@ -150,15 +147,14 @@ impl Miner {
     /// Mines one line of `service` seen at `now` (milliseconds since the epoch).
     pub fn mine(&mut self, service: &str, line: &str, now: i64) -> Mined {
         let settings = self.settings;
-        let service = if self.services.contains_key(service) || self.services.len() < settings.max_services {
-            service
-        } else {
-            OTHER_SERVICES
-        };
         if !self.services.contains_key(service) {
-            self.services.insert(service.to_string(), ServiceMiner::default());
+            let service = if self.services.len() < settings.max_services { service } else { OTHER_SERVICES };
+            self.services.entry(service.to_string()).or_default();
         }
-        let sm = self.services.get_mut(service).expect("inserted above");
+        let sm = match self.services.get_mut(service) {
+            Some(sm) => sm,
+            None => self.services.get_mut(OTHER_SERVICES).expect("inserted above"),
+        };
         let mut spans = std::mem::take(&mut self.scratch);
         tokenize(line, settings.max_tokens.max(1), &mut spans);
         let bucket = bucket_of(line, &spans);

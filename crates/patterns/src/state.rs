@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::PatternError;
@@ -15,7 +17,7 @@ pub const STATE_VERSION: u32 = 1;
 #[derive(Serialize, Deserialize)]
 struct Persisted {
     version: u32,
-    services: HashMap<String, ServiceMiner>,
+    services: FxHashMap<String, ServiceMiner>,
 }
 
 impl Miner {
@@ -24,7 +26,7 @@ impl Miner {
         #[derive(Serialize)]
         struct Out<'a> {
             version: u32,
-            services: &'a HashMap<String, ServiceMiner>,
+            services: &'a FxHashMap<String, ServiceMiner>,
         }
         serde_json::to_vec(&Out { version: STATE_VERSION, services: &self.services }).expect("the state serialises")
     }

@@ -90,12 +90,15 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
 
 /// Units of time and size that follow numbers.
 fn is_unit(tok: &str) -> bool {
-    const UNITS: &[&str] = &[
-        "ns", "us", "µs", "ms", "s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "h",
-        "hour", "hours", "day", "days", "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "kB",
-    ];
-    let t = tok.trim_end_matches([')', ',', ';', ']']);
-    UNITS.contains(&t)
+    if tok.len() > 8 || !matches!(tok.as_bytes()[0], b'n' | b'u' | 0xc2 | b'm' | b's' | b'h' | b'd' | b'B' | b'K' | b'M' | b'G' | b'T' | b'k') {
+        return false;
+    }
+    matches!(
+        tok.trim_end_matches([')', ',', ';', ']']),
+        "ns" | "us" | "µs" | "ms" | "s" | "sec" | "secs" | "second" | "seconds" | "min" | "mins" | "minute"
+            | "minutes" | "h" | "hour" | "hours" | "day" | "days" | "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB"
+            | "GiB" | "TiB" | "kB"
+    )
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -144,13 +147,16 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 
 /// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
 fn is_calendar_word(tok: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon", "Tue", "Wed", "Thu",
-        "Fri", "Sat", "Sun", "January", "February", "March", "April", "June", "July", "August", "September",
-        "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
-    ];
-    let t = tok.trim_end_matches([',', '.']);
-    t.len() >= 3 && t.len() <= 9 && NAMES.contains(&t)
+    if tok.len() < 3 || tok.len() > 10 || !tok.as_bytes()[0].is_ascii_uppercase() {
+        return false;
+    }
+    matches!(
+        tok.trim_end_matches([',', '.']),
+        "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Oct" | "Nov" | "Dec" | "Mon" | "Tue"
+            | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "January" | "February" | "March" | "April" | "June" | "July"
+            | "August" | "September" | "October" | "November" | "December" | "Monday" | "Tuesday" | "Wednesday"
+            | "Thursday" | "Friday" | "Saturday" | "Sunday"
+    )
 }
 
 /// The token with its values masked as [`WILDCARD`] (see the module documentation).
@@ -265,17 +271,26 @@ fn is_cut(c: u8) -> bool {
 }
 
 /// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
-/// literal equal to it, or a single wildcard whose start and end the token has.
+/// literal equal to it, or its literal parts found in the token in order (a glob match).
 pub(crate) fn covers(r: &str, tok: &str) -> bool {
     if r == tok || r == WILDCARD {
         return true;
     }
-    match r.split_once(WILDCARD) {
-        Some((pre, suf)) if !suf.contains(WILDCARD) => {
-            tok.len() >= pre.len() + suf.len() && tok.starts_with(pre) && tok.ends_with(suf)
+    let mut parts = r.split(WILDCARD);
+    let Some(first) = parts.next() else { return false };
+    let Some(mut rest) = tok.strip_prefix(first) else { return false };
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return rest.len() >= part.len() && rest.ends_with(part);
         }
-        _ => false,
+        match rest.find(part) {
+            Some(i) if !part.is_empty() => rest = &rest[i + part.len()..],
+            Some(_) => {}
+            None => return false,
+        }
     }
+    rest.is_empty()
 }
 
 #[cfg(test)]
@@ -355,5 +370,7 @@ mod tests {
         assert!(covers("<*>", "anything"));
         assert!(!covers("blk_<*>", "xblk"));
         assert!(!covers("a<*>a", "a"));
+        assert!(covers("<*>:<*>", "10.0.0.1:80") && !covers("<*>:<*>", "host"));
+        assert!(covers("(<*>) at <*>", "(x) at 5") && !covers("(<*>) at <*>", "(x) on 5"));
     }
 }
