@@ -65,6 +65,8 @@ pub struct AppState {
     pub pipeline_view: Option<Arc<dyn crate::PipelineView>>,
     /// Detection (rules, alerts), when on (`/api/v1/alerts`, `/api/v1/rules`; 404 when `None`).
     pub detection: Option<Arc<loglynx_detect::Detection>>,
+    /// The pattern miner, when on (`/api/v1/patterns`; 404 when `None`).
+    pub patterns: Option<Arc<loglynx_patterns::Patterns>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -101,6 +103,7 @@ impl AppState {
             network: None,
             pipeline_view: None,
             detection: None,
+            patterns: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, PipelineConfig, StoreConfig, SyslogConfig,
-    TcpStatesConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, PatternsConfig, PipelineConfig, StoreConfig,
+    SyslogConfig, TcpStatesConfig,
 };
 
 /// The whole configuration file.
@@ -44,6 +44,9 @@ pub struct Config {
     /// Sigma rules, correlation and alerts.
     #[serde(default)]
     pub detect: DetectConfig,
+    /// Log pattern mining.
+    #[serde(default)]
+    pub patterns: PatternsConfig,
 }
 
 impl Default for Config {
@@ -77,6 +80,7 @@ impl Config {
         self.files.validate()?;
         self.kafka.validate()?;
         self.detect.validate()?;
+        self.patterns.validate()?;
         Ok(())
     }
 

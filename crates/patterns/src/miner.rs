@@ -91,6 +91,24 @@ impl ServiceMiner {
         self.buckets[&bucket].iter().filter(|&&j| t.sibling_of(&self.templates[j as usize], at)).count()
     }
 
+    /// A template refined into the text of another of its bucket (they grew towards each other
+    /// from different first lines) becomes one with it, under the older; returns the index of
+    /// the one kept.
+    fn dedupe(&mut self, i: usize, bucket: u64) -> usize {
+        let id = self.templates[i].id;
+        let Some(j) = self.buckets[&bucket].iter().map(|&j| j as usize).find(|&j| j != i && self.templates[j].id == id) else {
+            return i;
+        };
+        let (keep, gone) = (i.min(j), i.max(j));
+        let other = self.templates.remove(gone);
+        let at: Vec<usize> = (0..other.positions.len())
+            .filter(|&p| self.templates[keep].positions[p].slot != other.positions[p].slot)
+            .collect();
+        self.templates[keep].swallow(other, &at);
+        self.reindex();
+        keep
+    }
+
     /// Merges the variants of `i` into the oldest of them; returns its index afterwards.
     fn merge_variants(&mut self, i: usize, bucket: u64, at: &[usize]) -> usize {
         let t = &self.templates[i];
@@ -174,22 +192,22 @@ impl Miner {
         let mut at = std::mem::take(&mut self.at);
         let out = match best {
             Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
-                let t = &mut sm.templates[i];
-                let refined = t.absorb(line, &spans, now);
-                Mined { id: t.id, new: false, refined, overflow: false }
+                let refined = sm.templates[i].absorb(line, &spans, now);
+                let i = if refined { sm.dedupe(i, bucket) } else { i };
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
                 // enough different words at the same places: they are a variable
                 let i = sm.merge_variants(i, bucket, &at);
-                let t = &mut sm.templates[i];
-                t.absorb(line, &spans, now);
-                Mined { id: t.id, new: false, refined: true, overflow: false }
+                sm.templates[i].absorb(line, &spans, now);
+                let i = sm.dedupe(i, bucket);
+                Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
                 // no room for a variant: the line joins the template, the words become variables
-                let t = &mut sm.templates[i];
-                let refined = t.absorb(line, &spans, now);
-                Mined { id: t.id, new: false, refined, overflow: false }
+                let refined = sm.templates[i].absorb(line, &spans, now);
+                let i = if refined { sm.dedupe(i, bucket) } else { i };
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false }
             }
             _ if sm.templates.len() >= settings.max_templates => {
                 sm.overflow += 1;
@@ -200,7 +218,9 @@ impl Miner {
                 let id = t.id;
                 sm.buckets.entry(bucket).or_default().push(sm.templates.len() as u32);
                 sm.templates.push(t);
-                Mined { id, new: true, refined: false, overflow: false }
+                // a line that renders as a template its bucket already has joins it
+                let i = sm.dedupe(sm.templates.len() - 1, bucket);
+                Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false }
             }
         };
         self.scratch = spans;
@@ -242,6 +262,20 @@ mod tests {
         assert!(e.new);
         assert_eq!(e.id, d.id);
         assert_eq!(m.template_count(), 3);
+    }
+
+    #[test]
+    fn templates_that_grow_into_the_same_text_become_one() {
+        let mut m = Miner::new(MinerSettings::default());
+        // a value first (a Value slot), then words that become a variable on their own
+        m.mine("s", "Failed password for invalid user 0 from 1.1.1.1 port 1 ssh2", 0);
+        for u in ["admin", "test", "oracle", "guest", "bob", "carol"] {
+            m.mine("s", &format!("Failed password for invalid user {u} from 1.1.1.1 port 1 ssh2"), 1);
+        }
+        let d = m.dictionary();
+        let texts: Vec<_> = d.templates().iter().map(|t| t.template.as_str()).collect();
+        assert_eq!(texts, ["Failed password for invalid user <*> from <*> port <*> ssh2"]);
+        assert_eq!(d.templates()[0].count, 7);
     }
 
     #[test]

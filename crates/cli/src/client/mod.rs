@@ -6,6 +6,7 @@
 //! unreadable file).
 
 mod ingest;
+mod patterns;
 mod search;
 mod tail;
 
@@ -16,6 +17,7 @@ use anyhow::{anyhow, Context as _};
 use serde_json::Value;
 
 pub use ingest::{run_ingest, IngestArgs};
+pub use patterns::{run_patterns, PatternsArgs};
 pub use search::{run_search, SearchArgs};
 pub use tail::{run_tail, TailArgs};
 

@@ -53,6 +53,7 @@ pub struct RunningWorker {
     stats: Arc<PipelineStats>,
     reporter: HealthReporter,
     sink: Arc<ShardSink>,
+    saver: Option<crate::patterns::Saver>,
 }
 
 impl Worker {
@@ -78,9 +79,20 @@ impl Worker {
             source,
         })?;
         let stats = Arc::new(PipelineStats::default());
+        let patterns = crate::patterns::open(&cfg)?;
+        let saver = match &patterns {
+            Some(p) => Some(crate::patterns::Saver::start(
+                p.clone(),
+                None,
+                crate::patterns::state_path(&cfg.data_dir),
+                cfg.patterns.save_interval,
+            )?),
+            None => None,
+        };
         let sink = Arc::new(ShardSink {
             stopping: std::sync::atomic::AtomicBool::new(false),
             detection: crate::detection::open_tagging(&cfg)?,
+            patterns,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),
@@ -143,6 +155,7 @@ impl Worker {
             stats,
             reporter,
             sink: sink_keep,
+            saver,
         })
     }
 }
@@ -207,7 +220,7 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, ..
+            group, reporter, sink, saver, ..
         } = self;
         // A consumer waiting in a rebalance for a shard another worker holds gives up.
         sink.stopping.store(true, Ordering::Relaxed);
@@ -223,6 +236,9 @@ impl RunningWorker {
             last.remove();
         }
         joined.map_err(|e| NodeError::join("consumer threads failed", e))??;
+        if let Some(saver) = saver {
+            let _ = tokio::task::spawn_blocking(move || saver.stop()).await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

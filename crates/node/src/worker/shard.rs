@@ -26,6 +26,8 @@ pub(crate) struct ShardSink {
     pub(crate) stopping: std::sync::atomic::AtomicBool,
     /// Tags events with the rules they match (correlation and alerts are not in workers yet).
     pub(crate) detection: Option<Arc<loglynx_detect::Detection>>,
+    /// The process's pattern miner, shared by its shards (ids agree across shards anyway).
+    pub(crate) patterns: Option<Arc<loglynx_patterns::Patterns>>,
     pub(crate) shards_dir: PathBuf,
     pub(crate) topic: String,
     /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
@@ -185,7 +187,10 @@ impl ShardSink {
                 pipeline.keep_original,
                 self.file_rules.clone(),
                 self.stats.clone(),
-                self.detection.as_ref().map(crate::detection::hook),
+                crate::patterns::chain(
+                    self.patterns.as_ref().map(crate::patterns::hook),
+                    self.detection.as_ref().map(crate::detection::hook),
+                ),
             );
         }
         let key = source_key(&self.topic, partition);
