@@ -1,8 +1,8 @@
 //! Patterns end to end on the real binary: `loglynx run` tails Loghub's `OpenSSH_2k.log`, every
 //! event gets a `pattern.id`, `GET /api/v1/patterns` lists the templates with counts that
 //! agree with the index and with the lines themselves, `compare=previous` marks them, the
-//! miner's state survives a restart (same ids, same templates), and `loglynx patterns` prints
-//! the same answer.
+//! miner's state survives a restart (same ids, same templates), new templates are announced by
+//! new-pattern events, and `loglynx patterns` prints the same answer.
 //!
 //! Needs `../shared/data` (fails in CI when absent, see loglynx-testkit).
 
@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{Server, BIN};
 
-const EVENTS: &str = "NOT event.dataset:loglynx.alert";
+const EVENTS: &str = "NOT event.dataset:loglynx.alert AND NOT event.dataset:loglynx.pattern";
 const ALL_TIME: [(&str, &str); 2] = [("start", "2000-01-01T00:00:00Z"), ("end", "2030-01-01T00:00:00Z")];
 
 fn patterns(s: &Server, extra: &[(&str, &str)]) -> Value {
@@ -76,6 +76,19 @@ fn openssh_patterns_are_counted_exactly_compared_and_kept_across_a_restart() {
     let failed = lines.iter().filter(|l| l.contains("]: Failed password for ") && !l.contains("invalid user")).count();
     assert_eq!(by_template("Failed password for <*> from <*> port <*> ssh2")["count"].as_u64(), Some(failed as u64));
     assert_eq!(rows[0]["template"], "Received disconnect from <*>: <*>: Bye Bye [preauth]");
+
+    // each new template's first line was followed by a new-pattern event
+    let signals = s.all_hits("event.dataset:loglynx.pattern AND event.action:pattern-new");
+    assert!(signals.len() >= rows.len(), "{} new-pattern events for {} patterns", signals.len(), rows.len());
+    for e in &signals {
+        assert_eq!(e["service.name"].as_str().or(e["process.name"].as_str()), Some("sshd"), "{e}");
+        assert!(e["labels.pattern_template"].as_str().is_some_and(|t| !t.is_empty()), "{e}");
+        // warm once an hour of event time has passed since the first line (06:55:46, same day)
+        let t = e["@timestamp"].as_str().unwrap();
+        let secs = |hms: &str| hms.split(':').fold(0, |acc, x| acc * 60 + x.parse::<i64>().unwrap());
+        let warm = secs(&t[11..19]) - secs("06:55:46") >= 3600;
+        assert_eq!(e["labels.pattern_warm"], warm.to_string(), "{e}");
+    }
 
     // a range after the data: everything was in the previous range, so everything is gone
     let later = s

@@ -24,6 +24,16 @@ pub struct PatternsConfig {
     /// Most words of a line looked at (the rest of a longer line is one variable).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: usize,
+    /// The first line of a never-seen template also becomes an event (`event.dataset:
+    /// loglynx.pattern`, `event.action: pattern-new`, with the template, service and level), for
+    /// rules and for the Patterns page.
+    #[serde(default = "yes")]
+    pub signals: bool,
+    /// How long (in event time) after a service's first line its new patterns are only learning:
+    /// their events say `labels.pattern_warm: false`, and the built-in `new_error_pattern` rule
+    /// ignores them.
+    #[serde(default = "default_warmup", with = "humantime_serde")]
+    pub warmup: Duration,
     /// How often the miner's state is saved after a store commit (`<data_dir>/patterns/`).
     #[serde(default = "default_save_interval", with = "humantime_serde")]
     pub save_interval: Duration,
@@ -67,6 +77,10 @@ fn default_max_templates() -> usize {
 
 fn default_max_tokens() -> usize {
     80
+}
+
+fn default_warmup() -> Duration {
+    Duration::from_secs(3600)
 }
 
 fn default_save_interval() -> Duration {

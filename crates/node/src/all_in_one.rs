@@ -115,7 +115,7 @@ impl AllInOne {
             Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
             stats.clone(),
             crate::patterns::chain(
-                patterns.as_ref().map(crate::patterns::hook),
+                patterns.as_ref().map(|p| crate::patterns::hook(p, cfg.patterns.signals, cfg.patterns.warmup)),
                 detection.as_ref().map(crate::detection::hook),
             ),
         );

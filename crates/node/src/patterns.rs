@@ -70,25 +70,62 @@ pub(crate) fn service_of(e: &Event) -> &str {
         .unwrap_or("")
 }
 
-/// Gives each parsed event its `pattern.id`, on the parse threads (one lock per batch).
-pub(crate) fn hook(patterns: &Arc<Patterns>) -> BatchHook {
+/// `event.dataset` of new-pattern events.
+pub(crate) const PATTERN_DATASET: &str = "loglynx.pattern";
+/// `event.action` of new-pattern events.
+pub(crate) const PATTERN_NEW: &str = "pattern-new";
+
+/// Gives each parsed event its `pattern.id`, on the parse threads (one lock per batch); with
+/// `signals`, the first line of a new template is followed by a new-pattern event.
+pub(crate) fn hook(patterns: &Arc<Patterns>, signals: bool, warmup: Duration) -> BatchHook {
     let patterns = patterns.clone();
-    Arc::new(move |events: &mut [Event]| {
-        let mut ids = Vec::with_capacity(events.len());
+    let warmup_ms = i64::try_from(warmup.as_millis()).unwrap_or(i64::MAX);
+    Arc::new(move |events: &mut Vec<Event>| {
+        let mut mined = Vec::with_capacity(events.len());
+        let mut new = Vec::new();
         patterns.mine_batch(
             events.iter().map(|e| (service_of(e), e.message.as_str(), e.timestamp.as_millis())),
-            |_, mined| ids.push(mined.id),
+            |i, m, text| {
+                mined.push(m);
+                if let (true, Some(t)) = (signals, text) {
+                    new.push((i, t.to_string()));
+                }
+            },
         );
-        for (e, id) in events.iter_mut().zip(ids) {
-            e.pattern_id = Some(format_id(id));
+        for (e, m) in events.iter_mut().zip(&mined) {
+            e.pattern_id = Some(format_id(m.id));
+        }
+        for (i, template) in new.into_iter().rev() {
+            let signal = signal_of(&events[i], template, mined[i].service_age >= warmup_ms);
+            events.insert(i + 1, signal);
         }
     })
+}
+
+/// The new-pattern event that follows `e`, the first line of its template.
+fn signal_of(e: &Event, template: String, warm: bool) -> Event {
+    let id = e.pattern_id.clone().unwrap_or_default();
+    // the id follows the line's, so a replay of the line makes the same event
+    let mut s = Event::new(format!("new pattern: {template}"), e.timestamp, e.ingested, format!("{}-pattern", e.id));
+    s.dataset = Some(PATTERN_DATASET.into());
+    s.action = Some(PATTERN_NEW.into());
+    s.host = e.host.clone();
+    s.service = e.service.clone();
+    s.process_name = e.process_name.clone();
+    s.level = e.level.clone();
+    s.file_path = e.file_path.clone();
+    // in a label, not pattern.id: the pattern's counts are of its lines
+    s.labels.insert("pattern_id".into(), id);
+    s.labels.insert("pattern_template".into(), template);
+    s.labels.insert("pattern_service".into(), service_of(e).to_string());
+    s.labels.insert("pattern_warm".into(), warm.to_string());
+    s
 }
 
 /// The pattern hook, then the detection hook (so rules can use `pattern.id`).
 pub(crate) fn chain(first: Option<BatchHook>, then: Option<BatchHook>) -> Option<BatchHook> {
     match (first, then) {
-        (Some(a), Some(b)) => Some(Arc::new(move |events: &mut [Event]| {
+        (Some(a), Some(b)) => Some(Arc::new(move |events: &mut Vec<Event>| {
             a(events);
             b(events);
         })),

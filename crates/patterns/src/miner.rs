@@ -67,6 +67,9 @@ pub struct Mined {
     pub refined: bool,
     /// The line went over the service's cap.
     pub overflow: bool,
+    /// Event time of the line less that of its service's first line (milliseconds): how long
+    /// the miner has known the service, for a warm-up before new patterns mean something.
+    pub service_age: i64,
 }
 
 /// The templates of one service.
@@ -75,6 +78,9 @@ pub(crate) struct ServiceMiner {
     pub templates: Vec<Template>,
     /// Lines that fit no template once the cap was reached.
     pub overflow: u64,
+    /// Event time of the service's first line (milliseconds).
+    #[serde(default)]
+    pub first_seen: Option<i64>,
     #[serde(skip)]
     buckets: FxHashMap<u64, Vec<u32>>,
 }
@@ -173,6 +179,8 @@ impl Miner {
             Some(sm) => sm,
             None => self.services.get_mut(OTHER_SERVICES).expect("inserted above"),
         };
+        let first = *sm.first_seen.get_or_insert(now);
+        let service_age = now.saturating_sub(first);
         let mut spans = std::mem::take(&mut self.scratch);
         tokenize(line, settings.max_tokens.max(1), &mut spans);
         let bucket = bucket_of(line, &spans);
@@ -194,24 +202,24 @@ impl Miner {
             Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
                 let refined = sm.templates[i].absorb(line, &spans, now);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
-                Mined { id: sm.templates[i].id, new: false, refined, overflow: false }
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
                 // enough different words at the same places: they are a variable
                 let i = sm.merge_variants(i, bucket, &at);
                 sm.templates[i].absorb(line, &spans, now);
                 let i = sm.dedupe(i, bucket);
-                Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false }
+                Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
                 // no room for a variant: the line joins the template, the words become variables
                 let refined = sm.templates[i].absorb(line, &spans, now);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
-                Mined { id: sm.templates[i].id, new: false, refined, overflow: false }
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
             _ if sm.templates.len() >= settings.max_templates => {
                 sm.overflow += 1;
-                Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true }
+                Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true, service_age }
             }
             _ => {
                 let t = Template::new(line, &spans, bucket, now);
@@ -220,12 +228,18 @@ impl Miner {
                 sm.templates.push(t);
                 // a line that renders as a template its bucket already has joins it
                 let i = sm.dedupe(sm.templates.len() - 1, bucket);
-                Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false }
+                Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false, service_age }
             }
         };
         self.scratch = spans;
         self.at = at;
         out
+    }
+
+    /// The text of the template `id` of `service`, if it is one of its current templates.
+    pub fn template_text(&self, service: &str, id: TemplateId) -> Option<&str> {
+        let sm = self.services.get(service).or_else(|| self.services.get(OTHER_SERVICES))?;
+        sm.templates.iter().find(|t| t.id == id).map(|t| t.text.as_str())
     }
 
     /// Number of templates over all services.

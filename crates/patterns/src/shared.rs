@@ -24,22 +24,30 @@ impl Patterns {
         Ok(Patterns { miner: Mutex::new(Miner::load(settings, bytes)?) })
     }
 
-    /// Mines each `(service, line, time)`, calling `out` with each result in order, under one
-    /// lock for the whole batch.
+    /// Mines each `(service, line, time)`, calling `out` with each result in order (and, for a
+    /// line that started a template, that template's text as it was then), under one lock for
+    /// the whole batch.
     pub fn mine_batch<'a, I, F>(&self, lines: I, mut out: F)
     where
         I: IntoIterator<Item = (&'a str, &'a str, i64)>,
-        F: FnMut(usize, Mined),
+        F: FnMut(usize, Mined, Option<&str>),
     {
         let mut m = self.miner.lock();
         for (i, (service, line, now)) in lines.into_iter().enumerate() {
-            out(i, m.mine(service, line, now));
+            let r = m.mine(service, line, now);
+            let text = if r.new { m.template_text(service, r.id) } else { None };
+            out(i, r, text);
         }
     }
 
     /// Mines one line.
     pub fn mine(&self, service: &str, line: &str, now: i64) -> Mined {
         self.miner.lock().mine(service, line, now)
+    }
+
+    /// The text of the template `id` of `service` (see [`Miner::template_text`]).
+    pub fn template_text(&self, service: &str, id: crate::TemplateId) -> Option<String> {
+        self.miner.lock().template_text(service, id).map(str::to_string)
     }
 
     /// The state as bytes, to persist.

@@ -93,6 +93,8 @@ impl Worker {
             stopping: std::sync::atomic::AtomicBool::new(false),
             detection: crate::detection::open_tagging(&cfg)?,
             patterns,
+            pattern_signals: cfg.patterns.signals,
+            pattern_warmup: cfg.patterns.warmup,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),

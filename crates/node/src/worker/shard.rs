@@ -28,6 +28,9 @@ pub(crate) struct ShardSink {
     pub(crate) detection: Option<Arc<loglynx_detect::Detection>>,
     /// The process's pattern miner, shared by its shards (ids agree across shards anyway).
     pub(crate) patterns: Option<Arc<loglynx_patterns::Patterns>>,
+    /// `[patterns] signals` and `warmup`.
+    pub(crate) pattern_signals: bool,
+    pub(crate) pattern_warmup: std::time::Duration,
     pub(crate) shards_dir: PathBuf,
     pub(crate) topic: String,
     /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
@@ -188,7 +191,7 @@ impl ShardSink {
                 self.file_rules.clone(),
                 self.stats.clone(),
                 crate::patterns::chain(
-                    self.patterns.as_ref().map(crate::patterns::hook),
+                    self.patterns.as_ref().map(|p| crate::patterns::hook(p, self.pattern_signals, self.pattern_warmup)),
                     self.detection.as_ref().map(crate::detection::hook),
                 ),
             );
