@@ -46,7 +46,9 @@ fn openssh_patterns_are_counted_exactly_compared_and_kept_across_a_restart() {
     std::fs::write(logs.join("auth.log"), &text).unwrap();
     let glob = format!("{}/*.log", logs.display());
     let data = tmp.path().join("data");
-    let args = ["--tail", glob.as_str(), "--syslog-udp", "off", "--syslog-tcp", "off"];
+    let config = tmp.path().join("loglynx.toml");
+    std::fs::write(&config, "[patterns]\nsignals = true\n").unwrap();
+    let args = ["--tail", glob.as_str(), "--syslog-udp", "off", "--syslog-tcp", "off", "--config", config.to_str().unwrap()];
 
     let s = Server::start(&data, &args);
     s.wait_total(EVENTS, lines.len() as u64, Duration::from_secs(120));

@@ -26,8 +26,8 @@ pub struct PatternsConfig {
     pub max_tokens: usize,
     /// The first line of a never-seen template also becomes an event (`event.dataset:
     /// loglynx.pattern`, `event.action: pattern-new`, with the template, service and level), for
-    /// rules and for the Patterns page.
-    #[serde(default = "yes")]
+    /// rules. Off by default: the events count as events (a search for `*` finds them).
+    #[serde(default)]
     pub signals: bool,
     /// How long (in event time) after a service's first line its new patterns are only learning:
     /// their events say `labels.pattern_warm: false`, and the built-in `new_error_pattern` rule
