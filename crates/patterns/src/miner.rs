@@ -155,7 +155,13 @@ pub struct Miner {
 }
 
 fn bucket_of(line: &str, spans: &[Span]) -> u64 {
-    let first = spans.first().filter(|s| !s.var).map_or("", |s| s.text(line));
+    // a first word with digits (`I1203` of klog, `SOCKS5`) may still vary: it does not bucket
+    let first = spans
+        .first()
+        .filter(|s| !s.var)
+        .map(|s| s.text(line))
+        .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
+        .unwrap_or("");
     xxh3_64(first.as_bytes()) ^ (spans.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
@@ -290,6 +296,17 @@ mod tests {
         let texts: Vec<_> = d.templates().iter().map(|t| t.template.as_str()).collect();
         assert_eq!(texts, ["Failed password for invalid user <*> from <*> port <*> ssh2"]);
         assert_eq!(d.templates()[0].count, 7);
+    }
+
+    #[test]
+    fn a_first_word_with_digits_does_not_split_lines_apart() {
+        // klog's header (`I1203`) varies with the date: one kind of line all the same
+        let mut m = Miner::new(MinerSettings::default());
+        for i in 0..50 {
+            let line = format!("I{:04} 10:14:{:02}.192152 prober.go:129] \"Probe succeeded\" probeType=\"Readiness\"", 1100 + i * 3, i);
+            m.mine("kubelet", &line, i);
+        }
+        assert_eq!(m.template_count(), 1, "{:?}", m.dictionary().templates());
     }
 
     #[test]
