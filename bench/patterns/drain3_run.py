@@ -12,7 +12,8 @@ def main():
     path = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     with open(path, encoding="utf-8") as f:
-        lines = [l.rstrip("\n").split("\t", 1) for l in f]
+        # `service<TAB>line`; a line without a tab has no service (as in examples/mine.rs)
+        lines = [l.rstrip("\n").split("\t", 1) if "\t" in l else ["", l.rstrip("\n")] for l in f]
     best = float("inf")
     clusters = 0
     for _ in range(rounds):
