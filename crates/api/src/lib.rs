@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/{id}/close", post(alerts::close))
         .route("/api/v1/alerts/{id}/reopen", post(alerts::reopen))
         .route("/api/v1/rules", get(alerts::rules))
+        .route("/api/v1/patterns", get(patterns::list))
         .route("/api/v1/notifications", get(alerts::notifications))
         .route("/api/v1/rules/backtest", post(alerts::backtest))
         .route("/api/v1/rules/{key}/enable", post(alerts::enable))

@@ -70,6 +70,8 @@ pub struct AppState {
     pub detection: Option<Arc<loglynx_detect::Detection>>,
     /// The per-record limits of OTLP ingest (`[otlp]`).
     pub otlp: OtlpLimits,
+    /// The pattern miner, when on (`/api/v1/patterns`; 404 when `None`).
+    pub patterns: Option<Arc<loglynx_patterns::Patterns>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -107,6 +109,7 @@ impl AppState {
             pipeline_view: None,
             detection: None,
             otlp: OtlpLimits::default(),
+            patterns: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -1,7 +1,8 @@
 //! `loglynx`: real-time log management in one binary.
 //!
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
-//! - `loglynx search`, `loglynx tail`, `loglynx ingest`: clients of a running instance;
+//! - `loglynx search`, `loglynx patterns`, `loglynx tail`, `loglynx ingest`: clients of a running
+//!   instance;
 //! - `loglynx tcpstates`: live TCP state changes from eBPF;
 //! - `loglynx netperf`: live bytes, retransmits, resets, RTT per process and drops by reason;
 //! - `loglynx netstat`: every TCP socket now per state and process, like `ss -tinp`;
@@ -36,6 +37,9 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Search a running instance.
     Search(client::SearchArgs),
+    /// The kinds of line (templates) behind the events of a query, most frequent first, from a
+    /// running instance.
+    Patterns(client::PatternsArgs),
     /// Follow new events of a running instance as they arrive.
     Tail(client::TailArgs),
     /// Bulk-import files into a running instance, with progress.
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Worker(args) => commands::worker::main(args),
         Command::Serve(args) => commands::serve::main(args),
         Command::Search(args) => client::run_search(args),
+        Command::Patterns(args) => client::run_patterns(args),
         Command::Tail(args) => client::run_tail(args),
         Command::Ingest(args) => client::run_ingest(args),
         Command::Export(args) => client::run_export(args),

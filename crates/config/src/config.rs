@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PipelineConfig, StoreConfig, SyslogConfig,
-    TcpStatesConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PatternsConfig, PipelineConfig,
+    StoreConfig, SyslogConfig, TcpStatesConfig,
 };
 
 /// The whole configuration file.
@@ -47,6 +47,9 @@ pub struct Config {
     /// Sigma rules, correlation and alerts.
     #[serde(default)]
     pub detect: DetectConfig,
+    /// Log pattern mining.
+    #[serde(default)]
+    pub patterns: PatternsConfig,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Config {
                 )));
             }
         }
+        self.patterns.validate()?;
         Ok(())
     }
 

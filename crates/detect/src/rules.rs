@@ -6,4 +6,5 @@
 pub const BUILTIN: &[(&str, &str)] = &[
     ("ssh.yml", include_str!("../rules/ssh.yml")),
     ("linux.yml", include_str!("../rules/linux.yml")),
+    ("patterns.yml", include_str!("../rules/patterns.yml")),
 ];

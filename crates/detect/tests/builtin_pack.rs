@@ -129,3 +129,35 @@ fn ssh_brute_force_alerts_of_openssh_2k_with_exact_counts_and_none_twice_on_repl
     }
 }
 
+
+/// `new_error_pattern`: a new-pattern event (as the pattern miner emits them) of an error-level
+/// line after the service's warm-up matches; during warm-up, at another level, or another kind
+/// of event, it does not.
+#[test]
+fn new_error_pattern_matches_warm_error_level_new_patterns_only() {
+    let rules = RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
+    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
+    let detector = Detector::new(rules, DetectorOptions::default());
+    let signal = |level: &str, warm: bool, action: &str| {
+        let mut e = Event::new("new pattern: disk <*> failed", Timestamp::from_secs(1), Timestamp::from_secs(1), "x-pattern".into());
+        e.dataset = Some("loglynx.pattern".into());
+        e.action = Some(action.to_string().into());
+        e.level = Some(level.into());
+        e.labels.insert("pattern_warm".into(), warm.to_string());
+        e.labels.insert("pattern_template".into(), "disk <*> failed".into());
+        detector.tag(&mut e);
+        e.rule_names
+    };
+    assert_eq!(signal("error", true, "pattern-new"), ["new_error_pattern"]);
+    assert_eq!(signal("ERROR", true, "pattern-new"), ["new_error_pattern"]);
+    assert!(signal("error", false, "pattern-new").is_empty(), "warm-up");
+    assert!(signal("info", true, "pattern-new").is_empty(), "level");
+    assert!(signal("error", true, "something-else").is_empty(), "action");
+    // the same fields on an ordinary log line do not match: the rule is routed to loglynx.pattern
+    let mut e = Event::new("x", Timestamp::from_secs(1), Timestamp::from_secs(1), "y".into());
+    e.action = Some("pattern-new".into());
+    e.level = Some("error".into());
+    e.labels.insert("pattern_warm".into(), "true".into());
+    detector.tag(&mut e);
+    assert!(e.rule_names.is_empty());
+}

@@ -46,6 +46,7 @@ pub struct RunningAllInOne {
     pipeline: JoinHandle<std::result::Result<(), PipelineError>>,
     detect_stage: Option<std::thread::JoinHandle<()>>,
     writer: WriterHandle,
+    saver: Option<crate::patterns::Saver>,
     _lock: DirLock,
 }
 
@@ -84,6 +85,7 @@ impl AllInOne {
 
         // store writer <- detection <- pipeline <- transport
         let detection = crate::detection::open(&cfg)?;
+        let patterns = crate::patterns::open(&cfg)?;
         let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
@@ -114,8 +116,20 @@ impl AllInOne {
             cfg.pipeline.keep_original,
             Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
             stats.clone(),
-            detection.as_ref().map(crate::detection::hook),
+            crate::patterns::chain(
+                patterns.as_ref().map(|p| crate::patterns::hook(p, cfg.patterns.signals, cfg.patterns.warmup)),
+                detection.as_ref().map(crate::detection::hook),
+            ),
         );
+        let saver = match &patterns {
+            Some(p) => Some(crate::patterns::Saver::start(
+                p.clone(),
+                Some(store.clone()),
+                crate::patterns::state_path(&cfg.data_dir),
+                cfg.patterns.save_interval,
+            )?),
+            None => None,
+        };
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -143,6 +157,7 @@ impl AllInOne {
         state.pipeline = stats.clone();
         state.otlp = sources::otlp_limits(&cfg);
         state.detection = detection.clone();
+        state.patterns = patterns.clone();
         drop(raw_tx);
         {
             let token = shutdown.clone();
@@ -167,6 +182,7 @@ impl AllInOne {
             pipeline,
             detect_stage,
             writer,
+            saver,
             _lock: lock,
         })
     }
@@ -207,6 +223,10 @@ impl RunningAllInOne {
         }
         let writer = self.writer;
         let joined = tokio::task::spawn_blocking(move || writer.join()).await;
+        if let Some(saver) = self.saver.take() {
+            // after the last commit: the state is never behind the store
+            let _ = tokio::task::spawn_blocking(move || saver.stop()).await;
+        }
         tracing::info!("stopped");
         match joined {
             Ok(Ok(())) => Ok(()),

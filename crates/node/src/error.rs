@@ -134,6 +134,15 @@ pub enum NodeError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The patterns' saved state could not be read or written.
+    #[error("cannot read or write the pattern state {path}: {source}; check the data directory's disk space and permissions")]
+    Patterns {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A thread could not be started.
     #[error("{what}")]
     Thread {

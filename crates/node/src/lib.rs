@@ -17,6 +17,7 @@ mod all_in_one;
 mod detection;
 mod error;
 mod lock;
+mod patterns;
 mod reporter;
 mod serve;
 mod settings;

@@ -123,9 +123,10 @@ fn parse_isolated(
     }
 }
 
-/// Runs on each parsed batch on the parse threads, in parallel with other batches: detection
-/// tags the events with the rules they match here (the stateless half of detection).
-pub type BatchHook = Arc<dyn Fn(&mut [Event]) + Send + Sync>;
+/// Runs on each parsed batch on the parse threads, in parallel with other batches: patterns give
+/// each event its `pattern.id` (and may append new-pattern events), detection tags the events
+/// with the rules they match (the stateless half of detection).
+pub type BatchHook = Arc<dyn Fn(&mut Vec<Event>) + Send + Sync>;
 
 fn parse_batch(
     batch: RawBatch,

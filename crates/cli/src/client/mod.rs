@@ -7,6 +7,7 @@
 
 mod export;
 mod ingest;
+mod patterns;
 mod search;
 mod tail;
 
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 pub use export::{run_export, ExportArgs};
 pub use ingest::{run_ingest, IngestArgs};
+pub use patterns::{run_patterns, PatternsArgs};
 pub use search::{run_search, SearchArgs};
 pub use tail::{run_tail, TailArgs};
 

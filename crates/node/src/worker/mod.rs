@@ -55,6 +55,7 @@ pub struct RunningWorker {
     reporter: HealthReporter,
     sink: Arc<ShardSink>,
     correlator: Option<correlator::Correlator>,
+    saver: Option<crate::patterns::Saver>,
 }
 
 impl Worker {
@@ -80,6 +81,16 @@ impl Worker {
             source,
         })?;
         let stats = Arc::new(PipelineStats::default());
+        let patterns = crate::patterns::open(&cfg)?;
+        let saver = match &patterns {
+            Some(p) => Some(crate::patterns::Saver::start(
+                p.clone(),
+                None,
+                crate::patterns::state_path(&cfg.data_dir),
+                cfg.patterns.save_interval,
+            )?),
+            None => None,
+        };
         let detection = crate::detection::open_tagging(&cfg)?;
         // Correlation across partitions: signals and alerts through side topics.
         let (signals, correlator) = match &detection {
@@ -94,6 +105,9 @@ impl Worker {
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             detection,
             signals,
+            patterns,
+            pattern_signals: cfg.patterns.signals,
+            pattern_warmup: cfg.patterns.warmup,
             shards_dir,
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),
@@ -157,6 +171,7 @@ impl Worker {
             reporter,
             sink: sink_keep,
             correlator,
+            saver,
         })
     }
 }
@@ -221,7 +236,7 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, correlator, ..
+            group, reporter, sink, correlator, saver, ..
         } = self;
         // A consumer waiting in a rebalance for a shard another worker holds gives up.
         sink.stopping.store(true, Ordering::Relaxed);
@@ -242,6 +257,9 @@ impl RunningWorker {
                 .map_err(|e| NodeError::join("correlator failed", e))?;
         }
         joined.map_err(|e| NodeError::join("consumer threads failed", e))??;
+        if let Some(saver) = saver {
+            let _ = tokio::task::spawn_blocking(move || saver.stop()).await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

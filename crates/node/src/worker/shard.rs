@@ -29,6 +29,11 @@ pub(crate) struct ShardSink {
     /// Sends the tagged events to the signals topic before the store commits them (with
     /// detection on).
     pub(crate) signals: Option<Arc<loglynx_bus::kafka::SideProducer>>,
+    /// The process's pattern miner, shared by its shards (ids agree across shards anyway).
+    pub(crate) patterns: Option<Arc<loglynx_patterns::Patterns>>,
+    /// `[patterns] signals` and `warmup`.
+    pub(crate) pattern_signals: bool,
+    pub(crate) pattern_warmup: std::time::Duration,
     pub(crate) shards_dir: PathBuf,
     pub(crate) topic: String,
     /// The process's budgets (`writer_threads`, `writer_memory`, `parse_threads`): split
@@ -194,7 +199,10 @@ impl ShardSink {
                 pipeline.keep_original,
                 self.file_rules.clone(),
                 self.stats.clone(),
-                self.detection.as_ref().map(crate::detection::hook),
+                crate::patterns::chain(
+                    self.patterns.as_ref().map(|p| crate::patterns::hook(p, self.pattern_signals, self.pattern_warmup)),
+                    self.detection.as_ref().map(crate::detection::hook),
+                ),
             );
         }
         let key = source_key(&self.topic, partition);

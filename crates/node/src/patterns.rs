@@ -1,0 +1,203 @@
+//! Patterns in an assembly: the miner ([`loglynx_patterns::Patterns`]) opened from its saved
+//! state, the hook that gives every parsed event its `pattern.id` on the parse threads, and the
+//! thread that saves the state after the store commits.
+//!
+//! The state is saved after a commit, so it is never behind the store: every `pattern.id` in
+//! the index is known to the dictionary after a restart. Lines mined but not committed when the
+//! process dies are read and mined again (the miner's own counts may count them twice; the
+//! counts users see come from the index).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use loglynx_config::Config;
+use loglynx_core::Event;
+use loglynx_patterns::{format_id, MinerSettings, Patterns, DEFAULT_MAX_SERVICES};
+use loglynx_pipeline::BatchHook;
+use loglynx_store::Store;
+
+use crate::error::{NodeError, Result};
+
+/// The state file under the data directory.
+pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("patterns").join("state.json")
+}
+
+fn settings(cfg: &Config) -> MinerSettings {
+    let p = &cfg.patterns;
+    MinerSettings {
+        similarity: p.similarity,
+        max_templates: p.max_templates,
+        max_tokens: p.max_tokens,
+        max_services: DEFAULT_MAX_SERVICES,
+    }
+}
+
+/// Opens the miner as `cfg.patterns` says (`None` when off), resumed from its saved state. A
+/// state that does not read is moved aside (`state.json.bad`) and mining starts afresh.
+pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Patterns>>> {
+    if !cfg.patterns.enabled {
+        return Ok(None);
+    }
+    let path = state_path(&cfg.data_dir);
+    let patterns = match std::fs::read(&path) {
+        Ok(bytes) => match Patterns::load(settings(cfg), &bytes) {
+            Ok(p) => {
+                tracing::info!(templates = p.template_count(), "patterns resumed");
+                p
+            }
+            Err(e) => {
+                let bad = path.with_extension("json.bad");
+                tracing::warn!(path = %path.display(), "{e}; moved to {} and mining afresh", bad.display());
+                let _ = std::fs::rename(&path, &bad);
+                Patterns::new(settings(cfg))
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Patterns::new(settings(cfg)),
+        Err(source) => return Err(NodeError::Patterns { path, source }),
+    };
+    Ok(Some(Arc::new(patterns)))
+}
+
+/// The key an event's templates are kept under: its service, program or dataset.
+pub(crate) fn service_of(e: &Event) -> &str {
+    e.service
+        .as_deref()
+        .or(e.process_name.as_deref())
+        .or(e.dataset.as_deref())
+        .unwrap_or("")
+}
+
+/// `event.dataset` of new-pattern events.
+pub(crate) const PATTERN_DATASET: &str = "loglynx.pattern";
+/// `event.action` of new-pattern events.
+pub(crate) const PATTERN_NEW: &str = "pattern-new";
+
+/// Gives each parsed event its `pattern.id`, on the parse threads (one lock per batch); with
+/// `signals`, the first line of a new template is followed by a new-pattern event.
+pub(crate) fn hook(patterns: &Arc<Patterns>, signals: bool, warmup: Duration) -> BatchHook {
+    let patterns = patterns.clone();
+    let warmup_ms = i64::try_from(warmup.as_millis()).unwrap_or(i64::MAX);
+    Arc::new(move |events: &mut Vec<Event>| {
+        let mut mined = Vec::with_capacity(events.len());
+        let mut new = Vec::new();
+        patterns.mine_batch(
+            events.iter().map(|e| (service_of(e), e.message.as_str(), e.timestamp.as_millis())),
+            |i, m, text| {
+                mined.push(m);
+                if let (true, Some(t)) = (signals, text) {
+                    new.push((i, t.to_string()));
+                }
+            },
+        );
+        for (e, m) in events.iter_mut().zip(&mined) {
+            e.pattern_id = Some(format_id(m.id));
+        }
+        for (i, template) in new.into_iter().rev() {
+            let signal = signal_of(&events[i], template, mined[i].service_age >= warmup_ms);
+            events.insert(i + 1, signal);
+        }
+    })
+}
+
+/// The new-pattern event that follows `e`, the first line of its template.
+fn signal_of(e: &Event, template: String, warm: bool) -> Event {
+    let id = e.pattern_id.clone().unwrap_or_default();
+    // the id follows the line's, so a replay of the line makes the same event
+    let mut s = Event::new(format!("new pattern: {template}"), e.timestamp, e.ingested, format!("{}-pattern", e.id));
+    s.dataset = Some(PATTERN_DATASET.into());
+    s.action = Some(PATTERN_NEW.into());
+    s.host = e.host.clone();
+    s.service = e.service.clone();
+    s.process_name = e.process_name.clone();
+    s.level = e.level.clone();
+    s.file_path = e.file_path.clone();
+    // in a label, not pattern.id: the pattern's counts are of its lines
+    s.labels.insert("pattern_id".into(), id);
+    s.labels.insert("pattern_template".into(), template);
+    s.labels.insert("pattern_service".into(), service_of(e).to_string());
+    s.labels.insert("pattern_warm".into(), warm.to_string());
+    s
+}
+
+/// The pattern hook, then the detection hook (so rules can use `pattern.id`).
+pub(crate) fn chain(first: Option<BatchHook>, then: Option<BatchHook>) -> Option<BatchHook> {
+    match (first, then) {
+        (Some(a), Some(b)) => Some(Arc::new(move |events: &mut Vec<Event>| {
+            a(events);
+            b(events);
+        })),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Writes the state: a temporary file, synced, renamed over the old one.
+pub(crate) fn save(patterns: &Patterns, path: &Path) -> Result<()> {
+    let io = |source| NodeError::Patterns { path: path.to_path_buf(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&patterns.save()).map_err(io)?;
+        f.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Saves the state after store commits, at most every `interval`, until [`Saver::stop`].
+pub(crate) struct Saver {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    patterns: Arc<Patterns>,
+    path: PathBuf,
+}
+
+impl Saver {
+    /// Saves after the commits of `store`; without one (a worker, whose shards commit apart),
+    /// every `interval`.
+    pub(crate) fn start(patterns: Arc<Patterns>, store: Option<Store>, path: PathBuf, interval: Duration) -> Result<Saver> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s, pa) = (patterns.clone(), stop.clone(), path.clone());
+        let thread = std::thread::Builder::new()
+            .name("patterns-saver".into())
+            .spawn(move || {
+                let commits = || store.as_ref().map_or(u64::MAX, |s| s.stats().commits);
+                let mut saved_at = commits();
+                let tick = interval.min(Duration::from_millis(200));
+                let mut waited = Duration::ZERO;
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    waited += tick;
+                    if waited < interval {
+                        continue;
+                    }
+                    waited = Duration::ZERO;
+                    let now = commits();
+                    if now != saved_at || now == u64::MAX {
+                        saved_at = now;
+                        if let Err(e) = save(&p, &pa) {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                }
+            })
+            .map_err(|source| NodeError::Thread { what: "patterns saver", source })?;
+        Ok(Saver { stop, thread: Some(thread), patterns, path })
+    }
+
+    /// Stops the thread and saves once more (call after the store's last commit).
+    pub(crate) fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Err(e) = save(&self.patterns, &self.path) {
+            tracing::warn!("{e}");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The miner: lines of a service grouped into templates as they arrive.
+//!
+//! Lines are bucketed by service, token count and first word (a first token that is a value
+//! buckets with the other values), like Drain's fixed-depth tree. Within a bucket a line joins
+//! the template it fits best when the fit reaches [`MinerSettings::similarity`] (ties go to the
+//! template with fewer `Any` positions, then to the older one), and the template learns from
+//! it; otherwise it starts a new template. A service keeps at most
+//! [`MinerSettings::max_templates`] templates: past that, lines that fit none are counted as
+//! the service's overflow and get the overflow template's id.
+
+
+use rustc_hash::FxHashMap;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::template::{template_id, Template, TemplateId};
+use crate::token::{tokenize, Span};
+
+/// The text of the template that lines past a service's cap get.
+pub const OVERFLOW_TEMPLATE: &str = "<overflow: too many patterns>";
+
+/// How the miner groups lines.
+#[derive(Debug, Clone, Copy)]
+pub struct MinerSettings {
+    /// Least share of a line's positions that must fit a template for the line to join it.
+    pub similarity: f64,
+    /// Most templates per service.
+    pub max_templates: usize,
+    /// Most tokens a line is split into (the rest is one value).
+    pub max_tokens: usize,
+    /// Most services kept apart (others share one).
+    pub max_services: usize,
+}
+
+/// Defaults of [`MinerSettings`].
+pub const DEFAULT_SIMILARITY: f64 = 0.5;
+/// Default of [`MinerSettings::max_templates`].
+pub const DEFAULT_MAX_TEMPLATES: usize = 2000;
+/// Default of [`MinerSettings::max_tokens`].
+pub const DEFAULT_MAX_TOKENS: usize = 80;
+/// Default of [`MinerSettings::max_services`].
+pub const DEFAULT_MAX_SERVICES: usize = 1000;
+
+impl Default for MinerSettings {
+    fn default() -> Self {
+        MinerSettings {
+            similarity: DEFAULT_SIMILARITY,
+            max_templates: DEFAULT_MAX_TEMPLATES,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            max_services: DEFAULT_MAX_SERVICES,
+        }
+    }
+}
+
+/// The service that services past [`MinerSettings::max_services`] share.
+pub const OTHER_SERVICES: &str = "<other>";
+
+/// What mining one line gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mined {
+    /// The line's template id now.
+    pub id: TemplateId,
+    /// The line started a new template.
+    pub new: bool,
+    /// The line refined its template (the id changed; the old one is a former id).
+    pub refined: bool,
+    /// The line went over the service's cap.
+    pub overflow: bool,
+    /// Event time of the line less that of its service's first line (milliseconds): how long
+    /// the miner has known the service, for a warm-up before new patterns mean something.
+    pub service_age: i64,
+}
+
+/// The templates of one service.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ServiceMiner {
+    pub templates: Vec<Template>,
+    /// Lines that fit no template once the cap was reached.
+    pub overflow: u64,
+    /// Event time of the service's first line (milliseconds).
+    #[serde(default)]
+    pub first_seen: Option<i64>,
+    #[serde(skip)]
+    buckets: FxHashMap<u64, Vec<u32>>,
+}
+
+/// How many templates differing only in words at the same places make those words variables
+/// (up to three stay apart: `for root` / `for admin`, `HTTPS` / `SOCKS5` are often kinds of
+/// line of their own; a fourth says the place holds values).
+pub const VARIANTS_TO_MERGE: usize = 4;
+
+impl ServiceMiner {
+    /// Templates of the bucket that are `i` but for words at `at` (`i` included).
+    fn variants(&self, i: usize, bucket: u64, at: &[usize]) -> usize {
+        let t = &self.templates[i];
+        self.buckets[&bucket].iter().filter(|&&j| t.sibling_of(&self.templates[j as usize], at)).count()
+    }
+
+    /// A template refined into the text of another of its bucket (they grew towards each other
+    /// from different first lines) becomes one with it, under the older; returns the index of
+    /// the one kept.
+    fn dedupe(&mut self, i: usize, bucket: u64) -> usize {
+        let id = self.templates[i].id;
+        let Some(j) = self.buckets[&bucket].iter().map(|&j| j as usize).find(|&j| j != i && self.templates[j].id == id) else {
+            return i;
+        };
+        let (keep, gone) = (i.min(j), i.max(j));
+        let other = self.templates.remove(gone);
+        let at: Vec<usize> = (0..other.positions.len())
+            .filter(|&p| self.templates[keep].positions[p].slot != other.positions[p].slot)
+            .collect();
+        self.templates[keep].swallow(other, &at);
+        self.reindex();
+        keep
+    }
+
+    /// Merges the variants of `i` into the oldest of them; returns its index afterwards.
+    fn merge_variants(&mut self, i: usize, bucket: u64, at: &[usize]) -> usize {
+        let t = &self.templates[i];
+        let mut members: Vec<usize> = self.buckets[&bucket]
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| t.sibling_of(&self.templates[j], at))
+            .collect();
+        members.sort_unstable();
+        let keep = members[0];
+        // remove from the highest index down so the others stay valid
+        let mut taken = Vec::new();
+        for &j in members[1..].iter().rev() {
+            taken.push(self.templates.remove(j));
+        }
+        for other in taken.into_iter().rev() {
+            self.templates[keep].swallow(other, at);
+        }
+        self.reindex();
+        keep
+    }
+
+    pub(crate) fn reindex(&mut self) {
+        self.buckets.clear();
+        for (i, t) in self.templates.iter().enumerate() {
+            self.buckets.entry(t.bucket).or_default().push(i as u32);
+        }
+    }
+}
+
+/// The online template miner (single-threaded; [`crate::Patterns`] shares one).
+#[derive(Debug, Default)]
+pub struct Miner {
+    settings: MinerSettings,
+    pub(crate) services: FxHashMap<String, ServiceMiner>,
+    scratch: Vec<Span>,
+    at: Vec<usize>,
+}
+
+fn bucket_of(line: &str, spans: &[Span]) -> u64 {
+    // a first word with digits (`I1203` of klog, `SOCKS5`) may still vary: it does not bucket
+    let first = spans
+        .first()
+        .filter(|s| !s.var)
+        .map(|s| s.text(line))
+        .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
+        .unwrap_or("");
+    xxh3_64(first.as_bytes()) ^ (spans.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl Miner {
+    pub fn new(settings: MinerSettings) -> Miner {
+        Miner { settings, services: FxHashMap::default(), scratch: Vec::new(), at: Vec::new() }
+    }
+
+    pub fn settings(&self) -> &MinerSettings {
+        &self.settings
+    }
+
+    /// Mines one line of `service` seen at `now` (milliseconds since the epoch).
+    pub fn mine(&mut self, service: &str, line: &str, now: i64) -> Mined {
+        let settings = self.settings;
+        if !self.services.contains_key(service) {
+            let service = if self.services.len() < settings.max_services { service } else { OTHER_SERVICES };
+            self.services.entry(service.to_string()).or_default();
+        }
+        let sm = match self.services.get_mut(service) {
+            Some(sm) => sm,
+            None => self.services.get_mut(OTHER_SERVICES).expect("inserted above"),
+        };
+        let first = *sm.first_seen.get_or_insert(now);
+        let service_age = now.saturating_sub(first);
+        let mut spans = std::mem::take(&mut self.scratch);
+        tokenize(line, settings.max_tokens.max(1), &mut spans);
+        let bucket = bucket_of(line, &spans);
+        let mut best: Option<(usize, f64, usize)> = None;
+        if let Some(members) = sm.buckets.get(&bucket) {
+            for &i in members {
+                let Some((sim, any)) = sm.templates[i as usize].score(line, &spans) else { continue };
+                let better = match best {
+                    None => true,
+                    Some((_, bs, ba)) => sim > bs || (sim == bs && any < ba),
+                };
+                if better {
+                    best = Some((i as usize, sim, any));
+                }
+            }
+        }
+        let mut at = std::mem::take(&mut self.at);
+        let out = match best {
+            Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
+                let refined = sm.templates[i].absorb(line, &spans, now);
+                let i = if refined { sm.dedupe(i, bucket) } else { i };
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
+            }
+            Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
+                // enough different words at the same places: they are a variable
+                let i = sm.merge_variants(i, bucket, &at);
+                sm.templates[i].absorb(line, &spans, now);
+                let i = sm.dedupe(i, bucket);
+                Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }
+            }
+            Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
+                // no room for a variant: the line joins the template, the words become variables
+                let refined = sm.templates[i].absorb(line, &spans, now);
+                let i = if refined { sm.dedupe(i, bucket) } else { i };
+                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
+            }
+            _ if sm.templates.len() >= settings.max_templates => {
+                sm.overflow += 1;
+                Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true, service_age }
+            }
+            _ => {
+                let t = Template::new(line, &spans, bucket, now);
+                let id = t.id;
+                sm.buckets.entry(bucket).or_default().push(sm.templates.len() as u32);
+                sm.templates.push(t);
+                // a line that renders as a template its bucket already has joins it
+                let i = sm.dedupe(sm.templates.len() - 1, bucket);
+                Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false, service_age }
+            }
+        };
+        self.scratch = spans;
+        self.at = at;
+        out
+    }
+
+    /// The text of the template `id` of `service`, if it is one of its current templates.
+    pub fn template_text(&self, service: &str, id: TemplateId) -> Option<&str> {
+        let sm = self.services.get(service).or_else(|| self.services.get(OTHER_SERVICES))?;
+        sm.templates.iter().find(|t| t.id == id).map(|t| t.text.as_str())
+    }
+
+    /// Number of templates over all services.
+    pub fn template_count(&self) -> usize {
+        self.services.values().map(|s| s.templates.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_kind_share_a_template_and_others_do_not() {
+        let mut m = Miner::new(MinerSettings::default());
+        let a = m.mine("sshd", "Failed password for root from 10.0.0.1 port 22 ssh2", 1);
+        assert!(a.new);
+        // another word at one place: another kind of line, until a fourth word says it is a value
+        let b = m.mine("sshd", "Failed password for admin from 10.0.0.9 port 2222 ssh2", 2);
+        assert!(b.new);
+        let b = m.mine("sshd", "Failed password for guest from 10.0.0.9 port 2222 ssh2", 2);
+        assert!(b.new);
+        let b = m.mine("sshd", "Failed password for bob from 10.0.0.7 port 1 ssh2", 3);
+        assert!(!b.new && b.refined);
+        let c = m.mine("sshd", "Failed password for carol from 10.0.0.7 port 1 ssh2", 3);
+        assert_eq!(c.id, b.id);
+        assert!(!c.refined);
+        assert_eq!(m.dictionary().get(a.id).unwrap().template, "Failed password for <*> from <*> port <*> ssh2");
+        assert_eq!(m.dictionary().get(a.id).unwrap().count, 5);
+        let d = m.mine("sshd", "Connection closed by 10.0.0.1 [preauth]", 4);
+        assert!(d.new && d.id != c.id);
+        // another service mines apart but agrees on the id of the same template
+        let e = m.mine("other", "Connection closed by 10.9.9.9 [preauth]", 5);
+        assert!(e.new);
+        assert_eq!(e.id, d.id);
+        assert_eq!(m.template_count(), 3);
+    }
+
+    #[test]
+    fn templates_that_grow_into_the_same_text_become_one() {
+        let mut m = Miner::new(MinerSettings::default());
+        // a value first (a Value slot), then words that become a variable on their own
+        m.mine("s", "Failed password for invalid user 0 from 1.1.1.1 port 1 ssh2", 0);
+        for u in ["admin", "test", "oracle", "guest", "bob", "carol"] {
+            m.mine("s", &format!("Failed password for invalid user {u} from 1.1.1.1 port 1 ssh2"), 1);
+        }
+        let d = m.dictionary();
+        let texts: Vec<_> = d.templates().iter().map(|t| t.template.as_str()).collect();
+        assert_eq!(texts, ["Failed password for invalid user <*> from <*> port <*> ssh2"]);
+        assert_eq!(d.templates()[0].count, 7);
+    }
+
+    #[test]
+    fn a_first_word_with_digits_does_not_split_lines_apart() {
+        // klog's header (`I1203`) varies with the date: one kind of line all the same
+        let mut m = Miner::new(MinerSettings::default());
+        for i in 0..50 {
+            let line = format!("I{:04} 10:14:{:02}.192152 prober.go:129] \"Probe succeeded\" probeType=\"Readiness\"", 1100 + i * 3, i);
+            m.mine("kubelet", &line, i);
+        }
+        assert_eq!(m.template_count(), 1, "{:?}", m.dictionary().templates());
+    }
+
+    #[test]
+    fn a_service_past_its_cap_counts_overflow() {
+        let mut m = Miner::new(MinerSettings { max_templates: 10, ..Default::default() });
+        for i in 0..1000 {
+            // no two lines alike: one word each, all different
+            let line: String = format!("{}", i).chars().map(|c| (b'a' + c.to_digit(10).unwrap() as u8) as char).collect();
+            m.mine("svc", &line, i);
+        }
+        assert_eq!(m.template_count(), 10);
+        assert_eq!(m.services["svc"].overflow, 990);
+    }
+
+    #[test]
+    fn services_past_their_cap_share_one() {
+        let mut m = Miner::new(MinerSettings { max_services: 3, ..Default::default() });
+        for i in 0..10 {
+            m.mine(&format!("s{i}"), "hello world", 0);
+        }
+        assert_eq!(m.services.len(), 4);
+        assert!(m.services.contains_key(OTHER_SERVICES));
+    }
+}

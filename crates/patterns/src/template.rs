@@ -1,0 +1,304 @@
+//! A template: its positions, how a line is scored against it, how it learns from a line, and
+//! its id.
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::token::{covers, is_pure_value, mask, merge, Span, MAX_WORD_LEN};
+
+/// A template id: a hash of the template's text, so miners that never talked to each other
+/// (shards, restarts) give the same template the same id.
+pub type TemplateId = u64;
+
+/// The id of a template text (xxh3, 64 bits; the algorithm is fixed: ids are stored in events).
+pub fn template_id(text: &str) -> TemplateId {
+    xxh3_64(text.as_bytes())
+}
+
+/// The id as stored in events (`pattern.id`): 16 lowercase hex digits.
+pub fn format_id(id: TemplateId) -> String {
+    format!("{id:016x}")
+}
+
+/// The id back from its text form, `None` when it is not 16 hex digits.
+pub fn parse_id(s: &str) -> Option<TemplateId> {
+    (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok()).flatten()
+}
+
+/// What one position of a template holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) enum Slot {
+    /// A word every line had here.
+    Word(Box<str>),
+    /// Variable-like tokens (numbers, addresses, ...) every line had here.
+    Value,
+    /// Lines had different words here: anything matches, nothing scores.
+    Any,
+}
+
+/// One position: what it holds, the raw token while every line had the same one, and how it
+/// renders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Position {
+    pub slot: Slot,
+    /// The whitespace before the token (of the first line).
+    pub sep: Box<str>,
+    /// The token while all lines had the same one here.
+    pub same: Option<Box<str>>,
+    /// The rendering: a literal, or masked values (`blk_<*>`, `<*>`).
+    pub render: Box<str>,
+}
+
+/// A mined template.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Template {
+    pub positions: Vec<Position>,
+    /// Where in its service's buckets it lives (from its first line).
+    pub bucket: u64,
+    pub id: TemplateId,
+    pub text: String,
+    pub count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// The first line, cut to [`EXAMPLE_MAX`] bytes.
+    pub example: String,
+    /// Ids this template had before it was refined (the newest last, at most [`MAX_FORMER`]).
+    pub former: Vec<TemplateId>,
+}
+
+/// Most bytes of a template's example line kept.
+pub(crate) const EXAMPLE_MAX: usize = 512;
+/// Most former ids a template remembers.
+pub(crate) const MAX_FORMER: usize = 64;
+
+fn render_first(tok: &str, var: bool) -> Box<str> {
+    if !var {
+        return tok.into();
+    }
+    let m = mask(tok);
+    if tok.len() > MAX_WORD_LEN || is_pure_value(&m) {
+        m.into()
+    } else {
+        tok.into()
+    }
+}
+
+impl Template {
+    pub fn new(line: &str, spans: &[Span], bucket: u64, now: i64) -> Template {
+        let positions = spans
+            .iter()
+            .map(|s| {
+                let tok = s.text(line);
+                let long = tok.len() > MAX_WORD_LEN;
+                Position {
+                    slot: if s.var { Slot::Value } else { Slot::Word(tok.into()) },
+                    sep: s.sep(line).into(),
+                    same: (!long).then(|| tok.into()),
+                    render: render_first(tok, s.var),
+                }
+            })
+            .collect();
+        let mut cut = line.len().min(EXAMPLE_MAX);
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut t = Template {
+            positions,
+            bucket,
+            id: 0,
+            text: String::new(),
+            count: 1,
+            first_seen: now,
+            last_seen: now,
+            example: line[..cut].to_string(),
+            former: Vec::new(),
+        };
+        t.rename();
+        t
+    }
+
+    /// Recomputes the text and id from the positions; the old id becomes a former one.
+    fn rename(&mut self) {
+        let mut text = String::new();
+        for (i, p) in self.positions.iter().enumerate() {
+            if i > 0 {
+                text.push_str(if p.sep.is_empty() { " " } else { &p.sep });
+            }
+            text.push_str(&p.render);
+        }
+        let id = template_id(&text);
+        if self.id != 0 && self.id != id {
+            if self.former.len() == MAX_FORMER {
+                self.former.remove(0);
+            }
+            self.former.push(self.id);
+        }
+        self.id = id;
+        self.text = text;
+    }
+
+    /// How well the line fits, as (similarity, positions that are `Any`): words equal and
+    /// values facing values count, over the number of positions. `None` when lengths differ.
+    pub fn score(&self, line: &str, spans: &[Span]) -> Option<(f64, usize)> {
+        if spans.len() != self.positions.len() {
+            return None;
+        }
+        let mut same = 0usize;
+        let mut any = 0usize;
+        for (p, s) in self.positions.iter().zip(spans) {
+            match &p.slot {
+                Slot::Word(w) => {
+                    if !s.var && **w == *s.text(line) {
+                        same += 1;
+                    }
+                }
+                Slot::Value => {
+                    if s.var {
+                        same += 1;
+                    }
+                }
+                Slot::Any => any += 1,
+            }
+        }
+        if spans.is_empty() {
+            return Some((1.0, 0));
+        }
+        Some((same as f64 / spans.len() as f64, any))
+    }
+
+    /// The positions where the template has a word and the line another word.
+    pub fn word_mismatches(&self, line: &str, spans: &[Span], out: &mut Vec<usize>) {
+        out.clear();
+        for (i, (p, s)) in self.positions.iter().zip(spans).enumerate() {
+            if let Slot::Word(w) = &p.slot {
+                if !s.var && **w != *s.text(line) {
+                    out.push(i);
+                }
+            }
+        }
+    }
+
+    /// Whether the line has another word where the template has one (the places in `at`).
+    pub fn has_word_mismatch(&self, line: &str, spans: &[Span], at: &mut Vec<usize>) -> bool {
+        self.word_mismatches(line, spans, at);
+        !at.is_empty()
+    }
+
+    /// Whether `other` is this template but for (some of) the words at `at`: the same length,
+    /// the same slots elsewhere, and words at `at`.
+    pub fn sibling_of(&self, other: &Template, at: &[usize]) -> bool {
+        self.positions.len() == other.positions.len()
+            && self.positions.iter().zip(&other.positions).enumerate().all(|(i, (a, b))| {
+                if at.contains(&i) {
+                    matches!(b.slot, Slot::Word(_))
+                } else {
+                    a.slot == b.slot
+                }
+            })
+    }
+
+    /// Takes a sibling in: its lines, times and ids; the positions `at` become variables.
+    pub fn swallow(&mut self, other: Template, at: &[usize]) {
+        self.count += other.count;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        for f in other.former.into_iter().chain([other.id]) {
+            if self.former.len() == MAX_FORMER {
+                self.former.remove(0);
+            }
+            self.former.push(f);
+        }
+        for &i in at {
+            let (p, o) = (&mut self.positions[i], &other.positions[i]);
+            p.slot = Slot::Any;
+            let mine = p.same.take().map(|v| mask(&v)).unwrap_or_else(|| p.render.to_string());
+            let theirs = o.same.as_deref().map(mask).unwrap_or_else(|| o.render.to_string());
+            p.render = merge(&mine, &theirs).into();
+        }
+        self.rename();
+    }
+
+    /// Learns from a line that joined the template; true when the template text changed.
+    pub fn absorb(&mut self, line: &str, spans: &[Span], now: i64) -> bool {
+        self.count += 1;
+        self.first_seen = self.first_seen.min(now);
+        self.last_seen = self.last_seen.max(now);
+        let mut changed = false;
+        for (p, s) in self.positions.iter_mut().zip(spans) {
+            let tok = s.text(line);
+            match &p.slot {
+                Slot::Word(w) if !s.var && **w == *tok => continue,
+                Slot::Word(_) => p.slot = Slot::Any,
+                Slot::Value if !s.var => p.slot = Slot::Any,
+                _ => {}
+            }
+            if let Some(v) = &p.same {
+                if **v == *tok {
+                    continue;
+                }
+                // the first time this position differs: from the first value's masked form
+                let first = mask(v);
+                p.same = None;
+                let merged: Box<str> = merge(&first, &mask(tok)).into();
+                if merged != p.render {
+                    p.render = merged;
+                    changed = true;
+                }
+                continue;
+            }
+            if covers(&p.render, tok) {
+                continue;
+            }
+            let merged: Box<str> = merge(&p.render, &mask(tok)).into();
+            if merged != p.render {
+                p.render = merged;
+                changed = true;
+            }
+        }
+        if changed {
+            self.rename();
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::tokenize;
+
+    fn tpl(lines: &[&str]) -> Template {
+        let mut spans = Vec::new();
+        tokenize(lines[0], 64, &mut spans);
+        let mut t = Template::new(lines[0], &spans, 0, 0);
+        for l in &lines[1..] {
+            tokenize(l, 64, &mut spans);
+            t.absorb(l, &spans, 1);
+        }
+        t
+    }
+
+    #[test]
+    fn a_template_renders_values_and_learns_variables() {
+        let t = tpl(&["Accepted password for root from 10.0.0.1 port 22 ssh2"]);
+        assert_eq!(t.text, "Accepted password for root from <*> port <*> ssh2");
+        let t = tpl(&[
+            "Accepted password for root from 10.0.0.1 port 22 ssh2",
+            "Accepted password for bob from 10.0.0.2 port 4022 ssh2",
+        ]);
+        assert_eq!(t.text, "Accepted password for <*> from <*> port <*> ssh2");
+        assert_eq!(t.former.len(), 1);
+        assert_eq!(t.id, template_id(&t.text));
+        let t = tpl(&["PacketResponder 1 for block blk_-38 terminating", "PacketResponder 2 for block blk_77 terminating"]);
+        assert_eq!(t.text, "PacketResponder <*> for block blk_<*> terminating");
+        let t = tpl(&["boot  (command 2)", "boot  (command 3)"]);
+        assert_eq!(t.text, "boot  (command <*>)");
+    }
+
+    #[test]
+    fn ids_round_trip_as_text() {
+        let id = template_id("a <*> b");
+        assert_eq!(parse_id(&format_id(id)), Some(id));
+        assert_eq!(parse_id("xyz"), None);
+    }
+}

@@ -1,0 +1,376 @@
+//! Lines into tokens, and which tokens are variables.
+//!
+//! A line is split on whitespace; each token keeps the whitespace before it so a template
+//! renders with the line's own spacing. A token is *variable-like* when its shape says it is
+//! a value rather than a word of the message: it holds a number (digits not inside a word), is very long, holds binary
+//! junk, or looks like a path, a host name or a dotted identifier. Variable-like tokens match
+//! each other when lines are grouped; words must be equal.
+//!
+//! [`mask`] renders the values inside one token as `<*>` while keeping its punctuation and
+//! words (`blk_-123` -> `blk_<*>`, `10.0.0.1:5070` -> `<*>:<*>`, `(HWID=42)` -> `(HWID=<*>)`):
+//! numbers (with a sign when the sign is not glued to a word), dotted numbers (addresses,
+//! versions, decimals) as one value, `0x` hex and long hex strings.
+
+/// The placeholder of a variable in a template.
+pub const WILDCARD: &str = "<*>";
+
+/// Longer tokens are variable-like whatever they hold (a 100 KB token is a value).
+pub(crate) const MAX_WORD_LEN: usize = 64;
+
+/// One token of a line, as byte offsets into it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    /// Start of the whitespace before the token.
+    pub sep: u32,
+    /// Start of the token.
+    pub start: u32,
+    /// End of the token (exclusive).
+    pub end: u32,
+    /// Whether the token is variable-like.
+    pub var: bool,
+}
+
+impl Span {
+    pub fn text<'a>(&self, line: &'a str) -> &'a str {
+        &line[self.start as usize..self.end as usize]
+    }
+    pub fn sep<'a>(&self, line: &'a str) -> &'a str {
+        &line[self.sep as usize..self.start as usize]
+    }
+}
+
+/// Splits `line` into at most `max_tokens` tokens (the rest of a longer line becomes one last
+/// variable token), into `out` (cleared first). Lines longer than 4 GiB are cut at 4 GiB.
+pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
+    out.clear();
+    let bytes = line.as_bytes();
+    let len = bytes.len().min(u32::MAX as usize);
+    let mut i = 0;
+    while i < len {
+        let sep = i;
+        while i < len && is_space(bytes[i]) {
+            i += 1;
+        }
+        if i >= len {
+            break;
+        }
+        let start = i;
+        if out.len() + 1 == max_tokens {
+            // the rest of the line, trailing whitespace dropped, as one value
+            let mut end = len;
+            while end > start && is_space(bytes[end - 1]) {
+                end -= 1;
+            }
+            let end = floor_char_boundary(line, end);
+            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true });
+            return;
+        }
+        while i < len && !is_space(bytes[i]) {
+            i += 1;
+        }
+        let end = floor_char_boundary(line, i);
+        let text = &line[start..end];
+        i = end.max(start + 1);
+        // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
+        if let Some(prev) = out.last_mut().filter(|p| p.var && is_unit(text)) {
+            let prev_text = &line[prev.start as usize..prev.end as usize];
+            if is_pure_value(&mask(prev_text)) {
+                prev.end = end as u32;
+                // a measurement in parentheses is an aside some lines have and others not:
+                // left out so that both kinds group together
+                if prev_text.starts_with('(') && text.ends_with(')') {
+                    out.pop();
+                }
+                continue;
+            }
+        }
+        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: is_variable(text) });
+    }
+}
+
+/// Units of time and size that follow numbers.
+fn is_unit(tok: &str) -> bool {
+    if tok.len() > 8 || !matches!(tok.as_bytes()[0], b'n' | b'u' | 0xc2 | b'm' | b's' | b'h' | b'd' | b'B' | b'K' | b'M' | b'G' | b'T' | b'k') {
+        return false;
+    }
+    matches!(
+        tok.trim_end_matches([')', ',', ';', ']']),
+        "ns" | "us" | "µs" | "ms" | "s" | "sec" | "secs" | "second" | "seconds" | "min" | "mins" | "minute"
+            | "minutes" | "h" | "hour" | "hours" | "day" | "days" | "B" | "KB" | "MB" | "GB" | "TB" | "KiB" | "MiB"
+            | "GiB" | "TiB" | "kB"
+    )
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Whether a token's shape says it is a value (see the module documentation).
+pub(crate) fn is_variable(tok: &str) -> bool {
+    if tok.len() > MAX_WORD_LEN {
+        return true;
+    }
+    let b = tok.as_bytes();
+    let mut slashes = 0;
+    let mut inner_dots = 0;
+    for (i, &c) in b.iter().enumerate() {
+        // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
+        // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
+        if c.is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            return true;
+        }
+        if c < 0x20 || c == 0x7f {
+            return true;
+        }
+        match c {
+            b'/' | b'\\' => slashes += 1,
+            b'.' if i > 0 && i + 1 < b.len() && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric() => {
+                inner_dots += 1
+            }
+            b'@' if i > 0 && i + 1 < b.len() => return true,
+            _ => {}
+        }
+    }
+    if slashes >= 2 || inner_dots >= 2 || is_calendar_word(tok) {
+        return true;
+    }
+    // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
+    !tok.is_ascii() && tok.contains('\u{fffd}')
+}
+
+/// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
+fn is_calendar_word(tok: &str) -> bool {
+    if tok.len() < 3 || tok.len() > 10 || !tok.as_bytes()[0].is_ascii_uppercase() {
+        return false;
+    }
+    matches!(
+        tok.trim_end_matches([',', '.']),
+        "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Oct" | "Nov" | "Dec" | "Mon" | "Tue"
+            | "Wed" | "Thu" | "Fri" | "Sat" | "Sun" | "January" | "February" | "March" | "April" | "June" | "July"
+            | "August" | "September" | "October" | "November" | "December" | "Monday" | "Tuesday" | "Wednesday"
+            | "Thursday" | "Friday" | "Saturday" | "Sunday"
+    )
+}
+
+/// The token with its values masked as [`WILDCARD`] (see the module documentation).
+pub fn mask(tok: &str) -> String {
+    if tok.len() > MAX_WORD_LEN || tok.chars().any(|c| c.is_control() || c == '\u{fffd}') {
+        return WILDCARD.to_string();
+    }
+    let b = tok.as_bytes();
+    let mut out = String::with_capacity(tok.len());
+    let mut i = 0;
+    // whether `out` ends with a wildcard that a following `.<value>` may extend
+    let mut after_value = false;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let run = &tok[start..i];
+            if is_value_run(run) {
+                if !after_value {
+                    // a sign not glued to a word belongs to the number
+                    if start > 0 && b[start - 1] == b'-' && (start == 1 || !b[start - 2].is_ascii_alphanumeric()) && out.ends_with('-') {
+                        out.pop();
+                    }
+                    if !out.ends_with(WILDCARD) {
+                        out.push_str(WILDCARD);
+                    }
+                }
+                after_value = true;
+            } else {
+                out.push_str(run);
+                after_value = false;
+            }
+            continue;
+        }
+        // a dot between two values is part of one value (addresses, versions, decimals)
+        if c == b'.' && after_value && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() {
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_alphanumeric() {
+                j += 1;
+            }
+            if is_value_run(&tok[i + 1..j]) {
+                i = j;
+                continue;
+            }
+        }
+        let ch = tok[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+        after_value = false;
+    }
+    out
+}
+
+/// Whether a run of ASCII letters and digits is a value: a number, `0x` hex, or a hex string of
+/// eight or more characters holding a digit.
+fn is_value_run(run: &str) -> bool {
+    let b = run.as_bytes();
+    if b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    if b.len() > 2 && (run.starts_with("0x") || run.starts_with("0X")) && b[2..].iter().all(u8::is_ascii_hexdigit) {
+        return true;
+    }
+    b.len() >= 8 && b.iter().all(u8::is_ascii_hexdigit) && b.iter().any(u8::is_ascii_digit)
+}
+
+/// Whether a masked token is all value: nothing but wildcards and punctuation (an address, a
+/// number, `[<*>]`), so it renders masked even when every line had the same value there.
+pub(crate) fn is_pure_value(masked: &str) -> bool {
+    masked.contains(WILDCARD) && !masked.replace(WILDCARD, "").bytes().any(|c| c.is_ascii_alphabetic())
+}
+
+/// The two renderings of one template position merged: their common start and end kept where
+/// they end (start with) punctuation, a wildcard between (`blk_<*>` and `blk_7` -> `blk_<*>`,
+/// `rhost=` and `rhost=<*>` -> `rhost=<*>`, `root` and `admin` -> `<*>`).
+pub(crate) fn merge(a: &str, b: &str) -> String {
+    if a == b {
+        return a.to_string();
+    }
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let max = ab.len().min(bb.len());
+    let mut p = 0;
+    while p < max && ab[p] == bb[p] {
+        p += 1;
+    }
+    // cut back to just after punctuation that is not part of a wildcard
+    while p > 0 && !(is_cut(ab[p - 1]) && a.is_char_boundary(p) && b.is_char_boundary(p)) {
+        p -= 1;
+    }
+    let mut s = 0;
+    while s < max - p && ab[ab.len() - 1 - s] == bb[bb.len() - 1 - s] {
+        s += 1;
+    }
+    while s > 0 && !(is_cut(ab[ab.len() - s]) && a.is_char_boundary(ab.len() - s) && b.is_char_boundary(bb.len() - s)) {
+        s -= 1;
+    }
+    let mut out = String::with_capacity(p + s + 3);
+    out.push_str(&a[..p]);
+    out.push_str(WILDCARD);
+    out.push_str(&a[a.len() - s..]);
+    while out.contains("<*><*>") {
+        out = out.replace("<*><*>", WILDCARD);
+    }
+    out
+}
+
+fn is_cut(c: u8) -> bool {
+    !c.is_ascii_alphanumeric() && !matches!(c, b'<' | b'*' | b'>' | b'.') && c < 0x80
+}
+
+/// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
+/// literal equal to it, or its literal parts found in the token in order (a glob match).
+pub(crate) fn covers(r: &str, tok: &str) -> bool {
+    if r == tok || r == WILDCARD {
+        return true;
+    }
+    let mut parts = r.split(WILDCARD);
+    let Some(first) = parts.next() else { return false };
+    let Some(mut rest) = tok.strip_prefix(first) else { return false };
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return rest.len() >= part.len() && rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(i) if !part.is_empty() => rest = &rest[i + part.len()..],
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(line: &str, max: usize) -> Vec<(String, String, bool)> {
+        let mut v = Vec::new();
+        tokenize(line, max, &mut v);
+        v.iter().map(|s| (s.sep(line).to_string(), s.text(line).to_string(), s.var)).collect()
+    }
+
+    #[test]
+    fn tokens_keep_their_spacing_and_variables_are_recognised() {
+        let t = toks("Failed password for root from 10.0.0.1  port 22", 64);
+        let words: Vec<_> = t.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(words, ["Failed", "password", "for", "root", "from", "10.0.0.1", "port", "22"]);
+        assert_eq!(t[6].0, "  ");
+        let vars: Vec<_> = t.iter().filter(|x| x.2).map(|x| x.1.as_str()).collect();
+        assert_eq!(vars, ["10.0.0.1", "22"]);
+        assert!(is_variable("/var/log/messages"));
+        assert!(!is_variable("SOCKS5") && !is_variable("ssh2") && is_variable("uid=0") && is_variable("blk_-12"));
+        assert!(is_variable("ns.example.com"));
+        assert!(!is_variable("connection."));
+        assert!(is_variable(&"a".repeat(100_000)));
+        assert!(is_variable("x\u{fffd}y"));
+        assert!(is_variable("Jun") && is_variable("Fri,") && !is_variable("Junk"));
+    }
+
+    #[test]
+    fn units_join_their_numbers_and_measurements_in_parentheses_are_asides() {
+        let words = |l: &str| toks(l, 64).into_iter().map(|t| t.1).collect::<Vec<_>>();
+        assert_eq!(words("took 5 ms total"), ["took", "5 ms", "total"]);
+        assert_eq!(words("lifetime <1 sec"), ["lifetime", "<1 sec"]);
+        assert_eq!(words("100 bytes (1.2 KB) sent"), ["100", "bytes", "sent"]);
+        assert_eq!(words("seconds 5 and (12)"), ["seconds", "5", "and", "(12)"]);
+    }
+
+    #[test]
+    fn the_rest_of_a_long_line_is_one_value() {
+        let line = (0..100).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let t = toks(&line, 8);
+        assert_eq!(t.len(), 8);
+        assert!(t[7].1.starts_with("w7 w8") && t[7].1.ends_with("w99"));
+        assert!(t[7].2);
+        assert!(toks("", 8).is_empty());
+        assert!(toks("   ", 8).is_empty());
+    }
+
+    #[test]
+    fn masking_keeps_punctuation_and_words() {
+        assert_eq!(mask("blk_-1234567"), "blk_<*>");
+        assert_eq!(mask("10.250.19.102:54106"), "<*>:<*>");
+        assert_eq!(mask("/10.250.19.102:54106"), "/<*>:<*>");
+        assert_eq!(mask("(HWID=1973)"), "(HWID=<*>)");
+        assert_eq!(mask("[173.234.31.186]"), "[<*>]");
+        assert_eq!(mask("0x1f2e"), "<*>");
+        assert_eq!(mask("ssh2"), "ssh2");
+        assert_eq!(mask("node-246"), "node-<*>");
+        assert_eq!(mask("-42"), "<*>");
+        assert_eq!(mask("deadbeef12345678"), "<*>");
+        assert_eq!(mask("naïve"), "naïve");
+        assert!(is_pure_value("<*>:<*>"));
+        assert!(!is_pure_value("uid=<*>"));
+    }
+
+    #[test]
+    fn merging_keeps_common_punctuated_ends() {
+        assert_eq!(merge("blk_<*>", "blk_<*>"), "blk_<*>");
+        assert_eq!(merge("root", "admin"), "<*>");
+        assert_eq!(merge("rhost=", "rhost=<*>"), "rhost=<*>");
+        assert_eq!(merge("proxy.a.com:<*>", "www.b.org:<*>"), "<*>:<*>");
+        assert_eq!(merge("ssh2", "ssh3"), "<*>");
+        assert_eq!(merge("<*>ms", "<*>s"), "<*>");
+        assert_eq!(merge("é:1", "è:1"), "<*>:1");
+        assert!(covers("blk_<*>", "blk_-9"));
+        assert!(covers("<*>", "anything"));
+        assert!(!covers("blk_<*>", "xblk"));
+        assert!(!covers("a<*>a", "a"));
+        assert!(covers("<*>:<*>", "10.0.0.1:80") && !covers("<*>:<*>", "host"));
+        assert!(covers("(<*>) at <*>", "(x) at 5") && !covers("(<*>) at <*>", "(x) on 5"));
+    }
+}
