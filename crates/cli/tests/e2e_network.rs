@@ -51,10 +51,12 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     const K: usize = 3;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // Nothing listens there: connections to it fail.
+    let closed = std::iter::repeat_with(free_port).find(|p| *p != port).unwrap();
     let conf = dir.path().join("loglynx.toml");
     std::fs::write(
         &conf,
-        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nclose_wait_threshold = {K}\nports = [{port}]\n"),
+        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nclose_wait_threshold = {K}\nfailed_connect_threshold = 5\nports = [{port}, {closed}]\n"),
     )
     .unwrap();
     let s = Server::start(
@@ -195,6 +197,18 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     assert!(perf["as_of"].is_string(), "{perf}");
     assert!(perf["drops"].is_array() && perf["rtt"].is_array(), "{perf}");
     assert_eq!(perf["owners_overflow"], 0);
+
+    // Failed connection attempts are the built-in detection rule tcp_connect_failures (its
+    // threshold from [tcp_states]): 8 refused connections to one port, one alert for it.
+    for _ in 0..8 {
+        assert!(TcpStream::connect(("127.0.0.1", closed)).is_err());
+    }
+    let alerts = |s: &Server| get(s, "/api/v1/alerts?rule=tcp_connect_failures");
+    s.wait_for(Duration::from_secs(20), "the connect failures alert", || alerts(&s)["alerts"][0]["count"] == 8);
+    let a = alerts(&s);
+    assert_eq!(a["total"], 1, "{a}");
+    assert_eq!(a["alerts"][0]["group"], serde_json::json!({"destination.ip": "127.0.0.1", "destination.port": closed.to_string()}), "{a}");
+    assert_eq!(a["alerts"][0]["rule"]["level"], "medium");
 
     drop(child.stdin.take());
     let _ = child.wait();

@@ -67,7 +67,8 @@ pub struct TcpStatesConfig {
     #[serde(default = "default_fin_wait2_threshold")]
     pub fin_wait2_threshold: usize,
     /// Alert when this many connection attempts to one destination fail (SYN_SENT -> CLOSE)
-    /// within `failed_connect_window`. Needs eBPF.
+    /// within `failed_connect_window`: the threshold of the built-in detection rule
+    /// `tcp_connect_failures` (needs eBPF and `[detect] enabled`).
     #[serde(default = "default_failed_connect_threshold")]
     pub failed_connect_threshold: usize,
     /// The window of `failed_connect_threshold`.

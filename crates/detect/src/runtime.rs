@@ -21,6 +21,8 @@ pub struct DetectionSettings {
     pub paths: Vec<PathBuf>,
     /// Load the built-in pack.
     pub builtin: bool,
+    /// Values of the built-in rules' `${name}` parameters (see [`crate::rules::DEFAULT_PARAMS`]).
+    pub params: Vec<(String, String)>,
     pub options: DetectorOptions,
     /// Fold window of alerts, seconds.
     pub suppress_secs: u64,
@@ -244,7 +246,8 @@ fn load(s: &DetectionSettings, overrides: HashMap<String, bool>) -> Result<Detec
 
 /// The rules of `s`, plus `extra` (a YAML text, named `builtin:backtest.yml`).
 fn load_rules(s: &DetectionSettings, extra: Option<&str>) -> Result<RuleSet, DetectError> {
-    let mut texts: Vec<(&str, &str)> = if s.builtin { crate::rules::BUILTIN.to_vec() } else { Vec::new() };
+    let builtin = if s.builtin { crate::rules::builtin_with(&s.params) } else { Vec::new() };
+    let mut texts: Vec<(&str, &str)> = builtin.iter().map(|(n, t)| (*n, t.as_str())).collect();
     if let Some(y) = extra {
         texts.push((BACKTEST_FILE, y));
     }

@@ -161,3 +161,54 @@ fn new_error_pattern_matches_warm_error_level_new_patterns_only() {
     detector.tag(&mut e);
     assert!(e.rule_names.is_empty());
 }
+
+/// `tcp_connect_failures`: the network monitor's failed connection attempts (SYN_SENT -> CLOSE
+/// events, as `crates/netmon` writes them) to one destination, 20 within a minute by default
+/// (the `[tcp_states]` settings, given as parameters): one alert per destination, none for a
+/// destination below the threshold, none for the same count spread over longer than the window.
+#[test]
+fn tcp_connect_failures_alert_per_destination_over_the_configured_threshold() {
+    let params = vec![("failed_connect_threshold".to_string(), "5".to_string()), ("failed_connect_window".to_string(), "30s".to_string())];
+    let texts = loglynx_detect::rules::builtin_with(&params);
+    let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let rules = RuleSet::load_all::<&str>(&[], &texts, LoadOptions::default()).unwrap();
+    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
+    let detector = Arc::new(Detector::new(rules, DetectorOptions::default()));
+    let book = Arc::new(AlertBook::in_memory(3600, 1000).unwrap());
+    let mut stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
+    let mut n = 0;
+    let mut attempt = |dest: &str, port: u16, t: i64, new_state: &str| {
+        n += 1;
+        let mut e = Event::new(format!("tcp SYN_SENT -> {new_state}"), Timestamp::from_secs(t), Timestamp::from_secs(t), format!("tcp-{n}"));
+        e.dataset = Some("network.tcp".into());
+        e.process_name = Some("curl".into());
+        e.source_ip = Some("10.0.0.1".into());
+        e.source_port = Some(40000 + n as u16);
+        e.destination_ip = Some(dest.into());
+        e.destination_port = Some(port);
+        e.tcp_old_state = Some("SYN_SENT".into());
+        e.tcp_new_state = Some(new_state.into());
+        detector.tag(&mut e);
+        e
+    };
+    let mut events = Vec::new();
+    for i in 0..6 {
+        events.push(attempt("10.0.0.9", 5432, 1000 + i * 3, "CLOSE")); // 6 in 15 s: over 5
+        events.push(attempt("10.0.0.8", 443, 1000 + i * 3, "ESTABLISHED")); // connected: not failures
+    }
+    for i in 0..4 {
+        events.push(attempt("10.0.0.7", 22, 1000 + i, "CLOSE")); // 4: below 5
+    }
+    for i in 0..6 {
+        events.push(attempt("10.0.0.6", 80, 1000 + i * 40, "CLOSE")); // 6 but 40 s apart: never 5 in 30 s
+    }
+    events.sort_by_key(|e| e.timestamp);
+    assert_eq!(events.iter().filter(|e| e.rule_names.iter().any(|r| r == "tcp_connect_failed")).count(), 16);
+    stage.process(&mut events).unwrap();
+    let (total, alerts) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(total, 1, "{alerts:?}");
+    assert_eq!(alerts[0].rule.name, "tcp_connect_failures");
+    assert_eq!(alerts[0].group.get("destination.ip").map(String::as_str), Some("10.0.0.9"));
+    assert_eq!(alerts[0].group.get("destination.port").map(String::as_str), Some("5432"));
+    assert_eq!(alerts[0].count, 6);
+}

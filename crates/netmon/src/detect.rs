@@ -6,7 +6,12 @@
 //! | `tcp_close_wait_leak` | a process holds >= `close_wait_threshold` CLOSE_WAIT sockets, or its count only grew for `close_wait_growth` | process |
 //! | `tcp_time_wait_storm` | >= `time_wait_threshold` TIME_WAIT sockets on one endpoint | endpoint |
 //! | `tcp_fin_wait2_storm` | >= `fin_wait2_threshold` FIN_WAIT2 sockets in one process (endpoint when unowned) | process or endpoint |
-//! | `tcp_connect_failures` | >= `failed_connect_threshold` SYN_SENT -> CLOSE to one destination within `failed_connect_window` | destination |
+//!
+//! Failed connection attempts to one destination (`tcp_connect_failures`) are a rule of the
+//! detection pack over the monitor's SYN_SENT -> CLOSE events (`crates/detect/rules/network.yml`,
+//! thresholds from `[tcp_states]`): a count of events in a window is what Sigma correlations
+//! express, with the alert lifecycle, suppression and notifications. The detectors here need
+//! the table of sockets open now, which events alone do not give.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -17,7 +22,6 @@ use loglynx_core::{Event, Timestamp};
 
 use crate::diag::{Process, SocketRow};
 use crate::states::TcpState;
-use crate::transition::TcpTransition;
 use crate::view::{close_wait_leaders, endpoint_of, listening_ports, CloseWaitLeader, Endpoint};
 
 /// `event.dataset` of alerts.
@@ -36,10 +40,6 @@ pub struct DetectConfig {
     pub time_wait_threshold: usize,
     /// FIN_WAIT2 sockets per process or endpoint.
     pub fin_wait2_threshold: usize,
-    /// Failed connection attempts per destination within the window.
-    pub failed_connect_threshold: usize,
-    /// Window of failed connection attempts.
-    pub failed_connect_window: Duration,
 }
 
 impl From<&TcpStatesConfig> for DetectConfig {
@@ -49,8 +49,6 @@ impl From<&TcpStatesConfig> for DetectConfig {
             close_wait_growth: c.close_wait_growth,
             time_wait_threshold: c.time_wait_threshold,
             fin_wait2_threshold: c.fin_wait2_threshold,
-            failed_connect_threshold: c.failed_connect_threshold,
-            failed_connect_window: c.failed_connect_window,
         }
     }
 }
@@ -119,8 +117,6 @@ pub struct Detector {
     active: HashSet<String>,
     /// pid -> (monotonic ns, CLOSE_WAIT count) samples.
     close_wait_history: HashMap<u32, VecDeque<(u64, usize)>>,
-    /// destination -> (monotonic ns of failures, last process that tried).
-    failures: HashMap<(IpAddr, u16), (VecDeque<u64>, Option<Process>)>,
     raised: u64,
 }
 
@@ -144,7 +140,6 @@ impl Detector {
             cfg,
             active: HashSet::new(),
             close_wait_history: HashMap::new(),
-            failures: HashMap::new(),
             raised: 0,
         }
     }
@@ -159,26 +154,12 @@ impl Detector {
         self.active.iter()
     }
 
-    /// Records a failed connection attempt (SYN_SENT -> CLOSE); other transitions are ignored.
-    pub fn on_transition(&mut self, t: &TcpTransition) {
-        if t.old_state != TcpState::SynSent || t.new_state != TcpState::Close {
-            return;
-        }
-        let e = self.failures.entry((t.raddr, t.rport)).or_default();
-        e.0.push_back(t.monotonic_ns);
-        e.1 = Some(Process {
-            pid: t.pid,
-            comm: t.comm.clone(),
-        });
-    }
-
     /// Evaluates every rule over the sockets now (`rows`, TIME_WAIT included) at monotonic
     /// time `now_ns`; returns the alerts of groups whose condition newly holds.
     pub fn evaluate(&mut self, rows: &[&SocketRow], now_ns: u64) -> Vec<Alert> {
         let mut holding: Vec<Alert> = Vec::new();
         self.close_wait(rows, now_ns, &mut holding);
         self.storms(rows, &mut holding);
-        self.connect_failures(now_ns, &mut holding);
 
         let now_active: HashSet<String> = holding.iter().map(|a| a.group.clone()).collect();
         let fresh: Vec<Alert> = holding
@@ -300,48 +281,11 @@ impl Detector {
             }
         }
     }
-
-    fn connect_failures(&mut self, now: u64, out: &mut Vec<Alert>) {
-        let window = self.cfg.failed_connect_window.as_nanos() as u64;
-        self.failures.retain(|_, (times, _)| {
-            while times.front().is_some_and(|t| t + window < now) {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
-        for ((ip, port), (times, p)) in &self.failures {
-            let n = times.len();
-            if n < self.cfg.failed_connect_threshold {
-                continue;
-            }
-            let dest = match ip {
-                IpAddr::V4(a) => format!("{a}:{port}"),
-                IpAddr::V6(a) => format!("[{a}]:{port}"),
-            };
-            let who = p
-                .as_ref()
-                .map(|p| format!(", last tried by process {} (pid {})", p.comm, p.pid))
-                .unwrap_or_default();
-            out.push(Alert {
-                rule: "tcp_connect_failures",
-                severity: "medium",
-                group: format!("tcp_connect_failures:{dest}"),
-                message: format!(
-                    "{n} failed connection attempts to {dest} within {}{who}",
-                    humantime::format_duration(self.cfg.failed_connect_window)
-                ),
-                process: p.clone(),
-                destination: Some((*ip, Some(*port))),
-                count: n,
-            });
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transition::Owner;
     use TcpState::*;
 
     const S: u64 = 1_000_000_000;
@@ -352,8 +296,6 @@ mod tests {
             close_wait_growth: Duration::from_secs(60),
             time_wait_threshold: 2,
             fin_wait2_threshold: 2,
-            failed_connect_threshold: 3,
-            failed_connect_window: Duration::from_secs(10),
         }
     }
 
@@ -479,43 +421,5 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!(a[0].group, "tcp_fin_wait2_storm:pid:5");
         assert!(a[0].message.contains("process c (pid 5)"));
-    }
-
-    #[test]
-    fn failed_connections_count_within_the_window() {
-        let mut d = Detector::new(cfg());
-        let fail = |ns: u64| TcpTransition {
-            timestamp: Timestamp(0),
-            monotonic_ns: ns,
-            skaddr: ns,
-            pid: 9,
-            comm: "curl".into(),
-            owner: Owner::Connect,
-            laddr: "127.0.0.1".parse().unwrap(),
-            lport: 0,
-            raddr: "127.0.0.1".parse().unwrap(),
-            rport: 1,
-            old_state: SynSent,
-            new_state: Close,
-            state_duration_us: 50,
-        };
-        d.on_transition(&fail(0));
-        d.on_transition(&fail(S));
-        assert!(eval(&mut d, &[], 2 * S).is_empty());
-        d.on_transition(&fail(11 * S));
-        assert!(
-            eval(&mut d, &[], 11 * S).is_empty(),
-            "the first fell out of the window"
-        );
-        d.on_transition(&fail(11 * S));
-        let a = eval(&mut d, &[], 11 * S);
-        assert_eq!(a.len(), 1);
-        assert_eq!(a[0].message, "3 failed connection attempts to 127.0.0.1:1 within 10s, last tried by process curl (pid 9)");
-        // Established connections are not failures.
-        d.on_transition(&TcpTransition {
-            new_state: Established,
-            ..fail(12 * S)
-        });
-        assert_eq!(d.failures[&("127.0.0.1".parse().unwrap(), 1)].0.len(), 3);
     }
 }

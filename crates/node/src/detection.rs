@@ -60,6 +60,10 @@ fn settings(cfg: &Config) -> DetectionSettings {
     DetectionSettings {
         paths: d.rules.clone(),
         builtin: d.builtin,
+        params: vec![
+            ("failed_connect_threshold".into(), cfg.tcp_states.failed_connect_threshold.to_string()),
+            ("failed_connect_window".into(), format!("{}s", cfg.tcp_states.failed_connect_window.as_secs().max(1))),
+        ],
         options: DetectorOptions {
             disabled: d.disabled.clone(),
             group_by: d.group_by.clone(),

@@ -202,13 +202,12 @@ impl MonitorShared {
         }
     }
 
-    /// Applies transitions to the table, the time-in-state histogram and the detectors.
+    /// Applies transitions to the table and the time-in-state histogram.
     pub(crate) fn apply(&self, ts: &[TcpTransition]) {
         let mut g = self.lock();
         for t in ts {
             g.table.apply(t);
             g.time_in_state.record(t.old_state, t.state_duration_us);
-            g.detector.on_transition(t);
         }
     }
 
