@@ -39,9 +39,9 @@ async function api(path, params = {}) {
 }
 
 before(async () => {
-  if (!existsSync(DATASET)) return;
   if (!existsSync(BIN)) throw new Error(`loglynx binary not found at ${BIN}: run \`cargo build --workspace\``);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  if (!existsSync(DATASET)) return;
   work = await mkdtemp(join(tmpdir(), "loglynx-patterns-e2e-"));
   const logs = join(work, "logs");
   const data = join(work, "data");
@@ -224,5 +224,56 @@ test("the search's Patterns tab shows the patterns of the search's query and ran
     assert.deepEqual(errors, []);
   } finally {
     await page.close();
+  }
+});
+
+test('"All time" starts at the oldest matching event (the API alone would take the last 24 hours)', async (t) => {
+  if (!datasetOr(t)) return;
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  try {
+    const hash = new URLSearchParams({ q: EVENTS, start: "", view: "patterns" }).toString();
+    await page.goto(`${server.base}/ui/#${hash}`);
+    await page.waitForSelector("#patterns-page[data-ready]", { timeout: 30_000 });
+    assert.equal(await page.inputValue("[data-testid=range-preset]"), "all");
+    // Every line, whatever year the syslog timestamps were given.
+    assert.equal(await page.getAttribute("#patterns-page", "data-total"), String(LINES));
+    const first = (await api("search", { q: EVENTS, limit: "1", sort: "asc" })).hits[0]["@timestamp"];
+    const answer = await api("patterns", { q: EVENTS, start: first, end: new Date().toISOString(), limit: LIMIT });
+    const rows = await rowsOf(page, "#patterns-page");
+    assert.deepEqual(rows.map((r) => [r.id, r.count]), answer.patterns.map((p) => [p.id, num(p.count)]));
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});
+
+test("with pattern mining off the page shows the server's message", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "loglynx-patterns-off-e2e-"));
+  const cfg = join(dir, "loglynx.toml");
+  await writeFile(cfg, '[syslog]\nudp = "off"\ntcp = "off"\n\n[patterns]\nenabled = false\n');
+  await mkdir(join(dir, "data"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const p = launch(BIN, ["run", "--config", cfg, "--data-dir", join(dir, "data"), "--http", `127.0.0.1:${port}`]);
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  try {
+    await waitFor("GET /api/v1/health", async () => {
+      if (p.exited()) throw new Error(`loglynx exited early (${JSON.stringify(p.exited())}):\n${p.output()}`);
+      return (await fetch(`${base}/api/v1/health`)).ok;
+    });
+    const r = await fetch(`${base}/api/v1/patterns`);
+    assert.equal(r.status, 404);
+    const why = (await r.json()).error;
+    await page.goto(`${base}/ui/#start=now-1h&view=patterns`);
+    await page.waitForSelector("#patterns-page[data-ready]", { timeout: 30_000 });
+    assert.equal(await page.isVisible("#patterns-page [data-testid=patterns-off]"), true);
+    assert.equal(await page.textContent("#patterns-page [data-testid=patterns-off]"), why);
+    assert.equal(await page.$$eval("#patterns-page tr.pattern-row", (trs) => trs.length), 0);
+  } finally {
+    await page.close();
+    await p.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
