@@ -6,6 +6,7 @@ import { byId } from "./dom";
 import { fieldKinds } from "./fields";
 import { addClause, clause, isNumericKind } from "./query";
 import { NetworkView } from "./network";
+import { PatternsView } from "./patterns";
 import { PipelineView } from "./pipeline";
 import { RulesView } from "./rules";
 import { SearchView } from "./search";
@@ -60,6 +61,7 @@ const alerts = new AlertsView(
   badge,
 );
 const rules = new RulesView(showError);
+const patterns = new PatternsView(byId("patterns-page"), showError);
 byId("tail-clear").addEventListener("click", () => tail.clear());
 
 /** Why the query bar is off on the pages that do not search. */
@@ -90,9 +92,9 @@ function syncInputs(s: State): void {
   }
   document.body.dataset.view = s.view;
   byId("range").classList.toggle("disabled", s.view === "tail" || s.view === "pipeline");
-  queryInput.disabled = s.view !== "search" && s.view !== "tail";
+  queryInput.disabled = s.view !== "search" && s.view !== "tail" && s.view !== "patterns";
   queryInput.title = QUERY_OFF[s.view] ?? "";
-  byId<HTMLButtonElement>("run").textContent = s.view === "search" || s.view === "tail" ? "Search" : "Apply";
+  byId<HTMLButtonElement>("run").textContent = s.view === "search" || s.view === "tail" || s.view === "patterns" ? "Search" : "Apply";
 }
 
 /** Applies a state: inputs, then runs the view (search query or tail stream). */
@@ -104,6 +106,7 @@ function apply(s: State): void {
   if (s.view !== "pipeline") pipeline.stop();
   if (s.view !== "alerts") alerts.stop();
   if (s.view !== "rules") rules.stop();
+  if (s.view !== "patterns") patterns.stop();
   if (s.view === "search") {
     void search.run(s);
   } else if (s.view === "network") {
@@ -115,6 +118,9 @@ function apply(s: State): void {
     void alerts.run(s);
   } else if (s.view === "rules") {
     void rules.run(s);
+  } else if (s.view === "patterns") {
+    showError(null);
+    void patterns.run(s);
   } else {
     showError(null);
     tail.start(s.q.trim());

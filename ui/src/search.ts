@@ -1,12 +1,14 @@
-// The search view: total, histogram, results table with "load more", field sidebar.
+// The search view: total, histogram, results table with "load more", field sidebar, and the
+// Patterns tab beside the results (the same query and range, see patterns.ts).
 
 import { ApiError, getJson } from "./api";
 import { byId } from "./dom";
 import { eventRow, makeExpandable, type FilterHandler } from "./events";
 import { FieldSidebar } from "./fields";
 import { Histogram, type ZoomHandler } from "./histogram";
+import { PatternsView } from "./patterns";
 import { scopeOf, type Scope } from "./scope";
-import type { State } from "./state";
+import { formatHash, type State } from "./state";
 import { rangeLabel } from "./time";
 import type { HistogramResponse, SearchResponse } from "./types";
 
@@ -24,6 +26,10 @@ export class SearchView {
   private readonly rangeText = byId("range-label");
   private readonly more = byId<HTMLButtonElement>("load-more");
   private readonly shown = byId("shown");
+  private readonly eventsBox = byId("search-events");
+  private readonly patternsBox = byId("search-patterns");
+  private readonly patterns: PatternsView;
+  private state: State | null = null;
   private abort: AbortController | null = null;
   private scope: Scope = { q: "" };
   private count = 0;
@@ -37,6 +43,24 @@ export class SearchView {
     this.histogram = new Histogram(byId("histogram"), onZoom);
     this.sidebar = new FieldSidebar(byId("fields-list"), onFilter);
     this.more.addEventListener("click", () => void this.loadMore());
+    this.patterns = new PatternsView(this.patternsBox, showError);
+    for (const tab of ["events", "patterns"] as const) {
+      byId(`search-tab-${tab}`).addEventListener("click", (ev) => {
+        ev.preventDefault();
+        if (this.state) location.hash = formatHash({ ...this.state, tab: tab === "patterns" ? tab : undefined });
+      });
+    }
+  }
+
+  /** Shows the events or the Patterns tab; returns whether the patterns are shown. */
+  private showTab(s: State): boolean {
+    const patterns = s.tab === "patterns";
+    this.eventsBox.hidden = patterns;
+    this.patternsBox.hidden = !patterns;
+    byId("search-tab-events").classList.toggle("active", !patterns);
+    byId("search-tab-patterns").classList.toggle("active", patterns);
+    if (!patterns) this.patterns.stop();
+    return patterns;
   }
 
   /** Runs the state's query: total + first page, histogram and field values, in parallel. */
@@ -53,7 +77,9 @@ export class SearchView {
       return;
     }
     this.scope = scope;
+    this.state = s;
     this.showError(null);
+    if (this.showTab(s)) void this.patterns.run(s);
     this.rangeText.textContent = `· ${rangeLabel(s.start, s.end)}`;
     document.body.dataset.loading = "true";
     this.total.classList.add("stale");

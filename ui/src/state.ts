@@ -2,9 +2,9 @@
 // shared and reloaded.
 
 /** Which main view is shown. */
-export type View = "search" | "tail" | "network" | "pipeline" | "alerts" | "rules";
+export type View = "search" | "tail" | "patterns" | "network" | "pipeline" | "alerts" | "rules";
 
-export const VIEWS: readonly View[] = ["search", "tail", "network", "pipeline", "alerts", "rules"];
+export const VIEWS: readonly View[] = ["search", "tail", "patterns", "network", "pipeline", "alerts", "rules"];
 
 /** Everything that defines what the dashboard shows. */
 export interface State {
@@ -22,6 +22,10 @@ export interface State {
   text?: string;
   /** Alerts page: the alert whose detail is open. */
   alert?: string;
+  /** Search page: `patterns` shows the Patterns tab beside the results instead of the events. */
+  tab?: string;
+  /** Patterns (page or tab): `previous` compares with the range of the same length before. */
+  compare?: string;
 }
 
 /** The Alerts page's keys in the hash (written only while that page is shown). */
@@ -45,6 +49,8 @@ export function parseHash(hash: string): State {
     const x = p.get(k);
     if (x) s[k] = x;
   }
+  if (p.get("tab") === "patterns") s.tab = "patterns";
+  if (p.get("compare") === "previous") s.compare = "previous";
   return s;
 }
 
@@ -61,5 +67,8 @@ export function formatHash(s: State): string {
       if (x) p.set(k, x);
     }
   }
+  if (s.view === "search" && s.tab === "patterns") p.set("tab", "patterns");
+  const patterns = s.view === "patterns" || (s.view === "search" && s.tab === "patterns");
+  if (patterns && s.compare === "previous") p.set("compare", "previous");
   return "#" + p.toString();
 }

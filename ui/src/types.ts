@@ -269,3 +269,30 @@ export interface Off {
   enabled: false;
   error: string;
 }
+
+/** One pattern of `GET /api/v1/patterns`. */
+export interface PatternInfo {
+  id: string;
+  template: string;
+  service?: string | null;
+  count: number;
+  share: number;
+  first_seen?: string | null;
+  last_seen?: string | null;
+  example?: string | null;
+  series: number[];
+  former: string[];
+  previous_count?: number;
+  change?: "new" | "gone" | "changed" | "same";
+}
+
+/** `GET /api/v1/patterns`. */
+export interface PatternsResponse {
+  patterns: PatternInfo[];
+  total: number;
+  start: string;
+  end: string;
+  interval_ms: number;
+  templates: number;
+  overflow: { service: string; lines: number }[];
+}

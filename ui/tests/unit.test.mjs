@@ -1,6 +1,7 @@
 // Unit tests of the dashboard's pure modules (query editing, time ranges, URL state, SSE parsing,
 // the Pipeline page's model over a fixed /api/v1/pipeline sample, the Alerts and Rules pages'
-// models over fixed /api/v1/alerts and /api/v1/rules samples).
+// models over fixed /api/v1/alerts and /api/v1/rules samples, the Patterns model over a fixed
+// /api/v1/patterns sample).
 // The TypeScript sources are bundled with esbuild into a temporary module first.
 
 import { test, before, after } from "node:test";
@@ -28,6 +29,7 @@ before(async () => {
     `export * as det from ${JSON.stringify(join(SRC, "detect.ts"))};`,
     `export * as alerts from ${JSON.stringify(join(SRC, "alerts.ts"))};`,
     `export * as rules from ${JSON.stringify(join(SRC, "rules.ts"))};`,
+    `export * as pat from ${JSON.stringify(join(SRC, "patterns.ts"))};`,
   ].join("\n");
   const out = join(dir, "bundle.mjs");
   await build({
@@ -456,4 +458,75 @@ test("rules: the backtest request and its summary", () => {
     m.rules.backtestSummary({ ...r, alerts: [{}], truncated: true }),
     "2,012 events scanned, 524 matched, 1 alert would be raised (41 ms); stopped early: narrow the range or the query to scan everything",
   );
+});
+
+test("the hash keeps the search's Patterns tab and the compare toggle where they apply", () => {
+  const s = { q: "sshd", start: "now-1h", end: "", view: "search", tab: "patterns", compare: "previous" };
+  assert.equal(m.formatHash(s), "#q=sshd&start=now-1h&view=search&tab=patterns&compare=previous");
+  assert.deepEqual(m.parseHash(m.formatHash(s)), s);
+  // the events tab does not compare; other pages drop both keys
+  assert.equal(m.formatHash({ ...s, tab: undefined }), "#q=sshd&start=now-1h&view=search");
+  assert.equal(m.formatHash({ ...s, view: "patterns" }), "#q=sshd&start=now-1h&view=patterns&compare=previous");
+  assert.equal(m.formatHash({ ...s, view: "rules" }), "#q=sshd&start=now-1h&view=rules");
+  assert.equal(m.parseHash("#view=patterns").view, "patterns");
+  assert.equal(m.parseHash("#view=search&tab=bogus&compare=next").tab, undefined);
+  assert.equal(m.parseHash("#view=search&tab=bogus&compare=next").compare, undefined);
+});
+
+test("templateParts marks the variables of a template", () => {
+  assert.deepEqual(m.pat.templateParts("Failed password for <*> from <*> port <*> ssh2"), [
+    { text: "Failed password for ", var: false },
+    { text: "<*>", var: true },
+    { text: " from ", var: false },
+    { text: "<*>", var: true },
+    { text: " port ", var: false },
+    { text: "<*>", var: true },
+    { text: " ssh2", var: false },
+  ]);
+  assert.deepEqual(m.pat.templateParts("<*><*>"), [{ text: "<*>", var: true }, { text: "<*>", var: true }]);
+  assert.deepEqual(m.pat.templateParts("no variables"), [{ text: "no variables", var: false }]);
+});
+
+test("patternQuery searches the id and the template's former ids", () => {
+  assert.equal(m.pat.patternQuery({ id: "d56bc67e5e2a2ba8", former: [] }), "pattern.id:d56bc67e5e2a2ba8");
+  assert.equal(
+    m.pat.patternQuery({ id: "aa", former: ["bb", "aa", "cc"] }),
+    "(pattern.id:aa OR pattern.id:bb OR pattern.id:cc)",
+  );
+});
+
+test("sparkPoints scales the series into the box, the peak at the top", () => {
+  assert.equal(m.pat.sparkPoints([0, 5, 10], 100, 20), "0,19 50,10 100,1");
+  assert.equal(m.pat.sparkPoints([0, 0], 100, 20), "0,19 100,19");
+  assert.equal(m.pat.sparkPoints([3], 100, 20), "50,1");
+  assert.equal(m.pat.sparkPoints([], 100, 20), "");
+});
+
+test("patternRows and patternsSummary show an answer of /api/v1/patterns", () => {
+  const r = {
+    patterns: [
+      { id: "a1", template: "Invalid user <*> from <*>", service: "sshd", count: 1200, share: 0.6, first_seen: "2025-12-10T06:55:46Z",
+        last_seen: "2025-12-10T11:04:45Z", example: "Invalid user webmaster from 173.234.31.186", series: [1, 2, 3], former: ["a0"],
+        previous_count: 0, change: "new" },
+      { id: "b2", template: "Connection closed by <*> [preauth]", service: null, count: 1, share: 0.0005, first_seen: null,
+        last_seen: null, example: null, series: [], former: [], previous_count: 1, change: "same" },
+    ],
+    total: 2000, start: "2025-12-10T00:00:00Z", end: "2025-12-11T00:00:00Z", interval_ms: 3600000, templates: 31,
+    overflow: [{ service: "noisy", lines: 1500 }],
+  };
+  const rows = m.pat.patternRows(r);
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].query, "(pattern.id:a1 OR pattern.id:a0)");
+  assert.equal(rows[0].count, "1,200");
+  assert.equal(rows[0].share, "60.0%");
+  assert.equal(rows[0].previous, "0");
+  assert.equal(rows[0].badge, "new");
+  assert.equal(rows[0].parts.filter((p) => p.var).length, 2);
+  assert.equal(rows[1].badge, null);
+  assert.equal(rows[1].share, "<0.1%");
+  assert.equal(rows[1].first, "–");
+  assert.equal(rows[1].service, "");
+  assert.equal(m.pat.patternsSummary(r), "2 patterns · 2,000 events · 31 templates known · 1,500 lines over the template cap (noisy)");
+  assert.equal(m.pat.changeBadge("gone"), "gone");
+  assert.equal(m.pat.changeBadge(undefined), null);
 });
