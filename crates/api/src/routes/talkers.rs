@@ -77,7 +77,10 @@ fn add(groups: &mut HashMap<Key, Talker>, e: &Event) {
     let (Some(sip), Some(dip)) = (&e.source_ip, &e.destination_ip) else {
         return;
     };
-    let (sb, db) = (e.source_bytes.unwrap_or(0), e.destination_bytes.unwrap_or(0));
+    let (sb, db) = (
+        e.source_bytes.unwrap_or(0),
+        e.destination_bytes.unwrap_or(0),
+    );
     let inbound = e.labels.get("network.direction").map(String::as_str) == Some("inbound");
     let port = e.destination_port.unwrap_or(0);
     let (direction, peer, sent, received) = if inbound {
@@ -177,8 +180,18 @@ mod tests {
     use super::*;
     use loglynx_core::Timestamp;
 
-    fn conn(comm: &str, dir: &str, (s, sp, sb): (&str, u16, u64), (d, dp, db): (&str, u16, u64)) -> Event {
-        let mut e = Event::new("c", Timestamp::from_secs(1), Timestamp::from_secs(1), "i".into());
+    fn conn(
+        comm: &str,
+        dir: &str,
+        (s, sp, sb): (&str, u16, u64),
+        (d, dp, db): (&str, u16, u64),
+    ) -> Event {
+        let mut e = Event::new(
+            "c",
+            Timestamp::from_secs(1),
+            Timestamp::from_secs(1),
+            "i".into(),
+        );
         e.process_name = Some(comm.into());
         e.source_ip = Some(s.into());
         e.source_port = Some(sp);
@@ -196,21 +209,53 @@ mod tests {
         let mut g = HashMap::new();
         // curl connected twice to 10.0.0.2:443, sending 100 and receiving 5000 each time.
         for port in [40000, 40001] {
-            add(&mut g, &conn("curl", "outbound", ("10.0.0.1", port, 100), ("10.0.0.2", 443, 5000)));
+            add(
+                &mut g,
+                &conn(
+                    "curl",
+                    "outbound",
+                    ("10.0.0.1", port, 100),
+                    ("10.0.0.2", 443, 5000),
+                ),
+            );
         }
         // nginx accepted one from 10.0.0.9: it received 300 and sent 70000.
-        let mut n = conn("nginx", "inbound", ("10.0.0.9", 51000, 300), ("10.0.0.1", 80, 70000));
+        let mut n = conn(
+            "nginx",
+            "inbound",
+            ("10.0.0.9", 51000, 300),
+            ("10.0.0.1", 80, 70000),
+        );
         n.systemd_unit = Some("nginx.service".into());
         add(&mut g, &n);
         let (groups, top) = ranked(g, 10);
         assert_eq!(groups, 2);
         assert_eq!(
-            (top[0].process.as_str(), top[0].service.as_str(), top[0].peer.as_str(), top[0].port),
+            (
+                top[0].process.as_str(),
+                top[0].service.as_str(),
+                top[0].peer.as_str(),
+                top[0].port
+            ),
             ("nginx", "nginx.service", "10.0.0.9", 80)
         );
-        assert_eq!((top[0].sent_bytes, top[0].received_bytes, top[0].bytes), (70000, 300, 70300));
+        assert_eq!(
+            (top[0].sent_bytes, top[0].received_bytes, top[0].bytes),
+            (70000, 300, 70300)
+        );
         assert_eq!(top[0].direction, "inbound");
-        assert_eq!((top[1].process.as_str(), top[1].peer.as_str(), top[1].port), ("curl", "10.0.0.2", 443));
-        assert_eq!((top[1].connections, top[1].sent_bytes, top[1].received_bytes, top[1].retransmits), (2, 200, 10000, 2));
+        assert_eq!(
+            (top[1].process.as_str(), top[1].peer.as_str(), top[1].port),
+            ("curl", "10.0.0.2", 443)
+        );
+        assert_eq!(
+            (
+                top[1].connections,
+                top[1].sent_bytes,
+                top[1].received_bytes,
+                top[1].retransmits
+            ),
+            (2, 200, 10000, 2)
+        );
     }
 }
