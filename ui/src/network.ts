@@ -1,5 +1,6 @@
 // The Network page: the TCP state monitor (sockets per state and process now, CLOSE_WAIT leaders,
-// transitions over time, time in state, recent alerts, monitor mode).
+// top talkers over the range, RTT / retransmits / drops from the kernel counters, transitions over
+// time, time in state, recent alerts, monitor mode).
 
 import uPlot from "uplot";
 import { ApiError, getJson } from "./api";
@@ -74,6 +75,58 @@ export interface NetSockets {
   time_in_state?: { labels: string[]; states: Record<string, number[]> };
 }
 
+/** `GET /api/v1/network/perf` (cumulative since the monitor started; `as_of` null before a read). */
+export interface NetPerf {
+  as_of?: string | null;
+  processes?: {
+    pid: number;
+    comm: string;
+    retransmits: number;
+    synack_retransmits: number;
+    resets_sent: number;
+    resets_received: number;
+    tx_bytes: number;
+    rx_bytes: number;
+  }[];
+  rtt?: { pid: number; peer: string; count: number; mean_us: number; p50_us: number; p99_us: number }[];
+  drops?: { code: number; reason: string; count: number }[];
+}
+
+/** `GET /api/v1/network/talkers`. */
+export interface NetTalkers {
+  connections: number;
+  scanned: number;
+  truncated: boolean;
+  groups: number;
+  talkers: {
+    process: string;
+    service: string;
+    direction: string;
+    peer: string;
+    port: number;
+    connections: number;
+    sent_bytes: number;
+    received_bytes: number;
+    bytes: number;
+    retransmits: number;
+  }[];
+}
+
+const TALKERS = 20;
+
+/** A duration in microseconds for a table cell (`850 µs`, `12.5 ms`, `1.20 s`). */
+export function usText(us: number): string {
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
+
+/** Retransmits per second between two cumulative reads (null without an earlier read). */
+export function ratePerSec(prev: { n: number; t: number } | undefined, n: number, t: number): number | null {
+  if (!prev || t <= prev.t || n < prev.n) return null;
+  return (n - prev.n) / ((t - prev.t) / 1000);
+}
+
 /** The states to show as columns: those present now, in lifecycle order (CLOSE_WAIT always). */
 export function stateColumns(byState: Record<string, number>): string[] {
   const known = TCP_STATES.filter((s) => (byState[s] ?? 0) > 0 || s === "CLOSE_WAIT");
@@ -110,6 +163,8 @@ export class NetworkView {
   private ctl: AbortController | null = null;
   private readonly chart = byId("net-chart");
   private readonly resize: ResizeObserver;
+  /** The previous perf read per pid (retransmits, ms), for the rate column. */
+  private prevRetrans = new Map<number, { n: number; t: number }>();
 
   constructor(private readonly showError: (msg: string | null) => void) {
     this.resize = new ResizeObserver(() => {
@@ -147,6 +202,7 @@ export class NetworkView {
       return;
     }
     await Promise.all([
+      this.loadTalkers(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
     ]);
@@ -156,9 +212,10 @@ export class NetworkView {
   private async pollNow(signal: AbortSignal): Promise<boolean> {
     const page = byId("network");
     try {
-      const [st, so] = await Promise.all([
+      const [st, so, perf] = await Promise.all([
         getJson<NetStatus>("network/status", {}, signal),
         getJson<NetSockets>("network/sockets", {}, signal),
+        getJson<NetPerf>("network/perf", {}, signal),
       ]);
       if (signal.aborted) return true;
       page.dataset.monitor = "on";
@@ -167,6 +224,7 @@ export class NetworkView {
       this.renderProcesses(so);
       this.renderLeaders(so);
       this.renderTimeInState(so);
+      this.renderPerf(perf, so.mode);
       return true;
     } catch (e) {
       if (signal.aborted || (e as Error).name === "AbortError") return false;
@@ -285,6 +343,134 @@ export class NetworkView {
     const note =
       so.mode === "bpf" ? "no completed state yet" : "needs eBPF mode (sock_diag sees no transitions)";
     fill(body, rows, labels.length + 2, note);
+  }
+
+  /** RTT per process and peer, retransmits and volume per process, drops by reason. */
+  private renderPerf(p: NetPerf, mode: string): void {
+    const none = mode === "bpf" ? "no sample yet" : "needs eBPF mode with [tcp_states] perf = true";
+    byId("net-perf-asof").textContent = p.as_of ? `as of ${formatTime(p.as_of, false)}` : "";
+    const names = new Map((p.processes ?? []).map((x) => [x.pid, x.comm]));
+    const rtt = [...(p.rtt ?? [])].sort((a, b) => b.p99_us - a.p99_us || b.count - a.count);
+    fill(
+      byId("net-rtt"),
+      rtt.map((r) => {
+        const tr = el("tr");
+        tr.dataset.pid = String(r.pid);
+        tr.dataset.peer = r.peer;
+        const p50 = td(usText(r.p50_us), "c-num");
+        p50.dataset.us = String(r.p50_us);
+        const p99 = td(usText(r.p99_us), "c-num");
+        p99.dataset.us = String(r.p99_us);
+        const cnt = td(r.count.toLocaleString(), "c-num");
+        cnt.dataset.count = String(r.count);
+        tr.append(
+          td(names.get(r.pid) ?? (r.pid ? "" : "(unknown owner)"), "c-proc"),
+          td(String(r.pid), "c-num muted"),
+          td(r.peer, "c-mono"),
+          cnt,
+          td(usText(r.mean_us), "c-num"),
+          p50,
+          p99,
+        );
+        return tr;
+      }),
+      7,
+      none,
+    );
+    const now = Date.now();
+    const procs = [...(p.processes ?? [])].sort(
+      (a, b) => b.retransmits - a.retransmits || b.tx_bytes + b.rx_bytes - (a.tx_bytes + a.rx_bytes),
+    );
+    const seen = new Map<number, { n: number; t: number }>();
+    fill(
+      byId("net-perf-procs"),
+      procs.map((x) => {
+        const rate = ratePerSec(this.prevRetrans.get(x.pid), x.retransmits, now);
+        seen.set(x.pid, { n: x.retransmits, t: now });
+        const tr = el("tr");
+        tr.dataset.pid = String(x.pid);
+        const cells: [string, string, number | null][] = [
+          ["tx", num(x.tx_bytes), x.tx_bytes],
+          ["rx", num(x.rx_bytes), x.rx_bytes],
+          ["retransmits", num(x.retransmits), x.retransmits],
+          ["rate", rate === null ? "" : rate.toFixed(1), null],
+          ["resets_sent", num(x.resets_sent), x.resets_sent],
+          ["resets_received", num(x.resets_received), x.resets_received],
+        ];
+        tr.append(td(x.comm || "(unknown owner)", "c-proc"), td(String(x.pid), "c-num muted"));
+        for (const [k, text, v] of cells) {
+          const c = td(text, "c-num");
+          c.dataset.k = k;
+          if (v !== null) c.dataset.value = String(v);
+          tr.appendChild(c);
+        }
+        return tr;
+      }),
+      8,
+      none,
+    );
+    this.prevRetrans = seen;
+    fill(
+      byId("net-drops"),
+      (p.drops ?? []).map((d) => {
+        const tr = el("tr");
+        tr.dataset.reason = d.reason;
+        tr.append(td(d.reason, "c-mono"), td(String(d.code), "c-num muted"), td(d.count.toLocaleString(), "c-num"));
+        tr.cells[2].dataset.value = String(d.count);
+        return tr;
+      }),
+      3,
+      mode === "bpf" ? "no drop counted" : none,
+    );
+  }
+
+  /** Top talkers over the range (`GET /api/v1/network/talkers`, from stored connections). */
+  private async loadTalkers(
+    start: string | undefined,
+    end: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let r: NetTalkers;
+    try {
+      r = await getJson<NetTalkers>("network/talkers", { start, end, size: TALKERS }, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      this.showError(`talkers: ${(e as Error).message}`);
+      return;
+    }
+    if (signal.aborted) return;
+    const rows = r.talkers.map((t) => {
+      const tr = el("tr");
+      tr.dataset.process = t.process;
+      tr.dataset.peer = t.peer;
+      tr.dataset.port = String(t.port);
+      tr.dataset.direction = t.direction;
+      tr.append(
+        td(t.process, "c-proc"),
+        td(t.service, "c-mono muted"),
+        td(t.direction),
+        td(t.peer, "c-mono"),
+        td(String(t.port), "c-num"),
+      );
+      for (const [k, v] of [
+        ["connections", t.connections],
+        ["sent", t.sent_bytes],
+        ["received", t.received_bytes],
+        ["bytes", t.bytes],
+        ["retransmits", t.retransmits],
+      ] as const) {
+        const c = td(v.toLocaleString(), "c-num");
+        c.dataset.k = k;
+        c.dataset.value = String(v);
+        tr.appendChild(c);
+      }
+      return tr;
+    });
+    fill(byId("net-talkers"), rows, 10, "no finished connection in this range");
+    byId("net-talkers-count").textContent = r.connections
+      ? `${r.connections.toLocaleString()} connections, ${r.groups.toLocaleString()} groups` +
+        (r.truncated ? `; newest ${r.scanned.toLocaleString()} summed` : "")
+      : "";
   }
 
   /** One histogram per charted state over the range, drawn as lines. */

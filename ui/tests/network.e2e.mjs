@@ -152,6 +152,155 @@ test("network page: CLOSE_WAIT leak of a python server, transitions, time in sta
   await page.close();
 });
 
+// Serves on 127.0.0.1 (port 0): each accepted connection reads REQ bytes, answers REP bytes and
+// closes; the same process connects N times, sends REQ, reads REP, closes, then tries a closed
+// port once (a SYN the kernel drops with NO_SOCKET) and waits.
+const N = 3;
+const REQ = 4_000_000;
+const REP = 50_000;
+const TALKER = `
+import os, signal, socket, threading
+N, REQ, REP = ${N}, ${REQ}, ${REP}
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
+port = srv.getsockname()[1]
+def serve():
+    for _ in range(N):
+        c, _a = srv.accept()
+        got = 0
+        while got < REQ:
+            b = c.recv(65536)
+            if not b: break
+            got += len(b)
+        c.sendall(b"r" * REP); c.close()
+threading.Thread(target=serve, daemon=True).start()
+for _ in range(N):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"q" * REQ)
+    got = 0
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        got += len(b)
+    assert got == REP, got
+    s.close()
+closed = socket.socket(); closed.bind(("127.0.0.1", 0)); dead = closed.getsockname()[1]; closed.close()
+try: socket.create_connection(("127.0.0.1", dead), timeout=2)
+except OSError: pass
+print("ready", os.getpid(), port, flush=True)
+signal.pause()
+`;
+
+async function getApi(base, path) {
+  const r = await fetch(`${base}/api/v1/${path}`);
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/** The cells' data-value of a row, keyed by data-k. */
+async function rowValues(page, sel) {
+  return page.$$eval(`${sel} td[data-k]`, (tds) => Object.fromEntries(tds.map((t) => [t.dataset.k, t.dataset.value ?? t.textContent])));
+}
+
+test("network page: top talkers, RTT, retransmits and drops of a python client and server", async () => {
+  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\n`;
+  const server = await startServer(config, ["--tcp-states"]);
+  cleanups.push(server.stop);
+  await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
+  assert.equal(/tcp states: mode (\w+)/.exec(server.output())[1], "bpf", server.output());
+
+  const py = launch("python3", ["-c", TALKER]);
+  cleanups.push(py.stop);
+  const ready = await waitFor("the python talker", () => {
+    if (py.exited()) throw new Error(`python exited: ${py.output()}`);
+    return /ready (\d+) (\d+)/.exec(py.output());
+  });
+  const [pid, port] = [ready[1], ready[2]];
+
+  // Both ends of the N connections are stored (one network.connection event per socket).
+  const cq = `event.dataset:network.connection AND destination.port:${port}`;
+  await waitFor(`${2 * N} connection events`, async () => (await searchTotal(server.base, cq)) === 2 * N);
+  const mine = await getApi(server.base, `network/talkers?${new URLSearchParams({ q: `destination.port:${port}`, start: "now-1h" })}`);
+  assert.equal(mine.connections, 2 * N);
+  assert.equal(mine.truncated, false);
+  const out = mine.talkers.find((t) => t.direction === "outbound");
+  const inb = mine.talkers.find((t) => t.direction === "inbound");
+  assert.equal(mine.talkers.length, 2, JSON.stringify(mine));
+  for (const t of [out, inb]) {
+    assert.equal(t.process, "python3");
+    assert.equal(t.peer, "127.0.0.1");
+    assert.equal(t.port, Number(port));
+    assert.equal(t.connections, N);
+    assert.equal(t.bytes, t.sent_bytes + t.received_bytes);
+  }
+  // The kernel counts sequence space acked / received: the payload plus at most SYN and FIN.
+  const near = (got, want, what) => assert.ok(got >= want && got <= want + 2 * N, `${what}: ${got}, sent ${want}`);
+  near(out.sent_bytes, N * REQ, "client sent");
+  near(out.received_bytes, N * REP, "client received");
+  near(inb.sent_bytes, N * REP, "server sent");
+  near(inb.received_bytes, N * REQ, "server received");
+
+  // The perf counters stop moving for the idle python process: read until two reads agree.
+  let perf;
+  await waitFor("stable perf counters for the python pid with an RTT sample", async () => {
+    const a = await getApi(server.base, "network/perf");
+    const row = (p) => JSON.stringify([p.processes?.find((x) => String(x.pid) === pid), p.rtt?.find((r) => String(r.pid) === pid && r.peer === "127.0.0.1")]);
+    const same = perf && row(perf) === row(a) && a.rtt?.some((r) => String(r.pid) === pid);
+    perf = a;
+    return same;
+  });
+  const proc = perf.processes.find((x) => String(x.pid) === pid);
+  assert.ok(proc.tx_bytes >= N * (REQ + REP), `tx_bytes ${proc.tx_bytes}`);
+  const rtt = perf.rtt.find((r) => String(r.pid) === pid && r.peer === "127.0.0.1");
+  assert.ok(rtt.count > 0 && rtt.p50_us <= rtt.p99_us, JSON.stringify(rtt));
+  await waitFor("NO_SOCKET drops counted", async () =>
+    (await getApi(server.base, "network/perf")).drops?.some((d) => d.reason === "NO_SOCKET" && d.count > 0));
+
+  const { page, errors } = await newPage();
+  await page.goto(`${server.base}/ui/#start=now-15m&view=network`);
+  await page.waitForSelector("#network:not([hidden])");
+
+  // Top talkers: the page's rows are the API's answer for the range; ours are among them.
+  const talkerSel = (dir) => `#net-talkers tr[data-process="python3"][data-port="${port}"][data-direction="${dir}"]`;
+  await page.waitForSelector(talkerSel("outbound"));
+  for (const [dir, t] of [["outbound", out], ["inbound", inb]]) {
+    const v = await rowValues(page, talkerSel(dir));
+    assert.deepEqual(v, {
+      connections: String(t.connections),
+      sent: String(t.sent_bytes),
+      received: String(t.received_bytes),
+      bytes: String(t.bytes),
+      retransmits: String(t.retransmits),
+    });
+    assert.equal(await page.getAttribute(talkerSel(dir), "data-peer"), "127.0.0.1");
+  }
+  assert.match(await page.textContent("#net-talkers-count"), /\d+ connections, \d+ groups/);
+
+  // RTT and retransmits per process: the stable values the API gave.
+  const rttRow = `#net-rtt tr[data-pid="${pid}"][data-peer="127.0.0.1"]`;
+  await page.waitForSelector(rttRow);
+  assert.equal(await page.getAttribute(`${rttRow} td:nth-child(4)`, "data-count"), String(rtt.count));
+  assert.equal(await page.getAttribute(`${rttRow} td:nth-child(6)`, "data-us"), String(rtt.p50_us));
+  assert.equal(await page.getAttribute(`${rttRow} td:nth-child(7)`, "data-us"), String(rtt.p99_us));
+  const pv = await rowValues(page, `#net-perf-procs tr[data-pid="${pid}"]`);
+  assert.equal(pv.tx, String(proc.tx_bytes));
+  assert.equal(pv.rx, String(proc.rx_bytes));
+  assert.equal(pv.retransmits, String(proc.retransmits));
+  // The rate column fills in on the next refresh (0.0 for an idle process).
+  await waitFor("a retransmit rate for the python pid", async () =>
+    (await page.textContent(`#net-perf-procs tr[data-pid="${pid}"] td[data-k="rate"]`)).trim() === "0.0");
+
+  // Drops by reason: NO_SOCKET from the refused connect, not more than the API counts after.
+  const dropSel = '#net-drops tr[data-reason="NO_SOCKET"] td:nth-child(3)';
+  await page.waitForSelector(dropSel);
+  const shown = Number(await page.getAttribute(dropSel, "data-value"));
+  const after = (await getApi(server.base, "network/perf")).drops.find((d) => d.reason === "NO_SOCKET").count;
+  assert.ok(shown >= 1 && shown <= after, `page ${shown}, api ${after}`);
+
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("network page: a clear message when the monitor is off", async () => {
   const server = await startServer(SYSLOG_OFF, []);
   cleanups.push(server.stop);

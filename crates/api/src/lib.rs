@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/network/status", get(network::status))
         .route("/api/v1/network/sockets", get(network::sockets))
         .route("/api/v1/network/perf", get(network::perf))
+        .route("/api/v1/network/talkers", get(talkers::talkers))
         .route("/api/v1/pipeline", get(pipeline::status))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get_one))

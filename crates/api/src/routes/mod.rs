@@ -15,6 +15,7 @@ pub(crate) mod patterns;
 pub(crate) mod pipeline;
 pub(crate) mod search;
 pub(crate) mod tail;
+pub(crate) mod talkers;
 
 use std::io::Read as _;
 
