@@ -30,12 +30,39 @@ pub(crate) enum Target {
     /// A keyword field the decoders also set (`event.outcome`, `group.name`, ...).
     Keyword(KeywordField),
     HttpStatus,
+    /// A non-negative count of the network monitor's events (`source.bytes`, ...).
+    Count(CountField),
     Facility,
     Severity,
     /// `labels.<key>`: the label `<key>`.
     Label,
     /// Any other key: a label with the key as written.
     Other,
+}
+
+/// The counts of [`Event`] (numeric fields) that structured records may name directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CountField {
+    SourceBytes,
+    DestinationBytes,
+    NetworkBytes,
+    Duration,
+    TcpRetransmits,
+    TcpSrttUs,
+}
+
+impl CountField {
+    fn set(self, ev: &mut Event, n: u64) {
+        let f = match self {
+            CountField::SourceBytes => &mut ev.source_bytes,
+            CountField::DestinationBytes => &mut ev.destination_bytes,
+            CountField::NetworkBytes => &mut ev.network_bytes,
+            CountField::Duration => &mut ev.duration_ns,
+            CountField::TcpRetransmits => &mut ev.tcp_retransmits,
+            CountField::TcpSrttUs => &mut ev.tcp_srtt_us,
+        };
+        *f = Some(n);
+    }
 }
 
 /// The string fields of [`Event`] that structured records may name directly.
@@ -110,6 +137,12 @@ pub(crate) fn classify(key: &str) -> Target {
         "url.original" => Target::Keyword(KeywordField::Url),
         "user_agent.original" => Target::Keyword(KeywordField::UserAgent),
         "http.response.status_code" => Target::HttpStatus,
+        "source.bytes" => Target::Count(CountField::SourceBytes),
+        "destination.bytes" => Target::Count(CountField::DestinationBytes),
+        "network.bytes" => Target::Count(CountField::NetworkBytes),
+        "event.duration" => Target::Count(CountField::Duration),
+        "tcp.retransmits" => Target::Count(CountField::TcpRetransmits),
+        "tcp.srtt_us" => Target::Count(CountField::TcpSrttUs),
         "log.syslog.facility.code" => Target::Facility,
         "log.syslog.severity.code" => Target::Severity,
         k if k.starts_with("labels.") => Target::Label,
@@ -205,6 +238,10 @@ impl Collected {
             Target::Keyword(k) => k.set(ev, v.to_text()),
             Target::HttpStatus => match v.as_u64().and_then(|n| u16::try_from(n).ok()) {
                 Some(n) => ev.http_status = Some(n),
+                None => as_label(ev, &v),
+            },
+            Target::Count(f) => match v.as_u64() {
+                Some(n) => f.set(ev, n),
                 None => as_label(ev, &v),
             },
             Target::Pid => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {

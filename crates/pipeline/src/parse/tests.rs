@@ -157,6 +157,24 @@ fn json_ecs_keys_of_the_decoded_fields_fill_them() {
 }
 
 #[test]
+fn json_connection_counts_fill_the_numeric_fields() {
+    // A finished connection (as `loglynx tcplife --json event` or another monitor writes it),
+    // ingested over HTTP: the counts are numbers in the index, not labels.
+    let e = parse(
+        r#"{"message":"c","event":{"dataset":"network.connection","duration":1500000},"source":{"bytes":5000000000},"destination.bytes":120,"network.bytes":5000000120,"tcp":{"retransmits":3,"srtt_us":41}}"#,
+    );
+    assert_eq!(e.source_bytes, Some(5_000_000_000));
+    assert_eq!(e.destination_bytes, Some(120));
+    assert_eq!(e.network_bytes, Some(5_000_000_120));
+    assert_eq!(e.duration_ns, Some(1_500_000));
+    assert_eq!((e.tcp_retransmits, e.tcp_srtt_us), (Some(3), Some(41)));
+    assert!(e.labels.is_empty(), "{:?}", e.labels);
+    // A count that is not one stays a label.
+    let e = parse(r#"{"message":"m","source.bytes":-1}"#);
+    assert_eq!((e.source_bytes, label(&e, "source.bytes")), (None, Some("-1")));
+}
+
+#[test]
 fn json_epoch_times_and_aliases() {
     let e = parse(r#"{"ts":1700000000,"msg":"a","hostname":"h","severity":"ERR","pid":"7"}"#);
     assert_eq!(e.timestamp, Timestamp::from_secs(1_700_000_000));
