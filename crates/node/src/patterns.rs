@@ -14,15 +14,69 @@ use std::time::Duration;
 
 use loglynx_config::Config;
 use loglynx_core::Event;
-use loglynx_patterns::{format_id, MinerSettings, Patterns, DEFAULT_MAX_SERVICES};
+use loglynx_patterns::{format_id, Dictionary, MinerSettings, Patterns, DEFAULT_MAX_SERVICES};
 use loglynx_pipeline::BatchHook;
 use loglynx_store::Store;
 
 use crate::error::{NodeError, Result};
 
-/// The state file under the data directory.
+/// The directory of the saved states.
+fn states_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("patterns")
+}
+
+/// The state file of `loglynx run` (one miner per data directory).
 pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("patterns").join("state.json")
+    states_dir(data_dir).join("state.json")
+}
+
+/// Slots a host's workers may take in one data directory.
+const MAX_SLOTS: usize = 1024;
+
+/// A worker's own state file, `<data_dir>/patterns/worker-<host>-<slot>.json`: the lowest slot
+/// no running worker holds (an exclusive lock on `<...>.lock` beside it, held while the worker
+/// lives). Workers sharing a data directory never write each other's file, and a restarted
+/// worker resumes a state of its host.
+pub(crate) struct Slot {
+    /// The state file.
+    pub(crate) path: PathBuf,
+    _lock: Option<std::fs::File>,
+}
+
+impl Slot {
+    /// A file no other process writes (`loglynx run`'s [`state_path`]): no lock.
+    pub(crate) fn unlocked(path: PathBuf) -> Slot {
+        Slot { path, _lock: None }
+    }
+}
+
+/// Takes the first free slot of `host` (see [`Slot`]).
+pub(crate) fn worker_slot(data_dir: &Path, host: &str) -> Result<Slot> {
+    let dir = states_dir(data_dir);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeError::Patterns { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    for n in 0..MAX_SLOTS {
+        let lock_path = dir.join(format!("worker-{host}-{n}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => return Ok(Slot { path: dir.join(format!("worker-{host}-{n}.json")), _lock: Some(lock) }),
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(source)) => return Err(NodeError::Patterns { path: lock_path, source }),
+        }
+    }
+    Err(NodeError::Patterns {
+        path: dir,
+        source: std::io::Error::other(format!("{MAX_SLOTS} workers of this host already hold a patterns state here; stop one or use another data directory")),
+    })
 }
 
 fn settings(cfg: &Config) -> MinerSettings {
@@ -35,13 +89,13 @@ fn settings(cfg: &Config) -> MinerSettings {
     }
 }
 
-/// Opens the miner as `cfg.patterns` says (`None` when off), resumed from its saved state. A
-/// state that does not read is moved aside (`state.json.bad`) and mining starts afresh.
-pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Patterns>>> {
+/// Opens the miner as `cfg.patterns` says (`None` when off), resumed from its saved state at
+/// `path`. A state that does not read is moved aside (`state.json.bad`) and mining starts afresh.
+pub(crate) fn open(cfg: &Config, path: &Path) -> Result<Option<Arc<Patterns>>> {
     if !cfg.patterns.enabled {
         return Ok(None);
     }
-    let path = state_path(&cfg.data_dir);
+    let path = path.to_path_buf();
     let patterns = match std::fs::read(&path) {
         Ok(bytes) => match Patterns::load(settings(cfg), &bytes) {
             Ok(p) => {
@@ -154,15 +208,15 @@ pub(crate) struct Saver {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     patterns: Arc<Patterns>,
-    path: PathBuf,
+    slot: Slot,
 }
 
 impl Saver {
-    /// Saves after the commits of `store`; without one (a worker, whose shards commit apart),
-    /// every `interval`.
-    pub(crate) fn start(patterns: Arc<Patterns>, store: Option<Store>, path: PathBuf, interval: Duration) -> Result<Saver> {
+    /// Saves to `slot` after the commits of `store`; without one (a worker, whose shards commit
+    /// apart), every `interval`. Holds the slot (its lock) until stopped.
+    pub(crate) fn start(patterns: Arc<Patterns>, store: Option<Store>, slot: Slot, interval: Duration) -> Result<Saver> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (p, s, pa) = (patterns.clone(), stop.clone(), path.clone());
+        let (p, s, pa) = (patterns.clone(), stop.clone(), slot.path.clone());
         let thread = std::thread::Builder::new()
             .name("patterns-saver".into())
             .spawn(move || {
@@ -187,7 +241,7 @@ impl Saver {
                 }
             })
             .map_err(|source| NodeError::Thread { what: "patterns saver", source })?;
-        Ok(Saver { stop, thread: Some(thread), patterns, path })
+        Ok(Saver { stop, thread: Some(thread), patterns, slot })
     }
 
     /// Stops the thread and saves once more (call after the store's last commit).
@@ -196,8 +250,65 @@ impl Saver {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Err(e) = save(&self.patterns, &self.path) {
+        if let Err(e) = save(&self.patterns, &self.slot.path) {
             tracing::warn!("{e}");
         }
+    }
+}
+
+/// The workers' saved states (`loglynx serve`): every `<data_dir>/patterns/*.json`, merged by
+/// id ([`Dictionary::merge`]), read again when a file is added, removed or rewritten (looked at
+/// on each request: a directory listing).
+pub(crate) struct StateFiles {
+    dir: PathBuf,
+    settings: MinerSettings,
+    cache: std::sync::Mutex<(Vec<(PathBuf, std::time::SystemTime, u64)>, Dictionary)>,
+}
+
+impl StateFiles {
+    /// The states of `cfg.data_dir` (`None` when mining is off).
+    pub(crate) fn new(cfg: &Config) -> Option<StateFiles> {
+        cfg.patterns.enabled.then(|| StateFiles {
+            dir: states_dir(&cfg.data_dir),
+            settings: settings(cfg),
+            cache: std::sync::Mutex::new((Vec::new(), Dictionary::default())),
+        })
+    }
+
+    fn listing(&self) -> Vec<(PathBuf, std::time::SystemTime, u64)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut out: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                Some((p, m.modified().ok()?, m.len()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl loglynx_api::PatternView for StateFiles {
+    fn dictionary(&self) -> Dictionary {
+        let now = self.listing();
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != now {
+            let parts = now.iter().filter_map(|(path, _, _)| {
+                let bytes = std::fs::read(path).ok()?;
+                match loglynx_patterns::Miner::load(self.settings, &bytes) {
+                    Ok(m) => Some(m.dictionary()),
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), "{e}; its templates are left out");
+                        None
+                    }
+                }
+            });
+            let merged = Dictionary::merge(parts.collect::<Vec<_>>());
+            *cache = (now, merged);
+        }
+        cache.1.clone()
     }
 }
