@@ -262,8 +262,12 @@ impl Saver {
 pub(crate) struct StateFiles {
     dir: PathBuf,
     settings: MinerSettings,
-    cache: std::sync::Mutex<(Vec<(PathBuf, std::time::SystemTime, u64)>, Dictionary)>,
+    /// The listing the dictionary was merged from, and the dictionary.
+    cache: std::sync::Mutex<(Vec<Listed>, Dictionary)>,
 }
+
+/// A state file as listed: path, modification time, length.
+type Listed = (PathBuf, std::time::SystemTime, u64);
 
 impl StateFiles {
     /// The states of `cfg.data_dir` (`None` when mining is off).
@@ -275,7 +279,7 @@ impl StateFiles {
         })
     }
 
-    fn listing(&self) -> Vec<(PathBuf, std::time::SystemTime, u64)> {
+    fn listing(&self) -> Vec<Listed> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
         let mut out: Vec<_> = entries
             .flatten()
@@ -310,5 +314,47 @@ impl loglynx_api::PatternView for StateFiles {
             *cache = (now, merged);
         }
         cache.1.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_api::PatternView;
+
+    #[test]
+    fn workers_of_one_host_take_their_own_state_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = worker_slot(tmp.path(), "web 1").unwrap();
+        let b = worker_slot(tmp.path(), "web 1").unwrap();
+        assert_ne!(a.path, b.path, "a held slot is not handed out twice");
+        assert_eq!(a.path.file_name().unwrap(), "worker-web_1-0.json");
+        let freed = a.path.clone();
+        drop(a);
+        // a restarted worker takes the slot let go, and resumes its state
+        assert_eq!(worker_slot(tmp.path(), "web 1").unwrap().path, freed);
+    }
+
+    #[test]
+    fn serve_merges_the_states_and_reads_them_again_when_they_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = Config { data_dir: tmp.path().to_path_buf(), ..Config::default() };
+        let files = StateFiles::new(&cfg).unwrap();
+        assert!(files.dictionary().templates().is_empty(), "no state yet");
+        let (w1, w2) = (Patterns::new(settings(&cfg)), Patterns::new(settings(&cfg)));
+        let slot1 = worker_slot(tmp.path(), "h").unwrap();
+        let slot2 = worker_slot(tmp.path(), "h").unwrap();
+        w1.mine_batch([("app", "user 1 logged in", 1), ("app", "user 2 logged in", 2)], |_, _, _| {});
+        save(&w1, &slot1.path).unwrap();
+        assert_eq!(files.dictionary().templates().len(), 1);
+        w2.mine_batch([("app", "user 3 logged in", 3), ("app", "disk full", 4)], |_, _, _| {});
+        save(&w2, &slot2.path).unwrap();
+        let d = files.dictionary();
+        let mut t: Vec<_> = d.templates().iter().map(|t| t.template.as_str()).collect();
+        t.sort();
+        assert_eq!(t, ["disk full", "user <*> logged in"]);
+        // a state that does not read is left out, the others still answer
+        std::fs::write(tmp.path().join("patterns/worker-x-0.json"), b"{").unwrap();
+        assert_eq!(files.dictionary().templates().len(), 2);
     }
 }
