@@ -68,7 +68,17 @@ pub(crate) fn worker_slot(data_dir: &Path, host: &str) -> Result<Slot> {
             .open(&lock_path)
             .map_err(io(&lock_path))?;
         match lock.try_lock() {
-            Ok(()) => return Ok(Slot { path: dir.join(format!("worker-{host}-{n}.json")), _lock: Some(lock) }),
+            Ok(()) => {
+                let path = dir.join(format!("worker-{host}-{n}.json"));
+                // a state saved before workers had their own files (`state.json`): the first
+                // worker without a state of its own resumes it
+                let legacy = state_path(data_dir);
+                if !path.exists() && legacy.exists() {
+                    std::fs::rename(&legacy, &path).map_err(io(&legacy))?;
+                    tracing::info!(from = %legacy.display(), to = %path.display(), "patterns state adopted");
+                }
+                return Ok(Slot { path, _lock: Some(lock) });
+            }
             Err(std::fs::TryLockError::WouldBlock) => continue,
             Err(std::fs::TryLockError::Error(source)) => return Err(NodeError::Patterns { path: lock_path, source }),
         }
@@ -329,6 +339,11 @@ mod tests {
         let b = worker_slot(tmp.path(), "web 1").unwrap();
         assert_ne!(a.path, b.path, "a held slot is not handed out twice");
         assert_eq!(a.path.file_name().unwrap(), "worker-web_1-0.json");
+        // a state from before (one state.json per data directory) is taken by one of them only
+        std::fs::write(state_path(tmp.path()), b"old").unwrap();
+        let c = worker_slot(tmp.path(), "web 1").unwrap();
+        assert_eq!(std::fs::read(&c.path).unwrap(), b"old");
+        assert!(!state_path(tmp.path()).exists());
         let freed = a.path.clone();
         drop(a);
         // a restarted worker takes the slot let go, and resumes its state
