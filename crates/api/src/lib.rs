@@ -41,6 +41,7 @@ pub use loglynx_collect::http::{
 };
 pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
+pub use routes::patterns::PatternView;
 pub use routes::pipeline::PipelineView;
 pub use tls::{TlsConfig, TlsError, TlsListener};
 pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};

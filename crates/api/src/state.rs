@@ -70,8 +70,9 @@ pub struct AppState {
     pub detection: Option<Arc<loglynx_detect::Detection>>,
     /// The per-record limits of OTLP ingest (`[otlp]`).
     pub otlp: OtlpLimits,
-    /// The pattern miner, when on (`/api/v1/patterns`; 404 when `None`).
-    pub patterns: Option<Arc<loglynx_patterns::Patterns>>,
+    /// The templates' dictionary, when mining is on (`/api/v1/patterns`; 404 when `None`):
+    /// the miner itself (`loglynx run`) or the workers' saved states (`loglynx serve`).
+    pub patterns: Option<Arc<dyn crate::PatternView>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }

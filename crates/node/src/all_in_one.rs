@@ -85,7 +85,7 @@ impl AllInOne {
 
         // store writer <- detection <- pipeline <- transport
         let detection = crate::detection::open(&cfg)?;
-        let patterns = crate::patterns::open(&cfg)?;
+        let patterns = crate::patterns::open(&cfg, &crate::patterns::state_path(&cfg.data_dir))?;
         let (event_tx, event_rx) = tokio::sync::mpsc::channel(cfg.pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
@@ -125,7 +125,7 @@ impl AllInOne {
             Some(p) => Some(crate::patterns::Saver::start(
                 p.clone(),
                 Some(store.clone()),
-                crate::patterns::state_path(&cfg.data_dir),
+                crate::patterns::Slot::unlocked(crate::patterns::state_path(&cfg.data_dir)),
                 cfg.patterns.save_interval,
             )?),
             None => None,
@@ -157,7 +157,7 @@ impl AllInOne {
         state.pipeline = stats.clone();
         state.otlp = sources::otlp_limits(&cfg);
         state.detection = detection.clone();
-        state.patterns = patterns.clone();
+        state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         drop(raw_tx);
         {
             let token = shutdown.clone();

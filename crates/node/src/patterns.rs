@@ -14,15 +14,79 @@ use std::time::Duration;
 
 use loglynx_config::Config;
 use loglynx_core::Event;
-use loglynx_patterns::{format_id, MinerSettings, Patterns, DEFAULT_MAX_SERVICES};
+use loglynx_patterns::{format_id, Dictionary, MinerSettings, Patterns, DEFAULT_MAX_SERVICES};
 use loglynx_pipeline::BatchHook;
 use loglynx_store::Store;
 
 use crate::error::{NodeError, Result};
 
-/// The state file under the data directory.
+/// The directory of the saved states.
+fn states_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("patterns")
+}
+
+/// The state file of `loglynx run` (one miner per data directory).
 pub(crate) fn state_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("patterns").join("state.json")
+    states_dir(data_dir).join("state.json")
+}
+
+/// Slots a host's workers may take in one data directory.
+const MAX_SLOTS: usize = 1024;
+
+/// A worker's own state file, `<data_dir>/patterns/worker-<host>-<slot>.json`: the lowest slot
+/// no running worker holds (an exclusive lock on `<...>.lock` beside it, held while the worker
+/// lives). Workers sharing a data directory never write each other's file, and a restarted
+/// worker resumes a state of its host.
+pub(crate) struct Slot {
+    /// The state file.
+    pub(crate) path: PathBuf,
+    _lock: Option<std::fs::File>,
+}
+
+impl Slot {
+    /// A file no other process writes (`loglynx run`'s [`state_path`]): no lock.
+    pub(crate) fn unlocked(path: PathBuf) -> Slot {
+        Slot { path, _lock: None }
+    }
+}
+
+/// Takes the first free slot of `host` (see [`Slot`]).
+pub(crate) fn worker_slot(data_dir: &Path, host: &str) -> Result<Slot> {
+    let dir = states_dir(data_dir);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| NodeError::Patterns { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    for n in 0..MAX_SLOTS {
+        let lock_path = dir.join(format!("worker-{host}-{n}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                let path = dir.join(format!("worker-{host}-{n}.json"));
+                // a state saved before workers had their own files (`state.json`): the first
+                // worker without a state of its own resumes it
+                let legacy = state_path(data_dir);
+                if !path.exists() && legacy.exists() {
+                    std::fs::rename(&legacy, &path).map_err(io(&legacy))?;
+                    tracing::info!(from = %legacy.display(), to = %path.display(), "patterns state adopted");
+                }
+                return Ok(Slot { path, _lock: Some(lock) });
+            }
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(source)) => return Err(NodeError::Patterns { path: lock_path, source }),
+        }
+    }
+    Err(NodeError::Patterns {
+        path: dir,
+        source: std::io::Error::other(format!("{MAX_SLOTS} workers of this host already hold a patterns state here; stop one or use another data directory")),
+    })
 }
 
 fn settings(cfg: &Config) -> MinerSettings {
@@ -35,13 +99,13 @@ fn settings(cfg: &Config) -> MinerSettings {
     }
 }
 
-/// Opens the miner as `cfg.patterns` says (`None` when off), resumed from its saved state. A
-/// state that does not read is moved aside (`state.json.bad`) and mining starts afresh.
-pub(crate) fn open(cfg: &Config) -> Result<Option<Arc<Patterns>>> {
+/// Opens the miner as `cfg.patterns` says (`None` when off), resumed from its saved state at
+/// `path`. A state that does not read is moved aside (`state.json.bad`) and mining starts afresh.
+pub(crate) fn open(cfg: &Config, path: &Path) -> Result<Option<Arc<Patterns>>> {
     if !cfg.patterns.enabled {
         return Ok(None);
     }
-    let path = state_path(&cfg.data_dir);
+    let path = path.to_path_buf();
     let patterns = match std::fs::read(&path) {
         Ok(bytes) => match Patterns::load(settings(cfg), &bytes) {
             Ok(p) => {
@@ -154,15 +218,15 @@ pub(crate) struct Saver {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     patterns: Arc<Patterns>,
-    path: PathBuf,
+    slot: Slot,
 }
 
 impl Saver {
-    /// Saves after the commits of `store`; without one (a worker, whose shards commit apart),
-    /// every `interval`.
-    pub(crate) fn start(patterns: Arc<Patterns>, store: Option<Store>, path: PathBuf, interval: Duration) -> Result<Saver> {
+    /// Saves to `slot` after the commits of `store`; without one (a worker, whose shards commit
+    /// apart), every `interval`. Holds the slot (its lock) until stopped.
+    pub(crate) fn start(patterns: Arc<Patterns>, store: Option<Store>, slot: Slot, interval: Duration) -> Result<Saver> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (p, s, pa) = (patterns.clone(), stop.clone(), path.clone());
+        let (p, s, pa) = (patterns.clone(), stop.clone(), slot.path.clone());
         let thread = std::thread::Builder::new()
             .name("patterns-saver".into())
             .spawn(move || {
@@ -187,7 +251,7 @@ impl Saver {
                 }
             })
             .map_err(|source| NodeError::Thread { what: "patterns saver", source })?;
-        Ok(Saver { stop, thread: Some(thread), patterns, path })
+        Ok(Saver { stop, thread: Some(thread), patterns, slot })
     }
 
     /// Stops the thread and saves once more (call after the store's last commit).
@@ -196,8 +260,116 @@ impl Saver {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Err(e) = save(&self.patterns, &self.path) {
+        if let Err(e) = save(&self.patterns, &self.slot.path) {
             tracing::warn!("{e}");
         }
+    }
+}
+
+/// The workers' saved states (`loglynx serve`): every `<data_dir>/patterns/*.json`, merged by
+/// id ([`Dictionary::merge`]), read again when a file is added, removed or rewritten (looked at
+/// on each request: a directory listing).
+pub(crate) struct StateFiles {
+    dir: PathBuf,
+    settings: MinerSettings,
+    /// The listing the dictionary was merged from, and the dictionary.
+    cache: std::sync::Mutex<(Vec<Listed>, Dictionary)>,
+}
+
+/// A state file as listed: path, modification time, length.
+type Listed = (PathBuf, std::time::SystemTime, u64);
+
+impl StateFiles {
+    /// The states of `cfg.data_dir` (`None` when mining is off).
+    pub(crate) fn new(cfg: &Config) -> Option<StateFiles> {
+        cfg.patterns.enabled.then(|| StateFiles {
+            dir: states_dir(&cfg.data_dir),
+            settings: settings(cfg),
+            cache: std::sync::Mutex::new((Vec::new(), Dictionary::default())),
+        })
+    }
+
+    fn listing(&self) -> Vec<Listed> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut out: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                Some((p, m.modified().ok()?, m.len()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl loglynx_api::PatternView for StateFiles {
+    fn dictionary(&self) -> Dictionary {
+        let now = self.listing();
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 != now {
+            let parts = now.iter().filter_map(|(path, _, _)| {
+                let bytes = std::fs::read(path).ok()?;
+                match loglynx_patterns::Miner::load(self.settings, &bytes) {
+                    Ok(m) => Some(m.dictionary()),
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), "{e}; its templates are left out");
+                        None
+                    }
+                }
+            });
+            let merged = Dictionary::merge(parts.collect::<Vec<_>>());
+            *cache = (now, merged);
+        }
+        cache.1.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_api::PatternView;
+
+    #[test]
+    fn workers_of_one_host_take_their_own_state_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = worker_slot(tmp.path(), "web 1").unwrap();
+        let b = worker_slot(tmp.path(), "web 1").unwrap();
+        assert_ne!(a.path, b.path, "a held slot is not handed out twice");
+        assert_eq!(a.path.file_name().unwrap(), "worker-web_1-0.json");
+        // a state from before (one state.json per data directory) is taken by one of them only
+        std::fs::write(state_path(tmp.path()), b"old").unwrap();
+        let c = worker_slot(tmp.path(), "web 1").unwrap();
+        assert_eq!(std::fs::read(&c.path).unwrap(), b"old");
+        assert!(!state_path(tmp.path()).exists());
+        let freed = a.path.clone();
+        drop(a);
+        // a restarted worker takes the slot let go, and resumes its state
+        assert_eq!(worker_slot(tmp.path(), "web 1").unwrap().path, freed);
+    }
+
+    #[test]
+    fn serve_merges_the_states_and_reads_them_again_when_they_change() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = Config { data_dir: tmp.path().to_path_buf(), ..Config::default() };
+        let files = StateFiles::new(&cfg).unwrap();
+        assert!(files.dictionary().templates().is_empty(), "no state yet");
+        let (w1, w2) = (Patterns::new(settings(&cfg)), Patterns::new(settings(&cfg)));
+        let slot1 = worker_slot(tmp.path(), "h").unwrap();
+        let slot2 = worker_slot(tmp.path(), "h").unwrap();
+        w1.mine_batch([("app", "user 1 logged in", 1), ("app", "user 2 logged in", 2)], |_, _, _| {});
+        save(&w1, &slot1.path).unwrap();
+        assert_eq!(files.dictionary().templates().len(), 1);
+        w2.mine_batch([("app", "user 3 logged in", 3), ("app", "disk full", 4)], |_, _, _| {});
+        save(&w2, &slot2.path).unwrap();
+        let d = files.dictionary();
+        let mut t: Vec<_> = d.templates().iter().map(|t| t.template.as_str()).collect();
+        t.sort();
+        assert_eq!(t, ["disk full", "user <*> logged in"]);
+        // a state that does not read is left out, the others still answer
+        std::fs::write(tmp.path().join("patterns/worker-x-0.json"), b"{").unwrap();
+        assert_eq!(files.dictionary().templates().len(), 2);
     }
 }

@@ -8,6 +8,9 @@
 //! Ingest endpoints answer with an error: in the scale-out shape records enter through
 //! `loglynx agent`.
 //!
+//! `/api/v1/patterns` counts from the index and names the templates from the workers' saved
+//! miner states, `<data_dir>/patterns/*.json`, merged by id ([`crate::patterns::StateFiles`]).
+//!
 //! Alerts come from the alerts topic the workers' correlator writes (`<topic>-alerts`, see
 //! `worker/correlator.rs`), read with `--brokers`.
 
@@ -76,6 +79,8 @@ impl Serve {
         state.detection = alerts_from_kafka(&cfg, shutdown.clone())?;
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
+        // The template dictionary of /api/v1/patterns: the workers' saved miner states, merged.
+        state.patterns = crate::patterns::StateFiles::new(&cfg).map(|s| Arc::new(s) as Arc<dyn loglynx_api::PatternView>);
         state
             .telemetry
             .register_collector(health::ReportsCollector::files(health::health_dir(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PatternError;
 use crate::miner::{Miner, MinerSettings, ServiceMiner};
-use crate::template::{format_id, TemplateId};
+use crate::template::{format_id, parse_id, TemplateId};
 
 /// The version of the persisted format this build reads and writes.
 pub const STATE_VERSION: u32 = 1;
@@ -125,6 +125,91 @@ impl Dictionary {
     pub fn overflow(&self) -> &[(String, u64)] {
         &self.overflow
     }
+
+    /// The dictionaries of miners that ran apart (one per worker), merged by id: ids are a hash
+    /// of the template text, so a template mined apart has one entry, with the miners' counts
+    /// added, the earliest first line, the latest last line and every former id. A template one
+    /// miner still has but another refined (its id is a former id there) is folded into the
+    /// refined one, so every id resolves to one template whichever miner saw its lines; overflow
+    /// is added per service.
+    pub fn merge(parts: impl IntoIterator<Item = Dictionary>) -> Dictionary {
+        let mut entries: Vec<TemplateInfo> = Vec::new();
+        let mut by_id: HashMap<TemplateId, usize> = HashMap::new();
+        let mut overflow: HashMap<String, u64> = HashMap::new();
+        for part in parts {
+            for t in part.entries {
+                let Some(id) = parse_id(&t.id) else { continue };
+                match by_id.get(&id) {
+                    Some(&i) => absorb(&mut entries[i], t, false),
+                    None => {
+                        by_id.insert(id, entries.len());
+                        entries.push(t);
+                    }
+                }
+            }
+            for (s, n) in part.overflow {
+                *overflow.entry(s).or_default() += n;
+            }
+        }
+        // which entry refined each id
+        let mut refined_into: HashMap<TemplateId, usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            for f in e.former.iter().filter_map(|f| parse_id(f)) {
+                refined_into.insert(f, i);
+            }
+        }
+        // each entry's root: follow refinements (bounded, so a cycle cannot loop)
+        let root = |mut i: usize| {
+            for _ in 0..entries.len() {
+                match parse_id(&entries[i].id).and_then(|id| refined_into.get(&id)) {
+                    Some(&j) if j != i => i = j,
+                    _ => break,
+                }
+            }
+            i
+        };
+        let roots: Vec<usize> = (0..entries.len()).map(root).collect();
+        let mut slots: Vec<Option<TemplateInfo>> = entries.into_iter().map(Some).collect();
+        for (i, &r) in roots.iter().enumerate() {
+            if r != i && roots[r] == r {
+                if let Some(t) = slots[i].take() {
+                    let into = slots[r].as_mut().expect("a root keeps its entry");
+                    absorb(into, t, true);
+                }
+            }
+        }
+        let mut d = Dictionary::default();
+        for t in slots.into_iter().flatten() {
+            let i = d.entries.len();
+            if let Some(id) = parse_id(&t.id) {
+                d.by_id.insert(id, i);
+            }
+            for f in t.former.iter().filter_map(|f| parse_id(f)) {
+                d.by_former.insert(f, i);
+            }
+            d.entries.push(t);
+        }
+        d.overflow = overflow.into_iter().collect();
+        d.overflow.sort();
+        d
+    }
+}
+
+/// Adds `t` to `into`: counts, seen range, example, former ids (and `t`'s own id when it is a
+/// template `into` refined).
+fn absorb(into: &mut TemplateInfo, t: TemplateInfo, own_id: bool) {
+    into.count += t.count;
+    if t.first_seen < into.first_seen {
+        into.first_seen = t.first_seen;
+        into.example = t.example;
+    }
+    into.last_seen = into.last_seen.max(t.last_seen);
+    let ids = t.former.into_iter().chain(own_id.then_some(t.id));
+    for f in ids {
+        if f != into.id && !into.former.contains(&f) {
+            into.former.push(f);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +240,41 @@ mod tests {
             Miner::load(MinerSettings::default(), br#"{"version": 99, "services": {}}"#),
             Err(PatternError::StateVersion { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn dictionaries_mined_apart_merge_by_id() {
+        // two workers, each seeing part of the lines
+        let mut w1 = Miner::new(MinerSettings::default());
+        let mut w2 = Miner::new(MinerSettings::default());
+        let first = w1.mine("sshd", "Invalid user admin from 1.2.3.4", 10);
+        for (i, u) in ["guest", "test", "oracle"].iter().enumerate() {
+            w1.mine("sshd", &format!("Invalid user {u} from 1.2.3.5"), 20 + i as i64);
+        }
+        for (i, u) in ["root", "pi", "ftp", "www"].iter().enumerate() {
+            w2.mine("sshd", &format!("Invalid user {u} from 5.6.7.8"), 5 + i as i64 * 30);
+        }
+        w2.mine("cron", "job started", 40);
+        let d = Dictionary::merge([w1.dictionary(), w2.dictionary()]);
+        let id = template_id("Invalid user <*> from <*>");
+        assert_eq!(d.templates().len(), 2, "{:?}", d.templates());
+        let t = d.get(id).unwrap();
+        assert_eq!(t.count, 8);
+        assert_eq!((t.first_seen, t.last_seen), (5, 95));
+        assert_eq!(t.example, "Invalid user root from 5.6.7.8");
+        // the id worker 1 gave before refining resolves to the merged template
+        assert_eq!(d.get(first.id).unwrap().id, format_id(id));
+        assert_eq!(d.get(template_id("job started")).unwrap().service, "cron");
+
+        // a template one worker still has, another refined: folded into the refined one
+        let mut w3 = Miner::new(MinerSettings::default());
+        w3.mine("sshd", "Invalid user admin from 1.2.3.4", 1);
+        w3.mine("sshd", "Invalid user admin from 1.2.3.9", 200);
+        let d = Dictionary::merge([w3.dictionary(), w1.dictionary(), w2.dictionary()]);
+        assert_eq!(d.templates().len(), 2, "{:?}", d.templates());
+        let t = d.get(first.id).unwrap();
+        assert_eq!(t.id, format_id(id));
+        assert_eq!((t.count, t.first_seen, t.last_seen), (10, 1, 200));
+        assert!(t.former.contains(&format_id(first.id)));
     }
 }

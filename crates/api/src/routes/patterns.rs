@@ -64,7 +64,20 @@ pub(crate) struct PatternRow {
     change: Option<&'static str>,
 }
 
-fn patterns_on(st: &AppState) -> Result<Arc<Patterns>, Response> {
+/// Where the template dictionary comes from: the miner of this process, or the saved states of
+/// the workers' miners (`loglynx serve`).
+pub trait PatternView: Send + Sync {
+    /// Every template known now, by current and former id.
+    fn dictionary(&self) -> Dictionary;
+}
+
+impl PatternView for Patterns {
+    fn dictionary(&self) -> Dictionary {
+        Patterns::dictionary(self)
+    }
+}
+
+fn patterns_on(st: &AppState) -> Result<Arc<dyn PatternView>, Response> {
     st.patterns.clone().ok_or_else(|| {
         (
             StatusCode::NOT_FOUND,
@@ -115,13 +128,13 @@ pub(crate) async fn list(State(st): State<AppState>, ApiQuery(p): ApiQuery<Patte
         Ok(p) => p,
         Err(r) => return r,
     };
-    match answer(&st, &patterns, p).await {
+    match answer(&st, patterns.as_ref(), p).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn answer(st: &AppState, patterns: &Patterns, p: PatternParams) -> Result<serde_json::Value, ApiError> {
+async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> Result<serde_json::Value, ApiError> {
     let compare = match p.compare.as_deref().map(str::trim) {
         None | Some("") => false,
         Some("previous") => true,

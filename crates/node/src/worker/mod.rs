@@ -81,15 +81,19 @@ impl Worker {
             source,
         })?;
         let stats = Arc::new(PipelineStats::default());
-        let patterns = crate::patterns::open(&cfg)?;
-        let saver = match &patterns {
-            Some(p) => Some(crate::patterns::Saver::start(
-                p.clone(),
-                None,
-                crate::patterns::state_path(&cfg.data_dir),
-                cfg.patterns.save_interval,
-            )?),
+        // This worker's own state file: workers sharing the data directory write apart and
+        // `loglynx serve` merges their states by id.
+        let slot = match cfg.patterns.enabled {
+            true => Some(crate::patterns::worker_slot(&cfg.data_dir, &cfg.host_name())?),
+            false => None,
+        };
+        let patterns = match &slot {
+            Some(slot) => crate::patterns::open(&cfg, &slot.path)?,
             None => None,
+        };
+        let saver = match (&patterns, slot) {
+            (Some(p), Some(slot)) => Some(crate::patterns::Saver::start(p.clone(), None, slot, cfg.patterns.save_interval)?),
+            _ => None,
         };
         let detection = crate::detection::open_tagging(&cfg)?;
         // Correlation across partitions: signals and alerts through side topics.
