@@ -58,3 +58,27 @@ async fn extreme_cursors_intervals_and_times_are_400_never_500() {
     let (status, _) = s.get("/api/v1/health").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_the_clause_or_wildcard_cap_are_400_naming_it() {
+    let s = start(Opts::default()).await;
+    seed(&s).await;
+    let words = |n: usize, suffix: &str| {
+        (0..n).map(|i| format!("w{i}{suffix}")).collect::<Vec<_>>().join(" OR ")
+    };
+    // At the caps: answered.
+    for q in [words(1024, ""), words(64, "*")] {
+        let (status, v) = s.get(&format!("/api/v1/search?q={}", urlencode(&q))).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    // Over them: 400 naming the cap, on search and on the aggregations alike.
+    for (q, cap) in [(words(1025, ""), "cap of 1024"), (words(65, "*"), "cap of 64")] {
+        for path in ["/api/v1/search", "/api/v1/histogram", "/api/v1/terms?field=host.name&"] {
+            let sep = if path.ends_with('&') { "" } else { "?" };
+            let (status, v) = s.get(&format!("{path}{sep}q={}", urlencode(&q))).await;
+            assert_eq!(status, 400, "{path}: {v}");
+            let reason = v["error"]["reason"].as_str().unwrap();
+            assert!(reason.contains(cap), "{path}: {reason}");
+        }
+    }
+}
