@@ -65,6 +65,9 @@ pub enum ApiError {
         /// Seconds the client should wait before sending again.
         retry_after: u64,
     },
+    /// The reply did not start within `http.request_timeout` (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A bug or an I/O failure on the server.
     #[error("{0}")]
     Internal(String),
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::QueueFull { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::QueueFull { .. } => "queue_full",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -5,6 +5,8 @@
 //!   shutdown signal.
 //! - [`ingest_router`] builds the ingest endpoints alone over an [`IngestState`] (no store:
 //!   `loglynx agent` in front of its Kafka producer); [`serve_router`] runs any router.
+//! - serve.rs: the accept loop (plain or TLS) within [`ServeLimits`]: header-read and request
+//!   timeouts, caps on connections and on requests in progress.
 //! - `routes/`: one module per concern (`ingest`, `bulk`, `search`, `tail`, `meta`, `compat`
 //!   for the Elasticsearch start-up probes, `health`). The ingest routes read the request and
 //!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
@@ -19,6 +21,7 @@ mod auth;
 mod error;
 mod metrics;
 mod routes;
+mod serve;
 mod state;
 mod tls;
 mod ui;
@@ -43,6 +46,7 @@ pub use routes::meta::OPENAPI_YAML;
 pub use routes::network::NetworkView;
 pub use routes::patterns::PatternView;
 pub use routes::pipeline::PipelineView;
+pub use serve::ServeLimits;
 pub use tls::{TlsConfig, TlsError, TlsListener};
 pub use state::{AppState, IngestState, DEFAULT_MAX_STREAMS};
 
@@ -200,25 +204,26 @@ async fn method_not_allowed() -> impl IntoResponse {
 
 /// Serves the API on `listener` until `shutdown` completes, then stops accepting, ends the
 /// live tail streams and waits for in-flight requests (ingest replies wait for their acks, so
-/// keep the pipeline running until this returns).
+/// keep the pipeline running until this returns). Default [`ServeLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_with(listener, state, None, shutdown).await
+    serve_with(listener, state, None, ServeLimits::default(), shutdown).await
 }
 
-/// [`serve`], over TLS when `tls` is given.
+/// [`serve`], over TLS when `tls` is given, within `limits`.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     state: AppState,
     tls: Option<TlsConfig>,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let closing = state.shutdown.clone();
     let app = router(state);
-    serve_router_with(listener, app, tls, async move {
+    serve_router_with(listener, app, tls, limits, async move {
         shutdown.await;
         closing.send_replace(true);
     })
@@ -227,31 +232,28 @@ pub async fn serve_with(
 
 /// Serves `app` (e.g. an [`ingest_router`]) on `listener` until `shutdown` completes, then
 /// stops accepting and waits for in-flight requests (ingest replies wait for their acks, so
-/// keep the producer or pipeline running until this returns).
+/// keep the producer or pipeline running until this returns). Default [`ServeLimits`].
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    serve_router_with(listener, app, None, shutdown).await
+    serve_router_with(listener, app, None, ServeLimits::default(), shutdown).await
 }
 
-/// [`serve_router`], over TLS when `tls` is given.
+/// [`serve_router`], over TLS when `tls` is given, within `limits` (serve.rs).
 pub async fn serve_router_with(
     listener: tokio::net::TcpListener,
     app: Router,
     tls: Option<TlsConfig>,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // The peer address feeds the limit on failed authentication attempts.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match tls {
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        None => serve::serve_limited(listener, app, limits, shutdown).await,
         Some(tls) => {
-            // `tap_io` (doing nothing) gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
-            let listener = TlsListener::new(listener, &tls)?.tap_io(|_| ());
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            let listener = TlsListener::new(listener, &tls)?;
+            serve::serve_limited(listener, app, limits, shutdown).await
         }
     }
 }

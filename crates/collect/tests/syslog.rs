@@ -308,6 +308,30 @@ async fn tcp_connections_over_the_limit_wait_their_turn() {
 }
 
 #[tokio::test]
+async fn tcp_idle_connections_are_closed_and_free_their_slot() {
+    let mut s = start(false, true, |c| {
+        c.max_connections = 1;
+        c.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    // A client that sends half a line and goes silent holds the only slot...
+    let mut a = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    a.write_all(b"<13>half a li").await.unwrap();
+    // ...until the idle timeout closes it: its unfinished line is kept.
+    assert_eq!(bodies(&s.records(1).await), ["<13>half a li"]);
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read(&mut a, &mut byte))
+        .await
+        .expect("the idle connection was not closed");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    // The slot is free for the next client.
+    let mut b = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    b.write_all(b"<13>from b\n").await.unwrap();
+    assert_eq!(bodies(&s.records(1).await), ["<13>from b"]);
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn bind_reports_a_taken_port() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let cfg = SyslogConfig {

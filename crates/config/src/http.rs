@@ -49,6 +49,20 @@ pub struct HttpConfig {
     /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
+    /// A client that has not sent a request's whole header by then (from the connection's
+    /// start, or the end of its previous request) is disconnected (against slowloris).
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Longest time a request may take until its reply starts (reading the body included);
+    /// longer ones are answered 408. Streamed replies (live tail, export) are not cut.
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Open connections at most; further clients wait in the listen backlog until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Requests in progress at most; more are answered 503 with `Retry-After`.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: usize,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +76,10 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             tls_cert: None,
             tls_key: None,
+            header_read_timeout: default_header_read_timeout(),
+            request_timeout: default_request_timeout(),
+            max_connections: default_max_connections(),
+            max_requests: default_max_requests(),
         }
     }
 }
@@ -87,6 +105,26 @@ impl HttpConfig {
                 "http.session_ttl must be above 0: e.g. \"12h\"".into(),
             ));
         }
+        for (key, d) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("request_timeout", self.request_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Invalid(format!(
+                    "http.{key} must be above 0: e.g. \"30s\""
+                )));
+            }
+        }
+        for (key, n) in [
+            ("max_connections", self.max_connections),
+            ("max_requests", self.max_requests),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "http.{key} must be at least 1: e.g. 256"
+                )));
+            }
+        }
         if let Some(h) = self.allowed_hosts.iter().find(|h| h.trim().is_empty() || h.contains(['/', ' '])) {
             return Err(ConfigError::Invalid(format!(
                 "http.allowed_hosts: {h:?} is not a host name: give names such as \"logs.example.com\""
@@ -110,6 +148,27 @@ fn default_max_body() -> ByteSize {
 }
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
+}
+/// Default of `http.header_read_timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of `http.request_timeout`: above the ingest ack timeout (60 s) plus the queue wait.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default of `http.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default of `http.max_requests`.
+pub const DEFAULT_MAX_REQUESTS: usize = 256;
+
+fn default_header_read_timeout() -> Duration {
+    DEFAULT_HEADER_READ_TIMEOUT
+}
+fn default_request_timeout() -> Duration {
+    DEFAULT_REQUEST_TIMEOUT
+}
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+fn default_max_requests() -> usize {
+    DEFAULT_MAX_REQUESTS
 }
 fn default_agent_listen() -> Option<SocketAddr> {
     Some("127.0.0.1:7710".parse().expect("valid literal"))
@@ -145,6 +204,23 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("session_ttl"));
         let c: Config = toml::from_str("[http]\nallowed_hosts = [\"a b\"]\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("allowed_hosts"));
+    }
+
+    #[test]
+    fn client_limits_must_be_above_zero() {
+        for (line, key) in [
+            ("header_read_timeout = \"0s\"", "header_read_timeout"),
+            ("request_timeout = \"0s\"", "request_timeout"),
+            ("max_connections = 0", "max_connections"),
+            ("max_requests = 0", "max_requests"),
+        ] {
+            let c: Config = toml::from_str(&format!("[http]\n{line}\n")).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(&format!("http.{key}")), "{e}");
+        }
+        let c: Config = toml::from_str("[http]\nmax_connections = 4\nrequest_timeout = \"5s\"\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.http.max_connections, 4);
     }
 
     #[test]

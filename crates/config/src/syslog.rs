@@ -28,6 +28,11 @@ pub struct SyslogConfig {
     /// Time a batch may wait to fill before it is sent on.
     #[serde(default = "default_syslog_linger", with = "humantime_serde")]
     pub linger: Duration,
+    /// A TCP connection that sends nothing for this long is closed (a frame it left
+    /// unfinished is kept, as at any close), so silent clients cannot hold the
+    /// `max_connections` slots; senders reconnect when they have more to send.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for SyslogConfig {
@@ -44,6 +49,9 @@ fn default_max_frame() -> ByteSize {
 }
 fn default_max_conns() -> usize {
     1024
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(600)
 }
 fn default_syslog_linger() -> Duration {
     Duration::from_millis(100)

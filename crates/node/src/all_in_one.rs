@@ -159,10 +159,11 @@ impl AllInOne {
         state.detection = detection.clone();
         state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         drop(raw_tx);
+        let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         {
             let token = shutdown.clone();
             tasks.spawn(async move {
-                loglynx_api::serve_with(listener, state, tls, token.cancelled_owned())
+                loglynx_api::serve_with(listener, state, tls, limits, token.cancelled_owned())
                     .await
                     .map_err(NodeError::Http)
             });

@@ -86,9 +86,10 @@ impl Serve {
             .register_collector(health::ReportsCollector::files(health::health_dir(
                 &cfg.data_dir,
             )));
+        let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
-            loglynx_api::serve_with(listener, state, tls, token.cancelled_owned())
+            loglynx_api::serve_with(listener, state, tls, limits, token.cancelled_owned())
                 .await
                 .map_err(NodeError::Http)
         });

@@ -72,6 +72,11 @@ pub(crate) fn decode_cursor(s: &str) -> Result<TailCursor, ApiError> {
     };
     let (ns, hex) = s.trim().split_once('_').ok_or_else(bad)?;
     let ns: i64 = ns.parse().map_err(|_| bad())?;
+    // An ingest time, never before 1970: a negative one is made up (and i64::MIN overflows
+    // the index's time arithmetic).
+    if ns < 0 {
+        return Err(bad());
+    }
     if hex.len() % 2 != 0 || !hex.is_ascii() {
         return Err(bad());
     }
@@ -221,6 +226,8 @@ mod tests {
         );
         assert_eq!(decode_cursor(&s).unwrap(), c);
         assert!(decode_cursor("").is_err());
+        assert!(decode_cursor("-9223372036854775808_").is_err());
+        assert!(decode_cursor("-1_41").is_err());
         assert!(decode_cursor("12").is_err());
         assert!(decode_cursor("x_00").is_err());
         assert!(decode_cursor("12_0").is_err());

@@ -47,6 +47,7 @@ struct Settings {
     max_frame: usize,
     max_connections: usize,
     linger: Duration,
+    idle_timeout: Duration,
     host: String,
 }
 
@@ -62,6 +63,11 @@ impl SyslogServer {
         if cfg.max_connections == 0 {
             return Err(CollectError::Config(
                 "syslog.max_connections must be at least 1".into(),
+            ));
+        }
+        if cfg.idle_timeout.is_zero() {
+            return Err(CollectError::Config(
+                "syslog.idle_timeout must be above 0: e.g. \"10m\"".into(),
             ));
         }
         if cfg.max_frame.0 == 0 {
@@ -101,6 +107,7 @@ impl SyslogServer {
             max_frame: usize::try_from(cfg.max_frame.0).unwrap_or(usize::MAX),
             max_connections: cfg.max_connections,
             linger: cfg.linger,
+            idle_timeout: cfg.idle_timeout,
             host,
         };
         Ok(SyslogServer {

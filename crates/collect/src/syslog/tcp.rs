@@ -82,6 +82,9 @@ async fn connection(
     let mut buf = vec![0u8; READ_BUF];
     let mut frames: Vec<Frame> = Vec::new();
     let mut batch = Batcher::new(settings.linger);
+    // Memory per connection is bounded: the read buffer, one frame of at most `max_frame` in
+    // the decoder, and one batch (sent on when full).
+    let mut idle_until = tokio::time::Instant::now() + settings.idle_timeout;
     loop {
         tokio::select! {
             biased;
@@ -94,7 +97,18 @@ async fn connection(
                     return;
                 }
             }
+            _ = tokio::time::sleep_until(idle_until) => {
+                // Silent for syslog.idle_timeout: end it as if the client had closed.
+                frames.extend(decoder.finish());
+                for f in frames.drain(..) {
+                    batch.push(record(f.body, f.truncated, &source));
+                }
+                deliver(&tx, batch.take(), &stop).await;
+                tracing::debug!(%peer, "syslog tcp connection idle for syslog.idle_timeout, closed");
+                return;
+            }
             r = stream.read(&mut buf) => {
+                idle_until = tokio::time::Instant::now() + settings.idle_timeout;
                 let n = match r {
                     Ok(n) => n,
                     Err(e) => {

@@ -312,9 +312,10 @@ async fn start_http(
         }));
     let app = loglynx_api::ingest_router(state, None);
     let tls = crate::sources::api_tls(cfg)?;
+    let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
     let token = shutdown.clone();
     tasks.spawn(async move {
-        loglynx_api::serve_router_with(listener, app, tls, token.cancelled_owned())
+        loglynx_api::serve_router_with(listener, app, tls, limits, token.cancelled_owned())
             .await
             .map_err(NodeError::Http)
     });

@@ -98,7 +98,12 @@ impl QueryEngine {
             .interval_ms
             .unwrap_or_else(|| auto_interval_ms(span_ms, target));
         let interval_us = i64::try_from(interval_ms.saturating_mul(1_000))
-            .map_err(|_| QueryError::BadRequest("interval_ms is too large".into()))?;
+            .map_err(|_| {
+                QueryError::BadRequest(format!(
+                    "interval {interval_ms} ms is too large: give at most {} ms, or leave it out for an automatic width",
+                    i64::MAX / 1_000
+                ))
+            })?;
         let origin = start.div_euclid(interval_us) * interval_us;
         let n = if end <= start {
             0

@@ -21,7 +21,15 @@ use crate::error::QueryError;
 /// Deepest nesting of parentheses and NOTs accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
 
-/// Parses a query string. Empty or `*` is [`Node::All`].
+/// Most `field:value` clauses in one query (Elasticsearch's `max_clause_count` is of this
+/// order): each is a term lookup per index window, so a query of 100 000 ORed words would
+/// hold a search thread for long.
+pub const MAX_CLAUSES: usize = 1024;
+/// Most wildcard clauses in one query: each walks the field's whole term dictionary.
+pub const MAX_WILDCARDS: usize = 64;
+
+/// Parses a query string. Empty or `*` is [`Node::All`]. At most [`MAX_CLAUSES`] clauses,
+/// [`MAX_WILDCARDS`] of them wildcards.
 pub(crate) fn parse(input: &str) -> Result<Node, QueryError> {
     let mut p = Parser {
         chars: input.chars().collect(),
@@ -35,13 +43,43 @@ pub(crate) fn parse(input: &str) -> Result<Node, QueryError> {
     let node = p.or(None)?;
     p.skip_ws();
     match p.peek() {
-        None => Ok(node),
+        None => within_caps(node),
         Some(')') => Err(QueryError::syntax(
             p.pos,
             "unexpected `)`: remove it or add the matching `(`",
         )),
         Some(c) => Err(QueryError::syntax(p.pos, format!("unexpected `{c}`"))),
     }
+}
+
+/// `node` when it has at most [`MAX_CLAUSES`] clauses and [`MAX_WILDCARDS`] wildcards.
+fn within_caps(node: Node) -> Result<Node, QueryError> {
+    fn count(n: &Node, clauses: &mut usize, wildcards: &mut usize) {
+        match n {
+            Node::All => {}
+            Node::And(v) | Node::Or(v) => v.iter().for_each(|n| count(n, clauses, wildcards)),
+            Node::Not(n) => count(n, clauses, wildcards),
+            Node::Clause(c) => {
+                *clauses += 1;
+                if matches!(&c.value, Value::Word(w) if w.is_wildcard()) {
+                    *wildcards += 1;
+                }
+            }
+        }
+    }
+    let (mut clauses, mut wildcards) = (0, 0);
+    count(&node, &mut clauses, &mut wildcards);
+    if clauses > MAX_CLAUSES {
+        return Err(QueryError::BadRequest(format!(
+            "the query has {clauses} clauses, more than the cap of {MAX_CLAUSES}: split it into several queries, or use a range or a wildcard instead of a long OR list"
+        )));
+    }
+    if wildcards > MAX_WILDCARDS {
+        return Err(QueryError::BadRequest(format!(
+            "the query has {wildcards} wildcard terms, more than the cap of {MAX_WILDCARDS}: make it more specific (fewer `*` / `?` terms)"
+        )));
+    }
+    Ok(node)
 }
 
 struct Parser {
@@ -562,6 +600,19 @@ mod tests {
                 0
             )
         );
+    }
+
+    #[test]
+    fn clause_and_wildcard_caps() {
+        let words = |n: usize, suffix: &str| {
+            (0..n).map(|i| format!("w{i}{suffix}")).collect::<Vec<_>>().join(" OR ")
+        };
+        assert!(parse(&words(MAX_CLAUSES, "")).is_ok());
+        let e = parse(&words(MAX_CLAUSES + 1, "")).unwrap_err().to_string();
+        assert!(e.contains("cap of 1024"), "{e}");
+        assert!(parse(&words(MAX_WILDCARDS, "*")).is_ok());
+        let e = parse(&words(MAX_WILDCARDS + 1, "*")).unwrap_err().to_string();
+        assert!(e.contains("cap of 64") && e.contains("wildcard"), "{e}");
     }
 
     #[test]
