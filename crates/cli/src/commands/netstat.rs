@@ -5,10 +5,10 @@ use std::io::{self, Write};
 
 use clap::Args;
 use loglynx_netmon::{
-    netstat, summary, Family, Filter, Layout, NetstatEntry, NetstatQuery, TcpState,
+    netstat, summary, Layout, NetstatEntry, NetstatQuery, TcpState,
 };
 
-use super::tcpstates::{port_list, PortList};
+use super::tcpstates::SocketFilterArgs;
 
 fn state(s: &str) -> Result<TcpState, String> {
     let want = s.to_ascii_uppercase().replace('-', "_");
@@ -27,21 +27,8 @@ pub struct NetstatArgs {
     /// Wide address columns, for IPv6.
     #[arg(short = 'w', long)]
     pub wide: bool,
-    /// IPv4 sockets only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// IPv6 sockets only.
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
-    /// Only sockets whose local port is in this comma-separated list.
-    #[arg(short = 'L', long = "localport", value_name = "PORTS", value_parser = port_list)]
-    pub localport: Option<PortList>,
-    /// Only sockets whose remote port is in this comma-separated list.
-    #[arg(short = 'D', long = "remoteport", value_name = "PORTS", value_parser = port_list)]
-    pub remoteport: Option<PortList>,
-    /// Only sockets whose local or remote port is in this comma-separated list.
-    #[arg(short = 'P', long = "port", value_name = "PORTS", value_parser = port_list)]
-    pub port: Option<PortList>,
+    #[command(flatten)]
+    pub filter: SocketFilterArgs,
     /// Only sockets in this state (repeat for several), e.g. `--state established`.
     #[arg(long = "state", value_name = "STATE", value_parser = state)]
     pub states: Vec<TcpState>,
@@ -60,19 +47,8 @@ pub struct NetstatArgs {
 impl NetstatArgs {
     /// The query these arguments ask for.
     pub fn query(&self) -> NetstatQuery {
-        let family = match (self.ipv4, self.ipv6) {
-            (true, _) => Some(Family::Inet),
-            (_, true) => Some(Family::Inet6),
-            _ => None,
-        };
-        let list = |p: &Option<PortList>| p.as_ref().map(|l| l.0.clone()).unwrap_or_default();
         NetstatQuery {
-            filter: Filter {
-                family,
-                local_ports: list(&self.localport),
-                remote_ports: list(&self.remoteport),
-                any_ports: list(&self.port),
-            },
+            filter: self.filter.filter(),
             states: self.states.clone(),
             cgroup: self.cgroup.clone(),
         }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use loglynx_netmon::{
-    cgroup_under, ConnLife, Family, Filter, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
+    cgroup_under, ConnLife, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
 };
 
-use super::tcpstates::{install_stop_handlers, port_list, PortList, STOP};
+use super::tcpstates::{install_stop_handlers, SocketFilterArgs, STOP};
 
 /// Arguments of `loglynx tcplife`.
 #[derive(Debug, Clone, Args)]
@@ -21,21 +21,8 @@ pub struct TcplifeArgs {
     /// Wide address columns, for IPv6.
     #[arg(short = 'w', long)]
     pub wide: bool,
-    /// IPv4 connections only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// IPv6 connections only.
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
-    /// Only sockets whose local port is in this comma-separated list.
-    #[arg(short = 'L', long = "localport", value_name = "PORTS", value_parser = port_list)]
-    pub localport: Option<PortList>,
-    /// Only sockets whose remote port is in this comma-separated list.
-    #[arg(short = 'D', long = "remoteport", value_name = "PORTS", value_parser = port_list)]
-    pub remoteport: Option<PortList>,
-    /// Only sockets whose local or remote port is in this comma-separated list.
-    #[arg(short = 'P', long = "port", value_name = "PORTS", value_parser = port_list)]
-    pub port: Option<PortList>,
+    #[command(flatten)]
+    pub filter: SocketFilterArgs,
     /// Only connections whose socket belongs to this cgroup or one below it (e.g.
     /// `/system.slice/nginx.service`): the socket's cgroup id is read in the kernel at close
     /// and resolved to a path here.
@@ -61,19 +48,8 @@ pub struct TcplifeArgs {
 impl TcplifeArgs {
     /// The tracer configuration these arguments ask for.
     pub fn tracer_config(&self) -> TracerConfig {
-        let family = match (self.ipv4, self.ipv6) {
-            (true, _) => Some(Family::Inet),
-            (_, true) => Some(Family::Inet6),
-            _ => None,
-        };
-        let list = |p: &Option<PortList>| p.as_ref().map(|l| l.0.clone()).unwrap_or_default();
         TracerConfig {
-            filter: Filter {
-                family,
-                local_ports: list(&self.localport),
-                remote_ports: list(&self.remoteport),
-                any_ports: list(&self.port),
-            },
+            filter: self.filter.filter(),
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: true,
             perf: false,
@@ -194,7 +170,7 @@ mod tests {
         let a = Cmd::try_parse_from(["x", "-T", "-4", "-L", "80", "--count", "3", "--json"])
             .unwrap()
             .args;
-        assert!(a.timestamp && a.ipv4);
+        assert!(a.timestamp && a.filter.ipv4);
         assert_eq!(a.json.as_deref(), Some("raw"));
         assert_eq!(a.count, Some(3));
         let cfg = a.tracer_config();

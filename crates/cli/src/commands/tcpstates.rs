@@ -18,15 +18,9 @@ pub(crate) fn port_list(s: &str) -> Result<PortList, String> {
     parse_ports(s).map(PortList).map_err(|e| e.to_string())
 }
 
-/// Arguments of `loglynx tcpstates`.
-#[derive(Debug, Clone, Args)]
-pub struct TcpstatesArgs {
-    /// Print a TIME column (wall clock, HH:MM:SS.mmm).
-    #[arg(short = 'T', long)]
-    pub timestamp: bool,
-    /// Wide address columns, for IPv6.
-    #[arg(short = 'w', long)]
-    pub wide: bool,
+/// The socket filter flags `tcpstates`, `tcplife` and `netstat` share (libbpf-tools' names).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SocketFilterArgs {
     /// IPv4 sockets only.
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -42,6 +36,37 @@ pub struct TcpstatesArgs {
     /// Only sockets whose local or remote port is in this comma-separated list.
     #[arg(short = 'P', long = "port", value_name = "PORTS", value_parser = port_list)]
     pub port: Option<PortList>,
+}
+
+impl SocketFilterArgs {
+    /// The tracer's / dump's filter these flags ask for.
+    pub fn filter(&self) -> Filter {
+        let family = match (self.ipv4, self.ipv6) {
+            (true, _) => Some(Family::Inet),
+            (_, true) => Some(Family::Inet6),
+            _ => None,
+        };
+        let list = |p: &Option<PortList>| p.as_ref().map(|l| l.0.clone()).unwrap_or_default();
+        Filter {
+            family,
+            local_ports: list(&self.localport),
+            remote_ports: list(&self.remoteport),
+            any_ports: list(&self.port),
+        }
+    }
+}
+
+/// Arguments of `loglynx tcpstates`.
+#[derive(Debug, Clone, Args)]
+pub struct TcpstatesArgs {
+    /// Print a TIME column (wall clock, HH:MM:SS.mmm).
+    #[arg(short = 'T', long)]
+    pub timestamp: bool,
+    /// Wide address columns, for IPv6.
+    #[arg(short = 'w', long)]
+    pub wide: bool,
+    #[command(flatten)]
+    pub filter: SocketFilterArgs,
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -59,19 +84,8 @@ pub struct TcpstatesArgs {
 impl TcpstatesArgs {
     /// The tracer configuration these arguments ask for.
     pub fn tracer_config(&self) -> TracerConfig {
-        let family = match (self.ipv4, self.ipv6) {
-            (true, _) => Some(Family::Inet),
-            (_, true) => Some(Family::Inet6),
-            _ => None,
-        };
-        let list = |p: &Option<PortList>| p.as_ref().map(|l| l.0.clone()).unwrap_or_default();
         TracerConfig {
-            filter: Filter {
-                family,
-                local_ports: list(&self.localport),
-                remote_ports: list(&self.remoteport),
-                any_ports: list(&self.port),
-            },
+            filter: self.filter.filter(),
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: false,
             perf: false,
@@ -195,7 +209,7 @@ mod tests {
         ])
         .unwrap();
         let a = c.args;
-        assert!(a.timestamp && a.wide && a.ipv4 && !a.ipv6 && !a.json);
+        assert!(a.timestamp && a.wide && a.filter.ipv4 && !a.filter.ipv6 && !a.json);
         assert_eq!(a.count, Some(5));
         assert_eq!(a.duration, Some(Duration::from_secs(2)));
         let cfg = a.tracer_config();
