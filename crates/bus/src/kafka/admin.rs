@@ -13,9 +13,6 @@ use crate::BusError;
 /// Creates `cfg.topic` unless it exists; returns whether it was created. Partitions 0 means
 /// this machine's CPU cores.
 pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<bool, BusError> {
-    let admin: AdminClient<LogContext> = admin_config(cfg)
-        .create_with_context(LogContext)
-        .map_err(|e| BusError::kafka("admin client", e))?;
     let partitions = if cfg.partitions > 0 {
         cfg.partitions
     } else {
@@ -36,20 +33,28 @@ pub async fn ensure_topic(cfg: &KafkaConfig) -> Result<bool, BusError> {
     if cfg.retention_bytes.0 > 0 {
         topic = topic.set("retention.bytes", &retention_bytes);
     }
+    create(cfg, &topic).await
+}
+
+/// Creates `topic` unless it exists; returns whether it was created.
+pub(crate) async fn create(cfg: &KafkaConfig, topic: &NewTopic<'_>) -> Result<bool, BusError> {
+    let admin: AdminClient<LogContext> = admin_config(cfg)
+        .create_with_context(LogContext)
+        .map_err(|e| BusError::kafka("admin client", e))?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
-        .create_topics([&topic], &opts)
+        .create_topics([topic], &opts)
         .await
         .map_err(|e| BusError::kafka("create topic", e))?;
     match results.into_iter().next() {
         None => Ok(false),
         Some(r) => match r {
             Ok(name) => {
-                tracing::info!(topic = %name, partitions, "topic created");
+                tracing::info!(topic = %name, partitions = topic.num_partitions, "topic created");
                 Ok(true)
             }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                tracing::info!(topic = %cfg.topic, "topic exists");
+                tracing::info!(topic = %topic.name, "topic exists");
                 Ok(false)
             }
             Err((name, code)) => Err(BusError::CreateTopic { topic: name, code }),

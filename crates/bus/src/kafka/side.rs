@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use loglynx_config::KafkaConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -26,7 +26,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::config::{admin_config, consumer_config, log_error, log_line, producer_config, reader_config, LogContext};
+use super::config::{consumer_config, log_error, log_line, producer_config, reader_config, LogContext};
 use crate::BusError;
 
 /// The signals topic of `topic`.
@@ -43,9 +43,6 @@ pub fn alerts_topic(topic: &str) -> String {
 /// record of each key (the alerts), otherwise `cfg.retention` applies (the signals). Returns
 /// whether it was created.
 pub async fn ensure_side_topic(cfg: &KafkaConfig, name: &str, compacted: bool) -> Result<bool, BusError> {
-    let admin: AdminClient<LogContext> = admin_config(cfg)
-        .create_with_context(LogContext)
-        .map_err(|e| BusError::kafka("admin client", e))?;
     let retention_ms = cfg.retention.as_millis().to_string();
     let mut topic = NewTopic::new(name, 1, TopicReplication::Fixed(cfg.replication_factor));
     if compacted {
@@ -53,19 +50,7 @@ pub async fn ensure_side_topic(cfg: &KafkaConfig, name: &str, compacted: bool) -
     } else if !cfg.retention.is_zero() {
         topic = topic.set("retention.ms", &retention_ms);
     }
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = admin
-        .create_topics([&topic], &opts)
-        .await
-        .map_err(|e| BusError::kafka("create topic", e))?;
-    match results.into_iter().next() {
-        Some(Ok(name)) => {
-            tracing::info!(topic = %name, "topic created");
-            Ok(true)
-        }
-        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => Ok(false),
-        Some(Err((name, code))) => Err(BusError::CreateTopic { topic: name, code }),
-    }
+    super::admin::create(cfg, &topic).await
 }
 
 /// The delivery state of one [`SideProducer::send`] (opaque outside this module).
