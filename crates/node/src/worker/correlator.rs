@@ -74,18 +74,9 @@ pub(crate) fn spawn_signals(
                     .filter(|e| !e.rule_ids.is_empty() && e.dataset.as_deref() != Some(loglynx_detect::alerts::ALERT_DATASET))
                     .filter_map(|e| Some((e.rule_ids[0].clone(), serde_json::to_vec(e).ok()?)))
                     .collect();
-                let mut wait = Duration::from_millis(200);
-                while let Err(e) = producer.send(&signals, &records, SEND_TIMEOUT) {
-                    if stopping.load(Ordering::Relaxed) {
-                        tracing::warn!("signals not sent ({e}) while stopping: the batches left are not committed; the partition's next owner reads them again");
-                        given_up = true;
-                        break;
-                    }
-                    tracing::warn!("signals not sent: {e}; retrying in {wait:?}");
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
-                if given_up {
+                if let Err(e) = send_until_stopped(&producer, &signals, &records, || stopping.load(Ordering::Relaxed)) {
+                    tracing::warn!("signals not sent ({e}) while stopping: the batches left are not committed; the partition's next owner reads them again");
+                    given_up = true;
                     continue;
                 }
                 if tx.blocking_send(batch).is_err() {
@@ -94,6 +85,28 @@ pub(crate) fn spawn_signals(
             }
         })
         .map_err(|source| NodeError::Thread { what: "signals sender", source })
+}
+
+/// Sends `records` to `topic`, again after each failure (backing off from 200 ms to 5 s)
+/// until the brokers have them; gives up with the last error once `stopped` says so.
+fn send_until_stopped(
+    producer: &SideProducer,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+    stopped: impl Fn() -> bool,
+) -> std::result::Result<(), loglynx_bus::BusError> {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match producer.send(topic, records, SEND_TIMEOUT) {
+            Ok(()) => return Ok(()),
+            Err(e) if stopped() => return Err(e),
+            Err(e) => {
+                tracing::warn!("not sent to {topic}: {e}; retrying in {wait:?}");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 /// The running correlator of a worker.
@@ -278,15 +291,9 @@ impl Run {
             })
             .collect();
         for (topic, records) in [(alerts_topic(&self.kafka.topic), alerts), (self.kafka.topic.clone(), events)] {
-            let mut wait = Duration::from_millis(200);
-            while let Err(e) = self.producer.send(&topic, &records, SEND_TIMEOUT) {
-                if self.stopped() {
-                    tracing::warn!("alerts not published to {topic} ({e}) while stopping: the next correlator raises them again from the signals");
-                    return false;
-                }
-                tracing::warn!("alerts not published to {topic}: {e}; retrying in {wait:?}");
-                std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(5));
+            if let Err(e) = send_until_stopped(&self.producer, &topic, &records, || self.stopped()) {
+                tracing::warn!("alerts not published to {topic} ({e}) while stopping: the next correlator raises them again from the signals");
+                return false;
             }
         }
         true
