@@ -181,11 +181,7 @@ fn follow_alerts(kafka: &loglynx_config::KafkaConfig, topic: &str, det: &loglynx
         match r.poll(1000, Duration::from_millis(500)) {
             Ok(records) => {
                 warned = false;
-                let alerts: Vec<loglynx_detect::Alert> =
-                    records.iter().filter_map(|r| serde_json::from_slice(&r.payload).ok()).collect();
-                if let Err(e) = det.alerts().merge(&alerts) {
-                    tracing::error!("alerts from {topic} not kept: {e}");
-                }
+                crate::worker::merge_alert_records(det, &records);
             }
             Err(e) => {
                 if !warned {

@@ -109,6 +109,19 @@ fn send_until_stopped(
     }
 }
 
+/// Merges the alerts of records read from the alerts topic into `det`'s alert book (the
+/// correlator's and `serve`'s); returns how many were read.
+pub(crate) fn merge_alert_records(det: &Detection, records: &[loglynx_bus::kafka::SideRecord]) -> usize {
+    let read: Vec<Alert> = records
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Alert>(&r.payload).ok())
+        .collect();
+    if let Err(e) = det.alerts().merge(&read) {
+        tracing::error!("alerts from the alerts topic not kept: {e}");
+    }
+    read.len()
+}
+
 /// The running correlator of a worker.
 pub(crate) struct Correlator {
     stop: Arc<AtomicBool>,
@@ -257,14 +270,7 @@ impl Run {
 
     /// Merges alert records read from the alerts topic into the book; returns how many.
     fn merge(&self, records: Vec<loglynx_bus::kafka::SideRecord>) -> usize {
-        let read: Vec<Alert> = records
-            .iter()
-            .filter_map(|r| serde_json::from_slice::<Alert>(&r.payload).ok())
-            .collect();
-        if let Err(e) = self.det.alerts().merge(&read) {
-            tracing::error!("alerts from the alerts topic not kept: {e}");
-        }
-        read.len()
+        merge_alert_records(&self.det, &records)
     }
 
     /// Sends the alerts that changed to the alerts topic and the new ones as events to the main

@@ -6,6 +6,7 @@
 //! and lag, rates, rebalance events); `loglynx serve` reads it. A clean exit removes it.
 
 mod correlator;
+pub(crate) use correlator::merge_alert_records;
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
