@@ -75,6 +75,16 @@ pub struct KafkaConfig {
     /// Consumer `session.timeout.ms`: how soon the group gives a dead worker's partitions away.
     #[serde(default = "default_session_timeout", with = "humantime_serde")]
     pub session_timeout: Duration,
+    /// Worker: join the group as a static member (`group.instance.id` = the host name, a hash
+    /// of the data directory and the consumer's index), so a worker restarted within
+    /// `session_timeout` gets its partitions back without a rebalance. A static member that
+    /// stops cleanly does not leave the group either: its partitions wait `session_timeout`
+    /// before they move. Off by default: Tansu 0.6 never expires a static member that died
+    /// (its session check runs only on requests of dynamic members), so with every worker
+    /// static a dead worker's partitions would never move. Turn it on with Apache Kafka or
+    /// Redpanda.
+    #[serde(default)]
+    pub static_membership: bool,
     /// Records per batch handed to a shard's pipeline (worker).
     #[serde(default = "default_consume_batch")]
     pub consume_batch: usize,
