@@ -298,6 +298,53 @@ mod tests {
         assert_eq!(decide(None, Some(90)), Resume::New(90));
     }
 
+    /// Writes one event at `at` into a generation's store (a commit, as a worker would).
+    fn write_event(dir: &Path, cfg: &loglynx_config::StoreConfig, at: Timestamp, offset: u64) {
+        let store = loglynx_store::Store::open(dir, cfg).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let writer = store.start_writer(rx).unwrap();
+        let mut e = loglynx_core::Event::new("x", at, at, format!("id{offset}"));
+        e.kafka_partition = Some(1);
+        e.kafka_offset = Some(offset);
+        tx.blocking_send(loglynx_core::EventBatch {
+            events: vec![e],
+            checkpoint: vec![("kafka:logs:1".into(), offset + 1)],
+            ack: None,
+        })
+        .unwrap();
+        drop(tx);
+        writer.join().unwrap();
+    }
+
+    /// Issue 13: a generation no shard writes (its partition moved away) never expired.
+    #[test]
+    fn retention_deletes_orphaned_generations_and_leaves_live_ones_to_their_writer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = loglynx_config::StoreConfig {
+            retention_age: std::time::Duration::from_secs(86_400),
+            ..Default::default()
+        };
+        let old = Timestamp::from_secs(1_000_000);
+        let now = Timestamp::now();
+        let shards = tmp.path().join("shards");
+        let dir = |name: &str| shards.join(name);
+        write_event(&dir("logs-1-g0"), &cfg, old, 5); // orphan, expired
+        std::fs::create_dir_all(dir("logs-1-g10")).unwrap(); // empty, not the newest
+        write_event(&dir("logs-1-g20"), &cfg, now, 25); // recent
+        write_event(&dir("logs-1-g30"), &cfg, old, 35); // expired but written by this process
+        let live = |d: &Path| d.ends_with("logs-1-g30");
+        let mut gone = sweep(&shards, "logs", &cfg, &live, now).unwrap();
+        gone.sort();
+        assert_eq!(gone, vec![dir("logs-1-g0"), dir("logs-1-g10")]);
+        let left: Vec<Option<u64>> = local(&shards, "logs", 1).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(left, vec![Some(20), Some(30)]);
+        // The catalog of what is left: offsets and times from the stored events.
+        let gens = generations(tmp.path(), "logs", &cfg).unwrap();
+        assert_eq!(gens.len(), 2);
+        assert_eq!((gens[0].id.as_str(), gens[0].first_offset, gens[0].next_offset, gens[0].docs), ("g20", Some(20), Some(26), 1));
+        assert_eq!(gens[1].max_timestamp, Some(old));
+    }
+
     #[test]
     fn local_generations_are_listed_oldest_first() {
         let tmp = tempfile::tempdir().unwrap();
