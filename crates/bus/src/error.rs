@@ -146,6 +146,13 @@ pub enum BusError {
         /// The client error.
         source: KafkaError,
     },
+    /// A consumer could not read the group's committed offsets of the partitions assigned to
+    /// it (without them it could store again what the group already has).
+    #[error("cannot read the consumer group's committed offsets: {source}; the worker stops so the group gives its partitions to another member (check the brokers)")]
+    Committed {
+        /// The client error.
+        source: KafkaError,
+    },
     /// A consumer could not take the partitions the group assigned to it.
     #[error("cannot take the assigned partitions: {source}")]
     Assign {

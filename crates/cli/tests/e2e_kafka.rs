@@ -35,9 +35,14 @@ fn agent_two_workers_and_serve_store_every_line_exactly_once() {
 
     serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(120));
     assert_eq!(stored(&serve), expected(n));
-    // One shard per partition, in the shared data directory.
+    // One shard generation per partition (`<topic>-<p>-g<start>`), in the shared data directory.
     for p in 0..2 {
-        assert!(data.join(format!("shards/e2e-once-{p}/store")).is_dir(), "shard {p} missing");
+        let prefix = format!("e2e-once-{p}-g");
+        let found = std::fs::read_dir(data.join("shards"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path().join("store").is_dir());
+        assert!(found, "shard generation of partition {p} missing");
     }
     // More lines while everything runs.
     write_lines(&logs, n, n + 500);

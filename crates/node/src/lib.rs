@@ -34,4 +34,4 @@ pub use reporter::{HealthReporter, LastReport};
 pub use serve::{HealthFiles, RunningServe, Serve, REFRESH};
 pub use settings::{Listen, Overrides, AUTH_TOKEN_ENV};
 pub use sources::{SourceAddrs, TcpStatesMode};
-pub use worker::{RunningWorker, Worker, WorkerState};
+pub use worker::{generations, Generation, RunningWorker, Worker, WorkerState, RETENTION_EVERY};

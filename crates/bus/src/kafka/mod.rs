@@ -36,7 +36,7 @@ pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
 pub use config::{admin_config, consumer_config, producer_config, reader_config, LogContext};
 pub use dedup::Replays;
-pub use consumer::{ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink};
+pub use consumer::{state_topic, ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink, PartitionState};
 pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};
 pub use side::{alerts_topic, ensure_side_topic, signals_topic, GroupReader, SideProducer, SideRecord, TopicReader};

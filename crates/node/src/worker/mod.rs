@@ -1,5 +1,9 @@
-//! [`Worker`]: a member of the consumer group that indexes the topic exactly once into one
-//! store shard per partition (`shard.rs`), `<data_dir>/shards/<topic>-<partition>/`.
+//! [`Worker`]: a member of the consumer group that indexes the topic into one store shard per
+//! partition it holds (`shard.rs`), in a generation of that partition
+//! (`generations.rs`: `<data_dir>/shards/<topic>-<partition>-g<start>/`). Each Kafka offset is
+//! stored once per worker; across workers a hand-over overlaps by nothing when clean and by at
+//! most a commit interval after a crash. Generations no shard writes get retention too
+//! ([`RETENTION_EVERY`]).
 //!
 //! Health: a [`HealthReporter`] rewrites `<data_dir>/health/worker-<host>-<pid>.json` every
 //! [`health::REPORT_EVERY`] (partitions owned, positions, committed offsets, high watermarks
@@ -7,6 +11,8 @@
 
 mod correlator;
 pub(crate) use correlator::merge_alert_records;
+mod generations;
+pub use generations::{generations, Generation};
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +32,8 @@ use shard::ShardSink;
 const TICK: Duration = Duration::from_millis(200);
 /// How often the counts are logged.
 const LOG_EVERY: Duration = Duration::from_secs(10);
+/// How often retention looks at the generations no shard of this process writes.
+pub const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
 /// A validated worker, not started yet.
 pub struct Worker {
@@ -57,6 +65,7 @@ pub struct RunningWorker {
     sink: Arc<ShardSink>,
     correlator: Option<correlator::Correlator>,
     saver: Option<crate::patterns::Saver>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Worker {
@@ -122,15 +131,23 @@ impl Worker {
             stats: stats.clone(),
             consumers,
             open: AtomicUsize::new(0),
+            live: std::sync::Mutex::new(std::collections::HashMap::new()),
+            choosing: std::sync::Mutex::new(()),
         });
         // Before the consumers: a client that cannot be created stops the start cleanly.
         let watermarks = Watermarks::start(&cfg.kafka)?;
+        // The partitions' dedup state and missing counts move through this compacted topic.
+        let state = loglynx_bus::kafka::state_topic(&cfg.kafka.topic);
+        loglynx_bus::kafka::ensure_side_topic(&cfg.kafka, &state, true).await?;
+        let instance = cfg.kafka.static_membership.then(|| instance_id(&cfg));
         let group = Arc::new(ConsumerGroup::start(
             &cfg.kafka,
             &cfg.kafka.group,
             consumers,
             sink.clone(),
+            instance.as_deref(),
         )?);
+        let sweeper = spawn_sweeper(sink.clone());
         let sink_keep = sink;
         let cstats = group.stats();
         let reporter = {
@@ -177,6 +194,7 @@ impl Worker {
             sink: sink_keep,
             correlator,
             saver,
+            sweeper,
         })
     }
 }
@@ -201,6 +219,23 @@ impl RunningWorker {
     /// The topic consumed.
     pub fn topic(&self) -> &str {
         &self.cfg.kafka.topic
+    }
+
+    /// The shard generations on this worker's disk ([`generations`]), with the exact
+    /// checkpoints of the ones it writes now: what the search catalog publishes. Reads every
+    /// window: call it off the async threads.
+    pub fn generations(&self) -> Result<Vec<Generation>> {
+        let mut all = generations(&self.cfg.data_dir, &self.cfg.kafka.topic, &self.cfg.store)?;
+        let live = self.sink.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for g in &mut all {
+            if let Some(store) = live.get(&g.dir) {
+                let key = loglynx_bus::kafka::source_key(&self.cfg.kafka.topic, g.partition);
+                if let Some(next) = store.checkpoint().get(&key) {
+                    g.next_offset = Some(next);
+                }
+            }
+        }
+        Ok(all)
     }
 
     /// The consumers' counters (records consumed, skipped, partitions assigned...).
@@ -241,10 +276,11 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, correlator, saver, ..
+            group, reporter, sink, correlator, saver, sweeper, ..
         } = self;
         // A consumer waiting in a rebalance for a shard another worker holds gives up.
         sink.stopping.store(true, Ordering::Relaxed);
+        sweeper.abort();
         group.stop();
         let last = tokio::task::spawn_blocking(move || reporter.stop_keeping())
             .await
@@ -268,6 +304,34 @@ impl RunningWorker {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// This worker's static group membership id (`group.instance.id` without the consumer index):
+/// its host name and a hash of its data directory, so two workers on one host (distinct data
+/// directories) are distinct members and a restarted one is the same member.
+fn instance_id(cfg: &Config) -> String {
+    let dir = std::fs::canonicalize(&cfg.data_dir).unwrap_or_else(|_| cfg.data_dir.clone());
+    let h = xxhash_rust::xxh3::xxh3_64(dir.to_string_lossy().as_bytes());
+    format!("loglynx-{}-{:08x}", cfg.host_name(), h as u32)
+}
+
+/// Retention of the generations no shard of this process writes, every [`RETENTION_EVERY`]
+/// (and once at start), on the blocking pool; ends with the worker.
+fn spawn_sweeper(sink: Arc<ShardSink>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RETENTION_EVERY);
+        loop {
+            tick.tick().await;
+            if sink.stopping.load(Ordering::Relaxed) {
+                return;
+            }
+            let s = sink.clone();
+            let swept = tokio::task::spawn_blocking(move || s.sweep()).await;
+            if let Ok(Err(e)) = swept {
+                tracing::warn!("retention of the shard generations failed: {e}");
+            }
+        }
+    })
 }
 
 /// The fixed part of the worker's report.

@@ -1,15 +1,18 @@
-//! [`ShardSink`]: the worker's [`PartitionSink`], one store shard per partition,
-//! `<data_dir>/shards/<topic>-<partition>/`.
+//! [`ShardSink`]: the worker's [`PartitionSink`], one store shard per partition it holds, in a
+//! generation of that partition (`generations.rs`): `<data_dir>/shards/<topic>-<p>-g<start>/`.
 //!
-//! Per partition (opened in the rebalance callback, see loglynx_bus::kafka::consumer):
-//! shard lock -> store (its checkpoint `kafka:<topic>:<partition>` says where to resume) ->
-//! writer <- pipeline <- the consumer. Several workers may share a data directory: a shard is
-//! written by the process holding its lock file; a worker assigned a shard that another still
-//! holds waits until that one has committed and released it.
+//! Per partition (opened in the rebalance callback, see loglynx_bus::kafka::consumer): the
+//! newest local generation's lock -> its store, whose checkpoint `kafka:<topic>:<partition>`
+//! is compared with the group's hand-over offset ([`super::generations::decide`]): it goes on,
+//! or a new generation starts at the hand-over offset -> writer <- pipeline <- the consumer.
+//! Several workers may share a data directory: a shard is written by the process holding its
+//! lock file; a worker assigned a shard that another still holds waits until that one has
+//! committed and released it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use loglynx_bus::kafka::{source_key, Opened, PartitionSink};
 use loglynx_config::{PipelineConfig, StoreConfig};
@@ -17,6 +20,7 @@ use loglynx_pipeline::PipelineStats;
 use loglynx_store::{Store, WriterHandle};
 use tokio::sync::mpsc;
 
+use super::generations::{self, Resume};
 use crate::error::NodeError;
 use crate::lock::DirLock;
 
@@ -48,6 +52,12 @@ pub(crate) struct ShardSink {
     pub(crate) consumers: usize,
     /// Shards open now, in every consumer of the process.
     pub(crate) open: AtomicUsize,
+    /// The stores of the shards open now, by generation directory (for the catalog and for
+    /// retention, which leaves them to their writers).
+    pub(crate) live: Mutex<HashMap<PathBuf, Store>>,
+    /// Held while a consumer chooses and locks a generation, and while retention looks at one,
+    /// so retention never deletes a generation being opened.
+    pub(crate) choosing: Mutex<()>,
 }
 
 /// The store and pipeline settings of one of `shards` shards of a worker process on `cores`
@@ -87,6 +97,7 @@ pub(crate) fn shard_budget(
 /// A shard being written by this process.
 pub(crate) struct Shard {
     key: String,
+    dir: PathBuf,
     store: Store,
     writer: WriterHandle,
     _lock: DirLock,
@@ -96,23 +107,11 @@ impl PartitionSink for ShardSink {
     type Shard = Shard;
     type Error = NodeError;
 
-    fn open(&self, partition: i32, more: usize) -> Result<Opened<Shard>, NodeError> {
-        let dir = self.shards_dir.join(format!("{}-{partition}", self.topic));
-        let lock = DirLock::wait_unless(&dir, "shard.lock", |waited, taken| {
-            if taken {
-                tracing::info!(
-                    partition,
-                    waited_ms = waited.as_millis() as u64,
-                    "shard released by its previous owner"
-                );
-            } else {
-                tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
-            }
-        }, || self.stopping.load(Ordering::Relaxed))?;
+    fn open(&self, partition: i32, more: usize, handover: Option<i64>) -> Result<Opened<Shard>, NodeError> {
         // Counted from here (two consumers opening at once see each other), given back if the
         // shard cannot be opened.
         let held = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        let opened = self.open_locked(&dir, partition, held + more, lock);
+        let opened = self.open_generation(partition, held + more, handover);
         if opened.is_err() {
             self.open.fetch_sub(1, Ordering::Relaxed);
         }
@@ -131,9 +130,10 @@ impl PartitionSink for ShardSink {
         shard.store.checkpoint()
     }
 
-    fn close(&self, shard: Shard) -> Option<i64> {
+    fn close(&self, shard: Shard) -> loglynx_core::Checkpoint {
         let Shard {
             key,
+            dir,
             store,
             writer,
             _lock,
@@ -144,19 +144,36 @@ impl PartitionSink for ShardSink {
         }
         // Its memory is given back only now.
         self.open.fetch_sub(1, Ordering::Relaxed);
-        store.checkpoint().get(&key).map(|o| o as i64)
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&dir);
+        store.checkpoint()
     }
 }
 
 impl ShardSink {
-    /// [`PartitionSink::open`] once the shard's lock is held and counted: `held` is how many
-    /// shards the process holds with this one and the rest of the assignment.
-    fn open_locked(
+    /// Waits for the lock of a generation directory (another worker sharing the data directory
+    /// may still be committing it).
+    fn lock(&self, dir: &Path, partition: i32) -> Result<DirLock, NodeError> {
+        DirLock::wait_unless(dir, "shard.lock", |waited, taken| {
+            if taken {
+                tracing::info!(
+                    partition,
+                    waited_ms = waited.as_millis() as u64,
+                    "shard released by its previous owner"
+                );
+            } else {
+                tracing::warn!(partition, dir = %dir.display(), "waiting for another worker to release the shard");
+            }
+        }, || self.stopping.load(Ordering::Relaxed))
+    }
+
+    /// [`PartitionSink::open`] once counted: `held` is how many shards the process holds with
+    /// this one and the rest of the assignment. Chooses the generation (the newest local one
+    /// goes on, or a new one starts at the hand-over offset), then starts its shard.
+    fn open_generation(
         &self,
-        dir: &Path,
         partition: i32,
         held: usize,
-        lock: DirLock,
+        handover: Option<i64>,
     ) -> Result<Opened<Shard>, NodeError> {
         let shards = self.consumers.max(held);
         let cores = std::thread::available_parallelism()
@@ -171,11 +188,85 @@ impl ShardSink {
             parse_threads = pipeline.parse_threads,
             "shard budget"
         );
+        let key = source_key(&self.topic, partition);
+        let handover = handover.map(|h| h.max(0) as u64);
+        let open_store = |dir: &Path| {
+            Store::open(dir, &store_cfg).map_err(|source| NodeError::Store {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        };
+        let choosing = self.choosing.lock().unwrap_or_else(|p| p.into_inner());
+        let newest = generations::local(&self.shards_dir, &self.topic, partition)?.pop();
         // Opened under the lock: the checkpoint is the last one any process committed.
-        let store = Store::open(dir, &store_cfg).map_err(|source| NodeError::Store {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        let current = match newest {
+            Some((_, dir)) => {
+                let lock = self.lock(&dir, partition)?;
+                let store = open_store(&dir)?;
+                Some((dir, lock, store))
+            }
+            None => None,
+        };
+        let local = current.as_ref().and_then(|(_, _, s)| s.checkpoint().get(&key));
+        let (dir, lock, store, next) = match (generations::decide(local, handover), current) {
+            (Resume::Keep, Some((dir, lock, store))) => (dir, lock, store, local),
+            (resume, current) => {
+                // A new generation (`Keep` needs a local one: without, at the hand-over offset).
+                let start = match resume {
+                    Resume::New(start) => start,
+                    Resume::Keep => handover.unwrap_or(0),
+                };
+                let dir = self.shards_dir.join(generations::dir_name(&self.topic, partition, start));
+                let next = handover.map(|_| start);
+                match current {
+                    // The newest generation starts there and never committed: it is the one.
+                    Some((cur, lock, store)) if cur == dir => (cur, lock, store, next),
+                    _ => {
+                        tracing::info!(
+                            partition,
+                            local_checkpoint = ?local,
+                            handover = ?handover,
+                            dir = %dir.display(),
+                            "starting a new shard generation at the group's hand-over offset"
+                        );
+                        let lock = self.lock(&dir, partition)?;
+                        let store = open_store(&dir)?;
+                        (dir, lock, store, next)
+                    }
+                }
+            }
+        };
+        let opened = self.start_shard(partition, dir, lock, store, &pipeline, next.map(|n| n as i64));
+        drop(choosing);
+        opened
+    }
+
+    /// Retention of the generations no shard of this process writes (see
+    /// [`generations::sweep`]); skipped while a consumer is choosing one.
+    pub(crate) fn sweep(&self) -> Result<Vec<PathBuf>, NodeError> {
+        let Ok(_choosing) = self.choosing.try_lock() else {
+            return Ok(Vec::new());
+        };
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        generations::sweep(
+            &self.shards_dir,
+            &self.topic,
+            &self.store,
+            &|dir: &Path| live.contains_key(dir),
+            loglynx_core::Timestamp::now(),
+        )
+    }
+
+    /// Starts the writer and pipeline of the shard of `partition` in generation `dir`.
+    fn start_shard(
+        &self,
+        partition: i32,
+        dir: PathBuf,
+        lock: DirLock,
+        store: Store,
+        pipeline: &PipelineConfig,
+        next: Option<i64>,
+    ) -> Result<Opened<Shard>, NodeError> {
         let (mut event_tx, event_rx) = mpsc::channel(pipeline.queue_batches);
         let writer = store
             .start_writer(event_rx)
@@ -206,10 +297,14 @@ impl ShardSink {
             );
         }
         let key = source_key(&self.topic, partition);
-        let next = store.checkpoint().get(&key).map(|o| o as i64);
+        self.live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.clone(), store.clone());
         Ok((
             Shard {
                 key,
+                dir,
                 store,
                 writer,
                 _lock: lock,

@@ -2,21 +2,27 @@
 //! thread (librdkafka's rebalance callback is synchronous), each partition feeding the bounded
 //! channel of its shard (a [`PartitionSink`]).
 //!
-//! Exactly once into the store (DESIGN invariant 1): the shard's store holds
-//! `kafka:<topic>:<partition>` -> next offset in the same commit as the events. On assignment
-//! the callback opens the shard (the sink waits for another process to release it) and
-//! assigns the partition *at that offset*; on revocation it hands over what it has read,
-//! drops the shard's sender and waits for the shard to commit and release it before
-//! returning. Offsets are committed back to Kafka (after the store committed them) only so that
-//! lag tools see progress; they are never read back. Records an agent sent twice (at new
-//! offsets, after it crashed) are recognised by their file position and skipped
-//! (`dedup.rs`); those positions are in the same store commit.
+//! Exactly once into a shard (DESIGN invariant 1): the shard's store holds
+//! `kafka:<topic>:<partition>` -> next offset in the same commit as the events. Across workers
+//! with their own disks the group's committed offsets are the hand-over point: they are
+//! committed to Kafka only after the store commit (every second, and synchronously when a
+//! partition is revoked or the worker stops). On assignment the callback reads the group's
+//! committed offsets and the partitions' states (`changelog.rs`), then opens the shard through
+//! the sink, which resumes its local generation when that is at or past the hand-over offset or
+//! starts a new generation there (never from the beginning while the group has an offset), and
+//! assigns the partition at that offset. On revocation it hands over what it has read, drops
+//! the shard's sender, waits for the shard to commit and release it, commits the offset and
+//! writes the state before returning. Records an agent sent twice (at new offsets, after it
+//! crashed) are recognised by their file position and skipped (`dedup.rs`); those positions are
+//! in the same store commit and move with the partition through the changelog.
 
 //!
 //! - `sink.rs`: [`PartitionSink`] (what a worker implements), [`ConsumerStats`], [`OwnedPartition`];
 //! - `offsets.rs`: the offset decisions (gaps fetched again) and what a batch commits;
+//! - `changelog.rs`: the partitions' dedup state and missing counts in `<topic>-state`;
 //! - `context.rs`: one consumer's partitions and its rebalance callbacks.
 
+mod changelog;
 mod context;
 mod offsets;
 mod sink;
@@ -34,6 +40,7 @@ use rdkafka::topic_partition_list::Offset;
 use super::config::consumer_config;
 use crate::BusError;
 use context::{OwnedView, WorkerContext};
+pub use changelog::{state_topic, PartitionState};
 pub use sink::{ConsumerStats, Opened, OwnedPartition, PartitionSink};
 
 /// How long a poll waits for a message.
@@ -42,7 +49,9 @@ const POLL: Duration = Duration::from_millis(100);
 const BURST: usize = 256;
 /// Records wait at most this long before their batch is handed to the shard.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
-/// How often the shards' committed offsets are committed to Kafka (lag tools).
+/// How often the shards' committed offsets are committed to Kafka: a crashed worker's
+/// partitions are handed over at most this much (plus a store commit interval) behind what it
+/// stored, which the next owner stores again.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// The consumers of one worker process.
 pub struct ConsumerGroup {
@@ -50,17 +59,22 @@ pub struct ConsumerGroup {
     stop: Arc<AtomicBool>,
     stats: Arc<ConsumerStats>,
     owners: Vec<Arc<dyn OwnedView>>,
+    changelog: Arc<changelog::Changelog>,
 }
 
 impl ConsumerGroup {
     /// Starts `consumers` consumers (0: one per core) of `group` on `cfg.topic`, each on its
-    /// own thread, feeding the shards of `sink`. Fails when a client cannot be created (an
-    /// invalid property is named).
+    /// own thread, feeding the shards of `sink`. With `instance`, the consumers are static
+    /// members of the group (`group.instance.id` = `<instance>-<consumer index>`): a member
+    /// that restarts within the session timeout gets its partitions back without a rebalance.
+    /// The partitions' state changelog (`<topic>-state`) must exist (the worker creates it).
+    /// Fails when a client cannot be created (an invalid property is named).
     pub fn start<S: PartitionSink>(
         cfg: &KafkaConfig,
         group: &str,
         consumers: usize,
         sink: Arc<S>,
+        instance: Option<&str>,
     ) -> Result<ConsumerGroup, BusError> {
         let n = if consumers == 0 {
             std::thread::available_parallelism()
@@ -73,15 +87,21 @@ impl ConsumerGroup {
         let stats = Arc::new(ConsumerStats::default());
         let mut threads = Vec::with_capacity(n);
         let mut owners: Vec<Arc<dyn OwnedView>> = Vec::with_capacity(n);
+        let changelog = changelog::Changelog::start(cfg)?;
         for id in 0..n {
             let ctx = WorkerContext::new(
                 id,
                 cfg.topic.clone(),
                 cfg.consume_batch.max(1),
                 sink.clone(),
+                changelog.clone(),
                 stats.clone(),
             );
-            let consumer: BaseConsumer<WorkerContext<S>> = consumer_config(cfg, group)
+            let mut config = consumer_config(cfg, group);
+            if let Some(instance) = instance {
+                config.set("group.instance.id", format!("{instance}-{id}"));
+            }
+            let consumer: BaseConsumer<WorkerContext<S>> = config
                 .create_with_context(ctx)
                 .map_err(|e| BusError::kafka("consumer", e))?;
             consumer
@@ -96,12 +116,13 @@ impl ConsumerGroup {
             threads.push(t);
             owners.push(owner);
         }
-        tracing::info!(consumers = n, group, topic = %cfg.topic, "consumers started");
+        tracing::info!(consumers = n, group, topic = %cfg.topic, instance, "consumers started");
         Ok(ConsumerGroup {
             threads,
             stop,
             stats,
             owners,
+            changelog,
         })
     }
 
@@ -143,6 +164,7 @@ impl ConsumerGroup {
                 first = r;
             }
         }
+        self.changelog.stop();
         first
     }
 }
@@ -202,12 +224,15 @@ fn poll_loop<S: PartitionSink>(
     }
     // Shutdown: hand over, let the shards commit, report, then leave the group (dropping the
     // consumer closes it; its revoke callback finds no shard left).
-    let last = ctx.close_all();
+    let (last, states) = ctx.close_all();
     if last.count() > 0 {
         if let Err(e) = consumer.commit(&last, CommitMode::Sync) {
-            tracing::debug!("offsets not committed to kafka (lag only): {e}");
+            tracing::warn!("offsets not committed to kafka at stop: {e}; the next owner starts at the partitions' states (written next) or the last commit");
         }
     }
+    // After the store commits: the state's offset is one the shards hold, so the next owner may
+    // start there even when the Kafka commit above failed.
+    ctx.write_states(states);
     consumer.unsubscribe();
     drop(consumer);
     tracing::info!(consumer = ctx.id, "consumer stopped");

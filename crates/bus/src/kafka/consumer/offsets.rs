@@ -4,14 +4,15 @@
 
 use super::super::dedup::Replays;
 
-/// A partition is assigned this many offsets before the shard's checkpoint; the records
-/// below the checkpoint are skipped by offset. Kafka answers a fetch with the whole record
-/// batch holding the requested offset, but Tansu 0.6 answers with the batches *starting* at
-/// or after it (`offsets.split_off(&offset)` in tansu-storage's dynostore `fetch`), which
-/// silently drops the rest of a batch when the checkpoint falls inside one. A producer batch
-/// holds at most `batch.num.messages` records (librdkafka's default: 10,000), so starting
-/// that far back always includes it; with Kafka it costs one re-read of at most that many
-/// records per assignment.
+/// How far before a gap the consumer fetches again. A partition is assigned exactly at its
+/// start offset, which costs nothing with Kafka (it answers a fetch with the whole record batch
+/// holding the requested offset and the client drops what precedes it). Tansu 0.6 answers with
+/// the batches *starting* at or after it (`offsets.split_off(&offset)` in tansu-storage's
+/// dynostore `fetch`), which silently drops the rest of a batch when the start falls inside
+/// one: the first message then comes past the start, which [`step`] sees as a gap and fetches
+/// again from this far back (a producer batch holds at most `batch.num.messages` records,
+/// librdkafka's default: 10,000), skipping by offset what precedes the start. So the re-read
+/// happens only on the broker that needs it, and only when the start fell inside a batch.
 pub(super) const REWIND: i64 = 10_000;
 /// Re-fetches of one gap before it is accepted as offsets that are really gone.
 pub(super) const GAP_RETRIES: u32 = 3;

@@ -22,12 +22,17 @@ pub trait PartitionSink: Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Opens the shard of `partition`, waiting while another process holds it. Returns the
-    /// shard, the next offset to consume (its store's checkpoint; `None`: from the beginning)
-    /// and the sender of its pipeline. Called inside the rebalance callback. An error stops
-    /// this consumer (and so the worker): the group gives the partition to another member.
+    /// shard, the next offset to consume (`None`: from the beginning of what Kafka keeps) and
+    /// the sender of its pipeline. Called inside the rebalance callback. An error stops this
+    /// consumer (and so the worker): the group gives the partition to another member.
     /// `more` is how many partitions of the same assignment are still to be opened after this
     /// one (a sink that splits a budget between its shards counts them in).
-    fn open(&self, partition: i32, more: usize) -> Result<Opened<Self::Shard>, Self::Error>;
+    ///
+    /// `handover` is the offset the group hands the partition over at: its committed offset,
+    /// or its state changelog record's when that is further (`None`: the group never committed
+    /// it). A sink whose local shard is behind it starts a new shard generation there; it never
+    /// returns `None` while `handover` is set.
+    fn open(&self, partition: i32, more: usize, handover: Option<i64>) -> Result<Opened<Self::Shard>, Self::Error>;
 
     /// Whether the process is stopping: an `open` that fails then (it gave up waiting for a
     /// shard another process holds) is not an error of the consumer.
@@ -39,8 +44,9 @@ pub trait PartitionSink: Send + Sync + 'static {
     fn committed(&self, shard: &Self::Shard) -> Option<i64>;
 
     /// Called once the shard's sender is dropped: waits until it has committed everything it
-    /// received, releases it and returns its last committed next offset.
-    fn close(&self, shard: Self::Shard) -> Option<i64>;
+    /// received, releases it and returns its last committed checkpoint (the offset and the
+    /// state that moves with the partition, see `changelog.rs`).
+    fn close(&self, shard: Self::Shard) -> loglynx_core::Checkpoint;
 
     /// The whole checkpoint of the shard's store as opened: besides the partition's offset it
     /// holds the file positions of the records already stored (`seen:<stream>`, see
