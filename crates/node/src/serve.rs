@@ -81,6 +81,10 @@ impl Serve {
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
         // The template dictionary of /api/v1/patterns: the workers' saved miner states, merged.
         state.patterns = crate::patterns::StateFiles::new(&cfg).map(|s| Arc::new(s) as Arc<dyn loglynx_api::PatternView>);
+        // A root: queries go to the workers' leaf APIs.
+        if cfg.serve.is_root() {
+            state.root = Some(root(&cfg, shutdown.clone()).await?);
+        }
         state
             .telemetry
             .register_collector(health::ReportsCollector::files(health::health_dir(
@@ -194,8 +198,39 @@ fn follow_alerts(kafka: &loglynx_config::KafkaConfig, topic: &str, det: &loglynx
     }
 }
 
+/// How often the static leaves (`[serve] leaves`) are asked for their generations.
+pub const LEAVES_REFRESH: Duration = Duration::from_secs(2);
+
+/// The root of a search across machines: the leaves of the catalog topic (`[serve] catalog`)
+/// and of `[serve] leaves`.
+async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_search::Root>> {
+    let settings = loglynx_search::RootSettings {
+        timeout: cfg.serve.leaf_timeout,
+        key: Some(cfg.search.key.clone()).filter(|k| !k.is_empty()),
+    };
+    let fixed = match cfg.serve.leaves.is_empty() {
+        true => None,
+        false => Some(
+            loglynx_search::StaticLeaves::start(cfg.serve.leaves.clone(), settings.clone(), LEAVES_REFRESH)
+                .await
+                .map_err(NodeError::Search)?,
+        ),
+    };
+    let directory: Arc<dyn loglynx_search::Directory> = match (cfg.serve.catalog, fixed) {
+        (true, fixed) => crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop)?,
+        (false, Some(fixed)) => fixed,
+        (false, None) => return Err(NodeError::Search(loglynx_search::SearchError::NoLeaves)),
+    };
+    tracing::info!(
+        catalog = cfg.serve.catalog,
+        leaves = cfg.serve.leaves.len(),
+        "searching through the workers' leaf APIs"
+    );
+    Ok(Arc::new(loglynx_search::Root::new(settings, directory).map_err(NodeError::Search)?))
+}
+
 /// Refreshes the read-only store every [`REFRESH`] until `stop`.
-async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
+pub(crate) async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
     let mut tick = tokio::time::interval(REFRESH);
     loop {
         tokio::select! {
