@@ -84,6 +84,7 @@ fn filler() -> RawBatch {
         records: Vec::new(),
         checkpoint: Vec::new(),
         ack: None,
+        kafka: None,
     }
 }
 

@@ -143,7 +143,7 @@ fn file_batch(n: u64, per: u64) -> (RawBatch, AckReceiver) {
         })
         .collect();
     let (ack, rx) = ack_channel();
-    let b = RawBatch { records, checkpoint: vec![("file:1:2:abc".into(), (n + 1) * per * 12)], ack: Some(ack) };
+    let b = RawBatch { records, checkpoint: vec![("file:1:2:abc".into(), (n + 1) * per * 12)], ack: Some(ack), kafka: None };
     (b, rx)
 }
 

@@ -227,6 +227,13 @@ pub struct Event {
     /// On an alert event (`event.dataset: loglynx.alert`): the alert's id.
     #[serde(rename = "alert.id", default, skip_serializing_if = "Option::is_none")]
     pub alert_id: Option<String>,
+    /// The Kafka partition a worker consumed the event from; `None` outside a Kafka worker
+    /// (`run`, events derived by the pipeline such as new-pattern events).
+    #[serde(rename = "kafka.partition", default, skip_serializing_if = "Option::is_none")]
+    pub kafka_partition: Option<u64>,
+    /// The record's offset in [`Event::kafka_partition`].
+    #[serde(rename = "kafka.offset", default, skip_serializing_if = "Option::is_none")]
+    pub kafka_offset: Option<u64>,
     /// Free-form string labels, serialised as `labels.<key>`.
     #[serde(flatten, with = "labels_serde", default)]
     pub labels: BTreeMap<String, String>,
@@ -324,6 +331,8 @@ impl Event {
             RULE_ID => self.rule_ids.first()?.clone(),
             RULE_NAME => self.rule_names.first()?.clone(),
             ALERT_ID => self.alert_id.clone()?,
+            KAFKA_PARTITION => self.kafka_partition?.to_string(),
+            KAFKA_OFFSET => self.kafka_offset?.to_string(),
             other => self.labels.get(other.strip_prefix(LABELS_PREFIX)?)?.clone(),
         })
     }

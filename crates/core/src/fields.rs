@@ -66,5 +66,11 @@ pub const RULE_ID: &str = "rule.id";
 pub const RULE_NAME: &str = "rule.name";
 /// On an alert event (`event.dataset: loglynx.alert`): the alert's id, stable across replays.
 pub const ALERT_ID: &str = "alert.id";
+/// The Kafka partition a worker consumed the event from (absent for events `run` stored
+/// directly). With [`KAFKA_OFFSET`] it names the event's place in the topic: the coordinate
+/// handover and the search root's offset cover use to count each record once.
+pub const KAFKA_PARTITION: &str = "kafka.partition";
+/// The offset of the record in its [`KAFKA_PARTITION`] (absent outside a Kafka worker).
+pub const KAFKA_OFFSET: &str = "kafka.offset";
 /// Prefix of free-form labels: `labels.<key>`.
 pub const LABELS_PREFIX: &str = "labels.";

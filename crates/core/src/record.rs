@@ -121,6 +121,29 @@ pub struct RawBatch {
     pub checkpoint: Vec<(String, u64)>,
     /// Fired when the batch is durable in the store.
     pub ack: Option<Ack>,
+    /// Where the records were read from when a Kafka worker consumed them (their events get
+    /// `kafka.partition` and `kafka.offset`); `None` for every other source.
+    pub kafka: Option<KafkaOrigin>,
+}
+
+/// The Kafka partition and the offset of each record of a [`RawBatch`] (same order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KafkaOrigin {
+    pub partition: u64,
+    /// One offset per record: ascending, with holes where records were skipped (sent twice).
+    pub offsets: Vec<u64>,
+}
+
+impl KafkaOrigin {
+    /// Sets `kafka.partition` and `kafka.offset` on the events parsed from the batch's records
+    /// (the first `offsets.len()` events, one per record; events the pipeline appends after
+    /// them, such as new-pattern events, come from no record and get none).
+    pub fn stamp(&self, events: &mut [Event]) {
+        for (e, o) in events.iter_mut().zip(&self.offsets) {
+            e.kafka_partition = Some(self.partition);
+            e.kafka_offset = Some(*o);
+        }
+    }
 }
 
 /// Parsed events with the positions they advance to.

@@ -149,6 +149,9 @@ fn parse_batch(
                 .collect()
         }
     };
+    if let Some(origin) = &batch.kafka {
+        origin.stamp(&mut events);
+    }
     if let Some(hook) = hook {
         // A panic in the hook (rule matching) costs the batch its tags, never its events.
         if catch_unwind(AssertUnwindSafe(|| hook(&mut events))).is_err() {
@@ -258,6 +261,7 @@ mod tests {
                 .collect(),
             checkpoint: vec![("file:1:1:0".into(), first + n as u64)],
             ack: None,
+            kafka: None,
         }
     }
 
@@ -285,6 +289,31 @@ mod tests {
         h.await.unwrap().unwrap();
         assert_eq!(n, 50);
         assert_eq!(stats.snapshot().0, 50);
+    }
+
+    #[test]
+    fn events_of_a_kafka_batch_carry_their_partition_and_offset() {
+        let mut b = batch(3, 0);
+        b.kafka = Some(loglynx_core::KafkaOrigin { partition: 2, offsets: vec![40, 41, 43] });
+        let rules = FileRules::default();
+        let stats = PipelineStats::default();
+        let hook: BatchHook = Arc::new(|events: &mut Vec<Event>| {
+            // An event the pipeline adds (a new pattern) comes from no record.
+            events.push(Event::new("derived", Timestamp(1), Timestamp(1), "p".into()));
+        });
+        let out = parse_batch(
+            b,
+            false,
+            &rules,
+            (parse_and_decode_batch, parse_and_decode),
+            &stats,
+            Some(&hook),
+        );
+        let at: Vec<_> = out.events.iter().map(|e| (e.kafka_partition, e.kafka_offset)).collect();
+        assert_eq!(at, vec![(Some(2), Some(40)), (Some(2), Some(41)), (Some(2), Some(43)), (None, None)]);
+        // Other sources: none.
+        let out = parse_batch(batch(1, 0), false, &rules, (parse_and_decode_batch, parse_and_decode), &stats, None);
+        assert_eq!(out.events[0].kafka_offset, None);
     }
 
     /// The real parser, except that a line containing `boom` panics, as a parser bug would.

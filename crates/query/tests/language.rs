@@ -108,6 +108,37 @@ fn boolean_operators_and_precedence() {
     ]);
 }
 
+/// Events a Kafka worker stored carry their partition and offset; the search root filters
+/// leaves by offset ranges with these queries. Events stored by `run` have neither.
+#[test]
+fn kafka_partition_and_offset_ranges() {
+    let events: Vec<loglynx_core::Event> = (0..10u64)
+        .map(|i| {
+            let mut e = common::event(&format!("k{i}"), i as i64, "line");
+            if i < 8 {
+                e.kafka_partition = Some(i % 2);
+                e.kafka_offset = Some(100 + i * 20);
+            }
+            e
+        })
+        .collect();
+    let windows = vec![common::window("kafka", &[events])];
+    let engine = common::engine();
+    for (q, want) in [
+        ("kafka.offset:[100 TO 200]", 6),
+        ("kafka.offset:[100 TO 200}", 5),
+        ("kafka.partition:1", 4),
+        ("kafka.partition:0 AND kafka.offset:[140 TO 220]", 3),
+        ("kafka.offset:[0 TO *]", 8),
+        ("NOT kafka.offset:[0 TO *]", 2),
+    ] {
+        let got = engine
+            .count(&windows, &Filter { query: q.into(), ..Default::default() })
+            .unwrap_or_else(|e| panic!("query {q:?} failed: {e}"));
+        assert_eq!(got, want, "query {q:?}");
+    }
+}
+
 #[test]
 fn numeric_ranges_inclusive_exclusive_and_comparisons() {
     check(&[

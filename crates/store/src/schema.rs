@@ -6,6 +6,8 @@
 //!   case-sensitive like Elasticsearch's `keyword`), and fast (columnar) for filters and top-N
 //!   terms aggregations.
 //! - numeric fields (`process.pid`, ports, ...): u64, indexed and fast (ranges, stats).
+//!   `kafka.partition` and `kafka.offset` (set by a Kafka worker) are among them: the search
+//!   root filters leaves by offset ranges (`kafka.offset:[100 TO 199]`).
 //! - `@timestamp`, `event.ingested`: dates at microsecond precision, indexed and fast.
 //! - `labels`: a JSON object field, keyword-tokenized and fast, queried as `labels.<key>:value`.
 //! - `_source`: the whole event as JSON, stored only (zstd doc store); hits are rebuilt from it.
@@ -81,6 +83,8 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::LOG_SYSLOG_SEVERITY,
     f::LOG_SYSLOG_FACILITY,
     f::HTTP_RESPONSE_STATUS_CODE,
+    f::KAFKA_PARTITION,
+    f::KAFKA_OFFSET,
 ];
 
 /// Date fields: indexed, fast.
@@ -283,6 +287,8 @@ impl StoreSchema {
             f::HTTP_RESPONSE_STATUS_CODE,
             e.http_status.map(u64::from),
         );
+        num(&mut d, f::KAFKA_PARTITION, e.kafka_partition);
+        num(&mut d, f::KAFKA_OFFSET, e.kafka_offset);
         if !e.labels.is_empty() {
             let obj = e
                 .labels

@@ -570,6 +570,7 @@ impl Producer {
             records,
             checkpoint,
             ack,
+            ..
         } = batch;
         let all = Encoded::from_records(&records, keys, values);
         drop(records);

@@ -61,6 +61,7 @@ pub fn batch(n: u64, per: u64, pad: &str) -> (RawBatch, AckReceiver) {
         records,
         checkpoint: vec![(format!("file:{src}"), (n + 1) * 100)],
         ack: Some(ack),
+        kafka: None,
     };
     (b, rx)
 }

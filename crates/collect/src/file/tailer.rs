@@ -289,6 +289,7 @@ impl Tailer {
                 records,
                 checkpoint,
                 ack: None,
+                kafka: None,
             },
             more: !self.at_eof,
         })
@@ -307,6 +308,7 @@ impl Tailer {
             records,
             checkpoint: vec![(key, self.committed())],
             ack: None,
+            kafka: None,
         })
     }
 
@@ -380,6 +382,7 @@ impl Tailer {
                 records,
                 checkpoint: vec![(old_key, committed)],
                 ack: None,
+                kafka: None,
             },
             more: true,
         }

@@ -54,6 +54,7 @@ pub(crate) async fn submit(
             records: chunk,
             checkpoint: Vec::new(),
             ack: Some(ack),
+            kafka: None,
         });
         acks.push(done);
     }

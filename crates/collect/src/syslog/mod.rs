@@ -203,6 +203,7 @@ impl Batcher {
             records: std::mem::take(&mut self.records),
             checkpoint: Vec::new(),
             ack: None,
+            kafka: None,
         }
     }
 }

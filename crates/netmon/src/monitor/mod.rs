@@ -247,6 +247,7 @@ fn batch(records: Vec<RawRecord>) -> RawBatch {
         records,
         checkpoint: Vec::new(),
         ack: None,
+        kafka: None,
     }
 }
 

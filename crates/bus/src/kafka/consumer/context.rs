@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use loglynx_core::{RawBatch, RawRecord};
+use loglynx_core::{KafkaOrigin, RawBatch, RawRecord};
 use loglynx_telemetry::health::RebalanceKind;
 use loglynx_telemetry::internal_events::{
     ConsumerRebalance, KafkaRefetchStarted, OffsetsGivenUpAsMissing, RecordUndecodable,
@@ -52,6 +52,8 @@ struct Shard<T> {
     inner: T,
     tx: mpsc::Sender<RawBatch>,
     pending: Vec<RawRecord>,
+    /// The offset of each pending record (its event's `kafka.offset`).
+    pending_offsets: Vec<u64>,
     /// Next offset to hand over (everything below is in the shard's channel or store).
     next: i64,
     /// Last offset committed to Kafka.
@@ -136,6 +138,7 @@ impl<S: PartitionSink> WorkerContext<S> {
             shard.duplicates = 0;
         }
         let records = std::mem::take(&mut shard.pending);
+        let offsets = std::mem::take(&mut shard.pending_offsets);
         let n = records.len() as u64;
         // The file positions go with the offset, in the same store commit as the records.
         let missing = std::mem::take(&mut shard.missing_dirty).then_some(shard.missing);
@@ -149,6 +152,10 @@ impl<S: PartitionSink> WorkerContext<S> {
             records,
             checkpoint,
             ack: None,
+            kafka: Some(KafkaOrigin {
+                partition: partition as u64,
+                offsets,
+            }),
         };
         if shard.tx.blocking_send(batch).is_err() {
             self.fail(BusError::ShardStopped { partition });
@@ -216,6 +223,7 @@ impl<S: PartitionSink> WorkerContext<S> {
             return None;
         }
         shard.pending.push(record);
+        shard.pending_offsets.push(offset as u64);
         if shard.pending.len() >= self.batch {
             self.flush_one(partition, shard);
         }
@@ -269,6 +277,7 @@ impl<S: PartitionSink> WorkerContext<S> {
                             inner,
                             tx,
                             pending: Vec::new(),
+                            pending_offsets: Vec::new(),
                             next,
                             reported: next,
                             replays,
