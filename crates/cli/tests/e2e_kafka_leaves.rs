@@ -1,0 +1,226 @@
+//! Search across machines (on one machine): two workers, each with its own data directory and
+//! its leaf search API, and `loglynx serve --leaves` as the root, over a 4-partition topic of
+//! sequence-numbered lines. The workers are in two consumer groups, so each holds a full copy
+//! of every partition: the generations overlap completely, and the root must still count each
+//! line once (its exact total and a terms aggregation on the sequence label are the oracle,
+//! the leaves' local counts show the overlap it removed). Two fake leaves, one answering
+//! garbage and one that never answers, and then a real leaf killed for good, must make the
+//! answer partial: it names the partitions and offsets that are missing and stays exact for
+//! the rest.
+//!
+//! Needs tansu (`scripts/tansu.sh install`).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use support::kafka::{config, log_level};
+use support::{start_proc_with_ready_line, Proc, Server, Tansu};
+
+const TOPIC: &str = "e2e-leaves";
+const FILES: usize = 4;
+
+/// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`.
+fn write_seq(dir: &Path, from: usize, to: usize) {
+    for f in 0..FILES {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("s{f}.log"))).unwrap();
+        let mut buf = String::new();
+        for i in from..to {
+            buf.push_str(&format!("seq={} src=s{f} msg=\"leaf e2e\"\n", f * 1_000_000 + i));
+        }
+        file.write_all(buf.as_bytes()).unwrap();
+    }
+}
+
+/// A worker with its own data directory, group and leaf API; returns it and the leaf address.
+fn leaf_worker(kafka: &Tansu, cfg: &Path, data: &Path, group: &str, name: &str) -> (Proc, String) {
+    let level = log_level();
+    let (p, line) = start_proc_with_ready_line(
+        name,
+        &[
+            "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
+            "--topic", TOPIC, "--group", group, "--consumers", "1", "--search-listen", "127.0.0.1:0", "--log", &level,
+        ],
+        "loglynx worker ready",
+    );
+    let addr = line.rsplit("search ").next().unwrap().trim().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    (p, addr)
+}
+
+/// A fake leaf: it lists a generation of `partition` and answers every query with `garbage`,
+/// or never (`None`).
+fn fake_leaf(partition: i32, garbage: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let reply = if first.contains("/generations") {
+                    json!({"worker": "fake", "generations": [{
+                        "partition": partition, "id": "fake", "from": 0, "to": 100, "docs": 100, "live": true
+                    }]})
+                    .to_string()
+                } else {
+                    match garbage {
+                        Some(g) => g.to_string(),
+                        None => {
+                            std::thread::sleep(Duration::from_secs(3600));
+                            return;
+                        }
+                    }
+                };
+                let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}", reply.len());
+            });
+        }
+    });
+    addr
+}
+
+fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
+    let r = serve.client().get(serve.url(path)).query(query).send().unwrap();
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// A leaf's own count of everything it holds (no offset filter).
+fn leaf_count(addr: &str) -> u64 {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://{addr}/internal/v1/count"))
+        .json(&json!({"request": {"query": ""}, "offsets": null}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "leaf count: {}", r.status());
+    r.json().unwrap()
+}
+
+/// The partitions named in an answer's `missing`, with the leaves named.
+fn missing(body: &Value) -> BTreeMap<i64, String> {
+    body["missing"]
+        .as_array()
+        .map(|a| a.iter().map(|m| (m["partition"].as_i64().unwrap(), m["leaf"].as_str().unwrap().to_string())).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let n = 400;
+    write_seq(&logs, 0, n);
+    let glob = format!("{}/*.log", logs.display());
+    let level = log_level();
+    let agent_dir = tmp.path().join("agent");
+    let agent = Proc::start_logged(
+        "agent",
+        &[
+            "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", TOPIC,
+            "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
+            "--log", &level,
+        ],
+        "loglynx agent ready",
+    );
+    // Two groups: each worker consumes every partition into its own directory.
+    let (a, a_addr) = leaf_worker(&kafka, &cfg, &tmp.path().join("a"), "leaves-a", "worker a");
+    let (b, b_addr) = leaf_worker(&kafka, &cfg, &tmp.path().join("b"), "leaves-b", "worker b");
+    let garbage = fake_leaf(8, Some("{\"total\": \"not a number\""));
+    let hanging = fake_leaf(9, None);
+    let serve_cfg = tmp.path().join("serve.toml");
+    std::fs::write(&serve_cfg, "[serve]\nleaf_timeout = \"2s\"\n").unwrap();
+    let leaves = [a_addr.as_str(), b_addr.as_str(), garbage.as_str(), hanging.as_str()].join(",");
+    let serve = Server::start_serve_with(
+        &tmp.path().join("root"),
+        &["-c", serve_cfg.to_str().unwrap(), "--leaves", &leaves],
+    );
+
+    let lines = (FILES * n) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(180));
+    // Both leaves hold every line: the root counted the overlap once.
+    let wait_leaf = |addr: &str| {
+        serve.wait_for(Duration::from_secs(60), "a leaf's full copy", || leaf_count(addr) == lines);
+    };
+    wait_leaf(&a_addr);
+    wait_leaf(&b_addr);
+    assert!(leaf_count(&a_addr) + leaf_count(&b_addr) > lines);
+
+    // The sequence label: every number once, nothing else.
+    let terms = get(&serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let seqs: BTreeSet<String> = terms["buckets"].as_array().unwrap().iter().map(|b| {
+        assert_eq!(b["count"], 1, "{b}");
+        b["value"].as_str().unwrap().to_string()
+    }).collect();
+    let want: BTreeSet<String> = (0..FILES).flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string())).collect();
+    assert_eq!(seqs, want);
+    assert_eq!(terms["other"], 0);
+    assert!(terms.get("approximate").is_none(), "{terms}");
+    // The fake leaves' partitions are named, with why.
+    let search = serve.search("*", 10, 0, "desc");
+    let gone = missing(&search);
+    assert_eq!(gone.get(&8), Some(&garbage), "{search}");
+    assert_eq!(gone.get(&9), Some(&hanging), "{search}");
+    assert_eq!(gone.len(), 2, "{search}");
+    let reasons: Vec<&str> = search["missing"].as_array().unwrap().iter().map(|m| m["reason"].as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("unreadable")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("no answer within")), "{reasons:?}");
+    // Histogram counts add up to the total too.
+    let h = get(&serve, "/api/v1/histogram", &[("q", "*")]);
+    assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
+
+    // Per partition, before a leaf dies.
+    let per_partition: BTreeMap<i64, u64> = get(&serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")])["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(per_partition.values().sum::<u64>(), lines);
+    // Which leaf answers which partition (the copies are spread over both).
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let b_parts: BTreeSet<i64> = status["cover"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["leaf"] == b_addr.as_str())
+        .map(|p| p["partition"].as_i64().unwrap())
+        .collect();
+    assert!(!b_parts.is_empty() && b_parts.len() < 4, "{status}");
+
+    // B dies for good: its partitions are missing, the rest is exact.
+    b.kill();
+    let search = serve.search("*", 10, 0, "desc");
+    let gone = missing(&search);
+    for p in &b_parts {
+        assert_eq!(gone.get(p), Some(&b_addr), "{search}");
+    }
+    let alive: u64 = per_partition.iter().filter(|(p, _)| !b_parts.contains(p)).map(|(_, c)| c).sum();
+    assert_eq!(search["total"].as_u64(), Some(alive), "{search}");
+    agent.stop();
+    a.stop();
+}
