@@ -224,3 +224,81 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
     agent.stop();
     a.stop();
 }
+
+/// `serve --catalog` finds a worker through `<topic>-catalog`, counts exactly, follows a live
+/// tail through per-partition offset cursors (each new line once), and drops the worker at once
+/// when it exits cleanly (its tombstone), without waiting for the record's TTL.
+#[test]
+fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let n = 100;
+    write_seq(&logs, 0, n);
+    let glob = format!("{}/*.log", logs.display());
+    let level = log_level();
+    let agent_dir = tmp.path().join("agent");
+    let topic = "e2e-catalog";
+    let agent = Proc::start_logged(
+        "agent",
+        &[
+            "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", topic,
+            "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
+            "--log", &level,
+        ],
+        "loglynx agent ready",
+    );
+    let (w, addr) = {
+        let (p, line) = start_proc_with_ready_line(
+            "worker",
+            &[
+                "worker", "-c", cfg.to_str().unwrap(), "--data-dir", tmp.path().join("w").to_str().unwrap(),
+                "--brokers", &kafka.brokers, "--topic", topic, "--group", "catalog", "--consumers", "1",
+                "--search-listen", "127.0.0.1:0", "--log", &level,
+            ],
+            "loglynx worker ready",
+        );
+        (p, line.rsplit("search ").next().unwrap().trim().to_string())
+    };
+    let serve = Server::start_serve_with(
+        &tmp.path().join("root"),
+        &["--brokers", &kafka.brokers, "--topic", topic, "--catalog"],
+    );
+    // Until the worker's first record is read, serve knows no leaf (503, says what to do).
+    serve.wait_for(Duration::from_secs(60), "the worker in the catalog", || {
+        !get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().is_empty()
+    });
+    let lines = (FILES * n) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(180));
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    assert_eq!(status["leaves"][0]["addr"], addr.as_str(), "{status}");
+    assert_eq!(status["leaves"][0]["version"], 1, "{status}");
+
+    // Live tail: the newest events and a cursor per partition; then exactly the new lines.
+    let first = get(&serve, "/api/v1/tail", &[("limit", "10")]);
+    assert_eq!(first["events"].as_array().unwrap().len(), 10, "{first}");
+    let mut cursor = first["cursor"].as_str().unwrap().to_string();
+    assert!(cursor.starts_with('k'), "{cursor}");
+    write_seq(&logs, n, n + 30);
+    let mut seen = BTreeSet::new();
+    serve.wait_for(Duration::from_secs(120), "the 120 new lines in the tail", || {
+        let r = get(&serve, "/api/v1/tail", &[("cursor", cursor.as_str()), ("limit", "50")]);
+        for e in r["events"].as_array().unwrap() {
+            let seq = e["labels.seq"].as_str().unwrap().to_string();
+            assert!(seen.insert(seq.clone()), "{seq} twice in the tail");
+        }
+        cursor = r["cursor"].as_str().unwrap().to_string();
+        seen.len() == FILES * 30
+    });
+    let want: BTreeSet<String> = (0..FILES).flat_map(|f| (n..n + 30).map(move |i| (f * 1_000_000 + i).to_string())).collect();
+    assert_eq!(seen, want);
+
+    // A clean exit: the tombstone removes the leaf (the TTL is 30 s; this is much sooner).
+    w.stop();
+    serve.wait_for(Duration::from_secs(20), "the leaf gone from the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().is_empty()
+    });
+    agent.stop();
+}
