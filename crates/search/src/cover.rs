@@ -6,7 +6,8 @@
 //! partition moved A -> B -> A leaves two generations on A. The cover walks each partition's
 //! offsets from the lowest held and, at each point, takes the generation holding it that
 //! reaches furthest (then the live one, then the one that starts later: the newest; between
-//! equal copies the partition number picks, spreading the work), up to its end; so every offset is answered by exactly one leaf, and with few pieces. The last piece of
+//! equal copies the leaf with the fewest pieces so far, spreading the work), up to its end; so
+//! every offset is answered by exactly one leaf, and with few pieces. The last piece of
 //! a partition is open-ended when its generation is live (the leaf keeps writing it). Offsets
 //! no generation holds between the lowest and the highest are a gap: reported, not hidden.
 
@@ -64,6 +65,7 @@ pub fn cover(leaves: &[LeafView<'_>]) -> Cover {
     }
     let mut out = Cover::default();
     let mut used = std::collections::HashSet::new();
+    let mut load: std::collections::HashMap<usize, usize> = Default::default();
     for (partition, gens) in by_partition {
         let end = gens.iter().map(|(_, g)| g.to).max().unwrap_or(0);
         let mut x = gens.iter().map(|(_, g)| g.from).min().unwrap_or(0);
@@ -71,13 +73,16 @@ pub fn cover(leaves: &[LeafView<'_>]) -> Cover {
         while x < end {
             let holding: Vec<&(usize, &Generation)> = gens.iter().filter(|(_, g)| g.from <= x && x < g.to).collect();
             let top = holding.iter().map(|(_, g)| (g.to, g.live, g.from)).max();
-            // Equal copies (replicas): the partition number picks one, so the partitions of two
-            // full copies are spread over both leaves.
-            let equal: Vec<&&(usize, &Generation)> =
-                holding.iter().filter(|(_, g)| Some((g.to, g.live, g.from)) == top).collect();
-            let best = (!equal.is_empty()).then(|| **equal[partition.unsigned_abs() as usize % equal.len()]);
+            // Equal copies (replicas): the leaf with the fewest pieces so far answers, so the
+            // partitions of two full copies are spread over both leaves.
+            let best = holding
+                .iter()
+                .filter(|(_, g)| Some((g.to, g.live, g.from)) == top)
+                .min_by_key(|(leaf, _)| load.get(leaf).copied().unwrap_or(0))
+                .map(|e| **e);
             match best {
                 Some((leaf, g)) => {
+                    *load.entry(leaf).or_insert(0) += 1;
                     out.pieces.push(Piece { partition, range: OffsetRange { from: x, to: g.to }, leaf });
                     used.insert((leaf, g.id.clone()));
                     last = Some((out.pieces.len() - 1, g));
@@ -167,9 +172,9 @@ mod tests {
     }
 
     #[test]
-    fn equal_copies_are_spread_by_partition() {
-        let a = [g(0, "a0", 0, 10, true), g(1, "a1", 0, 10, true)];
-        let b = [g(0, "b0", 0, 10, true), g(1, "b1", 0, 10, true)];
+    fn equal_copies_are_spread_over_the_leaves() {
+        let a = [g(1, "a1", 0, 10, true), g(3, "a3", 0, 10, true)];
+        let b = [g(1, "b1", 0, 10, true), g(3, "b3", 0, 10, true)];
         let c = cover(&[LeafView { generations: &a }, LeafView { generations: &b }]);
         let leaves: Vec<usize> = c.pieces.iter().map(|p| p.leaf).collect();
         assert_eq!(leaves, vec![0, 1]);

@@ -248,6 +248,27 @@ impl Root {
         }
     }
 
+    /// `GET /internal/v1/{op}` of every known leaf (its JSON answer, or why not).
+    pub async fn get_each(&self, op: &str) -> Vec<(CatalogRecord, Result<serde_json::Value, String>)> {
+        let leaves = self.directory.leaves();
+        let calls = leaves.into_iter().map(|leaf| async move {
+            let mut req = self.client.get(format!("http://{}{LEAF_PREFIX}/{op}", leaf.addr));
+            if let Some(k) = &self.settings.key {
+                req = req.bearer_auth(k);
+            }
+            let r = async {
+                let resp = req.send().await.map_err(|e| error_chain(&e))?;
+                if !resp.status().is_success() {
+                    return Err(format!("answered {}", resp.status()));
+                }
+                resp.json::<serde_json::Value>().await.map_err(|e| error_chain(&e))
+            }
+            .await;
+            (leaf, r)
+        });
+        futures::future::join_all(calls).await
+    }
+
     /// A page of hits and the exact total over the leaves.
     pub async fn search(&self, req: SearchRequest) -> Result<Answer<SearchResponse>, SearchError> {
         let started = std::time::Instant::now();

@@ -4,7 +4,7 @@
 //! `POST /internal/v1/{search,count,histogram,terms,tail}` take a
 //! [`LeafRequest`] (the engine's request and the offsets this leaf answers for: a filter on
 //! `kafka.partition` / `kafka.offset`); `GET /internal/v1/generations` lists the shard
-//! generations on the disk. Every route wants `Authorization: Bearer <[search] key>` when a
+//! generations on the disk; `GET /internal/v1/health` the worker's health reports. Every route wants `Authorization: Bearer <[search] key>` when a
 //! key is set (docs/SECURITY.md).
 
 use std::sync::Arc;
@@ -48,6 +48,9 @@ pub struct LeafState {
     pub worker: String,
     /// The generations of a snapshot.
     pub generations: Arc<dyn GenerationView>,
+    /// The worker's health report folder (`<data_dir>/health`): `GET /internal/v1/health`
+    /// answers its reports, for the root's pipeline page and `/metrics`.
+    pub health_dir: std::path::PathBuf,
 }
 
 /// The leaf API's router.
@@ -60,6 +63,7 @@ pub fn leaf_router(state: LeafState) -> Router {
         .route(&p("terms"), post(terms))
         .route(&p("tail"), post(tail))
         .route(&p("generations"), get(generations))
+        .route(&p("health"), get(health))
         .fallback(|| async { ApiError::NotFound("no such leaf endpoint: this is a worker's internal search API".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), check_key))
         .with_state(state)
@@ -152,6 +156,14 @@ async fn generations(State(st): State<LeafState>) -> Result<Json<LeafStatus>, Ap
     let worker = st.worker.clone();
     let generations = run(&st, |st, w| Ok(st.generations.generations(w))).await?;
     Ok(Json(LeafStatus { worker, generations }))
+}
+
+async fn health(State(st): State<LeafState>) -> Result<Json<Vec<loglynx_telemetry::health::HealthReport>>, ApiError> {
+    let dir = st.health_dir.clone();
+    tokio::task::spawn_blocking(move || loglynx_telemetry::health::read_reports(&dir))
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Internal(format!("health task failed: {e}")))
 }
 
 async fn tail(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafTail>>) -> Result<Json<LeafTailResponse>, ApiError> {

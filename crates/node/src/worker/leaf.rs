@@ -51,6 +51,7 @@ impl LeafServer {
             key: Some(cfg.search.key.clone()).filter(|k| !k.is_empty()),
             worker: worker.to_string(),
             generations: view.clone(),
+            health_dir: loglynx_telemetry::health::health_dir(&cfg.data_dir),
         };
         let (listener, addr) = crate::sources::bind_http(listen, "in use? pass --search-listen ADDR").await?;
         let token = stop.clone();
