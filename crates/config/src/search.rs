@@ -29,10 +29,6 @@ pub struct SearchConfig {
     /// How often a worker publishes its address and generations to `<topic>-catalog`.
     #[serde(default = "default_publish_every", with = "humantime_serde")]
     pub publish_every: Duration,
-    /// A local generation that newer generations on other leaves cover fully (an orphan, e.g.
-    /// left by a partition that moved) is deleted after being an orphan this long.
-    #[serde(default = "default_orphan_grace", with = "humantime_serde")]
-    pub orphan_grace: Duration,
 }
 
 /// `loglynx serve` as the root of a search across machines.
@@ -59,10 +55,6 @@ pub struct ServeConfig {
 
 fn default_publish_every() -> Duration {
     Duration::from_secs(3)
-}
-
-fn default_orphan_grace() -> Duration {
-    Duration::from_secs(3600)
 }
 
 fn default_leaf_timeout() -> Duration {
