@@ -3,7 +3,8 @@
 //! [`crate::REFRESH`]), served to the root by `loglynx_api::leaf_router`.
 //!
 //! Generations: each shard directory `<topic>-<partition>` is one generation, its offsets the
-//! smallest and largest `kafka.offset` stored (the range a snapshot can answer for exactly).
+//! smallest to one past the largest `kafka.offset` stored (the range a snapshot can answer for
+//! exactly); a live shard with nothing stored yet starts and ends at its checkpoint.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,7 +45,7 @@ impl LeafServer {
         let stop = CancellationToken::new();
         tokio::spawn(crate::serve::refresh(store.clone(), stop.clone()));
         let engine = Arc::new(QueryEngine::new(store.schema().clone()));
-        let view = Arc::new(ShardGenerations { topic: cfg.kafka.topic.clone(), engine: engine.clone(), owned });
+        let view = Arc::new(ShardGenerations { topic: cfg.kafka.topic.clone(), engine: engine.clone(), owned, store: store.clone() });
         let state = loglynx_api::LeafState {
             store: store.clone(),
             engine,
@@ -80,6 +81,8 @@ pub(crate) struct ShardGenerations {
     topic: String,
     engine: Arc<QueryEngine>,
     owned: Owned,
+    /// For the checkpoint of a live shard with no events yet (where it starts).
+    store: loglynx_store::Store,
 }
 
 impl GenerationView for ShardGenerations {
@@ -92,6 +95,7 @@ impl GenerationView for ShardGenerations {
             }
         }
         let owned = (self.owned)();
+        let checkpoint = self.store.checkpoint();
         let prefix = format!("{}-", self.topic);
         let mut out = Vec::new();
         for (shard, ws) in by_shard {
@@ -108,7 +112,11 @@ impl GenerationView for ShardGenerations {
             let live = owned.contains(&partition);
             let (from, to) = match extent {
                 Some((lo, hi)) => (lo, hi + 1),
-                None if live => (0, 0),
+                // Nothing stored yet: it answers from where it resumes (its checkpoint).
+                None if live => {
+                    let at = checkpoint.get(&loglynx_bus::kafka::source_key(&self.topic, partition)).unwrap_or(0);
+                    (at, at)
+                }
                 None => continue,
             };
             out.push(Generation {
