@@ -10,7 +10,7 @@ import { PatternsView } from "./patterns";
 import { scopeOf, type Scope } from "./scope";
 import { formatHash, type State } from "./state";
 import { rangeLabel } from "./time";
-import type { HistogramResponse, SearchResponse } from "./types";
+import type { HistogramResponse, Missing, SearchResponse } from "./types";
 
 /** Hits per page ("load more" fetches the next page). */
 export const PAGE_SIZE = 100;
@@ -102,12 +102,14 @@ export class SearchView {
       this.total.textContent = `${r.total} ${r.total === 1 ? "event" : "events"}`;
       this.total.dataset.total = String(r.total);
       this.took.textContent = `· ${r.took_ms} ms`;
+      showPartial(r.missing);
       this.results.replaceChildren();
       this.count = 0;
       this.append(r.hits);
       this.results.closest(".content")?.scrollTo({ top: 0 });
     } else {
       this.showError(reasonOf(sr.reason));
+      showPartial(undefined);
       this.total.textContent = "–";
       delete this.total.dataset.total;
       this.took.textContent = "";
@@ -165,4 +167,20 @@ export class SearchView {
 function reasonOf(e: unknown): string {
   if (e instanceof ApiError) return e.reason;
   return (e as Error)?.message ?? String(e);
+}
+
+/** The warning over the results when some leaves did not answer: which partitions and offsets
+ * the total and the hits lack, and why. */
+function showPartial(missing: Missing[] | undefined): void {
+  const el = byId("partial");
+  if (!missing || missing.length === 0) {
+    el.hidden = true;
+    el.textContent = "";
+    return;
+  }
+  const parts = missing.map(
+    (m) => `partition ${m.partition} offsets ${m.from}–${m.to ?? "newest"} (${m.leaf || "no leaf"}: ${m.reason})`,
+  );
+  el.textContent = `Partial answer: the total and the results lack ${parts.join("; ")}`;
+  el.hidden = false;
 }

@@ -3,10 +3,22 @@
 /** One event: a flat object with ECS dotted keys ("@timestamp", "host.name", "labels.env"...). */
 export type LogEvent = Record<string, unknown>;
 
+/** Offsets of a Kafka partition no leaf answered for (`serve` searching through workers). */
+export interface Missing {
+  partition: number;
+  from: number;
+  /** null: up to the newest. */
+  to: number | null;
+  leaf: string;
+  reason: string;
+}
+
 export interface SearchResponse {
   total: number;
   hits: LogEvent[];
   took_ms: number;
+  /** Present when the answer is partial: what it lacks. */
+  missing?: Missing[];
 }
 
 export interface HistogramBucket {

@@ -153,6 +153,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<loglynx_search::SearchError> for ApiError {
+    /// The root's failures: a request the leaves refused is the client's (400); no leaf at all
+    /// is 503.
+    fn from(e: loglynx_search::SearchError) -> Self {
+        use loglynx_search::SearchError as E;
+        match e {
+            E::BadRequest(m) => ApiError::InvalidQuery(m),
+            E::NoLeaves => ApiError::Unavailable(e.to_string()),
+            E::Catalog { .. } | E::Client(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         query_error(e)

@@ -11,6 +11,8 @@
 //!   for the Elasticsearch start-up probes, `health`). The ingest routes read the request and
 //!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
 //!   is `loglynx_collect::http`.
+//! - [`leaf_router`]: a worker's internal search API (`routes/leaf.rs`), which `loglynx serve`
+//!   as root (`AppState::root`) sends its queries to.
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
@@ -43,6 +45,7 @@ pub use loglynx_collect::http::{
     Refuse, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };
 pub use routes::meta::OPENAPI_YAML;
+pub use routes::leaf::{leaf_router, GenerationView, LeafState};
 pub use routes::network::NetworkView;
 pub use routes::patterns::PatternView;
 pub use routes::pipeline::PipelineView;
@@ -81,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/network/perf", get(network::perf))
         .route("/api/v1/network/talkers", get(talkers::talkers))
         .route("/api/v1/pipeline", get(pipeline::status))
+        .route("/api/v1/leaves", get(leaf::leaves))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get_one))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))

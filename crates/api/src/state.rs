@@ -73,6 +73,9 @@ pub struct AppState {
     /// The templates' dictionary, when mining is on (`/api/v1/patterns`; 404 when `None`):
     /// the miner itself (`loglynx run`) or the workers' saved states (`loglynx serve`).
     pub patterns: Option<Arc<dyn crate::PatternView>>,
+    /// The root of a search across machines (`loglynx serve` over workers' leaf APIs): when
+    /// set, search, histogram, terms, patterns and tail go to the leaves instead of `store`.
+    pub root: Option<Arc<loglynx_search::Root>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -111,6 +114,7 @@ impl AppState {
             detection: None,
             otlp: OtlpLimits::default(),
             patterns: None,
+            root: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -50,6 +50,12 @@ pub struct Config {
     /// Log pattern mining.
     #[serde(default)]
     pub patterns: PatternsConfig,
+    /// A worker's internal search API (`loglynx worker --search-listen`).
+    #[serde(default)]
+    pub search: crate::SearchConfig,
+    /// `loglynx serve` as the root of a search across machines (leaves, catalog).
+    #[serde(default)]
+    pub serve: crate::ServeConfig,
 }
 
 impl Default for Config {
@@ -92,6 +98,8 @@ impl Config {
             }
         }
         self.patterns.validate()?;
+        self.search.validate()?;
+        self.serve.validate()?;
         Ok(())
     }
 

@@ -25,6 +25,9 @@ pub enum NodeError {
         /// The lock file.
         path: PathBuf,
     },
+    /// The search across machines could not start (its client, a catalog record).
+    #[error("search across machines")]
+    Search(#[source] loglynx_search::SearchError),
     /// Detection could not start (the rule paths or the alerts database).
     #[error("detection could not start")]
     Detect(#[source] loglynx_detect::DetectError),

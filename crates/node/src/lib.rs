@@ -14,6 +14,7 @@
 
 mod agent;
 mod all_in_one;
+mod catalog;
 mod detection;
 mod error;
 mod lock;
@@ -27,11 +28,12 @@ mod worker;
 /// API keys (`loglynx keys`): the key file of a data directory and the scopes.
 pub use loglynx_api::{KeyEntry, KeyError, KeyFile, Scope};
 pub use agent::{Agent, AgentState, RunningAgent};
+pub use catalog::catalog_topic;
 pub use all_in_one::{AllInOne, AllInOneState, RunningAllInOne};
 pub use error::{chain, NodeError, Result};
 pub use lock::DirLock;
 pub use reporter::{HealthReporter, LastReport};
 pub use serve::{HealthFiles, RunningServe, Serve, REFRESH};
-pub use settings::{Listen, Overrides, AUTH_TOKEN_ENV};
+pub use settings::{Listen, Overrides, AUTH_TOKEN_ENV, SEARCH_KEY_ENV};
 pub use sources::{SourceAddrs, TcpStatesMode};
 pub use worker::{generations, Generation, RunningWorker, Worker, WorkerState, RETENTION_EVERY};

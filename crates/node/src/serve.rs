@@ -81,11 +81,19 @@ impl Serve {
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
         // The template dictionary of /api/v1/patterns: the workers' saved miner states, merged.
         state.patterns = crate::patterns::StateFiles::new(&cfg).map(|s| Arc::new(s) as Arc<dyn loglynx_api::PatternView>);
-        state
-            .telemetry
-            .register_collector(health::ReportsCollector::files(health::health_dir(
-                &cfg.data_dir,
-            )));
+        // A root: queries go to the workers' leaf APIs, and the pipeline's health comes from
+        // their reports.
+        if cfg.serve.is_root() {
+            let root = root(&cfg, shutdown.clone()).await?;
+            let leaves = LeafHealth { root: root.clone(), rt: tokio::runtime::Handle::current() };
+            state.pipeline_view = Some(Arc::new(leaves.clone()));
+            state.telemetry.register_collector(health::ReportsCollector::from_fn(move || leaves.reports()));
+            state.root = Some(root);
+        } else {
+            state
+                .telemetry
+                .register_collector(health::ReportsCollector::files(health::health_dir(&cfg.data_dir)));
+        }
         let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         let token = shutdown.clone();
         let server = tokio::spawn(async move {
@@ -194,8 +202,39 @@ fn follow_alerts(kafka: &loglynx_config::KafkaConfig, topic: &str, det: &loglynx
     }
 }
 
+/// How often the static leaves (`[serve] leaves`) are asked for their generations.
+pub const LEAVES_REFRESH: Duration = Duration::from_secs(2);
+
+/// The root of a search across machines: the leaves of the catalog topic (`[serve] catalog`)
+/// and of `[serve] leaves`.
+async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_search::Root>> {
+    let settings = loglynx_search::RootSettings {
+        timeout: cfg.serve.leaf_timeout,
+        key: Some(cfg.search.key.clone()).filter(|k| !k.is_empty()),
+    };
+    let fixed = match cfg.serve.leaves.is_empty() {
+        true => None,
+        false => Some(
+            loglynx_search::StaticLeaves::start(cfg.serve.leaves.clone(), settings.clone(), LEAVES_REFRESH)
+                .await
+                .map_err(NodeError::Search)?,
+        ),
+    };
+    let directory: Arc<dyn loglynx_search::Directory> = match (cfg.serve.catalog, fixed) {
+        (true, fixed) => crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop)?,
+        (false, Some(fixed)) => fixed,
+        (false, None) => return Err(NodeError::Search(loglynx_search::SearchError::NoLeaves)),
+    };
+    tracing::info!(
+        catalog = cfg.serve.catalog,
+        leaves = cfg.serve.leaves.len(),
+        "searching through the workers' leaf APIs"
+    );
+    Ok(Arc::new(loglynx_search::Root::new(settings, directory).map_err(NodeError::Search)?))
+}
+
 /// Refreshes the read-only store every [`REFRESH`] until `stop`.
-async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
+pub(crate) async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
     let mut tick = tokio::time::interval(REFRESH);
     loop {
         tokio::select! {
@@ -209,6 +248,43 @@ async fn refresh(store: loglynx_store::Store, stop: CancellationToken) {
                 }
             }
         }
+    }
+}
+
+/// The health reports of the leaves (`GET /internal/v1/health` of each), for the pipeline
+/// page and `/metrics` of a root; a leaf that does not answer is left out (its last report goes
+/// stale on the page only if another leaf still has it).
+#[derive(Clone)]
+struct LeafHealth {
+    root: Arc<loglynx_search::Root>,
+    rt: tokio::runtime::Handle,
+}
+
+impl LeafHealth {
+    /// Called off the async threads (the pipeline route and `/metrics` render on the blocking
+    /// pool).
+    fn reports(&self) -> Vec<health::HealthReport> {
+        let answers = self.rt.block_on(self.root.get_each("health"));
+        let mut out: Vec<health::HealthReport> = Vec::new();
+        for (leaf, r) in answers {
+            match r.and_then(|v| serde_json::from_value::<Vec<health::HealthReport>>(v).map_err(|e| e.to_string())) {
+                Ok(reports) => {
+                    for rep in reports {
+                        if !out.iter().any(|o| o.id == rep.id) {
+                            out.push(rep);
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(leaf = %leaf.addr, "leaf health not read: {e}"),
+            }
+        }
+        out
+    }
+}
+
+impl PipelineView for LeafHealth {
+    fn status(&self) -> serde_json::Value {
+        health::summarize(&self.reports(), health::now_ms())
     }
 }
 

@@ -17,6 +17,9 @@ use crate::error::{NodeError, Result};
 /// command line, where `ps` would show it).
 pub const AUTH_TOKEN_ENV: &str = "LOGLYNX_AUTH_TOKEN";
 
+/// Environment variable with the leaf API's shared key (overrides `search.key`).
+pub const SEARCH_KEY_ENV: &str = "LOGLYNX_SEARCH_KEY";
+
 /// An optional listening address: `off` or `IP:PORT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listen {
@@ -86,6 +89,12 @@ pub struct Overrides {
     pub tls_cert: Option<PathBuf>,
     /// `http.tls_key`.
     pub tls_key: Option<PathBuf>,
+    /// `search.listen` (a worker's leaf API).
+    pub search_listen: Option<Listen>,
+    /// Added to `serve.leaves`.
+    pub leaves: Vec<String>,
+    /// Turns `serve.catalog` on.
+    pub catalog: bool,
 }
 
 impl Overrides {
@@ -97,6 +106,9 @@ impl Overrides {
             None => Config::default(),
         };
         self.apply(&mut cfg, std::env::var(AUTH_TOKEN_ENV).ok());
+        if let Some(k) = std::env::var(SEARCH_KEY_ENV).ok().filter(|k| !k.is_empty()) {
+            cfg.search.key = k;
+        }
         // `[tcp_states]` is checked by the assemblies that run the monitor (run, agent).
         cfg.validate()?;
         Ok(cfg)
@@ -147,6 +159,13 @@ impl Overrides {
         }
         if let Some(k) = &self.tls_key {
             cfg.http.tls_key = Some(k.clone());
+        }
+        if let Some(l) = self.search_listen {
+            cfg.search.listen = l.addr();
+        }
+        cfg.serve.leaves.extend(self.leaves.iter().cloned());
+        if self.catalog {
+            cfg.serve.catalog = true;
         }
         if let Some(tok) = token.filter(|t| !t.is_empty()) {
             cfg.http.auth_token = Some(tok);

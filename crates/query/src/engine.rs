@@ -47,6 +47,26 @@ impl QueryEngine {
             .map(|_| ())
     }
 
+    /// The smallest and largest value of the numeric fast field `field` in `windows` (every
+    /// stored event, no query), from the columns' statistics: cheap. `None` without values.
+    pub fn u64_extent(&self, windows: &[WindowSnapshot], field: &str) -> Result<Option<(u64, u64)>, QueryError> {
+        let mut out: Option<(u64, u64)> = None;
+        for w in windows {
+            for seg in w.searcher.segment_readers() {
+                if seg.num_docs() == 0 {
+                    continue;
+                }
+                let col = seg.fast_fields().u64(field)?;
+                if col.values.num_vals() == 0 {
+                    continue;
+                }
+                let (lo, hi) = (col.min_value(), col.max_value());
+                out = Some(out.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
+        Ok(out)
+    }
+
     /// Parses the filter, adds the time range and keeps the windows it may touch.
     pub(crate) fn prepare<'w>(
         &self,

@@ -8,6 +8,7 @@ pub(crate) mod es;
 pub(crate) mod export;
 pub(crate) mod health;
 pub(crate) mod ingest;
+pub(crate) mod leaf;
 pub(crate) mod meta;
 pub(crate) mod network;
 pub(crate) mod otlp;
@@ -25,7 +26,10 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use bytes::Bytes;
 use loglynx_core::Timestamp;
-use loglynx_query::{parse_time, Filter, QueryEngine, QueryError};
+use loglynx_query::{
+    parse_time, Filter, HistogramRequest, HistogramResponse, QueryEngine, QueryError, SearchRequest,
+    SearchResponse, TermsRequest, TermsResponse,
+};
 use loglynx_store::WindowSnapshot;
 use serde::de::DeserializeOwned;
 
@@ -131,6 +135,38 @@ where
     .await
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
     .map_err(ApiError::from)
+}
+
+/// A search, histogram or terms answer: over this process's store, or merged from the leaves
+/// when `st.root` is set (then it may name what is `missing`).
+pub(crate) type Answer<T> = loglynx_search::Answer<T>;
+
+fn local<T>(body: T) -> Answer<T> {
+    Answer { body, missing: Vec::new(), approximate: false }
+}
+
+/// `search` over the store or through the root.
+pub(crate) async fn exec_search(st: &AppState, req: SearchRequest) -> Result<Answer<SearchResponse>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(root.search(req).await?),
+        None => run_query(st, move |engine, windows| engine.search(windows, &req)).await.map(local),
+    }
+}
+
+/// `histogram` over the store or through the root.
+pub(crate) async fn exec_histogram(st: &AppState, req: HistogramRequest) -> Result<Answer<HistogramResponse>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(root.histogram(req).await?),
+        None => run_query(st, move |engine, windows| engine.histogram(windows, &req)).await.map(local),
+    }
+}
+
+/// `terms` over the store or through the root.
+pub(crate) async fn exec_terms(st: &AppState, req: TermsRequest) -> Result<Answer<TermsResponse>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(root.terms(req).await?),
+        None => run_query(st, move |engine, windows| engine.terms(windows, &req)).await.map(local),
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::{bounded, exec_histogram, exec_terms, filter, ApiQuery};
 use crate::state::AppState;
 
 /// Patterns returned when `limit` is not given.
@@ -100,9 +100,16 @@ fn canonical(dict: &Dictionary, id: &str) -> String {
 
 /// Counts per current id over `filter`: every indexed id (up to [`MAX_TERMS`]) folded into the
 /// template it became.
-async fn counts(st: &AppState, dict: &Dictionary, f: Filter) -> Result<(HashMap<String, u64>, u64), ApiError> {
+async fn counts(
+    st: &AppState,
+    dict: &Dictionary,
+    f: Filter,
+    missing: &mut Vec<loglynx_search::Missing>,
+) -> Result<(HashMap<String, u64>, u64), ApiError> {
     let req = TermsRequest { filter: f, field: loglynx_core::fields::PATTERN_ID.into(), size: Some(MAX_TERMS) };
-    let resp = run_query(st, move |engine, windows| engine.terms(windows, &req)).await?;
+    let answer = exec_terms(st, req).await?;
+    merge_missing(missing, answer.missing);
+    let resp = answer.body;
     let mut out: HashMap<String, u64> = HashMap::new();
     let mut total = resp.other;
     for b in resp.buckets {
@@ -110,6 +117,15 @@ async fn counts(st: &AppState, dict: &Dictionary, f: Filter) -> Result<(HashMap<
         *out.entry(canonical(dict, &b.value)).or_default() += b.count;
     }
     Ok((out, total))
+}
+
+/// Adds what a query through the leaves lacked (each piece once).
+fn merge_missing(all: &mut Vec<loglynx_search::Missing>, more: Vec<loglynx_search::Missing>) {
+    for m in more {
+        if !all.contains(&m) {
+            all.push(m);
+        }
+    }
 }
 
 fn and_ids(q: &str, ids: &[String]) -> String {
@@ -151,7 +167,8 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
     }
     (f.start, f.end) = (Some(start), Some(end));
     let dict = patterns.dictionary();
-    let (now, total) = counts(st, &dict, f.clone()).await?;
+    let mut missing = Vec::new();
+    let (now, total) = counts(st, &dict, f.clone(), &mut missing).await?;
     let len = end.as_millis() - start.as_millis();
     let previous = if compare {
         let prev = Filter {
@@ -159,7 +176,7 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
             start: Some(Timestamp::from_millis(start.as_millis() - len)),
             end: Some(start),
         };
-        Some(counts(st, &dict, prev).await?.0)
+        Some(counts(st, &dict, prev, &mut missing).await?.0)
     } else {
         None
     };
@@ -184,7 +201,9 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
             interval_ms: Some(interval_ms),
             target_buckets: None,
         };
-        let series = run_query(st, move |engine, windows| engine.histogram(windows, &req)).await?;
+        let series = exec_histogram(st, req).await?;
+        merge_missing(&mut missing, series.missing);
+        let series = series.body;
         let prev = previous.as_ref().map(|p| p.get(id).copied().unwrap_or(0));
         let change = prev.map(|pc| match (pc, count) {
             (0, _) => "new",
@@ -213,7 +232,7 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
         });
     }
     let overflow: Vec<_> = dict.overflow().iter().map(|(s, n)| json!({"service": s, "lines": n})).collect();
-    Ok(json!({
+    let mut out = json!({
         "patterns": rows,
         "total": total,
         "start": start.to_rfc3339(),
@@ -221,5 +240,9 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
         "interval_ms": interval_ms,
         "templates": dict.templates().len(),
         "overflow": overflow,
-    }))
+    });
+    if !missing.is_empty() {
+        out["missing"] = json!(missing);
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! `GET /api/v1/search`, `/api/v1/histogram`, `/api/v1/terms`: URL parameters -> engine
-//! requests -> the engine's JSON responses.
+//! requests -> the engine's JSON responses (through the leaves when `serve` is a root: then
+//! with `missing` when a leaf did not answer, and `approximate` on terms).
 
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use loglynx_query::{
     HistogramRequest, HistogramResponse, SearchRequest, SearchResponse, SortOrder, TermsRequest,
     TermsResponse, MAX_BUCKETS, MAX_LIMIT, MAX_TERMS,
 };
+
+use crate::routes::{exec_histogram, exec_search, exec_terms, Answer};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::{bounded, filter, ApiQuery};
 use crate::state::AppState;
 
 /// Hits returned when `limit` is not given.
@@ -33,7 +36,7 @@ pub(crate) struct SearchParams {
 pub(crate) async fn search(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<SearchParams>,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Json<Answer<SearchResponse>>, ApiError> {
     let sort = match p.sort.as_deref().map(str::trim) {
         None | Some("") | Some("desc") => SortOrder::Desc,
         Some("asc") => SortOrder::Asc,
@@ -49,9 +52,7 @@ pub(crate) async fn search(
         offset: p.offset.unwrap_or(0),
         sort,
     };
-    Ok(Json(
-        run_query(&st, move |engine, windows| engine.search(windows, &req)).await?,
-    ))
+    Ok(Json(exec_search(&st, req).await?))
 }
 
 /// Parameters of `GET /api/v1/histogram`.
@@ -68,7 +69,7 @@ pub(crate) struct HistogramParams {
 pub(crate) async fn histogram(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<HistogramParams>,
-) -> Result<Json<HistogramResponse>, ApiError> {
+) -> Result<Json<Answer<HistogramResponse>>, ApiError> {
     let interval_ms = match p
         .interval
         .as_deref()
@@ -86,9 +87,7 @@ pub(crate) async fn histogram(
         interval_ms,
         target_buckets: Some(bounded("buckets", p.buckets, 60, MAX_BUCKETS)?),
     };
-    Ok(Json(
-        run_query(&st, move |engine, windows| engine.histogram(windows, &req)).await?,
-    ))
+    Ok(Json(exec_histogram(&st, req).await?))
 }
 
 /// Reads an interval: milliseconds (`60000`) or a duration (`1m`, `1h`, `500ms`).
@@ -125,7 +124,7 @@ pub(crate) struct TermsParams {
 pub(crate) async fn terms(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<TermsParams>,
-) -> Result<Json<TermsResponse>, ApiError> {
+) -> Result<Json<Answer<TermsResponse>>, ApiError> {
     let Some(field) = p.field.filter(|f| !f.trim().is_empty()) else {
         return Err(ApiError::BadRequest(
             "missing parameter field: name a keyword or numeric field, e.g. field=host.name (see /api/v1/fields)".into(),
@@ -136,9 +135,7 @@ pub(crate) async fn terms(
         field: field.trim().to_string(),
         size: Some(bounded("size", p.size, 10, MAX_TERMS)?),
     };
-    Ok(Json(
-        run_query(&st, move |engine, windows| engine.terms(windows, &req)).await?,
-    ))
+    Ok(Json(exec_terms(&st, req).await?))
 }
 
 #[cfg(test)]

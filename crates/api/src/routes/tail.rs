@@ -8,6 +8,10 @@
 //! resumes where it stopped via `Last-Event-ID`), and ends when the client goes away or the
 //! server shuts down. At most [`crate::state::DEFAULT_MAX_STREAMS`] streams run at once and
 //! each holds at most one poll's worth of events ([`STREAM_POLL_LIMIT`]).
+//!
+//! Through the leaves (`serve` as root) the cursor is per Kafka partition instead
+//! (`k<partition>:<next offset>_...`, [`OffsetCursor`]): exact whatever the clocks, and a
+//! partition whose leaf does not answer waits at its offset (named in `missing`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -21,6 +25,7 @@ use axum::Json;
 use futures::Stream;
 use loglynx_core::{Event, Timestamp};
 use loglynx_query::{Filter, TailCursor, TailRequest, MAX_LIMIT};
+use loglynx_search::OffsetCursor;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -52,6 +57,21 @@ pub(crate) struct TailReply {
     events: Vec<Event>,
     /// Pass back as `cursor` to get what comes next; null until there is a first event.
     cursor: Option<String>,
+    /// Through the leaves: offsets no leaf answered for (absent when complete).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing: Vec<loglynx_search::Missing>,
+}
+
+/// Reads a cursor of the root's tail (absent or empty: start at the newest).
+fn optional_offset_cursor(s: Option<&str>) -> Result<Option<OffsetCursor>, ApiError> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => OffsetCursor::decode(s).map(Some).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "invalid cursor {s:?}: pass back the cursor of a previous tail reply unchanged, or omit it to start at the newest events"
+            ))
+        }),
+    }
 }
 
 /// Encodes a cursor for clients.
@@ -104,6 +124,14 @@ pub(crate) async fn tail(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<TailParams>,
 ) -> Result<Json<TailReply>, ApiError> {
+    if let Some(root) = &st.root {
+        let cursor = optional_offset_cursor(p.cursor.as_deref())?;
+        let f = filter(p.q, p.start.as_deref(), p.end.as_deref())?;
+        let limit = bounded("limit", p.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+        let a = root.tail(f, cursor, limit).await?;
+        let (events, next) = a.body;
+        return Ok(Json(TailReply { events, cursor: Some(next.encode()), missing: a.missing }));
+    }
     let cursor = optional_cursor(p.cursor.as_deref())?;
     let req = TailRequest {
         filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
@@ -115,6 +143,7 @@ pub(crate) async fn tail(
     Ok(Json(TailReply {
         events: resp.events,
         cursor,
+        missing: Vec::new(),
     }))
 }
 
@@ -123,6 +152,8 @@ struct Follow {
     st: AppState,
     filter: Filter,
     cursor: Option<TailCursor>,
+    /// Through the leaves: the per-partition cursor.
+    offsets: Option<OffsetCursor>,
     pending: VecDeque<Event>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     done: bool,
@@ -143,8 +174,25 @@ pub(crate) async fn tail_stream(
         )
     })?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let cursor = optional_cursor(last_event_id.or(p.cursor.as_deref()))?;
     let filter = filter(p.q, p.start.as_deref(), p.end.as_deref())?;
+    if let Some(root) = st.root.clone() {
+        let cursor = optional_offset_cursor(last_event_id.or(p.cursor.as_deref()))?;
+        let limit = bounded("limit", p.limit, DEFAULT_LIMIT, STREAM_POLL_LIMIT)?;
+        let first = root.tail(filter.clone(), cursor, limit).await?;
+        let (events, next) = first.body;
+        let follow = Follow {
+            shutdown: st.shutdown.subscribe(),
+            st,
+            filter,
+            cursor: None,
+            offsets: Some(next),
+            pending: events.into(),
+            done: false,
+            _permit: permit,
+        };
+        return Ok(Sse::new(follow_stream(follow)).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))));
+    }
+    let cursor = optional_cursor(last_event_id.or(p.cursor.as_deref()))?;
     // The first poll runs before the reply so a bad query is a 400, not a broken stream.
     let req = TailRequest {
         filter: filter.clone(),
@@ -157,22 +205,47 @@ pub(crate) async fn tail_stream(
         st,
         filter,
         cursor: first.cursor.or(cursor),
+        offsets: None,
         pending: first.events.into(),
         done: false,
         _permit: permit,
     };
-    let stream = futures::stream::unfold(follow, |mut f| async move {
+    Ok(Sse::new(follow_stream(follow)).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
+}
+
+/// The events of a stream as they come: each event once, then a poll every [`POLL_INTERVAL`].
+fn follow_stream(follow: Follow) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    futures::stream::unfold(follow, |mut f| async move {
         loop {
             if f.done {
                 return None;
             }
             if let Some(ev) = f.pending.pop_front() {
-                let sse = event_message(&ev);
+                let sse = match &f.offsets {
+                    // Through the leaves the id is the cursor after the whole poll's events.
+                    Some(c) => event_data(&ev).id(c.encode()),
+                    None => event_message(&ev),
+                };
                 return Some((Ok(sse), f));
             }
             tokio::select! {
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
                 _ = f.shutdown.wait_for(|closing| *closing) => return None,
+            }
+            if let (Some(root), Some(c)) = (f.st.root.clone(), f.offsets.clone()) {
+                match root.tail(f.filter.clone(), Some(c), STREAM_POLL_LIMIT).await {
+                    Ok(a) => {
+                        let (events, next) = a.body;
+                        f.offsets = Some(next);
+                        f.pending.extend(events);
+                    }
+                    Err(e) => {
+                        f.done = true;
+                        let msg = SseEvent::default().event("error").data(ApiError::from(e).body().to_string());
+                        return Some((Ok(msg), f));
+                    }
+                }
+                continue;
             }
             let req = TailRequest {
                 filter: f.filter.clone(),
@@ -195,8 +268,7 @@ pub(crate) async fn tail_stream(
                 }
             }
         }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(10))))
+    })
 }
 
 /// One event as an SSE message: JSON data, its cursor as id.
@@ -205,8 +277,13 @@ fn event_message(ev: &Event) -> SseEvent {
         ingested: ev.ingested,
         id: ev.id.clone(),
     });
+    event_data(ev).id(id)
+}
+
+/// One event as an SSE message's JSON data.
+fn event_data(ev: &Event) -> SseEvent {
     let data = serde_json::to_string(ev).unwrap_or_else(|_| "{}".into());
-    SseEvent::default().id(id).data(data)
+    SseEvent::default().data(data)
 }
 
 #[cfg(test)]

@@ -112,7 +112,8 @@ impl SideProducer {
     }
 
     /// Sends `records` (key, value) to `topic` and waits until every one is acknowledged or
-    /// `timeout` passed. An error means some may be missing: send the batch again.
+    /// `timeout` passed. An error means some may be missing: send the batch again. An empty
+    /// value is sent as a tombstone (no payload: compaction removes the key).
     pub fn send(&self, topic: &str, records: &[(String, Vec<u8>)], timeout: Duration) -> Result<(), BusError> {
         if records.is_empty() {
             return Ok(());
@@ -125,7 +126,10 @@ impl SideProducer {
             lock: Mutex::new(()),
         });
         for (key, value) in records {
-            let mut rec = BaseRecord::with_opaque_to(topic, ticket.clone()).key(key).payload(value);
+            let mut rec = BaseRecord::with_opaque_to(topic, ticket.clone()).key(key);
+            if !value.is_empty() {
+                rec = rec.payload(value);
+            }
             loop {
                 match self.producer.send(rec) {
                     Ok(()) => break,
@@ -171,6 +175,9 @@ impl SideProducer {
 pub struct SideRecord {
     pub partition: i32,
     pub offset: i64,
+    /// The record's key (lossy UTF-8; empty without one).
+    pub key: String,
+    /// The value; empty for a tombstone.
     pub payload: Vec<u8>,
 }
 
@@ -250,6 +257,7 @@ fn read<C: rdkafka::consumer::ConsumerContext>(
                 out.push(SideRecord {
                     partition: m.partition(),
                     offset: m.offset(),
+                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
                     payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
                 });
             }

@@ -22,6 +22,14 @@ pub struct ServeArgs {
     pub http: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Search through these workers' leaf APIs (`host:port,...`, their --search-listen)
+    /// instead of the shards of the data directory [default: serve.leaves].
+    #[arg(long, value_name = "ADDR,...", value_delimiter = ',')]
+    pub leaves: Vec<String>,
+    /// Find the workers' leaf APIs in the catalog topic `<topic>-catalog` (with --brokers and
+    /// --topic) [default: serve.catalog].
+    #[arg(long)]
+    pub catalog: bool,
 }
 
 pub fn main(args: ServeArgs) -> anyhow::Result<i32> {
@@ -31,6 +39,8 @@ pub fn main(args: ServeArgs) -> anyhow::Result<i32> {
     args.kafka.apply(&mut o);
     o.http = args.http;
     args.tls.apply(&mut o);
+    o.leaves = args.leaves.clone();
+    o.catalog = args.catalog;
     let node = Serve::build(o.resolve()?)?;
     runtime()?.block_on(async move {
         let running = node.start().await?;

@@ -18,6 +18,11 @@ pub struct WorkerArgs {
     /// Consumers in this process, all in the group [default: kafka.consumers, 0 = cores].
     #[arg(long, value_name = "N")]
     pub consumers: Option<usize>,
+    /// Serve this worker's shards to `loglynx serve` on this address (internal search API;
+    /// off a loopback address it needs search.key or LOGLYNX_SEARCH_KEY) [default:
+    /// search.listen, off].
+    #[arg(long, value_name = "ADDR")]
+    pub search_listen: Option<String>,
 }
 
 pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
@@ -27,11 +32,19 @@ pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
     args.kafka.apply(&mut o);
     o.group = args.group.clone();
     o.consumers = args.consumers;
+    o.search_listen = args
+        .search_listen
+        .as_deref()
+        .map(|v| loglynx_node::Listen::parse("search-listen", v))
+        .transpose()?;
     let node = Worker::build(o.resolve()?)?;
     runtime()?.block_on(async move {
         let running = node.start().await?;
         let mut signals = Shutdown::install();
-        println!("loglynx worker ready: group {} topic {}", running.group(), running.topic());
+        match running.search_addr() {
+            Some(a) => println!("loglynx worker ready: group {} topic {} search {a}", running.group(), running.topic()),
+            None => println!("loglynx worker ready: group {} topic {}", running.group(), running.topic()),
+        }
         tokio::select! {
             _ = signals.wait() => tracing::info!("shutting down: the shards commit what they have"),
             _ = running.finished() => {}

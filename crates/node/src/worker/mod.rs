@@ -13,6 +13,7 @@ mod correlator;
 pub(crate) use correlator::merge_alert_records;
 mod generations;
 pub use generations::{generations, Generation};
+mod leaf;
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +67,8 @@ pub struct RunningWorker {
     correlator: Option<correlator::Correlator>,
     saver: Option<crate::patterns::Saver>,
     sweeper: tokio::task::JoinHandle<()>,
+    leaf: Option<leaf::LeafServer>,
+    publisher: Option<crate::catalog::Publisher>,
 }
 
 impl Worker {
@@ -184,6 +187,23 @@ impl Worker {
             })?
         };
         warn_on_idle_consumers(&cfg, consumers);
+        let owned: leaf::Owned = {
+            let group = group.clone();
+            Arc::new(move || group.owned().iter().map(|o| o.partition).collect())
+        };
+        let leaf = leaf::LeafServer::start(&cfg, &worker_id(&cfg), owned).await?;
+        // The leaf's address and generations, in the catalog topic for `serve`.
+        let publisher = match &leaf {
+            Some(l) => {
+                let advertise = match cfg.search.advertise.trim() {
+                    "" => l.addr.to_string(),
+                    a => a.to_string(),
+                };
+                let view: Arc<dyn loglynx_api::GenerationView> = l.view.clone();
+                Some(crate::catalog::Publisher::start(&cfg, worker_id(&cfg), advertise, l.store.clone(), view).await?)
+            }
+            None => None,
+        };
         Ok(RunningWorker {
             cfg,
             consumers,
@@ -195,8 +215,15 @@ impl Worker {
             correlator,
             saver,
             sweeper,
+            leaf,
+            publisher,
         })
     }
+}
+
+/// This worker's id: `<host>-<pid>` (its health report's, its catalog key).
+fn worker_id(cfg: &Config) -> String {
+    format!("{}-{}", cfg.host_name(), std::process::id())
 }
 
 impl RunningWorker {
@@ -214,6 +241,11 @@ impl RunningWorker {
     /// The consumer group (for the ready line).
     pub fn group(&self) -> &str {
         &self.cfg.kafka.group
+    }
+
+    /// The address of its leaf search API, when on (`[search] listen`).
+    pub fn search_addr(&self) -> Option<std::net::SocketAddr> {
+        self.leaf.as_ref().map(|l| l.addr)
     }
 
     /// The topic consumed.
@@ -276,8 +308,14 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, correlator, saver, sweeper, ..
+            group, reporter, sink, correlator, saver, sweeper, leaf, publisher, ..
         } = self;
+        if let Some(p) = publisher {
+            let _ = tokio::task::spawn_blocking(move || p.stop()).await;
+        }
+        if let Some(leaf) = leaf {
+            leaf.stop().await;
+        }
         // A consumer waiting in a rebalance for a shard another worker holds gives up.
         sink.stopping.store(true, Ordering::Relaxed);
         sweeper.abort();

@@ -1,0 +1,229 @@
+//! The leaf API of a worker (`loglynx worker --search-listen ADDR`): the query engine over the
+//! shards on the worker's disk, for `loglynx serve` acting as root (`loglynx_search::Root`).
+//!
+//! `POST /internal/v1/{search,count,histogram,terms,tail}` take a
+//! [`LeafRequest`] (the engine's request and the offsets this leaf answers for: a filter on
+//! `kafka.partition` / `kafka.offset`); `GET /internal/v1/generations` lists the shard
+//! generations on the disk; `GET /internal/v1/health` the worker's health reports. Every route wants `Authorization: Bearer <[search] key>` when a
+//! key is set (docs/SECURITY.md).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use loglynx_core::Event;
+use loglynx_query::{
+    Filter, HistogramRequest, HistogramResponse, QueryEngine, QueryError, SearchRequest,
+    SearchResponse, SortOrder, TailRequest, TermsRequest, TermsResponse,
+};
+use loglynx_search::{
+    Generation, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, OffsetFilter, TailPart,
+    LEAF_PREFIX,
+};
+use loglynx_store::{Store, WindowSnapshot};
+
+use crate::error::ApiError;
+
+/// The generations on a leaf's disk, read from a snapshot of its shards.
+pub trait GenerationView: Send + Sync + 'static {
+    /// The generations the windows of `windows` make up.
+    fn generations(&self, windows: &[WindowSnapshot]) -> Vec<Generation>;
+}
+
+/// What the leaf routes share.
+#[derive(Clone)]
+pub struct LeafState {
+    /// A read-only view of the worker's shards (`Store::open_read_only`), refreshed by the
+    /// worker.
+    pub store: Store,
+    /// The query engine.
+    pub engine: Arc<QueryEngine>,
+    /// The shared key (`[search] key`); `None`: no check (loopback only, see the worker).
+    pub key: Option<String>,
+    /// The worker's id.
+    pub worker: String,
+    /// The generations of a snapshot.
+    pub generations: Arc<dyn GenerationView>,
+    /// The worker's health report folder (`<data_dir>/health`): `GET /internal/v1/health`
+    /// answers its reports, for the root's pipeline page and `/metrics`.
+    pub health_dir: std::path::PathBuf,
+}
+
+/// The leaf API's router.
+pub fn leaf_router(state: LeafState) -> Router {
+    let p = |op: &str| format!("{LEAF_PREFIX}/{op}");
+    Router::new()
+        .route(&p("search"), post(search))
+        .route(&p("count"), post(count))
+        .route(&p("histogram"), post(histogram))
+        .route(&p("terms"), post(terms))
+        .route(&p("tail"), post(tail))
+        .route(&p("generations"), get(generations))
+        .route(&p("health"), get(health))
+        .fallback(|| async { ApiError::NotFound("no such leaf endpoint: this is a worker's internal search API".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), check_key))
+        .with_state(state)
+}
+
+/// Handler of `GET /api/v1/leaves` (the public API of `serve` as root): the leaves, the cover
+/// of the offsets, its gaps and the orphan generations; 404 when serve reads a data directory.
+pub(crate) async fn leaves(State(st): State<crate::state::AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(Json(root.status())),
+        None => Err(ApiError::NotFound(
+            "this serve reads the shards of its data directory, not leaves: start it with --leaves or --catalog".into(),
+        )),
+    }
+}
+
+async fn check_key(State(st): State<LeafState>, req: Request, next: Next) -> Response {
+    if let Some(key) = &st.key {
+        let sent = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !sent.is_some_and(|s| crate::auth::constant_time_eq(s.as_bytes(), key.as_bytes())) {
+            return ApiError::Unauthorized { basic: false }.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Runs `f` on the blocking pool over one snapshot of the leaf's shards.
+async fn run<T, F>(st: &LeafState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&LeafState, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
+{
+    let st = st.clone();
+    tokio::task::spawn_blocking(move || {
+        let windows = st.store.snapshot();
+        f(&st, &windows)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
+    .map_err(ApiError::from)
+}
+
+/// The filter narrowed to the request's offsets; `None` when they select nothing.
+fn narrowed(filter: &Filter, offsets: &Option<OffsetFilter>) -> Option<Filter> {
+    match offsets {
+        None => Some(filter.clone()),
+        Some(o) => o.restrict(filter),
+    }
+}
+
+async fn search(State(st): State<LeafState>, Json(r): Json<LeafRequest<SearchRequest>>) -> Result<Json<SearchResponse>, ApiError> {
+    let Some(filter) = narrowed(&r.request.filter, &r.offsets) else {
+        return Ok(Json(SearchResponse { total: 0, hits: Vec::new(), took_ms: 0 }));
+    };
+    let req = SearchRequest { filter, ..r.request };
+    Ok(Json(run(&st, move |st, w| st.engine.search(w, &req)).await?))
+}
+
+async fn count(State(st): State<LeafState>, Json(r): Json<LeafRequest<Filter>>) -> Result<Json<u64>, ApiError> {
+    let Some(filter) = narrowed(&r.request, &r.offsets) else {
+        return Ok(Json(0));
+    };
+    Ok(Json(run(&st, move |st, w| st.engine.count(w, &filter)).await?))
+}
+
+async fn histogram(
+    State(st): State<LeafState>,
+    Json(r): Json<LeafRequest<HistogramRequest>>,
+) -> Result<Json<HistogramResponse>, ApiError> {
+    let Some(filter) = narrowed(&r.request.filter, &r.offsets) else {
+        return Ok(Json(HistogramResponse { interval_ms: r.request.interval_ms.unwrap_or(60_000), buckets: Vec::new(), total: 0, took_ms: 0 }));
+    };
+    let req = HistogramRequest { filter, ..r.request };
+    Ok(Json(run(&st, move |st, w| st.engine.histogram(w, &req)).await?))
+}
+
+async fn terms(State(st): State<LeafState>, Json(r): Json<LeafRequest<TermsRequest>>) -> Result<Json<TermsResponse>, ApiError> {
+    let Some(filter) = narrowed(&r.request.filter, &r.offsets) else {
+        return Ok(Json(TermsResponse { field: r.request.field, buckets: Vec::new(), other: 0, took_ms: 0 }));
+    };
+    let req = TermsRequest { filter, ..r.request };
+    Ok(Json(run(&st, move |st, w| st.engine.terms(w, &req)).await?))
+}
+
+async fn generations(State(st): State<LeafState>) -> Result<Json<LeafStatus>, ApiError> {
+    let worker = st.worker.clone();
+    let generations = run(&st, |st, w| Ok(st.generations.generations(w))).await?;
+    Ok(Json(LeafStatus { worker, generations }))
+}
+
+async fn health(State(st): State<LeafState>) -> Result<Json<Vec<loglynx_telemetry::health::HealthReport>>, ApiError> {
+    let dir = st.health_dir.clone();
+    tokio::task::spawn_blocking(move || loglynx_telemetry::health::read_reports(&dir))
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Internal(format!("health task failed: {e}")))
+}
+
+async fn tail(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafTail>>) -> Result<Json<LeafTailResponse>, ApiError> {
+    let offsets = r.offsets.ok_or_else(|| ApiError::BadRequest("a leaf tail needs offsets".into()))?;
+    let req = r.request;
+    Ok(Json(run(&st, move |st, w| tail_ranges(st, w, &req, &offsets)).await?))
+}
+
+/// Each range's tail (see [`LeafTail`]). An open range ends, in this snapshot, at the end of
+/// the partition's newest generation.
+fn tail_ranges(st: &LeafState, w: &[WindowSnapshot], req: &LeafTail, offsets: &OffsetFilter) -> Result<LeafTailResponse, QueryError> {
+    let gens = st.generations.generations(w);
+    let mut remaining = req.limit;
+    let mut parts = Vec::new();
+    for (partition, r) in offsets.ranges() {
+        let end = match r.to {
+            u64::MAX => gens.iter().filter(|g| g.partition == partition).map(|g| g.to).max().unwrap_or(0).max(r.from),
+            to => to,
+        };
+        let only = |from: u64, to: u64| {
+            let mut o = OffsetFilter::default();
+            o.add(partition, from, to);
+            o.restrict(&req.filter)
+        };
+        let mut part = TailPart { partition, from: r.from, next: end, events: Vec::new() };
+        if !req.follow {
+            if let Some(filter) = only(r.from, r.to) {
+                part.events = st.engine.tail(w, &TailRequest { filter, cursor: None, limit: req.limit })?.events;
+            }
+            parts.push(part);
+            continue;
+        }
+        let count = |to: u64| -> Result<u64, QueryError> {
+            match only(r.from, to) {
+                Some(f) => st.engine.count(w, &f),
+                None => Ok(0),
+            }
+        };
+        let mut upto = end;
+        if count(end)? > remaining as u64 {
+            // The largest end whose matches fit (one event per offset: it moves forward
+            // unless nothing fits at all).
+            let (mut lo, mut hi) = (r.from, end);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if count(mid)? <= remaining as u64 {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            upto = lo;
+        }
+        if let Some(filter) = only(r.from, upto) {
+            let events: Vec<Event> = st.engine.search_all(w, &filter, SortOrder::Asc, remaining)?.1;
+            remaining -= events.len().min(remaining);
+            part.events = events;
+        }
+        part.next = upto;
+        parts.push(part);
+    }
+    Ok(LeafTailResponse { parts })
+}

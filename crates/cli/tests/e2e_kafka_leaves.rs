@@ -1,0 +1,321 @@
+//! Search across machines (on one machine): two workers, each with its own data directory and
+//! its leaf search API, and `loglynx serve --leaves` as the root, over a 4-partition topic of
+//! sequence-numbered lines. The workers are in two consumer groups, so each holds a full copy
+//! of every partition: the generations overlap completely, and the root must still count each
+//! line once (its exact total and a terms aggregation on the sequence label are the oracle,
+//! the leaves' local counts show the overlap it removed). Two fake leaves, one answering
+//! garbage and one that never answers, and then a real leaf killed for good, must make the
+//! answer partial: it names the partitions and offsets that are missing and stays exact for
+//! the rest.
+//!
+//! Needs tansu (`scripts/tansu.sh install`).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use support::kafka::{config, log_level};
+use support::{start_proc_with_ready_line, Proc, Server, Tansu};
+
+const TOPIC: &str = "e2e-leaves";
+const FILES: usize = 4;
+
+/// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`.
+fn write_seq(dir: &Path, from: usize, to: usize) {
+    for f in 0..FILES {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("s{f}.log"))).unwrap();
+        let mut buf = String::new();
+        for i in from..to {
+            buf.push_str(&format!("seq={} src=s{f} msg=\"leaf e2e\"\n", f * 1_000_000 + i));
+        }
+        file.write_all(buf.as_bytes()).unwrap();
+    }
+}
+
+/// A worker with its own data directory, group and leaf API; returns it and the leaf address.
+fn leaf_worker(kafka: &Tansu, cfg: &Path, data: &Path, group: &str, name: &str) -> (Proc, String) {
+    let level = log_level();
+    let (p, line) = start_proc_with_ready_line(
+        name,
+        &[
+            "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
+            "--topic", TOPIC, "--group", group, "--consumers", "1", "--search-listen", "127.0.0.1:0", "--log", &level,
+        ],
+        "loglynx worker ready",
+    );
+    let addr = line.rsplit("search ").next().unwrap().trim().to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{line}");
+    (p, addr)
+}
+
+/// A fake leaf: it lists a generation of `partition` and answers every query with `garbage`,
+/// or never (`None`).
+fn fake_leaf(partition: i32, garbage: Option<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(s.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let reply = if first.contains("/generations") {
+                    json!({"worker": "fake", "generations": [{
+                        "partition": partition, "id": "fake", "from": 0, "to": 100, "docs": 100, "live": true
+                    }]})
+                    .to_string()
+                } else {
+                    match garbage {
+                        Some(g) => g.to_string(),
+                        None => {
+                            std::thread::sleep(Duration::from_secs(3600));
+                            return;
+                        }
+                    }
+                };
+                let _ = write!(s, "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}", reply.len());
+            });
+        }
+    });
+    addr
+}
+
+fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
+    let r = serve.client().get(serve.url(path)).query(query).send().unwrap();
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// A leaf's own count of everything it holds (no offset filter).
+fn leaf_count(addr: &str) -> u64 {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://{addr}/internal/v1/count"))
+        .json(&json!({"request": {"query": ""}, "offsets": null}))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "leaf count: {}", r.status());
+    r.json().unwrap()
+}
+
+/// The partitions named in an answer's `missing`, with the leaves named.
+fn missing(body: &Value) -> BTreeMap<i64, String> {
+    body["missing"]
+        .as_array()
+        .map(|a| a.iter().map(|m| (m["partition"].as_i64().unwrap(), m["leaf"].as_str().unwrap().to_string())).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let n = 400;
+    write_seq(&logs, 0, n);
+    let glob = format!("{}/*.log", logs.display());
+    let level = log_level();
+    let agent_dir = tmp.path().join("agent");
+    let agent = Proc::start_logged(
+        "agent",
+        &[
+            "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", TOPIC,
+            "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
+            "--log", &level,
+        ],
+        "loglynx agent ready",
+    );
+    // Two groups: each worker consumes every partition into its own directory.
+    let (a, a_addr) = leaf_worker(&kafka, &cfg, &tmp.path().join("a"), "leaves-a", "worker a");
+    let (b, b_addr) = leaf_worker(&kafka, &cfg, &tmp.path().join("b"), "leaves-b", "worker b");
+    let garbage = fake_leaf(8, Some("{\"total\": \"not a number\""));
+    let hanging = fake_leaf(9, None);
+    let serve_cfg = tmp.path().join("serve.toml");
+    std::fs::write(&serve_cfg, "[serve]\nleaf_timeout = \"2s\"\n").unwrap();
+    let leaves = [a_addr.as_str(), b_addr.as_str(), garbage.as_str(), hanging.as_str()].join(",");
+    let serve = Server::start_serve_with(
+        &tmp.path().join("root"),
+        &["-c", serve_cfg.to_str().unwrap(), "--leaves", &leaves],
+    );
+
+    let lines = (FILES * n) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(180));
+    // Both leaves hold every line: the root counted the overlap once.
+    let wait_leaf = |addr: &str| {
+        serve.wait_for(Duration::from_secs(60), "a leaf's full copy", || leaf_count(addr) == lines);
+    };
+    wait_leaf(&a_addr);
+    wait_leaf(&b_addr);
+    assert!(leaf_count(&a_addr) + leaf_count(&b_addr) > lines);
+
+    // The sequence label: every number once, nothing else.
+    let terms = get(&serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let seqs: BTreeSet<String> = terms["buckets"].as_array().unwrap().iter().map(|b| {
+        assert_eq!(b["count"], 1, "{b}");
+        b["value"].as_str().unwrap().to_string()
+    }).collect();
+    let want: BTreeSet<String> = (0..FILES).flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string())).collect();
+    assert_eq!(seqs, want);
+    assert_eq!(terms["other"], 0);
+    assert!(terms.get("approximate").is_none(), "{terms}");
+    // The fake leaves' partitions are named, with why.
+    let search = serve.search("*", 10, 0, "desc");
+    let gone = missing(&search);
+    assert_eq!(gone.get(&8), Some(&garbage), "{search}");
+    assert_eq!(gone.get(&9), Some(&hanging), "{search}");
+    assert_eq!(gone.len(), 2, "{search}");
+    let reasons: Vec<&str> = search["missing"].as_array().unwrap().iter().map(|m| m["reason"].as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("unreadable")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("no answer within")), "{reasons:?}");
+    // Histogram counts add up to the total too.
+    let h = get(&serve, "/api/v1/histogram", &[("q", "*")]);
+    assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
+
+    // Per partition, before a leaf dies.
+    let per_partition: BTreeMap<i64, u64> = get(&serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")])["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(per_partition.values().sum::<u64>(), lines);
+    // Which leaf answers which partition (the copies are spread over both when the lines
+    // landed in more than one partition; the keys of the four files decide that).
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let parts_of = |addr: &str| -> BTreeSet<i64> {
+        status["cover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["leaf"] == addr)
+            .map(|p| p["partition"].as_i64().unwrap())
+            .collect()
+    };
+    let (a_parts, b_parts) = (parts_of(&a_addr), parts_of(&b_addr));
+    assert!(a_parts.is_disjoint(&b_parts), "{status}");
+    assert_eq!(a_parts.union(&b_parts).count(), per_partition.len(), "{status}");
+    if per_partition.len() > 1 {
+        assert!(!a_parts.is_empty() && !b_parts.is_empty(), "copies not spread: {status}");
+    }
+    // The leaf answering the first partition dies for good: its partitions are missing, the
+    // rest is exact.
+    let (victim, victim_addr, victim_parts, survivor) = match b_parts.is_empty() {
+        false => (b, b_addr.clone(), b_parts, a),
+        true => (a, a_addr.clone(), a_parts, b),
+    };
+    victim.kill();
+    let search = serve.search("*", 10, 0, "desc");
+    let gone = missing(&search);
+    for p in &victim_parts {
+        assert_eq!(gone.get(p), Some(&victim_addr), "{search}");
+    }
+    let alive: u64 = per_partition.iter().filter(|(p, _)| !victim_parts.contains(p)).map(|(_, c)| c).sum();
+    assert_eq!(search["total"].as_u64(), Some(alive), "{search}");
+    agent.stop();
+    survivor.stop();
+}
+
+/// `serve --catalog` finds a worker through `<topic>-catalog`, counts exactly, follows a live
+/// tail through per-partition offset cursors (each new line once), and drops the worker at once
+/// when it exits cleanly (its tombstone), without waiting for the record's TTL.
+#[test]
+fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let n = 100;
+    write_seq(&logs, 0, n);
+    let glob = format!("{}/*.log", logs.display());
+    let level = log_level();
+    let agent_dir = tmp.path().join("agent");
+    let topic = "e2e-catalog";
+    let agent = Proc::start_logged(
+        "agent",
+        &[
+            "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", topic,
+            "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
+            "--log", &level,
+        ],
+        "loglynx agent ready",
+    );
+    let (w, addr) = {
+        let (p, line) = start_proc_with_ready_line(
+            "worker",
+            &[
+                "worker", "-c", cfg.to_str().unwrap(), "--data-dir", tmp.path().join("w").to_str().unwrap(),
+                "--brokers", &kafka.brokers, "--topic", topic, "--group", "catalog", "--consumers", "1",
+                "--search-listen", "127.0.0.1:0", "--log", &level,
+            ],
+            "loglynx worker ready",
+        );
+        (p, line.rsplit("search ").next().unwrap().trim().to_string())
+    };
+    let serve = Server::start_serve_with(
+        &tmp.path().join("root"),
+        &["--brokers", &kafka.brokers, "--topic", topic, "--catalog"],
+    );
+    // Until the worker's first record is read, serve knows no leaf (503, says what to do).
+    serve.wait_for(Duration::from_secs(60), "the worker in the catalog", || {
+        !get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().is_empty()
+    });
+    let lines = (FILES * n) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(180));
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    assert_eq!(status["leaves"][0]["addr"], addr.as_str(), "{status}");
+    assert_eq!(status["leaves"][0]["version"], 1, "{status}");
+    // The pipeline page comes from the leaves' health reports, not from a shared folder.
+    serve.wait_for(Duration::from_secs(30), "the worker on the pipeline page", || {
+        let p = get(&serve, "/api/v1/pipeline", &[]);
+        p["totals"]["workers"] == 1 && p["partitions"].as_array().is_some_and(|a| a.len() == 4)
+    });
+
+    // Live tail: the newest events and a cursor per partition; then exactly the new lines.
+    let first = get(&serve, "/api/v1/tail", &[("limit", "10")]);
+    assert_eq!(first["events"].as_array().unwrap().len(), 10, "{first}");
+    let mut cursor = first["cursor"].as_str().unwrap().to_string();
+    assert!(cursor.starts_with('k'), "{cursor}");
+    write_seq(&logs, n, n + 30);
+    let mut seen = BTreeSet::new();
+    serve.wait_for(Duration::from_secs(120), "the 120 new lines in the tail", || {
+        let r = get(&serve, "/api/v1/tail", &[("cursor", cursor.as_str()), ("limit", "50")]);
+        for e in r["events"].as_array().unwrap() {
+            let seq = e["labels.seq"].as_str().unwrap().to_string();
+            assert!(seen.insert(seq.clone()), "{seq} twice in the tail");
+        }
+        cursor = r["cursor"].as_str().unwrap().to_string();
+        seen.len() == FILES * 30
+    });
+    let want: BTreeSet<String> = (0..FILES).flat_map(|f| (n..n + 30).map(move |i| (f * 1_000_000 + i).to_string())).collect();
+    assert_eq!(seen, want);
+
+    // A clean exit: the tombstone removes the leaf (the TTL is 30 s; this is much sooner).
+    w.stop();
+    serve.wait_for(Duration::from_secs(20), "the leaf gone from the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().is_empty()
+    });
+    agent.stop();
+}

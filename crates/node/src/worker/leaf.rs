@@ -1,0 +1,135 @@
+//! The worker's leaf API (`--search-listen ADDR`, `[search] listen`): its shards, opened
+//! read-only like `loglynx serve` opens a shared directory (refreshed every
+//! [`crate::REFRESH`]), served to the root by `loglynx_api::leaf_router`.
+//!
+//! Generations: each shard directory `<topic>-<partition>` is one generation, its offsets the
+//! smallest to one past the largest `kafka.offset` stored (the range a snapshot can answer for
+//! exactly); a live shard with nothing stored yet starts and ends at its checkpoint.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loglynx_api::GenerationView;
+use loglynx_config::Config;
+use loglynx_query::QueryEngine;
+use loglynx_search::{Generation, OFFSET_FIELD};
+use loglynx_store::WindowSnapshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{NodeError, Result};
+
+/// The partitions this worker writes now (its live generations).
+pub(crate) type Owned = Arc<dyn Fn() -> Vec<i32> + Send + Sync>;
+
+/// A running leaf API.
+pub(crate) struct LeafServer {
+    /// The address bound.
+    pub(crate) addr: SocketAddr,
+    /// The generations of its shards.
+    pub(crate) view: Arc<ShardGenerations>,
+    /// The read-only view of the shards.
+    pub(crate) store: loglynx_store::Store,
+    stop: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl LeafServer {
+    /// Serves the shards of `cfg.data_dir` on `cfg.search.listen` (`None` when off).
+    pub(crate) async fn start(cfg: &Config, worker: &str, owned: Owned) -> Result<Option<LeafServer>> {
+        let Some(listen) = cfg.search.listen else { return Ok(None) };
+        let shards = cfg.data_dir.join("shards");
+        let store = loglynx_store::Store::open_read_only(&shards, &cfg.store)
+            .map_err(|source| NodeError::Store { dir: shards.clone(), source })?;
+        let stop = CancellationToken::new();
+        tokio::spawn(crate::serve::refresh(store.clone(), stop.clone()));
+        let engine = Arc::new(QueryEngine::new(store.schema().clone()));
+        let view = Arc::new(ShardGenerations { topic: cfg.kafka.topic.clone(), engine: engine.clone(), owned, store: store.clone() });
+        let state = loglynx_api::LeafState {
+            store: store.clone(),
+            engine,
+            key: Some(cfg.search.key.clone()).filter(|k| !k.is_empty()),
+            worker: worker.to_string(),
+            generations: view.clone(),
+            health_dir: loglynx_telemetry::health::health_dir(&cfg.data_dir),
+        };
+        let (listener, addr) = crate::sources::bind_http(listen, "in use? pass --search-listen ADDR").await?;
+        let token = stop.clone();
+        let server = tokio::spawn(loglynx_api::serve_router(
+            listener,
+            loglynx_api::leaf_router(state),
+            token.cancelled_owned(),
+        ));
+        tracing::info!(%addr, "leaf search API ready");
+        Ok(Some(LeafServer { addr, view, store, stop, server }))
+    }
+
+    /// Stops serving (requests in flight are answered).
+    pub(crate) async fn stop(self) {
+        self.stop.cancel();
+        match self.server.await {
+            Ok(Err(e)) => tracing::warn!("leaf search API: {e}"),
+            Err(e) => tracing::warn!("leaf search API task failed: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+}
+
+/// The generations of a worker's shards: one per shard directory of its topic.
+pub(crate) struct ShardGenerations {
+    topic: String,
+    engine: Arc<QueryEngine>,
+    owned: Owned,
+    /// For the checkpoint of a live shard with no events yet (where it starts).
+    store: loglynx_store::Store,
+}
+
+impl GenerationView for ShardGenerations {
+    fn generations(&self, windows: &[WindowSnapshot]) -> Vec<Generation> {
+        // Window ids of a read-only store are `<shard>/<window>`.
+        let mut by_shard: BTreeMap<&str, Vec<WindowSnapshot>> = BTreeMap::new();
+        for w in windows {
+            if let Some((shard, _)) = w.id.split_once('/') {
+                by_shard.entry(shard).or_default().push(w.clone());
+            }
+        }
+        let owned = (self.owned)();
+        let checkpoint = self.store.checkpoint();
+        let prefix = format!("{}-", self.topic);
+        let mut out = Vec::new();
+        for (shard, ws) in by_shard {
+            let Some(partition) = shard.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            let extent = match self.engine.u64_extent(&ws, OFFSET_FIELD) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::warn!(shard, "offsets of the shard not read: {e}");
+                    continue;
+                }
+            };
+            let live = owned.contains(&partition);
+            let (from, to) = match extent {
+                Some((lo, hi)) => (lo, hi + 1),
+                // Nothing stored yet: it answers from where it resumes (its checkpoint).
+                None if live => {
+                    let at = checkpoint.get(&loglynx_bus::kafka::source_key(&self.topic, partition)).unwrap_or(0);
+                    (at, at)
+                }
+                None => continue,
+            };
+            out.push(Generation {
+                partition,
+                id: shard.to_string(),
+                from,
+                to,
+                min_timestamp: ws.iter().filter_map(|w| w.min_timestamp).min(),
+                max_timestamp: ws.iter().filter_map(|w| w.max_timestamp).max(),
+                docs: ws.iter().map(|w| w.searcher.num_docs()).sum(),
+                live,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,32 @@
+//! loglynx search across machines: every worker is a *leaf* answering queries over the shards
+//! on its own disk, `loglynx serve` is the *root* that sends each query to the leaves and merges
+//! the answers (as Elasticsearch and Quickwit do).
+//!
+//! - `offsets.rs`: [`OffsetFilter`], the per-partition Kafka offset ranges a leaf must keep to
+//!   (a filter on the `kafka.partition` / `kafka.offset` fields).
+//! - `wire.rs`: what leaf and root say to each other ([`LeafRequest`], [`Generation`],
+//!   [`LeafStatus`]) and the catalog record ([`CatalogRecord`], versioned).
+//! - `cover.rs`: [`cover`], one non-overlapping cover of each partition's offset line by the
+//!   leaves' generations, so overlapping generations are counted once.
+//! - `merge.rs`: hits by timestamp then event id, exact totals, histograms, terms (exact up to
+//!   a cap, marked approximate beyond).
+//! - `root.rs`: [`Root`], the fan-out with a timeout per leaf; what a leaf did not answer is
+//!   named in the answer's `missing` ([`Missing`]), never silently left out.
+//! - [`SearchError`] (error.rs).
+
+mod cover;
+mod error;
+mod merge;
+mod offsets;
+mod root;
+mod wire;
+
+pub use cover::{cover, Cover, LeafView, Piece};
+pub use error::SearchError;
+pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
+pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
+pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
+pub use wire::{
+    CatalogRecord, Generation, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart,
+    CATALOG_VERSION, LEAF_PREFIX,
+};

@@ -1,0 +1,526 @@
+//! [`Root`]: sends a query to the leaves, each with the offsets the cover gave it, and merges
+//! their answers. A leaf that does not answer in time, answers an error or garbage costs its
+//! pieces of the offset line: they are listed in the answer's `missing` ([`Missing`]) with the
+//! reason, and the rest is exact. A leaf answering 400 means the request is wrong (every leaf
+//! would say so): the root answers 400 too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use loglynx_core::Event;
+use loglynx_query::{
+    auto_interval_ms, Filter, HistogramRequest, HistogramResponse, SearchRequest, SearchResponse,
+    TermsRequest, TermsResponse, MAX_LIMIT, MAX_TERMS,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::cover::{cover, Cover, LeafView};
+use crate::error::SearchError;
+use crate::merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
+use crate::offsets::OffsetFilter;
+use crate::wire::{CatalogRecord, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart, LEAF_PREFIX};
+
+/// How the root talks to its leaves.
+#[derive(Debug, Clone)]
+pub struct RootSettings {
+    /// Longest wait for a leaf's answer; past it the leaf's pieces are missing.
+    pub timeout: Duration,
+    /// The shared key of the leaf API (`[search] key`), sent as a bearer token.
+    pub key: Option<String>,
+}
+
+/// Where the root learns its leaves and their generations from: the catalog topic, the static
+/// `[serve] leaves` list ([`StaticLeaves`]), or both.
+pub trait Directory: Send + Sync + 'static {
+    /// The leaves known now (stale ones already left out).
+    fn leaves(&self) -> Vec<CatalogRecord>;
+}
+
+/// Offsets the answer lacks: no leaf holding them answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Missing {
+    /// Kafka partition.
+    pub partition: i32,
+    /// First offset missing.
+    pub from: u64,
+    /// First offset after the missing ones; null: up to the newest.
+    pub to: Option<u64>,
+    /// The leaf that should have answered (empty: no leaf holds them).
+    pub leaf: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A merged answer: the engine's response, plus what is missing and whether counts are
+/// approximate (only said when true).
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer<T> {
+    /// The merged response.
+    #[serde(flatten)]
+    pub body: T,
+    /// Offsets no leaf answered for (absent when the answer is complete).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Missing>,
+    /// Terms: some leaf had more values than it was asked for, so counts may be low.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub approximate: bool,
+}
+
+/// A live tail's position: per partition, the next offset to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OffsetCursor(pub BTreeMap<i32, u64>);
+
+impl OffsetCursor {
+    /// `k<partition>:<offset>_<partition>:<offset>...` (URL- and SSE-id-safe).
+    pub fn encode(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(p, o)| format!("{p}:{o}")).collect();
+        format!("k{}", parts.join("_"))
+    }
+
+    /// Reads [`OffsetCursor::encode`]'s form.
+    pub fn decode(s: &str) -> Option<OffsetCursor> {
+        let body = s.trim().strip_prefix('k')?;
+        let mut out = BTreeMap::new();
+        for part in body.split('_').filter(|p| !p.is_empty()) {
+            let (p, o) = part.split_once(':')?;
+            out.insert(p.parse().ok()?, o.parse().ok()?);
+        }
+        Some(OffsetCursor(out))
+    }
+}
+
+/// The root: a directory of leaves and an HTTP client.
+pub struct Root {
+    client: reqwest::Client,
+    settings: RootSettings,
+    directory: Arc<dyn Directory>,
+}
+
+/// What one leaf said.
+enum Reply<T> {
+    Ok(T),
+    /// A 400: the request is wrong.
+    Refused(String),
+    /// Timeout, connection refused, 5xx, garbage.
+    Failed(String),
+}
+
+/// One query's leaves and the cover over them.
+struct Plan {
+    leaves: Vec<CatalogRecord>,
+    cover: Cover,
+}
+
+impl Root {
+    /// A root over `directory`.
+    pub fn new(settings: RootSettings, directory: Arc<dyn Directory>) -> Result<Root, SearchError> {
+        Ok(Root { client: client(&settings)?, settings, directory })
+    }
+
+    /// The leaves known now.
+    pub fn leaves(&self) -> Vec<CatalogRecord> {
+        self.directory.leaves()
+    }
+
+    /// The leaves, the cover the next query would use (which leaf answers which offsets), its
+    /// gaps and the orphans (generations fully covered by others): `GET /api/v1/leaves`.
+    pub fn status(&self) -> serde_json::Value {
+        let leaves = self.directory.leaves();
+        let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
+        let c = cover(&views);
+        let pieces: Vec<serde_json::Value> = c
+            .pieces
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "partition": p.partition,
+                    "from": p.range.from,
+                    "to": (p.range.to != u64::MAX).then_some(p.range.to),
+                    "leaf": leaves[p.leaf].addr,
+                })
+            })
+            .collect();
+        let orphans: Vec<serde_json::Value> = c
+            .unused
+            .iter()
+            .map(|(i, id)| serde_json::json!({"leaf": leaves[*i].addr, "worker": leaves[*i].worker, "generation": id}))
+            .collect();
+        serde_json::json!({
+            "leaves": leaves,
+            "cover": pieces,
+            "gaps": gaps(&c),
+            "orphans": orphans,
+        })
+    }
+
+    fn plan(&self) -> Result<Plan, SearchError> {
+        let leaves = self.directory.leaves();
+        if leaves.is_empty() {
+            return Err(SearchError::NoLeaves);
+        }
+        let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
+        let cover = cover(&views);
+        Ok(Plan { leaves, cover })
+    }
+
+    /// Sends `request` to every leaf the cover uses, with its offsets (or `offsets_of`'s),
+    /// and sorts the replies into answers and missing pieces.
+    async fn fan_out<Q, R>(
+        &self,
+        plan: &Plan,
+        op: &str,
+        request: &Q,
+        offsets_of: impl Fn(usize) -> OffsetFilter,
+    ) -> Result<(Vec<(usize, R)>, Vec<Missing>), SearchError>
+    where
+        Q: Serialize + Clone,
+        R: DeserializeOwned,
+    {
+        let mut calls = Vec::new();
+        for (i, leaf) in plan.leaves.iter().enumerate() {
+            let offsets = offsets_of(i);
+            if offsets.is_empty() {
+                continue;
+            }
+            let body = LeafRequest { request: request.clone(), offsets: Some(offsets.clone()) };
+            calls.push(async move { (i, offsets, self.call::<_, R>(&leaf.addr, op, &body).await) });
+        }
+        let mut ok = Vec::new();
+        let mut missing = gaps(&plan.cover);
+        for (i, offsets, reply) in futures::future::join_all(calls).await {
+            match reply {
+                Reply::Ok(r) => ok.push((i, r)),
+                Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
+                Reply::Failed(reason) => {
+                    let leaf = &plan.leaves[i];
+                    tracing::warn!(leaf = %leaf.addr, worker = %leaf.worker, "leaf left out of a {op}: {reason}");
+                    missing.extend(offsets.ranges().map(|(partition, r)| Missing {
+                        partition,
+                        from: r.from,
+                        to: (r.to != u64::MAX).then_some(r.to),
+                        leaf: leaf.addr.clone(),
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
+        missing.sort_by_key(|m| (m.partition, m.from));
+        Ok((ok, missing))
+    }
+
+    async fn call<Q: Serialize, R: DeserializeOwned>(&self, addr: &str, op: &str, body: &Q) -> Reply<R> {
+        let url = format!("http://{addr}{LEAF_PREFIX}/{op}");
+        let mut req = self.client.post(&url).json(body);
+        if let Some(k) = &self.settings.key {
+            req = req.bearer_auth(k);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Reply::Failed(format!("no answer within {:?}", self.settings.timeout))
+            }
+            Err(e) => return Reply::Failed(format!("unreachable: {}", error_chain(&e))),
+        };
+        let status = resp.status();
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.is_timeout() => {
+                return Reply::Failed(format!("no complete answer within {:?}", self.settings.timeout))
+            }
+            Err(e) => return Reply::Failed(format!("answer cut: {}", error_chain(&e))),
+        };
+        if status == reqwest::StatusCode::BAD_REQUEST {
+            let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"]["reason"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
+            return Reply::Refused(reason);
+        }
+        if !status.is_success() {
+            let text: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            return Reply::Failed(format!("answered {status}: {text}"));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(r) => Reply::Ok(r),
+            Err(e) => Reply::Failed(format!("unreadable answer ({e})")),
+        }
+    }
+
+    /// `GET /internal/v1/{op}` of every known leaf (its JSON answer, or why not).
+    pub async fn get_each(&self, op: &str) -> Vec<(CatalogRecord, Result<serde_json::Value, String>)> {
+        let leaves = self.directory.leaves();
+        let calls = leaves.into_iter().map(|leaf| async move {
+            let mut req = self.client.get(format!("http://{}{LEAF_PREFIX}/{op}", leaf.addr));
+            if let Some(k) = &self.settings.key {
+                req = req.bearer_auth(k);
+            }
+            let r = async {
+                let resp = req.send().await.map_err(|e| error_chain(&e))?;
+                if !resp.status().is_success() {
+                    return Err(format!("answered {}", resp.status()));
+                }
+                resp.json::<serde_json::Value>().await.map_err(|e| error_chain(&e))
+            }
+            .await;
+            (leaf, r)
+        });
+        futures::future::join_all(calls).await
+    }
+
+    /// A page of hits and the exact total over the leaves.
+    pub async fn search(&self, req: SearchRequest) -> Result<Answer<SearchResponse>, SearchError> {
+        let started = std::time::Instant::now();
+        let want = req.offset.saturating_add(req.limit);
+        if want > MAX_LIMIT {
+            return Err(SearchError::BadRequest(format!(
+                "offset + limit is {want}: through the leaves it must be at most {MAX_LIMIT}; narrow the query or the time range"
+            )));
+        }
+        let plan = self.plan()?;
+        let leaf_req = SearchRequest { offset: 0, limit: want, ..req.clone() };
+        let (parts, missing) = self
+            .fan_out::<_, SearchResponse>(&plan, "search", &leaf_req, |i| plan.cover.offsets_of(i))
+            .await?;
+        let total = parts.iter().map(|(_, r)| r.total).sum();
+        let hits = merge_hits(parts.into_iter().map(|(_, r)| r.hits).collect(), req.sort, req.offset, req.limit);
+        Ok(Answer {
+            body: SearchResponse { total, hits, took_ms: started.elapsed().as_millis() as u64 },
+            missing,
+            approximate: false,
+        })
+    }
+
+    /// The exact number of matches over the leaves.
+    pub async fn count(&self, filter: Filter) -> Result<Answer<u64>, SearchError> {
+        let plan = self.plan()?;
+        let (parts, missing) = self
+            .fan_out::<_, u64>(&plan, "count", &filter, |i| plan.cover.offsets_of(i))
+            .await?;
+        Ok(Answer { body: parts.iter().map(|(_, n)| n).sum(), missing, approximate: false })
+    }
+
+    /// A histogram over the leaves. Without an interval each leaf picks one for its own data:
+    /// when they differ, they are asked again with the one for the whole span.
+    pub async fn histogram(&self, req: HistogramRequest) -> Result<Answer<HistogramResponse>, SearchError> {
+        let plan = self.plan()?;
+        let offsets = |i| plan.cover.offsets_of(i);
+        let (mut parts, mut missing) =
+            self.fan_out::<_, HistogramResponse>(&plan, "histogram", &req, offsets).await?;
+        let widths: std::collections::BTreeSet<u64> =
+            parts.iter().filter(|(_, r)| !r.buckets.is_empty()).map(|(_, r)| r.interval_ms).collect();
+        if req.interval_ms.is_none() && widths.len() > 1 {
+            let lo = parts.iter().filter_map(|(_, r)| r.buckets.first()).map(|b| b.start).min();
+            let hi = parts
+                .iter()
+                .filter_map(|(_, r)| r.buckets.last().map(|b| b.start.as_millis() + r.interval_ms as i64))
+                .max();
+            if let (Some(lo), Some(hi)) = (lo, hi) {
+                let span = (hi - lo.as_millis()).max(1) as u64;
+                let again = HistogramRequest {
+                    interval_ms: Some(auto_interval_ms(span, req.target_buckets.unwrap_or(60))),
+                    ..req.clone()
+                };
+                (parts, missing) = self.fan_out(&plan, "histogram", &again, offsets).await?;
+            }
+        }
+        let body = merge_histograms(parts.into_iter().map(|(_, r)| r).collect()).unwrap_or(HistogramResponse {
+            interval_ms: req.interval_ms.unwrap_or(60_000),
+            buckets: Vec::new(),
+            total: 0,
+            took_ms: 0,
+        });
+        Ok(Answer { body, missing, approximate: false })
+    }
+
+    /// The top values of a field over the leaves, exact while each leaf has fewer than
+    /// [`TERMS_CAP`] (or the size asked, if larger) values.
+    pub async fn terms(&self, req: TermsRequest) -> Result<Answer<TermsResponse>, SearchError> {
+        let plan = self.plan()?;
+        let size = req.size.unwrap_or(10);
+        let asked = size.max(TERMS_CAP).min(MAX_TERMS);
+        let leaf_req = TermsRequest { size: Some(asked), ..req.clone() };
+        let (parts, missing) = self
+            .fan_out::<_, TermsResponse>(&plan, "terms", &leaf_req, |i| plan.cover.offsets_of(i))
+            .await?;
+        let (body, approximate) = merge_terms(&req.field, size, asked, parts.into_iter().map(|(_, r)| r).collect());
+        Ok(Answer { body, missing, approximate })
+    }
+
+    /// Live tail. Without a cursor: the newest `limit` events and a cursor at the end of every
+    /// partition. With one: per partition, the matching events from its offset on, in offset
+    /// ranges answered whole (at most `limit` per leaf), and the cursor moved past them; a
+    /// partition whose leaf did not answer stays where it was (and is named in `missing`).
+    pub async fn tail(
+        &self,
+        filter: Filter,
+        cursor: Option<OffsetCursor>,
+        limit: usize,
+    ) -> Result<Answer<(Vec<Event>, OffsetCursor)>, SearchError> {
+        let plan = self.plan()?;
+        // Each leaf's pieces, cut to start at the cursor.
+        let mut pieces: Vec<crate::cover::Piece> = plan.cover.pieces.clone();
+        if let Some(c) = &cursor {
+            pieces.retain_mut(|p| {
+                let at = c.0.get(&p.partition).copied().unwrap_or(0);
+                p.range.from = p.range.from.max(at);
+                p.range.from < p.range.to
+            });
+        }
+        let mut per_leaf: HashMap<usize, OffsetFilter> = HashMap::new();
+        for p in &pieces {
+            per_leaf.entry(p.leaf).or_default().add(p.partition, p.range.from, p.range.to);
+        }
+        let req = LeafTail { filter, limit, follow: cursor.is_some() };
+        let (parts, missing) = self
+            .fan_out::<_, LeafTailResponse>(&plan, "tail", &req, |i| per_leaf.get(&i).cloned().unwrap_or_default())
+            .await?;
+        let mut answered: HashMap<(usize, i32, u64), TailPart> = HashMap::new();
+        for (leaf, r) in parts {
+            for part in r.parts {
+                answered.insert((leaf, part.partition, part.from), part);
+            }
+        }
+        let mut next = cursor.clone().unwrap_or_default();
+        let mut events = Vec::new();
+        let mut stalled: std::collections::HashSet<i32> = Default::default();
+        for p in &pieces {
+            if stalled.contains(&p.partition) {
+                continue;
+            }
+            let Some(part) = answered.remove(&(p.leaf, p.partition, p.range.from)) else {
+                // Not answered: the cursor waits here for this partition.
+                next.0.insert(p.partition, p.range.from);
+                stalled.insert(p.partition);
+                continue;
+            };
+            events.extend(part.events);
+            next.0.insert(p.partition, part.next);
+            if part.next < p.range.to && p.range.to != u64::MAX {
+                // Cut short by the limit: what follows comes next time.
+                stalled.insert(p.partition);
+            }
+        }
+        events.sort_by(|a, b| a.ingested.cmp(&b.ingested).then_with(|| a.id.cmp(&b.id)));
+        if cursor.is_none() && events.len() > limit {
+            events.drain(..events.len() - limit);
+        }
+        Ok(Answer { body: (events, next), missing, approximate: false })
+    }
+}
+
+/// The client every call uses: the leaf timeout covers the whole request.
+fn client(s: &RootSettings) -> Result<reqwest::Client, SearchError> {
+    reqwest::Client::builder()
+        .timeout(s.timeout)
+        .connect_timeout(s.timeout.min(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| SearchError::Client(e.to_string()))
+}
+
+/// The cover's gaps as missing pieces.
+fn gaps(c: &Cover) -> Vec<Missing> {
+    c.gaps
+        .iter()
+        .map(|(partition, r)| Missing {
+            partition: *partition,
+            from: r.from,
+            to: Some(r.to),
+            leaf: String::new(),
+            reason: "no known leaf holds these offsets (a worker's disk lost them, or it has not published them yet)".into(),
+        })
+        .collect()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The `[serve] leaves` list: each address is asked for its generations every `refresh`; the
+/// last answer is kept, so a leaf that stops answering is still planned for (and its pieces
+/// reported missing) rather than forgotten. A leaf never heard from is not planned for.
+pub struct StaticLeaves {
+    known: Mutex<BTreeMap<String, CatalogRecord>>,
+}
+
+impl StaticLeaves {
+    /// Asks every address once (waits for the answers), then again every `refresh` in the
+    /// background while the returned value lives.
+    pub async fn start(addrs: Vec<String>, settings: RootSettings, refresh: Duration) -> Result<Arc<StaticLeaves>, SearchError> {
+        let client = client(&settings)?;
+        let me = Arc::new(StaticLeaves { known: Mutex::new(BTreeMap::new()) });
+        me.poll(&client, &addrs, &settings).await;
+        let weak: Weak<StaticLeaves> = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(refresh).await;
+                let Some(me) = weak.upgrade() else { return };
+                me.poll(&client, &addrs, &settings).await;
+            }
+        });
+        Ok(me)
+    }
+
+    async fn poll(&self, client: &reqwest::Client, addrs: &[String], s: &RootSettings) {
+        let calls = addrs.iter().map(|addr| async move {
+            let mut req = client.get(format!("http://{addr}{LEAF_PREFIX}/generations"));
+            if let Some(k) = &s.key {
+                req = req.bearer_auth(k);
+            }
+            let r: Result<LeafStatus, String> = async {
+                let resp = req.send().await.map_err(|e| error_chain(&e))?;
+                if !resp.status().is_success() {
+                    return Err(format!("answered {}", resp.status()));
+                }
+                resp.json().await.map_err(|e| error_chain(&e))
+            }
+            .await;
+            (addr, r)
+        });
+        for (addr, r) in futures::future::join_all(calls).await {
+            match r {
+                Ok(status) => {
+                    let rec = CatalogRecord {
+                        version: crate::wire::CATALOG_VERSION,
+                        worker: status.worker,
+                        addr: addr.clone(),
+                        updated_ms: 0,
+                        generations: status.generations,
+                    };
+                    self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.clone(), rec);
+                }
+                Err(e) => tracing::debug!(leaf = %addr, "leaf generations not read: {e}"),
+            }
+        }
+    }
+}
+
+impl Directory for StaticLeaves {
+    fn leaves(&self) -> Vec<CatalogRecord> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = OffsetCursor([(0, 12), (3, 400)].into_iter().collect());
+        assert_eq!(c.encode(), "k0:12_3:400");
+        assert_eq!(OffsetCursor::decode(&c.encode()), Some(c));
+        assert_eq!(OffsetCursor::decode("k"), Some(OffsetCursor::default()));
+        assert_eq!(OffsetCursor::decode("12_ab"), None);
+        assert_eq!(OffsetCursor::decode("k0:x"), None);
+        assert_eq!(OffsetCursor::decode("k0"), None);
+    }
+}
