@@ -7,6 +7,7 @@
 
 mod correlator;
 pub(crate) use correlator::merge_alert_records;
+pub(crate) mod rule_states;
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -97,9 +98,13 @@ impl Worker {
             _ => None,
         };
         let detection = crate::detection::open_tagging(&cfg)?;
-        // Correlation across partitions: signals and alerts through side topics.
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Correlation across partitions: signals and alerts through side topics; rules
+        // enabled or disabled through serve, read before consuming.
         let (signals, correlator) = match &detection {
             Some(det) => {
+                let s = stopping.clone();
+                rule_states::follow(&cfg.kafka, det.clone(), move || s.load(Ordering::Relaxed)).await?;
                 let producer = Arc::new(loglynx_bus::kafka::SideProducer::new(&cfg.kafka)?);
                 let c = correlator::Correlator::start(&cfg, det.clone(), producer.clone())?;
                 (Some(producer), Some(c))
@@ -107,7 +112,7 @@ impl Worker {
             None => (None, None),
         };
         let sink = Arc::new(ShardSink {
-            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            stopping,
             detection,
             signals,
             patterns,
