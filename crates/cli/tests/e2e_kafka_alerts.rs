@@ -294,3 +294,56 @@ fn a_rule_disabled_through_serve_is_disabled_in_the_workers() {
     agent.stop();
     w2.stop();
 }
+
+/// Notifications in the scale-out shape: the correlator notifies the alerts it raises; a
+/// notification still failing when the correlating worker stops is sent by the worker that
+/// takes over (the alerts topic says it is not delivered), and each alert reaches the webhook
+/// exactly once.
+#[test]
+fn a_pending_notification_survives_a_correlator_handover_and_is_delivered_once() {
+    use std::sync::Arc;
+    use support::receiver::{Answer, Receiver};
+    let recv = Receiver::start(Arc::new(|_| Answer::Fail));
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("[detect.notify]\nwebhook = \"http://127.0.0.1:{}/hook\"\ntimeout = \"1s\"\n", recv.port));
+    std::fs::write(&cfg, text).unwrap();
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, TOPIC);
+    let w1 = logged_worker(&kafka, &cfg, &data, "worker 1");
+    w1.wait_log(Duration::from_secs(60), "worker 1 correlating", correlating);
+    let w2 = logged_worker(&kafka, &cfg, &data, "worker 2");
+    let serve = Server::start_serve_with(&data, &["--brokers", &kafka.brokers, "--topic", TOPIC]);
+
+    write_failures_from(&logs, 0, 12);
+    serve.wait_for(Duration::from_secs(120), "the brute-force alert in serve", || brute_force_alerts(&serve)["total"] == 1);
+    serve.wait_for(Duration::from_secs(60), "a failed delivery", || recv.requests.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(recv.delivered.lock().unwrap().is_empty());
+
+    let (leaving, staying) = if correlating(&w1.log_lines()) { (w1, w2) } else { (w2, w1) };
+    leaving.stop();
+    staying.wait_log(Duration::from_secs(90), "the other worker taking the notifications over", |log| {
+        correlating(log) && log.iter().any(|l| l.contains("pending notifications taken over"))
+    });
+    *recv.plan.lock().unwrap() = Arc::new(|_| Answer::Ok);
+    let all: Value = serve.client().get(serve.url("/api/v1/alerts?limit=100")).send().unwrap().json().unwrap();
+    let ids: Vec<String> = all["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    assert!(!ids.is_empty());
+    serve.wait_for(Duration::from_secs(120), "every alert delivered", || recv.delivered.lock().unwrap().len() == ids.len());
+    // the delivery is recorded in the alerts topic
+    serve.wait_for(Duration::from_secs(60), "the delivery in serve's alerts", || {
+        brute_force_alerts(&serve)["alerts"][0]["notified"] == serde_json::json!(["webhook"])
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let d = recv.delivered.lock().unwrap().clone();
+    for id in &ids {
+        assert_eq!(d.get(id), Some(&1), "{id} delivered {:?} times: {d:?}", d.get(id));
+    }
+    agent.stop();
+    staying.stop();
+}

@@ -93,7 +93,10 @@ impl Detection {
     /// scale-out shape tags with it and its correlator fills the book from the alerts topic;
     /// `serve` lists alerts from it (see ARCHITECTURE.md, "Detection across workers").
     pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
-        let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
+        let mut book = AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?;
+        // a worker's correlator queues the notifications of the alerts it raises
+        book.set_channels(settings.notify.channels());
+        let book = Arc::new(book);
         let detector = load(&settings, HashMap::new())?;
         Ok(Self::with(settings, book, detector))
     }
@@ -227,6 +230,17 @@ impl Detection {
     /// Starts delivering the outbox when a channel is configured (also what an earlier run
     /// left pending).
     pub fn start_notifier(&self) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+        self.start_notifier_with(None, None)
+    }
+
+    /// [`Detection::start_notifier`] that sends only while `active` is set and hands each
+    /// delivered alert to `delivered` (a worker: while its correlator holds the signals
+    /// partition; it publishes the delivery to the alerts topic).
+    pub fn start_notifier_with(
+        &self,
+        active: Option<Arc<AtomicBool>>,
+        delivered: Option<Publisher>,
+    ) -> Result<Option<std::thread::JoinHandle<()>>, String> {
         if self.settings.notify.channels().is_empty() {
             return Ok(None);
         }
@@ -240,6 +254,8 @@ impl Detection {
             .spawn(move || match crate::notify::Notifier::new(book, settings) {
                 Ok(mut n) => {
                     n.stats = stats;
+                    n.active = active;
+                    n.delivered = delivered;
                     n.run(&stop);
                 }
                 Err(e) => tracing::error!("alert notifications off: {e}"),
