@@ -3,7 +3,8 @@
 //! partitions, raise exactly one brute-force alert: each worker tags its events and sends the
 //! matches to the signals topic, the correlator (one of the workers) counts them together and
 //! publishes the alert to the alerts topic (listed by `loglynx serve --brokers`) and as an event
-//! (searchable). An acknowledgement made through serve lives in Kafka: a new serve sees it.
+//! (searchable). An acknowledgement made through serve lives in Kafka: a new serve sees it. A
+//! rule disabled through serve reaches the workers through the rules topic.
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
 
@@ -224,4 +225,125 @@ fn correlating(log: &[String]) -> bool {
         .rev()
         .find(|l| l.contains("signals partitions held"))
         .is_some_and(|l| l.contains("[0]"))
+}
+
+/// `GET /api/v1/rules` of `serve`: the entry of the built-in rule `name`.
+fn rule_entry(serve: &Server, name: &str) -> Value {
+    let all: Value = serve.client().get(serve.url("/api/v1/rules")).send().unwrap().json().unwrap();
+    all["rules"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().unwrap_or(Value::Null)
+}
+
+/// A rule disabled through serve reaches the workers through the rules topic: the running
+/// worker stops tagging with it, a worker started later reads the topic before it consumes,
+/// and a new serve lists it disabled.
+#[test]
+fn a_rule_disabled_through_serve_is_disabled_in_the_workers() {
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let from_source = format!("source.ip:{SOURCE}");
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, TOPIC);
+    let w1 = logged_worker(&kafka, &cfg, &data, "worker 1");
+    let serve = Server::start_serve_with(&data, &["--brokers", &kafka.brokers, "--topic", TOPIC]);
+    write_failures_from(&logs, 0, 4);
+    serve.wait_total("rule.name:ssh_failed_login", 4, Duration::from_secs(120));
+
+    let r = serve
+        .client()
+        .post(serve.url("/api/v1/rules/ssh_failed_login/disable"))
+        .json(&serde_json::json!({ "by": "analyst" }))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    assert_eq!(rule_entry(&serve, "ssh_failed_login")["enabled"], false);
+    w1.wait_log(Duration::from_secs(60), "the worker applying the rule state", |log| {
+        log.iter().any(|l| l.contains("rule states from") && l.contains("applied"))
+    });
+
+    // Indexed, not tagged.
+    write_failures_from(&logs, 4, 8);
+    serve.wait_total(&from_source, 8, Duration::from_secs(120));
+    assert_eq!(serve.total("rule.name:ssh_failed_login"), 4);
+
+    // A worker started after the change has it before it consumes.
+    w1.stop();
+    write_failures_from(&logs, 8, 9);
+    let w2 = logged_worker(&kafka, &cfg, &data, "worker 2");
+    serve.wait_total(&from_source, 9, Duration::from_secs(120));
+    assert_eq!(serve.total("rule.name:ssh_failed_login"), 4);
+
+    // A new serve reads the state back from the topic.
+    serve.stop();
+    let serve = Server::start_serve_with(&data, &["--brokers", &kafka.brokers, "--topic", TOPIC]);
+    serve.wait_for(Duration::from_secs(60), "the rule disabled in a new serve", || {
+        rule_entry(&serve, "ssh_failed_login")["enabled"] == false
+    });
+
+    // Enabled again: tagged again.
+    let r = serve.client().post(serve.url("/api/v1/rules/ssh_failed_login/enable")).send().unwrap();
+    assert!(r.status().is_success(), "{}", r.text().unwrap_or_default());
+    w2.wait_log(Duration::from_secs(60), "the worker enabling the rule again", |log| {
+        log.iter().filter(|l| l.contains("rule states from") && l.contains("applied")).count() >= 2
+    });
+    write_failures_from(&logs, 9, 10);
+    serve.wait_total("rule.name:ssh_failed_login", 5, Duration::from_secs(120));
+    agent.stop();
+    w2.stop();
+}
+
+/// Notifications in the scale-out shape: the correlator notifies the alerts it raises; a
+/// notification still failing when the correlating worker stops is sent by the worker that
+/// takes over (the alerts topic says it is not delivered), and each alert reaches the webhook
+/// exactly once.
+#[test]
+fn a_pending_notification_survives_a_correlator_handover_and_is_delivered_once() {
+    use std::sync::Arc;
+    use support::receiver::{Answer, Receiver};
+    let recv = Receiver::start(Arc::new(|_| Answer::Fail));
+    let kafka = Tansu::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&logs).unwrap();
+    let cfg = config(tmp.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("[detect.notify]\nwebhook = \"http://127.0.0.1:{}/hook\"\ntimeout = \"1s\"\n", recv.port));
+    std::fs::write(&cfg, text).unwrap();
+
+    let agent = agent(&kafka, &tmp.path().join("agent"), &logs, TOPIC);
+    let w1 = logged_worker(&kafka, &cfg, &data, "worker 1");
+    w1.wait_log(Duration::from_secs(60), "worker 1 correlating", correlating);
+    let w2 = logged_worker(&kafka, &cfg, &data, "worker 2");
+    let serve = Server::start_serve_with(&data, &["--brokers", &kafka.brokers, "--topic", TOPIC]);
+
+    write_failures_from(&logs, 0, 12);
+    serve.wait_for(Duration::from_secs(120), "the brute-force alert in serve", || brute_force_alerts(&serve)["total"] == 1);
+    serve.wait_for(Duration::from_secs(60), "a failed delivery", || recv.requests.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(recv.delivered.lock().unwrap().is_empty());
+
+    let (leaving, staying) = if correlating(&w1.log_lines()) { (w1, w2) } else { (w2, w1) };
+    leaving.stop();
+    staying.wait_log(Duration::from_secs(90), "the other worker taking the notifications over", |log| {
+        correlating(log) && log.iter().any(|l| l.contains("pending notifications taken over"))
+    });
+    *recv.plan.lock().unwrap() = Arc::new(|_| Answer::Ok);
+    let all: Value = serve.client().get(serve.url("/api/v1/alerts?limit=100")).send().unwrap().json().unwrap();
+    let ids: Vec<String> = all["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect();
+    assert!(!ids.is_empty());
+    serve.wait_for(Duration::from_secs(120), "every alert delivered", || recv.delivered.lock().unwrap().len() == ids.len());
+    // the delivery is recorded in the alerts topic
+    serve.wait_for(Duration::from_secs(60), "the delivery in serve's alerts", || {
+        brute_force_alerts(&serve)["alerts"][0]["notified"] == serde_json::json!(["webhook"])
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let d = recv.delivered.lock().unwrap().clone();
+    for id in &ids {
+        assert_eq!(d.get(id), Some(&1), "{id} delivered {:?} times: {d:?}", d.get(id));
+    }
+    agent.stop();
+    staying.stop();
 }

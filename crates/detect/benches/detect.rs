@@ -15,7 +15,10 @@
 //!   alerts in an `AlertBook::in_memory`, a fresh one per iteration). Sets: `builtin` (the
 //!   built-in pack), `sigmahq_100` (the first 100 files of `sigmahq/rules/linux`) and
 //!   `sigmahq_1000` (the 210 linux files, then the other folders' files in path order up to
-//!   1,000), both with `evaluate_unrouted`. `bench/detect.sh` runs the same sets over 200k
+//!   1,000), both with `evaluate_unrouted`; `run_100` (the built-in pack + the first 100 linux
+//!   files as `run` loads them: routed rules only, grouped by route and keyword-gated) and its
+//!   peer `run_100_whole` (the same rules each evaluated whole in one rsigma engine,
+//!   `LoadOptions::whole_rules`), `run_100_bloom` (rsigma's bloom pre-filter on). `bench/detect.sh` runs the same sets over 200k
 //!   events beside the `rsigma` CLI.
 
 use std::hint::black_box;
@@ -122,6 +125,7 @@ fn bench(c: &mut Criterion) {
         &files,
         LoadOptions {
             evaluate_unrouted: true,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -152,15 +156,18 @@ fn bench(c: &mut Criterion) {
     for d in dirs.iter().filter(|d| !d.ends_with("linux")) {
         rule_files(d, &mut others);
     }
-    let all = LoadOptions { evaluate_unrouted: true };
+    let all = LoadOptions { evaluate_unrouted: true, ..Default::default() };
     // as `run` loads them: routed rules only (the others are inactive), with and without
     // rsigma's bloom pre-filter
     let routed = || RuleSet::load_all(&linux[..100], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
     let mut routed_bloom = routed();
     routed_bloom.set_bloom_prefilter(true);
+    // the peer: each rule whole (routing condition included) in one rsigma engine
+    let whole = LoadOptions { whole_rules: true, ..Default::default() };
     let sets = [
         ("builtin", RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap()),
         ("run_100", routed()),
+        ("run_100_whole", RuleSet::load_all(&linux[..100], loglynx_detect::rules::BUILTIN, whole).unwrap()),
         ("run_100_bloom", routed_bloom),
         ("sigmahq_100", RuleSet::load_with(&linux[..100], all).unwrap()),
         (

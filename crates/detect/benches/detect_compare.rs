@@ -189,7 +189,7 @@ fn main() {
     write_rules(&out.join("rules-sigmahq_100"), &hundred);
     write_rules(&out.join("rules-sigmahq_1000"), &thousand);
 
-    let all = LoadOptions { evaluate_unrouted: true };
+    let all = LoadOptions { evaluate_unrouted: true, ..Default::default() };
     for (set, opts) in [
         ("builtin", LoadOptions::default()),
         ("sigmahq_100", all),

@@ -122,6 +122,13 @@ pub struct Alert {
     /// Status changes, oldest first.
     #[serde(default)]
     pub history: Vec<Change>,
+    /// The channels it is to be notified on (those configured when it was raised).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// The channels it was delivered to. In the scale-out shape this is the outbox: a
+    /// correlator that takes over queues what `notify` has and `notified` lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notified: Vec<String>,
 }
 
 impl Alert {
@@ -367,6 +374,8 @@ impl AlertBook {
                                 at: now,
                                 comment: None,
                             }],
+                            notify: self.channels.clone(),
+                            notified: Vec::new(),
                         };
                         created.push(id.clone());
                         current = Some(a);
@@ -589,6 +598,63 @@ impl AlertBook {
         Ok(Some(out))
     }
 
+    /// Records that alert `id` was delivered on `channel`; the alert as it is now (`None`
+    /// when there is no such alert).
+    pub fn mark_notified(&self, id: &str, channel: &str) -> Result<Option<Alert>, DetectError> {
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        let out = {
+            let mut t = tx.open_table(ALERTS).map_err(|e| self.err("cannot open the alerts table", e))?;
+            let Some(mut a) = self.read(&t, id)? else {
+                return Ok(None);
+            };
+            if !a.notified.iter().any(|c| c == channel) {
+                a.notified.push(channel.to_string());
+                a.notified.sort();
+                let bytes = serde_json::to_vec(&a).unwrap_or_default();
+                t.insert(id, bytes.as_slice()).map_err(|e| self.err("cannot write the alerts table", e))?;
+            }
+            a
+        };
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
+        Ok(Some(out))
+    }
+
+    /// Queues a notification for each channel an alert is to be notified on, was not delivered
+    /// to and has none queued (what a correlator taking over must send: the alerts topic is the
+    /// outbox of the scale-out shape). Only the channels configured here. Returns how many.
+    pub fn requeue_pending(&self) -> Result<usize, DetectError> {
+        if self.channels.is_empty() {
+            return Ok(0);
+        }
+        let queued: std::collections::HashSet<(String, String)> = crate::notify::Notifier::pending(self)?
+            .into_iter()
+            .map(|(_, p)| (p.alert.id, p.channel))
+            .collect();
+        let (_, all) = self.list(&AlertFilter { limit: usize::MAX, ..Default::default() })?;
+        let tx = self.db.begin_write().map_err(|e| self.err("cannot write the alerts database", e))?;
+        let mut n = 0;
+        {
+            let mut outbox = tx.open_table(OUTBOX).map_err(|e| self.err("cannot open the outbox", e))?;
+            let mut seq = outbox
+                .last()
+                .map_err(|e| self.err("cannot read the outbox", e))?
+                .map_or(0, |(k, _)| k.value() + 1);
+            for a in &all {
+                for ch in a.notify.iter().filter(|c| self.channels.contains(c) && !a.notified.contains(c)) {
+                    if queued.contains(&(a.id.clone(), ch.clone())) {
+                        continue;
+                    }
+                    let bytes = serde_json::to_vec(&crate::notify::Pending::new(ch, a.clone())).unwrap_or_default();
+                    outbox.insert(seq, bytes.as_slice()).map_err(|e| self.err("cannot write the outbox", e))?;
+                    seq += 1;
+                    n += 1;
+                }
+            }
+        }
+        tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
+        Ok(n)
+    }
+
     /// Rules enabled or disabled through the API: key -> enabled.
     pub fn rule_overrides(&self) -> Result<std::collections::HashMap<String, bool>, DetectError> {
         let tx = self.db.begin_read().map_err(|e| self.err("cannot read the alerts database", e))?;
@@ -629,6 +695,7 @@ fn same_state(a: &Alert, b: &Alert) -> bool {
         && a.last_seen == b.last_seen
         && a.host == b.host
         && a.evidence.len() == b.evidence.len()
+        && a.notified.len() == b.notified.len()
 }
 
 /// Two copies of one alert written by different processes, made one: the lifecycle of the copy
@@ -645,6 +712,14 @@ pub fn merged(a: &Alert, b: &Alert, max_evidence: usize) -> Alert {
     out.created = a.created.min(b.created);
     if out.host != other.host {
         out.host = None;
+    }
+    for (mine, theirs) in [(&mut out.notify, &other.notify), (&mut out.notified, &other.notified)] {
+        for c in theirs {
+            if !mine.contains(c) {
+                mine.push(c.clone());
+            }
+        }
+        mine.sort();
     }
     let mut seen: std::collections::HashSet<&str> = out.evidence.iter().map(String::as_str).collect();
     let extra: Vec<String> = other

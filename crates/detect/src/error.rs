@@ -41,4 +41,13 @@ pub enum DetectError {
         /// Why.
         reason: String,
     },
+    /// A rule was enabled or disabled here but the change could not be sent to the other
+    /// processes (the rules topic of the scale-out shape).
+    #[error("rule {rule} changed here but not published: {reason}; check the brokers and try again")]
+    PublishRule {
+        /// The rule key.
+        rule: String,
+        /// Why.
+        reason: String,
+    },
 }

@@ -75,7 +75,7 @@ impl<'a> SigmaEvent<'a> {
     }
 
     /// Every text value of the event (what keyword rules search).
-    fn texts(&self) -> impl Iterator<Item = &'a str> {
+    pub(crate) fn texts(&self) -> impl Iterator<Item = &'a str> {
         let e = self.0;
         [
             Some(e.message.as_str()),

@@ -36,7 +36,7 @@ pub mod ruleset;
 pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus, Applied};
 pub use detector::{Detector, DetectorOptions};
 pub use error::DetectError;
-pub use runtime::{BacktestError, BacktestResult, BacktestRule, Detection, DetectionSettings};
+pub use runtime::{BacktestError, BacktestResult, BacktestRule, Detection, DetectionSettings, RuleState};
 pub use stage::{DetectionStage, DetectionStats};
 pub use event::SigmaEvent;
 pub use ruleset::{LoadOptions, Rejection, RuleInfo, RuleSet};

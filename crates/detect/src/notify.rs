@@ -96,6 +96,12 @@ pub struct Notifier {
     settings: NotifySettings,
     client: reqwest::blocking::Client,
     pub stats: Arc<NotifyStats>,
+    /// Sends only while set (a worker: while its correlator holds the signals partition);
+    /// `None`: always.
+    pub active: Option<Arc<AtomicBool>>,
+    /// Called with the alert after each delivery (a worker publishes it to the alerts topic,
+    /// so the next correlator does not send it again).
+    pub delivered: Option<crate::runtime::Publisher>,
 }
 
 impl Notifier {
@@ -110,6 +116,8 @@ impl Notifier {
             settings,
             client,
             stats: Arc::new(NotifyStats::default()),
+            active: None,
+            delivered: None,
         })
     }
 
@@ -143,6 +151,9 @@ impl Notifier {
 
     /// Tries the due notifications once each; how many it tried.
     pub fn round(&self, stop: &AtomicBool) -> Result<usize, DetectError> {
+        if self.active.as_ref().is_some_and(|a| !a.load(Ordering::Relaxed)) {
+            return Ok(0);
+        }
         let now = Timestamp::now();
         let due: Vec<(u64, Pending)> = Self::pending(&self.book)?
             .into_iter()
@@ -151,14 +162,18 @@ impl Notifier {
             .collect();
         let n = due.len();
         for (seq, mut p) in due {
-            if stop.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) || self.active.as_ref().is_some_and(|a| !a.load(Ordering::Relaxed)) {
                 break;
             }
+            // Delivered meanwhile by another process (read from the alerts topic): dropped.
+            let done = self.book.get(&p.alert.id)?.is_some_and(|a| a.notified.contains(&p.channel));
             let result = match p.channel.as_str() {
+                _ if done => Ok(()),
                 WEBHOOK => self.webhook(&p.alert),
                 SYSLOG => self.syslog(&p.alert),
                 other => Err(format!("unknown channel {other:?}")),
             };
+            let result_ok = result.is_ok();
             let book = &self.book;
             let tx = book.db.begin_write().map_err(|e| book.err("cannot write the alerts database", e))?;
             {
@@ -166,8 +181,10 @@ impl Notifier {
                 match result {
                     Ok(()) => {
                         t.remove(seq).map_err(|e| book.err("cannot write the outbox", e))?;
-                        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(alert = %p.alert.id, channel = %p.channel, attempts = p.attempts + 1, "alert notified");
+                        if !done {
+                            self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(alert = %p.alert.id, channel = %p.channel, attempts = p.attempts + 1, "alert notified");
+                        }
                     }
                     Err(e) => {
                         p.attempts += 1;
@@ -182,8 +199,27 @@ impl Notifier {
                 }
             }
             tx.commit().map_err(|e| book.err("cannot commit to the alerts database", e))?;
+            if result_ok && !done {
+                self.after_delivery(&p.alert.id, &p.channel);
+            }
         }
         Ok(n)
+    }
+
+    /// Records the delivery on the alert and hands the alert to [`Notifier::delivered`].
+    fn after_delivery(&self, id: &str, channel: &str) {
+        match self.book.mark_notified(id, channel) {
+            Ok(Some(a)) => {
+                if let Some(publish) = &self.delivered {
+                    // Not published: a correlator taking over sends it once more (at least once).
+                    if let Err(e) = publish(&a) {
+                        tracing::warn!(alert = %id, "delivery not published: {e}");
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(alert = %id, "delivery not recorded: {e}"),
+        }
     }
 
     fn webhook(&self, a: &Alert) -> Result<(), String> {

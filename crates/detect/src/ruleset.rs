@@ -11,10 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use loglynx_core::Event;
-use rsigma_eval::{
-    compile_rule, correlation::compile_correlation, transform_rule, CompiledCorrelation, Engine,
-    Pipeline,
-};
+use rsigma_eval::{compile_rule, correlation::compile_correlation, transform_rule, CompiledCorrelation, Pipeline};
 use rsigma_parser::{CorrelationRule, SigmaRule};
 use serde::Serialize;
 
@@ -81,7 +78,7 @@ impl RuleInfo {
 /// [`RuleSet::inactive`]. Correlation rules are compiled and their references checked; their
 /// evaluation (windows, state) is not part of this crate yet, nor is applying Sigma filters.
 pub struct RuleSet {
-    engine: Engine,
+    engine: routing::RoutedEngine,
     active: Vec<RuleInfo>,
     by_key: HashMap<String, usize>,
     inactive: Vec<RuleInfo>,
@@ -108,6 +105,10 @@ pub struct LoadOptions {
     /// route (no routing condition is added to them). For benchmarks and for trying foreign
     /// rules; by default (false) such rules load inactive.
     pub evaluate_unrouted: bool,
+    /// Evaluate each rule whole in one rsigma engine, its routing condition included, as
+    /// rsigma alone would (the peer of the benchmarks and the equivalence test); by default
+    /// (false) rules are grouped by route (see `routing`).
+    pub whole_rules: bool,
 }
 
 /// One parsed correlation waiting for every file to be read (its references may be anywhere).
@@ -143,7 +144,7 @@ impl RuleSet {
         }
         let pipeline = loglynx_pipeline()?;
         let mut set = RuleSet {
-            engine: Engine::new(),
+            engine: routing::RoutedEngine::default(),
             active: Vec::new(),
             by_key: HashMap::new(),
             inactive: Vec::new(),
@@ -151,16 +152,15 @@ impl RuleSet {
             filters: 0,
             rejected: Vec::new(),
         };
-        let mut compiled = Vec::new();
         let mut pending = Vec::new();
         for (name, text) in texts {
             let file = PathBuf::from(format!("builtin:{name}"));
-            set.load_text(&file, text, &pipeline, options, &mut compiled, &mut pending);
+            set.load_text(&file, text, &pipeline, options, &mut pending);
         }
         for file in &files {
             match std::fs::read(file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => set.load_text(file, &text, &pipeline, options, &mut compiled, &mut pending),
+                    Ok(text) => set.load_text(file, &text, &pipeline, options, &mut pending),
                     Err(_) => set.reject(
                         file,
                         1,
@@ -170,7 +170,7 @@ impl RuleSet {
                 Err(e) => set.reject(file, 1, format!("cannot read the file: {e}")),
             }
         }
-        set.engine.extend_compiled_rules(compiled);
+        set.engine.finish();
         set.add_correlations(pending, &pipeline);
         Ok(set)
     }
@@ -182,7 +182,6 @@ impl RuleSet {
         text: &str,
         pipeline: &Pipeline,
         options: LoadOptions,
-        compiled: &mut Vec<rsigma_eval::CompiledRule>,
         pending: &mut Vec<PendingCorrelation>,
     ) {
         let collection = match rsigma_parser::parse_sigma_yaml(text) {
@@ -220,16 +219,35 @@ impl RuleSet {
                     continue;
                 }
             };
+            // Compiled whole first: what a rule author is told is about the rule as written.
             match compile_rule(&transformed.rule) {
                 Ok(c) => {
-                    let routed = transformed.applied_items.iter().any(|i| i.starts_with(ROUTE_PREFIX));
-                    if routed || options.evaluate_unrouted {
-                        compiled.push(c);
-                        self.index(&info);
-                        self.active.push(info);
-                    } else {
+                    let routes: Vec<String> =
+                        transformed.applied_items.iter().filter(|i| i.starts_with(ROUTE_PREFIX)).cloned().collect();
+                    if routes.is_empty() && !options.evaluate_unrouted {
                         self.inactive.push(info);
+                        continue;
                     }
+                    // Evaluated as route + body (see `routing`); whole when it cannot be split.
+                    let split = if options.whole_rules {
+                        routing::Split::whole(&transformed.rule)
+                    } else {
+                        routing::split(&transformed.rule, &routes)
+                    };
+                    let literals = if options.whole_rules { None } else { routing::keyword_literals(&split.body) };
+                    let added = match compile_rule(&split.body) {
+                        Ok(body) => self.engine.add(&split, body, literals),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = added {
+                        tracing::debug!("rule {:?} evaluated whole: {e}", info.title);
+                        if let Err(e) = self.engine.add(&routing::Split::whole(&transformed.rule), c, None) {
+                            self.reject(file, start, format!("the rule does not compile: {e}"));
+                            continue;
+                        }
+                    }
+                    self.index(&info);
+                    self.active.push(info);
                 }
                 Err(e) => {
                     let reason = explain_compile_error(&e);
@@ -404,17 +422,29 @@ impl RuleSet {
     /// The active rules that match `event`. Reads the event's fields in place; allocates only
     /// for matches (rsigma builds a result per matching rule).
     pub fn matching_rules(&self, event: &Event) -> Vec<&RuleInfo> {
-        self.engine
-            .evaluate(&SigmaEvent(event))
-            .into_iter()
-            .filter_map(|r| {
-                let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
-                self.by_key
-                    .get(key)
-                    .or_else(|| self.by_key.get(&r.header.rule_title))
-                    .map(|&i| &self.active[i])
-            })
-            .collect()
+        let mut hits: Vec<usize> = Vec::new();
+        self.engine.evaluate(&SigmaEvent(event), |r| {
+            let key = r.header.rule_id.as_deref().unwrap_or(&r.header.rule_title);
+            if let Some(&i) = self.by_key.get(key).or_else(|| self.by_key.get(&r.header.rule_title)) {
+                hits.push(i);
+            }
+        });
+        // in load order, whichever group matched first
+        hits.sort_unstable();
+        hits.dedup();
+        hits.into_iter().map(|i| &self.active[i]).collect()
+    }
+
+    /// How many routing groups the active rules fall into (rules sharing their routing
+    /// conditions are evaluated together, see `routing`).
+    pub fn route_groups(&self) -> usize {
+        self.engine.groups()
+    }
+
+    /// How many active rules are gated by their keyword literals (evaluated only on events
+    /// where one occurs, see `routing`).
+    pub fn keyword_gated(&self) -> usize {
+        self.engine.gated()
     }
 }
 
@@ -525,6 +555,8 @@ fn explain_compile_error(e: &rsigma_eval::EvalError) -> String {
         other => format!("the rule does not compile: {other}"),
     }
 }
+
+mod routing;
 
 #[cfg(test)]
 mod tests;

@@ -47,11 +47,30 @@ pub struct Detection {
     /// Where lifecycle changes go besides the alert book (`serve` of the scale-out shape
     /// publishes them to the alerts topic).
     publisher: RwLock<Option<Publisher>>,
+    /// Where rule state changes go besides the alerts database (the rules topic).
+    rule_publisher: RwLock<Option<RulePublisher>>,
 }
 
 /// Receives each alert whose lifecycle changed through [`Detection::set_status`]; an error
 /// is returned to the caller of the change.
 pub type Publisher = Box<dyn Fn(&crate::Alert) -> Result<(), String> + Send + Sync>;
+
+/// Receives each rule enabled or disabled through [`Detection::set_enabled`]; an error is
+/// returned to the caller of the change.
+pub type RulePublisher = Box<dyn Fn(&RuleState) -> Result<(), String> + Send + Sync>;
+
+/// A rule enabled or disabled, by whom and when: what `serve` of the scale-out shape publishes
+/// to the rules topic (key: the rule key) and the workers apply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuleState {
+    /// The rule key ([`crate::RuleInfo::key`]).
+    pub key: String,
+    pub enabled: bool,
+    /// Who changed it (the API's `by`, default `api`).
+    pub by: String,
+    /// When.
+    pub at: loglynx_core::Timestamp,
+}
 
 impl std::fmt::Debug for Detection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,7 +93,10 @@ impl Detection {
     /// scale-out shape tags with it and its correlator fills the book from the alerts topic;
     /// `serve` lists alerts from it (see ARCHITECTURE.md, "Detection across workers").
     pub fn open_tagging(settings: DetectionSettings) -> Result<Arc<Detection>, DetectError> {
-        let book = Arc::new(AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?);
+        let mut book = AlertBook::in_memory(settings.suppress_secs, settings.max_evidence)?;
+        // a worker's correlator queues the notifications of the alerts it raises
+        book.set_channels(settings.notify.channels());
+        let book = Arc::new(book);
         let detector = load(&settings, HashMap::new())?;
         Ok(Self::with(settings, book, detector))
     }
@@ -91,6 +113,7 @@ impl Detection {
             notify_stats: Arc::new(crate::notify::NotifyStats::default()),
             notify_stop: Mutex::new(None),
             publisher: RwLock::new(None),
+            rule_publisher: RwLock::new(None),
         })
     }
 
@@ -102,6 +125,11 @@ impl Detection {
     /// Sends every lifecycle change to `p` too, after the alert book took it.
     pub fn set_publisher(&self, p: Publisher) {
         *self.publisher.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    }
+
+    /// Sends every rule enabled or disabled to `p` too, after this process took it.
+    pub fn set_rule_publisher(&self, p: RulePublisher) {
+        *self.rule_publisher.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
     }
 
     /// Moves an alert to `status` (see [`AlertBook::set_status`]) and publishes the change.
@@ -202,6 +230,17 @@ impl Detection {
     /// Starts delivering the outbox when a channel is configured (also what an earlier run
     /// left pending).
     pub fn start_notifier(&self) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+        self.start_notifier_with(None, None)
+    }
+
+    /// [`Detection::start_notifier`] that sends only while `active` is set and hands each
+    /// delivered alert to `delivered` (a worker: while its correlator holds the signals
+    /// partition; it publishes the delivery to the alerts topic).
+    pub fn start_notifier_with(
+        &self,
+        active: Option<Arc<AtomicBool>>,
+        delivered: Option<Publisher>,
+    ) -> Result<Option<std::thread::JoinHandle<()>>, String> {
         if self.settings.notify.channels().is_empty() {
             return Ok(None);
         }
@@ -215,6 +254,8 @@ impl Detection {
             .spawn(move || match crate::notify::Notifier::new(book, settings) {
                 Ok(mut n) => {
                     n.stats = stats;
+                    n.active = active;
+                    n.delivered = delivered;
                     n.run(&stop);
                 }
                 Err(e) => tracing::error!("alert notifications off: {e}"),
@@ -288,15 +329,44 @@ pub enum BacktestError {
 }
 
 impl Detection {
-    /// Enables or disables the loaded rule `key` (key, id, name or title) durably and reloads
-    /// the rules; the rule's key, or `None` when no loaded rule has that name.
-    pub fn set_enabled(&self, key: &str, enabled: bool) -> Result<Option<String>, DetectError> {
+    /// Enables or disables the loaded rule `key` (key, id, name or title) durably, reloads
+    /// the rules and publishes the change (see [`Detection::set_rule_publisher`]); the rule's
+    /// key, or `None` when no loaded rule has that name.
+    pub fn set_enabled(&self, key: &str, enabled: bool, by: &str) -> Result<Option<String>, DetectError> {
         let Some(k) = self.detector().rules().find(key).map(|r| r.key().to_string()) else {
             return Ok(None);
         };
         self.book.set_rule_enabled(&k, enabled)?;
         self.reload()?;
+        if let Some(p) = self.rule_publisher.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let state = RuleState { key: k.clone(), enabled, by: by.to_string(), at: loglynx_core::Timestamp::now() };
+            p(&state).map_err(|reason| DetectError::PublishRule { rule: k.clone(), reason })?;
+        }
         Ok(Some(k))
+    }
+
+    /// Applies rule states made elsewhere (read from the rules topic): each one that changes
+    /// what this process has is recorded, and the rules are reloaded once if any did. Returns
+    /// how many changed. A key no rule has here is recorded too (its rule may load later).
+    pub fn apply_rule_states(&self, states: &[RuleState]) -> Result<usize, DetectError> {
+        let have = self.book.rule_overrides()?;
+        // the last state of each rule wins (the topic's order)
+        let mut last: HashMap<&str, &RuleState> = HashMap::new();
+        for s in states {
+            last.insert(&s.key, s);
+        }
+        let mut changed = 0;
+        for s in last.into_values() {
+            if have.get(&s.key) != Some(&s.enabled) {
+                self.book.set_rule_enabled(&s.key, s.enabled)?;
+                tracing::info!(rule = %s.key, enabled = s.enabled, by = %s.by, at = %s.at, "rule state applied");
+                changed += 1;
+            }
+        }
+        if changed > 0 {
+            self.reload()?;
+        }
+        Ok(changed)
     }
 
     /// Runs `rule` over `events` (stored events, oldest first) with a correlation state and

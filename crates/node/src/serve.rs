@@ -161,6 +161,13 @@ fn alerts_from_kafka(cfg: &Config, stop: CancellationToken) -> Result<Option<Arc
                 .map_err(|e| e.to_string())
         }));
     }
+    // Rules enabled or disabled here go to the workers through the rules topic; what others
+    // changed there is read back.
+    crate::worker::rule_states::publish_to_topic(&cfg.kafka, &det)?;
+    {
+        let stop = stop.clone();
+        let _caught_up = crate::worker::rule_states::spawn(&cfg.kafka, det.clone(), move || stop.is_cancelled())?;
+    }
     let kafka = cfg.kafka.clone();
     let book = det.clone();
     std::thread::Builder::new()

@@ -207,22 +207,41 @@ pub(crate) async fn rules(State(st): State<AppState>) -> Response {
 }
 
 /// Handler of `POST /api/v1/rules/{key}/enable`.
-pub(crate) async fn enable(State(st): State<AppState>, Path(key): Path<String>) -> Response {
-    set_enabled(st, key, true).await
+pub(crate) async fn enable(State(st): State<AppState>, Path(key): Path<String>, body: Bytes) -> Response {
+    set_enabled(st, key, true, body).await
 }
 
 /// Handler of `POST /api/v1/rules/{key}/disable`.
-pub(crate) async fn disable(State(st): State<AppState>, Path(key): Path<String>) -> Response {
-    set_enabled(st, key, false).await
+pub(crate) async fn disable(State(st): State<AppState>, Path(key): Path<String>, body: Bytes) -> Response {
+    set_enabled(st, key, false, body).await
 }
 
-async fn set_enabled(st: AppState, key: String, on: bool) -> Response {
+/// Body of the rule state changes (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleChangeBody {
+    /// Who does it (default: `api`).
+    by: Option<String>,
+}
+
+async fn set_enabled(st: AppState, key: String, on: bool, body: Bytes) -> Response {
     let det = match detection(&st) {
         Ok(d) => d,
         Err(r) => return r,
     };
+    let body: RuleChangeBody = match serde_json::from_slice::<Option<RuleChangeBody>>(&body) {
+        _ if body.iter().all(u8::is_ascii_whitespace) => RuleChangeBody::default(),
+        Ok(b) => b.unwrap_or_default(),
+        Err(e) => {
+            return ApiError::BadRequest(format!("the body must be JSON like {{\"by\": \"alice\"}} (optional): {e}")).into_response()
+        }
+    };
+    let by = body.by.filter(|b| !b.trim().is_empty()).unwrap_or_else(|| "api".into());
+    if by.len() > 200 {
+        return ApiError::BadRequest("by is at most 200 bytes".into()).into_response();
+    }
     let d2 = det.clone();
-    match tokio::task::spawn_blocking(move || d2.set_enabled(&key, on).map(|k| (key, k))).await {
+    match tokio::task::spawn_blocking(move || d2.set_enabled(&key, on, &by).map(|k| (key, k))).await {
         Ok(Ok((_, Some(k)))) => {
             let d = det.detector();
             let r = d.rules().find(&k);
@@ -235,6 +254,9 @@ async fn set_enabled(st: AppState, key: String, on: bool) -> Response {
             .into_response()
         }
         Ok(Ok((key, None))) => ApiError::NotFound(format!("no loaded rule {key:?}: GET /api/v1/rules lists them")).into_response(),
+        // serve of the scale-out shape: changed here, not yet in Kafka; the same request
+        // again publishes it.
+        Ok(Err(e @ loglynx_detect::DetectError::PublishRule { .. })) => ApiError::Unavailable(e.to_string()).into_response(),
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }

@@ -39,5 +39,5 @@ pub use dedup::Replays;
 pub use consumer::{state_topic, ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink, PartitionState};
 pub use lag::Watermarks;
 pub use producer::{Producer, ProducerStats};
-pub use side::{alerts_topic, ensure_side_topic, signals_topic, GroupReader, SideProducer, SideRecord, TopicReader};
+pub use side::{alerts_topic, ensure_side_topic, rules_topic, signals_topic, GroupReader, SideProducer, SideRecord, TopicReader};
 pub use spool::{FrameId, Spool, SpoolBatch, SEGMENT_BYTES};

@@ -39,6 +39,12 @@ pub fn alerts_topic(topic: &str) -> String {
     format!("{topic}-alerts")
 }
 
+/// The rules topic of `topic`: rules enabled or disabled through `serve` (compacted, key: the
+/// rule key).
+pub fn rules_topic(topic: &str) -> String {
+    format!("{topic}-rules")
+}
+
 /// Creates side topic `name` with one partition unless it exists; `compacted` keeps the last
 /// record of each key (the alerts), otherwise `cfg.retention` applies (the signals). Returns
 /// whether it was created.

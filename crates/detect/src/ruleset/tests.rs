@@ -173,7 +173,7 @@ fn unrouted_rules_are_evaluated_when_asked() {
     let rule = "title: any\nlogsource:\n  product: windows\ndetection:\n  k: ['mimikatz']\n  condition: k\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("w.yml"), rule).unwrap();
-    let set = RuleSet::load_with(&[dir.path()], LoadOptions { evaluate_unrouted: true }).unwrap();
+    let set = RuleSet::load_with(&[dir.path()], LoadOptions { evaluate_unrouted: true, ..Default::default() }).unwrap();
     assert_eq!(set.active().len(), 1);
     assert_eq!(set.matching_rules(&sshd_event("ran mimikatz.exe", "x")).len(), 1);
 }

@@ -129,8 +129,9 @@ pub(crate) struct Correlator {
 }
 
 impl Correlator {
-    /// Joins the correlator group and starts correlating on its own thread.
-    pub(crate) fn start(cfg: &Config, det: Arc<Detection>, producer: Arc<SideProducer>) -> Result<Correlator> {
+    /// Joins the correlator group and starts correlating on its own thread; `active` is set
+    /// while it holds the signals partition (the notifier sends only then).
+    pub(crate) fn start(cfg: &Config, det: Arc<Detection>, producer: Arc<SideProducer>, active: Arc<AtomicBool>) -> Result<Correlator> {
         let stop = Arc::new(AtomicBool::new(false));
         let run = Run {
             kafka: cfg.kafka.clone(),
@@ -140,6 +141,7 @@ impl Correlator {
             producer,
             stop: stop.clone(),
             rt: tokio::runtime::Handle::current(),
+            active,
         };
         let thread = std::thread::Builder::new()
             .name("correlator".into())
@@ -174,6 +176,7 @@ struct Run {
     producer: Arc<SideProducer>,
     stop: Arc<AtomicBool>,
     rt: tokio::runtime::Handle,
+    active: Arc<AtomicBool>,
 }
 
 impl Run {
@@ -217,7 +220,16 @@ impl Run {
             let now_owned = signals.assigned();
             if now_owned != owned {
                 tracing::info!(partitions = ?now_owned, "correlator: signals partitions held");
+                if owned.is_empty() && !now_owned.is_empty() {
+                    // Taking over: the notifications the alerts topic says are not delivered.
+                    match self.det.alerts().requeue_pending() {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(notifications = n, "correlator: pending notifications taken over"),
+                        Err(e) => tracing::error!("pending notifications not taken over: {e}"),
+                    }
+                }
                 owned = now_owned;
+                self.active.store(!owned.is_empty(), Ordering::Relaxed);
                 positions.retain(|(p, _, _)| owned.contains(p));
             }
             if batch.is_empty() {
@@ -264,6 +276,7 @@ impl Run {
                 }
             }
         }
+        self.active.store(false, Ordering::Relaxed);
         signals.close();
         Ok(())
     }

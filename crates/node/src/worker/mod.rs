@@ -14,6 +14,7 @@ pub(crate) use correlator::merge_alert_records;
 mod generations;
 pub use generations::{generations, Generation};
 mod leaf;
+pub(crate) mod rule_states;
 mod shard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,17 +110,35 @@ impl Worker {
             _ => None,
         };
         let detection = crate::detection::open_tagging(&cfg)?;
-        // Correlation across partitions: signals and alerts through side topics.
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Correlation across partitions: signals and alerts through side topics; rules
+        // enabled or disabled through serve, read before consuming.
         let (signals, correlator) = match &detection {
             Some(det) => {
+                let s = stopping.clone();
+                rule_states::follow(&cfg.kafka, det.clone(), move || s.load(Ordering::Relaxed)).await?;
                 let producer = Arc::new(loglynx_bus::kafka::SideProducer::new(&cfg.kafka)?);
-                let c = correlator::Correlator::start(&cfg, det.clone(), producer.clone())?;
+                // Notifications of the alerts this worker's correlator raises, sent while it
+                // correlates; each delivery is published to the alerts topic (the outbox).
+                let active = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let delivered = {
+                    let (producer, topic) = (producer.clone(), loglynx_bus::kafka::alerts_topic(&cfg.kafka.topic));
+                    Box::new(move |a: &loglynx_detect::Alert| {
+                        let value = serde_json::to_vec(a).map_err(|e| e.to_string())?;
+                        producer.send(&topic, &[(a.id.clone(), value)], Duration::from_secs(10)).map_err(|e| e.to_string())
+                    })
+                };
+                det.start_notifier_with(Some(active.clone()), Some(delivered)).map_err(|e| NodeError::Thread {
+                    what: "alert notifier",
+                    source: std::io::Error::other(e),
+                })?;
+                let c = correlator::Correlator::start(&cfg, det.clone(), producer.clone(), active)?;
                 (Some(producer), Some(c))
             }
             None => (None, None),
         };
         let sink = Arc::new(ShardSink {
-            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            stopping,
             detection,
             signals,
             patterns,
@@ -334,6 +353,10 @@ impl RunningWorker {
             tokio::task::spawn_blocking(move || c.stop())
                 .await
                 .map_err(|e| NodeError::join("correlator failed", e))?;
+        }
+        // the notifier and the rules watcher end at their next check
+        if let Some(d) = &sink.detection {
+            d.stop();
         }
         joined.map_err(|e| NodeError::join("consumer threads failed", e))??;
         if let Some(saver) = saver {
