@@ -34,14 +34,23 @@ mod logfmt;
 mod loghub;
 mod record;
 mod scan;
+mod structure;
 mod syslog;
 pub mod timestamp;
 
 pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
 pub use layout::Layout;
+pub use structure::{Column, Structure, TimeReading};
+pub(crate) use structure::{fits as column_fits, is_host, known_time, swap_day_month, unwrap as unwrap_field};
 pub(crate) use layout::start_time as layout_start_time;
 pub use record::{parse_record, parse_record_with, ParseContext};
+
+/// Format detection alone on one line (what a line gets without a layout); `false` when no
+/// format matched.
+pub(crate) fn detect_line(line: &str, ev: &mut loglynx_core::Event, ctx: &ParseContext) -> bool {
+    detect::auto(line, ev, ctx)
+}
 
 #[cfg(test)]
 mod tests;
