@@ -369,4 +369,57 @@ mod tests {
         assert!(z.parse_batch(&lines, &ctx).iter().all(|e| e.dataset.as_deref() == Some("syslog")));
         assert_eq!(z.learned_format(None, "/var/log/syslog"), None);
     }
+
+    #[test]
+    fn a_learned_structure_reads_fields_survives_a_restart_and_bad_input_loses_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("parse/learned.json");
+        let ctx = ParseContext { now: Timestamp(JULY * 1_000_000_000), keep_original: false, utc_offset_secs: 0 };
+        let src = Arc::new(SourceKind::File { path: "/srv/pipes/app.log".into() });
+        let batch = |lines: &[String]| -> Vec<RawRecord> {
+            lines.iter().map(|l| RawRecord { source: Arc::clone(&src), ..rec("", l, ctx.now) }).collect()
+        };
+        let pipe = |i: usize| format!("2024-07-14 10:00:{:02}.125|WARN|worker-{}|shop.Cart|cart {i} abandoned", i % 60, i % 4);
+        let z = FileRules::default().with_state_file(state.clone());
+        let lines: Vec<String> = (0..10).map(pipe).collect();
+        let evs = z.parse_batch(&batch(&lines), &ctx);
+        let e = &evs[3];
+        assert_eq!(e.message, "cart 3 abandoned");
+        assert_eq!(e.level.as_deref(), Some("warn"));
+        assert_eq!(e.labels.get("process.thread.name").map(String::as_str), Some("worker-3"));
+        assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("shop.Cart"));
+        assert_eq!(e.labels.get("log.structure").map(String::as_str), Some("time|level|thread|logger|message"));
+        assert!(!e.flags.any());
+        // After a restart the first line is read with it at once.
+        let z = FileRules::default().with_state_file(state);
+        let evs = z.parse_batch(&batch(&[pipe(40)]), &ctx);
+        assert_eq!(evs[0].labels.get("log.logger").map(String::as_str), Some("shop.Cart"));
+        // Bad input in the middle: no header, a time far ahead or before 1970, another format:
+        // every line is an event, flagged for what happened.
+        let odd = vec![
+            "no header at all".to_string(),
+            "2999-01-01 10:00:00.000|WARN|w|shop.Cart|from the future".to_string(),
+            "1969-12-31 10:00:00.000|WARN|w|shop.Cart|from the past".to_string(),
+            "Jul 14 10:00:00 web1 cron[12]: run".to_string(),
+            "{\"message\":\"json line\"}".to_string(),
+            pipe(41),
+        ];
+        let evs = z.parse_batch(&batch(&odd), &ctx);
+        assert_eq!(evs.len(), odd.len());
+        assert!(evs[0].flags.unparsed && evs[0].message == "no header at all");
+        assert!(evs[1].flags.bad_timestamp && evs[1].message.contains("from the future"), "{:?}", evs[1]);
+        assert!(evs[2].flags.bad_timestamp && evs[2].message.contains("from the past"), "{:?}", evs[2]);
+        assert_eq!(evs[3].dataset.as_deref(), Some("syslog"));
+        assert_eq!(evs[4].message, "json line");
+        assert_eq!(evs[5].message, "cart 41 abandoned");
+        // The structure changes midway: after a window of lines it no longer reads, the file
+        // learns the new one.
+        let semi = |i: usize| format!("2024-07-14 11:00:{:02};ERROR;billing;invoice {i} failed", i % 60);
+        let lines: Vec<String> = (0..300).map(semi).collect();
+        z.parse_batch(&batch(&lines), &ctx);
+        let evs = z.parse_batch(&batch(&lines[..10]), &ctx);
+        assert_eq!(evs[2].message, "invoice 2 failed");
+        assert_eq!(evs[2].labels.get("log.structure").map(String::as_str), Some("time;level;logger;message"));
+        assert_eq!(z.learned_structure(None, "/srv/pipes/app.log").unwrap().describe(), "time;level;logger;message");
+    }
 }
