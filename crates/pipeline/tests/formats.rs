@@ -919,6 +919,14 @@ fn formats() -> Vec<(&'static str, i32, Gen)> {
     ]
 }
 
+/// The corpus's lines per format (the parse bench's `corpus` group reads them).
+pub fn corpus() -> Vec<(&'static str, i32, Vec<String>)> {
+    formats()
+        .into_iter()
+        .map(|(name, offset, gen)| (name, offset, (0..LINES).map(|i| gen(i, T::new(i), &message(i)).line).collect()))
+        .collect()
+}
+
 #[test]
 fn formats_corpus() {
     let rules = FileRules::default();

@@ -15,7 +15,8 @@
 //! | `header` | `timestamped`: any other line starting with a timestamp in a common format (ISO, ctime, `yy/MM/dd`, logcat, klog, Rails, Redis, PostgreSQL, Windows, epoch...), with its level, pid, thread and logger |
 //!
 //! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
-//! A source with an explicit [`Layout`] (`[[files.layouts]]`, `event.dataset` `custom`) has its
+//! A source with an explicit [`Layout`] (`[[files.layouts]]`, `event.dataset` `custom`) or a
+//! learned one (a [`Structure`], `structure`: time reading, delimiter, header columns) has its
 //! lines read with it first ([`parse_record_with`]).
 //! Timestamps without an offset are UTC, except in `header` and RFC 3164 `syslog` lines, which
 //! take [`ParseContext::utc_offset_secs`] (the file's zone, `files.timezone`, set by the stage);
