@@ -269,6 +269,11 @@ fn columns(rests: &[&str], delim: &str, width: usize) -> Vec<Column> {
             break;
         }
     }
+    // A logger without `:` that no level followed was a guess (java.util.logging's
+    // `com.acme.Main run` is a source and method): the message starts there.
+    if closing && !level && cols.last() == Some(&Column::Logger) {
+        cols.pop();
+    }
     // Blanks: trailing separators belong to the message's lead (` - msg`).
     while blanks && cols.last() == Some(&Column::Separator) {
         cols.pop();
