@@ -116,11 +116,15 @@ fn an_explicit_layout_of_the_config_wins_over_detection() {
         .map(|i| format!("31.05.2024 10:00:{:02}.250|{}|worker-{}|billing.Invoice|invoice {i} sent\n", i % 60, if i % 10 == 0 { "ERROR" } else { "INFO" }, i % 3))
         .collect();
     std::fs::write(&file, lines).unwrap();
-    // Without the layout only the time is learned; the pipe-delimited fields are not read.
+    // Without the layout the structure is learned: the time format, the delimiter and the
+    // fields.
     let r = report(&[file.to_str().unwrap()]);
     assert_eq!(r["learned_timestamp_format"], "%d.%m.%Y %H:%M:%S%.f");
+    assert_eq!(r["learned_structure"], "time(%d.%m.%Y %H:%M:%S%.f)|level|thread|logger|message");
     assert_eq!(r["timed"].as_u64(), Some(50));
-    assert!(r["first"][0].get("log.level").is_none(), "{}", r["first"][0]);
+    assert_eq!(r["first"][0]["log.level"], "error", "{}", r["first"][0]);
+    assert_eq!(r["first"][1]["message"], "invoice 1 sent");
+    assert_eq!(r["first"][1]["labels.process.thread.name"], "worker-1", "{}", r["first"][1]);
     let cfg = dir.path().join("loglynx.toml");
     std::fs::write(
         &cfg,

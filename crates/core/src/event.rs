@@ -43,6 +43,11 @@ pub struct EventFlags {
     /// `message`, unparsed, and the rest of its batch is parsed as usual.
     #[serde(default, skip_serializing_if = "is_false")]
     pub parse_panic: bool,
+    /// The time was read with a day / month order guessed from the source's lines, whose
+    /// dates could all be read either way (days and months <= 12). Informative: not counted by
+    /// [`EventFlags::any`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ambiguous_timestamp: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -87,6 +92,9 @@ impl EventFlags {
         if self.parse_panic {
             v.push("parse_panic");
         }
+        if self.ambiguous_timestamp {
+            v.push("ambiguous_timestamp");
+        }
         v
     }
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -99,6 +107,7 @@ impl EventFlags {
                 "bad_timestamp" => f.bad_timestamp = true,
                 "malformed" => f.malformed = true,
                 "parse_panic" => f.parse_panic = true,
+                "ambiguous_timestamp" => f.ambiguous_timestamp = true,
                 "multiline" => f.multiline = true,
                 "multiline_truncated" => f.multiline_truncated = true,
                 _ => {}

@@ -114,7 +114,10 @@ impl AllInOne {
             pipeline_tx,
             cfg.pipeline.parse_threads,
             cfg.pipeline.keep_original,
-            Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
+            Arc::new(
+                loglynx_pipeline::FileRules::from_files(&cfg.files)
+                    .with_state_file(cfg.data_dir.join("parse").join("learned.json")),
+            ),
             stats.clone(),
             crate::patterns::chain(
                 patterns.as_ref().map(|p| crate::patterns::hook(p, cfg.patterns.signals, cfg.patterns.warmup)),

@@ -8,6 +8,9 @@
 //! stage's path: the file's rules looked up once per batch, the learning bookkeeping), and a
 //! file with day-first dates read with the timestamp format learned for it (`learned_dayfirst`);
 //! each beside `<case>_parse_record`, the stage's loop before (`parse_record` per record).
+//!
+//! Group `corpus`: the 42 formats x 300 lines of `tests/formats.rs` through the stage's path
+//! (structures learned on a first pass), lines per second over all of it.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -17,6 +20,10 @@ use loglynx_core::{FormatHint, RawRecord, SourceKind, Timestamp};
 use loglynx_pipeline::decode::decode;
 use loglynx_pipeline::parse::{parse_record, ParseContext};
 use loglynx_pipeline::FileRules;
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/formats.rs"]
+mod formats;
 
 const BATCH: usize = 1000;
 
@@ -152,6 +159,50 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // The formats corpus of tests/formats.rs (42 formats x 300 lines, 12,600 lines), each
+    // format's lines one batch of one file through the stage's path, structures learned on the
+    // first pass: the rate over all of it.
+    let corpus: Vec<Vec<RawRecord>> = formats::corpus()
+        .into_iter()
+        .map(|(name, _, lines)| {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let source = Arc::new(SourceKind::File { path: format!("corpus/{name}.log") });
+            refs.iter()
+                .enumerate()
+                .map(|(i, l)| RawRecord {
+                    body: l.as_bytes().to_vec(),
+                    truncated: false,
+                    hint: FormatHint::Auto,
+                    source: source.clone(),
+                    host: Some("receiver".into()),
+                    received: Timestamp::from_secs(1_735_603_200),
+                    id: format!("id-{i}"),
+                })
+                .collect()
+        })
+        .collect();
+    let total: usize = corpus.iter().map(Vec::len).sum();
+    let corpus_ctx = ParseContext { now: Timestamp::from_secs(1_735_603_200), ..ctx };
+    let rules = FileRules::default();
+    for recs in &corpus {
+        black_box(rules.parse_batch(recs, &corpus_ctx));
+    }
+    let mut g = c.benchmark_group("corpus");
+    g.throughput(Throughput::Elements(total as u64));
+    g.sample_size(20);
+    g.bench_function("formats", |b| {
+        b.iter(|| {
+            for recs in &corpus {
+                let mut evs = rules.parse_batch(black_box(recs), &corpus_ctx);
+                for e in &mut evs {
+                    decode(e);
+                }
+                black_box(evs);
+            }
+        })
+    });
     g.finish();
 }
 

@@ -11,8 +11,9 @@
 //!
 //! Files only: syslog and HTTP records keep UTC for times without a zone, and no layout.
 //!
-//! A file without a configured layout whose lines detection does not explain gets a learned one
-//! (`crate::learn`); [`FileRules::parse_batch`] does both.
+//! A file without a configured layout whose lines detection does not explain, or reads only as
+//! a generic timestamped header, gets a learned structure (`crate::learn`);
+//! [`FileRules::parse_batch`] does both.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use glob::Pattern;
 use loglynx_config::{FilesConfig, Zone};
 use loglynx_core::{Event, RawRecord, SourceKind};
 
-use crate::learn::{unexplained, Learner, Outcome};
+use crate::learn::{generic, unexplained, Head, Learner, Outcome};
 use crate::parse::{parse_record_with, Layout, ParseContext};
 
 /// Zones and layouts by file path; see the module documentation.
@@ -72,6 +73,13 @@ impl FileRules {
         }
     }
 
+    /// Keeps the structures learned for files in `state_file` (`<data_dir>/parse/learned.json`)
+    /// and starts from the ones it holds.
+    pub fn with_state_file(mut self, state_file: std::path::PathBuf) -> Self {
+        self.learner = Learner::with_state_file(state_file);
+        self
+    }
+
     /// Parses a batch as the stage does: each record with its file's rules, the layout learned
     /// for its file first when it has no configured one; then learns from what detection did
     /// not explain (records of a file that just learned are parsed again).
@@ -107,14 +115,23 @@ impl FileRules {
         }
         for s in &srcs {
             let Some(key) = &s.key else { continue };
-            let unexplained: Vec<&str> = s
-                .idx
-                .iter()
-                .filter(|&&i| unexplained(&events[i]))
-                .map(|&i| first_line(&records[i].body))
-                .collect();
-            let out = Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), unexplained };
-            if let Some(layout) = self.learner.observe(key, out, ctx) {
+            let mut fitted = 0u32;
+            let mut sampled = Vec::new();
+            for &i in &s.idx {
+                let e = &events[i];
+                if s.learned.is_some() && e.labels.contains_key("log.structure") {
+                    fitted += 1;
+                } else if unexplained(e) || generic(e) {
+                    sampled.push((first_line(&records[i].body), unexplained(e)));
+                }
+            }
+            let out = Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), fitted, sampled };
+            let path = match records[s.idx[0]].source.as_ref() {
+                SourceKind::File { path } => path.as_str(),
+                _ => "",
+            };
+            let head = || read_head(path, ctx);
+            if let Some(layout) = self.learner.observe(key, out, ctx, &head) {
                 let rules = SourceRules { zone: s.rules.zone, layout: Some(&*layout) };
                 for &i in &s.idx {
                     events[i] = parse_with(&records[i], ctx, rules);
@@ -128,6 +145,12 @@ impl FileRules {
     pub fn learned_format(&self, host: Option<&str>, path: &str) -> Option<String> {
         let layout = self.learner.layout(&learner_key(host, path))?;
         layout.timestamp_format().map(str::to_string)
+    }
+
+    /// The structure learned for a file of `host` (the records' host), if any.
+    pub fn learned_structure(&self, host: Option<&str>, path: &str) -> Option<crate::parse::Structure> {
+        let layout = self.learner.layout(&learner_key(host, path))?;
+        layout.structure().cloned()
     }
 
     /// Parses `rec` with the rules of its source (what the stage does for each record).
@@ -149,6 +172,45 @@ impl FileRules {
 /// What the learner keeps a file's state under: the same path on two hosts is two files.
 fn learner_key(host: Option<&str>, path: &str) -> String {
     format!("{}|{path}", host.unwrap_or(""))
+}
+
+/// Bytes of the head of a file read to top up a first sample.
+const HEAD_BYTES: usize = 32 * 1024;
+
+/// The first lines of a local file that format detection reads only as a generic header or not
+/// at all, and its modification time; `None` when there is no such file here (the file of
+/// another machine's agent, or gone).
+fn read_head(path: &str, ctx: &ParseContext) -> Option<Head> {
+    use std::io::Read;
+    if path.is_empty() {
+        return None;
+    }
+    let f = std::fs::File::open(path).ok()?;
+    let mtime = f
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .map(loglynx_core::Timestamp);
+    let mut buf = Vec::with_capacity(HEAD_BYTES);
+    f.take(HEAD_BYTES as u64).read_to_end(&mut buf).ok()?;
+    // Whole lines only (the last one may be cut).
+    let end = memchr::memrchr(b'\n', &buf).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..end]);
+    let lines = text
+        .lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty() && !l.starts_with([' ', '\t']))
+        .filter(|l| {
+            let mut ev = Event::default();
+            let detected = crate::parse::detect_line(l, &mut ev, ctx);
+            !detected || unexplained(&ev) || generic(&ev)
+        })
+        .take(64)
+        .map(str::to_string)
+        .collect();
+    Some((lines, mtime))
 }
 
 /// The first line of a body, as text (invalid UTF-8 lines are not sampled).
@@ -306,5 +368,58 @@ mod tests {
             .collect();
         assert!(z.parse_batch(&lines, &ctx).iter().all(|e| e.dataset.as_deref() == Some("syslog")));
         assert_eq!(z.learned_format(None, "/var/log/syslog"), None);
+    }
+
+    #[test]
+    fn a_learned_structure_reads_fields_survives_a_restart_and_bad_input_loses_no_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("parse/learned.json");
+        let ctx = ParseContext { now: Timestamp(JULY * 1_000_000_000), keep_original: false, utc_offset_secs: 0 };
+        let src = Arc::new(SourceKind::File { path: "/srv/pipes/app.log".into() });
+        let batch = |lines: &[String]| -> Vec<RawRecord> {
+            lines.iter().map(|l| RawRecord { source: Arc::clone(&src), ..rec("", l, ctx.now) }).collect()
+        };
+        let pipe = |i: usize| format!("2024-07-14 10:00:{:02}.125|WARN|worker-{}|shop.Cart|cart {i} abandoned", i % 60, i % 4);
+        let z = FileRules::default().with_state_file(state.clone());
+        let lines: Vec<String> = (0..10).map(pipe).collect();
+        let evs = z.parse_batch(&batch(&lines), &ctx);
+        let e = &evs[3];
+        assert_eq!(e.message, "cart 3 abandoned");
+        assert_eq!(e.level.as_deref(), Some("warn"));
+        assert_eq!(e.labels.get("process.thread.name").map(String::as_str), Some("worker-3"));
+        assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("shop.Cart"));
+        assert_eq!(e.labels.get("log.structure").map(String::as_str), Some("time|level|thread|logger|message"));
+        assert!(!e.flags.any());
+        // After a restart the first line is read with it at once.
+        let z = FileRules::default().with_state_file(state);
+        let evs = z.parse_batch(&batch(&[pipe(40)]), &ctx);
+        assert_eq!(evs[0].labels.get("log.logger").map(String::as_str), Some("shop.Cart"));
+        // Bad input in the middle: no header, a time far ahead or before 1970, another format:
+        // every line is an event, flagged for what happened.
+        let odd = vec![
+            "no header at all".to_string(),
+            "2999-01-01 10:00:00.000|WARN|w|shop.Cart|from the future".to_string(),
+            "1969-12-31 10:00:00.000|WARN|w|shop.Cart|from the past".to_string(),
+            "Jul 14 10:00:00 web1 cron[12]: run".to_string(),
+            "{\"message\":\"json line\"}".to_string(),
+            pipe(41),
+        ];
+        let evs = z.parse_batch(&batch(&odd), &ctx);
+        assert_eq!(evs.len(), odd.len());
+        assert!(evs[0].flags.unparsed && evs[0].message == "no header at all");
+        assert!(evs[1].flags.bad_timestamp && evs[1].message.contains("from the future"), "{:?}", evs[1]);
+        assert!(evs[2].flags.bad_timestamp && evs[2].message.contains("from the past"), "{:?}", evs[2]);
+        assert_eq!(evs[3].dataset.as_deref(), Some("syslog"));
+        assert_eq!(evs[4].message, "json line");
+        assert_eq!(evs[5].message, "cart 41 abandoned");
+        // The structure changes midway: after a window of lines it no longer reads, the file
+        // learns the new one.
+        let semi = |i: usize| format!("2024-07-14 11:00:{:02};ERROR;billing;invoice {i} failed", i % 60);
+        let lines: Vec<String> = (0..300).map(semi).collect();
+        z.parse_batch(&batch(&lines), &ctx);
+        let evs = z.parse_batch(&batch(&lines[..10]), &ctx);
+        assert_eq!(evs[2].message, "invoice 2 failed");
+        assert_eq!(evs[2].labels.get("log.structure").map(String::as_str), Some("time;level;logger;message"));
+        assert_eq!(z.learned_structure(None, "/srv/pipes/app.log").unwrap().describe(), "time;level;logger;message");
     }
 }

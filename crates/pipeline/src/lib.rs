@@ -5,8 +5,8 @@
 //!   account tools, cron, systemd, kernel firewalls and web access logs.
 //! - [`PipelineError`]: why the stage stopped early.
 //! - [`FileRules`]: each file's zone for timestamps that carry none (`files.timezone`) and its
-//!   explicit layout (`[[files.layouts]]`), or the timestamp format learned from its lines
-//!   when detection does not explain them (`learn`).
+//!   explicit layout (`[[files.layouts]]`), or the header structure learned from its lines
+//!   when detection does not explain them or reads them only as a generic header (`learn`).
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!

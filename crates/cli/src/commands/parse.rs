@@ -6,7 +6,8 @@
 //! - the layouts found (the format, `event.dataset`, and the header parts read: time, level,
 //!   pid, thread, logger, host, program) and the share of events of each;
 //! - the shapes of the timestamps lines start with (digits as `d`, month and day names as
-//!   `MMM` / `EEE`), and the timestamp format learned when detection did not explain most lines;
+//!   `MMM` / `EEE`), and the structure (time format, delimiter, header fields) learned when
+//!   detection did not explain most lines or read them only as a generic header;
 //! - the share of events a format explained (not `unparsed`), that got their time from the
 //!   line, and that carry a flag, by flag;
 //! - the first events as they would be stored (`event.id` from the offset, not the file's
@@ -65,6 +66,10 @@ pub struct Report {
     /// The timestamp format learned from lines detection did not explain, if any (what a
     /// `[[files.layouts]]` `timestamp_format` would say).
     pub learned_timestamp_format: Option<String>,
+    /// The header structure learned from the file's lines when format detection did not read
+    /// them or read them only as a generic header: the time, the delimiter and the header's
+    /// fields in order (`time|level|thread|logger|message`), if any.
+    pub learned_structure: Option<String>,
     /// Events per flag (`multiline` included).
     pub flags: BTreeMap<String, usize>,
     /// The first events as they would be stored.
@@ -121,6 +126,7 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
         timed: 0,
         flagged: 0,
         learned_timestamp_format: None,
+        learned_structure: None,
         flags: BTreeMap::new(),
         first: Vec::new(),
     };
@@ -138,6 +144,7 @@ fn inspect(args: &ParseArgs, cfg: &Config) -> anyhow::Result<Report> {
         .collect();
     let events = rules.parse_batch(&records, &ctx);
     report.learned_timestamp_format = rules.learned_format(Some(&host), &path.to_string_lossy());
+    report.learned_structure = rules.learned_structure(Some(&host), &path.to_string_lossy()).map(|s| s.describe());
     for (rec, mut ev) in records.iter().zip(events) {
         loglynx_pipeline::decode::decode(&mut ev);
         let first_line = String::from_utf8_lossy(rec.body.split(|&b| b == b'\n').next().unwrap_or(&[]))
@@ -276,6 +283,9 @@ fn print(r: &Report, json: bool) -> io::Result<()> {
     writeln!(out, "timestamp format (at the line's start):")?;
     for s in &r.timestamp_formats {
         writeln!(out, "  {:>5.1}%  {:>6}  {}", s.percent, s.events, s.name)?;
+    }
+    if let Some(st) = &r.learned_structure {
+        writeln!(out, "learned structure: {st}")?;
     }
     if let Some(f) = &r.learned_timestamp_format {
         writeln!(out, "learned timestamp format: {f} (set it as a [[files.layouts]] timestamp_format to keep it)")?;

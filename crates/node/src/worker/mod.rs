@@ -148,7 +148,10 @@ impl Worker {
             topic: cfg.kafka.topic.clone(),
             store: cfg.store.clone(),
             pipeline: cfg.pipeline.clone(),
-            file_rules: Arc::new(loglynx_pipeline::FileRules::from_files(&cfg.files)),
+            file_rules: Arc::new(
+                loglynx_pipeline::FileRules::from_files(&cfg.files)
+                    .with_state_file(cfg.data_dir.join("parse").join("learned.json")),
+            ),
             rt: tokio::runtime::Handle::current(),
             stats: stats.clone(),
             consumers,

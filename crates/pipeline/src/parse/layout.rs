@@ -17,6 +17,7 @@ use loglynx_core::{Event, Timestamp};
 use regex::Regex;
 
 use super::record::ParseContext;
+use super::structure::Structure;
 use super::{header, level};
 
 const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
@@ -26,9 +27,9 @@ const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 pub struct Layout {
     pattern: Option<Regex>,
     timestamp_format: Option<String>,
-    /// `custom` for a configured layout; a learned one (`crate::learn`) is `timestamped`,
-    /// with label `log.timestamp_format`.
-    learned: bool,
+    /// A learned structure (`crate::learn`): its events are `timestamped`, with label
+    /// `log.structure`; `None` for a configured layout (`custom`).
+    learned: Option<Structure>,
 }
 
 impl Layout {
@@ -40,33 +41,38 @@ impl Layout {
             None => None,
         };
         (pattern.is_some() || rule.timestamp_format.is_some())
-            .then(|| Layout { pattern, timestamp_format: rule.timestamp_format.clone(), learned: false })
+            .then(|| Layout { pattern, timestamp_format: rule.timestamp_format.clone(), learned: None })
     }
 
-    /// A layout inferred from a file's lines: a timestamp format at the start of the line (maybe
-    /// in `[...]`), the rest read like a generic header.
-    pub(crate) fn learned(timestamp_format: &str) -> Self {
-        Layout { pattern: None, timestamp_format: Some(timestamp_format.to_string()), learned: true }
+    /// A layout inferred from a source's lines (`crate::learn`).
+    pub(crate) fn learned(structure: Structure) -> Self {
+        Layout { pattern: None, timestamp_format: None, learned: Some(structure) }
     }
 
     /// The strftime format of its timestamps, if it has one.
     pub fn timestamp_format(&self) -> Option<&str> {
-        self.timestamp_format.as_deref()
+        match &self.learned {
+            Some(s) => s.timestamp_format(),
+            None => self.timestamp_format.as_deref(),
+        }
+    }
+
+    /// The structure it was learned as, for a learned layout.
+    pub fn structure(&self) -> Option<&Structure> {
+        self.learned.as_ref()
     }
 
     /// Fills `ev` when the line fits; `false` (event untouched) otherwise.
     pub(crate) fn apply(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+        if let Some(s) = &self.learned {
+            return s.apply(line, ev, ctx);
+        }
         let fitted = match &self.pattern {
             Some(re) => self.apply_pattern(re, line, ev, ctx),
             None => self.apply_format(line, ev, ctx),
         };
-        if fitted && !self.learned {
+        if fitted {
             ev.dataset = Some("custom".to_string());
-        }
-        if fitted && self.learned {
-            if let Some(f) = &self.timestamp_format {
-                ev.labels.insert("log.timestamp_format".to_string(), f.clone());
-            }
         }
         fitted
     }

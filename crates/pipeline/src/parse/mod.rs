@@ -15,7 +15,8 @@
 //! | `header` | `timestamped`: any other line starting with a timestamp in a common format (ISO, ctime, `yy/MM/dd`, logcat, klog, Rails, Redis, PostgreSQL, Windows, epoch...), with its level, pid, thread and logger |
 //!
 //! Anything else is kept whole in `message` with `flags.unparsed` and `@timestamp` = received.
-//! A source with an explicit [`Layout`] (`[[files.layouts]]`, `event.dataset` `custom`) has its
+//! A source with an explicit [`Layout`] (`[[files.layouts]]`, `event.dataset` `custom`) or a
+//! learned one (a [`Structure`], `structure`: time reading, delimiter, header columns) has its
 //! lines read with it first ([`parse_record_with`]).
 //! Timestamps without an offset are UTC, except in `header` and RFC 3164 `syslog` lines, which
 //! take [`ParseContext::utc_offset_secs`] (the file's zone, `files.timezone`, set by the stage);
@@ -34,14 +35,23 @@ mod logfmt;
 mod loghub;
 mod record;
 mod scan;
+mod structure;
 mod syslog;
 pub mod timestamp;
 
 pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
 pub use layout::Layout;
+pub use structure::{Column, Structure, TimeReading};
+pub(crate) use structure::{fits as column_fits, is_host, known_time, swap_day_month, unwrap as unwrap_field};
 pub(crate) use layout::start_time as layout_start_time;
 pub use record::{parse_record, parse_record_with, ParseContext};
+
+/// Format detection alone on one line (what a line gets without a layout); `false` when no
+/// format matched.
+pub(crate) fn detect_line(line: &str, ev: &mut loglynx_core::Event, ctx: &ParseContext) -> bool {
+    detect::auto(line, ev, ctx)
+}
 
 #[cfg(test)]
 mod tests;

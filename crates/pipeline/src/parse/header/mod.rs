@@ -23,7 +23,7 @@ use super::level;
 use super::record::ParseContext;
 use super::scan::{parse_u32, Cursor};
 use super::timestamp::{read_hms, Civil};
-use fields::Header;
+pub(crate) use fields::{level_word, Header};
 
 const DAY_NANOS: i64 = 86_400 * 1_000_000_000;
 
@@ -56,6 +56,11 @@ pub fn leading_timestamp<'a>(line: &'a str, ctx: &ParseContext) -> Option<&'a st
     let start = cur.pos();
     time::read(&mut cur, ctx)?;
     line.get(start..cur.pos())
+}
+
+/// Reads a timestamp in any shape of `time` at the cursor (see `time::read`).
+pub(crate) fn read_time_at(cur: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> {
+    time::read(cur, ctx)
 }
 
 /// Reads `text` as a timestamp in any shape of `time` (an explicit layout's `timestamp` group).
@@ -123,7 +128,7 @@ fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
 }
 
 /// Applies a header to the event.
-fn fill(ev: &mut Event, ts: Option<Timestamp>, ctx: &ParseContext, h: &Header<'_>, msg: &str) {
+pub(crate) fn fill(ev: &mut Event, ts: Option<Timestamp>, ctx: &ParseContext, h: &Header<'_>, msg: &str) {
     match ts {
         Some(t) if t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(DAY_NANOS) => ev.timestamp = t,
         _ => ev.flags.bad_timestamp = true,

@@ -1,0 +1,463 @@
+//! Structure inference per file: what format detection reads as a generic timestamped header
+//! (`event.dataset` `timestamped`) or does not explain (`unparsed`, `bad_timestamp`) is sampled,
+//! and the header structure of the sample is inferred (`infer`: how its time is read, its
+//! delimiter, what each field holds, where the message starts). A structure that reads more than
+//! detection is applied to the file's next lines as a layout tried before detection
+//! (`event.dataset` `timestamped`, labels `log.structure`, `log.timestamp_format`); when
+//! detection reads the sample as well, the file is settled: only unexplained lines are sampled
+//! from then on, as before.
+//!
+//! - Learning needs [`MIN_SAMPLE`] sampled lines. A file's first batch with fewer tops the
+//!   sample up from the head of the file when the file is on this machine (its first 32 KiB),
+//!   so a file tailed a line at a time learns from its first line. Once settled, unexplained
+//!   lines must be at least half of the lines seen since the file started learning. The batch
+//!   that completes the sample is parsed again with what was learned.
+//! - Re-learning: over every [`WINDOW`] lines, when more than half did not fit the learned
+//!   layout (the file changed structure), it is dropped and learning starts again. A learned
+//!   date order that was a guess (days and months all <= 12) is dropped at the first line it
+//!   cannot read (a day 13 read month-first), and learned again with that line in the sample.
+//! - A file whose lines detection explains by a fast path (syslog, JSON, logfmt, access logs)
+//!   keeps no state and never pays for a learned layout.
+//! - Files only, keyed by host and path; a configured `[[files.layouts]]` entry wins (no
+//!   learning). At most [`MAX_FILES`] files have state. What was learned is saved in a small
+//!   state file under the data directory (`<data_dir>/parse/learned.json`, written when it
+//!   changes) and loaded at start, so a file does not learn again after a restart.
+//!
+//! The timestamp candidates ([`CANDIDATES`]) are the common formats the generic header reader
+//! does not take: day-first dates (`31/05/2024`, `31.05.2024`, `31-05-2024`, `31-May-2024`),
+//! `Jun 01, 2024 10:00:00 AM` (java.util.logging), `Jun 01 2024 10:00:00`, DB2's
+//! `2024-05-31-10.00.00`, compact digits.
+
+mod infer;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use loglynx_core::{Event, Timestamp};
+
+use crate::parse::{Layout, ParseContext, Structure};
+
+pub use infer::infer;
+
+/// Timestamp formats tried on unexplained lines (strftime; `%.f` is an optional fraction).
+pub const CANDIDATES: &[&str] = &[
+    "%d/%m/%Y %H:%M:%S%.f",
+    "%d.%m.%Y %H:%M:%S%.f",
+    "%d.%m.%y %H:%M:%S%.f",
+    "%d-%m-%Y %H:%M:%S%.f",
+    "%d-%b-%Y %H:%M:%S%.f",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+    "%b %d, %Y %I:%M:%S %p",
+    "%b %d, %Y %H:%M:%S",
+    "%b %d %Y %H:%M:%S%.f",
+    "%Y-%m-%d-%H.%M.%S%.f",
+    "%Y-%m-%d_%H:%M:%S%.f",
+    "%Y%m%d %H%M%S",
+    "%Y%m%d%H%M%S",
+];
+
+/// Sampled lines needed to learn.
+pub const MIN_SAMPLE: usize = 8;
+/// Most sample lines kept per file (each cut to 256 bytes).
+const SAMPLE: usize = 32;
+/// Files with learning state at most (about 8 KiB each while learning): beyond, new files are
+/// not learned (memory stays bounded in a worker that sees the files of many agents).
+pub const MAX_FILES: usize = 10_000;
+/// Lines over which a learned layout is checked, and after which a file that did not learn
+/// starts counting again.
+pub const WINDOW: u32 = 256;
+
+/// The line does not have its structure read: no format matched or its time was refused.
+pub(crate) fn unexplained(ev: &Event) -> bool {
+    ev.flags.unparsed || ev.flags.bad_timestamp
+}
+
+/// The line was read by the generic header reader: its structure may be learned better.
+pub(crate) fn generic(ev: &Event) -> bool {
+    ev.dataset.as_deref() == Some("timestamped") && !ev.labels.contains_key("log.structure")
+}
+
+/// The candidate that reads the start of the most `lines`, if at least 3 in 4.
+pub fn infer_format(lines: &[&str], ctx: &ParseContext) -> Option<&'static str> {
+    let day = 86_400 * 1_000_000_000;
+    let score = |fmt: &str| {
+        lines
+            .iter()
+            .filter(|l| {
+                matches!(crate::parse::layout_start_time(l, fmt, ctx),
+                    Some((Some(t), _)) if t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(day))
+            })
+            .count()
+    };
+    let (best, n) = CANDIDATES
+        .iter()
+        .map(|f| (*f, score(f)))
+        .fold(("", 0), |acc, c| if c.1 > acc.1 { c } else { acc });
+    (n > 0 && n * 4 >= lines.len() * 3).then_some(best)
+}
+
+#[derive(Debug, Default)]
+struct FileState {
+    /// Lines seen in the current window.
+    seen: u32,
+    /// Unexplained lines (or, with a learned layout, lines it did not read) in the window.
+    misses: u32,
+    /// While learning: the first lines of the sampled lines.
+    samples: Vec<String>,
+    learned: Option<Arc<Layout>>,
+    /// Inference found detection good enough: only unexplained lines are sampled.
+    settled: bool,
+    /// The head of the file was read (or there was none to read).
+    head_tried: bool,
+}
+
+/// Per file: what was learned and the counts that decide learning again.
+#[derive(Debug, Default)]
+pub(crate) struct Learner {
+    files: Mutex<HashMap<String, FileState>>,
+    /// Where learned structures are saved; `None`: memory only.
+    state_file: Option<PathBuf>,
+}
+
+/// What one batch said about one file.
+pub(crate) struct Outcome<'a> {
+    pub(crate) lines: u32,
+    /// Lines the file's learned layout read.
+    pub(crate) fitted: u32,
+    /// First lines of the events that are unexplained (`true`) or read by the generic header
+    /// reader (`false`).
+    pub(crate) sampled: Vec<(&'a str, bool)>,
+}
+
+/// The head of a file: its first lines (format detection's candidates only) and its
+/// modification time.
+pub(crate) type Head = (Vec<String>, Option<Timestamp>);
+
+impl Learner {
+    /// A learner that saves what it learns in `state_file` and starts from what it holds (a
+    /// missing or unreadable file is an empty start, logged).
+    pub(crate) fn with_state_file(state_file: PathBuf) -> Self {
+        let files = store::load(&state_file)
+            .into_iter()
+            .take(MAX_FILES)
+            .map(|(k, s)| {
+                let st = FileState {
+                    learned: Some(Arc::new(Layout::learned(s))),
+                    settled: true,
+                    head_tried: true,
+                    ..FileState::default()
+                };
+                (k, st)
+            })
+            .collect();
+        Learner { files: Mutex::new(files), state_file: Some(state_file) }
+    }
+
+    /// The layout learned for the file `key`.
+    pub(crate) fn layout(&self, key: &str) -> Option<Arc<Layout>> {
+        let files = self.files.lock().ok()?;
+        files.get(key).and_then(|f| f.learned.clone())
+    }
+
+    fn save(&self, files: &HashMap<String, FileState>) {
+        let Some(path) = &self.state_file else { return };
+        let learned: Vec<(&str, &Structure)> = files
+            .iter()
+            .filter_map(|(k, f)| Some((k.as_str(), f.learned.as_deref()?.structure()?)))
+            .collect();
+        store::save(path, &learned);
+    }
+
+    /// Takes a batch's outcome for the file `key`; returns a layout when one was just learned
+    /// (the batch should be parsed again with it). `head` reads the head of the file, called at
+    /// most once per file, when its first sample is too small.
+    pub(crate) fn observe(
+        &self,
+        key: &str,
+        out: Outcome<'_>,
+        ctx: &ParseContext,
+        head: &dyn Fn() -> Option<Head>,
+    ) -> Option<Arc<Layout>> {
+        let mut files = self.files.lock().ok()?;
+        if !files.contains_key(key) {
+            if out.sampled.is_empty() {
+                // Detection explains this file by a fast path: no state at all.
+                return None;
+            }
+            if files.len() >= MAX_FILES {
+                return None;
+            }
+        }
+        let st = files.entry(key.to_string()).or_default();
+        st.seen = st.seen.saturating_add(out.lines);
+        let unexplained = out.sampled.iter().filter(|s| s.1).count();
+        let missed = u32::try_from(unexplained).unwrap_or(u32::MAX);
+        if let Some(learned) = &st.learned {
+            let ambiguous = learned.structure().is_some_and(|s| s.ambiguous_date);
+            st.misses = st.misses.saturating_add(out.lines.saturating_sub(out.fitted));
+            let contradicted = ambiguous && unexplained > 0;
+            if !contradicted {
+                if st.seen < WINDOW {
+                    return None;
+                }
+                let changed = st.misses.saturating_mul(2) > st.seen;
+                (st.seen, st.misses) = (0, 0);
+                if !changed {
+                    st.samples.clear();
+                    return None;
+                }
+                tracing::info!(file = key, "lines no longer fit the learned structure, learning again");
+            } else {
+                tracing::info!(file = key, "a line contradicts the guessed day / month order, learning again");
+            }
+            st.learned = None;
+            st.settled = false;
+            (st.seen, st.misses) = (out.lines, missed);
+            if contradicted {
+                // Room for the lines that settle the order.
+                st.samples.truncate(SAMPLE / 2);
+            } else {
+                st.samples.clear();
+            }
+            self.save(&files);
+            return self.sample_and_infer(&mut files, key, &out, ctx, None);
+        }
+        st.misses = st.misses.saturating_add(missed);
+        let mut head_lines = None;
+        if !st.head_tried && !st.settled && st.samples.len() + out.sampled.len() < MIN_SAMPLE {
+            st.head_tried = true;
+            head_lines = head();
+        }
+        self.sample_and_infer(&mut files, key, &out, ctx, head_lines)
+    }
+
+    fn sample_and_infer(
+        &self,
+        files: &mut HashMap<String, FileState>,
+        key: &str,
+        out: &Outcome<'_>,
+        ctx: &ParseContext,
+        head: Option<Head>,
+    ) -> Option<Arc<Layout>> {
+        let st = files.get_mut(key)?;
+        let cut = |l: &str| l.char_indices().nth(256).map_or(l, |(i, _)| &l[..i]).to_string();
+        let mut mtime = None;
+        let head_read = head.is_some();
+        if let Some((lines, mt)) = head {
+            mtime = mt;
+            // The batch's own lines are added after: leave room for them.
+            let keep = SAMPLE.saturating_sub(out.sampled.len().min(SAMPLE / 2));
+            st.samples.extend(lines.iter().take(keep).map(|l| cut(l)));
+        }
+        let room = SAMPLE.saturating_sub(st.samples.len());
+        for (l, unexplained) in out.sampled.iter().take(room) {
+            if *unexplained || !st.settled {
+                st.samples.push(cut(l));
+            }
+        }
+        let n = st.samples.len();
+        let enough = if st.settled { st.misses.saturating_mul(2) >= st.seen } else { true };
+        let ready = n >= MIN_SAMPLE || (head_read && n >= 2);
+        if ready && enough {
+            let lines: Vec<&str> = st.samples.iter().map(String::as_str).collect();
+            match infer(&lines, ctx, mtime) {
+                Some(s) => {
+                    tracing::info!(file = key, structure = %s.describe(), "learned the structure of the file's lines");
+                    let ambiguous = s.ambiguous_date;
+                    let layout = Arc::new(Layout::learned(s));
+                    let samples = if ambiguous { std::mem::take(&mut st.samples) } else { Vec::new() };
+                    *st = FileState {
+                        learned: Some(Arc::clone(&layout)),
+                        samples,
+                        head_tried: true,
+                        ..FileState::default()
+                    };
+                    self.save(files);
+                    return Some(layout);
+                }
+                None if !st.settled => {
+                    // Detection reads these lines as well: from now on only unexplained
+                    // lines are sampled.
+                    st.settled = true;
+                    st.samples.clear();
+                    (st.seen, st.misses) = (0, 0);
+                    return None;
+                }
+                None => {}
+            }
+        }
+        if st.seen >= WINDOW {
+            // Nothing learned from this window: start another one (the file may change).
+            (st.seen, st.misses) = (0, 0);
+            st.samples.clear();
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use loglynx_core::Timestamp;
+
+    use super::*;
+    use crate::parse::TimeReading;
+
+    fn ctx() -> ParseContext {
+        ParseContext { now: Timestamp(1_717_200_000_000_000_000), keep_original: false, utc_offset_secs: 0 }
+    }
+
+    #[test]
+    fn the_format_that_reads_most_lines_and_at_least_three_in_four() {
+        let lines = ["31.05.2024 10:00:00 INFO a", "31.05.2024 10:00:01,5 WARN b", "[01.05.2024 10:00:02] c", "garbage"];
+        assert_eq!(infer_format(&lines, &ctx()), Some("%d.%m.%Y %H:%M:%S%.f"));
+        let lines = ["31.05.2024 10:00:00 INFO a", "garbage", "more garbage", "x"];
+        assert_eq!(infer_format(&lines, &ctx()), None);
+        let lines = ["May 31, 2024 10:00:00 AM com.acme.Main run", "May 31, 2024 1:00:00 PM x"];
+        assert_eq!(infer_format(&lines, &ctx()), Some("%b %d, %Y %I:%M:%S %p"));
+        // A year far ahead is no time.
+        assert_eq!(infer_format(&["31.05.2099 10:00:00 x"], &ctx()), None);
+    }
+
+    fn out<'a>(lines: u32, fitted: u32, sampled: &[&'a str], unexplained: bool) -> Outcome<'a> {
+        Outcome { lines, fitted, sampled: sampled.iter().map(|l| (*l, unexplained)).collect() }
+    }
+
+    fn no_head() -> Option<Head> {
+        None
+    }
+
+    #[test]
+    fn learns_after_enough_unexplained_lines_and_forgets_when_they_change() {
+        let l = Learner::default();
+        let line = "31/05/2024 10:00:00 INFO x";
+        let seven = vec![line; MIN_SAMPLE - 1];
+        assert!(l.observe("/a.log", out(7, 0, &seven, true), &ctx(), &no_head).is_none());
+        let got = l.observe("/a.log", out(1, 0, &[line], true), &ctx(), &no_head);
+        let s = got.unwrap().structure().cloned().unwrap();
+        assert_eq!(s.time, TimeReading::DayFirst, "{}", s.describe());
+        assert!(l.layout("/a.log").is_some());
+        // Mostly read with it: kept after a window.
+        l.observe("/a.log", out(WINDOW, WINDOW - 3, &[], true), &ctx(), &no_head);
+        assert!(l.layout("/a.log").is_some());
+        // A window where most lines no longer fit: dropped.
+        let other = vec!["something else"; 200];
+        l.observe("/a.log", out(WINDOW, 56, &other, true), &ctx(), &no_head);
+        assert!(l.layout("/a.log").is_none());
+        // Past MAX_FILES files with state, a new one is not learned.
+        {
+            let mut files = l.files.lock().unwrap();
+            for i in files.len()..MAX_FILES {
+                files.insert(format!("|/full/{i}"), FileState::default());
+            }
+        }
+        let eight = vec![line; MIN_SAMPLE];
+        assert!(l.observe("|/new.log", out(8, 0, &eight, true), &ctx(), &no_head).is_none());
+        assert!(l.files.lock().unwrap().get("|/new.log").is_none());
+        l.files.lock().unwrap().retain(|k, _| !k.starts_with("|/full/"));
+        // A file detection explains by a fast path keeps no state.
+        l.observe("/b.log", out(1000, 0, &[], true), &ctx(), &no_head);
+        assert!(l.files.lock().unwrap().get("/b.log").is_none());
+        // Generic headers detection reads as well as a structure would: settled, nothing learned.
+        let log4j = vec!["2024-05-31 10:00:00,123 INFO  [main] com.acme.Server - started"; 10];
+        assert!(l.observe("/d.log", out(10, 0, &log4j, false), &ctx(), &no_head).is_none());
+        assert!(l.files.lock().unwrap().get("/d.log").unwrap().settled);
+        // Mostly explained with a few odd lines: nothing learned.
+        for _ in 0..20 {
+            l.observe("/c.log", out(100, 0, &[line], true), &ctx(), &no_head);
+        }
+        assert!(l.layout("/c.log").is_none());
+    }
+
+    #[test]
+    fn a_first_small_batch_learns_from_the_head_of_the_file() {
+        let l = Learner::default();
+        let pipe = |i: u32| format!("2024-05-31 10:00:{:02}.250|WARN|worker-{i}|billing.Invoice|total {i}", i % 60);
+        let head_lines: Vec<String> = (0..20).map(pipe).collect();
+        let first = pipe(21);
+        let head = || Some((head_lines.clone(), None));
+        let got = l.observe("/p.log", out(1, 0, &[first.as_str()], false), &ctx(), &head);
+        let s = got.expect("learned from the head").structure().cloned().unwrap();
+        assert_eq!(s.describe(), "time|level|thread|logger|message");
+    }
+
+    #[test]
+    fn structures_of_common_headers_are_inferred() {
+        let c = ctx();
+        let infer_all = |lines: &[String]| {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            infer(&refs, &c, None).map(|s| s.describe())
+        };
+        let pipe: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i}|INFO|pool-1-thread-{i}|com.acme.Db|query {i} took 3ms")).collect();
+        assert_eq!(infer_all(&pipe).as_deref(), Some("time|level|thread|logger|message"));
+        let semi: Vec<String> = (0..10).map(|i| format!("2024-05-31T10:00:0{i}Z; ERROR ; billing ; invoice {i} failed; retry")).collect();
+        assert_eq!(infer_all(&semi).as_deref(), Some("time;level;logger;message"));
+        let dashes: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i},123 - WARNING - billing - queue {i} - slow")).collect();
+        assert_eq!(infer_all(&dashes).as_deref(), Some("time - level - logger - message"));
+        // Python's `asctime - name - levelname - message`: detection reads it as well.
+        let python: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i},123 - app.worker - WARNING - queue {i} - slow")).collect();
+        assert_eq!(infer_all(&python), None);
+        let sys: Vec<String> = (0..10).map(|i| format!("2024-05-31T10:00:0{i}Z INFO web-{i} nginx[12{i}]: GET / 200")).collect();
+        assert_eq!(infer_all(&sys).as_deref(), Some("time level host program message"));
+        let thread_first: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i} [worker-{i}] WARN OrderService: order {i} late")).collect();
+        assert_eq!(infer_all(&thread_first).as_deref(), Some("time thread level logger message"));
+        // Detection reads log4j's layout as well: nothing to learn.
+        let log4j: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i},123 INFO  [main] com.acme.Server - started {i}")).collect();
+        assert_eq!(infer_all(&log4j), None);
+        // No time at all: nothing.
+        let plain: Vec<String> = (0..10).map(|i| format!("just words {i}")).collect();
+        assert_eq!(infer_all(&plain), None);
+    }
+
+    #[test]
+    fn an_ambiguous_date_order_follows_the_lines_order_and_is_flagged() {
+        let c = ctx();
+        // Day-first, days and months <= 12, in time order: 10/01 .. 03/02 read day-first are
+        // Jan 10 .. Feb 3; month-first Oct 1, Nov 1, Dec 1, Jan 2...: out of order.
+        let dates = ["10/01", "11/01", "12/01", "01/02", "02/02", "03/02", "04/02", "05/02"];
+        let lines: Vec<String> = dates.iter().map(|d| format!("{d}/2023 10:00:00 INFO tick")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let s = infer(&refs, &c, None).unwrap();
+        assert_eq!((s.time.clone(), s.ambiguous_date), (TimeReading::DayFirst, true), "{}", s.describe());
+        // Month-first in order: kept month-first, flagged.
+        let dates = ["01/10", "01/11", "01/12", "02/01", "02/02", "02/03", "02/04", "02/05"];
+        let lines: Vec<String> = dates.iter().map(|d| format!("{d}/2023 10:00:00 INFO tick")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let s = infer(&refs, &c, None).unwrap();
+        assert_eq!((s.time.clone(), s.ambiguous_date), (TimeReading::Known, true));
+        // Read month-first some would be months ahead: day-first, not flagged.
+        let lines: Vec<String> = (1..=12).map(|d| format!("{d:02}/02/2024 10:00:00 INFO tick {d}")).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let s = infer(&refs, &c, None).unwrap();
+        assert_eq!((s.time.clone(), s.ambiguous_date), (TimeReading::DayFirst, false));
+        // A day over 12 settles it: day-first, not flagged.
+        let lines: Vec<String> = (1..=12).map(|d| format!("{:02}/02/2024 10:00:00 INFO tick", d + 12)).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let s = infer(&refs, &c, None).unwrap();
+        assert_eq!((s.time.clone(), s.ambiguous_date), (TimeReading::DayFirst, false));
+    }
+
+    #[test]
+    fn learned_structures_survive_a_restart_through_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parse/learned.json");
+        let pipe: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i}|INFO|pool-1-thread-{i}|com.acme.Db|query {i}")).collect();
+        let refs: Vec<&str> = pipe.iter().map(String::as_str).collect();
+        let l = Learner::with_state_file(path.clone());
+        assert!(l.observe("h|/srv/a.log", out(10, 0, &refs, false), &ctx(), &no_head).is_some());
+        let again = Learner::with_state_file(path.clone());
+        let s = again.layout("h|/srv/a.log").and_then(|l| l.structure().cloned()).unwrap();
+        assert_eq!(s.describe(), "time|level|thread|logger|message");
+        // A file that is not JSON is an empty start, never a failure.
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(Learner::with_state_file(path).layout("h|/srv/a.log").is_none());
+    }
+}
