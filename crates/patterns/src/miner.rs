@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::template::{template_id, Template, TemplateId};
-use crate::token::{tokenize, Span};
+use crate::token::{tokenize, Span, ANY_KEY};
 
 /// The text of the template that lines past a service's cap get.
 pub const OVERFLOW_TEMPLATE: &str = "<overflow: too many patterns>";
@@ -93,6 +93,10 @@ struct Bucket {
     /// [`MEMO_FROM`] templates (scoring them all is then the cost of a line); emptied when a
     /// template is added or one of them changes shape, so it gives what scoring would.
     memo: Vec<(u64, u32)>,
+    /// The positions (of the first 128) where some template of the bucket is not `Any`: the
+    /// others cannot change a fit, so they are left out of the shape. Set with the memo's
+    /// first entry.
+    relevant: u128,
 }
 
 /// Templates in a bucket from which its best fits are remembered.
@@ -103,8 +107,27 @@ const MEMO_MAX: usize = 64;
 /// A hash of the keys of a line's tokens: lines with equal shapes fit the same templates
 /// equally (a 64-bit hash: two shapes that collide would pick the same template, which then
 /// checks the line's words itself).
-fn shape_of(spans: &[Span]) -> u64 {
-    spans.iter().fold(0x243f_6a88_85a3_08d3, |h: u64, s| (h.rotate_left(23) ^ s.key).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+fn shape_of(spans: &[Span], relevant: u128) -> u64 {
+    // independent products added (no chain of multiplications through the line)
+    spans.iter().zip(0u64..).fold(0, |h: u64, (s, i)| {
+        if i < 128 && relevant & (1 << i) == 0 {
+            return h;
+        }
+        h.wrapping_add((s.key ^ (i + 1).wrapping_mul(0x243f_6a88_85a3_08d3)).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i as u32 & 63))
+    })
+}
+
+/// The positions where some of these templates is not `Any` (see [`Bucket::relevant`]).
+fn relevant_of(templates: &[Template], members: &[u32]) -> u128 {
+    let mut r = 0u128;
+    for &i in members {
+        for (p, &k) in templates[i as usize].keys.iter().take(128).enumerate() {
+            if k != ANY_KEY {
+                r |= 1 << p;
+            }
+        }
+    }
+    r
 }
 
 /// How many templates differing only in words at the same places make those words variables
@@ -270,7 +293,10 @@ impl Miner {
         // the best fit: most positions that fit, then fewest `Any`, then the oldest
         let mut best: Option<(usize, usize, usize)> = None;
         if let Some(b) = sm.buckets.get_mut(&bucket) {
-            let shape = (b.members.len() >= MEMO_FROM).then(|| shape_of(&spans));
+            if b.members.len() >= MEMO_FROM && b.memo.is_empty() {
+                b.relevant = relevant_of(&sm.templates, &b.members);
+            }
+            let shape = (b.members.len() >= MEMO_FROM).then(|| shape_of(&spans, b.relevant));
             if let Some(&(_, i)) = shape.and_then(|h| b.memo.iter().find(|m| m.0 == h)) {
                 best = sm.templates[i as usize].score(&spans).map(|(same, any)| (i as usize, same, any));
             } else {

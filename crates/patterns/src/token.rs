@@ -358,7 +358,7 @@ fn is_cut(c: u8) -> bool {
 /// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
 /// literal equal to it, or its literal parts found in the token in order (a glob match).
 pub(crate) fn covers(r: &str, tok: &str) -> bool {
-    if r == tok || r == WILDCARD {
+    if r == WILDCARD || r == tok {
         return true;
     }
     // by hand rather than `split` / `find`: renderings and tokens are short, and the standard
@@ -387,7 +387,7 @@ pub(crate) fn covers(r: &str, tok: &str) -> bool {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let Some((&first, tail)) = needle.split_first() else { return Some(0) };
     let last = hay.len().checked_sub(needle.len())?;
-    (0..=last).find(|&i| hay[i] == first && &hay[i + 1..i + needle.len()] == tail)
+    (0..=last).find(|&i| hay[i] == first && hay[i + 1..i + needle.len()].iter().zip(tail).all(|(a, b)| a == b))
 }
 
 #[cfg(test)]
