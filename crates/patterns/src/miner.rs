@@ -92,7 +92,7 @@ struct Bucket {
     /// The best fit by a hash of a line's token keys ([`shape_of`]), kept once a bucket has
     /// [`MEMO_FROM`] templates (scoring them all is then the cost of a line); emptied when a
     /// template is added or one of them changes shape, so it gives what scoring would.
-    memo: Vec<(u64, u32)>,
+    memo: FxHashMap<u64, u32>,
     /// The positions (of the first 128) where some template of the bucket is not `Any`: the
     /// others cannot change a fit, so they are left out of the shape. Set with the memo's
     /// first entry.
@@ -101,8 +101,9 @@ struct Bucket {
 
 /// Templates in a bucket from which its best fits are remembered.
 const MEMO_FROM: usize = 4;
-/// Most shapes a bucket remembers (then it starts again).
-const MEMO_MAX: usize = 64;
+/// Most shapes a bucket remembers (then it starts again): a bucket of many templates with
+/// words that vary at a few places (methods, servers, one-level paths) has hundreds.
+const MEMO_MAX: usize = 512;
 
 /// A hash of the keys of a line's tokens: lines with equal shapes fit the same templates
 /// equally (a 64-bit hash: two shapes that collide would pick the same template, which then
@@ -297,7 +298,7 @@ impl Miner {
                 b.relevant = relevant_of(&sm.templates, &b.members);
             }
             let shape = (b.members.len() >= MEMO_FROM).then(|| shape_of(&spans, b.relevant));
-            if let Some(&(_, i)) = shape.and_then(|h| b.memo.iter().find(|m| m.0 == h)) {
+            if let Some(&i) = shape.and_then(|h| b.memo.get(&h)) {
                 best = sm.templates[i as usize].score(&spans).map(|(same, any)| (i as usize, same, any));
             } else {
                 for &i in &b.members {
@@ -314,7 +315,7 @@ impl Miner {
                     if b.memo.len() == MEMO_MAX {
                         b.memo.clear();
                     }
-                    b.memo.push((h, i as u32));
+                    b.memo.insert(h, i as u32);
                 }
             }
         }
