@@ -73,8 +73,10 @@ pub(crate) struct Template {
 
 /// Most bytes of a template's example line kept.
 pub(crate) const EXAMPLE_MAX: usize = 512;
-/// Most former ids a template remembers.
-pub(crate) const MAX_FORMER: usize = 64;
+/// Most former ids a template remembers. A template merged from many variants takes all their
+/// former ids: at 64 a proxy's access lines (servers, methods, paths as words) lost ids that
+/// stored events carry (`tests/ids.rs`); 1024 (8 KiB) keeps them and still bounds a template.
+pub(crate) const MAX_FORMER: usize = 1024;
 
 fn render_first(tok: &str, var: bool) -> Box<str> {
     if !var {
