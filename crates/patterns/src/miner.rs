@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::template::{template_id, Template, TemplateId};
-use crate::token::{tokenize, Span};
+use crate::token::{tokenize, Span, ANY_KEY};
 
 /// The text of the template that lines past a service's cap get.
 pub const OVERFLOW_TEMPLATE: &str = "<overflow: too many patterns>";
@@ -82,7 +82,53 @@ pub(crate) struct ServiceMiner {
     #[serde(default)]
     pub first_seen: Option<i64>,
     #[serde(skip)]
-    buckets: FxHashMap<u64, Vec<u32>>,
+    buckets: FxHashMap<u64, Bucket>,
+}
+
+/// The templates of one bucket, and which of them lines of a given shape fit best.
+#[derive(Debug, Default)]
+struct Bucket {
+    members: Vec<u32>,
+    /// The best fit by a hash of a line's token keys ([`shape_of`]), kept once a bucket has
+    /// [`MEMO_FROM`] templates (scoring them all is then the cost of a line); emptied when a
+    /// template is added or one of them changes shape, so it gives what scoring would.
+    memo: FxHashMap<u64, u32>,
+    /// The positions (of the first 128) where some template of the bucket is not `Any`: the
+    /// others cannot change a fit, so they are left out of the shape. Set with the memo's
+    /// first entry.
+    relevant: u128,
+}
+
+/// Templates in a bucket from which its best fits are remembered.
+const MEMO_FROM: usize = 4;
+/// Most shapes a bucket remembers (then it starts again): a bucket of many templates with
+/// words that vary at a few places (methods, servers, one-level paths) has hundreds.
+const MEMO_MAX: usize = 512;
+
+/// A hash of the keys of a line's tokens: lines with equal shapes fit the same templates
+/// equally (a 64-bit hash: two shapes that collide would pick the same template, which then
+/// checks the line's words itself).
+fn shape_of(spans: &[Span], relevant: u128) -> u64 {
+    // independent products added (no chain of multiplications through the line)
+    spans.iter().zip(0u64..).fold(0, |h: u64, (s, i)| {
+        if i < 128 && relevant & (1 << i) == 0 {
+            return h;
+        }
+        h.wrapping_add((s.key ^ (i + 1).wrapping_mul(0x243f_6a88_85a3_08d3)).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(i as u32 & 63))
+    })
+}
+
+/// The positions where some of these templates is not `Any` (see [`Bucket::relevant`]).
+fn relevant_of(templates: &[Template], members: &[u32]) -> u128 {
+    let mut r = 0u128;
+    for &i in members {
+        for (p, &k) in templates[i as usize].keys.iter().take(128).enumerate() {
+            if k != ANY_KEY {
+                r |= 1 << p;
+            }
+        }
+    }
+    r
 }
 
 /// How many templates differing only in words at the same places make those words variables
@@ -94,7 +140,7 @@ impl ServiceMiner {
     /// Templates of the bucket that are `i` but for words at `at` (`i` included).
     fn variants(&self, i: usize, bucket: u64, at: &[usize]) -> usize {
         let t = &self.templates[i];
-        self.buckets[&bucket].iter().filter(|&&j| t.sibling_of(&self.templates[j as usize], at)).count()
+        self.buckets[&bucket].members.iter().filter(|&&j| t.sibling_of(&self.templates[j as usize], at)).count()
     }
 
     /// A template refined into the text of another of its bucket (they grew towards each other
@@ -102,7 +148,7 @@ impl ServiceMiner {
     /// the one kept.
     fn dedupe(&mut self, i: usize, bucket: u64) -> usize {
         let id = self.templates[i].id;
-        let Some(j) = self.buckets[&bucket].iter().map(|&j| j as usize).find(|&j| j != i && self.templates[j].id == id) else {
+        let Some(j) = self.buckets[&bucket].members.iter().map(|&j| j as usize).find(|&j| j != i && self.templates[j].id == id) else {
             return i;
         };
         let (keep, gone) = (i.min(j), i.max(j));
@@ -119,6 +165,7 @@ impl ServiceMiner {
     fn merge_variants(&mut self, i: usize, bucket: u64, at: &[usize]) -> usize {
         let t = &self.templates[i];
         let mut members: Vec<usize> = self.buckets[&bucket]
+            .members
             .iter()
             .map(|&j| j as usize)
             .filter(|&j| t.sibling_of(&self.templates[j], at))
@@ -137,10 +184,24 @@ impl ServiceMiner {
         keep
     }
 
+    /// Template `i` of `bucket` learns from a line; true when its text changed.
+    fn learn(&mut self, i: usize, bucket: u64, line: &str, spans: &[Span], now: i64) -> bool {
+        let l = self.templates[i].absorb(line, spans, now);
+        if l.reshaped {
+            if let Some(b) = self.buckets.get_mut(&bucket) {
+                b.memo.clear();
+            }
+        }
+        l.renamed
+    }
+
     pub(crate) fn reindex(&mut self) {
         self.buckets.clear();
-        for (i, t) in self.templates.iter().enumerate() {
-            self.buckets.entry(t.bucket).or_default().push(i as u32);
+        for (i, t) in self.templates.iter_mut().enumerate() {
+            if t.keys.len() != t.positions.len() {
+                t.sync_keys();
+            }
+            self.buckets.entry(t.bucket).or_default().members.push(i as u32);
         }
     }
 }
@@ -149,7 +210,12 @@ impl ServiceMiner {
 #[derive(Debug, Default)]
 pub struct Miner {
     settings: MinerSettings,
-    pub(crate) services: FxHashMap<String, ServiceMiner>,
+    /// The services, each with its templates.
+    pub(crate) services: Vec<(String, ServiceMiner)>,
+    /// Where each service is in `services`.
+    index: FxHashMap<String, u32>,
+    /// The service of the last line (lines come in runs of one service), if any.
+    last: Option<u32>,
     scratch: Vec<Span>,
     at: Vec<usize>,
 }
@@ -167,7 +233,48 @@ fn bucket_of(line: &str, spans: &[Span]) -> u64 {
 
 impl Miner {
     pub fn new(settings: MinerSettings) -> Miner {
-        Miner { settings, services: FxHashMap::default(), scratch: Vec::new(), at: Vec::new() }
+        Miner { settings, services: Vec::new(), index: FxHashMap::default(), last: None, scratch: Vec::new(), at: Vec::new() }
+    }
+
+    /// A miner holding these services (from a saved state).
+    pub(crate) fn with_services(settings: MinerSettings, services: impl IntoIterator<Item = (String, ServiceMiner)>) -> Miner {
+        let mut m = Miner::new(settings);
+        for (name, mut sm) in services {
+            sm.reindex();
+            m.index.insert(name.clone(), m.services.len() as u32);
+            m.services.push((name, sm));
+        }
+        m
+    }
+
+    /// The place of `service` in `services`, added when new (past the cap, the shared one).
+    fn service_slot(&mut self, service: &str) -> usize {
+        if let Some(i) = self.last.filter(|&i| self.services[i as usize].0 == service) {
+            return i as usize;
+        }
+        let i = match self.index.get(service) {
+            Some(&i) => i,
+            None => {
+                let name = if self.services.len() < self.settings.max_services { service } else { OTHER_SERVICES };
+                match self.index.get(name) {
+                    Some(&i) => i,
+                    None => {
+                        let i = self.services.len() as u32;
+                        self.index.insert(name.to_string(), i);
+                        self.services.push((name.to_string(), ServiceMiner::default()));
+                        i
+                    }
+                }
+            }
+        };
+        self.last = Some(i);
+        i as usize
+    }
+
+    /// The miner of `service` (or of the services past the cap), if it has one.
+    pub(crate) fn service(&self, service: &str) -> Option<&ServiceMiner> {
+        let i = self.index.get(service).or_else(|| self.index.get(OTHER_SERVICES))?;
+        Some(&self.services[*i as usize].1)
     }
 
     pub fn settings(&self) -> &MinerSettings {
@@ -177,49 +284,60 @@ impl Miner {
     /// Mines one line of `service` seen at `now` (milliseconds since the epoch).
     pub fn mine(&mut self, service: &str, line: &str, now: i64) -> Mined {
         let settings = self.settings;
-        if !self.services.contains_key(service) {
-            let service = if self.services.len() < settings.max_services { service } else { OTHER_SERVICES };
-            self.services.entry(service.to_string()).or_default();
-        }
-        let sm = match self.services.get_mut(service) {
-            Some(sm) => sm,
-            None => self.services.get_mut(OTHER_SERVICES).expect("inserted above"),
-        };
+        let slot = self.service_slot(service);
+        let sm = &mut self.services[slot].1;
         let first = *sm.first_seen.get_or_insert(now);
         let service_age = now.saturating_sub(first);
         let mut spans = std::mem::take(&mut self.scratch);
         tokenize(line, settings.max_tokens.max(1), &mut spans);
         let bucket = bucket_of(line, &spans);
-        let mut best: Option<(usize, f64, usize)> = None;
-        if let Some(members) = sm.buckets.get(&bucket) {
-            for &i in members {
-                let Some((sim, any)) = sm.templates[i as usize].score(line, &spans) else { continue };
-                let better = match best {
-                    None => true,
-                    Some((_, bs, ba)) => sim > bs || (sim == bs && any < ba),
-                };
-                if better {
-                    best = Some((i as usize, sim, any));
+        // the best fit: most positions that fit, then fewest `Any`, then the oldest
+        let mut best: Option<(usize, usize, usize)> = None;
+        if let Some(b) = sm.buckets.get_mut(&bucket) {
+            if b.members.len() >= MEMO_FROM && b.memo.is_empty() {
+                b.relevant = relevant_of(&sm.templates, &b.members);
+            }
+            let shape = (b.members.len() >= MEMO_FROM).then(|| shape_of(&spans, b.relevant));
+            if let Some(&i) = shape.and_then(|h| b.memo.get(&h)) {
+                best = sm.templates[i as usize].score(&spans).map(|(same, any)| (i as usize, same, any));
+            } else {
+                for &i in &b.members {
+                    let Some((same, any)) = sm.templates[i as usize].score(&spans) else { continue };
+                    let better = match best {
+                        None => true,
+                        Some((_, bs, ba)) => same > bs || (same == bs && any < ba),
+                    };
+                    if better {
+                        best = Some((i as usize, same, any));
+                    }
+                }
+                if let (Some(h), Some((i, _, _))) = (shape, best) {
+                    if b.memo.len() == MEMO_MAX {
+                        b.memo.clear();
+                    }
+                    b.memo.insert(h, i as u32);
                 }
             }
         }
+        let n = spans.len();
+        let best = best.map(|(i, same, any)| (i, if n == 0 { 1.0 } else { same as f64 / n as f64 }, any));
         let mut at = std::mem::take(&mut self.at);
         let out = match best {
             Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
-                let refined = sm.templates[i].absorb(line, &spans, now);
+                let refined = sm.learn(i, bucket, line, &spans, now);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
                 Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
                 // enough different words at the same places: they are a variable
                 let i = sm.merge_variants(i, bucket, &at);
-                sm.templates[i].absorb(line, &spans, now);
+                sm.learn(i, bucket, line, &spans, now);
                 let i = sm.dedupe(i, bucket);
                 Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
                 // no room for a variant: the line joins the template, the words become variables
-                let refined = sm.templates[i].absorb(line, &spans, now);
+                let refined = sm.learn(i, bucket, line, &spans, now);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
                 Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
@@ -230,7 +348,9 @@ impl Miner {
             _ => {
                 let t = Template::new(line, &spans, bucket, now);
                 let id = t.id;
-                sm.buckets.entry(bucket).or_default().push(sm.templates.len() as u32);
+                let b = sm.buckets.entry(bucket).or_default();
+                b.members.push(sm.templates.len() as u32);
+                b.memo.clear();
                 sm.templates.push(t);
                 // a line that renders as a template its bucket already has joins it
                 let i = sm.dedupe(sm.templates.len() - 1, bucket);
@@ -244,13 +364,13 @@ impl Miner {
 
     /// The text of the template `id` of `service`, if it is one of its current templates.
     pub fn template_text(&self, service: &str, id: TemplateId) -> Option<&str> {
-        let sm = self.services.get(service).or_else(|| self.services.get(OTHER_SERVICES))?;
+        let sm = self.service(service)?;
         sm.templates.iter().find(|t| t.id == id).map(|t| t.text.as_str())
     }
 
     /// Number of templates over all services.
     pub fn template_count(&self) -> usize {
-        self.services.values().map(|s| s.templates.len()).sum()
+        self.services.iter().map(|(_, s)| s.templates.len()).sum()
     }
 }
 
@@ -318,7 +438,7 @@ mod tests {
             m.mine("svc", &line, i);
         }
         assert_eq!(m.template_count(), 10);
-        assert_eq!(m.services["svc"].overflow, 990);
+        assert_eq!(m.service("svc").unwrap().overflow, 990);
     }
 
     #[test]
@@ -328,6 +448,6 @@ mod tests {
             m.mine(&format!("s{i}"), "hello world", 0);
         }
         assert_eq!(m.services.len(), 4);
-        assert!(m.services.contains_key(OTHER_SERVICES));
+        assert!(m.services.iter().any(|(n, _)| n == OTHER_SERVICES));
     }
 }

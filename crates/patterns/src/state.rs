@@ -23,12 +23,19 @@ struct Persisted {
 impl Miner {
     /// The state as bytes (JSON) to persist.
     pub fn save(&self) -> Vec<u8> {
+        // the services as a map by name, as they always were
+        struct Services<'a>(&'a [(String, ServiceMiner)]);
+        impl Serialize for Services<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(name, sm)| (name, sm)))
+            }
+        }
         #[derive(Serialize)]
         struct Out<'a> {
             version: u32,
-            services: &'a FxHashMap<String, ServiceMiner>,
+            services: Services<'a>,
         }
-        serde_json::to_vec(&Out { version: STATE_VERSION, services: &self.services }).expect("the state serialises")
+        serde_json::to_vec(&Out { version: STATE_VERSION, services: Services(&self.services) }).expect("the state serialises")
     }
 
     /// A miner resumed from [`Miner::save`]'s bytes.
@@ -42,12 +49,7 @@ impl Miner {
             return Err(PatternError::StateVersion { found: v.version, expected: STATE_VERSION });
         }
         let p: Persisted = serde_json::from_slice(bytes).map_err(|source| PatternError::StateFormat { source })?;
-        let mut m = Miner::new(settings);
-        m.services = p.services;
-        for s in m.services.values_mut() {
-            s.reindex();
-        }
-        Ok(m)
+        Ok(Miner::with_services(settings, p.services))
     }
 
     /// What the miner knows of every template, and of each service's overflow.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::token::{covers, is_pure_value, mask, merge, Span, MAX_WORD_LEN};
+use crate::token::{covers, is_pure_value, key_of, mask, merge, same_word, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
 
 /// A template id: a hash of the template's text, so miners that never talked to each other
 /// (shards, restarts) give the same template the same id.
@@ -64,12 +64,19 @@ pub(crate) struct Template {
     pub example: String,
     /// Ids this template had before it was refined (the newest last, at most [`MAX_FORMER`]).
     pub former: Vec<TemplateId>,
+    /// Per position, the key a line's token must have to count as the same (see
+    /// [`crate::token::key_of`]): the word's, [`VALUE_KEY`] or [`ANY_KEY`]. Derived from the
+    /// slots (not persisted; [`Template::sync_keys`] after loading).
+    #[serde(skip)]
+    pub keys: Vec<u64>,
 }
 
 /// Most bytes of a template's example line kept.
 pub(crate) const EXAMPLE_MAX: usize = 512;
-/// Most former ids a template remembers.
-pub(crate) const MAX_FORMER: usize = 64;
+/// Most former ids a template remembers. A template merged from many variants takes all their
+/// former ids: at 64 a proxy's access lines (servers, methods, paths as words) lost ids that
+/// stored events carry (`tests/ids.rs`); 1024 (8 KiB) keeps them and still bounds a template.
+pub(crate) const MAX_FORMER: usize = 1024;
 
 fn render_first(tok: &str, var: bool) -> Box<str> {
     if !var {
@@ -112,6 +119,7 @@ impl Template {
             last_seen: now,
             example: line[..cut].to_string(),
             former: Vec::new(),
+            keys: spans.iter().map(|s| s.key).collect(),
         };
         t.rename();
         t
@@ -137,43 +145,39 @@ impl Template {
         self.text = text;
     }
 
-    /// How well the line fits, as (similarity, positions that are `Any`): words equal and
-    /// values facing values count, over the number of positions. `None` when lengths differ.
-    pub fn score(&self, line: &str, spans: &[Span]) -> Option<(f64, usize)> {
-        if spans.len() != self.positions.len() {
+    /// Derives [`Template::keys`] from the slots.
+    pub fn sync_keys(&mut self) {
+        self.keys = self.positions.iter().map(|p| slot_key(&p.slot)).collect();
+    }
+
+    /// How well the line fits, as (positions that fit, positions that are `Any`): words equal
+    /// (by key: a long word's hash may rarely say equal when it is not; only the choice among
+    /// templates rests on it, never what a template learns) and values facing values. `None`
+    /// when lengths differ.
+    #[inline]
+    pub fn score(&self, spans: &[Span]) -> Option<(usize, usize)> {
+        if spans.len() != self.keys.len() {
             return None;
         }
         let mut same = 0usize;
         let mut any = 0usize;
-        for (p, s) in self.positions.iter().zip(spans) {
-            match &p.slot {
-                Slot::Word(w) => {
-                    if !s.var && **w == *s.text(line) {
-                        same += 1;
-                    }
-                }
-                Slot::Value => {
-                    if s.var {
-                        same += 1;
-                    }
-                }
-                Slot::Any => any += 1,
-            }
+        for (&k, s) in self.keys.iter().zip(spans) {
+            same += (k == s.key) as usize;
+            any += (k == ANY_KEY) as usize;
         }
-        if spans.is_empty() {
-            return Some((1.0, 0));
-        }
-        Some((same as f64 / spans.len() as f64, any))
+        Some((same, any))
     }
 
     /// The positions where the template has a word and the line another word.
     pub fn word_mismatches(&self, line: &str, spans: &[Span], out: &mut Vec<usize>) {
         out.clear();
-        for (i, (p, s)) in self.positions.iter().zip(spans).enumerate() {
-            if let Slot::Word(w) = &p.slot {
-                if !s.var && **w != *s.text(line) {
-                    out.push(i);
-                }
+        for (i, ((&k, p), s)) in self.keys.iter().zip(&self.positions).zip(spans).enumerate() {
+            if k == VALUE_KEY || k == ANY_KEY || s.var {
+                continue;
+            }
+            let Slot::Word(w) = &p.slot else { continue };
+            if k != s.key || !same_word(k, w, s.text(line)) {
+                out.push(i);
             }
         }
     }
@@ -211,6 +215,7 @@ impl Template {
         for &i in at {
             let (p, o) = (&mut self.positions[i], &other.positions[i]);
             p.slot = Slot::Any;
+            self.keys[i] = ANY_KEY;
             let mine = p.same.take().map(|v| mask(&v)).unwrap_or_else(|| p.render.to_string());
             let theirs = o.same.as_deref().map(mask).unwrap_or_else(|| o.render.to_string());
             p.render = merge(&mine, &theirs).into();
@@ -218,19 +223,24 @@ impl Template {
         self.rename();
     }
 
-    /// Learns from a line that joined the template; true when the template text changed.
-    pub fn absorb(&mut self, line: &str, spans: &[Span], now: i64) -> bool {
+    /// Learns from a line that joined the template.
+    pub fn absorb(&mut self, line: &str, spans: &[Span], now: i64) -> Learned {
         self.count += 1;
         self.first_seen = self.first_seen.min(now);
         self.last_seen = self.last_seen.max(now);
         let mut changed = false;
-        for (p, s) in self.positions.iter_mut().zip(spans) {
+        let mut reshaped = false;
+        for ((p, k), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(spans) {
             let tok = s.text(line);
             match &p.slot {
-                Slot::Word(w) if !s.var && **w == *tok => continue,
-                Slot::Word(_) => p.slot = Slot::Any,
-                Slot::Value if !s.var => p.slot = Slot::Any,
-                _ => {}
+                Slot::Word(w) if *k == s.key && same_word(*k, w, tok) => continue,
+                Slot::Any => {}
+                Slot::Value if s.var => {}
+                Slot::Word(_) | Slot::Value => {
+                    p.slot = Slot::Any;
+                    *k = ANY_KEY;
+                    reshaped = true;
+                }
             }
             if let Some(v) = &p.same {
                 if **v == *tok {
@@ -258,7 +268,25 @@ impl Template {
         if changed {
             self.rename();
         }
-        changed
+        Learned { renamed: changed, reshaped }
+    }
+}
+
+/// What a template learnt from a line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Learned {
+    /// Its text (so its id) changed.
+    pub renamed: bool,
+    /// A position became `Any` (lines now fit it differently).
+    pub reshaped: bool,
+}
+
+/// The key of a slot (see [`Template::keys`]).
+fn slot_key(slot: &Slot) -> u64 {
+    match slot {
+        Slot::Word(w) => key_of(w.as_bytes()),
+        Slot::Value => VALUE_KEY,
+        Slot::Any => ANY_KEY,
     }
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Span {
     pub end: u32,
     /// Whether the token is variable-like.
     pub var: bool,
+    /// What a template position compares with ([`key_of`]; [`VALUE_KEY`] for a variable-like
+    /// token).
+    pub key: u64,
 }
 
 impl Span {
@@ -39,8 +42,75 @@ impl Span {
     }
 }
 
+/// The key of a variable-like token, and of a template position that holds values.
+pub(crate) const VALUE_KEY: u64 = 0;
+/// The key of a template position where lines had different words.
+pub(crate) const ANY_KEY: u64 = 1;
+
+/// The key of a word, compared before its text is: a word of up to 7 bytes is its own key (its
+/// bytes and its length, so equal keys are equal words); a longer one gets a hash with the top
+/// byte set (equal keys then need the words compared). Neither collides with [`VALUE_KEY`] or
+/// [`ANY_KEY`] (top byte 0).
+pub(crate) fn key_of(word: &[u8]) -> u64 {
+    let n = word.len();
+    if n <= 7 {
+        let mut k = (n as u64) << 56;
+        for (i, &b) in word.iter().enumerate() {
+            k |= (b as u64) << (8 * i);
+        }
+        return k;
+    }
+    // FxHash-style over 8-byte chunks: fast, and only a first test (long words are compared)
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut h = n as u64;
+    let mut chunks = word.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h.rotate_left(26) ^ u64::from_le_bytes(c.try_into().expect("8 bytes"))).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            w |= (b as u64) << (8 * i);
+        }
+        h = (h.rotate_left(26) ^ w).wrapping_mul(K);
+    }
+    (h >> 8) | (0xff << 56)
+}
+
+/// Whether two words with equal keys ([`key_of`]) are equal: a short word's key is the word.
+#[inline]
+pub(crate) fn same_word(key: u64, a: &str, b: &str) -> bool {
+    key >> 56 != 0xff || a == b
+}
+
+/// Byte classes of the tokenizer: whitespace, and the bytes that make a token worth the full
+/// test of [`is_variable`] (digits, `/`, `\`, `.`, `@`, control bytes, non-ASCII).
+const SPACE: u8 = 1;
+const NOTABLE: u8 = 2;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            SPACE
+        } else if c.is_ascii_digit() || matches!(c, b'/' | b'\\' | b'.' | b'@') || c < 0x20 || c >= 0x7f {
+            NOTABLE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Splits `line` into at most `max_tokens` tokens (the rest of a longer line becomes one last
 /// variable token), into `out` (cleared first). Lines longer than 4 GiB are cut at 4 GiB.
+///
+/// One pass over the bytes: a token without a notable byte (most words) is a value only when
+/// it is very long or a month or weekday name; the others get the full [`is_variable`] test.
 pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
     out.clear();
     let bytes = line.as_bytes();
@@ -48,7 +118,7 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
     let mut i = 0;
     while i < len {
         let sep = i;
-        while i < len && is_space(bytes[i]) {
+        while i < len && CLASS[bytes[i] as usize] == SPACE {
             i += 1;
         }
         if i >= len {
@@ -62,13 +132,20 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
                 end -= 1;
             }
             let end = floor_char_boundary(line, end);
-            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true });
+            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true, key: VALUE_KEY });
             return;
         }
-        while i < len && !is_space(bytes[i]) {
+        let mut seen = 0u8;
+        while i < len {
+            let c = CLASS[bytes[i] as usize];
+            if c == SPACE {
+                break;
+            }
+            seen |= c;
             i += 1;
         }
-        let end = floor_char_boundary(line, i);
+        // whitespace is ASCII, so only a cut at 4 GiB can land inside a character
+        let end = if i == len { floor_char_boundary(line, i) } else { i };
         let text = &line[start..end];
         i = end.max(start + 1);
         // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
@@ -84,7 +161,15 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
                 continue;
             }
         }
-        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: is_variable(text) });
+        let var = if text.len() > MAX_WORD_LEN {
+            true
+        } else if seen & NOTABLE == 0 {
+            is_calendar_word(text)
+        } else {
+            is_variable(text)
+        };
+        let key = if var { VALUE_KEY } else { key_of(text.as_bytes()) };
+        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var, key });
     }
 }
 
@@ -273,24 +358,36 @@ fn is_cut(c: u8) -> bool {
 /// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
 /// literal equal to it, or its literal parts found in the token in order (a glob match).
 pub(crate) fn covers(r: &str, tok: &str) -> bool {
-    if r == tok || r == WILDCARD {
+    if r == WILDCARD || r == tok {
         return true;
     }
-    let mut parts = r.split(WILDCARD);
-    let Some(first) = parts.next() else { return false };
+    // by hand rather than `split` / `find`: renderings and tokens are short, and the standard
+    // searchers' set-up cost more than the search (this runs for every value of every line)
+    let (r, tok) = (r.as_bytes(), tok.as_bytes());
+    let w = WILDCARD.as_bytes();
+    let Some(i) = find(r, w) else { return false };
+    let (first, mut parts) = (&r[..i], &r[i + w.len()..]);
     let Some(mut rest) = tok.strip_prefix(first) else { return false };
-    let mut parts = parts.peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            return rest.len() >= part.len() && rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(i) if !part.is_empty() => rest = &rest[i + part.len()..],
-            Some(_) => {}
-            None => return false,
+    loop {
+        match find(parts, w) {
+            None => return rest.len() >= parts.len() && rest.ends_with(parts),
+            Some(j) => {
+                let part = &parts[..j];
+                parts = &parts[j + w.len()..];
+                match find(rest, part) {
+                    Some(k) => rest = &rest[k + part.len()..],
+                    None => return false,
+                }
+            }
         }
     }
-    rest.is_empty()
+}
+
+/// Where `needle` first occurs in `hay` (0 for an empty needle).
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let Some((&first, tail)) = needle.split_first() else { return Some(0) };
+    let last = hay.len().checked_sub(needle.len())?;
+    (0..=last).find(|&i| hay[i] == first && hay[i + 1..i + needle.len()].iter().zip(tail).all(|(a, b)| a == b))
 }
 
 #[cfg(test)]
@@ -318,6 +415,36 @@ mod tests {
         assert!(is_variable(&"a".repeat(100_000)));
         assert!(is_variable("x\u{fffd}y"));
         assert!(is_variable("Jun") && is_variable("Fri,") && !is_variable("Junk"));
+    }
+
+    #[test]
+    fn the_one_pass_tokenizer_classifies_as_the_full_test_does() {
+        // tokens without a digit, `/`, `\\`, `.`, `@`, control or non-ASCII byte skip the full test
+        let line = "Jun Junk 42 ssh2 SOCKS5 a/b/c a/b x.y.z a.b user@host @x x@ \u{1}y naïve x\u{fffd}y Fri, \\\\srv\\share blk_-12 0x1f";
+        let mut spans = Vec::new();
+        tokenize(line, 64, &mut spans);
+        assert_eq!(spans.len(), line.split_whitespace().count());
+        for s in &spans {
+            let t = s.text(line);
+            assert_eq!(s.var, is_variable(t), "{t:?}");
+            assert_eq!(s.key, if s.var { VALUE_KEY } else { key_of(t.as_bytes()) }, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn word_keys_tell_words_apart() {
+        let k = |w: &str| key_of(w.as_bytes());
+        assert_eq!(k("user"), k("user"));
+        assert_ne!(k("user"), k("users"));
+        assert_ne!(k("a"), k("a\0"));
+        assert_eq!(k("PacketResponder"), k("PacketResponder"));
+        assert_ne!(k("PacketResponder"), k("PacketResponded"));
+        for w in ["a", "abcdefg", "abcdefgh", "PacketResponder"] {
+            assert!(k(w) != VALUE_KEY && k(w) != ANY_KEY);
+        }
+        // a short word's key is the word: equal keys need no compare; a long one's does
+        assert!(same_word(k("abc"), "abc", "abc"));
+        assert!(!same_word(k("abcdefgh"), "abcdefgh", "abcdefgx"));
     }
 
     #[test]
