@@ -11,6 +11,8 @@
 //!   for the Elasticsearch start-up probes, `health`). The ingest routes read the request and
 //!   shape the reply; the HTTP source behind them (framing, batching, queue reservation, acks)
 //!   is `loglynx_collect::http`.
+//! - limits.rs: [`IngestLimits`] (records per request, `_bulk` error reports, ingest rate per
+//!   key) and [`QueryLimits`] (queries at once, each query's timeout and terms cap).
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
@@ -19,6 +21,7 @@
 
 mod auth;
 mod error;
+mod limits;
 mod metrics;
 mod routes;
 mod serve;
@@ -37,6 +40,7 @@ use axum::{middleware, Router};
 
 pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
+pub use limits::{IngestLimits, QueryLimits};
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{

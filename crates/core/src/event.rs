@@ -43,6 +43,10 @@ pub struct EventFlags {
     /// `message`, unparsed, and the rest of its batch is parsed as usual.
     #[serde(default, skip_serializing_if = "is_false")]
     pub parse_panic: bool,
+    /// Labels were dropped over `pipeline.max_labels` or `pipeline.max_label_keys`; the raw
+    /// line is in `event.original`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub labels_capped: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -59,6 +63,7 @@ impl EventFlags {
             || self.malformed
             || self.multiline_truncated
             || self.parse_panic
+            || self.labels_capped
     }
     /// The flag names that are set, as stored in `log.flags`.
     pub fn names(&self) -> Vec<&'static str> {
@@ -87,6 +92,9 @@ impl EventFlags {
         if self.parse_panic {
             v.push("parse_panic");
         }
+        if self.labels_capped {
+            v.push("labels_capped");
+        }
         v
     }
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -99,6 +107,7 @@ impl EventFlags {
                 "bad_timestamp" => f.bad_timestamp = true,
                 "malformed" => f.malformed = true,
                 "parse_panic" => f.parse_panic = true,
+                "labels_capped" => f.labels_capped = true,
                 "multiline" => f.multiline = true,
                 "multiline_truncated" => f.multiline_truncated = true,
                 _ => {}
