@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn queries_over_max_concurrent_get_429_naming_it_until_one_ends() {
-        let q = QueryLimits::new(&QueryConfig { max_concurrent: 2, ..QueryConfig::default() });
+        let q = QueryLimits::new(&QueryConfig {
+            max_concurrent: 2,
+            ..QueryConfig::default()
+        });
         let a = q.start().unwrap();
         let _b = q.start().unwrap();
         let e = q.start().err().unwrap();
@@ -124,12 +127,20 @@ mod tests {
 
     #[test]
     fn ingest_requests_are_held_to_max_records_and_the_rate_per_key() {
-        let l = IngestLimits::new(&HttpConfig { max_records: 5, ingest_rate: 5, ..HttpConfig::default() });
-        let who = |n: &str| Principal { name: n.into(), scope: crate::Scope::Ingest };
-        let e = l.admit(&who("a"), 6).unwrap_err();
+        let l = IngestLimits::new(&HttpConfig {
+            max_records: 8,
+            ingest_rate: 5,
+            ..HttpConfig::default()
+        });
+        let who = |n: &str| Principal {
+            name: n.into(),
+            scope: crate::Scope::Ingest,
+        };
+        let e = l.admit(&who("a"), 9).unwrap_err();
         assert_eq!(e.kind(), "too_many_records");
-        assert!(e.to_string().contains("http.max_records (5)"), "{e}");
-        l.admit(&who("a"), 5).unwrap();
+        assert!(e.to_string().contains("http.max_records (8)"), "{e}");
+        // 8 of a bucket of 5: let in once, 3 in debt.
+        l.admit(&who("a"), 8).unwrap();
         let e = l.admit(&who("a"), 1).unwrap_err();
         assert_eq!((e.status().as_u16(), e.kind()), (429, "rate_limited"));
         assert!(e.to_string().contains("http.ingest_rate (5 records/s)"), "{e}");
