@@ -50,6 +50,28 @@ pub enum ApiError {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// An ingest request with more records than `http.max_records` (413); nothing taken.
+    #[error("the request carries {count} records, more than http.max_records ({limit}): nothing was taken; send them in smaller requests")]
+    TooManyRecords {
+        /// Records in the request.
+        count: usize,
+        /// The configured cap.
+        limit: usize,
+    },
+    /// Over a rate or concurrency limit (429 with `Retry-After`); `kind` is the `error.type`
+    /// (`rate_limited`: `http.ingest_rate`; `too_many_queries`: `query.max_concurrent`).
+    #[error("{reason}")]
+    Throttled {
+        /// The machine-readable `error.type`.
+        kind: &'static str,
+        /// What happened, naming the setting.
+        reason: String,
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
+    /// A query stopped at `query.timeout` (503).
+    #[error("{0}")]
+    QueryTimeout(String),
     /// A body in a format this endpoint does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -83,7 +105,11 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRecords { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::QueryTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) | ApiError::QueueFull { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -104,6 +130,9 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRecords { .. } => "too_many_records",
+            ApiError::Throttled { kind, .. } => *kind,
+            ApiError::QueryTimeout(_) => "query_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::QueueFull { .. } => "queue_full",
@@ -144,7 +173,9 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::QueueFull { retry_after, .. } | ApiError::TooManyAttempts { retry_after } => {
+            ApiError::QueueFull { retry_after, .. }
+            | ApiError::TooManyAttempts { retry_after }
+            | ApiError::Throttled { retry_after, .. } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
@@ -174,7 +205,11 @@ impl From<QueryError> for ApiError {
 
 /// Maps an engine error: what the user wrote is a 400, an index failure is a 500.
 fn query_error(e: QueryError) -> ApiError {
-    if e.is_user_error() {
+    if matches!(e, QueryError::TimedOut { .. }) {
+        ApiError::QueryTimeout(e.to_string())
+    } else if matches!(e, QueryError::Cancelled) {
+        ApiError::Unavailable(e.to_string())
+    } else if e.is_user_error() {
         ApiError::InvalidQuery(e.to_string())
     } else {
         ApiError::Internal(format!("{e}: check the server log and the store directory"))

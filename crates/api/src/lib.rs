@@ -13,6 +13,8 @@
 //!   is `loglynx_collect::http`.
 //! - [`leaf_router`]: a worker's internal search API (`routes/leaf.rs`), which `loglynx serve`
 //!   as root (`AppState::root`) sends its queries to.
+//! - limits.rs: [`IngestLimits`] (records per request, `_bulk` error reports, ingest rate per
+//!   key) and [`QueryLimits`] (queries at once, each query's timeout and terms cap).
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
@@ -21,6 +23,7 @@
 
 mod auth;
 mod error;
+mod limits;
 mod metrics;
 mod routes;
 mod serve;
@@ -39,6 +42,7 @@ use axum::{middleware, Router};
 
 pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
+pub use limits::{IngestLimits, QueryLimits};
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{

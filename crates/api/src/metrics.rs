@@ -105,8 +105,13 @@ impl Collector for ServerFigures {
             ("loglynx_pipeline_events", "events parsed by the pipeline", events),
             (
                 "loglynx_pipeline_events_flagged",
-                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, multiline_truncated, parse_panic)",
+                "parsed events with a flag (unparsed, truncated, invalid_utf8, bad_timestamp, malformed, multiline_truncated, parse_panic, labels_capped)",
                 flagged,
+            ),
+            (
+                "loglynx_pipeline_labels_dropped",
+                "labels dropped over pipeline.max_labels or pipeline.max_label_keys (kept in event.original)",
+                self.pipeline.labels.dropped.load(std::sync::atomic::Ordering::Relaxed),
             ),
             (
                 "loglynx_pipeline_parse_panics",

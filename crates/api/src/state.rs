@@ -38,6 +38,11 @@ pub struct AppState {
     pub auth: crate::Auth,
     /// Largest accepted request body in bytes (after gzip decompression).
     pub max_body: usize,
+    /// Records per request, `_bulk` error reports, ingest rate per key (`[http]`).
+    pub ingest_limits: crate::IngestLimits,
+    /// Queries at once and each query's budget (`[query]`; defaults until the assembly sets
+    /// them from its config).
+    pub query_limits: crate::QueryLimits,
     /// Longest text/plain line kept whole; longer lines are truncated and flagged.
     pub max_line: usize,
     /// How long ingest waits for the store to confirm a batch.
@@ -98,6 +103,8 @@ impl AppState {
             host,
             auth: crate::Auth::from_config(http, None, http.listen, false),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
+            ingest_limits: crate::IngestLimits::new(http),
+            query_limits: crate::QueryLimits::default(),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue_wait: DEFAULT_QUEUE_WAIT,
@@ -137,6 +144,8 @@ pub struct IngestState {
     pub auth: crate::Auth,
     /// Largest accepted request body in bytes (after gzip decompression).
     pub max_body: usize,
+    /// Records per request, `_bulk` error reports, ingest rate per key (`[http]`).
+    pub ingest_limits: crate::IngestLimits,
     /// Longest text/plain line kept whole; longer lines are truncated and flagged.
     pub max_line: usize,
     /// How long ingest waits for the acks of its batches before answering 503.
@@ -177,6 +186,7 @@ impl IngestState {
                 false,
             ),
             max_body: usize::try_from(http.max_body.0).unwrap_or(usize::MAX),
+            ingest_limits: crate::IngestLimits::new(http),
             max_line: DEFAULT_MAX_LINE,
             ack_timeout: DEFAULT_ACK_TIMEOUT,
             queue_wait: DEFAULT_QUEUE_WAIT,
@@ -218,6 +228,7 @@ impl FromRef<AppState> for IngestState {
             host: st.host.clone(),
             auth: st.auth.clone(),
             max_body: st.max_body,
+            ingest_limits: st.ingest_limits.clone(),
             max_line: st.max_line,
             ack_timeout: st.ack_timeout,
             queue_wait: st.queue_wait,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PatternsConfig, PipelineConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PatternsConfig, PipelineConfig, QueryConfig,
     StoreConfig, SyslogConfig, TcpStatesConfig,
 };
 
@@ -35,6 +35,9 @@ pub struct Config {
     /// Parsing and the queues between stages.
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    /// What one query may cost: its time, how many run at once, terms cardinality.
+    #[serde(default)]
+    pub query: QueryConfig,
     /// The tantivy store.
     #[serde(default)]
     pub store: StoreConfig,
@@ -86,6 +89,7 @@ impl Config {
         self.http.validate(&self.data_dir)?;
         self.store.validate()?;
         self.pipeline.validate()?;
+        self.query.validate()?;
         self.files.validate()?;
         self.kafka.validate()?;
         self.detect.validate()?;

@@ -63,6 +63,20 @@ pub struct HttpConfig {
     /// Requests in progress at most; more are answered 503 with `Retry-After`.
     #[serde(default = "default_max_requests")]
     pub max_requests: usize,
+    /// Records (lines, `_bulk` documents, OTLP log records) one ingest request may carry;
+    /// larger requests are answered 413 naming this setting, nothing of them taken.
+    #[serde(default = "default_max_records")]
+    pub max_records: usize,
+    /// `_bulk` items whose error is reported in full (type and reason); later failed items of
+    /// the same request keep their place and status with a short reason, so a request of
+    /// garbage cannot make a reply many times its size.
+    #[serde(default = "default_max_bulk_errors")]
+    pub max_bulk_errors: usize,
+    /// Records per second one API key (or the `auth_token`, or everyone when no credential is
+    /// required) may ingest, in bursts of one second's worth; over it requests are answered 429
+    /// with `Retry-After`. 0: no limit.
+    #[serde(default = "default_ingest_rate")]
+    pub ingest_rate: u64,
 }
 
 impl Default for HttpConfig {
@@ -80,6 +94,9 @@ impl Default for HttpConfig {
             request_timeout: default_request_timeout(),
             max_connections: default_max_connections(),
             max_requests: default_max_requests(),
+            max_records: default_max_records(),
+            max_bulk_errors: default_max_bulk_errors(),
+            ingest_rate: default_ingest_rate(),
         }
     }
 }
@@ -118,6 +135,7 @@ impl HttpConfig {
         for (key, n) in [
             ("max_connections", self.max_connections),
             ("max_requests", self.max_requests),
+            ("max_records", self.max_records),
         ] {
             if n == 0 {
                 return Err(ConfigError::Invalid(format!(
@@ -158,6 +176,23 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default of `http.max_requests`.
 pub const DEFAULT_MAX_REQUESTS: usize = 256;
 
+/// Default of `http.max_records`.
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;
+/// Default of `http.max_bulk_errors`.
+pub const DEFAULT_MAX_BULK_ERRORS: usize = 1_000;
+/// Default of `http.ingest_rate`: no per-key limit (the ingest queue's backpressure still
+/// bounds memory; set a rate to share the store fairly between keys).
+pub const DEFAULT_INGEST_RATE: u64 = 0;
+
+fn default_max_records() -> usize {
+    DEFAULT_MAX_RECORDS
+}
+fn default_max_bulk_errors() -> usize {
+    DEFAULT_MAX_BULK_ERRORS
+}
+fn default_ingest_rate() -> u64 {
+    DEFAULT_INGEST_RATE
+}
 fn default_header_read_timeout() -> Duration {
     DEFAULT_HEADER_READ_TIMEOUT
 }
@@ -213,6 +248,7 @@ mod tests {
             ("request_timeout = \"0s\"", "request_timeout"),
             ("max_connections = 0", "max_connections"),
             ("max_requests = 0", "max_requests"),
+            ("max_records = 0", "max_records"),
         ] {
             let c: Config = toml::from_str(&format!("[http]\n{line}\n")).unwrap();
             let e = c.validate().unwrap_err().to_string();

@@ -18,6 +18,27 @@ pub struct PipelineConfig {
     /// Parser threads (0: one per core).
     #[serde(default)]
     pub parse_threads: usize,
+    /// `labels.*` keys one event keeps at most (the first in key order); the rest are dropped
+    /// from the indexed labels, kept in the raw event (`event.original`) and counted
+    /// (`loglynx_pipeline_labels_dropped_total`); the event is flagged `labels_capped`.
+    #[serde(default = "default_max_labels")]
+    pub max_labels: usize,
+    /// Distinct `labels.*` keys the process indexes at most (each becomes a column of the
+    /// store); labels with a new key beyond it are handled like those over `max_labels`.
+    #[serde(default = "default_max_label_keys")]
+    pub max_label_keys: usize,
+}
+
+/// Default of `pipeline.max_labels`.
+pub const DEFAULT_MAX_LABELS: usize = 100;
+/// Default of `pipeline.max_label_keys` (Elasticsearch's `index.mapping.total_fields.limit`).
+pub const DEFAULT_MAX_LABEL_KEYS: usize = 1_000;
+
+fn default_max_labels() -> usize {
+    DEFAULT_MAX_LABELS
+}
+fn default_max_label_keys() -> usize {
+    DEFAULT_MAX_LABEL_KEYS
 }
 
 impl Default for PipelineConfig {
@@ -31,6 +52,11 @@ impl PipelineConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.queue_batches == 0 {
             return Err(ConfigError::Invalid("pipeline.queue_batches must be at least 1".into()));
+        }
+        if self.max_labels == 0 || self.max_label_keys == 0 {
+            return Err(ConfigError::Invalid(
+                "pipeline.max_labels and pipeline.max_label_keys must be at least 1: e.g. 100 and 1000".into(),
+            ));
         }
         Ok(())
     }

@@ -48,6 +48,10 @@ pub struct EventFlags {
     /// [`EventFlags::any`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub ambiguous_timestamp: bool,
+    /// Labels were dropped over `pipeline.max_labels` or `pipeline.max_label_keys`; the raw
+    /// line is in `event.original`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub labels_capped: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -64,6 +68,7 @@ impl EventFlags {
             || self.malformed
             || self.multiline_truncated
             || self.parse_panic
+            || self.labels_capped
     }
     /// The flag names that are set, as stored in `log.flags`.
     pub fn names(&self) -> Vec<&'static str> {
@@ -95,6 +100,9 @@ impl EventFlags {
         if self.ambiguous_timestamp {
             v.push("ambiguous_timestamp");
         }
+        if self.labels_capped {
+            v.push("labels_capped");
+        }
         v
     }
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
@@ -108,6 +116,7 @@ impl EventFlags {
                 "malformed" => f.malformed = true,
                 "parse_panic" => f.parse_panic = true,
                 "ambiguous_timestamp" => f.ambiguous_timestamp = true,
+                "labels_capped" => f.labels_capped = true,
                 "multiline" => f.multiline = true,
                 "multiline_truncated" => f.multiline_truncated = true,
                 _ => {}

@@ -43,6 +43,24 @@ mod tracer;
 mod transition;
 mod view;
 
+/// Entry points for the fuzz targets of `fuzz/` (feature `fuzzing`); not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses sock_diag reply messages as the socket dump does; the sockets found, or the
+    /// error of a malformed reply.
+    pub fn netlink_replies(buf: &[u8], seq: u32) -> std::io::Result<usize> {
+        let mut out = Vec::new();
+        crate::diag::netlink::parse_replies(buf, seq, &mut out)?;
+        Ok(out.len())
+    }
+
+    /// The sock_diag dump request of `family` (for capturing seed replies).
+    pub fn netlink_request(family: u8, seq: u32) -> Vec<u8> {
+        crate::diag::netlink::request(family, seq)
+    }
+}
+
 pub use cgroup::{cgroup2_mount, cgroup_under, proc_cgroup, service_of, CgroupNames};
 pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};

@@ -108,7 +108,7 @@ impl AllInOne {
             }
             None => (event_tx, None),
         };
-        let stats = Arc::new(PipelineStats::default());
+        let stats = Arc::new(PipelineStats::new(&cfg.pipeline));
         let pipeline = loglynx_pipeline::spawn_pipeline(
             raw_rx,
             pipeline_tx,
@@ -159,6 +159,7 @@ impl AllInOne {
         }
         state.pipeline = stats.clone();
         state.otlp = sources::otlp_limits(&cfg);
+        state.query_limits = loglynx_api::QueryLimits::new(&cfg.query);
         state.detection = detection.clone();
         state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         drop(raw_tx);

@@ -75,6 +75,7 @@ impl Serve {
         let mut state =
             loglynx_api::AppState::new(store, engine, ingest, cfg.host_name(), &cfg.http);
         state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
+        state.query_limits = loglynx_api::QueryLimits::new(&cfg.query);
         // The alerts the workers' correlator raised, from the alerts topic.
         state.detection = alerts_from_kafka(&cfg, shutdown.clone())?;
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.

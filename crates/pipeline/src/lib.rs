@@ -7,6 +7,7 @@
 //! - [`FileRules`]: each file's zone for timestamps that carry none (`files.timezone`) and its
 //!   explicit layout (`[[files.layouts]]`), or the header structure learned from its lines
 //!   when detection does not explain them or reads them only as a generic header (`learn`).
+//! - `labels`: [`LabelGuard`], the caps on `labels.*` keys per event and overall.
 //! - `stage`: the loop that turns [`RawBatch`]es into [`EventBatch`]es (parse, then decode) on a pool of blocking
 //!   threads, preserving batch order (so source positions reach the store in order).
 //!
@@ -18,9 +19,11 @@ pub mod decode;
 mod error;
 pub mod parse;
 mod file_rules;
+mod labels;
 mod learn;
 mod stage;
 
 pub use error::PipelineError;
 pub use stage::{spawn_pipeline, BatchHook, PipelineStats};
 pub use file_rules::{FileRules, SourceRules};
+pub use labels::LabelGuard;

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::decode::decode;
 use crate::error::PipelineError;
 use crate::file_rules::{parse_with, FileRules, SourceRules};
+use crate::labels::LabelGuard;
 use crate::parse::ParseContext;
 
 /// Counters of the pipeline stage, read by the health page and `/metrics`.
@@ -30,9 +31,19 @@ pub struct PipelineStats {
     pub flagged: AtomicU64,
     /// Records whose parse or decode panicked (a bug): stored raw, flagged `parse_panic`.
     pub parse_panics: AtomicU64,
+    /// The `labels.*` caps and what they dropped.
+    pub labels: LabelGuard,
 }
 
 impl PipelineStats {
+    /// Counters from zero, with the label caps of `[pipeline]`.
+    pub fn new(cfg: &loglynx_config::PipelineConfig) -> PipelineStats {
+        PipelineStats {
+            labels: LabelGuard::new(cfg.max_labels, cfg.max_label_keys),
+            ..PipelineStats::default()
+        }
+    }
+
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (
             self.batches.load(Ordering::Relaxed),
@@ -149,6 +160,10 @@ fn parse_batch(
                 .collect()
         }
     };
+    // Field explosion: before the hook, which may append events of its own.
+    for (e, r) in events.iter_mut().zip(&batch.records) {
+        stats.labels.apply(e, r);
+    }
     if let Some(origin) = &batch.kafka {
         origin.stamp(&mut events);
     }
@@ -263,6 +278,44 @@ mod tests {
             ack: None,
             kafka: None,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn regression_issue_11_label_keys_are_capped_per_event_and_overall() {
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        let cfg: loglynx_config::PipelineConfig =
+            toml::from_str("max_labels = 3\nmax_label_keys = 4\n").unwrap();
+        let stats = Arc::new(PipelineStats::new(&cfg));
+        let h = spawn_pipeline(in_rx, out_tx, 2, false, Default::default(), stats.clone(), None);
+        let src = Arc::new(SourceKind::Http { endpoint: "ingest".into() });
+        let record = |i: usize, body: String| RawRecord {
+            body: body.into_bytes(),
+            truncated: false,
+            hint: FormatHint::Auto,
+            source: src.clone(),
+            host: None,
+            received: Timestamp::now(),
+            id: format!("id{i}"),
+        };
+        // Five made-up keys in one event, then new keys in each of ten events.
+        let mut records = vec![record(0, r#"{"message":"m","k1":"1","k2":"2","k3":"3","k4":"4","k5":"5"}"#.into())];
+        records.extend((1..=10).map(|i| record(i, format!(r#"{{"message":"n","fresh{i}":"x"}}"#))));
+        in_tx.send(RawBatch { records, checkpoint: vec![], ack: None }).await.unwrap();
+        drop(in_tx);
+        let b = out_rx.recv().await.unwrap();
+        h.await.unwrap().unwrap();
+        let first = &b.events[0];
+        assert_eq!(first.labels.keys().collect::<Vec<_>>(), ["k1", "k2", "k3"]);
+        assert!(first.flags.labels_capped);
+        assert!(first.original.as_deref().unwrap().contains("\"k5\":\"5\""), "the raw line keeps them");
+        // k1..k3 and fresh1 fill the four keys; fresh2.. are dropped.
+        assert_eq!(b.events[1].labels.len(), 1);
+        assert!(!b.events[1].flags.labels_capped);
+        for e in &b.events[2..] {
+            assert!(e.labels.is_empty() && e.flags.labels_capped, "{e:?}");
+        }
+        assert_eq!(stats.labels.dropped.load(Ordering::Relaxed), 2 + 9);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,15 +55,25 @@ pub enum QueryError {
     /// Any other request the engine cannot answer as asked (e.g. `start` after `end`).
     #[error("invalid request: {0}")]
     BadRequest(String),
+    /// The query ran longer than its budget (`query.timeout`) and was stopped.
+    #[error("the query ran longer than query.timeout ({timeout:?}): narrow the time range or the query, or raise query.timeout")]
+    TimedOut {
+        /// The budget it had.
+        timeout: std::time::Duration,
+    },
+    /// The query was stopped because its client went away.
+    #[error("the query was cancelled: its client disconnected")]
+    Cancelled,
     /// The index failed underneath (I/O, corruption): not the caller's fault.
     #[error("index error: {0}")]
     Index(#[from] tantivy::TantivyError),
 }
 
 impl QueryError {
-    /// True when the request was wrong (answer 400), false when the index failed (answer 500).
+    /// True when the request was wrong (answer 400), false when the index failed (answer 500)
+    /// or the query was stopped ([`QueryError::TimedOut`], [`QueryError::Cancelled`]).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, QueryError::Index(_))
+        !matches!(self, QueryError::Index(_) | QueryError::TimedOut { .. } | QueryError::Cancelled)
     }
 
     pub(crate) fn syntax(position: usize, message: impl Into<String>) -> Self {

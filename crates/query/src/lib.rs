@@ -5,6 +5,7 @@
 //! - [`QueryEngine`]: `search` and `count` (search.rs), `histogram` and `terms` (aggs/),
 //!   `tail` (tail.rs), all over `&[WindowSnapshot]`.
 //! - [`parse_time`]: the time forms users type (`now-15m`, RFC 3339, epoch ms).
+//! - [`Budget`]: a query's deadline, cancel flag and terms cardinality cap (budget.rs).
 //! - [`QueryError`]: every way a request can fail, with messages that say what to fix.
 //!
 //! # The query language
@@ -25,6 +26,7 @@
 //! Bare words are ANDed, as Kibana and Graylog users expect (Lucene's default is OR).
 
 mod aggs;
+mod budget;
 mod engine;
 mod error;
 mod lang;
@@ -35,6 +37,7 @@ mod time;
 mod topk;
 
 pub use aggs::{auto_interval_ms, FieldStats, MAX_BUCKETS, MAX_TERMS};
+pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_DISTINCT_TERMS};
 pub use engine::QueryEngine;
 pub use error::QueryError;
 pub use request::*;

@@ -106,6 +106,11 @@ pub struct TermsResponse {
     pub buckets: Vec<TermsBucket>,
     /// Matching events whose value is not among the buckets (including events without the field).
     pub other: u64,
+    /// True when the field had more distinct values than `query.max_distinct_terms`: only the
+    /// most frequent were counted, so the buckets' counts are lower bounds and a value may be
+    /// missing (see `aggs/terms.rs`). False: the counts are exact.
+    #[serde(default)]
+    pub approximate: bool,
     pub took_ms: u64,
 }
 

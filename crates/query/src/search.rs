@@ -48,6 +48,7 @@ impl QueryEngine {
         // (timestamp, window, doc): each window's best `want`, merged below.
         let mut candidates: Vec<(DateTime, usize, DocAddress)> = Vec::new();
         for (wi, w) in p.windows.iter().enumerate() {
+            crate::budget::check()?;
             let count = p.query.count(&w.searcher)? as u64;
             total += count;
             let (field, name) = (self.schema.timestamp, f::TIMESTAMP);
@@ -125,6 +126,7 @@ impl QueryEngine {
         let p = self.prepare(windows, filter, Timestamp::now())?;
         let mut total = 0u64;
         for w in &p.windows {
+            crate::budget::check()?;
             total += p.query.count(&w.searcher)? as u64;
         }
         Ok(total)

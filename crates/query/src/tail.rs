@@ -171,9 +171,7 @@ impl QueryEngine {
         let query = self.with_ingested(p, Bound::Included(ts), Bound::Included(ts));
         let mut events = Vec::new();
         for (wi, w) in p.windows.iter().enumerate() {
-            let mut docs: Vec<DocAddress> = w
-                .searcher
-                .search(&*query, &DocSetCollector)?
+            let mut docs: Vec<DocAddress> = crate::budget::search(&w.searcher, &*query, &DocSetCollector)?
                 .into_iter()
                 .collect();
             docs.sort();

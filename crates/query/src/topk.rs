@@ -47,7 +47,7 @@ pub(crate) fn top_by_date(
                     (Occur::Must, query.box_clone()),
                     (Occur::Must, Box::new(range)),
                 ]);
-                let docs = searcher.search(&narrowed, &collector())?;
+                let docs = crate::budget::search(searcher, &narrowed, &collector())?;
                 if docs.len() >= k {
                     return Ok(docs);
                 }
@@ -55,7 +55,7 @@ pub(crate) fn top_by_date(
             }
         }
     }
-    Ok(searcher.search(query, &collector())?)
+    crate::budget::search(searcher, query, &collector())
 }
 
 fn map<T, U>(b: &Bound<T>, f: impl Fn(&T) -> U) -> Bound<U> {

@@ -300,3 +300,83 @@ fn terms_errors() {
         Err(QueryError::TooLarge { .. })
     ));
 }
+
+/// Events of `service.name` values: `(value, how many)` in one segment each list.
+fn services(segments: &[&[(&str, usize)]]) -> Vec<WindowSnapshot> {
+    let mut n = 0;
+    let segs: Vec<Vec<Event>> = segments
+        .iter()
+        .map(|seg| {
+            let mut evs = Vec::new();
+            for (svc, count) in seg.iter() {
+                for _ in 0..*count {
+                    n += 1;
+                    let mut e = event(&format!("e{n}"), n as i64, "x");
+                    e.service = Some(svc.to_string());
+                    evs.push(e);
+                }
+            }
+            evs
+        })
+        .collect();
+    vec![window("w", &segs)]
+}
+
+fn terms_with_cap(windows: &[WindowSnapshot], cap: usize, size: usize) -> loglynx_query::TermsResponse {
+    let req = TermsRequest {
+        filter: Filter::default(),
+        field: "service.name".into(),
+        size: Some(size),
+    };
+    loglynx_query::Budget::new(std::time::Duration::from_secs(60), cap)
+        .run(|| common::engine().terms(windows, &req))
+        .unwrap()
+}
+
+#[test]
+fn terms_past_the_cardinality_cap_keep_the_most_frequent_and_say_approximate() {
+    // Two segments: a and b frequent in both, many values seen once in each.
+    let many1: Vec<(String, usize)> = (0..50).map(|i| (format!("one{i}"), 1)).collect();
+    let many2: Vec<(String, usize)> = (0..50).map(|i| (format!("two{i}"), 1)).collect();
+    let mut s1: Vec<(&str, usize)> = vec![("a", 9), ("b", 5)];
+    s1.extend(many1.iter().map(|(v, c)| (v.as_str(), *c)));
+    let mut s2: Vec<(&str, usize)> = vec![("a", 3), ("b", 4)];
+    s2.extend(many2.iter().map(|(v, c)| (v.as_str(), *c)));
+    let w = services(&[&s1, &s2]);
+
+    let exact = terms_with_cap(&w, 1_000, 2);
+    assert!(!exact.approximate);
+    let capped = terms_with_cap(&w, 4, 2);
+    assert!(capped.approximate, "102 distinct values over a cap of 4");
+    // The frequent values survive the cap with their exact counts here.
+    assert_eq!(capped.buckets, exact.buckets);
+    assert_eq!(
+        capped.buckets,
+        vec![
+            TermsBucket { value: "a".into(), count: 12 },
+            TermsBucket { value: "b".into(), count: 9 }
+        ]
+    );
+    assert_eq!(capped.other, exact.other);
+    assert_eq!(capped.other, 100);
+}
+
+#[test]
+fn a_budget_past_its_deadline_stops_the_query() {
+    let w = services(&[&[("a", 3)], &[("b", 3)]]);
+    let req = TermsRequest {
+        filter: Filter::default(),
+        field: "service.name".into(),
+        size: None,
+    };
+    let e = loglynx_query::Budget::new(std::time::Duration::ZERO, 10)
+        .run(|| common::engine().terms(&w, &req))
+        .unwrap_err();
+    assert!(matches!(e, QueryError::TimedOut { .. }), "{e}");
+    assert!(!e.is_user_error());
+    // A budget whose guard was dropped (the client went away) stops it as cancelled.
+    let b = loglynx_query::Budget::new(std::time::Duration::from_secs(60), 10);
+    drop(b.cancel_on_drop());
+    let e = b.run(|| common::engine().search(&w, &loglynx_query::SearchRequest { limit: 10, ..Default::default() })).unwrap_err();
+    assert!(matches!(e, QueryError::Cancelled), "{e}");
+}

@@ -26,6 +26,7 @@
 mod keys;
 mod limit;
 mod origin;
+mod rate;
 mod session;
 
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +47,7 @@ pub use keys::{KeyEntry, KeyError, KeyFile, Scope, KEYS_FILE};
 use keys::{id_of, LoadedKeys};
 use limit::FailureLimiter;
 use origin::HostPolicy;
+pub(crate) use rate::KeyRates;
 pub(crate) use session::routes as session_routes;
 use session::{Sessions, CSRF_HEADER, SESSION_COOKIE};
 

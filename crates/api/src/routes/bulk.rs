@@ -25,6 +25,7 @@ use loglynx_telemetry::internal_events::{
 use loglynx_telemetry::InternalEvent;
 use serde_json::{json, Map, Value};
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::routes::ingest::submit;
 use crate::routes::read_body;
@@ -41,26 +42,29 @@ pub(crate) fn elastic_product_header() -> (HeaderName, HeaderValue) {
 /// Handler of `POST /_bulk`.
 pub(crate) async fn bulk(
     State(st): State<IngestState>,
+    who: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    handle(st, None, headers, body).await
+    handle(st, who, None, headers, body).await
 }
 
 /// Handler of `POST /{index}/_bulk`.
 pub(crate) async fn bulk_index(
     State(st): State<IngestState>,
+    who: Principal,
     index: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(index) = index
         .map_err(|e| ApiError::BadRequest(format!("invalid index in path: {}", e.body_text())))?;
-    handle(st, Some(index), headers, body).await
+    handle(st, who, Some(index), headers, body).await
 }
 
 async fn handle(
     st: IngestState,
+    who: Principal,
     path_index: Option<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -71,6 +75,7 @@ async fn handle(
     let body = read_body(st.max_body, &headers, body)?;
     let source = st.source();
     let bulk = source.bulk(&body, path_index.as_deref())?;
+    st.ingest_limits.admit(&who, bulk.items.len())?;
     let accepted = bulk.records.len() as u64;
     let rejected = bulk.items.len() as u64 - accepted;
     IngestLinesRejected { endpoint, count: rejected }.emit(&st.metrics);
@@ -79,6 +84,8 @@ async fn handle(
 
     let mut seq = st.next_seq_nos(accepted);
     let errors = rejected > 0;
+    let max_errors = st.ingest_limits.max_bulk_errors;
+    let mut reported = 0usize;
     let items: Vec<Value> = bulk
         .items
         .into_iter()
@@ -98,12 +105,22 @@ async fn handle(
                     seq += 1;
                     d
                 }
-                Err(e) => json!({
-                    "_index": it.index,
-                    "_id": it.id,
-                    "status": 400,
-                    "error": {"type": e.kind(), "reason": e.to_string()},
-                }),
+                Err(e) => {
+                    // Past http.max_bulk_errors the item keeps its place, status and type,
+                    // with a short reason (the reply stays proportional to the request).
+                    let reason = if reported < max_errors {
+                        reported += 1;
+                        e.to_string()
+                    } else {
+                        format!("not reported: more than http.max_bulk_errors ({max_errors}) failed items in this request; fix the first ones and resend")
+                    };
+                    json!({
+                        "_index": it.index,
+                        "_id": it.id,
+                        "status": 400,
+                        "error": {"type": e.kind(), "reason": reason},
+                    })
+                }
             };
             let mut m = Map::new();
             m.insert(it.op.name().to_string(), detail);

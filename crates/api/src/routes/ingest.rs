@@ -34,6 +34,7 @@ use loglynx_telemetry::internal_events::{
 use loglynx_telemetry::InternalEvent;
 use serde::Serialize;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::routes::read_body;
 use crate::state::IngestState;
@@ -69,6 +70,7 @@ struct IngestReply {
 /// Handler of `POST /api/v1/ingest`.
 pub(crate) async fn ingest(
     State(st): State<IngestState>,
+    who: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -81,6 +83,7 @@ pub(crate) async fn ingest(
     let lines = source.lines(&body, format);
     let accepted = lines.records.len();
     let rejected_count = lines.rejected_count;
+    st.ingest_limits.admit(&who, accepted + rejected_count)?;
     IngestLinesRejected { endpoint, count: rejected_count as u64 }.emit(&st.metrics);
     submit(&st, &source, lines.records, endpoint).await?;
     IngestEventsAccepted { endpoint, count: accepted as u64 }.emit(&st.metrics);

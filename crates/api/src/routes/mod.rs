@@ -120,21 +120,30 @@ pub(crate) fn bounded(
     }
 }
 
-/// Runs `f` over a fresh store snapshot on the blocking pool (searches read index files).
+/// Runs `f` over a fresh store snapshot on the blocking pool (searches read index files),
+/// within the query limits: 429 when `query.max_concurrent` queries are running, stopped at
+/// `query.timeout` (503), and stopped when the client goes away (the request's future is
+/// dropped, which drops the cancel guard); the permit is held until the query has stopped.
 pub(crate) async fn run_query<T, F>(st: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&QueryEngine, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
 {
+    let ticket = st.query_limits.start()?;
+    let cancel = ticket.budget.cancel_on_drop();
     let engine = st.engine.clone();
     let store = st.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let windows = store.snapshot();
-        f(&engine, &windows)
+    let out = tokio::task::spawn_blocking(move || {
+        let _permit = ticket._permit;
+        ticket.budget.run(|| {
+            let windows = store.snapshot();
+            f(&engine, &windows)
+        })
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
-    .map_err(ApiError::from)
+    .await;
+    cancel.disarm();
+    out.map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
+        .map_err(ApiError::from)
 }
 
 /// A search, histogram or terms answer: over this process's store, or merged from the leaves

@@ -27,11 +27,13 @@ use loglynx_telemetry::InternalEvent;
 use crate::error::ApiError;
 use crate::routes::ingest::submit;
 use crate::routes::read_body;
+use crate::auth::Principal;
 use crate::state::IngestState;
 
 /// Handler of `POST /v1/logs`.
 pub(crate) async fn logs(
     State(st): State<IngestState>,
+    who: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -53,6 +55,7 @@ pub(crate) async fn logs(
     .map_err(|e| ApiError::Internal(format!("otlp decoding task failed: {e}")))??;
 
     let accepted = mapped.records.len();
+    st.ingest_limits.admit(&who, accepted + mapped.rejected as usize)?;
     IngestLinesRejected { endpoint, count: mapped.rejected }.emit(&st.metrics);
     submit(&st, &source, mapped.records, endpoint).await?;
     IngestEventsAccepted { endpoint, count: accepted as u64 }.emit(&st.metrics);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loglynx_api::{serve, AppState};
-use loglynx_config::{ByteSize, HttpConfig, StoreConfig};
+use loglynx_config::{ByteSize, HttpConfig, QueryConfig, StoreConfig};
 use loglynx_core::{EventBatch, RawBatch};
 use loglynx_pipeline::parse::{parse_record, ParseContext};
 use loglynx_query::QueryEngine;
@@ -29,6 +29,12 @@ pub struct Server {
 pub struct Opts {
     pub token: Option<&'static str>,
     pub max_body: u64,
+    /// The rest of `[http]` (`auth_token` and `max_body` are taken from the fields above).
+    pub http: HttpConfig,
+    /// `[query]`.
+    pub query: QueryConfig,
+    /// Credentials other than `token` (a key file), when set.
+    pub auth: Option<loglynx_api::Auth>,
 }
 
 impl Default for Opts {
@@ -36,6 +42,9 @@ impl Default for Opts {
         Opts {
             token: None,
             max_body: 8 << 20,
+            http: HttpConfig::default(),
+            query: QueryConfig::default(),
+            auth: None,
         }
     }
 }
@@ -64,9 +73,13 @@ pub async fn start(opts: Opts) -> Server {
     let http = HttpConfig {
         auth_token: opts.token.map(str::to_string),
         max_body: ByteSize(opts.max_body),
-        ..HttpConfig::default()
+        ..opts.http
     };
-    let state = AppState::new(store.clone(), engine, raw_tx, "testhost".into(), &http);
+    let mut state = AppState::new(store.clone(), engine, raw_tx, "testhost".into(), &http);
+    state.query_limits = loglynx_api::QueryLimits::new(&opts.query);
+    if let Some(auth) = opts.auth {
+        state.auth = auth;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

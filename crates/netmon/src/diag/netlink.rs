@@ -104,7 +104,7 @@ pub struct DiagSocket {
 
 /// The dump request for one family: all states (TIME_WAIT and NEW_SYN_RECV included), with
 /// `tcp_info` and socket memory.
-fn request(family: u8, seq: u32) -> Vec<u8> {
+pub(crate) fn request(family: u8, seq: u32) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;

@@ -94,7 +94,7 @@ impl Worker {
             dir: shards_dir.clone(),
             source,
         })?;
-        let stats = Arc::new(PipelineStats::default());
+        let stats = Arc::new(PipelineStats::new(&cfg.pipeline));
         // This worker's own state file: workers sharing the data directory write apart and
         // `loglynx serve` merges their states by id.
         let slot = match cfg.patterns.enabled {

@@ -124,7 +124,7 @@ impl QueryEngine {
         };
         let mut counts = vec![0u64; n];
         for w in &p.windows {
-            let part = w.searcher.search(&*p.query, &collector)?;
+            let part = crate::budget::search(&w.searcher, &*p.query, &collector)?;
             for (c, x) in counts.iter_mut().zip(part) {
                 *c += x;
             }

@@ -42,7 +42,7 @@ impl QueryEngine {
         filter: &Filter,
         field: &str,
     ) -> Result<FieldStats, QueryError> {
-        let (_, counts) = self.value_counts(windows, filter, field)?;
+        let (_, counts, _) = self.value_counts(windows, filter, field, None)?;
         let numeric = self.schema().kind(field) == Some(FieldKind::Numeric);
         let mut s = FieldStats {
             distinct: counts.len() as u64,

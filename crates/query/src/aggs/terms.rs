@@ -1,4 +1,10 @@
-//! Top-N values of a keyword, numeric or `labels.*` field, with exact counts.
+//! Top-N values of a keyword, numeric or `labels.*` field, with exact counts up to the
+//! budget's cardinality cap (`query.max_distinct_terms`).
+//!
+//! Beyond the cap only the most frequent values are kept, per segment and again when
+//! segments and windows are merged (memory stays proportional to the cap, not to the number
+//! of distinct values); the counts of the values kept are then lower bounds, which may miss
+//! a value frequent overall but rare in every segment, and the answer says `approximate`.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,6 +28,7 @@ impl QueryEngine {
     /// (ties by value). Every value is counted in every window, so the counts are exact.
     /// `other` is the number of matching events minus the sum of the bucket counts: exact for
     /// single-valued fields; for the multi-valued `log.flags` an event counts once per flag.
+    /// Past the cardinality cap the answer is approximate (see the module).
     pub fn terms(
         &self,
         windows: &[WindowSnapshot],
@@ -36,7 +43,8 @@ impl QueryEngine {
                 max: MAX_TERMS,
             });
         }
-        let (total, counts) = self.value_counts(windows, &req.filter, &req.field)?;
+        let cap = crate::budget::max_distinct_terms();
+        let (total, counts, approximate) = self.value_counts(windows, &req.filter, &req.field, Some(cap))?;
         let mut all: Vec<(Key, u64)> = counts.into_iter().collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(size);
@@ -52,31 +60,39 @@ impl QueryEngine {
             field: req.field.clone(),
             buckets,
             other: total.saturating_sub(in_buckets),
+            approximate,
             took_ms: started.elapsed().as_millis() as u64,
         })
     }
 
     /// The number of matching events and the count of every value of `field` among them, over
-    /// all windows (what terms, cardinality and the numeric stats are made from).
+    /// all windows (what terms, cardinality and the numeric stats are made from). With `cap`,
+    /// at most that many values are kept (the most frequent; see the module) and the third
+    /// item says whether any was dropped.
     pub(super) fn value_counts(
         &self,
         windows: &[WindowSnapshot],
         filter: &crate::request::Filter,
         field: &str,
-    ) -> Result<(u64, HashMap<Key, u64>), QueryError> {
+        cap: Option<usize>,
+    ) -> Result<(u64, HashMap<Key, u64>, bool), QueryError> {
         let column = self.terms_column(field)?;
         let p = self.prepare(windows, filter, Timestamp::now())?;
-        let collector = TermCounts { column };
+        let cap = cap.unwrap_or(usize::MAX).max(1);
+        let collector = TermCounts { column, cap };
         let mut counts: HashMap<Key, u64> = HashMap::new();
         let mut total = 0u64;
+        let mut capped = false;
         for w in &p.windows {
-            let (docs, part) = w.searcher.search(&*p.query, &collector)?;
-            total += docs;
-            for (k, c) in part {
+            let part = crate::budget::search(&w.searcher, &*p.query, &collector)?;
+            total += part.docs;
+            capped |= part.capped;
+            for (k, c) in part.counts {
                 *counts.entry(k).or_default() += c;
             }
+            capped |= keep_most_frequent(&mut counts, cap);
         }
-        Ok((total, counts))
+        Ok((total, counts, capped))
     }
 
     /// The fast column to count `field` on, or why it cannot be aggregated.
@@ -143,9 +159,33 @@ impl std::fmt::Display for Key {
     }
 }
 
-/// Counts matching docs and every value of one column.
+/// Keeps the `cap` most frequent values of `counts` (ties by value); true when some were
+/// dropped.
+fn keep_most_frequent(counts: &mut HashMap<Key, u64>, cap: usize) -> bool {
+    if counts.len() <= cap {
+        return false;
+    }
+    let mut all: Vec<(Key, u64)> = counts.drain().collect();
+    all.select_nth_unstable_by(cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(cap);
+    counts.extend(all);
+    true
+}
+
+/// Counts matching docs and every value of one column, keeping at most `cap` values per
+/// segment.
 struct TermCounts {
     column: TermsColumn,
+    cap: usize,
+}
+
+/// What one segment (or several merged) counted.
+#[derive(Default)]
+struct Counted {
+    docs: u64,
+    counts: HashMap<Key, u64>,
+    /// Values were dropped over the cap.
+    capped: bool,
 }
 
 enum TermCountsSegment {
@@ -154,18 +194,21 @@ enum TermCountsSegment {
         column: StrColumn,
         counts: Vec<u64>,
         docs: u64,
+        cap: usize,
     },
     U64 {
         column: Column<u64>,
         counts: HashMap<u64, u64>,
         docs: u64,
+        cap: usize,
+        capped: bool,
     },
     /// The column is absent in this segment: only docs are counted.
     Missing { docs: u64 },
 }
 
 impl Collector for TermCounts {
-    type Fruit = (u64, HashMap<Key, u64>);
+    type Fruit = Counted;
     type Child = TermCountsSegment;
 
     fn for_segment(
@@ -182,6 +225,7 @@ impl Collector for TermCounts {
                         column,
                         counts,
                         docs: 0,
+                        cap: self.cap,
                     }
                 }
                 None => TermCountsSegment::Missing { docs: 0 },
@@ -191,6 +235,8 @@ impl Collector for TermCounts {
                     column,
                     counts: HashMap::new(),
                     docs: 0,
+                    cap: self.cap,
+                    capped: false,
                 },
                 None => TermCountsSegment::Missing { docs: 0 },
             },
@@ -201,25 +247,23 @@ impl Collector for TermCounts {
         false
     }
 
-    fn merge_fruits(
-        &self,
-        fruits: Vec<std::io::Result<(u64, HashMap<Key, u64>)>>,
-    ) -> tantivy::Result<Self::Fruit> {
-        let mut docs = 0;
-        let mut all: HashMap<Key, u64> = HashMap::new();
+    fn merge_fruits(&self, fruits: Vec<std::io::Result<Counted>>) -> tantivy::Result<Self::Fruit> {
+        let mut all = Counted::default();
         for fruit in fruits {
-            let (d, part) = fruit?;
-            docs += d;
-            for (k, c) in part {
-                *all.entry(k).or_default() += c;
+            let part = fruit?;
+            all.docs += part.docs;
+            all.capped |= part.capped;
+            for (k, c) in part.counts {
+                *all.counts.entry(k).or_default() += c;
             }
+            all.capped |= keep_most_frequent(&mut all.counts, self.cap);
         }
-        Ok((docs, all))
+        Ok(all)
     }
 }
 
 impl SegmentCollector for TermCountsSegment {
-    type Fruit = std::io::Result<(u64, HashMap<Key, u64>)>;
+    type Fruit = std::io::Result<Counted>;
 
     fn collect(&mut self, doc: DocId, _: Score) {
         match self {
@@ -227,6 +271,7 @@ impl SegmentCollector for TermCountsSegment {
                 column,
                 counts,
                 docs,
+                ..
             } => {
                 *docs += 1;
                 for ord in column.term_ords(doc) {
@@ -239,10 +284,21 @@ impl SegmentCollector for TermCountsSegment {
                 column,
                 counts,
                 docs,
+                cap,
+                capped,
             } => {
                 *docs += 1;
                 for v in column.values_for_doc(doc) {
                     *counts.entry(v).or_default() += 1;
+                }
+                // Numbers have no dictionary to bound them: prune to the cap's most frequent
+                // whenever the map reaches twice the cap (amortised, memory at most 2 x cap).
+                if counts.len() >= cap.saturating_mul(2) {
+                    let mut all: Vec<(u64, u64)> = counts.drain().collect();
+                    all.select_nth_unstable_by(*cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    all.truncate(*cap);
+                    counts.extend(all);
+                    *capped = true;
                 }
             }
             TermCountsSegment::Missing { docs } => *docs += 1,
@@ -265,13 +321,21 @@ impl SegmentCollector for TermCountsSegment {
                 column,
                 counts,
                 docs,
+                cap,
             } => {
-                let seen: Vec<(u64, u64)> = counts
+                let mut seen: Vec<(u64, u64)> = counts
                     .into_iter()
                     .enumerate()
                     .filter(|(_, c)| *c > 0)
                     .map(|(o, c)| (o as u64, c))
                     .collect();
+                let capped = seen.len() > cap;
+                if capped {
+                    // The most frequent ordinals, back in dictionary order for the walk below.
+                    seen.select_nth_unstable_by(cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    seen.truncate(cap);
+                    seen.sort_unstable_by_key(|(o, _)| *o);
+                }
                 let mut out = HashMap::with_capacity(seen.len());
                 let mut next = seen.iter().map(|(_, c)| *c);
                 // One sequential walk over the dictionary resolves every counted ordinal.
@@ -283,13 +347,21 @@ impl SegmentCollector for TermCountsSegment {
                         Ok(())
                     },
                 )?;
-                Ok((docs, out))
+                Ok(Counted { docs, counts: out, capped })
             }
-            TermCountsSegment::U64 { counts, docs, .. } => Ok((
+            TermCountsSegment::U64 {
+                counts,
                 docs,
-                counts.into_iter().map(|(k, c)| (Key::Num(k), c)).collect(),
-            )),
-            TermCountsSegment::Missing { docs } => Ok((docs, HashMap::new())),
+                cap,
+                mut capped,
+                ..
+            } => {
+                let mut counts: HashMap<Key, u64> =
+                    counts.into_iter().map(|(k, c)| (Key::Num(k), c)).collect();
+                capped |= keep_most_frequent(&mut counts, cap);
+                Ok(Counted { docs, counts, capped })
+            }
+            TermCountsSegment::Missing { docs } => Ok(Counted { docs, ..Counted::default() }),
         }
     }
 }

@@ -1,0 +1,89 @@
+//! `[query]`: what one search, aggregation or tail may cost the server.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ConfigError;
+
+/// Limits of the query endpoints (search, histogram, terms, tail, the Elasticsearch search
+/// API, talkers, patterns).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Longest a query may run; a longer one is stopped (between index segments) and answered
+    /// 503 naming this setting. A query whose client disconnects is stopped the same way.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Queries running at once at most; more are answered 429 with `Retry-After` naming this
+    /// setting (ingest is not counted).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
+    /// Distinct values a terms aggregation counts exactly; beyond, only the most frequent are
+    /// kept (per index segment and when merging), so the answer is approximate and says so
+    /// (`approximate: true`).
+    #[serde(default = "default_max_distinct_terms")]
+    pub max_distinct_terms: usize,
+}
+
+/// Default of `query.timeout`.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of `query.max_concurrent`.
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 32;
+/// Default of `query.max_distinct_terms`.
+pub const DEFAULT_MAX_DISTINCT_TERMS: usize = 100_000;
+
+fn default_timeout() -> Duration {
+    DEFAULT_QUERY_TIMEOUT
+}
+fn default_max_concurrent() -> usize {
+    DEFAULT_MAX_CONCURRENT_QUERIES
+}
+fn default_max_distinct_terms() -> usize {
+    DEFAULT_MAX_DISTINCT_TERMS
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("empty section is valid")
+    }
+}
+
+impl QueryConfig {
+    /// Every limit above zero.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ConfigError::Invalid("query.timeout must be above 0: e.g. \"30s\"".into()));
+        }
+        for (key, n, eg) in [
+            ("max_concurrent", self.max_concurrent, 32),
+            ("max_distinct_terms", self.max_distinct_terms, 100_000),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::Invalid(format!("query.{key} must be at least 1: e.g. {eg}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn defaults_and_zero_refused() {
+        let c = Config::default();
+        assert_eq!(c.query.timeout, super::DEFAULT_QUERY_TIMEOUT);
+        assert_eq!(c.query.max_concurrent, 32);
+        for (line, key) in [
+            ("timeout = \"0s\"", "query.timeout"),
+            ("max_concurrent = 0", "query.max_concurrent"),
+            ("max_distinct_terms = 0", "query.max_distinct_terms"),
+        ] {
+            let c: Config = toml::from_str(&format!("[query]\n{line}\n")).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+}

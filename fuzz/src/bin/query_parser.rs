@@ -1,0 +1,16 @@
+//! The query language and the time forms: any text parses and compiles, or is refused with
+//! an error; never a panic.
+use loglynx_core::Timestamp;
+use loglynx_query::{parse_time, QueryEngine};
+use loglynx_store::StoreSchema;
+
+fn main() {
+    let engine = QueryEngine::new(StoreSchema::new());
+    afl::fuzz!(|data: &[u8]| {
+        let text = String::from_utf8_lossy(data);
+        let _ = engine.validate(&text);
+        let _ = parse_time(&text, Timestamp::now());
+        let _ = parse_time(&text, Timestamp(i64::MAX));
+        let _ = parse_time(&text, Timestamp(i64::MIN));
+    });
+}
