@@ -512,7 +512,7 @@ def cmd_table(a):
             cpu = (f"{r['cpu_user_s'] + r['cpu_sys_s']:.0f} ({r['cpu_user_s']:.0f}+{r['cpu_sys_s']:.0f})"
                    if "cpu_user_s" in r else "-")
             anon = f" ({fmt_bytes(r['peak_rss_anon_bytes'])})" if r.get("peak_rss_anon_bytes") else ""
-            us = (f"{1e6 * (r['cpu_user_s'] + r['cpu_sys_s']) / max(r.get('reached', 1), 1):.1f}"
+            us = (f"{1e6 * (r['cpu_user_s'] + r['cpu_sys_s']) / max(r.get('reached', r['n']), 1):.1f}"
                   if "cpu_user_s" in r else "-")
             print(f"| {r['tool']} | {r.get('reached', r['n']):,} | {r['wall_s']} | {r['events_per_s']:,} "
                   f"| {r['mb_per_s']} | {fmt_bytes(r.get('peak_rss_bytes'))}{anon} | {cpu} | {us} "
