@@ -9,6 +9,10 @@ Subcommands (each prints progress to stderr and one JSON object of results to st
   llbench.py sqlite-load --log F --db P [--columns]
       SQLite FTS5 bulk load of F in one transaction with executemany: one `line` column, or
       (--columns) ts (UNINDEXED, epoch s), host (UNINDEXED), program, message.
+  llbench.py tantivy-cli-load --bin T --log F --index D [--threads 2] [--memory BYTES]
+      `tantivy index` (crates.io tantivy-cli) of F as one stored, positioned text field `line`
+      (tantivy's defaults otherwise: lz4 doc store, fieldnorms); F is converted to the JSON
+      lines tantivy-cli reads before the clock starts. Wall time includes the final merges.
   llbench.py loglynx-search --bin B --data-dir D --n N [--runs 30] [--warmup 3] [--host H]
       p50/p95 of the five query shapes over the HTTP API, one persistent connection.
   llbench.py sqlite-search --db P [--runs 30] [--host H]
@@ -437,6 +441,60 @@ def cmd_rg_search(a):
     print()
 
 
+def cmd_tantivy_cli_load(a):
+    raw = os.path.getsize(a.log)
+    jsonl = a.log + ".tantivy.jsonl"
+    if not os.path.exists(jsonl) or os.path.getmtime(jsonl) < os.path.getmtime(a.log):
+        log(f"tantivy-cli: converting {a.log} to JSON lines (not timed)")
+        with open(a.log, encoding="utf-8", errors="replace", buffering=1 << 20) as f, \
+                open(jsonl + ".tmp", "w", buffering=1 << 20) as out:
+            for line in f:
+                out.write(json.dumps({"line": line.rstrip("\n")}) + "\n")
+        os.replace(jsonl + ".tmp", jsonl)
+    subprocess.run(["rm", "-rf", a.index], check=True)
+    os.makedirs(a.index)
+    meta = {"index_settings": {"docstore_compression": "lz4", "docstore_blocksize": 16384},
+            "segments": [], "opstamp": 0,
+            "schema": [{"name": "line", "type": "text", "options": {
+                "indexing": {"record": "position", "fieldnorms": True, "tokenizer": "default"},
+                "stored": True, "fast": False}}]}
+    with open(os.path.join(a.index, "meta.json"), "w") as f:
+        json.dump(meta, f)
+    n = sum(1 for _ in open(a.log, "rb"))
+    load_start = loadavg()
+    cmd = [a.bin, "index", "-i", a.index, "-f", jsonl, "-t", str(a.threads), "-m", str(a.memory)]
+    log(f"tantivy-cli: {' '.join(cmd)}")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak_anon, peak_rss = 0, 0
+    while True:
+        # wait4 reaps the child with its rusage: the CPU time of all its threads, to the end.
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid != 0:
+            break
+        try:
+            st = proc_status(proc.pid)
+            peak_anon, peak_rss = max(peak_anon, st.get("RssAnon", 0)), max(peak_rss, st.get("VmHWM", 0))
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.2)
+    dt = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"tantivy-cli exited with {proc.returncode}")
+    cpu = (ru.ru_utime, ru.ru_stime)
+    size = du_bytes(a.index)
+    res = {"tool": "tantivy-cli", "n": n, "raw_bytes": raw, "wall_s": round(dt, 2),
+           "events_per_s": round(n / dt), "mb_per_s": round(raw / 1e6 / dt, 1),
+           "peak_rss_bytes": peak_rss, "peak_rss_anon_bytes": peak_anon,
+           "cpu_user_s": round(cpu[0], 1), "cpu_sys_s": round(cpu[1], 1),
+           "index_bytes": size, "index_ratio": round(size / raw, 3),
+           "index_bytes_by_ext": du_by_ext(a.index), "command": " ".join(cmd),
+           "load_start": load_start, "load_end": loadavg()}
+    json.dump(res, sys.stdout)
+    print()
+
+
 def fmt_bytes(b):
     return f"{b / 2**20:,.0f} MiB" if b is not None else "-"
 
@@ -454,7 +512,7 @@ def cmd_table(a):
             cpu = (f"{r['cpu_user_s'] + r['cpu_sys_s']:.0f} ({r['cpu_user_s']:.0f}+{r['cpu_sys_s']:.0f})"
                    if "cpu_user_s" in r else "-")
             anon = f" ({fmt_bytes(r['peak_rss_anon_bytes'])})" if r.get("peak_rss_anon_bytes") else ""
-            us = (f"{1e6 * (r['cpu_user_s'] + r['cpu_sys_s']) / max(r.get('reached', 1), 1):.1f}"
+            us = (f"{1e6 * (r['cpu_user_s'] + r['cpu_sys_s']) / max(r.get('reached', r['n']), 1):.1f}"
                   if "cpu_user_s" in r else "-")
             print(f"| {r['tool']} | {r.get('reached', r['n']):,} | {r['wall_s']} | {r['events_per_s']:,} "
                   f"| {r['mb_per_s']} | {fmt_bytes(r.get('peak_rss_bytes'))}{anon} | {cpu} | {us} "
@@ -500,6 +558,12 @@ def main():
     s.add_argument("--db", required=True)
     s.add_argument("--columns", action="store_true")
     s.add_argument("--year", type=int, default=2026)
+    s = sub.add_parser("tantivy-cli-load")
+    s.add_argument("--bin", required=True)
+    s.add_argument("--log", required=True)
+    s.add_argument("--index", required=True)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--memory", type=int, default=256 << 20)
     for name in ("loglynx-search", "sqlite-search", "rg-search"):
         s = sub.add_parser(name)
         s.add_argument("--runs", type=int, default=30)
@@ -518,6 +582,7 @@ def main():
     s.add_argument("files", nargs="+")
     a = p.parse_args()
     {"loglynx-ingest": cmd_loglynx_ingest, "sqlite-load": cmd_sqlite_load,
+     "tantivy-cli-load": cmd_tantivy_cli_load,
      "loglynx-search": cmd_loglynx_search, "sqlite-search": cmd_sqlite_search,
      "rg-search": cmd_rg_search, "table": cmd_table}[a.cmd](a)
 

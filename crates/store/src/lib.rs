@@ -7,11 +7,13 @@
 //! - `retention.rs`: deleting whole windows by age and size.
 //! - `disk.rs`: the disk watermark (ingestion pauses before the disk is full).
 //! - [`schema`]: the tantivy schema, Event <-> document.
+//! - `doc.rs`: the compact stored form of an event (the `_event` field).
 //! - `snapshot.rs`: [`WindowSnapshot`], what queries search.
 //! - `stats.rs`: [`StoreStats`] for the health page.
 //! - `error.rs`: [`StoreError`].
 
 mod disk;
+mod doc;
 mod error;
 mod retention;
 pub mod schema;

@@ -5,13 +5,19 @@
 //! - keyword fields (`host.name`, `log.level`, ...): indexed whole (raw tokenizer, exact match,
 //!   case-sensitive like Elasticsearch's `keyword`), and fast (columnar) for filters and top-N
 //!   terms aggregations.
-//! - numeric fields (`process.pid`, ports, ...): u64, indexed and fast (ranges, stats).
+//! - numeric fields (`process.pid`, ports, ...): u64, fast only (columnar: exact values,
+//!   ranges and stats are answered from the column; no term dictionary of pids and ports).
 //!   `kafka.partition` and `kafka.offset` (set by a Kafka worker) are among them: the search
 //!   root filters leaves by offset ranges (`kafka.offset:[100 TO 199]`).
-//! - `@timestamp`, `event.ingested`: dates at microsecond precision, indexed and fast.
+//! - `@timestamp`, `event.ingested`: dates at microsecond precision, fast only (every time
+//!   filter is a range, which tantivy answers from the column; an inverted index of nearly one
+//!   term per event was a tenth of the store and never read).
 //! - `labels`: a JSON object field, keyword-tokenized and fast, queried as `labels.<key>:value`.
-//! - `_source`: the whole event as JSON, stored only (zstd doc store); hits are rebuilt from it.
-//! - `event.id`: stored in `_source` only, not indexed: ids are unique, so indexing them would
+//! - `_event`: the whole event in the compact binary form of `doc.rs` (values the message
+//!   contains are stored as references into it), stored only (zstd doc store); hits are
+//!   rebuilt from it. Earlier versions stored `_source` JSON instead: their windows have
+//!   another schema and are refused when opened, with what to do.
+//! - `event.id`: stored in `_event` only, not indexed: ids are unique, so indexing them would
 //!   add one term per event to the dictionary (a fifth of the index) for a lookup nobody does
 //!   in log search.
 //!
@@ -30,8 +36,8 @@ use tantivy::schema::{
 };
 use tantivy::{DateTime, TantivyDocument};
 
-/// Name of the stored field that holds the event as JSON.
-pub const SOURCE: &str = "_source";
+/// Name of the stored field that holds the event (see `doc.rs`).
+pub const EVENT: &str = "_event";
 /// Name of the JSON field holding `labels.*`.
 pub const LABELS: &str = "labels";
 
@@ -68,7 +74,7 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     f::ALERT_ID,
 ];
 
-/// Unsigned numeric fields: indexed, fast.
+/// Unsigned numeric fields: fast (columnar) only.
 pub const NUMERIC_FIELDS: &[&str] = &[
     f::PROCESS_PID,
     f::SOURCE_PORT,
@@ -87,7 +93,7 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::KAFKA_OFFSET,
 ];
 
-/// Date fields: indexed, fast.
+/// Date fields: fast (columnar) only.
 pub const DATE_FIELDS: &[&str] = &[f::TIMESTAMP, f::EVENT_INGESTED];
 
 /// The schema and its field handles.
@@ -99,7 +105,7 @@ pub struct StoreSchema {
     pub id: Field,
     pub message: Field,
     pub labels: Field,
-    pub source: Field,
+    pub event: Field,
     keywords: BTreeMap<&'static str, Field>,
     numerics: BTreeMap<&'static str, Field>,
 }
@@ -118,7 +124,6 @@ impl StoreSchema {
     pub fn new() -> StoreSchema {
         let mut b = Schema::builder();
         let date = DateOptions::default()
-            .set_indexed()
             .set_fast()
             .set_precision(DateTimePrecision::Microseconds);
         let timestamp = b.add_date_field(f::TIMESTAMP, date.clone());
@@ -145,7 +150,7 @@ impl StoreSchema {
             .iter()
             .map(|n| (*n, b.add_text_field(n, keyword.clone())))
             .collect();
-        let numeric = NumericOptions::default().set_indexed().set_fast();
+        let numeric = NumericOptions::default().set_fast();
         let numerics = NUMERIC_FIELDS
             .iter()
             .map(|n| (*n, b.add_u64_field(n, numeric.clone())))
@@ -161,7 +166,7 @@ impl StoreSchema {
                 )
                 .set_fast(Some("raw")),
         );
-        let source = b.add_text_field(SOURCE, STORED);
+        let event = b.add_bytes_field(EVENT, STORED);
         StoreSchema {
             schema: b.build(),
             timestamp,
@@ -169,7 +174,7 @@ impl StoreSchema {
             id,
             message,
             labels,
-            source,
+            event,
             keywords,
             numerics,
         }
@@ -297,14 +302,15 @@ impl StoreSchema {
                 .collect();
             d.add_object(self.labels, obj);
         }
-        d.add_text(self.source, serde_json::to_string(e).unwrap_or_default());
+        let mut stored = Vec::with_capacity(64 + e.message.len());
+        crate::doc::encode(e, &mut stored);
+        d.add_bytes(self.event, &stored);
         d
     }
 
-    /// Rebuilds the event from a stored document (its `_source`).
+    /// Rebuilds the event from a stored document (its `_event`).
     pub fn from_document(&self, d: &TantivyDocument) -> Option<Event> {
-        let src = d.get_first(self.source)?.as_str()?;
-        serde_json::from_str(src).ok()
+        crate::doc::decode(d.get_first(self.event)?.as_bytes()?)
     }
 
     /// The tantivy field of a keyword or numeric ECS name.

@@ -239,14 +239,16 @@ impl Run<'_> {
                 &w.text(),
                 "wildcards work on text and keyword fields; use a range like [100 TO 199]",
             )),
-            Value::Word(w) => Ok(Box::new(TermQuery::new(
-                Term::from_field_u64(field, number(&w.text())?),
-                IndexRecordOption::Basic,
-            ))),
-            Value::Phrase(p) => Ok(Box::new(TermQuery::new(
-                Term::from_field_u64(field, number(p)?),
-                IndexRecordOption::Basic,
-            ))),
+            // Numeric fields are columns without a term index (see loglynx_store::schema): an
+            // exact value is the range [n, n], answered from the column.
+            Value::Word(w) => {
+                let n = Term::from_field_u64(field, number(&w.text())?);
+                Ok(Box::new(RangeQuery::new(Bound::Included(n.clone()), Bound::Included(n))))
+            }
+            Value::Phrase(p) => {
+                let n = Term::from_field_u64(field, number(p)?);
+                Ok(Box::new(RangeQuery::new(Bound::Included(n.clone()), Bound::Included(n))))
+            }
             Value::Range { lower, upper } => {
                 if matches!((lower, upper), (Bound::Unbounded, Bound::Unbounded)) {
                     return Ok(exists(name, true));
