@@ -301,7 +301,7 @@ mod tests {
         // Five made-up keys in one event, then new keys in each of ten events.
         let mut records = vec![record(0, r#"{"message":"m","k1":"1","k2":"2","k3":"3","k4":"4","k5":"5"}"#.into())];
         records.extend((1..=10).map(|i| record(i, format!(r#"{{"message":"n","fresh{i}":"x"}}"#))));
-        in_tx.send(RawBatch { records, checkpoint: vec![], ack: None }).await.unwrap();
+        in_tx.send(RawBatch { records, checkpoint: vec![], ack: None, kafka: None }).await.unwrap();
         drop(in_tx);
         let b = out_rx.recv().await.unwrap();
         h.await.unwrap().unwrap();

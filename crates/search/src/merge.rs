@@ -57,7 +57,9 @@ pub fn merge_histograms(parts: Vec<HistogramResponse>) -> Option<HistogramRespon
 /// counts are approximate (more than one leaf answered and one of them had `asked` values or
 /// more, so its list was cut).
 pub fn merge_terms(field: &str, size: usize, asked: usize, parts: Vec<TermsResponse>) -> (TermsResponse, bool) {
-    let approximate = parts.len() > 1 && parts.iter().any(|p| p.buckets.len() >= asked);
+    // A leaf's own list is approximate past its cardinality cap (`query.max_distinct_terms`).
+    let approximate = (parts.len() > 1 && parts.iter().any(|p| p.buckets.len() >= asked))
+        || parts.iter().any(|p| p.approximate);
     let mut counts: HashMap<String, u64> = HashMap::new();
     let mut total = 0u64;
     let mut took_ms = 0;
@@ -75,7 +77,7 @@ pub fn merge_terms(field: &str, size: usize, asked: usize, parts: Vec<TermsRespo
     let in_buckets: u64 = all.iter().map(|(_, c)| c).sum();
     let buckets = all.into_iter().map(|(value, count)| TermsBucket { value, count }).collect();
     (
-        TermsResponse { field: field.to_string(), buckets, other: total.saturating_sub(in_buckets), took_ms },
+        TermsResponse { field: field.to_string(), buckets, other: total.saturating_sub(in_buckets), approximate, took_ms },
         approximate,
     )
 }
@@ -112,6 +114,7 @@ mod tests {
             field: "f".into(),
             buckets: buckets.iter().map(|(v, c)| TermsBucket { value: v.to_string(), count: *c }).collect(),
             other,
+            approximate: false,
             took_ms: 0,
         };
         let (m, approx) = merge_terms("f", 2, 3, vec![t(&[("10", 5), ("9", 1)], 2), t(&[("9", 4), ("2", 1)], 0)]);
