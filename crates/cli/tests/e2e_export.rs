@@ -17,24 +17,28 @@ const N: usize = 120_001;
 fn export_streams_every_matching_event_past_the_search_window() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), &["--syslog-udp", "off", "--syslog-tcp", "off"]);
-    let mut body = String::with_capacity(N * 80);
-    for i in 0..N {
-        let level = if i % 10 == 0 { "error" } else { "info" };
-        body.push_str(&format!(
-            "{{\"@timestamp\":\"2024-05-01T{:02}:{:02}:{:02}Z\",\"log.level\":\"{level}\",\"message\":\"event {i}\"}}\n",
-            (i / 3600) % 24,
-            (i / 60) % 60,
-            i % 60
-        ));
+    // In requests of 60,000 records, under `http.max_records` (100,000).
+    let lines: Vec<String> = (0..N)
+        .map(|i| {
+            let level = if i % 10 == 0 { "error" } else { "info" };
+            format!(
+                "{{\"@timestamp\":\"2024-05-01T{:02}:{:02}:{:02}Z\",\"log.level\":\"{level}\",\"message\":\"event {i}\"}}\n",
+                (i / 3600) % 24,
+                (i / 60) % 60,
+                i % 60
+            )
+        })
+        .collect();
+    for chunk in lines.chunks(60_000) {
+        let r = server
+            .client()
+            .post(server.url("/api/v1/ingest"))
+            .header("content-type", "application/x-ndjson")
+            .body(chunk.concat())
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
     }
-    let r = server
-        .client()
-        .post(server.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
     server.wait_total("*", N as u64, Duration::from_secs(120));
 
     let export = |args: &[&str]| -> Vec<Value> {

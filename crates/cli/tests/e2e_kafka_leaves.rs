@@ -179,7 +179,7 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
     let want: BTreeSet<String> = (0..FILES).flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string())).collect();
     assert_eq!(seqs, want);
     assert_eq!(terms["other"], 0);
-    assert!(terms.get("approximate").is_none(), "{terms}");
+    assert!(terms.get("approximate").is_none_or(|a| a == &serde_json::json!(false)), "terms are exact here: {}", terms["approximate"]);
     // The fake leaves' partitions are named, with why.
     let search = serve.search("*", 10, 0, "desc");
     let gone = missing(&search);

@@ -30,7 +30,7 @@ pub struct PipelineConfig {
 }
 
 /// Default of `pipeline.max_labels`.
-pub const DEFAULT_MAX_LABELS: usize = 100;
+pub const DEFAULT_MAX_LABELS: usize = 256;
 /// Default of `pipeline.max_label_keys` (Elasticsearch's `index.mapping.total_fields.limit`).
 pub const DEFAULT_MAX_LABEL_KEYS: usize = 1_000;
 

@@ -193,9 +193,8 @@ pub(crate) fn describe(partition: i32, start: Option<u64>, dir: PathBuf, windows
 
 /// Retention for the generations no shard of this process writes (orphans of partitions that
 /// moved away, older generations of ones it holds): each one's lock is tried (one another
-/// process holds is left to it), then a generation whose newest event is older than
-/// `store.retention_age`, or that is empty and not its partition's newest, is deleted whole;
-/// the others get the store's retention (age and size by window). A shard being written applies
+/// process holds is left to it), then it gets the store's retention (age and size by window, by ingest time) and,
+/// when that leaves it empty and it is not its partition's newest, it is deleted whole. A shard being written applies
 /// retention itself. `live` are the generations this process has open. Returns the directories
 /// deleted.
 pub(crate) fn sweep(
@@ -222,29 +221,23 @@ pub(crate) fn sweep(
                 continue;
             }
         };
-        let snaps = store.snapshot();
-        let docs: u64 = snaps.iter().map(|w| w.searcher.num_docs()).sum();
-        let newest_event = snaps.iter().filter_map(|w| w.max_timestamp).max();
-        let age = cfg.retention_age;
-        let expired = !age.is_zero()
-            && newest_event.is_some_and(|t| t.as_nanos().saturating_add(age.as_nanos() as i64) < now.as_nanos());
-        let empty = docs == 0 && !newest;
-        if expired || empty {
-            drop(snaps);
+        // Windows go by ingest time, as in every store: an import of last year's logs is not
+        // expired by its event times. The store's retention first, then an empty generation
+        // that is not its partition's newest is deleted whole.
+        let gone = store.apply_retention(now);
+        if !gone.is_empty() {
+            tracing::info!(partition, dir = %dir.display(), windows = gone.len(), "retention deleted windows of a shard generation no worker writes here");
+        }
+        let docs: u64 = store.snapshot().iter().map(|w| w.searcher.num_docs()).sum();
+        if docs == 0 && !newest {
             drop(store);
             match std::fs::remove_dir_all(dir) {
                 Ok(()) => {
-                    tracing::info!(partition, dir = %dir.display(), docs, expired, "retention deleted a shard generation no worker writes here");
+                    tracing::info!(partition, dir = %dir.display(), "retention deleted an empty shard generation no worker writes here");
                     deleted.push(dir.clone());
                 }
                 Err(e) => tracing::error!(dir = %dir.display(), "retention could not delete a shard generation ({e}): delete it by hand"),
             }
-            drop(lock);
-            continue;
-        }
-        let gone = store.apply_retention(now);
-        if !gone.is_empty() {
-            tracing::info!(partition, dir = %dir.display(), windows = gone.len(), "retention deleted windows of a shard generation no worker writes here");
         }
         drop(lock);
     }
@@ -328,21 +321,21 @@ mod tests {
         let now = Timestamp::now();
         let shards = tmp.path().join("shards");
         let dir = |name: &str| shards.join(name);
-        write_event(&dir("logs-1-g0"), &cfg, old, 5); // orphan, expired
+        write_event(&dir("logs-1-g0"), &cfg, old, 5); // orphan of old events ingested now: kept
         std::fs::create_dir_all(dir("logs-1-g10")).unwrap(); // empty, not the newest
         write_event(&dir("logs-1-g20"), &cfg, now, 25); // recent
         write_event(&dir("logs-1-g30"), &cfg, old, 35); // expired but written by this process
         let live = |d: &Path| d.ends_with("logs-1-g30");
         let mut gone = sweep(&shards, "logs", &cfg, &live, now).unwrap();
         gone.sort();
-        assert_eq!(gone, vec![dir("logs-1-g0"), dir("logs-1-g10")]);
+        assert_eq!(gone, vec![dir("logs-1-g10")]);
         let left: Vec<Option<u64>> = local(&shards, "logs", 1).unwrap().into_iter().map(|(s, _)| s).collect();
-        assert_eq!(left, vec![Some(20), Some(30)]);
+        assert_eq!(left, vec![Some(0), Some(20), Some(30)]);
         // The catalog of what is left: offsets and times from the stored events.
         let gens = generations(tmp.path(), "logs", &cfg).unwrap();
-        assert_eq!(gens.len(), 2);
-        assert_eq!((gens[0].id.as_str(), gens[0].first_offset, gens[0].next_offset, gens[0].docs), ("g20", Some(20), Some(26), 1));
-        assert_eq!(gens[1].max_timestamp, Some(old));
+        assert_eq!(gens.len(), 3);
+        assert_eq!((gens[1].id.as_str(), gens[1].first_offset, gens[1].next_offset, gens[1].docs), ("g20", Some(20), Some(26), 1));
+        assert_eq!(gens[2].max_timestamp, Some(old));
     }
 
     #[test]

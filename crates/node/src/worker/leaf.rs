@@ -98,8 +98,16 @@ impl GenerationView for ShardGenerations {
         let checkpoint = self.store.checkpoint();
         let prefix = format!("{}-", self.topic);
         let mut out = Vec::new();
+        // The start offset of each generation (0 for the first layout): only a live
+        // partition's newest generation is still written.
+        let mut starts = Vec::new();
         for (shard, ws) in by_shard {
-            let Some(partition) = shard.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) else {
+            // `<topic>-<p>` (the first layout) or a generation `<topic>-<p>-g<start>`.
+            let Some(partition) = shard
+                .strip_prefix(&prefix)
+                .map(|rest| rest.split_once("-g").map_or(rest, |(p, _)| p))
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
                 continue;
             };
             let extent = match self.engine.u64_extent(&ws, OFFSET_FIELD) {
@@ -119,6 +127,7 @@ impl GenerationView for ShardGenerations {
                 }
                 None => continue,
             };
+            starts.push(shard.rsplit_once("-g").and_then(|(_, g)| g.parse::<u64>().ok()).unwrap_or(0));
             out.push(Generation {
                 partition,
                 id: shard.to_string(),
@@ -129,6 +138,12 @@ impl GenerationView for ShardGenerations {
                 docs: ws.iter().map(|w| w.searcher.num_docs()).sum(),
                 live,
             });
+        }
+        for i in 0..out.len() {
+            let newer = (0..out.len()).any(|j| out[j].partition == out[i].partition && starts[j] > starts[i]);
+            if newer {
+                out[i].live = false;
+            }
         }
         out
     }

@@ -97,6 +97,8 @@ impl QueryEngine {
         let mut total = 0u64;
         let mut capped = false;
         for w in &p.windows {
+            // The dictionary path reads no column, so it checks the budget (timeout, cancel) itself.
+            crate::budget::check()?;
             let fast = match &indexed {
                 Some((name, ix)) if match_all && w.within(filter.start, filter.end) => {
                     dictionary_counts(&w.searcher, name, *ix)?
