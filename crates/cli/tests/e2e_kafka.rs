@@ -152,11 +152,15 @@ fn serve_patterns_agree_with_the_index(serve: &Server, data: &std::path::Path, l
     assert_eq!(ssh["count"], 1);
     let kafka: u64 = rows.iter().filter(|p| p["template"].as_str().unwrap().starts_with("kafka e2e")).map(|p| p["count"].as_u64().unwrap()).sum();
     assert_eq!(kafka, lines - 1, "{body}");
-    // Two workers, two state files: neither overwrote the other's.
-    let states: Vec<_> = std::fs::read_dir(data.join("patterns"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|f| f.starts_with("worker-") && f.ends_with(".json"))
-        .collect();
-    assert_eq!(states.len(), 2, "{states:?}");
+    // Two workers, two state files: neither overwrote the other's. A worker saves its miner
+    // after its store commits, so the second file may come a moment after the events.
+    let states = || -> Vec<String> {
+        std::fs::read_dir(data.join("patterns"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.starts_with("worker-") && f.ends_with(".json"))
+            .collect()
+    };
+    serve.wait_for(Duration::from_secs(30), "a miner state file per worker", || states().len() >= 2);
+    assert_eq!(states().len(), 2, "{:?}", states());
 }
