@@ -6,7 +6,7 @@
 //! smallest to one past the largest `kafka.offset` stored (the range a snapshot can answer for
 //! exactly); a live shard with nothing stored yet starts and ends at its checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -96,20 +96,22 @@ impl GenerationView for ShardGenerations {
         }
         let owned = (self.owned)();
         let checkpoint = self.store.checkpoint();
-        let prefix = format!("{}-", self.topic);
+        // `<topic>-<p>` (the first layout, start 0) or a generation `<topic>-<p>-g<start>`.
+        let shards: Vec<(i32, u64, &str, Vec<WindowSnapshot>)> = by_shard
+            .into_iter()
+            .filter_map(|(shard, ws)| {
+                let (partition, start) = super::generations::parse_dir_name(&self.topic, shard)?;
+                Some((partition, start.unwrap_or(0), shard, ws))
+            })
+            .collect();
+        // Only a live partition's newest generation is still written.
+        let mut newest: HashMap<i32, u64> = HashMap::new();
+        for (partition, start, _, _) in &shards {
+            let n = newest.entry(*partition).or_insert(*start);
+            *n = (*n).max(*start);
+        }
         let mut out = Vec::new();
-        // The start offset of each generation (0 for the first layout): only a live
-        // partition's newest generation is still written.
-        let mut starts = Vec::new();
-        for (shard, ws) in by_shard {
-            // `<topic>-<p>` (the first layout) or a generation `<topic>-<p>-g<start>`.
-            let Some(partition) = shard
-                .strip_prefix(&prefix)
-                .map(|rest| rest.split_once("-g").map_or(rest, |(p, _)| p))
-                .and_then(|p| p.parse::<i32>().ok())
-            else {
-                continue;
-            };
+        for (partition, start, shard, ws) in shards {
             let extent = match self.engine.u64_extent(&ws, OFFSET_FIELD) {
                 Ok(e) => e,
                 Err(e) => {
@@ -117,7 +119,7 @@ impl GenerationView for ShardGenerations {
                     continue;
                 }
             };
-            let live = owned.contains(&partition);
+            let live = owned.contains(&partition) && newest.get(&partition) == Some(&start);
             let (from, to) = match extent {
                 Some((lo, hi)) => (lo, hi + 1),
                 // Nothing stored yet: it answers from where it resumes (its checkpoint).
@@ -127,7 +129,6 @@ impl GenerationView for ShardGenerations {
                 }
                 None => continue,
             };
-            starts.push(shard.rsplit_once("-g").and_then(|(_, g)| g.parse::<u64>().ok()).unwrap_or(0));
             out.push(Generation {
                 partition,
                 id: shard.to_string(),
@@ -138,12 +139,6 @@ impl GenerationView for ShardGenerations {
                 docs: ws.iter().map(|w| w.searcher.num_docs()).sum(),
                 live,
             });
-        }
-        for i in 0..out.len() {
-            let newer = (0..out.len()).any(|j| out[j].partition == out[i].partition && starts[j] > starts[i]);
-            if newer {
-                out[i].live = false;
-            }
         }
         out
     }
