@@ -10,12 +10,11 @@
 mod support;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use support::kafka::{
-    agent, config, expected, held_partitions, missing, stored, worker, write_lines,
+    agent, config, expected, held_partitions, missing, stored, worker, write_lines, Writer,
     SESSION_TIMEOUT_S,
 };
 use support::{signal, Proc, Server, Tansu};
@@ -44,41 +43,6 @@ fn assert_exactly(serve: &Server, n: usize, timeout: Duration) {
     }
     let got = stored(serve);
     assert!(got == want, "{}", missing(&want, &got));
-}
-
-/// Appends lines to every file in steps of `step` lines until stopped; returns how many
-/// lines each file got.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    written: Arc<AtomicUsize>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Writer {
-    fn start(dir: &Path, from: usize, step: usize, every: Duration) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let written = Arc::new(AtomicUsize::new(from));
-        let (s, w, dir) = (stop.clone(), written.clone(), dir.to_path_buf());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Acquire) {
-                let n = w.load(Ordering::Acquire);
-                write_lines(&dir, n, n + step);
-                w.store(n + step, Ordering::Release);
-                std::thread::sleep(every);
-            }
-        });
-        Writer { stop, written, thread }
-    }
-
-    fn written(&self) -> usize {
-        self.written.load(Ordering::Acquire)
-    }
-
-    fn stop(self) -> usize {
-        self.stop.store(true, Ordering::Release);
-        self.thread.join().unwrap();
-        self.written.load(Ordering::Acquire)
-    }
 }
 
 /// Sum of `skipped N records already stored` counts in a worker's log.
@@ -176,7 +140,7 @@ fn a_killed_worker_loses_its_partitions_to_the_survivor_and_nothing_is_stored_tw
     serve.wait_for(Duration::from_secs(60), "the first events", || serve.total("*") > 0);
 
     // Mid-ingest: lines keep arriving while worker 2 dies without committing.
-    let writer = Writer::start(&logs, 1000, 10, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 1000, 10, Duration::from_millis(50));
     serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
     eprintln!("=== SIGKILL worker 2 (pid {})", w2.pid());
     let killed = Instant::now();
@@ -219,7 +183,7 @@ fn a_broker_stopped_for_30_s_mid_ingest_loses_and_repeats_nothing() {
     let w1 = worker(&kafka, &cfg, &data, "e2e-stop", "worker 1");
     let w2 = worker(&kafka, &cfg, &data, "e2e-stop", "worker 2");
     let serve = Server::start_serve(&data);
-    let writer = Writer::start(&logs, 1000, 5, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 1000, 5, Duration::from_millis(50));
     serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
 
     let agent_dir = tmp.path().join("agent");
@@ -275,7 +239,7 @@ fn agent_restart(sig: &str, topic: &str) {
     let w2 = worker(&kafka, &cfg, &data, topic, "worker 2");
     let serve = Server::start_serve(&data);
     const STEP: usize = 10;
-    let writer = Writer::start(&logs, 1000, STEP, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 1000, STEP, Duration::from_millis(50));
     serve.wait_for(Duration::from_secs(60), "ingest under way", || serve.total("*") > 4400);
 
     let first_log = match sig {

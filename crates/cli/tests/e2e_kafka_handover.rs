@@ -14,13 +14,11 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use support::kafka::{held_partitions, log_level, SESSION_TIMEOUT_S};
+use support::kafka::{expected_numbered, held_partitions, log_level, write_numbered, Writer, SESSION_TIMEOUT_S};
 use support::{Proc, Server, Tansu};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -35,54 +33,11 @@ const PARTITIONS: usize = 4;
 
 /// Appends lines `from..to` to every file: `handover fF nNNNNNN`.
 fn write_lines(dir: &Path, from: usize, to: usize) {
-    for f in 0..FILES {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("f{f}.log")))
-            .unwrap();
-        let mut buf = String::new();
-        for i in from..to {
-            buf.push_str(&format!("handover f{f} n{i:06}\n"));
-        }
-        file.write_all(buf.as_bytes()).unwrap();
-    }
+    write_numbered(dir, FILES, "handover", from, to);
 }
 
 fn expected(n: usize) -> BTreeSet<String> {
-    (0..FILES)
-        .flat_map(|f| (0..n).map(move |i| format!("handover f{f} n{i:06}")))
-        .collect()
-}
-
-/// Appends `step` lines to every file every `every` until stopped.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    written: Arc<AtomicUsize>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Writer {
-    fn start(dir: &Path, from: usize, step: usize, every: Duration) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let written = Arc::new(AtomicUsize::new(from));
-        let (s, w, dir) = (stop.clone(), written.clone(), dir.to_path_buf());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Acquire) {
-                let n = w.load(Ordering::Acquire);
-                write_lines(&dir, n, n + step);
-                w.store(n + step, Ordering::Release);
-                std::thread::sleep(every);
-            }
-        });
-        Writer { stop, written, thread }
-    }
-
-    fn stop(self) -> usize {
-        self.stop.store(true, Ordering::Release);
-        self.thread.join().unwrap();
-        self.written.load(Ordering::Acquire)
-    }
+    expected_numbered(FILES, "handover", n)
 }
 
 /// The config of worker `host` (its host name: the workers play separate machines).
@@ -271,7 +226,7 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
     let a = worker(&kafka, tmp.path(), topic, "host-a");
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
 
-    let writer = Writer::start(&logs, 500, 10, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     std::thread::sleep(Duration::from_secs(3));
     // B joins: partitions move A -> B.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
@@ -344,7 +299,7 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
-    let writer = Writer::start(&logs, 500, 10, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     std::thread::sleep(Duration::from_secs(4));
     let b_held = held_partitions(&b.log_lines()).unwrap();
     eprintln!("=== SIGKILL worker b (partitions {b_held:?})");
@@ -400,7 +355,7 @@ fn an_agent_killed_during_a_hand_over_stores_every_line_once() {
     let first = agent(&kafka, &agent_dir, &logs, topic);
     let a = worker(&kafka, tmp.path(), topic, "host-a");
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
-    let writer = Writer::start(&logs, 500, 10, Duration::from_millis(50));
+    let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     std::thread::sleep(Duration::from_secs(3));
     // b joins, and the agent dies while the partitions move.
     let b = worker(&kafka, tmp.path(), topic, "host-b");

@@ -4,6 +4,9 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::{Proc, Server, Tansu};
 
@@ -12,7 +15,18 @@ pub const FILES: usize = 4;
 
 /// Appends lines `from..to` to each of the files `f0.log` .. `f3.log`.
 pub fn write_lines(dir: &Path, from: usize, to: usize) {
-    for f in 0..FILES {
+    write_numbered(dir, FILES, "kafka e2e", from, to);
+}
+
+/// The messages of lines `0..n` of every file.
+pub fn expected(n: usize) -> BTreeSet<String> {
+    expected_numbered(FILES, "kafka e2e", n)
+}
+
+/// Appends lines `from..to` to each of the files `f0.log` .. `f{files-1}.log`:
+/// `<prefix> fF nNNNNNN`.
+pub fn write_numbered(dir: &Path, files: usize, prefix: &str, from: usize, to: usize) {
+    for f in 0..files {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -20,17 +34,58 @@ pub fn write_lines(dir: &Path, from: usize, to: usize) {
             .unwrap();
         let mut buf = String::new();
         for i in from..to {
-            buf.push_str(&format!("kafka e2e f{f} n{i:06}\n"));
+            buf.push_str(&format!("{prefix} f{f} n{i:06}\n"));
         }
         file.write_all(buf.as_bytes()).unwrap();
     }
 }
 
-/// The messages of lines `0..n` of every file.
-pub fn expected(n: usize) -> BTreeSet<String> {
-    (0..FILES)
-        .flat_map(|f| (0..n).map(move |i| format!("kafka e2e f{f} n{i:06}")))
+/// The messages of lines `0..n` of every file of [`write_numbered`].
+pub fn expected_numbered(files: usize, prefix: &str, n: usize) -> BTreeSet<String> {
+    (0..files)
+        .flat_map(|f| (0..n).map(move |i| format!("{prefix} f{f} n{i:06}")))
         .collect()
+}
+
+/// Appends lines to every file in steps of `step` lines (with `write`, e.g. [`write_lines`])
+/// until stopped; says how many lines each file got.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    written: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    pub fn start(
+        write: fn(&Path, usize, usize),
+        dir: &Path,
+        from: usize,
+        step: usize,
+        every: Duration,
+    ) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicUsize::new(from));
+        let (s, w, dir) = (stop.clone(), written.clone(), dir.to_path_buf());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Acquire) {
+                let n = w.load(Ordering::Acquire);
+                write(&dir, n, n + step);
+                w.store(n + step, Ordering::Release);
+                std::thread::sleep(every);
+            }
+        });
+        Writer { stop, written, thread }
+    }
+
+    pub fn written(&self) -> usize {
+        self.written.load(Ordering::Acquire)
+    }
+
+    pub fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap();
+        self.written.load(Ordering::Acquire)
+    }
 }
 
 /// Every stored message, checking that none is stored twice.
