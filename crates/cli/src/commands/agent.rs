@@ -41,7 +41,7 @@ pub struct AgentArgs {
 }
 
 pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
-    init_logging(&args.common.log);
+    init_logging(args.common.log.as_deref());
     private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);

@@ -15,9 +15,10 @@ pub struct CommonArgs {
     /// Data directory [default: ./data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Log filter for loglynx's own logs (e.g. info, debug, librdkafka=debug).
-    #[arg(long, env = "LOGLYNX_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter (e.g. info, debug, librdkafka=debug) [default: RUST_LOG, else
+    /// "warn,loglynx=info"].
+    #[arg(long, env = "LOGLYNX_LOG")]
+    pub log: Option<String>,
 }
 
 /// TLS flags of the commands that serve HTTP (`run`, `serve`, `agent`).
@@ -90,10 +91,32 @@ pub fn print_startup(sources: &SourceAddrs, tcp_states: Option<&TcpStatesMode>) 
     }
 }
 
-/// Logs to stderr with `filter`.
-pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+/// The log filter when neither `--log` / `LOGLYNX_LOG` nor `RUST_LOG` is set: loglynx's own
+/// crates (targets `loglynx*`) at info, third-party crates at warn, so their chatter (tantivy
+/// logs every commit, merge and garbage collection at info) stays out of the output.
+pub const DEFAULT_LOG: &str = "warn,loglynx=info";
+
+/// The filter to log with: `--log` / `LOGLYNX_LOG`, else `RUST_LOG`, else [`DEFAULT_LOG`]
+/// (an empty value counts as unset).
+pub fn log_filter(flag: Option<&str>, rust_log: Option<&str>) -> String {
+    [flag, rust_log]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|f| !f.is_empty())
+        .unwrap_or(DEFAULT_LOG)
+        .to_string()
+}
+
+/// Logs to stderr with the filter of `flag` (`--log`), `RUST_LOG` or [`DEFAULT_LOG`]; a
+/// filter that does not parse is reported and [`DEFAULT_LOG`] used.
+pub fn init_logging(flag: Option<&str>) {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let wanted = log_filter(flag, rust_log.as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&wanted).unwrap_or_else(|e| {
+        eprintln!("ignoring the log filter {wanted:?} ({e}): logging with {DEFAULT_LOG:?}; fix --log, LOGLYNX_LOG or RUST_LOG");
+        tracing_subscriber::EnvFilter::new(DEFAULT_LOG)
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -169,6 +192,60 @@ impl Shutdown {
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn the_flag_wins_then_rust_log_then_the_default() {
+        assert_eq!(log_filter(Some("debug"), Some("trace")), "debug");
+        assert_eq!(log_filter(None, Some("tantivy=info")), "tantivy=info");
+        assert_eq!(log_filter(Some(" "), None), DEFAULT_LOG);
+        assert_eq!(log_filter(None, None), DEFAULT_LOG);
+    }
+
+    /// The default filter, applied by a real subscriber: loglynx's info lines pass, a
+    /// third-party crate's info lines (tantivy's commit messages) do not, its warnings do.
+    #[test]
+    fn the_default_filter_keeps_third_party_info_out() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(move || Capture(sink.clone()))
+            .with_ansi(false);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(DEFAULT_LOG))
+            .with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::event!(target: "loglynx_store::writer", Level::INFO, "ours at info");
+            tracing::event!(target: "loglynx", Level::INFO, "the binary at info");
+            tracing::event!(target: "tantivy::indexer::segment_updater", Level::INFO, "Preparing commit");
+            tracing::event!(target: "tantivy::indexer", Level::WARN, "theirs at warn");
+            tracing::event!(target: "loglynx_store::writer", Level::DEBUG, "ours at debug");
+        });
+        let out = seen.lock().unwrap().concat();
+        assert!(out.contains("ours at info"), "{out}");
+        assert!(out.contains("the binary at info"), "{out}");
+        assert!(out.contains("theirs at warn"), "{out}");
+        assert!(!out.contains("Preparing commit"), "{out}");
+        assert!(!out.contains("ours at debug"), "{out}");
+    }
+
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().push(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
 }

@@ -33,9 +33,10 @@ pub struct RunArgs {
     /// otlp.grpc, off]. OTLP/HTTP is always on the HTTP address (`POST /v1/logs`).
     #[arg(long, value_name = "ADDR|off")]
     pub otlp_grpc: Option<String>,
-    /// Log filter for loglynx's own logs (e.g. info, debug, loglynx_store=debug).
-    #[arg(long, env = "LOGLYNX_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter (e.g. info, debug, loglynx_store=debug) [default: RUST_LOG, else
+    /// "warn,loglynx=info"].
+    #[arg(long, env = "LOGLYNX_LOG")]
+    pub log: Option<String>,
     /// Run the TCP state monitor (eBPF when permitted, else sock_diag snapshots; see
     /// [tcp_states] in loglynx.example.toml).
     #[arg(long)]
@@ -69,7 +70,7 @@ impl RunArgs {
 }
 
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
-    init_logging(&args.log);
+    init_logging(args.log.as_deref());
     private_files();
     let node = AllInOne::build(args.overrides()?.resolve()?)?;
     runtime()?.block_on(async move {

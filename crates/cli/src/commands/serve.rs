@@ -33,7 +33,7 @@ pub struct ServeArgs {
 }
 
 pub fn main(args: ServeArgs) -> anyhow::Result<i32> {
-    init_logging(&args.common.log);
+    init_logging(args.common.log.as_deref());
     private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);

@@ -26,7 +26,7 @@ pub struct WorkerArgs {
 }
 
 pub fn main(args: WorkerArgs) -> anyhow::Result<i32> {
-    init_logging(&args.common.log);
+    init_logging(args.common.log.as_deref());
     private_files();
     let mut o = args.common.overrides();
     args.kafka.apply(&mut o);
