@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates (when missing) the Python virtual environment the tests that drive real third-party
 # clients use: the OpenTelemetry SDK with its OTLP exporters (HTTP and gRPC) and the
-# Elasticsearch client (8.x: loglynx answers its product check). Prints nothing when it is
-# already there with these versions.
+# Elasticsearch client (8.x: loglynx answers its product check), and Prometheus's Python client
+# (its parser of the text format reads /metrics). Prints nothing when it is already there with
+# these versions.
 # Usage: scripts/pyenv.sh [DIR]   (default target/pyenv; the tests look there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ packages=(
   "opentelemetry-exporter-otlp-proto-http==1.45.2"
   "opentelemetry-exporter-otlp-proto-grpc==1.45.2"
   "elasticsearch==8.17.2"
+  "prometheus-client==0.26.0"
 )
 # Tests run in parallel and each calls this script: one creates, the others wait for it.
 mkdir -p "$(dirname "$dir")"

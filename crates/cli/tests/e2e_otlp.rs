@@ -14,22 +14,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::Server;
+use support::{pyenv_python, Server};
 
 const SENDER: &str = include_str!("support/otel_send.py");
-
-/// The virtual environment's python, created by `scripts/pyenv.sh` when missing.
-fn pyenv_python() -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let status = Command::new(root.join("scripts/pyenv.sh"))
-        .status()
-        .expect("run scripts/pyenv.sh");
-    assert!(
-        status.success(),
-        "scripts/pyenv.sh failed: it installs the OpenTelemetry SDK from PyPI into target/pyenv"
-    );
-    root.join("target/pyenv/bin/python")
-}
 
 /// Runs the sender; returns the trace and span ids it logged under, after checking that every
 /// export was accepted.

@@ -24,7 +24,7 @@
 //! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
 //! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
 //! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
-//! `monitor/` ties them together; `netstat.rs` the snapshot view of `loglynx netstat` (sockets
+//! `monitor/` ties them together (`monitor/metrics.rs`: its `loglynx_netmon_*` series); `netstat.rs` the snapshot view of `loglynx netstat` (sockets
 //! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
 //! systemd units / containers; `error.rs` is [`NetmonError`].
 
@@ -66,7 +66,7 @@ pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
-pub use monitor::{Mode, Monitor, MonitorShared, PerfNow, SocketsNow, Status};
+pub use monitor::{Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
 pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
 pub use perf::{PerfSnapshot, ProcessPerf, ReasonCount, RttBucket, RttHistogram, RTT_SLOTS};

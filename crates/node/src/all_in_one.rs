@@ -156,6 +156,9 @@ impl AllInOne {
         let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {
             state.network = Some(Arc::new(NetView(m.shared())));
+            state
+                .telemetry
+                .register_collector(loglynx_netmon::MonitorMetrics(m.shared()));
         }
         state.pipeline = stats.clone();
         state.otlp = sources::otlp_limits(&cfg);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod kafka;
+pub mod metrics;
 pub mod receiver;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loglynx");
@@ -43,6 +44,13 @@ impl Server {
             .arg(data_dir)
             .args(["--http", "127.0.0.1:0", "--log", "warn"])
             .args(extra);
+        let (child, rx) = spawn_lines(cmd);
+        Self::when_ready(child, rx, data_dir, "loglynx")
+    }
+
+    /// Starts `cmd` as it is (e.g. `scripts/quickstart.sh` with its flags; it must end in
+    /// `loglynx run` printing its start-up lines on stdout) and waits until it is ready.
+    pub fn start_command(cmd: Command, data_dir: &Path) -> Server {
         let (child, rx) = spawn_lines(cmd);
         Self::when_ready(child, rx, data_dir, "loglynx")
     }
@@ -485,6 +493,20 @@ fn spawn_lines(mut cmd: Command) -> (Child, mpsc::Receiver<String>) {
         }
     });
     (child, rx)
+}
+
+/// The python of the virtual environment with the third-party clients the tests drive
+/// (`target/pyenv`), created by `scripts/pyenv.sh` when missing.
+pub fn pyenv_python() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = Command::new(root.join("scripts/pyenv.sh"))
+        .status()
+        .expect("run scripts/pyenv.sh");
+    assert!(
+        status.success(),
+        "scripts/pyenv.sh failed: it installs the tests' Python clients from PyPI into target/pyenv"
+    );
+    root.join("target/pyenv/bin/python")
 }
 
 /// The next stdout line before `deadline`; kills the child and panics naming `what` otherwise.

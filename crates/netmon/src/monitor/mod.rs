@@ -10,6 +10,7 @@
 //!   monitor in sock_diag mode; TIME_WAIT counts and owner refresh in bpf mode), then the
 //!   detectors, whose alerts are sent as events.
 
+mod metrics;
 mod shared;
 
 use std::collections::VecDeque;
@@ -22,6 +23,7 @@ use loglynx_config::TcpStatesConfig;
 use loglynx_core::{Event, FormatHint, RawBatch, RawRecord, SourceKind, Timestamp};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+pub use metrics::MonitorMetrics;
 pub use shared::{Mode, MonitorShared, PerfNow, SocketsNow, Status};
 
 use crate::detect::{DetectConfig, Detector};

@@ -133,7 +133,9 @@ impl Agent {
         let mut addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
         let netmon = sources::start_tcp_states(&cfg, &host, &raw_tx)?;
         let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
-        let http = start_http(&cfg, &host, &raw_tx, &agent_health, &shutdown, &mut tasks).await?;
+        let net = netmon.as_ref().map(|m| m.shared());
+        let http =
+            start_http(&cfg, &host, &raw_tx, &agent_health, net, &shutdown, &mut tasks).await?;
         let full: loglynx_collect::http::Refuse = {
             let h = agent_health.clone();
             Arc::new(move || h.refuse_reason())
@@ -287,6 +289,7 @@ async fn start_http(
     host: &str,
     raw_tx: &mpsc::Sender<RawBatch>,
     agent_health: &Arc<AgentHealth>,
+    netmon: Option<Arc<loglynx_netmon::MonitorShared>>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<Result<()>>,
 ) -> Result<Option<SocketAddr>> {
@@ -310,6 +313,12 @@ async fn start_http(
         .register_collector(ReportsCollector::from_fn(move || {
             vec![h.report(reports::now_ms())]
         }));
+    // The TCP state monitor's loglynx_netmon_* series, when it runs here.
+    if let Some(m) = netmon {
+        state
+            .telemetry
+            .register_collector(loglynx_netmon::MonitorMetrics(m));
+    }
     let app = loglynx_api::ingest_router(state, None);
     let tls = crate::sources::api_tls(cfg)?;
     let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
