@@ -17,6 +17,11 @@ Subcommands (each prints progress to stderr and one JSON object of results to st
       p50/p95 of the five query shapes over the HTTP API, one persistent connection.
   llbench.py sqlite-search --db P [--runs 30] [--host H]
   llbench.py rg-search --log F [--runs 5] [--host H]
+  llbench.py loglynx-live --bin B --log F --n N --data-dir D [--rate-share 0.8] [--runs 30]
+      search latency while ingesting: the first half of F is ingested at full speed (its rate
+      is the maximum), then the five shapes are timed on the idle store, then the second half
+      is appended to the tailed file at rate-share x that maximum while the same shapes are
+      timed in turn until the appending ends; p50/p95 idle and loaded, the ratio of the p95s.
   llbench.py table FILE.json...   print the results table of saved JSON results
 """
 
@@ -388,6 +393,100 @@ def cmd_loglynx_search(a):
     print()
 
 
+def shapes_of(ll, host, took):
+    """The five query shapes of loglynx-search as callables over one connection."""
+    def mk(path, key, **params):
+        def f():
+            body, _dt = ll.get(path, **params)
+            took.append(body.get("took_ms"))
+            return body.get(key) if key != "buckets" else [
+                (b["value"], b["count"]) for b in body["buckets"]][:10]
+        return f
+    return {
+        "term": mk("/api/v1/search", "total", q=QUERIES["term"], limit=20),
+        "phrase": mk("/api/v1/search", "total", q=QUERIES["phrase"], limit=20),
+        "filter": mk("/api/v1/search", "total", q=QUERIES["filter"].format(host=host), limit=20),
+        "histogram": mk("/api/v1/histogram", "total", q=QUERIES["histogram"], buckets=60),
+        "terms": mk("/api/v1/terms", "buckets", q="*", field="host.name", size=10),
+    }
+
+
+def cmd_loglynx_live(a):
+    work = os.path.dirname(os.path.abspath(a.data_dir))
+    live = os.path.join(work, "live.log")
+    with open(a.log, "rb") as f:
+        lines = f.readlines()[: a.n]
+    half = len(lines) // 2
+    open(live, "wb").close()
+    os.makedirs(a.data_dir, exist_ok=True)
+    ll = Loglynx(a.bin, a.data_dir, tail=live, config=a.config)
+    ll.wait_ready()
+    t0 = time.monotonic()
+    with open(live, "ab") as f:
+        f.writelines(lines[:half])
+    while ll.count() < half:
+        time.sleep(0.2)
+    max_rate = half / (time.monotonic() - t0)
+    log(f"first half: {half:,} events at {max_rate:,.0f} ev/s (the maximum)")
+    # Idle means idle: wait until the merges of the first half are done (size unchanged 10 s).
+    size, stable_since, t_settle = du_bytes(a.data_dir), time.monotonic(), time.monotonic()
+    while time.monotonic() - stable_since < 10 and time.monotonic() - t_settle < 300:
+        time.sleep(2)
+        now_size = du_bytes(a.data_dir)
+        if now_size != size:
+            size, stable_since = now_size, time.monotonic()
+    took = []
+    res = {"tool": "loglynx", "events": len(lines), "max_rate": round(max_rate),
+           "rate_share": a.rate_share, "idle": {}, "loaded": {}, "load_start": loadavg()}
+    for name, fn in shapes_of(ll, a.host, took).items():
+        res["idle"][name] = time_runs(fn, a.runs, a.warmup, a.budget)
+        log(f"idle {name}: p50 {res['idle'][name]['p50_ms']} ms, p95 {res['idle'][name]['p95_ms']} ms")
+    rate = a.rate_share * max_rate
+    done = threading.Event()
+
+    def append():
+        step = max(1, int(rate / 20))
+        start = time.monotonic()
+        with open(live, "ab") as f:
+            for i in range(half, len(lines), step):
+                f.writelines(lines[i:i + step])
+                f.flush()
+                ahead = start + (i + step - half) / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+        done.set()
+
+    t_load = time.monotonic()
+    threading.Thread(target=append, daemon=True).start()
+    # Time the shapes in turn for as long as the appender runs, once new events are searchable.
+    while ll.count() <= half:
+        time.sleep(0.1)
+    shapes = shapes_of(ll, a.host, took)
+    samples = {name: [] for name in shapes}
+    while not done.is_set():
+        for name, fn in shapes.items():
+            t0 = time.perf_counter()
+            extra = fn()
+            samples[name].append(time.perf_counter() - t0)
+            res["loaded"][name] = {"result": extra}
+    for name, times in samples.items():
+        if len(times) < 3:
+            raise SystemExit(f"only {len(times)} loaded runs of {name}: use a larger --n")
+        res["loaded"][name].update(runs=len(times), p50_ms=round(pct(times, 50) * 1000, 2),
+                                   p95_ms=round(pct(times, 95) * 1000, 2))
+        log(f"loaded {name}: p50 {res['loaded'][name]['p50_ms']} ms, p95 "
+            f"{res['loaded'][name]['p95_ms']} ms ({len(times)} runs)")
+    while ll.count() < len(lines):
+        time.sleep(0.5)
+    res["loaded_rate"] = round((len(lines) - half) / (time.monotonic() - t_load))
+    res["p95_ratio"] = {s: round(res["loaded"][s]["p95_ms"] / max(res["idle"][s]["p95_ms"], 1e-9), 2)
+                        for s in res["loaded"]}
+    res["load_end"] = loadavg()
+    ll.stop()
+    json.dump(res, sys.stdout)
+    print()
+
+
 def cmd_sqlite_search(a):
     db = sqlite3.connect(a.db)
     cols = [r[1] for r in db.execute("PRAGMA table_info(logs)")]
@@ -578,12 +677,23 @@ def main():
             s.add_argument("--db", required=True)
         else:
             s.add_argument("--log", required=True)
+    s = sub.add_parser("loglynx-live")
+    s.add_argument("--bin", required=True)
+    s.add_argument("--log", required=True)
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--data-dir", required=True)
+    s.add_argument("--config")
+    s.add_argument("--rate-share", type=float, default=0.8, help="share of the maximum rate while searching")
+    s.add_argument("--runs", type=int, default=30)
+    s.add_argument("--warmup", type=int, default=3)
+    s.add_argument("--budget", type=float, default=60.0, help="seconds per shape before cutting runs")
+    s.add_argument("--host", default="app-05")
     s = sub.add_parser("table")
     s.add_argument("files", nargs="+")
     a = p.parse_args()
     {"loglynx-ingest": cmd_loglynx_ingest, "sqlite-load": cmd_sqlite_load,
      "tantivy-cli-load": cmd_tantivy_cli_load,
-     "loglynx-search": cmd_loglynx_search, "sqlite-search": cmd_sqlite_search,
+     "loglynx-search": cmd_loglynx_search, "loglynx-live": cmd_loglynx_live, "sqlite-search": cmd_sqlite_search,
      "rg-search": cmd_rg_search, "table": cmd_table}[a.cmd](a)
 
 

@@ -62,6 +62,11 @@ impl PipelineConfig {
     }
 }
 
+/// Default of `pipeline.queue_batches`. Each batch holds up to `files.batch_lines` (2048)
+/// events: at 16, the queues held ~150 MiB of events under a heavy file ingest (peak anonymous
+/// RSS 536 MiB at 16, 387 MiB at 4, `bench/ingest.sh` 1 M lines, docs/BENCHMARKS.md).
+pub const DEFAULT_QUEUE_BATCHES: usize = 4;
+
 fn default_queue() -> usize {
-    16
+    DEFAULT_QUEUE_BATCHES
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use loglynx_core::{fields as f, Event, Timestamp};
 use loglynx_store::WindowSnapshot;
-use tantivy::{DateTime, DocAddress, Order, TantivyDocument};
+use tantivy::{DateTime, DocAddress, Order};
 
 use crate::engine::QueryEngine;
 use crate::error::QueryError;
@@ -75,8 +75,7 @@ impl QueryEngine {
         });
         let mut hits = Vec::with_capacity(req.limit.min(candidates.len()));
         for (_, wi, addr) in candidates.into_iter().skip(req.offset).take(req.limit) {
-            let doc: TantivyDocument = p.windows[wi].searcher.doc(addr)?;
-            match self.schema.from_document(&doc) {
+            match self.schema.event_at(&p.windows[wi].searcher, addr)? {
                 Some(event) => hits.push(event),
                 None => {
                     tracing::warn!(window = %p.windows[wi].id, ?addr, "stored event is unreadable; skipped")

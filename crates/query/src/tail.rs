@@ -10,7 +10,7 @@ use loglynx_core::{fields as f, Event, Timestamp};
 use loglynx_store::WindowSnapshot;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, Occur, Query};
-use tantivy::{DocAddress, Order, TantivyDocument};
+use tantivy::{DocAddress, Order};
 
 use crate::engine::{Prepared, QueryEngine};
 use crate::error::QueryError;
@@ -203,8 +203,7 @@ impl QueryEngine {
         wi: usize,
         addr: DocAddress,
     ) -> Result<Option<Event>, QueryError> {
-        let doc: TantivyDocument = p.windows[wi].searcher.doc(addr)?;
-        let event = self.schema.from_document(&doc);
+        let event = self.schema.event_at(&p.windows[wi].searcher, addr)?;
         if event.is_none() {
             tracing::warn!(window = %p.windows[wi].id, ?addr, "stored event is unreadable; skipped");
         }

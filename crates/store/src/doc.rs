@@ -12,12 +12,18 @@
 //!
 //! ```text
 //! FORMAT (1 byte)
-//! @timestamp (signed ns) | event.ingested - @timestamp (signed ns)
+//! @timestamp, event.ingested: each the nanoseconds below the microsecond (signed)
 //! event.id: 0, string | 1, xxh3 hash (8 bytes LE), position   (a positioned id)
 //! event.original: 0 | 1, string
 //! message: string (a reference into event.original when that is there)
 //! then (tag, value) pairs until the end: see the TAG_ constants
 //! ```
+//!
+//! The two times are columns of the index at microsecond precision (`schema.rs`); the record
+//! keeps only what the column drops, so reading an event takes the column values too
+//! ([`decode`]'s `times`). Storing the whole nanosecond times (format 1) cost 17 bytes of
+//! varints per event, most of them incompressible (the ingest clock's low digits); format 1
+//! records are still read.
 //!
 //! A string is `len << 1` then its bytes, or `(offset << 1) | 1` then `len`: bytes
 //! `offset..offset + len` of the base text (the message; for the message, the original line).
@@ -29,7 +35,9 @@ use std::borrow::Cow;
 use loglynx_core::{Event, EventFlags, Timestamp};
 
 /// Version of the layout, first byte of every record.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
+/// The layout before the times moved to the columns: whole nanosecond times in the record.
+const FORMAT_WHOLE_TIMES: u8 = 1;
 
 // Tags of the optional fields. Numbers are stable: records on disk use them.
 const TAG_DATASET: u8 = 1;
@@ -171,8 +179,8 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
     } = e;
     out.clear();
     out.push(FORMAT);
-    put_i64(out, timestamp.0);
-    put_i64(out, ingested.0.wrapping_sub(timestamp.0));
+    put_i64(out, below_micros(timestamp.0));
+    put_i64(out, below_micros(ingested.0));
     match parse_positioned(id) {
         Some((hash, position)) => {
             out.push(1);
@@ -262,14 +270,28 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
     n(TAG_FLAGS, (bits != 0).then_some(bits));
 }
 
+/// The nanoseconds of `ns` that a microsecond column drops (tantivy truncates toward zero).
+fn below_micros(ns: i64) -> i64 {
+    ns % 1_000
+}
+
 /// Decodes a record written by [`encode`]; `None` when it is damaged or of an unknown format.
-pub fn decode(b: &[u8]) -> Option<Event> {
+/// `times` are the event's `@timestamp` and `event.ingested` column values in nanoseconds
+/// (whole microseconds), which the record completes.
+pub fn decode(b: &[u8], times: (i64, i64)) -> Option<Event> {
     let mut r = Reader { b, at: 0 };
-    if r.byte()? != FORMAT {
-        return None;
-    }
-    let timestamp = r.i64()?;
-    let ingested = timestamp.wrapping_add(r.i64()?);
+    let (timestamp, ingested) = match r.byte()? {
+        FORMAT => {
+            let below = |r: &mut Reader<'_>| r.i64().filter(|v| v.abs() < 1_000);
+            let t = times.0.checked_add(below(&mut r)?)?;
+            (t, times.1.checked_add(below(&mut r)?)?)
+        }
+        FORMAT_WHOLE_TIMES => {
+            let t = r.i64()?;
+            (t, t.wrapping_add(r.i64()?))
+        }
+        _ => return None,
+    };
     let id = match r.byte()? {
         0 => r.str("")?.to_owned(),
         1 => {
@@ -480,6 +502,11 @@ mod tests {
 
     use super::*;
 
+    /// The column values of `e`'s times (tantivy truncates to whole microseconds).
+    fn cols(e: &Event) -> (i64, i64) {
+        (e.timestamp.0 / 1_000 * 1_000, e.ingested.0 / 1_000 * 1_000)
+    }
+
     fn sample() -> Event {
         let mut e = Event::new(
             "Failed password for invalid user jenkins from 15.38.236.37 port 9746 ssh2",
@@ -507,7 +534,7 @@ mod tests {
         let e = sample();
         let mut b = Vec::new();
         encode(&e, &mut b);
-        assert_eq!(decode(&b), Some(e.clone()));
+        assert_eq!(decode(&b, cols(&e)), Some(e.clone()));
         // The ip and user are stored as references: the record is smaller than the message
         // plus those values.
         let json = serde_json::to_vec(&e).unwrap();
@@ -518,13 +545,54 @@ mod tests {
     }
 
     #[test]
+    fn times_are_the_columns_plus_the_nanoseconds_below_them() {
+        for (ts, ing) in [(0, 0), (-1_500, 999), (-1_700_000_000_123_456_789, i64::MAX), (i64::MIN, 1)] {
+            let mut e = sample();
+            e.timestamp = Timestamp(ts);
+            e.ingested = Timestamp(ing);
+            let mut b = Vec::new();
+            encode(&e, &mut b);
+            assert_eq!(decode(&b, cols(&e)), Some(e.clone()), "{ts} {ing}");
+        }
+        // Only the sub-microsecond part is in the record: other column values give other times.
+        let e = sample();
+        let mut b = Vec::new();
+        encode(&e, &mut b);
+        let got = decode(&b, (cols(&e).0 + 5_000, cols(&e).1)).unwrap();
+        assert_eq!(got.timestamp.0, e.timestamp.0 + 5_000);
+        // A remainder out of range is damage, not a time.
+        let mut r = Reader { b: &b, at: 1 };
+        r.i64().unwrap();
+        let mut bad = vec![FORMAT];
+        put_i64(&mut bad, 5_000);
+        bad.extend_from_slice(&b[r.at..]);
+        assert_eq!(decode(&bad, cols(&e)), None);
+    }
+
+    #[test]
+    fn records_of_format_1_with_whole_times_are_still_read() {
+        let e = sample();
+        let mut b = Vec::new();
+        encode(&e, &mut b);
+        // Format 1: the whole @timestamp, then event.ingested - @timestamp.
+        let mut old = vec![FORMAT_WHOLE_TIMES];
+        put_i64(&mut old, e.timestamp.0);
+        put_i64(&mut old, e.ingested.0 - e.timestamp.0);
+        let mut r = Reader { b: &b, at: 1 };
+        r.i64().unwrap();
+        r.i64().unwrap();
+        old.extend_from_slice(&b[r.at..]);
+        assert_eq!(decode(&old, (0, 0)), Some(e));
+    }
+
+    #[test]
     fn ids_of_other_shapes_are_kept_as_text() {
         for id in ["", "uuid-1", "0000000000000abc-00000000000A", "0000000000000abc-0000000000001"] {
             let mut e = sample();
             e.id = id.into();
             let mut b = Vec::new();
             encode(&e, &mut b);
-            assert_eq!(decode(&b).map(|d| d.id), Some(id.to_string()));
+            assert_eq!(decode(&b, cols(&e)).map(|d| d.id), Some(id.to_string()));
         }
     }
 
@@ -532,16 +600,16 @@ mod tests {
     fn damaged_records_decode_to_none_without_panicking() {
         let mut b = Vec::new();
         encode(&sample(), &mut b);
-        assert_eq!(decode(&[]), None);
-        assert_eq!(decode(&[9]), None);
+        assert_eq!(decode(&[], (0, 0)), None);
+        assert_eq!(decode(&[9], (0, 0)), None);
         for cut in 1..b.len() {
             // Any prefix either fails or decodes (a cut between two fields); never panics.
-            let _ = decode(&b[..cut]);
+            let _ = decode(&b[..cut], (0, 0));
         }
         for i in 0..b.len() {
             let mut d = b.clone();
             d[i] ^= 0xff;
-            let _ = decode(&d);
+            let _ = decode(&d, (0, 0));
         }
     }
 }

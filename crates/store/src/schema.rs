@@ -34,7 +34,7 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
     OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, STORED,
 };
-use tantivy::{DateTime, TantivyDocument};
+use tantivy::{DateTime, DocAddress, Searcher, TantivyDocument};
 
 /// Name of the stored field that holds the event (see `doc.rs`).
 pub const EVENT: &str = "_event";
@@ -308,9 +308,26 @@ impl StoreSchema {
         d
     }
 
-    /// Rebuilds the event from a stored document (its `_event`).
-    pub fn from_document(&self, d: &TantivyDocument) -> Option<Event> {
-        crate::doc::decode(d.get_first(self.event)?.as_bytes()?)
+    /// Rebuilds the event from a stored document (its `_event`) and its `@timestamp` and
+    /// `event.ingested` column values in nanoseconds (the record keeps only the nanoseconds
+    /// below the microsecond: see `doc.rs`). [`StoreSchema::event_at`] reads both.
+    pub fn from_document(&self, d: &TantivyDocument, times: (i64, i64)) -> Option<Event> {
+        crate::doc::decode(d.get_first(self.event)?.as_bytes()?, times)
+    }
+
+    /// The event at `addr`: its stored record and its time columns. `Ok(None)` when the record
+    /// is unreadable (damaged, or of an unknown format).
+    pub fn event_at(&self, searcher: &Searcher, addr: DocAddress) -> tantivy::Result<Option<Event>> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
+        let time = |name: &str| -> tantivy::Result<i64> {
+            let column = fast.date(name)?;
+            Ok(column
+                .first(addr.doc_id)
+                .map_or(0, DateTime::into_timestamp_nanos))
+        };
+        let times = (time(f::TIMESTAMP)?, time(f::EVENT_INGESTED)?);
+        Ok(self.from_document(&doc, times))
     }
 
     /// The tantivy field of a keyword or numeric ECS name.
@@ -355,7 +372,8 @@ mod tests {
         e.labels.insert("env".into(), "prod".into());
         e.flags.truncated = true;
         let d = s.to_document(&e);
-        assert_eq!(s.from_document(&d), Some(e));
+        let times = (e.timestamp.0, e.ingested.0);
+        assert_eq!(s.from_document(&d, times), Some(e));
         assert_eq!(s.kind("host.name"), Some(FieldKind::Keyword));
         assert_eq!(s.kind("process.pid"), Some(FieldKind::Numeric));
         assert_eq!(s.kind("labels.env"), Some(FieldKind::Labels));

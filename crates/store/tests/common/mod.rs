@@ -9,7 +9,6 @@ use loglynx_core::{ack_channel, AckError, AckReceiver, Event, EventBatch, Timest
 use loglynx_store::Store;
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::AllQuery;
-use tantivy::schema::document::TantivyDocument;
 
 /// A config for tests: fast commits, one small writer thread, no retention.
 pub fn cfg() -> StoreConfig {
@@ -91,8 +90,11 @@ pub fn id_counts(store: &Store) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for w in store.snapshot() {
         for addr in w.searcher.search(&AllQuery, &DocSetCollector).unwrap() {
-            let doc: TantivyDocument = w.searcher.doc(addr).unwrap();
-            let e = store.schema().from_document(&doc).expect("stored event");
+            let e = store
+                .schema()
+                .event_at(&w.searcher, addr)
+                .unwrap()
+                .expect("stored event");
             *m.entry(e.id).or_insert(0) += 1;
         }
     }
