@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tool cargo "install Rust (https://rustup.rs)"
-ensure_apt build-essential pkg-config libssl-dev
+ensure_apt build-essential pkg-config libssl-dev libsystemd-dev
 scripts/build-ui.sh
 log "building loglynx (release)"
 ensure_space target 2 "building loglynx"
