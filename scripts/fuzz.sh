@@ -29,7 +29,7 @@ done
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
 ensure_tool cargo "install Rust (https://rustup.rs)"
-ensure_apt build-essential clang llvm
+ensure_apt build-essential clang llvm pkg-config libsystemd-dev
 if ! cargo afl --version >/dev/null 2>&1; then
   log "installing cargo-afl (AFL++ for stable Rust)"
   cargo install --locked cargo-afl

@@ -22,6 +22,13 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_cargo_tool CMD CRATE: installs CRATE with `cargo install --locked` unless CMD is on PATH.
+ensure_cargo_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing $2 (cargo install)"
+  cargo install --locked --quiet "$2"
+}
+
 # ensure_tool CMD: fails with a clear message when CMD is not on PATH.
 ensure_tool() {
   command -v "$1" >/dev/null 2>&1 || { echo "loglynx: '$1' is required: $2" >&2; exit 1; }

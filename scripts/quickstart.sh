@@ -17,7 +17,7 @@ if [ -n "${LOGLYNX_BIN:-}" ]; then
   [ -x "$bin" ] || { echo "loglynx: LOGLYNX_BIN=$bin is not an executable: unset it to build one" >&2; exit 1; }
 else
   ensure_tool cargo "install Rust (https://rustup.rs)"
-  ensure_apt build-essential pkg-config libssl-dev
+  ensure_apt build-essential pkg-config libssl-dev libsystemd-dev
   scripts/build-ui.sh
   log "building loglynx (release)"
   ensure_space target 2 "building loglynx"

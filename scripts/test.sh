@@ -6,11 +6,15 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_tool node "install Node.js 20 or newer"
-ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev
+ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev libsystemd-dev
+# The journald test writes its journal with systemd-journal-remote (no running journald needed).
+ensure_apt systemd-journal-remote
 # A clean debug build of every test is about 2.5 GiB (see [profile.dev] in Cargo.toml).
 ensure_space target 3 "building the tests"
 
 scripts/tansu.sh install
+# The Debian package test (crates/cli/tests/e2e_deb.rs) builds the .deb with cargo-deb.
+ensure_cargo_tool cargo-deb cargo-deb
 # Real third-party clients the end-to-end tests drive (OpenTelemetry SDK and exporters).
 scripts/pyenv.sh
 scripts/shippers.sh

@@ -9,14 +9,15 @@
 //! - `loglynx tcplife`: finished TCP connections with bytes, duration, retransmits, from eBPF;
 //! - `loglynx rules check`: validate Sigma rule files without a running instance;
 //! - `loglynx keys add|list|revoke`: the API keys of a data directory;
-//! - `loglynx parse FILE`: the structure the parser infers for a file and its first events.
+//! - `loglynx parse FILE`: the structure the parser infers for a file and its first events;
+//! - `loglynx completions SHELL`, `loglynx man`: shell completions and manual pages.
 
 mod client;
 mod commands;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "loglynx", version, about = "Real-time log management and search", propagate_version = true)]
@@ -67,6 +68,10 @@ enum Command {
     /// Show what loglynx makes of a log file, offline: the layouts and timestamp formats found,
     /// the share of lines explained and flagged, and the first events as they would be stored.
     Parse(commands::parse::ParseArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(commands::docs::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into a directory with --dir.
+    Man(commands::docs::ManArgs),
 }
 
 /// glibc malloc arenas the process uses unless `MALLOC_ARENA_MAX` is set. glibc's default is
@@ -107,6 +112,8 @@ fn main() -> ExitCode {
         Command::Rules(args) => commands::rules::main(args),
         Command::Keys(args) => commands::keys::main(args),
         Command::Parse(args) => commands::parse::main(args),
+        Command::Completions(args) => commands::docs::completions(args, Cli::command()),
+        Command::Man(args) => commands::docs::man(args, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -7,6 +7,8 @@
 //!   once durable (the HTTP server itself is `loglynx-api`'s);
 //! - [`otlp`]: OpenTelemetry logs, OTLP/HTTP bodies (protobuf, JSON) and the OTLP/gRPC service,
 //!   mapped to records with ECS names and acknowledged like HTTP ingest;
+//! - [`journald`]: the systemd journal ([`JournaldSource`]) through libsystemd, resumed from
+//!   the store's checkpoint (per journal sequence id, the next sequence number);
 //! - [`error`]: the crate's error type, [`CollectError`].
 //!
 //! Every source sends [`loglynx_core::RawBatch`]es into a bounded `tokio::sync::mpsc` channel
@@ -18,10 +20,12 @@
 pub mod error;
 pub mod file;
 pub mod http;
+pub mod journald;
 pub mod otlp;
 pub mod syslog;
 
 pub use error::CollectError;
 pub use file::{FileSource, FileSourceSnapshot, FileSourceState, FileStatus};
 pub use http::HttpSource;
+pub use journald::JournaldSource;
 pub use syslog::SyslogServer;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ConfigError, DetectConfig, FilesConfig, HttpConfig, KafkaConfig, OtlpConfig, PatternsConfig, PipelineConfig, QueryConfig,
+    ConfigError, DetectConfig, FilesConfig, HttpConfig, JournaldConfig, KafkaConfig, OtlpConfig, PatternsConfig, PipelineConfig, QueryConfig,
     StoreConfig, SyslogConfig, TcpStatesConfig,
 };
 
@@ -32,6 +32,9 @@ pub struct Config {
     /// OpenTelemetry logs: the OTLP/gRPC listener and the per-record limits.
     #[serde(default)]
     pub otlp: OtlpConfig,
+    /// The systemd journal as a source.
+    #[serde(default)]
+    pub journald: JournaldConfig,
     /// Parsing and the queues between stages.
     #[serde(default)]
     pub pipeline: PipelineConfig,
@@ -94,6 +97,7 @@ impl Config {
         self.kafka.validate()?;
         self.detect.validate()?;
         self.otlp.validate()?;
+        self.journald.validate()?;
         if let Some(addr) = self.otlp.grpc {
             if !addr.ip().is_loopback() && self.http.auth_token.as_deref().is_none_or(str::is_empty) {
                 return Err(ConfigError::Invalid(format!(
@@ -141,6 +145,15 @@ mod tests {
         let text = include_str!("../../../loglynx.example.toml");
         let c: Config = toml::from_str(text).unwrap();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn packaged_config_parses() {
+        // /etc/loglynx/loglynx.toml of the Debian package (pkg/deb/, scripts/deb.sh).
+        let c: Config = toml::from_str(include_str!("../../../pkg/deb/loglynx.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/loglynx"));
+        assert!(c.journald.enabled);
     }
 
     #[test]

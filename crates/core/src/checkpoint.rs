@@ -2,7 +2,8 @@
 //!
 //! A checkpoint maps a source key to the next position to read. Keys are chosen by sources:
 //! - file tail: `file:<dev>:<inode>:<fingerprint hex>` -> byte offset of the next unread byte;
-//! - Kafka: `kafka:<topic>:<partition>` -> next offset to consume.
+//! - Kafka: `kafka:<topic>:<partition>` -> next offset to consume;
+//! - systemd journal: `journald:<seqnum_id>` -> next sequence number of that journal series.
 //!
 //! On start (and on every Kafka partition assignment) a source resumes from the position the
 //! store holds.

@@ -73,6 +73,10 @@ pub struct Overrides {
     pub otlp_grpc: Option<Listen>,
     /// Turns `tcp_states.enabled` on.
     pub tcp_states: bool,
+    /// Turns `journald.enabled` on.
+    pub journald: bool,
+    /// `journald.directory` (turns `journald.enabled` on).
+    pub journald_directory: Option<PathBuf>,
     /// `kafka.brokers`.
     pub brokers: Option<String>,
     /// `kafka.topic`.
@@ -137,6 +141,13 @@ impl Overrides {
         }
         if self.tcp_states {
             cfg.tcp_states.enabled = true;
+        }
+        if self.journald {
+            cfg.journald.enabled = true;
+        }
+        if let Some(d) = &self.journald_directory {
+            cfg.journald.enabled = true;
+            cfg.journald.directory = Some(d.clone());
         }
         if let Some(b) = &self.brokers {
             cfg.kafka.brokers = b.clone();

@@ -1,5 +1,5 @@
-//! The sources `run` and `agent` share: file tail, syslog servers and the TCP state monitor,
-//! started from the config into the same bounded channel.
+//! The sources `run` and `agent` share: file tail, syslog servers, the systemd journal and the
+//! TCP state monitor, started from the config into the same bounded channel.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,8 +23,9 @@ pub struct SourceAddrs {
     pub otlp_grpc: Option<SocketAddr>,
 }
 
-/// Starts the file tail and the syslog servers that `cfg` enables, each as a task of `tasks`
-/// that ends when `shutdown` is cancelled; the file tail resumes from `checkpoint`.
+/// Starts the file tail, the syslog servers and the journal reader that `cfg` enables, each as
+/// a task of `tasks` that ends when `shutdown` is cancelled; the file tail and the journal
+/// resume from `checkpoint`.
 pub(crate) async fn start(
     cfg: &Config,
     host: &str,
@@ -50,6 +51,25 @@ pub(crate) async fn start(
         tasks.spawn(async move {
             files.run(token).await.map_err(|source| NodeError::Source {
                 what: "file tail failed",
+                source,
+            })
+        });
+    }
+    if cfg.journald.enabled {
+        let journal = loglynx_collect::JournaldSource::new(
+            cfg.journald.clone(),
+            host.to_string(),
+            checkpoint.clone(),
+            raw_tx.clone(),
+        )
+        .map_err(|source| NodeError::Source {
+            what: "cannot start the journald source",
+            source,
+        })?;
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            journal.run(token).await.map_err(|source| NodeError::Source {
+                what: "journald source failed (is libsystemd installed and the journal readable?)",
                 source,
             })
         });

@@ -4,7 +4,7 @@
 use clap::Args;
 use loglynx_node::Agent;
 
-use super::common::{private_files, init_logging, listen, print_startup, runtime, CommonArgs, KafkaArgs, Shutdown, TlsArgs};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, CommonArgs, JournaldArgs, KafkaArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct AgentArgs {
@@ -37,6 +37,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR|off")]
     pub http: Option<String>,
     #[command(flatten)]
+    pub journald: JournaldArgs,
+    #[command(flatten)]
     pub tls: TlsArgs,
 }
 
@@ -53,6 +55,7 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     args.tls.apply(&mut o);
     o.otlp_grpc = listen("otlp-grpc", &args.otlp_grpc)?;
     o.tcp_states = args.tcp_states;
+    args.journald.apply(&mut o);
     let node = Agent::build(o.resolve()?)?;
     runtime()?.block_on(async move {
         let mut running = node.start().await?;

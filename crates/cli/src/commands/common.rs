@@ -40,6 +40,27 @@ impl TlsArgs {
     }
 }
 
+/// The systemd journal flags of the commands that collect (`run`, `agent`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct JournaldArgs {
+    /// Read this machine's systemd journal, from where the store left off (see [journald] in
+    /// loglynx.example.toml) [default: journald.enabled, off].
+    #[arg(long)]
+    pub journald: bool,
+    /// Read the journal files of this directory instead (e.g. /var/log/journal/remote);
+    /// implies --journald [default: journald.directory].
+    #[arg(long, value_name = "DIR")]
+    pub journald_directory: Option<PathBuf>,
+}
+
+impl JournaldArgs {
+    /// Adds these flags to `o`.
+    pub fn apply(&self, o: &mut Overrides) {
+        o.journald = self.journald;
+        o.journald_directory = self.journald_directory.clone();
+    }
+}
+
 /// Kafka flags of the agent and the worker.
 #[derive(Args, Debug, Default, Clone)]
 pub struct KafkaArgs {

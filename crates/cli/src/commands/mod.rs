@@ -1,9 +1,10 @@
 //! Commands that run loglynx components in this process: flags -> [`loglynx_node::Overrides`]
 //! -> an assembly of `loglynx_node`, started, printed, stopped on a signal; and `rules`, which
-//! checks Sigma rule files offline; `keys`, which manages the API keys of a data directory; `parse`, which shows what the parser makes of a file, offline.
+//! checks Sigma rule files offline; `keys`, which manages the API keys of a data directory; `parse`, which shows what the parser makes of a file, offline; `completions` and `man`, generated from the flags.
 
 pub mod agent;
 mod common;
+pub mod docs;
 pub mod keys;
 pub mod netperf;
 pub mod netstat;

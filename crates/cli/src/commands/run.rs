@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use loglynx_node::{AllInOne, Overrides};
 
-use super::common::{private_files, init_logging, listen, print_startup, runtime, Shutdown, TlsArgs};
+use super::common::{private_files, init_logging, listen, print_startup, runtime, JournaldArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
 pub struct RunArgs {
@@ -46,6 +46,8 @@ pub struct RunArgs {
     #[arg(long = "rules", value_name = "PATH")]
     pub rules: Vec<std::path::PathBuf>,
     #[command(flatten)]
+    pub journald: JournaldArgs,
+    #[command(flatten)]
     pub tls: TlsArgs,
 }
 
@@ -65,6 +67,7 @@ impl RunArgs {
             ..Default::default()
         };
         self.tls.apply(&mut o);
+        self.journald.apply(&mut o);
         Ok(o)
     }
 }
