@@ -39,7 +39,7 @@ pub use layout::{LayoutRule, LAYOUT_GROUPS};
 pub use opt_addr::parse_opt_addr;
 pub use otlp::OtlpConfig;
 pub use patterns::PatternsConfig;
-pub use pipeline::PipelineConfig;
+pub use pipeline::{PipelineConfig, DEFAULT_LEARNED_SOURCES};
 pub use search::{SearchConfig, ServeConfig};
 pub use query::QueryConfig;
 pub use size::ByteSize;

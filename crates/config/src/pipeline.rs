@@ -27,6 +27,19 @@ pub struct PipelineConfig {
     /// store); labels with a new key beyond it are handled like those over `max_labels`.
     #[serde(default = "default_max_label_keys")]
     pub max_label_keys: usize,
+    /// Sources whose header structure the parser learns and keeps at most: files (by host and
+    /// path), syslog senders and programs, HTTP streams. Beyond it the source used least
+    /// recently is forgotten (it learns again when it comes back). About 8 KiB each while
+    /// learning, under 1 KiB once learned.
+    #[serde(default = "default_learned_sources")]
+    pub learned_sources: usize,
+}
+
+/// Default of `pipeline.learned_sources`.
+pub const DEFAULT_LEARNED_SOURCES: usize = 10_000;
+
+fn default_learned_sources() -> usize {
+    DEFAULT_LEARNED_SOURCES
 }
 
 /// Default of `pipeline.max_labels`.
@@ -56,6 +69,11 @@ impl PipelineConfig {
         if self.max_labels == 0 || self.max_label_keys == 0 {
             return Err(ConfigError::Invalid(
                 "pipeline.max_labels and pipeline.max_label_keys must be at least 1: e.g. 100 and 1000".into(),
+            ));
+        }
+        if self.learned_sources == 0 {
+            return Err(ConfigError::Invalid(
+                "pipeline.learned_sources must be at least 1: e.g. 10000".into(),
             ));
         }
         Ok(())

@@ -116,7 +116,8 @@ impl AllInOne {
             cfg.pipeline.keep_original,
             Arc::new(
                 loglynx_pipeline::FileRules::from_files(&cfg.files)
-                    .with_state_file(cfg.data_dir.join("parse").join("learned.json")),
+                    .with_state_file(cfg.data_dir.join("parse").join("learned.json"))
+                    .with_learned_sources(cfg.pipeline.learned_sources),
             ),
             stats.clone(),
             crate::patterns::chain(

@@ -6,10 +6,12 @@
 //!
 //! Group `stage`: the same batches from a file source through [`FileRules::parse_batch`] (the
 //! stage's path: the file's rules looked up once per batch, the learning bookkeeping), and a
-//! file with day-first dates read with the timestamp format learned for it (`learned_dayfirst`);
-//! each beside `<case>_parse_record`, the stage's loop before (`parse_record` per record).
+//! file with day-first dates read with the timestamp format learned for it (`learned_dayfirst`),
+//! a file with the level before the time (`level_first`, learned), and records of a syslog
+//! source (`syslog_rfc3164`: plain messages; `syslog_app_layout`: an app layout behind the
+//! header, learned per sender and program); each beside `<case>_parse_record`, the stage's loop before (`parse_record` per record).
 //!
-//! Group `corpus`: the 42 formats x 300 lines of `tests/formats.rs` through the stage's path
+//! Group `corpus`: the formats x 300 lines of `tests/formats.rs` through the stage's path
 //! (structures learned on a first pass), lines per second over all of it.
 
 use std::hint::black_box;
@@ -130,6 +132,11 @@ fn bench(c: &mut Criterion) {
         ("json", file_records("/var/log/b.log", &[r#"{"@timestamp":"2024-05-01T10:00:00.123Z","log.level":"info","message":"request served","host":{"name":"web1"},"service.name":"api","http.status":200,"duration_ms":{i}}"#])),
         ("header_log4j", file_records("/var/log/c.log", &["2024-05-01 10:00:00,123 INFO  [main] com.example.OrderService - order {i} accepted"])),
         ("learned_dayfirst", file_records("/var/log/d.log", &["31/05/2024 10:00:00.123 INFO [main] com.example.OrderService - order {i} accepted"])),
+        // From a syslog source: plain messages (the sender's program settles, nothing learned),
+        // and messages carrying an app layout behind the header (learned per sender + program).
+        ("syslog_rfc3164", records(&["<34>Oct 11 22:14:15 mymachine su[{i}]: 'su root' failed for lonvick on /dev/pts/8"], FormatHint::Syslog)),
+        ("syslog_app_layout", records(&["<14>Oct 11 22:14:15 web8 api[77]: ERROR [worker-3] com.acme.Api: request {i} failed"], FormatHint::Syslog)),
+        ("level_first", file_records("/var/log/e.log", &["INFO 2024-05-31 10:00:00,123 [main] com.example.OrderService: order {i} accepted"])),
     ];
     for (name, recs) in &stage_cases {
         // The stage's loop before `FileRules` (parse_record per record, collected), for an A/B

@@ -9,7 +9,10 @@
 //! old file imported). In the hour a clock goes back, a time without a zone is ambiguous; the
 //! offset of the second pass (after the change) is taken.
 //!
-//! Files only: syslog and HTTP records keep UTC for times without a zone, and no layout.
+//! Zones and layouts are for files only: syslog and HTTP records keep UTC for times without a
+//! zone. Raw text lines over HTTP learn their structure as a file does (per endpoint and host),
+//! and syslog messages and JSON documents' `message` learn the application layout behind their
+//! header per stream (`crate::learn::message`).
 //!
 //! A file without a configured layout whose lines detection does not explain, or reads only as
 //! a generic timestamped header, gets a learned structure (`crate::learn`);
@@ -20,9 +23,9 @@ use std::sync::Arc;
 
 use glob::Pattern;
 use loglynx_config::{FilesConfig, Zone};
-use loglynx_core::{Event, RawRecord, SourceKind};
+use loglynx_core::{Event, FormatHint, RawRecord, SourceKind};
 
-use crate::learn::{generic, unexplained, Head, Learner, Outcome};
+use crate::learn::{generic, message, unexplained, Head, Learner, Outcome};
 use crate::parse::{parse_record_with, Layout, ParseContext};
 
 /// Zones and layouts by file path; see the module documentation.
@@ -76,7 +79,9 @@ impl FileRules {
     /// Keeps the structures learned for files in `state_file` (`<data_dir>/parse/learned.json`)
     /// and starts from the ones it holds.
     pub fn with_state_file(mut self, state_file: std::path::PathBuf) -> Self {
+        let cap = self.learner.capacity();
         self.learner = Learner::with_state_file(state_file);
+        self.learner.set_capacity(cap);
         self
     }
 
@@ -102,6 +107,10 @@ impl FileRules {
                     SourceKind::File { path } if rules.layout.is_none() => {
                         Some(learner_key(r.host.as_deref(), path))
                     }
+                    // Raw text lines over HTTP learn as a file does, per endpoint and host.
+                    SourceKind::Http { endpoint } if r.hint == FormatHint::Auto => {
+                        Some(format!("http|{endpoint}|{}", r.host.as_deref().unwrap_or("")))
+                    }
                     _ => None,
                 };
                 let learned = key.as_deref().and_then(|k| self.learner.layout(k));
@@ -125,7 +134,8 @@ impl FileRules {
                     sampled.push((first_line(&records[i].body), unexplained(e)));
                 }
             }
-            let out = Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), fitted, sampled };
+            let out =
+                Outcome { lines: u32::try_from(s.idx.len()).unwrap_or(u32::MAX), fitted, sampled, messages: false };
             let path = match records[s.idx[0]].source.as_ref() {
                 SourceKind::File { path } => path.as_str(),
                 _ => "",
@@ -138,7 +148,63 @@ impl FileRules {
                 }
             }
         }
+        self.learn_messages(records, &mut events, ctx);
         events
+    }
+
+    /// Syslog messages and JSON documents' `message`: read with the structure learned for their
+    /// stream, and learned from (`crate::learn::message`).
+    fn learn_messages(&self, records: &[RawRecord], events: &mut [Event], ctx: &ParseContext) {
+        let mut streams: HashMap<message::KeyParts<'_>, Vec<usize>> = HashMap::new();
+        for (i, (r, e)) in records.iter().zip(events.iter()).enumerate() {
+            if matches!(r.source.as_ref(), SourceKind::File { .. }) {
+                continue;
+            }
+            if let Some(k) = message::stream(r, e) {
+                streams.entry(k).or_default().push(i);
+            }
+        }
+        if streams.is_empty() {
+            return;
+        }
+        let streams: Vec<(String, Vec<usize>)> = streams.into_iter().map(|(k, v)| (message::key(&k), v)).collect();
+        for (key, idx) in streams {
+            let learned = self.learner.layout(&key);
+            let mut fitted = 0u32;
+            let mut missed = Vec::new();
+            if let Some(l) = &learned {
+                for &i in &idx {
+                    if message::apply(l, &records[i], &mut events[i], ctx) {
+                        fitted += 1;
+                    } else {
+                        missed.push(i);
+                    }
+                }
+            } else if self.learner.learning(&key) {
+                missed.clone_from(&idx);
+            }
+            let sampled = missed.iter().map(|&i| (first_line(events[i].message.as_bytes()), false)).collect();
+            let out =
+                Outcome { lines: u32::try_from(idx.len()).unwrap_or(u32::MAX), fitted, sampled, messages: true };
+            if let Some(layout) = self.learner.observe(&key, out, ctx, &no_head) {
+                for &i in &missed {
+                    message::apply(&layout, &records[i], &mut events[i], ctx);
+                }
+            }
+        }
+    }
+
+    /// Keeps learning state for `n` sources at most (`pipeline.learned_sources`).
+    pub fn with_learned_sources(self, n: usize) -> Self {
+        self.learner.set_capacity(n);
+        self
+    }
+
+    /// The structure learned for a syslog program of a sender (`host.name`, else the peer
+    /// address), if any.
+    pub fn learned_syslog_structure(&self, sender: &str, program: &str) -> Option<crate::parse::Structure> {
+        let layout = self.learner.layout(&message::key(&["syslog", sender, program, ""]))?;
+        layout.structure().cloned()
     }
 
     /// The timestamp format learned for a file of `host` (the records' host), if any.
@@ -167,6 +233,11 @@ impl FileRules {
         let layout = first_match(&self.layouts, path);
         SourceRules { zone: (zone.fixed_offset_secs() != Some(0)).then_some(zone), layout }
     }
+}
+
+/// No head to read: the source is not a file.
+fn no_head() -> Option<Head> {
+    None
 }
 
 /// What the learner keeps a file's state under: the same path on two hosts is two files.

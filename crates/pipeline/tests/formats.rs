@@ -21,6 +21,14 @@ const NOW: Timestamp = Timestamp(1_735_603_200_000_000_000);
 pub const LINES: usize = 300;
 /// Every format must get at least this share of its lines entirely right.
 const FLOOR: f64 = 0.95;
+/// Formats of the corpus the parser does not read yet, measured and printed but not held to
+/// the floor (issue 9): headers of brackets with no blank between them
+/// (`[time][LEVEL][logger]`), MySQL 5.5's `yymmdd  H:mm:ss`.
+const KNOWN_GAPS: [&str; 3] = [
+    "elasticsearch [time][LEVEL][logger]",
+    "envoy [time][tid][level][logger]",
+    "mysql 5.5 yymmdd",
+];
 
 /// The parts a line is built from.
 #[derive(Clone, Copy)]
@@ -916,6 +924,100 @@ fn formats() -> Vec<(&'static str, i32, Gen)> {
                 m,
             )
         }),
+        ("level first, iso, [thread] logger: (learned)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!("{w:<5} {}-{:02}-{:02} {:02}:{:02}:{:02},{f} [{}] c.e.Foo: {m}", t.y, t.mo, t.d, t.h, t.mi, t.s, thread(i)),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("cassandra level [thread] time (learned)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!(
+                    "{w:<5} [{}] {}-{:02}-{:02} {:02}:{:02}:{:02},{f} StorageService.java:{} - {m}",
+                    ["main", "CompactionExecutor:3", "MemtableFlushWriter:1", "GossipStage:1"][i % 4],
+                    t.y, t.mo, t.d, t.h, t.mi, t.s, 100 + i
+                ),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("[LEVEL] [time] (learned)", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, LOG4J);
+            case(
+                format!("[{w}] [{}-{:02}-{:02} {:02}:{:02}:{:02}.{f}] {m}", t.y, t.mo, t.d, t.h, t.mi, t.s),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("gunicorn", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, &[("INFO", "info"), ("WARNING", "warn"), ("ERROR", "error"), ("DEBUG", "debug"), ("CRITICAL", "crit")]);
+            case(
+                format!("[{}-{:02}-{:02} {:02}:{:02}:{:02} +0000] [{}] [{w}] {m}", t.y, t.mo, t.d, t.h, t.mi, t.s, 1000 + i),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("rabbitmq 3.9+", 0, |i, t, m| {
+            let (f, t) = t.frac(6);
+            let (w, l) = lvl(i, &[("info", "info"), ("warning", "warn"), ("error", "error"), ("debug", "debug"), ("notice", "notice")]);
+            case(
+                format!("{}-{:02}-{:02} {:02}:{:02}:{:02}.{f}+00:00 [{w}] <0.{}.0> {m}", t.y, t.mo, t.d, t.h, t.mi, t.s, 200 + i),
+                t.utc(),
+                Some(l),
+                &format!("<0.{}.0> {m}", 200 + i),
+            )
+        }),
+        ("elasticsearch [time][LEVEL][logger]", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, &[("INFO ", "info"), ("WARN ", "warn"), ("ERROR", "error"), ("DEBUG", "debug")]);
+            case(
+                format!(
+                    "[{}-{:02}-{:02}T{:02}:{:02}:{:02},{f}][{w}][o.e.n.Node               ] [node-1] {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s
+                ),
+                t.utc(),
+                Some(l),
+                &format!("[node-1] {m}"),
+            )
+        }),
+        ("envoy [time][tid][level][logger]", 0, |i, t, m| {
+            let (f, t) = t.frac(3);
+            let (w, l) = lvl(i, &[("info", "info"), ("warning", "warn"), ("error", "error"), ("debug", "debug"), ("critical", "crit")]);
+            case(
+                format!(
+                    "[{}-{:02}-{:02} {:02}:{:02}:{:02}.{f}][{}][{w}][upstream] [source/common/upstream/cluster_manager_impl.cc:{}] {m}",
+                    t.y, t.mo, t.d, t.h, t.mi, t.s, 10 + i, 100 + i
+                ),
+                t.utc(),
+                Some(l),
+                &format!("[source/common/upstream/cluster_manager_impl.cc:{}] {m}", 100 + i),
+            )
+        }),
+        ("mysql 5.5 yymmdd", 0, |i, t, m| {
+            let t = t.whole();
+            let (w, l) = lvl(i, &[("Note", "info"), ("Warning", "warn"), ("ERROR", "error")]);
+            case(
+                format!("{:02}{:02}{:02} {:>2}:{:02}:{:02} [{w}] {m}", t.y % 100, t.mo, t.d, t.h, t.mi, t.s),
+                t.utc(),
+                Some(l),
+                m,
+            )
+        }),
+        ("logcat brief W/Tag( pid) (no time)", 0, |i, _, m| {
+            let (w, l) = lvl(i, &[("V", "trace"), ("D", "debug"), ("I", "info"), ("W", "warn"), ("E", "error")]);
+            case(format!("{w}/ActivityManager({:>5}): {m}", 1234 + i), NOW, Some(l), m)
+        }),
     ]
 }
 
@@ -972,7 +1074,7 @@ fn formats_corpus() {
             }
             if right.iter().all(|&r| r) {
                 ok[3] += 1;
-            } else if failures.len() < 60 {
+            } else if failures.len() < 60 && !KNOWN_GAPS.contains(&name) {
                 failures.push(format!(
                     "{name}: {:?}\n  got  ts={} level={:?} msg={:?}\n  want ts={} level={:?} msg={:?}",
                     c.line, e.timestamp.0, e.level, e.message, c.ts.0, c.level, c.message
@@ -989,7 +1091,9 @@ fn formats_corpus() {
         );
         total.0 += ok[3];
         total.1 += LINES;
-        if (ok[3] as f64) < FLOOR * LINES as f64 {
+        if KNOWN_GAPS.contains(&name) {
+            println!("  (known gap: not held to the floor)");
+        } else if (ok[3] as f64) < FLOOR * LINES as f64 {
             failures.push(format!("{name}: {}/{LINES} right, under the floor", ok[3]));
         }
     }

@@ -150,7 +150,8 @@ impl Worker {
             pipeline: cfg.pipeline.clone(),
             file_rules: Arc::new(
                 loglynx_pipeline::FileRules::from_files(&cfg.files)
-                    .with_state_file(cfg.data_dir.join("parse").join("learned.json")),
+                    .with_state_file(cfg.data_dir.join("parse").join("learned.json"))
+                    .with_learned_sources(cfg.pipeline.learned_sources),
             ),
             rt: tokio::runtime::Handle::current(),
             stats: stats.clone(),

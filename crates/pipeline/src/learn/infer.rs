@@ -24,8 +24,8 @@
 use loglynx_core::{Event, Timestamp};
 
 use crate::parse::{
-    column_fits, detect_line, is_host, known_time, swap_day_month, unwrap_field, Column, ParseContext, Structure,
-    TimeReading,
+    column_fits, detect_line, is_host, known_time, next_field, swap_day_month, unwrap_field, Column, ParseContext,
+    Structure, TimeReading,
 };
 
 /// Header fields looked at, at most.
@@ -38,11 +38,50 @@ fn plausible(t: Option<Timestamp>, ctx: &ParseContext) -> bool {
     t.is_some_and(|t| t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(DAY_NANOS))
 }
 
-/// The structure of `lines` (see the module documentation); `None` when detection reads them
-/// as well or nothing fits.
+/// The structure of a file's `lines` (see the module documentation); `None` when detection
+/// reads them as well or nothing fits.
 pub fn infer(lines: &[&str], ctx: &ParseContext, mtime: Option<Timestamp>) -> Option<Structure> {
+    infer_as(lines, ctx, mtime, false)
+}
+
+/// The structure of messages behind a header that had the time (a syslog message, a JSON
+/// document's `message`): as [`infer`], but kept whenever it fits (detection does not read
+/// messages), and the message's own header may have no time ([`TimeReading::Absent`]: a level,
+/// a logger or a `[thread]` at the start of 9 in 10 of them).
+pub fn infer_message(lines: &[&str], ctx: &ParseContext) -> Option<Structure> {
+    infer_as(lines, ctx, None, true)
+}
+
+fn infer_as(lines: &[&str], ctx: &ParseContext, mtime: Option<Timestamp>, message: bool) -> Option<Structure> {
+    if lines.is_empty() {
+        return None;
+    }
+    if let Some(s) = infer_timed(lines, lines, &[], ctx, mtime, message) {
+        return Some(s);
+    }
+    // The level (maybe a thread) before the time.
+    if let Some((lead, rests)) = lead_columns(lines, ctx) {
+        if let Some(s) = infer_timed(lines, &rests, &lead, ctx, mtime, message) {
+            return Some(s);
+        }
+    }
+    if message {
+        return infer_timeless(lines, ctx);
+    }
+    None
+}
+
+/// `orig` with the `lead` fields cut off are `lines`: the time is read at their start.
+fn infer_timed(
+    orig: &[&str],
+    lines: &[&str],
+    lead: &[Column],
+    ctx: &ParseContext,
+    mtime: Option<Timestamp>,
+    message: bool,
+) -> Option<Structure> {
     let n = lines.len();
-    if n == 0 {
+    if n == 0 || n * 4 < orig.len() * 3 {
         return None;
     }
     let known = lines.iter().filter(|l| matches!(known_time(l, ctx), Some((t, _)) if plausible(t, ctx))).count();
@@ -53,7 +92,8 @@ pub fn infer(lines: &[&str], ctx: &ParseContext, mtime: Option<Timestamp>) -> Op
     } else {
         (TimeReading::Format(super::infer_format(lines, ctx)?.to_string()), false)
     };
-    let time_only = Structure { time: time.clone(), delimiter: " ".into(), columns: None, ambiguous_date };
+    let time_only =
+        Structure { lead: lead.to_vec(), time: time.clone(), delimiter: " ".into(), columns: None, ambiguous_date };
     let rests: Vec<&str> = lines
         .iter()
         .filter_map(|l| time_only.read_time(l, ctx).filter(|(t, _)| plausible(*t, ctx)).map(|(_, r)| r))
@@ -62,18 +102,87 @@ pub fn infer(lines: &[&str], ctx: &ParseContext, mtime: Option<Timestamp>) -> Op
         return None;
     }
     let (delimiter, width) = delimiter(&rests);
-    let columns = columns(&rests, delimiter, width);
-    let full = Structure { time: time.clone(), delimiter: delimiter.to_string(), columns: Some(columns), ambiguous_date };
-    if better_than_detection(&full, lines, ctx) {
+    let columns = columns(&rests, delimiter, width, lead);
+    let full = Structure {
+        lead: lead.to_vec(),
+        time: time.clone(),
+        delimiter: delimiter.to_string(),
+        columns: Some(columns),
+        ambiguous_date,
+    };
+    if message {
+        return [full, time_only].into_iter().find(|s| fitting(s, orig, ctx) * 4 >= orig.len() * 3);
+    }
+    if better_than_detection(&full, orig, ctx) {
         return Some(full);
     }
-    (time != TimeReading::Known || ambiguous_date).then_some(time_only)
+    (time != TimeReading::Known || ambiguous_date || !lead.is_empty()).then_some(time_only)
+}
+
+/// Blank-separated fields before the time that 9 in 10 lines have: a level word (not a single
+/// letter), then maybe a `[thread]` (not a bracketed time); the lines after them, those that
+/// have them.
+fn lead_columns<'a>(lines: &[&'a str], ctx: &ParseContext) -> Option<(Vec<Column>, Vec<&'a str>)> {
+    let need = (lines.len() * 9).div_ceil(10).max(1);
+    let mut lead = Vec::new();
+    let mut rests: Vec<&str> = lines.to_vec();
+    for _ in 0..2 {
+        let toks: Vec<Option<(&str, &str)>> = rests.iter().map(|r| next_field(r, " ")).collect();
+        let count = |f: &dyn Fn(&str) -> bool| toks.iter().filter(|t| t.is_some_and(|(t, _)| f(t))).count();
+        let level = |t: &str| column_fits(Column::Level, t) && unwrap_field(t).len() > 1;
+        let thread = |t: &str| {
+            t.starts_with('[') && t.ends_with(']') && column_fits(Column::Thread, t) && known_time(t, ctx).is_none()
+        };
+        let (col, f): (Column, &dyn Fn(&str) -> bool) = if !lead.contains(&Column::Level) && count(&level) >= need {
+            (Column::Level, &level)
+        } else if !lead.is_empty() && !lead.contains(&Column::Thread) && count(&thread) >= need {
+            (Column::Thread, &thread)
+        } else {
+            break;
+        };
+        lead.push(col);
+        rests = toks
+            .iter()
+            .filter_map(|t| t.filter(|(t, _)| f(t)).map(|(_, r)| r.trim_start_matches([' ', '\t'])))
+            .collect();
+    }
+    (!lead.is_empty()).then_some((lead, rests))
+}
+
+/// A message header without a time: its columns from the start, kept when they read a level,
+/// or a thread and a logger, on 3 in 4 lines.
+fn infer_timeless(lines: &[&str], ctx: &ParseContext) -> Option<Structure> {
+    let (delimiter, width) = delimiter(lines);
+    let cols = columns(lines, delimiter, width, &[]);
+    let has = |c: Column| cols.contains(&c);
+    if !(has(Column::Level) || has(Column::Thread) && has(Column::Logger)) {
+        return None;
+    }
+    let s = Structure {
+        lead: Vec::new(),
+        time: TimeReading::Absent,
+        delimiter: delimiter.to_string(),
+        columns: Some(cols),
+        ambiguous_date: false,
+    };
+    (fitting(&s, lines, ctx) * 4 >= lines.len() * 3).then_some(s)
+}
+
+/// How many of `lines` the structure reads.
+fn fitting(s: &Structure, lines: &[&str], ctx: &ParseContext) -> usize {
+    lines.iter().filter(|l| s.apply(l, &mut Event::default(), ctx)).count()
 }
 
 /// Known shapes but day-first: lines the generic reader refuses (month 13+) that read with the
 /// numbers swapped, 3 in 4 of them.
 fn day_first_evidence(lines: &[&str], ctx: &ParseContext) -> Option<TimeReading> {
-    let s = Structure { time: TimeReading::DayFirst, delimiter: " ".into(), columns: None, ambiguous_date: false };
+    let s = Structure {
+        lead: Vec::new(),
+        time: TimeReading::DayFirst,
+        delimiter: " ".into(),
+        columns: None,
+        ambiguous_date: false,
+    };
     let ok = lines.iter().filter(|l| matches!(s.read_time(l, ctx), Some((t, _)) if plausible(t, ctx))).count();
     (ok * 4 >= lines.len() * 3).then_some(TimeReading::DayFirst)
 }
@@ -189,7 +298,7 @@ fn dotted(tok: &str) -> bool {
 }
 
 /// Decides the columns; see the module documentation.
-fn columns(rests: &[&str], delim: &str, width: usize) -> Vec<Column> {
+fn columns(rests: &[&str], delim: &str, width: usize, lead: &[Column]) -> Vec<Column> {
     let rows: Vec<Vec<&str>> = rests.iter().map(|r| fields(r, delim, width)).collect();
     let n = rows.len();
     let need = (n * 9).div_ceil(10).max(1);
@@ -197,7 +306,8 @@ fn columns(rests: &[&str], delim: &str, width: usize) -> Vec<Column> {
     let at = |j: usize| rows.iter().map(move |r| r.get(j).copied());
     let count = |j: usize, f: &dyn Fn(&str) -> bool| at(j).filter(|t| t.is_some_and(f)).count();
     let mut cols = Vec::new();
-    let (mut level, mut pid, mut tid, mut thread, mut logger) = (false, false, false, false, false);
+    let (mut level, mut pid, mut tid, mut thread, mut logger) =
+        (lead.contains(&Column::Level), false, false, lead.contains(&Column::Thread), false);
     // With blanks, after a logger that does not end with `:` only a level may still come
     // (Airflow's `{file.py:12} INFO - msg`).
     let mut closing = false;

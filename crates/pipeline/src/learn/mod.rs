@@ -18,10 +18,13 @@
 //!   cannot read (a day 13 read month-first), and learned again with that line in the sample.
 //! - A file whose lines detection explains by a fast path (syslog, JSON, logfmt, access logs)
 //!   keeps no state and never pays for a learned layout.
-//! - Files only, keyed by host and path; a configured `[[files.layouts]]` entry wins (no
-//!   learning). At most [`MAX_FILES`] files have state. What was learned is saved in a small
-//!   state file under the data directory (`<data_dir>/parse/learned.json`, written when it
-//!   changes) and loaded at start, so a file does not learn again after a restart.
+//! - Keyed per source: a file by host and path (a configured `[[files.layouts]]` entry wins, no
+//!   learning), raw text lines over HTTP by endpoint and host, and the messages behind a
+//!   header (syslog, JSON documents' `message`) per stream ([`message`]). At most
+//!   `pipeline.learned_sources` ([`MAX_FILES`] by default) sources have state, the least
+//!   recently used forgotten first. What was learned is saved in a small state file under the
+//!   data directory (`<data_dir>/parse/learned.json`, written when it changes) and loaded at
+//!   start, so a source does not learn again after a restart.
 //!
 //! The timestamp candidates ([`CANDIDATES`]) are the common formats the generic header reader
 //! does not take: day-first dates (`31/05/2024`, `31.05.2024`, `31-05-2024`, `31-May-2024`),
@@ -29,9 +32,10 @@
 //! `2024-05-31-10.00.00`, compact digits.
 
 mod infer;
+pub(crate) mod message;
 mod store;
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -39,7 +43,9 @@ use loglynx_core::{Event, Timestamp};
 
 use crate::parse::{Layout, ParseContext, Structure};
 
-pub use infer::infer;
+pub use infer::{infer, infer_message};
+
+use lru::LruCache;
 
 /// Timestamp formats tried on unexplained lines (strftime; `%.f` is an optional fraction).
 pub const CANDIDATES: &[&str] = &[
@@ -63,9 +69,10 @@ pub const CANDIDATES: &[&str] = &[
 pub const MIN_SAMPLE: usize = 8;
 /// Most sample lines kept per file (each cut to 256 bytes).
 const SAMPLE: usize = 32;
-/// Files with learning state at most (about 8 KiB each while learning): beyond, new files are
-/// not learned (memory stays bounded in a worker that sees the files of many agents).
-pub const MAX_FILES: usize = 10_000;
+/// Sources with learning state at most by default (`pipeline.learned_sources`; about 8 KiB each
+/// while learning, well under 1 KiB once learned): beyond, the source used least recently is
+/// forgotten (memory stays bounded in a worker that sees the sources of many agents).
+pub const MAX_FILES: usize = loglynx_config::DEFAULT_LEARNED_SOURCES;
 /// Lines over which a learned layout is checked, and after which a file that did not learn
 /// starts counting again.
 pub const WINDOW: u32 = 256;
@@ -114,12 +121,23 @@ struct FileState {
     head_tried: bool,
 }
 
-/// Per file: what was learned and the counts that decide learning again.
-#[derive(Debug, Default)]
+/// Per source: what was learned and the counts that decide learning again; the sources used
+/// least recently are forgotten first.
+#[derive(Debug)]
 pub(crate) struct Learner {
-    files: Mutex<HashMap<String, FileState>>,
+    files: Mutex<LruCache<String, FileState>>,
     /// Where learned structures are saved; `None`: memory only.
     state_file: Option<PathBuf>,
+}
+
+impl Default for Learner {
+    fn default() -> Self {
+        Learner { files: Mutex::new(LruCache::new(capacity(MAX_FILES))), state_file: None }
+    }
+}
+
+fn capacity(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)
 }
 
 /// What one batch said about one file.
@@ -130,6 +148,9 @@ pub(crate) struct Outcome<'a> {
     /// First lines of the events that are unexplained (`true`) or read by the generic header
     /// reader (`false`).
     pub(crate) sampled: Vec<(&'a str, bool)>,
+    /// The lines are messages behind a header that had the time (`infer_message`), not lines
+    /// of a file.
+    pub(crate) messages: bool,
 }
 
 /// The head of a file: its first lines (format detection's candidates only) and its
@@ -140,29 +161,44 @@ impl Learner {
     /// A learner that saves what it learns in `state_file` and starts from what it holds (a
     /// missing or unreadable file is an empty start, logged).
     pub(crate) fn with_state_file(state_file: PathBuf) -> Self {
-        let files = store::load(&state_file)
-            .into_iter()
-            .take(MAX_FILES)
-            .map(|(k, s)| {
-                let st = FileState {
-                    learned: Some(Arc::new(Layout::learned(s))),
-                    settled: true,
-                    head_tried: true,
-                    ..FileState::default()
-                };
-                (k, st)
-            })
-            .collect();
+        let mut files = LruCache::new(capacity(MAX_FILES));
+        for (k, s) in store::load(&state_file).into_iter().take(MAX_FILES) {
+            let st = FileState {
+                learned: Some(Arc::new(Layout::learned(s))),
+                settled: true,
+                head_tried: true,
+                ..FileState::default()
+            };
+            files.put(k, st);
+        }
         Learner { files: Mutex::new(files), state_file: Some(state_file) }
     }
 
-    /// The layout learned for the file `key`.
+    /// Keeps state for `n` sources at most (at least 1); beyond, the least recently used go.
+    pub(crate) fn set_capacity(&self, n: usize) {
+        if let Ok(mut files) = self.files.lock() {
+            files.resize(capacity(n));
+        }
+    }
+
+    /// Sources it keeps state for at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.files.lock().map_or(MAX_FILES, |f| f.cap().get())
+    }
+
+    /// The layout learned for the source `key`.
     pub(crate) fn layout(&self, key: &str) -> Option<Arc<Layout>> {
-        let files = self.files.lock().ok()?;
+        let mut files = self.files.lock().ok()?;
         files.get(key).and_then(|f| f.learned.clone())
     }
 
-    fn save(&self, files: &HashMap<String, FileState>) {
+    /// Whether the source `key` still learns (it has no state yet, or is not settled).
+    pub(crate) fn learning(&self, key: &str) -> bool {
+        let Ok(mut files) = self.files.lock() else { return false };
+        files.get(key).is_none_or(|f| !f.settled || f.learned.is_some())
+    }
+
+    fn save(&self, files: &LruCache<String, FileState>) {
         let Some(path) = &self.state_file else { return };
         let learned: Vec<(&str, &Structure)> = files
             .iter()
@@ -182,16 +218,15 @@ impl Learner {
         head: &dyn Fn() -> Option<Head>,
     ) -> Option<Arc<Layout>> {
         let mut files = self.files.lock().ok()?;
-        if !files.contains_key(key) {
+        if !files.contains(key) {
             if out.sampled.is_empty() {
                 // Detection explains this file by a fast path: no state at all.
                 return None;
             }
-            if files.len() >= MAX_FILES {
-                return None;
-            }
+            // Beyond the capacity, the source used least recently is forgotten.
+            files.put(key.to_string(), FileState::default());
         }
-        let st = files.entry(key.to_string()).or_default();
+        let st = files.get_mut(key)?;
         st.seen = st.seen.saturating_add(out.lines);
         let unexplained = out.sampled.iter().filter(|s| s.1).count();
         let missed = u32::try_from(unexplained).unwrap_or(u32::MAX);
@@ -236,7 +271,7 @@ impl Learner {
 
     fn sample_and_infer(
         &self,
-        files: &mut HashMap<String, FileState>,
+        files: &mut LruCache<String, FileState>,
         key: &str,
         out: &Outcome<'_>,
         ctx: &ParseContext,
@@ -263,7 +298,8 @@ impl Learner {
         let ready = n >= MIN_SAMPLE || (head_read && n >= 2);
         if ready && enough {
             let lines: Vec<&str> = st.samples.iter().map(String::as_str).collect();
-            match infer(&lines, ctx, mtime) {
+            let inferred = if out.messages { infer_message(&lines, ctx) } else { infer(&lines, ctx, mtime) };
+            match inferred {
                 Some(s) => {
                     tracing::info!(file = key, structure = %s.describe(), "learned the structure of the file's lines");
                     let ambiguous = s.ambiguous_date;
@@ -304,6 +340,7 @@ mod tests {
 
     use super::*;
     use crate::parse::TimeReading;
+    use loglynx_core::Event;
 
     fn ctx() -> ParseContext {
         ParseContext { now: Timestamp(1_717_200_000_000_000_000), keep_original: false, utc_offset_secs: 0 }
@@ -322,7 +359,7 @@ mod tests {
     }
 
     fn out<'a>(lines: u32, fitted: u32, sampled: &[&'a str], unexplained: bool) -> Outcome<'a> {
-        Outcome { lines, fitted, sampled: sampled.iter().map(|l| (*l, unexplained)).collect() }
+        Outcome { lines, fitted, sampled: sampled.iter().map(|l| (*l, unexplained)).collect(), messages: false }
     }
 
     fn no_head() -> Option<Head> {
@@ -346,20 +383,21 @@ mod tests {
         let other = vec!["something else"; 200];
         l.observe("/a.log", out(WINDOW, 56, &other, true), &ctx(), &no_head);
         assert!(l.layout("/a.log").is_none());
-        // Past MAX_FILES files with state, a new one is not learned.
-        {
-            let mut files = l.files.lock().unwrap();
-            for i in files.len()..MAX_FILES {
-                files.insert(format!("|/full/{i}"), FileState::default());
-            }
-        }
+        // Past its capacity, the learner forgets the source used least recently.
+        let small = Learner::default();
+        small.set_capacity(2);
         let eight = vec![line; MIN_SAMPLE];
-        assert!(l.observe("|/new.log", out(8, 0, &eight, true), &ctx(), &no_head).is_none());
-        assert!(l.files.lock().unwrap().get("|/new.log").is_none());
-        l.files.lock().unwrap().retain(|k, _| !k.starts_with("|/full/"));
+        for f in ["/1.log", "/2.log"] {
+            assert!(small.observe(f, out(8, 0, &eight, true), &ctx(), &no_head).is_some());
+        }
+        assert!(small.layout("/1.log").is_some(), "used last: /1.log");
+        assert!(small.observe("/3.log", out(8, 0, &eight, true), &ctx(), &no_head).is_some());
+        assert!(small.layout("/2.log").is_none(), "the least recently used was forgotten");
+        assert!(small.layout("/1.log").is_some() && small.layout("/3.log").is_some());
+        assert_eq!(small.files.lock().unwrap().len(), 2);
         // A file detection explains by a fast path keeps no state.
         l.observe("/b.log", out(1000, 0, &[], true), &ctx(), &no_head);
-        assert!(l.files.lock().unwrap().get("/b.log").is_none());
+        assert!(!l.files.lock().unwrap().contains("/b.log"));
         // Generic headers detection reads as well as a structure would: settled, nothing learned.
         let log4j = vec!["2024-05-31 10:00:00,123 INFO  [main] com.acme.Server - started"; 10];
         assert!(l.observe("/d.log", out(10, 0, &log4j, false), &ctx(), &no_head).is_none());
@@ -414,6 +452,87 @@ mod tests {
         // No time at all: nothing.
         let plain: Vec<String> = (0..10).map(|i| format!("just words {i}")).collect();
         assert_eq!(infer_all(&plain), None);
+    }
+
+    /// Reads `line` with `s`: (level, logger, thread, message, timestamp).
+    fn read(s: &Structure, line: &str) -> (Option<String>, Option<String>, Option<String>, String, Timestamp) {
+        let mut ev = Event::default();
+        assert!(s.apply(line, &mut ev, &ctx()), "{} does not read {line:?}", s.describe());
+        let label = |k: &str| ev.labels.get(k).cloned();
+        (ev.level.clone(), label("log.logger"), label("process.thread.name"), ev.message.clone(), ev.timestamp)
+    }
+
+    #[test]
+    fn layouts_with_the_level_before_the_time_are_learned() {
+        let c = ctx();
+        let levels = ["INFO", "WARN", "ERROR", "DEBUG"];
+        let learn = |lines: &[String]| {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            infer(&refs, &c, None).expect("learned")
+        };
+        let t = |i: usize| Timestamp(1_717_149_600_000_000_000 + i as i64 * 1_000_000_000 + 678_000_000);
+        // `%p %d [%t] %c: %m`
+        let lines: Vec<String> = (0..10)
+            .map(|i| format!("{} 2024-05-31 10:00:0{i},678 [main] c.e.Foo: msg {i}", levels[i % 4]))
+            .collect();
+        let s = learn(&lines);
+        assert_eq!(s.describe(), "level time thread logger message");
+        let got = read(&s, "ERROR 2024-05-31 10:00:03,678 [main] c.e.Foo: java.net.ConnectException: refused");
+        assert_eq!(
+            got,
+            (Some("error".into()), Some("c.e.Foo".into()), Some("main".into()), "java.net.ConnectException: refused".into(), t(3))
+        );
+        // Cassandra's `%-5level [%thread] %date %F:%L - %msg`.
+        let lines: Vec<String> = (0..10)
+            .map(|i| {
+                format!("{:<5} [CompactionExecutor:{i}] 2024-05-31 10:00:0{i},678 CompactionTask.java:255 - Compacted {i} sstables", levels[i % 4])
+            })
+            .collect();
+        let s = learn(&lines);
+        assert_eq!(s.describe(), "level thread time - logger - message");
+        assert_eq!(
+            read(&s, &lines[2]),
+            (
+                Some("error".into()),
+                Some("CompactionTask.java:255".into()),
+                Some("CompactionExecutor:2".into()),
+                "Compacted 2 sstables".into(),
+                t(2)
+            )
+        );
+        // `[LEVEL] [time] msg`
+        let lines: Vec<String> =
+            (0..10).map(|i| format!("[{}] [2024-05-31 10:00:0{i},678] queue {i} is slow", levels[i % 4])).collect();
+        let s = learn(&lines);
+        assert_eq!(s.describe(), "level time message");
+        assert_eq!(read(&s, &lines[1]), (Some("warn".into()), None, None, "queue 1 is slow".into(), t(1)));
+        // A level word that only some lines start with is a message, not a header.
+        let lines: Vec<String> = (0..10).map(|i| format!("{} items 2024-05-31 10:00:0{i}", if i < 5 { "INFO" } else { "some" })).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(infer(&refs, &c, None), None);
+    }
+
+    #[test]
+    fn messages_learn_an_app_layout_without_a_time() {
+        let c = ctx();
+        let learn = |lines: &[String]| {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            infer_message(&refs, &c).map(|s| s.describe())
+        };
+        let app: Vec<String> = (0..10)
+            .map(|i| format!("{} [worker-{i}] com.acme.Billing: invoice {i} sent", ["INFO", "WARN", "ERROR"][i % 3]))
+            .collect();
+        assert_eq!(learn(&app).as_deref(), Some("level thread logger message"));
+        let timed: Vec<String> =
+            (0..10).map(|i| format!("2024-05-31 10:00:0{i},123 WARN  [main] com.acme.Db - slow query {i}")).collect();
+        assert_eq!(learn(&timed).as_deref(), Some("time level thread logger message"));
+        // Plain messages have no header: nothing learned.
+        let sshd: Vec<String> =
+            (0..10).map(|i| format!("Accepted password for root from 10.0.0.{i} port 22 ssh2")).collect();
+        assert_eq!(learn(&sshd), None);
+        // Files never learn a header without a time.
+        let refs: Vec<&str> = app.iter().map(String::as_str).collect();
+        assert_eq!(infer(&refs, &c, None), None);
     }
 
     #[test]

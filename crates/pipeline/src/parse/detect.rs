@@ -43,6 +43,7 @@ pub(crate) fn auto(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
                 || logfmt::parse(line, ev)
                 || access::parse(line, ev)
                 || header::parse(line, ev, ctx)
+                || header::logcat_line(line, ev, ctx)
         }
         b'a'..=b'z' | b'_' | b'@' => {
             logfmt::parse(line, ev) || access::parse(line, ev) || header::parse(line, ev, ctx)

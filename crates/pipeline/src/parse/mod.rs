@@ -43,7 +43,7 @@ pub use header::leading_timestamp;
 pub use json::{apply_object, parse_json_object};
 pub use layout::Layout;
 pub use structure::{Column, Structure, TimeReading};
-pub(crate) use structure::{fits as column_fits, is_host, known_time, swap_day_month, unwrap as unwrap_field};
+pub(crate) use structure::{fits as column_fits, is_host, known_time, next_field, swap_day_month, unwrap as unwrap_field};
 pub(crate) use layout::start_time as layout_start_time;
 pub use record::{parse_record, parse_record_with, ParseContext};
 

@@ -69,11 +69,18 @@ pub enum TimeReading {
     DayFirst,
     /// A strftime format (chrono; `%.f` an optional fraction).
     Format(String),
+    /// No time: the header starts the line (a syslog or JSON message's own layout behind a
+    /// header that had the time). Learned for messages only, never for lines of a file.
+    Absent,
 }
 
 /// A learned header structure; see the module documentation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Structure {
+    /// The header's fields before the time, blank-separated (`INFO 2024-...`, `[WARN] [2024-...]`,
+    /// Cassandra's `INFO  [main] 2024-...`): a level, a `[thread]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lead: Vec<Column>,
     pub time: TimeReading,
     /// Between the header's fields: `" "` for blanks, else `|`, `;`, a tab or ` - `.
     pub delimiter: String,
@@ -92,8 +99,12 @@ impl Structure {
             TimeReading::Known => "time".to_string(),
             TimeReading::DayFirst => "time(day-first)".to_string(),
             TimeReading::Format(f) => format!("time({f})"),
+            TimeReading::Absent => String::new(),
         };
-        let mut parts = vec![time];
+        let mut parts = Vec::new();
+        if !time.is_empty() {
+            parts.push(time);
+        }
         match &self.columns {
             None => parts.push("header".to_string()),
             Some(cols) => parts.extend(cols.iter().map(|c| c.name().to_string())),
@@ -102,6 +113,10 @@ impl Structure {
         let sep = if self.delimiter == " " { " " } else { self.delimiter.as_str() };
         let sep = if sep == "\t" { " \\t " } else { sep };
         let mut s = parts.join(if sep == " " { " " } else { sep });
+        // The fields before the time are blank-separated.
+        for c in self.lead.iter().rev() {
+            s = format!("{} {s}", c.name());
+        }
         if self.ambiguous_date {
             s.push_str(" (ambiguous date)");
         }
@@ -112,7 +127,7 @@ impl Structure {
     pub fn timestamp_format(&self) -> Option<&str> {
         match &self.time {
             TimeReading::Format(f) => Some(f),
-            TimeReading::DayFirst | TimeReading::Known => None,
+            TimeReading::DayFirst | TimeReading::Known | TimeReading::Absent => None,
         }
     }
 
@@ -122,6 +137,7 @@ impl Structure {
         match &self.time {
             TimeReading::Format(f) => start_time(line, f, ctx),
             TimeReading::Known => known_time(line, ctx),
+            TimeReading::Absent => Some((None, line)),
             TimeReading::DayFirst => {
                 let swapped = swap_day_month(line)?;
                 let (ts, rest) = known_time(&swapped, ctx)?;
@@ -133,6 +149,24 @@ impl Structure {
 
     /// Fills `ev` when the line fits; `false` (event untouched) otherwise.
     pub(crate) fn apply(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+        let mut h = Header::default();
+        let mut line = line;
+        for col in &self.lead {
+            let Some((tok, next)) = next_field(line, " ") else {
+                return false;
+            };
+            if !fits(*col, tok) {
+                return false;
+            }
+            match col {
+                Column::Level => h.level = header::level_word(unwrap(tok).trim_end_matches(':')),
+                Column::Thread => h.thread = Some(unwrap(tok)),
+                Column::Pid => h.pid = unwrap(tok).parse().ok(),
+                _ => {}
+            }
+            line = next.trim_start_matches([' ', '\t']);
+        }
+        let timeless = self.time == TimeReading::Absent;
         let Some((ts, rest)) = self.read_time(line, ctx) else {
             return false;
         };
@@ -141,15 +175,20 @@ impl Structure {
                 return false;
             }
             header::after_time(rest, ts, ev, ctx);
+            if ev.level.is_none() {
+                ev.level = h.level.map(str::to_string);
+            }
+            if let Some(t) = h.thread {
+                ev.labels.entry("process.thread.name".to_string()).or_insert_with(|| t.to_string());
+            }
             self.label(ev);
             return true;
         };
-        if ts.is_none() {
+        if ts.is_none() && !timeless {
             // A line whose date the structure cannot read does not fit it (a day-first file
             // read month-first meets day 13): detection reads it, the learner sees the miss.
             return false;
         }
-        let mut h = Header::default();
         let (mut host, mut program, mut others): (Option<&str>, Option<&str>, Vec<(usize, &str)>) = (None, None, Vec::new());
         let mut cur = rest.trim_start_matches([' ', '\t']);
         if self.delimiter != " " {
@@ -198,7 +237,13 @@ impl Structure {
                 msg = "";
             }
         }
+        let received = ev.timestamp;
         header::fill(ev, ts, ctx, &h, msg);
+        if timeless {
+            // No time to read: the event keeps the one it had.
+            ev.timestamp = received;
+            ev.flags.bad_timestamp = false;
+        }
         if let Some(host) = host {
             ev.host = Some(host.to_string());
         }
@@ -253,7 +298,7 @@ pub(crate) fn swap_day_month(line: &str) -> Option<String> {
 
 /// The next field at `s` and the rest after it (and its delimiter). Blanks: a `[...]` bracket
 /// or a word; another delimiter: up to it, trimmed (the delimiter must be there).
-fn next_field<'a>(s: &'a str, delim: &str) -> Option<(&'a str, &'a str)> {
+pub(crate) fn next_field<'a>(s: &'a str, delim: &str) -> Option<(&'a str, &'a str)> {
     if delim == " " {
         let s = s.trim_start_matches([' ', '\t']);
         if s.is_empty() {

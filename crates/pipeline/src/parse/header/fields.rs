@@ -246,6 +246,16 @@ fn next_is_component(cur: &Cursor<'_>, len: usize) -> bool {
     t.len() >= 2 && t.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
 }
 
+/// A Java (or Kotlin, Scala) throwable class name: its last segment is a capitalised name
+/// ending with `Exception`, `Error` or `Throwable`, the convention `Throwable.toString` prints
+/// before `: message`.
+fn throwable(name: &str) -> bool {
+    let last = name.rsplit(['.', '$']).next().unwrap_or(name);
+    last.len() > 5
+        && last.as_bytes()[0].is_ascii_uppercase()
+        && ["Exception", "Error", "Throwable"].iter().any(|s| last.ends_with(s))
+}
+
 /// A logger at the cursor: `a.b.C: msg`, `a.b.C - msg`, `Tag: msg` after a logcat letter, or a
 /// column (`CBS    msg`, two or more blanks before and after). Returns it and the cursor at the
 /// message.
@@ -269,6 +279,10 @@ fn logger_at<'a>(cur: &Cursor<'a>, logcat: bool, gap: usize) -> Option<(&'a str,
     }
     k.advance(tok.len());
     let dotted = bare.contains('.') || bare.contains('$');
+    if dotted && bare.len() < tok.len() && throwable(bare) {
+        // `java.net.ConnectException: refused` is how an exception prints: the message.
+        return None;
+    }
     if dotted && bare.len() < tok.len() {
         k.skip_spaces();
         return Some((bare, k));

@@ -150,6 +150,25 @@ pub(crate) fn fill(ev: &mut Event, ts: Option<Timestamp>, ctx: &ParseContext, h:
     ev.message = msg.to_string();
 }
 
+/// Logcat's `brief` shape, which has no time: `W/Tag( 1234): msg` (`event.dataset` `logcat`,
+/// `@timestamp` stays the received time). The tag must be one word of 2 bytes or more, so that
+/// `I/O error: ...` is not taken for it.
+pub(crate) fn logcat_line(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut cur = Cursor::new(line);
+    let Some(h) = logcat_brief(&mut cur) else {
+        return false;
+    };
+    if h.logger.is_none_or(|t| t.len() < 2 || t.contains([' ', '\t'])) {
+        return false;
+    }
+    let received = ev.timestamp;
+    fill(ev, Some(received), ctx, &h, cur.rest().trim_start_matches([' ', '\t']));
+    ev.flags.bad_timestamp = false;
+    ev.timestamp = received;
+    ev.dataset = Some("logcat".to_string());
+    true
+}
+
 /// Logcat's `time` / `brief` shape after the time: `E/Tag( 1234): msg` or `E/Tag: msg`.
 fn logcat_brief<'a>(cur: &mut Cursor<'a>) -> Option<Header<'a>> {
     let mut k = *cur;

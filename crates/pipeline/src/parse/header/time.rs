@@ -286,7 +286,7 @@ fn named(k: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> {
     Some(resolve(c, false, false, ctx))
 }
 
-/// An optional zone after a time: `Z`, `±hh:mm`, `±hhmm`, `±hh`, or ` ABBR` (a known
+/// An optional zone after a time: `Z`, `±hh:mm`, `±hhmm`, `±hh`, ` ±hhmm`, or ` ABBR` (a known
 /// abbreviation). Sets the offset and returns `true` when one was read.
 fn zone(k: &mut Cursor<'_>, c: &mut Civil) -> bool {
     match k.peek() {
@@ -309,6 +309,21 @@ fn zone(k: &mut Cursor<'_>, c: &mut Civil) -> bool {
             true
         }
         Some(b' ') => {
+            // ` +hhmm` after a blank (Python's `%z`: gunicorn's `[2024-01-01 10:00:00 +0000]`).
+            let mut o = *k;
+            o.advance(1);
+            if let Some(sign @ (b'+' | b'-')) = o.peek() {
+                o.advance(1);
+                let Some(hm) = o.digits(4) else { return false };
+                let (h, m) = (hm / 100, hm % 100);
+                if h > 23 || m > 59 || !matches!(o.peek(), None | Some(b' ' | b']')) {
+                    return false;
+                }
+                let secs = (h * 3600 + m * 60) as i32;
+                c.offset_secs = if sign == b'-' { -secs } else { secs };
+                *k = o;
+                return true;
+            }
             let b = k.bytes();
             let p = k.pos() + 1;
             let n = b[p.min(b.len())..]

@@ -1,0 +1,137 @@
+//! Issue 9: syslog senders and HTTP streams learn the application layout their messages carry,
+//! end to end on the real binary with real sockets: a syslog client over TCP and UDP, an HTTP
+//! client posting NDJSON and raw text lines.
+
+mod support;
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::Server;
+
+const WAIT: Duration = Duration::from_secs(60);
+const LEVELS: [(&str, &str); 3] = [("INFO", "info"), ("WARN", "warn"), ("ERROR", "error")];
+
+/// Every event matching `q`, checked to carry the level, logger, thread and message its line
+/// `i` (the number after `mark`) was written with.
+fn assert_read(server: &Server, q: &str, n: usize, logger: &str, mark: &str) {
+    let hits = server.all_hits(q);
+    assert_eq!(hits.len(), n, "{q}");
+    for h in hits {
+        let msg = h["message"].as_str().unwrap_or_default();
+        let i: usize = msg
+            .strip_prefix(mark)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("{q}: message {msg:?} still holds its header: {h}"));
+        assert_eq!(h["log.level"], LEVELS[i % 3].1, "{h}");
+        assert_eq!(h["labels.log.logger"], logger, "{h}");
+        assert_eq!(h["labels.process.thread.name"], format!("worker-{}", i % 4), "{h}");
+        assert!(h["labels.log.structure"].as_str().is_some_and(|s| s.contains("logger")), "{h}");
+    }
+}
+
+#[test]
+fn syslog_and_http_streams_learn_the_layout_behind_their_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--syslog-udp", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0"]);
+    let app = |i: usize, mark: &str| {
+        format!("{} [worker-{}] com.acme.Billing: {mark} {i} sent", LEVELS[i % 3].0, i % 4)
+    };
+
+    // 1. Syslog over TCP (RFC 5424): the first messages teach the sender's program its layout;
+    // the ones after are read with it.
+    let mut tcp = TcpStream::connect(server.syslog_tcp.expect("tcp address printed")).unwrap();
+    for i in 0..20 {
+        write!(tcp, "<13>1 2024-10-11T22:14:15Z web7 billing 9 - - {}\n", app(i, "tcpwarm")).unwrap();
+    }
+    tcp.flush().unwrap();
+    server.wait_total("tcpwarm", 20, WAIT);
+    for i in 0..30 {
+        write!(tcp, "<13>1 2024-10-11T22:14:16Z web7 billing 9 - - {}\n", app(i, "tcpmark")).unwrap();
+    }
+    drop(tcp);
+    server.wait_total("tcpmark", 30, WAIT);
+    assert_read(&server, "tcpmark", 30, "com.acme.Billing", "tcpmark ");
+    // The syslog header's time is kept.
+    assert_eq!(server.all_hits("tcpmark")[0]["@timestamp"], "2024-10-11T22:14:16Z");
+    // Another program of the same sender with plain messages learns nothing from it.
+    let mut tcp = TcpStream::connect(server.syslog_tcp.unwrap()).unwrap();
+    for i in 0..20 {
+        write!(tcp, "<13>1 2024-10-11T22:14:17Z web7 sshd 10 - - Accepted password for root port {i} plainmark\n").unwrap();
+    }
+    drop(tcp);
+    server.wait_total("plainmark", 20, WAIT);
+    for h in server.all_hits("plainmark") {
+        assert!(h["message"].as_str().unwrap().starts_with("Accepted password"), "{h}");
+        assert!(h.get("labels.log.structure").is_none(), "{h}");
+    }
+
+    // 2. Syslog over UDP (RFC 3164), a level-first layout with its own time after the header.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.syslog_udp.expect("udp address printed");
+    let udp_line = |i: usize, mark: &str| {
+        format!(
+            "<14>Oct 11 22:14:15 web8 api[77]: {} 2024-10-11 22:14:{:02},123 [worker-{}] com.acme.Api: {mark} {i} served",
+            LEVELS[i % 3].0,
+            i % 60,
+            i % 4
+        )
+    };
+    for i in 0..20 {
+        udp.send_to(udp_line(i, "udpwarm").as_bytes(), target).unwrap();
+    }
+    server.wait_total("udpwarm", 20, WAIT);
+    for i in 0..20 {
+        udp.send_to(udp_line(i, "udpmark").as_bytes(), target).unwrap();
+    }
+    server.wait_total("udpmark", 20, WAIT);
+    assert_read(&server, "udpmark", 20, "com.acme.Api", "udpmark ");
+
+    // 3. NDJSON over HTTP: a document's `message` carries the app layout; one request is
+    // enough (the batch that learns is read again with what it learned).
+    let body: String = (0..20)
+        .map(|i| {
+            json!({"@timestamp": "2024-05-01T11:00:00Z", "event.dataset": "billing", "message": app(i, "ndjsonmark")})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let r = server
+        .client()
+        .post(server.url("/api/v1/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    server.wait_total("ndjsonmark", 20, WAIT);
+    assert_read(&server, "ndjsonmark", 20, "com.acme.Billing", "ndjsonmark ");
+
+    // 4. Raw text lines over HTTP, the level before the time: learned as a file's lines are.
+    let text: String = (0..20)
+        .map(|i| {
+            format!(
+                "{} 2024-05-31 10:00:{:02},250 [worker-{}] com.acme.Web: textmark {i} done\n",
+                LEVELS[i % 3].0,
+                i % 60,
+                i % 4
+            )
+        })
+        .collect();
+    let r = server
+        .client()
+        .post(server.url("/api/v1/ingest"))
+        .header("content-type", "text/plain")
+        .body(text)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    server.wait_total("textmark", 20, WAIT);
+    assert_read(&server, "textmark", 20, "com.acme.Web", "textmark ");
+    let first: Value = server.all_hits("textmark AND done").into_iter().find(|h| h["message"] == "textmark 0 done").unwrap();
+    assert_eq!(first["@timestamp"], "2024-05-31T10:00:00.250Z");
+    server.stop();
+}
