@@ -2,6 +2,7 @@
 //! across machines).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,14 @@ pub struct SearchConfig {
     /// How often a worker publishes its address and generations to `<topic>-catalog`.
     #[serde(default = "default_publish_every", with = "humantime_serde")]
     pub publish_every: Duration,
+    /// PEM certificate chain of the leaf API: set with `tls_key`, the leaf answers only HTTPS
+    /// (then `serve` needs `serve.leaf_tls`, and `serve.leaf_ca` for a private CA). The
+    /// certificate must name the address `serve` reaches (`advertise`, or `listen`'s IP).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `loglynx serve` as the root of a search across machines.
@@ -51,6 +60,13 @@ pub struct ServeConfig {
     /// worker is gone.
     #[serde(default = "default_catalog_ttl", with = "humantime_serde")]
     pub catalog_ttl: Duration,
+    /// Reach the leaves with HTTPS (the workers set `search.tls_cert` / `search.tls_key`).
+    #[serde(default)]
+    pub leaf_tls: bool,
+    /// PEM certificate(s) of the CA that signed the leaves' certificates, trusted besides the
+    /// public roots (a private CA). Needs `leaf_tls`.
+    #[serde(default)]
+    pub leaf_ca: Option<PathBuf>,
 }
 
 fn default_publish_every() -> Duration {
@@ -82,6 +98,11 @@ impl SearchConfig {
         if self.publish_every.is_zero() {
             return Err(ConfigError::Invalid("search.publish_every must be more than 0s".into()));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "search.tls_cert and search.tls_key go together: set both for an HTTPS leaf API, or neither".into(),
+            ));
+        }
         if let Some(a) = self.listen {
             if !a.ip().is_loopback() && self.key.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
@@ -102,6 +123,11 @@ impl ServeConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.leaf_timeout.is_zero() || self.catalog_ttl.is_zero() {
             return Err(ConfigError::Invalid("serve.leaf_timeout and serve.catalog_ttl must be more than 0s".into()));
+        }
+        if self.leaf_ca.is_some() && !self.leaf_tls {
+            return Err(ConfigError::Invalid(
+                "serve.leaf_ca is set but serve.leaf_tls is off: set serve.leaf_tls = true to reach the leaves with HTTPS".into(),
+            ));
         }
         if let Some(bad) = self.leaves.iter().find(|l| l.trim().is_empty() || !l.contains(':')) {
             return Err(ConfigError::Invalid(format!(
@@ -132,6 +158,12 @@ mod tests {
         s.listen = Some("127.0.0.1:0".parse().unwrap());
         s.key.clear();
         s.validate().unwrap();
+        s.tls_cert = Some("c.pem".into());
+        assert!(s.validate().unwrap_err().to_string().contains("search.tls_key"));
+        s.tls_key = Some("k.pem".into());
+        s.validate().unwrap();
+        let ca = ServeConfig { leaf_ca: Some("ca.pem".into()), ..ServeConfig::default() };
+        assert!(ca.validate().unwrap_err().to_string().contains("serve.leaf_tls"));
         let bad = ServeConfig { leaves: vec!["nohost".into()], ..ServeConfig::default() };
         assert!(bad.validate().is_err());
         assert!(!ServeConfig::default().is_root());

@@ -216,9 +216,20 @@ pub const LEAVES_REFRESH: Duration = Duration::from_secs(2);
 /// The root of a search across machines: the leaves of the catalog topic (`[serve] catalog`)
 /// and of `[serve] leaves`.
 async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_search::Root>> {
+    let ca_pem = match &cfg.serve.leaf_ca {
+        Some(p) => Some(std::fs::read(p).map_err(|e| {
+            NodeError::Search(loglynx_search::SearchError::Client(format!(
+                "cannot read serve.leaf_ca {}: {e}: give the PEM certificate of the CA that signed the leaves' certificates",
+                p.display()
+            )))
+        })?),
+        None => None,
+    };
     let settings = loglynx_search::RootSettings {
         timeout: cfg.serve.leaf_timeout,
         key: Some(cfg.search.key.clone()).filter(|k| !k.is_empty()),
+        tls: cfg.serve.leaf_tls,
+        ca_pem,
     };
     let fixed = match cfg.serve.leaves.is_empty() {
         true => None,

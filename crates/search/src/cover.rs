@@ -117,6 +117,41 @@ pub fn cover(leaves: &[LeafView<'_>]) -> Cover {
     out
 }
 
+/// Where the pieces of failed leaves can be read again: for each piece (`offsets`, of leaves
+/// in `failed`), the generation of another leaf that holds its start and reaches furthest (a
+/// live one reaches every later offset). Returns what to ask each such leaf, and the parts of
+/// pieces no other leaf holds (from where the best copy ends, or the whole piece).
+pub fn other_copies(
+    leaves: &[LeafView<'_>],
+    failed: &std::collections::HashSet<usize>,
+    offsets: &OffsetFilter,
+) -> (std::collections::BTreeMap<usize, OffsetFilter>, Vec<(i32, OffsetRange)>) {
+    let mut again: std::collections::BTreeMap<usize, OffsetFilter> = Default::default();
+    let mut lost = Vec::new();
+    for (partition, r) in offsets.ranges() {
+        let best = leaves
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !failed.contains(i))
+            .flat_map(|(i, l)| l.generations.iter().map(move |g| (i, g)))
+            .filter(|(_, g)| g.partition == partition && g.from <= r.from)
+            .map(|(i, g)| (if g.live { u64::MAX } else { g.to }, i))
+            .filter(|(reach, _)| *reach > r.from)
+            .max_by_key(|(reach, i)| (*reach, std::cmp::Reverse(*i)));
+        match best {
+            Some((reach, i)) => {
+                let to = reach.min(r.to);
+                again.entry(i).or_default().add(partition, r.from, to);
+                if to < r.to {
+                    lost.push((partition, OffsetRange { from: to, to: r.to }));
+                }
+            }
+            None => lost.push((partition, r)),
+        }
+    }
+    (again, lost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +224,31 @@ mod tests {
             c.pieces,
             vec![Piece { partition: 0, range: r(0, 10), leaf: 0 }, Piece { partition: 0, range: r(10, u64::MAX), leaf: 1 }]
         );
+    }
+
+    #[test]
+    fn a_failed_leafs_pieces_go_to_copies_that_hold_them() {
+        // Two full copies (a and b), and c holding only the start of partition 1.
+        let a = [g(0, "a0", 0, 100, true), g(1, "a1", 0, 80, true)];
+        let b = [g(0, "b0", 0, 90, true), g(1, "b1", 0, 60, false)];
+        let c = [g(1, "c1", 0, 30, false), g(2, "c2", 0, 10, false)];
+        let views = [LeafView { generations: &a }, LeafView { generations: &b }, LeafView { generations: &c }];
+        let mut failed_offsets = OffsetFilter::default();
+        failed_offsets.add(0, 0, u64::MAX);
+        failed_offsets.add(1, 20, u64::MAX);
+        failed_offsets.add(3, 0, 5);
+        let failed = [0].into_iter().collect();
+        let (again, lost) = other_copies(&views, &failed, &failed_offsets);
+        let mut want_b = OffsetFilter::default();
+        want_b.add(0, 0, u64::MAX);
+        want_b.add(1, 20, 60);
+        assert_eq!(again.get(&1), Some(&want_b));
+        assert!(!again.contains_key(&2), "b reaches further than c: {again:?}");
+        assert_eq!(lost, vec![(1, r(60, u64::MAX)), (3, r(0, 5))]);
+        // Nobody else left: everything is lost.
+        let failed = [0, 1, 2].into_iter().collect();
+        let (again, lost) = other_copies(&views, &failed, &failed_offsets);
+        assert!(again.is_empty());
+        assert_eq!(lost.len(), 3);
     }
 }

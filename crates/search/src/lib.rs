@@ -21,7 +21,7 @@ mod offsets;
 mod root;
 mod wire;
 
-pub use cover::{cover, Cover, LeafView, Piece};
+pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};

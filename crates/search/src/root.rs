@@ -1,7 +1,8 @@
 //! [`Root`]: sends a query to the leaves, each with the offsets the cover gave it, and merges
-//! their answers. A leaf that does not answer in time, answers an error or garbage costs its
-//! pieces of the offset line: they are listed in the answer's `missing` ([`Missing`]) with the
-//! reason, and the rest is exact. A leaf answering 400 means the request is wrong (every leaf
+//! their answers. A leaf that does not answer in time, answers an error or garbage has its
+//! pieces of the offset line asked once more of the leaves holding another copy of them
+//! ([`other_copies`]: a generation covering the range); what no copy holds or answers is listed
+//! in the answer's `missing` ([`Missing`]) with the reason, and the rest is exact. A leaf answering 400 means the request is wrong (every leaf
 //! would say so): the root answers 400 too.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,7 +17,7 @@ use loglynx_query::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::cover::{cover, Cover, LeafView};
+use crate::cover::{cover, other_copies, Cover, LeafView};
 use crate::error::SearchError;
 use crate::merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 use crate::offsets::OffsetFilter;
@@ -29,6 +30,17 @@ pub struct RootSettings {
     pub timeout: Duration,
     /// The shared key of the leaf API (`[search] key`), sent as a bearer token.
     pub key: Option<String>,
+    /// Reach the leaves with HTTPS (`[serve] leaf_tls`).
+    pub tls: bool,
+    /// PEM CA certificate(s) trusted for the leaves besides the public roots (`[serve] leaf_ca`).
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl RootSettings {
+    /// `http` or `https`.
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
 }
 
 /// Where the root learns its leaves and their generations from: the catalog topic, the static
@@ -189,19 +201,54 @@ impl Root {
         }
         let mut ok = Vec::new();
         let mut missing = gaps(&plan.cover);
+        let mut failed: Vec<(usize, OffsetFilter, String)> = Vec::new();
         for (i, offsets, reply) in futures::future::join_all(calls).await {
             match reply {
                 Reply::Ok(r) => ok.push((i, r)),
                 Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
                 Reply::Failed(reason) => {
                     let leaf = &plan.leaves[i];
-                    tracing::warn!(leaf = %leaf.addr, worker = %leaf.worker, "leaf left out of a {op}: {reason}");
+                    tracing::warn!(leaf = %leaf.addr, worker = %leaf.worker, "leaf left out of a {op}: {reason}; asking other copies");
+                    failed.push((i, offsets, reason));
+                }
+            }
+        }
+        // A failed leaf's pieces: asked once more of the leaves holding another copy, each
+        // failed leaf's separately (so a retried piece keeps its bounds); what no copy holds,
+        // or what the copy could not answer either, is missing.
+        let down: std::collections::HashSet<usize> = failed.iter().map(|(i, _, _)| *i).collect();
+        let views: Vec<LeafView<'_>> = plan.leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
+        let mut retries = Vec::new();
+        for (i, offsets, reason) in &failed {
+            let (again, lost) = other_copies(&views, &down, offsets);
+            let leaf = &plan.leaves[*i];
+            missing.extend(lost.into_iter().map(|(partition, r)| Missing {
+                partition,
+                from: r.from,
+                to: (r.to != u64::MAX).then_some(r.to),
+                leaf: leaf.addr.clone(),
+                reason: reason.clone(),
+            }));
+            for (j, offsets) in again {
+                let body = LeafRequest { request: request.clone(), offsets: Some(offsets.clone()) };
+                let addr = plan.leaves[j].addr.clone();
+                let first = format!("{} failed ({reason})", leaf.addr);
+                retries.push(async move { (j, offsets, first, self.call::<_, R>(&addr, op, &body).await) });
+            }
+        }
+        for (j, offsets, first, reply) in futures::future::join_all(retries).await {
+            match reply {
+                Reply::Ok(r) => ok.push((j, r)),
+                Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
+                Reply::Failed(reason) => {
+                    let leaf = &plan.leaves[j];
+                    tracing::warn!(leaf = %leaf.addr, "another copy left out of a {op} too: {reason}");
                     missing.extend(offsets.ranges().map(|(partition, r)| Missing {
                         partition,
                         from: r.from,
                         to: (r.to != u64::MAX).then_some(r.to),
                         leaf: leaf.addr.clone(),
-                        reason: reason.clone(),
+                        reason: format!("{reason}; asked since {first}"),
                     }));
                 }
             }
@@ -211,7 +258,7 @@ impl Root {
     }
 
     async fn call<Q: Serialize, R: DeserializeOwned>(&self, addr: &str, op: &str, body: &Q) -> Reply<R> {
-        let url = format!("http://{addr}{LEAF_PREFIX}/{op}");
+        let url = format!("{}://{addr}{LEAF_PREFIX}/{op}", self.settings.scheme());
         let mut req = self.client.post(&url).json(body);
         if let Some(k) = &self.settings.key {
             req = req.bearer_auth(k);
@@ -252,7 +299,7 @@ impl Root {
     pub async fn get_each(&self, op: &str) -> Vec<(CatalogRecord, Result<serde_json::Value, String>)> {
         let leaves = self.directory.leaves();
         let calls = leaves.into_iter().map(|leaf| async move {
-            let mut req = self.client.get(format!("http://{}{LEAF_PREFIX}/{op}", leaf.addr));
+            let mut req = self.client.get(format!("{}://{}{LEAF_PREFIX}/{op}", self.settings.scheme(), leaf.addr));
             if let Some(k) = &self.settings.key {
                 req = req.bearer_auth(k);
             }
@@ -376,10 +423,11 @@ impl Root {
         let (parts, missing) = self
             .fan_out::<_, LeafTailResponse>(&plan, "tail", &req, |i| per_leaf.get(&i).cloned().unwrap_or_default())
             .await?;
-        let mut answered: HashMap<(usize, i32, u64), TailPart> = HashMap::new();
-        for (leaf, r) in parts {
+        // Keyed by partition and start: a piece may be answered by another copy than its leaf.
+        let mut answered: HashMap<(i32, u64), TailPart> = HashMap::new();
+        for (_, r) in parts {
             for part in r.parts {
-                answered.insert((leaf, part.partition, part.from), part);
+                answered.insert((part.partition, part.from), part);
             }
         }
         let mut next = cursor.clone().unwrap_or_default();
@@ -389,7 +437,7 @@ impl Root {
             if stalled.contains(&p.partition) {
                 continue;
             }
-            let Some(part) = answered.remove(&(p.leaf, p.partition, p.range.from)) else {
+            let Some(part) = answered.remove(&(p.partition, p.range.from)) else {
                 // Not answered: the cursor waits here for this partition.
                 next.0.insert(p.partition, p.range.from);
                 stalled.insert(p.partition);
@@ -412,11 +460,21 @@ impl Root {
 
 /// The client every call uses: the leaf timeout covers the whole request.
 fn client(s: &RootSettings) -> Result<reqwest::Client, SearchError> {
-    reqwest::Client::builder()
+    let mut b = reqwest::Client::builder()
         .timeout(s.timeout)
         .connect_timeout(s.timeout.min(Duration::from_secs(5)))
-        .build()
-        .map_err(|e| SearchError::Client(e.to_string()))
+        .use_rustls_tls();
+    if let Some(pem) = &s.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| SearchError::Client(format!("serve.leaf_ca holds no usable PEM certificate ({e}): give the CA's certificate in PEM")))?;
+        if certs.is_empty() {
+            return Err(SearchError::Client("serve.leaf_ca holds no PEM certificate: give the CA's certificate in PEM".into()));
+        }
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().map_err(|e| SearchError::Client(e.to_string()))
 }
 
 /// The cover's gaps as missing pieces.
@@ -471,7 +529,7 @@ impl StaticLeaves {
 
     async fn poll(&self, client: &reqwest::Client, addrs: &[String], s: &RootSettings) {
         let calls = addrs.iter().map(|addr| async move {
-            let mut req = client.get(format!("http://{addr}{LEAF_PREFIX}/generations"));
+            let mut req = client.get(format!("{}://{addr}{LEAF_PREFIX}/generations", s.scheme()));
             if let Some(k) = &s.key {
                 req = req.bearer_auth(k);
             }

@@ -34,6 +34,7 @@ pub const REQUIRE_ROOT: &str = "LOGLYNX_REQUIRE_ROOT";
 pub const REQUIRE_SHARED: &str = "LOGLYNX_REQUIRE_SHARED";
 
 pub mod netns;
+pub mod netns_hosts;
 pub mod oracle;
 pub mod tmpfs;
 

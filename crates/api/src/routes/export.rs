@@ -8,6 +8,11 @@
 //! the `X-Total-Count` header (`loglynx export` shows progress with it). A client that goes away
 //! stops the reading. A failure after the first bytes ends the body early: a client detects it
 //! by counting fewer lines than `X-Total-Count`.
+//!
+//! Through the leaves (`serve` as root) the count comes from the root, which must have every
+//! leaf's answer (an export is complete or refused: 503 naming what is missing), and the pages
+//! come from the root's tail by per-partition offset cursors from offset 0 (so each event once,
+//! in partition-offset order per page).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -40,6 +45,9 @@ pub(crate) async fn export(
     ApiQuery(p): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let filter = filter(p.q, p.start.as_deref(), p.end.as_deref())?;
+    if let Some(root) = st.root.clone() {
+        return through_root(root, filter).await;
+    }
     let (engine, store) = (st.engine.clone(), st.store.clone());
     let windows = tokio::task::spawn_blocking(move || store.snapshot())
         .await
@@ -63,6 +71,83 @@ pub(crate) async fn export(
         body,
     )
         .into_response())
+}
+
+/// The export of `serve` as root: the exact count from every leaf, then pages of the root's
+/// tail from offset 0 of every partition.
+async fn through_root(root: std::sync::Arc<loglynx_search::Root>, filter: Filter) -> Result<Response, ApiError> {
+    let count = root.count(filter.clone()).await?;
+    if !count.missing.is_empty() {
+        return Err(ApiError::Unavailable(format!(
+            "export needs every leaf and {}; retry when the leaves are back (GET /api/v1/leaves)",
+            describe_missing(&count.missing)
+        )));
+    }
+    let total = count.body;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let mut cursor = loglynx_search::OffsetCursor::default();
+        loop {
+            let page = match root.tail(filter.clone(), Some(cursor.clone()), PAGE).await {
+                Ok(p) if p.missing.is_empty() => p,
+                Ok(p) => {
+                    let why = describe_missing(&p.missing);
+                    tracing::warn!("export stopped: {why}");
+                    let _ = tx.send(Err(std::io::Error::other(why))).await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!("export stopped: {e}");
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+            let (events, next) = page.body;
+            if events.is_empty() {
+                return;
+            }
+            let mut chunk = Vec::with_capacity(events.len() * 256);
+            for e in &events {
+                if serde_json::to_writer(&mut chunk, e).is_ok() {
+                    chunk.push(b'\n');
+                }
+            }
+            if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                return; // the client went away
+            }
+            if next == cursor {
+                return;
+            }
+            cursor = next;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")),
+            (HeaderName::from_static("x-total-count"), HeaderValue::from(total)),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `partition 3 offsets 0..120 (leaf 10.0.0.2:7000: unreachable), ...` (the first few).
+fn describe_missing(missing: &[loglynx_search::Missing]) -> String {
+    let mut parts: Vec<String> = missing
+        .iter()
+        .take(4)
+        .map(|m| {
+            let to = m.to.map(|t| t.to_string()).unwrap_or_default();
+            format!("partition {} offsets {}..{to} ({}: {})", m.partition, m.from, if m.leaf.is_empty() { "no leaf" } else { m.leaf.as_str() }, m.reason)
+        })
+        .collect();
+    if missing.len() > 4 {
+        parts.push(format!("{} more", missing.len() - 4));
+    }
+    format!("these are missing: {}", parts.join(", "))
 }
 
 /// Pages through the snapshot with the tail cursor, sending each page as NDJSON.

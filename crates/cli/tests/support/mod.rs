@@ -45,7 +45,7 @@ impl Server {
             .args(["--http", "127.0.0.1:0", "--log", "warn"])
             .args(extra);
         let (child, rx) = spawn_lines(cmd);
-        Self::when_ready(child, rx, data_dir, "loglynx")
+        Self::when_ready(child, rx, data_dir, "loglynx", |a| a)
     }
 
     /// Starts `cmd` as it is (e.g. `scripts/quickstart.sh` with its flags; it must end in
@@ -57,7 +57,15 @@ impl Server {
 
     /// Reads the start-up lines (`syslog udp: ADDR`, `syslog tcp: ADDR`, others kept in
     /// `startup`) until `loglynx ready: dashboard http://ADDR/ui/`, then waits for health.
-    fn when_ready(mut child: Child, rx: mpsc::Receiver<String>, data_dir: &Path, what: &str) -> Server {
+    /// `reach` maps the printed address to one the test can connect to (e.g. a forwarder into a
+    /// network namespace).
+    fn when_ready(
+        mut child: Child,
+        rx: mpsc::Receiver<String>,
+        data_dir: &Path,
+        what: &str,
+        reach: impl FnOnce(SocketAddr) -> SocketAddr,
+    ) -> Server {
         let (mut http, mut udp, mut tcp) = (None, None, None);
         let mut startup = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -79,7 +87,7 @@ impl Server {
             .unwrap();
         let s = Server {
             child,
-            http: http.unwrap(),
+            http: reach(http.unwrap()),
             syslog_udp: udp,
             syslog_tcp: tcp,
             data_dir: data_dir.into(),
@@ -259,17 +267,41 @@ impl Tansu {
     /// A broker on `port` that tells clients to reach it at `advertised` (e.g. a TLS proxy in
     /// front of it, e2e_kafka_tls).
     pub fn start_advertising(port: u16, advertised: u16) -> Tansu {
-        let bin = std::env::var("LOGLYNX_TANSU")
+        let bin = Tansu::bin();
+        let t = Tansu::spawn(Command::new(&bin), &bin, "127.0.0.1", port, advertised);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        t
+    }
+
+    /// The tansu program: `LOGLYNX_TANSU`, else `~/.cargo/bin/tansu`, else `tansu` on the PATH.
+    pub fn bin() -> PathBuf {
+        std::env::var("LOGLYNX_TANSU")
             .ok()
             .map(PathBuf::from)
             .or_else(|| {
                 let home = std::env::var("HOME").ok()?;
                 let p = Path::new(&home).join(".cargo/bin/tansu");
                 p.exists().then_some(p)
-            });
-        let bin = bin.unwrap_or_else(|| PathBuf::from("tansu"));
-        let url = format!("tcp://127.0.0.1:{port}");
-        let advertised_url = format!("tcp://127.0.0.1:{advertised}");
+            })
+            .unwrap_or_else(|| PathBuf::from("tansu"))
+    }
+
+    /// A broker started by `cmd` (tansu itself, or e.g. `ip netns exec NS tansu`) listening on
+    /// `host:port`; does not wait for it to listen (the caller checks from where it can).
+    pub fn start_in(cmd: Command, host: &str, port: u16) -> Tansu {
+        Tansu::spawn(cmd, &Tansu::bin(), host, port, port)
+    }
+
+    fn spawn(mut cmd: Command, bin: &Path, host: &str, port: u16, advertised: u16) -> Tansu {
+        let url = format!("tcp://{host}:{port}");
+        let advertised_url = format!("tcp://{host}:{advertised}");
         // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
         let log = std::env::var_os("LOGLYNX_TANSU_LOG").map(|d| {
             let p = Path::new(&d).join(format!("tansu-{port}.log"));
@@ -280,7 +312,7 @@ impl Tansu {
             Some(f) => (Stdio::from(f.try_clone().unwrap()), Stdio::from(f.try_clone().unwrap())),
             None => (Stdio::null(), Stdio::null()),
         };
-        let child = Command::new(&bin)
+        let child = cmd
             .args([
                 "broker",
                 "--listener-url",
@@ -298,19 +330,10 @@ impl Tansu {
                     bin.display()
                 )
             });
-        let t = Tansu {
+        Tansu {
             child,
-            brokers: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            brokers: format!("{host}:{port}"),
         }
-        t
     }
 }
 
@@ -357,7 +380,11 @@ impl Proc {
     /// [`Proc::start`], also keeping its stderr (the log) for [`Proc::wait_log`]; every line is
     /// still echoed to the test's stderr, prefixed with `name`.
     pub fn start_logged(name: &str, args: &[&str], ready: &str) -> Proc {
-        let mut cmd = Command::new(BIN);
+        Self::start_logged_in(Command::new(BIN), name, args, ready)
+    }
+
+    /// [`Proc::start_logged`] with `cmd` running loglynx (e.g. `ip netns exec NS loglynx`).
+    pub fn start_logged_in(mut cmd: Command, name: &str, args: &[&str], ready: &str) -> Proc {
         cmd.args(args).stderr(Stdio::piped());
         let (mut child, rx) = spawn_lines(cmd);
         let stderr = child.stderr.take().expect("stderr");
@@ -473,7 +500,25 @@ impl Server {
             .args(["--http", "127.0.0.1:0", "--log", "warn"])
             .args(extra);
         let (child, rx) = spawn_lines(cmd);
-        Self::when_ready(child, rx, data_dir, "loglynx serve")
+        Self::when_ready(child, rx, data_dir, "loglynx serve", |a| a)
+    }
+
+    /// `loglynx serve` started by `cmd` (e.g. `ip netns exec NS loglynx`) with `--http http`
+    /// and `extra`; `reach` maps its address to one the test can connect to.
+    pub fn start_serve_in(
+        mut cmd: Command,
+        data_dir: &Path,
+        http: &str,
+        extra: &[&str],
+        reach: impl FnOnce(SocketAddr) -> SocketAddr,
+    ) -> Server {
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--http", http, "--log", "warn"])
+            .args(extra);
+        let (child, rx) = spawn_lines(cmd);
+        Self::when_ready(child, rx, data_dir, "loglynx serve", reach)
     }
 }
 
@@ -521,7 +566,11 @@ fn next_line(child: &mut Child, rx: &mpsc::Receiver<String>, deadline: Instant, 
 /// Starts `loglynx ARGS...` like [`Proc::start`] and also returns its ready line (the agent's
 /// `loglynx agent ready: topic T http ADDR` names the address it bound).
 pub fn start_proc_with_ready_line(name: &str, args: &[&str], ready: &str) -> (Proc, String) {
-    let mut cmd = Command::new(BIN);
+    start_proc_with_ready_line_in(Command::new(BIN), name, args, ready)
+}
+
+/// [`start_proc_with_ready_line`] with `cmd` running loglynx (e.g. `ip netns exec NS loglynx`).
+pub fn start_proc_with_ready_line_in(mut cmd: Command, name: &str, args: &[&str], ready: &str) -> (Proc, String) {
     cmd.args(args);
     let (mut child, rx) = spawn_lines(cmd);
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -54,14 +54,21 @@ impl LeafServer {
             generations: view.clone(),
             health_dir: loglynx_telemetry::health::health_dir(&cfg.data_dir),
         };
+        let tls = match (&cfg.search.tls_cert, &cfg.search.tls_key) {
+            (Some(cert), Some(key)) => Some(loglynx_api::TlsConfig::from_pem_files(cert, key).map_err(NodeError::Tls)?),
+            _ => None,
+        };
+        let https = tls.is_some();
         let (listener, addr) = crate::sources::bind_http(listen, "in use? pass --search-listen ADDR").await?;
         let token = stop.clone();
-        let server = tokio::spawn(loglynx_api::serve_router(
+        let server = tokio::spawn(loglynx_api::serve_router_with(
             listener,
             loglynx_api::leaf_router(state),
+            tls,
+            loglynx_api::ServeLimits::default(),
             token.cancelled_owned(),
         ));
-        tracing::info!(%addr, "leaf search API ready");
+        tracing::info!(%addr, https, "leaf search API ready");
         Ok(Some(LeafServer { addr, view, store, stop, server }))
     }
 

@@ -65,7 +65,11 @@ async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
             )
         }
     };
-    match crate::routes::run_query(st, move |engine, windows| search::run(engine, windows, &plan)).await {
+    let answer = match st.root.clone() {
+        Some(root) => search::run_root(&root, &plan).await,
+        None => crate::routes::run_query(st, move |engine, windows| search::run(engine, windows, &plan)).await,
+    };
+    match answer {
         Ok(v) => (StatusCode::OK, v),
         Err(ApiError::InvalidQuery(reason) | ApiError::BadRequest(reason)) => (
             StatusCode::BAD_REQUEST,

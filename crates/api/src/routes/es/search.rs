@@ -264,41 +264,20 @@ fn interval_ms(spec: &str, calendar: bool) -> Result<u64, Unsupported> {
 /// Runs a plan on a snapshot; the Elasticsearch reply.
 pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan) -> Result<Value, QueryError> {
     let started = std::time::Instant::now();
-    let filter = Filter { query: plan.query.clone(), start: None, end: None };
-    let res = engine.search(
-        windows,
-        &SearchRequest { filter: filter.clone(), limit: plan.size.min(MAX_LIMIT), offset: plan.from, sort: plan.sort },
-    )?;
+    let filter = plan.filter();
+    let res = engine.search(windows, &plan.search_request())?;
     let mut aggregations = Map::new();
     for (name, agg) in &plan.aggs {
         let v = match agg {
             Agg::DateHistogram { interval_ms, min_doc_count, .. } => {
-                let h = engine.histogram(
-                    windows,
-                    &HistogramRequest { filter: filter.clone(), interval_ms: Some(*interval_ms), target_buckets: Some(MAX_BUCKETS) },
-                )?;
-                let buckets: Vec<Value> = h
-                    .buckets
-                    .iter()
-                    .filter(|b| b.count >= *min_doc_count)
-                    .map(|b| json!({"key": b.start.as_millis(), "key_as_string": b.start.to_rfc3339(), "doc_count": b.count}))
-                    .collect();
-                json!({ "buckets": buckets })
+                let h = engine.histogram(windows, &histogram_request(&filter, *interval_ms))?;
+                histogram_json(&h, *min_doc_count)
             }
             Agg::Terms { field, size } => {
                 let t = engine.terms(windows, &TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(*size) })?;
                 // Elasticsearch's other count leaves out the events without the field.
-                let with_field = engine.count(
-                    windows,
-                    &Filter { query: format!("({}) AND {field}:*", plan.query), start: None, end: None },
-                )?;
-                let in_buckets: u64 = t.buckets.iter().map(|b| b.count).sum();
-                let buckets: Vec<Value> = t.buckets.iter().map(|b| json!({"key": b.value, "doc_count": b.count})).collect();
-                json!({
-                    "doc_count_error_upper_bound": 0,
-                    "sum_other_doc_count": with_field.saturating_sub(in_buckets),
-                    "buckets": buckets,
-                })
+                let with_field = engine.count(windows, &plan.with_field(field))?;
+                terms_json(&t, with_field)
             }
             Agg::Metric { kind, field } => {
                 let s = engine.field_stats(windows, &filter, field)?;
@@ -321,6 +300,95 @@ pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan)
         };
         aggregations.insert(name.clone(), v);
     }
+    Ok(reply_json(plan, &res, aggregations, started, &[]))
+}
+
+/// Runs a plan through the leaves (`serve` as root): search, date histograms and terms are
+/// merged by the root; metric aggregations are refused (the leaves do not merge field stats
+/// yet). Pieces no leaf answered are reported as failed shards, as Elasticsearch does for a
+/// partial answer.
+pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result<Value, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let started = std::time::Instant::now();
+    let filter = plan.filter();
+    let res = root.search(plan.search_request()).await?;
+    let mut missing = res.missing;
+    let mut aggregations = Map::new();
+    for (name, agg) in &plan.aggs {
+        let v = match agg {
+            Agg::DateHistogram { interval_ms, min_doc_count, .. } => {
+                let h = root.histogram(histogram_request(&filter, *interval_ms)).await?;
+                missing.extend(h.missing);
+                histogram_json(&h.body, *min_doc_count)
+            }
+            Agg::Terms { field, size } => {
+                let t = root.terms(TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(*size) }).await?;
+                let with_field = root.count(plan.with_field(field)).await?;
+                missing.extend(t.missing);
+                missing.extend(with_field.missing);
+                terms_json(&t.body, with_field.body)
+            }
+            Agg::Metric { kind, .. } => {
+                return Err(ApiError::InvalidQuery(format!(
+                    "{kind:?} aggregations are not supported through the leaves (serve --leaves/--catalog): use terms or date_histogram, or query a worker's own serve"
+                )
+                .to_lowercase()))
+            }
+        };
+        aggregations.insert(name.clone(), v);
+    }
+    missing.sort_by_key(|m| (m.partition, m.from, m.leaf.clone()));
+    missing.dedup();
+    Ok(reply_json(plan, &res.body, aggregations, started, &missing))
+}
+
+impl Plan {
+    fn filter(&self) -> Filter {
+        Filter { query: self.query.clone(), start: None, end: None }
+    }
+
+    fn search_request(&self) -> SearchRequest {
+        SearchRequest { filter: self.filter(), limit: self.size.min(MAX_LIMIT), offset: self.from, sort: self.sort }
+    }
+
+    /// The events of the query that have `field`.
+    fn with_field(&self, field: &str) -> Filter {
+        Filter { query: format!("({}) AND {field}:*", self.query), start: None, end: None }
+    }
+}
+
+fn histogram_request(filter: &Filter, interval_ms: u64) -> HistogramRequest {
+    HistogramRequest { filter: filter.clone(), interval_ms: Some(interval_ms), target_buckets: Some(MAX_BUCKETS) }
+}
+
+fn histogram_json(h: &loglynx_query::HistogramResponse, min_doc_count: u64) -> Value {
+    let buckets: Vec<Value> = h
+        .buckets
+        .iter()
+        .filter(|b| b.count >= min_doc_count)
+        .map(|b| json!({"key": b.start.as_millis(), "key_as_string": b.start.to_rfc3339(), "doc_count": b.count}))
+        .collect();
+    json!({ "buckets": buckets })
+}
+
+fn terms_json(t: &loglynx_query::TermsResponse, with_field: u64) -> Value {
+    let in_buckets: u64 = t.buckets.iter().map(|b| b.count).sum();
+    let buckets: Vec<Value> = t.buckets.iter().map(|b| json!({"key": b.value, "doc_count": b.count})).collect();
+    json!({
+        "doc_count_error_upper_bound": 0,
+        "sum_other_doc_count": with_field.saturating_sub(in_buckets),
+        "buckets": buckets,
+    })
+}
+
+/// The reply; each missing piece (through the leaves) is a failed shard with its reason.
+fn reply_json(
+    plan: &Plan,
+    res: &loglynx_query::SearchResponse,
+    aggregations: Map<String, Value>,
+    started: std::time::Instant,
+    missing: &[loglynx_search::Missing],
+) -> Value {
     let hits: Vec<Value> = res.hits.iter().map(hit).collect();
     let mut hits_obj = json!({ "max_score": null, "hits": hits });
     if let Some(limit) = plan.track_total {
@@ -330,16 +398,31 @@ pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan)
         };
         hits_obj["total"] = json!({ "value": value, "relation": relation });
     }
+    let failures: Vec<Value> = missing
+        .iter()
+        .map(|m| {
+            json!({
+                "shard": m.partition,
+                "index": INDEX,
+                "node": m.leaf,
+                "reason": {"type": "leaf_unavailable", "reason": format!("offsets {}..{}: {}", m.from, m.to.map(|t| t.to_string()).unwrap_or_default(), m.reason)},
+            })
+        })
+        .collect();
+    let mut shards = json!({"total": 1 + failures.len(), "successful": 1, "skipped": 0, "failed": failures.len()});
+    if !failures.is_empty() {
+        shards["failures"] = Value::Array(failures);
+    }
     let mut reply = json!({
         "took": started.elapsed().as_millis() as u64,
         "timed_out": false,
-        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "_shards": shards,
         "hits": hits_obj,
     });
     if !plan.aggs.is_empty() {
         reply["aggregations"] = Value::Object(aggregations);
     }
-    Ok(reply)
+    reply
 }
 
 fn hit(e: &Event) -> Value {

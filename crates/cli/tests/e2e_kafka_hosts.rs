@@ -1,0 +1,412 @@
+//! Scale-out across separate hosts, on one machine: every process in its own network
+//! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1, the
+//! agent on .2, two workers on .3 and .4 each with its own data directory and leaf API (key
+//! required: not loopback), `loglynx serve` on .5 with an empty data directory, finding the
+//! leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
+//! namespace (its API listens on that host's loopback). Lines carry sequence numbers (`seq=`); the root's exact total, a terms
+//! aggregation on the sequence label (each value once) and one on `kafka.offset` per partition
+//! (each offset once) are the oracle. The first test runs the leaf API over HTTPS (a private
+//! CA made here, `[search] tls_cert` / `tls_key`, `[serve] leaf_tls` / `leaf_ca`).
+//!
+//! Needs root (namespaces) and tansu (`scripts/tansu.sh install`).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use loglynx_testkit::netns_hosts::Hosts;
+use serde_json::Value;
+
+use support::kafka::{config, held_partitions, log_level};
+use support::{Proc, Server, Tansu, BIN};
+
+/// Files the agent tails (8 streams, so the 4 partitions all get some).
+const FILES: usize = 8;
+const KEY: &str = "e2e-hosts-leaf-key";
+const TANSU: usize = 0;
+const AGENT: usize = 1;
+const SERVE: usize = 4;
+/// The hosts of the two workers.
+const WORKERS: [usize; 2] = [2, 3];
+
+/// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`, and
+/// `phase=<from>` naming the batch.
+fn write_seq(dir: &Path, from: usize, to: usize) {
+    for f in 0..FILES {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("s{f}.log"))).unwrap();
+        let mut buf = String::new();
+        for i in from..to {
+            buf.push_str(&format!("seq={} phase={from} src=s{f} msg=\"hosts e2e\"\n", f * 1_000_000 + i));
+        }
+        file.write_all(buf.as_bytes()).unwrap();
+    }
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The tests of this file run one at a time (each is a whole deployment).
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every sequence number of lines `0..n`.
+fn want_seqs(n: usize) -> BTreeSet<String> {
+    (0..FILES).flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string())).collect()
+}
+
+/// The deployment: hosts, broker, agent; workers and the root are started by the tests. (The
+/// broker is stopped before the hosts are deleted: fields drop in this order.)
+struct Cluster {
+    kafka: Tansu,
+    hosts: Hosts,
+    tmp: tempfile::TempDir,
+    logs: std::path::PathBuf,
+    topic: String,
+    agent: Option<Proc>,
+    /// The CA the leaves' certificates are signed by (HTTPS leaf API), if any.
+    ca: Option<(std::path::PathBuf, rcgen::Issuer<'static, rcgen::KeyPair>)>,
+}
+
+impl Cluster {
+    fn start(topic: &str, n: usize, tls: bool) -> Cluster {
+        let hosts = Hosts::new(5);
+        let kafka = Tansu::start_in(hosts.command(TANSU, Tansu::bin().to_str().unwrap()), &hosts.addr(TANSU), 9092);
+        hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        config(tmp.path());
+        write_seq(&logs, 0, n);
+        let glob = format!("{}/*.log", logs.display());
+        let agent_dir = tmp.path().join("agent");
+        let level = log_level();
+        let agent = Proc::start_logged_in(
+            hosts.command(AGENT, BIN),
+            "agent",
+            &[
+                "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", topic,
+                "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
+                "--log", &level,
+            ],
+            "loglynx agent ready",
+        );
+        let ca = tls.then(|| {
+            use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, "loglynx hosts test CA");
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+            let cert = params.self_signed(&key).unwrap();
+            let path = tmp.path().join("ca.pem");
+            std::fs::write(&path, cert.pem()).unwrap();
+            (path, Issuer::new(params, key))
+        });
+        Cluster { kafka, hosts, tmp, logs, topic: topic.into(), agent: Some(agent), ca }
+    }
+
+    /// The leaf address of the worker on `host`.
+    fn leaf(&self, host: usize) -> String {
+        format!("{}:7000", self.hosts.addr(host))
+    }
+
+    /// The worker on `host` (group `hosts`), with its own data directory `w<host>`.
+    fn worker(&self, host: usize) -> Proc {
+        let level = format!("{},loglynx_bus=info", log_level());
+        let data = self.tmp.path().join(format!("w{host}"));
+        let mut cfg = self.tmp.path().join("loglynx.toml");
+        if let Some((_, issuer)) = &self.ca {
+            // A certificate for the host's address, signed by the CA.
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = rcgen::CertificateParams::new(vec![self.hosts.addr(host)]).unwrap().signed_by(&key, issuer).unwrap();
+            let (c, k) = (self.tmp.path().join(format!("leaf{host}.pem")), self.tmp.path().join(format!("leaf{host}.key")));
+            std::fs::write(&c, cert.pem()).unwrap();
+            std::fs::write(&k, key.serialize_pem()).unwrap();
+            let base = std::fs::read_to_string(&cfg).unwrap();
+            cfg = self.tmp.path().join(format!("loglynx-{host}.toml"));
+            let text = format!("{base}[search]\ntls_cert = {:?}\ntls_key = {:?}\n", c.to_str().unwrap(), k.to_str().unwrap());
+            std::fs::write(&cfg, text).unwrap();
+        }
+        let mut cmd = self.hosts.command(host, BIN);
+        cmd.env("LOGLYNX_SEARCH_KEY", KEY);
+        Proc::start_logged_in(
+            cmd,
+            &format!("worker {host}"),
+            &[
+                "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--brokers",
+                &self.kafka.brokers, "--topic", &self.topic, "--group", "hosts", "--consumers", "1",
+                "--search-listen", &self.leaf(host), "--log", &level,
+            ],
+            "loglynx worker ready",
+        )
+    }
+
+    /// `serve` on its host, leaves from the catalog, reached through a forwarder.
+    fn serve(&self) -> Server {
+        let cfg = self.tmp.path().join("serve.toml");
+        let mut text = "[serve]\nleaf_timeout = \"3s\"\n".to_string();
+        if let Some((ca, _)) = &self.ca {
+            text.push_str(&format!("leaf_tls = true\nleaf_ca = {:?}\n", ca.to_str().unwrap()));
+        }
+        std::fs::write(&cfg, text).unwrap();
+        let mut cmd = self.hosts.command(SERVE, BIN);
+        cmd.env("LOGLYNX_SEARCH_KEY", KEY);
+        // Its dashboard on the host's own loopback (open to the network it would need an API
+        // key); the test reaches it through the forwarder, which connects from inside the host.
+        let http = "127.0.0.1:8080";
+        Server::start_serve_in(
+            cmd,
+            &self.tmp.path().join("root"),
+            http,
+            &["-c", cfg.to_str().unwrap(), "--brokers", &self.kafka.brokers, "--topic", &self.topic, "--catalog"],
+            |a| self.hosts.forward(SERVE, a),
+        )
+    }
+}
+
+fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
+    let r = serve.client().get(serve.url(path)).query(query).send().unwrap();
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert!(status.is_success(), "{path}: {status} {body}");
+    body
+}
+
+/// The partitions named in an answer's `missing`, with the leaves named.
+fn missing(body: &Value) -> BTreeMap<i64, String> {
+    body["missing"]
+        .as_array()
+        .map(|a| a.iter().map(|m| (m["partition"].as_i64().unwrap(), m["leaf"].as_str().unwrap().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// The root's complete answer: no `missing`, the exact total, every sequence number once, the
+/// histogram adding up, and per partition every Kafka offset once.
+fn assert_complete(serve: &Server, n: usize) {
+    let lines = (FILES * n) as u64;
+    let search = serve.search("*", 10, 0, "desc");
+    assert!(missing(&search).is_empty(), "{search}");
+    assert_eq!(search["total"].as_u64(), Some(lines), "{search}");
+    let terms = get(serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let seqs: BTreeSet<String> = terms["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            assert_eq!(b["count"], 1, "{b}");
+            b["value"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(seqs, want_seqs(n));
+    assert_eq!(terms["other"], 0, "{terms}");
+    let h = get(serve, "/api/v1/histogram", &[("q", "*")]);
+    assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
+    let parts = get(serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")]);
+    let mut sum = 0;
+    for b in parts["buckets"].as_array().unwrap() {
+        let p = b["value"].as_str().unwrap();
+        let count = b["count"].as_u64().unwrap();
+        sum += count;
+        let q = format!("kafka.partition:{p}");
+        let offsets = get(serve, "/api/v1/terms", &[("q", q.as_str()), ("field", "kafka.offset"), ("size", "10000")]);
+        let buckets = offsets["buckets"].as_array().unwrap();
+        for o in buckets {
+            assert_eq!(o["count"], 1, "partition {p}: offset stored twice: {o}");
+        }
+        assert_eq!(buckets.len() as u64, count, "partition {p}: {offsets}");
+    }
+    assert_eq!(sum, lines, "{parts}");
+}
+
+/// `GET /api/v1/export`: its status, `X-Total-Count` and NDJSON lines.
+fn export(serve: &Server) -> (u16, Option<u64>, Vec<Value>) {
+    let r = serve.client().get(serve.url("/api/v1/export")).send().unwrap();
+    let status = r.status().as_u16();
+    let total = r.headers().get("x-total-count").and_then(|v| v.to_str().ok()?.parse().ok());
+    let text = r.text().unwrap();
+    let lines = match status {
+        200 => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        _ => vec![serde_json::json!({"error": text})],
+    };
+    (status, total, lines)
+}
+
+/// The Elasticsearch `_search` API: total hits and a terms aggregation on the partition.
+fn es_search(serve: &Server) -> Value {
+    let body = serde_json::json!({"size": 0, "track_total_hits": true,
+        "aggs": {"p": {"terms": {"field": "kafka.partition", "size": 10}}}});
+    let r = serve.client().post(serve.url("/loglynx/_search")).json(&body).send().unwrap();
+    assert!(r.status().is_success(), "_search: {}", r.status());
+    r.json().unwrap()
+}
+
+/// Waits until the worker's last rebalance gave it `n` partitions; returns them.
+fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
+    w.wait_log(Duration::from_secs(120), &format!("{n} partitions"), |log| held_partitions(log).is_some_and(|p| p.len() == n));
+    held_partitions(&w.log_lines()).unwrap()
+}
+
+/// Two hosts' workers behind a root on a third: the root finds both in the catalog and answers
+/// search, histogram and terms over both; one worker SIGKILLed: its partitions move to the
+/// other, and until it is back the answer names the offsets only its disk holds; restarted on
+/// the same disk, the answer is complete again, each line once.
+#[test]
+fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let first = 100;
+    let c = Cluster::start("e2e-hosts", first, true);
+    // a first, so it leads the group: b is the one killed (Tansu 0.6 keeps a dead leader, see
+    // e2e_kafka_faults.rs).
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 4);
+    let b = c.worker(WORKERS[1]);
+    let serve = c.serve();
+    serve.wait_for(Duration::from_secs(60), "both workers in the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 2
+    });
+    wait_holding(&a, 2);
+    wait_holding(&b, 2);
+    // Lines after the split: b stores its share.
+    let n = first + 50;
+    write_seq(&c.logs, first, n);
+    serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(180));
+    assert_complete(&serve, n);
+    // Both leaves answer a share of the partitions.
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let parts_of = |addr: &str| -> BTreeSet<i64> {
+        status["cover"].as_array().unwrap().iter().filter(|p| p["leaf"] == addr).map(|p| p["partition"].as_i64().unwrap()).collect()
+    };
+    let b_parts = parts_of(&c.leaf(WORKERS[1]));
+    assert!(!parts_of(&c.leaf(WORKERS[0])).is_empty() && !b_parts.is_empty(), "{status}");
+    // Export, the Elasticsearch API and the field list work through the root too.
+    let lines = (FILES * n) as u64;
+    let (status, total, events) = export(&serve);
+    assert_eq!((status, total), (200, Some(lines)), "{events:?}");
+    let exported: BTreeSet<String> = events.iter().map(|e| e["labels.seq"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(events.len() as u64, lines);
+    assert_eq!(exported, want_seqs(n));
+    let es = es_search(&serve);
+    assert_eq!(es["hits"]["total"]["value"].as_u64(), Some(lines), "{es}");
+    assert_eq!(es["_shards"]["failed"], 0, "{es}");
+    let by_partition: u64 = es["aggregations"]["p"]["buckets"].as_array().unwrap().iter().map(|b| b["doc_count"].as_u64().unwrap()).sum();
+    assert_eq!(by_partition, lines, "{es}");
+    let fields = get(&serve, "/api/v1/fields", &[]);
+    assert!(fields.as_array().unwrap().iter().any(|f| f["name"] == "kafka.offset"), "{fields}");
+
+    // Host b dies: its partitions go to a; what only b's disk holds is named as missing.
+    b.kill();
+    let b_addr = c.leaf(WORKERS[1]);
+    let search = serve.search("*", 10, 0, "desc");
+    let gone = missing(&search);
+    for p in &b_parts {
+        assert_eq!(gone.get(p), Some(&b_addr), "{search}");
+    }
+    assert!(gone.values().all(|l| l == &b_addr), "{search}");
+    assert!(search["total"].as_u64().unwrap() < (FILES * n) as u64, "{search}");
+    // A partial export is refused, naming what is missing; `_search` reports failed shards.
+    let (status, _, body) = export(&serve);
+    assert_eq!(status, 503, "{body:?}");
+    assert!(body[0]["error"].as_str().unwrap().contains(&b_addr), "{body:?}");
+    let es = es_search(&serve);
+    assert!(es["_shards"]["failed"].as_u64().unwrap() > 0, "{es}");
+    wait_holding(&a, 4);
+    let m = n + 50;
+    write_seq(&c.logs, n, m);
+    // The new lines, b's partitions' too, are on a; b's old ranges are still named missing.
+    let phase = format!("labels.phase:{n}");
+    serve.wait_for(Duration::from_secs(120), "the new lines on a", || {
+        let s = serve.search(&phase, 1, 0, "desc");
+        !missing(&s).is_empty() && s["total"].as_u64() == Some((FILES * (m - n)) as u64)
+    });
+    // Host b is back, same disk: complete, each line once.
+    let b = c.worker(WORKERS[1]);
+    serve.wait_for(Duration::from_secs(120), "a complete answer", || {
+        let s = serve.search("*", 1, 0, "desc");
+        missing(&s).is_empty() && s["total"].as_u64() == Some((FILES * m) as u64)
+    });
+    assert_complete(&serve, m);
+    drop(serve);
+    let mut c = c;
+    c.agent.take().unwrap().stop();
+    a.stop();
+    b.stop();
+}
+
+/// Crash A -> B -> A: a partition held by worker A moves to B when A is SIGKILLed, and back to
+/// A when B leaves; with lines written at every step, and B back to serve its middle
+/// generations, the root counts every record once (total, sequence label, and each Kafka offset
+/// of each partition once), reading A's two generations and B's middle one.
+#[test]
+fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let mut n = 100;
+    let c = Cluster::start("e2e-hosts-aba", n, false);
+    // B first, so it leads the group and A, the follower, is the one that crashes (Tansu 0.6
+    // keeps a dead leader).
+    let b = c.worker(WORKERS[1]);
+    wait_holding(&b, 4);
+    let a = c.worker(WORKERS[0]);
+    let a_first = wait_holding(&a, 2);
+    wait_holding(&b, 2);
+    // Lines after the split: A stores its partitions' share, only on its disk.
+    write_seq(&c.logs, n, n + 50);
+    n += 50;
+    let serve = c.serve();
+    serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(180));
+
+    // A crashes: B takes A's partitions and stores the new lines of them too; the root names
+    // A's old ranges missing meanwhile.
+    a.kill();
+    wait_holding(&b, 4);
+    write_seq(&c.logs, n, n + 50);
+    let phase = format!("labels.phase:{n}");
+    n += 50;
+    serve.wait_for(Duration::from_secs(120), "the new lines on B", || {
+        let s = serve.search(&phase, 1, 0, "desc");
+        !missing(&s).is_empty() && s["total"].as_u64() == Some((FILES * 50) as u64)
+    });
+    // A is back on its disk; then B leaves: A's first partitions are back on A.
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 2);
+    b.stop();
+    let held = wait_holding(&a, 4);
+    assert!(a_first.iter().all(|p| held.contains(p)), "{a_first:?} {held:?}");
+    write_seq(&c.logs, n, n + 50);
+    n += 50;
+    // B is back on its disk for its middle generations; the answer is complete and exact.
+    let b = c.worker(WORKERS[1]);
+    serve.wait_for(Duration::from_secs(180), "a complete answer", || {
+        let s = serve.search("*", 1, 0, "desc");
+        missing(&s).is_empty() && s["total"].as_u64() == Some((FILES * n) as u64)
+    });
+    assert_complete(&serve, n);
+    // The cover of A's first partitions reads both disks: A's generations and B's middle one.
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let both = [c.leaf(WORKERS[0]), c.leaf(WORKERS[1])];
+    for p in &a_first {
+        let leaves: BTreeSet<&str> = status["cover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["partition"].as_i64() == Some(*p as i64))
+            .map(|r| r["leaf"].as_str().unwrap())
+            .collect();
+        let want: BTreeSet<&str> = both.iter().map(|s| s.as_str()).collect();
+        assert_eq!(leaves, want, "partition {p}: {status}");
+    }
+    drop(serve);
+    let mut c = c;
+    c.agent.take().unwrap().stop();
+    a.stop();
+    b.stop();
+}
