@@ -13,6 +13,8 @@ ensure_space target 3 "building the tests"
 scripts/tansu.sh install
 # Real third-party clients the end-to-end tests drive (OpenTelemetry SDK and exporters).
 scripts/pyenv.sh
+# schemathesis, for the OpenAPI-driven fuzz of the HTTP API (e2e_openapi_fuzz).
+scripts/pyenv.sh --schemathesis
 scripts/shippers.sh
 scripts/build-ui.sh
 
@@ -22,6 +24,9 @@ crates/netmon/bpf/check.sh
 log "cargo tests (unit, integration, end-to-end on the binary)"
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace --no-fail-fast
+
+log "fuzz targets: a short run of each (fails on a crash or hang)"
+scripts/fuzz.sh --seconds 5
 
 log "dashboard unit tests"
 (cd ui && npm run --silent test)
