@@ -3,20 +3,29 @@
 # clients use: the OpenTelemetry SDK with its OTLP exporters (HTTP and gRPC) and the
 # Elasticsearch client (8.x: loglynx answers its product check), and Prometheus's Python client
 # (its parser of the text format reads /metrics). Prints nothing when it is already there with
-# these versions.
-# Usage: scripts/pyenv.sh [DIR]   (default target/pyenv; the tests look there)
+# these versions. With --schemathesis, a separate environment with schemathesis (the
+# OpenAPI-driven fuzzer of the HTTP API), kept apart so its dependencies never move the clients'
+# versions.
+# Usage: scripts/pyenv.sh [--schemathesis] [DIR]
+#   (default target/pyenv, or target/pyenv-schemathesis; the tests look there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-dir="${1:-target/pyenv}"
 # Pinned so a test run means the same thing tomorrow; bump together with the tests.
-packages=(
-  "opentelemetry-sdk==1.45.2"
-  "opentelemetry-exporter-otlp-proto-http==1.45.2"
-  "opentelemetry-exporter-otlp-proto-grpc==1.45.2"
-  "elasticsearch==8.17.2"
-  "prometheus-client==0.26.0"
-)
+if [ "${1:-}" = "--schemathesis" ]; then
+  shift
+  dir="${1:-target/pyenv-schemathesis}"
+  packages=("schemathesis==4.32.5")
+else
+  dir="${1:-target/pyenv}"
+  packages=(
+    "opentelemetry-sdk==1.45.2"
+    "opentelemetry-exporter-otlp-proto-http==1.45.2"
+    "opentelemetry-exporter-otlp-proto-grpc==1.45.2"
+    "elasticsearch==8.17.2"
+    "prometheus-client==0.26.0"
+  )
+fi
 # Tests run in parallel and each calls this script: one creates, the others wait for it.
 mkdir -p "$(dirname "$dir")"
 exec 9>"$dir.lock"

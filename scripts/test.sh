@@ -17,6 +17,8 @@ scripts/tansu.sh install
 ensure_cargo_tool cargo-deb cargo-deb
 # Real third-party clients the end-to-end tests drive (OpenTelemetry SDK and exporters).
 scripts/pyenv.sh
+# schemathesis, for the OpenAPI-driven fuzz of the HTTP API (e2e_openapi_fuzz).
+scripts/pyenv.sh --schemathesis
 scripts/shippers.sh
 scripts/build-ui.sh
 
@@ -26,6 +28,9 @@ crates/netmon/bpf/check.sh
 log "cargo tests (unit, integration, end-to-end on the binary)"
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace --no-fail-fast
+
+log "fuzz targets: a short run of each (fails on a crash or hang)"
+scripts/fuzz.sh --seconds 5
 
 log "dashboard unit tests"
 (cd ui && npm run --silent test)

@@ -63,6 +63,8 @@ pub struct QueryLimits {
     max_concurrent: usize,
     timeout: Duration,
     max_distinct_terms: usize,
+    max_clauses: usize,
+    max_wildcards: usize,
 }
 
 /// A running query's permit and budget.
@@ -79,6 +81,8 @@ impl QueryLimits {
             max_concurrent: q.max_concurrent,
             timeout: q.timeout,
             max_distinct_terms: q.max_distinct_terms,
+            max_clauses: q.max_clauses,
+            max_wildcards: q.max_wildcards,
         }
     }
 
@@ -94,7 +98,8 @@ impl QueryLimits {
         })?;
         Ok(QueryTicket {
             _permit: permit,
-            budget: Budget::new(self.timeout, self.max_distinct_terms),
+            budget: Budget::new(self.timeout, self.max_distinct_terms)
+                .with_query_caps(self.max_clauses, self.max_wildcards),
         })
     }
 }

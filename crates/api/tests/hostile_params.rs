@@ -72,7 +72,7 @@ async fn queries_over_the_clause_or_wildcard_cap_are_400_naming_it() {
         assert_eq!(status, 200, "{v}");
     }
     // Over them: 400 naming the cap, on search and on the aggregations alike.
-    for (q, cap) in [(words(1025, ""), "cap of 1024"), (words(65, "*"), "cap of 64")] {
+    for (q, cap) in [(words(1025, ""), "query.max_clauses (1024)"), (words(65, "*"), "query.max_wildcards (64)")] {
         for path in ["/api/v1/search", "/api/v1/histogram", "/api/v1/terms?field=host.name&"] {
             let sep = if path.ends_with('&') { "" } else { "?" };
             let (status, v) = s.get(&format!("{path}{sep}q={}", urlencode(&q))).await;
@@ -80,5 +80,31 @@ async fn queries_over_the_clause_or_wildcard_cap_are_400_naming_it() {
             let reason = v["error"]["reason"].as_str().unwrap();
             assert!(reason.contains(cap), "{path}: {reason}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clause_and_wildcard_caps_follow_the_query_section() {
+    let s = start(Opts {
+        query: loglynx_config::QueryConfig {
+            max_clauses: 4,
+            max_wildcards: 1,
+            ..Default::default()
+        },
+        ..Opts::default()
+    })
+    .await;
+    seed(&s).await;
+    let get = |q: &str| format!("/api/v1/search?q={}", urlencode(q));
+    // Within the configured caps: answered, and the seeded event is found.
+    let (status, v) = s.get(&get("event OR a OR b OR ev*")).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["total"], 1, "{v}");
+    // One clause or one wildcard more: 400 naming the setting.
+    for (q, setting) in [("event OR a OR b OR c OR d", "query.max_clauses (4)"), ("ev* OR a*", "query.max_wildcards (1)")] {
+        let (status, v) = s.get(&get(q)).await;
+        assert_eq!(status, 400, "{q}: {v}");
+        let reason = v["error"]["reason"].as_str().unwrap();
+        assert!(reason.contains(setting), "{q}: {reason}");
     }
 }

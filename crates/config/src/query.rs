@@ -24,6 +24,18 @@ pub struct QueryConfig {
     /// (`approximate: true`).
     #[serde(default = "default_max_distinct_terms")]
     pub max_distinct_terms: usize,
+    /// Most `field:value` clauses (bare words included) in one query; a query with more is
+    /// refused with 400 naming this setting before it runs (each clause is a term lookup per
+    /// index window).
+    #[serde(default = "default_max_clauses")]
+    pub max_clauses: usize,
+    /// Most wildcard terms (`ngin*`, `fail?d`, `host.name:*`) in one query, counted among
+    /// `max_clauses`; more are refused with 400 naming this setting. Each walks the field's
+    /// whole term dictionary (tantivy matches the pattern against the dictionary as it goes
+    /// rather than expanding it into a list of terms, so this caps the expansions' cost).
+    /// 0 refuses every wildcard.
+    #[serde(default = "default_max_wildcards")]
+    pub max_wildcards: usize,
 }
 
 /// Default of `query.timeout`.
@@ -32,6 +44,10 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 32;
 /// Default of `query.max_distinct_terms`.
 pub const DEFAULT_MAX_DISTINCT_TERMS: usize = 100_000;
+/// Default of `query.max_clauses`.
+pub const DEFAULT_MAX_CLAUSES: usize = 1024;
+/// Default of `query.max_wildcards`.
+pub const DEFAULT_MAX_WILDCARDS: usize = 64;
 
 fn default_timeout() -> Duration {
     DEFAULT_QUERY_TIMEOUT
@@ -41,6 +57,12 @@ fn default_max_concurrent() -> usize {
 }
 fn default_max_distinct_terms() -> usize {
     DEFAULT_MAX_DISTINCT_TERMS
+}
+fn default_max_clauses() -> usize {
+    DEFAULT_MAX_CLAUSES
+}
+fn default_max_wildcards() -> usize {
+    DEFAULT_MAX_WILDCARDS
 }
 
 impl Default for QueryConfig {
@@ -58,6 +80,7 @@ impl QueryConfig {
         for (key, n, eg) in [
             ("max_concurrent", self.max_concurrent, 32),
             ("max_distinct_terms", self.max_distinct_terms, 100_000),
+            ("max_clauses", self.max_clauses, 1024),
         ] {
             if n == 0 {
                 return Err(ConfigError::Invalid(format!("query.{key} must be at least 1: e.g. {eg}")));

@@ -1,4 +1,5 @@
-//! What one query may cost: a deadline, a cancel flag and the terms cardinality cap.
+//! What one query may cost: a deadline, a cancel flag, the terms cardinality cap and the caps on
+//! clauses and wildcard terms.
 //!
 //! The caller (the HTTP API's query runner) makes a [`Budget`] per request and runs the engine
 //! inside [`Budget::run`], on the thread that runs the query; the engine's searches go through
@@ -8,8 +9,9 @@
 //! API (and its callers) stay as they are; searches run on the calling thread (the store's
 //! searchers have no executor of their own), so the budget is seen by all of them.
 //!
-//! Without a budget (unit tests, tools) queries are not timed and terms keep
-//! [`DEFAULT_MAX_DISTINCT_TERMS`] distinct values.
+//! Without a budget (unit tests, tools) queries are not timed, terms keep
+//! [`DEFAULT_MAX_DISTINCT_TERMS`] distinct values and queries have at most
+//! [`DEFAULT_MAX_CLAUSES`] clauses, [`DEFAULT_MAX_WILDCARDS`] of them wildcards.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +27,13 @@ use crate::error::QueryError;
 /// Distinct values a terms aggregation counts exactly when no budget says otherwise (the
 /// default of `query.max_distinct_terms`).
 pub const DEFAULT_MAX_DISTINCT_TERMS: usize = 100_000;
+/// Most `field:value` clauses in one query when no budget says otherwise (the default of
+/// `query.max_clauses`; Elasticsearch's `max_clause_count` is of this order): each is a term
+/// lookup per index window, so a query of 100 000 ORed words would hold a search thread long.
+pub const DEFAULT_MAX_CLAUSES: usize = 1024;
+/// Most wildcard clauses in one query when no budget says otherwise (the default of
+/// `query.max_wildcards`): each walks the field's whole term dictionary.
+pub const DEFAULT_MAX_WILDCARDS: usize = 64;
 
 /// The limits of one query; cheap to clone (the cancel flag is shared).
 #[derive(Debug, Clone)]
@@ -33,6 +42,8 @@ pub struct Budget {
     timeout: Duration,
     cancelled: Arc<AtomicBool>,
     max_distinct_terms: usize,
+    max_clauses: usize,
+    max_wildcards: usize,
 }
 
 /// Sets the cancel flag of its budget when dropped, unless [`CancelOnDrop::disarm`]ed: held by
@@ -68,7 +79,18 @@ impl Budget {
             timeout,
             cancelled: Arc::new(AtomicBool::new(false)),
             max_distinct_terms: max_distinct_terms.max(1),
+            max_clauses: DEFAULT_MAX_CLAUSES,
+            max_wildcards: DEFAULT_MAX_WILDCARDS,
         }
+    }
+
+    /// This budget with at most `max_clauses` clauses per query, `max_wildcards` of them
+    /// wildcard terms (`query.max_clauses`, `query.max_wildcards`); a query over either is
+    /// refused before it runs.
+    pub fn with_query_caps(mut self, max_clauses: usize, max_wildcards: usize) -> Budget {
+        self.max_clauses = max_clauses.max(1);
+        self.max_wildcards = max_wildcards;
+        self
     }
 
     /// A guard that cancels this budget's query when dropped.
@@ -116,6 +138,15 @@ pub(crate) fn max_distinct_terms() -> usize {
         c.borrow()
             .as_ref()
             .map_or(DEFAULT_MAX_DISTINCT_TERMS, |b| b.max_distinct_terms)
+    })
+}
+
+/// The current query's caps on clauses and on wildcard clauses.
+pub(crate) fn query_caps() -> (usize, usize) {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map_or((DEFAULT_MAX_CLAUSES, DEFAULT_MAX_WILDCARDS), |b| (b.max_clauses, b.max_wildcards))
     })
 }
 
@@ -198,5 +229,9 @@ mod tests {
         let b = Budget::new(Duration::from_secs(3600), 7);
         b.cancel_on_drop().disarm();
         assert!(b.run(check).is_ok(), "a disarmed guard does not cancel");
+
+        assert_eq!(query_caps(), (DEFAULT_MAX_CLAUSES, DEFAULT_MAX_WILDCARDS));
+        let b = Budget::new(Duration::from_secs(3600), 7).with_query_caps(5, 0);
+        assert_eq!(b.run(query_caps), (5, 0));
     }
 }

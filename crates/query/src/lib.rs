@@ -37,7 +37,7 @@ mod time;
 mod topk;
 
 pub use aggs::{auto_interval_ms, FieldStats, MAX_BUCKETS, MAX_TERMS};
-pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_DISTINCT_TERMS};
+pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DISTINCT_TERMS, DEFAULT_MAX_WILDCARDS};
 pub use engine::QueryEngine;
 pub use error::QueryError;
 pub use request::*;

@@ -7,9 +7,12 @@ use loglynx_query::{Filter, HistogramRequest, QueryEngine, TailCursor, TailReque
 use loglynx_store::StoreSchema;
 
 fn main() {
-    let engine = QueryEngine::new(StoreSchema::new());
-    let windows = windows();
+    // tantivy's searchers hold trait objects that are not RefUnwindSafe; a panic ends the run
+    // (AFL records it), so nothing observes them after one.
+    let ctx = std::panic::AssertUnwindSafe((QueryEngine::new(StoreSchema::new()), windows()));
     afl::fuzz!(|data: &[u8]| {
+        let (engine, windows) = &*ctx;
+        let windows = windows.as_slice();
         let mut inp = Input(data);
         let opt_time = |inp: &mut Input<'_>| inp.bool().then(|| Timestamp(inp.i64()));
         let start = opt_time(&mut inp);
@@ -24,12 +27,12 @@ fn main() {
         let query = String::from_utf8_lossy(inp.rest()).into_owned();
         let filter = Filter { query, start, end };
         if let Ok(h) = engine.histogram(
-            &windows,
+            windows,
             &HistogramRequest { filter: filter.clone(), interval_ms: interval, target_buckets: buckets },
         ) {
             assert_eq!(h.buckets.iter().map(|b| b.count).sum::<u64>(), h.total);
         }
-        let _ = engine.terms(&windows, &TermsRequest { filter: filter.clone(), field: field.into(), size });
-        let _ = engine.tail(&windows, &TailRequest { filter, cursor, limit });
+        let _ = engine.terms(windows, &TermsRequest { filter: filter.clone(), field: field.into(), size });
+        let _ = engine.tail(windows, &TailRequest { filter, cursor, limit });
     });
 }

@@ -21,15 +21,9 @@ use crate::error::QueryError;
 /// Deepest nesting of parentheses and NOTs accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
 
-/// Most `field:value` clauses in one query (Elasticsearch's `max_clause_count` is of this
-/// order): each is a term lookup per index window, so a query of 100 000 ORed words would
-/// hold a search thread for long.
-pub const MAX_CLAUSES: usize = 1024;
-/// Most wildcard clauses in one query: each walks the field's whole term dictionary.
-pub const MAX_WILDCARDS: usize = 64;
-
-/// Parses a query string. Empty or `*` is [`Node::All`]. At most [`MAX_CLAUSES`] clauses,
-/// [`MAX_WILDCARDS`] of them wildcards.
+/// Parses a query string. Empty or `*` is [`Node::All`]. At most the current budget's
+/// `query.max_clauses` clauses, `query.max_wildcards` of them wildcards (see
+/// [`crate::budget`]; without a budget their defaults).
 pub(crate) fn parse(input: &str) -> Result<Node, QueryError> {
     let mut p = Parser {
         chars: input.chars().collect(),
@@ -52,7 +46,7 @@ pub(crate) fn parse(input: &str) -> Result<Node, QueryError> {
     }
 }
 
-/// `node` when it has at most [`MAX_CLAUSES`] clauses and [`MAX_WILDCARDS`] wildcards.
+/// `node` when it has at most the budget's cap of clauses and of wildcards.
 fn within_caps(node: Node) -> Result<Node, QueryError> {
     fn count(n: &Node, clauses: &mut usize, wildcards: &mut usize) {
         match n {
@@ -69,14 +63,15 @@ fn within_caps(node: Node) -> Result<Node, QueryError> {
     }
     let (mut clauses, mut wildcards) = (0, 0);
     count(&node, &mut clauses, &mut wildcards);
-    if clauses > MAX_CLAUSES {
+    let (max_clauses, max_wildcards) = crate::budget::query_caps();
+    if clauses > max_clauses {
         return Err(QueryError::BadRequest(format!(
-            "the query has {clauses} clauses, more than the cap of {MAX_CLAUSES}: split it into several queries, or use a range or a wildcard instead of a long OR list"
+            "the query has {clauses} clauses, more than query.max_clauses ({max_clauses}): split it into several queries, or use a range or a wildcard instead of a long OR list"
         )));
     }
-    if wildcards > MAX_WILDCARDS {
+    if wildcards > max_wildcards {
         return Err(QueryError::BadRequest(format!(
-            "the query has {wildcards} wildcard terms, more than the cap of {MAX_WILDCARDS}: make it more specific (fewer `*` / `?` terms)"
+            "the query has {wildcards} wildcard terms, more than query.max_wildcards ({max_wildcards}): make it more specific (fewer `*` / `?` terms)"
         )));
     }
     Ok(node)
@@ -607,12 +602,24 @@ mod tests {
         let words = |n: usize, suffix: &str| {
             (0..n).map(|i| format!("w{i}{suffix}")).collect::<Vec<_>>().join(" OR ")
         };
-        assert!(parse(&words(MAX_CLAUSES, "")).is_ok());
-        let e = parse(&words(MAX_CLAUSES + 1, "")).unwrap_err().to_string();
-        assert!(e.contains("cap of 1024"), "{e}");
-        assert!(parse(&words(MAX_WILDCARDS, "*")).is_ok());
-        let e = parse(&words(MAX_WILDCARDS + 1, "*")).unwrap_err().to_string();
-        assert!(e.contains("cap of 64") && e.contains("wildcard"), "{e}");
+        use crate::budget::{Budget, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_WILDCARDS};
+        // Without a budget: the defaults.
+        assert!(parse(&words(DEFAULT_MAX_CLAUSES, "")).is_ok());
+        let e = parse(&words(DEFAULT_MAX_CLAUSES + 1, "")).unwrap_err().to_string();
+        assert!(e.contains("query.max_clauses (1024)"), "{e}");
+        assert!(parse(&words(DEFAULT_MAX_WILDCARDS, "*")).is_ok());
+        let e = parse(&words(DEFAULT_MAX_WILDCARDS + 1, "*")).unwrap_err().to_string();
+        assert!(e.contains("query.max_wildcards (64)") && e.contains("wildcard"), "{e}");
+        // Within a budget: its caps.
+        let b = || Budget::new(std::time::Duration::from_secs(60), 10).with_query_caps(3, 1);
+        assert!(b().run(|| parse("a b c")).is_ok());
+        let e = b().run(|| parse("a b c d")).unwrap_err().to_string();
+        assert!(e.contains("4 clauses") && e.contains("query.max_clauses (3)"), "{e}");
+        assert!(b().run(|| parse("a* b")).is_ok());
+        let e = b().run(|| parse("a* b?")).unwrap_err().to_string();
+        assert!(e.contains("query.max_wildcards (1)"), "{e}");
+        let none = || Budget::new(std::time::Duration::from_secs(60), 10).with_query_caps(3, 0);
+        assert!(none().run(|| parse("host.name:*")).is_err(), "0 refuses every wildcard");
     }
 
     #[test]
