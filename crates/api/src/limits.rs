@@ -63,6 +63,8 @@ pub struct QueryLimits {
     max_concurrent: usize,
     timeout: Duration,
     max_distinct_terms: usize,
+    /// The open points in time (`query.max_open_pits`, `query.max_pit_keep_alive`).
+    pub(crate) pits: crate::Pits,
 }
 
 /// A running query's permit and budget.
@@ -79,6 +81,7 @@ impl QueryLimits {
             max_concurrent: q.max_concurrent,
             timeout: q.timeout,
             max_distinct_terms: q.max_distinct_terms,
+            pits: crate::Pits::new(q.max_open_pits, q.max_pit_keep_alive),
         }
     }
 
