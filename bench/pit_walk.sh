@@ -26,7 +26,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 200); do
-  addr=$(grep -o 'loglynx ready: dashboard http://[^/]*' "$WORK/run.log" | sed 's|.*http://||' || true)
+  addr=$(grep -o 'loglynx ready: dashboard http://[^/]*' "$WORK/run.log" | head -1 | sed 's|.*http://||' || true)
   [ -n "$addr" ] && break
   sleep 0.1
 done
