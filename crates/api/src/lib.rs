@@ -14,7 +14,8 @@
 //! - [`leaf_router`]: a worker's internal search API (`routes/leaf.rs`), which `loglynx serve`
 //!   as root (`AppState::root`) sends its queries to.
 //! - limits.rs: [`IngestLimits`] (records per request, `_bulk` error reports, ingest rate per
-//!   key) and [`QueryLimits`] (queries at once, each query's timeout and terms cap).
+//!   key) and [`QueryLimits`] (queries at once, each query's timeout and terms cap, the open
+//!   points in time: [`Pits`], pit.rs).
 //! - [`ApiError`] (error.rs): every failure's status and JSON body, in one place.
 //! - auth/: API keys and their scopes, the `http.auth_token`, the limit on failed attempts; metrics.rs: request counting and the figures `/metrics`
 //!   reads at each scrape (the registry is `loglynx_telemetry`'s); ui.rs: `/ui/`.
@@ -25,6 +26,7 @@ mod auth;
 mod error;
 mod limits;
 mod metrics;
+mod pit;
 mod routes;
 mod serve;
 mod state;
@@ -43,6 +45,7 @@ use axum::{middleware, Router};
 pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
 pub use limits::{IngestLimits, QueryLimits};
+pub use pit::Pits;
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{
@@ -81,6 +84,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/fields", get(meta::fields))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/export", get(export::export))
+        .route("/api/v1/pit", post(pit::open_native))
+        .route("/api/v1/pit/{id}", axum::routing::delete(pit::close_native))
         .route("/api/v1/tail/stream", get(tail::tail_stream))
         .route("/api/v1/stats", get(meta::stats))
         .route("/api/v1/network/status", get(network::status))
@@ -110,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(compat::root))
         .route("/_search", get(es::search).post(es::search))
         .route("/{index}/_search", get(es::search).post(es::search))
+        .route("/_pit", post(pit::open_es).delete(pit::close_es))
+        .route("/{index}/_pit", post(pit::open_es))
         .route("/_msearch", get(es::msearch).post(es::msearch))
         .route("/{index}/_msearch", get(es::msearch).post(es::msearch))
         .route("/_mapping", get(es::mapping))

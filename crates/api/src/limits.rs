@@ -65,6 +65,8 @@ pub struct QueryLimits {
     max_distinct_terms: usize,
     max_clauses: usize,
     max_wildcards: usize,
+    /// The open points in time (`query.max_open_pits`, `query.max_pit_keep_alive`).
+    pub(crate) pits: crate::Pits,
 }
 
 /// A running query's permit and budget.
@@ -83,6 +85,7 @@ impl QueryLimits {
             max_distinct_terms: q.max_distinct_terms,
             max_clauses: q.max_clauses,
             max_wildcards: q.max_wildcards,
+            pits: crate::Pits::new(q.max_open_pits, q.max_pit_keep_alive),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Elasticsearch-compatible search with the official `elasticsearch` Python client (8.x, whose
 //! product check loglynx passes): searches, aggregations (date_histogram, terms, min, max, avg,
-//! sum, cardinality), `_msearch` with the bodies Grafana's
-//! data source sends, `_mapping`, `_field_caps` and a refused unsupported query, each compared
-//! with what loglynx's own API says about the same events.
+//! sum, value_count, cardinality) and sub-aggregations, `_msearch` with the bodies Grafana's
+//! data source sends (its logs, time series, "metric per bucket" and "group by" requests),
+//! `_mapping`, `_field_caps` and refused unsupported parts, each compared with what loglynx's
+//! own API says about the same events.
 //!
 //! The client comes from PyPI in the virtual environment `scripts/pyenv.sh` creates when missing.
 
@@ -144,6 +145,73 @@ fn the_python_elasticsearch_client_gets_loglynx_numbers() {
     assert_eq!(es["grafana_logs"]["hits"], logs_total.min(500));
     let newest = &es["grafana_logs"]["newest_first"];
     assert!(newest[0].as_str() > newest[1].as_str(), "{newest}");
+
+    // Grafana's sub-aggregations: each bucket's numbers against loglynx's own API over the
+    // bucket (its time range and / or its term).
+    let range_q = format!("@timestamp:>={from} AND @timestamp:<={to}");
+    let pid_values = |q: &str, start: Option<i64>| -> Vec<(u64, u64)> {
+        let (s, e) = (start.map(|k| k.to_string()), start.map(|k| (k + 600_000).to_string()));
+        let mut params = vec![("q", q), ("field", "process.pid"), ("size", "10000")];
+        if let (Some(s), Some(e)) = (&s, &e) {
+            params.push(("start", s));
+            params.push(("end", e));
+        }
+        get(&server, "/api/v1/terms", &params)["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+            .collect()
+    };
+    let max = |v: &[(u64, u64)]| v.iter().map(|p| p.0).max().map(|m| json!(m as f64)).unwrap_or(Value::Null);
+    let min = |v: &[(u64, u64)]| v.iter().map(|p| p.0).min().map(|m| json!(m as f64)).unwrap_or(Value::Null);
+    let own_hist = |q: &str| -> Vec<(i64, u64)> {
+        get(&server, "/api/v1/histogram", &[("q", q), ("interval", "10m")])["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let key = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap().timestamp_millis();
+                (key, b["count"].as_u64().unwrap())
+            })
+            .collect()
+    };
+    let multi = es["grafana_multi"].as_object().unwrap();
+    let all_buckets = own_hist(&range_q);
+    assert_eq!(multi.len(), all_buckets.len(), "{multi:?}");
+    for (key, count) in &all_buckets {
+        let pids = pid_values(&range_q, Some(*key));
+        assert_eq!(multi[&key.to_string()], json!([count, max(&pids)]), "bucket {key}");
+    }
+    assert_eq!(es["grafana_multi_keys"][0], json!(all_buckets[0].0.to_string()), "format epoch_millis");
+    assert_eq!(es["grafana_simple_order"], json!(["web2", "web1", "web0"]), "_key desc");
+    for host in ["web0", "web1", "web2"] {
+        let q = format!("host.name:{host} AND {range_q}");
+        let buckets = own_hist(&q);
+        assert!(buckets.iter().any(|b| b.1 > 0));
+        let simple = es["grafana_simple"][host].as_object().unwrap();
+        let complex = es["grafana_complex"][host].as_object().unwrap();
+        assert_eq!(simple.len(), buckets.len(), "{host}: {simple:?}");
+        for (key, count) in &buckets {
+            assert_eq!(simple[&key.to_string()], json!(count), "{host} {key}");
+            let pids = pid_values(&q, Some(*key));
+            assert_eq!(complex[&key.to_string()], json!([count, max(&pids), min(&pids)]), "{host} {key}");
+        }
+        // Two levels of terms: the two first levels by key, each with avg pid and source.ip count.
+        let levels = get(&server, "/api/v1/terms", &[("q", &format!("host.name:{host}")), ("field", "log.level"), ("size", "10")]);
+        let mut names: Vec<&str> = levels["buckets"].as_array().unwrap().iter().map(|b| b["value"].as_str().unwrap()).collect();
+        names.sort();
+        let got = es["two_terms"][host].as_object().unwrap();
+        assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), names[..2].to_vec());
+        for level in &names[..2] {
+            let q = format!("host.name:{host} AND log.level:{level}");
+            let pids = pid_values(&q, None);
+            let (n, sum) = pids.iter().fold((0, 0), |(n, s), (v, c)| (n + c, s + v * c));
+            let ips = total(&format!("{q} AND source.ip:*"));
+            assert_eq!(got[*level], json!([n, sum as f64 / n as f64, ips]), "{host} {level}");
+        }
+    }
+    assert!(es["unsupported_order"].as_str().unwrap().contains("order by [m]"), "{es}");
 
     assert!(es["unsupported"].as_str().unwrap().contains("unsupported query type [wildcard]"), "{es}");
     assert!(es["unsupported_agg"].as_str().unwrap().contains("unsupported aggregation type [percentiles]"), "{es}");

@@ -36,6 +36,15 @@ pub struct QueryConfig {
     /// 0 refuses every wildcard.
     #[serde(default = "default_max_wildcards")]
     pub max_wildcards: usize,
+    /// Points in time (`POST /_pit`, `POST /api/v1/pit`) open at once at most; each pins the
+    /// store's files as they were when it was opened (disk retention cannot free them) until
+    /// it is closed or its keep-alive runs out. One more is answered 429 naming this setting.
+    #[serde(default = "default_max_open_pits")]
+    pub max_open_pits: usize,
+    /// Longest keep-alive a point in time may ask for (each page of a `search_after` walk
+    /// renews it); a longer one is refused with a 400 naming this setting.
+    #[serde(default = "default_max_pit_keep_alive", with = "humantime_serde")]
+    pub max_pit_keep_alive: Duration,
 }
 
 /// Default of `query.timeout`.
@@ -49,6 +58,17 @@ pub const DEFAULT_MAX_CLAUSES: usize = 1024;
 /// Default of `query.max_wildcards`.
 pub const DEFAULT_MAX_WILDCARDS: usize = 64;
 
+/// Default of `query.max_open_pits`.
+pub const DEFAULT_MAX_OPEN_PITS: usize = 64;
+/// Default of `query.max_pit_keep_alive`.
+pub const DEFAULT_MAX_PIT_KEEP_ALIVE: Duration = Duration::from_secs(3600);
+
+fn default_max_open_pits() -> usize {
+    DEFAULT_MAX_OPEN_PITS
+}
+fn default_max_pit_keep_alive() -> Duration {
+    DEFAULT_MAX_PIT_KEEP_ALIVE
+}
 fn default_timeout() -> Duration {
     DEFAULT_QUERY_TIMEOUT
 }
@@ -74,6 +94,9 @@ impl Default for QueryConfig {
 impl QueryConfig {
     /// Every limit above zero.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_pit_keep_alive.is_zero() {
+            return Err(ConfigError::Invalid("query.max_pit_keep_alive must be above 0: e.g. \"1h\"".into()));
+        }
         if self.timeout.is_zero() {
             return Err(ConfigError::Invalid("query.timeout must be above 0: e.g. \"30s\"".into()));
         }
@@ -81,6 +104,7 @@ impl QueryConfig {
             ("max_concurrent", self.max_concurrent, 32),
             ("max_distinct_terms", self.max_distinct_terms, 100_000),
             ("max_clauses", self.max_clauses, 1024),
+            ("max_open_pits", self.max_open_pits, 64),
         ] {
             if n == 0 {
                 return Err(ConfigError::Invalid(format!("query.{key} must be at least 1: e.g. {eg}")));
@@ -103,6 +127,8 @@ mod tests {
             ("timeout = \"0s\"", "query.timeout"),
             ("max_concurrent = 0", "query.max_concurrent"),
             ("max_distinct_terms = 0", "query.max_distinct_terms"),
+            ("max_open_pits = 0", "query.max_open_pits"),
+            ("max_pit_keep_alive = \"0s\"", "query.max_pit_keep_alive"),
         ] {
             let c: Config = toml::from_str(&format!("[query]\n{line}\n")).unwrap();
             let e = c.validate().unwrap_err().to_string();

@@ -3,7 +3,8 @@
 //! - [`request`](crate::SearchRequest): the request and response types (the API's JSON).
 //! - `lang`: the Lucene-style query language (parser and compiler to tantivy queries).
 //! - [`QueryEngine`]: `search` and `count` (search.rs), `histogram` and `terms` (aggs/),
-//!   `tail` (tail.rs), all over `&[WindowSnapshot]`.
+//!   `tail` (tail.rs), `search_after` over a pinned snapshot (after.rs), all over
+//!   `&[WindowSnapshot]`.
 //! - [`parse_time`]: the time forms users type (`now-15m`, RFC 3339, epoch ms).
 //! - [`Budget`]: a query's deadline, cancel flag and terms cardinality cap (budget.rs).
 //! - [`QueryError`]: every way a request can fail, with messages that say what to fix.
@@ -25,6 +26,7 @@
 //!
 //! Bare words are ANDed, as Kibana and Graylog users expect (Lucene's default is OR).
 
+mod after;
 mod aggs;
 mod budget;
 mod engine;
@@ -36,6 +38,7 @@ mod tail;
 mod time;
 mod topk;
 
+pub use after::{Page, PageRequest};
 pub use aggs::{auto_interval_ms, FieldStats, MAX_BUCKETS, MAX_TERMS};
 pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DISTINCT_TERMS, DEFAULT_MAX_WILDCARDS};
 pub use engine::QueryEngine;

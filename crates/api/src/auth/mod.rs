@@ -438,6 +438,11 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     if method == Method::POST && read_post {
         return Some(Scope::Read);
     }
+    // Points in time: opened and closed by readers, they change no data.
+    let pit = last == "_pit" || path == "/api/v1/pit" || path.starts_with("/api/v1/pit/");
+    if pit && (method == Method::POST || method == Method::DELETE) {
+        return Some(Scope::Read);
+    }
     Some(Scope::Admin)
 }
 

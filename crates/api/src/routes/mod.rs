@@ -13,6 +13,7 @@ pub(crate) mod meta;
 pub(crate) mod network;
 pub(crate) mod otlp;
 pub(crate) mod patterns;
+pub(crate) mod pit;
 pub(crate) mod pipeline;
 pub(crate) mod search;
 pub(crate) mod tail;
@@ -129,15 +130,28 @@ where
     T: Send + 'static,
     F: FnOnce(&QueryEngine, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
 {
+    run_query_on(st, None, f).await
+}
+
+/// [`run_query`] over `pinned` (a point in time's snapshot) when given, else a fresh one.
+pub(crate) async fn run_query_on<T, F>(
+    st: &AppState,
+    pinned: Option<std::sync::Arc<Vec<WindowSnapshot>>>,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&QueryEngine, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
+{
     let ticket = st.query_limits.start()?;
     let cancel = ticket.budget.cancel_on_drop();
     let engine = st.engine.clone();
     let store = st.store.clone();
     let out = tokio::task::spawn_blocking(move || {
         let _permit = ticket._permit;
-        ticket.budget.run(|| {
-            let windows = store.snapshot();
-            f(&engine, &windows)
+        ticket.budget.run(|| match pinned {
+            Some(windows) => f(&engine, &windows),
+            None => f(&engine, &store.snapshot()),
         })
     })
     .await;

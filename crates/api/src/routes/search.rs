@@ -1,21 +1,24 @@
 //! `GET /api/v1/search`, `/api/v1/histogram`, `/api/v1/terms`: URL parameters -> engine
 //! requests -> the engine's JSON responses (through the leaves when `serve` is a root: then
-//! with `missing` when a leaf did not answer, and `approximate` on terms).
+//! with `missing` when a leaf did not answer, and `approximate` on terms). A search with
+//! `pit=` pages a point in time with `search_after` instead (`crate::pit`).
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::Json;
 use loglynx_query::{
-    HistogramRequest, HistogramResponse, SearchRequest, SearchResponse, SortOrder, TermsRequest,
+    HistogramRequest, HistogramResponse, SearchRequest, SortOrder, TermsRequest,
     TermsResponse, MAX_BUCKETS, MAX_LIMIT, MAX_TERMS,
 };
 
 use crate::routes::{exec_histogram, exec_search, exec_terms, Answer};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use loglynx_query::PageRequest;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, ApiQuery};
+use crate::routes::{bounded, filter, run_query_on, ApiQuery};
 use crate::state::AppState;
 
 /// Hits returned when `limit` is not given.
@@ -30,13 +33,32 @@ pub(crate) struct SearchParams {
     limit: Option<usize>,
     offset: Option<usize>,
     sort: Option<String>,
+    /// A point in time (`POST /api/v1/pit`) to search instead of the live store.
+    pit: Option<String>,
+    /// With `pit`: the `search_after` of the previous page (the position of its last hit).
+    search_after: Option<String>,
+    /// With `pit`: its new keep-alive (`1m`); unchanged when absent.
+    keep_alive: Option<String>,
+}
+
+/// A page of a point-in-time walk: the hits after the cursor and the cursor of the next page.
+#[derive(Debug, Serialize)]
+pub(crate) struct PitPage {
+    /// Exact number of matches in the point in time (the same on every page).
+    total: u64,
+    hits: Vec<loglynx_core::Event>,
+    took_ms: u64,
+    pit_id: String,
+    /// Pass back as `search_after` for the next page; `null` when this page is empty (the
+    /// walk is over).
+    search_after: Option<String>,
 }
 
 /// Handler of `GET /api/v1/search`.
 pub(crate) async fn search(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<SearchParams>,
-) -> Result<Json<Answer<SearchResponse>>, ApiError> {
+) -> Result<Response, ApiError> {
     let sort = match p.sort.as_deref().map(str::trim) {
         None | Some("") | Some("desc") => SortOrder::Desc,
         Some("asc") => SortOrder::Asc,
@@ -52,7 +74,36 @@ pub(crate) async fn search(
         offset: p.offset.unwrap_or(0),
         sort,
     };
-    Ok(Json(exec_search(&st, req).await?))
+    let Some(pit_id) = p.pit.filter(|s| !s.trim().is_empty()) else {
+        if p.search_after.is_some() {
+            return Err(ApiError::BadRequest(
+                "search_after needs pit: open a point in time with POST /api/v1/pit?keep_alive=1m and pass pit=<pit_id> with every page".into(),
+            ));
+        }
+        return Ok(Json(exec_search(&st, req).await?).into_response());
+    };
+    if req.offset > 0 {
+        return Err(ApiError::BadRequest("offset with pit: page with search_after instead".into()));
+    }
+    let after = match p.search_after.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| {
+            ApiError::BadRequest(format!("search_after {s:?} is not a cursor: pass back the search_after of the previous page"))
+        })?),
+    };
+    let pinned = crate::routes::pit::pinned(&st, &pit_id, p.keep_alive.as_deref())?;
+    let started = std::time::Instant::now();
+    let page_req = PageRequest { filter: req.filter, limit: req.limit, sort, after, count_total: true };
+    let page = run_query_on(&st, Some(pinned), move |engine, windows| engine.search_after(windows, &page_req)).await?;
+    let search_after = page.hits.last().map(|(_, pos)| pos.to_string());
+    Ok(Json(PitPage {
+        total: page.total.unwrap_or(0),
+        hits: page.hits.into_iter().map(|(e, _)| e).collect(),
+        took_ms: started.elapsed().as_millis() as u64,
+        pit_id,
+        search_after,
+    })
+    .into_response())
 }
 
 /// Parameters of `GET /api/v1/histogram`.

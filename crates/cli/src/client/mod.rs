@@ -102,6 +102,18 @@ impl Client {
         self.send(rb).map(|(_, v)| v)
     }
 
+    /// POST `path` with query parameters and no body; the JSON body of a 2xx answer.
+    pub fn post_query(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
+        let rb = self.http.post(format!("{}{path}", self.base)).query(query);
+        self.send(rb).map(|(_, v)| v)
+    }
+
+    /// DELETE `path`; the JSON body of a 2xx answer.
+    pub fn delete(&self, path: &str) -> Result<Value, Failure> {
+        let rb = self.http.delete(format!("{}{path}", self.base));
+        self.send(rb).map(|(_, v)| v)
+    }
+
     /// GET `path` and return the 2xx response unread (a streamed body), or the failure.
     pub fn get_stream(
         &self,

@@ -65,6 +65,43 @@ out["grafana_series"] = {str(b["key"]): b["doc_count"] for b in ms[0]["aggregati
 out["grafana_logs"] = {"total": ms[1]["hits"]["total"]["value"], "hits": len(ms[1]["hits"]["hits"]),
                        "newest_first": [h["_source"]["@timestamp"] for h in ms[1]["hits"]["hits"][:2]]}
 
+# Grafana's "metric per bucket" and "group by" panels: the request bodies of its data source's
+# own tests (pkg/tsdb/elasticsearch/testdata_request/metric_{multi,simple,complex}.request.line1.json)
+# with its test fields renamed to loglynx's (testtime -> @timestamp, label -> host.name,
+# float -> process.pid) and a 10m interval for these events.
+grafana_range = {"bool": {"filter": {"range": {"@timestamp": {"format": "epoch_millis", "gte": FROM, "lte": TO}}}}}
+histogram = {"extended_bounds": {"max": TO, "min": FROM}, "field": "@timestamp", "fixed_interval": "10m",
+             "format": "epoch_millis", "min_doc_count": 0}
+metric_multi = {"size": 0, "query": grafana_range,
+    "aggs": {"2": {"date_histogram": histogram, "aggs": {"1": {"max": {"field": "process.pid"}}}}}}
+metric_simple = {"size": 0, "query": grafana_range,
+    "aggs": {"3": {"aggs": {"2": {"date_histogram": histogram}},
+                   "terms": {"field": "host.name", "min_doc_count": 1, "order": {"_key": "desc"}, "size": 10}}}}
+metric_complex = {"size": 0, "query": grafana_range,
+    "aggs": {"4": {"aggs": {"2": {"aggs": {"1": {"max": {"field": "process.pid"}}, "3": {"min": {"field": "process.pid"}}},
+                                  "date_histogram": histogram}},
+                   "terms": {"field": "host.name", "order": {"_key": "desc"}, "size": 10}}}}
+# Group by two terms with a metric and a value count per bucket.
+two_terms = {"size": 0, "aggs": {"h": {"terms": {"field": "host.name", "order": {"_count": "desc"}},
+    "aggs": {"l": {"terms": {"field": "log.level", "size": 2, "order": {"_key": "asc"}},
+                   "aggs": {"avg": {"avg": {"field": "process.pid"}}, "n": {"value_count": {"field": "source.ip"}}}}}}}}
+ms = es.msearch(searches=[header, metric_multi, header, metric_simple, header, metric_complex, header, two_terms])["responses"]
+out["grafana_multi"] = {str(b["key"]): [b["doc_count"], b["1"]["value"]] for b in ms[0]["aggregations"]["2"]["buckets"]}
+out["grafana_multi_keys"] = [b["key_as_string"] for b in ms[0]["aggregations"]["2"]["buckets"][:1]]
+out["grafana_simple_order"] = [b["key"] for b in ms[1]["aggregations"]["3"]["buckets"]]
+out["grafana_simple"] = {h["key"]: {str(b["key"]): b["doc_count"] for b in h["2"]["buckets"]}
+                         for h in ms[1]["aggregations"]["3"]["buckets"]}
+out["grafana_complex"] = {h["key"]: {str(b["key"]): [b["doc_count"], b["1"]["value"], b["3"]["value"]] for b in h["2"]["buckets"]}
+                          for h in ms[2]["aggregations"]["4"]["buckets"]}
+out["two_terms"] = {h["key"]: {l["key"]: [l["doc_count"], l["avg"]["value"], l["n"]["value"]] for l in h["l"]["buckets"]}
+                    for h in ms[3]["aggregations"]["h"]["buckets"]}
+try:
+    es.search(index="loglynx", aggs={"t": {"terms": {"field": "host.name", "order": {"m": "desc"}},
+                                           "aggs": {"m": {"max": {"field": "process.pid"}}}}})
+    out["unsupported_order"] = "accepted"
+except BadRequestError as e:
+    out["unsupported_order"] = e.body["error"]["reason"]
+
 try:
     es.search(index="loglynx", query={"wildcard": {"host.name": "web*"}})
     out["unsupported"] = "accepted"

@@ -52,7 +52,7 @@ impl Server {
     /// `loglynx run` printing its start-up lines on stdout) and waits until it is ready.
     pub fn start_command(cmd: Command, data_dir: &Path) -> Server {
         let (child, rx) = spawn_lines(cmd);
-        Self::when_ready(child, rx, data_dir, "loglynx")
+        Self::when_ready(child, rx, data_dir, "loglynx", |a| a)
     }
 
     /// Reads the start-up lines (`syslog udp: ADDR`, `syslog tcp: ADDR`, others kept in

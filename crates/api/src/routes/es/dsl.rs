@@ -273,7 +273,7 @@ fn field_name(f: &str) -> &str {
 }
 
 /// `field:"value"` with `"` and `\` escaped.
-fn term(field: &str, value: &str) -> String {
+pub(crate) fn term(field: &str, value: &str) -> String {
     let v = value.replace('\\', "\\\\").replace('"', "\\\"");
     format!("{}:\"{v}\"", field_name(field))
 }

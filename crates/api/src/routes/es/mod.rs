@@ -4,11 +4,13 @@
 //! ingest side are `compat.rs` and `bulk.rs`.
 //!
 //! - `dsl.rs`: the query DSL subset -> a loglynx query string;
-//! - `search.rs`: the rest of the body (size, from, sort, track_total_hits, aggregations) and
-//!   the reply;
+//! - `aggs.rs`: aggregations and their sub-aggregations;
+//! - `search.rs`: the rest of the body (size, from, sort, track_total_hits, pit, search_after,
+//!   aggregations) and the reply;
 //! - this file: the handlers and the Elasticsearch-shaped errors (a 400 naming the part that is
 //!   not supported, never a silently different answer).
 
+mod aggs;
 mod dsl;
 mod search;
 
@@ -27,7 +29,7 @@ use crate::routes::read_body;
 use crate::state::AppState;
 
 /// An Elasticsearch-shaped reply (with the product header its clients check).
-fn reply(status: StatusCode, body: Value) -> Response {
+pub(crate) fn reply(status: StatusCode, body: Value) -> Response {
     (status, [elastic_product_header()], Json(body)).into_response()
 }
 
@@ -37,6 +39,19 @@ fn es_error(status: StatusCode, kind: &str, reason: &str) -> Value {
         "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
         "status": status.as_u16(),
     })
+}
+
+/// An [`ApiError`] as an Elasticsearch-shaped error reply with its status (404 for an unknown
+/// point in time is Elasticsearch's `search_context_missing_exception`).
+pub(crate) fn api_error(e: ApiError) -> Response {
+    let status = e.status();
+    let kind = match &e {
+        ApiError::NotFound(_) => "search_context_missing_exception",
+        ApiError::BadRequest(_) | ApiError::InvalidQuery(_) => "illegal_argument_exception",
+        ApiError::Throttled { .. } => "es_rejected_execution_exception",
+        _ => "exception",
+    };
+    reply(status, es_error(status, kind, &e.to_string()))
 }
 
 /// The body as JSON (`null` when empty); any content type (the clients send
@@ -65,9 +80,25 @@ async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
             )
         }
     };
-    let answer = match st.root.clone() {
-        Some(root) => search::run_root(&root, &plan).await,
-        None => crate::routes::run_query(st, move |engine, windows| search::run(engine, windows, &plan)).await,
+    let answer = match (st.root.clone(), plan.pit()) {
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(
+            "points in time are not supported by a search root (serve --leaves/--catalog): page with from/size, or open the point in time on a worker's leaf API".into(),
+        )),
+        (Some(root), None) => search::run_root(&root, &plan).await,
+        (None, pit) => {
+            let pinned = match pit {
+                None => None,
+                Some((id, keep_alive)) => match crate::routes::pit::pinned(st, id, keep_alive) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        let status = e.status();
+                        let kind = if status == StatusCode::NOT_FOUND { "search_context_missing_exception" } else { "illegal_argument_exception" };
+                        return (status, es_error(status, kind, &e.to_string()));
+                    }
+                },
+            };
+            crate::routes::run_query_on(st, pinned, move |engine, windows| search::run(engine, windows, &plan)).await
+        }
     };
     match answer {
         Ok(v) => (StatusCode::OK, v),
@@ -75,10 +106,7 @@ async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
             StatusCode::BAD_REQUEST,
             es_error(StatusCode::BAD_REQUEST, "query_shard_exception", &reason),
         ),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            es_error(StatusCode::INTERNAL_SERVER_ERROR, "exception", &e.to_string()),
-        ),
+        Err(e) => (e.status(), es_error(e.status(), "exception", &e.to_string())),
     }
 }
 

@@ -1,16 +1,17 @@
 //! `_search` and `_msearch`: an Elasticsearch search body -> the engine's search, histogram,
-//! terms and field stats -> Elasticsearch's reply shape. The query is translated by `dsl.rs`; this module reads
-//! the rest of the body (size, from, sort, track_total_hits, aggregations) and refuses, with
-//! its name, anything it does not support.
+//! terms and field stats -> Elasticsearch's reply shape. The query is translated by `dsl.rs`,
+//! the aggregations read and run by `aggs.rs`; this module reads the rest of the body (size,
+//! from, sort, track_total_hits, pit, search_after) and refuses, with its name, anything it
+//! does not support. With a `pit` the search pages a point in time with `search_after`.
 
 use loglynx_core::Event;
 use loglynx_query::{
-    Filter, HistogramRequest, QueryEngine, QueryError, SearchRequest, SortOrder, TermsRequest,
-    MAX_BUCKETS, MAX_LIMIT, MAX_TERMS,
+    Filter, PageRequest, QueryEngine, QueryError, SearchRequest, SortOrder, MAX_LIMIT,
 };
 use loglynx_store::WindowSnapshot;
 use serde_json::{json, Map, Value};
 
+use super::aggs;
 use super::dsl::{to_query_string, Unsupported};
 
 /// The index name hits are reported under.
@@ -29,24 +30,18 @@ pub(crate) struct Plan {
     sort: SortOrder,
     /// `None`: `track_total_hits: false`; `Some(None)`: exact; `Some(Some(n))`: up to n.
     track_total: Option<Option<u64>>,
-    aggs: Vec<(String, Agg)>,
+    aggs: Vec<(String, aggs::Agg)>,
+    /// `pit`: the point in time's id and the keep-alive to renew it with.
+    pit: Option<(String, Option<String>)>,
+    /// `search_after`: the position of the last hit read (the tiebreaker sort value).
+    after: Option<u64>,
 }
 
-#[derive(Debug)]
-enum Agg {
-    DateHistogram { interval_ms: u64, min_doc_count: u64 },
-    Terms { field: String, size: usize },
-    /// `min`, `max`, `avg`, `sum` (numeric fields) and `cardinality` (any aggregatable field).
-    Metric { kind: Metric, field: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Metric {
-    Min,
-    Max,
-    Avg,
-    Sum,
-    Cardinality,
+impl Plan {
+    /// The point in time the search runs on, and its new keep-alive.
+    pub(crate) fn pit(&self) -> Option<(&str, Option<&str>)> {
+        self.pit.as_ref().map(|(id, k)| (id.as_str(), k.as_deref()))
+    }
 }
 
 /// Reads a search body (`{}` for none).
@@ -61,7 +56,7 @@ pub(crate) fn plan(body: &Value) -> Result<Plan, Unsupported> {
     // query sends it); `script_fields` only empty.
     const KNOWN: &[&str] = &[
         "query", "size", "from", "sort", "track_total_hits", "aggs", "aggregations", "_source",
-        "timeout", "highlight", "script_fields",
+        "timeout", "highlight", "script_fields", "pit", "search_after",
     ];
     if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(Unsupported(format!(
@@ -103,14 +98,50 @@ pub(crate) fn plan(body: &Value) -> Result<Plan, Unsupported> {
         },
     };
     let sort = sort(obj.get("sort"))?;
-    let mut aggs = Vec::new();
-    if let Some(a) = obj.get("aggs").or_else(|| obj.get("aggregations")) {
-        let a = a.as_object().ok_or_else(|| Unsupported("[aggs] must be an object".into()))?;
-        for (name, def) in a {
-            aggs.push((name.clone(), agg(name, def)?));
+    let pit = match obj.get("pit") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => {
+            if let Some(k) = p.keys().find(|k| !matches!(k.as_str(), "id" | "keep_alive")) {
+                return Err(Unsupported(format!("unsupported pit option [{k}]: id and keep_alive")));
+            }
+            let id = p.get("id").and_then(Value::as_str).ok_or_else(|| Unsupported("[pit] needs an id (from POST /_pit)".into()))?;
+            let keep_alive = match p.get("keep_alive") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(k)) => Some(k.clone()),
+                Some(v) => return Err(Unsupported(format!("[pit.keep_alive] must be a duration such as \"1m\", got {v}"))),
+            };
+            Some((id.to_string(), keep_alive))
         }
+        Some(v) => return Err(Unsupported(format!("[pit] must be an object {{\"id\": ..., \"keep_alive\": ...}}, got {v}"))),
+    };
+    let after = match obj.get("search_after") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            if pit.is_none() {
+                return Err(Unsupported(
+                    "[search_after] needs a [pit]: open one with POST /_pit?keep_alive=1m and send {\"pit\": {\"id\": ...}} with every page".into(),
+                ));
+            }
+            match v.as_array().map(Vec::as_slice) {
+                Some([t, pos]) if t.is_number() => Some(pos.as_u64().ok_or_else(|| {
+                    Unsupported(format!("[search_after] {v}: the second value is the tiebreaker of a hit's sort values, a non-negative integer"))
+                })?),
+                _ => {
+                    return Err(Unsupported(format!(
+                        "[search_after] {v}: pass back the sort values of the last hit, [@timestamp, tiebreaker]"
+                    )))
+                }
+            }
+        }
+    };
+    if pit.is_some() && from > 0 {
+        return Err(Unsupported("[from] with a [pit]: page with search_after instead".into()));
     }
-    Ok(Plan { query, size, from, sort, track_total, aggs })
+    let aggs = match obj.get("aggs").or_else(|| obj.get("aggregations")) {
+        Some(a) => aggs::parse(a)?,
+        None => Vec::new(),
+    };
+    Ok(Plan { query, size, from, sort, track_total, aggs, pit, after })
 }
 
 fn sort(v: Option<&Value>) -> Result<SortOrder, Unsupported> {
@@ -149,206 +180,130 @@ fn sort(v: Option<&Value>) -> Result<SortOrder, Unsupported> {
         None | Some(Value::Null) => Ok(SortOrder::Desc),
         Some(Value::Array(a)) if a.is_empty() => Ok(SortOrder::Desc),
         Some(Value::Array(a)) if a.len() == 1 => one(&a[0]),
-        // Grafana adds `_doc` as a tie-break: events with one timestamp come in store order.
-        Some(Value::Array(a)) if a.len() == 2 && is_doc(&a[1]) => one(&a[0]),
+        // Grafana adds `_doc` as a tie-break, a point-in-time walk `_shard_doc`: events with
+        // one timestamp come in store order.
+        Some(Value::Array(a)) if a.len() == 2 && is_doc(&a[1]) => {
+            if a[1].get("_shard_doc").is_some_and(|o| o == "desc" || o.get("order").is_some_and(|x| x == "desc")) {
+                return Err(Unsupported("[_shard_doc] desc: loglynx breaks ties by ascending _shard_doc".into()));
+            }
+            one(&a[0])
+        }
         Some(Value::Array(_)) => Err(Unsupported("sort on several keys: loglynx sorts by @timestamp only".into())),
         Some(s) => one(s),
     }
 }
 
-/// `"_doc"` or `{"_doc": ...}`.
+/// `"_doc"`, `"_shard_doc"` or `{"_doc": ...}`, `{"_shard_doc": ...}`.
 fn is_doc(v: &Value) -> bool {
-    v == "_doc" || v.as_object().is_some_and(|m| m.len() == 1 && m.contains_key("_doc"))
-}
-
-fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
-    let obj = def.as_object().ok_or_else(|| Unsupported(format!("aggregation [{name}] must be an object")))?;
-    if let Some(k) = obj.keys().find(|k| *k == "aggs" || *k == "aggregations") {
-        return Err(Unsupported(format!("sub-aggregations ([{name}].{k}) are not supported")));
-    }
-    if obj.len() != 1 {
-        return Err(Unsupported(format!("aggregation [{name}] must have exactly one type")));
-    }
-    let (kind, body) = obj.iter().next().expect("one key");
-    let field = body.get("field").and_then(Value::as_str).map(str::to_string);
-    match kind.as_str() {
-        "date_histogram" => {
-            let field = field.unwrap_or_default();
-            if field != "@timestamp" {
-                return Err(Unsupported(format!("date_histogram on [{field}]: only @timestamp")));
-            }
-            let b = body.as_object().expect("has a field");
-            const KNOWN: &[&str] = &["field", "fixed_interval", "calendar_interval", "interval", "min_doc_count", "format", "extended_bounds"];
-            if let Some(k) = b.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-                return Err(Unsupported(format!("unsupported option [date_histogram.{k}]")));
-            }
-            let spec = b
-                .get("fixed_interval")
-                .or_else(|| b.get("interval"))
-                .or_else(|| b.get("calendar_interval"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| Unsupported(format!("date_histogram [{name}] needs fixed_interval")))?;
-            let interval_ms = interval_ms(spec, b.contains_key("calendar_interval"))?;
-            let min_doc_count = b.get("min_doc_count").and_then(Value::as_u64).unwrap_or(0);
-            Ok(Agg::DateHistogram { interval_ms, min_doc_count })
-        }
-        "terms" => {
-            let b = body.as_object().expect("an object");
-            const KNOWN: &[&str] = &["field", "size", "order", "min_doc_count", "shard_size"];
-            if let Some(k) = b.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-                return Err(Unsupported(format!("unsupported option [terms.{k}]")));
-            }
-            if let Some(o) = b.get("order") {
-                if o != &json!({"_count": "desc"}) {
-                    return Err(Unsupported(format!("terms order [{o}]: only by count, descending")));
-                }
-            }
-            let field = field.ok_or_else(|| Unsupported(format!("terms [{name}] needs a field")))?;
-            let size = b.get("size").and_then(Value::as_u64).map_or(10, |n| n as usize).min(MAX_TERMS);
-            Ok(Agg::Terms { field: field.strip_suffix(".keyword").unwrap_or(&field).to_string(), size })
-        }
-        "min" | "max" | "avg" | "sum" | "cardinality" => {
-            let b = body.as_object().ok_or_else(|| Unsupported(format!("[{name}] must be an object")))?;
-            if let Some(k) = b.keys().find(|k| !matches!(k.as_str(), "field" | "precision_threshold")) {
-                return Err(Unsupported(format!("unsupported option [{kind}.{k}]")));
-            }
-            let field = field.ok_or_else(|| Unsupported(format!("{kind} [{name}] needs a field")))?;
-            let kind = match kind.as_str() {
-                "min" => Metric::Min,
-                "max" => Metric::Max,
-                "avg" => Metric::Avg,
-                "sum" => Metric::Sum,
-                _ => Metric::Cardinality,
-            };
-            Ok(Agg::Metric { kind, field: field.strip_suffix(".keyword").unwrap_or(&field).to_string() })
-        }
-        other => Err(Unsupported(format!(
-            "unsupported aggregation type [{other}] in [{name}]: loglynx supports date_histogram, terms, min, max, avg, sum and cardinality"
-        ))),
-    }
-}
-
-/// `30s`, `1m`, `1h`, `1d` (calendar: `minute`, `hour`, `day`, `1d`...); months and years are
-/// not fixed lengths and are refused.
-fn interval_ms(spec: &str, calendar: bool) -> Result<u64, Unsupported> {
-    let s = spec.trim();
-    let named = match s {
-        "minute" | "1m" => Some(60_000),
-        "hour" | "1h" => Some(3_600_000),
-        "day" | "1d" => Some(86_400_000),
-        "week" | "1w" => Some(7 * 86_400_000),
-        _ => None,
-    };
-    if let Some(ms) = named {
-        return Ok(ms);
-    }
-    if calendar {
-        return Err(Unsupported(format!("calendar_interval [{spec}]: use minute, hour, day, week or a fixed_interval")));
-    }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| Unsupported(format!("interval [{spec}]")))?;
-    let per = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(Unsupported(format!("interval [{spec}]: units ms, s, m, h, d"))),
-    };
-    match n * per {
-        0 => Err(Unsupported(format!("interval [{spec}] is zero"))),
-        ms => Ok(ms),
-    }
+    v == "_doc"
+        || v == "_shard_doc"
+        || v.as_object().is_some_and(|m| m.len() == 1 && (m.contains_key("_doc") || m.contains_key("_shard_doc")))
 }
 
 /// Runs a plan on a snapshot; the Elasticsearch reply.
 pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan) -> Result<Value, QueryError> {
     let started = std::time::Instant::now();
-    let filter = plan.filter();
-    let res = engine.search(windows, &plan.search_request())?;
-    let mut aggregations = Map::new();
-    for (name, agg) in &plan.aggs {
-        let v = match agg {
-            Agg::DateHistogram { interval_ms, min_doc_count, .. } => {
-                let h = engine.histogram(windows, &histogram_request(&filter, *interval_ms))?;
-                histogram_json(&h, *min_doc_count)
-            }
-            Agg::Terms { field, size } => {
-                let t = engine.terms(windows, &TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(*size) })?;
-                // Elasticsearch's other count leaves out the events without the field.
-                let with_field = engine.count(windows, &plan.with_field(field))?;
-                terms_json(&t, with_field)
-            }
-            Agg::Metric { kind, field } => {
-                let s = engine.field_stats(windows, &filter, field)?;
-                let numeric = engine.schema().kind(field) == Some(loglynx_store::FieldKind::Numeric);
-                if *kind != Metric::Cardinality && !numeric {
-                    return Err(QueryError::BadRequest(format!(
-                        "field [{field}] is not numeric: {kind:?} needs a numeric field such as process.pid (cardinality works on any aggregatable field)"
-                    )
-                    .to_lowercase()));
-                }
-                let value = match kind {
-                    Metric::Min => json!(s.min.map(|v| v as f64)),
-                    Metric::Max => json!(s.max.map(|v| v as f64)),
-                    Metric::Sum => json!(s.sum.unwrap_or(0) as f64),
-                    Metric::Avg => json!(s.avg()),
-                    Metric::Cardinality => json!(s.distinct),
-                };
-                json!({ "value": value })
-            }
-        };
-        aggregations.insert(name.clone(), v);
-    }
-    Ok(reply_json(plan, &res, aggregations, started, &[]))
+    let filter = Filter { query: plan.query.clone(), start: None, end: None };
+    let (total, hits): (u64, Vec<Value>) = match &plan.pit {
+        None => {
+            let res = engine.search(windows, &plan.search_request())?;
+            (res.total, res.hits.iter().map(|e| hit(e, None)).collect())
+        }
+        Some(_) => {
+            let page = engine.search_after(
+                windows,
+                &PageRequest {
+                    filter: filter.clone(),
+                    limit: plan.size.min(MAX_LIMIT),
+                    sort: plan.sort,
+                    after: plan.after,
+                    count_total: plan.track_total.is_some(),
+                },
+            )?;
+            (page.total.unwrap_or(0), page.hits.iter().map(|(e, pos)| hit(e, Some(*pos))).collect())
+        }
+    };
+    let aggregations = aggs::run(engine, windows, &filter, &plan.aggs, &mut 0)?;
+    Ok(reply_json(plan, total, hits, aggregations, started, &[]))
 }
 
-/// Runs a plan through the leaves (`serve` as root): search, date histograms and terms are
-/// merged by the root; metric aggregations are refused (the leaves do not merge field stats
-/// yet). Pieces no leaf answered are reported as failed shards, as Elasticsearch does for a
-/// partial answer.
+/// Runs a plan through the leaves (`serve` as root): search, and top-level date histograms and
+/// terms (counted by `_count`, without sub-aggregations) are merged by the root; metric and
+/// nested aggregations are refused (the leaves do not merge field stats or per-bucket
+/// sub-aggregations yet). Pieces no leaf answered are reported as failed shards, as
+/// Elasticsearch does for a partial answer.
 pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result<Value, crate::error::ApiError> {
     use crate::error::ApiError;
     let started = std::time::Instant::now();
-    let filter = plan.filter();
+    let filter = Filter { query: plan.query.clone(), start: None, end: None };
     let res = root.search(plan.search_request()).await?;
     let mut missing = res.missing;
     let mut aggregations = Map::new();
+    let through_leaves = |what: &str| {
+        ApiError::InvalidQuery(format!(
+            "{what} is not supported through the leaves (serve --leaves/--catalog): use top-level terms (ordered by _count) or date_histogram, or query a worker's own serve"
+        ))
+    };
     for (name, agg) in &plan.aggs {
         let v = match agg {
-            Agg::DateHistogram { interval_ms, min_doc_count, .. } => {
-                let h = root.histogram(histogram_request(&filter, *interval_ms)).await?;
+            aggs::Agg::DateHistogram { interval_ms, min_doc_count, bounds: None, epoch_millis, subs } if subs.is_empty() => {
+                let h = root
+                    .histogram(loglynx_query::HistogramRequest {
+                        filter: filter.clone(),
+                        interval_ms: Some(*interval_ms),
+                        target_buckets: Some(loglynx_query::MAX_BUCKETS),
+                    })
+                    .await?;
                 missing.extend(h.missing);
-                histogram_json(&h.body, *min_doc_count)
+                let buckets: Vec<Value> = h
+                    .body
+                    .buckets
+                    .iter()
+                    .filter(|b| b.count >= *min_doc_count)
+                    .map(|b| {
+                        let key = b.start.as_millis();
+                        let key_as_string = if *epoch_millis { key.to_string() } else { b.start.to_rfc3339() };
+                        json!({"key": key, "key_as_string": key_as_string, "doc_count": b.count})
+                    })
+                    .collect();
+                json!({ "buckets": buckets })
             }
-            Agg::Terms { field, size } => {
-                let t = root.terms(TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(*size) }).await?;
+            aggs::Agg::Terms { field, size, min_doc_count, order: aggs::Order::CountDesc, subs } if subs.is_empty() => {
+                let t = root
+                    .terms(loglynx_query::TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(*size) })
+                    .await?;
                 let with_field = root.count(plan.with_field(field)).await?;
                 missing.extend(t.missing);
                 missing.extend(with_field.missing);
-                terms_json(&t.body, with_field.body)
+                let kept: Vec<_> = t.body.buckets.iter().filter(|b| b.count >= *min_doc_count).collect();
+                let in_buckets: u64 = kept.iter().map(|b| b.count).sum();
+                let buckets: Vec<Value> = kept.iter().map(|b| json!({"key": b.value, "doc_count": b.count})).collect();
+                json!({
+                    "doc_count_error_upper_bound": 0,
+                    "sum_other_doc_count": with_field.body.saturating_sub(in_buckets),
+                    "buckets": buckets,
+                })
             }
-            Agg::Metric { kind, .. } => {
-                return Err(ApiError::InvalidQuery(format!(
-                    "{kind:?} aggregations are not supported through the leaves (serve --leaves/--catalog): use terms or date_histogram, or query a worker's own serve"
-                )
-                .to_lowercase()))
-            }
+            aggs::Agg::DateHistogram { .. } => return Err(through_leaves("a date_histogram with sub-aggregations or extended_bounds")),
+            aggs::Agg::Terms { .. } => return Err(through_leaves("a terms aggregation with sub-aggregations or an order other than _count")),
+            aggs::Agg::Metric { kind, .. } => return Err(through_leaves(&format!("a {kind:?} aggregation").to_lowercase())),
         };
         aggregations.insert(name.clone(), v);
     }
     missing.sort_by_key(|m| (m.partition, m.from, m.leaf.clone()));
     missing.dedup();
-    Ok(reply_json(plan, &res.body, aggregations, started, &missing))
+    let hits = res.body.hits.iter().map(|e| hit(e, None)).collect();
+    Ok(reply_json(plan, res.body.total, hits, aggregations, started, &missing))
 }
 
 impl Plan {
-    fn filter(&self) -> Filter {
-        Filter { query: self.query.clone(), start: None, end: None }
-    }
-
     fn search_request(&self) -> SearchRequest {
-        SearchRequest { filter: self.filter(), limit: self.size.min(MAX_LIMIT), offset: self.from, sort: self.sort }
+        SearchRequest {
+            filter: Filter { query: self.query.clone(), start: None, end: None },
+            limit: self.size.min(MAX_LIMIT),
+            offset: self.from,
+            sort: self.sort,
+        }
     }
 
     /// The events of the query that have `field`.
@@ -357,44 +312,20 @@ impl Plan {
     }
 }
 
-fn histogram_request(filter: &Filter, interval_ms: u64) -> HistogramRequest {
-    HistogramRequest { filter: filter.clone(), interval_ms: Some(interval_ms), target_buckets: Some(MAX_BUCKETS) }
-}
-
-fn histogram_json(h: &loglynx_query::HistogramResponse, min_doc_count: u64) -> Value {
-    let buckets: Vec<Value> = h
-        .buckets
-        .iter()
-        .filter(|b| b.count >= min_doc_count)
-        .map(|b| json!({"key": b.start.as_millis(), "key_as_string": b.start.to_rfc3339(), "doc_count": b.count}))
-        .collect();
-    json!({ "buckets": buckets })
-}
-
-fn terms_json(t: &loglynx_query::TermsResponse, with_field: u64) -> Value {
-    let in_buckets: u64 = t.buckets.iter().map(|b| b.count).sum();
-    let buckets: Vec<Value> = t.buckets.iter().map(|b| json!({"key": b.value, "doc_count": b.count})).collect();
-    json!({
-        "doc_count_error_upper_bound": 0,
-        "sum_other_doc_count": with_field.saturating_sub(in_buckets),
-        "buckets": buckets,
-    })
-}
-
 /// The reply; each missing piece (through the leaves) is a failed shard with its reason.
 fn reply_json(
     plan: &Plan,
-    res: &loglynx_query::SearchResponse,
+    total: u64,
+    hits: Vec<Value>,
     aggregations: Map<String, Value>,
     started: std::time::Instant,
     missing: &[loglynx_search::Missing],
 ) -> Value {
-    let hits: Vec<Value> = res.hits.iter().map(hit).collect();
     let mut hits_obj = json!({ "max_score": null, "hits": hits });
     if let Some(limit) = plan.track_total {
         let (value, relation) = match limit {
-            Some(n) if res.total > n => (n, "gte"),
-            _ => (res.total, "eq"),
+            Some(n) if total > n => (n, "gte"),
+            _ => (total, "eq"),
         };
         hits_obj["total"] = json!({ "value": value, "relation": relation });
     }
@@ -422,17 +353,20 @@ fn reply_json(
     if !plan.aggs.is_empty() {
         reply["aggregations"] = Value::Object(aggregations);
     }
+    if let Some((id, _)) = &plan.pit {
+        reply["pit_id"] = json!(id);
+    }
     reply
 }
 
-fn hit(e: &Event) -> Value {
-    json!({
-        "_index": INDEX,
-        "_id": e.id,
-        "_score": null,
-        "_source": e,
-        "sort": [e.timestamp.as_millis()],
-    })
+/// A hit; its sort values are `[@timestamp ms]`, or `[@timestamp ms, position]` in a point
+/// in time (the position is the `_shard_doc` tiebreaker `search_after` takes back).
+fn hit(e: &Event, position: Option<u64>) -> Value {
+    let sort = match position {
+        None => json!([e.timestamp.as_millis()]),
+        Some(p) => json!([e.timestamp.as_millis(), p]),
+    };
+    json!({ "_index": INDEX, "_id": e.id, "_score": null, "_source": e, "sort": sort })
 }
 
 #[cfg(test)]
@@ -447,14 +381,18 @@ mod tests {
                      "t": {"terms": {"field": "host.name.keyword", "size": 3}}}}))
         .unwrap();
         assert_eq!((p.size, p.from, p.sort, p.track_total), (5, 10, SortOrder::Asc, Some(Some(100))));
-        assert!(matches!(&p.aggs[0].1, Agg::DateHistogram { interval_ms: 30_000, .. }));
-        assert!(matches!(&p.aggs[1].1, Agg::Terms { field, size: 3 } if field == "host.name"));
+        assert!(matches!(&p.aggs[0].1, aggs::Agg::DateHistogram { interval_ms: 30_000, .. }));
+        assert!(matches!(&p.aggs[1].1, aggs::Agg::Terms { field, size: 3, .. } if field == "host.name"));
         let e = |b: Value| plan(&b).unwrap_err().0;
         assert!(e(json!({"suggest": {}})).contains("unsupported search option [suggest]"));
         assert!(e(json!({"script_fields": {"x": {}}})).contains("scripts are not supported"));
         assert!(e(json!({"aggs": {"a": {"percentiles": {"field": "process.pid"}}}})).contains("unsupported aggregation type [percentiles]"));
-        assert!(matches!(plan(&json!({"aggs": {"a": {"avg": {"field": "process.pid"}}}})).unwrap().aggs[0].1, Agg::Metric { kind: Metric::Avg, .. }));
-        assert!(e(json!({"aggs": {"a": {"terms": {"field": "x"}, "aggs": {}}}})).contains("sub-aggregations"));
+        assert!(matches!(plan(&json!({"aggs": {"a": {"avg": {"field": "process.pid"}}}})).unwrap().aggs[0].1, aggs::Agg::Metric { kind: aggs::Metric::Avg, .. }));
+        assert!(e(json!({"search_after": [1, 2]})).contains("needs a [pit]"));
+        assert!(e(json!({"pit": {"id": "x"}, "search_after": [1]})).contains("[@timestamp, tiebreaker]"));
+        assert!(e(json!({"pit": {"id": "x"}, "sort": [{"@timestamp": "asc"}, {"_shard_doc": "desc"}]})).contains("_shard_doc"));
+        let p = plan(&json!({"pit": {"id": "x", "keep_alive": "1m"}, "sort": [{"@timestamp": "asc"}, {"_shard_doc": "asc"}], "search_after": [5, 7]})).unwrap();
+        assert_eq!((p.pit(), p.after, p.sort), (Some(("x", Some("1m"))), Some(7), SortOrder::Asc));
         assert!(e(json!({"sort": ["host.name"]})).contains("sorts by @timestamp only"));
         assert!(e(json!({"size": 9000, "from": 2000})).contains("result window"));
         assert!(e(json!({"aggs": {"h": {"date_histogram": {"field": "@timestamp", "calendar_interval": "month"}}}})).contains("calendar_interval [month]"));

@@ -1,0 +1,150 @@
+//! Points in time: store snapshots kept open for `search_after` walks (Elasticsearch's
+//! `POST /_pit`, loglynx's `POST /api/v1/pit`).
+//!
+//! A point in time pins the store's searchers as they were when it was opened, so a client
+//! paging through millions of events sees each one once while ingest goes on. Each pins files
+//! (a window deleted by retention stays on disk while a point in time holds it), so they are
+//! bounded: at most `query.max_open_pits` at once (one more is 429), each for its keep-alive
+//! (renewed by every page, at most `query.max_pit_keep_alive`), swept whenever one is opened,
+//! used or closed. An id is 128 random bits (base64url), so one client cannot guess another's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use loglynx_store::WindowSnapshot;
+
+use crate::error::ApiError;
+
+/// The open points in time; cheap to clone (one shared table).
+#[derive(Clone)]
+pub struct Pits {
+    open: Arc<Mutex<HashMap<String, Pit>>>,
+    max_open: usize,
+    max_keep_alive: Duration,
+}
+
+struct Pit {
+    windows: Arc<Vec<WindowSnapshot>>,
+    expires: Instant,
+}
+
+impl std::fmt::Debug for Pits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pits").field("max_open", &self.max_open).finish_non_exhaustive()
+    }
+}
+
+impl Pits {
+    /// A table of at most `max_open` points in time kept at most `max_keep_alive` each.
+    pub fn new(max_open: usize, max_keep_alive: Duration) -> Pits {
+        Pits { open: Arc::new(Mutex::new(HashMap::new())), max_open, max_keep_alive }
+    }
+
+    /// Reads a keep-alive (`1m`, `30s`, `2h`), checked against `query.max_pit_keep_alive`.
+    pub fn keep_alive(&self, s: &str) -> Result<Duration, ApiError> {
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
+            ApiError::BadRequest(format!("invalid keep_alive {s:?} ({e}): give a duration such as 1m or 30s"))
+        })?;
+        if d.is_zero() || d > self.max_keep_alive {
+            return Err(ApiError::BadRequest(format!(
+                "keep_alive {s:?} must be above 0 and at most {} (query.max_pit_keep_alive)",
+                humantime::format_duration(self.max_keep_alive)
+            )));
+        }
+        Ok(d)
+    }
+
+    /// Keeps `windows` for `keep_alive`; its id, or 429 when `query.max_open_pits` are open.
+    pub fn open(&self, windows: Vec<WindowSnapshot>, keep_alive: Duration) -> Result<String, ApiError> {
+        let mut open = self.lock();
+        sweep(&mut open);
+        if open.len() >= self.max_open {
+            return Err(ApiError::Throttled {
+                kind: "too_many_pits",
+                reason: format!(
+                    "{} points in time are open, the most query.max_open_pits allows: close finished ones (DELETE /_pit or /api/v1/pit), wait for their keep_alive to end, or raise query.max_open_pits",
+                    open.len()
+                ),
+                retry_after: 1,
+            });
+        }
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ApiError::Internal(format!("the system's random source failed: {e}")))?;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        open.insert(id.clone(), Pit { windows: Arc::new(windows), expires: Instant::now() + keep_alive });
+        Ok(id)
+    }
+
+    /// The snapshot of `id`, its keep-alive renewed when one is given; 404 when it is unknown
+    /// or expired.
+    pub fn get(&self, id: &str, keep_alive: Option<Duration>) -> Result<Arc<Vec<WindowSnapshot>>, ApiError> {
+        let mut open = self.lock();
+        sweep(&mut open);
+        let pit = open.get_mut(id).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no point in time {id:?}: it expired (its keep_alive passed with no search) or was closed; open a new one and start the walk again"
+            ))
+        })?;
+        if let Some(k) = keep_alive {
+            pit.expires = Instant::now() + k;
+        }
+        Ok(pit.windows.clone())
+    }
+
+    /// Closes `id`; whether it was open.
+    pub fn close(&self, id: &str) -> bool {
+        let mut open = self.lock();
+        sweep(&mut open);
+        open.remove(id).is_some()
+    }
+
+    /// Points in time open now.
+    pub fn len(&self) -> usize {
+        let mut open = self.lock();
+        sweep(&mut open);
+        open.len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pit>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn sweep(open: &mut HashMap<String, Pit>) {
+    let now = Instant::now();
+    open.retain(|_, p| p.expires > now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_renewed_and_expired() {
+        let pits = Pits::new(2, Duration::from_secs(60));
+        let a = pits.open(Vec::new(), Duration::from_millis(30)).unwrap();
+        let b = pits.open(Vec::new(), Duration::from_secs(30)).unwrap();
+        assert_ne!(a, b);
+        let e = pits.open(Vec::new(), Duration::from_secs(30)).unwrap_err();
+        assert_eq!(e.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(e.to_string().contains("query.max_open_pits"), "{e}");
+        std::thread::sleep(Duration::from_millis(60));
+        let e = pits.get(&a, None).err().expect("expired");
+        assert_eq!(e.status(), axum::http::StatusCode::NOT_FOUND);
+        assert!(e.to_string().contains("expired"), "{e}");
+        assert!(pits.get(&b, Some(Duration::from_secs(30))).is_ok());
+        assert!(pits.open(Vec::new(), Duration::from_secs(30)).is_ok(), "the expired one made room");
+        assert!(pits.close(&b));
+        assert!(!pits.close(&b));
+        assert!(pits.keep_alive("2h").unwrap_err().to_string().contains("query.max_pit_keep_alive"));
+        assert_eq!(pits.keep_alive("1m").unwrap(), Duration::from_secs(60));
+    }
+}
