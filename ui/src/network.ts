@@ -7,6 +7,7 @@ import { ApiError, getJson } from "./api";
 import { byId, el, valueText } from "./dom";
 import { scopeOf } from "./scope";
 import type { State } from "./state";
+import { PerfHistoryView } from "./netperf";
 import { formatTime } from "./time";
 import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
 
@@ -165,8 +166,10 @@ export class NetworkView {
   private readonly resize: ResizeObserver;
   /** The previous perf read per pid (retransmits, ms), for the rate column. */
   private prevRetrans = new Map<number, { n: number; t: number }>();
+  private readonly history: PerfHistoryView;
 
   constructor(private readonly showError: (msg: string | null) => void) {
+    this.history = new PerfHistoryView(showError);
     this.resize = new ResizeObserver(() => {
       if (this.plot) this.plot.setSize({ width: this.chartWidth(), height: 180 });
     });
@@ -205,6 +208,7 @@ export class NetworkView {
       this.loadTalkers(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
+      this.history.load(scope.start, scope.end, ctl.signal),
     ]);
   }
 

@@ -41,6 +41,12 @@ pub struct TcpStatesConfig {
     /// How often the performance counters are read from the kernel.
     #[serde(default = "default_perf_interval", with = "humantime_serde")]
     pub perf_interval: Duration,
+    /// How often what the performance counters gained is stored as events
+    /// (`event.dataset: network.perf`: per owner and peer retransmits, segments sent and RTT
+    /// percentiles; per owner bytes, resets and drops; drops per reason), so performance over
+    /// time can be searched and charted ("0s": never). Needs `perf`.
+    #[serde(default = "default_perf_summary_interval", with = "humantime_serde")]
+    pub perf_summary_interval: Duration,
     /// Transitions per batch sent into the pipeline.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -92,6 +98,13 @@ impl TcpStatesConfig {
         if self.perf_interval < Duration::from_millis(100) {
             return bad("tcp_states.perf_interval must be at least 100ms".into());
         }
+        if !self.perf_summary_interval.is_zero()
+            && self.perf_summary_interval < Duration::from_secs(1)
+        {
+            return bad(
+                "tcp_states.perf_summary_interval must be at least 1s (or \"0s\": off)".into(),
+            );
+        }
         let rb = self.ring_buffer_bytes;
         if rb < 4096 || !rb.is_power_of_two() {
             return bad(format!(
@@ -132,6 +145,9 @@ fn default_snapshot_interval() -> Duration {
 }
 fn default_perf_interval() -> Duration {
     Duration::from_secs(2)
+}
+fn default_perf_summary_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_ring_buffer_bytes() -> u32 {

@@ -212,3 +212,60 @@ fn tcp_connect_failures_alert_per_destination_over_the_configured_threshold() {
     assert_eq!(alerts[0].group.get("destination.port").map(String::as_str), Some("5432"));
     assert_eq!(alerts[0].count, 6);
 }
+
+/// The rules over the monitor's performance summaries (`network.perf` events, shaped as
+/// `crates/netmon/src/summary.rs` writes them): a retransmit rate of 5% or more over two
+/// intervals raises one alert per process and peer, a single bad interval or a lower rate none;
+/// the same for an RTT p99 of 262 ms or more; drops per reason over 1000 in an interval raise
+/// one, except NOT_SPECIFIED.
+#[test]
+fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (detector, mut stage, book) = stage(dir.path());
+    let mut n = 0;
+    let mut perf = |t: i64, action: &str, labels: &[(&str, &str)], peer: Option<&str>| {
+        n += 1;
+        let mut e = Event::new("perf", Timestamp::from_secs(t), Timestamp::from_secs(t), format!("perf-{n}"));
+        e.dataset = Some("network.perf".into());
+        e.action = Some(action.to_string().into());
+        e.process_name = Some("curl".into());
+        e.destination_ip = peer.map(str::to_string);
+        for (k, v) in labels {
+            e.labels.insert(k.to_string(), v.to_string());
+        }
+        detector.tag(&mut e);
+        e
+    };
+    let lossy = [("tcp.retransmit_rate", "0.080000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
+    let fine = [("tcp.retransmit_rate", "0.010000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
+    let slow = [("tcp.retransmit_rate", "0.000000"), ("tcp.segs_out", "50"), ("tcp.rtt_samples", "40"), ("tcp.rtt_p99_us", "524288")];
+    let mut events = vec![
+        perf(1000, "peer", &lossy, Some("10.0.0.9")),
+        perf(1060, "peer", &lossy, Some("10.0.0.9")),
+        perf(1000, "peer", &lossy, Some("10.0.0.8")), // once only
+        perf(1000, "peer", &fine, Some("10.0.0.7")),
+        perf(1060, "peer", &fine, Some("10.0.0.7")),
+        perf(1000, "peer", &slow, Some("10.0.0.6")),
+        perf(1060, "peer", &slow, Some("10.0.0.6")),
+        perf(1000, "drop", &[("drop.reason", "NO_SOCKET"), ("network.drops", "5000")], None),
+        perf(1000, "drop", &[("drop.reason", "NOT_SPECIFIED"), ("network.drops", "5000")], None),
+        perf(1000, "drop", &[("drop.reason", "TCP_CSUM"), ("network.drops", "10")], None),
+    ];
+    events.sort_by_key(|e| e.timestamp);
+    stage.process(&mut events).unwrap();
+    let (_, alerts) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
+    let mut got: Vec<(String, Option<String>, u64)> = alerts
+        .iter()
+        .map(|a| (a.rule.name.clone(), a.group.get("destination.ip").cloned(), a.count))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("network_drops".to_string(), None, 1),
+            ("tcp_retransmit_rate_high".to_string(), Some("10.0.0.9".to_string()), 2),
+            ("tcp_rtt_high".to_string(), Some("10.0.0.6".to_string()), 2),
+        ],
+        "{alerts:#?}"
+    );
+}

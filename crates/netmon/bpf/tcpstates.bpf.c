@@ -203,6 +203,7 @@ struct {
                           // tracer started, or evicted from the bounded `births` map)
 #define DROP_PERF_FULL 3  // an owner not counted: `perf` map full
 #define DROP_RTT_FULL 4   // an RTT sample not counted: `rtt` map full
+#define DROP_OWNER_DROPS_FULL 5  // a drop not counted per owner: `owner_drops` map full
 
 // Counted losses, per CPU (slots DROP_*).
 struct {
@@ -236,6 +237,7 @@ struct perf {
 	__u64 rst_recv;        // tcp_receive_reset
 	__u64 tx_bytes;        // sock_send_length (process context)
 	__u64 rx_bytes;        // sock_recv_length
+	__u64 drops;           // kfree_skb of packets its sockets received (rx_sk set)
 	char comm[TASK_COMM_LEN];
 };
 
@@ -269,11 +271,14 @@ struct rtt_key {
 	__u8 daddr[16];
 };
 
-// Smoothed RTT samples per owner and peer: slot i counts samples in [2^i, 2^(i+1)) us.
+// Per owner and peer: smoothed RTT samples (slot i counts samples in [2^i, 2^(i+1)) us),
+// segments retransmitted and segments sent (the retransmit rate's denominator).
 struct rtt_hist {
 	__u64 slots[RTT_SLOTS];
 	__u64 count;
 	__u64 sum_us;
+	__u64 retrans;   // as struct perf's, for this peer
+	__u64 segs_out;  // tcp_sock.segs_out deltas, taken at each sample and at close
 };
 
 struct {
@@ -291,12 +296,18 @@ struct {
 	__type(value, struct rtt_hist);
 } rtt_zero SEC(".maps");
 
-// skaddr -> time of its last RTT sample (the per-socket rate limit).
+// The last sample of a socket: its time (the per-socket rate limit) and segs_out then.
+struct sample {
+	__u64 ts_ns;
+	__u64 segs_out;
+};
+
+// skaddr -> its last RTT sample.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct sample);
 } rtt_last SEC(".maps");
 
 #define REASONS 1024
@@ -308,6 +319,20 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drop_reasons SEC(".maps");
+
+struct owner_drop_key {
+	__u32 pid;
+	__u32 reason;
+};
+
+// (owner, drop reason) -> packets dropped that a socket of the owner received (kfree_skb's
+// rx_sk, Linux 6.11+).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct owner_drop_key);
+	__type(value, __u64);
+} owner_drops SEC(".maps");
 
 // Reset reason (enum sk_rst_reason) of tcp_send_reset -> resets sent.
 struct {
@@ -368,6 +393,31 @@ static __always_inline void count_drop(__u32 slot)
 	__u64 *n = bpf_map_lookup_elem(&drops, &slot);
 	if (n)
 		*n += 1;
+}
+
+// The counters of owner `pid` towards the peer of socket `sk` (created when new); NULL when the
+// peer is unknown (the socket was not seen reaching ESTABLISHED) or the map is full.
+static __always_inline struct rtt_hist *peer_hist(__u64 sk, __u32 pid)
+{
+	struct peer *peer = bpf_map_lookup_elem(&peers, &sk);
+	if (!peer)
+		return 0;
+	struct rtt_key key = {};
+	key.pid = pid;
+	key.family = peer->family;
+	__builtin_memcpy(key.daddr, peer->daddr, sizeof(key.daddr));
+	struct rtt_hist *h = bpf_map_lookup_elem(&rtt, &key);
+	if (h)
+		return h;
+	__u32 zero = 0;
+	struct rtt_hist *z = bpf_map_lookup_elem(&rtt_zero, &zero);
+	if (!z)
+		return 0;
+	if (bpf_map_update_elem(&rtt, &key, z, BPF_NOEXIST) && !bpf_map_lookup_elem(&rtt, &key)) {
+		count_drop(DROP_RTT_FULL);
+		return 0;
+	}
+	return bpf_map_lookup_elem(&rtt, &key);
 }
 
 static __always_inline void note_birth(__u64 sk, __u64 now, __u8 active)
@@ -527,6 +577,15 @@ int tcp_state_change(struct inet_sock_set_state_ctx *ctx)
 		bpf_map_update_elem(&peers, &sk, &p, BPF_ANY);
 	}
 	if (emit_perf && newstate == TCP_CLOSE) {
+		// The segments sent since the socket's last sample go to its owner and peer.
+		struct sample *last = bpf_map_lookup_elem(&rtt_last, &sk);
+		if (last) {
+			const struct tcp_sock___loglynx *tp = ctx->skaddr;
+			__u64 segs = BPF_CORE_READ(tp, segs_out);
+			struct rtt_hist *h = peer_hist(sk, o.pid);
+			if (h && segs > last->segs_out)
+				__sync_fetch_and_add(&h->segs_out, segs - last->segs_out);
+		}
 		bpf_map_delete_elem(&peers, &sk);
 		bpf_map_delete_elem(&rtt_last, &sk);
 	}
@@ -642,9 +701,14 @@ static __always_inline __u32 skb_segs(__u64 skb)
 
 static __always_inline void count_retrans(__u64 sk, __u64 skb)
 {
+	__u32 segs = skb_segs(skb);
 	struct perf *p = perf_of_sock(sk);
 	if (p)
-		__sync_fetch_and_add(&p->retrans, skb_segs(skb));
+		__sync_fetch_and_add(&p->retrans, segs);
+	struct owner *o = sk ? bpf_map_lookup_elem(&owners, &sk) : 0;
+	struct rtt_hist *h = peer_hist(sk, o ? o->pid : 0);
+	if (h)
+		__sync_fetch_and_add(&h->retrans, segs);
 }
 
 // tcp_retransmit_skb(const struct sock *sk, const struct sk_buff *skb, int err) (Linux 6.15+:
@@ -711,12 +775,45 @@ int tcp_receive_reset(__u64 *ctx)
 	return 0;
 }
 
-// kfree_skb(struct sk_buff *skb, void *location, enum skb_drop_reason reason, ...)
+// kfree_skb(struct sk_buff *skb, void *location, enum skb_drop_reason reason) (before Linux
+// 6.11; attached when the kernel refuses the program below)
 SEC("tp_btf/kfree_skb")
 int skb_drop(__u64 *ctx)
 {
 	__u32 reason = ctx[2];
 	count_slot(&drop_reasons, reason < REASONS ? reason : REASONS - 1);
+	return 0;
+}
+
+// kfree_skb(struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+// struct sock *rx_sk) (Linux 6.11+): a packet a socket received is counted for its owner too.
+SEC("tp_btf/kfree_skb")
+int skb_drop_sk(__u64 *ctx)
+{
+	__u32 reason = ctx[2];
+	if (reason >= REASONS)
+		reason = REASONS - 1;
+	count_slot(&drop_reasons, reason);
+	__u64 sk = ctx[3];
+	struct owner *o = sk ? bpf_map_lookup_elem(&owners, &sk) : 0;
+	if (!o)
+		return 0;
+	struct perf *p = perf_of(o->pid, o->comm);
+	if (p)
+		__sync_fetch_and_add(&p->drops, 1);
+	struct owner_drop_key key = {};
+	key.pid = o->pid;
+	key.reason = reason;
+	__u64 *n = bpf_map_lookup_elem(&owner_drops, &key);
+	if (!n) {
+		__u64 zero = 0;
+		bpf_map_update_elem(&owner_drops, &key, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&owner_drops, &key);
+	}
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		count_drop(DROP_OWNER_DROPS_FULL);
 	return 0;
 }
 
@@ -738,36 +835,26 @@ int tcp_rtt(__u64 *ctx)
 {
 	__u64 sk = ctx[0];
 	__u64 now = bpf_ktime_get_ns();
-	__u64 *last = bpf_map_lookup_elem(&rtt_last, &sk);
-	if (last && now - *last < rtt_sample_ns)
+	struct sample *last = bpf_map_lookup_elem(&rtt_last, &sk);
+	if (last && now - last->ts_ns < rtt_sample_ns)
 		return 0;
-	bpf_map_update_elem(&rtt_last, &sk, &now, BPF_ANY);
-	struct peer *peer = bpf_map_lookup_elem(&peers, &sk);
-	if (!peer)
+	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
+	struct rtt_hist *h = peer_hist(sk, o ? o->pid : 0);
+	if (!h)
 		return 0;
 	const struct tcp_sock___loglynx *tp = (const void *)sk;
+	// Segments sent since the last sample (since the start for the first: the socket was seen
+	// reaching ESTABLISHED, so its count began under the tracer).
+	struct sample cur = {};
+	cur.ts_ns = now;
+	cur.segs_out = BPF_CORE_READ(tp, segs_out);
+	__u64 before = last ? last->segs_out : 0;
+	if (cur.segs_out > before)
+		__sync_fetch_and_add(&h->segs_out, cur.segs_out - before);
+	bpf_map_update_elem(&rtt_last, &sk, &cur, BPF_ANY);
 	__u32 srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	if (!srtt_us)
 		return 0;
-	struct rtt_key key = {};
-	struct owner *o = bpf_map_lookup_elem(&owners, &sk);
-	key.pid = o ? o->pid : 0;
-	key.family = peer->family;
-	__builtin_memcpy(key.daddr, peer->daddr, sizeof(key.daddr));
-	struct rtt_hist *h = bpf_map_lookup_elem(&rtt, &key);
-	if (!h) {
-		__u32 zero = 0;
-		struct rtt_hist *z = bpf_map_lookup_elem(&rtt_zero, &zero);
-		if (!z)
-			return 0;
-		if (bpf_map_update_elem(&rtt, &key, z, BPF_NOEXIST) && !bpf_map_lookup_elem(&rtt, &key)) {
-			count_drop(DROP_RTT_FULL);
-			return 0;
-		}
-		h = bpf_map_lookup_elem(&rtt, &key);
-		if (!h)
-			return 0;
-	}
 	__u32 slot = log2_u32(srtt_us);
 	if (slot >= RTT_SLOTS)
 		slot = RTT_SLOTS - 1;

@@ -26,7 +26,8 @@
 //! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
 //! `monitor/` ties them together (`monitor/metrics.rs`: its `loglynx_netmon_*` series); `netstat.rs` the snapshot view of `loglynx netstat` (sockets
 //! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
-//! systemd units / containers; `error.rs` is [`NetmonError`].
+//! systemd units / containers; `summary.rs` the periodic `network.perf` events (what the
+//! performance counters gained per interval); `error.rs` is [`NetmonError`].
 
 mod cgroup;
 mod detect;
@@ -38,6 +39,7 @@ mod monitor;
 mod netstat;
 mod perf;
 mod states;
+mod summary;
 mod table;
 mod tracer;
 mod transition;
@@ -69,6 +71,9 @@ pub use lifetime::ConnLife;
 pub use monitor::{Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
 pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
-pub use perf::{PerfSnapshot, ProcessPerf, ReasonCount, RttBucket, RttHistogram, RTT_SLOTS};
+pub use perf::{
+    OwnerDrops, PerfSnapshot, ProcessPerf, ReasonCount, RttBucket, RttHistogram, RTT_SLOTS,
+};
+pub use summary::DATASET as PERF_DATASET;
 pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES, PERF_HOOKS};
 pub use transition::{Layout, Owner, TcpTransition};

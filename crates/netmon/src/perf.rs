@@ -23,9 +23,10 @@ pub(crate) struct PerfRaw {
     pub rst_recv: u64,
     pub tx_bytes: u64,
     pub rx_bytes: u64,
+    pub drops: u64,
     pub comm: [u8; 16],
 }
-// SAFETY: plain data, no padding (6 u64 + 16 bytes), any bit pattern valid.
+// SAFETY: plain data, no padding (7 u64 + 16 bytes), any bit pattern valid.
 unsafe impl aya::Pod for PerfRaw {}
 
 /// `struct rtt_key`.
@@ -40,6 +41,16 @@ pub(crate) struct RttKeyRaw {
 // SAFETY: plain data, no padding (4 + 2 + 2 + 16 bytes).
 unsafe impl aya::Pod for RttKeyRaw {}
 
+/// `struct owner_drop_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnerDropKeyRaw {
+    pub pid: u32,
+    pub reason: u32,
+}
+// SAFETY: plain data, no padding (2 u32).
+unsafe impl aya::Pod for OwnerDropKeyRaw {}
+
 /// Log2 slots of an RTT histogram.
 pub const RTT_SLOTS: usize = 32;
 
@@ -50,6 +61,8 @@ pub(crate) struct RttRaw {
     pub slots: [u64; RTT_SLOTS],
     pub count: u64,
     pub sum_us: u64,
+    pub retrans: u64,
+    pub segs_out: u64,
 }
 // SAFETY: plain data, u64s only.
 unsafe impl aya::Pod for RttRaw {}
@@ -74,6 +87,9 @@ pub struct ProcessPerf {
     pub tx_bytes: u64,
     /// Bytes it received.
     pub rx_bytes: u64,
+    /// Packets its sockets received that the kernel dropped (`kfree_skb` with `rx_sk`; Linux
+    /// 6.11+, else 0).
+    pub drops: u64,
 }
 
 /// One non-empty bucket of an RTT histogram: samples in `[lo_us, hi_us)`.
@@ -87,13 +103,19 @@ pub struct RttBucket {
     pub count: u64,
 }
 
-/// Smoothed-RTT samples of one owner towards one peer.
+/// Smoothed-RTT samples, retransmits and segments sent of one owner towards one peer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RttHistogram {
     /// Owner process id (0: unknown owner).
     pub pid: u32,
     /// Peer address.
     pub peer: IpAddr,
+    /// Segments retransmitted to the peer (counted like [`ProcessPerf::retransmits`], on
+    /// connections seen reaching ESTABLISHED).
+    pub retransmits: u64,
+    /// Segments sent to the peer (`tcp_sock.segs_out` of those connections, read at each
+    /// sample and at close): the denominator of the retransmit rate.
+    pub segs_out: u64,
     /// Samples.
     pub count: u64,
     /// Mean of the samples, microseconds.
@@ -117,6 +139,19 @@ pub struct ReasonCount {
     pub count: u64,
 }
 
+/// Drops of packets received by the sockets of one owner, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerDrops {
+    /// Owner process id.
+    pub pid: u32,
+    /// The kernel's drop reason number.
+    pub code: u32,
+    /// Its name (see [`ReasonCount::reason`]).
+    pub reason: String,
+    /// Packets dropped.
+    pub count: u64,
+}
+
 /// Everything the perf maps hold, at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PerfSnapshot {
@@ -126,12 +161,17 @@ pub struct PerfSnapshot {
     pub rtt: Vec<RttHistogram>,
     /// Dropped packets per drop reason (`kfree_skb`), most frequent first.
     pub drops: Vec<ReasonCount>,
+    /// Dropped packets per owner and reason, for packets a known socket received (`kfree_skb`'s
+    /// `rx_sk`), by pid then most frequent first.
+    pub owner_drops: Vec<OwnerDrops>,
     /// Resets sent per reset reason (`tcp_send_reset`), most frequent first.
     pub resets: Vec<ReasonCount>,
     /// Owners not counted because the per-owner map was full.
     pub owners_overflow: u64,
     /// RTT samples not counted because the histogram map was full.
     pub rtt_overflow: u64,
+    /// Drops not counted per owner because the per-owner drop map was full.
+    pub owner_drops_overflow: u64,
 }
 
 pub(crate) fn comm_of(raw: &[u8; 16]) -> String {
@@ -149,6 +189,7 @@ pub(crate) fn process(pid: u32, r: &PerfRaw) -> ProcessPerf {
         resets_received: r.rst_recv,
         tx_bytes: r.tx_bytes,
         rx_bytes: r.rx_bytes,
+        drops: r.drops,
     }
 }
 
@@ -186,6 +227,8 @@ pub(crate) fn histogram(k: &RttKeyRaw, v: &RttRaw) -> RttHistogram {
     RttHistogram {
         pid: k.pid,
         peer,
+        retransmits: v.retrans,
+        segs_out: v.segs_out,
         count: v.count,
         mean_us: if v.count > 0 {
             v.sum_us as f64 / v.count as f64
@@ -234,16 +277,43 @@ pub(crate) fn tracepoint_reasons(category: &str, event: &str) -> HashMap<u32, St
     HashMap::new()
 }
 
+fn reason_name(code: u32, names: &HashMap<u32, String>) -> String {
+    names
+        .get(&code)
+        .cloned()
+        .unwrap_or_else(|| format!("reason {code}"))
+}
+
+pub(crate) fn owner_drops(
+    raw: Vec<(OwnerDropKeyRaw, u64)>,
+    names: &HashMap<u32, String>,
+) -> Vec<OwnerDrops> {
+    let mut out: Vec<OwnerDrops> = raw
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, count)| OwnerDrops {
+            pid: k.pid,
+            code: k.reason,
+            reason: reason_name(k.reason, names),
+            count,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.pid
+            .cmp(&b.pid)
+            .then(b.count.cmp(&a.count))
+            .then(a.code.cmp(&b.code))
+    });
+    out
+}
+
 pub(crate) fn counts(per_code: Vec<(u32, u64)>, names: &HashMap<u32, String>) -> Vec<ReasonCount> {
     let mut out: Vec<ReasonCount> = per_code
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .map(|(code, count)| ReasonCount {
             code,
-            reason: names
-                .get(&code)
-                .cloned()
-                .unwrap_or_else(|| format!("reason {code}")),
+            reason: reason_name(code, names),
             count,
         })
         .collect();
@@ -281,6 +351,8 @@ mod tests {
             slots: [0; RTT_SLOTS],
             count: 10,
             sum_us: 10 * 50_000,
+            retrans: 3,
+            segs_out: 300,
         };
         v.slots[15] = 9; // 32768..65536 us
         v.slots[17] = 1;
@@ -302,5 +374,6 @@ mod tests {
         );
         assert_eq!((h.p50_us, h.p99_us), (65536, 262144));
         assert_eq!(h.mean_us, 50_000.0);
+        assert_eq!((h.retransmits, h.segs_out), (3, 300));
     }
 }

@@ -16,7 +16,7 @@ use crate::cgroup::CgroupNames;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
 use crate::lifetime::ConnLife;
-use crate::perf::{self, PerfRaw, PerfSnapshot, RttKeyRaw, RttRaw};
+use crate::perf::{self, OwnerDropKeyRaw, PerfRaw, PerfSnapshot, RttKeyRaw, RttRaw};
 use crate::transition::TcpTransition;
 
 /// The compiled kernel side, built by bpf/build.sh from bpf/tcpstates.bpf.c.
@@ -68,7 +68,11 @@ pub const PERF_HOOKS: [(&str, &str, &str); 6] = [
         "tcp_probe",
         "RTT histograms per process and peer",
     ),
-    ("skb_drop", "kfree_skb", "drops per reason"),
+    (
+        "skb_drop",
+        "kfree_skb",
+        "drops per reason (and per owner on Linux 6.11+)",
+    ),
 ];
 
 impl Default for TracerConfig {
@@ -331,9 +335,13 @@ impl Tracer {
                         let name = format!("tp_btf {event}");
                         // Kernels since 6.15 pass tcp_retransmit_skb an `err` argument and fire
                         // on failures too; the program that reads it is tried first.
-                        let first = (prog == "tcp_retransmit").then(|| {
-                            attach_btf_tracepoint(&mut bpf, &btf, "tcp_retransmit_err", event)
-                        });
+                        // Likewise kfree_skb's `rx_sk` (6.11+), which attributes drops to owners.
+                        let newer = match prog {
+                            "tcp_retransmit" => Some("tcp_retransmit_err"),
+                            "skb_drop" => Some("skb_drop_sk"),
+                            _ => None,
+                        };
+                        let first = newer.map(|p| attach_btf_tracepoint(&mut bpf, &btf, p, event));
                         let attached = match first {
                             Some(Ok(())) => Ok(()),
                             _ => attach_btf_tracepoint(&mut bpf, &btf, prog, event),
@@ -538,13 +546,17 @@ impl Tracer {
             }
             Ok(out)
         };
-        let drops = perf::counts(
-            per_cpu("drop_reasons", 1024)?,
-            &perf::tracepoint_reasons("skb", "kfree_skb"),
-        );
+        let drop_names = perf::tracepoint_reasons("skb", "kfree_skb");
+        let drops = perf::counts(per_cpu("drop_reasons", 1024)?, &drop_names);
         let resets = perf::counts(
             per_cpu("rst_reasons", 256)?,
             &perf::tracepoint_reasons("tcp", "tcp_send_reset"),
+        );
+        let per_owner: HashMap<_, OwnerDropKeyRaw, u64> = HashMap::try_from(map("owner_drops")?)
+            .map_err(|e| ebpf_err("open map owner_drops", e))?;
+        let owner_drops = perf::owner_drops(
+            per_owner.iter().filter_map(|r| r.ok()).collect(),
+            &drop_names,
         );
         Ok(PerfSnapshot {
             processes,
@@ -553,6 +565,8 @@ impl Tracer {
             resets,
             owners_overflow: self.drop_slot(3)?,
             rtt_overflow: self.drop_slot(4)?,
+            owner_drops,
+            owner_drops_overflow: self.drop_slot(5)?,
         })
     }
 

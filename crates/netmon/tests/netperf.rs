@@ -214,6 +214,14 @@ fn retransmits_rtt_drops_resets_and_bytes_are_attributed() {
     let top = h.buckets.iter().max_by_key(|b| b.count).unwrap();
     assert_eq!((top.lo_us, top.hi_us), (32_768, 65_536), "{h:#?}");
     assert!(h.mean_us >= 50_000.0, "{h:#?}");
+    // Retransmits and segments sent per owner and peer: the retransmit rate's parts.
+    assert_eq!(h.retransmits, u64::from(diag.total_retrans), "{h:#?}");
+    assert!(
+        (CHUNKS as u64..=u64::from(diag.segs_out)).contains(&h.segs_out),
+        "segments sent {} vs sock_diag {}",
+        h.segs_out,
+        diag.segs_out
+    );
 
     // Drops: a SYN to a port nobody listens on is dropped (NO_SOCKET) and answered by a reset.
     let no_socket = |s: &loglynx_netmon::PerfSnapshot| {

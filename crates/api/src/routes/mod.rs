@@ -11,6 +11,7 @@ pub(crate) mod ingest;
 pub(crate) mod leaf;
 pub(crate) mod meta;
 pub(crate) mod network;
+pub(crate) mod perf_history;
 pub(crate) mod otlp;
 pub(crate) mod patterns;
 pub(crate) mod pit;

@@ -61,6 +61,7 @@ fn delta(now: &ProcessPerf, before: Option<&ProcessPerf>) -> ProcessPerf {
         resets_received: now.resets_received.saturating_sub(b.resets_received),
         tx_bytes: now.tx_bytes.saturating_sub(b.tx_bytes),
         rx_bytes: now.rx_bytes.saturating_sub(b.rx_bytes),
+        drops: now.drops.saturating_sub(b.drops),
         ..now.clone()
     }
 }
@@ -297,6 +298,7 @@ mod tests {
             resets_received: 0,
             tx_bytes: tx,
             rx_bytes: 0,
+            drops: 0,
         };
         let before = PerfSnapshot {
             processes: vec![p(1024, 1)],

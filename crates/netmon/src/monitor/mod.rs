@@ -31,6 +31,7 @@ use crate::diag::Snapshot;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
 use crate::lifetime::ConnLife;
+use crate::summary::Summarizer;
 use crate::table::StateTable;
 use crate::tracer::{Tracer, TracerConfig};
 use crate::transition::TcpTransition;
@@ -179,10 +180,12 @@ impl Monitor {
         if let Some(tracer) = tracer {
             let (sh, cx, st, bs) = (shared.clone(), ctx.clone(), stop.clone(), cfg.batch_size);
             let perf_every = cfg.perf.then_some(cfg.perf_interval);
+            let summary_every = (cfg.perf && !cfg.perf_summary_interval.is_zero())
+                .then_some(cfg.perf_summary_interval);
             threads.push(
                 std::thread::Builder::new()
                     .name("netmon-bpf".into())
-                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs, perf_every))
+                    .spawn(move || bpf_loop(tracer, &sh, &cx, &st, bs, perf_every, summary_every))
                     .map_err(NetmonError::Thread)?,
             );
         }
@@ -260,8 +263,17 @@ fn bpf_loop(
     stop: &AtomicBool,
     batch_size: usize,
     perf_every: Option<Duration>,
+    summary_every: Option<Duration>,
 ) {
     let mut last_perf = Instant::now();
+    // The kernel maps start empty with the tracer: the first summary counts from here.
+    let mut summary = summary_every.map(|every| {
+        (
+            Summarizer::starting_at(Timestamp::now()),
+            Instant::now(),
+            every,
+        )
+    });
     let c = &sh.counters;
     let mut got: Vec<TcpTransition> = Vec::new();
     let mut lives: Vec<ConnLife> = Vec::new();
@@ -329,14 +341,32 @@ fn bpf_loop(
         if let Some(every) = perf_every {
             if last_perf.elapsed() >= every {
                 match tracer.perf_snapshot() {
-                    Ok(p) => sh.set_perf(p),
+                    Ok(p) => {
+                        if let Some((s, last, every)) = summary.as_mut() {
+                            if last.elapsed() >= *every {
+                                *last = Instant::now();
+                                for e in s.events(&p, Timestamp::now(), &cx.host) {
+                                    current.extend(record(cx, &e));
+                                }
+                            }
+                        }
+                        sh.set_perf(p)
+                    }
                     Err(e) => tracing::warn!("tcp states: reading the performance counters: {e}"),
                 }
                 last_perf = Instant::now();
             }
         }
     }
-    // Stopping: the pipeline still drains, so wait for room for what is held.
+    // Stopping: the last partial interval's summary, then wait for room for what is held
+    // (the pipeline still drains).
+    if let Some((s, _, _)) = summary.as_mut() {
+        if let Ok(p) = tracer.perf_snapshot() {
+            for e in s.events(&p, Timestamp::now(), &cx.host) {
+                current.extend(record(cx, &e));
+            }
+        }
+    }
     if !current.is_empty() {
         pending.push_back(batch(current));
     }

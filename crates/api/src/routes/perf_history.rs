@@ -1,0 +1,436 @@
+//! `GET /api/v1/network/perf/history`: network performance over a time range, folded from the
+//! stored `network.perf` events (what the monitor's kernel counters gained per interval, see
+//! the netmon crate's `summary.rs`): per (process, service, peer) the retransmits, segments
+//! sent, retransmit rate and RTT percentiles, in total and per time bucket; drops per reason
+//! per time bucket; drops per owner and reason.
+//!
+//! RTT percentiles over a range are exact to the bucket: each event carries its interval's
+//! log2 histogram (`labels.tcp.rtt_hist`), and histograms add up. Like talkers, the events
+//! of the range are read a page at a time, at most [`MAX_SCAN`] per request (`truncated` says
+//! when the range held more), so memory is bounded by the page and the groups.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::Json;
+use loglynx_core::{Event, Timestamp};
+use loglynx_query::{SearchRequest, SortOrder, MAX_LIMIT};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::routes::talkers::MAX_SCAN;
+use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::state::AppState;
+
+/// Log2 RTT slots (slot i: [2^i, 2^(i+1)) us), as the netmon histograms.
+const SLOTS: usize = 32;
+const DEFAULT_BUCKETS: usize = 60;
+const MAX_BUCKETS: usize = 500;
+const DEFAULT_SIZE: usize = 20;
+const MAX_SIZE: usize = 1_000;
+
+/// Parameters of `GET /api/v1/network/perf/history`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryParams {
+    q: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    buckets: Option<usize>,
+    size: Option<usize>,
+}
+
+/// Retransmits, segments and RTT samples added up.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    retransmits: u64,
+    segs_out: u64,
+    slots: [u64; SLOTS],
+}
+
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.retransmits = self.retransmits.saturating_add(o.retransmits);
+        self.segs_out = self.segs_out.saturating_add(o.segs_out);
+        for (a, b) in self.slots.iter_mut().zip(o.slots) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    fn point(&self) -> Point {
+        let samples: u64 = self.slots.iter().sum();
+        Point {
+            retransmits: self.retransmits,
+            segs_out: self.segs_out,
+            retransmit_rate: (self.segs_out > 0)
+                .then(|| self.retransmits as f64 / self.segs_out as f64),
+            rtt_samples: samples,
+            rtt_p50_us: (samples > 0).then(|| quantile_us(&self.slots, 0.5)),
+            rtt_p99_us: (samples > 0).then(|| quantile_us(&self.slots, 0.99)),
+        }
+    }
+}
+
+/// Upper bound (us) of the log2 bucket holding quantile `q`.
+fn quantile_us(slots: &[u64; SLOTS], q: f64) -> u64 {
+    let total: u64 = slots.iter().sum();
+    let want = (total as f64 * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in slots.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return 1u64 << (i + 1);
+        }
+    }
+    0
+}
+
+/// Totals of a group or of one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Point {
+    retransmits: u64,
+    segs_out: u64,
+    /// `retransmits / segs_out` (null without segments).
+    retransmit_rate: Option<f64>,
+    rtt_samples: u64,
+    /// Upper bound of the log2 bucket holding the median RTT sample, microseconds.
+    rtt_p50_us: Option<u64>,
+    rtt_p99_us: Option<u64>,
+}
+
+/// One (process, service, peer).
+#[derive(Debug, Serialize)]
+pub(crate) struct PeerSeries {
+    process: String,
+    /// `systemd.unit`, else `labels.container.id`, else `labels.cgroup.path` ("" when unknown).
+    service: String,
+    peer: String,
+    #[serde(flatten)]
+    total: Point,
+    /// One point per bucket of `buckets`.
+    series: Vec<Point>,
+}
+
+/// Drops for one reason, host-wide.
+#[derive(Debug, Serialize)]
+pub(crate) struct DropSeries {
+    reason: String,
+    count: u64,
+    /// Per bucket of `buckets`.
+    series: Vec<u64>,
+}
+
+/// Drops of packets one owner's sockets received, for one reason.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct OwnerDrops {
+    process: String,
+    service: String,
+    reason: String,
+    count: u64,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct HistoryResponse {
+    /// `network.perf` events matching in the range.
+    events: u64,
+    /// Events folded (newest first; fewer than `events` when `truncated`).
+    scanned: u64,
+    truncated: bool,
+    /// Start of each time bucket (RFC 3339), and their width in milliseconds.
+    buckets: Vec<Timestamp>,
+    bucket_ms: i64,
+    /// Groups in total (before `size`).
+    groups: usize,
+    /// Most retransmits first, then most segments.
+    peers: Vec<PeerSeries>,
+    /// Most drops first.
+    drops: Vec<DropSeries>,
+    owner_drops: Vec<OwnerDrops>,
+}
+
+fn label_u64(e: &Event, key: &str) -> u64 {
+    e.labels.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn service_of(e: &Event) -> String {
+    e.systemd_unit
+        .clone()
+        .or_else(|| e.labels.get("container.id").cloned())
+        .or_else(|| e.labels.get("cgroup.path").cloned())
+        .unwrap_or_default()
+}
+
+/// `slot:count,...` (a malformed part is skipped).
+fn slots_of(text: &str) -> [u64; SLOTS] {
+    let mut s = [0u64; SLOTS];
+    for part in text.split(',') {
+        if let Some((i, n)) = part.split_once(':') {
+            if let (Ok(i), Ok(n)) = (i.trim().parse::<usize>(), n.trim().parse::<u64>()) {
+                if i < SLOTS {
+                    s[i] = s[i].saturating_add(n);
+                }
+            }
+        }
+    }
+    s
+}
+
+type PeerKey = (String, String, String);
+
+/// What one read of the events keeps: the points with their time, per group.
+#[derive(Default)]
+struct Fold {
+    peers: HashMap<PeerKey, Vec<(Timestamp, Acc)>>,
+    drops: HashMap<String, Vec<(Timestamp, u64)>>,
+    owner_drops: HashMap<(String, String, String), u64>,
+    earliest: Option<Timestamp>,
+    latest: Option<Timestamp>,
+}
+
+impl Fold {
+    fn add(&mut self, e: &Event) {
+        let t = e.timestamp;
+        self.earliest = Some(self.earliest.map_or(t, |x| x.min(t)));
+        self.latest = Some(self.latest.map_or(t, |x| x.max(t)));
+        let process = e.process_name.clone().unwrap_or_default();
+        match e.action.as_deref() {
+            Some("peer") => {
+                let Some(peer) = e.destination_ip.clone() else {
+                    return;
+                };
+                let acc = Acc {
+                    retransmits: e.tcp_retransmits.unwrap_or(0),
+                    segs_out: label_u64(e, "tcp.segs_out"),
+                    slots: e
+                        .labels
+                        .get("tcp.rtt_hist")
+                        .map_or([0; SLOTS], |h| slots_of(h)),
+                };
+                self.peers
+                    .entry((process, service_of(e), peer))
+                    .or_default()
+                    .push((t, acc));
+            }
+            Some("drop") => {
+                let reason = e.labels.get("drop.reason").cloned().unwrap_or_default();
+                self.drops
+                    .entry(reason)
+                    .or_default()
+                    .push((t, label_u64(e, "network.drops")));
+            }
+            Some("owner_drop") => {
+                let reason = e.labels.get("drop.reason").cloned().unwrap_or_default();
+                let n = self
+                    .owner_drops
+                    .entry((process, service_of(e), reason))
+                    .or_default();
+                *n = n.saturating_add(label_u64(e, "network.drops"));
+            }
+            _ => {}
+        }
+    }
+
+    /// The answer for `[start, end)` (else the events' own span) in `buckets` buckets, with
+    /// at most `size` groups; `events` matched, `scanned` folded.
+    fn answer(
+        self,
+        (start, end): (Option<Timestamp>, Option<Timestamp>),
+        buckets: usize,
+        size: usize,
+        (events, scanned): (u64, u64),
+    ) -> HistoryResponse {
+        let lo = start.or(self.earliest).unwrap_or_else(Timestamp::now).0;
+        let hi = end
+            .or(self.latest.map(|t| Timestamp(t.0 + 1)))
+            .unwrap_or_else(Timestamp::now)
+            .0
+            .max(lo + 1);
+        let width = ((hi - lo) as u128).div_ceil(buckets as u128).max(1) as i64;
+        let slot = |t: Timestamp| (((t.0 - lo).max(0) / width) as usize).min(buckets - 1);
+        let times: Vec<Timestamp> = (0..buckets)
+            .map(|i| Timestamp(lo + i as i64 * width))
+            .collect();
+
+        let groups = self.peers.len();
+        let mut peers: Vec<PeerSeries> = self
+            .peers
+            .into_iter()
+            .map(|((process, service, peer), points)| {
+                let mut total = Acc::default();
+                let mut per = vec![Acc::default(); buckets];
+                for (t, a) in &points {
+                    total.add(a);
+                    per[slot(*t)].add(a);
+                }
+                PeerSeries {
+                    process,
+                    service,
+                    peer,
+                    total: total.point(),
+                    series: per.iter().map(Acc::point).collect(),
+                }
+            })
+            .collect();
+        peers.sort_by(|a, b| {
+            b.total
+                .retransmits
+                .cmp(&a.total.retransmits)
+                .then(b.total.segs_out.cmp(&a.total.segs_out))
+                .then_with(|| (&a.process, &a.peer).cmp(&(&b.process, &b.peer)))
+        });
+        peers.truncate(size);
+
+        let mut drops: Vec<DropSeries> = self
+            .drops
+            .into_iter()
+            .map(|(reason, points)| {
+                let mut series = vec![0u64; buckets];
+                for (t, n) in &points {
+                    series[slot(*t)] += n;
+                }
+                DropSeries {
+                    reason,
+                    count: series.iter().sum(),
+                    series,
+                }
+            })
+            .collect();
+        drops.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+
+        let mut owner_drops: Vec<OwnerDrops> = self
+            .owner_drops
+            .into_iter()
+            .map(|((process, service, reason), count)| OwnerDrops {
+                process,
+                service,
+                reason,
+                count,
+            })
+            .collect();
+        owner_drops.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| (&a.process, &a.reason).cmp(&(&b.process, &b.reason)))
+        });
+        owner_drops.truncate(size);
+        HistoryResponse {
+            events,
+            scanned,
+            truncated: scanned < events,
+            buckets: times,
+            bucket_ms: width / 1_000_000,
+            groups,
+            peers,
+            drops,
+            owner_drops,
+        }
+    }
+}
+
+/// Handler of `GET /api/v1/network/perf/history`.
+pub(crate) async fn history(
+    State(st): State<AppState>,
+    ApiQuery(p): ApiQuery<HistoryParams>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
+    let buckets = bounded("buckets", p.buckets, DEFAULT_BUCKETS, MAX_BUCKETS)?;
+    if buckets == 0 {
+        return Err(ApiError::BadRequest(
+            "buckets must be at least 1".to_string(),
+        ));
+    }
+    let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let q = match extra {
+        Some(q) => format!("event.dataset:network.perf AND ({q})"),
+        None => "event.dataset:network.perf".to_string(),
+    };
+    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let (start, end) = (f.start, f.end);
+    let out = run_query(&st, move |engine, windows| {
+        let mut fold = Fold::default();
+        let mut scanned = 0usize;
+        let mut total = 0u64;
+        while scanned < MAX_SCAN {
+            let req = SearchRequest {
+                filter: f.clone(),
+                limit: MAX_LIMIT.min(MAX_SCAN - scanned),
+                offset: scanned,
+                sort: SortOrder::Desc,
+            };
+            let r = engine.search(windows, &req)?;
+            total = r.total;
+            for e in &r.hits {
+                fold.add(e);
+            }
+            scanned += r.hits.len();
+            if r.hits.len() < req.limit {
+                break;
+            }
+        }
+        Ok(fold.answer((start, end), buckets, size, (total, scanned as u64)))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(secs: i64, retrans: u64, segs: u64, hist: &str) -> Event {
+        let mut e = Event::new(
+            "p",
+            Timestamp::from_secs(secs),
+            Timestamp::from_secs(secs),
+            format!("i{secs}"),
+        );
+        e.action = Some("peer".into());
+        e.process_name = Some("curl".into());
+        e.systemd_unit = Some("curl.service".into());
+        e.destination_ip = Some("10.0.0.2".into());
+        e.tcp_retransmits = Some(retrans);
+        e.labels.insert("tcp.segs_out".into(), segs.to_string());
+        e.labels.insert("tcp.rtt_hist".into(), hist.into());
+        e
+    }
+
+    fn drop(secs: i64, reason: &str, n: u64) -> Event {
+        let mut e = peer(secs, 0, 0, "");
+        e.action = Some("drop".into());
+        e.process_name = None;
+        e.labels.insert("drop.reason".into(), reason.into());
+        e.labels.insert("network.drops".into(), n.to_string());
+        e
+    }
+
+    #[test]
+    fn folds_intervals_into_buckets_with_merged_percentiles() {
+        let mut f = Fold::default();
+        f.add(&peer(0, 1, 100, "10:10"));
+        f.add(&peer(30, 0, 100, "10:5"));
+        f.add(&peer(70, 9, 100, "16:85,bad,40:1"));
+        f.add(&drop(10, "NO_SOCKET", 2));
+        f.add(&drop(80, "NO_SOCKET", 3));
+        let r = f.answer(
+            (
+                Some(Timestamp::from_secs(0)),
+                Some(Timestamp::from_secs(120)),
+            ),
+            2,
+            10,
+            (5, 5),
+        );
+        assert_eq!(r.buckets.len(), 2);
+        assert_eq!((r.bucket_ms, r.groups, r.truncated), (60_000, 1, false));
+        let (p, drops) = (&r.peers[0], &r.drops);
+        assert_eq!(p.service, "curl.service");
+        assert_eq!((p.total.retransmits, p.total.segs_out), (10, 300));
+        assert_eq!(p.total.rtt_samples, 100);
+        assert_eq!(p.total.rtt_p50_us, Some(1 << 17));
+        assert_eq!(p.series[0].rtt_p99_us, Some(1 << 11));
+        assert_eq!(p.series[0].retransmit_rate, Some(1.0 / 200.0));
+        assert_eq!(p.series[1].retransmit_rate, Some(0.09));
+        assert_eq!(drops[0].series, vec![2, 3]);
+        assert_eq!(drops[0].count, 5);
+    }
+}

@@ -1,0 +1,197 @@
+// The Network page's "performance over time" panels: RTT percentiles and retransmit rate per
+// process / service and peer, and drops by reason, over the selected range, from the stored
+// network.perf events (`GET /api/v1/network/perf/history`).
+
+import uPlot from "uplot";
+import { getJson } from "./api";
+import { byId, el } from "./dom";
+import { formatTime } from "./time";
+
+/** Totals of a group or of one bucket. */
+export interface PerfPoint {
+  retransmits: number;
+  segs_out: number;
+  retransmit_rate: number | null;
+  rtt_samples: number;
+  rtt_p50_us: number | null;
+  rtt_p99_us: number | null;
+}
+
+/** `GET /api/v1/network/perf/history`. */
+export interface PerfHistory {
+  events: number;
+  scanned: number;
+  truncated: boolean;
+  buckets: string[];
+  bucket_ms: number;
+  groups: number;
+  peers: (PerfPoint & { process: string; service: string; peer: string; series: PerfPoint[] })[];
+  drops: { reason: string; count: number; series: number[] }[];
+  owner_drops: { process: string; service: string; reason: string; count: number }[];
+}
+
+const BUCKETS = 60;
+const GROUPS = 50;
+/** Lines drawn per chart (the first groups / reasons). */
+const LINES = 6;
+const COLORS = ["#3d8bfd", "#f25f5c", "#3fb950", "#e3b341", "#d2a8ff", "#4fb3a9"];
+
+/** A retransmit rate as a percentage cell (`1.25 %`; empty without segments). */
+export function rateText(rate: number | null): string {
+  return rate === null ? "" : `${(rate * 100).toFixed(2)} %`;
+}
+
+function usText(us: number | null): string {
+  if (us === null) return "";
+  if (us < 1000) return `${us} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
+
+function cell(text: string, cls: string, k?: string, value?: number | null): HTMLTableCellElement {
+  const c = el("td", cls, text);
+  if (k) c.dataset.k = k;
+  if (value !== undefined && value !== null) c.dataset.value = String(value);
+  return c;
+}
+
+function fill(body: HTMLElement, rows: HTMLTableRowElement[], cols: number, empty: string): void {
+  body.replaceChildren(...rows);
+  if (rows.length === 0) {
+    const tr = el("tr", "empty-row");
+    const c = el("td", "muted", empty);
+    c.colSpan = cols;
+    tr.appendChild(c);
+    body.appendChild(tr);
+  }
+}
+
+/** The two charts and the tables; `load` redraws them for a range. */
+export class PerfHistoryView {
+  private plots: uPlot[] = [];
+
+  constructor(private readonly showError: (msg: string | null) => void) {}
+
+  async load(start: string | undefined, end: string | undefined, signal: AbortSignal): Promise<void> {
+    let r: PerfHistory;
+    try {
+      r = await getJson<PerfHistory>("network/perf/history", { start, end, buckets: BUCKETS, size: GROUPS }, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      this.showError(`performance over time: ${(e as Error).message}`);
+      return;
+    }
+    if (signal.aborted) return;
+    this.renderPeers(r);
+    this.renderDrops(r);
+    for (const p of this.plots) p.destroy();
+    this.plots = [];
+    const xs = r.buckets.map((b) => Date.parse(b) / 1000);
+    const top = r.peers.slice(0, LINES);
+    this.chart(
+      byId("net-perf-rtt-chart"),
+      xs,
+      top.map((p) => `${p.process || "?"} → ${p.peer}`),
+      top.map((p) => p.series.map((s) => (s.rtt_p99_us === null ? null : s.rtt_p99_us / 1000))),
+      "ms",
+    );
+    this.chart(
+      byId("net-perf-rate-chart"),
+      xs,
+      top.map((p) => `${p.process || "?"} → ${p.peer}`),
+      top.map((p) => p.series.map((s) => (s.retransmit_rate === null ? null : s.retransmit_rate * 100))),
+      "%",
+    );
+    const reasons = r.drops.slice(0, LINES);
+    this.chart(
+      byId("net-perf-drops-chart"),
+      xs,
+      reasons.map((d) => `${d.reason} (${d.count})`),
+      reasons.map((d) => d.series),
+      "",
+    );
+    byId("net-perf-history-count").textContent = r.events
+      ? `${r.events.toLocaleString()} summaries, ${r.groups.toLocaleString()} groups` +
+        (r.truncated ? `; newest ${r.scanned.toLocaleString()} read` : "")
+      : "";
+  }
+
+  private renderPeers(r: PerfHistory): void {
+    const rows = r.peers.map((p) => {
+      const tr = el("tr");
+      tr.dataset.process = p.process;
+      tr.dataset.peer = p.peer;
+      tr.append(
+        cell(p.process, "c-proc"),
+        cell(p.service, "c-mono muted"),
+        cell(p.peer, "c-mono"),
+        cell(p.segs_out.toLocaleString(), "c-num", "segs_out", p.segs_out),
+        cell(p.retransmits.toLocaleString(), "c-num", "retransmits", p.retransmits),
+        cell(rateText(p.retransmit_rate), "c-num", "rate", p.retransmit_rate),
+        cell(p.rtt_samples.toLocaleString(), "c-num", "samples", p.rtt_samples),
+        cell(usText(p.rtt_p50_us), "c-num", "p50", p.rtt_p50_us),
+        cell(usText(p.rtt_p99_us), "c-num", "p99", p.rtt_p99_us),
+      );
+      return tr;
+    });
+    fill(byId("net-perf-history"), rows, 9, "no performance summary in this range");
+  }
+
+  private renderDrops(r: PerfHistory): void {
+    const rows = r.drops.map((d) => {
+      const tr = el("tr");
+      tr.dataset.reason = d.reason;
+      tr.append(cell(d.reason, "c-mono"), cell("", "muted"), cell(d.count.toLocaleString(), "c-num", "count", d.count));
+      return tr;
+    });
+    for (const d of r.owner_drops) {
+      const tr = el("tr");
+      tr.dataset.reason = d.reason;
+      tr.dataset.process = d.process;
+      tr.append(
+        cell(d.reason, "c-mono"),
+        cell(d.service ? `${d.process} (${d.service})` : d.process, "c-proc"),
+        cell(d.count.toLocaleString(), "c-num", "count", d.count),
+      );
+      rows.push(tr);
+    }
+    fill(byId("net-perf-drops"), rows, 3, "no drop in this range");
+  }
+
+  /** One line per series over the buckets (nothing drawn when every value is empty). */
+  private chart(box: HTMLElement, xs: number[], labels: string[], series: (number | null)[][], unit: string): void {
+    const any = series.some((s) => s.some((v) => v !== null && v > 0));
+    box.classList.toggle("empty", !any);
+    box.dataset.lines = String(any ? series.length : 0);
+    if (!any || xs.length === 0) return;
+    const opts: uPlot.Options = {
+      width: Math.max(300, box.clientWidth),
+      height: 160,
+      padding: [8, 8, 0, 0],
+      legend: { show: true, live: false },
+      cursor: { points: { show: false }, y: false, drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1e-3, (max ?? 1) * 1.1)] } },
+      axes: [
+        { stroke: "#8b95a5", grid: { stroke: "#252b36", width: 1 }, ticks: { stroke: "#252b36" } },
+        {
+          stroke: "#8b95a5",
+          size: 52,
+          grid: { stroke: "#252b36", width: 1 },
+          ticks: { stroke: "#252b36" },
+          values: (_u, splits) => splits.map((v) => `${+v.toFixed(2)}${unit ? ` ${unit}` : ""}`),
+        },
+      ],
+      series: [
+        { value: (_u, v) => (v === null ? "" : formatTime(v * 1000, false)) },
+        ...labels.map((label, i) => ({
+          label,
+          stroke: COLORS[i % COLORS.length],
+          width: 1.5,
+          spanGaps: true,
+          points: { show: true, size: 4 },
+        })),
+      ],
+    };
+    this.plots.push(new uPlot(opts, [xs, ...series] as uPlot.AlignedData, box));
+  }
+}
