@@ -45,6 +45,18 @@ if ! given --tail; then
   fi
 fi
 
+# The systemd journal, when this machine keeps one (journald-only systems have no /var/log files).
+if given --journald || given --journald-directory; then
+  log "journal: as given"
+elif [ -d /run/log/journal ] || [ -d /var/log/journal ]; then
+  if [ "$(id -u)" -eq 0 ] || id -nG | grep -qw -e systemd-journal -e adm; then
+    args+=(--journald)
+    log "journal: on (the systemd journal, from where the store's checkpoint left off)"
+  else
+    log "journal: off: reading the system journal needs root or the systemd-journal group"
+  fi
+fi
+
 # The network monitor: eBPF needs root (or CAP_BPF + CAP_PERFMON) and the kernel's BTF.
 if given --tcp-states; then
   log "network monitor: on (--tcp-states given)"

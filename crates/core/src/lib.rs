@@ -16,5 +16,5 @@ pub mod time;
 
 pub use checkpoint::{Checkpoint, FORGET};
 pub use event::{Event, EventFlags};
-pub use record::{ack_channel, positioned_id, Ack, AckError, AckReceiver, EventBatch, FormatHint, KafkaOrigin, RawBatch, RawRecord, SourceKind};
+pub use record::{ack_channel, positioned_id, Ack, JOURNALD_SOURCE, AckError, AckReceiver, EventBatch, FormatHint, KafkaOrigin, RawBatch, RawRecord, SourceKind};
 pub use time::Timestamp;

@@ -196,7 +196,35 @@ impl RawRecord {
             _ => None,
         }
     }
+
+    /// The span a re-sent copy of this record is recognised by: its stream, start and end
+    /// (exclusive) in the stream's position space, for the sources whose records carry a
+    /// position in their id. A file line spans its bytes (start + body length). A journal entry
+    /// (source [`JOURNALD_SOURCE`], id = journal key + sequence number, see loglynx_collect)
+    /// spans `[2 * seqnum, 2 * seqnum + 1)`: one unit, with one unit of room after it as a
+    /// line has its newline, so one skipped entry leaves a gap the replay detection
+    /// remembers as a hole (a late first copy of it is then taken, not dropped).
+    pub fn stream_span(&self) -> Option<(u64, u64, u64)> {
+        match self.source.as_ref() {
+            SourceKind::File { .. } => {
+                let (stream, start) = self.stream_position()?;
+                Some((stream, start, start.saturating_add(self.body.len() as u64)))
+            }
+            SourceKind::Other { name } if name == JOURNALD_SOURCE => {
+                let (key_hash, seqnum) = parse_positioned_id(&self.id)?;
+                let host = self.host.as_deref().unwrap_or_default();
+                let stream = xxhash_rust::xxh3::xxh3_64_with_seed(host.as_bytes(), key_hash);
+                let start = seqnum.checked_mul(2)?;
+                Some((stream, start, start + 1))
+            }
+            _ => None,
+        }
+    }
 }
+
+/// `SourceKind::Other` name of the systemd journal source; its record ids are positioned
+/// (journal key + sequence number), see [`RawRecord::stream_span`].
+pub const JOURNALD_SOURCE: &str = "journald";
 
 #[cfg(test)]
 mod tests {

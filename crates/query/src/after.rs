@@ -20,7 +20,7 @@ use loglynx_store::WindowSnapshot;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
 use tantivy::schema::Term;
-use tantivy::{DateTime, DocAddress, DocId, Order, Score, SegmentOrdinal, SegmentReader, TantivyDocument};
+use tantivy::{DateTime, DocAddress, DocId, Order, Score, SegmentOrdinal, SegmentReader};
 
 use crate::engine::QueryEngine;
 use crate::error::QueryError;
@@ -159,8 +159,7 @@ impl QueryEngine {
         });
         let mut hits = Vec::with_capacity(req.limit.min(candidates.len()));
         for (_, wi, addr) in candidates.into_iter().take(req.limit) {
-            let doc: TantivyDocument = windows[wi].searcher.doc(addr)?;
-            match self.schema.from_document(&doc) {
+            match self.schema.event_at(&windows[wi].searcher, addr)? {
                 Some(event) => hits.push((event, positions.of(wi, addr))),
                 None => tracing::warn!(window = %windows[wi].id, ?addr, "stored event is unreadable; skipped"),
             }

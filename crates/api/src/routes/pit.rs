@@ -29,7 +29,7 @@ pub(crate) struct OpenParams {
 async fn open(st: &AppState, keep_alive: Option<&str>) -> Result<(String, std::time::Duration), ApiError> {
     if st.root.is_some() {
         return Err(ApiError::BadRequest(
-            "points in time are not available through a search root (serve with leaves) yet: page with offset, or use GET /api/v1/export on the workers".into(),
+            "points in time are not available through a search root (serve with leaves) yet: page with offset, or take every match with GET /api/v1/export (it works through the root)".into(),
         ));
     }
     let keep_alive = st.query_limits.pits.keep_alive(keep_alive.ok_or_else(|| {

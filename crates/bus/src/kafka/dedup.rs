@@ -3,8 +3,8 @@
 //! An agent advances its checkpoint only on delivery and writes it every 200 ms, so after a
 //! crash (SIGKILL, power loss) it sends again the lines delivered since its last write: the
 //! same records at new Kafka offsets. The Kafka offset cannot tell them apart; the record can.
-//! A record of a positioned source (file tail) names its stream (host and file key) and start
-//! position ([`RawRecord::stream_position`], from its id and host); a stream's records are
+//! A record of a positioned source (file tail, journal) names its stream (host and file or
+//! journal key) and its span in it ([`RawRecord::stream_span`], from its id and host); a stream's records are
 //! produced in position order and, keyed `host|stream`, stay in order on one partition. So a shard remembers, per stream, the
 //! end of the last record it took (start + body length); a record ending at or below that is
 //! a re-sent copy and is skipped.
@@ -172,10 +172,9 @@ impl Replays {
     /// Whether `record` is new (then it is remembered) rather than a re-sent copy of one
     /// already taken. Records without a stream position are always new.
     pub fn admit(&mut self, record: &RawRecord) -> bool {
-        let Some((stream, start)) = record.stream_position() else {
+        let Some((stream, start, end)) = record.stream_span() else {
             return self.admit_unpositioned(record);
         };
-        let end = start.saturating_add(record.body.len() as u64);
         if end > END_MAX {
             // Beyond what a `seen:` value holds (no real file; a malformed id): taken, never
             // compared, so it cannot hide the records after it.
@@ -469,6 +468,46 @@ mod tests {
         no_id.id.clear();
         assert!(r.admit(&no_id));
         assert!(r.admit(&no_id));
+    }
+
+    /// A journal entry as the journald source sends it: positioned by its sequence number.
+    fn entry(seqnum: u64) -> RawRecord {
+        RawRecord {
+            body: format!("{{\"MESSAGE\":\"entry {seqnum}\"}}").into_bytes(),
+            truncated: false,
+            hint: FormatHint::Json,
+            source: Arc::new(SourceKind::Other { name: loglynx_core::JOURNALD_SOURCE.into() }),
+            host: Some("h".into()),
+            received: Timestamp(1),
+            id: positioned_id("journald:0123456789abcdef", seqnum),
+        }
+    }
+
+    #[test]
+    fn journal_entries_sent_again_are_skipped_and_late_ones_taken_across_owners() {
+        let mut r = Replays::default();
+        for n in 1..=5 {
+            assert!(r.admit(&entry(n)), "entry {n} is new");
+        }
+        // The agent crashed before writing its checkpoint: 3..=5 come again, then new ones.
+        for n in 3..=5 {
+            assert!(!r.admit(&entry(n)), "entry {n} again is a copy");
+        }
+        assert!(r.admit(&entry(6)));
+        // Entry 7's first delivery failed; 8 arrived first. 7 is late, not old.
+        assert!(r.admit(&entry(8)));
+        // The partition moves: the next owner loads the checkpoint committed with the events.
+        let store: BTreeMap<String, u64> = r.take_checkpoint().into_iter().collect();
+        let mut next = Replays::load(&store);
+        assert!(!next.admit(&entry(8)), "8 again after the move is a copy");
+        assert!(!next.admit(&entry(2)), "2 again after the move is a copy");
+        assert!(next.admit(&entry(7)), "the late first copy of 7 is taken");
+        assert!(!next.admit(&entry(7)), "and its second copy skipped");
+        assert!(next.admit(&entry(9)));
+        // Another journal (another seqnum id) is another stream.
+        let mut other = entry(1);
+        other.id = positioned_id("journald:fedcba9876543210", 1);
+        assert!(next.admit(&other));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::CollectError;
 /// How long the reader waits for new entries before it checks for shutdown again.
 const POLL: Duration = Duration::from_millis(250);
 /// `labels.source` of journal events.
-pub const SOURCE_NAME: &str = "journald";
+pub const SOURCE_NAME: &str = loglynx_core::JOURNALD_SOURCE;
 
 /// The systemd journal as a source: follows it from the store's checkpoint until shutdown.
 pub struct JournaldSource {

@@ -4,10 +4,10 @@
 //! | DSL | query string |
 //! |---|---|
 //! | `match_all` | `*` |
-//! | `query_string` / `simple_query_string` (`query`, `default_field` `*` or `message`) | the query, in parentheses (loglynx's language: bare words are ANDed) |
-//! | `term` / `terms` | `field:"v"` / `(field:"a" OR field:"b")` |
+//! | `query_string` (`query`, `default_field` `*` or `message`) | the query, in parentheses (loglynx's language: bare words are ANDed, as with `default_operator: AND`) |
+//! | `term` (`case_insensitive` false) / `terms` | `field:"v"` / `(field:"a" OR field:"b")` |
 //! | `match` (`operator` or / and) | each word as a term of the field, joined by the operator |
-//! | `match_phrase` | `field:"the phrase"` |
+//! | `match_phrase` (`slop` 0) | `field:"the phrase"` |
 //! | `range` (`gt`, `gte`, `lt`, `lte`; dates, epoch ms, `now-15m`) | `field:>=v AND field:<v` |
 //! | `exists` | `field:*` |
 //! | `bool` (`must`, `filter`, `must_not`, `should`) | `AND`, `AND`, `NOT`, `OR` (should only matters without must / filter, as in Elasticsearch) |
@@ -56,7 +56,10 @@ fn clause(q: &Value) -> Result<String, Unsupported> {
     let (kind, body) = obj.iter().next().expect("one key");
     match kind.as_str() {
         "match_all" => Ok("*".into()),
-        "query_string" | "simple_query_string" => query_string(kind, body),
+        "query_string" => query_string(kind, body),
+        "simple_query_string" => unsupported(
+            "unsupported query type [simple_query_string]: its operators (+ | - and a default OR) differ from loglynx's; send a query_string with AND/OR/NOT instead",
+        ),
         "term" => {
             let (field, v) = field_value(kind, body, &["value", "boost", "case_insensitive"])?;
             Ok(term(&field, &scalar(kind, &v)?))
@@ -77,7 +80,7 @@ fn clause(q: &Value) -> Result<String, Unsupported> {
         }
         "bool" => bool_query(body),
         other => unsupported(format!(
-            "unsupported query type [{other}]: loglynx supports match_all, query_string, simple_query_string, term, terms, match, match_phrase, range, exists and bool"
+            "unsupported query type [{other}]: loglynx supports match_all, query_string, term, terms, match, match_phrase, range, exists and bool"
         )),
     }
 }
@@ -250,6 +253,15 @@ fn field_value(kind: &str, body: &Value, known: &[&str]) -> Result<(String, Valu
     let v = match v {
         Value::Object(o) => {
             check_keys(kind, o, known)?;
+            // Options accepted only at their default: any other value would change the answer.
+            if o.get("case_insensitive").is_some_and(|c| c != &Value::Bool(false)) {
+                return unsupported(format!(
+                    "{kind}.case_insensitive: loglynx's keyword terms match exactly; search each spelling (a terms query) instead"
+                ));
+            }
+            if o.get("slop").is_some_and(|s| s.as_u64() != Some(0)) {
+                return unsupported(format!("{kind}.slop: loglynx's phrases match exactly (slop 0)"));
+            }
             o.get("value").or_else(|| o.get("query")).cloned().unwrap_or(Value::Null)
         }
         other => other.clone(),
@@ -298,6 +310,16 @@ mod tests {
 
     fn q(v: Value) -> Result<String, String> {
         to_query_string(Some(&v)).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn options_that_would_change_the_answer_are_refused() {
+        let err = |v: Value| q(v).unwrap_err();
+        assert!(err(json!({"term": {"host.name": {"value": "A", "case_insensitive": true}}})).contains("case_insensitive"));
+        assert!(q(json!({"term": {"host.name": {"value": "a", "case_insensitive": false}}})).is_ok());
+        assert!(err(json!({"match_phrase": {"message": {"query": "a b", "slop": 2}}})).contains("slop"));
+        assert!(q(json!({"match_phrase": {"message": {"query": "a b", "slop": 0}}})).is_ok());
+        assert!(err(json!({"simple_query_string": {"query": "a | b"}})).contains("simple_query_string"));
     }
 
     #[test]
