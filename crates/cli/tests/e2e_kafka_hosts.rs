@@ -393,7 +393,14 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
     // The cover of A's first partitions reads both disks: A's generations and B's middle one.
     let status = get(&serve, "/api/v1/leaves", &[]);
     let both = [c.leaf(WORKERS[0]), c.leaf(WORKERS[1])];
+    let mut checked = 0;
     for p in &a_first {
+        // The files' keys need not hash to every partition: one that never held a record has
+        // no cover on any leaf.
+        if serve.search(&format!("kafka.partition:{p}"), 1, 0, "desc")["total"].as_u64() == Some(0) {
+            continue;
+        }
+        checked += 1;
         let leaves: BTreeSet<&str> = status["cover"]
             .as_array()
             .unwrap()
@@ -404,6 +411,7 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
         let want: BTreeSet<&str> = both.iter().map(|s| s.as_str()).collect();
         assert_eq!(leaves, want, "partition {p}: {status}");
     }
+    assert!(checked > 0, "none of A's first partitions {a_first:?} held records: {status}");
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();

@@ -211,7 +211,12 @@ pub(crate) fn parse_replies(buf: &[u8], seq: u32, out: &mut Vec<DiagSocket>) -> 
                 NetlinkPayload::Error(e) => {
                     return match e.code {
                         None => Ok(true),
-                        Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+                        // A kernel error is a negative errno; anything else (i32::MIN has no
+                        // negation) is a malformed reply, not an errno.
+                        Some(code) => match code.get().checked_neg() {
+                            Some(errno) if errno > 0 => Err(io::Error::from_raw_os_error(errno)),
+                            _ => Err(invalid(format!("malformed sock_diag reply: error code {code}"))),
+                        },
                     }
                 }
                 NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
@@ -310,6 +315,22 @@ mod tests {
         bad[0] = 200; // a length pointing past the buffer
         assert!(parse_replies(&bad, 1, &mut out).is_err());
         assert!(out.is_empty());
+        // Found by the netlink fuzz target: an NLMSG_ERROR whose code is i32::MIN (no errno
+        // negates to it) panicked with an overflow.
+        let mut error = Vec::new();
+        error.extend_from_slice(&36u32.to_ne_bytes()); // length
+        error.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+        error.extend_from_slice(&0u16.to_ne_bytes()); // flags
+        error.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+        error.extend_from_slice(&0u32.to_ne_bytes()); // port
+        error.extend_from_slice(&i32::MIN.to_ne_bytes()); // error code
+        error.extend_from_slice(&[0u8; 16]); // the request's header
+        let e = parse_replies(&error, 1, &mut out).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        // A real kernel error is the negative errno.
+        error[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        let e = parse_replies(&error, 1, &mut out).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
     }
 
     /// The cgroup v2 id of this process: the inode of its cgroup directory.
