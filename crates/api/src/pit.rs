@@ -130,13 +130,14 @@ mod tests {
     #[test]
     fn bounded_renewed_and_expired() {
         let pits = Pits::new(2, Duration::from_secs(60));
-        let a = pits.open(Vec::new(), Duration::from_millis(30)).unwrap();
+        // Long enough to be alive at the third open on a loaded machine, short enough to wait out.
+        let a = pits.open(Vec::new(), Duration::from_millis(500)).unwrap();
         let b = pits.open(Vec::new(), Duration::from_secs(30)).unwrap();
         assert_ne!(a, b);
         let e = pits.open(Vec::new(), Duration::from_secs(30)).unwrap_err();
         assert_eq!(e.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
         assert!(e.to_string().contains("query.max_open_pits"), "{e}");
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(1000));
         let e = pits.get(&a, None).err().expect("expired");
         assert_eq!(e.status(), axum::http::StatusCode::NOT_FOUND);
         assert!(e.to_string().contains("expired"), "{e}");

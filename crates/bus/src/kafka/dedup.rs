@@ -98,6 +98,11 @@ pub struct Replays {
     touched: BTreeSet<u64>,
     /// When streams were last looked at for [`SEEN_TTL`].
     pruned_ms: u64,
+    /// Holes forgotten beyond [`MAX_HOLES`] since the last warning, and when that was: one
+    /// warning a minute at most (a journal read with a unit filter skips sequence numbers
+    /// on every entry, which would otherwise warn per record).
+    holes_forgotten: u64,
+    hole_warned_ms: u64,
     /// Hashes of the ids of the last [`RECENT_IDS`] records without a position, oldest first,
     /// and how many times each is in the window.
     recent: VecDeque<u64>,
@@ -206,13 +211,20 @@ impl Replays {
         self.hole_changes.push((hole_key(stream, h), 1));
         if list.len() > MAX_HOLES {
             let old = list.remove(0);
-            tracing::warn!(
-                stream = %format!("{stream:016x}"),
-                from = old.from,
-                to = old.to,
-                "more than {MAX_HOLES} gaps in one file stream: the oldest is forgotten (a line of it arriving late would be skipped)"
-            );
             self.hole_changes.push((hole_key(stream, old), FORGET));
+            self.holes_forgotten += 1;
+            let now = now_ms();
+            if now.saturating_sub(self.hole_warned_ms) >= PRUNE_EVERY_MS {
+                tracing::warn!(
+                    stream = %format!("{stream:016x}"),
+                    from = old.from,
+                    to = old.to,
+                    forgotten = self.holes_forgotten,
+                    "more than {MAX_HOLES} gaps in one stream: the oldest are forgotten (a record of them arriving late would be skipped; a journal read with a unit filter has gaps by design)"
+                );
+                self.hole_warned_ms = now;
+                self.holes_forgotten = 0;
+            }
         }
     }
 

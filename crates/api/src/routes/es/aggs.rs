@@ -20,6 +20,32 @@ use super::dsl::{term, Unsupported};
 /// `search.max_buckets` is 65,536; here each costs engine calls).
 pub(crate) const MAX_NESTED_BUCKETS: usize = 10_000;
 
+/// Most buckets one request's aggregations emit at all levels together (Elasticsearch's
+/// `search.max_buckets` default): padded histograms under other buckets multiply.
+pub(crate) const MAX_EMITTED_BUCKETS: usize = 65_536;
+
+/// What a request's aggregations have cost so far: buckets opened for sub-aggregations
+/// (engine calls, [`MAX_NESTED_BUCKETS`]) and buckets emitted ([`MAX_EMITTED_BUCKETS`]).
+#[derive(Debug, Default)]
+pub(crate) struct Buckets {
+    opened: usize,
+    emitted: usize,
+}
+
+impl Buckets {
+    /// Counts `n` more buckets in the reply; an error past [`MAX_EMITTED_BUCKETS`], before
+    /// they are built.
+    fn emit(&mut self, n: usize) -> Result<(), QueryError> {
+        self.emitted = self.emitted.saturating_add(n);
+        if self.emitted > MAX_EMITTED_BUCKETS {
+            return Err(QueryError::BadRequest(format!(
+                "the aggregations would return more than {MAX_EMITTED_BUCKETS} buckets: widen the interval, lower the terms size, narrow extended_bounds or the time range"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// One aggregation of a request.
 #[derive(Debug)]
 pub(crate) enum Agg {
@@ -225,13 +251,13 @@ fn and(q: &str, clause: &str) -> String {
 }
 
 /// Runs `aggs` over the events matching `filter`; `nested` counts the buckets opened for
-/// sub-aggregations so far.
+/// sub-aggregations so far and the buckets emitted at every level (both capped).
 pub(crate) fn run(
     engine: &QueryEngine,
     windows: &[WindowSnapshot],
     filter: &Filter,
     aggs: &[(String, Agg)],
-    nested: &mut usize,
+    nested: &mut Buckets,
 ) -> Result<Map<String, Value>, QueryError> {
     let mut out = Map::new();
     for (name, agg) in aggs {
@@ -241,23 +267,27 @@ pub(crate) fn run(
                     windows,
                     &HistogramRequest { filter: filter.clone(), interval_ms: Some(*interval_ms), target_buckets: Some(MAX_BUCKETS) },
                 )?;
-                let width = *interval_ms as i64;
+                let width = i64::try_from(*interval_ms).unwrap_or(i64::MAX).max(1);
                 // Keys (ms) and counts, padded to extended_bounds when empty buckets are asked.
                 let mut buckets: Vec<(i64, u64)> = h.buckets.iter().map(|b| (b.start.as_millis(), b.count)).collect();
                 if let (Some((lo, hi)), 0) = (bounds, min_doc_count) {
-                    let first = lo.div_euclid(width) * width;
-                    let last = hi.div_euclid(width) * width;
+                    let out_of_range = || QueryError::BadRequest("extended_bounds is out of range: give min and max as epoch milliseconds or dates".into());
+                    let first = lo.div_euclid(width).checked_mul(width).ok_or_else(out_of_range)?;
+                    let last = hi.div_euclid(width).checked_mul(width).ok_or_else(out_of_range)?;
                     let lo_key = buckets.first().map_or(first, |b| b.0.min(first));
                     let hi_key = buckets.last().map_or(last, |b| b.0.max(last));
-                    let n = ((hi_key - lo_key) / width + 1) as usize;
+                    let n = hi_key.checked_sub(lo_key).map_or(usize::MAX, |d| usize::try_from(d / width).unwrap_or(usize::MAX).saturating_add(1));
                     if n > MAX_BUCKETS {
                         return Err(QueryError::TooLarge { what: "bucket count (widen the interval)", value: n, max: MAX_BUCKETS });
                     }
+                    nested.emit(n)?;
                     let mut padded: Vec<(i64, u64)> = (0..n as i64).map(|i| (lo_key + i * width, 0)).collect();
                     for (k, c) in buckets {
                         padded[((k - lo_key) / width) as usize].1 = c;
                     }
                     buckets = padded;
+                } else {
+                    nested.emit(buckets.len())?;
                 }
                 let mut list = Vec::new();
                 for (key, count) in buckets.into_iter().filter(|b| b.1 >= *min_doc_count) {
@@ -292,6 +322,7 @@ pub(crate) fn run(
                     Order::KeyDesc => buckets.sort_by(|a, b| key_cmp(&b.0, &a.0)),
                 }
                 buckets.truncate(*size);
+                nested.emit(buckets.len())?;
                 // Elasticsearch's other count leaves out the events without the field.
                 let with_field = engine.count(windows, &Filter { query: and(&filter.query, &format!("{field}:*")), ..filter.clone() })?;
                 let in_buckets: u64 = buckets.iter().map(|b| b.1).sum();
@@ -328,13 +359,13 @@ fn sub_aggs(
     filter: &Filter,
     subs: &[(String, Agg)],
     count: u64,
-    nested: &mut usize,
+    nested: &mut Buckets,
 ) -> Result<Map<String, Value>, QueryError> {
     if count == 0 {
         return run(engine, &[], filter, subs, nested);
     }
-    *nested += 1;
-    if *nested > MAX_NESTED_BUCKETS {
+    nested.opened += 1;
+    if nested.opened > MAX_NESTED_BUCKETS {
         return Err(QueryError::BadRequest(format!(
             "the aggregations open more than {MAX_NESTED_BUCKETS} buckets with sub-aggregations: widen the interval, lower the terms size or narrow the time range"
         )));
@@ -371,6 +402,29 @@ fn metric(engine: &QueryEngine, windows: &[WindowSnapshot], filter: &Filter, kin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Padded histograms under padded histograms multiply: the request is refused before the
+    /// buckets are built, whatever the store holds (here nothing), and absurd bounds are a 400,
+    /// not an overflow.
+    #[test]
+    fn emitted_buckets_are_capped_and_bounds_checked() {
+        let engine = QueryEngine::new(loglynx_store::StoreSchema::new());
+        let filter = Filter { query: "*".into(), start: None, end: None };
+        let padded = |subs: serde_json::Value| {
+            json!({"date_histogram": {"field": "@timestamp", "fixed_interval": "1s", "min_doc_count": 0,
+                "extended_bounds": {"min": 0, "max": 9_999_000}}, "aggs": subs})
+        };
+        let one = parse(&json!({"h": padded(json!({}))})).unwrap();
+        let out = run(&engine, &[], &filter, &one, &mut Buckets::default()).unwrap();
+        assert_eq!(out["h"]["buckets"].as_array().unwrap().len(), 10_000);
+        let squared = parse(&json!({"h": padded(json!({"g": padded(json!({}))}))})).unwrap();
+        let e = run(&engine, &[], &filter, &squared, &mut Buckets::default()).unwrap_err();
+        assert!(e.to_string().contains("more than 65536 buckets"), "{e}");
+        let absurd = parse(&json!({"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "7s",
+            "min_doc_count": 0, "extended_bounds": {"min": i64::MIN, "max": i64::MAX}}}}))
+        .unwrap();
+        assert!(run(&engine, &[], &filter, &absurd, &mut Buckets::default()).is_err());
+    }
 
     #[test]
     fn grafana_shapes_are_read_and_the_unsupported_named() {

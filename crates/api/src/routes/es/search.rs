@@ -223,7 +223,7 @@ pub(crate) fn run(engine: &QueryEngine, windows: &[WindowSnapshot], plan: &Plan)
             (page.total.unwrap_or(0), page.hits.iter().map(|(e, pos)| hit(e, Some(*pos))).collect())
         }
     };
-    let aggregations = aggs::run(engine, windows, &filter, &plan.aggs, &mut 0)?;
+    let aggregations = aggs::run(engine, windows, &filter, &plan.aggs, &mut aggs::Buckets::default())?;
     Ok(reply_json(plan, total, hits, aggregations, started, &[]))
 }
 
