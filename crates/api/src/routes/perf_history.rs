@@ -252,33 +252,36 @@ impl Fold {
             .collect();
 
         let groups = self.peers.len();
-        let mut peers: Vec<PeerSeries> = self
+        // Totals first, then series only for the `size` groups kept: a series is `buckets`
+        // points, and a range may hold many thousands of (process, peer) groups.
+        let mut totals: Vec<_> = self
             .peers
             .into_iter()
-            .map(|((process, service, peer), points)| {
+            .map(|(key, points)| {
                 let mut total = Acc::default();
-                let mut per = vec![Acc::default(); buckets];
-                for (t, a) in &points {
+                for (_, a) in &points {
                     total.add(a);
-                    per[slot(*t)].add(a);
                 }
-                PeerSeries {
-                    process,
-                    service,
-                    peer,
-                    total: total.point(),
-                    series: per.iter().map(Acc::point).collect(),
-                }
+                (total.point(), key, points)
             })
             .collect();
-        peers.sort_by(|a, b| {
-            b.total
-                .retransmits
-                .cmp(&a.total.retransmits)
-                .then(b.total.segs_out.cmp(&a.total.segs_out))
-                .then_with(|| (&a.process, &a.peer).cmp(&(&b.process, &b.peer)))
+        totals.sort_by(|(a, ka, _), (b, kb, _)| {
+            b.retransmits
+                .cmp(&a.retransmits)
+                .then(b.segs_out.cmp(&a.segs_out))
+                .then_with(|| (&ka.0, &ka.2).cmp(&(&kb.0, &kb.2)))
         });
-        peers.truncate(size);
+        totals.truncate(size);
+        let peers: Vec<PeerSeries> = totals
+            .into_iter()
+            .map(|(total, (process, service, peer), points)| {
+                let mut per = vec![Acc::default(); buckets];
+                for (t, a) in &points {
+                    per[slot(*t)].add(a);
+                }
+                PeerSeries { process, service, peer, total, series: per.iter().map(Acc::point).collect() }
+            })
+            .collect();
 
         let mut drops: Vec<DropSeries> = self
             .drops
