@@ -533,5 +533,12 @@ mod tests {
         assert_eq!(required_scope(post, "/api/v1/alerts/a1/ack"), Some(Scope::Admin));
         assert_eq!(required_scope(post, "/api/v1/rules/r/disable"), Some(Scope::Admin));
         assert_eq!(required_scope(&Method::DELETE, "/api/v1/anything"), Some(Scope::Admin));
+        // Points in time are part of reading: opening and closing one needs `read` only.
+        assert_eq!(required_scope(post, "/_pit"), Some(Scope::Read));
+        assert_eq!(required_scope(post, "/logs/_pit"), Some(Scope::Read));
+        assert_eq!(required_scope(&Method::DELETE, "/_pit"), Some(Scope::Read));
+        assert_eq!(required_scope(post, "/api/v1/pit"), Some(Scope::Read));
+        assert_eq!(required_scope(&Method::DELETE, "/api/v1/pit/abc"), Some(Scope::Read));
+        assert_eq!(required_scope(get, "/api/v1/network/perf/history"), Some(Scope::Read));
     }
 }
