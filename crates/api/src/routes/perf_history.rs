@@ -6,7 +6,7 @@
 //!
 //! RTT percentiles over a range are exact to the bucket: each event carries its interval's
 //! log2 histogram (`labels.tcp.rtt_hist`), and histograms add up. Like talkers, the events
-//! of the range are read a page at a time, at most [`MAX_SCAN`] per request (`truncated` says
+//! of the range are read a page at a time, at most [`MAX_SCAN`](crate::routes::talkers::MAX_SCAN) per request (`truncated` says
 //! when the range held more), so memory is bounded by the page and the groups.
 
 use std::collections::HashMap;
@@ -14,11 +14,9 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::Json;
 use loglynx_core::{Event, Timestamp};
-use loglynx_query::{SearchRequest, SortOrder, MAX_LIMIT};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::talkers::MAX_SCAN;
 use crate::routes::{bounded, filter, run_query, ApiQuery};
 use crate::state::AppState;
 
@@ -351,25 +349,7 @@ pub(crate) async fn history(
     let (start, end) = (f.start, f.end);
     let out = run_query(&st, move |engine, windows| {
         let mut fold = Fold::default();
-        let mut scanned = 0usize;
-        let mut total = 0u64;
-        while scanned < MAX_SCAN {
-            let req = SearchRequest {
-                filter: f.clone(),
-                limit: MAX_LIMIT.min(MAX_SCAN - scanned),
-                offset: scanned,
-                sort: SortOrder::Desc,
-            };
-            let r = engine.search(windows, &req)?;
-            total = r.total;
-            for e in &r.hits {
-                fold.add(e);
-            }
-            scanned += r.hits.len();
-            if r.hits.len() < req.limit {
-                break;
-            }
-        }
+        let (total, scanned) = crate::routes::talkers::scan(engine, windows, &f, |e| fold.add(e))?;
         Ok(fold.answer((start, end), buckets, size, (total, scanned as u64)))
     })
     .await?;

@@ -129,6 +129,36 @@ fn ranked(groups: HashMap<Key, Talker>, size: usize) -> (usize, Vec<Talker>) {
     (n, v)
 }
 
+/// Reads the events matching `f`, newest first, a page at a time, handing each to `each`, at
+/// most [`MAX_SCAN`] of them: (how many match in all, how many were read).
+pub(crate) fn scan(
+    engine: &loglynx_query::QueryEngine,
+    windows: &[loglynx_store::WindowSnapshot],
+    f: &loglynx_query::Filter,
+    mut each: impl FnMut(&Event),
+) -> Result<(u64, usize), loglynx_query::QueryError> {
+    let mut scanned = 0usize;
+    let mut total = 0u64;
+    while scanned < MAX_SCAN {
+        let req = SearchRequest {
+            filter: f.clone(),
+            limit: MAX_LIMIT.min(MAX_SCAN - scanned),
+            offset: scanned,
+            sort: SortOrder::Desc,
+        };
+        let r = engine.search(windows, &req)?;
+        total = r.total;
+        for e in &r.hits {
+            each(e);
+        }
+        scanned += r.hits.len();
+        if r.hits.len() < req.limit {
+            break;
+        }
+    }
+    Ok((total, scanned))
+}
+
 /// Handler of `GET /api/v1/network/talkers`.
 pub(crate) async fn talkers(
     State(st): State<AppState>,
@@ -143,25 +173,7 @@ pub(crate) async fn talkers(
     let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
     let out = run_query(&st, move |engine, windows| {
         let mut groups = HashMap::new();
-        let mut scanned = 0usize;
-        let mut total = 0u64;
-        while scanned < MAX_SCAN {
-            let req = SearchRequest {
-                filter: f.clone(),
-                limit: MAX_LIMIT.min(MAX_SCAN - scanned),
-                offset: scanned,
-                sort: SortOrder::Desc,
-            };
-            let r = engine.search(windows, &req)?;
-            total = r.total;
-            for e in &r.hits {
-                add(&mut groups, e);
-            }
-            scanned += r.hits.len();
-            if r.hits.len() < req.limit {
-                break;
-            }
-        }
+        let (total, scanned) = scan(engine, windows, &f, |e| add(&mut groups, e))?;
         let (n, talkers) = ranked(groups, size);
         Ok(TalkersResponse {
             connections: total,
