@@ -94,6 +94,8 @@ pub(crate) struct CatalogLeaves {
     known: Mutex<HashMap<String, (CatalogRecord, Instant)>>,
     ttl: Duration,
     fixed: Option<Arc<loglynx_search::StaticLeaves>>,
+    /// Whether the topic has been read to the end it had when `serve` started.
+    caught_up: AtomicBool,
 }
 
 impl CatalogLeaves {
@@ -104,7 +106,7 @@ impl CatalogLeaves {
         fixed: Option<Arc<loglynx_search::StaticLeaves>>,
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<Arc<CatalogLeaves>> {
-        let me = Arc::new(CatalogLeaves { known: Mutex::new(HashMap::new()), ttl, fixed });
+        let me = Arc::new(CatalogLeaves { known: Mutex::new(HashMap::new()), ttl, fixed, caught_up: AtomicBool::new(false) });
         let topic = catalog_topic(&kafka.topic);
         let reader = TopicReader::new(kafka, &topic)?;
         let weak = Arc::downgrade(&me);
@@ -113,6 +115,20 @@ impl CatalogLeaves {
             .spawn(move || follow(reader, &topic, weak, stop))
             .map_err(|source| NodeError::Thread { what: "catalog reader", source })?;
         Ok(me)
+    }
+
+    /// Waits until the topic has been read to the end it had at the start (so the first
+    /// searches see every live worker, not only the ones read so far), at most `max`; false
+    /// when it was not (no catalog topic yet: no worker has started).
+    pub(crate) async fn wait_caught_up(&self, max: Duration) -> bool {
+        let deadline = Instant::now() + max;
+        while !self.caught_up.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     /// Takes one record of the topic: a tombstone forgets its worker, a record of another
@@ -141,6 +157,9 @@ fn follow(mut reader: TopicReader, topic: &str, me: std::sync::Weak<CatalogLeave
                 let Some(me) = me.upgrade() else { return };
                 for r in records {
                     me.take(&r.key, &r.payload);
+                }
+                if reader.caught_up() {
+                    me.caught_up.store(true, Ordering::Release);
                 }
             }
             Err(e) => {
@@ -182,7 +201,7 @@ mod tests {
 
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
-        let c = CatalogLeaves { known: Mutex::new(HashMap::new()), ttl: Duration::from_secs(60), fixed: None };
+        let c = CatalogLeaves { known: Mutex::new(HashMap::new()), ttl: Duration::from_secs(60), fixed: None, caught_up: AtomicBool::new(false) };
         let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, generations: Vec::new() };
         c.take("w1", &rec.encode());
         c.take("w9", br#"{"version": 9, "worker": "w9"}"#);

@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use loglynx_api::PipelineView;
 use loglynx_config::Config;
@@ -213,6 +213,9 @@ fn follow_alerts(kafka: &loglynx_config::KafkaConfig, topic: &str, det: &loglynx
 /// How often the static leaves (`[serve] leaves`) are asked for their generations.
 pub const LEAVES_REFRESH: Duration = Duration::from_secs(2);
 
+/// How long `serve` waits for the catalog topic to be read before it answers searches.
+const CATALOG_WAIT: Duration = Duration::from_secs(15);
+
 /// The root of a search across machines: the leaves of the catalog topic (`[serve] catalog`)
 /// and of `[serve] leaves`.
 async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_search::Root>> {
@@ -240,7 +243,24 @@ async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_searc
         ),
     };
     let directory: Arc<dyn loglynx_search::Directory> = match (cfg.serve.catalog, fixed) {
-        (true, fixed) => crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop)?,
+        (true, fixed) => {
+            let catalog = crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop)?;
+            // Serve nothing before the catalog is read: a search in the first second would
+            // otherwise find no leaf, or only some of them, and say so as if it were final.
+            let started = Instant::now();
+            match catalog.wait_caught_up(CATALOG_WAIT).await {
+                true => tracing::info!(
+                    leaves = loglynx_search::Directory::leaves(catalog.as_ref()).len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "catalog read"
+                ),
+                false => tracing::warn!(
+                    "the catalog topic {}-catalog was not read to its end within {CATALOG_WAIT:?} (no worker has created it yet, or the brokers are slow); searching with the leaves found so far",
+                    cfg.kafka.topic
+                ),
+            }
+            catalog
+        }
         (false, Some(fixed)) => fixed,
         (false, None) => return Err(NodeError::Search(loglynx_search::SearchError::NoLeaves)),
     };
