@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end ingest with pattern mining on vs off: bench/ingest.sh (SQLITE=0) alternating two
+# End-to-end ingest with pattern mining on vs off: bench/ingest.sh (SQLITE=0 TANTIVY=0: no
+# peers, loglynx only) alternating two
 # configs, ROUNDS times each (off, on, off, on, ...), same binary, same generated file.
 #
 #   bench/patterns/ingest.sh                     # N=1000000, ROUNDS=3
@@ -25,7 +26,7 @@ for r in $(seq "$ROUNDS"); do
   for mode in off on; do
     say "round $r: patterns $mode (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    N=$N SQLITE=0 WORK=$WORK BIN=$BIN CONFIG="$WORK/patterns-$mode.toml" bench/ingest.sh >"$AB/$r-$mode.txt"
+    N=$N SQLITE=0 TANTIVY=0 WORK=$WORK BIN=$BIN CONFIG="$WORK/patterns-$mode.toml" bench/ingest.sh >"$AB/$r-$mode.txt"
     cp "$WORK/results-ingest-$N/loglynx.json" "$AB/$r-$mode.json"
     echo "$load0 $(cut -d' ' -f1 /proc/loadavg)" >"$AB/$r-$mode.load"
   done

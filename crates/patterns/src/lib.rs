@@ -1,5 +1,6 @@
 //! loglynx log patterns: the kinds of line behind a stream of logs, mined as lines arrive.
 //!
+//! - `classes`: which bytes of a line are whitespace or notable, as bitmaps of 64 bytes (SSE2).
 //! - `token`: lines into whitespace tokens; which tokens are values; values masked as `<*>`
 //!   inside a token ([`mask`]).
 //! - `template`: a template's positions, how a line fits it and how it learns; its id, a hash
@@ -15,6 +16,7 @@
 //! sub-token masking, and are not maintained.
 
 pub mod accuracy;
+mod classes;
 mod error;
 mod miner;
 mod shared;

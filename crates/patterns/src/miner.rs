@@ -185,8 +185,8 @@ impl ServiceMiner {
     }
 
     /// Template `i` of `bucket` learns from a line; true when its text changed.
-    fn learn(&mut self, i: usize, bucket: u64, line: &str, spans: &[Span], now: i64) -> bool {
-        let l = self.templates[i].absorb(line, spans, now);
+    fn learn(&mut self, i: usize, bucket: u64, line: &str, spans: &[Span], now: i64, words_checked: bool) -> bool {
+        let l = self.templates[i].absorb(line, spans, now, words_checked);
         if l.reshaped {
             if let Some(b) = self.buckets.get_mut(&bucket) {
                 b.memo.clear();
@@ -324,20 +324,20 @@ impl Miner {
         let mut at = std::mem::take(&mut self.at);
         let out = match best {
             Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
-                let refined = sm.learn(i, bucket, line, &spans, now);
+                let refined = sm.learn(i, bucket, line, &spans, now, true);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
                 Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
                 // enough different words at the same places: they are a variable
                 let i = sm.merge_variants(i, bucket, &at);
-                sm.learn(i, bucket, line, &spans, now);
+                sm.learn(i, bucket, line, &spans, now, false);
                 let i = sm.dedupe(i, bucket);
                 Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
                 // no room for a variant: the line joins the template, the words become variables
-                let refined = sm.learn(i, bucket, line, &spans, now);
+                let refined = sm.learn(i, bucket, line, &spans, now, false);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
                 Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }

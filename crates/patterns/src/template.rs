@@ -223,8 +223,10 @@ impl Template {
         self.rename();
     }
 
-    /// Learns from a line that joined the template.
-    pub fn absorb(&mut self, line: &str, spans: &[Span], now: i64) -> Learned {
+    /// Learns from a line that joined the template. `words_checked`: the caller found the
+    /// line's word equal to the template's wherever the template has one
+    /// ([`Template::has_word_mismatch`] said no), so equal keys need no compare.
+    pub fn absorb(&mut self, line: &str, spans: &[Span], now: i64, words_checked: bool) -> Learned {
         self.count += 1;
         self.first_seen = self.first_seen.min(now);
         self.last_seen = self.last_seen.max(now);
@@ -233,7 +235,7 @@ impl Template {
         for ((p, k), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(spans) {
             let tok = s.text(line);
             match &p.slot {
-                Slot::Word(w) if *k == s.key && same_word(*k, w, tok) => continue,
+                Slot::Word(w) if *k == s.key && (words_checked || same_word(*k, w, tok)) => continue,
                 Slot::Any => {}
                 Slot::Value if s.var => {}
                 Slot::Word(_) | Slot::Value => {
@@ -301,7 +303,7 @@ mod tests {
         let mut t = Template::new(lines[0], &spans, 0, 0);
         for l in &lines[1..] {
             tokenize(l, 64, &mut spans);
-            t.absorb(l, &spans, 1);
+            t.absorb(l, &spans, 1, false);
         }
         t
     }

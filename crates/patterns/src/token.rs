@@ -11,6 +11,8 @@
 //! numbers (with a sign when the sign is not glued to a word), dotted numbers (addresses,
 //! versions, decimals) as one value, `0x` hex and long hex strings.
 
+use crate::classes::{is_space, Scan};
+
 /// The placeholder of a variable in a template.
 pub const WILDCARD: &str = "<*>";
 
@@ -54,11 +56,9 @@ pub(crate) const ANY_KEY: u64 = 1;
 pub(crate) fn key_of(word: &[u8]) -> u64 {
     let n = word.len();
     if n <= 7 {
-        let mut k = (n as u64) << 56;
-        for (i, &b) in word.iter().enumerate() {
-            k |= (b as u64) << (8 * i);
-        }
-        return k;
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(word);
+        return u64::from_le_bytes(b) | (n as u64) << 56;
     }
     // FxHash-style over 8-byte chunks: fast, and only a first test (long words are compared)
     const K: u64 = 0xf135_7aea_2e62_a9c5;
@@ -84,43 +84,21 @@ pub(crate) fn same_word(key: u64, a: &str, b: &str) -> bool {
     key >> 56 != 0xff || a == b
 }
 
-/// Byte classes of the tokenizer: whitespace, and the bytes that make a token worth the full
-/// test of [`is_variable`] (digits, `/`, `\`, `.`, `@`, control bytes, non-ASCII).
-const SPACE: u8 = 1;
-const NOTABLE: u8 = 2;
-
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            SPACE
-        } else if c.is_ascii_digit() || matches!(c, b'/' | b'\\' | b'.' | b'@') || c < 0x20 || c >= 0x7f {
-            NOTABLE
-        } else {
-            0
-        };
-        b += 1;
-    }
-    t
-};
-
 /// Splits `line` into at most `max_tokens` tokens (the rest of a longer line becomes one last
 /// variable token), into `out` (cleared first). Lines longer than 4 GiB are cut at 4 GiB.
 ///
-/// One pass over the bytes: a token without a notable byte (most words) is a value only when
-/// it is very long or a month or weekday name; the others get the full [`is_variable`] test.
+/// One pass over the bytes, 64 at a time by their classes ([`crate::classes`]): a token without
+/// a notable byte (most words) is a value only when it is very long or a month or weekday
+/// name; the others get the full [`is_variable`] test.
 pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
     out.clear();
     let bytes = line.as_bytes();
     let len = bytes.len().min(u32::MAX as usize);
+    let mut scan = Scan::new(bytes, len);
     let mut i = 0;
     while i < len {
         let sep = i;
-        while i < len && CLASS[bytes[i] as usize] == SPACE {
-            i += 1;
-        }
+        i = scan.skip_space(i);
         if i >= len {
             break;
         }
@@ -135,17 +113,9 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
             out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true, key: VALUE_KEY });
             return;
         }
-        let mut seen = 0u8;
-        while i < len {
-            let c = CLASS[bytes[i] as usize];
-            if c == SPACE {
-                break;
-            }
-            seen |= c;
-            i += 1;
-        }
+        let (stop, notable) = scan.token_end(start);
         // whitespace is ASCII, so only a cut at 4 GiB can land inside a character
-        let end = if i == len { floor_char_boundary(line, i) } else { i };
+        let end = if stop == len { floor_char_boundary(line, stop) } else { stop };
         let text = &line[start..end];
         i = end.max(start + 1);
         // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
@@ -163,7 +133,7 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
         }
         let var = if text.len() > MAX_WORD_LEN {
             true
-        } else if seen & NOTABLE == 0 {
+        } else if !notable {
             is_calendar_word(text)
         } else {
             is_variable(text)
@@ -174,6 +144,7 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
 }
 
 /// Units of time and size that follow numbers.
+#[inline]
 fn is_unit(tok: &str) -> bool {
     if tok.len() > 8 || !matches!(tok.as_bytes()[0], b'n' | b'u' | 0xc2 | b'm' | b's' | b'h' | b'd' | b'B' | b'K' | b'M' | b'G' | b'T' | b'k') {
         return false;
@@ -191,10 +162,6 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// Whether a token's shape says it is a value (see the module documentation).
@@ -231,10 +198,24 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 }
 
 /// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
+#[inline]
 fn is_calendar_word(tok: &str) -> bool {
-    if tok.len() < 3 || tok.len() > 10 || !tok.as_bytes()[0].is_ascii_uppercase() {
-        return false;
-    }
+    let b = tok.as_bytes();
+    // every name starts with its three-letter abbreviation: most capitalised words stop there
+    b.len() >= 3
+        && b.len() <= 10
+        && b[0].is_ascii_uppercase()
+        && matches!(
+            [b[0], b[1], b[2]],
+            [b'J', b'a', b'n'] | [b'F', b'e', b'b'] | [b'M', b'a', b'r'] | [b'A', b'p', b'r'] | [b'M', b'a', b'y']
+                | [b'J', b'u', b'n'] | [b'J', b'u', b'l'] | [b'A', b'u', b'g'] | [b'S', b'e', b'p'] | [b'O', b'c', b't']
+                | [b'N', b'o', b'v'] | [b'D', b'e', b'c'] | [b'M', b'o', b'n'] | [b'T', b'u', b'e'] | [b'W', b'e', b'd']
+                | [b'T', b'h', b'u'] | [b'F', b'r', b'i'] | [b'S', b'a', b't'] | [b'S', b'u', b'n']
+        )
+        && is_calendar_name(tok)
+}
+
+fn is_calendar_name(tok: &str) -> bool {
     matches!(
         tok.trim_end_matches([',', '.']),
         "Jan" | "Feb" | "Mar" | "Apr" | "May" | "Jun" | "Jul" | "Aug" | "Sep" | "Oct" | "Nov" | "Dec" | "Mon" | "Tue"
@@ -357,8 +338,15 @@ fn is_cut(c: u8) -> bool {
 
 /// Whether a rendering `r` (`blk_<*>`, `<*>:<*>`, a literal) already stands for `tok`: a
 /// literal equal to it, or its literal parts found in the token in order (a glob match).
+#[inline]
 pub(crate) fn covers(r: &str, tok: &str) -> bool {
-    if r == WILDCARD || r == tok {
+    // most renderings of values are a bare wildcard: no call for them
+    let rb = r.as_bytes();
+    (rb.len() == 3 && rb[0] == b'<' && rb[1] == b'*' && rb[2] == b'>') || covers_glob(r, tok)
+}
+
+fn covers_glob(r: &str, tok: &str) -> bool {
+    if r == tok {
         return true;
     }
     // by hand rather than `split` / `find`: renderings and tokens are short, and the standard
@@ -428,6 +416,27 @@ mod tests {
             let t = s.text(line);
             assert_eq!(s.var, is_variable(t), "{t:?}");
             assert_eq!(s.key, if s.var { VALUE_KEY } else { key_of(t.as_bytes()) }, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_across_64_byte_blocks_are_the_whitespace_split() {
+        // words of every length from 1 to 90 bytes, some with digits or non-ASCII, separated by
+        // runs of 1 to 3 kinds of whitespace, so token ends fall everywhere in and across blocks
+        let pieces = ["ab", "x9", "naïve", "a/b/c", "Jun", "Q"];
+        let mut line = String::new();
+        for n in 1..=90usize {
+            let p = pieces[n % pieces.len()];
+            let word: String = p.chars().cycle().take(n).collect();
+            line.push_str(&word);
+            line.push_str(["\t", "  ", " \r "][n % 3]);
+        }
+        let mut spans = Vec::new();
+        tokenize(&line, 1000, &mut spans);
+        let texts: Vec<&str> = spans.iter().map(|s| s.text(&line)).collect();
+        assert_eq!(texts, line.split_ascii_whitespace().collect::<Vec<_>>());
+        for s in &spans {
+            assert_eq!(s.var, is_variable(s.text(&line)), "{:?}", s.text(&line));
         }
     }
 
