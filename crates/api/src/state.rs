@@ -81,6 +81,9 @@ pub struct AppState {
     /// The root of a search across machines (`loglynx serve` over workers' leaf APIs): when
     /// set, search, histogram, terms, patterns and tail go to the leaves instead of `store`.
     pub root: Option<Arc<loglynx_search::Root>>,
+    /// The parse stage's learned structures (`<data_dir>/parse/learned.json`), listed by
+    /// `/api/v1/sources/learned` (404 when `None`).
+    pub learned_state: Option<std::path::PathBuf>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -122,6 +125,7 @@ impl AppState {
             otlp: OtlpLimits::default(),
             patterns: None,
             root: None,
+            learned_state: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

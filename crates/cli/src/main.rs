@@ -43,6 +43,9 @@ enum Command {
     Patterns(client::PatternsArgs),
     /// Follow new events of a running instance as they arrive.
     Tail(client::TailArgs),
+    /// The header structures a running instance learned per source (files, syslog senders'
+    /// programs, HTTP streams), most recently used first.
+    Sources(client::SourcesArgs),
     /// Bulk-import files into a running instance, with progress.
     Ingest(client::IngestArgs),
     /// Export every event matching a query as NDJSON on stdout, with progress on stderr.
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         Command::Search(args) => client::run_search(args),
         Command::Patterns(args) => client::run_patterns(args),
         Command::Tail(args) => client::run_tail(args),
+        Command::Sources(args) => client::run_sources(args),
         Command::Ingest(args) => client::run_ingest(args),
         Command::Export(args) => client::run_export(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),

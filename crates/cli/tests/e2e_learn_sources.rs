@@ -133,5 +133,35 @@ fn syslog_and_http_streams_learn_the_layout_behind_their_header() {
     assert_read(&server, "textmark", 20, "com.acme.Web", "textmark ");
     let first: Value = server.all_hits("textmark AND done").into_iter().find(|h| h["message"] == "textmark 0 done").unwrap();
     assert_eq!(first["@timestamp"], "2024-05-31T10:00:00.250Z");
+
+    // 5. What was learned is listed by the API and by `loglynx sources`, per source.
+    let r = server.client().get(server.url("/api/v1/sources/learned")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value = r.json().unwrap();
+    let rows: Vec<(String, String, String, String)> = listed["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("kind"), s("source"), s("detail"), s("structure"))
+        })
+        .collect();
+    let has = |kind: &str, source: &str, detail: &str| {
+        rows.iter().any(|r| r.0 == kind && r.1 == source && r.2 == detail && r.3.contains("logger"))
+    };
+    assert!(has("syslog", "billing", "127.0.0.1"), "{rows:?}");
+    assert!(has("syslog", "api", "127.0.0.1"), "{rows:?}");
+    assert!(has("http_json", "ingest", "billing"), "{rows:?}");
+    assert!(has("http_text", "ingest", ""), "{rows:?}");
+    assert!(!rows.iter().any(|r| r.1 == "sshd"), "plain messages learn nothing: {rows:?}");
+    let out = std::process::Command::new(support::BIN)
+        .args(["sources", "--server", &server.url("")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("syslog") && text.contains("billing (127.0.0.1)"), "{text}");
+    assert!(text.contains("learned structure: level thread logger message"), "{text}");
     server.stop();
 }

@@ -166,6 +166,7 @@ impl AllInOne {
         state.query_limits = loglynx_api::QueryLimits::new(&cfg.query);
         state.detection = detection.clone();
         state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
+        state.learned_state = Some(cfg.data_dir.join("parse").join("learned.json"));
         drop(raw_tx);
         let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         {

@@ -80,6 +80,8 @@ impl Serve {
         state.detection = alerts_from_kafka(&cfg, shutdown.clone())?;
         // The agents' and workers' health reports: /api/v1/pipeline and loglynx_kafka_* on /metrics.
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
+        // The workers' learned parse structures, when they share this data directory.
+        state.learned_state = Some(cfg.data_dir.join("parse").join("learned.json"));
         // The template dictionary of /api/v1/patterns: the workers' saved miner states, merged.
         state.patterns = crate::patterns::StateFiles::new(&cfg).map(|s| Arc::new(s) as Arc<dyn loglynx_api::PatternView>);
         // A root: queries go to the workers' leaf APIs, and the pipeline's health comes from

@@ -13,6 +13,12 @@
 //!
 //! Group `corpus`: the formats x 300 lines of `tests/formats.rs` through the stage's path
 //! (structures learned on a first pass), lines per second over all of it.
+//!
+//! Group `long_lines`: one line in each of the shapes that make a parser scan far (a huge
+//! message, an unterminated bracket or quote, a run of one byte), at 1 MiB and 8 MiB, in bytes
+//! per second: a parser linear in the line's length has the same rate at both sizes (a
+//! quadratic scan is 8x slower at 8 MiB). `ten_megabyte_lines_parse_into_one_event_each` in
+//! `src/parse/tests.rs` checks the same shapes are parsed whole.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -213,5 +219,49 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The shapes of `long_lines`, `n` bytes of filler each (the same as the unit test's).
+fn long_line_shapes(n: usize) -> Vec<(&'static str, String)> {
+    let big = "x".repeat(n);
+    vec![
+        ("rfc3164", format!("<34>Oct 11 22:14:15 host app[1]: {big}")),
+        ("rfc5424_open_sd", format!("<165>1 2003-10-11T22:14:15Z h a - - [{big}")),
+        ("json", format!("{{\"message\":\"{big}\"}}")),
+        ("logfmt_open_quote", format!("a=1 b=\"{big}")),
+        ("access_open_bracket", format!("1.2.3.4 - - [{big}")),
+        ("two_words", format!("{big} {big}")),
+        ("logfmt_pairs", "a=b ".repeat(n / 4)),
+        ("brackets", "[".repeat(n)),
+        ("angles", "<".repeat(n)),
+    ]
+}
+
+fn long_lines(c: &mut Criterion) {
+    let ctx = ParseContext {
+        now: Timestamp::from_secs(1_717_200_000),
+        keep_original: false,
+        utc_offset_secs: 0,
+    };
+    let mut g = c.benchmark_group("long_lines");
+    g.sample_size(10);
+    for mib in [1usize, 8] {
+        for (name, line) in long_line_shapes(mib << 20) {
+            let rec = RawRecord {
+                body: line.into_bytes(),
+                truncated: false,
+                hint: FormatHint::Auto,
+                source: Arc::new(SourceKind::File { path: "/var/log/long.log".into() }),
+                host: None,
+                received: ctx.now,
+                id: "long".into(),
+            };
+            g.throughput(Throughput::Bytes(rec.body.len() as u64));
+            g.bench_function(format!("{name}/{mib}MiB"), |b| {
+                b.iter(|| black_box(parse_record(black_box(&rec), &ctx)))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, long_lines);
 criterion_main!(benches);

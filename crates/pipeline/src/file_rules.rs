@@ -100,8 +100,14 @@ impl FileRules {
         let mut by_src: HashMap<(*const SourceKind, Option<&str>), usize> = HashMap::new();
         let mut srcs: Vec<Src<'_>> = Vec::new();
         let mut events = Vec::with_capacity(records.len());
+        // The source of the record before: a batch is mostly runs of one source's records,
+        // which then cost no hash each.
+        let mut last: Option<((*const SourceKind, Option<&str>), usize)> = None;
         for (i, r) in records.iter().enumerate() {
-            let k = *by_src.entry((Arc::as_ptr(&r.source), r.host.as_deref())).or_insert_with(|| {
+            let src_key = (Arc::as_ptr(&r.source), r.host.as_deref());
+            let k = match last {
+                Some((lk, k)) if lk == src_key => k,
+                _ => *by_src.entry(src_key).or_insert_with(|| {
                 let rules = self.for_source(&r.source);
                 let key = match r.source.as_ref() {
                     SourceKind::File { path } if rules.layout.is_none() => {
@@ -116,9 +122,13 @@ impl FileRules {
                 let learned = key.as_deref().and_then(|k| self.learner.layout(k));
                 srcs.push(Src { rules, key, learned, idx: Vec::new() });
                 srcs.len() - 1
-            });
+            }),
+            };
+            last = Some((src_key, k));
             let s = &mut srcs[k];
-            s.idx.push(i);
+            if s.key.is_some() {
+                s.idx.push(i);
+            }
             let layout = s.rules.layout.or(s.learned.as_deref());
             events.push(parse_with(r, ctx, SourceRules { zone: s.rules.zone, layout }));
         }
@@ -155,14 +165,25 @@ impl FileRules {
     /// Syslog messages and JSON documents' `message`: read with the structure learned for their
     /// stream, and learned from (`crate::learn::message`).
     fn learn_messages(&self, records: &[RawRecord], events: &mut [Event], ctx: &ParseContext) {
-        let mut streams: HashMap<message::KeyParts<'_>, Vec<usize>> = HashMap::new();
+        // Streams in the order they first appear, found by hash only when a record's stream
+        // is not the one of the record before (a batch is mostly runs of one stream).
+        let mut by_key: HashMap<message::KeyParts<'_>, usize> = HashMap::new();
+        let mut streams: Vec<(message::KeyParts<'_>, Vec<usize>)> = Vec::new();
+        let mut last: Option<usize> = None;
         for (i, (r, e)) in records.iter().zip(events.iter()).enumerate() {
             if matches!(r.source.as_ref(), SourceKind::File { .. }) {
                 continue;
             }
-            if let Some(k) = message::stream(r, e) {
-                streams.entry(k).or_default().push(i);
-            }
+            let Some(k) = message::stream(r, e) else { continue };
+            let at = match last {
+                Some(at) if streams[at].0 == k => at,
+                _ => *by_key.entry(k).or_insert_with(|| {
+                    streams.push((k, Vec::new()));
+                    streams.len() - 1
+                }),
+            };
+            streams[at].1.push(i);
+            last = Some(at);
         }
         if streams.is_empty() {
             return;
@@ -201,9 +222,10 @@ impl FileRules {
     }
 
     /// The structure learned for a syslog program of a sender (`host.name`, else the peer
-    /// address), if any.
-    pub fn learned_syslog_structure(&self, sender: &str, program: &str) -> Option<crate::parse::Structure> {
-        let layout = self.learner.layout(&message::key(&["syslog", sender, program, ""]))?;
+    /// address) that sent from `peer` (`ip:port` or the IP), if any.
+    pub fn learned_syslog_structure(&self, peer: &str, sender: &str, program: &str) -> Option<crate::parse::Structure> {
+        let ip = message::peer_ip(peer);
+        let layout = self.learner.layout(&message::key(&["syslog", sender, program, ip]))?;
         layout.structure().cloned()
     }
 

@@ -17,6 +17,7 @@ pub(crate) mod patterns;
 pub(crate) mod pit;
 pub(crate) mod pipeline;
 pub(crate) mod search;
+pub(crate) mod sources;
 pub(crate) mod tail;
 pub(crate) mod talkers;
 

@@ -1,4 +1,4 @@
-//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, `loglynx export`, talking to a running
+//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, `loglynx export`, `loglynx sources`, talking to a running
 //! instance over its HTTP API (blocking reqwest; these commands run outside any runtime).
 //!
 //! Exit codes: 0 success; 1 the server refused or failed the request (its message is printed),
@@ -9,6 +9,7 @@ mod export;
 mod ingest;
 mod patterns;
 mod search;
+mod sources;
 mod tail;
 
 use std::io;
@@ -21,6 +22,7 @@ pub use export::{run_export, ExportArgs};
 pub use ingest::{run_ingest, IngestArgs};
 pub use patterns::{run_patterns, PatternsArgs};
 pub use search::{run_search, SearchArgs};
+pub use sources::{run_sources, SourcesArgs};
 pub use tail::{run_tail, TailArgs};
 
 /// Where the server is and how to authenticate; shared by the client commands.

@@ -93,7 +93,7 @@ fn infer_timed(
         (TimeReading::Format(super::infer_format(lines, ctx)?.to_string()), false)
     };
     let time_only =
-        Structure { lead: lead.to_vec(), time: time.clone(), delimiter: " ".into(), columns: None, ambiguous_date };
+        Structure { lead: lead.to_vec(), time: time.clone(), delimiter: " ".into(), columns: None, ambiguous_date, described: Default::default() };
     let rests: Vec<&str> = lines
         .iter()
         .filter_map(|l| time_only.read_time(l, ctx).filter(|(t, _)| plausible(*t, ctx)).map(|(_, r)| r))
@@ -109,6 +109,7 @@ fn infer_timed(
         delimiter: delimiter.to_string(),
         columns: Some(columns),
         ambiguous_date,
+        described: Default::default(),
     };
     if message {
         return [full, time_only].into_iter().find(|s| fitting(s, orig, ctx) * 4 >= orig.len() * 3);
@@ -164,6 +165,7 @@ fn infer_timeless(lines: &[&str], ctx: &ParseContext) -> Option<Structure> {
         delimiter: delimiter.to_string(),
         columns: Some(cols),
         ambiguous_date: false,
+        described: Default::default(),
     };
     (fitting(&s, lines, ctx) * 4 >= lines.len() * 3).then_some(s)
 }
@@ -182,6 +184,7 @@ fn day_first_evidence(lines: &[&str], ctx: &ParseContext) -> Option<TimeReading>
         delimiter: " ".into(),
         columns: None,
         ambiguous_date: false,
+        described: Default::default(),
     };
     let ok = lines.iter().filter(|l| matches!(s.read_time(l, ctx), Some((t, _)) if plausible(t, ctx))).count();
     (ok * 4 >= lines.len() * 3).then_some(TimeReading::DayFirst)

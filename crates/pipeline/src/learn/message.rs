@@ -3,7 +3,11 @@
 //! document's `message` (an NDJSON or `_bulk` stream). Each such stream learns its structure
 //! like a file ([`super::infer_message`]), under its own key:
 //!
-//! - syslog: the sender (`host.name`, else the peer) and the program (`process.name`);
+//! - syslog: the host the sender names (`host.name`, else the peer address), the program
+//!   (`process.name`) and the peer's IP address. The named host alone is what the sender
+//!   claims: keyed on it only, anyone who can reach the syslog port could make another host's
+//!   program learn again; with the peer's address beside it, a relay's senders still learn
+//!   one structure each, and a sender's reconnections (a new source port) keep theirs;
 //! - HTTP JSON documents: the endpoint, the records' host and the stream's name (the `_bulk`
 //!   index, else `event.dataset`, else `service.name`).
 //!
@@ -11,10 +15,13 @@
 //! over the severity, which many senders set to one value; for JSON the document's own level
 //! wins), `log.logger`, `process.thread.*`, `process.pid` when the event has none, labels
 //! `log.structure`, and the message after the header. The message's own time becomes
-//! `@timestamp` only when the event had none of its own (a JSON document without a time field):
-//! a syslog header's time (with its zone) is kept.
+//! `@timestamp` when the event had none of its own (a JSON document without a time field, a
+//! syslog header without one), or when it is the event's time more precisely: the event's is a
+//! whole second (RFC 3164 has no fraction) and the message's has a fraction within that same
+//! second. Otherwise the header's time (with its zone) is kept: an application's time without
+//! a zone may be hours off.
 
-use loglynx_core::{Event, RawRecord, SourceKind};
+use loglynx_core::{Event, RawRecord, SourceKind, Timestamp};
 
 use crate::parse::{Layout, ParseContext};
 
@@ -34,8 +41,9 @@ pub(crate) fn stream<'a>(rec: &'a RawRecord, ev: &'a Event) -> Option<KeyParts<'
     }
     match rec.source.as_ref() {
         SourceKind::Syslog { peer, .. } if ev.dataset.as_deref() == Some("syslog") => {
-            let sender = ev.host.as_deref().unwrap_or(peer.as_str());
-            Some(["syslog", sender, ev.process_name.as_deref().unwrap_or(""), ""])
+            let ip = peer_ip(peer);
+            let sender = ev.host.as_deref().unwrap_or(ip);
+            Some(["syslog", sender, ev.process_name.as_deref().unwrap_or(""), ip])
         }
         SourceKind::Http { endpoint } if rec.hint == loglynx_core::FormatHint::Json => {
             // A document without `message` has the whole line as its message.
@@ -52,6 +60,28 @@ pub(crate) fn stream<'a>(rec: &'a RawRecord, ev: &'a Event) -> Option<KeyParts<'
         }
         _ => None,
     }
+}
+
+/// The IP address of a peer written `ip:port` or `[ip]:port`; the text itself for another shape.
+pub(crate) fn peer_ip(peer: &str) -> &str {
+    match peer.rsplit_once(':') {
+        Some((ip, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            match ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+                Some(v6) => v6,
+                // `::1` without brackets: the last group is no port.
+                None if ip.contains(':') => peer,
+                None => ip,
+            }
+        }
+        _ => peer,
+    }
+}
+
+/// `precise` is `coarse` read more precisely: `coarse` a whole second, `precise` within it with
+/// a fraction.
+fn more_precise(coarse: Timestamp, precise: Timestamp) -> bool {
+    const SEC: i64 = 1_000_000_000;
+    coarse.0 % SEC == 0 && precise.0 % SEC != 0 && precise.0.div_euclid(SEC) * SEC == coarse.0
 }
 
 /// Reads `ev.message` with `layout`; `false` (event untouched) when the message does not fit.
@@ -72,7 +102,8 @@ pub(crate) fn apply(layout: &Layout, rec: &RawRecord, ev: &mut Event, ctx: &Pars
     if ev.pid.is_none() {
         ev.pid = got.pid;
     }
-    if ev.timestamp == rec.received && got.timestamp != rec.received && !got.flags.bad_timestamp {
+    let untimed = ev.timestamp == rec.received && got.timestamp != rec.received;
+    if (untimed || more_precise(ev.timestamp, got.timestamp)) && !got.flags.bad_timestamp {
         ev.timestamp = got.timestamp;
         ev.flags.ambiguous_timestamp |= got.flags.ambiguous_timestamp;
     }
@@ -119,8 +150,10 @@ mod tests {
             .collect()
     }
 
+    const PEER: &str = "10.0.0.7:5514";
+
     fn syslog() -> SourceKind {
-        SourceKind::Syslog { transport: "tcp".into(), peer: "10.0.0.7:5514".into() }
+        SourceKind::Syslog { transport: "tcp".into(), peer: PEER.into() }
     }
 
     fn http() -> SourceKind {
@@ -145,7 +178,7 @@ mod tests {
             assert_eq!(e.timestamp, Timestamp((1_717_149_600 + i as i64) * 1_000_000_000));
             assert_eq!((e.host.as_deref(), e.process_name.as_deref()), (Some("web7"), Some("billing")));
         }
-        let s = rules.learned_syslog_structure("web7", "billing").unwrap();
+        let s = rules.learned_syslog_structure(PEER, "web7", "billing").unwrap();
         assert_eq!(s.describe(), "level thread logger message");
         // A message that does not fit stays whole; its severity stays the level.
         let odd = vec!["<11>1 2024-05-31T10:00:09Z web7 billing 9 - - plain words here".to_string()];
@@ -160,7 +193,7 @@ mod tests {
             assert!(e.message.starts_with("Accepted password for root port"), "{e:?}");
             assert!(!e.labels.contains_key("log.structure"));
         }
-        assert!(rules.learned_syslog_structure("web7", "sshd").is_none());
+        assert!(rules.learned_syslog_structure(PEER, "web7", "sshd").is_none());
 
         // A JSON stream whose documents have no time of their own take the message's; a
         // document's own level wins over the message's.
@@ -180,10 +213,22 @@ mod tests {
             assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("com.acme.Db"));
         }
 
+        // What the state file lists (`GET /api/v1/sources/learned`), the most recent first.
+        let listed: Vec<(&str, String, String, String, String)> = crate::learned_sources(&state)
+            .into_iter()
+            .map(|l| (l.kind, l.host, l.source, l.detail, l.structure))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("http_json", "receiver".into(), "ingest".into(), "db".into(), "time level thread logger message".into()),
+                ("syslog", "web7".into(), "billing".into(), "10.0.0.7".into(), "level thread logger message".into()),
+            ]
+        );
         // What was learned survives a restart: the state file holds the syslog program's
         // structure, and a new process reads its messages at once.
         let again = FileRules::default().with_state_file(state);
-        assert_eq!(again.learned_syslog_structure("web7", "billing"), Some(s));
+        assert_eq!(again.learned_syslog_structure(PEER, "web7", "billing"), Some(s));
         let one = vec![format!("<13>1 2024-05-31T10:00:00Z web7 billing 9 - - {}", app(2))];
         let e = &again.parse_batch(&recs(syslog(), FormatHint::Syslog, &one), &ctx())[0];
         assert_eq!((e.level.as_deref(), e.message.as_str()), (Some("error"), "invoice 2 sent"));
@@ -194,7 +239,36 @@ mod tests {
                 (0..10).map(|i| format!("<13>1 2024-05-31T10:00:0{i}Z web9 {p} 9 - - {}", app(i))).collect();
             rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &bodies), &ctx());
         }
-        assert!(rules.learned_syslog_structure("web7", "billing").is_none());
-        assert!(rules.learned_syslog_structure("web9", "c").is_some());
+        assert!(rules.learned_syslog_structure(PEER, "web7", "billing").is_none());
+        assert!(rules.learned_syslog_structure(PEER, "web9", "c").is_some());
+    }
+
+    #[test]
+    fn a_syslog_stream_is_the_named_host_from_its_peer_and_takes_the_finer_time_of_its_message() {
+        let rules = FileRules::default();
+        let app = |i: usize| format!("2024-05-31 10:00:0{i}.250 {} [main] com.acme.Api: call {i}", LEVELS[i % 3].0);
+        let bodies: Vec<String> = (0..10).map(|i| format!("<14>May 31 10:00:0{i} web7 api[4]: {}", app(i))).collect();
+        let evs = rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &bodies), &ctx());
+        for (i, e) in evs.iter().enumerate() {
+            assert_eq!(e.message, format!("call {i}"), "{e:?}");
+            // RFC 3164 has whole seconds: the message's time is the same second, finer.
+            assert_eq!(e.timestamp, Timestamp((1_717_149_600 + i as i64) * 1_000_000_000 + 250_000_000));
+        }
+        // Learned under the sender's IP, from any source port; not for the same named host
+        // sent from another address.
+        assert!(rules.learned_syslog_structure("10.0.0.7:40000", "web7", "api").is_some());
+        assert!(rules.learned_syslog_structure("10.0.0.7", "web7", "api").is_some());
+        assert!(rules.learned_syslog_structure("10.9.9.9:5514", "web7", "api").is_none());
+        let spoofed = SourceKind::Syslog { transport: "udp".into(), peer: "10.9.9.9:5514".into() };
+        let e = &rules.parse_batch(&recs(spoofed, FormatHint::Syslog, &bodies[..1]), &ctx())[0];
+        assert!(!e.labels.contains_key("log.structure"), "{e:?}");
+        // A message time in another second (a zone the app did not write, a clock apart) does
+        // not replace the header's.
+        let off = vec!["<14>May 31 10:00:05 web7 api[4]: 2024-05-31 08:00:05.250 INFO [main] com.acme.Api: call 5".to_string()];
+        let e = &rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &off), &ctx())[0];
+        assert_eq!((e.message.as_str(), e.timestamp), ("call 5", Timestamp((1_717_149_600 + 5) * 1_000_000_000)));
+        assert_eq!(super::peer_ip("[2001:db8::1]:514"), "2001:db8::1");
+        assert_eq!(super::peer_ip("10.0.0.7:514"), "10.0.0.7");
+        assert_eq!(super::peer_ip("2001:db8::1"), "2001:db8::1");
     }
 }

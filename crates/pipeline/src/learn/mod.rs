@@ -106,6 +106,59 @@ pub fn infer_format(lines: &[&str], ctx: &ParseContext) -> Option<&'static str> 
     (n > 0 && n * 4 >= lines.len() * 3).then_some(best)
 }
 
+/// A source's learned structure as `<data_dir>/parse/learned.json` holds it, for
+/// `GET /api/v1/sources/learned` and `loglynx sources`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LearnedSource {
+    /// `file`, `syslog` (the messages of a sender's program), `http_text` (raw text lines over
+    /// HTTP) or `http_json` (JSON documents' `message` over HTTP).
+    pub kind: &'static str,
+    /// The host: of the file's records, the one a syslog sender names, or of the HTTP records.
+    pub host: String,
+    /// The file's path, the syslog program, or the HTTP endpoint.
+    pub source: String,
+    /// The syslog sender's IP address, or the JSON stream (`_bulk` index, `event.dataset` or
+    /// `service.name`); empty for the others.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The structure as `loglynx parse` prints it (`time|level|thread|logger|message`).
+    pub structure: String,
+    /// The strftime format of its time, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+}
+
+/// The sources with a learned structure in the state file `path`, the most recently used
+/// first (at the time the file was last written); empty when there is none or it cannot be
+/// read (logged).
+pub fn learned_sources(path: &std::path::Path) -> Vec<LearnedSource> {
+    let mut out: Vec<LearnedSource> = store::load(path)
+        .into_iter()
+        .map(|(key, s)| {
+            let parts: Vec<&str> = key.split('|').collect();
+            let (kind, host, source, detail) = match parts.as_slice() {
+                ["syslog", host, program, ip] => ("syslog", *host, *program, *ip),
+                ["http", endpoint, host] => ("http_text", *host, *endpoint, ""),
+                ["http", endpoint, host, stream] => ("http_json", *host, *endpoint, *stream),
+                _ => {
+                    let (host, path) = key.split_once('|').unwrap_or(("", key.as_str()));
+                    ("file", host, path, "")
+                }
+            };
+            LearnedSource {
+                kind,
+                host: host.to_string(),
+                source: source.to_string(),
+                detail: detail.to_string(),
+                structure: s.describe(),
+                timestamp_format: s.timestamp_format().map(str::to_string),
+            }
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
 #[derive(Debug, Default)]
 struct FileState {
     /// Lines seen in the current window.
@@ -162,7 +215,11 @@ impl Learner {
     /// missing or unreadable file is an empty start, logged).
     pub(crate) fn with_state_file(state_file: PathBuf) -> Self {
         let mut files = LruCache::new(capacity(MAX_FILES));
-        for (k, s) in store::load(&state_file).into_iter().take(MAX_FILES) {
+        let saved = store::load(&state_file);
+        // Least recently used first: each `put` makes its source the most recent, so the order
+        // is the one before the restart (the most recent kept when there are too many).
+        let skip = saved.len().saturating_sub(MAX_FILES);
+        for (k, s) in saved.into_iter().skip(skip) {
             let st = FileState {
                 learned: Some(Arc::new(Layout::learned(s))),
                 settled: true,
@@ -200,8 +257,10 @@ impl Learner {
 
     fn save(&self, files: &LruCache<String, FileState>) {
         let Some(path) = &self.state_file else { return };
+        // The cache iterates the most recent first; the file holds the least recent first.
         let learned: Vec<(&str, &Structure)> = files
             .iter()
+            .rev()
             .filter_map(|(k, f)| Some((k.as_str(), f.learned.as_deref()?.structure()?)))
             .collect();
         store::save(path, &learned);
@@ -575,6 +634,24 @@ mod tests {
         let again = Learner::with_state_file(path.clone());
         let s = again.layout("h|/srv/a.log").and_then(|l| l.structure().cloned()).unwrap();
         assert_eq!(s.describe(), "time|level|thread|logger|message");
+        // The order of use survives too: the least recently used is forgotten first after a
+        // restart as before it.
+        for f in ["h|/1.log", "h|/2.log", "h|/3.log"] {
+            assert!(again.observe(f, out(10, 0, &refs, false), &ctx(), &no_head).is_some());
+        }
+        assert!(again.layout("h|/1.log").is_some(), "used last: /1.log");
+        assert!(again.observe("h|/4.log", out(10, 0, &refs, false), &ctx(), &no_head).is_some());
+        let restarted = Learner::with_state_file(path.clone());
+        restarted.set_capacity(2);
+        let kept: Vec<bool> = ["h|/1.log", "h|/2.log", "h|/3.log", "h|/4.log", "h|/srv/a.log"]
+            .iter()
+            .map(|k| restarted.layout(k).is_some())
+            .collect();
+        assert_eq!(kept, [true, false, false, true, false]);
+        // The earlier form of the file (an object from key to structure) is still read.
+        let keyed = serde_json::json!({ "h|/old.log": s });
+        std::fs::write(&path, keyed.to_string()).unwrap();
+        assert!(Learner::with_state_file(path.clone()).layout("h|/old.log").is_some());
         // A file that is not JSON is an empty start, never a failure.
         std::fs::write(&path, "{not json").unwrap();
         assert!(Learner::with_state_file(path).layout("h|/srv/a.log").is_none());

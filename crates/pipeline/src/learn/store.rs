@@ -1,38 +1,66 @@
-//! The learned structures on disk: `<data_dir>/parse/learned.json`, one JSON object from the
-//! learner's key (`host|path`) to the structure, rewritten whole (temporary file, then rename)
-//! when what was learned changes. Losing it costs a file its learning again, nothing else: a
-//! file that cannot be read or written is logged and otherwise ignored.
+//! The learned structures on disk: `<data_dir>/parse/learned.json`, a JSON array of
+//! `{"key": .., "structure": ..}` (the learner's key: `host|path` for a file), the source used
+//! least recently first, rewritten whole (temporary file, then rename) when what was learned
+//! changes. Loaded in that order, the learner forgets the same sources first after a restart
+//! as before it. A file of the earlier form (one object from key to structure, no order) is
+//! still read. Losing it costs a source its learning again, nothing else: a file that cannot be
+//! read or written is logged and otherwise ignored.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use crate::parse::Structure;
 
-/// What `path` holds; empty when it is missing or unreadable (logged).
-pub(super) fn load(path: &Path) -> BTreeMap<String, Structure> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BTreeMap::new(),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot read the learned log structures: files learn them again");
-            return BTreeMap::new();
-        }
-    };
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        tracing::warn!(path = %path.display(), error = %e, "the learned log structures are not readable JSON: files learn them again (the file is rewritten at the next change)");
-        BTreeMap::new()
-    })
+/// One learned source on disk.
+#[derive(Serialize, Deserialize)]
+struct Entry<S> {
+    key: String,
+    structure: S,
 }
 
-/// Writes `learned` to `path` (creating its directory).
+/// What the file may hold.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OnDisk {
+    /// Least recently used first.
+    Ordered(Vec<Entry<Structure>>),
+    /// The earlier form, without an order.
+    Keyed(BTreeMap<String, Structure>),
+}
+
+/// What `path` holds, least recently used first; empty when it is missing or unreadable
+/// (logged).
+pub(super) fn load(path: &Path) -> Vec<(String, Structure)> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the learned log structures: sources learn them again");
+            return Vec::new();
+        }
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(OnDisk::Ordered(v)) => v.into_iter().map(|e| (e.key, e.structure)).collect(),
+        Ok(OnDisk::Keyed(m)) => m.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the learned log structures are not readable JSON: sources learn them again (the file is rewritten at the next change)");
+            Vec::new()
+        }
+    }
+}
+
+/// Writes `learned` (least recently used first) to `path`, creating its directory.
 pub(super) fn save(path: &Path, learned: &[(&str, &Structure)]) {
-    let map: BTreeMap<&str, &Structure> = learned.iter().copied().collect();
+    let list: Vec<Entry<&Structure>> =
+        learned.iter().map(|(k, s)| Entry { key: (*k).to_string(), structure: *s }).collect();
     let res = (|| -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&map).map_err(std::io::Error::other)?)?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&list).map_err(std::io::Error::other)?)?;
         std::fs::rename(&tmp, path)
     })();
     if let Err(e) = res {

@@ -1,5 +1,11 @@
 //! Which event field a structured key (JSON, logfmt) fills: ECS names, flat dotted or nested,
 //! and common aliases. Everything else becomes a label.
+//!
+//! Beside the ECS names: a time held in MongoDB Extended JSON's `{"$date": ...}` under any key;
+//! the short keys of MongoDB 4.4+'s structured log (`s` severity, `c` component, `ctx` thread),
+//! taken only when their value fits (a level word, one word), else labels as written; logger
+//! and thread names (`logger`, `logger_name`, `component`, `thread`, `thread_name`) as labels
+//! `log.logger` and `process.thread.name`.
 
 use loglynx_core::Event;
 
@@ -15,6 +21,13 @@ pub(crate) enum Target {
     /// `message` and aliases; lower rank wins.
     Message(u8),
     Level,
+    /// A short key that is a level only when its value is a level word (MongoDB's `"s":"I"`);
+    /// else a label.
+    LevelWord,
+    /// Label `log.logger`: a logger, class or component name (one word).
+    Logger,
+    /// Label `process.thread.name` (one word).
+    Thread,
     Host,
     Service,
     ProcessName,
@@ -108,10 +121,16 @@ pub(crate) fn classify(key: &str) -> Target {
         "timestamp" => Target::Timestamp(1),
         "time" => Target::Timestamp(2),
         "ts" => Target::Timestamp(3),
+        // MongoDB Extended JSON's date wrapper (`"t":{"$date":"2024-..."}`): a time whatever
+        // the key that holds it, after the named ones.
+        k if k.ends_with(".$date") => Target::Timestamp(4),
         "message" => Target::Message(0),
         "msg" => Target::Message(1),
         "log" => Target::Message(2),
         "log.level" | "level" | "severity" | "lvl" | "loglevel" | "levelname" => Target::Level,
+        "s" => Target::LevelWord,
+        "log.logger" | "logger" | "logger_name" | "component" | "c" => Target::Logger,
+        "process.thread.name" | "thread" | "thread_name" | "ctx" => Target::Thread,
         "host.name" | "host" | "hostname" | "host.hostname" => Target::Host,
         "service.name" | "service" | "app" => Target::Service,
         "process.name" | "process" | "program" => Target::ProcessName,
@@ -150,14 +169,20 @@ pub(crate) fn classify(key: &str) -> Target {
     }
 }
 
+/// Label `name` when `text` is one word (a logger, a thread), else the label `key` as written.
+fn one_word_label(ev: &mut Event, name: &str, key: &str, text: String) {
+    let word = !text.is_empty() && text.len() <= 128 && !text.contains([' ', '\t', '\n']);
+    ev.labels.insert(if word { name } else { key }.to_string(), text);
+}
+
 /// Collects the fields of one structured record, then writes them into the event.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
-    ts: Option<(u8, TsField, String)>,
+    /// Rank, value read, text, key.
+    ts: Option<(u8, TsField, String, String)>,
     msg: Option<(u8, String)>,
 }
 
-const TS_KEYS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"];
 const MSG_KEYS: [&str; 3] = ["message", "msg", "log"];
 
 /// A value as the collector sees it: text, or a number.
@@ -194,18 +219,18 @@ impl Collected {
         match classify(key) {
             Target::Timestamp(rank) => {
                 // The best-ranked alias wins; the others are kept as labels.
-                if self.ts.as_ref().is_some_and(|(r, _, _)| *r <= rank) {
+                if self.ts.as_ref().is_some_and(|(r, _, _, _)| *r <= rank) {
                     return as_label(ev, &v);
                 }
-                if let Some((r, _, old)) = self.ts.take() {
-                    ev.labels.insert(TS_KEYS[usize::from(r)].into(), old);
+                if let Some((_, _, old, old_key)) = self.ts.take() {
+                    ev.labels.insert(old_key, old);
                 }
                 let ts = match &v {
                     Val::Text(s) => timestamp::parse_text(s),
                     Val::Int(n) => timestamp::from_epoch_int(*n),
                     Val::Float(f) => timestamp::from_epoch_f64(*f),
                 };
-                self.ts = Some((rank, ts.map_or(TsField::Bad, TsField::Ok), v.to_text()));
+                self.ts = Some((rank, ts.map_or(TsField::Bad, TsField::Ok), v.to_text(), key.to_string()));
             }
             Target::Message(rank) => {
                 if self.msg.as_ref().is_some_and(|(r, _)| *r <= rank) {
@@ -226,6 +251,15 @@ impl Collected {
                     None => as_label(ev, &v),
                 },
             },
+            Target::LevelWord => match &v {
+                Val::Text(t) => match super::header::level_word(t.trim()) {
+                    Some(l) => ev.level = Some(l.to_string()),
+                    None => as_label(ev, &v),
+                },
+                _ => as_label(ev, &v),
+            },
+            Target::Logger => one_word_label(ev, "log.logger", key, v.to_text()),
+            Target::Thread => one_word_label(ev, "process.thread.name", key, v.to_text()),
             Target::Host => ev.host = Some(v.to_text()),
             Target::Service => ev.service = Some(v.to_text()),
             Target::ProcessName => ev.process_name = Some(v.to_text()),
@@ -275,7 +309,7 @@ impl Collected {
     /// Writes timestamp and message. Without a message key the event's message is
     /// `fallback` (the whole raw record), so the event stays readable and searchable.
     pub(crate) fn finish(self, ev: &mut Event, fallback: &str) {
-        if let Some((_, ts, _)) = self.ts {
+        if let Some((_, ts, _, _)) = self.ts {
             super::record::apply_ts(ev, ts);
         }
         ev.message = match self.msg {

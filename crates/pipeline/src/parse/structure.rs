@@ -90,7 +90,23 @@ pub struct Structure {
     /// The sample's dates could be read day-first or month-first.
     #[serde(default)]
     pub ambiguous_date: bool,
+    /// [`Structure::describe`], made once: every event read with the structure carries it.
+    #[serde(skip)]
+    pub described: Described,
 }
+
+/// A structure's description, made at its first use (not part of what the structure is: two
+/// structures are equal whether or not theirs was made).
+#[derive(Debug, Clone, Default)]
+pub struct Described(std::sync::OnceLock<String>);
+
+impl PartialEq for Described {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Described {}
 
 impl Structure {
     /// The structure as a line of text: `time(%d.%m.%Y %H:%M:%S%.f) | level | thread | message`.
@@ -259,7 +275,8 @@ impl Structure {
     }
 
     fn label(&self, ev: &mut Event) {
-        ev.labels.insert("log.structure".to_string(), self.describe());
+        let described = self.described.0.get_or_init(|| self.describe());
+        ev.labels.insert("log.structure".to_string(), described.clone());
         if let Some(f) = self.timestamp_format() {
             ev.labels.insert("log.timestamp_format".to_string(), f.to_string());
         }

@@ -1,7 +1,6 @@
 //! Tests through the public entry point, one group per format.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
 
@@ -426,42 +425,36 @@ fn iso_prefixed_lines() {
     assert_eq!(e.timestamp, ts("2024-05-01T08:00:00Z"));
 }
 
-/// Long lines cost time in proportion to their length, never more: each shape is parsed at 1 MiB
-/// and at 8 MiB and the larger must take less than 3x the linear expectation (a quadratic scan
-/// takes 64x). A ratio of the fastest of three runs, not a wall-clock limit, so a loaded machine
-/// does not fail it.
+/// Lines of 8 MiB in the shapes that make a parser scan far (an unterminated bracket or quote,
+/// a run of one byte, a huge message) are each one event that keeps them. How long they take
+/// is measured, not asserted here (a timing ratio fails on a loaded machine): the `long_lines`
+/// group of `benches/parse.rs` parses each shape at 1 MiB and 8 MiB in bytes per second (a
+/// linear parser has the same rate at both).
 #[test]
-fn ten_megabyte_lines_parse_in_linear_time() {
-    fn shapes(n: usize) -> Vec<String> {
-        let big = "x".repeat(n);
-        vec![
-            format!("<34>Oct 11 22:14:15 host app[1]: {big}"),
-            format!("<165>1 2003-10-11T22:14:15Z h a - - [{big}"),
-            format!("{{\"message\":\"{big}\"}}"),
-            format!("a=1 b=\"{big}"),
-            format!("1.2.3.4 - - [{big}"),
-            format!("{big} {big}"),
-            "a=b ".repeat(n / 4),
-            "[".repeat(n),
-            "<".repeat(n),
-        ]
+fn ten_megabyte_lines_parse_into_one_event_each() {
+    for line in long_line_shapes(8 << 20) {
+        let e = parse(&line);
+        assert!(e.message.len() >= 4, "{}", &line[..20]);
+        let kept = e.message.len() + e.labels.values().map(String::len).sum::<usize>();
+        assert!(kept >= 8 << 20, "{}: {kept} bytes kept", &line[..20]);
     }
-    fn fastest(line: &str) -> f64 {
-        (0..3)
-            .map(|_| {
-                let start = Instant::now();
-                let e = parse(line);
-                assert!(e.message.len() >= 4, "{}", &line[..20]);
-                start.elapsed().as_secs_f64()
-            })
-            .fold(f64::MAX, f64::min)
-    }
-    let (small, large) = (shapes(1 << 20), shapes(8 << 20));
-    for (s, l) in small.iter().zip(&large) {
-        let (ts, tl) = (fastest(s), fastest(l));
-        // 8x the length: linear is 8x the time; allow 3x that, plus 20 ms for timer noise.
-        assert!(tl < 24.0 * ts + 0.02, "{}: {:.1} ms at 1 MiB, {:.1} ms at 8 MiB: not linear", &l[..20], ts * 1e3, tl * 1e3);
-    }
+}
+
+/// The long-line shapes of [`ten_megabyte_lines_parse_into_one_event_each`], `n` bytes of
+/// filler each.
+fn long_line_shapes(n: usize) -> Vec<String> {
+    let big = "x".repeat(n);
+    vec![
+        format!("<34>Oct 11 22:14:15 host app[1]: {big}"),
+        format!("<165>1 2003-10-11T22:14:15Z h a - - [{big}"),
+        format!("{{\"message\":\"{big}\"}}"),
+        format!("a=1 b=\"{big}"),
+        format!("1.2.3.4 - - [{big}"),
+        format!("{big} {big}"),
+        "a=b ".repeat(n / 4),
+        "[".repeat(n),
+        "<".repeat(n),
+    ]
 }
 
 /// Random bytes, random mutations of real lines: never a panic, the message always set.
@@ -547,4 +540,41 @@ fn a_joined_stack_trace_keeps_its_first_lines_header_and_is_flagged_multiline() 
 
     // One line: no flag.
     assert!(!parse("2024-05-31 10:00:00 INFO x").flags.multiline);
+}
+
+/// Headers detection reads by their structure: a run of brackets with no blank between them
+/// after a bracketed time, `yyMMdd H:mm:ss`, MongoDB's structured JSON.
+#[test]
+fn bracket_runs_yymmdd_and_mongodb_json_are_read() {
+    let secs = |e: &Event| e.timestamp.0 / 1_000_000_000;
+    // 2024-05-01T10:00:00Z
+    const T: i64 = 1_714_557_600;
+    let e = parse("[2024-05-01T10:00:00,123][WARN ][o.e.c.r.a.DiskThresholdMonitor] [node-1] high disk watermark exceeded");
+    assert_eq!((e.level.as_deref(), e.message.as_str()), (Some("warn"), "[node-1] high disk watermark exceeded"));
+    assert_eq!(label(&e, "log.logger"), Some("o.e.c.r.a.DiskThresholdMonitor"));
+    assert_eq!(e.timestamp.0, T * 1_000_000_000 + 123_000_000);
+    let e = parse("[2024-05-01 10:00:00.500][17][critical][main] [source/server/server.cc:88] error initializing config");
+    assert_eq!((e.level.as_deref(), e.pid, label(&e, "log.logger")), (Some("crit"), Some(17), Some("main")));
+    assert_eq!(e.message, "[source/server/server.cc:88] error initializing config");
+    // A run without a level is not a header: the line stays whole.
+    let e = parse("[2024-05-01 10:00:00][main][worker] started");
+    assert!(e.flags.unparsed && e.message.starts_with("[2024"), "{e:?}");
+
+    let e = parse("240501  9:05:07 [Warning] Aborted connection 12 to db: 'shop'");
+    assert_eq!((e.level.as_deref(), e.message.as_str()), (Some("warn"), "Aborted connection 12 to db: 'shop'"));
+    assert_eq!(secs(&e), T - 3600 + 5 * 60 + 7);
+    // Six digits that are no date are not a time.
+    assert!(parse("249901 10:00:00 [Note] x").flags.unparsed);
+
+    let e = parse(
+        r#"{"t":{"$date":"2024-05-01T12:00:00.250+02:00"},"s":"W",  "c":"NETWORK", "id":22944,"ctx":"conn7","msg":"Connection ended","attr":{"remote":"10.0.0.7:51500"}}"#,
+    );
+    assert_eq!((e.level.as_deref(), e.message.as_str()), (Some("warn"), "Connection ended"));
+    assert_eq!(e.timestamp.0, T * 1_000_000_000 + 250_000_000);
+    assert_eq!((label(&e, "log.logger"), label(&e, "process.thread.name")), (Some("NETWORK"), Some("conn7")));
+    assert_eq!(label(&e, "attr.remote"), Some("10.0.0.7:51500"));
+    // The short keys take a value only when it fits; else they stay labels as written.
+    let e = parse(r#"{"message":"m","s":"several words","c":"two words"}"#);
+    assert_eq!((e.level.as_deref(), label(&e, "s"), label(&e, "c")), (None, Some("several words"), Some("two words")));
+    assert!(!e.flags.bad_timestamp);
 }

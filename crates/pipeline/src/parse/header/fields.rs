@@ -221,6 +221,46 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
     h
 }
 
+/// A run of brackets with no blank between them after a bracketed time (Elasticsearch's
+/// `[time][INFO ][o.e.n.Node     ] msg`, Envoy's `[time][12][info][upstream] msg`): each
+/// bracket is one header field, padded or not, and the message starts after the run. The
+/// first level word is the level; digits are the pid; another field is the thread before the
+/// level and the logger after it (a second one of either ends the header). `None` (cursor
+/// unchanged) when the run holds no level or is not followed by a blank or the end.
+pub(crate) fn bracket_run<'a>(cur: &mut Cursor<'a>) -> Option<Header<'a>> {
+    let mut k = *cur;
+    let mut h = Header::default();
+    for _ in 0..8 {
+        if !k.eat(b'[') {
+            break;
+        }
+        let inner = k.until(b']')?.trim();
+        if inner.is_empty() || inner.len() > 128 {
+            return None;
+        }
+        if let Some(l) = level_word(inner).filter(|_| h.level.is_none()) {
+            h.level = Some(l);
+        } else if all_digits(inner) && h.pid.is_none() {
+            h.pid = inner.parse().ok();
+        } else if h.level.is_none() && h.thread.is_none() {
+            h.thread = Some(inner);
+        } else if h.level.is_some() && h.logger.is_none() && is_ident(inner) {
+            h.logger = Some(inner);
+        } else {
+            return None;
+        }
+    }
+    h.level?;
+    if !matches!(k.peek(), None | Some(b' ' | b'\t')) {
+        return None;
+    }
+    while matches!(k.peek(), Some(b' ' | b'\t')) {
+        k.advance(1);
+    }
+    *cur = k;
+    Some(h)
+}
+
 /// After `[thread]` that follows a level: a logger or ` - ` comes next (log4j's
 /// `%p [%t] %c - %m`), so the bracket is the thread and not the start of the message.
 fn thread_then_logger(k: &Cursor<'_>) -> bool {

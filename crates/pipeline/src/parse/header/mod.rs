@@ -1,7 +1,8 @@
 //! Generic line headers (`event.dataset` `timestamped`): a timestamp in any common format at
 //! the start of the line (after an optional collector prefix `name: ` / `name | `, or in a
 //! bracket), then the header parts a layout puts before the message: level, pid, thread id or
-//! `[thread name]`, logger. The shapes of the common servers whose header is not just
+//! `[thread name]`, logger; after a bracketed time, a run of brackets with no blank between
+//! them (`[time][INFO ][o.e.n.Node] msg`) is the whole header (`fields::bracket_run`). The shapes of the common servers whose header is not just
 //! "time, then words" are read first: Kubernetes klog, Rails, Redis, Android logcat `E/Tag`.
 //!
 //! - The time formats are listed in `time`; a time without a zone is in
@@ -113,6 +114,14 @@ fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     };
     if bracketed && !cur.eat(b']') {
         return false;
+    }
+    if bracketed && cur.peek() == Some(b'[') {
+        // `[time][INFO ][o.e.n.Node] msg`: a run of brackets is the rest of the header.
+        let Some(h) = fields::bracket_run(&mut cur) else {
+            return false;
+        };
+        fill(ev, ts, ctx, &h, cur.rest());
+        return true;
     }
     if !matches!(cur.peek(), None | Some(b' ' | b',' | b'|' | b':' | b'\t')) {
         return false;

@@ -7,6 +7,7 @@
 //! | `yyyy.MM.dd HH:mm:ss` | `2024.01.01 10:00:00` |
 //! | `yyyyMMdd-HH:mm:ss:SSS` | `20240101-10:00:00:123` |
 //! | `yy/MM/dd HH:mm:ss` (log4j, Hadoop, Spark) | `24/01/01 10:00:00` |
+//! | `yyMMdd H:mm:ss` (MySQL 5.5 and older, the hour blank-padded) | `240101  9:05:00` |
 //! | `M/d/yyyy h:mm:ss AM` (Windows) | `1/2/2024 3:04:05 PM` |
 //! | `MM-dd HH:mm:ss.SSS` (logcat, year inferred) | `01-02 15:04:05.123` |
 //! | `dd/MMM/yyyy:HH:mm:ss Z` and `dd/MMM/yyyy HH:mm:ss` | `10/Oct/2000:13:55:36 -0700` |
@@ -108,6 +109,25 @@ fn numeric(k: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> 
                 k.advance(1);
                 c.nanos = k.fraction_nanos()?;
             }
+            Some(resolve(c, true, false, ctx))
+        }
+        (6, Some(b' ')) => {
+            // `yymmdd HH:mm:ss`, the hour padded with a blank (MySQL 5.5's error log:
+            // `140101  9:05:00`). Six digits that are not a date are no time here.
+            let mut c = Civil {
+                year: 2000 + i64::from(k.digits(2)?),
+                month: k.digits(2)?,
+                day: k.digits(2)?,
+                ..Civil::default()
+            };
+            if !(1..=12).contains(&c.month) || !(1..=31).contains(&c.day) || !(1..=2).contains(&k.skip_spaces()) {
+                return None;
+            }
+            c.hour = k.digits_1_2()?;
+            k.eat(b':').then_some(())?;
+            c.minute = k.digits(2)?;
+            k.eat(b':').then_some(())?;
+            c.second = k.digits(2)?;
             Some(resolve(c, true, false, ctx))
         }
         (1 | 2, Some(b'/')) => slashed(k, n, ctx),
