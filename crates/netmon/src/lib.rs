@@ -45,8 +45,8 @@ mod tracer;
 mod transition;
 mod view;
 
-/// Entry points for the fuzz targets of `fuzz/` (feature `fuzzing`); not an API.
-#[cfg(feature = "fuzzing")]
+/// Entry points for the fuzz targets of `fuzz/`; not an API. Always compiled (no feature), so
+/// the fuzz crate, a workspace member, does not build this crate a second time.
 #[doc(hidden)]
 pub mod fuzzing {
     /// Parses sock_diag reply messages as the socket dump does; the sockets found, or the
