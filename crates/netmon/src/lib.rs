@@ -68,7 +68,7 @@ pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
-pub use monitor::{Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
+pub use monitor::{Attached, Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
 pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
 pub use perf::{
