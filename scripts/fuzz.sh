@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers and codecs with AFL++ (`cargo afl`, stable Rust):
-# builds the targets of fuzz/ (installing cargo-afl when missing), then runs each for SECONDS
-# from its seed corpus in fuzz/corpus/<target>/ (made by the `seeds` binary when missing) and
-# prints its executions, paths found and crashes. Exits non-zero when a target crashed or
-# hung, naming the input to replay (`fuzz/target/release/<target> < INPUT`).
+# builds the targets of fuzz/ with AFL's instrumentation (installing cargo-afl when missing;
+# profile `fuzz`, into target/fuzz), then runs each for SECONDS from its seed corpus in
+# fuzz/corpus/<target>/ (made by the `seeds` binary when missing) and prints its executions,
+# paths found and crashes. Exits non-zero when a target crashed or hung, naming the input to
+# replay (`target/fuzz/<target> < INPUT`). CI does not run this: it runs every target
+# uninstrumented on the corpus and mutations of it (`cargo test -p loglynx-fuzz --test smoke`).
 #
 # Usage: scripts/fuzz.sh [--seconds N] [--out DIR] [TARGET...]
-#   --seconds N  time per target (default 5; CI's smoke run)
-#   --out DIR    AFL output directories (default fuzz/target/afl); findings stay there
+#   --seconds N  time per target (default 5)
+#   --out DIR    AFL output directories (default target/afl); findings stay there
 #   TARGET       some of: parse_record syslog_framing query_parser histogram_tail
 #                kafka_codec spool_recovery bulk netlink (default: all)
 set -euo pipefail
@@ -16,13 +18,13 @@ cd "$(dirname "$0")/.."
 
 all=(parse_record syslog_framing query_parser histogram_tail kafka_codec spool_recovery bulk netlink)
 seconds=5
-out=fuzz/target/afl
+out=target/afl
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -37,8 +39,8 @@ fi
 ensure_space fuzz 3 "building the fuzz targets"
 
 log "building the fuzz targets"
-(cd fuzz && cargo afl build --release --locked --bins)
-bin=fuzz/target/release
+cargo afl build --profile fuzz --locked -p loglynx-fuzz --features afl --bins
+bin=target/fuzz
 
 for t in "${targets[@]}"; do
   if [ -z "$(ls -A "fuzz/corpus/$t" 2>/dev/null)" ]; then

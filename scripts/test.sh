@@ -9,6 +9,9 @@ ensure_tool node "install Node.js 20 or newer"
 ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev libsystemd-dev
 # The journald test writes its journal with systemd-journal-remote (no running journald needed).
 ensure_apt systemd-journal-remote
+# Programs the tests run that a minimal Debian image lacks: `ip` (network namespaces of the
+# netmon and multi-host tests), `kill` (procps), `systemd-analyze verify` (the package test).
+ensure_apt iproute2 procps systemd
 # A clean debug build of every test is about 2.5 GiB (see [profile.dev] in Cargo.toml).
 ensure_space target 3 "building the tests"
 
@@ -27,10 +30,9 @@ crates/netmon/bpf/check.sh
 
 log "cargo tests (unit, integration, end-to-end on the binary)"
 cargo build --locked --workspace --all-targets
+# Includes the fuzz targets' smoke run (fuzz/tests/smoke.rs: every target on its corpus and
+# mutations of it, uninstrumented; the coverage-guided AFL++ runs are scripts/fuzz.sh).
 cargo test --locked --workspace --no-fail-fast
-
-log "fuzz targets: a short run of each (fails on a crash or hang)"
-scripts/fuzz.sh --seconds 5
 
 log "dashboard unit tests"
 (cd ui && npm run --silent test)

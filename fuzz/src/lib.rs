@@ -1,5 +1,9 @@
-//! What the fuzz targets share: turning fuzz bytes into values (a tiny reader, so targets need
-//! no `arbitrary` derive on the project's types) and the fixed corpus some of them query.
+//! The fuzz targets ([`targets`]) and what they share: turning fuzz bytes into values (a tiny
+//! reader, so targets need no `arbitrary` derive on the project's types) and the fixed corpus
+//! some of them query. With the feature `afl`, [`afl_main`] runs a target under AFL++ (the
+//! binaries of `src/bin/`, built by scripts/fuzz.sh with `cargo afl`).
+
+pub mod targets;
 
 use std::sync::Arc;
 
@@ -107,4 +111,13 @@ pub fn windows() -> Vec<WindowSnapshot> {
         });
     }
     out
+}
+
+/// Runs the target `name` under AFL++ in persistent mode (the body of every `src/bin/` target).
+#[cfg(feature = "afl")]
+pub fn afl_main(name: &str) {
+    // Targets hold engines and searchers that are not RefUnwindSafe; a panic ends the run (AFL
+    // records it), so nothing observes them after one.
+    let check = std::panic::AssertUnwindSafe(targets::target(name).expect("a target of targets::NAMES"));
+    afl::fuzz!(|data: &[u8]| (*check)(data));
 }

@@ -277,3 +277,62 @@ fn an_unprivileged_run_falls_back_to_sock_diag_and_says_why() {
     drop(listener);
     s.stop();
 }
+
+/// The bits of a `Cap*:` line of /proc/PID/task/TID/status.
+fn cap_line(status: &str, name: &str) -> u64 {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {status}"));
+    u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+}
+
+#[test]
+fn a_root_run_drops_the_attach_capabilities_from_every_thread_and_keeps_tracing() {
+    if !loglynx_testkit::require_root("eBPF") {
+        return;
+    }
+    // linux/capability.h: what only attaching needed, and what a root run keeps.
+    const CAP_NET_ADMIN: u32 = 12;
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    const KEPT: u64 = 1 << 1 | 1 << 2 | 1 << 10 | 1 << 19; // DAC_OVERRIDE, DAC_READ_SEARCH, NET_BIND_SERVICE, SYS_PTRACE
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("loglynx.toml");
+    std::fs::write(&conf, format!("[tcp_states]\nports = [{port}]\n")).unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["-c", conf.to_str().unwrap(), "--tcp-states", "--syslog-udp", "off", "--syslog-tcp", "off"],
+    );
+    assert_eq!(get(&s, "/api/v1/network/status")["mode"], "bpf");
+
+    let tasks: Vec<_> = std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
+        .unwrap()
+        .map(|t| t.unwrap().path())
+        .collect();
+    // The runtime's workers, the store's and the monitor's threads, besides the main one.
+    assert!(tasks.len() > 4, "only {} threads", tasks.len());
+    for task in &tasks {
+        let status = std::fs::read_to_string(task.join("status")).unwrap();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        for set in ["CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:"] {
+            let bits = cap_line(&status, set);
+            for cap in [CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF] {
+                assert_eq!(bits & 1 << cap, 0, "thread {} ({}) still has capability {cap} in {set} {bits:x}", task.display(), name.trim());
+            }
+            assert_eq!(bits & !KEPT, 0, "thread {} ({}) has more than it keeps in {set} {bits:x}", task.display(), name.trim());
+        }
+        assert_eq!(cap_line(&status, "CapEff:"), KEPT, "thread {} ({})", task.display(), name.trim());
+    }
+
+    // The programs attached before the drop still report: a connection made now is an event.
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    drop((client, server));
+    let q = format!("event.dataset:network.tcp AND tcp.new_state:ESTABLISHED AND (source.port:{port} OR destination.port:{port})");
+    s.wait_for(Duration::from_secs(30), "the connection's transition after the drop", || s.total(&q) >= 1);
+    s.stop();
+}

@@ -45,8 +45,8 @@ mod tracer;
 mod transition;
 mod view;
 
-/// Entry points for the fuzz targets of `fuzz/` (feature `fuzzing`); not an API.
-#[cfg(feature = "fuzzing")]
+/// Entry points for the fuzz targets of `fuzz/`; not an API. Always compiled (no feature), so
+/// the fuzz crate, a workspace member, does not build this crate a second time.
 #[doc(hidden)]
 pub mod fuzzing {
     /// Parses sock_diag reply messages as the socket dump does; the sockets found, or the
@@ -68,7 +68,7 @@ pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
-pub use monitor::{Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
+pub use monitor::{Attached, Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
 pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
 pub use states::TcpState;
 pub use perf::{

@@ -18,9 +18,11 @@ use crate::error::{NodeError, Result};
 use crate::lock::DirLock;
 use crate::sources::{self, NetView, SourceAddrs, TcpStatesMode};
 
-/// A validated all-in-one, not started yet.
+/// A validated all-in-one, not started yet, with the eBPF programs of `[tcp_states]`
+/// attached.
 pub struct AllInOne {
     cfg: Config,
+    tcp_states: Option<loglynx_netmon::Attached>,
 }
 
 /// What a running all-in-one bound and is doing.
@@ -57,13 +59,16 @@ impl AllInOne {
         if cfg.tcp_states.enabled {
             cfg.tcp_states.validate()?;
         }
-        Ok(AllInOne { cfg })
+        // Attached now, before the runtime's threads exist: the caller may then drop the
+        // capabilities attaching needed (commands/caps.rs of the CLI).
+        let tcp_states = sources::attach_tcp_states(&cfg);
+        Ok(AllInOne { cfg, tcp_states })
     }
 
     /// Locks the data directory, opens the store and starts every stage. Must run inside a
     /// tokio runtime.
     pub async fn start(self) -> Result<RunningAllInOne> {
-        let cfg = self.cfg;
+        let (cfg, attached) = (self.cfg, self.tcp_states);
         let lock = DirLock::try_lock(&cfg.data_dir, "loglynx.lock", || {
             format!(
                 "data directory {} is in use by another loglynx process: stop it or pass another --data-dir",
@@ -154,7 +159,7 @@ impl AllInOne {
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
         state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
-        let netmon = sources::start_tcp_states(&cfg, &state.host, &raw_tx)?;
+        let netmon = sources::start_tcp_states(&cfg, attached, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {
             state.network = Some(Arc::new(NetView(m.shared())));
             state

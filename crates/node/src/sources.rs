@@ -147,16 +147,24 @@ pub(crate) async fn start_otlp_grpc(
     Ok(Some(bound))
 }
 
-/// Starts the TCP state monitor when `[tcp_states]` is enabled.
+/// Attaches the TCP state monitor's eBPF programs when `[tcp_states]` is enabled (at build,
+/// before any thread starts: see [`loglynx_netmon::Attached`]).
+pub(crate) fn attach_tcp_states(cfg: &Config) -> Option<loglynx_netmon::Attached> {
+    cfg.tcp_states.enabled.then(|| loglynx_netmon::Attached::attach(&cfg.tcp_states))
+}
+
+/// Starts the TCP state monitor with the programs [`attach_tcp_states`] attached, when
+/// `[tcp_states]` is enabled.
 pub(crate) fn start_tcp_states(
     cfg: &Config,
+    attached: Option<loglynx_netmon::Attached>,
     host: &str,
     raw_tx: &mpsc::Sender<RawBatch>,
 ) -> Result<Option<loglynx_netmon::Monitor>> {
-    if !cfg.tcp_states.enabled {
+    let Some(attached) = attached else {
         return Ok(None);
-    }
-    let m = loglynx_netmon::Monitor::start(&cfg.tcp_states, host.to_string(), raw_tx.clone())
+    };
+    let m = loglynx_netmon::Monitor::start_attached(attached, &cfg.tcp_states, host.to_string(), raw_tx.clone())
         .map_err(NodeError::Netmon)?;
     let sh = m.shared();
     tracing::info!(mode = sh.mode.name(), reason = %sh.reason, "tcp state monitor started");

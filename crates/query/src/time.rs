@@ -81,13 +81,26 @@ pub fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp, QueryError> {
 }
 
 /// The store keeps dates at microsecond precision; queries compare at that precision too.
+/// tantivy keeps nanoseconds (it multiplies by 1000 again): the microseconds of a time at the
+/// i64 ends (`as_micros` rounds down, so `i64::MIN` ns gives one microsecond too many) are
+/// clamped to what it can hold instead of overflowing (found by the histogram_tail fuzz smoke).
 pub(crate) fn to_date(ts: Timestamp) -> DateTime {
-    DateTime::from_timestamp_micros(ts.as_micros())
+    const LIMIT: i64 = i64::MAX / 1_000;
+    DateTime::from_timestamp_micros(ts.as_micros().clamp(-LIMIT, LIMIT))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_at_the_i64_ends_are_clamped_not_overflowed() {
+        let (min, zero, max) = (to_date(Timestamp(i64::MIN)), to_date(Timestamp(0)), to_date(Timestamp(i64::MAX)));
+        assert!(min < zero && zero < max);
+        assert_eq!(min.into_timestamp_micros(), -(i64::MAX / 1_000));
+        assert_eq!(max.into_timestamp_micros(), i64::MAX / 1_000);
+        assert_eq!(to_date(Timestamp(1_500)).into_timestamp_micros(), 1);
+    }
 
     fn now() -> Timestamp {
         Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").unwrap()

@@ -94,7 +94,8 @@ fn a_writer_told_to_stop_while_paused_ends_without_the_queued_batches() {
     writer.stopping();
     let t = std::time::Instant::now();
     writer.join().unwrap();
-    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Promptly, not blocked on the full disk (generous: a loaded CI machine is slow).
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     assert!(wait_ack_result(ack).is_none(), "the queued batch is not acknowledged");
     assert!(tx.try_send(batch("a", 200, 1, 0)).is_err(), "the queue is closed");
     drop(store);

@@ -65,8 +65,9 @@ fn an_ack_fires_only_once_its_batch_is_committed_and_searchable() {
     let sent = Instant::now();
     tx.blocking_send(b).unwrap();
     wait_ack(ack).unwrap();
+    // Within a minute, not the hour of the interval (5 s was tight on a loaded CI machine).
     assert!(
-        sent.elapsed() < Duration::from_secs(5),
+        sent.elapsed() < Duration::from_secs(60),
         "ack took {:?}",
         sent.elapsed()
     );

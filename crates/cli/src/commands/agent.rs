@@ -56,7 +56,10 @@ pub fn main(args: AgentArgs) -> anyhow::Result<i32> {
     o.otlp_grpc = listen("otlp-grpc", &args.otlp_grpc)?;
     o.tcp_states = args.tcp_states;
     args.journald.apply(&mut o);
+    // Attaches the eBPF programs of [tcp_states]; then, still on one thread, the capabilities
+    // only that needed go (commands/caps.rs).
     let node = Agent::build(o.resolve()?)?;
+    super::caps::drop_after_attach()?;
     runtime()?.block_on(async move {
         let mut running = node.start().await?;
         let st = running.state().clone();

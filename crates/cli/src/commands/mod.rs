@@ -3,6 +3,7 @@
 //! checks Sigma rule files offline; `keys`, which manages the API keys of a data directory; `parse`, which shows what the parser makes of a file, offline; `completions` and `man`, generated from the flags.
 
 pub mod agent;
+mod caps;
 mod common;
 pub mod docs;
 pub mod keys;

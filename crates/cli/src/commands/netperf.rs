@@ -220,6 +220,8 @@ pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
         ring_buffer_bytes: 4096,
         ..Default::default()
     })?;
+    // The programs are attached: the capabilities only that needed go (commands/caps.rs).
+    super::caps::drop_after_attach()?;
     for (hook, why) in tracer.missing_hooks() {
         if hook.starts_with("tp_btf") || hook.contains("sock_") {
             eprintln!("netperf: note: {hook}: {why}");

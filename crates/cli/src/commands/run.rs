@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use loglynx_node::{AllInOne, Overrides};
 
+use super::caps::drop_after_attach;
 use super::common::{private_files, init_logging, listen, print_startup, runtime, JournaldArgs, Shutdown, TlsArgs};
 
 #[derive(Args, Debug, Default)]
@@ -75,7 +76,10 @@ impl RunArgs {
 pub fn main(args: RunArgs) -> anyhow::Result<i32> {
     init_logging(args.log.as_deref());
     private_files();
+    // Attaches the eBPF programs of [tcp_states]; then, still on one thread, the capabilities
+    // only that needed go (commands/caps.rs).
     let node = AllInOne::build(args.overrides()?.resolve()?)?;
+    drop_after_attach()?;
     runtime()?.block_on(async move {
         let mut running = node.start().await?;
         let st = running.state().clone();

@@ -78,6 +78,8 @@ fn write_life(
 pub fn main(args: TcplifeArgs) -> anyhow::Result<i32> {
     let config = args.tracer_config();
     let mut tracer = Tracer::start(&config)?;
+    // The programs are attached: the capabilities only that needed go (commands/caps.rs).
+    super::caps::drop_after_attach()?;
     STOP.store(false, Ordering::SeqCst);
     install_stop_handlers();
 

@@ -113,6 +113,8 @@ pub(crate) fn install_stop_handlers() {
 pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
     let config = args.tracer_config();
     let mut tracer = Tracer::start(&config)?;
+    // The programs are attached: the capabilities only that needed go (commands/caps.rs).
+    super::caps::drop_after_attach()?;
     for (hook, why) in tracer.missing_hooks() {
         eprintln!("tcpstates: note: {hook} unavailable ({why}); owners of accepted sockets may be less precise");
     }

@@ -81,10 +81,62 @@ pub fn filter_of(cfg: &TcpStatesConfig) -> Filter {
     }
 }
 
+/// The eBPF programs of the monitor, attached (or the reason they are not) before the monitor
+/// starts: `loglynx run` and `loglynx agent` attach them before any other thread exists, then
+/// drop the capabilities attaching needed (capabilities are per thread; threads made later
+/// inherit the reduced sets), then start the monitor with them ([`Monitor::start_attached`]).
+pub struct Attached {
+    tracer: Option<Tracer>,
+    mode: Mode,
+    reason: String,
+}
+
+impl Attached {
+    /// Starts the tracer when `cfg.bpf` and permitted (without the connection lifetimes when
+    /// the kernel has no BTF); else sock_diag mode, with the reason.
+    pub fn attach(cfg: &TcpStatesConfig) -> Attached {
+        if !cfg.bpf {
+            return Attached {
+                tracer: None,
+                mode: Mode::SockDiag,
+                reason: "ebpf switched off in the configuration ([tcp_states] bpf = false)".to_string(),
+            };
+        }
+        let tcfg = TracerConfig {
+            filter: filter_of(cfg),
+            ring_buffer_bytes: cfg.ring_buffer_bytes,
+            lifetimes: cfg.connections,
+            perf: cfg.perf,
+        };
+        let started = match Tracer::start(&tcfg) {
+            Err(NetmonError::NoBtf { view }) => {
+                tracing::warn!("tcp states: {view} unavailable: no kernel BTF; state changes only");
+                Tracer::start(&TracerConfig { lifetimes: false, ..tcfg })
+            }
+            other => other,
+        };
+        match started {
+            Ok(t) => Attached {
+                tracer: Some(t),
+                mode: Mode::Bpf,
+                reason: "ebpf permitted: following every transition".to_string(),
+            },
+            Err(e) => Attached {
+                tracer: None,
+                mode: Mode::SockDiag,
+                reason: format!("ebpf unavailable, falling back to sock_diag snapshots: {e}"),
+            },
+        }
+    }
+
+    /// Whether the eBPF programs are attached (bpf mode).
+    pub fn is_bpf(&self) -> bool {
+        self.tracer.is_some()
+    }
+}
+
 impl Monitor {
-    /// Takes the first snapshot (seeding the state table), starts the tracer when `cfg.bpf`
-    /// and permitted (else sock_diag mode, with the reason in [`MonitorShared::reason`] and a
-    /// log line), and starts the threads. Events go to `tx`, records named `host`.
+    /// Attaches the eBPF programs ([`Attached::attach`]) and starts the monitor with them.
     ///
     /// Fails only when sockets cannot be listed at all (sock_diag unavailable).
     pub fn start(
@@ -92,47 +144,23 @@ impl Monitor {
         host: String,
         tx: mpsc::Sender<RawBatch>,
     ) -> Result<Monitor> {
+        Monitor::start_attached(Attached::attach(cfg), cfg, host, tx)
+    }
+
+    /// Takes the first snapshot (seeding the state table) and starts the threads with the
+    /// tracer of `attached` (sock_diag mode without one, the reason in
+    /// [`MonitorShared::reason`] and a log line). Events go to `tx`, records named `host`.
+    ///
+    /// Fails only when sockets cannot be listed at all (sock_diag unavailable).
+    pub fn start_attached(
+        attached: Attached,
+        cfg: &TcpStatesConfig,
+        host: String,
+        tx: mpsc::Sender<RawBatch>,
+    ) -> Result<Monitor> {
         let filter = filter_of(cfg);
         let first = Snapshot::take(&filter).map_err(NetmonError::Snapshot)?;
-
-        let (tracer, mode, reason) = if !cfg.bpf {
-            (
-                None,
-                Mode::SockDiag,
-                "ebpf switched off in the configuration ([tcp_states] bpf = false)".to_string(),
-            )
-        } else {
-            let tcfg = TracerConfig {
-                filter: filter.clone(),
-                ring_buffer_bytes: cfg.ring_buffer_bytes,
-                lifetimes: cfg.connections,
-                perf: cfg.perf,
-            };
-            let started = match Tracer::start(&tcfg) {
-                Err(NetmonError::NoBtf { view }) => {
-                    tracing::warn!(
-                        "tcp states: {view} unavailable: no kernel BTF; state changes only"
-                    );
-                    Tracer::start(&TracerConfig {
-                        lifetimes: false,
-                        ..tcfg
-                    })
-                }
-                other => other,
-            };
-            match started {
-                Ok(t) => (
-                    Some(t),
-                    Mode::Bpf,
-                    "ebpf permitted: following every transition".to_string(),
-                ),
-                Err(e) => (
-                    None,
-                    Mode::SockDiag,
-                    format!("ebpf unavailable, falling back to sock_diag snapshots: {e}"),
-                ),
-            }
-        };
+        let Attached { tracer, mode, reason } = attached;
         let hooks = tracer
             .as_ref()
             .map(|t| t.hooks().to_vec())

@@ -53,9 +53,11 @@ const TOPIC_RETRY: Duration = Duration::from_secs(5);
 /// How often the produce counts are logged.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// A validated agent, not started yet.
+/// A validated agent, not started yet, with the eBPF programs of `[tcp_states]`
+/// attached.
 pub struct Agent {
     cfg: Config,
+    tcp_states: Option<loglynx_netmon::Attached>,
 }
 
 /// What a running agent bound and is doing.
@@ -93,13 +95,16 @@ impl Agent {
             cfg.tcp_states.validate()?;
         }
         check_http_auth(&cfg)?;
-        Ok(Agent { cfg })
+        // Attached now, before the runtime's threads exist: the caller may then drop the
+        // capabilities attaching needed (commands/caps.rs of the CLI).
+        let tcp_states = sources::attach_tcp_states(&cfg);
+        Ok(Agent { cfg, tcp_states })
     }
 
     /// Locks the agent's directory, creates the producer (an invalid property stops the start
     /// here), checks the topic and starts the sources.
     pub async fn start(self) -> Result<RunningAgent> {
-        let cfg = self.cfg;
+        let (cfg, attached) = (self.cfg, self.tcp_states);
         let agent_dir = cfg.data_dir.join("agent");
         let lock = DirLock::try_lock(&agent_dir, "agent.lock", || {
             format!(
@@ -131,7 +136,7 @@ impl Agent {
 
         let mut tasks = JoinSet::new();
         let mut addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
-        let netmon = sources::start_tcp_states(&cfg, &host, &raw_tx)?;
+        let netmon = sources::start_tcp_states(&cfg, attached, &host, &raw_tx)?;
         let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
         let net = netmon.as_ref().map(|m| m.shared());
         let http =
