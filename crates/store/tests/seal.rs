@@ -157,3 +157,66 @@ fn a_window_left_unsealed_is_sealed_at_the_next_start() {
     writer.join().unwrap();
     assert_exactly(&Store::open(tmp.path(), &c).unwrap(), "a", 3000);
 }
+
+#[test]
+fn a_window_of_an_earlier_version_zstd_3_is_sealed_and_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = cfg();
+    let mut sent = Vec::new();
+    {
+        let store = Store::open(tmp.path(), &c).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let writer = store.start_writer(rx).unwrap();
+        for i in 0..2u64 {
+            let b = batch("a", i * 1000, 1000, 1_700_000_000 + i as i64 * 10_000);
+            sent.extend(b.events.iter().cloned());
+            let (b, ack) = with_ack(b);
+            tx.blocking_send(b).unwrap();
+            wait_ack(ack).unwrap();
+        }
+        drop(tx);
+        writer.join().unwrap();
+    }
+    // Rewrite the window as earlier versions wrote it: a zstd level 3 doc store in 64 KiB
+    // blocks (a merge with that compressor recompresses the lz4 blocks; the payload stays).
+    let dir = std::fs::read_dir(tmp.path().join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("meta.json").exists())
+        .unwrap();
+    {
+        let mut index = tantivy::Index::open_in_dir(&dir).unwrap();
+        *index.settings_mut() = tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor {
+                    compression_level: Some(3),
+                },
+            ),
+            docstore_blocksize: 64 << 10,
+            ..Default::default()
+        };
+        let mut w: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let ids = index.searchable_segment_ids().unwrap();
+        w.merge(&ids).wait().unwrap();
+        w.wait_merging_threads().unwrap();
+    }
+    assert_eq!(
+        windows_on_disk(tmp.path()),
+        vec![("zstd(compression_level=3)".to_string(), 1)]
+    );
+
+    // Opened by this version (and too large to be resumed): read as it is, then sealed.
+    c.window_max_size = ByteSize(1);
+    let store = Store::open(tmp.path(), &c).unwrap();
+    assert_whole(&store, &sent);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let writer = store.start_writer(rx).unwrap();
+    wait_until("the window sealed", || all_sealed(tmp.path(), 1));
+    wait_until("the snapshot reloaded after the seal", || {
+        store.snapshot()[0].searcher.segment_readers().len() == 1
+    });
+    assert_whole(&store, &sent);
+    drop(tx);
+    writer.join().unwrap();
+    assert_exactly(&Store::open(tmp.path(), &c).unwrap(), "a", 2000);
+}
