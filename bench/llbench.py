@@ -72,6 +72,26 @@ def du_by_ext(path):
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
+def windows_on_disk(data_dir):
+    """Per store window: bytes, documents and doc store compression (from its meta.json):
+    a sealed window's doc store is zstd, a written one's lz4."""
+    root = os.path.join(data_dir, "store")
+    out = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        meta = os.path.join(root, name, "meta.json")
+        try:
+            with open(meta) as f:
+                m = json.load(f)
+        except (OSError, ValueError):
+            continue
+        docs = sum(s.get("max_doc", 0) - ((s.get("deletes") or {}).get("num_deleted_docs", 0))
+                   for s in m.get("segments", []))
+        out.append({"window": name, "bytes": du_bytes(os.path.join(root, name)), "docs": docs,
+                    "segments": len(m.get("segments", [])),
+                    "docstore": m.get("index_settings", {}).get("docstore_compression")})
+    return out
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -255,6 +275,7 @@ def cmd_loglynx_ingest(a):
         "index_bytes_at_done": size_done, "index_bytes": size_settled,
         "index_bytes_by_ext": du_by_ext(a.data_dir), "index_settled": settled,
         "index_ratio": round(size_settled / raw, 3), "command": " ".join(ll.cmd),
+        "windows": windows_on_disk(a.data_dir),
         "load_start": load_start, "load_end": loadavg(),
         "timeline": timeline[:: max(1, len(timeline) // 40)],
     }
@@ -617,6 +638,17 @@ def cmd_table(a):
                   f"| {r['mb_per_s']} | {fmt_bytes(r.get('peak_rss_bytes'))}{anon} | {cpu} | {us} "
                   f"| {fmt_bytes(r['index_bytes'])} | {100 * r['index_ratio']:.1f}% "
                   f"| {r.get('load_start', '-')} / {r.get('load_end', '-')} |")
+        for r in rows:
+            sealed = [w for w in r.get("windows", []) if str(w["docstore"]).startswith("zstd")
+                      and w["segments"] == 1]
+            docs = sum(w["docs"] for w in sealed)
+            if docs:
+                b = sum(w["bytes"] for w in sealed)
+                per_line = r["raw_bytes"] / max(r["n"], 1)
+                print(f"\n{r['tool']}: {len(sealed)} of {len(r['windows'])} windows sealed (one segment, "
+                      f"{sealed[0]['docstore']} doc store): {docs:,} events in {fmt_bytes(b)}, "
+                      f"{b / docs:.1f} B/event = {100 * b / docs / per_line:.1f}% of the raw "
+                      f"{per_line:.1f} B/line")
     else:
         names = ["term", "phrase", "filter", "histogram", "terms"]
         print("| shape | " + " | ".join(f"{r['tool']} p50 / p95 ms" for r in rows) + " | results (" +

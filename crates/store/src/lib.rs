@@ -5,6 +5,7 @@
 //! - `writer.rs`: the writer thread ([`Store::start_writer`], [`WriterHandle`]): batches in,
 //!   commits with the checkpoint, acks out, rollover.
 //! - `retention.rs`: deleting whole windows by age and size.
+//! - `seal.rs`: a closed window merged to one segment, its doc store recompressed (zstd).
 //! - `disk.rs`: the disk watermark (ingestion pauses before the disk is full).
 //! - [`schema`]: the tantivy schema, Event <-> document.
 //! - `doc.rs`: the compact stored form of an event (the `_event` field).
@@ -16,6 +17,7 @@ mod disk;
 mod doc;
 mod error;
 mod retention;
+mod seal;
 pub mod schema;
 mod snapshot;
 mod stats;

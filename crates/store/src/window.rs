@@ -18,8 +18,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use loglynx_core::{Checkpoint, Timestamp};
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
-use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
+use tantivy::{Index, IndexReader, ReloadPolicy};
 
 use crate::error::StoreError;
 use crate::schema::StoreSchema;
@@ -29,14 +28,6 @@ use crate::snapshot::WindowSnapshot;
 const PREFIX: &str = "w-";
 /// Prefix of windows being created.
 pub(crate) const TMP_PREFIX: &str = ".tmp-";
-/// Doc store block size: log lines compress much better in 64 KiB blocks than in tantivy's
-/// default 16 KiB, and a hit still decompresses a single (cached) block.
-const DOCSTORE_BLOCK: usize = 64 << 10;
-
-/// zstd level of the doc store (tantivy compresses blocks on a dedicated thread). Level 9 with
-/// 256 KiB blocks made the doc store 11% smaller but cut writer throughput by half.
-const DOCSTORE_ZSTD_LEVEL: i32 = 3;
-
 /// A window id: its creation time in Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct WindowId(pub u64);
@@ -81,15 +72,6 @@ pub(crate) struct CommitPayload {
     pub committed_at: Timestamp,
 }
 
-/// The index settings of every window: zstd doc store with larger blocks.
-fn index_settings() -> IndexSettings {
-    IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor { compression_level: Some(DOCSTORE_ZSTD_LEVEL) }),
-        docstore_blocksize: DOCSTORE_BLOCK,
-        ..IndexSettings::default()
-    }
-}
-
 /// One window index with its reader and cached snapshot.
 pub(crate) struct Window {
     pub id: WindowId,
@@ -123,7 +105,7 @@ impl Window {
         std::fs::create_dir(&tmp).map_err(io_err)?;
         Index::builder()
             .schema(schema.schema.clone())
-            .settings(index_settings())
+            .settings(crate::seal::live_settings())
             .create_in_dir(&tmp)
             .map_err(|e| StoreError::index(id, e))?;
         std::fs::rename(&tmp, &dir).map_err(|source| StoreError::DataDir {

@@ -36,6 +36,7 @@ use tokio::sync::Notify;
 use crate::disk::{DiskWatch, CHECK_EVERY};
 use crate::error::StoreError;
 use crate::retention;
+use crate::seal;
 use crate::store::Shared;
 use crate::window::{CommitPayload, Window, WindowId};
 
@@ -124,6 +125,7 @@ pub(crate) fn start(
             });
         }
     }
+    w.seal_closed_windows();
     let kill = Arc::new(Notify::new());
     let k = kill.clone();
     let stopping = Arc::new(AtomicBool::new(false));
@@ -217,15 +219,16 @@ fn open_writer(window: &Window, opts: &WriterOptions) -> Result<IndexWriter, Sto
         .memory_budget_per_thread(opts.memory_per_thread)
         .num_merge_threads(MERGE_THREADS)
         .build();
-    let writer = window
-        .index
-        .writer_with_options(options)
-        .map_err(|e| match e {
-            TantivyError::LockFailure(LockError::LockBusy, _) => StoreError::Locked {
-                path: window.dir.clone(),
-            },
-            e => StoreError::index(window.id, e),
-        })?;
+    // A window resumed after it was sealed is written with the live settings again (and
+    // sealed again when it is closed).
+    let mut index = window.index.clone();
+    *index.settings_mut() = seal::live_settings();
+    let writer = index.writer_with_options(options).map_err(|e| match e {
+        TantivyError::LockFailure(LockError::LockBusy, _) => StoreError::Locked {
+            path: window.dir.clone(),
+        },
+        e => StoreError::index(window.id, e),
+    })?;
     writer.set_merge_policy(Box::new(merge_policy()));
     Ok(writer)
 }
@@ -538,12 +541,13 @@ impl WriterLoop {
     /// Closes the active window if it is too old or too large.
     fn roll_if_due(&mut self) {
         if self.active.as_ref().is_some_and(|a| !self.fits(&a.window)) {
-            self.close_active();
+            self.close_active(true);
         }
     }
 
-    /// Hands the active window to a helper thread that lets its merges finish.
-    fn close_active(&mut self) {
+    /// Hands the active window to a helper thread that lets its merges finish, then seals it
+    /// (`seal.rs`) when `seal` (not at shutdown: a seal is restarted at the next start).
+    fn close_active(&mut self, seal: bool) {
         let Some(Active { window, writer }) = self.active.take() else {
             return;
         };
@@ -560,6 +564,9 @@ impl WriterLoop {
                 if let Err(e) = w.refresh(None) {
                     tracing::warn!(window = %w.id, "cannot reload a closed window: {e}");
                 }
+                if seal {
+                    seal_logged(&w);
+                }
                 w.set_merging(false);
                 let _ = tx.send(());
             });
@@ -568,6 +575,48 @@ impl WriterLoop {
             Err(e) => {
                 tracing::warn!(window = %window.id, "merges abandoned (cannot start a thread: {e})");
                 window.set_merging(false);
+            }
+        }
+    }
+
+    /// Seals, on a helper thread, the windows not being written that are not sealed yet
+    /// (closed before a shutdown or a crash, or written by an earlier version).
+    fn seal_closed_windows(&mut self) {
+        let active = self.active.as_ref().map(|a| a.window.id);
+        let todo: Vec<Arc<Window>> = self
+            .shared
+            .windows()
+            .iter()
+            .filter(|w| Some(w.id) != active)
+            .filter(|w| !seal::is_sealed(w).unwrap_or(true))
+            .cloned()
+            .collect();
+        if todo.is_empty() {
+            return;
+        }
+        for w in &todo {
+            w.set_merging(true);
+        }
+        let (tx, done) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("loglynx-store-seal".into())
+            .spawn({
+                let todo = todo.clone();
+                move || {
+                    for w in todo {
+                        seal_logged(&w);
+                        w.set_merging(false);
+                    }
+                    let _ = tx.send(());
+                }
+            });
+        match spawned {
+            Ok(thread) => self.closing.push(Closing { thread, done }),
+            Err(e) => {
+                tracing::warn!("windows left unsealed (cannot start a thread: {e})");
+                for w in todo {
+                    w.set_merging(false);
+                }
             }
         }
     }
@@ -589,7 +638,7 @@ impl WriterLoop {
         } else {
             Ok(())
         };
-        self.close_active();
+        self.close_active(false);
         let deadline = Instant::now() + SHUTDOWN_MERGE_WAIT;
         for c in std::mem::take(&mut self.closing) {
             match c
@@ -608,6 +657,25 @@ impl WriterLoop {
         }
         tracing::info!(seq = self.seq, "store writer stopped");
         result
+    }
+}
+
+/// Seals `w`, logging the outcome (a failed seal leaves the window as it was: still searched).
+fn seal_logged(w: &Window) {
+    let before = w.size();
+    let started = Instant::now();
+    match seal::seal(w) {
+        Ok(true) => tracing::info!(
+            window = %w.id,
+            bytes_before = before,
+            bytes_after = w.size(),
+            ms = started.elapsed().as_millis() as u64,
+            "window sealed"
+        ),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(window = %w.id, "cannot seal a closed window (it stays searchable as it is): {e}")
+        }
     }
 }
 

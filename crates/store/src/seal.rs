@@ -1,0 +1,101 @@
+//! Sealing: a window that is no longer written is merged into one segment with its doc store
+//! recompressed at a high zstd level in large blocks.
+//!
+//! While a window is written its doc store is lz4 in 64 KiB blocks ([`live_settings`]): cheap
+//! for the writer, which compresses every block of every segment and again on every merge
+//! that cannot stack blocks. Once the window is closed nothing is added to it, so it is
+//! rewritten once with [`sealed_settings`] (zstd level [`SEALED_ZSTD_LEVEL`], 256 KiB blocks):
+//! tantivy's merger copies compressed blocks unchanged when the compressor kind is the same,
+//! and decompresses and compresses every document again when it differs, which is what turns
+//! the lz4 blocks into zstd ones. Searches go on through the old segments until the merge is
+//! committed (tantivy swaps the segment list atomically), then the reader is reloaded.
+//!
+//! CPU is bounded: one window is sealed at a time (a process-wide lock), by one merge thread.
+//! A seal interrupted by a crash or a shutdown leaves the window as it was (the merge's files
+//! are not in the segment list and tantivy removes them later); windows found unsealed at start
+//! are sealed then. Windows written by earlier versions (zstd level 3 doc stores) are merged
+//! the same way; their blocks are zstd already, so they are stacked, not recompressed.
+
+use std::sync::Mutex;
+
+use tantivy::indexer::{IndexWriterOptions, NoMergePolicy};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{IndexSettings, IndexWriter};
+
+use crate::error::StoreError;
+use crate::window::Window;
+
+/// Doc store block size while a window is written: a hit decompresses one (cached) block.
+const LIVE_BLOCK: usize = 64 << 10;
+/// Doc store block size of a sealed window: zstd finds more repeats in larger blocks.
+const SEALED_BLOCK: usize = 256 << 10;
+/// zstd level of a sealed window's doc store.
+pub(crate) const SEALED_ZSTD_LEVEL: i32 = 9;
+/// The smallest per-thread memory budget tantivy accepts: the sealing writer indexes nothing.
+const SEAL_WRITER_MEMORY: usize = 15_000_000;
+
+/// One seal at a time in the process.
+static SEALING: Mutex<()> = Mutex::new(());
+
+/// Index settings of a window being written.
+pub(crate) fn live_settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::Lz4,
+        docstore_blocksize: LIVE_BLOCK,
+        ..IndexSettings::default()
+    }
+}
+
+/// Index settings of a sealed window.
+pub(crate) fn sealed_settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(SEALED_ZSTD_LEVEL),
+        }),
+        docstore_blocksize: SEALED_BLOCK,
+        ..IndexSettings::default()
+    }
+}
+
+/// Whether `w` is sealed: one segment at most, last written with the sealed settings.
+pub(crate) fn is_sealed(w: &Window) -> Result<bool, StoreError> {
+    let meta = w
+        .index
+        .load_metas()
+        .map_err(|e| StoreError::index(w.id, e))?;
+    Ok(meta.segments.len() <= 1 && meta.index_settings == sealed_settings())
+}
+
+/// Seals `w` (no-op when it is sealed). The window must not be written: the caller holds no
+/// index writer on it. Returns whether a merge ran.
+pub(crate) fn seal(w: &Window) -> Result<bool, StoreError> {
+    let _one = SEALING.lock().unwrap_or_else(|p| p.into_inner());
+    if is_sealed(w)? {
+        return Ok(false);
+    }
+    let err = |e| StoreError::index(w.id, e);
+    let mut index = w.index.clone();
+    *index.settings_mut() = sealed_settings();
+    let ids = index.searchable_segment_ids().map_err(err)?;
+    let options = IndexWriterOptions::builder()
+        .num_worker_threads(1)
+        .memory_budget_per_thread(SEAL_WRITER_MEMORY)
+        .num_merge_threads(1)
+        .build();
+    let mut writer: IndexWriter = index.writer_with_options(options).map_err(err)?;
+    writer.set_merge_policy(Box::new(NoMergePolicy));
+    if ids.is_empty() {
+        // Nothing to merge: record the sealed settings so the window is not looked at again.
+        let payload = index.load_metas().map_err(err)?.payload;
+        let mut prepared = writer.prepare_commit().map_err(err)?;
+        if let Some(p) = payload {
+            prepared.set_payload(&p);
+        }
+        prepared.commit().map_err(err)?;
+    } else {
+        writer.merge(&ids).wait().map_err(err)?;
+    }
+    writer.wait_merging_threads().map_err(err)?;
+    w.refresh(None)?;
+    Ok(true)
+}
