@@ -191,7 +191,7 @@ impl From<loglynx_search::SearchError> for ApiError {
         use loglynx_search::SearchError as E;
         match e {
             E::BadRequest(m) => ApiError::InvalidQuery(m),
-            E::NoLeaves => ApiError::Unavailable(e.to_string()),
+            E::NoLeaves | E::Unavailable(_) => ApiError::Unavailable(e.to_string()),
             E::Catalog { .. } | E::Client(_) => ApiError::Internal(e.to_string()),
         }
     }

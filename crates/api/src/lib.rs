@@ -45,7 +45,7 @@ use axum::{middleware, Router};
 pub use auth::{required_scope, Auth, KeyEntry, KeyError, KeyFile, Principal, Scope, KEYS_FILE};
 pub use error::ApiError;
 pub use limits::{IngestLimits, QueryLimits};
-pub use pit::Pits;
+pub use pit::{Pinned, Pits};
 pub use loglynx_telemetry::internal_events::{HttpMetrics, IngestEndpoint};
 pub use loglynx_collect::otlp::OtlpLimits;
 pub use loglynx_collect::http::{

@@ -387,3 +387,82 @@ async fn elasticsearch_root_dashboard_openapi_and_metrics() {
         "{m}"
     );
 }
+
+/// Elasticsearch's `terms` ordered by a metric sub-aggregation (ties by key ascending) and
+/// `date_histogram` with `offset`, a fixed-offset `time_zone` and calendar weeks (Monday):
+/// the keys and counts Elasticsearch gives for these events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_order_by_metric_time_zone_and_offset() {
+    let s = start(Opts::default()).await;
+    // host: pids. a: avg 15, min 10; b: avg 100, min 100; c: avg 1, min 1 (three events);
+    // e and f: min 5 both (a tie).
+    let events = [
+        ("a", 10, "2024-05-01T10:00:30Z"),
+        ("a", 20, "2024-05-01T10:20:00Z"),
+        ("b", 100, "2024-05-01T10:40:00Z"),
+        ("c", 1, "2024-05-01T11:10:00Z"),
+        ("c", 1, "2024-05-01T23:30:00Z"),
+        ("c", 1, "2024-05-01T11:12:00Z"),
+        ("f", 5, "2024-05-01T11:13:00Z"),
+        ("e", 5, "2024-05-01T11:14:00Z"),
+    ];
+    let mut body = String::new();
+    for (host, pid, ts) in events {
+        body.push_str(&format!("{{\"@timestamp\":\"{ts}\",\"host.name\":\"{host}\",\"process.pid\":{pid},\"message\":\"m\"}}\n"));
+    }
+    let (status, v) = s.post("/api/v1/ingest", "application/x-ndjson", body).await;
+    assert_eq!((status, v["accepted"].as_u64()), (200, Some(8)), "{v}");
+    eventually(10, || async { (s.get("/api/v1/search?limit=1").await.1["total"] == 8).then_some(()) }).await;
+    let server = &s;
+    let search = |aggs: serde_json::Value| {
+        let body = serde_json::json!({"size": 0, "aggs": aggs}).to_string();
+        async move { server.post("/_search", "application/json", body).await }
+    };
+    let keys = |v: &Value, name: &str| -> Vec<String> {
+        v["aggregations"][name]["buckets"].as_array().unwrap_or_else(|| panic!("{v}")).iter().map(|b| b["key"].as_str().unwrap().to_string()).collect()
+    };
+
+    let (status, v) = search(serde_json::json!({"h": {"terms": {"field": "host.name", "order": {"m": "desc"}},
+        "aggs": {"m": {"avg": {"field": "process.pid"}}}}})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(keys(&v, "h"), ["b", "a", "e", "f", "c"], "{v}");
+    assert_eq!(v["aggregations"]["h"]["buckets"][1]["m"]["value"], 15.0);
+    let (_, v) = search(serde_json::json!({"h": {"terms": {"field": "host.name", "order": {"m": "asc"}, "size": 3},
+        "aggs": {"m": {"min": {"field": "process.pid"}}}}})).await;
+    assert_eq!(keys(&v, "h"), ["c", "e", "f"], "ties by key ascending: {v}");
+    assert_eq!(v["aggregations"]["h"]["sum_other_doc_count"], 3, "{v}");
+    for (order, why) in [(serde_json::json!({"nope": "desc"}), "no sub-aggregation"), (serde_json::json!({"m.avg": "desc"}), "a path")] {
+        let (status, v) = search(serde_json::json!({"h": {"terms": {"field": "host.name", "order": order},
+            "aggs": {"m": {"avg": {"field": "process.pid"}}}}})).await;
+        assert_eq!(status, 400, "{v}");
+        assert!(v["error"]["reason"].as_str().unwrap().contains(why), "{v}");
+    }
+
+    // Hours starting at a quarter past: 10:00:30 is in 09:15; 10:20..11:14 in 10:15 (7 with
+    // 11:10-11:14); 23:30 in 23:15.
+    let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+    let (status, v) = search(serde_json::json!({"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h",
+        "offset": "+15m", "min_doc_count": 1}}})).await;
+    assert_eq!(status, 200, "{v}");
+    let got: Vec<(i64, u64)> = v["aggregations"]["h"]["buckets"].as_array().unwrap().iter()
+        .map(|b| (b["key"].as_i64().unwrap(), b["doc_count"].as_u64().unwrap())).collect();
+    assert_eq!(got, vec![(ms("2024-05-01T09:15:00Z"), 1), (ms("2024-05-01T10:15:00Z"), 6), (ms("2024-05-01T23:15:00Z"), 1)], "{v}");
+
+    // Days in +05:30: 23:30Z is 05:00 on 2 May there.
+    let (_, v) = search(serde_json::json!({"h": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day",
+        "time_zone": "+05:30"}}})).await;
+    let b = v["aggregations"]["h"]["buckets"].as_array().unwrap();
+    assert_eq!(b.len(), 2, "{v}");
+    assert_eq!((b[0]["key"].as_i64(), b[0]["doc_count"].as_u64()), (Some(ms("2024-04-30T18:30:00Z")), Some(7)), "{v}");
+    assert_eq!(b[0]["key_as_string"], "2024-05-01T00:00:00.000+05:30", "{v}");
+    assert_eq!((b[1]["key"].as_i64(), b[1]["doc_count"].as_u64()), (Some(ms("2024-05-01T18:30:00Z")), Some(1)), "{v}");
+
+    // A calendar week starts on Monday (1 May 2024 was a Wednesday).
+    let (_, v) = search(serde_json::json!({"h": {"date_histogram": {"field": "@timestamp", "calendar_interval": "week"}}})).await;
+    assert_eq!(v["aggregations"]["h"]["buckets"][0]["key"].as_i64(), Some(ms("2024-04-29T00:00:00Z")), "{v}");
+
+    let (status, v) = search(serde_json::json!({"h": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h",
+        "time_zone": "Europe/Paris"}}})).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"]["reason"].as_str().unwrap().contains("time_zone"), "{v}");
+}

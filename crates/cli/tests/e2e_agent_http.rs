@@ -1,7 +1,8 @@
 //! HTTP ingest into `loglynx agent` through a real Kafka-protocol broker (Tansu): NDJSON,
 //! Elasticsearch `_bulk` and OTLP/HTTP (`/v1/logs`) requests are answered only once their records are delivered (the
 //! agent's own `/metrics` already counts them when the reply arrives); a worker and
-//! `loglynx serve` then find every accepted event exactly once. The agent, the worker and
+//! `loglynx serve` then find every accepted event exactly once. The agent's OTLP/gRPC
+//! listener takes the Python OpenTelemetry SDK's gRPC exporter too. The agent, the worker and
 //! serve share one data directory, where the agent keeps its health report while it runs.
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
@@ -15,15 +16,15 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::kafka::{config, log_level, worker};
-use support::{start_proc_with_ready_line, Proc, Server, Tansu};
+use support::{otel_send, pyenv_python, start_proc_with_startup, Proc, Server, Tansu};
 
 const TOPIC: &str = "e2e-http";
 
-/// `loglynx agent` with HTTP ingest on a free port and no other source; returns it with the
-/// address it printed on its ready line.
-fn agent(kafka: &Tansu, data: &Path) -> (Proc, SocketAddr) {
+/// `loglynx agent` with HTTP ingest and OTLP/gRPC on free ports and no other source; returns
+/// it with the HTTP address it printed on its ready line and the gRPC one printed before.
+fn agent(kafka: &Tansu, data: &Path) -> (Proc, SocketAddr, String) {
     let level = log_level();
-    let (p, line) = start_proc_with_ready_line(
+    let (p, line, startup) = start_proc_with_startup(
         "agent",
         &[
             "agent",
@@ -41,6 +42,8 @@ fn agent(kafka: &Tansu, data: &Path) -> (Proc, SocketAddr) {
             "off",
             "--http",
             "127.0.0.1:0",
+            "--otlp-grpc",
+            "127.0.0.1:0",
             "--log",
             &level,
         ],
@@ -52,7 +55,12 @@ fn agent(kafka: &Tansu, data: &Path) -> (Proc, SocketAddr) {
         .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
         .parse()
         .unwrap_or_else(|e| panic!("no address in the ready line {line:?}: {e}"));
-    (p, addr)
+    let grpc = startup
+        .iter()
+        .find_map(|l| l.strip_prefix("otlp grpc: "))
+        .unwrap_or_else(|| panic!("no otlp grpc address before the ready line: {startup:?}"))
+        .to_string();
+    (p, addr, grpc)
 }
 
 /// The value of the series `name{labels...}` (or `name`) whose line contains `label`.
@@ -110,7 +118,8 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let cfg = config(tmp.path());
-    let (agent_proc, addr) = agent(&kafka, &data);
+    let python = pyenv_python();
+    let (agent_proc, addr, grpc) = agent(&kafka, &data);
     let agent = Agent {
         base: format!("http://{addr}"),
         client: reqwest::blocking::Client::builder()
@@ -251,6 +260,12 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The Python OpenTelemetry SDK's gRPC exporter: three records, each export accepted.
+    let (trace, _) = otel_send(&python, "grpc", &format!("http://{grpc}"), "e2e-agent-grpc");
+    for m in ["order o-1 received", "payment retried for order o-1", "payment declined for order o-1"] {
+        expected.insert(m.to_string());
+    }
+
     // A worker indexes the topic; serve finds every accepted event exactly once.
     let w = worker(&kafka, &cfg, &data, TOPIC, "worker");
     let serve = Server::start_serve(&data);
@@ -264,6 +279,11 @@ fn http_ingest_into_the_agent_is_delivered_then_stored_exactly_once() {
     assert_eq!(got.len(), msgs.len(), "some events are stored twice");
     assert_eq!(got, expected);
     assert_eq!(serve.total("labels.index:e2e"), 100);
+    // The gRPC records with their trace id, severity and resource.
+    let body = serve.search(&format!("labels.trace.id:{trace}"), 10, 0, "asc");
+    let levels: BTreeSet<&str> = body["hits"].as_array().unwrap().iter().map(|h| h["log.level"].as_str().unwrap()).collect();
+    assert_eq!(levels, BTreeSet::from(["info", "warn", "error"]), "{body}");
+    assert_eq!(serve.total("labels.run:e2e-agent-grpc AND service.name:checkout-grpc"), 3);
 
     agent_proc.stop();
     assert!(

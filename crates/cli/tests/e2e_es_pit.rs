@@ -46,14 +46,7 @@ fn a_point_in_time_walk_returns_every_event_once_while_ingest_goes_on() {
         })
         .collect();
     for chunk in lines.chunks(50_000) {
-        let r = server
-            .client()
-            .post(server.url("/api/v1/ingest"))
-            .header("content-type", "application/x-ndjson")
-            .body(chunk.concat())
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
+        server.ingest_ndjson(chunk.concat());
     }
     server.wait_total("*", N as u64, Duration::from_secs(120));
 

@@ -211,7 +211,19 @@ fn the_python_elasticsearch_client_gets_loglynx_numbers() {
             assert_eq!(got[*level], json!([n, sum as f64 / n as f64, ips]), "{host} {level}");
         }
     }
-    assert!(es["unsupported_order"].as_str().unwrap().contains("order by [m]"), "{es}");
+    // Terms ordered by a metric: the hosts by their largest pid, descending (ties by name).
+    let by_max: Vec<(String, f64)> = es["order_by_max"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b[0].as_str().unwrap().to_string(), b[1].as_f64().unwrap()))
+        .collect();
+    assert!(!by_max.is_empty(), "{es}");
+    for (host, max) in &by_max {
+        let largest = pid_values(&format!("host.name:{host}"), None).iter().map(|(v, _)| *v).max().unwrap();
+        assert_eq!(*max, largest as f64, "{host}");
+    }
+    assert!(by_max.windows(2).all(|w| w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)), "{by_max:?}");
 
     assert!(es["unsupported"].as_str().unwrap().contains("unsupported query type [wildcard]"), "{es}");
     assert!(es["unsupported_agg"].as_str().unwrap().contains("unsupported aggregation type [percentiles]"), "{es}");

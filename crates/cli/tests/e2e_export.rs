@@ -30,14 +30,7 @@ fn export_streams_every_matching_event_past_the_search_window() {
         })
         .collect();
     for chunk in lines.chunks(60_000) {
-        let r = server
-            .client()
-            .post(server.url("/api/v1/ingest"))
-            .header("content-type", "application/x-ndjson")
-            .body(chunk.concat())
-            .send()
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
+        server.ingest_ndjson(chunk.concat());
     }
     server.wait_total("*", N as u64, Duration::from_secs(120));
 

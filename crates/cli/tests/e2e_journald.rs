@@ -132,3 +132,55 @@ fn journal_read_exactly_once_across_a_sigkill_and_followed_after_restart() {
     assert_eq!(second.total("labels.journald.order_id:o104999"), 1);
     second.stop();
 }
+
+/// `loglynx agent --journald-directory` into Kafka (Tansu), a worker storing the topic: the
+/// agent is SIGKILLed once the first entries are stored, the journal grows while it is down,
+/// and after its restart every entry is stored exactly once (entries it sends again are
+/// skipped by the worker).
+#[test]
+fn agent_ships_the_journal_once_across_a_sigkill() {
+    use support::kafka::{config, log_level, worker};
+    use support::{Proc, Tansu};
+    const N1: usize = 20_000;
+    const N2: usize = 1_000;
+    const TOPIC: &str = "e2e-agent-journald";
+    let kafka = Tansu::start();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    write_entries(&journal, 0, N1);
+    let (agent_dir, data) = (dir.path().join("agent"), dir.path().join("data"));
+    let level = log_level();
+    let agent = || {
+        Proc::start_logged(
+            "agent",
+            &[
+                "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", TOPIC,
+                "--partitions", "2", "--journald-directory", journal.to_str().unwrap(), "--syslog-udp", "off",
+                "--syslog-tcp", "off", "--http", "off", "--log", &level,
+            ],
+            "loglynx agent ready",
+        )
+    };
+    let first = agent();
+    let cfg = config(dir.path());
+    let w = worker(&kafka, &cfg, &data, TOPIC, "worker");
+    let serve = Server::start_serve(&data);
+    serve.wait_for(Duration::from_secs(120), "the first journal entries stored", || {
+        serve.total("event.dataset:journald") > 0
+    });
+    first.kill();
+    write_entries(&journal, N1, N1 + N2);
+    let second = agent();
+    let n = N1 + N2;
+    serve.wait_total("event.dataset:journald", n as u64, Duration::from_secs(300));
+    let hits = serve.all_hits("event.dataset:journald");
+    let marks: HashSet<u64> = hits
+        .iter()
+        .map(|h| h["message"].as_str().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!((hits.len(), marks.len()), (n, n), "some entry is missing or stored twice");
+    assert_eq!(serve.total("labels.journald.order_id:o20999 AND host.name:web2"), 1);
+    second.stop();
+    w.stop();
+}

@@ -6,7 +6,8 @@
 //! the leaves' local counts show the overlap it removed). Two fake leaves, one answering
 //! garbage and one that never answers, must make the answer partial: it names the partitions
 //! and offsets that are missing and stays exact for the rest. A real leaf killed for good
-//! costs nothing: the root asks the other leaf, which holds a copy, for its pieces.
+//! costs nothing: the root asks the other leaf, which holds a copy, for its pieces. Points in
+//! time work through the root too (its own API and Elasticsearch's).
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
 
@@ -235,6 +236,75 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
     let terms = get(&serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
     assert_eq!(terms["buckets"].as_array().unwrap().len() as u64, lines, "{terms}");
     assert!(terms["buckets"].as_array().unwrap().iter().all(|b| b["count"] == 1), "{terms}");
+
+    // A point in time through the root (one per leaf; the dead leaf's pieces on the survivor's
+    // copy): a walk gives every line once, in time order, none that came in after it opened,
+    // the same total on every page and the fake leaves' partitions as missing.
+    let client = serve.client();
+    let pit: Value = client.post(serve.url("/api/v1/pit")).query(&[("keep_alive", "1m")]).send().unwrap().json().unwrap();
+    let pit_id = pit["pit_id"].as_str().unwrap_or_else(|| panic!("no pit_id: {pit}")).to_string();
+    let more = 5;
+    write_seq(&logs, n, n + more);
+    serve.wait_total("*", lines + (FILES * more) as u64, Duration::from_secs(120));
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    let mut last_ts = i64::MIN;
+    loop {
+        let mut q = vec![("q", "*".to_string()), ("pit", pit_id.clone()), ("limit", "97".into()), ("sort", "asc".into())];
+        if let Some(a) = &after {
+            q.push(("search_after", a.clone()));
+        }
+        let page = get(&serve, "/api/v1/search", &q.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        assert_eq!(page["total"].as_u64(), Some(lines), "{page}");
+        assert_eq!(missing(&page).keys().copied().collect::<Vec<_>>(), vec![8, 9], "{page}");
+        let hits = page["hits"].as_array().unwrap();
+        if hits.is_empty() {
+            assert!(page["search_after"].is_null(), "{page}");
+            break;
+        }
+        for h in hits {
+            let ts = chrono::DateTime::parse_from_rfc3339(h["@timestamp"].as_str().unwrap()).unwrap().timestamp_micros();
+            assert!(ts >= last_ts, "{h} after {last_ts}: out of order");
+            last_ts = ts;
+            walked.push(h["labels.seq"].as_str().unwrap().to_string());
+        }
+        after = Some(page["search_after"].as_str().unwrap().to_string());
+    }
+    let walked_set: BTreeSet<String> = walked.iter().cloned().collect();
+    assert_eq!(walked.len(), walked_set.len(), "a line twice in the walk");
+    assert_eq!(walked_set, want, "the walk through the root");
+
+    // The same through the Elasticsearch API, newest first, now with the new lines.
+    let es = |body: Value| -> (u16, Value) {
+        let r = client.post(serve.url("/_search")).json(&body).send().unwrap();
+        (r.status().as_u16(), r.json().unwrap())
+    };
+    let opened: Value = client.post(serve.url("/logs/_pit")).query(&[("keep_alive", "1m")]).send().unwrap().json().unwrap();
+    let es_pit = opened["id"].as_str().unwrap_or_else(|| panic!("no id: {opened}")).to_string();
+    let mut seen = BTreeSet::new();
+    let mut sort_after: Option<Value> = None;
+    loop {
+        let mut body = json!({"size": 500, "pit": {"id": es_pit, "keep_alive": "1m"}, "track_total_hits": true,
+            "sort": [{"@timestamp": "desc"}, {"_shard_doc": "asc"}]});
+        if let Some(a) = &sort_after {
+            body["search_after"] = a.clone();
+        }
+        let (status, r) = es(body);
+        assert_eq!(status, 200, "{r}");
+        assert_eq!(r["hits"]["total"]["value"].as_u64(), Some(lines + (FILES * more) as u64), "{r}");
+        assert_eq!(r["_shards"]["failed"], 2, "{r}");
+        let hits = r["hits"]["hits"].as_array().unwrap();
+        let Some(last) = hits.last() else { break };
+        for h in hits {
+            assert!(seen.insert(h["_source"]["labels.seq"].as_str().unwrap().to_string()), "{h} twice");
+        }
+        sort_after = Some(last["sort"].clone());
+    }
+    assert_eq!(seen.len() as u64, lines + (FILES * more) as u64);
+    let closed: Value = client.delete(serve.url("/_pit")).json(&json!({"id": es_pit})).send().unwrap().json().unwrap();
+    assert_eq!(closed["num_freed"], 1, "{closed}");
+    let (status, r) = es(json!({"pit": {"id": es_pit}, "sort": [{"@timestamp": "desc"}]}));
+    assert_eq!((status, r["error"]["type"].as_str()), (404, Some("search_context_missing_exception")), "{r}");
     agent.stop();
     survivor.stop();
 }

@@ -99,14 +99,7 @@ fn syslog_and_http_streams_learn_the_layout_behind_their_header() {
                 + "\n"
         })
         .collect();
-    let r = server
-        .client()
-        .post(server.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    server.ingest_ndjson(body);
     server.wait_total("ndjsonmark", 20, WAIT);
     assert_read(&server, "ndjsonmark", 20, "com.acme.Billing", "ndjsonmark ");
 

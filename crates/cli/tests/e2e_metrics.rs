@@ -37,14 +37,7 @@ fn metrics_parse_with_prometheus_client_and_counters_move_with_ingest() {
     let body: String = (0..n)
         .map(|i| format!("{{\"message\": \"metricsmark {i}\"}}\n"))
         .collect();
-    let r = server
-        .client()
-        .post(server.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    server.ingest_ndjson(body);
     server.wait_total("metricsmark", n, WAIT);
     // Searchable means committed: the store's counters have moved too.
     let after = Scrape::of(&server, &python);

@@ -56,14 +56,7 @@ fn schemathesis_finds_no_server_error_in_any_documented_operation() {
             )
         })
         .collect();
-    let r = server
-        .client()
-        .post(server.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    server.ingest_ndjson(body);
     server.wait_total("*", 200, Duration::from_secs(30));
 
     let examples = std::env::var("LOGLYNX_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.into());

@@ -9,40 +9,10 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{pyenv_python, Server};
-
-const SENDER: &str = include_str!("support/otel_send.py");
-
-/// Runs the sender; returns the trace and span ids it logged under, after checking that every
-/// export was accepted.
-fn send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (String, String) {
-    let out = Command::new(python)
-        .args(["-c", SENDER, mode, endpoint, run])
-        .output()
-        .expect("run the OpenTelemetry sender");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{mode} sender failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut lines = stdout.lines();
-    let ids: Value = serde_json::from_str(lines.next().expect("ids line")).expect("ids json");
-    assert_eq!(
-        lines.next(),
-        Some("exported SUCCESS SUCCESS SUCCESS"),
-        "{mode}: every export accepted\n{stdout}"
-    );
-    (
-        ids["trace_id"].as_str().unwrap().to_string(),
-        ids["span_id"].as_str().unwrap().to_string(),
-    )
-}
+use support::{otel_send as send, pyenv_python, Server};
 
 #[test]
 fn python_sdk_logs_over_http_and_grpc_are_searchable_with_their_context() {

@@ -83,15 +83,7 @@ fn file_syslog_ndjson_and_bulk_are_all_searchable_exactly_once() {
             body.push_str("[1,2,3]\n");
         }
     }
-    let r = server
-        .client()
-        .post(server.url("/api/v1/ingest"))
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let v: serde_json::Value = r.json().unwrap();
+    let v = server.ingest_ndjson(body);
     assert_eq!(v["accepted"], 50, "{v}");
     let bad: Vec<u64> = v["rejected"].as_array().unwrap().iter().map(|x| x["line"].as_u64().unwrap()).collect();
     assert_eq!(bad, vec![12, 23], "{v}");

@@ -45,6 +45,9 @@ pub struct PageRequest {
 pub struct Page {
     pub total: Option<u64>,
     pub hits: Vec<(Event, u64)>,
+    /// The exact `@timestamp` of the cursor (`after`), when one was given: a search root
+    /// bounds the other leaves' pages by it.
+    pub cursor: Option<Timestamp>,
 }
 
 /// The first position of each (window, segment) of a snapshot, in order.
@@ -164,7 +167,8 @@ impl QueryEngine {
                 None => tracing::warn!(window = %windows[wi].id, ?addr, "stored event is unreadable; skipped"),
             }
         }
-        Ok(Page { total: req.count_total.then_some(total), hits })
+        let cursor = cursor.map(|(_, _, ts)| Timestamp::from_micros(ts.into_timestamp_micros()));
+        Ok(Page { total: req.count_total.then_some(total), hits, cursor })
     }
 }
 

@@ -21,6 +21,9 @@ pub enum SearchError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A leaf needed for the whole answer did not give it (a point in time's page): ask again.
+    #[error("{0}")]
+    Unavailable(String),
     /// The HTTP client could not be built.
     #[error("search client: {0}")]
     Client(String),

@@ -12,12 +12,15 @@
 //!   a cap, marked approximate beyond).
 //! - `root.rs`: [`Root`], the fan-out with a timeout per leaf; what a leaf did not answer is
 //!   named in the answer's `missing` ([`Missing`]), never silently left out.
+//! - `pit.rs`: points in time through the root ([`Root::open_pit`], [`RootPit`]): one per
+//!   leaf, pages merged by time, then leaf, then the leaf's position.
 //! - [`SearchError`] (error.rs).
 
 mod cover;
 mod error;
 mod merge;
 mod offsets;
+mod pit;
 mod root;
 mod wire;
 
@@ -25,8 +28,10 @@ pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
+pub use pit::{merge_pages, PitEntry, RootPage, RootPit};
 pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
 pub use wire::{
-    CatalogRecord, Generation, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart,
+    CatalogRecord, Generation, LeafAfter, LeafPage, LeafPageResponse, LeafPitClose, LeafPitOpen,
+    LeafPitOpened, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart,
     CATALOG_VERSION, LEAF_PREFIX,
 };

@@ -111,7 +111,7 @@ pub struct Root {
 }
 
 /// What one leaf said.
-enum Reply<T> {
+pub(crate) enum Reply<T> {
     Ok(T),
     /// A 400: the request is wrong.
     Refused(String),
@@ -120,9 +120,9 @@ enum Reply<T> {
 }
 
 /// One query's leaves and the cover over them.
-struct Plan {
-    leaves: Vec<CatalogRecord>,
-    cover: Cover,
+pub(crate) struct Plan {
+    pub(crate) leaves: Vec<CatalogRecord>,
+    pub(crate) cover: Cover,
 }
 
 impl Root {
@@ -167,7 +167,7 @@ impl Root {
         })
     }
 
-    fn plan(&self) -> Result<Plan, SearchError> {
+    pub(crate) fn plan(&self) -> Result<Plan, SearchError> {
         let leaves = self.directory.leaves();
         if leaves.is_empty() {
             return Err(SearchError::NoLeaves);
@@ -190,6 +190,23 @@ impl Root {
         Q: Serialize + Clone,
         R: DeserializeOwned,
     {
+        let (ok, missing) = self.fan_out_each(plan, op, request, offsets_of).await?;
+        Ok((ok.into_iter().map(|(i, _, r)| (i, r)).collect(), missing))
+    }
+
+    /// [`Root::fan_out`], each answer with the offsets it was asked for (another copy's
+    /// answer has the failed leaf's offsets).
+    pub(crate) async fn fan_out_each<Q, R>(
+        &self,
+        plan: &Plan,
+        op: &str,
+        request: &Q,
+        offsets_of: impl Fn(usize) -> OffsetFilter,
+    ) -> Result<(Vec<(usize, OffsetFilter, R)>, Vec<Missing>), SearchError>
+    where
+        Q: Serialize + Clone,
+        R: DeserializeOwned,
+    {
         let mut calls = Vec::new();
         for (i, leaf) in plan.leaves.iter().enumerate() {
             let offsets = offsets_of(i);
@@ -204,7 +221,7 @@ impl Root {
         let mut failed: Vec<(usize, OffsetFilter, String)> = Vec::new();
         for (i, offsets, reply) in futures::future::join_all(calls).await {
             match reply {
-                Reply::Ok(r) => ok.push((i, r)),
+                Reply::Ok(r) => ok.push((i, offsets, r)),
                 Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
                 Reply::Failed(reason) => {
                     let leaf = &plan.leaves[i];
@@ -238,7 +255,7 @@ impl Root {
         }
         for (j, offsets, first, reply) in futures::future::join_all(retries).await {
             match reply {
-                Reply::Ok(r) => ok.push((j, r)),
+                Reply::Ok(r) => ok.push((j, offsets, r)),
                 Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
                 Reply::Failed(reason) => {
                     let leaf = &plan.leaves[j];
@@ -257,7 +274,7 @@ impl Root {
         Ok((ok, missing))
     }
 
-    async fn call<Q: Serialize, R: DeserializeOwned>(&self, addr: &str, op: &str, body: &Q) -> Reply<R> {
+    pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(&self, addr: &str, op: &str, body: &Q) -> Reply<R> {
         let url = format!("{}://{addr}{LEAF_PREFIX}/{op}", self.settings.scheme());
         let mut req = self.client.post(&url).json(body);
         if let Some(k) = &self.settings.key {

@@ -96,6 +96,75 @@ pub struct TailPart {
     pub events: Vec<Event>,
 }
 
+/// Opens a point in time on a leaf (`POST /internal/v1/pit/open`): its snapshot pinned for
+/// `keep_alive_ms`, renewed by every page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeafPitOpen {
+    /// How long the leaf keeps it between pages.
+    pub keep_alive_ms: u64,
+}
+
+/// A leaf's point in time: its id in the leaf's own table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeafPitOpened {
+    /// The leaf's id of the point in time.
+    pub pit_id: String,
+}
+
+/// Where a leaf's page of a point in time starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeafAfter {
+    /// The first page.
+    Start,
+    /// After this position of the leaf's own snapshot (the cursor is one of its hits).
+    Position(u64),
+    /// Beyond this `@timestamp` in the sort's direction, or at it too when `inclusive` (the
+    /// cursor is another leaf's hit).
+    Time {
+        /// The cursor's exact `@timestamp`.
+        at: Timestamp,
+        /// Whether hits at exactly `at` come after the cursor.
+        inclusive: bool,
+    },
+}
+
+/// One page of a leaf's point in time (`POST /internal/v1/pit/page`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeafPage {
+    /// The leaf's id of the point in time.
+    pub pit_id: String,
+    /// The query (its time range included).
+    pub filter: loglynx_query::Filter,
+    /// Most hits returned.
+    pub limit: usize,
+    /// `@timestamp` order.
+    pub sort: loglynx_query::SortOrder,
+    /// Where the page starts.
+    pub after: LeafAfter,
+    /// The keep-alive renewed by this page.
+    pub keep_alive_ms: Option<u64>,
+}
+
+/// A leaf's page: the matches of the whole point in time (`total`), the page's hits with their
+/// positions in the leaf's snapshot, and the cursor's exact time when it was a position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeafPageResponse {
+    /// Every match of the filter in the leaf's point in time (within its offsets).
+    pub total: u64,
+    /// The hits and their positions, in order.
+    pub hits: Vec<(Event, u64)>,
+    /// The `@timestamp` of [`LeafAfter::Position`]'s hit.
+    pub cursor: Option<Timestamp>,
+}
+
+/// Closes a leaf's point in time (`POST /internal/v1/pit/close`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeafPitClose {
+    /// The leaf's id of the point in time.
+    pub pit_id: String,
+}
+
 /// What a worker publishes in `<topic>-catalog` (key = its id) every few seconds while it
 /// lives; a tombstone (no value) when it exits cleanly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

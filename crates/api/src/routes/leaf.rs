@@ -3,7 +3,8 @@
 //!
 //! `POST /internal/v1/{search,count,histogram,terms,tail}` take a
 //! [`LeafRequest`] (the engine's request and the offsets this leaf answers for: a filter on
-//! `kafka.partition` / `kafka.offset`); `GET /internal/v1/generations` lists the shard
+//! `kafka.partition` / `kafka.offset`); `POST /internal/v1/pit/{open,page,close}` keep points in
+//! time for a root's (`loglynx_search::Root::open_pit`), bounded like the public ones; `GET /internal/v1/generations` lists the shard
 //! generations on the disk; `GET /internal/v1/health` the worker's health reports. Every route wants `Authorization: Bearer <[search] key>` when a
 //! key is set (docs/SECURITY.md).
 
@@ -15,14 +16,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use loglynx_core::Event;
+use loglynx_core::{Event, Timestamp};
 use loglynx_query::{
-    Filter, HistogramRequest, HistogramResponse, QueryEngine, QueryError, SearchRequest,
+    Filter, HistogramRequest, PageRequest, HistogramResponse, QueryEngine, QueryError, SearchRequest,
     SearchResponse, SortOrder, TailRequest, TermsRequest, TermsResponse,
 };
 use loglynx_search::{
-    Generation, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, OffsetFilter, TailPart,
-    LEAF_PREFIX,
+    Generation, LeafAfter, LeafPage, LeafPageResponse, LeafPitClose, LeafPitOpen, LeafPitOpened,
+    LeafRequest, LeafStatus, LeafTail, LeafTailResponse, OffsetFilter, TailPart, LEAF_PREFIX,
 };
 use loglynx_store::{Store, WindowSnapshot};
 
@@ -51,7 +52,13 @@ pub struct LeafState {
     /// The worker's health report folder (`<data_dir>/health`): `GET /internal/v1/health`
     /// answers its reports, for the root's pipeline page and `/metrics`.
     pub health_dir: std::path::PathBuf,
+    /// The points in time roots opened here (`query.max_open_pits`, `query.max_pit_keep_alive`
+    /// of the worker's config).
+    pub pits: crate::Pits,
 }
+
+/// The owner of the leaf's points in time: the roots (the leaf API has one shared key).
+const ROOT_OWNER: &str = "root";
 
 /// The leaf API's router.
 pub fn leaf_router(state: LeafState) -> Router {
@@ -62,6 +69,9 @@ pub fn leaf_router(state: LeafState) -> Router {
         .route(&p("histogram"), post(histogram))
         .route(&p("terms"), post(terms))
         .route(&p("tail"), post(tail))
+        .route(&p("pit/open"), post(pit_open))
+        .route(&p("pit/page"), post(pit_page))
+        .route(&p("pit/close"), post(pit_close))
         .route(&p("generations"), get(generations))
         .route(&p("health"), get(health))
         .fallback(|| async { ApiError::NotFound("no such leaf endpoint: this is a worker's internal search API".into()) })
@@ -150,6 +160,70 @@ async fn terms(State(st): State<LeafState>, Json(r): Json<LeafRequest<TermsReque
     };
     let req = TermsRequest { filter, ..r.request };
     Ok(Json(run(&st, move |st, w| st.engine.terms(w, &req)).await?))
+}
+
+async fn pit_open(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafPitOpen>>) -> Result<Json<LeafPitOpened>, ApiError> {
+    let keep_alive = st.pits.check_keep_alive(std::time::Duration::from_millis(r.request.keep_alive_ms))?;
+    let windows = run(&st, |_, w| Ok(w.to_vec())).await?;
+    let pit_id = st.pits.open(crate::Pinned::local(windows), ROOT_OWNER, keep_alive)?;
+    Ok(Json(LeafPitOpened { pit_id }))
+}
+
+async fn pit_close(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafPitClose>>) -> Json<bool> {
+    Json(st.pits.close(&r.request.pit_id, ROOT_OWNER).is_some())
+}
+
+/// A page of a point in time (see [`LeafAfter`]): the total over the whole point in time, and
+/// the hits after the cursor.
+async fn pit_page(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafPage>>) -> Result<Json<LeafPageResponse>, ApiError> {
+    let req = r.request;
+    let renew = req.keep_alive_ms.map(|ms| st.pits.check_keep_alive(std::time::Duration::from_millis(ms))).transpose()?;
+    let crate::Pinned::Local(windows) = st.pits.get(&req.pit_id, ROOT_OWNER, renew)? else {
+        return Err(ApiError::Internal("a leaf's point in time holds a snapshot".into()));
+    };
+    let Some(filter) = narrowed(&req.filter, &r.offsets) else {
+        return Ok(Json(LeafPageResponse { total: 0, hits: Vec::new(), cursor: None }));
+    };
+    let engine = st.engine.clone();
+    tokio::task::spawn_blocking(move || -> Result<LeafPageResponse, QueryError> {
+        let page = |filter: Filter, after: Option<u64>, count_total: bool| {
+            engine.search_after(&windows, &PageRequest { filter, limit: req.limit, sort: req.sort, after, count_total })
+        };
+        match req.after {
+            LeafAfter::Start | LeafAfter::Position(_) => {
+                let after = match req.after {
+                    LeafAfter::Position(p) => Some(p),
+                    _ => None,
+                };
+                let p = page(filter, after, true)?;
+                Ok(LeafPageResponse { total: p.total.unwrap_or(0), hits: p.hits, cursor: p.cursor })
+            }
+            LeafAfter::Time { at, inclusive } => {
+                let total = engine.count(&windows, &filter)?;
+                let micros = at.as_micros();
+                let mut beyond = filter.clone();
+                match req.sort {
+                    SortOrder::Asc => {
+                        let from = Timestamp::from_micros(if inclusive { micros } else { micros.saturating_add(1) });
+                        beyond.start = Some(beyond.start.map_or(from, |s| s.max(from)));
+                    }
+                    SortOrder::Desc => {
+                        let to = Timestamp::from_micros(if inclusive { micros.saturating_add(1) } else { micros });
+                        beyond.end = Some(beyond.end.map_or(to, |e| e.min(to)));
+                    }
+                }
+                if matches!((beyond.start, beyond.end), (Some(s), Some(e)) if s >= e) {
+                    return Ok(LeafPageResponse { total, hits: Vec::new(), cursor: None });
+                }
+                let p = page(beyond, None, false)?;
+                Ok(LeafPageResponse { total, hits: p.hits, cursor: None })
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
+    .map(Json)
+    .map_err(ApiError::from)
 }
 
 async fn generations(State(st): State<LeafState>) -> Result<Json<LeafStatus>, ApiError> {

@@ -52,11 +52,16 @@ pub(crate) struct PitPage {
     /// Pass back as `search_after` for the next page; `null` when this page is empty (the
     /// walk is over).
     search_after: Option<String>,
+    /// Through a search root: offsets no leaf answered for when the point in time was opened
+    /// (absent when it is complete).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing: Vec<loglynx_search::Missing>,
 }
 
 /// Handler of `GET /api/v1/search`.
 pub(crate) async fn search(
     State(st): State<AppState>,
+    who: crate::auth::Principal,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Response, ApiError> {
     let sort = match p.sort.as_deref().map(str::trim) {
@@ -91,17 +96,29 @@ pub(crate) async fn search(
             ApiError::BadRequest(format!("search_after {s:?} is not a cursor: pass back the search_after of the previous page"))
         })?),
     };
-    let pinned = crate::routes::pit::pinned(&st, &pit_id, p.keep_alive.as_deref())?;
+    let pinned = crate::routes::pit::pinned(&st, &who, &pit_id, p.keep_alive.as_deref())?;
     let started = std::time::Instant::now();
-    let page_req = PageRequest { filter: req.filter, limit: req.limit, sort, after, count_total: true };
-    let page = run_query_on(&st, Some(pinned), move |engine, windows| engine.search_after(windows, &page_req)).await?;
-    let search_after = page.hits.last().map(|(_, pos)| pos.to_string());
+    let (total, hits, missing) = match (pinned, &st.root) {
+        (crate::pit::Pinned::Root(pit), Some(root)) => {
+            let keep_alive = p.keep_alive.as_deref().map(|k| st.query_limits.pits.keep_alive(k)).transpose()?;
+            let page = root.pit_page(&pit, &req.filter, req.limit, sort, after, keep_alive).await?;
+            (page.total, page.hits, page.missing)
+        }
+        (crate::pit::Pinned::Local(windows), None) => {
+            let page_req = PageRequest { filter: req.filter, limit: req.limit, sort, after, count_total: true };
+            let page = run_query_on(&st, Some(windows), move |engine, windows| engine.search_after(windows, &page_req)).await?;
+            (page.total.unwrap_or(0), page.hits, Vec::new())
+        }
+        _ => return Err(ApiError::Internal("a point in time of another kind of server: open a new one".into())),
+    };
+    let search_after = hits.last().map(|(_, pos)| pos.to_string());
     Ok(Json(PitPage {
-        total: page.total.unwrap_or(0),
-        hits: page.hits.into_iter().map(|(e, _)| e).collect(),
+        total,
+        hits: hits.into_iter().map(|(e, _)| e).collect(),
         took_ms: started.elapsed().as_millis() as u64,
         pit_id,
         search_after,
+        missing,
     })
     .into_response())
 }

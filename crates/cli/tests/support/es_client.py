@@ -95,12 +95,9 @@ out["grafana_complex"] = {h["key"]: {str(b["key"]): [b["doc_count"], b["1"]["val
                           for h in ms[2]["aggregations"]["4"]["buckets"]}
 out["two_terms"] = {h["key"]: {l["key"]: [l["doc_count"], l["avg"]["value"], l["n"]["value"]] for l in h["l"]["buckets"]}
                     for h in ms[3]["aggregations"]["h"]["buckets"]}
-try:
-    es.search(index="loglynx", aggs={"t": {"terms": {"field": "host.name", "order": {"m": "desc"}},
-                                           "aggs": {"m": {"max": {"field": "process.pid"}}}}})
-    out["unsupported_order"] = "accepted"
-except BadRequestError as e:
-    out["unsupported_order"] = e.body["error"]["reason"]
+by_max = es.search(index="loglynx", size=0, aggs={"t": {"terms": {"field": "host.name", "order": {"m": "desc"}},
+                                                       "aggs": {"m": {"max": {"field": "process.pid"}}}}})
+out["order_by_max"] = [[b["key"], b["m"]["value"]] for b in by_max["aggregations"]["t"]["buckets"]]
 
 try:
     es.search(index="loglynx", query={"wildcard": {"host.name": "web*"}})

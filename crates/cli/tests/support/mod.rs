@@ -113,6 +113,22 @@ impl Server {
         &self.client
     }
 
+    /// Posts NDJSON lines to `/api/v1/ingest` and asserts a 2xx; the JSON reply (accepted,
+    /// rejected lines).
+    pub fn ingest_ndjson(&self, body: impl Into<String>) -> Value {
+        let r = self
+            .client()
+            .post(self.url("/api/v1/ingest"))
+            .header("content-type", "application/x-ndjson")
+            .body(body.into())
+            .send()
+            .unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "ingest answered {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("ingest reply is not JSON ({e}): {text}"))
+    }
+
     /// GET /api/v1/search and returns the JSON body (panics on a non-2xx answer).
     pub fn search(&self, q: &str, limit: usize, offset: usize, sort: &str) -> Value {
         let r = self
@@ -552,6 +568,39 @@ pub fn pyenv_python() -> PathBuf {
         "scripts/pyenv.sh failed: it installs the tests' Python clients from PyPI into target/pyenv"
     );
     root.join("target/pyenv/bin/python")
+}
+
+/// Runs the Python OpenTelemetry SDK sender (`support/otel_send.py`): three log records inside
+/// a span, through its OTLP `mode` exporter (`http` or `grpc`) to `endpoint`, labelled `run`.
+/// Checks that every export was accepted; returns the span's trace and span ids.
+pub fn otel_send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (String, String) {
+    let out = Command::new(python)
+        .args(["-c", include_str!("otel_send.py"), mode, endpoint, run])
+        .output()
+        .expect("run the OpenTelemetry sender");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{mode} sender failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines = stdout.lines();
+    let ids: Value = serde_json::from_str(lines.next().expect("ids line")).expect("ids json");
+    assert_eq!(lines.next(), Some("exported SUCCESS SUCCESS SUCCESS"), "{mode}: every export accepted\n{stdout}");
+    (ids["trace_id"].as_str().unwrap().to_string(), ids["span_id"].as_str().unwrap().to_string())
+}
+
+/// [`start_proc_with_ready_line`], with the lines printed before the ready line (the source
+/// addresses: `otlp grpc: ADDR`, ...).
+pub fn start_proc_with_startup(name: &str, args: &[&str], ready: &str) -> (Proc, String, Vec<String>) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    let (mut child, rx) = spawn_lines(cmd);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut before = Vec::new();
+    loop {
+        let line = next_line(&mut child, &rx, deadline, name);
+        if line.starts_with(ready) {
+            return (Proc { child, name: name.into(), log: None, reader: None }, line, before);
+        }
+        before.push(line);
+    }
 }
 
 /// The next stdout line before `deadline`; kills the child and panics naming `what` otherwise.

@@ -53,6 +53,7 @@ impl LeafServer {
             worker: worker.to_string(),
             generations: view.clone(),
             health_dir: loglynx_telemetry::health::health_dir(&cfg.data_dir),
+            pits: loglynx_api::Pits::new(cfg.query.max_open_pits, cfg.query.max_pit_keep_alive),
         };
         let tls = match (&cfg.search.tls_cert, &cfg.search.tls_key) {
             (Some(cert), Some(key)) => Some(loglynx_api::TlsConfig::from_pem_files(cert, key).map_err(NodeError::Tls)?),

@@ -66,6 +66,18 @@ impl QueryEngine {
         windows: &[WindowSnapshot],
         req: &HistogramRequest,
     ) -> Result<HistogramResponse, QueryError> {
+        self.histogram_offset(windows, req, 0)
+    }
+
+    /// [`QueryEngine::histogram`] with buckets aligned on `offset_ms` plus multiples of the
+    /// width (Elasticsearch's `offset`; a time zone's offset from UTC, negated, aligns them on
+    /// its local time).
+    pub fn histogram_offset(
+        &self,
+        windows: &[WindowSnapshot],
+        req: &HistogramRequest,
+        offset_ms: i64,
+    ) -> Result<HistogramResponse, QueryError> {
         let started = Instant::now();
         if req.interval_ms == Some(0) {
             return Err(QueryError::BadRequest(
@@ -104,7 +116,8 @@ impl QueryEngine {
                     i64::MAX / 1_000
                 ))
             })?;
-        let origin = start.div_euclid(interval_us) * interval_us;
+        let offset_us = offset_ms.saturating_mul(1_000).rem_euclid(interval_us);
+        let origin = (start - offset_us).div_euclid(interval_us) * interval_us + offset_us;
         let n = if end <= start {
             0
         } else {

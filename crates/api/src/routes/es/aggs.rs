@@ -7,6 +7,9 @@
 //! run with the bucket's condition added to the filter (its time range, or `field:"value"`).
 //! That costs one engine call per bucket and sub-aggregation, so the buckets a request may
 //! open with sub-aggregations are capped ([`MAX_NESTED_BUCKETS`]); empty buckets cost nothing.
+//! Terms ordered by a metric sub-aggregation compute it for every value (each counts as a
+//! bucket opened), then sort. A histogram's `offset` and fixed-offset `time_zone` move where
+//! its buckets start (`QueryEngine::histogram_offset`); calendar weeks start on Monday.
 //! Anything else is refused with its name.
 
 use loglynx_core::Timestamp;
@@ -33,6 +36,18 @@ pub(crate) struct Buckets {
 }
 
 impl Buckets {
+    /// Counts one more bucket opened for sub-aggregations (or ordered by a metric: one engine
+    /// call each); an error past [`MAX_NESTED_BUCKETS`].
+    fn open(&mut self) -> Result<(), QueryError> {
+        self.opened += 1;
+        if self.opened > MAX_NESTED_BUCKETS {
+            return Err(QueryError::BadRequest(format!(
+                "the aggregations open more than {MAX_NESTED_BUCKETS} buckets with sub-aggregations: widen the interval, lower the terms size or narrow the time range"
+            )));
+        }
+        Ok(())
+    }
+
     /// Counts `n` more buckets in the reply; an error past [`MAX_EMITTED_BUCKETS`], before
     /// they are built.
     fn emit(&mut self, n: usize) -> Result<(), QueryError> {
@@ -56,6 +71,11 @@ pub(crate) enum Agg {
         bounds: Option<(i64, i64)>,
         /// `format: epoch_millis`: `key_as_string` is the key in ms.
         epoch_millis: bool,
+        /// Where buckets start: `offset` minus the time zone's offset from UTC (plus four days
+        /// for calendar weeks, which start on Monday), in ms; 0 = multiples of the width.
+        align_ms: i64,
+        /// `time_zone` as seconds east of UTC (`key_as_string` is written in it); `None`: UTC.
+        zone: Option<i32>,
         subs: Vec<(String, Agg)>,
     },
     Terms {
@@ -81,12 +101,15 @@ pub(crate) enum Metric {
 }
 
 /// The order of terms buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Order {
     CountDesc,
     CountAsc,
     KeyAsc,
     KeyDesc,
+    /// By a single-value metric sub-aggregation (its name; `true`: descending), ties by key
+    /// ascending, buckets without a value last (as Elasticsearch).
+    Metric(String, bool),
 }
 
 /// Reads an `aggs` object.
@@ -116,7 +139,10 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
     let field = b.get("field").and_then(Value::as_str).map(|f| f.strip_suffix(".keyword").unwrap_or(f).to_string());
     match kind.as_str() {
         "date_histogram" => {
-            known(&["field", "fixed_interval", "calendar_interval", "interval", "min_doc_count", "format", "extended_bounds"])?;
+            known(&[
+                "field", "fixed_interval", "calendar_interval", "interval", "min_doc_count", "format", "extended_bounds",
+                "time_zone", "offset",
+            ])?;
             let field = field.unwrap_or_default();
             if field != "@timestamp" {
                 return Err(Unsupported(format!("date_histogram on [{field}]: only @timestamp")));
@@ -127,7 +153,19 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
                 .or_else(|| b.get("calendar_interval"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| Unsupported(format!("date_histogram [{name}] needs fixed_interval")))?;
+            let calendar = b.contains_key("calendar_interval") || (b.contains_key("interval") && !b.contains_key("fixed_interval"));
             let interval_ms = interval_ms(spec, b.contains_key("calendar_interval"))?;
+            let zone = match b.get("time_zone") {
+                None => None,
+                Some(z) => time_zone(z)?,
+            };
+            let offset = match b.get("offset") {
+                None => 0,
+                Some(o) => offset_ms(o)?,
+            };
+            // A calendar week starts on Monday; the epoch was a Thursday.
+            let week = if calendar && interval_ms == 7 * 86_400_000 { 4 * 86_400_000 } else { 0 };
+            let align_ms = offset + week - i64::from(zone.unwrap_or(0)) * 1_000;
             let min_doc_count = b.get("min_doc_count").map_or(Ok(0), |v| count("date_histogram.min_doc_count", v))?;
             let bounds = match b.get("extended_bounds") {
                 None => None,
@@ -146,7 +184,7 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
                 Some(f) if f == "epoch_millis" => true,
                 Some(f) => return Err(Unsupported(format!("date_histogram format [{f}]: only epoch_millis"))),
             };
-            Ok(Agg::DateHistogram { interval_ms, min_doc_count, bounds, epoch_millis, subs })
+            Ok(Agg::DateHistogram { interval_ms, min_doc_count, bounds, epoch_millis, align_ms, zone, subs })
         }
         "terms" => {
             known(&["field", "size", "order", "min_doc_count", "shard_size"])?;
@@ -160,6 +198,21 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
                 None => Order::CountDesc,
                 Some(o) => order(o)?,
             };
+            if let Order::Metric(m, _) = &order {
+                match subs.iter().find(|(n, _)| n == m) {
+                    Some((_, Agg::Metric { .. })) => {}
+                    Some(_) => {
+                        return Err(Unsupported(format!(
+                            "terms order by [{m}]: a bucket aggregation; order by a metric sub-aggregation (min, max, avg, sum, value_count, cardinality), _count or _key"
+                        )))
+                    }
+                    None => {
+                        return Err(Unsupported(format!(
+                            "terms order by [{m}]: no sub-aggregation of [{name}] has that name; order by _count, _key or a metric sub-aggregation"
+                        )))
+                    }
+                }
+            }
             Ok(Agg::Terms { field, size: size.min(MAX_TERMS), min_doc_count, order, subs })
         }
         "min" | "max" | "avg" | "sum" | "value_count" | "cardinality" => {
@@ -203,10 +256,58 @@ fn order(o: &Value) -> Result<Order, Unsupported> {
         ("_key" | "_term", Some("asc")) => Ok(Order::KeyAsc),
         ("_key" | "_term", Some("desc")) => Ok(Order::KeyDesc),
         ("_count" | "_key" | "_term", _) => Err(Unsupported(format!("terms order [{o}]: asc or desc"))),
-        (k, _) => Err(Unsupported(format!(
-            "terms order by [{k}] (a sub-aggregation): loglynx orders terms by _count or _key"
+        (k, _) if k.contains('>') || k.contains('.') || k.contains('[') => Err(Unsupported(format!(
+            "terms order by [{k}]: a path into a sub-aggregation; order by a single-value metric sub-aggregation of this terms, by name"
         ))),
+        (k, Some(d @ ("asc" | "desc"))) => Ok(Order::Metric(k.to_string(), d == "desc")),
+        (k, _) => Err(Unsupported(format!("terms order [{k}]: asc or desc"))),
     }
+}
+
+/// `time_zone`: `UTC`, `Z`, `GMT`, `Etc/UTC` or a fixed offset (`+01:00`, `-0530`, `+2`), as
+/// seconds east of UTC (`None` for UTC). Named zones with daylight saving (`Europe/Paris`)
+/// are refused: their buckets would change width at each transition.
+fn time_zone(z: &Value) -> Result<Option<i32>, Unsupported> {
+    let refuse = || {
+        Unsupported(format!(
+            "date_histogram time_zone [{z}]: loglynx supports UTC and fixed offsets such as \"+01:00\" (zones with daylight saving time are not supported)"
+        ))
+    };
+    let s = z.as_str().ok_or_else(refuse)?.trim();
+    if matches!(s.to_ascii_uppercase().as_str(), "UTC" | "Z" | "GMT" | "ETC/UTC" | "ETC/GMT" | "UCT" | "+00:00" | "-00:00") {
+        return Ok(None);
+    }
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => return Err(refuse()),
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| refuse())?, m.parse().map_err(|_| refuse())?);
+    if !(0..=18).contains(&h) || !(0..60).contains(&m) || (h == 18 && m > 0) {
+        return Err(refuse());
+    }
+    let secs = sign * (h * 3600 + m * 60);
+    Ok((secs != 0).then_some(secs))
+}
+
+/// `offset`: `+6h`, `-30m`, `1d` or milliseconds.
+fn offset_ms(o: &Value) -> Result<i64, Unsupported> {
+    if let Some(n) = o.as_i64() {
+        return Ok(n);
+    }
+    let bad = || Unsupported(format!("date_histogram offset [{o}]: give a duration such as \"+6h\" or \"-30m\""));
+    let s = o.as_str().ok_or_else(bad)?.trim();
+    let (sign, rest) = match s.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let ms = interval_ms(rest, false).map_err(|_| bad())?;
+    i64::try_from(ms).map(|ms| sign * ms).map_err(|_| bad())
 }
 
 /// `30s`, `1m`, `1h`, `1d` (calendar: `minute`, `hour`, `day`, `week`, `1d`...); months and
@@ -262,18 +363,23 @@ pub(crate) fn run(
     let mut out = Map::new();
     for (name, agg) in aggs {
         let v = match agg {
-            Agg::DateHistogram { interval_ms, min_doc_count, bounds, epoch_millis, subs } => {
-                let h = engine.histogram(
+            Agg::DateHistogram { interval_ms, min_doc_count, bounds, epoch_millis, align_ms, zone, subs } => {
+                let h = engine.histogram_offset(
                     windows,
                     &HistogramRequest { filter: filter.clone(), interval_ms: Some(*interval_ms), target_buckets: Some(MAX_BUCKETS) },
+                    *align_ms,
                 )?;
                 let width = i64::try_from(*interval_ms).unwrap_or(i64::MAX).max(1);
                 // Keys (ms) and counts, padded to extended_bounds when empty buckets are asked.
                 let mut buckets: Vec<(i64, u64)> = h.buckets.iter().map(|b| (b.start.as_millis(), b.count)).collect();
                 if let (Some((lo, hi)), 0) = (bounds, min_doc_count) {
                     let out_of_range = || QueryError::BadRequest("extended_bounds is out of range: give min and max as epoch milliseconds or dates".into());
-                    let first = lo.div_euclid(width).checked_mul(width).ok_or_else(out_of_range)?;
-                    let last = hi.div_euclid(width).checked_mul(width).ok_or_else(out_of_range)?;
+                    let align = align_ms.rem_euclid(width);
+                    let key_of = |t: i64| -> Option<i64> {
+                        t.checked_sub(align)?.div_euclid(width).checked_mul(width)?.checked_add(align)
+                    };
+                    let first = key_of(*lo).ok_or_else(out_of_range)?;
+                    let last = key_of(*hi).ok_or_else(out_of_range)?;
                     let lo_key = buckets.first().map_or(first, |b| b.0.min(first));
                     let hi_key = buckets.last().map_or(last, |b| b.0.max(last));
                     let n = hi_key.checked_sub(lo_key).map_or(usize::MAX, |d| usize::try_from(d / width).unwrap_or(usize::MAX).saturating_add(1));
@@ -291,7 +397,11 @@ pub(crate) fn run(
                 }
                 let mut list = Vec::new();
                 for (key, count) in buckets.into_iter().filter(|b| b.1 >= *min_doc_count) {
-                    let key_as_string = if *epoch_millis { key.to_string() } else { Timestamp::from_millis(key).to_rfc3339() };
+                    let key_as_string = match (epoch_millis, zone) {
+                        (true, _) => key.to_string(),
+                        (false, None) => Timestamp::from_millis(key).to_rfc3339(),
+                        (false, Some(z)) => in_zone(key, *z),
+                    };
                     let mut b = json!({"key": key, "key_as_string": key_as_string, "doc_count": count});
                     if !subs.is_empty() {
                         let start = Timestamp::from_millis(key).max(filter.start.unwrap_or(Timestamp::from_millis(key)));
@@ -306,8 +416,8 @@ pub(crate) fn run(
             }
             Agg::Terms { field, size, min_doc_count, order, subs } => {
                 let numeric = engine.schema().kind(field) == Some(FieldKind::Numeric);
-                let by_key = matches!(order, Order::KeyAsc | Order::KeyDesc);
-                let ask = if by_key || *order == Order::CountAsc { MAX_TERMS } else { *size };
+                let every = !matches!(order, Order::CountDesc);
+                let ask = if every { MAX_TERMS } else { *size };
                 let t = engine.terms(windows, &TermsRequest { filter: filter.clone(), field: field.clone(), size: Some(ask) })?;
                 let mut buckets: Vec<(String, u64)> =
                     t.buckets.iter().filter(|b| b.count >= *min_doc_count).map(|b| (b.value.clone(), b.count)).collect();
@@ -320,6 +430,32 @@ pub(crate) fn run(
                     Order::CountAsc => buckets.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| key_cmp(&a.0, &b.0))),
                     Order::KeyAsc => buckets.sort_by(|a, b| key_cmp(&a.0, &b.0)),
                     Order::KeyDesc => buckets.sort_by(|a, b| key_cmp(&b.0, &a.0)),
+                    Order::Metric(m, desc) => {
+                        let Some((_, Agg::Metric { kind, field: mf })) = subs.iter().find(|(n, _)| n == m) else {
+                            return Err(QueryError::BadRequest(format!("terms order by [{m}]: no such metric sub-aggregation")));
+                        };
+                        // One engine call per value: counted like the buckets opened for
+                        // sub-aggregations.
+                        // A bucket without a value sorts as Elasticsearch's empty metric:
+                        // min +inf, max -inf, avg NaN (above every number).
+                        let empty = match kind {
+                            Metric::Min => f64::INFINITY,
+                            Metric::Max => f64::NEG_INFINITY,
+                            _ => f64::NAN,
+                        };
+                        let mut valued: Vec<(f64, String, u64)> = Vec::with_capacity(buckets.len());
+                        for (value, count) in buckets {
+                            nested.open()?;
+                            let sub = Filter { query: and(&filter.query, &term(field, &value)), ..filter.clone() };
+                            let v = metric(engine, windows, &sub, *kind, mf)?["value"].as_f64().unwrap_or(empty);
+                            valued.push((v, value, count));
+                        }
+                        valued.sort_by(|a, b| {
+                            let by_value = if *desc { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
+                            by_value.then_with(|| key_cmp(&a.1, &b.1))
+                        });
+                        buckets = valued.into_iter().map(|(_, v, c)| (v, c)).collect();
+                    }
                 }
                 buckets.truncate(*size);
                 nested.emit(buckets.len())?;
@@ -364,13 +500,18 @@ fn sub_aggs(
     if count == 0 {
         return run(engine, &[], filter, subs, nested);
     }
-    nested.opened += 1;
-    if nested.opened > MAX_NESTED_BUCKETS {
-        return Err(QueryError::BadRequest(format!(
-            "the aggregations open more than {MAX_NESTED_BUCKETS} buckets with sub-aggregations: widen the interval, lower the terms size or narrow the time range"
-        )));
-    }
+    nested.open()?;
     run(engine, windows, filter, subs, nested)
+}
+
+/// `ms` as RFC 3339 with milliseconds in the zone `east` seconds east of UTC
+/// (`2015-09-30T00:00:00.000-01:00`, as Elasticsearch writes a zoned key).
+fn in_zone(ms: i64, east: i32) -> String {
+    let zone = chrono::FixedOffset::east_opt(east).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+        None => ms.to_string(),
+    }
 }
 
 fn merge(bucket: &mut Value, subs: Map<String, Value>) {
@@ -440,9 +581,27 @@ mod tests {
         assert!(e(json!({"a": {"terms": {"field": "host.name", "order": {"1": "desc"}}}})).contains("order by [1]"));
         assert!(e(json!({"a": {"max": {"field": "process.pid"}, "aggs": {"b": {"min": {"field": "process.pid"}}}}})).contains("cannot have sub-aggregations"));
         assert!(e(json!({"a": {"terms": {"field": "host.name"}, "aggs": {"b": {"percentiles": {"field": "x"}}}}})).contains("[percentiles] in [b]"));
-        assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "time_zone": "Europe/Paris"}}})).contains("[date_histogram.time_zone]"));
+        assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "time_zone": "Europe/Paris"}}})).contains("time_zone [\"Europe/Paris\"]"));
+        assert!(e(json!({"a": {"terms": {"field": "host.name", "order": {"m": "desc"}}, "aggs": {"m": {"terms": {"field": "x"}}}}})).contains("a bucket aggregation"));
+        assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "offset": "soon"}}})).contains("offset"));
         assert!(e(json!({"a": {"terms": {"field": "host.name", "min_doc_count": 0}}})).contains("min_doc_count 0"));
         assert_eq!(interval_ms("1000ms", false).unwrap(), 1000);
+        // Buckets start at local time: +05:30 is 19,800 s east, so they start 5.5 h earlier
+        // in UTC, then the offset (+15m) later.
+        let a = parse(&json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1d",
+            "time_zone": "+05:30", "offset": "+15m"}}}))
+        .unwrap();
+        let Agg::DateHistogram { align_ms, zone, .. } = &a[0].1 else { panic!() };
+        assert_eq!((*align_ms, *zone), (15 * 60_000 - 19_800_000, Some(19_800)));
+        for (z, east) in [("UTC", None), ("Z", None), ("-08:00", Some(-28_800)), ("+0100", Some(3_600)), ("-00:00", None)] {
+            assert_eq!(time_zone(&json!(z)).unwrap(), east, "{z}");
+        }
+        for z in ["+19:00", "Europe/Paris", "+01:60", "1"] {
+            assert!(time_zone(&json!(z)).is_err(), "{z}");
+        }
+        assert_eq!(offset_ms(&json!("-30m")).unwrap(), -1_800_000);
+        assert_eq!(offset_ms(&json!(5000)).unwrap(), 5000);
+        assert_eq!(in_zone(0, -3_600), "1969-12-31T23:00:00.000-01:00");
         assert!(interval_ms("month", true).unwrap_err().0.contains("calendar_interval [month]"));
     }
 }

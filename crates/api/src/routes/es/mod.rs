@@ -23,7 +23,9 @@ use bytes::Bytes;
 use loglynx_store::FieldKind;
 use serde_json::{json, Map, Value};
 
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::pit::Pinned;
 use crate::routes::bulk::elastic_product_header;
 use crate::routes::read_body;
 use crate::state::AppState;
@@ -70,7 +72,7 @@ fn json_body(st: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesReject
 }
 
 /// One search: the reply and its status.
-async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
+async fn one_search(st: &AppState, who: &Principal, body: Value) -> (StatusCode, Value) {
     let plan = match search::plan(&body) {
         Ok(p) => p,
         Err(u) => {
@@ -80,24 +82,29 @@ async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
             )
         }
     };
-    let answer = match (st.root.clone(), plan.pit()) {
-        (Some(_), Some(_)) => Err(ApiError::BadRequest(
-            "points in time are not supported by a search root (serve --leaves/--catalog): page with from/size, or open the point in time on a worker's leaf API".into(),
-        )),
+    let pinned = match plan.pit() {
+        None => None,
+        Some((id, keep_alive)) => match crate::routes::pit::pinned(st, who, id, keep_alive) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let status = e.status();
+                let kind = if status == StatusCode::NOT_FOUND { "search_context_missing_exception" } else { "illegal_argument_exception" };
+                return (status, es_error(status, kind, &e.to_string()));
+            }
+        },
+    };
+    let answer = match (st.root.clone(), pinned) {
+        (Some(root), Some(Pinned::Root(pit))) => search::run_root_pit(&root, &pit, &plan).await,
         (Some(root), None) => search::run_root(&root, &plan).await,
-        (None, pit) => {
-            let pinned = match pit {
-                None => None,
-                Some((id, keep_alive)) => match crate::routes::pit::pinned(st, id, keep_alive) {
-                    Ok(w) => Some(w),
-                    Err(e) => {
-                        let status = e.status();
-                        let kind = if status == StatusCode::NOT_FOUND { "search_context_missing_exception" } else { "illegal_argument_exception" };
-                        return (status, es_error(status, kind, &e.to_string()));
-                    }
-                },
-            };
-            crate::routes::run_query_on(st, pinned, move |engine, windows| search::run(engine, windows, &plan)).await
+        (None, Some(Pinned::Root(_))) | (Some(_), Some(Pinned::Local(_))) => {
+            Err(ApiError::Internal("a point in time of another kind of server: open a new one".into()))
+        }
+        (None, pinned) => {
+            let windows = pinned.and_then(|p| match p {
+                Pinned::Local(w) => Some(w),
+                Pinned::Root(_) => None,
+            });
+            crate::routes::run_query_on(st, windows, move |engine, windows| search::run(engine, windows, &plan)).await
         }
     };
     match answer {
@@ -113,6 +120,7 @@ async fn one_search(st: &AppState, body: Value) -> (StatusCode, Value) {
 /// Handler of `GET|POST /_search` and `/{index}/_search`.
 pub(crate) async fn search(
     State(st): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -120,7 +128,7 @@ pub(crate) async fn search(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let (status, v) = one_search(&st, body).await;
+    let (status, v) = one_search(&st, &who, body).await;
     reply(status, v)
 }
 
@@ -128,6 +136,7 @@ pub(crate) async fn search(
 /// search answers on its own (an unsupported one does not fail the others).
 pub(crate) async fn msearch(
     State(st): State<AppState>,
+    who: Principal,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -148,7 +157,7 @@ pub(crate) async fn msearch(
     let mut responses = Vec::new();
     for pair in lines.chunks(2) {
         let (status, mut v) = match serde_json::from_slice::<Value>(pair[1]) {
-            Ok(b) => one_search(&st, b).await,
+            Ok(b) => one_search(&st, &who, b).await,
             Err(e) => (
                 StatusCode::BAD_REQUEST,
                 es_error(StatusCode::BAD_REQUEST, "parse_exception", &format!("a search body is not JSON: {e}")),

@@ -246,7 +246,9 @@ pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result
     };
     for (name, agg) in &plan.aggs {
         let v = match agg {
-            aggs::Agg::DateHistogram { interval_ms, min_doc_count, bounds: None, epoch_millis, subs } if subs.is_empty() => {
+            aggs::Agg::DateHistogram { interval_ms, min_doc_count, bounds: None, epoch_millis, align_ms: 0, zone: None, subs }
+                if subs.is_empty() =>
+            {
                 let h = root
                     .histogram(loglynx_query::HistogramRequest {
                         filter: filter.clone(),
@@ -284,7 +286,9 @@ pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result
                     "buckets": buckets,
                 })
             }
-            aggs::Agg::DateHistogram { .. } => return Err(through_leaves("a date_histogram with sub-aggregations or extended_bounds")),
+            aggs::Agg::DateHistogram { .. } => {
+                return Err(through_leaves("a date_histogram with sub-aggregations, extended_bounds, time_zone, offset or a calendar week"))
+            }
             aggs::Agg::Terms { .. } => return Err(through_leaves("a terms aggregation with sub-aggregations or an order other than _count")),
             aggs::Agg::Metric { kind, .. } => return Err(through_leaves(&format!("a {kind:?} aggregation").to_lowercase())),
         };
@@ -294,6 +298,31 @@ pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result
     missing.dedup();
     let hits = res.body.hits.iter().map(|e| hit(e, None)).collect();
     Ok(reply_json(plan, res.body.total, hits, aggregations, started, &missing))
+}
+
+/// A page of a point in time through the leaves (`serve` as root): the hits' sort values are
+/// `[@timestamp ms, root position]`; offsets missing from the point in time are failed shards.
+/// Aggregations are refused with a pit here (the leaves' points in time answer pages only).
+pub(crate) async fn run_root_pit(
+    root: &loglynx_search::Root,
+    pit: &loglynx_search::RootPit,
+    plan: &Plan,
+) -> Result<Value, crate::error::ApiError> {
+    use crate::error::ApiError;
+    if !plan.aggs.is_empty() {
+        return Err(ApiError::InvalidQuery(
+            "aggregations with a [pit] are not supported through the leaves (serve --leaves/--catalog): send them without the pit".into(),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let filter = Filter { query: plan.query.clone(), start: None, end: None };
+    let keep_alive = match plan.pit.as_ref().and_then(|(_, k)| k.as_deref()) {
+        Some(k) => Some(humantime::parse_duration(k.trim()).map_err(|e| ApiError::BadRequest(format!("invalid [pit.keep_alive] {k:?} ({e})")))?),
+        None => None,
+    };
+    let page = root.pit_page(pit, &filter, plan.size.min(MAX_LIMIT), plan.sort, plan.after, keep_alive).await?;
+    let hits = page.hits.iter().map(|(e, pos)| hit(e, Some(*pos))).collect();
+    Ok(reply_json(plan, page.total, hits, Map::new(), started, &page.missing))
 }
 
 impl Plan {
