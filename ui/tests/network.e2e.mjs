@@ -202,7 +202,7 @@ async function rowValues(page, sel) {
 }
 
 test("network page: top talkers, RTT, retransmits and drops of a python client and server", async () => {
-  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\n`;
+  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\nperf_summary_interval = "1s"\n`;
   const server = await startServer(config, ["--tcp-states"]);
   cleanups.push(server.stop);
   await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
@@ -297,6 +297,40 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   assert.ok(shown >= 1 && shown <= after, `page ${shown}, api ${after}`);
 
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf.png"), fullPage: true });
+
+  // Performance over time, from the stored network.perf summaries of a fixed range: the page
+  // shows what the API folds for the same range (python3 -> 127.0.0.1, and NO_SOCKET drops).
+  await waitFor("stored network.perf summaries of python3", async () =>
+    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:peer AND process.name:python3")) > 0 &&
+    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:drop AND labels.drop.reason:NO_SOCKET")) > 0);
+  const range = { start: new Date(Date.now() - 15 * 60_000).toISOString(), end: new Date().toISOString() };
+  const hist = await getApi(server.base, `network/perf/history?${new URLSearchParams({ ...range, buckets: "60", size: "50" })}`);
+  const group = hist.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
+  assert.ok(group, JSON.stringify(hist.peers.map((g) => [g.process, g.peer])));
+  assert.ok(group.segs_out > 0 && group.rtt_samples > 0, JSON.stringify(group));
+  assert.equal(group.series.length, 60);
+  assert.equal(group.series.reduce((a, p) => a + p.segs_out, 0), group.segs_out);
+  const noSocket = hist.drops.find((d) => d.reason === "NO_SOCKET");
+  assert.ok(noSocket?.count >= 1, JSON.stringify(hist.drops));
+  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(range.start)}&end=${encodeURIComponent(range.end)}&view=network`);
+  await page.reload();
+  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
+  await page.waitForSelector(histRow);
+  const hv = await rowValues(page, histRow);
+  assert.deepEqual(hv, {
+    segs_out: String(group.segs_out),
+    retransmits: String(group.retransmits),
+    rate: String(group.retransmit_rate),
+    samples: String(group.rtt_samples),
+    p50: String(group.rtt_p50_us),
+    p99: String(group.rtt_p99_us),
+  });
+  const dropRow = '#net-perf-drops tr[data-reason="NO_SOCKET"]:not([data-process]) td[data-k="count"]';
+  assert.equal(await page.getAttribute(dropRow, "data-value"), String(noSocket.count));
+  assert.ok(Number(await page.getAttribute("#net-perf-rtt-chart", "data-lines")) >= 1);
+  assert.ok(Number(await page.getAttribute("#net-perf-drops-chart", "data-lines")) >= 1);
+  assert.match(await page.textContent("#net-perf-history-count"), /\d+ summaries, \d+ groups/);
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-history.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });
