@@ -331,6 +331,46 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   assert.ok(Number(await page.getAttribute("#net-perf-drops-chart", "data-lines")) >= 1);
   assert.match(await page.textContent("#net-perf-history-count"), /\d+ summaries, \d+ groups/);
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-history.png"), fullPage: true });
+
+  // Service map: the python client connected N times to the same process's listener, so the
+  // edge goes from python3 to python3 (the target named through the listener's inbound events,
+  // not 127.0.0.1:port), with the connections' bytes and the perf summaries' RTT and segments.
+  const only = await getApi(server.base, `network/map?${new URLSearchParams({ ...range, q: `destination.port:${port} OR process.pid:${pid}` })}`);
+  const py3 = only.nodes.find((n) => n.process === "python3");
+  assert.ok(py3 && py3.kind === "process", JSON.stringify(only.nodes));
+  const loop = only.edges.find((e) => e.source === py3.id && e.target === py3.id);
+  assert.ok(loop, JSON.stringify(only.edges));
+  assert.equal(loop.connections, N);
+  near(loop.sent_bytes, N * REQ, "map: client sent");
+  near(loop.received_bytes, N * REP, "map: client received");
+  assert.ok(loop.segs_out > 0 && loop.rtt_samples > 0 && loop.rtt_p99_us > 0, JSON.stringify(loop));
+  assert.equal(loop.retransmit_rate, loop.retransmits / loop.segs_out);
+  assert.ok(!only.edges.some((e) => e.target === `127.0.0.1:${port}`), JSON.stringify(only.edges));
+  // The page shows the whole range's map: its rows are the API's edges for the same range.
+  const map = await getApi(server.base, `network/map?${new URLSearchParams({ ...range, size: "500" })}`);
+  const edge = map.edges.find((e) => e.source === py3.id && e.target === py3.id);
+  assert.ok(edge.connections >= N);
+  const mapRow = `#net-map tr[data-source="${py3.id}"][data-target="${py3.id}"]`;
+  await page.waitForSelector(mapRow);
+  assert.deepEqual(await rowValues(page, mapRow), {
+    connections: String(edge.connections),
+    sent: String(edge.sent_bytes),
+    received: String(edge.received_bytes),
+    segs_out: String(edge.segs_out),
+    rate: edge.retransmit_rate === null ? "" : String(edge.retransmit_rate),
+    p99: edge.rtt_p99_us === null ? "" : String(edge.rtt_p99_us),
+  });
+  assert.equal(await page.$$eval("#net-map tr[data-source]", (trs) => trs.length), Math.min(map.edges.length, 500));
+  // The node filter keeps only the edges that name it.
+  await page.fill("#net-map-filter", "python3");
+  const named = await page.$$eval("#net-map tr[data-source]", (trs) => trs.map((t) => [t.dataset.source, t.dataset.target]));
+  assert.ok(named.length >= 1 && named.every(([a, b]) => a.includes("python3") || b.includes("python3")), JSON.stringify(named));
+  assert.match(await page.textContent("#net-map-count"), new RegExp(`\\d+ nodes, ${named.length} edges`));
+  await page.fill("#net-map-filter", "no-such-node");
+  assert.equal(await page.$$eval("#net-map tr[data-source]", (trs) => trs.length), 0);
+  assert.match(await page.textContent("#net-map"), /no edge names "no-such-node"/);
+  await page.fill("#net-map-filter", "");
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-map.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });
