@@ -41,21 +41,21 @@ export function rateText(rate: number | null): string {
   return rate === null ? "" : `${(rate * 100).toFixed(2)} %`;
 }
 
-function usText(us: number | null): string {
+export function usText(us: number | null): string {
   if (us === null) return "";
   if (us < 1000) return `${us} µs`;
   if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
   return `${(us / 1_000_000).toFixed(2)} s`;
 }
 
-function cell(text: string, cls: string, k?: string, value?: number | null): HTMLTableCellElement {
+export function cell(text: string, cls: string, k?: string, value?: number | null): HTMLTableCellElement {
   const c = el("td", cls, text);
   if (k) c.dataset.k = k;
   if (value !== undefined && value !== null) c.dataset.value = String(value);
   return c;
 }
 
-function fill(body: HTMLElement, rows: HTMLTableRowElement[], cols: number, empty: string): void {
+export function fill(body: HTMLElement, rows: HTMLTableRowElement[], cols: number, empty: string): void {
   body.replaceChildren(...rows);
   if (rows.length === 0) {
     const tr = el("tr", "empty-row");

@@ -7,6 +7,7 @@ import { ApiError, getJson } from "./api";
 import { byId, el, valueText } from "./dom";
 import { scopeOf } from "./scope";
 import type { State } from "./state";
+import { ServiceMapView } from "./netmap";
 import { PerfHistoryView } from "./netperf";
 import { formatTime } from "./time";
 import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
@@ -167,9 +168,11 @@ export class NetworkView {
   /** The previous perf read per pid (retransmits, ms), for the rate column. */
   private prevRetrans = new Map<number, { n: number; t: number }>();
   private readonly history: PerfHistoryView;
+  private readonly serviceMap: ServiceMapView;
 
   constructor(private readonly showError: (msg: string | null) => void) {
     this.history = new PerfHistoryView(showError);
+    this.serviceMap = new ServiceMapView(showError);
     this.resize = new ResizeObserver(() => {
       if (this.plot) this.plot.setSize({ width: this.chartWidth(), height: 180 });
     });
@@ -206,6 +209,7 @@ export class NetworkView {
     }
     await Promise.all([
       this.loadTalkers(scope.start, scope.end, ctl.signal),
+      this.serviceMap.load(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
       this.history.load(scope.start, scope.end, ctl.signal),

@@ -202,7 +202,7 @@ async function rowValues(page, sel) {
 }
 
 test("network page: top talkers, RTT, retransmits and drops of a python client and server", async () => {
-  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\n`;
+  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\nperf_summary_interval = "1s"\n`;
   const server = await startServer(config, ["--tcp-states"]);
   cleanups.push(server.stop);
   await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
@@ -297,6 +297,80 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   assert.ok(shown >= 1 && shown <= after, `page ${shown}, api ${after}`);
 
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf.png"), fullPage: true });
+
+  // Performance over time, from the stored network.perf summaries of a fixed range: the page
+  // shows what the API folds for the same range (python3 -> 127.0.0.1, and NO_SOCKET drops).
+  await waitFor("stored network.perf summaries of python3", async () =>
+    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:peer AND process.name:python3")) > 0 &&
+    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:drop AND labels.drop.reason:NO_SOCKET")) > 0);
+  const range = { start: new Date(Date.now() - 15 * 60_000).toISOString(), end: new Date().toISOString() };
+  const hist = await getApi(server.base, `network/perf/history?${new URLSearchParams({ ...range, buckets: "60", size: "50" })}`);
+  const group = hist.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
+  assert.ok(group, JSON.stringify(hist.peers.map((g) => [g.process, g.peer])));
+  assert.ok(group.segs_out > 0 && group.rtt_samples > 0, JSON.stringify(group));
+  assert.equal(group.series.length, 60);
+  assert.equal(group.series.reduce((a, p) => a + p.segs_out, 0), group.segs_out);
+  const noSocket = hist.drops.find((d) => d.reason === "NO_SOCKET");
+  assert.ok(noSocket?.count >= 1, JSON.stringify(hist.drops));
+  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(range.start)}&end=${encodeURIComponent(range.end)}&view=network`);
+  await page.reload();
+  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
+  await page.waitForSelector(histRow);
+  const hv = await rowValues(page, histRow);
+  assert.deepEqual(hv, {
+    segs_out: String(group.segs_out),
+    retransmits: String(group.retransmits),
+    rate: String(group.retransmit_rate),
+    samples: String(group.rtt_samples),
+    p50: String(group.rtt_p50_us),
+    p99: String(group.rtt_p99_us),
+  });
+  const dropRow = '#net-perf-drops tr[data-reason="NO_SOCKET"]:not([data-process]) td[data-k="count"]';
+  assert.equal(await page.getAttribute(dropRow, "data-value"), String(noSocket.count));
+  assert.ok(Number(await page.getAttribute("#net-perf-rtt-chart", "data-lines")) >= 1);
+  assert.ok(Number(await page.getAttribute("#net-perf-drops-chart", "data-lines")) >= 1);
+  assert.match(await page.textContent("#net-perf-history-count"), /\d+ summaries, \d+ groups/);
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-history.png"), fullPage: true });
+
+  // Service map: the python client connected N times to the same process's listener, so the
+  // edge goes from python3 to python3 (the target named through the listener's inbound events,
+  // not 127.0.0.1:port), with the connections' bytes and the perf summaries' RTT and segments.
+  const only = await getApi(server.base, `network/map?${new URLSearchParams({ ...range, q: `destination.port:${port} OR process.pid:${pid}` })}`);
+  const py3 = only.nodes.find((n) => n.process === "python3");
+  assert.ok(py3 && py3.kind === "process", JSON.stringify(only.nodes));
+  const loop = only.edges.find((e) => e.source === py3.id && e.target === py3.id);
+  assert.ok(loop, JSON.stringify(only.edges));
+  assert.equal(loop.connections, N);
+  near(loop.sent_bytes, N * REQ, "map: client sent");
+  near(loop.received_bytes, N * REP, "map: client received");
+  assert.ok(loop.segs_out > 0 && loop.rtt_samples > 0 && loop.rtt_p99_us > 0, JSON.stringify(loop));
+  assert.equal(loop.retransmit_rate, loop.retransmits / loop.segs_out);
+  assert.ok(!only.edges.some((e) => e.target === `127.0.0.1:${port}`), JSON.stringify(only.edges));
+  // The page shows the whole range's map: its rows are the API's edges for the same range.
+  const map = await getApi(server.base, `network/map?${new URLSearchParams({ ...range, size: "500" })}`);
+  const edge = map.edges.find((e) => e.source === py3.id && e.target === py3.id);
+  assert.ok(edge.connections >= N);
+  const mapRow = `#net-map tr[data-source="${py3.id}"][data-target="${py3.id}"]`;
+  await page.waitForSelector(mapRow);
+  assert.deepEqual(await rowValues(page, mapRow), {
+    connections: String(edge.connections),
+    sent: String(edge.sent_bytes),
+    received: String(edge.received_bytes),
+    segs_out: String(edge.segs_out),
+    rate: edge.retransmit_rate === null ? "" : String(edge.retransmit_rate),
+    p99: edge.rtt_p99_us === null ? "" : String(edge.rtt_p99_us),
+  });
+  assert.equal(await page.$$eval("#net-map tr[data-source]", (trs) => trs.length), Math.min(map.edges.length, 500));
+  // The node filter keeps only the edges that name it.
+  await page.fill("#net-map-filter", "python3");
+  const named = await page.$$eval("#net-map tr[data-source]", (trs) => trs.map((t) => [t.dataset.source, t.dataset.target]));
+  assert.ok(named.length >= 1 && named.every(([a, b]) => a.includes("python3") || b.includes("python3")), JSON.stringify(named));
+  assert.match(await page.textContent("#net-map-count"), new RegExp(`\\d+ nodes, ${named.length} edges`));
+  await page.fill("#net-map-filter", "no-such-node");
+  assert.equal(await page.$$eval("#net-map tr[data-source]", (trs) => trs.length), 0);
+  assert.match(await page.textContent("#net-map"), /no edge names "no-such-node"/);
+  await page.fill("#net-map-filter", "");
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-map.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

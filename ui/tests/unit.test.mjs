@@ -30,6 +30,7 @@ before(async () => {
     `export * as alerts from ${JSON.stringify(join(SRC, "alerts.ts"))};`,
     `export * as rules from ${JSON.stringify(join(SRC, "rules.ts"))};`,
     `export * as pat from ${JSON.stringify(join(SRC, "patterns.ts"))};`,
+    `export { groupedEdges } from ${JSON.stringify(join(SRC, "netmap.ts"))};`,
   ].join("\n");
   const out = join(dir, "bundle.mjs");
   await build({
@@ -529,4 +530,14 @@ test("patternRows and patternsSummary show an answer of /api/v1/patterns", () =>
   assert.equal(m.pat.patternsSummary(r), "2 patterns · 2,000 events · 31 templates known · 1,500 lines over the template cap (noisy)");
   assert.equal(m.pat.changeBadge("gone"), "gone");
   assert.equal(m.pat.changeBadge(undefined), null);
+});
+
+test("groupedEdges orders sources by their bytes, then each source's edges by bytes", () => {
+  const e = (source, target, bytes, segs_out = 0) => ({ source, target, bytes, segs_out });
+  const edges = [e("web", "db", 10), e("cron", "s3:443", 500), e("web", "cache", 300), e("web", "10.0.0.9", 0, 7)];
+  assert.deepEqual(
+    m.groupedEdges(edges).map((x) => `${x.source}>${x.target}`),
+    ["cron>s3:443", "web>cache", "web>db", "web>10.0.0.9"],
+  );
+  assert.equal(edges[0].target, "db", "the input is left as it was");
 });

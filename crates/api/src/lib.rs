@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/network/perf", get(network::perf))
         .route("/api/v1/network/perf/history", get(perf_history::history))
         .route("/api/v1/network/talkers", get(talkers::talkers))
+        .route("/api/v1/network/map", get(netmap::map))
         .route("/api/v1/pipeline", get(pipeline::status))
         .route("/api/v1/leaves", get(leaf::leaves))
         .route("/api/v1/sources/learned", get(sources::learned))

@@ -334,5 +334,173 @@ fn a_root_run_drops_the_attach_capabilities_from_every_thread_and_keeps_tracing(
     drop((client, server));
     let q = format!("event.dataset:network.tcp AND tcp.new_state:ESTABLISHED AND (source.port:{port} OR destination.port:{port})");
     s.wait_for(Duration::from_secs(30), "the connection's transition after the drop", || s.total(&q) >= 1);
+/// Reads each connection to its end, answers `rep` bytes and closes; named `mapsrv`.
+const MAP_SERVER: &str = r#"
+import socket, sys
+open("/proc/self/comm", "w").write("mapsrv")
+port, n, rep = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("0.0.0.0", port))
+srv.listen(16)
+print("ready", flush=True)
+for _ in range(n):
+    c, _ = srv.accept()
+    while c.recv(65536):
+        pass
+    c.sendall(b"r" * rep)
+    c.close()
+print("done", flush=True)
+sys.stdin.read()
+"#;
+
+/// Connects `n` times, sends `req` bytes, reads the answer to its end; named `mapcli`.
+const MAP_CLIENT: &str = r#"
+import socket, sys
+open("/proc/self/comm", "w").write("mapcli")
+host, port, n, req = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for _ in range(n):
+    s = socket.create_connection((host, port))
+    s.sendall(b"q" * req)
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(65536):
+        pass
+    s.close()
+print("done", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn service_map_names_who_connected_to_whom_across_namespaces() {
+    if !loglynx_testkit::require_root("eBPF and network namespaces") {
+        return;
+    }
+    use loglynx_testkit::netns::{NetnsPair, Side, ADDR_B};
+    const N: u64 = 4;
+    const REQ: u64 = 300_000;
+    const REP: u64 = 20_000;
+    let pair = NetnsPair::new();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("loglynx.toml");
+    std::fs::write(
+        &conf,
+        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nperf_interval = \"200ms\"\nperf_summary_interval = \"1s\"\nports = [{port}]\n"),
+    )
+    .unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "--tcp-states",
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+        ],
+    );
+    assert!(
+        s.startup
+            .iter()
+            .any(|l| l.starts_with("tcp states: mode bpf")),
+        "{:?}",
+        s.startup
+    );
+
+    let line = |rx: &std::sync::mpsc::Receiver<String>, want: &str| {
+        let got = rx.recv_timeout(Duration::from_secs(60));
+        assert_eq!(got.as_deref(), Ok(want));
+    };
+    let (mut server, srx) = pair.python(
+        Side::B,
+        MAP_SERVER,
+        &[port.to_string(), N.to_string(), REP.to_string()],
+    );
+    line(&srx, "ready");
+    let (mut client, crx) = pair.python(
+        Side::A,
+        MAP_CLIENT,
+        &[
+            ADDR_B.to_string(),
+            port.to_string(),
+            N.to_string(),
+            REQ.to_string(),
+        ],
+    );
+    line(&crx, "done");
+    line(&srx, "done");
+
+    // Both ends of every connection are stored, and a summary of the client's segments.
+    s.wait_total(
+        &format!("event.dataset:network.connection AND destination.port:{port}"),
+        2 * N,
+        Duration::from_secs(30),
+    );
+    s.wait_for(Duration::from_secs(30), "a network.perf summary of mapcli with RTT samples", || {
+        s.search("event.dataset:network.perf AND event.action:peer AND process.name:mapcli", 100, 0, "desc")["hits"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|e| e["labels.tcp.rtt_samples"].as_str().is_some_and(|n| n != "0")))
+    });
+
+    let q = format!("destination.port:{port} OR process.name:mapcli OR process.name:mapsrv");
+    let url = format!(
+        "/api/v1/network/map?start=now-1h&q={}",
+        q.replace(' ', "%20").replace(':', "%3A")
+    );
+    let m = get(&s, &url);
+    let node = |name: &str| {
+        m["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["process"] == name)
+            .unwrap_or_else(|| panic!("no node {name}: {m}"))
+            .clone()
+    };
+    let (cli, srv) = (node("mapcli"), node("mapsrv"));
+    assert_eq!(
+        (cli["kind"].as_str(), srv["kind"].as_str()),
+        (Some("process"), Some("process"))
+    );
+    let edges = m["edges"].as_array().unwrap();
+    assert_eq!(
+        edges.len(),
+        1,
+        "one edge, the target named by its listener: {m}"
+    );
+    let e = &edges[0];
+    assert_eq!(
+        (&e["source"], &e["target"]),
+        (&cli["id"], &srv["id"]),
+        "{m}"
+    );
+    assert_eq!(e["connections"], N);
+    // The kernel counts sequence space acked / received: the payload plus at most SYN and FIN.
+    let near = |k: &str, want: u64| {
+        let got = e[k].as_u64().unwrap();
+        assert!(
+            (want..=want + 2 * N).contains(&got),
+            "{k}: {got}, sent {want}: {e}"
+        );
+    };
+    near("sent_bytes", N * REQ);
+    near("received_bytes", N * REP);
+    let segs = e["segs_out"].as_u64().unwrap();
+    assert!(segs >= N, "{e}");
+    assert!(
+        e["rtt_samples"].as_u64().unwrap() > 0 && e["rtt_p99_us"].as_u64().unwrap() > 0,
+        "{e}"
+    );
+    assert_eq!(
+        e["retransmit_rate"].as_f64().unwrap(),
+        e["retransmits"].as_u64().unwrap() as f64 / segs as f64
+    );
+    assert_eq!(m["truncated"], false);
+
+    for c in [&mut client, &mut server] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
     s.stop();
 }

@@ -302,7 +302,9 @@ struct sample {
 	__u64 segs_out;
 };
 
-// skaddr -> its last RTT sample.
+// skaddr -> its last RTT sample (the segs_out baseline is set at ESTABLISHED). Sized like
+// peers and owners (one entry per live socket); an evicted socket loses one interval's
+// segments rather than re-adding its whole segs_out.
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -575,6 +577,13 @@ int tcp_state_change(struct inet_sock_set_state_ctx *ctx)
 		else
 			__builtin_memcpy(p.daddr, ctx->daddr_v6, 16);
 		bpf_map_update_elem(&peers, &sk, &p, BPF_ANY);
+		// The socket's segs_out baseline: tcp_rtt counts segments only from a known last
+		// sample, so a socket that was evicted from rtt_last (or established before the tracer)
+		// never adds its whole segs_out since birth. ts_ns 0 lets the first sample through.
+		const struct tcp_sock___loglynx *tp = ctx->skaddr;
+		struct sample base = {};
+		base.segs_out = BPF_CORE_READ(tp, segs_out);
+		bpf_map_update_elem(&rtt_last, &sk, &base, BPF_ANY);
 	}
 	if (emit_perf && newstate == TCP_CLOSE) {
 		// The segments sent since the socket's last sample go to its owner and peer.
@@ -843,14 +852,14 @@ int tcp_rtt(__u64 *ctx)
 	if (!h)
 		return 0;
 	const struct tcp_sock___loglynx *tp = (const void *)sk;
-	// Segments sent since the last sample (since the start for the first: the socket was seen
-	// reaching ESTABLISHED, so its count began under the tracer).
+	// Segments sent since the last sample (the first baseline is taken when the socket reaches
+	// ESTABLISHED). With no last sample (evicted from the LRU, or established before the
+	// tracer) nothing is counted this time: the sample only becomes the next baseline.
 	struct sample cur = {};
 	cur.ts_ns = now;
 	cur.segs_out = BPF_CORE_READ(tp, segs_out);
-	__u64 before = last ? last->segs_out : 0;
-	if (cur.segs_out > before)
-		__sync_fetch_and_add(&h->segs_out, cur.segs_out - before);
+	if (last && cur.segs_out > last->segs_out)
+		__sync_fetch_and_add(&h->segs_out, cur.segs_out - last->segs_out);
 	bpf_map_update_elem(&rtt_last, &sk, &cur, BPF_ANY);
 	__u32 srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	if (!srtt_us)

@@ -8,10 +8,8 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use loglynx_netmon::{netstat, Filter, NetstatEntry, NetstatQuery, Tracer, TracerConfig};
@@ -59,33 +57,6 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 print("closed", flush=True)
 "#;
-
-fn spawn(
-    pair: &NetnsPair,
-    side: Side,
-    script: &str,
-    args: &[String],
-) -> (Child, mpsc::Receiver<String>) {
-    let mut child = pair
-        .command(side, "python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
-    let out = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
 
 /// sock_diag inside namespace `name` (a thread that enters it, as `ip netns exec` would).
 fn netstat_in(name: &str, port: u16) -> Vec<NetstatEntry> {
@@ -138,12 +109,7 @@ fn retransmits_rtt_drops_resets_and_bytes_are_attributed() {
     );
 
     let total = CHUNKS * CHUNK;
-    let (mut server, srx) = spawn(
-        &pair,
-        Side::B,
-        SERVER,
-        &[port.to_string(), total.to_string()],
-    );
+    let (mut server, srx) = pair.python(Side::B, SERVER, &[port.to_string(), total.to_string()]);
     assert_eq!(
         srx.recv_timeout(Duration::from_secs(10)).as_deref(),
         Ok("ready")
@@ -154,7 +120,7 @@ fn retransmits_rtt_drops_resets_and_bytes_are_attributed() {
         CHUNKS.to_string(),
         CHUNK.to_string(),
     ];
-    let (mut client, crx) = spawn(&pair, Side::A, CLIENT, &args);
+    let (mut client, crx) = pair.python(Side::A, CLIENT, &args);
     let (cpid, spid) = (client.id(), server.id());
     assert_eq!(
         crx.recv_timeout(Duration::from_secs(60)).as_deref(),

@@ -9,9 +9,8 @@
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -62,33 +61,6 @@ for _ in range(chunks):
 print("sent", flush=True)
 sys.stdin.readline()
 "#;
-
-fn spawn(
-    pair: &NetnsPair,
-    side: Side,
-    script: &str,
-    args: &[String],
-) -> (Child, mpsc::Receiver<String>) {
-    let mut child = pair
-        .command(side, "python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
-    let out = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
 
 fn expect_line(rx: &mpsc::Receiver<String>, want: &str) {
     assert_eq!(
@@ -165,25 +137,21 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
         ..Default::default()
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<loglynx_core::RawBatch>(64);
+    let (etx, erx) = mpsc::channel::<Value>();
     let drain = std::thread::spawn(move || {
-        let mut out: Vec<Value> = Vec::new();
         while let Some(b) = rx.blocking_recv() {
             for r in b.records {
-                out.push(serde_json::from_slice(&r.body).unwrap());
+                if etx.send(serde_json::from_slice(&r.body).unwrap()).is_err() {
+                    return;
+                }
             }
         }
-        out
     });
     let monitor = Monitor::start(&cfg, "test".into(), tx).expect("monitor starts (as root)");
     let shared = monitor.shared();
 
     let total = CHUNKS * CHUNK;
-    let (mut server, srx) = spawn(
-        &pair,
-        Side::B,
-        SERVER,
-        &[port.to_string(), total.to_string()],
-    );
+    let (mut server, srx) = pair.python(Side::B, SERVER, &[port.to_string(), total.to_string()]);
     expect_line(&srx, "ready");
     let args = |chunks: usize| {
         [
@@ -193,7 +161,7 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
             CHUNK.to_string(),
         ]
     };
-    let (mut client, crx) = spawn(&pair, Side::A, CLIENT, &args(CHUNKS));
+    let (mut client, crx) = pair.python(Side::A, CLIENT, &args(CHUNKS));
     expect_line(&crx, "connected");
     writeln!(client.stdin.as_mut().unwrap()).unwrap();
     expect_line(&crx, "sent");
@@ -205,31 +173,40 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
     );
 
     // A second client whose data the server's socket filter drops.
-    let (mut dropped, drx) = spawn(&pair, Side::A, CLIENT, &args(3));
+    let (mut dropped, drx) = pair.python(Side::A, CLIENT, &args(3));
     expect_line(&drx, "connected");
     expect_line(&srx, "filtered");
     writeln!(dropped.stdin.as_mut().unwrap()).unwrap();
     expect_line(&drx, "sent");
     let (cpid, spid, dpid) = (client.id(), server.id(), dropped.id());
+    // Wait for the summaries that count the server's filtered packets and the second client's
+    // retransmits of them: the intervals holding the traffic have then been summed (the stop
+    // adds the last, partial one).
+    let mut events: Vec<Value> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !shared
-        .perf()
-        .counters
-        .owner_drops
-        .iter()
-        .any(|d| d.pid == spid && d.reason == "SOCKET_FILTER")
+    let seen = |events: &[Value], action: &str, pid: u32, what: &dyn Fn(&Value) -> bool| {
+        events.iter().any(|e| {
+            e["event.dataset"] == PERF_DATASET
+                && e["event.action"] == action
+                && e["process.pid"] == pid
+                && what(e)
+        })
+    };
+    while !(seen(&events, "owner_drop", spid, &|e| {
+        e["labels.drop.reason"] == "SOCKET_FILTER"
+    }) && seen(&events, "peer", dpid, &|e| num(e, "tcp.retransmits") > 0))
     {
-        assert!(
-            Instant::now() < deadline,
-            "no SOCKET_FILTER drop for the server: {:#?}",
-            shared.perf().counters
-        );
-        std::thread::sleep(Duration::from_millis(100));
+        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(e) => events.push(e),
+            Err(_) => panic!(
+                "no summary of the server's SOCKET_FILTER drops and their retransmits in 30 s: {:#?}",
+                shared.perf().counters
+            ),
+        }
     }
-    // At least one interval passes between the traffic and the stop, which adds the last one.
-    std::thread::sleep(Duration::from_millis(1200));
     monitor.stop();
-    let events = drain.join().unwrap();
+    drain.join().unwrap();
+    events.extend(erx.try_iter());
     for c in [&mut client, &mut dropped, &mut server] {
         let _ = c.kill();
         let _ = c.wait();

@@ -5,9 +5,7 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use loglynx_netmon::{ConnLife, Filter, Tracer, TracerConfig};
@@ -69,33 +67,6 @@ for pair in sys.argv[3:]:
 print("done", flush=True)
 "#;
 
-fn spawn(
-    pair: &NetnsPair,
-    side: Side,
-    script: &str,
-    args: &[String],
-) -> (Child, mpsc::Receiver<String>) {
-    let mut child = pair
-        .command(side, "python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test");
-    let out = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
 fn within_margin(got: u64, sent: u64) -> bool {
     got >= sent && got <= sent + 2
 }
@@ -126,7 +97,7 @@ fn every_socket_reports_its_bytes_duration_and_owner() {
             )
         })
         .collect();
-    let (mut server, srx) = spawn(&pair, Side::B, SERVER, &[port.to_string(), N.to_string()]);
+    let (mut server, srx) = pair.python(Side::B, SERVER, &[port.to_string(), N.to_string()]);
     // The server runs in a cgroup of its own: its sockets say so (read in the kernel at close).
     let root = loglynx_netmon::cgroup2_mount().expect("a cgroup2 mount");
     let cg_name = format!("llx-tcplife-{}", std::process::id());
@@ -140,7 +111,7 @@ fn every_socket_reports_its_bytes_duration_and_owner() {
     );
     let mut args = vec![ADDR_B.to_string(), port.to_string()];
     args.extend(sizes.iter().map(|(s, r)| format!("{s}:{r}")));
-    let (mut client, crx) = spawn(&pair, Side::A, CLIENT, &args);
+    let (mut client, crx) = pair.python(Side::A, CLIENT, &args);
     assert_eq!(
         crx.recv_timeout(Duration::from_secs(30)).as_deref(),
         Ok("done")

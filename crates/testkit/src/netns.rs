@@ -11,8 +11,10 @@
 //! exec`, which execs the program: the child's pid is the program's). Dropping the pair stops
 //! the forwarder and deletes both namespaces. Needs root and `ip` (iproute2).
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
 
 /// Address of side `a`.
 pub const ADDR_A: &str = "10.77.0.1";
@@ -199,6 +201,36 @@ impl NetnsPair {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", self.name(side), program]);
         c
+    }
+
+    /// Runs `python3 -c script args...` inside `side` with piped stdin and stdout; its stdout
+    /// lines arrive on the returned channel (read by a thread until the program closes it).
+    /// Panics when python3 cannot be started (the tests that use it need it).
+    pub fn python(
+        &self,
+        side: Side,
+        script: &str,
+        args: &[String],
+    ) -> (Child, mpsc::Receiver<String>) {
+        let mut child = self
+            .command(side, "python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed for this test");
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (child, rx)
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod ingest;
 pub(crate) mod leaf;
 pub(crate) mod meta;
+pub(crate) mod netmap;
 pub(crate) mod network;
 pub(crate) mod perf_history;
 pub(crate) mod otlp;

@@ -21,7 +21,7 @@ use crate::routes::{bounded, filter, run_query, ApiQuery};
 use crate::state::AppState;
 
 /// Log2 RTT slots (slot i: [2^i, 2^(i+1)) us), as the netmon histograms.
-const SLOTS: usize = 32;
+pub(crate) const SLOTS: usize = 32;
 const DEFAULT_BUCKETS: usize = 60;
 const MAX_BUCKETS: usize = 500;
 const DEFAULT_SIZE: usize = 20;
@@ -69,7 +69,7 @@ impl Acc {
 }
 
 /// Upper bound (us) of the log2 bucket holding quantile `q`.
-fn quantile_us(slots: &[u64; SLOTS], q: f64) -> u64 {
+pub(crate) fn quantile_us(slots: &[u64; SLOTS], q: f64) -> u64 {
     let total: u64 = slots.iter().sum();
     let want = (total as f64 * q).ceil().max(1.0) as u64;
     let mut seen = 0;
@@ -146,11 +146,11 @@ pub(crate) struct HistoryResponse {
     owner_drops: Vec<OwnerDrops>,
 }
 
-fn label_u64(e: &Event, key: &str) -> u64 {
+pub(crate) fn label_u64(e: &Event, key: &str) -> u64 {
     e.labels.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-fn service_of(e: &Event) -> String {
+pub(crate) fn service_of(e: &Event) -> String {
     e.systemd_unit
         .clone()
         .or_else(|| e.labels.get("container.id").cloned())
@@ -159,7 +159,7 @@ fn service_of(e: &Event) -> String {
 }
 
 /// `slot:count,...` (a malformed part is skipped).
-fn slots_of(text: &str) -> [u64; SLOTS] {
+pub(crate) fn slots_of(text: &str) -> [u64; SLOTS] {
     let mut s = [0u64; SLOTS];
     for part in text.split(',') {
         if let Some((i, n)) = part.split_once(':') {
