@@ -8,6 +8,8 @@
 //!   [`LeafStatus`]) and the catalog record ([`CatalogRecord`], versioned).
 //! - `cover.rs`: [`cover`], one non-overlapping cover of each partition's offset line by the
 //!   leaves' generations, so overlapping generations are counted once.
+//! - `expected.rs`: [`expected`], what must exist per partition (the group's committed offsets,
+//!   what gone leaves held), and [`unanswered`], what of it no live leaf answers.
 //! - `merge.rs`: hits by timestamp then event id, exact totals, histograms, terms (exact up to
 //!   a cap, marked approximate beyond).
 //! - `root.rs`: [`Root`], the fan-out with a timeout per leaf; what a leaf did not answer is
@@ -16,6 +18,7 @@
 
 mod cover;
 mod error;
+mod expected;
 mod merge;
 mod offsets;
 mod root;
@@ -23,6 +26,7 @@ mod wire;
 
 pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
+pub use expected::{expected, unanswered, Unanswered};
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
 pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
