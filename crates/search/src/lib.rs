@@ -12,6 +12,8 @@
 //!   what gone leaves held), and [`unanswered`], what of it no live leaf answers.
 //! - `merge.rs`: hits by timestamp then event id, exact totals, histograms, terms (exact up to
 //!   a cap, marked approximate beyond).
+//! - `orphans.rs`: [`redundant`], the generations of a leaf no query needs (others answer
+//!   every offset, below the committed offset): deleted by the leaf after a grace period.
 //! - `root.rs`: [`Root`], the fan-out with a timeout per leaf; what a leaf did not answer is
 //!   named in the answer's `missing` ([`Missing`]), never silently left out.
 //! - [`SearchError`] (error.rs).
@@ -21,6 +23,7 @@ mod error;
 mod expected;
 mod merge;
 mod offsets;
+mod orphans;
 mod root;
 mod wire;
 
@@ -28,6 +31,7 @@ pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
 pub use expected::{expected, unanswered, Unanswered};
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
+pub use orphans::redundant;
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
 pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
 pub use wire::{
