@@ -118,7 +118,9 @@ impl Cluster {
     fn worker(&self, host: usize) -> Proc {
         let level = format!("{},loglynx_bus=info", log_level());
         let data = self.tmp.path().join(format!("w{host}"));
-        let mut cfg = self.tmp.path().join("loglynx.toml");
+        // Catalog records every second: serve's short catalog_ttl (see `serve`) is then
+        // several refreshes long.
+        let mut search = format!("[search]\npublish_every = \"1s\"\n");
         if let Some((_, issuer)) = &self.ca {
             // A certificate for the host's address, signed by the CA.
             let key = rcgen::KeyPair::generate().unwrap();
@@ -126,11 +128,11 @@ impl Cluster {
             let (c, k) = (self.tmp.path().join(format!("leaf{host}.pem")), self.tmp.path().join(format!("leaf{host}.key")));
             std::fs::write(&c, cert.pem()).unwrap();
             std::fs::write(&k, key.serialize_pem()).unwrap();
-            let base = std::fs::read_to_string(&cfg).unwrap();
-            cfg = self.tmp.path().join(format!("loglynx-{host}.toml"));
-            let text = format!("{base}[search]\ntls_cert = {:?}\ntls_key = {:?}\n", c.to_str().unwrap(), k.to_str().unwrap());
-            std::fs::write(&cfg, text).unwrap();
+            search.push_str(&format!("tls_cert = {:?}\ntls_key = {:?}\n", c.to_str().unwrap(), k.to_str().unwrap()));
         }
+        let base = std::fs::read_to_string(self.tmp.path().join("loglynx.toml")).unwrap();
+        let cfg = self.tmp.path().join(format!("loglynx-{host}.toml"));
+        std::fs::write(&cfg, format!("{base}{search}")).unwrap();
         let mut cmd = self.hosts.command(host, BIN);
         cmd.env("LOGLYNX_SEARCH_KEY", KEY);
         Proc::start_logged_in(
@@ -145,10 +147,11 @@ impl Cluster {
         )
     }
 
-    /// `serve` on its host, leaves from the catalog, reached through a forwarder.
+    /// `serve` on its host, leaves from the catalog, reached through a forwarder. Its
+    /// catalog_ttl is short (8 s), so a killed worker's record expires within the test.
     fn serve(&self) -> Server {
         let cfg = self.tmp.path().join("serve.toml");
-        let mut text = "[serve]\nleaf_timeout = \"3s\"\n".to_string();
+        let mut text = "[serve]\nleaf_timeout = \"3s\"\ncatalog_ttl = \"8s\"\n".to_string();
         if let Some((ca, _)) = &self.ca {
             text.push_str(&format!("leaf_tls = true\nleaf_ca = {:?}\n", ca.to_str().unwrap()));
         }
@@ -300,9 +303,21 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     let fields = get(&serve, "/api/v1/fields", &[]);
     assert!(fields.as_array().unwrap().iter().any(|f| f["name"] == "kafka.offset"), "{fields}");
 
+    // The partitions of which b's disk holds records.
+    let b_addr = c.leaf(WORKERS[1]);
+    let held_by_b: BTreeSet<i64> = get(&serve, "/api/v1/leaves", &[])["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["addr"] == b_addr.as_str())
+        .flat_map(|l| l["generations"].as_array().unwrap().iter())
+        .filter(|g| g["docs"].as_u64() > Some(0))
+        .map(|g| g["partition"].as_i64().unwrap())
+        .collect();
+    assert!(!held_by_b.is_empty());
+
     // Host b dies: its partitions go to a; what only b's disk holds is named as missing.
     b.kill();
-    let b_addr = c.leaf(WORKERS[1]);
     let search = serve.search("*", 10, 0, "desc");
     let gone = missing(&search);
     for p in &b_parts {
@@ -317,6 +332,39 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     let es = es_search(&serve);
     assert!(es["_shards"]["failed"].as_u64().unwrap() > 0, "{es}");
     wait_holding(&a, 4);
+    // b's catalog record expires (catalog_ttl), but what only its disk holds is still named,
+    // with b's address, in closed offset ranges: the answer plus the offsets it names missing
+    // account for every line (at least: a range may hold offsets with no record).
+    let expired = std::time::Instant::now();
+    loop {
+        let status = get(&serve, "/api/v1/leaves", &[]);
+        let s = serve.search("*", 1, 0, "desc");
+        let gone_now = status["leaves"].as_array().unwrap().len() == 1
+            && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str());
+        let named: Option<u64> = s["missing"]
+            .as_array()
+            .map(|a| a.iter().map(|m| Some(m["to"].as_u64()? - m["from"].as_u64()?)).sum())
+            .unwrap_or(Some(0));
+        let total = s["total"].as_u64().unwrap();
+        if gone_now && named.is_some_and(|k| k > 0 && total + k >= lines) && total < lines {
+            break;
+        }
+        assert!(expired.elapsed() < Duration::from_secs(60), "b's record did not expire with its offsets named: {status} {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Per partition, b is named; the last offsets b stored after its last catalog record
+    // (up to the group's commit) are named with no leaf.
+    let search = serve.search("*", 10, 0, "desc");
+    let mut named: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for m in search["missing"].as_array().unwrap() {
+        named.entry(m["partition"].as_i64().unwrap()).or_default().insert(m["leaf"].as_str().unwrap().to_string());
+    }
+    assert_eq!(named.keys().copied().collect::<BTreeSet<i64>>(), held_by_b, "{search}");
+    for leaves in named.values() {
+        assert!(leaves.contains(&b_addr) && leaves.iter().all(|l| l == &b_addr || l.is_empty()), "{search}");
+    }
+    let (status, _, body) = export(&serve);
+    assert_eq!(status, 503, "{body:?}");
     let m = n + 50;
     write_seq(&c.logs, n, m);
     // The new lines, b's partitions' too, are on a; b's old ranges are still named missing.

@@ -38,6 +38,12 @@ pub struct SearchConfig {
     /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1).
     #[serde(default)]
     pub tls_key: Option<PathBuf>,
+    /// How long a shard generation of this worker must stay redundant before the worker
+    /// deletes it: not written, below the group's committed offset, and every offset of it
+    /// answered by another live leaf of the catalog (serve's `/api/v1/leaves` lists it among
+    /// the orphans until then).
+    #[serde(default = "default_orphan_grace", with = "humantime_serde")]
+    pub orphan_grace: Duration,
 }
 
 /// `loglynx serve` as the root of a search across machines.
@@ -73,6 +79,10 @@ fn default_publish_every() -> Duration {
     Duration::from_secs(3)
 }
 
+fn default_orphan_grace() -> Duration {
+    Duration::from_secs(3600)
+}
+
 fn default_leaf_timeout() -> Duration {
     Duration::from_secs(10)
 }
@@ -95,8 +105,8 @@ impl Default for ServeConfig {
 
 impl SearchConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.publish_every.is_zero() {
-            return Err(ConfigError::Invalid("search.publish_every must be more than 0s".into()));
+        if self.publish_every.is_zero() || self.orphan_grace.is_zero() {
+            return Err(ConfigError::Invalid("search.publish_every and search.orphan_grace must be more than 0s".into()));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(

@@ -5,14 +5,21 @@
 //! ([`CatalogLeaves`]). A record not refreshed for `[serve] catalog_ttl` by the clock of
 //! `serve` (the time it was read, so a worker's clock being off does not matter) is ignored:
 //! its worker is gone. A record of another version is skipped with a warning.
+//!
+//! Gone workers are not forgotten: the last record of a worker whose record expired or that
+//! left (a tombstone) is kept ([`Directory::gone`]), and the workers' consumer group's
+//! committed offsets are read every [`COMMITTED_EVERY`] ([`Directory::committed`]), so the
+//! root names as missing what only a gone worker's disk holds, or what the group committed
+//! and no live leaf holds, instead of answering less without a word
+//! (`loglynx_search::expected`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loglynx_api::GenerationView;
-use loglynx_bus::kafka::{ensure_side_topic, SideProducer, TopicReader};
+use loglynx_bus::kafka::{ensure_side_topic, GroupOffsets, SideProducer, TopicReader};
 use loglynx_config::{Config, KafkaConfig};
 use loglynx_search::{CatalogRecord, Directory, CATALOG_VERSION};
 
@@ -20,6 +27,13 @@ use crate::error::{NodeError, Result};
 
 /// How long a catalog send may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often `serve` reads the workers' group's committed offsets.
+pub(crate) const COMMITTED_EVERY: Duration = Duration::from_secs(5);
+/// How long one read of the committed offsets may take.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most gone workers' records kept (the oldest are forgotten first, with a warning): a worker
+/// id is `<host>-<pid>`, so every restart leaves one behind until its address is live again.
+const MAX_GONE: usize = 1000;
 
 /// The catalog topic of `topic`.
 pub fn catalog_topic(topic: &str) -> String {
@@ -47,6 +61,7 @@ impl Publisher {
         let producer = SideProducer::new(&cfg.kafka)?;
         let stop = Arc::new(AtomicBool::new(false));
         let every = cfg.search.publish_every;
+        let group = cfg.kafka.group.clone();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("catalog".into())
@@ -58,6 +73,7 @@ impl Publisher {
                         worker: worker.clone(),
                         addr: addr.clone(),
                         updated_ms: loglynx_telemetry::health::now_ms(),
+                        group: group.clone(),
                         generations: view.generations(&store.snapshot()),
                     };
                     match producer.send(&topic, &[(worker.clone(), rec.encode())], SEND_TIMEOUT) {
@@ -92,6 +108,10 @@ impl Publisher {
 /// The leaves `serve` learns from the catalog topic (and `[serve] leaves` besides).
 pub(crate) struct CatalogLeaves {
     known: Mutex<HashMap<String, (CatalogRecord, Instant)>>,
+    /// Workers that left (a tombstone): their last record, and when they left.
+    left: Mutex<HashMap<String, (CatalogRecord, Instant)>>,
+    /// The committed offsets of the live workers' groups (the largest per partition).
+    committed: Mutex<BTreeMap<i32, u64>>,
     ttl: Duration,
     fixed: Option<Arc<loglynx_search::StaticLeaves>>,
     /// Whether the topic has been read to the end it had when `serve` started.
@@ -106,15 +126,27 @@ impl CatalogLeaves {
         fixed: Option<Arc<loglynx_search::StaticLeaves>>,
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<Arc<CatalogLeaves>> {
-        let me = Arc::new(CatalogLeaves { known: Mutex::new(HashMap::new()), ttl, fixed, caught_up: AtomicBool::new(false) });
+        let me = Arc::new(CatalogLeaves::new(ttl, fixed));
         let topic = catalog_topic(&kafka.topic);
         let reader = TopicReader::new(kafka, &topic)?;
         let weak = Arc::downgrade(&me);
+        let kafka = kafka.clone();
         std::thread::Builder::new()
             .name("catalog-reader".into())
-            .spawn(move || follow(reader, &topic, weak, stop))
+            .spawn(move || follow(reader, &kafka, &topic, weak, stop))
             .map_err(|source| NodeError::Thread { what: "catalog reader", source })?;
         Ok(me)
+    }
+
+    fn new(ttl: Duration, fixed: Option<Arc<loglynx_search::StaticLeaves>>) -> CatalogLeaves {
+        CatalogLeaves {
+            known: Mutex::new(HashMap::new()),
+            left: Mutex::new(HashMap::new()),
+            committed: Mutex::new(BTreeMap::new()),
+            ttl,
+            fixed,
+            caught_up: AtomicBool::new(false),
+        }
     }
 
     /// Waits until the topic has been read to the end it had at the start (so the first
@@ -135,21 +167,70 @@ impl CatalogLeaves {
     /// version is skipped.
     fn take(&self, key: &str, value: &[u8]) {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
         if value.is_empty() {
-            known.remove(key);
+            // Its disk is out of the search until it is back: kept as gone.
+            if let Some((rec, _)) = known.remove(key) {
+                left.insert(key.to_string(), (rec, Instant::now()));
+            }
             return;
         }
         match CatalogRecord::decode(key, value) {
             Ok(rec) => {
+                left.remove(key);
                 known.insert(key.to_string(), (rec, Instant::now()));
             }
             Err(e) => tracing::warn!("{e}; skipped"),
         }
+        let expired = known.values().filter(|(_, seen)| seen.elapsed() >= self.ttl).count();
+        if expired + left.len() > MAX_GONE {
+            forget_oldest(&mut known, &mut left, self.ttl);
+        }
+    }
+
+    /// The consumer groups of the live workers.
+    fn groups(&self) -> BTreeSet<String> {
+        self.leaves().into_iter().map(|r| r.group).filter(|g| !g.is_empty()).collect()
     }
 }
 
-fn follow(mut reader: TopicReader, topic: &str, me: std::sync::Weak<CatalogLeaves>, stop: tokio_util::sync::CancellationToken) {
+/// Forgets the gone record seen longest ago (a warning says so).
+fn forget_oldest(
+    known: &mut HashMap<String, (CatalogRecord, Instant)>,
+    left: &mut HashMap<String, (CatalogRecord, Instant)>,
+    ttl: Duration,
+) {
+    let oldest_known = known.iter().filter(|(_, (_, seen))| seen.elapsed() >= ttl).min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
+    let oldest_left = left.iter().min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
+    let from_left = match (&oldest_known, &oldest_left) {
+        (Some((_, a)), Some((_, b))) => b < a,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    let forgotten = if from_left {
+        oldest_left.and_then(|(k, _)| left.remove(&k))
+    } else {
+        oldest_known.and_then(|(k, _)| known.remove(&k))
+    };
+    if let Some((rec, _)) = forgotten {
+        tracing::warn!(
+            worker = %rec.worker,
+            "more than {MAX_GONE} gone workers known: forgetting the oldest, {} ({}); offsets only its disk holds are no longer named missing",
+            rec.worker,
+            rec.addr
+        );
+    }
+}
+
+fn follow(
+    mut reader: TopicReader,
+    kafka: &KafkaConfig,
+    topic: &str,
+    me: std::sync::Weak<CatalogLeaves>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let mut warned = false;
+    let mut offsets = Committed::new(kafka);
     while !stop.is_cancelled() {
         match reader.poll(1000, Duration::from_millis(500)) {
             Ok(records) => {
@@ -159,6 +240,8 @@ fn follow(mut reader: TopicReader, topic: &str, me: std::sync::Weak<CatalogLeave
                     me.take(&r.key, &r.payload);
                 }
                 if reader.caught_up() {
+                    // The committed offsets first, so the first searches know what must exist.
+                    offsets.refresh(&me);
                     me.caught_up.store(true, Ordering::Release);
                 }
             }
@@ -169,6 +252,65 @@ fn follow(mut reader: TopicReader, topic: &str, me: std::sync::Weak<CatalogLeave
                 }
                 std::thread::sleep(Duration::from_secs(2));
             }
+        }
+    }
+}
+
+/// Reads the committed offsets of the live workers' groups every [`COMMITTED_EVERY`].
+struct Committed {
+    kafka: KafkaConfig,
+    readers: HashMap<String, GroupOffsets>,
+    last: Option<Instant>,
+    warned: bool,
+}
+
+impl Committed {
+    fn new(kafka: &KafkaConfig) -> Committed {
+        Committed { kafka: kafka.clone(), readers: HashMap::new(), last: None, warned: false }
+    }
+
+    /// Reads them again when [`COMMITTED_EVERY`] has passed. Offsets only grow: a failed read
+    /// keeps the last ones (still a true lower bound of what was stored).
+    fn refresh(&mut self, me: &CatalogLeaves) {
+        if self.last.is_some_and(|t| t.elapsed() < COMMITTED_EVERY) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let mut merged: BTreeMap<i32, u64> = BTreeMap::new();
+        for group in me.groups() {
+            if !self.readers.contains_key(&group) {
+                match GroupOffsets::new(&self.kafka, &group, &self.kafka.topic) {
+                    Ok(r) => {
+                        self.readers.insert(group.clone(), r);
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot read the committed offsets of group {group}: {e}");
+                        continue;
+                    }
+                }
+            }
+            match self.readers[&group].read(COMMITTED_TIMEOUT) {
+                Ok(offsets) => {
+                    self.warned = false;
+                    for (p, o) in offsets {
+                        let o = u64::try_from(o).unwrap_or(0);
+                        let e = merged.entry(p).or_insert(0);
+                        *e = (*e).max(o);
+                    }
+                }
+                Err(e) => {
+                    if !self.warned {
+                        tracing::warn!("the committed offsets of group {group} not read: {e}; keeping the last ones, retrying");
+                        self.warned = true;
+                    }
+                    return;
+                }
+            }
+        }
+        let mut known = me.committed.lock().unwrap_or_else(|e| e.into_inner());
+        for (p, o) in merged {
+            let e = known.entry(p).or_insert(0);
+            *e = (*e).max(o);
         }
     }
 }
@@ -193,6 +335,23 @@ impl Directory for CatalogLeaves {
         out.sort_by(|a, b| a.worker.cmp(&b.worker));
         out
     }
+
+    fn gone(&self) -> Vec<CatalogRecord> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<CatalogRecord> = known
+            .values()
+            .filter(|(_, seen)| seen.elapsed() >= self.ttl)
+            .chain(left.values())
+            .map(|(r, _)| r.clone())
+            .collect();
+        out.sort_by(|a, b| a.worker.cmp(&b.worker));
+        out
+    }
+
+    fn committed(&self) -> BTreeMap<i32, u64> {
+        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 #[cfg(test)]
@@ -201,15 +360,21 @@ mod tests {
 
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
-        let c = CatalogLeaves { known: Mutex::new(HashMap::new()), ttl: Duration::from_secs(60), fixed: None, caught_up: AtomicBool::new(false) };
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, generations: Vec::new() };
+        let c = CatalogLeaves::new(Duration::from_secs(60), None);
+        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new() };
         c.take("w1", &rec.encode());
         c.take("w9", br#"{"version": 9, "worker": "w9"}"#);
-        assert_eq!(c.leaves(), vec![rec]);
+        assert_eq!(c.leaves(), vec![rec.clone()]);
+        assert!(c.gone().is_empty());
+        assert_eq!(c.groups(), ["g".to_string()].into_iter().collect());
         c.take("w1", b"");
         assert!(c.leaves().is_empty());
-        let stale = CatalogLeaves { ttl: Duration::ZERO, ..c };
-        stale.take("w1", &CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, generations: Vec::new() }.encode());
+        assert_eq!(c.gone(), vec![rec.clone()], "a worker that left is gone, not forgotten");
+        c.take("w1", &rec.encode());
+        assert_eq!((c.leaves(), c.gone()), (vec![rec.clone()], vec![]), "back again");
+        let stale = CatalogLeaves::new(Duration::ZERO, None);
+        stale.take("w1", &rec.encode());
         assert!(stale.leaves().is_empty(), "a record older than the ttl is ignored");
+        assert_eq!(stale.gone(), vec![rec], "and kept as gone");
     }
 }

@@ -8,8 +8,12 @@
 //!   [`LeafStatus`]) and the catalog record ([`CatalogRecord`], versioned).
 //! - `cover.rs`: [`cover`], one non-overlapping cover of each partition's offset line by the
 //!   leaves' generations, so overlapping generations are counted once.
+//! - `expected.rs`: [`expected`], what must exist per partition (the group's committed offsets,
+//!   what gone leaves held), and [`unanswered`], what of it no live leaf answers.
 //! - `merge.rs`: hits by timestamp then event id, exact totals, histograms, terms (exact up to
 //!   a cap, marked approximate beyond).
+//! - `orphans.rs`: [`redundant`], the generations of a leaf no query needs (others answer
+//!   every offset, below the committed offset): deleted by the leaf after a grace period.
 //! - `root.rs`: [`Root`], the fan-out with a timeout per leaf; what a leaf did not answer is
 //!   named in the answer's `missing` ([`Missing`]), never silently left out.
 //! - `pit.rs`: points in time through the root ([`Root::open_pit`], [`RootPit`]): one per
@@ -18,15 +22,19 @@
 
 mod cover;
 mod error;
+mod expected;
 mod merge;
 mod offsets;
 mod pit;
+mod orphans;
 mod root;
 mod wire;
 
 pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
+pub use expected::{expected, unanswered, Unanswered};
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
+pub use orphans::redundant;
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
 pub use pit::{merge_pages, PitEntry, RootPage, RootPit};
 pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::cover::{cover, other_copies, Cover, LeafView};
+use crate::expected::{expected, unanswered};
 use crate::error::SearchError;
 use crate::merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 use crate::offsets::OffsetFilter;
@@ -48,6 +49,18 @@ impl RootSettings {
 pub trait Directory: Send + Sync + 'static {
     /// The leaves known now (stale ones already left out).
     fn leaves(&self) -> Vec<CatalogRecord>;
+
+    /// The last records of leaves that are gone (their record was not refreshed within
+    /// `[serve] catalog_ttl`, or they left): what only their disks hold is named missing.
+    fn gone(&self) -> Vec<CatalogRecord> {
+        Vec::new()
+    }
+
+    /// Per partition, the workers' consumer group's committed offset: every offset below it
+    /// was stored by some worker, so what no live leaf holds there is missing.
+    fn committed(&self) -> BTreeMap<i32, u64> {
+        BTreeMap::new()
+    }
 }
 
 /// Offsets the answer lacks: no leaf holding them answered.
@@ -119,10 +132,40 @@ pub(crate) enum Reply<T> {
     Failed(String),
 }
 
-/// One query's leaves and the cover over them.
+/// One query's leaves, the cover over them and what no live leaf answers.
 pub(crate) struct Plan {
     pub(crate) leaves: Vec<CatalogRecord>,
     pub(crate) cover: Cover,
+    /// The cover's gaps and what must exist that no live leaf holds ([`unanswered`]).
+    pub(crate) unanswered: Vec<Missing>,
+}
+
+/// The leaves known now, the gone ones, the cover of the live ones and what none answers.
+fn plan_of(directory: &dyn Directory) -> (Plan, Vec<CatalogRecord>, BTreeMap<i32, u64>) {
+    let leaves = directory.leaves();
+    let live: std::collections::HashSet<&str> = leaves.iter().map(|l| l.addr.as_str()).collect();
+    // A leaf back under its old address is the same disk: its old record adds nothing.
+    let gone: Vec<CatalogRecord> = directory.gone().into_iter().filter(|g| !live.contains(g.addr.as_str())).collect();
+    let committed = directory.committed();
+    let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
+    let gone_views: Vec<LeafView<'_>> = gone.iter().map(|l| LeafView { generations: &l.generations }).collect();
+    let cover = cover(&views);
+    let all: Vec<LeafView<'_>> = views.iter().chain(gone_views.iter()).copied().collect();
+    let unanswered = unanswered(&cover, &expected(&all, &committed), &gone_views)
+        .into_iter()
+        .map(|u| {
+            let (leaf, reason) = match u.held_by {
+                Some(i) => (gone[i].addr.clone(), format!(
+                    "worker {} is gone (its catalog record was not refreshed within serve.catalog_ttl, or it left) and no live leaf holds these offsets: start it again on its disk",
+                    gone[i].worker
+                )),
+                None => (String::new(), "no known leaf holds these offsets (a worker's disk lost them, it has not published them yet, or its record is no longer known)".to_string()),
+            };
+            Missing { partition: u.partition, from: u.range.from, to: (u.range.to != u64::MAX).then_some(u.range.to), leaf, reason }
+        })
+        .collect();
+    drop(views);
+    (Plan { leaves, cover, unanswered }, gone, committed)
 }
 
 impl Root {
@@ -139,9 +182,8 @@ impl Root {
     /// The leaves, the cover the next query would use (which leaf answers which offsets), its
     /// gaps and the orphans (generations fully covered by others): `GET /api/v1/leaves`.
     pub fn status(&self) -> serde_json::Value {
-        let leaves = self.directory.leaves();
-        let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
-        let c = cover(&views);
+        let (plan, gone, committed) = plan_of(self.directory.as_ref());
+        let (leaves, c) = (&plan.leaves, &plan.cover);
         let pieces: Vec<serde_json::Value> = c
             .pieces
             .iter()
@@ -161,20 +203,20 @@ impl Root {
             .collect();
         serde_json::json!({
             "leaves": leaves,
+            "gone": gone,
+            "committed": committed,
             "cover": pieces,
-            "gaps": gaps(&c),
+            "gaps": plan.unanswered,
             "orphans": orphans,
         })
     }
 
     pub(crate) fn plan(&self) -> Result<Plan, SearchError> {
-        let leaves = self.directory.leaves();
-        if leaves.is_empty() {
+        let (plan, _, _) = plan_of(self.directory.as_ref());
+        if plan.leaves.is_empty() {
             return Err(SearchError::NoLeaves);
         }
-        let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
-        let cover = cover(&views);
-        Ok(Plan { leaves, cover })
+        Ok(plan)
     }
 
     /// Sends `request` to every leaf the cover uses, with its offsets (or `offsets_of`'s),
@@ -217,7 +259,7 @@ impl Root {
             calls.push(async move { (i, offsets, self.call::<_, R>(&leaf.addr, op, &body).await) });
         }
         let mut ok = Vec::new();
-        let mut missing = gaps(&plan.cover);
+        let mut missing = plan.unanswered.clone();
         let mut failed: Vec<(usize, OffsetFilter, String)> = Vec::new();
         for (i, offsets, reply) in futures::future::join_all(calls).await {
             match reply {
@@ -494,20 +536,6 @@ fn client(s: &RootSettings) -> Result<reqwest::Client, SearchError> {
     b.build().map_err(|e| SearchError::Client(e.to_string()))
 }
 
-/// The cover's gaps as missing pieces.
-fn gaps(c: &Cover) -> Vec<Missing> {
-    c.gaps
-        .iter()
-        .map(|(partition, r)| Missing {
-            partition: *partition,
-            from: r.from,
-            to: Some(r.to),
-            leaf: String::new(),
-            reason: "no known leaf holds these offsets (a worker's disk lost them, or it has not published them yet)".into(),
-        })
-        .collect()
-}
-
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -568,6 +596,7 @@ impl StaticLeaves {
                         worker: status.worker,
                         addr: addr.clone(),
                         updated_ms: 0,
+                        group: String::new(),
                         generations: status.generations,
                     };
                     self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.clone(), rec);

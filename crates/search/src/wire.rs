@@ -177,6 +177,10 @@ pub struct CatalogRecord {
     pub addr: String,
     /// When the worker wrote the record (ms since the epoch, its own clock).
     pub updated_ms: u64,
+    /// Its consumer group (`kafka.group`): `serve` reads the group's committed offsets to know
+    /// what must exist. Empty in records of older workers.
+    #[serde(default)]
+    pub group: String,
     /// Its generations.
     pub generations: Vec<Generation>,
 }
@@ -217,6 +221,7 @@ mod tests {
             worker: "h1-7".into(),
             addr: "10.0.0.1:7720".into(),
             updated_ms: 5,
+            group: "g".into(),
             generations: vec![Generation {
                 partition: 2,
                 id: "t-2".into(),

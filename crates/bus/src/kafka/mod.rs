@@ -23,6 +23,7 @@
 mod admin;
 mod checkpoint;
 mod codec;
+mod committed;
 mod config;
 mod consumer;
 mod dedup;
@@ -34,6 +35,7 @@ mod spool;
 pub use admin::{ensure_topic, topic_partitions};
 pub use checkpoint::AgentCheckpoint;
 pub use codec::{decode_record, encode_record, record_key, source_key};
+pub use committed::GroupOffsets;
 pub use config::{admin_config, consumer_config, producer_config, reader_config, LogContext};
 pub use dedup::Replays;
 pub use consumer::{state_topic, ConsumerGroup, ConsumerStats, Opened, OwnedPartition, PartitionSink, PartitionState};

@@ -45,7 +45,13 @@ impl LeafServer {
         let stop = CancellationToken::new();
         tokio::spawn(crate::serve::refresh(store.clone(), stop.clone()));
         let engine = Arc::new(QueryEngine::new(store.schema().clone()));
-        let view = Arc::new(ShardGenerations { topic: cfg.kafka.topic.clone(), engine: engine.clone(), owned, store: store.clone() });
+        let view = Arc::new(ShardGenerations {
+            topic: cfg.kafka.topic.clone(),
+            engine: engine.clone(),
+            owned,
+            store: store.clone(),
+            shards_dir: cfg.data_dir.join("shards"),
+        });
         let state = loglynx_api::LeafState {
             store: store.clone(),
             engine,
@@ -91,6 +97,8 @@ pub(crate) struct ShardGenerations {
     owned: Owned,
     /// For the checkpoint of a live shard with no events yet (where it starts).
     store: loglynx_store::Store,
+    /// `<data>/shards`: which generation of a partition is the newest on disk.
+    shards_dir: std::path::PathBuf,
 }
 
 impl GenerationView for ShardGenerations {
@@ -112,8 +120,20 @@ impl GenerationView for ShardGenerations {
                 Some((partition, start.unwrap_or(0), shard, ws))
             })
             .collect();
-        // Only a live partition's newest generation is still written.
+        // Only a live partition's newest generation is still written. The newest on disk: a
+        // generation just started at the hand-over offset has no window yet, and the older one
+        // it follows must not be taken for live (its open piece would hide the offsets between
+        // its end and the new start, held by another worker).
         let mut newest: HashMap<i32, u64> = HashMap::new();
+        match super::generations::all_local(&self.shards_dir, &self.topic) {
+            Ok(all) => {
+                for (partition, start, _) in all {
+                    let n = newest.entry(partition).or_insert(start.unwrap_or(0));
+                    *n = (*n).max(start.unwrap_or(0));
+                }
+            }
+            Err(e) => tracing::warn!("shard generations not listed: {e}"),
+        }
         for (partition, start, _, _) in &shards {
             let n = newest.entry(*partition).or_insert(*start);
             *n = (*n).max(*start);

@@ -14,6 +14,7 @@ pub(crate) use correlator::merge_alert_records;
 mod generations;
 pub use generations::{generations, Generation};
 mod leaf;
+mod orphans;
 pub(crate) mod rule_states;
 mod shard;
 
@@ -70,6 +71,7 @@ pub struct RunningWorker {
     sweeper: tokio::task::JoinHandle<()>,
     leaf: Option<leaf::LeafServer>,
     publisher: Option<crate::catalog::Publisher>,
+    reaper: Option<orphans::Reaper>,
 }
 
 impl Worker {
@@ -223,10 +225,12 @@ impl Worker {
                     a => a.to_string(),
                 };
                 let view: Arc<dyn loglynx_api::GenerationView> = l.view.clone();
-                Some(crate::catalog::Publisher::start(&cfg, worker_id(&cfg), advertise, l.store.clone(), view).await?)
+                let reaper = orphans::Reaper::start(&cfg, worker_id(&cfg), advertise.clone(), l.store.clone(), view.clone())?;
+                Some((crate::catalog::Publisher::start(&cfg, worker_id(&cfg), advertise, l.store.clone(), view).await?, reaper))
             }
             None => None,
         };
+        let (publisher, reaper) = publisher.map_or((None, None), |(p, r)| (Some(p), Some(r)));
         Ok(RunningWorker {
             cfg,
             consumers,
@@ -240,6 +244,7 @@ impl Worker {
             sweeper,
             leaf,
             publisher,
+            reaper,
         })
     }
 }
@@ -331,8 +336,11 @@ impl RunningWorker {
     /// is removed.
     pub async fn shutdown(self) -> Result<()> {
         let RunningWorker {
-            group, reporter, sink, correlator, saver, sweeper, leaf, publisher, ..
+            group, reporter, sink, correlator, saver, sweeper, leaf, publisher, reaper, ..
         } = self;
+        if let Some(r) = reaper {
+            r.stop();
+        }
         if let Some(p) = publisher {
             let _ = tokio::task::spawn_blocking(move || p.stop()).await;
         }
