@@ -334,6 +334,9 @@ fn a_root_run_drops_the_attach_capabilities_from_every_thread_and_keeps_tracing(
     drop((client, server));
     let q = format!("event.dataset:network.tcp AND tcp.new_state:ESTABLISHED AND (source.port:{port} OR destination.port:{port})");
     s.wait_for(Duration::from_secs(30), "the connection's transition after the drop", || s.total(&q) >= 1);
+    s.stop();
+}
+
 /// Reads each connection to its end, answers `rep` bytes and closes; named `mapsrv`.
 const MAP_SERVER: &str = r#"
 import socket, sys
