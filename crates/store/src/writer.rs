@@ -555,6 +555,7 @@ impl WriterLoop {
         window.set_merging(true);
         let (tx, done) = std::sync::mpsc::channel();
         let w = window.clone();
+        let watermark = self.shared.cfg.disk_watermark.0;
         let spawned = std::thread::Builder::new()
             .name("loglynx-store-merge".into())
             .spawn(move || {
@@ -565,7 +566,7 @@ impl WriterLoop {
                     tracing::warn!(window = %w.id, "cannot reload a closed window: {e}");
                 }
                 if seal {
-                    seal_logged(&w);
+                    seal_logged(&w, watermark);
                 }
                 w.set_merging(false);
                 let _ = tx.send(());
@@ -598,13 +599,14 @@ impl WriterLoop {
             w.set_merging(true);
         }
         let (tx, done) = std::sync::mpsc::channel();
+        let watermark = self.shared.cfg.disk_watermark.0;
         let spawned = std::thread::Builder::new()
             .name("loglynx-store-seal".into())
             .spawn({
                 let todo = todo.clone();
                 move || {
                     for w in todo {
-                        seal_logged(&w);
+                        seal_logged(&w, watermark);
                         w.set_merging(false);
                     }
                     let _ = tx.send(());
@@ -661,8 +663,22 @@ impl WriterLoop {
 }
 
 /// Seals `w`, logging the outcome (a failed seal leaves the window as it was: still searched).
-fn seal_logged(w: &Window) {
+/// A seal writes a second copy of the window before the first is deleted: it is skipped (and
+/// tried again at the next start) unless the disk keeps `watermark` free after that copy, so
+/// sealing never brings ingestion to the disk watermark.
+fn seal_logged(w: &Window, watermark: u64) {
     let before = w.size();
+    if let Ok(free) = fs4::available_space(&w.dir) {
+        if free < before.saturating_add(watermark) {
+            tracing::warn!(
+                window = %w.id,
+                bytes = before,
+                free,
+                "closed window left unsealed: sealing needs its size free above store.disk_watermark; it is tried again at the next start"
+            );
+            return;
+        }
+    }
     let started = Instant::now();
     match seal::seal(w) {
         Ok(true) => tracing::info!(
