@@ -16,12 +16,22 @@ import { quote } from "./query";
 import { scopeOf, type Scope } from "./scope";
 import type { State } from "./state";
 import { formatTime, rangeLabel } from "./time";
-import type { Alert, AlertsResponse, AlertStatus, HistogramResponse, LogEvent, RulesResponse, SearchResponse } from "./types";
+import type {
+  Alert,
+  AlertsResponse,
+  AlertStatus,
+  HistogramResponse,
+  LogEvent,
+  NotificationsResponse,
+  PendingNotification,
+  RulesResponse,
+  SearchResponse,
+} from "./types";
 
 /** Alerts per page ("Show more" asks for one more page). */
 export const PAGE = 200;
 /** The status filter's choices; `all` sends no status. */
-export const STATUS_CHOICES = ["open", "acknowledged", "closed", "all"] as const;
+export const STATUS_CHOICES = ["open", "acknowledged", "closed", "resolved", "all"] as const;
 /** Most events fetched for an alert's evidence (the search API's limit). */
 export const EVIDENCE_LIMIT = 10_000;
 /** Where the "by" of the actions is remembered. */
@@ -160,6 +170,52 @@ export function evidenceNote(found: number, a: Pick<Alert, "count" | "evidence">
     );
   }
   return parts.join(" · ");
+}
+
+/** One line of an alert's notification state: a delivery made or pending. */
+export interface NotifiedLine {
+  /** `webhook`, `syslog`, or `webhook:resolved`... */
+  delivery: string;
+  state: "delivered" | "pending" | "failing";
+  text: string;
+}
+
+/**
+ * Whether and when an alert was notified, per channel it was to be notified on (and per
+ * resolution): delivered (when), pending (not tried yet) or failing (attempts, last error, next
+ * try), from the alert and the pending notifications of `GET /api/v1/notifications`.
+ */
+export function notifiedLines(
+  a: Pick<Alert, "id" | "notify" | "notified" | "notified_at">,
+  pending: PendingNotification[],
+): NotifiedLine[] {
+  const out: NotifiedLine[] = [];
+  const done = new Set(a.notified ?? []);
+  const mine = pending.filter((p) => p.alert === a.id);
+  const deliveries = new Set<string>([...(a.notify ?? []), ...done]);
+  for (const p of mine) deliveries.add(p.kind === "resolved" ? `${p.channel}:resolved` : p.channel);
+  for (const d of [...deliveries].sort()) {
+    const [channel, kind] = d.split(":");
+    const what = kind === "resolved" ? `${channel} (resolution)` : channel;
+    if (done.has(d)) {
+      const at = a.notified_at?.[d];
+      out.push({ delivery: d, state: "delivered", text: `${what}: delivered${at ? ` ${formatTime(at, false)}` : ""}` });
+      continue;
+    }
+    const p = mine.find((x) => x.channel === channel && (x.kind === "resolved") === (kind === "resolved"));
+    if (p && p.attempts > 0) {
+      out.push({
+        delivery: d,
+        state: "failing",
+        text:
+          `${what}: not delivered, ${p.attempts} failed attempt${p.attempts === 1 ? "" : "s"}` +
+          `${p.last_error ? `: ${p.last_error}` : ""}; next try ${formatTime(p.next_at, false)}`,
+      });
+    } else if (kind !== "resolved") {
+      out.push({ delivery: d, state: "pending", text: `${what}: pending` });
+    }
+  }
+  return out;
 }
 
 /** The remembered "by" of the actions. */
@@ -466,7 +522,39 @@ export class AlertsView {
     }
     if (ctl.signal.aborted) return;
     this.renderDetail(a);
-    await this.loadEvidence(a, ctl.signal);
+    await Promise.all([this.loadNotified(a, ctl.signal), this.loadEvidence(a, ctl.signal)]);
+  }
+
+  /** The pending notifications (with their errors) of the shown alert. */
+  private async loadNotified(a: Alert, signal: AbortSignal): Promise<void> {
+    if (!(a.notify ?? []).length && !(a.notified ?? []).length) return;
+    try {
+      const r = await getJson<NotificationsResponse>("notifications", {}, signal);
+      if (!signal.aborted && this.shown?.id === a.id) this.renderNotified(a, r.pending);
+    } catch (e) {
+      if (signal.aborted || isAbort(e)) return;
+      byId("alert-notified").textContent = `cannot read the notifications: ${reasonOf(e)}`;
+    }
+  }
+
+  /** Fills the "notified" row; `pending` null: not read yet (only what the alert says). */
+  private renderNotified(a: Alert, pending: PendingNotification[] | null): void {
+    const cell = byId("alert-notified");
+    if (!(a.notify ?? []).length && !(a.notified ?? []).length) {
+      cell.textContent = "no channel configured when it was raised ([detect.notify])";
+      cell.classList.add("muted");
+      return;
+    }
+    cell.classList.remove("muted");
+    const lines = notifiedLines(a, pending ?? []);
+    cell.replaceChildren(
+      ...lines.map((l) => {
+        const div = el("div", l.state === "failing" ? "notify-err" : l.state === "pending" ? "muted" : "", l.text);
+        div.dataset.delivery = l.delivery;
+        div.dataset.state = l.state;
+        return div;
+      }),
+    );
   }
 
   private renderDetail(a: Alert): void {
@@ -493,6 +581,7 @@ export class AlertsView {
     byId("alert-created").textContent =
       `${formatTime(a.created, false)} (updated ${formatTime(a.updated, false)})`;
     byId("alert-id").textContent = a.id;
+    this.renderNotified(a, null);
     const can = new Set(actionsFor(a.status).map((x) => x.action));
     for (const x of ["ack", "close", "reopen"] as const) byId(`alert-${x}`).hidden = !can.has(x);
     const hist = (a.history ?? []).map((h) => {

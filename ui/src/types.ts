@@ -195,7 +195,7 @@ export interface AlertChange {
   comment?: string;
 }
 
-export type AlertStatus = "open" | "acknowledged" | "closed";
+export type AlertStatus = "open" | "acknowledged" | "closed" | "resolved";
 
 /** An alert (`Alert` in the OpenAPI document). */
 export interface Alert {
@@ -214,6 +214,31 @@ export interface Alert {
   created: string;
   updated: string;
   history?: AlertChange[];
+  /** The notification channels configured when it was raised. */
+  notify?: string[];
+  /** The deliveries made: a channel, or `<channel>:resolved` for the resolution. */
+  notified?: string[];
+  /** Delivery (entry of `notified`) -> when. */
+  notified_at?: Record<string, string>;
+}
+
+/** A notification not delivered yet (`GET /api/v1/notifications`). */
+export interface PendingNotification {
+  channel: string;
+  kind?: "raised" | "resolved";
+  alert: string;
+  rule: string;
+  attempts: number;
+  next_at: string;
+  last_error?: string | null;
+}
+
+/** `GET /api/v1/notifications`. */
+export interface NotificationsResponse {
+  channels: string[];
+  delivered: number;
+  failed_attempts: number;
+  pending: PendingNotification[];
 }
 
 /** `GET /api/v1/alerts`. */

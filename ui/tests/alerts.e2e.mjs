@@ -12,6 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -282,6 +283,81 @@ test("alerts page: the OpenSSH brute-force alerts, their evidence, acknowledged 
   await page.click('#results tr.detail [data-testid="open-alert"]');
   await page.waitForSelector(`#alert-detail:not([hidden])[data-id="${top.id}"][data-status="acknowledged"]`);
   assert.equal(await page.inputValue("#alerts-status"), "all");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("alerts page: whether and when an alert was notified, and the error of a failing webhook", async () => {
+  // A webhook receiver that answers 500 until told otherwise.
+  let failing = true;
+  const got = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      got.push({ failing, id: req.headers["x-loglynx-notification"], body });
+      res.writeHead(failing ? 500 : 200).end(failing ? "receiver down" : "ok");
+    });
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  cleanups.push(() => new Promise((r) => receiver.close(r)));
+  const hook = `http://127.0.0.1:${receiver.address().port}/hook`;
+  // Twelve failed logins from one address: one ssh_brute_force alert (10 within 5 minutes).
+  const work = await mkdtemp(join(tmpdir(), "loglynx-alerts-e2e-notify-"));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  const lines = Array.from({ length: 12 }, (_, i) =>
+    `Dec 10 06:55:${String(10 + i).padStart(2, "0")} LabSZ sshd[${24200 + i}]: Failed password for root from 10.77.0.9 port ${40000 + i} ssh2`,
+  );
+  await writeFile(join(work, "auth.log"), lines.join("\n") + "\n");
+  const s = await startServer(`${SYSLOG_OFF}[detect.notify]\nwebhook = "${hook}"\ntimeout = "2s"\n`, ["--tail", `${work}/*.log`]);
+  cleanups.push(s.stop);
+  const alert = await waitFor("the brute-force alert", async () => {
+    const r = await apiOk(s.base, "alerts", { rule: "ssh_brute_force", limit: "10" });
+    return r.total === 1 ? r.alerts[0] : null;
+  }, 60_000);
+  assert.deepEqual(alert.group, { "source.ip": "10.77.0.9" });
+  assert.deepEqual(alert.notify, ["webhook"]);
+  const pending = await waitFor("a failed delivery", async () => {
+    const n = await apiOk(s.base, "notifications");
+    return n.pending.find((p) => p.alert === alert.id && p.attempts >= 1 && p.last_error) ?? null;
+  });
+  assert.match(pending.last_error, /answered 500/);
+
+  const { page, errors } = await newPage();
+  await page.goto(`${s.base}/ui/#${new URLSearchParams({ start: "", view: "alerts", status: "all", alert: alert.id })}`);
+  await page.waitForSelector(`#alert-detail:not([hidden])[data-id="${alert.id}"]`);
+  // Not delivered: how many attempts, the receiver's error, when the next try is.
+  const failingLine = await page.waitForSelector('#alert-notified [data-delivery="webhook"][data-state="failing"]');
+  const text = await failingLine.textContent();
+  assert.match(text, /^webhook: not delivered, \d+ failed attempts?: webhook at 127\.0\.0\.1 answered 500 Internal Server Error; next try /, text);
+  assert.notEqual(
+    await failingLine.evaluate((e) => getComputedStyle(e).color),
+    await page.$eval("#alert-id", (e) => getComputedStyle(e).color),
+    "a failing delivery stands out",
+  );
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "alert-notify-failing.png") });
+
+  // The receiver recovers: delivered once, and the page says when.
+  failing = false;
+  const after = await waitFor("the delivery recorded on the alert", async () => {
+    const a = await apiOk(s.base, `alerts/${alert.id}`);
+    return a.notified?.includes("webhook") ? a : null;
+  }, 60_000);
+  assert.equal(got.filter((g) => !g.failing).length, 1, "delivered once");
+  assert.equal(got.find((g) => !g.failing).id, alert.id);
+  assert.equal(JSON.parse(got.find((g) => !g.failing).body).type, "alert");
+  assert.ok(after.notified_at?.webhook, JSON.stringify(after));
+  await page.reload();
+  const ok = await page.waitForSelector('#alert-notified [data-delivery="webhook"][data-state="delivered"]');
+  // the delivery time, in the browser's local time as the page shows times
+  const when = await page.evaluate((t) => {
+    const d = new Date(t);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }, after.notified_at.webhook);
+  assert.equal(await ok.textContent(), `webhook: delivered ${when}`);
+  assert.equal(await page.$('#alert-notified [data-state="failing"]'), null);
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "alert-notify-delivered.png") });
   assert.deepEqual(errors, []);
   await page.close();
 });

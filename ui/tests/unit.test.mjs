@@ -541,3 +541,31 @@ test("groupedEdges orders sources by their bytes, then each source's edges by by
   );
   assert.equal(edges[0].target, "db", "the input is left as it was");
 });
+
+test("alerts: whether and when an alert was notified, per channel and resolution, with the errors", () => {
+  assert.equal(m.alerts.statusOf({ status: "resolved" }), "resolved");
+  const a = {
+    id: "a1",
+    notify: ["syslog", "webhook"],
+    notified: ["syslog", "syslog:resolved"],
+    notified_at: { syslog: "2026-12-03T10:00:00Z", "syslog:resolved": "2026-12-03T10:07:00Z" },
+  };
+  const pending = [
+    { channel: "webhook", kind: "raised", alert: "a1", rule: "r", attempts: 2, next_at: "2026-12-03T10:01:00Z", last_error: "webhook at h answered 500 Internal Server Error" },
+    { channel: "webhook", kind: "resolved", alert: "a1", rule: "r", attempts: 0, next_at: "1970-01-01T00:00:00Z", last_error: null },
+    { channel: "webhook", kind: "raised", alert: "other", rule: "r", attempts: 5, next_at: "2026-12-03T10:01:00Z", last_error: "x" },
+  ];
+  const t = (s) => m.formatTime(s, false);
+  assert.deepEqual(m.alerts.notifiedLines(a, pending), [
+    { delivery: "syslog", state: "delivered", text: `syslog: delivered ${t("2026-12-03T10:00:00Z")}` },
+    { delivery: "syslog:resolved", state: "delivered", text: `syslog (resolution): delivered ${t("2026-12-03T10:07:00Z")}` },
+    {
+      delivery: "webhook",
+      state: "failing",
+      text: `webhook: not delivered, 2 failed attempts: webhook at h answered 500 Internal Server Error; next try ${t("2026-12-03T10:01:00Z")}`,
+    },
+  ]);
+  // not tried yet
+  assert.deepEqual(m.alerts.notifiedLines({ id: "b", notify: ["webhook"] }, []), [{ delivery: "webhook", state: "pending", text: "webhook: pending" }]);
+  assert.deepEqual(m.alerts.notifiedLines({ id: "c" }, []), []);
+});

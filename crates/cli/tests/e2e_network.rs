@@ -56,7 +56,9 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     let conf = dir.path().join("loglynx.toml");
     std::fs::write(
         &conf,
-        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nclose_wait_threshold = {K}\nfailed_connect_threshold = 5\nports = [{port}, {closed}]\n"),
+        // The built-in rules' thresholds: the K CLOSE_WAIT sockets of the server, the N - K
+        // client sockets in TIME_WAIT and the K in FIN_WAIT2 (the server never closes them).
+        format!("[tcp_states]\nsnapshot_interval = \"500ms\"\nsocket_counts_interval = \"1s\"\nclose_wait_threshold = {K}\ntime_wait_threshold = {}\nfin_wait2_threshold = {K}\nfailed_connect_threshold = 5\nports = [{port}, {closed}]\n[detect]\nresolve_after = \"4s\"\n", N - K),
     )
     .unwrap();
     let s = Server::start(
@@ -118,27 +120,36 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
         "{last}"
     );
 
-    // One alert (deduplicated while the leak holds), naming the process and the peer.
-    let q = format!("event.dataset:loglynx.alert AND process.pid:{pid}");
-    s.wait_total(&q, 1, Duration::from_secs(20));
-    let alert = &s.search(&q, 1, 0, "desc")["hits"][0];
-    assert_eq!(alert["labels.alert.rule"], "tcp_close_wait_leak");
-    assert_eq!(alert["labels.alert.severity"], "high");
-    assert_eq!(
-        alert["labels.alert.group"],
-        format!("tcp_close_wait_leak:pid:{pid}")
-    );
-    assert_eq!(alert["process.name"], "python3");
-    assert_eq!(alert["destination.ip"], "127.0.0.1");
-    let msg = alert["message"].as_str().unwrap();
-    assert!(
-        msg.contains(&format!(
-            "process python3 (pid {pid}) holds {K} sockets in CLOSE_WAIT"
-        )),
-        "{msg}"
-    );
+    // The CLOSE_WAIT leak is the built-in rule tcp_close_wait_leak over the monitor's socket
+    // counts: one alert for the process (one while the leak holds), high, the evidence naming
+    // the process and the peer.
+    let rule_alerts = |rule: &str| get(&s, &format!("/api/v1/alerts?rule={rule}"));
+    s.wait_for(Duration::from_secs(20), "the CLOSE_WAIT leak alert", || rule_alerts("tcp_close_wait_leak")["total"] == 1);
+    let a = rule_alerts("tcp_close_wait_leak");
+    let leak = &a["alerts"][0];
+    assert_eq!(leak["group"], serde_json::json!({"process.name": "python3", "process.pid": pid.to_string()}), "{a}");
+    assert_eq!(leak["rule"]["level"], "high");
+    assert_eq!(leak["status"], "open");
+    let q = format!("event.dataset:network.sockets AND event.action:close_wait AND process.pid:{pid} AND labels.tcp.sockets:{K}");
+    s.wait_for(Duration::from_secs(20), "the count event of the leak", || s.total(&q) >= 1);
+    let count_event = &s.search(&q, 1, 0, "desc")["hits"][0];
+    assert!(leak["evidence"].as_array().unwrap().iter().any(|id| id == &count_event["event.id"]), "{leak} {count_event}");
+    let msg = count_event["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("process python3 (pid {pid}) holds {K} sockets in CLOSE_WAIT")), "{msg}");
     assert!(msg.contains(&format!("127.0.0.1 ({K})")), "{msg}");
-    // Several more snapshots pass: still one alert.
+    assert_eq!(count_event["destination.ip"], "127.0.0.1");
+    // The client sockets: N - K in TIME_WAIT, K in FIN_WAIT2 (closed, so unowned), both on the
+    // server's endpoint: one alert each.
+    let endpoint = format!("remote 127.0.0.1:{port}");
+    s.wait_for(Duration::from_secs(20), "the TIME_WAIT and FIN_WAIT2 alerts", || {
+        rule_alerts("tcp_time_wait_storm")["total"] == 1 && rule_alerts("tcp_fin_wait2_storm")["total"] == 1
+    });
+    let tw = rule_alerts("tcp_time_wait_storm");
+    assert_eq!(tw["alerts"][0]["group"], serde_json::json!({"labels.tcp.endpoint": endpoint}), "{tw}");
+    assert_eq!(tw["alerts"][0]["rule"]["level"], "medium");
+    let fw = rule_alerts("tcp_fin_wait2_storm");
+    assert_eq!(fw["alerts"][0]["group"], serde_json::json!({"labels.tcp.group": endpoint}), "{fw}");
+    // Several more snapshots pass: still one alert each.
     let snaps = get(&s, "/api/v1/network/status")["snapshots"]
         .as_u64()
         .unwrap();
@@ -148,7 +159,12 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
             .unwrap_or(0)
             >= snaps + 3
     });
-    assert_eq!(s.total(&q), 1);
+    for rule in ["tcp_close_wait_leak", "tcp_time_wait_storm", "tcp_fin_wait2_storm"] {
+        let a = rule_alerts(rule);
+        assert_eq!((a["total"].as_u64(), a["alerts"][0]["status"].as_str()), (Some(1), Some("open")), "{rule}: {a}");
+    }
+    let st = get(&s, "/api/v1/network/status");
+    assert!(st["alerts_active"].as_array().unwrap().iter().any(|g| g == &serde_json::json!(format!("close_wait:pid:{pid}"))), "{st}");
 
     // The transitions are events too: all N server sockets entered CLOSE_WAIT (the clients
     // closed first), and only the N - K the server closed left it.
@@ -210,8 +226,16 @@ fn close_wait_leak_is_listed_per_process_and_raises_one_alert() {
     assert_eq!(a["alerts"][0]["group"], serde_json::json!({"destination.ip": "127.0.0.1", "destination.port": closed.to_string()}), "{a}");
     assert_eq!(a["alerts"][0]["rule"]["level"], "medium");
 
+    // The server exits: its CLOSE_WAIT sockets go, the count drops to 0, and once no count over
+    // the threshold came for resolve_after (4 s of event time), the alert resolves.
     drop(child.stdin.take());
     let _ = child.wait();
+    s.wait_for(Duration::from_secs(30), "the CLOSE_WAIT alert resolved", || rule_alerts("tcp_close_wait_leak")["alerts"][0]["status"] == "resolved");
+    let a = rule_alerts("tcp_close_wait_leak");
+    let last = a["alerts"][0]["history"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!((last["status"].as_str(), last["by"].as_str()), (Some("resolved"), Some("loglynx")), "{a}");
+    let q = format!("event.dataset:loglynx.alert AND event.action:resolved AND alert.id:{}", a["alerts"][0]["id"].as_str().unwrap());
+    s.wait_total(&q, 1, Duration::from_secs(20));
     s.stop();
 }
 

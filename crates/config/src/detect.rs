@@ -28,6 +28,12 @@ pub struct DetectConfig {
     /// this of the alert's events; later ones raise a new alert.
     #[serde(default = "default_suppress", with = "humantime_serde")]
     pub suppress: Duration,
+    /// An open or acknowledged alert of a rule tagged `loglynx.resolve` (the built-in network
+    /// rules: a condition that holds, then clears) is resolved when no match came for this long
+    /// in event time (later events were processed): status `resolved`, a history entry and a
+    /// notification. `"0s"`: never.
+    #[serde(default = "default_resolve_after", with = "humantime_serde")]
+    pub resolve_after: Duration,
     /// The fields that group the alerts of single-event rules (correlation rules group by
     /// their own `group-by`).
     #[serde(default = "default_group_by")]
@@ -112,6 +118,9 @@ impl DetectConfig {
 
 fn yes() -> bool {
     true
+}
+fn default_resolve_after() -> Duration {
+    Duration::from_secs(300)
 }
 fn default_suppress() -> Duration {
     Duration::from_secs(3600)

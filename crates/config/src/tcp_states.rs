@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::ConfigError;
 
 /// The TCP state monitor: every TCP state change as an event (`event.dataset: network.tcp`),
-/// periodic socket snapshots per state and process, and alerts (`event.dataset: loglynx.alert`)
-/// for CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms and failed connection attempts.
+/// periodic socket snapshots per state and process, and the socket counts the built-in
+/// detection rules alert on (CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 build-ups, failed
+/// connection attempts; thresholds below, rules in `crates/detect/rules/network.yml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpStatesConfig {
@@ -21,7 +22,8 @@ pub struct TcpStatesConfig {
     #[serde(default = "default_true")]
     pub bpf: bool,
     /// How often sockets are listed (sock_diag) and attributed to processes (/proc), and the
-    /// detectors evaluated.
+    /// CLOSE_WAIT / TIME_WAIT / FIN_WAIT2 counts per process or endpoint sent as
+    /// `network.sockets` events when they changed.
     #[serde(default = "default_snapshot_interval", with = "humantime_serde")]
     pub snapshot_interval: Duration,
     /// Kernel ring buffer size in bytes (a power of two, at least 4096).
@@ -59,17 +61,24 @@ pub struct TcpStatesConfig {
     /// Only sockets whose local or remote port is one of these (empty: all).
     #[serde(default)]
     pub ports: Vec<u16>,
-    /// Alert when one process holds at least this many sockets in CLOSE_WAIT.
+    /// How often a socket count that did not change is stored again (`network.sockets`
+    /// events), so the rules over them see a condition that holds; at least 1s.
+    #[serde(default = "default_socket_counts_interval", with = "humantime_serde")]
+    pub socket_counts_interval: Duration,
+    /// Alert when one process holds at least this many sockets in CLOSE_WAIT (the threshold
+    /// of the built-in rule `tcp_close_wait_leak`).
     #[serde(default = "default_close_wait_threshold")]
     pub close_wait_threshold: usize,
-    /// Alert too when a process's CLOSE_WAIT count has only grown for this long (0s: off).
+    /// Alert too when a process's CLOSE_WAIT count has risen without a dip for this long
+    /// (0s: off; rule `tcp_close_wait_leak`).
     #[serde(default = "default_close_wait_growth", with = "humantime_serde")]
     pub close_wait_growth: Duration,
     /// Alert when this many TIME_WAIT sockets share one endpoint (a local listening port, or
-    /// else the remote address and port).
+    /// else the remote address and port; rule `tcp_time_wait_storm`).
     #[serde(default = "default_time_wait_threshold")]
     pub time_wait_threshold: usize,
-    /// Alert when this many FIN_WAIT2 sockets share one process (or endpoint when unowned).
+    /// Alert when this many FIN_WAIT2 sockets share one process (or endpoint when unowned;
+    /// rule `tcp_fin_wait2_storm`).
     #[serde(default = "default_fin_wait2_threshold")]
     pub fin_wait2_threshold: usize,
     /// Alert when this many connection attempts to one destination fail (SYN_SENT -> CLOSE)
@@ -77,6 +86,11 @@ pub struct TcpStatesConfig {
     /// `tcp_connect_failures` (needs eBPF and `[detect] enabled`).
     #[serde(default = "default_failed_connect_threshold")]
     pub failed_connect_threshold: usize,
+    /// Alert when one process opens this many connections shorter than a second to one peer
+    /// within a minute (the built-in rule `tcp_connection_churn`, over `network.connection`
+    /// events: needs eBPF and `connections`).
+    #[serde(default = "default_churn_threshold")]
+    pub churn_threshold: usize,
     /// The window of `failed_connect_threshold`.
     #[serde(default = "default_failed_connect_window", with = "humantime_serde")]
     pub failed_connect_window: Duration,
@@ -105,6 +119,9 @@ impl TcpStatesConfig {
                 "tcp_states.perf_summary_interval must be at least 1s (or \"0s\": off)".into(),
             );
         }
+        if self.socket_counts_interval < Duration::from_secs(1) {
+            return bad("tcp_states.socket_counts_interval must be at least 1s".into());
+        }
         let rb = self.ring_buffer_bytes;
         if rb < 4096 || !rb.is_power_of_two() {
             return bad(format!(
@@ -128,6 +145,7 @@ impl TcpStatesConfig {
             ("time_wait_threshold", self.time_wait_threshold),
             ("fin_wait2_threshold", self.fin_wait2_threshold),
             ("failed_connect_threshold", self.failed_connect_threshold),
+            ("churn_threshold", self.churn_threshold),
         ] {
             if v == 0 {
                 return bad(format!("tcp_states.{name} must be at least 1"));
@@ -147,6 +165,10 @@ fn default_perf_interval() -> Duration {
     Duration::from_secs(2)
 }
 fn default_perf_summary_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_socket_counts_interval() -> Duration {
     Duration::from_secs(60)
 }
 
@@ -170,6 +192,9 @@ fn default_fin_wait2_threshold() -> usize {
 }
 fn default_failed_connect_threshold() -> usize {
     20
+}
+fn default_churn_threshold() -> usize {
+    300
 }
 fn default_failed_connect_window() -> Duration {
     Duration::from_secs(60)

@@ -25,7 +25,7 @@ use crate::correlate::Fired;
 use crate::ruleset::RuleInfo;
 use crate::DetectError;
 
-const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
+pub(crate) const ALERTS: TableDefinition<&str, &[u8]> = TableDefinition::new("alerts");
 /// rule key + group -> id of its latest alert.
 const LATEST: TableDefinition<&str, &str> = TableDefinition::new("latest");
 /// Pending notifications: sequence number -> [`crate::notify::Pending`] as JSON. Written in the
@@ -45,6 +45,9 @@ pub enum AlertStatus {
     Open,
     Acknowledged,
     Closed,
+    /// The rule's condition stopped holding (rules tagged `loglynx.resolve`, see
+    /// [`AlertBook::resolve`]); later matches raise a new alert.
+    Resolved,
 }
 
 impl AlertStatus {
@@ -53,13 +56,19 @@ impl AlertStatus {
             AlertStatus::Open => "open",
             AlertStatus::Acknowledged => "acknowledged",
             AlertStatus::Closed => "closed",
+            AlertStatus::Resolved => "resolved",
         }
+    }
+    /// Closed or resolved: new matches raise a new alert.
+    pub fn is_done(self) -> bool {
+        matches!(self, AlertStatus::Closed | AlertStatus::Resolved)
     }
     pub fn parse(s: &str) -> Option<AlertStatus> {
         match s {
             "open" => Some(AlertStatus::Open),
             "acknowledged" | "ack" => Some(AlertStatus::Acknowledged),
             "closed" => Some(AlertStatus::Closed),
+            "resolved" => Some(AlertStatus::Resolved),
             _ => None,
         }
     }
@@ -129,6 +138,9 @@ pub struct Alert {
     /// correlator that takes over queues what `notify` has and `notified` lacks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notified: Vec<String>,
+    /// When each entry of `notified` was delivered (the first delivery).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notified_at: BTreeMap<String, Timestamp>,
 }
 
 impl Alert {
@@ -281,6 +293,11 @@ impl AlertBook {
         self.channels = channels;
     }
 
+    /// The channels new alerts are notified on.
+    pub(crate) fn channels(&self) -> &[String] {
+        &self.channels
+    }
+
     pub(crate) fn err(&self, what: &'static str, e: impl std::fmt::Display) -> DetectError {
         db_err(&self.path, what, e)
     }
@@ -325,7 +342,7 @@ impl AlertBook {
                     None => None,
                 };
                 let usable = current.as_ref().is_some_and(|a| {
-                    a.status != AlertStatus::Closed
+                    !a.status.is_done()
                         && s.ts <= secs(a.last_seen).saturating_add(self.suppress_secs)
                         && s.ts >= secs(a.first_seen).saturating_sub(self.suppress_secs)
                 });
@@ -347,7 +364,7 @@ impl AlertBook {
                     };
                     // A closed alert stays closed: new matches raise a new alert, whose id is
                     // salted with the closed one's (the same window start would name it again).
-                    while let Some(closed) = current.take_if(|a| a.status == AlertStatus::Closed) {
+                    while let Some(closed) = current.take_if(|a| a.status.is_done()) {
                         id = alert_id(s.rule.key(), &format!("{group_json}\u{1f}{}", closed.id), fired.first_ts);
                         touched.insert(closed.id.clone(), closed);
                         current = match touched.remove(&id) {
@@ -376,6 +393,7 @@ impl AlertBook {
                             }],
                             notify: self.channels.clone(),
                             notified: Vec::new(),
+                            notified_at: BTreeMap::new(),
                         };
                         created.push(id.clone());
                         current = Some(a);
@@ -610,6 +628,7 @@ impl AlertBook {
             if !a.notified.iter().any(|c| c == channel) {
                 a.notified.push(channel.to_string());
                 a.notified.sort();
+                a.notified_at.insert(channel.to_string(), Timestamp::now());
                 let bytes = serde_json::to_vec(&a).unwrap_or_default();
                 t.insert(id, bytes.as_slice()).map_err(|e| self.err("cannot write the alerts table", e))?;
             }
@@ -721,6 +740,10 @@ pub fn merged(a: &Alert, b: &Alert, max_evidence: usize) -> Alert {
         }
         mine.sort();
     }
+    for (c, t) in &other.notified_at {
+        let e = out.notified_at.entry(c.clone()).or_insert(*t);
+        *e = (*e).min(*t);
+    }
     let mut seen: std::collections::HashSet<&str> = out.evidence.iter().map(String::as_str).collect();
     let extra: Vec<String> = other
         .evidence
@@ -761,6 +784,7 @@ mod tests {
             author: Some("a".into()),
             file: PathBuf::from("x.yml"),
             logsource: String::new(),
+            resolves: false,
         }
     }
 

@@ -66,6 +66,7 @@ impl<'a> SigmaEvent<'a> {
             fields::HTTP_RESPONSE_STATUS_CODE => e.http_status.map(|v| EventValue::Int(i64::from(v))),
             fields::URL_ORIGINAL => opt(&e.url_original),
             fields::USER_AGENT_ORIGINAL => opt(&e.user_agent),
+            fields::EVENT_DURATION => e.duration_ns.and_then(|v| i64::try_from(v).ok()).map(EventValue::Int),
             fields::TCP_STATE_DURATION_US => e
                 .tcp_state_duration_us
                 .and_then(|v| i64::try_from(v).ok())

@@ -31,6 +31,7 @@ mod stage;
 pub mod event;
 mod locate;
 pub mod pipeline;
+pub mod resolve;
 pub mod ruleset;
 
 pub use alerts::{Alert, AlertBook, AlertFilter, AlertStatus, Applied};

@@ -1,4 +1,5 @@
-//! Notifications of new alerts: a webhook (JSON `POST`) and syslog forwarding (RFC 5424 over
+//! Notifications of new alerts, and of the resolution of alerts whose rule resolves
+//! ([`crate::resolve`]): a webhook (JSON `POST`) and syslog forwarding (RFC 5424 over
 //! UDP or TCP), from a durable outbox.
 //!
 //! The outbox is a table of the alerts database, written in the transaction that creates the
@@ -7,7 +8,8 @@
 //! connection: a timeout) is retried with exponential backoff (1 s doubling to 5 min) and stays
 //! visible ([`Notifier::pending`], `GET /api/v1/notifications`). Delivery is at least once: a
 //! crash after the receiver answered and before the entry is removed sends it again, so each
-//! webhook carries the header `X-Loglynx-Notification: <alert id>` to deduplicate on.
+//! webhook carries the header `X-Loglynx-Notification: <alert id>` (`<alert id>:resolved` for a
+//! resolution) to deduplicate on.
 
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
@@ -30,10 +32,24 @@ pub const SYSLOG: &str = "syslog";
 /// Longest wait between two tries.
 const MAX_BACKOFF_MS: i64 = 300_000;
 
+/// What a notification tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A new alert (`"type": "alert"`).
+    #[default]
+    Raised,
+    /// The alert's condition cleared (`"type": "alert.resolved"`, see [`crate::resolve`]).
+    Resolved,
+}
+
 /// A notification waiting to be delivered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     pub channel: String,
+    /// Raised or resolved (older outboxes hold raised ones only).
+    #[serde(default)]
+    pub kind: Kind,
     pub alert: Alert,
     pub attempts: u32,
     /// Not before this time.
@@ -46,10 +62,33 @@ impl Pending {
     pub(crate) fn new(channel: &str, alert: Alert) -> Pending {
         Pending {
             channel: channel.to_string(),
+            kind: Kind::Raised,
             alert,
             attempts: 0,
             next_at: Timestamp::from_secs(0),
             last_error: None,
+        }
+    }
+
+    /// The resolution of `alert` on `channel`.
+    pub(crate) fn resolved(channel: &str, alert: Alert) -> Pending {
+        Pending { kind: Kind::Resolved, ..Pending::new(channel, alert) }
+    }
+
+    /// How the alert's `notified` names this delivery: the channel, with
+    /// [`crate::resolve::RESOLVED_SUFFIX`] for a resolution.
+    pub fn delivery(&self) -> String {
+        match self.kind {
+            Kind::Raised => self.channel.clone(),
+            Kind::Resolved => format!("{}{}", self.channel, crate::resolve::RESOLVED_SUFFIX),
+        }
+    }
+
+    /// `type` of the JSON sent.
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Raised => "alert",
+            Kind::Resolved => "alert.resolved",
         }
     }
 }
@@ -166,11 +205,12 @@ impl Notifier {
                 break;
             }
             // Delivered meanwhile by another process (read from the alerts topic): dropped.
-            let done = self.book.get(&p.alert.id)?.is_some_and(|a| a.notified.contains(&p.channel));
+            let delivery = p.delivery();
+            let done = self.book.get(&p.alert.id)?.is_some_and(|a| a.notified.contains(&delivery));
             let result = match p.channel.as_str() {
                 _ if done => Ok(()),
-                WEBHOOK => self.webhook(&p.alert),
-                SYSLOG => self.syslog(&p.alert),
+                WEBHOOK => self.webhook(&p),
+                SYSLOG => self.syslog(&p),
                 other => Err(format!("unknown channel {other:?}")),
             };
             let result_ok = result.is_ok();
@@ -200,7 +240,7 @@ impl Notifier {
             }
             tx.commit().map_err(|e| book.err("cannot commit to the alerts database", e))?;
             if result_ok && !done {
-                self.after_delivery(&p.alert.id, &p.channel);
+                self.after_delivery(&p.alert.id, &delivery);
             }
         }
         Ok(n)
@@ -222,13 +262,18 @@ impl Notifier {
         }
     }
 
-    fn webhook(&self, a: &Alert) -> Result<(), String> {
+    fn webhook(&self, p: &Pending) -> Result<(), String> {
+        let a = &p.alert;
         let url = self.settings.webhook.as_deref().ok_or("no webhook configured")?;
+        let key = match p.kind {
+            Kind::Raised => a.id.clone(),
+            Kind::Resolved => format!("{}{}", a.id, crate::resolve::RESOLVED_SUFFIX),
+        };
         let mut req = self
             .client
             .post(url)
-            .header("X-Loglynx-Notification", &a.id)
-            .json(&serde_json::json!({ "type": "alert", "alert": a }));
+            .header("X-Loglynx-Notification", key)
+            .json(&serde_json::json!({ "type": p.type_name(), "alert": a }));
         if let Some((k, v)) = &self.settings.webhook_header {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -242,7 +287,8 @@ impl Notifier {
         }
     }
 
-    fn syslog(&self, a: &Alert) -> Result<(), String> {
+    fn syslog(&self, p: &Pending) -> Result<(), String> {
+        let a = &p.alert;
         let target = self.settings.syslog.as_deref().ok_or("no syslog receiver configured")?;
         let (proto, addr) = target.split_once("://").ok_or_else(|| format!("{target}: expected udp://HOST:PORT or tcp://HOST:PORT"))?;
         let sev = match a.rule.level.as_deref() {
@@ -254,11 +300,16 @@ impl Notifier {
         };
         // facility 13 (log audit); RFC 5424 with the alert as structured JSON in the message
         let msg = format!(
-            "<{}>1 {} {} loglynx - alert - {}",
+            "<{}>1 {} {} loglynx - {} - {}",
             13 * 8 + sev,
-            a.created.to_rfc3339(),
+            match p.kind {
+                Kind::Raised => a.created,
+                Kind::Resolved => a.updated,
+            }
+            .to_rfc3339(),
             self.settings.host,
-            serde_json::json!({ "type": "alert", "alert": a })
+            p.type_name(),
+            serde_json::json!({ "type": p.type_name(), "alert": a })
         );
         let sock = addr
             .to_socket_addrs()

@@ -50,6 +50,9 @@ pub struct RuleInfo {
     pub file: PathBuf,
     /// `logsource` as `product/category/service` (absent parts empty).
     pub logsource: String,
+    /// Tagged `loglynx.resolve`: its alerts resolve when no match came for `[detect]
+    /// resolve_after` (a condition that holds, then clears).
+    pub resolves: bool,
 }
 
 impl RuleInfo {
@@ -474,6 +477,9 @@ pub(crate) fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), D
     Ok(())
 }
 
+/// The tag of rules whose alerts resolve (see [`RuleInfo::resolves`]).
+pub const RESOLVE_TAG: &str = "loglynx.resolve";
+
 fn rule_info(rule: &SigmaRule, file: &Path) -> RuleInfo {
     let ls = &rule.logsource;
     RuleInfo {
@@ -483,6 +489,7 @@ fn rule_info(rule: &SigmaRule, file: &Path) -> RuleInfo {
         level: rule.level.map(|l| l.as_str().to_string()),
         author: rule.author.clone(),
         file: file.to_path_buf(),
+        resolves: rule.tags.iter().any(|t| t == RESOLVE_TAG),
         logsource: format!(
             "{}/{}/{}",
             ls.product.as_deref().unwrap_or(""),
@@ -501,6 +508,7 @@ fn correlation_info(corr: &CorrelationRule, file: &Path) -> RuleInfo {
         author: corr.author.clone(),
         file: file.to_path_buf(),
         logsource: String::new(),
+        resolves: corr.tags.iter().any(|t| t == RESOLVE_TAG),
     }
 }
 

@@ -26,6 +26,9 @@ pub struct DetectionSettings {
     pub options: DetectorOptions,
     /// Fold window of alerts, seconds.
     pub suppress_secs: u64,
+    /// Alerts of rules tagged `loglynx.resolve` resolve after this long without a match, in
+    /// event time, seconds (0: never).
+    pub resolve_after_secs: u64,
     pub max_evidence: usize,
     /// How often the rule files are checked for changes.
     pub reload_interval: Duration,
@@ -169,7 +172,9 @@ impl Detection {
     /// rules at its next batch ([`Detection::refresh`]).
     pub fn stage(&self) -> (DetectionStage, u64) {
         let g = self.generation.load(Ordering::Acquire);
-        (DetectionStage::new(self.detector(), self.book.clone(), self.stats.clone()), g)
+        let mut stage = DetectionStage::new(self.detector(), self.book.clone(), self.stats.clone());
+        stage.resolve_after(self.settings.resolve_after_secs);
+        (stage, g)
     }
 
     /// Gives `stage` the current rules if they changed since `seen`.

@@ -1,6 +1,7 @@
 //! [`DetectionStage`]: the stateful half of detection, run in order over the pipeline's
 //! batches (after the parse threads tagged each event with the rules it matched, see
-//! [`crate::Detector::tag`]): correlation, then alerts, whose new ones join the batch as events.
+//! [`crate::Detector::tag`]): correlation, then alerts, whose new ones join the batch as events,
+//! then the resolution of quiet alerts ([`crate::resolve`]), whose events join it too.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use loglynx_core::Event;
 use crate::alerts::AlertBook;
 use crate::correlate::Correlator;
 use crate::detector::Detector;
+use crate::resolve::{resolved_event, Resolver};
 use crate::DetectError;
 
 /// Counters of the detection stage, shared with the API.
@@ -35,12 +37,21 @@ pub struct DetectionStage {
     changed: Vec<crate::Alert>,
     /// Whether `changed` is kept (a correlator takes it after each batch; `run` does not).
     keep_changed: bool,
+    /// Resolves the quiet alerts of rules tagged `loglynx.resolve`.
+    resolver: Resolver,
 }
 
 impl DetectionStage {
     pub fn new(detector: Arc<Detector>, book: Arc<AlertBook>, stats: Arc<Mutex<DetectionStats>>) -> DetectionStage {
         let correlator = detector.correlator();
-        DetectionStage { detector, correlator, book, stats, changed: Vec::new(), keep_changed: false }
+        DetectionStage { detector, correlator, book, stats, changed: Vec::new(), keep_changed: false, resolver: Resolver::default() }
+    }
+
+    /// Resolves the alerts of rules tagged `loglynx.resolve` after `secs` without a match, in
+    /// event time (0: never; see [`crate::resolve`]), starting with the open ones in the book.
+    pub fn resolve_after(&mut self, secs: u64) {
+        let d = self.detector.clone();
+        self.resolver = Resolver::new(secs, &self.book, |key| d.rules().find(key).is_some_and(|r| r.resolves));
     }
 
     /// Uses newly loaded rules; the windows of correlation rules that are still there are kept.
@@ -79,6 +90,7 @@ impl DetectionStage {
     /// transaction) and appends the alerts it created to `events`, as alert events. Returns how
     /// many it created.
     pub fn process(&mut self, events: &mut Vec<Event>) -> Result<usize, DetectError> {
+        self.resolver.saw(events);
         let mut hits: BTreeMap<String, u64> = BTreeMap::new();
         let created = {
             let mut signals = Vec::new();
@@ -119,6 +131,12 @@ impl DetectionStage {
         match created {
             Ok(applied) => {
                 let created = applied.created;
+                if self.resolver.enabled() {
+                    for a in &applied.changed {
+                        let resolves = self.detector.rules().find(&a.rule.id).is_some_and(|r| r.resolves);
+                        self.resolver.track(a, resolves);
+                    }
+                }
                 if self.keep_changed {
                     self.changed.extend(applied.changed);
                 }
@@ -128,6 +146,19 @@ impl DetectionStage {
                 for a in created {
                     tracing::warn!(alert = %a.id, rule = %a.rule.name, group = ?a.group, count = a.count, "alert raised: {}", a.rule.title);
                     events.push(a.to_event());
+                }
+                match self.resolver.resolve(&self.book) {
+                    Ok(resolved) => {
+                        for a in resolved {
+                            tracing::info!(alert = %a.id, rule = %a.rule.name, group = ?a.group, "alert resolved: {}", a.rule.title);
+                            events.push(resolved_event(&a));
+                            if self.keep_changed {
+                                self.changed.push(a);
+                            }
+                        }
+                    }
+                    // Tried again after the next batch.
+                    Err(e) => tracing::error!("alerts not resolved: {e}"),
                 }
                 Ok(n)
             }

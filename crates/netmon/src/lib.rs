@@ -9,7 +9,7 @@
 //!
 //! - [`Monitor`]: the source of `loglynx run` (`[tcp_states]`): eBPF when permitted, sock_diag
 //!   snapshots always (and alone when eBPF is not permitted or off), the live state table and
-//!   the detectors; its [`MonitorShared`] state is what the API shows ([`Status`],
+//!   the socket counts; its [`MonitorShared`] state is what the API shows ([`Status`],
 //!   [`SocketsNow`]).
 //! - [`Tracer`]: the eBPF tracer alone (`loglynx tcpstates`): start it with a [`TracerConfig`]
 //!   (a kernel-side [`Filter`]), poll [`TcpTransition`]s, print them as table rows
@@ -22,15 +22,16 @@
 //! the TCP state numbers and names;
 //! `filter.rs` the family and port filters; `diag/` sock_diag snapshots of every socket with
 //! its owner from /proc (no privilege needed); `table.rs` the live state table; `view.rs` what
-//! the API shows about sockets now; `detect.rs` CLOSE_WAIT leaks, TIME_WAIT / FIN_WAIT2 storms
-//! and failed connections (alerts stored as events, `event.dataset: loglynx.alert`);
+//! the API shows about sockets now; `counts.rs` the CLOSE_WAIT / TIME_WAIT / FIN_WAIT2 counts
+//! per process or endpoint as `network.sockets` events (the detection pack's rules alert on
+//! them);
 //! `monitor/` ties them together (`monitor/metrics.rs`: its `loglynx_netmon_*` series); `netstat.rs` the snapshot view of `loglynx netstat` (sockets
 //! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
 //! systemd units / containers; `summary.rs` the periodic `network.perf` events (what the
 //! performance counters gained per interval); `error.rs` is [`NetmonError`].
 
 mod cgroup;
-mod detect;
+mod counts;
 mod diag;
 mod error;
 mod filter;
@@ -63,6 +64,7 @@ pub mod fuzzing {
     }
 }
 
+pub use counts::DATASET as SOCKETS_DATASET;
 pub use cgroup::{cgroup2_mount, cgroup_under, proc_cgroup, service_of, CgroupNames};
 pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};

@@ -63,6 +63,15 @@ fn settings(cfg: &Config) -> DetectionSettings {
         params: vec![
             ("failed_connect_threshold".into(), cfg.tcp_states.failed_connect_threshold.to_string()),
             ("failed_connect_window".into(), format!("{}s", cfg.tcp_states.failed_connect_window.as_secs().max(1))),
+            ("close_wait_threshold".into(), cfg.tcp_states.close_wait_threshold.to_string()),
+            // "0s" turns the growth condition off: a rise no host lives to see
+            ("close_wait_growth_s".into(), match cfg.tcp_states.close_wait_growth.as_secs() {
+                0 => "1000000000000".to_string(),
+                s => s.to_string(),
+            }),
+            ("time_wait_threshold".into(), cfg.tcp_states.time_wait_threshold.to_string()),
+            ("fin_wait2_threshold".into(), cfg.tcp_states.fin_wait2_threshold.to_string()),
+            ("churn_threshold".into(), cfg.tcp_states.churn_threshold.to_string()),
         ],
         options: DetectorOptions {
             disabled: d.disabled.clone(),
@@ -71,6 +80,7 @@ fn settings(cfg: &Config) -> DetectionSettings {
             overrides: Default::default(),
         },
         suppress_secs: d.suppress.as_secs(),
+        resolve_after_secs: d.resolve_after.as_secs(),
         max_evidence: d.max_evidence,
         reload_interval: d.reload_interval,
         notify: loglynx_detect::notify::NotifySettings {

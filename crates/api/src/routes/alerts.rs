@@ -59,7 +59,7 @@ pub(crate) async fn list(State(st): State<AppState>, Query(p): Query<ListParams>
             Some(s) => Some(s),
             None => {
                 return ApiError::BadRequest(format!(
-                    "status {s:?}: expected open, acknowledged or closed"
+                    "status {s:?}: expected open, acknowledged, closed or resolved"
                 ))
                 .into_response()
             }
@@ -355,6 +355,7 @@ pub(crate) async fn notifications(State(st): State<AppState>) -> Response {
                 .map(|(_, p)| {
                     json!({
                         "channel": p.channel,
+                        "kind": p.kind,
                         "alert": p.alert.id,
                         "rule": p.alert.rule.name,
                         "attempts": p.attempts,

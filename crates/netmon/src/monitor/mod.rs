@@ -1,5 +1,5 @@
 //! The TCP state monitor of `loglynx run`: eBPF transitions when permitted, sock_diag
-//! snapshots always, detectors, and events into the pipeline.
+//! snapshots always, socket counts, and events into the pipeline.
 //!
 //! Two plain threads (the tracer's `poll(2)` and the /proc scan block):
 //! - `netmon-bpf` (bpf mode): drains the ring buffers, updates the state table, and sends the
@@ -8,7 +8,8 @@
 //!   wait and further transitions are dropped and counted (`drops.queue`).
 //! - `netmon-snapshot`: every `snapshot_interval`, a sock_diag dump + /proc scan (the whole
 //!   monitor in sock_diag mode; TIME_WAIT counts and owner refresh in bpf mode), then the
-//!   detectors, whose alerts are sent as events.
+//!   per-group counts of CLOSE_WAIT / TIME_WAIT / FIN_WAIT2 sockets sent as `network.sockets`
+//!   events (`counts.rs`), on which the detection pack's rules alert.
 
 mod metrics;
 mod shared;
@@ -26,7 +27,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 pub use metrics::MonitorMetrics;
 pub use shared::{Mode, MonitorShared, PerfNow, SocketsNow, Status};
 
-use crate::detect::{DetectConfig, Detector};
+use crate::counts::{Counter, Thresholds};
 use crate::diag::Snapshot;
 use crate::error::{NetmonError, Result};
 use crate::filter::Filter;
@@ -186,7 +187,7 @@ impl Monitor {
         let inner = Inner {
             table,
             last: Some(first),
-            detector: Detector::new(DetectConfig::from(cfg)),
+            counter: Counter::new(Thresholds::from(cfg), cfg.socket_counts_interval),
             time_in_state: TimeInState::default(),
         };
         let shared = Arc::new(MonitorShared::new(
@@ -242,8 +243,9 @@ impl Monitor {
         self.shared.clone()
     }
 
-    /// Takes a snapshot and runs the detectors now (as the snapshot thread does each interval);
-    /// returns how many alerts were raised. Blocks while the pipeline queue is full.
+    /// Takes a snapshot and sends the socket counts now (as the snapshot thread does each
+    /// interval); returns how many `network.sockets` events were sent. Blocks while the
+    /// pipeline queue is full.
     pub fn snapshot_now(&self) -> Result<usize> {
         snapshot_and_detect(&self.shared, &self.ctx).map_err(NetmonError::Snapshot)
     }
@@ -441,7 +443,7 @@ fn snapshot_and_detect(sh: &MonitorShared, cx: &Ctx) -> std::io::Result<usize> {
     let snap = Snapshot::take(&cx.filter)?;
     sh.counters.snapshots.fetch_add(1, Ordering::Relaxed);
     let now = Timestamp::now();
-    let alerts = {
+    let events = {
         let mut g = sh.lock();
         if sh.mode == Mode::Bpf {
             g.table.reconcile(&snap);
@@ -449,19 +451,13 @@ fn snapshot_and_detect(sh: &MonitorShared, cx: &Ctx) -> std::io::Result<usize> {
         g.last = Some(snap);
         let (_, rows) = rows_of(sh.mode, &g);
         let refs: Vec<_> = rows.iter().collect();
-        g.detector.evaluate(&refs, monotonic_ns())
+        g.counter.events(&refs, monotonic_ns(), now, &cx.host)
     };
-    let n = alerts.len();
+    let n = events.len();
     if n == 0 {
         return Ok(0);
     }
-    let mut records = Vec::with_capacity(n);
-    for a in &alerts {
-        tracing::warn!(rule = a.rule, group = %a.group, "tcp states alert: {}", a.message);
-        if let Some(r) = record(cx, &a.to_event(now)) {
-            records.push(r);
-        }
-    }
+    let records: Vec<RawRecord> = events.iter().filter_map(|e| record(cx, e)).collect();
     let sent = records.len() as u64;
     if cx.tx.blocking_send(batch(records)).is_ok() {
         sh.counters.events_sent.fetch_add(sent, Ordering::Relaxed);

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use loglynx_core::Timestamp;
 use serde::Serialize;
 
-use crate::detect::Detector;
+use crate::counts::Counter;
 use crate::diag::{Snapshot, SocketRow};
 use crate::perf::PerfSnapshot;
 use crate::states::TcpState;
@@ -61,7 +61,7 @@ pub struct Counters {
 pub(crate) struct Inner {
     pub(crate) table: StateTable,
     pub(crate) last: Option<Snapshot>,
-    pub(crate) detector: Detector,
+    pub(crate) counter: Counter,
     pub(crate) time_in_state: TimeInState,
 }
 
@@ -122,9 +122,12 @@ pub struct Status {
     pub snapshot_errors: u64,
     /// Sockets tracked now (TIME_WAIT included).
     pub sockets: usize,
-    /// Alerts raised since start.
+    /// Times a socket group (CLOSE_WAIT per process, TIME_WAIT per endpoint, FIN_WAIT2 per
+    /// process or endpoint) went over the `[tcp_states]` thresholds since start. The alerts
+    /// themselves are the detection rules' (`/api/v1/alerts`), which use those thresholds
+    /// unless overridden.
     pub alerts_raised: u64,
-    /// Alert groups whose condition holds now.
+    /// Socket groups over the `[tcp_states]` thresholds now (`close_wait:pid:42`, ...).
     pub alerts_active: Vec<String>,
 }
 
@@ -232,7 +235,7 @@ impl MonitorShared {
         let c = &self.counters;
         let g = self.lock();
         let sockets = rows_of(self.mode, &g).1.len();
-        let mut active: Vec<String> = g.detector.active().cloned().collect();
+        let mut active: Vec<String> = g.counter.over().cloned().collect();
         active.sort();
         Status {
             enabled: true,
@@ -254,7 +257,7 @@ impl MonitorShared {
             snapshots: c.snapshots.load(Ordering::Relaxed),
             snapshot_errors: c.snapshot_errors.load(Ordering::Relaxed),
             sockets,
-            alerts_raised: g.detector.raised(),
+            alerts_raised: g.counter.crossings(),
             alerts_active: active,
         }
     }
