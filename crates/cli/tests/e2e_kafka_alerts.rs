@@ -227,6 +227,14 @@ fn correlating(log: &[String]) -> bool {
         .is_some_and(|l| l.contains("[0]"))
 }
 
+/// The time of the last failed notification in a worker's log (the line's first word).
+fn last_failure(log: &[String]) -> Option<String> {
+    log.iter()
+        .rev()
+        .find(|l| l.contains("notification failed"))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+}
+
 /// `GET /api/v1/rules` of `serve`: the entry of the built-in rule `name`.
 fn rule_entry(serve: &Server, name: &str) -> Value {
     let all: Value = serve.client().get(serve.url("/api/v1/rules")).send().unwrap().json().unwrap();
@@ -325,7 +333,11 @@ fn a_pending_notification_survives_a_correlator_handover_and_is_delivered_once()
     serve.wait_for(Duration::from_secs(60), "a failed delivery", || recv.requests.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     assert!(recv.delivered.lock().unwrap().is_empty());
 
-    let (leaving, staying) = if correlating(&w1.log_lines()) { (w1, w2) } else { (w2, w1) };
+    // The worker retrying the notifications leaves: the one that failed a delivery last (the
+    // correlator that raised the alert may have handed the signals over to the worker just
+    // started since, which then retries them: asking who correlates now races with that).
+    serve.wait_for(Duration::from_secs(60), "a second failed delivery", || recv.requests.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    let (leaving, staying) = if last_failure(&w1.log_lines()) >= last_failure(&w2.log_lines()) { (w1, w2) } else { (w2, w1) };
     leaving.stop();
     staying.wait_log(Duration::from_secs(90), "the other worker taking the notifications over", |log| {
         correlating(log) && log.iter().any(|l| l.contains("pending notifications taken over"))
