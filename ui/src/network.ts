@@ -12,6 +12,18 @@ import { PerfHistoryView } from "./netperf";
 import { formatTime } from "./time";
 import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
 
+/** The alerts of the built-in network rules (their names start with tcp_ or network_). */
+const NETWORK_ALERTS = "event.dataset:loglynx.alert AND (rule.name:tcp_* OR rule.name:network_*)";
+
+/** An alert event's `log.level` back to the rule's Sigma level (crates/detect/src/alerts.rs). */
+const SEVERITY: Record<string, string> = {
+  crit: "critical",
+  error: "high",
+  warn: "medium",
+  notice: "low",
+  info: "informational",
+};
+
 /** Kernel TCP state names in connection-lifecycle order (the column order of the tables). */
 export const TCP_STATES = [
   "LISTEN",
@@ -560,7 +572,7 @@ export class NetworkView {
     this.plot = new uPlot(opts, data, box);
   }
 
-  /** The newest alerts in the range. */
+  /** The newest alerts of the network rules (crates/detect/rules/network.yml) in the range. */
   private async loadAlerts(
     start: string | undefined,
     end: string | undefined,
@@ -570,7 +582,7 @@ export class NetworkView {
     try {
       r = await getJson<SearchResponse>(
         "search",
-        { q: "event.dataset:loglynx.alert", start, end, limit: ALERTS, sort: "desc" },
+        { q: NETWORK_ALERTS, start, end, limit: ALERTS, sort: "desc" },
         signal,
       );
     } catch (e) {
@@ -581,13 +593,13 @@ export class NetworkView {
     if (signal.aborted) return;
     const rows = r.hits.map((h: LogEvent) => {
       const tr = el("tr");
-      const sev = valueText(h["labels.alert.severity"]);
+      const sev = SEVERITY[valueText(h["log.level"])] ?? "";
       const sevCell = td("", "c-sev");
       sevCell.appendChild(el("span", `sev sev-${sev || "other"}`, sev || "–"));
       tr.append(
         td(formatTime(valueText(h["@timestamp"])), "c-time"),
         sevCell,
-        td(valueText(h["labels.alert.rule"]), "c-mono"),
+        td(valueText(h["rule.name"]), "c-mono"),
         td(valueText(h["message"]), "c-msg"),
       );
       return tr;

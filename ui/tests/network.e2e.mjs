@@ -122,7 +122,7 @@ test("network page: CLOSE_WAIT leak of a python server, transitions, time in sta
   // The transitions and the alert are stored events: wait for them, then reload the page.
   const cwq = `event.dataset:network.tcp AND tcp.new_state:CLOSE_WAIT AND source.port:${port}`;
   await waitFor("3 CLOSE_WAIT transitions stored", async () => (await searchTotal(server.base, cwq)) === 3);
-  const aq = `event.dataset:loglynx.alert AND labels.alert.rule:tcp_close_wait_leak AND process.pid:${pid}`;
+  const aq = `event.dataset:loglynx.alert AND rule.name:tcp_close_wait_leak AND labels.group.process.pid:${pid}`;
   await waitFor("the CLOSE_WAIT leak alert stored", async () => (await searchTotal(server.base, aq)) >= 1);
   await page.reload();
   await page.waitForSelector("#network:not([hidden])");
