@@ -46,3 +46,12 @@ pub use error::QueryError;
 pub use request::*;
 pub use search::MAX_RESULT_WINDOW;
 pub use time::parse_time;
+
+/// Whether `query` would match other events if clauses written side by side were ORed
+/// (Lucene's and Elasticsearch's default) rather than ANDed as loglynx reads them: `a b`,
+/// `+a b`; not `a -b` or `+a +b`. The Elasticsearch-compatible API refuses such a
+/// `query_string` unless it says `default_operator: AND`. A query that does not parse is an
+/// error.
+pub fn differs_under_default_or(query: &str) -> Result<bool, QueryError> {
+    lang::differs_under_default_or(query)
+}

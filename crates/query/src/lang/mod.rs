@@ -25,4 +25,4 @@ mod parse;
 
 pub(crate) use ast::Node;
 pub(crate) use compile::Compiler;
-pub(crate) use parse::parse;
+pub(crate) use parse::{differs_under_default_or, parse};

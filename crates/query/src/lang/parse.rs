@@ -29,6 +29,7 @@ pub(crate) fn parse(input: &str) -> Result<Node, QueryError> {
         chars: input.chars().collect(),
         pos: 0,
         depth: 0,
+        or_differs: false,
     };
     p.skip_ws();
     if p.at_end() {
@@ -81,6 +82,34 @@ struct Parser {
     chars: Vec<char>,
     pos: usize,
     depth: usize,
+    /// Whether some clauses joined without an operator would match differently under
+    /// Lucene's default OR ([`differs_under_default_or`]).
+    or_differs: bool,
+}
+
+/// How a clause of an `and` group is marked, as Lucene's classic parser reads it.
+#[derive(Clone, Copy, PartialEq)]
+enum Mark {
+    /// No prefix: optional (SHOULD) under the default OR.
+    Plain,
+    /// `+x`, or joined by an explicit `AND`: required.
+    Required,
+    /// `-x`, `!x`, `NOT x`: prohibited.
+    Prohibited,
+}
+
+/// Whether `input` parses and would match other events if clauses written side by side were
+/// ORed (Lucene's and Elasticsearch's `default_operator: OR`) instead of ANDed as loglynx does:
+/// true when a group has an unmarked clause beside another unmarked or a required one
+/// (`a b`, `+a b`, `a AND b c`); `a -b`, `+a +b`, `a AND b -c` match the same either way.
+pub(crate) fn differs_under_default_or(input: &str) -> Result<bool, QueryError> {
+    let mut p = Parser { chars: input.chars().collect(), pos: 0, depth: 0, or_differs: false };
+    p.skip_ws();
+    if p.at_end() {
+        return Ok(false);
+    }
+    p.or(None)?;
+    Ok(p.or_differs)
 }
 
 /// Characters a field name is made of (`host.name`, `@timestamp`, `labels.k8s-app`).
@@ -155,8 +184,22 @@ impl Parser {
         })
     }
 
+    /// The mark of the clause starting here (after blanks).
+    fn mark_here(&mut self) -> Mark {
+        self.skip_ws();
+        let next_solid = self.peek_at(1).is_some_and(|c| !c.is_whitespace() && c != ')');
+        match self.peek() {
+            Some('+') if next_solid => Mark::Required,
+            Some('-') | Some('!') if next_solid => Mark::Prohibited,
+            _ if self.at_operator("NOT") => Mark::Prohibited,
+            _ => Mark::Plain,
+        }
+    }
+
     fn and(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        let mut marks = vec![self.mark_here()];
         let mut items = vec![self.unary(field)?];
+        let mut implicit = false;
         loop {
             self.skip_ws();
             if self.at_end()
@@ -181,7 +224,30 @@ impl Parser {
             {
                 return Err(QueryError::syntax(at, "`AND` needs a term on both sides"));
             }
+            let explicit = self.pos != at;
+            let mut mark = self.mark_here();
+            if explicit {
+                // `a AND b`: both sides required (unless prohibited).
+                if let Some(last) = marks.last_mut() {
+                    if *last == Mark::Plain {
+                        *last = Mark::Required;
+                    }
+                }
+                if mark == Mark::Plain {
+                    mark = Mark::Required;
+                }
+            } else {
+                implicit = true;
+            }
+            marks.push(mark);
             items.push(self.unary(field)?);
+        }
+        if implicit {
+            let plain = marks.iter().filter(|m| **m == Mark::Plain).count();
+            let required = marks.iter().filter(|m| **m == Mark::Required).count();
+            if plain >= 2 || (plain >= 1 && required >= 1) {
+                self.or_differs = true;
+            }
         }
         Ok(if items.len() == 1 {
             items.remove(0)
@@ -702,5 +768,16 @@ mod tests {
         assert!(matches!(parse(&q), Err(QueryError::Syntax { .. })));
         let q = format!("{}a", "NOT ".repeat(10_000));
         assert!(matches!(parse(&q), Err(QueryError::Syntax { .. })));
+    }
+
+    #[test]
+    fn side_by_side_clauses_that_an_or_default_would_read_otherwise_are_found() {
+        for q in ["error timeout", "+error timeout", "error AND disk timeout", "host.name:(a b)", "x (a b)", "a OR (b c)"] {
+            assert!(differs_under_default_or(q).unwrap(), "{q}");
+        }
+        for q in ["", "*", "error", "error AND timeout", "a OR b", "+a +b", "a -b", "a NOT b", "a !b", "a AND b -c", "host.name:(a OR b)", "\"disk full\""] {
+            assert!(!differs_under_default_or(q).unwrap(), "{q}");
+        }
+        assert!(differs_under_default_or("a AND").is_err());
     }
 }

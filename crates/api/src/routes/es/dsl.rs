@@ -4,7 +4,7 @@
 //! | DSL | query string |
 //! |---|---|
 //! | `match_all` | `*` |
-//! | `query_string` (`query`, `default_field` `*` or `message`) | the query, in parentheses (loglynx's language: bare words are ANDed, as with `default_operator: AND`) |
+//! | `query_string` (`query`, `default_field` `*` or `message`, `default_operator`) | the query, in parentheses (loglynx's language); clauses side by side that Elasticsearch's default OR would read otherwise (`a b`, `+a b`) are a 400 unless `default_operator` is AND |
 //! | `term` (`case_insensitive` false) / `terms` | `field:"v"` / `(field:"a" OR field:"b")` |
 //! | `match` (`operator` or / and) | each word as a term of the field, joined by the operator |
 //! | `match_phrase` (`slop` 0) | `field:"the phrase"` |
@@ -106,12 +106,19 @@ fn query_string(kind: &str, body: &Value) -> Result<String, Unsupported> {
     if obj.contains_key("fields") {
         return unsupported(format!("{kind}.fields: name the fields in the query instead"));
     }
-    if let Some(op) = obj.get("default_operator").and_then(Value::as_str) {
-        if !op.eq_ignore_ascii_case("and") {
-            return unsupported(format!(
-                "{kind}.default_operator [{op}]: loglynx joins bare words with AND; write OR between them"
-            ));
-        }
+    let and = match obj.get("default_operator").and_then(Value::as_str) {
+        None => false,
+        Some(op) if op.eq_ignore_ascii_case("and") => true,
+        Some(op) if op.eq_ignore_ascii_case("or") => false,
+        Some(op) => return unsupported(format!("{kind}.default_operator [{op}]: AND or OR")),
+    };
+    // Elasticsearch ORs clauses written side by side (default_operator OR, its default);
+    // loglynx ANDs them. Where that changes the answer, say so instead of answering otherwise.
+    // A query that does not parse is left for the search to refuse with its position.
+    if !and && loglynx_query::differs_under_default_or(q).unwrap_or(false) {
+        return unsupported(format!(
+            "{kind} [{q}] joins clauses without an operator, which Elasticsearch reads as OR (default_operator OR) and loglynx as AND: write AND or OR between them, or set default_operator to AND"
+        ));
     }
     let q = q.trim();
     Ok(if q.is_empty() { "*".into() } else { format!("({q})") })
@@ -320,6 +327,12 @@ mod tests {
         assert!(err(json!({"match_phrase": {"message": {"query": "a b", "slop": 2}}})).contains("slop"));
         assert!(q(json!({"match_phrase": {"message": {"query": "a b", "slop": 0}}})).is_ok());
         assert!(err(json!({"simple_query_string": {"query": "a | b"}})).contains("simple_query_string"));
+        // Side by side: Elasticsearch ORs, loglynx ANDs; refused unless the operator is AND.
+        assert!(err(json!({"query_string": {"query": "error timeout"}})).contains("default_operator"));
+        assert!(err(json!({"query_string": {"query": "error timeout", "default_operator": "OR"}})).contains("without an operator"));
+        assert_eq!(q(json!({"query_string": {"query": "error timeout", "default_operator": "AND"}})).unwrap(), "(error timeout)");
+        assert_eq!(q(json!({"query_string": {"query": "error -timeout"}})).unwrap(), "(error -timeout)");
+        assert!(err(json!({"query_string": {"query": "x", "default_operator": "xor"}})).contains("AND or OR"));
     }
 
     #[test]
