@@ -32,7 +32,8 @@ use loglynx_core::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, SLOTS};
+// An edge's retransmits, segments and RTT samples add up like a history series' point.
+use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS};
 use crate::routes::{bounded, filter, run_query, ApiQuery};
 use crate::state::AppState;
 
@@ -82,24 +83,6 @@ pub(crate) struct Node {
     service: String,
     /// Bytes on the kept edges that start or end here.
     bytes: u64,
-}
-
-/// Retransmits, segments and RTT samples of the summaries an edge takes.
-#[derive(Debug, Clone, Default)]
-struct Perf {
-    retransmits: u64,
-    segs_out: u64,
-    slots: [u64; SLOTS],
-}
-
-impl Perf {
-    fn add(&mut self, o: &Perf) {
-        self.retransmits = self.retransmits.saturating_add(o.retransmits);
-        self.segs_out = self.segs_out.saturating_add(o.segs_out);
-        for (a, b) in self.slots.iter_mut().zip(o.slots) {
-            *a = a.saturating_add(b);
-        }
-    }
 }
 
 /// Finished connections of one edge.

@@ -39,14 +39,14 @@ pub(crate) struct HistoryParams {
 
 /// Retransmits, segments and RTT samples added up.
 #[derive(Debug, Clone, Default)]
-struct Acc {
-    retransmits: u64,
-    segs_out: u64,
-    slots: [u64; SLOTS],
+pub(crate) struct Acc {
+    pub(crate) retransmits: u64,
+    pub(crate) segs_out: u64,
+    pub(crate) slots: [u64; SLOTS],
 }
 
 impl Acc {
-    fn add(&mut self, o: &Acc) {
+    pub(crate) fn add(&mut self, o: &Acc) {
         self.retransmits = self.retransmits.saturating_add(o.retransmits);
         self.segs_out = self.segs_out.saturating_add(o.segs_out);
         for (a, b) in self.slots.iter_mut().zip(o.slots) {
