@@ -227,15 +227,15 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
 
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
-    std::thread::sleep(Duration::from_secs(3));
+    writer.wait_more(600);
     // B joins: partitions move A -> B.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
-    std::thread::sleep(Duration::from_secs(3));
+    writer.wait_more(600);
     // B leaves cleanly: its partitions move back B -> A.
     b.stop();
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "a holds every partition again");
-    std::thread::sleep(Duration::from_secs(2));
+    writer.wait_more(400);
     let n = writer.stop();
     // Everything written reaches a's shards; then a stops cleanly.
     wait_stored(&[&a_dir, &b_dir], FILES * n);
@@ -300,7 +300,7 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
-    std::thread::sleep(Duration::from_secs(4));
+    writer.wait_more(800);
     let b_held = held_partitions(&b.log_lines()).unwrap();
     eprintln!("=== SIGKILL worker b (partitions {b_held:?})");
     let killed = Instant::now();
@@ -308,11 +308,11 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(SESSION_TIMEOUT_S + 30), "a takes b's partitions");
     eprintln!("a holds every partition {:?} after the kill", killed.elapsed());
     let handed = resumed_at(&a);
-    std::thread::sleep(Duration::from_secs(2));
+    writer.wait_more(400);
     // b comes back on its own directory.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions again");
-    std::thread::sleep(Duration::from_secs(2));
+    writer.wait_more(400);
     let n = writer.stop();
     wait_stored(&[&a_dir, &b_dir], FILES * n);
     a.stop();
@@ -356,13 +356,13 @@ fn an_agent_killed_during_a_hand_over_stores_every_line_once() {
     let a = worker(&kafka, tmp.path(), topic, "host-a");
     wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
-    std::thread::sleep(Duration::from_secs(3));
+    writer.wait_more(600);
     // b joins, and the agent dies while the partitions move.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     first.kill();
     wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
     let again = agent(&kafka, &agent_dir, &logs, topic);
-    std::thread::sleep(Duration::from_secs(3));
+    writer.wait_more(600);
     let n = writer.stop();
     wait_stored(&[&a_dir, &b_dir], FILES * n);
     // Let the last copies arrive (they are skipped; a copy stored would show below).

@@ -81,6 +81,22 @@ impl Writer {
         self.written.load(Ordering::Acquire)
     }
 
+    /// Waits until `lines` more lines per file have been written: a phase of a test measured
+    /// in data rather than in time, so a loaded machine (a writer thread scheduled late) still
+    /// gives every phase the same records.
+    pub fn wait_more(&self, lines: usize) {
+        let target = self.written() + lines;
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while self.written() < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer wrote {} of {target} lines in 120 s",
+                self.written()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn stop(self) -> usize {
         self.stop.store(true, Ordering::Release);
         self.thread.join().unwrap();
