@@ -128,9 +128,9 @@ impl Window {
         let index = Index::open(mmap).map_err(|e| corrupt(e.to_string()))?;
         if index.schema() != schema.schema {
             return Err(corrupt(
-                "its schema differs from this loglynx version's (written by a version with other \
-                 fields; windows are not migrated yet): move the data directory away or pass \
-                 another --data-dir, and ingest again"
+                "its fields differ from this loglynx version's (a window of an earlier version is \
+                 upgraded when the writer of its store starts: start it, or run the version that \
+                 wrote it)"
                     .into(),
             ));
         }
@@ -341,6 +341,6 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("w-0000000002000") && e.contains("schema"), "{e}");
+        assert!(e.contains("w-0000000002000") && e.contains("fields differ"), "{e}");
     }
 }
