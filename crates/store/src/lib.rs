@@ -30,6 +30,6 @@ mod writer;
 pub use error::StoreError;
 pub use schema::{FieldKind, StoreSchema};
 pub use snapshot::WindowSnapshot;
-pub use stats::StoreStats;
+pub use stats::{SealProgress, StoreStats, WindowInfo, WindowPhase};
 pub use store::Store;
 pub use writer::WriterHandle;

@@ -73,6 +73,8 @@ pub(crate) fn seal(w: &Window) -> Result<bool, StoreError> {
     if is_sealed(w)? {
         return Ok(false);
     }
+    w.set_sealing(Some(crate::window::dir_size(&w.dir)));
+    let done = SealEnd(w);
     let err = |e| StoreError::index(w.id, e);
     let mut index = w.index.clone();
     *index.settings_mut() = sealed_settings();
@@ -97,5 +99,15 @@ pub(crate) fn seal(w: &Window) -> Result<bool, StoreError> {
     }
     writer.wait_merging_threads().map_err(err)?;
     w.refresh(None)?;
+    drop(done);
     Ok(true)
+}
+
+/// Clears a window's seal progress however the seal ends.
+struct SealEnd<'a>(&'a Window);
+
+impl Drop for SealEnd<'_> {
+    fn drop(&mut self) {
+        self.0.set_sealing(None);
+    }
 }

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::retention;
 use crate::schema::StoreSchema;
 use crate::snapshot::WindowSnapshot;
-use crate::stats::{Counters, StoreStats};
+use crate::stats::{Counters, StoreStats, WindowInfo};
 use crate::window::{Window, WindowId, TMP_PREFIX};
 use crate::writer::{self, WriterHandle};
 
@@ -271,6 +271,13 @@ impl Store {
             .map(|w| w.snapshot().searcher.num_docs())
             .sum();
         s
+    }
+
+    /// Every window, newest first: whether it is written, sealing or sealed, its size and the
+    /// progress of a running seal. Reads each window's `meta.json` and lists its directory.
+    pub fn windows(&self) -> Vec<WindowInfo> {
+        let windows: Vec<Arc<Window>> = self.shared.windows().clone();
+        windows.iter().rev().map(|w| w.info()).collect()
     }
 
     /// Applies the retention limits of the config as if the clock read `now`; returns the ids
