@@ -72,23 +72,19 @@ fn phrase(store: &Store, words: &[&str]) -> usize {
     hits(store, &PhraseQuery::new(terms))
 }
 
-/// Writes `batches` of 1000 events of source `a` from position `from`, each acknowledged.
-fn ingest(store: &Store, from: u64, batches: u64, url: Option<&str>) {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = store.start_writer(rx).unwrap();
-    for i in 0..batches {
+/// Writes `batches` of 1000 events of source `a` from position `from`, each acknowledged,
+/// with `url.original` and a 404 status when `url` is set.
+fn ingest_from(store: &Store, from: u64, batches: u64, url: Option<&str>) {
+    let batches = (0..batches).map(|i| {
         let start = from + i * 1000;
         let mut b = batch("a", start, 1000, 1_700_000_000 + start as i64);
         for e in &mut b.events {
             e.url_original = url.map(String::from);
             e.http_status = url.map(|_| 404);
         }
-        let (b, ack) = with_ack(b);
-        tx.blocking_send(b).unwrap();
-        wait_ack(ack).unwrap();
-    }
-    drop(tx);
-    writer.join().unwrap();
+        b
+    });
+    ingest(store, batches);
 }
 
 #[test]
@@ -101,7 +97,7 @@ fn a_store_of_an_earlier_version_opens_searchable_and_takes_the_new_fields() {
         let mut c = cfg();
         c.window_max_size = ByteSize(1);
         let store = Store::open_as(tmp.path(), &c, earlier.clone()).unwrap();
-        ingest(&store, 0, 2, None);
+        ingest_from(&store, 0, 2, None);
     }
     let before = schemas_on_disk(tmp.path());
     assert_eq!(before.len(), 2);
@@ -122,7 +118,7 @@ fn a_store_of_an_earlier_version_opens_searchable_and_takes_the_new_fields() {
     assert_eq!(store.checkpoint().positions["a"], 2000);
 
     // This version writes on, into the resumed window, with the new fields.
-    ingest(&store, 2000, 2, Some("/login"));
+    ingest_from(&store, 2000, 2, Some("/login"));
     let check = |store: &Store| {
         assert_eq!(count(store), 4000);
         assert_eq!(term(store, f::HOST_NAME, "web1"), 4000);
@@ -147,7 +143,7 @@ fn a_window_with_a_field_of_another_type_is_refused_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let store = Store::open(tmp.path(), &cfg()).unwrap();
-        ingest(&store, 0, 1, None);
+        ingest_from(&store, 0, 1, None);
     }
     // Rewrite the window's schema with `process.pid` as text instead of a number.
     let dir = std::fs::read_dir(tmp.path().join("store"))
