@@ -53,7 +53,7 @@ pub struct WindowInfo {
     pub bytes: u64,
     /// Segments of its last commit (one once sealed).
     pub segments: usize,
-    /// Compression of its doc store as tantivy names it (`lz4` while written, `zstd(...)`
+    /// Compression of its doc store as tantivy names it (`zstd(compression_level=1)` while written, level 9
     /// once sealed).
     pub doc_store: String,
     /// The running seal, if one runs.

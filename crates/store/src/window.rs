@@ -398,7 +398,7 @@ mod tests {
         let i = w.info();
         assert_eq!((i.state, i.docs, i.segments, i.seal.clone()), (WindowPhase::Unsealed, 0, 0, None));
         assert_eq!(i.id, "w-0000000001000");
-        assert_eq!(i.doc_store, "lz4");
+        assert_eq!(i.doc_store, "zstd(compression_level=1)");
         assert_eq!(i.bytes, dir_size(&w.dir));
         w.set_live(true);
         assert_eq!(w.info().state, WindowPhase::Live);

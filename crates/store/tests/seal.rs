@@ -38,7 +38,7 @@ fn windows_on_disk(data: &Path) -> Vec<(String, usize)> {
 
 fn all_sealed(data: &Path, windows: usize) -> bool {
     let w = windows_on_disk(data);
-    w.len() == windows && w.iter().all(|(c, n)| c.starts_with("zstd") && *n == 1)
+    w.len() == windows && w.iter().all(|(c, n)| c == "zstd(compression_level=9)" && *n == 1)
 }
 
 /// Every stored event by id.
@@ -123,10 +123,10 @@ fn a_window_left_unsealed_is_sealed_at_the_next_start() {
     let before = windows_on_disk(tmp.path());
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].1, 3, "segments before sealing: {before:?}");
-    assert_eq!(before[0].0, "lz4", "a written window's doc store");
+    assert_eq!(before[0].0, "zstd(compression_level=1)", "a written window's doc store");
     let w = &Store::open(tmp.path(), &c).unwrap().windows()[0];
     assert_eq!((w.state, w.segments, w.docs), (WindowPhase::Unsealed, 3, 3000), "{w:?}");
-    assert_eq!(w.doc_store, "lz4");
+    assert_eq!(w.doc_store, "zstd(compression_level=1)");
 
     // Restarted with a smaller window size, the window is not resumed: it is sealed.
     c.window_max_size = ByteSize(1);
@@ -149,7 +149,7 @@ fn a_window_of_an_earlier_version_zstd_3_is_sealed_and_read() {
     let mut c = cfg();
     let sent = ingest(&Store::open(tmp.path(), &c).unwrap(), batches(2, 1000));
     // Rewrite the window as earlier versions wrote it: a zstd level 3 doc store in 64 KiB
-    // blocks (a merge with that compressor recompresses the lz4 blocks; the payload stays).
+    // blocks (a merge with that compressor recompresses the written blocks; the payload stays).
     let dir = std::fs::read_dir(tmp.path().join("store"))
         .unwrap()
         .map(|e| e.unwrap().path())
