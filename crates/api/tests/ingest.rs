@@ -253,6 +253,11 @@ async fn bulk_answers_like_elasticsearch_and_stores_the_good_documents() {
     assert_eq!(st["ingest"]["bulk"]["events_accepted"], 3, "{st}");
     assert_eq!(st["ingest"]["bulk"]["lines_rejected"], 4);
     assert_eq!(st["store"]["docs_stored"], 3);
+    // One window, being written: zstd level 1 doc store, no seal running.
+    let w = &st["windows"][0];
+    assert_eq!(st["windows"].as_array().map(Vec::len), Some(1), "{st}");
+    assert_eq!((w["state"].as_str(), w["docs"].as_u64(), w["doc_store"].as_str()), (Some("live"), Some(3), Some("zstd(compression_level=1)")), "{w}");
+    assert!(w["bytes"].as_u64() > Some(0) && w["segments"].as_u64() >= Some(1) && w["seal"].is_null(), "{w}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,18 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A window's fields cannot be read by this version: one was removed or changed type.
+    #[error(
+        "window {window} ({path}) has fields this loglynx version cannot read: {reason}: run the loglynx version that wrote it, or move that directory out of the store directory and restart (its events will no longer be searchable)"
+    )]
+    SchemaChanged {
+        /// The window id (its directory name).
+        window: String,
+        /// Its directory.
+        path: PathBuf,
+        /// Which field and how it differs.
+        reason: String,
+    },
     /// Another writer holds the store.
     #[error(
         "the store in {path} is already being written (another loglynx process, or start_writer called twice): stop the other writer or use another data_dir"

@@ -6,6 +6,7 @@
 //!   commits with the checkpoint, acks out, rollover.
 //! - `retention.rs`: deleting whole windows by age and size.
 //! - `seal.rs`: a closed window merged to one segment, its doc store recompressed (zstd).
+//! - `upgrade.rs`: windows of an earlier version get the fields added since (schema upgrade).
 //! - `disk.rs`: the disk watermark (ingestion pauses before the disk is full).
 //! - [`schema`]: the tantivy schema, Event <-> document.
 //! - `doc.rs`: the compact stored form of an event (the `_event` field).
@@ -22,12 +23,13 @@ pub mod schema;
 mod snapshot;
 mod stats;
 mod store;
+mod upgrade;
 mod window;
 mod writer;
 
 pub use error::StoreError;
 pub use schema::{FieldKind, StoreSchema};
 pub use snapshot::WindowSnapshot;
-pub use stats::StoreStats;
+pub use stats::{SealProgress, StoreStats, WindowInfo, WindowPhase};
 pub use store::Store;
 pub use writer::WriterHandle;

@@ -17,6 +17,11 @@
 //!   contains are stored as references into it), stored only (zstd doc store); hits are
 //!   rebuilt from it. Earlier versions stored `_source` JSON instead: their windows have
 //!   another schema and are refused when opened, with what to do.
+//!
+//! Fields are only ever added: a window written before a field existed gets it appended to its
+//! schema when the store opens (`upgrade.rs`, [`StoreSchema::upgraded_from`]). A new field goes
+//! at the end of [`KEYWORD_FIELDS`] or [`NUMERIC_FIELDS`] and into [`StoreSchema::to_document`];
+//! nothing else is needed for old windows to stay readable.
 //! - `event.id`: stored in `_event` only, not indexed: ids are unique, so indexing them would
 //!   add one term per event to the dictionary (a fifth of the index) for a lookup nobody does
 //!   in log search.
@@ -31,7 +36,7 @@ use std::collections::BTreeMap;
 
 use loglynx_core::{fields as f, Event};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, NumericOptions,
+    DateOptions, DateTimePrecision, Field, FieldEntry, IndexRecordOption, JsonObjectOptions, NumericOptions,
     OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, STORED,
 };
 use tantivy::{DateTime, DocAddress, Searcher, TantivyDocument};
@@ -121,63 +126,92 @@ pub enum FieldKind {
 }
 
 impl StoreSchema {
+    /// This version's schema, fields in their canonical order (a new store's layout).
     pub fn new() -> StoreSchema {
-        let mut b = Schema::builder();
-        let date = DateOptions::default()
-            .set_fast()
-            .set_precision(DateTimePrecision::Microseconds);
-        let timestamp = b.add_date_field(f::TIMESTAMP, date.clone());
-        let ingested = b.add_date_field(f::EVENT_INGESTED, date);
-        let id = b.add_text_field(f::EVENT_ID, TextOptions::default());
-        let message = b.add_text_field(
-            f::MESSAGE,
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer("default")
-                    .set_fieldnorms(false)
-                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-            ),
-        );
-        let keyword = TextOptions::default()
-            .set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer("raw")
-                    .set_fieldnorms(false)
-                    .set_index_option(IndexRecordOption::Basic),
-            )
-            .set_fast(Some("raw"));
-        let keywords = KEYWORD_FIELDS
-            .iter()
-            .map(|n| (*n, b.add_text_field(n, keyword.clone())))
-            .collect();
-        let numeric = NumericOptions::default().set_fast();
-        let numerics = NUMERIC_FIELDS
-            .iter()
-            .map(|n| (*n, b.add_u64_field(n, numeric.clone())))
-            .collect();
-        let labels = b.add_json_field(
-            LABELS,
-            JsonObjectOptions::default()
-                .set_indexing_options(
-                    TextFieldIndexing::default()
-                        .set_tokenizer("raw")
-                        .set_fieldnorms(false)
-                        .set_index_option(IndexRecordOption::Basic),
-                )
-                .set_fast(Some("raw")),
-        );
-        let event = b.add_bytes_field(EVENT, STORED);
-        StoreSchema {
-            schema: b.build(),
-            timestamp,
-            ingested,
-            id,
-            message,
-            labels,
-            event,
-            keywords,
-            numerics,
+        StoreSchema::assemble(definitions())
+    }
+
+    /// The schema of a store of this version (`self`) whose windows were written with `on_disk`
+    /// (by this or an earlier version): its fields keep their positions, which are tantivy's field ids in the
+    /// segments, and this version's fields it lacks are appended after them. Old segments
+    /// have no postings or column for an appended field, so it matches nothing there.
+    ///
+    /// Fails, saying which field, when `on_disk` has a field this version does not define
+    /// (removed) or defines with another type or other options.
+    pub(crate) fn upgraded_from(&self, on_disk: &Schema) -> Result<StoreSchema, String> {
+        if *on_disk == self.schema {
+            return Ok(self.clone());
         }
+        let defs: Vec<FieldEntry> = self.schema.fields().map(|(_, e)| e.clone()).collect();
+        let mut order = Vec::with_capacity(defs.len());
+        for (_, entry) in on_disk.fields() {
+            let Some(def) = defs.iter().find(|d| d.name() == entry.name()) else {
+                return Err(format!(
+                    "it has the field `{}`, which this version does not store (written by a newer version, or the field was removed)",
+                    entry.name()
+                ));
+            };
+            if def != entry {
+                return Err(format!(
+                    "its field `{}` is stored as {}, and this version stores it as {}",
+                    entry.name(),
+                    describe(entry),
+                    describe(def)
+                ));
+            }
+            order.push(def.clone());
+        }
+        order.extend(
+            defs.into_iter()
+                .filter(|d| on_disk.get_field(d.name()).is_err()),
+        );
+        Ok(StoreSchema::assemble(order))
+    }
+
+    /// Builds the schema from field entries in layout order, and the handles by name.
+    fn assemble(entries: Vec<FieldEntry>) -> StoreSchema {
+        let mut b = Schema::builder();
+        for e in entries {
+            b.add_field(e);
+        }
+        let schema = b.build();
+        let get = |name: &str| {
+            schema
+                .get_field(name)
+                .expect("every defined field is in the schema")
+        };
+        StoreSchema {
+            timestamp: get(f::TIMESTAMP),
+            ingested: get(f::EVENT_INGESTED),
+            id: get(f::EVENT_ID),
+            message: get(f::MESSAGE),
+            labels: get(LABELS),
+            event: get(EVENT),
+            keywords: named(&schema, KEYWORD_FIELDS),
+            numerics: named(&schema, NUMERIC_FIELDS),
+            schema,
+        }
+    }
+
+    /// This version's schema without the fields `names`: what a version before they existed
+    /// wrote. For tests of upgrades ([`crate::Store::open_as`]); not for production use.
+    #[doc(hidden)]
+    pub fn without_fields(names: &[&str]) -> StoreSchema {
+        StoreSchema::assemble(
+            definitions()
+                .into_iter()
+                .filter(|e| !names.contains(&e.name()))
+                .collect(),
+        )
+    }
+
+    /// Names of the fields that `self` has and `other` lacks, in layout order.
+    pub(crate) fn added_to(&self, other: &Schema) -> Vec<String> {
+        self.schema
+            .fields()
+            .filter(|(_, e)| other.get_field(e.name()).is_err())
+            .map(|(_, e)| e.name().to_string())
+            .collect()
     }
 
     /// The kind of an ECS field name (`labels.x` is [`FieldKind::Labels`]), or None if unknown.
@@ -219,8 +253,8 @@ impl StoreSchema {
         d.add_text(self.id, &e.id);
         d.add_text(self.message, &e.message);
         let kw = |d: &mut TantivyDocument, name: &str, v: Option<&str>| {
-            if let Some(v) = v {
-                d.add_text(self.keywords[name], v);
+            if let (Some(v), Some(field)) = (v, self.keywords.get(name)) {
+                d.add_text(*field, v);
             }
         };
         kw(&mut d, f::EVENT_DATASET, e.dataset.as_deref());
@@ -250,17 +284,17 @@ impl StoreSchema {
         kw(&mut d, f::USER_AGENT_ORIGINAL, e.user_agent.as_deref());
         kw(&mut d, f::ALERT_ID, e.alert_id.as_deref());
         for id in &e.rule_ids {
-            d.add_text(self.keywords[f::RULE_ID], id);
+            kw(&mut d, f::RULE_ID, Some(id));
         }
         for name in &e.rule_names {
-            d.add_text(self.keywords[f::RULE_NAME], name);
+            kw(&mut d, f::RULE_NAME, Some(name));
         }
         for flag in e.flags.names() {
-            d.add_text(self.keywords[f::LOG_FLAGS], flag);
+            kw(&mut d, f::LOG_FLAGS, Some(flag));
         }
         let num = |d: &mut TantivyDocument, name: &str, v: Option<u64>| {
-            if let Some(v) = v {
-                d.add_u64(self.numerics[name], v);
+            if let (Some(v), Some(field)) = (v, self.numerics.get(name)) {
+                d.add_u64(*field, v);
             }
         };
         num(&mut d, f::PROCESS_PID, e.pid.map(u64::from));
@@ -346,6 +380,88 @@ impl StoreSchema {
     }
 }
 
+/// Keyword and numeric fields of the first layout; fields added later come after `_event`.
+const FIRST_KEYWORDS: usize = 29;
+const FIRST_NUMERICS: usize = 15;
+
+/// This version's field entries in canonical order: the first layout (dates, id, message,
+/// keywords, numerics, labels, `_event`), then the keyword and numeric fields added since, in
+/// list order. New fields go at the end of their list, so a new store lays its fields out as an
+/// upgraded one does (see [`StoreSchema::upgraded_from`]).
+fn definitions() -> Vec<FieldEntry> {
+    let date = DateOptions::default()
+        .set_fast()
+        .set_precision(DateTimePrecision::Microseconds);
+    let keyword = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_fieldnorms(false)
+                .set_index_option(IndexRecordOption::Basic),
+        )
+        .set_fast(Some("raw"));
+    let numeric = NumericOptions::default().set_fast();
+    let kw = |n: &&str| FieldEntry::new_text(n.to_string(), keyword.clone());
+    let num = |n: &&str| FieldEntry::new_u64(n.to_string(), numeric.clone());
+    let (kw_first, kw_added) = KEYWORD_FIELDS.split_at(FIRST_KEYWORDS.min(KEYWORD_FIELDS.len()));
+    let (num_first, num_added) = NUMERIC_FIELDS.split_at(FIRST_NUMERICS.min(NUMERIC_FIELDS.len()));
+    let mut v = vec![
+        FieldEntry::new_date(f::TIMESTAMP.into(), date.clone()),
+        FieldEntry::new_date(f::EVENT_INGESTED.into(), date),
+        FieldEntry::new_text(f::EVENT_ID.into(), TextOptions::default()),
+        FieldEntry::new_text(
+            f::MESSAGE.into(),
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        ),
+    ];
+    v.extend(kw_first.iter().map(kw));
+    v.extend(num_first.iter().map(num));
+    v.push(FieldEntry::new_json(
+        LABELS.into(),
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast(Some("raw")),
+    ));
+    v.push(FieldEntry::new_bytes(EVENT.into(), STORED.into()));
+    v.extend(kw_added.iter().map(kw));
+    v.extend(num_added.iter().map(num));
+    v
+}
+
+/// The handles of the fields of `names` that `schema` has.
+fn named(schema: &Schema, names: &[&'static str]) -> BTreeMap<&'static str, Field> {
+    names
+        .iter()
+        .filter_map(|n| Some((*n, schema.get_field(n).ok()?)))
+        .collect()
+}
+
+/// A field's type and indexing, for errors.
+fn describe(e: &FieldEntry) -> String {
+    let t = e.field_type();
+    let mut s = format!("{:?}", t.value_type()).to_lowercase();
+    if let Some(o) = t.get_index_record_option() {
+        s.push_str(&format!(", indexed ({o:?})"));
+    }
+    if e.is_fast() {
+        s.push_str(", fast");
+    }
+    if e.is_stored() {
+        s.push_str(", stored");
+    }
+    s
+}
+
 impl Default for StoreSchema {
     fn default() -> Self {
         Self::new()
@@ -378,5 +494,57 @@ mod tests {
         assert_eq!(s.kind("process.pid"), Some(FieldKind::Numeric));
         assert_eq!(s.kind("labels.env"), Some(FieldKind::Labels));
         assert_eq!(s.kind("nope"), None);
+    }
+
+    #[test]
+    fn an_earlier_schema_is_upgraded_by_appending_what_it_lacks() {
+        let now = StoreSchema::new();
+        assert_eq!(now.upgraded_from(&now.schema).unwrap().schema, now.schema);
+
+        let old = StoreSchema::without_fields(&[f::URL_ORIGINAL]);
+        assert_eq!(old.field(f::URL_ORIGINAL), None);
+        let up = now.upgraded_from(&old.schema).unwrap();
+        assert_eq!(up.added_to(&old.schema), vec![f::URL_ORIGINAL.to_string()]);
+        // The old fields keep their ids; the new one comes last.
+        for (field, entry) in old.schema.fields() {
+            assert_eq!(up.schema.get_field_entry(field), entry);
+        }
+        assert_eq!(
+            up.field(f::URL_ORIGINAL).unwrap().field_id() as usize,
+            old.schema.num_fields()
+        );
+        assert_eq!(up.schema.num_fields(), now.schema.num_fields());
+        // An event is indexed the same way in either layout, the new field included.
+        let mut e = Event::new("GET /x", Timestamp::from_secs(1), Timestamp::from_secs(2), "i".into());
+        e.url_original = Some("/x".into());
+        let d = up.to_document(&e);
+        assert_eq!(
+            d.get_first(up.field(f::URL_ORIGINAL).unwrap()).and_then(|v| v.as_str()),
+            Some("/x")
+        );
+        assert_eq!(up.from_document(&d, (e.timestamp.0, e.ingested.0)), Some(e));
+    }
+
+    #[test]
+    fn a_changed_or_unknown_field_is_refused_by_name() {
+        let now = StoreSchema::new();
+        let mut b = Schema::builder();
+        for (_, entry) in now.schema.fields() {
+            if entry.name() == f::URL_ORIGINAL {
+                b.add_u64_field(f::URL_ORIGINAL, NumericOptions::default().set_fast());
+            } else {
+                b.add_field(entry.clone());
+            }
+        }
+        let e = now.upgraded_from(&b.build()).unwrap_err();
+        assert!(e.contains("`url.original` is stored as u64") && e.contains("as str"), "{e}");
+
+        let mut b = Schema::builder();
+        for (_, entry) in now.schema.fields() {
+            b.add_field(entry.clone());
+        }
+        b.add_text_field("legacy.field", STORED);
+        let e = now.upgraded_from(&b.build()).unwrap_err();
+        assert!(e.contains("`legacy.field`") && e.contains("newer version"), "{e}");
     }
 }

@@ -37,6 +37,60 @@ pub struct StoreStats {
     pub disk_pauses: u64,
 }
 
+/// One window as the stats page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowInfo {
+    /// The window id (`<shard>/<id>` in a read-only view).
+    pub id: String,
+    /// Written, sealing, sealed...
+    pub state: WindowPhase,
+    /// `@timestamp` bounds of its events (None before its first commit).
+    pub min_timestamp: Option<Timestamp>,
+    pub max_timestamp: Option<Timestamp>,
+    /// Events searchable in it.
+    pub docs: u64,
+    /// Bytes of its directory now (during a seal: the old segments and the new one).
+    pub bytes: u64,
+    /// Segments of its last commit (one once sealed).
+    pub segments: usize,
+    /// Compression of its doc store as tantivy names it (`zstd(compression_level=1)` while written, level 9
+    /// once sealed).
+    pub doc_store: String,
+    /// The running seal, if one runs.
+    pub seal: Option<SealProgress>,
+}
+
+/// Where a window is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowPhase {
+    /// The writer adds events to it.
+    Live,
+    /// Closed; its merges are finishing or it waits for its turn to be sealed (one window is
+    /// sealed at a time).
+    Closing,
+    /// Being sealed: merged into one segment, its doc store recompressed.
+    Sealing,
+    /// One segment, zstd doc store: nothing more is done to it.
+    Sealed,
+    /// Closed and not sealed: left by a shutdown (sealed at the next start), skipped for lack
+    /// of disk space, or seen through a read-only view (which cannot tell its writer's live
+    /// window from others).
+    Unsealed,
+}
+
+/// A running seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SealProgress {
+    /// When it started.
+    pub started: Timestamp,
+    /// The window's bytes when it started.
+    pub bytes_before: u64,
+    /// Bytes of the sealed segment written so far (it ends near the doc store's share of
+    /// `bytes_before` smaller; then the old segments are deleted).
+    pub bytes_written: u64,
+}
+
 /// The writer's counters, shared with readers of [`StoreStats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::retention;
 use crate::schema::StoreSchema;
 use crate::snapshot::WindowSnapshot;
-use crate::stats::{Counters, StoreStats};
+use crate::stats::{Counters, StoreStats, WindowInfo};
 use crate::window::{Window, WindowId, TMP_PREFIX};
 use crate::writer::{self, WriterHandle};
 
@@ -71,7 +71,18 @@ impl Store {
     ///
     /// Fails with [`StoreError::DataDir`] when the directory cannot be created or written, and
     /// with [`StoreError::CorruptWindow`] (naming the window) when an index cannot be read.
+    ///
+    /// Windows written by an earlier version with fewer fields are upgraded first (see
+    /// `upgrade.rs`); one with a field removed or changed is refused with
+    /// [`StoreError::SchemaChanged`].
     pub fn open(data_dir: &Path, cfg: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_as(data_dir, cfg, StoreSchema::new())
+    }
+
+    /// [`Store::open`] as a version whose schema is `code` would: for tests that write a store
+    /// as an earlier version did ([`StoreSchema::without_fields`]). Not for production use.
+    #[doc(hidden)]
+    pub fn open_as(data_dir: &Path, cfg: &StoreConfig, code: StoreSchema) -> Result<Store, StoreError> {
         let root = data_dir.join("store");
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
@@ -82,7 +93,6 @@ impl Store {
         std::fs::write(&probe, b"loglynx").map_err(io_err(&root))?;
         std::fs::remove_file(&probe).map_err(io_err(&root))?;
 
-        let schema = StoreSchema::new();
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(&root).map_err(io_err(&root))? {
             let entry = entry.map_err(io_err(&root))?;
@@ -102,6 +112,7 @@ impl Store {
             }
         }
         ids.sort();
+        let schema = crate::upgrade::upgrade_store(&root, &ids, &code)?;
         let mut windows = Vec::with_capacity(ids.len());
         for id in ids {
             windows.push(Arc::new(Window::open(&root, id, &schema)?));
@@ -140,7 +151,7 @@ impl Store {
             shared: Arc::new(Shared {
                 root: shards_dir.to_path_buf(),
                 cfg: cfg.clone(),
-                schema: StoreSchema::new(),
+                schema: crate::upgrade::view_schema(shards_dir, &StoreSchema::new()),
                 read_only: true,
                 windows: RwLock::new(Vec::new()),
                 committed: RwLock::new((Checkpoint::default(), 0)),
@@ -260,6 +271,13 @@ impl Store {
             .map(|w| w.snapshot().searcher.num_docs())
             .sum();
         s
+    }
+
+    /// Every window, newest first: whether it is written, sealing or sealed, its size and the
+    /// progress of a running seal. Reads each window's `meta.json` and lists its directory.
+    pub fn windows(&self) -> Vec<WindowInfo> {
+        let windows: Vec<Arc<Window>> = self.shared.windows().clone();
+        windows.iter().rev().map(|w| w.info()).collect()
     }
 
     /// Applies the retention limits of the config as if the clock read `now`; returns the ids

@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use loglynx_core::{Checkpoint, Timestamp};
@@ -23,6 +23,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 use crate::error::StoreError;
 use crate::schema::StoreSchema;
 use crate::snapshot::WindowSnapshot;
+use crate::stats::{SealProgress, WindowInfo, WindowPhase};
 
 /// Prefix of window directory names.
 const PREFIX: &str = "w-";
@@ -83,6 +84,12 @@ pub(crate) struct Window {
     state: RwLock<WindowState>,
     size: AtomicU64,
     merging: AtomicBool,
+    /// Whether the writer has it open (the window being written).
+    live: AtomicBool,
+    /// While a seal runs: when it started (ns since the epoch, 0 otherwise) and the bytes the
+    /// window had then.
+    seal_started_ns: AtomicI64,
+    seal_bytes_before: AtomicU64,
 }
 
 struct WindowState {
@@ -128,9 +135,9 @@ impl Window {
         let index = Index::open(mmap).map_err(|e| corrupt(e.to_string()))?;
         if index.schema() != schema.schema {
             return Err(corrupt(
-                "its schema differs from this loglynx version's (written by a version with other \
-                 fields; windows are not migrated yet): move the data directory away or pass \
-                 another --data-dir, and ingest again"
+                "its fields differ from this loglynx version's (a window of an earlier version is \
+                 upgraded when the writer of its store starts: start it, or run the version that \
+                 wrote it)"
                     .into(),
             ));
         }
@@ -158,6 +165,9 @@ impl Window {
             state: RwLock::new(WindowState { payload, snapshot }),
             size: AtomicU64::new(0),
             merging: AtomicBool::new(false),
+            live: AtomicBool::new(false),
+            seal_started_ns: AtomicI64::new(0),
+            seal_bytes_before: AtomicU64::new(0),
         };
         w.update_size();
         Ok(w)
@@ -258,6 +268,67 @@ impl Window {
         self.merging.store(on, Ordering::Release);
     }
 
+    /// Marks the window as being written (or not).
+    pub fn set_live(&self, on: bool) {
+        self.live.store(on, Ordering::Release);
+    }
+
+    /// Records that a seal starts now (`Some`, with the window's bytes) or ended (`None`).
+    pub fn set_sealing(&self, bytes_before: Option<u64>) {
+        let started = bytes_before.map_or(0, |_| Timestamp::now().as_nanos());
+        self.seal_bytes_before
+            .store(bytes_before.unwrap_or(0), Ordering::Relaxed);
+        self.seal_started_ns.store(started, Ordering::Release);
+    }
+
+    /// What the stats page shows of the window: its state, size and the progress of a
+    /// running seal (bytes the merge wrote so far: a closed window gets no other files).
+    pub fn info(&self) -> WindowInfo {
+        let snapshot = self.snapshot();
+        let meta = self.index.load_metas().ok();
+        let segments = meta.as_ref().map_or(0, |m| m.segments.len());
+        let doc_store = meta
+            .as_ref()
+            .and_then(|m| serde_json::to_value(&m.index_settings.docstore_compression).ok())
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let bytes = dir_size(&self.dir);
+        let started = self.seal_started_ns.load(Ordering::Acquire);
+        let sealed = meta
+            .as_ref()
+            .is_some_and(|m| m.segments.len() <= 1 && m.index_settings == crate::seal::sealed_settings());
+        let seal = (started != 0).then(|| {
+            let before = self.seal_bytes_before.load(Ordering::Relaxed);
+            SealProgress {
+                started: Timestamp(started),
+                bytes_before: before,
+                bytes_written: bytes.saturating_sub(before),
+            }
+        });
+        let state = if self.live.load(Ordering::Acquire) {
+            WindowPhase::Live
+        } else if seal.is_some() {
+            WindowPhase::Sealing
+        } else if sealed {
+            WindowPhase::Sealed
+        } else if self.is_merging() {
+            WindowPhase::Closing
+        } else {
+            WindowPhase::Unsealed
+        };
+        WindowInfo {
+            id: self.label.clone(),
+            state,
+            min_timestamp: snapshot.min_timestamp,
+            max_timestamp: snapshot.max_timestamp,
+            docs: snapshot.searcher.num_docs(),
+            bytes,
+            segments,
+            doc_store,
+            seal,
+        }
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, WindowState> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -320,6 +391,32 @@ mod tests {
     }
 
     #[test]
+    fn info_tells_live_sealing_and_unsealed_windows_apart() {
+        use crate::stats::WindowPhase;
+        let tmp = tempfile::tempdir().unwrap();
+        let w = Window::create(tmp.path(), WindowId(1000), &StoreSchema::new()).unwrap();
+        let i = w.info();
+        assert_eq!((i.state, i.docs, i.segments, i.seal.clone()), (WindowPhase::Unsealed, 0, 0, None));
+        assert_eq!(i.id, "w-0000000001000");
+        assert_eq!(i.doc_store, "zstd(compression_level=1)");
+        assert_eq!(i.bytes, dir_size(&w.dir));
+        w.set_live(true);
+        assert_eq!(w.info().state, WindowPhase::Live);
+        w.set_live(false);
+        w.set_merging(true);
+        assert_eq!(w.info().state, WindowPhase::Closing);
+        // A seal that started when the window had 10 bytes less than now has written 10.
+        w.set_sealing(Some(dir_size(&w.dir) - 10));
+        let i = w.info();
+        assert_eq!(i.state, WindowPhase::Sealing);
+        assert_eq!(i.seal.unwrap().bytes_written, 10);
+        w.set_sealing(None);
+        w.set_merging(false);
+        assert_eq!(w.info().state, WindowPhase::Unsealed);
+        assert_eq!(w.info().seal, None);
+    }
+
+    #[test]
     fn created_window_reopens_empty_and_schema_mismatch_is_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let schema = StoreSchema::new();
@@ -341,6 +438,6 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("w-0000000002000") && e.contains("schema"), "{e}");
+        assert!(e.contains("w-0000000002000") && e.contains("fields differ"), "{e}");
     }
 }

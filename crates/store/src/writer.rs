@@ -230,6 +230,7 @@ fn open_writer(window: &Window, opts: &WriterOptions) -> Result<IndexWriter, Sto
         e => StoreError::index(window.id, e),
     })?;
     writer.set_merge_policy(Box::new(merge_policy()));
+    window.set_live(true);
     Ok(writer)
 }
 
@@ -527,6 +528,7 @@ impl WriterLoop {
                 if let Some(a) = self.active.as_mut() {
                     if let Err(re) = a.writer.rollback() {
                         tracing::error!(window = %a.window.id, "rollback failed, closing the window: {re}");
+                        a.window.set_live(false);
                         self.active = None;
                     }
                 }
@@ -553,6 +555,7 @@ impl WriterLoop {
         };
         tracing::info!(window = %window.id, bytes = window.size(), "closing window");
         window.set_merging(true);
+        window.set_live(false);
         let (tx, done) = std::sync::mpsc::channel();
         let w = window.clone();
         let watermark = self.shared.cfg.disk_watermark.0;

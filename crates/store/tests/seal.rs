@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::*;
 use loglynx_config::ByteSize;
 use loglynx_core::Event;
-use loglynx_store::Store;
-use tantivy::collector::{Count, DocSetCollector};
-use tantivy::query::{AllQuery, PhraseQuery};
+use loglynx_store::{Store, WindowPhase};
+use tantivy::collector::Count;
+use tantivy::query::PhraseQuery;
 use tantivy::Term;
 
 /// The doc store compression and the segment count of every window, from its `meta.json`.
@@ -38,23 +38,21 @@ fn windows_on_disk(data: &Path) -> Vec<(String, usize)> {
 
 fn all_sealed(data: &Path, windows: usize) -> bool {
     let w = windows_on_disk(data);
-    w.len() == windows && w.iter().all(|(c, n)| c.starts_with("zstd") && *n == 1)
+    w.len() == windows && w.iter().all(|(c, n)| c == "zstd(compression_level=9)" && *n == 1)
 }
 
 /// Every stored event by id.
 fn stored(store: &Store) -> BTreeMap<String, Event> {
     let mut m = BTreeMap::new();
-    for w in store.snapshot() {
-        for addr in w.searcher.search(&AllQuery, &DocSetCollector).unwrap() {
-            let e = store
-                .schema()
-                .event_at(&w.searcher, addr)
-                .unwrap()
-                .expect("stored event decodes");
-            assert!(m.insert(e.id.clone(), e).is_none(), "an event stored twice");
-        }
+    for e in stored_events(store) {
+        assert!(m.insert(e.id.clone(), e).is_none(), "an event stored twice");
     }
     m
+}
+
+/// `n` batches of `size` events of source `a`, 10,000 s apart.
+fn batches(n: u64, size: u64) -> impl Iterator<Item = loglynx_core::EventBatch> {
+    (0..n).map(move |i| batch("a", i * size, size, 1_700_000_000 + i as i64 * 10_000))
 }
 
 /// Events matching the phrase `words` in `message`, over all windows.
@@ -91,16 +89,7 @@ fn a_closed_window_is_sealed_and_its_events_read_back_whole() {
     // Every window is full after its first commit: each commit closes (and seals) one.
     c.window_max_size = ByteSize(1);
     let store = Store::open(tmp.path(), &c).unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = store.start_writer(rx).unwrap();
-    let mut sent = Vec::new();
-    for i in 0..2u64 {
-        let b = batch("a", i * 3000, 3000, 1_700_000_000 + i as i64 * 10_000);
-        sent.extend(b.events.iter().cloned());
-        let (b, ack) = with_ack(b);
-        tx.blocking_send(b).unwrap();
-        wait_ack(ack).unwrap();
-    }
+    let (sent, tx, writer) = start_and_send(&store, batches(2, 3000));
     wait_until("both windows sealed", || all_sealed(tmp.path(), 2));
     // The store searches the sealed segments (the reader was reloaded after the seal).
     wait_until("the snapshot shows the sealed segments", || {
@@ -110,6 +99,14 @@ fn a_closed_window_is_sealed_and_its_events_read_back_whole() {
             .all(|w| w.searcher.segment_readers().len() == 1)
     });
     assert_whole(&store, &sent);
+    // The stats page tells the same: every window sealed, one segment, zstd, its events.
+    wait_until("the stats show both windows sealed", || {
+        store.windows().iter().all(|w| w.state == WindowPhase::Sealed)
+    });
+    for w in store.windows() {
+        assert_eq!((w.docs, w.segments, w.seal.clone()), (3000, 1, None), "{w:?}");
+        assert!(w.doc_store.starts_with("zstd") && w.bytes > 0, "{w:?}");
+    }
     drop(tx);
     writer.join().unwrap();
     let store = Store::open(tmp.path(), &c).unwrap();
@@ -121,33 +118,21 @@ fn a_closed_window_is_sealed_and_its_events_read_back_whole() {
 fn a_window_left_unsealed_is_sealed_at_the_next_start() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = cfg();
-    let mut sent = Vec::new();
-    {
-        let store = Store::open(tmp.path(), &c).unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let writer = store.start_writer(rx).unwrap();
-        // Three commits: three segments in the one window (fewer than the merge policy merges).
-        for i in 0..3u64 {
-            let b = batch("a", i * 1000, 1000, 1_700_000_000 + i as i64 * 10_000);
-            sent.extend(b.events.iter().cloned());
-            let (b, ack) = with_ack(b);
-            tx.blocking_send(b).unwrap();
-            wait_ack(ack).unwrap();
-        }
-        drop(tx);
-        writer.join().unwrap();
-    }
+    // Three commits: three segments in the one window (fewer than the merge policy merges).
+    let sent = ingest(&Store::open(tmp.path(), &c).unwrap(), batches(3, 1000));
     let before = windows_on_disk(tmp.path());
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].1, 3, "segments before sealing: {before:?}");
-    assert_eq!(before[0].0, "lz4", "a written window's doc store");
+    assert_eq!(before[0].0, "zstd(compression_level=1)", "a written window's doc store");
+    let w = &Store::open(tmp.path(), &c).unwrap().windows()[0];
+    assert_eq!((w.state, w.segments, w.docs), (WindowPhase::Unsealed, 3, 3000), "{w:?}");
+    assert_eq!(w.doc_store, "zstd(compression_level=1)");
 
     // Restarted with a smaller window size, the window is not resumed: it is sealed.
     c.window_max_size = ByteSize(1);
     c.commit_interval = Duration::from_millis(20);
     let store = Store::open(tmp.path(), &c).unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = store.start_writer(rx).unwrap();
+    let (_, tx, writer) = start_and_send(&store, []);
     wait_until("the window sealed", || all_sealed(tmp.path(), 1));
     wait_until("the snapshot shows the sealed segment", || {
         store.snapshot()[0].searcher.segment_readers().len() == 1
@@ -162,23 +147,9 @@ fn a_window_left_unsealed_is_sealed_at_the_next_start() {
 fn a_window_of_an_earlier_version_zstd_3_is_sealed_and_read() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = cfg();
-    let mut sent = Vec::new();
-    {
-        let store = Store::open(tmp.path(), &c).unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        let writer = store.start_writer(rx).unwrap();
-        for i in 0..2u64 {
-            let b = batch("a", i * 1000, 1000, 1_700_000_000 + i as i64 * 10_000);
-            sent.extend(b.events.iter().cloned());
-            let (b, ack) = with_ack(b);
-            tx.blocking_send(b).unwrap();
-            wait_ack(ack).unwrap();
-        }
-        drop(tx);
-        writer.join().unwrap();
-    }
+    let sent = ingest(&Store::open(tmp.path(), &c).unwrap(), batches(2, 1000));
     // Rewrite the window as earlier versions wrote it: a zstd level 3 doc store in 64 KiB
-    // blocks (a merge with that compressor recompresses the lz4 blocks; the payload stays).
+    // blocks (a merge with that compressor recompresses the written blocks; the payload stays).
     let dir = std::fs::read_dir(tmp.path().join("store"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -209,8 +180,7 @@ fn a_window_of_an_earlier_version_zstd_3_is_sealed_and_read() {
     c.window_max_size = ByteSize(1);
     let store = Store::open(tmp.path(), &c).unwrap();
     assert_whole(&store, &sent);
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let writer = store.start_writer(rx).unwrap();
+    let (_, tx, writer) = start_and_send(&store, []);
     wait_until("the window sealed", || all_sealed(tmp.path(), 1));
     wait_until("the snapshot reloaded after the seal", || {
         store.snapshot()[0].searcher.segment_readers().len() == 1

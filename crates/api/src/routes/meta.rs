@@ -45,21 +45,7 @@ pub(crate) async fn fields(State(st): State<AppState>) -> Json<Vec<FieldInfo>> {
 /// Handler of `GET /api/v1/stats`.
 pub(crate) async fn stats(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let store = st.store.clone();
-    let (stats, windows) = tokio::task::spawn_blocking(move || {
-        let windows: Vec<Value> = store
-            .snapshot()
-            .iter()
-            .map(|w| {
-                json!({
-                    "id": w.id,
-                    "min_timestamp": w.min_timestamp,
-                    "max_timestamp": w.max_timestamp,
-                    "docs": w.searcher.num_docs(),
-                })
-            })
-            .collect();
-        (store.stats(), windows)
-    })
+    let (stats, windows) = tokio::task::spawn_blocking(move || (store.stats(), store.windows()))
     .await
     .map_err(|e| ApiError::Internal(format!("stats task failed: {e}")))?;
     Ok(Json(json!({

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use loglynx_config::{ByteSize, StoreConfig};
 use loglynx_core::{ack_channel, AckError, AckReceiver, Event, EventBatch, Timestamp};
-use loglynx_store::Store;
+use loglynx_store::{Store, WriterHandle};
+use tokio::sync::mpsc::Sender;
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::AllQuery;
 
@@ -85,20 +86,56 @@ pub fn count(store: &Store) -> u64 {
         .sum()
 }
 
-/// How many times each event id is stored, over all windows.
-pub fn id_counts(store: &Store) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
+/// Every stored event, over all windows (an event stored twice is there twice).
+pub fn stored_events(store: &Store) -> Vec<Event> {
+    let mut v = Vec::new();
     for w in store.snapshot() {
         for addr in w.searcher.search(&AllQuery, &DocSetCollector).unwrap() {
             let e = store
                 .schema()
                 .event_at(&w.searcher, addr)
                 .unwrap()
-                .expect("stored event");
-            *m.entry(e.id).or_insert(0) += 1;
+                .expect("stored event decodes");
+            v.push(e);
         }
     }
+    v
+}
+
+/// How many times each event id is stored, over all windows.
+pub fn id_counts(store: &Store) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for e in stored_events(store) {
+        *m.entry(e.id).or_insert(0) += 1;
+    }
     m
+}
+
+/// Starts the writer of `store` and sends `batches`, each waited for until acknowledged.
+/// Returns the events sent, the sender and the writer: drop the sender, then join the writer,
+/// to stop it.
+pub fn start_and_send(
+    store: &Store,
+    batches: impl IntoIterator<Item = EventBatch>,
+) -> (Vec<Event>, Sender<EventBatch>, WriterHandle) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let writer = store.start_writer(rx).unwrap();
+    let mut sent = Vec::new();
+    for b in batches {
+        sent.extend(b.events.iter().cloned());
+        let (b, ack) = with_ack(b);
+        tx.blocking_send(b).unwrap();
+        wait_ack(ack).unwrap();
+    }
+    (sent, tx, writer)
+}
+
+/// [`start_and_send`], then stops the writer (a clean shutdown). Returns the events sent.
+pub fn ingest(store: &Store, batches: impl IntoIterator<Item = EventBatch>) -> Vec<Event> {
+    let (sent, tx, writer) = start_and_send(store, batches);
+    drop(tx);
+    writer.join().unwrap();
+    sent
 }
 
 /// Asserts that exactly the ids `key-0 .. key-(n-1)` are stored, each once.
