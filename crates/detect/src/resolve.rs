@@ -55,6 +55,14 @@ impl Resolver {
         r
     }
 
+    /// Takes up again the open and acknowledged alerts of resolving rules in `book` (those
+    /// another process raised since: a correlator taking over), keeping the watermark.
+    pub(crate) fn reseed(&mut self, book: &AlertBook, resolves: impl Fn(&str) -> bool) {
+        let watermark = self.watermark;
+        *self = Resolver::new(self.after_secs as u64, book, resolves);
+        self.watermark = watermark;
+    }
+
     pub(crate) fn enabled(&self) -> bool {
         self.after_secs > 0
     }
