@@ -4,7 +4,8 @@
 //! matches to the signals topic, the correlator (one of the workers) counts them together and
 //! publishes the alert to the alerts topic (listed by `loglynx serve --brokers`) and as an event
 //! (searchable). An acknowledgement made through serve lives in Kafka: a new serve sees it. A
-//! rule disabled through serve reaches the workers through the rules topic.
+//! rule disabled through serve reaches the workers through the rules topic. An alert of a rule
+//! tagged `loglynx.resolve` resolves in the correlator, also after a handover.
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
 
@@ -49,13 +50,28 @@ fn write_failures_from(dir: &Path, from: usize, to: usize) {
 
 /// `GET /api/v1/alerts?rule=ssh_brute_force` of `serve`.
 fn brute_force_alerts(serve: &Server) -> Value {
+    alerts_of(serve, "ssh_brute_force")
+}
+
+/// `GET /api/v1/alerts?rule=RULE` of `serve`.
+fn alerts_of(serve: &Server, rule: &str) -> Value {
     serve
         .client()
-        .get(serve.url("/api/v1/alerts?rule=ssh_brute_force&limit=100"))
+        .get(serve.url(&format!("/api/v1/alerts?rule={rule}&limit=100")))
         .send()
         .unwrap()
         .json()
         .unwrap()
+}
+
+/// A rule of the user's tagged `loglynx.resolve`: its alert resolves once no match came for
+/// `[detect] resolve_after` of event time.
+const SPOOL_RULE: &str = "title: Upload spool full\nname: spool_full\ntags:\n  - loglynx.resolve\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'upload spool full'\n  condition: keywords\nlevel: high\n";
+
+/// Appends `line` to the log file `name` of `dir`.
+fn append_line(dir: &Path, name: &str, line: &str) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
+    writeln!(f, "{line}").unwrap();
 }
 
 /// Records in each partition of the topic (their high watermarks), from the workers' health
@@ -169,7 +185,9 @@ fn logged_worker(kafka: &Tansu, cfg: &Path, data: &Path, name: &str) -> Proc {
 
 /// The correlating worker stops in the middle of a brute force: the other one takes the
 /// signals partition over, reads again the signals its windows need, and the alert is raised
-/// once, counting the failures from before and after the handover. (A stop, not a SIGKILL:
+/// once, counting the failures from before and after the handover. An alert of a resolving
+/// rule raised before the handover is resolved by the new correlator, on an event that no rule
+/// matches (the shards' progress records move its watermark). (A stop, not a SIGKILL:
 /// Tansu 0.6 does not reassign a group whose leader died, see e2e_kafka_faults.rs; what the
 /// new correlator reads again is the same either way: from the committed offset, which is the
 /// oldest signal a window still needs.)
@@ -181,6 +199,12 @@ fn the_correlator_stopped_mid_brute_force_is_replaced_and_the_alert_raised_once(
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&logs).unwrap();
     let cfg = config(tmp.path());
+    let rules = tmp.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("spool.yml"), SPOOL_RULE).unwrap();
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("[detect]\nrules = [{:?}]\nresolve_after = \"10s\"\n", rules.to_str().unwrap()));
+    std::fs::write(&cfg, text).unwrap();
 
     let agent = agent(&kafka, &tmp.path().join("agent"), &logs, TOPIC);
     let w1 = logged_worker(&kafka, &cfg, &data, "worker 1");
@@ -196,15 +220,33 @@ fn the_correlator_stopped_mid_brute_force_is_replaced_and_the_alert_raised_once(
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    // Below the threshold (10): no alert yet.
+    // Below the threshold (10): no alert yet. The spool fills at the last failure's time
+    // (07:00:15): its alert is open.
     write_failures_from(&logs, 0, 6);
+    append_line(&logs, "spool.log", "Dec 10 07:00:15 gate sshd[90]: upload spool full: /srv/spool");
     serve.wait_total("rule.name:ssh_failed_login", 6, Duration::from_secs(120));
+    serve.wait_for(Duration::from_secs(60), "the spool alert in serve", || alerts_of(&serve, "spool_full")["total"] == 1);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(brute_force_alerts(&serve)["total"], 0);
+    let spool = alerts_of(&serve, "spool_full");
+    assert_eq!(spool["alerts"][0]["status"], "open", "{spool}");
+    let spool_id = spool["alerts"][0]["id"].as_str().unwrap().to_string();
     let (leaving, staying) = if correlating(&w1.log_lines()) { (w1, w2) } else { (w2, w1) };
     eprintln!("=== stopping the correlating worker (pid {})", leaving.pid());
     leaving.stop();
     staying.wait_log(Duration::from_secs(90), "the other worker correlating", correlating);
+
+    // One event no rule matches, 15 s of event time after the spool's last match (more than
+    // resolve_after): the new correlator resolves the alert it took over, once.
+    append_line(&logs, "app.log", "Dec 10 07:00:30 gate backup[7]: nightly run finished");
+    serve.wait_for(Duration::from_secs(60), "the spool alert resolved in serve", || {
+        alerts_of(&serve, "spool_full")["alerts"][0]["status"] == "resolved"
+    });
+    let spool = alerts_of(&serve, "spool_full");
+    assert_eq!((spool["total"].as_u64(), spool["alerts"][0]["id"].as_str()), (Some(1), Some(spool_id.as_str())), "{spool}");
+    let last = spool["alerts"][0]["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["by"], "loglynx", "{spool}");
+    serve.wait_total(&format!("alert.id:{spool_id} AND event.action:resolved"), 1, Duration::from_secs(60));
 
     write_failures_from(&logs, 6, 14);
     serve.wait_total("rule.name:ssh_failed_login", 14, Duration::from_secs(120));

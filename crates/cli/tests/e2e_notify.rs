@@ -2,6 +2,8 @@
 //! then answers, gets each new alert exactly once; a notification pending when loglynx is
 //! SIGKILLed is delivered after the restart (the outbox is durable). Uses Loghub's
 //! `OpenSSH_2k.log` (fails in CI when `../shared/data` is absent, see loglynx-testkit).
+//! An alert of a rule tagged `loglynx.resolve` is notified raised, then resolved once no match
+//! came for `[detect] resolve_after` of event time.
 
 mod support;
 
@@ -97,5 +99,105 @@ fn a_webhook_that_hangs_and_fails_gets_each_alert_once_also_across_a_sigkill() {
     assert!(d.values().all(|&n| n == 1), "each alert once: {d:?}");
     assert!(recv.requests.load(Ordering::SeqCst) > ids.len());
     drop(d);
+    s.stop();
+}
+
+/// A rule of the user's tagged `loglynx.resolve` (a condition that holds, then clears).
+const SPOOL_RULE: &str = "title: Upload spool full\nname: spool_full\ntags:\n  - loglynx.resolve\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    - 'upload spool full'\n  condition: keywords\nlevel: high\n";
+
+/// An rsyslog line (RFC 3339 time, Debian's default) of sshd at `2025-06-01T10:00:SS`.
+fn sshd_line(sec: u32, msg: &str) -> String {
+    format!("2025-06-01T10:00:{sec:02}+00:00 web1 sshd[4100]: {msg}\n")
+}
+
+/// The (type, alert id, alert status) of each notification answered, in order.
+fn received(recv: &Receiver) -> Vec<(String, String, String)> {
+    recv.bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+            (s("/type"), s("/alert/id"), s("/alert/status"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_resolving_rule_notifies_its_alert_raised_then_resolved_after_resolve_after_of_event_time() {
+    let recv = Receiver::start(Arc::new(|_| Answer::Ok));
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, rules) = (tmp.path().join("logs"), tmp.path().join("rules"));
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("spool.yml"), SPOOL_RULE).unwrap();
+    let cfg = tmp.path().join("loglynx.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[detect]\nrules = [{:?}]\nresolve_after = \"5s\"\n[detect.notify]\nwebhook = \"http://127.0.0.1:{}/hook\"\ntimeout = \"2s\"\n",
+            rules.to_str().unwrap(),
+            recv.port
+        ),
+    )
+    .unwrap();
+    let mut f = std::fs::File::create(logs.join("auth.log")).unwrap();
+    let mut write = |lines: &[(u32, &str)]| {
+        for (sec, msg) in lines {
+            f.write_all(sshd_line(*sec, msg).as_bytes()).unwrap();
+        }
+        f.flush().unwrap();
+    };
+    let glob = format!("{}/*.log", logs.display());
+    let s = Server::start(
+        &tmp.path().join("data"),
+        &["--config", cfg.to_str().unwrap(), "--tail", glob.as_str(), "--syslog-udp", "off", "--syslog-tcp", "off"],
+    );
+    let alert = |id: &str| -> Value { s.client().get(s.url(&format!("/api/v1/alerts/{id}"))).send().unwrap().json().unwrap() };
+
+    // The condition holds from :00 to :02; the next event (:03) is 1 s later, under resolve_after.
+    let closed = "Connection closed by 10.1.2.3 port 50022 [preauth]";
+    write(&[(0, "upload spool full: /srv/spool"), (1, "upload spool full: /srv/spool"), (2, "upload spool full: /srv/spool"), (3, closed)]);
+    s.wait_total("NOT event.dataset:loglynx.alert", 4, Duration::from_secs(60));
+    s.wait_for(Duration::from_secs(30), "the raised alert notified", || !received(&recv).is_empty());
+    let got = received(&recv);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (kind, id, status) = got[0].clone();
+    assert_eq!((kind.as_str(), status.as_str()), ("alert", "open"));
+    let a = alert(&id);
+    assert_eq!(a["rule"]["name"], "spool_full");
+    assert_eq!((a["status"].as_str(), a["count"].as_u64()), (Some("open"), Some(3)), "{a}");
+    assert_eq!(a["last_seen"], "2025-06-01T10:00:02Z");
+
+    // Events up to :07 (5 s after the last match, not more): still open. At :08 it is quiet for
+    // 6 s of event time: resolved, and notified as such.
+    write(&[(5, closed), (7, closed)]);
+    s.wait_total("NOT event.dataset:loglynx.alert", 6, Duration::from_secs(60));
+    assert_eq!(alert(&id)["status"], "open", "5 s without a match is not more than resolve_after");
+    write(&[(8, closed)]);
+    s.wait_for(Duration::from_secs(30), "the resolution notified", || received(&recv).len() == 2);
+    let got = received(&recv);
+    assert_eq!(got[1], ("alert.resolved".to_string(), id.clone(), "resolved".to_string()), "{got:?}");
+    let a = alert(&id);
+    assert_eq!(a["status"], "resolved");
+    let last = &a["history"].as_array().unwrap().last().unwrap();
+    assert_eq!((last["status"].as_str(), last["by"].as_str()), (Some("resolved"), Some("loglynx")));
+    s.wait_for(Duration::from_secs(10), "both deliveries recorded", || {
+        let n = alert(&id)["notified"].clone();
+        n == serde_json::json!(["webhook", "webhook:resolved"])
+    });
+    s.wait_total(&format!("event.dataset:loglynx.alert AND event.action:resolved AND alert.id:{id}"), 1, Duration::from_secs(30));
+
+    // The condition returns: a new alert, notified once; the resolved one stays resolved.
+    write(&[(20, "upload spool full: /srv/spool")]);
+    s.wait_for(Duration::from_secs(30), "the new alert notified", || received(&recv).len() == 3);
+    let got = received(&recv);
+    assert_eq!((got[2].0.as_str(), got[2].2.as_str()), ("alert", "open"), "{got:?}");
+    assert_ne!(got[2].1, id);
+    assert_eq!(alert(&id)["status"], "resolved");
+    let d = recv.delivered.lock().unwrap().clone();
+    assert_eq!(d.len(), 3, "{d:?}");
+    assert!(d.values().all(|&n| n == 1), "each notification once: {d:?}");
+    assert_eq!(recv.requests.load(Ordering::SeqCst), 3);
     s.stop();
 }

@@ -32,6 +32,16 @@ pub struct DetectConfig {
     /// rules: a condition that holds, then clears) is resolved when no match came for this long
     /// in event time (later events were processed): status `resolved`, a history entry and a
     /// notification. `"0s"`: never.
+    ///
+    /// Why 5 minutes: the conditions that resolve are re-sent while they hold, the socket counts
+    /// every `[tcp_states] socket_counts_interval` and the performance summaries every
+    /// `perf_summary_interval` (both 60 s by default), so the period must be several of those
+    /// intervals, or an alert whose condition still holds resolves between two of its events
+    /// and is raised again at the next. 5 minutes tolerates four missed intervals (a lost
+    /// snapshot, a slow pipeline). Peers settle near the same point: Prometheus sends a firing
+    /// alert valid for 4 x max(evaluation interval, resend delay 1 m), "for two eval or send
+    /// failures", and Alertmanager's `resolve_timeout` defaults to 5 m; Elastic's prebuilt
+    /// detection rules mostly run every 5 m, so their alerts cannot clear sooner either.
     #[serde(default = "default_resolve_after", with = "humantime_serde")]
     pub resolve_after: Duration,
     /// The fields that group the alerts of single-event rules (correlation rules group by

@@ -89,6 +89,15 @@ pub struct TcpStatesConfig {
     /// Alert when one process opens this many connections shorter than a second to one peer
     /// within a minute (the built-in rule `tcp_connection_churn`, over `network.connection`
     /// events: needs eBPF and `connections`).
+    ///
+    /// Why 300 (5 per second): the side that closes a connection keeps it in TIME_WAIT for
+    /// 60 s, and Linux's default local port range (32768-60999, 28,232 ports) then caps new
+    /// connections from one address to one peer at about 470 per second before `connect` fails
+    /// with EADDRNOTAVAIL. 5 per second is about 1% of that and leaves some 300 sockets in
+    /// TIME_WAIT, far below `time_wait_threshold` (5,000, reached at about 83 per second): the
+    /// rule (level low) points at a client without connection pooling or keep-alive well
+    /// before it turns into a TIME_WAIT storm or port exhaustion, and stays quiet for the
+    /// occasional health check or cron job, which open a few connections a minute.
     #[serde(default = "default_churn_threshold")]
     pub churn_threshold: usize,
     /// The window of `failed_connect_threshold`.

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use loglynx_core::{Event, Timestamp};
 use redb::ReadableTable;
 
-use crate::alerts::{Alert, AlertBook, AlertStatus, Change, OUTBOX};
+use crate::alerts::{Alert, AlertBook, AlertStatus, Change};
 use crate::DetectError;
 
 /// The suffix of a channel in `notified` once the resolution was delivered on it.
@@ -53,6 +53,14 @@ impl Resolver {
             }
         }
         r
+    }
+
+    /// Takes up again the open and acknowledged alerts of resolving rules in `book` (those
+    /// another process raised since: a correlator taking over), keeping the watermark.
+    pub(crate) fn reseed(&mut self, book: &AlertBook, resolves: impl Fn(&str) -> bool) {
+        let watermark = self.watermark;
+        *self = Resolver::new(self.after_secs as u64, book, resolves);
+        self.watermark = watermark;
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -139,19 +147,16 @@ impl AlertBook {
                 t.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.err("cannot write the alerts table", e))?;
                 out.push(a);
             }
-            let channels = self.channels();
-            if !channels.is_empty() && !out.is_empty() {
-                let mut outbox = tx.open_table(OUTBOX).map_err(|e| self.err("cannot open the outbox", e))?;
-                let mut seq = outbox.last().map_err(|e| self.err("cannot read the outbox", e))?.map_or(0, |(k, _)| k.value() + 1);
-                for a in &out {
-                    for ch in a.notify.iter().filter(|c| channels.contains(c)) {
-                        let p = crate::notify::Pending::resolved(ch, a.clone());
-                        let bytes = serde_json::to_vec(&p).unwrap_or_default();
-                        outbox.insert(seq, bytes.as_slice()).map_err(|e| self.err("cannot write the outbox", e))?;
-                        seq += 1;
-                    }
-                }
-            }
+        }
+        let channels = self.channels();
+        if !channels.is_empty() && !out.is_empty() {
+            let pending = out.iter().flat_map(|a| {
+                a.notify
+                    .iter()
+                    .filter(|c| channels.contains(c))
+                    .map(|c| crate::notify::Pending::resolved(c, a.clone()))
+            });
+            self.queue(&tx, pending)?;
         }
         tx.commit().map_err(|e| self.err("cannot commit to the alerts database", e))?;
         Ok(out)

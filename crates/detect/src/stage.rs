@@ -54,6 +54,14 @@ impl DetectionStage {
         self.resolver = Resolver::new(secs, &self.book, |key| d.rules().find(key).is_some_and(|r| r.resolves));
     }
 
+    /// Takes up the open alerts of resolving rules that are in the book now, so they resolve
+    /// here: a correlator taking over the signals calls it, its book holds the alerts the
+    /// previous one raised (read from the alerts topic since this stage was made).
+    pub fn track_open_alerts(&mut self) {
+        let d = self.detector.clone();
+        self.resolver.reseed(&self.book, |key| d.rules().find(key).is_some_and(|r| r.resolves));
+    }
+
     /// Uses newly loaded rules; the windows of correlation rules that are still there are kept.
     pub fn reload(&mut self, detector: Arc<Detector>) {
         let mut c = detector.correlator();

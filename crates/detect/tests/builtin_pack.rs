@@ -5,11 +5,13 @@
 //!
 //! Skipped when the data is absent, unless `LOGLYNX_REQUIRE_SHARED` is set (see loglynx-testkit).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind, Timestamp};
-use loglynx_detect::{AlertBook, AlertFilter, DetectionStage, DetectionStats, Detector, DetectorOptions, LoadOptions, RuleSet};
+use loglynx_detect::{AlertBook, AlertFilter, DetectionStage, DetectionStats, Detector};
 use loglynx_pipeline::parse::{parse_record, ParseContext};
 
 fn events(dataset: &str, file: &str) -> Option<Vec<Event>> {
@@ -40,12 +42,7 @@ fn events(dataset: &str, file: &str) -> Option<Vec<Event>> {
 }
 
 fn stage(dir: &std::path::Path) -> (Arc<Detector>, DetectionStage, Arc<AlertBook>) {
-    let rules = RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
-    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
-    let detector = Arc::new(Detector::new(rules, DetectorOptions::default()));
-    let book = Arc::new(AlertBook::open(dir, 3600, 10_000).unwrap());
-    let stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
-    (detector, stage, book)
+    common::builtin_stage(&[], AlertBook::open(dir, 3600, 10_000).unwrap(), 0)
 }
 
 fn failures(events: &[Event]) -> BTreeMap<String, Vec<(i64, String)>> {
@@ -135,9 +132,7 @@ fn ssh_brute_force_alerts_of_openssh_2k_with_exact_counts_and_none_twice_on_repl
 /// of event, it does not.
 #[test]
 fn new_error_pattern_matches_warm_error_level_new_patterns_only() {
-    let rules = RuleSet::load_all::<&str>(&[], loglynx_detect::rules::BUILTIN, LoadOptions::default()).unwrap();
-    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
-    let detector = Detector::new(rules, DetectorOptions::default());
+    let detector = common::builtin_detector(&[]);
     let signal = |level: &str, warm: bool, action: &str| {
         let mut e = Event::new("new pattern: disk <*> failed", Timestamp::from_secs(1), Timestamp::from_secs(1), "x-pattern".into());
         e.dataset = Some("loglynx.pattern".into());
@@ -168,14 +163,8 @@ fn new_error_pattern_matches_warm_error_level_new_patterns_only() {
 /// destination below the threshold, none for the same count spread over longer than the window.
 #[test]
 fn tcp_connect_failures_alert_per_destination_over_the_configured_threshold() {
-    let params = vec![("failed_connect_threshold".to_string(), "5".to_string()), ("failed_connect_window".to_string(), "30s".to_string())];
-    let texts = loglynx_detect::rules::builtin_with(&params);
-    let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let rules = RuleSet::load_all::<&str>(&[], &texts, LoadOptions::default()).unwrap();
-    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
-    let detector = Arc::new(Detector::new(rules, DetectorOptions::default()));
-    let book = Arc::new(AlertBook::in_memory(3600, 1000).unwrap());
-    let mut stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
+    let params = [("failed_connect_threshold", "5"), ("failed_connect_window", "30s")];
+    let (detector, mut stage, book) = common::builtin_stage(&params, AlertBook::in_memory(3600, 1000).unwrap(), 0);
     let mut n = 0;
     let mut attempt = |dest: &str, port: u16, t: i64, new_state: &str| {
         n += 1;

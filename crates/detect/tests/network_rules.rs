@@ -4,22 +4,16 @@
 //! resolve (`[detect] resolve_after`, in event time). The same rules over real sockets:
 //! `crates/cli/tests/e2e_network.rs`.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
+use std::sync::Arc;
+
+use common::all_alerts as alerts;
 use loglynx_core::{Event, Timestamp};
-use loglynx_detect::{AlertBook, AlertFilter, AlertStatus, DetectionStage, DetectionStats, Detector, DetectorOptions, LoadOptions, RuleSet};
+use loglynx_detect::{AlertBook, AlertStatus, DetectionStage, Detector};
 
 fn stage(params: &[(&str, &str)], resolve_after: u64) -> (Arc<Detector>, DetectionStage, Arc<AlertBook>) {
-    let params: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let texts = loglynx_detect::rules::builtin_with(&params);
-    let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let rules = RuleSet::load_all::<&str>(&[], &texts, LoadOptions::default()).unwrap();
-    assert!(rules.rejected().is_empty(), "{:?}", rules.rejected());
-    let detector = Arc::new(Detector::new(rules, DetectorOptions::default()));
-    let book = Arc::new(AlertBook::in_memory(3600, 1000).unwrap());
-    let mut stage = DetectionStage::new(detector.clone(), book.clone(), Arc::new(Mutex::new(DetectionStats::default())));
-    stage.resolve_after(resolve_after);
-    (detector, stage, book)
+    common::builtin_stage(params, AlertBook::in_memory(3600, 1000).unwrap(), resolve_after)
 }
 
 /// A `network.sockets` event as the monitor sends it.
@@ -41,12 +35,6 @@ fn count(d: &Detector, t: i64, action: &str, group: &str, n: usize, growing_s: u
     }
     d.tag(&mut e);
     e
-}
-
-fn alerts(book: &AlertBook) -> Vec<loglynx_detect::Alert> {
-    let (_, mut a) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
-    a.sort_by_key(|x| (x.rule.name.clone(), serde_json::to_string(&x.group).unwrap(), x.first_seen));
-    a
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! A webhook receiver for the notification tests: answers each request as a plan says
-//! (hang, fail, ok) and counts the alerts it answered 200 (by `X-Loglynx-Notification`).
+//! (hang, fail, ok), counts the notifications it answered 200 (by `X-Loglynx-Notification`:
+//! the alert id, `<alert id>:resolved` for a resolution) and keeps their bodies in order.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -22,8 +23,10 @@ pub enum Answer {
 
 pub struct Receiver {
     pub port: u16,
-    /// alert id -> times it was answered 200
+    /// `X-Loglynx-Notification` (alert id, or `<id>:resolved`) -> times it was answered 200
     pub delivered: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// The bodies answered 200, in the order they came.
+    pub bodies: Arc<Mutex<Vec<Value>>>,
     pub requests: Arc<AtomicUsize>,
     pub plan: Arc<Mutex<Plan>>,
 }
@@ -33,13 +36,14 @@ impl Receiver {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let delivered = Arc::new(Mutex::new(BTreeMap::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
         let plan = Arc::new(Mutex::new(plan));
-        let (d, r, p) = (delivered.clone(), requests.clone(), plan.clone());
+        let (d, b, r, p) = (delivered.clone(), bodies.clone(), requests.clone(), plan.clone());
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
-                let (d, r, p) = (d.clone(), r.clone(), p.clone());
+                let (d, b, r, p) = (d.clone(), b.clone(), r.clone(), p.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(c.try_clone().unwrap());
                     let mut len = 0;
@@ -64,7 +68,11 @@ impl Receiver {
                     let mut body = vec![0; len];
                     reader.read_exact(&mut body).unwrap();
                     let v: Value = serde_json::from_slice(&body).unwrap();
-                    assert_eq!(v["alert"]["id"].as_str().unwrap(), id, "the header names the alert");
+                    assert_eq!(
+                        v["alert"]["id"].as_str().unwrap(),
+                        id.strip_suffix(":resolved").unwrap_or(&id),
+                        "the header names the alert"
+                    );
                     let n = r.fetch_add(1, Ordering::SeqCst);
                     let answer = (p.lock().unwrap())(n);
                     match answer {
@@ -74,13 +82,14 @@ impl Receiver {
                         }
                         Answer::Ok => {
                             *d.lock().unwrap().entry(id).or_insert(0) += 1;
+                            b.lock().unwrap().push(v);
                             let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                         }
                     }
                 });
             }
         });
-        Receiver { port, delivered, requests, plan }
+        Receiver { port, delivered, bodies, requests, plan }
     }
 }
 

@@ -64,16 +64,20 @@ pub(crate) fn spawn_signals(
         .name("signals".into())
         .spawn(move || {
             let mut given_up = false;
+            let mut progress = Progress::default();
             while let Some(batch) = rx.blocking_recv() {
                 if given_up {
                     continue;
                 }
-                let records: Vec<(String, Vec<u8>)> = batch
+                let mut records: Vec<(String, Vec<u8>)> = batch
                     .events
                     .iter()
                     .filter(|e| !e.rule_ids.is_empty() && e.dataset.as_deref() != Some(loglynx_detect::alerts::ALERT_DATASET))
                     .filter_map(|e| Some((e.rule_ids[0].clone(), serde_json::to_vec(e).ok()?)))
                     .collect();
+                if let Some(p) = progress.next(&batch.events) {
+                    records.push(p);
+                }
                 if let Err(e) = send_until_stopped(&producer, &signals, &records, || stopping.load(Ordering::Relaxed)) {
                     tracing::warn!("signals not sent ({e}) while stopping: the batches left are not committed; the partition's next owner reads them again");
                     given_up = true;
@@ -85,6 +89,38 @@ pub(crate) fn spawn_signals(
             }
         })
         .map_err(|source| NodeError::Thread { what: "signals sender", source })
+}
+
+/// The event time a shard has read up to, sent to the signals topic as an event without rules
+/// (`event.dataset: loglynx.progress`) whenever it moved on by a second. The correlator sees
+/// only matched events; without these its watermark (the newest event time it processed, see
+/// `loglynx_detect::resolve`) would stand still while no rule matches, and the alerts of rules
+/// tagged `loglynx.resolve` (a condition that stops matching) would not resolve until some
+/// other rule matched. At most one record per second of event time and shard, most of them in
+/// a send of signals that happens anyway.
+#[derive(Default)]
+struct Progress {
+    sent_secs: Option<i64>,
+}
+
+/// `event.dataset` of progress records.
+const PROGRESS_DATASET: &str = "loglynx.progress";
+
+impl Progress {
+    /// The progress record to add to a batch's signals, if its newest event time moved on by
+    /// a second since the last one sent.
+    fn next(&mut self, events: &[Event]) -> Option<(String, Vec<u8>)> {
+        let newest = events.iter().map(|e| e.timestamp).max()?;
+        let secs = newest.as_millis().div_euclid(1000);
+        if self.sent_secs.is_some_and(|s| secs <= s) {
+            return None;
+        }
+        let mut e = Event::new(String::new(), newest, Timestamp::now(), format!("progress-{}", newest.as_millis()));
+        e.dataset = Some(PROGRESS_DATASET.into());
+        let bytes = serde_json::to_vec(&e).ok()?;
+        self.sent_secs = Some(secs);
+        Some((PROGRESS_DATASET.to_string(), bytes))
+    }
 }
 
 /// Sends `records` to `topic`, again after each failure (backing off from 200 ms to 5 s)
@@ -221,6 +257,8 @@ impl Run {
             if now_owned != owned {
                 tracing::info!(partitions = ?now_owned, "correlator: signals partitions held");
                 if owned.is_empty() && !now_owned.is_empty() {
+                    // Taking over: the alerts the previous correlator raised resolve here.
+                    stage.track_open_alerts();
                     // Taking over: the notifications the alerts topic says are not delivered.
                     match self.det.alerts().requeue_pending() {
                         Ok(0) => {}
@@ -316,5 +354,32 @@ impl Run {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> Event {
+        Event::new("x", Timestamp::from_millis(ms), Timestamp::from_millis(ms), format!("e{ms}"))
+    }
+
+    /// The event time of a progress record, read as the correlator reads it.
+    fn sent(p: Option<(String, Vec<u8>)>) -> Option<i64> {
+        let e: Event = serde_json::from_slice(&p?.1).unwrap();
+        assert!(e.rule_ids.is_empty());
+        assert_eq!(e.dataset.as_deref(), Some(PROGRESS_DATASET));
+        Some(e.timestamp.as_millis())
+    }
+
+    #[test]
+    fn progress_is_sent_once_per_second_of_event_time_at_the_batch_newest() {
+        let mut p = Progress::default();
+        assert_eq!(sent(p.next(&[])), None, "an empty batch");
+        assert_eq!(sent(p.next(&[at(10_500), at(10_200)])), Some(10_500));
+        assert_eq!(sent(p.next(&[at(10_900)])), None, "the same second");
+        assert_eq!(sent(p.next(&[at(9_000)])), None, "older events");
+        assert_eq!(sent(p.next(&[at(11_000), at(30_250)])), Some(30_250));
     }
 }
