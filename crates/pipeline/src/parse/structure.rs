@@ -139,6 +139,111 @@ impl Structure {
         s
     }
 
+    /// The header's fields in order, ending with `message`: `["level", "time", "thread",
+    /// "logger", "message"]` (`header` for a rest read as the generic header reads it).
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.name()).collect();
+        if self.time != TimeReading::Absent {
+            out.push("time");
+        }
+        match &self.columns {
+            None => out.push("header"),
+            Some(cols) => out.extend(cols.iter().filter(|c| **c != Column::Separator).map(|c| c.name())),
+        }
+        out.push("message");
+        out
+    }
+
+    /// `line` cut into the pieces the structure reads, in order, each with the field it is
+    /// (`time`, `level`, `thread`, ..., `message`) or `None` for what lies between (blanks,
+    /// delimiters, brackets): the pieces joined are the line. `None` when the line does not fit.
+    /// For showing a structure (the dashboard's Sources page), not on the ingest path.
+    pub fn segments<'a>(&self, line: &'a str, ctx: &ParseContext) -> Option<Vec<(Option<&'static str>, &'a str)>> {
+        let mut spans: Vec<(&'static str, &'a str)> = Vec::new();
+        let mut cur = line;
+        for col in &self.lead {
+            let (tok, next) = next_field(cur, " ")?;
+            if !fits(*col, tok) {
+                return None;
+            }
+            spans.push((col.name(), tok));
+            cur = next.trim_start_matches([' ', '\t']);
+        }
+        let (ts, rest) = self.read_time(cur, ctx)?;
+        let time = cur
+            .get(..cur.len().checked_sub(rest.len())?)?
+            .trim_start_matches('[')
+            .trim_end_matches([' ', '\t', ',', ':', ';', '|', ']']);
+        if !time.is_empty() {
+            spans.push(("time", time));
+        }
+        match &self.columns {
+            None => {
+                ts?;
+                let mut ev = Event::default();
+                header::after_time(rest, ts, &mut ev, ctx);
+                let head = rest.strip_suffix(ev.message.as_str()).unwrap_or(rest);
+                let trimmed = head.trim_matches([' ', '\t', ':', '-', '|']);
+                if !trimmed.is_empty() {
+                    spans.push(("header", trimmed));
+                }
+                if head.len() < rest.len() && !ev.message.is_empty() {
+                    spans.push(("message", &rest[head.len()..]));
+                }
+            }
+            Some(cols) => {
+                let mut cur = rest.trim_start_matches([' ', '\t']);
+                if self.delimiter != " " {
+                    cur = cur.strip_prefix(self.delimiter.trim_matches(' ')).unwrap_or(cur);
+                } else if let Some(r) = cur.strip_prefix(": ") {
+                    cur = r;
+                }
+                for col in cols {
+                    let (tok, next) = next_field(cur, &self.delimiter)?;
+                    cur = next;
+                    if !fits(*col, tok) {
+                        return None;
+                    }
+                    if *col != Column::Separator && !tok.is_empty() {
+                        spans.push((col.name(), tok));
+                    }
+                }
+                let mut msg = cur.trim_start_matches([' ', '\t']);
+                if self.delimiter == " " {
+                    for lead in ["- ", ": "] {
+                        if let Some(m) = msg.strip_prefix(lead) {
+                            msg = m.trim_start_matches(' ');
+                            break;
+                        }
+                    }
+                }
+                if !msg.is_empty() && msg != "-" && msg != ":" {
+                    spans.push(("message", msg));
+                }
+            }
+        }
+        // Every span is a slice of `line`: its place is its offset in it.
+        let base = line.as_ptr() as usize;
+        let mut out = Vec::with_capacity(spans.len() * 2 + 1);
+        let mut at = 0;
+        for (name, piece) in spans {
+            let start = (piece.as_ptr() as usize).checked_sub(base)?;
+            let end = start + piece.len();
+            if start < at || end > line.len() {
+                return None;
+            }
+            if start > at {
+                out.push((None, line.get(at..start)?));
+            }
+            out.push((Some(name), line.get(start..end)?));
+            at = end;
+        }
+        if at < line.len() {
+            out.push((None, line.get(at..)?));
+        }
+        Some(out)
+    }
+
     /// The strftime format of its time, when it has one.
     pub fn timestamp_format(&self) -> Option<&str> {
         match &self.time {
