@@ -10,6 +10,7 @@ import { PatternsView } from "./patterns";
 import { PipelineView } from "./pipeline";
 import { RulesView } from "./rules";
 import { SearchView } from "./search";
+import { SourcesView } from "./sources";
 import { VIEWS, formatHash, parseHash, type State } from "./state";
 import { LiveTail } from "./tail";
 import { PRESETS, fromLocalInput, presetOf, resolveTime, toLocalInput } from "./time";
@@ -61,6 +62,7 @@ const alerts = new AlertsView(
   badge,
 );
 const rules = new RulesView(showError);
+const sources = new SourcesView(showError);
 const patterns = new PatternsView(byId("patterns-page"), showError);
 byId("tail-clear").addEventListener("click", () => tail.clear());
 
@@ -70,6 +72,7 @@ const QUERY_OFF: Partial<Record<State["view"], string>> = {
   pipeline: "the Pipeline page shows the Kafka pipeline now; the query applies to Search and Live tail",
   alerts: "the Alerts page has its own filters (status, rule, words); the time range applies to it",
   rules: "the Rules page lists the rules; the time range is the backtests'",
+  sources: "the Sources page shows the structures learned per source now",
 };
 
 /** Shows a state in the inputs (query, range picker, tabs). */
@@ -91,7 +94,7 @@ function syncInputs(s: State): void {
     byId(`tab-${v}`).setAttribute("aria-selected", String(s.view === v));
   }
   document.body.dataset.view = s.view;
-  byId("range").classList.toggle("disabled", s.view === "tail" || s.view === "pipeline");
+  byId("range").classList.toggle("disabled", s.view === "tail" || s.view === "pipeline" || s.view === "sources");
   queryInput.disabled = s.view !== "search" && s.view !== "tail" && s.view !== "patterns";
   queryInput.title = QUERY_OFF[s.view] ?? "";
   byId<HTMLButtonElement>("run").textContent = s.view === "search" || s.view === "tail" || s.view === "patterns" ? "Search" : "Apply";
@@ -106,6 +109,7 @@ function apply(s: State): void {
   if (s.view !== "pipeline") pipeline.stop();
   if (s.view !== "alerts") alerts.stop();
   if (s.view !== "rules") rules.stop();
+  if (s.view !== "sources") sources.stop();
   if (s.view !== "patterns") patterns.stop();
   if (s.view === "search") {
     void search.run(s);
@@ -118,6 +122,8 @@ function apply(s: State): void {
     void alerts.run(s);
   } else if (s.view === "rules") {
     void rules.run(s);
+  } else if (s.view === "sources") {
+    void sources.run();
   } else if (s.view === "patterns") {
     showError(null);
     void patterns.run(s);

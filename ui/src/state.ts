@@ -2,9 +2,9 @@
 // shared and reloaded.
 
 /** Which main view is shown. */
-export type View = "search" | "tail" | "patterns" | "network" | "pipeline" | "alerts" | "rules";
+export type View = "search" | "tail" | "patterns" | "network" | "pipeline" | "alerts" | "rules" | "sources";
 
-export const VIEWS: readonly View[] = ["search", "tail", "patterns", "network", "pipeline", "alerts", "rules"];
+export const VIEWS: readonly View[] = ["search", "tail", "patterns", "network", "pipeline", "alerts", "rules", "sources"];
 
 /** Everything that defines what the dashboard shows. */
 export interface State {

@@ -333,3 +333,40 @@ export interface PatternsResponse {
   templates: number;
   overflow: { service: string; lines: number }[];
 }
+
+/** A piece of a sample line: a field a learned structure reads, or what lies between two. */
+export interface Segment {
+  text: string;
+  field?: string;
+}
+
+/** One source of `GET /api/v1/sources/learned`. */
+export interface LearnedSource {
+  kind: "file" | "syslog" | "http_text" | "http_json" | string;
+  host: string;
+  source: string;
+  detail?: string;
+  structure: string;
+  timestamp_format?: string;
+  fields: string[];
+  zone: string;
+  zone_from: "files.zones" | "files.timezone" | "fixed" | string;
+  ambiguous_date: boolean;
+  matched: number;
+  relearned: number;
+  sample?: string;
+  segments: Segment[];
+}
+
+/** What the configuration sets instead of inference. */
+export interface LearnedOverrides {
+  timezone: string;
+  zones: { paths: string[]; timezone: string }[];
+  layouts: { paths: string[]; pattern?: string; timestamp_format?: string }[];
+}
+
+/** `GET /api/v1/sources/learned`. */
+export interface LearnedResponse {
+  sources: LearnedSource[];
+  overrides?: LearnedOverrides;
+}

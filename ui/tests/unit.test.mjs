@@ -31,6 +31,7 @@ before(async () => {
     `export * as rules from ${JSON.stringify(join(SRC, "rules.ts"))};`,
     `export * as pat from ${JSON.stringify(join(SRC, "patterns.ts"))};`,
     `export { groupedEdges } from ${JSON.stringify(join(SRC, "netmap.ts"))};`,
+    `export * as src from ${JSON.stringify(join(SRC, "sources.ts"))};`,
   ].join("\n");
   const out = join(dir, "bundle.mjs");
   await build({
@@ -568,4 +569,53 @@ test("alerts: whether and when an alert was notified, per channel and resolution
   // not tried yet
   assert.deepEqual(m.alerts.notifiedLines({ id: "b", notify: ["webhook"] }, []), [{ delivery: "webhook", state: "pending", text: "webhook: pending" }]);
   assert.deepEqual(m.alerts.notifiedLines({ id: "c" }, []), []);
+});
+
+test("sources model: rows, origins, time readings and the configured overrides", () => {
+  const resp = {
+    sources: [
+      {
+        kind: "syslog", host: "web-1", source: "billing", detail: "10.0.0.7", structure: "level thread logger message",
+        fields: ["level", "thread", "logger", "message"], zone: "UTC", zone_from: "fixed", ambiguous_date: false,
+        matched: 12345, relearned: 2, segments: [{ text: "WARN", field: "level" }, { text: " " }, { text: "x", field: "message" }],
+      },
+      {
+        kind: "file", host: "h", source: "/srv/a.log", structure: "time(%d.%m.%Y %H:%M:%S%.f)|level|message",
+        timestamp_format: "%d.%m.%Y %H:%M:%S%.f", fields: ["time", "level", "message"], zone: "Europe/Paris",
+        zone_from: "files.zones", ambiguous_date: true, matched: 0, relearned: 0, segments: [],
+      },
+      {
+        kind: "file", host: "", source: "/srv/b.log", structure: "time(day-first) level message",
+        fields: ["time", "level", "message"], zone: "UTC", zone_from: "files.timezone", ambiguous_date: false, matched: 1, relearned: 1, segments: [],
+      },
+    ],
+    overrides: {
+      timezone: "UTC",
+      zones: [{ paths: ["/srv/*.log"], timezone: "Europe/Paris" }],
+      layouts: [{ paths: ["/srv/x.log"], pattern: "^(?P<message>.*)$" }],
+    },
+  };
+  const rows = m.src.sourceRows(resp);
+  assert.deepEqual(rows.map((r) => [r.kind, r.source, r.origin]), [
+    ["syslog", "billing", "from 10.0.0.7, host web-1"],
+    ["file", "/srv/a.log", "host h"],
+    ["file", "/srv/b.log", ""],
+  ]);
+  assert.deepEqual(rows.map((r) => r.time), [
+    "none in the message (the header's time is kept)",
+    "%d.%m.%Y %H:%M:%S%.f",
+    "any known shape, day before month",
+  ]);
+  assert.equal(rows[0].zone, "UTC (syslog and HTTP times without a zone are UTC)");
+  assert.equal(rows[1].zone, "Europe/Paris (files.zones)");
+  assert.equal(rows[0].matched, (12345).toLocaleString());
+  assert.equal(rows[1].ambiguous, true);
+  assert.deepEqual(m.src.overrideLines(resp.overrides), [
+    '[files] timezone = "UTC"',
+    '[[files.zones]] paths = ["/srv/*.log"], timezone = "Europe/Paris"',
+    '[[files.layouts]] paths = ["/srv/x.log"], pattern = "^(?P<message>.*)$"',
+  ]);
+  assert.deepEqual(m.src.overrideLines(undefined), []);
+  assert.equal(m.src.sourcesSummary(resp), "3 sources with a learned structure  ·  3 re-learnings  ·  1 configured layout");
+  assert.equal(m.src.sourcesSummary({ sources: [] }), "0 sources with a learned structure  ·  0 re-learnings  ·  0 configured layouts");
 });

@@ -172,6 +172,7 @@ impl AllInOne {
         state.detection = detection.clone();
         state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         state.learned_state = Some(cfg.data_dir.join("parse").join("learned.json"));
+        state.learned_files = Some(Arc::new(cfg.files.clone()));
         drop(raw_tx);
         let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         {

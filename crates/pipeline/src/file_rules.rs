@@ -170,11 +170,22 @@ impl FileRules {
         let mut by_key: HashMap<message::KeyParts<'_>, usize> = HashMap::new();
         let mut streams: Vec<(message::KeyParts<'_>, Vec<usize>)> = Vec::new();
         let mut last: Option<usize> = None;
+        // The peer address of the source before: records of one connection share their source.
+        let mut peer: Option<(*const SourceKind, &str)> = None;
         for (i, (r, e)) in records.iter().zip(events.iter()).enumerate() {
-            if matches!(r.source.as_ref(), SourceKind::File { .. }) {
-                continue;
-            }
-            let Some(k) = message::stream(r, e) else { continue };
+            let ip = match r.source.as_ref() {
+                SourceKind::File { .. } => continue,
+                SourceKind::Syslog { peer: p, .. } => match peer {
+                    Some((src, ip)) if std::ptr::eq(src, Arc::as_ptr(&r.source)) => ip,
+                    _ => {
+                        let ip = message::peer_ip(p);
+                        peer = Some((Arc::as_ptr(&r.source), ip));
+                        ip
+                    }
+                },
+                _ => "",
+            };
+            let Some(k) = message::stream(r, e, ip) else { continue };
             let at = match last {
                 Some(at) if streams[at].0 == k => at,
                 _ => *by_key.entry(k).or_insert_with(|| {

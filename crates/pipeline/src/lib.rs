@@ -27,4 +27,4 @@ pub use error::PipelineError;
 pub use stage::{spawn_pipeline, BatchHook, PipelineStats};
 pub use file_rules::{FileRules, SourceRules};
 pub use labels::LabelGuard;
-pub use learn::{learned_sources, LearnedSource};
+pub use learn::{learned_sources, learned_sources_with, LearnedSource, Seen, Segment};

@@ -1,7 +1,8 @@
 //! `GET /api/v1/sources/learned`: the header structures the parse stage learned per source
 //! (files, syslog senders' programs, HTTP streams), read from the state file it keeps
 //! (`<data_dir>/parse/learned.json`, rewritten whenever what was learned changes), the most
-//! recently used first.
+//! recently used first, with what the configuration sets instead (`files.timezone`,
+//! `[[files.zones]]`, `[[files.layouts]]`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,8 +23,23 @@ pub(crate) async fn learned(State(st): State<AppState>) -> Response {
         )
             .into_response();
     };
-    match tokio::task::spawn_blocking(move || loglynx_pipeline::learned_sources(&path)).await {
-        Ok(list) => Json(json!({ "sources": list })).into_response(),
+    let files = st.learned_files.clone().unwrap_or_default();
+    let listed = tokio::task::spawn_blocking(move || {
+        let list = loglynx_pipeline::learned_sources_with(&path, &files);
+        (list, overrides(&files))
+    });
+    match listed.await {
+        Ok((list, overrides)) => Json(json!({ "sources": list, "overrides": overrides })).into_response(),
         Err(e) => crate::ApiError::Internal(format!("reading the learned structures failed: {e}")).into_response(),
     }
+}
+
+/// What the configuration sets instead of inference: `files.timezone`, the `[[files.zones]]`
+/// and the `[[files.layouts]]` entries (first match wins), as the config file spells them.
+fn overrides(files: &loglynx_config::FilesConfig) -> serde_json::Value {
+    json!({
+        "timezone": files.timezone.name(),
+        "zones": files.zones.iter().map(|z| json!({ "paths": z.paths, "timezone": z.timezone.name() })).collect::<Vec<_>>(),
+        "layouts": files.layouts,
+    })
 }

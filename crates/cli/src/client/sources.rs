@@ -47,6 +47,15 @@ fn print(args: &SourcesArgs, resp: &Value) -> io::Result<()> {
         };
         writeln!(out, "{:<9} {:<20} {source}", s(r, "kind"), s(r, "host"))?;
         writeln!(out, "          learned structure: {}", s(r, "structure"))?;
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        writeln!(
+            out,
+            "          zone {} ({}), {} lines read, learned again {} times",
+            s(r, "zone"),
+            s(r, "zone_from"),
+            n("matched"),
+            n("relearned")
+        )?;
     }
     writeln!(out, "({} sources with a learned structure, most recently used first)", rows.len())?;
     out.flush()

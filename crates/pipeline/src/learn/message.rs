@@ -23,7 +23,7 @@
 
 use loglynx_core::{Event, RawRecord, SourceKind, Timestamp};
 
-use crate::parse::{Layout, ParseContext};
+use crate::parse::{header_time_in_range, Layout, ParseContext, Structure, TimeReading};
 
 /// The parts of the learner key of the stream `ev` belongs to (see [`key`]).
 pub(crate) type KeyParts<'a> = [&'a str; 4];
@@ -34,14 +34,14 @@ pub(crate) fn key(p: &KeyParts<'_>) -> String {
 }
 
 /// The stream `ev` belongs to; `None` when its message is not learned from (other sources,
-/// unparsed records, a JSON document without `message`).
-pub(crate) fn stream<'a>(rec: &'a RawRecord, ev: &'a Event) -> Option<KeyParts<'a>> {
+/// unparsed records, a JSON document without `message`). `ip` is [`peer_ip`] of a syslog
+/// record's peer (the caller reads it once per source: records of one connection share it).
+pub(crate) fn stream<'a>(rec: &'a RawRecord, ev: &'a Event, ip: &'a str) -> Option<KeyParts<'a>> {
     if ev.flags.unparsed || ev.flags.malformed || ev.message.is_empty() {
         return None;
     }
     match rec.source.as_ref() {
-        SourceKind::Syslog { peer, .. } if ev.dataset.as_deref() == Some("syslog") => {
-            let ip = peer_ip(peer);
+        SourceKind::Syslog { .. } if ev.dataset.as_deref() == Some("syslog") => {
             let sender = ev.host.as_deref().unwrap_or(ip);
             Some(["syslog", sender, ev.process_name.as_deref().unwrap_or(""), ip])
         }
@@ -64,16 +64,21 @@ pub(crate) fn stream<'a>(rec: &'a RawRecord, ev: &'a Event) -> Option<KeyParts<'
 
 /// The IP address of a peer written `ip:port` or `[ip]:port`; the text itself for another shape.
 pub(crate) fn peer_ip(peer: &str) -> &str {
-    match peer.rsplit_once(':') {
-        Some((ip, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            match ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
-                Some(v6) => v6,
-                // `::1` without brackets: the last group is no port.
-                None if ip.contains(':') => peer,
-                None => ip,
-            }
-        }
-        _ => peer,
+    // Bytes, not a `char` pattern: this runs once per run of a connection's records.
+    let b = peer.as_bytes();
+    let Some(colon) = memchr::memrchr(b':', b) else {
+        return peer;
+    };
+    let port = &b[colon + 1..];
+    if port.is_empty() || !port.iter().all(u8::is_ascii_digit) {
+        return peer;
+    }
+    let ip = &peer[..colon];
+    match ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+        Some(v6) => v6,
+        // `::1` without brackets: the last group is no port.
+        None if memchr::memchr(b':', ip.as_bytes()).is_some() => peer,
+        None => ip,
     }
 }
 
@@ -90,6 +95,9 @@ pub(crate) fn apply(layout: &Layout, rec: &RawRecord, ev: &mut Event, ctx: &Pars
         return false;
     };
     let line = ev.message.split('\n').next().unwrap_or("");
+    if s.columns.is_some() {
+        return apply_read(s, rec, ev, ctx);
+    }
     let mut got = Event { timestamp: ev.timestamp, ..Event::default() };
     if !s.apply(line, &mut got, ctx) {
         return false;
@@ -113,6 +121,64 @@ pub(crate) fn apply(layout: &Layout, rec: &RawRecord, ev: &mut Event, ctx: &Pars
     // A continuation after the first line stays with the message.
     let mut msg = got.message;
     msg.push_str(ev.message.get(first_len..).unwrap_or(""));
+    ev.message = msg;
+    true
+}
+
+/// [`apply`] for a structure with columns, straight from what it reads into `ev` (no event in
+/// between; the same result as reading into one and taking what `apply` takes from it).
+fn apply_read(s: &Structure, rec: &RawRecord, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let line = ev.message.split('\n').next().unwrap_or("");
+    let first_len = line.len();
+    let Some(r) = s.read(line, ctx) else {
+        return false;
+    };
+    let syslog = matches!(rec.source.as_ref(), SourceKind::Syslog { .. });
+    if let Some(l) = r.h.level {
+        if syslog || ev.level.is_none() {
+            ev.level = Some(l.to_string());
+        }
+    }
+    if ev.pid.is_none() {
+        ev.pid = r.h.pid;
+    }
+    // The time the structure gives: none of its own keeps the event's; one out of range is no
+    // time.
+    let (got, bad) = match (s.time == TimeReading::Absent, r.ts) {
+        (true, _) => (ev.timestamp, false),
+        (false, Some(t)) if header_time_in_range(t, ctx) => (t, false),
+        (false, _) => (ev.timestamp, true),
+    };
+    let untimed = ev.timestamp == rec.received && got != rec.received;
+    if (untimed || more_precise(ev.timestamp, got)) && !bad {
+        ev.timestamp = got;
+        ev.flags.ambiguous_timestamp |= s.ambiguous_date;
+    }
+    let mut put = |k: &str, v: &str| {
+        if !ev.labels.contains_key(k) {
+            ev.labels.insert(k.to_string(), v.to_string());
+        }
+    };
+    if let Some(t) = r.h.tid {
+        put("process.thread.id", &t.to_string());
+    }
+    if let Some(t) = r.h.thread {
+        put("process.thread.name", t);
+    }
+    if let Some(l) = r.h.logger {
+        put("log.logger", l);
+    }
+    for (n, v) in &r.others {
+        put(&format!("log.header.{n}"), v);
+    }
+    for (k, v) in s.labels().into_iter().flatten() {
+        put(k, v);
+    }
+    // A continuation after the first line stays with the message.
+    let rest = ev.message.get(first_len..).unwrap_or("");
+    let mut msg = String::with_capacity(r.msg.len() + rest.len());
+    msg.push_str(r.msg);
+    msg.push_str(rest);
     ev.message = msg;
     true
 }

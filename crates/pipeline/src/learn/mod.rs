@@ -32,18 +32,22 @@
 //! `2024-05-31-10.00.00`, compact digits.
 
 mod infer;
+mod listing;
 pub(crate) mod message;
 mod store;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use loglynx_core::{Event, Timestamp};
 
 use crate::parse::{Layout, ParseContext, Structure};
 
 pub use infer::{infer, infer_message};
+pub use listing::{learned_sources, learned_sources_with, LearnedSource, Segment};
+pub use store::Seen;
 
 use lru::LruCache;
 
@@ -106,58 +110,9 @@ pub fn infer_format(lines: &[&str], ctx: &ParseContext) -> Option<&'static str> 
     (n > 0 && n * 4 >= lines.len() * 3).then_some(best)
 }
 
-/// A source's learned structure as `<data_dir>/parse/learned.json` holds it, for
-/// `GET /api/v1/sources/learned` and `loglynx sources`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct LearnedSource {
-    /// `file`, `syslog` (the messages of a sender's program), `http_text` (raw text lines over
-    /// HTTP) or `http_json` (JSON documents' `message` over HTTP).
-    pub kind: &'static str,
-    /// The host: of the file's records, the one a syslog sender names, or of the HTTP records.
-    pub host: String,
-    /// The file's path, the syslog program, or the HTTP endpoint.
-    pub source: String,
-    /// The syslog sender's IP address, or the JSON stream (`_bulk` index, `event.dataset` or
-    /// `service.name`); empty for the others.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub detail: String,
-    /// The structure as `loglynx parse` prints it (`time|level|thread|logger|message`).
-    pub structure: String,
-    /// The strftime format of its time, when it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timestamp_format: Option<String>,
-}
-
-/// The sources with a learned structure in the state file `path`, the most recently used
-/// first (at the time the file was last written); empty when there is none or it cannot be
-/// read (logged).
-pub fn learned_sources(path: &std::path::Path) -> Vec<LearnedSource> {
-    let mut out: Vec<LearnedSource> = store::load(path)
-        .into_iter()
-        .map(|(key, s)| {
-            let parts: Vec<&str> = key.split('|').collect();
-            let (kind, host, source, detail) = match parts.as_slice() {
-                ["syslog", host, program, ip] => ("syslog", *host, *program, *ip),
-                ["http", endpoint, host] => ("http_text", *host, *endpoint, ""),
-                ["http", endpoint, host, stream] => ("http_json", *host, *endpoint, *stream),
-                _ => {
-                    let (host, path) = key.split_once('|').unwrap_or(("", key.as_str()));
-                    ("file", host, path, "")
-                }
-            };
-            LearnedSource {
-                kind,
-                host: host.to_string(),
-                source: source.to_string(),
-                detail: detail.to_string(),
-                structure: s.describe(),
-                timestamp_format: s.timestamp_format().map(str::to_string),
-            }
-        })
-        .collect();
-    out.reverse();
-    out
-}
+/// How often at most the state file is rewritten when only the counts of what learned
+/// structures read changed.
+const SAVE_COUNTS_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 struct FileState {
@@ -170,6 +125,10 @@ struct FileState {
     learned: Option<Arc<Layout>>,
     /// Inference found detection good enough: only unexplained lines are sampled.
     settled: bool,
+    /// What the learned structure read (kept across re-learning: the count of re-learnings).
+    read: Seen,
+    /// The learned structure was dropped: the next one learned counts as a re-learning.
+    relearning: bool,
     /// The head of the file was read (or there was none to read).
     head_tried: bool,
 }
@@ -181,11 +140,15 @@ pub(crate) struct Learner {
     files: Mutex<LruCache<String, FileState>>,
     /// Where learned structures are saved; `None`: memory only.
     state_file: Option<PathBuf>,
+    /// When the state file was last written, and whether counts changed since.
+    saved: Mutex<(Option<Instant>, bool)>,
+    /// Counts alone are saved at most this often ([`SAVE_COUNTS_EVERY`]).
+    save_every: Duration,
 }
 
 impl Default for Learner {
     fn default() -> Self {
-        Learner { files: Mutex::new(LruCache::new(capacity(MAX_FILES))), state_file: None }
+        Learner { files: Mutex::new(LruCache::new(capacity(MAX_FILES))), state_file: None, saved: Mutex::default(), save_every: SAVE_COUNTS_EVERY }
     }
 }
 
@@ -219,16 +182,17 @@ impl Learner {
         // Least recently used first: each `put` makes its source the most recent, so the order
         // is the one before the restart (the most recent kept when there are too many).
         let skip = saved.len().saturating_sub(MAX_FILES);
-        for (k, s) in saved.into_iter().skip(skip) {
+        for (k, s, seen) in saved.into_iter().skip(skip) {
             let st = FileState {
                 learned: Some(Arc::new(Layout::learned(s))),
+                read: seen,
                 settled: true,
                 head_tried: true,
                 ..FileState::default()
             };
             files.put(k, st);
         }
-        Learner { files: Mutex::new(files), state_file: Some(state_file) }
+        Learner { files: Mutex::new(files), state_file: Some(state_file), saved: Mutex::default(), save_every: SAVE_COUNTS_EVERY }
     }
 
     /// Keeps state for `n` sources at most (at least 1); beyond, the least recently used go.
@@ -258,12 +222,33 @@ impl Learner {
     fn save(&self, files: &LruCache<String, FileState>) {
         let Some(path) = &self.state_file else { return };
         // The cache iterates the most recent first; the file holds the least recent first.
-        let learned: Vec<(&str, &Structure)> = files
+        let learned: Vec<store::Entry<&Structure>> = files
             .iter()
             .rev()
-            .filter_map(|(k, f)| Some((k.as_str(), f.learned.as_deref()?.structure()?)))
+            .filter_map(|(k, f)| {
+                let structure = f.learned.as_deref()?.structure()?;
+                Some(store::Entry { key: k.clone(), structure, seen: f.read.clone() })
+            })
             .collect();
         store::save(path, &learned);
+        if let Ok(mut saved) = self.saved.lock() {
+            *saved = (Some(Instant::now()), false);
+        }
+    }
+
+    /// Counts changed: saves them when the file was last written long enough ago.
+    fn counts_changed(&self, files: &LruCache<String, FileState>) {
+        if self.state_file.is_none() {
+            return;
+        }
+        let due = {
+            let Ok(mut saved) = self.saved.lock() else { return };
+            saved.1 = true;
+            saved.0.is_none_or(|at| at.elapsed() >= self.save_every)
+        };
+        if due {
+            self.save(files);
+        }
     }
 
     /// Takes a batch's outcome for the file `key`; returns a layout when one was just learned
@@ -292,15 +277,20 @@ impl Learner {
         if let Some(learned) = &st.learned {
             let ambiguous = learned.structure().is_some_and(|s| s.ambiguous_date);
             st.misses = st.misses.saturating_add(out.lines.saturating_sub(out.fitted));
+            st.read.matched = st.read.matched.saturating_add(u64::from(out.fitted));
             let contradicted = ambiguous && unexplained > 0;
             if !contradicted {
                 if st.seen < WINDOW {
+                    if out.fitted > 0 {
+                        self.counts_changed(&files);
+                    }
                     return None;
                 }
                 let changed = st.misses.saturating_mul(2) > st.seen;
                 (st.seen, st.misses) = (0, 0);
                 if !changed {
                     st.samples.clear();
+                    self.counts_changed(&files);
                     return None;
                 }
                 tracing::info!(file = key, "lines no longer fit the learned structure, learning again");
@@ -309,6 +299,7 @@ impl Learner {
             }
             st.learned = None;
             st.settled = false;
+            st.relearning = true;
             (st.seen, st.misses) = (out.lines, missed);
             if contradicted {
                 // Room for the lines that settle the order.
@@ -362,12 +353,16 @@ impl Learner {
                 Some(s) => {
                     tracing::info!(file = key, structure = %s.describe(), "learned the structure of the file's lines");
                     let ambiguous = s.ambiguous_date;
+                    // A line it reads, to show it (the sample's last: the source's latest).
+                    let sample = st.samples.iter().rev().find(|l| s.segments(l, ctx).is_some()).cloned();
+                    let relearned = st.read.relearned.saturating_add(u32::from(st.relearning));
                     let layout = Arc::new(Layout::learned(s));
                     let samples = if ambiguous { std::mem::take(&mut st.samples) } else { Vec::new() };
                     *st = FileState {
                         learned: Some(Arc::clone(&layout)),
                         samples,
                         head_tried: true,
+                        read: Seen { matched: 0, relearned, sample },
                         ..FileState::default()
                     };
                     self.save(files);
@@ -620,6 +615,83 @@ mod tests {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let s = infer(&refs, &c, None).unwrap();
         assert_eq!((s.time.clone(), s.ambiguous_date), (TimeReading::DayFirst, false));
+    }
+
+    #[test]
+    fn learned_sources_show_the_layout_what_it_read_and_a_sample_cut_into_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parse/learned.json");
+        let pipe: Vec<String> = (0..10)
+            .map(|i| format!("2024-05-31 10:00:0{i}.250|WARN|worker-{i}|billing.Invoice|total {i} due"))
+            .collect();
+        let refs: Vec<&str> = pipe.iter().map(String::as_str).collect();
+        let mut l = Learner::with_state_file(path.clone());
+        l.save_every = Duration::ZERO;
+        assert!(l.observe("h|/srv/app/a.log", out(10, 0, &refs, false), &ctx(), &no_head).is_some());
+        l.observe("h|/srv/app/a.log", out(40, 37, &[], true), &ctx(), &no_head);
+        // A window where most lines no longer fit: learned again from the next lines.
+        let other = vec!["something else"; 200];
+        l.observe("h|/srv/app/a.log", out(WINDOW, 50, &other, true), &ctx(), &no_head);
+        assert!(l.observe("h|/srv/app/a.log", out(10, 0, &refs, true), &ctx(), &no_head).is_some());
+        l.observe("h|/srv/app/a.log", out(5, 5, &[], true), &ctx(), &no_head);
+
+        let files: loglynx_config::FilesConfig =
+            toml::from_str("timezone = \"UTC\"\n[[zones]]\npaths = [\"/srv/app/*.log\"]\ntimezone = \"Europe/Paris\"\n").unwrap();
+        let listed = learned_sources_with(&path, &files);
+        assert_eq!(listed.len(), 1);
+        let s = &listed[0];
+        assert_eq!((s.kind, s.host.as_str(), s.source.as_str()), ("file", "h", "/srv/app/a.log"));
+        assert_eq!(s.fields, ["time", "level", "thread", "logger", "message"]);
+        assert_eq!((s.zone.as_str(), s.zone_from), ("Europe/Paris", "files.zones"));
+        assert_eq!((s.seen.matched, s.seen.relearned), (5, 1), "counts since the last learning, one re-learning");
+        let sample = s.seen.sample.clone().expect("a sample line");
+        assert!(pipe.contains(&sample), "{sample}");
+        // The pieces are the line, each field where it is in it.
+        let joined: String = s.segments.iter().map(|g| g.text.as_str()).collect();
+        assert_eq!(joined, sample);
+        let fields: Vec<(&str, &str)> =
+            s.segments.iter().filter_map(|g| Some((g.field?, g.text.as_str()))).collect();
+        assert_eq!(
+            fields,
+            [
+                ("time", "2024-05-31 10:00:09.250"),
+                ("level", "WARN"),
+                ("thread", "worker-9"),
+                ("logger", "billing.Invoice"),
+                ("message", "total 9 due"),
+            ]
+        );
+        // Without a zone entry for it, the file's zone is files.timezone.
+        let plain: loglynx_config::FilesConfig = toml::from_str("timezone = \"+02:00\"\n").unwrap();
+        let listed = learned_sources_with(&path, &plain);
+        assert_eq!((listed[0].zone.as_str(), listed[0].zone_from), ("+02:00", "files.timezone"));
+    }
+
+    #[test]
+    fn a_sample_is_cut_into_the_fields_of_any_structure() {
+        let c = ctx();
+        let learn = |lines: &[String]| {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            infer(&refs, &c, None).expect("learned")
+        };
+        let cut = |s: &Structure, line: &str| -> Vec<(Option<&'static str>, String)> {
+            s.segments(line, &c).unwrap().into_iter().map(|(f, t)| (f, t.to_string())).collect()
+        };
+        let levels = ["INFO", "WARN", "ERROR", "DEBUG"];
+        let lines: Vec<String> = (0..10)
+            .map(|i| format!("{} [worker-{i}] 2024-05-31 10:00:0{i},678 Task.java:25 - done {i}", levels[i % 4]))
+            .collect();
+        let s = learn(&lines);
+        let got = cut(&s, &lines[2]);
+        let pieces: String = got.iter().map(|p| p.1.as_str()).collect();
+        assert_eq!(pieces, lines[2]);
+        let named: Vec<(&str, &str)> = got.iter().filter_map(|(f, t)| Some(((*f)?, t.as_str()))).collect();
+        assert_eq!(named[0], ("level", "ERROR"));
+        assert_eq!(named[1], ("thread", "[worker-2]"));
+        assert_eq!(named[2], ("time", "2024-05-31 10:00:02,678"));
+        assert_eq!(named.last(), Some(&("message", "done 2")));
+        // A line the structure does not read is not cut.
+        assert!(s.segments("no header here", &c).is_none());
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod syslog;
 pub mod timestamp;
 
 pub use header::leading_timestamp;
+pub(crate) use header::in_range as header_time_in_range;
 pub use json::{apply_object, parse_json_object};
 pub use layout::Layout;
 pub use structure::{Column, Structure, TimeReading};

@@ -95,6 +95,20 @@ pub struct Structure {
     pub described: Described,
 }
 
+/// What a structure with columns read from a line ([`Structure::read`]), borrowed from it.
+pub(crate) struct Reading<'a> {
+    /// The time (`None` for a structure without one, [`TimeReading::Absent`]).
+    pub(crate) ts: Option<Timestamp>,
+    /// Level, pid, tid, thread, logger.
+    pub(crate) h: Header<'a>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) program: Option<&'a str>,
+    /// Other fields: (position from 1, text), label `log.header.N`.
+    pub(crate) others: Vec<(usize, &'a str)>,
+    /// The message after the header.
+    pub(crate) msg: &'a str,
+}
+
 /// A structure's description, made at its first use (not part of what the structure is: two
 /// structures are equal whether or not theirs was made).
 #[derive(Debug, Clone, Default)]
@@ -139,6 +153,111 @@ impl Structure {
         s
     }
 
+    /// The header's fields in order, ending with `message`: `["level", "time", "thread",
+    /// "logger", "message"]` (`header` for a rest read as the generic header reads it).
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.name()).collect();
+        if self.time != TimeReading::Absent {
+            out.push("time");
+        }
+        match &self.columns {
+            None => out.push("header"),
+            Some(cols) => out.extend(cols.iter().filter(|c| **c != Column::Separator).map(|c| c.name())),
+        }
+        out.push("message");
+        out
+    }
+
+    /// `line` cut into the pieces the structure reads, in order, each with the field it is
+    /// (`time`, `level`, `thread`, ..., `message`) or `None` for what lies between (blanks,
+    /// delimiters, brackets): the pieces joined are the line. `None` when the line does not fit.
+    /// For showing a structure (the dashboard's Sources page), not on the ingest path.
+    pub fn segments<'a>(&self, line: &'a str, ctx: &ParseContext) -> Option<Vec<(Option<&'static str>, &'a str)>> {
+        let mut spans: Vec<(&'static str, &'a str)> = Vec::new();
+        let mut cur = line;
+        for col in &self.lead {
+            let (tok, next) = next_field(cur, " ")?;
+            if !fits(*col, tok) {
+                return None;
+            }
+            spans.push((col.name(), tok));
+            cur = next.trim_start_matches([' ', '\t']);
+        }
+        let (ts, rest) = self.read_time(cur, ctx)?;
+        let time = cur
+            .get(..cur.len().checked_sub(rest.len())?)?
+            .trim_start_matches('[')
+            .trim_end_matches([' ', '\t', ',', ':', ';', '|', ']']);
+        if !time.is_empty() {
+            spans.push(("time", time));
+        }
+        match &self.columns {
+            None => {
+                ts?;
+                let mut ev = Event::default();
+                header::after_time(rest, ts, &mut ev, ctx);
+                let head = rest.strip_suffix(ev.message.as_str()).unwrap_or(rest);
+                let trimmed = head.trim_matches([' ', '\t', ':', '-', '|']);
+                if !trimmed.is_empty() {
+                    spans.push(("header", trimmed));
+                }
+                if head.len() < rest.len() && !ev.message.is_empty() {
+                    spans.push(("message", &rest[head.len()..]));
+                }
+            }
+            Some(cols) => {
+                let mut cur = rest.trim_start_matches([' ', '\t']);
+                if self.delimiter != " " {
+                    cur = cur.strip_prefix(self.delimiter.trim_matches(' ')).unwrap_or(cur);
+                } else if let Some(r) = cur.strip_prefix(": ") {
+                    cur = r;
+                }
+                for col in cols {
+                    let (tok, next) = next_field(cur, &self.delimiter)?;
+                    cur = next;
+                    if !fits(*col, tok) {
+                        return None;
+                    }
+                    if *col != Column::Separator && !tok.is_empty() {
+                        spans.push((col.name(), tok));
+                    }
+                }
+                let mut msg = cur.trim_start_matches([' ', '\t']);
+                if self.delimiter == " " {
+                    for lead in ["- ", ": "] {
+                        if let Some(m) = msg.strip_prefix(lead) {
+                            msg = m.trim_start_matches(' ');
+                            break;
+                        }
+                    }
+                }
+                if !msg.is_empty() && msg != "-" && msg != ":" {
+                    spans.push(("message", msg));
+                }
+            }
+        }
+        // Every span is a slice of `line`: its place is its offset in it.
+        let base = line.as_ptr() as usize;
+        let mut out = Vec::with_capacity(spans.len() * 2 + 1);
+        let mut at = 0;
+        for (name, piece) in spans {
+            let start = (piece.as_ptr() as usize).checked_sub(base)?;
+            let end = start + piece.len();
+            if start < at || end > line.len() {
+                return None;
+            }
+            if start > at {
+                out.push((None, line.get(at..start)?));
+            }
+            out.push((Some(name), line.get(start..end)?));
+            at = end;
+        }
+        if at < line.len() {
+            out.push((None, line.get(at..)?));
+        }
+        Some(out)
+    }
+
     /// The strftime format of its time, when it has one.
     pub fn timestamp_format(&self) -> Option<&str> {
         match &self.time {
@@ -163,16 +282,15 @@ impl Structure {
         }
     }
 
-    /// Fills `ev` when the line fits; `false` (event untouched) otherwise.
-    pub(crate) fn apply(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+    /// The header fields before the time (`lead`) and the rest of the line; `None` when they
+    /// do not fit.
+    fn read_lead<'a>(&self, line: &'a str) -> Option<(Header<'a>, &'a str)> {
         let mut h = Header::default();
         let mut line = line;
         for col in &self.lead {
-            let Some((tok, next)) = next_field(line, " ") else {
-                return false;
-            };
+            let (tok, next) = next_field(line, " ")?;
             if !fits(*col, tok) {
-                return false;
+                return None;
             }
             match col {
                 Column::Level => h.level = header::level_word(unwrap(tok).trim_end_matches(':')),
@@ -182,43 +300,33 @@ impl Structure {
             }
             line = next.trim_start_matches([' ', '\t']);
         }
+        Some((h, line))
+    }
+
+    /// What a structure with columns reads from `line`, borrowed from it (nothing allocated);
+    /// `None` when the line does not fit, or the structure has no columns.
+    pub(crate) fn read<'a>(&self, line: &'a str, ctx: &ParseContext) -> Option<Reading<'a>> {
+        let cols = self.columns.as_ref()?;
+        let (mut h, line) = self.read_lead(line)?;
         let timeless = self.time == TimeReading::Absent;
-        let Some((ts, rest)) = self.read_time(line, ctx) else {
-            return false;
-        };
-        let Some(cols) = &self.columns else {
-            if ts.is_none() {
-                return false;
-            }
-            header::after_time(rest, ts, ev, ctx);
-            if ev.level.is_none() {
-                ev.level = h.level.map(str::to_string);
-            }
-            if let Some(t) = h.thread {
-                ev.labels.entry("process.thread.name".to_string()).or_insert_with(|| t.to_string());
-            }
-            self.label(ev);
-            return true;
-        };
+        let (ts, rest) = self.read_time(line, ctx)?;
         if ts.is_none() && !timeless {
             // A line whose date the structure cannot read does not fit it (a day-first file
             // read month-first meets day 13): detection reads it, the learner sees the miss.
-            return false;
+            return None;
         }
-        let (mut host, mut program, mut others): (Option<&str>, Option<&str>, Vec<(usize, &str)>) = (None, None, Vec::new());
+        let mut r = Reading { ts, h: Header::default(), host: None, program: None, others: Vec::new(), msg: "" };
         let mut cur = rest.trim_start_matches([' ', '\t']);
         if self.delimiter != " " {
             cur = cur.strip_prefix(self.delimiter.trim_matches(' ')).unwrap_or(cur);
-        } else if let Some(r) = cur.strip_prefix(": ") {
-            cur = r;
+        } else if let Some(rest) = cur.strip_prefix(": ") {
+            cur = rest;
         }
         for (j, col) in cols.iter().enumerate() {
-            let Some((tok, next)) = next_field(cur, &self.delimiter) else {
-                return false;
-            };
+            let (tok, next) = next_field(cur, &self.delimiter)?;
             cur = next;
             if !fits(*col, tok) {
-                return false;
+                return None;
             }
             match col {
                 Column::Level => h.level = header::level_word(unwrap(tok).trim_end_matches(':')),
@@ -226,19 +334,19 @@ impl Structure {
                 Column::Tid => h.tid = unwrap(tok).parse().ok(),
                 Column::Thread => h.thread = Some(unwrap(tok)),
                 Column::Logger => h.logger = Some(tok.trim_end_matches(':')),
-                Column::Host => host = Some(tok),
+                Column::Host => r.host = Some(tok),
                 Column::Program => {
                     let t = tok.trim_end_matches(':');
                     match t.strip_suffix(']').and_then(|t| t.split_once('[')) {
                         Some((name, pid)) => {
-                            program = Some(name);
+                            r.program = Some(name);
                             h.pid = pid.parse().ok();
                         }
-                        None => program = Some(t),
+                        None => r.program = Some(t),
                     }
                 }
                 Column::Separator => {}
-                Column::Other => others.push((j + 1, tok)),
+                Column::Other => r.others.push((j + 1, tok)),
             }
         }
         let mut msg = cur.trim_start_matches([' ', '\t']);
@@ -253,32 +361,73 @@ impl Structure {
                 msg = "";
             }
         }
+        r.h = h;
+        r.msg = msg;
+        Some(r)
+    }
+
+    /// Fills `ev` when the line fits; `false` (event untouched) otherwise.
+    pub(crate) fn apply(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+        if self.columns.is_none() {
+            return self.apply_generic(line, ev, ctx);
+        }
+        let Some(r) = self.read(line, ctx) else {
+            return false;
+        };
         let received = ev.timestamp;
-        header::fill(ev, ts, ctx, &h, msg);
-        if timeless {
+        header::fill(ev, r.ts, ctx, &r.h, r.msg);
+        if self.time == TimeReading::Absent {
             // No time to read: the event keeps the one it had.
             ev.timestamp = received;
             ev.flags.bad_timestamp = false;
         }
-        if let Some(host) = host {
+        if let Some(host) = r.host {
             ev.host = Some(host.to_string());
         }
-        if let Some(p) = program {
+        if let Some(p) = r.program {
             ev.process_name = Some(p.to_string());
             ev.service = Some(p.to_string());
         }
-        for (n, v) in others {
+        for (n, v) in r.others {
             ev.labels.insert(format!("log.header.{n}"), v.to_string());
         }
         self.label(ev);
         true
     }
 
-    fn label(&self, ev: &mut Event) {
+    /// [`Structure::apply`] of a structure without columns: the time, then the rest read as
+    /// the generic header reader reads it.
+    fn apply_generic(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
+        let Some((h, line)) = self.read_lead(line) else {
+            return false;
+        };
+        let Some((ts, rest)) = self.read_time(line, ctx) else {
+            return false;
+        };
+        if ts.is_none() {
+            return false;
+        }
+        header::after_time(rest, ts, ev, ctx);
+        if ev.level.is_none() {
+            ev.level = h.level.map(str::to_string);
+        }
+        if let Some(t) = h.thread {
+            ev.labels.entry("process.thread.name".to_string()).or_insert_with(|| t.to_string());
+        }
+        self.label(ev);
+        true
+    }
+
+    /// The labels every event read with the structure carries: `(key, value)`, the timestamp
+    /// format's only when it has one; and whether its dates' order was a guess.
+    pub(crate) fn labels(&self) -> [Option<(&'static str, &str)>; 2] {
         let described = self.described.0.get_or_init(|| self.describe());
-        ev.labels.insert("log.structure".to_string(), described.clone());
-        if let Some(f) = self.timestamp_format() {
-            ev.labels.insert("log.timestamp_format".to_string(), f.to_string());
+        [Some(("log.structure", described.as_str())), self.timestamp_format().map(|f| ("log.timestamp_format", f))]
+    }
+
+    fn label(&self, ev: &mut Event) {
+        for (k, v) in self.labels().into_iter().flatten() {
+            ev.labels.insert(k.to_string(), v.to_string());
         }
         ev.flags.ambiguous_timestamp |= self.ambiguous_date;
     }

@@ -15,6 +15,20 @@ use super::ast::{push_escaped, Clause, Node, Value};
 use crate::error::QueryError;
 use crate::time::{parse_time, to_date};
 
+/// Keys of JSON and logfmt records that were labels under their own names and are now stored
+/// as ECS labels when their value is one word (the parse stage's `parse/keys.rs`): a query on
+/// the old label also matches the new one, so a saved search or rule on `labels.logger:billing`
+/// keeps finding those events.
+const RENAMED_LABELS: [(&str, &str); 7] = [
+    ("logger", "log.logger"),
+    ("logger_name", "log.logger"),
+    ("component", "log.logger"),
+    ("c", "log.logger"),
+    ("thread", "process.thread.name"),
+    ("thread_name", "process.thread.name"),
+    ("ctx", "process.thread.name"),
+];
+
 /// Turns parsed queries into tantivy queries for one schema.
 #[derive(Clone)]
 pub(crate) struct Compiler {
@@ -291,6 +305,16 @@ impl Run<'_> {
 
     fn labels_clause(&mut self, name: &str, value: &Value) -> Result<Box<dyn Query>, QueryError> {
         let key = name.strip_prefix(f::LABELS_PREFIX).unwrap_or_default();
+        if let Some((_, now)) = RENAMED_LABELS.iter().find(|(old, _)| *old == key) {
+            let old = self.label_clause(name, key, value)?;
+            let new = self.label_clause(&format!("{}{now}", f::LABELS_PREFIX), now, value)?;
+            return Ok(Box::new(BooleanQuery::new(vec![(Occur::Should, old), (Occur::Should, new)])));
+        }
+        self.label_clause(name, key, value)
+    }
+
+    /// The clause on the label `key` (`name` is `labels.<key>`, for messages).
+    fn label_clause(&mut self, name: &str, key: &str, value: &Value) -> Result<Box<dyn Query>, QueryError> {
         if key.is_empty() {
             return Err(QueryError::bad_value(
                 name,

@@ -137,9 +137,14 @@ fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
 }
 
 /// Applies a header to the event.
+/// A time a header may give an event: not before 1970, not more than a day ahead of now.
+pub(crate) fn in_range(t: Timestamp, ctx: &ParseContext) -> bool {
+    t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(DAY_NANOS)
+}
+
 pub(crate) fn fill(ev: &mut Event, ts: Option<Timestamp>, ctx: &ParseContext, h: &Header<'_>, msg: &str) {
     match ts {
-        Some(t) if t.0 >= 0 && t.0 <= ctx.now.0.saturating_add(DAY_NANOS) => ev.timestamp = t,
+        Some(t) if in_range(t, ctx) => ev.timestamp = t,
         _ => ev.flags.bad_timestamp = true,
     }
     ev.dataset = Some("timestamped".to_string());
