@@ -7,7 +7,8 @@
 //! garbage and one that never answers, must make the answer partial: it names the partitions
 //! and offsets that are missing and stays exact for the rest. A real leaf killed for good
 //! costs nothing: the root asks the other leaf, which holds a copy, for its pieces. Points in
-//! time work through the root too (its own API and Elasticsearch's).
+//! time work through the root too (its own API and Elasticsearch's), and so do patterns (the
+//! template texts from the leaves' miners).
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
 
@@ -193,6 +194,24 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
     // Histogram counts add up to the total too.
     let h = get(&serve, "/api/v1/histogram", &[("q", "*")]);
     assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
+    // Patterns through the root: counts per id merged over the leaves (each line once), the
+    // template text from the leaves' miners, the fake leaves' partitions missing.
+    let p = get(&serve, "/api/v1/patterns", &[("start", "now-7d")]);
+    assert_eq!(p["total"].as_u64(), Some(lines), "{p}");
+    let rows = p["patterns"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>(), lines, "{p}");
+    for r in rows {
+        // the message of every line (logfmt's msg) is the same
+        assert_eq!(r["template"], "leaf e2e", "a template without its text through the root: {r}");
+        assert_eq!(r["example"], "leaf e2e", "{r}");
+        assert_eq!(r["series"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), r["count"].as_u64().unwrap(), "{r}");
+    }
+    assert_eq!(missing(&p).keys().copied().collect::<Vec<_>>(), vec![8, 9], "{p}");
+    // A route that scans one node's own store refuses on a root rather than answer empty.
+    let r = serve.client().get(serve.url("/api/v1/network/talkers")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 501);
+    let body: Value = r.json().unwrap();
+    assert!(body["error"]["reason"].as_str().is_some_and(|m| m.contains("search root")), "{body}");
 
     // Per partition, before a leaf dies.
     let per_partition: BTreeMap<i64, u64> = get(&serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")])["buckets"]
