@@ -166,7 +166,7 @@ impl Worker {
         // Before the consumers: a client that cannot be created stops the start cleanly.
         let watermarks = Watermarks::start(&cfg.kafka)?;
         // The partitions' dedup state and missing counts move through this compacted topic.
-        let state = loglynx_bus::kafka::state_topic(&cfg.kafka.topic);
+        let state = loglynx_bus::kafka::state_topic(&cfg.kafka.topic, &cfg.kafka.group);
         loglynx_bus::kafka::ensure_side_topic(&cfg.kafka, &state, true).await?;
         let instance = cfg.kafka.static_membership.then(|| instance_id(&cfg));
         let group = Arc::new(ConsumerGroup::start(
