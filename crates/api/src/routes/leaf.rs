@@ -95,6 +95,21 @@ pub(crate) async fn leaves(State(st): State<crate::state::AppState>) -> Result<J
     }
 }
 
+/// Handler of `DELETE /api/v1/leaves/{id}` (admin): accepts that what only the gone worker
+/// `id` (worker id or leaf address) held is lost ([`loglynx_search::Root::forget`]); answers
+/// the record kept in the catalog topic.
+pub(crate) async fn forget(
+    State(st): State<crate::state::AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<loglynx_search::LostRecord>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(Json(root.forget(&id).await?)),
+        None => Err(ApiError::NotFound(
+            "this serve reads the shards of its data directory, not leaves: there is no gone worker to forget".into(),
+        )),
+    }
+}
+
 async fn check_key(State(st): State<LeafState>, req: Request, next: Next) -> Response {
     if let Some(key) = &st.key {
         let sent = req
