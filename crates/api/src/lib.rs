@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/network/map", get(netmap::map))
         .route("/api/v1/pipeline", get(pipeline::status))
         .route("/api/v1/leaves", get(leaf::leaves))
+        .route("/api/v1/leaves/{id}", axum::routing::delete(leaf::forget))
         .route("/api/v1/sources/learned", get(sources::learned))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get_one))

@@ -46,6 +46,9 @@ enum Command {
     /// The header structures a running instance learned per source (files, syslog senders'
     /// programs, HTTP streams), most recently used first.
     Sources(client::SourcesArgs),
+    /// The leaves a search root knows (live, gone, lost); `leaves forget ID` accepts that what
+    /// only a gone worker's disk held is lost.
+    Leaves(client::LeavesArgs),
     /// Bulk-import files into a running instance, with progress.
     Ingest(client::IngestArgs),
     /// Export every event matching a query as NDJSON on stdout, with progress on stderr.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Patterns(args) => client::run_patterns(args),
         Command::Tail(args) => client::run_tail(args),
         Command::Sources(args) => client::run_sources(args),
+        Command::Leaves(args) => client::run_leaves(args),
         Command::Ingest(args) => client::run_ingest(args),
         Command::Export(args) => client::run_export(args),
         Command::Tcpstates(args) => commands::tcpstates::main(args),

@@ -256,7 +256,9 @@ fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
 /// Two hosts' workers behind a root on a third: the root finds both in the catalog and answers
 /// search, histogram and terms over both; one worker SIGKILLed: its partitions move to the
 /// other, and until it is back the answer names the offsets only its disk holds; restarted on
-/// the same disk, the answer is complete again, each line once.
+/// the same disk, the answer is complete again, each line once. Then it stops cleanly: a
+/// restarted serve still names its offsets missing, until `loglynx leaves forget` accepts the
+/// loss (kept across another restart of serve).
 #[test]
 fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     if !loglynx_testkit::require_root("network namespaces for separate hosts") {
@@ -380,11 +382,69 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
         missing(&s).is_empty() && s["total"].as_u64() == Some((FILES * m) as u64)
     });
     assert_complete(&serve, m);
+
+    // Host b stops cleanly: its last catalog record (`left`) makes it gone at once, and a
+    // serve started later still names what only b's disk holds as missing.
+    b.stop();
+    wait_holding(&a, 4);
+    let names_b = |s: &Value| s["missing"].as_array().is_some_and(|a| a.iter().any(|m| m["leaf"] == b_addr.as_str()));
+    serve.wait_for(Duration::from_secs(60), "b's offsets named missing after its clean stop", || {
+        names_b(&serve.search("*", 1, 0, "desc"))
+    });
+    drop(serve);
+    let serve = c.serve();
+    let s = serve.search("*", 1, 0, "desc");
+    assert!(names_b(&s), "a restarted serve forgot the stopped worker: {s}");
+    // (b's record from before its SIGKILL counts as live again until catalog_ttl: a serve
+    // cannot tell how old it is; then only the last, `left`, one is gone.)
+    serve.wait_for(Duration::from_secs(60), "b gone, by its last record", || {
+        let status = get(&serve, "/api/v1/leaves", &[]);
+        status["leaves"].as_array().unwrap().len() == 1
+            && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str() && g["left"] == true)
+    });
+    assert!(names_b(&serve.search("*", 1, 0, "desc")));
+
+    // b's disk is declared dead: the operator accepts the loss. A live leaf cannot be forgotten.
+    let leaves_cli = |args: &[&str]| {
+        let out = std::process::Command::new(BIN).arg("leaves").args(args).args(["--server", &serve.url("")]).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, _, err) = leaves_cli(&["forget", &c.leaf(WORKERS[0])]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("live leaf"), "{err}");
+    let (code, out, err) = leaves_cli(&["forget", &b_addr]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    assert!(out.contains("loss accepted for") && out.contains(&b_addr), "{out}");
+    // Answers no longer name b's offsets, the total is what is left, and every root that
+    // starts later agrees (the record is in the catalog topic).
+    let check_lost = |serve: &Server| {
+        serve.wait_for(Duration::from_secs(60), "nothing missing", || missing(&serve.search("*", 1, 0, "desc")).is_empty());
+        let s = serve.search("*", 1, 0, "desc");
+        let status = get(serve, "/api/v1/leaves", &[]);
+        let lost = status["lost"].as_array().unwrap();
+        assert_eq!(lost.len(), 1, "{status}");
+        assert_eq!(lost[0]["addr"], b_addr.as_str(), "{status}");
+        let lost_offsets: u64 = lost[0]["ranges"].as_array().unwrap().iter().map(|r| r["to"].as_u64().unwrap() - r["from"].as_u64().unwrap()).sum();
+        let total = s["total"].as_u64().unwrap();
+        assert!(lost_offsets > 0 && total < lines_now(m) && total + lost_offsets >= lines_now(m), "{s} {status}");
+        assert!(!status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str()), "{status}");
+    };
+    check_lost(&serve);
+    let (code, out, _) = leaves_cli(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(out.lines().any(|l| l.starts_with("lost") && l.contains(&b_addr)), "{out}");
+    drop(serve);
+    let serve = c.serve();
+    check_lost(&serve);
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();
     a.stop();
-    b.stop();
+}
+
+/// Lines `0..n` of every file.
+fn lines_now(n: usize) -> u64 {
+    (FILES * n) as u64
 }
 
 /// Crash A -> B -> A: a partition held by worker A moves to B when A is SIGKILLed, and back to

@@ -7,7 +7,8 @@
 //! garbage and one that never answers, must make the answer partial: it names the partitions
 //! and offsets that are missing and stays exact for the rest. A real leaf killed for good
 //! costs nothing: the root asks the other leaf, which holds a copy, for its pieces. Points in
-//! time work through the root too (its own API and Elasticsearch's).
+//! time work through the root too (its own API and Elasticsearch's), and so do patterns (the
+//! template texts from the leaves' miners).
 //!
 //! Needs tansu (`scripts/tansu.sh install`).
 
@@ -29,7 +30,12 @@ const FILES: usize = 4;
 
 /// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`.
 fn write_seq(dir: &Path, from: usize, to: usize) {
-    for f in 0..FILES {
+    write_seq_files(dir, 0..FILES, from, to);
+}
+
+/// [`write_seq`] for the files `files` (`s<f>.log`).
+fn write_seq_files(dir: &Path, files: std::ops::Range<usize>, from: usize, to: usize) {
+    for f in files {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("s{f}.log"))).unwrap();
         let mut buf = String::new();
         for i in from..to {
@@ -41,12 +47,17 @@ fn write_seq(dir: &Path, from: usize, to: usize) {
 
 /// A worker with its own data directory, group and leaf API; returns it and the leaf address.
 fn leaf_worker(kafka: &Tansu, cfg: &Path, data: &Path, group: &str, name: &str) -> (Proc, String) {
+    topic_worker(kafka, cfg, data, TOPIC, group, name)
+}
+
+/// [`leaf_worker`] on `topic`.
+fn topic_worker(kafka: &Tansu, cfg: &Path, data: &Path, topic: &str, group: &str, name: &str) -> (Proc, String) {
     let level = log_level();
     let (p, line) = start_proc_with_ready_line(
         name,
         &[
             "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
-            "--topic", TOPIC, "--group", group, "--consumers", "1", "--search-listen", "127.0.0.1:0", "--log", &level,
+            "--topic", topic, "--group", group, "--consumers", "1", "--search-listen", "127.0.0.1:0", "--log", &level,
         ],
         "loglynx worker ready",
     );
@@ -193,6 +204,24 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
     // Histogram counts add up to the total too.
     let h = get(&serve, "/api/v1/histogram", &[("q", "*")]);
     assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
+    // Patterns through the root: counts per id merged over the leaves (each line once), the
+    // template text from the leaves' miners, the fake leaves' partitions missing.
+    let p = get(&serve, "/api/v1/patterns", &[("start", "now-7d")]);
+    assert_eq!(p["total"].as_u64(), Some(lines), "{p}");
+    let rows = p["patterns"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>(), lines, "{p}");
+    for r in rows {
+        // the message of every line (logfmt's msg) is the same
+        assert_eq!(r["template"], "leaf e2e", "a template without its text through the root: {r}");
+        assert_eq!(r["example"], "leaf e2e", "{r}");
+        assert_eq!(r["series"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), r["count"].as_u64().unwrap(), "{r}");
+    }
+    assert_eq!(missing(&p).keys().copied().collect::<Vec<_>>(), vec![8, 9], "{p}");
+    // A route that scans one node's own store refuses on a root rather than answer empty.
+    let r = serve.client().get(serve.url("/api/v1/network/talkers")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 501);
+    let body: Value = r.json().unwrap();
+    assert!(body["error"]["reason"].as_str().is_some_and(|m| m.contains("search root")), "{body}");
 
     // Per partition, before a leaf dies.
     let per_partition: BTreeMap<i64, u64> = get(&serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")])["buckets"]
@@ -310,8 +339,10 @@ fn the_root_counts_overlapping_generations_once_and_names_what_it_could_not_read
 }
 
 /// `serve --catalog` finds a worker through `<topic>-catalog`, counts exactly, follows a live
-/// tail through per-partition offset cursors (each new line once), and drops the worker at once
-/// when it exits cleanly (its tombstone), without waiting for the record's TTL.
+/// tail through per-partition offset cursors (each new line once); a generation of the worker
+/// that became redundant (its partition moved, another group's worker holds a copy) is
+/// deleted from its disk after `orphan_grace`, every line still counted once; the worker is
+/// dropped at once when it exits cleanly (its tombstone), without waiting for the record's TTL.
 #[test]
 fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
     let kafka = Tansu::start();
@@ -319,6 +350,10 @@ fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
     let logs = tmp.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let cfg = config(tmp.path());
+    // a short orphan_grace: a redundant generation is deleted within the test
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("[search]\norphan_grace = \"2s\"\n");
+    std::fs::write(&cfg, text).unwrap();
     let n = 100;
     write_seq(&logs, 0, n);
     let glob = format!("{}/*.log", logs.display());
@@ -334,18 +369,8 @@ fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
         ],
         "loglynx agent ready",
     );
-    let (w, addr) = {
-        let (p, line) = start_proc_with_ready_line(
-            "worker",
-            &[
-                "worker", "-c", cfg.to_str().unwrap(), "--data-dir", tmp.path().join("w").to_str().unwrap(),
-                "--brokers", &kafka.brokers, "--topic", topic, "--group", "catalog", "--consumers", "1",
-                "--search-listen", "127.0.0.1:0", "--log", &level,
-            ],
-            "loglynx worker ready",
-        );
-        (p, line.rsplit("search ").next().unwrap().trim().to_string())
-    };
+    let w_data = tmp.path().join("w");
+    let (w, addr) = topic_worker(&kafka, &cfg, &w_data, topic, "catalog", "worker");
     let serve = Server::start_serve_with(
         &tmp.path().join("root"),
         &["--brokers", &kafka.brokers, "--topic", topic, "--catalog"],
@@ -384,10 +409,67 @@ fn serve_finds_leaves_in_the_catalog_and_tails_by_offsets() {
     let want: BTreeSet<String> = (0..FILES).flat_map(|f| (n..n + 30).map(move |i| (f * 1_000_000 + i).to_string())).collect();
     assert_eq!(seen, want);
 
+    // Orphans deleted on disk. Lines in 12 more files, so that every partition holds some
+    // whatever the files' keys hash to; a second group keeps a full copy (worker `copy`);
+    // then worker `w3` joins w's group and takes some of w's partitions. w's generations of
+    // those are no longer written, lie below the group's commit, and the copy answers each of
+    // their offsets: w deletes them from its disk after orphan_grace, and the root still
+    // counts every line once.
+    let extra = FILES..FILES * 4;
+    write_seq_files(&logs, extra.clone(), 0, 20);
+    let lines = (FILES * (n + 30) + extra.len() * 20) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(120));
+    let (copy, copy_addr) = topic_worker(&kafka, &cfg, &tmp.path().join("copy"), topic, "catalog-copy", "worker copy");
+    let mut held = 0;
+    let started = std::time::Instant::now();
+    while held != lines {
+        held = leaf_count(&copy_addr);
+        assert!(started.elapsed() < Duration::from_secs(120), "the copy holds {held} of {lines} lines");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (w3, _) = topic_worker(&kafka, &cfg, &tmp.path().join("w3"), topic, "catalog", "worker 3");
+    // w's generations no longer written (their partitions moved to w3, which has no shard of
+    // them until a new line comes), with records.
+    let leaves_of = |status: &Value, a: &str| -> Vec<Value> {
+        status["leaves"].as_array().unwrap().iter().filter(|l| l["addr"] == a).flat_map(|l| l["generations"].as_array().unwrap().clone()).collect()
+    };
+    let mut moved: Vec<String> = Vec::new();
+    serve.wait_for(Duration::from_secs(120), "w's partitions split with w3", || {
+        let status = get(&serve, "/api/v1/leaves", &[]);
+        moved = leaves_of(&status, &addr)
+            .iter()
+            .filter(|g| g["live"] == false && g["docs"].as_u64() > Some(0))
+            .map(|g| g["id"].as_str().unwrap().to_string())
+            .collect();
+        !moved.is_empty()
+    });
+    for id in &moved {
+        assert!(w_data.join("shards").join(id).is_dir(), "{id} is not a shard directory of w");
+    }
+    serve.wait_for(Duration::from_secs(60), "w's redundant generations deleted from its disk", || {
+        moved.iter().all(|id| !w_data.join("shards").join(id).exists())
+    });
+    // Every line once; the deleted generations are neither listed nor missing.
+    write_seq(&logs, n + 30, n + 40);
+    let lines = lines + (FILES * 10) as u64;
+    serve.wait_total("*", lines, Duration::from_secs(120));
+    let terms = get(&serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let buckets = terms["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len() as u64, lines, "{terms}");
+    assert!(buckets.iter().all(|b| b["count"] == 1), "{terms}");
+    serve.wait_for(Duration::from_secs(30), "the deleted generations out of w's record", || {
+        let status = get(&serve, "/api/v1/leaves", &[]);
+        leaves_of(&status, &addr).iter().all(|g| !moved.iter().any(|m| g["id"] == m.as_str()))
+    });
+    assert!(missing(&serve.search("*", 1, 0, "desc")).is_empty());
+    assert!(leaf_count(&addr) < lines, "w holds less than everything now");
+
     // A clean exit: the tombstone removes the leaf (the TTL is 30 s; this is much sooner).
     w.stop();
     serve.wait_for(Duration::from_secs(20), "the leaf gone from the catalog", || {
-        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().is_empty()
+        !get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().iter().any(|l| l["addr"] == addr.as_str())
     });
     agent.stop();
+    copy.stop();
+    w3.stop();
 }

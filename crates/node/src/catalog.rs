@@ -1,17 +1,20 @@
 //! The catalog of leaves: a compacted topic `<topic>-catalog` (key = worker id) where each
 //! worker with a leaf API publishes its address and generations
-//! ([`loglynx_search::CatalogRecord`]) every `[search] publish_every`, and a tombstone when it
-//! exits cleanly ([`Publisher`]); `loglynx serve` reads it whole and follows it
+//! ([`loglynx_search::CatalogRecord`]) every `[search] publish_every`, and a last record marked
+//! `left` when it exits cleanly ([`Publisher`]; not a tombstone, which compaction would drop:
+//! a `serve` started later still knows what only its disk holds); `loglynx serve` reads it whole and follows it
 //! ([`CatalogLeaves`]). A record not refreshed for `[serve] catalog_ttl` by the clock of
 //! `serve` (the time it was read, so a worker's clock being off does not matter) is ignored:
 //! its worker is gone. A record of another version is skipped with a warning.
 //!
 //! Gone workers are not forgotten: the last record of a worker whose record expired or that
-//! left (a tombstone) is kept ([`Directory::gone`]), and the workers' consumer group's
+//! left (its `left` record, or a tombstone of an older worker) is kept ([`Directory::gone`]), and the workers' consumer group's
 //! committed offsets are read every [`COMMITTED_EVERY`] ([`Directory::committed`]), so the
 //! root names as missing what only a gone worker's disk holds, or what the group committed
 //! and no live leaf holds, instead of answering less without a word
-//! (`loglynx_search::expected`).
+//! (`loglynx_search::expected`). Until an operator accepts the loss (`loglynx leaves forget`):
+//! a [`LostRecord`] under `lost:<addr>` in the same topic, read by every root
+//! ([`Directory::lost`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 use loglynx_api::GenerationView;
 use loglynx_bus::kafka::{ensure_side_topic, GroupOffsets, SideProducer, TopicReader};
 use loglynx_config::{Config, KafkaConfig};
-use loglynx_search::{CatalogRecord, Directory, CATALOG_VERSION};
+use loglynx_search::{CatalogRecord, Directory, LostRecord, CATALOG_VERSION, LOST_PREFIX};
 
 use crate::error::{NodeError, Result};
 
@@ -67,15 +70,17 @@ impl Publisher {
             .name("catalog".into())
             .spawn(move || {
                 let mut warned = false;
+                let record = |left: bool| CatalogRecord {
+                    version: CATALOG_VERSION,
+                    worker: worker.clone(),
+                    addr: addr.clone(),
+                    updated_ms: loglynx_telemetry::health::now_ms(),
+                    group: group.clone(),
+                    generations: view.generations(&store.snapshot()),
+                    left,
+                };
                 while !flag.load(Ordering::Relaxed) {
-                    let rec = CatalogRecord {
-                        version: CATALOG_VERSION,
-                        worker: worker.clone(),
-                        addr: addr.clone(),
-                        updated_ms: loglynx_telemetry::health::now_ms(),
-                        group: group.clone(),
-                        generations: view.generations(&store.snapshot()),
-                    };
+                    let rec = record(false);
                     match producer.send(&topic, &[(worker.clone(), rec.encode())], SEND_TIMEOUT) {
                         Ok(()) => warned = false,
                         Err(e) if !warned => {
@@ -89,16 +94,19 @@ impl Publisher {
                         std::thread::sleep(Duration::from_millis(100));
                     }
                 }
-                // A clean exit: the tombstone takes this worker out of the catalog at once.
-                if let Err(e) = producer.send(&topic, &[(worker.clone(), Vec::new())], SEND_TIMEOUT) {
-                    tracing::warn!("catalog tombstone not published: {e}; serve forgets this worker after serve.catalog_ttl");
+                // A clean exit: the last record, marked `left`, takes this worker out of the
+                // search at once and stays in the compacted topic (a tombstone would be
+                // compacted away), so every serve, started now or later, names what only this
+                // disk holds as missing until the worker is back or its loss is accepted.
+                if let Err(e) = producer.send(&topic, &[(worker.clone(), record(true).encode())], SEND_TIMEOUT) {
+                    tracing::warn!("last catalog record not published: {e}; serve counts this worker gone after serve.catalog_ttl");
                 }
             })
             .map_err(|source| NodeError::Thread { what: "catalog publisher", source })?;
         Ok(Publisher { stop, thread })
     }
 
-    /// Publishes the tombstone and stops.
+    /// Publishes the last record (`left`) and stops.
     pub(crate) fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
@@ -108,8 +116,13 @@ impl Publisher {
 /// The leaves `serve` learns from the catalog topic (and `[serve] leaves` besides).
 pub(crate) struct CatalogLeaves {
     known: Mutex<HashMap<String, (CatalogRecord, Instant)>>,
-    /// Workers that left (a tombstone): their last record, and when they left.
+    /// Workers that left (a `left` record or a tombstone): their last record, and when they
+    /// left.
     left: Mutex<HashMap<String, (CatalogRecord, Instant)>>,
+    /// Accepted losses, by key (`lost:<addr>`).
+    lost: Mutex<HashMap<String, LostRecord>>,
+    /// Where accepted losses are written (`None`: this reader does not write them).
+    kafka: Option<KafkaConfig>,
     /// The committed offsets of the live workers' groups (the largest per partition).
     committed: Mutex<BTreeMap<i32, u64>>,
     ttl: Duration,
@@ -126,7 +139,9 @@ impl CatalogLeaves {
         fixed: Option<Arc<loglynx_search::StaticLeaves>>,
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<Arc<CatalogLeaves>> {
-        let me = Arc::new(CatalogLeaves::new(ttl, fixed));
+        let mut me = CatalogLeaves::new(ttl, fixed);
+        me.kafka = Some(kafka.clone());
+        let me = Arc::new(me);
         let topic = catalog_topic(&kafka.topic);
         let reader = TopicReader::new(kafka, &topic)?;
         let weak = Arc::downgrade(&me);
@@ -142,6 +157,8 @@ impl CatalogLeaves {
         CatalogLeaves {
             known: Mutex::new(HashMap::new()),
             left: Mutex::new(HashMap::new()),
+            lost: Mutex::new(HashMap::new()),
+            kafka: None,
             committed: Mutex::new(BTreeMap::new()),
             ttl,
             fixed,
@@ -163,9 +180,23 @@ impl CatalogLeaves {
         true
     }
 
-    /// Takes one record of the topic: a tombstone forgets its worker, a record of another
-    /// version is skipped.
+    /// Takes one record of the topic: a tombstone or a `left` record makes its worker gone,
+    /// a `lost:` record is an accepted loss, a record of another version is skipped.
     fn take(&self, key: &str, value: &[u8]) {
+        if key.starts_with(LOST_PREFIX) {
+            let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+            if value.is_empty() {
+                lost.remove(key);
+                return;
+            }
+            match LostRecord::decode(key, value) {
+                Ok(rec) => {
+                    lost.insert(key.to_string(), rec);
+                }
+                Err(e) => tracing::warn!("{e}; skipped"),
+            }
+            return;
+        }
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
         if value.is_empty() {
@@ -176,6 +207,10 @@ impl CatalogLeaves {
             return;
         }
         match CatalogRecord::decode(key, value) {
+            Ok(rec) if rec.left => {
+                known.remove(key);
+                left.insert(key.to_string(), (rec, Instant::now()));
+            }
             Ok(rec) => {
                 left.remove(key);
                 known.insert(key.to_string(), (rec, Instant::now()));
@@ -352,6 +387,26 @@ impl Directory for CatalogLeaves {
     fn committed(&self) -> BTreeMap<i32, u64> {
         self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    fn lost(&self) -> Vec<LostRecord> {
+        let mut out: Vec<LostRecord> = self.lost.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        out.sort_by(|a, b| a.addr.cmp(&b.addr));
+        out
+    }
+
+    fn record_lost(&self, rec: LostRecord) -> std::result::Result<(), String> {
+        let Some(kafka) = &self.kafka else {
+            return Err("this catalog reader does not write: accept the loss through serve --catalog".into());
+        };
+        let (key, value) = (rec.key(), rec.encode());
+        let producer = SideProducer::new(kafka).map_err(|e| e.to_string())?;
+        producer
+            .send(&catalog_topic(&kafka.topic), &[(key.clone(), value.clone())], SEND_TIMEOUT)
+            .map_err(|e| format!("the accepted loss was not written to the catalog topic: {e}; try again"))?;
+        self.take(&key, &value);
+        tracing::warn!(addr = %rec.addr, workers = ?rec.workers, ranges = rec.ranges.len(), "loss accepted: these offsets are no longer named missing");
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -361,7 +416,7 @@ mod tests {
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new() };
+        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: false };
         c.take("w1", &rec.encode());
         c.take("w9", br#"{"version": 9, "worker": "w9"}"#);
         assert_eq!(c.leaves(), vec![rec.clone()]);
@@ -375,6 +430,22 @@ mod tests {
         let stale = CatalogLeaves::new(Duration::ZERO, None);
         stale.take("w1", &rec.encode());
         assert!(stale.leaves().is_empty(), "a record older than the ttl is ignored");
-        assert_eq!(stale.gone(), vec![rec], "and kept as gone");
+        assert_eq!(stale.gone(), vec![rec.clone()], "and kept as gone");
+        // A clean exit's last record: gone at once, and still gone for a reader that starts later.
+        let last = CatalogRecord { left: true, ..rec.clone() };
+        c.take("w1", &last.encode());
+        assert!(c.leaves().is_empty());
+        assert_eq!(c.gone(), vec![last.clone()]);
+        let later = CatalogLeaves::new(Duration::from_secs(60), None);
+        later.take("w1", &rec.encode());
+        later.take("w1", &last.encode());
+        assert_eq!((later.leaves(), later.gone()), (vec![], vec![last]));
+        // An accepted loss; its tombstone takes it back.
+        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        later.take(&lost.key(), &lost.encode());
+        assert_eq!(later.lost(), vec![lost.clone()]);
+        assert!(later.record_lost(lost.clone()).is_err(), "a reader without kafka settings does not write");
+        later.take(&lost.key(), b"");
+        assert!(later.lost().is_empty());
     }
 }

@@ -9,7 +9,8 @@
 //! `loglynx agent`.
 //!
 //! `/api/v1/patterns` counts from the index and names the templates from the workers' saved
-//! miner states, `<data_dir>/patterns/*.json`, merged by id ([`crate::patterns::StateFiles`]).
+//! miner states, `<data_dir>/patterns/*.json`, merged by id ([`crate::patterns::StateFiles`]);
+//! as a search root, from the leaves' miners (`GET /internal/v1/patterns`), merged the same way.
 //!
 //! Alerts come from the alerts topic the workers' correlator writes (`<topic>-alerts`, see
 //! `worker/correlator.rs`), read with `--brokers`.
@@ -89,8 +90,12 @@ impl Serve {
         // their reports.
         if cfg.serve.is_root() {
             let root = root(&cfg, shutdown.clone()).await?;
-            let leaves = LeafHealth { root: root.clone(), rt: tokio::runtime::Handle::current() };
+            let leaves = LeafViews { root: root.clone(), rt: tokio::runtime::Handle::current() };
             state.pipeline_view = Some(Arc::new(leaves.clone()));
+            // The template texts of /api/v1/patterns: the leaves' miners, merged by id.
+            if cfg.patterns.enabled {
+                state.patterns = Some(Arc::new(leaves.clone()));
+            }
             state.telemetry.register_collector(health::ReportsCollector::from_fn(move || leaves.reports()));
             state.root = Some(root);
         } else {
@@ -293,16 +298,17 @@ pub(crate) async fn refresh(store: loglynx_store::Store, stop: CancellationToken
     }
 }
 
-/// The health reports of the leaves (`GET /internal/v1/health` of each), for the pipeline
-/// page and `/metrics` of a root; a leaf that does not answer is left out (its last report goes
+/// What a root asks every leaf for besides queries: the health reports (`GET
+/// /internal/v1/health` of each), for the pipeline page and `/metrics` of a root, and the
+/// pattern dictionaries (below); a leaf that does not answer is left out (its last report goes
 /// stale on the page only if another leaf still has it).
 #[derive(Clone)]
-struct LeafHealth {
+struct LeafViews {
     root: Arc<loglynx_search::Root>,
     rt: tokio::runtime::Handle,
 }
 
-impl LeafHealth {
+impl LeafViews {
     /// Called off the async threads (the pipeline route and `/metrics` render on the blocking
     /// pool).
     fn reports(&self) -> Vec<health::HealthReport> {
@@ -324,7 +330,26 @@ impl LeafHealth {
     }
 }
 
-impl PipelineView for LeafHealth {
+/// The leaves' template dictionaries (`GET /internal/v1/patterns` of each), merged by id: ids
+/// are a hash of the template text, so leaves that mined the same lines agree. A leaf that
+/// does not answer is left out (its ids show without text; its counts are `missing` anyway).
+impl loglynx_api::PatternView for LeafViews {
+    fn dictionary(&self) -> loglynx_patterns::Dictionary {
+        let answers = self.rt.block_on(self.root.get_each("patterns"));
+        let parts = answers.into_iter().filter_map(|(leaf, r)| {
+            match r.and_then(|v| serde_json::from_value::<loglynx_patterns::Dictionary>(v).map_err(|e| e.to_string())) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::debug!(leaf = %leaf.addr, "leaf patterns not read: {e}");
+                    None
+                }
+            }
+        });
+        loglynx_patterns::Dictionary::merge(parts.collect::<Vec<_>>())
+    }
+}
+
+impl PipelineView for LeafViews {
     fn status(&self) -> serde_json::Value {
         health::summarize(&self.reports(), health::now_ms())
     }

@@ -83,7 +83,7 @@ impl Miner {
 }
 
 /// One template as the dictionary describes it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TemplateInfo {
     /// The current id (16 hex digits).
     pub id: String,
@@ -102,13 +102,36 @@ pub struct TemplateInfo {
     pub former: Vec<String>,
 }
 
-/// Templates by current or former id.
-#[derive(Debug, Default, Clone)]
+/// Templates by current or former id. On the wire (a worker's leaf API answers its own, the
+/// search root merges them) it is `{"templates": [TemplateInfo...], "overflow": [[service, lines]...]}`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(into = "WireDictionary", from = "WireDictionary")]
 pub struct Dictionary {
     entries: Vec<TemplateInfo>,
     by_id: HashMap<TemplateId, usize>,
     by_former: HashMap<TemplateId, usize>,
     overflow: Vec<(String, u64)>,
+}
+
+/// [`Dictionary`] as sent: the indexes by id are built again on arrival.
+#[derive(Serialize, Deserialize)]
+struct WireDictionary {
+    templates: Vec<TemplateInfo>,
+    #[serde(default)]
+    overflow: Vec<(String, u64)>,
+}
+
+impl From<Dictionary> for WireDictionary {
+    fn from(d: Dictionary) -> WireDictionary {
+        WireDictionary { templates: d.entries, overflow: d.overflow }
+    }
+}
+
+impl From<WireDictionary> for Dictionary {
+    fn from(w: WireDictionary) -> Dictionary {
+        let part = Dictionary { entries: w.templates, overflow: w.overflow, ..Dictionary::default() };
+        Dictionary::merge([part])
+    }
 }
 
 impl Dictionary {
@@ -242,6 +265,24 @@ mod tests {
             Miner::load(MinerSettings::default(), br#"{"version": 99, "services": {}}"#),
             Err(PatternError::StateVersion { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_dictionary_sent_as_json_resolves_current_and_former_ids() {
+        let mut m = Miner::new(MinerSettings::default());
+        let a = m.mine("sshd", "Invalid user admin from 1.2.3.4", 10);
+        m.mine("sshd", "Invalid user guest from 1.2.3.5", 15);
+        m.mine("sshd", "Invalid user test from 1.2.3.5", 16);
+        let b = m.mine("sshd", "Invalid user oracle from 1.2.3.5", 20);
+        assert_ne!(a.id, b.id);
+        let d = m.dictionary();
+        let json = serde_json::to_string(&d).unwrap();
+        let back: Dictionary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.templates(), d.templates());
+        assert_eq!(back.get(a.id).unwrap().id, format_id(b.id), "a former id resolves after the trip: {json}");
+        assert_eq!(back.get(b.id).unwrap().template, "Invalid user <*> from <*>");
+        assert_eq!(back.overflow(), d.overflow());
+        assert!(serde_json::from_str::<Dictionary>(r#"{"templates": 3}"#).is_err());
     }
 
     #[test]

@@ -67,6 +67,20 @@ pub fn unanswered(c: &Cover, expected: &BTreeMap<i32, OffsetRange>, gone: &[Leaf
     out
 }
 
+/// `unanswered` without the offsets of `accepted` (what an operator accepted as lost,
+/// [`crate::LostRecord`]): those are no longer missing.
+pub fn without_lost(unanswered: Vec<Unanswered>, accepted: &OffsetFilter) -> Vec<Unanswered> {
+    if accepted.is_empty() {
+        return unanswered;
+    }
+    let mut out = Vec::new();
+    for u in unanswered {
+        let lost: Vec<OffsetRange> = accepted.ranges().filter(|(p, _)| *p == u.partition).map(|(_, r)| r).collect();
+        out.extend(subtract(u.range, &lost).into_iter().map(|range| Unanswered { range, ..u }));
+    }
+    out
+}
+
 /// `r` minus the sorted, disjoint `pieces`.
 fn subtract(r: OffsetRange, pieces: &[OffsetRange]) -> Vec<OffsetRange> {
     let mut out = Vec::new();
@@ -186,6 +200,17 @@ mod tests {
             unanswered(&c, &want, &gone),
             vec![u(5, 0, 50, Some(0)), u(5, 50, 90, Some(1)), u(5, 90, 100, Some(0))]
         );
+    }
+
+    #[test]
+    fn offsets_accepted_as_lost_are_no_longer_unanswered() {
+        let left = vec![u(0, 100, 240, Some(0)), u(1, 0, 60, Some(0)), u(1, 60, 70, None), u(2, 5, 9, None)];
+        let mut lost = OffsetFilter::default();
+        lost.add(0, 100, 240);
+        lost.add(1, 0, 70);
+        lost.add(2, 7, 8);
+        assert_eq!(without_lost(left.clone(), &lost), vec![u(2, 5, 7, None), u(2, 8, 9, None)]);
+        assert_eq!(without_lost(left.clone(), &OffsetFilter::default()), left);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   leaves' generations, so overlapping generations are counted once.
 //! - `expected.rs`: [`expected`], what must exist per partition (the group's committed offsets,
 //!   what gone leaves held), and [`unanswered`], what of it no live leaf answers.
+//! - `lost.rs`: [`lost_ranges`], the offsets a gone worker's accepted loss covers
+//!   ([`LostRecord`], `loglynx leaves forget`).
 //! - `merge.rs`: hits by timestamp then event id, exact totals, histograms, terms (exact up to
 //!   a cap, marked approximate beyond).
 //! - `orphans.rs`: [`redundant`], the generations of a leaf no query needs (others answer
@@ -23,6 +25,7 @@
 mod cover;
 mod error;
 mod expected;
+mod lost;
 mod merge;
 mod offsets;
 mod pit;
@@ -32,14 +35,15 @@ mod wire;
 
 pub use cover::{cover, other_copies, Cover, LeafView, Piece};
 pub use error::SearchError;
-pub use expected::{expected, unanswered, Unanswered};
+pub use expected::{expected, unanswered, without_lost, Unanswered};
+pub use lost::{lost_ranges, merge_lost};
 pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 pub use orphans::redundant;
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
 pub use pit::{merge_pages, PitEntry, RootPage, RootPit};
 pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
 pub use wire::{
-    CatalogRecord, Generation, LeafAfter, LeafPage, LeafPageResponse, LeafPitClose, LeafPitOpen,
+    CatalogRecord, Generation, LostRange, LostRecord, LOST_PREFIX, LeafAfter, LeafPage, LeafPageResponse, LeafPitClose, LeafPitOpen,
     LeafPitOpened, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart,
     CATALOG_VERSION, LEAF_PREFIX,
 };

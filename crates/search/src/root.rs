@@ -18,11 +18,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::cover::{cover, other_copies, Cover, LeafView};
-use crate::expected::{expected, unanswered};
+use crate::expected::{expected, unanswered, without_lost};
 use crate::error::SearchError;
 use crate::merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 use crate::offsets::OffsetFilter;
-use crate::wire::{CatalogRecord, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart, LEAF_PREFIX};
+use crate::wire::{CatalogRecord, LostRecord, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart, LEAF_PREFIX};
 
 /// How the root talks to its leaves.
 #[derive(Debug, Clone)]
@@ -60,6 +60,19 @@ pub trait Directory: Send + Sync + 'static {
     /// was stored by some worker, so what no live leaf holds there is missing.
     fn committed(&self) -> BTreeMap<i32, u64> {
         BTreeMap::new()
+    }
+
+    /// Offsets operators accepted as lost ([`LostRecord`], one per address): not missing any
+    /// more, and the records of the workers they name are no longer gone.
+    fn lost(&self) -> Vec<LostRecord> {
+        Vec::new()
+    }
+
+    /// Keeps `rec` where every root reads it (the catalog topic) and applies it here. Blocks:
+    /// called off the async threads.
+    fn record_lost(&self, rec: LostRecord) -> Result<(), String> {
+        let _ = rec;
+        Err("accepting a loss is kept in the catalog topic: start serve with --catalog (and --brokers, --topic)".into())
     }
 }
 
@@ -141,17 +154,28 @@ pub(crate) struct Plan {
 }
 
 /// The leaves known now, the gone ones, the cover of the live ones and what none answers.
-fn plan_of(directory: &dyn Directory) -> (Plan, Vec<CatalogRecord>, BTreeMap<i32, u64>) {
+fn plan_of(directory: &dyn Directory) -> (Plan, Vec<CatalogRecord>, BTreeMap<i32, u64>, Vec<LostRecord>) {
     let leaves = directory.leaves();
     let live: std::collections::HashSet<&str> = leaves.iter().map(|l| l.addr.as_str()).collect();
-    // A leaf back under its old address is the same disk: its old record adds nothing.
-    let gone: Vec<CatalogRecord> = directory.gone().into_iter().filter(|g| !live.contains(g.addr.as_str())).collect();
+    let lost = directory.lost();
+    let forgotten: std::collections::HashSet<&str> = lost.iter().flat_map(|l| l.workers.iter().map(String::as_str)).collect();
+    // A leaf back under its old address is the same disk: its old record adds nothing. A
+    // worker whose loss was accepted is no longer gone.
+    let gone: Vec<CatalogRecord> = directory
+        .gone()
+        .into_iter()
+        .filter(|g| !live.contains(g.addr.as_str()) && !forgotten.contains(g.worker.as_str()))
+        .collect();
+    let mut accepted = OffsetFilter::default();
+    for r in lost.iter().flat_map(|l| l.ranges.iter()) {
+        accepted.add(r.partition, r.from, r.to);
+    }
     let committed = directory.committed();
     let views: Vec<LeafView<'_>> = leaves.iter().map(|l| LeafView { generations: &l.generations }).collect();
     let gone_views: Vec<LeafView<'_>> = gone.iter().map(|l| LeafView { generations: &l.generations }).collect();
     let cover = cover(&views);
     let all: Vec<LeafView<'_>> = views.iter().chain(gone_views.iter()).copied().collect();
-    let unanswered = unanswered(&cover, &expected(&all, &committed), &gone_views)
+    let unanswered = without_lost(unanswered(&cover, &expected(&all, &committed), &gone_views), &accepted)
         .into_iter()
         .map(|u| {
             let (leaf, reason) = match u.held_by {
@@ -165,7 +189,7 @@ fn plan_of(directory: &dyn Directory) -> (Plan, Vec<CatalogRecord>, BTreeMap<i32
         })
         .collect();
     drop(views);
-    (Plan { leaves, cover, unanswered }, gone, committed)
+    (Plan { leaves, cover, unanswered }, gone, committed, lost)
 }
 
 impl Root {
@@ -182,7 +206,7 @@ impl Root {
     /// The leaves, the cover the next query would use (which leaf answers which offsets), its
     /// gaps and the orphans (generations fully covered by others): `GET /api/v1/leaves`.
     pub fn status(&self) -> serde_json::Value {
-        let (plan, gone, committed) = plan_of(self.directory.as_ref());
+        let (plan, gone, committed, lost) = plan_of(self.directory.as_ref());
         let (leaves, c) = (&plan.leaves, &plan.cover);
         let pieces: Vec<serde_json::Value> = c
             .pieces
@@ -208,11 +232,48 @@ impl Root {
             "cover": pieces,
             "gaps": plan.unanswered,
             "orphans": orphans,
+            "lost": lost,
         })
     }
 
+    /// Accepts that what only the gone worker `id` (its id or leaf address) held is lost: the
+    /// offsets answers name with its address, and the unnamed ones right after them
+    /// ([`crate::lost_ranges`]), for every gone worker of that address. The record goes to
+    /// the catalog topic ([`Directory::record_lost`]); from then on answers no longer name
+    /// these offsets missing, and `GET /api/v1/leaves` lists them under `lost`.
+    pub async fn forget(&self, id: &str) -> Result<LostRecord, SearchError> {
+        let id = id.trim();
+        let (plan, gone, _, lost) = plan_of(self.directory.as_ref());
+        if let Some(l) = plan.leaves.iter().find(|l| l.worker == id || l.addr == id) {
+            return Err(SearchError::BadRequest(format!(
+                "{id} is a live leaf (worker {} at {}): only a gone worker's loss can be accepted; stop it first",
+                l.worker, l.addr
+            )));
+        }
+        let Some(addr) = gone.iter().find(|g| g.worker == id || g.addr == id).map(|g| g.addr.clone()) else {
+            return Err(SearchError::BadRequest(format!(
+                "no gone worker {id:?}: give a worker id or leaf address listed under `gone` of GET /api/v1/leaves"
+            )));
+        };
+        let rec = LostRecord {
+            version: crate::CATALOG_VERSION,
+            workers: gone.iter().filter(|g| g.addr == addr).map(|g| g.worker.clone()).collect(),
+            ranges: crate::lost_ranges(&plan.unanswered, &addr),
+            at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            addr,
+        };
+        let rec = crate::merge_lost(lost.iter().find(|l| l.addr == rec.addr), rec);
+        let directory = self.directory.clone();
+        let out = rec.clone();
+        tokio::task::spawn_blocking(move || directory.record_lost(rec))
+            .await
+            .map_err(|e| SearchError::Unavailable(format!("the catalog task failed: {e}")))?
+            .map_err(SearchError::Unavailable)?;
+        Ok(out)
+    }
+
     pub(crate) fn plan(&self) -> Result<Plan, SearchError> {
-        let (plan, _, _) = plan_of(self.directory.as_ref());
+        let (plan, _, _, _) = plan_of(self.directory.as_ref());
         if plan.leaves.is_empty() {
             return Err(SearchError::NoLeaves);
         }
@@ -598,6 +659,7 @@ impl StaticLeaves {
                         updated_ms: 0,
                         group: String::new(),
                         generations: status.generations,
+                        left: false,
                     };
                     self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(addr.clone(), rec);
                 }

@@ -166,7 +166,7 @@ pub struct LeafPitClose {
 }
 
 /// What a worker publishes in `<topic>-catalog` (key = its id) every few seconds while it
-/// lives; a tombstone (no value) when it exits cleanly.
+/// lives; when it exits cleanly, a last one with `left` set (older workers: a tombstone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogRecord {
     /// [`CATALOG_VERSION`]; a reader skips (with a warning) a record of another version.
@@ -183,6 +183,77 @@ pub struct CatalogRecord {
     pub group: String,
     /// Its generations.
     pub generations: Vec<Generation>,
+    /// The worker exited cleanly: its last record, kept in the compacted topic (a tombstone
+    /// would be compacted away), so a `serve` started later still names what only its disk
+    /// holds as missing. Absent in a live worker's records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub left: bool,
+}
+
+/// The key prefix of [`LostRecord`]s in the catalog topic (`lost:<addr>`); a worker id never
+/// starts with it.
+pub const LOST_PREFIX: &str = "lost:";
+
+/// Offsets an operator accepted as lost (`loglynx leaves forget`, `DELETE /api/v1/leaves/{id}`):
+/// the gone workers at `addr` and what only their disks held. Kept in the catalog topic under
+/// `lost:<addr>` so every root agrees and it outlives restarts; a root names these offsets in
+/// `lost` of `GET /api/v1/leaves`, not as `missing` of its answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostRecord {
+    /// [`CATALOG_VERSION`].
+    pub version: u32,
+    /// The leaf address of the workers forgotten.
+    pub addr: String,
+    /// Their worker ids.
+    pub workers: Vec<String>,
+    /// The offsets accepted as lost.
+    pub ranges: Vec<LostRange>,
+    /// When the loss was accepted (ms since the epoch, the root's clock).
+    pub at_ms: u64,
+}
+
+/// One partition's offsets accepted as lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LostRange {
+    /// Kafka partition.
+    pub partition: i32,
+    /// First offset lost.
+    pub from: u64,
+    /// First offset after them.
+    pub to: u64,
+}
+
+impl LostRecord {
+    /// Reads a record (a record of another version is refused, as [`CatalogRecord::decode`]).
+    pub fn decode(key: &str, value: &[u8]) -> Result<LostRecord, SearchError> {
+        let bad = |reason: String| SearchError::Catalog { key: key.to_string(), reason };
+        let v: serde_json::Value = serde_json::from_slice(value).map_err(|e| bad(format!("not JSON: {e}")))?;
+        match v.get("version").and_then(serde_json::Value::as_u64) {
+            Some(n) if n == u64::from(CATALOG_VERSION) => {}
+            Some(n) => return Err(bad(format!("version {n}, this build reads version {CATALOG_VERSION}: upgrade this serve"))),
+            None => return Err(bad("no version field".into())),
+        }
+        serde_json::from_value(v).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The record's key in the catalog topic.
+    pub fn key(&self) -> String {
+        format!("{LOST_PREFIX}{}", self.addr)
+    }
+
+    /// The record's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The lost offsets as a filter.
+    pub fn offsets(&self) -> OffsetFilter {
+        let mut f = OffsetFilter::default();
+        for r in &self.ranges {
+            f.add(r.partition, r.from, r.to);
+        }
+        f
+    }
 }
 
 impl CatalogRecord {
@@ -232,8 +303,23 @@ mod tests {
                 docs: 10,
                 live: true,
             }],
+            left: false,
         };
         assert_eq!(CatalogRecord::decode("h1-7", &r.encode()).unwrap(), r);
+        assert!(!String::from_utf8(r.encode()).unwrap().contains("left"), "a live record says nothing of leaving");
+        let last = CatalogRecord { left: true, ..r.clone() };
+        assert!(CatalogRecord::decode("h1-7", &last.encode()).unwrap().left);
+        let lost = LostRecord {
+            version: CATALOG_VERSION,
+            addr: "10.0.0.1:7720".into(),
+            workers: vec!["h1-7".into()],
+            ranges: vec![LostRange { partition: 2, from: 0, to: 10 }],
+            at_ms: 9,
+        };
+        assert_eq!(lost.key(), "lost:10.0.0.1:7720");
+        assert_eq!(LostRecord::decode(&lost.key(), &lost.encode()).unwrap(), lost);
+        assert_eq!(lost.offsets().ranges().collect::<Vec<_>>().len(), 1);
+        assert!(LostRecord::decode("lost:x", br#"{"version": 2}"#).unwrap_err().to_string().contains("version 2"));
         let v2 = br#"{"version": 2, "worker": "x", "shiny": true}"#;
         let e = CatalogRecord::decode("x", v2).unwrap_err().to_string();
         assert!(e.contains("version 2"), "{e}");

@@ -281,6 +281,9 @@ pub(crate) struct BacktestBody {
 /// Handler of `POST /api/v1/rules/backtest`: runs a rule over stored events of a time range and
 /// returns the alerts it would have raised, storing nothing.
 pub(crate) async fn backtest(State(st): State<AppState>, body: Bytes) -> Response {
+    if let Err(e) = crate::routes::not_on_root(&st, "/api/v1/rules/backtest") {
+        return e.into_response();
+    }
     let det = match detection(&st) {
         Ok(d) => d,
         Err(r) => return r,

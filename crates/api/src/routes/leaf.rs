@@ -5,7 +5,8 @@
 //! [`LeafRequest`] (the engine's request and the offsets this leaf answers for: a filter on
 //! `kafka.partition` / `kafka.offset`); `POST /internal/v1/pit/{open,page,close}` keep points in
 //! time for a root's (`loglynx_search::Root::open_pit`), bounded like the public ones; `GET /internal/v1/generations` lists the shard
-//! generations on the disk; `GET /internal/v1/health` the worker's health reports. Every route wants `Authorization: Bearer <[search] key>` when a
+//! generations on the disk; `GET /internal/v1/health` the worker's health reports; `GET /internal/v1/patterns` its
+//! miner's template dictionary. Every route wants `Authorization: Bearer <[search] key>` when a
 //! key is set (docs/SECURITY.md).
 
 use std::sync::Arc;
@@ -55,6 +56,9 @@ pub struct LeafState {
     /// The points in time roots opened here (`query.max_open_pits`, `query.max_pit_keep_alive`
     /// of the worker's config).
     pub pits: crate::Pits,
+    /// The worker's pattern miner: `GET /internal/v1/patterns` answers its dictionary (the
+    /// template texts of `/api/v1/patterns` through a root); `None` when mining is off.
+    pub patterns: Option<Arc<dyn crate::PatternView>>,
 }
 
 /// The owner of the leaf's points in time: the roots (the leaf API has one shared key).
@@ -74,6 +78,7 @@ pub fn leaf_router(state: LeafState) -> Router {
         .route(&p("pit/close"), post(pit_close))
         .route(&p("generations"), get(generations))
         .route(&p("health"), get(health))
+        .route(&p("patterns"), get(patterns))
         .fallback(|| async { ApiError::NotFound("no such leaf endpoint: this is a worker's internal search API".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), check_key))
         .with_state(state)
@@ -86,6 +91,21 @@ pub(crate) async fn leaves(State(st): State<crate::state::AppState>) -> Result<J
         Some(root) => Ok(Json(root.status())),
         None => Err(ApiError::NotFound(
             "this serve reads the shards of its data directory, not leaves: start it with --leaves or --catalog".into(),
+        )),
+    }
+}
+
+/// Handler of `DELETE /api/v1/leaves/{id}` (admin): accepts that what only the gone worker
+/// `id` (worker id or leaf address) held is lost ([`loglynx_search::Root::forget`]); answers
+/// the record kept in the catalog topic.
+pub(crate) async fn forget(
+    State(st): State<crate::state::AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<loglynx_search::LostRecord>, ApiError> {
+    match &st.root {
+        Some(root) => Ok(Json(root.forget(&id).await?)),
+        None => Err(ApiError::NotFound(
+            "this serve reads the shards of its data directory, not leaves: there is no gone worker to forget".into(),
         )),
     }
 }
@@ -238,6 +258,17 @@ async fn health(State(st): State<LeafState>) -> Result<Json<Vec<loglynx_telemetr
         .await
         .map(Json)
         .map_err(|e| ApiError::Internal(format!("health task failed: {e}")))
+}
+
+/// The miner's dictionary (`loglynx_patterns::Dictionary` as JSON); 404 when mining is off.
+async fn patterns(State(st): State<LeafState>) -> Result<Json<loglynx_patterns::Dictionary>, ApiError> {
+    let Some(p) = st.patterns.clone() else {
+        return Err(ApiError::NotFound("pattern mining is off on this worker: set [patterns] enabled = true and restart it".into()));
+    };
+    tokio::task::spawn_blocking(move || p.dictionary())
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::Internal(format!("patterns task failed: {e}")))
 }
 
 async fn tail(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafTail>>) -> Result<Json<LeafTailResponse>, ApiError> {

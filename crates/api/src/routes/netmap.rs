@@ -362,6 +362,7 @@ pub(crate) async fn map(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<MapParams>,
 ) -> Result<Json<MapResponse>, ApiError> {
+    crate::routes::not_on_root(&st, "/api/v1/network/map")?;
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let base =
         "(event.dataset:network.connection OR (event.dataset:network.perf AND event.action:peer))";

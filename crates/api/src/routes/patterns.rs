@@ -64,10 +64,11 @@ pub(crate) struct PatternRow {
     change: Option<&'static str>,
 }
 
-/// Where the template dictionary comes from: the miner of this process, or the saved states of
-/// the workers' miners (`loglynx serve`).
+/// Where the template dictionary comes from: the miner of this process, the saved states of
+/// the workers' miners (`loglynx serve`), or the leaves' miners (`serve` as a search root).
 pub trait PatternView: Send + Sync {
-    /// Every template known now, by current and former id.
+    /// Every template known now, by current and former id. Called on the blocking pool (a
+    /// root's view asks its leaves and blocks on their answers).
     fn dictionary(&self) -> Dictionary;
 }
 
@@ -144,13 +145,13 @@ pub(crate) async fn list(State(st): State<AppState>, ApiQuery(p): ApiQuery<Patte
         Ok(p) => p,
         Err(r) => return r,
     };
-    match answer(&st, patterns.as_ref(), p).await {
+    match answer(&st, patterns, p).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> Result<serde_json::Value, ApiError> {
+async fn answer(st: &AppState, patterns: Arc<dyn PatternView>, p: PatternParams) -> Result<serde_json::Value, ApiError> {
     let compare = match p.compare.as_deref().map(str::trim) {
         None | Some("") => false,
         Some("previous") => true,
@@ -166,7 +167,12 @@ async fn answer(st: &AppState, patterns: &dyn PatternView, p: PatternParams) -> 
         return Err(ApiError::BadRequest("start must be before end".into()));
     }
     (f.start, f.end) = (Some(start), Some(end));
-    let dict = patterns.dictionary();
+    let dict = {
+        let p = patterns.clone();
+        tokio::task::spawn_blocking(move || p.dictionary())
+            .await
+            .map_err(|e| ApiError::Internal(format!("patterns task failed: {e}")))?
+    };
     let mut missing = Vec::new();
     let (now, total) = counts(st, &dict, f.clone(), &mut missing).await?;
     let len = end.as_millis() - start.as_millis();

@@ -333,6 +333,7 @@ pub(crate) async fn history(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
+    crate::routes::not_on_root(&st, "/api/v1/network/perf/history")?;
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let buckets = bounded("buckets", p.buckets, DEFAULT_BUCKETS, MAX_BUCKETS)?;
     if buckets == 0 {

@@ -164,6 +164,7 @@ pub(crate) async fn talkers(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<TalkersParams>,
 ) -> Result<Json<TalkersResponse>, ApiError> {
+    crate::routes::not_on_root(&st, "/api/v1/network/talkers")?;
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let q = match extra {

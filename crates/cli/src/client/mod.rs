@@ -1,4 +1,4 @@
-//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, `loglynx export`, `loglynx sources`, talking to a running
+//! Client commands: `loglynx search`, `loglynx tail`, `loglynx ingest`, `loglynx export`, `loglynx sources`, `loglynx leaves`, talking to a running
 //! instance over its HTTP API (blocking reqwest; these commands run outside any runtime).
 //!
 //! Exit codes: 0 success; 1 the server refused or failed the request (its message is printed),
@@ -7,6 +7,7 @@
 
 mod export;
 mod ingest;
+mod leaves;
 mod patterns;
 mod search;
 mod sources;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 pub use export::{run_export, ExportArgs};
 pub use ingest::{run_ingest, IngestArgs};
+pub use leaves::{run_leaves, LeavesArgs};
 pub use patterns::{run_patterns, PatternsArgs};
 pub use search::{run_search, SearchArgs};
 pub use sources::{run_sources, SourcesArgs};

@@ -37,7 +37,13 @@ pub(crate) struct LeafServer {
 
 impl LeafServer {
     /// Serves the shards of `cfg.data_dir` on `cfg.search.listen` (`None` when off).
-    pub(crate) async fn start(cfg: &Config, worker: &str, owned: Owned) -> Result<Option<LeafServer>> {
+    /// `patterns`: the worker's miner, whose dictionary the leaf answers.
+    pub(crate) async fn start(
+        cfg: &Config,
+        worker: &str,
+        owned: Owned,
+        patterns: Option<Arc<dyn loglynx_api::PatternView>>,
+    ) -> Result<Option<LeafServer>> {
         let Some(listen) = cfg.search.listen else { return Ok(None) };
         let shards = cfg.data_dir.join("shards");
         let store = loglynx_store::Store::open_read_only(&shards, &cfg.store)
@@ -60,6 +66,7 @@ impl LeafServer {
             generations: view.clone(),
             health_dir: loglynx_telemetry::health::health_dir(&cfg.data_dir),
             pits: loglynx_api::Pits::new(cfg.query.max_open_pits, cfg.query.max_pit_keep_alive),
+            patterns,
         };
         let tls = match (&cfg.search.tls_cert, &cfg.search.tls_key) {
             (Some(cert), Some(key)) => Some(loglynx_api::TlsConfig::from_pem_files(cert, key).map_err(NodeError::Tls)?),

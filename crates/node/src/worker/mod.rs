@@ -111,6 +111,7 @@ impl Worker {
             (Some(p), Some(slot)) => Some(crate::patterns::Saver::start(p.clone(), None, slot, cfg.patterns.save_interval)?),
             _ => None,
         };
+        let leaf_patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         let detection = crate::detection::open_tagging(&cfg)?;
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         // Correlation across partitions: signals and alerts through side topics; rules
@@ -165,7 +166,7 @@ impl Worker {
         // Before the consumers: a client that cannot be created stops the start cleanly.
         let watermarks = Watermarks::start(&cfg.kafka)?;
         // The partitions' dedup state and missing counts move through this compacted topic.
-        let state = loglynx_bus::kafka::state_topic(&cfg.kafka.topic);
+        let state = loglynx_bus::kafka::state_topic(&cfg.kafka.topic, &cfg.kafka.group);
         loglynx_bus::kafka::ensure_side_topic(&cfg.kafka, &state, true).await?;
         let instance = cfg.kafka.static_membership.then(|| instance_id(&cfg));
         let group = Arc::new(ConsumerGroup::start(
@@ -216,7 +217,7 @@ impl Worker {
             let group = group.clone();
             Arc::new(move || group.owned().iter().map(|o| o.partition).collect())
         };
-        let leaf = leaf::LeafServer::start(&cfg, &worker_id(&cfg), owned).await?;
+        let leaf = leaf::LeafServer::start(&cfg, &worker_id(&cfg), owned, leaf_patterns).await?;
         // The leaf's address and generations, in the catalog topic for `serve`.
         let publisher = match &leaf {
             Some(l) => {

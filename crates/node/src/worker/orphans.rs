@@ -51,6 +51,7 @@ impl Reaper {
                     updated_ms: 0,
                     group: String::new(),
                     generations: view.generations(&store.snapshot()),
+                    left: false,
                 };
                 // Others only: an older record of this worker (same address, before a
                 // restart) must never vouch for its own generations.

@@ -1,5 +1,8 @@
 //! [`Changelog`]: the per-partition state that must move with a partition, in a compacted side
-//! topic `<topic>-state` (key: the partition), as Kafka Streams keeps a store's changelog.
+//! topic `<topic>-<group>-state` (key: the partition), as Kafka Streams keeps a store's
+//! changelog (one per application id). One per consumer group: a second group consuming the
+//! same topic (a full copy elsewhere) must not restore the first group's dedup positions,
+//! which would drop every line the first group had seen.
 //!
 //! The state is what a shard's checkpoint holds besides its offset: the agent-resend dedup
 //! positions (`seen:<stream>`, `hole:...`, see `dedup.rs`) and the partition's missing count
@@ -51,9 +54,11 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Version of the record value.
 const VERSION: u32 = 1;
 
-/// The changelog topic of `topic`.
-pub fn state_topic(topic: &str) -> String {
-    format!("{topic}-state")
+/// The changelog topic of `topic` for the consumer group `group` (characters a topic name
+/// cannot hold become `_`).
+pub fn state_topic(topic: &str, group: &str) -> String {
+    let group: String = group.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    format!("{topic}-{group}-state")
 }
 
 /// Whether a shard checkpoint key belongs to the state that moves with the partition.
@@ -124,7 +129,7 @@ impl Changelog {
             .create_with_context(LogContext)
             .map_err(|e| BusError::kafka("state reader", e))?;
         let c = Arc::new(Changelog {
-            topic: state_topic(&cfg.topic),
+            topic: state_topic(&cfg.topic, &cfg.group),
             producer: SideProducer::new(cfg)?,
             reader: Mutex::new(Reader { consumer, position: None }),
             latest: Mutex::new(HashMap::new()),
@@ -309,6 +314,13 @@ fn write_loop(log: std::sync::Weak<Changelog>, queue: Arc<(Mutex<Queue>, Condvar
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_group_has_its_own_changelog() {
+        assert_eq!(state_topic("logs", "loglynx"), "logs-loglynx-state");
+        assert_ne!(state_topic("logs", "a"), state_topic("logs", "b"));
+        assert_eq!(state_topic("logs", "my group/1"), "logs-my_group_1-state");
+    }
 
     #[test]
     fn the_state_is_the_checkpoint_without_the_offset() {
