@@ -126,11 +126,17 @@ fn histogram_tail() -> Check {
         let cursor = inp.bool().then(|| TailCursor { ingested: Timestamp(inp.i64()), id: inp.string(32) });
         let field = ["host.name", "service.name", "process.pid", "labels.env", "message", "@timestamp", "labels."]
             [inp.u8() as usize % 7];
+        let time_zone = [None, Some("Europe/Berlin"), Some("+05:30"), Some("America/New_York")][inp.u8() as usize % 4];
         let query = String::from_utf8_lossy(inp.rest()).into_owned();
         let filter = Filter { query, start, end };
         if let Ok(h) = engine.histogram(
             windows,
-            &HistogramRequest { filter: filter.clone(), interval_ms: interval, target_buckets: buckets },
+            &HistogramRequest {
+                filter: filter.clone(),
+                interval_ms: interval,
+                target_buckets: buckets,
+                time_zone: time_zone.map(str::to_string),
+            },
         ) {
             assert_eq!(h.buckets.iter().map(|b| b.count).sum::<u64>(), h.total);
         }

@@ -198,6 +198,7 @@ impl From<loglynx_search::SearchError> for ApiError {
         match e {
             E::BadRequest(m) => ApiError::InvalidQuery(m),
             E::NoLeaves | E::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            E::Busy { retry_after, .. } => ApiError::Throttled { kind: "too_many_pits", reason: e.to_string(), retry_after },
             E::Catalog { .. } | E::Client(_) => ApiError::Internal(e.to_string()),
         }
     }

@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/search", get(search::search))
         .route("/api/v1/histogram", get(search::histogram))
         .route("/api/v1/terms", get(search::terms))
+        .route("/api/v1/aggs", post(aggs::aggs))
         .route("/api/v1/fields", get(meta::fields))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/export", get(export::export))

@@ -106,6 +106,21 @@ fn the_python_elasticsearch_client_gets_loglynx_numbers() {
     assert_eq!(es["page"].as_array().unwrap().iter().collect::<Vec<_>>(), ids);
     assert_eq!(es["capped"], json!({"value": 100, "relation": "gte"}));
 
+    // A named zone: New York's local day (00:00 EDT is 04:00Z), the same bucket as the own
+    // API's `tz=`, its key written with the day's offset.
+    let ny = get(&server, "/api/v1/histogram", &[("q", "*"), ("interval", "1d"), ("tz", "America/New_York")]);
+    let own_days: Vec<Value> = ny["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let key = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap().timestamp_millis();
+            json!([key, "2024-05-01T00:00:00.000-04:00", b["count"]])
+        })
+        .collect();
+    assert_eq!(es["new_york_days"], Value::Array(own_days));
+    assert_eq!(es["new_york_days"][0][0], json!(START_MS - 6 * 3_600_000), "local midnight is 04:00Z");
+    assert_eq!(es["new_york_days"][0][2], json!(N));
     let hist = get(&server, "/api/v1/histogram", &[("q", "*"), ("interval", "10m")]);
     for b in hist["buckets"].as_array().unwrap() {
         let key = chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap().timestamp_millis();

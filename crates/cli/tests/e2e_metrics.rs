@@ -2,12 +2,17 @@
 //! parsed by Prometheus's own Python client (`prometheus_client`, PyPI, in the venv
 //! `scripts/pyenv.sh` makes); the counters move by exactly what was ingested; every series
 //! follows the naming conventions and is in docs/METRICS.md; every metric the Grafana dashboard
-//! (docs/grafana-dashboard.json) queries is documented and served, and its log queries run.
+//! (docs/grafana-dashboard.json) queries is documented and served, and each of its
+//! Elasticsearch panels, sent as the `_msearch` body Grafana's data source sends, answers with
+//! the numbers of loglynx's own API (no Grafana binary is reachable from this machine: not in
+//! Debian, npm or PyPI).
 //! The network monitor's series are checked by e2e_quickstart (it needs root).
 
 mod support;
 
 use std::time::Duration;
+
+use serde_json::{json, Value};
 
 use support::metrics::{dashboard, documented, metric_names, targets, Scrape};
 use support::{pyenv_python, Server};
@@ -122,6 +127,7 @@ fn metrics_parse_with_prometheus_client_and_counters_move_with_ingest() {
     let served = after.sample_names();
     let dash = dashboard();
     let (mut prom, mut es) = (0, 0);
+    let mut grafana_targets = Vec::new();
     for (ds, t) in targets(&dash) {
         match ds.as_str() {
             "prometheus" => {
@@ -142,21 +148,8 @@ fn metrics_parse_with_prometheus_client_and_counters_move_with_ingest() {
             }
             "elasticsearch" => {
                 es += 1;
-                let q = t["query"]
-                    .as_str()
-                    .expect("an Elasticsearch target has a query");
                 assert_eq!(t["timeField"], "@timestamp");
-                let r = server
-                    .client()
-                    .get(server.url("/api/v1/search"))
-                    .query(&[("q", q), ("limit", "1")])
-                    .send()
-                    .unwrap();
-                assert!(
-                    r.status().is_success(),
-                    "the dashboard's query {q:?}: {}",
-                    r.text().unwrap()
-                );
+                grafana_targets.push(t.clone());
             }
             other => panic!("a dashboard target uses the data source type {other}"),
         }
@@ -167,4 +160,146 @@ fn metrics_parse_with_prometheus_client_and_counters_move_with_ingest() {
     );
     assert_eq!(dash["__inputs"][0]["pluginId"], "prometheus");
     assert_eq!(dash["__inputs"][1]["pluginId"], "elasticsearch");
+    grafana_panels_answer_as_the_own_api(&server, &grafana_targets);
+}
+
+/// Every Elasticsearch target of the dashboard, sent as the `_msearch` Grafana's Elasticsearch
+/// data source sends (one header line and one body per target; the body as its query builder
+/// writes it: a `bool` filter of the time range in epoch_millis and the panel's
+/// `query_string`, then a `date_histogram` with `extended_bounds`, a `terms`, or a logs
+/// query of 500 hits newest first), answers with the numbers of loglynx's own API over the
+/// same range: the histogram's non-empty buckets, the terms' buckets, the logs' total.
+fn grafana_panels_answer_as_the_own_api(server: &Server, targets: &[Value]) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let (from, to) = (now - 30 * 60_000, now);
+    let mut body = String::new();
+    for i in 0..90i64 {
+        let ts = chrono::DateTime::from_timestamp_millis(from + 60_000 + i * 19_000).unwrap();
+        let dataset = ["app.web", "app.db", "network.connection"][(i % 3) as usize];
+        let level = if i % 4 == 0 { "error" } else { "info" };
+        body.push_str(&json!({"@timestamp": ts.to_rfc3339(), "host.name": format!("gh{}", i % 5), "log.level": level,
+            "event.dataset": dataset, "message": format!("grafanamark {i}")}).to_string());
+        body.push('\n');
+    }
+    server.ingest_ndjson(body);
+    server.wait_total("grafanamark", 90, WAIT);
+
+    let header = json!({"search_type": "query_then_fetch", "ignore_unavailable": true, "index": "loglynx"});
+    let mut msearch = String::new();
+    for t in targets {
+        for line in [header.clone(), grafana_body(t, from, to)] {
+            msearch.push_str(&line.to_string());
+            msearch.push('\n');
+        }
+    }
+    let r = server
+        .client()
+        .post(server.url("/_msearch"))
+        .header("content-type", "application/x-ndjson")
+        .body(msearch)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "_msearch: {}", r.status());
+    let answers: Value = r.json().unwrap();
+    let answers = answers["responses"].as_array().expect("responses");
+    assert_eq!(answers.len(), targets.len());
+    let (start, end) = (from.to_string(), (to + 1).to_string());
+    let own = |path: &str, extra: &[(&str, &str)], q: &str| -> Value {
+        let mut params = vec![("q", q), ("start", start.as_str()), ("end", end.as_str())];
+        params.extend_from_slice(extra);
+        let r = server.client().get(server.url(path)).query(&params).send().unwrap();
+        assert!(r.status().is_success(), "{path} {params:?}: {}", r.status());
+        r.json().unwrap()
+    };
+    for (t, a) in targets.iter().zip(answers) {
+        let q = t["query"].as_str().unwrap_or_default();
+        assert_eq!(a["status"], 200, "{t}: {a}");
+        let total = own("/api/v1/search", &[("limit", "1")], q)["total"].as_u64().unwrap();
+        assert!(total > 0, "the panel query {q:?} matches nothing: the comparison would prove little");
+        match t["metrics"][0]["type"].as_str() {
+            Some("logs") => {
+                assert_eq!(a["hits"]["total"]["value"], total, "{t}");
+                let hits = a["hits"]["hits"].as_array().unwrap();
+                assert_eq!(hits.len() as u64, total.min(500), "{t}");
+                let times: Vec<i64> = hits
+                    .iter()
+                    .map(|h| chrono::DateTime::parse_from_rfc3339(h["_source"]["@timestamp"].as_str().unwrap()).unwrap().timestamp_micros())
+                    .collect();
+                assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+            }
+            Some("count") => match t["bucketAggs"][0]["type"].as_str() {
+                Some("date_histogram") => {
+                    let hist = own("/api/v1/histogram", &[("interval", "1m")], q);
+                    let want: Vec<(i64, u64)> = hist["buckets"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|b| b["count"].as_u64() > Some(0))
+                        .map(|b| (chrono::DateTime::parse_from_rfc3339(b["start"].as_str().unwrap()).unwrap().timestamp_millis(), b["count"].as_u64().unwrap()))
+                        .collect();
+                    let buckets = a["aggregations"]["2"]["buckets"].as_array().unwrap();
+                    // Grafana draws every bucket of its range (min_doc_count 0, extended_bounds).
+                    assert!(buckets.len() >= 30, "{} buckets over 30 minutes", buckets.len());
+                    let got: Vec<(i64, u64)> = buckets
+                        .iter()
+                        .filter(|b| b["doc_count"].as_u64() > Some(0))
+                        .map(|b| (b["key"].as_i64().unwrap(), b["doc_count"].as_u64().unwrap()))
+                        .collect();
+                    assert_eq!(got, want, "{t}");
+                    assert_eq!(got.iter().map(|b| b.1).sum::<u64>(), total, "{t}");
+                }
+                Some("terms") => {
+                    let field = t["bucketAggs"][0]["field"].as_str().unwrap();
+                    let terms = own("/api/v1/terms", &[("field", field), ("size", "10")], q);
+                    let want: Vec<(Value, Value)> =
+                        terms["buckets"].as_array().unwrap().iter().map(|b| (b["value"].clone(), b["count"].clone())).collect();
+                    let got: Vec<(Value, Value)> = a["aggregations"]["2"]["buckets"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|b| (b["key"].clone(), b["doc_count"].clone()))
+                        .collect();
+                    assert!(!got.is_empty(), "{t}");
+                    assert_eq!(got, want, "{t}");
+                }
+                other => panic!("a dashboard panel groups by {other:?}: teach this test Grafana's body for it"),
+            },
+            other => panic!("a dashboard panel uses the metric {other:?}: teach this test Grafana's body for it"),
+        }
+    }
+}
+
+/// The body Grafana's Elasticsearch data source sends for a target over `[from, to]` (its
+/// `$__interval` for 30 minutes taken as 1m).
+fn grafana_body(t: &Value, from: i64, to: i64) -> Value {
+    let mut filter = vec![json!({"range": {"@timestamp": {"gte": from, "lte": to, "format": "epoch_millis"}}})];
+    let q = t["query"].as_str().unwrap_or_default();
+    if !q.is_empty() {
+        filter.push(json!({"query_string": {"analyze_wildcard": true, "query": q}}));
+    }
+    let query = json!({"bool": {"filter": filter}});
+    let histogram = json!({"date_histogram": {"field": "@timestamp", "min_doc_count": 0,
+        "extended_bounds": {"min": from, "max": to}, "format": "epoch_millis", "fixed_interval": "1m"}});
+    if t["metrics"][0]["type"] == "logs" {
+        let limit: u64 = t["metrics"][0]["settings"]["limit"].as_str().unwrap_or("500").parse().unwrap();
+        return json!({"size": limit, "query": query,
+            "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "boolean"}}, {"_doc": {"order": "desc"}}],
+            "script_fields": {},
+            "highlight": {"fields": {"*": {}}, "pre_tags": ["@HIGHLIGHT@"], "post_tags": ["@/HIGHLIGHT@"], "fragment_size": 2147483647},
+            "aggs": {"2": histogram}});
+    }
+    let b = &t["bucketAggs"][0];
+    let agg = match b["type"].as_str() {
+        Some("date_histogram") => histogram,
+        Some("terms") => {
+            let s = &b["settings"];
+            let size: u64 = s["size"].as_str().unwrap_or("10").parse().unwrap();
+            let min: u64 = s["min_doc_count"].as_str().unwrap_or("1").parse().unwrap();
+            let order_by = s["orderBy"].as_str().unwrap_or("_count");
+            json!({"terms": {"field": b["field"], "size": size, "order": {order_by: s["order"].as_str().unwrap_or("desc")},
+                "min_doc_count": min}})
+        }
+        other => panic!("bucket aggregation {other:?}"),
+    };
+    json!({"size": 0, "query": query, "aggs": {"2": agg}})
 }

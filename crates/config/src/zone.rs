@@ -41,6 +41,11 @@ impl Zone {
         Ok(Zone { name: s.to_string(), tz })
     }
 
+    /// The zone's rules (jiff), for cutting or printing times in it.
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// The zone as written.
     pub fn name(&self) -> &str {
         &self.name

@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p loglynx-query` (set `LOGLYNX_BENCH_EVENTS` to change the size). Prints the
 //! build time once, then criterion's figures for: a term query count, term query +
-//! histogram, a first page of 100 newest hits, a top-10 terms, and a tail page.
+//! histogram, local days in UTC and in Europe/Berlin, a first page of 100 newest hits, a
+//! top-10 terms, and a tail page.
 
 use std::time::Instant;
 
@@ -111,6 +112,7 @@ fn bench(c: &mut Criterion) {
                 filter: term.clone(),
                 interval_ms: None,
                 target_buckets: Some(60),
+                time_zone: None,
             };
             let h = engine.histogram(&windows, &req).unwrap();
             (engine.count(&windows, &term).unwrap(), h.total)
@@ -124,6 +126,18 @@ fn bench(c: &mut Criterion) {
                 .total
         })
     });
+    // Local days over the 30 days: fixed-width buckets (a division per event) against a zone
+    // with daylight saving time (a binary search over the bucket edges per event).
+    for zone in ["UTC", "Europe/Berlin"] {
+        g.bench_function(format!("histogram all, 1d in {zone}"), |b| {
+            let req = HistogramRequest {
+                interval_ms: Some(86_400_000),
+                time_zone: Some(zone.into()),
+                ..Default::default()
+            };
+            b.iter(|| engine.histogram(&windows, &req).unwrap().total)
+        });
+    }
     g.bench_function("search timeout AND failed, 100 newest", |b| {
         let req = SearchRequest {
             filter: Filter {

@@ -39,7 +39,7 @@ mod time;
 mod topk;
 
 pub use after::{Page, PageRequest};
-pub use aggs::{auto_interval_ms, FieldStats, MAX_BUCKETS, MAX_TERMS};
+pub use aggs::{auto_interval_ms, bucket_edges, FieldStats, MAX_BUCKETS, MAX_TERMS};
 pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DISTINCT_TERMS, DEFAULT_MAX_WILDCARDS};
 pub use engine::QueryEngine;
 pub use error::QueryError;

@@ -63,6 +63,12 @@ pub struct HistogramRequest {
     /// Used when `interval_ms` is None (default 60).
     #[serde(default)]
     pub target_buckets: Option<usize>,
+    /// The time zone buckets are cut in: an IANA name (`Europe/Berlin`, with its daylight
+    /// saving changes), `UTC` or a fixed offset (`+05:30`); None is UTC. Buckets start at
+    /// multiples of the width on the local clock, so a `1d` bucket is a local day, 23 or 25
+    /// hours long when the clocks change, while `1h` buckets stay one hour long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

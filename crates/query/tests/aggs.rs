@@ -22,6 +22,7 @@ fn hist(
         },
         interval_ms,
         target_buckets: None,
+        time_zone: None,
     };
     let r = common::engine().histogram(windows, &req).unwrap();
     (
@@ -75,6 +76,7 @@ fn fixed_interval_counts_with_empty_buckets() {
                 },
                 interval_ms: Some(60_000),
                 target_buckets: None,
+                time_zone: None,
             },
         )
         .unwrap();
@@ -98,6 +100,7 @@ fn auto_interval_gives_round_widths() {
         },
         interval_ms: None,
         target_buckets: Some(10),
+        time_zone: None,
     };
     let r = common::engine().histogram(&w, &req).unwrap();
     assert_eq!(r.interval_ms, 30_000);
@@ -114,6 +117,7 @@ fn open_range_uses_the_data_extent() {
         filter: Filter::default(),
         interval_ms: Some(60_000),
         target_buckets: None,
+        time_zone: None,
     };
     let r = common::engine().histogram(&w, &req).unwrap();
     // Data spans 0..=300 s: buckets 0,1,2,3,4,5 minutes; every event counted.
@@ -138,6 +142,7 @@ fn histogram_limits() {
         },
         interval_ms: Some(1),
         target_buckets: None,
+        time_zone: None,
     };
     assert!(matches!(
         common::engine().histogram(&w, &req),
@@ -379,4 +384,63 @@ fn a_budget_past_its_deadline_stops_the_query() {
     drop(b.cancel_on_drop());
     let e = b.run(|| common::engine().search(&w, &loglynx_query::SearchRequest { limit: 10, ..Default::default() })).unwrap_err();
     assert!(matches!(e, QueryError::Cancelled), "{e}");
+}
+
+/// An event at each UTC hour from `from`, for `hours` hours.
+fn hourly(from: &str, hours: i64) -> Vec<WindowSnapshot> {
+    let t0 = common::ts(from).0;
+    let events: Vec<Event> = (0..hours)
+        .map(|h| {
+            let mut e = event(&format!("e{h}"), 0, "x");
+            e.timestamp = loglynx_core::Timestamp(t0 + h * 3_600_000_000_000);
+            e
+        })
+        .collect();
+    vec![window("dst", &[events])]
+}
+
+fn zoned(w: &[WindowSnapshot], from: &str, to: &str, interval_ms: u64, tz: &str) -> Vec<(String, u64)> {
+    let req = HistogramRequest {
+        filter: Filter { query: String::new(), start: Some(common::ts(from)), end: Some(common::ts(to)) },
+        interval_ms: Some(interval_ms),
+        target_buckets: None,
+        time_zone: Some(tz.into()),
+    };
+    let r = common::engine().histogram(w, &req).unwrap();
+    assert_eq!(r.total, r.buckets.iter().map(|b| b.count).sum::<u64>());
+    r.buckets.iter().map(|b| (b.start.to_rfc3339(), b.count)).collect()
+}
+
+/// Berlin's spring (31 March 2024) and autumn (27 October 2024) changes: local days hold 23
+/// and 25 hourly events, the days around them 24; hourly buckets hold one event each, with
+/// none lost or doubled at the skipped or repeated hour.
+#[test]
+fn a_named_zone_cuts_local_days_of_23_and_25_hours_and_keeps_hours() {
+    for (from, to, day) in [
+        ("2024-03-29T23:00:00Z", "2024-04-01T22:00:00Z", 23),
+        ("2024-10-25T22:00:00Z", "2024-10-28T23:00:00Z", 25),
+    ] {
+        let hours = (common::ts(to).0 - common::ts(from).0) / 3_600_000_000_000;
+        let w = hourly(from, hours);
+        let days = zoned(&w, from, to, 86_400_000, "Europe/Berlin");
+        assert_eq!(days.iter().map(|d| d.1).collect::<Vec<_>>(), vec![24, day, 24], "{days:?}");
+        assert_eq!(days[0].0, common::ts(from).to_rfc3339());
+        let hourly = zoned(&w, from, to, 3_600_000, "Europe/Berlin");
+        assert_eq!(hourly.len() as i64, hours);
+        assert!(hourly.iter().all(|h| h.1 == 1), "{hourly:?}");
+        // The same hours in UTC: a whole-hour zone does not move them.
+        assert_eq!(hourly, zoned(&w, from, to, 3_600_000, "UTC"));
+    }
+    // In New York (10 March 2024, 02:00 EST -> 03:00 EDT at 07:00Z) the day starts at 05:00Z
+    // and the next at 04:00Z.
+    let w = hourly("2024-03-10T05:00:00Z", 47);
+    let days = zoned(&w, "2024-03-10T05:00:00Z", "2024-03-12T04:00:00Z", 86_400_000, "America/New_York");
+    assert_eq!(
+        days,
+        vec![("2024-03-10T05:00:00Z".to_string(), 23), ("2024-03-11T04:00:00Z".to_string(), 24)]
+    );
+    let e = common::engine()
+        .histogram(&w, &HistogramRequest { time_zone: Some("Mars/Olympus".into()), ..Default::default() })
+        .unwrap_err();
+    assert!(e.to_string().contains("Mars/Olympus") && e.is_user_error(), "{e}");
 }

@@ -24,6 +24,15 @@ pub enum SearchError {
     /// A leaf needed for the whole answer did not give it (a point in time's page): ask again.
     #[error("{0}")]
     Unavailable(String),
+    /// A leaf answered 429 (its `query.max_open_pits` is full): the request cannot be
+    /// answered whole now; ask again in `retry_after` seconds.
+    #[error("{reason} (ask again in {retry_after} s)")]
+    Busy {
+        /// The leaf's address and its reason.
+        reason: String,
+        /// Seconds the leaf asked to wait (its `Retry-After`).
+        retry_after: u64,
+    },
     /// The HTTP client could not be built.
     #[error("search client: {0}")]
     Client(String),

@@ -114,13 +114,20 @@ impl Root {
     pub async fn open_pit(&self, keep_alive: Duration) -> Result<RootPit, SearchError> {
         let plan = self.plan()?;
         let req = LeafPitOpen { keep_alive_ms: millis(keep_alive) };
-        let (opened, missing) = self
-            .fan_out_each::<_, LeafPitOpened>(&plan, "pit/open", &req, |i| plan.cover.offsets_of(i))
+        let (opened, missing, refused) = self
+            .fan_out_all::<_, LeafPitOpened>(&plan, "pit/open", &req, |i| plan.cover.offsets_of(i))
             .await?;
         let entries: Vec<PitEntry> = opened
             .into_iter()
             .map(|(i, offsets, o)| PitEntry { addr: plan.leaves[i].addr.clone(), pit_id: o.pit_id, offsets })
             .collect();
+        // A leaf that is full (429) or refused: the point in time cannot be whole, so the
+        // ones the other leaves opened are closed and the client is told why (and when to
+        // ask again), rather than the full leaf's offsets going missing.
+        if let Some(e) = refused {
+            self.close_pit(&RootPit { entries, missing }).await;
+            return Err(e);
+        }
         if entries.len() > MAX_ENTRIES {
             self.close_pit(&RootPit { entries, missing }).await;
             return Err(SearchError::BadRequest(format!(
@@ -184,6 +191,7 @@ impl Root {
         match self.call::<_, LeafPageResponse>(&leaf.addr, "pit/page", &body).await {
             Reply::Ok(r) => Ok(r),
             Reply::Refused(m) => Err(SearchError::BadRequest(m)),
+            Reply::Busy { reason, retry_after } => Err(SearchError::Busy { reason, retry_after }),
             Reply::Failed(reason) => Err(SearchError::Unavailable(format!(
                 "leaf {} did not answer its page of the point in time ({reason}): ask the same page again; if the leaf restarted, its point in time is gone: open a new one"
             , leaf.addr))),

@@ -141,9 +141,16 @@ pub(crate) enum Reply<T> {
     Ok(T),
     /// A 400: the request is wrong.
     Refused(String),
+    /// A 429: the leaf is full (its `query.max_open_pits`, a limit of its own); ask again in
+    /// `retry_after` seconds.
+    Busy { reason: String, retry_after: u64 },
     /// Timeout, connection refused, 5xx, garbage.
     Failed(String),
 }
+
+/// What [`Root::fan_out_all`] gathered: the answers with the offsets asked, the missing
+/// pieces, and the first refusal (400) or full leaf (429), if any.
+pub(crate) type FannedOut<R> = (Vec<(usize, OffsetFilter, R)>, Vec<Missing>, Option<SearchError>);
 
 /// One query's leaves, the cover over them and what no live leaf answers.
 pub(crate) struct Plan {
@@ -310,6 +317,28 @@ impl Root {
         Q: Serialize + Clone,
         R: DeserializeOwned,
     {
+        let (ok, missing, refused) = self.fan_out_all(plan, op, request, offsets_of).await?;
+        match refused {
+            Some(e) => Err(e),
+            None => Ok((ok, missing)),
+        }
+    }
+
+    /// [`Root::fan_out_each`] that also gives back the answers when a leaf refused the request
+    /// (400: [`SearchError::BadRequest`]) or was full (429: [`SearchError::Busy`]), with that
+    /// error: what the other leaves opened (points in time) can then be closed.
+    pub(crate) async fn fan_out_all<Q, R>(
+        &self,
+        plan: &Plan,
+        op: &str,
+        request: &Q,
+        offsets_of: impl Fn(usize) -> OffsetFilter,
+    ) -> Result<FannedOut<R>, SearchError>
+    where
+        Q: Serialize + Clone,
+        R: DeserializeOwned,
+    {
+        let mut refused: Option<SearchError> = None;
         let mut calls = Vec::new();
         for (i, leaf) in plan.leaves.iter().enumerate() {
             let offsets = offsets_of(i);
@@ -325,7 +354,12 @@ impl Root {
         for (i, offsets, reply) in futures::future::join_all(calls).await {
             match reply {
                 Reply::Ok(r) => ok.push((i, offsets, r)),
-                Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
+                Reply::Refused(msg) => {
+                    refused.get_or_insert(SearchError::BadRequest(msg));
+                }
+                Reply::Busy { reason, retry_after } => {
+                    refused.get_or_insert(SearchError::Busy { reason, retry_after });
+                }
                 Reply::Failed(reason) => {
                     let leaf = &plan.leaves[i];
                     tracing::warn!(leaf = %leaf.addr, worker = %leaf.worker, "leaf left out of a {op}: {reason}; asking other copies");
@@ -359,7 +393,12 @@ impl Root {
         for (j, offsets, first, reply) in futures::future::join_all(retries).await {
             match reply {
                 Reply::Ok(r) => ok.push((j, offsets, r)),
-                Reply::Refused(msg) => return Err(SearchError::BadRequest(msg)),
+                Reply::Refused(msg) => {
+                    refused.get_or_insert(SearchError::BadRequest(msg));
+                }
+                Reply::Busy { reason, retry_after } => {
+                    refused.get_or_insert(SearchError::Busy { reason, retry_after });
+                }
                 Reply::Failed(reason) => {
                     let leaf = &plan.leaves[j];
                     tracing::warn!(leaf = %leaf.addr, "another copy left out of a {op} too: {reason}");
@@ -374,7 +413,7 @@ impl Root {
             }
         }
         missing.sort_by_key(|m| (m.partition, m.from));
-        Ok((ok, missing))
+        Ok((ok, missing, refused))
     }
 
     pub(crate) async fn call<Q: Serialize, R: DeserializeOwned>(&self, addr: &str, op: &str, body: &Q) -> Reply<R> {
@@ -391,6 +430,11 @@ impl Root {
             Err(e) => return Reply::Failed(format!("unreachable: {}", error_chain(&e))),
         };
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = match resp.bytes().await {
             Ok(b) => b,
             Err(e) if e.is_timeout() => {
@@ -404,6 +448,13 @@ impl Root {
                 .and_then(|v| v["error"]["reason"].as_str().map(str::to_string))
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
             return Reply::Refused(reason);
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let reason = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"]["reason"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(300).collect());
+            return Reply::Busy { reason: format!("leaf {addr}: {reason}"), retry_after: retry_after.unwrap_or(1) };
         }
         if !status.is_success() {
             let text: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();

@@ -430,11 +430,12 @@ pub fn required_scope(method: &Method, path: &str) -> Option<Scope> {
     if read_method {
         return Some(Scope::Read);
     }
-    // Searches sent as POST (Elasticsearch clients, the rule backtest) change nothing.
+    // Searches sent as POST (Elasticsearch clients, the rule backtest, aggregations) change
+    // nothing.
     let read_post = matches!(
         last,
         "_search" | "_count" | "_msearch" | "_field_caps" | "_mget" | "_async_search"
-    ) || path == "/api/v1/rules/backtest";
+    ) || matches!(path, "/api/v1/rules/backtest" | "/api/v1/aggs");
     if method == Method::POST && read_post {
         return Some(Scope::Read);
     }
@@ -530,6 +531,7 @@ mod tests {
         assert_eq!(required_scope(get, "/ui/"), Some(Scope::Read));
         assert_eq!(required_scope(post, "/logs/_search"), Some(Scope::Read));
         assert_eq!(required_scope(post, "/api/v1/rules/backtest"), Some(Scope::Read));
+        assert_eq!(required_scope(post, "/api/v1/aggs"), Some(Scope::Read));
         assert_eq!(required_scope(post, "/api/v1/alerts/a1/ack"), Some(Scope::Admin));
         assert_eq!(required_scope(post, "/api/v1/rules/r/disable"), Some(Scope::Admin));
         assert_eq!(required_scope(&Method::DELETE, "/api/v1/anything"), Some(Scope::Admin));

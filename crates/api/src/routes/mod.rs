@@ -1,6 +1,7 @@
 //! The endpoints, one module per concern, and the helpers they share (query-string extraction,
 //! request bodies, time ranges, running a query off the async threads).
 
+pub(crate) mod aggs;
 pub(crate) mod alerts;
 pub(crate) mod bulk;
 pub(crate) mod compat;

@@ -206,6 +206,7 @@ async fn answer(st: &AppState, patterns: Arc<dyn PatternView>, p: PatternParams)
             filter: Filter { query: and_ids(&f.query, &query_ids), start: f.start, end: f.end },
             interval_ms: Some(interval_ms),
             target_buckets: None,
+            time_zone: None,
         };
         let series = exec_histogram(st, req).await?;
         merge_missing(&mut missing, series.missing);

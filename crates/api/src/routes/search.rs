@@ -131,6 +131,9 @@ pub(crate) struct HistogramParams {
     end: Option<String>,
     interval: Option<String>,
     buckets: Option<usize>,
+    /// The time zone buckets are cut in: an IANA name (`Europe/Berlin`), `UTC` or an offset
+    /// (`+05:30`); UTC when absent.
+    tz: Option<String>,
 }
 
 /// Handler of `GET /api/v1/histogram`.
@@ -150,12 +153,30 @@ pub(crate) async fn histogram(
     if p.buckets == Some(0) {
         return Err(ApiError::BadRequest("buckets must be at least 1".into()));
     }
+    let time_zone = time_zone(p.tz.as_deref(), st.root.is_some())?;
     let req = HistogramRequest {
         filter: filter(p.q, p.start.as_deref(), p.end.as_deref())?,
         interval_ms,
         target_buckets: Some(bounded("buckets", p.buckets, 60, MAX_BUCKETS)?),
+        time_zone,
     };
     Ok(Json(exec_histogram(&st, req).await?))
+}
+
+/// Reads `tz=`: an IANA name, `UTC` or an offset; `None` for UTC. Through a search root
+/// (`through_root`) only a fixed offset: the root pads the leaves' buckets at one width.
+fn time_zone(tz: Option<&str>, through_root: bool) -> Result<Option<String>, ApiError> {
+    let Some(tz) = tz.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let zone = loglynx_config::Zone::parse(tz).map_err(|e| ApiError::BadRequest(format!("tz: {e}")))?;
+    match zone.fixed_offset_secs() {
+        Some(0) => Ok(None),
+        None if through_root => Err(ApiError::BadRequest(format!(
+            "tz={tz}: a zone with daylight saving time is not supported through a search root (serve --leaves/--catalog); give a fixed offset such as +01:00, or ask a worker's own serve"
+        ))),
+        _ => Ok(Some(tz.to_string())),
+    }
 }
 
 /// Reads an interval: milliseconds (`60000`) or a duration (`1m`, `1h`, `500ms`).
@@ -218,5 +239,17 @@ mod tests {
         assert_eq!(parse_interval_ms("250ms").unwrap(), 250);
         assert!(parse_interval_ms("0").is_err());
         assert!(parse_interval_ms("soon").is_err());
+    }
+
+    #[test]
+    fn time_zones_are_checked_and_dst_refused_through_a_root() {
+        assert_eq!(time_zone(None, false).unwrap(), None);
+        assert_eq!(time_zone(Some("UTC"), true).unwrap(), None);
+        assert_eq!(time_zone(Some("Europe/Berlin"), false).unwrap().as_deref(), Some("Europe/Berlin"));
+        assert_eq!(time_zone(Some("+05:30"), true).unwrap().as_deref(), Some("+05:30"));
+        let e = time_zone(Some("Europe/Berlin"), true).unwrap_err().to_string();
+        assert!(e.contains("through a search root"), "{e}");
+        let e = time_zone(Some("Mars/Olympus"), false).unwrap_err().to_string();
+        assert!(e.contains("unknown") && e.contains("Europe/Paris"), "{e}");
     }
 }

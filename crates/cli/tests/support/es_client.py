@@ -98,6 +98,10 @@ out["two_terms"] = {h["key"]: {l["key"]: [l["doc_count"], l["avg"]["value"], l["
 by_max = es.search(index="loglynx", size=0, aggs={"t": {"terms": {"field": "host.name", "order": {"m": "desc"}},
                                                        "aggs": {"m": {"max": {"field": "process.pid"}}}}})
 out["order_by_max"] = [[b["key"], b["m"]["value"]] for b in by_max["aggregations"]["t"]["buckets"]]
+# A named time zone with daylight saving time: local days in New York (EDT in May).
+ny = es.search(index="loglynx", size=0, aggs={"d": {"date_histogram": {"field": "@timestamp",
+    "calendar_interval": "day", "time_zone": "America/New_York"}}})
+out["new_york_days"] = [[b["key"], b["key_as_string"], b["doc_count"]] for b in ny["aggregations"]["d"]["buckets"]]
 
 try:
     es.search(index="loglynx", query={"wildcard": {"host.name": "web*"}})

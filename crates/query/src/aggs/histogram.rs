@@ -1,5 +1,7 @@
-//! Date histogram on `@timestamp` with fixed-width buckets.
+//! Date histogram on `@timestamp`: fixed-width buckets, or in a time zone with daylight
+//! saving time, buckets cut on its local clock (`zoned.rs`).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use loglynx_core::{fields as f, Timestamp};
@@ -70,8 +72,9 @@ impl QueryEngine {
     }
 
     /// [`QueryEngine::histogram`] with buckets aligned on `offset_ms` plus multiples of the
-    /// width (Elasticsearch's `offset`; a time zone's offset from UTC, negated, aligns them on
-    /// its local time).
+    /// width of the local clock of `req.time_zone` (Elasticsearch's `offset` and `time_zone`).
+    /// In a zone with daylight saving time, buckets follow its clock: a `1d` bucket is a local
+    /// day, 23 or 25 hours long across a change.
     pub fn histogram_offset(
         &self,
         windows: &[WindowSnapshot],
@@ -84,6 +87,9 @@ impl QueryEngine {
                 "interval_ms must be at least 1; leave it out for an automatic width".into(),
             ));
         }
+        let zone = req.time_zone.as_deref().map(super::zoned::parse).transpose()?;
+        // A zone that never changes its offset shifts fixed-width buckets; None: it has rules.
+        let fixed_east = zone.as_ref().map_or(Some(0), |z| z.fixed_offset_secs());
         let p = self.prepare(windows, &req.filter, Timestamp::now())?;
         let target = req.target_buckets.unwrap_or(DEFAULT_TARGET);
         let (start, end) = match (req.filter.start, req.filter.end) {
@@ -116,25 +122,40 @@ impl QueryEngine {
                     i64::MAX / 1_000
                 ))
             })?;
-        let offset_us = offset_ms.saturating_mul(1_000).rem_euclid(interval_us);
-        let origin = (start - offset_us).div_euclid(interval_us) * interval_us + offset_us;
-        let n = if end <= start {
-            0
-        } else {
-            ((end - origin) as u64).div_ceil(interval_us as u64) as usize
+        let grid = match (fixed_east, &zone) {
+            (Some(east), _) => {
+                let shift = offset_ms.saturating_sub(i64::from(east) * 1_000);
+                let offset_us = shift.saturating_mul(1_000).rem_euclid(interval_us);
+                let origin = (start - offset_us).div_euclid(interval_us) * interval_us + offset_us;
+                let n = if end <= start {
+                    0
+                } else {
+                    ((end - origin) as u64).div_ceil(interval_us as u64) as usize
+                };
+                if n > MAX_BUCKETS {
+                    return Err(QueryError::TooLarge {
+                        what: "bucket count (widen interval_ms)",
+                        value: n,
+                        max: MAX_BUCKETS,
+                    });
+                }
+                Grid::Uniform { origin, interval_us, buckets: n }
+            }
+            (None, Some(zone)) if end > start => {
+                let edges = super::zoned::edges(
+                    zone.time_zone(),
+                    interval_us / 1_000,
+                    offset_ms,
+                    start.div_euclid(1_000),
+                    end.div_euclid(1_000) + i64::from(end.rem_euclid(1_000) > 0),
+                    MAX_BUCKETS,
+                )?;
+                Grid::Edges(edges.iter().map(|ms| ms * 1_000).collect::<Vec<_>>().into())
+            }
+            (None, _) => Grid::Edges(Arc::from(Vec::new())),
         };
-        if n > MAX_BUCKETS {
-            return Err(QueryError::TooLarge {
-                what: "bucket count (widen interval_ms)",
-                value: n,
-                max: MAX_BUCKETS,
-            });
-        }
-        let collector = DateHistogram {
-            origin,
-            interval_us,
-            buckets: n,
-        };
+        let n = grid.len();
+        let collector = DateHistogram { grid: grid.clone() };
         let mut counts = vec![0u64; n];
         for w in &p.windows {
             let part = crate::budget::search(&w.searcher, &*p.query, &collector)?;
@@ -146,7 +167,7 @@ impl QueryEngine {
             .iter()
             .enumerate()
             .map(|(i, c)| HistogramBucket {
-                start: Timestamp::from_micros(origin + i as i64 * interval_us),
+                start: Timestamp::from_micros(grid.start(i)),
                 count: *c,
             })
             .collect();
@@ -171,18 +192,44 @@ fn data_extent(windows: &[&WindowSnapshot]) -> Result<Option<(i64, i64)>, QueryE
     Ok(all)
 }
 
-/// Counts docs per bucket of `@timestamp`: bucket i covers `origin + i*interval ..+interval`.
+/// Where a histogram's buckets lie (µs).
+#[derive(Clone)]
+enum Grid {
+    /// Bucket i covers `origin + i*interval_us ..+interval_us`.
+    Uniform {
+        origin: i64,
+        interval_us: i64,
+        buckets: usize,
+    },
+    /// Bucket i covers `edges[i]..edges[i+1]` (a zone with daylight saving time).
+    Edges(Arc<[i64]>),
+}
+
+impl Grid {
+    fn len(&self) -> usize {
+        match self {
+            Grid::Uniform { buckets, .. } => *buckets,
+            Grid::Edges(e) => e.len().saturating_sub(1),
+        }
+    }
+
+    fn start(&self, i: usize) -> i64 {
+        match self {
+            Grid::Uniform { origin, interval_us, .. } => origin + i as i64 * interval_us,
+            Grid::Edges(e) => e[i],
+        }
+    }
+}
+
+/// Counts docs per bucket of `@timestamp`.
 struct DateHistogram {
-    origin: i64,
-    interval_us: i64,
-    buckets: usize,
+    grid: Grid,
 }
 
 struct DateHistogramSegment {
     column: Column<DateTime>,
-    origin: i64,
-    interval_us: i64,
-    /// 1 / interval_us.
+    grid: Grid,
+    /// 1 / interval_us of a uniform grid.
     inverse: f64,
     counts: Vec<u64>,
     buf: Vec<DateTime>,
@@ -197,12 +244,15 @@ impl Collector for DateHistogram {
         _: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
+        let inverse = match self.grid {
+            Grid::Uniform { interval_us, .. } => 1.0 / interval_us as f64,
+            Grid::Edges(_) => 0.0,
+        };
         Ok(DateHistogramSegment {
             column: reader.fast_fields().date(f::TIMESTAMP)?,
-            origin: self.origin,
-            interval_us: self.interval_us,
-            inverse: 1.0 / self.interval_us as f64,
-            counts: vec![0; self.buckets],
+            grid: self.grid.clone(),
+            inverse,
+            counts: vec![0; self.grid.len()],
             buf: Vec::new(),
         })
     }
@@ -212,7 +262,7 @@ impl Collector for DateHistogram {
     }
 
     fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
-        let mut out = vec![0u64; self.buckets];
+        let mut out = vec![0u64; self.grid.len()];
         for fruit in fruits {
             for (o, x) in out.iter_mut().zip(fruit) {
                 *o += x;
@@ -225,19 +275,29 @@ impl Collector for DateHistogram {
 impl DateHistogramSegment {
     #[inline]
     fn add(&mut self, t: DateTime) {
-        let rel = t.into_timestamp_micros() - self.origin;
-        if rel < 0 {
-            return;
-        }
-        // A multiplication instead of a division per document; f64 may land one bucket off
-        // at an edge, which the two comparisons correct.
-        let mut idx = (rel as f64 * self.inverse) as i64;
-        if idx * self.interval_us > rel {
-            idx -= 1;
-        } else if (idx + 1) * self.interval_us <= rel {
-            idx += 1;
-        }
-        if let Some(c) = self.counts.get_mut(idx as usize) {
+        let t = t.into_timestamp_micros();
+        let idx = match &self.grid {
+            Grid::Uniform { origin, interval_us, .. } => {
+                let rel = t - origin;
+                if rel < 0 {
+                    return;
+                }
+                // A multiplication instead of a division per document; f64 may land one
+                // bucket off at an edge, which the two comparisons correct.
+                let mut idx = (rel as f64 * self.inverse) as i64;
+                if idx * interval_us > rel {
+                    idx -= 1;
+                } else if (idx + 1) * interval_us <= rel {
+                    idx += 1;
+                }
+                idx as usize
+            }
+            Grid::Edges(e) => match e.partition_point(|s| *s <= t) {
+                0 => return,
+                i => i - 1,
+            },
+        };
+        if let Some(c) = self.counts.get_mut(idx) {
             *c += 1;
         }
     }

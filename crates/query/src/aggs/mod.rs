@@ -7,7 +7,9 @@
 mod histogram;
 mod stats;
 mod terms;
+mod zoned;
 
 pub use histogram::{auto_interval_ms, MAX_BUCKETS};
 pub use stats::FieldStats;
 pub use terms::MAX_TERMS;
+pub use zoned::bucket_edges;

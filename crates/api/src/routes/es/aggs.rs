@@ -8,12 +8,15 @@
 //! That costs one engine call per bucket and sub-aggregation, so the buckets a request may
 //! open with sub-aggregations are capped ([`MAX_NESTED_BUCKETS`]); empty buckets cost nothing.
 //! Terms ordered by a metric sub-aggregation compute it for every value (each counts as a
-//! bucket opened), then sort. A histogram's `offset` and fixed-offset `time_zone` move where
-//! its buckets start (`QueryEngine::histogram_offset`); calendar weeks start on Monday.
+//! bucket opened), then sort. A histogram's `offset` and `time_zone` move where its buckets
+//! start (`QueryEngine::histogram_offset`): in a zone with daylight saving time
+//! (`Europe/Berlin`) they follow its clock, so a day is 23 or 25 hours long across a change
+//! while hours stay hours, as in Elasticsearch; calendar weeks start on Monday.
 //! Anything else is refused with its name.
 
+use loglynx_config::Zone;
 use loglynx_core::Timestamp;
-use loglynx_query::{Filter, HistogramRequest, QueryEngine, QueryError, TermsRequest, MAX_BUCKETS, MAX_TERMS};
+use loglynx_query::{bucket_edges, Filter, HistogramRequest, QueryEngine, QueryError, TermsRequest, MAX_BUCKETS, MAX_TERMS};
 use loglynx_store::{FieldKind, WindowSnapshot};
 use serde_json::{json, Map, Value};
 
@@ -71,11 +74,12 @@ pub(crate) enum Agg {
         bounds: Option<(i64, i64)>,
         /// `format: epoch_millis`: `key_as_string` is the key in ms.
         epoch_millis: bool,
-        /// Where buckets start: `offset` minus the time zone's offset from UTC (plus four days
-        /// for calendar weeks, which start on Monday), in ms; 0 = multiples of the width.
+        /// Where buckets start on the local clock: `offset` (plus four days for calendar
+        /// weeks, which start on Monday), in ms; 0 = multiples of the width.
         align_ms: i64,
-        /// `time_zone` as seconds east of UTC (`key_as_string` is written in it); `None`: UTC.
-        zone: Option<i32>,
+        /// `time_zone` (buckets are cut on its clock and `key_as_string` is written in it);
+        /// `None`: UTC.
+        zone: Option<Zone>,
         subs: Vec<(String, Agg)>,
     },
     Terms {
@@ -165,7 +169,7 @@ fn agg(name: &str, def: &Value) -> Result<Agg, Unsupported> {
             };
             // A calendar week starts on Monday; the epoch was a Thursday.
             let week = if calendar && interval_ms == 7 * 86_400_000 { 4 * 86_400_000 } else { 0 };
-            let align_ms = offset + week - i64::from(zone.unwrap_or(0)) * 1_000;
+            let align_ms = offset + week;
             let min_doc_count = b.get("min_doc_count").map_or(Ok(0), |v| count("date_histogram.min_doc_count", v))?;
             let bounds = match b.get("extended_bounds") {
                 None => None,
@@ -264,35 +268,39 @@ fn order(o: &Value) -> Result<Order, Unsupported> {
     }
 }
 
-/// `time_zone`: `UTC`, `Z`, `GMT`, `Etc/UTC` or a fixed offset (`+01:00`, `-0530`, `+2`), as
-/// seconds east of UTC (`None` for UTC). Named zones with daylight saving (`Europe/Paris`)
-/// are refused: their buckets would change width at each transition.
-fn time_zone(z: &Value) -> Result<Option<i32>, Unsupported> {
-    let refuse = || {
+/// `time_zone`: `UTC`, `Z`, `GMT`, `Etc/UTC`, a fixed offset (`+01:00`, `-0530`, `+2`, as
+/// Elasticsearch reads them, up to 18 hours) or an IANA name with its daylight saving rules
+/// (`Europe/Berlin`, from the system's tzdb); `None` for UTC.
+fn time_zone(z: &Value) -> Result<Option<Zone>, Unsupported> {
+    let refuse = |why: &str| {
         Unsupported(format!(
-            "date_histogram time_zone [{z}]: loglynx supports UTC and fixed offsets such as \"+01:00\" (zones with daylight saving time are not supported)"
+            "date_histogram time_zone [{z}]: {why}; give an IANA name such as \"Europe/Berlin\", \"UTC\" or an offset such as \"+01:00\""
         ))
     };
-    let s = z.as_str().ok_or_else(refuse)?.trim();
+    let s = z.as_str().ok_or_else(|| refuse("not a string"))?.trim();
     if matches!(s.to_ascii_uppercase().as_str(), "UTC" | "Z" | "GMT" | "ETC/UTC" | "ETC/GMT" | "UCT" | "+00:00" | "-00:00") {
         return Ok(None);
     }
     let (sign, rest) = match s.as_bytes().first() {
         Some(b'+') => (1, &s[1..]),
         Some(b'-') => (-1, &s[1..]),
-        _ => return Err(refuse()),
+        _ => return Zone::parse(s).map(Some).map_err(|_| refuse("an unknown zone")),
     };
+    let bad = || refuse("not an offset");
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
         None if rest.len() == 4 => rest.split_at(2),
         None => (rest, "0"),
     };
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| refuse())?, m.parse().map_err(|_| refuse())?);
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     if !(0..=18).contains(&h) || !(0..60).contains(&m) || (h == 18 && m > 0) {
-        return Err(refuse());
+        return Err(bad());
     }
-    let secs = sign * (h * 3600 + m * 60);
-    Ok((secs != 0).then_some(secs))
+    if h == 0 && m == 0 {
+        return Ok(None);
+    }
+    let sign = if sign < 0 { '-' } else { '+' };
+    Zone::parse(&format!("{sign}{h:02}:{m:02}")).map(Some).map_err(|_| bad())
 }
 
 /// `offset`: `+6h`, `-30m`, `1d` or milliseconds.
@@ -364,48 +372,50 @@ pub(crate) fn run(
     for (name, agg) in aggs {
         let v = match agg {
             Agg::DateHistogram { interval_ms, min_doc_count, bounds, epoch_millis, align_ms, zone, subs } => {
+                let tz = zone.as_ref().map(Zone::name);
                 let h = engine.histogram_offset(
                     windows,
-                    &HistogramRequest { filter: filter.clone(), interval_ms: Some(*interval_ms), target_buckets: Some(MAX_BUCKETS) },
+                    &HistogramRequest {
+                        filter: filter.clone(),
+                        interval_ms: Some(*interval_ms),
+                        target_buckets: Some(MAX_BUCKETS),
+                        time_zone: tz.map(str::to_string),
+                    },
                     *align_ms,
                 )?;
-                let width = i64::try_from(*interval_ms).unwrap_or(i64::MAX).max(1);
                 // Keys (ms) and counts, padded to extended_bounds when empty buckets are asked.
                 let mut buckets: Vec<(i64, u64)> = h.buckets.iter().map(|b| (b.start.as_millis(), b.count)).collect();
                 if let (Some((lo, hi)), 0) = (bounds, min_doc_count) {
-                    let out_of_range = || QueryError::BadRequest("extended_bounds is out of range: give min and max as epoch milliseconds or dates".into());
-                    let align = align_ms.rem_euclid(width);
-                    let key_of = |t: i64| -> Option<i64> {
-                        t.checked_sub(align)?.div_euclid(width).checked_mul(width)?.checked_add(align)
-                    };
-                    let first = key_of(*lo).ok_or_else(out_of_range)?;
-                    let last = key_of(*hi).ok_or_else(out_of_range)?;
-                    let lo_key = buckets.first().map_or(first, |b| b.0.min(first));
-                    let hi_key = buckets.last().map_or(last, |b| b.0.max(last));
-                    let n = hi_key.checked_sub(lo_key).map_or(usize::MAX, |d| usize::try_from(d / width).unwrap_or(usize::MAX).saturating_add(1));
-                    if n > MAX_BUCKETS {
-                        return Err(QueryError::TooLarge { what: "bucket count (widen the interval)", value: n, max: MAX_BUCKETS });
-                    }
+                    let lo = buckets.first().map_or(*lo, |b| b.0.min(*lo));
+                    let hi = buckets.last().map_or(*hi, |b| b.0.max(*hi));
+                    let edges = bucket_edges(tz, *interval_ms, *align_ms, lo, hi.saturating_add(1))?;
+                    let n = edges.len() - 1;
                     nested.emit(n)?;
-                    let mut padded: Vec<(i64, u64)> = (0..n as i64).map(|i| (lo_key + i * width, 0)).collect();
-                    for (k, c) in buckets {
-                        padded[((k - lo_key) / width) as usize].1 = c;
-                    }
-                    buckets = padded;
+                    let counts: std::collections::HashMap<i64, u64> = buckets.into_iter().collect();
+                    buckets = edges[..n].iter().map(|k| (*k, counts.get(k).copied().unwrap_or(0))).collect();
                 } else {
                     nested.emit(buckets.len())?;
                 }
+                // A bucket ends where the next starts (buckets are contiguous; in a zone with
+                // daylight saving time they are not all one width).
+                let ends: Vec<i64> = match buckets.last() {
+                    None => Vec::new(),
+                    Some(last) => {
+                        let after = bucket_edges(tz, *interval_ms, *align_ms, last.0, last.0 + 1)?;
+                        buckets.iter().skip(1).map(|b| b.0).chain(after.last().copied()).collect()
+                    }
+                };
                 let mut list = Vec::new();
-                for (key, count) in buckets.into_iter().filter(|b| b.1 >= *min_doc_count) {
+                for ((key, count), end) in buckets.into_iter().zip(ends).filter(|b| b.0 .1 >= *min_doc_count) {
                     let key_as_string = match (epoch_millis, zone) {
                         (true, _) => key.to_string(),
                         (false, None) => Timestamp::from_millis(key).to_rfc3339(),
-                        (false, Some(z)) => in_zone(key, *z),
+                        (false, Some(z)) => in_zone(key, z),
                     };
                     let mut b = json!({"key": key, "key_as_string": key_as_string, "doc_count": count});
                     if !subs.is_empty() {
                         let start = Timestamp::from_millis(key).max(filter.start.unwrap_or(Timestamp::from_millis(key)));
-                        let end = Timestamp::from_millis(key + width);
+                        let end = Timestamp::from_millis(end);
                         let end = filter.end.map_or(end, |e| e.min(end));
                         let sub = Filter { query: filter.query.clone(), start: Some(start), end: Some(end) };
                         merge(&mut b, sub_aggs(engine, windows, &sub, subs, count, nested)?);
@@ -504,13 +514,12 @@ fn sub_aggs(
     run(engine, windows, filter, subs, nested)
 }
 
-/// `ms` as RFC 3339 with milliseconds in the zone `east` seconds east of UTC
+/// `ms` as RFC 3339 with milliseconds in `zone`, with the offset in force then
 /// (`2015-09-30T00:00:00.000-01:00`, as Elasticsearch writes a zoned key).
-fn in_zone(ms: i64, east: i32) -> String {
-    let zone = chrono::FixedOffset::east_opt(east).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero offset"));
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => t.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-        None => ms.to_string(),
+fn in_zone(ms: i64, zone: &Zone) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t.to_zoned(zone.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+        Err(_) => ms.to_string(),
     }
 }
 
@@ -581,27 +590,32 @@ mod tests {
         assert!(e(json!({"a": {"terms": {"field": "host.name", "order": {"1": "desc"}}}})).contains("order by [1]"));
         assert!(e(json!({"a": {"max": {"field": "process.pid"}, "aggs": {"b": {"min": {"field": "process.pid"}}}}})).contains("cannot have sub-aggregations"));
         assert!(e(json!({"a": {"terms": {"field": "host.name"}, "aggs": {"b": {"percentiles": {"field": "x"}}}}})).contains("[percentiles] in [b]"));
-        assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "time_zone": "Europe/Paris"}}})).contains("time_zone [\"Europe/Paris\"]"));
+        assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "time_zone": "Mars/Olympus"}}})).contains("time_zone [\"Mars/Olympus\"]: an unknown zone"));
         assert!(e(json!({"a": {"terms": {"field": "host.name", "order": {"m": "desc"}}, "aggs": {"m": {"terms": {"field": "x"}}}}})).contains("a bucket aggregation"));
         assert!(e(json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "offset": "soon"}}})).contains("offset"));
         assert!(e(json!({"a": {"terms": {"field": "host.name", "min_doc_count": 0}}})).contains("min_doc_count 0"));
         assert_eq!(interval_ms("1000ms", false).unwrap(), 1000);
-        // Buckets start at local time: +05:30 is 19,800 s east, so they start 5.5 h earlier
-        // in UTC, then the offset (+15m) later.
+        // Buckets start at local time plus the offset (+15m); the engine shifts them by the
+        // zone's offset.
         let a = parse(&json!({"a": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1d",
             "time_zone": "+05:30", "offset": "+15m"}}}))
         .unwrap();
         let Agg::DateHistogram { align_ms, zone, .. } = &a[0].1 else { panic!() };
-        assert_eq!((*align_ms, *zone), (15 * 60_000 - 19_800_000, Some(19_800)));
-        for (z, east) in [("UTC", None), ("Z", None), ("-08:00", Some(-28_800)), ("+0100", Some(3_600)), ("-00:00", None)] {
-            assert_eq!(time_zone(&json!(z)).unwrap(), east, "{z}");
+        assert_eq!((*align_ms, zone.as_ref().and_then(Zone::fixed_offset_secs)), (15 * 60_000, Some(19_800)));
+        let east = |z: &str| time_zone(&json!(z)).unwrap().map(|z| z.fixed_offset_secs());
+        for (z, secs) in [("UTC", None), ("Z", None), ("-08:00", Some(Some(-28_800))), ("+0100", Some(Some(3_600))), ("+2", Some(Some(7_200))), ("-00:00", None)] {
+            assert_eq!(east(z), secs, "{z}");
         }
-        for z in ["+19:00", "Europe/Paris", "+01:60", "1"] {
+        assert_eq!(east("Europe/Paris"), Some(None));
+        for z in ["+19:00", "Mars/Olympus", "+01:60", "1"] {
             assert!(time_zone(&json!(z)).is_err(), "{z}");
         }
         assert_eq!(offset_ms(&json!("-30m")).unwrap(), -1_800_000);
         assert_eq!(offset_ms(&json!(5000)).unwrap(), 5000);
-        assert_eq!(in_zone(0, -3_600), "1969-12-31T23:00:00.000-01:00");
+        assert_eq!(in_zone(0, &Zone::parse("-01:00").unwrap()), "1969-12-31T23:00:00.000-01:00");
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        assert_eq!(in_zone(1_711_839_600_000, &berlin), "2024-03-31T00:00:00.000+01:00");
+        assert_eq!(in_zone(1_711_922_400_000, &berlin), "2024-04-01T00:00:00.000+02:00");
         assert!(interval_ms("month", true).unwrap_err().0.contains("calendar_interval [month]"));
     }
 }

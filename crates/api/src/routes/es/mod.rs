@@ -10,7 +10,7 @@
 //! - this file: the handlers and the Elasticsearch-shaped errors (a 400 naming the part that is
 //!   not supported, never a silently different answer).
 
-mod aggs;
+pub(crate) mod aggs;
 mod dsl;
 mod search;
 
@@ -53,7 +53,11 @@ pub(crate) fn api_error(e: ApiError) -> Response {
         ApiError::Throttled { .. } => "es_rejected_execution_exception",
         _ => "exception",
     };
-    reply(status, es_error(status, kind, &e.to_string()))
+    let mut resp = reply(status, es_error(status, kind, &e.to_string()));
+    if let ApiError::Throttled { retry_after, .. } = e {
+        resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after));
+    }
+    resp
 }
 
 /// The body as JSON (`null` when empty); any content type (the clients send

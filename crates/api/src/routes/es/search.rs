@@ -254,6 +254,7 @@ pub(crate) async fn run_root(root: &loglynx_search::Root, plan: &Plan) -> Result
                         filter: filter.clone(),
                         interval_ms: Some(*interval_ms),
                         target_buckets: Some(loglynx_query::MAX_BUCKETS),
+                        time_zone: None,
                     })
                     .await?;
                 missing.extend(h.missing);
