@@ -47,6 +47,7 @@ async fn leaf(partition: i32, max_open_pits: usize, dir: &std::path::Path) -> (S
         generations: Arc::new(OnePartition(partition)),
         health_dir: dir.join("health"),
         pits: pits.clone(),
+        patterns: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -66,6 +67,7 @@ async fn a_full_leaf_makes_the_root_answer_429_and_close_the_other_leaves_points
         updated_ms: 0,
         group: String::new(),
         generations: vec![generation(partition)],
+        left: false,
     };
     let settings = RootSettings { timeout: Duration::from_secs(10), key: None, tls: false, ca_pem: None };
     let root = Root::new(settings, Arc::new(Leaves(vec![record("w0", &a, 0), record("w1", &b, 1)]))).unwrap();
