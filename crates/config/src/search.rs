@@ -41,7 +41,8 @@ pub struct SearchConfig {
     /// How long a shard generation of this worker must stay redundant before the worker
     /// deletes it: not written, below the group's committed offset, and every offset of it
     /// answered by another live leaf of the catalog (serve's `/api/v1/leaves` lists it among
-    /// the orphans until then).
+    /// the orphans until then). Another worker counts as holding a copy only while its catalog
+    /// record is at most three `publish_every` periods old.
     #[serde(default = "default_orphan_grace", with = "humantime_serde")]
     pub orphan_grace: Duration,
 }

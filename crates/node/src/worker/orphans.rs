@@ -3,7 +3,10 @@
 //! live leaf in the catalog. A generation must stay so for `[search] orphan_grace` (serve's
 //! `/api/v1/leaves` lists it among the orphans meanwhile); then it is deleted under its
 //! `shard.lock` (one a process still writes is left alone). Runs on workers with a leaf API
-//! (they are in the catalog, so the others' generations are known).
+//! (they are in the catalog, so the others' generations are known). Another worker counts as
+//! a holder only while its catalog record is at most three publish periods old: the window in
+//! which a holder that just died still vouches is seconds, and a holder whose disk survives
+//! brings its copy back when it restarts.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -35,7 +38,12 @@ impl Reaper {
         view: Arc<dyn GenerationView>,
     ) -> Result<Reaper> {
         let stop = CancellationToken::new();
-        let catalog = CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, None, stop.clone())?;
+        // A holder vouches for another's generation only while its record is fresh: three
+        // publish periods (9 s by default), not serve's `catalog_ttl` (30 s), so a worker that
+        // died is not counted as holding a copy for long. The generation must also stay
+        // redundant at every check during the whole grace period.
+        let fresh = (cfg.search.publish_every * 3).min(cfg.serve.catalog_ttl);
+        let catalog = CatalogLeaves::start(&cfg.kafka, fresh, None, stop.clone())?;
         let grace = cfg.search.orphan_grace;
         let every = (grace / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         let shards = cfg.data_dir.join("shards");
