@@ -32,6 +32,9 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 start_server() {
   rm -rf "$WORK/data" && mkdir -p "$WORK/data"
+  # The log goes first: the shell truncates it in the child, which may come after the grep
+  # below, which would then read the previous server's address.
+  rm -f "$WORK/run.log"
   "$BIN" run --data-dir "$WORK/data" --http 127.0.0.1:0 --syslog-udp off --syslog-tcp off >"$WORK/run.log" 2>&1 &
   pid=$!
   addr=""
@@ -42,7 +45,7 @@ start_server() {
   done
   [ -n "$addr" ] || { echo "loglynx did not start: $WORK/run.log" >&2; exit 1; }
 }
-stop_server() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+stop_server() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 trap 'stop_server' EXIT
 
 for run in $(seq "$RUNS"); do
