@@ -270,7 +270,8 @@ fn grafana_panels_answer_as_the_own_api(server: &Server, targets: &[Value]) {
 }
 
 /// The body Grafana's Elasticsearch data source sends for a target over `[from, to]` (its
-/// `$__interval` for 30 minutes taken as 1m).
+/// `$__interval` for 30 minutes taken as 1 minute, written in milliseconds as Grafana's backend
+/// writes it: `60000ms`).
 fn grafana_body(t: &Value, from: i64, to: i64) -> Value {
     let mut filter = vec![json!({"range": {"@timestamp": {"gte": from, "lte": to, "format": "epoch_millis"}}})];
     let q = t["query"].as_str().unwrap_or_default();
@@ -279,7 +280,7 @@ fn grafana_body(t: &Value, from: i64, to: i64) -> Value {
     }
     let query = json!({"bool": {"filter": filter}});
     let histogram = json!({"date_histogram": {"field": "@timestamp", "min_doc_count": 0,
-        "extended_bounds": {"min": from, "max": to}, "format": "epoch_millis", "fixed_interval": "1m"}});
+        "extended_bounds": {"min": from, "max": to}, "format": "epoch_millis", "fixed_interval": "60000ms"}});
     if t["metrics"][0]["type"] == "logs" {
         let limit: u64 = t["metrics"][0]["settings"]["limit"].as_str().unwrap_or("500").parse().unwrap();
         return json!({"size": limit, "query": query,
