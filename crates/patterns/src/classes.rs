@@ -14,7 +14,7 @@ pub(crate) fn is_space(b: u8) -> bool {
 /// Whether a byte is notable (see the module documentation).
 #[inline]
 pub(crate) fn is_notable(b: u8) -> bool {
-    matches!(b, b'.' | b'/' | b'0'..=b'9' | b'@' | b'\\') || b < 0x20 || b >= 0x7f
+    matches!(b, b'.' | b'/' | b'0'..=b'9' | b'@' | b'\\') || !(0x20..0x7f).contains(&b)
 }
 
 /// Classes of the 64 bytes from `base` (bit `k` for byte `base + k`), bytes past the end
