@@ -11,8 +11,15 @@ use crate::error::PatternError;
 use crate::miner::{Miner, MinerSettings, ServiceMiner};
 use crate::template::{format_id, parse_id, TemplateId};
 
-/// The version of the persisted format this build reads and writes.
-pub const STATE_VERSION: u32 = 1;
+/// The version of the persisted format this build writes. 2: a template's word may be the
+/// shape of a value among words (`uid=<*>`, see `token::shape_into`) where version 1 had a
+/// value. A version 1 state is read as it is: its templates keep their text and ids (stored
+/// events resolve), and lines whose values have shapes may start new templates beside them.
+/// An older build refuses version 2 (it would take the shapes for words).
+pub const STATE_VERSION: u32 = 2;
+
+/// The oldest version this build reads.
+const OLDEST_READ: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct Persisted {
@@ -45,7 +52,7 @@ impl Miner {
             version: u32,
         }
         let v: Version = serde_json::from_slice(bytes).map_err(|source| PatternError::StateFormat { source })?;
-        if v.version != STATE_VERSION {
+        if !(OLDEST_READ..=STATE_VERSION).contains(&v.version) {
             return Err(PatternError::StateVersion { found: v.version, expected: STATE_VERSION });
         }
         let p: Persisted = serde_json::from_slice(bytes).map_err(|source| PatternError::StateFormat { source })?;
@@ -265,6 +272,24 @@ mod tests {
             Miner::load(MinerSettings::default(), br#"{"version": 99, "services": {}}"#),
             Err(PatternError::StateVersion { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_version_1_state_is_read_and_keeps_its_ids() {
+        // a template a version 1 miner made: a value (`Value`) where version 2 has a shape
+        let v1 = br#"{"version": 1, "services": {"sshd": {"templates": [{"positions": [
+            {"slot": {"Word": "session"}, "sep": "", "same": "session", "render": "session"},
+            {"slot": "Value", "sep": " ", "same": null, "render": "(uid=<*>)"}],
+            "bucket": 1, "id": 42, "text": "session (uid=<*>)", "count": 3, "first_seen": 1, "last_seen": 2,
+            "example": "session (uid=0)", "former": []}], "overflow": 0}}}"#;
+        let mut m = Miner::load(MinerSettings::default(), v1).unwrap();
+        assert_eq!(m.dictionary().get(42).unwrap().template, "session (uid=<*>)");
+        // new lines of the kind mine on; the version 1 template stays in the dictionary
+        let a = m.mine("sshd", "session (uid=5)", 3);
+        assert_eq!(m.dictionary().get(42).unwrap().template, "session (uid=<*>)");
+        assert!(m.dictionary().get(a.id).is_some());
+        let saved = m.save();
+        assert!(saved.starts_with(br#"{"version":2,"#), "{}", String::from_utf8_lossy(&saved));
     }
 
     #[test]

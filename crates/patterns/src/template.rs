@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::token::{covers, is_pure_value, key_of, mask, merge, same_word, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
+use crate::token::{covers, is_pure_value, key_of, mask, merge, same_token, shape, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
 
 /// A template id: a hash of the template's text, so miners that never talked to each other
 /// (shards, restarts) give the same template the same id.
@@ -28,7 +28,8 @@ pub fn parse_id(s: &str) -> Option<TemplateId> {
 /// What one position of a template holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) enum Slot {
-    /// A word every line had here.
+    /// A word every line had here, or the shape every line's value had here (`uid=<*>`, see
+    /// [`crate::token::shape_into`]; state version 2).
     Word(Box<str>),
     /// Variable-like tokens (numbers, addresses, ...) every line had here.
     Value,
@@ -97,9 +98,17 @@ impl Template {
             .map(|s| {
                 let tok = s.text(line);
                 let long = tok.len() > MAX_WORD_LEN;
+                let sep = s.sep(line).into();
+                if s.shaped() {
+                    // a value among words: its shape is what lines must share here; it renders
+                    // as the token while every line has the same one (a long one as its shape)
+                    let shape: Box<str> = shape(tok).expect("a shaped token has a shape").into();
+                    let (same, render) = if long { (None, shape.clone()) } else { (Some(tok.into()), tok.into()) };
+                    return Position { slot: Slot::Word(shape), sep, same, render };
+                }
                 Position {
                     slot: if s.var { Slot::Value } else { Slot::Word(tok.into()) },
-                    sep: s.sep(line).into(),
+                    sep,
                     same: (!long).then(|| tok.into()),
                     render: render_first(tok, s.var),
                 }
@@ -172,11 +181,11 @@ impl Template {
     pub fn word_mismatches(&self, line: &str, spans: &[Span], out: &mut Vec<usize>) {
         out.clear();
         for (i, ((&k, p), s)) in self.keys.iter().zip(&self.positions).zip(spans).enumerate() {
-            if k == VALUE_KEY || k == ANY_KEY || s.var {
+            if k == VALUE_KEY || k == ANY_KEY || s.key == VALUE_KEY {
                 continue;
             }
             let Slot::Word(w) = &p.slot else { continue };
-            if k != s.key || !same_word(k, w, s.text(line)) {
+            if k != s.key || !same_token(k, w, s, line) {
                 out.push(i);
             }
         }
@@ -235,7 +244,17 @@ impl Template {
         for ((p, k), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(spans) {
             let tok = s.text(line);
             match &p.slot {
-                Slot::Word(w) if *k == s.key && (words_checked || same_word(*k, w, tok)) => continue,
+                Slot::Word(w) if *k == s.key && (words_checked || same_token(*k, w, s, line)) => {
+                    // a shape renders as the line's token while every line had the same one
+                    if s.shaped() && p.same.as_deref() != Some(tok) {
+                        p.same = None;
+                        if p.render != *w {
+                            p.render = w.clone();
+                            changed = true;
+                        }
+                    }
+                    continue;
+                }
                 Slot::Any => {}
                 Slot::Value if s.var => {}
                 Slot::Word(_) | Slot::Value => {

@@ -19,6 +19,10 @@ pub const WILDCARD: &str = "<*>";
 /// Longer tokens are variable-like whatever they hold (a 100 KB token is a value).
 pub(crate) const MAX_WORD_LEN: usize = 64;
 
+/// Longest token given a shape ([`shape_into`]): a packed list of `key=value` pairs is longer
+/// than a word, and its keys are still its structure.
+pub(crate) const MAX_SHAPE_LEN: usize = 4 * MAX_WORD_LEN;
+
 /// One token of a line, as byte offsets into it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Span {
@@ -41,6 +45,11 @@ impl Span {
     }
     pub fn sep<'a>(&self, line: &'a str) -> &'a str {
         &line[self.sep as usize..self.start as usize]
+    }
+    /// Whether the token is a value among words, compared by its shape ([`shape_into`]).
+    #[inline]
+    pub fn shaped(&self) -> bool {
+        self.var && self.key != VALUE_KEY
     }
 }
 
@@ -84,6 +93,16 @@ pub(crate) fn same_word(key: u64, a: &str, b: &str) -> bool {
     key >> 56 != 0xff || a == b
 }
 
+/// Whether a template's word `w` and a line's token with the same key are the same: the word,
+/// or for a shaped token ([`Span::shaped`]) its shape.
+#[inline]
+pub(crate) fn same_token(key: u64, w: &str, s: &Span, line: &str) -> bool {
+    if s.shaped() && key >> 56 == 0xff {
+        return shape(s.text(line)).is_some_and(|t| *w == *t);
+    }
+    same_word(key, w, s.text(line))
+}
+
 /// Splits `line` into at most `max_tokens` tokens (the rest of a longer line becomes one last
 /// variable token), into `out` (cleared first). Lines longer than 4 GiB are cut at 4 GiB.
 ///
@@ -95,6 +114,7 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
     let bytes = line.as_bytes();
     let len = bytes.len().min(u32::MAX as usize);
     let mut scan = Scan::new(bytes, len);
+    let mut shape = String::new();
     let mut i = 0;
     while i < len {
         let sep = i;
@@ -138,7 +158,14 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
         } else {
             is_variable(text)
         };
-        let key = if var { VALUE_KEY } else { key_of(text.as_bytes()) };
+        // a value among words (`uid=0`, `blk_-38`, `name=android,`) is compared by its shape
+        let key = if var && notable && text.len() <= MAX_SHAPE_LEN && shape_into(text, &mut shape) {
+            key_of(shape.as_bytes())
+        } else if var {
+            VALUE_KEY
+        } else {
+            key_of(text.as_bytes())
+        };
         out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var, key });
     }
 }
@@ -230,8 +257,101 @@ pub fn mask(tok: &str) -> String {
     if tok.len() > MAX_WORD_LEN || tok.chars().any(|c| c.is_control() || c == '\u{fffd}') {
         return WILDCARD.to_string();
     }
-    let b = tok.as_bytes();
     let mut out = String::with_capacity(tok.len());
+    mask_into(tok, &mut out);
+    out
+}
+
+/// Whether a token holds values among words, and its *shape* into `out` (cleared first): the
+/// token with its values masked ([`mask`]) and the value of each `key=value` pair masked
+/// whatever it holds (`uid=0` -> `uid=<*>`, `blk_-38` -> `blk_<*>`, `name=android,` ->
+/// `name=<*>,`, `tag="x y"` stays, `tag="Lock",` -> `tag="<*>",`). Such a token is a value, but
+/// its words say which value: lines compare it by its shape, as they compare words. False for
+/// a token that is all value (a number, an address, `[<*>]`), one where nothing is masked (a
+/// path or a dotted name: its words are the value), and binary junk.
+pub(crate) fn shape_into(tok: &str, out: &mut String) -> bool {
+    out.clear();
+    if tok.chars().any(|c| c.is_control() || c == '\u{fffd}') {
+        return false;
+    }
+    if tok.contains('=') {
+        let mut pairs = String::with_capacity(tok.len() + 8);
+        mask_pairs(tok, &mut pairs);
+        mask_into(&pairs, out);
+    } else {
+        mask_into(tok, out);
+    }
+    out.contains(WILDCARD) && !is_pure_value(out) && !names_a_place(out)
+}
+
+/// Whether a shape's words are themselves a value: a path (two slashes), a dotted name (two
+/// dots inside words: a host, a package) or an address with `@` (`proxy.example.com:<*>`,
+/// `/v2/<*>/servers`).
+fn names_a_place(shape: &str) -> bool {
+    let b = shape.as_bytes();
+    let mut slashes = 0;
+    let mut dots = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'/' | b'\\' => slashes += 1,
+            // a wildcard counts as a word here (`news.<*>.com`)
+            b'.' if i > 0 && i + 1 < b.len() && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'>') && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] == b'<') => dots += 1,
+            b'@' if i > 0 && i + 1 < b.len() => return true,
+            _ => {}
+        }
+    }
+    slashes >= 2 || dots >= 2
+}
+
+/// The shape of a token ([`shape_into`]), if it has one.
+pub(crate) fn shape(tok: &str) -> Option<String> {
+    let mut out = String::new();
+    shape_into(tok, &mut out).then_some(out)
+}
+
+/// `tok` with the value of each `key=value` pair as [`WILDCARD`]: a key is a run of letters,
+/// digits and `_.-` with a letter; its value runs to the next `,`, `;`, `&`, `|` or closing
+/// bracket (a quoted value to its closing quote, kept); an empty value stays empty, and a value
+/// that opens a bracket is left to its own pairs (`info={a=1,b=2}`).
+fn mask_pairs(tok: &str, out: &mut String) {
+    let b = tok.as_bytes();
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        if b[i] != b'=' || i == 0 {
+            i += 1;
+            continue;
+        }
+        let mut k = i;
+        while k > 0 && (b[k - 1].is_ascii_alphanumeric() || matches!(b[k - 1], b'_' | b'.' | b'-')) {
+            k -= 1;
+        }
+        let key = &b[k..i];
+        i += 1;
+        if !key.iter().any(u8::is_ascii_alphabetic) || i >= b.len() {
+            continue;
+        }
+        let (from, to) = match b[i] {
+            q @ (b'"' | b'\'') => match b[i + 1..].iter().position(|&c| c == q) {
+                Some(n) => (i + 1, i + 1 + n),
+                None => continue,
+            },
+            b'(' | b'[' | b'{' | b'<' => continue,
+            _ => (i, i + b[i..].iter().position(|c| matches!(c, b',' | b';' | b'&' | b'|' | b')' | b']' | b'}' | b'>')).unwrap_or(b.len() - i)),
+        };
+        if from < to {
+            out.push_str(&tok[copied..from]);
+            out.push_str(WILDCARD);
+            copied = to;
+        }
+        i = to.max(i);
+    }
+    out.push_str(&tok[copied..]);
+}
+
+/// [`mask`] without the checks for long and binary tokens, into `out`.
+fn mask_into(tok: &str, out: &mut String) {
+    let b = tok.as_bytes();
     let mut i = 0;
     // whether `out` ends with a wildcard that a following `.<value>` may extend
     let mut after_value = false;
@@ -276,7 +396,6 @@ pub fn mask(tok: &str) -> String {
         i += ch.len_utf8();
         after_value = false;
     }
-    out
 }
 
 /// Whether a run of ASCII letters and digits is a value: a number, `0x` hex, or a hex string of
@@ -415,7 +534,12 @@ mod tests {
         for s in &spans {
             let t = s.text(line);
             assert_eq!(s.var, is_variable(t), "{t:?}");
-            assert_eq!(s.key, if s.var { VALUE_KEY } else { key_of(t.as_bytes()) }, "{t:?}");
+            let key = match shape(t) {
+                Some(sh) if s.var => key_of(sh.as_bytes()),
+                _ if s.var => VALUE_KEY,
+                _ => key_of(t.as_bytes()),
+            };
+            assert_eq!(s.key, key, "{t:?}");
         }
     }
 
@@ -491,6 +615,30 @@ mod tests {
         assert_eq!(mask("naïve"), "naïve");
         assert!(is_pure_value("<*>:<*>"));
         assert!(!is_pure_value("uid=<*>"));
+    }
+
+    #[test]
+    fn values_among_words_have_shapes() {
+        assert_eq!(shape("uid=0").as_deref(), Some("uid=<*>"));
+        assert_eq!(shape("(uid=0)").as_deref(), Some("(uid=<*>)"));
+        assert_eq!(shape("blk_-38").as_deref(), Some("blk_<*>"));
+        assert_eq!(shape("index:3,").as_deref(), Some("index:<*>,"));
+        // in a token with a number, every `key=value` pair's value is masked
+        assert_eq!(shape("ready=true,policy=3,name=\"a b\",x=").as_deref(), Some("ready=<*>,policy=<*>,name=\"<*>\",x="));
+        assert_eq!(shape("info={a=1,b=ok}").as_deref(), Some("info={a=<*>,b=<*>}"));
+        // all value, nothing masked, or words that are themselves a value: no shape
+        for v in ["42", "10.0.0.1:80", "[1.2.3.4]", "0x1f", "3ms", "a/b/c", "proxy.example.com:5070", "news.163.com:80", "/v2/abc/servers/0", "x@1"] {
+            assert_eq!(shape(v), None, "{v}");
+        }
+        assert!(shape("trello.com:443").is_some(), "one dot: a word and a value, like `index:3`");
+        let mut spans = Vec::new();
+        tokenize("set uid=0 euid=7 from 10.0.0.1", 64, &mut spans);
+        let shaped: Vec<bool> = spans.iter().map(Span::shaped).collect();
+        assert_eq!(shaped, [false, true, true, false, false]);
+        assert_ne!(spans[1].key, spans[2].key);
+        let mut other = Vec::new();
+        tokenize("set uid=12 euid=0 from 10.0.0.9", 64, &mut other);
+        assert!(spans.iter().zip(&other).all(|(a, b)| a.key == b.key));
     }
 
     #[test]

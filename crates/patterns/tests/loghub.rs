@@ -72,15 +72,24 @@ fn debug(truth: &Truth, parsed: &[(String, String)]) {
         by_truth.entry(&truth.template[i]).or_default().insert(p);
         by_parsed.entry(p).or_default().insert(&truth.event[i]);
     }
-    for (t, ps) in &by_truth {
+    let mut lines: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &truth.template {
+        *lines.entry(t).or_default() += 1;
+    }
+    // the groups that lose the most lines first
+    let mut wrong_groups: Vec<(&str, &BTreeSet<&str>)> = by_truth
+        .iter()
+        .filter(|(_, ps)| ps.len() > 1 || ps.iter().any(|p| by_parsed[p].len() > 1))
+        .map(|(t, ps)| (*t, ps))
+        .collect();
+    wrong_groups.sort_by_key(|(t, _)| std::cmp::Reverse(lines[t]));
+    for (t, ps) in wrong_groups {
         let split = ps.len() > 1;
         let merged = ps.iter().any(|p| by_parsed[p].len() > 1);
-        if split || merged {
-            eprintln!("TRUTH {t:?} split={split} merged={merged}");
-            for p in ps {
-                let (_, tpl) = parsed.iter().find(|(x, _)| x == p).unwrap();
-                eprintln!("    -> {tpl:?}");
-            }
+        eprintln!("TRUTH {t:?} lines={} split={split} merged={merged}", lines[t]);
+        for p in ps {
+            let (_, tpl) = parsed.iter().find(|(x, _)| x == p).unwrap();
+            eprintln!("    -> {tpl:?}");
         }
     }
     let mut wrong: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -90,7 +99,8 @@ fn debug(truth: &Truth, parsed: &[(String, String)]) {
         }
     }
     for (t, p) in wrong {
-        eprintln!("PA  {t:?}\n  ≠ {p:?}");
+        let n = parsed.iter().zip(&truth.template).filter(|((_, x), y)| x == p && *y == t).count();
+        eprintln!("PA  {t:?} lines={n}\n  ≠ {p:?}");
     }
 }
 
