@@ -35,8 +35,11 @@ pub(crate) struct Span {
     /// Whether the token is variable-like.
     pub var: bool,
     /// What a template position compares with ([`key_of`]; [`VALUE_KEY`] for a variable-like
-    /// token).
+    /// token without a shape).
     pub key: u64,
+    /// Where a shaped token's shape is in the shapes of its line ([`tokenize`] keeps them for
+    /// the line it tokenized last on this thread): start and length.
+    pub shape: (u16, u16),
 }
 
 impl Span {
@@ -98,7 +101,9 @@ pub(crate) fn same_word(key: u64, a: &str, b: &str) -> bool {
 #[inline]
 pub(crate) fn same_token(key: u64, w: &str, s: &Span, line: &str) -> bool {
     if s.shaped() && key >> 56 == 0xff {
-        return shape(s.text(line)).is_some_and(|t| *w == *t);
+        // the shape [`tokenize`] kept for the line
+        let (at, n) = (s.shape.0 as usize, s.shape.1 as usize);
+        return SCRATCH.with_borrow(|sc| sc.line.get(at..at + n) == Some(w));
     }
     same_word(key, w, s.text(line))
 }
@@ -108,13 +113,17 @@ pub(crate) fn same_token(key: u64, w: &str, s: &Span, line: &str) -> bool {
 ///
 /// One pass over the bytes, 64 at a time by their classes ([`crate::classes`]): a token without
 /// a notable byte (most words) is a value only when it is very long or a month or weekday
-/// name; the others get the full [`is_variable`] test.
+/// name; the others get the full test ([`classify`]).
 pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
+    SCRATCH.with_borrow_mut(|sc| tokenize_with(line, max_tokens, out, sc))
+}
+
+fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Scratch) {
     out.clear();
+    sc.line.clear();
     let bytes = line.as_bytes();
     let len = bytes.len().min(u32::MAX as usize);
     let mut scan = Scan::new(bytes, len);
-    let mut shape = String::new();
     let mut i = 0;
     while i < len {
         let sep = i;
@@ -130,7 +139,7 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
                 end -= 1;
             }
             let end = floor_char_boundary(line, end);
-            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true, key: VALUE_KEY });
+            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true, key: VALUE_KEY, shape: (0, 0) });
             return;
         }
         let (stop, notable) = scan.token_end(start);
@@ -151,22 +160,28 @@ pub(crate) fn tokenize(line: &str, max_tokens: usize, out: &mut Vec<Span>) {
                 continue;
             }
         }
-        let var = if text.len() > MAX_WORD_LEN {
-            true
-        } else if !notable {
-            is_calendar_word(text)
+        let (var, may_shape) = if !notable {
+            (text.len() > MAX_WORD_LEN || is_calendar_word(text), false)
+        } else if text.len() > MAX_SHAPE_LEN {
+            (true, false)
         } else {
-            is_variable(text)
+            classify(text)
         };
         // a value among words (`uid=0`, `blk_-38`, `name=android,`) is compared by its shape
-        let key = if var && notable && text.len() <= MAX_SHAPE_LEN && shape_into(text, &mut shape) {
-            key_of(shape.as_bytes())
+        let mut shape = (0, 0);
+        let key = if may_shape
+            && sc.shape(text)
+            && sc.line.len() + sc.out.len() <= u16::MAX as usize
+        {
+            shape = (sc.line.len() as u16, sc.out.len() as u16);
+            sc.line.push_str(&sc.out);
+            key_of(sc.out.as_bytes())
         } else if var {
             VALUE_KEY
         } else {
             key_of(text.as_bytes())
         };
-        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var, key });
+        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var, key, shape });
     }
 }
 
@@ -192,36 +207,46 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Whether a token's shape says it is a value (see the module documentation).
+#[cfg(test)]
 pub(crate) fn is_variable(tok: &str) -> bool {
-    if tok.len() > MAX_WORD_LEN {
-        return true;
-    }
+    classify(tok).0
+}
+
+/// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a shape
+/// ([`shape_into`]): a value with a letter, no control byte or `@`, and not a path or a dotted
+/// name (two slashes, two dots between letters) unless it holds `key=value` pairs. One pass.
+fn classify(tok: &str) -> (bool, bool) {
     let b = tok.as_bytes();
-    let mut slashes = 0;
-    let mut inner_dots = 0;
+    let (mut digit, mut control, mut at, mut letter, mut eq) = (false, false, false, false, false);
+    let (mut slashes, mut inner_dots, mut word_dots) = (0, 0, 0);
     for (i, &c) in b.iter().enumerate() {
-        // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
-        // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
-        if c.is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            return true;
-        }
-        if c < 0x20 || c == 0x7f {
-            return true;
-        }
         match c {
+            // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
+            // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
+            b'0'..=b'9' if !digit => digit = i == 0 || !b[i - 1].is_ascii_alphanumeric(),
+            b'a'..=b'z' | b'A'..=b'Z' => letter = true,
             b'/' | b'\\' => slashes += 1,
             b'.' if i > 0 && i + 1 < b.len() && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric() => {
-                inner_dots += 1
+                inner_dots += 1;
+                word_dots += (b[i - 1].is_ascii_alphabetic() && b[i + 1].is_ascii_alphabetic()) as u32;
             }
-            b'@' if i > 0 && i + 1 < b.len() => return true,
+            b'@' if i > 0 && i + 1 < b.len() => at = true,
+            b'=' => eq = true,
+            0..=0x1f | 0x7f => control = true,
             _ => {}
         }
     }
-    if slashes >= 2 || inner_dots >= 2 || is_calendar_word(tok) {
-        return true;
-    }
-    // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
-    !tok.is_ascii() && tok.contains('\u{fffd}')
+    let var = tok.len() > MAX_WORD_LEN
+        || digit
+        || control
+        || at
+        || slashes >= 2
+        || inner_dots >= 2
+        || is_calendar_word(tok)
+        // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
+        || (!tok.is_ascii() && tok.contains('\u{fffd}'));
+    let may_shape = var && letter && !control && !at && tok.len() <= MAX_SHAPE_LEN && (eq || (slashes < 2 && word_dots < 2));
+    (var, may_shape)
 }
 
 /// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
@@ -269,44 +294,44 @@ pub fn mask(tok: &str) -> String {
 /// its words say which value: lines compare it by its shape, as they compare words. False for
 /// a token that is all value (a number, an address, `[<*>]`), one where nothing is masked (a
 /// path or a dotted name: its words are the value), and binary junk.
-pub(crate) fn shape_into(tok: &str, out: &mut String) -> bool {
+pub(crate) fn shape_into(tok: &str, out: &mut String, pairs: &mut String) -> bool {
     out.clear();
-    if tok.chars().any(|c| c.is_control() || c == '\u{fffd}') {
-        return false;
-    }
-    if tok.contains('=') {
-        let mut pairs = String::with_capacity(tok.len() + 8);
-        mask_pairs(tok, &mut pairs);
-        mask_into(&pairs, out);
+    let m = if tok.as_bytes().contains(&b'=') {
+        pairs.clear();
+        mask_pairs(tok, pairs);
+        mask_into(pairs, out)
     } else {
-        mask_into(tok, out);
-    }
-    out.contains(WILDCARD) && !is_pure_value(out) && !names_a_place(out)
+        mask_into(tok, out)
+    };
+    // values and words, the words not themselves a value: a path (two slashes), a dotted name
+    // (two dots inside words: a host, a package) or an address with `@` (`proxy.example.com:<*>`,
+    // `news.<*>.com:<*>`, `/v2/<*>/servers`)
+    m.wildcard && m.letter && !m.control && !m.at && m.slashes < 2 && m.dots < 2
 }
 
-/// Whether a shape's words are themselves a value: a path (two slashes), a dotted name (two
-/// dots inside words: a host, a package) or an address with `@` (`proxy.example.com:<*>`,
-/// `/v2/<*>/servers`).
-fn names_a_place(shape: &str) -> bool {
-    let b = shape.as_bytes();
-    let mut slashes = 0;
-    let mut dots = 0;
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'/' | b'\\' => slashes += 1,
-            // a wildcard counts as a word here (`news.<*>.com`)
-            b'.' if i > 0 && i + 1 < b.len() && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'>') && (b[i + 1].is_ascii_alphanumeric() || b[i + 1] == b'<') => dots += 1,
-            b'@' if i > 0 && i + 1 < b.len() => return true,
-            _ => {}
-        }
+/// Buffers for shapes made while lines are tokenized and compared (no allocation per token).
+#[derive(Default)]
+struct Scratch {
+    out: String,
+    pairs: String,
+    /// The shapes of the line tokenized last, one after the other ([`Span::shape`]).
+    line: String,
+}
+
+impl Scratch {
+    fn shape(&mut self, tok: &str) -> bool {
+        shape_into(tok, &mut self.out, &mut self.pairs)
     }
-    slashes >= 2 || dots >= 2
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// The shape of a token ([`shape_into`]), if it has one.
 pub(crate) fn shape(tok: &str) -> Option<String> {
     let mut out = String::new();
-    shape_into(tok, &mut out).then_some(out)
+    shape_into(tok, &mut out, &mut String::new()).then_some(out)
 }
 
 /// `tok` with the value of each `key=value` pair as [`WILDCARD`]: a key is a run of letters,
@@ -350,8 +375,12 @@ fn mask_pairs(tok: &str, out: &mut String) {
 }
 
 /// [`mask`] without the checks for long and binary tokens, into `out`.
-fn mask_into(tok: &str, out: &mut String) {
+fn mask_into(tok: &str, out: &mut String) -> Masked {
+    // bytes, not chars, are pushed (whole characters of `tok` are copied, so it stays UTF-8)
+    let mut o = std::mem::take(out).into_bytes();
+    o.reserve(tok.len() + 2 * WILDCARD.len());
     let b = tok.as_bytes();
+    let mut m = Masked::default();
     let mut i = 0;
     // whether `out` ends with a wildcard that a following `.<value>` may extend
     let mut after_value = false;
@@ -366,16 +395,19 @@ fn mask_into(tok: &str, out: &mut String) {
             if is_value_run(run) {
                 if !after_value {
                     // a sign not glued to a word belongs to the number
-                    if start > 0 && b[start - 1] == b'-' && (start == 1 || !b[start - 2].is_ascii_alphanumeric()) && out.ends_with('-') {
-                        out.pop();
+                    if start > 0 && b[start - 1] == b'-' && (start == 1 || !b[start - 2].is_ascii_alphanumeric()) && o.last() == Some(&b'-') {
+                        o.pop();
                     }
-                    if !out.ends_with(WILDCARD) {
-                        out.push_str(WILDCARD);
+                    if !ends_with_wildcard(&o) {
+                        o.extend_from_slice(WILDCARD.as_bytes());
                     }
                 }
+                m.wildcard = true;
                 after_value = true;
             } else {
-                out.push_str(run);
+                // not all digits: it has a letter
+                o.extend_from_slice(run.as_bytes());
+                m.letter = true;
                 after_value = false;
             }
             continue;
@@ -391,11 +423,61 @@ fn mask_into(tok: &str, out: &mut String) {
                 continue;
             }
         }
-        let ch = tok[i..].chars().next().unwrap_or(' ');
-        out.push(ch);
-        i += ch.len_utf8();
+        if c < 0x80 {
+            match c {
+                // a wildcard already there (a `key=value` pair's value) stays one
+                b'<' if b[i..].starts_with(WILDCARD.as_bytes()) => {
+                    if !ends_with_wildcard(&o) {
+                        o.extend_from_slice(WILDCARD.as_bytes());
+                    }
+                    m.wildcard = true;
+                    after_value = true;
+                    i += WILDCARD.len();
+                    continue;
+                }
+                b'/' | b'\\' => m.slashes += 1,
+                b'.' if o.last().is_some_and(|&p| p.is_ascii_alphanumeric() || p == b'>')
+                    && b.get(i + 1).is_some_and(|&n| n.is_ascii_alphanumeric() || n == b'<') =>
+                {
+                    m.dots += 1
+                }
+                b'@' if i > 0 && i + 1 < b.len() => m.at = true,
+                0..=0x1f | 0x7f => m.control = true,
+                _ => {}
+            }
+            o.push(c);
+            i += 1;
+        } else {
+            let ch = tok[i..].chars().next().unwrap_or(' ');
+            m.control |= ch.is_control() || ch == '\u{fffd}';
+            o.extend_from_slice(&b[i..i + ch.len_utf8()]);
+            i += ch.len_utf8();
+        }
         after_value = false;
     }
+    *out = String::from_utf8(o).expect("whole characters copied");
+    m
+}
+
+#[inline]
+fn ends_with_wildcard(b: &[u8]) -> bool {
+    b.len() >= 3 && b[b.len() - 3] == b'<' && b[b.len() - 2] == b'*' && b[b.len() - 1] == b'>'
+}
+
+/// What masking a token found (see [`shape_into`]).
+#[derive(Default)]
+struct Masked {
+    /// A value was masked.
+    wildcard: bool,
+    /// A word was kept.
+    letter: bool,
+    slashes: u32,
+    /// Dots inside words (a wildcard counting as a word: `news.<*>.com`).
+    dots: u32,
+    /// An `@` inside.
+    at: bool,
+    /// A control character or U+FFFD.
+    control: bool,
 }
 
 /// Whether a run of ASCII letters and digits is a value: a number, `0x` hex, or a hex string of
