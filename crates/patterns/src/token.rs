@@ -214,7 +214,7 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 
 /// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a shape
 /// ([`shape_into`]): a value with a letter, no control byte or `@`, and not a path or a dotted
-/// name (two slashes, two dots between letters) unless it holds `key=value` pairs. One pass.
+/// name (two slashes, two dots next to a letter) unless it holds `key=value` pairs. One pass.
 fn classify(tok: &str) -> (bool, bool) {
     let b = tok.as_bytes();
     let (mut digit, mut control, mut at, mut letter, mut eq) = (false, false, false, false, false);
@@ -228,7 +228,7 @@ fn classify(tok: &str) -> (bool, bool) {
             b'/' | b'\\' => slashes += 1,
             b'.' if i > 0 && i + 1 < b.len() && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric() => {
                 inner_dots += 1;
-                word_dots += (b[i - 1].is_ascii_alphabetic() && b[i + 1].is_ascii_alphabetic()) as u32;
+                word_dots += (b[i - 1].is_ascii_alphabetic() || b[i + 1].is_ascii_alphabetic()) as u32;
             }
             b'@' if i > 0 && i + 1 < b.len() => at = true,
             b'=' => eq = true,
