@@ -100,7 +100,7 @@ impl Template {
                 let long = tok.len() > MAX_WORD_LEN;
                 let sep = s.sep(line).into();
                 if s.shaped() {
-                    // a value among words: its shape is what lines must share here; it renders
+                    // a keyed value: its shape is what lines must share here; it renders
                     // as the token while every line has the same one (a long one as its shape)
                     let shape: Box<str> = shape(tok).expect("a shaped token has a shape").into();
                     let (same, render) = if long { (None, shape.clone()) } else { (Some(tok.into()), tok.into()) };

@@ -167,7 +167,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
         } else {
             classify(text)
         };
-        // a value among words (`uid=0`, `blk_-38`, `name=android,`) is compared by its shape
+        // a keyed value (`uid=0`, `index:3,`) is compared by its shape
         let mut shape = (0, 0);
         let key = if may_shape
             && sc.shape(text)
@@ -213,11 +213,15 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 }
 
 /// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a shape
-/// ([`shape_into`]): a value with a letter, no control byte or `@`, and not a path or a dotted
-/// name (two slashes, two dots next to a letter) unless it holds `key=value` pairs. One pass.
+/// ([`shape_into`]): a value with a key (a letter, then `=` or `:` after a letter, digit, `)`
+/// or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an identifier with numbers is one
+/// value), no control byte or `@`, and not a path or a dotted name (two slashes, two dots next
+/// to a letter) unless it holds `key=value` pairs. One pass.
 fn classify(tok: &str) -> (bool, bool) {
     let b = tok.as_bytes();
     let (mut digit, mut control, mut at, mut letter, mut eq) = (false, false, false, false, false);
+    // a key before `=` or `:` (`uid=0`, `index:3`, `getTopPadding():0`)
+    let mut keyed = false;
     let (mut slashes, mut inner_dots, mut word_dots) = (0, 0, 0);
     for (i, &c) in b.iter().enumerate() {
         match c {
@@ -231,7 +235,10 @@ fn classify(tok: &str) -> (bool, bool) {
                 word_dots += (b[i - 1].is_ascii_alphabetic() || b[i + 1].is_ascii_alphabetic()) as u32;
             }
             b'@' if i > 0 && i + 1 < b.len() => at = true,
-            b'=' => eq = true,
+            b'=' | b':' => {
+                eq |= c == b'=';
+                keyed |= letter && i > 0 && (b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b')' | b']'));
+            }
             0..=0x1f | 0x7f => control = true,
             _ => {}
         }
@@ -245,7 +252,7 @@ fn classify(tok: &str) -> (bool, bool) {
         || is_calendar_word(tok)
         // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
         || (!tok.is_ascii() && tok.contains('\u{fffd}'));
-    let may_shape = var && letter && !control && !at && tok.len() <= MAX_SHAPE_LEN && (eq || (slashes < 2 && word_dots < 2));
+    let may_shape = var && keyed && !control && !at && tok.len() <= MAX_SHAPE_LEN && (eq || (slashes < 2 && word_dots < 2));
     (var, may_shape)
 }
 
@@ -287,13 +294,14 @@ pub fn mask(tok: &str) -> String {
     out
 }
 
-/// Whether a token holds values among words, and its *shape* into `out` (cleared first): the
-/// token with its values masked ([`mask`]) and the value of each `key=value` pair masked
-/// whatever it holds (`uid=0` -> `uid=<*>`, `blk_-38` -> `blk_<*>`, `name=android,` ->
-/// `name=<*>,`, `tag="x y"` stays, `tag="Lock",` -> `tag="<*>",`). Such a token is a value, but
-/// its words say which value: lines compare it by its shape, as they compare words. False for
-/// a token that is all value (a number, an address, `[<*>]`), one where nothing is masked (a
-/// path or a dotted name: its words are the value), and binary junk.
+/// Whether a keyed value ([`classify`] says which tokens may be one) holds values among words,
+/// and its *shape* into `out` (cleared first): the token with its values masked ([`mask`]) and
+/// the value of each `key=value` pair masked whatever it holds (`uid=0` -> `uid=<*>`,
+/// `index:3,` -> `index:<*>,`, `ready=true,policy=2` -> `ready=<*>,policy=<*>`,
+/// `tag="Lock",` -> `tag="<*>",`). Such a token is a value, but its key says which field:
+/// lines compare it by its shape, as they compare words. False for a token that is all value
+/// (a number, an address, `[<*>]`), one where nothing is masked, one whose words are a place
+/// (a path, a dotted name) and binary junk.
 pub(crate) fn shape_into(tok: &str, out: &mut String, pairs: &mut String) -> bool {
     out.clear();
     let m = if tok.as_bytes().contains(&b'=') {
@@ -328,10 +336,10 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// The shape of a token ([`shape_into`]), if it has one.
+/// The shape of a token, if it has one: what [`tokenize`] compares it by.
 pub(crate) fn shape(tok: &str) -> Option<String> {
     let mut out = String::new();
-    shape_into(tok, &mut out, &mut String::new()).then_some(out)
+    (classify(tok).1 && shape_into(tok, &mut out, &mut String::new())).then_some(out)
 }
 
 /// `tok` with the value of each `key=value` pair as [`WILDCARD`]: a key is a run of letters,
@@ -703,13 +711,14 @@ mod tests {
     fn values_among_words_have_shapes() {
         assert_eq!(shape("uid=0").as_deref(), Some("uid=<*>"));
         assert_eq!(shape("(uid=0)").as_deref(), Some("(uid=<*>)"));
-        assert_eq!(shape("blk_-38").as_deref(), Some("blk_<*>"));
         assert_eq!(shape("index:3,").as_deref(), Some("index:<*>,"));
+        assert_eq!(shape("getTopPadding():0").as_deref(), Some("getTopPadding():<*>"));
         // in a token with a number, every `key=value` pair's value is masked
         assert_eq!(shape("ready=true,policy=3,name=\"a b\",x=").as_deref(), Some("ready=<*>,policy=<*>,name=\"<*>\",x="));
         assert_eq!(shape("info={a=1,b=ok}").as_deref(), Some("info={a=<*>,b=<*>}"));
         // all value, nothing masked, or words that are themselves a value: no shape
-        for v in ["42", "10.0.0.1:80", "[1.2.3.4]", "0x1f", "3ms", "a/b/c", "proxy.example.com:5070", "news.163.com:80", "/v2/abc/servers/0", "x@1"] {
+        // an identifier with numbers has no key: a value as a whole (`blk_-38`, `rdd_2_3`)
+        for v in ["42", "10.0.0.1:80", "[1.2.3.4]", "0x1f", "3ms", "a/b/c", "proxy.example.com:5070", "news.163.com:80", "/v2/abc/servers/0", "x@1", "blk_-38", "rdd_2_3", "12:00:01"] {
             assert_eq!(shape(v), None, "{v}");
         }
         assert!(shape("trello.com:443").is_some(), "one dot: a word and a value, like `index:3`");
