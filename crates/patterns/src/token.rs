@@ -213,9 +213,9 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 }
 
 /// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a shape
-/// ([`shape_into`]): a value with a key (a letter, then `=` or `:` after a letter, digit, `)`
-/// or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an identifier with numbers is one
-/// value), no control byte or `@`, and not a path or a dotted name (two slashes, two dots next
+/// ([`shape_into`]): a value with a key before its first number (a letter, then `=` or `:`
+/// after a letter, digit, `)` or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an
+/// identifier with numbers is one value), no control byte or `@`, and not a path or a dotted name (two slashes, two dots next
 /// to a letter) unless it holds `key=value` pairs. One pass.
 fn classify(tok: &str) -> (bool, bool) {
     let b = tok.as_bytes();
@@ -227,7 +227,13 @@ fn classify(tok: &str) -> (bool, bool) {
         match c {
             // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
             // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
-            b'0'..=b'9' if !digit => digit = i == 0 || !b[i - 1].is_ascii_alphanumeric(),
+            b'0'..=b'9' if !digit && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) => {
+                // a value; a keyed one has its key before its first number
+                if !keyed {
+                    return (true, false);
+                }
+                digit = true;
+            }
             b'a'..=b'z' | b'A'..=b'Z' => letter = true,
             b'/' | b'\\' => slashes += 1,
             b'.' if i > 0 && i + 1 < b.len() && b[i - 1].is_ascii_alphanumeric() && b[i + 1].is_ascii_alphanumeric() => {
