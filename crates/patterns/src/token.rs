@@ -310,6 +310,9 @@ pub fn mask(tok: &str) -> String {
 /// (a path, a dotted name) and binary junk.
 pub(crate) fn shape_into(tok: &str, out: &mut String, pairs: &mut String) -> bool {
     out.clear();
+    if one_pair(tok, out) {
+        return true;
+    }
     let m = if tok.as_bytes().contains(&b'=') {
         pairs.clear();
         mask_pairs(tok, pairs);
@@ -321,6 +324,33 @@ pub(crate) fn shape_into(tok: &str, out: &mut String, pairs: &mut String) -> boo
     // (two dots inside words: a host, a package) or an address with `@` (`proxy.example.com:<*>`,
     // `news.<*>.com:<*>`, `/v2/<*>/servers`)
     m.wildcard && m.letter && !m.control && !m.at && m.slashes < 2 && m.dots < 2
+}
+
+/// The shape of the commonest keyed value, one pair (`uid=0`, `(uid=0)`, `rhost=10.0.0.1,`),
+/// without the general masking: a key without digits, one `=`, a value without quotes or
+/// brackets, then only punctuation. What [`shape_into`] would give; false (and `out` left
+/// empty) for other tokens.
+fn one_pair(tok: &str, out: &mut String) -> bool {
+    let b = tok.as_bytes();
+    let Some(e) = b.iter().position(|&c| c == b'=') else { return false };
+    let (head, rest) = (&b[..e], &b[e + 1..]);
+    let key_start = head.iter().rposition(|c| !(c.is_ascii_alphabetic() || matches!(c, b'_' | b'.' | b'-'))).map_or(0, |p| p + 1);
+    let value_end = rest.iter().position(|c| matches!(c, b',' | b';' | b'&' | b'|' | b')' | b']' | b'}' | b'>')).unwrap_or(rest.len());
+    let (value, tail) = rest.split_at(value_end);
+    let punct = |c: &u8| c.is_ascii_punctuation() && !matches!(c, b'<' | b'>');
+    let ok = key_start < e
+        && head[key_start].is_ascii_alphabetic()
+        && head[..key_start].iter().all(|c| matches!(c, b'(' | b'[' | b'{'))
+        && !value.is_empty()
+        && !value.iter().any(|c| matches!(c, b'=' | b'"' | b'\'' | b'(' | b'[' | b'{' | b'<') || !c.is_ascii_graphic())
+        && tail.iter().all(punct)
+        && !tail.contains(&b'=');
+    if ok {
+        out.push_str(&tok[..e + 1]);
+        out.push_str(WILDCARD);
+        out.push_str(&tok[e + 1 + value_end..]);
+    }
+    ok
 }
 
 /// Buffers for shapes made while lines are tokenized and compared (no allocation per token).
@@ -728,6 +758,18 @@ mod tests {
             assert_eq!(shape(v), None, "{v}");
         }
         assert!(shape("trello.com:443").is_some(), "one dot: a word and a value, like `index:3`");
+        // the one-pair shortcut gives what the general masking gives
+        for t in ["uid=0", "(uid=0)", "rhost=10.0.0.1,", "(HWID=1973)", "a=1);", "[k=v5]", "x.y=0x1f", "k=1,", "e-mail=12"] {
+            let (mut fast, mut slow, mut pairs) = (String::new(), String::new(), String::new());
+            assert!(one_pair(t, &mut fast), "{t}");
+            mask_pairs(t, &mut pairs);
+            let m = mask_into(&pairs, &mut slow);
+            assert!(m.wildcard && m.letter, "{t}");
+            assert_eq!(fast, slow, "{t}");
+        }
+        for t in ["a=1,b=2", "k=\"v\"", "2x=1", "k=", "k=1)x", "k=(1)"] {
+            assert!(!one_pair(t, &mut String::new()), "{t}");
+        }
         let mut spans = Vec::new();
         tokenize("set uid=0 euid=7 from 10.0.0.1", 64, &mut spans);
         let shaped: Vec<bool> = spans.iter().map(Span::shaped).collect();
