@@ -377,6 +377,7 @@ impl Miner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::format_id;
 
     #[test]
     fn lines_of_one_kind_share_a_template_and_others_do_not() {
@@ -427,6 +428,28 @@ mod tests {
             m.mine("kubelet", &line, i);
         }
         assert_eq!(m.template_count(), 1, "{:?}", m.dictionary().templates());
+    }
+
+    #[test]
+    fn keyed_values_with_other_keys_are_other_kinds_of_line() {
+        // issue 12 (HealthApp, Android): `setTotalSteps=5` and `setLastMinute=7` were one value
+        let mut m = Miner::new(MinerSettings::default());
+        let a = m.mine("app", "setTotalSteps=5", 1);
+        let b = m.mine("app", "setLastMinute=7", 2);
+        assert_ne!(a.id, b.id);
+        // one value renders as itself, a second as the shape
+        let c = m.mine("app", "setTotalSteps=12", 3);
+        assert_eq!(m.dictionary().get(c.id).unwrap().template, "setTotalSteps=<*>");
+        assert_eq!(m.dictionary().get(a.id).unwrap().id, format_id(c.id));
+        // the same keys with other values, packed or apart: one kind of line
+        for i in 0..6 {
+            m.mine("app", &format!("acquire lock={}, flags=0x{i}, uid={}", 7 * i, 1000 + i), 10 + i);
+            m.mine("app", &format!("policy state={},mode=idle,wake={}", i % 2, i), 20 + i);
+        }
+        let texts: Vec<String> = m.dictionary().templates().iter().map(|t| t.template.clone()).collect();
+        assert!(texts.contains(&"acquire lock=<*>, flags=<*>, uid=<*>".to_string()), "{texts:?}");
+        assert!(texts.contains(&"policy state=<*>,mode=<*>,wake=<*>".to_string()), "{texts:?}");
+        assert_eq!(texts.len(), 4, "{texts:?}");
     }
 
     #[test]
