@@ -224,7 +224,7 @@ fn bucket_of(line: &str, spans: &[Span]) -> u64 {
     // a first word with digits (`I1203` of klog, `SOCKS5`) may still vary: it does not bucket
     let first = spans
         .first()
-        .filter(|s| !s.var)
+        .filter(|s| !s.var())
         .map(|s| s.text(line))
         .filter(|t| !t.bytes().any(|b| b.is_ascii_digit()))
         .unwrap_or("");

@@ -107,10 +107,10 @@ impl Template {
                     return Position { slot: Slot::Word(shape), sep, same, render };
                 }
                 Position {
-                    slot: if s.var { Slot::Value } else { Slot::Word(tok.into()) },
+                    slot: if s.var() { Slot::Value } else { Slot::Word(tok.into()) },
                     sep,
                     same: (!long).then(|| tok.into()),
-                    render: render_first(tok, s.var),
+                    render: render_first(tok, s.var()),
                 }
             })
             .collect();
@@ -256,7 +256,7 @@ impl Template {
                     continue;
                 }
                 Slot::Any => {}
-                Slot::Value if s.var => {}
+                Slot::Value if s.var() => {}
                 Slot::Word(_) | Slot::Value => {
                     p.slot = Slot::Any;
                     *k = ANY_KEY;

@@ -32,13 +32,12 @@ pub(crate) struct Span {
     pub start: u32,
     /// End of the token (exclusive).
     pub end: u32,
-    /// Whether the token is variable-like.
-    pub var: bool,
     /// What a template position compares with ([`key_of`]; [`VALUE_KEY`] for a variable-like
     /// token without a shape).
     pub key: u64,
     /// Where a shaped token's shape is in the shapes of its line ([`tokenize`] keeps them for
-    /// the line it tokenized last on this thread): start and length.
+    /// the line it tokenized last on this thread): start and length (0 for other tokens).
+    /// 24 bytes a span: whether a token is variable-like is said by its key and shape.
     pub shape: (u16, u16),
 }
 
@@ -49,10 +48,15 @@ impl Span {
     pub fn sep<'a>(&self, line: &'a str) -> &'a str {
         &line[self.sep as usize..self.start as usize]
     }
-    /// Whether the token is a value among words, compared by its shape ([`shape_into`]).
+    /// Whether the token is variable-like.
+    #[inline]
+    pub fn var(&self) -> bool {
+        self.key == VALUE_KEY || self.shape.1 != 0
+    }
+    /// Whether the token is a keyed value, compared by its shape ([`shape_into`]).
     #[inline]
     pub fn shaped(&self) -> bool {
-        self.var && self.key != VALUE_KEY
+        self.shape.1 != 0
     }
 }
 
@@ -139,7 +143,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
                 end -= 1;
             }
             let end = floor_char_boundary(line, end);
-            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var: true, key: VALUE_KEY, shape: (0, 0) });
+            out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, key: VALUE_KEY, shape: (0, 0) });
             return;
         }
         let (stop, notable) = scan.token_end(start);
@@ -148,7 +152,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
         let text = &line[start..end];
         i = end.max(start + 1);
         // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
-        if let Some(prev) = out.last_mut().filter(|p| p.var && is_unit(text)) {
+        if let Some(prev) = out.last_mut().filter(|p| p.var() && is_unit(text)) {
             let prev_text = &line[prev.start as usize..prev.end as usize];
             if is_pure_value(&mask(prev_text)) {
                 prev.end = end as u32;
@@ -181,7 +185,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
         } else {
             key_of(text.as_bytes())
         };
-        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, var, key, shape });
+        out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, key, shape });
     }
 }
 
@@ -630,7 +634,7 @@ mod tests {
     fn toks(line: &str, max: usize) -> Vec<(String, String, bool)> {
         let mut v = Vec::new();
         tokenize(line, max, &mut v);
-        v.iter().map(|s| (s.sep(line).to_string(), s.text(line).to_string(), s.var)).collect()
+        v.iter().map(|s| (s.sep(line).to_string(), s.text(line).to_string(), s.var())).collect()
     }
 
     #[test]
@@ -659,10 +663,10 @@ mod tests {
         assert_eq!(spans.len(), line.split_whitespace().count());
         for s in &spans {
             let t = s.text(line);
-            assert_eq!(s.var, is_variable(t), "{t:?}");
+            assert_eq!(s.var(), is_variable(t), "{t:?}");
             let key = match shape(t) {
-                Some(sh) if s.var => key_of(sh.as_bytes()),
-                _ if s.var => VALUE_KEY,
+                Some(sh) if s.var() => key_of(sh.as_bytes()),
+                _ if s.var() => VALUE_KEY,
                 _ => key_of(t.as_bytes()),
             };
             assert_eq!(s.key, key, "{t:?}");
@@ -686,7 +690,7 @@ mod tests {
         let texts: Vec<&str> = spans.iter().map(|s| s.text(&line)).collect();
         assert_eq!(texts, line.split_ascii_whitespace().collect::<Vec<_>>());
         for s in &spans {
-            assert_eq!(s.var, is_variable(s.text(&line)), "{:?}", s.text(&line));
+            assert_eq!(s.var(), is_variable(s.text(&line)), "{:?}", s.text(&line));
         }
     }
 
