@@ -136,6 +136,18 @@ fn relevant_of(templates: &[Template], members: &[u32]) -> u128 {
 /// line of their own; a fourth says the place holds values).
 pub const VARIANTS_TO_MERGE: usize = 4;
 
+/// Whether the line's word at one of the places `at` is a constant's name, capitals and
+/// underscores (`RUNNING`, `FAIL_TASK_CLEANUP`, `SCREEN_ON`): a state or a kind, so lines that
+/// differ there are different kinds of line however many there are, not values of one
+/// variable. A name in capitals with a digit (`WORKSTATION1`, `SERVER01`) is more often a
+/// host's and is left to the variants rule.
+fn names_a_state(line: &str, spans: &[Span], at: &[usize]) -> bool {
+    at.iter().any(|&p| {
+        let w = spans[p].text(line).trim_end_matches([',', '.', ';', ':', ')', ']']).trim_start_matches(['(', '[']);
+        w.len() >= 2 && w.bytes().all(|c| c.is_ascii_uppercase() || c == b'_') && w.bytes().any(|c| c != b'_')
+    })
+}
+
 impl ServiceMiner {
     /// Templates of the bucket that are `i` but for words at `at` (`i` included).
     fn variants(&self, i: usize, bucket: u64, at: &[usize]) -> usize {
@@ -328,7 +340,11 @@ impl Miner {
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
                 Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
             }
-            Some((i, sim, _)) if sim >= settings.similarity && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE => {
+            Some((i, sim, _))
+                if sim >= settings.similarity
+                    && !names_a_state(line, &spans, &at)
+                    && sm.variants(i, bucket, &at) + 1 >= VARIANTS_TO_MERGE =>
+            {
                 // enough different words at the same places: they are a variable
                 let i = sm.merge_variants(i, bucket, &at);
                 sm.learn(i, bucket, line, &spans, now, false);
@@ -450,6 +466,22 @@ mod tests {
         assert!(texts.contains(&"acquire lock=<*>, flags=<*>, uid=<*>".to_string()), "{texts:?}");
         assert!(texts.contains(&"policy state=<*>,mode=<*>,wake=<*>".to_string()), "{texts:?}");
         assert_eq!(texts.len(), 4, "{texts:?}");
+    }
+
+    #[test]
+    fn states_in_capitals_stay_kinds_of_line() {
+        // issue 12 (Hadoop): a state machine's transitions are kinds of line, however many
+        let mut m = Miner::new(MinerSettings::default());
+        let states = ["NEW", "UNASSIGNED", "ASSIGNED", "RUNNING", "SUCCESS_CONTAINER_CLEANUP", "SUCCEEDED"];
+        for (i, w) in states.windows(2).enumerate() {
+            m.mine("am", &format!("attempt_{i} TaskAttempt Transitioned from {} to {}", w[0], w[1]), i as i64);
+        }
+        assert_eq!(m.template_count(), 5, "{:?}", m.dictionary().templates());
+        // words in lower case (users) still become a variable at the fourth
+        for u in ["root", "admin", "guest", "bob"] {
+            m.mine("sshd", &format!("session opened for user {u} by 0"), 9);
+        }
+        assert_eq!(m.service("sshd").unwrap().templates.len(), 1);
     }
 
     #[test]
