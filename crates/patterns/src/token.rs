@@ -338,17 +338,16 @@ fn one_pair(tok: &str, out: &mut String) -> bool {
     let b = tok.as_bytes();
     let Some(e) = b.iter().position(|&c| c == b'=') else { return false };
     let (head, rest) = (&b[..e], &b[e + 1..]);
-    let key_start = head.iter().rposition(|c| !(c.is_ascii_alphabetic() || matches!(c, b'_' | b'.' | b'-'))).map_or(0, |p| p + 1);
-    let value_end = rest.iter().position(|c| matches!(c, b',' | b';' | b'&' | b'|' | b')' | b']' | b'}' | b'>')).unwrap_or(rest.len());
+    let class = |c: u8| PAIR_CLASS[c as usize];
+    let key_start = head.iter().rposition(|&c| class(c) & KEY_CHAR == 0).map_or(0, |p| p + 1);
+    let value_end = rest.iter().position(|&c| class(c) & CLOSER != 0).unwrap_or(rest.len());
     let (value, tail) = rest.split_at(value_end);
-    let punct = |c: &u8| c.is_ascii_punctuation() && !matches!(c, b'<' | b'>');
     let ok = key_start < e
         && head[key_start].is_ascii_alphabetic()
         && head[..key_start].iter().all(|c| matches!(c, b'(' | b'[' | b'{'))
         && !value.is_empty()
-        && !value.iter().any(|c| matches!(c, b'=' | b'"' | b'\'' | b'(' | b'[' | b'{' | b'<') || !c.is_ascii_graphic())
-        && tail.iter().all(punct)
-        && !tail.contains(&b'=');
+        && value.iter().all(|&c| class(c) & NOT_IN_VALUE == 0)
+        && tail.iter().all(|&c| class(c) & TAIL == TAIL);
     if ok {
         out.push_str(&tok[..e + 1]);
         out.push_str(WILDCARD);
@@ -356,6 +355,36 @@ fn one_pair(tok: &str, out: &mut String) -> bool {
     }
     ok
 }
+
+/// Byte classes of [`one_pair`], a table look-up a byte.
+const KEY_CHAR: u8 = 1;
+const CLOSER: u8 = 2;
+const NOT_IN_VALUE: u8 = 4;
+const TAIL: u8 = 8;
+static PAIR_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if b.is_ascii_alphabetic() || b == b'_' || b == b'.' || b == b'-' {
+            k |= KEY_CHAR;
+        }
+        if matches!(b, b',' | b';' | b'&' | b'|' | b')' | b']' | b'}' | b'>') {
+            k |= CLOSER;
+        }
+        if matches!(b, b'=' | b'"' | b'\'' | b'(' | b'[' | b'{' | b'<') || !b.is_ascii_graphic() {
+            k |= NOT_IN_VALUE;
+        }
+        // punctuation after the value, not a bracket of a wildcard, not another pair
+        if b.is_ascii_punctuation() && !matches!(b, b'<' | b'>' | b'=') {
+            k |= TAIL;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
 
 /// Buffers for shapes made while lines are tokenized and compared (no allocation per token).
 #[derive(Default)]
