@@ -290,6 +290,11 @@ mod tests {
         assert!(m.dictionary().get(a.id).is_some());
         let saved = m.save();
         assert!(saved.starts_with(br#"{"version":2,"#), "{}", String::from_utf8_lossy(&saved));
+        // a shape survives the trip: the restored miner puts the kind's next line with it
+        let b = m.mine("sshd", "session (uid=7)", 4);
+        let mut back = Miner::load(MinerSettings::default(), &m.save()).unwrap();
+        let c = back.mine("sshd", "session (uid=9)", 5);
+        assert!(!c.new && c.id == b.id, "{:?}", back.dictionary().templates());
     }
 
     #[test]

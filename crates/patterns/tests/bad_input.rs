@@ -73,3 +73,32 @@ fn a_flood_of_one_template_keeps_one_template() {
     // every id handed out resolves to the one template
     assert!(ids.iter().all(|id| d.get(*id).is_some_and(|t| t.template == d.templates()[0].template)));
 }
+
+#[test]
+fn tokens_of_keys_quotes_and_brackets_in_any_order_get_templates() {
+    // keyed values (issue 12) are cut at `=`, `:`, quotes and brackets: any mix of them, with
+    // non-ASCII and long runs, must mine without a panic and with bounded templates
+    let alphabet: Vec<char> = "ab=:,;\"'()[]{}<>./@_-|&019xé\u{fffd}*".chars().collect();
+    let mut m = Miner::new(MinerSettings::default());
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..20_000 {
+        let mut line = String::from("set ");
+        let len = (next() % 300) as usize;
+        for _ in 0..len {
+            let r = next();
+            line.push(if r % 11 == 0 { ' ' } else { alphabet[(r >> 8) as usize % alphabet.len()] });
+        }
+        m.mine("svc", &line, i);
+    }
+    for t in m.dictionary().templates() {
+        assert!(t.template.len() <= 4096, "template kept {} bytes", t.template.len());
+    }
+    let back = Miner::load(MinerSettings::default(), &m.save()).expect("the state reads back");
+    assert_eq!(back.template_count(), m.template_count());
+}
