@@ -232,8 +232,9 @@ fn classify(tok: &str) -> (bool, bool) {
             // a run of letters and digits that starts with a digit (`42`, `0x1f`, `3ms`); digits
             // inside a word (`ssh2`, `SOCKS5`, `x86_64`) leave it a word
             b'0'..=b'9' if !digit && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) => {
-                // a value; a keyed one has its key before its first number
-                if !keyed {
+                // a value; a keyed one has its key before its first number, and a place
+                // before it (`host.example.com:80`, `/a/b:1`) is no key
+                if !keyed || at || (!eq && (slashes >= 2 || word_dots >= 2)) {
                     return (true, false);
                 }
                 digit = true;
