@@ -245,13 +245,12 @@ impl Template {
             let tok = s.text(line);
             match &p.slot {
                 Slot::Word(w) if *k == s.key && (words_checked || same_token(*k, w, s, line)) => {
-                    // a shape renders as the line's token while every line had the same one
-                    if s.shaped() && p.same.as_deref() != Some(tok) {
+                    // a shape renders as the line's token while every line had the same one,
+                    // then as the shape (without `same`, it already does)
+                    if s.shaped() && p.same.as_deref().is_some_and(|v| v != tok) {
                         p.same = None;
-                        if p.render != *w {
-                            p.render = w.clone();
-                            changed = true;
-                        }
+                        p.render = w.clone();
+                        changed = true;
                     }
                     continue;
                 }
