@@ -466,6 +466,15 @@ mod tests {
         assert!(texts.contains(&"acquire lock=<*>, flags=<*>, uid=<*>".to_string()), "{texts:?}");
         assert!(texts.contains(&"policy state=<*>,mode=<*>,wake=<*>".to_string()), "{texts:?}");
         assert_eq!(texts.len(), 4, "{texts:?}");
+        // a number where the lines had a word under the same key: one field, not a new kind
+        let d = m.mine("ui", "setSystemUiVisibility vis=0 mask=ffffffff oldVal=708", 30);
+        let e = m.mine("ui", "setSystemUiVisibility vis=1 mask=1 oldVal=12", 31);
+        assert!(!e.new, "{:?}", m.dictionary().templates());
+        assert_eq!(m.dictionary().get(d.id).unwrap().template, "setSystemUiVisibility vis=<*> mask=<*> oldVal=<*>");
+        // two words under one key stay apart (Linux: user=root, user=guest are kinds of line)
+        let f = m.mine("pam", "authentication failure; user=root", 32);
+        let g = m.mine("pam", "authentication failure; user=guest", 33);
+        assert_ne!(f.id, g.id);
     }
 
     #[test]

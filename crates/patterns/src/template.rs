@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::token::{covers, is_pure_value, key_of, mask, merge, same_token, shape, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
+use crate::token::{covers, is_pure_value, key_of, mask, merge, same_field, same_token, shape, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
 
 /// A template id: a hash of the template's text, so miners that never talked to each other
 /// (shards, restarts) give the same template the same id.
@@ -185,7 +185,7 @@ impl Template {
                 continue;
             }
             let Slot::Word(w) = &p.slot else { continue };
-            if k != s.key || !same_token(k, w, s, line) {
+            if (k != s.key || !same_token(k, w, s, line)) && !same_field(w, s, line) {
                 out.push(i);
             }
         }

@@ -387,6 +387,29 @@ static PAIR_CLASS: [u8; 256] = {
     t
 };
 
+/// Whether a template's word `w` and a line's token that differ are one field all the same:
+/// the same `key=` and a value on one side at least (`mask=1` beside `mask=ffffffff`, the
+/// shape `uid=<*>` beside `uid=none`): the line joins the template and the place becomes a
+/// variable, rather than a kind of line per value. Two words (`user=root` / `user=guest`) are
+/// not: they are left to the variants rule.
+pub(crate) fn same_field(w: &str, s: &Span, line: &str) -> bool {
+    let value_in_w = w.contains(WILDCARD);
+    if !s.shaped() && !value_in_w {
+        return false;
+    }
+    let Some(e) = w.find('=') else { return false };
+    let key = &w.as_bytes()[..=e];
+    if !key[..e].iter().any(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    if s.shaped() {
+        let (at, n) = (s.shape.0 as usize, s.shape.1 as usize);
+        SCRATCH.with_borrow(|sc| sc.line.as_bytes().get(at..at + n).is_some_and(|t| t.starts_with(key)))
+    } else {
+        s.text(line).as_bytes().starts_with(key)
+    }
+}
+
 /// Buffers for shapes made while lines are tokenized and compared (no allocation per token).
 #[derive(Default)]
 struct Scratch {
