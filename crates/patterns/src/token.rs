@@ -4,7 +4,9 @@
 //! renders with the line's own spacing. A token is *variable-like* when its shape says it is
 //! a value rather than a word of the message: it holds a number (digits not inside a word), is very long, holds binary
 //! junk, or looks like a path, a host name or a dotted identifier. Variable-like tokens match
-//! each other when lines are grouped; words must be equal.
+//! each other when lines are grouped; words must be equal. A *keyed value* (a key, then `=` or
+//! `:`, before its first number: `uid=0`, `index:3,`, `a=1,b=x`) is variable-like but compared
+//! by its shape, its values masked (`uid=<*>`), as words are ([`shape_into`]).
 //!
 //! [`mask`] renders the values inside one token as `<*>` while keeping its punctuation and
 //! words (`blk_-123` -> `blk_<*>`, `10.0.0.1:5070` -> `<*>:<*>`, `(HWID=42)` -> `(HWID=<*>)`):
@@ -216,11 +218,12 @@ pub(crate) fn is_variable(tok: &str) -> bool {
     classify(tok).0
 }
 
-/// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a shape
-/// ([`shape_into`]): a value with a key before its first number (a letter, then `=` or `:`
-/// after a letter, digit, `)` or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an
-/// identifier with numbers is one value), no control byte or `@`, and not a path or a dotted name (two slashes, two dots next
-/// to a letter) unless it holds `key=value` pairs. One pass.
+/// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a
+/// shape ([`shape_into`]): a value with a key before its first number (a letter, then `=` or
+/// `:` after a letter, digit, `)` or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an
+/// identifier with numbers is one value), no control byte or `@`, and not a path or a dotted
+/// name (two slashes, two dots next to a letter) unless it holds `key=value` pairs. One pass,
+/// stopping at the first number of a token without a key.
 fn classify(tok: &str) -> (bool, bool) {
     let b = tok.as_bytes();
     let (mut digit, mut control, mut at, mut letter, mut eq) = (false, false, false, false, false);
