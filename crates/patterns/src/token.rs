@@ -262,12 +262,24 @@ fn classify(tok: &str) -> (bool, bool) {
         || control
         || at
         || slashes >= 2
-        || inner_dots >= 2
+        || (inner_dots >= 2 && !names_a_constant(tok))
         || is_calendar_word(tok)
         // U+FFFD (lossy decoding) and other non-ASCII junk: replacement characters are values
         || (!tok.is_ascii() && tok.contains('\u{fffd}'));
     let may_shape = var && keyed && !control && !at && tok.len() <= MAX_SHAPE_LEN && (eq || (slashes < 2 && word_dots < 2));
     (var, may_shape)
+}
+
+/// Whether a dotted name ends in a constant's name in capitals (`android.intent.action.SCREEN_ON`,
+/// `State.RUNNING`): a kind, not a value, like a word in capitals.
+fn names_a_constant(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    // most dotted names end in lower case: one byte says so
+    if !b.last().is_some_and(|c| c.is_ascii_uppercase() || *c == b'_') {
+        return false;
+    }
+    let last = &b[b.iter().rposition(|&c| c == b'.').map_or(0, |p| p + 1)..];
+    last.len() >= 2 && last.iter().all(|c| c.is_ascii_uppercase() || *c == b'_') && last.iter().filter(|c| c.is_ascii_uppercase()).count() >= 2
 }
 
 /// Month and weekday names (`Jun`, `June`, `Fri`): parts of dates written into messages.
@@ -708,6 +720,9 @@ mod tests {
         assert!(is_variable(&"a".repeat(100_000)));
         assert!(is_variable("x\u{fffd}y"));
         assert!(is_variable("Jun") && is_variable("Fri,") && !is_variable("Junk"));
+        // a dotted name ending in a constant's name is a kind (issue 12, HealthApp)
+        assert!(!is_variable("action:android.intent.action.SCREEN_ON") && !is_variable("a.State.RUNNING"));
+        assert!(is_variable("android.intent.action.main") && is_variable("com.example.A"));
     }
 
     #[test]
