@@ -4,9 +4,10 @@
 //! renders with the line's own spacing. A token is *variable-like* when its shape says it is
 //! a value rather than a word of the message: it holds a number (digits not inside a word), is very long, holds binary
 //! junk, or looks like a path, a host name or a dotted identifier. Variable-like tokens match
-//! each other when lines are grouped; words must be equal. A *keyed value* (a key, then `=` or
-//! `:`, before its first number: `uid=0`, `index:3,`, `a=1,b=x`) is variable-like but compared
-//! by its shape, its values masked (`uid=<*>`), as words are ([`shape_into`]).
+//! each other when lines are grouped; words must be equal. A *keyed value* (a key, then `=`,
+//! `:`, `[` or `(`, before its first number: `uid=0`, `index:3,`, `a=1,b=x`, `taskID[47]`) is
+//! variable-like but compared by its shape, its values masked (`uid=<*>`), as words are
+//! ([`shape_into`]).
 //!
 //! [`mask`] renders the values inside one token as `<*>` while keeping its punctuation and
 //! words (`blk_-123` -> `blk_<*>`, `10.0.0.1:5070` -> `<*>:<*>`, `(HWID=42)` -> `(HWID=<*>)`):
@@ -220,7 +221,8 @@ pub(crate) fn is_variable(tok: &str) -> bool {
 
 /// Whether a token's shape says it is a value ([`is_variable`]), and whether it may have a
 /// shape ([`shape_into`]): a value with a key before its first number (a letter, then `=` or
-/// `:` after a letter, digit, `)` or `]`: `uid=0`, `index:3`, not `blk_-38` or `12:00:01`: an
+/// `:` after a letter, digit, `)` or `]`, or `[` or `(` after a letter or digit: `uid=0`,
+/// `index:3`, `taskID[47]`, `Open(0)`, not `blk_-38` or `12:00:01`: an
 /// identifier with numbers is one value), no control byte or `@`, and not a path or a dotted
 /// name (two slashes, two dots next to a letter) unless it holds `key=value` pairs. One pass,
 /// stopping at the first number of a token without a key.
@@ -253,6 +255,8 @@ fn classify(tok: &str) -> (bool, bool) {
                 eq |= c == b'=';
                 keyed |= letter && i > 0 && (b[i - 1].is_ascii_alphanumeric() || matches!(b[i - 1], b')' | b']'));
             }
+            // an indexed or called name (`taskID[3]`, `PollerOpen(0)`)
+            b'[' | b'(' => keyed |= letter && i > 0 && b[i - 1].is_ascii_alphanumeric(),
             0..=0x1f | 0x7f => control = true,
             _ => {}
         }
@@ -824,6 +828,9 @@ mod tests {
         assert_eq!(shape("(uid=0)").as_deref(), Some("(uid=<*>)"));
         assert_eq!(shape("index:3,").as_deref(), Some("index:<*>,"));
         assert_eq!(shape("getTopPadding():0").as_deref(), Some("getTopPadding():<*>"));
+        // an indexed or called name (issue 12, Mac)
+        assert_eq!(shape("FA||Url||taskID[47]").as_deref(), Some("FA||Url||taskID[<*>]"));
+        assert_eq!(shape("IOHibernatePollerOpen(0)").as_deref(), Some("IOHibernatePollerOpen(<*>)"));
         // in a token with a number, every `key=value` pair's value is masked
         assert_eq!(shape("ready=true,policy=3,name=\"a b\",x=").as_deref(), Some("ready=<*>,policy=<*>,name=\"<*>\",x="));
         assert_eq!(shape("info={a=1,b=ok}").as_deref(), Some("info={a=<*>,b=<*>}"));
