@@ -157,7 +157,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
         // a unit after a number is part of the value (`5 ms`, `<1 sec`, `(1.2 KB)`)
         if let Some(prev) = out.last_mut().filter(|p| p.var() && is_unit(text)) {
             let prev_text = &line[prev.start as usize..prev.end as usize];
-            if is_pure_value(&mask(prev_text)) {
+            if all_value(prev_text, sc) {
                 prev.end = end as u32;
                 // a measurement in parentheses is an aside some lines have and others not:
                 // left out so that both kinds group together
@@ -429,6 +429,18 @@ pub(crate) fn same_field(w: &str, s: &Span, line: &str) -> bool {
     }
 }
 
+/// `is_pure_value(&mask(tok))` without a new string: whether a token is nothing but values and
+/// punctuation.
+fn all_value(tok: &str, sc: &mut Scratch) -> bool {
+    if tok.len() > MAX_WORD_LEN || tok.chars().any(|c| c.is_control() || c == '\u{fffd}') {
+        return true;
+    }
+    sc.out.clear();
+    let m = mask_into(tok, &mut sc.out);
+    // an alphabetic byte of the masked token comes from a word kept whole
+    m.wildcard && !m.letter
+}
+
 /// Buffers for shapes made while lines are tokenized and compared (no allocation per token).
 #[derive(Default)]
 struct Scratch {
@@ -616,7 +628,8 @@ fn is_value_run(run: &str) -> bool {
 /// Whether a masked token is all value: nothing but wildcards and punctuation (an address, a
 /// number, `[<*>]`), so it renders masked even when every line had the same value there.
 pub(crate) fn is_pure_value(masked: &str) -> bool {
-    masked.contains(WILDCARD) && !masked.replace(WILDCARD, "").bytes().any(|c| c.is_ascii_alphabetic())
+    // the wildcard has no letter: no need to take it out first
+    masked.contains(WILDCARD) && !masked.bytes().any(|c| c.is_ascii_alphabetic())
 }
 
 /// The two renderings of one template position merged: their common start and end kept where
@@ -819,6 +832,10 @@ mod tests {
         assert_eq!(mask("deadbeef12345678"), "<*>");
         assert_eq!(mask("naïve"), "naïve");
         assert!(is_pure_value("<*>:<*>"));
+        let mut sc = Scratch::default();
+        for t in ["5", "<1", "(1.2", "10.0.0.1:80", "0x1f", "3ms", "uid=0", "(x", "naïve1", "\u{1}", "<*>", "a.5"] {
+            assert_eq!(all_value(t, &mut sc), is_pure_value(&mask(t)), "{t:?}");
+        }
         assert!(!is_pure_value("uid=<*>"));
     }
 
