@@ -242,12 +242,11 @@ impl Template {
         let mut changed = false;
         let mut reshaped = false;
         for ((p, k), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(spans) {
-            let tok = s.text(line);
             match &p.slot {
                 Slot::Word(w) if *k == s.key && (words_checked || same_token(*k, w, s, line)) => {
                     // a shape renders as the line's token while every line had the same one,
                     // then as the shape (without `same`, it already does)
-                    if s.shaped() && p.same.as_deref().is_some_and(|v| v != tok) {
+                    if s.shaped() && p.same.as_deref().is_some_and(|v| v != s.text(line)) {
                         p.same = None;
                         p.render = w.clone();
                         changed = true;
@@ -262,6 +261,8 @@ impl Template {
                     reshaped = true;
                 }
             }
+            // (the token sliced out only here: most positions are words, settled above)
+            let tok = s.text(line);
             if let Some(v) = &p.same {
                 if **v == *tok {
                     continue;
