@@ -107,7 +107,11 @@ pub(crate) fn same_word(key: u64, a: &str, b: &str) -> bool {
 /// or for a shaped token ([`Span::shaped`]) its shape.
 #[inline]
 pub(crate) fn same_token(key: u64, w: &str, s: &Span, line: &str) -> bool {
-    if s.shaped() && key >> 56 == 0xff {
+    // a short word's key is the word (and the token is not sliced out of the line)
+    if key >> 56 != 0xff {
+        return true;
+    }
+    if s.shaped() {
         // the shape [`tokenize`] kept for the line
         let (at, n) = (s.shape.0 as usize, s.shape.1 as usize);
         return SCRATCH.with_borrow(|sc| sc.line.get(at..at + n) == Some(w));
