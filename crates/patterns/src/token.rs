@@ -372,20 +372,30 @@ fn one_pair(tok: &str, out: &mut String) -> bool {
     let (head, rest) = (&b[..e], &b[e + 1..]);
     let class = |c: u8| PAIR_CLASS[c as usize];
     let key_start = head.iter().rposition(|&c| class(c) & KEY_CHAR == 0).map_or(0, |p| p + 1);
-    let value_end = rest.iter().position(|&c| class(c) & CLOSER != 0).unwrap_or(rest.len());
-    let (value, tail) = rest.split_at(value_end);
-    let ok = key_start < e
-        && head[key_start].is_ascii_alphabetic()
-        && head[..key_start].iter().all(|c| matches!(c, b'(' | b'[' | b'{'))
-        && !value.is_empty()
-        && value.iter().all(|&c| class(c) & NOT_IN_VALUE == 0)
-        && tail.iter().all(|&c| class(c) & TAIL == TAIL);
-    if ok {
-        out.push_str(&tok[..e + 1]);
-        out.push_str(WILDCARD);
-        out.push_str(&tok[e + 1 + value_end..]);
+    if !(key_start < e && head[key_start].is_ascii_alphabetic() && head[..key_start].iter().all(|c| matches!(c, b'(' | b'[' | b'{'))) {
+        return false;
     }
-    ok
+    // the value: quoted (`exe="/usr/sbin/sshd"`, the quotes kept) or up to a closer
+    let (from, to) = match rest.first() {
+        Some(&q @ (b'"' | b'\'')) => match rest[1..].iter().position(|&c| c == q) {
+            Some(n) => (1, 1 + n),
+            None => return false,
+        },
+        _ => {
+            let end = rest.iter().position(|&c| class(c) & CLOSER != 0).unwrap_or(rest.len());
+            if !rest[..end].iter().all(|&c| class(c) & NOT_IN_VALUE == 0) {
+                return false;
+            }
+            (0, end)
+        }
+    };
+    if from == to || !rest[to..].iter().skip(from).all(|&c| class(c) & TAIL == TAIL) {
+        return false;
+    }
+    out.push_str(&tok[..e + 1 + from]);
+    out.push_str(WILDCARD);
+    out.push_str(&tok[e + 1 + to..]);
+    true
 }
 
 /// Byte classes of [`one_pair`], a table look-up a byte.
@@ -870,7 +880,7 @@ mod tests {
         }
         assert!(shape("trello.com:443").is_some(), "one dot: a word and a value, like `index:3`");
         // the one-pair shortcut gives what the general masking gives
-        for t in ["uid=0", "(uid=0)", "rhost=10.0.0.1,", "(HWID=1973)", "a=1);", "[k=v5]", "x.y=0x1f", "k=1,", "e-mail=12"] {
+        for t in ["uid=0", "(uid=0)", "rhost=10.0.0.1,", "(HWID=1973)", "a=1);", "[k=v5]", "x.y=0x1f", "k=1,", "e-mail=12", "exe=\"/usr/sbin/sshd\"", "tag=\"View Lock 2\",", "k='v1'"] {
             let (mut fast, mut slow, mut pairs) = (String::new(), String::new(), String::new());
             assert!(one_pair(t, &mut fast), "{t}");
             mask_pairs(t, &mut pairs);
@@ -878,7 +888,7 @@ mod tests {
             assert!(m.wildcard && m.letter, "{t}");
             assert_eq!(fast, slow, "{t}");
         }
-        for t in ["a=1,b=2", "k=\"v\"", "2x=1", "k=", "k=1)x", "k=(1)"] {
+        for t in ["a=1,b=2", "k=\"v\"x", "k=\"\"", "k=\"v", "2x=1", "k=", "k=1)x", "k=(1)"] {
             assert!(!one_pair(t, &mut String::new()), "{t}");
         }
         let mut spans = Vec::new();
