@@ -372,7 +372,14 @@ fn one_pair(tok: &str, out: &mut String) -> bool {
     let (head, rest) = (&b[..e], &b[e + 1..]);
     let class = |c: u8| PAIR_CLASS[c as usize];
     let key_start = head.iter().rposition(|&c| class(c) & KEY_CHAR == 0).map_or(0, |p| p + 1);
-    if !(key_start < e && head[key_start].is_ascii_alphabetic() && head[..key_start].iter().all(|c| matches!(c, b'(' | b'[' | b'{'))) {
+    // before the key: nothing, or a name without digits that opens a bracket (`(uid=0)`,
+    // `root(uid=0)`): masking would leave it as it is
+    let before = &head[..key_start];
+    if !(key_start < e
+        && head[key_start].is_ascii_alphabetic()
+        && before.last().is_none_or(|c| matches!(c, b'(' | b'[' | b'{'))
+        && before.iter().all(|&c| c.is_ascii_alphabetic() || matches!(c, b'_' | b'-' | b'(' | b'[' | b'{')))
+    {
         return false;
     }
     // the value: quoted (`exe="/usr/sbin/sshd"`, the quotes kept) or up to a closer
@@ -880,7 +887,7 @@ mod tests {
         }
         assert!(shape("trello.com:443").is_some(), "one dot: a word and a value, like `index:3`");
         // the one-pair shortcut gives what the general masking gives
-        for t in ["uid=0", "(uid=0)", "rhost=10.0.0.1,", "(HWID=1973)", "a=1);", "[k=v5]", "x.y=0x1f", "k=1,", "e-mail=12", "exe=\"/usr/sbin/sshd\"", "tag=\"View Lock 2\",", "k='v1'"] {
+        for t in ["uid=0", "(uid=0)", "root(uid=1000)", "LOGIN(uid=0)", "a-b[(k=5)]", "rhost=10.0.0.1,", "(HWID=1973)", "a=1);", "[k=v5]", "x.y=0x1f", "k=1,", "e-mail=12", "exe=\"/usr/sbin/sshd\"", "tag=\"View Lock 2\",", "k='v1'"] {
             let (mut fast, mut slow, mut pairs) = (String::new(), String::new(), String::new());
             assert!(one_pair(t, &mut fast), "{t}");
             mask_pairs(t, &mut pairs);
