@@ -180,7 +180,8 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
             }
         }
         let (var, may_shape) = if !notable {
-            (text.len() > MAX_WORD_LEN || is_calendar_word(text), false)
+            // (most words are not capitalised: no call for them)
+            (text.len() > MAX_WORD_LEN || (text.as_bytes()[0].is_ascii_uppercase() && is_calendar_word(text)), false)
         } else if text.len() > MAX_SHAPE_LEN {
             (true, false)
         } else {
