@@ -12,8 +12,7 @@ use crate::miner::{Miner, MinerSettings, ServiceMiner};
 use crate::template::{format_id, parse_id, TemplateId};
 
 /// The version of the persisted format this build writes. 2: a template's word may be the
-/// shape of a value among words (`uid=<*>`, see `token::shape_into`) where version 1 had a
-/// value. A version 1 state is read as it is: its templates keep their text and ids (stored
+/// shape of a keyed value (`uid=<*>`, see `token::shape_into`) where version 1 had a value. A version 1 state is read as it is: its templates keep their text and ids (stored
 /// events resolve), and lines whose values have shapes may start new templates beside them.
 /// An older build refuses version 2 (it would take the shapes for words).
 pub const STATE_VERSION: u32 = 2;
