@@ -82,7 +82,8 @@ fn hms(s: &str) -> Option<NaiveTime> {
             let (s, f) = s.split_once('.').unwrap_or((s, ""));
             (*h, *m, s, f.to_string())
         }
-        [h, m, s, ms] => (*h, *m, *s, (*ms).to_string()),
+        // `22:16:0:42`: after a third `:` a count of milliseconds, maybe unpadded.
+        [h, m, s, ms] => (*h, *m, *s, format!("{:03}", ms.parse::<u32>().ok()?)),
         _ => return None,
     };
     let nanos = if frac.is_empty() {

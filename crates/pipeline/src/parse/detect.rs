@@ -36,7 +36,7 @@ pub(crate) fn auto(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
                 loghub::hpc(line, ev) || access::parse(line, ev) || header::parse(line, ev, ctx)
             }
         }
-        b'-' => loghub::bgl(line, ev),
+        b'-' => loghub::bgl(line, ev) || header::parse(line, ev, ctx),
         b'A'..=b'Z' => {
             syslog::parse(line, ev, ctx)
                 || loghub::bgl(line, ev)

@@ -82,20 +82,71 @@ pub(crate) fn after_time(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx:
     fill(ev, ts, ctx, &h, cur.rest().trim_start_matches([' ', '\t']));
 }
 
-/// `name: ` or `name | ` (up to 64 bytes, no blanks in the name) before the header.
+/// `name: `, `name | ` or `name ` (up to 128 bytes, no blanks in the name) before the header:
+/// a collector's tag, a container name, or the file name that `grep -H`, `tail` of several
+/// files or a log shipper puts in front of each line (`nova-api.log.1 2024-...`). A bare name
+/// is taken only when a digit follows its blank (the line's time must then read), it has a
+/// letter or is one character (`- 1131566461 ...`: a date such as `01.07.2024 10:00:00` is not
+/// a name before a time of day) and it is not a level word (`ERROR 2024-...` is a level before
+/// the time, which the learned structure reads).
 fn collector_prefix(line: &str) -> Option<(&str, &str)> {
     let b = line.as_bytes();
-    let end = b.iter().take(65).position(|&c| c == b' ')?;
+    let end = b.iter().take(129).position(|&c| c == b' ')?;
     let name = line.get(..end)?;
     let rest = line.get(end..)?;
     let (name, rest) = if let Some(n) = name.strip_suffix(':') {
         (n, rest.trim_start_matches(' '))
     } else if let Some(r) = rest.strip_prefix(" | ").or_else(|| rest.strip_prefix(" |")) {
         (name, r.trim_start_matches(' '))
+    } else if b.get(end + 1).is_some_and(u8::is_ascii_digit)
+        && (name.bytes().any(|c| c.is_ascii_alphabetic()) || name.len() == 1)
+        && level_word(name.trim_matches(['[', ']'])).is_none()
+    {
+        (name, &rest[1..])
     } else {
         return None;
     };
     (!name.is_empty() && !rest.is_empty()).then_some((name, rest))
+}
+
+/// A line relayed with a syslog line inside (a collector's receive time, maybe the date again
+/// and the sender's name, then the sender's own `Mmm d HH:mm:ss host prog[pid]: msg`, as in
+/// `- 1131566461 2005.11.09 node1 Nov 9 12:01:01 node1/node1 crond[2916]: msg`): host, program,
+/// pid and message from the inner line; the time is the outer one, which has the year (and,
+/// as an epoch, the zone). `rest` is what follows the outer time.
+fn relayed(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut r = rest.trim_start_matches(' ');
+    let mut sender: Option<&str> = None;
+    for _ in 0..3 {
+        let b = r.as_bytes();
+        let bsd = b.len() > 4
+            && super::timestamp::month_from_abbr(&b[..3]).is_some()
+            && b[3] == b' ';
+        if bsd {
+            if !super::syslog::parse(r, ev, ctx) {
+                return false;
+            }
+            match ts {
+                Some(t) if in_range(t, ctx) => ev.timestamp = t,
+                _ => ev.flags.bad_timestamp = true,
+            }
+            if let Some(s) = sender.filter(|s| super::is_host(s)) {
+                ev.host = Some(s.to_string());
+            }
+            return true;
+        }
+        let end = r.find(' ').unwrap_or(r.len());
+        let tok = &r[..end];
+        let date = tok.len() == 10 && tok.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'/'));
+        if !date {
+            if sender.is_some() || tok.is_empty() || tok.len() > 64 || tok.contains([':', '[', '=']) {
+                return false;
+            }
+            sender = Some(tok);
+        }
+        r = r[end..].trim_start_matches(' ');
+    }
+    false
 }
 
 fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
@@ -114,6 +165,9 @@ fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     };
     if bracketed && !cur.eat(b']') {
         return false;
+    }
+    if !bracketed && cur.peek() == Some(b' ') && relayed(cur.rest(), ts, ev, ctx) {
+        return true;
     }
     if bracketed && cur.peek() == Some(b'[') {
         // `[time][INFO ][o.e.n.Node] msg`: a run of brackets is the rest of the header.

@@ -285,6 +285,19 @@ fn compact_and_dotted_dates() {
         None,
         "Step_LSC|30002312|onStandStepChanged 3579",
     );
+    // Parts printed as numbers without padding; the milliseconds after `:` are a count.
+    check(
+        "20240101-9:5:7:42|Sync|4242|tick",
+        "2024-01-01T09:05:07.042Z",
+        None,
+        "Sync|4242|tick",
+    );
+    check(
+        "20240101-23:59:0:5|Sync|4242|tick",
+        "2024-01-01T23:59:00.005Z",
+        None,
+        "Sync|4242|tick",
+    );
     check(
         "2024.01.15 10:20:30 [ERROR] out of memory",
         "2024-01-15T10:20:30Z",
@@ -501,6 +514,41 @@ fn collector_prefix() {
         Some("warn"),
         "hot",
     );
+    // A bare file name before the time (several files tailed into one, `grep -H`).
+    let e = check(
+        "billing-worker.log.2.2024-01-14_23:00:00 2024-01-15 10:20:30.250 4711 ERROR billing.jobs.invoice charge refused",
+        "2024-01-15T10:20:30.250Z",
+        Some("error"),
+        "billing.jobs.invoice charge refused",
+    );
+    assert_eq!(label(&e, "log.prefix"), Some("billing-worker.log.2.2024-01-14_23:00:00"));
+    // Not a name: a level word (the learned structure reads `LEVEL time`), a date, digits.
+    assert!(parse("ERROR 2024-01-15 10:20:30 boom").flags.unparsed);
+    assert_eq!(parse("15.01.2024 10:20:30 x").labels.get("log.prefix"), None);
+    assert!(parse("4711 10:20:30 x").flags.unparsed);
+}
+
+#[test]
+fn relayed_syslog_line() {
+    // A collector's label, its receive time as an epoch and its date, the sender, then the
+    // sender's syslog line: the epoch is the time, the rest comes from the inner line.
+    let e = parse("- 1717150000 2024.05.31 node17 May 31 03:06:40 node17/node17 ntpd[811]: clock synchronized");
+    assert_eq!(e.dataset.as_deref(), Some("syslog"));
+    assert_eq!(e.timestamp, Timestamp::from_secs(1_717_150_000));
+    assert_eq!(e.host.as_deref(), Some("node17"));
+    assert_eq!(e.process_name.as_deref(), Some("ntpd"));
+    assert_eq!(e.pid, Some(811));
+    assert_eq!(e.message, "clock synchronized");
+    assert_eq!(label(&e, "log.prefix"), Some("-"));
+    assert!(!e.flags.any(), "{:?}", e.flags);
+    // An ISO receive time and the sender's line right after it.
+    let e = parse("2024-05-31T03:06:41Z Feb 2 03:06:40 gw1 sshd(pam_unix)[99]: session opened");
+    assert_eq!(e.timestamp, ts("2024-05-31T03:06:41Z"));
+    assert_eq!((e.host.as_deref(), e.process_name.as_deref()), (Some("gw1"), Some("sshd(pam_unix)")));
+    assert_eq!(e.message, "session opened");
+    // A month name that starts a message is no inner line.
+    let e = check("2024-05-31 03:06:41 May I help", "2024-05-31T03:06:41Z", None, "May I help");
+    assert_eq!(e.process_name, None);
 }
 
 #[test]
