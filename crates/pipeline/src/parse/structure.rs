@@ -511,7 +511,7 @@ pub(crate) fn fits(col: Column, tok: &str) -> bool {
     match col {
         Column::Level => header::level_word(inner.trim_end_matches(':')).is_some(),
         Column::Pid | Column::Tid => !inner.is_empty() && inner.len() <= 10 && inner.bytes().all(|b| b.is_ascii_digit()),
-        Column::Thread => !inner.is_empty() && inner.len() <= 128,
+        Column::Thread => !inner.is_empty() && inner.len() <= 256,
         Column::Logger => {
             let t = tok.trim_end_matches(':');
             !t.is_empty() && t.len() <= 128 && !t.contains(' ') && t.bytes().any(|b| b.is_ascii_alphabetic())

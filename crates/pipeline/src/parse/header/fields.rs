@@ -4,6 +4,9 @@
 use super::super::level;
 use super::super::scan::Cursor;
 
+/// The longest `[...]` the header scan takes as a field (a thread name, a level).
+const MAX_BRACKET: usize = 256;
+
 /// What the header scan found (borrowed from the line).
 #[derive(Debug, Default)]
 pub(crate) struct Header<'a> {
@@ -101,7 +104,9 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         if cur.peek() == Some(b'[') {
             let mut k = *cur;
             k.advance(1);
-            let Some(inner) = k.until(b']').filter(|s| s.len() <= 128 && !s.is_empty()) else {
+            // Up to 256 bytes: Java names threads after their work (`DataStreamer for file
+            // /tmp/... block BP-...:blk_...`).
+            let Some(inner) = k.until(b']').filter(|s| s.len() <= MAX_BRACKET && !s.is_empty()) else {
                 break;
             };
             let lv = level_word(inner).filter(|_| inner.len() > 1);

@@ -64,6 +64,15 @@ fn iso_with_thread_and_logger() {
     );
     assert_eq!(label(&e, "process.thread.name"), Some("main"));
     assert_eq!(label(&e, "log.logger"), Some("com.example.Foo"));
+    // A thread named after its work, longer than 128 bytes.
+    let long = format!("Uploader for file /data/exports/{}/part-0007.csv block 10.0.0.7:blk_42", "nightly-run".repeat(10));
+    let e = check(
+        &format!("2024-01-01 10:00:00,123 WARN [{long}] com.example.Upload: retrying"),
+        "2024-01-01T10:00:00.123Z",
+        Some("warn"),
+        "retrying",
+    );
+    assert_eq!(label(&e, "process.thread.name"), Some(long.as_str()));
     let e = check(
         "2024-01-01 10:00:00.123 [pool-1-thread-3] WARN  c.e.MyClass - retrying in 5s",
         "2024-01-01T10:00:00.123Z",
