@@ -123,7 +123,7 @@ fn infer_timed(
 
 /// Blank-separated fields before the time that 9 in 10 lines have: a level word (not a single
 /// letter), then maybe a `[thread]` (not a bracketed time); or a prefix (a name with a letter
-/// or of one character, not a level, followed by a time: a file name, a collector's label),
+/// or one punctuation character, not a level, followed by a time: a file name, a collector's label),
 /// then maybe a level; the lines after them, those that have them.
 fn lead_columns<'a>(lines: &[&'a str], ctx: &ParseContext) -> Option<(Vec<Column>, Vec<&'a str>)> {
     let need = (lines.len() * 9).div_ceil(10).max(1);
@@ -139,7 +139,7 @@ fn lead_columns<'a>(lines: &[&'a str], ctx: &ParseContext) -> Option<(Vec<Column
         // A prefix: a name that is not a level, right before a time (a file name, a
         // collector's label), label `log.prefix`.
         let prefix = |t: &str| {
-            (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.len() == 1)
+            (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.len() == 1 && t.as_bytes()[0].is_ascii_punctuation())
                 && !column_fits(Column::Level, t)
                 && known_time(t, ctx).is_none()
         };

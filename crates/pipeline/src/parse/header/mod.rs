@@ -86,7 +86,7 @@ pub(crate) fn after_time(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx:
 /// a collector's tag, a container name, or the file name that `grep -H`, `tail` of several
 /// files or a log shipper puts in front of each line (`nova-api.log.1 2024-...`). A bare name
 /// is taken only when a digit follows its blank (the line's time must then read), it has a
-/// letter or is one character (`- 1131566461 ...`: a date such as `01.07.2024 10:00:00` is not
+/// letter or is one punctuation character (`- 1131566461 ...`: a date such as `01.07.2024 10:00:00` is not
 /// a name before a time of day) and it is not a level word (`ERROR 2024-...` is a level before
 /// the time, which the learned structure reads).
 fn collector_prefix(line: &str) -> Option<(&str, &str)> {
@@ -99,7 +99,7 @@ fn collector_prefix(line: &str) -> Option<(&str, &str)> {
     } else if let Some(r) = rest.strip_prefix(" | ").or_else(|| rest.strip_prefix(" |")) {
         (name, r.trim_start_matches(' '))
     } else if b.get(end + 1).is_some_and(u8::is_ascii_digit)
-        && (name.bytes().any(|c| c.is_ascii_alphabetic()) || name.len() == 1)
+        && (name.bytes().any(|c| c.is_ascii_alphabetic()) || name.len() == 1 && name.as_bytes()[0].is_ascii_punctuation())
         && level_word(name.trim_matches(['[', ']'])).is_none()
     {
         (name, &rest[1..])

@@ -535,6 +535,7 @@ fn collector_prefix() {
     assert!(parse("ERROR 2024-01-15 10:20:30 boom").flags.unparsed);
     assert_eq!(parse("15.01.2024 10:20:30 x").labels.get("log.prefix"), None);
     assert!(parse("4711 10:20:30 x").flags.unparsed);
+    assert!(parse("7 2024-01-15 10:20:30 x").flags.unparsed);
 }
 
 #[test]
