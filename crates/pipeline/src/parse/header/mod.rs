@@ -1,8 +1,10 @@
 //! Generic line headers (`event.dataset` `timestamped`): a timestamp in any common format at
-//! the start of the line (after an optional collector prefix `name: ` / `name | `, or in a
-//! bracket), then the header parts a layout puts before the message: level, pid, thread id or
+//! the start of the line (after an optional prefix: a collector's `name: ` / `name | `, a bare
+//! file name or one punctuation character, label `log.prefix`; or in a bracket), then the
+//! header parts a layout puts before the message: level, pid, thread id or
 //! `[thread name]`, logger; after a bracketed time, a run of brackets with no blank between
-//! them (`[time][INFO ][o.e.n.Node] msg`) is the whole header (`fields::bracket_run`). The shapes of the common servers whose header is not just
+//! them (`[time][INFO ][o.e.n.Node] msg`) is the whole header (`fields::bracket_run`). A
+//! syslog line relayed behind the time (`relayed`) is read as syslog with the outer time. The shapes of the common servers whose header is not just
 //! "time, then words" are read first: Kubernetes klog, Rails, Redis, Android logcat `E/Tag`.
 //!
 //! - The time formats are listed in `time`; a time without a zone is in
