@@ -531,6 +531,27 @@ fn collector_prefix() {
         "billing.jobs.invoice charge refused",
     );
     assert_eq!(label(&e, "log.prefix"), Some("billing-worker.log.2.2024-01-14_23:00:00"));
+    // Docker Compose pads the service name before `|`; `grep -H` puts the path and `:`.
+    let e = check(
+        "api-2   | 2024-01-15T10:20:30.500Z INFO  [main] com.acme.Boot - listening",
+        "2024-01-15T10:20:30.500Z",
+        Some("info"),
+        "listening",
+    );
+    assert_eq!((label(&e, "log.prefix"), label(&e, "log.logger")), (Some("api-2"), Some("com.acme.Boot")));
+    let e = check(
+        "/srv/shop/logs/orders.log:2024-01-15 10:20:30,500 WARN [pool-2] com.acme.Orders: slow",
+        "2024-01-15T10:20:30.500Z",
+        Some("warn"),
+        "slow",
+    );
+    assert_eq!(label(&e, "log.prefix"), Some("/srv/shop/logs/orders.log"));
+    // A syslog line behind a prefix is read as syslog.
+    let e = parse("relay-3 | Jan 15 10:20:30 db2 postgres[4242]: checkpoint complete");
+    assert_eq!(e.dataset.as_deref(), Some("syslog"));
+    assert_eq!((e.host.as_deref(), e.process_name.as_deref(), e.pid), (Some("db2"), Some("postgres"), Some(4242)));
+    assert_eq!((e.message.as_str(), label(&e, "log.prefix")), ("checkpoint complete", Some("relay-3")));
+    assert_eq!(e.timestamp, ts("2024-01-15T10:20:30Z"));
     // Not a name: a level word (the learned structure reads `LEVEL time`), a date, digits.
     assert!(parse("ERROR 2024-01-15 10:20:30 boom").flags.unparsed);
     assert_eq!(parse("15.01.2024 10:20:30 x").labels.get("log.prefix"), None);
@@ -637,3 +658,4 @@ fn bad_input_never_panics_nor_loses_the_line() {
     }
     assert_eq!(parse(&big).message, big);
 }
+
