@@ -133,11 +133,12 @@ fn collector_prefix(line: &str) -> [Option<(&str, &str)>; 2] {
 fn relayed(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext) -> bool {
     // On every generic header line: find the inner time by bytes first (a month name at the
     // start of one of the first three tokens), check the tokens before it only then.
+    // Tokens are short: a byte loop, no `memchr` set-up per token.
     let b = rest.as_bytes();
     let mut before: [&str; 2] = [""; 2];
     let mut i = 0;
     for k in 0..3 {
-        while b.get(i) == Some(&b' ') {
+        while i < b.len() && b[i] == b' ' {
             i += 1;
         }
         let Some(&c) = b.get(i) else { return false };
@@ -150,9 +151,11 @@ fn relayed(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext
         if k == 2 {
             break;
         }
-        let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |e| i + e);
-        before[k] = &rest[i..end];
-        i = end;
+        let start = i;
+        while i < b.len() && b[i] != b' ' {
+            i += 1;
+        }
+        before[k] = &rest[start..i];
     }
     false
 }
