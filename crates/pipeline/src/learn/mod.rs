@@ -589,6 +589,10 @@ mod tests {
         assert_eq!(ev.labels.get("log.prefix").map(String::as_str), Some("queue-worker.log"));
         assert_eq!(ev.labels.get("log.header.4").map(String::as_str), Some("[req-1a7 alice shop - - -]"));
         assert_eq!(ev.message, "job 1 taken");
+        // The same lines without the file names.
+        let bare: Vec<&str> = refs.iter().map(|l| l.split_once(' ').unwrap().1).collect();
+        let s = infer(&bare, &c, None).expect("learned");
+        assert_eq!(s.describe(), "time pid level logger field message");
     }
 
     #[test]

@@ -301,8 +301,9 @@ fn throwable(name: &str) -> bool {
         && ["Exception", "Error", "Throwable"].iter().any(|s| last.ends_with(s))
 }
 
-/// A logger at the cursor: `a.b.C: msg`, `a.b.C - msg`, `Tag: msg` after a logcat letter, or a
-/// column (`CBS    msg`, two or more blanks before and after). Returns it and the cursor at the
+/// A logger at the cursor: `a.b.C: msg`, `a.b.C - msg`, loguru's `name:function:line - msg`,
+/// `Tag: msg` after a logcat letter, or a column (`CBS    msg`, two or more blanks before and
+/// after). Returns it and the cursor at the
 /// message.
 fn logger_at<'a>(cur: &Cursor<'a>, logcat: bool, gap: usize) -> Option<(&'a str, Cursor<'a>)> {
     let mut k = *cur;
@@ -320,6 +321,17 @@ fn logger_at<'a>(cur: &Cursor<'a>, logcat: bool, gap: usize) -> Option<(&'a str,
     let tok = next_token(&k);
     let bare = tok.trim_end_matches(':');
     if !is_ident(bare) {
+        // Loguru's `name:function:line - msg` (`shop.cart:save:42`, `__main__:<module>:7`).
+        let part = |p: &str| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'-' | b'<' | b'>'))
+        };
+        if bare.len() == tok.len() && bare.len() <= 128 && bare.contains(':') && bare.split(':').all(part) {
+            k.advance(tok.len());
+            if k.eat_str(" - ") {
+                k.skip_spaces();
+                return Some((bare, k));
+            }
+        }
         return None;
     }
     k.advance(tok.len());

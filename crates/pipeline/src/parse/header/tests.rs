@@ -560,6 +560,23 @@ fn collector_prefix() {
 }
 
 #[test]
+fn loguru() {
+    // `{time} | {level: <8} | {name}:{function}:{line} - {message}`
+    let e = check(
+        "2024-01-15 10:20:30.250 | WARNING  | billing.tasks:charge:88 - card 4 declined: retry",
+        "2024-01-15T10:20:30.250Z",
+        Some("warn"),
+        "card 4 declined: retry",
+    );
+    assert_eq!(label(&e, "log.logger"), Some("billing.tasks:charge:88"));
+    let e = check("2024-01-15 10:20:30.250 | INFO     | __main__:<module>:7 - up", "2024-01-15T10:20:30.250Z", Some("info"), "up");
+    assert_eq!(label(&e, "log.logger"), Some("__main__:<module>:7"));
+    // Without ` - ` after it, `a:b` starts the message.
+    let e = check("2024-01-15 10:20:30 ERROR db:5432 unreachable", "2024-01-15T10:20:30Z", Some("error"), "db:5432 unreachable");
+    assert_eq!(label(&e, "log.logger"), None);
+}
+
+#[test]
 fn relayed_syslog_line() {
     // A collector's label, its receive time as an epoch and its date, the sender, then the
     // sender's syslog line: the epoch is the time, the rest comes from the inner line.
@@ -658,4 +675,5 @@ fn bad_input_never_panics_nor_loses_the_line() {
     }
     assert_eq!(parse(&big).message, big);
 }
+
 
