@@ -491,7 +491,7 @@ mod tests {
         assert_eq!((e.pid, e.level.as_deref(), e.message.as_str()), (Some(9003), Some("info"), "cart 3 saved"));
         assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("cart.api.session"));
         assert_eq!(e.labels.get("log.prefix").map(String::as_str), Some("cart-worker.log"));
-        assert_eq!(z.learned_structure(None, "/srv/merged.log").map(|s| s.describe()).as_deref(), Some("field time pid level logger field message"));
+        assert_eq!(z.learned_structure(None, "/srv/merged.log").map(|s| s.describe()).as_deref(), Some("prefix time pid level logger field message"));
     }
 
     #[test]

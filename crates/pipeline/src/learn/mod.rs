@@ -580,7 +580,7 @@ mod tests {
             .collect();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let s = infer(&refs, &c, None).expect("learned");
-        assert_eq!(s.describe(), "field time pid level logger field message");
+        assert_eq!(s.describe(), "prefix time pid level logger field message");
         let mut ev = Event::default();
         assert!(s.apply(&lines[1], &mut ev, &c));
         assert_eq!(ev.timestamp, Timestamp(1_717_149_601_678_000_000));
@@ -589,6 +589,9 @@ mod tests {
         assert_eq!(ev.labels.get("log.prefix").map(String::as_str), Some("queue-worker.log"));
         assert_eq!(ev.labels.get("log.header.4").map(String::as_str), Some("[req-1a7 alice shop - - -]"));
         assert_eq!(ev.message, "job 1 taken");
+        let named: Vec<&str> = s.segments(&lines[1], &c).unwrap().into_iter().filter_map(|(n, _)| n).collect();
+        assert_eq!(named, ["prefix", "time", "pid", "level", "logger", "field", "message"]);
+        assert_eq!(s.fields(), ["prefix", "time", "pid", "level", "logger", "field", "message"]);
         // The same lines without the file names.
         let bare: Vec<&str> = refs.iter().map(|l| l.split_once(' ').unwrap().1).collect();
         let s = infer(&bare, &c, None).expect("learned");

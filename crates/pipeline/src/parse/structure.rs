@@ -57,6 +57,14 @@ impl Column {
             Column::Other => "field",
         }
     }
+
+    /// Its name before the time, where another field is the line's prefix (label `log.prefix`).
+    fn lead_name(self) -> &'static str {
+        match self {
+            Column::Other => "prefix",
+            c => c.name(),
+        }
+    }
 }
 
 /// How the time at the start of a line is read.
@@ -147,7 +155,7 @@ impl Structure {
         let mut s = parts.join(if sep == " " { " " } else { sep });
         // The fields before the time are blank-separated.
         for c in self.lead.iter().rev() {
-            s = format!("{} {s}", c.name());
+            s = format!("{} {s}", c.lead_name());
         }
         if self.ambiguous_date {
             s.push_str(" (ambiguous date)");
@@ -158,7 +166,7 @@ impl Structure {
     /// The header's fields in order, ending with `message`: `["level", "time", "thread",
     /// "logger", "message"]` (`header` for a rest read as the generic header reads it).
     pub fn fields(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.name()).collect();
+        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.lead_name()).collect();
         if self.time != TimeReading::Absent {
             out.push("time");
         }
@@ -182,7 +190,7 @@ impl Structure {
             if !fits(*col, tok) {
                 return None;
             }
-            spans.push((col.name(), tok));
+            spans.push((col.lead_name(), tok));
             cur = next.trim_start_matches([' ', '\t']);
         }
         let (ts, rest) = self.read_time(cur, ctx)?;
