@@ -654,6 +654,12 @@ fn bad_input_never_panics_nor_loses_the_line() {
         "Mon Jan  1 10:00:00 2024 INFO s",
         "[10/Oct/2000:13:55:36 -0700] x",
         "1/15/2024 3:04:05 PM Error: x",
+        "- 1717150000 2024.05.31 n7 May 31 03:06:40 n7/n7 ntpd[811]: x",
+        "w-1  | May 31 03:06:40 h7 Photo Editor[8]: x",
+        "/a/b.log:20240101-9:5:7:42|S|1|x",
+        "f.log 2024-01-15 10:20:30 4 INFO a.b [r - -] x",
+        "2024-01-15 10:20:30 | INFO | a.b:<m>:7 - x",
+        "2024-01-15 10:20:30 \u{e9} \u{e9}\u{e9} May 31 03:06:40 h p[1]: x",
     ] {
         for i in 0..=s.len() {
             lines.push(s.as_bytes()[..i].to_vec());
