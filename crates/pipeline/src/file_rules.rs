@@ -475,6 +475,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_lines_behind_file_names_learns_the_header_after_them() {
+        let z = FileRules::default();
+        let ctx = ParseContext { now: Timestamp(JULY * 1_000_000_000), keep_original: false, utc_offset_secs: 0 };
+        let src = Arc::new(SourceKind::File { path: "/srv/merged.log".into() });
+        let line = |i: usize| {
+            let file = ["cart-api.log.1", "cart-worker.log"][i % 2];
+            format!("{file} 2024-07-15 09:00:{:02}.125 90{i:02} INFO cart.api.session [req-{i} bob - - -] cart {i} saved", i % 60)
+        };
+        let recs: Vec<RawRecord> =
+            (0..20).map(|i| RawRecord { source: Arc::clone(&src), ..rec("", &line(i), ctx.now) }).collect();
+        let evs = z.parse_batch(&recs, &ctx);
+        let e = &evs[3];
+        assert_eq!(e.timestamp.0, (JULY - 3 * 3600 + 3) * 1_000_000_000 + 125_000_000);
+        assert_eq!((e.pid, e.level.as_deref(), e.message.as_str()), (Some(9003), Some("info"), "cart 3 saved"));
+        assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("cart.api.session"));
+        assert_eq!(e.labels.get("log.prefix").map(String::as_str), Some("cart-worker.log"));
+        assert_eq!(z.learned_structure(None, "/srv/merged.log").map(|s| s.describe()).as_deref(), Some("prefix time pid level logger field message"));
+    }
+
+    #[test]
     fn a_learned_structure_reads_fields_survives_a_restart_and_bad_input_loses_no_line() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("parse/learned.json");

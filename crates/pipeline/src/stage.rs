@@ -200,6 +200,8 @@ pub fn spawn_pipeline(
     spawn_stage(rx, tx, threads, keep_original, rules, (parse_and_decode_batch, parse_and_decode), stats, hook)
 }
 
+// The stage's parts, each given once by its two callers.
+#[allow(clippy::too_many_arguments)]
 fn spawn_stage(
     mut rx: mpsc::Receiver<RawBatch>,
     tx: mpsc::Sender<EventBatch>,

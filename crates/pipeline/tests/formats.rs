@@ -129,7 +129,7 @@ const ACTIONS: [&str; 9] = [
 /// The message of line `i`: one of [`MESSAGES`] every third line, else built from a subject,
 /// an id and an action, so lines differ.
 pub fn message(i: usize) -> String {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         return MESSAGES[(i / 3) % MESSAGES.len()].to_string();
     }
     format!("{} {} {}", SUBJECTS[i % SUBJECTS.len()], 1000 + i * 37 % 9000, ACTIONS[(i / 7) % ACTIONS.len()])

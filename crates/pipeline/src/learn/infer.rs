@@ -16,7 +16,8 @@
 //!    a lone separator, a level word, digits (pid), `[thread]`, `program[pid]:`, a logger
 //!    (`a.b.C`, `Name:`, or before a lone `-`), a host before a program; in a delimited header
 //!    also a thread-like name (with digits, `main`), another word (logger, then `log.header.N`).
-//!    With blanks, the header ends after a logger or a program.
+//!    With blanks, the header ends after a logger or a program, or after a `[...]` that
+//!    follows a logger without `:` (a request's context, `log.header.N`).
 //! 4. The structure is kept when it fits 3 in 4 sample lines and reads more header fields than
 //!    format detection on at least half of them; else the time alone is kept when detection
 //!    could not read it (or its order was ambiguous), else nothing: detection is enough.
@@ -121,8 +122,9 @@ fn infer_timed(
 }
 
 /// Blank-separated fields before the time that 9 in 10 lines have: a level word (not a single
-/// letter), then maybe a `[thread]` (not a bracketed time); the lines after them, those that
-/// have them.
+/// letter), then maybe a `[thread]` (not a bracketed time); or a prefix (a name with a letter
+/// or one punctuation character, not a level, followed by a time: a file name, a collector's label),
+/// then maybe a level; the lines after them, those that have them.
 fn lead_columns<'a>(lines: &[&'a str], ctx: &ParseContext) -> Option<(Vec<Column>, Vec<&'a str>)> {
     let need = (lines.len() * 9).div_ceil(10).max(1);
     let mut lead = Vec::new();
@@ -134,9 +136,37 @@ fn lead_columns<'a>(lines: &[&'a str], ctx: &ParseContext) -> Option<(Vec<Column
         let thread = |t: &str| {
             t.starts_with('[') && t.ends_with(']') && column_fits(Column::Thread, t) && known_time(t, ctx).is_none()
         };
+        // A prefix: a name that is not a level, right before a time (a file name, a
+        // collector's label), label `log.prefix`.
+        let prefix = |t: &str| {
+            (t.bytes().any(|b| b.is_ascii_alphabetic()) || t.len() == 1 && t.as_bytes()[0].is_ascii_punctuation())
+                && !column_fits(Column::Level, t)
+                && known_time(t, ctx).is_none()
+        };
+        // Only where detection does not read the line from its start (klog's `I0102 15:04:05`
+        // and Redis's `12:M 01 Jan ...` start with their own header).
+        let own_header = |l: &str| {
+            let mut ev = Event::default();
+            detect_line(l, &mut ev, ctx) && !super::unexplained(&ev) && !ev.labels.contains_key("log.prefix")
+        };
+        let timed = if lead.is_empty() {
+            toks.iter()
+                .zip(lines)
+                .filter(|(t, l)| {
+                    t.is_some_and(|(t, r)| {
+                        prefix(t)
+                            && matches!(known_time(r.trim_start_matches([' ', '\t']), ctx), Some((ts, _)) if plausible(ts, ctx))
+                    }) && !own_header(l)
+                })
+                .count()
+        } else {
+            0
+        };
         let (col, f): (Column, &dyn Fn(&str) -> bool) = if !lead.contains(&Column::Level) && count(&level) >= need {
             (Column::Level, &level)
-        } else if !lead.is_empty() && !lead.contains(&Column::Thread) && count(&thread) >= need {
+        } else if lead.is_empty() && timed >= need {
+            (Column::Other, &prefix)
+        } else if lead.contains(&Column::Level) && !lead.contains(&Column::Thread) && count(&thread) >= need {
             (Column::Thread, &thread)
         } else {
             break;
@@ -357,8 +387,14 @@ fn columns(rests: &[&str], delim: &str, width: usize, lead: &[Column]) -> Vec<Co
             && all(&|t| column_fits(Column::Logger, t) && (dotted(t) || t.ends_with(':')))
         {
             logger = true;
-            if level || count(j, &|t| t.ends_with(':')) >= need {
+            let colon = count(j, &|t| t.ends_with(':')) >= need;
+            if level || colon {
                 cols.push(Column::Logger);
+                // A bracket after a logger without `:` closes the header (OpenStack's
+                // `nova.api [req-1 user project - - -] msg`, the request's context): another field.
+                if !colon && count(j + 1, &|t| t.len() > 2 && t.starts_with('[') && t.ends_with(']')) >= need {
+                    cols.push(Column::Other);
+                }
                 break;
             }
             closing = true;

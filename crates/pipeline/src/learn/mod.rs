@@ -567,6 +567,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_name_before_the_time_and_a_context_after_the_logger_are_learned() {
+        let c = ctx();
+        let levels = ["INFO", "WARN", "ERROR", "DEBUG"];
+        // Several files' lines behind their names, `pid LEVEL logger [context] msg`.
+        let lines: Vec<String> = (0..10)
+            .map(|i| {
+                let file = if i % 3 == 0 { "queue-api.log.1" } else { "queue-worker.log" };
+                let ctx = if i % 4 == 0 { "[-]".to_string() } else { format!("[req-{i}a7 alice shop - - -]") };
+                format!("{file} 2024-05-31 10:00:0{i}.678 41{i} {} queue.api.handlers {ctx} job {i} taken", levels[i % 4])
+            })
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let s = infer(&refs, &c, None).expect("learned");
+        assert_eq!(s.describe(), "prefix time pid level logger field message");
+        let mut ev = Event::default();
+        assert!(s.apply(&lines[1], &mut ev, &c));
+        assert_eq!(ev.timestamp, Timestamp(1_717_149_601_678_000_000));
+        assert_eq!((ev.pid, ev.level.as_deref()), (Some(411), Some("warn")));
+        assert_eq!(ev.labels.get("log.logger").map(String::as_str), Some("queue.api.handlers"));
+        assert_eq!(ev.labels.get("log.prefix").map(String::as_str), Some("queue-worker.log"));
+        assert_eq!(ev.labels.get("log.header.4").map(String::as_str), Some("[req-1a7 alice shop - - -]"));
+        assert_eq!(ev.message, "job 1 taken");
+        let named: Vec<&str> = s.segments(&lines[1], &c).unwrap().into_iter().filter_map(|(n, _)| n).collect();
+        assert_eq!(named, ["prefix", "time", "pid", "level", "logger", "field", "message"]);
+        assert_eq!(s.fields(), ["prefix", "time", "pid", "level", "logger", "field", "message"]);
+        // The same lines without the file names.
+        let bare: Vec<&str> = refs.iter().map(|l| l.split_once(' ').unwrap().1).collect();
+        let s = infer(&bare, &c, None).expect("learned");
+        assert_eq!(s.describe(), "time pid level logger field message");
+    }
+
+    #[test]
     fn messages_learn_an_app_layout_without_a_time() {
         let c = ctx();
         let learn = |lines: &[String]| {

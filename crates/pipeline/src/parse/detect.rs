@@ -36,7 +36,7 @@ pub(crate) fn auto(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
                 loghub::hpc(line, ev) || access::parse(line, ev) || header::parse(line, ev, ctx)
             }
         }
-        b'-' => loghub::bgl(line, ev),
+        b'-' => loghub::bgl(line, ev) || header::parse(line, ev, ctx),
         b'A'..=b'Z' => {
             syslog::parse(line, ev, ctx)
                 || loghub::bgl(line, ev)
@@ -49,6 +49,8 @@ pub(crate) fn auto(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
             logfmt::parse(line, ev) || access::parse(line, ev) || header::parse(line, ev, ctx)
         }
         b':' => access::parse(line, ev),
+        // A path before the time (`/var/log/app.log:2024-...`, `./app.log 2024-...`).
+        b'/' | b'.' => header::parse(line, ev, ctx),
         b' ' | b'\t' => {
             // Leading blanks: detect on the trimmed line (JSON bodies are often indented).
             let t = line.trim_start_matches([' ', '\t']);

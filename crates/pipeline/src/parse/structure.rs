@@ -57,6 +57,14 @@ impl Column {
             Column::Other => "field",
         }
     }
+
+    /// Its name before the time, where another field is the line's prefix (label `log.prefix`).
+    fn lead_name(self) -> &'static str {
+        match self {
+            Column::Other => "prefix",
+            c => c.name(),
+        }
+    }
 }
 
 /// How the time at the start of a line is read.
@@ -101,6 +109,8 @@ pub(crate) struct Reading<'a> {
     pub(crate) ts: Option<Timestamp>,
     /// Level, pid, tid, thread, logger.
     pub(crate) h: Header<'a>,
+    /// A field before the time of no other kind (a file name): label `log.prefix`.
+    pub(crate) prefix: Option<&'a str>,
     pub(crate) host: Option<&'a str>,
     pub(crate) program: Option<&'a str>,
     /// Other fields: (position from 1, text), label `log.header.N`.
@@ -145,7 +155,7 @@ impl Structure {
         let mut s = parts.join(if sep == " " { " " } else { sep });
         // The fields before the time are blank-separated.
         for c in self.lead.iter().rev() {
-            s = format!("{} {s}", c.name());
+            s = format!("{} {s}", c.lead_name());
         }
         if self.ambiguous_date {
             s.push_str(" (ambiguous date)");
@@ -156,7 +166,7 @@ impl Structure {
     /// The header's fields in order, ending with `message`: `["level", "time", "thread",
     /// "logger", "message"]` (`header` for a rest read as the generic header reads it).
     pub fn fields(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.name()).collect();
+        let mut out: Vec<&'static str> = self.lead.iter().map(|c| c.lead_name()).collect();
         if self.time != TimeReading::Absent {
             out.push("time");
         }
@@ -180,7 +190,7 @@ impl Structure {
             if !fits(*col, tok) {
                 return None;
             }
-            spans.push((col.name(), tok));
+            spans.push((col.lead_name(), tok));
             cur = next.trim_start_matches([' ', '\t']);
         }
         let (ts, rest) = self.read_time(cur, ctx)?;
@@ -282,10 +292,12 @@ impl Structure {
         }
     }
 
-    /// The header fields before the time (`lead`) and the rest of the line; `None` when they
-    /// do not fit.
-    fn read_lead<'a>(&self, line: &'a str) -> Option<(Header<'a>, &'a str)> {
+    /// The header fields before the time (`lead`), the prefix among them (a field of another
+    /// kind: a file name, a collector's label) and the rest of the line; `None` when they do
+    /// not fit.
+    fn read_lead<'a>(&self, line: &'a str) -> Option<(Header<'a>, Option<&'a str>, &'a str)> {
         let mut h = Header::default();
+        let mut prefix = None;
         let mut line = line;
         for col in &self.lead {
             let (tok, next) = next_field(line, " ")?;
@@ -296,18 +308,19 @@ impl Structure {
                 Column::Level => h.level = header::level_word(unwrap(tok).trim_end_matches(':')),
                 Column::Thread => h.thread = Some(unwrap(tok)),
                 Column::Pid => h.pid = unwrap(tok).parse().ok(),
+                Column::Other => prefix = Some(tok),
                 _ => {}
             }
             line = next.trim_start_matches([' ', '\t']);
         }
-        Some((h, line))
+        Some((h, prefix, line))
     }
 
     /// What a structure with columns reads from `line`, borrowed from it (nothing allocated);
     /// `None` when the line does not fit, or the structure has no columns.
     pub(crate) fn read<'a>(&self, line: &'a str, ctx: &ParseContext) -> Option<Reading<'a>> {
         let cols = self.columns.as_ref()?;
-        let (mut h, line) = self.read_lead(line)?;
+        let (mut h, prefix, line) = self.read_lead(line)?;
         let timeless = self.time == TimeReading::Absent;
         let (ts, rest) = self.read_time(line, ctx)?;
         if ts.is_none() && !timeless {
@@ -315,7 +328,7 @@ impl Structure {
             // read month-first meets day 13): detection reads it, the learner sees the miss.
             return None;
         }
-        let mut r = Reading { ts, h: Header::default(), host: None, program: None, others: Vec::new(), msg: "" };
+        let mut r = Reading { ts, h: Header::default(), prefix, host: None, program: None, others: Vec::new(), msg: "" };
         let mut cur = rest.trim_start_matches([' ', '\t']);
         if self.delimiter != " " {
             cur = cur.strip_prefix(self.delimiter.trim_matches(' ')).unwrap_or(cur);
@@ -391,6 +404,9 @@ impl Structure {
         for (n, v) in r.others {
             ev.labels.insert(format!("log.header.{n}"), v.to_string());
         }
+        if let Some(p) = r.prefix {
+            ev.labels.insert("log.prefix".to_string(), p.to_string());
+        }
         self.label(ev);
         true
     }
@@ -398,7 +414,7 @@ impl Structure {
     /// [`Structure::apply`] of a structure without columns: the time, then the rest read as
     /// the generic header reader reads it.
     fn apply_generic(&self, line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
-        let Some((h, line)) = self.read_lead(line) else {
+        let Some((h, prefix, line)) = self.read_lead(line) else {
             return false;
         };
         let Some((ts, rest)) = self.read_time(line, ctx) else {
@@ -413,6 +429,9 @@ impl Structure {
         }
         if let Some(t) = h.thread {
             ev.labels.entry("process.thread.name".to_string()).or_insert_with(|| t.to_string());
+        }
+        if let Some(p) = prefix {
+            ev.labels.insert("log.prefix".to_string(), p.to_string());
         }
         self.label(ev);
         true
@@ -500,7 +519,7 @@ pub(crate) fn fits(col: Column, tok: &str) -> bool {
     match col {
         Column::Level => header::level_word(inner.trim_end_matches(':')).is_some(),
         Column::Pid | Column::Tid => !inner.is_empty() && inner.len() <= 10 && inner.bytes().all(|b| b.is_ascii_digit()),
-        Column::Thread => !inner.is_empty() && inner.len() <= 128,
+        Column::Thread => !inner.is_empty() && inner.len() <= 256,
         Column::Logger => {
             let t = tok.trim_end_matches(':');
             !t.is_empty() && t.len() <= 128 && !t.contains(' ') && t.bytes().any(|b| b.is_ascii_alphabetic())

@@ -162,23 +162,30 @@ fn fill_3164(cur: &mut Cursor<'_>, pri: Option<u8>, ts: TsField, ev: &mut Event)
 
 /// Splits `TAG[PID]: MSG` / `TAG: MSG`. The tag is at most 48 bytes and may hold one space
 /// only in the shapes seen in real logs (`syslogd 1.4.1:`, `-- root[2421]:`), so a message
-/// without a tag such as `Connection closed: by peer` is not split.
+/// without a tag such as `Connection closed: by peer` is not split; an application's name of
+/// up to three capitalised words is taken before `[PID]:` (macOS: `Microsoft Word[14463]:`).
 pub(crate) fn split_tag(rest: &str) -> (Option<&str>, Option<u32>, &str) {
     let b = rest.as_bytes();
     let mut space_at = None;
+    let mut spaces = 0;
     for i in 0..b.len().min(48) {
         match b[i] {
             b'[' if i > 0 => {
                 let name = &rest[..i];
-                if !tag_ok(name, space_at) {
-                    break;
-                }
                 let inner_end = b.len().min(i + 24);
                 let Some(close) = memchr::memchr(b']', &b[i + 1..inner_end]) else {
                     break;
                 };
                 let pid = rest.get(i + 1..i + 1 + close).and_then(parse_u32);
                 let mut j = i + close + 2;
+                let ok = if spaces <= 1 && tag_ok(name, space_at) {
+                    true
+                } else {
+                    pid.is_some() && b.get(j) == Some(&b':') && app_name(name)
+                };
+                if !ok {
+                    break;
+                }
                 if b.get(j) == Some(&b':') {
                     j += 1;
                 }
@@ -189,22 +196,29 @@ pub(crate) fn split_tag(rest: &str) -> (Option<&str>, Option<u32>, &str) {
             }
             b':' if i > 0 && matches!(b.get(i + 1), None | Some(b' ')) => {
                 let name = &rest[..i];
-                if !tag_ok(name, space_at) {
+                if spaces > 1 || !tag_ok(name, space_at) {
                     break;
                 }
                 let j = if b.get(i + 1).is_some() { i + 2 } else { i + 1 };
                 return (Some(name), None, rest.get(j..).unwrap_or(""));
             }
             b' ' => {
-                if space_at.is_some() || i == 0 {
+                if spaces == 2 || i == 0 || b[i - 1] == b' ' {
                     break;
                 }
-                space_at = Some(i);
+                spaces += 1;
+                space_at.get_or_insert(i);
             }
             _ => {}
         }
     }
     (None, None, rest)
+}
+
+/// An application's name: words that each start with a capital letter (`Microsoft Word`,
+/// `Google Chrome Helper`).
+fn app_name(name: &str) -> bool {
+    name.split(' ').all(|w| w.as_bytes().first().is_some_and(u8::is_ascii_uppercase) && w.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_')))
 }
 
 fn tag_ok(name: &str, space_at: Option<usize>) -> bool {

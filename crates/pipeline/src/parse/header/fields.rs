@@ -4,6 +4,9 @@
 use super::super::level;
 use super::super::scan::Cursor;
 
+/// The longest `[...]` the header scan takes as a field (a thread name, a level).
+const MAX_BRACKET: usize = 256;
+
 /// What the header scan found (borrowed from the line).
 #[derive(Debug, Default)]
 pub(crate) struct Header<'a> {
@@ -101,7 +104,9 @@ pub(crate) fn scan<'a>(cur: &mut Cursor<'a>) -> Header<'a> {
         if cur.peek() == Some(b'[') {
             let mut k = *cur;
             k.advance(1);
-            let Some(inner) = k.until(b']').filter(|s| s.len() <= 128 && !s.is_empty()) else {
+            // Up to 256 bytes: Java names threads after their work (`DataStreamer for file
+            // /tmp/... block BP-...:blk_...`).
+            let Some(inner) = k.until(b']').filter(|s| s.len() <= MAX_BRACKET && !s.is_empty()) else {
                 break;
             };
             let lv = level_word(inner).filter(|_| inner.len() > 1);
@@ -296,8 +301,9 @@ fn throwable(name: &str) -> bool {
         && ["Exception", "Error", "Throwable"].iter().any(|s| last.ends_with(s))
 }
 
-/// A logger at the cursor: `a.b.C: msg`, `a.b.C - msg`, `Tag: msg` after a logcat letter, or a
-/// column (`CBS    msg`, two or more blanks before and after). Returns it and the cursor at the
+/// A logger at the cursor: `a.b.C: msg`, `a.b.C - msg`, loguru's `name:function:line - msg`,
+/// `Tag: msg` after a logcat letter, or a column (`CBS    msg`, two or more blanks before and
+/// after). Returns it and the cursor at the
 /// message.
 fn logger_at<'a>(cur: &Cursor<'a>, logcat: bool, gap: usize) -> Option<(&'a str, Cursor<'a>)> {
     let mut k = *cur;
@@ -315,6 +321,17 @@ fn logger_at<'a>(cur: &Cursor<'a>, logcat: bool, gap: usize) -> Option<(&'a str,
     let tok = next_token(&k);
     let bare = tok.trim_end_matches(':');
     if !is_ident(bare) {
+        // Loguru's `name:function:line - msg` (`shop.cart:save:42`, `__main__:<module>:7`).
+        let part = |p: &str| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'-' | b'<' | b'>'))
+        };
+        if bare.len() == tok.len() && bare.len() <= 128 && bare.contains(':') && bare.split(':').all(part) {
+            k.advance(tok.len());
+            if k.eat_str(" - ") {
+                k.skip_spaces();
+                return Some((bare, k));
+            }
+        }
         return None;
     }
     k.advance(tok.len());

@@ -1,8 +1,10 @@
 //! Generic line headers (`event.dataset` `timestamped`): a timestamp in any common format at
-//! the start of the line (after an optional collector prefix `name: ` / `name | `, or in a
-//! bracket), then the header parts a layout puts before the message: level, pid, thread id or
+//! the start of the line (after an optional prefix: a collector's `name: ` / `name | `, a bare
+//! file name or one punctuation character, label `log.prefix`; or in a bracket), then the
+//! header parts a layout puts before the message: level, pid, thread id or
 //! `[thread name]`, logger; after a bracketed time, a run of brackets with no blank between
-//! them (`[time][INFO ][o.e.n.Node] msg`) is the whole header (`fields::bracket_run`). The shapes of the common servers whose header is not just
+//! them (`[time][INFO ][o.e.n.Node] msg`) is the whole header (`fields::bracket_run`). A
+//! syslog line relayed behind the time (`relayed`) is read as syslog with the outer time. The shapes of the common servers whose header is not just
 //! "time, then words" are read first: Kubernetes klog, Rails, Redis, Android logcat `E/Tag`.
 //!
 //! - The time formats are listed in `time`; a time without a zone is in
@@ -34,13 +36,15 @@ pub(crate) fn parse(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     if at(line, ev, ctx) {
         return true;
     }
-    let Some((prefix, rest)) = collector_prefix(line) else {
-        return false;
-    };
-    if at(rest, ev, ctx) {
-        ev.labels
-            .insert("log.prefix".to_string(), prefix.to_string());
-        return true;
+    for (prefix, rest) in collector_prefix(line).into_iter().flatten() {
+        // A syslog line behind the prefix (`web-1 | Mar 17 16:13:38 host cron[12]: msg`): read
+        // as syslog (host, program, pid), not as a time and a message.
+        let syslog = rest.as_bytes().first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'<');
+        if syslog && super::syslog::parse(rest, ev, ctx) || at(rest, ev, ctx) {
+            ev.labels
+                .insert("log.prefix".to_string(), prefix.to_string());
+            return true;
+        }
     }
     false
 }
@@ -82,20 +86,105 @@ pub(crate) fn after_time(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx:
     fill(ev, ts, ctx, &h, cur.rest().trim_start_matches([' ', '\t']));
 }
 
-/// `name: ` or `name | ` (up to 64 bytes, no blanks in the name) before the header.
-fn collector_prefix(line: &str) -> Option<(&str, &str)> {
+/// `name: `, `name | `, `name:` right before a digit or `name ` (up to 128 bytes, no blanks in
+/// the name) before the header:
+/// a collector's tag, a container name, or the file name that `grep -H`, `tail` of several
+/// files or a log shipper puts in front of each line (`nova-api.log.1 2024-...`). A bare name
+/// is taken only when a digit follows its blank (the line's time must then read), it has a
+/// letter or is one punctuation character (`- 1131566461 ...`: a date such as `01.07.2024 10:00:00` is not
+/// a name before a time of day) and it is not a level word (`ERROR 2024-...` is a level before
+/// the time, which the learned structure reads).
+fn collector_prefix(line: &str) -> [Option<(&str, &str)>; 2] {
+    let mut out = [None, None];
     let b = line.as_bytes();
-    let end = b.iter().take(65).position(|&c| c == b' ')?;
-    let name = line.get(..end)?;
-    let rest = line.get(end..)?;
-    let (name, rest) = if let Some(n) = name.strip_suffix(':') {
-        (n, rest.trim_start_matches(' '))
-    } else if let Some(r) = rest.strip_prefix(" | ").or_else(|| rest.strip_prefix(" |")) {
-        (name, r.trim_start_matches(' '))
-    } else {
-        return None;
+    let Some(end) = b.iter().take(129).position(|&c| c == b' ') else {
+        return out;
     };
-    (!name.is_empty() && !rest.is_empty()).then_some((name, rest))
+    let name = &line[..end];
+    let rest = &line[end..];
+    let found = if let Some(n) = name.strip_suffix(':') {
+        Some((n, rest.trim_start_matches(' ')))
+    } else if let Some(r) = rest.trim_start_matches(' ').strip_prefix('|') {
+        // Docker Compose pads the name: `web-1  | msg`.
+        Some((name, r.trim_start_matches(' ')))
+    } else if b.get(end + 1).is_some_and(u8::is_ascii_digit)
+        && (name.bytes().any(|c| c.is_ascii_alphabetic()) || name.len() == 1 && name.as_bytes()[0].is_ascii_punctuation())
+        && level_word(name.trim_matches(['[', ']'])).is_none()
+    {
+        Some((name, &rest[1..]))
+    } else {
+        None
+    };
+    // `grep -H`: `path:2024-01-01 10:00:00 ...` (the name up to its first `:`), tried first: a
+    // bare name that ends with a date would leave the time of day alone.
+    out[1] = found.filter(|(n, r)| !n.is_empty() && !r.is_empty());
+    out[0] = name
+        .split_once(':')
+        .filter(|(n, r)| n.bytes().any(|c| c.is_ascii_alphabetic()) && r.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        .map(|(n, _)| (n, &line[n.len() + 1..]));
+    out
+}
+
+/// A line relayed with a syslog line inside (a collector's receive time, maybe the date again
+/// and the sender's name, then the sender's own `Mmm d HH:mm:ss host prog[pid]: msg`, as in
+/// `- 1131566461 2005.11.09 node1 Nov 9 12:01:01 node1/node1 crond[2916]: msg`): host, program,
+/// pid and message from the inner line; the time is the outer one, which has the year (and,
+/// as an epoch, the zone). `rest` is what follows the outer time.
+fn relayed(rest: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    // On every generic header line: find the inner time by bytes first (a month name at the
+    // start of one of the first three tokens), check the tokens before it only then.
+    // Tokens are short: a byte loop, no `memchr` set-up per token.
+    let b = rest.as_bytes();
+    let mut before: [&str; 2] = [""; 2];
+    let mut i = 0;
+    for k in 0..3 {
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { return false };
+        if c.is_ascii_uppercase()
+            && b.get(i + 3) == Some(&b' ')
+            && super::timestamp::month_from_abbr(&b[i..i + 3]).is_some()
+        {
+            return relayed_at(&before[..k], &rest[i..], ts, ev, ctx);
+        }
+        if k == 2 {
+            break;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b' ' {
+            i += 1;
+        }
+        before[k] = &rest[start..i];
+    }
+    false
+}
+
+/// [`relayed`] once the inner time is found: the tokens before it are a date and / or the
+/// sender's name, and `inner` must read as syslog.
+fn relayed_at(before: &[&str], inner: &str, ts: Option<Timestamp>, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let mut sender = None;
+    for tok in before {
+        let date = tok.len() == 10 && tok.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'/'));
+        if date {
+            continue;
+        }
+        if sender.is_some() || tok.len() > 64 || tok.contains([':', '[', '=']) {
+            return false;
+        }
+        sender = Some(*tok);
+    }
+    if !super::syslog::parse(inner, ev, ctx) {
+        return false;
+    }
+    match ts {
+        Some(t) if in_range(t, ctx) => ev.timestamp = t,
+        _ => ev.flags.bad_timestamp = true,
+    }
+    if let Some(s) = sender.filter(|s| super::is_host(s)) {
+        ev.host = Some(s.to_string());
+    }
+    true
 }
 
 fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
@@ -114,6 +203,9 @@ fn at(line: &str, ev: &mut Event, ctx: &ParseContext) -> bool {
     };
     if bracketed && !cur.eat(b']') {
         return false;
+    }
+    if !bracketed && cur.peek() == Some(b' ') && relayed(cur.rest(), ts, ev, ctx) {
+        return true;
     }
     if bracketed && cur.peek() == Some(b'[') {
         // `[time][INFO ][o.e.n.Node] msg`: a run of brackets is the rest of the header.

@@ -64,6 +64,15 @@ fn iso_with_thread_and_logger() {
     );
     assert_eq!(label(&e, "process.thread.name"), Some("main"));
     assert_eq!(label(&e, "log.logger"), Some("com.example.Foo"));
+    // A thread named after its work, longer than 128 bytes.
+    let long = format!("Uploader for file /data/exports/{}/part-0007.csv block 10.0.0.7:blk_42", "nightly-run".repeat(10));
+    let e = check(
+        &format!("2024-01-01 10:00:00,123 WARN [{long}] com.example.Upload: retrying"),
+        "2024-01-01T10:00:00.123Z",
+        Some("warn"),
+        "retrying",
+    );
+    assert_eq!(label(&e, "process.thread.name"), Some(long.as_str()));
     let e = check(
         "2024-01-01 10:00:00.123 [pool-1-thread-3] WARN  c.e.MyClass - retrying in 5s",
         "2024-01-01T10:00:00.123Z",
@@ -285,6 +294,19 @@ fn compact_and_dotted_dates() {
         None,
         "Step_LSC|30002312|onStandStepChanged 3579",
     );
+    // Parts printed as numbers without padding; the milliseconds after `:` are a count.
+    check(
+        "20240101-9:5:7:42|Sync|4242|tick",
+        "2024-01-01T09:05:07.042Z",
+        None,
+        "Sync|4242|tick",
+    );
+    check(
+        "20240101-23:59:0:5|Sync|4242|tick",
+        "2024-01-01T23:59:00.005Z",
+        None,
+        "Sync|4242|tick",
+    );
     check(
         "2024.01.15 10:20:30 [ERROR] out of memory",
         "2024-01-15T10:20:30Z",
@@ -501,6 +523,80 @@ fn collector_prefix() {
         Some("warn"),
         "hot",
     );
+    // A bare file name before the time (several files tailed into one, `grep -H`).
+    let e = check(
+        "billing-worker.log.2.2024-01-14_23:00:00 2024-01-15 10:20:30.250 4711 ERROR billing.jobs.invoice charge refused",
+        "2024-01-15T10:20:30.250Z",
+        Some("error"),
+        "billing.jobs.invoice charge refused",
+    );
+    assert_eq!(label(&e, "log.prefix"), Some("billing-worker.log.2.2024-01-14_23:00:00"));
+    // Docker Compose pads the service name before `|`; `grep -H` puts the path and `:`.
+    let e = check(
+        "api-2   | 2024-01-15T10:20:30.500Z INFO  [main] com.acme.Boot - listening",
+        "2024-01-15T10:20:30.500Z",
+        Some("info"),
+        "listening",
+    );
+    assert_eq!((label(&e, "log.prefix"), label(&e, "log.logger")), (Some("api-2"), Some("com.acme.Boot")));
+    let e = check(
+        "/srv/shop/logs/orders.log:2024-01-15 10:20:30,500 WARN [pool-2] com.acme.Orders: slow",
+        "2024-01-15T10:20:30.500Z",
+        Some("warn"),
+        "slow",
+    );
+    assert_eq!(label(&e, "log.prefix"), Some("/srv/shop/logs/orders.log"));
+    // A syslog line behind a prefix is read as syslog.
+    let e = parse("relay-3 | Jan 15 10:20:30 db2 postgres[4242]: checkpoint complete");
+    assert_eq!(e.dataset.as_deref(), Some("syslog"));
+    assert_eq!((e.host.as_deref(), e.process_name.as_deref(), e.pid), (Some("db2"), Some("postgres"), Some(4242)));
+    assert_eq!((e.message.as_str(), label(&e, "log.prefix")), ("checkpoint complete", Some("relay-3")));
+    assert_eq!(e.timestamp, ts("2024-01-15T10:20:30Z"));
+    // Not a name: a level word (the learned structure reads `LEVEL time`), a date, digits.
+    assert!(parse("ERROR 2024-01-15 10:20:30 boom").flags.unparsed);
+    assert_eq!(parse("15.01.2024 10:20:30 x").labels.get("log.prefix"), None);
+    assert!(parse("4711 10:20:30 x").flags.unparsed);
+    assert!(parse("7 2024-01-15 10:20:30 x").flags.unparsed);
+}
+
+#[test]
+fn loguru() {
+    // `{time} | {level: <8} | {name}:{function}:{line} - {message}`
+    let e = check(
+        "2024-01-15 10:20:30.250 | WARNING  | billing.tasks:charge:88 - card 4 declined: retry",
+        "2024-01-15T10:20:30.250Z",
+        Some("warn"),
+        "card 4 declined: retry",
+    );
+    assert_eq!(label(&e, "log.logger"), Some("billing.tasks:charge:88"));
+    let e = check("2024-01-15 10:20:30.250 | INFO     | __main__:<module>:7 - up", "2024-01-15T10:20:30.250Z", Some("info"), "up");
+    assert_eq!(label(&e, "log.logger"), Some("__main__:<module>:7"));
+    // Without ` - ` after it, `a:b` starts the message.
+    let e = check("2024-01-15 10:20:30 ERROR db:5432 unreachable", "2024-01-15T10:20:30Z", Some("error"), "db:5432 unreachable");
+    assert_eq!(label(&e, "log.logger"), None);
+}
+
+#[test]
+fn relayed_syslog_line() {
+    // A collector's label, its receive time as an epoch and its date, the sender, then the
+    // sender's syslog line: the epoch is the time, the rest comes from the inner line.
+    let e = parse("- 1717150000 2024.05.31 node17 May 31 03:06:40 node17/node17 ntpd[811]: clock synchronized");
+    assert_eq!(e.dataset.as_deref(), Some("syslog"));
+    assert_eq!(e.timestamp, Timestamp::from_secs(1_717_150_000));
+    assert_eq!(e.host.as_deref(), Some("node17"));
+    assert_eq!(e.process_name.as_deref(), Some("ntpd"));
+    assert_eq!(e.pid, Some(811));
+    assert_eq!(e.message, "clock synchronized");
+    assert_eq!(label(&e, "log.prefix"), Some("-"));
+    assert!(!e.flags.any(), "{:?}", e.flags);
+    // An ISO receive time and the sender's line right after it.
+    let e = parse("2024-05-31T03:06:41Z Feb 2 03:06:40 gw1 sshd(pam_unix)[99]: session opened");
+    assert_eq!(e.timestamp, ts("2024-05-31T03:06:41Z"));
+    assert_eq!((e.host.as_deref(), e.process_name.as_deref()), (Some("gw1"), Some("sshd(pam_unix)")));
+    assert_eq!(e.message, "session opened");
+    // A month name that starts a message is no inner line.
+    let e = check("2024-05-31 03:06:41 May I help", "2024-05-31T03:06:41Z", None, "May I help");
+    assert_eq!(e.process_name, None);
 }
 
 #[test]
@@ -558,6 +654,12 @@ fn bad_input_never_panics_nor_loses_the_line() {
         "Mon Jan  1 10:00:00 2024 INFO s",
         "[10/Oct/2000:13:55:36 -0700] x",
         "1/15/2024 3:04:05 PM Error: x",
+        "- 1717150000 2024.05.31 n7 May 31 03:06:40 n7/n7 ntpd[811]: x",
+        "w-1  | May 31 03:06:40 h7 Photo Editor[8]: x",
+        "/a/b.log:20240101-9:5:7:42|S|1|x",
+        "f.log 2024-01-15 10:20:30 4 INFO a.b [r - -] x",
+        "2024-01-15 10:20:30 | INFO | a.b:<m>:7 - x",
+        "2024-01-15 10:20:30 \u{e9} \u{e9}\u{e9} May 31 03:06:40 h p[1]: x",
     ] {
         for i in 0..=s.len() {
             lines.push(s.as_bytes()[..i].to_vec());
@@ -579,3 +681,5 @@ fn bad_input_never_panics_nor_loses_the_line() {
     }
     assert_eq!(parse(&big).message, big);
 }
+
+

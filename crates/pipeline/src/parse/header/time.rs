@@ -5,7 +5,7 @@
 //! | ISO 8601 / RFC 3339 (`T` or space, `.`/`,` fraction of 1-9 digits, `Z`, `±hh:mm`, `±hhmm`, a zone abbreviation, or none) | `2024-01-01 10:00:00.123 CET` |
 //! | `yyyy/MM/dd HH:mm:ss[.f]` (nginx error, Go `log`) | `2009/11/10 23:00:00` |
 //! | `yyyy.MM.dd HH:mm:ss` | `2024.01.01 10:00:00` |
-//! | `yyyyMMdd-HH:mm:ss:SSS` | `20240101-10:00:00:123` |
+//! | `yyyyMMdd-HH:mm:ss:SSS` (parts maybe unpadded: `:SSS` is a count of milliseconds) | `20240101-10:00:00:123`, `20240101-9:5:7:42` |
 //! | `yy/MM/dd HH:mm:ss` (log4j, Hadoop, Spark) | `24/01/01 10:00:00` |
 //! | `yyMMdd H:mm:ss` (MySQL 5.5 and older, the hour blank-padded) | `240101  9:05:00` |
 //! | `M/d/yyyy h:mm:ss AM` (Windows) | `1/2/2024 3:04:05 PM` |
@@ -97,17 +97,27 @@ fn numeric(k: &mut Cursor<'_>, ctx: &ParseContext) -> Option<Option<Timestamp>> 
                 day: k.digits(2)?,
                 ..Civil::default()
             };
+            // Writers of this shape print each part as a number, without padding
+            // (`20240101-9:5:7:42`): hour, minute and second take one or two digits, and the
+            // milliseconds after a `:` are a count (`:42` is 42 ms), not a fraction.
             k.advance(1);
-            c.hour = k.digits(2)?;
+            c.hour = k.digits_1_2()?;
             k.eat(b':').then_some(())?;
-            c.minute = k.digits(2)?;
+            c.minute = k.digits_1_2()?;
             k.eat(b':').then_some(())?;
-            c.second = k.digits(2)?;
-            if matches!(k.peek(), Some(b':' | b'.' | b','))
-                && k.peek_at(1).is_some_and(|d| d.is_ascii_digit())
-            {
-                k.advance(1);
-                c.nanos = k.fraction_nanos()?;
+            c.second = k.digits_1_2()?;
+            if k.peek_at(1).is_some_and(|d| d.is_ascii_digit()) {
+                if k.peek() == Some(b':') {
+                    k.advance(1);
+                    let n = digit_run(k);
+                    if n > 3 {
+                        return None;
+                    }
+                    c.nanos = k.digits(n)? * 1_000_000;
+                } else if matches!(k.peek(), Some(b'.' | b',')) {
+                    k.advance(1);
+                    c.nanos = k.fraction_nanos()?;
+                }
             }
             Some(resolve(c, true, false, ctx))
         }

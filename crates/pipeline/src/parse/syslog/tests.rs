@@ -85,6 +85,15 @@ fn tags_with_spaces_seen_in_loghub_and_tagless_messages() {
     assert_eq!(split_tag("app[abc]: x"), (Some("app"), None, "x"));
     assert_eq!(split_tag("app:"), (Some("app"), None, ""));
     assert_eq!(split_tag("[x]: y"), (None, None, "[x]: y"));
+    // An application's name of capitalised words before `[pid]:` (macOS).
+    assert_eq!(split_tag("Photo Editor[812]: canvas ready"), (Some("Photo Editor"), Some(812), "canvas ready"));
+    assert_eq!(split_tag("Chat App Helper[90]: idle"), (Some("Chat App Helper"), Some(90), "idle"));
+    // Not one: a lower-case word, a bracket that is no pid, no colon after it.
+    assert_eq!(split_tag("Retrying request[3]: timeout"), (None, None, "Retrying request[3]: timeout"));
+    assert_eq!(split_tag("Disk Full[sda1]: x"), (None, None, "Disk Full[sda1]: x"));
+    assert_eq!(split_tag("Job Done[7] ok"), (None, None, "Job Done[7] ok"));
+    let e = run("Jul  4 23:22:09 mac-1 Photo Editor[812]: canvas ready").unwrap();
+    assert_eq!((e.process_name.as_deref(), e.pid, e.message.as_str()), (Some("Photo Editor"), Some(812), "canvas ready"));
 }
 
 #[test]
