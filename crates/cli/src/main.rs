@@ -22,7 +22,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// mimalloc instead of glibc's malloc. Ingest allocates an event's strings on a parse thread
 /// and frees them on the store writer's, and tantivy's indexing and merge threads allocate
 /// their own buffers: with glibc, malloc and free (arena locks, `malloc_consolidate`,
-/// `unlink_chunk`) were about 12% of an ingest's CPU in a profile (docs/BENCHMARKS.md).
+/// `unlink_chunk`, waits on the two arenas [`bound_malloc_arenas`] allows) were about 12% of an
+/// ingest's CPU in a profile; with mimalloc the CPU per event fell ~27% (docs/BENCHMARKS.md).
+/// The v2 series: it gives freed memory back after 10 ms, v3 after 1 s, which held peak
+/// anonymous memory at 313-392 MiB in the same benchmark against 290-313 MiB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -87,10 +90,12 @@ enum Command {
     Man(commands::docs::ManArgs),
 }
 
-/// glibc malloc arenas the process uses unless `MALLOC_ARENA_MAX` is set. glibc's default is
-/// up to 8 per core, one per thread that allocates at a time, and memory freed in one arena is
-/// not reused by another: under a heavy file ingest the peak anonymous memory was 387 MiB with
-/// glibc's default and 207 MiB with 2 (`bench/ingest.sh`, 1 M lines, docs/BENCHMARKS.md).
+/// glibc malloc arenas the process uses unless `MALLOC_ARENA_MAX` is set. Rust code allocates
+/// with mimalloc ([`GLOBAL`]); what still calls glibc's malloc is the C libraries (librdkafka,
+/// zstd, libsystemd). glibc's default is up to 8 arenas per core, one per thread that allocates
+/// at a time, and memory freed in one arena is not reused by another: under a heavy file ingest
+/// (before mimalloc) the peak anonymous memory was 387 MiB with glibc's default and 207 MiB
+/// with 2 (`bench/ingest.sh`, 1 M lines, docs/BENCHMARKS.md).
 const MALLOC_ARENAS: i32 = 2;
 
 /// Caps glibc's malloc arenas at [`MALLOC_ARENAS`] (before any other thread starts), unless the
