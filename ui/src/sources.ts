@@ -11,7 +11,7 @@
 import { ApiError, getJson } from "./api";
 import { fmtNum } from "./detect";
 import { byId, el } from "./dom";
-import type { LearnedOverrides, LearnedResponse, LearnedSource, Segment } from "./types";
+import type { LearnedOverrides, LearnedResponse, LearnedSource, Segment, StreamLayout } from "./types";
 
 const POLL_MS = 10_000;
 
@@ -64,7 +64,7 @@ export function sourceRows(r: LearnedResponse): SourceRow[] {
     origin: originOf(s),
     fields: s.fields ?? [],
     time: timeOf(s),
-    zone: `${s.zone} (${s.zone_from === "fixed" ? "syslog and HTTP times without a zone are UTC" : s.zone_from})`,
+    zone: `${s.zone} (${s.zone_from === "fixed" ? "syslog and HTTP times without a zone are UTC, unless a [[syslog.layouts]] or [[http.layouts]] entry gives a zone" : s.zone_from})`,
     matched: fmtNum(s.matched ?? 0),
     relearned: fmtNum(s.relearned ?? 0),
     ambiguous: !!s.ambiguous_date,
@@ -85,6 +85,24 @@ export function overrideLines(o: LearnedOverrides | undefined): string[] {
     if (l.timestamp_format) parts.push(`timestamp_format = ${JSON.stringify(l.timestamp_format)}`);
     out.push(`[[files.layouts]] ${parts.join(", ")}`);
   }
+  const streams: [string, StreamLayout[] | undefined][] = [
+    ["syslog", o.syslog_layouts],
+    ["http", o.http_layouts],
+  ];
+  for (const [section, entries] of streams) {
+    for (const l of entries ?? []) {
+      const parts: string[] = [];
+      for (const k of ["hosts", "programs", "streams"] as const) {
+        const v = l[k];
+        if (v && v.length) parts.push(`${k} = ${list(v)}`);
+      }
+      for (const k of ["timezone", "pattern", "timestamp_format"] as const) {
+        const v = l[k];
+        if (v) parts.push(`${k} = ${JSON.stringify(v)}`);
+      }
+      out.push(`[[${section}.layouts]] ${parts.join(", ")}`);
+    }
+  }
   return out;
 }
 
@@ -92,7 +110,8 @@ export function overrideLines(o: LearnedOverrides | undefined): string[] {
 export function sourcesSummary(r: LearnedResponse): string {
   const n = (r.sources ?? []).length;
   const relearned = (r.sources ?? []).reduce((a, s) => a + (s.relearned ?? 0), 0);
-  const layouts = (r.overrides?.layouts ?? []).length;
+  const o = r.overrides;
+  const layouts = (o?.layouts ?? []).length + (o?.syslog_layouts ?? []).length + (o?.http_layouts ?? []).length;
   return [
     `${fmtNum(n)} source${n === 1 ? "" : "s"} with a learned structure`,
     `${fmtNum(relearned)} re-learning${relearned === 1 ? "" : "s"}`,

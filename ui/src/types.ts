@@ -363,6 +363,19 @@ export interface LearnedOverrides {
   timezone: string;
   zones: { paths: string[]; timezone: string }[];
   layouts: { paths: string[]; pattern?: string; timestamp_format?: string }[];
+  /** `[[syslog.layouts]]`, `[[http.layouts]]` (absent from older servers). */
+  syslog_layouts?: StreamLayout[];
+  http_layouts?: StreamLayout[];
+}
+
+/** A `[[syslog.layouts]]` or `[[http.layouts]]` entry. */
+export interface StreamLayout {
+  hosts?: string[];
+  programs?: string[];
+  streams?: string[];
+  timezone?: string;
+  pattern?: string;
+  timestamp_format?: string;
 }
 
 /** `GET /api/v1/sources/learned`. */

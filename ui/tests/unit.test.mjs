@@ -593,6 +593,8 @@ test("sources model: rows, origins, time readings and the configured overrides",
       timezone: "UTC",
       zones: [{ paths: ["/srv/*.log"], timezone: "Europe/Paris" }],
       layouts: [{ paths: ["/srv/x.log"], pattern: "^(?P<message>.*)$" }],
+      syslog_layouts: [{ hosts: ["legacy*"], programs: ["billing"], timezone: "America/New_York" }],
+      http_layouts: [{ streams: ["pay"], timestamp_format: "%d.%m.%Y %H:%M:%S" }],
     },
   };
   const rows = m.src.sourceRows(resp);
@@ -606,7 +608,10 @@ test("sources model: rows, origins, time readings and the configured overrides",
     "%d.%m.%Y %H:%M:%S%.f",
     "any known shape, day before month",
   ]);
-  assert.equal(rows[0].zone, "UTC (syslog and HTTP times without a zone are UTC)");
+  assert.equal(
+    rows[0].zone,
+    "UTC (syslog and HTTP times without a zone are UTC, unless a [[syslog.layouts]] or [[http.layouts]] entry gives a zone)",
+  );
   assert.equal(rows[1].zone, "Europe/Paris (files.zones)");
   assert.equal(rows[0].matched, (12345).toLocaleString());
   assert.equal(rows[1].ambiguous, true);
@@ -614,8 +619,10 @@ test("sources model: rows, origins, time readings and the configured overrides",
     '[files] timezone = "UTC"',
     '[[files.zones]] paths = ["/srv/*.log"], timezone = "Europe/Paris"',
     '[[files.layouts]] paths = ["/srv/x.log"], pattern = "^(?P<message>.*)$"',
+    '[[syslog.layouts]] hosts = ["legacy*"], programs = ["billing"], timezone = "America/New_York"',
+    '[[http.layouts]] streams = ["pay"], timestamp_format = "%d.%m.%Y %H:%M:%S"',
   ]);
   assert.deepEqual(m.src.overrideLines(undefined), []);
-  assert.equal(m.src.sourcesSummary(resp), "3 sources with a learned structure  ·  3 re-learnings  ·  1 configured layout");
+  assert.equal(m.src.sourcesSummary(resp), "3 sources with a learned structure  ·  3 re-learnings  ·  3 configured layouts");
   assert.equal(m.src.sourcesSummary({ sources: [] }), "0 sources with a learned structure  ·  0 re-learnings  ·  0 configured layouts");
 });

@@ -84,9 +84,9 @@ pub struct AppState {
     /// The parse stage's learned structures (`<data_dir>/parse/learned.json`), listed by
     /// `/api/v1/sources/learned` (404 when `None`).
     pub learned_state: Option<std::path::PathBuf>,
-    /// The `[files]` section the parse stage applies (zones and explicit layouts), shown beside
-    /// the learned structures.
-    pub learned_files: Option<Arc<loglynx_config::FilesConfig>>,
+    /// The configuration the parse stage applies (`[files]` zones and layouts,
+    /// `[[syslog.layouts]]`, `[[http.layouts]]`), shown beside the learned structures.
+    pub learned_config: Option<Arc<loglynx_config::Config>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,
 }
@@ -129,7 +129,7 @@ impl AppState {
             patterns: None,
             root: None,
             learned_state: None,
-            learned_files: None,
+            learned_config: None,
             shutdown: Arc::new(watch::Sender::new(false)),
         }
     }

@@ -158,3 +158,79 @@ fn syslog_and_http_streams_learn_the_layout_behind_their_header() {
     assert!(text.contains("learned structure: level thread logger message"), "{text}");
     server.stop();
 }
+
+/// A `[[syslog.layouts]]` entry gives a sender's program its zone and reads its messages, and a
+/// `[[http.layouts]]` entry reads the text lines posted with `?stream=`: configured, not learned.
+#[test]
+fn configured_layouts_win_for_syslog_senders_and_http_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("loglynx.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[syslog.layouts]]
+hosts = ["legacy*"]
+programs = ["billing"]
+timezone = "America/New_York"
+pattern = '^(?P<timestamp>[^|]+)\|(?P<level>[^|]*)\|(?P<thread>[^|]*)\|(?P<logger>[^|]*)\|(?P<message>.*)$'
+timestamp_format = "%d.%m.%Y %H:%M:%S%.3f"
+
+[[http.layouts]]
+streams = ["payments"]
+timezone = "+02:00"
+timestamp_format = "%d.%m.%Y %H:%M:%S"
+"#,
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--config", cfg, "--syslog-udp", "127.0.0.1:0"]);
+
+    // RFC 3164 from legacy1's billing: pipe-delimited messages, times in New York (EDT, UTC-4).
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.syslog_udp.expect("udp address printed");
+    for i in 0..12 {
+        let line = format!(
+            "<14>Oct 11 22:14:{i:02} legacy1 billing[4]: 11.10.2024 22:14:{i:02}.500|{}|pool-{i}|com.acme.Pay|cfgmark {i} declined",
+            LEVELS[i % 3].0
+        );
+        udp.send_to(line.as_bytes(), target).unwrap();
+    }
+    server.wait_total("cfgmark", 12, WAIT);
+    for h in server.all_hits("cfgmark") {
+        let msg = h["message"].as_str().unwrap();
+        let i: usize = msg.split_whitespace().nth(1).and_then(|d| d.parse().ok()).unwrap_or_else(|| panic!("{h}"));
+        assert_eq!(msg, format!("cfgmark {i} declined"), "{h}");
+        assert_eq!(h["log.level"], LEVELS[i % 3].1, "{h}");
+        assert_eq!(h["labels.log.logger"], "com.acme.Pay", "{h}");
+        assert_eq!(h["labels.process.thread.name"], format!("pool-{i}"), "{h}");
+        assert_eq!(h["labels.log.layout"], "configured", "{h}");
+        assert_eq!(h["@timestamp"], format!("2024-10-12T02:14:{i:02}.500Z"), "{h}");
+    }
+    // Nothing learned for that stream: the configured layout reads it.
+    let listed: Value = server.client().get(server.url("/api/v1/sources/learned")).send().unwrap().json().unwrap();
+    assert!(!listed["sources"].as_array().unwrap().iter().any(|r| r["source"] == "billing"), "{listed}");
+    assert_eq!(listed["overrides"]["syslog_layouts"][0]["timezone"], "America/New_York", "{listed}");
+    assert_eq!(listed["overrides"]["http_layouts"][0]["streams"][0], "payments", "{listed}");
+
+    // Text lines with ?stream=payments: the entry's format and zone.
+    let post = |path: &str, body: String| {
+        server.client().post(server.url(path)).header("content-type", "text/plain").body(body).send().unwrap()
+    };
+    let text: String = (0..5).map(|i| format!("31.05.2024 10:00:0{i} WARN [main] c.a.Pay: paymark {i} retried\n")).collect();
+    let r = post("/api/v1/ingest?stream=payments", text);
+    assert!(r.status().is_success(), "{}", r.status());
+    server.wait_total("paymark", 5, WAIT);
+    for h in server.all_hits("paymark") {
+        let msg = h["message"].as_str().unwrap();
+        let i: usize = msg.split_whitespace().nth(1).and_then(|d| d.parse().ok()).unwrap_or_else(|| panic!("{h}"));
+        assert_eq!(h["@timestamp"], format!("2024-05-31T08:00:0{i}Z"), "{h}");
+        assert_eq!((h["log.level"].as_str(), h["event.dataset"].as_str()), (Some("warn"), Some("custom")), "{h}");
+        assert_eq!(h["labels.log.logger"], "c.a.Pay", "{h}");
+    }
+    // A stream name that cannot be one is refused, saying what is taken; nothing is stored.
+    let r = post("/api/v1/ingest?stream=a%7Cb", "badstreammark\n".into());
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert!(e["error"]["reason"].as_str().unwrap_or_default().contains("1 to 64 ASCII"), "{e}");
+    server.stop();
+}

@@ -94,6 +94,7 @@ impl Config {
         self.pipeline.validate()?;
         self.query.validate()?;
         self.files.validate()?;
+        self.syslog.validate()?;
         self.kafka.validate()?;
         self.detect.validate()?;
         self.otlp.validate()?;

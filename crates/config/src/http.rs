@@ -77,6 +77,11 @@ pub struct HttpConfig {
     /// with `Retry-After`. 0: no limit.
     #[serde(default = "default_ingest_rate")]
     pub ingest_rate: u64,
+    /// Explicit layouts and zones for the lines of some HTTP streams (`[[http.layouts]]`, see
+    /// [`crate::StreamLayoutRule`]; the first that matches wins over the structure learned for
+    /// the stream).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layouts: Vec<crate::StreamLayoutRule>,
 }
 
 impl Default for HttpConfig {
@@ -97,6 +102,7 @@ impl Default for HttpConfig {
             max_records: default_max_records(),
             max_bulk_errors: default_max_bulk_errors(),
             ingest_rate: default_ingest_rate(),
+            layouts: Vec::new(),
         }
     }
 }
@@ -105,6 +111,9 @@ impl HttpConfig {
     /// The auth rule: an API open to the network needs a token or API keys (the key file of
     /// `data_dir`).
     pub(crate) fn validate(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        for (i, l) in self.layouts.iter().enumerate() {
+            l.validate("http", i)?;
+        }
         if !self.listen.ip().is_loopback() && !self.has_credentials(data_dir) {
             return Err(ConfigError::Invalid(format!(
                 "http.listen = {} is not a loopback address: create an API key (`loglynx keys add NAME --scope admin --data-dir {}`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so the API is not open to the network",

@@ -35,7 +35,7 @@ pub use files::{FilesConfig, Multiline, StartAt, ZoneRule};
 pub use http::{HttpConfig, KEYS_FILE};
 pub use journald::JournaldConfig;
 pub use kafka::{Compression, KafkaConfig, SecurityProtocol};
-pub use layout::{LayoutRule, LAYOUT_GROUPS};
+pub use layout::{LayoutRule, StreamLayoutRule, LAYOUT_GROUPS};
 pub use opt_addr::parse_opt_addr;
 pub use otlp::OtlpConfig;
 pub use patterns::PatternsConfig;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ByteSize;
+use crate::{ByteSize, ConfigError, StreamLayoutRule};
 
 /// Syslog servers (RFC 3164 and RFC 5424).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,20 @@ pub struct SyslogConfig {
     /// `max_connections` slots; senders reconnect when they have more to send.
     #[serde(default = "default_idle_timeout", with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// Explicit layouts and zones for the messages of some senders and programs
+    /// (`[[syslog.layouts]]`, see [`StreamLayoutRule`]; the first that matches wins over the
+    /// structure learned for the stream).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layouts: Vec<StreamLayoutRule>,
+}
+
+impl SyslogConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (i, l) in self.layouts.iter().enumerate() {
+            l.validate("syslog", i)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for SyslogConfig {

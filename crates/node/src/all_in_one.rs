@@ -120,7 +120,7 @@ impl AllInOne {
             cfg.pipeline.parse_threads,
             cfg.pipeline.keep_original,
             Arc::new(
-                loglynx_pipeline::FileRules::from_files(&cfg.files)
+                loglynx_pipeline::FileRules::from_config(&cfg)
                     .with_state_file(cfg.data_dir.join("parse").join("learned.json"))
                     .with_learned_sources(cfg.pipeline.learned_sources),
             ),
@@ -172,7 +172,7 @@ impl AllInOne {
         state.detection = detection.clone();
         state.patterns = patterns.clone().map(|p| p as Arc<dyn loglynx_api::PatternView>);
         state.learned_state = Some(cfg.data_dir.join("parse").join("learned.json"));
-        state.learned_files = Some(Arc::new(cfg.files.clone()));
+        state.learned_config = Some(Arc::new(cfg.clone()));
         drop(raw_tx);
         let limits = loglynx_api::ServeLimits::from_config(&cfg.http);
         {

@@ -83,7 +83,7 @@ impl Serve {
         state.pipeline_view = Some(Arc::new(HealthFiles::new(&cfg.data_dir)));
         // The workers' learned parse structures, when they share this data directory.
         state.learned_state = Some(cfg.data_dir.join("parse").join("learned.json"));
-        state.learned_files = Some(Arc::new(cfg.files.clone()));
+        state.learned_config = Some(Arc::new(cfg.clone()));
         // The template dictionary of /api/v1/patterns: the workers' saved miner states, merged.
         state.patterns = crate::patterns::StateFiles::new(&cfg).map(|s| Arc::new(s) as Arc<dyn loglynx_api::PatternView>);
         // A root: queries go to the workers' leaf APIs, and the pipeline's health comes from

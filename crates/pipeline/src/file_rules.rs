@@ -9,10 +9,15 @@
 //! old file imported). In the hour a clock goes back, a time without a zone is ambiguous; the
 //! offset of the second pass (after the change) is taken.
 //!
-//! Zones and layouts are for files only: syslog and HTTP records keep UTC for times without a
-//! zone. Raw text lines over HTTP learn their structure as a file does (per endpoint and host),
-//! and syslog messages and JSON documents' `message` learn the application layout behind their
-//! header per stream (`crate::learn::message`).
+//! Syslog and HTTP records keep UTC for times without a zone, unless a `[[syslog.layouts]]` or
+//! `[[http.layouts]]` entry that matches their stream gives one ([`StreamRule`]). Raw text lines
+//! over HTTP learn their structure as a file does (per stream: `?stream=` of the request, and
+//! host), and syslog messages and JSON documents' `message` learn the application layout behind
+//! their header per stream (`crate::learn::message`). A matching entry's layout wins over
+//! learning: it reads a text line as a file's layout does, or a message behind its header
+//! (`message::apply_configured`); its zone is the one of the header's and the message's times
+//! without an offset (the record is parsed again with it once its stream is known: an RFC 3164
+//! header has neither a zone nor, before it is read, a known sender).
 //!
 //! A file without a configured layout whose lines detection does not explain, or reads only as
 //! a generic timestamped header, gets a learned structure (`crate::learn`);
@@ -22,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use glob::Pattern;
-use loglynx_config::{FilesConfig, Zone};
+use loglynx_config::{FilesConfig, StreamLayoutRule, Zone};
 use loglynx_core::{Event, FormatHint, RawRecord, SourceKind};
 
 use crate::learn::{generic, message, unexplained, Head, Learner, Outcome};
@@ -34,7 +39,53 @@ pub struct FileRules {
     default_zone: Zone,
     zones: Vec<(Vec<Pattern>, Zone)>,
     layouts: Vec<(Vec<Pattern>, Layout)>,
+    /// `[[syslog.layouts]]`, `[[http.layouts]]`.
+    syslog: Vec<StreamRule>,
+    http: Vec<StreamRule>,
     learner: Learner,
+}
+
+/// A compiled `[[syslog.layouts]]` or `[[http.layouts]]` entry.
+#[derive(Debug)]
+pub(crate) struct StreamRule {
+    hosts: Vec<Pattern>,
+    programs: Vec<Pattern>,
+    streams: Vec<Pattern>,
+    /// `None` for UTC.
+    zone: Option<Zone>,
+    layout: Option<Layout>,
+}
+
+impl StreamRule {
+    fn new(r: &StreamLayoutRule) -> Self {
+        StreamRule {
+            hosts: globs(&r.hosts),
+            programs: globs(&r.programs),
+            streams: globs(&r.streams),
+            zone: r.timezone.clone().filter(|z| z.fixed_offset_secs() != Some(0)),
+            layout: r.layout().as_ref().and_then(Layout::new),
+        }
+    }
+
+    /// Empty selectors match anything.
+    fn matches(&self, host: &str, program: &str, stream: &str) -> bool {
+        let any = |pats: &[Pattern], v: &str| pats.is_empty() || pats.iter().any(|p| p.matches(v));
+        any(&self.hosts, host) && any(&self.programs, program) && any(&self.streams, stream)
+    }
+
+    /// The context for a time near `at`: the zone's offset then.
+    fn ctx(&self, ctx: &ParseContext, at: loglynx_core::Timestamp) -> ParseContext {
+        match &self.zone {
+            Some(z) => ParseContext { utc_offset_secs: z.offset_secs_at(at.0), ..*ctx },
+            None => *ctx,
+        }
+    }
+}
+
+/// The stream an HTTP record was sent to: `?stream=NAME` of `POST /api/v1/ingest` (the
+/// endpoint `ingest/NAME`), else `""`.
+pub(crate) fn http_stream(endpoint: &str) -> &str {
+    endpoint.split_once('/').map_or("", |(_, s)| s)
 }
 
 /// What applies to one source.
@@ -51,6 +102,8 @@ impl Default for FileRules {
             default_zone: Zone::utc(),
             zones: Vec::new(),
             layouts: Vec::new(),
+            syslog: Vec::new(),
+            http: Vec::new(),
             learner: Learner::default(),
         }
     }
@@ -72,8 +125,32 @@ impl FileRules {
                 .iter()
                 .filter_map(|r| Some((globs(&r.paths), Layout::new(r)?)))
                 .collect(),
+            syslog: Vec::new(),
+            http: Vec::new(),
             learner: Learner::default(),
         }
+    }
+
+    /// Adds the `[[syslog.layouts]]` and `[[http.layouts]]` entries.
+    pub fn with_stream_layouts(mut self, syslog: &[StreamLayoutRule], http: &[StreamLayoutRule]) -> Self {
+        self.syslog = syslog.iter().map(StreamRule::new).collect();
+        self.http = http.iter().map(StreamRule::new).collect();
+        self
+    }
+
+    /// The rules of a whole configuration: `[files]`, `[[syslog.layouts]]`, `[[http.layouts]]`.
+    pub fn from_config(cfg: &loglynx_config::Config) -> Self {
+        FileRules::from_files(&cfg.files).with_stream_layouts(&cfg.syslog.layouts, &cfg.http.layouts)
+    }
+
+    /// The first `[[syslog.layouts]]` entry for a program of a sender.
+    pub(crate) fn syslog_rule(&self, sender: &str, program: &str) -> Option<&StreamRule> {
+        self.syslog.iter().find(|r| r.matches(sender, program, ""))
+    }
+
+    /// The first `[[http.layouts]]` entry for a stream received by `host`.
+    pub(crate) fn http_rule(&self, host: &str, stream: &str) -> Option<&StreamRule> {
+        self.http.iter().find(|r| r.matches(host, "", stream))
     }
 
     /// Keeps the structures learned for files in `state_file` (`<data_dir>/parse/learned.json`)
@@ -108,13 +185,14 @@ impl FileRules {
             let k = match last {
                 Some((lk, k)) if lk == src_key => k,
                 _ => *by_src.entry(src_key).or_insert_with(|| {
-                let rules = self.for_source(&r.source);
+                let rules = self.rules_of(r);
                 let key = match r.source.as_ref() {
                     SourceKind::File { path } if rules.layout.is_none() => {
                         Some(learner_key(r.host.as_deref(), path))
                     }
-                    // Raw text lines over HTTP learn as a file does, per endpoint and host.
-                    SourceKind::Http { endpoint } if r.hint == FormatHint::Auto => {
+                    // Raw text lines over HTTP learn as a file does, per endpoint (with its
+                    // stream) and host, unless a configured layout reads them.
+                    SourceKind::Http { endpoint } if r.hint == FormatHint::Auto && rules.layout.is_none() => {
                         Some(format!("http|{endpoint}|{}", r.host.as_deref().unwrap_or("")))
                     }
                     _ => None,
@@ -199,14 +277,38 @@ impl FileRules {
         if streams.is_empty() {
             return;
         }
-        let streams: Vec<(String, Vec<usize>)> = streams.into_iter().map(|(k, v)| (message::key(&k), v)).collect();
-        for (key, idx) in streams {
+        // A configured entry per stream: its zone and layout instead of UTC and learning.
+        let streams: Vec<(String, Option<&StreamRule>, Vec<usize>)> = streams
+            .into_iter()
+            .map(|(k, v)| (message::key(&k), self.stream_rule(&k), v))
+            .collect();
+        for (key, rule, idx) in streams {
+            if let Some(r) = rule {
+                if r.zone.is_some() {
+                    // The header's times in the stream's zone (parsed again, now that the
+                    // stream is known).
+                    for &i in &idx {
+                        events[i] = parse_with(&records[i], ctx, SourceRules { zone: r.zone.as_ref(), layout: None });
+                    }
+                }
+            }
+            // A message's own time without an offset is in the zone's offset at the header's
+            // time (the message's is near it: right across a daylight-saving change).
+            let at = |e: &Event| rule.map_or(*ctx, |r| r.ctx(ctx, e.timestamp));
+            if let Some(layout) = rule.and_then(|r| r.layout.as_ref()) {
+                for &i in &idx {
+                    let c = at(&events[i]);
+                    message::apply_configured(layout, &mut events[i], &c);
+                }
+                continue;
+            }
             let learned = self.learner.layout(&key);
             let mut fitted = 0u32;
             let mut missed = Vec::new();
             if let Some(l) = &learned {
                 for &i in &idx {
-                    if message::apply(l, &records[i], &mut events[i], ctx) {
+                    let c = at(&events[i]);
+                    if message::apply(l, &records[i], &mut events[i], &c) {
                         fitted += 1;
                     } else {
                         missed.push(i);
@@ -220,9 +322,22 @@ impl FileRules {
                 Outcome { lines: u32::try_from(idx.len()).unwrap_or(u32::MAX), fitted, sampled, messages: true };
             if let Some(layout) = self.learner.observe(&key, out, ctx, &no_head) {
                 for &i in &missed {
-                    message::apply(&layout, &records[i], &mut events[i], ctx);
+                    let c = at(&events[i]);
+                    message::apply(&layout, &records[i], &mut events[i], &c);
                 }
             }
+        }
+    }
+
+    /// The configured entry of a message stream (`message::stream`'s parts), if any.
+    fn stream_rule(&self, k: &message::KeyParts<'_>) -> Option<&StreamRule> {
+        match k {
+            ["syslog", sender, program, _] if !self.syslog.is_empty() => self.syslog_rule(sender, program),
+            ["http", endpoint, host, stream] if !self.http.is_empty() => {
+                let stream = if stream.is_empty() { http_stream(endpoint) } else { stream };
+                self.http_rule(host, stream)
+            }
+            _ => None,
         }
     }
 
@@ -254,7 +369,22 @@ impl FileRules {
 
     /// Parses `rec` with the rules of its source (what the stage does for each record).
     pub fn parse(&self, rec: &RawRecord, ctx: &ParseContext) -> Event {
-        parse_with(rec, ctx, self.for_source(&rec.source))
+        parse_with(rec, ctx, self.rules_of(rec))
+    }
+
+    /// The rules of a record's source known before it is parsed: its file's, or for a text
+    /// line over HTTP its stream's `[[http.layouts]]` entry (a syslog record's sender and
+    /// program are known only once its header is read).
+    pub fn rules_of(&self, rec: &RawRecord) -> SourceRules<'_> {
+        match rec.source.as_ref() {
+            SourceKind::Http { endpoint } if rec.hint == FormatHint::Auto => {
+                match self.http_rule(rec.host.as_deref().unwrap_or(""), http_stream(endpoint)) {
+                    Some(r) => SourceRules { zone: r.zone.as_ref(), layout: r.layout.as_ref() },
+                    None => SourceRules::default(),
+                }
+            }
+            source => self.for_source(source),
+        }
     }
 
     /// The rules of a source.

@@ -156,7 +156,7 @@ fn parse_batch(
             batch
                 .records
                 .iter()
-                .map(|r| parse_isolated(r, &ctx, rules.for_source(&r.source), parse, stats))
+                .map(|r| parse_isolated(r, &ctx, rules.rules_of(r), parse, stats))
                 .collect()
         }
     };

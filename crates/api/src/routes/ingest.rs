@@ -24,7 +24,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use loglynx_collect::http::{HttpSource, LineFormat, RejectedLine};
+use loglynx_collect::http::{valid_stream, HttpSource, LineFormat, RejectedLine};
 use loglynx_collect::CollectError;
 use loglynx_core::RawRecord;
 use loglynx_telemetry::internal_events::{
@@ -32,11 +32,11 @@ use loglynx_telemetry::internal_events::{
     IngestRequestReceived,
 };
 use loglynx_telemetry::InternalEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::routes::read_body;
+use crate::routes::{read_body, ApiQuery};
 use crate::state::IngestState;
 
 /// One rejected line, as the reply lists it.
@@ -67,20 +67,35 @@ struct IngestReply {
     rejected_count: usize,
 }
 
+/// Query parameters of `POST /api/v1/ingest`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct IngestParams {
+    /// The stream the lines belong to (one application's lines): learned apart from other
+    /// streams, and named by `[[http.layouts]]` `streams`.
+    stream: Option<String>,
+}
+
 /// Handler of `POST /api/v1/ingest`.
 pub(crate) async fn ingest(
     State(st): State<IngestState>,
     who: Principal,
+    ApiQuery(params): ApiQuery<IngestParams>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let endpoint = IngestEndpoint::Ingest;
     IngestRequestReceived { endpoint }.emit(&st.metrics);
+    if let Some(s) = params.stream.as_deref().filter(|s| !valid_stream(s)) {
+        return Err(ApiError::BadRequest(format!(
+            "stream {:?} is not a stream name: use 1 to 64 ASCII letters, digits, '.', '_' or '-' (e.g. ?stream=billing-api)",
+            s.chars().take(80).collect::<String>()
+        )));
+    }
     let format = body_format(&headers)?;
     let body = read_body(st.max_body, &headers, body)?;
 
     let source = st.source();
-    let lines = source.lines(&body, format);
+    let lines = source.lines(&body, format, params.stream.as_deref());
     let accepted = lines.records.len();
     let rejected_count = lines.rejected_count;
     st.ingest_limits.admit(&who, accepted + rejected_count)?;

@@ -2,7 +2,7 @@
 //! (files, syslog senders' programs, HTTP streams), read from the state file it keeps
 //! (`<data_dir>/parse/learned.json`, rewritten whenever what was learned changes), the most
 //! recently used first, with what the configuration sets instead (`files.timezone`,
-//! `[[files.zones]]`, `[[files.layouts]]`).
+//! `[[files.zones]]`, `[[files.layouts]]`, `[[syslog.layouts]]`, `[[http.layouts]]`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,10 +23,10 @@ pub(crate) async fn learned(State(st): State<AppState>) -> Response {
         )
             .into_response();
     };
-    let files = st.learned_files.clone().unwrap_or_default();
+    let cfg = st.learned_config.clone().unwrap_or_default();
     let listed = tokio::task::spawn_blocking(move || {
-        let list = loglynx_pipeline::learned_sources_with(&path, &files);
-        (list, overrides(&files))
+        let list = loglynx_pipeline::learned_sources_with(&path, &cfg.files);
+        (list, overrides(&cfg))
     });
     match listed.await {
         Ok((list, overrides)) => Json(json!({ "sources": list, "overrides": overrides })).into_response(),
@@ -34,12 +34,16 @@ pub(crate) async fn learned(State(st): State<AppState>) -> Response {
     }
 }
 
-/// What the configuration sets instead of inference: `files.timezone`, the `[[files.zones]]`
-/// and the `[[files.layouts]]` entries (first match wins), as the config file spells them.
-fn overrides(files: &loglynx_config::FilesConfig) -> serde_json::Value {
+/// What the configuration sets instead of inference: `files.timezone`, the `[[files.zones]]`,
+/// `[[files.layouts]]`, `[[syslog.layouts]]` and `[[http.layouts]]` entries (first match wins),
+/// as the config file spells them.
+fn overrides(cfg: &loglynx_config::Config) -> serde_json::Value {
+    let files = &cfg.files;
     json!({
         "timezone": files.timezone.name(),
         "zones": files.zones.iter().map(|z| json!({ "paths": z.paths, "timezone": z.timezone.name() })).collect::<Vec<_>>(),
         "layouts": files.layouts,
+        "syslog_layouts": cfg.syslog.layouts,
+        "http_layouts": cfg.http.layouts,
     })
 }

@@ -71,11 +71,20 @@ pub struct Lines {
     pub rejected_count: usize,
 }
 
-/// Frames `body` into records of source `http` endpoint `ingest`, received now by `host`.
-pub(crate) fn frame_lines(body: &[u8], format: LineFormat, host: &str, max_line: usize) -> Lines {
+/// A stream name `?stream=` takes: 1 to 64 ASCII letters, digits, `.`, `_`, `-`.
+pub fn valid_stream(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Frames `body` into records of source `http` endpoint `ingest` (`ingest/STREAM` for a named
+/// stream), received now by `host`.
+pub(crate) fn frame_lines(body: &[u8], format: LineFormat, host: &str, max_line: usize, stream: Option<&str>) -> Lines {
     let received = Timestamp::now();
     let source = Arc::new(SourceKind::Http {
-        endpoint: "ingest".into(),
+        endpoint: match stream {
+            Some(s) => format!("ingest/{s}"),
+            None => "ingest".into(),
+        },
     });
     let mut out = Lines {
         records: Vec::new(),
@@ -181,7 +190,7 @@ mod tests {
     #[test]
     fn ndjson_keeps_objects_and_numbers_the_rejected() {
         let body = b"{\"a\":1}\n\n  \n[1]\r\n{bad\n{\"b\":2}\r\n";
-        let l = frame_lines(body, LineFormat::Ndjson, "h", 100);
+        let l = frame_lines(body, LineFormat::Ndjson, "h", 100, None);
         assert_eq!(l.records.len(), 2);
         assert_eq!(l.records[1].body, b"{\"b\":2}".to_vec());
         assert!(l.records.iter().all(|r| r.hint == FormatHint::Json));
@@ -194,7 +203,7 @@ mod tests {
 
     #[test]
     fn text_lines_over_the_limit_are_cut_and_flagged() {
-        let l = frame_lines(b"abcdef\nabc\n\xff\xfe", LineFormat::Text, "h", 3);
+        let l = frame_lines(b"abcdef\nabc\n\xff\xfe", LineFormat::Text, "h", 3, None);
         let bodies: Vec<&[u8]> = l.records.iter().map(|r| &r.body[..]).collect();
         assert_eq!(bodies, vec![&b"abc"[..], b"abc", b"\xff\xfe"]);
         let cut: Vec<bool> = l.records.iter().map(|r| r.truncated).collect();
@@ -206,7 +215,7 @@ mod tests {
     #[test]
     fn only_the_first_rejections_are_listed() {
         let body = "x\n".repeat(MAX_REPORTED + 5);
-        let l = frame_lines(body.as_bytes(), LineFormat::Ndjson, "h", 100);
+        let l = frame_lines(body.as_bytes(), LineFormat::Ndjson, "h", 100, None);
         assert_eq!(l.rejected.len(), MAX_REPORTED);
         assert_eq!(l.rejected_count, MAX_REPORTED + 5);
     }

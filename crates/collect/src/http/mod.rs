@@ -20,7 +20,7 @@ mod submit;
 
 pub use bulk::{ActionError, Bulk, BulkItem, BulkItemError, BulkOp, DEFAULT_INDEX, INDEX_LABEL};
 pub use json::{validate_json_line, JsonLineError};
-pub use lines::{LineFormat, Lines, RejectedLine, MAX_REPORTED};
+pub use lines::{valid_stream, LineFormat, Lines, RejectedLine, MAX_REPORTED};
 pub use source::{
     HttpSettings, HttpSource, DEFAULT_ACK_TIMEOUT, DEFAULT_MAX_LINE, DEFAULT_QUEUE_WAIT,
 };

@@ -51,7 +51,7 @@ impl Default for HttpSettings {
 ///
 /// let source = HttpSource::new(queue, "myhost".into(), HttpSettings::default(), None);
 /// let format = LineFormat::from_content_type(Some("application/x-ndjson")).unwrap();
-/// let lines = source.lines(b"{\"message\":\"hello\"}\n[1]\n", format);
+/// let lines = source.lines(b"{\"message\":\"hello\"}\n[1]\n", format, None);
 /// assert_eq!(lines.rejected_count, 1);
 /// source.submit(lines.records).await.unwrap(); // durable now
 /// # }
@@ -88,9 +88,12 @@ impl HttpSource {
         &self.host
     }
 
-    /// Frames a line body (NDJSON or text; see [`LineFormat`]).
-    pub fn lines(&self, body: &[u8], format: LineFormat) -> Lines {
-        frame_lines(body, format, &self.host, self.settings.max_line)
+    /// Frames a line body (NDJSON or text; see [`LineFormat`]). `stream` names the stream the
+    /// lines belong to (`?stream=` of the request; checked by the caller with
+    /// [`crate::http::valid_stream`]): its records' endpoint is `ingest/STREAM`, so the parser
+    /// learns its structure apart from other streams and `[[http.layouts]]` can name it.
+    pub fn lines(&self, body: &[u8], format: LineFormat, stream: Option<&str>) -> Lines {
+        frame_lines(body, format, &self.host, self.settings.max_line, stream)
     }
 
     /// Frames an Elasticsearch `_bulk` body; `path_index` is the index named in the URL path.

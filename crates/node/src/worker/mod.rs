@@ -152,7 +152,7 @@ impl Worker {
             store: cfg.store.clone(),
             pipeline: cfg.pipeline.clone(),
             file_rules: Arc::new(
-                loglynx_pipeline::FileRules::from_files(&cfg.files)
+                loglynx_pipeline::FileRules::from_config(&cfg)
                     .with_state_file(cfg.data_dir.join("parse").join("learned.json"))
                     .with_learned_sources(cfg.pipeline.learned_sources),
             ),

@@ -125,6 +125,42 @@ pub(crate) fn apply(layout: &Layout, rec: &RawRecord, ev: &mut Event, ctx: &Pars
     true
 }
 
+/// Reads `ev.message` with a configured layout (`[[syslog.layouts]]`, `[[http.layouts]]`);
+/// `false` (event untouched) when the message does not fit. What the layout reads wins over the
+/// header: the user chose it. A time it reads outside the plausible range keeps the header's.
+/// The event keeps its dataset and gets label `log.layout: configured`.
+pub(crate) fn apply_configured(layout: &Layout, ev: &mut Event, ctx: &ParseContext) -> bool {
+    let line = ev.message.split('\n').next().unwrap_or("");
+    let first_len = line.len();
+    let mut got = Event { timestamp: ev.timestamp, ..Event::default() };
+    if !layout.apply(line, &mut got, ctx) {
+        return false;
+    }
+    if !got.flags.bad_timestamp {
+        ev.timestamp = got.timestamp;
+    }
+    if got.level.is_some() {
+        ev.level = got.level;
+    }
+    if got.pid.is_some() {
+        ev.pid = got.pid;
+    }
+    if got.host.is_some() {
+        ev.host = got.host;
+    }
+    if got.process_name.is_some() {
+        ev.process_name = got.process_name;
+        ev.service = got.service;
+    }
+    ev.labels.extend(got.labels);
+    ev.labels.insert("log.layout".to_string(), "configured".to_string());
+    // A continuation after the first line stays with the message.
+    let mut msg = got.message;
+    msg.push_str(ev.message.get(first_len..).unwrap_or(""));
+    ev.message = msg;
+    true
+}
+
 /// [`apply`] for a structure with columns, straight from what it reads into `ev` (no event in
 /// between; the same result as reading into one and taking what `apply` takes from it).
 fn apply_read(s: &Structure, rec: &RawRecord, ev: &mut Event, ctx: &ParseContext) -> bool {
@@ -336,5 +372,104 @@ mod tests {
         assert_eq!(super::peer_ip("[2001:db8::1]:514"), "2001:db8::1");
         assert_eq!(super::peer_ip("10.0.0.7:514"), "10.0.0.7");
         assert_eq!(super::peer_ip("2001:db8::1"), "2001:db8::1");
+    }
+
+    /// Rules with one `[[syslog.layouts]]` and one `[[http.layouts]]` section's entries.
+    fn configured(toml: &str) -> FileRules {
+        let c: loglynx_config::Config = toml::from_str(toml).unwrap();
+        c.validate().unwrap();
+        FileRules::from_config(&c)
+    }
+
+    const MAY31_10H: i64 = 1_717_149_600;
+    const SEC: i64 = 1_000_000_000;
+
+    #[test]
+    fn a_syslog_layout_gives_a_sender_program_its_zone_and_reads_its_messages() {
+        let rules = configured(
+            r#"
+[[syslog.layouts]]
+hosts = ["legacy*"]
+programs = ["billing"]
+timezone = "America/New_York"
+pattern = '^(?P<timestamp>[^|]+)\|(?P<level>[^|]*)\|(?P<thread>[^|]*)\|(?P<logger>[^|]*)\|(?P<message>.*)$'
+timestamp_format = "%d.%m.%Y %H:%M:%S%.3f"
+
+[[syslog.layouts]]
+hosts = ["legacy*"]
+timezone = "-05:00"
+"#,
+        );
+        let bodies: Vec<String> = (0..10)
+            .map(|i| format!("<14>May 31 10:00:0{i} legacy1 billing[4]: 31.05.2024 10:00:0{i}.250|{}|pool-{i}|com.acme.Pay|card {i} declined", LEVELS[i % 3].0))
+            .collect();
+        let evs = rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &bodies), &ctx());
+        for (i, e) in evs.iter().enumerate() {
+            assert_eq!(e.message, format!("card {i} declined"), "{e:?}");
+            assert_eq!(e.level.as_deref(), Some(LEVELS[i % 3].1));
+            assert_eq!(e.labels.get("log.logger").map(String::as_str), Some("com.acme.Pay"));
+            assert_eq!(e.labels.get("process.thread.name"), Some(&format!("pool-{i}")));
+            assert_eq!(e.labels.get("log.layout").map(String::as_str), Some("configured"));
+            assert_eq!(e.dataset.as_deref(), Some("syslog"));
+            // The message's time, in New York (summer: UTC-4), with its fraction.
+            assert_eq!(e.timestamp, Timestamp((MAY31_10H + 4 * 3600 + i as i64) * SEC + 250_000_000));
+        }
+        // Configured, not learned.
+        assert!(rules.learned_syslog_structure(PEER, "legacy1", "billing").is_none());
+        // A message the pattern does not fit keeps the header's reading, in the zone.
+        let odd = vec!["<11>May 31 10:00:09 legacy1 billing[4]: plain words".to_string()];
+        let e = &rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &odd), &ctx())[0];
+        assert_eq!((e.message.as_str(), e.level.as_deref()), ("plain words", Some("error")));
+        assert_eq!(e.timestamp, Timestamp((MAY31_10H + 4 * 3600 + 9) * SEC));
+        assert!(!e.labels.contains_key("log.layout"));
+        // Another program of the host: the second entry, a zone only.
+        let cron = vec!["<78>May 31 10:00:00 legacy2 cron[9]: (root) CMD (run-parts)".to_string()];
+        let e = &rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &cron), &ctx())[0];
+        assert_eq!(e.timestamp, Timestamp((MAY31_10H + 5 * 3600) * SEC));
+        assert_eq!(e.message, "(root) CMD (run-parts)");
+        // Another host: UTC, as without the entries.
+        let other = vec!["<14>May 31 10:00:00 web7 billing[4]: 31.05.2024 10:00:00.250|INFO|p|c|x".to_string()];
+        let e = &rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &other), &ctx())[0];
+        assert_eq!(e.timestamp, Timestamp(MAY31_10H * SEC));
+        assert!(!e.labels.contains_key("log.layout"));
+        // An RFC 5424 header's own offset is kept: the zone is for times without one.
+        let r5424 = vec!["<14>1 2024-05-31T10:00:00Z legacy1 billing 4 - - no layout here".to_string()];
+        let e = &rules.parse_batch(&recs(syslog(), FormatHint::Syslog, &r5424), &ctx())[0];
+        assert_eq!(e.timestamp, Timestamp(MAY31_10H * SEC));
+    }
+
+    #[test]
+    fn an_http_layout_reads_the_text_lines_and_documents_of_its_streams() {
+        let rules = configured(
+            r#"
+[[http.layouts]]
+streams = ["pay*"]
+timezone = "+02:00"
+timestamp_format = "%d.%m.%Y %H:%M:%S"
+"#,
+        );
+        // Text lines sent with ?stream=payments: read by the layout, in its zone.
+        let lines: Vec<String> = (0..3).map(|i| format!("31.05.2024 10:00:0{i} WARN [main] c.a.Pay: retry {i}")).collect();
+        let text = SourceKind::Http { endpoint: "ingest/payments".into() };
+        for (i, e) in rules.parse_batch(&recs(text, FormatHint::Auto, &lines), &ctx()).iter().enumerate() {
+            assert_eq!(e.dataset.as_deref(), Some("custom"), "{e:?}");
+            assert_eq!(e.timestamp, Timestamp((MAY31_10H - 2 * 3600 + i as i64) * SEC));
+            assert_eq!((e.level.as_deref(), e.message.clone()), (Some("warn"), format!("retry {i}")));
+        }
+        // The same line without a stream: not the entry's (detection; one day-first line is
+        // not enough to learn from).
+        let e = &rules.parse_batch(&recs(http(), FormatHint::Auto, &lines[..1]), &ctx())[0];
+        assert_ne!(e.dataset.as_deref(), Some("custom"), "{e:?}");
+        assert_ne!(e.timestamp, Timestamp(MAY31_10H * SEC - 2 * 3600 * SEC));
+        // JSON documents of a `_bulk` index the entry names: their message read by the layout.
+        let docs = vec![r#"{"message":"31.05.2024 10:00:05 ERROR [io] c.a.Pay: timeout","index":"payments"}"#.to_string()];
+        let bulk = SourceKind::Http { endpoint: "bulk".into() };
+        let mut r = recs(bulk, FormatHint::Json, &docs);
+        r[0].body = br#"{"message":"31.05.2024 10:00:05 ERROR [io] c.a.Pay: timeout","labels":{"index":"payments"}}"#.to_vec();
+        let e = &rules.parse_batch(&r, &ctx())[0];
+        assert_eq!(e.message, "timeout", "{e:?}");
+        assert_eq!(e.level.as_deref(), Some("error"));
+        assert_eq!(e.timestamp, Timestamp((MAY31_10H - 2 * 3600 + 5) * SEC));
+        assert_eq!(e.labels.get("log.layout").map(String::as_str), Some("configured"));
     }
 }
