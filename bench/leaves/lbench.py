@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Search latency through the root (`loglynx serve --leaves`) with 1 and 2 leaves beside a single
+"""Search latency through the root (`loglynx serve --leaves`) with 1, 2 and 3 leaves beside a single
 `loglynx serve` over one data directory, on the same data, in the same run.
 
-    bench/leaves/lbench.py --bin B --log FILE --n N --work W [--runs 30] [--warmup 3]
+    bench/leaves/lbench.py --bin B --log GLOB --n N --work W [--runs 30] [--warmup 3]
 
-One Tansu broker (memory), one agent tailing FILE into a 4-partition topic; three workers:
+One Tansu broker (memory), one agent tailing GLOB (several files: the agent keys records by
+stream, so one file would land in one partition) into a 4-partition topic; six workers:
 A and B in one group (each its own data directory, two partitions each, leaf APIs on), C in a
-second group (its own directory: every partition). Once all hold N events:
+second group (its own directory: every partition), D, E and F in a third (2, 1 and 1
+partitions). Once all hold N events:
   serve-dir : `serve --data-dir C`           (the shards read directly: today's shape)
   root-1    : `serve --leaves C`             (the same shards through one leaf)
   root-2    : `serve --leaves A,B`           (the same events spread over two leaves)
+  root-3    : `serve --leaves D,E,F`         (over three leaves)
 Each shape is timed over one keep-alive connection: p50 / p95 of the client-side time and the
-server's took_ms p50. The three totals must agree (the check that they answer the same question).
+server's took_ms p50. The four totals must agree (the check that they answer the same question).
 """
 
 import argparse
@@ -103,7 +106,7 @@ def main():
                                          a.log, partitions=4), a.work, ready="loglynx agent ready").wait_ready()
         procs.append(agent)
         workers = {}
-        for name, group in (("a", "g1"), ("b", "g1"), ("c", "g2")):
+        for name, group in (("a", "g1"), ("b", "g1"), ("c", "g2"), ("d", "g3"), ("e", "g3"), ("f", "g3")):
             cmd = [a.bin, "worker", "--config", cfg, "--data-dir", os.path.join(a.work, name), "--brokers",
                    broker.brokers, "--topic", topic, "--group", group, "--consumers", "2",
                    "--search-listen", "127.0.0.1:0", "--log", "warn"]
@@ -114,19 +117,22 @@ def main():
         while True:
             c = leaf_count(workers["c"])
             ab = leaf_count(workers["a"]) + leaf_count(workers["b"])
-            if c >= a.n and ab >= a.n:
+            def_ = sum(leaf_count(workers[w]) for w in ("d", "e", "f"))
+            if c >= a.n and ab >= a.n and def_ >= a.n:
                 break
             if time.monotonic() - t0 > 3600:
-                raise SystemExit(f"not indexed after 1 h: c={c} a+b={ab}")
-            log(f"indexed: c {c:,}, a+b {ab:,} of {a.n:,}")
+                raise SystemExit(f"not indexed after 1 h: c={c} a+b={ab} d+e+f={def_}")
+            log(f"indexed: c {c:,}, a+b {ab:,}, d+e+f {def_:,} of {a.n:,}")
             time.sleep(5)
-        log(f"indexed {a.n:,} events twice in {time.monotonic() - t0:.0f} s; stopping the agent")
+        held = {w: leaf_count(workers[w]) for w in ("a", "b", "d", "e", "f")}
+        log(f"indexed {a.n:,} events three times in {time.monotonic() - t0:.0f} s (leaves hold {held}); stopping the agent")
         agent.stop()
         results = {}
         shapes = [
             ("serve-dir", ["--data-dir", os.path.join(a.work, "c")]),
             ("root-1", ["--data-dir", os.path.join(a.work, "root1"), "--leaves", workers["c"]]),
             ("root-2", ["--data-dir", os.path.join(a.work, "root2"), "--leaves", f"{workers['a']},{workers['b']}"]),
+            ("root-3", ["--data-dir", os.path.join(a.work, "root3"), "--leaves", ",".join(workers[w] for w in ("d", "e", "f"))]),
         ]
         for name, args in shapes:
             port = kbench.free_port()
@@ -138,12 +144,12 @@ def main():
             s.stop()
         print(json.dumps(results, indent=1))
         print()
-        print("| shape | serve --data-dir (p50 / p95, took p50) | root, 1 leaf | root, 2 leaves | total (all agree) |")
-        print("|---|---:|---:|---:|---:|")
+        print("| shape | serve --data-dir (p50 / p95, took p50) | root, 1 leaf | root, 2 leaves | root, 3 leaves | total (all agree) |")
+        print("|---|---:|---:|---:|---:|---:|")
         for name, _, _ in SHAPES:
             cells = []
             totals = set()
-            for k in ("serve-dir", "root-1", "root-2"):
+            for k in ("serve-dir", "root-1", "root-2", "root-3"):
                 r = results[k][name]
                 totals.add(r["total"])
                 cells.append(f"{r['p50']:.1f} / {r['p95']:.1f} ({r['took_p50']})")

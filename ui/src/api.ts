@@ -1,5 +1,7 @@
 // HTTP client for the loglynx API: same origin, optional bearer token, typed errors.
 
+import type { Missing } from "./types";
+
 const TOKEN_KEY = "loglynx.token";
 
 /** An API failure with the server's reason (or a network/parse reason) to show the user. */
@@ -170,4 +172,16 @@ export function errorFrom(status: number, body: unknown, text: string): ApiError
   }
   const snippet = text.trim().slice(0, 200);
   return new ApiError(status, "http", `server answered ${status}${snippet ? `: ${snippet}` : ""}`);
+}
+
+/**
+ * The warning of a partial answer through a search root: which partitions and offsets `what`
+ * lacks and why (each leaf that did not answer); null when the answer is complete.
+ */
+export function partialText(missing: Missing[] | undefined, what: string): string | null {
+  if (!missing || missing.length === 0) return null;
+  const parts = missing.map(
+    (m) => `partition ${m.partition} offsets ${m.from}–${m.to ?? "newest"} (${m.leaf || "no leaf"}: ${m.reason})`,
+  );
+  return `Partial answer: ${what} lack ${parts.join("; ")}`;
 }

@@ -2,7 +2,7 @@
 // its own and as the "Patterns" tab beside the search results. Pure model (`templateParts`,
 // `patternQuery`, `sparkPoints`, `patternRows`, ...; unit tested) + DOM view.
 
-import { ApiError, getJson, offReason } from "./api";
+import { ApiError, getJson, offReason, partialText } from "./api";
 import { fmtNum } from "./detect";
 import { el } from "./dom";
 import { scopeOf, type Scope } from "./scope";
@@ -135,6 +135,7 @@ export class PatternsView {
   private readonly summary: HTMLElement;
   private readonly range: HTMLElement;
   private readonly off: HTMLElement;
+  private readonly partial: HTMLElement;
   private readonly rows: HTMLTableSectionElement;
   private readonly prevHead: HTMLElement;
   private abort: AbortController | null = null;
@@ -157,6 +158,11 @@ export class PatternsView {
     this.off = el("div", "net-off");
     this.off.dataset.testid = "patterns-off";
     this.off.hidden = true;
+    // As on the search page: a partial answer through a search root says what it lacks.
+    this.partial = el("div", "warning");
+    this.partial.dataset.testid = "patterns-partial";
+    this.partial.setAttribute("role", "status");
+    this.partial.hidden = true;
     const table = el("table", "net-table patterns-table");
     const head = el("tr");
     this.prevHead = el("th", "c-num", "Previous");
@@ -173,7 +179,7 @@ export class PatternsView {
     table.createTHead().appendChild(head);
     this.rows = table.createTBody();
     this.rows.dataset.testid = "patterns-rows";
-    this.host.append(bar, this.off, table);
+    this.host.append(bar, this.off, this.partial, table);
     this.compare.addEventListener("change", () => {
       if (!this.state) return;
       location.hash = formatHash({ ...this.state, compare: this.compare.checked ? "previous" : undefined });
@@ -216,6 +222,7 @@ export class PatternsView {
       this.render(r, s);
     } catch (e) {
       if (abort.signal.aborted || (e as Error).name === "AbortError") return;
+      this.partial.hidden = true;
       const off = offReason(e);
       if (off) {
         this.off.textContent = off;
@@ -244,6 +251,9 @@ export class PatternsView {
 
   private render(r: PatternsResponse, s: State): void {
     this.summary.textContent = patternsSummary(r);
+    const partial = partialText(r.missing, "the counts");
+    this.partial.hidden = partial === null;
+    this.partial.textContent = partial ?? "";
     this.host.dataset.total = String(r.total);
     const trs = patternRows(r).map((p) => {
       const tr = el("tr", "pattern-row");

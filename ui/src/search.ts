@@ -1,7 +1,7 @@
 // The search view: total, histogram, results table with "load more", field sidebar, and the
 // Patterns tab beside the results (the same query and range, see patterns.ts).
 
-import { ApiError, getJson } from "./api";
+import { ApiError, getJson, partialText } from "./api";
 import { byId } from "./dom";
 import { eventRow, makeExpandable, type FilterHandler } from "./events";
 import { FieldSidebar } from "./fields";
@@ -169,18 +169,10 @@ function reasonOf(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
-/** The warning over the results when some leaves did not answer: which partitions and offsets
- * the total and the hits lack, and why. */
+/** The warning over the results when some leaves did not answer (see partialText). */
 function showPartial(missing: Missing[] | undefined): void {
   const el = byId("partial");
-  if (!missing || missing.length === 0) {
-    el.hidden = true;
-    el.textContent = "";
-    return;
-  }
-  const parts = missing.map(
-    (m) => `partition ${m.partition} offsets ${m.from}–${m.to ?? "newest"} (${m.leaf || "no leaf"}: ${m.reason})`,
-  );
-  el.textContent = `Partial answer: the total and the results lack ${parts.join("; ")}`;
-  el.hidden = false;
+  const text = partialText(missing, "the total and the results");
+  el.hidden = text === null;
+  el.textContent = text ?? "";
 }

@@ -332,6 +332,8 @@ export interface PatternsResponse {
   interval_ms: number;
   templates: number;
   overflow: { service: string; lines: number }[];
+  /** Through a search root: the offsets no leaf answered (absent when complete). */
+  missing?: Missing[];
 }
 
 /** A piece of a sample line: a field a learned structure reads, or what lies between two. */

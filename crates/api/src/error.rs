@@ -90,10 +90,6 @@ pub enum ApiError {
     /// The reply did not start within `http.request_timeout` (408).
     #[error("{0}")]
     RequestTimeout(String),
-    /// A route this node cannot answer in its role (501): one that reads a store of its own
-    /// on `serve` acting as a search root.
-    #[error("{0}")]
-    NotImplemented(String),
     /// A bug or an I/O failure on the server.
     #[error("{0}")]
     Internal(String),
@@ -119,7 +115,6 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -142,7 +137,6 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::QueueFull { .. } => "queue_full",
             ApiError::RequestTimeout(_) => "request_timeout",
-            ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -14,7 +14,10 @@
 //! and no live leaf holds, instead of answering less without a word
 //! (`loglynx_search::expected`). Until an operator accepts the loss (`loglynx leaves forget`):
 //! a [`LostRecord`] under `lost:<addr>` in the same topic, read by every root
-//! ([`Directory::lost`]).
+//! ([`Directory::lost`]); a worker record from that address read after it clears it.
+//!
+//! A record of the backlog a starting `serve` reads is dated by its own publish time (when in
+//! the past), so a worker that crashed before the restart is gone at once, not after the ttl.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -209,11 +212,22 @@ impl CatalogLeaves {
         match CatalogRecord::decode(key, value) {
             Ok(rec) if rec.left => {
                 known.remove(key);
-                left.insert(key.to_string(), (rec, Instant::now()));
+                let seen = self.seen(&rec);
+                left.insert(key.to_string(), (rec, seen));
             }
             Ok(rec) => {
                 left.remove(key);
-                known.insert(key.to_string(), (rec, Instant::now()));
+                // A worker runs at an address whose loss was accepted: the loss no longer
+                // holds (the records it named are forgotten, the address is searched again).
+                // By the topic's order, so every root agrees.
+                let lost_key = format!("{LOST_PREFIX}{}", rec.addr);
+                if let Some(l) = self.lost.lock().unwrap_or_else(|e| e.into_inner()).remove(&lost_key) {
+                    known.retain(|_, (r, _)| !l.workers.contains(&r.worker));
+                    left.retain(|_, (r, _)| !l.workers.contains(&r.worker));
+                    tracing::info!(addr = %rec.addr, worker = %rec.worker, "a worker runs again at an address whose loss was accepted: no longer lost");
+                }
+                let seen = self.seen(&rec);
+                known.insert(key.to_string(), (rec, seen));
             }
             Err(e) => tracing::warn!("{e}; skipped"),
         }
@@ -221,6 +235,21 @@ impl CatalogLeaves {
         if expired + left.len() > MAX_GONE {
             forget_oldest(&mut known, &mut left, self.ttl);
         }
+    }
+
+    /// When `rec` counts as seen. A record read live is dated by serve's clock when read (a
+    /// worker's clock being off does not matter). A record of the topic's backlog (read before
+    /// catching up, after serve started) is dated by its own publish time when that is in the
+    /// past by serve's clock: a worker that crashed before serve started is gone at once, not
+    /// only after `catalog_ttl`. A live worker whose clock lags by more than the ttl looks
+    /// gone until its next record (one `publish_every`), read live.
+    fn seen(&self, rec: &CatalogRecord) -> Instant {
+        let now = Instant::now();
+        if rec.updated_ms == 0 || self.caught_up.load(Ordering::Acquire) {
+            return now;
+        }
+        let age = Duration::from_millis(loglynx_telemetry::health::now_ms().saturating_sub(rec.updated_ms));
+        now.checked_sub(age.min(self.ttl)).unwrap_or(now)
     }
 
     /// The consumer groups of the live workers.
@@ -447,5 +476,62 @@ mod tests {
         assert!(later.record_lost(lost.clone()).is_err(), "a reader without kafka settings does not write");
         later.take(&lost.key(), b"");
         assert!(later.lost().is_empty());
+    }
+
+    /// Issue 13: after a serve restart, a crashed worker's old record is gone at once.
+    #[test]
+    fn a_backlog_record_older_than_the_ttl_is_gone_at_once_after_a_restart() {
+        let now = loglynx_telemetry::health::now_ms();
+        let rec = |worker: &str, updated_ms: u64| CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: worker.into(),
+            addr: format!("{worker}:1"),
+            updated_ms,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: false,
+        };
+        let c = CatalogLeaves::new(Duration::from_secs(30), None);
+        // The backlog a restarted serve reads: a worker that crashed 2 minutes ago, one that
+        // published a second ago, one whose clock is ahead.
+        let (crashed, alive, ahead) = (rec("crashed", now - 120_000), rec("alive", now - 1_000), rec("ahead", now + 600_000));
+        for r in [&crashed, &alive, &ahead] {
+            c.take(&r.worker, &r.encode());
+        }
+        let workers = |v: Vec<CatalogRecord>| v.into_iter().map(|r| r.worker).collect::<Vec<_>>();
+        assert_eq!(workers(c.leaves()), vec!["ahead", "alive"]);
+        assert_eq!(workers(c.gone()), vec!["crashed"]);
+        // Read live, a record is dated by serve's clock: a worker whose clock lags is live.
+        c.caught_up.store(true, Ordering::Release);
+        let lagging = rec("lagging", now - 600_000);
+        c.take("lagging", &lagging.encode());
+        assert_eq!(workers(c.leaves()), vec!["ahead", "alive", "lagging"]);
+        // The crashed worker back (a new record): live again.
+        c.take("crashed", &rec("crashed", now).encode());
+        assert!(c.gone().is_empty());
+    }
+
+    /// Issue 13: a record from an address whose loss was accepted clears the loss.
+    #[test]
+    fn a_worker_running_again_at_a_lost_address_clears_the_loss() {
+        let old = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: true };
+        let c = CatalogLeaves::new(Duration::from_secs(60), None);
+        c.take("w1", &old.encode());
+        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        c.take(&lost.key(), &lost.encode());
+        assert_eq!(c.lost(), vec![lost.clone()]);
+        // Another address publishing changes nothing.
+        let other = CatalogRecord { worker: "w2".into(), addr: "b:1".into(), left: false, ..old.clone() };
+        c.take("w2", &other.encode());
+        assert_eq!(c.lost(), vec![lost.clone()]);
+        // A new worker at the lost address: the loss is cleared, the record it named forgotten.
+        let again = CatalogRecord { worker: "w3".into(), left: false, ..old.clone() };
+        c.take("w3", &again.encode());
+        assert!(c.lost().is_empty());
+        assert!(c.gone().is_empty(), "{:?}", c.gone());
+        assert_eq!(c.leaves().len(), 2);
+        // When it goes, only its own record is gone.
+        c.take("w3", b"");
+        assert_eq!(c.gone(), vec![again]);
     }
 }

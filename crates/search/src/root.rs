@@ -510,6 +510,20 @@ impl Root {
         })
     }
 
+    /// `POST /internal/v1/{op}` of every leaf the cover uses, each with its offsets (a failed
+    /// leaf's pieces asked of another copy, as every query): the answers unmerged, for a
+    /// caller that merges them itself (the network folds and the rule backtest of the API,
+    /// whose partial states only it knows), with what no leaf answered.
+    pub async fn gather<Q, R>(&self, op: &str, request: &Q) -> Result<Answer<Vec<R>>, SearchError>
+    where
+        Q: Serialize + Clone,
+        R: DeserializeOwned,
+    {
+        let plan = self.plan()?;
+        let (parts, missing) = self.fan_out::<_, R>(&plan, op, request, |i| plan.cover.offsets_of(i)).await?;
+        Ok(Answer { body: parts.into_iter().map(|(_, r)| r).collect(), missing, approximate: false })
+    }
+
     /// The exact number of matches over the leaves.
     pub async fn count(&self, filter: Filter) -> Result<Answer<u64>, SearchError> {
         let plan = self.plan()?;

@@ -4,7 +4,10 @@
 //! `POST /internal/v1/{search,count,histogram,terms,tail}` take a
 //! [`LeafRequest`] (the engine's request and the offsets this leaf answers for: a filter on
 //! `kafka.partition` / `kafka.offset`); `POST /internal/v1/pit/{open,page,close}` keep points in
-//! time for a root's (`loglynx_search::Root::open_pit`), bounded like the public ones; `GET /internal/v1/generations` lists the shard
+//! time for a root's (`loglynx_search::Root::open_pit`), bounded like the public ones;
+//! `POST /internal/v1/network/{talkers,map,perf_history}` answer a fold's partial state over the
+//! offsets (`routes/scan.rs`) and `POST /internal/v1/events` the oldest matching events (a root's
+//! rule backtest); `GET /internal/v1/generations` lists the shard
 //! generations on the disk; `GET /internal/v1/health` the worker's health reports; `GET /internal/v1/patterns` its
 //! miner's template dictionary. Every route wants `Authorization: Bearer <[search] key>` when a
 //! key is set (docs/SECURITY.md).
@@ -29,6 +32,7 @@ use loglynx_search::{
 use loglynx_store::{Store, WindowSnapshot};
 
 use crate::error::ApiError;
+use crate::routes::scan::leaf_scan;
 
 /// The generations on a leaf's disk, read from a snapshot of its shards.
 pub trait GenerationView: Send + Sync + 'static {
@@ -79,6 +83,10 @@ pub fn leaf_router(state: LeafState) -> Router {
         .route(&p("generations"), get(generations))
         .route(&p("health"), get(health))
         .route(&p("patterns"), get(patterns))
+        .route(&p("network/talkers"), post(leaf_scan::<crate::routes::talkers::Groups>))
+        .route(&p("network/map"), post(leaf_scan::<crate::routes::netmap::Fold>))
+        .route(&p("network/perf_history"), post(leaf_scan::<crate::routes::perf_history::Fold>))
+        .route(&p("events"), post(events))
         .fallback(|| async { ApiError::NotFound("no such leaf endpoint: this is a worker's internal search API".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), check_key))
         .with_state(state)
@@ -125,7 +133,7 @@ async fn check_key(State(st): State<LeafState>, req: Request, next: Next) -> Res
 }
 
 /// Runs `f` on the blocking pool over one snapshot of the leaf's shards.
-async fn run<T, F>(st: &LeafState, f: F) -> Result<T, ApiError>
+pub(crate) async fn run<T, F>(st: &LeafState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&LeafState, &[WindowSnapshot]) -> Result<T, QueryError> + Send + 'static,
@@ -141,7 +149,7 @@ where
 }
 
 /// The filter narrowed to the request's offsets; `None` when they select nothing.
-fn narrowed(filter: &Filter, offsets: &Option<OffsetFilter>) -> Option<Filter> {
+pub(crate) fn narrowed(filter: &Filter, offsets: &Option<OffsetFilter>) -> Option<Filter> {
     match offsets {
         None => Some(filter.clone()),
         Some(o) => o.restrict(filter),
@@ -269,6 +277,30 @@ async fn patterns(State(st): State<LeafState>) -> Result<Json<loglynx_patterns::
         .await
         .map(Json)
         .map_err(|e| ApiError::Internal(format!("patterns task failed: {e}")))
+}
+
+/// A read of the oldest events matching (`POST /internal/v1/events`): a root's rule backtest.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct EventsRequest {
+    pub(crate) filter: Filter,
+    /// Most events answered (at most [`crate::routes::alerts::BACKTEST_MAX_EVENTS`]).
+    pub(crate) limit: usize,
+}
+
+/// The answer: how many match, and the oldest `limit` of them, oldest first.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct EventsResponse {
+    pub(crate) total: u64,
+    pub(crate) events: Vec<Event>,
+}
+
+async fn events(State(st): State<LeafState>, Json(r): Json<LeafRequest<EventsRequest>>) -> Result<Json<EventsResponse>, ApiError> {
+    let limit = r.request.limit.min(crate::routes::alerts::BACKTEST_MAX_EVENTS);
+    let Some(filter) = narrowed(&r.request.filter, &r.offsets) else {
+        return Ok(Json(EventsResponse { total: 0, events: Vec::new() }));
+    };
+    let (total, events) = run(&st, move |st, w| st.engine.search_all(w, &filter, SortOrder::Asc, limit)).await?;
+    Ok(Json(EventsResponse { total, events }))
 }
 
 async fn tail(State(st): State<LeafState>, Json(r): Json<LeafRequest<LeafTail>>) -> Result<Json<LeafTailResponse>, ApiError> {

@@ -18,6 +18,7 @@ pub(crate) mod otlp;
 pub(crate) mod patterns;
 pub(crate) mod pit;
 pub(crate) mod pipeline;
+pub(crate) mod scan;
 pub(crate) mod search;
 pub(crate) mod sources;
 pub(crate) mod tail;
@@ -170,18 +171,6 @@ pub(crate) type Answer<T> = loglynx_search::Answer<T>;
 
 fn local<T>(body: T) -> Answer<T> {
     Answer { body, missing: Vec::new(), approximate: false }
-}
-
-/// Refuses (501) a route that scans this process's own store when `serve` is a search root:
-/// its store is empty there, so an answer would be silently wrong. `what` names the route.
-pub(crate) fn not_on_root(st: &AppState, what: &str) -> Result<(), ApiError> {
-    match st.root {
-        Some(_) => Err(ApiError::NotImplemented(format!(
-            "{what} does not go through the leaves yet (this serve is a search root and stores nothing): \
-             ask a serve over one worker's data directory (loglynx serve --data-dir DIR) on that worker's host"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// `search` over the store or through the root.

@@ -34,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 // An edge's retransmits, segments and RTT samples add up like a history series' point.
 use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS};
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::scan::ScanFold;
+use crate::routes::{bounded, filter, Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Edges returned when `size` is not given.
@@ -52,7 +53,7 @@ pub(crate) struct MapParams {
 }
 
 /// A local owner (process and service) or a remote address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 enum NodeKey {
     Owner { process: String, service: String },
     Remote(String),
@@ -133,6 +134,7 @@ pub(crate) struct MapResponse {
 }
 
 /// A `network.connection` event reduced to what the map needs.
+#[derive(Debug, Serialize, Deserialize)]
 struct Conn {
     owner: NodeKey,
     inbound: bool,
@@ -143,12 +145,27 @@ struct Conn {
     destination_bytes: u64,
 }
 
-/// What one read of the events keeps.
-#[derive(Default)]
-struct Fold {
+/// What one read of the events keeps ([`ScanFold`]: the connections one by one, since which
+/// owner accepted a connection may be read elsewhere, and the summaries added up).
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct Fold {
     conns: Vec<Conn>,
     /// (owner, peer address) -> the summaries' counters.
+    #[serde(with = "crate::routes::scan::pairs")]
     perf: HashMap<(NodeKey, String), Perf>,
+}
+
+impl ScanFold for Fold {
+    fn add(&mut self, e: &Event) {
+        Fold::add(self, e);
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.conns.extend(other.conns);
+        for (k, p) in other.perf {
+            self.perf.entry(k).or_default().add(&p);
+        }
+    }
 }
 
 fn owner_of(e: &Event) -> NodeKey {
@@ -361,8 +378,7 @@ impl Fold {
 pub(crate) async fn map(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<MapParams>,
-) -> Result<Json<MapResponse>, ApiError> {
-    crate::routes::not_on_root(&st, "/api/v1/network/map")?;
+) -> Result<Json<Answer<MapResponse>>, ApiError> {
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let base =
         "(event.dataset:network.connection OR (event.dataset:network.perf AND event.action:peer))";
@@ -371,13 +387,11 @@ pub(crate) async fn map(
         None => base.to_string(),
     };
     let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
-    let out = run_query(&st, move |engine, windows| {
-        let mut fold = Fold::default();
-        let (total, scanned) = crate::routes::talkers::scan(engine, windows, &f, |e| fold.add(e))?;
-        Ok(fold.answer(size, (total, scanned as u64)))
-    })
-    .await?;
-    Ok(Json(out))
+    let out = crate::routes::scan::fold::<Fold>(&st, "map", f).await?;
+    let s = out.body;
+    let mut body = s.fold.answer(size, (s.total, s.scanned));
+    body.truncated = s.truncated;
+    Ok(Json(Answer { body, missing: out.missing, approximate: false }))
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use loglynx_core::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::scan::ScanFold;
+use crate::routes::{bounded, filter, Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Log2 RTT slots (slot i: [2^i, 2^(i+1)) us), as the netmon histograms.
@@ -38,7 +39,7 @@ pub(crate) struct HistoryParams {
 }
 
 /// Retransmits, segments and RTT samples added up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Acc {
     pub(crate) retransmits: u64,
     pub(crate) segs_out: u64,
@@ -175,14 +176,38 @@ pub(crate) fn slots_of(text: &str) -> [u64; SLOTS] {
 
 type PeerKey = (String, String, String);
 
-/// What one read of the events keeps: the points with their time, per group.
-#[derive(Default)]
-struct Fold {
+/// What one read of the events keeps: the points with their time, per group ([`ScanFold`]:
+/// the buckets are cut once the whole span is known, so the points travel as they are).
+#[derive(Default, Serialize, Deserialize)]
+pub(crate) struct Fold {
+    #[serde(with = "crate::routes::scan::pairs")]
     peers: HashMap<PeerKey, Vec<(Timestamp, Acc)>>,
     drops: HashMap<String, Vec<(Timestamp, u64)>>,
+    #[serde(with = "crate::routes::scan::pairs")]
     owner_drops: HashMap<(String, String, String), u64>,
     earliest: Option<Timestamp>,
     latest: Option<Timestamp>,
+}
+
+impl ScanFold for Fold {
+    fn add(&mut self, e: &Event) {
+        Fold::add(self, e);
+    }
+
+    fn merge(&mut self, other: Self) {
+        for (k, v) in other.peers {
+            self.peers.entry(k).or_default().extend(v);
+        }
+        for (k, v) in other.drops {
+            self.drops.entry(k).or_default().extend(v);
+        }
+        for (k, n) in other.owner_drops {
+            let m = self.owner_drops.entry(k).or_default();
+            *m = m.saturating_add(n);
+        }
+        self.earliest = self.earliest.into_iter().chain(other.earliest).min();
+        self.latest = self.latest.into_iter().chain(other.latest).max();
+    }
 }
 
 impl Fold {
@@ -332,8 +357,7 @@ impl Fold {
 pub(crate) async fn history(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<HistoryParams>,
-) -> Result<Json<HistoryResponse>, ApiError> {
-    crate::routes::not_on_root(&st, "/api/v1/network/perf/history")?;
+) -> Result<Json<Answer<HistoryResponse>>, ApiError> {
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let buckets = bounded("buckets", p.buckets, DEFAULT_BUCKETS, MAX_BUCKETS)?;
     if buckets == 0 {
@@ -348,13 +372,11 @@ pub(crate) async fn history(
     };
     let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
     let (start, end) = (f.start, f.end);
-    let out = run_query(&st, move |engine, windows| {
-        let mut fold = Fold::default();
-        let (total, scanned) = crate::routes::talkers::scan(engine, windows, &f, |e| fold.add(e))?;
-        Ok(fold.answer((start, end), buckets, size, (total, scanned as u64)))
-    })
-    .await?;
-    Ok(Json(out))
+    let out = crate::routes::scan::fold::<Fold>(&st, "perf_history", f).await?;
+    let s = out.body;
+    let mut body = s.fold.answer((start, end), buckets, size, (s.total, s.scanned));
+    body.truncated = s.truncated;
+    Ok(Json(Answer { body, missing: out.missing, approximate: false }))
 }
 
 #[cfg(test)]

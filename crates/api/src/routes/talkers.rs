@@ -16,7 +16,8 @@ use loglynx_query::{SearchRequest, SortOrder, MAX_LIMIT};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::scan::ScanFold;
+use crate::routes::{bounded, filter, Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Connections read per request at most (newest first).
@@ -36,7 +37,7 @@ pub(crate) struct TalkersParams {
 }
 
 /// One (owner, peer) group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Talker {
     /// The socket owner's `process.name`.
     process: String,
@@ -71,6 +72,33 @@ pub(crate) struct TalkersResponse {
 }
 
 type Key = (String, String, String, String, u16);
+
+/// The groups of one read ([`ScanFold`]): groups of the same key add up.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Groups(#[serde(with = "crate::routes::scan::pairs")] HashMap<Key, Talker>);
+
+impl ScanFold for Groups {
+    fn add(&mut self, e: &Event) {
+        add(&mut self.0, e);
+    }
+
+    fn merge(&mut self, other: Self) {
+        for (k, t) in other.0 {
+            match self.0.get_mut(&k) {
+                None => {
+                    self.0.insert(k, t);
+                }
+                Some(m) => {
+                    m.connections += t.connections;
+                    m.sent_bytes = m.sent_bytes.saturating_add(t.sent_bytes);
+                    m.received_bytes = m.received_bytes.saturating_add(t.received_bytes);
+                    m.bytes = m.bytes.saturating_add(t.bytes);
+                    m.retransmits = m.retransmits.saturating_add(t.retransmits);
+                }
+            }
+        }
+    }
+}
 
 /// Adds one `network.connection` event to the groups (events missing an address are skipped).
 fn add(groups: &mut HashMap<Key, Talker>, e: &Event) {
@@ -163,8 +191,7 @@ pub(crate) fn scan(
 pub(crate) async fn talkers(
     State(st): State<AppState>,
     ApiQuery(p): ApiQuery<TalkersParams>,
-) -> Result<Json<TalkersResponse>, ApiError> {
-    crate::routes::not_on_root(&st, "/api/v1/network/talkers")?;
+) -> Result<Json<Answer<TalkersResponse>>, ApiError> {
     let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let q = match extra {
@@ -172,20 +199,20 @@ pub(crate) async fn talkers(
         None => "event.dataset:network.connection".to_string(),
     };
     let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
-    let out = run_query(&st, move |engine, windows| {
-        let mut groups = HashMap::new();
-        let (total, scanned) = scan(engine, windows, &f, |e| add(&mut groups, e))?;
-        let (n, talkers) = ranked(groups, size);
-        Ok(TalkersResponse {
-            connections: total,
-            scanned: scanned as u64,
-            truncated: (scanned as u64) < total,
+    let out = crate::routes::scan::fold::<Groups>(&st, "talkers", f).await?;
+    let s = out.body;
+    let (n, talkers) = ranked(s.fold.0, size);
+    Ok(Json(Answer {
+        body: TalkersResponse {
+            connections: s.total,
+            scanned: s.scanned,
+            truncated: s.truncated,
             groups: n,
             talkers,
-        })
-    })
-    .await?;
-    Ok(Json(out))
+        },
+        missing: out.missing,
+        approximate: false,
+    }))
 }
 
 #[cfg(test)]
@@ -270,5 +297,21 @@ mod tests {
             ),
             (2, 200, 10000, 2)
         );
+    }
+
+    #[test]
+    fn two_reads_merged_through_json_equal_one_read() {
+        let events: Vec<Event> = (0..20u16)
+            .map(|i| conn(["curl", "wget"][usize::from(i % 2)], "outbound", ("10.0.0.1", 40000 + i, u64::from(i)), ("10.0.0.2", 443 + i % 3, 7)))
+            .collect();
+        let mut one = Groups::default();
+        events.iter().for_each(|e| ScanFold::add(&mut one, e));
+        let (mut a, mut b) = (Groups::default(), Groups::default());
+        events[..7].iter().for_each(|e| ScanFold::add(&mut a, e));
+        events[7..].iter().for_each(|e| ScanFold::add(&mut b, e));
+        let wire = |g: &Groups| serde_json::from_str::<Groups>(&serde_json::to_string(g).unwrap()).unwrap();
+        let mut merged = wire(&a);
+        merged.merge(wire(&b));
+        assert_eq!(ranked(merged.0, 100), ranked(one.0, 100));
     }
 }
