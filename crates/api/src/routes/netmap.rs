@@ -29,27 +29,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use axum::extract::State;
 use axum::Json;
 use loglynx_core::Event;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::ApiError;
 // An edge's retransmits, segments and RTT samples add up like a history series' point.
 use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS};
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::network_range::RangeParams;
+use crate::routes::{run_query, ApiQuery};
 use crate::state::AppState;
 
 /// Edges returned when `size` is not given.
 const DEFAULT_SIZE: usize = 200;
 /// Edges returned at most.
 const MAX_SIZE: usize = 2_000;
-
-/// Parameters of `GET /api/v1/network/map`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct MapParams {
-    q: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    size: Option<usize>,
-}
 
 /// A local owner (process and service) or a remote address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -360,17 +352,12 @@ impl Fold {
 /// Handler of `GET /api/v1/network/map`.
 pub(crate) async fn map(
     State(st): State<AppState>,
-    ApiQuery(p): ApiQuery<MapParams>,
+    ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<Json<MapResponse>, ApiError> {
     crate::routes::not_on_root(&st, "/api/v1/network/map")?;
-    let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let base =
         "(event.dataset:network.connection OR (event.dataset:network.perf AND event.action:peer))";
-    let q = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        Some(q) => format!("{base} AND ({q})"),
-        None => base.to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let (f, size) = p.resolve(base, DEFAULT_SIZE, MAX_SIZE)?;
     let out = run_query(&st, move |engine, windows| {
         let mut fold = Fold::default();
         let (total, scanned) = crate::routes::talkers::scan(engine, windows, &f, |e| fold.add(e))?;

@@ -17,7 +17,8 @@ use loglynx_core::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::network_range::range_filter;
+use crate::routes::{bounded, run_query, ApiQuery};
 use crate::state::AppState;
 
 /// Log2 RTT slots (slot i: [2^i, 2^(i+1)) us), as the netmon histograms.
@@ -349,12 +350,7 @@ pub(crate) async fn history(
             "buckets must be at least 1".to_string(),
         ));
     }
-    let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let q = match extra {
-        Some(q) => format!("event.dataset:network.perf AND ({q})"),
-        None => "event.dataset:network.perf".to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let f = range_filter("event.dataset:network.perf", p.q.as_deref(), p.start.as_deref(), p.end.as_deref())?;
     let (start, end) = (f.start, f.end);
     let out = run_query(&st, move |engine, windows| {
         let mut fold = Fold::default();

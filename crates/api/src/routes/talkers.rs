@@ -13,10 +13,11 @@ use axum::extract::State;
 use axum::Json;
 use loglynx_core::Event;
 use loglynx_query::{SearchRequest, SortOrder, MAX_LIMIT};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::routes::{bounded, filter, run_query, ApiQuery};
+use crate::routes::network_range::RangeParams;
+use crate::routes::{run_query, ApiQuery};
 use crate::state::AppState;
 
 /// Connections read per request at most (newest first).
@@ -25,15 +26,6 @@ pub(crate) const MAX_SCAN: usize = 100_000;
 const DEFAULT_SIZE: usize = 20;
 /// Groups returned at most.
 const MAX_SIZE: usize = 1_000;
-
-/// Parameters of `GET /api/v1/network/talkers`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TalkersParams {
-    q: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    size: Option<usize>,
-}
 
 /// One (owner, peer) group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -162,16 +154,10 @@ pub(crate) fn scan(
 /// Handler of `GET /api/v1/network/talkers`.
 pub(crate) async fn talkers(
     State(st): State<AppState>,
-    ApiQuery(p): ApiQuery<TalkersParams>,
+    ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<Json<TalkersResponse>, ApiError> {
     crate::routes::not_on_root(&st, "/api/v1/network/talkers")?;
-    let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
-    let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let q = match extra {
-        Some(q) => format!("event.dataset:network.connection AND ({q})"),
-        None => "event.dataset:network.connection".to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let (f, size) = p.resolve("event.dataset:network.connection", DEFAULT_SIZE, MAX_SIZE)?;
     let out = run_query(&st, move |engine, windows| {
         let mut groups = HashMap::new();
         let (total, scanned) = scan(engine, windows, &f, |e| add(&mut groups, e))?;
