@@ -100,9 +100,9 @@ pub struct TcpStatesConfig {
     /// occasional health check or cron job, which open a few connections a minute.
     #[serde(default = "default_churn_threshold")]
     pub churn_threshold: usize,
-    /// Alert when a summary interval's RTT (p50 or p99) towards a peer is at least this many
-    /// times the baseline of the service (or command) and peer: the median of its past
-    /// intervals (built-in rule `tcp_rtt_regression`, over `network.perf` events: needs
+    /// Alert when a summary interval's mean RTT towards a peer is at least this many times the
+    /// baseline of the service (or command) and peer, the median of its past intervals, or its
+    /// p99 (from log2 buckets) more than this many times the baseline's p99 (built-in rule `tcp_rtt_regression`, over `network.perf` events: needs
     /// `perf` and `perf_summary_interval`). The new level becomes the baseline once it lasts
     /// about 8 intervals, and the alert resolves. More than 1.
     #[serde(default = "default_rtt_regression_factor")]

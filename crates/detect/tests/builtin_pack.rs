@@ -269,8 +269,8 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
 /// `tcp_rtt_regression`: the monitor's peer summaries compared with the pair's RTT baseline
 /// (labels as `crates/netmon/src/summary.rs` writes them). Two intervals at twice the baseline
 /// or more, and 1 ms more, raise one alert per process and peer; a constant RTT, a single slow
-/// interval, or a doubling of a tiny RTT (less than the minimum increase) raise none; the factor
-/// and the minimum come from `[tcp_states]` as parameters.
+/// interval, a doubling of a tiny RTT (less than the minimum increase) or a p99 one log2 bucket
+/// up (exactly 2) raise none; the factor and the minimum come from `[tcp_states]` as parameters.
 #[test]
 fn rtt_regressions_against_the_baseline_alert_per_process_and_peer() {
     let run = |params: &[(&str, &str)]| {
@@ -286,12 +286,12 @@ fn rtt_regressions_against_the_baseline_alert_per_process_and_peer() {
             let now = ratio * base_us;
             for (k, v) in [
                 ("tcp.rtt_samples", "40".to_string()),
-                ("tcp.rtt_baseline_p50_us", base_us.to_string()),
-                ("tcp.rtt_baseline_p99_us", base_us.to_string()),
-                ("tcp.rtt_p50_ratio", format!("{ratio:.3}")),
+                ("tcp.rtt_baseline_mean_us", base_us.to_string()),
+                ("tcp.rtt_baseline_p99_us", (2.0 * base_us).to_string()),
+                ("tcp.rtt_mean_ratio", format!("{ratio:.3}")),
                 ("tcp.rtt_p99_ratio", format!("{ratio:.3}")),
-                ("tcp.rtt_p50_increase_us", (now - base_us).max(0.0).to_string()),
-                ("tcp.rtt_p99_increase_us", (now - base_us).max(0.0).to_string()),
+                ("tcp.rtt_mean_increase_us", (now - base_us).max(0.0).to_string()),
+                ("tcp.rtt_p99_increase_us", (2.0 * (now - base_us)).max(0.0).to_string()),
             ] {
                 e.labels.insert(k.into(), v);
             }
@@ -306,6 +306,17 @@ fn rtt_regressions_against_the_baseline_alert_per_process_and_peer() {
             events.push(peer(t, "10.0.0.3", if i == 2 { 5.0 } else { 1.0 }, 20_000.0)); // once
             events.push(peer(t, "10.0.0.4", if i >= 3 { 3.0 } else { 1.0 }, 100.0)); // +200 us only
         }
+        // The p99 alone, over one log2 bucket (a ratio of 2.000): not more than the factor.
+        for i in 0..5 {
+            let mut e = peer(1000 + i * 60, "10.0.0.5", 1.0, 20_000.0);
+            e.labels.insert("tcp.rtt_p99_ratio".into(), "2.000".into());
+            e.labels.insert("tcp.rtt_p99_increase_us".into(), "40000".into());
+            e.rule_ids.clear();
+            e.rule_names.clear();
+            detector.tag(&mut e);
+            events.push(e);
+        }
+        events.sort_by_key(|e| e.timestamp);
         stage.process(&mut events).unwrap();
         let (_, alerts) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
         let mut got: Vec<(String, Option<String>, u64)> = alerts

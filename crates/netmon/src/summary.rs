@@ -9,9 +9,10 @@
 //!   of their log2 buckets, `tcp.srtt_us`: their mean, `labels.tcp.rtt_hist`: the buckets as
 //!   `slot:count,...`, slot i holding [2^i, 2^(i+1)) us, so ranges merge exactly), and, once
 //!   the pair (service or command, peer) has a baseline (`baseline.rs`: the median of its past
-//!   intervals), the interval against it: `labels.tcp.rtt_baseline_p50_us` / `_p99_us`,
-//!   `labels.tcp.rtt_p50_ratio` / `_p99_ratio` (this interval's estimate over the baseline) and
-//!   `labels.tcp.rtt_p50_increase_us` / `_p99_increase_us` (by how much it rose, 0 if not),
+//!   intervals), the interval against it: `labels.tcp.rtt_baseline_mean_us` / `_p99_us`,
+//!   `labels.tcp.rtt_mean_ratio` / `labels.tcp.rtt_p99_ratio` (this interval's mean, exact, and
+//!   p99 estimate over the baseline's) and `labels.tcp.rtt_mean_increase_us` /
+//!   `labels.tcp.rtt_p99_increase_us` (by how much they rose, 0 if not),
 //!   which the built-in rule `tcp_rtt_regression` compares with `[tcp_states]
 //!   rtt_regression_factor` and `rtt_regression_min_increase`;
 //! - `process`: one owner: bytes sent (`source.bytes`) and received (`destination.bytes`),
@@ -218,12 +219,13 @@ impl Summarizer {
                 .clone()
                 .or_else(|| e.labels.get("container.id").cloned())
                 .unwrap_or_else(|| if comm.is_empty() { format!("pid {}", h.pid) } else { comm.to_string() });
-            if let Some(c) = self.baselines.observe((key, h.peer), &slots) {
-                put(&mut e, "tcp.rtt_baseline_p50_us", c.base_p50_us.round());
+            let mean_us = if samples > 0 { sum_us.max(0.0) / samples as f64 } else { 0.0 };
+            if let Some(c) = self.baselines.observe((key, h.peer), &slots, mean_us) {
+                put(&mut e, "tcp.rtt_baseline_mean_us", c.base_mean_us.round());
                 put(&mut e, "tcp.rtt_baseline_p99_us", c.base_p99_us.round());
-                put(&mut e, "tcp.rtt_p50_ratio", format!("{:.3}", c.p50_ratio()));
+                put(&mut e, "tcp.rtt_mean_ratio", format!("{:.3}", c.mean_ratio()));
                 put(&mut e, "tcp.rtt_p99_ratio", format!("{:.3}", c.p99_ratio()));
-                put(&mut e, "tcp.rtt_p50_increase_us", (c.p50_us - c.base_p50_us).max(0.0).round());
+                put(&mut e, "tcp.rtt_mean_increase_us", (c.mean_us - c.base_mean_us).max(0.0).round());
                 put(&mut e, "tcp.rtt_p99_increase_us", (c.p99_us - c.base_p99_us).max(0.0).round());
             }
             out.push(e);

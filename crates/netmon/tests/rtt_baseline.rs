@@ -120,14 +120,14 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
     // Constant delay: the baseline forms (4 intervals), then 4 intervals compared with it.
     let mut compared = 0;
     let steady = follow("4 intervals compared with the baseline", 40, &mut |e| {
-        compared += usize::from(e.labels.contains_key("tcp.rtt_p50_ratio"));
+        compared += usize::from(e.labels.contains_key("tcp.rtt_mean_ratio"));
         compared >= 4
     });
-    for e in steady.iter().filter(|e| e.labels.contains_key("tcp.rtt_p50_ratio")) {
-        let (r50, r99) = (label(e, "tcp.rtt_p50_ratio").unwrap(), label(e, "tcp.rtt_p99_ratio").unwrap());
+    for e in steady.iter().filter(|e| e.labels.contains_key("tcp.rtt_mean_ratio")) {
+        let (r50, r99) = (label(e, "tcp.rtt_mean_ratio").unwrap(), label(e, "tcp.rtt_p99_ratio").unwrap());
         assert!(r50 < 1.5 && r99 < 1.5, "constant delay, ratios {r50} / {r99}: {e:#?}");
-        let base = label(e, "tcp.rtt_baseline_p50_us").unwrap();
-        assert!((8_000.0..16_000.0).contains(&base), "baseline p50 {base} us for a 10 ms link: {e:#?}");
+        let base = label(e, "tcp.rtt_baseline_mean_us").unwrap();
+        assert!((10_000.0..13_000.0).contains(&base), "baseline mean {base} us for a 10 ms link: {e:#?}");
         assert!(e.rule_ids.is_empty(), "no rule matches a constant RTT: {e:#?}");
     }
     assert!(alerts(&book).is_empty(), "{:#?}", alerts(&book));
@@ -139,11 +139,22 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
     });
     let mut flagged = 0;
     let slow = follow("two intervals flagged against the baseline", 30, &mut |e| {
-        flagged += usize::from(label(e, "tcp.rtt_p50_ratio").is_some_and(|r| r >= 2.0));
+        flagged += usize::from(label(e, "tcp.rtt_mean_ratio").is_some_and(|r| r >= 2.0));
         flagged >= 2
     });
+    let ratios = |evs: &[Event]| -> Vec<String> {
+        evs.iter()
+            .filter_map(|e| Some(format!("{:.2}/{:.2}", label(e, "tcp.rtt_mean_ratio")?, label(e, "tcp.rtt_p99_ratio")?)))
+            .collect()
+    };
+    eprintln!(
+        "rtt baseline: mean {:?} us; mean/p99 ratios at 10 ms: {:?}; after the change to 60 ms: {:?}",
+        steady.last().and_then(|e| label(e, "tcp.rtt_baseline_mean_us")),
+        ratios(&steady),
+        ratios(&slow)
+    );
     let last = slow.last().unwrap();
-    assert!(label(last, "tcp.rtt_p50_increase_us").unwrap() >= 30_000.0, "{last:#?}");
+    assert!(label(last, "tcp.rtt_mean_increase_us").unwrap() >= 30_000.0, "{last:#?}");
     assert!(last.rule_names.iter().any(|n| n == "tcp_rtt_above_baseline"), "{last:#?}");
     let a = alerts(&book);
     let regression: Vec<_> = a.iter().filter(|a| a.rule.name == "tcp_rtt_regression").collect();

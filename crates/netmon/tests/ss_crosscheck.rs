@@ -142,6 +142,7 @@ fn netstat_figures_agree_with_ss_tin() {
         }
     };
     let tcp = row.stats.unwrap().tcp.unwrap();
+    eprintln!("netstat: {tcp:?}\nss -tin: {fields:?}");
     let num = |k: &str| -> u64 {
         fields
             .get(k)
