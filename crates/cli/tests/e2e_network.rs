@@ -398,7 +398,7 @@ sys.stdin.read()
 "#;
 
 #[test]
-fn service_map_names_who_connected_to_whom_across_namespaces() {
+fn service_map_names_who_connected_to_whom_across_namespaces_and_drops_are_fields() {
     if !loglynx_testkit::require_root("eBPF and network namespaces") {
         return;
     }
@@ -524,6 +524,24 @@ fn service_map_names_who_connected_to_whom_across_namespaces() {
         e["retransmits"].as_u64().unwrap() as f64 / segs as f64
     );
     assert_eq!(m["truncated"], false);
+
+    // Drops are typed fields of the stored summaries: a SYN to a port nobody listens on in the
+    // server's namespace is dropped (NO_SOCKET), found by a range on network.drops and by its
+    // reason, and the perf history reads it.
+    let refused = pair
+        .command(Side::A, "python3")
+        .args(["-c", "import socket,sys\ntry:\n socket.create_connection((sys.argv[1], 9))\nexcept ConnectionRefusedError:\n print('refused')"])
+        .arg(ADDR_B)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&refused.stdout).trim(), "refused");
+    let q = "event.dataset:network.perf AND event.action:drop AND network.drop.reason:NO_SOCKET AND network.drops:>=1";
+    s.wait_for(Duration::from_secs(30), "a NO_SOCKET drop summary", || s.total(q) >= 1);
+    let h = get(&s, "/api/v1/network/perf/history?start=now-1h");
+    assert!(
+        h["drops"].as_array().unwrap().iter().any(|d| d["reason"] == "NO_SOCKET" && d["count"].as_u64() >= Some(1)),
+        "{h}"
+    );
 
     for c in [&mut client, &mut server] {
         let _ = c.kill();

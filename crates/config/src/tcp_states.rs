@@ -100,6 +100,17 @@ pub struct TcpStatesConfig {
     /// occasional health check or cron job, which open a few connections a minute.
     #[serde(default = "default_churn_threshold")]
     pub churn_threshold: usize,
+    /// Alert when a summary interval's mean RTT towards a peer is at least this many times the
+    /// baseline of the service (or command) and peer, the median of its past intervals, or its
+    /// p99 (from log2 buckets) more than this many times the baseline's p99 (built-in rule `tcp_rtt_regression`, over `network.perf` events: needs
+    /// `perf` and `perf_summary_interval`). The new level becomes the baseline once it lasts
+    /// about 8 intervals, and the alert resolves. More than 1.
+    #[serde(default = "default_rtt_regression_factor")]
+    pub rtt_regression_factor: f64,
+    /// ... and by at least this much (so that a 50 us loopback RTT going to 120 us is not a
+    /// regression worth an alert).
+    #[serde(default = "default_rtt_regression_min_increase", with = "humantime_serde")]
+    pub rtt_regression_min_increase: Duration,
     /// The window of `failed_connect_threshold`.
     #[serde(default = "default_failed_connect_window", with = "humantime_serde")]
     pub failed_connect_window: Duration,
@@ -160,6 +171,12 @@ impl TcpStatesConfig {
                 return bad(format!("tcp_states.{name} must be at least 1"));
             }
         }
+        if !(self.rtt_regression_factor > 1.0 && self.rtt_regression_factor.is_finite()) {
+            return bad(format!(
+                "tcp_states.rtt_regression_factor {}: use a number above 1 (2: twice the baseline)",
+                self.rtt_regression_factor
+            ));
+        }
         Ok(())
     }
 }
@@ -205,6 +222,12 @@ fn default_failed_connect_threshold() -> usize {
 fn default_churn_threshold() -> usize {
     300
 }
+fn default_rtt_regression_factor() -> f64 {
+    2.0
+}
+fn default_rtt_regression_min_increase() -> Duration {
+    Duration::from_millis(1)
+}
 fn default_failed_connect_window() -> Duration {
     Duration::from_secs(60)
 }
@@ -239,8 +262,14 @@ mod tests {
             .contains("power of two"));
         let bad = TcpStatesConfig {
             close_wait_threshold: 0,
-            ..d
+            ..d.clone()
         };
         assert!(bad.validate().is_err());
+        assert_eq!(d.rtt_regression_factor, 2.0);
+        let bad = TcpStatesConfig {
+            rtt_regression_factor: 1.0,
+            ..d
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("rtt_regression_factor"));
     }
 }

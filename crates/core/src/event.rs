@@ -236,6 +236,12 @@ pub struct Event {
     /// Smoothed round-trip time, microseconds.
     #[serde(rename = "tcp.srtt_us", default, skip_serializing_if = "Option::is_none")]
     pub tcp_srtt_us: Option<u64>,
+    /// Packets the kernel dropped over the event's interval (network monitor summaries).
+    #[serde(rename = "network.drops", default, skip_serializing_if = "Option::is_none")]
+    pub network_drops: Option<u64>,
+    /// The kernel's drop reason of `network_drops` (`NO_SOCKET`, `SOCKET_FILTER`...).
+    #[serde(rename = "network.drop.reason", default, skip_serializing_if = "Option::is_none")]
+    pub network_drop_reason: Option<String>,
     /// The detection rules this event matched (ids), set by the detection stage.
     #[serde(rename = "rule.id", default, skip_serializing_if = "Vec::is_empty")]
     pub rule_ids: Vec<String>,
@@ -346,6 +352,8 @@ impl Event {
             USER_AGENT_ORIGINAL => self.user_agent.clone()?,
             TCP_OLD_STATE => self.tcp_old_state.clone()?,
             TCP_NEW_STATE => self.tcp_new_state.clone()?,
+            NETWORK_DROP_REASON => self.network_drop_reason.clone()?,
+            NETWORK_DROPS => self.network_drops?.to_string(),
             RULE_ID => self.rule_ids.first()?.clone(),
             RULE_NAME => self.rule_names.first()?.clone(),
             ALERT_ID => self.alert_id.clone()?,

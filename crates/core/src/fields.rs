@@ -59,6 +59,11 @@ pub const NETWORK_BYTES: &str = "network.bytes";
 pub const EVENT_DURATION: &str = "event.duration";
 pub const TCP_RETRANSMITS: &str = "tcp.retransmits";
 pub const TCP_SRTT_US: &str = "tcp.srtt_us";
+// Performance summaries (`event.dataset: network.perf`).
+/// Packets the kernel dropped (a count over the event's interval).
+pub const NETWORK_DROPS: &str = "network.drops";
+/// Why the kernel dropped them (its `kfree_skb` drop reason name, `NO_SOCKET`).
+pub const NETWORK_DROP_REASON: &str = "network.drop.reason";
 /// The ids of the detection rules an event matched (several when several matched), and on an
 /// alert event the id of the rule that raised it. Set by the detection stage.
 pub const RULE_ID: &str = "rule.id";

@@ -31,6 +31,7 @@ impl<'a> SigmaEvent<'a> {
     fn typed(&self, path: &str) -> Option<EventValue<'a>> {
         let e = self.0;
         let opt = |v: &'a Option<String>| v.as_deref().map(text);
+        let int = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok()).map(EventValue::Int);
         match path {
             fields::MESSAGE => Some(text(&e.message)),
             fields::EVENT_ID => Some(text(&e.id)),
@@ -66,6 +67,13 @@ impl<'a> SigmaEvent<'a> {
             fields::HTTP_RESPONSE_STATUS_CODE => e.http_status.map(|v| EventValue::Int(i64::from(v))),
             fields::URL_ORIGINAL => opt(&e.url_original),
             fields::USER_AGENT_ORIGINAL => opt(&e.user_agent),
+            fields::NETWORK_DROP_REASON => opt(&e.network_drop_reason),
+            fields::NETWORK_DROPS => int(e.network_drops),
+            fields::SOURCE_BYTES => int(e.source_bytes),
+            fields::DESTINATION_BYTES => int(e.destination_bytes),
+            fields::NETWORK_BYTES => int(e.network_bytes),
+            fields::TCP_RETRANSMITS => int(e.tcp_retransmits),
+            fields::TCP_SRTT_US => int(e.tcp_srtt_us),
             fields::EVENT_DURATION => e.duration_ns.and_then(|v| i64::try_from(v).ok()).map(EventValue::Int),
             fields::TCP_STATE_DURATION_US => e
                 .tcp_state_duration_us

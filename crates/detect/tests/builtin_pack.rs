@@ -236,10 +236,17 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         perf(1060, "peer", &fine, Some("10.0.0.7")),
         perf(1000, "peer", &slow, Some("10.0.0.6")),
         perf(1060, "peer", &slow, Some("10.0.0.6")),
-        perf(1000, "drop", &[("drop.reason", "NO_SOCKET"), ("network.drops", "5000")], None),
-        perf(1000, "drop", &[("drop.reason", "NOT_SPECIFIED"), ("network.drops", "5000")], None),
-        perf(1000, "drop", &[("drop.reason", "TCP_CSUM"), ("network.drops", "10")], None),
     ];
+    // Drops are typed fields: network.drop.reason (keyword) and network.drops (a number).
+    for (reason, count) in [("NO_SOCKET", 5000), ("NOT_SPECIFIED", 5000), ("TCP_CSUM", 10)] {
+        let mut e = perf(1000, "drop", &[], None);
+        e.network_drop_reason = Some(reason.into());
+        e.network_drops = Some(count);
+        e.rule_ids.clear();
+        e.rule_names.clear();
+        detector.tag(&mut e);
+        events.push(e);
+    }
     events.sort_by_key(|e| e.timestamp);
     stage.process(&mut events).unwrap();
     let (_, alerts) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
@@ -257,4 +264,71 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         ],
         "{alerts:#?}"
     );
+}
+
+/// `tcp_rtt_regression`: the monitor's peer summaries compared with the pair's RTT baseline
+/// (labels as `crates/netmon/src/summary.rs` writes them). Two intervals at twice the baseline
+/// or more, and 1 ms more, raise one alert per process and peer; a constant RTT, a single slow
+/// interval, a doubling of a tiny RTT (less than the minimum increase) or a p99 one log2 bucket
+/// up (exactly 2) raise none; the factor and the minimum come from `[tcp_states]` as parameters.
+#[test]
+fn rtt_regressions_against_the_baseline_alert_per_process_and_peer() {
+    let run = |params: &[(&str, &str)]| {
+        let (detector, mut stage, book) = common::builtin_stage(params, AlertBook::in_memory(3600, 1000).unwrap(), 0);
+        let mut n = 0;
+        let mut peer = |t: i64, peer: &str, ratio: f64, base_us: f64| {
+            n += 1;
+            let mut e = Event::new("perf", Timestamp::from_secs(t), Timestamp::from_secs(t), format!("rtt-{n}"));
+            e.dataset = Some("network.perf".into());
+            e.action = Some("peer".into());
+            e.process_name = Some("api".into());
+            e.destination_ip = Some(peer.into());
+            let now = ratio * base_us;
+            for (k, v) in [
+                ("tcp.rtt_samples", "40".to_string()),
+                ("tcp.rtt_baseline_mean_us", base_us.to_string()),
+                ("tcp.rtt_baseline_p99_us", (2.0 * base_us).to_string()),
+                ("tcp.rtt_mean_ratio", format!("{ratio:.3}")),
+                ("tcp.rtt_p99_ratio", format!("{ratio:.3}")),
+                ("tcp.rtt_mean_increase_us", (now - base_us).max(0.0).to_string()),
+                ("tcp.rtt_p99_increase_us", (2.0 * (now - base_us)).max(0.0).to_string()),
+            ] {
+                e.labels.insert(k.into(), v);
+            }
+            detector.tag(&mut e);
+            e
+        };
+        let mut events = Vec::new();
+        for i in 0..5 {
+            let t = 1000 + i * 60;
+            events.push(peer(t, "10.0.0.1", 1.0, 20_000.0)); // constant
+            events.push(peer(t, "10.0.0.2", if i >= 3 { 3.0 } else { 1.0 }, 20_000.0)); // 60 ms from 40 ms
+            events.push(peer(t, "10.0.0.3", if i == 2 { 5.0 } else { 1.0 }, 20_000.0)); // once
+            events.push(peer(t, "10.0.0.4", if i >= 3 { 3.0 } else { 1.0 }, 100.0)); // +200 us only
+        }
+        // The p99 alone, over one log2 bucket (a ratio of 2.000): not more than the factor.
+        for i in 0..5 {
+            let mut e = peer(1000 + i * 60, "10.0.0.5", 1.0, 20_000.0);
+            e.labels.insert("tcp.rtt_p99_ratio".into(), "2.000".into());
+            e.labels.insert("tcp.rtt_p99_increase_us".into(), "40000".into());
+            e.rule_ids.clear();
+            e.rule_names.clear();
+            detector.tag(&mut e);
+            events.push(e);
+        }
+        events.sort_by_key(|e| e.timestamp);
+        stage.process(&mut events).unwrap();
+        let (_, alerts) = book.list(&AlertFilter { limit: 100, ..Default::default() }).unwrap();
+        let mut got: Vec<(String, Option<String>, u64)> = alerts
+            .iter()
+            .map(|a| (a.rule.name.clone(), a.group.get("destination.ip").cloned(), a.count))
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(run(&[]), vec![("tcp_rtt_regression".to_string(), Some("10.0.0.2".to_string()), 2)]);
+    // A higher factor: 3x is not enough; a lower minimum increase: the small RTT counts.
+    assert_eq!(run(&[("rtt_regression_factor", "4")]), vec![]);
+    let got = run(&[("rtt_regression_min_us", "100")]);
+    assert_eq!(got.iter().map(|(_, ip, _)| ip.clone().unwrap()).collect::<Vec<_>>(), vec!["10.0.0.2", "10.0.0.4"]);
 }

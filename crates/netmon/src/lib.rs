@@ -28,8 +28,10 @@
 //! `monitor/` ties them together (`monitor/metrics.rs`: its `loglynx_netmon_*` series); `netstat.rs` the snapshot view of `loglynx netstat` (sockets
 //! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
 //! systemd units / containers; `summary.rs` the periodic `network.perf` events (what the
-//! performance counters gained per interval); `error.rs` is [`NetmonError`].
+//! performance counters gained per interval), `baseline.rs` the RTT baselines per service and
+//! peer they are compared with; `error.rs` is [`NetmonError`].
 
+mod baseline;
 mod cgroup;
 mod counts;
 mod diag;

@@ -7,13 +7,22 @@
 //!   `labels.tcp.retransmit_rate` (retransmits / segments sent), the RTT samples of the interval
 //!   (`labels.tcp.rtt_samples`, `labels.tcp.rtt_p50_us` / `labels.tcp.rtt_p99_us`: upper bounds
 //!   of their log2 buckets, `tcp.srtt_us`: their mean, `labels.tcp.rtt_hist`: the buckets as
-//!   `slot:count,...`, slot i holding [2^i, 2^(i+1)) us, so ranges merge exactly);
+//!   `slot:count,...`, slot i holding [2^i, 2^(i+1)) us, so ranges merge exactly), and, once
+//!   the pair (service or command, peer) has a baseline (`baseline.rs`: the median of its past
+//!   intervals), the interval against it: `labels.tcp.rtt_baseline_mean_us` / `_p99_us`,
+//!   `labels.tcp.rtt_mean_ratio` / `labels.tcp.rtt_p99_ratio` (this interval's mean, exact, and
+//!   p99 estimate over the baseline's) and `labels.tcp.rtt_mean_increase_us` /
+//!   `labels.tcp.rtt_p99_increase_us` (by how much they rose, 0 if not),
+//!   which the built-in rule `tcp_rtt_regression` compares with `[tcp_states]
+//!   rtt_regression_factor` and `rtt_regression_min_increase`;
 //! - `process`: one owner: bytes sent (`source.bytes`) and received (`destination.bytes`),
 //!   `tcp.retransmits` (SYN retransmits included), resets sent / received, SYN-ACK retransmits,
-//!   packets its sockets received that were dropped (`labels.network.drops`);
-//! - `drop`: packets dropped for one reason (`event.reason`-like `labels.drop.reason`, count in
-//!   `labels.network.drops`), host-wide; `owner_drop`: the same for the packets one owner's
-//!   sockets received (a part of the `drop` count).
+//!   packets its sockets received that were dropped (`network.drops`);
+//! - `drop`: packets dropped for one reason (`network.drop.reason`, the kernel's name, count in
+//!   `network.drops`), host-wide; `owner_drop`: the same for the packets one owner's sockets
+//!   received (a part of the `drop` count). Both are typed fields (a number column and a
+//!   keyword), so drops sum, range and aggregate like bytes; versions before stored them as
+//!   labels `network.drops` / `drop.reason`, which the API still reads.
 //!
 //! Owners carry `systemd.unit` / `labels.container.id` / `labels.cgroup.path` from
 //! `/proc/<pid>/cgroup`, like `network.connection` events.
@@ -23,6 +32,7 @@ use std::net::IpAddr;
 
 use loglynx_core::{Event, Timestamp};
 
+use crate::baseline::RttBaselines;
 use crate::perf::{PerfSnapshot, ProcessPerf, RttHistogram, RTT_SLOTS};
 
 /// `event.dataset` of the summaries.
@@ -35,6 +45,7 @@ pub const DATASET: &str = "network.perf";
 pub(crate) struct Summarizer {
     prev: Option<(Timestamp, PerfSnapshot)>,
     services: HashMap<u32, Option<String>>,
+    baselines: RttBaselines,
 }
 
 /// `now - before`, or `now` when the counter restarted (a pid reused after its entry was gone).
@@ -115,7 +126,7 @@ impl Summarizer {
     pub(crate) fn starting_at(at: Timestamp) -> Self {
         Summarizer {
             prev: Some((at, PerfSnapshot::default())),
-            services: HashMap::new(),
+            ..Default::default()
         }
     }
 
@@ -203,6 +214,20 @@ impl Summarizer {
                     .collect();
                 put(&mut e, "tcp.rtt_hist", hist.join(","));
             }
+            let key = e
+                .systemd_unit
+                .clone()
+                .or_else(|| e.labels.get("container.id").cloned())
+                .unwrap_or_else(|| if comm.is_empty() { format!("pid {}", h.pid) } else { comm.to_string() });
+            let mean_us = if samples > 0 { sum_us.max(0.0) / samples as f64 } else { 0.0 };
+            if let Some(c) = self.baselines.observe((key, h.peer), &slots, mean_us) {
+                put(&mut e, "tcp.rtt_baseline_mean_us", c.base_mean_us.round());
+                put(&mut e, "tcp.rtt_baseline_p99_us", c.base_p99_us.round());
+                put(&mut e, "tcp.rtt_mean_ratio", format!("{:.3}", c.mean_ratio()));
+                put(&mut e, "tcp.rtt_p99_ratio", format!("{:.3}", c.p99_ratio()));
+                put(&mut e, "tcp.rtt_mean_increase_us", (c.mean_us - c.base_mean_us).max(0.0).round());
+                put(&mut e, "tcp.rtt_p99_increase_us", (c.p99_us - c.base_p99_us).max(0.0).round());
+            }
             out.push(e);
         }
 
@@ -231,7 +256,7 @@ impl Summarizer {
             put(&mut e, "tcp.synack_retransmits", synack);
             put(&mut e, "tcp.resets_sent", rst_s);
             put(&mut e, "tcp.resets_received", rst_r);
-            put(&mut e, "network.drops", drops);
+            e.network_drops = Some(drops);
             out.push(e);
         }
 
@@ -247,8 +272,8 @@ impl Summarizer {
                 format!("{n} packets dropped: {}", d.reason),
                 "drop",
             );
-            put(&mut e, "drop.reason", &d.reason);
-            put(&mut e, "network.drops", n);
+            e.network_drop_reason = Some(d.reason.clone());
+            e.network_drops = Some(n);
             out.push(e);
         }
         let prev_owner: HashMap<(u32, u32), u64> = before
@@ -274,8 +299,8 @@ impl Summarizer {
                 "owner_drop",
             );
             self.owner(&mut e, d.pid, Some(comm));
-            put(&mut e, "drop.reason", &d.reason);
-            put(&mut e, "network.drops", n);
+            e.network_drop_reason = Some(d.reason.clone());
+            e.network_drops = Some(n);
             out.push(e);
         }
 
@@ -385,8 +410,8 @@ mod tests {
         };
         let ev = s.events(&third, Timestamp::from_secs(130), "h");
         assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].labels["network.drops"], "5");
-        assert_eq!(ev[0].labels["drop.reason"], "NO_SOCKET");
+        assert_eq!(ev[0].network_drops, Some(5));
+        assert_eq!(ev[0].network_drop_reason.as_deref(), Some("NO_SOCKET"));
         assert_ne!(ev[0].id, peer.id);
     }
 

@@ -193,7 +193,7 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
         })
     };
     while !(seen(&events, "owner_drop", spid, &|e| {
-        e["labels.drop.reason"] == "SOCKET_FILTER"
+        e["network.drop.reason"] == "SOCKET_FILTER"
     }) && seen(&events, "peer", dpid, &|e| num(e, "tcp.retransmits") > 0))
     {
         match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -278,15 +278,15 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
     // Drops attributed to the server, and counted host-wide by reason.
     let owner_drops: Vec<&Value> = of("owner_drop", spid)
         .into_iter()
-        .filter(|e| e["labels.drop.reason"] == "SOCKET_FILTER")
+        .filter(|e| e["network.drop.reason"] == "SOCKET_FILTER")
         .collect();
-    let n = sum(owner_drops, "labels.network.drops");
+    let n = sum(owner_drops, "network.drops");
     assert!(n >= 1, "{perf:#?}");
-    assert!(sum(of("process", spid), "labels.network.drops") >= n);
+    assert!(sum(of("process", spid), "network.drops") >= n);
     let host_wide: u64 = perf
         .iter()
-        .filter(|e| e["event.action"] == "drop" && e["labels.drop.reason"] == "SOCKET_FILTER")
-        .map(|e| num(e, "labels.network.drops"))
+        .filter(|e| e["event.action"] == "drop" && e["network.drop.reason"] == "SOCKET_FILTER")
+        .map(|e| num(e, "network.drops"))
         .sum();
     assert!(host_wide >= n, "host-wide {host_wide} < owner {n}");
     // The dropped data is retransmitted by the second client.

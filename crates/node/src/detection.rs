@@ -72,6 +72,8 @@ fn settings(cfg: &Config) -> DetectionSettings {
             ("time_wait_threshold".into(), cfg.tcp_states.time_wait_threshold.to_string()),
             ("fin_wait2_threshold".into(), cfg.tcp_states.fin_wait2_threshold.to_string()),
             ("churn_threshold".into(), cfg.tcp_states.churn_threshold.to_string()),
+            ("rtt_regression_factor".into(), cfg.tcp_states.rtt_regression_factor.to_string()),
+            ("rtt_regression_min_us".into(), cfg.tcp_states.rtt_regression_min_increase.as_micros().to_string()),
         ],
         options: DetectorOptions {
             disabled: d.disabled.clone(),

@@ -66,6 +66,7 @@ const TAG_USER_AGENT: u8 = 23;
 const TAG_TCP_OLD_STATE: u8 = 24;
 const TAG_TCP_NEW_STATE: u8 = 25;
 const TAG_ALERT_ID: u8 = 26;
+const TAG_NETWORK_DROP_REASON: u8 = 27;
 const TAG_SYSLOG_FACILITY: u8 = 40;
 const TAG_SYSLOG_SEVERITY: u8 = 41;
 const TAG_PID: u8 = 42;
@@ -81,6 +82,7 @@ const TAG_TCP_RETRANSMITS: u8 = 51;
 const TAG_TCP_SRTT_US: u8 = 52;
 const TAG_KAFKA_PARTITION: u8 = 53;
 const TAG_KAFKA_OFFSET: u8 = 54;
+const TAG_NETWORK_DROPS: u8 = 55;
 const TAG_RULE_ID: u8 = 60;
 const TAG_RULE_NAME: u8 = 61;
 const TAG_LABEL: u8 = 62;
@@ -169,6 +171,8 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
         duration_ns,
         tcp_retransmits,
         tcp_srtt_us,
+        network_drops,
+        network_drop_reason,
         kafka_partition,
         kafka_offset,
         rule_ids,
@@ -234,6 +238,7 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
     s(TAG_TCP_OLD_STATE, tcp_old_state.as_deref());
     s(TAG_TCP_NEW_STATE, tcp_new_state.as_deref());
     s(TAG_ALERT_ID, alert_id.as_deref());
+    s(TAG_NETWORK_DROP_REASON, network_drop_reason.as_deref());
     for r in rule_ids {
         s(TAG_RULE_ID, Some(r));
     }
@@ -266,6 +271,7 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
     n(TAG_TCP_SRTT_US, *tcp_srtt_us);
     n(TAG_KAFKA_PARTITION, *kafka_partition);
     n(TAG_KAFKA_OFFSET, *kafka_offset);
+    n(TAG_NETWORK_DROPS, *network_drops);
     let bits = flag_bits(flags);
     n(TAG_FLAGS, (bits != 0).then_some(bits));
 }
@@ -317,7 +323,7 @@ pub fn decode(b: &[u8], times: (i64, i64)) -> Option<Event> {
                 let v = r.str(base)?.to_owned();
                 e.labels.insert(k, v);
             }
-            TAG_DATASET..=TAG_ALERT_ID | TAG_RULE_ID | TAG_RULE_NAME => {
+            TAG_DATASET..=TAG_NETWORK_DROP_REASON | TAG_RULE_ID | TAG_RULE_NAME => {
                 let v = r.str(base)?.to_owned();
                 set_str(&mut e, tag, v)?;
             }
@@ -376,6 +382,7 @@ fn set_str(e: &mut Event, tag: u8, v: String) -> Option<()> {
         TAG_TCP_OLD_STATE => &mut e.tcp_old_state,
         TAG_TCP_NEW_STATE => &mut e.tcp_new_state,
         TAG_ALERT_ID => &mut e.alert_id,
+        TAG_NETWORK_DROP_REASON => &mut e.network_drop_reason,
         _ => return None,
     };
     *slot = Some(v);
@@ -399,6 +406,7 @@ fn set_num(e: &mut Event, tag: u8, v: u64) -> Option<()> {
         TAG_TCP_SRTT_US => e.tcp_srtt_us = Some(v),
         TAG_KAFKA_PARTITION => e.kafka_partition = Some(v),
         TAG_KAFKA_OFFSET => e.kafka_offset = Some(v),
+        TAG_NETWORK_DROPS => e.network_drops = Some(v),
         TAG_FLAGS => e.flags = flags_from_bits(v),
         _ => return None,
     }

@@ -77,6 +77,8 @@ pub const KEYWORD_FIELDS: &[&str] = &[
     f::RULE_ID,
     f::RULE_NAME,
     f::ALERT_ID,
+    // Added after the first layout (appended to older windows when the store opens).
+    f::NETWORK_DROP_REASON,
 ];
 
 /// Unsigned numeric fields: fast (columnar) only.
@@ -96,6 +98,8 @@ pub const NUMERIC_FIELDS: &[&str] = &[
     f::HTTP_RESPONSE_STATUS_CODE,
     f::KAFKA_PARTITION,
     f::KAFKA_OFFSET,
+    // Added after the first layout.
+    f::NETWORK_DROPS,
 ];
 
 /// Date fields: fast (columnar) only.
@@ -149,6 +153,7 @@ const KEYWORD_VALUES: &[(&str, KeywordOf)] = &[
     (f::URL_ORIGINAL, |e| e.url_original.as_deref()),
     (f::USER_AGENT_ORIGINAL, |e| e.user_agent.as_deref()),
     (f::ALERT_ID, |e| e.alert_id.as_deref()),
+    (f::NETWORK_DROP_REASON, |e| e.network_drop_reason.as_deref()),
 ];
 
 /// The numeric fields of an event, by ECS name.
@@ -168,6 +173,7 @@ const NUMBER_VALUES: &[(&str, NumberOf)] = &[
     (f::HTTP_RESPONSE_STATUS_CODE, |e| e.http_status.map(u64::from)),
     (f::KAFKA_PARTITION, |e| e.kafka_partition),
     (f::KAFKA_OFFSET, |e| e.kafka_offset),
+    (f::NETWORK_DROPS, |e| e.network_drops),
 ];
 
 /// Field handles of a schema, in the order [`StoreSchema::to_document`] adds values.

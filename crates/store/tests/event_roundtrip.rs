@@ -179,9 +179,9 @@ fn opt_str(msg: &str) -> BoxedStrategy<Option<String>> {
 
 fn arbitrary_event() -> impl Strategy<Value = Event> {
     (".{0,80}", any::<i64>(), any::<i64>(), ".{0,30}").prop_flat_map(|(msg, ts, ing, id)| {
-        let strs = prop::collection::vec(opt_str(&msg), 27);
+        let strs = prop::collection::vec(opt_str(&msg), 28);
         let nums = (
-            prop::collection::vec(proptest::option::of(any::<u64>()), 9),
+            prop::collection::vec(proptest::option::of(any::<u64>()), 10),
             proptest::option::of(any::<u8>()),
             proptest::option::of(any::<u8>()),
             proptest::option::of(any::<u32>()),
@@ -225,6 +225,7 @@ fn arbitrary_event() -> impl Strategy<Value = Event> {
                 e.tcp_old_state = next();
                 e.tcp_new_state = next();
                 e.alert_id = next();
+                e.network_drop_reason = next();
                 e.syslog_facility = fac;
                 e.syslog_severity = sev;
                 e.pid = pid;
@@ -240,6 +241,7 @@ fn arbitrary_event() -> impl Strategy<Value = Event> {
                 e.tcp_srtt_us = n[6];
                 e.kafka_partition = n[7];
                 e.kafka_offset = n[8];
+                e.network_drops = n[9];
                 e.rule_ids = rids;
                 e.rule_names = rnames;
                 e.labels = labels;

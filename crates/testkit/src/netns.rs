@@ -3,7 +3,7 @@
 //!
 //! [`NetnsPair::new`] joins them with a veth pair. [`NetnsPair::emulated`] joins them through
 //! a TUN device in each namespace and a small forwarder process between them that delays and
-//! drops packets per direction ([`Link`]): the kernels CI runs on may lack `sch_netem` (this
+//! drops packets per direction ([`Link`], changed while it runs with [`NetnsPair::set_link`]): the kernels CI runs on may lack `sch_netem` (this
 //! one is built without it), and the forwarder needs nothing but python3 and /dev/net/tun.
 //!
 //! Side `a` has 10.77.0.1/24, side `b` 10.77.0.2/24 (each namespace is isolated, so every pair
@@ -34,7 +34,14 @@ pub enum Side {
 #[derive(Debug)]
 pub struct NetnsPair {
     names: [String; 2],
-    forwarder: Option<std::process::Child>,
+    forwarder: Option<Forwarder>,
+}
+
+/// The emulated link's forwarder process and its output.
+#[derive(Debug)]
+struct Forwarder {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
 }
 
 /// What the emulated link does to packets, per direction.
@@ -77,11 +84,25 @@ def carries_tcp_data(pkt):
     doff = (pkt[ihl + 12] >> 4) * 4
     return total > ihl + doff
 queue, seq = [], 0
+stdin = sys.stdin.fileno()
+watched = fds + [stdin]
 print("ready", flush=True)
 while True:
     timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else None
-    ready, _, _ = select.select(fds, [], [], timeout)
+    ready, _, _ = select.select(watched, [], [], timeout)
     for fd in ready:
+        if fd == stdin:
+            # A new link: "loss_ab loss_ba delay_ab delay_ba" (packets already queued keep
+            # the delay they were given).
+            line = sys.stdin.readline()
+            if not line:
+                watched = fds
+                continue
+            la, lb, da, db = line.split()
+            loss = {0: float(la), 1: float(lb)}
+            delay = {0: int(da) / 1000.0, 1: int(db) / 1000.0}
+            print("link", flush=True)
+            continue
         side = fds.index(fd)
         pkt = os.read(fd, 65536)
         if loss[side] > 0 and carries_tcp_data(pkt) and rng.random() < loss[side]:
@@ -125,7 +146,6 @@ impl NetnsPair {
 
     /// Two namespaces joined through TUN devices and a forwarder applying `link`.
     pub fn emulated(link: Link) -> NetnsPair {
-        use std::io::{BufRead, BufReader};
         let mut pair = Self::namespaces();
         let mut child = Command::new("python3")
             .arg("-c")
@@ -133,15 +153,14 @@ impl NetnsPair {
             .args([&pair.names[0], &pair.names[1]])
             .args([link.loss_a_to_b, link.loss_b_to_a].map(|l| l.to_string()))
             .args([link.delay_a_to_b_ms, link.delay_b_to_a_ms].map(|d| d.to_string()))
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 is needed for the emulated link");
         let mut line = String::new();
-        let out = child.stdout.take().expect("piped stdout");
-        BufReader::new(out)
-            .read_line(&mut line)
-            .expect("forwarder output");
-        pair.forwarder = Some(child);
+        let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        out.read_line(&mut line).expect("forwarder output");
+        pair.forwarder = Some(Forwarder { child, out });
         assert_eq!(line.trim(), "ready", "the link forwarder did not start");
         for (ns, dev, addr) in [
             (&pair.names[0], "tun-a", ADDR_A),
@@ -186,6 +205,28 @@ impl NetnsPair {
             run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
         pair
+    }
+
+    /// Changes what the emulated link does from now on (packets already on their way keep
+    /// their delay), like `tc qdisc change ... netem` would: returns once the forwarder
+    /// applies it. Panics on a pair made by [`NetnsPair::new`] (a veth pair has no forwarder).
+    pub fn set_link(&mut self, link: Link) {
+        use std::io::Write;
+        let f = self
+            .forwarder
+            .as_mut()
+            .expect("set_link needs a pair made by NetnsPair::emulated");
+        let stdin = f.child.stdin.as_mut().expect("piped stdin");
+        writeln!(
+            stdin,
+            "{} {} {} {}",
+            link.loss_a_to_b, link.loss_b_to_a, link.delay_a_to_b_ms, link.delay_b_to_a_ms
+        )
+        .and_then(|()| stdin.flush())
+        .expect("write to the link forwarder");
+        let mut line = String::new();
+        f.out.read_line(&mut line).expect("forwarder output");
+        assert_eq!(line.trim(), "link", "the link forwarder did not take the new link");
     }
 
     /// The namespace name of `side`.
@@ -243,8 +284,8 @@ impl Default for NetnsPair {
 impl Drop for NetnsPair {
     fn drop(&mut self) {
         if let Some(mut f) = self.forwarder.take() {
-            let _ = f.kill();
-            let _ = f.wait();
+            let _ = f.child.kill();
+            let _ = f.child.wait();
         }
         for n in &self.names {
             let _ = Command::new("ip").args(["netns", "del", n]).output();

@@ -13,6 +13,7 @@ pub(crate) mod leaf;
 pub(crate) mod meta;
 pub(crate) mod netmap;
 pub(crate) mod network;
+pub(crate) mod network_range;
 pub(crate) mod perf_history;
 pub(crate) mod otlp;
 pub(crate) mod patterns;

@@ -34,23 +34,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 // An edge's retransmits, segments and RTT samples add up like a history series' point.
 use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS};
+use crate::routes::network_range::RangeParams;
 use crate::routes::scan::ScanFold;
-use crate::routes::{bounded, filter, Answer, ApiQuery};
+use crate::routes::{Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Edges returned when `size` is not given.
 const DEFAULT_SIZE: usize = 200;
 /// Edges returned at most.
 const MAX_SIZE: usize = 2_000;
-
-/// Parameters of `GET /api/v1/network/map`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct MapParams {
-    q: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    size: Option<usize>,
-}
 
 /// A local owner (process and service) or a remote address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -377,16 +369,11 @@ impl Fold {
 /// Handler of `GET /api/v1/network/map`.
 pub(crate) async fn map(
     State(st): State<AppState>,
-    ApiQuery(p): ApiQuery<MapParams>,
+    ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<Json<Answer<MapResponse>>, ApiError> {
-    let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
     let base =
         "(event.dataset:network.connection OR (event.dataset:network.perf AND event.action:peer))";
-    let q = match p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        Some(q) => format!("{base} AND ({q})"),
-        None => base.to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let (f, size) = p.resolve(base, DEFAULT_SIZE, MAX_SIZE)?;
     let out = crate::routes::scan::fold::<Fold>(&st, "map", f).await?;
     let s = out.body;
     let mut body = s.fold.answer(size, (s.total, s.scanned));

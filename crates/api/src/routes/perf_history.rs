@@ -17,8 +17,9 @@ use loglynx_core::{Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::routes::network_range::range_filter;
 use crate::routes::scan::ScanFold;
-use crate::routes::{bounded, filter, Answer, ApiQuery};
+use crate::routes::{bounded, Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Log2 RTT slots (slot i: [2^i, 2^(i+1)) us), as the netmon histograms.
@@ -151,6 +152,17 @@ pub(crate) fn label_u64(e: &Event, key: &str) -> u64 {
     e.labels.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// The reason and count of a drop summary: the typed fields, or the labels `drop.reason` /
+/// `network.drops` of events stored by versions before the fields existed.
+fn drop_of(e: &Event) -> (String, u64) {
+    let reason = e
+        .network_drop_reason
+        .clone()
+        .or_else(|| e.labels.get("drop.reason").cloned())
+        .unwrap_or_default();
+    (reason, e.network_drops.unwrap_or_else(|| label_u64(e, "network.drops")))
+}
+
 pub(crate) fn service_of(e: &Event) -> String {
     e.systemd_unit
         .clone()
@@ -235,19 +247,16 @@ impl Fold {
                     .push((t, acc));
             }
             Some("drop") => {
-                let reason = e.labels.get("drop.reason").cloned().unwrap_or_default();
-                self.drops
-                    .entry(reason)
-                    .or_default()
-                    .push((t, label_u64(e, "network.drops")));
+                let (reason, n) = drop_of(e);
+                self.drops.entry(reason).or_default().push((t, n));
             }
             Some("owner_drop") => {
-                let reason = e.labels.get("drop.reason").cloned().unwrap_or_default();
-                let n = self
+                let (reason, n) = drop_of(e);
+                let sum = self
                     .owner_drops
                     .entry((process, service_of(e), reason))
                     .or_default();
-                *n = n.saturating_add(label_u64(e, "network.drops"));
+                *sum = sum.saturating_add(n);
             }
             _ => {}
         }
@@ -365,12 +374,7 @@ pub(crate) async fn history(
             "buckets must be at least 1".to_string(),
         ));
     }
-    let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let q = match extra {
-        Some(q) => format!("event.dataset:network.perf AND ({q})"),
-        None => "event.dataset:network.perf".to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let f = range_filter("event.dataset:network.perf", p.q.as_deref(), p.start.as_deref(), p.end.as_deref())?;
     let (start, end) = (f.start, f.end);
     let out = crate::routes::scan::fold::<Fold>(&st, "perf_history", f).await?;
     let s = out.body;
@@ -404,6 +408,16 @@ mod tests {
         let mut e = peer(secs, 0, 0, "");
         e.action = Some("drop".into());
         e.process_name = None;
+        e.network_drop_reason = Some(reason.into());
+        e.network_drops = Some(n);
+        e
+    }
+
+    /// A drop summary stored before the fields existed: labels.
+    fn labelled_drop(secs: i64, reason: &str, n: u64) -> Event {
+        let mut e = peer(secs, 0, 0, "");
+        e.action = Some("drop".into());
+        e.process_name = None;
         e.labels.insert("drop.reason".into(), reason.into());
         e.labels.insert("network.drops".into(), n.to_string());
         e
@@ -416,7 +430,7 @@ mod tests {
         f.add(&peer(30, 0, 100, "10:5"));
         f.add(&peer(70, 9, 100, "16:85,bad,40:1"));
         f.add(&drop(10, "NO_SOCKET", 2));
-        f.add(&drop(80, "NO_SOCKET", 3));
+        f.add(&labelled_drop(80, "NO_SOCKET", 3));
         let r = f.answer(
             (
                 Some(Timestamp::from_secs(0)),

@@ -16,8 +16,9 @@ use loglynx_query::{SearchRequest, SortOrder, MAX_LIMIT};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::routes::network_range::RangeParams;
 use crate::routes::scan::ScanFold;
-use crate::routes::{bounded, filter, Answer, ApiQuery};
+use crate::routes::{Answer, ApiQuery};
 use crate::state::AppState;
 
 /// Connections read per request at most (newest first).
@@ -26,15 +27,6 @@ pub(crate) const MAX_SCAN: usize = 100_000;
 const DEFAULT_SIZE: usize = 20;
 /// Groups returned at most.
 const MAX_SIZE: usize = 1_000;
-
-/// Parameters of `GET /api/v1/network/talkers`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TalkersParams {
-    q: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    size: Option<usize>,
-}
 
 /// One (owner, peer) group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,15 +182,9 @@ pub(crate) fn scan(
 /// Handler of `GET /api/v1/network/talkers`.
 pub(crate) async fn talkers(
     State(st): State<AppState>,
-    ApiQuery(p): ApiQuery<TalkersParams>,
+    ApiQuery(p): ApiQuery<RangeParams>,
 ) -> Result<Json<Answer<TalkersResponse>>, ApiError> {
-    let size = bounded("size", p.size, DEFAULT_SIZE, MAX_SIZE)?;
-    let extra = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let q = match extra {
-        Some(q) => format!("event.dataset:network.connection AND ({q})"),
-        None => "event.dataset:network.connection".to_string(),
-    };
-    let f = filter(Some(q), p.start.as_deref(), p.end.as_deref())?;
+    let (f, size) = p.resolve("event.dataset:network.connection", DEFAULT_SIZE, MAX_SIZE)?;
     let out = crate::routes::scan::fold::<Groups>(&st, "talkers", f).await?;
     let s = out.body;
     let (n, talkers) = ranked(s.fold.0, size);

@@ -62,6 +62,7 @@ pub(crate) enum CountField {
     Duration,
     TcpRetransmits,
     TcpSrttUs,
+    NetworkDrops,
 }
 
 impl CountField {
@@ -73,6 +74,7 @@ impl CountField {
             CountField::Duration => &mut ev.duration_ns,
             CountField::TcpRetransmits => &mut ev.tcp_retransmits,
             CountField::TcpSrttUs => &mut ev.tcp_srtt_us,
+            CountField::NetworkDrops => &mut ev.network_drops,
         };
         *f = Some(n);
     }
@@ -93,6 +95,7 @@ pub(crate) enum KeywordField {
     HttpMethod,
     Url,
     UserAgent,
+    DropReason,
 }
 
 impl KeywordField {
@@ -110,6 +113,7 @@ impl KeywordField {
             KeywordField::HttpMethod => ev.http_method = Some(v),
             KeywordField::Url => ev.url_original = Some(v),
             KeywordField::UserAgent => ev.user_agent = Some(v),
+            KeywordField::DropReason => ev.network_drop_reason = Some(v),
         }
     }
 }
@@ -162,6 +166,8 @@ pub(crate) fn classify(key: &str) -> Target {
         "event.duration" => Target::Count(CountField::Duration),
         "tcp.retransmits" => Target::Count(CountField::TcpRetransmits),
         "tcp.srtt_us" => Target::Count(CountField::TcpSrttUs),
+        "network.drops" => Target::Count(CountField::NetworkDrops),
+        "network.drop.reason" => Target::Keyword(KeywordField::DropReason),
         "log.syslog.facility.code" => Target::Facility,
         "log.syslog.severity.code" => Target::Severity,
         k if k.starts_with("labels.") => Target::Label,

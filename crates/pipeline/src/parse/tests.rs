@@ -168,6 +168,10 @@ fn json_connection_counts_fill_the_numeric_fields() {
     assert_eq!(e.duration_ns, Some(1_500_000));
     assert_eq!((e.tcp_retransmits, e.tcp_srtt_us), (Some(3), Some(41)));
     assert!(e.labels.is_empty(), "{:?}", e.labels);
+    // A drop summary: the count and its reason are fields too.
+    let e = parse(r#"{"message":"d","network":{"drops":17,"drop":{"reason":"NO_SOCKET"}}}"#);
+    assert_eq!((e.network_drops, e.network_drop_reason.as_deref()), (Some(17), Some("NO_SOCKET")));
+    assert!(e.labels.is_empty(), "{:?}", e.labels);
     // A count that is not one stays a label.
     let e = parse(r#"{"message":"m","source.bytes":-1}"#);
     assert_eq!((e.source_bytes, label(&e, "source.bytes")), (None, Some("-1")));
