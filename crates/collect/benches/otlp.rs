@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("ndjson", |b| {
-        b.iter(|| source.lines(black_box(&lines), LineFormat::Ndjson).records.len())
+        b.iter(|| source.lines(black_box(&lines), LineFormat::Ndjson, None).records.len())
     });
     g.finish();
 }
