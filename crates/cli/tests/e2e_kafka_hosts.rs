@@ -120,7 +120,7 @@ impl Cluster {
         let data = self.tmp.path().join(format!("w{host}"));
         // Catalog records every second: serve's short catalog_ttl (see `serve`) is then
         // several refreshes long.
-        let mut search = format!("[search]\npublish_every = \"1s\"\n");
+        let mut search = "[search]\npublish_every = \"1s\"\n".to_string();
         if let Some((_, issuer)) = &self.ca {
             // A certificate for the host's address, signed by the CA.
             let key = rcgen::KeyPair::generate().unwrap();
