@@ -138,7 +138,7 @@ fn openssh_brute_force_alerts_survive_sigkill_exactly_and_have_a_lifecycle() {
     let raised: u64 = line("loglynx_detect_alerts_raised_total ").rsplit(' ').next().unwrap().parse().unwrap();
     assert!(raised >= 1 && raised <= total, "{raised} of {total}");
     assert!(m.contains("loglynx_detect_rule_matches_total{rule=\"6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a01\"}"), "{m}");
-    assert_eq!(line("loglynx_detect_rules_active "), "loglynx_detect_rules_active 16", "the built-in detection rules (new_error_pattern, tcp_connect_failed, the five network.perf rules, the three socket-count rules and tcp_short_connection included)");
+    assert_eq!(line("loglynx_detect_rules_active "), "loglynx_detect_rules_active 17", "the built-in detection rules (new_error_pattern, tcp_connect_failed, the six network.perf rules with tcp_rtt_above_baseline, the three socket-count rules and tcp_short_connection included)");
 
     // lifecycle
     let top = v["alerts"].as_array().unwrap().iter().find(|a| a["group"]["source.ip"] == "183.62.140.253").unwrap();
