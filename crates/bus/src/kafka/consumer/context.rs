@@ -319,6 +319,14 @@ impl<S: PartitionSink> WorkerContext<S> {
         if new.is_empty() {
             return;
         }
+        if self.sink.stopping() {
+            // A rebalance during shutdown: reading the group's offsets could wait on a group
+            // that is itself rebalancing (three tries of COMMITTED_TIMEOUT) before the stop goes
+            // on. Nothing is opened, so nothing is consumed into a shard or committed for them:
+            // their next owner starts at the group's offset.
+            tracing::info!(consumer = self.id, partitions = ?new, "partitions not opened: stopping");
+            return;
+        }
         // Where the group is: its committed offsets, and the states written after them.
         let committed = match self.group_committed(consumer, &new) {
             Ok(c) => c,
