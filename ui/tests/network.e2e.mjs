@@ -302,7 +302,7 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   // shows what the API folds for the same range (python3 -> 127.0.0.1, and NO_SOCKET drops).
   await waitFor("stored network.perf summaries of python3", async () =>
     (await searchTotal(server.base, "event.dataset:network.perf AND event.action:peer AND process.name:python3")) > 0 &&
-    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:drop AND labels.drop.reason:NO_SOCKET")) > 0);
+    (await searchTotal(server.base, "event.dataset:network.perf AND event.action:drop AND network.drop.reason:NO_SOCKET")) > 0);
   const range = { start: new Date(Date.now() - 15 * 60_000).toISOString(), end: new Date().toISOString() };
   const hist = await getApi(server.base, `network/perf/history?${new URLSearchParams({ ...range, buckets: "60", size: "50" })}`);
   const group = hist.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
