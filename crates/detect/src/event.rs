@@ -18,7 +18,7 @@ fn text(s: &str) -> EventValue<'_> {
 }
 
 impl<'a> SigmaEvent<'a> {
-    fn field(&self, path: &str) -> Option<EventValue<'a>> {
+    pub(crate) fn field(&self, path: &str) -> Option<EventValue<'a>> {
         let e = self.0;
         // A typed field that is empty may still be a label of that name (a JSON or logfmt line
         // with `url.original=...` keeps it in labels).
@@ -64,7 +64,9 @@ impl<'a> SigmaEvent<'a> {
             fields::SOURCE_DOMAIN => opt(&e.source_domain),
             fields::SYSTEMD_UNIT => opt(&e.systemd_unit),
             fields::HTTP_REQUEST_METHOD => opt(&e.http_method),
-            fields::HTTP_RESPONSE_STATUS_CODE => e.http_status.map(|v| EventValue::Int(i64::from(v))),
+            fields::HTTP_RESPONSE_STATUS_CODE => {
+                e.http_status.map(|v| EventValue::Int(i64::from(v)))
+            }
             fields::URL_ORIGINAL => opt(&e.url_original),
             fields::USER_AGENT_ORIGINAL => opt(&e.user_agent),
             fields::NETWORK_DROP_REASON => opt(&e.network_drop_reason),
@@ -74,7 +76,10 @@ impl<'a> SigmaEvent<'a> {
             fields::NETWORK_BYTES => int(e.network_bytes),
             fields::TCP_RETRANSMITS => int(e.tcp_retransmits),
             fields::TCP_SRTT_US => int(e.tcp_srtt_us),
-            fields::EVENT_DURATION => e.duration_ns.and_then(|v| i64::try_from(v).ok()).map(EventValue::Int),
+            fields::EVENT_DURATION => e
+                .duration_ns
+                .and_then(|v| i64::try_from(v).ok())
+                .map(EventValue::Int),
             fields::TCP_STATE_DURATION_US => e
                 .tcp_state_duration_us
                 .and_then(|v| i64::try_from(v).ok())
@@ -83,7 +88,20 @@ impl<'a> SigmaEvent<'a> {
         }
     }
 
-    /// Every text value of the event (what keyword rules search).
+    /// The text values a search for substrings must scan to find every one that occurs in
+    /// [`SigmaEvent::texts`]: the message is left out when the original line begins or ends
+    /// with it (a syslog line ends with its message), since the original holds it then.
+    pub(crate) fn texts_to_scan(&self) -> impl Iterator<Item = &'a str> {
+        let e = self.0;
+        let m = e.message.as_str();
+        let covered = e
+            .original
+            .as_deref()
+            .is_some_and(|o| o.ends_with(m) || o.starts_with(m));
+        self.texts().skip(usize::from(covered))
+    }
+
+    /// Every text value of the event (what keyword rules search), the message first.
     pub(crate) fn texts(&self) -> impl Iterator<Item = &'a str> {
         let e = self.0;
         [

