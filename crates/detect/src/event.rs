@@ -89,31 +89,42 @@ impl<'a> SigmaEvent<'a> {
     }
 
     /// The text values a search for substrings must scan to find every one that occurs in
-    /// [`SigmaEvent::texts`]: the message is left out when the original line begins or ends
-    /// with it (a syslog line ends with its message), since the original holds it then.
-    pub(crate) fn texts_to_scan(&self) -> impl Iterator<Item = &'a str> {
+    /// [`SigmaEvent::texts`], apart from [`SigmaEvent::source_texts`]: the message is left out
+    /// when the original line begins or ends with it (a syslog line ends with its message),
+    /// since the original holds it then.
+    pub(crate) fn own_texts_to_scan(&self) -> impl Iterator<Item = &'a str> {
         let e = self.0;
         let m = e.message.as_str();
         let covered = e
             .original
             .as_deref()
             .is_some_and(|o| o.ends_with(m) || o.starts_with(m));
-        self.texts().skip(usize::from(covered))
+        self.own_texts().skip(usize::from(covered))
     }
 
-    /// Every text value of the event (what keyword rules search), the message first.
-    pub(crate) fn texts(&self) -> impl Iterator<Item = &'a str> {
+    /// The text values that name where the event comes from (host, service, program, file):
+    /// the same from one event of a source to the next.
+    pub(crate) fn source_texts(&self) -> impl Iterator<Item = &'a str> {
+        let e = self.0;
+        [
+            e.host.as_deref(),
+            e.service.as_deref(),
+            e.process_name.as_deref(),
+            e.file_path.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The text values other than [`SigmaEvent::source_texts`], the message first.
+    fn own_texts(&self) -> impl Iterator<Item = &'a str> {
         let e = self.0;
         [
             Some(e.message.as_str()),
             e.original.as_deref(),
-            e.host.as_deref(),
-            e.service.as_deref(),
-            e.process_name.as_deref(),
             e.source_ip.as_deref(),
             e.destination_ip.as_deref(),
             e.user_name.as_deref(),
-            e.file_path.as_deref(),
             e.command_line.as_deref(),
             e.url_original.as_deref(),
             e.user_agent.as_deref(),
@@ -123,6 +134,11 @@ impl<'a> SigmaEvent<'a> {
         .into_iter()
         .flatten()
         .chain(e.labels.values().map(String::as_str))
+    }
+
+    /// Every text value of the event (what keyword rules search).
+    pub(crate) fn texts(&self) -> impl Iterator<Item = &'a str> {
+        self.own_texts().chain(self.source_texts())
     }
 }
 

@@ -253,3 +253,32 @@ fn route_results_remembered_per_thread_are_those_of_the_rules_in_use() {
         assert!(cron_rules.matching_rules(&e).is_empty());
     }
 }
+
+#[test]
+fn keywords_in_the_source_values_are_found_on_every_event_of_the_source() {
+    // the host, program and file path are scanned once per thread and remembered: every event
+    // of that source must still find the literal, and another source's events must not
+    let rule = SSHD.replace("'Failed password'", "'box-7.example'");
+    let (_a, set) = load(&[("host.yml", &rule)]);
+    let (_b, other) = load(&[("other.yml", SSHD)]);
+    assert_eq!(set.keyword_gated(), 1);
+    for i in 0..3 {
+        let mut e = sshd_event(&format!("Accepted password for u{i}"), "sshd");
+        e.host = Some("BOX-7.example".into());
+        assert_eq!(set.matching_rules(&e).len(), 1, "event {i} of the host");
+        // the other rule set's engine sees the same host with its own literals
+        assert!(other.matching_rules(&e).is_empty());
+        e.host = Some("box-8.example".into());
+        assert!(
+            set.matching_rules(&e).is_empty(),
+            "event {i} of another host"
+        );
+        e.host = None;
+        e.file_path = Some("/var/log/box-7.example/auth.log".into());
+        assert_eq!(
+            set.matching_rules(&e).len(),
+            1,
+            "event {i} from a file naming it"
+        );
+    }
+}
