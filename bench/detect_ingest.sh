@@ -10,7 +10,9 @@
 # bench/detect.sh writes them to /tmp/loglynx-detect-bench/rules-sigmahq_100, copied here if
 # absent), loaded as `run` loads them (rules whose logsource loglynx does not route stay
 # inactive); RULES=none: the built-in pack alone. Env: N (default 1000000), ROUNDS (default 3), WORK (default /tmp/loglynx-bench),
-# BIN (default target/release/loglynx), RULES.
+# BIN (default target/release/loglynx), RULES, BASE_BIN (optional: another build, e.g. of the
+# commit before a change, run with detection on as a third configuration of every round:
+# `base`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000000}
@@ -38,14 +40,18 @@ cat >"$WORK/detect-on.toml" <<EOF
 enabled = true
 rules = $RULES_TOML
 EOF
+MODES="off on"
+[ -n "${BASE_BIN:-}" ] && MODES="off on base"
 AB="$WORK/detect-ab-$N"
 rm -rf "$AB"
 mkdir -p "$AB"
 for r in $(seq "$ROUNDS"); do
-  for mode in off on; do
+  for mode in $MODES; do
     say "round $r: detection $mode (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     load0=$(cut -d' ' -f1 /proc/loadavg)
-    N=$N SQLITE=0 WORK=$WORK BIN=$BIN CONFIG="$WORK/detect-$mode.toml" bench/ingest.sh >"$AB/$r-$mode.txt"
+    bin=$BIN cfg=$mode
+    [ "$mode" = base ] && bin=$BASE_BIN cfg=on
+    N=$N SQLITE=0 WORK=$WORK BIN=$bin CONFIG="$WORK/detect-$cfg.toml" bench/ingest.sh >"$AB/$r-$mode.txt"
     cp "$WORK/results-ingest-$N/loglynx.json" "$AB/$r-$mode.json"
     echo "$load0 $(cut -d' ' -f1 /proc/loadavg)" >"$AB/$r-$mode.load"
   done
@@ -54,14 +60,14 @@ done
 echo
 echo "## ingest with detection off / on: N=$N, SQLITE=0, $ROUNDS rounds alternating ($(uname -n), $(nproc) cores)"
 echo
-python3 - "$AB" "$ROUNDS" <<'EOF'
+python3 - "$AB" "$ROUNDS" "$MODES" <<'EOF'
 import json, sys, statistics
-ab, rounds = sys.argv[1], int(sys.argv[2])
+ab, rounds, modes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
 print("| round | detection | wall s | events/s | CPU s | CPU µs/event | peak RSS | load avg start -> end |")
 print("|---|---|---:|---:|---:|---:|---:|---|")
-rates = {"off": [], "on": []}
+rates = {m: [] for m in modes}
 for r in range(1, rounds + 1):
-    for m in ("off", "on"):
+    for m in modes:
         j = json.load(open(f"{ab}/{r}-{m}.json"))
         l0, l1 = open(f"{ab}/{r}-{m}.load").read().split()
         rates[m].append(j["events_per_s"])
@@ -74,6 +80,8 @@ print()
 for r in range(rounds):
     print(f"round {r + 1}: on / off = {rates['on'][r] / rates['off'][r]:.1%}")
 print(f"median on / median off = {statistics.median(rates['on']) / statistics.median(rates['off']):.1%} (target >= 85%)")
+if "base" in rates:
+    print(f"median base (BASE_BIN, on) / median off = {statistics.median(rates['base']) / statistics.median(rates['off']):.1%}")
 EOF
 echo
-echo "bench command: N=$N ROUNDS=$ROUNDS RULES=$RULES bench/detect_ingest.sh; per run: $AB/"
+echo "bench command: N=$N ROUNDS=$ROUNDS RULES=$RULES BASE_BIN=${BASE_BIN:-} bench/detect_ingest.sh; per run: $AB/"
