@@ -1,11 +1,12 @@
 //! `loglynx netstat`: every TCP socket now, per state and process, with what `ss -tinp` shows
 //! (queues, RTT, retransmits, bytes) and the service (cgroup path, systemd unit or container)
 //! behind it. sock_diag and /proc only: no eBPF, no privilege (other users' processes are
-//! not named without it).
+//! not named without it). The same sockets in `loglynx tcpstates`' shape: [`SeenAtStart`].
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
+use loglynx_core::Timestamp;
 use serde::Serialize;
 
 use crate::cgroup::{cgroup_under, proc_cgroup, service_of, CgroupNames};
@@ -13,7 +14,6 @@ use crate::diag::{Snapshot, SocketRow};
 use crate::filter::Filter;
 use crate::states::TcpState;
 use crate::transition::{sock_addr, Layout};
-use loglynx_core::Timestamp;
 
 /// One socket of the snapshot with its service.
 #[derive(Debug, Clone, Serialize)]
