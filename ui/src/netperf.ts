@@ -1,6 +1,8 @@
 // The Network page's "performance over time" panels: RTT percentiles and retransmit rate per
 // process / service and peer, and drops by reason, over the selected range, from the stored
-// network.perf events (`GET /api/v1/network/perf/history`).
+// network.perf events (`GET /api/v1/network/perf/history`). The RTT chart draws each pair's mean
+// RTT beside its baseline (the usual mean the monitor compared each interval with, dashed) and
+// marks the buckets holding an interval the rule tcp_rtt_above_baseline flags: usual vs now.
 
 import uPlot from "uplot";
 import { getJson } from "./api";
@@ -15,6 +17,11 @@ export interface PerfPoint {
   rtt_samples: number;
   rtt_p50_us: number | null;
   rtt_p99_us: number | null;
+  rtt_mean_us: number | null;
+  /** The pair's usual mean RTT the intervals were compared with; null before it has one. */
+  rtt_baseline_mean_us: number | null;
+  /** Intervals that tcp_rtt_above_baseline flags. */
+  rtt_above_baseline: number;
 }
 
 /** `GET /api/v1/network/perf/history`. */
@@ -88,13 +95,7 @@ export class PerfHistoryView {
     this.plots = [];
     const xs = r.buckets.map((b) => Date.parse(b) / 1000);
     const top = r.peers.slice(0, LINES);
-    this.chart(
-      byId("net-perf-rtt-chart"),
-      xs,
-      top.map((p) => `${p.process || "?"} → ${p.peer}`),
-      top.map((p) => p.series.map((s) => (s.rtt_p99_us === null ? null : s.rtt_p99_us / 1000))),
-      "ms",
-    );
+    this.rttChart(byId("net-perf-rtt-chart"), xs, top);
     this.chart(
       byId("net-perf-rate-chart"),
       xs,
@@ -131,10 +132,17 @@ export class PerfHistoryView {
         cell(p.rtt_samples.toLocaleString(), "c-num", "samples", p.rtt_samples),
         cell(usText(p.rtt_p50_us), "c-num", "p50", p.rtt_p50_us),
         cell(usText(p.rtt_p99_us), "c-num", "p99", p.rtt_p99_us),
+        cell(usText(p.rtt_mean_us), "c-num", "mean", p.rtt_mean_us),
+        cell(usText(p.rtt_baseline_mean_us), "c-num muted", "baseline", p.rtt_baseline_mean_us),
+        cell(p.rtt_above_baseline ? `${p.rtt_above_baseline} ▲` : "", "c-num rtt-above", "above", p.rtt_above_baseline),
       );
+      if (p.rtt_above_baseline > 0) {
+        tr.classList.add("above-baseline");
+        tr.title = `${p.rtt_above_baseline} interval(s) above the usual RTT (rule tcp_rtt_above_baseline)`;
+      }
       return tr;
     });
-    fill(byId("net-perf-history"), rows, 9, "no performance summary in this range");
+    fill(byId("net-perf-history"), rows, 12, "no performance summary in this range");
   }
 
   private renderDrops(r: PerfHistory): void {
@@ -158,8 +166,51 @@ export class PerfHistoryView {
     fill(byId("net-perf-drops"), rows, 3, "no drop in this range");
   }
 
+  /**
+   * Per pair: its mean RTT (ms), its baseline dashed in the same colour where it has one, and
+   * red points on the buckets with an interval above the baseline. `data-baselines` and
+   * `data-above` count what is drawn.
+   */
+  private rttChart(box: HTMLElement, xs: number[], top: PerfHistory["peers"]): void {
+    const labels: string[] = [];
+    const series: (number | null)[][] = [];
+    const styles: Partial<uPlot.Series>[] = [];
+    const ms = (us: number | null) => (us === null ? null : us / 1000);
+    let baselines = 0;
+    let above = 0;
+    top.forEach((p, i) => {
+      const color = COLORS[i % COLORS.length];
+      const name = `${p.process || "?"} → ${p.peer}`;
+      labels.push(name);
+      series.push(p.series.map((s) => ms(s.rtt_mean_us)));
+      styles.push({ stroke: color });
+      if (p.series.some((s) => s.rtt_baseline_mean_us !== null)) {
+        baselines += 1;
+        labels.push(`${name} baseline`);
+        series.push(p.series.map((s) => ms(s.rtt_baseline_mean_us)));
+        styles.push({ stroke: color, dash: [6, 4], points: { show: false } });
+      }
+      if (p.rtt_above_baseline > 0) {
+        above += p.rtt_above_baseline;
+        labels.push(`${name} above baseline`);
+        series.push(p.series.map((s) => (s.rtt_above_baseline > 0 ? ms(s.rtt_mean_us) : null)));
+        styles.push({ stroke: "#f25f5c", width: 0, spanGaps: false, points: { show: true, size: 9, fill: "#f25f5c" } });
+      }
+    });
+    this.chart(box, xs, labels, series, "ms", styles);
+    box.dataset.baselines = String(baselines);
+    box.dataset.above = String(above);
+  }
+
   /** One line per series over the buckets (nothing drawn when every value is empty). */
-  private chart(box: HTMLElement, xs: number[], labels: string[], series: (number | null)[][], unit: string): void {
+  private chart(
+    box: HTMLElement,
+    xs: number[],
+    labels: string[],
+    series: (number | null)[][],
+    unit: string,
+    styles: Partial<uPlot.Series>[] = [],
+  ): void {
     const any = series.some((s) => s.some((v) => v !== null && v > 0));
     box.classList.toggle("empty", !any);
     box.dataset.lines = String(any ? series.length : 0);
@@ -189,6 +240,7 @@ export class PerfHistoryView {
           width: 1.5,
           spanGaps: true,
           points: { show: true, size: 4 },
+          ...styles[i],
         })),
       ],
     };

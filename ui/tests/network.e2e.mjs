@@ -190,6 +190,20 @@ print("ready", os.getpid(), port, flush=True)
 signal.pause()
 `;
 
+// One loopback connection carrying 100 bytes every 10 ms (each answered by an ACK), until killed.
+const STEADY = `
+import socket, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+c = socket.create_connection(srv.getsockname())
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s, _a = srv.accept()
+print("steady", flush=True)
+while True:
+    c.sendall(b"x" * 100)
+    s.recv(65536)
+    time.sleep(0.01)
+`;
+
 async function getApi(base, path) {
   const r = await fetch(`${base}/api/v1/${path}`);
   if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
@@ -315,6 +329,9 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     samples: String(g.rtt_samples),
     p50: String(g.rtt_p50_us),
     p99: String(g.rtt_p99_us),
+    mean: String(g.rtt_mean_us),
+    baseline: g.rtt_baseline_mean_us === null ? "" : String(g.rtt_baseline_mean_us),
+    above: String(g.rtt_above_baseline),
   });
   const dropRow = '#net-perf-drops tr[data-reason="NO_SOCKET"]:not([data-process]) td[data-k="count"]';
   let hist, group, hv, dropShown;
@@ -368,7 +385,7 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     rate: e.retransmit_rate === null ? "" : String(e.retransmit_rate),
     p99: e.rtt_p99_us === null ? "" : String(e.rtt_p99_us),
   });
-  let map, edge, mv;
+  let map, edge, mv, mapRows;
   await waitFor("the page's map row equal to the API's for the same range", async () => {
     map = await getApi(server.base, `network/map?${new URLSearchParams({ ...range, size: "500" })}`);
     edge = map.edges.find((e) => e.source === py3.id && e.target === py3.id);
@@ -376,11 +393,12 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     await page.reload();
     await page.waitForSelector(mapRow);
     mv = await rowValues(page, mapRow);
-    return JSON.stringify(mv) === JSON.stringify(expectedEdge(edge));
+    mapRows = await page.$$eval("#net-map tr[data-source]", (trs) => trs.length);
+    return JSON.stringify(mv) === JSON.stringify(expectedEdge(edge)) && mapRows === Math.min(map.edges.length, 500);
   });
   assert.ok(edge.connections >= N);
   assert.deepEqual(mv, expectedEdge(edge));
-  assert.equal(await page.$$eval("#net-map tr[data-source]", (trs) => trs.length), Math.min(map.edges.length, 500));
+  assert.equal(mapRows, Math.min(map.edges.length, 500));
   // The node filter keeps only the edges that name it.
   await page.fill("#net-map-filter", "python3");
   const named = await page.$$eval("#net-map tr[data-source]", (trs) => trs.map((t) => [t.dataset.source, t.dataset.target]));
@@ -391,6 +409,59 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   assert.match(await page.textContent("#net-map"), /no edge names "no-such-node"/);
   await page.fill("#net-map-filter", "");
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-map.png"), fullPage: true });
+
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("network page: a process and peer's RTT baseline beside its mean RTT", async () => {
+  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\nperf_summary_interval = "1s"\n`;
+  const server = await startServer(config, ["--tcp-states"]);
+  cleanups.push(server.stop);
+  await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
+  assert.equal(/tcp states: mode (\w+)/.exec(server.output())[1], "bpf", server.output());
+  const { page, errors } = await newPage();
+  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
+
+  // Usual vs now: steady traffic gives python3 -> 127.0.0.1 enough RTT samples per summary for
+  // the monitor to compare its intervals with a baseline (after 4 of them); the history then
+  // carries the baseline and the page shows it beside the mean RTT, in the table and the chart.
+  const steady = launch("python3", ["-c", STEADY]);
+  cleanups.push(steady.stop);
+  const since = new Date(Date.now() - 15 * 60_000).toISOString();
+  const pair = (h) => h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
+  const history = async (end) =>
+    getApi(server.base, `network/perf/history?${new URLSearchParams({ start: since, end, buckets: "60", size: "50" })}`);
+  await waitFor("a python3 -> 127.0.0.1 summary compared with its RTT baseline", async () => {
+    if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
+    return pair(await history(new Date().toISOString()))?.rtt_baseline_mean_us > 0;
+  });
+  await steady.stop();
+  // A fixed range, read until two reads agree (the last summaries are being stored).
+  const end = new Date().toISOString();
+  let based;
+  await waitFor("a stable history of the pair", async () => {
+    const g = pair(await history(end));
+    const same = based && JSON.stringify(based) === JSON.stringify(g);
+    based = g;
+    return same;
+  });
+  assert.ok(based.rtt_mean_us > 0 && based.rtt_baseline_mean_us > 0, JSON.stringify(based));
+  const withBase = based.series.filter((p) => p.rtt_baseline_mean_us !== null);
+  assert.ok(withBase.length >= 1 && withBase.every((p) => p.rtt_samples > 0), JSON.stringify(based.series));
+  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(since)}&end=${encodeURIComponent(end)}&view=network`);
+  await page.reload();
+  await page.waitForSelector(histRow);
+  const bv = await rowValues(page, histRow);
+  assert.equal(bv.baseline, String(based.rtt_baseline_mean_us));
+  assert.equal(bv.mean, String(based.rtt_mean_us));
+  assert.equal(bv.above, String(based.rtt_above_baseline));
+  const shownBase = (await page.textContent(`${histRow} td[data-k="baseline"]`)).trim();
+  assert.match(shownBase, /^\d+(\.\d+)? (µs|ms)$/);
+  // The chart draws the pair's baseline (dashed) beside its mean.
+  assert.ok(Number(await page.getAttribute("#net-perf-rtt-chart", "data-baselines")) >= 1);
+  assert.match(await page.textContent("#net-perf-rtt-chart .u-legend"), /python3 → 127\.0\.0\.1 baseline/);
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-baseline.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });

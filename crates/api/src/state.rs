@@ -85,7 +85,9 @@ pub struct AppState {
     /// `/api/v1/sources/learned` (404 when `None`).
     pub learned_state: Option<std::path::PathBuf>,
     /// The configuration the parse stage applies (`[files]` zones and layouts,
-    /// `[[syslog.layouts]]`, `[[http.layouts]]`), shown beside the learned structures.
+    /// `[[syslog.layouts]]`, `[[http.layouts]]`), shown beside the learned structures; its
+    /// `[tcp_states]` RTT regression thresholds mark the perf history's intervals (defaults
+    /// when `None`).
     pub learned_config: Option<Arc<loglynx_config::Config>>,
     /// Set to true when the server shuts down: ends the SSE streams.
     pub(crate) shutdown: Arc<watch::Sender<bool>>,

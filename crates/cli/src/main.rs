@@ -3,7 +3,8 @@
 //! - `loglynx run`: the all-in-one (sources -> pipeline -> store -> API + dashboard);
 //! - `loglynx search`, `loglynx patterns`, `loglynx tail`, `loglynx ingest`: clients of a running
 //!   instance;
-//! - `loglynx tcpstates`: live TCP state changes from eBPF;
+//! - `loglynx tcpstates`: live TCP state changes from eBPF (`--snapshot`: the sockets of now
+//!   first, from sock_diag; alone it needs no eBPF);
 //! - `loglynx netperf`: live bytes, retransmits, resets, RTT per process and drops by reason;
 //! - `loglynx netstat`: every TCP socket now per state and process, like `ss -tinp`;
 //! - `loglynx tcplife`: finished TCP connections with bytes, duration, retransmits, from eBPF;
@@ -64,7 +65,8 @@ enum Command {
     /// Export every event matching a query as NDJSON on stdout, with progress on stderr.
     Export(client::ExportArgs),
     /// Trace TCP state changes live with eBPF (like libbpf-tools' tcpstates); needs root or
-    /// CAP_BPF + CAP_PERFMON.
+    /// CAP_BPF + CAP_PERFMON. `--snapshot` prints the sockets of now first (sock_diag, no
+    /// privilege) and exits, or goes on with the changes with `--follow`.
     Tcpstates(commands::tcpstates::TcpstatesArgs),
     /// Trace finished TCP connections live with eBPF (like libbpf-tools' tcplife): owner, ends,
     /// bytes each way, duration, retransmits, RTT; needs root or CAP_BPF + CAP_PERFMON.

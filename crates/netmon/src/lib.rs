@@ -66,18 +66,20 @@ pub mod fuzzing {
     }
 }
 
-pub use counts::DATASET as SOCKETS_DATASET;
 pub use cgroup::{cgroup2_mount, cgroup_under, proc_cgroup, service_of, CgroupNames};
+pub use counts::DATASET as SOCKETS_DATASET;
 pub use diag::{Process, SockMem, SockStats, SocketRow, TcpStats};
 pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
-pub use monitor::{Attached, Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status};
-pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery};
-pub use states::TcpState;
+pub use monitor::{
+    Attached, Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status,
+};
+pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery, SeenAtStart};
 pub use perf::{
     OwnerDrops, PerfSnapshot, ProcessPerf, ReasonCount, RttBucket, RttHistogram, RTT_SLOTS,
 };
+pub use states::TcpState;
 pub use summary::DATASET as PERF_DATASET;
 pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES, PERF_HOOKS};
 pub use transition::{Layout, Owner, TcpTransition};

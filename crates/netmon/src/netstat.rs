@@ -1,11 +1,12 @@
 //! `loglynx netstat`: every TCP socket now, per state and process, with what `ss -tinp` shows
 //! (queues, RTT, retransmits, bytes) and the service (cgroup path, systemd unit or container)
 //! behind it. sock_diag and /proc only: no eBPF, no privilege (other users' processes are
-//! not named without it).
+//! not named without it). The same sockets in `loglynx tcpstates`' shape: [`SeenAtStart`].
 
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
+use loglynx_core::Timestamp;
 use serde::Serialize;
 
 use crate::cgroup::{cgroup_under, proc_cgroup, service_of, CgroupNames};
@@ -173,6 +174,99 @@ impl NetstatEntry {
     }
 }
 
+/// A socket of a snapshot in `loglynx tcpstates`' shape (its `--snapshot` rows): the state it
+/// is in now as the new state, and nothing where a change would say more: no old state (`-` in
+/// the table, `null` in JSON: "seen at start", not seen changing), no time in it, no kernel
+/// address (sock_diag does not give it). The JSON keys are a
+/// [`TcpTransition`](crate::TcpTransition)'s, plus the cgroup and service; `owner` is `proc` (found by the
+/// socket's inode under /proc/<pid>/fd), `pid` / `comm` / `owner` null when unknown.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeenAtStart<'a> {
+    /// When the snapshot was taken.
+    pub time: Timestamp,
+    /// Always null (a change's kernel time).
+    pub monotonic_ns: Option<u64>,
+    /// Always null (a change's kernel socket address).
+    pub skaddr: Option<u64>,
+    /// Owner pid, when /proc names it.
+    pub pid: Option<u32>,
+    /// Owner command name.
+    pub comm: Option<&'a str>,
+    /// `proc` when the owner is known.
+    pub owner: Option<&'static str>,
+    /// Local address.
+    pub laddr: IpAddr,
+    /// Local port.
+    pub lport: u16,
+    /// Remote address.
+    pub raddr: IpAddr,
+    /// Remote port.
+    pub rport: u16,
+    /// Always null: the socket was seen in its state, not entering it.
+    pub old_state: Option<TcpState>,
+    /// The state now.
+    pub new_state: TcpState,
+    /// Always null (not known from a snapshot).
+    pub state_duration_us: Option<u64>,
+    /// The socket's cgroup path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<&'a str>,
+    /// Its systemd unit or container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<&'a str>,
+}
+
+impl NetstatEntry {
+    /// This socket as a `tcpstates --snapshot` row taken at `time` ([`SeenAtStart`]).
+    pub fn seen_at_start(&self, time: Timestamp) -> SeenAtStart<'_> {
+        let s = &self.socket;
+        SeenAtStart {
+            time,
+            monotonic_ns: None,
+            skaddr: None,
+            pid: s.owner.as_ref().map(|o| o.pid),
+            comm: s.owner.as_ref().map(|o| o.comm.as_str()),
+            owner: s.owner.as_ref().map(|_| "proc"),
+            laddr: s.laddr,
+            lport: s.lport,
+            raddr: s.raddr,
+            rport: s.rport,
+            old_state: None,
+            new_state: s.state,
+            state_duration_us: None,
+            cgroup: self.cgroup.as_deref(),
+            service: self.service.as_deref(),
+        }
+    }
+}
+
+impl SeenAtStart<'_> {
+    /// The table row under [`Layout::header`], like a [`TcpTransition`](crate::TcpTransition)'s:
+    /// `-` for the kernel address, the old state and the milliseconds (and the owner when
+    /// unknown).
+    pub fn row(&self, layout: Layout) -> String {
+        let aw = layout.addr_width();
+        let time = if layout.timestamp {
+            format!("{:<12} ", self.time.to_datetime().format("%H:%M:%S%.3f"))
+        } else {
+            String::new()
+        };
+        let pid = self.pid.map_or_else(|| "-".to_string(), |p| p.to_string());
+        format!(
+            "{time}{:<16} {:<7} {:<16} {:<aw$} {:<5} {:<aw$} {:<5} {:<11} -> {:<11} -",
+            "-",
+            pid,
+            self.comm.unwrap_or("-"),
+            self.laddr.to_string(),
+            self.lport,
+            self.raddr.to_string(),
+            self.rport,
+            "-",
+            self.new_state,
+        )
+    }
+}
+
 /// Sockets per (state, process, service): the `--summary` view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetstatGroup {
@@ -235,7 +329,6 @@ pub fn summary(entries: &[NetstatEntry]) -> Vec<NetstatGroup> {
 mod tests {
     use super::*;
     use crate::diag::{Process, SockStats, TcpStats};
-    use loglynx_core::Timestamp;
 
     fn row(state: TcpState, lport: u16, pid: Option<u32>, acked: u64) -> SocketRow {
         SocketRow {
@@ -305,6 +398,61 @@ mod tests {
             ..Default::default()
         };
         assert!(entries(snap, &q, &mut names).is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_row_reads_like_a_tcpstates_row_seen_at_start() {
+        let e = NetstatEntry {
+            socket: row(TcpState::CloseWait, 8080, Some(42), 0),
+            cgroup: None,
+            service: Some("web.service".into()),
+        };
+        let r = e.seen_at_start(Timestamp(0));
+        let line = r.row(Layout::default());
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            cols,
+            vec![
+                "-",
+                "42",
+                "p42",
+                "10.0.0.1",
+                "8080",
+                "10.0.0.2",
+                "443",
+                "-",
+                "->",
+                "CLOSE_WAIT",
+                "-"
+            ],
+            "{line}"
+        );
+        assert_eq!(
+            Layout::default().header().split_whitespace().count(),
+            cols.len()
+        );
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["old_state"], serde_json::Value::Null);
+        assert_eq!(j["new_state"], "CLOSE_WAIT");
+        assert_eq!(
+            (j["pid"].as_u64(), j["owner"].as_str()),
+            (Some(42), Some("proc"))
+        );
+        assert_eq!(j["service"], "web.service");
+        let unowned = NetstatEntry {
+            socket: row(TcpState::TimeWait, 8080, None, 0),
+            cgroup: None,
+            service: None,
+        };
+        let r = unowned.seen_at_start(Timestamp(0));
+        assert!(
+            r.row(Layout::default())
+                .starts_with("-                -       -   "),
+            "{}",
+            r.row(Layout::default())
+        );
+        let j = serde_json::to_value(&r).unwrap();
+        assert!(j["pid"].is_null() && j["comm"].is_null() && j.get("service").is_none());
     }
 
     #[test]

@@ -33,8 +33,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 // An edge's retransmits, segments and RTT samples add up like a history series' point.
-use crate::routes::perf_history::{label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS};
 use crate::routes::network_range::RangeParams;
+use crate::routes::perf_history::{
+    label_u64, quantile_us, service_of, slots_of, Acc as Perf, SLOTS,
+};
 use crate::routes::scan::ScanFold;
 use crate::routes::{Answer, ApiQuery};
 use crate::state::AppState;
@@ -199,6 +201,7 @@ impl Fold {
                         .labels
                         .get("tcp.rtt_hist")
                         .map_or([0; SLOTS], |h| slots_of(h)),
+                    ..Default::default()
                 };
                 self.perf.entry((owner_of(e), peer)).or_default().add(&p);
             }
@@ -378,7 +381,11 @@ pub(crate) async fn map(
     let s = out.body;
     let mut body = s.fold.answer(size, (s.total, s.scanned));
     body.truncated = s.truncated;
-    Ok(Json(Answer { body, missing: out.missing, approximate: false }))
+    Ok(Json(Answer {
+        body,
+        missing: out.missing,
+        approximate: false,
+    }))
 }
 
 #[cfg(test)]

@@ -5,7 +5,12 @@
 //! per time bucket; drops per owner and reason.
 //!
 //! RTT percentiles over a range are exact to the bucket: each event carries its interval's
-//! log2 histogram (`labels.tcp.rtt_hist`), and histograms add up. Like talkers, the events
+//! log2 histogram (`labels.tcp.rtt_hist`), and histograms add up. Beside them, the mean RTT
+//! (`tcp.srtt_us`, weighted by samples) and the baseline the monitor compared each interval
+//! with (`labels.tcp.rtt_baseline_mean_us`, weighted the same way), and how many intervals the
+//! built-in rule `tcp_rtt_above_baseline` flags (its condition on the interval's ratio and
+//! increase labels, with `[tcp_states] rtt_regression_factor` / `rtt_regression_min_increase`
+//! of the configuration): "usual vs now" per bucket. Like talkers, the events
 //! of the range are read a page at a time, at most [`MAX_SCAN`](crate::routes::talkers::MAX_SCAN) per request (`truncated` says
 //! when the range held more), so memory is bounded by the page and the groups.
 
@@ -39,12 +44,79 @@ pub(crate) struct HistoryParams {
     size: Option<usize>,
 }
 
+/// One interval against its pair's baseline: what the rule `tcp_rtt_above_baseline` reads
+/// (labels `tcp.rtt_samples`, `tcp.rtt_mean_ratio`, `tcp.rtt_mean_increase_us`,
+/// `tcp.rtt_p99_ratio`, `tcp.rtt_p99_increase_us`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RttCheck {
+    samples: u64,
+    mean_ratio: f64,
+    mean_increase_us: f64,
+    p99_ratio: f64,
+    p99_increase_us: f64,
+}
+
+impl RttCheck {
+    /// The check of a `peer` summary that carries a comparison with its baseline.
+    fn of(e: &Event) -> Option<RttCheck> {
+        let f = |k: &str| e.labels.get(k).and_then(|v| v.parse::<f64>().ok());
+        Some(RttCheck {
+            samples: label_u64(e, "tcp.rtt_samples"),
+            mean_ratio: f("tcp.rtt_mean_ratio")?,
+            mean_increase_us: f("tcp.rtt_mean_increase_us").unwrap_or(0.0),
+            p99_ratio: f("tcp.rtt_p99_ratio").unwrap_or(0.0),
+            p99_increase_us: f("tcp.rtt_p99_increase_us").unwrap_or(0.0),
+        })
+    }
+}
+
+/// The thresholds of the rule `tcp_rtt_above_baseline` (its parameters `rtt_regression_factor`
+/// and `rtt_regression_min_us`, from `[tcp_states]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RttRule {
+    factor: f64,
+    min_increase_us: f64,
+}
+
+impl RttRule {
+    /// At least 10 samples, and the mean at least `factor` times the baseline's, or the p99
+    /// more than that, each higher by at least the minimum increase (crates/detect/rules/network.yml).
+    fn flags(&self, c: &RttCheck) -> bool {
+        c.samples >= 10
+            && ((c.mean_ratio >= self.factor && c.mean_increase_us >= self.min_increase_us)
+                || (c.p99_ratio > self.factor && c.p99_increase_us >= self.min_increase_us))
+    }
+}
+
+impl From<&loglynx_config::TcpStatesConfig> for RttRule {
+    fn from(c: &loglynx_config::TcpStatesConfig) -> Self {
+        RttRule {
+            factor: c.rtt_regression_factor,
+            min_increase_us: c.rtt_regression_min_increase.as_micros() as f64,
+        }
+    }
+}
+
 /// Retransmits, segments and RTT samples added up.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Acc {
     pub(crate) retransmits: u64,
     pub(crate) segs_out: u64,
     pub(crate) slots: [u64; SLOTS],
+    /// Sum of the RTT samples (each interval's mean times its samples), microseconds.
+    #[serde(default)]
+    pub(crate) rtt_sum_us: f64,
+    /// Sum of the baselines of the intervals compared with one, weighted by their samples.
+    #[serde(default)]
+    pub(crate) baseline_sum_us: f64,
+    #[serde(default)]
+    pub(crate) baseline_weight: u64,
+    /// Intervals the rule flags (counted when the answer is cut into buckets).
+    #[serde(default)]
+    pub(crate) above: u64,
+    /// One interval's comparison, until then.
+    #[serde(default)]
+    pub(crate) check: Option<RttCheck>,
 }
 
 impl Acc {
@@ -54,11 +126,44 @@ impl Acc {
         for (a, b) in self.slots.iter_mut().zip(o.slots) {
             *a = a.saturating_add(b);
         }
+        self.rtt_sum_us += o.rtt_sum_us;
+        self.baseline_sum_us += o.baseline_sum_us;
+        self.baseline_weight = self.baseline_weight.saturating_add(o.baseline_weight);
+        self.above = self.above.saturating_add(o.above);
+    }
+
+    /// One `peer` summary's figures.
+    fn of(e: &Event) -> Acc {
+        let slots = e
+            .labels
+            .get("tcp.rtt_hist")
+            .map_or([0; SLOTS], |h| slots_of(h));
+        let samples: u64 = slots.iter().sum();
+        let baseline = e
+            .labels
+            .get("tcp.rtt_baseline_mean_us")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0);
+        let weight = samples.max(1);
+        Acc {
+            retransmits: e.tcp_retransmits.unwrap_or(0),
+            segs_out: label_u64(e, "tcp.segs_out"),
+            slots,
+            rtt_sum_us: e.tcp_srtt_us.unwrap_or(0) as f64 * samples as f64,
+            baseline_sum_us: baseline.map_or(0.0, |b| b * weight as f64),
+            baseline_weight: if baseline.is_some() { weight } else { 0 },
+            above: 0,
+            check: RttCheck::of(e),
+        }
     }
 
     fn point(&self) -> Point {
         let samples: u64 = self.slots.iter().sum();
         Point {
+            rtt_mean_us: (samples > 0).then(|| (self.rtt_sum_us / samples as f64).round() as u64),
+            rtt_baseline_mean_us: (self.baseline_weight > 0)
+                .then(|| (self.baseline_sum_us / self.baseline_weight as f64).round() as u64),
+            rtt_above_baseline: self.above,
             retransmits: self.retransmits,
             segs_out: self.segs_out,
             retransmit_rate: (self.segs_out > 0)
@@ -95,6 +200,13 @@ pub(crate) struct Point {
     /// Upper bound of the log2 bucket holding the median RTT sample, microseconds.
     rtt_p50_us: Option<u64>,
     rtt_p99_us: Option<u64>,
+    /// Mean of the RTT samples, microseconds (exact: the kernel sums them).
+    rtt_mean_us: Option<u64>,
+    /// The baseline the monitor compared these intervals with (their pair's usual mean RTT),
+    /// weighted by samples; null when none had one yet.
+    rtt_baseline_mean_us: Option<u64>,
+    /// Intervals that `tcp_rtt_above_baseline` flags.
+    rtt_above_baseline: u64,
 }
 
 /// One (process, service, peer).
@@ -160,7 +272,11 @@ fn drop_of(e: &Event) -> (String, u64) {
         .clone()
         .or_else(|| e.labels.get("drop.reason").cloned())
         .unwrap_or_default();
-    (reason, e.network_drops.unwrap_or_else(|| label_u64(e, "network.drops")))
+    (
+        reason,
+        e.network_drops
+            .unwrap_or_else(|| label_u64(e, "network.drops")),
+    )
 }
 
 pub(crate) fn service_of(e: &Event) -> String {
@@ -233,14 +349,7 @@ impl Fold {
                 let Some(peer) = e.destination_ip.clone() else {
                     return;
                 };
-                let acc = Acc {
-                    retransmits: e.tcp_retransmits.unwrap_or(0),
-                    segs_out: label_u64(e, "tcp.segs_out"),
-                    slots: e
-                        .labels
-                        .get("tcp.rtt_hist")
-                        .map_or([0; SLOTS], |h| slots_of(h)),
-                };
+                let acc = Acc::of(e);
                 self.peers
                     .entry((process, service_of(e), peer))
                     .or_default()
@@ -270,6 +379,7 @@ impl Fold {
         buckets: usize,
         size: usize,
         (events, scanned): (u64, u64),
+        rule: RttRule,
     ) -> HistoryResponse {
         let lo = start.or(self.earliest).unwrap_or_else(Timestamp::now).0;
         let hi = end
@@ -289,9 +399,10 @@ impl Fold {
         let mut totals: Vec<_> = self
             .peers
             .into_iter()
-            .map(|(key, points)| {
+            .map(|(key, mut points)| {
                 let mut total = Acc::default();
-                for (_, a) in &points {
+                for (_, a) in &mut points {
+                    a.above = a.check.take().map_or(0, |c| u64::from(rule.flags(&c)));
                     total.add(a);
                 }
                 (total.point(), key, points)
@@ -311,7 +422,13 @@ impl Fold {
                 for (t, a) in &points {
                     per[slot(*t)].add(a);
                 }
-                PeerSeries { process, service, peer, total, series: per.iter().map(Acc::point).collect() }
+                PeerSeries {
+                    process,
+                    service,
+                    peer,
+                    total,
+                    series: per.iter().map(Acc::point).collect(),
+                }
             })
             .collect();
 
@@ -374,13 +491,28 @@ pub(crate) async fn history(
             "buckets must be at least 1".to_string(),
         ));
     }
-    let f = range_filter("event.dataset:network.perf", p.q.as_deref(), p.start.as_deref(), p.end.as_deref())?;
+    let f = range_filter(
+        "event.dataset:network.perf",
+        p.q.as_deref(),
+        p.start.as_deref(),
+        p.end.as_deref(),
+    )?;
     let (start, end) = (f.start, f.end);
     let out = crate::routes::scan::fold::<Fold>(&st, "perf_history", f).await?;
     let s = out.body;
-    let mut body = s.fold.answer((start, end), buckets, size, (s.total, s.scanned));
+    let rule = st.learned_config.as_deref().map_or_else(
+        || RttRule::from(&Default::default()),
+        |c| RttRule::from(&c.tcp_states),
+    );
+    let mut body = s
+        .fold
+        .answer((start, end), buckets, size, (s.total, s.scanned), rule);
     body.truncated = s.truncated;
-    Ok(Json(Answer { body, missing: out.missing, approximate: false }))
+    Ok(Json(Answer {
+        body,
+        missing: out.missing,
+        approximate: false,
+    }))
 }
 
 #[cfg(test)]
@@ -439,6 +571,7 @@ mod tests {
             2,
             10,
             (5, 5),
+            RttRule::from(&Default::default()),
         );
         assert_eq!(r.buckets.len(), 2);
         assert_eq!((r.bucket_ms, r.groups, r.truncated), (60_000, 1, false));
@@ -452,5 +585,71 @@ mod tests {
         assert_eq!(p.series[1].retransmit_rate, Some(0.09));
         assert_eq!(drops[0].series, vec![2, 3]);
         assert_eq!(drops[0].count, 5);
+        assert_eq!(
+            (p.total.rtt_baseline_mean_us, p.total.rtt_above_baseline),
+            (None, 0)
+        );
+    }
+
+    /// A `peer` summary of `samples` RTT samples averaging `mean_us`, compared with a baseline
+    /// of `base_us` (p99 as the mean: one bucket, the same ratio).
+    fn compared(secs: i64, samples: u64, mean_us: u64, base_us: u64) -> Event {
+        let slot = 63 - mean_us.leading_zeros();
+        let mut e = peer(secs, 0, 10, &format!("{slot}:{samples}"));
+        e.tcp_srtt_us = Some(mean_us);
+        let ratio = mean_us as f64 / base_us as f64;
+        let up = mean_us.saturating_sub(base_us);
+        for (k, v) in [
+            ("tcp.rtt_samples", samples.to_string()),
+            ("tcp.rtt_baseline_mean_us", base_us.to_string()),
+            ("tcp.rtt_mean_ratio", format!("{ratio:.3}")),
+            ("tcp.rtt_mean_increase_us", up.to_string()),
+            ("tcp.rtt_p99_ratio", format!("{ratio:.3}")),
+            ("tcp.rtt_p99_increase_us", up.to_string()),
+        ] {
+            e.labels.insert(k.into(), v);
+        }
+        e
+    }
+
+    #[test]
+    fn shows_the_baseline_beside_the_mean_and_counts_the_intervals_the_rule_flags() {
+        let mut f = Fold::default();
+        // Usual: 10 ms against a 10 ms baseline, and one interval before any baseline.
+        f.add(&peer(0, 0, 10, "13:20"));
+        f.add(&compared(10, 20, 10_000, 10_000));
+        // Now: 30 ms against the same baseline (flagged), then 30 ms with too few samples and
+        // 10.5 ms (ratio and increase too small): not flagged.
+        f.add(&compared(70, 20, 30_000, 10_000));
+        f.add(&compared(80, 5, 30_000, 10_000));
+        f.add(&compared(90, 20, 10_500, 10_000));
+        let range = (
+            Some(Timestamp::from_secs(0)),
+            Some(Timestamp::from_secs(120)),
+        );
+        let rule = RttRule::from(&loglynx_config::TcpStatesConfig::default());
+        let r = f.answer(range, 2, 10, (5, 5), rule);
+        let p = &r.peers[0];
+        let (usual, now) = (&p.series[0], &p.series[1]);
+        assert_eq!(usual.rtt_baseline_mean_us, Some(10_000));
+        assert_eq!((usual.rtt_above_baseline, now.rtt_above_baseline), (0, 1));
+        assert_eq!(now.rtt_baseline_mean_us, Some(10_000));
+        // (20 * 30 ms + 5 * 30 ms + 20 * 10.5 ms) / 45
+        assert_eq!(now.rtt_mean_us, Some(21_333));
+        assert_eq!(p.total.rtt_above_baseline, 1);
+        assert_eq!(p.total.rtt_baseline_mean_us, Some(10_000));
+
+        // A stricter factor flags nothing.
+        let mut g = Fold::default();
+        g.add(&compared(70, 20, 30_000, 10_000));
+        let strict = RttRule {
+            factor: 4.0,
+            min_increase_us: 1000.0,
+        };
+        let r = g.answer(range, 2, 10, (1, 1), strict);
+        assert_eq!(r.peers[0].total.rtt_above_baseline, 0);
+        let json = serde_json::to_value(&r.peers[0].series[1]).unwrap();
+        assert_eq!(json["rtt_baseline_mean_us"], 10_000);
+        assert_eq!(json["rtt_mean_us"], 30_000);
     }
 }

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use loglynx_core::Timestamp;
 use loglynx_netmon::{
-    parse_ports, Family, Filter, Layout, Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES,
+    netstat, parse_ports, Family, Filter, Layout, NetstatEntry, NetstatQuery, Tracer, TracerConfig,
+    DEFAULT_RING_BUFFER_BYTES,
 };
 
 /// A comma-separated port list given on the command line.
@@ -70,7 +72,16 @@ pub struct TcpstatesArgs {
     /// One JSON object per line instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Stop after this many transitions.
+    /// First print the sockets that exist now (sock_diag and /proc, no eBPF), one row per
+    /// socket with its state as NEWSTATE and `-` as OLDSTATE (JSON: `"old_state": null`), then
+    /// exit; with `--follow`, go on with the changes.
+    #[arg(long)]
+    pub snapshot: bool,
+    /// With `--snapshot`: after the sockets of now, trace the changes (eBPF) without a gap;
+    /// changes already in the snapshot are not printed again.
+    #[arg(long, requires = "snapshot")]
+    pub follow: bool,
+    /// Stop after this many transitions (the `--snapshot` rows not counted).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
     /// Stop after this long (e.g. `10s`, `2m`).
@@ -108,11 +119,96 @@ pub(crate) fn install_stop_handlers() {
     }
 }
 
+/// The kernel's monotonic clock (what `bpf_ktime_get_ns` reads), in nanoseconds.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+/// The sockets that pass the filter now, with the time the dump was asked for.
+fn sockets_now(args: &TcpstatesArgs) -> anyhow::Result<(Timestamp, Vec<NetstatEntry>)> {
+    let taken = Timestamp::now();
+    let q = NetstatQuery {
+        filter: args.filter.filter(),
+        ..Default::default()
+    };
+    let entries = netstat(&q).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot list sockets with sock_diag: {e}; check that the kernel has CONFIG_INET_DIAG \
+             (modules inet_diag, tcp_diag)"
+        )
+    })?;
+    Ok((taken, entries))
+}
+
+fn print_now(
+    out: &mut impl Write,
+    (taken, entries): &(Timestamp, Vec<NetstatEntry>),
+    json: bool,
+    layout: Layout,
+) -> io::Result<()> {
+    for e in entries {
+        let row = e.seen_at_start(*taken);
+        if json {
+            serde_json::to_writer(&mut *out, &row)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", row.row(layout))?;
+        }
+    }
+    Ok(())
+}
+
+/// `--snapshot` without `--follow`: the sockets of now, then exit (no eBPF, no privilege).
+fn snapshot_only(args: &TcpstatesArgs, layout: Layout) -> anyhow::Result<i32> {
+    let now = sockets_now(args)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let r = (|| {
+        if !args.json {
+            writeln!(out, "{}", layout.header())?;
+        }
+        print_now(&mut out, &now, args.json, layout)?;
+        out.flush()
+    })();
+    match r {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => {
+            eprintln!("tcpstates: {} sockets now (sock_diag)", now.1.len());
+            Ok(0)
+        }
+    }
+}
+
 /// Runs `loglynx tcpstates` until Ctrl-C, `--count` or `--duration`; prints a summary with the
 /// kernel-side drops on stderr. Returns the process exit code (0).
+///
+/// With `--snapshot --follow` the programs are attached before the sockets are dumped, so no
+/// change falls between the two: a change that ended before the dump began is in the dump and
+/// skipped in the stream; one during the dump may show in both (a repeat, never a gap).
 pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
+    let layout = Layout {
+        timestamp: args.timestamp,
+        wide: args.wide,
+    };
+    if args.snapshot && !args.follow {
+        return snapshot_only(&args, layout);
+    }
     let config = args.tracer_config();
     let mut tracer = Tracer::start(&config)?;
+    // Dumped with the start-up privileges, so /proc names every owner.
+    let (now, since_ns) = if args.snapshot {
+        let since = monotonic_ns();
+        (Some(sockets_now(&args)?), since)
+    } else {
+        (None, 0)
+    };
     // The programs are attached: the capabilities only that needed go (commands/caps.rs).
     super::caps::drop_after_attach()?;
     for (hook, why) in tracer.missing_hooks() {
@@ -121,16 +217,19 @@ pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
     STOP.store(false, Ordering::SeqCst);
     install_stop_handlers();
 
-    let layout = Layout {
-        timestamp: args.timestamp,
-        wide: args.wide,
-    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     if !args.json {
         writeln!(out, "{}", layout.header())?;
-        out.flush()?;
     }
+    if let Some(now) = &now {
+        print_now(&mut out, now, args.json, layout)?;
+        eprintln!(
+            "tcpstates: {} sockets now (sock_diag), changes follow",
+            now.1.len()
+        );
+    }
+    out.flush()?;
     let deadline = args.duration.map(|d| Instant::now() + d);
     let limit = args.count.unwrap_or(u64::MAX);
     let mut seen = 0u64;
@@ -144,7 +243,7 @@ pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
             None => Duration::from_millis(200),
         };
         tracer.poll(wait, &mut |t| {
-            if seen >= limit || write_err.is_some() {
+            if seen >= limit || write_err.is_some() || t.monotonic_ns < since_ns {
                 return;
             }
             seen += 1;
@@ -225,6 +324,15 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert!(Cmd::try_parse_from(["x", "-4", "-6"]).is_err());
+        let e = Cmd::try_parse_from(["x", "--follow"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("--snapshot"), "{e}");
+        let a = Cmd::try_parse_from(["x", "--snapshot", "--follow", "-P", "80"])
+            .unwrap()
+            .args;
+        assert!(a.snapshot && a.follow);
         let e = Cmd::try_parse_from(["x", "-L", "80,http"])
             .err()
             .unwrap()
