@@ -345,7 +345,10 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     hv = await rowValues(page, histRow);
     dropShown = await page.getAttribute(dropRow, "data-value");
     const drops = hist.drops.find((d) => d.reason === "NO_SOCKET");
-    return JSON.stringify(hv) === JSON.stringify(expectedRow(group)) && dropShown === String(drops?.count);
+    const same = JSON.stringify(hv) === JSON.stringify(expectedRow(group)) && dropShown === String(drops?.count);
+    // what differs, in the timeout's message
+    if (!same) throw new Error(`page ${JSON.stringify({ ...hv, drops: dropShown })} vs api ${JSON.stringify({ ...expectedRow(group), drops: drops?.count })}`);
+    return same;
   });
   assert.ok(group, JSON.stringify(hist.peers.map((g) => [g.process, g.peer])));
   assert.ok(group.segs_out > 0 && group.rtt_samples > 0, JSON.stringify(group));
@@ -394,7 +397,9 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     await page.waitForSelector(mapRow);
     mv = await rowValues(page, mapRow);
     mapRows = await page.$$eval("#net-map tr[data-source]", (trs) => trs.length);
-    return JSON.stringify(mv) === JSON.stringify(expectedEdge(edge)) && mapRows === Math.min(map.edges.length, 500);
+    const same = JSON.stringify(mv) === JSON.stringify(expectedEdge(edge)) && mapRows === Math.min(map.edges.length, 500);
+    if (!same) throw new Error(`page ${JSON.stringify({ ...mv, rows: mapRows })} vs api ${JSON.stringify({ ...expectedEdge(edge), rows: map.edges.length })}`);
+    return same;
   });
   assert.ok(edge.connections >= N);
   assert.deepEqual(mv, expectedEdge(edge));
