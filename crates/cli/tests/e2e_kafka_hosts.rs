@@ -540,11 +540,11 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
     b.stop();
 }
 
-/// Cuts host `host` from the broker on `broker` (its address) only, or heals the cut: a
-/// blackhole route to the broker's address in the host's namespace (its packets to the broker
-/// go nowhere; the rest of the LAN, the root, still reaches it).
-fn cut_from_broker(hosts: &Hosts, host: usize, broker: &str, cut: bool) {
-    let route = format!("{broker}/32");
+/// Cuts host `host` from the address `to` only, or heals the cut: a blackhole route to `to` in
+/// the host's namespace (its packets there go nowhere, so no connection either way; the rest of
+/// the LAN still reaches it).
+fn cut_route(hosts: &Hosts, host: usize, to: &str, cut: bool) {
+    let route = format!("{to}/32");
     let out = std::process::Command::new("ip")
         .args(["-n", hosts.name(host), "route", if cut { "add" } else { "del" }, "blackhole", &route])
         .output()
@@ -577,8 +577,10 @@ fn assert_counted_once(serve: &Server) -> (u64, Value) {
 /// with lines being written. B's partitions move to A after the session timeout; meanwhile
 /// and after, no answer of the root counts a line twice (B's copy of offsets A now also holds
 /// is not added), and what the root does not answer is named in `missing` with B's address,
-/// never a short total given as complete. The cut healed, B rejoins and the answer is complete
-/// and exact.
+/// never a short total given as complete. Once B's catalog record has expired (it cannot publish
+/// it) the root still asks B, whose leaf answers: the answer stays complete and exact. Then the
+/// root loses B too: what only B's disk holds is named missing with B's address. The cuts
+/// healed, B rejoins and the answer is complete and exact.
 #[test]
 fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     if !loglynx_testkit::require_root("network namespaces for separate hosts") {
@@ -621,7 +623,7 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     n += 50;
     std::thread::sleep(Duration::from_millis(300));
     let broker = c.hosts.addr(TANSU);
-    cut_from_broker(&c.hosts, WORKERS[1], &broker, true);
+    cut_route(&c.hosts, WORKERS[1], &broker, true);
     let cut = std::time::Instant::now();
     assert!(!c.hosts.reachable(WORKERS[1], &c.kafka.brokers), "B still reaches the broker");
     assert!(c.hosts.reachable(SERVE, &b_addr), "the root no longer reaches B");
@@ -652,10 +654,36 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         serve.search(&phase, 1, 0, "desc")["total"].as_u64() == Some((FILES * 50) as u64)
     });
     let answered = cut.elapsed();
-    // B publishes no catalog record: after catalog_ttl the root stops asking it (though it
-    // could reach it) and names what only B's disk holds missing, with B's address; the total
-    // and the offsets named account for every line.
-    serve.wait_for(Duration::from_secs(30), "B gone from the catalog", || {
+    // B publishes no catalog record, but its leaf answers: once its record has expired
+    // (catalog_ttl, 8 s by serve's clock, which reads it within a second of its publish time:
+    // same machine) the root still asks B (the same worker answers), so the answer is complete
+    // and exact, B's copy of what A read again counted once.
+    let b_record = |status: &Value| status["leaves"].as_array().unwrap().iter().find(|l| l["addr"] == b_addr.as_str()).cloned();
+    let published = b_record(&get(&serve, "/api/v1/leaves", &[])).expect("B no longer searched before its record expired")["updated_ms"]
+        .as_u64()
+        .unwrap();
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    // Past the ttl by a margin (the read delay, a probe period of 2 s).
+    while now_ms() < published + 8_000 + 4_000 {
+        assert_counted_once(&serve);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let rec = b_record(&status).unwrap_or_else(|| panic!("B not searched after its record expired: {status}"));
+    assert_eq!(rec["updated_ms"].as_u64(), Some(published), "B published a record while cut: {rec}");
+    assert!(!status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str()), "{status}");
+    assert_complete(&serve, n);
+    let expired_answered = cut.elapsed();
+    eprintln!("zombie: B's record {} ms old, B still answers: complete", now_ms() - published);
+
+    // The root loses B too: after catalog_ttl without an answer B is gone, and what only B's
+    // disk holds is named missing, with B's address; the total and the offsets named account
+    // for every line.
+    let b_host = c.hosts.addr(WORKERS[1]);
+    cut_route(&c.hosts, SERVE, &b_host, true);
+    assert!(!c.hosts.reachable(SERVE, &b_addr), "the root still reaches B");
+    serve.wait_for(Duration::from_secs(40), "B gone from the catalog", || {
+
         let status = get(&serve, "/api/v1/leaves", &[]);
         status["leaves"].as_array().unwrap().len() == 1
             && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str())
@@ -677,7 +705,8 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
 
     // The cut heals: B rejoins the group and the catalog; the answer is complete and exact.
     let rebalances = b.log_lines().iter().filter(|l| l.contains("rebalance done")).count();
-    cut_from_broker(&c.hosts, WORKERS[1], &broker, false);
+    cut_route(&c.hosts, WORKERS[1], &broker, false);
+    cut_route(&c.hosts, SERVE, &b_host, false);
     let healed = std::time::Instant::now();
     b.wait_log(Duration::from_secs(60), "B rejoined with partitions", |log| {
         log.iter().filter(|l| l.contains("rebalance done")).count() > rebalances
@@ -718,7 +747,7 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         lines_now(n),
         started.elapsed()
     );
-    eprintln!("zombie: the lines of the cut answered {answered:?} after it");
+    eprintln!("zombie: the lines of the cut answered {answered:?} after it; B answering with its record expired checked {expired_answered:?} after it");
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();
