@@ -1,8 +1,8 @@
 //! Scale-out across separate hosts, on one machine: every process in its own network
 //! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1, the
-//! agent on .2, two workers on .3 and .4 each with its own data directory and leaf API (key
-//! required: not loopback), `loglynx serve` on .5 with an empty data directory, finding the
-//! leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
+//! agent on .2, two workers on .3 and .4 (a third on .6 where a test needs it) each with its own
+//! data directory and leaf API (key required: not loopback), `loglynx serve` on .5 with an empty
+//! data directory, finding the leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
 //! namespace (its API listens on that host's loopback). Lines carry sequence numbers (`seq=`); the root's exact total, a terms
 //! aggregation on the sequence label (each value once) and one on `kafka.offset` per partition
 //! (each offset once) are the oracle. The first test runs the leaf API over HTTPS (a private
@@ -21,7 +21,7 @@ use std::time::Duration;
 use loglynx_testkit::netns_hosts::Hosts;
 use serde_json::Value;
 
-use support::kafka::{config, held_partitions, log_level};
+use support::kafka::{config, held_partitions, log_level, write_failed_logins};
 use support::{Proc, Server, Tansu, BIN};
 
 /// Files the agent tails (8 streams, so the 4 partitions all get some).
@@ -32,6 +32,8 @@ const AGENT: usize = 1;
 const SERVE: usize = 4;
 /// The hosts of the two workers.
 const WORKERS: [usize; 2] = [2, 3];
+/// The host of a third worker.
+const THIRD: usize = 5;
 
 /// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`, and
 /// `phase=<from>` naming the batch.
@@ -73,7 +75,7 @@ struct Cluster {
 
 impl Cluster {
     fn start(topic: &str, n: usize, tls: bool) -> Cluster {
-        let hosts = Hosts::new(5);
+        let hosts = Hosts::new(6);
         let kafka = Tansu::start_in(hosts.command(TANSU, Tansu::bin().to_str().unwrap()), &hosts.addr(TANSU), 9092);
         hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
         let tmp = tempfile::tempdir().unwrap();
@@ -251,6 +253,98 @@ fn es_search(serve: &Server) -> Value {
 fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
     w.wait_log(Duration::from_secs(120), &format!("{n} partitions"), |log| held_partitions(log).is_some_and(|p| p.len() == n));
     held_partitions(&w.log_lines()).unwrap()
+}
+
+/// Waits until `workers` hold disjoint shares of the 4 partitions, each at least one (their
+/// last rebalances); returns them.
+fn wait_split(workers: &[&Proc]) -> Vec<Vec<i32>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let held: Vec<Vec<i32>> = workers.iter().map(|w| held_partitions(&w.log_lines()).unwrap_or_default()).collect();
+        let all: BTreeSet<i32> = held.iter().flatten().copied().collect();
+        if held.iter().all(|p| !p.is_empty()) && all.len() == 4 && held.iter().map(Vec::len).sum::<usize>() == 4 {
+            return held;
+        }
+        assert!(std::time::Instant::now() < deadline, "the workers did not split the partitions: {held:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Failed sshd logins of one source spread over three hosts raise exactly one alert: three
+/// workers on their own hosts split the 4 partitions, the failures (in 32 files, so every
+/// partition gets some) land on all three, each worker sends its matches to the signals topic,
+/// one correlates them and the root (`serve`) lists one `ssh_brute_force` alert counting every
+/// failure, indexed once as an event.
+#[test]
+fn failed_logins_of_one_source_over_three_hosts_raise_exactly_one_alert() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    const SOURCE: &str = "203.0.113.78";
+    const AUTH_FILES: usize = 32;
+    let failures = 64;
+    // No numbered lines: every record of the topic comes after the split.
+    let c = Cluster::start("e2e-hosts-alert", 0, false);
+    // The first one leads the group (Tansu 0.6 keeps a dead leader; nobody dies here).
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 4);
+    let b = c.worker(WORKERS[1]);
+    let d = c.worker(THIRD);
+    let held = wait_split(&[&a, &b, &d]);
+    let serve = c.serve();
+    serve.wait_for(Duration::from_secs(60), "three workers in the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 3
+    });
+    write_failed_logins(&c.logs, AUTH_FILES, SOURCE, 0, failures);
+    serve.wait_total("rule.name:ssh_failed_login", failures as u64, Duration::from_secs(180));
+    // Each worker's partitions carried failures, and each leaf answers some.
+    let by_partition: BTreeMap<i32, u64> = get(
+        &serve,
+        "/api/v1/terms",
+        &[("q", "rule.name:ssh_failed_login"), ("field", "kafka.partition"), ("size", "10")],
+    )["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(held, wait_split(&[&a, &b, &d]), "a rebalance after the split");
+    for (w, parts) in held.iter().enumerate() {
+        let n: u64 = parts.iter().map(|p| by_partition.get(p).copied().unwrap_or(0)).sum();
+        assert!(n > 0, "worker {w} (partitions {parts:?}) got no failure: {by_partition:?}");
+    }
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    for host in [WORKERS[0], WORKERS[1], THIRD] {
+        let addr = c.leaf(host);
+        assert!(status["cover"].as_array().unwrap().iter().any(|p| p["leaf"] == addr.as_str()), "{addr} answers nothing: {status}");
+    }
+    eprintln!("alert over three hosts: partitions {held:?}, failures per partition {by_partition:?}");
+
+    let alerts = || -> Value {
+        let r = serve.client().get(serve.url("/api/v1/alerts")).query(&[("rule", "ssh_brute_force"), ("limit", "100")]).send().unwrap();
+        assert!(r.status().is_success(), "alerts: {}", r.status());
+        r.json().unwrap()
+    };
+    serve.wait_for(Duration::from_secs(90), "the brute-force alert counting every failure", || {
+        alerts()["alerts"][0]["count"].as_u64() == Some(failures as u64)
+    });
+    let listed = alerts();
+    assert_eq!(listed["total"], 1, "{listed}");
+    let alert = &listed["alerts"][0];
+    assert_eq!(alert["count"].as_u64(), Some(failures as u64), "{alert}");
+    assert_eq!(alert["group"], serde_json::json!({ "source.ip": SOURCE }), "{alert}");
+    assert_eq!(alert["rule"]["name"], "ssh_brute_force", "{alert}");
+    // The alert is an event too, indexed once, found through the root.
+    let id = alert["id"].as_str().unwrap().to_string();
+    serve.wait_total(&format!("alert.id:{id}"), 1, Duration::from_secs(60));
+    assert_eq!(serve.total("event.dataset:loglynx.alert AND rule.name:ssh_brute_force"), 1);
+    drop(serve);
+    let mut c = c;
+    c.agent.take().unwrap().stop();
+    d.stop();
+    b.stop();
+    a.stop();
 }
 
 /// Two hosts' workers behind a root on a third: the root finds both in the catalog and answers
