@@ -243,7 +243,7 @@ impl CatalogLeaves {
             .filter(|(_, (r, seen))| seen.elapsed() >= half && !fresh.contains(r.addr.as_str()))
             .map(|(k, (r, seen))| (k, r, *seen))
             .collect();
-        quiet.sort_by(|a, b| b.2.cmp(&a.2));
+        quiet.sort_by_key(|q| std::cmp::Reverse(q.2));
         let mut addrs = BTreeSet::new();
         quiet
             .into_iter()
