@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::kafka::{agent, config, held_partitions, worker};
+use support::kafka::{agent, config, held_partitions, worker, write_failed_logins};
 use support::{Proc, Server, Tansu};
 
 const TOPIC: &str = "e2e-alerts";
@@ -33,19 +33,7 @@ fn write_failures(dir: &Path, n: usize) {
 
 /// [`write_failures`] of the failures `from..to` (the `i`-th always at the same time).
 fn write_failures_from(dir: &Path, from: usize, to: usize) {
-    let mut files: Vec<std::fs::File> = (0..FILES)
-        .map(|i| std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("auth{i}.log"))).unwrap())
-        .collect();
-    for i in from..to {
-        let (m, s) = (i * 3 / 60, i * 3 % 60);
-        writeln!(
-            files[i % FILES],
-            "Dec 10 07:{m:02}:{s:02} gate sshd[{}]: Failed password for invalid user admin{i} from {SOURCE} port {} ssh2",
-            4000 + i,
-            40000 + i
-        )
-        .unwrap();
-    }
+    write_failed_logins(dir, FILES, SOURCE, from, to);
 }
 
 /// `GET /api/v1/alerts?rule=ssh_brute_force` of `serve`.

@@ -1,8 +1,8 @@
 //! Scale-out across separate hosts, on one machine: every process in its own network
 //! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1, the
-//! agent on .2, two workers on .3 and .4 each with its own data directory and leaf API (key
-//! required: not loopback), `loglynx serve` on .5 with an empty data directory, finding the
-//! leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
+//! agent on .2, two workers on .3 and .4 (a third on .6 where a test needs it) each with its own
+//! data directory and leaf API (key required: not loopback), `loglynx serve` on .5 with an empty
+//! data directory, finding the leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
 //! namespace (its API listens on that host's loopback). Lines carry sequence numbers (`seq=`); the root's exact total, a terms
 //! aggregation on the sequence label (each value once) and one on `kafka.offset` per partition
 //! (each offset once) are the oracle. The first test runs the leaf API over HTTPS (a private
@@ -21,7 +21,7 @@ use std::time::Duration;
 use loglynx_testkit::netns_hosts::Hosts;
 use serde_json::Value;
 
-use support::kafka::{config, held_partitions, log_level};
+use support::kafka::{config, held_partitions, log_level, write_failed_logins};
 use support::{Proc, Server, Tansu, BIN};
 
 /// Files the agent tails (8 streams, so the 4 partitions all get some).
@@ -32,6 +32,8 @@ const AGENT: usize = 1;
 const SERVE: usize = 4;
 /// The hosts of the two workers.
 const WORKERS: [usize; 2] = [2, 3];
+/// The host of a third worker.
+const THIRD: usize = 5;
 
 /// Appends lines with sequence numbers `from..to` of each file: `seq=<file * 1e6 + i>`, and
 /// `phase=<from>` naming the batch.
@@ -73,7 +75,7 @@ struct Cluster {
 
 impl Cluster {
     fn start(topic: &str, n: usize, tls: bool) -> Cluster {
-        let hosts = Hosts::new(5);
+        let hosts = Hosts::new(6);
         let kafka = Tansu::start_in(hosts.command(TANSU, Tansu::bin().to_str().unwrap()), &hosts.addr(TANSU), 9092);
         hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
         let tmp = tempfile::tempdir().unwrap();
@@ -251,6 +253,98 @@ fn es_search(serve: &Server) -> Value {
 fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
     w.wait_log(Duration::from_secs(120), &format!("{n} partitions"), |log| held_partitions(log).is_some_and(|p| p.len() == n));
     held_partitions(&w.log_lines()).unwrap()
+}
+
+/// Waits until `workers` hold disjoint shares of the 4 partitions, each at least one (their
+/// last rebalances); returns them.
+fn wait_split(workers: &[&Proc]) -> Vec<Vec<i32>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let held: Vec<Vec<i32>> = workers.iter().map(|w| held_partitions(&w.log_lines()).unwrap_or_default()).collect();
+        let all: BTreeSet<i32> = held.iter().flatten().copied().collect();
+        if held.iter().all(|p| !p.is_empty()) && all.len() == 4 && held.iter().map(Vec::len).sum::<usize>() == 4 {
+            return held;
+        }
+        assert!(std::time::Instant::now() < deadline, "the workers did not split the partitions: {held:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Failed sshd logins of one source spread over three hosts raise exactly one alert: three
+/// workers on their own hosts split the 4 partitions, the failures (in 32 files, so every
+/// partition gets some) land on all three, each worker sends its matches to the signals topic,
+/// one correlates them and the root (`serve`) lists one `ssh_brute_force` alert counting every
+/// failure, indexed once as an event.
+#[test]
+fn failed_logins_of_one_source_over_three_hosts_raise_exactly_one_alert() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    const SOURCE: &str = "203.0.113.78";
+    const AUTH_FILES: usize = 32;
+    let failures = 64;
+    // No numbered lines: every record of the topic comes after the split.
+    let c = Cluster::start("e2e-hosts-alert", 0, false);
+    // The first one leads the group (Tansu 0.6 keeps a dead leader; nobody dies here).
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 4);
+    let b = c.worker(WORKERS[1]);
+    let d = c.worker(THIRD);
+    let held = wait_split(&[&a, &b, &d]);
+    let serve = c.serve();
+    serve.wait_for(Duration::from_secs(60), "three workers in the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 3
+    });
+    write_failed_logins(&c.logs, AUTH_FILES, SOURCE, 0, failures);
+    serve.wait_total("rule.name:ssh_failed_login", failures as u64, Duration::from_secs(180));
+    // Each worker's partitions carried failures, and each leaf answers some.
+    let by_partition: BTreeMap<i32, u64> = get(
+        &serve,
+        "/api/v1/terms",
+        &[("q", "rule.name:ssh_failed_login"), ("field", "kafka.partition"), ("size", "10")],
+    )["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(held, wait_split(&[&a, &b, &d]), "a rebalance after the split");
+    for (w, parts) in held.iter().enumerate() {
+        let n: u64 = parts.iter().map(|p| by_partition.get(p).copied().unwrap_or(0)).sum();
+        assert!(n > 0, "worker {w} (partitions {parts:?}) got no failure: {by_partition:?}");
+    }
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    for host in [WORKERS[0], WORKERS[1], THIRD] {
+        let addr = c.leaf(host);
+        assert!(status["cover"].as_array().unwrap().iter().any(|p| p["leaf"] == addr.as_str()), "{addr} answers nothing: {status}");
+    }
+    eprintln!("alert over three hosts: partitions {held:?}, failures per partition {by_partition:?}");
+
+    let alerts = || -> Value {
+        let r = serve.client().get(serve.url("/api/v1/alerts")).query(&[("rule", "ssh_brute_force"), ("limit", "100")]).send().unwrap();
+        assert!(r.status().is_success(), "alerts: {}", r.status());
+        r.json().unwrap()
+    };
+    serve.wait_for(Duration::from_secs(90), "the brute-force alert counting every failure", || {
+        alerts()["alerts"][0]["count"].as_u64() == Some(failures as u64)
+    });
+    let listed = alerts();
+    assert_eq!(listed["total"], 1, "{listed}");
+    let alert = &listed["alerts"][0];
+    assert_eq!(alert["count"].as_u64(), Some(failures as u64), "{alert}");
+    assert_eq!(alert["group"], serde_json::json!({ "source.ip": SOURCE }), "{alert}");
+    assert_eq!(alert["rule"]["name"], "ssh_brute_force", "{alert}");
+    // The alert is an event too, indexed once, found through the root.
+    let id = alert["id"].as_str().unwrap().to_string();
+    serve.wait_total(&format!("alert.id:{id}"), 1, Duration::from_secs(60));
+    assert_eq!(serve.total("event.dataset:loglynx.alert AND rule.name:ssh_brute_force"), 1);
+    drop(serve);
+    let mut c = c;
+    c.agent.take().unwrap().stop();
+    d.stop();
+    b.stop();
+    a.stop();
 }
 
 /// Two hosts' workers behind a root on a third: the root finds both in the catalog and answers
@@ -540,11 +634,11 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
     b.stop();
 }
 
-/// Cuts host `host` from the broker on `broker` (its address) only, or heals the cut: a
-/// blackhole route to the broker's address in the host's namespace (its packets to the broker
-/// go nowhere; the rest of the LAN, the root, still reaches it).
-fn cut_from_broker(hosts: &Hosts, host: usize, broker: &str, cut: bool) {
-    let route = format!("{broker}/32");
+/// Cuts host `host` from the address `to` only, or heals the cut: a blackhole route to `to` in
+/// the host's namespace (its packets there go nowhere, so no connection either way; the rest of
+/// the LAN still reaches it).
+fn cut_route(hosts: &Hosts, host: usize, to: &str, cut: bool) {
+    let route = format!("{to}/32");
     let out = std::process::Command::new("ip")
         .args(["-n", hosts.name(host), "route", if cut { "add" } else { "del" }, "blackhole", &route])
         .output()
@@ -577,8 +671,10 @@ fn assert_counted_once(serve: &Server) -> (u64, Value) {
 /// with lines being written. B's partitions move to A after the session timeout; meanwhile
 /// and after, no answer of the root counts a line twice (B's copy of offsets A now also holds
 /// is not added), and what the root does not answer is named in `missing` with B's address,
-/// never a short total given as complete. The cut healed, B rejoins and the answer is complete
-/// and exact.
+/// never a short total given as complete. Once B's catalog record has expired (it cannot publish
+/// it) the root still asks B, whose leaf answers: the answer stays complete and exact. Then the
+/// root loses B too: what only B's disk holds is named missing with B's address. The cuts
+/// healed, B rejoins and the answer is complete and exact.
 #[test]
 fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     if !loglynx_testkit::require_root("network namespaces for separate hosts") {
@@ -621,7 +717,7 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     n += 50;
     std::thread::sleep(Duration::from_millis(300));
     let broker = c.hosts.addr(TANSU);
-    cut_from_broker(&c.hosts, WORKERS[1], &broker, true);
+    cut_route(&c.hosts, WORKERS[1], &broker, true);
     let cut = std::time::Instant::now();
     assert!(!c.hosts.reachable(WORKERS[1], &c.kafka.brokers), "B still reaches the broker");
     assert!(c.hosts.reachable(SERVE, &b_addr), "the root no longer reaches B");
@@ -652,10 +748,36 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         serve.search(&phase, 1, 0, "desc")["total"].as_u64() == Some((FILES * 50) as u64)
     });
     let answered = cut.elapsed();
-    // B publishes no catalog record: after catalog_ttl the root stops asking it (though it
-    // could reach it) and names what only B's disk holds missing, with B's address; the total
-    // and the offsets named account for every line.
-    serve.wait_for(Duration::from_secs(30), "B gone from the catalog", || {
+    // B publishes no catalog record, but its leaf answers: once its record has expired
+    // (catalog_ttl, 8 s by serve's clock, which reads it within a second of its publish time:
+    // same machine) the root still asks B (the same worker answers), so the answer is complete
+    // and exact, B's copy of what A read again counted once.
+    let b_record = |status: &Value| status["leaves"].as_array().unwrap().iter().find(|l| l["addr"] == b_addr.as_str()).cloned();
+    let published = b_record(&get(&serve, "/api/v1/leaves", &[])).expect("B no longer searched before its record expired")["updated_ms"]
+        .as_u64()
+        .unwrap();
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    // Past the ttl by a margin (the read delay, a probe period of 2 s).
+    while now_ms() < published + 8_000 + 4_000 {
+        assert_counted_once(&serve);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = get(&serve, "/api/v1/leaves", &[]);
+    let rec = b_record(&status).unwrap_or_else(|| panic!("B not searched after its record expired: {status}"));
+    assert_eq!(rec["updated_ms"].as_u64(), Some(published), "B published a record while cut: {rec}");
+    assert!(!status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str()), "{status}");
+    assert_complete(&serve, n);
+    let expired_answered = cut.elapsed();
+    eprintln!("zombie: B's record {} ms old, B still answers: complete", now_ms() - published);
+
+    // The root loses B too: after catalog_ttl without an answer B is gone, and what only B's
+    // disk holds is named missing, with B's address; the total and the offsets named account
+    // for every line.
+    let b_host = c.hosts.addr(WORKERS[1]);
+    cut_route(&c.hosts, SERVE, &b_host, true);
+    assert!(!c.hosts.reachable(SERVE, &b_addr), "the root still reaches B");
+    serve.wait_for(Duration::from_secs(40), "B gone from the catalog", || {
+
         let status = get(&serve, "/api/v1/leaves", &[]);
         status["leaves"].as_array().unwrap().len() == 1
             && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str())
@@ -677,7 +799,8 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
 
     // The cut heals: B rejoins the group and the catalog; the answer is complete and exact.
     let rebalances = b.log_lines().iter().filter(|l| l.contains("rebalance done")).count();
-    cut_from_broker(&c.hosts, WORKERS[1], &broker, false);
+    cut_route(&c.hosts, WORKERS[1], &broker, false);
+    cut_route(&c.hosts, SERVE, &b_host, false);
     let healed = std::time::Instant::now();
     b.wait_log(Duration::from_secs(60), "B rejoined with partitions", |log| {
         log.iter().filter(|l| l.contains("rebalance done")).count() > rebalances
@@ -718,7 +841,7 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         lines_now(n),
         started.elapsed()
     );
-    eprintln!("zombie: the lines of the cut answered {answered:?} after it");
+    eprintln!("zombie: the lines of the cut answered {answered:?} after it; B answering with its record expired checked {expired_answered:?} after it");
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();

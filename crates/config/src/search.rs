@@ -63,8 +63,15 @@ pub struct ServeConfig {
     /// missing.
     #[serde(default = "default_leaf_timeout", with = "humantime_serde")]
     pub leaf_timeout: Duration,
-    /// A catalog record not refreshed for this long (by the clock of `serve`) is ignored: its
-    /// worker is gone.
+    /// How long a worker stays searched after its last catalog record. A record `serve` reads
+    /// live is dated by serve's clock when it reads it (a worker's clock being off does not
+    /// matter). A record of the topic's backlog, read by a starting serve, is dated by its own
+    /// publish time (the worker's clock) when that is in the past by serve's clock: a worker
+    /// that crashed before serve started is gone at once, and one whose clock lags by more than
+    /// this looks gone until its next record. Serve asks the leaf of a record not refreshed for
+    /// half of this every 2 s: while the same worker answers (cut from the brokers but
+    /// reachable) it stays searched past this, and it is gone only when it has not answered for
+    /// this long either; what only a gone worker's disk holds is named missing.
     #[serde(default = "default_catalog_ttl", with = "humantime_serde")]
     pub catalog_ttl: Duration,
     /// Reach the leaves with HTTPS (the workers set `search.tls_cert` / `search.tls_key`).

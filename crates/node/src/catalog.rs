@@ -4,8 +4,8 @@
 //! `left` when it exits cleanly ([`Publisher`]; not a tombstone, which compaction would drop:
 //! a `serve` started later still knows what only its disk holds); `loglynx serve` reads it whole and follows it
 //! ([`CatalogLeaves`]). A record not refreshed for `[serve] catalog_ttl` by the clock of
-//! `serve` (the time it was read, so a worker's clock being off does not matter) is ignored:
-//! its worker is gone. A record of another version is skipped with a warning.
+//! `serve` (the time it was read, so a worker's clock being off does not matter) is no longer
+//! searched unless its leaf still answers (below): its worker is gone. A record of another version is skipped with a warning.
 //!
 //! Gone workers are not forgotten: the last record of a worker whose record expired or that
 //! left (its `left` record, or a tombstone of an older worker) is kept ([`Directory::gone`]), and the workers' consumer group's
@@ -18,6 +18,14 @@
 //!
 //! A record of the backlog a starting `serve` reads is dated by its own publish time (when in
 //! the past), so a worker that crashed before the restart is gone at once, not after the ttl.
+//!
+//! A worker cut from the brokers but still reachable (a zombie) cannot refresh its record, yet
+//! its disk still answers: `serve` asks the leaf of every record not refreshed for half the
+//! ttl every [`PROBE_EVERY`] (`GET /internal/v1/generations`, [`CatalogLeaves::probe_quiet`];
+//! before it expires, so a zombie's answers never flip to missing in between); while the same
+//! worker answers (its id, so not a new process at that address) it stays searched with the
+//! generations it answers now, and only once it has not answered for `catalog_ttl` either is
+//! it gone. The cover counts its copy once beside the partition's new owner's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +48,12 @@ const COMMITTED_TIMEOUT: Duration = Duration::from_secs(3);
 /// Most gone workers' records kept (the oldest are forgotten first, with a warning): a worker
 /// id is `<host>-<pid>`, so every restart leaves one behind until its address is live again.
 const MAX_GONE: usize = 1000;
+/// How often `serve` asks the leaves of quiet records (not refreshed for half the ttl) whether
+/// they still answer.
+pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(2);
+/// At most this many addresses of quiet records are asked per round (the most recently
+/// seen first), so a thousand gone workers do not cost a thousand requests every round.
+const MAX_PROBED: usize = 32;
 
 /// The catalog topic of `topic`.
 pub fn catalog_topic(topic: &str) -> String {
@@ -132,6 +146,9 @@ pub(crate) struct CatalogLeaves {
     fixed: Option<Arc<loglynx_search::StaticLeaves>>,
     /// Whether the topic has been read to the end it had when `serve` started.
     caught_up: AtomicBool,
+    /// Quiet records (by key) whose leaf, the same worker, answered when last asked, and when
+    /// ([`CatalogLeaves::probe_quiet`]): still searched for `ttl` after that.
+    answering: Mutex<HashMap<String, Instant>>,
 }
 
 impl CatalogLeaves {
@@ -166,7 +183,110 @@ impl CatalogLeaves {
             ttl,
             fixed,
             caught_up: AtomicBool::new(false),
+            answering: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Asks the leaf of every quiet record (a worker that published nothing for half the ttl)
+    /// every [`PROBE_EVERY`] until `stop`: one that answers as the same worker is still
+    /// searched after its record expires, with the generations it answers (a zombie cut from
+    /// the brokers but reachable keeps its disk in the answers instead of having it named
+    /// missing). Asked before the record expires, so its answers do not flip to missing until
+    /// the first answer. `serve` only: the orphan reaper of a worker wants proof of life
+    /// through the topic.
+    pub(crate) fn probe_quiet(
+        self: &Arc<Self>,
+        settings: loglynx_search::RootSettings,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<()> {
+        let client = loglynx_search::leaf_client(&settings).map_err(NodeError::Search)?;
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(PROBE_EVERY) => {}
+                }
+                let Some(me) = weak.upgrade() else { return };
+                let asked = me.quiet();
+                drop(me);
+                if asked.is_empty() {
+                    continue;
+                }
+                let mut calls = tokio::task::JoinSet::new();
+                for (key, worker, addr) in asked {
+                    let (client, settings) = (client.clone(), settings.clone());
+                    calls.spawn(async move {
+                        let answer = loglynx_search::leaf_status(&client, &addr, &settings).await;
+                        (key, worker, addr, answer)
+                    });
+                }
+                while let Some(done) = calls.join_next().await {
+                    let Ok((key, worker, addr, answer)) = done else { continue };
+                    let Some(me) = weak.upgrade() else { return };
+                    me.answered(&key, &worker, &addr, answer);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The quiet records to ask (key, worker, address): not refreshed for half the ttl, one
+    /// per address, none at the address of a record refreshed since, the most recently seen
+    /// first, at most [`MAX_PROBED`].
+    fn quiet(&self) -> Vec<(String, String, String)> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let half = self.ttl / 2;
+        let fresh: BTreeSet<&str> = known.values().filter(|(_, seen)| seen.elapsed() < half).map(|(r, _)| r.addr.as_str()).collect();
+        let mut quiet: Vec<(&String, &CatalogRecord, Instant)> = known
+            .iter()
+            .filter(|(_, (r, seen))| seen.elapsed() >= half && !fresh.contains(r.addr.as_str()))
+            .map(|(k, (r, seen))| (k, r, *seen))
+            .collect();
+        quiet.sort_by_key(|q| std::cmp::Reverse(q.2));
+        let mut addrs = BTreeSet::new();
+        quiet
+            .into_iter()
+            .filter(|(_, r, _)| addrs.insert(r.addr.clone()))
+            .take(MAX_PROBED)
+            .map(|(k, r, _)| (k.clone(), r.worker.clone(), r.addr.clone()))
+            .collect()
+    }
+
+    /// Takes the answer of the leaf of the quiet record `key`: the same worker answering keeps
+    /// it searched, with the generations it holds now (also what is named missing if it stops
+    /// answering later).
+    fn answered(&self, key: &str, worker: &str, addr: &str, answer: std::result::Result<loglynx_search::LeafStatus, String>) {
+        let status = match answer {
+            Ok(s) if s.worker == worker => s,
+            Ok(s) => {
+                tracing::debug!(leaf = %addr, "another worker ({}) answers at the address of quiet worker {worker}", s.worker);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(leaf = %addr, "quiet worker {worker} does not answer: {e}");
+                return;
+            }
+        };
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((rec, seen)) = known.get_mut(key) else { return };
+        if rec.worker != worker {
+            return;
+        }
+        rec.generations = status.generations;
+        let quiet_for = seen.elapsed();
+        let mut answering = self.answering.lock().unwrap_or_else(|e| e.into_inner());
+        let was = answering.get(key).is_some_and(|t| t.elapsed() < self.ttl);
+        answering.insert(key.to_string(), Instant::now());
+        if !was {
+            tracing::info!(leaf = %addr, worker = %worker, "worker {worker} published no catalog record for {quiet_for:?} but its leaf answers: searched while it does (cut from the brokers?)");
+        }
+    }
+
+    /// Whether the record `key`, seen at `seen`, is searched: refreshed within the ttl, or
+    /// its leaf answered within the ttl.
+    fn searched(&self, key: &str, seen: Instant, answering: &HashMap<String, Instant>) -> bool {
+        seen.elapsed() < self.ttl || answering.get(key).is_some_and(|t| t.elapsed() < self.ttl)
     }
 
     /// Waits until the topic has been read to the end it had at the start (so the first
@@ -381,14 +501,12 @@ impl Committed {
 
 impl Directory for CatalogLeaves {
     fn leaves(&self) -> Vec<CatalogRecord> {
-        let mut out: Vec<CatalogRecord> = self
-            .known
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|(_, seen)| seen.elapsed() < self.ttl)
-            .map(|(r, _)| r.clone())
-            .collect();
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let answering = self.answering.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<CatalogRecord> =
+            known.iter().filter(|(k, (_, seen))| self.searched(k, *seen, &answering)).map(|(_, (r, _))| r.clone()).collect();
+        drop(answering);
+        drop(known);
         if let Some(fixed) = &self.fixed {
             for r in fixed.leaves() {
                 if !out.iter().any(|o| o.addr == r.addr) {
@@ -403,9 +521,11 @@ impl Directory for CatalogLeaves {
     fn gone(&self) -> Vec<CatalogRecord> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        let answering = self.answering.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<CatalogRecord> = known
-            .values()
-            .filter(|(_, seen)| seen.elapsed() >= self.ttl)
+            .iter()
+            .filter(|(k, (_, seen))| !self.searched(k, *seen, &answering))
+            .map(|(_, v)| v)
             .chain(left.values())
             .map(|(r, _)| r.clone())
             .collect();
@@ -441,6 +561,7 @@ impl Directory for CatalogLeaves {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loglynx_search::{Generation, LeafStatus};
 
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
@@ -476,6 +597,34 @@ mod tests {
         assert!(later.record_lost(lost.clone()).is_err(), "a reader without kafka settings does not write");
         later.take(&lost.key(), b"");
         assert!(later.lost().is_empty());
+    }
+
+    /// Issue 13: a worker cut from the brokers but reachable (its record expired) stays
+    /// searched while its leaf answers as the same worker, with the generations it answers.
+    #[test]
+    fn an_expired_record_whose_leaf_answers_as_itself_is_still_searched() {
+        let gen = |to: u64| Generation { partition: 0, id: "g0".into(), from: 0, to, min_timestamp: None, max_timestamp: None, docs: to, live: true };
+        let c = CatalogLeaves::new(Duration::from_secs(60), None);
+        // Read from the backlog and published long ago: expired at once.
+        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 1, group: "g".into(), generations: vec![gen(10)], left: false };
+        c.take("w1", &rec.encode());
+        assert_eq!((c.leaves(), c.gone()), (vec![], vec![rec.clone()]));
+        assert_eq!(c.quiet(), vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]);
+        c.answered("w1", "w1", "a:1", Err("connection refused".into()));
+        assert!(c.leaves().is_empty(), "a leaf that does not answer stays gone");
+        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w2".into(), generations: vec![gen(30)] }));
+        assert!(c.leaves().is_empty(), "another process at the address is not the gone worker");
+        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w1".into(), generations: vec![gen(20)] }));
+        let answering = CatalogRecord { generations: vec![gen(20)], ..rec.clone() };
+        assert_eq!((c.leaves(), c.gone()), (vec![answering.clone()], vec![]));
+        // Another worker's live record at a different address: only the expired one is asked;
+        // a live record at the expired one's address (a new process there): none is.
+        let other = CatalogRecord { worker: "w3".into(), addr: "b:1".into(), updated_ms: 0, ..rec.clone() };
+        c.take("w3", &other.encode());
+        assert_eq!(c.quiet().len(), 1);
+        let back = CatalogRecord { worker: "w4".into(), updated_ms: 0, ..rec.clone() };
+        c.take("w4", &back.encode());
+        assert!(c.quiet().is_empty());
     }
 
     /// Issue 13: after a serve restart, a crashed worker's old record is gone at once.

@@ -252,7 +252,8 @@ async fn root(cfg: &Config, stop: CancellationToken) -> Result<Arc<loglynx_searc
     };
     let directory: Arc<dyn loglynx_search::Directory> = match (cfg.serve.catalog, fixed) {
         (true, fixed) => {
-            let catalog = crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop)?;
+            let catalog = crate::catalog::CatalogLeaves::start(&cfg.kafka, cfg.serve.catalog_ttl, fixed, stop.clone())?;
+            catalog.probe_quiet(settings.clone(), stop)?;
             // Serve nothing before the catalog is read: a search in the first second would
             // otherwise find no leaf, or only some of them, and say so as if it were final.
             let started = Instant::now();

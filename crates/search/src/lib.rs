@@ -41,7 +41,7 @@ pub use merge::{merge_histograms, merge_hits, merge_terms, TERMS_CAP};
 pub use orphans::redundant;
 pub use offsets::{OffsetFilter, OffsetRange, OFFSET_FIELD, PARTITION_FIELD};
 pub use pit::{merge_pages, PitEntry, RootPage, RootPit};
-pub use root::{Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
+pub use root::{leaf_client, leaf_status, Answer, Directory, Missing, OffsetCursor, Root, RootSettings, StaticLeaves};
 pub use wire::{
     CatalogRecord, Generation, LostRange, LostRecord, LOST_PREFIX, LeafAfter, LeafPage, LeafPageResponse, LeafPitClose, LeafPitOpen,
     LeafPitOpened, LeafRequest, LeafStatus, LeafTail, LeafTailResponse, TailPart,

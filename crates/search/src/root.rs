@@ -51,7 +51,8 @@ pub trait Directory: Send + Sync + 'static {
     fn leaves(&self) -> Vec<CatalogRecord>;
 
     /// The last records of leaves that are gone (their record was not refreshed within
-    /// `[serve] catalog_ttl`, or they left): what only their disks hold is named missing.
+    /// `[serve] catalog_ttl` and their leaf does not answer, or they left): what only their
+    /// disks hold is named missing.
     fn gone(&self) -> Vec<CatalogRecord> {
         Vec::new()
     }
@@ -187,7 +188,7 @@ fn plan_of(directory: &dyn Directory) -> (Plan, Vec<CatalogRecord>, BTreeMap<i32
         .map(|u| {
             let (leaf, reason) = match u.held_by {
                 Some(i) => (gone[i].addr.clone(), format!(
-                    "worker {} is gone (its catalog record was not refreshed within serve.catalog_ttl, or it left) and no live leaf holds these offsets: start it again on its disk",
+                    "worker {} is gone (its catalog record was not refreshed within serve.catalog_ttl and its leaf does not answer, or it left) and no live leaf holds these offsets: start it again on its disk",
                     gone[i].worker
                 )),
                 None => (String::new(), "no known leaf holds these offsets (a worker's disk lost them, it has not published them yet, or its record is no longer known)".to_string()),
@@ -673,6 +674,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// A client for the leaves' internal API (timeouts, CA and scheme of `s`).
+pub fn leaf_client(s: &RootSettings) -> Result<reqwest::Client, SearchError> {
+    client(s)
+}
+
+/// Asks the leaf at `addr` who it is and what it holds (`GET /internal/v1/generations`).
+pub async fn leaf_status(client: &reqwest::Client, addr: &str, s: &RootSettings) -> Result<LeafStatus, String> {
+    let mut req = client.get(format!("{}://{addr}{LEAF_PREFIX}/generations", s.scheme()));
+    if let Some(k) = &s.key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req.send().await.map_err(|e| error_chain(&e))?;
+    if !resp.status().is_success() {
+        return Err(format!("answered {}", resp.status()));
+    }
+    resp.json().await.map_err(|e| error_chain(&e))
+}
+
 /// The `[serve] leaves` list: each address is asked for its generations every `refresh`; the
 /// last answer is kept, so a leaf that stops answering is still planned for (and its pieces
 /// reported missing) rather than forgotten. A leaf never heard from is not planned for.
@@ -699,21 +718,7 @@ impl StaticLeaves {
     }
 
     async fn poll(&self, client: &reqwest::Client, addrs: &[String], s: &RootSettings) {
-        let calls = addrs.iter().map(|addr| async move {
-            let mut req = client.get(format!("{}://{addr}{LEAF_PREFIX}/generations", s.scheme()));
-            if let Some(k) = &s.key {
-                req = req.bearer_auth(k);
-            }
-            let r: Result<LeafStatus, String> = async {
-                let resp = req.send().await.map_err(|e| error_chain(&e))?;
-                if !resp.status().is_success() {
-                    return Err(format!("answered {}", resp.status()));
-                }
-                resp.json().await.map_err(|e| error_chain(&e))
-            }
-            .await;
-            (addr, r)
-        });
+        let calls = addrs.iter().map(|addr| async move { (addr, leaf_status(client, addr, s).await) });
         for (addr, r) in futures::future::join_all(calls).await {
             match r {
                 Ok(status) => {

@@ -223,3 +223,23 @@ pub fn agent_producer(data: &Path) -> Option<serde_json::Value> {
         Some(v["producer"].clone())
     })
 }
+
+/// Appends failed sshd logins `from..to` of `source` to `auth0.log` .. `auth<files - 1>.log`
+/// in `dir`, one per file in turn (each file one stream, so they spread over the partitions),
+/// 3 s apart (inside the built-in `ssh_brute_force` rule's 5 min up to 100 of them; the
+/// `i`-th always at the same time).
+pub fn write_failed_logins(dir: &Path, files: usize, source: &str, from: usize, to: usize) {
+    let mut out: Vec<std::fs::File> = (0..files)
+        .map(|i| std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("auth{i}.log"))).unwrap())
+        .collect();
+    for i in from..to {
+        let (m, s) = (i * 3 / 60, i * 3 % 60);
+        writeln!(
+            out[i % files],
+            "Dec 10 07:{m:02}:{s:02} gate sshd[{}]: Failed password for invalid user admin{i} from {source} port {} ssh2",
+            4000 + i,
+            40000 + i
+        )
+        .unwrap();
+    }
+}
