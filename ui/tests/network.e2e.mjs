@@ -215,12 +215,19 @@ async function rowValues(page, sel) {
   return page.$$eval(`${sel} td[data-k]`, (tds) => Object.fromEntries(tds.map((t) => [t.dataset.k, t.dataset.value ?? t.textContent])));
 }
 
-test("network page: top talkers, RTT, retransmits and drops of a python client and server", async () => {
+// A server with the monitor in BPF mode and short performance intervals (the tests run as
+// root, where the monitor must not fall back to polling).
+async function startPerfServer() {
   const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\nperf_summary_interval = "1s"\n`;
   const server = await startServer(config, ["--tcp-states"]);
   cleanups.push(server.stop);
   await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
   assert.equal(/tcp states: mode (\w+)/.exec(server.output())[1], "bpf", server.output());
+  return server;
+}
+
+test("network page: top talkers, RTT, retransmits and drops of a python client and server", async () => {
+  const server = await startPerfServer();
 
   const py = launch("python3", ["-c", TALKER]);
   cleanups.push(py.stop);
@@ -420,11 +427,7 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
 });
 
 test("network page: a process and peer's RTT baseline beside its mean RTT", async () => {
-  const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nperf_interval = "500ms"\nperf_summary_interval = "1s"\n`;
-  const server = await startServer(config, ["--tcp-states"]);
-  cleanups.push(server.stop);
-  await waitFor("the monitor mode line", () => /tcp states: mode (\w+)/.exec(server.output()));
-  assert.equal(/tcp states: mode (\w+)/.exec(server.output())[1], "bpf", server.output());
+  const server = await startPerfServer();
   const { page, errors } = await newPage();
   const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
 

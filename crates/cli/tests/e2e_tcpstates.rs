@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -204,15 +204,7 @@ fn snapshot_then_follow_prints_the_sockets_of_now_then_their_changes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start loglynx tcpstates");
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = loglynx_testkit::line_channel(child.stdout.take().expect("piped stdout"));
     let mut lines: Vec<Value> = Vec::new();
     while lines.len() < 5 {
         let l = rx

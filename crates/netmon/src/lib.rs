@@ -73,6 +73,7 @@ pub use error::{NetmonError, Result};
 pub use filter::{parse_ports, Family, Filter};
 pub use lifetime::ConnLife;
 pub use monitor::{
+    monotonic_ns,
     Attached, Mode, Monitor, MonitorMetrics, MonitorShared, PerfNow, SocketsNow, Status,
 };
 pub use netstat::{netstat, summary, NetstatEntry, NetstatGroup, NetstatQuery, SeenAtStart};

@@ -86,6 +86,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The lines of `out` (a child's piped stdout or stderr) on a channel, read by a thread of
+/// their own until the pipe closes or the receiver goes away.
+pub fn line_channel(out: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// Starts `python3 -c <script> <args>...` with stdin and stdout piped (the test's scripts wait
 /// on stdin to hold their sockets); its stdout lines arrive on the returned channel.
 pub fn python(script: &str, args: &[&dyn Display]) -> (Child, mpsc::Receiver<String>) {
@@ -97,15 +111,7 @@ pub fn python(script: &str, args: &[&dyn Display]) -> (Child, mpsc::Receiver<Str
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 is needed for this test");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_channel(child.stdout.take().expect("piped stdout"));
     (child, rx)
 }
 

@@ -119,19 +119,6 @@ pub(crate) fn install_stop_handlers() {
     }
 }
 
-/// The kernel's monotonic clock (what `bpf_ktime_get_ns` reads), in nanoseconds.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
-}
-
 /// The sockets that pass the filter now, with the time the dump was asked for.
 fn sockets_now(args: &TcpstatesArgs) -> anyhow::Result<(Timestamp, Vec<NetstatEntry>)> {
     let taken = Timestamp::now();
@@ -204,7 +191,7 @@ pub fn main(args: TcpstatesArgs) -> anyhow::Result<i32> {
     let mut tracer = Tracer::start(&config)?;
     // Dumped with the start-up privileges, so /proc names every owner.
     let (now, since_ns) = if args.snapshot {
-        let since = monotonic_ns();
+        let since = loglynx_netmon::monotonic_ns();
         (Some(sockets_now(&args)?), since)
     } else {
         (None, 0)

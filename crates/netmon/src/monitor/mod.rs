@@ -60,7 +60,9 @@ struct Ctx {
     source: Arc<SourceKind>,
 }
 
-fn monotonic_ns() -> u64 {
+/// The kernel's monotonic clock (what `bpf_ktime_get_ns` reads and the events' `monotonic_ns`
+/// carry), in nanoseconds.
+pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
