@@ -38,6 +38,12 @@ pub struct StoreConfig {
     /// or an operator freed space). What was acknowledged stays stored; 0 turns the check off.
     #[serde(default = "default_disk_watermark")]
     pub disk_watermark: ByteSize,
+    /// Niceness (0-19) of the store's own threads: the writer, tantivy's indexing, merge and
+    /// doc store threads, sealing. Above 0 the kernel's scheduler runs searches and the HTTP
+    /// server (nice 0) first when both want a core, so queries stay fast under a heavy ingest
+    /// while indexing still takes every idle cycle. 0 runs them like every other thread.
+    #[serde(default = "default_indexing_nice")]
+    pub indexing_nice: u8,
 }
 
 impl Default for StoreConfig {
@@ -55,6 +61,9 @@ impl StoreConfig {
         }
         if self.window < Duration::from_secs(60) {
             return bad("store.window must be at least 1m");
+        }
+        if self.indexing_nice > 19 {
+            return bad("store.indexing_nice must be between 0 and 19 (the range of nice values)");
         }
         Ok(())
     }
@@ -77,6 +86,9 @@ fn default_writer_memory() -> ByteSize {
 }
 fn default_disk_watermark() -> ByteSize {
     ByteSize(1 << 30)
+}
+fn default_indexing_nice() -> u8 {
+    10
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ fn cfg(window_max_size: ByteSize) -> StoreConfig {
         writer_memory: ByteSize(32 << 20),
         writer_threads: 1,
         disk_watermark: ByteSize(0),
+        indexing_nice: 0,
     }
 }
 

@@ -91,8 +91,10 @@ impl WriterHandle {
     }
 }
 
-/// Takes the store's writer lock, applies retention once, resumes the newest window when it
-/// is still young and small enough, and starts the writer thread.
+/// Takes the store's writer lock, applies retention once, and starts the writer thread, which
+/// first lowers its priority (`store.indexing_nice`, inherited by every thread it and tantivy
+/// start from it), then resumes the newest window when it is still young and small enough and
+/// seals closed windows; an error there is returned here.
 pub(crate) fn start(
     shared: Arc<Shared>,
     rx: Receiver<EventBatch>,
@@ -115,30 +117,60 @@ pub(crate) fn start(
         shared,
         _lock: lock,
     };
-    if let Some(newest) = w.shared.windows().last().cloned() {
-        if w.fits(&newest) {
-            let writer = open_writer(&newest, &w.opts)?;
-            tracing::info!(window = %newest.id, "resuming the newest window");
-            w.active = Some(Active {
-                window: newest,
-                writer,
-            });
-        }
-    }
-    w.seal_closed_windows();
     let kill = Arc::new(Notify::new());
     let k = kill.clone();
     let stopping = Arc::new(AtomicBool::new(false));
     let s = stopping.clone();
+    let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
     let thread = std::thread::Builder::new()
         .name("loglynx-store-writer".into())
-        .spawn(move || w.run(rx, k, s))
+        .spawn(move || {
+            lower_priority(w.shared.cfg.indexing_nice);
+            if let Err(e) = w.resume() {
+                let _ = ready_tx.send(Err(e));
+                return Ok(());
+            }
+            let _ = ready_tx.send(Ok(()));
+            w.run(rx, k, s)
+        })
         .map_err(StoreError::Thread)?;
-    Ok(WriterHandle {
-        thread: Some(thread),
-        kill,
-        stopping,
-    })
+    match ready.recv() {
+        Ok(Ok(())) => Ok(WriterHandle {
+            thread: Some(thread),
+            kill,
+            stopping,
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        // the thread ended without a word: it panicked
+        Err(_) => {
+            let _ = thread.join();
+            Err(StoreError::WriterPanicked)
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to `nice` (Linux: niceness is per thread,
+/// and threads inherit their creator's). A refusal is logged, not fatal: the store works the
+/// same at any priority.
+fn lower_priority(nice: u8) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    let rc = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, libc::c_int::from(nice))
+    };
+    if rc != 0 {
+        tracing::warn!(
+            nice,
+            "cannot lower the store threads' priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 fn lock_store(shared: &Shared) -> Result<DirectoryLock, StoreError> {
@@ -296,6 +328,23 @@ struct WriterLoop {
 }
 
 impl WriterLoop {
+    /// Resumes the newest window when it is still young and small enough, and seals the
+    /// closed windows not sealed yet.
+    fn resume(&mut self) -> Result<(), StoreError> {
+        if let Some(newest) = self.shared.windows().last().cloned() {
+            if self.fits(&newest) {
+                let writer = open_writer(&newest, &self.opts)?;
+                tracing::info!(window = %newest.id, "resuming the newest window");
+                self.active = Some(Active {
+                    window: newest,
+                    writer,
+                });
+            }
+        }
+        self.seal_closed_windows();
+        Ok(())
+    }
+
     fn run(
         mut self,
         mut rx: Receiver<EventBatch>,

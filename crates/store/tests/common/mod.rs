@@ -22,6 +22,7 @@ pub fn cfg() -> StoreConfig {
         writer_memory: ByteSize(32 << 20),
         writer_threads: 1,
         disk_watermark: ByteSize(0),
+        indexing_nice: 0,
     }
 }
 
