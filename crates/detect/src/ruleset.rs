@@ -177,11 +177,28 @@ impl RuleSet {
         texts: &[(&str, &str)],
         options: LoadOptions,
     ) -> Result<RuleSet, DetectError> {
+        Self::load_all_with(paths, texts, options, &[])
+    }
+
+    /// [`RuleSet::load_all`] with processing pipelines of the user's (`[detect] pipelines`,
+    /// read by [`crate::pipeline::read_pipelines`]) besides loglynx's own: all of them apply
+    /// to every rule, in `priority` order (loglynx's is 10; for equal priorities, loglynx's
+    /// first, then the user's in the order given). A user's `add_condition` item whose id
+    /// starts with `route_` routes a logsource to loglynx events, as the built-in routes do.
+    pub fn load_all_with<P: AsRef<Path>>(
+        paths: &[P],
+        texts: &[(&str, &str)],
+        options: LoadOptions,
+        pipelines: &[Pipeline],
+    ) -> Result<RuleSet, DetectError> {
         let mut files = Vec::new();
         for p in paths {
             collect_files(p.as_ref(), &mut files)?;
         }
-        let pipeline = loglynx_pipeline()?;
+        let mut pipeline = vec![loglynx_pipeline()?];
+        pipeline.extend(pipelines.iter().cloned());
+        pipeline.sort_by_key(|p| p.priority);
+        let pipeline = pipeline.as_slice();
         let mut set = RuleSet {
             engine: routing::RoutedEngine::default(),
             active: Vec::new(),
@@ -245,10 +262,10 @@ impl RuleSet {
         }
         let mut pending = Vec::new();
         for src in sources {
-            set.load_parsed(src, &pipeline, options, &mut pending);
+            set.load_parsed(src, pipeline, options, &mut pending);
         }
         set.engine.finish();
-        set.add_correlations(pending, &pipeline);
+        set.add_correlations(pending, pipeline);
         Ok(set)
     }
 
@@ -256,7 +273,7 @@ impl RuleSet {
     fn load_parsed(
         &mut self,
         src: Source,
-        pipeline: &Pipeline,
+        pipeline: &[Pipeline],
         options: LoadOptions,
         pending: &mut Vec<PendingCorrelation>,
     ) {
@@ -287,7 +304,7 @@ impl RuleSet {
         for rule in &collection.rules {
             let start = title_line(text, &rule.title);
             let info = rule_info(rule, file);
-            let transformed = match transform_rule(std::slice::from_ref(pipeline), rule) {
+            let transformed = match transform_rule(pipeline, rule) {
                 Ok(t) => t,
                 Err(e) => {
                     let reason = format!("cannot apply the loglynx field mapping: {e}");
@@ -361,7 +378,7 @@ impl RuleSet {
     }
 
     /// Checks each correlation's references against every rule loaded, then compiles it.
-    fn add_correlations(&mut self, pending: Vec<PendingCorrelation>, pipeline: &Pipeline) {
+    fn add_correlations(&mut self, pending: Vec<PendingCorrelation>, pipeline: &[Pipeline]) {
         let mut known: HashSet<&str> = HashSet::new();
         for info in self
             .active
@@ -385,7 +402,7 @@ impl RuleSet {
             }
             let mut rule = p.rule.clone();
             let result = rsigma_eval::pipeline::apply_pipelines_to_correlation(
-                std::slice::from_ref(pipeline),
+                pipeline,
                 &mut rule,
             )
             .and_then(|_| compile_correlation(&rule));
