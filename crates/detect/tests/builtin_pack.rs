@@ -504,3 +504,49 @@ fn sudo_group_and_log_clearing_rules_over_an_auth_log() {
         ]
     );
 }
+
+/// `tcp_resets_sent` and `network_owner_drops`: the monitor's per-process summaries (`process`
+/// events with `labels.tcp.resets_sent`) and per-owner drop summaries (`owner_drop` events with
+/// `network.drops`), as `crates/netmon/src/summary.rs` writes them: 100 resets or more in an
+/// interval, and 10 owner drops or more, each raise an alert with exactly the intervals over the
+/// threshold as evidence; the intervals below it raise none.
+#[test]
+fn reset_and_owner_drop_rules_alert_on_the_intervals_over_their_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (detector, mut stage, book) = stage(dir.path());
+    let summary = |id: &str, t: i64, action: &str, process: &str, resets: Option<u64>, drops: Option<u64>| {
+        let mut e = Event::new(format!("{process} summary"), Timestamp::from_secs(t), Timestamp::from_secs(t), id.to_string());
+        e.dataset = Some("network.perf".into());
+        e.action = Some(action.to_string().into());
+        e.process_name = Some(process.into());
+        e.host = Some("web1".into());
+        if let Some(r) = resets {
+            e.labels.insert("tcp.resets_sent".into(), r.to_string());
+        }
+        if action == "owner_drop" {
+            e.network_drop_reason = Some("TCP_INVALID_SEQUENCE".into());
+        }
+        e.network_drops = drops;
+        detector.tag(&mut e);
+        e
+    };
+    let mut events = vec![
+        summary("p1", 1000, "process", "haproxy", Some(150), Some(0)),
+        summary("p2", 1000, "process", "nginx", Some(99), Some(0)),
+        summary("p3", 1060, "process", "haproxy", Some(100), Some(0)),
+        summary("o1", 1000, "owner_drop", "postgres", None, Some(12)),
+        summary("o2", 1060, "owner_drop", "redis", None, Some(9)),
+    ];
+    stage.process(&mut events).unwrap();
+    let got: Vec<(String, Option<String>, Vec<String>)> = common::all_alerts(&book)
+        .into_iter()
+        .map(|a| (a.rule.name.clone(), a.rule.level.clone(), a.evidence.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("network_owner_drops".to_string(), Some("low".to_string()), vec!["o1".to_string()]),
+            ("tcp_resets_sent".to_string(), Some("low".to_string()), vec!["p1".to_string(), "p3".to_string()]),
+        ]
+    );
+}
