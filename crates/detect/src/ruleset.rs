@@ -487,6 +487,11 @@ impl RuleSet {
         self.engine.set_bloom_prefilter(on);
     }
 
+    /// The correlation rules with their compiled form, in load order.
+    pub(crate) fn correlations_compiled(&self) -> impl Iterator<Item = &(RuleInfo, CompiledCorrelation)> {
+        self.correlations.iter()
+    }
+
     /// The compiled correlation rules.
     pub fn correlation_specs(&self) -> Vec<crate::correlate::CorrelationSpec> {
         self.correlations

@@ -550,3 +550,40 @@ fn reset_and_owner_drop_rules_alert_on_the_intervals_over_their_thresholds() {
         ]
     );
 }
+
+/// The scale-out shape's signals are keyed by rule + group key (`Detector::signal_key`): the
+/// failed logins of one source share the key of `ssh_brute_force` (the first correlation using
+/// `ssh_failed_login`) and that source; a login, the key of the correlation using it; a rule
+/// no correlation uses, the rule and its alert group (`host.name`).
+#[test]
+fn signals_are_keyed_by_rule_and_group_key() {
+    let detector = common::builtin_detector(&[]);
+    let mut lines = parse_lines(
+        [
+            "Dec 10 06:55:46 LabSZ sshd[24200]: Failed password for root from 1.2.3.4 port 50000 ssh2",
+            "Dec 10 06:55:48 LabSZ sshd[24201]: Failed password for invalid user admin from 1.2.3.4 port 50001 ssh2",
+            "Dec 10 06:55:50 LabSZ sshd[24202]: Failed password for root from 5.6.7.8 port 50002 ssh2",
+            "Dec 10 06:56:00 LabSZ sshd[24203]: Accepted password for root from 1.2.3.4 port 50003 ssh2",
+            "Dec 10 06:57:00 LabSZ sudo:      bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/home/bob ; USER=root ; COMMAND=/usr/bin/id",
+            "Dec 10 06:58:00 LabSZ sshd[24204]: Connection closed by 1.2.3.4 port 50004 [preauth]",
+        ]
+        .into_iter(),
+        "auth.log",
+        "key",
+    );
+    for e in &mut lines {
+        detector.tag(e);
+    }
+    let keys: Vec<String> = lines.iter().map(|e| detector.signal_key(e)).collect();
+    assert_eq!(
+        keys,
+        [
+            "6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03|source.ip=1.2.3.4",
+            "6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03|source.ip=1.2.3.4",
+            "6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03|source.ip=5.6.7.8",
+            "6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a05|source.ip=1.2.3.4",
+            "6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0b01|host.name=LabSZ",
+            "",
+        ]
+    );
+}
