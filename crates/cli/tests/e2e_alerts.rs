@@ -228,5 +228,19 @@ fn openssh_brute_force_alerts_survive_sigkill_exactly_and_have_a_lifecycle() {
         find(&v, "root_login").is_some()
             && v["rejected"].as_array().unwrap().iter().any(|r| r["file"].as_str().unwrap().ends_with("broken.yml"))
     });
+    // a rule file with a built-in rule's name replaces it, while running
+    let mine = rules.join("brute.yml");
+    std::fs::write(
+        &mine,
+        "title: SSH brute force (site)\nname: ssh_brute_force\ncorrelation:\n  type: event_count\n  rules: [ssh_failed_login]\n  group-by: [source.ip]\n  timespan: 5m\n  condition:\n    gte: 50\nlevel: high\n",
+    )
+    .unwrap();
+    s.wait_for(Duration::from_secs(20), "the built-in ssh_brute_force replaced", || {
+        let v: Value = s.client().get(s.url("/api/v1/rules")).send().unwrap().json().unwrap();
+        let named: Vec<Value> = v["rules"].as_array().unwrap().iter().filter(|r| r["name"] == "ssh_brute_force").cloned().collect();
+        named.len() == 1
+            && named[0]["file"] == mine.to_str().unwrap()
+            && v["replaced"] == serde_json::json!([{"key": brute["key"], "file": "builtin:ssh.yml", "by": mine.to_str().unwrap()}])
+    });
     s.stop();
 }

@@ -36,6 +36,19 @@ fn write_failures_from(dir: &Path, from: usize, to: usize) {
     write_failed_logins(dir, FILES, SOURCE, from, to);
 }
 
+/// The keys of every record in the signals topic (read from its start to its end).
+fn signal_keys(kafka: &Tansu) -> Vec<String> {
+    let cfg = loglynx_config::KafkaConfig { brokers: kafka.brokers.clone(), ..Default::default() };
+    let mut reader = loglynx_bus::kafka::TopicReader::new(&cfg, &loglynx_bus::kafka::signals_topic(TOPIC)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut keys = Vec::new();
+    while !reader.caught_up() {
+        assert!(std::time::Instant::now() < deadline, "the signals topic not read to its end in 30 s");
+        keys.extend(reader.poll(1000, Duration::from_millis(500)).unwrap().into_iter().map(|r| r.key));
+    }
+    keys
+}
+
 /// `GET /api/v1/alerts?rule=ssh_brute_force` of `serve`.
 fn brute_force_alerts(serve: &Server) -> Value {
     alerts_of(serve, "ssh_brute_force")
@@ -119,6 +132,13 @@ fn failures_spread_over_two_partitions_raise_exactly_one_alert_listed_by_serve()
     assert_eq!(alert["status"], "open");
     assert_eq!(alert["rule"]["name"], "ssh_brute_force");
     let id = alert["id"].as_str().unwrap().to_string();
+    // Each failure went through the signals topic keyed by rule + group key: ssh_brute_force's
+    // id (the first correlation using ssh_failed_login) and the source.
+    let keys = signal_keys(&kafka);
+    let failure_keys: Vec<&String> = keys.iter().filter(|k| k.as_str() != "loglynx.progress").collect();
+    assert_eq!(failure_keys.len(), failures, "{keys:?}");
+    let want = format!("6f1c1a52-6f2e-4c57-9a55-3b1b7c1f0a03|source.ip={SOURCE}");
+    assert!(failure_keys.iter().all(|k| **k == want), "{failure_keys:?}");
     // The alert is an event too, indexed once.
     serve.wait_total("event.dataset:loglynx.alert AND rule.name:ssh_brute_force", 1, Duration::from_secs(60));
     assert_eq!(serve.total(&format!("alert.id:{id}")), 1);

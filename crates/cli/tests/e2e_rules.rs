@@ -69,3 +69,26 @@ fn rules_check_lists_the_refused_rule_and_fails() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/rules"), "{err}");
 }
+
+/// A vendor rule whose logsource and field names only a pipeline of the user's maps.
+const VENDOR: &str = "title: vault root\nlogsource:\n  product: acme\n  service: vault\ndetection:\n  sel:\n    AccountName: root\n  condition: sel\n";
+const PIPELINE: &str = "name: acme\ntransformations:\n  - id: route_acme_vault\n    type: add_condition\n    conditions:\n      process.name: vault\n    rule_conditions:\n      - type: logsource\n        product: acme\n        service: vault\n  - id: map_acme\n    type: field_name_mapping\n    mapping:\n      AccountName: user.name\n";
+
+#[test]
+fn rules_check_applies_the_pipelines_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("vault.yml");
+    std::fs::write(&rule, VENDOR).unwrap();
+    let pipeline = dir.path().join("acme.pipeline.yaml");
+    std::fs::write(&pipeline, PIPELINE).unwrap();
+    let (code, out, _) = check(&[rule.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("1 rules loaded (0 apply to loglynx events, 1 target logs loglynx does not collect"), "{out}");
+    let (code, out, err) = check(&[rule.to_str().unwrap(), "--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("1 rules loaded (1 apply to loglynx events, 0 target"), "{out}");
+    std::fs::write(&pipeline, "name: acme\ntransformations: 7\n").unwrap();
+    let (code, _, err) = check(&[rule.to_str().unwrap(), "--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("acme.pipeline.yaml") && err.contains("does not parse"), "{err}");
+}

@@ -21,6 +21,15 @@ pub struct DetectConfig {
     /// Sigma rule files and folders (read recursively: `*.yml`, `*.yaml`), besides `--rules`.
     #[serde(default)]
     pub rules: Vec<PathBuf>,
+    /// Sigma processing pipelines of your own (pySigma / rsigma pipeline YAML files), applied
+    /// to every rule with loglynx's built-in one (`crates/detect/pipelines/loglynx.yml`,
+    /// priority 10) in `priority` order: `field_name_mapping` items map the field names your
+    /// rules use to loglynx's, and `add_condition` items whose id starts with `route_` route a
+    /// logsource to the events that carry it (a rule no route matches loads inactive).
+    /// Reloaded like the rule files; one that does not parse stops the start (and a reload
+    /// keeps the rules running) with the file and the reason.
+    #[serde(default)]
+    pub pipelines: Vec<PathBuf>,
     /// Rules (id, name or title) that neither tag events nor raise alerts.
     #[serde(default)]
     pub disabled: Vec<String>,

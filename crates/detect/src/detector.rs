@@ -71,6 +71,31 @@ impl Detector {
             || self.disabled.contains(&r.title))
     }
 
+    /// The key of `event` (tagged) as a signal of the scale-out shape: rule + group key, so
+    /// that the matches one correlation group needs share a key (and a partition, once the
+    /// signals topic has more than one). The rule is the first correlation that uses the
+    /// event's first matched rule, with that correlation's `group-by` values
+    /// (`<correlation key>|field=value,...`); for a rule no correlation uses, the rule and the
+    /// alert group of single-event rules (`[detect] group_by`). Empty for an untagged event.
+    pub fn signal_key(&self, event: &Event) -> String {
+        let Some(id) = event.rule_ids.first() else {
+            return String::new();
+        };
+        let name = event.rule_names.first().map(String::as_str);
+        let idents: Vec<&str> = std::iter::once(id.as_str()).chain(name).collect();
+        let pairs = |pairs: Vec<(String, String)>| -> String {
+            pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+        };
+        for (info, c) in self.rules.correlations_compiled() {
+            if c.rule_refs.iter().any(|r| idents.contains(&r.as_str())) {
+                let key = rsigma_eval::correlation::GroupKey::extract(&crate::event::SigmaEvent(event), &c.group_by, &idents);
+                return format!("{}|{}", info.key(), pairs(key.to_pairs(&c.group_by)));
+            }
+        }
+        let group = self.options.group_by.iter().filter_map(|f| event.get(f).map(|v| (f.clone(), v))).collect();
+        format!("{id}|{}", pairs(group))
+    }
+
     /// Tags `event` with the enabled rules it matches (`rule.id`, `rule.name`).
     pub fn tag(&self, event: &mut Event) {
         // An alert event names the rule that raised it; it is not matched again.

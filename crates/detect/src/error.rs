@@ -22,6 +22,14 @@ pub enum DetectError {
         #[source]
         source: rsigma_eval::EvalError,
     },
+    /// A processing pipeline of the user's (`[detect] pipelines`) does not parse.
+    #[error("sigma pipeline {path} does not parse: {reason} (see loglynx.example.toml, [detect] pipelines)")]
+    UserPipeline {
+        /// The pipeline file.
+        path: PathBuf,
+        /// rsigma's error, as text.
+        reason: String,
+    },
     /// The alerts database could not be opened, read or written.
     #[error("{what} ({path}): {reason}; check the data directory's disk space and permissions")]
     Alerts {

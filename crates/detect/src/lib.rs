@@ -40,4 +40,4 @@ pub use error::DetectError;
 pub use runtime::{BacktestError, BacktestResult, BacktestRule, Detection, DetectionSettings, RuleState};
 pub use stage::{DetectionStage, DetectionStats};
 pub use event::SigmaEvent;
-pub use ruleset::{LoadOptions, Rejection, RuleInfo, RuleSet};
+pub use ruleset::{LoadOptions, Rejection, Replaced, RuleInfo, RuleSet};

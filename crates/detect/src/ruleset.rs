@@ -7,12 +7,13 @@
 //! no file line: the loop over files and rules, the line search ([`crate::locate`]) and the
 //! check of correlation references across all the files loaded.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use loglynx_core::Event;
 use rsigma_eval::{compile_rule, correlation::compile_correlation, transform_rule, CompiledCorrelation, Pipeline};
-use rsigma_parser::{CorrelationRule, SigmaRule};
+use rsigma_parser::{CorrelationRule, SigmaCollection, SigmaRule};
 use serde::Serialize;
 
 use crate::event::SigmaEvent;
@@ -88,6 +89,7 @@ pub struct RuleSet {
     correlations: Vec<(RuleInfo, CompiledCorrelation)>,
     filters: usize,
     rejected: Vec<Rejection>,
+    replaced: Vec<Replaced>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -114,6 +116,36 @@ pub struct LoadOptions {
     pub whole_rules: bool,
 }
 
+/// A built-in rule replaced by a rule with the same `id` or `name` (see [`RuleSet::load_all`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Replaced {
+    /// The replaced rule's key (`id`, else `name`, else `title`).
+    pub key: String,
+    /// Where the replaced rule is (`builtin:<file>`).
+    pub file: PathBuf,
+    /// The file of the rule that replaces it.
+    pub by: PathBuf,
+}
+
+/// One rule source, read and parsed.
+struct Source<'a> {
+    file: PathBuf,
+    /// A text given to [`RuleSet::load_all`] (built in): later sources may replace its rules.
+    replaceable: bool,
+    text: Cow<'a, str>,
+    parsed: Result<SigmaCollection, rsigma_parser::SigmaParserError>,
+    /// The file holds no Sigma document at all (before any replacement).
+    empty: bool,
+}
+
+impl<'a> Source<'a> {
+    fn parse(file: PathBuf, replaceable: bool, text: Cow<'a, str>) -> Source<'a> {
+        let parsed = rsigma_parser::parse_sigma_yaml(&text);
+        let empty = parsed.as_ref().is_ok_and(|c| c.is_empty() && c.errors.is_empty());
+        Source { file, replaceable, text, parsed, empty }
+    }
+}
+
 /// One parsed correlation waiting for every file to be read (its references may be anywhere).
 struct PendingCorrelation {
     rule: CorrelationRule,
@@ -136,16 +168,37 @@ impl RuleSet {
 
     /// Loads `texts` (name, YAML: rules compiled into the binary, named `builtin:<name>`) and
     /// then the rule files of `paths`, as [`RuleSet::load_with`].
+    ///
+    /// A rule of a later source (a rule file, or a later text such as a backtested one) whose
+    /// `id` or `name` is the `id` or `name` of a rule of a text replaces that rule: the text's
+    /// rule is not loaded ([`RuleSet::replaced`]). That is how a built-in rule is overridden.
     pub fn load_all<P: AsRef<Path>>(
         paths: &[P],
         texts: &[(&str, &str)],
         options: LoadOptions,
     ) -> Result<RuleSet, DetectError> {
+        Self::load_all_with(paths, texts, options, &[])
+    }
+
+    /// [`RuleSet::load_all`] with processing pipelines of the user's (`[detect] pipelines`,
+    /// read by [`crate::pipeline::read_pipelines`]) besides loglynx's own: all of them apply
+    /// to every rule, in `priority` order (loglynx's is 10; for equal priorities, loglynx's
+    /// first, then the user's in the order given). A user's `add_condition` item whose id
+    /// starts with `route_` routes a logsource to loglynx events, as the built-in routes do.
+    pub fn load_all_with<P: AsRef<Path>>(
+        paths: &[P],
+        texts: &[(&str, &str)],
+        options: LoadOptions,
+        pipelines: &[Pipeline],
+    ) -> Result<RuleSet, DetectError> {
         let mut files = Vec::new();
         for p in paths {
             collect_files(p.as_ref(), &mut files)?;
         }
-        let pipeline = loglynx_pipeline()?;
+        let mut pipeline = vec![loglynx_pipeline()?];
+        pipeline.extend(pipelines.iter().cloned());
+        pipeline.sort_by_key(|p| p.priority);
+        let pipeline = pipeline.as_slice();
         let mut set = RuleSet {
             engine: routing::RoutedEngine::default(),
             active: Vec::new(),
@@ -154,16 +207,19 @@ impl RuleSet {
             correlations: Vec::new(),
             filters: 0,
             rejected: Vec::new(),
+            replaced: Vec::new(),
         };
-        let mut pending = Vec::new();
+        // Every source is read and parsed first: whether a text's rule is replaced depends on
+        // the sources after it.
+        let mut sources: Vec<Source> = Vec::with_capacity(texts.len() + files.len());
         for (name, text) in texts {
             let file = PathBuf::from(format!("builtin:{name}"));
-            set.load_text(&file, text, &pipeline, options, &mut pending);
+            sources.push(Source::parse(file, true, Cow::Borrowed(*text)));
         }
         for file in &files {
             match std::fs::read(file) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => set.load_text(file, &text, &pipeline, options, &mut pending),
+                    Ok(text) => sources.push(Source::parse(file.clone(), false, Cow::Owned(text))),
                     Err(_) => set.reject(
                         file,
                         1,
@@ -173,21 +229,56 @@ impl RuleSet {
                 Err(e) => set.reject(file, 1, format!("cannot read the file: {e}")),
             }
         }
+        // (id or name) -> the file of the last source declaring it, walked from the end
+        let mut later: HashMap<String, PathBuf> = HashMap::new();
+        for src in sources.iter_mut().rev() {
+            let Ok(c) = &mut src.parsed else { continue };
+            if src.replaceable {
+                let file = &src.file;
+                let replaced = &mut set.replaced;
+                let mut by = |id: &Option<String>, name: &Option<String>, title: &str| {
+                    let hit = [id, name].into_iter().flatten().find_map(|k| later.get(k));
+                    if let Some(by) = hit {
+                        replaced.push(Replaced {
+                            key: id.clone().or_else(|| name.clone()).unwrap_or_else(|| title.to_string()),
+                            file: file.clone(),
+                            by: by.clone(),
+                        });
+                    }
+                    hit.is_none()
+                };
+                c.rules.retain(|r| by(&r.id, &r.name, &r.title));
+                c.correlations.retain(|r| by(&r.id, &r.name, &r.title));
+            }
+            let keys = c.rules.iter().flat_map(|r| [&r.id, &r.name]);
+            let keys = keys.chain(c.correlations.iter().flat_map(|r| [&r.id, &r.name]));
+            for k in keys.flatten() {
+                later.entry(k.clone()).or_insert_with(|| src.file.clone());
+            }
+        }
+        set.replaced.reverse();
+        for r in &set.replaced {
+            tracing::info!(rule = %r.key, file = %r.file.display(), by = %r.by.display(), "rule replaced");
+        }
+        let mut pending = Vec::new();
+        for src in sources {
+            set.load_parsed(src, pipeline, options, &mut pending);
+        }
         set.engine.finish();
-        set.add_correlations(pending, &pipeline);
+        set.add_correlations(pending, pipeline);
         Ok(set)
     }
 
-    /// Parses one file's text and compiles its rules.
-    fn load_text(
+    /// Compiles the rules of one parsed file.
+    fn load_parsed(
         &mut self,
-        file: &Path,
-        text: &str,
-        pipeline: &Pipeline,
+        src: Source,
+        pipeline: &[Pipeline],
         options: LoadOptions,
         pending: &mut Vec<PendingCorrelation>,
     ) {
-        let collection = match rsigma_parser::parse_sigma_yaml(text) {
+        let (file, text) = (src.file.as_path(), src.text.as_ref());
+        let collection = match src.parsed {
             Ok(c) => c,
             Err(e) => {
                 let reason = format!("not a valid sigma file: {e}");
@@ -207,13 +298,13 @@ impl RuleSet {
             self.reject(file, line, explain_parse_error(err));
         }
         self.filters += collection.filters.len();
-        if collection.is_empty() && collection.errors.is_empty() {
+        if src.empty {
             self.reject(file, 1, "no sigma rule in this file: a rule needs title, logsource and detection (or correlation, or filter)".into());
         }
         for rule in &collection.rules {
             let start = title_line(text, &rule.title);
             let info = rule_info(rule, file);
-            let transformed = match transform_rule(std::slice::from_ref(pipeline), rule) {
+            let transformed = match transform_rule(pipeline, rule) {
                 Ok(t) => t,
                 Err(e) => {
                     let reason = format!("cannot apply the loglynx field mapping: {e}");
@@ -287,7 +378,7 @@ impl RuleSet {
     }
 
     /// Checks each correlation's references against every rule loaded, then compiles it.
-    fn add_correlations(&mut self, pending: Vec<PendingCorrelation>, pipeline: &Pipeline) {
+    fn add_correlations(&mut self, pending: Vec<PendingCorrelation>, pipeline: &[Pipeline]) {
         let mut known: HashSet<&str> = HashSet::new();
         for info in self
             .active
@@ -311,7 +402,7 @@ impl RuleSet {
             }
             let mut rule = p.rule.clone();
             let result = rsigma_eval::pipeline::apply_pipelines_to_correlation(
-                std::slice::from_ref(pipeline),
+                pipeline,
                 &mut rule,
             )
             .and_then(|_| compile_correlation(&rule));
@@ -360,6 +451,11 @@ impl RuleSet {
         &self.rejected
     }
 
+    /// The built-in rules not loaded because a rule with the same `id` or `name` replaces them.
+    pub fn replaced(&self) -> &[Replaced] {
+        &self.replaced
+    }
+
     /// Detection rules evaluated against loglynx events (their logsource is routed, or
     /// [`LoadOptions::evaluate_unrouted`]).
     pub fn active(&self) -> &[RuleInfo] {
@@ -389,6 +485,11 @@ impl RuleSet {
     /// skips the substring search of rules whose patterns cannot occur in an event.
     pub fn set_bloom_prefilter(&mut self, on: bool) {
         self.engine.set_bloom_prefilter(on);
+    }
+
+    /// The correlation rules with their compiled form, in load order.
+    pub(crate) fn correlations_compiled(&self) -> impl Iterator<Item = &(RuleInfo, CompiledCorrelation)> {
+        self.correlations.iter()
     }
 
     /// The compiled correlation rules.

@@ -19,6 +19,9 @@ use crate::DetectError;
 pub struct DetectionSettings {
     /// Rule files and folders.
     pub paths: Vec<PathBuf>,
+    /// Processing pipeline files of the user's, applied with loglynx's own (see
+    /// [`RuleSet::load_all_with`]).
+    pub pipelines: Vec<PathBuf>,
     /// Load the built-in pack.
     pub builtin: bool,
     /// Values of the built-in rules' `${name}` parameters (see [`crate::rules::DEFAULT_PARAMS`]).
@@ -195,15 +198,16 @@ impl Detection {
         Ok(())
     }
 
-    /// Starts the thread that reloads the rules when a rule file changes (new, removed,
-    /// modified). Ends with [`Detection::stop`].
+    /// Starts the thread that reloads the rules when a rule or pipeline file changes (new,
+    /// removed, modified). Ends with [`Detection::stop`].
     pub fn watch(self: &Arc<Self>) -> std::io::Result<std::thread::JoinHandle<()>> {
         let me = self.clone();
         std::thread::Builder::new().name("rules-watch".into()).spawn(move || {
-            let mut last = fingerprint(&me.settings.paths);
+            let watched: Vec<PathBuf> = me.settings.paths.iter().chain(&me.settings.pipelines).cloned().collect();
+            let mut last = fingerprint(&watched);
             while !me.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(me.settings.reload_interval);
-                let now = fingerprint(&me.settings.paths);
+                let now = fingerprint(&watched);
                 if now == last {
                     continue;
                 }
@@ -297,7 +301,8 @@ fn load_rules(s: &DetectionSettings, extra: Option<&str>) -> Result<RuleSet, Det
     if let Some(y) = extra {
         texts.push((BACKTEST_FILE, y));
     }
-    RuleSet::load_all(&s.paths, &texts, LoadOptions::default())
+    let pipelines = crate::pipeline::read_pipelines(&s.pipelines)?;
+    RuleSet::load_all_with(&s.paths, &texts, LoadOptions::default(), &pipelines)
 }
 
 /// The name a backtested YAML text is loaded under (`builtin:backtest.yml`).

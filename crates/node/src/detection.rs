@@ -59,6 +59,7 @@ fn settings(cfg: &Config) -> DetectionSettings {
     let d = &cfg.detect;
     DetectionSettings {
         paths: d.rules.clone(),
+        pipelines: d.pipelines.clone(),
         builtin: d.builtin,
         params: vec![
             ("failed_connect_threshold".into(), cfg.tcp_states.failed_connect_threshold.to_string()),

@@ -51,3 +51,35 @@ pub fn event_count_alerts(times: &[(i64, String)], threshold: usize, window: i64
     }
     out
 }
+
+/// The alerts a value-count rule raises over `events` (time in seconds, value; sorted by time):
+/// it fires when the events within `window` seconds hold `threshold` distinct values; the
+/// alert counts those events, then every event within `suppress` seconds of the previous one
+/// folds in; after a longer gap the rule must fire again for a new alert. Each alert as (event
+/// time of its first event, count).
+pub fn value_count_alerts(events: &[(i64, String)], threshold: usize, window: i64, suppress: i64) -> Vec<(i64, u64)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut k = 0;
+    while k < events.len() {
+        let t = events[k].0;
+        let first = (from..=k).find(|&i| events[i].0 >= t - window).unwrap_or(k);
+        let distinct: std::collections::BTreeSet<&str> = events[first..=k].iter().map(|(_, v)| v.as_str()).collect();
+        if distinct.len() < threshold {
+            k += 1;
+            continue;
+        }
+        let mut count = (k + 1 - first) as u64;
+        let mut last = t;
+        let mut j = k + 1;
+        while j < events.len() && events[j].0 <= last + suppress {
+            count += 1;
+            last = last.max(events[j].0);
+            j += 1;
+        }
+        out.push((events[first].0, count));
+        from = j;
+        k = j;
+    }
+    out
+}

@@ -162,8 +162,8 @@ pub(crate) async fn reopen(State(st): State<AppState>, Path(id): Path<String>, b
 }
 
 /// Handler of `GET /api/v1/rules`: the rules loaded (detection and correlation, with hits and
-/// enabled state), the rules that compiled but target logs loglynx does not collect, and the
-/// refused ones with file, line and reason.
+/// enabled state), the rules that compiled but target logs loglynx does not collect, the
+/// refused ones with file, line and reason, and the built-in rules a rule file replaces.
 pub(crate) async fn rules(State(st): State<AppState>) -> Response {
     let det = match detection(&st) {
         Ok(d) => d,
@@ -200,6 +200,7 @@ pub(crate) async fn rules(State(st): State<AppState>) -> Response {
         "rules": loaded,
         "inactive": inactive,
         "rejected": set.rejected(),
+        "replaced": set.replaced(),
         "reloads": det.reloads(),
         "alerts_raised": stats.alerts_raised,
     }))

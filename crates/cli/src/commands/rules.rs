@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use loglynx_detect::{Rejection, RuleSet};
+use loglynx_detect::{LoadOptions, Rejection, RuleSet};
 use serde::Serialize;
 
 /// Arguments of `loglynx rules`.
@@ -34,6 +34,10 @@ pub struct CheckArgs {
     /// Print `{"loaded": N, "rejected": [{"file", "line", "reason"}]}` instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// A Sigma processing pipeline of yours to apply with loglynx's (repeatable), as `[detect]
+    /// pipelines` does in a running instance.
+    #[arg(long = "pipeline", value_name = "FILE")]
+    pub pipelines: Vec<PathBuf>,
 }
 
 /// The `--json` output.
@@ -51,7 +55,8 @@ pub fn main(args: RulesArgs) -> anyhow::Result<i32> {
 }
 
 fn run_check(args: &CheckArgs) -> anyhow::Result<i32> {
-    let set = RuleSet::load(&args.paths).context("loading rules")?;
+    let pipelines = loglynx_detect::pipeline::read_pipelines(&args.pipelines)?;
+    let set = RuleSet::load_all_with(&args.paths, &[], LoadOptions::default(), &pipelines).context("loading rules")?;
     match print_report(&set, args.json) {
         // a closed pipe (`| head`) is the reader's choice, not an error
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}

@@ -3,7 +3,8 @@
 //!
 //! Each shard tags its events with the rules they match (on the parse threads, as in `run`)
 //! and, before its store commits a batch, sends the tagged events to `<topic>-signals`
-//! ([`spawn_signals`]): the failed logins of one source read by two workers meet there. Every
+//! ([`spawn_signals`]), keyed by rule + group key (`Detector::signal_key`): the failed logins
+//! of one source read by two workers meet there. Every
 //! worker also runs a [`Correlator`], a member of the group `<group>-correlator` on that topic
 //! (one partition: one member correlates, Kafka hands the partition to another when it dies).
 //! It runs the same [`loglynx_detect::DetectionStage`] as `run`, and publishes each alert change
@@ -55,6 +56,7 @@ async fn ensure_topics(kafka: &loglynx_config::KafkaConfig) -> std::result::Resu
 pub(crate) fn spawn_signals(
     producer: Arc<SideProducer>,
     topic: String,
+    detection: Option<Arc<Detection>>,
     stopping: Arc<AtomicBool>,
     mut rx: mpsc::Receiver<EventBatch>,
     tx: mpsc::Sender<EventBatch>,
@@ -69,11 +71,14 @@ pub(crate) fn spawn_signals(
                 if given_up {
                     continue;
                 }
+                // keyed by rule + group key (`Detector::signal_key`)
+                let detector = detection.as_ref().map(|d| d.detector());
+                let key = |e: &Event| detector.as_ref().map_or_else(|| e.rule_ids[0].clone(), |d| d.signal_key(e));
                 let mut records: Vec<(String, Vec<u8>)> = batch
                     .events
                     .iter()
                     .filter(|e| !e.rule_ids.is_empty() && e.dataset.as_deref() != Some(loglynx_detect::alerts::ALERT_DATASET))
-                    .filter_map(|e| Some((e.rule_ids[0].clone(), serde_json::to_vec(e).ok()?)))
+                    .filter_map(|e| Some((key(e), serde_json::to_vec(e).ok()?)))
                     .collect();
                 if let Some(p) = progress.next(&batch.events) {
                     records.push(p);

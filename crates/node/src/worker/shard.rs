@@ -277,7 +277,7 @@ impl ShardSink {
         if let Some(producer) = &self.signals {
             // pipeline -> signals sender -> writer
             let (tx, rx) = mpsc::channel(pipeline.queue_batches);
-            super::correlator::spawn_signals(producer.clone(), self.topic.clone(), self.stopping.clone(), rx, event_tx)?;
+            super::correlator::spawn_signals(producer.clone(), self.topic.clone(), self.detection.clone(), self.stopping.clone(), rx, event_tx)?;
             event_tx = tx;
         }
         let (raw_tx, raw_rx) = mpsc::channel(pipeline.queue_batches);
