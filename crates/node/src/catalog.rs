@@ -169,7 +169,10 @@ impl CatalogLeaves {
         std::thread::Builder::new()
             .name("catalog-reader".into())
             .spawn(move || follow(reader, &kafka, &topic, weak, stop))
-            .map_err(|source| NodeError::Thread { what: "catalog reader", source })?;
+            .map_err(|source| NodeError::Thread {
+                what: "catalog reader",
+                source,
+            })?;
         Ok(me)
     }
 
@@ -222,7 +225,9 @@ impl CatalogLeaves {
                     });
                 }
                 while let Some(done) = calls.join_next().await {
-                    let Ok((key, worker, addr, answer)) = done else { continue };
+                    let Ok((key, worker, addr, answer)) = done else {
+                        continue;
+                    };
                     let Some(me) = weak.upgrade() else { return };
                     me.answered(&key, &worker, &addr, answer);
                 }
@@ -237,7 +242,11 @@ impl CatalogLeaves {
     fn quiet(&self) -> Vec<(String, String, String)> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let half = self.ttl / 2;
-        let fresh: BTreeSet<&str> = known.values().filter(|(_, seen)| seen.elapsed() < half).map(|(r, _)| r.addr.as_str()).collect();
+        let fresh: BTreeSet<&str> = known
+            .values()
+            .filter(|(_, seen)| seen.elapsed() < half)
+            .map(|(r, _)| r.addr.as_str())
+            .collect();
         let mut quiet: Vec<(&String, &CatalogRecord, Instant)> = known
             .iter()
             .filter(|(_, (r, seen))| seen.elapsed() >= half && !fresh.contains(r.addr.as_str()))
@@ -256,7 +265,13 @@ impl CatalogLeaves {
     /// Takes the answer of the leaf of the quiet record `key`: the same worker answering keeps
     /// it searched, with the generations it holds now (also what is named missing if it stops
     /// answering later).
-    fn answered(&self, key: &str, worker: &str, addr: &str, answer: std::result::Result<loglynx_search::LeafStatus, String>) {
+    fn answered(
+        &self,
+        key: &str,
+        worker: &str,
+        addr: &str,
+        answer: std::result::Result<loglynx_search::LeafStatus, String>,
+    ) {
         let status = match answer {
             Ok(s) if s.worker == worker => s,
             Ok(s) => {
@@ -269,7 +284,9 @@ impl CatalogLeaves {
             }
         };
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((rec, seen)) = known.get_mut(key) else { return };
+        let Some((rec, seen)) = known.get_mut(key) else {
+            return;
+        };
         if rec.worker != worker {
             return;
         }
@@ -341,7 +358,12 @@ impl CatalogLeaves {
                 // holds (the records it named are forgotten, the address is searched again).
                 // By the topic's order, so every root agrees.
                 let lost_key = format!("{LOST_PREFIX}{}", rec.addr);
-                if let Some(l) = self.lost.lock().unwrap_or_else(|e| e.into_inner()).remove(&lost_key) {
+                if let Some(l) = self
+                    .lost
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&lost_key)
+                {
                     known.retain(|_, (r, _)| !l.workers.contains(&r.worker));
                     left.retain(|_, (r, _)| !l.workers.contains(&r.worker));
                     tracing::info!(addr = %rec.addr, worker = %rec.worker, "a worker runs again at an address whose loss was accepted: no longer lost");
@@ -351,7 +373,10 @@ impl CatalogLeaves {
             }
             Err(e) => tracing::warn!("{e}; skipped"),
         }
-        let expired = known.values().filter(|(_, seen)| seen.elapsed() >= self.ttl).count();
+        let expired = known
+            .values()
+            .filter(|(_, seen)| seen.elapsed() >= self.ttl)
+            .count();
         if expired + left.len() > MAX_GONE {
             forget_oldest(&mut known, &mut left, self.ttl);
         }
@@ -368,13 +393,19 @@ impl CatalogLeaves {
         if rec.updated_ms == 0 || self.caught_up.load(Ordering::Acquire) {
             return now;
         }
-        let age = Duration::from_millis(loglynx_telemetry::health::now_ms().saturating_sub(rec.updated_ms));
+        let age = Duration::from_millis(
+            loglynx_telemetry::health::now_ms().saturating_sub(rec.updated_ms),
+        );
         now.checked_sub(age.min(self.ttl)).unwrap_or(now)
     }
 
     /// The consumer groups of the live workers.
     fn groups(&self) -> BTreeSet<String> {
-        self.leaves().into_iter().map(|r| r.group).filter(|g| !g.is_empty()).collect()
+        self.leaves()
+            .into_iter()
+            .map(|r| r.group)
+            .filter(|g| !g.is_empty())
+            .collect()
     }
 }
 
@@ -384,8 +415,15 @@ fn forget_oldest(
     left: &mut HashMap<String, (CatalogRecord, Instant)>,
     ttl: Duration,
 ) {
-    let oldest_known = known.iter().filter(|(_, (_, seen))| seen.elapsed() >= ttl).min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
-    let oldest_left = left.iter().min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
+    let oldest_known = known
+        .iter()
+        .filter(|(_, (_, seen))| seen.elapsed() >= ttl)
+        .min_by_key(|(_, (_, seen))| *seen)
+        .map(|(k, (_, s))| (k.clone(), *s));
+    let oldest_left = left
+        .iter()
+        .min_by_key(|(_, (_, seen))| *seen)
+        .map(|(k, (_, s))| (k.clone(), *s));
     let from_left = match (&oldest_known, &oldest_left) {
         (Some((_, a)), Some((_, b))) => b < a,
         (None, Some(_)) => true,
@@ -450,7 +488,12 @@ struct Committed {
 
 impl Committed {
     fn new(kafka: &KafkaConfig) -> Committed {
-        Committed { kafka: kafka.clone(), readers: HashMap::new(), last: None, warned: false }
+        Committed {
+            kafka: kafka.clone(),
+            readers: HashMap::new(),
+            last: None,
+            warned: false,
+        }
     }
 
     /// Reads them again when [`COMMITTED_EVERY`] has passed. Offsets only grow: a failed read
@@ -503,8 +546,11 @@ impl Directory for CatalogLeaves {
     fn leaves(&self) -> Vec<CatalogRecord> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let answering = self.answering.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<CatalogRecord> =
-            known.iter().filter(|(k, (_, seen))| self.searched(k, *seen, &answering)).map(|(_, (r, _))| r.clone()).collect();
+        let mut out: Vec<CatalogRecord> = known
+            .iter()
+            .filter(|(k, (_, seen))| self.searched(k, *seen, &answering))
+            .map(|(_, (r, _))| r.clone())
+            .collect();
         drop(answering);
         drop(known);
         if let Some(fixed) = &self.fixed {
@@ -534,24 +580,42 @@ impl Directory for CatalogLeaves {
     }
 
     fn committed(&self) -> BTreeMap<i32, u64> {
-        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn lost(&self) -> Vec<LostRecord> {
-        let mut out: Vec<LostRecord> = self.lost.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let mut out: Vec<LostRecord> = self
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         out.sort_by(|a, b| a.addr.cmp(&b.addr));
         out
     }
 
     fn record_lost(&self, rec: LostRecord) -> std::result::Result<(), String> {
         let Some(kafka) = &self.kafka else {
-            return Err("this catalog reader does not write: accept the loss through serve --catalog".into());
+            return Err(
+                "this catalog reader does not write: accept the loss through serve --catalog"
+                    .into(),
+            );
         };
         let (key, value) = (rec.key(), rec.encode());
         let producer = SideProducer::new(kafka).map_err(|e| e.to_string())?;
         producer
-            .send(&catalog_topic(&kafka.topic), &[(key.clone(), value.clone())], SEND_TIMEOUT)
-            .map_err(|e| format!("the accepted loss was not written to the catalog topic: {e}; try again"))?;
+            .send(
+                &catalog_topic(&kafka.topic),
+                &[(key.clone(), value.clone())],
+                SEND_TIMEOUT,
+            )
+            .map_err(|e| {
+                format!("the accepted loss was not written to the catalog topic: {e}; try again")
+            })?;
         self.take(&key, &value);
         tracing::warn!(addr = %rec.addr, workers = ?rec.workers, ranges = rec.ranges.len(), "loss accepted: these offsets are no longer named missing");
         Ok(())
@@ -566,7 +630,15 @@ mod tests {
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: false };
+        let rec = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 0,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: false,
+        };
         c.take("w1", &rec.encode());
         c.take("w9", br#"{"version": 9, "worker": "w9"}"#);
         assert_eq!(c.leaves(), vec![rec.clone()]);
@@ -574,15 +646,29 @@ mod tests {
         assert_eq!(c.groups(), ["g".to_string()].into_iter().collect());
         c.take("w1", b"");
         assert!(c.leaves().is_empty());
-        assert_eq!(c.gone(), vec![rec.clone()], "a worker that left is gone, not forgotten");
+        assert_eq!(
+            c.gone(),
+            vec![rec.clone()],
+            "a worker that left is gone, not forgotten"
+        );
         c.take("w1", &rec.encode());
-        assert_eq!((c.leaves(), c.gone()), (vec![rec.clone()], vec![]), "back again");
+        assert_eq!(
+            (c.leaves(), c.gone()),
+            (vec![rec.clone()], vec![]),
+            "back again"
+        );
         let stale = CatalogLeaves::new(Duration::ZERO, None);
         stale.take("w1", &rec.encode());
-        assert!(stale.leaves().is_empty(), "a record older than the ttl is ignored");
+        assert!(
+            stale.leaves().is_empty(),
+            "a record older than the ttl is ignored"
+        );
         assert_eq!(stale.gone(), vec![rec.clone()], "and kept as gone");
         // A clean exit's last record: gone at once, and still gone for a reader that starts later.
-        let last = CatalogRecord { left: true, ..rec.clone() };
+        let last = CatalogRecord {
+            left: true,
+            ..rec.clone()
+        };
         c.take("w1", &last.encode());
         assert!(c.leaves().is_empty());
         assert_eq!(c.gone(), vec![last.clone()]);
@@ -591,10 +677,19 @@ mod tests {
         later.take("w1", &last.encode());
         assert_eq!((later.leaves(), later.gone()), (vec![], vec![last]));
         // An accepted loss; its tombstone takes it back.
-        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        let lost = LostRecord {
+            version: CATALOG_VERSION,
+            addr: "a:1".into(),
+            workers: vec!["w1".into()],
+            ranges: vec![],
+            at_ms: 1,
+        };
         later.take(&lost.key(), &lost.encode());
         assert_eq!(later.lost(), vec![lost.clone()]);
-        assert!(later.record_lost(lost.clone()).is_err(), "a reader without kafka settings does not write");
+        assert!(
+            later.record_lost(lost.clone()).is_err(),
+            "a reader without kafka settings does not write"
+        );
         later.take(&lost.key(), b"");
         assert!(later.lost().is_empty());
     }
@@ -603,26 +698,80 @@ mod tests {
     /// searched while its leaf answers as the same worker, with the generations it answers.
     #[test]
     fn an_expired_record_whose_leaf_answers_as_itself_is_still_searched() {
-        let gen = |to: u64| Generation { partition: 0, id: "g0".into(), from: 0, to, min_timestamp: None, max_timestamp: None, docs: to, live: true };
+        let gen = |to: u64| Generation {
+            partition: 0,
+            id: "g0".into(),
+            from: 0,
+            to,
+            min_timestamp: None,
+            max_timestamp: None,
+            docs: to,
+            live: true,
+        };
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
         // Read from the backlog and published long ago: expired at once.
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 1, group: "g".into(), generations: vec![gen(10)], left: false };
+        let rec = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 1,
+            group: "g".into(),
+            generations: vec![gen(10)],
+            left: false,
+        };
         c.take("w1", &rec.encode());
         assert_eq!((c.leaves(), c.gone()), (vec![], vec![rec.clone()]));
-        assert_eq!(c.quiet(), vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]);
+        assert_eq!(
+            c.quiet(),
+            vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]
+        );
         c.answered("w1", "w1", "a:1", Err("connection refused".into()));
-        assert!(c.leaves().is_empty(), "a leaf that does not answer stays gone");
-        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w2".into(), generations: vec![gen(30)] }));
-        assert!(c.leaves().is_empty(), "another process at the address is not the gone worker");
-        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w1".into(), generations: vec![gen(20)] }));
-        let answering = CatalogRecord { generations: vec![gen(20)], ..rec.clone() };
+        assert!(
+            c.leaves().is_empty(),
+            "a leaf that does not answer stays gone"
+        );
+        c.answered(
+            "w1",
+            "w1",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "w2".into(),
+                generations: vec![gen(30)],
+            }),
+        );
+        assert!(
+            c.leaves().is_empty(),
+            "another process at the address is not the gone worker"
+        );
+        c.answered(
+            "w1",
+            "w1",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "w1".into(),
+                generations: vec![gen(20)],
+            }),
+        );
+        let answering = CatalogRecord {
+            generations: vec![gen(20)],
+            ..rec.clone()
+        };
         assert_eq!((c.leaves(), c.gone()), (vec![answering.clone()], vec![]));
         // Another worker's live record at a different address: only the expired one is asked;
         // a live record at the expired one's address (a new process there): none is.
-        let other = CatalogRecord { worker: "w3".into(), addr: "b:1".into(), updated_ms: 0, ..rec.clone() };
+        let other = CatalogRecord {
+            worker: "w3".into(),
+            addr: "b:1".into(),
+            updated_ms: 0,
+            ..rec.clone()
+        };
         c.take("w3", &other.encode());
         assert_eq!(c.quiet().len(), 1);
-        let back = CatalogRecord { worker: "w4".into(), updated_ms: 0, ..rec.clone() };
+        let back = CatalogRecord {
+            worker: "w4".into(),
+            updated_ms: 0,
+            ..rec.clone()
+        };
         c.take("w4", &back.encode());
         assert!(c.quiet().is_empty());
     }
@@ -643,7 +792,11 @@ mod tests {
         let c = CatalogLeaves::new(Duration::from_secs(30), None);
         // The backlog a restarted serve reads: a worker that crashed 2 minutes ago, one that
         // published a second ago, one whose clock is ahead.
-        let (crashed, alive, ahead) = (rec("crashed", now - 120_000), rec("alive", now - 1_000), rec("ahead", now + 600_000));
+        let (crashed, alive, ahead) = (
+            rec("crashed", now - 120_000),
+            rec("alive", now - 1_000),
+            rec("ahead", now + 600_000),
+        );
         for r in [&crashed, &alive, &ahead] {
             c.take(&r.worker, &r.encode());
         }
@@ -663,18 +816,41 @@ mod tests {
     /// Issue 13: a record from an address whose loss was accepted clears the loss.
     #[test]
     fn a_worker_running_again_at_a_lost_address_clears_the_loss() {
-        let old = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: true };
+        let old = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 0,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: true,
+        };
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
         c.take("w1", &old.encode());
-        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        let lost = LostRecord {
+            version: CATALOG_VERSION,
+            addr: "a:1".into(),
+            workers: vec!["w1".into()],
+            ranges: vec![],
+            at_ms: 1,
+        };
         c.take(&lost.key(), &lost.encode());
         assert_eq!(c.lost(), vec![lost.clone()]);
         // Another address publishing changes nothing.
-        let other = CatalogRecord { worker: "w2".into(), addr: "b:1".into(), left: false, ..old.clone() };
+        let other = CatalogRecord {
+            worker: "w2".into(),
+            addr: "b:1".into(),
+            left: false,
+            ..old.clone()
+        };
         c.take("w2", &other.encode());
         assert_eq!(c.lost(), vec![lost.clone()]);
         // A new worker at the lost address: the loss is cleared, the record it named forgotten.
-        let again = CatalogRecord { worker: "w3".into(), left: false, ..old.clone() };
+        let again = CatalogRecord {
+            worker: "w3".into(),
+            left: false,
+            ..old.clone()
+        };
         c.take("w3", &again.encode());
         assert!(c.lost().is_empty());
         assert!(c.gone().is_empty(), "{:?}", c.gone());
