@@ -25,7 +25,9 @@
 //! before it expires, so a zombie's answers never flip to missing in between); while the same
 //! worker answers (its id, so not a new process at that address) it stays searched with the
 //! generations it answers now, and only once it has not answered for `catalog_ttl` either is
-//! it gone. The cover counts its copy once beside the partition's new owner's.
+//! it gone. The cover counts its copy once beside the partition's new owner's. Each address is
+//! asked on its own: one that hangs until `[serve] leaf_timeout` is not asked again meanwhile
+//! and holds back no other (a zombie's answers keep coming every [`PROBE_EVERY`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,7 +53,7 @@ const MAX_GONE: usize = 1000;
 /// How often `serve` asks the leaves of quiet records (not refreshed for half the ttl) whether
 /// they still answer.
 pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(2);
-/// At most this many addresses of quiet records are asked per round (the most recently
+/// At most this many addresses of quiet records are being asked at once (the most recently
 /// seen first), so a thousand gone workers do not cost a thousand requests every round.
 const MAX_PROBED: usize = 32;
 
@@ -204,6 +206,10 @@ impl CatalogLeaves {
     ) -> Result<()> {
         let client = loglynx_search::leaf_client(&settings).map_err(NodeError::Search)?;
         let weak = Arc::downgrade(self);
+        // The addresses asked and not answered yet: a leaf that hangs until `leaf_timeout`
+        // is not asked again meanwhile, and holds back no other address (each call is a
+        // task of its own, not part of a round that waits for its slowest call).
+        let pending: Arc<Mutex<BTreeSet<String>>> = Arc::new(Mutex::new(BTreeSet::new()));
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -211,25 +217,30 @@ impl CatalogLeaves {
                     _ = tokio::time::sleep(PROBE_EVERY) => {}
                 }
                 let Some(me) = weak.upgrade() else { return };
-                let asked = me.quiet();
+                let asked = {
+                    let mut busy = pending.lock().unwrap_or_else(|e| e.into_inner());
+                    let asked = me.quiet(&busy);
+                    busy.extend(asked.iter().map(|(_, _, addr)| addr.clone()));
+                    asked
+                };
                 drop(me);
-                if asked.is_empty() {
-                    continue;
-                }
-                let mut calls = tokio::task::JoinSet::new();
                 for (key, worker, addr) in asked {
-                    let (client, settings) = (client.clone(), settings.clone());
-                    calls.spawn(async move {
+                    let (client, settings, weak, pending) = (
+                        client.clone(),
+                        settings.clone(),
+                        weak.clone(),
+                        pending.clone(),
+                    );
+                    tokio::spawn(async move {
                         let answer = loglynx_search::leaf_status(&client, &addr, &settings).await;
-                        (key, worker, addr, answer)
+                        if let Some(me) = weak.upgrade() {
+                            me.answered(&key, &worker, &addr, answer);
+                        }
+                        pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&addr);
                     });
-                }
-                while let Some(done) = calls.join_next().await {
-                    let Ok((key, worker, addr, answer)) = done else {
-                        continue;
-                    };
-                    let Some(me) = weak.upgrade() else { return };
-                    me.answered(&key, &worker, &addr, answer);
                 }
             }
         });
@@ -237,9 +248,9 @@ impl CatalogLeaves {
     }
 
     /// The quiet records to ask (key, worker, address): not refreshed for half the ttl, one
-    /// per address, none at the address of a record refreshed since, the most recently seen
-    /// first, at most [`MAX_PROBED`].
-    fn quiet(&self) -> Vec<(String, String, String)> {
+    /// per address, none at the address of a record refreshed since nor at one still being
+    /// asked (`pending`), the most recently seen first, at most [`MAX_PROBED`] with `pending`.
+    fn quiet(&self, pending: &BTreeSet<String>) -> Vec<(String, String, String)> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let half = self.ttl / 2;
         let fresh: BTreeSet<&str> = known
@@ -256,8 +267,8 @@ impl CatalogLeaves {
         let mut addrs = BTreeSet::new();
         quiet
             .into_iter()
-            .filter(|(_, r, _)| addrs.insert(r.addr.clone()))
-            .take(MAX_PROBED)
+            .filter(|(_, r, _)| addrs.insert(r.addr.clone()) && !pending.contains(&r.addr))
+            .take(MAX_PROBED.saturating_sub(pending.len()))
             .map(|(k, r, _)| (k.clone(), r.worker.clone(), r.addr.clone()))
             .collect()
     }
@@ -722,7 +733,7 @@ mod tests {
         c.take("w1", &rec.encode());
         assert_eq!((c.leaves(), c.gone()), (vec![], vec![rec.clone()]));
         assert_eq!(
-            c.quiet(),
+            c.quiet(&BTreeSet::new()),
             vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]
         );
         c.answered("w1", "w1", "a:1", Err("connection refused".into()));
@@ -766,14 +777,14 @@ mod tests {
             ..rec.clone()
         };
         c.take("w3", &other.encode());
-        assert_eq!(c.quiet().len(), 1);
+        assert_eq!(c.quiet(&BTreeSet::new()).len(), 1);
         let back = CatalogRecord {
             worker: "w4".into(),
             updated_ms: 0,
             ..rec.clone()
         };
         c.take("w4", &back.encode());
-        assert!(c.quiet().is_empty());
+        assert!(c.quiet(&BTreeSet::new()).is_empty());
     }
 
     /// Issue 13: after a serve restart, a crashed worker's old record is gone at once.
@@ -858,5 +869,109 @@ mod tests {
         // When it goes, only its own record is gone.
         c.take("w3", b"");
         assert_eq!(c.gone(), vec![again]);
+    }
+
+    /// A leaf at `listener` answering every request, once per connection, with `body`.
+    async fn answer_with(listener: tokio::net::TcpListener, body: String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    }
+
+    fn quiet_record(worker: &str, addr: &str) -> CatalogRecord {
+        // Read from the backlog and published long ago: quiet (and expired) at once.
+        CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: worker.into(),
+            addr: addr.into(),
+            updated_ms: 1,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: false,
+        }
+    }
+
+    fn settings(timeout: Duration) -> loglynx_search::RootSettings {
+        loglynx_search::RootSettings {
+            timeout,
+            key: None,
+            tls: false,
+            ca_pem: None,
+        }
+    }
+
+    /// Issue 13: a quiet leaf that hangs (accepts, never answers) does not hold back the
+    /// probes of an answering zombie: before, a round waited for its slowest call, so with
+    /// `leaf_timeout` past `catalog_ttl` the zombie's answers stopped counting and it was
+    /// named missing although it answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_quiet_leaf_does_not_hold_back_an_answering_one() {
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hanging_addr = hanging.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = hanging.accept().await {
+                held.push(s);
+            }
+        });
+        let zombie = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let zombie_addr = zombie.local_addr().unwrap().to_string();
+        let status = LeafStatus {
+            worker: "zombie".into(),
+            generations: Vec::new(),
+        };
+        tokio::spawn(answer_with(zombie, serde_json::to_string(&status).unwrap()));
+
+        let ttl = Duration::from_secs(5);
+        let c = Arc::new(CatalogLeaves::new(ttl, None));
+        // The hanging one was seen last, so it is asked first.
+        c.take("zombie", &quiet_record("zombie", &zombie_addr).encode());
+        c.take("hung", &quiet_record("hung", &hanging_addr).encode());
+        assert!(c.leaves().is_empty());
+        let stop = tokio_util::sync::CancellationToken::new();
+        c.probe_quiet(settings(Duration::from_secs(60)), stop.clone())
+            .unwrap();
+        let searched = |c: &CatalogLeaves| {
+            c.leaves()
+                .iter()
+                .map(|r| r.worker.clone())
+                .collect::<Vec<_>>()
+        };
+        let first = Instant::now();
+        while searched(&c) != ["zombie"] {
+            assert!(
+                first.elapsed() < 3 * PROBE_EVERY,
+                "the answering zombie was not searched: {:?}",
+                searched(&c)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // For three ttls it stays searched (its answers keep coming every PROBE_EVERY), and
+        // the hanging one is never searched.
+        let until = Instant::now() + 3 * ttl;
+        while Instant::now() < until {
+            assert_eq!(searched(&c), ["zombie"], "after {:?}", first.elapsed());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.cancel();
     }
 }
