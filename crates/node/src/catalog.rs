@@ -974,4 +974,40 @@ mod tests {
         }
         stop.cancel();
     }
+
+    /// Issue 13: a zombie that answers is searched, so its loss cannot be accepted
+    /// (`loglynx leaves forget`); once it no longer answers it is gone and can be.
+    #[tokio::test]
+    async fn the_loss_of_an_answering_zombie_is_refused() {
+        let c = Arc::new(CatalogLeaves::new(Duration::from_millis(300), None));
+        c.take("z", &quiet_record("z", "a:1").encode());
+        c.answered(
+            "z",
+            "z",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "z".into(),
+                generations: Vec::new(),
+            }),
+        );
+        let root = loglynx_search::Root::new(settings(Duration::from_secs(1)), c.clone()).unwrap();
+        for id in ["a:1", "z"] {
+            match root.forget(id).await {
+                Err(loglynx_search::SearchError::BadRequest(m)) => {
+                    assert!(m.contains("is a live leaf"), "{m}")
+                }
+                other => panic!("the loss of an answering zombie was accepted: {other:?}"),
+            }
+        }
+        // No answer for the ttl: gone, its loss may be accepted (this reader cannot write it:
+        // the refusal is now about writing, not about a live leaf).
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(c.gone().len(), 1);
+        match root.forget("a:1").await {
+            Err(loglynx_search::SearchError::Unavailable(m)) => {
+                assert!(m.contains("does not write"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
