@@ -44,10 +44,17 @@ impl LeafServer {
         owned: Owned,
         patterns: Option<Arc<dyn loglynx_api::PatternView>>,
     ) -> Result<Option<LeafServer>> {
-        let Some(listen) = cfg.search.listen else { return Ok(None) };
+        let Some(listen) = cfg.search.listen else {
+            return Ok(None);
+        };
         let shards = cfg.data_dir.join("shards");
-        let store = loglynx_store::Store::open_read_only(&shards, &cfg.store)
-            .map_err(|source| NodeError::Store { dir: shards.clone(), source })?;
+        let store =
+            loglynx_store::Store::open_read_only(&shards, &cfg.store).map_err(|source| {
+                NodeError::Store {
+                    dir: shards.clone(),
+                    source,
+                }
+            })?;
         let stop = CancellationToken::new();
         tokio::spawn(crate::serve::refresh(store.clone(), stop.clone()));
         let engine = Arc::new(QueryEngine::new(store.schema().clone()));
@@ -69,11 +76,14 @@ impl LeafServer {
             patterns,
         };
         let tls = match (&cfg.search.tls_cert, &cfg.search.tls_key) {
-            (Some(cert), Some(key)) => Some(loglynx_api::TlsConfig::from_pem_files(cert, key).map_err(NodeError::Tls)?),
+            (Some(cert), Some(key)) => {
+                Some(loglynx_api::TlsConfig::from_pem_files(cert, key).map_err(NodeError::Tls)?)
+            }
             _ => None,
         };
         let https = tls.is_some();
-        let (listener, addr) = crate::sources::bind_http(listen, "in use? pass --search-listen ADDR").await?;
+        let (listener, addr) =
+            crate::sources::bind_http(listen, "in use? pass --search-listen ADDR").await?;
         let token = stop.clone();
         let server = tokio::spawn(loglynx_api::serve_router_with(
             listener,
@@ -83,7 +93,13 @@ impl LeafServer {
             token.cancelled_owned(),
         ));
         tracing::info!(%addr, https, "leaf search API ready");
-        Ok(Some(LeafServer { addr, view, store, stop, server }))
+        Ok(Some(LeafServer {
+            addr,
+            view,
+            store,
+            stop,
+            server,
+        }))
     }
 
     /// Stops serving (requests in flight are answered).
@@ -159,7 +175,9 @@ impl GenerationView for ShardGenerations {
                 Some((lo, hi)) => (lo, hi + 1),
                 // Nothing stored yet: it answers from where it resumes (its checkpoint).
                 None if live => {
-                    let at = checkpoint.get(&loglynx_bus::kafka::source_key(&self.topic, partition)).unwrap_or(0);
+                    let at = checkpoint
+                        .get(&loglynx_bus::kafka::source_key(&self.topic, partition))
+                        .unwrap_or(0);
                     (at, at)
                 }
                 None => continue,
