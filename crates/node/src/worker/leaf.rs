@@ -2,8 +2,9 @@
 //! read-only like `loglynx serve` opens a shared directory (refreshed every
 //! [`crate::REFRESH`]), served to the root by `loglynx_api::leaf_router`.
 //!
-//! Generations: each shard directory `<topic>-<partition>` is one generation, its offsets the
-//! smallest to one past the largest `kafka.offset` stored (the range a snapshot can answer for
+//! Generations: each shard directory `<topic>-<partition>-g<start>` is one generation, its
+//! offsets from its start (the first layout `<topic>-<partition>`: the smallest `kafka.offset`
+//! stored) to one past the largest `kafka.offset` stored (the range a snapshot can answer for
 //! exactly); a live shard with nothing stored yet starts and ends at its checkpoint.
 
 use std::collections::{BTreeMap, HashMap};
@@ -135,12 +136,13 @@ impl GenerationView for ShardGenerations {
         }
         let owned = (self.owned)();
         let checkpoint = self.store.checkpoint();
-        // `<topic>-<p>` (the first layout, start 0) or a generation `<topic>-<p>-g<start>`.
-        let shards: Vec<(i32, u64, &str, Vec<WindowSnapshot>)> = by_shard
+        // `<topic>-<p>` (the first layout, start 0) or a generation `<topic>-<p>-g<start>`
+        // (its start kept: where it began consuming).
+        let shards: Vec<(i32, u64, Option<u64>, &str, Vec<WindowSnapshot>)> = by_shard
             .into_iter()
             .filter_map(|(shard, ws)| {
                 let (partition, start) = super::generations::parse_dir_name(&self.topic, shard)?;
-                Some((partition, start.unwrap_or(0), shard, ws))
+                Some((partition, start.unwrap_or(0), start, shard, ws))
             })
             .collect();
         // Only a live partition's newest generation is still written. The newest on disk: a
@@ -157,12 +159,12 @@ impl GenerationView for ShardGenerations {
             }
             Err(e) => tracing::warn!("shard generations not listed: {e}"),
         }
-        for (partition, start, _, _) in &shards {
+        for (partition, start, _, _, _) in &shards {
             let n = newest.entry(*partition).or_insert(*start);
             *n = (*n).max(*start);
         }
         let mut out = Vec::new();
-        for (partition, start, shard, ws) in shards {
+        for (partition, start, began, shard, ws) in shards {
             let extent = match self.engine.u64_extent(&ws, OFFSET_FIELD) {
                 Ok(e) => e,
                 Err(e) => {
@@ -172,7 +174,12 @@ impl GenerationView for ShardGenerations {
             };
             let live = owned.contains(&partition) && newest.get(&partition) == Some(&start);
             let (from, to) = match extent {
-                Some((lo, hi)) => (lo, hi + 1),
+                // A generation answers from where it began consuming: offsets between its start
+                // and its first stored one were records skipped as sent twice by an agent
+                // (stored before, at other offsets) or given up as missing. From its first
+                // stored offset instead, they were held by no leaf: the root named them
+                // missing for good after a hand-over that began with an agent's copies.
+                Some((lo, hi)) => (began.map_or(lo, |b| b.min(lo)), hi + 1),
                 // Nothing stored yet: it answers from where it resumes (its checkpoint).
                 None if live => {
                     let at = checkpoint
@@ -194,5 +201,72 @@ impl GenerationView for ShardGenerations {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loglynx_core::Timestamp;
+
+    /// Stores events of partition 1 at `offsets` in the generation directory `dir`, one commit,
+    /// as a worker would (its checkpoint one past the last).
+    fn store_offsets(dir: &std::path::Path, cfg: &loglynx_config::StoreConfig, offsets: &[u64]) {
+        let store = loglynx_store::Store::open(dir, cfg).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let writer = store.start_writer(rx).unwrap();
+        let now = Timestamp::now();
+        let events = offsets
+            .iter()
+            .map(|o| {
+                let mut e = loglynx_core::Event::new("x", now, now, format!("id{o}"));
+                e.kafka_partition = Some(1);
+                e.kafka_offset = Some(*o);
+                e
+            })
+            .collect();
+        let next = offsets.iter().max().map_or(0, |o| o + 1);
+        tx.blocking_send(loglynx_core::EventBatch {
+            events,
+            checkpoint: vec![("kafka:logs:1".into(), next)],
+            ack: None,
+        })
+        .unwrap();
+        drop(tx);
+        writer.join().unwrap();
+    }
+
+    /// Issue 13: a generation that began with records skipped as an agent's copies (stored
+    /// before, elsewhere) answers from where it began, not from its first stored offset: the
+    /// offsets between were held by no leaf, so the root named them missing for good.
+    #[test]
+    fn a_generation_answers_from_where_it_began_consuming() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = loglynx_config::StoreConfig::default();
+        let shards = tmp.path().join("shards");
+        // Began at 40; 40..50 were copies, skipped.
+        store_offsets(&shards.join("logs-1-g40"), &cfg, &[50, 51, 52]);
+        // The first layout, without a start: from its first stored offset.
+        store_offsets(&shards.join("logs-1"), &cfg, &[7, 8]);
+        let store = loglynx_store::Store::open_read_only(&shards, &cfg).unwrap();
+        let view = ShardGenerations {
+            topic: "logs".into(),
+            engine: Arc::new(QueryEngine::new(store.schema().clone())),
+            owned: Arc::new(Vec::new),
+            store: store.clone(),
+            shards_dir: shards.clone(),
+        };
+        let got: Vec<(String, u64, u64, u64, bool)> = view
+            .generations(&store.snapshot())
+            .into_iter()
+            .map(|g| (g.id, g.from, g.to, g.docs, g.live))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("logs-1".into(), 7, 9, 2, false),
+                ("logs-1-g40".into(), 40, 53, 3, false)
+            ]
+        );
     }
 }
