@@ -255,6 +255,21 @@ impl Store {
         self.shared.committed().0
     }
 
+    /// Read-only views: the position of `key` in the checkpoint of the shard `shard` (the
+    /// directory under the shards folder) alone, i.e. the payload of that shard's highest commit,
+    /// where [`Store::checkpoint`] merges every shard's. `None` when the shard has no commit
+    /// or its checkpoint lacks `key`.
+    pub fn shard_position(&self, shard: &str, key: &str) -> Option<u64> {
+        let prefix = format!("{shard}/");
+        self.shared
+            .windows()
+            .iter()
+            .filter(|w| w.label.starts_with(&prefix))
+            .filter_map(|w| w.position(key))
+            .max_by_key(|(seq, _)| *seq)
+            .and_then(|(_, pos)| pos)
+    }
+
     /// One snapshot per window, newest window first. Cheap: the searchers are cached and
     /// replaced after each commit, so a snapshot sees exactly the committed events.
     pub fn snapshot(&self) -> Vec<WindowSnapshot> {

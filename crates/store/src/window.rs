@@ -183,6 +183,15 @@ impl Window {
         self.read().payload.clone()
     }
 
+    /// The commit sequence number of the window's last commit and the position of `key` in
+    /// its checkpoint (without copying the checkpoint), if it has a commit of ours.
+    pub fn position(&self, key: &str) -> Option<(u64, Option<u64>)> {
+        self.read()
+            .payload
+            .as_ref()
+            .map(|p| (p.seq, p.checkpoint.get(key)))
+    }
+
     /// Whether the window has at least one commit of ours.
     pub fn has_payload(&self) -> bool {
         self.read().payload.is_some()

@@ -163,6 +163,12 @@ impl GenerationView for ShardGenerations {
             let n = newest.entry(*partition).or_insert(*start);
             *n = (*n).max(*start);
         }
+        // Where a shard stopped consuming its partition: its own checkpoint.
+        let consumed = |shard: &str| {
+            let (p, _) = super::generations::parse_dir_name(&self.topic, shard)?;
+            self.store
+                .shard_position(shard, &loglynx_bus::kafka::source_key(&self.topic, p))
+        };
         let mut out = Vec::new();
         for (partition, start, began, shard, ws) in shards {
             let extent = match self.engine.u64_extent(&ws, OFFSET_FIELD) {
@@ -179,7 +185,18 @@ impl GenerationView for ShardGenerations {
                 // (stored before, at other offsets) or given up as missing. From its first
                 // stored offset instead, they were held by no leaf: the root named them
                 // missing for good after a hand-over that began with an agent's copies.
-                Some((lo, hi)) => (began.map_or(lo, |b| b.min(lo)), hi + 1),
+                // It answers up to where it stopped consuming, too: a generation no longer
+                // written ends at its own checkpoint (the offsets after its last stored one
+                // were copies skipped, or gaps given up, before the partition moved on); a
+                // live one's piece is open.
+                Some((lo, hi)) => {
+                    let to = if live {
+                        hi + 1
+                    } else {
+                        (hi + 1).max(consumed(shard).unwrap_or(0))
+                    };
+                    (began.map_or(lo, |b| b.min(lo)), to)
+                }
                 // Nothing stored yet: it answers from where it resumes (its checkpoint).
                 None if live => {
                     let at = checkpoint
@@ -187,7 +204,11 @@ impl GenerationView for ShardGenerations {
                         .unwrap_or(0);
                     (at, at)
                 }
-                None => continue,
+                // Nothing stored, no longer written: what it consumed was all copies.
+                None => match (began, consumed(shard)) {
+                    (Some(b), Some(c)) if c > b => (b, c),
+                    _ => continue,
+                },
             };
             out.push(Generation {
                 partition,
@@ -212,6 +233,16 @@ mod tests {
     /// Stores events of partition 1 at `offsets` in the generation directory `dir`, one commit,
     /// as a worker would (its checkpoint one past the last).
     fn store_offsets(dir: &std::path::Path, cfg: &loglynx_config::StoreConfig, offsets: &[u64]) {
+        store_offsets_upto(dir, cfg, offsets, offsets.iter().max().map_or(0, |o| o + 1));
+    }
+
+    /// [`store_offsets`] with the checkpoint at `next`.
+    fn store_offsets_upto(
+        dir: &std::path::Path,
+        cfg: &loglynx_config::StoreConfig,
+        offsets: &[u64],
+        next: u64,
+    ) {
         let store = loglynx_store::Store::open(dir, cfg).unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(1);
         let writer = store.start_writer(rx).unwrap();
@@ -225,7 +256,6 @@ mod tests {
                 e
             })
             .collect();
-        let next = offsets.iter().max().map_or(0, |o| o + 1);
         tx.blocking_send(loglynx_core::EventBatch {
             events,
             checkpoint: vec![("kafka:logs:1".into(), next)],
@@ -236,11 +266,12 @@ mod tests {
         writer.join().unwrap();
     }
 
-    /// Issue 13: a generation that began with records skipped as an agent's copies (stored
-    /// before, elsewhere) answers from where it began, not from its first stored offset: the
-    /// offsets between were held by no leaf, so the root named them missing for good.
+    /// Issue 13: a generation answers from where it began consuming to where it stopped
+    /// (its own checkpoint once no longer written), not from its first to its last stored
+    /// offset: records at its head or tail skipped as an agent's copies (stored before,
+    /// elsewhere) were otherwise held by no leaf, and the root named them missing for good.
     #[test]
-    fn a_generation_answers_from_where_it_began_consuming() {
+    fn a_generation_answers_from_where_it_began_to_where_it_stopped_consuming() {
         let tmp = tempfile::tempdir().unwrap();
         let cfg = loglynx_config::StoreConfig::default();
         let shards = tmp.path().join("shards");
@@ -248,6 +279,9 @@ mod tests {
         store_offsets(&shards.join("logs-1-g40"), &cfg, &[50, 51, 52]);
         // The first layout, without a start: from its first stored offset.
         store_offsets(&shards.join("logs-1"), &cfg, &[7, 8]);
+        // Began at 60, stored 60 and 61, then consumed copies up to 70 (its checkpoint) before
+        // the partition moved on: it answers up to 70.
+        store_offsets_upto(&shards.join("logs-1-g60"), &cfg, &[60, 61], 70);
         let store = loglynx_store::Store::open_read_only(&shards, &cfg).unwrap();
         let view = ShardGenerations {
             topic: "logs".into(),
@@ -265,7 +299,8 @@ mod tests {
             got,
             vec![
                 ("logs-1".into(), 7, 9, 2, false),
-                ("logs-1-g40".into(), 40, 53, 3, false)
+                ("logs-1-g40".into(), 40, 53, 3, false),
+                ("logs-1-g60".into(), 60, 70, 2, false)
             ]
         );
     }
