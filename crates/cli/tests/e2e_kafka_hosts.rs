@@ -5,7 +5,8 @@
 //! data directory, finding the leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
 //! namespace (its API listens on that host's loopback). Lines carry sequence numbers (`seq=`); the root's exact total, a terms
 //! aggregation on the sequence label (each value once) and one on `kafka.offset` per partition
-//! (each offset once) are the oracle. The first test runs the leaf API over HTTPS (a private
+//! (each offset once) are the oracle, and after clean hand-overs the documents the leaves hold
+//! (their catalog records) add up to the lines exactly. The first test runs the leaf API over HTTPS (a private
 //! CA made here, `[search] tls_cert` / `tls_key`, `[serve] leaf_tls` / `leaf_ca`).
 //!
 //! Needs root (namespaces) and tansu (`scripts/tansu.sh install`).
@@ -21,7 +22,7 @@ use std::time::Duration;
 use loglynx_testkit::netns_hosts::Hosts;
 use serde_json::Value;
 
-use support::kafka::{config, held_partitions, log_level, write_failed_logins};
+use support::kafka::{config, held_partitions, log_level, write_failed_logins, Writer};
 use support::{Proc, Server, Tansu, BIN};
 
 /// Files the agent tails (8 streams, so the 4 partitions all get some).
@@ -96,35 +97,7 @@ impl Cluster {
         std::fs::create_dir_all(&logs).unwrap();
         config(tmp.path());
         write_seq(&logs, 0, n);
-        let glob = format!("{}/*.log", logs.display());
-        let agent_dir = tmp.path().join("agent");
-        let level = log_level();
-        let agent = Proc::start_logged_in(
-            hosts.command(AGENT, BIN),
-            "agent",
-            &[
-                "agent",
-                "--data-dir",
-                agent_dir.to_str().unwrap(),
-                "--brokers",
-                &kafka.brokers,
-                "--topic",
-                topic,
-                "--partitions",
-                "4",
-                "--tail",
-                &glob,
-                "--syslog-udp",
-                "off",
-                "--syslog-tcp",
-                "off",
-                "--http",
-                "off",
-                "--log",
-                &level,
-            ],
-            "loglynx agent ready",
-        );
+        let agent = start_agent(&hosts, &kafka, tmp.path(), &logs, topic);
         let ca = tls.then(|| {
             use rcgen::{
                 BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -153,6 +126,19 @@ impl Cluster {
             agent: Some(agent),
             ca,
         }
+    }
+
+    /// SIGKILLs the agent and starts it again on its data directory (it sends again what it
+    /// had not checkpointed).
+    fn restart_agent_killed(&mut self) {
+        self.agent.take().unwrap().kill();
+        self.agent = Some(start_agent(
+            &self.hosts,
+            &self.kafka,
+            self.tmp.path(),
+            &self.logs,
+            &self.topic,
+        ));
     }
 
     /// The leaf address of the worker on `host`.
@@ -252,6 +238,40 @@ impl Cluster {
     }
 }
 
+/// The agent on its host, tailing the files of `logs` into `topic` (4 partitions), its data
+/// directory `<dir>/agent`.
+fn start_agent(hosts: &Hosts, kafka: &Tansu, dir: &Path, logs: &Path, topic: &str) -> Proc {
+    let glob = format!("{}/*.log", logs.display());
+    let agent_dir = dir.join("agent");
+    let level = log_level();
+    Proc::start_logged_in(
+        hosts.command(AGENT, BIN),
+        "agent",
+        &[
+            "agent",
+            "--data-dir",
+            agent_dir.to_str().unwrap(),
+            "--brokers",
+            &kafka.brokers,
+            "--topic",
+            topic,
+            "--partitions",
+            "4",
+            "--tail",
+            &glob,
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+            "--http",
+            "off",
+            "--log",
+            &level,
+        ],
+        "loglynx agent ready",
+    )
+}
+
 fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
     let r = serve
         .client()
@@ -334,6 +354,40 @@ fn assert_complete(serve: &Server, n: usize) {
         assert_eq!(buckets.len() as u64, count, "partition {p}: {offsets}");
     }
     assert_eq!(sum, lines, "{parts}");
+}
+
+/// The documents the live leaves hold together, by their catalog records' generations.
+fn leaf_docs(serve: &Server) -> u64 {
+    get(serve, "/api/v1/leaves", &[])["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["generations"].as_array().unwrap().iter())
+        .map(|g| g["docs"].as_u64().unwrap())
+        .sum()
+}
+
+/// After clean hand-overs only (a worker added, none killed): the leaves together hold each
+/// of the `lines` once, no offset stored on two disks (the records are published every
+/// second, so their counts are waited for; more than `lines` is an overlap).
+fn assert_no_overlap(serve: &Server, lines: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = leaf_docs(serve);
+        assert!(
+            held <= lines,
+            "the leaves hold {held} documents for {lines} lines: {}",
+            get(serve, "/api/v1/leaves", &[])
+        );
+        if held == lines {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leaves hold {held} documents for {lines} lines"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `GET /api/v1/export`: its status, `X-Total-Count` and NDJSON lines.
@@ -577,6 +631,8 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     write_seq(&c.logs, first, n);
     serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(180));
     assert_complete(&serve, n);
+    // b was added to a (which held every partition): the moved partitions overlap by nothing.
+    assert_no_overlap(&serve, (FILES * n) as u64);
     // Both leaves answer a share of the partitions.
     let status = get(&serve, "/api/v1/leaves", &[]);
     let parts_of = |addr: &str| -> BTreeSet<i64> {
@@ -867,6 +923,95 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     let mut c = c;
     c.agent.take().unwrap().stop();
     b.stop();
+    a.stop();
+}
+
+/// The agent SIGKILLed during a hand-over, on separate hosts: a worker joins the group while
+/// lines keep coming, and the agent is SIGKILLed and restarted on its disk three times,
+/// sending again what it had not checkpointed (at new offsets). Whichever worker
+/// holds a partition then skips the copies, the dedup state having moved with the partition:
+/// through the root every line is counted once and the two leaves hold exactly the lines
+/// (nothing stored twice, the moved partitions overlapping by nothing).
+#[test]
+fn an_agent_killed_while_a_worker_joins_stores_every_line_once() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let n = 100;
+    let mut c = Cluster::start("e2e-hosts-agent-kill", n, false);
+    // A first, so it leads the group (Tansu 0.6 keeps a dead leader; no worker dies here).
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 4);
+    let serve = c.serve();
+    serve.wait_for(Duration::from_secs(60), "a in the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    });
+    serve.wait_total("*", lines_now(n), Duration::from_secs(120));
+    // Lines keep coming (5 per file every 50 ms) while B joins and the agent is killed, so
+    // the agent dies with records delivered but not checkpointed. At most 10,000 lines in all:
+    // the oracle's terms aggregation lists that many values.
+    let writer = Writer::start(write_seq, &c.logs, n, 5, Duration::from_millis(50));
+    writer.wait_more(100);
+    let b = c.worker(WORKERS[1]);
+    // Killed three times while the partitions move, each time with records delivered but
+    // maybe not checkpointed.
+    for _ in 0..3 {
+        c.restart_agent_killed();
+        writer.wait_more(30);
+    }
+    let mut n = writer.stop();
+    wait_holding(&a, 2);
+    wait_holding(&b, 2);
+    // More lines after the split, from the restarted agent.
+    write_seq(&c.logs, n, n + 100);
+    n += 100;
+    assert!(lines_now(n) <= 10_000, "{n} lines per file");
+    serve.wait_total("*", lines_now(n), Duration::from_secs(180));
+    // Let the last copies arrive (they are skipped; one stored would show below), and the
+    // catalog records catch up with the group's committed offsets.
+    std::thread::sleep(Duration::from_secs(2));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = serve.search("*", 1, 0, "desc");
+        if missing(&s).is_empty() && s["total"].as_u64() == Some(lines_now(n)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no complete answer of {} lines: total {}, missing {}; leaves {}",
+            lines_now(n),
+            s["total"],
+            s["missing"],
+            get(&serve, "/api/v1/leaves", &[])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_complete(&serve, n);
+    assert_no_overlap(&serve, lines_now(n));
+    // Records the workers skipped as sent twice (`records already stored ... count=N`).
+    let skipped: u64 = [&a, &b]
+        .iter()
+        .flat_map(|w| w.log_lines())
+        .filter(|l| l.contains("records already stored"))
+        .filter_map(|l| {
+            l.split("count=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    eprintln!("agent killed during a hand-over: {} lines, each once; {skipped} copies sent again by the agent skipped", lines_now(n));
+    drop(serve);
+    c.agent.take().unwrap().stop();
+    b.stop();
+    wait_holding(&a, 4);
     a.stop();
 }
 
