@@ -414,6 +414,9 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     writer.wait_more(800);
     let b_held = held_partitions(&b.log_lines()).unwrap();
+    // A search over a's directory, started before the kill: when b's partitions are
+    // searchable again (the hand-over time of issue 13's benchmark).
+    let a_view = Server::start_serve(&a_dir);
     eprintln!("=== SIGKILL worker b (partitions {b_held:?})");
     let killed = Instant::now();
     b.kill();
@@ -422,11 +425,30 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
         Duration::from_secs(SESSION_TIMEOUT_S + 30),
         "a takes b's partitions",
     );
+    let held_after = killed.elapsed();
+    let handed = resumed_at(&a);
+    // Searchable again: for each of b's partitions, a record past the offset a took it over
+    // at is found by a search over a's directory (records keep coming: the writer runs).
+    loop {
+        let again = b_held.iter().all(|p| {
+            let at = handed.get(&(*p as u64)).copied().unwrap_or(0);
+            a_view.total(&format!("kafka.partition:{p} AND kafka.offset:>={at}")) > 0
+        });
+        if again {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(SESSION_TIMEOUT_S + 60),
+            "b's partitions {b_held:?} not searchable on a {:?} after the kill (taken over at {handed:?})",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     eprintln!(
-        "a holds every partition {:?} after the kill",
+        "a holds every partition {held_after:?} after the kill; b's partitions searchable again {:?} after it (session timeout {SESSION_TIMEOUT_S} s)",
         killed.elapsed()
     );
-    let handed = resumed_at(&a);
+    a_view.stop();
     writer.wait_more(400);
     // b comes back on its own directory.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
