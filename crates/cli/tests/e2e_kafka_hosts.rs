@@ -1,5 +1,6 @@
 //! Scale-out across separate hosts, on one machine: every process in its own network
-//! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1, the
+//! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1 with
+//! persistent storage (`Tansu::start_persistent_in`: its libsql engine, a file on disk), the
 //! agent on .2, two workers on .3 and .4 (a third on .6 where a test needs it) each with its own
 //! data directory and leaf API (key required: not loopback), `loglynx serve` on .5 with an empty
 //! data directory, finding the leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
@@ -86,13 +87,15 @@ struct Cluster {
 impl Cluster {
     fn start(topic: &str, n: usize, tls: bool) -> Cluster {
         let hosts = Hosts::new(6);
-        let kafka = Tansu::start_in(
+        let tmp = tempfile::tempdir().unwrap();
+        // The broker keeps its log on disk (a SQLite file in its own directory).
+        let kafka = Tansu::start_persistent_in(
             hosts.command(TANSU, Tansu::bin().to_str().unwrap()),
             &hosts.addr(TANSU),
             9092,
+            &tmp.path().join("broker"),
         );
         hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
-        let tmp = tempfile::tempdir().unwrap();
         let logs = tmp.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         config(tmp.path());
@@ -117,6 +120,12 @@ impl Cluster {
             std::fs::write(&path, cert.pem()).unwrap();
             (path, Issuer::new(params, key))
         });
+        let db = tmp.path().join("broker").join("tansu.db");
+        assert!(
+            db.metadata().is_ok_and(|m| m.len() > 0),
+            "the broker keeps nothing on disk: {}",
+            db.display()
+        );
         Cluster {
             kafka,
             hosts,

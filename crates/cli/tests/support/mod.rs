@@ -271,6 +271,9 @@ pub struct Tansu {
     pub brokers: String,
 }
 
+/// Tansu's storage in memory (gone with the process).
+const MEMORY: &str = "memory://tansu/";
+
 impl Tansu {
     pub fn start() -> Tansu {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -290,7 +293,14 @@ impl Tansu {
     /// front of it, e2e_kafka_tls).
     pub fn start_advertising(port: u16, advertised: u16) -> Tansu {
         let bin = Tansu::bin();
-        let t = Tansu::spawn(Command::new(&bin), &bin, "127.0.0.1", port, advertised);
+        let t = Tansu::spawn(
+            Command::new(&bin),
+            &bin,
+            "127.0.0.1",
+            port,
+            advertised,
+            MEMORY,
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -318,10 +328,26 @@ impl Tansu {
     /// A broker started by `cmd` (tansu itself, or e.g. `ip netns exec NS tansu`) listening on
     /// `host:port`; does not wait for it to listen (the caller checks from where it can).
     pub fn start_in(cmd: Command, host: &str, port: u16) -> Tansu {
-        Tansu::spawn(cmd, &Tansu::bin(), host, port, port)
+        Tansu::spawn(cmd, &Tansu::bin(), host, port, port, MEMORY)
     }
 
-    fn spawn(mut cmd: Command, bin: &Path, host: &str, port: u16, advertised: u16) -> Tansu {
+    /// [`Tansu::start_in`] with persistent storage: the broker keeps its topics and groups in
+    /// the SQLite file `tansu.db` in `dir` (Tansu's libsql engine, which reads the path relative
+    /// to its working directory), so they outlive the process as a real broker's log does.
+    pub fn start_persistent_in(mut cmd: Command, host: &str, port: u16, dir: &Path) -> Tansu {
+        std::fs::create_dir_all(dir).expect("create the broker's storage directory");
+        cmd.current_dir(dir);
+        Tansu::spawn(cmd, &Tansu::bin(), host, port, port, "sqlite://tansu.db")
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        bin: &Path,
+        host: &str,
+        port: u16,
+        advertised: u16,
+        storage: &str,
+    ) -> Tansu {
         let url = format!("tcp://{host}:{port}");
         let advertised_url = format!("tcp://{host}:{advertised}");
         // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
@@ -345,7 +371,7 @@ impl Tansu {
                 "--advertised-listener-url",
                 &advertised_url,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--storage-engine", storage])
             .stdout(out)
             .stderr(err)
             .spawn()
