@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use support::kafka::{expected_numbered, held_partitions, log_level, write_numbered, Writer, SESSION_TIMEOUT_S};
+use support::kafka::{
+    expected_numbered, held_partitions, log_level, write_numbered, Writer, SESSION_TIMEOUT_S,
+};
 use support::{Proc, Server, Tansu};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -57,9 +59,25 @@ fn agent(kafka: &Tansu, data: &Path, logs: &Path, topic: &str) -> Proc {
     Proc::start_logged(
         "agent",
         &[
-            "agent", "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
-            "--topic", topic, "--partitions", "4", "--tail", &glob,
-            "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off", "--log", &level,
+            "agent",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--brokers",
+            &kafka.brokers,
+            "--topic",
+            topic,
+            "--partitions",
+            "4",
+            "--tail",
+            &glob,
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+            "--http",
+            "off",
+            "--log",
+            &level,
         ],
         "loglynx agent ready",
     )
@@ -74,9 +92,21 @@ fn worker(kafka: &Tansu, dir: &Path, topic: &str, name: &str) -> Proc {
     Proc::start_logged(
         name,
         &[
-            "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(),
-            "--brokers", &kafka.brokers, "--topic", topic, "--group", "e2e", "--consumers", "1",
-            "--log", &level,
+            "worker",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--brokers",
+            &kafka.brokers,
+            "--topic",
+            topic,
+            "--group",
+            "e2e",
+            "--consumers",
+            "1",
+            "--log",
+            &level,
         ],
         "loglynx worker ready",
     )
@@ -109,8 +139,12 @@ fn read_dir(data: &Path) -> Vec<Stored> {
     serve.stop();
     hits.iter()
         .map(|h| Stored {
-            partition: h["kafka.partition"].as_u64().unwrap_or_else(|| panic!("no kafka.partition: {h}")),
-            offset: h["kafka.offset"].as_u64().unwrap_or_else(|| panic!("no kafka.offset: {h}")),
+            partition: h["kafka.partition"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no kafka.partition: {h}")),
+            offset: h["kafka.offset"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no kafka.offset: {h}")),
             message: h["message"].as_str().expect("message").to_string(),
         })
         .collect()
@@ -144,7 +178,12 @@ fn union(dirs: &[&Path]) -> Union {
         events += stored.len();
         let mut mine = BTreeSet::new();
         for s in stored {
-            assert!(s.partition < PARTITIONS as u64, "partition {} in {}", s.partition, d.display());
+            assert!(
+                s.partition < PARTITIONS as u64,
+                "partition {} in {}",
+                s.partition,
+                d.display()
+            );
             assert!(
                 mine.insert((s.partition, s.offset)),
                 "{} holds partition {} offset {} twice",
@@ -153,18 +192,32 @@ fn union(dirs: &[&Path]) -> Union {
                 s.offset
             );
             *holders.entry((s.partition, s.offset)).or_default() += 1;
-            let prev = by_offset.entry((s.partition, s.offset)).or_insert_with(|| s.message.clone());
-            assert_eq!(*prev, s.message, "partition {} offset {} is two messages", s.partition, s.offset);
+            let prev = by_offset
+                .entry((s.partition, s.offset))
+                .or_insert_with(|| s.message.clone());
+            assert_eq!(
+                *prev, s.message,
+                "partition {} offset {} is two messages",
+                s.partition, s.offset
+            );
             messages.insert(s.message);
         }
     }
-    Union { holders, messages, events }
+    Union {
+        holders,
+        messages,
+        events,
+    }
 }
 
 fn assert_complete(u: &Union, n: usize) {
     let want = expected(n);
     let missing: Vec<&String> = want.difference(&u.messages).take(5).collect();
-    assert!(missing.is_empty(), "{} lines stored nowhere, e.g. {missing:?}", want.difference(&u.messages).count());
+    assert!(
+        missing.is_empty(),
+        "{} lines stored nowhere, e.g. {missing:?}",
+        want.difference(&u.messages).count()
+    );
     assert_eq!(u.messages.len(), want.len(), "unexpected messages stored");
 }
 
@@ -173,9 +226,13 @@ fn generations(data: &Path, topic: &str) -> BTreeMap<u32, Vec<u64>> {
     let mut out: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     for e in std::fs::read_dir(data.join("shards")).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix(&format!("{topic}-")) else { continue };
+        let Some(rest) = name.strip_prefix(&format!("{topic}-")) else {
+            continue;
+        };
         if let Some((p, start)) = rest.split_once("-g") {
-            out.entry(p.parse().unwrap()).or_default().push(start.parse().unwrap());
+            out.entry(p.parse().unwrap())
+                .or_default()
+                .push(start.parse().unwrap());
         }
     }
     for v in out.values_mut() {
@@ -201,7 +258,10 @@ fn wait_stored(dirs: &[&Path], lines: usize) {
                 break;
             }
         }
-        assert!(Instant::now() < deadline, "after 90 s the directories hold {total} events, not the {lines} lines");
+        assert!(
+            Instant::now() < deadline,
+            "after 90 s the directories hold {total} events, not the {lines} lines"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     for s in serves {
@@ -224,17 +284,29 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
     write_lines(&logs, 0, 500);
     let agent = agent(&kafka, &tmp.path().join("agent"), &logs, topic);
     let a = worker(&kafka, tmp.path(), topic, "host-a");
-    wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
+    wait_split(
+        &[(&a, PARTITIONS)],
+        Duration::from_secs(60),
+        "worker a holds every partition",
+    );
 
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     writer.wait_more(600);
     // B joins: partitions move A -> B.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
-    wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
+    wait_split(
+        &[(&a, 2), (&b, 2)],
+        Duration::from_secs(60),
+        "a and b split the partitions",
+    );
     writer.wait_more(600);
     // B leaves cleanly: its partitions move back B -> A.
     b.stop();
-    wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "a holds every partition again");
+    wait_split(
+        &[(&a, PARTITIONS)],
+        Duration::from_secs(60),
+        "a holds every partition again",
+    );
     writer.wait_more(400);
     let n = writer.stop();
     // Everything written reaches a's shards; then a stops cleanly.
@@ -244,8 +316,17 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
 
     let u = union(&[&a_dir, &b_dir]);
     assert_complete(&u, n);
-    eprintln!("{} lines, {} events in a and b together, overlap {}", FILES * n, u.events, u.overlap());
-    assert_eq!(u.overlap(), 0, "clean hand-overs stored offsets in both directories");
+    eprintln!(
+        "{} lines, {} events in a and b together, overlap {}",
+        FILES * n,
+        u.events,
+        u.overlap()
+    );
+    assert_eq!(
+        u.overlap(),
+        0,
+        "clean hand-overs stored offsets in both directories"
+    );
     assert_eq!(u.events, FILES * n, "events stored more than once");
     // The partitions that went to b and came back: two generations on a, b's stretch between.
     let on_a = generations(&a_dir, topic);
@@ -254,11 +335,23 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
     // A partition that got no record while b held it comes back to a's generation as it was
     // (the group's offset did not move); the others come back in a new generation.
     let stored_by_b: BTreeSet<u64> = read_dir(&b_dir).iter().map(|s| s.partition).collect();
-    assert!(!stored_by_b.is_empty(), "b stored nothing while it held {on_b:?}");
-    for (p, b_starts) in on_b.iter().filter(|(p, _)| stored_by_b.contains(&u64::from(**p))) {
+    assert!(
+        !stored_by_b.is_empty(),
+        "b stored nothing while it held {on_b:?}"
+    );
+    for (p, b_starts) in on_b
+        .iter()
+        .filter(|(p, _)| stored_by_b.contains(&u64::from(**p)))
+    {
         let a_starts = &on_a[p];
-        assert!(a_starts.len() >= 2, "partition {p} came back to a without a new generation: {a_starts:?}");
-        assert!(a_starts.last() > b_starts.first(), "a's new generation of {p} starts before b's: {a_starts:?} {b_starts:?}");
+        assert!(
+            a_starts.len() >= 2,
+            "partition {p} came back to a without a new generation: {a_starts:?}"
+        );
+        assert!(
+            a_starts.last() > b_starts.first(),
+            "a's new generation of {p} starts before b's: {a_starts:?} {b_starts:?}"
+        );
     }
 }
 
@@ -266,10 +359,21 @@ fn partitions_moved_by_clean_hand_overs_are_stored_once_across_directories() {
 /// (the last one of each partition): `resume_at=Some(N)`.
 fn resumed_at(w: &Proc) -> BTreeMap<u64, u64> {
     let mut out = BTreeMap::new();
-    for l in w.log_lines().iter().filter(|l| l.contains("partition assigned")) {
+    for l in w
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains("partition assigned"))
+    {
         let field = |name: &str| -> Option<u64> {
-            let v = l.split(&format!(" {name}=")).nth(1)?.split_whitespace().next()?;
-            v.trim_start_matches("Some(").trim_end_matches(')').parse().ok()
+            let v = l
+                .split(&format!(" {name}="))
+                .nth(1)?
+                .split_whitespace()
+                .next()?;
+            v.trim_start_matches("Some(")
+                .trim_end_matches(')')
+                .parse()
+                .ok()
         };
         if let (Some(p), Some(at)) = (field("partition"), field("resume_at")) {
             out.insert(p, at);
@@ -296,22 +400,63 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
     // a first, so it leads the group: the follower is killed (Tansu 0.6 keeps a dead leader,
     // see e2e_kafka_faults.rs).
     let a = worker(&kafka, tmp.path(), topic, "host-a");
-    wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
+    wait_split(
+        &[(&a, PARTITIONS)],
+        Duration::from_secs(60),
+        "worker a holds every partition",
+    );
     let b = worker(&kafka, tmp.path(), topic, "host-b");
-    wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
+    wait_split(
+        &[(&a, 2), (&b, 2)],
+        Duration::from_secs(60),
+        "a and b split the partitions",
+    );
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     writer.wait_more(800);
     let b_held = held_partitions(&b.log_lines()).unwrap();
+    // A search over a's directory, started before the kill: when b's partitions are
+    // searchable again (the hand-over time of issue 13's benchmark).
+    let a_view = Server::start_serve(&a_dir);
     eprintln!("=== SIGKILL worker b (partitions {b_held:?})");
     let killed = Instant::now();
     b.kill();
-    wait_split(&[(&a, PARTITIONS)], Duration::from_secs(SESSION_TIMEOUT_S + 30), "a takes b's partitions");
-    eprintln!("a holds every partition {:?} after the kill", killed.elapsed());
+    wait_split(
+        &[(&a, PARTITIONS)],
+        Duration::from_secs(SESSION_TIMEOUT_S + 30),
+        "a takes b's partitions",
+    );
+    let held_after = killed.elapsed();
     let handed = resumed_at(&a);
+    // Searchable again: for each of b's partitions, a record past the offset a took it over
+    // at is found by a search over a's directory (records keep coming: the writer runs).
+    loop {
+        let again = b_held.iter().all(|p| {
+            let at = handed.get(&(*p as u64)).copied().unwrap_or(0);
+            a_view.total(&format!("kafka.partition:{p} AND kafka.offset:>={at}")) > 0
+        });
+        if again {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(SESSION_TIMEOUT_S + 60),
+            "b's partitions {b_held:?} not searchable on a {:?} after the kill (taken over at {handed:?})",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "a holds every partition {held_after:?} after the kill; b's partitions searchable again {:?} after it (session timeout {SESSION_TIMEOUT_S} s)",
+        killed.elapsed()
+    );
+    a_view.stop();
     writer.wait_more(400);
     // b comes back on its own directory.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
-    wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions again");
+    wait_split(
+        &[(&a, 2), (&b, 2)],
+        Duration::from_secs(60),
+        "a and b split the partitions again",
+    );
     writer.wait_more(400);
     let n = writer.stop();
     wait_stored(&[&a_dir, &b_dir], FILES * n);
@@ -321,20 +466,35 @@ fn a_killed_worker_is_handed_over_at_the_committed_offset_and_nothing_is_missing
 
     let u = union(&[&a_dir, &b_dir]);
     assert_complete(&u, n);
-    let overlap: Vec<(u64, u64)> = u.holders.iter().filter(|(_, n)| **n > 1).map(|(k, _)| *k).collect();
+    let overlap: Vec<(u64, u64)> = u
+        .holders
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(k, _)| *k)
+        .collect();
     eprintln!(
         "{} lines, {} events in a and b together, {} offsets in both (the killed worker's last commit interval); a took over at {handed:?}",
         FILES * n,
         u.events,
         overlap.len()
     );
-    assert_eq!(u.events, FILES * n + overlap.len(), "an event is stored twice other than by offset overlap");
+    assert_eq!(
+        u.events,
+        FILES * n + overlap.len(),
+        "an event is stored twice other than by offset overlap"
+    );
     // What both hold is past the offset a took each partition over at: the stretch b had stored
     // but not yet committed to Kafka when it died.
     for (p, o) in &overlap {
-        assert!(b_held.contains(&(*p as i32)), "partition {p} offset {o} in both, but b never held {p} before the kill");
+        assert!(
+            b_held.contains(&(*p as i32)),
+            "partition {p} offset {o} in both, but b never held {p} before the kill"
+        );
         let at = handed.get(p).copied().unwrap_or(0);
-        assert!(*o >= at, "partition {p} offset {o} in both directories is below the hand-over offset {at}");
+        assert!(
+            *o >= at,
+            "partition {p} offset {o} in both directories is below the hand-over offset {at}"
+        );
     }
 }
 
@@ -354,13 +514,21 @@ fn an_agent_killed_during_a_hand_over_stores_every_line_once() {
     write_lines(&logs, 0, 500);
     let first = agent(&kafka, &agent_dir, &logs, topic);
     let a = worker(&kafka, tmp.path(), topic, "host-a");
-    wait_split(&[(&a, PARTITIONS)], Duration::from_secs(60), "worker a holds every partition");
+    wait_split(
+        &[(&a, PARTITIONS)],
+        Duration::from_secs(60),
+        "worker a holds every partition",
+    );
     let writer = Writer::start(write_lines, &logs, 500, 10, Duration::from_millis(50));
     writer.wait_more(600);
     // b joins, and the agent dies while the partitions move.
     let b = worker(&kafka, tmp.path(), topic, "host-b");
     first.kill();
-    wait_split(&[(&a, 2), (&b, 2)], Duration::from_secs(60), "a and b split the partitions");
+    wait_split(
+        &[(&a, 2), (&b, 2)],
+        Duration::from_secs(60),
+        "a and b split the partitions",
+    );
     let again = agent(&kafka, &agent_dir, &logs, topic);
     writer.wait_more(600);
     let n = writer.stop();
@@ -374,7 +542,14 @@ fn an_agent_killed_during_a_hand_over_stores_every_line_once() {
         .iter()
         .flatten()
         .filter(|l| l.contains("records already stored"))
-        .filter_map(|l| l.split("count=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("count=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
 
     let u = union(&[&a_dir, &b_dir]);
@@ -385,6 +560,14 @@ fn an_agent_killed_during_a_hand_over_stores_every_line_once() {
         u.events,
         u.overlap()
     );
-    assert_eq!(u.overlap(), 0, "a clean hand-over stored offsets in both directories");
-    assert_eq!(u.events, FILES * n, "a line the agent sent again was stored twice");
+    assert_eq!(
+        u.overlap(),
+        0,
+        "a clean hand-over stored offsets in both directories"
+    );
+    assert_eq!(
+        u.events,
+        FILES * n,
+        "a line the agent sent again was stored twice"
+    );
 }

@@ -1,11 +1,13 @@
 //! Scale-out across separate hosts, on one machine: every process in its own network
-//! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1, the
+//! namespace on a private LAN (crates/testkit/src/netns_hosts.rs) — Tansu on 10.78.0.1 with
+//! persistent storage (`Tansu::start_persistent_in`: its libsql engine, a file on disk), the
 //! agent on .2, two workers on .3 and .4 (a third on .6 where a test needs it) each with its own
 //! data directory and leaf API (key required: not loopback), `loglynx serve` on .5 with an empty
 //! data directory, finding the leaves through `<topic>-catalog`. The test reaches `serve` only through a forwarder into its
 //! namespace (its API listens on that host's loopback). Lines carry sequence numbers (`seq=`); the root's exact total, a terms
 //! aggregation on the sequence label (each value once) and one on `kafka.offset` per partition
-//! (each offset once) are the oracle. The first test runs the leaf API over HTTPS (a private
+//! (each offset once) are the oracle, and after clean hand-overs the documents the leaves hold
+//! (their catalog records) add up to the lines exactly. The first test runs the leaf API over HTTPS (a private
 //! CA made here, `[search] tls_cert` / `tls_key`, `[serve] leaf_tls` / `leaf_ca`).
 //!
 //! Needs root (namespaces) and tansu (`scripts/tansu.sh install`).
@@ -21,7 +23,7 @@ use std::time::Duration;
 use loglynx_testkit::netns_hosts::Hosts;
 use serde_json::Value;
 
-use support::kafka::{config, held_partitions, log_level, write_failed_logins};
+use support::kafka::{config, held_partitions, log_level, write_failed_logins, Writer};
 use support::{Proc, Server, Tansu, BIN};
 
 /// Files the agent tails (8 streams, so the 4 partitions all get some).
@@ -39,10 +41,17 @@ const THIRD: usize = 5;
 /// `phase=<from>` naming the batch.
 fn write_seq(dir: &Path, from: usize, to: usize) {
     for f in 0..FILES {
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("s{f}.log"))).unwrap();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("s{f}.log")))
+            .unwrap();
         let mut buf = String::new();
         for i in from..to {
-            buf.push_str(&format!("seq={} phase={from} src=s{f} msg=\"hosts e2e\"\n", f * 1_000_000 + i));
+            buf.push_str(&format!(
+                "seq={} phase={from} src=s{f} msg=\"hosts e2e\"\n",
+                f * 1_000_000 + i
+            ));
         }
         file.write_all(buf.as_bytes()).unwrap();
     }
@@ -57,7 +66,9 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
 
 /// Every sequence number of lines `0..n`.
 fn want_seqs(n: usize) -> BTreeSet<String> {
-    (0..FILES).flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string())).collect()
+    (0..FILES)
+        .flat_map(|f| (0..n).map(move |i| (f * 1_000_000 + i).to_string()))
+        .collect()
 }
 
 /// The deployment: hosts, broker, agent; workers and the root are started by the tests. (The
@@ -76,39 +87,67 @@ struct Cluster {
 impl Cluster {
     fn start(topic: &str, n: usize, tls: bool) -> Cluster {
         let hosts = Hosts::new(6);
-        let kafka = Tansu::start_in(hosts.command(TANSU, Tansu::bin().to_str().unwrap()), &hosts.addr(TANSU), 9092);
-        hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
         let tmp = tempfile::tempdir().unwrap();
+        // The broker keeps its log on disk (a SQLite file in its own directory).
+        let kafka = Tansu::start_persistent_in(
+            hosts.command(TANSU, Tansu::bin().to_str().unwrap()),
+            &hosts.addr(TANSU),
+            9092,
+            &tmp.path().join("broker"),
+        );
+        hosts.wait_reachable(AGENT, &kafka.brokers, Duration::from_secs(30));
         let logs = tmp.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         config(tmp.path());
         write_seq(&logs, 0, n);
-        let glob = format!("{}/*.log", logs.display());
-        let agent_dir = tmp.path().join("agent");
-        let level = log_level();
-        let agent = Proc::start_logged_in(
-            hosts.command(AGENT, BIN),
-            "agent",
-            &[
-                "agent", "--data-dir", agent_dir.to_str().unwrap(), "--brokers", &kafka.brokers, "--topic", topic,
-                "--partitions", "4", "--tail", &glob, "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off",
-                "--log", &level,
-            ],
-            "loglynx agent ready",
-        );
+        let agent = start_agent(&hosts, &kafka, tmp.path(), &logs, topic);
         let ca = tls.then(|| {
-            use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+            use rcgen::{
+                BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+            };
             let key = KeyPair::generate().unwrap();
             let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.distinguished_name.push(DnType::CommonName, "loglynx hosts test CA");
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "loglynx hosts test CA");
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             let cert = params.self_signed(&key).unwrap();
             let path = tmp.path().join("ca.pem");
             std::fs::write(&path, cert.pem()).unwrap();
             (path, Issuer::new(params, key))
         });
-        Cluster { kafka, hosts, tmp, logs, topic: topic.into(), agent: Some(agent), ca }
+        let db = tmp.path().join("broker").join("tansu.db");
+        assert!(
+            db.metadata().is_ok_and(|m| m.len() > 0),
+            "the broker keeps nothing on disk: {}",
+            db.display()
+        );
+        Cluster {
+            kafka,
+            hosts,
+            tmp,
+            logs,
+            topic: topic.into(),
+            agent: Some(agent),
+            ca,
+        }
+    }
+
+    /// SIGKILLs the agent and starts it again on its data directory (it sends again what it
+    /// had not checkpointed).
+    fn restart_agent_killed(&mut self) {
+        self.agent.take().unwrap().kill();
+        self.agent = Some(start_agent(
+            &self.hosts,
+            &self.kafka,
+            self.tmp.path(),
+            &self.logs,
+            &self.topic,
+        ));
     }
 
     /// The leaf address of the worker on `host`.
@@ -126,11 +165,21 @@ impl Cluster {
         if let Some((_, issuer)) = &self.ca {
             // A certificate for the host's address, signed by the CA.
             let key = rcgen::KeyPair::generate().unwrap();
-            let cert = rcgen::CertificateParams::new(vec![self.hosts.addr(host)]).unwrap().signed_by(&key, issuer).unwrap();
-            let (c, k) = (self.tmp.path().join(format!("leaf{host}.pem")), self.tmp.path().join(format!("leaf{host}.key")));
+            let cert = rcgen::CertificateParams::new(vec![self.hosts.addr(host)])
+                .unwrap()
+                .signed_by(&key, issuer)
+                .unwrap();
+            let (c, k) = (
+                self.tmp.path().join(format!("leaf{host}.pem")),
+                self.tmp.path().join(format!("leaf{host}.key")),
+            );
             std::fs::write(&c, cert.pem()).unwrap();
             std::fs::write(&k, key.serialize_pem()).unwrap();
-            search.push_str(&format!("tls_cert = {:?}\ntls_key = {:?}\n", c.to_str().unwrap(), k.to_str().unwrap()));
+            search.push_str(&format!(
+                "tls_cert = {:?}\ntls_key = {:?}\n",
+                c.to_str().unwrap(),
+                k.to_str().unwrap()
+            ));
         }
         let base = std::fs::read_to_string(self.tmp.path().join("loglynx.toml")).unwrap();
         let cfg = self.tmp.path().join(format!("loglynx-{host}.toml"));
@@ -141,9 +190,23 @@ impl Cluster {
             cmd,
             &format!("worker {host}"),
             &[
-                "worker", "-c", cfg.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--brokers",
-                &self.kafka.brokers, "--topic", &self.topic, "--group", "hosts", "--consumers", "1",
-                "--search-listen", &self.leaf(host), "--log", &level,
+                "worker",
+                "-c",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--brokers",
+                &self.kafka.brokers,
+                "--topic",
+                &self.topic,
+                "--group",
+                "hosts",
+                "--consumers",
+                "1",
+                "--search-listen",
+                &self.leaf(host),
+                "--log",
+                &level,
             ],
             "loglynx worker ready",
         )
@@ -155,7 +218,10 @@ impl Cluster {
         let cfg = self.tmp.path().join("serve.toml");
         let mut text = "[serve]\nleaf_timeout = \"3s\"\ncatalog_ttl = \"8s\"\n".to_string();
         if let Some((ca, _)) = &self.ca {
-            text.push_str(&format!("leaf_tls = true\nleaf_ca = {:?}\n", ca.to_str().unwrap()));
+            text.push_str(&format!(
+                "leaf_tls = true\nleaf_ca = {:?}\n",
+                ca.to_str().unwrap()
+            ));
         }
         std::fs::write(&cfg, text).unwrap();
         let mut cmd = self.hosts.command(SERVE, BIN);
@@ -167,14 +233,61 @@ impl Cluster {
             cmd,
             &self.tmp.path().join("root"),
             http,
-            &["-c", cfg.to_str().unwrap(), "--brokers", &self.kafka.brokers, "--topic", &self.topic, "--catalog"],
+            &[
+                "-c",
+                cfg.to_str().unwrap(),
+                "--brokers",
+                &self.kafka.brokers,
+                "--topic",
+                &self.topic,
+                "--catalog",
+            ],
             |a| self.hosts.forward(SERVE, a),
         )
     }
 }
 
+/// The agent on its host, tailing the files of `logs` into `topic` (4 partitions), its data
+/// directory `<dir>/agent`.
+fn start_agent(hosts: &Hosts, kafka: &Tansu, dir: &Path, logs: &Path, topic: &str) -> Proc {
+    let glob = format!("{}/*.log", logs.display());
+    let agent_dir = dir.join("agent");
+    let level = log_level();
+    Proc::start_logged_in(
+        hosts.command(AGENT, BIN),
+        "agent",
+        &[
+            "agent",
+            "--data-dir",
+            agent_dir.to_str().unwrap(),
+            "--brokers",
+            &kafka.brokers,
+            "--topic",
+            topic,
+            "--partitions",
+            "4",
+            "--tail",
+            &glob,
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+            "--http",
+            "off",
+            "--log",
+            &level,
+        ],
+        "loglynx agent ready",
+    )
+}
+
 fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
-    let r = serve.client().get(serve.url(path)).query(query).send().unwrap();
+    let r = serve
+        .client()
+        .get(serve.url(path))
+        .query(query)
+        .send()
+        .unwrap();
     let status = r.status();
     let body: Value = r.json().unwrap();
     assert!(status.is_success(), "{path}: {status} {body}");
@@ -185,7 +298,16 @@ fn get(serve: &Server, path: &str, query: &[(&str, &str)]) -> Value {
 fn missing(body: &Value) -> BTreeMap<i64, String> {
     body["missing"]
         .as_array()
-        .map(|a| a.iter().map(|m| (m["partition"].as_i64().unwrap(), m["leaf"].as_str().unwrap().to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    (
+                        m["partition"].as_i64().unwrap(),
+                        m["leaf"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -196,7 +318,11 @@ fn assert_complete(serve: &Server, n: usize) {
     let search = serve.search("*", 10, 0, "desc");
     assert!(missing(&search).is_empty(), "{search}");
     assert_eq!(search["total"].as_u64(), Some(lines), "{search}");
-    let terms = get(serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let terms = get(
+        serve,
+        "/api/v1/terms",
+        &[("field", "labels.seq"), ("size", "10000")],
+    );
     let seqs: BTreeSet<String> = terms["buckets"]
         .as_array()
         .unwrap()
@@ -210,14 +336,26 @@ fn assert_complete(serve: &Server, n: usize) {
     assert_eq!(terms["other"], 0, "{terms}");
     let h = get(serve, "/api/v1/histogram", &[("q", "*")]);
     assert_eq!(h["total"].as_u64(), Some(lines), "{h}");
-    let parts = get(serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")]);
+    let parts = get(
+        serve,
+        "/api/v1/terms",
+        &[("field", "kafka.partition"), ("size", "100")],
+    );
     let mut sum = 0;
     for b in parts["buckets"].as_array().unwrap() {
         let p = b["value"].as_str().unwrap();
         let count = b["count"].as_u64().unwrap();
         sum += count;
         let q = format!("kafka.partition:{p}");
-        let offsets = get(serve, "/api/v1/terms", &[("q", q.as_str()), ("field", "kafka.offset"), ("size", "10000")]);
+        let offsets = get(
+            serve,
+            "/api/v1/terms",
+            &[
+                ("q", q.as_str()),
+                ("field", "kafka.offset"),
+                ("size", "10000"),
+            ],
+        );
         let buckets = offsets["buckets"].as_array().unwrap();
         for o in buckets {
             assert_eq!(o["count"], 1, "partition {p}: offset stored twice: {o}");
@@ -227,14 +365,58 @@ fn assert_complete(serve: &Server, n: usize) {
     assert_eq!(sum, lines, "{parts}");
 }
 
+/// The documents the live leaves hold together, by their catalog records' generations.
+fn leaf_docs(serve: &Server) -> u64 {
+    get(serve, "/api/v1/leaves", &[])["leaves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["generations"].as_array().unwrap().iter())
+        .map(|g| g["docs"].as_u64().unwrap())
+        .sum()
+}
+
+/// After clean hand-overs only (a worker added, none killed): the leaves together hold each
+/// of the `lines` once, no offset stored on two disks (the records are published every
+/// second, so their counts are waited for; more than `lines` is an overlap).
+fn assert_no_overlap(serve: &Server, lines: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = leaf_docs(serve);
+        assert!(
+            held <= lines,
+            "the leaves hold {held} documents for {lines} lines: {}",
+            get(serve, "/api/v1/leaves", &[])
+        );
+        if held == lines {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leaves hold {held} documents for {lines} lines"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// `GET /api/v1/export`: its status, `X-Total-Count` and NDJSON lines.
 fn export(serve: &Server) -> (u16, Option<u64>, Vec<Value>) {
-    let r = serve.client().get(serve.url("/api/v1/export")).send().unwrap();
+    let r = serve
+        .client()
+        .get(serve.url("/api/v1/export"))
+        .send()
+        .unwrap();
     let status = r.status().as_u16();
-    let total = r.headers().get("x-total-count").and_then(|v| v.to_str().ok()?.parse().ok());
+    let total = r
+        .headers()
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
     let text = r.text().unwrap();
     let lines = match status {
-        200 => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        200 => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
         _ => vec![serde_json::json!({"error": text})],
     };
     (status, total, lines)
@@ -244,14 +426,23 @@ fn export(serve: &Server) -> (u16, Option<u64>, Vec<Value>) {
 fn es_search(serve: &Server) -> Value {
     let body = serde_json::json!({"size": 0, "track_total_hits": true,
         "aggs": {"p": {"terms": {"field": "kafka.partition", "size": 10}}}});
-    let r = serve.client().post(serve.url("/loglynx/_search")).json(&body).send().unwrap();
+    let r = serve
+        .client()
+        .post(serve.url("/loglynx/_search"))
+        .json(&body)
+        .send()
+        .unwrap();
     assert!(r.status().is_success(), "_search: {}", r.status());
     r.json().unwrap()
 }
 
 /// Waits until the worker's last rebalance gave it `n` partitions; returns them.
 fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
-    w.wait_log(Duration::from_secs(120), &format!("{n} partitions"), |log| held_partitions(log).is_some_and(|p| p.len() == n));
+    w.wait_log(
+        Duration::from_secs(120),
+        &format!("{n} partitions"),
+        |log| held_partitions(log).is_some_and(|p| p.len() == n),
+    );
     held_partitions(&w.log_lines()).unwrap()
 }
 
@@ -260,12 +451,21 @@ fn wait_holding(w: &Proc, n: usize) -> Vec<i32> {
 fn wait_split(workers: &[&Proc]) -> Vec<Vec<i32>> {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let held: Vec<Vec<i32>> = workers.iter().map(|w| held_partitions(&w.log_lines()).unwrap_or_default()).collect();
+        let held: Vec<Vec<i32>> = workers
+            .iter()
+            .map(|w| held_partitions(&w.log_lines()).unwrap_or_default())
+            .collect();
         let all: BTreeSet<i32> = held.iter().flatten().copied().collect();
-        if held.iter().all(|p| !p.is_empty()) && all.len() == 4 && held.iter().map(Vec::len).sum::<usize>() == 4 {
+        if held.iter().all(|p| !p.is_empty())
+            && all.len() == 4
+            && held.iter().map(Vec::len).sum::<usize>() == 4
+        {
             return held;
         }
-        assert!(std::time::Instant::now() < deadline, "the workers did not split the partitions: {held:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workers did not split the partitions: {held:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -293,52 +493,106 @@ fn failed_logins_of_one_source_over_three_hosts_raise_exactly_one_alert() {
     let d = c.worker(THIRD);
     let held = wait_split(&[&a, &b, &d]);
     let serve = c.serve();
-    serve.wait_for(Duration::from_secs(60), "three workers in the catalog", || {
-        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 3
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "three workers in the catalog",
+        || {
+            get(&serve, "/api/v1/leaves", &[])["leaves"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 3
+        },
+    );
     write_failed_logins(&c.logs, AUTH_FILES, SOURCE, 0, failures);
-    serve.wait_total("rule.name:ssh_failed_login", failures as u64, Duration::from_secs(180));
+    serve.wait_total(
+        "rule.name:ssh_failed_login",
+        failures as u64,
+        Duration::from_secs(180),
+    );
     // Each worker's partitions carried failures, and each leaf answers some.
     let by_partition: BTreeMap<i32, u64> = get(
         &serve,
         "/api/v1/terms",
-        &[("q", "rule.name:ssh_failed_login"), ("field", "kafka.partition"), ("size", "10")],
+        &[
+            ("q", "rule.name:ssh_failed_login"),
+            ("field", "kafka.partition"),
+            ("size", "10"),
+        ],
     )["buckets"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["value"].as_str().unwrap().parse().unwrap(), b["count"].as_u64().unwrap()))
+        .map(|b| {
+            (
+                b["value"].as_str().unwrap().parse().unwrap(),
+                b["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(held, wait_split(&[&a, &b, &d]), "a rebalance after the split");
+    assert_eq!(
+        held,
+        wait_split(&[&a, &b, &d]),
+        "a rebalance after the split"
+    );
     for (w, parts) in held.iter().enumerate() {
-        let n: u64 = parts.iter().map(|p| by_partition.get(p).copied().unwrap_or(0)).sum();
-        assert!(n > 0, "worker {w} (partitions {parts:?}) got no failure: {by_partition:?}");
+        let n: u64 = parts
+            .iter()
+            .map(|p| by_partition.get(p).copied().unwrap_or(0))
+            .sum();
+        assert!(
+            n > 0,
+            "worker {w} (partitions {parts:?}) got no failure: {by_partition:?}"
+        );
     }
     let status = get(&serve, "/api/v1/leaves", &[]);
     for host in [WORKERS[0], WORKERS[1], THIRD] {
         let addr = c.leaf(host);
-        assert!(status["cover"].as_array().unwrap().iter().any(|p| p["leaf"] == addr.as_str()), "{addr} answers nothing: {status}");
+        assert!(
+            status["cover"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["leaf"] == addr.as_str()),
+            "{addr} answers nothing: {status}"
+        );
     }
-    eprintln!("alert over three hosts: partitions {held:?}, failures per partition {by_partition:?}");
+    eprintln!(
+        "alert over three hosts: partitions {held:?}, failures per partition {by_partition:?}"
+    );
 
     let alerts = || -> Value {
-        let r = serve.client().get(serve.url("/api/v1/alerts")).query(&[("rule", "ssh_brute_force"), ("limit", "100")]).send().unwrap();
+        let r = serve
+            .client()
+            .get(serve.url("/api/v1/alerts"))
+            .query(&[("rule", "ssh_brute_force"), ("limit", "100")])
+            .send()
+            .unwrap();
         assert!(r.status().is_success(), "alerts: {}", r.status());
         r.json().unwrap()
     };
-    serve.wait_for(Duration::from_secs(90), "the brute-force alert counting every failure", || {
-        alerts()["alerts"][0]["count"].as_u64() == Some(failures as u64)
-    });
+    serve.wait_for(
+        Duration::from_secs(90),
+        "the brute-force alert counting every failure",
+        || alerts()["alerts"][0]["count"].as_u64() == Some(failures as u64),
+    );
     let listed = alerts();
     assert_eq!(listed["total"], 1, "{listed}");
     let alert = &listed["alerts"][0];
     assert_eq!(alert["count"].as_u64(), Some(failures as u64), "{alert}");
-    assert_eq!(alert["group"], serde_json::json!({ "source.ip": SOURCE }), "{alert}");
+    assert_eq!(
+        alert["group"],
+        serde_json::json!({ "source.ip": SOURCE }),
+        "{alert}"
+    );
     assert_eq!(alert["rule"]["name"], "ssh_brute_force", "{alert}");
     // The alert is an event too, indexed once, found through the root.
     let id = alert["id"].as_str().unwrap().to_string();
     serve.wait_total(&format!("alert.id:{id}"), 1, Duration::from_secs(60));
-    assert_eq!(serve.total("event.dataset:loglynx.alert AND rule.name:ssh_brute_force"), 1);
+    assert_eq!(
+        serve.total("event.dataset:loglynx.alert AND rule.name:ssh_brute_force"),
+        1
+    );
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();
@@ -368,9 +622,17 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     wait_holding(&a, 4);
     let b = c.worker(WORKERS[1]);
     let serve = c.serve();
-    serve.wait_for(Duration::from_secs(60), "both workers in the catalog", || {
-        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 2
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "both workers in the catalog",
+        || {
+            get(&serve, "/api/v1/leaves", &[])["leaves"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+        },
+    );
     wait_holding(&a, 2);
     wait_holding(&b, 2);
     // Lines after the split: b stores its share.
@@ -378,27 +640,53 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     write_seq(&c.logs, first, n);
     serve.wait_total("*", (FILES * n) as u64, Duration::from_secs(180));
     assert_complete(&serve, n);
+    // b was added to a (which held every partition): the moved partitions overlap by nothing.
+    assert_no_overlap(&serve, (FILES * n) as u64);
     // Both leaves answer a share of the partitions.
     let status = get(&serve, "/api/v1/leaves", &[]);
     let parts_of = |addr: &str| -> BTreeSet<i64> {
-        status["cover"].as_array().unwrap().iter().filter(|p| p["leaf"] == addr).map(|p| p["partition"].as_i64().unwrap()).collect()
+        status["cover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["leaf"] == addr)
+            .map(|p| p["partition"].as_i64().unwrap())
+            .collect()
     };
     let b_parts = parts_of(&c.leaf(WORKERS[1]));
-    assert!(!parts_of(&c.leaf(WORKERS[0])).is_empty() && !b_parts.is_empty(), "{status}");
+    assert!(
+        !parts_of(&c.leaf(WORKERS[0])).is_empty() && !b_parts.is_empty(),
+        "{status}"
+    );
     // Export, the Elasticsearch API and the field list work through the root too.
     let lines = (FILES * n) as u64;
     let (status, total, events) = export(&serve);
     assert_eq!((status, total), (200, Some(lines)), "{events:?}");
-    let exported: BTreeSet<String> = events.iter().map(|e| e["labels.seq"].as_str().unwrap_or_default().to_string()).collect();
+    let exported: BTreeSet<String> = events
+        .iter()
+        .map(|e| e["labels.seq"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert_eq!(events.len() as u64, lines);
     assert_eq!(exported, want_seqs(n));
     let es = es_search(&serve);
     assert_eq!(es["hits"]["total"]["value"].as_u64(), Some(lines), "{es}");
     assert_eq!(es["_shards"]["failed"], 0, "{es}");
-    let by_partition: u64 = es["aggregations"]["p"]["buckets"].as_array().unwrap().iter().map(|b| b["doc_count"].as_u64().unwrap()).sum();
+    let by_partition: u64 = es["aggregations"]["p"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["doc_count"].as_u64().unwrap())
+        .sum();
     assert_eq!(by_partition, lines, "{es}");
     let fields = get(&serve, "/api/v1/fields", &[]);
-    assert!(fields.as_array().unwrap().iter().any(|f| f["name"] == "kafka.offset"), "{fields}");
+    assert!(
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "kafka.offset"),
+        "{fields}"
+    );
 
     // The partitions of which b's disk holds records.
     let b_addr = c.leaf(WORKERS[1]);
@@ -421,11 +709,17 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
         assert_eq!(gone.get(p), Some(&b_addr), "{search}");
     }
     assert!(gone.values().all(|l| l == &b_addr), "{search}");
-    assert!(search["total"].as_u64().unwrap() < (FILES * n) as u64, "{search}");
+    assert!(
+        search["total"].as_u64().unwrap() < (FILES * n) as u64,
+        "{search}"
+    );
     // A partial export is refused, naming what is missing; `_search` reports failed shards.
     let (status, _, body) = export(&serve);
     assert_eq!(status, 503, "{body:?}");
-    assert!(body[0]["error"].as_str().unwrap().contains(&b_addr), "{body:?}");
+    assert!(
+        body[0]["error"].as_str().unwrap().contains(&b_addr),
+        "{body:?}"
+    );
     let es = es_search(&serve);
     assert!(es["_shards"]["failed"].as_u64().unwrap() > 0, "{es}");
     wait_holding(&a, 4);
@@ -437,16 +731,27 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
         let status = get(&serve, "/api/v1/leaves", &[]);
         let s = serve.search("*", 1, 0, "desc");
         let gone_now = status["leaves"].as_array().unwrap().len() == 1
-            && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str());
+            && status["gone"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["addr"] == b_addr.as_str());
         let named: Option<u64> = s["missing"]
             .as_array()
-            .map(|a| a.iter().map(|m| Some(m["to"].as_u64()? - m["from"].as_u64()?)).sum())
+            .map(|a| {
+                a.iter()
+                    .map(|m| Some(m["to"].as_u64()? - m["from"].as_u64()?))
+                    .sum()
+            })
             .unwrap_or(Some(0));
         let total = s["total"].as_u64().unwrap();
         if gone_now && named.is_some_and(|k| k > 0 && total + k >= lines) && total < lines {
             break;
         }
-        assert!(expired.elapsed() < Duration::from_secs(60), "b's record did not expire with its offsets named: {status} {s}");
+        assert!(
+            expired.elapsed() < Duration::from_secs(60),
+            "b's record did not expire with its offsets named: {status} {s}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // Per partition, b is named; the last offsets b stored after its last catalog record
@@ -454,11 +759,21 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     let search = serve.search("*", 10, 0, "desc");
     let mut named: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for m in search["missing"].as_array().unwrap() {
-        named.entry(m["partition"].as_i64().unwrap()).or_default().insert(m["leaf"].as_str().unwrap().to_string());
+        named
+            .entry(m["partition"].as_i64().unwrap())
+            .or_default()
+            .insert(m["leaf"].as_str().unwrap().to_string());
     }
-    assert_eq!(named.keys().copied().collect::<BTreeSet<i64>>(), held_by_b, "{search}");
+    assert_eq!(
+        named.keys().copied().collect::<BTreeSet<i64>>(),
+        held_by_b,
+        "{search}"
+    );
     for leaves in named.values() {
-        assert!(leaves.contains(&b_addr) && leaves.iter().all(|l| l == &b_addr || l.is_empty()), "{search}");
+        assert!(
+            leaves.contains(&b_addr) && leaves.iter().all(|l| l == &b_addr || l.is_empty()),
+            "{search}"
+        );
     }
     let (status, _, body) = export(&serve);
     assert_eq!(status, 503, "{body:?}");
@@ -482,70 +797,230 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
     // serve started later still names what only b's disk holds as missing.
     b.stop();
     wait_holding(&a, 4);
-    let names_b = |s: &Value| s["missing"].as_array().is_some_and(|a| a.iter().any(|m| m["leaf"] == b_addr.as_str()));
-    serve.wait_for(Duration::from_secs(60), "b's offsets named missing after its clean stop", || {
-        names_b(&serve.search("*", 1, 0, "desc"))
-    });
+    let names_b = |s: &Value| {
+        s["missing"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|m| m["leaf"] == b_addr.as_str()))
+    };
+    serve.wait_for(
+        Duration::from_secs(60),
+        "b's offsets named missing after its clean stop",
+        || names_b(&serve.search("*", 1, 0, "desc")),
+    );
     drop(serve);
     let serve = c.serve();
     let s = serve.search("*", 1, 0, "desc");
-    assert!(names_b(&s), "a restarted serve forgot the stopped worker: {s}");
+    assert!(
+        names_b(&s),
+        "a restarted serve forgot the stopped worker: {s}"
+    );
     // b's record from before its SIGKILL (another worker id) is dated by its own publish
     // time when serve reads the topic's backlog: gone at once, not after catalog_ttl (8 s);
     // the last, `left`, one too (issue 13).
     let status = get(&serve, "/api/v1/leaves", &[]);
-    assert_eq!(status["leaves"].as_array().unwrap().len(), 1, "b's old record counted live after a serve restart: {status}");
-    assert!(status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str() && g["left"] == true), "{status}");
-    assert!(status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str() && g["left"] != true), "{status}");
+    assert_eq!(
+        status["leaves"].as_array().unwrap().len(),
+        1,
+        "b's old record counted live after a serve restart: {status}"
+    );
+    assert!(
+        status["gone"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["addr"] == b_addr.as_str() && g["left"] == true),
+        "{status}"
+    );
+    assert!(
+        status["gone"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["addr"] == b_addr.as_str() && g["left"] != true),
+        "{status}"
+    );
     assert!(names_b(&serve.search("*", 1, 0, "desc")));
 
     // b's disk is declared dead: the operator accepts the loss. A live leaf cannot be forgotten.
     let leaves_cli = |args: &[&str]| {
-        let out = std::process::Command::new(BIN).arg("leaves").args(args).args(["--server", &serve.url("")]).output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        let out = std::process::Command::new(BIN)
+            .arg("leaves")
+            .args(args)
+            .args(["--server", &serve.url("")])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, _, err) = leaves_cli(&["forget", &c.leaf(WORKERS[0])]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("live leaf"), "{err}");
     let (code, out, err) = leaves_cli(&["forget", &b_addr]);
     assert_eq!(code, Some(0), "{out} {err}");
-    assert!(out.contains("loss accepted for") && out.contains(&b_addr), "{out}");
+    assert!(
+        out.contains("loss accepted for") && out.contains(&b_addr),
+        "{out}"
+    );
     // Answers no longer name b's offsets, the total is what is left, and every root that
     // starts later agrees (the record is in the catalog topic).
     let check_lost = |serve: &Server| {
-        serve.wait_for(Duration::from_secs(60), "nothing missing", || missing(&serve.search("*", 1, 0, "desc")).is_empty());
+        serve.wait_for(Duration::from_secs(60), "nothing missing", || {
+            missing(&serve.search("*", 1, 0, "desc")).is_empty()
+        });
         let s = serve.search("*", 1, 0, "desc");
         let status = get(serve, "/api/v1/leaves", &[]);
         let lost = status["lost"].as_array().unwrap();
         assert_eq!(lost.len(), 1, "{status}");
         assert_eq!(lost[0]["addr"], b_addr.as_str(), "{status}");
-        let lost_offsets: u64 = lost[0]["ranges"].as_array().unwrap().iter().map(|r| r["to"].as_u64().unwrap() - r["from"].as_u64().unwrap()).sum();
+        let lost_offsets: u64 = lost[0]["ranges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["to"].as_u64().unwrap() - r["from"].as_u64().unwrap())
+            .sum();
         let total = s["total"].as_u64().unwrap();
-        assert!(lost_offsets > 0 && total < lines_now(m) && total + lost_offsets >= lines_now(m), "{s} {status}");
-        assert!(!status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str()), "{status}");
+        assert!(
+            lost_offsets > 0 && total < lines_now(m) && total + lost_offsets >= lines_now(m),
+            "{s} {status}"
+        );
+        assert!(
+            !status["gone"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["addr"] == b_addr.as_str()),
+            "{status}"
+        );
     };
     check_lost(&serve);
     let (code, out, _) = leaves_cli(&["list"]);
     assert_eq!(code, Some(0));
-    assert!(out.lines().any(|l| l.starts_with("lost") && l.contains(&b_addr)), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("lost") && l.contains(&b_addr)),
+        "{out}"
+    );
     drop(serve);
     let serve = c.serve();
     check_lost(&serve);
     // A worker runs at b's address again (here on b's disk): its record clears the loss, and
     // the answer is complete again, each line once (issue 13).
     let b = c.worker(WORKERS[1]);
-    serve.wait_for(Duration::from_secs(60), "the loss cleared by b's new record", || {
-        get(&serve, "/api/v1/leaves", &[])["lost"].as_array().unwrap().is_empty()
-    });
-    serve.wait_for(Duration::from_secs(120), "a complete answer with b back", || {
-        let s = serve.search("*", 1, 0, "desc");
-        missing(&s).is_empty() && s["total"].as_u64() == Some(lines_now(m))
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "the loss cleared by b's new record",
+        || {
+            get(&serve, "/api/v1/leaves", &[])["lost"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        },
+    );
+    serve.wait_for(
+        Duration::from_secs(120),
+        "a complete answer with b back",
+        || {
+            let s = serve.search("*", 1, 0, "desc");
+            missing(&s).is_empty() && s["total"].as_u64() == Some(lines_now(m))
+        },
+    );
     assert_complete(&serve, m);
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();
     b.stop();
+    a.stop();
+}
+
+/// The agent SIGKILLed during a hand-over, on separate hosts: a worker joins the group while
+/// lines keep coming, and the agent is SIGKILLed and restarted on its disk three times,
+/// sending again what it had not checkpointed (at new offsets). Whichever worker
+/// holds a partition then skips the copies, the dedup state having moved with the partition:
+/// through the root every line is counted once and the two leaves hold exactly the lines
+/// (nothing stored twice, the moved partitions overlapping by nothing).
+#[test]
+fn an_agent_killed_while_a_worker_joins_stores_every_line_once() {
+    if !loglynx_testkit::require_root("network namespaces for separate hosts") {
+        return;
+    }
+    let _turn = one_at_a_time();
+    let n = 100;
+    let mut c = Cluster::start("e2e-hosts-agent-kill", n, false);
+    // A first, so it leads the group (Tansu 0.6 keeps a dead leader; no worker dies here).
+    let a = c.worker(WORKERS[0]);
+    wait_holding(&a, 4);
+    let serve = c.serve();
+    serve.wait_for(Duration::from_secs(60), "a in the catalog", || {
+        get(&serve, "/api/v1/leaves", &[])["leaves"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    });
+    serve.wait_total("*", lines_now(n), Duration::from_secs(120));
+    // Lines keep coming (5 per file every 50 ms) while B joins and the agent is killed, so
+    // the agent dies with records delivered but not checkpointed. At most 10,000 lines in all:
+    // the oracle's terms aggregation lists that many values.
+    let writer = Writer::start(write_seq, &c.logs, n, 5, Duration::from_millis(50));
+    writer.wait_more(100);
+    let b = c.worker(WORKERS[1]);
+    // Killed three times while the partitions move, each time with records delivered but
+    // maybe not checkpointed.
+    for _ in 0..3 {
+        c.restart_agent_killed();
+        writer.wait_more(30);
+    }
+    let mut n = writer.stop();
+    wait_holding(&a, 2);
+    wait_holding(&b, 2);
+    // More lines after the split, from the restarted agent.
+    write_seq(&c.logs, n, n + 100);
+    n += 100;
+    assert!(lines_now(n) <= 10_000, "{n} lines per file");
+    serve.wait_total("*", lines_now(n), Duration::from_secs(180));
+    // Let the last copies arrive (they are skipped; one stored would show below), and the
+    // catalog records catch up with the group's committed offsets.
+    std::thread::sleep(Duration::from_secs(2));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = serve.search("*", 1, 0, "desc");
+        if missing(&s).is_empty() && s["total"].as_u64() == Some(lines_now(n)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no complete answer of {} lines: total {}, missing {}; leaves {}",
+            lines_now(n),
+            s["total"],
+            s["missing"],
+            get(&serve, "/api/v1/leaves", &[])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_complete(&serve, n);
+    assert_no_overlap(&serve, lines_now(n));
+    // Records the workers skipped as sent twice (`records already stored ... count=N`).
+    let skipped: u64 = [&a, &b]
+        .iter()
+        .flat_map(|w| w.log_lines())
+        .filter(|l| l.contains("records already stored"))
+        .filter_map(|l| {
+            l.split("count=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    eprintln!("agent killed during a hand-over: {} lines, each once; {skipped} copies sent again by the agent skipped", lines_now(n));
+    drop(serve);
+    c.agent.take().unwrap().stop();
+    b.stop();
+    wait_holding(&a, 4);
     a.stop();
 }
 
@@ -595,7 +1070,10 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
     wait_holding(&a, 2);
     b.stop();
     let held = wait_holding(&a, 4);
-    assert!(a_first.iter().all(|p| held.contains(p)), "{a_first:?} {held:?}");
+    assert!(
+        a_first.iter().all(|p| held.contains(p)),
+        "{a_first:?} {held:?}"
+    );
     write_seq(&c.logs, n, n + 50);
     n += 50;
     // B is back on its disk for its middle generations; the answer is complete and exact.
@@ -612,7 +1090,8 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
     for p in &a_first {
         // The files' keys need not hash to every partition: one that never held a record has
         // no cover on any leaf.
-        if serve.search(&format!("kafka.partition:{p}"), 1, 0, "desc")["total"].as_u64() == Some(0) {
+        if serve.search(&format!("kafka.partition:{p}"), 1, 0, "desc")["total"].as_u64() == Some(0)
+        {
             continue;
         }
         checked += 1;
@@ -626,7 +1105,10 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
         let want: BTreeSet<&str> = both.iter().map(|s| s.as_str()).collect();
         assert_eq!(leaves, want, "partition {p}: {status}");
     }
-    assert!(checked > 0, "none of A's first partitions {a_first:?} held records: {status}");
+    assert!(
+        checked > 0,
+        "none of A's first partitions {a_first:?} held records: {status}"
+    );
     drop(serve);
     let mut c = c;
     c.agent.take().unwrap().stop();
@@ -640,10 +1122,21 @@ fn a_partition_moving_a_to_b_to_a_after_a_crash_is_stored_once() {
 fn cut_route(hosts: &Hosts, host: usize, to: &str, cut: bool) {
     let route = format!("{to}/32");
     let out = std::process::Command::new("ip")
-        .args(["-n", hosts.name(host), "route", if cut { "add" } else { "del" }, "blackhole", &route])
+        .args([
+            "-n",
+            hosts.name(host),
+            "route",
+            if cut { "add" } else { "del" },
+            "blackhole",
+            &route,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "ip route: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ip route: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// What the root answers now, checked for double counts whatever is still arriving: each
@@ -651,15 +1144,35 @@ fn cut_route(hosts: &Hosts, host: usize, to: &str, cut: bool) {
 /// search's total and `missing`.
 fn assert_counted_once(serve: &Server) -> (u64, Value) {
     let search = serve.search("*", 1, 0, "desc");
-    let terms = get(serve, "/api/v1/terms", &[("field", "labels.seq"), ("size", "10000")]);
+    let terms = get(
+        serve,
+        "/api/v1/terms",
+        &[("field", "labels.seq"), ("size", "10000")],
+    );
     for b in terms["buckets"].as_array().unwrap() {
-        assert_eq!(b["count"], 1, "a sequence number counted twice: {b} {}", search["missing"]);
+        assert_eq!(
+            b["count"], 1,
+            "a sequence number counted twice: {b} {}",
+            search["missing"]
+        );
     }
     assert_eq!(terms["other"], 0, "{terms}");
-    let parts = get(serve, "/api/v1/terms", &[("field", "kafka.partition"), ("size", "100")]);
+    let parts = get(
+        serve,
+        "/api/v1/terms",
+        &[("field", "kafka.partition"), ("size", "100")],
+    );
     for b in parts["buckets"].as_array().unwrap() {
         let q = format!("kafka.partition:{}", b["value"].as_str().unwrap());
-        let offsets = get(serve, "/api/v1/terms", &[("q", q.as_str()), ("field", "kafka.offset"), ("size", "10000")]);
+        let offsets = get(
+            serve,
+            "/api/v1/terms",
+            &[
+                ("q", q.as_str()),
+                ("field", "kafka.offset"),
+                ("size", "10000"),
+            ],
+        );
         for o in offsets["buckets"].as_array().unwrap() {
             assert_eq!(o["count"], 1, "{q}: offset counted twice: {o}");
         }
@@ -689,9 +1202,17 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     wait_holding(&a, 4);
     let b = c.worker(WORKERS[1]);
     let serve = c.serve();
-    serve.wait_for(Duration::from_secs(60), "both workers in the catalog", || {
-        get(&serve, "/api/v1/leaves", &[])["leaves"].as_array().unwrap().len() == 2
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "both workers in the catalog",
+        || {
+            get(&serve, "/api/v1/leaves", &[])["leaves"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 2
+        },
+    );
     wait_holding(&a, 2);
     let b_parts = wait_holding(&b, 2);
     write_seq(&c.logs, n, n + 50);
@@ -719,8 +1240,14 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     let broker = c.hosts.addr(TANSU);
     cut_route(&c.hosts, WORKERS[1], &broker, true);
     let cut = std::time::Instant::now();
-    assert!(!c.hosts.reachable(WORKERS[1], &c.kafka.brokers), "B still reaches the broker");
-    assert!(c.hosts.reachable(SERVE, &b_addr), "the root no longer reaches B");
+    assert!(
+        !c.hosts.reachable(WORKERS[1], &c.kafka.brokers),
+        "B still reaches the broker"
+    );
+    assert!(
+        c.hosts.reachable(SERVE, &b_addr),
+        "the root no longer reaches B"
+    );
     write_seq(&c.logs, n, n + 50);
     let during = n;
     n += 50;
@@ -733,61 +1260,114 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         if held_partitions(&a.log_lines()).is_some_and(|p| p.len() == 4) {
             break;
         }
-        assert!(cut.elapsed() < Duration::from_secs(60), "B's partitions did not move to A");
+        assert!(
+            cut.elapsed() < Duration::from_secs(60),
+            "B's partitions did not move to A"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let moved = cut.elapsed();
     let held = held_partitions(&a.log_lines()).unwrap();
-    assert!(b_parts.iter().all(|p| held.contains(p)), "{b_parts:?} {held:?}");
-    eprintln!("zombie: B's partitions {b_parts:?} on A {moved:?} after the cut ({polls} checked answers)");
+    assert!(
+        b_parts.iter().all(|p| held.contains(p)),
+        "{b_parts:?} {held:?}"
+    );
+    eprintln!(
+        "zombie: B's partitions {b_parts:?} on A {moved:?} after the cut ({polls} checked answers)"
+    );
     // The lines written during the cut, B's partitions' too, are all answered (by A), once;
     // whatever the root does not answer is named missing, with B's address or none.
     let phase = format!("labels.phase:{during}");
-    serve.wait_for(Duration::from_secs(60), "the lines of the cut answered", || {
-        assert_counted_once(&serve);
-        serve.search(&phase, 1, 0, "desc")["total"].as_u64() == Some((FILES * 50) as u64)
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "the lines of the cut answered",
+        || {
+            assert_counted_once(&serve);
+            serve.search(&phase, 1, 0, "desc")["total"].as_u64() == Some((FILES * 50) as u64)
+        },
+    );
     let answered = cut.elapsed();
     // B publishes no catalog record, but its leaf answers: once its record has expired
     // (catalog_ttl, 8 s by serve's clock, which reads it within a second of its publish time:
     // same machine) the root still asks B (the same worker answers), so the answer is complete
     // and exact, B's copy of what A read again counted once.
-    let b_record = |status: &Value| status["leaves"].as_array().unwrap().iter().find(|l| l["addr"] == b_addr.as_str()).cloned();
-    let published = b_record(&get(&serve, "/api/v1/leaves", &[])).expect("B no longer searched before its record expired")["updated_ms"]
+    let b_record = |status: &Value| {
+        status["leaves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["addr"] == b_addr.as_str())
+            .cloned()
+    };
+    let published = b_record(&get(&serve, "/api/v1/leaves", &[]))
+        .expect("B no longer searched before its record expired")["updated_ms"]
         .as_u64()
         .unwrap();
-    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
     // Past the ttl by a margin (the read delay, a probe period of 2 s).
     while now_ms() < published + 8_000 + 4_000 {
         assert_counted_once(&serve);
         std::thread::sleep(Duration::from_millis(200));
     }
     let status = get(&serve, "/api/v1/leaves", &[]);
-    let rec = b_record(&status).unwrap_or_else(|| panic!("B not searched after its record expired: {status}"));
-    assert_eq!(rec["updated_ms"].as_u64(), Some(published), "B published a record while cut: {rec}");
-    assert!(!status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str()), "{status}");
+    let rec = b_record(&status)
+        .unwrap_or_else(|| panic!("B not searched after its record expired: {status}"));
+    assert_eq!(
+        rec["updated_ms"].as_u64(),
+        Some(published),
+        "B published a record while cut: {rec}"
+    );
+    assert!(
+        !status["gone"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["addr"] == b_addr.as_str()),
+        "{status}"
+    );
     assert_complete(&serve, n);
     let expired_answered = cut.elapsed();
-    eprintln!("zombie: B's record {} ms old, B still answers: complete", now_ms() - published);
+    eprintln!(
+        "zombie: B's record {} ms old, B still answers: complete",
+        now_ms() - published
+    );
 
     // The root loses B too: after catalog_ttl without an answer B is gone, and what only B's
     // disk holds is named missing, with B's address; the total and the offsets named account
     // for every line.
     let b_host = c.hosts.addr(WORKERS[1]);
     cut_route(&c.hosts, SERVE, &b_host, true);
-    assert!(!c.hosts.reachable(SERVE, &b_addr), "the root still reaches B");
+    assert!(
+        !c.hosts.reachable(SERVE, &b_addr),
+        "the root still reaches B"
+    );
     serve.wait_for(Duration::from_secs(40), "B gone from the catalog", || {
-
         let status = get(&serve, "/api/v1/leaves", &[]);
         status["leaves"].as_array().unwrap().len() == 1
-            && status["gone"].as_array().unwrap().iter().any(|g| g["addr"] == b_addr.as_str())
+            && status["gone"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["addr"] == b_addr.as_str())
     });
     let (total, gone) = assert_counted_once(&serve);
     let named: u64 = gone
         .as_array()
-        .map(|a| a.iter().map(|m| m["to"].as_u64().unwrap() - m["from"].as_u64().unwrap()).sum())
+        .map(|a| {
+            a.iter()
+                .map(|m| m["to"].as_u64().unwrap() - m["from"].as_u64().unwrap())
+                .sum()
+        })
         .unwrap_or(0);
-    assert!(named > 0 && total < lines_now(n) && total + named >= lines_now(n), "total {total}: {gone}");
+    assert!(
+        named > 0 && total < lines_now(n) && total + named >= lines_now(n),
+        "total {total}: {gone}"
+    );
     let mut named_parts = BTreeSet::new();
     for m in gone.as_array().unwrap() {
         let leaf = m["leaf"].as_str().unwrap();
@@ -795,23 +1375,38 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
         named_parts.insert(m["partition"].as_i64().unwrap());
     }
     assert_eq!(named_parts, held_by_b, "{gone}");
-    eprintln!("zombie: during the cut total {total} of {}, {named} offsets named missing: {gone}", lines_now(n));
+    eprintln!(
+        "zombie: during the cut total {total} of {}, {named} offsets named missing: {gone}",
+        lines_now(n)
+    );
 
     // The cut heals: B rejoins the group and the catalog; the answer is complete and exact.
-    let rebalances = b.log_lines().iter().filter(|l| l.contains("rebalance done")).count();
+    let rebalances = b
+        .log_lines()
+        .iter()
+        .filter(|l| l.contains("rebalance done"))
+        .count();
     cut_route(&c.hosts, WORKERS[1], &broker, false);
     cut_route(&c.hosts, SERVE, &b_host, false);
     let healed = std::time::Instant::now();
-    b.wait_log(Duration::from_secs(60), "B rejoined with partitions", |log| {
-        log.iter().filter(|l| l.contains("rebalance done")).count() > rebalances
-            && held_partitions(log).is_some_and(|p| !p.is_empty())
-    });
+    b.wait_log(
+        Duration::from_secs(60),
+        "B rejoined with partitions",
+        |log| {
+            log.iter().filter(|l| l.contains("rebalance done")).count() > rebalances
+                && held_partitions(log).is_some_and(|p| !p.is_empty())
+        },
+    );
     write_seq(&c.logs, n, n + 50);
     n += 50;
-    serve.wait_for(Duration::from_secs(60), "a complete answer after the heal", || {
-        let (total, gone) = assert_counted_once(&serve);
-        gone.as_array().is_none_or(|a| a.is_empty()) && total == lines_now(n)
-    });
+    serve.wait_for(
+        Duration::from_secs(60),
+        "a complete answer after the heal",
+        || {
+            let (total, gone) = assert_counted_once(&serve);
+            gone.as_array().is_none_or(|a| a.is_empty()) && total == lines_now(n)
+        },
+    );
     assert_complete(&serve, n);
     // Both leaves answer again; the leaves together hold more than the total when B's zombie
     // copy overlaps A's generations (the cover counted it once).
@@ -830,7 +1425,12 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|g| format!("p{} {}..{} ({} docs, live {})", g["partition"], g["from"], g["to"], g["docs"], g["live"]))
+            .map(|g| {
+                format!(
+                    "p{} {}..{} ({} docs, live {})",
+                    g["partition"], g["from"], g["to"], g["docs"], g["live"]
+                )
+            })
             .collect();
         eprintln!("zombie: leaf {}: {}", l["addr"], gens.join(", "));
     }

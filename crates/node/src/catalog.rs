@@ -25,7 +25,9 @@
 //! before it expires, so a zombie's answers never flip to missing in between); while the same
 //! worker answers (its id, so not a new process at that address) it stays searched with the
 //! generations it answers now, and only once it has not answered for `catalog_ttl` either is
-//! it gone. The cover counts its copy once beside the partition's new owner's.
+//! it gone. The cover counts its copy once beside the partition's new owner's. Each address is
+//! asked on its own: one that hangs until `[serve] leaf_timeout` is not asked again meanwhile
+//! and holds back no other (a zombie's answers keep coming every [`PROBE_EVERY`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,7 +53,7 @@ const MAX_GONE: usize = 1000;
 /// How often `serve` asks the leaves of quiet records (not refreshed for half the ttl) whether
 /// they still answer.
 pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(2);
-/// At most this many addresses of quiet records are asked per round (the most recently
+/// At most this many addresses of quiet records are being asked at once (the most recently
 /// seen first), so a thousand gone workers do not cost a thousand requests every round.
 const MAX_PROBED: usize = 32;
 
@@ -169,7 +171,10 @@ impl CatalogLeaves {
         std::thread::Builder::new()
             .name("catalog-reader".into())
             .spawn(move || follow(reader, &kafka, &topic, weak, stop))
-            .map_err(|source| NodeError::Thread { what: "catalog reader", source })?;
+            .map_err(|source| NodeError::Thread {
+                what: "catalog reader",
+                source,
+            })?;
         Ok(me)
     }
 
@@ -201,6 +206,10 @@ impl CatalogLeaves {
     ) -> Result<()> {
         let client = loglynx_search::leaf_client(&settings).map_err(NodeError::Search)?;
         let weak = Arc::downgrade(self);
+        // The addresses asked and not answered yet: a leaf that hangs until `leaf_timeout`
+        // is not asked again meanwhile, and holds back no other address (each call is a
+        // task of its own, not part of a round that waits for its slowest call).
+        let pending: Arc<Mutex<BTreeSet<String>>> = Arc::new(Mutex::new(BTreeSet::new()));
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -208,23 +217,30 @@ impl CatalogLeaves {
                     _ = tokio::time::sleep(PROBE_EVERY) => {}
                 }
                 let Some(me) = weak.upgrade() else { return };
-                let asked = me.quiet();
+                let asked = {
+                    let mut busy = pending.lock().unwrap_or_else(|e| e.into_inner());
+                    let asked = me.quiet(&busy);
+                    busy.extend(asked.iter().map(|(_, _, addr)| addr.clone()));
+                    asked
+                };
                 drop(me);
-                if asked.is_empty() {
-                    continue;
-                }
-                let mut calls = tokio::task::JoinSet::new();
                 for (key, worker, addr) in asked {
-                    let (client, settings) = (client.clone(), settings.clone());
-                    calls.spawn(async move {
+                    let (client, settings, weak, pending) = (
+                        client.clone(),
+                        settings.clone(),
+                        weak.clone(),
+                        pending.clone(),
+                    );
+                    tokio::spawn(async move {
                         let answer = loglynx_search::leaf_status(&client, &addr, &settings).await;
-                        (key, worker, addr, answer)
+                        if let Some(me) = weak.upgrade() {
+                            me.answered(&key, &worker, &addr, answer);
+                        }
+                        pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&addr);
                     });
-                }
-                while let Some(done) = calls.join_next().await {
-                    let Ok((key, worker, addr, answer)) = done else { continue };
-                    let Some(me) = weak.upgrade() else { return };
-                    me.answered(&key, &worker, &addr, answer);
                 }
             }
         });
@@ -232,12 +248,16 @@ impl CatalogLeaves {
     }
 
     /// The quiet records to ask (key, worker, address): not refreshed for half the ttl, one
-    /// per address, none at the address of a record refreshed since, the most recently seen
-    /// first, at most [`MAX_PROBED`].
-    fn quiet(&self) -> Vec<(String, String, String)> {
+    /// per address, none at the address of a record refreshed since nor at one still being
+    /// asked (`pending`), the most recently seen first, at most [`MAX_PROBED`] with `pending`.
+    fn quiet(&self, pending: &BTreeSet<String>) -> Vec<(String, String, String)> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let half = self.ttl / 2;
-        let fresh: BTreeSet<&str> = known.values().filter(|(_, seen)| seen.elapsed() < half).map(|(r, _)| r.addr.as_str()).collect();
+        let fresh: BTreeSet<&str> = known
+            .values()
+            .filter(|(_, seen)| seen.elapsed() < half)
+            .map(|(r, _)| r.addr.as_str())
+            .collect();
         let mut quiet: Vec<(&String, &CatalogRecord, Instant)> = known
             .iter()
             .filter(|(_, (r, seen))| seen.elapsed() >= half && !fresh.contains(r.addr.as_str()))
@@ -247,8 +267,8 @@ impl CatalogLeaves {
         let mut addrs = BTreeSet::new();
         quiet
             .into_iter()
-            .filter(|(_, r, _)| addrs.insert(r.addr.clone()))
-            .take(MAX_PROBED)
+            .filter(|(_, r, _)| addrs.insert(r.addr.clone()) && !pending.contains(&r.addr))
+            .take(MAX_PROBED.saturating_sub(pending.len()))
             .map(|(k, r, _)| (k.clone(), r.worker.clone(), r.addr.clone()))
             .collect()
     }
@@ -256,7 +276,13 @@ impl CatalogLeaves {
     /// Takes the answer of the leaf of the quiet record `key`: the same worker answering keeps
     /// it searched, with the generations it holds now (also what is named missing if it stops
     /// answering later).
-    fn answered(&self, key: &str, worker: &str, addr: &str, answer: std::result::Result<loglynx_search::LeafStatus, String>) {
+    fn answered(
+        &self,
+        key: &str,
+        worker: &str,
+        addr: &str,
+        answer: std::result::Result<loglynx_search::LeafStatus, String>,
+    ) {
         let status = match answer {
             Ok(s) if s.worker == worker => s,
             Ok(s) => {
@@ -269,7 +295,9 @@ impl CatalogLeaves {
             }
         };
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let Some((rec, seen)) = known.get_mut(key) else { return };
+        let Some((rec, seen)) = known.get_mut(key) else {
+            return;
+        };
         if rec.worker != worker {
             return;
         }
@@ -341,7 +369,12 @@ impl CatalogLeaves {
                 // holds (the records it named are forgotten, the address is searched again).
                 // By the topic's order, so every root agrees.
                 let lost_key = format!("{LOST_PREFIX}{}", rec.addr);
-                if let Some(l) = self.lost.lock().unwrap_or_else(|e| e.into_inner()).remove(&lost_key) {
+                if let Some(l) = self
+                    .lost
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&lost_key)
+                {
                     known.retain(|_, (r, _)| !l.workers.contains(&r.worker));
                     left.retain(|_, (r, _)| !l.workers.contains(&r.worker));
                     tracing::info!(addr = %rec.addr, worker = %rec.worker, "a worker runs again at an address whose loss was accepted: no longer lost");
@@ -351,7 +384,10 @@ impl CatalogLeaves {
             }
             Err(e) => tracing::warn!("{e}; skipped"),
         }
-        let expired = known.values().filter(|(_, seen)| seen.elapsed() >= self.ttl).count();
+        let expired = known
+            .values()
+            .filter(|(_, seen)| seen.elapsed() >= self.ttl)
+            .count();
         if expired + left.len() > MAX_GONE {
             forget_oldest(&mut known, &mut left, self.ttl);
         }
@@ -368,13 +404,19 @@ impl CatalogLeaves {
         if rec.updated_ms == 0 || self.caught_up.load(Ordering::Acquire) {
             return now;
         }
-        let age = Duration::from_millis(loglynx_telemetry::health::now_ms().saturating_sub(rec.updated_ms));
+        let age = Duration::from_millis(
+            loglynx_telemetry::health::now_ms().saturating_sub(rec.updated_ms),
+        );
         now.checked_sub(age.min(self.ttl)).unwrap_or(now)
     }
 
     /// The consumer groups of the live workers.
     fn groups(&self) -> BTreeSet<String> {
-        self.leaves().into_iter().map(|r| r.group).filter(|g| !g.is_empty()).collect()
+        self.leaves()
+            .into_iter()
+            .map(|r| r.group)
+            .filter(|g| !g.is_empty())
+            .collect()
     }
 }
 
@@ -384,8 +426,15 @@ fn forget_oldest(
     left: &mut HashMap<String, (CatalogRecord, Instant)>,
     ttl: Duration,
 ) {
-    let oldest_known = known.iter().filter(|(_, (_, seen))| seen.elapsed() >= ttl).min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
-    let oldest_left = left.iter().min_by_key(|(_, (_, seen))| *seen).map(|(k, (_, s))| (k.clone(), *s));
+    let oldest_known = known
+        .iter()
+        .filter(|(_, (_, seen))| seen.elapsed() >= ttl)
+        .min_by_key(|(_, (_, seen))| *seen)
+        .map(|(k, (_, s))| (k.clone(), *s));
+    let oldest_left = left
+        .iter()
+        .min_by_key(|(_, (_, seen))| *seen)
+        .map(|(k, (_, s))| (k.clone(), *s));
     let from_left = match (&oldest_known, &oldest_left) {
         (Some((_, a)), Some((_, b))) => b < a,
         (None, Some(_)) => true,
@@ -450,7 +499,12 @@ struct Committed {
 
 impl Committed {
     fn new(kafka: &KafkaConfig) -> Committed {
-        Committed { kafka: kafka.clone(), readers: HashMap::new(), last: None, warned: false }
+        Committed {
+            kafka: kafka.clone(),
+            readers: HashMap::new(),
+            last: None,
+            warned: false,
+        }
     }
 
     /// Reads them again when [`COMMITTED_EVERY`] has passed. Offsets only grow: a failed read
@@ -503,8 +557,11 @@ impl Directory for CatalogLeaves {
     fn leaves(&self) -> Vec<CatalogRecord> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let answering = self.answering.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<CatalogRecord> =
-            known.iter().filter(|(k, (_, seen))| self.searched(k, *seen, &answering)).map(|(_, (r, _))| r.clone()).collect();
+        let mut out: Vec<CatalogRecord> = known
+            .iter()
+            .filter(|(k, (_, seen))| self.searched(k, *seen, &answering))
+            .map(|(_, (r, _))| r.clone())
+            .collect();
         drop(answering);
         drop(known);
         if let Some(fixed) = &self.fixed {
@@ -534,24 +591,42 @@ impl Directory for CatalogLeaves {
     }
 
     fn committed(&self) -> BTreeMap<i32, u64> {
-        self.committed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.committed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn lost(&self) -> Vec<LostRecord> {
-        let mut out: Vec<LostRecord> = self.lost.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let mut out: Vec<LostRecord> = self
+            .lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         out.sort_by(|a, b| a.addr.cmp(&b.addr));
         out
     }
 
     fn record_lost(&self, rec: LostRecord) -> std::result::Result<(), String> {
         let Some(kafka) = &self.kafka else {
-            return Err("this catalog reader does not write: accept the loss through serve --catalog".into());
+            return Err(
+                "this catalog reader does not write: accept the loss through serve --catalog"
+                    .into(),
+            );
         };
         let (key, value) = (rec.key(), rec.encode());
         let producer = SideProducer::new(kafka).map_err(|e| e.to_string())?;
         producer
-            .send(&catalog_topic(&kafka.topic), &[(key.clone(), value.clone())], SEND_TIMEOUT)
-            .map_err(|e| format!("the accepted loss was not written to the catalog topic: {e}; try again"))?;
+            .send(
+                &catalog_topic(&kafka.topic),
+                &[(key.clone(), value.clone())],
+                SEND_TIMEOUT,
+            )
+            .map_err(|e| {
+                format!("the accepted loss was not written to the catalog topic: {e}; try again")
+            })?;
         self.take(&key, &value);
         tracing::warn!(addr = %rec.addr, workers = ?rec.workers, ranges = rec.ranges.len(), "loss accepted: these offsets are no longer named missing");
         Ok(())
@@ -566,7 +641,15 @@ mod tests {
     #[test]
     fn records_come_and_go_and_other_versions_are_skipped() {
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: false };
+        let rec = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 0,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: false,
+        };
         c.take("w1", &rec.encode());
         c.take("w9", br#"{"version": 9, "worker": "w9"}"#);
         assert_eq!(c.leaves(), vec![rec.clone()]);
@@ -574,15 +657,29 @@ mod tests {
         assert_eq!(c.groups(), ["g".to_string()].into_iter().collect());
         c.take("w1", b"");
         assert!(c.leaves().is_empty());
-        assert_eq!(c.gone(), vec![rec.clone()], "a worker that left is gone, not forgotten");
+        assert_eq!(
+            c.gone(),
+            vec![rec.clone()],
+            "a worker that left is gone, not forgotten"
+        );
         c.take("w1", &rec.encode());
-        assert_eq!((c.leaves(), c.gone()), (vec![rec.clone()], vec![]), "back again");
+        assert_eq!(
+            (c.leaves(), c.gone()),
+            (vec![rec.clone()], vec![]),
+            "back again"
+        );
         let stale = CatalogLeaves::new(Duration::ZERO, None);
         stale.take("w1", &rec.encode());
-        assert!(stale.leaves().is_empty(), "a record older than the ttl is ignored");
+        assert!(
+            stale.leaves().is_empty(),
+            "a record older than the ttl is ignored"
+        );
         assert_eq!(stale.gone(), vec![rec.clone()], "and kept as gone");
         // A clean exit's last record: gone at once, and still gone for a reader that starts later.
-        let last = CatalogRecord { left: true, ..rec.clone() };
+        let last = CatalogRecord {
+            left: true,
+            ..rec.clone()
+        };
         c.take("w1", &last.encode());
         assert!(c.leaves().is_empty());
         assert_eq!(c.gone(), vec![last.clone()]);
@@ -591,10 +688,19 @@ mod tests {
         later.take("w1", &last.encode());
         assert_eq!((later.leaves(), later.gone()), (vec![], vec![last]));
         // An accepted loss; its tombstone takes it back.
-        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        let lost = LostRecord {
+            version: CATALOG_VERSION,
+            addr: "a:1".into(),
+            workers: vec!["w1".into()],
+            ranges: vec![],
+            at_ms: 1,
+        };
         later.take(&lost.key(), &lost.encode());
         assert_eq!(later.lost(), vec![lost.clone()]);
-        assert!(later.record_lost(lost.clone()).is_err(), "a reader without kafka settings does not write");
+        assert!(
+            later.record_lost(lost.clone()).is_err(),
+            "a reader without kafka settings does not write"
+        );
         later.take(&lost.key(), b"");
         assert!(later.lost().is_empty());
     }
@@ -603,28 +709,82 @@ mod tests {
     /// searched while its leaf answers as the same worker, with the generations it answers.
     #[test]
     fn an_expired_record_whose_leaf_answers_as_itself_is_still_searched() {
-        let gen = |to: u64| Generation { partition: 0, id: "g0".into(), from: 0, to, min_timestamp: None, max_timestamp: None, docs: to, live: true };
+        let gen = |to: u64| Generation {
+            partition: 0,
+            id: "g0".into(),
+            from: 0,
+            to,
+            min_timestamp: None,
+            max_timestamp: None,
+            docs: to,
+            live: true,
+        };
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
         // Read from the backlog and published long ago: expired at once.
-        let rec = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 1, group: "g".into(), generations: vec![gen(10)], left: false };
+        let rec = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 1,
+            group: "g".into(),
+            generations: vec![gen(10)],
+            left: false,
+        };
         c.take("w1", &rec.encode());
         assert_eq!((c.leaves(), c.gone()), (vec![], vec![rec.clone()]));
-        assert_eq!(c.quiet(), vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]);
+        assert_eq!(
+            c.quiet(&BTreeSet::new()),
+            vec![("w1".to_string(), "w1".to_string(), "a:1".to_string())]
+        );
         c.answered("w1", "w1", "a:1", Err("connection refused".into()));
-        assert!(c.leaves().is_empty(), "a leaf that does not answer stays gone");
-        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w2".into(), generations: vec![gen(30)] }));
-        assert!(c.leaves().is_empty(), "another process at the address is not the gone worker");
-        c.answered("w1", "w1", "a:1", Ok(LeafStatus { worker: "w1".into(), generations: vec![gen(20)] }));
-        let answering = CatalogRecord { generations: vec![gen(20)], ..rec.clone() };
+        assert!(
+            c.leaves().is_empty(),
+            "a leaf that does not answer stays gone"
+        );
+        c.answered(
+            "w1",
+            "w1",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "w2".into(),
+                generations: vec![gen(30)],
+            }),
+        );
+        assert!(
+            c.leaves().is_empty(),
+            "another process at the address is not the gone worker"
+        );
+        c.answered(
+            "w1",
+            "w1",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "w1".into(),
+                generations: vec![gen(20)],
+            }),
+        );
+        let answering = CatalogRecord {
+            generations: vec![gen(20)],
+            ..rec.clone()
+        };
         assert_eq!((c.leaves(), c.gone()), (vec![answering.clone()], vec![]));
         // Another worker's live record at a different address: only the expired one is asked;
         // a live record at the expired one's address (a new process there): none is.
-        let other = CatalogRecord { worker: "w3".into(), addr: "b:1".into(), updated_ms: 0, ..rec.clone() };
+        let other = CatalogRecord {
+            worker: "w3".into(),
+            addr: "b:1".into(),
+            updated_ms: 0,
+            ..rec.clone()
+        };
         c.take("w3", &other.encode());
-        assert_eq!(c.quiet().len(), 1);
-        let back = CatalogRecord { worker: "w4".into(), updated_ms: 0, ..rec.clone() };
+        assert_eq!(c.quiet(&BTreeSet::new()).len(), 1);
+        let back = CatalogRecord {
+            worker: "w4".into(),
+            updated_ms: 0,
+            ..rec.clone()
+        };
         c.take("w4", &back.encode());
-        assert!(c.quiet().is_empty());
+        assert!(c.quiet(&BTreeSet::new()).is_empty());
     }
 
     /// Issue 13: after a serve restart, a crashed worker's old record is gone at once.
@@ -643,7 +803,11 @@ mod tests {
         let c = CatalogLeaves::new(Duration::from_secs(30), None);
         // The backlog a restarted serve reads: a worker that crashed 2 minutes ago, one that
         // published a second ago, one whose clock is ahead.
-        let (crashed, alive, ahead) = (rec("crashed", now - 120_000), rec("alive", now - 1_000), rec("ahead", now + 600_000));
+        let (crashed, alive, ahead) = (
+            rec("crashed", now - 120_000),
+            rec("alive", now - 1_000),
+            rec("ahead", now + 600_000),
+        );
         for r in [&crashed, &alive, &ahead] {
             c.take(&r.worker, &r.encode());
         }
@@ -663,18 +827,41 @@ mod tests {
     /// Issue 13: a record from an address whose loss was accepted clears the loss.
     #[test]
     fn a_worker_running_again_at_a_lost_address_clears_the_loss() {
-        let old = CatalogRecord { version: CATALOG_VERSION, worker: "w1".into(), addr: "a:1".into(), updated_ms: 0, group: "g".into(), generations: Vec::new(), left: true };
+        let old = CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: "w1".into(),
+            addr: "a:1".into(),
+            updated_ms: 0,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: true,
+        };
         let c = CatalogLeaves::new(Duration::from_secs(60), None);
         c.take("w1", &old.encode());
-        let lost = LostRecord { version: CATALOG_VERSION, addr: "a:1".into(), workers: vec!["w1".into()], ranges: vec![], at_ms: 1 };
+        let lost = LostRecord {
+            version: CATALOG_VERSION,
+            addr: "a:1".into(),
+            workers: vec!["w1".into()],
+            ranges: vec![],
+            at_ms: 1,
+        };
         c.take(&lost.key(), &lost.encode());
         assert_eq!(c.lost(), vec![lost.clone()]);
         // Another address publishing changes nothing.
-        let other = CatalogRecord { worker: "w2".into(), addr: "b:1".into(), left: false, ..old.clone() };
+        let other = CatalogRecord {
+            worker: "w2".into(),
+            addr: "b:1".into(),
+            left: false,
+            ..old.clone()
+        };
         c.take("w2", &other.encode());
         assert_eq!(c.lost(), vec![lost.clone()]);
         // A new worker at the lost address: the loss is cleared, the record it named forgotten.
-        let again = CatalogRecord { worker: "w3".into(), left: false, ..old.clone() };
+        let again = CatalogRecord {
+            worker: "w3".into(),
+            left: false,
+            ..old.clone()
+        };
         c.take("w3", &again.encode());
         assert!(c.lost().is_empty());
         assert!(c.gone().is_empty(), "{:?}", c.gone());
@@ -682,5 +869,145 @@ mod tests {
         // When it goes, only its own record is gone.
         c.take("w3", b"");
         assert_eq!(c.gone(), vec![again]);
+    }
+
+    /// A leaf at `listener` answering every request, once per connection, with `body`.
+    async fn answer_with(listener: tokio::net::TcpListener, body: String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            });
+        }
+    }
+
+    fn quiet_record(worker: &str, addr: &str) -> CatalogRecord {
+        // Read from the backlog and published long ago: quiet (and expired) at once.
+        CatalogRecord {
+            version: CATALOG_VERSION,
+            worker: worker.into(),
+            addr: addr.into(),
+            updated_ms: 1,
+            group: "g".into(),
+            generations: Vec::new(),
+            left: false,
+        }
+    }
+
+    fn settings(timeout: Duration) -> loglynx_search::RootSettings {
+        loglynx_search::RootSettings {
+            timeout,
+            key: None,
+            tls: false,
+            ca_pem: None,
+        }
+    }
+
+    /// Issue 13: a quiet leaf that hangs (accepts, never answers) does not hold back the
+    /// probes of an answering zombie: before, a round waited for its slowest call, so with
+    /// `leaf_timeout` past `catalog_ttl` the zombie's answers stopped counting and it was
+    /// named missing although it answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_quiet_leaf_does_not_hold_back_an_answering_one() {
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hanging_addr = hanging.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = hanging.accept().await {
+                held.push(s);
+            }
+        });
+        let zombie = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let zombie_addr = zombie.local_addr().unwrap().to_string();
+        let status = LeafStatus {
+            worker: "zombie".into(),
+            generations: Vec::new(),
+        };
+        tokio::spawn(answer_with(zombie, serde_json::to_string(&status).unwrap()));
+
+        let ttl = Duration::from_secs(5);
+        let c = Arc::new(CatalogLeaves::new(ttl, None));
+        // The hanging one was seen last, so it is asked first.
+        c.take("zombie", &quiet_record("zombie", &zombie_addr).encode());
+        c.take("hung", &quiet_record("hung", &hanging_addr).encode());
+        assert!(c.leaves().is_empty());
+        let stop = tokio_util::sync::CancellationToken::new();
+        c.probe_quiet(settings(Duration::from_secs(60)), stop.clone())
+            .unwrap();
+        let searched = |c: &CatalogLeaves| {
+            c.leaves()
+                .iter()
+                .map(|r| r.worker.clone())
+                .collect::<Vec<_>>()
+        };
+        let first = Instant::now();
+        while searched(&c) != ["zombie"] {
+            assert!(
+                first.elapsed() < 3 * PROBE_EVERY,
+                "the answering zombie was not searched: {:?}",
+                searched(&c)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // For three ttls it stays searched (its answers keep coming every PROBE_EVERY), and
+        // the hanging one is never searched.
+        let until = Instant::now() + 3 * ttl;
+        while Instant::now() < until {
+            assert_eq!(searched(&c), ["zombie"], "after {:?}", first.elapsed());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.cancel();
+    }
+
+    /// Issue 13: a zombie that answers is searched, so its loss cannot be accepted
+    /// (`loglynx leaves forget`); once it no longer answers it is gone and can be.
+    #[tokio::test]
+    async fn the_loss_of_an_answering_zombie_is_refused() {
+        let c = Arc::new(CatalogLeaves::new(Duration::from_millis(300), None));
+        c.take("z", &quiet_record("z", "a:1").encode());
+        c.answered(
+            "z",
+            "z",
+            "a:1",
+            Ok(LeafStatus {
+                worker: "z".into(),
+                generations: Vec::new(),
+            }),
+        );
+        let root = loglynx_search::Root::new(settings(Duration::from_secs(1)), c.clone()).unwrap();
+        for id in ["a:1", "z"] {
+            match root.forget(id).await {
+                Err(loglynx_search::SearchError::BadRequest(m)) => {
+                    assert!(m.contains("is a live leaf"), "{m}")
+                }
+                other => panic!("the loss of an answering zombie was accepted: {other:?}"),
+            }
+        }
+        // No answer for the ttl: gone, its loss may be accepted (this reader cannot write it:
+        // the refusal is now about writing, not about a live leaf).
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(c.gone().len(), 1);
+        match root.forget("a:1").await {
+            Err(loglynx_search::SearchError::Unavailable(m)) => {
+                assert!(m.contains("does not write"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

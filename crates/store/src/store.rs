@@ -82,7 +82,11 @@ impl Store {
     /// [`Store::open`] as a version whose schema is `code` would: for tests that write a store
     /// as an earlier version did ([`StoreSchema::without_fields`]). Not for production use.
     #[doc(hidden)]
-    pub fn open_as(data_dir: &Path, cfg: &StoreConfig, code: StoreSchema) -> Result<Store, StoreError> {
+    pub fn open_as(
+        data_dir: &Path,
+        cfg: &StoreConfig,
+        code: StoreSchema,
+    ) -> Result<Store, StoreError> {
         let root = data_dir.join("store");
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
@@ -178,7 +182,10 @@ impl Store {
             return Ok(());
         }
         let shards_dir = &self.shared.root;
-        let io_err = |source| StoreError::DataDir { path: shards_dir.clone(), source };
+        let io_err = |source| StoreError::DataDir {
+            path: shards_dir.clone(),
+            source,
+        };
         let known: std::collections::HashMap<PathBuf, Arc<Window>> = self
             .shared
             .windows()
@@ -196,11 +203,15 @@ impl Store {
         for shard in entries {
             let shard_name = shard.file_name().to_string_lossy().into_owned();
             let root = shard.path().join("store");
-            let Ok(list) = std::fs::read_dir(&root) else { continue };
+            let Ok(list) = std::fs::read_dir(&root) else {
+                continue;
+            };
             let mut shard_windows = Vec::new();
             for entry in list.filter_map(Result::ok) {
                 let name = entry.file_name();
-                let Some(id) = WindowId::parse(&name.to_string_lossy()) else { continue };
+                let Some(id) = WindowId::parse(&name.to_string_lossy()) else {
+                    continue;
+                };
                 let dir = entry.path();
                 let w = match known.get(&dir) {
                     Some(w) => match w.reload_from_disk() {
@@ -221,7 +232,11 @@ impl Store {
                 shard_windows.push(w);
             }
             // Each shard's checkpoint is the payload of its highest commit sequence number.
-            if let Some(p) = shard_windows.iter().filter_map(|w| w.payload()).max_by_key(|p| p.seq) {
+            if let Some(p) = shard_windows
+                .iter()
+                .filter_map(|w| w.payload())
+                .max_by_key(|p| p.seq)
+            {
                 top_seq = top_seq.max(p.seq);
                 for (k, v) in p.checkpoint.positions {
                     checkpoint.advance(&k, v);
@@ -238,6 +253,21 @@ impl Store {
     /// The checkpoint of the last commit: where every source resumes.
     pub fn checkpoint(&self) -> Checkpoint {
         self.shared.committed().0
+    }
+
+    /// Read-only views: the position of `key` in the checkpoint of the shard `shard` (the
+    /// directory under the shards folder) alone, i.e. the payload of that shard's highest commit,
+    /// where [`Store::checkpoint`] merges every shard's. `None` when the shard has no commit
+    /// or its checkpoint lacks `key`.
+    pub fn shard_position(&self, shard: &str, key: &str) -> Option<u64> {
+        let prefix = format!("{shard}/");
+        self.shared
+            .windows()
+            .iter()
+            .filter(|w| w.label.starts_with(&prefix))
+            .filter_map(|w| w.position(key))
+            .max_by_key(|(seq, _)| *seq)
+            .and_then(|(_, pos)| pos)
     }
 
     /// One snapshot per window, newest window first. Cheap: the searchers are cached and
@@ -324,7 +354,9 @@ impl Store {
     /// the store, or when the newest window cannot be opened for writing.
     pub fn start_writer(&self, rx: Receiver<EventBatch>) -> Result<WriterHandle, StoreError> {
         if self.shared.read_only {
-            return Err(StoreError::ReadOnly { path: self.shared.root.clone() });
+            return Err(StoreError::ReadOnly {
+                path: self.shared.root.clone(),
+            });
         }
         writer::start(self.shared.clone(), rx)
     }

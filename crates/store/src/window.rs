@@ -183,6 +183,15 @@ impl Window {
         self.read().payload.clone()
     }
 
+    /// The commit sequence number of the window's last commit and the position of `key` in
+    /// its checkpoint (without copying the checkpoint), if it has a commit of ours.
+    pub fn position(&self, key: &str) -> Option<(u64, Option<u64>)> {
+        self.read()
+            .payload
+            .as_ref()
+            .map(|p| (p.seq, p.checkpoint.get(key)))
+    }
+
     /// Whether the window has at least one commit of ours.
     pub fn has_payload(&self) -> bool {
         self.read().payload.is_some()
@@ -294,9 +303,9 @@ impl Window {
             .unwrap_or_default();
         let bytes = dir_size(&self.dir);
         let started = self.seal_started_ns.load(Ordering::Acquire);
-        let sealed = meta
-            .as_ref()
-            .is_some_and(|m| m.segments.len() <= 1 && m.index_settings == crate::seal::sealed_settings());
+        let sealed = meta.as_ref().is_some_and(|m| {
+            m.segments.len() <= 1 && m.index_settings == crate::seal::sealed_settings()
+        });
         let seal = (started != 0).then(|| {
             let before = self.seal_bytes_before.load(Ordering::Relaxed);
             SealProgress {
@@ -396,7 +405,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let w = Window::create(tmp.path(), WindowId(1000), &StoreSchema::new()).unwrap();
         let i = w.info();
-        assert_eq!((i.state, i.docs, i.segments, i.seal.clone()), (WindowPhase::Unsealed, 0, 0, None));
+        assert_eq!(
+            (i.state, i.docs, i.segments, i.seal.clone()),
+            (WindowPhase::Unsealed, 0, 0, None)
+        );
         assert_eq!(i.id, "w-0000000001000");
         assert_eq!(i.doc_store, "zstd(compression_level=1)");
         assert_eq!(i.bytes, dir_size(&w.dir));
@@ -438,6 +450,9 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("w-0000000002000") && e.contains("fields differ"), "{e}");
+        assert!(
+            e.contains("w-0000000002000") && e.contains("fields differ"),
+            "{e}"
+        );
     }
 }

@@ -74,7 +74,11 @@ impl Writer {
                 std::thread::sleep(every);
             }
         });
-        Writer { stop, written, thread }
+        Writer {
+            stop,
+            written,
+            thread,
+        }
     }
 
     pub fn written(&self) -> usize {
@@ -149,13 +153,35 @@ pub fn agent(kafka: &Tansu, data: &Path, logs: &Path, topic: &str) -> Proc {
 }
 
 /// [`agent`] with a config file.
-pub fn agent_with(kafka: &Tansu, data: &Path, logs: &Path, topic: &str, config: Option<&Path>) -> Proc {
+pub fn agent_with(
+    kafka: &Tansu,
+    data: &Path,
+    logs: &Path,
+    topic: &str,
+    config: Option<&Path>,
+) -> Proc {
     let glob = format!("{}/*.log", logs.display());
     let level = log_level();
     let mut args = vec![
-        "agent", "--data-dir", data.to_str().unwrap(), "--brokers", &kafka.brokers,
-        "--topic", topic, "--partitions", "2", "--tail", &glob,
-        "--syslog-udp", "off", "--syslog-tcp", "off", "--http", "off", "--log", &level,
+        "agent",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--brokers",
+        &kafka.brokers,
+        "--topic",
+        topic,
+        "--partitions",
+        "2",
+        "--tail",
+        &glob,
+        "--syslog-udp",
+        "off",
+        "--syslog-tcp",
+        "off",
+        "--http",
+        "off",
+        "--log",
+        &level,
     ];
     if let Some(c) = config {
         args.extend(["-c", c.to_str().unwrap()]);
@@ -170,9 +196,21 @@ pub fn worker(kafka: &Tansu, config: &Path, data: &Path, topic: &str, name: &str
     Proc::start_logged(
         name,
         &[
-            "worker", "-c", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(),
-            "--brokers", &kafka.brokers, "--topic", topic, "--group", "e2e", "--consumers", "1",
-            "--log", &level,
+            "worker",
+            "-c",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--brokers",
+            &kafka.brokers,
+            "--topic",
+            topic,
+            "--group",
+            "e2e",
+            "--consumers",
+            "1",
+            "--log",
+            &level,
         ],
         "loglynx worker ready",
     )
@@ -214,14 +252,18 @@ pub fn held_partitions(log: &[String]) -> Option<Vec<i32>> {
 
 /// The `producer` part of the agent's health report in `<agent data dir>/health/`.
 pub fn agent_producer(data: &Path) -> Option<serde_json::Value> {
-    std::fs::read_dir(data.join("health")).ok()?.flatten().find_map(|e| {
-        let name = e.file_name().to_string_lossy().to_string();
-        if !name.starts_with("agent-") || !name.ends_with(".json") {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
-        Some(v["producer"].clone())
-    })
+    std::fs::read_dir(data.join("health"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.starts_with("agent-") || !name.ends_with(".json") {
+                return None;
+            }
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            Some(v["producer"].clone())
+        })
 }
 
 /// Appends failed sshd logins `from..to` of `source` to `auth0.log` .. `auth<files - 1>.log`
@@ -230,7 +272,13 @@ pub fn agent_producer(data: &Path) -> Option<serde_json::Value> {
 /// `i`-th always at the same time).
 pub fn write_failed_logins(dir: &Path, files: usize, source: &str, from: usize, to: usize) {
     let mut out: Vec<std::fs::File> = (0..files)
-        .map(|i| std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("auth{i}.log"))).unwrap())
+        .map(|i| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("auth{i}.log")))
+                .unwrap()
+        })
         .collect();
     for i in from..to {
         let (m, s) = (i * 3 / 60, i * 3 % 60);

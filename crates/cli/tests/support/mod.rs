@@ -126,7 +126,8 @@ impl Server {
         let status = r.status();
         let text = r.text().unwrap();
         assert!(status.is_success(), "ingest answered {status}: {text}");
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("ingest reply is not JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("ingest reply is not JSON ({e}): {text}"))
     }
 
     /// GET /api/v1/search and returns the JSON body (panics on a non-2xx answer).
@@ -239,12 +240,17 @@ fn stop_child(child: &mut Child, name: &str) {
             None if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("{name} did not exit within {STOP_DEADLINE:?} of SIGTERM (hung); SIGKILLed it");
+                panic!(
+                    "{name} did not exit within {STOP_DEADLINE:?} of SIGTERM (hung); SIGKILLed it"
+                );
             }
             None => std::thread::sleep(Duration::from_millis(50)),
         }
     };
-    assert!(status.success(), "{name} exited with {status} after SIGTERM");
+    assert!(
+        status.success(),
+        "{name} exited with {status} after SIGTERM"
+    );
 }
 
 /// Sends signal `name` (`TERM`, `STOP`, `CONT`...) to `pid` with the `kill` command; panics when
@@ -265,6 +271,9 @@ pub struct Tansu {
     pub brokers: String,
 }
 
+/// Tansu's storage in memory (gone with the process).
+const MEMORY: &str = "memory://tansu/";
+
 impl Tansu {
     pub fn start() -> Tansu {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -284,7 +293,14 @@ impl Tansu {
     /// front of it, e2e_kafka_tls).
     pub fn start_advertising(port: u16, advertised: u16) -> Tansu {
         let bin = Tansu::bin();
-        let t = Tansu::spawn(Command::new(&bin), &bin, "127.0.0.1", port, advertised);
+        let t = Tansu::spawn(
+            Command::new(&bin),
+            &bin,
+            "127.0.0.1",
+            port,
+            advertised,
+            MEMORY,
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -312,10 +328,26 @@ impl Tansu {
     /// A broker started by `cmd` (tansu itself, or e.g. `ip netns exec NS tansu`) listening on
     /// `host:port`; does not wait for it to listen (the caller checks from where it can).
     pub fn start_in(cmd: Command, host: &str, port: u16) -> Tansu {
-        Tansu::spawn(cmd, &Tansu::bin(), host, port, port)
+        Tansu::spawn(cmd, &Tansu::bin(), host, port, port, MEMORY)
     }
 
-    fn spawn(mut cmd: Command, bin: &Path, host: &str, port: u16, advertised: u16) -> Tansu {
+    /// [`Tansu::start_in`] with persistent storage: the broker keeps its topics and groups in
+    /// the SQLite file `tansu.db` in `dir` (Tansu's libsql engine, which reads the path relative
+    /// to its working directory), so they outlive the process as a real broker's log does.
+    pub fn start_persistent_in(mut cmd: Command, host: &str, port: u16, dir: &Path) -> Tansu {
+        std::fs::create_dir_all(dir).expect("create the broker's storage directory");
+        cmd.current_dir(dir);
+        Tansu::spawn(cmd, &Tansu::bin(), host, port, port, "sqlite://tansu.db")
+    }
+
+    fn spawn(
+        mut cmd: Command,
+        bin: &Path,
+        host: &str,
+        port: u16,
+        advertised: u16,
+        storage: &str,
+    ) -> Tansu {
         let url = format!("tcp://{host}:{port}");
         let advertised_url = format!("tcp://{host}:{advertised}");
         // LOGLYNX_TANSU_LOG=DIR keeps the broker's own log (RUST_LOG applies) in DIR.
@@ -325,7 +357,10 @@ impl Tansu {
             std::fs::File::create(p).expect("create the tansu log")
         });
         let (out, err) = match &log {
-            Some(f) => (Stdio::from(f.try_clone().unwrap()), Stdio::from(f.try_clone().unwrap())),
+            Some(f) => (
+                Stdio::from(f.try_clone().unwrap()),
+                Stdio::from(f.try_clone().unwrap()),
+            ),
             None => (Stdio::null(), Stdio::null()),
         };
         let child = cmd
@@ -336,7 +371,7 @@ impl Tansu {
                 "--advertised-listener-url",
                 &advertised_url,
             ])
-            .args(["--storage-engine", "memory://tansu/"])
+            .args(["--storage-engine", storage])
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -540,10 +575,7 @@ impl Server {
 
 /// Spawns `cmd` with stdout piped (stderr inherited unless `cmd` says otherwise) and a thread that sends each stdout line.
 fn spawn_lines(mut cmd: Command) -> (Child, mpsc::Receiver<String>) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start loglynx");
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start loglynx");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -579,16 +611,31 @@ pub fn otel_send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (Strin
         .output()
         .expect("run the OpenTelemetry sender");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{mode} sender failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{mode} sender failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut lines = stdout.lines();
     let ids: Value = serde_json::from_str(lines.next().expect("ids line")).expect("ids json");
-    assert_eq!(lines.next(), Some("exported SUCCESS SUCCESS SUCCESS"), "{mode}: every export accepted\n{stdout}");
-    (ids["trace_id"].as_str().unwrap().to_string(), ids["span_id"].as_str().unwrap().to_string())
+    assert_eq!(
+        lines.next(),
+        Some("exported SUCCESS SUCCESS SUCCESS"),
+        "{mode}: every export accepted\n{stdout}"
+    );
+    (
+        ids["trace_id"].as_str().unwrap().to_string(),
+        ids["span_id"].as_str().unwrap().to_string(),
+    )
 }
 
 /// [`start_proc_with_ready_line`], with the lines printed before the ready line (the source
 /// addresses: `otlp grpc: ADDR`, ...).
-pub fn start_proc_with_startup(name: &str, args: &[&str], ready: &str) -> (Proc, String, Vec<String>) {
+pub fn start_proc_with_startup(
+    name: &str,
+    args: &[&str],
+    ready: &str,
+) -> (Proc, String, Vec<String>) {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     let (mut child, rx) = spawn_lines(cmd);
@@ -597,14 +644,28 @@ pub fn start_proc_with_startup(name: &str, args: &[&str], ready: &str) -> (Proc,
     loop {
         let line = next_line(&mut child, &rx, deadline, name);
         if line.starts_with(ready) {
-            return (Proc { child, name: name.into(), log: None, reader: None }, line, before);
+            return (
+                Proc {
+                    child,
+                    name: name.into(),
+                    log: None,
+                    reader: None,
+                },
+                line,
+                before,
+            );
         }
         before.push(line);
     }
 }
 
 /// The next stdout line before `deadline`; kills the child and panics naming `what` otherwise.
-fn next_line(child: &mut Child, rx: &mpsc::Receiver<String>, deadline: Instant, what: &str) -> String {
+fn next_line(
+    child: &mut Child,
+    rx: &mpsc::Receiver<String>,
+    deadline: Instant,
+    what: &str,
+) -> String {
     let left = deadline.saturating_duration_since(Instant::now());
     rx.recv_timeout(left).unwrap_or_else(|_| {
         let _ = child.kill();
@@ -619,7 +680,12 @@ pub fn start_proc_with_ready_line(name: &str, args: &[&str], ready: &str) -> (Pr
 }
 
 /// [`start_proc_with_ready_line`] with `cmd` running loglynx (e.g. `ip netns exec NS loglynx`).
-pub fn start_proc_with_ready_line_in(mut cmd: Command, name: &str, args: &[&str], ready: &str) -> (Proc, String) {
+pub fn start_proc_with_ready_line_in(
+    mut cmd: Command,
+    name: &str,
+    args: &[&str],
+    ready: &str,
+) -> (Proc, String) {
     cmd.args(args);
     let (mut child, rx) = spawn_lines(cmd);
     let deadline = Instant::now() + Duration::from_secs(60);

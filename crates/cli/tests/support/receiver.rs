@@ -39,7 +39,12 @@ impl Receiver {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let requests = Arc::new(AtomicUsize::new(0));
         let plan = Arc::new(Mutex::new(plan));
-        let (d, b, r, p) = (delivered.clone(), bodies.clone(), requests.clone(), plan.clone());
+        let (d, b, r, p) = (
+            delivered.clone(),
+            bodies.clone(),
+            requests.clone(),
+            plan.clone(),
+        );
         std::thread::spawn(move || {
             for conn in l.incoming() {
                 let Ok(mut c) = conn else { continue };
@@ -89,7 +94,12 @@ impl Receiver {
                 });
             }
         });
-        Receiver { port, delivered, bodies, requests, plan }
+        Receiver {
+            port,
+            delivered,
+            bodies,
+            requests,
+            plan,
+        }
     }
 }
-
