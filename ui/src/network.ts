@@ -1,6 +1,6 @@
 // The Network page: the TCP state monitor (sockets per state and process now, CLOSE_WAIT leaders,
 // top talkers over the range, RTT / retransmits / drops from the kernel counters, transitions over
-// time, time in state, recent alerts, monitor mode).
+// time, time in state over the range, recent alerts, monitor mode).
 
 import uPlot from "uplot";
 import { ApiError, getJson } from "./api";
@@ -10,7 +10,7 @@ import type { State } from "./state";
 import { ServiceMapView } from "./netmap";
 import { PerfHistoryView } from "./netperf";
 import { formatTime } from "./time";
-import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
+import type { HistogramResponse, LogEvent, SearchResponse, TermsResponse } from "./types";
 
 /** The alerts of the built-in network rules (their names start with tcp_ or network_). */
 const NETWORK_ALERTS = "event.dataset:loglynx.alert AND (rule.name:tcp_* OR rule.name:network_*)";
@@ -53,6 +53,23 @@ const CHARTED: [string, string][] = [
 ];
 
 const BUCKETS = 60;
+
+/**
+ * Time-in-state buckets: upper bounds in microseconds (the last bucket has none) and labels, as
+ * the netmon crate's `view.rs` (`DURATION_BOUNDS_US`, `DURATION_LABELS`). A transition's
+ * `tcp.state_duration_us` is 0 when the socket's previous change was not seen: left out.
+ */
+export const TIS_BOUNDS_US = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 60_000_000];
+export const TIS_LABELS = ["<1ms", "1-10ms", "10-100ms", "0.1-1s", "1-10s", "10s-1m", ">=1m"];
+
+/** The query of time-in-state bucket `i`: stored transitions whose old state lasted that long. */
+export function timeInStateQuery(i: number): string {
+  const lo = i === 0 ? 1 : TIS_BOUNDS_US[i - 1];
+  const hi = TIS_BOUNDS_US[i];
+  const q = `event.dataset:network.tcp AND tcp.state_duration_us:>=${lo}`;
+  return hi === undefined ? q : `${q} AND tcp.state_duration_us:<${hi}`;
+}
+
 const POLL_MS = 3000;
 const ALERTS = 20;
 
@@ -86,7 +103,8 @@ export interface NetSockets {
     peers: { ip: string; count: number }[];
   }[];
   time_wait: { total: number; by_endpoint: { side: string; ip: string; port: number; count: number }[] };
-  time_in_state?: { labels: string[]; states: Record<string, number[]> };
+  /** Since the monitor started (the page shows the stored transitions of the range instead). */
+  time_in_state?: TimeInState;
 }
 
 /** `GET /api/v1/network/perf` (cumulative since the monitor started; `as_of` null before a read). */
@@ -104,6 +122,12 @@ export interface NetPerf {
   }[];
   rtt?: { pid: number; peer: string; count: number; mean_us: number; p50_us: number; p99_us: number }[];
   drops?: { code: number; reason: string; count: number }[];
+}
+
+/** Counts per state left, per duration bucket. */
+export interface TimeInState {
+  labels: string[];
+  states: Record<string, number[]>;
 }
 
 /** `GET /api/v1/network/talkers`. */
@@ -223,6 +247,7 @@ export class NetworkView {
       this.loadTalkers(scope.start, scope.end, ctl.signal),
       this.serviceMap.load(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
+      this.loadTimeInState(scope.start, scope.end, ctl.signal, on),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
       this.history.load(scope.start, scope.end, ctl.signal),
     ]);
@@ -243,7 +268,6 @@ export class NetworkView {
       this.renderStatus(st, so);
       this.renderProcesses(so);
       this.renderLeaders(so);
-      this.renderTimeInState(so);
       this.renderPerf(perf, so.mode);
       return true;
     } catch (e) {
@@ -333,21 +357,55 @@ export class NetworkView {
       `TIME_WAIT: ${tw.total.toLocaleString()} sockets` + (top ? `; busiest: ${top}` : "");
   }
 
-  private renderTimeInState(so: NetSockets): void {
-    const t = so.time_in_state;
+  /**
+   * Time spent in each state before leaving it, over the range: the stored transitions
+   * (`event.dataset:network.tcp`) counted per `tcp.old_state`, one terms request per duration
+   * bucket (so it works through a search root as the other panels do).
+   */
+  private async loadTimeInState(
+    start: string | undefined,
+    end: string | undefined,
+    signal: AbortSignal,
+    on: boolean,
+  ): Promise<void> {
+    const rs = await Promise.allSettled(
+      TIS_LABELS.map((_, i) =>
+        getJson<TermsResponse>(
+          "terms",
+          { q: timeInStateQuery(i), start, end, field: "tcp.old_state", size: TCP_STATES.length },
+          signal,
+        ),
+      ),
+    );
+    if (signal.aborted) return;
+    const failed = rs.find((r) => r.status === "rejected");
+    if (failed) {
+      this.showError(`time in state: ${((failed as PromiseRejectedResult).reason as Error).message}`);
+      return;
+    }
+    const t: TimeInState = { labels: TIS_LABELS, states: {} };
+    rs.forEach((r, i) => {
+      for (const b of (r as PromiseFulfilledResult<TermsResponse>).value.buckets) {
+        (t.states[b.value] ??= TIS_LABELS.map(() => 0))[i] += b.count;
+      }
+    });
+    this.renderTimeInState(t, on);
+  }
+
+  private renderTimeInState(t: TimeInState, on: boolean): void {
     const head = byId("net-tis-head");
     const body = byId("net-tis");
-    const labels = t?.labels?.length ? t.labels : [];
+    const labels = t.labels;
     const hr = el("tr");
     hr.append(el("th", "c-state", "State left"), el("th", "c-num", "Total"));
     for (const l of labels) hr.appendChild(el("th", "c-num", l));
     head.replaceChildren(hr);
-    const states = Object.keys(t?.states ?? {}).sort(
+    const states = Object.keys(t.states).sort(
       (a, b) =>
         (TCP_STATES as readonly string[]).indexOf(a) - (TCP_STATES as readonly string[]).indexOf(b),
     );
     const rows = states.map((s) => {
-      const counts = t!.states[s];
+      const counts = t.states[s];
       const total = counts.reduce((a, b) => a + b, 0);
       const max = Math.max(1, ...counts);
       const tr = el("tr");
@@ -360,8 +418,9 @@ export class NetworkView {
       }
       return tr;
     });
-    const note =
-      so.mode === "bpf" ? "no completed state yet" : "needs eBPF mode (sock_diag sees no transitions)";
+    const note = on
+      ? "no state left in this range (transitions are seen in eBPF mode only)"
+      : "the monitor is off";
     fill(body, rows, labels.length + 2, note);
   }
 
