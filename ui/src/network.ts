@@ -124,6 +124,36 @@ export interface NetPerf {
   drops?: { code: number; reason: string; count: number }[];
 }
 
+/** One socket of `GET /api/v1/network/netstat` (netmon's `NetstatEntry`). */
+export interface NetstatRow {
+  state: string;
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+  owner?: { pid: number; comm: string } | null;
+  stats?: {
+    recv_q: number;
+    send_q: number;
+    tcp?: { rtt_us: number; total_retrans: number; bytes_acked: number; bytes_received: number };
+  };
+  cgroup?: string;
+  service?: string;
+}
+
+/** `GET /api/v1/network/netstat`. */
+export interface NetNetstat {
+  as_of: string;
+  total: number;
+  sockets: NetstatRow[];
+}
+
+const NETSTAT_ROWS = 50;
+
+function endpoint(ip: string, port: number): string {
+  return `${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
+}
+
 /** Counts per state left, per duration bucket. */
 export interface TimeInState {
   labels: string[];
@@ -213,6 +243,11 @@ export class NetworkView {
       if (this.plot) this.plot.setSize({ width: this.chartWidth(), height: 180 });
     });
     this.resize.observe(this.chart);
+    const sel = byId("net-ns-state") as HTMLSelectElement;
+    for (const st of TCP_STATES) sel.appendChild(el("option", undefined, st));
+    sel.addEventListener("change", () => {
+      if (this.ctl) void this.loadNetstat(this.ctl.signal);
+    });
   }
 
   private chartWidth(): number {
@@ -248,6 +283,7 @@ export class NetworkView {
       this.serviceMap.load(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
       this.loadTimeInState(scope.start, scope.end, ctl.signal, on),
+      this.loadNetstat(ctl.signal),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
       this.history.load(scope.start, scope.end, ctl.signal),
     ]);
@@ -501,6 +537,55 @@ export class NetworkView {
       3,
       mode === "bpf" ? "no drop counted" : none,
     );
+  }
+
+  /** The socket snapshot (`GET /api/v1/network/netstat`: sock_diag now, most bytes first). */
+  private async loadNetstat(signal: AbortSignal): Promise<void> {
+    const state = (byId("net-ns-state") as HTMLSelectElement).value;
+    let r: NetNetstat;
+    try {
+      r = await getJson<NetNetstat>("network/netstat", { state: state || undefined, size: NETSTAT_ROWS }, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof ApiError && e.status === 404) {
+        fill(byId("net-netstat"), [], 12, "the monitor is off");
+        return;
+      }
+      this.showError(`socket snapshot: ${(e as Error).message}`);
+      return;
+    }
+    if (signal.aborted) return;
+    const rows = r.sockets.map((x) => {
+      const tr = el("tr");
+      tr.dataset.state = x.state;
+      tr.dataset.local = endpoint(x.laddr, x.lport);
+      tr.dataset.peer = endpoint(x.raddr, x.rport);
+      if (x.owner) tr.dataset.pid = String(x.owner.pid);
+      const t = x.stats?.tcp;
+      const cells: [string, string, string][] = [
+        ["state", x.state, "c-state"],
+        ["local", endpoint(x.laddr, x.lport), "c-mono"],
+        ["peer", endpoint(x.raddr, x.rport), "c-mono"],
+        ["process", x.owner?.comm ?? "", "c-proc"],
+        ["pid", x.owner ? String(x.owner.pid) : "", "c-num muted"],
+        ["service", x.service ?? x.cgroup ?? "", ""],
+        ["recv_q", x.stats ? String(x.stats.recv_q) : "", "c-num"],
+        ["send_q", x.stats ? String(x.stats.send_q) : "", "c-num"],
+        ["rtt_ms", t ? (t.rtt_us / 1000).toFixed(3) : "", "c-num"],
+        ["retransmits", t ? String(t.total_retrans) : "", "c-num"],
+        ["sent", t ? t.bytes_acked.toLocaleString() : "", "c-num"],
+        ["received", t ? t.bytes_received.toLocaleString() : "", "c-num"],
+      ];
+      for (const [k, text, cls] of cells) {
+        const c = td(text, cls);
+        c.dataset.k = k;
+        tr.appendChild(c);
+      }
+      return tr;
+    });
+    fill(byId("net-netstat"), rows, 12, state ? `no ${state} socket now` : "no TCP socket now");
+    byId("net-ns-count").textContent =
+      `${r.total.toLocaleString()} sockets${r.total > rows.length ? `, ${rows.length} shown` : ""}, as of ${formatTime(r.as_of, false)}`;
   }
 
   /** Top talkers over the range (`GET /api/v1/network/talkers`, from stored connections). */

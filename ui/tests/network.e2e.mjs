@@ -42,15 +42,20 @@ async function startServer(config, extraArgs) {
   return { base, stop, output: p.output };
 }
 
-// Listens on 127.0.0.1 (port 0), connects to itself 3 times and closes the client ends; the
-// server closes only the first accepted socket, so 2 stay in CLOSE_WAIT until it exits.
+// Listens on 127.0.0.1 (port 0), connects to itself 3 times, sends 1000 bytes on each client
+// end and closes it; the server reads the first accepted socket to its end and closes it, and
+// leaves the other 2 unread in CLOSE_WAIT until it exits.
 const LEAKER = `
 import os, signal, socket
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
 port = srv.getsockname()[1]
 clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
 accepted = [srv.accept()[0] for _ in range(3)]
-for c in clients: c.close()
+for c in clients:
+    c.sendall(b"x" * 1000)
+    c.close()
+while accepted[0].recv(65536):
+    pass
 accepted[0].close()
 print("ready", os.getpid(), port, flush=True)
 signal.pause()
@@ -207,6 +212,37 @@ test("network page: CLOSE_WAIT leak of a python server, transitions, time in sta
   });
   // (f) mode and reason.
   assert.match(await page.textContent("#net-status-text"), /\d+ sockets .* transitions .* dropped/);
+
+  // (g) the socket snapshot, CLOSE_WAIT only: the 2 leaked sockets with their owner, the 1000
+  // bytes each received and left unread (Recv-Q counts the FIN too, as in ss), as the API says.
+  await page.selectOption("#net-ns-state", "CLOSE_WAIT");
+  const leaked = `#net-netstat tr[data-local="127.0.0.1:${port}"]`;
+  await waitFor("the 2 leaked sockets in the snapshot", async () => (await page.$$(leaked)).length === 2);
+  const shown = await page.$$eval(leaked, (rs) =>
+    rs.map((r) => Object.fromEntries([...r.cells].map((c) => [c.dataset.k, c.textContent.trim()]))),
+  );
+  const api = await (await fetch(`${server.base}/api/v1/network/netstat?state=CLOSE_WAIT&size=1000`)).json();
+  const mine = api.sockets.filter((x) => x.lport === Number(port) && x.laddr === "127.0.0.1");
+  assert.equal(mine.length, 2, JSON.stringify(api));
+  for (const row of shown) {
+    assert.equal(row.state, "CLOSE_WAIT");
+    assert.equal(row.pid, pid);
+    assert.equal(row.process, procName);
+    assert.ok(["1000", "1001"].includes(row.recv_q), `Recv-Q ${row.recv_q}`);
+    assert.equal(row.send_q, "0");
+    assert.equal(row.sent, "0");
+    assert.ok(["1,000", "1,001"].includes(row.received), `received ${row.received}`);
+    assert.ok(Number(row.rtt_ms) > 0, `RTT ${row.rtt_ms}`);
+    const same = mine.find((x) => `127.0.0.1:${x.rport}` === row.peer);
+    assert.ok(same, `${row.peer} not in ${JSON.stringify(mine)}`);
+    assert.equal(String(same.owner.pid), row.pid);
+    assert.equal(String(same.stats.tcp.bytes_received.toLocaleString("en-US")), row.received);
+  }
+  assert.notEqual(shown[0].peer, shown[1].peer);
+  // A state the API does not know is a 400 that lists the names.
+  const bad = await fetch(`${server.base}/api/v1/network/netstat?state=OPEN`);
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.reason, /^unknown TCP state "OPEN": use one of .*CLOSE_WAIT/);
 
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network.png") });
   assert.deepEqual(errors, []);
