@@ -110,6 +110,7 @@ impl Attached {
             ring_buffer_bytes: cfg.ring_buffer_bytes,
             lifetimes: cfg.connections,
             perf: cfg.perf,
+            max_map_entries: None,
         };
         let started = match Tracer::start(&tcfg) {
             Err(NetmonError::NoBtf { view }) => {
