@@ -121,6 +121,29 @@ impl Summarizer {
         }
     }
 
+    /// The owners of the last snapshot summed whose process is gone (pid 0, the unknown
+    /// owner, never is): their counters can go from the kernel maps ([`Summarizer::forget`]).
+    pub(crate) fn exited(&self, alive: impl Fn(u32) -> bool) -> std::collections::HashSet<u32> {
+        let Some((_, prev)) = &self.prev else {
+            return Default::default();
+        };
+        let pids = prev.processes.iter().map(|p| p.pid);
+        let pids = pids.chain(prev.rtt.iter().map(|h| h.pid));
+        let pids = pids.chain(prev.owner_drops.iter().map(|d| d.pid));
+        pids.filter(|pid| *pid != 0 && !alive(*pid)).collect()
+    }
+
+    /// Forgets `pids`, whose counters were deleted from the kernel maps after this
+    /// summarizer's last interval: a later process with the same pid starts from zero.
+    pub(crate) fn forget(&mut self, pids: &std::collections::HashSet<u32>) {
+        if let Some((_, prev)) = &mut self.prev {
+            prev.processes.retain(|p| !pids.contains(&p.pid));
+            prev.rtt.retain(|h| !pids.contains(&h.pid));
+            prev.owner_drops.retain(|d| !pids.contains(&d.pid));
+        }
+        self.services.retain(|pid, _| !pids.contains(pid));
+    }
+
     /// A summarizer whose first interval starts at `at` from zero counters (the kernel maps
     /// are empty when the tracer starts).
     pub(crate) fn starting_at(at: Timestamp) -> Self {

@@ -598,6 +598,55 @@ impl Tracer {
         })
     }
 
+    /// Deletes the performance counters of the owners in `pids` (per owner, per owner and
+    /// peer, per owner and drop reason), e.g. processes that exited once their last counts were
+    /// summarised, so the bounded maps keep room for the processes that come after them.
+    /// Returns how many entries were deleted.
+    pub fn forget_owners(&mut self, pids: &std::collections::HashSet<u32>) -> Result<usize> {
+        if pids.is_empty() {
+            return Ok(0);
+        }
+        let mut gone = 0;
+        let bpf = &mut self.bpf;
+        fn map<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
+            bpf.map_mut(name)
+                .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))
+        }
+        {
+            let mut m: HashMap<_, u32, PerfRaw> =
+                HashMap::try_from(map(bpf, "perf")?).map_err(|e| ebpf_err("open map perf", e))?;
+            for pid in pids {
+                gone += usize::from(m.remove(pid).is_ok());
+            }
+        }
+        {
+            let mut m: HashMap<_, RttKeyRaw, RttRaw> =
+                HashMap::try_from(map(bpf, "rtt")?).map_err(|e| ebpf_err("open map rtt", e))?;
+            let keys: Vec<RttKeyRaw> = m
+                .keys()
+                .filter_map(|k| k.ok())
+                .filter(|k| pids.contains(&k.pid))
+                .collect();
+            for k in keys {
+                gone += usize::from(m.remove(&k).is_ok());
+            }
+        }
+        {
+            let mut m: HashMap<_, OwnerDropKeyRaw, u64> =
+                HashMap::try_from(map(bpf, "owner_drops")?)
+                    .map_err(|e| ebpf_err("open map owner_drops", e))?;
+            let keys: Vec<OwnerDropKeyRaw> = m
+                .keys()
+                .filter_map(|k| k.ok())
+                .filter(|k| pids.contains(&k.pid))
+                .collect();
+            for k in keys {
+                gone += usize::from(m.remove(&k).is_ok());
+            }
+        }
+        Ok(gone)
+    }
+
     /// Records that were shorter than expected (a mismatched object; should stay 0).
     pub fn malformed(&self) -> u64 {
         self.malformed

@@ -381,6 +381,17 @@ fn bpf_loop(
                                 for e in s.events(&p, Timestamp::now(), &cx.host) {
                                     current.extend(record(cx, &e));
                                 }
+                                // Exited processes' counts are summed: their entries go, so
+                                // the bounded maps keep room for the processes after them.
+                                let gone = s.exited(|pid| {
+                                    std::path::Path::new(&format!("/proc/{pid}")).exists()
+                                });
+                                match tracer.forget_owners(&gone) {
+                                    Ok(_) => s.forget(&gone),
+                                    Err(e) => tracing::warn!(
+                                        "tcp states: forgetting exited processes' counters: {e}"
+                                    ),
+                                }
                             }
                         }
                         sh.set_perf(p)
