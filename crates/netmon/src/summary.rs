@@ -14,7 +14,8 @@
 //!   p99 estimate over the baseline's) and `labels.tcp.rtt_mean_increase_us` /
 //!   `labels.tcp.rtt_p99_increase_us` (by how much they rose, 0 if not),
 //!   which the built-in rule `tcp_rtt_regression` compares with `[tcp_states]
-//!   rtt_regression_factor` and `rtt_regression_min_increase`;
+//!   rtt_regression_factor` and `rtt_regression_min_increase`; `labels.tcp.service`, the
+//!   owner's systemd unit, else container, else command: what the rules group by with the peer;
 //! - `process`: one owner: bytes sent (`source.bytes`) and received (`destination.bytes`),
 //!   `tcp.retransmits` (SYN retransmits included), resets sent / received, SYN-ACK retransmits,
 //!   packets its sockets received that were dropped (`network.drops`);
@@ -242,6 +243,9 @@ impl Summarizer {
                 .clone()
                 .or_else(|| e.labels.get("container.id").cloned())
                 .unwrap_or_else(|| if comm.is_empty() { format!("pid {}", h.pid) } else { comm.to_string() });
+            // The pair's service as the rules group it: the systemd unit, else the container,
+            // else the command.
+            put(&mut e, "tcp.service", &key);
             let mean_us = if samples > 0 { sum_us.max(0.0) / samples as f64 } else { 0.0 };
             if let Some(c) = self.baselines.observe((key, h.peer), &slots, mean_us) {
                 put(&mut e, "tcp.rtt_baseline_mean_us", c.base_mean_us.round());
