@@ -1,6 +1,6 @@
 // The Network page: the TCP state monitor (sockets per state and process now, CLOSE_WAIT leaders,
 // top talkers over the range, RTT / retransmits / drops from the kernel counters, transitions over
-// time, time in state, recent alerts, monitor mode).
+// time, time in state over the range, recent alerts, monitor mode).
 
 import uPlot from "uplot";
 import { ApiError, getJson } from "./api";
@@ -10,7 +10,7 @@ import type { State } from "./state";
 import { ServiceMapView } from "./netmap";
 import { PerfHistoryView } from "./netperf";
 import { formatTime } from "./time";
-import type { HistogramResponse, LogEvent, SearchResponse } from "./types";
+import type { HistogramResponse, LogEvent, SearchResponse, TermsResponse } from "./types";
 
 /** The alerts of the built-in network rules (their names start with tcp_ or network_). */
 const NETWORK_ALERTS = "event.dataset:loglynx.alert AND (rule.name:tcp_* OR rule.name:network_*)";
@@ -53,6 +53,23 @@ const CHARTED: [string, string][] = [
 ];
 
 const BUCKETS = 60;
+
+/**
+ * Time-in-state buckets: upper bounds in microseconds (the last bucket has none) and labels, as
+ * the netmon crate's `view.rs` (`DURATION_BOUNDS_US`, `DURATION_LABELS`). A transition's
+ * `tcp.state_duration_us` is 0 when the socket's previous change was not seen: left out.
+ */
+export const TIS_BOUNDS_US = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 60_000_000];
+export const TIS_LABELS = ["<1ms", "1-10ms", "10-100ms", "0.1-1s", "1-10s", "10s-1m", ">=1m"];
+
+/** The query of time-in-state bucket `i`: stored transitions whose old state lasted that long. */
+export function timeInStateQuery(i: number): string {
+  const lo = i === 0 ? 1 : TIS_BOUNDS_US[i - 1];
+  const hi = TIS_BOUNDS_US[i];
+  const q = `event.dataset:network.tcp AND tcp.state_duration_us:>=${lo}`;
+  return hi === undefined ? q : `${q} AND tcp.state_duration_us:<${hi}`;
+}
+
 const POLL_MS = 3000;
 const ALERTS = 20;
 
@@ -86,7 +103,8 @@ export interface NetSockets {
     peers: { ip: string; count: number }[];
   }[];
   time_wait: { total: number; by_endpoint: { side: string; ip: string; port: number; count: number }[] };
-  time_in_state?: { labels: string[]; states: Record<string, number[]> };
+  /** Since the monitor started (the page shows the stored transitions of the range instead). */
+  time_in_state?: TimeInState;
 }
 
 /** `GET /api/v1/network/perf` (cumulative since the monitor started; `as_of` null before a read). */
@@ -104,6 +122,42 @@ export interface NetPerf {
   }[];
   rtt?: { pid: number; peer: string; count: number; mean_us: number; p50_us: number; p99_us: number }[];
   drops?: { code: number; reason: string; count: number }[];
+}
+
+/** One socket of `GET /api/v1/network/netstat` (netmon's `NetstatEntry`). */
+export interface NetstatRow {
+  state: string;
+  laddr: string;
+  lport: number;
+  raddr: string;
+  rport: number;
+  owner?: { pid: number; comm: string } | null;
+  stats?: {
+    recv_q: number;
+    send_q: number;
+    tcp?: { rtt_us: number; total_retrans: number; bytes_acked: number; bytes_received: number };
+  };
+  cgroup?: string;
+  service?: string;
+}
+
+/** `GET /api/v1/network/netstat`. */
+export interface NetNetstat {
+  as_of: string;
+  total: number;
+  sockets: NetstatRow[];
+}
+
+const NETSTAT_ROWS = 50;
+
+function endpoint(ip: string, port: number): string {
+  return `${ip.includes(":") ? `[${ip}]` : ip}:${port}`;
+}
+
+/** Counts per state left, per duration bucket. */
+export interface TimeInState {
+  labels: string[];
+  states: Record<string, number[]>;
 }
 
 /** `GET /api/v1/network/talkers`. */
@@ -189,6 +243,11 @@ export class NetworkView {
       if (this.plot) this.plot.setSize({ width: this.chartWidth(), height: 180 });
     });
     this.resize.observe(this.chart);
+    const sel = byId("net-ns-state") as HTMLSelectElement;
+    for (const st of TCP_STATES) sel.appendChild(el("option", undefined, st));
+    sel.addEventListener("change", () => {
+      if (this.ctl) void this.loadNetstat(this.ctl.signal);
+    });
   }
 
   private chartWidth(): number {
@@ -223,6 +282,8 @@ export class NetworkView {
       this.loadTalkers(scope.start, scope.end, ctl.signal),
       this.serviceMap.load(scope.start, scope.end, ctl.signal),
       this.loadTransitions(scope.start, scope.end, ctl.signal, on),
+      this.loadTimeInState(scope.start, scope.end, ctl.signal, on),
+      this.loadNetstat(ctl.signal),
       this.loadAlerts(scope.start, scope.end, ctl.signal),
       this.history.load(scope.start, scope.end, ctl.signal),
     ]);
@@ -243,7 +304,6 @@ export class NetworkView {
       this.renderStatus(st, so);
       this.renderProcesses(so);
       this.renderLeaders(so);
-      this.renderTimeInState(so);
       this.renderPerf(perf, so.mode);
       return true;
     } catch (e) {
@@ -333,21 +393,55 @@ export class NetworkView {
       `TIME_WAIT: ${tw.total.toLocaleString()} sockets` + (top ? `; busiest: ${top}` : "");
   }
 
-  private renderTimeInState(so: NetSockets): void {
-    const t = so.time_in_state;
+  /**
+   * Time spent in each state before leaving it, over the range: the stored transitions
+   * (`event.dataset:network.tcp`) counted per `tcp.old_state`, one terms request per duration
+   * bucket (so it works through a search root as the other panels do).
+   */
+  private async loadTimeInState(
+    start: string | undefined,
+    end: string | undefined,
+    signal: AbortSignal,
+    on: boolean,
+  ): Promise<void> {
+    const rs = await Promise.allSettled(
+      TIS_LABELS.map((_, i) =>
+        getJson<TermsResponse>(
+          "terms",
+          { q: timeInStateQuery(i), start, end, field: "tcp.old_state", size: TCP_STATES.length },
+          signal,
+        ),
+      ),
+    );
+    if (signal.aborted) return;
+    const failed = rs.find((r) => r.status === "rejected");
+    if (failed) {
+      this.showError(`time in state: ${((failed as PromiseRejectedResult).reason as Error).message}`);
+      return;
+    }
+    const t: TimeInState = { labels: TIS_LABELS, states: {} };
+    rs.forEach((r, i) => {
+      for (const b of (r as PromiseFulfilledResult<TermsResponse>).value.buckets) {
+        (t.states[b.value] ??= TIS_LABELS.map(() => 0))[i] += b.count;
+      }
+    });
+    this.renderTimeInState(t, on);
+  }
+
+  private renderTimeInState(t: TimeInState, on: boolean): void {
     const head = byId("net-tis-head");
     const body = byId("net-tis");
-    const labels = t?.labels?.length ? t.labels : [];
+    const labels = t.labels;
     const hr = el("tr");
     hr.append(el("th", "c-state", "State left"), el("th", "c-num", "Total"));
     for (const l of labels) hr.appendChild(el("th", "c-num", l));
     head.replaceChildren(hr);
-    const states = Object.keys(t?.states ?? {}).sort(
+    const states = Object.keys(t.states).sort(
       (a, b) =>
         (TCP_STATES as readonly string[]).indexOf(a) - (TCP_STATES as readonly string[]).indexOf(b),
     );
     const rows = states.map((s) => {
-      const counts = t!.states[s];
+      const counts = t.states[s];
       const total = counts.reduce((a, b) => a + b, 0);
       const max = Math.max(1, ...counts);
       const tr = el("tr");
@@ -360,8 +454,9 @@ export class NetworkView {
       }
       return tr;
     });
-    const note =
-      so.mode === "bpf" ? "no completed state yet" : "needs eBPF mode (sock_diag sees no transitions)";
+    const note = on
+      ? "no state left in this range (transitions are seen in eBPF mode only)"
+      : "the monitor is off";
     fill(body, rows, labels.length + 2, note);
   }
 
@@ -442,6 +537,55 @@ export class NetworkView {
       3,
       mode === "bpf" ? "no drop counted" : none,
     );
+  }
+
+  /** The socket snapshot (`GET /api/v1/network/netstat`: sock_diag now, most bytes first). */
+  private async loadNetstat(signal: AbortSignal): Promise<void> {
+    const state = (byId("net-ns-state") as HTMLSelectElement).value;
+    let r: NetNetstat;
+    try {
+      r = await getJson<NetNetstat>("network/netstat", { state: state || undefined, size: NETSTAT_ROWS }, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof ApiError && e.status === 404) {
+        fill(byId("net-netstat"), [], 12, "the monitor is off");
+        return;
+      }
+      this.showError(`socket snapshot: ${(e as Error).message}`);
+      return;
+    }
+    if (signal.aborted) return;
+    const rows = r.sockets.map((x) => {
+      const tr = el("tr");
+      tr.dataset.state = x.state;
+      tr.dataset.local = endpoint(x.laddr, x.lport);
+      tr.dataset.peer = endpoint(x.raddr, x.rport);
+      if (x.owner) tr.dataset.pid = String(x.owner.pid);
+      const t = x.stats?.tcp;
+      const cells: [string, string, string][] = [
+        ["state", x.state, "c-state"],
+        ["local", endpoint(x.laddr, x.lport), "c-mono"],
+        ["peer", endpoint(x.raddr, x.rport), "c-mono"],
+        ["process", x.owner?.comm ?? "", "c-proc"],
+        ["pid", x.owner ? String(x.owner.pid) : "", "c-num muted"],
+        ["service", x.service ?? x.cgroup ?? "", ""],
+        ["recv_q", x.stats ? String(x.stats.recv_q) : "", "c-num"],
+        ["send_q", x.stats ? String(x.stats.send_q) : "", "c-num"],
+        ["rtt_ms", t ? (t.rtt_us / 1000).toFixed(3) : "", "c-num"],
+        ["retransmits", t ? String(t.total_retrans) : "", "c-num"],
+        ["sent", t ? t.bytes_acked.toLocaleString() : "", "c-num"],
+        ["received", t ? t.bytes_received.toLocaleString() : "", "c-num"],
+      ];
+      for (const [k, text, cls] of cells) {
+        const c = td(text, cls);
+        c.dataset.k = k;
+        tr.appendChild(c);
+      }
+      return tr;
+    });
+    fill(byId("net-netstat"), rows, 12, state ? `no ${state} socket now` : "no TCP socket now");
+    byId("net-ns-count").textContent =
+      `${r.total.toLocaleString()} sockets${r.total > rows.length ? `, ${rows.length} shown` : ""}, as of ${formatTime(r.as_of, false)}`;
   }
 
   /** Top talkers over the range (`GET /api/v1/network/talkers`, from stored connections). */

@@ -42,15 +42,20 @@ async function startServer(config, extraArgs) {
   return { base, stop, output: p.output };
 }
 
-// Listens on 127.0.0.1 (port 0), connects to itself 3 times and closes the client ends; the
-// server closes only the first accepted socket, so 2 stay in CLOSE_WAIT until it exits.
+// Listens on 127.0.0.1 (port 0), connects to itself 3 times, sends 1000 bytes on each client
+// end and closes it; the server reads the first accepted socket to its end and closes it, and
+// leaves the other 2 unread in CLOSE_WAIT until it exits.
 const LEAKER = `
 import os, signal, socket
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)
 port = srv.getsockname()[1]
 clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
 accepted = [srv.accept()[0] for _ in range(3)]
-for c in clients: c.close()
+for c in clients:
+    c.sendall(b"x" * 1000)
+    c.close()
+while accepted[0].recv(65536):
+    pass
 accepted[0].close()
 print("ready", os.getpid(), port, flush=True)
 signal.pause()
@@ -81,7 +86,39 @@ async function searchTotal(base, q) {
   return r.ok ? (await r.json()).total : -1;
 }
 
+/** Upper bounds (us) of the time-in-state buckets (crates/netmon/src/view.rs DURATION_BOUNDS_US). */
+const TIS_BOUNDS_US = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 60_000_000];
+
+/** Stored transitions of `range` per state left and duration bucket, from /api/v1/search totals. */
+async function timeInStateOf(base, range) {
+  const states = {};
+  // States in lifecycle order, as the page sorts its rows.
+  for (const st of ["LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE_WAIT", "LAST_ACK", "CLOSING", "TIME_WAIT", "CLOSE"]) {
+    for (let i = 0; i <= TIS_BOUNDS_US.length; i++) {
+      const lo = i === 0 ? 1 : TIS_BOUNDS_US[i - 1];
+      const hi = TIS_BOUNDS_US[i];
+      let q = `event.dataset:network.tcp AND tcp.old_state:${st} AND tcp.state_duration_us:>=${lo}`;
+      if (hi !== undefined) q += ` AND tcp.state_duration_us:<${hi}`;
+      const r = await fetch(`${base}/api/v1/search?${new URLSearchParams({ q, ...range, limit: "1" })}`);
+      assert.ok(r.ok, `search ${q}: ${r.status}`);
+      const n = (await r.json()).total;
+      if (n > 0) (states[st] ??= Array(TIS_BOUNDS_US.length + 1).fill(0))[i] = n;
+    }
+  }
+  return states;
+}
+
+/** The time-in-state table as shown: state -> counts per bucket (the Total column left out). */
+async function tisTable(page) {
+  const rows = await page.$$eval("#net-tis tr[data-state]", (rs) =>
+    rs.map((r) => [r.dataset.state, [...r.querySelectorAll("td")].slice(2).map((c) => c.textContent.trim())]),
+  );
+  const num = (t) => (t === "" || t === "-" || t === "·" ? 0 : Number(t.replace(/,/g, "")));
+  return Object.fromEntries(rows.map(([s, cs]) => [s, cs.map(num)]));
+}
+
 test("network page: CLOSE_WAIT leak of a python server, transitions, time in state, alerts", async () => {
+  const testStart = Date.now();
   const config = `${SYSLOG_OFF}[tcp_states]\nsnapshot_interval = "500ms"\nclose_wait_threshold = 2\n`;
   const server = await startServer(config, ["--tcp-states"]);
   cleanups.push(server.stop);
@@ -134,10 +171,39 @@ test("network page: CLOSE_WAIT leak of a python server, transitions, time in sta
   assert.ok(cw && Number(cw[1]) >= 3, `legend: ${legend.join(" | ")}`);
   assert.ok(Number(await page.getAttribute("#net-chart", "data-total")) >= 3 * 4);
 
-  // (d) time in state: ESTABLISHED was left by at least our 6 sockets.
+  // (d) time in state over the range: ESTABLISHED was left by at least our 6 sockets.
   await page.waitForSelector('#net-tis tr[data-state="ESTABLISHED"]');
   const est = await page.textContent('#net-tis tr[data-state="ESTABLISHED"] td:nth-child(2)');
   assert.ok(Number(est.replace(/,/g, "")) >= 6, `ESTABLISHED left ${est} times`);
+
+  // (d') over a fixed range, every cell is the stored transitions of that range (counted here
+  // with the duration bounds of netmon's view.rs), not the monitor's counts since it started.
+  const range = { start: new Date(testStart - 60_000).toISOString(), end: new Date().toISOString() };
+  await new Promise((r) => setTimeout(r, 2500)); // transitions before `end` committed (1 s commits)
+  let seen = "";
+  await waitFor("the time-in-state table to equal the stored transitions of the range", async () => {
+    const want = await timeInStateOf(server.base, range);
+    await page.goto(`${server.base}/ui/#${new URLSearchParams({ ...range, view: "network" })}`);
+    await page.reload();
+    await page.waitForSelector('#net-tis tr[data-state="ESTABLISHED"]');
+    const got = await tisTable(page);
+    seen = `page ${JSON.stringify(got)} vs stored ${JSON.stringify(want)}`;
+    return JSON.stringify(got) === JSON.stringify(want);
+  }).catch((e) => {
+    throw new Error(`${e.message}: ${seen}`);
+  });
+  // A range that ends before the server started: no state left there (the monitor's own counts
+  // since it started would show our sockets).
+  const before = { start: new Date(testStart - 7_200_000).toISOString(), end: new Date(testStart - 3_600_000).toISOString() };
+  await page.goto(`${server.base}/ui/#${new URLSearchParams({ ...before, view: "network" })}`);
+  await page.reload();
+  await waitFor("an empty time-in-state table", async () =>
+    (await page.textContent("#net-tis").catch(() => "")).includes("no state left in this range"),
+  );
+  assert.deepEqual(await tisTable(page), {});
+  await page.goto(`${server.base}/ui/#start=now-15m&view=network`);
+  await page.reload();
+  await page.waitForSelector("#network:not([hidden])");
 
   // (e) the alert names the process.
   await waitFor("the alert row", async () => {
@@ -146,6 +212,37 @@ test("network page: CLOSE_WAIT leak of a python server, transitions, time in sta
   });
   // (f) mode and reason.
   assert.match(await page.textContent("#net-status-text"), /\d+ sockets .* transitions .* dropped/);
+
+  // (g) the socket snapshot, CLOSE_WAIT only: the 2 leaked sockets with their owner, the 1000
+  // bytes each received and left unread (Recv-Q counts the FIN too, as in ss), as the API says.
+  await page.selectOption("#net-ns-state", "CLOSE_WAIT");
+  const leaked = `#net-netstat tr[data-local="127.0.0.1:${port}"]`;
+  await waitFor("the 2 leaked sockets in the snapshot", async () => (await page.$$(leaked)).length === 2);
+  const shown = await page.$$eval(leaked, (rs) =>
+    rs.map((r) => Object.fromEntries([...r.cells].map((c) => [c.dataset.k, c.textContent.trim()]))),
+  );
+  const api = await (await fetch(`${server.base}/api/v1/network/netstat?state=CLOSE_WAIT&size=1000`)).json();
+  const mine = api.sockets.filter((x) => x.lport === Number(port) && x.laddr === "127.0.0.1");
+  assert.equal(mine.length, 2, JSON.stringify(api));
+  for (const row of shown) {
+    assert.equal(row.state, "CLOSE_WAIT");
+    assert.equal(row.pid, pid);
+    assert.equal(row.process, procName);
+    assert.ok(["1000", "1001"].includes(row.recv_q), `Recv-Q ${row.recv_q}`);
+    assert.equal(row.send_q, "0");
+    assert.equal(row.sent, "0");
+    assert.ok(["1,000", "1,001"].includes(row.received), `received ${row.received}`);
+    assert.ok(Number(row.rtt_ms) > 0, `RTT ${row.rtt_ms}`);
+    const same = mine.find((x) => `127.0.0.1:${x.rport}` === row.peer);
+    assert.ok(same, `${row.peer} not in ${JSON.stringify(mine)}`);
+    assert.equal(String(same.owner.pid), row.pid);
+    assert.equal(String(same.stats.tcp.bytes_received.toLocaleString("en-US")), row.received);
+  }
+  assert.notEqual(shown[0].peer, shown[1].peer);
+  // A state the API does not know is a 400 that lists the names.
+  const bad = await fetch(`${server.base}/api/v1/network/netstat?state=OPEN`);
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.reason, /^unknown TCP state "OPEN": use one of .*CLOSE_WAIT/);
 
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network.png") });
   assert.deepEqual(errors, []);

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(meta::stats))
         .route("/api/v1/network/status", get(network::status))
         .route("/api/v1/network/sockets", get(network::sockets))
+        .route("/api/v1/network/netstat", get(network::netstat))
         .route("/api/v1/network/perf", get(network::perf))
         .route("/api/v1/network/perf/history", get(perf_history::history))
         .route("/api/v1/network/talkers", get(talkers::talkers))

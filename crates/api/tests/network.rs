@@ -23,6 +23,9 @@ impl NetworkView for Fake {
     fn perf(&self) -> Value {
         json!({"processes": [{"pid": 7, "retransmits": 3}]})
     }
+    fn netstat(&self, state: Option<&str>, size: usize) -> Result<Value, String> {
+        Ok(json!({"asked": {"state": state, "size": size}}))
+    }
 }
 
 #[tokio::test]
@@ -32,6 +35,7 @@ async fn network_routes_say_when_the_monitor_is_off() {
         "/api/v1/network/status",
         "/api/v1/network/sockets",
         "/api/v1/network/perf",
+        "/api/v1/network/netstat",
     ] {
         let (code, body) = s.get(path).await;
         assert_eq!(code, 404, "{path}");
@@ -70,6 +74,29 @@ async fn network_routes_serve_the_monitor_reports() {
         (code, p["processes"][0]["retransmits"].as_u64()),
         (200, Some(3))
     );
+    // The snapshot: the state as ss spells it or in lower case, a bounded size.
+    let (code, n) = get("/api/v1/network/netstat").await;
+    assert_eq!(
+        (code, &n["asked"]),
+        (200, &json!({"state": null, "size": 50}))
+    );
+    let (code, n) = get("/api/v1/network/netstat?state=close-wait&size=7").await;
+    assert_eq!(
+        (code, &n["asked"]),
+        (200, &json!({"state": "CLOSE_WAIT", "size": 7}))
+    );
+    let (code, e) = get("/api/v1/network/netstat?state=open").await;
+    assert_eq!(code, 400);
+    let reason = e["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("unknown TCP state \"open\": use one of ESTABLISHED"),
+        "{reason}"
+    );
+    let (code, e) = get("/api/v1/network/netstat?size=1001").await;
+    assert_eq!(code, 400);
+    assert_eq!(e["error"]["reason"], "size must be at most 1000, got 1001");
+    let (code, _) = get("/api/v1/network/netstat?sort=bytes").await;
+    assert_eq!(code, 400, "unknown parameters are refused");
 }
 
 #[tokio::test]

@@ -234,7 +234,8 @@ fn tcp_connect_failures_alert_per_destination_over_the_configured_threshold() {
 
 /// The rules over the monitor's performance summaries (`network.perf` events, shaped as
 /// `crates/netmon/src/summary.rs` writes them): a retransmit rate of 5% or more over two
-/// intervals raises one alert per process and peer, a single bad interval or a lower rate none;
+/// intervals raises one alert per service (`labels.tcp.service`) and peer, also when two
+/// processes of the service make the two intervals, a single bad interval or a lower rate none;
 /// the same for an RTT p99 of 262 ms or more; drops per reason over 1000 in an interval raise
 /// one, except NOT_SPECIFIED.
 #[test]
@@ -242,12 +243,13 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
     let dir = tempfile::tempdir().unwrap();
     let (detector, mut stage, book) = stage(dir.path());
     let mut n = 0;
-    let mut perf = |t: i64, action: &str, labels: &[(&str, &str)], peer: Option<&str>| {
+    let mut perf_of = |comm: &str, service: &str, t: i64, action: &str, labels: &[(&str, &str)], peer: Option<&str>| {
         n += 1;
         let mut e = Event::new("perf", Timestamp::from_secs(t), Timestamp::from_secs(t), format!("perf-{n}"));
         e.dataset = Some("network.perf".into());
         e.action = Some(action.to_string().into());
-        e.process_name = Some("curl".into());
+        e.process_name = Some(comm.into());
+        e.labels.insert("tcp.service".into(), service.into());
         e.destination_ip = peer.map(str::to_string);
         for (k, v) in labels {
             e.labels.insert(k.to_string(), v.to_string());
@@ -256,6 +258,12 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         e
     };
     let lossy = [("tcp.retransmit_rate", "0.080000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
+    // Two processes of one systemd unit, one lossy interval each towards the same peer.
+    let batch = [
+        perf_of("worker-a", "batch.service", 1000, "peer", &lossy, Some("10.0.0.5")),
+        perf_of("worker-b", "batch.service", 1060, "peer", &lossy, Some("10.0.0.5")),
+    ];
+    let mut perf = |t: i64, action: &str, labels: &[(&str, &str)], peer: Option<&str>| perf_of("curl", "curl", t, action, labels, peer);
     let fine = [("tcp.retransmit_rate", "0.010000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
     let slow = [("tcp.retransmit_rate", "0.000000"), ("tcp.segs_out", "50"), ("tcp.rtt_samples", "40"), ("tcp.rtt_p99_us", "524288")];
     let mut events = vec![
@@ -267,6 +275,7 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         perf(1000, "peer", &slow, Some("10.0.0.6")),
         perf(1060, "peer", &slow, Some("10.0.0.6")),
     ];
+    events.extend(batch);
     // Drops are typed fields: network.drop.reason (keyword) and network.drops (a number).
     for (reason, count) in [("NO_SOCKET", 5000), ("NOT_SPECIFIED", 5000), ("TCP_CSUM", 10)] {
         let mut e = perf(1000, "drop", &[], None);
@@ -289,6 +298,7 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         got,
         vec![
             ("network_drops".to_string(), None, 1),
+            ("tcp_retransmit_rate_high".to_string(), Some("10.0.0.5".to_string()), 2),
             ("tcp_retransmit_rate_high".to_string(), Some("10.0.0.9".to_string()), 2),
             ("tcp_rtt_high".to_string(), Some("10.0.0.6".to_string()), 2),
         ],
@@ -312,6 +322,7 @@ fn rtt_regressions_against_the_baseline_alert_per_process_and_peer() {
             e.dataset = Some("network.perf".into());
             e.action = Some("peer".into());
             e.process_name = Some("api".into());
+            e.labels.insert("tcp.service".into(), "api.service".into());
             e.destination_ip = Some(peer.into());
             let now = ratio * base_us;
             for (k, v) in [

@@ -40,6 +40,9 @@ pub enum NetmonError {
     /// The ring buffer size is not a power of two multiple of the page size.
     #[error("invalid ring buffer size {0} bytes: use a power of two of at least 4096")]
     RingBufferSize(u32),
+    /// A map size cap of 0.
+    #[error("invalid map size cap {0}: give at least 1 entry (or none for the default sizes)")]
+    MapEntries(u32),
     /// The embedded object lacks an expected map or program (a stale tcpstates.bpf.o).
     #[error("the embedded eBPF object has no {0}: rebuild it with crates/netmon/bpf/build.sh")]
     MissingInObject(String),

@@ -82,5 +82,5 @@ pub use perf::{
 };
 pub use states::TcpState;
 pub use summary::DATASET as PERF_DATASET;
-pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES, PERF_HOOKS};
+pub use tracer::{Tracer, TracerConfig, DEFAULT_RING_BUFFER_BYTES, MAP_ENTRIES, PERF_HOOKS};
 pub use transition::{Layout, Owner, TcpTransition};

@@ -14,7 +14,8 @@
 //!   p99 estimate over the baseline's) and `labels.tcp.rtt_mean_increase_us` /
 //!   `labels.tcp.rtt_p99_increase_us` (by how much they rose, 0 if not),
 //!   which the built-in rule `tcp_rtt_regression` compares with `[tcp_states]
-//!   rtt_regression_factor` and `rtt_regression_min_increase`;
+//!   rtt_regression_factor` and `rtt_regression_min_increase`; `labels.tcp.service`, the
+//!   owner's systemd unit, else container, else command: what the rules group by with the peer;
 //! - `process`: one owner: bytes sent (`source.bytes`) and received (`destination.bytes`),
 //!   `tcp.retransmits` (SYN retransmits included), resets sent / received, SYN-ACK retransmits,
 //!   packets its sockets received that were dropped (`network.drops`);
@@ -121,6 +122,29 @@ impl Summarizer {
         }
     }
 
+    /// The owners of the last snapshot summed whose process is gone (pid 0, the unknown
+    /// owner, never is): their counters can go from the kernel maps ([`Summarizer::forget`]).
+    pub(crate) fn exited(&self, alive: impl Fn(u32) -> bool) -> std::collections::HashSet<u32> {
+        let Some((_, prev)) = &self.prev else {
+            return Default::default();
+        };
+        let pids = prev.processes.iter().map(|p| p.pid);
+        let pids = pids.chain(prev.rtt.iter().map(|h| h.pid));
+        let pids = pids.chain(prev.owner_drops.iter().map(|d| d.pid));
+        pids.filter(|pid| *pid != 0 && !alive(*pid)).collect()
+    }
+
+    /// Forgets `pids`, whose counters were deleted from the kernel maps after this
+    /// summarizer's last interval: a later process with the same pid starts from zero.
+    pub(crate) fn forget(&mut self, pids: &std::collections::HashSet<u32>) {
+        if let Some((_, prev)) = &mut self.prev {
+            prev.processes.retain(|p| !pids.contains(&p.pid));
+            prev.rtt.retain(|h| !pids.contains(&h.pid));
+            prev.owner_drops.retain(|d| !pids.contains(&d.pid));
+        }
+        self.services.retain(|pid, _| !pids.contains(pid));
+    }
+
     /// A summarizer whose first interval starts at `at` from zero counters (the kernel maps
     /// are empty when the tracer starts).
     pub(crate) fn starting_at(at: Timestamp) -> Self {
@@ -219,6 +243,9 @@ impl Summarizer {
                 .clone()
                 .or_else(|| e.labels.get("container.id").cloned())
                 .unwrap_or_else(|| if comm.is_empty() { format!("pid {}", h.pid) } else { comm.to_string() });
+            // The pair's service as the rules group it: the systemd unit, else the container,
+            // else the command.
+            put(&mut e, "tcp.service", &key);
             let mean_us = if samples > 0 { sum_us.max(0.0) / samples as f64 } else { 0.0 };
             if let Some(c) = self.baselines.observe((key, h.peer), &slots, mean_us) {
                 put(&mut e, "tcp.rtt_baseline_mean_us", c.base_mean_us.round());

@@ -39,7 +39,26 @@ pub struct TracerConfig {
     /// Also keep performance counters in kernel maps (retransmits, resets, live bytes, RTT
     /// histograms, drops by reason; read with [`Tracer::perf_snapshot`]).
     pub perf: bool,
+    /// Caps every hash map of the kernel side at this many entries (`None`: the object's
+    /// sizes, [`MAP_ENTRIES`]): a tighter memory bound, and how tests fill them. What does not
+    /// fit is counted: [`Tracer::life_drops`], [`PerfSnapshot`]'s `*_overflow`.
+    pub max_map_entries: Option<u32>,
 }
+
+/// The kernel side's hash maps and their sizes in the object: per socket (LRU: the least
+/// recently used socket is forgotten), per listening port, per owner, per owner and peer, per
+/// owner and drop reason.
+pub const MAP_ENTRIES: [(&str, u32); 9] = [
+    ("since", 65_536),
+    ("births", 65_536),
+    ("owners", 65_536),
+    ("peers", 65_536),
+    ("rtt_last", 65_536),
+    ("listeners", 4_096),
+    ("perf", 16_384),
+    ("rtt", 16_384),
+    ("owner_drops", 16_384),
+];
 
 /// The BTF tracepoints of the performance counters: (program, tracepoint, what it gives).
 pub const PERF_HOOKS: [(&str, &str, &str); 6] = [
@@ -82,6 +101,7 @@ impl Default for TracerConfig {
             ring_buffer_bytes: DEFAULT_RING_BUFFER_BYTES,
             lifetimes: false,
             perf: false,
+            max_map_entries: None,
         }
     }
 }
@@ -277,6 +297,9 @@ impl Tracer {
         if size < 4096 || !size.is_power_of_two() {
             return Err(NetmonError::RingBufferSize(size));
         }
+        if config.max_map_entries == Some(0) {
+            return Err(NetmonError::MapEntries(0));
+        }
         let (mode, ports) = config.filter.port_bits()?;
         // Lifetimes read struct tcp_sock with CO-RE: without BTF the offsets would be the
         // compile-time guesses, so refuse rather than report wrong counters.
@@ -292,15 +315,20 @@ impl Tracer {
         let emit_lives = u8::from(config.lifetimes);
         let emit_perf = u8::from(config.perf);
         let lives_size = if config.lifetimes { size } else { 4096 };
-        let mut bpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        loader
             .set_global("filter_family", &family, true)
             .set_global("filter_ports", &mode, true)
             .set_global("emit_lives", &emit_lives, true)
             .set_global("emit_perf", &emit_perf, true)
             .set_max_entries("events", size)
-            .set_max_entries("lives", lives_size)
-            .load(OBJECT)
-            .map_err(|e| ebpf_err("load", e))?;
+            .set_max_entries("lives", lives_size);
+        if let Some(cap) = config.max_map_entries {
+            for (name, entries) in MAP_ENTRIES {
+                loader.set_max_entries(name, entries.min(cap));
+            }
+        }
+        let mut bpf = loader.load(OBJECT).map_err(|e| ebpf_err("load", e))?;
 
         {
             let map = bpf
@@ -570,6 +598,55 @@ impl Tracer {
         })
     }
 
+    /// Deletes the performance counters of the owners in `pids` (per owner, per owner and
+    /// peer, per owner and drop reason), e.g. processes that exited once their last counts were
+    /// summarised, so the bounded maps keep room for the processes that come after them.
+    /// Returns how many entries were deleted.
+    pub fn forget_owners(&mut self, pids: &std::collections::HashSet<u32>) -> Result<usize> {
+        if pids.is_empty() {
+            return Ok(0);
+        }
+        let mut gone = 0;
+        let bpf = &mut self.bpf;
+        fn map<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map> {
+            bpf.map_mut(name)
+                .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))
+        }
+        {
+            let mut m: HashMap<_, u32, PerfRaw> =
+                HashMap::try_from(map(bpf, "perf")?).map_err(|e| ebpf_err("open map perf", e))?;
+            for pid in pids {
+                gone += usize::from(m.remove(pid).is_ok());
+            }
+        }
+        {
+            let mut m: HashMap<_, RttKeyRaw, RttRaw> =
+                HashMap::try_from(map(bpf, "rtt")?).map_err(|e| ebpf_err("open map rtt", e))?;
+            let keys: Vec<RttKeyRaw> = m
+                .keys()
+                .filter_map(|k| k.ok())
+                .filter(|k| pids.contains(&k.pid))
+                .collect();
+            for k in keys {
+                gone += usize::from(m.remove(&k).is_ok());
+            }
+        }
+        {
+            let mut m: HashMap<_, OwnerDropKeyRaw, u64> =
+                HashMap::try_from(map(bpf, "owner_drops")?)
+                    .map_err(|e| ebpf_err("open map owner_drops", e))?;
+            let keys: Vec<OwnerDropKeyRaw> = m
+                .keys()
+                .filter_map(|k| k.ok())
+                .filter(|k| pids.contains(&k.pid))
+                .collect();
+            for k in keys {
+                gone += usize::from(m.remove(&k).is_ok());
+            }
+        }
+        Ok(gone)
+    }
+
     /// Records that were shorter than expected (a mismatched object; should stay 0).
     pub fn malformed(&self) -> u64 {
         self.malformed
@@ -591,6 +668,18 @@ mod tests {
         assert_eq!(parse_cap_eff(status), Some(0xc0_0000_0000));
         assert!(caps_allow_tracing(parse_cap_eff(status).unwrap()));
         assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn rejects_a_zero_map_cap_before_touching_the_kernel() {
+        let cfg = TracerConfig {
+            max_map_entries: Some(0),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Tracer::start(&cfg),
+            Err(NetmonError::MapEntries(0))
+        ));
     }
 
     #[test]

@@ -162,7 +162,9 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
     let regression: Vec<_> = a.iter().filter(|a| a.rule.name == "tcp_rtt_regression").collect();
     assert_eq!(regression.len(), 1, "{a:#?}");
     assert_eq!(regression[0].group.get("destination.ip").map(String::as_str), Some(ADDR_B));
-    assert_eq!(regression[0].group.get("process.name").map(String::as_str), Some("python3"));
+    // Grouped by the pair's service: the client's unit, else container, else its command.
+    let service = last.labels.get("tcp.service").expect("peer summaries name the service");
+    assert_eq!(regression[0].group.get("labels.tcp.service"), Some(service));
 
     drop(client.stdin.take());
     let _ = client.wait();

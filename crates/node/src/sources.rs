@@ -237,6 +237,33 @@ impl loglynx_api::NetworkView for NetView {
     fn perf(&self) -> serde_json::Value {
         serde_json::to_value(self.0.perf()).unwrap_or_default()
     }
+    fn netstat(&self, state: Option<&str>, size: usize) -> Result<serde_json::Value, String> {
+        let states: Vec<loglynx_netmon::TcpState> = loglynx_netmon::TcpState::ALL
+            .into_iter()
+            .filter(|t| state == Some(t.name()))
+            .collect();
+        if state.is_some() && states.is_empty() {
+            return Err(format!("no TCP state named {state:?}"));
+        }
+        let as_of = loglynx_core::Timestamp::now();
+        let mut all = loglynx_netmon::netstat(&loglynx_netmon::NetstatQuery {
+            states,
+            ..Default::default()
+        })
+        .map_err(|e| format!("sock_diag: {e}"))?;
+        let total = all.len();
+        let bytes = |e: &loglynx_netmon::NetstatEntry| {
+            e.socket
+                .stats
+                .as_ref()
+                .and_then(|s| s.tcp.as_ref())
+                .map_or(0, |t| t.bytes_acked + t.bytes_received)
+        };
+        // Stable: equal byte counts keep netstat's order (state, process, ports).
+        all.sort_by_key(|e| std::cmp::Reverse(bytes(e)));
+        all.truncate(size);
+        Ok(serde_json::json!({"as_of": as_of, "total": total, "sockets": all}))
+    }
 }
 
 /// Waits for every task of `tasks`, logging the failures (shutdown: the first failure, if any,

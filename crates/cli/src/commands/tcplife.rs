@@ -53,6 +53,7 @@ impl TcplifeArgs {
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: true,
             perf: false,
+            max_map_entries: None,
         }
     }
 }

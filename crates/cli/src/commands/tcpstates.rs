@@ -100,6 +100,7 @@ impl TcpstatesArgs {
             ring_buffer_bytes: self.ring_buffer_bytes,
             lifetimes: false,
             perf: false,
+            max_map_entries: None,
         }
     }
 }

@@ -110,6 +110,7 @@ impl Attached {
             ring_buffer_bytes: cfg.ring_buffer_bytes,
             lifetimes: cfg.connections,
             perf: cfg.perf,
+            max_map_entries: None,
         };
         let started = match Tracer::start(&tcfg) {
             Err(NetmonError::NoBtf { view }) => {
@@ -379,6 +380,17 @@ fn bpf_loop(
                                 *last = Instant::now();
                                 for e in s.events(&p, Timestamp::now(), &cx.host) {
                                     current.extend(record(cx, &e));
+                                }
+                                // Exited processes' counts are summed: their entries go, so
+                                // the bounded maps keep room for the processes after them.
+                                let gone = s.exited(|pid| {
+                                    std::path::Path::new(&format!("/proc/{pid}")).exists()
+                                });
+                                match tracer.forget_owners(&gone) {
+                                    Ok(_) => s.forget(&gone),
+                                    Err(e) => tracing::warn!(
+                                        "tcp states: forgetting exited processes' counters: {e}"
+                                    ),
                                 }
                             }
                         }
