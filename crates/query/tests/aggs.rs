@@ -158,6 +158,58 @@ fn histogram_limits() {
     ));
 }
 
+/// Found by AFL (`histogram_tail`, 2026-12-04): a range at the ends of the time line with a very
+/// wide interval overflowed the grid's arithmetic (`attempt to multiply with overflow` in debug
+/// builds, a wrong grid in release builds). Every combination answers or errs, never panics, and
+/// an answer's buckets add up to its total.
+#[test]
+fn histograms_at_the_ends_of_time_with_any_interval_answer_or_err() {
+    let w = timeline();
+    let ends = [
+        (i64::MIN, i64::MAX),
+        (i64::MIN, 0),
+        (0, i64::MAX),
+        (i64::MAX - 1, i64::MAX),
+        (i64::MIN, i64::MIN + 1_000_000),
+        (-1, 1),
+    ];
+    let intervals = [
+        None,
+        Some(1),
+        Some(60_000),
+        Some(i64::MAX as u64 / 1_000),
+        Some(i64::MAX as u64 / 1_000 - 1),
+        Some(i64::MAX as u64 / 2_000),
+        Some(u64::MAX),
+    ];
+    let zones = [None, Some("+05:30"), Some("-11:00"), Some("Europe/Berlin")];
+    let mut answered = 0;
+    for (start, end) in ends {
+        for interval_ms in intervals {
+            for zone in zones {
+                let req = HistogramRequest {
+                    filter: Filter {
+                        query: String::new(),
+                        start: Some(loglynx_core::Timestamp(start)),
+                        end: Some(loglynx_core::Timestamp(end)),
+                    },
+                    interval_ms,
+                    target_buckets: None,
+                    time_zone: zone.map(str::to_string),
+                };
+                if let Ok(r) = common::engine().histogram(&w, &req) {
+                    answered += 1;
+                    let sum: u64 = r.buckets.iter().map(|b| b.count).sum();
+                    assert_eq!(sum, r.total, "{start} {end} {interval_ms:?} {zone:?}");
+                }
+            }
+        }
+    }
+    // the ordinary ranges still answer (a fix that refuses everything would pass the loop)
+    assert!(answered >= 20, "only {answered} answers");
+    assert_eq!(hist(&w, "", 0, 300, Some(60_000)).2, 6);
+}
+
 fn host_event(id: &str, host: Option<&str>, pid: u32, env: Option<&str>) -> Event {
     let mut e = event(id, 0, "m");
     e.host = host.map(Into::into);

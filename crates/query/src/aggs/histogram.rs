@@ -126,11 +126,21 @@ impl QueryEngine {
             (Some(east), _) => {
                 let shift = offset_ms.saturating_sub(i64::from(east) * 1_000);
                 let offset_us = shift.saturating_mul(1_000).rem_euclid(interval_us);
-                let origin = (start - offset_us).div_euclid(interval_us) * interval_us + offset_us;
+                // In i128: near the ends of the time line a wide interval's grid starts before
+                // i64's first microsecond (a fuzzed `start` of i64::MIN overflowed here).
+                let (start_w, interval_w) = (i128::from(start), i128::from(interval_us));
+                let origin_w = (start_w - i128::from(offset_us)).div_euclid(interval_w) * interval_w
+                    + i128::from(offset_us);
+                let span_w = i128::from(end) - origin_w;
+                let (Ok(origin), Ok(_)) = (i64::try_from(origin_w), i64::try_from(span_w)) else {
+                    return Err(QueryError::BadRequest(format!(
+                        "interval {interval_ms} ms does not fit this time range: the buckets would reach past the representable times; give a narrower interval_ms or a range away from the ends of time"
+                    )));
+                };
                 let n = if end <= start {
                     0
                 } else {
-                    ((end - origin) as u64).div_ceil(interval_us as u64) as usize
+                    (span_w as u128).div_ceil(interval_w as u128).min(usize::MAX as u128) as usize
                 };
                 if n > MAX_BUCKETS {
                     return Err(QueryError::TooLarge {
@@ -150,7 +160,7 @@ impl QueryEngine {
                     end.div_euclid(1_000) + i64::from(end.rem_euclid(1_000) > 0),
                     MAX_BUCKETS,
                 )?;
-                Grid::Edges(edges.iter().map(|ms| ms * 1_000).collect::<Vec<_>>().into())
+                Grid::Edges(edges.iter().map(|ms| ms.saturating_mul(1_000)).collect::<Vec<_>>().into())
             }
             (None, _) => Grid::Edges(Arc::from(Vec::new())),
         };
@@ -215,7 +225,9 @@ impl Grid {
 
     fn start(&self, i: usize) -> i64 {
         match self {
-            Grid::Uniform { origin, interval_us, .. } => origin + i as i64 * interval_us,
+            Grid::Uniform { origin, interval_us, .. } => {
+                origin.saturating_add((i as i64).saturating_mul(*interval_us))
+            }
             Grid::Edges(e) => e[i],
         }
     }
@@ -278,16 +290,17 @@ impl DateHistogramSegment {
         let t = t.into_timestamp_micros();
         let idx = match &self.grid {
             Grid::Uniform { origin, interval_us, .. } => {
-                let rel = t - origin;
-                if rel < 0 {
+                let Some(rel) = t.checked_sub(*origin).filter(|r| *r >= 0) else {
                     return;
-                }
+                };
                 // A multiplication instead of a division per document; f64 may land one
                 // bucket off at an edge, which the two comparisons correct.
                 let mut idx = (rel as f64 * self.inverse) as i64;
-                if idx * interval_us > rel {
+                // (in i128: a bucket's end may lie past i64's last microsecond)
+                let (i, r, w) = (i128::from(idx), i128::from(rel), i128::from(*interval_us));
+                if i * w > r {
                     idx -= 1;
-                } else if (idx + 1) * interval_us <= rel {
+                } else if (i + 1) * w <= r {
                     idx += 1;
                 }
                 idx as usize
