@@ -196,6 +196,29 @@ fn wildcards() {
     ]);
 }
 
+/// Found by AFL (`query_parser`, 2026-12-04): a term of ~20 wildcards between multi-byte
+/// characters took a second to compile (and then failed as too complex). Runs of `*` count once
+/// and match as one; more than 10 wildcards in a term are refused at once, naming the term.
+#[test]
+fn wildcard_terms_are_bounded_and_runs_of_stars_are_one() {
+    check(&[
+        ("service.name:ngin****", 5),
+        ("service.name:**proxy", 1),
+        ("service.name:*g*i*n*x*", 5),
+        ("message:f*a*i*l*e*d*", 2),
+    ]);
+    let eleven = "é*".repeat(11);
+    for q in [format!("message:{eleven}"), eleven.clone(), format!("service.name:{eleven}"), format!("labels.env:{eleven}")] {
+        let err = error(&q);
+        assert!(
+            matches!(&err, QueryError::BadValue { value, reason, .. } if value == &eleven && reason.contains("at most 10")),
+            "{q}: {err:?}"
+        );
+    }
+    // ten is allowed (and a long run of stars is one)
+    check(&[(&format!("service.name:zz{}{}", "?*".repeat(5), "*".repeat(30)), 0)]);
+}
+
 #[test]
 fn labels() {
     check(&[

@@ -75,14 +75,33 @@ impl Word {
     /// A regex matching the whole word; `map` transforms literal characters (e.g. lowercase).
     pub fn to_regex(&self, map: impl Fn(char) -> char) -> String {
         let mut re = String::new();
+        let mut after_any = false;
         for p in &self.pieces {
             match p {
                 Piece::Char(c) => push_escaped(&mut re, map(*c)),
+                // `**` matches what `*` does: one `.*` (each one more makes the automaton larger)
+                Piece::Any if after_any => {}
                 Piece::Any => re.push_str(".*"),
                 Piece::One => re.push('.'),
             }
+            after_any = matches!(p, Piece::Any);
         }
         re
+    }
+
+    /// The `*` and `?` of the word, a run of `*` counted once: what makes its automaton large.
+    pub fn wildcard_pieces(&self) -> usize {
+        let mut n = 0;
+        let mut after_any = false;
+        for p in &self.pieces {
+            n += match p {
+                Piece::Any if after_any => 0,
+                Piece::Any | Piece::One => 1,
+                Piece::Char(_) => 0,
+            };
+            after_any = matches!(p, Piece::Any);
+        }
+        n
     }
 }
 

@@ -11,7 +11,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption, Term};
 use tantivy::tokenizer::{TextAnalyzer, TokenizerManager};
 
-use super::ast::{push_escaped, Clause, Node, Value};
+use super::ast::{push_escaped, Clause, Node, Value, Word};
 use crate::error::QueryError;
 use crate::time::{parse_time, to_date};
 
@@ -185,6 +185,7 @@ impl Run<'_> {
         match value {
             Value::Word(w) if w.is_star() => Ok(Box::new(AllQuery)),
             Value::Word(w) if w.is_wildcard() => {
+                check_wildcards(name, w)?;
                 let pattern = w.to_regex(|c| c.to_lowercase().next().unwrap_or(c));
                 regex(name, &w.text(), &pattern, field)
             }
@@ -217,7 +218,10 @@ impl Run<'_> {
         let fast = self.schema.schema.get_field_entry(field).is_fast();
         match value {
             Value::Word(w) if w.is_star() => Ok(exists(name, fast)),
-            Value::Word(w) if w.is_wildcard() => regex(name, &w.text(), &w.to_regex(|c| c), field),
+            Value::Word(w) if w.is_wildcard() => {
+                check_wildcards(name, w)?;
+                regex(name, &w.text(), &w.to_regex(|c| c), field)
+            }
             Value::Word(w) => Ok(Box::new(TermQuery::new(
                 Term::from_field_text(field, &w.text()),
                 IndexRecordOption::Basic,
@@ -336,6 +340,7 @@ impl Run<'_> {
                 false,
             ))),
             Value::Word(w) if w.is_wildcard() => {
+                check_wildcards(name, w)?;
                 // Terms of a JSON field are `<path> 0x00 <type code> <value>`: match the whole key.
                 let prefix = Term::from_field_json_path(field, &path, false);
                 let mut pattern = String::new();
@@ -374,6 +379,22 @@ fn exists(name: &str, fast: bool) -> Box<dyn Query> {
     } else {
         Box::new(AllQuery)
     }
+}
+
+/// Most `*` and `?` in one wildcard term (a run of `*` counts once). Building the automaton
+/// grows with them: AFL's `query_parser` found 60-byte terms of ~20 wildcards between
+/// multi-byte characters that took a second each to refuse; 10 take well under 0.1 s.
+pub(crate) const MAX_WILDCARD_PIECES: usize = 10;
+
+fn check_wildcards(name: &str, w: &Word) -> Result<(), QueryError> {
+    if w.wildcard_pieces() > MAX_WILDCARD_PIECES {
+        return Err(QueryError::bad_value(
+            name,
+            &w.text(),
+            format!("at most {MAX_WILDCARD_PIECES} `*` and `?` in one term; make it more specific"),
+        ));
+    }
+    Ok(())
 }
 
 fn regex(
