@@ -109,8 +109,25 @@ pub struct TcpStatesConfig {
     pub rtt_regression_factor: f64,
     /// ... and by at least this much (so that a 50 us loopback RTT going to 120 us is not a
     /// regression worth an alert).
-    #[serde(default = "default_rtt_regression_min_increase", with = "humantime_serde")]
+    #[serde(
+        default = "default_rtt_regression_min_increase",
+        with = "humantime_serde"
+    )]
     pub rtt_regression_min_increase: Duration,
+    /// Alert when a summary interval's retransmit rate towards a peer (retransmits over the
+    /// segments sent, at least 100 of them) is at least this many times the baseline rate of
+    /// the service (or command) and peer, the median of its past intervals, at least 0.1%
+    /// (built-in rule `tcp_retransmit_rate_high`, over `network.perf` events: needs `perf` and
+    /// `perf_summary_interval`). A pair that always had loss is its own baseline; a lasting
+    /// change becomes the new baseline after about 8 intervals, and the alert resolves. More
+    /// than 1.
+    #[serde(default = "default_retransmit_regression_factor")]
+    pub retransmit_regression_factor: f64,
+    /// ... and higher than the baseline by at least this share of the segments sent (0.01: one
+    /// percentage point), so that a clean pair going from 0.0% to 0.1% is no alert. Above 0,
+    /// at most 1.
+    #[serde(default = "default_retransmit_regression_min_increase")]
+    pub retransmit_regression_min_increase: f64,
     /// The window of `failed_connect_threshold`.
     #[serde(default = "default_failed_connect_window", with = "humantime_serde")]
     pub failed_connect_window: Duration,
@@ -177,6 +194,20 @@ impl TcpStatesConfig {
                 self.rtt_regression_factor
             ));
         }
+        if !(self.retransmit_regression_factor > 1.0
+            && self.retransmit_regression_factor.is_finite())
+        {
+            return bad(format!(
+                "tcp_states.retransmit_regression_factor {}: use a number above 1 (2: twice the baseline rate)",
+                self.retransmit_regression_factor
+            ));
+        }
+        let inc = self.retransmit_regression_min_increase;
+        if !(inc > 0.0 && inc <= 1.0) {
+            return bad(format!(
+                "tcp_states.retransmit_regression_min_increase {inc}: use a share of the segments sent above 0, at most 1 (0.01: one percentage point)"
+            ));
+        }
         Ok(())
     }
 }
@@ -228,6 +259,12 @@ fn default_rtt_regression_factor() -> f64 {
 fn default_rtt_regression_min_increase() -> Duration {
     Duration::from_millis(1)
 }
+fn default_retransmit_regression_factor() -> f64 {
+    2.0
+}
+fn default_retransmit_regression_min_increase() -> f64 {
+    0.01
+}
 fn default_failed_connect_window() -> Duration {
     Duration::from_secs(60)
 }
@@ -268,8 +305,35 @@ mod tests {
         assert_eq!(d.rtt_regression_factor, 2.0);
         let bad = TcpStatesConfig {
             rtt_regression_factor: 1.0,
-            ..d
+            ..d.clone()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("rtt_regression_factor"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("rtt_regression_factor"));
+        assert_eq!(
+            (
+                d.retransmit_regression_factor,
+                d.retransmit_regression_min_increase
+            ),
+            (2.0, 0.01)
+        );
+        for (factor, inc, key) in [
+            (0.5, 0.01, "retransmit_regression_factor"),
+            (f64::NAN, 0.01, "retransmit_regression_factor"),
+            (2.0, 0.0, "retransmit_regression_min_increase"),
+            (2.0, 1.5, "retransmit_regression_min_increase"),
+        ] {
+            let bad = TcpStatesConfig {
+                retransmit_regression_factor: factor,
+                retransmit_regression_min_increase: inc,
+                ..d.clone()
+            };
+            assert!(
+                bad.validate().unwrap_err().to_string().contains(key),
+                "{factor} {inc}"
+            );
+        }
     }
 }

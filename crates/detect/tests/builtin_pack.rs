@@ -233,9 +233,11 @@ fn tcp_connect_failures_alert_per_destination_over_the_configured_threshold() {
 }
 
 /// The rules over the monitor's performance summaries (`network.perf` events, shaped as
-/// `crates/netmon/src/summary.rs` writes them): a retransmit rate of 5% or more over two
-/// intervals raises one alert per service (`labels.tcp.service`) and peer, also when two
-/// processes of the service make the two intervals, a single bad interval or a lower rate none;
+/// `crates/netmon/src/summary.rs` writes them): a retransmit rate of twice the pair's baseline
+/// and one percentage point more over two intervals raises one alert per service
+/// (`labels.tcp.service`) and peer, also when two processes of the service make the two
+/// intervals; a single bad interval, a steady high rate (its own baseline) or a clean pair going
+/// to 0.2% none;
 /// the same for an RTT p99 of 262 ms or more; drops per reason over 1000 in an interval raise
 /// one, except NOT_SPECIFIED.
 #[test]
@@ -257,14 +259,39 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         detector.tag(&mut e);
         e
     };
-    let lossy = [("tcp.retransmit_rate", "0.080000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
+    // 0% usual, 8% now.
+    let lossy = [
+        ("tcp.retransmit_rate", "0.080000"),
+        ("tcp.segs_out", "500"),
+        ("tcp.rtt_samples", "0"),
+        ("tcp.retransmit_baseline_rate", "0.000000"),
+        ("tcp.retransmit_rate_ratio", "80.000"),
+        ("tcp.retransmit_rate_increase", "0.080000"),
+    ];
     // Two processes of one systemd unit, one lossy interval each towards the same peer.
     let batch = [
         perf_of("worker-a", "batch.service", 1000, "peer", &lossy, Some("10.0.0.5")),
         perf_of("worker-b", "batch.service", 1060, "peer", &lossy, Some("10.0.0.5")),
     ];
     let mut perf = |t: i64, action: &str, labels: &[(&str, &str)], peer: Option<&str>| perf_of("curl", "curl", t, action, labels, peer);
-    let fine = [("tcp.retransmit_rate", "0.010000"), ("tcp.segs_out", "500"), ("tcp.rtt_samples", "0")];
+    // 8% usual and now: above the old fixed 5% threshold, but the pair's own baseline.
+    let fine = [
+        ("tcp.retransmit_rate", "0.080000"),
+        ("tcp.segs_out", "500"),
+        ("tcp.rtt_samples", "0"),
+        ("tcp.retransmit_baseline_rate", "0.080000"),
+        ("tcp.retransmit_rate_ratio", "1.000"),
+        ("tcp.retransmit_rate_increase", "0.000000"),
+    ];
+    // 0% usual, 0.2% now: twice the baseline (at least 0.1%) but below the 1 point floor.
+    let tiny = [
+        ("tcp.retransmit_rate", "0.002000"),
+        ("tcp.segs_out", "500"),
+        ("tcp.rtt_samples", "0"),
+        ("tcp.retransmit_baseline_rate", "0.000000"),
+        ("tcp.retransmit_rate_ratio", "2.000"),
+        ("tcp.retransmit_rate_increase", "0.002000"),
+    ];
     let slow = [("tcp.retransmit_rate", "0.000000"), ("tcp.segs_out", "50"), ("tcp.rtt_samples", "40"), ("tcp.rtt_p99_us", "524288")];
     let mut events = vec![
         perf(1000, "peer", &lossy, Some("10.0.0.9")),
@@ -272,6 +299,8 @@ fn network_perf_rules_alert_per_process_and_peer_on_regressions() {
         perf(1000, "peer", &lossy, Some("10.0.0.8")), // once only
         perf(1000, "peer", &fine, Some("10.0.0.7")),
         perf(1060, "peer", &fine, Some("10.0.0.7")),
+        perf(1000, "peer", &tiny, Some("10.0.0.4")),
+        perf(1060, "peer", &tiny, Some("10.0.0.4")),
         perf(1000, "peer", &slow, Some("10.0.0.6")),
         perf(1060, "peer", &slow, Some("10.0.0.6")),
     ];

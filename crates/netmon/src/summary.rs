@@ -14,7 +14,12 @@
 //!   p99 estimate over the baseline's) and `labels.tcp.rtt_mean_increase_us` /
 //!   `labels.tcp.rtt_p99_increase_us` (by how much they rose, 0 if not),
 //!   which the built-in rule `tcp_rtt_regression` compares with `[tcp_states]
-//!   rtt_regression_factor` and `rtt_regression_min_increase`; `labels.tcp.service`, the
+//!   rtt_regression_factor` and `rtt_regression_min_increase`; with at least 100 segments
+//!   sent, the retransmit rate against the pair's baseline rate the same way:
+//!   `labels.tcp.retransmit_baseline_rate`, `labels.tcp.retransmit_rate_ratio` (over the
+//!   baseline, at least 0.1%) and `labels.tcp.retransmit_rate_increase` (0 if not above it),
+//!   which the built-in rule `tcp_retransmit_rate_high` compares with
+//!   `retransmit_regression_factor` and `retransmit_regression_min_increase`; `labels.tcp.service`, the
 //!   owner's systemd unit, else container, else command: what the rules group by with the peer;
 //! - `process`: one owner: bytes sent (`source.bytes`) and received (`destination.bytes`),
 //!   `tcp.retransmits` (SYN retransmits included), resets sent / received, SYN-ACK retransmits,
@@ -33,7 +38,7 @@ use std::net::IpAddr;
 
 use loglynx_core::{Event, Timestamp};
 
-use crate::baseline::RttBaselines;
+use crate::baseline::Baselines;
 use crate::perf::{PerfSnapshot, ProcessPerf, RttHistogram, RTT_SLOTS};
 
 /// `event.dataset` of the summaries.
@@ -46,7 +51,7 @@ pub const DATASET: &str = "network.perf";
 pub(crate) struct Summarizer {
     prev: Option<(Timestamp, PerfSnapshot)>,
     services: HashMap<u32, Option<String>>,
-    baselines: RttBaselines,
+    baselines: Baselines,
 }
 
 /// `now - before`, or `now` when the counter restarted (a pid reused after its entry was gone).
@@ -242,18 +247,60 @@ impl Summarizer {
                 .systemd_unit
                 .clone()
                 .or_else(|| e.labels.get("container.id").cloned())
-                .unwrap_or_else(|| if comm.is_empty() { format!("pid {}", h.pid) } else { comm.to_string() });
+                .unwrap_or_else(|| {
+                    if comm.is_empty() {
+                        format!("pid {}", h.pid)
+                    } else {
+                        comm.to_string()
+                    }
+                });
             // The pair's service as the rules group it: the systemd unit, else the container,
             // else the command.
             put(&mut e, "tcp.service", &key);
-            let mean_us = if samples > 0 { sum_us.max(0.0) / samples as f64 } else { 0.0 };
+            if let Some(c) =
+                self.baselines
+                    .observe_retransmits((key.clone(), h.peer), retrans, segs)
+            {
+                put(
+                    &mut e,
+                    "tcp.retransmit_baseline_rate",
+                    format!("{:.6}", c.base_rate),
+                );
+                put(
+                    &mut e,
+                    "tcp.retransmit_rate_ratio",
+                    format!("{:.3}", c.ratio()),
+                );
+                put(
+                    &mut e,
+                    "tcp.retransmit_rate_increase",
+                    format!("{:.6}", c.increase()),
+                );
+            }
+            let mean_us = if samples > 0 {
+                sum_us.max(0.0) / samples as f64
+            } else {
+                0.0
+            };
             if let Some(c) = self.baselines.observe((key, h.peer), &slots, mean_us) {
                 put(&mut e, "tcp.rtt_baseline_mean_us", c.base_mean_us.round());
                 put(&mut e, "tcp.rtt_baseline_p99_us", c.base_p99_us.round());
-                put(&mut e, "tcp.rtt_mean_ratio", format!("{:.3}", c.mean_ratio()));
+                put(
+                    &mut e,
+                    "tcp.rtt_mean_ratio",
+                    format!("{:.3}", c.mean_ratio()),
+                );
                 put(&mut e, "tcp.rtt_p99_ratio", format!("{:.3}", c.p99_ratio()));
-                put(&mut e, "tcp.rtt_mean_increase_us", (c.mean_us - c.base_mean_us).max(0.0).round());
-                put(&mut e, "tcp.rtt_p99_increase_us", (c.p99_us - c.base_p99_us).max(0.0).round());
+                put(
+                    &mut e,
+                    "tcp.rtt_mean_increase_us",
+                    (c.mean_us - c.base_mean_us).max(0.0).round(),
+                );
+                put(
+                    &mut e,
+                    "tcp.rtt_p99_increase_us",
+                    (c.p99_us - c.base_p99_us).max(0.0).round(),
+                );
             }
             out.push(e);
         }

@@ -75,6 +75,8 @@ fn settings(cfg: &Config) -> DetectionSettings {
             ("churn_threshold".into(), cfg.tcp_states.churn_threshold.to_string()),
             ("rtt_regression_factor".into(), cfg.tcp_states.rtt_regression_factor.to_string()),
             ("rtt_regression_min_us".into(), cfg.tcp_states.rtt_regression_min_increase.as_micros().to_string()),
+            ("retransmit_regression_factor".into(), cfg.tcp_states.retransmit_regression_factor.to_string()),
+            ("retransmit_regression_min_increase".into(), cfg.tcp_states.retransmit_regression_min_increase.to_string()),
         ],
         options: DetectorOptions {
             disabled: d.disabled.clone(),

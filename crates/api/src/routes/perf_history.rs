@@ -10,7 +10,10 @@
 //! with (`labels.tcp.rtt_baseline_mean_us`, weighted the same way), and how many intervals the
 //! built-in rule `tcp_rtt_above_baseline` flags (its condition on the interval's ratio and
 //! increase labels, with `[tcp_states] rtt_regression_factor` / `rtt_regression_min_increase`
-//! of the configuration): "usual vs now" per bucket. Like talkers, the events
+//! of the configuration): "usual vs now" per bucket. The same for the retransmit rate: the
+//! baseline rate the monitor compared each interval with (`labels.tcp.retransmit_baseline_rate`,
+//! weighted by segments sent) and the intervals `tcp_retransmit_above_baseline` flags
+//! (`retransmit_regression_factor` / `retransmit_regression_min_increase`). Like talkers, the events
 //! of the range are read a page at a time, at most [`MAX_SCAN`](crate::routes::talkers::MAX_SCAN) per request (`truncated` says
 //! when the range held more), so memory is bounded by the page and the groups.
 
@@ -70,12 +73,36 @@ impl RttCheck {
     }
 }
 
-/// The thresholds of the rule `tcp_rtt_above_baseline` (its parameters `rtt_regression_factor`
-/// and `rtt_regression_min_us`, from `[tcp_states]`).
+/// One interval's retransmit rate against its pair's baseline: what the rule
+/// `tcp_retransmit_above_baseline` reads (labels `tcp.segs_out`, `tcp.retransmit_rate_ratio`,
+/// `tcp.retransmit_rate_increase`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RetransmitCheck {
+    segs_out: u64,
+    ratio: f64,
+    increase: f64,
+}
+
+impl RetransmitCheck {
+    fn of(e: &Event) -> Option<RetransmitCheck> {
+        let f = |k: &str| e.labels.get(k).and_then(|v| v.parse::<f64>().ok());
+        Some(RetransmitCheck {
+            segs_out: label_u64(e, "tcp.segs_out"),
+            ratio: f("tcp.retransmit_rate_ratio")?,
+            increase: f("tcp.retransmit_rate_increase").unwrap_or(0.0),
+        })
+    }
+}
+
+/// The thresholds of the rules `tcp_rtt_above_baseline` (its parameters `rtt_regression_factor`
+/// and `rtt_regression_min_us`) and `tcp_retransmit_above_baseline`
+/// (`retransmit_regression_factor`, `retransmit_regression_min_increase`), from `[tcp_states]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RttRule {
     factor: f64,
     min_increase_us: f64,
+    retransmit_factor: f64,
+    retransmit_min_increase: f64,
 }
 
 impl RttRule {
@@ -86,6 +113,14 @@ impl RttRule {
             && ((c.mean_ratio >= self.factor && c.mean_increase_us >= self.min_increase_us)
                 || (c.p99_ratio > self.factor && c.p99_increase_us >= self.min_increase_us))
     }
+
+    /// At least 100 segments sent, the rate at least `retransmit_factor` times the baseline's
+    /// and higher by at least the minimum increase (crates/detect/rules/network.yml).
+    fn flags_retransmits(&self, c: &RetransmitCheck) -> bool {
+        c.segs_out >= 100
+            && c.ratio >= self.retransmit_factor
+            && c.increase >= self.retransmit_min_increase
+    }
 }
 
 impl From<&loglynx_config::TcpStatesConfig> for RttRule {
@@ -93,6 +128,8 @@ impl From<&loglynx_config::TcpStatesConfig> for RttRule {
         RttRule {
             factor: c.rtt_regression_factor,
             min_increase_us: c.rtt_regression_min_increase.as_micros() as f64,
+            retransmit_factor: c.retransmit_regression_factor,
+            retransmit_min_increase: c.retransmit_regression_min_increase,
         }
     }
 }
@@ -117,6 +154,18 @@ pub(crate) struct Acc {
     /// One interval's comparison, until then.
     #[serde(default)]
     pub(crate) check: Option<RttCheck>,
+    /// Sum of the baseline retransmit rates of the intervals compared with one, weighted by
+    /// their segments sent, and that weight.
+    #[serde(default)]
+    pub(crate) retransmit_baseline_sum: f64,
+    #[serde(default)]
+    pub(crate) retransmit_baseline_segs: u64,
+    /// Intervals `tcp_retransmit_above_baseline` flags (counted like `above`).
+    #[serde(default)]
+    pub(crate) retransmit_above: u64,
+    /// One interval's retransmit comparison, until then.
+    #[serde(default)]
+    pub(crate) retransmit_check: Option<RetransmitCheck>,
 }
 
 impl Acc {
@@ -130,6 +179,11 @@ impl Acc {
         self.baseline_sum_us += o.baseline_sum_us;
         self.baseline_weight = self.baseline_weight.saturating_add(o.baseline_weight);
         self.above = self.above.saturating_add(o.above);
+        self.retransmit_baseline_sum += o.retransmit_baseline_sum;
+        self.retransmit_baseline_segs = self
+            .retransmit_baseline_segs
+            .saturating_add(o.retransmit_baseline_segs);
+        self.retransmit_above = self.retransmit_above.saturating_add(o.retransmit_above);
     }
 
     /// One `peer` summary's figures.
@@ -145,15 +199,25 @@ impl Acc {
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v >= 0.0);
         let weight = samples.max(1);
+        let segs_out = label_u64(e, "tcp.segs_out");
+        let base_rate = e
+            .labels
+            .get("tcp.retransmit_baseline_rate")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && (0.0..=1.0).contains(v));
         Acc {
             retransmits: e.tcp_retransmits.unwrap_or(0),
-            segs_out: label_u64(e, "tcp.segs_out"),
+            segs_out,
             slots,
             rtt_sum_us: e.tcp_srtt_us.unwrap_or(0) as f64 * samples as f64,
             baseline_sum_us: baseline.map_or(0.0, |b| b * weight as f64),
             baseline_weight: if baseline.is_some() { weight } else { 0 },
             above: 0,
             check: RttCheck::of(e),
+            retransmit_baseline_sum: base_rate.map_or(0.0, |b| b * segs_out as f64),
+            retransmit_baseline_segs: if base_rate.is_some() { segs_out } else { 0 },
+            retransmit_above: 0,
+            retransmit_check: RetransmitCheck::of(e),
         }
     }
 
@@ -168,6 +232,9 @@ impl Acc {
             segs_out: self.segs_out,
             retransmit_rate: (self.segs_out > 0)
                 .then(|| self.retransmits as f64 / self.segs_out as f64),
+            retransmit_baseline_rate: (self.retransmit_baseline_segs > 0)
+                .then(|| self.retransmit_baseline_sum / self.retransmit_baseline_segs as f64),
+            retransmit_above_baseline: self.retransmit_above,
             rtt_samples: samples,
             rtt_p50_us: (samples > 0).then(|| quantile_us(&self.slots, 0.5)),
             rtt_p99_us: (samples > 0).then(|| quantile_us(&self.slots, 0.99)),
@@ -196,6 +263,11 @@ pub(crate) struct Point {
     segs_out: u64,
     /// `retransmits / segs_out` (null without segments).
     retransmit_rate: Option<f64>,
+    /// The baseline rate the monitor compared these intervals with (their pair's usual
+    /// retransmit rate), weighted by segments sent; null when none had one yet.
+    retransmit_baseline_rate: Option<f64>,
+    /// Intervals that `tcp_retransmit_above_baseline` flags.
+    retransmit_above_baseline: u64,
     rtt_samples: u64,
     /// Upper bound of the log2 bucket holding the median RTT sample, microseconds.
     rtt_p50_us: Option<u64>,
@@ -403,6 +475,10 @@ impl Fold {
                 let mut total = Acc::default();
                 for (_, a) in &mut points {
                     a.above = a.check.take().map_or(0, |c| u64::from(rule.flags(&c)));
+                    a.retransmit_above = a
+                        .retransmit_check
+                        .take()
+                        .map_or(0, |c| u64::from(rule.flags_retransmits(&c)));
                     total.add(a);
                 }
                 (total.point(), key, points)
@@ -645,11 +721,75 @@ mod tests {
         let strict = RttRule {
             factor: 4.0,
             min_increase_us: 1000.0,
+            ..rule
         };
         let r = g.answer(range, 2, 10, (1, 1), strict);
         assert_eq!(r.peers[0].total.rtt_above_baseline, 0);
         let json = serde_json::to_value(&r.peers[0].series[1]).unwrap();
         assert_eq!(json["rtt_baseline_mean_us"], 10_000);
         assert_eq!(json["rtt_mean_us"], 30_000);
+    }
+    /// A `peer` summary of `segs` segments sent, `retrans` retransmitted, compared with a
+    /// baseline rate of `base`.
+    fn rated(secs: i64, retrans: u64, segs: u64, base: f64) -> Event {
+        let mut e = peer(secs, retrans, segs, "10:20");
+        let rate = retrans as f64 / segs as f64;
+        for (k, v) in [
+            ("tcp.retransmit_baseline_rate", format!("{base:.6}")),
+            (
+                "tcp.retransmit_rate_ratio",
+                format!("{:.3}", rate / base.max(0.001)),
+            ),
+            (
+                "tcp.retransmit_rate_increase",
+                format!("{:.6}", (rate - base).max(0.0)),
+            ),
+        ] {
+            e.labels.insert(k.into(), v);
+        }
+        e
+    }
+
+    #[test]
+    fn shows_the_baseline_retransmit_rate_and_counts_the_intervals_the_rule_flags() {
+        let mut f = Fold::default();
+        // Usual: clean against a clean baseline, and one interval before any baseline.
+        f.add(&peer(0, 0, 500, "10:20"));
+        f.add(&rated(10, 0, 500, 0.0));
+        // Now: 8% against the clean baseline (flagged); 0.2% (below the one point floor) and
+        // 8% over 50 segments (too few): not flagged.
+        f.add(&rated(70, 40, 500, 0.0));
+        f.add(&rated(80, 1, 500, 0.0));
+        f.add(&rated(90, 4, 50, 0.0));
+        let range = (
+            Some(Timestamp::from_secs(0)),
+            Some(Timestamp::from_secs(120)),
+        );
+        let rule = RttRule::from(&loglynx_config::TcpStatesConfig::default());
+        let r = f.answer(range, 2, 10, (5, 5), rule);
+        let p = &r.peers[0];
+        let (usual, now) = (&p.series[0], &p.series[1]);
+        assert_eq!(
+            (
+                usual.retransmit_above_baseline,
+                now.retransmit_above_baseline
+            ),
+            (0, 1)
+        );
+        assert_eq!(
+            (usual.retransmit_baseline_rate, now.retransmit_baseline_rate),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(p.total.retransmit_above_baseline, 1);
+
+        // A pair that always lost 5%: its baseline is shown, nothing is flagged.
+        let mut g = Fold::default();
+        g.add(&rated(70, 26, 500, 0.05));
+        g.add(&rated(80, 24, 500, 0.05));
+        let r = g.answer(range, 2, 10, (2, 2), rule);
+        assert_eq!(r.peers[0].total.retransmit_above_baseline, 0);
+        let json = serde_json::to_value(&r.peers[0].series[1]).unwrap();
+        assert_eq!(json["retransmit_baseline_rate"], 0.05);
+        assert_eq!(json["retransmit_above_baseline"], 0);
     }
 }
