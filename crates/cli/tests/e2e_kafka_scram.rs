@@ -29,7 +29,13 @@ impl Broker {
         let url = format!("tcp://127.0.0.1:{port}");
         let mut cmd = Command::new(Tansu::bin());
         cmd.current_dir(storage)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -37,12 +43,18 @@ impl Broker {
             cmd.arg("--authentication");
         }
         let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start the Kafka test broker {} ({e}): run scripts/tansu.sh install", Tansu::bin().display())
+            panic!(
+                "cannot start the Kafka test broker {} ({e}): run scripts/tansu.sh install",
+                Tansu::bin().display()
+            )
         });
         let broker = Broker(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         broker
@@ -77,9 +89,27 @@ fn agent(cfg: &str, data: &Path, logs: &Path, brokers: &str) -> Proc {
     Proc::start_logged(
         "agent",
         &[
-            "agent", "-c", cfg, "--data-dir", data.to_str().unwrap(), "--brokers", brokers,
-            "--topic", "scram", "--partitions", "1", "--tail", &glob, "--syslog-udp", "off",
-            "--syslog-tcp", "off", "--http", "off", "--log", "info",
+            "agent",
+            "-c",
+            cfg,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--brokers",
+            brokers,
+            "--topic",
+            "scram",
+            "--partitions",
+            "1",
+            "--tail",
+            &glob,
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+            "--http",
+            "off",
+            "--log",
+            "info",
         ],
         "loglynx agent ready",
     )
@@ -87,7 +117,10 @@ fn agent(cfg: &str, data: &Path, logs: &Path, brokers: &str) -> Proc {
 
 fn assert_no_password(what: &str, log: &[String]) {
     for l in log {
-        assert!(!l.contains(PASSWORD) && !l.contains(WRONG), "{what} logged a password: {l}");
+        assert!(
+            !l.contains(PASSWORD) && !l.contains(WRONG),
+            "{what} logged a password: {l}"
+        );
     }
 }
 
@@ -95,7 +128,11 @@ fn assert_no_password(what: &str, log: &[String]) {
 fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = tmp.path().join("broker");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let brokers = format!("127.0.0.1:{port}");
 
     // The user, made on the broker's storage while it takes unauthenticated clients.
@@ -103,10 +140,23 @@ fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_noth
     {
         let _open = Broker::start(&storage, port, false);
         let out = Command::new(Tansu::bin())
-            .args(["user", "create", "--broker", &format!("tcp://{brokers}"), "--mechanism", "scram512", USER, PASSWORD])
+            .args([
+                "user",
+                "create",
+                "--broker",
+                &format!("tcp://{brokers}"),
+                "--mechanism",
+                "scram512",
+                USER,
+                PASSWORD,
+            ])
             .output()
             .expect("run tansu user create");
-        assert!(out.status.success(), "tansu user create: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tansu user create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let _kafka = Broker::start(&storage, port, true);
 
@@ -117,9 +167,15 @@ fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_noth
     let wrong_logs = tmp.path().join("wrong-logs");
     fs::create_dir_all(&wrong_logs).unwrap();
     write_numbered(&wrong_logs, FILES, "wrong password", 0, LINES);
-    let wrong = agent(&wrong_cfg, &tmp.path().join("wrong-agent"), &wrong_logs, &brokers);
+    let wrong = agent(
+        &wrong_cfg,
+        &tmp.path().join("wrong-agent"),
+        &wrong_logs,
+        &brokers,
+    );
     wrong.wait_log(Duration::from_secs(60), "the SCRAM refusal", |log| {
-        log.iter().any(|l| l.contains("SASL SCRAM authentication failed"))
+        log.iter()
+            .any(|l| l.contains("SASL SCRAM authentication failed"))
     });
     let wrong_log = wrong.stop_logged();
 
@@ -134,14 +190,29 @@ fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_noth
     let worker = Proc::start_logged(
         "worker",
         &[
-            "worker", "-c", &right_cfg, "--data-dir", data.to_str().unwrap(), "--brokers", &brokers,
-            "--topic", "scram", "--group", "e2e", "--consumers", "1", "--log", "info",
+            "worker",
+            "-c",
+            &right_cfg,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--brokers",
+            &brokers,
+            "--topic",
+            "scram",
+            "--group",
+            "e2e",
+            "--consumers",
+            "1",
+            "--log",
+            "info",
         ],
         "loglynx worker ready",
     );
     let serve = Server::start_serve(&data);
     let want = expected_numbered(FILES, "right password", LINES);
-    serve.wait_for(Duration::from_secs(90), "every line stored", || serve.total("*") >= want.len() as u64);
+    serve.wait_for(Duration::from_secs(90), "every line stored", || {
+        serve.total("*") >= want.len() as u64
+    });
     let got = stored(&serve);
     assert_eq!(got, want, "{}", missing(&want, &got));
 
