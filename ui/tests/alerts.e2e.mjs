@@ -417,12 +417,10 @@ test("rules page: hits of the built-in rules, a refused rule file with its line"
 test("rules page: enable/disable and backtest", async (t) => {
   if (!datasetOr(t)) return;
   const s = await sshServer();
-  // Being added on main by another change: skip only these checks until the server has them.
-  const probe = await post(s.base, "rules/backtest", {});
-  if (probe.status === 404 && /no endpoint/.test(probe.body?.error?.reason ?? "")) {
-    t.skip("skipping: this loglynx has no POST /api/v1/rules/backtest nor /rules/{key}/enable|disable yet");
-    return;
-  }
+  // A backtest naming neither a rule nor YAML is refused with a reason (a lost route answers 404).
+  const empty = await post(s.base, "rules/backtest", {});
+  assert.equal(empty.status, 400, JSON.stringify(empty.body));
+  assert.match(empty.body?.error?.reason ?? "", /exactly one of "rule" and "yaml"/);
   const { page, errors } = await newPage();
   await page.goto(`${s.base}/ui/#start=&view=rules`);
   const rules = await apiOk(s.base, "rules");

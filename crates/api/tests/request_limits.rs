@@ -1,16 +1,18 @@
 //! What one request may cost, against a running server over real sockets: records per ingest
 //! request (`http.max_records`), `_bulk` error reports (`http.max_bulk_errors`), the ingest
 //! rate per key (`http.ingest_rate`), a gzip bomb against `http.max_body`, the query timeout
-//! (`query.timeout`) and the terms cardinality cap (`query.max_distinct_terms`).
+//! (`query.timeout`), a query whose client hangs up (it stops and frees its
+//! `query.max_concurrent` slot) and the terms cardinality cap (`query.max_distinct_terms`).
 
 mod common;
 
 use std::io::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{post_raw, start, Opts};
+use common::{post_raw, start, urlencode, Opts};
 use loglynx_api::{Auth, KeyFile, Scope};
-use loglynx_config::{HttpConfig, QueryConfig};
+use loglynx_config::{ByteSize, HttpConfig, QueryConfig, StoreConfig};
+use tokio::io::AsyncWriteExt as _;
 
 fn lines(n: usize, word: &str) -> String {
     (0..n).map(|i| format!("{{\"message\":\"{word} {i}\"}}\n")).collect()
@@ -189,6 +191,98 @@ async fn a_query_past_query_timeout_is_503_naming_the_setting() {
     // Ingest is not a query: still taken.
     let (status, _) = s.post("/api/v1/ingest", "application/x-ndjson", lines(1, "more")).await;
     assert_eq!(status, 200);
+}
+
+/// Issue 11: a client that hangs up during its query stops the query, which frees its
+/// `query.max_concurrent` slot long before the query would have ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_stops_its_query_and_frees_the_slot() {
+    let s = start(Opts {
+        query: QueryConfig { max_concurrent: 1, timeout: Duration::from_secs(600), ..QueryConfig::default() },
+        // One window per ingest request: a query stops between windows.
+        store: StoreConfig { window_max_size: ByteSize(1), ..StoreConfig::default() },
+        ..Opts::default()
+    })
+    .await;
+    // 60 wildcard clauses matching nothing: each walks every word of every window.
+    let slow = (0..60).map(|i| format!("message:*qz{i}*")).collect::<Vec<_>>().join(" OR ");
+    let slow_path = format!("/api/v1/search?q={}", urlencode(&slow));
+    let cheap = "/api/v1/search?q=nosuchword";
+
+    // Windows of distinct words (doubled) until the slow query takes 2 s when its client waits.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut word = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        format!("{seed:016x}")
+    };
+    let mut windows = 0;
+    let full = loop {
+        for _ in 0..windows.max(4) {
+            let body: String = (0..2000)
+                .map(|_| format!("{{\"message\":\"{} {} {} {}\"}}\n", word(), word(), word(), word()))
+                .collect();
+            let (status, v) = s.post("/api/v1/ingest", "application/x-ndjson", body).await;
+            assert_eq!(status, 200, "{v}");
+            windows += 1;
+        }
+        let t0 = Instant::now();
+        let (status, v) = s.get(&slow_path).await;
+        assert_eq!((status, &v["total"]), (200, &serde_json::json!(0)), "{v}");
+        let took = t0.elapsed();
+        if took >= Duration::from_secs(2) {
+            break took;
+        }
+        assert!(windows < 400, "{windows} windows and the slow query still takes {took:?}");
+    };
+
+    // The slow query from a client that hangs up once the query holds the only slot (a cheap
+    // query is then refused with 429).
+    let send_slow = || async {
+        let addr = s.base.trim_start_matches("http://");
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(format!("GET {slow_path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+        c
+    };
+    let mut client = send_slow().await;
+    let deadline = Instant::now() + full + Duration::from_secs(30);
+    let hung_up = loop {
+        assert!(Instant::now() < deadline, "the slow query never held the slot");
+        let (status, v) = s.get(cheap).await;
+        if status == 429 {
+            assert_eq!(v["error"]["type"], "too_many_queries", "{v}");
+            drop(client);
+            break Instant::now();
+        }
+        assert_eq!(status, 200, "{v}");
+        // The cheap query ran alone: the slow one has not started, or came while the cheap one
+        // held the slot and was refused (then it is sent again).
+        let mut head = [0u8; 64];
+        match client.try_read(&mut head) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok(n) if n > 0 => {
+                let head = String::from_utf8_lossy(&head[..n]);
+                assert!(head.starts_with("HTTP/1.1 429"), "the slow query was answered: {head}");
+                client = send_slow().await;
+            }
+            other => panic!("the slow query's connection: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let freed = loop {
+        let (status, v) = s.get(cheap).await;
+        if status == 200 {
+            break hung_up.elapsed();
+        }
+        assert_eq!(status, 429, "{v}");
+        assert!(hung_up.elapsed() < full * 2, "the slot is still taken {:?} after the hang-up", hung_up.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        freed < full / 2,
+        "the slot was freed {freed:?} after the hang-up; the whole query takes {full:?} over {windows} windows"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

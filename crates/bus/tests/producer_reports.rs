@@ -151,7 +151,8 @@ fn file_batch(n: u64, per: u64) -> (RawBatch, AckReceiver) {
 /// been delivered, and the workers' replay detection (which skips a record ending at or below
 /// the last one taken from its file) took it for an old copy: acknowledged, never stored.
 /// Provoked with message timeouts while the broker is down: the first batch times out, the
-/// second (sent later) is delivered when the broker comes back, then the first is sent again.
+/// second (sent after that) is delivered when the broker comes back, with or after the first
+/// re-sent record and before the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_issue_11_a_record_sent_again_after_later_ones_is_still_stored() {
     let (mock, mut cfg) = cluster();
@@ -167,16 +168,14 @@ async fn regression_issue_11_a_record_sent_again_after_later_ones_is_still_store
     mock.broker_down(1).unwrap();
     let (b, ack1) = file_batch(1, 5);
     tx.send(b).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The first batch times out while the broker is down: its records are then sent again one
+    // at a time, each once the one before it is delivered (so not before the broker returns).
+    wait_until("a delivery failure of the first batch", || stats.failures.load(Ordering::Relaxed) > 0).await;
+    // The second batch is handed to librdkafka while the broker is still down: it is queued
+    // before every re-send but the first, so the broker stores it before most of the first.
     let (b, ack2) = file_batch(2, 5);
     tx.send(b).await.unwrap();
-    // The first batch times out (the second, sent 2 s later, not yet: librdkafka looks for
-    // timeouts about every second): the broker returns.
-    let t0 = std::time::Instant::now();
-    while stats.failures.load(Ordering::Relaxed) == 0 {
-        assert!(t0.elapsed() < Duration::from_secs(20), "no delivery failure");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("the second batch enqueued", || stats.enqueued.load(Ordering::Relaxed) == 15).await;
     mock.broker_up(1).unwrap();
     acked(ack1, 20).await;
     acked(ack2, 20).await;
@@ -200,4 +199,13 @@ async fn regression_issue_11_a_record_sent_again_after_later_ones_is_still_store
     stored.sort();
     let want: Vec<String> = (0..15).map(|k| format!("line {k:06}")).collect();
     assert_eq!(stored, want, "sent: {order:?}");
+}
+
+/// Polls `cond` every 10 ms; fails the test when it is still false after 20 s.
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "waited 20 s for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

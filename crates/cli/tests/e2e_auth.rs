@@ -147,6 +147,53 @@ fn keys_scopes_revocation_and_failed_attempts() {
     }
 }
 
+/// Issue 11: `http.auth_token` is an admin key: it may disable and enable a rule, which a read
+/// key may not, and it is never written to the log.
+#[test]
+fn the_auth_token_may_do_what_only_admin_keys_may() {
+    const TOKEN: &str = "tok-3f9a1c7e5b2d4860a1b2c3d4e5f60718";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("loglynx.toml");
+    fs::write(&config, format!("[http]\nauth_token = \"{TOKEN}\"\n")).unwrap();
+    let log_path = dir.path().join("server.log");
+    let mut cmd = Command::new(BIN);
+    cmd.stderr(fs::File::create(&log_path).unwrap());
+    let server = Server::start_with(
+        cmd,
+        &data,
+        &["--config", config.to_str().unwrap(), "--syslog-udp", "off", "--syslog-tcp", "off"],
+    );
+    let reader = add_key(data.to_str().unwrap(), "reader", "read");
+    let c = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let disable = server.url("/api/v1/rules/ssh_brute_force/disable");
+    let enabled = |c: &Client| -> serde_json::Value {
+        let v: serde_json::Value = c.get(server.url("/api/v1/rules")).bearer_auth(&reader).send().unwrap().json().unwrap();
+        let rule = v["rules"].as_array().unwrap().iter().find(|r| r["name"] == "ssh_brute_force");
+        rule.unwrap_or_else(|| panic!("no ssh_brute_force in {v}"))["enabled"].clone()
+    };
+
+    assert_eq!(status(c.post(&disable)), 401);
+    assert_eq!(status(c.post(&disable).bearer_auth(&reader)), 403);
+    assert_eq!(status(c.post(&disable).bearer_auth(format!("{TOKEN}x"))), 401);
+    assert_eq!(enabled(&c), true, "a refused request changed the rule");
+
+    let r = c.post(&disable).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().unwrap();
+    assert_eq!(body["enabled"], false, "{body}");
+    assert_eq!(enabled(&c), false);
+    // Basic auth (any user, the token as the password) works too.
+    let enable = server.url("/api/v1/rules/ssh_brute_force/enable");
+    assert_eq!(status(c.post(&enable).basic_auth("ops", Some(TOKEN))), 200);
+    assert_eq!(enabled(&c), true);
+
+    server.stop();
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("authentication failed"), "the wrong token was not logged:\n{log}");
+    assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
+}
+
 #[test]
 fn off_loopback_a_key_is_always_required() {
     let dir = tempfile::tempdir().unwrap();

@@ -35,6 +35,8 @@ pub struct Opts {
     pub query: QueryConfig,
     /// Credentials other than `token` (a key file), when set.
     pub auth: Option<loglynx_api::Auth>,
+    /// `[store]`.
+    pub store: StoreConfig,
 }
 
 impl Default for Opts {
@@ -45,13 +47,14 @@ impl Default for Opts {
             http: HttpConfig::default(),
             query: QueryConfig::default(),
             auth: None,
+            store: StoreConfig::default(),
         }
     }
 }
 
 pub async fn start(opts: Opts) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let store = Store::open(dir.path(), &opts.store).unwrap();
     let (event_tx, event_rx) = mpsc::channel::<EventBatch>(8);
     let writer = store.start_writer(event_rx).unwrap();
     let (raw_tx, mut raw_rx) = mpsc::channel::<RawBatch>(8);
