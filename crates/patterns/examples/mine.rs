@@ -26,6 +26,7 @@ fn main() {
     let mut templates = 0;
     for _ in 0..rounds {
         let mut m = Miner::new(MinerSettings::default());
+        m.set_full_path_only(std::env::var_os("FULL_PATH").is_some());
         let c = cpu_seconds();
         let t = Instant::now();
         for (i, (service, line)) in lines.iter().enumerate() {

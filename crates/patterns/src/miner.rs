@@ -7,7 +7,15 @@
 //! it; otherwise it starts a new template. A service keeps at most
 //! [`MinerSettings::max_templates`] templates: past that, lines that fit none are counted as
 //! the service's overflow and get the overflow template's id.
-
+//!
+//! The fast path: most lines are of a kind the miner knows, and would join their template
+//! unchanged. Such a line is split on whitespace only, looked up by its first word and number
+//! of pieces among the templates lines like it were found in lately, and checked against one
+//! straight from its bytes ([`Template::fits_unchanged`]: literal words compared, values
+//! classified only where the template holds values); when it fits, and the template is one
+//! the full path is sure to choose for any line that fits it ([`safe_members`]), only its
+//! counts move. Anything else takes the full path (tokens, scores, learning), which the fast
+//! path never changes the outcome of (`tests/fast_path.rs` mines the same lines both ways).
 
 use rustc_hash::FxHashMap;
 
@@ -15,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::template::{template_id, Template, TemplateId};
-use crate::token::{tokenize, Span, ANY_KEY};
+use crate::token::{key_at, split, tokenize, Piece, Span, ANY_KEY};
 
 /// The text of the template that lines past a service's cap get.
 pub const OVERFLOW_TEMPLATE: &str = "<overflow: too many patterns>";
@@ -83,7 +91,19 @@ pub(crate) struct ServiceMiner {
     pub first_seen: Option<i64>,
     #[serde(skip)]
     buckets: FxHashMap<u64, Bucket>,
+    /// The templates lines were found in lately, by the first word of the line
+    /// ([`dispatch_key`]), the latest first: where [`ServiceMiner::fast_fit`] looks.
+    #[serde(skip)]
+    hot: FxHashMap<u64, [u32; HOT]>,
 }
+
+/// Templates remembered per first word for the fast path.
+const HOT: usize = 4;
+/// First words remembered for the fast path, per service (then it starts again): 512 keys of
+/// 24 bytes, so at most ~16 KiB a service with the table's own room.
+const HOT_KEYS: usize = 512;
+/// An empty place in a [`ServiceMiner::hot`] list.
+const NO_TEMPLATE: u32 = u32::MAX;
 
 /// The templates of one bucket, and which of them lines of a given shape fit best.
 #[derive(Debug, Default)]
@@ -97,6 +117,59 @@ struct Bucket {
     /// others cannot change a fit, so they are left out of the shape. Set with the memo's
     /// first entry.
     relevant: u128,
+    /// The members a line that fits exactly is sure to join (see [`safe_members`]); `None`
+    /// when a member was added or changed shape since they were found.
+    safe: Option<Vec<u32>>,
+}
+
+impl Bucket {
+    /// A member was added or changed shape: what was found from the old shapes is forgotten.
+    fn changed(&mut self) {
+        self.memo.clear();
+        self.safe = None;
+    }
+}
+
+/// The members of a bucket that a line fitting one of them exactly ([`Template::fits_unchanged`])
+/// would join on the full path. A full fit scores every position of the template but its
+/// `Any` ones, and that must reach the similarity. Every other member of the same length must
+/// score less on any such line, or as much and lose the full path's ties (more `Any`
+/// positions, or as many and younger): at most it scores where it is not `Any` and has the
+/// template's key or faces the template's `Any` (where the line may hold anything).
+fn safe_members(templates: &[Template], members: &[u32], settings: &MinerSettings) -> Vec<u32> {
+    let any_of = |t: &Template| t.keys.iter().filter(|&&k| k == ANY_KEY).count();
+    members
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let t = &templates[i as usize];
+            let n = t.keys.len();
+            let any = any_of(t);
+            let score = n - any;
+            if n == 0 || n >= settings.max_tokens || (score as f64 / n as f64) < settings.similarity {
+                return false;
+            }
+            members.iter().all(|&j| {
+                let u = &templates[j as usize];
+                if j == i || u.keys.len() != n {
+                    return true;
+                }
+                let best = t.keys.iter().zip(&u.keys).filter(|&(&x, &y)| y != ANY_KEY && (x == y || x == ANY_KEY)).count();
+                let other = any_of(u);
+                best < score || (best == score && (other > any || (other == any && j > i)))
+            })
+        })
+        .collect()
+}
+
+/// The key lines are remembered by for the fast path: their first piece's ([`key_at`]), or 0
+/// when it holds a digit or another notable byte, with their number of pieces.
+fn dispatch_key(line: &str, toks: &[Piece]) -> u64 {
+    let first = match toks.first() {
+        None | Some((_, _, true)) => 0,
+        Some(&(start, end, false)) => key_at(line.as_bytes(), start as usize, end as usize),
+    };
+    first ^ (toks.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Templates in a bucket from which its best fits are remembered.
@@ -201,13 +274,51 @@ impl ServiceMiner {
         let l = self.templates[i].absorb(line, spans, now, words_checked);
         if l.reshaped {
             if let Some(b) = self.buckets.get_mut(&bucket) {
-                b.memo.clear();
+                b.changed();
             }
         }
         l.renamed
     }
 
+    /// The template a line fits exactly and would join unchanged (only its counts move), among
+    /// those lines with its first word were found in lately: the full path's answer without
+    /// tokens, scores or learning. `None` sends the line down the full path.
+    fn fast_fit(&mut self, line: &str, toks: &[Piece], key: u64, settings: &MinerSettings) -> Option<usize> {
+        let list = *self.hot.get(&key)?;
+        for (r, &i) in list.iter().enumerate() {
+            if i == NO_TEMPLATE {
+                break;
+            }
+            let Some(t) = self.templates.get(i as usize) else { continue };
+            let b = self.buckets.get_mut(&t.bucket)?;
+            let safe = b.safe.get_or_insert_with(|| safe_members(&self.templates, &b.members, settings));
+            if !safe.contains(&i) || !self.templates[i as usize].fits_unchanged(line, toks) {
+                continue;
+            }
+            if r > 0 {
+                let l = self.hot.get_mut(&key).expect("looked up above");
+                l[..=r].rotate_right(1);
+            }
+            return Some(i as usize);
+        }
+        None
+    }
+
+    /// Remembers that a line with first-word key `key` was found in template `i`.
+    fn remember(&mut self, key: u64, i: usize) {
+        if self.hot.len() >= HOT_KEYS && !self.hot.contains_key(&key) {
+            self.hot.clear();
+        }
+        let l = self.hot.entry(key).or_insert([NO_TEMPLATE; HOT]);
+        let i = i as u32;
+        let r = l.iter().position(|&x| x == i).unwrap_or(HOT - 1);
+        l[r] = i;
+        l[..=r].rotate_right(1);
+    }
+
     pub(crate) fn reindex(&mut self) {
+        // template indices move: what the fast path remembered by index goes
+        self.hot.clear();
         self.buckets.clear();
         for (i, t) in self.templates.iter_mut().enumerate() {
             if t.keys.len() != t.positions.len() {
@@ -230,6 +341,11 @@ pub struct Miner {
     last: Option<u32>,
     scratch: Vec<Span>,
     at: Vec<usize>,
+    /// Every line down the full path (tests compare the two paths).
+    full_path_only: bool,
+    /// Lines the fast path took.
+    fast_lines: u64,
+    pieces: Vec<Piece>,
 }
 
 fn bucket_of(line: &str, spans: &[Span]) -> u64 {
@@ -245,7 +361,17 @@ fn bucket_of(line: &str, spans: &[Span]) -> u64 {
 
 impl Miner {
     pub fn new(settings: MinerSettings) -> Miner {
-        Miner { settings, services: Vec::new(), index: FxHashMap::default(), last: None, scratch: Vec::new(), at: Vec::new() }
+        Miner {
+            settings,
+            services: Vec::new(),
+            index: FxHashMap::default(),
+            last: None,
+            scratch: Vec::new(),
+            at: Vec::new(),
+            full_path_only: false,
+            fast_lines: 0,
+            pieces: Vec::new(),
+        }
     }
 
     /// A miner holding these services (from a saved state).
@@ -293,6 +419,20 @@ impl Miner {
         &self.settings
     }
 
+    /// Sends every line down the full path (tokens, scores, learning), without the fast path
+    /// for lines that fit a known template exactly: for tests and benchmarks that compare the
+    /// two, which must give the same templates and ids.
+    #[doc(hidden)]
+    pub fn set_full_path_only(&mut self, on: bool) {
+        self.full_path_only = on;
+    }
+
+    /// Lines the fast path took since this miner was made.
+    #[doc(hidden)]
+    pub fn fast_lines(&self) -> u64 {
+        self.fast_lines
+    }
+
     /// Mines one line of `service` seen at `now` (milliseconds since the epoch).
     pub fn mine(&mut self, service: &str, line: &str, now: i64) -> Mined {
         let settings = self.settings;
@@ -300,6 +440,22 @@ impl Miner {
         let sm = &mut self.services[slot].1;
         let first = *sm.first_seen.get_or_insert(now);
         let service_age = now.saturating_sub(first);
+        let mut pieces = std::mem::take(&mut self.pieces);
+        // (a line of too many pieces is cut by the tokenizer: the full path)
+        let whole = split(line, settings.max_tokens, &mut pieces);
+        let key = if whole { dispatch_key(line, &pieces) } else { 0 };
+        let fast = if whole && !self.full_path_only { sm.fast_fit(line, &pieces, key, &settings) } else { None };
+        self.pieces = pieces;
+        if let Some(i) = fast {
+            {
+                self.fast_lines += 1;
+                let t = &mut sm.templates[i];
+                t.count += 1;
+                t.first_seen = t.first_seen.min(now);
+                t.last_seen = t.last_seen.max(now);
+                return Mined { id: t.id, new: false, refined: false, overflow: false, service_age };
+            }
+        }
         let mut spans = std::mem::take(&mut self.scratch);
         tokenize(line, settings.max_tokens.max(1), &mut spans);
         let bucket = bucket_of(line, &spans);
@@ -338,7 +494,7 @@ impl Miner {
             Some((i, sim, _)) if sim >= settings.similarity && !sm.templates[i].has_word_mismatch(line, &spans, &mut at) => {
                 let refined = sm.learn(i, bucket, line, &spans, now, true);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
-                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
+                (Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }, Some(i))
             }
             Some((i, sim, _))
                 if sim >= settings.similarity
@@ -349,30 +505,34 @@ impl Miner {
                 let i = sm.merge_variants(i, bucket, &at);
                 sm.learn(i, bucket, line, &spans, now, false);
                 let i = sm.dedupe(i, bucket);
-                Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }
+                (Mined { id: sm.templates[i].id, new: false, refined: true, overflow: false, service_age }, Some(i))
             }
             Some((i, sim, _)) if sim >= settings.similarity && sm.templates.len() >= settings.max_templates => {
                 // no room for a variant: the line joins the template, the words become variables
                 let refined = sm.learn(i, bucket, line, &spans, now, false);
                 let i = if refined { sm.dedupe(i, bucket) } else { i };
-                Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }
+                (Mined { id: sm.templates[i].id, new: false, refined, overflow: false, service_age }, Some(i))
             }
             _ if sm.templates.len() >= settings.max_templates => {
                 sm.overflow += 1;
-                Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true, service_age }
+                (Mined { id: template_id(OVERFLOW_TEMPLATE), new: false, refined: false, overflow: true, service_age }, None)
             }
             _ => {
                 let t = Template::new(line, &spans, bucket, now);
                 let id = t.id;
                 let b = sm.buckets.entry(bucket).or_default();
                 b.members.push(sm.templates.len() as u32);
-                b.memo.clear();
+                b.changed();
                 sm.templates.push(t);
                 // a line that renders as a template its bucket already has joins it
                 let i = sm.dedupe(sm.templates.len() - 1, bucket);
-                Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false, service_age }
+                (Mined { id, new: sm.templates[i].count == 1, refined: false, overflow: false, service_age }, Some(i))
             }
         };
+        let (out, found) = out;
+        if let (Some(i), true) = (found, whole) {
+            sm.remember(key, i);
+        }
         self.scratch = spans;
         self.at = at;
         out

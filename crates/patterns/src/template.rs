@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::token::{covers, is_pure_value, key_of, mask, merge, same_field, same_token, shape, Span, ANY_KEY, MAX_WORD_LEN, VALUE_KEY};
+use crate::token::{
+    covers, has_shape, is_pure_value, is_unit, key_at, key_of, mask, merge, same_field, same_token, shape, token_class, Piece, Span, ANY_KEY,
+    MAX_WORD_LEN, VALUE_KEY,
+};
 
 /// A template id: a hash of the template's text, so miners that never talked to each other
 /// (shards, restarts) give the same template the same id.
@@ -70,6 +73,14 @@ pub(crate) struct Template {
     /// slots (not persisted; [`Template::sync_keys`] after loading).
     #[serde(skip)]
     pub keys: Vec<u64>,
+    /// Per position, whether it holds a literal word (a [`Slot::Word`] that is the token
+    /// every line had, not a shape): derived with the keys.
+    #[serde(skip)]
+    literal: Vec<bool>,
+}
+
+fn literal_of(p: &Position) -> bool {
+    matches!(&p.slot, Slot::Word(w) if p.same.as_deref() == Some(&**w))
 }
 
 /// Most bytes of a template's example line kept.
@@ -129,7 +140,9 @@ impl Template {
             example: line[..cut].to_string(),
             former: Vec::new(),
             keys: spans.iter().map(|s| s.key).collect(),
+            literal: Vec::new(),
         };
+        t.literal = t.positions.iter().map(literal_of).collect();
         t.rename();
         t
     }
@@ -157,6 +170,7 @@ impl Template {
     /// Derives [`Template::keys`] from the slots.
     pub fn sync_keys(&mut self) {
         self.keys = self.positions.iter().map(|p| slot_key(&p.slot)).collect();
+        self.literal = self.positions.iter().map(literal_of).collect();
     }
 
     /// How well the line fits, as (positions that fit, positions that are `Any`): words equal
@@ -175,6 +189,84 @@ impl Template {
             any += (k == ANY_KEY) as usize;
         }
         Some((same, any))
+    }
+
+    /// Whether `line` fits this template exactly as it stands, read straight from its bytes
+    /// (no tokens made): as many tokens as positions, the same word where the template has a
+    /// word (a literal byte for byte, a shape by the token's shape), a value where it has
+    /// values, and nothing the template would learn from (every value already covered by its
+    /// rendering, no keyed value other than the one it renders). Then [`Template::score`] would
+    /// give all positions but the `Any` ones, and [`Template::absorb`] would change nothing but
+    /// the counts. False whenever the tokenizer might read the line otherwise (a unit after a
+    /// value joins it; a line of `max_tokens` or more tokens is cut): the caller then takes the
+    /// full path. Whether the miner would choose this template is the caller's part. `toks`:
+    /// the line's whitespace-separated pieces ([`split`]).
+    pub fn fits_unchanged(&self, line: &str, toks: &[Piece]) -> bool {
+        let bytes = line.as_bytes();
+        let n = self.positions.len();
+        if toks.len() != n || self.keys.len() != n || self.literal.len() != n {
+            return false;
+        }
+        // the token before was (or may have been) a value: a unit after it would join it
+        let mut after_value = false;
+        for (at, (((p, &k), &literal), &(start, end, notable))) in
+            self.positions.iter().zip(&self.keys).zip(&self.literal).zip(toks).enumerate()
+        {
+            let (start, end) = (start as usize, end as usize);
+            // `start` follows ASCII whitespace (or is 0), `end` is whitespace or the end
+            let tok = &line[start..end];
+            if after_value && is_unit(tok) {
+                return false;
+            }
+            match &p.slot {
+                // a literal word (the slot's word is the token every line had): equal bytes,
+                // so the same key, and the same class as when the template was made
+                // (a literal stays one: a position that is no longer the same word becomes `Any`)
+                Slot::Word(w) if literal => {
+                    if tok.len() != w.len() || (if tok.len() <= 7 { key_at(bytes, start, end) != k } else { tok != &**w }) {
+                        return false;
+                    }
+                    after_value = false;
+                }
+                // a shape (`uid=<*>`): the token's shape, and the token itself while the
+                // template renders the one every line had
+                Slot::Word(w) => {
+                    if tok == &**w && at > 0 {
+                        // the shape's text as a word: its key is the shape's (not first: a
+                        // word would bucket the line by itself)
+                        after_value = false;
+                        continue;
+                    }
+                    let (var, may_shape) = token_class(tok, notable);
+                    if !(var && may_shape && has_shape(tok, w)) || p.same.as_deref().is_some_and(|v| v != tok) {
+                        return false;
+                    }
+                    after_value = true;
+                }
+                Slot::Value | Slot::Any => {
+                    // the token every line had here so far: its class is the first line's
+                    let as_before = p.same.as_deref() == Some(tok);
+                    if !as_before && (matches!(p.slot, Slot::Value) || at == 0) {
+                        // a value, not a keyed one (that is compared by its shape); a first
+                        // `Any` holds values or words with digits (the lines' bucket)
+                        let (var, may_shape) = token_class(tok, notable);
+                        let fits = if matches!(p.slot, Slot::Value) { var && !may_shape } else { var || tok.bytes().any(|b| b.is_ascii_digit()) };
+                        if !fits {
+                            return false;
+                        }
+                    }
+                    let learns = match &p.same {
+                        Some(_) => !as_before,
+                        None => !covers(&p.render, tok),
+                    };
+                    if learns {
+                        return false;
+                    }
+                    after_value = true;
+                }
+            }
+        }
+        true
     }
 
     /// The positions where the template has a word and the line another word.

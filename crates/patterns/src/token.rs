@@ -14,7 +14,7 @@
 //! numbers (with a sign when the sign is not glued to a word), dotted numbers (addresses,
 //! versions, decimals) as one value, `0x` hex and long hex strings.
 
-use crate::classes::{is_space, Scan};
+use crate::classes::{block, is_space, Scan};
 
 /// The placeholder of a variable in a template.
 pub const WILDCARD: &str = "<*>";
@@ -75,9 +75,12 @@ pub(crate) const ANY_KEY: u64 = 1;
 pub(crate) fn key_of(word: &[u8]) -> u64 {
     let n = word.len();
     if n <= 7 {
-        let mut b = [0u8; 8];
-        b[..n].copy_from_slice(word);
-        return u64::from_le_bytes(b) | (n as u64) << 56;
+        // byte by byte: a copy into an 8-byte buffer was a call, and reading it back stalled
+        let mut w = 0u64;
+        for (i, &b) in word.iter().enumerate() {
+            w |= (b as u64) << (8 * i);
+        }
+        return w | (n as u64) << 56;
     }
     // FxHash-style over 8-byte chunks: fast, and only a first test (long words are compared)
     const K: u64 = 0xf135_7aea_2e62_a9c5;
@@ -95,6 +98,29 @@ pub(crate) fn key_of(word: &[u8]) -> u64 {
         h = (h.rotate_left(26) ^ w).wrapping_mul(K);
     }
     (h >> 8) | (0xff << 56)
+}
+
+/// [`key_of`] the bytes `start..end` of `line`: a short word read as one 8-byte load of the
+/// line around it when the line is long enough.
+#[inline]
+pub(crate) fn key_at(line: &[u8], start: usize, end: usize) -> u64 {
+    let n = end - start;
+    if n <= 7 {
+        let w = if let Some(b) = line.get(start..start + 8) {
+            u64::from_le_bytes(b.try_into().expect("8 bytes")) & ((1u64 << (8 * n)) - 1)
+        } else if let Some(b) = end.checked_sub(8).and_then(|s| line.get(s..end)) {
+            // the 8 bytes ending with the word: the word is their top `n` bytes
+            if n == 0 {
+                0
+            } else {
+                u64::from_le_bytes(b.try_into().expect("8 bytes")) >> (8 * (8 - n))
+            }
+        } else {
+            return key_of(&line[start..end]);
+        };
+        return w | (n as u64) << 56;
+    }
+    key_of(&line[start..end])
 }
 
 /// Whether two words with equal keys ([`key_of`]) are equal: a short word's key is the word.
@@ -178,14 +204,7 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
                 continue;
             }
         }
-        let (var, may_shape) = if !notable {
-            // (most words are not capitalised: no call for them)
-            (text.len() > MAX_WORD_LEN || (text.as_bytes()[0].is_ascii_uppercase() && is_calendar_word(text)), false)
-        } else if text.len() > MAX_SHAPE_LEN {
-            (true, false)
-        } else {
-            classify(text)
-        };
+        let (var, may_shape) = token_class(text, notable);
         // a keyed value (`uid=0`, `index:3,`) is compared by its shape
         let mut shape = (0, 0);
         let key = if may_shape
@@ -198,15 +217,86 @@ fn tokenize_with(line: &str, max_tokens: usize, out: &mut Vec<Span>, sc: &mut Sc
         } else if var {
             VALUE_KEY
         } else {
-            key_of(text.as_bytes())
+            key_at(bytes, start, end)
         };
         out.push(Span { sep: sep as u32, start: start as u32, end: end as u32, key, shape });
     }
 }
 
+/// A whitespace-separated piece of a line: start, end, whether it holds a notable byte.
+pub(crate) type Piece = (u32, u32, bool);
+
+/// Splits `line` on whitespace into `out` (cleared first), as [`tokenize`] would before it
+/// joins units to values and cuts long lines: false (and `out` not to be used) when the line
+/// has `max` pieces or more, or is longer than 4 GiB.
+pub(crate) fn split(line: &str, max: usize, out: &mut Vec<Piece>) -> bool {
+    out.clear();
+    let bytes = line.as_bytes();
+    let len = bytes.len();
+    if len > u32::MAX as usize {
+        return false;
+    }
+    /// Bits `a..b` of a word (`a <= b <= 64`).
+    #[inline]
+    fn bits(a: u32, b: u32) -> u64 {
+        let upto = if b >= 64 { u64::MAX } else { (1u64 << b) - 1 };
+        upto & !((1u64 << a) - 1)
+    }
+    // the class changes between bytes (whitespace to not, or back) found 64 bytes at a time
+    let (mut open, mut start, mut from, mut notable) = (false, 0usize, 0u32, false);
+    let mut base = 0;
+    while base < len {
+        // bytes past the end count as spaces: a token open at the end closes there
+        let (space, nt) = block(bytes, base);
+        let before = if open { 0 } else { 1 };
+        let mut turns = space ^ ((space << 1) | before);
+        while turns != 0 {
+            let k = turns.trailing_zeros();
+            turns &= turns - 1;
+            if open {
+                notable |= nt & bits(from, k) != 0;
+                if out.len() + 1 >= max {
+                    return false;
+                }
+                out.push((start as u32, (base + k as usize) as u32, notable));
+                open = false;
+            } else {
+                (open, start, from, notable) = (true, base + k as usize, k, false);
+            }
+        }
+        if open {
+            notable |= nt & bits(from, 64) != 0;
+            from = 0;
+        }
+        base += 64;
+    }
+    if open {
+        if out.len() + 1 >= max {
+            return false;
+        }
+        out.push((start as u32, len as u32, notable));
+    }
+    true
+}
+
+/// Whether a token is variable-like and whether it may have a shape ([`classify`]), given
+/// whether it holds a notable byte ([`crate::classes`]): a token without one (most words) is
+/// a value only when it is very long or a month or weekday name.
+#[inline]
+pub(crate) fn token_class(text: &str, notable: bool) -> (bool, bool) {
+    if !notable {
+        // (most words are not capitalised: no call for them)
+        (text.len() > MAX_WORD_LEN || (text.as_bytes()[0].is_ascii_uppercase() && is_calendar_word(text)), false)
+    } else if text.len() > MAX_SHAPE_LEN {
+        (true, false)
+    } else {
+        classify(text)
+    }
+}
+
 /// Units of time and size that follow numbers.
 #[inline]
-fn is_unit(tok: &str) -> bool {
+pub(crate) fn is_unit(tok: &str) -> bool {
     if tok.len() > 8 || !matches!(tok.as_bytes()[0], b'n' | b'u' | 0xc2 | b'm' | b's' | b'h' | b'd' | b'B' | b'K' | b'M' | b'G' | b'T' | b'k') {
         return false;
     }
@@ -489,6 +579,12 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
+/// Whether `tok`, a token that may have a shape ([`token_class`]), has the shape `w` (without
+/// touching the shapes kept for the line tokenized last).
+pub(crate) fn has_shape(tok: &str, w: &str) -> bool {
+    SCRATCH.with_borrow_mut(|sc| sc.shape(tok) && sc.out == w)
+}
+
 /// The shape of a token, if it has one: what [`tokenize`] compares it by.
 pub(crate) fn shape(tok: &str) -> Option<String> {
     let mut out = String::new();
@@ -744,6 +840,38 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_are_the_whitespace_tokens() {
+        let long = format!("{}ab.c{}  z\t", " ".repeat(62), "x".repeat(70));
+        for line in ["", "   ", "a", " a b  c ", "x=1 10.0.0.1 word\tend", &long, &"ab ".repeat(50), &"7".repeat(128)] {
+            let mut pieces = Vec::new();
+            assert!(split(line, 1000, &mut pieces));
+            let want: Vec<(u32, u32, bool)> = line
+                .split(|c: char| c.is_ascii() && is_space(c as u8))
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    let start = t.as_ptr() as usize - line.as_ptr() as usize;
+                    (start as u32, (start + t.len()) as u32, t.bytes().any(crate::classes::is_notable))
+                })
+                .collect();
+            assert_eq!(pieces, want, "{line:?}");
+        }
+        let mut pieces = Vec::new();
+        assert!(!split("a b c", 3, &mut pieces));
+        assert!(split("a b c", 4, &mut pieces));
+    }
+
+    #[test]
+    fn a_word_read_in_place_has_the_key_of_the_word() {
+        let line = b"a bc defghij klmnopqrstu v";
+        for start in 0..line.len() {
+            for end in start..=line.len() {
+                assert_eq!(key_at(line, start, end), key_of(&line[start..end]), "{start}..{end}");
+            }
+        }
+        assert_eq!(key_at(b"ab", 0, 2), key_of(b"ab"));
+    }
 
     fn toks(line: &str, max: usize) -> Vec<(String, String, bool)> {
         let mut v = Vec::new();
