@@ -14,7 +14,7 @@
 # them in one thread, one template set per dataset, a fresh miner per round, best of ROUNDS:
 # loglynx through crates/patterns/examples/mine.rs (release build), drain3 through
 # bench/patterns/drain3_run.py (drain3's defaults).
-# Env: SOURCE (loghub or syslog), REPEAT (default 5), N (default 300000), ROUNDS (default 3), OUT (default /tmp/loglynx-patterns-bench),
+# Env: MASK=1 (drain3 masks values first: see drain3_run.py), SOURCE (loghub or syslog), REPEAT (default 5), N (default 300000), ROUNDS (default 3), OUT (default /tmp/loglynx-patterns-bench),
 # VENV (a virtualenv with drain3; default /work/venv-drain3, created with `pip install drain3`
 # when missing).
 set -euo pipefail

@@ -1,12 +1,27 @@
 """The drain3 half of bench/patterns/compare.sh: mines the same `service<TAB>line` file with
 Python drain3 (PyPI), one TemplateMiner per service as loglynx keeps templates per service,
 drain3's defaults (sim_th 0.4, depth 4, no masking), and prints the rate (best of ROUNDS) by
-wall time and by the thread's CPU time (time.thread_time), as examples/mine.rs does."""
+wall time and by the thread's CPU time (time.thread_time), as examples/mine.rs does.
+
+With MASK=1, drain3 masks values before it groups (its masking instructions: addresses, hex
+and numbers, written for this benchmark), the way its documentation suggests configuring it
+and closer to the work loglynx's miner does (it classifies and masks values itself)."""
+import os
 import sys
 import time
 
 from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
 from drain3.template_miner_config import TemplateMinerConfig
+
+# values that are not part of a word: IPv4 addresses (with a port), 0x hex, long hex strings,
+# signed numbers (decimals too)
+MASKS = [
+    (r"((?<=[^A-Za-z0-9])|^)(\d{1,3}(\.\d{1,3}){3}(:\d+)?)((?=[^A-Za-z0-9])|$)", "IP"),
+    (r"((?<=[^A-Za-z0-9])|^)(0[xX][0-9a-fA-F]+)((?=[^A-Za-z0-9])|$)", "HEX"),
+    (r"((?<=[^A-Za-z0-9])|^)([0-9a-fA-F]{16,})((?=[^A-Za-z0-9])|$)", "HEX"),
+    (r"((?<=[^A-Za-z0-9])|^)([-+]?\d+(\.\d+)?)((?=[^A-Za-z0-9])|$)", "NUM"),
+]
 
 
 def main():
@@ -21,6 +36,8 @@ def main():
     for _ in range(rounds):
         cfg = TemplateMinerConfig()
         cfg.profiling_enabled = False
+        if os.environ.get("MASK") == "1":
+            cfg.masking_instructions = [MaskingInstruction(p, m) for p, m in MASKS]
         miners = {}
         c = time.thread_time()
         t = time.perf_counter()

@@ -24,6 +24,7 @@ fn main() {
     let mut best = f64::MAX;
     let mut best_cpu = f64::MAX;
     let mut templates = 0;
+    let mut fast = 0;
     for _ in 0..rounds {
         let mut m = Miner::new(MinerSettings::default());
         m.set_full_path_only(std::env::var_os("FULL_PATH").is_some());
@@ -35,10 +36,11 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
         best_cpu = best_cpu.min(cpu_seconds() - c);
         templates = m.template_count();
+        fast = m.fast_lines();
     }
     let n = lines.len() as f64;
     println!(
-        "lines={} seconds={best:.4} lines_per_s={:.0} cpu_seconds={best_cpu:.4} cpu_lines_per_s={:.0} templates={templates}",
+        "lines={} seconds={best:.4} lines_per_s={:.0} cpu_seconds={best_cpu:.4} cpu_lines_per_s={:.0} templates={templates} fast_path_lines={fast}",
         lines.len(),
         n / best,
         n / best_cpu

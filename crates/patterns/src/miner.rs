@@ -13,7 +13,7 @@
 //! of pieces among the templates lines like it were found in lately, and checked against one
 //! straight from its bytes ([`Template::fits_unchanged`]: literal words compared, values
 //! classified only where the template holds values); when it fits, and the template is one
-//! the full path is sure to choose for any line that fits it ([`safe_members`]), only its
+//! the full path is sure to choose for any line that fits it ([`is_safe`]), only its
 //! counts move. Anything else takes the full path (tokens, scores, learning), which the fast
 //! path never changes the outcome of (`tests/fast_path.rs` mines the same lines both ways).
 
@@ -117,49 +117,47 @@ struct Bucket {
     /// others cannot change a fit, so they are left out of the shape. Set with the memo's
     /// first entry.
     relevant: u128,
-    /// The members a line that fits exactly is sure to join (see [`safe_members`]); `None`
-    /// when a member was added or changed shape since they were found.
-    safe: Option<Vec<u32>>,
+    /// Per member (in the order of `members`), whether a line that fits it exactly is sure to
+    /// join it ([`is_safe`]): 0 not known yet, [`SAFE`] or [`UNSAFE`]; forgotten when a member
+    /// is added or changes shape.
+    safe: Vec<u8>,
 }
+
+const SAFE: u8 = 1;
+const UNSAFE: u8 = 2;
 
 impl Bucket {
     /// A member was added or changed shape: what was found from the old shapes is forgotten.
     fn changed(&mut self) {
         self.memo.clear();
-        self.safe = None;
+        self.safe.clear();
     }
 }
 
-/// The members of a bucket that a line fitting one of them exactly ([`Template::fits_unchanged`])
-/// would join on the full path. A full fit scores every position of the template but its
+/// Whether a line fitting member `i` of a bucket exactly ([`Template::fits_unchanged`]) would
+/// join it on the full path. A full fit scores every position of the template but its
 /// `Any` ones, and that must reach the similarity. Every other member of the same length must
 /// score less on any such line, or as much and lose the full path's ties (more `Any`
 /// positions, or as many and younger): at most it scores where it is not `Any` and has the
 /// template's key or faces the template's `Any` (where the line may hold anything).
-fn safe_members(templates: &[Template], members: &[u32], settings: &MinerSettings) -> Vec<u32> {
+fn is_safe(templates: &[Template], members: &[u32], i: u32, settings: &MinerSettings) -> bool {
     let any_of = |t: &Template| t.keys.iter().filter(|&&k| k == ANY_KEY).count();
-    members
-        .iter()
-        .copied()
-        .filter(|&i| {
-            let t = &templates[i as usize];
-            let n = t.keys.len();
-            let any = any_of(t);
-            let score = n - any;
-            if n == 0 || n >= settings.max_tokens || (score as f64 / n as f64) < settings.similarity {
-                return false;
-            }
-            members.iter().all(|&j| {
-                let u = &templates[j as usize];
-                if j == i || u.keys.len() != n {
-                    return true;
-                }
-                let best = t.keys.iter().zip(&u.keys).filter(|&(&x, &y)| y != ANY_KEY && (x == y || x == ANY_KEY)).count();
-                let other = any_of(u);
-                best < score || (best == score && (other > any || (other == any && j > i)))
-            })
-        })
-        .collect()
+    let t = &templates[i as usize];
+    let n = t.keys.len();
+    let any = any_of(t);
+    let score = n - any;
+    if n == 0 || n >= settings.max_tokens || (score as f64 / n as f64) < settings.similarity {
+        return false;
+    }
+    members.iter().all(|&j| {
+        let u = &templates[j as usize];
+        if j == i || u.keys.len() != n {
+            return true;
+        }
+        let best = t.keys.iter().zip(&u.keys).filter(|&(&x, &y)| y != ANY_KEY && (x == y || x == ANY_KEY)).count();
+        let other = any_of(u);
+        best < score || (best == score && (other > any || (other == any && j > i)))
+    })
 }
 
 /// The key lines are remembered by for the fast path: their first piece's ([`key_at`]), or 0
@@ -291,8 +289,16 @@ impl ServiceMiner {
             }
             let Some(t) = self.templates.get(i as usize) else { continue };
             let b = self.buckets.get_mut(&t.bucket)?;
-            let safe = b.safe.get_or_insert_with(|| safe_members(&self.templates, &b.members, settings));
-            if !safe.contains(&i) || !self.templates[i as usize].fits_unchanged(line, toks) {
+            // (members are in the order of their index: templates are added at the end)
+            let Ok(m) = b.members.binary_search(&i) else { continue };
+            if b.safe.len() != b.members.len() {
+                b.safe.clear();
+                b.safe.resize(b.members.len(), 0);
+            }
+            if b.safe[m] == 0 {
+                b.safe[m] = if is_safe(&self.templates, &b.members, i, settings) { SAFE } else { UNSAFE };
+            }
+            if b.safe[m] != SAFE || !self.templates[i as usize].fits_unchanged(line, toks) {
                 continue;
             }
             if r > 0 {

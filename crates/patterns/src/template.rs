@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::classes::is_space;
 use crate::token::{
-    covers, has_shape, is_pure_value, is_unit, key_at, key_of, mask, merge, same_field, same_token, shape, token_class, Piece, Span, ANY_KEY,
+    covers, has_shape, is_all_value, is_pure_value, is_unit, key_at, key_of, mask, merge, same_field, same_token, shape, token_class, Piece, Span, ANY_KEY,
     MAX_WORD_LEN, VALUE_KEY,
 };
 
@@ -197,76 +198,107 @@ impl Template {
     /// values, and nothing the template would learn from (every value already covered by its
     /// rendering, no keyed value other than the one it renders). Then [`Template::score`] would
     /// give all positions but the `Any` ones, and [`Template::absorb`] would change nothing but
-    /// the counts. False whenever the tokenizer might read the line otherwise (a unit after a
-    /// value joins it; a line of `max_tokens` or more tokens is cut): the caller then takes the
-    /// full path. Whether the miner would choose this template is the caller's part. `toks`:
+    /// the counts. A unit after a value is read with it, as the tokenizer reads it. False
+    /// whenever the tokenizer might read the line otherwise (a measurement in parentheses is
+    /// left out; a line of `max_tokens` or more tokens is cut): the caller then takes the full
+    /// path. Whether the miner would choose this template is the caller's part. `toks`:
     /// the line's whitespace-separated pieces ([`split`]).
     pub fn fits_unchanged(&self, line: &str, toks: &[Piece]) -> bool {
         let bytes = line.as_bytes();
         let n = self.positions.len();
-        if toks.len() != n || self.keys.len() != n || self.literal.len() != n {
+        if toks.len() < n || self.keys.len() != n || self.literal.len() != n {
             return false;
         }
-        // the token before was (or may have been) a value: a unit after it would join it
-        let mut after_value = false;
-        for (at, (((p, &k), &literal), &(start, end, notable))) in
-            self.positions.iter().zip(&self.keys).zip(&self.literal).zip(toks).enumerate()
-        {
+        // the next piece of the line
+        let mut j = 0;
+        for (at, ((p, &k), &literal)) in self.positions.iter().zip(&self.keys).zip(&self.literal).enumerate() {
+            let Some(&(start, end, notable)) = toks.get(j) else { return false };
+            j += 1;
             let (start, end) = (start as usize, end as usize);
             // `start` follows ASCII whitespace (or is 0), `end` is whitespace or the end
-            let tok = &line[start..end];
-            if after_value && is_unit(tok) {
-                return false;
-            }
-            match &p.slot {
+            let piece = &line[start..end];
+            if let (true, Slot::Word(w)) = (literal, &p.slot) {
                 // a literal word (the slot's word is the token every line had): equal bytes,
-                // so the same key, and the same class as when the template was made
-                // (a literal stays one: a position that is no longer the same word becomes `Any`)
-                Slot::Word(w) if literal => {
-                    if tok.len() != w.len() || (if tok.len() <= 7 { key_at(bytes, start, end) != k } else { tok != &**w }) {
-                        return false;
-                    }
-                    after_value = false;
+                // so the same key, and the same class as when the template was made (a literal
+                // stays one: a position that is no longer the same word becomes `Any`); a
+                // word is not a value, so no unit joins it
+                if piece.len() != w.len() || (if piece.len() <= 7 { key_at(bytes, start, end) != k } else { piece != &**w }) {
+                    return false;
                 }
+                continue;
+            }
+            // whether the piece is a value (`None`: not worked out yet)
+            let mut var = None;
+            match &p.slot {
                 // a shape (`uid=<*>`): the token's shape, and the token itself while the
                 // template renders the one every line had
                 Slot::Word(w) => {
-                    if tok == &**w && at > 0 {
+                    if piece == &**w && at > 0 {
                         // the shape's text as a word: its key is the shape's (not first: a
-                        // word would bucket the line by itself)
-                        after_value = false;
+                        // word would bucket the line by itself), and it is no value
                         continue;
                     }
-                    let (var, may_shape) = token_class(tok, notable);
-                    if !(var && may_shape && has_shape(tok, w)) || p.same.as_deref().is_some_and(|v| v != tok) {
+                    let (v, may_shape) = token_class(piece, notable);
+                    if !(v && may_shape && has_shape(piece, w)) {
                         return false;
                     }
-                    after_value = true;
+                    var = Some(true);
                 }
                 Slot::Value | Slot::Any => {
-                    // the token every line had here so far: its class is the first line's
-                    let as_before = p.same.as_deref() == Some(tok);
-                    if !as_before && (matches!(p.slot, Slot::Value) || at == 0) {
+                    // the first piece of the token every line had here so far: its class is
+                    // the first line's, a value's (a template holds values where its first line
+                    // had one)
+                    let first_piece = |v: &str| {
+                        v.as_bytes().starts_with(piece.as_bytes()) && v.as_bytes().get(piece.len()).is_none_or(|&c| is_space(c))
+                    };
+                    if matches!(p.slot, Slot::Value) && p.same.as_deref().is_some_and(first_piece) {
+                        var = Some(true);
+                    } else if matches!(p.slot, Slot::Value) || at == 0 {
                         // a value, not a keyed one (that is compared by its shape); a first
                         // `Any` holds values or words with digits (the lines' bucket)
-                        let (var, may_shape) = token_class(tok, notable);
-                        let fits = if matches!(p.slot, Slot::Value) { var && !may_shape } else { var || tok.bytes().any(|b| b.is_ascii_digit()) };
+                        let (v, may_shape) = token_class(piece, notable);
+                        let fits = if matches!(p.slot, Slot::Value) {
+                            v && !may_shape
+                        } else {
+                            v || piece.bytes().any(|b| b.is_ascii_digit())
+                        };
                         if !fits {
                             return false;
                         }
+                        var = Some(v);
                     }
-                    let learns = match &p.same {
-                        Some(_) => !as_before,
-                        None => !covers(&p.render, tok),
-                    };
-                    if learns {
-                        return false;
-                    }
-                    after_value = true;
                 }
             }
+            // a unit after a value joins it (`5 ms`), as the tokenizer joins them; a
+            // measurement in parentheses (`(1.2 KB)`), which it leaves out, goes the full way
+            let mut tok = piece;
+            if let Some(&(us, ue, _)) = toks.get(j) {
+                let unit = &line[us as usize..ue as usize];
+                if is_unit(unit) && var.unwrap_or_else(|| token_class(piece, notable).0) && is_all_value(piece) {
+                    if piece.starts_with('(') && unit.ends_with(')') {
+                        return false;
+                    }
+                    tok = &line[start..ue as usize];
+                    j += 1;
+                    // (a second unit would join the first when it is all value too)
+                    if let Some(&(vs, ve, _)) = toks.get(j) {
+                        if is_unit(&line[vs as usize..ve as usize]) && is_all_value(tok) {
+                            return false;
+                        }
+                    }
+                }
+            }
+            let learns = match (&p.same, &p.slot) {
+                (Some(v), _) => **v != *tok,
+                // (a shape learns nothing more once its tokens differed: it renders as itself)
+                (None, Slot::Word(_)) => false,
+                (None, _) => !covers(&p.render, tok),
+            };
+            if learns {
+                return false;
+            }
         }
-        true
+        j == toks.len()
     }
 
     /// The positions where the template has a word and the line another word.
@@ -317,6 +349,7 @@ impl Template {
             let (p, o) = (&mut self.positions[i], &other.positions[i]);
             p.slot = Slot::Any;
             self.keys[i] = ANY_KEY;
+            self.literal[i] = false;
             let mine = p.same.take().map(|v| mask(&v)).unwrap_or_else(|| p.render.to_string());
             let theirs = o.same.as_deref().map(mask).unwrap_or_else(|| o.render.to_string());
             p.render = merge(&mine, &theirs).into();
@@ -333,7 +366,7 @@ impl Template {
         self.last_seen = self.last_seen.max(now);
         let mut changed = false;
         let mut reshaped = false;
-        for ((p, k), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(spans) {
+        for (((p, k), literal), s) in self.positions.iter_mut().zip(self.keys.iter_mut()).zip(self.literal.iter_mut()).zip(spans) {
             match &p.slot {
                 Slot::Word(w) if *k == s.key && (words_checked || same_token(*k, w, s, line)) => {
                     // a shape renders as the line's token while every line had the same one,
@@ -350,6 +383,7 @@ impl Template {
                 Slot::Word(_) | Slot::Value => {
                     p.slot = Slot::Any;
                     *k = ANY_KEY;
+                    *literal = false;
                     reshaped = true;
                 }
             }

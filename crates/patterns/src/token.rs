@@ -548,6 +548,12 @@ pub(crate) fn same_field(w: &str, s: &Span, line: &str) -> bool {
     }
 }
 
+/// Whether a token is nothing but values and punctuation ([`all_value`]): a unit after it
+/// joins it.
+pub(crate) fn is_all_value(tok: &str) -> bool {
+    SCRATCH.with_borrow_mut(|sc| all_value(tok, sc))
+}
+
 /// `is_pure_value(&mask(tok))` without a new string: whether a token is nothing but values and
 /// punctuation.
 fn all_value(tok: &str, sc: &mut Scratch) -> bool {
