@@ -60,7 +60,9 @@ pub fn window_with_bounds(
 pub fn unmerged_window(id: &str, segments: &[Vec<Event>]) -> WindowSnapshot {
     let schema = StoreSchema::new();
     let index = Index::create_in_ram(schema.schema.clone());
-    let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000).expect("writer");
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(1, 15_000_000)
+        .expect("writer");
     writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
     for seg in segments {
         for e in seg {
