@@ -15,6 +15,14 @@ refused (stored <= acknowledged + records of requests answered neither 200 nor q
 outcome the protocol leaves open). The store's rate is the stored events over the flood time; the
 overload factor is offered / stored.
 
+Every record carries its own id in its message (`flood t<sender> b<request> n<line>`), and the
+requests are remembered by outcome; after the flood the whole store is exported
+(/api/v1/export) and every record read back by its id: each record of a request answered 200
+must be stored exactly once, none of a refused one (503 `queue_full` / `http.max_requests`)
+at all, those of other answers (the protocol leaves them open) at most once, and nothing else
+may be stored. `verified` is true when all of that holds; the counts of each failure are beside
+it, with a few ids of each as examples.
+
 soak: one sender at RATE records/s (batches of RATE/10 every 0.1 s) and a search plus a
 histogram every QUERY_EVERY seconds, their latency recorded; RSS and open files sampled.
 
@@ -100,7 +108,7 @@ def total(addr, q="*"):
 
 def batch(tag, n, k):
     return "".join(
-        '{"message":"%s b%d n%d disk full on /var","host.name":"load","log.level":"error"}\n' % (tag, k, i)
+        '{"message":"%s b%s n%d disk full on /var","host.name":"load","log.level":"error"}\n' % (tag, k, i)
         for i in range(n)).encode()
 
 
@@ -124,17 +132,93 @@ def rss_summary(samples, warmup):
     return round(first, 1), round(last, 1), round(max(s[1] for s in samples) / 2**20, 1)
 
 
+RECORD_ID = re.compile(rb'"message":"flood t(\d+) b(\d+) n(\d+) ')
+
+
+def verify(addr, batch_size, outcomes):
+    """Exports the store and checks every record against the outcome of the request that sent
+    it (`outcomes`: (sender, request) -> "acked" / "refused" / "other"); see the module."""
+    seen = {}  # (sender, request) -> bytearray: how many times each line was read back
+    unknown = 0
+    examples = {"acked_missing": [], "acked_duplicated": [], "refused_stored": [],
+                "other_duplicated": [], "unknown": []}
+    c = http.client.HTTPConnection(addr, timeout=600)
+    c.request("GET", "/api/v1/export?q=")
+    r = c.getresponse()
+    if r.status != 200:
+        raise RuntimeError(f"export answered {r.status}: {r.read()[:200]!r}")
+    expected_lines = int(r.getheader("X-Total-Count", "-1"))
+    lines = 0
+    for line in r:
+        lines += 1
+        m = RECORD_ID.search(line)
+        key = m and (int(m.group(1)), int(m.group(2)))
+        n = int(m.group(3)) if m else -1
+        if not m or key not in outcomes or n >= batch_size:
+            unknown += 1
+            if len(examples["unknown"]) < 5:
+                examples["unknown"].append(line[:160].decode("utf-8", "replace"))
+            continue
+        counts = seen.get(key)
+        if counts is None:
+            counts = seen[key] = bytearray(batch_size)
+        counts[n] = min(255, counts[n] + 1)
+    c.close()
+    if lines != expected_lines:
+        raise RuntimeError(f"export ended early: {lines} lines of {expected_lines}")
+    out = {"ids_read_back": lines, "acked_missing": 0, "acked_duplicated": 0, "refused_stored": 0,
+           "other_stored": 0, "other_duplicated": 0, "unknown": unknown}
+
+    def note(kind, key, n, k=1):
+        out[kind] += k
+        if len(examples[kind]) < 5:
+            examples[kind].append(f"t{key[0]} b{key[1]} n{n}")
+
+    for key, outcome in outcomes.items():
+        counts = seen.get(key)
+        if outcome == "acked":
+            if counts is None:
+                note("acked_missing", key, 0, batch_size)
+                continue
+            for n, k in enumerate(counts):
+                if k == 0:
+                    note("acked_missing", key, n)
+                elif k > 1:
+                    note("acked_duplicated", key, n)
+        elif counts is None:
+            continue
+        elif outcome == "refused":
+            for n, k in enumerate(counts):
+                if k:
+                    note("refused_stored", key, n, k)
+        else:
+            for n, k in enumerate(counts):
+                out["other_stored"] += 1 if k else 0
+                if k > 1:
+                    note("other_duplicated", key, n)
+    out["verified"] = all(out[k] == 0 for k in examples)
+    out["examples"] = {k: v for k, v in examples.items() if v}
+    return out
+
+
 def flood(args, addr, pid):
     counts = {"offered": 0, "acked": 0, "refused": 0, "other": 0, "other_status": {}}
+    # (sender, request) -> "acked" (200, every record taken), "refused" (503, none taken) or
+    # "other" (any other answer: taken or not, the protocol leaves it open)
+    outcomes = {}
     lock = threading.Lock()
     stop = threading.Event()
 
     def sender(tid):
         conn = http.client.HTTPConnection(addr, timeout=120)
-        # One body per sender, sent again and again (the server gives every record its own id),
-        # so the client spends its CPU on sending rather than on formatting.
-        body = batch(f"flood t{tid}", args.batch, 0)
+        # One body per sender with a placeholder for the request number, filled per request (a
+        # bytes replace), so every record has an id of its own while the client spends its
+        # CPU on sending rather than on formatting.
+        template = batch(f"flood t{tid}", args.batch, "@REQ@")
+        seq = 0
         while not stop.is_set():
+            seq += 1
+            body = template.replace(b" b@REQ@ ", b" b%d " % seq)
             try:
                 status, reply = request(conn, "POST", "/api/v1/ingest", body,
                                         {"Content-Type": "application/x-ndjson"})
@@ -145,11 +229,16 @@ def flood(args, addr, pid):
             with lock:
                 counts["offered"] += args.batch
                 if status == 200:
-                    counts["acked"] += json.loads(reply).get("accepted", args.batch)
+                    accepted = json.loads(reply).get("accepted", args.batch)
+                    counts["acked"] += accepted
+                    # a partial acceptance would leave which lines open: none is expected here
+                    outcomes[(tid, seq)] = "acked" if accepted == args.batch else "other"
                 elif status == 503 and (b"queue_full" in reply or b"http.max_requests" in reply):
                     # Refused whole: a full queue, or more requests in progress than allowed.
                     counts["refused"] += args.batch
+                    outcomes[(tid, seq)] = "refused"
                 else:
+                    outcomes[(tid, seq)] = "other"
                     counts["other"] += args.batch
                     key = str(status)
                     counts["other_status"][key] = counts["other_status"].get(key, 0) + 1
@@ -177,8 +266,10 @@ def flood(args, addr, pid):
     sampler.stop.set()
     sampler.join()
     first, last_third, peak = rss_summary(sampler.samples, warmup=min(10, args.seconds / 4))
+    check = verify(addr, args.batch, outcomes)
     return {
         "mode": "flood",
+        **check,
         "seconds": round(flood_secs, 1),
         "senders": args.senders,
         "batch": args.batch,

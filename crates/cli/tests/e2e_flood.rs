@@ -46,6 +46,13 @@ fn a_flood_is_refused_in_part_never_loses_an_acknowledged_record_and_memory_stay
     // Nothing acknowledged is lost, nothing refused is stored.
     assert!(stored >= acked, "{} acknowledged records missing: {r}", acked - stored);
     assert!(stored <= acked + other, "records of refused requests were stored: {r}");
+    // The same per record, by the id each one carries (read back through /api/v1/export):
+    // every acknowledged record exactly once, none of a refused request, none twice.
+    for k in ["acked_missing", "acked_duplicated", "refused_stored", "other_duplicated", "unknown"] {
+        assert_eq!(n(k), 0, "{k}: {r}");
+    }
+    assert_eq!(n("ids_read_back"), stored, "the export read back every stored record: {r}");
+    assert_eq!(r["verified"], true, "{r}");
     // Memory bounded by what the configuration lets in: the index writer's budget, a full body
     // for each request in progress, and a generous 256 MiB for the rest (code, readers, queues).
     let http = loglynx_config::HttpConfig::default();

@@ -23,8 +23,10 @@ pub struct PipelineConfig {
     /// (`loglynx_pipeline_labels_dropped_total`); the event is flagged `labels_capped`.
     #[serde(default = "default_max_labels")]
     pub max_labels: usize,
-    /// Distinct `labels.*` keys the process indexes at most (each becomes a column of the
-    /// store); labels with a new key beyond it are handled like those over `max_labels`.
+    /// Distinct `labels.*` keys the data directory indexes at most (each becomes a column of
+    /// the store); labels with a new key beyond it are handled like those over `max_labels`.
+    /// The admitted keys are kept in `<data_dir>/parse/label_keys.jsonl`, so restarts and
+    /// workers sharing the directory count against the same cap.
     #[serde(default = "default_max_label_keys")]
     pub max_label_keys: usize,
     /// Sources whose header structure the parser learns and keeps at most: files (by host and

@@ -113,7 +113,7 @@ impl AllInOne {
             }
             None => (event_tx, None),
         };
-        let stats = Arc::new(PipelineStats::new(&cfg.pipeline));
+        let stats = Arc::new(PipelineStats::persisted(&cfg.pipeline, &cfg.data_dir).map_err(NodeError::Pipeline)?);
         let pipeline = loglynx_pipeline::spawn_pipeline(
             raw_rx,
             pipeline_tx,

@@ -28,6 +28,9 @@ pub enum NodeError {
     /// The search across machines could not start (its client, a catalog record).
     #[error("search across machines")]
     Search(#[source] loglynx_search::SearchError),
+    /// The pipeline could not start (its label key file).
+    #[error("the pipeline could not start")]
+    Pipeline(#[source] loglynx_pipeline::PipelineError),
     /// Detection could not start (the rule paths or the alerts database).
     #[error("detection could not start")]
     Detect(#[source] loglynx_detect::DetectError),

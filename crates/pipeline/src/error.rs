@@ -14,4 +14,12 @@ pub enum PipelineError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The file of admitted `labels.*` keys (`<data_dir>/parse/label_keys.jsonl`) could not be
+    /// opened or read at start.
+    #[error("cannot open or read the label key file {path}")]
+    LabelKeys {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }

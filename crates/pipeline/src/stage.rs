@@ -44,6 +44,16 @@ impl PipelineStats {
         }
     }
 
+    /// [`PipelineStats::new`] with the admitted label keys kept under `data_dir`
+    /// (`parse/label_keys.jsonl`), so a restart keeps `max_label_keys`.
+    pub fn persisted(cfg: &loglynx_config::PipelineConfig, data_dir: &std::path::Path) -> Result<PipelineStats, PipelineError> {
+        let path = data_dir.join("parse").join("label_keys.jsonl");
+        Ok(PipelineStats {
+            labels: LabelGuard::persisted(cfg.max_labels, cfg.max_label_keys, &path)?,
+            ..PipelineStats::default()
+        })
+    }
+
     pub fn snapshot(&self) -> (u64, u64, u64) {
         (
             self.batches.load(Ordering::Relaxed),
@@ -318,6 +328,89 @@ mod tests {
             assert!(e.labels.is_empty() && e.flags.labels_capped, "{e:?}");
         }
         assert_eq!(stats.labels.dropped.load(Ordering::Relaxed), 2 + 9);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn regression_issue_11_label_key_cap_survives_a_restart() {
+        let data = tempfile::tempdir().unwrap();
+        let cfg: loglynx_config::PipelineConfig =
+            toml::from_str("max_labels = 10\nmax_label_keys = 4\n").unwrap();
+        let src = Arc::new(SourceKind::Http {
+            endpoint: "ingest".into(),
+        });
+        // one pipeline's life: the batch's events out, and its counters
+        let run = |bodies: Vec<String>| {
+            let stats = Arc::new(PipelineStats::persisted(&cfg, data.path()).unwrap());
+            let src = src.clone();
+            async move {
+                let (in_tx, in_rx) = mpsc::channel(4);
+                let (out_tx, mut out_rx) = mpsc::channel(4);
+                let h = spawn_pipeline(
+                    in_rx,
+                    out_tx,
+                    2,
+                    false,
+                    Default::default(),
+                    stats.clone(),
+                    None,
+                );
+                let records = bodies
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, body)| RawRecord {
+                        body: body.into_bytes(),
+                        truncated: false,
+                        hint: FormatHint::Auto,
+                        source: src.clone(),
+                        host: None,
+                        received: Timestamp::now(),
+                        id: format!("id{i}"),
+                    })
+                    .collect();
+                in_tx
+                    .send(RawBatch {
+                        records,
+                        checkpoint: vec![],
+                        ack: None,
+                        kafka: None,
+                    })
+                    .await
+                    .unwrap();
+                drop(in_tx);
+                let b = out_rx.recv().await.unwrap();
+                h.await.unwrap().unwrap();
+                (b.events, stats.labels.dropped.load(Ordering::Relaxed))
+            }
+        };
+        // up to the cap
+        let (events, dropped) = run((1..=4)
+            .map(|i| format!(r#"{{"message":"m","key{i}":"v"}}"#))
+            .collect())
+        .await;
+        assert!(events
+            .iter()
+            .all(|e| e.labels.len() == 1 && !e.flags.labels_capped));
+        assert_eq!(dropped, 0);
+        // the restart: new keys stay in the raw event and are counted; known keys still index
+        let (events, dropped) = run(vec![
+            r#"{"message":"n","other1":"x","key2":"y"}"#.into(),
+            r#"{"message":"n","other2":"x"}"#.into(),
+        ])
+        .await;
+        assert_eq!(events[0].labels.keys().collect::<Vec<_>>(), ["key2"]);
+        assert!(events[0].flags.labels_capped);
+        assert!(events[0]
+            .original
+            .as_deref()
+            .unwrap()
+            .contains(r#""other1":"x""#));
+        assert!(events[1].labels.is_empty() && events[1].flags.labels_capped);
+        assert!(events[1]
+            .original
+            .as_deref()
+            .unwrap()
+            .contains(r#""other2":"x""#));
+        assert_eq!(dropped, 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

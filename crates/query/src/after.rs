@@ -135,13 +135,13 @@ impl QueryEngine {
             }
             crate::budget::check()?;
             if req.count_total {
-                total += p.query.count(&w.searcher)? as u64;
+                total += crate::budget::count(&w.searcher, &*p.query)?;
             }
             let query: Box<dyn Query> = match cursor {
                 None => p.query.box_clone(),
                 Some((cw, _, ts)) => Box::new(and(&*p.query, Box::new(beyond(ts, wi > cw)))),
             };
-            let matches = query.count(&w.searcher)? as u64;
+            let matches = crate::budget::count(&w.searcher, &*query)?;
             let docs = top_by_date(&w.searcher, &*query, field, f::TIMESTAMP, req.limit, order.clone(), matches)?;
             candidates.extend(docs.into_iter().map(|(ts, addr)| (ts, wi, addr)));
             if let Some((cw, addr, ts)) = cursor {

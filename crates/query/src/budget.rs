@@ -164,6 +164,20 @@ pub(crate) fn search<C: Collector>(
     }
 }
 
+/// `query.count(searcher)` (tantivy's per-segment count, cheap where the query allows it)
+/// checking the current budget before each segment, as [`search`] does: a count over one
+/// window of many segments stops at the next segment once the query is timed out or cancelled.
+pub(crate) fn count(searcher: &Searcher, query: &dyn Query) -> Result<u64, QueryError> {
+    check()?;
+    let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(searcher))?;
+    let mut total = 0u64;
+    for reader in searcher.segment_readers() {
+        check()?;
+        total += u64::from(weight.count(reader)?);
+    }
+    Ok(total)
+}
+
 /// A collector that checks the budget before each segment, delegating everything else.
 struct Guarded<'a, C>(&'a C);
 

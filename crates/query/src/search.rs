@@ -49,7 +49,7 @@ impl QueryEngine {
         let mut candidates: Vec<(DateTime, usize, DocAddress)> = Vec::new();
         for (wi, w) in p.windows.iter().enumerate() {
             crate::budget::check()?;
-            let count = p.query.count(&w.searcher)? as u64;
+            let count = crate::budget::count(&w.searcher, &*p.query)?;
             total += count;
             let (field, name) = (self.schema.timestamp, f::TIMESTAMP);
             let docs = top_by_date(
@@ -126,7 +126,7 @@ impl QueryEngine {
         let mut total = 0u64;
         for w in &p.windows {
             crate::budget::check()?;
-            total += p.query.count(&w.searcher)? as u64;
+            total += crate::budget::count(&w.searcher, &*p.query)?;
         }
         Ok(total)
     }

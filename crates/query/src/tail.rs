@@ -108,7 +108,7 @@ impl QueryEngine {
         let query = self.with_ingested(p, lower, Bound::Unbounded);
         let mut all = Vec::new();
         for (wi, w) in p.windows.iter().enumerate() {
-            let matches = query.count(&w.searcher)? as u64;
+            let matches = crate::budget::count(&w.searcher, &*query)?;
             let (field, name) = (self.schema.ingested, f::EVENT_INGESTED);
             let docs = top_by_date(
                 &w.searcher,

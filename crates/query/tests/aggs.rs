@@ -496,3 +496,42 @@ fn a_named_zone_cuts_local_days_of_23_and_25_hours_and_keeps_hours() {
         .unwrap_err();
     assert!(e.to_string().contains("Mars/Olympus") && e.is_user_error(), "{e}");
 }
+
+/// One window of `segments` segments of 40 events each, every event with words of its own.
+fn one_big_window(segments: usize) -> Vec<WindowSnapshot> {
+    let segs: Vec<Vec<Event>> = (0..segments)
+        .map(|s| {
+            (0..40)
+                .map(|i| {
+                    let n = s * 40 + i;
+                    event(&format!("e{n}"), n as i64, &format!("job{n} step{} host{} done", n * 7, n * 13))
+                })
+                .collect()
+        })
+        .collect();
+    vec![common::unmerged_window("w", &segs)]
+}
+
+#[test]
+fn regression_issue_11_a_count_over_one_window_stops_between_its_segments() {
+    let w = one_big_window(300);
+    assert_eq!(w[0].searcher.segment_readers().len(), 300);
+    // Many words: each is looked up in every segment's term dictionary.
+    let words: Vec<String> = (0..400).map(|i| format!("step{}", i * 21)).collect();
+    let filter = Filter { query: words.join(" OR "), ..Default::default() };
+    // The time of the whole count here (the quickest of three).
+    let mut whole = std::time::Duration::MAX;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let all = common::engine().count(&w, &filter).unwrap();
+        whole = whole.min(started.elapsed());
+        assert!(all > 0);
+    }
+    eprintln!("count over {} segments: {whole:?}", w[0].searcher.segment_readers().len());
+    // A deadline a quarter of the way through the window: the count stops there (before, it
+    // counted the whole window and answered).
+    let e = loglynx_query::Budget::new(whole / 4, 10)
+        .run(|| common::engine().count(&w, &filter))
+        .unwrap_err();
+    assert!(matches!(e, QueryError::TimedOut { .. }), "{e}");
+}

@@ -96,7 +96,7 @@ impl Worker {
             dir: shards_dir.clone(),
             source,
         })?;
-        let stats = Arc::new(PipelineStats::new(&cfg.pipeline));
+        let stats = Arc::new(PipelineStats::persisted(&cfg.pipeline, &cfg.data_dir).map_err(NodeError::Pipeline)?);
         // This worker's own state file: workers sharing the data directory write apart and
         // `loglynx serve` merges their states by id.
         let slot = match cfg.patterns.enabled {

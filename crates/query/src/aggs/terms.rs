@@ -177,6 +177,7 @@ fn dictionary_counts(
     let mut docs = 0u64;
     let mut out: HashMap<Key, u64> = HashMap::new();
     for reader in searcher.segment_readers() {
+        crate::budget::check()?;
         if reader.has_deletes() {
             return Ok(None);
         }

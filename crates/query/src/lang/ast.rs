@@ -89,6 +89,27 @@ impl Word {
         re
     }
 
+    /// The length after the word's first `*` or `?`: the UTF-8 bytes of its characters and one
+    /// per wildcard (a run of `*` counted once). The automaton (over bytes) must follow every
+    /// place the tail may start, so its size, and the time to build it, grow with that length.
+    /// 0 without a wildcard.
+    pub fn wildcard_tail(&self) -> usize {
+        let Some(first) = self.pieces.iter().position(|p| !matches!(p, Piece::Char(_))) else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut prev = self.pieces[first];
+        for p in &self.pieces[first + 1..] {
+            n += match p {
+                Piece::Any if prev == Piece::Any => 0,
+                Piece::Char(c) => c.len_utf8(),
+                _ => 1,
+            };
+            prev = *p;
+        }
+        n
+    }
+
     /// The `*` and `?` of the word, a run of `*` counted once: what makes its automaton large.
     pub fn wildcard_pieces(&self) -> usize {
         let mut n = 0;

@@ -386,12 +386,26 @@ fn exists(name: &str, fast: bool) -> Box<dyn Query> {
 /// multi-byte characters that took a second each to refuse; 10 take well under 0.1 s.
 pub(crate) const MAX_WILDCARD_PIECES: usize = 10;
 
+/// Most characters after the first `*` or `?` of a wildcard term (a run of `*` counts once).
+/// The automaton has a state per place of that tail, each with transitions for any character:
+/// AFL's `histogram_tail` found terms of a `*` and ~200 letters that took 25 ms each to compile
+/// (debug build), up to seconds for a query of several; 64 take a few milliseconds. A prefix
+/// before the first wildcard costs nothing like it and is not capped.
+pub(crate) const MAX_WILDCARD_TAIL: usize = 64;
+
 fn check_wildcards(name: &str, w: &Word) -> Result<(), QueryError> {
     if w.wildcard_pieces() > MAX_WILDCARD_PIECES {
         return Err(QueryError::bad_value(
             name,
             &w.text(),
             format!("at most {MAX_WILDCARD_PIECES} `*` and `?` in one term; make it more specific"),
+        ));
+    }
+    if w.wildcard_tail() > MAX_WILDCARD_TAIL {
+        return Err(QueryError::bad_value(
+            name,
+            &w.text(),
+            format!("at most {MAX_WILDCARD_TAIL} characters after the first `*` or `?` of a term; make it shorter"),
         ));
     }
     Ok(())

@@ -55,6 +55,31 @@ pub fn window_with_bounds(
     }
 }
 
+/// One window holding `segments` committed separately and never merged: as many segments as
+/// lists (a window that took many small commits before a merge).
+pub fn unmerged_window(id: &str, segments: &[Vec<Event>]) -> WindowSnapshot {
+    let schema = StoreSchema::new();
+    let index = Index::create_in_ram(schema.schema.clone());
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(1, 15_000_000)
+        .expect("writer");
+    writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+    for seg in segments {
+        for e in seg {
+            writer.add_document(schema.to_document(e)).expect("add");
+        }
+        writer.commit().expect("commit");
+    }
+    let searcher = index.reader().expect("reader").searcher();
+    let all: Vec<&Event> = segments.iter().flatten().collect();
+    WindowSnapshot {
+        id: id.to_string(),
+        min_timestamp: all.iter().map(|e| e.timestamp).min(),
+        max_timestamp: all.iter().map(|e| e.timestamp).max(),
+        searcher,
+    }
+}
+
 /// A plain event at `secs` after the base time, ingested 1 s later.
 pub fn event(id: &str, secs: i64, message: &str) -> Event {
     Event::new(message, at(secs), at(secs + 1), id.to_string())
