@@ -2,7 +2,9 @@
 // process / service and peer, and drops by reason, over the selected range, from the stored
 // network.perf events (`GET /api/v1/network/perf/history`). The RTT chart draws each pair's mean
 // RTT beside its baseline (the usual mean the monitor compared each interval with, dashed) and
-// marks the buckets holding an interval the rule tcp_rtt_above_baseline flags: usual vs now.
+// marks the buckets holding an interval the rule tcp_rtt_above_baseline flags: usual vs now. The
+// retransmit-rate chart does the same with the pair's usual rate and the intervals the rule
+// tcp_retransmit_above_baseline flags.
 
 import uPlot from "uplot";
 import { getJson } from "./api";
@@ -14,6 +16,10 @@ export interface PerfPoint {
   retransmits: number;
   segs_out: number;
   retransmit_rate: number | null;
+  /** The pair's usual retransmit rate the intervals were compared with; null before it has one. */
+  retransmit_baseline_rate: number | null;
+  /** Intervals that tcp_retransmit_above_baseline flags. */
+  retransmit_above_baseline: number;
   rtt_samples: number;
   rtt_p50_us: number | null;
   rtt_p99_us: number | null;
@@ -95,14 +101,18 @@ export class PerfHistoryView {
     this.plots = [];
     const xs = r.buckets.map((b) => Date.parse(b) / 1000);
     const top = r.peers.slice(0, LINES);
-    this.rttChart(byId("net-perf-rtt-chart"), xs, top);
-    this.chart(
-      byId("net-perf-rate-chart"),
-      xs,
-      top.map((p) => `${p.process || "?"} → ${p.peer}`),
-      top.map((p) => p.series.map((s) => (s.retransmit_rate === null ? null : s.retransmit_rate * 100))),
-      "%",
-    );
+    const ms = (us: number | null) => (us === null ? null : us / 1000);
+    this.baselineChart(byId("net-perf-rtt-chart"), xs, top, "ms", (p) => ({
+      value: ms(p.rtt_mean_us),
+      baseline: ms(p.rtt_baseline_mean_us),
+      above: p.rtt_above_baseline,
+    }));
+    const pct = (r: number | null) => (r === null ? null : r * 100);
+    this.baselineChart(byId("net-perf-rate-chart"), xs, top, "%", (p) => ({
+      value: pct(p.retransmit_rate),
+      baseline: pct(p.retransmit_baseline_rate),
+      above: p.retransmit_above_baseline,
+    }));
     const reasons = r.drops.slice(0, LINES);
     this.chart(
       byId("net-perf-drops-chart"),
@@ -129,6 +139,13 @@ export class PerfHistoryView {
         cell(p.segs_out.toLocaleString(), "c-num", "segs_out", p.segs_out),
         cell(p.retransmits.toLocaleString(), "c-num", "retransmits", p.retransmits),
         cell(rateText(p.retransmit_rate), "c-num", "rate", p.retransmit_rate),
+        cell(rateText(p.retransmit_baseline_rate), "c-num muted", "rate_baseline", p.retransmit_baseline_rate),
+        cell(
+          p.retransmit_above_baseline ? `${p.retransmit_above_baseline} ▲` : "",
+          "c-num rate-above",
+          "rate_above",
+          p.retransmit_above_baseline,
+        ),
         cell(p.rtt_samples.toLocaleString(), "c-num", "samples", p.rtt_samples),
         cell(usText(p.rtt_p50_us), "c-num", "p50", p.rtt_p50_us),
         cell(usText(p.rtt_p99_us), "c-num", "p99", p.rtt_p99_us),
@@ -136,13 +153,21 @@ export class PerfHistoryView {
         cell(usText(p.rtt_baseline_mean_us), "c-num muted", "baseline", p.rtt_baseline_mean_us),
         cell(p.rtt_above_baseline ? `${p.rtt_above_baseline} ▲` : "", "c-num rtt-above", "above", p.rtt_above_baseline),
       );
+      const why: string[] = [];
       if (p.rtt_above_baseline > 0) {
         tr.classList.add("above-baseline");
-        tr.title = `${p.rtt_above_baseline} interval(s) above the usual RTT (rule tcp_rtt_above_baseline)`;
+        why.push(`${p.rtt_above_baseline} interval(s) above the usual RTT (rule tcp_rtt_above_baseline)`);
       }
+      if (p.retransmit_above_baseline > 0) {
+        tr.classList.add("rate-above-baseline");
+        why.push(
+          `${p.retransmit_above_baseline} interval(s) above the usual retransmit rate (rule tcp_retransmit_above_baseline)`,
+        );
+      }
+      if (why.length > 0) tr.title = why.join("; ");
       return tr;
     });
-    fill(byId("net-perf-history"), rows, 12, "no performance summary in this range");
+    fill(byId("net-perf-history"), rows, 14, "no performance summary in this range");
   }
 
   private renderDrops(r: PerfHistory): void {
@@ -167,42 +192,53 @@ export class PerfHistoryView {
   }
 
   /**
-   * Per pair: its mean RTT (ms), its baseline dashed in the same colour where it has one, and
-   * red points on the buckets with an interval above the baseline. `data-baselines` and
-   * `data-above` count what is drawn.
+   * Per pair: its value (mean RTT in ms, or retransmit rate in %), its baseline dashed in the
+   * same colour where it has one, and red points on the buckets with an interval above the
+   * baseline. `data-baselines` (pairs with a baseline line) and `data-above` (intervals marked)
+   * count what is drawn.
    */
-  private rttChart(box: HTMLElement, xs: number[], top: PerfHistory["peers"]): void {
+  private baselineChart(
+    box: HTMLElement,
+    xs: number[],
+    top: PerfHistory["peers"],
+    unit: string,
+    pick: (p: PerfPoint) => { value: number | null; baseline: number | null; above: number },
+  ): void {
     const labels: string[] = [];
     const series: (number | null)[][] = [];
     const styles: Partial<uPlot.Series>[] = [];
-    const ms = (us: number | null) => (us === null ? null : us / 1000);
     let baselines = 0;
     let above = 0;
     top.forEach((p, i) => {
       const color = COLORS[i % COLORS.length];
       const name = `${p.process || "?"} → ${p.peer}`;
+      const points = p.series.map(pick);
       labels.push(name);
-      series.push(p.series.map((s) => ms(s.rtt_mean_us)));
+      series.push(points.map((s) => s.value));
       styles.push({ stroke: color });
-      if (p.series.some((s) => s.rtt_baseline_mean_us !== null)) {
+      if (points.some((s) => s.baseline !== null)) {
         baselines += 1;
         labels.push(`${name} baseline`);
-        series.push(p.series.map((s) => ms(s.rtt_baseline_mean_us)));
+        series.push(points.map((s) => s.baseline));
         styles.push({ stroke: color, dash: [6, 4], points: { show: false } });
       }
-      if (p.rtt_above_baseline > 0) {
-        above += p.rtt_above_baseline;
+      const flagged = pick(p).above;
+      if (flagged > 0) {
+        above += flagged;
         labels.push(`${name} above baseline`);
-        series.push(p.series.map((s) => (s.rtt_above_baseline > 0 ? ms(s.rtt_mean_us) : null)));
+        series.push(points.map((s) => (s.above > 0 ? s.value : null)));
         styles.push({ stroke: "#f25f5c", width: 0, spanGaps: false, points: { show: true, size: 9, fill: "#f25f5c" } });
       }
     });
-    this.chart(box, xs, labels, series, "ms", styles);
+    this.chart(box, xs, labels, series, unit, styles);
     box.dataset.baselines = String(baselines);
     box.dataset.above = String(above);
   }
 
-  /** One line per series over the buckets (nothing drawn when every value is empty). */
+  /**
+   * One line per series over the buckets (nothing drawn when every value is empty; a rate of 0 %
+   * over segments sent is drawn).
+   */
   private chart(
     box: HTMLElement,
     xs: number[],
@@ -211,7 +247,7 @@ export class PerfHistoryView {
     unit: string,
     styles: Partial<uPlot.Series>[] = [],
   ): void {
-    const any = series.some((s) => s.some((v) => v !== null && v > 0));
+    const any = series.some((s) => s.some((v) => v !== null));
     box.classList.toggle("empty", !any);
     box.dataset.lines = String(any ? series.length : 0);
     if (!any || xs.length === 0) return;

@@ -298,7 +298,7 @@ print("steady", flush=True)
 while True:
     c.sendall(b"x" * 100)
     s.recv(65536)
-    time.sleep(0.01)
+    time.sleep(0.004)
 `;
 
 async function getApi(base, path) {
@@ -430,6 +430,8 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     segs_out: String(g.segs_out),
     retransmits: String(g.retransmits),
     rate: String(g.retransmit_rate),
+    rate_baseline: g.retransmit_baseline_rate === null ? "" : String(g.retransmit_baseline_rate),
+    rate_above: String(g.retransmit_above_baseline),
     samples: String(g.rtt_samples),
     p50: String(g.rtt_p50_us),
     p99: String(g.rtt_p99_us),
@@ -523,23 +525,25 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   await page.close();
 });
 
-test("network page: a process and peer's RTT baseline beside its mean RTT", async () => {
+test("network page: a process and peer's RTT and retransmit-rate baselines beside its mean RTT and rate", async () => {
   const server = await startPerfServer();
   const { page, errors } = await newPage();
   const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
 
-  // Usual vs now: steady traffic gives python3 -> 127.0.0.1 enough RTT samples per summary for
-  // the monitor to compare its intervals with a baseline (after 4 of them); the history then
-  // carries the baseline and the page shows it beside the mean RTT, in the table and the chart.
+  // Usual vs now: steady traffic gives python3 -> 127.0.0.1 enough RTT samples and segments per
+  // summary for the monitor to compare its intervals with a baseline (after 4 of them); the
+  // history then carries both baselines and the page shows them beside the mean RTT and the
+  // retransmit rate, in the table and the charts.
   const steady = launch("python3", ["-c", STEADY]);
   cleanups.push(steady.stop);
   const since = new Date(Date.now() - 15 * 60_000).toISOString();
   const pair = (h) => h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
   const history = async (end) =>
     getApi(server.base, `network/perf/history?${new URLSearchParams({ start: since, end, buckets: "60", size: "50" })}`);
-  await waitFor("a python3 -> 127.0.0.1 summary compared with its RTT baseline", async () => {
+  await waitFor("a python3 -> 127.0.0.1 summary compared with its RTT and retransmit-rate baselines", async () => {
     if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
-    return pair(await history(new Date().toISOString()))?.rtt_baseline_mean_us > 0;
+    const g = pair(await history(new Date().toISOString()));
+    return g?.rtt_baseline_mean_us > 0 && g?.retransmit_baseline_rate !== null;
   });
   await steady.stop();
   // A fixed range, read until two reads agree (the last summaries are being stored).
@@ -563,9 +567,24 @@ test("network page: a process and peer's RTT baseline beside its mean RTT", asyn
   assert.equal(bv.above, String(based.rtt_above_baseline));
   const shownBase = (await page.textContent(`${histRow} td[data-k="baseline"]`)).trim();
   assert.match(shownBase, /^\d+(\.\d+)? (µs|ms)$/);
+  // The retransmit rate beside its baseline, as the API gives them; the row is marked above
+  // the baseline exactly when the API counts intervals tcp_retransmit_above_baseline flags.
+  assert.ok(based.segs_out > 0 && typeof based.retransmit_baseline_rate === "number", JSON.stringify(based));
+  assert.ok(based.series.some((p) => p.retransmit_baseline_rate !== null), JSON.stringify(based.series));
+  assert.equal(bv.rate, String(based.retransmit_rate));
+  assert.equal(bv.rate_baseline, String(based.retransmit_baseline_rate));
+  assert.equal(bv.rate_above, String(based.retransmit_above_baseline));
+  const shownRateBase = (await page.textContent(`${histRow} td[data-k="rate_baseline"]`)).trim();
+  assert.equal(shownRateBase, `${(based.retransmit_baseline_rate * 100).toFixed(2)} %`);
+  const marked = await page.$eval(histRow, (tr) => tr.classList.contains("rate-above-baseline"));
+  assert.equal(marked, based.retransmit_above_baseline > 0);
   // The chart draws the pair's baseline (dashed) beside its mean.
   assert.ok(Number(await page.getAttribute("#net-perf-rtt-chart", "data-baselines")) >= 1);
   assert.match(await page.textContent("#net-perf-rtt-chart .u-legend"), /python3 → 127\.0\.0\.1 baseline/);
+  // And the rate chart the pair's usual retransmit rate beside its rate.
+  assert.ok(Number(await page.getAttribute("#net-perf-rate-chart", "data-baselines")) >= 1);
+  assert.ok(Number(await page.getAttribute("#net-perf-rate-chart", "data-above")) >= based.retransmit_above_baseline);
+  assert.match(await page.textContent("#net-perf-rate-chart .u-legend"), /python3 → 127\.0\.0\.1 baseline/);
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-baseline.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();

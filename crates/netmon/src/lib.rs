@@ -29,7 +29,8 @@
 //! per state and process with `tcp_info`, like `ss -tinp`); `cgroup.rs` cgroup ids -> paths ->
 //! systemd units / containers; `summary.rs` the periodic `network.perf` events (what the
 //! performance counters gained per interval), `baseline.rs` the RTT baselines per service and
-//! peer they are compared with; `error.rs` is [`NetmonError`].
+//! peer they are compared with; `percpu.rs` reads a per-CPU counter array in one batch
+//! lookup; `error.rs` is [`NetmonError`].
 
 mod baseline;
 mod cgroup;
@@ -40,6 +41,7 @@ mod filter;
 mod lifetime;
 mod monitor;
 mod netstat;
+mod percpu;
 mod perf;
 mod states;
 mod summary;

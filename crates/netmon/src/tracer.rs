@@ -116,6 +116,12 @@ pub struct Tracer {
     malformed: u64,
     hooks: Vec<String>,
     missing: Vec<(String, String)>,
+    /// Names of the drop reasons (`skb:kfree_skb`) and of the reset reasons
+    /// (`tcp:tcp_send_reset`), read from tracefs once: they are fixed for the running kernel.
+    drop_names: std::collections::HashMap<u32, String>,
+    reset_names: std::collections::HashMap<u32, String>,
+    /// Possible CPUs: the width of each per-CPU map value.
+    cpus: usize,
 }
 
 /// The reason an optional hook failed, without the advice meant for the required ones.
@@ -422,6 +428,9 @@ impl Tracer {
             malformed: 0,
             hooks,
             missing,
+            drop_names: perf::tracepoint_reasons("skb", "kfree_skb"),
+            reset_names: perf::tracepoint_reasons("tcp", "tcp_send_reset"),
+            cpus: aya::util::nr_cpus().map_err(|(what, e)| ebpf_err(what, e))?,
         })
     }
 
@@ -559,43 +568,60 @@ impl Tracer {
             .map(|(k, v)| perf::histogram(&k, &v))
             .collect();
         hist.sort_by_key(|h| (h.pid, h.peer));
-        let per_cpu = |name: &str, n: u32| -> Result<Vec<(u32, u64)>> {
-            let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(map(name)?)
-                .map_err(|e| ebpf_err(&format!("open map {name}"), e))?;
-            let mut out = Vec::new();
-            for i in 0..n {
-                let v = arr
-                    .get(&i, 0)
-                    .map_err(|e| ebpf_err(&format!("read map {name}"), e))?;
-                let sum: u64 = v.iter().sum();
-                if sum > 0 {
-                    out.push((i, sum));
-                }
-            }
-            Ok(out)
+        let non_zero = |sums: Vec<u64>| -> Vec<(u32, u64)> {
+            (0u32..).zip(sums).filter(|(_, sum)| *sum > 0).collect()
         };
-        let drop_names = perf::tracepoint_reasons("skb", "kfree_skb");
-        let drops = perf::counts(per_cpu("drop_reasons", 1024)?, &drop_names);
+        let drops = perf::counts(
+            non_zero(self.per_cpu_sums("drop_reasons", 1024)?),
+            &self.drop_names,
+        );
         let resets = perf::counts(
-            per_cpu("rst_reasons", 256)?,
-            &perf::tracepoint_reasons("tcp", "tcp_send_reset"),
+            non_zero(self.per_cpu_sums("rst_reasons", 256)?),
+            &self.reset_names,
         );
         let per_owner: HashMap<_, OwnerDropKeyRaw, u64> = HashMap::try_from(map("owner_drops")?)
             .map_err(|e| ebpf_err("open map owner_drops", e))?;
         let owner_drops = perf::owner_drops(
             per_owner.iter().filter_map(|r| r.ok()).collect(),
-            &drop_names,
+            &self.drop_names,
         );
+        let slots = self.per_cpu_sums("drops", 6)?;
         Ok(PerfSnapshot {
             processes,
             rtt: hist,
             drops,
             resets,
-            owners_overflow: self.drop_slot(3)?,
-            rtt_overflow: self.drop_slot(4)?,
+            owners_overflow: slots[3],
+            rtt_overflow: slots[4],
             owner_drops,
-            owner_drops_overflow: self.drop_slot(5)?,
+            owner_drops_overflow: slots[5],
         })
+    }
+
+    /// Slots `0..slots` of the per-CPU `u64` array `name`, each summed over the CPUs: one
+    /// batch lookup (`percpu.rs`), or one lookup per slot where the kernel has no batch
+    /// lookup for arrays (before Linux 5.6).
+    fn per_cpu_sums(&self, name: &str, slots: u32) -> Result<Vec<u64>> {
+        use std::os::fd::AsFd;
+        let map = self
+            .bpf
+            .map(name)
+            .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))?;
+        if let aya::maps::Map::PerCpuArray(data) = map {
+            let fd = data.fd().as_fd().as_raw_fd();
+            if let Ok(sums) = crate::percpu::sums(fd, slots, self.cpus) {
+                return Ok(sums);
+            }
+        }
+        let arr: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(map).map_err(|e| ebpf_err(&format!("open map {name}"), e))?;
+        (0..slots)
+            .map(|i| {
+                arr.get(&i, 0)
+                    .map(|v| v.iter().sum())
+                    .map_err(|e| ebpf_err(&format!("read map {name}"), e))
+            })
+            .collect()
     }
 
     /// Deletes the performance counters of the owners in `pids` (per owner, per owner and

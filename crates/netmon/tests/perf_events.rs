@@ -8,14 +8,16 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use loglynx_config::TcpStatesConfig;
-use loglynx_netmon::{netstat, Filter, Monitor, NetstatQuery, TcpStats, PERF_DATASET};
+use common::{perf_config, Watched};
+use loglynx_netmon::{netstat, Filter, NetstatQuery, TcpStats, PERF_DATASET};
 use loglynx_testkit::netns::{Link, NetnsPair, Side, ADDR_B};
 use serde_json::Value;
 
@@ -126,29 +128,8 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
         ..Default::default()
     });
     let port = loglynx_testkit::free_port();
-    let cfg = TcpStatesConfig {
-        enabled: true,
-        ports: vec![port],
-        snapshot_interval: Duration::from_secs(3600),
-        connections: false,
-        perf: true,
-        perf_interval: Duration::from_millis(100),
-        perf_summary_interval: Duration::from_secs(1),
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<loglynx_core::RawBatch>(64);
-    let (etx, erx) = mpsc::channel::<Value>();
-    let drain = std::thread::spawn(move || {
-        while let Some(b) = rx.blocking_recv() {
-            for r in b.records {
-                if etx.send(serde_json::from_slice(&r.body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let monitor = Monitor::start(&cfg, "test".into(), tx).expect("monitor starts (as root)");
-    let shared = monitor.shared();
+    let watched = Watched::<Value>::start(&perf_config(port, Duration::from_secs(1)));
+    let shared = watched.monitor.shared();
 
     let total = CHUNKS * CHUNK;
     let (mut server, srx) = pair.python(Side::B, SERVER, &[port.to_string(), total.to_string()]);
@@ -196,7 +177,7 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
         e["network.drop.reason"] == "SOCKET_FILTER"
     }) && seen(&events, "peer", dpid, &|e| num(e, "tcp.retransmits") > 0))
     {
-        match erx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        match watched.events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(e) => events.push(e),
             Err(_) => panic!(
                 "no summary of the server's SOCKET_FILTER drops and their retransmits in 30 s: {:#?}",
@@ -204,9 +185,7 @@ fn perf_summaries_over_intervals_add_up_to_the_kernel_counters() {
             ),
         }
     }
-    monitor.stop();
-    drain.join().unwrap();
-    events.extend(erx.try_iter());
+    events.extend(watched.stop());
     for c in [&mut client, &mut dropped, &mut server] {
         let _ = c.kill();
         let _ = c.wait();

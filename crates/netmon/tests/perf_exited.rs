@@ -6,14 +6,15 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use loglynx_config::TcpStatesConfig;
-use loglynx_netmon::{Monitor, PERF_DATASET};
+use common::{perf_config, Watched};
+use loglynx_netmon::PERF_DATASET;
 use serde_json::Value;
 
 const CLIENTS: u64 = 5;
@@ -65,29 +66,8 @@ fn exited_processes_are_summed_then_leave_the_kernel_counters() {
         return;
     }
     let port = loglynx_testkit::free_port();
-    let cfg = TcpStatesConfig {
-        enabled: true,
-        ports: vec![port],
-        snapshot_interval: Duration::from_secs(3600),
-        connections: false,
-        perf: true,
-        perf_interval: Duration::from_millis(100),
-        perf_summary_interval: Duration::from_millis(500),
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<loglynx_core::RawBatch>(64);
-    let (etx, erx) = mpsc::channel::<Value>();
-    let drain = std::thread::spawn(move || {
-        while let Some(b) = rx.blocking_recv() {
-            for r in b.records {
-                if etx.send(serde_json::from_slice(&r.body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let monitor = Monitor::start(&cfg, "test".into(), tx).expect("monitor starts (as root)");
-    let shared = monitor.shared();
+    let watched = Watched::<Value>::start(&perf_config(port, Duration::from_millis(500)));
+    let shared = watched.monitor.shared();
 
     let mut server = Killed(
         Command::new("python3")
@@ -126,7 +106,7 @@ fn exited_processes_are_summed_then_leave_the_kernel_counters() {
             .any(|p| p.pid == pid)
     };
     loop {
-        while let Ok(e) = erx.try_recv() {
+        while let Ok(e) = watched.events.try_recv() {
             if e["event.dataset"] != PERF_DATASET || e["event.action"] != "process" {
                 continue;
             }
@@ -161,8 +141,6 @@ fn exited_processes_are_summed_then_leave_the_kernel_counters() {
         shared.perf().counters.processes
     );
 
-    monitor.stop();
+    watched.stop();
     drop(server);
-    drop(erx);
-    drain.join().unwrap();
 }

@@ -11,18 +11,19 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
+mod common;
+
 use std::process::Child;
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use loglynx_config::TcpStatesConfig;
+use common::{perf_config, Watched};
 use loglynx_core::Event;
 use loglynx_detect::{
     Alert, AlertBook, AlertFilter, DetectionStage, DetectionStats, Detector, DetectorOptions,
     LoadOptions, RuleSet,
 };
-use loglynx_netmon::{Monitor, PERF_DATASET};
+use loglynx_netmon::PERF_DATASET;
 use loglynx_testkit::netns::{Link, NetnsPair, Side, ADDR_B};
 
 const SERVER: &str = r#"
@@ -65,12 +66,10 @@ fn link(loss: f64) -> Link {
 /// link, its `network.perf` events run through the built-in rules.
 struct Case {
     pair: NetnsPair,
-    monitor: Option<Monitor>,
+    watched: Watched<Event>,
     server: Child,
     client: Child,
     cpid: u32,
-    erx: Option<mpsc::Receiver<Event>>,
-    drain: Option<JoinHandle<()>>,
     detector: Arc<Detector>,
     stage: DetectionStage,
     book: Arc<AlertBook>,
@@ -80,28 +79,7 @@ impl Case {
     fn start(loss: f64) -> Case {
         let pair = NetnsPair::emulated(link(loss));
         let port = loglynx_testkit::free_port();
-        let cfg = TcpStatesConfig {
-            enabled: true,
-            ports: vec![port],
-            snapshot_interval: Duration::from_secs(3600),
-            connections: false,
-            perf: true,
-            perf_interval: Duration::from_millis(100),
-            perf_summary_interval: Duration::from_secs(1),
-            ..Default::default()
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<loglynx_core::RawBatch>(64);
-        let (etx, erx) = mpsc::channel::<Event>();
-        let drain = std::thread::spawn(move || {
-            while let Some(b) = rx.blocking_recv() {
-                for r in b.records {
-                    if etx.send(serde_json::from_slice(&r.body).unwrap()).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        let monitor = Monitor::start(&cfg, "test".into(), tx).expect("monitor starts (as root)");
+        let watched = Watched::start(&perf_config(port, Duration::from_secs(1)));
         let (server, srx) = pair.python(Side::B, SERVER, &[port.to_string()]);
         assert_eq!(
             srx.recv_timeout(Duration::from_secs(10)).as_deref(),
@@ -127,12 +105,10 @@ impl Case {
         );
         Case {
             pair,
-            monitor: Some(monitor),
+            watched,
             server,
             client,
             cpid,
-            erx: Some(erx),
-            drain: Some(drain),
             detector,
             stage,
             book,
@@ -160,7 +136,7 @@ impl Case {
         until: &mut dyn FnMut(&Event) -> bool,
     ) -> Vec<Event> {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let erx = self.erx.as_ref().unwrap();
+        let erx = &self.watched.events;
         let mut seen = Vec::new();
         loop {
             let Ok(mut e) = erx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -200,11 +176,9 @@ impl Case {
     fn stop(mut self) {
         drop(self.client.stdin.take());
         let _ = self.client.wait();
-        self.monitor.take().unwrap().stop();
+        self.watched.stop();
         let _ = self.server.kill();
         let _ = self.server.wait();
-        drop(self.erx.take());
-        self.drain.take().unwrap().join().unwrap();
     }
 }
 

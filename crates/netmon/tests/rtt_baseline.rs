@@ -7,13 +7,15 @@
 //!
 //! Needs root (CI runs as root): skipped otherwise, or failed when `LOGLYNX_REQUIRE_ROOT` is set.
 
-use std::sync::{mpsc, Arc, Mutex};
+mod common;
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use loglynx_config::TcpStatesConfig;
+use common::{perf_config, Watched};
 use loglynx_core::Event;
 use loglynx_detect::{AlertBook, AlertFilter, DetectionStage, DetectionStats, Detector, DetectorOptions, LoadOptions, RuleSet};
-use loglynx_netmon::{Monitor, PERF_DATASET};
+use loglynx_netmon::PERF_DATASET;
 use loglynx_testkit::netns::{Link, NetnsPair, Side, ADDR_B};
 
 const SERVER: &str = r#"
@@ -53,28 +55,8 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
         ..Default::default()
     });
     let port = loglynx_testkit::free_port();
-    let cfg = TcpStatesConfig {
-        enabled: true,
-        ports: vec![port],
-        snapshot_interval: Duration::from_secs(3600),
-        connections: false,
-        perf: true,
-        perf_interval: Duration::from_millis(100),
-        perf_summary_interval: Duration::from_secs(1),
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<loglynx_core::RawBatch>(64);
-    let (etx, erx) = mpsc::channel::<Event>();
-    let drain = std::thread::spawn(move || {
-        while let Some(b) = rx.blocking_recv() {
-            for r in b.records {
-                if etx.send(serde_json::from_slice(&r.body).unwrap()).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let monitor = Monitor::start(&cfg, "test".into(), tx).expect("monitor starts (as root)");
+    let watched = Watched::<Event>::start(&perf_config(port, Duration::from_secs(1)));
+    let erx = &watched.events;
 
     let (mut server, srx) = pair.python(Side::B, SERVER, &[port.to_string()]);
     assert_eq!(srx.recv_timeout(Duration::from_secs(10)).as_deref(), Ok("ready"));
@@ -168,9 +150,7 @@ fn a_delay_added_after_the_baseline_raises_the_rtt_regression_alert_and_a_consta
 
     drop(client.stdin.take());
     let _ = client.wait();
-    monitor.stop();
+    watched.stop();
     let _ = server.kill();
     let _ = server.wait();
-    drop(erx);
-    drain.join().unwrap();
 }

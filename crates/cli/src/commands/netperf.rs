@@ -112,11 +112,40 @@ fn rtt_of(pid: u32, rtt: &[RttHistogram]) -> Option<(f64, f64)> {
     Some((q(0.5), q(0.99)))
 }
 
+/// The service of each process shown, read from `/proc/<pid>/cgroup` the first time a pid and
+/// command are shown rather than at every report; at most `MAX_SERVICES` (cleared when full).
+#[derive(Default)]
+struct Services(HashMap<(u32, String), String>);
+
+const MAX_SERVICES: usize = 4096;
+
+impl Services {
+    fn of(&mut self, p: &ProcessPerf) -> String {
+        if p.pid == 0 {
+            return "(owner unknown)".to_string();
+        }
+        if self.0.len() >= MAX_SERVICES {
+            self.0.clear();
+        }
+        let key = (p.pid, p.comm.clone());
+        if let Some(s) = self.0.get(&key) {
+            return s.clone();
+        }
+        // Not kept when /proc had nothing (the process may be gone): asked again next time.
+        let Some(service) = proc_cgroup(p.pid).map(|c| service_of(&c).unwrap_or(c)) else {
+            return "-".into();
+        };
+        self.0.insert(key, service.clone());
+        service
+    }
+}
+
 fn print_report(
     out: &mut impl Write,
     now: &PerfSnapshot,
     before: &PerfSnapshot,
     top: usize,
+    services: &mut Services,
 ) -> io::Result<()> {
     let prev: HashMap<u32, &ProcessPerf> = before.processes.iter().map(|p| (p.pid, p)).collect();
     let mut rows: Vec<ProcessPerf> = now
@@ -157,13 +186,7 @@ fn print_report(
             Some((a, b)) => (format!("{a:.3}"), format!("{b:.3}")),
             None => ("-".into(), "-".into()),
         };
-        let service = if p.pid == 0 {
-            "(owner unknown)".to_string()
-        } else {
-            proc_cgroup(p.pid)
-                .map(|c| service_of(&c).unwrap_or(c))
-                .unwrap_or_else(|| "-".into())
-        };
+        let service = services.of(p);
         writeln!(
             out,
             "          {:<7} {:<16} {:>10} {:>10} {:>8} {:>6} {:>6} {:>9} {:>9} {}",
@@ -232,6 +255,7 @@ pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     let limit = args.count.unwrap_or(u64::MAX);
     let mut before = PerfSnapshot::default();
+    let mut services = Services::default();
     let mut reports = 0u64;
     let mut tracer = tracer;
     while reports < limit && !STOP.load(Ordering::SeqCst) {
@@ -252,7 +276,7 @@ pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
                 .map_err(io::Error::from)
                 .and_then(|_| writeln!(out))
         } else {
-            print_report(&mut out, &now, &before, args.top)
+            print_report(&mut out, &now, &before, args.top, &mut services)
         };
         match r.and_then(|_| out.flush()) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
@@ -311,7 +335,7 @@ mod tests {
             ..Default::default()
         };
         let mut buf = Vec::new();
-        print_report(&mut buf, &now, &before, 10).unwrap();
+        print_report(&mut buf, &now, &before, 10, &mut Services::default()).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let row = text.lines().nth(1).unwrap();
         let cols: Vec<&str> = row.split_whitespace().collect();
