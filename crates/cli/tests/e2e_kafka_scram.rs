@@ -2,7 +2,9 @@
 //! started with `--authentication`: a user is made with `tansu user create` on the broker's
 //! persistent storage (started without authentication), then the broker is restarted with it.
 //! An agent with a wrong password delivers nothing and says why; an agent and a worker with the
-//! right one store every line once; no log holds either password.
+//! right one store every line once; no log holds either password. Once over plaintext
+//! (`sasl_plaintext`), once over TLS (`sasl_ssl`) through the TLS proxy of `support::tls_proxy`
+//! (Tansu speaks no TLS), which the broker advertises.
 
 mod support;
 
@@ -12,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::kafka::{expected_numbered, missing, stored, write_numbered};
+use support::tls_proxy::{certificates, tls_proxy};
 use support::{Proc, Server, Tansu};
 
 const USER: &str = "loglynx";
@@ -20,13 +23,15 @@ const WRONG: &str = "pw-wrong-0f8e7d6c5b4a";
 const FILES: usize = 2;
 const LINES: usize = 100;
 
-/// `tansu broker` on 127.0.0.1:`port` keeping its data in `storage/tansu.db` (so the user made
-/// before a restart is still there), with `--authentication` when `auth`; killed when dropped.
+/// `tansu broker` on 127.0.0.1:`port` advertising 127.0.0.1:`advertised`, keeping its data in
+/// `storage/tansu.db` (so the user made before a restart is still there), with
+/// `--authentication` when `auth`; killed when dropped.
 struct Broker(Child);
 
 impl Broker {
-    fn start(storage: &Path, port: u16, auth: bool) -> Broker {
+    fn start(storage: &Path, port: u16, advertised: u16, auth: bool) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = format!("tcp://127.0.0.1:{advertised}");
         let mut cmd = Command::new(Tansu::bin());
         cmd.current_dir(storage)
             .args([
@@ -34,7 +39,7 @@ impl Broker {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .stdout(Stdio::null())
@@ -68,16 +73,21 @@ impl Drop for Broker {
     }
 }
 
-/// A config with SASL/SCRAM-SHA-512 over plaintext as `USER` with `password`.
-fn config(dir: &Path, name: &str, password: &str) -> String {
+/// A config with SASL/SCRAM-SHA-512 as `USER` with `password`: over TLS trusting the CA
+/// `ca` (`sasl_ssl`) when given, over plaintext (`sasl_plaintext`) otherwise.
+fn config(dir: &Path, name: &str, password: &str, ca: Option<&Path>) -> String {
     let p = dir.join(name);
+    let (protocol, ca) = match ca {
+        Some(ca) => ("sasl_ssl", format!("\"ssl.ca.location\" = {ca:?}\n")),
+        None => ("sasl_plaintext", String::new()),
+    };
     fs::write(
         &p,
         format!(
-            "[store]\ncommit_interval = \"200ms\"\n[kafka]\nsecurity_protocol = \"sasl_plaintext\"\n\
+            "[store]\ncommit_interval = \"200ms\"\n[kafka]\nsecurity_protocol = \"{protocol}\"\n\
              session_timeout = \"6s\"\nmax_poll_interval = \"15s\"\n[kafka.properties]\n\
              \"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\"sasl.username\" = \"{USER}\"\n\
-             \"sasl.password\" = \"{password}\"\n"
+             \"sasl.password\" = \"{password}\"\n{ca}"
         ),
     )
     .unwrap();
@@ -124,27 +134,41 @@ fn assert_no_password(what: &str, log: &[String]) {
     }
 }
 
-#[test]
-fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let storage = tmp.path().join("broker");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let brokers = format!("127.0.0.1:{port}");
+        .port()
+}
+
+#[test]
+fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_nothing() {
+    scram_end_to_end(false);
+}
+
+#[test]
+fn scram_over_tls_stores_every_line_and_a_wrong_password_delivers_nothing() {
+    scram_end_to_end(true);
+}
+
+/// The whole check, the clients reaching the broker through the TLS proxy when `tls`.
+fn scram_end_to_end(tls: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = tmp.path().join("broker");
+    let port = free_port();
+    let open_broker = format!("127.0.0.1:{port}");
 
     // The user, made on the broker's storage while it takes unauthenticated clients.
     fs::create_dir_all(&storage).unwrap();
     {
-        let _open = Broker::start(&storage, port, false);
+        let _open = Broker::start(&storage, port, port, false);
         let out = Command::new(Tansu::bin())
             .args([
                 "user",
                 "create",
                 "--broker",
-                &format!("tcp://{brokers}"),
+                &format!("tcp://{open_broker}"),
                 "--mechanism",
                 "scram512",
                 USER,
@@ -158,12 +182,23 @@ fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_noth
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let _kafka = Broker::start(&storage, port, true);
+    // With TLS the clients know only the proxy's address: the broker advertises it.
+    let (client_port, proxy, ca) = if tls {
+        let (cert, key) = certificates(tmp.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy_port = listener.local_addr().unwrap().port();
+        let proxy = tls_proxy(listener, port, &cert, &key);
+        (proxy_port, Some(proxy), Some(tmp.path().join("ca.pem")))
+    } else {
+        (port, None, None)
+    };
+    let _kafka = Broker::start(&storage, port, client_port, true);
+    let brokers = format!("127.0.0.1:{client_port}");
 
     // A wrong password: the agent starts (its records wait in its disk buffer) and says why
     // nothing is delivered.
-    let right_cfg = config(tmp.path(), "right.toml", PASSWORD);
-    let wrong_cfg = config(tmp.path(), "wrong.toml", WRONG);
+    let right_cfg = config(tmp.path(), "right.toml", PASSWORD, ca.as_deref());
+    let wrong_cfg = config(tmp.path(), "wrong.toml", WRONG, ca.as_deref());
     let wrong_logs = tmp.path().join("wrong-logs");
     fs::create_dir_all(&wrong_logs).unwrap();
     write_numbered(&wrong_logs, FILES, "wrong password", 0, LINES);
@@ -215,6 +250,14 @@ fn scram_with_the_right_password_stores_every_line_and_a_wrong_one_delivers_noth
     });
     let got = stored(&serve);
     assert_eq!(got, want, "{}", missing(&want, &got));
+    if let Some(proxy) = proxy {
+        // The wrong agent, the agent and the worker: at least one handshake each.
+        assert!(
+            proxy.count() >= 3,
+            "the clients did not go through the TLS proxy ({} handshakes)",
+            proxy.count()
+        );
+    }
 
     assert_no_password("the agent with the wrong password", &wrong_log);
     assert_no_password("the agent", &agent.stop_logged());

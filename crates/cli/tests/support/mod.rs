@@ -15,6 +15,7 @@ use serde_json::Value;
 pub mod kafka;
 pub mod metrics;
 pub mod receiver;
+pub mod tls_proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loglynx");
 
