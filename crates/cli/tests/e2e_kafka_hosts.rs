@@ -690,16 +690,7 @@ fn workers_on_separate_hosts_behind_a_root_survive_a_killed_host() {
 
     // The partitions of which b's disk holds records.
     let b_addr = c.leaf(WORKERS[1]);
-    let held_by_b: BTreeSet<i64> = get(&serve, "/api/v1/leaves", &[])["leaves"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|l| l["addr"] == b_addr.as_str())
-        .flat_map(|l| l["generations"].as_array().unwrap().iter())
-        .filter(|g| g["docs"].as_u64() > Some(0))
-        .map(|g| g["partition"].as_i64().unwrap())
-        .collect();
-    assert!(!held_by_b.is_empty());
+    let held_by_b = partitions_with_docs(&serve, &b_addr);
 
     // Host b dies: its partitions go to a; what only b's disk holds is named as missing.
     b.kill();
@@ -1025,6 +1016,35 @@ fn an_agent_killed_while_a_worker_joins_stores_every_line_once() {
 }
 
 /// Lines `0..n` of every file.
+/// The partitions of which leaf `addr` holds documents, by the catalog. Its counts are the
+/// leaf's as it last published them (`search.publish_every`), which may be before its records
+/// were searchable: read until some show (at most 60 s; none then fails).
+fn partitions_with_docs(serve: &Server, addr: &str) -> BTreeSet<i64> {
+    let read = || -> BTreeSet<i64> {
+        get(serve, "/api/v1/leaves", &[])["leaves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["addr"] == addr)
+            .flat_map(|l| l["generations"].as_array().unwrap().iter())
+            .filter(|g| g["docs"].as_u64() > Some(0))
+            .map(|g| g["partition"].as_i64().unwrap())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let held = read();
+        if !held.is_empty() {
+            return held;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the catalog shows no documents of leaf {addr} in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn lines_now(n: usize) -> u64 {
     (FILES * n) as u64
 }
@@ -1220,29 +1240,8 @@ fn a_zombie_host_cut_from_the_broker_is_counted_once_then_heals() {
     serve.wait_total("*", lines_now(n), Duration::from_secs(120));
     assert_complete(&serve, n);
     let b_addr = c.leaf(WORKERS[1]);
-    // The partitions of which only B's disk holds records (A gave them up at the split). The
-    // catalog's document counts are B's as it last published them (`search.publish_every`),
-    // which may be before its first records were searchable: read until they show.
-    let by_b = || -> BTreeSet<i64> {
-        get(&serve, "/api/v1/leaves", &[])["leaves"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|l| l["addr"] == b_addr.as_str())
-            .flat_map(|l| l["generations"].as_array().unwrap().iter())
-            .filter(|g| g["docs"].as_u64() > Some(0))
-            .map(|g| g["partition"].as_i64().unwrap())
-            .collect()
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let held_by_b = loop {
-        let held = by_b();
-        if !held.is_empty() || std::time::Instant::now() > deadline {
-            break held;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(!held_by_b.is_empty(), "B's catalog entry shows no documents of its partitions {b_parts:?} in 60 s");
+    // The partitions of which only B's disk holds records (A gave them up at the split).
+    let held_by_b = partitions_with_docs(&serve, &b_addr);
     eprintln!("zombie: steady state at {:?}", started.elapsed());
 
     // Lines are being written when B's host loses the broker; the root still reaches B.
