@@ -93,8 +93,14 @@ async fn limit_requests(
     }
 }
 
+/// How long a shutdown waits, beyond `request_timeout`, for the connections' requests in
+/// progress before closing them: every request has had its reply started by then (or its 408),
+/// so what is left are responses their clients stopped reading.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves `app` on `listener` within `limits` until `shutdown` completes, then stops
-/// accepting and waits for the connections' requests in progress.
+/// accepting and waits for the connections' requests in progress (at most `request_timeout`
+/// plus [`SHUTDOWN_GRACE`]).
 pub(crate) async fn serve_limited<L>(
     mut listener: L,
     app: Router,
@@ -147,6 +153,15 @@ where
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let grace = limits.request_timeout.saturating_add(SHUTDOWN_GRACE);
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        // A client that stopped reading its response (an export, a big search) would hold the
+        // exit forever. Every reply has started by now (ingest acknowledgements included), so
+        // closing these connections loses nothing acknowledged.
+        tracing::warn!(
+            "connections still open {}s after shutdown began (clients not reading their responses); closing them",
+            grace.as_secs()
+        );
+    }
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! `loglynx export` / `GET /api/v1/export`: every matching event, past the 100,000-hit window of
-//! search pagination, each once, with a query and a time range applied like search's.
+//! search pagination, each once, with a query and a time range applied like search's; a
+//! shutdown during one breaks its body and does not hold the server.
 
 mod support;
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::process::Command;
 use std::time::Duration;
 
@@ -71,4 +73,26 @@ fn export_streams_every_matching_event_past_the_search_window() {
 
     let r = server.client().get(server.url("/api/v1/export")).query(&[("q", "host.name:(")]).send().unwrap();
     assert_eq!(r.status(), 400);
+
+    // A shutdown during an export: the body breaks (not a clean end a client could take for a
+    // whole export) and the server still exits.
+    let mut body = server.client().get(server.url("/api/v1/export")).send().unwrap();
+    assert_eq!(body.status(), 200);
+    let mut first = vec![0u8; 1 << 20];
+    body.read_exact(&mut first).unwrap();
+    support::signal(server.child.id(), "TERM");
+    let mut rest = Vec::new();
+    let end = body.read_to_end(&mut rest);
+    let lines = first.iter().chain(&rest).filter(|b| **b == b'\n').count();
+    assert!(end.is_err(), "the body ended cleanly after a shutdown, with {lines} of {N} lines");
+    let mut server = server;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not exit within 60 s of SIGTERM during an export");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the server exited with {status}");
 }

@@ -33,6 +33,7 @@ mod engine;
 mod error;
 mod lang;
 mod request;
+mod scan;
 mod search;
 mod tail;
 mod time;
@@ -44,6 +45,7 @@ pub use budget::{Budget, CancelOnDrop, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DISTINCT
 pub use engine::QueryEngine;
 pub use error::QueryError;
 pub use request::*;
+pub use scan::ScanStats;
 pub use search::MAX_RESULT_WINDOW;
 pub use time::parse_time;
 

@@ -1,0 +1,90 @@
+//! Every matching event of a snapshot, in the order the store holds them: window by window,
+//! segment by segment (tantivy's order, not the order they were written), document by
+//! document. This is what an export needs: each event once,
+//! in one pass over the matches (linear in their number, where paging with a sort key costs a
+//! pass over everything after the cursor for every page), with memory of one event at a time.
+//! Elasticsearch recommends the same order (`_doc`) for scrolling through everything.
+
+use std::ops::ControlFlow;
+
+use loglynx_core::{fields as f, Event, Timestamp};
+use loglynx_store::WindowSnapshot;
+use tantivy::query::EnableScoring;
+use tantivy::{DocSet, TantivyDocument, TERMINATED};
+
+use crate::engine::QueryEngine;
+use crate::error::QueryError;
+use crate::request::Filter;
+
+/// Doc store blocks kept decompressed per segment while scanning: documents are read in doc
+/// order, so one block serves every document in it and a second avoids re-reading the block
+/// a boundary document straddles.
+const STORE_CACHE_BLOCKS: usize = 2;
+
+/// What a scan went through.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Events handed to the visitor.
+    pub events: u64,
+    /// Matching documents whose stored record could not be read (damaged or of an unknown
+    /// format): skipped and logged, as search does.
+    pub unreadable: u64,
+}
+
+impl QueryEngine {
+    /// Calls `visit` with every event of `windows` matching `filter`, each once, window by
+    /// window in the snapshot's order and, inside a window, segment by segment (in no
+    /// particular order) and in each segment as written. `visit` returns [`ControlFlow::Break`] to stop early (a client
+    /// gone, a shutdown). The filter is checked like search's (a bad query is refused before
+    /// anything is visited); no query budget applies (a scan lasts as long as its visitor
+    /// wants; it stops when the visitor says so).
+    pub fn scan(
+        &self,
+        windows: &[WindowSnapshot],
+        filter: &Filter,
+        mut visit: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<ScanStats, QueryError> {
+        let p = self.prepare(windows, filter, Timestamp::now())?;
+        let mut stats = ScanStats::default();
+        for w in &p.windows {
+            let searcher = &w.searcher;
+            let weight = p.query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+            for reader in searcher.segment_readers() {
+                let mut docs = weight.scorer(reader, 1.0)?;
+                if docs.doc() == TERMINATED {
+                    continue;
+                }
+                let store = reader
+                    .get_store_reader(STORE_CACHE_BLOCKS)
+                    .map_err(|e| QueryError::Index(e.into()))?;
+                let fast = reader.fast_fields();
+                let (ts, ingested) = (fast.date(f::TIMESTAMP)?, fast.date(f::EVENT_INGESTED)?);
+                let alive = reader.alive_bitset();
+                let mut doc = docs.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let stored: TantivyDocument = store.get(doc)?;
+                        let times = (
+                            ts.first(doc).map_or(0, |t| t.into_timestamp_nanos()),
+                            ingested.first(doc).map_or(0, |t| t.into_timestamp_nanos()),
+                        );
+                        match self.schema.from_document(&stored, times) {
+                            Some(event) => {
+                                stats.events += 1;
+                                if visit(event).is_break() {
+                                    return Ok(stats);
+                                }
+                            }
+                            None => {
+                                stats.unreadable += 1;
+                                tracing::warn!(window = %w.id, doc, "stored event is unreadable; skipped");
+                            }
+                        }
+                    }
+                    doc = docs.advance();
+                }
+            }
+        }
+        Ok(stats)
+    }
+}
