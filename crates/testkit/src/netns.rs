@@ -288,6 +288,14 @@ impl Drop for NetnsPair {
             let _ = f.child.wait();
         }
         for n in &self.names {
+            // Whatever the test started in the namespace (servers, clients) dies with it, also
+            // when the test panicked before stopping them: a namespace deleted under a running
+            // process leaves the process running.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", n]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).output();
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", n]).output();
         }
     }

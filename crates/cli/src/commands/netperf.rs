@@ -263,7 +263,8 @@ pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
         while Instant::now() < until && !STOP.load(Ordering::SeqCst) {
             // The state-change ring buffer is drained and ignored (tcpstates prints it).
             let left = until.saturating_duration_since(Instant::now());
-            tracer.poll(left.min(Duration::from_millis(100)), &mut |_| {})?;
+            // A signal ends the wait early (poll is never restarted), so Ctrl-C is seen at once.
+            tracer.poll(left, &mut |_| {})?;
         }
         let mut now = tracer.perf_snapshot()?;
         if let Some(c) = &args.cgroup {
