@@ -5,7 +5,14 @@
 //! connection forever, and it has no cap on connections. This loop is the same shape (hyper's
 //! auto builder per connection, graceful shutdown) with:
 //! - `header_read_timeout`: hyper closes a connection whose request header is not complete
-//!   in time (a Tokio timer is set, without which hyper ignores the setting);
+//!   in time (a Tokio timer is set, without which hyper ignores the setting). Its timer only
+//!   starts with the first byte, so the first read is awaited here with the same timeout (a
+//!   client that connects and sends nothing is closed), and a connection with no request in
+//!   progress that moves no byte for as long is closed too (an idle HTTP/2 connection, which
+//!   hyper's HTTP/1 timer does not cover);
+//! - a response its client stops reading (the socket's send buffer full) for `request_timeout`
+//!   closes the connection: otherwise a client could hold a slot forever by asking for an
+//!   export and never reading it;
 //! - `max_connections`: a permit is taken before each accept, so over the cap new clients
 //!   wait in the kernel's listen backlog while the open connections keep working;
 //! - `request_timeout` and `max_requests`: a middleware around the router answers 408 when a
@@ -15,8 +22,11 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
@@ -27,6 +37,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use loglynx_config::HttpConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::sync::Semaphore;
 
 use crate::ApiError;
@@ -93,6 +104,226 @@ async fn limit_requests(
     }
 }
 
+/// The first read of a connection, awaited at most `wait`: `None` when the client sent nothing
+/// in that time (or closed, or failed), else the connection with those bytes to be read again.
+async fn first_bytes<T>(mut io: T, wait: Duration, peer: SocketAddr) -> Option<Watched<T>>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; FIRST_READ];
+    match tokio::time::timeout(wait, io.read(&mut buf)).await {
+        Ok(Ok(0)) => None,
+        Ok(Ok(n)) => {
+            buf.truncate(n);
+            Some(Watched::new(io, buf))
+        }
+        Ok(Err(e)) => {
+            tracing::trace!(%peer, "connection failed before its first byte: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "connection closed: nothing sent within http.header_read_timeout ({}s)", wait.as_secs_f64());
+            None
+        }
+    }
+}
+
+/// Bytes of the first read of a connection.
+const FIRST_READ: usize = 8 << 10;
+
+/// Resolves (saying why) once the connection must be closed: no request in progress and no
+/// byte read or written for `header_read_timeout` (an idle HTTP/2 connection; hyper closes
+/// idle HTTP/1 ones itself), or a response its client has not read for `request_timeout` (the
+/// socket's send buffer full all that time).
+async fn stuck(a: &Activity, limits: ServeLimits) -> String {
+    let tick = limits.header_read_timeout.min(Duration::from_secs(1)).max(Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(tick).await;
+        if a.in_flight.load(Ordering::Relaxed) == 0 && a.quiet() >= limits.header_read_timeout {
+            return format!("idle for http.header_read_timeout ({:?}) with no request", limits.header_read_timeout);
+        }
+        if a.stalled() >= limits.request_timeout {
+            return format!("its client read nothing of the response for http.request_timeout ({:?})", limits.request_timeout);
+        }
+    }
+}
+
+/// When a connection last moved a byte, whether its writes are blocked and how many of its
+/// requests are in progress: shared between its I/O, its service and its watch.
+#[derive(Clone)]
+struct Activity {
+    since: Instant,
+    /// Milliseconds from `since` to the last byte read or written.
+    last_ms: Arc<AtomicU64>,
+    /// Milliseconds from `since` (plus 1; 0: not blocked) to the first write that found the
+    /// socket full since the last one that went through.
+    stalled_ms: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            since: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+            stalled_ms: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn wrote(&self) {
+        self.touch();
+        self.stalled_ms.store(0, Ordering::Relaxed);
+    }
+
+    fn blocked(&self) {
+        let _ = self.stalled_ms.compare_exchange(0, self.now_ms() + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// How long since the last byte.
+    fn quiet(&self) -> Duration {
+        self.since.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+
+    /// How long writes have been blocked (zero when they are not).
+    fn stalled(&self) -> Duration {
+        match self.stalled_ms.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            at => self.since.elapsed().saturating_sub(Duration::from_millis(at - 1)),
+        }
+    }
+
+    /// A request begins; it ends when the guard is dropped.
+    fn request(&self) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        InFlight(self.clone())
+    }
+}
+
+/// One request in progress on a connection (see [`Activity::request`]).
+struct InFlight(Activity);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
+}
+
+/// A response body that keeps its request in progress until it is sent or dropped.
+struct Tracked {
+    inner: axum::body::Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A connection's I/O: the bytes of its first read again, then the socket; every byte read or
+/// written counts as activity.
+struct Watched<T> {
+    first: Vec<u8>,
+    at: usize,
+    inner: T,
+    activity: Activity,
+}
+
+impl<T> Watched<T> {
+    fn new(inner: T, first: Vec<u8>) -> Watched<T> {
+        Watched { first, at: 0, inner, activity: Activity::new() }
+    }
+
+    fn activity(&self) -> Activity {
+        self.activity.clone()
+    }
+
+    fn note(&self, write: &Poll<io::Result<usize>>) {
+        match write {
+            Poll::Ready(Ok(n)) if *n > 0 => self.activity.wrote(),
+            Poll::Pending => self.activity.blocked(),
+            _ => {}
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.at < this.first.len() {
+            let n = buf.remaining().min(this.first.len() - this.at);
+            buf.put_slice(&this.first[this.at..this.at + n]);
+            this.at += n;
+            if this.at == this.first.len() {
+                this.first = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.note(&r);
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(&r);
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// How long a shutdown waits, beyond `request_timeout`, for the connections' requests in
 /// progress before closing them: every request has had its reply started by then (or its 408),
 /// so what is left are responses their clients stopped reading.
@@ -136,18 +367,33 @@ where
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            // The peer address feeds the limit on failed authentication attempts.
-            req.extensions_mut().insert(ConnectInfo(peer));
-            tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
-        });
-        let conn = builder
-            .serve_connection(TokioIo::new(io), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::trace!(%peer, "connection ended: {e}");
+            // A client that sends nothing holds a connection slot: hyper's header timer only
+            // starts once it has read the first bytes, so they are awaited here first.
+            let Some(io) = first_bytes(io, limits.header_read_timeout, peer).await else {
+                drop(permit);
+                return;
+            };
+            let activity = io.activity();
+            let tracked = activity.clone();
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                // The peer address feeds the limit on failed authentication attempts.
+                req.extensions_mut().insert(ConnectInfo(peer));
+                let in_flight = tracked.request();
+                let reply = tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new));
+                async move {
+                    let resp = reply.await?;
+                    // The request is in progress until its body is sent (or dropped).
+                    Ok::<_, std::convert::Infallible>(resp.map(|b| axum::body::Body::new(Tracked { inner: b, _in_flight: in_flight })))
+                }
+            });
+            let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned());
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::trace!(%peer, "connection ended: {e}");
+                },
+                why = stuck(&activity, limits) => tracing::debug!(%peer, "connection closed: {why}"),
             }
             drop(permit);
         });

@@ -223,3 +223,96 @@ async fn a_request_past_the_timeout_gets_408_naming_the_setting() {
     let mut c = TcpStream::connect(addr).await.unwrap();
     assert_eq!(health(&mut c).await.0, 200);
 }
+
+/// Reads `s` until the server closes it (end of stream or reset), at most `within`: true when
+/// it did.
+async fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    let mut b = vec![0u8; 1 << 16];
+    tokio::time::timeout(within, async {
+        loop {
+            match s.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn clients_that_send_nothing_are_closed_and_free_their_slots() {
+    let (addr, _rx) = serve(ServeLimits {
+        header_read_timeout: Duration::from_secs(1),
+        max_connections: 2,
+        ..limits()
+    })
+    .await;
+    // Two connections that never send a byte take both slots...
+    let mut silent = [TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap()];
+    // ... until http.header_read_timeout closes them: a third client is then served.
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let (status, _) = tokio::time::timeout(Duration::from_secs(10), health(&mut c))
+        .await
+        .expect("two silent connections locked the server out");
+    assert_eq!(status, 200);
+    for s in &mut silent {
+        assert!(closed_within(s, Duration::from_secs(5)).await, "a silent connection is still open");
+    }
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let (addr, _rx) = serve(ServeLimits {
+        header_read_timeout: Duration::from_secs(1),
+        ..limits()
+    })
+    .await;
+    // The HTTP/2 connection preface and an empty SETTINGS frame, then nothing: no request.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(10)).await,
+        "an HTTP/2 connection without a request stayed open"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_response_is_cut_off_after_the_request_timeout() {
+    // An endless response body (as a big export is to a client that stopped reading).
+    let endless = axum::Router::new().route(
+        "/big",
+        axum::routing::get(|| async {
+            let chunk = bytes::Bytes::from(vec![b'x'; 64 << 10]);
+            axum::body::Body::from_stream(futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = ServeLimits {
+        request_timeout: Duration::from_secs(2),
+        max_connections: 1,
+        ..limits()
+    };
+    tokio::spawn(serve_router_with(listener, endless, None, limits, std::future::pending()));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: localhost\r\n\r\n").await.unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).await.unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"));
+    // Not reading: the server's writes block, and after http.request_timeout it closes.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        closed_within(&mut s, Duration::from_secs(10)).await,
+        "a response nobody reads held its connection"
+    );
+    // The slot is free again (max_connections is 1).
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET /big HTTP/1.1\r\nhost: localhost\r\n\r\n").await.unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), c.read_exact(&mut head))
+        .await
+        .expect("the next client was not served")
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+}
