@@ -312,7 +312,19 @@ async fn terms_over_max_distinct_terms_are_approximate_and_say_so() {
     assert_eq!(v["buckets"][0]["count"], 20);
     assert_eq!(v["buckets"][1]["value"], "mid");
     assert_eq!(v["other"], 30);
+    // By how much: the services seen once, dropped with a count of 1.
+    assert_eq!(v["error_upper_bound"], 1, "{v}");
+    // The Elasticsearch API says it the Elasticsearch way.
+    let q = r#"{"size":0,"aggs":{"s":{"terms":{"field":"service.name","size":2}}}}"#;
+    let (status, v) = s.post("/_search", "application/json", q.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["aggregations"]["s"]["doc_count_error_upper_bound"], 1, "{v}");
+    assert_eq!(v["aggregations"]["s"]["buckets"][0]["key"], "big", "{v}");
     // Under the cap the answer is exact and says so.
     let (_, v) = s.get("/api/v1/terms?field=service.name&q=service.name:(big%20OR%20mid)").await;
     assert_eq!(v["approximate"], false, "{v}");
+    assert_eq!(v["error_upper_bound"], 0, "{v}");
+    let q = r#"{"size":0,"query":{"terms":{"service.name":["big","mid"]}},"aggs":{"s":{"terms":{"field":"service.name"}}}}"#;
+    let (_, v) = s.post("/_search", "application/json", q.to_string()).await;
+    assert_eq!(v["aggregations"]["s"]["doc_count_error_upper_bound"], 0, "{v}");
 }

@@ -117,6 +117,12 @@ pub struct TermsResponse {
     /// missing (see `aggs/terms.rs`). False: the counts are exact.
     #[serde(default)]
     pub approximate: bool,
+    /// When approximate: no bucket's count is short by more than this, and a value missing
+    /// from the buckets because it was dropped matched at most this many events (the sum, over
+    /// every pruning, of the largest count dropped; Elasticsearch's
+    /// `doc_count_error_upper_bound`). 0 when exact.
+    #[serde(default)]
+    pub error_upper_bound: u64,
     pub took_ms: u64,
 }
 

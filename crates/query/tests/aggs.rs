@@ -419,6 +419,46 @@ fn terms_past_the_cardinality_cap_keep_the_most_frequent_and_say_approximate() {
 }
 
 #[test]
+fn past_the_cap_the_error_bound_covers_every_count_kept_or_dropped() {
+    // Six segments: x twice in each (12 in all, the most frequent value overall) but beaten in
+    // every segment by five values of its own seen three times each, so a cap of 4 drops it.
+    let own: Vec<Vec<(String, usize)>> = (0..6).map(|s| (0..5).map(|i| (format!("s{s}v{i}"), 3)).collect()).collect();
+    let segs: Vec<Vec<(&str, usize)>> = own
+        .iter()
+        .map(|vs| {
+            let mut seg: Vec<(&str, usize)> = vs.iter().map(|(v, c)| (v.as_str(), *c)).collect();
+            seg.push(("x", 2));
+            seg
+        })
+        .collect();
+    let refs: Vec<&[(&str, usize)]> = segs.iter().map(|s| s.as_slice()).collect();
+    let w = services(&refs);
+    let exact = terms_with_cap(&w, 1_000, 100);
+    assert_eq!((exact.approximate, exact.error_upper_bound), (false, 0));
+    assert_eq!(exact.buckets[0], TermsBucket { value: "x".into(), count: 12 });
+
+    // A query (every event says "x"), so the values are counted per segment, not read from
+    // the window's term dictionary.
+    let req = TermsRequest { filter: Filter { query: "x".into(), ..Default::default() }, field: "service.name".into(), size: Some(100) };
+    let capped = loglynx_query::Budget::new(std::time::Duration::from_secs(60), 4).run(|| common::engine().terms(&w, &req)).unwrap();
+    assert!(capped.approximate);
+    assert!(capped.error_upper_bound > 0);
+    let truth: std::collections::HashMap<&str, u64> = exact.buckets.iter().map(|b| (b.value.as_str(), b.count)).collect();
+    // Each count given is a lower bound short by at most the bound...
+    for b in &capped.buckets {
+        let t = truth[b.value.as_str()];
+        assert!(b.count <= t && t - b.count <= capped.error_upper_bound, "{b:?}: true {t}, bound {}", capped.error_upper_bound);
+    }
+    // ... and every value left out (x among them here) matched at most the bound.
+    assert!(!capped.buckets.iter().any(|b| b.value == "x"), "x is dropped in every segment");
+    for (v, t) in &truth {
+        if !capped.buckets.iter().any(|b| b.value == *v) {
+            assert!(*t <= capped.error_upper_bound, "{v}: {t} left out, bound {}", capped.error_upper_bound);
+        }
+    }
+}
+
+#[test]
 fn a_budget_past_its_deadline_stops_the_query() {
     let w = services(&[&[("a", 3)], &[("b", 3)]]);
     let req = TermsRequest {

@@ -60,6 +60,19 @@ pub fn merge_terms(field: &str, size: usize, asked: usize, parts: Vec<TermsRespo
     // A leaf's own list is approximate past its cardinality cap (`query.max_distinct_terms`).
     let approximate = (parts.len() > 1 && parts.iter().any(|p| p.buckets.len() >= asked))
         || parts.iter().any(|p| p.approximate);
+    // A value missing from a leaf's list had at most that leaf's error plus, when its list was
+    // cut at `asked`, the count of its last value (Elasticsearch's bound for shards).
+    let error: u64 = if approximate {
+        parts
+            .iter()
+            .map(|p| {
+                let cut = if p.buckets.len() >= asked { p.buckets.last().map_or(0, |b| b.count) } else { 0 };
+                p.error_upper_bound.saturating_add(cut)
+            })
+            .fold(0u64, u64::saturating_add)
+    } else {
+        0
+    };
     let mut counts: HashMap<String, u64> = HashMap::new();
     let mut total = 0u64;
     let mut took_ms = 0;
@@ -77,7 +90,14 @@ pub fn merge_terms(field: &str, size: usize, asked: usize, parts: Vec<TermsRespo
     let in_buckets: u64 = all.iter().map(|(_, c)| c).sum();
     let buckets = all.into_iter().map(|(value, count)| TermsBucket { value, count }).collect();
     (
-        TermsResponse { field: field.to_string(), buckets, other: total.saturating_sub(in_buckets), approximate, took_ms },
+        TermsResponse {
+            field: field.to_string(),
+            buckets,
+            other: total.saturating_sub(in_buckets),
+            approximate,
+            error_upper_bound: error,
+            took_ms,
+        },
         approximate,
     )
 }
@@ -115,6 +135,7 @@ mod tests {
             buckets: buckets.iter().map(|(v, c)| TermsBucket { value: v.to_string(), count: *c }).collect(),
             other,
             approximate: false,
+            error_upper_bound: 0,
             took_ms: 0,
         };
         let (m, approx) = merge_terms("f", 2, 3, vec![t(&[("10", 5), ("9", 1)], 2), t(&[("9", 4), ("2", 1)], 0)]);

@@ -184,7 +184,7 @@ async fn histogram(
 
 async fn terms(State(st): State<LeafState>, Json(r): Json<LeafRequest<TermsRequest>>) -> Result<Json<TermsResponse>, ApiError> {
     let Some(filter) = narrowed(&r.request.filter, &r.offsets) else {
-        return Ok(Json(TermsResponse { field: r.request.field, buckets: Vec::new(), other: 0, approximate: false, took_ms: 0 }));
+        return Ok(Json(TermsResponse { field: r.request.field, buckets: Vec::new(), other: 0, approximate: false, error_upper_bound: 0, took_ms: 0 }));
     };
     let req = TermsRequest { filter, ..r.request };
     Ok(Json(run(&st, move |st, w| st.engine.terms(w, &req)).await?))

@@ -45,7 +45,7 @@ impl QueryEngine {
             });
         }
         let cap = crate::budget::max_distinct_terms();
-        let (total, counts, approximate) = self.value_counts(windows, &req.filter, &req.field, Some(cap))?;
+        let (total, counts, error) = self.value_counts(windows, &req.filter, &req.field, Some(cap))?;
         let mut all: Vec<(Key, u64)> = counts.into_iter().collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(size);
@@ -61,7 +61,8 @@ impl QueryEngine {
             field: req.field.clone(),
             buckets,
             other: total.saturating_sub(in_buckets),
-            approximate,
+            approximate: error > 0,
+            error_upper_bound: error,
             took_ms: started.elapsed().as_millis() as u64,
         })
     }
@@ -69,14 +70,15 @@ impl QueryEngine {
     /// The number of matching events and the count of every value of `field` among them, over
     /// all windows (what terms, cardinality and the numeric stats are made from). With `cap`,
     /// at most that many values are kept (the most frequent; see the module) and the third
-    /// item says whether any was dropped.
+    /// item bounds the error: no value's count (kept or dropped) is short by more than that
+    /// (the sum, over every pruning, of the largest count it dropped; 0: exact).
     pub(super) fn value_counts(
         &self,
         windows: &[WindowSnapshot],
         filter: &crate::request::Filter,
         field: &str,
         cap: Option<usize>,
-    ) -> Result<(u64, HashMap<Key, u64>, bool), QueryError> {
+    ) -> Result<(u64, HashMap<Key, u64>, u64), QueryError> {
         let column = self.terms_column(field)?;
         let p = self.prepare(windows, filter, Timestamp::now())?;
         // Every event of a window matches: its counts are the term dictionary's doc
@@ -95,7 +97,7 @@ impl QueryEngine {
         let collector = TermCounts { column, cap };
         let mut counts: HashMap<Key, u64> = HashMap::new();
         let mut total = 0u64;
-        let mut capped = false;
+        let mut error = 0u64;
         for w in &p.windows {
             // The dictionary path reads no column, so it checks the budget (timeout, cancel) itself.
             crate::budget::check()?;
@@ -109,7 +111,7 @@ impl QueryEngine {
                 Some(r) => r,
                 None => {
                     let part = crate::budget::search(&w.searcher, &*p.query, &collector)?;
-                    capped |= part.capped;
+                    error = error.saturating_add(part.error);
                     (part.docs, part.counts)
                 }
             };
@@ -117,9 +119,9 @@ impl QueryEngine {
             for (k, c) in part {
                 *counts.entry(k).or_default() += c;
             }
-            capped |= keep_most_frequent(&mut counts, cap);
+            error = error.saturating_add(keep_most_frequent(&mut counts, cap));
         }
-        Ok((total, counts, capped))
+        Ok((total, counts, error))
     }
 
     /// The fast column to count `field` on, or why it cannot be aggregated.
@@ -231,17 +233,18 @@ impl std::fmt::Display for Key {
     }
 }
 
-/// Keeps the `cap` most frequent values of `counts` (ties by value); true when some were
-/// dropped.
-fn keep_most_frequent(counts: &mut HashMap<Key, u64>, cap: usize) -> bool {
+/// Keeps the `cap` most frequent values of `counts` (ties by value); returns the largest count
+/// dropped (0 when none was).
+fn keep_most_frequent(counts: &mut HashMap<Key, u64>, cap: usize) -> u64 {
     if counts.len() <= cap {
-        return false;
+        return 0;
     }
     let mut all: Vec<(Key, u64)> = counts.drain().collect();
     all.select_nth_unstable_by(cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let dropped = all[cap..].iter().map(|(_, c)| *c).max().unwrap_or(0);
     all.truncate(cap);
     counts.extend(all);
-    true
+    dropped
 }
 
 /// Counts matching docs and every value of one column, keeping at most `cap` values per
@@ -256,8 +259,8 @@ struct TermCounts {
 struct Counted {
     docs: u64,
     counts: HashMap<Key, u64>,
-    /// Values were dropped over the cap.
-    capped: bool,
+    /// Bound of the counts' error from values dropped over the cap (0: exact).
+    error: u64,
 }
 
 enum TermCountsSegment {
@@ -273,7 +276,7 @@ enum TermCountsSegment {
         counts: HashMap<u64, u64>,
         docs: u64,
         cap: usize,
-        capped: bool,
+        error: u64,
     },
     /// The column is absent in this segment: only docs are counted.
     Missing { docs: u64 },
@@ -308,7 +311,7 @@ impl Collector for TermCounts {
                     counts: HashMap::new(),
                     docs: 0,
                     cap: self.cap,
-                    capped: false,
+                    error: 0,
                 },
                 None => TermCountsSegment::Missing { docs: 0 },
             },
@@ -324,11 +327,11 @@ impl Collector for TermCounts {
         for fruit in fruits {
             let part = fruit?;
             all.docs += part.docs;
-            all.capped |= part.capped;
+            all.error = all.error.saturating_add(part.error);
             for (k, c) in part.counts {
                 *all.counts.entry(k).or_default() += c;
             }
-            all.capped |= keep_most_frequent(&mut all.counts, self.cap);
+            all.error = all.error.saturating_add(keep_most_frequent(&mut all.counts, self.cap));
         }
         Ok(all)
     }
@@ -357,7 +360,7 @@ impl SegmentCollector for TermCountsSegment {
                 counts,
                 docs,
                 cap,
-                capped,
+                error,
             } => {
                 *docs += 1;
                 for v in column.values_for_doc(doc) {
@@ -368,9 +371,10 @@ impl SegmentCollector for TermCountsSegment {
                 if counts.len() >= cap.saturating_mul(2) {
                     let mut all: Vec<(u64, u64)> = counts.drain().collect();
                     all.select_nth_unstable_by(*cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    let dropped = all[*cap..].iter().map(|(_, c)| *c).max().unwrap_or(0);
                     all.truncate(*cap);
                     counts.extend(all);
-                    *capped = true;
+                    *error = error.saturating_add(dropped);
                 }
             }
             TermCountsSegment::Missing { docs } => *docs += 1,
@@ -401,10 +405,11 @@ impl SegmentCollector for TermCountsSegment {
                     .filter(|(_, c)| *c > 0)
                     .map(|(o, c)| (o as u64, c))
                     .collect();
-                let capped = seen.len() > cap;
-                if capped {
+                let mut error = 0;
+                if seen.len() > cap {
                     // The most frequent ordinals, back in dictionary order for the walk below.
                     seen.select_nth_unstable_by(cap - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    error = seen[cap..].iter().map(|(_, c)| *c).max().unwrap_or(0);
                     seen.truncate(cap);
                     seen.sort_unstable_by_key(|(o, _)| *o);
                 }
@@ -419,19 +424,19 @@ impl SegmentCollector for TermCountsSegment {
                         Ok(())
                     },
                 )?;
-                Ok(Counted { docs, counts: out, capped })
+                Ok(Counted { docs, counts: out, error })
             }
             TermCountsSegment::U64 {
                 counts,
                 docs,
                 cap,
-                mut capped,
+                error,
                 ..
             } => {
                 let mut counts: HashMap<Key, u64> =
                     counts.into_iter().map(|(k, c)| (Key::Num(k), c)).collect();
-                capped |= keep_most_frequent(&mut counts, cap);
-                Ok(Counted { docs, counts, capped })
+                let error = error.saturating_add(keep_most_frequent(&mut counts, cap));
+                Ok(Counted { docs, counts, error })
             }
             TermCountsSegment::Missing { docs } => Ok(Counted { docs, ..Counted::default() }),
         }

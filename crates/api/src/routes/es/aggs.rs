@@ -495,7 +495,9 @@ pub(crate) fn run(
                     list.push(b);
                 }
                 json!({
-                    "doc_count_error_upper_bound": 0,
+                    // Past `query.max_distinct_terms` the counts are approximate: the bound says
+                    // by how much (0: exact).
+                    "doc_count_error_upper_bound": t.error_upper_bound,
                     "sum_other_doc_count": with_field.saturating_sub(in_buckets),
                     "buckets": list,
                 })
