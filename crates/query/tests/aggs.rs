@@ -575,3 +575,49 @@ fn regression_issue_11_a_count_over_one_window_stops_between_its_segments() {
         .unwrap_err();
     assert!(matches!(e, QueryError::TimedOut { .. }), "{e}");
 }
+
+/// Two windows of three segments each; event i has pid `1000 + i % distinct` and service
+/// `svc<i % distinct>`, so each value repeats across segments and windows.
+fn spread(n: usize, distinct: usize) -> Vec<WindowSnapshot> {
+    let ev = |i: usize| {
+        let mut e = event(&format!("e{i}"), i as i64, "x");
+        e.pid = Some(1000 + (i % distinct) as u32);
+        e.service = Some(format!("svc{}", i % distinct));
+        e
+    };
+    let per = n / 6;
+    (0..2)
+        .map(|w| {
+            let segs: Vec<Vec<Event>> = (0..3).map(|s| ((w * 3 + s) * per..(w * 3 + s + 1) * per).map(ev).collect()).collect();
+            window(&format!("w{w}"), &segs)
+        })
+        .collect()
+}
+
+#[test]
+fn field_stats_count_distinct_exactly_under_the_cap_and_estimate_past_it() {
+    let stats = |w: &[WindowSnapshot], cap: usize, field: &str| {
+        loglynx_query::Budget::new(std::time::Duration::from_secs(60), cap)
+            .run(|| common::engine().field_stats(w, &Filter { query: "x".into(), ..Default::default() }, field))
+            .unwrap()
+    };
+    // 6,000 events, 5,000 distinct values: the first 1,000 seen twice, in other segments.
+    let w = spread(6_000, 5_000);
+    let exact = stats(&w, 100_000, "process.pid");
+    assert_eq!((exact.count, exact.distinct, exact.distinct_approximate), (6_000, 5_000, false));
+    let sum: u128 = (0..6_000u128).map(|i| 1000 + i % 5_000).sum();
+    assert_eq!((exact.min, exact.max, exact.sum), (Some(1000), Some(5999), Some(sum)));
+    assert_eq!(stats(&w, 100_000, "service.name").distinct, 5_000);
+
+    // Past a cap of 100 distinct values: an estimate, said so; the other stats stay exact.
+    for field in ["process.pid", "service.name"] {
+        let capped = stats(&w, 100, field);
+        assert!(capped.distinct_approximate, "{field}: {capped:?}");
+        let off = (capped.distinct as f64 - 5_000.0).abs() / 5_000.0;
+        assert!(off < 0.06, "{field}: estimated {} distinct of 5,000", capped.distinct);
+        assert_eq!(capped.count, 6_000);
+        if field == "process.pid" {
+            assert_eq!((capped.min, capped.max, capped.sum), (exact.min, exact.max, exact.sum));
+        }
+    }
+}

@@ -125,7 +125,7 @@ impl QueryEngine {
     }
 
     /// The fast column to count `field` on, or why it cannot be aggregated.
-    fn terms_column(&self, field: &str) -> Result<TermsColumn, QueryError> {
+    pub(super) fn terms_column(&self, field: &str) -> Result<TermsColumn, QueryError> {
         let reason = match self.schema.kind(field) {
             None => {
                 let mut known = self.schema.field_names();
@@ -212,7 +212,7 @@ fn dictionary_counts(
 
 /// Which fast column a terms request reads (its column name in the store).
 #[derive(Clone)]
-enum TermsColumn {
+pub(super) enum TermsColumn {
     Str(String),
     U64(String),
 }
