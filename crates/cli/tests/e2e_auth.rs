@@ -228,3 +228,38 @@ fn off_loopback_a_key_is_always_required() {
     fs::remove_file(data.join("keys.json")).unwrap();
     assert_eq!(status(c.get(&health)), 401, "deleting the key file must not open the API");
 }
+
+#[test]
+fn an_open_loopback_instance_answers_only_its_own_names_and_origin() {
+    // No key, no token (open on loopback): a DNS-rebinding page reaches 127.0.0.1 under its own
+    // name, and a page of another site can make the browser post to it: both are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &["--syslog-udp", "off", "--syslog-tcp", "off"]);
+    let c = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let port = server.http.port();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    assert_eq!(status(c.get(url("/api/v1/health"))), 200);
+    assert_eq!(status(c.get(url("/api/v1/health")).header("host", format!("localhost:{port}"))), 200);
+    let rebound = c.get(url("/api/v1/search?q=*")).header("host", format!("evil.example:{port}")).send().unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
+    assert!(rebound.text().unwrap().contains("http.allowed_hosts"));
+    let line = "{\"message\":\"cross-site mark\"}\n";
+    let cross = c
+        .post(url("/api/v1/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .header("origin", "http://evil.example")
+        .body(line)
+        .send()
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
+    // The same request from the server's own origin (the dashboard) is taken.
+    let own = c
+        .post(url("/api/v1/ingest"))
+        .header("content-type", "application/x-ndjson")
+        .header("origin", format!("http://127.0.0.1:{port}"))
+        .body(line)
+        .send()
+        .unwrap();
+    assert_eq!(own.status().as_u16(), 200);
+    server.wait_total("\"cross-site mark\"", 1, Duration::from_secs(30));
+}
