@@ -21,6 +21,7 @@
 //! [`Ack`]: loglynx_core::Ack
 
 pub mod framing;
+mod metrics;
 mod tcp;
 mod udp;
 
@@ -37,6 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::CollectError;
 
+pub use metrics::SyslogMetrics;
+
 /// Most records in one batch.
 pub const MAX_BATCH: usize = 1024;
 /// Most message bytes in one batch (one message longer than this, possible when
@@ -45,7 +48,8 @@ pub const MAX_BATCH: usize = 1024;
 /// read buffer.
 pub const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// The syslog servers' counters, shared with whoever reports them.
+/// The syslog servers' counters, shared with whoever reports them ([`SyslogMetrics`] on
+/// `/metrics`).
 #[derive(Debug, Default)]
 pub struct SyslogStats {
     /// TCP connections closed because a message they started did not end within
