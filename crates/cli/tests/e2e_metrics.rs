@@ -6,10 +6,13 @@
 //! Elasticsearch panels, sent as the `_msearch` body Grafana's data source sends, answers with
 //! the numbers of loglynx's own API (no Grafana binary is reachable from this machine: not in
 //! Debian, npm or PyPI).
-//! The network monitor's series are checked by e2e_quickstart (it needs root).
+//! The network monitor's series are checked by e2e_quickstart (it needs root). The syslog
+//! servers' are checked here with a client too slow for `syslog.read_timeout`.
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -161,6 +164,49 @@ fn metrics_parse_with_prometheus_client_and_counters_move_with_ingest() {
     assert_eq!(dash["__inputs"][0]["pluginId"], "prometheus");
     assert_eq!(dash["__inputs"][1]["pluginId"], "elasticsearch");
     grafana_panels_answer_as_the_own_api(&server, &grafana_targets);
+}
+
+#[test]
+fn regression_issue_11_a_syslog_tcp_read_timeout_is_counted_on_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("loglynx.toml");
+    std::fs::write(&conf, "[syslog]\nread_timeout = \"1s\"\n").unwrap();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &[
+            "-c",
+            conf.to_str().unwrap(),
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "127.0.0.1:0",
+        ],
+    );
+    // A whole message, then one that never ends: the server closes the connection after
+    // read_timeout and keeps both.
+    let mut c = TcpStream::connect(server.syslog_tcp.expect("tcp address printed")).unwrap();
+    c.write_all(b"<13>slowmark whole\n<13>slowmark never ends")
+        .unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    match c.read(&mut [0u8; 1]) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the connection was not closed: {other:?}"),
+    }
+    server.wait_total("slowmark", 2, WAIT);
+    let text = server
+        .client()
+        .get(server.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "loglynx_syslog_tcp_connections_closed_total{reason=\"read_timeout\"} 1",
+        "loglynx_syslog_tcp_connections_closed_total{reason=\"idle\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+    }
 }
 
 /// Every Elasticsearch target of the dashboard, sent as the `_msearch` Grafana's Elasticsearch

@@ -1,8 +1,11 @@
 //! Syslog servers against real sockets on port 0.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use loglynx_collect::syslog::{SyslogStats, MAX_BATCH_BYTES};
 use loglynx_collect::SyslogServer;
 use loglynx_config::{ByteSize, SyslogConfig};
 use loglynx_core::{FormatHint, RawBatch, RawRecord, SourceKind};
@@ -20,20 +23,32 @@ struct Running {
     task: JoinHandle<Result<(), loglynx_collect::CollectError>>,
     udp: Option<SocketAddr>,
     tcp: Option<SocketAddr>,
+    stats: Arc<SyslogStats>,
 }
 
 async fn start(udp: bool, tcp: bool, tweak: impl FnOnce(&mut SyslogConfig)) -> Running {
+    start_queue(16, udp, tcp, tweak).await
+}
+
+/// As [`start`], with a pipeline channel of `queue` batches.
+async fn start_queue(
+    queue: usize,
+    udp: bool,
+    tcp: bool,
+    tweak: impl FnOnce(&mut SyslogConfig),
+) -> Running {
     let mut cfg = SyslogConfig::default();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     cfg.udp = udp.then_some(any);
     cfg.tcp = tcp.then_some(any);
     cfg.linger = Duration::from_millis(20);
     tweak(&mut cfg);
-    let (tx, rx) = mpsc::channel(16);
+    let (tx, rx) = mpsc::channel(queue);
     let server = SyslogServer::bind(&cfg, "testhost".into(), tx)
         .await
         .unwrap();
     let (udp, tcp) = (server.udp_addr(), server.tcp_addr());
+    let stats = server.stats();
     let stop = CancellationToken::new();
     let task = tokio::spawn(server.run(stop.clone()));
     Running {
@@ -42,6 +57,7 @@ async fn start(udp: bool, tcp: bool, tweak: impl FnOnce(&mut SyslogConfig)) -> R
         task,
         udp,
         tcp,
+        stats,
     }
 }
 
@@ -328,6 +344,155 @@ async fn tcp_idle_connections_are_closed_and_free_their_slot() {
     let mut b = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
     b.write_all(b"<13>from b\n").await.unwrap();
     assert_eq!(bodies(&s.records(1).await), ["<13>from b"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn regression_issue_11_a_dripping_client_is_cut_off_after_read_timeout() {
+    let mut s = start(false, true, |c| {
+        c.max_connections = 1;
+        c.read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    // One whole message, then the next one a byte every 200 ms: each byte would put the idle
+    // timeout (10 min) off, and 100 bytes take 20 s.
+    let mut a = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    a.write_all(b"<13>complete\n").await.unwrap();
+    let drip = b"<13>dripping one byte at a time ".repeat(4);
+    let expected = drip.clone();
+    let dripper = tokio::spawn(async move {
+        for (i, b) in drip.iter().take(100).enumerate() {
+            if a.write_all(&[*b]).await.is_err() {
+                return i;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        100
+    });
+    // The message completed before the drip is delivered...
+    assert_eq!(bodies(&s.records(1).await), ["<13>complete"]);
+    // ...and about read_timeout into the drip the connection is closed: what it dripped is
+    // kept, flagged as cut.
+    let got = s.records(1).await;
+    assert!(
+        got[0].body.starts_with(b"<13>") && expected.starts_with(&got[0].body),
+        "{:?}",
+        bodies(&got)
+    );
+    // 1 s of dripping is about 5 bytes: the cut comes at read_timeout, not at some later bound.
+    assert!(got[0].body.len() < 20, "{:?}", bodies(&got));
+    assert!(got[0].truncated);
+    let sent = tokio::time::timeout(WAIT, dripper).await.unwrap().unwrap();
+    assert!(sent < 100, "the dripping client was never cut off");
+    assert_eq!(s.stats.tcp_read_timeouts.load(Ordering::Relaxed), 1);
+    assert_eq!(s.stats.tcp_idle_closes.load(Ordering::Relaxed), 0);
+    // The slot is free for the next client, whose messages take less than read_timeout.
+    let mut b = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    b.write_all(b"<13>from b\n").await.unwrap();
+    assert_eq!(bodies(&s.records(1).await), ["<13>from b"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn regression_issue_11_empty_lines_do_not_keep_a_connection_open() {
+    let mut s = start(false, true, |c| {
+        c.max_connections = 1;
+        c.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    // A message, then an empty line every 100 ms for 10 s: bytes, but no message.
+    let mut a = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    a.write_all(b"<13>hello\n").await.unwrap();
+    let dripper = tokio::spawn(async move {
+        for i in 0..100 {
+            if a.write_all(b"\n").await.is_err() {
+                return i;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        100
+    });
+    assert_eq!(bodies(&s.records(1).await), ["<13>hello"]);
+    let sent = tokio::time::timeout(WAIT, dripper).await.unwrap().unwrap();
+    assert!(sent < 100, "empty lines kept the connection open");
+    assert_eq!(s.stats.tcp_idle_closes.load(Ordering::Relaxed), 1);
+    assert_eq!(s.stats.tcp_read_timeouts.load(Ordering::Relaxed), 0);
+    s.stop().await;
+}
+
+/// The largest value of a `tcp_rmem` / `tcp_wmem` sysctl: the most the kernel buffers on one
+/// side of a connection.
+fn kernel_buffer_max(sysctl: &str) -> usize {
+    let v = std::fs::read_to_string(format!("/proc/sys/net/ipv4/{sysctl}")).unwrap();
+    v.split_whitespace().last().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn regression_issue_11_a_connection_holds_one_batch_of_bytes_while_the_pipeline_is_full() {
+    // A pipeline queue of one batch that nobody reads, and a linger long enough that only
+    // the batch bounds send batches on.
+    let mut s = start_queue(1, false, true, |c| c.linger = Duration::from_secs(30)).await;
+    const FRAME: usize = 200 << 10;
+    const FRAMES: usize = 320; // 64 MiB
+    let mut frame = b"<13>".to_vec();
+    frame.resize(FRAME - 1, b'x');
+    frame.push(b'\n');
+    let written = Arc::new(AtomicUsize::new(0));
+    let mut c = TcpStream::connect(s.tcp.unwrap()).await.unwrap();
+    let counted = Arc::clone(&written);
+    let writer = tokio::spawn(async move {
+        for _ in 0..FRAMES {
+            c.write_all(&frame).await.unwrap();
+            counted.fetch_add(FRAME, Ordering::Relaxed);
+        }
+    });
+    // Wait until the sender makes no progress for a second.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            !writer.is_finished(),
+            "all {FRAMES} frames were taken while the pipeline was full"
+        );
+        let now = written.load(Ordering::Relaxed);
+        if now == last {
+            break;
+        }
+        last = now;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sender never stopped: {now} bytes"
+        );
+    }
+    // Held back by back-pressure: what it could write is the queued batch, the connection's
+    // batch, a frame and a read in the server, and the kernel's socket buffers.
+    let bound = 2 * MAX_BATCH_BYTES
+        + (256 << 10)
+        + (64 << 10)
+        + kernel_buffer_max("tcp_rmem")
+        + kernel_buffer_max("tcp_wmem");
+    assert!(
+        last <= bound,
+        "{last} bytes written past a bound of {bound}"
+    );
+    // Reading the pipeline again lets everything through, in batches of at most the bound.
+    let mut got = 0;
+    while got < FRAMES {
+        let b = tokio::time::timeout(WAIT, s.rx.recv())
+            .await
+            .expect("frames stopped coming")
+            .unwrap();
+        let bytes: usize = b.records.iter().map(|r| r.body.len()).sum();
+        assert!(bytes <= MAX_BATCH_BYTES, "a batch of {bytes} bytes");
+        for r in &b.records {
+            assert_eq!(r.body.len(), FRAME - 1);
+            assert!(!r.truncated);
+        }
+        got += b.records.len();
+    }
+    assert_eq!(got, FRAMES);
+    tokio::time::timeout(WAIT, writer).await.unwrap().unwrap();
     s.stop().await;
 }
 

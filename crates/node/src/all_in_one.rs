@@ -142,7 +142,7 @@ impl AllInOne {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let mut addrs =
+        let (mut addrs, syslog_stats) =
             sources::start(&cfg, &host, &checkpoint, &raw_tx, &shutdown, &mut tasks).await?;
         let disk_low: loglynx_collect::http::Refuse = {
             let store = store.clone();
@@ -165,6 +165,11 @@ impl AllInOne {
             state
                 .telemetry
                 .register_collector(loglynx_netmon::MonitorMetrics(m.shared()));
+        }
+        if let Some(s) = syslog_stats {
+            state
+                .telemetry
+                .register_collector(loglynx_collect::syslog::SyslogMetrics(s));
         }
         state.pipeline = stats.clone();
         state.otlp = sources::otlp_limits(&cfg);

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use loglynx_config::Config;
+use loglynx_collect::syslog::SyslogStats;
 use loglynx_core::{Checkpoint, RawBatch};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -25,7 +26,8 @@ pub struct SourceAddrs {
 
 /// Starts the file tail, the syslog servers and the journal reader that `cfg` enables, each as
 /// a task of `tasks` that ends when `shutdown` is cancelled; the file tail and the journal
-/// resume from `checkpoint`.
+/// resume from `checkpoint`. With the addresses: the syslog servers' counters, when on (to
+/// register as [`loglynx_collect::syslog::SyslogMetrics`]).
 pub(crate) async fn start(
     cfg: &Config,
     host: &str,
@@ -33,8 +35,9 @@ pub(crate) async fn start(
     raw_tx: &mpsc::Sender<RawBatch>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<Result<()>>,
-) -> Result<SourceAddrs> {
+) -> Result<(SourceAddrs, Option<Arc<SyslogStats>>)> {
     let mut addrs = SourceAddrs::default();
+    let mut syslog_stats = None;
     if !cfg.files.include.is_empty() {
         let files = loglynx_collect::FileSource::new(
             cfg.files.clone(),
@@ -83,6 +86,7 @@ pub(crate) async fn start(
             })?;
         addrs.syslog_udp = syslog.udp_addr();
         addrs.syslog_tcp = syslog.tcp_addr();
+        syslog_stats = Some(syslog.stats());
         let token = shutdown.clone();
         tasks.spawn(async move {
             syslog.run(token).await.map_err(|source| NodeError::Source {
@@ -91,7 +95,7 @@ pub(crate) async fn start(
             })
         });
     }
-    Ok(addrs)
+    Ok((addrs, syslog_stats))
 }
 
 /// The per-record limits of OTLP ingest (both transports) from `[otlp]`.

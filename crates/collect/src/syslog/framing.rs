@@ -66,6 +66,8 @@ pub struct FrameDecoder {
     /// Who is sending, for warnings.
     peer: String,
     malformed: u64,
+    /// Frames ended so far, empty ones included.
+    ended: u64,
 }
 
 impl FrameDecoder {
@@ -80,7 +82,19 @@ impl FrameDecoder {
             count: Vec::new(),
             peer,
             malformed: 0,
+            ended: 0,
         }
+    }
+
+    /// A frame has started (its count or its first byte was read) and has not ended yet.
+    pub fn in_frame(&self) -> bool {
+        self.state != State::Start
+    }
+
+    /// Frames ended so far on this connection, empty ones included: a change across a
+    /// [`FrameDecoder::decode`] call means the frame in progress after it (if any) is a new one.
+    pub fn frames_ended(&self) -> u64 {
+        self.ended
     }
 
     /// Malformed octet counts seen on this connection.
@@ -147,6 +161,7 @@ impl FrameDecoder {
                             out.push(f);
                         }
                         self.state = State::Start;
+                        self.ended += 1;
                     } else {
                         self.state = State::Body(remaining - take);
                     }
@@ -160,6 +175,7 @@ impl FrameDecoder {
                             out.push(f);
                         }
                         self.state = State::Start;
+                        self.ended += 1;
                     }
                     None => {
                         self.append(&input[i..]);
@@ -183,6 +199,7 @@ impl FrameDecoder {
             State::Line => self.take_frame(false),
         };
         self.state = State::Start;
+        self.ended += 1;
         (!f.body.is_empty()).then_some(f)
     }
 
@@ -304,6 +321,29 @@ mod tests {
         assert_eq!(f, vec![ok("<1>no newline")]);
         let (f, _) = decode_all(100, &[b"4 <1>a\n"]);
         assert_eq!(f, vec![ok("<1>a")]);
+    }
+
+    #[test]
+    fn a_frame_in_progress_is_told_apart_from_the_next_one() {
+        let mut d = FrameDecoder::new(100, "t".into());
+        let mut out = Vec::new();
+        assert!(!d.in_frame());
+        d.decode(b"<1>a", &mut out);
+        assert!(d.in_frame());
+        assert_eq!(d.frames_ended(), 0);
+        d.decode(b"\n\n<2>", &mut out);
+        assert!(d.in_frame(), "a new frame started");
+        assert_eq!(d.frames_ended(), 2, "the empty line ended a frame too");
+        d.decode(b"b\n", &mut out);
+        assert!(!d.in_frame());
+        assert_eq!(out, vec![ok("<1>a"), ok("<2>b")]);
+        // Octet counting: the count is part of the frame, separators are not.
+        let mut d = FrameDecoder::new(100, "t".into());
+        d.decode(b"4 <1>a \n", &mut out);
+        assert!(!d.in_frame());
+        d.decode(b"1", &mut out);
+        assert!(d.in_frame());
+        assert_eq!(d.frames_ended(), 1);
     }
 
     #[test]

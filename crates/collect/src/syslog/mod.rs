@@ -4,7 +4,13 @@
 //! The servers frame messages; they do not parse them (records carry
 //! [`FormatHint::Syslog`] and the parser reads PRI, time and host). Records are batched per
 //! socket (UDP) or per connection (TCP): a batch is sent when it holds [`MAX_BATCH`] records or
-//! its first record has waited `linger`.
+//! [`MAX_BATCH_BYTES`] bytes of messages, or its first record has waited `linger`.
+//!
+//! **Slow and silent TCP clients.** A message that has started must end within
+//! `read_timeout`, else the connection is closed (a client that drips a byte at a time cannot
+//! keep its slot); a connection that sends no message bytes for `idle_timeout` is closed too.
+//! Both keep what came before, the unfinished frame included, and are counted in
+//! [`SyslogStats`].
 //!
 //! **No acknowledgement.** Syslog over UDP and plain TCP has no application-level ack: a sender
 //! cannot learn whether a message was stored. Batches carry no checkpoint and no [`Ack`]; what
@@ -15,10 +21,12 @@
 //! [`Ack`]: loglynx_core::Ack
 
 pub mod framing;
+mod metrics;
 mod tcp;
 mod udp;
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,8 +38,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::CollectError;
 
+pub use metrics::SyslogMetrics;
+
 /// Most records in one batch.
 pub const MAX_BATCH: usize = 1024;
+/// Most message bytes in one batch (one message longer than this, possible when
+/// `syslog.max_frame` is set above it, goes alone). Bounds what a TCP connection holds while
+/// the pipeline is full: this batch, one frame of at most `max_frame` in its decoder and its
+/// read buffer.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// The syslog servers' counters, shared with whoever reports them ([`SyslogMetrics`] on
+/// `/metrics`).
+#[derive(Debug, Default)]
+pub struct SyslogStats {
+    /// TCP connections closed because a message they started did not end within
+    /// `syslog.read_timeout`.
+    pub tcp_read_timeouts: AtomicU64,
+    /// TCP connections closed after `syslog.idle_timeout` without message bytes.
+    pub tcp_idle_closes: AtomicU64,
+}
 
 /// The bound syslog sockets, ready to [`SyslogServer::run`].
 #[derive(Debug)]
@@ -48,7 +74,9 @@ struct Settings {
     max_connections: usize,
     linger: Duration,
     idle_timeout: Duration,
+    read_timeout: Duration,
     host: String,
+    stats: Arc<SyslogStats>,
 }
 
 impl SyslogServer {
@@ -68,6 +96,11 @@ impl SyslogServer {
         if cfg.idle_timeout.is_zero() {
             return Err(CollectError::Config(
                 "syslog.idle_timeout must be above 0: e.g. \"10m\"".into(),
+            ));
+        }
+        if cfg.read_timeout.is_zero() {
+            return Err(CollectError::Config(
+                "syslog.read_timeout must be above 0: e.g. \"30s\"".into(),
             ));
         }
         if cfg.max_frame.0 == 0 {
@@ -108,7 +141,9 @@ impl SyslogServer {
             max_connections: cfg.max_connections,
             linger: cfg.linger,
             idle_timeout: cfg.idle_timeout,
+            read_timeout: cfg.read_timeout,
             host,
+            stats: Arc::default(),
         };
         Ok(SyslogServer {
             udp,
@@ -121,6 +156,11 @@ impl SyslogServer {
     /// The bound UDP address, if UDP is on.
     pub fn udp_addr(&self) -> Option<SocketAddr> {
         self.udp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    /// The servers' counters (live: read them at any time).
+    pub fn stats(&self) -> Arc<SyslogStats> {
+        Arc::clone(&self.settings.stats)
     }
 
     /// The bound TCP address, if TCP is on.
@@ -160,6 +200,8 @@ impl SyslogServer {
 /// Records waiting to be sent, with the time the first one arrived.
 struct Batcher {
     records: Vec<RawRecord>,
+    /// Message bytes in `records`.
+    bytes: usize,
     first: Option<Instant>,
     linger: Duration,
 }
@@ -168,6 +210,7 @@ impl Batcher {
     fn new(linger: Duration) -> Self {
         Batcher {
             records: Vec::new(),
+            bytes: 0,
             first: None,
             linger,
         }
@@ -177,7 +220,14 @@ impl Batcher {
         if self.records.is_empty() {
             self.first = Some(Instant::now());
         }
+        self.bytes += r.body.len();
         self.records.push(r);
+    }
+
+    /// A message of `len` bytes can join without taking the batch past [`MAX_BATCH_BYTES`]
+    /// (always, when the batch is empty).
+    fn fits(&self, len: usize) -> bool {
+        self.records.is_empty() || self.bytes + len <= MAX_BATCH_BYTES
     }
 
     fn is_empty(&self) -> bool {
@@ -185,7 +235,7 @@ impl Batcher {
     }
 
     fn is_full(&self) -> bool {
-        self.records.len() >= MAX_BATCH
+        self.records.len() >= MAX_BATCH || self.bytes >= MAX_BATCH_BYTES
     }
 
     /// When the batch must go even if not full (far ahead when empty).
@@ -199,6 +249,7 @@ impl Batcher {
 
     fn take(&mut self) -> RawBatch {
         self.first = None;
+        self.bytes = 0;
         RawBatch {
             records: std::mem::take(&mut self.records),
             checkpoint: Vec::new(),
@@ -226,6 +277,22 @@ async fn deliver(tx: &mpsc::Sender<RawBatch>, batch: RawBatch, stop: &Cancellati
             }
         },
     }
+}
+
+/// Adds a record, first sending the batch on (waiting for room in the pipeline) when the record
+/// would take it past [`MAX_BATCH_BYTES`], and after when the batch is full. `false`: stop
+/// serving, as [`deliver`].
+async fn add(
+    batch: &mut Batcher,
+    r: RawRecord,
+    tx: &mpsc::Sender<RawBatch>,
+    stop: &CancellationToken,
+) -> bool {
+    if !batch.fits(r.body.len()) && !deliver(tx, batch.take(), stop).await {
+        return false;
+    }
+    batch.push(r);
+    !batch.is_full() || deliver(tx, batch.take(), stop).await
 }
 
 /// Last chance at shutdown: hand over what is ready if there is room, never wait.

@@ -1,6 +1,7 @@
 //! Syslog over TCP: bounded accept, one task per connection, framing per [`super::framing`].
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,11 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::framing::{Frame, FrameDecoder};
-use super::{deliver, deliver_now, record, Batcher, Settings};
+use super::{add, deliver, deliver_now, record, Batcher, Settings};
 
 /// Bytes read from a connection at once.
 const READ_BUF: usize = 64 << 10;
@@ -83,8 +85,12 @@ async fn connection(
     let mut frames: Vec<Frame> = Vec::new();
     let mut batch = Batcher::new(settings.linger);
     // Memory per connection is bounded: the read buffer, one frame of at most `max_frame` in
-    // the decoder, and one batch (sent on when full).
-    let mut idle_until = tokio::time::Instant::now() + settings.idle_timeout;
+    // the decoder, and one batch of at most MAX_BATCH_BYTES (sent on when full, waiting for
+    // room in the pipeline: the socket is not read meanwhile).
+    // Deadlines: no message bytes for idle_timeout, or a frame started and not ended within
+    // read_timeout. Time spent waiting for the pipeline does not count against the client.
+    let mut idle_until = Instant::now() + settings.idle_timeout;
+    let mut frame_until: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
@@ -93,22 +99,33 @@ async fn connection(
                 return;
             }
             _ = tokio::time::sleep_until(batch.deadline()), if !batch.is_empty() => {
+                let waiting = Instant::now();
                 if !deliver(&tx, batch.take(), &stop).await {
                     return;
                 }
+                let waited = waiting.elapsed();
+                idle_until += waited;
+                frame_until = frame_until.map(|d| d + waited);
+            }
+            _ = tokio::time::sleep_until(frame_until.unwrap_or(idle_until)), if frame_until.is_some() => {
+                // A frame started syslog.read_timeout ago and has not ended: a client this
+                // slow (or one dripping bytes to hold its slot) is cut off. The frame is kept,
+                // flagged, after the ones before it.
+                let cut = decoder.finish().map(|f| Frame { truncated: true, ..f });
+                close(cut, &mut batch, &source, &tx, &stop).await;
+                settings.stats.tcp_read_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, read_timeout = ?settings.read_timeout,
+                    "syslog tcp message not completed within syslog.read_timeout, connection closed");
+                return;
             }
             _ = tokio::time::sleep_until(idle_until) => {
-                // Silent for syslog.idle_timeout: end it as if the client had closed.
-                frames.extend(decoder.finish());
-                for f in frames.drain(..) {
-                    batch.push(record(f.body, f.truncated, &source));
-                }
-                deliver(&tx, batch.take(), &stop).await;
+                // No message bytes for syslog.idle_timeout: end it as if the client had closed.
+                close(decoder.finish(), &mut batch, &source, &tx, &stop).await;
+                settings.stats.tcp_idle_closes.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(%peer, "syslog tcp connection idle for syslog.idle_timeout, closed");
                 return;
             }
             r = stream.read(&mut buf) => {
-                idle_until = tokio::time::Instant::now() + settings.idle_timeout;
                 let n = match r {
                     Ok(n) => n,
                     Err(e) => {
@@ -117,22 +134,46 @@ async fn connection(
                     }
                 };
                 if n == 0 {
-                    frames.extend(decoder.finish());
-                } else {
-                    decoder.decode(&buf[..n], &mut frames);
-                }
-                for f in frames.drain(..) {
-                    batch.push(record(f.body, f.truncated, &source));
-                    if batch.is_full() && !deliver(&tx, batch.take(), &stop).await {
-                        return;
-                    }
-                }
-                if n == 0 {
-                    deliver(&tx, batch.take(), &stop).await;
+                    close(decoder.finish(), &mut batch, &source, &tx, &stop).await;
                     tracing::debug!(%peer, malformed = decoder.malformed(), "syslog tcp connection closed");
                     return;
                 }
+                let ended = decoder.frames_ended();
+                decoder.decode(&buf[..n], &mut frames);
+                // Separators and empty lines alone are not activity: they keep no deadline
+                // away.
+                let active = !frames.is_empty() || decoder.in_frame();
+                for f in frames.drain(..) {
+                    if !add(&mut batch, record(f.body, f.truncated, &source), &tx, &stop).await {
+                        return;
+                    }
+                }
+                let now = Instant::now();
+                if active {
+                    idle_until = now + settings.idle_timeout;
+                }
+                frame_until = match frame_until {
+                    _ if !decoder.in_frame() => None,
+                    Some(d) if decoder.frames_ended() == ended => Some(d),
+                    _ => Some(now + settings.read_timeout),
+                };
             }
         }
     }
+}
+
+/// The connection ends: its last frame (if any) joins the batch, which is sent on.
+async fn close(
+    last: Option<Frame>,
+    batch: &mut Batcher,
+    source: &Arc<SourceKind>,
+    tx: &mpsc::Sender<RawBatch>,
+    stop: &CancellationToken,
+) {
+    if let Some(f) = last {
+        if !add(batch, record(f.body, f.truncated, source), tx, stop).await {
+            return;
+        }
+    }
+    deliver(tx, batch.take(), stop).await;
 }

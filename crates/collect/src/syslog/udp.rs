@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{deliver, deliver_now, record, Batcher, Settings};
+use super::{add, deliver, deliver_now, record, Batcher, Settings};
 
 /// Largest datagram read (UDP's own limit).
 pub const MAX_DATAGRAM: usize = 64 << 10;
@@ -49,8 +49,7 @@ pub(super) async fn serve(
                     let source = peers.entry(peer).or_insert_with(|| {
                         Arc::new(SourceKind::Syslog { transport: "udp".into(), peer: peer.to_string() })
                     });
-                    batch.push(record(body, truncated, source));
-                    if batch.is_full() && !deliver(&tx, batch.take(), &stop).await {
+                    if !add(&mut batch, record(body, truncated, source), &tx, &stop).await {
                         return;
                     }
                 }

@@ -135,12 +135,13 @@ impl Agent {
             tokio::spawn(producer.run(raw_rx, checkpoint, cfg.pipeline.queue_batches, DRAIN, stop));
 
         let mut tasks = JoinSet::new();
-        let mut addrs = sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
+        let (mut addrs, syslog_stats) =
+            sources::start(&cfg, &host, &positions, &raw_tx, &shutdown, &mut tasks).await?;
         let netmon = sources::start_tcp_states(&cfg, attached, &host, &raw_tx)?;
         let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
         let net = netmon.as_ref().map(|m| m.shared());
         let http =
-            start_http(&cfg, &host, &raw_tx, &agent_health, net, &shutdown, &mut tasks).await?;
+            start_http(&cfg, &host, &raw_tx, &agent_health, net, syslog_stats, &shutdown, &mut tasks).await?;
         let full: loglynx_collect::http::Refuse = {
             let h = agent_health.clone();
             Arc::new(move || h.refuse_reason())
@@ -289,12 +290,14 @@ fn check_http_auth(cfg: &Config) -> Result<()> {
 /// accepting when `shutdown` is cancelled and ends once its in-flight requests are answered
 /// (their acks need the producer: it keeps running until every sender is gone). Returns the
 /// bound address; `None` when off. An address in use stops the start.
+#[allow(clippy::too_many_arguments)]
 async fn start_http(
     cfg: &Config,
     host: &str,
     raw_tx: &mpsc::Sender<RawBatch>,
     agent_health: &Arc<AgentHealth>,
     netmon: Option<Arc<loglynx_netmon::MonitorShared>>,
+    syslog: Option<Arc<loglynx_collect::syslog::SyslogStats>>,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<Result<()>>,
 ) -> Result<Option<SocketAddr>> {
@@ -323,6 +326,12 @@ async fn start_http(
         state
             .telemetry
             .register_collector(loglynx_netmon::MonitorMetrics(m));
+    }
+    // The syslog servers' loglynx_syslog_* series, when they run here.
+    if let Some(s) = syslog {
+        state
+            .telemetry
+            .register_collector(loglynx_collect::syslog::SyslogMetrics(s));
     }
     let app = loglynx_api::ingest_router(state, None);
     let tls = crate::sources::api_tls(cfg)?;
