@@ -230,6 +230,16 @@ fn print_report(
     Ok(())
 }
 
+/// Waits `d`, or less when a signal comes (Ctrl-C is seen at once): `poll(2)` on no descriptor
+/// is never restarted after a signal handler, where `std::thread::sleep` would go on sleeping.
+fn pause(d: Duration) {
+    let ms = d.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: no descriptors (a null array of length 0) and a timeout: poll only waits.
+    unsafe {
+        libc::poll(std::ptr::null_mut(), 0, ms);
+    }
+}
+
 /// Runs `loglynx netperf` until Ctrl-C or `--count`; returns the exit code (0).
 pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
     if args.interval < Duration::from_millis(100) {
@@ -261,11 +271,12 @@ pub fn main(args: NetperfArgs) -> anyhow::Result<i32> {
     while reports < limit && !STOP.load(Ordering::SeqCst) {
         let until = Instant::now() + args.interval;
         while Instant::now() < until && !STOP.load(Ordering::SeqCst) {
-            // The state-change ring buffer is drained and ignored (tcpstates prints it).
-            let left = until.saturating_duration_since(Instant::now());
-            // A signal ends the wait early (poll is never restarted), so Ctrl-C is seen at once.
-            tracer.poll(left, &mut |_| {})?;
+            pause(until.saturating_duration_since(Instant::now()));
         }
+        // The state changes (what tcpstates prints) are not shown here: the ring buffer is
+        // emptied once per report rather than waking for each (a busy host changes states all
+        // the time); what did not fit in it meanwhile is dropped by the kernel, unseen.
+        tracer.poll(Duration::ZERO, &mut |_| {})?;
         let mut now = tracer.perf_snapshot()?;
         if let Some(c) = &args.cgroup {
             keep(&mut now, c);
