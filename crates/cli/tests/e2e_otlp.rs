@@ -237,3 +237,76 @@ fn grpc_exports_follow_the_api_keys() {
     assert!(failures.iter().all(|l| l.contains("127.0.0.1") && l.contains(&ingest[4..16])), "{log}");
     assert!(!log.contains(&ingest[17..]), "a key was logged");
 }
+
+/// Issue 11: a key's `http.ingest_rate` is one budget for HTTP and gRPC. A key that overdrew
+/// it over HTTP gets `RESOURCE_EXHAUSTED` on gRPC with the wait as `RetryInfo`, which the SDK's
+/// exporter follows (a whole number of seconds, not its own jittered backoff) and then gets in.
+#[test]
+fn grpc_exports_share_the_keys_ingest_rate_and_say_when_to_retry() {
+    let python = pyenv_python();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let key = keys(&["add", "shipper", "--scope", "ingest", "--data-dir", data_s]);
+    let admin = keys(&["add", "ops", "--scope", "admin", "--data-dir", data_s]);
+    let config = dir.path().join("loglynx.toml");
+    fs::write(&config, "[http]\ningest_rate = 10\n").unwrap();
+    let server = Server::start(
+        &data,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--syslog-udp",
+            "off",
+            "--syslog-tcp",
+            "off",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+        ],
+    );
+    let grpc = server
+        .startup
+        .iter()
+        .find_map(|l| l.strip_prefix("otlp grpc: "))
+        .expect("the otlp grpc address line");
+    let c = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    // 60 records of a 10-record bucket: let in, then 5 s in debt.
+    let lines: String = (0..60).map(|i| format!("ratemark {i}\n")).collect();
+    let r = c
+        .post(server.url("/api/v1/ingest"))
+        .header("content-type", "text/plain")
+        .bearer_auth(&key)
+        .body(lines)
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    let (results, err) =
+        otel_send_with(&python, "grpc", &format!("http://{grpc}"), "grpc-rated", Some(&format!("Bearer {key}")));
+    assert_eq!(results, "exported SUCCESS SUCCESS SUCCESS", "{err}");
+    let retried: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("StatusCode.RESOURCE_EXHAUSTED") && l.contains("http.ingest_rate"))
+        .collect();
+    assert!(!retried.is_empty(), "never throttled: {err}");
+    for l in &retried {
+        let delay = l.split("retrying in ").nth(1).and_then(|r| r.split('s').next()).unwrap_or("");
+        assert!(delay.ends_with(".00") && delay != "0.00", "the server's delay, not the SDK's backoff: {l}");
+    }
+    // Stored once each (the refused tries took nothing).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = c
+            .get(server.url("/api/v1/search"))
+            .query(&[("q", "labels.run:grpc-rated"), ("limit", "1")])
+            .bearer_auth(&admin)
+            .send()
+            .unwrap();
+        let total = r.json::<Value>().unwrap()["total"].as_u64().unwrap();
+        if total == 3 {
+            break;
+        }
+        assert!(total < 3 && Instant::now() < deadline, "{total} stored");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
