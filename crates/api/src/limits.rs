@@ -34,7 +34,7 @@ impl IngestLimits {
 
     /// Lets a request of `records` from `who` in, or says why not: 413 over
     /// `http.max_records`, 429 with `Retry-After` over the key's `http.ingest_rate`.
-    pub(crate) fn admit(&self, who: &Principal, records: usize) -> Result<(), ApiError> {
+    pub fn admit(&self, who: &Principal, records: usize) -> Result<(), ApiError> {
         if records > self.max_records {
             return Err(ApiError::TooManyRecords {
                 count: records,

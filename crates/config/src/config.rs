@@ -100,9 +100,10 @@ impl Config {
         self.otlp.validate()?;
         self.journald.validate()?;
         if let Some(addr) = self.otlp.grpc {
-            if !addr.ip().is_loopback() && self.http.auth_token.as_deref().is_none_or(str::is_empty) {
+            if !addr.ip().is_loopback() && !self.http.has_credentials(&self.data_dir) {
                 return Err(ConfigError::Invalid(format!(
-                    "otlp.grpc = {addr} is not a loopback address: set http.auth_token (or LOGLYNX_AUTH_TOKEN) so OTLP ingest is not open to the network"
+                    "otlp.grpc = {addr} is not a loopback address: create an API key (`loglynx keys add NAME --scope ingest --data-dir {}`) or set http.auth_token (or LOGLYNX_AUTH_TOKEN) so OTLP ingest is not open to the network",
+                    self.data_dir.display()
                 )));
             }
         }

@@ -13,8 +13,10 @@ use crate::{ByteSize, ConfigError};
 #[serde(deny_unknown_fields)]
 pub struct OtlpConfig {
     /// OTLP/gRPC listen address (OpenTelemetry's usual port is 4317), or `""` / `"off"`. Off by
-    /// default; an address that is not loopback requires `http.auth_token` (sent as
-    /// `authorization: Bearer <token>` metadata).
+    /// default. Requests follow the HTTP API's credentials: once an API key exists (or
+    /// `http.auth_token` is set) each needs the metadata `authorization: Bearer <key>` with a
+    /// key of scope `ingest` or `admin` (or the token); an address that is not loopback
+    /// requires a key or the token.
     #[serde(default, with = "crate::opt_addr")]
     pub grpc: Option<SocketAddr>,
     /// Most attributes kept per log record (resource, scope and record attributes together);
@@ -63,5 +65,17 @@ mod tests {
         let c: Config = toml::from_str("[otlp]\ngrpc = \"127.0.0.1:4317\"\nmax_attributes = 0\n").unwrap();
         assert_eq!(c.otlp.grpc.unwrap().port(), 4317);
         assert!(c.validate().unwrap_err().to_string().contains("otlp.max_attributes"));
+    }
+
+    #[test]
+    fn grpc_off_loopback_needs_a_key_or_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("data_dir = {:?}\n[otlp]\ngrpc = \"0.0.0.0:4317\"\n", dir.path());
+        let c: Config = toml::from_str(&text).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("otlp.grpc") && e.contains("loglynx keys add"), "{e}");
+        // A key file in the data directory is enough, as for http.listen.
+        std::fs::write(dir.path().join(crate::KEYS_FILE), "{\"keys\": []}").unwrap();
+        c.validate().unwrap();
     }
 }

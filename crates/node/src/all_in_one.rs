@@ -148,9 +148,18 @@ impl AllInOne {
             let store = store.clone();
             Arc::new(move || store.disk_low())
         };
-        addrs.otlp_grpc =
-            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(disk_low), &shutdown, &mut tasks)
-                .await?;
+        // One set of credentials and ingest rates for the API and OTLP/gRPC.
+        let ingest = sources::IngestAuth::new(&cfg, cfg.http.listen);
+        addrs.otlp_grpc = sources::start_otlp_grpc(
+            &cfg,
+            &host,
+            &raw_tx,
+            Some(disk_low),
+            &ingest,
+            &shutdown,
+            &mut tasks,
+        )
+        .await?;
 
         // API and dashboard.
         let tls = sources::api_tls(&cfg)?;
@@ -158,7 +167,8 @@ impl AllInOne {
         let (listener, http) =
             sources::bind_http(cfg.http.listen, "in use? pass --http ADDR").await?;
         let mut state = loglynx_api::AppState::new(store, engine, raw_tx.clone(), host, &cfg.http);
-        state.auth = crate::sources::api_auth(&cfg, cfg.http.listen);
+        state.auth = ingest.auth;
+        state.ingest_limits = ingest.limits;
         let netmon = sources::start_tcp_states(&cfg, attached, &state.host, &raw_tx)?;
         if let Some(m) = &netmon {
             state.network = Some(Arc::new(NetView(m.shared())));

@@ -110,12 +110,15 @@ pub(crate) fn otlp_limits(cfg: &Config) -> loglynx_collect::otlp::OtlpLimits {
 /// Starts the OTLP/gRPC server on `otlp.grpc` (when set) as a task of `tasks` that stops
 /// accepting when `shutdown` is cancelled and ends once its in-flight exports are answered.
 /// Its records go into `raw_tx` through an HTTP source like the HTTP ingest's (`refuse`: the
-/// store's disk watermark under `run`, the agent's full disk buffer). Returns the bound address.
+/// store's disk watermark under `run`, the agent's full disk buffer). `ingest`: the HTTP
+/// server's credentials and ingest rates, which gRPC requests follow too. Returns the bound
+/// address.
 pub(crate) async fn start_otlp_grpc(
     cfg: &Config,
     host: &str,
     raw_tx: &mpsc::Sender<RawBatch>,
     refuse: Option<loglynx_collect::http::Refuse>,
+    ingest: &IngestAuth,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<Result<()>>,
 ) -> Result<Option<SocketAddr>> {
@@ -130,17 +133,15 @@ pub(crate) async fn start_otlp_grpc(
         loglynx_collect::http::HttpSettings::default(),
         refuse,
     );
-    let token = cfg
-        .http
-        .auth_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(Arc::from);
+    let auth: Arc<dyn loglynx_collect::otlp::GrpcAuth> = Arc::new(GrpcKeys {
+        ingest: ingest.clone(),
+        listener_required: !bound.ip().is_loopback(),
+    });
     let max_message = usize::try_from(cfg.http.max_body.0).unwrap_or(usize::MAX);
     let limits = otlp_limits(cfg);
     let stop = shutdown.clone();
     tasks.spawn(async move {
-        loglynx_collect::otlp::serve_grpc(listener, source, limits, token, max_message, stop.cancelled_owned())
+        loglynx_collect::otlp::serve_grpc(listener, source, limits, auth, max_message, stop.cancelled_owned())
             .await
             .map_err(|source| NodeError::Source {
                 what: "otlp grpc server failed",
@@ -149,6 +150,83 @@ pub(crate) async fn start_otlp_grpc(
     });
     tracing::info!(%bound, "otlp grpc listening");
     Ok(Some(bound))
+}
+
+/// What the ingest of a node checks, shared by its HTTP server and its OTLP/gRPC server (one
+/// object each, so a key added or revoked counts for both at once, wrong attempts from an
+/// address add up across both, and a key's ingest rate is one budget).
+#[derive(Clone)]
+pub(crate) struct IngestAuth {
+    /// The API keys (re-read when the key file changes), the token, the failed-attempt limit.
+    pub auth: loglynx_api::Auth,
+    /// `http.max_records` and the per-key `http.ingest_rate`.
+    pub limits: loglynx_api::IngestLimits,
+}
+
+impl IngestAuth {
+    /// The credentials of an HTTP server listening on `listen` (see [`api_auth`]) and the
+    /// `[http]` ingest limits.
+    pub(crate) fn new(cfg: &Config, listen: SocketAddr) -> IngestAuth {
+        IngestAuth {
+            auth: api_auth(cfg, listen),
+            limits: loglynx_api::IngestLimits::new(&cfg.http),
+        }
+    }
+}
+
+/// The OTLP/gRPC server's [`GrpcAuth`](loglynx_collect::otlp::GrpcAuth): the rules of the HTTP
+/// ingest routes, with the HTTP server's own objects.
+struct GrpcKeys {
+    ingest: IngestAuth,
+    /// The gRPC listener is off loopback: a credential is needed even with no key and no token.
+    listener_required: bool,
+}
+
+/// The endpoint named in the log lines of refused gRPC requests.
+const GRPC_EXPORT: &str = "otlp grpc LogsService/Export";
+
+impl loglynx_collect::otlp::GrpcAuth for GrpcKeys {
+    fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        peer: Option<SocketAddr>,
+    ) -> std::result::Result<loglynx_collect::otlp::Caller, loglynx_collect::otlp::Denied> {
+        self.ingest
+            .auth
+            .check_ingest(authorization, peer.map(|p| p.ip()), self.listener_required, GRPC_EXPORT)
+            .map(|p| loglynx_collect::otlp::Caller(p.name))
+            .map_err(grpc_denied)
+    }
+
+    fn admit(
+        &self,
+        caller: &loglynx_collect::otlp::Caller,
+        records: usize,
+    ) -> std::result::Result<(), loglynx_collect::otlp::Denied> {
+        let who = loglynx_api::Principal {
+            name: caller.0.clone(),
+            scope: loglynx_api::Scope::Ingest,
+        };
+        self.ingest.limits.admit(&who, records).map_err(grpc_denied)
+    }
+}
+
+/// The gRPC refusal of an API error of the ingest checks (401, 403, 413, 429).
+fn grpc_denied(e: loglynx_api::ApiError) -> loglynx_collect::otlp::Denied {
+    use loglynx_api::ApiError as E;
+    use loglynx_collect::otlp::Denied;
+    let message = e.to_string();
+    match e {
+        E::Unauthorized { .. } => Denied::Unauthenticated(
+            "missing or invalid credentials: send the metadata `authorization: Bearer <key>` with an API key allowed to ingest (`loglynx keys add NAME --scope ingest`) or the server's auth token".into(),
+        ),
+        E::Forbidden(reason) => Denied::PermissionDenied(reason),
+        E::TooManyAttempts { retry_after } | E::Throttled { retry_after, .. } => Denied::Exhausted {
+            reason: message,
+            retry_after,
+        },
+        _ => Denied::Invalid(message),
+    }
 }
 
 /// Attaches the TCP state monitor's eBPF programs when `[tcp_states]` is enabled (at build,

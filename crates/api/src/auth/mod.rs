@@ -239,6 +239,51 @@ impl Auth {
         );
     }
 
+    /// The rule of the ingest routes for a request that does not pass through the HTTP router
+    /// (OTLP/gRPC): `authorization` is its `Authorization` value (Bearer or Basic), `peer` its
+    /// address, `what` the endpoint named in the log. `listener_required`: the listener is off
+    /// loopback, so a credential is needed even with no key file and no token. The same key
+    /// file (re-read when it changes), token, failed-attempt limit and counters as the HTTP
+    /// routes: `Unauthorized` without a credential or with a wrong one, `Forbidden` for a key
+    /// whose scope does not allow ingest, `TooManyAttempts` while `peer` has no attempt left.
+    pub fn check_ingest(
+        &self,
+        authorization: Option<&str>,
+        peer: Option<IpAddr>,
+        listener_required: bool,
+        what: &str,
+    ) -> Result<Principal, ApiError> {
+        if authorization.is_some() {
+            if let Some(retry_after) = self.blocked(peer) {
+                return Err(ApiError::TooManyAttempts { retry_after });
+            }
+        }
+        if !self.refresh() && !listener_required {
+            return Ok(Principal {
+                name: "anonymous".into(),
+                scope: Scope::Admin,
+            });
+        }
+        let Some(value) = authorization else {
+            return Err(ApiError::Unauthorized { basic: false });
+        };
+        let Some(given) = credential(value) else {
+            self.failed(peer, None, what);
+            return Err(ApiError::Unauthorized { basic: false });
+        };
+        let Some((principal, _)) = self.check_key(&given) else {
+            self.failed(peer, id_of(&given), what);
+            return Err(ApiError::Unauthorized { basic: false });
+        };
+        if !principal.scope.allows(Scope::Ingest) {
+            return Err(ApiError::Forbidden(format!(
+                "key {:?} has scope {}; {what} needs a key with scope ingest or admin",
+                principal.name, principal.scope
+            )));
+        }
+        Ok(principal)
+    }
+
     pub(crate) fn sessions(&self) -> MutexGuard<'_, Sessions> {
         lock(&self.0.sessions)
     }
@@ -499,6 +544,41 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
         assert!(!constant_time_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn check_ingest_follows_the_keys_of_the_http_routes() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = |r: Result<Principal, ApiError>| r.map_err(|e| e.kind()).map(|p| p.name);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let auth = Auth::new(Some("t0ken"), Some(dir.path()), false);
+        // Only the token so far: without it, or with a wrong one, refused.
+        assert_eq!(kind(auth.check_ingest(None, Some(ip), false, "grpc")), Err("unauthorized"));
+        assert_eq!(kind(auth.check_ingest(Some("Bearer t0ken"), None, false, "grpc")), Ok("token".into()));
+        let file = KeyFile::in_data_dir(dir.path());
+        let (ingest, _) = file.add("shipper", Scope::Ingest).unwrap();
+        let (read, _) = file.add("analyst", Scope::Read).unwrap();
+        let bearer = |k: &str| format!("Bearer {k}");
+        // Keys added while running are picked up; a read key is not enough.
+        assert_eq!(kind(auth.check_ingest(Some(&bearer(&ingest)), Some(ip), false, "grpc")), Ok("shipper".into()));
+        assert_eq!(kind(auth.check_ingest(Some(&bearer(&read)), Some(ip), false, "grpc")), Err("forbidden"));
+        file.revoke("shipper").unwrap();
+        assert_eq!(kind(auth.check_ingest(Some(&bearer(&ingest)), Some(ip), false, "grpc")), Err("unauthorized"));
+        // Wrong attempts count toward the address's limit: the revoked key was the first.
+        for _ in 0..9 {
+            assert_eq!(kind(auth.check_ingest(Some("Bearer nope"), Some(ip), false, "grpc")), Err("unauthorized"));
+        }
+        assert_eq!(
+            kind(auth.check_ingest(Some("Bearer t0ken"), Some(ip), false, "grpc")),
+            Err("too_many_attempts"),
+            "blocked: even the right token"
+        );
+        assert_eq!(auth.0.failed_total.get(), 10);
+
+        // No key file and no token: open on loopback, closed off loopback.
+        let open = Auth::new(None, Some(&dir.path().join("none")), false);
+        assert_eq!(kind(open.check_ingest(None, None, false, "grpc")), Ok("anonymous".into()));
+        assert_eq!(kind(open.check_ingest(None, None, true, "grpc")), Err("unauthorized"));
     }
 
     #[test]

@@ -607,10 +607,7 @@ pub fn pyenv_python() -> PathBuf {
 /// a span, through its OTLP `mode` exporter (`http` or `grpc`) to `endpoint`, labelled `run`.
 /// Checks that every export was accepted; returns the span's trace and span ids.
 pub fn otel_send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (String, String) {
-    let out = Command::new(python)
-        .args(["-c", include_str!("otel_send.py"), mode, endpoint, run])
-        .output()
-        .expect("run the OpenTelemetry sender");
+    let out = otel_sender(python, mode, endpoint, run, None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -628,6 +625,47 @@ pub fn otel_send(python: &Path, mode: &str, endpoint: &str, run: &str) -> (Strin
         ids["trace_id"].as_str().unwrap().to_string(),
         ids["span_id"].as_str().unwrap().to_string(),
     )
+}
+
+/// Runs the OpenTelemetry SDK sender like [`otel_send`], with `authorization` as the
+/// exporter's `authorization` header (gRPC metadata), without checking the outcome. Returns the
+/// results line (`exported SUCCESS FAILURE ...`, one result per record's export) and the
+/// sender's stderr, where the exporter logs why an export failed (gRPC:
+/// `error code: StatusCode.UNAUTHENTICATED`).
+pub fn otel_send_with(
+    python: &Path,
+    mode: &str,
+    endpoint: &str,
+    run: &str,
+    authorization: Option<&str>,
+) -> (String, String) {
+    let out = otel_sender(python, mode, endpoint, run, authorization);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{mode} sender failed: {stdout}\n{stderr}"
+    );
+    let results = stdout
+        .lines()
+        .find(|l| l.starts_with("exported"))
+        .unwrap_or_else(|| panic!("no results line: {stdout}\n{stderr}"))
+        .to_string();
+    (results, stderr)
+}
+
+fn otel_sender(
+    python: &Path,
+    mode: &str,
+    endpoint: &str,
+    run: &str,
+    authorization: Option<&str>,
+) -> std::process::Output {
+    Command::new(python)
+        .args(["-c", include_str!("otel_send.py"), mode, endpoint, run])
+        .arg(authorization.unwrap_or(""))
+        .output()
+        .expect("run the OpenTelemetry sender")
 }
 
 /// [`start_proc_with_ready_line`], with the lines printed before the ready line (the source

@@ -1,6 +1,7 @@
 # Sends OpenTelemetry logs the way an instrumented application does: the SDK's LoggerProvider,
 # the standard logging bridge, inside a span, through the OTLP exporter named on the command
-# line. Prints the span's ids, then "exported N" once every record was accepted.
+# line, with the optional fourth argument sent as the `authorization` header (metadata for gRPC).
+# Prints the span's ids, then "exported" and each export's result.
 import json, logging, sys
 
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
@@ -9,13 +10,14 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 mode, endpoint, run = sys.argv[1], sys.argv[2], sys.argv[3]
+headers = {"authorization": sys.argv[4]} if len(sys.argv) > 4 and sys.argv[4] else None
 if mode == "http":
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    inner = OTLPLogExporter(endpoint=endpoint + "/v1/logs", compression=Compression.Gzip)
+    inner = OTLPLogExporter(endpoint=endpoint + "/v1/logs", compression=Compression.Gzip, headers=headers)
 else:
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    inner = OTLPLogExporter(endpoint=endpoint, insecure=True)
+    inner = OTLPLogExporter(endpoint=endpoint, insecure=True, headers=headers)
 
 results = []
 class Checked(LogRecordExporter):

@@ -5,8 +5,12 @@
 //!
 //! Status codes, as the OTLP specification asks: a full queue, a refusal, a shutdown or an ack
 //! that failed is `UNAVAILABLE` (the exporters retry it); a message that does not decode is
-//! tonic's `INTERNAL`/`INVALID_ARGUMENT`; rejected records are a partial success (`OK`). With a
-//! token configured, requests without `authorization: Bearer <token>` get `UNAUTHENTICATED`.
+//! tonic's `INTERNAL`/`INVALID_ARGUMENT`; rejected records are a partial success (`OK`).
+//!
+//! Every request is checked by a [`GrpcAuth`] before its message is read (the HTTP API's keys
+//! and token: `UNAUTHENTICATED`, `PERMISSION_DENIED`, `RESOURCE_EXHAUSTED` after too many wrong
+//! attempts), and its records are admitted by it once mapped (the key's ingest rate:
+//! `RESOURCE_EXHAUSTED` with a retry delay; nothing of the request is taken).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ use tonic::{Request, Response, Status};
 use crate::error::CollectError;
 use crate::http::HttpSource;
 use crate::otlp::decode::response;
+use crate::otlp::grpc_auth::{Caller, GrpcAuth};
 use crate::otlp::map::{map_request, OtlpLimits};
 
 /// The endpoint name of gRPC records (`SourceKind::Http`), and of their counters.
@@ -33,6 +38,7 @@ pub const GRPC_ENDPOINT: &str = "otlp_grpc";
 struct Logs {
     source: HttpSource,
     limits: OtlpLimits,
+    auth: Arc<dyn GrpcAuth>,
 }
 
 #[tonic::async_trait]
@@ -41,6 +47,12 @@ impl LogsService for Logs {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        // Put there by the interceptor, which runs first on every request.
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::internal("the request was not authenticated"))?;
         let mapped = map_request(
             request.into_inner(),
             self.source.host(),
@@ -48,6 +60,8 @@ impl LogsService for Logs {
             GRPC_ENDPOINT,
         );
         let accepted = mapped.records.len();
+        self.auth
+            .admit(&caller, accepted + mapped.rejected as usize)?;
         self.source
             .submit(mapped.records)
             .await
@@ -63,37 +77,32 @@ fn status_of(e: CollectError) -> Status {
 }
 
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes (in-flight exports are answered
-/// first). `token`: the bearer token every request must carry, when set. `max_message`: the
-/// largest decoded message accepted (`http.max_body`); gzip-compressed requests are accepted.
+/// first). `auth`: who may export, asked about every request. `max_message`: the largest
+/// decoded message accepted (`http.max_body`); gzip-compressed requests are accepted.
 pub async fn serve_grpc(
     listener: tokio::net::TcpListener,
     source: HttpSource,
     limits: OtlpLimits,
-    token: Option<Arc<str>>,
+    auth: Arc<dyn GrpcAuth>,
     max_message: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CollectError> {
-    let service = LogsServiceServer::new(Logs { source, limits })
-        .accept_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max_message);
-    let check = move |req: Request<()>| -> Result<Request<()>, Status> {
-        match &token {
-            None => Ok(req),
-            Some(t) => {
-                let given = req
-                    .metadata()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "));
-                if given == Some(&**t) {
-                    Ok(req)
-                } else {
-                    Err(Status::unauthenticated(
-                        "missing or invalid credentials: send the metadata `authorization: Bearer <token>` with the server's auth token",
-                    ))
-                }
-            }
-        }
+    let check_auth = auth.clone();
+    let service = LogsServiceServer::new(Logs {
+        source,
+        limits,
+        auth,
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(max_message);
+    let check = move |mut req: Request<()>| -> Result<Request<()>, Status> {
+        let given = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let caller = check_auth.authenticate(given, req.remote_addr())?;
+        req.extensions_mut().insert(caller);
+        Ok(req)
     };
     tonic::transport::Server::builder()
         .add_service(tonic::service::interceptor::InterceptedService::new(

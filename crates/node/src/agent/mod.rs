@@ -140,14 +140,19 @@ impl Agent {
         let netmon = sources::start_tcp_states(&cfg, attached, &host, &raw_tx)?;
         let agent_health = AgentHealth::new(&cfg, &host, stats.clone());
         let net = netmon.as_ref().map(|m| m.shared());
-        let http =
-            start_http(&cfg, &host, &raw_tx, &agent_health, net, syslog_stats, &shutdown, &mut tasks).await?;
+        // One set of credentials and ingest rates for the HTTP ingest and OTLP/gRPC (without
+        // an HTTP ingest, those of an HTTP server on http.listen).
+        let ingest =
+            sources::IngestAuth::new(&cfg, cfg.http.agent_listen.unwrap_or(cfg.http.listen));
+        let http = start_http(&cfg, &host, &raw_tx, &agent_health, net, syslog_stats, &ingest, &shutdown, &mut tasks)
+            .await?;
         let full: loglynx_collect::http::Refuse = {
             let h = agent_health.clone();
             Arc::new(move || h.refuse_reason())
         };
         addrs.otlp_grpc =
-            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(full), &shutdown, &mut tasks).await?;
+            sources::start_otlp_grpc(&cfg, &host, &raw_tx, Some(full), &ingest, &shutdown, &mut tasks)
+                .await?;
         drop(raw_tx);
         // Reports until the producer is done (it drains after the sources stop).
         let reporter = {
@@ -298,6 +303,7 @@ async fn start_http(
     agent_health: &Arc<AgentHealth>,
     netmon: Option<Arc<loglynx_netmon::MonitorShared>>,
     syslog: Option<Arc<loglynx_collect::syslog::SyslogStats>>,
+    ingest: &sources::IngestAuth,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<Result<()>>,
 ) -> Result<Option<SocketAddr>> {
@@ -310,7 +316,8 @@ async fn start_http(
     )
     .await?;
     let mut state = loglynx_api::IngestState::new(raw_tx.clone(), host.to_string(), &cfg.http);
-    state.auth = crate::sources::api_auth(cfg, addr);
+    state.auth = ingest.auth.clone();
+    state.ingest_limits = ingest.limits.clone();
     let h = agent_health.clone();
     state.refuse = Some(Arc::new(move || h.refuse_reason()));
     state.otlp = sources::otlp_limits(cfg);
