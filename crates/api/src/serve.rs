@@ -8,8 +8,8 @@
 //!   in time (a Tokio timer is set, without which hyper ignores the setting). Its timer only
 //!   starts with the first byte, so the first read is awaited here with the same timeout (a
 //!   client that connects and sends nothing is closed), and a connection with no request in
-//!   progress that moves no byte for as long is closed too (an idle HTTP/2 connection, which
-//!   hyper's HTTP/1 timer does not cover);
+//!   progress and nothing to write that moves no byte for as long is closed too;
+//! - HTTP/1.1 only (TLS offers nothing else through ALPN; plaintext HTTP/2 is refused);
 //! - a response its client stops reading (the socket's send buffer full) for `request_timeout`
 //!   closes the connection: otherwise a client could hold a slot forever by asking for an
 //!   export and never reading it;
@@ -131,15 +131,17 @@ where
 /// Bytes of the first read of a connection.
 const FIRST_READ: usize = 8 << 10;
 
-/// Resolves (saying why) once the connection must be closed: no request in progress and no
-/// byte read or written for `header_read_timeout` (an idle HTTP/2 connection; hyper closes
-/// idle HTTP/1 ones itself), or a response its client has not read for `request_timeout` (the
-/// socket's send buffer full all that time).
+/// Resolves (saying why) once the connection must be closed: no request in progress, nothing
+/// left to write and no byte read or written for `header_read_timeout` (hyper's own timer
+/// covers the same between requests), or a response its client has not read for
+/// `request_timeout` (the socket's send buffer full all that time).
 async fn stuck(a: &Activity, limits: ServeLimits) -> String {
     let tick = limits.header_read_timeout.min(Duration::from_secs(1)).max(Duration::from_millis(50));
     loop {
         tokio::time::sleep(tick).await;
-        if a.in_flight.load(Ordering::Relaxed) == 0 && a.quiet() >= limits.header_read_timeout {
+        // No request in progress, nothing left to write (hyper drops a reply's body once it
+        // has taken its last frame, maybe before the bytes are out), nothing moving.
+        if a.in_flight.load(Ordering::Relaxed) == 0 && a.stalled().is_zero() && a.quiet() >= limits.header_read_timeout {
             return format!("idle for http.header_read_timeout ({:?}) with no request", limits.header_read_timeout);
         }
         if a.stalled() >= limits.request_timeout {
@@ -349,13 +351,18 @@ where
         },
         limit_requests,
     ));
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: TLS offers no other protocol (ALPN), and plaintext HTTP/2 (prior
+    // knowledge) would bring flow control under which a client that stops reading never fills
+    // the socket, so the unread-response rule below could not see it.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    // Closes the connections still open when the shutdown grace is over.
+    let (close_all, closing) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -367,7 +374,7 @@ where
             () = &mut shutdown => break,
         };
         let app = app.clone();
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (builder, watcher, mut closing) = (builder.clone(), graceful.watcher(), closing.clone());
         tokio::spawn(async move {
             // A client that sends nothing holds a connection slot: hyper's header timer only
             // starts once it has read the first bytes, so they are awaited here first.
@@ -394,6 +401,7 @@ where
                     tracing::trace!(%peer, "connection ended: {e}");
                 },
                 why = stuck(&activity, limits) => tracing::debug!(%peer, "connection closed: {why}"),
+                _ = closing.wait_for(|c| *c) => tracing::debug!(%peer, "connection closed: the shutdown's grace is over"),
             }
             drop(permit);
         });
@@ -408,6 +416,7 @@ where
             "connections still open {}s after shutdown began (clients not reading their responses); closing them",
             grace.as_secs()
         );
+        let _ = close_all.send(true);
     }
     Ok(())
 }

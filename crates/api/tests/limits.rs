@@ -261,19 +261,18 @@ async fn clients_that_send_nothing_are_closed_and_free_their_slots() {
     }
 }
 
+/// HTTP/2 is not served (see serve.rs): its preface gets the connection closed at once,
+/// rather than a connection a client could hold without requests.
 #[tokio::test]
-async fn an_idle_http2_connection_is_closed() {
-    let (addr, _rx) = serve(ServeLimits {
-        header_read_timeout: Duration::from_secs(1),
-        ..limits()
-    })
-    .await;
-    // The HTTP/2 connection preface and an empty SETTINGS frame, then nothing: no request.
+async fn an_http2_preface_is_refused() {
+    // The default header timeout (10 s): closed well before it.
+    let (addr, _rx) = serve(limits()).await;
+    // The HTTP/2 connection preface and an empty SETTINGS frame.
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
     assert!(
-        closed_within(&mut s, Duration::from_secs(10)).await,
-        "an HTTP/2 connection without a request stayed open"
+        closed_within(&mut s, Duration::from_secs(3)).await,
+        "an HTTP/2 connection preface got a connection that stayed open"
     );
 }
 
@@ -315,4 +314,31 @@ async fn a_client_that_stops_reading_its_response_is_cut_off_after_the_request_t
         .expect("the next client was not served")
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
+}
+
+#[tokio::test]
+async fn a_whole_reply_read_slowly_is_not_cut_before_the_request_timeout() {
+    // One 32 MiB reply in a single piece: hyper takes the body at once and then writes it out
+    // as the client reads.
+    const SIZE: usize = 32 << 20;
+    let big = axum::Router::new().route("/big", axum::routing::get(|| async { vec![b'y'; SIZE] }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = ServeLimits {
+        header_read_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(60),
+        ..limits()
+    };
+    tokio::spawn(serve_router_with(listener, big, None, limits, std::future::pending()));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).await.unwrap();
+    // A pause longer than the header timeout, well under the request timeout.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut rest)).await.unwrap().unwrap();
+    let all = [&first[..], &rest].concat();
+    let body = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(all.len() - body, SIZE, "the reply was cut");
 }

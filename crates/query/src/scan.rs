@@ -21,6 +21,9 @@ use crate::request::Filter;
 /// a boundary document straddles.
 const STORE_CACHE_BLOCKS: usize = 2;
 
+/// Matches between two calls of a scan's `stop`.
+pub const STOP_EVERY: usize = 1024;
+
 /// What a scan went through.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ScanStats {
@@ -35,13 +38,15 @@ impl QueryEngine {
     /// Calls `visit` with every event of `windows` matching `filter`, each once, window by
     /// window in the snapshot's order and, inside a window, segment by segment (in no
     /// particular order) and in each segment as written. `visit` returns [`ControlFlow::Break`] to stop early (a client
-    /// gone, a shutdown). The filter is checked like search's (a bad query is refused before
-    /// anything is visited); no query budget applies (a scan lasts as long as its visitor
-    /// wants; it stops when the visitor says so).
+    /// gone, a shutdown); `stop` is asked before every segment and every [`STOP_EVERY`]
+    /// matches, so a scan whose matches are rare stops too. The filter is checked like
+    /// search's (a bad query is refused before anything is visited); no query budget applies
+    /// (a scan lasts as long as its caller wants).
     pub fn scan(
         &self,
         windows: &[WindowSnapshot],
         filter: &Filter,
+        stop: &dyn Fn() -> bool,
         mut visit: impl FnMut(Event) -> ControlFlow<()>,
     ) -> Result<ScanStats, QueryError> {
         let p = self.prepare(windows, filter, Timestamp::now())?;
@@ -50,6 +55,9 @@ impl QueryEngine {
             let searcher = &w.searcher;
             let weight = p.query.weight(EnableScoring::disabled_from_searcher(searcher))?;
             for reader in searcher.segment_readers() {
+                if stop() {
+                    return Ok(stats);
+                }
                 let mut docs = weight.scorer(reader, 1.0)?;
                 if docs.doc() == TERMINATED {
                     continue;
@@ -61,7 +69,15 @@ impl QueryEngine {
                 let (ts, ingested) = (fast.date(f::TIMESTAMP)?, fast.date(f::EVENT_INGESTED)?);
                 let alive = reader.alive_bitset();
                 let mut doc = docs.doc();
+                let mut since_check = 0usize;
                 while doc != TERMINATED {
+                    since_check += 1;
+                    if since_check == STOP_EVERY {
+                        since_check = 0;
+                        if stop() {
+                            return Ok(stats);
+                        }
+                    }
                     if alive.is_none_or(|a| a.is_alive(doc)) {
                         let stored: TantivyDocument = store.get(doc)?;
                         let times = (

@@ -52,7 +52,7 @@ fn corpus() -> (Vec<WindowSnapshot>, Vec<Event>) {
 fn scan(windows: &[WindowSnapshot], filter: &Filter) -> (Vec<Event>, ScanStats) {
     let mut out = Vec::new();
     let stats = common::engine()
-        .scan(windows, filter, |e| {
+        .scan(windows, filter, &|| false, |e| {
             out.push(e);
             ControlFlow::Continue(())
         })
@@ -108,7 +108,7 @@ fn the_visitor_stops_the_scan() {
     let (windows, _) = corpus();
     let mut seen = HashSet::new();
     let stats = common::engine()
-        .scan(&windows, &query(""), |e| {
+        .scan(&windows, &query(""), &|| false, |e| {
             seen.insert(e.id);
             if seen.len() == 75 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })
@@ -122,7 +122,7 @@ fn a_bad_query_is_refused_before_anything_is_visited() {
     let (windows, _) = corpus();
     let mut visited = 0;
     let err = common::engine()
-        .scan(&windows, &query("host.name:("), |_| {
+        .scan(&windows, &query("host.name:("), &|| false, |_| {
             visited += 1;
             ControlFlow::Continue(())
         })
@@ -131,3 +131,18 @@ fn a_bad_query_is_refused_before_anything_is_visited() {
     assert_eq!(visited, 0);
 }
 
+
+#[test]
+fn the_stop_check_ends_a_scan_whose_matches_never_reach_the_visitor() {
+    let (windows, _) = corpus();
+    let asked = std::cell::Cell::new(0);
+    let stats = common::engine()
+        .scan(&windows, &query(""), &|| {
+            asked.set(asked.get() + 1);
+            asked.get() > 2
+        }, |_| ControlFlow::Continue(()))
+        .unwrap();
+    // Asked before each segment: two segments scanned, stopped before the third.
+    assert_eq!(asked.get(), 3);
+    assert!(stats.events > 0 && stats.events < 160, "{stats:?}");
+}

@@ -188,7 +188,11 @@ fn stream(
 ) -> bool {
     let mut chunk = Vec::with_capacity(CHUNK + 4096);
     let mut stopped = None;
-    let scanned = engine.scan(windows, &filter, |e| {
+    // Also asked between segments and every few matches: a scan whose matches are rare must
+    // see a shutdown or a client gone too.
+    let (closing, client) = (shutdown.clone(), tx.clone());
+    let stop = move || *closing.borrow() || client.is_closed();
+    let scanned = engine.scan(windows, &filter, &stop, |e| {
         if serde_json::to_writer(&mut chunk, &e).is_ok() {
             chunk.push(b'\n');
         }
@@ -204,6 +208,11 @@ fn stream(
             }
         }
     });
+    if stopped.is_none() && *shutdown.borrow() {
+        stopped = Some(Gone::Closing);
+    } else if stopped.is_none() && tx.is_closed() {
+        stopped = Some(Gone::Client);
+    }
     let last = match (scanned, stopped) {
         (Ok(_), None) => deliver(&rt, tx, &mut shutdown, Bytes::from(chunk)),
         (Ok(_), Some(why)) => Err(why),
