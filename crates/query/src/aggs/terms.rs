@@ -45,7 +45,7 @@ impl QueryEngine {
             });
         }
         let cap = crate::budget::max_distinct_terms();
-        let (total, counts, error) = self.value_counts(windows, &req.filter, &req.field, Some(cap))?;
+        let (total, counts, error) = self.value_counts(windows, &req.filter, &req.field, cap)?;
         let mut all: Vec<(Key, u64)> = counts.into_iter().collect();
         all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         all.truncate(size);
@@ -68,16 +68,15 @@ impl QueryEngine {
     }
 
     /// The number of matching events and the count of every value of `field` among them, over
-    /// all windows (what terms, cardinality and the numeric stats are made from). With `cap`,
-    /// at most that many values are kept (the most frequent; see the module) and the third
+    /// all windows, at most `cap` values kept (the most frequent; see the module); the third
     /// item bounds the error: no value's count (kept or dropped) is short by more than that
     /// (the sum, over every pruning, of the largest count it dropped; 0: exact).
-    pub(super) fn value_counts(
+    fn value_counts(
         &self,
         windows: &[WindowSnapshot],
         filter: &crate::request::Filter,
         field: &str,
-        cap: Option<usize>,
+        cap: usize,
     ) -> Result<(u64, HashMap<Key, u64>, u64), QueryError> {
         let column = self.terms_column(field)?;
         let p = self.prepare(windows, filter, Timestamp::now())?;
@@ -93,7 +92,7 @@ impl QueryEngine {
             }
             _ => None,
         };
-        let cap = cap.unwrap_or(usize::MAX).max(1);
+        let cap = cap.max(1);
         let collector = TermCounts { column, cap };
         let mut counts: HashMap<Key, u64> = HashMap::new();
         let mut total = 0u64;
@@ -219,7 +218,7 @@ pub(super) enum TermsColumn {
 
 /// A counted value: text, or a number (ordered numerically on ties).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(super) enum Key {
+enum Key {
     Num(u64),
     Str(String),
 }
