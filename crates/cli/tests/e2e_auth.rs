@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
-use support::{Server, BIN};
+use support::{add_key, Server, BIN};
 
 fn loglynx(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).output().expect("run loglynx");
@@ -19,15 +19,6 @@ fn loglynx(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn add_key(data: &str, name: &str, scope: &str) -> String {
-    let (code, out, err) = loglynx(&["keys", "add", name, "--scope", scope, "--data-dir", data]);
-    assert_eq!(code, 0, "keys add failed: {err}");
-    assert!(err.contains("not shown again"), "{err}");
-    let key = out.trim().to_string();
-    assert!(key.starts_with("llx_") && key.len() > 50, "{key:?}");
-    key
 }
 
 fn status(rb: reqwest::blocking::RequestBuilder) -> u16 {

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{otel_send as send, otel_send_with, pyenv_python, Server, BIN};
+use support::{add_key, otel_send as send, otel_send_with, pyenv_python, Server, BIN};
 
 #[test]
 fn python_sdk_logs_over_http_and_grpc_are_searchable_with_their_context() {
@@ -144,12 +144,6 @@ fn bad_input(server: &Server) {
     assert!(health.status().is_success());
 }
 
-fn keys(args: &[&str]) -> String {
-    let out = Command::new(BIN).arg("keys").args(args).output().expect("run loglynx keys");
-    assert!(out.status.success(), "keys {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Issue 11: OTLP/gRPC used to check only `http.auth_token`, so with API keys (and no token)
 /// an export without any credential was stored. Now, as on the HTTP ingest routes: without a
 /// key or with a wrong one `UNAUTHENTICATED`, with a `read` key `PERMISSION_DENIED`, nothing of
@@ -160,8 +154,8 @@ fn grpc_exports_follow_the_api_keys() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
-    let admin = keys(&["add", "ops", "--scope", "admin", "--data-dir", data_s]);
-    let read = keys(&["add", "analyst", "--scope", "read", "--data-dir", data_s]);
+    let admin = add_key(data_s, "ops", "admin");
+    let read = add_key(data_s, "analyst", "read");
     let log_path = dir.path().join("server.log");
     let mut cmd = Command::new(BIN);
     cmd.stderr(fs::File::create(&log_path).unwrap());
@@ -177,7 +171,7 @@ fn grpc_exports_follow_the_api_keys() {
         .expect("the otlp grpc address line");
     let endpoint = format!("http://{grpc}");
     // Added while the server runs: picked up without a restart.
-    let ingest = keys(&["add", "shipper", "--scope", "ingest", "--data-dir", data_s]);
+    let ingest = add_key(data_s, "shipper", "ingest");
     let bearer = |k: &str| format!("Bearer {k}");
     let last = if ingest.ends_with('x') { 'y' } else { 'x' };
     let wrong = format!("{}{last}", &ingest[..ingest.len() - 1]);
@@ -195,7 +189,7 @@ fn grpc_exports_follow_the_api_keys() {
     refused("grpc-wrongkey", Some(&bearer(&wrong)), "UNAUTHENTICATED");
     refused("grpc-readkey", Some(&bearer(&read)), "PERMISSION_DENIED");
     accepted("grpc-ingestkey", &ingest);
-    keys(&["revoke", "shipper", "--data-dir", data_s]);
+    support::keys(&["revoke", "shipper", "--data-dir", data_s]);
     refused("grpc-revoked", Some(&bearer(&ingest)), "UNAUTHENTICATED");
     // The admin key passes; its records, sent last, show that the pipeline got this far.
     accepted("grpc-adminkey", &admin);
@@ -247,8 +241,8 @@ fn grpc_exports_share_the_keys_ingest_rate_and_say_when_to_retry() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
-    let key = keys(&["add", "shipper", "--scope", "ingest", "--data-dir", data_s]);
-    let admin = keys(&["add", "ops", "--scope", "admin", "--data-dir", data_s]);
+    let key = add_key(data_s, "shipper", "ingest");
+    let admin = add_key(data_s, "ops", "admin");
     let config = dir.path().join("loglynx.toml");
     fs::write(&config, "[http]\ningest_rate = 10\n").unwrap();
     let server = Server::start(

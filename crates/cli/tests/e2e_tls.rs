@@ -47,9 +47,7 @@ fn https_server_cli_clients_with_ca_cert_and_secure_cookies() {
     let (ca, cert, key) = certificates(dir.path());
     let data = dir.path().join("data");
     let data_s = data.to_str().unwrap();
-    let (code, out, err) = loglynx(&["keys", "add", "ops", "--scope", "admin", "--data-dir", data_s]);
-    assert_eq!(code, 0, "{err}");
-    let api_key = out.trim().to_string();
+    let api_key = support::add_key(data_s, "ops", "admin");
 
     let (_server, ready) = start_proc_with_ready_line(
         "loglynx run (tls)",

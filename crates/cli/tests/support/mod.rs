@@ -19,6 +19,28 @@ pub mod tls_proxy;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_loglynx");
 
+/// `loglynx keys ARGS...` (add, list, revoke), which must succeed: its standard output.
+pub fn keys(args: &[&str]) -> String {
+    let out = Command::new(BIN).arg("keys").args(args).output().expect("run loglynx keys");
+    assert!(out.status.success(), "keys {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A new key `name` with `scope` in the key file of `data_dir`, as `loglynx keys add` prints it
+/// once (and says so on stderr).
+pub fn add_key(data_dir: &str, name: &str, scope: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["keys", "add", name, "--scope", scope, "--data-dir", data_dir])
+        .output()
+        .expect("run loglynx keys add");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "keys add failed: {err}");
+    assert!(err.contains("not shown again"), "{err}");
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(key.starts_with("llx_") && key.len() > 50, "{key:?}");
+    key
+}
+
 /// A running `loglynx run`; SIGKILLed when dropped.
 pub struct Server {
     pub child: Child,
