@@ -69,7 +69,13 @@ fn json_reports_count_this_processs_bytes_and_ctrl_c_stops_it_at_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3)); // attached by then (the first report is at 60 s)
+    // Ready once its SIGINT handler is in place (installed after the programs are attached):
+    // bit 2 (SIGINT) of the caught-signals mask in /proc.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !caught_sigint(child.id()) {
+        assert!(Instant::now() < deadline, "netperf did not install its SIGINT handler within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let asked = Instant::now();
     support::signal(child.id(), "INT");
     let status = loop {
@@ -81,3 +87,16 @@ fn json_reports_count_this_processs_bytes_and_ctrl_c_stops_it_at_once() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// Whether process `pid` catches SIGINT (`SigCgt` of /proc/PID/status).
+fn caught_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (SIGINT - 1)) != 0)
+}
+
+/// SIGINT's number on Linux.
+const SIGINT: u32 = 2;
