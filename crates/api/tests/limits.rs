@@ -16,16 +16,15 @@ use tokio::sync::mpsc;
 async fn serve(limits: ServeLimits) -> (SocketAddr, mpsc::Receiver<loglynx_core::RawBatch>) {
     let (tx, rx) = mpsc::channel(16);
     let state = IngestState::new(tx, "test".into(), &HttpConfig::default());
+    (serve_app(ingest_router(state, None), limits).await, rx)
+}
+
+/// Serves `app` within `limits` on 127.0.0.1:0 until the test ends.
+async fn serve_app(app: axum::Router, limits: ServeLimits) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_router_with(
-        listener,
-        ingest_router(state, None),
-        None,
-        limits,
-        std::future::pending(),
-    ));
-    (addr, rx)
+    tokio::spawn(serve_router_with(listener, app, None, limits, std::future::pending()));
+    addr
 }
 
 fn limits() -> ServeLimits {
@@ -286,14 +285,12 @@ async fn a_client_that_stops_reading_its_response_is_cut_off_after_the_request_t
             axum::body::Body::from_stream(futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone())))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let limits = ServeLimits {
         request_timeout: Duration::from_secs(2),
         max_connections: 1,
         ..limits()
     };
-    tokio::spawn(serve_router_with(listener, endless, None, limits, std::future::pending()));
+    let addr = serve_app(endless, limits).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /big HTTP/1.1\r\nhost: localhost\r\n\r\n").await.unwrap();
     let mut first = [0u8; 1024];
@@ -322,14 +319,12 @@ async fn a_whole_reply_read_slowly_is_not_cut_before_the_request_timeout() {
     // as the client reads.
     const SIZE: usize = 32 << 20;
     let big = axum::Router::new().route("/big", axum::routing::get(|| async { vec![b'y'; SIZE] }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let limits = ServeLimits {
         header_read_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(60),
         ..limits()
     };
-    tokio::spawn(serve_router_with(listener, big, None, limits, std::future::pending()));
+    let addr = serve_app(big, limits).await;
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /big HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").await.unwrap();
     let mut first = [0u8; 1024];
