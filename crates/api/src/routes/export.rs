@@ -85,14 +85,7 @@ pub(crate) async fn export(
             }
         }
     }));
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")),
-            (HeaderName::from_static("x-total-count"), HeaderValue::from(total)),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(ndjson(total, body))
 }
 
 /// The export of `serve` as root: the exact count from every leaf, then pages of the root's
@@ -146,14 +139,19 @@ async fn through_root(root: std::sync::Arc<loglynx_search::Root>, filter: Filter
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
     }));
-    Ok((
+    Ok(ndjson(total, body))
+}
+
+/// The export's answer: NDJSON with the number of lines to expect in `X-Total-Count`.
+fn ndjson(total: u64, body: Body) -> Response {
+    (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson")),
             (HeaderName::from_static("x-total-count"), HeaderValue::from(total)),
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// `partition 3 offsets 0..120 (leaf 10.0.0.2:7000: unreachable), ...` (the first few).
