@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_tool cargo "install Rust (https://rustup.rs)"
 ensure_tool node "install Node.js 20 or newer"
-ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev libsystemd-dev
+ensure_apt build-essential pkg-config libssl-dev chromium clang llvm libbpf-dev libsystemd-dev nftables
 # The journald test writes its journal with systemd-journal-remote (no running journald needed).
 ensure_apt systemd-journal-remote
 # Programs the tests run that a minimal Debian image lacks: `ip` (network namespaces of the

@@ -7,6 +7,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -586,6 +587,114 @@ test("network page: a process and peer's RTT and retransmit-rate baselines besid
   assert.ok(Number(await page.getAttribute("#net-perf-rate-chart", "data-above")) >= based.retransmit_above_baseline);
   assert.match(await page.textContent("#net-perf-rate-chart .u-legend"), /python3 → 127\.0\.0\.1 baseline/);
   await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-baseline.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// A client streaming 1000-byte writes (about 500 segments a second) to a server thread that
+// reads them, printing the server's port. It runs inside a network namespace of its own where
+// the test drops a share of the segments reaching that port (nftables on the input hook, after
+// they were sent: this kernel has no sch_netem), so the retransmits are the test's own and no
+// other socket of the host is touched. The stream keeps going through losses (SACK recovers
+// them), so every interval still has the 100 segments the rule wants.
+const STREAMER = `
+import socket, threading, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+c = socket.create_connection(srv.getsockname())
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s, _a = srv.accept()
+def drain():
+    while s.recv(65536):
+        pass
+threading.Thread(target=drain, daemon=True).start()
+print("steady", srv.getsockname()[1], flush=True)
+while True:
+    c.sendall(b"x" * 1000)
+    time.sleep(0.002)
+`;
+
+/** `nft` inside namespace `ns`; throws with nft's own message. */
+function nftIn(ns, ...args) {
+  return execFileSync("ip", ["netns", "exec", ns, "nft", ...args], { encoding: "utf8" });
+}
+
+test("network page: a lossy link lifts a pair's retransmit rate above its baseline, marked in the table and the chart, and alerted", async () => {
+  const ns = `llx-e2e-loss-${process.pid}`;
+  execFileSync("ip", ["netns", "add", ns]);
+  cleanups.push(async () => execFileSync("ip", ["netns", "del", ns]));
+  execFileSync("ip", ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
+  const server = await startPerfServer();
+  const { page, errors } = await newPage();
+  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
+  const since = new Date(Date.now() - 15 * 60_000).toISOString();
+  const pair = (h) => h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
+  const history = async (end) =>
+    getApi(server.base, `network/perf/history?${new URLSearchParams({ start: since, end, buckets: "60", size: "50" })}`);
+
+  // A clean link first: the pair's baseline is its usual (near zero) retransmit rate.
+  const steady = launch("ip", ["netns", "exec", ns, "python3", "-c", STREAMER]);
+  cleanups.push(steady.stop);
+  const port = (
+    await waitFor("the steady talker's port", () => {
+      if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
+      return /steady (\d+)/.exec(steady.output());
+    })
+  )[1];
+  await waitFor("a retransmit-rate baseline for python3 -> 127.0.0.1", async () => {
+    if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
+    const g = pair(await history(new Date().toISOString()));
+    return typeof g?.retransmit_baseline_rate === "number";
+  });
+  const clean = pair(await history(new Date().toISOString()));
+  assert.equal(clean.retransmit_above_baseline, 0, `no interval above the baseline on a clean link: ${JSON.stringify(clean)}`);
+
+  // Then one segment in twenty towards the server's port is dropped: the rate jumps well above
+  // the baseline (rule: at least 100 segments, 2x the baseline and 1 point higher).
+  nftIn(ns, "add", "table", "inet", "llxloss");
+  nftIn(ns, "add", "chain", "inet", "llxloss", "in", "{ type filter hook input priority 0 ; }");
+  nftIn(ns, "add", "rule", "inet", "llxloss", "in", "tcp", "dport", port, "numgen", "random", "mod", "20", "==", "0", "counter", "drop");
+  await waitFor("intervals of python3 -> 127.0.0.1 above its retransmit baseline", async () => {
+    if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
+    const g = pair(await history(new Date().toISOString()));
+    return g?.retransmit_above_baseline >= 2;
+  });
+  const dropped = Number(/packets (\d+)/.exec(nftIn(ns, "list", "table", "inet", "llxloss"))?.[1]);
+  assert.ok(dropped > 0, "nftables dropped no segment");
+  await steady.stop();
+
+  // A fixed range, read until two reads agree (the last summaries are being stored).
+  const end = new Date().toISOString();
+  let lossy;
+  await waitFor("a stable history of the pair", async () => {
+    const g = pair(await history(end));
+    const same = lossy && JSON.stringify(lossy) === JSON.stringify(g);
+    lossy = g;
+    return same;
+  });
+  assert.ok(lossy.retransmits > 0 && lossy.retransmit_rate > lossy.retransmit_baseline_rate, JSON.stringify(lossy));
+  const flagged = lossy.series.filter((p) => p.retransmit_above_baseline > 0);
+  assert.ok(flagged.length >= 1, JSON.stringify(lossy.series));
+  assert.equal(flagged.reduce((n, p) => n + p.retransmit_above_baseline, 0), lossy.retransmit_above_baseline);
+  for (const p of flagged) assert.ok(p.retransmit_rate > p.retransmit_baseline_rate, JSON.stringify(p));
+
+  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(since)}&end=${encodeURIComponent(end)}&view=network`);
+  await page.reload();
+  await page.waitForSelector(histRow);
+  const v = await rowValues(page, histRow);
+  assert.equal(v.rate_above, String(lossy.retransmit_above_baseline));
+  assert.equal(v.rate, String(lossy.retransmit_rate));
+  assert.ok(await page.$eval(histRow, (tr) => tr.classList.contains("rate-above-baseline")), "the row is not marked above its baseline");
+  assert.equal((await page.textContent(`${histRow} td[data-k="rate_above"]`)).trim(), `${lossy.retransmit_above_baseline} ▲`);
+  assert.ok(Number(await page.getAttribute("#net-perf-rate-chart", "data-above")) >= lossy.retransmit_above_baseline);
+
+  // Two flagged intervals within 5 minutes raise tcp_retransmit_rate_high for the service and peer.
+  await page.goto(`${server.base}/ui/#start=now-15m&view=network`);
+  await page.reload();
+  await waitFor("the retransmit-rate alert row", async () => {
+    const rows = await page.$$eval("#net-alerts tr", (rs) => rs.map((r) => r.textContent));
+    return rows.some((r) => r.includes("tcp_retransmit_rate_high") && r.includes("python3"));
+  });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, "network-perf-retransmits.png"), fullPage: true });
   assert.deepEqual(errors, []);
   await page.close();
 });
