@@ -24,7 +24,12 @@ ensure_apt gcc bpftrace
 mkdir -p "$OUT"
 gcc -O2 -pthread -o "$OUT/stream" bench/netperf/stream.c
 
-cpu_secs() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+# CPU seconds of every live thread of process $1 so far, to the nanosecond: the sum of the first
+# field of /proc/<pid>/task/*/schedstat (time on a CPU, user and kernel). /proc/<pid>/stat counts
+# in clock ticks (10 ms), too coarse for a tracer that uses a few tens of milliseconds a minute.
+# A thread that ends between two reads takes its time with it: both tracers keep their threads
+# for their whole run. A thread ending while it is read is skipped, not an error.
+cpu_secs() { { cat /proc/"$1"/task/*/schedstat 2>/dev/null || :; } | awk '{ns += $1} END {printf "%.4f", ns / 1e9}'; }
 wait_for() {
   for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   echo "tracer did not start: $(head -5 "$1")" >&2; return 1
@@ -62,7 +67,7 @@ run() {
     cpu1=$(cpu_secs "$pid")
     kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   fi
-  local tcpu; tcpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')
+  local tcpu; tcpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.4f", b-a}')
   [ "$name" = none ] && tcpu=-
   printf '| %s | %s | %s | %s | %s | %s |\n' "$round" "$mode" "$name" "$gbit" "$scpu" "$tcpu" >> "$OUT/table.md"
   log "round $round $mode $name: $gbit Gbit/s, stream cpu ${scpu}s, tracer cpu ${tcpu}s"

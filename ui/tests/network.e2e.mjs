@@ -308,6 +308,31 @@ async function getApi(base, path) {
   return r.json();
 }
 
+/**
+ * The pair's history once it has read the same for 1.5 s: the summaries of the range's last
+ * seconds arrive one a second and are stored with the next commit, so two reads a few
+ * milliseconds apart could agree before the last one is in.
+ */
+async function stableHistory(read) {
+  let last = null;
+  let since = 0;
+  let stable = null;
+  await waitFor("a stable history of the pair", async () => {
+    const g = await read();
+    const text = JSON.stringify(g);
+    if (g && text === last && Date.now() - since >= 1500) {
+      stable = g;
+      return true;
+    }
+    if (text !== last) {
+      last = text;
+      since = Date.now();
+    }
+    return false;
+  });
+  return stable;
+}
+
 /** The cells' data-value of a row, keyed by data-k. */
 async function rowValues(page, sel) {
   return page.$$eval(`${sel} td[data-k]`, (tds) => Object.fromEntries(tds.map((t) => [t.dataset.k, t.dataset.value ?? t.textContent])));
@@ -549,13 +574,7 @@ test("network page: a process and peer's RTT and retransmit-rate baselines besid
   await steady.stop();
   // A fixed range, read until two reads agree (the last summaries are being stored).
   const end = new Date().toISOString();
-  let based;
-  await waitFor("a stable history of the pair", async () => {
-    const g = pair(await history(end));
-    const same = based && JSON.stringify(based) === JSON.stringify(g);
-    based = g;
-    return same;
-  });
+  const based = await stableHistory(() => history(end).then(pair));
   assert.ok(based.rtt_mean_us > 0 && based.rtt_baseline_mean_us > 0, JSON.stringify(based));
   const withBase = based.series.filter((p) => p.rtt_baseline_mean_us !== null);
   assert.ok(withBase.length >= 1 && withBase.every((p) => p.rtt_samples > 0), JSON.stringify(based.series));
@@ -664,13 +683,7 @@ test("network page: a lossy link lifts a pair's retransmit rate above its baseli
 
   // A fixed range, read until two reads agree (the last summaries are being stored).
   const end = new Date().toISOString();
-  let lossy;
-  await waitFor("a stable history of the pair", async () => {
-    const g = pair(await history(end));
-    const same = lossy && JSON.stringify(lossy) === JSON.stringify(g);
-    lossy = g;
-    return same;
-  });
+  const lossy = await stableHistory(() => history(end).then(pair));
   assert.ok(lossy.retransmits > 0 && lossy.retransmit_rate > lossy.retransmit_baseline_rate, JSON.stringify(lossy));
   const flagged = lossy.series.filter((p) => p.retransmit_above_baseline > 0);
   assert.ok(flagged.length >= 1, JSON.stringify(lossy.series));

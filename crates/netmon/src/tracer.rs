@@ -26,6 +26,27 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/tcpstates.bpf.o");
 /// transitions/s on a 2-core machine with JSON output; 16 MiB dropped none (see BENCHMARKS.md).
 pub const DEFAULT_RING_BUFFER_BYTES: u32 = 16 << 20;
 
+/// Slots of the per-CPU arrays of drop reasons and reset reasons (`REASONS` and the reset array
+/// in bpf/tcpstates.bpf.c): a reason at or beyond the last slot is counted in the last slot.
+const DROP_REASON_SLOTS: u32 = 1024;
+const RESET_REASON_SLOTS: u32 = 256;
+
+/// The slots of a reason array worth reading: those of the reasons the kernel names (its
+/// tracepoint's list, every value of its enum) and the last one, where a reason past the array
+/// (a subsystem's own drop reasons, numbered from 1 << 16) is counted. All of them when the
+/// names could not be read. A snapshot reads ~130 of the 1024 drop-reason slots on Linux 6.18
+/// instead of all: the kernel copies each slot once per CPU, which was most of `netperf`'s CPU.
+fn reason_slots(
+    names: &std::collections::HashMap<u32, String>,
+    slots: u32,
+) -> Vec<std::ops::Range<u32>> {
+    let last = slots - 1;
+    match names.keys().filter(|k| **k < last).max() {
+        Some(max) => vec![0..max + 1, last..slots],
+        None => vec![0..slots],
+    }
+}
+
 /// How to start the tracer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracerConfig {
@@ -572,11 +593,19 @@ impl Tracer {
             (0u32..).zip(sums).filter(|(_, sum)| *sum > 0).collect()
         };
         let drops = perf::counts(
-            non_zero(self.per_cpu_sums("drop_reasons", 1024)?),
+            non_zero(self.per_cpu_sums(
+                "drop_reasons",
+                DROP_REASON_SLOTS,
+                &reason_slots(&self.drop_names, DROP_REASON_SLOTS),
+            )?),
             &self.drop_names,
         );
         let resets = perf::counts(
-            non_zero(self.per_cpu_sums("rst_reasons", 256)?),
+            non_zero(self.per_cpu_sums(
+                "rst_reasons",
+                RESET_REASON_SLOTS,
+                &reason_slots(&self.reset_names, RESET_REASON_SLOTS),
+            )?),
             &self.reset_names,
         );
         let per_owner: HashMap<_, OwnerDropKeyRaw, u64> = HashMap::try_from(map("owner_drops")?)
@@ -585,7 +614,7 @@ impl Tracer {
             per_owner.iter().filter_map(|r| r.ok()).collect(),
             &self.drop_names,
         );
-        let slots = self.per_cpu_sums("drops", 6)?;
+        let slots = self.per_cpu_sums("drops", 6, &[0..6])?;
         Ok(PerfSnapshot {
             processes,
             rtt: hist,
@@ -598,30 +627,47 @@ impl Tracer {
         })
     }
 
-    /// Slots `0..slots` of the per-CPU `u64` array `name`, each summed over the CPUs: one
-    /// batch lookup (`percpu.rs`), or one lookup per slot where the kernel has no batch
-    /// lookup for arrays (before Linux 5.6).
-    fn per_cpu_sums(&self, name: &str, slots: u32) -> Result<Vec<u64>> {
+    /// Slots `0..slots` of the per-CPU `u64` array `name`, each summed over the CPUs; only the
+    /// slots in `ranges` are read (the others are 0 in the answer): one batch lookup per range
+    /// (`percpu.rs`), or one lookup per slot where the kernel has no batch lookup for arrays
+    /// (before Linux 5.6).
+    fn per_cpu_sums(
+        &self,
+        name: &str,
+        slots: u32,
+        ranges: &[std::ops::Range<u32>],
+    ) -> Result<Vec<u64>> {
         use std::os::fd::AsFd;
         let map = self
             .bpf
             .map(name)
             .ok_or_else(|| NetmonError::MissingInObject(format!("map {name}")))?;
+        let mut out = vec![0u64; slots as usize];
+        let ranges: Vec<std::ops::Range<u32>> = ranges
+            .iter()
+            .map(|r| r.start.min(slots)..r.end.min(slots))
+            .filter(|r| !r.is_empty())
+            .collect();
         if let aya::maps::Map::PerCpuArray(data) = map {
             let fd = data.fd().as_fd().as_raw_fd();
-            if let Ok(sums) = crate::percpu::sums(fd, slots, self.cpus) {
-                return Ok(sums);
+            let read: std::io::Result<()> = ranges.iter().try_for_each(|r| {
+                let sums = crate::percpu::sums(fd, r.start, r.len() as u32, self.cpus)?;
+                out[r.start as usize..r.end as usize].copy_from_slice(&sums);
+                Ok(())
+            });
+            if read.is_ok() {
+                return Ok(out);
             }
         }
         let arr: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(|e| ebpf_err(&format!("open map {name}"), e))?;
-        (0..slots)
-            .map(|i| {
-                arr.get(&i, 0)
-                    .map(|v| v.iter().sum())
-                    .map_err(|e| ebpf_err(&format!("read map {name}"), e))
-            })
-            .collect()
+        for i in ranges.into_iter().flatten() {
+            out[i as usize] = arr
+                .get(&i, 0)
+                .map(|v| v.iter().sum())
+                .map_err(|e| ebpf_err(&format!("read map {name}"), e))?;
+        }
+        Ok(out)
     }
 
     /// Deletes the performance counters of the owners in `pids` (per owner, per owner and
@@ -682,6 +728,26 @@ impl Tracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reason_slots_cover_the_named_reasons_and_the_overflow_slot() {
+        let names = |ks: &[u32]| {
+            ks.iter()
+                .map(|k| (*k, format!("R{k}")))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        assert_eq!(
+            reason_slots(&names(&[0, 2, 130]), 1024),
+            vec![0..131, 1023..1024]
+        );
+        // a name at or past the overflow slot adds nothing: that slot is read anyway
+        assert_eq!(
+            reason_slots(&names(&[5, 1023, 70_000]), 1024),
+            vec![0..6, 1023..1024]
+        );
+        // no names (tracefs unreadable): every slot
+        assert_eq!(reason_slots(&names(&[]), 256), vec![0..256]);
+    }
 
     #[test]
     fn capability_checks() {
