@@ -30,11 +30,12 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"## search while ingesting: {r['events']:,} events, max {r['max_rate']:,} ev/s, "
       f"loaded at {r['rate_share']:.0%} (achieved {r['loaded_rate']:,} ev/s)\n")
-print("| shape | idle p50 / p95 ms | loaded p50 / p95 ms | p95 loaded/idle |")
-print("|---|---:|---:|---:|")
+print("| shape | idle p50 / p95 ms | loaded p50 / p95 ms | p95 loaded/idle | server's own p95 ms, idle / loaded |")
+print("|---|---:|---:|---:|---:|")
+srv = lambda x: f"{x['server_p95_ms']:.2f}" if "server_p95_ms" in x else "-"
 for s, l in r["loaded"].items():
     i = r["idle"][s]
-    print(f"| {s} | {i['p50_ms']:.1f} / {i['p95_ms']:.1f} | {l['p50_ms']:.1f} / {l['p95_ms']:.1f} | {r['p95_ratio'][s]}x |")
+    print(f"| {s} | {i['p50_ms']:.1f} / {i['p95_ms']:.1f} | {l['p50_ms']:.1f} / {l['p95_ms']:.1f} | {r['p95_ratio'][s]}x | {srv(i)} / {srv(l)} |")
 print(f"\nload avg start/end: {r['load_start']} / {r['load_end']}")
 PY
 rm -rf "$DATA" "$WORK/live.log"

@@ -152,6 +152,7 @@ class Loglynx:
         self.t_ready = None
         threading.Thread(target=self._read_stdout, daemon=True).start()
         self.conn = None
+        self.last_server_ms = None
 
     def _read_stdout(self):
         for line in self.proc.stdout:
@@ -179,6 +180,9 @@ class Loglynx:
                 resp = self.conn.getresponse()
                 body = resp.read()
                 dt = time.perf_counter() - t0
+                # The server's own time for the answer (Server-Timing: app;dur=<ms>), if it says.
+                timing = resp.getheader("server-timing") or ""
+                self.last_server_ms = float(timing[len("app;dur="):]) if timing.startswith("app;dur=") else None
                 if resp.status != 200:
                     raise SystemExit(f"GET {url} -> {resp.status}: {body[:300]!r}")
                 return json.loads(body), dt
@@ -415,21 +419,24 @@ def cmd_loglynx_search(a):
     print()
 
 
-def shapes_of(ll, host, took):
-    """The five query shapes of loglynx-search as callables over one connection."""
-    def mk(path, key, **params):
+def shapes_of(ll, host, took, server=None):
+    """The five query shapes of loglynx-search as callables over one connection; with `server`
+    (a dict), each call appends the server's own milliseconds to server[shape]."""
+    def mk(name, path, key, **params):
         def f():
             body, _dt = ll.get(path, **params)
             took.append(body.get("took_ms"))
+            if server is not None and ll.last_server_ms is not None:
+                server.setdefault(name, []).append(ll.last_server_ms)
             return body.get(key) if key != "buckets" else [
                 (b["value"], b["count"]) for b in body["buckets"]][:10]
         return f
     return {
-        "term": mk("/api/v1/search", "total", q=QUERIES["term"], limit=20),
-        "phrase": mk("/api/v1/search", "total", q=QUERIES["phrase"], limit=20),
-        "filter": mk("/api/v1/search", "total", q=QUERIES["filter"].format(host=host), limit=20),
-        "histogram": mk("/api/v1/histogram", "total", q=QUERIES["histogram"], buckets=60),
-        "terms": mk("/api/v1/terms", "buckets", q="*", field="host.name", size=10),
+        "term": mk("term", "/api/v1/search", "total", q=QUERIES["term"], limit=20),
+        "phrase": mk("phrase", "/api/v1/search", "total", q=QUERIES["phrase"], limit=20),
+        "filter": mk("filter", "/api/v1/search", "total", q=QUERIES["filter"].format(host=host), limit=20),
+        "histogram": mk("histogram", "/api/v1/histogram", "total", q=QUERIES["histogram"], buckets=60),
+        "terms": mk("terms", "/api/v1/terms", "buckets", q="*", field="host.name", size=10),
     }
 
 
@@ -460,8 +467,12 @@ def cmd_loglynx_live(a):
     took = []
     res = {"tool": "loglynx", "events": len(lines), "max_rate": round(max_rate),
            "rate_share": a.rate_share, "idle": {}, "loaded": {}, "load_start": loadavg()}
-    for name, fn in shapes_of(ll, a.host, took).items():
+    idle_server = {}
+    for name, fn in shapes_of(ll, a.host, took, idle_server).items():
         res["idle"][name] = time_runs(fn, a.runs, a.warmup, a.budget)
+        server_ms = idle_server.get(name, [])[a.warmup:]
+        if server_ms:
+            res["idle"][name]["server_p95_ms"] = round(pct(server_ms, 95), 3)
         log(f"idle {name}: p50 {res['idle'][name]['p50_ms']} ms, p95 {res['idle'][name]['p95_ms']} ms")
     rate = a.rate_share * max_rate
     done = multiprocessing.get_context("fork").Event()
@@ -491,7 +502,8 @@ def cmd_loglynx_live(a):
     # Time the shapes in turn for as long as the appender runs, once new events are searchable.
     while ll.count() <= half:
         time.sleep(0.1)
-    shapes = shapes_of(ll, a.host, took)
+    loaded_server = {}
+    shapes = shapes_of(ll, a.host, took, loaded_server)
     samples = {name: [] for name in shapes}
     while not done.is_set():
         if not appender.is_alive() and not done.is_set():
@@ -506,6 +518,8 @@ def cmd_loglynx_live(a):
             raise SystemExit(f"only {len(times)} loaded runs of {name}: use a larger --n")
         res["loaded"][name].update(runs=len(times), p50_ms=round(pct(times, 50) * 1000, 2),
                                    p95_ms=round(pct(times, 95) * 1000, 2))
+        if loaded_server.get(name):
+            res["loaded"][name]["server_p95_ms"] = round(pct(loaded_server[name], 95), 3)
         log(f"loaded {name}: p50 {res['loaded'][name]['p50_ms']} ms, p95 "
             f"{res['loaded'][name]['p95_ms']} ms ({len(times)} runs)")
     while ll.count() < len(lines):

@@ -20,18 +20,26 @@ use tokio::sync::Semaphore;
 
 use crate::state::DEFAULT_MAX_STREAMS;
 
-/// Middleware: counts every answered request by route template and status.
+/// Middleware: counts every answered request by route template and status, and says in a
+/// `Server-Timing` header (W3C; browsers' developer tools show it) how long the server took to
+/// produce the response head, in milliseconds with microseconds: `took_ms` in search bodies is
+/// whole milliseconds, too coarse to tell a 0.4 ms query from a slow client.
 pub(crate) async fn track(
     State(metrics): State<HttpMetrics>,
     req: Request,
     next: Next,
 ) -> Response {
+    let started = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    let dur_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("app;dur={dur_ms:.3}")) {
+        resp.headers_mut().insert("server-timing", v);
+    }
     HttpRequestServed {
         route: &route,
         status: resp.status().as_u16(),

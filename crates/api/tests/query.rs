@@ -93,6 +93,32 @@ async fn search_histogram_terms_and_fields() {
     assert_eq!(kind("process.pid").as_deref(), Some("numeric"));
 }
 
+/// Every answer says how long the server took (`Server-Timing: app;dur=<ms>`), to the
+/// microsecond, and never more than the client waited for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_say_how_long_the_server_took() {
+    let s = start(Opts::default()).await;
+    seed(&s).await;
+    for path in ["/api/v1/search?q=event", "/api/v1/histogram?q=event&buckets=10", "/api/v1/no-such-route"] {
+        let t0 = std::time::Instant::now();
+        let r = s.client.get(s.url(path)).send().await.unwrap();
+        let waited_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let timing = r
+            .headers()
+            .get("server-timing")
+            .unwrap_or_else(|| panic!("{path}: no Server-Timing header"))
+            .to_str()
+            .unwrap()
+            .to_string();
+        let dur: f64 = timing
+            .strip_prefix("app;dur=")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: Server-Timing {timing:?} is not app;dur=<ms>"));
+        assert!(timing.split('.').nth(1).is_some_and(|f| f.len() == 3), "{path}: {timing:?} has no microseconds");
+        assert!(dur > 0.0 && dur <= waited_ms, "{path}: the server took {dur} ms of the {waited_ms} ms the client waited");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_polling_follows_with_the_cursor() {
     let s = start(Opts::default()).await;
