@@ -28,6 +28,29 @@ struct BatchAttr {
     flags: u64,
 }
 
+/// `bpf(2)` with command `cmd` and attribute `attr`: its result, or the kernel's error.
+///
+/// # Safety
+///
+/// `attr` must have the kernel's layout for `cmd`, and every pointer in it must be valid, for
+/// the sizes `cmd` reads and writes, until the call returns.
+unsafe fn bpf<A>(cmd: libc::c_long, attr: &mut A) -> io::Result<libc::c_long> {
+    // SAFETY: the caller vouches for `attr`; the kernel reads `size_of::<A>()` bytes of it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *mut A,
+            std::mem::size_of::<A>() as u32,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// Per slot of the per-CPU `u64` array `fd` in `first..first + slots`, its sum over the `cpus`
 /// possible CPUs (index 0 of the answer is slot `first`), read in one batch. Fails with the
 /// kernel's error (e.g. `EINVAL` before Linux 5.6).
@@ -59,20 +82,10 @@ pub(crate) fn sums(fd: RawFd, first: u32, slots: u32, cpus: usize) -> io::Result
     // SAFETY: `attr` points at buffers that hold `count` keys (4 bytes each, the arrays' key
     // size), `count * cpus` u64 values and one key each for `in_batch` (read) and `out_batch`,
     // all alive for the call; the kernel writes only within them and into `attr.count`.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_MAP_LOOKUP_BATCH,
-            &mut attr as *mut BatchAttr,
-            std::mem::size_of::<BatchAttr>() as u32,
-        )
-    };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
+    match unsafe { bpf(BPF_MAP_LOOKUP_BATCH, &mut attr) } {
         // ENOENT: the end of the array came before `count` slots (what was read is valid).
-        if e.raw_os_error() != Some(libc::ENOENT) {
-            return Err(e);
-        }
+        Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
+        _ => {}
     }
     let got = (attr.count as usize).min(n);
     let mut out = vec![0u64; n];
@@ -122,7 +135,7 @@ mod tests {
             map_flags: u32,
             inner_map_fd: u32,
         }
-        let create = Create {
+        let mut create = Create {
             map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
             key_size: 4,
             value_size: 8,
@@ -130,17 +143,8 @@ mod tests {
             map_flags: 0,
             inner_map_fd: 0,
         };
-        // SAFETY: a map-create attribute of the kernel's layout, alive for the call.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_bpf,
-                BPF_MAP_CREATE,
-                &create as *const Create,
-                std::mem::size_of::<Create>() as u32,
-            )
-        };
-        assert!(fd >= 0, "BPF_MAP_CREATE: {}", io::Error::last_os_error());
-        let fd = fd as RawFd;
+        // SAFETY: a map-create attribute of the kernel's layout, with no pointer.
+        let fd = unsafe { bpf(BPF_MAP_CREATE, &mut create) }.expect("BPF_MAP_CREATE") as RawFd;
         #[repr(C, align(8))]
         struct Update {
             map_fd: u32,
@@ -156,7 +160,7 @@ mod tests {
             if cpus > 1 {
                 values[1] = 100;
             }
-            let u = Update {
+            let mut u = Update {
                 map_fd: fd as u32,
                 _pad: 0,
                 key: &slot as *const u32 as u64,
@@ -164,15 +168,8 @@ mod tests {
                 flags: 0,
             };
             // SAFETY: key and value buffers of the map's sizes, alive for the call.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_bpf,
-                    BPF_MAP_UPDATE_ELEM,
-                    &u as *const Update,
-                    std::mem::size_of::<Update>() as u32,
-                )
-            };
-            assert_eq!(rc, 0, "BPF_MAP_UPDATE_ELEM: {}", io::Error::last_os_error());
+            let rc = unsafe { bpf(BPF_MAP_UPDATE_ELEM, &mut u) }.expect("BPF_MAP_UPDATE_ELEM");
+            assert_eq!(rc, 0, "BPF_MAP_UPDATE_ELEM");
         }
         for (first, n) in [
             (0u32, 64u32),
