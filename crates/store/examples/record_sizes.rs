@@ -67,41 +67,39 @@ fn main() {
             })
             .collect()
     };
+    // The parts left out, alone or together.
+    let no_times = |e: &mut Event| {
+        e.timestamp = Timestamp(0);
+        e.ingested = Timestamp(0);
+    };
+    let no_id = |e: &mut Event| e.id = "0000000000000000-000000000000".into();
+    // What reading the low-cardinality keyword fields back from their columns (as the two
+    // times are) would save: the fields every line of a source repeats.
+    let no_repeated = |e: &mut Event| {
+        e.host = None;
+        e.dataset = None;
+        e.file_path = None;
+        e.service = None;
+        e.pattern_id = None;
+    };
     let variants: Vec<(&str, Vec<Vec<u8>>)> = vec![
         ("record as found in DATA_DIR", stored),
         ("record as this version writes it", enc(&|_| {})),
         ("without event.ingested", enc(&|e| e.ingested = e.timestamp)),
-        ("without both timestamps", enc(&|e| {
-            e.timestamp = Timestamp(0);
-            e.ingested = Timestamp(0);
-        })),
+        ("without both timestamps", enc(&no_times)),
         ("without timestamps, id", enc(&|e| {
-            e.timestamp = Timestamp(0);
-            e.ingested = Timestamp(0);
-            e.id = "0000000000000000-000000000000".into();
+            no_times(e);
+            no_id(e);
         })),
         ("without timestamps, id, pattern", enc(&|e| {
-            e.timestamp = Timestamp(0);
-            e.ingested = Timestamp(0);
-            e.id = "0000000000000000-000000000000".into();
+            no_times(e);
+            no_id(e);
             e.pattern_id = None;
         })),
-        // What reading the low-cardinality keyword fields back from their columns (as the two
-        // times are) would save: the fields every line of a source repeats.
-        ("without host, dataset, file path, service, pattern", enc(&|e| {
-            e.host = None;
-            e.dataset = None;
-            e.file_path = None;
-            e.service = None;
-            e.pattern_id = None;
-        })),
+        ("without host, dataset, file path, service, pattern", enc(&no_repeated)),
         ("without those and the id", enc(&|e| {
-            e.host = None;
-            e.dataset = None;
-            e.file_path = None;
-            e.service = None;
-            e.pattern_id = None;
-            e.id = "0000000000000000-000000000000".into();
+            no_repeated(e);
+            no_id(e);
         })),
         ("message only", events.iter().map(|e| e.message.as_bytes().to_vec()).collect()),
     ];
