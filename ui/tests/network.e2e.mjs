@@ -308,6 +308,22 @@ async function getApi(base, path) {
   return r.json();
 }
 
+/** The Network page's history row of python3 -> 127.0.0.1, the pair the perf tests make. */
+const PAIR_ROW = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
+
+/** python3 -> 127.0.0.1 in the performance history from `start` to `end` (60 buckets), if there. */
+async function pairHistory(base, start, end) {
+  const h = await getApi(base, `network/perf/history?${new URLSearchParams({ start, end, buckets: "60", size: "50" })}`);
+  return h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
+}
+
+/** Opens the Network page over `start`..`end` and waits for the pair's history row. */
+async function showPairOnPage(page, base, start, end) {
+  await page.goto(`${base}/ui/#start=${encodeURIComponent(start)}&end=${encodeURIComponent(end)}&view=network`);
+  await page.reload();
+  await page.waitForSelector(PAIR_ROW);
+}
+
 /**
  * The pair's history once it has read the same for 1.5 s: the summaries of the range's last
  * seconds arrive one a second and are stored with the next commit, so two reads a few
@@ -451,7 +467,6 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
   // The summaries of the range's last second may still be on their way to the store when the
   // API or the page reads it: both read the range again until they agree (the range is fixed
   // and in the past, so it stops changing).
-  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
   const expectedRow = (g) => ({
     segs_out: String(g.segs_out),
     retransmits: String(g.retransmits),
@@ -471,10 +486,8 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
     hist = await getApi(server.base, `network/perf/history?${new URLSearchParams({ ...range, buckets: "60", size: "50" })}`);
     group = hist.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
     if (!group) return false;
-    await page.goto(`${server.base}/ui/#start=${encodeURIComponent(range.start)}&end=${encodeURIComponent(range.end)}&view=network`);
-    await page.reload();
-    await page.waitForSelector(histRow);
-    hv = await rowValues(page, histRow);
+    await showPairOnPage(page, server.base, range.start, range.end);
+    hv = await rowValues(page, PAIR_ROW);
     dropShown = await page.getAttribute(dropRow, "data-value");
     const drops = hist.drops.find((d) => d.reason === "NO_SOCKET");
     const same = JSON.stringify(hv) === JSON.stringify(expectedRow(group)) && dropShown === String(drops?.count);
@@ -554,7 +567,6 @@ test("network page: top talkers, RTT, retransmits and drops of a python client a
 test("network page: a process and peer's RTT and retransmit-rate baselines beside its mean RTT and rate", async () => {
   const server = await startPerfServer();
   const { page, errors } = await newPage();
-  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
 
   // Usual vs now: steady traffic gives python3 -> 127.0.0.1 enough RTT samples and segments per
   // summary for the monitor to compare its intervals with a baseline (after 4 of them); the
@@ -563,29 +575,25 @@ test("network page: a process and peer's RTT and retransmit-rate baselines besid
   const steady = launch("python3", ["-c", STEADY]);
   cleanups.push(steady.stop);
   const since = new Date(Date.now() - 15 * 60_000).toISOString();
-  const pair = (h) => h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
-  const history = async (end) =>
-    getApi(server.base, `network/perf/history?${new URLSearchParams({ start: since, end, buckets: "60", size: "50" })}`);
+  const history = (end) => pairHistory(server.base, since, end);
   await waitFor("a python3 -> 127.0.0.1 summary compared with its RTT and retransmit-rate baselines", async () => {
     if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
-    const g = pair(await history(new Date().toISOString()));
+    const g = await history(new Date().toISOString());
     return g?.rtt_baseline_mean_us > 0 && g?.retransmit_baseline_rate !== null;
   });
   await steady.stop();
   // A fixed range, read until two reads agree (the last summaries are being stored).
   const end = new Date().toISOString();
-  const based = await stableHistory(() => history(end).then(pair));
+  const based = await stableHistory(() => history(end));
   assert.ok(based.rtt_mean_us > 0 && based.rtt_baseline_mean_us > 0, JSON.stringify(based));
   const withBase = based.series.filter((p) => p.rtt_baseline_mean_us !== null);
   assert.ok(withBase.length >= 1 && withBase.every((p) => p.rtt_samples > 0), JSON.stringify(based.series));
-  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(since)}&end=${encodeURIComponent(end)}&view=network`);
-  await page.reload();
-  await page.waitForSelector(histRow);
-  const bv = await rowValues(page, histRow);
+  await showPairOnPage(page, server.base, since, end);
+  const bv = await rowValues(page, PAIR_ROW);
   assert.equal(bv.baseline, String(based.rtt_baseline_mean_us));
   assert.equal(bv.mean, String(based.rtt_mean_us));
   assert.equal(bv.above, String(based.rtt_above_baseline));
-  const shownBase = (await page.textContent(`${histRow} td[data-k="baseline"]`)).trim();
+  const shownBase = (await page.textContent(`${PAIR_ROW} td[data-k="baseline"]`)).trim();
   assert.match(shownBase, /^\d+(\.\d+)? (µs|ms)$/);
   // The retransmit rate beside its baseline, as the API gives them; the row is marked above
   // the baseline exactly when the API counts intervals tcp_retransmit_above_baseline flags.
@@ -594,9 +602,9 @@ test("network page: a process and peer's RTT and retransmit-rate baselines besid
   assert.equal(bv.rate, String(based.retransmit_rate));
   assert.equal(bv.rate_baseline, String(based.retransmit_baseline_rate));
   assert.equal(bv.rate_above, String(based.retransmit_above_baseline));
-  const shownRateBase = (await page.textContent(`${histRow} td[data-k="rate_baseline"]`)).trim();
+  const shownRateBase = (await page.textContent(`${PAIR_ROW} td[data-k="rate_baseline"]`)).trim();
   assert.equal(shownRateBase, `${(based.retransmit_baseline_rate * 100).toFixed(2)} %`);
-  const marked = await page.$eval(histRow, (tr) => tr.classList.contains("rate-above-baseline"));
+  const marked = await page.$eval(PAIR_ROW, (tr) => tr.classList.contains("rate-above-baseline"));
   assert.equal(marked, based.retransmit_above_baseline > 0);
   // The chart draws the pair's baseline (dashed) beside its mean.
   assert.ok(Number(await page.getAttribute("#net-perf-rtt-chart", "data-baselines")) >= 1);
@@ -644,11 +652,8 @@ test("network page: a lossy link lifts a pair's retransmit rate above its baseli
   execFileSync("ip", ["netns", "exec", ns, "ip", "link", "set", "lo", "up"]);
   const server = await startPerfServer();
   const { page, errors } = await newPage();
-  const histRow = '#net-perf-history tr[data-process="python3"][data-peer="127.0.0.1"]';
   const since = new Date(Date.now() - 15 * 60_000).toISOString();
-  const pair = (h) => h.peers.find((g) => g.process === "python3" && g.peer === "127.0.0.1");
-  const history = async (end) =>
-    getApi(server.base, `network/perf/history?${new URLSearchParams({ start: since, end, buckets: "60", size: "50" })}`);
+  const history = (end) => pairHistory(server.base, since, end);
 
   // A clean link first: the pair's baseline is its usual (near zero) retransmit rate.
   const steady = launch("ip", ["netns", "exec", ns, "python3", "-c", STREAMER]);
@@ -661,10 +666,10 @@ test("network page: a lossy link lifts a pair's retransmit rate above its baseli
   )[1];
   await waitFor("a retransmit-rate baseline for python3 -> 127.0.0.1", async () => {
     if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
-    const g = pair(await history(new Date().toISOString()));
+    const g = await history(new Date().toISOString());
     return typeof g?.retransmit_baseline_rate === "number";
   });
-  const clean = pair(await history(new Date().toISOString()));
+  const clean = await history(new Date().toISOString());
   assert.equal(clean.retransmit_above_baseline, 0, `no interval above the baseline on a clean link: ${JSON.stringify(clean)}`);
 
   // Then one segment in twenty towards the server's port is dropped: the rate jumps well above
@@ -674,7 +679,7 @@ test("network page: a lossy link lifts a pair's retransmit rate above its baseli
   nftIn(ns, "add", "rule", "inet", "llxloss", "in", "tcp", "dport", port, "numgen", "random", "mod", "20", "==", "0", "counter", "drop");
   await waitFor("intervals of python3 -> 127.0.0.1 above its retransmit baseline", async () => {
     if (steady.exited()) throw new Error(`python exited: ${steady.output()}`);
-    const g = pair(await history(new Date().toISOString()));
+    const g = await history(new Date().toISOString());
     return g?.retransmit_above_baseline >= 2;
   });
   const dropped = Number(/packets (\d+)/.exec(nftIn(ns, "list", "table", "inet", "llxloss"))?.[1]);
@@ -683,21 +688,19 @@ test("network page: a lossy link lifts a pair's retransmit rate above its baseli
 
   // A fixed range, read until two reads agree (the last summaries are being stored).
   const end = new Date().toISOString();
-  const lossy = await stableHistory(() => history(end).then(pair));
+  const lossy = await stableHistory(() => history(end));
   assert.ok(lossy.retransmits > 0 && lossy.retransmit_rate > lossy.retransmit_baseline_rate, JSON.stringify(lossy));
   const flagged = lossy.series.filter((p) => p.retransmit_above_baseline > 0);
   assert.ok(flagged.length >= 1, JSON.stringify(lossy.series));
   assert.equal(flagged.reduce((n, p) => n + p.retransmit_above_baseline, 0), lossy.retransmit_above_baseline);
   for (const p of flagged) assert.ok(p.retransmit_rate > p.retransmit_baseline_rate, JSON.stringify(p));
 
-  await page.goto(`${server.base}/ui/#start=${encodeURIComponent(since)}&end=${encodeURIComponent(end)}&view=network`);
-  await page.reload();
-  await page.waitForSelector(histRow);
-  const v = await rowValues(page, histRow);
+  await showPairOnPage(page, server.base, since, end);
+  const v = await rowValues(page, PAIR_ROW);
   assert.equal(v.rate_above, String(lossy.retransmit_above_baseline));
   assert.equal(v.rate, String(lossy.retransmit_rate));
-  assert.ok(await page.$eval(histRow, (tr) => tr.classList.contains("rate-above-baseline")), "the row is not marked above its baseline");
-  assert.equal((await page.textContent(`${histRow} td[data-k="rate_above"]`)).trim(), `${lossy.retransmit_above_baseline} ▲`);
+  assert.ok(await page.$eval(PAIR_ROW, (tr) => tr.classList.contains("rate-above-baseline")), "the row is not marked above its baseline");
+  assert.equal((await page.textContent(`${PAIR_ROW} td[data-k="rate_above"]`)).trim(), `${lossy.retransmit_above_baseline} ▲`);
   assert.ok(Number(await page.getAttribute("#net-perf-rate-chart", "data-above")) >= lossy.retransmit_above_baseline);
 
   // Two flagged intervals within 5 minutes raise tcp_retransmit_rate_high for the service and peer.
