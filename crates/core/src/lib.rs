@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod event;
 pub mod fields;
 pub mod record;
+pub mod sched;
 pub mod time;
 
 pub use checkpoint::{Checkpoint, FORGET};

@@ -125,6 +125,11 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("loglynx-store-writer".into())
         .spawn(move || {
+            // The kernel's slice, not the short one of the runtime thread that may have
+            // started this one: tantivy's threads, started from here, inherit it.
+            if let Err(e) = loglynx_core::sched::set_slice(None) {
+                tracing::debug!("cannot reset the store writer's scheduler slice: {e}");
+            }
             lower_priority(w.shared.cfg.indexing_nice);
             if let Err(e) = w.resume() {
                 let _ = ready_tx.send(Err(e));

@@ -156,14 +156,25 @@ pub fn private_files() {
     }
 }
 
-/// A multi-threaded runtime for the command.
+/// A multi-threaded runtime for the command. Its threads (the async workers and the blocking
+/// pool, where searches run) ask for a short scheduler slice: see [`short_slice`].
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("loglynx")
+        .on_thread_start(short_slice)
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Asks the calling thread for the short scheduler slice (`loglynx_core::sched`): a search
+/// that wakes while indexing keeps every core busy starts at once. A refusal is logged at
+/// debug level, as nothing depends on it.
+fn short_slice() {
+    if let Err(e) = loglynx_core::sched::set_slice(Some(loglynx_core::sched::SHORT_SLICE_NS)) {
+        tracing::debug!("no short scheduler slice for this thread: {e}");
+    }
 }
 
 /// SIGINT / SIGTERM, with the handlers installed when this is made: make it before printing
@@ -256,6 +267,36 @@ mod tests {
         assert!(out.contains("theirs at warn"), "{out}");
         assert!(!out.contains("Preparing commit"), "{out}");
         assert!(!out.contains("ours at debug"), "{out}");
+    }
+
+    /// The async workers and the blocking pool (where searches run) have the short slice; a
+    /// thread the runtime did not start keeps the kernel's. Kernels before 6.12 have no
+    /// per-thread slice and report 0.
+    #[test]
+    fn the_runtime_threads_ask_for_a_short_slice() {
+        use loglynx_core::sched::{has_slices, slice_ns as current_slice_ns, SHORT_SLICE_NS};
+        let has_slices = has_slices();
+        let want = if has_slices { SHORT_SLICE_NS } else { 0 };
+        let rt = runtime().unwrap();
+        let (worker, blocking) = rt.block_on(async {
+            let worker = tokio::spawn(async { current_slice_ns().unwrap() })
+                .await
+                .unwrap();
+            let blocking = tokio::task::spawn_blocking(|| current_slice_ns().unwrap())
+                .await
+                .unwrap();
+            (worker, blocking)
+        });
+        assert_eq!((worker, blocking), (want, want));
+        let other = std::thread::spawn(|| current_slice_ns().unwrap())
+            .join()
+            .unwrap();
+        if has_slices {
+            assert!(
+                other > SHORT_SLICE_NS,
+                "a thread outside the runtime has the kernel's slice: {other}"
+            );
+        }
     }
 
     struct Capture(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
