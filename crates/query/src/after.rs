@@ -16,6 +16,7 @@
 use std::ops::Bound;
 
 use loglynx_core::{fields as f, Event, Timestamp};
+use loglynx_store::schema::EventReader;
 use loglynx_store::WindowSnapshot;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
@@ -161,8 +162,9 @@ impl QueryEngine {
             by_time.then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
         });
         let mut hits = Vec::with_capacity(req.limit.min(candidates.len()));
+        let mut reader = EventReader::new(&self.schema);
         for (_, wi, addr) in candidates.into_iter().take(req.limit) {
-            match self.schema.event_at(&windows[wi].searcher, addr)? {
+            match reader.read(wi, &windows[wi].searcher, addr)? {
                 Some(event) => hits.push((event, positions.of(wi, addr))),
                 None => tracing::warn!(window = %windows[wi].id, ?addr, "stored event is unreadable; skipped"),
             }

@@ -7,7 +7,8 @@
 
 use std::ops::ControlFlow;
 
-use loglynx_core::{fields as f, Event, Timestamp};
+use loglynx_core::{Event, Timestamp};
+use loglynx_store::schema::RecordColumns;
 use loglynx_store::WindowSnapshot;
 use tantivy::query::EnableScoring;
 use tantivy::{DocSet, TantivyDocument, TERMINATED};
@@ -65,8 +66,7 @@ impl QueryEngine {
                 let store = reader
                     .get_store_reader(STORE_CACHE_BLOCKS)
                     .map_err(|e| QueryError::Index(e.into()))?;
-                let fast = reader.fast_fields();
-                let (ts, ingested) = (fast.date(f::TIMESTAMP)?, fast.date(f::EVENT_INGESTED)?);
+                let columns = RecordColumns::open(reader)?;
                 let alive = reader.alive_bitset();
                 let mut doc = docs.doc();
                 let mut since_check = 0usize;
@@ -80,11 +80,7 @@ impl QueryEngine {
                     }
                     if alive.is_none_or(|a| a.is_alive(doc)) {
                         let stored: TantivyDocument = store.get(doc)?;
-                        let times = (
-                            ts.first(doc).map_or(0, |t| t.into_timestamp_nanos()),
-                            ingested.first(doc).map_or(0, |t| t.into_timestamp_nanos()),
-                        );
-                        match self.schema.from_document(&stored, times) {
+                        match self.schema.from_document(&stored, &columns.at(doc)) {
                             Some(event) => {
                                 stats.events += 1;
                                 if visit(event).is_break() {

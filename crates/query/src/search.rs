@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::time::Instant;
 
 use loglynx_core::{fields as f, Event, Timestamp};
+use loglynx_store::schema::EventReader;
 use loglynx_store::WindowSnapshot;
 use tantivy::{DateTime, DocAddress, Order};
 
@@ -74,8 +75,9 @@ impl QueryEngine {
                 .then(Ordering::Equal)
         });
         let mut hits = Vec::with_capacity(req.limit.min(candidates.len()));
+        let mut reader = EventReader::new(&self.schema);
         for (_, wi, addr) in candidates.into_iter().skip(req.offset).take(req.limit) {
-            match self.schema.event_at(&p.windows[wi].searcher, addr)? {
+            match reader.read(wi, &p.windows[wi].searcher, addr)? {
                 Some(event) => hits.push(event),
                 None => {
                     tracing::warn!(window = %p.windows[wi].id, ?addr, "stored event is unreadable; skipped")

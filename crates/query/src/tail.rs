@@ -7,6 +7,7 @@
 use std::ops::Bound;
 
 use loglynx_core::{fields as f, Event, Timestamp};
+use loglynx_store::schema::EventReader;
 use loglynx_store::WindowSnapshot;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, Occur, Query};
@@ -72,7 +73,7 @@ impl QueryEngine {
         let c_us = c.ingested.as_micros();
         // Same microsecond as the cursor: only ids after it.
         let mut same: Vec<Event> = self
-            .all_at(p, c_us)?
+            .all_at(&mut EventReader::new(&self.schema), p, c_us)?
             .into_iter()
             .filter(|e| e.id > c.id)
             .collect();
@@ -148,13 +149,14 @@ impl QueryEngine {
             None
         };
         let mut events = Vec::with_capacity(ranked.len());
+        let mut reader = EventReader::new(&self.schema);
         for (t, wi, addr) in ranked {
             if Some(t) != boundary {
-                events.extend(self.load(p, wi, addr)?);
+                events.extend(self.load(&mut reader, p, wi, addr)?);
             }
         }
         if let Some(t) = boundary {
-            let mut at = self.all_at(p, t)?;
+            let mut at = self.all_at(&mut reader, p, t)?;
             match order {
                 Order::Asc => at.sort_by(|a, b| a.id.cmp(&b.id)),
                 Order::Desc => at.sort_by(|a, b| b.id.cmp(&a.id)),
@@ -166,7 +168,12 @@ impl QueryEngine {
     }
 
     /// Every matching event whose ingest time is in microsecond `t`.
-    fn all_at(&self, p: &Prepared<'_>, t: i64) -> Result<Vec<Event>, QueryError> {
+    fn all_at(
+        &self,
+        reader: &mut EventReader<'_>,
+        p: &Prepared<'_>,
+        t: i64,
+    ) -> Result<Vec<Event>, QueryError> {
         let ts = Timestamp::from_micros(t);
         let query = self.with_ingested(p, Bound::Included(ts), Bound::Included(ts));
         let mut events = Vec::new();
@@ -176,7 +183,7 @@ impl QueryEngine {
                 .collect();
             docs.sort();
             for addr in docs {
-                events.extend(self.load(p, wi, addr)?);
+                events.extend(self.load(reader, p, wi, addr)?);
             }
         }
         Ok(events)
@@ -199,11 +206,12 @@ impl QueryEngine {
 
     fn load(
         &self,
+        reader: &mut EventReader<'_>,
         p: &Prepared<'_>,
         wi: usize,
         addr: DocAddress,
     ) -> Result<Option<Event>, QueryError> {
-        let event = self.schema.event_at(&p.windows[wi].searcher, addr)?;
+        let event = reader.read(wi, &p.windows[wi].searcher, addr)?;
         if event.is_none() {
             tracing::warn!(window = %p.windows[wi].id, ?addr, "stored event is unreadable; skipped");
         }

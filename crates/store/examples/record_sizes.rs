@@ -41,11 +41,12 @@ fn main() {
     let schema = store.schema().clone();
     let mut events: Vec<Event> = Vec::new();
     let mut stored: Vec<Vec<u8>> = Vec::new();
-    'outer: for w in store.snapshot() {
+    let mut reader = loglynx_store::schema::EventReader::new(&schema);
+    'outer: for (wi, w) in store.snapshot().iter().enumerate() {
         for (ord, seg) in w.searcher.segment_readers().iter().enumerate() {
             for doc in 0..seg.max_doc() {
                 let addr = tantivy::DocAddress::new(ord as u32, doc);
-                events.push(schema.event_at(&w.searcher, addr).expect("read").expect("decodes"));
+                events.push(reader.read(wi, &w.searcher, addr).expect("read").expect("decodes"));
                 let d: tantivy::TantivyDocument = w.searcher.doc(addr).expect("doc");
                 let b = d.get_first(schema.event).and_then(|v| v.as_bytes()).expect("_event");
                 stored.push(b.to_vec());

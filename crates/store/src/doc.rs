@@ -12,6 +12,7 @@
 //!
 //! ```text
 //! FORMAT (1 byte)
+//! in columns (1 byte): which of KEYWORD_COLUMNS the index's columns hold for this record
 //! @timestamp, event.ingested: each the nanoseconds below the microsecond (signed)
 //! event.id: 0, string | 1, xxh3 hash (8 bytes LE), position   (a positioned id)
 //! event.original: 0 | 1, string
@@ -25,6 +26,13 @@
 //! varints per event, most of them incompressible (the ingest clock's low digits); format 1
 //! records are still read.
 //!
+//! The same goes for the keyword fields of [`KEYWORD_COLUMNS`] (dataset, host, file path,
+//! service, pattern id): the same few values on every event, which the index keeps anyway as
+//! dictionary-encoded columns. A record of format 3 says in one byte which of them the columns
+//! hold for it, and leaves those out: 12.6% of a sealed window's doc store and 8.4% of a
+//! written window's bytes at a million syslog lines (BENCHMARKS.md, "Keyword values read from
+//! their columns"). Records of format 2 carry them inline and are still read.
+//!
 //! A string is `len << 1` then its bytes, or `(offset << 1) | 1` then `len`: bytes
 //! `offset..offset + len` of the base text (the message; for the message, the original line).
 //! Decoding checks every length, offset and UTF-8 boundary: a damaged record decodes to
@@ -35,7 +43,9 @@ use std::borrow::Cow;
 use loglynx_core::{Event, EventFlags, Timestamp};
 
 /// Version of the layout, first byte of every record.
-const FORMAT: u8 = 2;
+const FORMAT: u8 = 3;
+/// The layout before keyword values moved to the columns: times as now, every value inline.
+const FORMAT_INLINE_KEYWORDS: u8 = 2;
 /// The layout before the times moved to the columns: whole nanosecond times in the record.
 const FORMAT_WHOLE_TIMES: u8 = 1;
 
@@ -88,6 +98,44 @@ const TAG_RULE_NAME: u8 = 61;
 const TAG_LABEL: u8 = 62;
 const TAG_FLAGS: u8 = 63;
 
+/// The keyword fields a record may leave to the index's columns, in bit order of the record's
+/// "in columns" byte. Stable: records on disk use these bits.
+pub const KEYWORD_COLUMNS: [&str; 5] = [
+    loglynx_core::fields::EVENT_DATASET,
+    loglynx_core::fields::HOST_NAME,
+    loglynx_core::fields::LOG_FILE_PATH,
+    loglynx_core::fields::SERVICE_NAME,
+    loglynx_core::fields::PATTERN_ID,
+];
+/// The tags of [`KEYWORD_COLUMNS`], same order.
+const KEYWORD_COLUMN_TAGS: [u8; 5] = [
+    TAG_DATASET,
+    TAG_HOST,
+    TAG_FILE_PATH,
+    TAG_SERVICE,
+    TAG_PATTERN_ID,
+];
+/// Longer values stay in the record: a column is for the short values that repeat.
+const COLUMN_VALUE_MAX: usize = 4096;
+
+/// What the index's columns hold of an event: what a record leaves out.
+pub trait Columns {
+    /// `@timestamp` and `event.ingested` in nanoseconds (whole microseconds).
+    fn times(&self) -> (i64, i64);
+    /// The value of the `i`th field of [`KEYWORD_COLUMNS`], if the column has one.
+    fn keyword(&self, i: usize) -> Option<String>;
+}
+
+/// Times alone: for records that keep every keyword inline (and for tests).
+impl Columns for (i64, i64) {
+    fn times(&self) -> (i64, i64) {
+        *self
+    }
+    fn keyword(&self, _: usize) -> Option<String> {
+        None
+    }
+}
+
 /// The flags in bit order (bit 0 first).
 fn flag_bits(f: &EventFlags) -> u64 {
     [
@@ -123,8 +171,10 @@ fn flags_from_bits(b: u64) -> EventFlags {
     }
 }
 
-/// Encodes `e` into `out` (cleared first).
-pub fn encode(e: &Event, out: &mut Vec<u8>) {
+/// Encodes `e` into `out` (cleared first). `columns` has bit `i` set when the index keeps the
+/// `i`th field of [`KEYWORD_COLUMNS`] as a column of the same document: such a value is left
+/// out of the record (empty and very long values stay in it).
+pub fn encode(e: &Event, columns: u8, out: &mut Vec<u8>) {
     // Destructured without `..`: a field added to `Event` must get a tag here (the compiler
     // says so), or it would be lost on the way through the store.
     let Event {
@@ -181,8 +231,28 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
         labels,
         flags,
     } = e;
+    let mut in_columns = 0u8;
+    for (i, v) in [dataset, host, file_path, service, pattern_id]
+        .into_iter()
+        .enumerate()
+    {
+        let fits = v
+            .as_deref()
+            .is_some_and(|v| !v.is_empty() && v.len() <= COLUMN_VALUE_MAX);
+        if fits && columns & (1 << i) != 0 {
+            in_columns |= 1 << i;
+        }
+    }
+    // A value the columns hold is not written again.
+    fn inline(in_columns: u8, i: usize, v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|_| in_columns & (1 << i) == 0)
+    }
+    let inline = |i, v| inline(in_columns, i, v);
+    let (dataset, host, file_path) = (inline(0, dataset), inline(1, host), inline(2, file_path));
+    let (service, pattern_id) = (inline(3, service), inline(4, pattern_id));
     out.clear();
     out.push(FORMAT);
+    out.push(in_columns);
     put_i64(out, below_micros(timestamp.0));
     put_i64(out, below_micros(ingested.0));
     match parse_positioned(id) {
@@ -212,16 +282,16 @@ pub fn encode(e: &Event, out: &mut Vec<u8>) {
             put_str(out, v, base);
         }
     };
-    s(TAG_DATASET, dataset.as_deref());
-    s(TAG_HOST, host.as_deref());
-    s(TAG_FILE_PATH, file_path.as_deref());
+    s(TAG_DATASET, dataset);
+    s(TAG_HOST, host);
+    s(TAG_FILE_PATH, file_path);
     s(TAG_LEVEL, level.as_deref());
-    s(TAG_SERVICE, service.as_deref());
+    s(TAG_SERVICE, service);
     s(TAG_PROCESS_NAME, process_name.as_deref());
     s(TAG_SOURCE_IP, source_ip.as_deref());
     s(TAG_DESTINATION_IP, destination_ip.as_deref());
     s(TAG_USER_NAME, user_name.as_deref());
-    s(TAG_PATTERN_ID, pattern_id.as_deref());
+    s(TAG_PATTERN_ID, pattern_id);
     s(TAG_NETWORK_TRANSPORT, network_transport.as_deref());
     s(TAG_ACTION, action.as_deref());
     s(TAG_OUTCOME, outcome.as_deref());
@@ -282,12 +352,19 @@ fn below_micros(ns: i64) -> i64 {
 }
 
 /// Decodes a record written by [`encode`]; `None` when it is damaged or of an unknown format.
-/// `times` are the event's `@timestamp` and `event.ingested` column values in nanoseconds
-/// (whole microseconds), which the record completes.
-pub fn decode(b: &[u8], times: (i64, i64)) -> Option<Event> {
+/// `columns` gives the event's `@timestamp` and `event.ingested` column values, which the
+/// record completes, and the keyword values the record says the columns hold (a record that
+/// counts on a value its column lacks is damaged, not an event without it).
+pub fn decode(b: &[u8], columns: &dyn Columns) -> Option<Event> {
     let mut r = Reader { b, at: 0 };
-    let (timestamp, ingested) = match r.byte()? {
-        FORMAT => {
+    let format = r.byte()?;
+    let in_columns = match format {
+        FORMAT => r.byte().filter(|m| m >> KEYWORD_COLUMNS.len() == 0)?,
+        _ => 0,
+    };
+    let (timestamp, ingested) = match format {
+        FORMAT | FORMAT_INLINE_KEYWORDS => {
+            let times = columns.times();
             let below = |r: &mut Reader<'_>| r.i64().filter(|v| v.abs() < 1_000);
             let t = times.0.checked_add(below(&mut r)?)?;
             (t, times.1.checked_add(below(&mut r)?)?)
@@ -334,6 +411,12 @@ pub fn decode(b: &[u8], times: (i64, i64)) -> Option<Event> {
         }
     }
     e.message = message;
+    for (i, tag) in KEYWORD_COLUMN_TAGS.into_iter().enumerate() {
+        if in_columns & (1 << i) != 0 {
+            let v = columns.keyword(i).filter(|v| !v.is_empty())?;
+            set_str(&mut e, tag, v)?;
+        }
+    }
     Some(e)
 }
 
@@ -545,8 +628,8 @@ mod tests {
     fn round_trips_and_references_the_message() {
         let e = sample();
         let mut b = Vec::new();
-        encode(&e, &mut b);
-        assert_eq!(decode(&b, cols(&e)), Some(e.clone()));
+        encode(&e, 0, &mut b);
+        assert_eq!(decode(&b, &cols(&e)), Some(e.clone()));
         // The ip and user are stored as references: the record is smaller than the message
         // plus those values.
         let json = serde_json::to_vec(&e).unwrap();
@@ -563,38 +646,118 @@ mod tests {
             e.timestamp = Timestamp(ts);
             e.ingested = Timestamp(ing);
             let mut b = Vec::new();
-            encode(&e, &mut b);
-            assert_eq!(decode(&b, cols(&e)), Some(e.clone()), "{ts} {ing}");
+            encode(&e, 0, &mut b);
+            assert_eq!(decode(&b, &cols(&e)), Some(e.clone()), "{ts} {ing}");
         }
         // Only the sub-microsecond part is in the record: other column values give other times.
         let e = sample();
         let mut b = Vec::new();
-        encode(&e, &mut b);
-        let got = decode(&b, (cols(&e).0 + 5_000, cols(&e).1)).unwrap();
+        encode(&e, 0, &mut b);
+        let got = decode(&b, &(cols(&e).0 + 5_000, cols(&e).1)).unwrap();
         assert_eq!(got.timestamp.0, e.timestamp.0 + 5_000);
         // A remainder out of range is damage, not a time.
-        let mut r = Reader { b: &b, at: 1 };
+        let mut r = Reader { b: &b, at: 2 };
         r.i64().unwrap();
-        let mut bad = vec![FORMAT];
+        let mut bad = vec![FORMAT, 0];
         put_i64(&mut bad, 5_000);
         bad.extend_from_slice(&b[r.at..]);
-        assert_eq!(decode(&bad, cols(&e)), None);
+        assert_eq!(decode(&bad, &cols(&e)), None);
     }
 
     #[test]
     fn records_of_format_1_with_whole_times_are_still_read() {
         let e = sample();
         let mut b = Vec::new();
-        encode(&e, &mut b);
+        encode(&e, 0, &mut b);
         // Format 1: the whole @timestamp, then event.ingested - @timestamp.
         let mut old = vec![FORMAT_WHOLE_TIMES];
         put_i64(&mut old, e.timestamp.0);
         put_i64(&mut old, e.ingested.0 - e.timestamp.0);
-        let mut r = Reader { b: &b, at: 1 };
+        let mut r = Reader { b: &b, at: 2 };
         r.i64().unwrap();
         r.i64().unwrap();
         old.extend_from_slice(&b[r.at..]);
-        assert_eq!(decode(&old, (0, 0)), Some(e));
+        assert_eq!(decode(&old, &(0, 0)), Some(e));
+    }
+
+    /// Columns holding the keyword values of `e`, as the index does.
+    struct Held<'a>(&'a Event);
+
+    impl Columns for Held<'_> {
+        fn times(&self) -> (i64, i64) {
+            cols(self.0)
+        }
+        fn keyword(&self, i: usize) -> Option<String> {
+            let e = self.0;
+            [&e.dataset, &e.host, &e.file_path, &e.service, &e.pattern_id][i].clone()
+        }
+    }
+
+    fn with_keywords() -> Event {
+        let mut e = sample();
+        e.dataset = Some("system.syslog".into());
+        e.file_path = Some("/var/log/auth.log".into());
+        e.service = Some("ssh".into());
+        e.pattern_id = Some("p-5f3a9c".into());
+        e
+    }
+
+    #[test]
+    fn keyword_values_the_columns_hold_are_left_out_and_read_back_from_them() {
+        let e = with_keywords();
+        let (mut inline, mut held) = (Vec::new(), Vec::new());
+        encode(&e, 0, &mut inline);
+        encode(&e, 0b11111, &mut held);
+        assert_eq!(decode(&inline, &Held(&e)), Some(e.clone()));
+        assert_eq!(decode(&held, &Held(&e)), Some(e.clone()));
+        for v in ["system.syslog", "web-15", "/var/log/auth.log", "p-5f3a9c"] {
+            let has = |b: &[u8]| b.windows(v.len()).any(|w| w == v.as_bytes());
+            assert!(has(&inline) && !has(&held), "{v}");
+        }
+        assert!(
+            held.len() + 40 < inline.len(),
+            "{} vs {}",
+            held.len(),
+            inline.len()
+        );
+        // Only the fields whose column the schema has are left out.
+        let mut some = Vec::new();
+        encode(&e, 0b00010, &mut some);
+        assert!(
+            some.windows(6).any(|w| w == b"system") && !some.windows(6).any(|w| w == b"web-15")
+        );
+        assert_eq!(decode(&some, &Held(&e)), Some(e.clone()));
+        // Empty values stay in the record (a column may not keep an empty string).
+        let mut empty = e.clone();
+        empty.host = Some(String::new());
+        encode(&empty, 0b11111, &mut held);
+        assert_eq!(held[1] & 0b10, 0);
+        assert_eq!(decode(&held, &Held(&empty)), Some(empty));
+    }
+
+    #[test]
+    fn a_record_counting_on_a_value_its_column_lacks_is_unreadable() {
+        let e = with_keywords();
+        let mut b = Vec::new();
+        encode(&e, 0b11111, &mut b);
+        // Times alone: no keyword values.
+        assert_eq!(decode(&b, &cols(&e)), None);
+        // A byte claiming fields past the five is damage too.
+        let mut bad = b.clone();
+        bad[1] |= 0b100000;
+        assert_eq!(decode(&bad, &Held(&e)), None);
+    }
+
+    #[test]
+    fn records_of_format_2_with_every_value_inline_are_still_read() {
+        let e = with_keywords();
+        let mut b = Vec::new();
+        encode(&e, 0, &mut b);
+        // Format 2: no "in columns" byte, the rest as now.
+        let mut old = vec![FORMAT_INLINE_KEYWORDS];
+        old.extend_from_slice(&b[2..]);
+        assert_eq!(decode(&old, &Held(&e)), Some(e.clone()));
+        assert_eq!(decode(&old, &cols(&e)), Some(e));
     }
 
     #[test]
@@ -603,25 +766,25 @@ mod tests {
             let mut e = sample();
             e.id = id.into();
             let mut b = Vec::new();
-            encode(&e, &mut b);
-            assert_eq!(decode(&b, cols(&e)).map(|d| d.id), Some(id.to_string()));
+            encode(&e, 0, &mut b);
+            assert_eq!(decode(&b, &cols(&e)).map(|d| d.id), Some(id.to_string()));
         }
     }
 
     #[test]
     fn damaged_records_decode_to_none_without_panicking() {
         let mut b = Vec::new();
-        encode(&sample(), &mut b);
-        assert_eq!(decode(&[], (0, 0)), None);
-        assert_eq!(decode(&[9], (0, 0)), None);
+        encode(&sample(), 0, &mut b);
+        assert_eq!(decode(&[], &(0, 0)), None);
+        assert_eq!(decode(&[9], &(0, 0)), None);
         for cut in 1..b.len() {
             // Any prefix either fails or decodes (a cut between two fields); never panics.
-            let _ = decode(&b[..cut], (0, 0));
+            let _ = decode(&b[..cut], &(0, 0));
         }
         for i in 0..b.len() {
             let mut d = b.clone();
             d[i] ^= 0xff;
-            let _ = decode(&d, (0, 0));
+            let _ = decode(&d, &(0, 0));
         }
     }
 }

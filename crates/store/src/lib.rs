@@ -27,6 +27,7 @@ mod upgrade;
 mod window;
 mod writer;
 
+pub use doc::{Columns, KEYWORD_COLUMNS};
 pub use error::StoreError;
 pub use schema::{FieldKind, StoreSchema};
 pub use snapshot::WindowSnapshot;
