@@ -8,7 +8,9 @@
 //! default: a search that wakes while indexing keeps every core busy starts at once
 //! (docs/BENCHMARKS.md, "short slices"). A thread inherits its creator's slice, so the store's
 //! writer thread, started from the runtime, goes back to the default before it starts
-//! tantivy's threads. Older kernels ignore the request: nothing depends on it.
+//! tantivy's threads; so does the journald reader's thread, and parsing, which runs on the
+//! runtime's blocking pool, takes the default for each batch ([`with_default_slice`]).
+//! Older kernels ignore the request: nothing depends on it.
 
 use std::io;
 
@@ -87,16 +89,25 @@ pub fn thread_slice_ns(tid: i32) -> io::Result<u64> {
     }
 }
 
-/// Whether this kernel takes per-thread slices (Linux 6.12 or later).
+/// Whether this kernel takes per-thread slices (Linux 6.12 or later, or a kernel with the
+/// feature backported): such a kernel reports every fair thread's slice, older ones 0.
 pub fn has_slices() -> bool {
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
-        return false;
-    };
-    let mut v = release
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 12)
+    slice_ns().is_ok_and(|ns| ns > 0)
+}
+
+/// Runs `f` on the calling thread with the kernel's default slice, then gives the thread back
+/// the short slice if it had it: for CPU-heavy work (parsing a batch) done on a thread of the
+/// runtime's blocking pool, which searches also use. Two system calls around `f`.
+pub fn with_default_slice<T>(f: impl FnOnce() -> T) -> T {
+    let short = slice_ns().is_ok_and(|ns| ns == SHORT_SLICE_NS);
+    if short {
+        let _ = set_slice(None);
+    }
+    let out = f();
+    if short {
+        let _ = set_slice(Some(SHORT_SLICE_NS));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -111,6 +122,10 @@ mod tests {
             let short = slice_ns().unwrap();
             // Inherited by the threads it starts.
             let child = std::thread::spawn(|| slice_ns().unwrap()).join().unwrap();
+            // Work wrapped in `with_default_slice` runs with the default, and the short slice
+            // comes back after it.
+            let inside = with_default_slice(|| slice_ns().unwrap());
+            let after = slice_ns().unwrap();
             set_slice(None).unwrap();
             let back = slice_ns().unwrap();
             if has_slices() {
@@ -119,8 +134,12 @@ mod tests {
                     (short, child, back),
                     (SHORT_SLICE_NS, SHORT_SLICE_NS, default)
                 );
+                assert_eq!((inside, after), (default, SHORT_SLICE_NS));
+                // A thread with the default slice keeps it.
+                assert_eq!(with_default_slice(|| slice_ns().unwrap()), default);
+                assert_eq!(slice_ns().unwrap(), default);
             } else {
-                assert_eq!((default, short, child, back), (0, 0, 0, 0));
+                assert_eq!((default, short, child, back, inside, after), (0, 0, 0, 0, 0, 0));
             }
         })
         .join()

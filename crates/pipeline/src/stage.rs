@@ -234,8 +234,12 @@ fn spawn_stage(
                 let stats = stats.clone();
                 let hook = hook.clone();
                 let rules = rules.clone();
+                // The blocking pool's threads have the short slice that lets a waking search
+                // preempt; parsing, hundreds of µs to ms of CPU a batch, takes the kernel's.
                 tokio::task::spawn_blocking(move || {
-                    parse_batch(batch, keep_original, &rules, parse, &stats, hook.as_ref())
+                    loglynx_core::sched::with_default_slice(|| {
+                        parse_batch(batch, keep_original, &rules, parse, &stats, hook.as_ref())
+                    })
                 })
             })
             .buffered(threads);

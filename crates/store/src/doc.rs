@@ -727,6 +727,13 @@ mod tests {
             some.windows(6).any(|w| w == b"system") && !some.windows(6).any(|w| w == b"web-15")
         );
         assert_eq!(decode(&some, &Held(&e)), Some(e.clone()));
+        // Values longer than a column is for stay in the record.
+        let mut long = e.clone();
+        long.file_path = Some("/x".repeat(COLUMN_VALUE_MAX / 2 + 1));
+        encode(&long, 0b11111, &mut held);
+        assert_eq!(held[1] & 0b100, 0);
+        assert_eq!(decode(&held, &cols(&long)).map(|d| d.file_path), None, "the others are in columns");
+        assert_eq!(decode(&held, &Held(&long)), Some(long));
         // Empty values stay in the record (a column may not keep an empty string).
         let mut empty = e.clone();
         empty.host = Some(String::new());

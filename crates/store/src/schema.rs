@@ -38,7 +38,6 @@ use std::sync::{Arc, Mutex};
 
 use loglynx_core::{fields as f, Event};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::fastfield::FastFieldReaders;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, FieldEntry, IndexRecordOption, JsonObjectOptions, NumericOptions,
     OwnedValue, Schema, TextFieldIndexing, TextOptions, Value, STORED,
@@ -435,97 +434,101 @@ impl StoreSchema {
 }
 
 /// The columns of one segment that complete its stored records: the two times, and the keyword
-/// columns of [`KEYWORD_COLUMNS`], opened when a record first needs one.
+/// columns of [`KEYWORD_COLUMNS`] with their values decoded when a record first needs them.
 pub struct RecordColumns {
     timestamp: Column<DateTime>,
     ingested: Column<DateTime>,
-    fast: FastFieldReaders,
     segment: SegmentId,
-    keywords: [OnceCell<Option<Arc<KeywordColumn>>>; KEYWORD_COLUMNS.len()],
+    /// The keyword columns this segment has, opened with the times: a column that cannot be
+    /// read fails the read, as an unreadable time column does.
+    keywords: [Option<StrColumn>; KEYWORD_COLUMNS.len()],
+    /// Each column's values in dictionary order, when it has few (see [`DECODE_WHOLE_MAX`]).
+    decoded: [OnceCell<Option<Arc<Vec<String>>>>; KEYWORD_COLUMNS.len()],
 }
 
-/// A keyword column and, when it has few distinct values (the usual case: these are the
-/// fields every line of a source repeats), all of them decoded in one pass. Looking one value
-/// up in the column's dictionary decodes its block each time (about 6 µs: 0.6 ms for a page
-/// of 20 events with five such fields, more than the rest of the page's reading).
-struct KeywordColumn {
-    column: StrColumn,
-    values: Option<Vec<String>>,
-}
-
-/// Dictionaries up to this many values are decoded whole on first use.
+/// Dictionaries up to this many values are decoded whole on first use: these are the fields
+/// every line of a source repeats, with few distinct values. Looking one value up in a column's
+/// dictionary decodes its block each time (about 6 µs: 0.6 ms for a page of 20 events with
+/// five such fields, more than the rest of the page's reading); a larger dictionary is read
+/// that way.
 const DECODE_WHOLE_MAX: usize = 4096;
 
-/// Keyword columns opened lately, by segment (segments never change, and their ids are unique):
-/// a page of hits mostly reads the newest segments, so the next search finds their columns
-/// open and decoded. At most [`OPEN_VALUES_MAX`] decoded values in all (about 10 MiB of these
-/// short strings), the least recently used columns dropped first.
-static OPEN_COLUMNS: Mutex<OpenColumns<KeywordColumn>> = Mutex::new(OpenColumns::new(OPEN_VALUES_MAX, 1024));
-const OPEN_VALUES_MAX: usize = 1 << 18;
+/// Dictionaries decoded lately, by segment and field (a segment never changes, and its id is
+/// unique), so the next search over the newest segments finds them decoded. Only the values
+/// are kept, not the column: a column holds its segment's files open, which would keep the
+/// disk space of segments merged away or windows deleted by retention. At most 16 MiB of
+/// values (counted with their `String`s), the least recently used dropped first.
+static DECODED: Mutex<Recent<Vec<String>>> = Mutex::new(Recent::new(16 << 20, 1024));
 
-/// A small cache by (segment, keyword index), bounded by the number of decoded values held
-/// and of entries, least recently used out first.
-struct OpenColumns<T> {
-    /// (segment, keyword index, last use, decoded values, column)
-    columns: Vec<(SegmentId, usize, u64, usize, Arc<T>)>,
-    /// Decoded values held, over all columns.
-    values: usize,
+/// A small cache by (segment, field index), bounded by the bytes its entries hold and by
+/// their number, least recently used out first.
+struct Recent<T> {
+    /// (segment, field index, last use, bytes, value)
+    entries: Vec<(SegmentId, usize, u64, usize, Arc<T>)>,
+    /// Bytes held, over all entries.
+    bytes: usize,
     clock: u64,
-    max_values: usize,
-    max_columns: usize,
+    max_bytes: usize,
+    max_entries: usize,
 }
 
-impl<T> OpenColumns<T> {
-    const fn new(max_values: usize, max_columns: usize) -> OpenColumns<T> {
-        OpenColumns { columns: Vec::new(), values: 0, clock: 0, max_values, max_columns }
+impl<T> Recent<T> {
+    const fn new(max_bytes: usize, max_entries: usize) -> Recent<T> {
+        Recent { entries: Vec::new(), bytes: 0, clock: 0, max_bytes, max_entries }
     }
 
     fn get(&mut self, segment: SegmentId, i: usize) -> Option<Arc<T>> {
         self.clock += 1;
-        let e = self.columns.iter_mut().find(|e| e.0 == segment && e.1 == i)?;
+        let e = self.entries.iter_mut().find(|e| e.0 == segment && e.1 == i)?;
         e.2 = self.clock;
         Some(e.4.clone())
     }
 
-    /// Keeps `k`, which holds `n` decoded values, dropping the least recently used columns
-    /// until the bounds hold (a column larger than the whole bound is not kept).
-    fn put(&mut self, segment: SegmentId, i: usize, n: usize, k: Arc<T>) {
-        if n > self.max_values || self.columns.iter().any(|e| e.0 == segment && e.1 == i) {
+    /// Keeps `v`, which holds `bytes`, dropping the least recently used entries until the
+    /// bounds hold (an entry larger than the whole bound is not kept).
+    fn put(&mut self, segment: SegmentId, i: usize, bytes: usize, v: Arc<T>) {
+        if bytes > self.max_bytes || self.entries.iter().any(|e| e.0 == segment && e.1 == i) {
             return;
         }
-        while self.values + n > self.max_values || self.columns.len() >= self.max_columns {
-            let Some(oldest) = self.columns.iter().enumerate().min_by_key(|(_, e)| e.2).map(|(at, _)| at) else {
+        while self.bytes + bytes > self.max_bytes || self.entries.len() >= self.max_entries {
+            let Some(oldest) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.2).map(|(at, _)| at) else {
                 break;
             };
-            self.values -= self.columns.swap_remove(oldest).3;
+            self.bytes -= self.entries.swap_remove(oldest).3;
         }
         self.clock += 1;
-        self.values += n;
-        self.columns.push((segment, i, self.clock, n, k));
+        self.bytes += bytes;
+        self.entries.push((segment, i, self.clock, bytes, v));
     }
 }
 
-fn cached_keyword(segment: SegmentId, i: usize, open: impl FnOnce() -> Option<KeywordColumn>) -> Option<Arc<KeywordColumn>> {
-    if let Some(k) = OPEN_COLUMNS.lock().unwrap_or_else(|p| p.into_inner()).get(segment, i) {
-        return Some(k);
+/// The values of `column` in dictionary order, when it has at most [`DECODE_WHOLE_MAX`].
+fn decode_whole(column: &StrColumn) -> Option<Vec<String>> {
+    let dict = column.dictionary();
+    if dict.num_terms() > DECODE_WHOLE_MAX {
+        return None;
     }
-    // Opened outside the lock (another search may open the same column meanwhile: both are
-    // right, the first is kept).
-    let k = Arc::new(open()?);
-    let n = k.values.as_ref().map_or(0, Vec::len);
-    OPEN_COLUMNS.lock().unwrap_or_else(|p| p.into_inner()).put(segment, i, n, k.clone());
-    Some(k)
+    let mut all = Vec::with_capacity(dict.num_terms());
+    let mut terms = dict.stream().ok()?;
+    while terms.advance() {
+        all.push(String::from_utf8(terms.key().to_vec()).ok()?);
+    }
+    Some(all)
 }
 
 impl RecordColumns {
     pub fn open(reader: &SegmentReader) -> tantivy::Result<RecordColumns> {
         let fast = reader.fast_fields();
+        let mut keywords: [Option<StrColumn>; KEYWORD_COLUMNS.len()] = Default::default();
+        for (slot, name) in keywords.iter_mut().zip(KEYWORD_COLUMNS) {
+            *slot = fast.str(name)?;
+        }
         Ok(RecordColumns {
             timestamp: fast.date(f::TIMESTAMP)?,
             ingested: fast.date(f::EVENT_INGESTED)?,
-            fast: fast.clone(),
             segment: reader.segment_id(),
-            keywords: Default::default(),
+            keywords,
+            decoded: Default::default(),
         })
     }
 
@@ -534,41 +537,26 @@ impl RecordColumns {
         ColumnsAt { columns: self, doc }
     }
 
-    fn open_keyword(&self, i: usize) -> Option<KeywordColumn> {
-        let name = KEYWORD_COLUMNS[i];
-        let column = match self.fast.str(name) {
-            Ok(c) => c?,
-            Err(e) => {
-                tracing::warn!(field = name, error = %e, "column unreadable");
-                return None;
-            }
-        };
-        let dict = column.dictionary();
-        let values = (dict.num_terms() <= DECODE_WHOLE_MAX)
-            .then(|| {
-                let mut all = Vec::with_capacity(dict.num_terms());
-                let mut terms = dict.stream().ok()?;
-                while terms.advance() {
-                    all.push(String::from_utf8(terms.key().to_vec()).ok()?);
-                }
-                Some(all)
-            })
-            .flatten();
-        Some(KeywordColumn { column, values })
+    fn decoded(&self, i: usize, column: &StrColumn) -> Option<Arc<Vec<String>>> {
+        if let Some(v) = DECODED.lock().unwrap_or_else(|p| p.into_inner()).get(self.segment, i) {
+            return Some(v);
+        }
+        // Decoded outside the lock (another search may decode the same one meanwhile: both are
+        // right, the first is kept).
+        let values = Arc::new(decode_whole(column)?);
+        let bytes = values.iter().map(|v| v.len() + std::mem::size_of::<String>()).sum();
+        DECODED.lock().unwrap_or_else(|p| p.into_inner()).put(self.segment, i, bytes, values.clone());
+        Some(values)
     }
 
     fn keyword(&self, i: usize, doc: DocId) -> Option<String> {
-        let k = self
-            .keywords
-            .get(i)?
-            .get_or_init(|| cached_keyword(self.segment, i, || self.open_keyword(i)));
-        let k = k.as_ref()?;
-        let ord = k.column.term_ords(doc).next()?;
-        if let Some(values) = &k.values {
+        let column = self.keywords.get(i)?.as_ref()?;
+        let ord = column.term_ords(doc).next()?;
+        if let Some(values) = self.decoded[i].get_or_init(|| self.decoded(i, column)) {
             return values.get(usize::try_from(ord).ok()?).cloned();
         }
         let mut v = String::new();
-        k.column.ord_to_str(ord, &mut v).ok()?.then_some(v)
+        column.ord_to_str(ord, &mut v).ok()?.then_some(v)
     }
 }
 
@@ -742,9 +730,9 @@ mod tests {
     }
 
     #[test]
-    fn open_columns_keep_the_recently_used_within_their_bounds() {
+    fn decoded_values_keep_the_recently_used_within_their_bounds() {
         let (a, b, c) = (SegmentId::generate_random(), SegmentId::generate_random(), SegmentId::generate_random());
-        let mut cache: OpenColumns<&str> = OpenColumns::new(100, 3);
+        let mut cache: Recent<&str> = Recent::new(100, 3);
         cache.put(a, 0, 40, Arc::new("a0"));
         cache.put(b, 0, 40, Arc::new("b0"));
         assert_eq!(cache.get(a, 0).as_deref(), Some(&"a0"));
@@ -752,16 +740,16 @@ mod tests {
         // 40 + 40 + 40 > 100: the least recently used (b0, as a0 was just read) goes.
         cache.put(c, 0, 40, Arc::new("c0"));
         assert_eq!(cache.get(b, 0), None);
-        assert_eq!((cache.values, cache.columns.len()), (80, 2));
+        assert_eq!((cache.bytes, cache.entries.len()), (80, 2));
         // The entry bound: a fourth column of no values drops the oldest.
         cache.put(c, 1, 0, Arc::new("c1"));
         cache.put(c, 2, 0, Arc::new("c2"));
-        assert_eq!(cache.columns.len(), 3);
+        assert_eq!(cache.entries.len(), 3);
         assert_eq!(cache.get(a, 0), None);
-        assert_eq!(cache.values, 40);
+        assert_eq!(cache.bytes, 40);
         // A column above the whole bound is not kept, and nothing is dropped for it.
         cache.put(b, 1, 101, Arc::new("big"));
-        assert_eq!((cache.get(b, 1), cache.columns.len()), (None, 3));
+        assert_eq!((cache.get(b, 1), cache.entries.len()), (None, 3));
         // The same column again keeps the first.
         cache.put(c, 0, 40, Arc::new("other"));
         assert_eq!(cache.get(c, 0).as_deref(), Some(&"c0"));

@@ -52,18 +52,20 @@ fn stored(store: &Store) -> BTreeMap<String, Event> {
 
 /// `n` batches of `size` events of source `a`, 10,000 s apart. The keyword fields that the
 /// stored record leaves to the columns (host, dataset, file path, service, pattern id) vary
-/// from event to event, some absent, so that reading them back after a merge checks the
-/// merged columns line up with the merged doc store.
+/// from event to event and from batch to batch (each batch a window of its own, with its own
+/// dictionaries), some absent, so that reading them back after a merge checks the merged
+/// columns line up with the merged doc store, and the decoded values kept for one segment are
+/// never used for another.
 fn batches(n: u64, size: u64) -> impl Iterator<Item = loglynx_core::EventBatch> {
     (0..n).map(move |i| {
         let mut b = batch("a", i * size, size, 1_700_000_000 + i as i64 * 10_000);
         for (k, e) in b.events.iter_mut().enumerate() {
             let pos = i * size + k as u64;
-            e.host = Some(format!("web{}", pos % 7));
+            e.host = Some(format!("web{}-{}", i, pos % 7));
             e.dataset = (!pos.is_multiple_of(4)).then(|| format!("ds.{}", pos % 3));
             e.file_path = Some(format!("/var/log/f{}.log", pos % 5));
             e.service = (!pos.is_multiple_of(13)).then(|| format!("svc{}", pos % 3));
-            e.pattern_id = Some(format!("p{:04x}", pos % 11));
+            e.pattern_id = Some(format!("p{:04x}", (pos + i * 5) % 11 + i * 3));
         }
         b
     })

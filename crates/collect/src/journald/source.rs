@@ -57,6 +57,9 @@ impl JournaldSource {
         std::thread::Builder::new()
             .name("journald".into())
             .spawn(move || {
+                // Started from a runtime thread: the kernel's slice, not the short one of
+                // threads that answer requests (`loglynx_core::sched`).
+                let _ = loglynx_core::sched::set_slice(None);
                 let _ = done_tx.send(self.read(&shutdown));
             })
             .map_err(|source| CollectError::Io {
