@@ -231,25 +231,19 @@ pub fn encode(e: &Event, columns: u8, out: &mut Vec<u8>) {
         labels,
         flags,
     } = e;
+    // A value the columns hold is not written again.
     let mut in_columns = 0u8;
-    for (i, v) in [dataset, host, file_path, service, pattern_id]
-        .into_iter()
-        .enumerate()
-    {
-        let fits = v
-            .as_deref()
-            .is_some_and(|v| !v.is_empty() && v.len() <= COLUMN_VALUE_MAX);
+    let mut inline = [None; KEYWORD_COLUMNS.len()];
+    for (i, v) in [dataset, host, file_path, service, pattern_id].into_iter().enumerate() {
+        let v = v.as_deref();
+        let fits = v.is_some_and(|v| !v.is_empty() && v.len() <= COLUMN_VALUE_MAX);
         if fits && columns & (1 << i) != 0 {
             in_columns |= 1 << i;
+        } else {
+            inline[i] = v;
         }
     }
-    // A value the columns hold is not written again.
-    fn inline(in_columns: u8, i: usize, v: &Option<String>) -> Option<&str> {
-        v.as_deref().filter(|_| in_columns & (1 << i) == 0)
-    }
-    let inline = |i, v| inline(in_columns, i, v);
-    let (dataset, host, file_path) = (inline(0, dataset), inline(1, host), inline(2, file_path));
-    let (service, pattern_id) = (inline(3, service), inline(4, pattern_id));
+    let [dataset, host, file_path, service, pattern_id] = inline;
     out.clear();
     out.push(FORMAT);
     out.push(in_columns);

@@ -34,9 +34,11 @@
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use loglynx_core::{fields as f, Event};
+use lru::LruCache;
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, FieldEntry, IndexRecordOption, JsonObjectOptions, NumericOptions,
@@ -458,47 +460,45 @@ const DECODE_WHOLE_MAX: usize = 4096;
 /// are kept, not the column: a column holds its segment's files open, which would keep the
 /// disk space of segments merged away or windows deleted by retention. At most 16 MiB of
 /// values (counted with their `String`s), the least recently used dropped first.
-static DECODED: Mutex<Recent<Vec<String>>> = Mutex::new(Recent::new(16 << 20, 1024));
+static DECODED: LazyLock<Mutex<Recent<Vec<String>>>> = LazyLock::new(|| Mutex::new(Recent::new(16 << 20, 1024)));
 
 /// A small cache by (segment, field index), bounded by the bytes its entries hold and by
 /// their number, least recently used out first.
 struct Recent<T> {
-    /// (segment, field index, last use, bytes, value)
-    entries: Vec<(SegmentId, usize, u64, usize, Arc<T>)>,
+    /// (segment, field index) -> (bytes, value)
+    entries: LruCache<(SegmentId, usize), (usize, Arc<T>)>,
     /// Bytes held, over all entries.
     bytes: usize,
-    clock: u64,
     max_bytes: usize,
-    max_entries: usize,
 }
 
 impl<T> Recent<T> {
-    const fn new(max_bytes: usize, max_entries: usize) -> Recent<T> {
-        Recent { entries: Vec::new(), bytes: 0, clock: 0, max_bytes, max_entries }
+    fn new(max_bytes: usize, max_entries: usize) -> Recent<T> {
+        let max_entries = NonZeroUsize::new(max_entries).unwrap_or(NonZeroUsize::MIN);
+        Recent { entries: LruCache::new(max_entries), bytes: 0, max_bytes }
     }
 
     fn get(&mut self, segment: SegmentId, i: usize) -> Option<Arc<T>> {
-        self.clock += 1;
-        let e = self.entries.iter_mut().find(|e| e.0 == segment && e.1 == i)?;
-        e.2 = self.clock;
-        Some(e.4.clone())
+        self.entries.get(&(segment, i)).map(|(_, v)| v.clone())
     }
 
     /// Keeps `v`, which holds `bytes`, dropping the least recently used entries until the
     /// bounds hold (an entry larger than the whole bound is not kept).
     fn put(&mut self, segment: SegmentId, i: usize, bytes: usize, v: Arc<T>) {
-        if bytes > self.max_bytes || self.entries.iter().any(|e| e.0 == segment && e.1 == i) {
+        if bytes > self.max_bytes || self.entries.contains(&(segment, i)) {
             return;
         }
-        while self.bytes + bytes > self.max_bytes || self.entries.len() >= self.max_entries {
-            let Some(oldest) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.2).map(|(at, _)| at) else {
+        while self.bytes + bytes > self.max_bytes {
+            let Some((_, (gone, _))) = self.entries.pop_lru() else {
                 break;
             };
-            self.bytes -= self.entries.swap_remove(oldest).3;
+            self.bytes -= gone;
         }
-        self.clock += 1;
+        // At the entry bound, pushing drops the least recently used entry and returns it.
+        if let Some((_, (gone, _))) = self.entries.push((segment, i), (bytes, v)) {
+            self.bytes -= gone;
+        }
         self.bytes += bytes;
-        self.entries.push((segment, i, self.clock, bytes, v));
     }
 }
 

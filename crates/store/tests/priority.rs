@@ -64,6 +64,11 @@ fn store_threads_with_ids() -> Vec<(String, i64, i32)> {
 }
 
 fn run_store(nice: u8) -> Vec<(String, i64)> {
+    run_store_seeing(nice, store_threads)
+}
+
+/// Runs a store at `nice` through one batch and returns what `see` finds while it runs.
+fn run_store_seeing<T>(nice: u8, see: impl FnOnce() -> T) -> T {
     let dir = tempfile::tempdir().unwrap();
     let mut c = cfg();
     c.indexing_nice = nice;
@@ -71,7 +76,7 @@ fn run_store(nice: u8) -> Vec<(String, i64)> {
     let store = Store::open(dir.path(), &c).unwrap();
     let (_, tx, writer) = start_and_send(&store, [batch("a", 0, 500, 1_700_000_000)]);
     assert_eq!(count(&store), 500);
-    let seen = store_threads();
+    let seen = see();
     drop(tx);
     writer.join().unwrap();
     drop(store);
@@ -124,20 +129,13 @@ fn the_store_threads_run_at_the_configured_niceness_and_nothing_else_does() {
         .unwrap();
     let seen = std::thread::spawn(|| {
         sched::set_slice(Some(sched::SHORT_SLICE_NS)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = cfg();
-        c.writer_threads = 2;
-        let store = Store::open(dir.path(), &c).unwrap();
-        let (_, tx, writer) = start_and_send(&store, [batch("a", 0, 500, 1_700_000_000)]);
-        assert_eq!(count(&store), 500);
-        let seen: Vec<(String, u64)> = store_threads_with_ids()
-            .into_iter()
-            .filter_map(|(n, _, tid)| Some((n, sched::thread_slice_ns(tid).ok()?)))
-            .collect();
-        let own = sched::slice_ns().unwrap();
-        drop(tx);
-        writer.join().unwrap();
-        (seen, own)
+        let seen: Vec<(String, u64)> = run_store_seeing(0, || {
+            store_threads_with_ids()
+                .into_iter()
+                .filter_map(|(n, _, tid)| Some((n, sched::thread_slice_ns(tid).ok()?)))
+                .collect()
+        });
+        (seen, sched::slice_ns().unwrap())
     })
     .join()
     .unwrap();
